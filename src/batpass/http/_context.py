@@ -1,0 +1,73 @@
+"""The per-node context routes depend on."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
+
+import httpx
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+
+from batpass.core.errors import NotFound, Unauthorized
+
+T = TypeVar("T")
+
+
+@dataclass
+class NodeContext:
+    """Everything a route may use, built once per process by ``node.create_app``.
+
+    ``services`` holds each capability's service objects keyed by their class, registered by the
+    composition root; routes fetch theirs with :meth:`service`.
+    """
+
+    name: str
+    did: str
+    base_url: str
+    resolver_base: str
+    profiles: tuple[str, ...]
+    engine: Engine
+    admin_key_sha256: str
+    production: bool
+    client: httpx.AsyncClient
+    sync_client: httpx.Client
+    identity: Any  # batpass.trust.NodeIdentity (kept untyped here: http/ knows no capability)
+    settings: Any
+    services: dict[type[Any], Any] = field(default_factory=dict)
+
+    def service(self, kind: type[T]) -> T:
+        try:
+            return self.services[kind]  # type: ignore[no-any-return]
+        except KeyError as exc:
+            raise NotFound(
+                f"{kind.__name__} is not enabled on this node", rule="node profile"
+            ) from exc
+
+    def check_admin_key(self, presented: str | None) -> bool:
+        if not presented:
+            return False
+        digest = hashlib.sha256(presented.encode()).hexdigest()
+        return hmac.compare_digest(digest, self.admin_key_sha256)
+
+
+def get_ctx(request: Request) -> NodeContext:
+    ctx: NodeContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[NodeContext, Depends(get_ctx)]
+
+
+def require_admin(request: Request, ctx: Ctx) -> None:
+    """Write and admin routes: the admin key in ``X-Api-Key`` (as EDC's management API takes it)."""
+    if not ctx.check_admin_key(request.headers.get("x-api-key")):
+        raise Unauthorized(
+            "this route needs the node's admin key in the X-Api-Key header",
+            rule="admin routes are authenticated (DESIGN section 2)",
+        )
+
+
+AdminKey = Annotated[None, Depends(require_admin)]

@@ -1,0 +1,35 @@
+"""RFC 9457 problem details for batpass's own API (``/v1``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from batpass.core.errors import BatpassError, InvalidInput
+
+PROBLEM_TYPE_BASE = "https://batpass.dev/problems/"
+
+
+def problem_body(err: BatpassError, *, instance: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + err.kind,
+        "title": err.title,
+        "status": err.status,
+        "detail": err.message,
+    }
+    if instance:
+        body["instance"] = instance
+    if err.rule:
+        body["rule"] = err.rule
+    if isinstance(err, InvalidInput) and err.field:
+        body["field"] = err.field
+    return body
+
+
+def problem_response(err: BatpassError, *, instance: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem_body(err, instance=instance),
+        status_code=err.status,
+        media_type="application/problem+json",
+    )

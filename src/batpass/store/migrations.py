@@ -1,0 +1,65 @@
+"""Alembic migrations, one branch per capability.
+
+``store/`` knows no capability: each capability ships a ``_migrations/`` folder whose first
+revision carries ``branch_labels=("<capability>",)`` and ``down_revision=None``; the composition
+root hands the list of folders to :func:`upgrade`, which applies every branch head. A database
+holding a revision this code does not know was written by a newer batpass and is refused with
+:class:`~batpass.core.errors.SchemaVersionError` before anything is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from batpass.core.errors import SchemaVersionError
+
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revisions", "check_schema_version", "upgrade"]
+
+_HERE = Path(__file__).resolve().parent
+#: the store's own branch (the outbox and other shared infrastructure)
+MIGRATIONS_DIR = _HERE / "_migrations"
+
+
+def alembic_config(locations: Sequence[Path]) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_HERE / "_alembic"))
+    # os.pathsep-separated, so paths with spaces work
+    cfg.set_main_option("version_path_separator", "os")
+    import os
+
+    cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
+    return cfg
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        return set(ctx.get_current_heads())
+
+
+def check_schema_version(engine: Engine, locations: Sequence[Path]) -> None:
+    script = ScriptDirectory.from_config(alembic_config(locations))
+    known = {rev.revision for rev in script.walk_revisions()}
+    unknown = current_revisions(engine) - known
+    if unknown:
+        raise SchemaVersionError(
+            f"the database is at schema revision(s) {', '.join(sorted(unknown))}, which this "
+            "batpass does not know: it was written by a newer version; upgrade batpass",
+            rule="a node never runs on a database newer than its code",
+        )
+
+
+def upgrade(engine: Engine, locations: Sequence[Path]) -> None:
+    """Bring the database to the head of every branch (idempotent)."""
+    check_schema_version(engine, locations)
+    cfg = alembic_config(locations)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "heads")

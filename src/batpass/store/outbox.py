@@ -1,0 +1,166 @@
+"""The outbox: messages to other nodes, written in the same transaction as the change.
+
+A use case calls :func:`enqueue` inside its unit of work; the row becomes visible only when the
+use case commits, and the commit wakes the dispatcher (``node/``) at once through the hook
+registered here, so there is no polling delay. Each message carries an idempotency key that the
+receiver records in its ``inbox`` table (:func:`remember_delivery`), so a retried delivery is
+applied once.
+
+This module knows no capability and no HTTP client; the dispatcher in ``node/`` sends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Integer, String, Table, Text, insert, select
+
+from batpass.core.ids import new_uuid7
+from batpass.store.metadata import UTCDateTime, metadata
+from batpass.store.uow import UnitOfWork
+
+__all__ = [
+    "OutboxMessage",
+    "enqueue",
+    "inbox_table",
+    "outbox_table",
+    "remember_delivery",
+    "set_wakeup",
+]
+
+outbox_table = Table(
+    "outbox",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("destination", Text, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("body", JSON, nullable=True),
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # pending | sent | dead
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("response_status", Integer, nullable=True),
+    Column("response_body", JSON, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+)
+Index("ix_outbox_due", outbox_table.c.status, outbox_table.c.next_attempt_at)
+
+inbox_table = Table(
+    "inbox",
+    metadata,
+    Column("idempotency_key", String(128), primary_key=True),
+    Column("sender", Text, nullable=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("result", JSON, nullable=True),
+)
+
+_wakeup_lock = threading.Lock()
+_wakeups: list[Callable[[], None]] = []
+
+
+def set_wakeup(fn: Callable[[], None] | None) -> None:
+    """Register (or clear, with ``None``) the function that wakes this process's dispatcher."""
+    with _wakeup_lock:
+        _wakeups.clear()
+        if fn is not None:
+            _wakeups.append(fn)
+
+
+def _wake() -> None:
+    with _wakeup_lock:
+        fns = list(_wakeups)
+    for fn in fns:
+        fn()
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    id: str
+    kind: str
+    destination: str
+    method: str
+    headers: Mapping[str, str]
+    body: Any
+    idempotency_key: str
+    attempts: int
+    max_attempts: int
+
+
+def enqueue(
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    destination: str,
+    body: Any,
+    method: str = "POST",
+    headers: Mapping[str, str] | None = None,
+    idempotency_key: str | None = None,
+    max_attempts: int = 8,
+    now: dt.datetime | None = None,
+) -> str:
+    """Write a message in the caller's transaction; it is sent once the transaction commits.
+
+    Returns the message id. Re-enqueueing an idempotency key that exists is a no-op returning the
+    stored message's id, so a replayed use case sends nothing twice.
+    """
+    if not destination.startswith(("https://", "http://")):
+        raise ValueError(f"outbox destination must be an absolute URL, got {destination!r}")
+    key = idempotency_key or str(new_uuid7())
+    existing = uow.conn.execute(
+        select(outbox_table.c.id).where(outbox_table.c.idempotency_key == key)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return str(existing)
+    ts = now or dt.datetime.now(dt.UTC)
+    msg_id = str(new_uuid7())
+    uow.conn.execute(
+        insert(outbox_table).values(
+            id=msg_id,
+            kind=kind,
+            destination=destination,
+            method=method.upper(),
+            headers=dict(headers or {}),
+            body=body,
+            idempotency_key=key,
+            status="pending",
+            attempts=0,
+            max_attempts=max_attempts,
+            next_attempt_at=ts,
+            created_at=ts,
+        )
+    )
+    uow.after_commit(_wake)
+    return msg_id
+
+
+def remember_delivery(
+    uow: UnitOfWork, idempotency_key: str, *, sender: str | None, result: Any = None
+) -> tuple[bool, Any]:
+    """Record a received message's key. Returns ``(first_time, stored_result)``.
+
+    A receiver calls this in the transaction that applies the message; on a retry it gets
+    ``first_time=False`` and the result it answered the first time.
+    """
+    row = uow.conn.execute(
+        select(inbox_table.c.result).where(inbox_table.c.idempotency_key == idempotency_key)
+    ).first()
+    if row is not None:
+        return False, row[0]
+    uow.conn.execute(
+        insert(inbox_table).values(
+            idempotency_key=idempotency_key,
+            sender=sender,
+            received_at=dt.datetime.now(dt.UTC),
+            result=result,
+        )
+    )
+    return True, result

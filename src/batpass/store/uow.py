@@ -1,0 +1,74 @@
+"""Unit of work: one transaction per use case, all or nothing.
+
+``with UnitOfWork(engine) as uow:`` opens a connection and a transaction; leaving the block
+without ``uow.commit()`` rolls back, and so does an exception. Work that must happen only once
+the data is durable (waking the outbox dispatcher) registers with :meth:`after_commit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+
+__all__ = ["UnitOfWork"]
+
+
+class UnitOfWork:
+    def __init__(self, engine: Engine, *, write: bool = True) -> None:
+        self._engine = engine
+        self._write = write
+        self._conn: Connection | None = None
+        self._committed = False
+        self._after_commit: list[Callable[[], None]] = []
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside its 'with' block")
+        return self._conn
+
+    def __enter__(self) -> Self:
+        self._conn = self._engine.connect()
+        # read by the SQLite 'begin' hook: writers take the lock up front (no upgrade deadlocks)
+        self._conn.info["write"] = self._write
+        self._conn.begin()
+        self._committed = False
+        self._after_commit = []
+        return self
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self._after_commit.append(fn)
+
+    def commit(self) -> None:
+        self.conn.commit()
+        self._committed = True
+        hooks, self._after_commit = self._after_commit, []
+        for fn in hooks:
+            fn()
+        # a use case commits once; later statements in the block start a new transaction
+        self.conn.begin()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+        self._after_commit = []
+        self.conn.begin()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self._conn
+        self._conn = None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        finally:
+            conn.info.pop("write", None)
+            conn.close()

@@ -1,0 +1,84 @@
+"""Shared fixtures.
+
+Store fixtures run every store test twice: on SQLite (a file per test) and on the local
+PostgreSQL (each test in its own schema). Off CI an unreachable PostgreSQL skips that half with
+a visible reason; under ``CI=true`` it must run and the test fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from batpass.store import MIGRATIONS_DIR, make_engine, upgrade
+
+PG_URL = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+_pg_state: dict[str, str | None] = {}
+
+
+def _pg_unavailable_reason() -> str | None:
+    if "reason" not in _pg_state:
+        try:
+            eng = make_engine(PG_URL)
+            with eng.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            eng.dispose()
+            _pg_state["reason"] = None
+        except Exception as exc:  # any driver error means "not reachable"
+            _pg_state["reason"] = f"PostgreSQL at {PG_URL} unreachable: {type(exc).__name__}: {exc}"
+    return _pg_state["reason"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    kind: str = request.param
+    if kind == "postgresql":
+        reason = _pg_unavailable_reason()
+        if reason is not None:
+            if IN_CI:
+                pytest.fail(f"CI=true requires PostgreSQL: {reason}")
+            pytest.skip(reason)
+    return kind
+
+
+@pytest.fixture
+def make_store(store_kind: str, tmp_path: Path) -> Iterator[Callable[[Sequence[Path]], Engine]]:
+    """Factory: ``make_store([migration dirs])`` gives a migrated engine on the current store.
+
+    The store's own branch (outbox, inbox) is always included.
+    """
+    engines: list[tuple[Engine, str | None]] = []
+
+    def factory(locations: Sequence[Path] = ()) -> Engine:
+        if store_kind == "sqlite":
+            eng = make_engine(f"sqlite:///{tmp_path / f'store-{len(engines)}.db'}")
+            schema = None
+        else:
+            schema = f"t_{uuid.uuid4().hex[:16]}"
+            eng = make_engine(PG_URL, schema=schema)
+        upgrade(eng, [MIGRATIONS_DIR, *locations])
+        engines.append((eng, schema))
+        return eng
+
+    yield factory
+    for eng, schema in engines:
+        eng.dispose()
+        if schema is not None:
+            admin = make_engine(PG_URL)
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                conn.commit()
+            admin.dispose()
+
+
+@pytest.fixture
+def engine(make_store: Callable[[Sequence[Path]], Engine]) -> Engine:
+    """A migrated engine with only the store's own branch; capability tests use ``make_store``."""
+    return make_store([])
