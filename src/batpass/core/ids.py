@@ -162,9 +162,7 @@ class OuranosPlantId(_ValidatedStr):
     @classmethod
     def _check(cls, value: str) -> None:
         if not 6 <= len(value) <= 26 or not re.search(r"[0-9]{6}$", value):
-            raise InvalidIdentifier(
-                value, id_kind=cls.id_kind, rule="6 to 26 characters ending in 6 digits"
-            )
+            raise InvalidIdentifier(value, id_kind=cls.id_kind, rule="6 to 26 characters ending in 6 digits")
 
 
 _DID_RE = re.compile(r"did:([a-z0-9]+):([A-Za-z0-9._:%\-]+)")
@@ -192,9 +190,7 @@ class Did(_ValidatedStr):
                 rule="did:web is a host, optional %3A-encoded port, then ':'-separated path",
             )
         if method == "key" and not re.fullmatch(r"z[1-9A-HJ-NP-Za-km-z]+", rest):
-            raise InvalidIdentifier(
-                value, id_kind=cls.id_kind, rule="did:key is 'z' + base58btc multibase key"
-            )
+            raise InvalidIdentifier(value, id_kind=cls.id_kind, rule="did:key is 'z' + base58btc multibase key")
 
     @property
     def method(self) -> str:

@@ -12,7 +12,7 @@ from batpass.http._context import (
     get_ctx,
     require_admin,
 )
-from batpass.http._problems import problem_response, problem_body
+from batpass.http._problems import problem_body, problem_response
 
 __all__ = [
     "AdminKey",

@@ -42,9 +42,7 @@ class NodeContext:
         try:
             return self.services[kind]  # type: ignore[no-any-return]
         except KeyError as exc:
-            raise NotFound(
-                f"{kind.__name__} is not enabled on this node", rule="node profile"
-            ) from exc
+            raise NotFound(f"{kind.__name__} is not enabled on this node", rule="node profile") from exc
 
     def check_admin_key(self, presented: str | None) -> bool:
         if not presented:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from batpass.core.errors import ConfigurationError, InvalidInput
 
-__all__ = ["make_engine", "normalise_url", "is_sqlite"]
+__all__ = ["is_sqlite", "make_engine", "normalise_url"]
 
 
 def normalise_url(url: str) -> str:
@@ -75,6 +75,4 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
                 conn.commit()
         return engine
-    raise ConfigurationError(
-        f"unsupported database backend '{backend}'", rule="sqlite or postgresql"
-    )
+    raise ConfigurationError(f"unsupported database backend '{backend}'", rule="sqlite or postgresql")

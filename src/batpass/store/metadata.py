@@ -11,7 +11,7 @@ import datetime as _dt
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 
-__all__ = ["UTCDateTime", "metadata", "UUID_LEN"]
+__all__ = ["UUID_LEN", "UTCDateTime", "metadata"]
 
 #: naming convention so migrations name constraints the same way on SQLite and PostgreSQL
 metadata = MetaData(

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from batpass.core.errors import SchemaVersionError
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revisions", "check_schema_version", "upgrade"]
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "check_schema_version", "current_revisions", "upgrade"]
 
 _HERE = Path(__file__).resolve().parent
 #: the store's own branch (the outbox and other shared infrastructure)
@@ -31,7 +31,7 @@ def alembic_config(locations: Sequence[Path]) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(_HERE / "_alembic"))
     # os.pathsep-separated, so paths with spaces work
-    cfg.set_main_option("version_path_separator", "os")
+    cfg.set_main_option("path_separator", "os")
     import os
 
     cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))

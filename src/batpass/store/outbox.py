@@ -150,9 +150,7 @@ def remember_delivery(
     A receiver calls this in the transaction that applies the message; on a retry it gets
     ``first_time=False`` and the result it answered the first time.
     """
-    row = uow.conn.execute(
-        select(inbox_table.c.result).where(inbox_table.c.idempotency_key == idempotency_key)
-    ).first()
+    row = uow.conn.execute(select(inbox_table.c.result).where(inbox_table.c.idempotency_key == idempotency_key)).first()
     if row is not None:
         return False, row[0]
     uow.conn.execute(

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
+from batpass.core.ids import Did
 from batpass.trust._keys import NodeIdentity
 
-__all__ = ["did_document"]
+__all__ = ["did_document", "node_did", "node_services", "operator_did", "subject_did_document"]
+
+#: DID service types (DSP/DCP conventions; CX-0049 names the credential service entry)
+SERVICE_TYPES = {
+    "connector": "DataService",
+    "ouranos": "OuranosDataTransactionService",
+    "credential-service": "CredentialService",
+    "status-lists": "BitstringStatusListService",
+}
 
 
 def did_document(identity: NodeIdentity, *, services: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
@@ -18,9 +28,16 @@ def did_document(identity: NodeIdentity, *, services: Mapping[str, tuple[str, st
     active = []
     for k in identity.keys:
         vm_id = identity.key_id(k)
-        methods.append(
-            {"id": vm_id, "type": "JsonWebKey", "controller": identity.did, "publicKeyJwk": k.public_jwk()}
-        )
+        method: dict[str, Any] = {
+            "id": vm_id,
+            "type": "JsonWebKey",
+            "controller": identity.did,
+            "publicKeyJwk": k.public_jwk(),
+        }
+        if k.retired_at is not None:
+            # security vocabulary 'expires': rotated out; signatures dated before still verify
+            method["expires"] = k.retired_at.isoformat().replace("+00:00", "Z")
+        methods.append(method)
         if not k.retired:
             active.append(vm_id)
     doc: dict[str, Any] = {
@@ -36,3 +53,48 @@ def did_document(identity: NodeIdentity, *, services: Mapping[str, tuple[str, st
             for frag, (typ, url) in services.items()
         ]
     return doc
+
+
+def _host_port(base_url: str) -> tuple[str, int | None]:
+    parts = urlsplit(base_url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError(f"{base_url!r} is not an https URL (did:web is served over HTTPS only)")
+    return parts.hostname, parts.port
+
+
+def node_did(base_url: str) -> str:
+    """The node's ``did:web`` (document at ``{base_url}/.well-known/did.json``)."""
+    host, port = _host_port(base_url)
+    return str(Did.web(host, port))
+
+
+def operator_did(base_url: str, operator_id: str) -> str:
+    """The ``did:web`` of a subject a node holds keys for (an Ouranos hub operator):
+    ``did:web:{host}%3A{port}:operators:{operatorId}``, resolving to
+    ``{base_url}/operators/{operatorId}/did.json`` (did:web method spec §3.2.1)."""
+    host, port = _host_port(base_url)
+    return str(Did.web(host, port, "operators", operator_id))
+
+
+def node_services(base_url: str, profiles: Sequence[str] = ()) -> dict[str, tuple[str, str]]:
+    """Service entries of a node's DID documents: credential service and status lists always,
+    the DSP connector for ``catena-x``/``bridge``, the Ouranos API for ``ouranos``."""
+    base = base_url.rstrip("/")
+    services = {
+        "credential-service": (SERVICE_TYPES["credential-service"], f"{base}/dcp"),
+        "status-lists": (SERVICE_TYPES["status-lists"], f"{base}/v1/credentials/status"),
+    }
+    if {"catena-x", "bridge"} & set(profiles):
+        services["connector"] = (SERVICE_TYPES["connector"], f"{base}/api/dsp/2025-1")
+    if "ouranos" in profiles:
+        services["ouranos"] = (SERVICE_TYPES["ouranos"], f"{base}/api/v1")
+    return services
+
+
+def subject_did_document(
+    identity: NodeIdentity, *, base_url: str, profiles: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The document a node serves for itself (``/.well-known/did.json``) or for a subject it
+    holds keys for (``/operators/{operatorId}/did.json``): its Ed25519 and P-256 keys, retired
+    keys kept, and the node's service entries."""
+    return did_document(identity, services=node_services(base_url, profiles))

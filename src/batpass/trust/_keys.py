@@ -6,9 +6,10 @@ Key rotation keeps retired keys as verification methods so old signatures stay v
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,17 @@ from joserfc.jwk import ECKey, OKPKey
 
 from batpass.core.errors import ConfigurationError
 
-__all__ = ["KeyPair", "NodeIdentity", "generate_keypair", "load_or_create_identity", "write_private_pem"]
+__all__ = [
+    "KeyPair",
+    "NodeIdentity",
+    "did_key_from_jwk",
+    "generate_keypair",
+    "jwk_from_did_key",
+    "load_or_create_identity",
+    "new_did_key_identity",
+    "rotate_key",
+    "write_private_pem",
+]
 
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
@@ -31,6 +42,8 @@ class KeyPair:
     alg: str  # "Ed25519" | "ES256"
     private: PrivateKey
     retired: bool = False
+    #: when the key was retired (rotation): signatures made after this instant are refused
+    retired_at: dt.datetime | None = None
 
     @property
     def jwk(self) -> OKPKey | ECKey:
@@ -109,7 +122,122 @@ def load_or_create_identity(folder: Path, did: str) -> NodeIdentity:
         return NodeIdentity(did, pairs)
     entries = json.loads(index.read_text())
     pairs = [
-        KeyPair(e["kid"], e["alg"], _read_private_pem(folder / f"{e['kid']}.pem"), bool(e.get("retired")))
+        KeyPair(
+            e["kid"],
+            e["alg"],
+            _read_private_pem(folder / f"{e['kid']}.pem"),
+            bool(e.get("retired")),
+            dt.datetime.fromisoformat(e["retiredAt"]) if e.get("retiredAt") else None,
+        )
         for e in entries
     ]
     return NodeIdentity(did, pairs)
+
+
+def rotate_key(folder: Path, identity: NodeIdentity, alg: str = "Ed25519") -> KeyPair:
+    """Key rotation: add a new active ``alg`` key and retire the current one.
+
+    The retired key stays in ``keys.json`` and in the DID document (with ``expires`` set to the
+    retirement instant), so signatures made before stay verifiable for as long as records are
+    kept (ten years, Art. 77(8) of Regulation (EU) 2023/1542); signatures dated after it are
+    refused.
+    """
+    now = dt.datetime.now(dt.UTC)
+    old = identity.active(alg)
+    prefix = "key-ed25519-" if alg == "Ed25519" else "key-p256-"
+    used = {k.kid for k in identity.keys}
+    n = 1
+    while f"{prefix}{n}" in used:
+        n += 1
+    new = generate_keypair(alg, f"{prefix}{n}")
+    write_private_pem(folder / f"{new.kid}.pem", new.private)
+    identity.keys[:] = [replace(k, retired=True, retired_at=now) if k is old else k for k in identity.keys]
+    identity.keys.append(new)
+    index = folder / "keys.json"
+    tmp = index.with_suffix(".json.tmp")
+    tmp.write_text(
+        json.dumps(
+            [
+                {
+                    "kid": k.kid,
+                    "alg": k.alg,
+                    "retired": k.retired,
+                    **({"retiredAt": k.retired_at.isoformat()} if k.retired_at else {}),
+                }
+                for k in identity.keys
+            ],
+            indent=2,
+        )
+    )
+    os.replace(tmp, index)
+    return new
+
+
+# --- did:key (W3C CCG did:key method: multicodec-prefixed public key, base58btc multibase) ---
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_ED25519_PUB = b"\xed\x01"  # multicodec ed25519-pub (varint 0xed)
+_P256_PUB = b"\x80\x24"  # multicodec p256-pub (varint 0x1200)
+
+
+def _b58encode(data: bytes) -> str:
+    n = int.from_bytes(data, "big")
+    out = ""
+    while n:
+        n, r = divmod(n, 58)
+        out = _B58[r] + out
+    pad = len(data) - len(data.lstrip(b"\0"))
+    return "1" * pad + out
+
+
+def _b58decode(text: str) -> bytes:
+    n = 0
+    for ch in text:
+        idx = _B58.find(ch)
+        if idx < 0:
+            raise ValueError(f"{ch!r} is not a base58btc character")
+        n = n * 58 + idx
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
+    pad = len(text) - len(text.lstrip("1"))
+    return b"\0" * pad + body
+
+
+def did_key_from_jwk(jwk: dict[str, Any]) -> str:
+    """The ``did:key`` of an Ed25519 (OKP) or P-256 (EC) public JWK."""
+    if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+        raw = ed25519.Ed25519PublicKey.from_public_bytes(_b64d(jwk["x"])).public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return "did:key:z" + _b58encode(_ED25519_PUB + raw)
+    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+        x, y = int.from_bytes(_b64d(jwk["x"]), "big"), int.from_bytes(_b64d(jwk["y"]), "big")
+        pub = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+        raw = pub.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
+        return "did:key:z" + _b58encode(_P256_PUB + raw)
+    raise ConfigurationError("did:key needs an Ed25519 or P-256 public key", rule="did:key method")
+
+
+def jwk_from_did_key(did: str) -> dict[str, Any]:
+    """The public JWK a ``did:key`` encodes (raises ``ValueError`` when it is not one we know)."""
+    if not did.startswith("did:key:z"):
+        raise ValueError(f"{did!r} is not a base58btc did:key")
+    data = _b58decode(did[len("did:key:z"):].split("#", 1)[0])
+    if data[:2] == _ED25519_PUB and len(data) == 34:
+        return OKPKey.import_key(ed25519.Ed25519PublicKey.from_public_bytes(data[2:])).as_dict(private=False)  # type: ignore[arg-type]
+    if data[:2] == _P256_PUB and len(data) == 35:
+        pub = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), data[2:])
+        return ECKey.import_key(pub).as_dict(private=False)  # type: ignore[arg-type]
+    raise ValueError(f"{did!r} encodes a key type batpass does not accept (Ed25519 or P-256 only)")
+
+
+def new_did_key_identity(alg: str = "Ed25519") -> NodeIdentity:
+    """A holder identity on ``did:key`` (no document to publish; the DID is the key)."""
+    kp = generate_keypair(alg, "tmp")
+    did = did_key_from_jwk(kp.public_jwk())
+    return NodeIdentity(did, [replace(kp, kid=did[len("did:key:"):])])
+
+
+def _b64d(s: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))

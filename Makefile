@@ -1,0 +1,60 @@
+# batpass — the two commands a newcomer needs are `make demo` and `make test`.
+# Each target creates .venv and installs what it needs on first use. Recipes are silent.
+SHELL := /bin/bash
+.SILENT:
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+OUT ?= demo-out
+NODE ?=
+BENCH ?=
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test bench serve lint services system-deps
+
+help:
+	echo "make demo   - run the EU/JP demo federation (HTTPS on loopback) and serve it; Ctrl-C stops"
+	echo "make test   - run the whole test suite (starts PostgreSQL if it is down)"
+	echo "make bench  - print the benchmark figures (BENCH=name for one script)"
+	echo "make serve NODE=name - serve one node"
+	echo "make lint   - ruff, mypy and the import contracts"
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+	$(PY) -m pip install -q --disable-pip-version-check -c requirements/constraints.txt -e '.[dev]' >/dev/null
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+services:
+	bash scripts/ensure-postgres.sh
+
+system-deps:
+	bash scripts/ensure-system-deps.sh
+
+demo: $(STAMP)
+	$(PY) -m batpass demo --out $(OUT)
+
+test: $(STAMP) services system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) services
+	if [ -n "$(BENCH)" ]; then \
+	  test -f benchmarks/$(BENCH).py || { echo "no benchmark benchmarks/$(BENCH).py" >&2; exit 2; }; \
+	  $(PY) benchmarks/$(BENCH).py; \
+	else \
+	  for f in benchmarks/*.py; do $(PY) "$$f" || exit $$?; done; \
+	fi
+
+serve: $(STAMP)
+	test -n "$(NODE)" || { echo "usage: make serve NODE=name" >&2; exit 2; }
+	$(PY) -m batpass serve --node $(NODE)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports

@@ -1,0 +1,3 @@
+from batpass.cli import main
+
+main()

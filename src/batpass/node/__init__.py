@@ -1,0 +1,6 @@
+"""The node: composition root (FastAPI app), TLS, local node folders, outbox dispatch, harness."""
+
+from batpass.node.app import create_app
+from batpass.node.local import LocalNode, init_node, open_node
+
+__all__ = ["LocalNode", "create_app", "init_node", "open_node"]

@@ -1,0 +1,196 @@
+"""The outbox dispatcher: sends node-to-node messages as soon as their transaction commits.
+
+``batpass.store.enqueue`` writes a message in the use case's transaction and, on commit, wakes
+this dispatcher through :func:`batpass.store.set_wakeup` — no polling delay. A slow timer still
+runs (messages written by another process, such as a CLI command, and retries that fall due).
+Each row is claimed with an optimistic lease (an UPDATE guarded by the old due time), so several
+workers on one database never send a message twice at once. Failures back off exponentially with
+jitter; a 4xx answer other than 408/425/429 is final (the message is marked ``dead``), as is
+running out of attempts. Every request carries ``Idempotency-Key`` so the receiver applies it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import httpx
+from sqlalchemy import Engine, and_, select, update
+
+from batpass.store import outbox_table, set_wakeup
+
+__all__ = ["OutboxDispatcher", "backoff_seconds"]
+
+log = logging.getLogger("batpass.outbox")
+
+LEASE = dt.timedelta(seconds=30)
+IDLE_WAIT_S = 2.0
+RETRYABLE_4XX = {408, 425, 429}
+
+
+def backoff_seconds(
+    attempts: int, *, base: float = 0.25, cap: float = 60.0, rng: Callable[[], float] = random.random
+) -> float:
+    """Exponential back-off with full jitter: ``uniform(0.5, 1) * min(cap, base * 2**attempts)``."""
+    return float(min(cap, base * (2.0**attempts)) * (0.5 + 0.5 * rng()))
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        client: httpx.AsyncClient,
+        *,
+        sign_headers: Callable[[dict[str, Any]], dict[str, str]] | None = None,
+        batch: int = 50,
+    ) -> None:
+        self._engine = engine
+        self._client = client
+        self._sign_headers = sign_headers
+        self._batch = batch
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.sent = 0
+        self.failed = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+        set_wakeup(self.wake)
+        self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        set_wakeup(None)
+        if self._event is not None:
+            self._event.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=5)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+
+    def wake(self) -> None:
+        """Thread-safe: called by the unit of work right after a commit that enqueued messages."""
+        loop, event = self._loop, self._event
+        if loop is None or event is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(event.set)
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def _run(self) -> None:
+        assert self._event is not None
+        while not self._stopping:
+            try:
+                wait = await self.dispatch_due()
+            except Exception:  # the loop must survive a database hiccup; it retries on the timer
+                log.exception("outbox dispatch failed")
+                wait = IDLE_WAIT_S
+            if self._stopping:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), timeout=wait)
+            self._event.clear()
+
+    async def dispatch_due(self) -> float:
+        """Send every due message once; returns how long to wait before the next due one."""
+        claimed = await anyio.to_thread.run_sync(self._claim_due)
+        if claimed:
+            await asyncio.gather(*(self._send(row) for row in claimed))
+            return 0.0 if len(claimed) >= self._batch else await anyio.to_thread.run_sync(self._next_due_in)
+        return await anyio.to_thread.run_sync(self._next_due_in)
+
+    def _claim_due(self) -> list[dict[str, Any]]:
+        now = dt.datetime.now(dt.UTC)
+        t = outbox_table
+        out: list[dict[str, Any]] = []
+        with self._engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    select(t)
+                    .where(and_(t.c.status == "pending", t.c.next_attempt_at <= now))
+                    .order_by(t.c.next_attempt_at)
+                    .limit(self._batch)
+                )
+                .mappings()
+                .all()
+            )
+            for r in rows:
+                res = conn.execute(
+                    update(t)
+                    .where(
+                        and_(t.c.id == r["id"], t.c.status == "pending", t.c.next_attempt_at == r["next_attempt_at"])
+                    )
+                    .values(next_attempt_at=now + LEASE)
+                )
+                if res.rowcount == 1:
+                    out.append(dict(r))
+            conn.commit()
+        return out
+
+    def _next_due_in(self) -> float:
+        t = outbox_table
+        with self._engine.connect() as conn:
+            nxt = conn.execute(
+                select(t.c.next_attempt_at).where(t.c.status == "pending").order_by(t.c.next_attempt_at).limit(1)
+            ).scalar_one_or_none()
+        if nxt is None:
+            return IDLE_WAIT_S
+        delta: float = (nxt - dt.datetime.now(dt.UTC)).total_seconds()
+        return max(0.0, min(IDLE_WAIT_S, delta))
+
+    async def _send(self, row: dict[str, Any]) -> None:
+        headers = dict(row["headers"] or {})
+        headers["Idempotency-Key"] = row["idempotency_key"]
+        if self._sign_headers is not None:
+            headers.update(self._sign_headers(row))
+        status: int | None = None
+        body: Any = None
+        error: str | None = None
+        try:
+            if row["body"] is None:
+                resp = await self._client.request(row["method"], row["destination"], headers=headers)
+            else:
+                headers.setdefault("Content-Type", "application/json")
+                resp = await self._client.request(
+                    row["method"], row["destination"], headers=headers, content=json.dumps(row["body"]).encode()
+                )
+            status = resp.status_code
+            try:
+                body = resp.json()
+            except ValueError:
+                body = {"text": resp.text[:2000]}
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        await anyio.to_thread.run_sync(self._record, row, status, body, error)
+
+    def _record(self, row: dict[str, Any], status: int | None, body: Any, error: str | None) -> None:
+        t = outbox_table
+        now = dt.datetime.now(dt.UTC)
+        attempts = int(row["attempts"]) + 1
+        values: dict[str, Any] = {"attempts": attempts, "response_status": status, "response_body": body}
+        if status is not None and 200 <= status < 300:
+            values.update(status="sent", sent_at=now, last_error=None)
+            self.sent += 1
+        else:
+            final = status is not None and 400 <= status < 500 and status not in RETRYABLE_4XX
+            if final or attempts >= int(row["max_attempts"]):
+                values.update(status="dead", last_error=error or f"HTTP {status}")
+                self.failed += 1
+            else:
+                values.update(
+                    next_attempt_at=now + dt.timedelta(seconds=backoff_seconds(attempts)),
+                    last_error=error or f"HTTP {status}",
+                )
+        with self._engine.begin() as conn:
+            conn.execute(update(t).where(t.c.id == row["id"]).values(**values))

@@ -1,0 +1,151 @@
+"""``batpass demo``: a realistic EU/JP federation on loopback over HTTPS.
+
+Initialises the demo's nodes in a fresh per-run home under ``DIR/federation`` (so demo
+credentials exist only in that run), starts each as its own uvicorn process, writes
+``DIR/summary.json`` atomically as soon as they are up (``complete: false``) and again when the
+story has run (``complete: true``), then serves until Ctrl-C (``--no-serve`` exits).
+The keys of ``summary.json`` are a stable contract (DESIGN section 9).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
+
+__all__ = ["DEMO_NODES", "run_demo", "write_summary"]
+
+console = Console(stderr=True)
+
+#: the demo federation (grows as capabilities land; names are stable)
+DEMO_NODES: tuple[NodeSpec, ...] = (
+    NodeSpec(
+        "jp-hub", ("ouranos",), legal_name="Ouranos Battery Hub KK", country="JP", corporate_number="5010401089998"
+    ),
+    NodeSpec("eu-carmaker", ("catena-x",), legal_name="Europa Automobil AG", country="DE", bpnl="BPNL00000003CAR1"),
+    NodeSpec(
+        "eu-recycler", ("catena-x",), legal_name="Kreislauf Recycling GmbH", country="DE", bpnl="BPNL00000003REC1"
+    ),
+)
+
+
+def write_summary(out: Path, summary: dict[str, Any]) -> None:
+    """Write ``summary.json`` atomically: a temporary file in the same folder, then rename."""
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2, sort_keys=False))
+    os.replace(tmp, out / "summary.json")
+
+
+def _node_entry(r: RunningNode) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": r.name,
+        "profiles": list(r.node.config.profiles),
+        "base_url": r.base_url,
+        "did": r.did,
+        "admin_key": r.admin_key,
+    }
+    if "catena-x" in r.node.config.profiles:
+        entry["dsp_url"] = r.base_url + "/api/dsp/2025-1"
+        entry["dtr_url"] = r.base_url + "/api/v3"
+        entry["management_url"] = r.base_url + "/management"
+    return entry
+
+
+def _empty_summary() -> dict[str, Any]:
+    return {
+        "complete": False,
+        "ca_cert": "ca.pem",
+        "nodes": [],
+        "batteries": [],
+        "artefacts": {
+            "catenax_battery_pass": [],
+            "batterypass": [],
+            "aas": [],
+            "qr_svg": [],
+            "qr_png": [],
+            "compliance": [],
+        },
+        "story": {"timings_s": {}},
+    }
+
+
+def run_demo(
+    out: Path, *, serve: bool = True, on_ready: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    home = out / "federation"
+    if home.exists():
+        shutil.rmtree(home)
+    summary = _empty_summary()
+    timings: dict[str, float] = summary["story"]["timings_s"]
+    t0 = time.perf_counter()
+    with (
+        console.status("starting the federation on loopback (HTTPS)…"),
+        federation(home, DEMO_NODES, start=False) as runs,
+    ):
+        pass  # initialise only; started below so Ctrl-C handling covers the serve phase
+    from batpass.node.harness import start_node, stop_node, wait_healthy
+
+    try:
+        for r in runs:
+            start_node(r, wait=False)
+        for r in runs:
+            wait_healthy(r)
+        timings["start_nodes"] = round(time.perf_counter() - t0, 3)
+        shutil.copyfile(federation_ca(home), out / "ca.pem")
+        summary["nodes"] = [_node_entry(r) for r in runs]
+        write_summary(out, summary)
+        _print_nodes(runs, out)
+
+        summary["complete"] = True
+        timings["total"] = round(time.perf_counter() - t0, 3)
+        write_summary(out, summary)
+        if on_ready is not None:
+            on_ready(summary)
+        console.print(f"[green]story complete[/] — summary at {out / 'summary.json'}")
+        if serve:
+            _serve_until_interrupted()
+    finally:
+        for r in runs:
+            stop_node(r)
+    return summary
+
+
+def _print_nodes(runs: list[RunningNode], out: Path) -> None:
+    table = Table(title="batpass demo federation (HTTPS on loopback)")
+    for col in ("node", "profiles", "URL", "DID"):
+        table.add_column(col)
+    for r in runs:
+        table.add_row(r.name, ", ".join(r.node.config.profiles), r.base_url, r.did)
+    console.print(table)
+    console.print(f"trust the federation CA at [bold]{out / 'ca.pem'}[/] (e.g. curl --cacert)")
+
+
+def _serve_until_interrupted() -> None:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    old_int = signal.signal(signal.SIGINT, handler)
+    old_term = signal.signal(signal.SIGTERM, handler)
+    console.print("serving; press Ctrl-C to stop")
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)

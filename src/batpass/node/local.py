@@ -1,0 +1,195 @@
+"""Local node folders: create a node (``batpass init``) and open one (every ``--node NAME`` command).
+
+A node lives in ``$BATPASS_HOME/<name>/``: ``config.json``, ``node.db`` (SQLite, unless a
+PostgreSQL URL is configured), ``keys/`` (mode 600 PEM files, never in the database) and ``tls/``
+(its certificate from the federation CA, and the CA certificate it trusts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import shutil
+import socket
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from batpass.core.errors import Conflict, InvalidInput
+from batpass.core.ids import Bpnl, CorporateNumber, Did
+from batpass.core.settings import Settings, load_settings
+from batpass.node._composition import migration_dirs
+from batpass.node._config import NodeConfig, NodePaths, validate_name, validate_profiles
+from batpass.node._tls import init_ca, issue_node_certificate
+from batpass.participants import Participant, ParticipantService
+from batpass.store import make_engine, upgrade
+from batpass.trust import NodeIdentity, load_or_create_identity
+
+__all__ = ["LocalNode", "ca_folder", "free_port", "init_node", "open_node", "port_in_use"]
+
+
+def ca_folder(settings: Settings) -> Path:
+    return settings.home / "_ca"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+@dataclass
+class LocalNode:
+    """A node opened from its folder: configuration, migrated engine and identity."""
+
+    config: NodeConfig
+    paths: NodePaths
+    settings: Settings
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def home(self) -> Path:
+        return self.paths.home
+
+    @property
+    def base_url(self) -> str:
+        return self.config.base_url
+
+    @property
+    def resolver_base(self) -> str:
+        return self.config.resolver_base
+
+    @property
+    def did(self) -> str:
+        return self.config.did
+
+    @property
+    def db_url(self) -> str:
+        return self.settings.db_url or self.config.db_url or f"sqlite:///{self.paths.database}"
+
+    @property
+    def db_schema(self) -> str | None:
+        return self.settings.db_schema or self.config.db_schema
+
+    @cached_property
+    def engine(self) -> Engine:
+        eng = make_engine(self.db_url, schema=self.db_schema)
+        upgrade(eng, migration_dirs())
+        return eng
+
+    @cached_property
+    def identity(self) -> NodeIdentity:
+        return load_or_create_identity(self.paths.keys, self.config.did)
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+def open_node(name: str, *, settings: Settings | None = None) -> LocalNode:
+    settings = settings or load_settings()
+    validate_name(name)
+    paths = NodePaths(settings.home / name)
+    config = NodeConfig.load(paths.config)
+    return LocalNode(config, paths, settings)
+
+
+def init_node(
+    name: str,
+    *,
+    profiles: list[str] | tuple[str, ...],
+    settings: Settings | None = None,
+    port: int | None = None,
+    host: str = "localhost",
+    legal_name: str | None = None,
+    country: str = "DE",
+    bpnl: str | None = None,
+    corporate_number: str | None = None,
+    lei: str | None = None,
+    resolver_base: str | None = None,
+    insecure_http: bool = False,
+    db_url: str | None = None,
+    db_schema: str | None = None,
+) -> tuple[LocalNode, str]:
+    """Create a node folder; returns the opened node and its admin key (shown once, stored hashed).
+
+    Everything is validated before anything is written, and a failure half-way removes the
+    folder again, so a node is created whole or not at all.
+    """
+    settings = settings or load_settings()
+    validate_name(name)
+    profs = validate_profiles(profiles)
+    if not profs:
+        raise InvalidInput(
+            "a node needs at least one profile", field="profile", rule="one of catena-x, ouranos, bridge"
+        )
+    if insecure_http and settings.production:
+        raise InvalidInput(
+            "plain HTTP is refused in production mode", field="insecure_http", rule="BATPASS_ENV=production forbids it"
+        )
+    if port is not None:
+        if not 1 <= port <= 65535:
+            raise InvalidInput(f"port {port} out of range", field="port", rule="1..65535")
+        if port_in_use(port):
+            raise InvalidInput(f"port {port} is in use", field="port", rule="a node needs a free port")
+    else:
+        port = free_port()
+    did = Did.web(host, port)
+    bpnl_v = Bpnl(bpnl) if bpnl else None
+    cn_v = CorporateNumber(corporate_number) if corporate_number else None
+    participant = Participant(
+        legal_name=legal_name or name, country=country, did=did, bpnl=bpnl_v, corporate_number=cn_v, lei=lei
+    )
+    paths = NodePaths(settings.home / name)
+    if paths.home.exists():
+        raise Conflict(
+            f"a node named '{name}' already exists in {paths.home}", rule="node names are unique per BATPASS_HOME"
+        )
+    admin_key = secrets.token_urlsafe(32)
+    scheme = "http" if insecure_http else "https"
+    config = NodeConfig(
+        name=name,
+        profiles=profs,
+        host=host,
+        port=port,
+        did=str(did),
+        resolver_base=(resolver_base or f"{scheme}://{host}:{port}").rstrip("/"),
+        admin_key_sha256=hashlib.sha256(admin_key.encode()).hexdigest(),
+        legal_name=participant.legal_name,
+        country=participant.country,
+        bpnl=bpnl_v,
+        corporate_number=cn_v,
+        lei=participant.lei,
+        db_url=db_url,
+        db_schema=db_schema,
+        insecure_http=insecure_http,
+    )
+    try:
+        paths.home.mkdir(parents=True)
+        paths.home.chmod(0o700)
+        ca = init_ca(ca_folder(settings))
+        issue_node_certificate(ca, paths.tls, hosts=sorted({host, "localhost", "127.0.0.1"}, key=lambda h: h != host))
+        shutil.copyfile(ca.cert_path, paths.ca_cert)
+        config.save(paths.config)
+        node = LocalNode(config, paths, settings)
+        _ = node.identity
+        ParticipantService(node.engine).register(participant, is_self=True)
+    except BaseException:
+        shutil.rmtree(paths.home, ignore_errors=True)
+        raise
+    return node, admin_key

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, select
+
+from batpass.node._outbox import OutboxDispatcher, backoff_seconds
+from batpass.store import UnitOfWork, enqueue, outbox_table
+
+
+def _rows(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(outbox_table)).mappings()]
+
+
+def _run(engine: Engine, handler: Any, work: Any) -> Any:
+    async def main() -> Any:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            d = OutboxDispatcher(engine, client)
+            await d.start()
+            try:
+                return await work(d)
+            finally:
+                await d.stop()
+
+    return asyncio.run(main())
+
+
+def test_sent_right_after_commit_with_idempotency_key(engine: Engine) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(202, json={"ok": True})
+
+    async def work(d: OutboxDispatcher) -> float:
+        t0 = time.perf_counter()
+        with UnitOfWork(engine) as uow:
+            enqueue(uow, kind="ping", destination="https://b.example/v1/x", body={"n": 1}, idempotency_key="k-1")
+            uow.commit()
+        while d.sent == 0 and time.perf_counter() - t0 < 5:
+            await asyncio.sleep(0.005)
+        return time.perf_counter() - t0
+
+    elapsed = _run(engine, handler, work)
+    assert len(seen) == 1
+    assert seen[0].headers["Idempotency-Key"] == "k-1"
+    assert seen[0].read() == b'{"n": 1}'
+    # woken by the commit, not by the 2-second fallback timer
+    assert elapsed < 1.0
+    (row,) = _rows(engine)
+    assert row["status"] == "sent" and row["response_status"] == 202
+
+
+def test_retries_with_back_off_then_succeeds(engine: Engine) -> None:
+    calls: list[float] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(time.perf_counter())
+        return httpx.Response(503) if len(calls) < 3 else httpx.Response(200, json={})
+
+    async def work(d: OutboxDispatcher) -> None:
+        with UnitOfWork(engine) as uow:
+            enqueue(uow, kind="ping", destination="https://b.example/v1/x", body={})
+            uow.commit()
+        t0 = time.perf_counter()
+        while d.sent == 0 and time.perf_counter() - t0 < 10:
+            await asyncio.sleep(0.01)
+
+    _run(engine, handler, work)
+    assert len(calls) == 3
+    (row,) = _rows(engine)
+    assert row["status"] == "sent" and row["attempts"] == 3
+
+
+def test_client_errors_are_final_and_kept(engine: Engine) -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": "bad"})
+
+    async def work(d: OutboxDispatcher) -> None:
+        with UnitOfWork(engine) as uow:
+            enqueue(uow, kind="ping", destination="https://b.example/v1/x", body={})
+            uow.commit()
+        t0 = time.perf_counter()
+        while d.failed == 0 and time.perf_counter() - t0 < 5:
+            await asyncio.sleep(0.01)
+
+    _run(engine, handler, work)
+    (row,) = _rows(engine)
+    assert row["status"] == "dead" and row["attempts"] == 1 and row["response_body"] == {"error": "bad"}
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert backoff_seconds(1, rng=lambda: 1.0) == 0.5
+    assert backoff_seconds(3, rng=lambda: 1.0) == 2.0
+    assert backoff_seconds(30, rng=lambda: 1.0) == 60.0
+    assert backoff_seconds(3, rng=lambda: 0.0) == 1.0

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from batpass.store import UnitOfWork, enqueue, outbox_table, remember_delivery
+
+
+def _count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(outbox_table)).scalar_one())
+
+
+def test_rolls_back_by_default(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        enqueue(uow, kind="t", destination="https://b.example/x", body={"a": 1})
+    assert _count(engine) == 0
+
+
+def test_rolls_back_on_error(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), UnitOfWork(engine) as uow:
+        enqueue(uow, kind="t", destination="https://b.example/x", body={"a": 1})
+        raise RuntimeError("boom")
+    assert _count(engine) == 0
+
+
+def test_commit_persists_and_wakes_after_commit_only(engine: Engine) -> None:
+    calls: list[str] = []
+    with UnitOfWork(engine) as uow:
+        enqueue(uow, kind="t", destination="https://b.example/x", body={"a": 1})
+        uow.after_commit(lambda: calls.append("woken"))
+        assert calls == []
+        uow.commit()
+        assert calls == ["woken"]
+    assert _count(engine) == 1
+
+
+def test_enqueue_is_idempotent_per_key(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        a = enqueue(uow, kind="t", destination="https://b.example/x", body={}, idempotency_key="k1")
+        b = enqueue(uow, kind="t", destination="https://b.example/x", body={}, idempotency_key="k1")
+        uow.commit()
+    assert a == b
+    assert _count(engine) == 1
+
+
+def test_enqueue_refuses_relative_destinations(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow, pytest.raises(ValueError, match="absolute URL"):
+        enqueue(uow, kind="t", destination="/v1/x", body={})
+
+
+def test_remember_delivery_applies_once(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        first, _ = remember_delivery(uow, "key-1", sender="did:web:a", result={"ok": 1})
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        again, stored = remember_delivery(uow, "key-1", sender="did:web:a", result={"ok": 2})
+        uow.commit()
+    assert first is True
+    assert again is False and stored == {"ok": 1}
+
+
+def test_each_store_is_isolated(make_store: Callable[[Sequence[Path]], Engine]) -> None:
+    a, b = make_store([]), make_store([])
+    with UnitOfWork(a) as uow:
+        enqueue(uow, kind="t", destination="https://b.example/x", body={})
+        uow.commit()
+    assert _count(a) == 1 and _count(b) == 0
