@@ -31,6 +31,34 @@ app = typer.Typer(
 ca_app = typer.Typer(help="The federation certificate authority.", no_args_is_help=True)
 app.add_typer(ca_app, name="ca")
 
+
+def _mount_capability_commands() -> None:
+    """Each capability's sub-commands (their modules are imported lazily by typer's callbacks)."""
+    from batpass.compliance._cli import app as compliance_app
+    from batpass.dataspace._cli import app as dataspace_app
+    from batpass.ledger._cli import app as ledger_app
+    from batpass.ledger._cli import outflows, scenario_app, trace
+    from batpass.ouranos._cli import app as ouranos_app
+    from batpass.passport._cli import app as passport_app
+    from batpass.trust._cli import app as trust_app
+    from batpass.trust._cli import credential_app
+
+    app.add_typer(ouranos_app, name="ouranos", help="Ouranos hub: operators, plants, accounts, API keys.")
+    app.add_typer(dataspace_app, name="dataspace", help="Catena-X connector: offers and partner groups.")
+    app.add_typer(ledger_app, name="ledger", help="Record, verify and trace the material ledger.")
+    app.add_typer(scenario_app, name="scenario", help="The seeded EU/JP supply-chain scenario.")
+    app.command("trace", help="Trace a lot or battery upstream (or --down) in this node's ledger.")(trace)
+    app.command("outflows", help="Shipments of strategic materials outside their export authorisations.")(outflows)
+    app.add_typer(passport_app, name="passport", help="Build, show and change the status of battery passports.")
+    app.add_typer(trust_app, name="trust", help="Trust lists and recognition policies.")
+    app.add_typer(credential_app, name="credential", help="Issue, verify, revoke and present credentials.")
+    # `comply` is a top-level command (batpass comply FILE)
+    for cmd in compliance_app.registered_commands:
+        app.registered_commands.append(cmd)
+
+
+_mount_capability_commands()
+
 err_console = Console(stderr=True)
 out_console = Console()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from batpass import participants, store
+from batpass import dataspace, footprint, ledger, ouranos, participants, passport, store, trust
 
 __all__ = ["migration_dirs"]
 
@@ -15,4 +15,13 @@ __all__ = ["migration_dirs"]
 def migration_dirs() -> list[Path]:
     """Every capability's Alembic branch; all are applied whatever the node's profiles, so a
     profile can be added later without a schema change."""
-    return [store.MIGRATIONS_DIR, participants.MIGRATIONS_DIR]
+    return [
+        store.MIGRATIONS_DIR,
+        participants.MIGRATIONS_DIR,
+        ouranos.MIGRATIONS_DIR,
+        dataspace.MIGRATIONS_DIR,
+        footprint.MIGRATIONS_DIR,
+        trust.MIGRATIONS_DIR,
+        ledger.MIGRATIONS_DIR,
+        passport.MIGRATIONS_DIR,
+    ]

@@ -25,12 +25,27 @@ from batpass import __version__
 from batpass.core.errors import BatpassError, InvalidInput, NotFound
 from batpass.core.settings import Settings
 from batpass.http import Ctx, NodeContext, problem_response
+from batpass.dataspace import DataspaceSettings, DspConsumer, DspProvider, TwinRegistry
+from batpass.dataspace import routes as dataspace_routes
+from batpass.footprint import PactService
+from batpass.footprint import routes as footprint_routes
+from batpass.compliance import load_ruleset
+from batpass.ledger import LedgerService
+from batpass.ledger import routes as ledger_routes
+from batpass.node._adapters import DcpParticipantAdapter, DidKeyResolver, LedgerSummarySource, SelfIssuedTokenIssuer
+from batpass.passport import PassportRules, PassportService, RoleVerifier
+from batpass.passport import routes as passport_routes
+from batpass.node._config import NodeConfig, NodePaths
 from batpass.node._outbox import OutboxDispatcher
 from batpass.node._tls import client_ssl_context
 from batpass.node.local import LocalNode, open_node
+from batpass.ouranos import OuranosHub
+from batpass.ouranos import routes as ouranos_routes
 from batpass.participants import ParticipantService
 from batpass.participants import routes as participants_routes
-from batpass.trust import did_document
+from batpass.scenario import HIGH_RISK_SITES
+from batpass.trust import NodeIdentity, TrustService
+from batpass.trust import routes as trust_routes
 
 __all__ = ["create_app"]
 
@@ -39,14 +54,83 @@ log = logging.getLogger("batpass.node")
 ErrorShape = Callable[[BatpassError], Response]
 
 
-def _routers() -> list[tuple[Any, dict[str, ErrorShape]]]:
-    """Every capability router with the error shapes of the standard API it serves."""
-    mods: list[Any] = [participants_routes]
+def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]]]:
+    """The capability routers a node with these profiles serves, with the error shapes of the
+    standard API each one speaks."""
+    mods: list[Any] = [participants_routes, trust_routes, ledger_routes, passport_routes]
+    if "ouranos" in profiles:
+        mods.append(ouranos_routes)
+    if "catena-x" in profiles:
+        mods.extend([dataspace_routes, footprint_routes])
     return [(m.router, dict(getattr(m, "ERROR_SHAPES", {}))) for m in mods]
 
 
+def _ecosystem(profiles: tuple[str, ...]) -> str:
+    return "ouranos" if "ouranos" in profiles and "catena-x" not in profiles else "catena-x"
+
+
 def _register_services(ctx: NodeContext, node: LocalNode) -> None:
+    cfg = node.config
     ctx.services[ParticipantService] = ParticipantService(ctx.engine)
+    hosts = {f"{cfg.host}:{cfg.port}", *cfg.extra.get("federation_hosts", [])}
+    trust = TrustService(
+        ctx.engine,
+        node.identity,
+        base_url=node.base_url,
+        ecosystem=cfg.extra.get("ecosystem", _ecosystem(cfg.profiles)),
+        operators=cfg.extra.get("trust_operators", {}),
+        allowed_hosts=sorted(hosts),
+        client=ctx.client,
+        sync_client=ctx.sync_client,
+        profiles=cfg.profiles,
+        bpn=cfg.bpnl,
+    )
+    ctx.services[TrustService] = trust
+    if "catena-x" in cfg.profiles:
+        ctx.services[PactService] = PactService(ctx.engine, base_url=node.base_url)
+        ds = DataspaceSettings(did=node.did, base_url=node.base_url, bpnl=cfg.bpnl)
+        verifier = DcpParticipantAdapter(trust)
+        issuer = SelfIssuedTokenIssuer(node.identity, bpn=cfg.bpnl)
+        ctx.services[DspProvider] = DspProvider(ctx.engine, settings=ds, verifier=verifier, token_issuer=issuer)
+        ctx.services[DspConsumer] = DspConsumer(
+            ctx.engine, settings=ds, verifier=verifier, token_issuer=issuer, client=ctx.client
+        )
+        ctx.services[TwinRegistry] = TwinRegistry(ctx.engine, verifier=verifier)
+    hub: OuranosHub | None = None
+    if "ouranos" in cfg.profiles:
+        hub = OuranosHub(ctx.engine, node.identity, hub_home=node.home / "ouranos", base_url=node.base_url)
+        ctx.services[OuranosHub] = hub
+    ledger = LedgerService(
+        ctx.engine,
+        node.identity,
+        identities=_operator_identities(hub, node.identity.did),
+        high_risk_sites=cfg.extra.get("high_risk_sites", HIGH_RISK_SITES),
+    )
+    ctx.services[LedgerService] = ledger
+    ctx.services[PassportService] = PassportService(
+        ctx.engine,
+        node.identity,
+        rules=PassportRules.from_ruleset(load_ruleset()),
+        resolver_base=node.resolver_base,
+        # the node that keeps a signed copy of every version; a node without a configured
+        # partner keeps its own copies until one is named (config extra "passport_backup_url")
+        backup_url=cfg.extra.get("passport_backup_url", node.base_url if node.base_url.startswith("https") else "https://localhost"),
+        key_resolver=DidKeyResolver(trust),
+        summaries=LedgerSummarySource(ledger, node.did, node.resolver_base),
+    )
+    ctx.services[RoleVerifier] = trust
+
+
+def _operator_identities(hub: OuranosHub | None, own_did: str) -> Callable[[str], NodeIdentity | None]:
+    """The keys a node holds for ledger owners: its own, and on a hub each operator's."""
+    prefix = own_did + ":operators:"
+
+    def lookup(owner_did: str) -> NodeIdentity | None:
+        if hub is not None and owner_did.startswith(prefix):
+            return hub.operator_identity(owner_did[len(prefix) :])
+        return None
+
+    return lookup
 
 
 def _validation_to_invalid_input(exc: RequestValidationError) -> InvalidInput:
@@ -64,7 +148,8 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
     name = node_name or settings.node
     if not name:
         raise InvalidInput("no node selected", field="node", rule="pass --node NAME or set BATPASS_NODE")
-    routers = _routers()
+    profiles = NodeConfig.load(NodePaths(settings.home / name).config).profiles
+    routers = _routers(profiles)
     shapes: list[tuple[str, ErrorShape]] = sorted(
         ((prefix, fn) for _, s in routers for prefix, fn in s.items()), key=lambda p: -len(p[0])
     )
@@ -153,21 +238,11 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
 
     @app.get("/.well-known/did.json", tags=["node"])
     def node_did(ctx: Ctx) -> JSONResponse:
-        return JSONResponse(did_document(ctx.identity, services=_services(ctx)), media_type="application/did+json")
+        return JSONResponse(ctx.service(TrustService).did_document(), media_type="application/did+json")
 
     for router, _ in routers:
         app.include_router(router)
     return app
-
-
-def _services(ctx: NodeContext) -> dict[str, tuple[str, str]]:
-    out: dict[str, tuple[str, str]] = {"batpass": ("BatpassNode", ctx.base_url + "/v1")}
-    if "catena-x" in ctx.profiles:
-        out["dsp"] = ("DataService", ctx.base_url + "/api/dsp")
-        out["credential-service"] = ("CredentialService", ctx.base_url + "/dcp")
-    if "ouranos" in ctx.profiles:
-        out["ouranos"] = ("OuranosDataTransaction", ctx.base_url)
-    return out
 
 
 def app_from_env() -> FastAPI:

@@ -1,6 +1,107 @@
 """Trust: keys, DIDs, verifiable credentials, SD-JWT, trust lists, recognition, status lists."""
 
-from batpass.trust._did import did_document
-from batpass.trust._keys import KeyPair, NodeIdentity, generate_keypair, load_or_create_identity, write_private_pem
+from pathlib import Path
 
-__all__ = ["KeyPair", "NodeIdentity", "did_document", "generate_keypair", "load_or_create_identity", "write_private_pem"]
+from batpass.trust._certify import certify_claim, verify_upstream_summary
+from batpass.trust._dcp import (
+    DcpParticipantVerifier,
+    NonceStore,
+    issue_self_issued_token,
+    presentation_query,
+    verify_role_presentation,
+    verify_self_issued_token,
+)
+from batpass.trust._did import did_document, node_did, node_services, operator_did, subject_did_document
+from batpass.trust._keys import (
+    KeyPair,
+    NodeIdentity,
+    did_key_from_jwk,
+    generate_keypair,
+    jwk_from_did_key,
+    load_or_create_identity,
+    new_did_key_identity,
+    rotate_key,
+    write_private_pem,
+)
+from batpass.trust._resolver import DidResolver, GuardedFetcher
+from batpass.trust._sdjwt import SdJwtVerified, issue_sd_jwt, present_sd_jwt, verify_sd_jwt
+from batpass.trust._status import StatusListCache
+from batpass.trust._trustlist import TrustRegistry, load_trust_list, sign_trust_list
+from batpass.trust._vc import build_credential, issue_vc_jwt, issue_vp_jwt, verify_vc_jwt, verify_vp_jwt
+from batpass.trust._verify import Verifier
+from batpass.trust.errors import CredentialRejected
+from batpass.trust.model import (
+    ROLES,
+    Check,
+    CredentialType,
+    RecognitionPolicy,
+    RecognitionRule,
+    RejectReason,
+    SelfIssued,
+    TrustedIssuer,
+    TrustList,
+    Verification,
+    VerifiedParticipant,
+    VerifiedRoles,
+)
+from batpass.trust.service import IssuedCredential, TrustService
+
+#: the trust capability's Alembic branch
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "ROLES",
+    "Check",
+    "CredentialRejected",
+    "CredentialType",
+    "DcpParticipantVerifier",
+    "DidResolver",
+    "GuardedFetcher",
+    "IssuedCredential",
+    "KeyPair",
+    "NodeIdentity",
+    "NonceStore",
+    "RecognitionPolicy",
+    "RecognitionRule",
+    "RejectReason",
+    "SdJwtVerified",
+    "SelfIssued",
+    "StatusListCache",
+    "TrustList",
+    "TrustRegistry",
+    "TrustService",
+    "TrustedIssuer",
+    "Verification",
+    "VerifiedParticipant",
+    "VerifiedRoles",
+    "Verifier",
+    "build_credential",
+    "certify_claim",
+    "did_document",
+    "did_key_from_jwk",
+    "generate_keypair",
+    "issue_sd_jwt",
+    "issue_self_issued_token",
+    "issue_vc_jwt",
+    "issue_vp_jwt",
+    "jwk_from_did_key",
+    "load_or_create_identity",
+    "load_trust_list",
+    "new_did_key_identity",
+    "node_did",
+    "node_services",
+    "operator_did",
+    "present_sd_jwt",
+    "presentation_query",
+    "rotate_key",
+    "sign_trust_list",
+    "subject_did_document",
+    "verify_role_presentation",
+    "verify_sd_jwt",
+    "verify_self_issued_token",
+    "verify_upstream_summary",
+    "verify_vc_jwt",
+    "verify_vp_jwt",
+    "write_private_pem",
+]

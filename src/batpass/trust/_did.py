@@ -91,9 +91,7 @@ def node_services(base_url: str, profiles: Sequence[str] = ()) -> dict[str, tupl
     return services
 
 
-def subject_did_document(
-    identity: NodeIdentity, *, base_url: str, profiles: Sequence[str] = ()
-) -> dict[str, Any]:
+def subject_did_document(identity: NodeIdentity, *, base_url: str, profiles: Sequence[str] = ()) -> dict[str, Any]:
     """The document a node serves for itself (``/.well-known/did.json``) or for a subject it
     holds keys for (``/operators/{operatorId}/did.json``): its Ed25519 and P-256 keys, retired
     keys kept, and the node's service entries."""

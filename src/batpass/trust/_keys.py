@@ -221,12 +221,12 @@ def jwk_from_did_key(did: str) -> dict[str, Any]:
     """The public JWK a ``did:key`` encodes (raises ``ValueError`` when it is not one we know)."""
     if not did.startswith("did:key:z"):
         raise ValueError(f"{did!r} is not a base58btc did:key")
-    data = _b58decode(did[len("did:key:z"):].split("#", 1)[0])
+    data = _b58decode(did[len("did:key:z") :].split("#", 1)[0])
     if data[:2] == _ED25519_PUB and len(data) == 34:
-        return OKPKey.import_key(ed25519.Ed25519PublicKey.from_public_bytes(data[2:])).as_dict(private=False)  # type: ignore[arg-type]
+        return OKPKey.import_key(ed25519.Ed25519PublicKey.from_public_bytes(data[2:])).as_dict(private=False)
     if data[:2] == _P256_PUB and len(data) == 35:
         pub = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), data[2:])
-        return ECKey.import_key(pub).as_dict(private=False)  # type: ignore[arg-type]
+        return ECKey.import_key(pub).as_dict(private=False)
     raise ValueError(f"{did!r} encodes a key type batpass does not accept (Ed25519 or P-256 only)")
 
 
@@ -234,7 +234,7 @@ def new_did_key_identity(alg: str = "Ed25519") -> NodeIdentity:
     """A holder identity on ``did:key`` (no document to publish; the DID is the key)."""
     kp = generate_keypair(alg, "tmp")
     did = did_key_from_jwk(kp.public_jwk())
-    return NodeIdentity(did, [replace(kp, kid=did[len("did:key:"):])])
+    return NodeIdentity(did, [replace(kp, kid=did[len("did:key:") :])])
 
 
 def _b64d(s: str) -> bytes:

@@ -1,0 +1,126 @@
+"""dsp.catalog_p50_ms: one catalog page (100 offers) out of 10^4 stored, filtered in the database.
+
+In-process: the provider service's catalog use case (SQL filter + evaluation + JSON-LD building +
+schema validation of the emitted Catalog), on a fresh SQLite store. Progress on stderr, figures on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from batpass.dataspace import MIGRATIONS_DIR, Asset, DataspaceSettings, DspProvider, Participant
+from batpass.dataspace import _sql as t
+from batpass.dataspace._odrl import project_access
+from batpass.store import MIGRATIONS_DIR as STORE_MIGRATIONS
+from batpass.store import make_engine, upgrade
+
+OFFERS = 10_000
+PAGE = 100
+ME = "BPNL000000000CNS"
+
+
+def main() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="bench-dsp-"))
+    engine = make_engine(f"sqlite:///{folder / 'dsp.db'}")
+    upgrade(engine, [STORE_MIGRATIONS, MIGRATIONS_DIR])
+    provider = DspProvider(
+        engine,
+        settings=DataspaceSettings(did="did:web:bench", base_url="https://bench"),
+        verifier=None,
+        token_issuer=None,
+    )  # type: ignore[arg-type]
+    provider.register_asset(Asset(id="seed", source="json", source_key="k"))
+    usage = {
+        "permission": [
+            {
+                "action": "use",
+                "constraint": [
+                    {
+                        "and": [
+                            {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"},
+                            {
+                                "leftOperand": "UsagePurpose",
+                                "operator": "isAnyOf",
+                                "rightOperand": ["cx.circular.dpp:1"],
+                            },
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    print(f"storing {OFFERS} offers", file=sys.stderr)
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.assets),
+            [
+                {
+                    "id": f"asset-{i:06d}",
+                    "source": "json",
+                    "source_key": str(i),
+                    "title": None,
+                    "properties": {},
+                    "created_at": now,
+                }
+                for i in range(OFFERS)
+            ],
+        )
+        offers, gates = [], []
+        for i in range(OFFERS):
+            # half visible to everyone with membership, a quarter to this BPN, a quarter to others
+            bpns = [] if i % 2 == 0 else ([ME] if i % 4 == 1 else ["BPNL000000000OTH"])
+            cons = [{"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"}]
+            if bpns:
+                cons.append({"leftOperand": "BusinessPartnerNumber", "operator": "isAnyOf", "rightOperand": bpns})
+            access = {"permission": [{"action": "access", "constraint": [{"and": cons}]}]}
+            g = project_access(access)
+            offers.append(
+                {
+                    "id": f"offer-{i:06d}",
+                    "asset_id": f"asset-{i:06d}",
+                    "access_policy": access,
+                    "usage_policy": usage,
+                    "created_at": now,
+                    **t.gate_values(g),
+                }
+            )
+            gates += [{"offer_id": f"offer-{i:06d}", "kind": k, "value": v} for k, v in g.rows()]
+        conn.execute(insert(t.offers), offers)
+        conn.execute(insert(t.offer_gates), gates)
+    who = Participant("did:web:consumer", ME, frozenset({"MembershipCredential"}))
+    samples = []
+    cursor = None
+    for i in range(60):
+        start = time.perf_counter()
+        catalog, cursor = provider.catalog(who, limit=PAGE, cursor=cursor if i % 5 else None)
+        samples.append((time.perf_counter() - start) * 1000)
+        assert len(catalog["dataset"]) == PAGE
+    print(
+        json.dumps(
+            {
+                "figure": "dsp.catalog_p50_ms",
+                "value": round(statistics.median(samples[10:]), 3),
+                "unit": "ms",
+                "params": {
+                    "offers_stored": OFFERS,
+                    "page": PAGE,
+                    "store": "sqlite",
+                    "transport": "in-process (service call; HTTPS harness not used)",
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

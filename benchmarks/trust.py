@@ -1,0 +1,169 @@
+"""Trust benchmarks (BENCHMARKS.md): ``trust.verify_per_s`` and ``trust.issue_per_s``.
+
+verify: distinct credentials (no token is verified twice in a round, so no result can be
+cached), each checked end to end by the Verifier — signature, JSON Schema (vc+jwt), trust list
+lookup, status list (cached, as a verifier holds it within its max age), expiry; SD-JWT VC
+presentations carry key binding (a second signature) and two of four claims disclosed.
+issue: build + JSON Schema + JSON-LD term check + sign (vc+jwt), or build + disclosures + sign
+(SD-JWT VC); no database. Medians of 5 rounds. Progress on stderr, JSON lines on stdout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+from batpass.trust import (
+    DidResolver,
+    NodeIdentity,
+    StatusListCache,
+    TrustedIssuer,
+    TrustList,
+    TrustRegistry,
+    Verifier,
+    build_credential,
+    did_document,
+    generate_keypair,
+    issue_sd_jwt,
+    issue_vc_jwt,
+    load_trust_list,
+    new_did_key_identity,
+    present_sd_jwt,
+    sign_trust_list,
+)
+from batpass.trust._status import MIN_BITS, status_entry, status_list_credential
+from batpass.trust.model import vct_for
+
+N = 2000
+ROUNDS = 5
+AUD = "did:web:oem.test%3A8443"
+
+
+def emit(figure: str, value: float, unit: str, params: dict[str, object]) -> None:
+    print(json.dumps({"figure": figure, "value": round(value, 1), "unit": unit, "params": params}), flush=True)
+
+
+def per_s(items: list[str], fn: Callable[[str], object]) -> float:
+    rates = []
+    for _ in range(ROUNDS):
+        t = time.perf_counter()
+        for it in items:
+            fn(it)
+        rates.append(len(items) / (time.perf_counter() - t))
+    return statistics.median(rates)
+
+
+def main() -> None:
+    now = dt.datetime.now(dt.UTC)
+    issuer = NodeIdentity("did:web:cert.test%3A8443", [generate_keypair("Ed25519", "key-ed25519-1")])
+    holder = new_did_key_identity()
+    resolver = DidResolver()
+    resolver.pin(did_document(issuer))
+    url = "https://cert.test:8443/v1/credentials/status/0196"
+    sl = status_list_credential(issuer, list_url=url, bits=bytes(MIN_BITS // 8))
+    status = StatusListCache(resolver, local=lambda u: sl if u == url else None, max_age_s=3600)
+    types = frozenset({"RecycledContentAttestationCredential"})
+    tl = TrustList(
+        "catena-x",
+        issuer.did,
+        now,
+        None,
+        (
+            *(TrustedIssuer(f"did:web:other{i}.test", f"issuer {i}", types) for i in range(50)),
+            TrustedIssuer(issuer.did, "certifier", types),
+        ),
+    )
+    registry = TrustRegistry("catena-x")
+    registry.add(load_trust_list(sign_trust_list(tl, issuer), resolver, operator=issuer.did))
+    verifier = Verifier(resolver, registry, status)
+
+    def subject(i: int) -> dict[str, object]:
+        return {
+            "id": holder.did,
+            "product": f"urn:uuid:lot-{i}",
+            "element": "Co",
+            "recycledShare": 0.18,
+            "preConsumerShare": 0.05,
+            "postConsumerShare": 0.13,
+            "threshold": 0.16,
+            "meetsThreshold": True,
+            "summaryDigest": f"sha-256:{i:064x}",
+        }
+
+    def vc(i: int) -> dict[str, object]:
+        return build_credential(
+            issuer=issuer.did,
+            ctype="RecycledContentAttestationCredential",
+            subject=subject(i),
+            valid_from=now,
+            valid_until=now + dt.timedelta(days=30),
+            status=status_entry(url, i),
+        )
+
+    print("issuing vc+jwt …", file=sys.stderr)
+    vcs = [vc(i) for i in range(N)]
+    it = iter(range(10**9))
+    issue_vc = per_s([""] * N, lambda _: issue_vc_jwt(issuer, vcs[next(it) % N]))
+    emit("trust.issue_per_s", issue_vc, "credentials/s", {"format": "vc+jwt", "alg": "Ed25519", "store": "none"})
+    jwk = holder.keys[0].public_jwk()
+
+    def sd(i: int) -> str:
+        claims = {k: v for k, v in subject(i).items() if k != "id"}
+        return issue_sd_jwt(
+            issuer,
+            {"sub": holder.did, **claims},
+            vct=vct_for("RecycledContentAttestationCredential"),
+            disclosable=["recycledShare", "preConsumerShare", "postConsumerShare", "product"],
+            holder_jwk=jwk,
+            status=status_entry(url, i),
+        )
+
+    issue_sd = per_s([""] * N, lambda _: sd(next(it) % N))
+    emit("trust.issue_per_s", issue_sd, "credentials/s", {"format": "sd-jwt", "alg": "Ed25519", "store": "none"})
+
+    tokens = [issue_vc_jwt(issuer, v) for v in vcs]
+    print("verifying vc+jwt …", file=sys.stderr)
+    verifier.verify(tokens[0])  # status list fetched once, then cached
+    rate = per_s(tokens, lambda t: verifier.verify(t))
+    emit(
+        "trust.verify_per_s",
+        rate,
+        "credentials/s",
+        {
+            "format": "vc+jwt",
+            "alg": "Ed25519",
+            "trust_list_issuers": len(tl.issuers),
+            "status": "cached",
+            "distinct_tokens": N,
+        },
+    )
+
+    print("verifying sd-jwt with key binding …", file=sys.stderr)
+    pres = [
+        present_sd_jwt(
+            sd(i), disclose=["recycledShare", "product"], holder_key=holder.keys[0], audience=AUD, nonce=f"n{i}"
+        )
+        for i in range(N)
+    ]
+    rate = per_s(pres, lambda p: verifier.verify(p, audience=AUD, require_key_binding=True))
+    emit(
+        "trust.verify_per_s",
+        rate,
+        "credentials/s",
+        {
+            "format": "sd-jwt",
+            "key_binding": True,
+            "alg": "Ed25519",
+            "trust_list_issuers": len(tl.issuers),
+            "status": "cached",
+            "distinct_tokens": N,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,453 @@
+"""The evaluator: judges a battery, battery model, operator or recycler against the rulesets at a
+date. Checks are a table (rule id → check); dates and scope come from the rule data only.
+
+A rule whose act is not adopted gives "not yet determinable"; before its date "not yet
+required"; a missing value is a ``fail`` naming what is missing (never "not yet required").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from batpass.compliance._rules import Rule, Ruleset, load_ruleset
+from batpass.compliance.model import Battery, BatteryModel, Category, Finding, Operator, Recycler, Status
+
+Subject = Battery | BatteryModel | Operator | Recycler
+Outcome = tuple[Status, dict[str, Any], str]
+Check = Callable[[Rule, Any], Iterable[tuple[str, Outcome]]]
+
+D = Decimal
+
+
+def default_rulesets() -> tuple[Ruleset, ...]:
+    return (load_ruleset("eu-2023-1542"), load_ruleset("footprint-exchange"))
+
+
+def _ok(cond: bool) -> Status:
+    return Status.PASS if cond else Status.FAIL
+
+
+def _in_scope(rule: Rule, model: BatteryModel) -> bool:
+    if rule.categories and model.category.value not in rule.categories:
+        return False
+    params = rule.params
+    if model.category == Category.INDUSTRIAL:
+        for key in ("min_kwh", "industrial_min_kwh"):
+            if key in params and (model.capacity_kwh is None or model.capacity_kwh <= D(str(params[key]))):
+                return False
+        if "exclusively_external_storage" in params.get("excludes", ()) and model.exclusively_external_storage:
+            return False
+    return True
+
+
+def _single(status: Status, values: dict[str, Any], detail: str = "") -> list[tuple[str, Outcome]]:
+    return [("", (status, values, detail))]
+
+
+# ---- battery checks ------------------------------------------------------------------------------
+
+
+def _passport(rule: Rule, b: Battery) -> list[tuple[str, Outcome]]:
+    return _single(
+        _ok(b.has_passport),
+        {"category": b.model.category.value, "capacity_kwh": b.model.capacity_kwh, "has_passport": b.has_passport},
+    )
+
+
+def _qr(rule: Rule, b: Battery) -> list[tuple[str, Outcome]]:
+    return _single(_ok(b.has_qr_code), {"has_qr_code": b.has_qr_code})
+
+
+def _tiers(rule: Rule, b: Battery) -> list[tuple[str, Outcome]]:
+    need = set(rule.params["tiers"])
+    missing = sorted(need - b.access_tiers)
+    return _single(
+        _ok(not missing),
+        {"required": sorted(need), "served": sorted(b.access_tiers)},
+        f"missing tiers: {', '.join(missing)}" if missing else "",
+    )
+
+
+def _status_values(rule: Rule, b: Battery) -> list[tuple[str, Outcome]]:
+    return _single(_ok(b.status in rule.params["values"]), {"status": b.status, "allowed": rule.params["values"]})
+
+
+def _transitions(rule: Rule, b: Battery) -> list[tuple[str, Outcome]]:
+    allowed: Mapping[str, list[str]] = rule.params["allowed"]
+    bad = [
+        f"{a}→{c}" for a, c in zip(b.status_history, b.status_history[1:], strict=False) if c not in allowed.get(a, [])
+    ]
+    return _single(_ok(not bad), {"history": list(b.status_history)}, f"not allowed: {', '.join(bad)}" if bad else "")
+
+
+def _reman(rule: Rule, b: Battery) -> list[tuple[str, Outcome]]:
+    if b.status != "remanufactured":
+        return []
+    cap, spread = b.remanufactured_capacity_share, b.remanufactured_cell_soh_spread
+    values = {
+        "capacity_share": cap,
+        "capacity_min_share": rule.params["capacity_min_share"],
+        "cell_soh_spread": spread,
+        "cell_soh_spread_max": rule.params["cell_soh_spread_max"],
+    }
+    if cap is None or spread is None:
+        return _single(Status.FAIL, values, "missing: capacity share or cell state-of-health spread")
+    ok = cap >= D(str(rule.params["capacity_min_share"])) and spread <= D(str(rule.params["cell_soh_spread_max"]))
+    return _single(_ok(ok), values)
+
+
+def _launch(rule: Rule, b: Battery) -> list[tuple[str, Outcome]]:
+    points = list(rule.params["data_points"])
+    missing = [p for p in points if p not in b.filled_data_points]
+    status = Status.NOT_YET_REQUIRED if missing else Status.PASS
+    return _single(
+        status,
+        {"not_filled": missing, "filled": [p for p in points if p not in missing]},
+        "not to be filled yet at launch (Commission guidance): not missing" if missing else "",
+    )
+
+
+def _dd_report(rule: Rule, b: Battery) -> list[tuple[str, Outcome]]:
+    return _single(_ok(b.due_diligence_report_linked), {"report_linked": b.due_diligence_report_linked})
+
+
+# ---- model checks ---------------------------------------------------------------------------------
+
+
+def _performance(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    if not m.rechargeable:
+        return []
+    return _single(
+        _ok(bool(m.performance_documented)),
+        {"performance_documented": m.performance_documented},
+        "missing: performance and durability values" if m.performance_documented is None else "",
+    )
+
+
+def _hazard(metal: str) -> Check:
+    def check(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+        share = m.cadmium_share if metal == "Cd" else m.lead_share
+        symbol = m.cd_symbol if metal == "Cd" else m.pb_symbol
+        limit = D(str(rule.params["max_share"]))
+        values = {"share": share, "max_share": limit, "symbol": symbol}
+        if share is None:
+            return _single(Status.FAIL, values, f"missing: {metal} content by weight")
+        needs = share > limit
+        return _single(_ok(symbol or not needs), {**values, "symbol_required": needs})
+
+    return check
+
+
+def _declared(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    return _single(_ok(m.footprint is not None), {"declared": m.footprint is not None})
+
+
+def _annex_ii(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    if m.footprint is None:
+        return []
+    stages = list(rule.params["stages"])
+    missing = [s for s in stages if m.footprint.stages.get(s) is None]
+    return _single(
+        _ok(not missing),
+        {"kg_co2e_per_kwh": m.footprint.kg_co2e_per_kwh, "not_provided": missing},
+        f"stages not provided: {', '.join(missing)}" if missing else "",
+    )
+
+
+def _recycled_doc(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    return _single(
+        _ok(bool(m.recycled)),
+        {"documented_metals": sorted(m.recycled)},
+        "" if m.recycled else "missing: recycled-content documentation",
+    )
+
+
+def _minimums(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    out: list[tuple[str, Outcome]] = []
+    for metal, minimum in rule.params["minimums"].items():
+        if m.metals_present is not None and metal not in m.metals_present:
+            continue  # Art. 8 concerns the metals the battery contains
+        share = m.recycled.get(metal)
+        limit = D(str(minimum))
+        if share is None:
+            out.append(
+                (
+                    metal,
+                    (
+                        Status.FAIL,
+                        {"metal": metal, "minimum": limit, "share": None},
+                        f"missing: recycled {metal} share",
+                    ),
+                )
+            )
+            continue
+        counted = D(0) if share.custody_model == "book_and_claim" else share.total
+        out.append(
+            (
+                metal,
+                (
+                    _ok(counted >= limit),
+                    {
+                        "metal": metal,
+                        "minimum": limit,
+                        "share": counted,
+                        "pre_consumer": share.pre_consumer,
+                        "post_consumer": share.post_consumer,
+                        "denominator": rule.params["denominators"][metal],
+                    },
+                    "book-and-claim share not counted" if share.custody_model == "book_and_claim" else "",
+                ),
+            )
+        )
+    return out
+
+
+def _pre_post(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    if not m.recycled:
+        return []
+    return _single(
+        Status.PASS, {metal: {"pre": s.pre_consumer, "post": s.post_consumer} for metal, s in m.recycled.items()}
+    )
+
+
+def _custody_record(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    out: list[tuple[str, Outcome]] = []
+    for metal, share in m.recycled.items():
+        missing = [f for f in rule.params["required"] if getattr(share, "custody_model" if f == "model" else f) is None]
+        bad_model = share.custody_model is not None and share.custody_model not in rule.params["models"]
+        out.append(
+            (
+                metal,
+                (
+                    _ok(not missing and not bad_model),
+                    {"metal": metal, "model": share.custody_model},
+                    f"missing: {', '.join(missing)}" if missing else ("unknown model" if bad_model else ""),
+                ),
+            )
+        )
+    return out
+
+
+def _book_and_claim(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    flagged = sorted(metal for metal, s in m.recycled.items() if s.custody_model in rule.params["not_accepted"])
+    if not m.recycled:
+        return []
+    return _single(
+        _ok(not flagged),
+        {"book_and_claim_metals": flagged},
+        "book and claim is not accepted for Art. 8" if flagged else "",
+    )
+
+
+def _mass_balance(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    used = sorted(metal for metal, s in m.recycled.items() if s.custody_model in rule.params["models"])
+    return _single(Status.NOT_YET_DETERMINABLE, {"mass_balance_metals": used}) if used else []
+
+
+# ---- footprint exchange checks -------------------------------------------------------------------
+
+
+def _exemption(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    fp = m.footprint
+    if fp is None or fp.exempted_share is None or not (fp.source_format or "").startswith(str(rule.params["format"])):
+        return []
+    cap = D(str(rule.params["max_share"]))
+    return _single(_ok(fp.exempted_share <= cap), {"exempted_share": fp.exempted_share, "max_share": cap})
+
+
+def _pds(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    fp = m.footprint
+    if (
+        fp is None
+        or fp.reference_period_end is None
+        or fp.reference_period_end.year < int(rule.params["from_reference_period_year"])
+    ):
+        return []
+    return _single(
+        _ok(fp.primary_data_share is not None),
+        {"primary_data_share": fp.primary_data_share, "reference_period_end": fp.reference_period_end.isoformat()},
+    )
+
+
+def _ouranos_values(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    fp = m.footprint
+    if fp is None or fp.source_format != "ouranos-cfp":
+        return []
+    zeroed = [s for s in rule.params["not_provided"] if fp.stages.get(s) is not None and fp.stages.get(s) == 0]
+    return _single(
+        _ok(not zeroed),
+        {"zero_not_provided": zeroed},
+        "stages Ouranos does not carry must be 'not provided', not zero" if zeroed else "",
+    )
+
+
+def _meti(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    fp = m.footprint
+    if fp is None or fp.source_format != "ouranos-cfp":
+        return []
+    known = [str(v) for v in rule.params["known_versions"]]
+    return _single(
+        _ok(fp.method_version in known),
+        {"method_version": fp.method_version, "known_versions": known},
+        "missing: METI method version" if fp.method_version is None else "",
+    )
+
+
+# ---- operator / recycler checks ------------------------------------------------------------------
+
+
+def _dd_applies(rule: Rule, o: Operator) -> bool:
+    return o.turnover_eur is None or o.turnover_eur >= D(str(rule.params["min_turnover_eur"]))
+
+
+def _dd_scope(rule: Rule, o: Operator) -> list[tuple[str, Outcome]]:
+    if not _dd_applies(rule, o):
+        return []
+    values = {
+        "turnover_eur": o.turnover_eur,
+        "min_turnover_eur": rule.params["min_turnover_eur"],
+        "policy": o.due_diligence_policy,
+    }
+    return _single(
+        _ok(o.due_diligence_policy and o.turnover_eur is not None),
+        values,
+        "missing: turnover" if o.turnover_eur is None else "",
+    )
+
+
+def _dd_materials(rule: Rule, o: Operator) -> list[tuple[str, Outcome]]:
+    if not _dd_applies(rule, o):
+        return []
+    missing = sorted(set(rule.params["materials"]) - o.due_diligence_materials)
+    return _single(
+        _ok(not missing),
+        {"covered": sorted(o.due_diligence_materials), "required": rule.params["materials"]},
+        f"not covered: {', '.join(missing)}" if missing else "",
+    )
+
+
+def _dd_records(rule: Rule, o: Operator) -> list[tuple[str, Outcome]]:
+    if not _dd_applies(rule, o):
+        return []
+    years = o.records_retention_years
+    return _single(
+        _ok(years is not None and years >= int(rule.params["min_years"])),
+        {"years": years, "min_years": rule.params["min_years"]},
+    )
+
+
+def _targets(attr: str) -> Check:
+    def check(rule: Rule, r: Recycler) -> list[tuple[str, Outcome]]:
+        achieved: Mapping[str, Decimal] = getattr(r, attr)
+        out: list[tuple[str, Outcome]] = []
+        for key, minimum in rule.params["minimums"].items():
+            if key not in achieved:
+                continue
+            limit = D(str(minimum))
+            out.append((key, (_ok(achieved[key] >= limit), {key: achieved[key], "minimum": limit}, "")))
+        return out
+
+    return check
+
+
+#: rule id → check. Every rule of the bundled rulesets has an entry (a test keeps it so).
+CHECKS: Mapping[str, Check] = {
+    "passport.scope.ev": _passport,
+    "passport.scope.lmt": _passport,
+    "passport.scope.industrial": _passport,
+    "labelling.qr_code": _qr,
+    "performance.durability.values": _performance,
+    "passport.access.tiers": _tiers,
+    "passport.status.values": _status_values,
+    "passport.status.transitions": _transitions,
+    "passport.remanufactured.thresholds": _reman,
+    "passport.launch.not_yet_required": _launch,
+    "passport.hazard.cadmium": _hazard("Cd"),
+    "passport.hazard.lead": _hazard("Pb"),
+    "footprint.declaration.ev": _declared,
+    "footprint.declaration.industrial": _declared,
+    "footprint.declaration.lmt": _declared,
+    "footprint.annex_ii.stages": _annex_ii,
+    "footprint.performance_class": _declared,
+    "footprint.max_threshold": _declared,
+    "recycled.documentation": _recycled_doc,
+    "recycled.documentation.lmt": _recycled_doc,
+    "recycled.minimum.phase1": _minimums,
+    "recycled.minimum.phase2": _minimums,
+    "recycled.pre_post_separate": _pre_post,
+    "custody.claim.record": _custody_record,
+    "custody.book_and_claim": _book_and_claim,
+    "custody.mass_balance": _mass_balance,
+    "due_diligence.scope": _dd_scope,
+    "due_diligence.materials": _dd_materials,
+    "due_diligence.records": _dd_records,
+    "due_diligence.report": _dd_report,
+    "recycler.efficiency.2025": _targets("efficiency"),
+    "recycler.efficiency.2030": _targets("efficiency"),
+    "recycler.recovery.2027": _targets("recovery"),
+    "recycler.recovery.2031": _targets("recovery"),
+    "exchange.pact_v2.exemption_cap": _exemption,
+    "exchange.catenax.exemption_cap": _exemption,
+    # enforced when a footprint is read (InvalidInput); a declaration carries no DQR to judge here
+    "exchange.dqr.range": lambda rule, m: [],
+    "exchange.primary_data_share": _pds,
+    "exchange.ouranos.values": _ouranos_values,
+    "meti.cfp.method_version": _meti,
+}
+
+
+def _gate(rule: Rule, at: dt.date) -> Status | None:
+    if rule.effective is None:
+        if rule.earliest is not None and at < rule.earliest:
+            return Status.NOT_YET_REQUIRED
+        return Status.NOT_YET_DETERMINABLE
+    if at < rule.effective:
+        return Status.NOT_YET_REQUIRED
+    return None
+
+
+def _judge(rule: Rule, target: Any, name: str, at: dt.date, model: BatteryModel | None) -> list[Finding]:
+    if model is not None and not _in_scope(rule, model):
+        return []
+    check = CHECKS[rule.id]
+    gated = _gate(rule, at)
+    outcomes = list(check(rule, target))
+    if not outcomes:
+        return []  # the rule does not concern this subject (e.g. no mass-balance claim, not remanufactured)
+    if gated is not None:
+        # the rule does not bind yet: report the date status (once), with what would be compared
+        values = outcomes[0][1][1] if outcomes else {}
+        when = (
+            rule.effective.isoformat()
+            if rule.effective
+            else (f"{rule.earliest.isoformat()} or later (act not adopted)" if rule.earliest else "act not adopted")
+        )
+        return [Finding(rule.id, gated, at, name, values, rule.text, rule.reference, f"applies from {when}")]
+    return [
+        Finding(rule.id, status, at, f"{name}:{part}" if part else name, values, rule.text, rule.reference, detail)
+        for part, (status, values, detail) in outcomes
+    ]
+
+
+def evaluate(subject: Subject, at: dt.date, *, rulesets: Sequence[Ruleset] | None = None) -> list[Finding]:
+    """Findings for ``subject`` at ``at`` over ``rulesets`` (default: every bundled ruleset)."""
+    findings: list[Finding] = []
+    for ruleset in rulesets if rulesets is not None else default_rulesets():
+        for rule in ruleset:
+            if isinstance(subject, Battery):
+                if rule.applies_to == "battery":
+                    findings += _judge(rule, subject, subject.battery_id, at, subject.model)
+                elif rule.applies_to in ("model", "footprint"):
+                    findings += _judge(rule, subject.model, subject.model.model_id, at, subject.model)
+            elif isinstance(subject, BatteryModel):
+                if rule.applies_to in ("model", "footprint"):
+                    findings += _judge(rule, subject, subject.model_id, at, subject)
+            elif isinstance(subject, Operator):
+                if rule.applies_to == "operator":
+                    findings += _judge(rule, subject, subject.name, at, None)
+            elif rule.applies_to == "recycler":
+                findings += _judge(rule, subject, subject.name, at, None)
+    return findings

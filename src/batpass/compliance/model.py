@@ -1,0 +1,137 @@
+"""What the compliance evaluator judges: plain descriptions of a battery model, a battery, an
+economic operator and a recycler, and the findings (pure; Regulation (EU) 2023/1542).
+
+A value left ``None`` is *missing*; the evaluator tells missing apart from "not yet required".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class Category(StrEnum):
+    """Battery categories of Art. 3(1)."""
+
+    PORTABLE = "portable"
+    LMT = "lmt"
+    SLI = "sli"
+    INDUSTRIAL = "industrial"
+    EV = "ev"
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_YET_REQUIRED = "not yet required"
+    NOT_YET_DETERMINABLE = "not yet determinable"
+
+
+@dataclass(frozen=True)
+class RecycledShare:
+    """Recycled share of one metal (cobalt, lithium, nickel against the element in the active
+    materials; lead against the battery), pre- and post-consumer kept apart (Art. 8)."""
+
+    pre_consumer: Decimal
+    post_consumer: Decimal
+    custody_model: str | None = None  # ISO 22095 model
+    scheme: str | None = None
+    period: str | None = None
+    site: str | None = None
+
+    @property
+    def total(self) -> Decimal:
+        return self.pre_consumer + self.post_consumer
+
+
+@dataclass(frozen=True)
+class FootprintDeclaration:
+    """A model's carbon footprint declaration (Art. 7, Annex II): kg CO2e per kWh by stage, ``None``
+    for a stage not provided."""
+
+    kg_co2e_per_kwh: Decimal
+    stages: Mapping[str, Decimal | None]
+    source_format: str | None = None  # pact-v2 | pact-v3 | catenax-pcf | ouranos-cfp | batpass
+    exempted_share: Decimal | None = None
+    primary_data_share: Decimal | None = None
+    reference_period_end: dt.date | None = None
+    method_version: str | None = None  # METI method version, for Ouranos CFPs
+
+
+@dataclass(frozen=True)
+class BatteryModel:
+    model_id: str
+    category: Category
+    capacity_kwh: Decimal | None = None
+    exclusively_external_storage: bool = False
+    rechargeable: bool = True
+    cadmium_share: Decimal | None = None  # w/w
+    lead_share: Decimal | None = None
+    cd_symbol: bool = False
+    pb_symbol: bool = False
+    footprint: FootprintDeclaration | None = None
+    recycled: Mapping[str, RecycledShare] = field(default_factory=dict)
+    performance_documented: bool | None = None
+    #: metals the battery contains (Co, Li, Ni in active materials; Pb); None = not stated, all checked
+    metals_present: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Battery:
+    battery_id: str
+    model: BatteryModel
+    has_passport: bool = False
+    has_qr_code: bool = False
+    status: str | None = "original"
+    status_history: tuple[str, ...] = ()
+    filled_data_points: frozenset[str] = frozenset()
+    access_tiers: frozenset[str] = frozenset()
+    remanufactured_capacity_share: Decimal | None = None
+    remanufactured_cell_soh_spread: Decimal | None = None
+    due_diligence_report_linked: bool = False
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str
+    turnover_eur: Decimal | None = None
+    due_diligence_policy: bool = False
+    due_diligence_materials: frozenset[str] = frozenset()
+    records_retention_years: int | None = None
+
+
+@dataclass(frozen=True)
+class Recycler:
+    name: str
+    efficiency: Mapping[str, Decimal] = field(default_factory=dict)  # lithium_based, lead_acid, nickel_cadmium, other
+    recovery: Mapping[str, Decimal] = field(default_factory=dict)  # cobalt, copper, lead, nickel, lithium
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule judged at one date: the values compared, the rule text and its reference."""
+
+    rule: str
+    status: Status
+    at: dt.date
+    subject: str
+    values: Mapping[str, Any]
+    text: str
+    reference: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "status": self.status.value,
+            "at": self.at.isoformat(),
+            "subject": self.subject,
+            "values": {k: (str(v) if isinstance(v, Decimal) else v) for k, v in self.values.items()},
+            "text": self.text,
+            "reference": self.reference,
+            "detail": self.detail,
+        }

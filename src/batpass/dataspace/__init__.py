@@ -1,0 +1,71 @@
+"""Dataspace: the Catena-X profile's Dataspace Protocol 2025-1 connector (provider, consumer,
+data plane), ODRL policies, and the digital twin registry (AAS Registry API v3 subset).
+
+Moves opaque assets; knows nothing of passports. The composition root builds
+:class:`DspProvider`, :class:`DspConsumer` and :class:`TwinRegistry`, wires a
+:class:`ParticipantVerifier` (trust's DCP implementation), a :class:`TokenIssuer` and the
+:class:`AssetSource` providers, and mounts ``batpass.dataspace.routes``.
+"""
+
+from pathlib import Path
+
+from batpass.dataspace._dtr import OWNER, PUBLIC_READABLE, Reader, TwinRegistry
+from batpass.dataspace._odrl import Decision, EvaluationContext, evaluate, usage_purposes
+from batpass.dataspace.errors import ExpiredToken, InvalidTransition, PolicyNotSatisfied
+from batpass.dataspace.model import (
+    Agreement,
+    Asset,
+    DataAddress,
+    Negotiation,
+    NegotiationState,
+    OfferDefinition,
+    Participant,
+    Role,
+    Transfer,
+    TransferState,
+)
+from batpass.dataspace.ports import AssetSource, ParticipantVerifier, TokenIssuer
+from batpass.dataspace.service import (
+    DSP_PATH,
+    PULL_FORMAT,
+    DataspaceSettings,
+    DspConsumer,
+    DspProvider,
+    FixedTokenVerifier,
+)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
+
+__all__ = [
+    "DSP_PATH",
+    "MIGRATIONS_DIR",
+    "OWNER",
+    "PUBLIC_READABLE",
+    "PULL_FORMAT",
+    "Agreement",
+    "Asset",
+    "AssetSource",
+    "DataAddress",
+    "DataspaceSettings",
+    "Decision",
+    "DspConsumer",
+    "DspProvider",
+    "EvaluationContext",
+    "ExpiredToken",
+    "FixedTokenVerifier",
+    "InvalidTransition",
+    "Negotiation",
+    "NegotiationState",
+    "OfferDefinition",
+    "Participant",
+    "ParticipantVerifier",
+    "PolicyNotSatisfied",
+    "Reader",
+    "Role",
+    "TokenIssuer",
+    "Transfer",
+    "TransferState",
+    "TwinRegistry",
+    "evaluate",
+    "usage_purposes",
+]

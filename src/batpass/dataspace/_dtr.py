@@ -1,0 +1,362 @@
+"""Digital twin registry: the AAS Registry API v3 subset Catena-X uses (CX-0002).
+
+Shell descriptors with their submodel descriptors, ``GET /lookup/shells`` and
+``POST /lookup/shellsByAssetLink`` with cursor paging (AAS Registry API V3.1.0_SSP-001 as served
+by the Catena-X registry, ``specs/catenax/digital-twin-registry``). Visibility follows the
+registry's classic model (sldt-digital-twin-registry, docs/architecture/6-crosscutting-concepts):
+a ``specificAssetId`` is visible only to the BPNLs named in its ``externalSubjectId`` (closed by
+default: no subject means the owner only); ``PUBLIC_READABLE`` is allowed only for
+``manufacturerPartId`` and ``assetLifecyclePhase``. A reader matching one of a twin's ids sees
+the twin with the ids visible to it; the owner sees everything. The reader's BPNL comes from a
+verified participant, never from an ``Edc-Bpn`` header. Lookups are one indexed query per page.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, insert, or_, select, update
+
+from batpass.core.errors import Conflict, InvalidInput, NotFound
+from batpass.dataspace import _sql as t
+from batpass.dataspace.ports import ParticipantVerifier
+from batpass.store import UnitOfWork
+
+__all__ = ["OWNER", "PUBLIC_READABLE", "Reader", "TwinRegistry", "decode_id"]
+
+PUBLIC_READABLE = "PUBLIC_READABLE"
+_PUBLIC_NAMES = frozenset({"manufacturerPartId", "assetLifecyclePhase"})
+_CLOSED = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who reads: the owner (admin key), a verified partner BPNL, or anonymous (``bpnl=None``)."""
+
+    bpnl: str | None
+    owner: bool = False
+
+
+OWNER = Reader(bpnl=None, owner=True)
+
+
+def decode_id(encoded: str, *, field: str) -> str:
+    """Identifiers in paths are UTF-8 base64url (AAS API Part 2, "Encoding")."""
+    try:
+        return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
+    except Exception as exc:
+        raise InvalidInput(
+            f"'{encoded}' is not base64url-encoded UTF-8",
+            field=field,
+            rule="AAS API: identifiers are base64url-encoded",
+        ) from exc
+
+
+def _cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
+
+
+def _after(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        return int(decode_id(cursor, field="cursor"))
+    except ValueError as exc:
+        raise InvalidInput("unknown cursor", field="cursor", rule="AAS API paging_metadata.cursor") from exc
+
+
+def _readers(sai: Mapping[str, Any]) -> list[str]:
+    ext = sai.get("externalSubjectId") or {}
+    keys = [k.get("value") for k in ext.get("keys", []) if isinstance(k, Mapping)]
+    readers = [k for k in keys if isinstance(k, str) and k]
+    if PUBLIC_READABLE in readers and sai.get("name") not in _PUBLIC_NAMES:
+        raise InvalidInput(
+            f"PUBLIC_READABLE is allowed only for {sorted(_PUBLIC_NAMES)}, not '{sai.get('name')}'",
+            field="specificAssetIds.externalSubjectId",
+            rule="CX-0002 / DTR visibility (antitrust)",
+        )
+    return readers or [_CLOSED]
+
+
+def _check_descriptor(d: Any) -> dict[str, Any]:
+    if not isinstance(d, dict) or not isinstance(d.get("id"), str) or not d["id"]:
+        raise InvalidInput(
+            "a shell descriptor needs an 'id'", field="id", rule="AAS Registry API AssetAdministrationShellDescriptor"
+        )
+    for i, sai in enumerate(d.get("specificAssetIds") or []):
+        if not isinstance(sai, dict) or not sai.get("name") or not isinstance(sai.get("value"), str):
+            raise InvalidInput(
+                "a specificAssetId needs a name and a value", field=f"specificAssetIds[{i}]", rule="AAS SpecificAssetId"
+            )
+        if len(sai["name"]) > 64:
+            raise InvalidInput(
+                "specificAssetId name longer than 64",
+                field=f"specificAssetIds[{i}].name",
+                rule="AAS SpecificAssetId.name maxLength 64",
+            )
+    for i, sm in enumerate(d.get("submodelDescriptors") or []):
+        if not isinstance(sm, dict) or not sm.get("id") or not sm.get("endpoints"):
+            raise InvalidInput(
+                "a submodel descriptor needs an id and endpoints",
+                field=f"submodelDescriptors[{i}]",
+                rule="AAS Registry API SubmodelDescriptor",
+            )
+    return d
+
+
+class TwinRegistry:
+    """Shell and submodel descriptors with BPN-scoped visibility, stored on the node's engine."""
+
+    def __init__(
+        self, engine: Engine, *, verifier: ParticipantVerifier, max_limit: int = 1000, clock: Any = None
+    ) -> None:
+        self.engine = engine
+        self.verifier = verifier
+        self.max_limit = max_limit
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    # -- writes (owner) ---------------------------------------------------------------------
+
+    def _write_children(self, conn: Any, seq: int, d: Mapping[str, Any]) -> None:
+        rows = []
+        for pos, sai in enumerate(d.get("specificAssetIds") or []):
+            for reader in dict.fromkeys(_readers(sai)):
+                rows.append(
+                    {"shell_seq": seq, "position": pos, "reader": reader, "name": sai["name"], "value": sai["value"]}
+                )
+        if rows:
+            conn.execute(insert(t.dtr_asset_ids), rows)
+        sms = [
+            {"shell_seq": seq, "sm_id": sm["id"], "position": i, "descriptor": sm}
+            for i, sm in enumerate(d.get("submodelDescriptors") or [])
+        ]
+        if sms:
+            conn.execute(insert(t.dtr_submodels), sms)
+
+    @staticmethod
+    def _columns(d: Mapping[str, Any]) -> dict[str, Any]:
+        core = {k: v for k, v in d.items() if k not in ("specificAssetIds", "submodelDescriptors")}
+        return {
+            "aas_id": d["id"],
+            "id_short": d.get("idShort"),
+            "global_asset_id": d.get("globalAssetId"),
+            "asset_kind": d.get("assetKind"),
+            "asset_type": d.get("assetType"),
+            "descriptor": {**core, "specificAssetIds": d.get("specificAssetIds") or []},
+        }
+
+    def create_shell(self, descriptor: Any) -> dict[str, Any]:
+        d = _check_descriptor(descriptor)
+        with UnitOfWork(self.engine) as uow:
+            if uow.conn.execute(select(t.dtr_shells.c.seq).where(t.dtr_shells.c.aas_id == d["id"])).first():
+                raise Conflict(f"shell '{d['id']}' already exists", rule="AAS Registry API: 409 on duplicate id")
+            now = self.clock()
+            d = {**d, "createdAt": d.get("createdAt") or now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+            seq = uow.conn.execute(
+                insert(t.dtr_shells).values(created_at=now, **self._columns(d))
+            ).inserted_primary_key[0]  # type: ignore[index]
+            self._write_children(uow.conn, seq, d)
+            uow.commit()
+        return d
+
+    def bulk_create(self, descriptors: Sequence[Mapping[str, Any]]) -> int:
+        """Register many shells in one transaction (scenario loading, benchmarks)."""
+        with UnitOfWork(self.engine) as uow:
+            now = self.clock()
+            for descriptor in descriptors:
+                d = _check_descriptor(dict(descriptor))
+                seq = uow.conn.execute(
+                    insert(t.dtr_shells).values(created_at=now, **self._columns(d))
+                ).inserted_primary_key[0]  # type: ignore[index]
+                self._write_children(uow.conn, seq, d)
+            uow.commit()
+        return len(descriptors)
+
+    def replace_shell(self, aas_id: str, descriptor: Any) -> None:
+        d = _check_descriptor(descriptor)
+        if d["id"] != aas_id:
+            raise InvalidInput("the body's id differs from the path", field="id", rule="AAS Registry API PUT")
+        with UnitOfWork(self.engine) as uow:
+            seq = self._seq(uow.conn, aas_id)
+            uow.conn.execute(delete(t.dtr_asset_ids).where(t.dtr_asset_ids.c.shell_seq == seq))
+            uow.conn.execute(delete(t.dtr_submodels).where(t.dtr_submodels.c.shell_seq == seq))
+            uow.conn.execute(update(t.dtr_shells).where(t.dtr_shells.c.seq == seq).values(**self._columns(d)))
+            self._write_children(uow.conn, seq, d)
+            uow.commit()
+
+    def delete_shell(self, aas_id: str) -> None:
+        with UnitOfWork(self.engine) as uow:
+            seq = self._seq(uow.conn, aas_id)
+            uow.conn.execute(delete(t.dtr_asset_ids).where(t.dtr_asset_ids.c.shell_seq == seq))
+            uow.conn.execute(delete(t.dtr_submodels).where(t.dtr_submodels.c.shell_seq == seq))
+            uow.conn.execute(delete(t.dtr_shells).where(t.dtr_shells.c.seq == seq))
+            uow.commit()
+
+    def add_submodel(self, aas_id: str, descriptor: Any) -> dict[str, Any]:
+        if not isinstance(descriptor, dict) or not descriptor.get("id") or not descriptor.get("endpoints"):
+            raise InvalidInput(
+                "a submodel descriptor needs an id and endpoints",
+                field="id",
+                rule="AAS Registry API SubmodelDescriptor",
+            )
+        with UnitOfWork(self.engine) as uow:
+            seq = self._seq(uow.conn, aas_id)
+            if uow.conn.execute(
+                select(t.dtr_submodels.c.sm_id)
+                .where(t.dtr_submodels.c.shell_seq == seq)
+                .where(t.dtr_submodels.c.sm_id == descriptor["id"])
+            ).first():
+                raise Conflict(f"submodel '{descriptor['id']}' already registered", rule="AAS Registry API: 409")
+            pos = len(uow.conn.execute(select(t.dtr_submodels.c.sm_id).where(t.dtr_submodels.c.shell_seq == seq)).all())
+            uow.conn.execute(
+                insert(t.dtr_submodels).values(
+                    shell_seq=seq, sm_id=descriptor["id"], position=pos, descriptor=descriptor
+                )
+            )
+            uow.commit()
+        return descriptor
+
+    def _seq(self, conn: Any, aas_id: str) -> int:
+        seq = conn.execute(select(t.dtr_shells.c.seq).where(t.dtr_shells.c.aas_id == aas_id)).scalar_one_or_none()
+        if seq is None:
+            raise NotFound(f"no shell '{aas_id}'", rule="AAS Registry API: 404")
+        return int(seq)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _view(self, conn: Any, row: Any, reader: Reader) -> dict[str, Any] | None:
+        d = dict(row.descriptor)
+        ids = d.get("specificAssetIds") or []
+        subs = [
+            r.descriptor
+            for r in conn.execute(
+                select(t.dtr_submodels.c.descriptor)
+                .where(t.dtr_submodels.c.shell_seq == row.seq)
+                .order_by(t.dtr_submodels.c.position)
+            )
+        ]
+        if reader.owner:
+            return {**d, "submodelDescriptors": subs}
+        visible = [s for s in ids if reader.bpnl in _readers(s) or PUBLIC_READABLE in _readers(s)]
+        if not visible:
+            return None
+        clean = [{k: v for k, v in s.items() if k != "externalSubjectId"} for s in visible]
+        if not any(reader.bpnl in _readers(s) for s in visible):
+            # matched on public ids only: the reduced view of the classic model
+            return {"id": d["id"], "specificAssetIds": clean, "submodelDescriptors": subs}
+        return {**d, "specificAssetIds": clean, "submodelDescriptors": subs}
+
+    def _readable(self, reader: Reader) -> Any:
+        if reader.owner:
+            return None
+        readers = [PUBLIC_READABLE] + ([reader.bpnl] if reader.bpnl else [])
+        return select(t.dtr_asset_ids.c.shell_seq).where(t.dtr_asset_ids.c.reader.in_(readers))
+
+    def get_shell(self, aas_id: str, reader: Reader) -> dict[str, Any]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            row = uow.conn.execute(select(t.dtr_shells).where(t.dtr_shells.c.aas_id == aas_id)).first()
+            view = self._view(uow.conn, row, reader) if row is not None else None
+        if view is None:  # unknown and invisible answer alike
+            raise NotFound(f"no shell '{aas_id}'", rule="AAS Registry API: 404")
+        return view
+
+    def list_shells(
+        self,
+        reader: Reader,
+        *,
+        limit: int | None,
+        cursor: str | None,
+        asset_kind: str | None = None,
+        asset_type: str | None = None,
+    ) -> dict[str, Any]:
+        limit = self._limit(limit)
+        q = select(t.dtr_shells).where(t.dtr_shells.c.seq > _after(cursor))
+        readable = self._readable(reader)
+        if readable is not None:
+            q = q.where(t.dtr_shells.c.seq.in_(readable))
+        if asset_kind:
+            q = q.where(t.dtr_shells.c.asset_kind == asset_kind)
+        if asset_type:
+            q = q.where(t.dtr_shells.c.asset_type == decode_id(asset_type, field="assetType"))
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = uow.conn.execute(q.order_by(t.dtr_shells.c.seq).limit(limit + 1)).all()
+            views = [v for r in rows[:limit] if (v := self._view(uow.conn, r, reader)) is not None]
+        return self._page(views, rows, limit)
+
+    def _limit(self, limit: int | None) -> int:
+        limit = 100 if limit is None else limit
+        if not 1 <= limit <= self.max_limit:
+            raise InvalidInput(f"limit {limit} outside 1..{self.max_limit}", field="limit", rule="AAS API paging")
+        return limit
+
+    @staticmethod
+    def _page(result: list[Any], rows: Sequence[Any], limit: int) -> dict[str, Any]:
+        meta: dict[str, Any] = {}
+        if len(rows) > limit:
+            meta["cursor"] = _cursor(rows[limit - 1].seq)
+        return {"paging_metadata": meta, "result": result}
+
+    def lookup(
+        self, asset_links: Sequence[Mapping[str, Any]], reader: Reader, *, limit: int | None, cursor: str | None
+    ) -> dict[str, Any]:
+        """Shell ids having every given ``{name, value}`` visible to the reader (``globalAssetId`` too)."""
+        limit = self._limit(limit)
+        q = select(t.dtr_shells.c.seq, t.dtr_shells.c.aas_id).where(t.dtr_shells.c.seq > _after(cursor))
+        readers = None if reader.owner else [PUBLIC_READABLE] + ([reader.bpnl] if reader.bpnl else [])
+        for i, link in enumerate(asset_links):
+            name, value = link.get("name"), link.get("value")
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise InvalidInput(
+                    "each asset link needs a string name and value", field=f"assetIds[{i}]", rule="AAS SpecificAssetId"
+                )
+            if name == "globalAssetId":
+                q = q.where(t.dtr_shells.c.global_asset_id == value)
+                if readers is not None:  # the global id alone reveals nothing: a visible id must exist
+                    q = q.where(
+                        t.dtr_shells.c.seq.in_(
+                            select(t.dtr_asset_ids.c.shell_seq).where(t.dtr_asset_ids.c.reader.in_(readers))
+                        )
+                    )
+                continue
+            a = t.dtr_asset_ids.alias(f"a{i}")
+            cond = and_(a.c.name == name, a.c.value == value)
+            if readers is not None:
+                cond = and_(cond, a.c.reader.in_(readers))
+            q = q.where(t.dtr_shells.c.seq.in_(select(a.c.shell_seq).where(cond)))
+        if not asset_links and readers is not None:
+            q = q.where(
+                or_(
+                    t.dtr_shells.c.seq.in_(
+                        select(t.dtr_asset_ids.c.shell_seq).where(t.dtr_asset_ids.c.reader.in_(readers))
+                    )
+                )
+            )
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = uow.conn.execute(q.order_by(t.dtr_shells.c.seq).limit(limit + 1)).all()
+        return self._page([r.aas_id for r in rows[:limit]], rows, limit)
+
+    @staticmethod
+    def parse_asset_ids_query(values: Sequence[str]) -> list[dict[str, Any]]:
+        """``assetIds`` query values: each a base64url-encoded SpecificAssetId JSON (or plain JSON)."""
+        out = []
+        for i, raw in enumerate(values):
+            text = raw if raw.lstrip().startswith("{") else decode_id(raw, field=f"assetIds[{i}]")
+            try:
+                item = json.loads(text)
+            except ValueError as exc:
+                raise InvalidInput(
+                    "assetIds value is not a SpecificAssetId JSON",
+                    field=f"assetIds[{i}]",
+                    rule="AAS API GetAllAssetAdministrationShellIdsByAssetLink",
+                ) from exc
+            if not isinstance(item, dict):
+                raise InvalidInput(
+                    "assetIds value is not an object", field=f"assetIds[{i}]", rule="AAS SpecificAssetId"
+                )
+            out.append(item)
+        return out

@@ -1,0 +1,1352 @@
+"""Dataspace use cases: the DSP 2025-1 provider, the consumer, the data plane, the test mode.
+
+Provider (:class:`DspProvider`): catalog filtered in the database, contract negotiation and
+transfer process driven by the tables of ``_states``, agreements, short-lived refreshable
+data-plane tokens. This provider agrees as soon as a request matches an offer the requester may
+see and whose usage policy it satisfies, and starts a transfer as soon as it is requested for a
+valid agreement; both replies go to the consumer's callback through the outbox (written in the
+same transaction, sent after commit). Consumer (:class:`DspConsumer`): drives negotiation and
+transfer against another node over HTTPS with an injected ``httpx.AsyncClient``; answers the
+provider's asynchronous messages (verification) through the outbox; pulls from the provider's
+data plane and refreshes its token. Every process is stored, so a restarted node resumes.
+
+Sources: DSP 2025-1 catalog / negotiation / transfer specifications and their HTTPS bindings;
+CX-0018 (Catena-X connector), CX-0152 (policies). Knows nothing of passports: asset content
+comes from :class:`~batpass.dataspace.ports.AssetSource` providers registered by name.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, delete, insert, select, update
+
+from batpass.core.errors import (
+    BatpassError,
+    ConfigurationError,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    UpstreamUnavailable,
+)
+from batpass.core.ids import new_uuid7
+from batpass.dataspace import _dsp_messages as msgs
+from batpass.dataspace import _sql as t
+from batpass.dataspace._odrl import EvaluationContext, evaluate, normalise_policy, project_access
+from batpass.dataspace._states import (
+    NEGOTIATION,
+    TRANSFER,
+    InvalidTransition,
+    NegotiationMessage,
+    TransferMessage,
+    next_state,
+    transition,
+)
+from batpass.dataspace.errors import ExpiredToken, PolicyNotSatisfied
+from batpass.dataspace.model import (
+    Asset,
+    DataAddress,
+    NegotiationState,
+    OfferDefinition,
+    Participant,
+    Role,
+    TransferState,
+)
+from batpass.dataspace.ports import AssetSource, ParticipantVerifier, TokenIssuer
+from batpass.store import UnitOfWork, enqueue
+
+__all__ = [
+    "DSP_PATH",
+    "PULL_FORMAT",
+    "DataspaceSettings",
+    "DspConsumer",
+    "DspProvider",
+    "FixedTokenVerifier",
+]
+
+DSP_PATH = "/api/dsp/2025-1"
+PULL_FORMAT = "HttpData-PULL"
+HTTP_ENDPOINT_TYPE = "https://w3id.org/idsa/v4.1/HTTP"
+
+Clock = Callable[[], dt.datetime]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class DataspaceSettings:
+    """What the dataspace services need to know about their node."""
+
+    did: str
+    base_url: str
+    bpnl: str | None = None
+    token_ttl_s: int = 300
+    refresh_ttl_s: int = 3600
+    max_page: int = 1000
+
+    @property
+    def dsp_url(self) -> str:
+        return self.base_url.rstrip("/") + DSP_PATH
+
+    @property
+    def callback_url(self) -> str:
+        return self.dsp_url + "/callback"
+
+    @property
+    def dataplane_url(self) -> str:
+        return self.base_url.rstrip("/") + "/api/public"
+
+
+class FixedTokenVerifier:
+    """Test mode: accepts one fixed ``Authorization`` value as a fixed participant.
+
+    Exists so the public DSP test kit could be pointed at a node. Refused in production mode and
+    in the demo (DESIGN §2: production refuses fixed test tokens); constructing it there raises
+    :class:`ConfigurationError`.
+    """
+
+    def __init__(self, token: str, participant: Participant, *, production: bool, demo: bool) -> None:
+        if production or demo:
+            raise ConfigurationError(
+                "the fixed-token test mode is refused in production mode and in the demo",
+                rule="DESIGN §2: production refuses fixed test tokens",
+            )
+        if len(token) < 16:
+            raise ConfigurationError("the test token must have at least 16 characters", rule="test mode")
+        self._token = token
+        self._participant = participant
+
+    async def verify(self, authorization: str | None) -> Participant:
+        presented = (authorization or "").removeprefix("Bearer ").strip()
+        if not presented or not secrets.compare_digest(presented, self._token):
+            raise Unauthorized("the Authorization header does not carry the test token", rule="DSP test mode")
+        return self._participant
+
+
+# ---------------------------------------------------------------------------------------------
+# provider
+
+
+def _cursor_encode(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except Exception as exc:
+        raise InvalidInput(
+            "the continuation token is not one this node issued",
+            field="continuationToken",
+            rule="DSP catalog pagination",
+        ) from exc
+
+
+class DspProvider:
+    """The provider side of DSP 2025-1 on this node (catalog, negotiation, transfer, data plane)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        settings: DataspaceSettings,
+        verifier: ParticipantVerifier,
+        token_issuer: TokenIssuer,
+        sources: Mapping[str, AssetSource] | None = None,
+        clock: Clock = _utcnow,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.verifier = verifier
+        self.token_issuer = token_issuer
+        self.sources: dict[str, AssetSource] = dict(sources or {})
+        self.clock = clock
+
+    # -- administration ---------------------------------------------------------------------
+
+    def register_source(self, name: str, source: AssetSource) -> None:
+        self.sources[name] = source
+
+    def register_asset(self, asset: Asset) -> None:
+        """Create or replace an asset (its content stays with its source)."""
+        with UnitOfWork(self.engine) as uow:
+            exists_ = uow.conn.execute(select(t.assets.c.id).where(t.assets.c.id == asset.id)).first()
+            values = dict(
+                source=asset.source, source_key=asset.source_key, title=asset.title, properties=dict(asset.properties)
+            )
+            if exists_:
+                uow.conn.execute(update(t.assets).where(t.assets.c.id == asset.id).values(**values))
+            else:
+                uow.conn.execute(insert(t.assets).values(id=asset.id, created_at=self.clock(), **values))
+            uow.commit()
+
+    def register_offer(self, offer: OfferDefinition) -> None:
+        """Create or replace an offer; its access policy is projected to SQL gates (exactly)."""
+        gates = project_access(offer.access_policy)
+        if not offer.usage_policy.get("permission") and not offer.usage_policy.get("prohibition"):
+            raise InvalidInput(
+                "a usage policy needs a permission or a prohibition",
+                field="usage_policy",
+                rule="DSP 2025-1 contract-schema Offer",
+            )
+        with UnitOfWork(self.engine) as uow:
+            if uow.conn.execute(select(t.assets.c.id).where(t.assets.c.id == offer.asset_id)).first() is None:
+                raise InvalidInput(
+                    f"asset '{offer.asset_id}' is not registered",
+                    field="asset_id",
+                    rule="an offer names a registered asset",
+                )
+            uow.conn.execute(delete(t.offer_gates).where(t.offer_gates.c.offer_id == offer.id))
+            uow.conn.execute(delete(t.offers).where(t.offers.c.id == offer.id))
+            uow.conn.execute(
+                insert(t.offers).values(
+                    id=offer.id,
+                    asset_id=offer.asset_id,
+                    access_policy=dict(offer.access_policy),
+                    usage_policy=dict(offer.usage_policy),
+                    created_at=self.clock(),
+                    **t.gate_values(gates),
+                )
+            )
+            rows = [{"offer_id": offer.id, "kind": k, "value": v} for k, v in gates.rows()]
+            if rows:
+                uow.conn.execute(insert(t.offer_gates), rows)
+            uow.commit()
+
+    def set_groups(self, bpnl: str, groups: frozenset[str]) -> None:
+        """Put a partner's BPNL in the given BusinessPartnerGroups (replaces its groups)."""
+        with UnitOfWork(self.engine) as uow:
+            uow.conn.execute(delete(t.bpn_groups).where(t.bpn_groups.c.bpnl == bpnl))
+            if groups:
+                uow.conn.execute(insert(t.bpn_groups), [{"bpnl": bpnl, "group_name": g} for g in sorted(groups)])
+            uow.commit()
+
+    def _groups(self, conn: Any, bpnl: str | None) -> frozenset[str]:
+        if not bpnl:
+            return frozenset()
+        rows = conn.execute(select(t.bpn_groups.c.group_name).where(t.bpn_groups.c.bpnl == bpnl))
+        return frozenset(r[0] for r in rows)
+
+    def _ctx(self, conn: Any, participant: Participant) -> EvaluationContext:
+        return EvaluationContext(participant, self._groups(conn, participant.bpnl), self.clock())
+
+    # -- catalog ----------------------------------------------------------------------------
+
+    def _visible(
+        self, conn: Any, participant: Participant, *, after: str | None, limit: int, offer_ids: list[str] | None = None
+    ) -> list[Any]:
+        ctx = self._ctx(conn, participant)
+        rows = t.visible_offers(
+            conn,
+            bpnl=participant.bpnl,
+            groups=sorted(ctx.groups),
+            credentials=sorted(participant.memberships),
+            now=ctx.now,
+            after=after,
+            limit=limit,
+            offer_ids=offer_ids,
+        )
+        # defence in depth: the full evaluator agrees with the SQL gates (property-tested)
+        return [r for r in rows if evaluate(r.access_policy, ctx).allowed]
+
+    def _dataset(
+        self, asset_id: str, title: str | None, properties: Mapping[str, Any], offer_rows: list[Any]
+    ) -> dict[str, Any]:
+        ds: dict[str, Any] = {"@id": asset_id, "@type": "Dataset"}
+        if title:
+            ds["title"] = title
+        for key, value in properties.items():
+            ds[key] = value
+        ds["hasPolicy"] = [self._offer_json(r) for r in offer_rows]
+        ds["distribution"] = [{"@type": "Distribution", "format": PULL_FORMAT, "accessService": self._service_id}]
+        return ds
+
+    @property
+    def _service_id(self) -> str:
+        return self.settings.did + "#dsp"
+
+    @staticmethod
+    def _offer_json(row: Any) -> dict[str, Any]:
+        policy = {k: v for k, v in dict(row.usage_policy).items() if k not in ("@context", "target", "@id")}
+        policy["@id"] = row.id
+        policy["@type"] = "Offer"
+        return policy
+
+    def catalog(
+        self, participant: Participant, *, limit: int = 100, cursor: str | None = None
+    ) -> tuple[dict[str, Any], str | None]:
+        """The catalog page the participant may see, and the continuation token of the next page."""
+        if not 1 <= limit <= self.settings.max_page:
+            raise InvalidInput(
+                f"page size {limit} outside 1..{self.settings.max_page}", field="limit", rule="DSP catalog pagination"
+            )
+        after = _cursor_decode(cursor) if cursor else None
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = self._visible(uow.conn, participant, after=after, limit=limit)
+        by_asset: dict[str, list[Any]] = {}
+        meta: dict[str, Any] = {}
+        for r in rows:
+            by_asset.setdefault(r.asset_id, []).append(r)
+            meta[r.asset_id] = r
+        catalog: dict[str, Any] = {
+            "@context": msgs.context(),
+            "@id": f"urn:uuid:{new_uuid7()}",
+            "@type": "Catalog",
+            "participantId": self.settings.did,
+            "service": [{"@id": self._service_id, "@type": "DataService", "endpointURL": self.settings.dsp_url}],
+        }
+        if by_asset:
+            catalog["dataset"] = [
+                self._dataset(aid, meta[aid].title, meta[aid].properties, rs) for aid, rs in by_asset.items()
+            ]
+        next_cursor = _cursor_encode(rows[-1].id) if len(rows) == limit and rows else None
+        return msgs.validated_catalog(catalog), next_cursor
+
+    def dataset(self, participant: Participant, dataset_id: str) -> dict[str, Any]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            offer_ids = [r[0] for r in uow.conn.execute(select(t.offers.c.id).where(t.offers.c.asset_id == dataset_id))]
+            rows = (
+                self._visible(uow.conn, participant, after=None, limit=self.settings.max_page, offer_ids=offer_ids)
+                if offer_ids
+                else []
+            )
+        if not rows:
+            raise NotFound(
+                f"dataset '{dataset_id}' is unknown or not offered to this participant",
+                rule="DSP 2025-1 catalog: GET /catalog/datasets/:id",
+            )
+        ds = self._dataset(dataset_id, rows[0].title, rows[0].properties, rows)
+        ds["@context"] = msgs.context()
+        return msgs.validated(ds, "Dataset")
+
+    # -- negotiation ------------------------------------------------------------------------
+
+    def _negotiation_row(
+        self, conn: Any, participant: Participant, provider_pid: str, consumer_pid: str | None = None
+    ) -> Any:
+        row = conn.execute(
+            select(t.negotiations)
+            .where(t.negotiations.c.pid == provider_pid)
+            .where(t.negotiations.c.role == Role.PROVIDER)
+        ).first()
+        if (
+            row is None
+            or row.counterparty_did != participant.did
+            or (consumer_pid is not None and consumer_pid != row.consumer_pid)
+        ):
+            # another participant's process is answered exactly like an unknown one
+            raise NotFound(
+                f"no contract negotiation '{provider_pid}'",
+                rule="DSP 2025-1 negotiation binding: 404",
+                providerPid=provider_pid,
+                consumerPid=consumer_pid or "",
+            )
+        return row
+
+    def _apply(self, conn: Any, table: Any, row: Any, machine: Any, sender: Role, message: Any, **extra: Any) -> Any:
+        stamp = transition(machine, sender, machine.states(row.state), message, count=row.state_count, now=self.clock())
+        values: dict[str, Any] = {"state": stamp.state, "state_count": stamp.count, "state_at": stamp.at, **extra}
+        if sender != Role(row.role):  # remember the last message received from the counterparty
+            values["last_message"] = str(message)
+        conn.execute(update(table).where(table.c.pid == row.pid).values(**values))
+        return stamp.state
+
+    def _repeat_or_raise(self, row: Any, machine: Any, sender: Role, message: Any) -> bool:
+        """True when ``message`` repeats the last one received and the state has moved on."""
+        try:
+            next_state(machine, sender, machine.states(row.state), message)
+        except InvalidTransition as exc:
+            if row.last_message == str(message):
+                return True
+            exc.details.update(providerPid=row.provider_pid or "", consumerPid=row.consumer_pid)
+            raise
+        return False
+
+    def get_negotiation(self, participant: Participant, provider_pid: str) -> dict[str, Any]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            row = self._negotiation_row(uow.conn, participant, provider_pid)
+        return msgs.negotiation_ack(row.pid, row.consumer_pid, row.state)
+
+    def request_negotiation(self, participant: Participant, body: Any) -> tuple[dict[str, Any], int]:
+        """``POST /negotiations/request`` (initial ContractRequestMessage): agree or refuse."""
+        m = msgs.check_incoming(body, "ContractRequestMessage")
+        if "providerPid" in m:
+            raise InvalidInput(
+                "an initial contract request has no providerPid",
+                field="providerPid",
+                rule="DSP 2025-1 negotiation binding: POST /negotiations/request",
+            )
+        consumer_pid, offer = m["consumerPid"], m["offer"]
+        with UnitOfWork(self.engine) as uow:
+            existing = uow.conn.execute(
+                select(t.negotiations)
+                .where(t.negotiations.c.role == Role.PROVIDER)
+                .where(t.negotiations.c.consumer_pid == consumer_pid)
+                .where(t.negotiations.c.counterparty_did == participant.did)
+            ).first()
+            if existing is not None:  # a repeated initial request: same process, nothing changes
+                return msgs.negotiation_ack(existing.pid, consumer_pid, existing.state), 200
+            visible = self._visible(uow.conn, participant, after=None, limit=1, offer_ids=[offer["@id"]])
+            if not visible:
+                raise PolicyNotSatisfied(
+                    f"offer '{offer['@id']}' is not in this participant's catalog",
+                    rule="DSP 2025-1: the offer must come from the provider's catalog",
+                    consumerPid=consumer_pid,
+                )
+            row = visible[0]
+            if offer.get("target", row.asset_id) != row.asset_id:
+                raise PolicyNotSatisfied(
+                    f"offer target '{offer.get('target')}' is not the offer's dataset",
+                    rule="DSP 2025-1 Offer.target",
+                    consumerPid=consumer_pid,
+                )
+            if normalise_policy(offer) != normalise_policy(row.usage_policy):
+                raise PolicyNotSatisfied(
+                    "the requested policy does not match the offer",
+                    rule="the consumer accepts the offer's policy unchanged",
+                    consumerPid=consumer_pid,
+                )
+            decision = evaluate(row.usage_policy, self._ctx(uow.conn, participant))
+            if not decision.allowed:
+                raise PolicyNotSatisfied(
+                    "usage policy not satisfied: " + "; ".join(decision.failures),
+                    rule="CX-0152 usage policy",
+                    consumerPid=consumer_pid,
+                )
+            now = self.clock()
+            pid = f"urn:uuid:{new_uuid7()}"
+            first = transition(NEGOTIATION, Role.CONSUMER, None, NegotiationMessage.REQUEST, count=0, now=now)
+            uow.conn.execute(
+                insert(t.negotiations).values(
+                    pid=pid,
+                    role=Role.PROVIDER,
+                    consumer_pid=consumer_pid,
+                    provider_pid=pid,
+                    counterparty_did=participant.did,
+                    counterparty_bpnl=participant.bpnl,
+                    counterparty_address=m["callbackAddress"].rstrip("/"),
+                    state=first.state,
+                    state_count=first.count,
+                    state_at=first.at,
+                    last_message=str(NegotiationMessage.REQUEST),
+                    offer=dict(offer),
+                    offer_id=row.id,
+                    created_at=now,
+                )
+            )
+            # the provider agrees at once (the policy is satisfied): the agreement goes out by outbox
+            agreement_id = f"urn:uuid:{new_uuid7()}"
+            policy = {k: v for k, v in dict(row.usage_policy).items() if k not in ("@context", "@id", "@type")}
+            agreement = {
+                "@id": agreement_id,
+                "@type": "Agreement",
+                **policy,
+                "target": row.asset_id,
+                "assigner": self.settings.did,
+                "assignee": participant.did,
+                "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+            uow.conn.execute(
+                insert(t.agreements).values(
+                    id=agreement_id,
+                    negotiation_pid=pid,
+                    asset_id=row.asset_id,
+                    offer_id=row.id,
+                    provider_did=self.settings.did,
+                    consumer_did=participant.did,
+                    consumer_bpnl=participant.bpnl,
+                    policy=agreement,
+                    signed_at=now,
+                )
+            )
+            current = uow.conn.execute(select(t.negotiations).where(t.negotiations.c.pid == pid)).one()
+            state = self._apply(
+                uow.conn,
+                t.negotiations,
+                current,
+                NEGOTIATION,
+                Role.PROVIDER,
+                NegotiationMessage.AGREEMENT,
+                agreement_id=agreement_id,
+            )
+            message = msgs.validated(
+                {
+                    "@context": msgs.context(),
+                    "@type": "ContractAgreementMessage",
+                    "providerPid": pid,
+                    "consumerPid": consumer_pid,
+                    "agreement": agreement,
+                }
+            )
+            self._send(
+                uow,
+                "dsp.negotiation.agreement",
+                current.counterparty_address + f"/negotiations/{consumer_pid}/agreement",
+                message,
+                participant.did,
+                f"{pid}:agreement",
+            )
+            uow.commit()
+        return msgs.negotiation_ack(pid, consumer_pid, state), 201
+
+    def _send(self, uow: UnitOfWork, kind: str, url: str, body: dict[str, Any], audience: str, key: str) -> None:
+        enqueue(
+            uow,
+            kind=kind,
+            destination=url,
+            body=body,
+            idempotency_key=key,
+            headers={"Authorization": self.token_issuer.issue(audience=audience), "Content-Type": "application/json"},
+        )
+
+    def negotiation_message(self, participant: Participant, provider_pid: str, body: Any, kind: str) -> dict[str, Any]:
+        """Consumer messages on an existing negotiation: ``request`` (counter-offer), ``events``,
+        ``agreement/verification``, ``termination``."""
+        expected = {
+            "request": "ContractRequestMessage",
+            "events": "ContractNegotiationEventMessage",
+            "verification": "ContractAgreementVerificationMessage",
+            "termination": "ContractNegotiationTerminationMessage",
+        }[kind]
+        m = msgs.check_incoming(body, expected)
+        if m.get("providerPid") != provider_pid:
+            raise InvalidInput(
+                "providerPid in the body differs from the path",
+                field="providerPid",
+                rule="DSP 2025-1 negotiation binding",
+            )
+        message = {
+            "request": NegotiationMessage.REQUEST,
+            "verification": NegotiationMessage.VERIFICATION,
+            "termination": NegotiationMessage.TERMINATION,
+        }.get(kind) or NegotiationMessage(f"ContractNegotiationEventMessage:{m['eventType']}")
+        with UnitOfWork(self.engine) as uow:
+            row = self._negotiation_row(uow.conn, participant, provider_pid, m["consumerPid"])
+            if self._repeat_or_raise(row, NEGOTIATION, Role.CONSUMER, message):
+                return msgs.negotiation_ack(row.pid, row.consumer_pid, row.state)
+            extra = (
+                {"error_detail": "; ".join(map(str, m.get("reason", [])))[:2000] or m.get("code")}
+                if message is NegotiationMessage.TERMINATION
+                else {}
+            )
+            state = self._apply(uow.conn, t.negotiations, row, NEGOTIATION, Role.CONSUMER, message, **extra)
+            if state is NegotiationState.VERIFIED:
+                row = uow.conn.execute(select(t.negotiations).where(t.negotiations.c.pid == row.pid)).one()
+                state = self._apply(
+                    uow.conn, t.negotiations, row, NEGOTIATION, Role.PROVIDER, NegotiationMessage.FINALIZED
+                )
+                event = msgs.validated(
+                    {
+                        "@context": msgs.context(),
+                        "@type": "ContractNegotiationEventMessage",
+                        "providerPid": row.pid,
+                        "consumerPid": row.consumer_pid,
+                        "eventType": "FINALIZED",
+                    }
+                )
+                self._send(
+                    uow,
+                    "dsp.negotiation.finalized",
+                    row.counterparty_address + f"/negotiations/{row.consumer_pid}/events",
+                    event,
+                    participant.did,
+                    f"{row.pid}:finalized",
+                )
+            uow.commit()
+        return msgs.negotiation_ack(row.pid, row.consumer_pid, state)
+
+    # -- transfer ---------------------------------------------------------------------------
+
+    def _transfer_row(
+        self, conn: Any, participant: Participant, provider_pid: str, consumer_pid: str | None = None
+    ) -> Any:
+        row = conn.execute(
+            select(t.transfers).where(t.transfers.c.pid == provider_pid).where(t.transfers.c.role == Role.PROVIDER)
+        ).first()
+        if (
+            row is None
+            or row.counterparty_did != participant.did
+            or (consumer_pid is not None and consumer_pid != row.consumer_pid)
+        ):
+            raise NotFound(
+                f"no transfer process '{provider_pid}'",
+                rule="DSP 2025-1 transfer binding: 404",
+                providerPid=provider_pid,
+                consumerPid=consumer_pid or "",
+            )
+        return row
+
+    def get_transfer(self, participant: Participant, provider_pid: str) -> dict[str, Any]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            row = self._transfer_row(uow.conn, participant, provider_pid)
+        return msgs.transfer_ack(row.pid, row.consumer_pid, row.state)
+
+    def _issue_tokens(self, conn: Any, transfer_pid: str) -> list[dict[str, Any]]:
+        now = self.clock()
+        access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        ttl = self.settings.token_ttl_s
+        conn.execute(
+            insert(t.tokens),
+            [
+                {
+                    "token_sha256": _sha(access),
+                    "transfer_pid": transfer_pid,
+                    "kind": "access",
+                    "expires_at": now + dt.timedelta(seconds=ttl),
+                    "revoked": False,
+                },
+                {
+                    "token_sha256": _sha(refresh),
+                    "transfer_pid": transfer_pid,
+                    "kind": "refresh",
+                    "expires_at": now + dt.timedelta(seconds=self.settings.refresh_ttl_s),
+                    "revoked": False,
+                },
+            ],
+        )
+        return [
+            {"@type": "EndpointProperty", "name": "authorization", "value": access},
+            {"@type": "EndpointProperty", "name": "authType", "value": "bearer"},
+            {"@type": "EndpointProperty", "name": "refreshToken", "value": refresh},
+            {"@type": "EndpointProperty", "name": "refreshEndpoint", "value": self.settings.dataplane_url + "/token"},
+            {"@type": "EndpointProperty", "name": "expiresIn", "value": str(ttl)},
+        ]
+
+    def request_transfer(self, participant: Participant, body: Any) -> tuple[dict[str, Any], int]:
+        """``POST /transfers/request``: check the agreement, then start at once (by outbox)."""
+        m = msgs.check_incoming(body, "TransferRequestMessage")
+        consumer_pid = m["consumerPid"]
+        with UnitOfWork(self.engine) as uow:
+            existing = uow.conn.execute(
+                select(t.transfers)
+                .where(t.transfers.c.role == Role.PROVIDER)
+                .where(t.transfers.c.consumer_pid == consumer_pid)
+                .where(t.transfers.c.counterparty_did == participant.did)
+            ).first()
+            if existing is not None:
+                return msgs.transfer_ack(existing.pid, consumer_pid, existing.state), 200
+            agreement = uow.conn.execute(select(t.agreements).where(t.agreements.c.id == m["agreementId"])).first()
+            if (
+                agreement is None
+                or agreement.consumer_did != participant.did
+                or agreement.provider_did != self.settings.did
+            ):
+                raise InvalidInput(
+                    f"agreement '{m['agreementId']}' is not one this participant holds here",
+                    field="agreementId",
+                    rule="DSP 2025-1 TransferRequestMessage.agreementId",
+                    consumerPid=consumer_pid,
+                )
+            if m["format"] != PULL_FORMAT:
+                raise InvalidInput(
+                    f"format '{m['format']}' is not offered; use {PULL_FORMAT}",
+                    field="format",
+                    rule="DSP 2025-1 Distribution.format",
+                    consumerPid=consumer_pid,
+                )
+            decision = evaluate(agreement.policy, self._ctx(uow.conn, participant))
+            if not decision.allowed:
+                raise PolicyNotSatisfied(
+                    "the agreement no longer holds: " + "; ".join(decision.failures),
+                    rule="CX-0152 usage policy at transfer",
+                    consumerPid=consumer_pid,
+                )
+            now = self.clock()
+            pid = f"urn:uuid:{new_uuid7()}"
+            first = transition(TRANSFER, Role.CONSUMER, None, TransferMessage.REQUEST, count=0, now=now)
+            address = m["callbackAddress"].rstrip("/")
+            uow.conn.execute(
+                insert(t.transfers).values(
+                    pid=pid,
+                    role=Role.PROVIDER,
+                    consumer_pid=consumer_pid,
+                    provider_pid=pid,
+                    agreement_id=agreement.id,
+                    format=m["format"],
+                    counterparty_did=participant.did,
+                    counterparty_bpnl=participant.bpnl,
+                    counterparty_address=address,
+                    state=first.state,
+                    state_count=first.count,
+                    state_at=first.at,
+                    last_message=str(TransferMessage.REQUEST),
+                    created_at=now,
+                )
+            )
+            row = uow.conn.execute(select(t.transfers).where(t.transfers.c.pid == pid)).one()
+            self._start(uow, row, participant.did)
+            uow.commit()
+        return msgs.transfer_ack(pid, consumer_pid, TransferState.STARTED), 201
+
+    def _start(self, uow: UnitOfWork, row: Any, audience: str) -> None:
+        self._apply(uow.conn, t.transfers, row, TRANSFER, Role.PROVIDER, TransferMessage.START)
+        start = msgs.validated(
+            {
+                "@context": msgs.context(),
+                "@type": "TransferStartMessage",
+                "providerPid": row.pid,
+                "consumerPid": row.consumer_pid,
+                "dataAddress": {
+                    "@type": "DataAddress",
+                    "endpointType": HTTP_ENDPOINT_TYPE,
+                    "endpoint": self.settings.dataplane_url,
+                    "endpointProperties": self._issue_tokens(uow.conn, row.pid),
+                },
+            }
+        )
+        self._send(
+            uow,
+            "dsp.transfer.start",
+            row.counterparty_address + f"/transfers/{row.consumer_pid}/start",
+            start,
+            audience,
+            f"{row.pid}:start:{row.state_count + 1}",
+        )
+
+    def transfer_message(self, participant: Participant, provider_pid: str, body: Any, kind: str) -> dict[str, Any]:
+        """Consumer messages on an existing transfer: start (resume), completion, suspension, termination."""
+        message = TransferMessage(
+            {
+                "start": "TransferStartMessage",
+                "completion": "TransferCompletionMessage",
+                "suspension": "TransferSuspensionMessage",
+                "termination": "TransferTerminationMessage",
+            }[kind]
+        )
+        m = msgs.check_incoming(body, str(message))
+        if m.get("providerPid") != provider_pid:
+            raise InvalidInput(
+                "providerPid in the body differs from the path", field="providerPid", rule="DSP 2025-1 transfer binding"
+            )
+        with UnitOfWork(self.engine) as uow:
+            row = self._transfer_row(uow.conn, participant, provider_pid, m["consumerPid"])
+            if self._repeat_or_raise(row, TRANSFER, Role.CONSUMER, message):
+                return msgs.transfer_ack(row.pid, row.consumer_pid, row.state)
+            extra = (
+                {"error_detail": "; ".join(map(str, m.get("reason", [])))[:2000] or m.get("code")}
+                if message in (TransferMessage.TERMINATION, TransferMessage.SUSPENSION)
+                else {}
+            )
+            state = self._apply(uow.conn, t.transfers, row, TRANSFER, Role.CONSUMER, message, **extra)
+            uow.commit()
+        return msgs.transfer_ack(row.pid, row.consumer_pid, state)
+
+    def provider_transfer_action(self, provider_pid: str, kind: str, *, reason: str | None = None) -> str:
+        """The provider suspends, completes, terminates or resumes one of its transfers (admin)."""
+        message = TransferMessage(
+            {
+                "start": "TransferStartMessage",
+                "completion": "TransferCompletionMessage",
+                "suspension": "TransferSuspensionMessage",
+                "termination": "TransferTerminationMessage",
+            }[kind]
+        )
+        with UnitOfWork(self.engine) as uow:
+            row = uow.conn.execute(
+                select(t.transfers).where(t.transfers.c.pid == provider_pid).where(t.transfers.c.role == Role.PROVIDER)
+            ).first()
+            if row is None:
+                raise NotFound(f"no transfer process '{provider_pid}'", rule="provider transfers")
+            if message is TransferMessage.START:
+                self._start(uow, row, row.counterparty_did)
+            else:
+                self._apply(uow.conn, t.transfers, row, TRANSFER, Role.PROVIDER, message)
+                body: dict[str, Any] = {
+                    "@context": msgs.context(),
+                    "@type": str(message),
+                    "providerPid": row.pid,
+                    "consumerPid": row.consumer_pid,
+                }
+                if reason and message is not TransferMessage.COMPLETION:
+                    body["reason"] = [reason]
+                self._send(
+                    uow,
+                    f"dsp.transfer.{kind}",
+                    row.counterparty_address + f"/transfers/{row.consumer_pid}/{kind}",
+                    msgs.validated(body),
+                    row.counterparty_did,
+                    f"{row.pid}:{kind}:{row.state_count + 1}",
+                )
+            state = uow.conn.execute(select(t.transfers.c.state).where(t.transfers.c.pid == provider_pid)).scalar_one()
+            uow.commit()
+        return str(state)
+
+    # -- data plane -------------------------------------------------------------------------
+
+    def _token_row(self, conn: Any, token: str, kind: str) -> Any:
+        row = conn.execute(
+            select(t.tokens).where(t.tokens.c.token_sha256 == _sha(token)).where(t.tokens.c.kind == kind)
+        ).first()
+        if row is None:
+            raise Unauthorized(f"unknown {kind} token", rule="data plane: the token of the transfer-start message")
+        if row.revoked or row.expires_at <= self.clock():
+            raise ExpiredToken(
+                f"the {kind} token expired or was revoked; refresh it", rule="data plane tokens are short-lived"
+            )
+        return row
+
+    async def pull(self, authorization: str | None) -> Any:
+        """Serve the asset of a started transfer to the bearer of its access token."""
+        token = (authorization or "").removeprefix("Bearer ").strip()
+        if not token:
+            raise Unauthorized("the data plane needs the transfer's access token", rule="data plane")
+        with UnitOfWork(self.engine, write=False) as uow:
+            tok = self._token_row(uow.conn, token, "access")
+            tr = uow.conn.execute(select(t.transfers).where(t.transfers.c.pid == tok.transfer_pid)).one()
+            if tr.state != TransferState.STARTED:
+                raise ExpiredToken(f"transfer {tr.pid} is {tr.state}, not STARTED", rule="DSP transfer state")
+            ag = uow.conn.execute(select(t.agreements).where(t.agreements.c.id == tr.agreement_id)).one()
+            asset = uow.conn.execute(select(t.assets).where(t.assets.c.id == ag.asset_id)).one()
+        source = self.sources.get(asset.source)
+        if source is None:
+            raise NotFound(f"no content source '{asset.source}' on this node", rule="asset sources")
+        return await source.content(asset.source_key, participant_bpnl=ag.consumer_bpnl, agreement_id=ag.id)
+
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """Rotate a transfer's tokens (OAuth2-style ``refresh_token`` grant at ``/api/public/token``)."""
+        with UnitOfWork(self.engine) as uow:
+            tok = self._token_row(uow.conn, refresh_token, "refresh")
+            tr = uow.conn.execute(select(t.transfers).where(t.transfers.c.pid == tok.transfer_pid)).one()
+            if tr.state != TransferState.STARTED:
+                raise ExpiredToken(f"transfer {tr.pid} is {tr.state}, not STARTED", rule="DSP transfer state")
+            uow.conn.execute(update(t.tokens).where(t.tokens.c.transfer_pid == tr.pid).values(revoked=True))
+            props = {p["name"]: p["value"] for p in self._issue_tokens(uow.conn, tr.pid)}
+            uow.commit()
+        return {
+            "access_token": props["authorization"],
+            "token_type": "bearer",
+            "refresh_token": props["refreshToken"],
+            "expires_in": int(props["expiresIn"]),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# consumer
+
+
+class DspConsumer:
+    """The consumer side: drive a negotiation and a transfer against a provider, pull its data."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        settings: DataspaceSettings,
+        verifier: ParticipantVerifier,
+        token_issuer: TokenIssuer,
+        client: httpx.AsyncClient,
+        clock: Clock = _utcnow,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.verifier = verifier
+        self.token_issuer = token_issuer
+        self.client = client
+        self.clock = clock
+
+    async def _post(self, url: str, body: dict[str, Any], audience: str) -> httpx.Response:
+        try:
+            return await self.client.post(
+                url, json=body, headers={"Authorization": self.token_issuer.issue(audience=audience)}
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"{url} unreachable: {type(exc).__name__}", rule="DSP HTTPS binding") from exc
+
+    @staticmethod
+    def _fail(resp: httpx.Response, what: str) -> BatpassError:
+        try:
+            reason = resp.json().get("reason") or resp.text
+        except ValueError:
+            reason = resp.text
+        if resp.status_code in (400, 404):
+            return InvalidInput(
+                f"{what} refused ({resp.status_code}): {reason}", field=what, rule="DSP 2025-1 error message"
+            )
+        return UpstreamUnavailable(f"{what} failed ({resp.status_code}): {reason}", rule="DSP 2025-1")
+
+    async def catalog(self, dsp_url: str, provider_did: str, *, max_pages: int = 100) -> dict[str, Any]:
+        """The provider's whole catalog for this node, following ``Link: rel="next"`` pages."""
+        url: str | None = dsp_url.rstrip("/") + "/catalog/request"
+        body = msgs.validated({"@context": msgs.context(), "@type": "CatalogRequestMessage", "filter": []})
+        merged: dict[str, Any] | None = None
+        pages = 0
+        while url and pages < max_pages:
+            resp = await self._post(url, body, provider_did)
+            if resp.status_code != 200:
+                raise self._fail(resp, "catalog")
+            page = msgs.check_incoming(resp.json(), "Catalog")
+            if merged is None:
+                merged = page
+            else:
+                merged.setdefault("dataset", []).extend(page.get("dataset", []))
+            url = resp.links.get("next", {}).get("url")
+            pages += 1
+        assert merged is not None
+        return merged
+
+    async def negotiate(self, dsp_url: str, provider_did: str, offer: Mapping[str, Any], *, target: str) -> str:
+        """Send the initial ContractRequestMessage; returns this node's (consumer) process id.
+
+        The provider's agreement arrives at the callback; :meth:`negotiation` reports progress.
+        """
+        pid = f"urn:uuid:{new_uuid7()}"
+        offer_body = {k: v for k, v in dict(offer).items() if k != "@context"}
+        offer_body["target"] = target
+        message = msgs.validated(
+            {
+                "@context": msgs.context(),
+                "@type": "ContractRequestMessage",
+                "consumerPid": pid,
+                "offer": offer_body,
+                "callbackAddress": self.settings.callback_url,
+            }
+        )
+        now = self.clock()
+        first = transition(NEGOTIATION, Role.CONSUMER, None, NegotiationMessage.REQUEST, count=0, now=now)
+        with UnitOfWork(self.engine) as uow:  # stored before sending: the callback may come first
+            uow.conn.execute(
+                insert(t.negotiations).values(
+                    pid=pid,
+                    role=Role.CONSUMER,
+                    consumer_pid=pid,
+                    provider_pid=None,
+                    counterparty_did=provider_did,
+                    counterparty_bpnl=None,
+                    counterparty_address=dsp_url.rstrip("/"),
+                    state=first.state,
+                    state_count=first.count,
+                    state_at=first.at,
+                    last_message=None,
+                    offer=offer_body,
+                    offer_id=offer_body.get("@id"),
+                    created_at=now,
+                )
+            )
+            uow.commit()
+        resp = await self._post(dsp_url.rstrip("/") + "/negotiations/request", message, provider_did)
+        if resp.status_code not in (200, 201):
+            with UnitOfWork(self.engine) as uow:
+                uow.conn.execute(
+                    update(t.negotiations)
+                    .where(t.negotiations.c.pid == pid)
+                    .values(
+                        state=NegotiationState.TERMINATED,
+                        state_count=first.count + 1,
+                        state_at=self.clock(),
+                        error_detail=resp.text[:2000],
+                    )
+                )
+                uow.commit()
+            raise self._fail(resp, "offer")
+        ack = msgs.check_incoming(resp.json(), "ContractNegotiation")
+        with UnitOfWork(self.engine) as uow:
+            uow.conn.execute(
+                update(t.negotiations)
+                .where(t.negotiations.c.pid == pid)
+                .where(t.negotiations.c.provider_pid.is_(None))
+                .values(provider_pid=ack["providerPid"])
+            )
+            uow.commit()
+        return pid
+
+    def negotiation(self, pid: str) -> dict[str, Any]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            row = uow.conn.execute(
+                select(t.negotiations).where(t.negotiations.c.pid == pid).where(t.negotiations.c.role == Role.CONSUMER)
+            ).first()
+        if row is None:
+            raise NotFound(f"no consumer negotiation '{pid}'", rule="consumer negotiations")
+        return {
+            "pid": row.pid,
+            "providerPid": row.provider_pid,
+            "state": row.state,
+            "agreementId": row.agreement_id,
+            "error": row.error_detail,
+        }
+
+    def _consumer_row(
+        self, conn: Any, table: Any, participant: Participant, consumer_pid: str, provider_pid: str | None
+    ) -> Any:
+        row = conn.execute(
+            select(table).where(table.c.pid == consumer_pid).where(table.c.role == Role.CONSUMER)
+        ).first()
+        if (
+            row is None
+            or row.counterparty_did != participant.did
+            or (provider_pid and row.provider_pid and row.provider_pid != provider_pid)
+        ):
+            raise NotFound(
+                f"no process '{consumer_pid}' with this participant",
+                rule="DSP 2025-1 callbacks: 404",
+                providerPid=provider_pid or "",
+                consumerPid=consumer_pid,
+            )
+        return row
+
+    def _apply_consumer(
+        self, conn: Any, table: Any, row: Any, machine: Any, sender: Role, message: Any, **extra: Any
+    ) -> Any:
+        stamp = transition(machine, sender, machine.states(row.state), message, count=row.state_count, now=self.clock())
+        values: dict[str, Any] = {"state": stamp.state, "state_count": stamp.count, "state_at": stamp.at, **extra}
+        if sender == Role.PROVIDER:
+            values["last_message"] = str(message)
+        conn.execute(update(table).where(table.c.pid == row.pid).values(**values))
+        return stamp.state
+
+    def on_negotiation_message(
+        self, participant: Participant, consumer_pid: str, body: Any, kind: str
+    ) -> dict[str, Any]:
+        """Provider messages at the callback: ``offers``, ``agreement``, ``events``, ``termination``."""
+        expected = {
+            "offers": "ContractOfferMessage",
+            "agreement": "ContractAgreementMessage",
+            "events": "ContractNegotiationEventMessage",
+            "termination": "ContractNegotiationTerminationMessage",
+        }[kind]
+        m = msgs.check_incoming(body, expected)
+        if m.get("consumerPid") != consumer_pid:
+            raise InvalidInput(
+                "consumerPid in the body differs from the path",
+                field="consumerPid",
+                rule="DSP 2025-1 negotiation callbacks",
+            )
+        message = {
+            "offers": NegotiationMessage.OFFER,
+            "agreement": NegotiationMessage.AGREEMENT,
+            "termination": NegotiationMessage.TERMINATION,
+        }.get(kind) or NegotiationMessage(f"ContractNegotiationEventMessage:{m['eventType']}")
+        with UnitOfWork(self.engine) as uow:
+            row = self._consumer_row(uow.conn, t.negotiations, participant, consumer_pid, m.get("providerPid"))
+            try:
+                next_state(NEGOTIATION, Role.PROVIDER, NegotiationState(row.state), message)
+            except InvalidTransition as exc:
+                if row.last_message == str(message):
+                    return msgs.negotiation_ack(row.provider_pid or "", row.pid, row.state)
+                exc.details.update(providerPid=row.provider_pid or "", consumerPid=row.pid)
+                raise
+            extra: dict[str, Any] = {"provider_pid": m["providerPid"]}
+            if message is NegotiationMessage.AGREEMENT:
+                ag = m["agreement"]
+                if ag.get("assignee") != self.settings.did or ag.get("assigner") != participant.did:
+                    raise InvalidInput(
+                        "the agreement's assignee/assigner are not this node and the provider",
+                        field="agreement.assignee",
+                        rule="DSP 2025-1 Agreement",
+                        providerPid=m["providerPid"],
+                        consumerPid=consumer_pid,
+                    )
+                if normalise_policy(ag) != normalise_policy(row.offer):
+                    raise InvalidInput(
+                        "the agreement's policy differs from the offer requested",
+                        field="agreement",
+                        rule="the agreement is the offer agreed",
+                        providerPid=m["providerPid"],
+                        consumerPid=consumer_pid,
+                    )
+                extra["agreement_id"] = ag["@id"]
+                uow.conn.execute(
+                    insert(t.agreements).values(
+                        id=ag["@id"],
+                        negotiation_pid=row.pid,
+                        asset_id=ag["target"],
+                        offer_id=row.offer_id or "",
+                        provider_did=participant.did,
+                        consumer_did=self.settings.did,
+                        consumer_bpnl=self.settings.bpnl,
+                        policy=ag,
+                        signed_at=self.clock(),
+                    )
+                )
+            if message is NegotiationMessage.TERMINATION:
+                extra["error_detail"] = "; ".join(map(str, m.get("reason", [])))[:2000] or m.get("code")
+            state = self._apply_consumer(uow.conn, t.negotiations, row, NEGOTIATION, Role.PROVIDER, message, **extra)
+            if state is NegotiationState.AGREED:  # verify at once, through the outbox
+                row = uow.conn.execute(select(t.negotiations).where(t.negotiations.c.pid == row.pid)).one()
+                state = self._apply_consumer(
+                    uow.conn, t.negotiations, row, NEGOTIATION, Role.CONSUMER, NegotiationMessage.VERIFICATION
+                )
+                verification = msgs.validated(
+                    {
+                        "@context": msgs.context(),
+                        "@type": "ContractAgreementVerificationMessage",
+                        "providerPid": row.provider_pid,
+                        "consumerPid": row.pid,
+                    }
+                )
+                enqueue(
+                    uow,
+                    kind="dsp.negotiation.verification",
+                    destination=row.counterparty_address + f"/negotiations/{row.provider_pid}/agreement/verification",
+                    body=verification,
+                    idempotency_key=f"{row.pid}:verification",
+                    headers={
+                        "Authorization": self.token_issuer.issue(audience=participant.did),
+                        "Content-Type": "application/json",
+                    },
+                )
+            uow.commit()
+        return msgs.negotiation_ack(m["providerPid"], consumer_pid, state)
+
+    async def transfer(self, agreement_id: str) -> str:
+        """Send a TransferRequestMessage (HttpData-PULL) for an agreement this node holds."""
+        with UnitOfWork(self.engine, write=False) as uow:
+            ag = uow.conn.execute(
+                select(t.agreements)
+                .where(t.agreements.c.id == agreement_id)
+                .where(t.agreements.c.consumer_did == self.settings.did)
+            ).first()
+            neg = (
+                None
+                if ag is None
+                else uow.conn.execute(select(t.negotiations).where(t.negotiations.c.pid == ag.negotiation_pid)).first()
+            )
+        if ag is None or neg is None or neg.state != NegotiationState.FINALIZED:
+            raise InvalidInput(
+                f"no finalized agreement '{agreement_id}' on this node",
+                field="agreementId",
+                rule="DSP 2025-1: a transfer needs a finalized agreement",
+            )
+        pid = f"urn:uuid:{new_uuid7()}"
+        now = self.clock()
+        first = transition(TRANSFER, Role.CONSUMER, None, TransferMessage.REQUEST, count=0, now=now)
+        with UnitOfWork(self.engine) as uow:
+            uow.conn.execute(
+                insert(t.transfers).values(
+                    pid=pid,
+                    role=Role.CONSUMER,
+                    consumer_pid=pid,
+                    provider_pid=None,
+                    agreement_id=agreement_id,
+                    format=PULL_FORMAT,
+                    counterparty_did=ag.provider_did,
+                    counterparty_bpnl=None,
+                    counterparty_address=neg.counterparty_address,
+                    state=first.state,
+                    state_count=first.count,
+                    state_at=first.at,
+                    last_message=None,
+                    created_at=now,
+                )
+            )
+            uow.commit()
+        message = msgs.validated(
+            {
+                "@context": msgs.context(),
+                "@type": "TransferRequestMessage",
+                "consumerPid": pid,
+                "agreementId": agreement_id,
+                "format": PULL_FORMAT,
+                "callbackAddress": self.settings.callback_url,
+            }
+        )
+        resp = await self._post(neg.counterparty_address + "/transfers/request", message, ag.provider_did)
+        if resp.status_code not in (200, 201):
+            with UnitOfWork(self.engine) as uow:
+                uow.conn.execute(
+                    update(t.transfers)
+                    .where(t.transfers.c.pid == pid)
+                    .values(
+                        state=TransferState.TERMINATED,
+                        state_count=first.count + 1,
+                        state_at=self.clock(),
+                        error_detail=resp.text[:2000],
+                    )
+                )
+                uow.commit()
+            raise self._fail(resp, "agreementId")
+        ack = msgs.check_incoming(resp.json(), "TransferProcess")
+        with UnitOfWork(self.engine) as uow:
+            uow.conn.execute(
+                update(t.transfers)
+                .where(t.transfers.c.pid == pid)
+                .where(t.transfers.c.provider_pid.is_(None))
+                .values(provider_pid=ack["providerPid"])
+            )
+            uow.commit()
+        return pid
+
+    def transfer_state(self, pid: str) -> dict[str, Any]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            row = uow.conn.execute(
+                select(t.transfers).where(t.transfers.c.pid == pid).where(t.transfers.c.role == Role.CONSUMER)
+            ).first()
+        if row is None:
+            raise NotFound(f"no consumer transfer '{pid}'", rule="consumer transfers")
+        return {
+            "pid": row.pid,
+            "providerPid": row.provider_pid,
+            "state": row.state,
+            "error": row.error_detail,
+            "hasDataAddress": row.data_address is not None,
+        }
+
+    def on_transfer_message(self, participant: Participant, consumer_pid: str, body: Any, kind: str) -> dict[str, Any]:
+        """Provider messages at the callback: start (with the data address), completion, suspension, termination."""
+        message = TransferMessage(
+            {
+                "start": "TransferStartMessage",
+                "completion": "TransferCompletionMessage",
+                "suspension": "TransferSuspensionMessage",
+                "termination": "TransferTerminationMessage",
+            }[kind]
+        )
+        m = msgs.check_incoming(body, str(message))
+        if m.get("consumerPid") != consumer_pid:
+            raise InvalidInput(
+                "consumerPid in the body differs from the path",
+                field="consumerPid",
+                rule="DSP 2025-1 transfer callbacks",
+            )
+        with UnitOfWork(self.engine) as uow:
+            row = self._consumer_row(uow.conn, t.transfers, participant, consumer_pid, m.get("providerPid"))
+            try:
+                next_state(TRANSFER, Role.PROVIDER, TransferState(row.state), message)
+            except InvalidTransition as exc:
+                if row.last_message == str(message) and message is not TransferMessage.START:
+                    return msgs.transfer_ack(row.provider_pid or "", row.pid, row.state)
+                exc.details.update(providerPid=row.provider_pid or "", consumerPid=row.pid)
+                raise
+            extra: dict[str, Any] = {"provider_pid": m["providerPid"]}
+            if message is TransferMessage.START and "dataAddress" in m:
+                props = {p["name"]: p["value"] for p in m["dataAddress"].get("endpointProperties", [])}
+                if "authorization" not in props or "endpoint" not in m["dataAddress"]:
+                    raise InvalidInput(
+                        "a pull data address needs an endpoint and an authorization token",
+                        field="dataAddress",
+                        rule="DSP 2025-1 DataAddress (HttpData-PULL)",
+                        providerPid=m["providerPid"],
+                        consumerPid=consumer_pid,
+                    )
+                expires = self.clock() + dt.timedelta(seconds=int(props.get("expiresIn", "300")))
+                extra["data_address"] = {
+                    "endpoint": m["dataAddress"]["endpoint"],
+                    "token": props["authorization"],
+                    "refresh_token": props.get("refreshToken"),
+                    "refresh_endpoint": props.get("refreshEndpoint"),
+                    "expires_at": expires.isoformat(),
+                }
+            if message in (TransferMessage.TERMINATION, TransferMessage.SUSPENSION):
+                extra["error_detail"] = "; ".join(map(str, m.get("reason", [])))[:2000] or m.get("code")
+            state = self._apply_consumer(uow.conn, t.transfers, row, TRANSFER, Role.PROVIDER, message, **extra)
+            uow.commit()
+        return msgs.transfer_ack(m["providerPid"], consumer_pid, state)
+
+    def data_address(self, pid: str) -> DataAddress | None:
+        with UnitOfWork(self.engine, write=False) as uow:
+            raw = uow.conn.execute(
+                select(t.transfers.c.data_address).where(t.transfers.c.pid == pid)
+            ).scalar_one_or_none()
+        if raw is None:
+            return None
+        return DataAddress(
+            endpoint=raw["endpoint"],
+            token=raw["token"],
+            refresh_token=raw.get("refresh_token"),
+            refresh_endpoint=raw.get("refresh_endpoint"),
+            expires_at=dt.datetime.fromisoformat(raw["expires_at"]) if raw.get("expires_at") else None,
+        )
+
+    async def pull(self, pid: str) -> Any:
+        """Fetch the data of a started transfer; refresh the token once if it expired."""
+        address = self.data_address(pid)
+        if address is None:
+            raise InvalidInput(
+                f"transfer '{pid}' has no data address yet (not started)",
+                field="pid",
+                rule="DSP 2025-1: pull after TransferStartMessage",
+            )
+        resp = await self._get(address.endpoint, address.token)
+        if resp.status_code == 401 and address.refresh_token and address.refresh_endpoint:
+            address = await self._refresh(pid, address)
+            resp = await self._get(address.endpoint, address.token)
+        if resp.status_code != 200:
+            raise self._fail(resp, "data plane")
+        return resp.json()
+
+    async def _get(self, url: str, token: str) -> httpx.Response:
+        try:
+            return await self.client.get(url, headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"data plane {url} unreachable: {type(exc).__name__}", rule="data plane") from exc
+
+    async def _refresh(self, pid: str, address: DataAddress) -> DataAddress:
+        assert address.refresh_endpoint and address.refresh_token
+        try:
+            resp = await self.client.post(
+                address.refresh_endpoint, data={"grant_type": "refresh_token", "refresh_token": address.refresh_token}
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable("token refresh failed", rule="data plane") from exc
+        if resp.status_code != 200:
+            raise self._fail(resp, "refresh_token")
+        tok = resp.json()
+        expires = self.clock() + dt.timedelta(seconds=int(tok["expires_in"]))
+        raw = {
+            "endpoint": address.endpoint,
+            "token": tok["access_token"],
+            "refresh_token": tok["refresh_token"],
+            "refresh_endpoint": address.refresh_endpoint,
+            "expires_at": expires.isoformat(),
+        }
+        with UnitOfWork(self.engine) as uow:
+            uow.conn.execute(update(t.transfers).where(t.transfers.c.pid == pid).values(data_address=raw))
+            uow.commit()
+        return DataAddress(
+            endpoint=address.endpoint,
+            token=raw["token"],
+            refresh_token=raw["refresh_token"],
+            refresh_endpoint=address.refresh_endpoint,
+            expires_at=expires,
+        )
+
+    def send_transfer_message(self, pid: str, kind: str, *, reason: str | None = None) -> str:
+        """Complete, suspend, terminate or resume one of this consumer's transfers (by outbox)."""
+        message = TransferMessage(
+            {
+                "start": "TransferStartMessage",
+                "completion": "TransferCompletionMessage",
+                "suspension": "TransferSuspensionMessage",
+                "termination": "TransferTerminationMessage",
+            }[kind]
+        )
+        with UnitOfWork(self.engine) as uow:
+            row = uow.conn.execute(
+                select(t.transfers).where(t.transfers.c.pid == pid).where(t.transfers.c.role == Role.CONSUMER)
+            ).first()
+            if row is None or row.provider_pid is None:
+                raise NotFound(f"no consumer transfer '{pid}' known to its provider", rule="consumer transfers")
+            state = self._apply_consumer(uow.conn, t.transfers, row, TRANSFER, Role.CONSUMER, message)
+            body: dict[str, Any] = {
+                "@context": msgs.context(),
+                "@type": str(message),
+                "providerPid": row.provider_pid,
+                "consumerPid": row.pid,
+            }
+            if reason and message in (TransferMessage.TERMINATION, TransferMessage.SUSPENSION):
+                body["reason"] = [reason]
+            enqueue(
+                uow,
+                kind=f"dsp.transfer.{kind}",
+                destination=row.counterparty_address + f"/transfers/{row.provider_pid}/{kind}",
+                body=msgs.validated(body),
+                idempotency_key=f"{row.pid}:{kind}:{row.state_count + 1}",
+                headers={
+                    "Authorization": self.token_issuer.issue(audience=row.counterparty_did),
+                    "Content-Type": "application/json",
+                },
+            )
+            uow.commit()
+        return str(state)

@@ -1,0 +1,39 @@
+"""Carbon footprint: the normalised product footprint, its exchange formats (PACT v2/v3,
+Catena-X PCF 9.0, the Ouranos CFP record), aggregation along a bill of materials and the PACT API.
+"""
+
+from pathlib import Path
+
+from batpass.footprint._ouranos_cfp import (
+    OURANOS_MAX,
+    OuranosCfp,
+    OuranosDqr,
+    ouranos_parent_cfp,
+    ouranos_round,
+    ouranos_weighted_dqr,
+)
+from batpass.footprint.service import (
+    ClientCredentials,
+    FootprintFilter,
+    FootprintPage,
+    IssuedToken,
+    PactService,
+)
+
+#: the footprint branch's Alembic revisions (PACT API tables)
+MIGRATIONS_DIR = Path(__file__).parent / "_migrations"
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "OURANOS_MAX",
+    "ClientCredentials",
+    "FootprintFilter",
+    "FootprintPage",
+    "IssuedToken",
+    "OuranosCfp",
+    "OuranosDqr",
+    "PactService",
+    "ouranos_parent_cfp",
+    "ouranos_round",
+    "ouranos_weighted_dqr",
+]

@@ -1,0 +1,217 @@
+"""The PACT v3 API of a node under ``/pact`` and its admin routes under ``/v1/footprints``.
+
+``/pact/auth/token`` (OAuth2 client credentials, RFC 6749 section 4.4: HTTP Basic or the
+``client_id``/``client_secret`` form fields), ``GET /pact/3/footprints`` (filters and ``Link``
+pagination), ``GET /pact/3/footprints/{id}``, ``POST /pact/3/events`` (CloudEvents). Errors on
+``/pact/`` answer in the PACT v3 ``Error`` shape (``{code, message}``) and on ``/pact/auth/`` in
+the OAuth2 shape (``{error, error_description}``), through :data:`ERROR_SHAPES`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+from urllib.parse import parse_qs, unquote, urlencode
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.responses import Response as StarletteResponse
+
+from batpass.core.errors import BatpassError, InvalidInput
+from batpass.footprint._pact import read_pact
+from batpass.footprint.errors import OAuthError, TokenExpired
+from batpass.footprint.service import FootprintFilter, PactService, _parse_time
+from batpass.http import AdminKey, Ctx
+
+__all__ = ["ERROR_SHAPES", "router"]
+
+router = APIRouter()
+
+#: ListFootprints query parameters (PACT v3) plus ``offset``, which our pagination links carry
+LIST_PARAMS = frozenset(
+    {"limit", "offset", "productId", "companyId", "geography", "classification", "validOn", "validAfter",
+     "validBefore", "status"}
+)
+_PACT_CODES = {400: "BadRequest", 401: "BadRequest", 403: "AccessDenied", 404: "NotFound", 501: "NotImplemented"}
+
+
+def _pact_error(err: BatpassError) -> StarletteResponse:
+    """PACT v3 ``Error``: ``code`` from the enum, ``message`` naming field and rule."""
+    status = err.status
+    code = "TokenExpired" if isinstance(err, TokenExpired) else _PACT_CODES.get(status)
+    if code is None:
+        code = "InternalError" if status >= 500 else "BadRequest"
+    message = err.message if not err.rule or status >= 500 else f"{err.message} ({err.rule})"
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+
+
+def _oauth_error(err: BatpassError) -> StarletteResponse:
+    """RFC 6749 section 5.2 error response."""
+    if isinstance(err, OAuthError):
+        error, status = err.error, err.status
+    else:
+        error, status = ("invalid_request", 400) if err.status < 500 else ("server_error", err.status)
+    headers = {"Cache-Control": "no-store"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="pact"'
+    return JSONResponse({"error": error, "error_description": err.message}, status_code=status, headers=headers)
+
+
+ERROR_SHAPES: dict[str, Callable[[BatpassError], StarletteResponse]] = {
+    "/pact/": _pact_error,
+    "/pact/auth/": _oauth_error,
+}
+
+
+def _pact(ctx: Ctx) -> PactService:
+    return ctx.service(PactService)
+
+
+def _client(request: Request, ctx: Ctx) -> str:
+    return _pact(ctx).authenticate(request.headers.get("authorization"))
+
+
+PactClient = Annotated[str, Depends(_client)]
+
+
+def _basic(header: str | None) -> tuple[str | None, str | None]:
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None, None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise OAuthError(
+            "client authentication failed: malformed Basic credentials", error="invalid_client", status=401,
+            rule="RFC 7617",
+        ) from exc
+    cid, sep, secret = decoded.partition(":")
+    if not sep:
+        raise OAuthError("client authentication failed: malformed Basic credentials", error="invalid_client",
+                         status=401, rule="RFC 7617 user-id ':' password")
+    # RFC 6749 section 2.3.1: id and secret are form-urlencoded before Basic encoding
+    return unquote(cid), unquote(secret)
+
+
+@router.post("/pact/auth/token", tags=["pact"])
+async def token(request: Request, ctx: Ctx) -> JSONResponse:
+    """OAuth2 client credentials grant (RFC 6749 section 4.4; PACT v3 authentication flow)."""
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    cid, secret = _basic(request.headers.get("authorization"))
+    if cid is None:
+        cid, secret = form.get("client_id"), form.get("client_secret")
+    issued = _pact(ctx).issue_token(cid, secret, grant_type=form.get("grant_type"))
+    return JSONResponse(
+        {"access_token": issued.access_token, "token_type": issued.token_type, "expires_in": issued.expires_in},
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+def _list_filter(request: Request) -> tuple[FootprintFilter, int, int | None]:
+    q = request.query_params
+    unknown = sorted(set(q.keys()) - LIST_PARAMS)
+    if unknown:
+        raise InvalidInput(
+            f"query parameter {unknown[0]!r} is not a ListFootprints parameter", field=unknown[0],
+            rule="PACT v3 ListFootprints parameters (the v2 $filter syntax is not part of v3)",
+        )
+
+    def number(name: str) -> int | None:
+        raw = q.get(name)
+        if raw is None:
+            return None
+        if not raw.isdigit():
+            raise InvalidInput(f"{name} {raw!r} is not a non-negative integer", field=name, rule="uint", value=raw)
+        return int(raw)
+
+    def when(name: str) -> Any:
+        raw = q.get(name)
+        return None if raw is None else _parse_time(raw, name)
+
+    flt = FootprintFilter(
+        product_ids=tuple(q.getlist("productId")),
+        company_ids=tuple(q.getlist("companyId")),
+        geographies=tuple(q.getlist("geography")),
+        classifications=tuple(q.getlist("classification")),
+        valid_on=when("validOn"),
+        valid_after=when("validAfter"),
+        valid_before=when("validBefore"),
+        statuses=tuple(q.getlist("status")),
+    )
+    return flt, number("offset") or 0, number("limit")
+
+
+def _link(request: Request, offset: int, limit: int) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
+    params += [("offset", str(offset)), ("limit", str(limit))]
+    return str(request.url.replace(query=urlencode(params)))
+
+
+@router.get("/pact/3/footprints", tags=["pact"])
+def list_footprints(request: Request, ctx: Ctx, _client_id: PactClient) -> JSONResponse:
+    """Action ListFootprints: ``Link`` (RFC 8288) with ``next`` while more footprints remain."""
+    flt, offset, limit = _list_filter(request)
+    page = _pact(ctx).list_footprints(flt, offset=offset, limit=limit)
+    headers: dict[str, str] = {}
+    if page.limit > 0 and page.total > 0:
+        last = ((page.total - 1) // page.limit) * page.limit
+        links = [f'<{_link(request, 0, page.limit)}>; rel="first"']
+        if offset > 0:
+            links.append(f'<{_link(request, max(0, offset - page.limit), page.limit)}>; rel="prev"')
+        if offset + page.limit < page.total:
+            links.append(f'<{_link(request, offset + page.limit, page.limit)}>; rel="next"')
+        links.append(f'<{_link(request, last, page.limit)}>; rel="last"')
+        headers["Link"] = ", ".join(links)
+    return JSONResponse({"data": page.documents}, headers=headers)
+
+
+@router.get("/pact/3/footprints/{footprint_id}", tags=["pact"])
+def get_footprint(footprint_id: str, ctx: Ctx, _client_id: PactClient) -> JSONResponse:
+    """Action GetFootprint (404 for an unknown id)."""
+    return JSONResponse({"data": _pact(ctx).get_footprint(footprint_id)})
+
+
+@router.post("/pact/3/events", tags=["pact"])
+async def events(request: Request, ctx: Ctx, client_id: PactClient) -> StarletteResponse:
+    """Action Events: accept a CloudEvent (200, empty body); a RequestCreatedEvent is answered."""
+    raw = await request.body()
+    try:
+        event = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput("the event is not JSON", field="body", rule="application/cloudevents+json") from exc
+    _pact(ctx).receive_event(event, client_id=client_id)
+    return StarletteResponse(status_code=200)
+
+
+# ---- admin (batpass's own API, RFC 9457 problems) ---------------------------------------------
+
+
+@router.post("/v1/footprints/pact/clients", status_code=201, tags=["footprints"])
+def create_client(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, str]:
+    """A PACT API client (OAuth2 credentials); the secret is returned once."""
+    name = body.get("name")
+    if not isinstance(name, str):
+        raise InvalidInput("name must be a string", field="name", rule="non-empty string")
+    creds = _pact(ctx).create_client(name)
+    return {"client_id": creds.client_id, "client_secret": creds.client_secret, "name": creds.name}
+
+
+@router.post("/v1/footprints/pact/footprints", status_code=201, tags=["footprints"])
+def store_footprint(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Serve a footprint given as a PACT v3 document, or as PACT v2 (converted to v3 through the
+    normalised model)."""
+    svc = _pact(ctx)
+    if str(body.get("specVersion", "")).startswith("3."):
+        return svc.store_document(body)
+    return svc.store_footprint(read_pact(body))
+
+
+@router.get("/v1/footprints/pact/events", tags=["footprints"])
+def events_received(ctx: Ctx, _admin: AdminKey) -> list[dict[str, Any]]:
+    """PACT events this node received (a requester finds its RequestFulfilled answers here)."""
+    return _pact(ctx).events_received()
+

@@ -1,0 +1,457 @@
+"""The PACT v3 host system of a node: footprints served, OAuth2 client credentials, events.
+
+Source: PACT Technical Specifications v3 (specs/pact/v3/conformance-service/openapi_v3_0.yaml,
+bundled as ``_data/pact-openapi-3.0.4.yaml``): Action ListFootprints (filters: ``productId``,
+``companyId``, ``geography``, ``classification`` — OR within a criterion, AND across, case-
+insensitive —, ``validOn``, ``validAfter``, ``validBefore``, ``status``), Action GetFootprint,
+Action Events (CloudEvents 1.0 structured mode, the four ``….3`` event types) and the
+authentication flow (OAuth2 client credentials, RFC 6749 section 4.4).
+
+A ``RequestCreatedEvent`` is answered in the transaction that accepts it: the footprints matching
+its criteria go back in a ``RequestFulfilledEvent`` (or a ``RequestRejectedEvent`` when none
+match), POSTed to the requester's ``/3/events`` (derived from the event's ``source``) through the
+outbox, which the node's dispatcher sends after commit with retries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import ColumnElement, Engine, and_, delete, func, insert, select, update
+
+from batpass.core.errors import InvalidInput, NotFound, Unauthorized
+from batpass.core.ids import new_uuid7
+from batpass.footprint._pact import read_pact, write_pact_v3
+from batpass.footprint._sql import pact_clients, pact_events, pact_footprint_keys, pact_footprints, pact_tokens
+from batpass.footprint.errors import OAuthError, TokenExpired
+from batpass.footprint.model import ProductFootprint
+from batpass.store import UnitOfWork, enqueue, remember_delivery
+
+__all__ = [
+    "EVENT_TYPES",
+    "ClientCredentials",
+    "FootprintFilter",
+    "FootprintPage",
+    "IssuedToken",
+    "PactService",
+    "events_endpoint",
+]
+
+#: PACT v3 event types (``type`` of each ``…Event`` schema)
+REQUEST_CREATED = "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3"
+REQUEST_FULFILLED = "org.wbcsd.pact.ProductFootprint.RequestFulfilledEvent.3"
+REQUEST_REJECTED = "org.wbcsd.pact.ProductFootprint.RequestRejectedEvent.3"
+PUBLISHED = "org.wbcsd.pact.ProductFootprint.PublishedEvent.3"
+EVENT_TYPES = frozenset({REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED, PUBLISHED})
+CLOUDEVENTS_JSON = "application/cloudevents+json; charset=UTF-8"
+
+#: PACT v3 "validity period": without validityPeriodEnd a footprint is valid 3 years after referencePeriodEnd
+DEFAULT_VALIDITY = dt.timedelta(days=3 * 365)
+STATUSES = ("Active", "Deprecated")
+KEY_KINDS = ("productId", "companyId", "classification", "geography")
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _parse_time(value: Any, field: str) -> dt.datetime:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be an RFC 3339 date-time string", field=field, rule="format date-time")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{field} {value!r} is not an RFC 3339 date-time", field=field, rule="format date-time", value=value
+        ) from exc
+    if parsed.tzinfo is None:
+        raise InvalidInput(f"{field} {value!r} has no UTC offset", field=field, rule="RFC 3339 date-time", value=value)
+    return parsed.astimezone(dt.UTC)
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """An OAuth2 client of this node's PACT API; the secret is shown once and stored hashed."""
+
+    client_id: str
+    client_secret: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+@dataclass(frozen=True, slots=True)
+class FootprintFilter:
+    """The v3 ListFootprints / RequestCreatedEvent criteria (each empty criterion matches all)."""
+
+    product_ids: tuple[str, ...] = ()
+    company_ids: tuple[str, ...] = ()
+    geographies: tuple[str, ...] = ()
+    classifications: tuple[str, ...] = ()
+    valid_on: dt.datetime | None = None
+    valid_after: dt.datetime | None = None
+    valid_before: dt.datetime | None = None
+    statuses: tuple[str, ...] = ()
+
+    @classmethod
+    def from_event_data(cls, data: Mapping[str, Any]) -> FootprintFilter:
+        """Criteria of a RequestCreatedEvent's ``data`` (arrays of strings and date-times)."""
+
+        def strings(name: str) -> tuple[str, ...]:
+            value = data.get(name)
+            if value is None:
+                return ()
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidInput(
+                    f"data.{name} must be an array of strings", field=f"data.{name}", rule="RequestCreatedEvent.data"
+                )
+            return tuple(value)
+
+        def when(name: str) -> dt.datetime | None:
+            value = data.get(name)
+            return None if value is None else _parse_time(value, f"data.{name}")
+
+        statuses = strings("status")
+        for s in statuses:
+            if s not in STATUSES:
+                raise InvalidInput(
+                    f"data.status {s!r} is not Active or Deprecated", field="data.status",
+                    rule="RequestCreatedEvent.data.status enum", value=s,
+                )
+        return cls(
+            product_ids=strings("productId"),
+            company_ids=strings("companyId"),
+            geographies=strings("geography"),
+            classifications=strings("classification"),
+            valid_on=when("validOn"),
+            valid_after=when("validAfter"),
+            valid_before=when("validBefore"),
+            statuses=statuses,
+        )
+
+    def criteria(self) -> Iterable[tuple[str, tuple[str, ...]]]:
+        yield "productId", self.product_ids
+        yield "companyId", self.company_ids
+        yield "classification", self.classifications
+        yield "geography", self.geographies
+
+
+@dataclass(frozen=True, slots=True)
+class FootprintPage:
+    documents: list[dict[str, Any]]
+    total: int
+    offset: int
+    limit: int
+
+
+def events_endpoint(source: str) -> str:
+    """The requester's Action Events URL from a CloudEvent ``source``: the URL itself when it
+    already names ``/3/events``, else ``<source>/3/events``; scheme-relative ``//host/…`` is HTTPS.
+    PACT v3 requires HTTPS, so anything else cannot be answered."""
+    url = "https:" + source if source.startswith("//") else source
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.netloc:
+        raise InvalidInput(
+            f"event source {source!r} is not an HTTPS URL the answer can be POSTed to",
+            field="source", rule="PACT v3: the answer event is POSTed to the requester's /3/events over HTTPS",
+            value=source,
+        )
+    path = parts.path.rstrip("/")
+    if not path.endswith("/3/events"):
+        path += "/3/events"
+    return f"https://{parts.netloc}{path}"
+
+
+def _validity(doc: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime]:
+    """PACT v3 validity period: ``validityPeriodStart``/``End`` or, missing, the reference period
+    end and 3 years after it."""
+    ref_end = _parse_time(doc["pcf"]["referencePeriodEnd"], "pcf.referencePeriodEnd")
+    start = doc.get("validityPeriodStart")
+    end = doc.get("validityPeriodEnd")
+    return (
+        _parse_time(start, "validityPeriodStart") if start else ref_end,
+        _parse_time(end, "validityPeriodEnd") if end else ref_end + DEFAULT_VALIDITY,
+    )
+
+
+def _keys_of(doc: Mapping[str, Any]) -> set[tuple[str, str]]:
+    pcf = doc.get("pcf") or {}
+    keys = {("productId", str(v).lower()) for v in doc.get("productIds") or ()}
+    keys |= {("companyId", str(v).lower()) for v in doc.get("companyIds") or ()}
+    keys |= {("classification", str(v).lower()) for v in doc.get("productClassifications") or ()}
+    for name in ("geographyCountry", "geographyRegionOrSubregion", "geographyCountrySubdivision"):
+        if pcf.get(name):
+            keys.add(("geography", str(pcf[name]).lower()))
+    return keys
+
+
+class PactService:
+    """PACT v3 host system over one node's store.
+
+    Constructed by the composition root as ``PactService(engine, base_url=node.base_url)``;
+    ``base_url`` is the node's public HTTPS origin (answers name ``<base_url>/pact/3/events`` as
+    their ``source``).
+    """
+
+    def __init__(
+        self, engine: Engine, *, base_url: str, token_ttl_seconds: int = 3600, max_page_size: int = 100
+    ) -> None:
+        self.engine = engine
+        self.base_url = base_url.rstrip("/")
+        self.token_ttl_seconds = token_ttl_seconds
+        self.max_page_size = max_page_size
+
+    @property
+    def events_source(self) -> str:
+        return f"{self.base_url}/pact/3/events"
+
+    # ---- admin ---------------------------------------------------------------------------------
+
+    def create_client(self, name: str) -> ClientCredentials:
+        """A new OAuth2 client (id and a 256-bit secret); only the secret's digest is stored."""
+        if not name.strip():
+            raise InvalidInput("a client needs a name", field="name", rule="non-empty")
+        creds = ClientCredentials(client_id=str(new_uuid7()), client_secret=secrets.token_urlsafe(32), name=name)
+        with UnitOfWork(self.engine) as uow:
+            uow.conn.execute(
+                insert(pact_clients).values(
+                    client_id=creds.client_id, secret_sha256=_sha256(creds.client_secret), name=name,
+                    created_at=dt.datetime.now(dt.UTC),
+                )
+            )
+            uow.commit()
+        return creds
+
+    def store_footprint(self, footprint: ProductFootprint) -> dict[str, Any]:
+        """Serve ``footprint`` as a PACT v3 ProductFootprint (replacing one with the same id)."""
+        return self.store_document(write_pact_v3(footprint))
+
+    def store_document(self, document: Mapping[str, Any]) -> dict[str, Any]:
+        """Serve a PACT v3 ProductFootprint document as given, after reading it as v3 (so a v2
+        document or a broken one is refused with the field and rule, nothing stored)."""
+        doc = dict(document)
+        read_pact(doc, expect=3)
+        valid_from, valid_to = _validity(doc)
+        fid = str(doc["id"])
+        now = dt.datetime.now(dt.UTC)
+        with UnitOfWork(self.engine) as uow:
+            exists = uow.conn.execute(select(pact_footprints.c.id).where(pact_footprints.c.id == fid)).first()
+            values = {"status": str(doc.get("status", "Active")), "valid_from": valid_from, "valid_to": valid_to,
+                      "document": doc, "stored_at": now}
+            if exists:
+                uow.conn.execute(update(pact_footprints).where(pact_footprints.c.id == fid).values(**values))
+                uow.conn.execute(delete(pact_footprint_keys).where(pact_footprint_keys.c.footprint_id == fid))
+            else:
+                uow.conn.execute(insert(pact_footprints).values(id=fid, seq=str(new_uuid7()), **values))
+            keys = [{"footprint_id": fid, "kind": k, "value": v[:512]} for k, v in sorted(_keys_of(doc))]
+            if keys:
+                uow.conn.execute(insert(pact_footprint_keys), keys)
+            uow.commit()
+        return doc
+
+    # ---- OAuth2 client credentials (RFC 6749 section 4.4) --------------------------------------
+
+    def issue_token(self, client_id: str | None, client_secret: str | None, *, grant_type: str | None) -> IssuedToken:
+        if grant_type != "client_credentials":
+            raise OAuthError(
+                f"grant_type {grant_type!r} is not supported; use client_credentials",
+                error="unsupported_grant_type" if grant_type else "invalid_request", status=400,
+                rule="RFC 6749 section 4.4.2",
+            )
+        if not client_id or not client_secret:
+            raise OAuthError(
+                "client authentication failed: no client credentials", error="invalid_client", status=401,
+                rule="RFC 6749 section 2.3.1 (HTTP Basic or client_id/client_secret form fields)",
+            )
+        with UnitOfWork(self.engine) as uow:
+            stored = uow.conn.execute(
+                select(pact_clients.c.secret_sha256).where(pact_clients.c.client_id == client_id)
+            ).scalar_one_or_none()
+            if stored is None or not hmac.compare_digest(str(stored), _sha256(client_secret)):
+                raise OAuthError(
+                    "client authentication failed", error="invalid_client", status=401, rule="RFC 6749 section 5.2"
+                )
+            token = secrets.token_urlsafe(32)
+            now = dt.datetime.now(dt.UTC)
+            uow.conn.execute(delete(pact_tokens).where(pact_tokens.c.expires_at < now))
+            uow.conn.execute(
+                insert(pact_tokens).values(
+                    token_sha256=_sha256(token), client_id=client_id,
+                    expires_at=now + dt.timedelta(seconds=self.token_ttl_seconds),
+                )
+            )
+            uow.commit()
+        return IssuedToken(access_token=token, expires_in=self.token_ttl_seconds)
+
+    def authenticate(self, authorization: str | None) -> str:
+        """The client id behind an ``Authorization: Bearer …`` header."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Invalid token provided: no bearer token", rule="PACT v3 BearerAuth")
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(pact_tokens.c.client_id, pact_tokens.c.expires_at).where(
+                    pact_tokens.c.token_sha256 == _sha256(token.strip())
+                )
+            ).first()
+        if row is None:
+            raise Unauthorized("Invalid token provided", rule="PACT v3 BearerAuth: token issued by /auth/token")
+        if row.expires_at <= dt.datetime.now(dt.UTC):
+            raise TokenExpired("the access token has expired", rule="PACT v3 BearerAuth: expires_in")
+        return str(row.client_id)
+
+    # ---- ListFootprints / GetFootprint ----------------------------------------------------------
+
+    def _where(self, flt: FootprintFilter) -> list[ColumnElement[bool]]:
+        t = pact_footprints
+        conds: list[ColumnElement[bool]] = []
+        for kind, values in flt.criteria():
+            if values:
+                sub = select(pact_footprint_keys.c.footprint_id).where(
+                    and_(pact_footprint_keys.c.kind == kind,
+                         pact_footprint_keys.c.value.in_(sorted({v.lower() for v in values})))
+                )
+                conds.append(t.c.id.in_(sub))
+        if flt.statuses:
+            conds.append(func.lower(t.c.status).in_(sorted({s.lower() for s in flt.statuses})))
+        if flt.valid_on is not None:
+            conds.append(and_(t.c.valid_from <= flt.valid_on, t.c.valid_to >= flt.valid_on))
+        if flt.valid_after is not None:
+            conds.append(t.c.valid_from > flt.valid_after)
+        if flt.valid_before is not None:
+            conds.append(t.c.valid_to < flt.valid_before)
+        return conds
+
+    def list_footprints(self, flt: FootprintFilter, *, offset: int = 0, limit: int | None = None) -> FootprintPage:
+        size = self.max_page_size if limit is None else max(0, min(limit, self.max_page_size))
+        if offset < 0:
+            raise InvalidInput(f"offset {offset} is negative", field="offset", rule="offset ≥ 0", value=str(offset))
+        conds = self._where(flt)
+        with self.engine.connect() as conn:
+            total = int(conn.execute(select(func.count()).select_from(pact_footprints).where(*conds)).scalar_one())
+            rows = conn.execute(
+                select(pact_footprints.c.document).where(*conds).order_by(pact_footprints.c.seq)
+                .offset(offset).limit(size)
+            ).scalars().all()
+        return FootprintPage([dict(r) for r in rows], total, offset, size)
+
+    def get_footprint(self, footprint_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            doc = conn.execute(
+                select(pact_footprints.c.document).where(pact_footprints.c.id == footprint_id)
+            ).scalar_one_or_none()
+        if doc is None:
+            raise NotFound(f"Footprint with ID '{footprint_id}' does not exist", rule="PACT v3 GetFootprint: 404")
+        return dict(doc)
+
+    # ---- Action Events ---------------------------------------------------------------------------
+
+    def receive_event(self, event: Any, *, client_id: str | None) -> str | None:
+        """Accept a PACT v3 CloudEvent. Returns the outbox id of the answer a RequestCreatedEvent
+        leads to (``None`` for the other types, and for a replayed event)."""
+        ev = _validated_event(event)
+        key = f"pact-event:{ev['source']}:{ev['id']}"
+        with UnitOfWork(self.engine) as uow:
+            first, _ = remember_delivery(uow, key, sender=client_id)
+            if not first:
+                return None
+            answer_id: str | None = None
+            if ev["type"] == REQUEST_CREATED:
+                flt = FootprintFilter.from_event_data(ev["data"])
+                destination = events_endpoint(ev["source"])
+                answer_id = enqueue(
+                    uow, kind="pact.event", destination=destination, body=self._answer(ev, flt),
+                    headers={"Content-Type": CLOUDEVENTS_JSON}, idempotency_key=f"pact-answer:{key}",
+                )
+            uow.conn.execute(
+                insert(pact_events).values(
+                    id=str(new_uuid7()), event_id=ev["id"], source=ev["source"], type=ev["type"],
+                    client_id=client_id, body=ev, answer_outbox_id=answer_id, received_at=dt.datetime.now(dt.UTC),
+                )
+            )
+            uow.commit()
+        return answer_id
+
+    def _answer(self, request: Mapping[str, Any], flt: FootprintFilter) -> dict[str, Any]:
+        docs = self._matching(flt)
+        data: dict[str, Any]
+        if docs:
+            kind, data = REQUEST_FULFILLED, {"requestEventId": request["id"], "pfs": docs}
+        else:
+            kind = REQUEST_REJECTED
+            data = {"requestEventId": request["id"],
+                    "error": {"code": "NotFound", "message": "The requested footprint could not be found."}}
+        return {"type": kind, "specversion": "1.0", "id": str(new_uuid7()), "source": self.events_source,
+                "time": _iso(dt.datetime.now(dt.UTC)), "data": data}
+
+    def _matching(self, flt: FootprintFilter) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(pact_footprints.c.document).where(*self._where(flt)).order_by(pact_footprints.c.seq)
+            ).scalars().all()
+        return [dict(r) for r in rows]
+
+    def events_received(self, *, types: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Events this node received, oldest first (a requester reads its fulfilled footprints here)."""
+        q = select(pact_events.c.body).order_by(pact_events.c.id)
+        if types:
+            q = q.where(pact_events.c.type.in_(list(types)))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).scalars().all()]
+
+
+def _validated_event(event: Any) -> dict[str, Any]:
+    """CloudEvents 1.0 structured mode with the PACT ``BaseEvent`` required attributes."""
+    if not isinstance(event, dict):
+        raise InvalidInput("the event must be a JSON object", field="body", rule="CloudEvents structured content mode")
+    for name in ("type", "specversion", "id", "source", "time"):
+        if not isinstance(event.get(name), str) or not event[name]:
+            raise InvalidInput(
+                f"event attribute {name} is missing or empty", field=name, rule="PACT v3 BaseEvent.required"
+            )
+    if event["specversion"] != "1.0":
+        raise InvalidInput(
+            f"specversion {event['specversion']!r} is not 1.0", field="specversion", rule="CloudEvents 1.0",
+            value=event["specversion"],
+        )
+    if event["type"] not in EVENT_TYPES:
+        raise InvalidInput(
+            f"event type {event['type']!r} is not a PACT v3 event", field="type",
+            rule="one of RequestCreatedEvent.3, RequestFulfilledEvent.3, RequestRejectedEvent.3, PublishedEvent.3",
+            value=event["type"],
+        )
+    _parse_time(event["time"], "time")
+    data = event.get("data")
+    if not isinstance(data, dict):
+        raise InvalidInput("event data must be an object", field="data", rule="PACT v3 BaseEvent.data")
+    if event["type"] in (REQUEST_FULFILLED, REQUEST_REJECTED) and not isinstance(data.get("requestEventId"), str):
+        raise InvalidInput("data.requestEventId is required", field="data.requestEventId", rule=f"{event['type']}.data")
+    if event["type"] == REQUEST_FULFILLED and not (isinstance(data.get("pfs"), list) and data["pfs"]):
+        raise InvalidInput(
+            "data.pfs must be a non-empty array", field="data.pfs", rule="RequestFulfilledEvent.data.pfs minItems 1"
+        )
+    if event["type"] == REQUEST_REJECTED and not isinstance(data.get("error"), dict):
+        raise InvalidInput("data.error is required", field="data.error", rule="RequestRejectedEvent.data.error")
+    if event["type"] == PUBLISHED:
+        pf_ids = data.get("pfIds")
+        if pf_ids is not None and not (isinstance(pf_ids, list) and all(isinstance(p, str) for p in pf_ids)):
+            raise InvalidInput(
+                "data.pfIds must be an array of strings", field="data.pfIds", rule="PublishedEvent.data.pfIds"
+            )
+    return dict(event)

@@ -1,0 +1,197 @@
+"""Outflow watch: export authorisations and the shipments of strategic materials they cover.
+
+A shipment of a strategic material (the due-diligence raw materials of Annex X — cobalt, natural
+graphite, lithium, nickel and their compounds — plus manganese and black mass, DESIGN.md §4
+flow 6) that leaves its customs territory (the EU's 27 member states count as one) needs an
+export authorisation held by the shipper for that material, valid on the shipment date, naming
+the destination (a country code or a region: ``EU``, ``EEA``) and with room under its cap.
+Otherwise an alert is raised with the evidence; the shipment itself is still recorded (the
+watch reports, it does not rewrite history). Pure.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from batpass.core.countries import ISO3166_ALPHA2
+from batpass.core.errors import InvalidInput
+from batpass.ledger._materials import MATERIALS
+from batpass.ledger.model import Event, Lot
+
+__all__ = ["EU27", "REGIONS", "Authorisation", "check_shipment", "parse_authorisation", "validate_authorisation"]
+
+#: EU member states (Treaty on European Union, Art. 52; ISO 3166-1 alpha-2)
+EU27 = frozenset(
+    {
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    }
+)
+REGIONS: Mapping[str, frozenset[str]] = {"EU": EU27, "EEA": EU27 | {"IS", "LI", "NO"}}
+
+
+def territory(country: str) -> str:
+    return "EU" if country in EU27 else country
+
+
+@dataclass
+class Authorisation:
+    """An export authorisation: holder, material, destinations, quantity cap, validity."""
+
+    id: str
+    holder: str
+    material: str
+    destinations: frozenset[str]
+    cap_kg: float
+    valid_from: _dt.datetime
+    valid_to: _dt.datetime
+    used_kg: float = 0.0
+    used_changed: bool = False
+
+    def covers_destination(self, country: str) -> bool:
+        return any(d == country or country in REGIONS.get(d, frozenset()) for d in self.destinations)
+
+
+def parse_authorisation(r: Any) -> Authorisation:
+    return Authorisation(
+        r.id, r.holder, r.material, frozenset(json.loads(r.destinations)), r.cap_kg, r.valid_from, r.valid_to, r.used_kg
+    )
+
+
+def validate_authorisation(d: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the input form of an authorisation (docs/ledger-events.md, "Export authorisations")."""
+    for k in ("id", "holder", "material", "destinations", "cap_kg", "valid_from", "valid_to"):
+        if k not in d:
+            raise InvalidInput(
+                f"authorisation.{k} is required", field=f"authorisation.{k}", rule="ledger.authorisation.schema"
+            )
+    if d["material"] not in MATERIALS:
+        raise InvalidInput(
+            f"authorisation.material {d['material']!r} is not a known material",
+            field="authorisation.material",
+            rule="ledger.material.known",
+        )
+    dests = d["destinations"]
+    if not isinstance(dests, list) or not dests:
+        raise InvalidInput(
+            "authorisation.destinations must be a non-empty list",
+            field="authorisation.destinations",
+            rule="ledger.authorisation.schema",
+        )
+    for x in dests:
+        if x not in ISO3166_ALPHA2 and x not in REGIONS:
+            raise InvalidInput(
+                f"authorisation.destinations: {x!r} is neither an ISO 3166-1 alpha-2 code nor a region "
+                f"({', '.join(REGIONS)})",
+                field="authorisation.destinations",
+                rule="ISO 3166-1 alpha-2",
+            )
+    cap = d["cap_kg"]
+    if isinstance(cap, bool) or not isinstance(cap, (int, float)) or cap <= 0:
+        raise InvalidInput(
+            "authorisation.cap_kg must be > 0", field="authorisation.cap_kg", rule="ledger.authorisation.schema"
+        )
+    out: dict[str, Any] = {}
+    for k in ("valid_from", "valid_to"):
+        try:
+            v = _dt.datetime.fromisoformat(d[k])
+        except (TypeError, ValueError):
+            v = None
+        if v is None or v.tzinfo is None:
+            raise InvalidInput(
+                f"authorisation.{k} must be an RFC 3339 timestamp", field=f"authorisation.{k}", rule="RFC 3339"
+            )
+        out[k] = v
+    if out["valid_to"] <= out["valid_from"]:
+        raise InvalidInput(
+            "authorisation.valid_to must be after valid_from",
+            field="authorisation.valid_to",
+            rule="ledger.authorisation.validity",
+        )
+    return {
+        "id": str(d["id"]),
+        "holder": str(d["holder"]),
+        "material": d["material"],
+        "destinations": sorted(dests),
+        "cap_kg": float(cap),
+        **out,
+    }
+
+
+def check_shipment(ev: Event, inputs: Sequence[Lot], auths: Sequence[Authorisation]) -> list[dict[str, Any]]:
+    """Alerts for one shipment event (empty when it is covered or not an export)."""
+    assert ev.shipment is not None
+    out: list[dict[str, Any]] = []
+    dest = ev.shipment.destination_country
+    if territory(dest) == territory(ev.site.country):
+        return out
+    for lot, inp in zip(inputs, ev.inputs, strict=True):
+        mat = MATERIALS[lot.material]
+        if not mat.strategic:
+            continue
+        kg = (
+            inp.quantity.value * (lot.mass_per_piece_kg or 1.0)
+            if inp.quantity.unit.value == "piece"
+            else inp.quantity.value * {"kg": 1.0, "t": 1000.0, "g": 0.001}[inp.quantity.unit.value]
+        )
+        evidence: dict[str, Any] = {
+            "shipment": str(ev.id),
+            "lot": str(lot.id),
+            "material": lot.material,
+            "quantity_kg": kg,
+            "from_site": ev.site.id,
+            "from_country": ev.site.country,
+            "destination_country": dest,
+            "to_site": ev.shipment.to_site.id,
+            "document": ev.shipment.document,
+            "at": ev.at.isoformat(),
+        }
+        valid = [
+            a
+            for a in auths
+            if a.holder == ev.owner and a.material == lot.material and a.valid_from <= ev.at <= a.valid_to
+        ]
+        if not valid:
+            out.append({"rule": "outflow.no-authorisation", "evidence": evidence})
+            continue
+        covering = [a for a in valid if a.covers_destination(dest)]
+        if not covering:
+            evidence["authorisations"] = [{"id": a.id, "destinations": sorted(a.destinations)} for a in valid]
+            out.append({"rule": "outflow.destination", "evidence": evidence})
+            continue
+        a = covering[0]
+        if a.used_kg + kg > a.cap_kg * (1 + 1e-9):
+            evidence["authorisation"] = {"id": a.id, "cap_kg": a.cap_kg, "used_kg": a.used_kg}
+            out.append({"rule": "outflow.cap", "evidence": evidence})
+        a.used_kg += kg
+        a.used_changed = True
+    return out

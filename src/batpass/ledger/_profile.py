@@ -1,0 +1,229 @@
+"""Origin profiles: for each lot and element, where that element came from.
+
+A profile is computed once per lot when the lot is recorded (from its parents' profiles, so the
+upstream summary is always precomputed) and again by the trace from the traced graph (the two
+must agree; a property test checks it). Pure: no storage.
+
+Per element, every share is a fraction of the element's mass in the lot:
+
+- ``c`` origin by country and ``s`` by site (mine sites; recovery sites for recycled material,
+  since recovered material is a secondary raw material whose origin is where it was recovered);
+- ``hx`` the high-risk share reported by folded supplier summaries (local sites are judged at
+  read time against the configurable high-risk list, so changing the list needs no recompute);
+- ``pre``/``post`` recycled shares (Art. 8; run-around scrap counts as neither);
+- ``cm`` chain-of-custody models (ISO 22095): each contribution is classed by the *weakest* model
+  met on its path, so a mass-balance step anywhere makes the rest of the path mass balance;
+- ``u`` the share of unknown origin (a supplier boundary with no summary: a tombstone);
+- ``a`` the share sitting in active materials, with ``apre``/``apost`` the recycled shares of
+  that active part (Art. 8 measures Co, Li and Ni against the element in active materials).
+
+Mixing weights are element masses: an input giving ``kg`` with fraction ``f`` of element e
+weighs ``kg × f`` in the element-e profile of every output of that event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from batpass.ledger._materials import ELEMENTS, Element
+from batpass.ledger.model import CustodyModel, EventKind, Lot, RecycledOrigin
+
+__all__ = ["Profile", "element_view", "mix_profile", "source_profile", "summary_source_profile"]
+
+Profile = dict[str, Any]  # {"e": {element: {...}}, "mines": [site ids], "xm": {boundary key: mines}}
+
+_ORDER = {m.value: m.strength for m in CustodyModel}
+_ZERO = {"c": {}, "s": {}, "hx": 0.0, "pre": 0.0, "post": 0.0, "cm": {}, "u": 1.0, "a": 0.0, "apre": 0.0, "apost": 0.0}
+
+
+def _recycled_flags(r: RecycledOrigin | None) -> tuple[float, float]:
+    if r is RecycledOrigin.PRE_CONSUMER:
+        return 1.0, 0.0
+    if r is RecycledOrigin.POST_CONSUMER:
+        return 0.0, 1.0
+    return 0.0, 0.0
+
+
+def is_profile_source(lot: Lot) -> bool:
+    """Lots whose profile does not come from parents: mined lots, recovered (recycled) lots and
+    receipts from another owner's partition."""
+    return lot.kind is EventKind.EXTRACTION or (lot.kind is EventKind.RECOVERY and lot.recycled is not None)
+
+
+def source_profile(lot: Lot) -> Profile:
+    pre, post = _recycled_flags(lot.recycled)
+    active = lot.is_active_material
+    e: dict[str, Any] = {}
+    for el, f in lot.composition.items():
+        if f <= 0:
+            continue
+        e[el.value] = {
+            "c": {lot.country: 1.0},
+            "s": {lot.site: 1.0},
+            "hx": 0.0,
+            "pre": pre,
+            "post": post,
+            "cm": {lot.custody.value: 1.0},
+            "u": 0.0,
+            "a": 1.0 if active else 0.0,
+            "apre": pre if active else 0.0,
+            "apost": post if active else 0.0,
+        }
+    mines = [lot.site] if lot.kind is EventKind.EXTRACTION else []
+    return {"e": e, "mines": mines, "xm": {}}
+
+
+def summary_source_profile(lot: Lot, summary: Mapping[str, Any] | None, key: str) -> Profile:
+    """Profile of a lot received from another owner: from the supplier's upstream summary when
+    one was received (identities are not in it), otherwise unknown origin (a tombstone)."""
+    pre0, post0 = _recycled_flags(lot.recycled)
+    elements = (summary or {}).get("elements", {})
+    active = lot.is_active_material
+    e: dict[str, Any] = {}
+    for el, f in lot.composition.items():
+        if f <= 0:
+            continue
+        s = elements.get(el.value)
+        if s is None:
+            ep = dict(_ZERO, pre=pre0, post=post0, cm={lot.custody.value: 1.0}, c={}, s={})
+        else:
+            rec = s.get("recycled", {})
+            pre = float(rec.get("preConsumer", 0.0)) if lot.recycled is None else pre0
+            post = float(rec.get("postConsumer", 0.0)) if lot.recycled is None else post0
+            cm = _downgrade(dict(s.get("custodyModels") or {lot.custody.value: 1.0}), lot.custody)
+            ep = {
+                "c": dict(s.get("originByCountry", {})),
+                "s": {},
+                "hx": float(s.get("highRiskShare", 0.0)),
+                "pre": pre,
+                "post": post,
+                "cm": cm,
+                "u": 0.0 if s.get("originByCountry") else 1.0,
+                "a": 0.0,
+                "apre": 0.0,
+                "apost": 0.0,
+            }
+        if active:
+            ep["a"], ep["apre"], ep["apost"] = 1.0, ep["pre"], ep["post"]
+        e[el.value] = ep
+    xm = {key: int(summary.get("minesReached", 0))} if summary is not None else {key: -1}
+    return {"e": e, "mines": [], "xm": xm}
+
+
+def _downgrade(cm: dict[str, float], model: CustodyModel) -> dict[str, float]:
+    limit = model.strength
+    out: dict[str, float] = {}
+    for k, v in cm.items():
+        kk = k if _ORDER[k] >= limit else model.value
+        out[kk] = out.get(kk, 0.0) + v
+    return out
+
+
+def _acc(target: dict[str, float], src: Mapping[str, float], w: float) -> None:
+    for k, v in src.items():
+        target[k] = target.get(k, 0.0) + v * w
+
+
+def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles: Sequence[Profile]) -> Profile:
+    """Profile of ``lot`` produced from ``parents`` (each with the kg it gave to the event)."""
+    if (
+        len(parents) == 1
+        and parents[0][0].composition == lot.composition
+        and parents[0][0].custody.strength >= lot.custody.strength
+    ):
+        # a move (shipment, own receipt) of one lot: same profile, custody unchanged or weaker
+        p0 = parent_profiles[0]
+        if parents[0][0].custody == lot.custody and parents[0][0].is_active_material == lot.is_active_material:
+            return p0
+    active = lot.is_active_material
+    e: dict[str, Any] = {}
+    mines: set[str] = set()
+    xm: dict[str, int] = {}
+    for prof in parent_profiles:
+        mines.update(prof["mines"])
+        xm.update(prof["xm"])
+    for el, f in lot.composition.items():
+        if f <= 0:
+            continue
+        key = el.value
+        W = 0.0
+        Wa = 0.0
+        c: dict[str, float] = {}
+        s: dict[str, float] = {}
+        cm: dict[str, float] = {}
+        hx = pre = post = u = apre = apost = 0.0
+        for (plot, kg), prof in zip(parents, parent_profiles, strict=True):
+            pf = plot.composition.get(el, 0.0)
+            if pf <= 0:
+                continue
+            ep = prof["e"].get(key)
+            if ep is None:
+                continue
+            w = kg * pf
+            W += w
+            _acc(c, ep["c"], w)
+            _acc(s, ep["s"], w)
+            _acc(cm, ep["cm"], w)
+            hx += ep["hx"] * w
+            pre += ep["pre"] * w
+            post += ep["post"] * w
+            u += ep["u"] * w
+            wa = w * ep["a"]
+            Wa += wa
+            apre += ep["apre"] * wa
+            apost += ep["apost"] * wa
+        if W <= 0:
+            e[key] = dict(_ZERO, cm={lot.custody.value: 1.0}, c={}, s={})
+            continue
+        inv = 1.0 / W
+        ep2 = {
+            "c": {k: v * inv for k, v in c.items()},
+            "s": {k: v * inv for k, v in s.items()},
+            "hx": hx * inv,
+            "pre": pre * inv,
+            "post": post * inv,
+            "cm": _downgrade({k: v * inv for k, v in cm.items()}, lot.custody),
+            "u": u * inv,
+            "a": Wa * inv,
+            "apre": apre / Wa if Wa > 0 else 0.0,
+            "apost": apost / Wa if Wa > 0 else 0.0,
+        }
+        if active:
+            ep2["a"], ep2["apre"], ep2["apost"] = 1.0, ep2["pre"], ep2["post"]
+        e[key] = ep2
+    return {"e": e, "mines": sorted(mines), "xm": xm}
+
+
+def _norm(d: Mapping[str, float]) -> dict[str, float]:
+    t = sum(d.values())
+    if t <= 0:
+        return {}
+    out = {k: v / t for k, v in sorted(d.items()) if v > 0}
+    # make the shares sum to exactly 1 within float precision (contract §1: within 1e-9)
+    if out:
+        k_max = max(out, key=lambda k: out[k])
+        out[k_max] += 1.0 - sum(out.values())
+    return out
+
+
+def element_view(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> dict[str, Any]:
+    """The shares of one element as the trace and the summary report them."""
+    hr = set(high_risk_sites)
+    known = 1.0 - ep["u"]
+    local_hr = sum(v for k, v in ep["s"].items() if k in hr)
+    high = (local_hr + ep["hx"]) / known if known > 1e-12 else 0.0
+    return {
+        "originByCountry": _norm(ep["c"]),
+        "originBySite": _norm(ep["s"]),
+        "highRiskShare": min(1.0, max(0.0, high)),
+        "recycled": {"preConsumer": min(1.0, ep["pre"]), "postConsumer": min(1.0, ep["post"])},
+        "custodyModels": _norm(ep["cm"]),
+        "unknownShare": ep["u"],
+        "activeShare": ep["a"],
+        "activeRecycled": {"preConsumer": ep["apre"], "postConsumer": ep["apost"]},
+    }
+
+
+def elements_of(profile: Profile) -> list[Element]:
+    return [el for el in ELEMENTS if el.value in profile["e"]]

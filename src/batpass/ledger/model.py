@@ -1,0 +1,1085 @@
+"""The material ledger's pure model: lots, custody events and the invariants checked when an event
+is recorded.
+
+Sources: Regulation (EU) 2023/1542 Art. 8 (recycled content per element, pre-/post-consumer),
+Art. 47-52 and Annex X (due-diligence raw materials); ISO 22095:2020 §3.3 (chain-of-custody
+models); DESIGN.md §4 flow 1 (events, mass conservation per element, no overdrawn lot).
+
+Invariants enforced by :func:`apply_event` (each violation names the rule id below):
+
+- ``ledger.lot.balance`` — no lot gives out more than it holds ("lot X holds 120.0 kg, event
+  takes 130.0 kg").
+- ``ledger.mass.element`` — per element, Σ outputs ≤ Σ inputs × declared yield, within
+  :data:`MASS_TOLERANCE_REL` (relative) plus :data:`MASS_TOLERANCE_ABS_KG`.
+- ``ledger.unit.declared-mass`` — units convert only through declared masses: mass units (kg, t,
+  g) convert among themselves; pieces convert to mass only through the lot's declared mass per
+  piece.
+- ``ledger.append-only`` — events are never edited: a correction is a new event naming the
+  corrected one (``corrects``); a voiding correction is allowed only while the corrected event's
+  outputs are untouched.
+- ``ledger.owner.partition`` — an event touches only lots of its own owner (the Ouranos hub keeps
+  many operators' ledgers in one database).
+
+This module is pure: no SQL, HTTP or clock.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, Self, TypeVar
+
+from batpass.core.countries import ISO3166_ALPHA2
+from batpass.core.errors import Conflict, InvalidInput, NotFound
+from batpass.ledger._materials import ELEMENTS, MATERIALS, Element, Material
+from batpass.ledger.errors import LotOverdrawn, MassBalanceViolation, UnitMismatch
+
+__all__ = [
+    "MASS_TOLERANCE_ABS_KG",
+    "MASS_TOLERANCE_REL",
+    "PASSPORT_STATUSES",
+    "BatteryInfo",
+    "CustodyModel",
+    "Edge",
+    "Effect",
+    "Event",
+    "EventId",
+    "EventKind",
+    "InputRef",
+    "LedgerView",
+    "Lot",
+    "LotId",
+    "OutputSpec",
+    "Quantity",
+    "Receipt",
+    "RecycledOrigin",
+    "Shipment",
+    "Site",
+    "Unit",
+    "apply_event",
+    "parse_event",
+]
+
+#: relative tolerance of the per-element balance (assays and rounding of declared masses)
+MASS_TOLERANCE_REL = 1e-3
+#: absolute tolerance of the per-element balance, in kg (one milligram)
+MASS_TOLERANCE_ABS_KG = 1e-6
+#: float noise allowed when a lot is drawn down to exactly zero
+_BALANCE_EPS = 1e-9
+
+#: battery statuses, Art. 77 / Annex XIII (RULES.md "Status values")
+PASSPORT_STATUSES = frozenset({"original", "re-used", "repurposed", "remanufactured", "waste"})
+
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/\-]{0,127}")
+_OWNER_RE = re.compile(r"did:[a-z0-9]+:[A-Za-z0-9._:%\-]+")
+
+
+class _Id(str):
+    kind = "identifier"
+
+    def __new__(cls, value: object, *, field: str | None = None) -> Self:
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+            raise InvalidInput(
+                f"{value!r} is not a valid {cls.kind}: 1-128 characters of letters, digits and ._:/-",
+                field=field or cls.kind,
+                rule="ledger.id.syntax",
+                value=value,
+            )
+        return super().__new__(cls, value)
+
+
+class LotId(_Id):
+    """Identifier of a lot, unique within its owner's partition (UUIDv7 text recommended)."""
+
+    kind = "lot id"
+
+
+class EventId(_Id):
+    """Identifier of an event; replays of the same id are idempotent."""
+
+    kind = "event id"
+
+
+class EventKind(StrEnum):
+    EXTRACTION = "extraction"
+    TRANSFORMATION = "transformation"
+    SHIPMENT = "shipment"
+    RECEIPT = "receipt"
+    ASSEMBLY = "assembly"
+    STATUS_CHANGE = "status_change"
+    COLLECTION = "collection"
+    RECYCLING = "recycling"
+    RECOVERY = "recovery"
+    CORRECTION = "correction"
+
+
+class CustodyModel(StrEnum):
+    """ISO 22095:2020 §3.3.1-3.3.5, strongest physical link first."""
+
+    IDENTITY_PRESERVED = "identity_preserved"
+    SEGREGATED = "segregated"
+    CONTROLLED_BLENDING = "controlled_blending"
+    MASS_BALANCE = "mass_balance"
+    BOOK_AND_CLAIM = "book_and_claim"
+
+    @property
+    def strength(self) -> int:
+        return _CUSTODY_ORDER.index(self)
+
+
+_CUSTODY_ORDER: tuple[CustodyModel, ...] = tuple(CustodyModel)
+
+
+class RecycledOrigin(StrEnum):
+    """Art. 8: recovered from battery manufacturing waste (pre-consumer) or post-consumer waste;
+    ``run_around`` is scrap reused inside the same process, which does not count (RULES.md)."""
+
+    PRE_CONSUMER = "pre_consumer"
+    POST_CONSUMER = "post_consumer"
+    RUN_AROUND = "run_around"
+
+
+class Unit(StrEnum):
+    KG = "kg"
+    T = "t"
+    G = "g"
+    PIECE = "piece"
+
+
+_TO_KG = {Unit.KG: 1.0, Unit.T: 1000.0, Unit.G: 0.001}
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    value: float
+    unit: Unit
+
+    def __str__(self) -> str:
+        return f"{self.value:g} {self.unit.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    id: str
+    country: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryInfo:
+    """What the ledger keeps about a battery lot: its identifier (GS1 Digital Link URI), model,
+    chemistry, rated energy and plant; Art. 8 reports per model, year and plant."""
+
+    id: str
+    model: str
+    chemistry: str
+    capacity_kwh: float
+    category: str = "ev"
+
+
+@dataclass(frozen=True, slots=True)
+class InputRef:
+    lot: LotId
+    quantity: Quantity
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    lot: LotId
+    material: str
+    quantity: Quantity
+    mass_per_piece_kg: float | None = None
+    custody: CustodyModel | None = None
+    recycled: RecycledOrigin | None = None
+    assay: Mapping[Element, float] | None = None
+    battery: BatteryInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    to_site: Site
+    destination_country: str
+    document: str
+    to_owner: str | None = None  # None: a move between the owner's own sites
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    from_owner: str
+    from_lot: LotId
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One custody event as recorded (the wire form is documented in docs/ledger-events.md)."""
+
+    id: EventId
+    kind: EventKind
+    owner: str
+    at: _dt.datetime
+    site: Site
+    inputs: tuple[InputRef, ...] = ()
+    outputs: tuple[OutputSpec, ...] = ()
+    yield_: float | Mapping[Element, float] = 1.0
+    shipment: Shipment | None = None
+    receipt: Receipt | None = None
+    status_lot: LotId | None = None
+    status: str | None = None
+    corrects: EventId | None = None
+    void: bool = False
+    reason: str | None = None
+
+    def yield_for(self, el: Element) -> float:
+        if isinstance(self.yield_, float):
+            return self.yield_
+        return self.yield_.get(el, 1.0)
+
+
+@dataclass(slots=True)
+class Lot:
+    """A lot as the ledger holds it. ``remaining_kg`` is what it can still give out;
+    ``composition`` is kg of each tracked element per kg of lot."""
+
+    owner: str
+    id: LotId
+    material: str
+    unit: Unit
+    quantity: float
+    mass_kg: float
+    remaining_kg: float
+    mass_per_piece_kg: float | None
+    site: str
+    country: str
+    custody: CustodyModel
+    recycled: RecycledOrigin | None
+    composition: dict[Element, float]
+    produced_at: _dt.datetime
+    event_id: EventId
+    kind: EventKind
+    status: str | None = None
+    battery: BatteryInfo | None = None
+    held: bool = True
+    voided: bool = False
+    profile: Any = None  # the precomputed origin profile (ledger._profile), filled by the service
+    seq: int = 0  # sequence number of the event that produced it (orders lots topologically)
+
+    @property
+    def is_active_material(self) -> bool:
+        m = MATERIALS.get(self.material)
+        return bool(m and m.active_material)
+
+    def element_kg(self, el: Element, mass_kg: float | None = None) -> float:
+        return (self.mass_kg if mass_kg is None else mass_kg) * self.composition.get(el, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """``parent`` gave ``input_kg`` to the event that produced ``child`` (same owner unless the
+    edge is a receipt naming the supplier's dispatched lot)."""
+
+    child: LotId
+    parent_owner: str
+    parent: LotId
+    event_id: EventId
+    input_kg: float
+
+
+@dataclass
+class Effect:
+    """What recording one event changes: new lots, draw-downs, graph edges and flags."""
+
+    new_lots: list[Lot] = field(default_factory=list)
+    debits: dict[LotId, float] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+    parents: dict[LotId, list[tuple[Lot, float]]] = field(default_factory=dict)
+    status: dict[LotId, str] = field(default_factory=dict)
+    released: list[LotId] = field(default_factory=list)  # shipped to another owner
+    voided: list[LotId] = field(default_factory=list)
+    credits: dict[LotId, float] = field(default_factory=dict)  # returned by a voiding correction
+
+
+class LedgerView(Protocol):
+    """What :func:`apply_event` reads: the owner's lots (as already changed by earlier events of
+    the same batch) and the effect of an earlier event (for corrections)."""
+
+    def lot(self, owner: str, lot_id: LotId) -> Lot | None: ...
+
+    def event_flows(self, owner: str, event_id: EventId) -> tuple[list[tuple[LotId, float]], list[LotId]] | None:
+        """(inputs with kg taken, output lot ids) of a recorded event, or None."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# parsing (strict: unknown keys are errors, every message names the field and the rule)
+# --------------------------------------------------------------------------------------------
+
+_EVENT_KEYS = frozenset(
+    {
+        "id",
+        "kind",
+        "owner",
+        "at",
+        "site",
+        "inputs",
+        "outputs",
+        "yield",
+        "shipment",
+        "receipt",
+        "status",
+        "corrects",
+        "void",
+        "reason",
+    }
+)
+_OUTPUT_KEYS = frozenset(
+    {
+        "lot",
+        "material",
+        "quantity",
+        "mass_per_piece_kg",
+        "custody",
+        "recycled",
+        "assay",
+        "battery",
+    }
+)
+
+
+def _req(d: Mapping[str, Any], key: str, path: str) -> Any:
+    try:
+        return d[key]
+    except KeyError:
+        raise InvalidInput(f"{path}.{key} is required", field=f"{path}.{key}", rule="ledger.event.schema") from None
+
+
+def _obj(v: Any, path: str, allowed: frozenset[str] | None = None) -> Mapping[str, Any]:
+    if not isinstance(v, dict):
+        raise InvalidInput(f"{path} must be an object", field=path, rule="ledger.event.schema", value=v)
+    if allowed is not None:
+        extra = v.keys() - allowed
+        if extra:
+            k = sorted(extra)[0]
+            raise InvalidInput(f"{path}.{k} is not a known field", field=f"{path}.{k}", rule="ledger.event.schema")
+    return v
+
+
+def _str(v: Any, path: str, *, max_len: int = 512) -> str:
+    if not isinstance(v, str) or not v or len(v) > max_len:
+        raise InvalidInput(
+            f"{path} must be a non-empty string of at most {max_len} characters",
+            field=path,
+            rule="ledger.event.schema",
+            value=v,
+        )
+    return v
+
+
+def _num(v: Any, path: str, *, positive: bool = True) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise InvalidInput(f"{path} must be a finite number", field=path, rule="ledger.event.schema", value=v)
+    f = float(v)
+    if positive and f <= 0:
+        raise InvalidInput(f"{path} must be > 0, got {f:g}", field=path, rule="ledger.quantity.positive", value=v)
+    return f
+
+
+def _country(v: Any, path: str) -> str:
+    if not isinstance(v, str) or v not in ISO3166_ALPHA2:
+        raise InvalidInput(
+            f"{path} must be an ISO 3166-1 alpha-2 code, got {v!r}", field=path, rule="ISO 3166-1 alpha-2", value=v
+        )
+    return v
+
+
+def _owner(v: Any, path: str) -> str:
+    if not isinstance(v, str) or not _OWNER_RE.fullmatch(v):
+        raise InvalidInput(
+            f"{path} must be the owner's DID, got {v!r}", field=path, rule="ledger.owner.did (DID Core 3.1)", value=v
+        )
+    return v
+
+
+def _site(v: Any, path: str) -> Site:
+    d = _obj(v, path, frozenset({"id", "country"}))
+    return Site(
+        _str(_req(d, "id", path), f"{path}.id", max_len=128), _country(_req(d, "country", path), f"{path}.country")
+    )
+
+
+def _quantity(v: Any, path: str) -> Quantity:
+    d = _obj(v, path, frozenset({"value", "unit"}))
+    value = _num(_req(d, "value", path), f"{path}.value")
+    u = _req(d, "unit", path)
+    try:
+        unit = Unit(u)
+    except ValueError:
+        raise InvalidInput(
+            f"{path}.unit must be one of kg, t, g, piece, got {u!r}",
+            field=f"{path}.unit",
+            rule="ledger.unit.known",
+            value=u,
+        ) from None
+    return Quantity(value, unit)
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _enum(cls: type[_E], v: Any, path: str) -> _E:
+    try:
+        return cls(v)
+    except ValueError:
+        allowed = ", ".join(m.value for m in cls)
+        raise InvalidInput(
+            f"{path} must be one of {allowed}, got {v!r}", field=path, rule="ledger.event.schema", value=v
+        ) from None
+
+
+def _fractions(v: Any, path: str, *, sums_to_one: bool = True) -> dict[Element, float]:
+    d = _obj(v, path)
+    out: dict[Element, float] = {}
+    for k, x in d.items():
+        el = _enum(Element, k, f"{path} key")
+        f = _num(x, f"{path}.{k}", positive=False)
+        if not 0.0 <= f <= 1.0:
+            raise InvalidInput(
+                f"{path}.{k} must be a mass fraction in [0, 1], got {f:g}",
+                field=f"{path}.{k}",
+                rule="ledger.assay.fraction",
+                value=x,
+            )
+        out[el] = f
+    if sums_to_one and sum(out.values()) > 1.0 + 1e-9:
+        raise InvalidInput(
+            f"{path} fractions add up to {sum(out.values()):.6g} > 1", field=path, rule="ledger.assay.fraction"
+        )
+    return out
+
+
+def parse_event(raw: Any, *, path: str = "event") -> Event:
+    """Parse one event from its JSON form (docs/ledger-events.md), strictly."""
+    d = _obj(raw, path, _EVENT_KEYS)
+    eid = EventId(_req(d, "id", path), field=f"{path}.id")
+    kind = _enum(EventKind, _req(d, "kind", path), f"{path}.kind")
+    owner = _owner(_req(d, "owner", path), f"{path}.owner")
+    at_raw = _req(d, "at", path)
+    try:
+        at = _dt.datetime.fromisoformat(at_raw) if isinstance(at_raw, str) else None
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise InvalidInput(
+            f"{path}.at must be an RFC 3339 timestamp with a zone, got {at_raw!r}",
+            field=f"{path}.at",
+            rule="RFC 3339",
+            value=at_raw,
+        )
+    site = _site(_req(d, "site", path), f"{path}.site")
+    inputs: list[InputRef] = []
+    for i, item in enumerate(d.get("inputs") or ()):
+        p = f"{path}.inputs[{i}]"
+        o = _obj(item, p, frozenset({"lot", "quantity"}))
+        inputs.append(
+            InputRef(LotId(_req(o, "lot", p), field=f"{p}.lot"), _quantity(_req(o, "quantity", p), f"{p}.quantity"))
+        )
+    outputs: list[OutputSpec] = []
+    for i, item in enumerate(d.get("outputs") or ()):
+        p = f"{path}.outputs[{i}]"
+        o = _obj(item, p, _OUTPUT_KEYS)
+        mat = _req(o, "material", p)
+        if mat not in MATERIALS:
+            raise InvalidInput(
+                f"{p}.material {mat!r} is not a known material",
+                field=f"{p}.material",
+                rule="ledger.material.known",
+                value=mat,
+            )
+        battery = None
+        if o.get("battery") is not None:
+            bp = f"{p}.battery"
+            b = _obj(o["battery"], bp, frozenset({"id", "model", "chemistry", "capacity_kwh", "category"}))
+            battery = BatteryInfo(
+                _str(_req(b, "id", bp), f"{bp}.id"),
+                _str(_req(b, "model", bp), f"{bp}.model", max_len=128),
+                _str(_req(b, "chemistry", bp), f"{bp}.chemistry", max_len=32),
+                _num(_req(b, "capacity_kwh", bp), f"{bp}.capacity_kwh"),
+                _str(b.get("category", "ev"), f"{bp}.category", max_len=32),
+            )
+        outputs.append(
+            OutputSpec(
+                lot=LotId(_req(o, "lot", p), field=f"{p}.lot"),
+                material=mat,
+                quantity=_quantity(_req(o, "quantity", p), f"{p}.quantity"),
+                mass_per_piece_kg=_num(o["mass_per_piece_kg"], f"{p}.mass_per_piece_kg")
+                if o.get("mass_per_piece_kg") is not None
+                else None,
+                custody=_enum(CustodyModel, o["custody"], f"{p}.custody") if o.get("custody") is not None else None,
+                recycled=_enum(RecycledOrigin, o["recycled"], f"{p}.recycled")
+                if o.get("recycled") is not None
+                else None,
+                assay=_fractions(o["assay"], f"{p}.assay") if o.get("assay") is not None else None,
+                battery=battery,
+            )
+        )
+    y_raw = d.get("yield", 1.0)
+    yield_: float | dict[Element, float]
+    if isinstance(y_raw, dict):
+        yield_ = _fractions(y_raw, f"{path}.yield", sums_to_one=False) if y_raw else 1.0
+        if isinstance(yield_, dict) and any(v <= 0 for v in yield_.values()):
+            raise InvalidInput(
+                f"{path}.yield values must be in (0, 1]", field=f"{path}.yield", rule="ledger.yield.range"
+            )
+    else:
+        yield_ = _num(y_raw, f"{path}.yield")
+        if yield_ > 1.0:
+            raise InvalidInput(
+                f"{path}.yield must be in (0, 1], got {yield_:g}",
+                field=f"{path}.yield",
+                rule="ledger.yield.range",
+                value=y_raw,
+            )
+    shipment = None
+    if d.get("shipment") is not None:
+        sp = f"{path}.shipment"
+        s = _obj(d["shipment"], sp, frozenset({"to_site", "destination_country", "document", "to_owner"}))
+        shipment = Shipment(
+            _site(_req(s, "to_site", sp), f"{sp}.to_site"),
+            _country(_req(s, "destination_country", sp), f"{sp}.destination_country"),
+            _str(_req(s, "document", sp), f"{sp}.document"),
+            _owner(s["to_owner"], f"{sp}.to_owner") if s.get("to_owner") is not None else None,
+        )
+    receipt = None
+    if d.get("receipt") is not None:
+        rp = f"{path}.receipt"
+        r = _obj(d["receipt"], rp, frozenset({"from_owner", "from_lot", "document"}))
+        receipt = Receipt(
+            _owner(_req(r, "from_owner", rp), f"{rp}.from_owner"),
+            LotId(_req(r, "from_lot", rp), field=f"{rp}.from_lot"),
+            _str(_req(r, "document", rp), f"{rp}.document"),
+        )
+    status_lot = status = None
+    if d.get("status") is not None:
+        sp = f"{path}.status"
+        s = _obj(d["status"], sp, frozenset({"lot", "value"}))
+        status_lot = LotId(_req(s, "lot", sp), field=f"{sp}.lot")
+        status = _req(s, "value", sp)
+        if status not in PASSPORT_STATUSES:
+            raise InvalidInput(
+                f"{sp}.value must be one of {', '.join(sorted(PASSPORT_STATUSES))}, got {status!r}",
+                field=f"{sp}.value",
+                rule="Annex XIII battery status",
+                value=status,
+            )
+    corrects = EventId(d["corrects"], field=f"{path}.corrects") if d.get("corrects") is not None else None
+    void = d.get("void", False)
+    if not isinstance(void, bool):
+        raise InvalidInput(f"{path}.void must be a boolean", field=f"{path}.void", rule="ledger.event.schema")
+    reason = _str(d["reason"], f"{path}.reason", max_len=2000) if d.get("reason") is not None else None
+    ev = Event(
+        eid,
+        kind,
+        owner,
+        at,
+        site,
+        tuple(inputs),
+        tuple(outputs),
+        yield_,
+        shipment,
+        receipt,
+        status_lot,
+        status,
+        corrects,
+        void,
+        reason,
+    )
+    _check_shape(ev, path)
+    return ev
+
+
+_NEEDS_INPUTS = {
+    EventKind.TRANSFORMATION,
+    EventKind.SHIPMENT,
+    EventKind.ASSEMBLY,
+    EventKind.COLLECTION,
+    EventKind.RECYCLING,
+    EventKind.RECOVERY,
+}
+_NEEDS_OUTPUTS = _NEEDS_INPUTS | {EventKind.EXTRACTION, EventKind.RECEIPT}
+
+
+def _check_shape(ev: Event, path: str) -> None:
+    """Which parts each kind of event must (and must not) carry."""
+    k = ev.kind
+    if k in _NEEDS_INPUTS and not ev.inputs:
+        raise InvalidInput(
+            f"{path}: a {k.value} event needs inputs", field=f"{path}.inputs", rule=f"ledger.{k.value}.inputs"
+        )
+    if k not in _NEEDS_INPUTS and ev.inputs:
+        raise InvalidInput(
+            f"{path}: a {k.value} event takes no inputs", field=f"{path}.inputs", rule=f"ledger.{k.value}.inputs"
+        )
+    if k in _NEEDS_OUTPUTS and not ev.outputs:
+        raise InvalidInput(
+            f"{path}: a {k.value} event needs outputs", field=f"{path}.outputs", rule=f"ledger.{k.value}.outputs"
+        )
+    if k not in _NEEDS_OUTPUTS and ev.outputs:
+        raise InvalidInput(
+            f"{path}: a {k.value} event has no outputs", field=f"{path}.outputs", rule=f"ledger.{k.value}.outputs"
+        )
+    if (k is EventKind.SHIPMENT) != (ev.shipment is not None):
+        raise InvalidInput(
+            f"{path}.shipment is required on shipment events and only there",
+            field=f"{path}.shipment",
+            rule="ledger.shipment.document",
+        )
+    if (k is EventKind.RECEIPT) != (ev.receipt is not None):
+        raise InvalidInput(
+            f"{path}.receipt is required on receipt events and only there",
+            field=f"{path}.receipt",
+            rule="ledger.receipt.document",
+        )
+    if (k is EventKind.STATUS_CHANGE) != (ev.status is not None):
+        raise InvalidInput(
+            f"{path}.status is required on status_change events and only there",
+            field=f"{path}.status",
+            rule="ledger.status_change.status",
+        )
+    if (k is EventKind.CORRECTION) != (ev.corrects is not None):
+        raise InvalidInput(
+            f"{path}.corrects names the corrected event, on correction events only",
+            field=f"{path}.corrects",
+            rule="ledger.append-only",
+        )
+    if k is EventKind.CORRECTION and not ev.reason:
+        raise InvalidInput(
+            f"{path}.reason is required on a correction", field=f"{path}.reason", rule="ledger.append-only"
+        )
+    if k is EventKind.SHIPMENT and len(ev.outputs) != 1:
+        raise InvalidInput(
+            f"{path}: a shipment has exactly one output lot (the lot at its destination)",
+            field=f"{path}.outputs",
+            rule="ledger.shipment.outputs",
+        )
+    if k is EventKind.RECEIPT and len(ev.outputs) != 1:
+        raise InvalidInput(
+            f"{path}: a receipt has exactly one output lot", field=f"{path}.outputs", rule="ledger.receipt.outputs"
+        )
+    seen: set[str] = set()
+    for i, o in enumerate(ev.outputs):
+        p = f"{path}.outputs[{i}]"
+        if o.lot in seen:
+            raise InvalidInput(f"{p}.lot {o.lot} appears twice", field=f"{p}.lot", rule="ledger.lot.unique")
+        seen.add(o.lot)
+        if o.recycled is not None and k not in (EventKind.RECOVERY, EventKind.RECEIPT):
+            raise InvalidInput(
+                f"{p}.recycled is declared only on recovery (or receipt) outputs",
+                field=f"{p}.recycled",
+                rule="Art. 8 recycled origin",
+            )
+        if k is EventKind.RECOVERY and o.recycled is None:
+            raise InvalidInput(
+                f"{p}.recycled (pre_consumer, post_consumer or run_around) is required on recovered material",
+                field=f"{p}.recycled",
+                rule="Art. 8 recycled origin",
+            )
+        mat = MATERIALS[o.material]
+        _check_output_unit(mat, o, p)
+        own_receipt = k is EventKind.RECEIPT and ev.receipt is not None and ev.receipt.from_owner == ev.owner
+        if (
+            mat.fractions is None
+            and o.assay is None
+            and k in (EventKind.EXTRACTION, EventKind.RECEIPT)
+            and not own_receipt
+        ):
+            raise InvalidInput(
+                f"{p}.assay is required: {o.material} has no fixed composition and this "
+                f"{k.value} has no inputs to derive it from",
+                field=f"{p}.assay",
+                rule="ledger.assay.required",
+            )
+        if o.battery is not None and o.material not in ("battery", "pack"):
+            raise InvalidInput(
+                f"{p}.battery is only for battery or pack lots", field=f"{p}.battery", rule="ledger.battery.material"
+            )
+
+
+def _check_output_unit(mat: Material, o: OutputSpec, p: str) -> None:
+    if mat.form == "piece":
+        if o.quantity.unit is not Unit.PIECE or o.mass_per_piece_kg is None:
+            raise UnitMismatch(
+                f"{p}: {mat.code} is counted in pieces with a declared mass per piece "
+                f"(quantity.unit 'piece' and mass_per_piece_kg), got {o.quantity}",
+                field=f"{p}.quantity.unit",
+                rule="ledger.unit.declared-mass",
+                value=str(o.quantity),
+            )
+        if o.quantity.value != int(o.quantity.value):
+            raise UnitMismatch(
+                f"{p}: pieces are whole, got {o.quantity}",
+                field=f"{p}.quantity.value",
+                rule="ledger.unit.declared-mass",
+                value=o.quantity.value,
+            )
+    elif o.quantity.unit is Unit.PIECE:
+        raise UnitMismatch(
+            f"{p}: {mat.code} is a bulk material measured in kg, t or g, got {o.quantity}",
+            field=f"{p}.quantity.unit",
+            rule="ledger.unit.declared-mass",
+            value=str(o.quantity),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# the invariants
+# --------------------------------------------------------------------------------------------
+
+
+def _fmt(kg: float) -> str:
+    return f"{kg:.6g} kg" if kg < 1e6 else f"{kg:,.1f} kg"
+
+
+def _input_kg(lot: Lot, q: Quantity, field: str) -> float:
+    """Convert a quantity taken from ``lot`` to kg, only through declared masses."""
+    if q.unit is Unit.PIECE:
+        if lot.mass_per_piece_kg is None:
+            raise UnitMismatch(
+                f"lot {lot.id} is {lot.material} measured in {lot.unit.value}; a quantity in pieces converts to mass "
+                "only through a declared mass per piece, and this lot declares none",
+                field=field,
+                rule="ledger.unit.declared-mass",
+                value=str(q),
+            )
+        if q.value != int(q.value):
+            raise UnitMismatch(
+                f"pieces are whole, got {q}", field=field, rule="ledger.unit.declared-mass", value=q.value
+            )
+        return q.value * lot.mass_per_piece_kg
+    return q.value * _TO_KG[q.unit]
+
+
+def apply_event(ev: Event, view: LedgerView) -> Effect:
+    """Check ``ev`` against the ledger as ``view`` shows it and return what it changes.
+
+    Raises (nothing is changed): :class:`NotFound` for unknown lots or events,
+    :class:`UnitMismatch`, :class:`LotOverdrawn`, :class:`MassBalanceViolation`,
+    :class:`Conflict` for reused lot ids and lots no longer held.
+    """
+    eff = Effect()
+    owner = ev.owner
+    if ev.kind is EventKind.CORRECTION:
+        return _apply_correction(ev, view, eff)
+    if ev.kind is EventKind.STATUS_CHANGE:
+        assert ev.status_lot is not None and ev.status is not None
+        lot = _held_lot(view, owner, ev.status_lot, "event.status.lot")
+        if lot.unit is not Unit.PIECE:
+            raise InvalidInput(
+                f"lot {lot.id} is {lot.material}; a status applies to batteries (pieces)",
+                field="event.status.lot",
+                rule="Annex XIII battery status",
+            )
+        eff.status[lot.id] = ev.status
+        return eff
+
+    # inputs: resolve, convert, check balances (a lot listed twice is summed)
+    taken: dict[LotId, float] = {}
+    parents: list[tuple[Lot, float]] = []
+    for i, inp in enumerate(ev.inputs):
+        lot = _held_lot(view, owner, inp.lot, f"event.inputs[{i}].lot")
+        kg = _input_kg(lot, inp.quantity, f"event.inputs[{i}].quantity")
+        taken[lot.id] = taken.get(lot.id, 0.0) + kg
+        parents.append((lot, kg))
+    for lot_id, kg in taken.items():
+        held = view.lot(owner, lot_id)
+        assert held is not None
+        lot = held
+        if kg > lot.remaining_kg * (1 + _BALANCE_EPS) + _BALANCE_EPS:
+            raise LotOverdrawn(
+                f"lot {lot_id} holds {_fmt(lot.remaining_kg)}, event {ev.id} takes {_fmt(kg)}",
+                field="event.inputs",
+                rule="ledger.lot.balance",
+                lot=str(lot_id),
+                holds_kg=lot.remaining_kg,
+                takes_kg=kg,
+            )
+    # a receipt from the owner's own dispatched lot is an input like any other
+    cross_receipt = False
+    if ev.receipt is not None:
+        if ev.receipt.from_owner == owner:
+            src = view.lot(owner, ev.receipt.from_lot)
+            if src is None:
+                raise NotFound(
+                    f"lot {ev.receipt.from_lot} of owner {owner} is not in the ledger",
+                    rule="ledger.lot.known",
+                    field="event.receipt.from_lot",
+                )
+            kg = _output_kg(ev.outputs[0])
+            if src.remaining_kg + _BALANCE_EPS < kg * (1 - _BALANCE_EPS):
+                raise LotOverdrawn(
+                    f"lot {src.id} holds {_fmt(src.remaining_kg)}, event {ev.id} takes {_fmt(kg)}",
+                    field="event.receipt.from_lot",
+                    rule="ledger.lot.balance",
+                )
+            taken[src.id] = kg
+            parents.append((src, kg))
+        else:
+            cross_receipt = True
+
+    # input element masses
+    in_el = dict.fromkeys(ELEMENTS, 0.0)
+    for lot, kg in parents:
+        for el, f in lot.composition.items():
+            in_el[el] += kg * f
+    weakest_in: CustodyModel | None = None
+    for lot, _ in parents:
+        if weakest_in is None or lot.custody.strength > weakest_in.strength:
+            weakest_in = lot.custody
+
+    # outputs: fixed, assayed, or derived from the inputs (a move keeps the input's composition)
+    inherits = ev.kind is EventKind.SHIPMENT or (ev.receipt is not None and not cross_receipt)
+    outs: list[tuple[OutputSpec, float]] = []
+    fixed_el = dict.fromkeys(ELEMENTS, 0.0)
+    derived_mass = 0.0
+    for i, o in enumerate(ev.outputs):
+        if view.lot(owner, o.lot) is not None:
+            raise Conflict(
+                f"lot {o.lot} already exists in the ledger of {owner}",
+                rule="ledger.lot.unique",
+                field=f"event.outputs[{i}].lot",
+            )
+        mass = _output_kg(o)
+        outs.append((o, mass))
+        comp = o.assay if o.assay is not None else (None if inherits else MATERIALS[o.material].fractions)
+        if comp is None:
+            derived_mass += mass
+        else:
+            for el, f in comp.items():
+                fixed_el[el] += mass * f
+    is_source = ev.kind is EventKind.EXTRACTION or cross_receipt
+    available = {el: in_el[el] * ev.yield_for(el) for el in ELEMENTS}
+    if ev.kind is EventKind.SHIPMENT:
+        src_mat = {lot.material for lot, _ in parents}
+        if len(src_mat) != 1 or ev.outputs[0].material not in src_mat:
+            raise InvalidInput(
+                f"a shipment moves one material unchanged: inputs are {sorted(src_mat)}, output is "
+                f"{ev.outputs[0].material}",
+                field="event.outputs[0].material",
+                rule="ledger.shipment.outputs",
+            )
+    derived_comp: dict[Element, float] = {}
+    if derived_mass > 0:
+        if is_source:
+            raise InvalidInput(
+                "a lot of variable composition needs an assay when nothing went into it",
+                field="event.outputs",
+                rule="ledger.assay.required",
+            )
+        for el in ELEMENTS:
+            rest = max(0.0, available[el] - fixed_el[el])
+            if rest > 0:
+                derived_comp[el] = min(1.0, rest / derived_mass)
+        if sum(derived_comp.values()) > 1.0 + MASS_TOLERANCE_REL:
+            raise MassBalanceViolation(
+                f"event {ev.id}: the tracked elements the inputs give "
+                f"({_fmt(sum(derived_comp.values()) * derived_mass)}) exceed the {_fmt(derived_mass)} declared "
+                "for the outputs: declare the output mass, an assay or yields",
+                field="event.outputs",
+                rule="ledger.mass.element",
+            )
+    if not is_source:
+        out_el = dict(fixed_el)
+        for el, f in derived_comp.items():
+            out_el[el] += f * derived_mass
+        for el in ELEMENTS:
+            allowed = available[el]
+            if out_el[el] > allowed * (1 + MASS_TOLERANCE_REL) + MASS_TOLERANCE_ABS_KG:
+                raise MassBalanceViolation(
+                    f"event {ev.id}: outputs hold {_fmt(out_el[el])} of {el.value}, inputs give "
+                    f"{_fmt(in_el[el])} × yield {ev.yield_for(el):g} = {_fmt(allowed)} "
+                    f"(tolerance {MASS_TOLERANCE_REL:g} relative)",
+                    field="event.outputs",
+                    rule="ledger.mass.element",
+                    element=el.value,
+                    outputs_kg=out_el[el],
+                    allowed_kg=allowed,
+                )
+
+    site = ev.shipment.to_site if ev.shipment is not None else ev.site
+    for o, mass in outs:
+        comp_map = o.assay if o.assay is not None else (None if inherits else MATERIALS[o.material].fractions)
+        comp = dict(comp_map) if comp_map is not None else derived_comp
+        custody = o.custody or (weakest_in if weakest_in is not None else CustodyModel.IDENTITY_PRESERVED)
+        recycled = o.recycled
+        if recycled is None and ev.kind is EventKind.SHIPMENT:
+            recycled = parents[0][0].recycled if len({p.recycled for p, _ in parents}) == 1 else None
+        lot = Lot(
+            owner=owner,
+            id=o.lot,
+            material=o.material,
+            unit=o.quantity.unit,
+            quantity=o.quantity.value,
+            mass_kg=mass,
+            remaining_kg=mass,
+            mass_per_piece_kg=o.mass_per_piece_kg,
+            site=site.id,
+            country=site.country,
+            custody=custody,
+            recycled=recycled,
+            composition=comp,
+            produced_at=ev.at,
+            event_id=ev.id,
+            kind=ev.kind,
+            status="original" if o.battery is not None else None,
+            battery=o.battery,
+        )
+        if ev.shipment is not None and ev.shipment.to_owner not in (None, owner):
+            lot.held = False
+            lot.remaining_kg = 0.0
+            eff.released.append(lot.id)
+        eff.new_lots.append(lot)
+        eff.parents[lot.id] = parents
+        for p, kg in parents:
+            eff.edges.append(Edge(lot.id, owner, p.id, ev.id, kg))
+        if cross_receipt and ev.receipt is not None:
+            eff.edges.append(Edge(lot.id, ev.receipt.from_owner, ev.receipt.from_lot, ev.id, mass))
+    eff.debits = taken
+    return eff
+
+
+def _output_kg(o: OutputSpec) -> float:
+    if o.quantity.unit is Unit.PIECE:
+        assert o.mass_per_piece_kg is not None
+        return o.quantity.value * o.mass_per_piece_kg
+    return o.quantity.value * _TO_KG[o.quantity.unit]
+
+
+def _held_lot(view: LedgerView, owner: str, lot_id: LotId, field: str) -> Lot:
+    lot = view.lot(owner, lot_id)
+    if lot is None:
+        raise NotFound(f"lot {lot_id} is not in the ledger of {owner}", rule="ledger.lot.known", field=field)
+    if lot.voided:
+        raise Conflict(f"lot {lot_id} was voided by a correction", rule="ledger.append-only", field=field)
+    if not lot.held:
+        raise Conflict(
+            f"lot {lot_id} left the custody of {owner} by shipment", rule="ledger.owner.partition", field=field
+        )
+    return lot
+
+
+def _apply_correction(ev: Event, view: LedgerView, eff: Effect) -> Effect:
+    assert ev.corrects is not None
+    flows = view.event_flows(ev.owner, ev.corrects)
+    if flows is None:
+        raise NotFound(
+            f"event {ev.corrects} is not in the ledger of {ev.owner}", rule="ledger.append-only", field="event.corrects"
+        )
+    if not ev.void:
+        return eff  # an annotation: the corrected event stands, the record explains it
+    inputs, outputs = flows
+    for lot_id in outputs:
+        lot = view.lot(ev.owner, lot_id)
+        if lot is None or lot.voided:
+            raise Conflict(f"event {ev.corrects} was already voided", rule="ledger.append-only", field="event.corrects")
+        if lot.held and lot.remaining_kg < lot.mass_kg * (1 - _BALANCE_EPS):
+            raise Conflict(
+                f"event {ev.corrects} cannot be voided: its output lot {lot_id} has already given out "
+                f"{_fmt(lot.mass_kg - lot.remaining_kg)}; correct the later events first",
+                rule="ledger.append-only",
+                field="event.corrects",
+            )
+        if not lot.held:
+            raise Conflict(
+                f"event {ev.corrects} cannot be voided: lot {lot_id} was shipped to another owner",
+                rule="ledger.append-only",
+                field="event.corrects",
+            )
+    eff.voided = list(outputs)
+    for lot_id, kg in inputs:
+        eff.credits[lot_id] = eff.credits.get(lot_id, 0.0) + kg
+    return eff
+
+
+def event_to_json(ev: Event) -> dict[str, Any]:
+    """The wire form of ``ev`` (inverse of :func:`parse_event`)."""
+    d: dict[str, Any] = {
+        "id": str(ev.id),
+        "kind": ev.kind.value,
+        "owner": ev.owner,
+        "at": ev.at.isoformat(),
+        "site": {"id": ev.site.id, "country": ev.site.country},
+    }
+    if ev.inputs:
+        d["inputs"] = [
+            {"lot": str(i.lot), "quantity": {"value": i.quantity.value, "unit": i.quantity.unit.value}}
+            for i in ev.inputs
+        ]
+    if ev.outputs:
+        outs = []
+        for o in ev.outputs:
+            od: dict[str, Any] = {
+                "lot": str(o.lot),
+                "material": o.material,
+                "quantity": {"value": o.quantity.value, "unit": o.quantity.unit.value},
+            }
+            if o.mass_per_piece_kg is not None:
+                od["mass_per_piece_kg"] = o.mass_per_piece_kg
+            if o.custody is not None:
+                od["custody"] = o.custody.value
+            if o.recycled is not None:
+                od["recycled"] = o.recycled.value
+            if o.assay is not None:
+                od["assay"] = {k.value: v for k, v in o.assay.items()}
+            if o.battery is not None:
+                b = o.battery
+                od["battery"] = {
+                    "id": b.id,
+                    "model": b.model,
+                    "chemistry": b.chemistry,
+                    "capacity_kwh": b.capacity_kwh,
+                    "category": b.category,
+                }
+            outs.append(od)
+        d["outputs"] = outs
+    if ev.yield_ != 1.0:
+        d["yield"] = ev.yield_ if isinstance(ev.yield_, float) else {k.value: v for k, v in ev.yield_.items()}
+    if ev.shipment is not None:
+        s = ev.shipment
+        d["shipment"] = {
+            "to_site": {"id": s.to_site.id, "country": s.to_site.country},
+            "destination_country": s.destination_country,
+            "document": s.document,
+        }
+        if s.to_owner is not None:
+            d["shipment"]["to_owner"] = s.to_owner
+    if ev.receipt is not None:
+        d["receipt"] = {
+            "from_owner": ev.receipt.from_owner,
+            "from_lot": str(ev.receipt.from_lot),
+            "document": ev.receipt.document,
+        }
+    if ev.status is not None:
+        d["status"] = {"lot": str(ev.status_lot), "value": ev.status}
+    if ev.corrects is not None:
+        d["corrects"] = str(ev.corrects)
+        d["void"] = ev.void
+    if ev.reason is not None:
+        d["reason"] = ev.reason
+    return d
+
+
+def check_batch_events(events: Sequence[Event]) -> None:
+    """Ids unique within one batch (a replay of the same id inside one batch is a mistake)."""
+    seen: set[str] = set()
+    for i, ev in enumerate(events):
+        if ev.id in seen:
+            raise InvalidInput(
+                f"event id {ev.id} appears twice in the batch (events[{i}])",
+                field=f"events[{i}].id",
+                rule="ledger.event.unique",
+            )
+        seen.add(ev.id)

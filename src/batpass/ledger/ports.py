@@ -1,0 +1,35 @@
+"""What the ledger needs from outside: keys per owner, public keys by DID URL, and the graph
+reader the trace walks (implemented in SQL by ``_sql``/``_trace``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from batpass.trust import NodeIdentity
+
+__all__ = ["EdgeRow", "GraphReader", "IdentityProvider", "PublicKeyResolver"]
+
+
+class IdentityProvider(Protocol):
+    """The signing identity of an owner whose ledger this node keeps (the node itself, or a hub
+    operator whose keys the hub holds); None when the node may not write for that owner."""
+
+    def __call__(self, owner: str) -> NodeIdentity | None: ...
+
+
+class PublicKeyResolver(Protocol):
+    """The public JWK of a DID URL (``did#kid``), from the owner's DID document; None if unknown."""
+
+    def __call__(self, kid: str) -> Mapping[str, Any] | None: ...
+
+
+EdgeRow = tuple[str, str, str, str, str, float]  # (owner, child, parent_owner, parent, event_id, input_kg)
+
+
+class GraphReader(Protocol):
+    """One query per hop: edges into (upstream) or out of (downstream) a frontier of lots."""
+
+    def parents(self, frontier: Sequence[tuple[str, str]], owners: frozenset[str]) -> list[EdgeRow]: ...
+
+    def children(self, frontier: Sequence[tuple[str, str]], owners: frozenset[str]) -> list[EdgeRow]: ...

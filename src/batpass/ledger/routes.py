@@ -1,0 +1,169 @@
+"""HTTP routes of the material ledger under ``/v1/ledger`` (DESIGN.md section 2).
+
+Every route acts on one owner's partition: the node's own DID unless ``owner`` names another
+partition this node keeps (the Ouranos hub). All routes need the admin key: lots, traces and
+outflows are the node's own bill of materials; the signed upstream summary is what customers
+get, and stays behind the admin key until the connector serves it under a contract.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from batpass.core.errors import InvalidInput
+from batpass.http import AdminKey, Ctx
+from batpass.ledger.model import Lot
+from batpass.ledger.service import LedgerService
+
+__all__ = ["lot_json", "parse_event_stream", "router"]
+
+router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
+
+OwnerQuery = Annotated[str | None, Query(description="owner partition (default: this node's DID)")]
+
+
+def parse_event_stream(raw: bytes) -> list[Any]:
+    """A request body of events: a JSON array, or JSON Lines (one event object per line,
+    blank lines ignored). Errors name the line (``line N``) and the rule."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("events body is not UTF-8", field="body", rule="RFC 8259 §8.1") from exc
+    stripped = text.lstrip()
+    if not stripped:
+        raise InvalidInput("events body is empty", field="body", rule="a JSON array or JSON Lines of events")
+    if stripped.startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(
+                f"events body is not JSON: {exc.msg} at line {exc.lineno}", field="body", rule="RFC 8259"
+            ) from exc
+        if not isinstance(data, list):
+            raise InvalidInput("events body must be a JSON array", field="body", rule="docs/ledger-events.md")
+        return data
+    out: list[Any] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(
+                f"line {n}: not JSON ({exc.msg})", field=f"line {n}", rule="JSON Lines: one JSON value per line"
+            ) from exc
+    return out
+
+
+def _owner(ctx: Ctx, owner: str | None) -> str:
+    return owner or ctx.service(LedgerService).identity.did
+
+
+def lot_json(lot: Lot) -> dict[str, Any]:
+    """A lot's wire form (its precomputed profile is left out: see the summary route)."""
+    return {
+        "owner": lot.owner,
+        "id": str(lot.id),
+        "material": lot.material,
+        "unit": lot.unit.value,
+        "quantity": lot.quantity,
+        "mass_kg": lot.mass_kg,
+        "remaining_kg": lot.remaining_kg,
+        "mass_per_piece_kg": lot.mass_per_piece_kg,
+        "site": lot.site,
+        "country": lot.country,
+        "custody": lot.custody.value,
+        "recycled": lot.recycled.value if lot.recycled else None,
+        "composition": {el.value: f for el, f in sorted(lot.composition.items())},
+        "produced_at": lot.produced_at.isoformat(),
+        "event": str(lot.event_id),
+        "kind": lot.kind.value,
+        "status": lot.status,
+        "battery": lot.battery.id if lot.battery else None,
+        "held": lot.held,
+        "voided": lot.voided,
+    }
+
+
+@router.post("/events")
+async def record_events(request: Request, ctx: Ctx, _: AdminKey) -> dict[str, Any]:
+    """Record events (JSON array or JSON Lines), all or nothing; answers the RecordResult."""
+    events = parse_event_stream(await request.body())
+    res = await run_in_threadpool(ctx.service(LedgerService).record, events)
+    return dataclasses.asdict(res)
+
+
+@router.get("/lots/{lot_id}")
+def get_lot(lot_id: str, ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> dict[str, Any]:
+    return lot_json(ctx.service(LedgerService).lot(_owner(ctx, owner), lot_id))
+
+
+@router.get("/trace/{subject:path}")
+def trace(
+    subject: str,
+    ctx: Ctx,
+    _: AdminKey,
+    direction: Literal["up", "down"] = "up",
+    owner: OwnerQuery = None,
+) -> dict[str, Any]:
+    """Local trace from a lot or battery (GS1 Digital Link URI), upstream or downstream."""
+    return ctx.service(LedgerService).trace(_owner(ctx, owner), subject, direction=direction)
+
+
+@router.get("/summaries/{subject:path}", response_class=PlainTextResponse)
+def signed_summary(subject: str, ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> PlainTextResponse:
+    """The signed upstream summary (compact JWS, contract §1) of a lot or battery."""
+    token = ctx.service(LedgerService).signed_summary(_owner(ctx, owner), subject)
+    return PlainTextResponse(token, media_type="application/jose")
+
+
+@router.post("/summaries")
+async def receive_summary(request: Request, ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> dict[str, Any]:
+    """Receive a supplier's signed summary (the compact JWS as the body, or ``{"jws": ...}``)."""
+    raw = (await request.body()).decode("utf-8", errors="replace").strip()
+    token = raw
+    if raw.startswith("{"):
+        try:
+            token = json.loads(raw).get("jws", "")
+        except (json.JSONDecodeError, AttributeError) as exc:
+            raise InvalidInput("summary body is not JSON", field="body", rule="RFC 8259") from exc
+    if not isinstance(token, str) or not token:
+        raise InvalidInput("no signed summary in the body", field="jws", rule="contract §1: a compact JWS")
+    return await run_in_threadpool(ctx.service(LedgerService).receive_summary, _owner(ctx, owner), token)
+
+
+@router.get("/verify")
+def verify(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> dict[str, Any]:
+    """Check every hash link and batch signature (all partitions unless ``owner`` is given)."""
+    rep = ctx.service(LedgerService).verify(owner)
+    return {
+        "ok": rep.ok,
+        "owners": rep.owners,
+        "events": rep.events,
+        "batches": rep.batches,
+        "problems": [dataclasses.asdict(p) for p in rep.problems],
+    }
+
+
+@router.get("/outflows")
+def outflows(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> list[dict[str, Any]]:
+    return ctx.service(LedgerService).outflows(owner)
+
+
+@router.post("/authorisations", status_code=201)
+def authorise_export(
+    ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()], owner: OwnerQuery = None
+) -> dict[str, Any]:
+    """Record an export authorisation (holder, material, destinations, cap, validity)."""
+    return ctx.service(LedgerService).authorise_export(_owner(ctx, owner), body)
+
+
+@router.get("/double-claims")
+def double_claims(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> list[dict[str, Any]]:
+    return ctx.service(LedgerService).double_claims(_owner(ctx, owner))

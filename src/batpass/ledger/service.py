@@ -1,0 +1,984 @@
+"""Use cases of the material ledger: record events (checked, hash-chained, signed per batch),
+verify the chain, trace, summaries, recycled content and credit accounts, outflow watch.
+
+Each use case is one unit of work (one transaction, committed once). Knows SQL only through
+``_sql`` and the store; no HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+
+from batpass.core.errors import BatpassError, Conflict, Forbidden, InvalidInput, NotFound
+from batpass.core.ids import new_uuid7
+from batpass.ledger import _sql as t
+from batpass.ledger._chain import GENESIS, batch_payload, event_hash, merkle_root, sign_batch, verify_batch
+from batpass.ledger._materials import Element
+from batpass.ledger._outflow import Authorisation, check_shipment, parse_authorisation, validate_authorisation
+from batpass.ledger._profile import Profile, is_profile_source, mix_profile, source_profile, summary_source_profile
+from batpass.ledger._rows import lot_from_row, lot_row, profile_of
+from batpass.ledger._summary import build_summary, sign_summary, verify_summary
+from batpass.ledger._trace import frontier_search, profiles_from_graph, shares
+from batpass.ledger.model import (
+    CustodyModel,
+    Event,
+    EventId,
+    EventKind,
+    Lot,
+    LotId,
+    RecycledOrigin,
+    apply_event,
+    check_batch_events,
+    event_to_json,
+    parse_event,
+)
+from batpass.store import UnitOfWork
+from batpass.trust import NodeIdentity, did_document
+
+__all__ = ["LedgerService", "RecordResult", "VerifyProblem", "VerifyReport"]
+
+_DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def canonical_body(ev: Event) -> str:
+    """The stored, hashed form of an event: its wire JSON with sorted keys, no spaces."""
+    return _DUMPS(event_to_json(ev))
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """Outcome of a ``record`` call: how many events were new, how many were replays of stored
+    ones (idempotent: nothing changes), the batches signed, and outflow alerts raised."""
+
+    recorded: int
+    replayed: int
+    batches: int
+    event_ids: tuple[str, ...]
+    alerts: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    owner: str
+    rule: str
+    message: str
+    seq: int | None = None
+
+
+@dataclass
+class VerifyReport:
+    owners: int = 0
+    events: int = 0
+    batches: int = 0
+    problems: list[VerifyProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class _View:
+    """The ledger as events of one batch see it: stored lots, changed in memory as we go."""
+
+    def __init__(self, conn: Any, owner: str) -> None:
+        self.conn = conn
+        self.owner = owner
+        self.lots: dict[str, Lot] = {}
+        self.missing: set[str] = set()
+        self.flows: dict[str, tuple[list[tuple[LotId, float]], list[LotId]]] = {}
+
+    def preload(self, ids: Iterable[str]) -> None:
+        want = [i for i in ids if i not in self.lots and i not in self.missing]
+        for r in t.select_lots(self.conn, self.owner, want):
+            self.lots[r.id] = lot_from_row(r)
+        self.missing.update(i for i in want if i not in self.lots)
+
+    def lot(self, owner: str, lot_id: LotId) -> Lot | None:
+        if owner != self.owner:
+            return None
+        if lot_id not in self.lots and lot_id not in self.missing:
+            self.preload([lot_id])
+        return self.lots.get(lot_id)
+
+    def event_flows(self, owner: str, event_id: EventId) -> tuple[list[tuple[LotId, float]], list[LotId]] | None:
+        if owner != self.owner:
+            return None
+        if event_id in self.flows:
+            return self.flows[event_id]
+        rows = self.conn.execute(
+            select(t.edges.c.child, t.edges.c.parent, t.edges.c.input_kg).where(
+                t.edges.c.owner == owner, t.edges.c.event_id == event_id
+            )
+        ).all()
+        exists = self.conn.execute(
+            select(t.events.c.seq).where(t.events.c.owner == owner, t.events.c.id == event_id)
+        ).first()
+        if exists is None:
+            return None
+        inputs: dict[str, float] = {}
+        outputs: list[LotId] = []
+        for child, parent, kg in rows:
+            if child not in outputs:
+                outputs.append(LotId(child))
+            inputs.setdefault(parent, kg)
+        if not rows:
+            outputs = [
+                LotId(r.id)
+                for r in self.conn.execute(
+                    select(t.lots.c.id).where(t.lots.c.owner == owner, t.lots.c.event_id == event_id)
+                ).all()
+            ]
+        return [(LotId(k), v) for k, v in inputs.items()], outputs
+
+
+def _identity_resolver(identities: Iterable[NodeIdentity]) -> Callable[[str], Mapping[str, Any] | None]:
+    keys: dict[str, Mapping[str, Any]] = {}
+    for ident in identities:
+        for vm in did_document(ident)["verificationMethod"]:
+            keys[vm["id"]] = vm["publicKeyJwk"]
+    return keys.get
+
+
+class LedgerService:
+    """The material ledger of one node.
+
+    ``identity`` signs for the node's own DID; ``identities`` (optional) gives the identity of
+    other owners the node keeps ledgers for (the hub's operators). ``public_jwk_resolver`` resolves
+    a ``did#kid`` to its public JWK (default: the keys of the identities above, i.e. the DID
+    documents this node publishes). ``high_risk_sites`` is the configurable list of site ids whose
+    share is reported as high-risk. ``batch_size`` is how many events one signed Merkle root covers.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        identity: NodeIdentity,
+        *,
+        identities: Callable[[str], NodeIdentity | None] | None = None,
+        public_jwk_resolver: Callable[[str], Mapping[str, Any] | None] | None = None,
+        high_risk_sites: Iterable[str] = (),
+        batch_size: int = 1000,
+    ) -> None:
+        if batch_size < 1:
+            raise InvalidInput("batch_size must be >= 1", field="batch_size", rule="ledger.batch.size")
+        self.engine = engine
+        self.identity = identity
+        self._identities = identities
+        self._resolver = public_jwk_resolver or _identity_resolver([identity])
+        self.high_risk_sites: frozenset[str] = frozenset(high_risk_sites)
+        self.batch_size = batch_size
+
+    # ------------------------------------------------------------------ identities
+    def identity_for(self, owner: str) -> NodeIdentity:
+        if owner == self.identity.did:
+            return self.identity
+        ident = self._identities(owner) if self._identities is not None else None
+        if ident is None:
+            raise Forbidden(f"this node keeps no signing key for owner {owner}", rule="ledger.owner.partition")
+        return ident
+
+    def resolve_key(self, kid: str) -> Mapping[str, Any] | None:
+        jwk = self._resolver(kid)
+        if jwk is None and self._identities is not None:
+            ident = self._identities(kid.split("#", 1)[0])
+            if ident is not None:
+                jwk = _identity_resolver([ident])(kid)
+        return jwk
+
+    # ------------------------------------------------------------------ record
+    def record(self, events: Sequence[Event | Mapping[str, Any]]) -> RecordResult:
+        """Record events atomically (all or nothing), in order. Each is checked against the
+        invariants (batpass.ledger.model), hash-chained per owner and covered by a signed Merkle
+        root per ``batch_size`` events. A replayed event id with the same content is a no-op; with
+        different content it is a :class:`Conflict`."""
+        parsed: list[Event] = []
+        for i, e in enumerate(events):
+            parsed.append(e if isinstance(e, Event) else parse_event(e, path=f"events[{i}]"))
+        check_batch_events(parsed)
+        by_owner: dict[str, list[tuple[int, Event]]] = {}
+        for i, ev in enumerate(parsed):
+            by_owner.setdefault(ev.owner, []).append((i, ev))
+        recorded = replayed = n_batches = 0
+        alerts: list[dict[str, Any]] = []
+        with UnitOfWork(self.engine) as uow:
+            for owner, items in by_owner.items():
+                identity = self.identity_for(owner)
+                r, p, b, a = self._record_owner(uow.conn, owner, identity, items)
+                recorded += r
+                replayed += p
+                n_batches += b
+                alerts.extend(a)
+            uow.commit()
+        return RecordResult(recorded, replayed, n_batches, tuple(str(e.id) for e in parsed), tuple(alerts))
+
+    def _record_owner(
+        self, conn: Any, owner: str, identity: NodeIdentity, items: list[tuple[int, Event]]
+    ) -> tuple[int, int, int, list[dict[str, Any]]]:
+        bodies = {ev.id: canonical_body(ev) for _, ev in items}
+        stored: dict[str, str] = {}
+        ids = [str(ev.id) for _, ev in items]
+        for part in t.chunks(ids):
+            for eid, body in conn.execute(
+                select(t.events.c.id, t.events.c.body).where(t.events.c.owner == owner, t.events.c.id.in_(part))
+            ):
+                stored[eid] = body
+        fresh: list[tuple[int, Event]] = []
+        for i, ev in items:
+            if ev.id in stored:
+                if stored[ev.id] != bodies[ev.id]:
+                    raise Conflict(
+                        f"events[{i}]: event id {ev.id} is already recorded with different content",
+                        rule="ledger.append-only",
+                    )
+                continue
+            fresh.append((i, ev))
+        if not fresh:
+            return 0, len(items), 0, []
+
+        view = _View(conn, owner)
+        need: set[str] = set()
+        from_lots: list[str] = []
+        for _, ev in fresh:
+            need.update(i.lot for i in ev.inputs)
+            need.update(o.lot for o in ev.outputs)
+            if ev.status_lot:
+                need.add(ev.status_lot)
+            if ev.receipt is not None:
+                if ev.receipt.from_owner == owner:
+                    need.add(ev.receipt.from_lot)
+                else:
+                    from_lots.append(ev.receipt.from_lot)
+        view.preload(need)
+        summaries = self._received(conn, owner, from_lots)
+        auths = self._authorisations(conn, owner) if any(ev.kind is EventKind.SHIPMENT for _, ev in fresh) else []
+
+        head = conn.execute(select(t.heads).where(t.heads.c.owner == owner).with_for_update()).first()
+        seq, prev_hash, batch_no, prev_root = (
+            (head.seq, head.hash, head.batch_no, head.root) if head else (0, GENESIS, 0, GENESIS)
+        )
+        first_new_seq = seq + 1
+        new_lots: list[Lot] = []
+        new_ids: set[str] = set()
+        touched: set[str] = set()
+        event_rows: list[dict[str, Any]] = []
+        edge_rows: list[dict[str, Any]] = []
+        credit_rows: list[dict[str, Any]] = []
+        alert_rows: list[dict[str, Any]] = []
+        pjson: dict[str, str] = {}
+        hashes: list[str] = []
+        now = _dt.datetime.now(_dt.UTC)
+        for i, ev in fresh:
+            try:
+                eff = apply_event(ev, view)
+            except BatpassError as exc:
+                exc.message = f"events[{i}] ({ev.id}): {exc.message}"
+                exc.args = (exc.message,)
+                exc.details.setdefault("event_index", i)
+                raise
+            seq += 1
+            for lot_id, kg in eff.debits.items():
+                lot = view.lots[lot_id]
+                lot.remaining_kg = max(0.0, lot.remaining_kg - kg)
+                touched.add(lot_id)
+            for lot_id, kg in eff.credits.items():
+                lot = view.lot(owner, lot_id)  # type: ignore[assignment]
+                lot.remaining_kg = min(lot.mass_kg, lot.remaining_kg + kg)
+                touched.add(lot_id)
+            for lot_id in eff.voided:
+                lot = view.lot(owner, lot_id)  # type: ignore[assignment]
+                lot.voided = True
+                lot.remaining_kg = 0.0
+                touched.add(lot_id)
+            for lot_id, st in eff.status.items():
+                view.lots[lot_id].status = st
+                touched.add(lot_id)
+            for lot in eff.new_lots:
+                lot.seq = seq
+                parents = eff.parents.get(lot.id, [])
+                if is_profile_source(lot):
+                    prof: Profile = source_profile(lot)
+                elif ev.kind is EventKind.RECEIPT and ev.receipt is not None and ev.receipt.from_owner != owner:
+                    prof = summary_source_profile(
+                        lot, summaries.get(ev.receipt.from_lot), f"{ev.receipt.from_owner}|{ev.receipt.from_lot}"
+                    )
+                else:
+                    prof = mix_profile(lot, parents, [profile_of(p) for p, _ in parents])
+                lot.profile = prof
+                if len(parents) == 1 and prof is parents[0][0].profile and parents[0][0].id in pjson:
+                    pjson[lot.id] = pjson[parents[0][0].id]
+                else:
+                    pjson[lot.id] = _DUMPS(prof)
+                view.lots[lot.id] = lot
+                view.missing.discard(lot.id)
+                new_lots.append(lot)
+                new_ids.add(lot.id)
+                if ev.kind is EventKind.RECOVERY and lot.recycled in (
+                    RecycledOrigin.PRE_CONSUMER,
+                    RecycledOrigin.POST_CONSUMER,
+                ):
+                    for el in (Element.LI, Element.CO, Element.NI, Element.PB):
+                        kg_el = lot.element_kg(el)
+                        if kg_el > 0:
+                            credit_rows.append(
+                                {
+                                    "owner": owner,
+                                    "lot": str(lot.id),
+                                    "element": el.value,
+                                    "origin": lot.recycled.value,
+                                    "credited_kg": kg_el,
+                                    "created_at": now,
+                                }
+                            )
+            for e in eff.edges:
+                edge_rows.append(
+                    {
+                        "owner": owner,
+                        "child": str(e.child),
+                        "parent_owner": e.parent_owner,
+                        "parent": str(e.parent),
+                        "event_id": str(e.event_id),
+                        "input_kg": e.input_kg,
+                    }
+                )
+            if ev.kind is EventKind.SHIPMENT and ev.shipment is not None:
+                for alert in check_shipment(ev, [view.lots[x.lot] for x in ev.inputs], auths):
+                    alert_rows.append(
+                        {
+                            "owner": owner,
+                            "id": str(new_uuid7()),
+                            "event_id": str(ev.id),
+                            "rule": alert["rule"],
+                            "evidence": _DUMPS(alert["evidence"]),
+                            "created_at": now,
+                        }
+                    )
+            h = event_hash(owner, seq, prev_hash, bodies[ev.id])
+            prev_hash = h
+            hashes.append(h)
+            event_rows.append(
+                {
+                    "owner": owner,
+                    "seq": seq,
+                    "id": str(ev.id),
+                    "kind": ev.kind.value,
+                    "at": ev.at,
+                    "body": bodies[ev.id],
+                    "hash": h,
+                    "batch_no": 0,
+                }
+            )
+        # batches: one signed Merkle root per batch_size events
+        batch_rows: list[dict[str, Any]] = []
+        for start in range(0, len(event_rows), self.batch_size):
+            batch_no += 1
+            part = event_rows[start : start + self.batch_size]
+            for row in part:
+                row["batch_no"] = batch_no
+            root = merkle_root(hashes[start : start + self.batch_size])
+            payload = batch_payload(owner, batch_no, part[0]["seq"], part[-1]["seq"], root, prev_root, part[-1]["hash"])
+            kid, token = sign_batch(payload, identity)
+            batch_rows.append(
+                {
+                    "owner": owner,
+                    "batch_no": batch_no,
+                    "first_seq": part[0]["seq"],
+                    "last_seq": part[-1]["seq"],
+                    "root": root,
+                    "kid": kid,
+                    "jws": token,
+                    "signed_at": now,
+                }
+            )
+            prev_root = root
+        conn.execute(t.events.insert(), event_rows)
+        conn.execute(t.batches.insert(), batch_rows)
+        if new_lots:
+            conn.execute(t.lots.insert(), [lot_row(lot, lot.seq, pjson[lot.id]) for lot in new_lots])
+        if edge_rows:
+            conn.execute(t.edges.insert(), edge_rows)
+        if credit_rows:
+            conn.execute(t.credits.insert(), credit_rows)
+        if alert_rows:
+            conn.execute(t.alerts.insert(), alert_rows)
+        if auths:
+            for a in auths:
+                if a.used_changed:
+                    conn.execute(
+                        update(t.authorisations)
+                        .where(t.authorisations.c.owner == owner, t.authorisations.c.id == a.id)
+                        .values(used_kg=a.used_kg)
+                    )
+        upd = [
+            {
+                "o": owner,
+                "i": lid,
+                "r": view.lots[lid].remaining_kg,
+                "s": view.lots[lid].status,
+                "v": view.lots[lid].voided,
+            }
+            for lid in touched
+            if lid not in new_ids
+        ]
+        if upd:
+            from sqlalchemy import bindparam
+
+            conn.execute(
+                update(t.lots)
+                .where(t.lots.c.owner == bindparam("o"), t.lots.c.id == bindparam("i"))
+                .values(remaining_kg=bindparam("r"), status=bindparam("s"), voided=bindparam("v")),
+                upd,
+            )
+        if head is None:
+            conn.execute(
+                t.heads.insert().values(owner=owner, seq=seq, hash=prev_hash, batch_no=batch_no, root=prev_root)
+            )
+        else:
+            conn.execute(
+                update(t.heads)
+                .where(t.heads.c.owner == owner)
+                .values(seq=seq, hash=prev_hash, batch_no=batch_no, root=prev_root)
+            )
+        del first_new_seq
+        alerts_out = [
+            {"event": r["event_id"], "rule": r["rule"], "evidence": json.loads(r["evidence"])} for r in alert_rows
+        ]
+        return len(fresh), len(items) - len(fresh), len(batch_rows), alerts_out
+
+    def _received(self, conn: Any, owner: str, from_lots: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for part in t.chunks(list(from_lots)):
+            for lot, summary in conn.execute(
+                select(t.received_summaries.c.lot, t.received_summaries.c.summary).where(
+                    t.received_summaries.c.owner == owner, t.received_summaries.c.lot.in_(part)
+                )
+            ):
+                out[lot] = json.loads(summary)
+        return out
+
+    def _authorisations(self, conn: Any, owner: str) -> list[Authorisation]:
+        rows = conn.execute(select(t.authorisations).where(t.authorisations.c.owner == owner)).all()
+        return [parse_authorisation(r) for r in rows]
+
+    # ------------------------------------------------------------------ verify
+    def verify(self, owner: str | None = None) -> VerifyReport:
+        """Check every owner's hash chain, batch Merkle roots and batch signatures (against the key
+        in the owner's DID document). Detects edited, deleted and reordered rows."""
+        rep = VerifyReport()
+        with UnitOfWork(self.engine, write=False) as uow:
+            conn = uow.conn
+            owners = (
+                [owner]
+                if owner
+                else [
+                    r[0]
+                    for r in conn.execute(
+                        select(t.heads.c.owner).union(select(t.events.c.owner)).order_by("owner")
+                    ).all()
+                ]
+            )
+            for o in owners:
+                rep.owners += 1
+                self._verify_owner(conn, o, rep)
+        return rep
+
+    def _verify_owner(self, conn: Any, owner: str, rep: VerifyReport) -> None:
+        def problem(rule: str, msg: str, seq: int | None = None) -> None:
+            rep.problems.append(VerifyProblem(owner, rule, msg, seq))
+
+        head = conn.execute(select(t.heads).where(t.heads.c.owner == owner)).first()
+        batch_list = conn.execute(
+            select(t.batches).where(t.batches.c.owner == owner).order_by(t.batches.c.batch_no)
+        ).all()
+        rows = conn.execute(
+            select(t.events.c.seq, t.events.c.body, t.events.c.hash, t.events.c.batch_no)
+            .where(t.events.c.owner == owner)
+            .order_by(t.events.c.seq)
+        )
+        prev = GENESIS
+        expected_seq = 1
+        by_batch: dict[int, list[str]] = {}
+        n = 0
+        last_seq = 0
+        for seq, body, h, bno in rows:
+            n += 1
+            if seq != expected_seq:
+                problem("ledger.chain.gap", f"event sequence jumps from {expected_seq - 1} to {seq}: rows deleted", seq)
+            recomputed = event_hash(owner, seq, prev, body)
+            if recomputed != h:
+                problem(
+                    "ledger.chain.hash",
+                    f"event {seq}: stored hash does not match its body and predecessor "
+                    "(edited, deleted or reordered rows)",
+                    seq,
+                )
+            prev = h
+            expected_seq = seq + 1
+            last_seq = seq
+            by_batch.setdefault(bno, []).append(h)
+        rep.events += n
+        if head is not None:
+            if head.seq != last_seq:
+                problem("ledger.chain.head", f"the chain head says {head.seq} events, the table ends at {last_seq}")
+            elif head.hash != prev:
+                problem("ledger.chain.head", "the last event's hash differs from the recorded chain head")
+        prev_root = GENESIS
+        expected_batch = 1
+        for b in batch_list:
+            rep.batches += 1
+            if b.batch_no != expected_batch:
+                problem("ledger.batch.gap", f"batch numbers jump from {expected_batch - 1} to {b.batch_no}")
+            expected_batch = b.batch_no + 1
+            payload = verify_batch(b.jws, self.resolve_key)
+            if payload is None:
+                problem("ledger.batch.signature", f"batch {b.batch_no}: signature does not verify with {b.kid}")
+                continue
+            leaves = by_batch.pop(b.batch_no, [])
+            root = merkle_root(leaves)
+            if payload.get("owner") != owner or payload.get("batch") != b.batch_no:
+                problem("ledger.batch.signature", f"batch {b.batch_no}: signed payload names another batch or owner")
+            if payload.get("root") != root or b.root != root:
+                problem(
+                    "ledger.batch.root",
+                    f"batch {b.batch_no}: Merkle root over its events does not match the "
+                    "signed root (events edited, deleted or moved)",
+                )
+            if payload.get("prevRoot") != prev_root:
+                problem("ledger.batch.chain", f"batch {b.batch_no}: previous root differs (a batch is missing)")
+            if (payload.get("firstSeq"), payload.get("lastSeq")) != (b.first_seq, b.last_seq) or len(
+                leaves
+            ) != b.last_seq - b.first_seq + 1:
+                problem(
+                    "ledger.batch.range",
+                    f"batch {b.batch_no}: holds {len(leaves)} events, signed for "
+                    f"{payload.get('firstSeq')}..{payload.get('lastSeq')}",
+                )
+            prev_root = payload.get("root", root)
+        for bno in sorted(by_batch):
+            problem("ledger.batch.unsigned", f"{len(by_batch[bno])} events claim batch {bno}, which has no signed root")
+
+    # ------------------------------------------------------------------ reads
+    def lot(self, owner: str, lot_id: str) -> Lot:
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = t.select_lots(uow.conn, owner, [lot_id])
+        if not rows:
+            raise NotFound(f"lot {lot_id} is not in the ledger of {owner}", rule="ledger.lot.known", field="lot")
+        return lot_from_row(rows[0])
+
+    def resolve_subject(self, owner: str, subject: str) -> Lot:
+        """A lot id, or a battery identifier (GS1 Digital Link URI) of a battery lot."""
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows: list[Any] = t.select_lots(uow.conn, owner, [subject]) if len(subject) <= 128 else []
+            if not rows:
+                rows = list(
+                    uow.conn.execute(
+                        select(*t.LOT_COLUMNS).where(t.lots.c.owner == owner, t.lots.c.battery_id == subject)
+                    ).all()
+                )
+        if not rows:
+            raise NotFound(f"no lot or battery {subject} in the ledger of {owner}", rule="ledger.lot.known", field="id")
+        return lot_from_row(rows[0])
+
+    def owners(self) -> list[str]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            return [r[0] for r in uow.conn.execute(select(t.heads.c.owner).order_by(t.heads.c.owner))]
+
+    def count_events(self, owner: str | None = None) -> int:
+        with UnitOfWork(self.engine, write=False) as uow:
+            q = select(func.count()).select_from(t.events)
+            if owner:
+                q = q.where(t.events.c.owner == owner)
+            return int(uow.conn.execute(q).scalar_one())
+
+    def events(self, owner: str, *, after_seq: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = uow.conn.execute(
+                select(t.events.c.seq, t.events.c.body, t.events.c.hash)
+                .where(t.events.c.owner == owner, t.events.c.seq > after_seq)
+                .order_by(t.events.c.seq)
+                .limit(limit)
+            ).all()
+        return [{"seq": r.seq, "hash": r.hash, "event": json.loads(r.body)} for r in rows]
+
+    # ------------------------------------------------------------------ trace
+    def trace(
+        self, owner: str, subject: str, *, direction: str = "up", owners: Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        """Local trace from a lot or battery: the graph (lots, edges with each step's custody
+        model), mines reached, boundaries, and per element the origin shares by country and by
+        site, the high-risk share, recycled shares and custody models. ``owners`` widens the
+        search to other partitions this reader may see (default: the owner's own)."""
+        if direction not in ("up", "down"):
+            raise InvalidInput("direction must be 'up' or 'down'", field="direction", rule="ledger.trace.direction")
+        root = self.resolve_subject(owner, subject)
+        with UnitOfWork(self.engine, write=False) as uow:
+            res = frontier_search(uow.conn, root, direction=direction, owners=owners)
+            summaries = self._received(uow.conn, owner, [p[1] for _, p in res.boundary]) if res.boundary else {}
+        out: dict[str, Any] = {
+            "root": {
+                "owner": owner,
+                "lot": str(root.id),
+                "material": root.material,
+                "battery": root.battery.id if root.battery else None,
+            },
+            "direction": direction,
+            "hops": res.hops,
+            "queries": res.queries,
+            "graph_lots": len(res.lots),
+            "lots": [_lot_json(lot) for lot in res.lots.values()],
+            "edges": [
+                {"child": c[1], "parent": p[1], "parent_owner": p[0], "event": e, "input_kg": kg}
+                for c, p, e, kg in res.edges
+            ],
+        }
+        if direction == "up":
+            profiles = profiles_from_graph(res, summaries)
+            prof = profiles[(owner, str(root.id))]
+            out["mines_reached"] = len(prof["mines"]) + sum(m for m in prof["xm"].values() if m > 0)
+            out["mines"] = prof["mines"]
+            out["boundaries"] = [{"lot": c[1], "summary": p[1] in summaries} for c, p in res.boundary]
+            out["elements"] = shares(prof, self.high_risk_sites)
+        else:
+            out["batteries"] = sorted(lot.battery.id for lot in res.lots.values() if lot.battery is not None)
+        return out
+
+    # ------------------------------------------------------------------ summaries
+    def summary(
+        self, owner: str, subject: str, *, credentials: Sequence[str] = (), footprint: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The upstream summary of a lot or battery (contract §1), from the profile precomputed
+        when the lot was recorded; supplier summaries are folded in without their identities."""
+        lot = self.resolve_subject(owner, subject)
+        prof = profile_of(lot)
+        tombstones = [
+            {"tier": 1, "reason": "a supplier lot was received without an upstream summary"}
+            for k, m in prof["xm"].items()
+            if m < 0
+        ]
+        creds = list(credentials)
+        folded = [k for k, m in prof["xm"].items() if m >= 0]
+        if folded:
+            with UnitOfWork(self.engine, write=False) as uow:
+                for s in self._received(uow.conn, owner, [k.split("|", 1)[1] for k in folded]).values():
+                    creds.extend(c for c in s.get("credentials", []) if c not in creds)
+        return build_summary(
+            subject_kind="battery" if lot.battery is not None else "lot",
+            subject_id=lot.battery.id if lot.battery is not None else str(lot.id),
+            material=lot.material,
+            issuer=owner,
+            profile=prof,
+            high_risk_sites=self.high_risk_sites,
+            folded=len(folded),
+            tombstones=tombstones,
+            credentials=creds,
+            footprint=footprint,
+        )
+
+    def signed_summary(self, owner: str, subject: str, **kw: Any) -> str:
+        return sign_summary(self.summary(owner, subject, **kw), self.identity_for(owner))
+
+    def receive_summary(self, owner: str, token: str) -> dict[str, Any]:
+        """Record a supplier's signed summary for a lot it dispatched to ``owner`` (the subject id
+        is the supplier's lot id named in our receipt). Lots already received from it, and what
+        was made from them, get their profiles recomputed."""
+        summary = verify_summary(token, self.resolve_key)
+        lot_id = summary["subject"]["id"]
+        now = _dt.datetime.now(_dt.UTC)
+        with UnitOfWork(self.engine) as uow:
+            conn = uow.conn
+            conn.execute(
+                t.received_summaries.delete().where(
+                    t.received_summaries.c.owner == owner, t.received_summaries.c.lot == lot_id
+                )
+            )
+            conn.execute(
+                t.received_summaries.insert().values(
+                    owner=owner,
+                    lot=lot_id,
+                    issuer=summary["issuer"],
+                    jws=token,
+                    summary=_DUMPS(summary),
+                    received_at=now,
+                )
+            )
+            received = conn.execute(
+                select(t.edges.c.child).where(
+                    t.edges.c.owner == owner, t.edges.c.parent_owner == summary["issuer"], t.edges.c.parent == lot_id
+                )
+            ).all()
+            for (child,) in received:
+                self._recompute_downstream(conn, owner, child)
+            uow.commit()
+        return summary
+
+    def _recompute_downstream(self, conn: Any, owner: str, lot_id: str) -> None:
+        rows = t.select_lots(conn, owner, [lot_id])
+        if not rows:
+            return
+        res = frontier_search(conn, lot_from_row(rows[0]), direction="down")
+        keys = sorted(res.lots, key=lambda k: res.lots[k].seq)
+        for key in keys:
+            up = frontier_search(conn, res.lots[key], direction="up")
+            summaries = self._received(conn, owner, [p[1] for _, p in up.boundary]) if up.boundary else {}
+            prof = profiles_from_graph(up, summaries)[key]
+            conn.execute(
+                update(t.lots).where(t.lots.c.owner == key[0], t.lots.c.id == key[1]).values(profile=_DUMPS(prof))
+            )
+
+    # ------------------------------------------------------------------ outflows
+    def authorise_export(self, owner: str, authorisation: Mapping[str, Any]) -> dict[str, Any]:
+        """Record an export authorisation (holder, material, destinations, cap, validity)."""
+        a = validate_authorisation(authorisation)
+        with UnitOfWork(self.engine) as uow:
+            exists = uow.conn.execute(
+                select(t.authorisations.c.id).where(t.authorisations.c.owner == owner, t.authorisations.c.id == a["id"])
+            ).first()
+            if exists:
+                raise Conflict(f"authorisation {a['id']} already exists", rule="ledger.authorisation.unique")
+            uow.conn.execute(
+                t.authorisations.insert().values(
+                    owner=owner,
+                    id=a["id"],
+                    holder=a["holder"],
+                    material=a["material"],
+                    destinations=json.dumps(a["destinations"]),
+                    cap_kg=a["cap_kg"],
+                    used_kg=0.0,
+                    valid_from=a["valid_from"],
+                    valid_to=a["valid_to"],
+                    created_at=_dt.datetime.now(_dt.UTC),
+                )
+            )
+            uow.commit()
+        return {**a, "valid_from": a["valid_from"].isoformat(), "valid_to": a["valid_to"].isoformat()}
+
+    def outflows(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """Outflow alerts with their evidence (rule ids ``outflow.no-authorisation``,
+        ``outflow.destination``, ``outflow.cap``)."""
+        with UnitOfWork(self.engine, write=False) as uow:
+            q = select(t.alerts).order_by(t.alerts.c.created_at, t.alerts.c.id)
+            if owner:
+                q = q.where(t.alerts.c.owner == owner)
+            rows = uow.conn.execute(q).all()
+        return [
+            {"owner": r.owner, "id": r.id, "shipment": r.event_id, "rule": r.rule, "evidence": json.loads(r.evidence)}
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ recycled content
+    def claim_recycled(
+        self,
+        owner: str,
+        *,
+        claim_id: str,
+        lot: str,
+        element: str,
+        kg: float,
+        claimant: str,
+        subject: str,
+        custody: str = "mass_balance",
+    ) -> dict[str, Any]:
+        """Debit the credit account of a recovered lot (kept by ``owner``, the recycler). A claim
+        beyond what is left is recorded as a double claim and reported with the claims that
+        already debited the account (Art. 8; DESIGN.md §4 flow 6)."""
+        el = Element(element) if element in {e.value for e in Element} else None
+        if el is None:
+            raise InvalidInput(f"element {element!r} is not tracked", field="element", rule="ledger.element.known")
+        if not kg > 0:
+            raise InvalidInput("kg must be > 0", field="kg", rule="ledger.quantity.positive")
+        cm = CustodyModel(custody) if custody in {c.value for c in CustodyModel} else None
+        if cm is None:
+            raise InvalidInput(f"custody {custody!r} is not an ISO 22095 model", field="custody", rule="ISO 22095")
+        now = _dt.datetime.now(_dt.UTC)
+        with UnitOfWork(self.engine) as uow:
+            conn = uow.conn
+            prev = conn.execute(select(t.claims).where(t.claims.c.owner == owner, t.claims.c.id == claim_id)).first()
+            if prev is not None:
+                same = (prev.lot, prev.element, prev.kg, prev.claimant, prev.subject) == (
+                    lot,
+                    el.value,
+                    kg,
+                    claimant,
+                    subject,
+                )
+                if not same:
+                    raise Conflict(f"claim {claim_id} exists with other content", rule="ledger.claim.unique")
+                return _claim_json(prev, [])
+            credit = conn.execute(
+                select(t.credits).where(
+                    t.credits.c.owner == owner, t.credits.c.lot == lot, t.credits.c.element == el.value
+                )
+            ).first()
+            if credit is None:
+                raise NotFound(
+                    f"no {el.value} credit account for lot {lot} at {owner}", rule="ledger.credit.account", field="lot"
+                )
+            accepted = conn.execute(
+                select(t.claims)
+                .where(
+                    t.claims.c.owner == owner,
+                    t.claims.c.lot == lot,
+                    t.claims.c.element == el.value,
+                    t.claims.c.status == "accepted",
+                )
+                .order_by(t.claims.c.created_at)
+            ).all()
+            used = sum(c.kg for c in accepted)
+            status = "accepted" if used + kg <= credit.credited_kg * (1 + 1e-9) else "double_claim"
+            conn.execute(
+                t.claims.insert().values(
+                    owner=owner,
+                    id=claim_id,
+                    lot=lot,
+                    element=el.value,
+                    kg=kg,
+                    claimant=claimant,
+                    subject=subject,
+                    custody=cm.value,
+                    status=status,
+                    created_at=now,
+                )
+            )
+            uow.commit()
+        row = {
+            "id": claim_id,
+            "lot": lot,
+            "element": el.value,
+            "kg": kg,
+            "claimant": claimant,
+            "subject": subject,
+            "custody": cm.value,
+            "status": status,
+            "credited_kg": credit.credited_kg,
+            "debited_kg": used,
+            "book_and_claim_not_accepted": cm is CustodyModel.BOOK_AND_CLAIM,
+        }
+        if status != "accepted":
+            row["conflicting_claims"] = [
+                {"id": c.id, "kg": c.kg, "claimant": c.claimant, "subject": c.subject} for c in accepted
+            ]
+        return row
+
+    def double_claims(self, owner: str) -> list[dict[str, Any]]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            bad = uow.conn.execute(
+                select(t.claims).where(t.claims.c.owner == owner, t.claims.c.status == "double_claim")
+            ).all()
+            out = []
+            for b in bad:
+                others = uow.conn.execute(
+                    select(t.claims)
+                    .where(t.claims.c.owner == owner, t.claims.c.lot == b.lot, t.claims.c.element == b.element)
+                    .order_by(t.claims.c.created_at)
+                ).all()
+                out.append(
+                    {
+                        "account": f"{owner}|{b.lot}|{b.element}",
+                        "lot": b.lot,
+                        "claims": [_claim_json(c, []) for c in others],
+                    }
+                )
+        return out
+
+    def recycled_content(
+        self, owner: str, *, model: str | None = None, year: int | None = None, plant: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Art. 8 recycled content per battery model, year and plant: Co, Li and Ni recovered
+        from waste against the element's mass in active materials, Pb against the battery;
+        pre- and post-consumer apart; run-around scrap never counts. The chain-of-custody mix of
+        each element is reported; credit claims are listed per model with their custody model,
+        book-and-claim flagged as not accepted (RULES.md, "Chain of custody")."""
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = uow.conn.execute(
+                select(*t.LOT_COLUMNS).where(t.lots.c.owner == owner, t.lots.c.battery.is_not(None))
+            ).all()
+            claim_rows = uow.conn.execute(select(t.claims).where(t.claims.c.claimant == owner)).all()
+        groups: dict[tuple[str, int, str], dict[str, Any]] = {}
+        for r in rows:
+            lot = lot_from_row(r)
+            assert lot.battery is not None
+            key = (lot.battery.model, lot.produced_at.year, lot.site)
+            if (model and key[0] != model) or (year and key[1] != year) or (plant and key[2] != plant):
+                continue
+            g = groups.setdefault(key, {"batteries": 0, "acc": {}, "ids": set()})
+            g["batteries"] += 1
+            g["ids"].add(lot.battery.id)
+            prof = profile_of(lot)
+            for el in (Element.CO, Element.LI, Element.NI, Element.PB):
+                ep = prof["e"].get(el.value)
+                if ep is None:
+                    continue
+                m = lot.element_kg(el)
+                acc = g["acc"].setdefault(el.value, {"basis_kg": 0.0, "pre_kg": 0.0, "post_kg": 0.0, "cm": {}})
+                if el is Element.PB:
+                    basis, pre, post = m, m * ep["pre"], m * ep["post"]
+                else:
+                    basis = m * ep["a"]
+                    pre, post = basis * ep["apre"], basis * ep["apost"]
+                acc["basis_kg"] += basis
+                acc["pre_kg"] += pre
+                acc["post_kg"] += post
+                for k, v in ep["cm"].items():
+                    acc["cm"][k] = acc["cm"].get(k, 0.0) + v * m
+        out = []
+        for (mdl, yr, pl), g in sorted(groups.items()):
+            elements = {}
+            for el, acc in sorted(g["acc"].items()):
+                b = acc["basis_kg"]
+                tot_cm = sum(acc["cm"].values()) or 1.0
+                elements[el] = {
+                    "basis": "battery" if el == "Pb" else "active_materials",
+                    "pre_consumer": acc["pre_kg"] / b if b > 0 else 0.0,
+                    "post_consumer": acc["post_kg"] / b if b > 0 else 0.0,
+                    "custody_models": {k: v / tot_cm for k, v in sorted(acc["cm"].items())},
+                }
+            claims = [
+                dict(_claim_json(c, []), accepted_for_art8=c.custody != "book_and_claim" and c.status == "accepted")
+                for c in claim_rows
+                if c.subject in g["ids"]
+            ]
+            out.append(
+                {
+                    "model": mdl,
+                    "year": yr,
+                    "plant": pl,
+                    "batteries": g["batteries"],
+                    "elements": elements,
+                    "claims": claims,
+                }
+            )
+        return out
+
+
+def _claim_json(c: Any, _others: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "lot": c.lot,
+        "element": c.element,
+        "kg": c.kg,
+        "claimant": c.claimant,
+        "subject": c.subject,
+        "custody": c.custody,
+        "status": c.status,
+        "book_and_claim_not_accepted": c.custody == "book_and_claim",
+    }
+
+
+def _lot_json(lot: Lot) -> dict[str, Any]:
+    return {
+        "owner": lot.owner,
+        "id": str(lot.id),
+        "material": lot.material,
+        "site": lot.site,
+        "country": lot.country,
+        "custody": lot.custody.value,
+        "recycled": lot.recycled.value if lot.recycled else None,
+        "kind": lot.kind.value,
+        "event": str(lot.event_id),
+        "battery": lot.battery.id if lot.battery else None,
+    }

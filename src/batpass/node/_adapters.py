@@ -1,0 +1,78 @@
+"""Adapters the composition root plugs between capabilities that must not import each other.
+
+- trust's DCP verifier → dataspace's :class:`~batpass.dataspace.ports.ParticipantVerifier`: the
+  BPNL is taken only from a verified credential (its ``holderIdentifier``), never from the
+  caller's self-issued token or a header; memberships are the verified credential types.
+- trust's self-issued tokens → dataspace's :class:`~batpass.dataspace.ports.TokenIssuer`.
+- trust's DID resolver → passport's ``PublicKeyResolver``; the ledger → passport's
+  ``UpstreamSummarySource``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from batpass.core.errors import NotFound
+from batpass.core.ids import BatteryId
+from batpass.dataspace import Participant
+from batpass.ledger import LedgerService
+from batpass.trust import NodeIdentity, TrustService, issue_self_issued_token
+
+__all__ = ["DcpParticipantAdapter", "DidKeyResolver", "LedgerSummarySource", "SelfIssuedTokenIssuer"]
+
+
+class DcpParticipantAdapter:
+    def __init__(self, trust: TrustService) -> None:
+        self._trust = trust
+
+    async def verify(self, authorization: str | None) -> Participant:
+        verified = await self._trust.participant_verifier().verify(authorization)
+        types: set[str] = set()
+        bpnl: str | None = None
+        for v in verified.credentials:
+            types |= set(v.types)
+            hid = v.subject.get("holderIdentifier")
+            if bpnl is None and isinstance(hid, str) and hid.startswith("BPNL"):
+                bpnl = hid
+        return Participant(did=verified.did, bpnl=bpnl, memberships=frozenset(types), credentials=verified.credentials)
+
+
+class SelfIssuedTokenIssuer:
+    def __init__(self, identity: NodeIdentity, *, bpn: str | None) -> None:
+        self._identity = identity
+        self._bpn = bpn
+
+    def issue(self, *, audience: str) -> str:
+        return issue_self_issued_token(self._identity, audience=audience, bpn=self._bpn)
+
+
+class DidKeyResolver:
+    """passport's ``PublicKeyResolver``: the public JWK of ``did#kid`` through trust's did:web
+    resolver (allow-listed federation hosts, cached)."""
+
+    def __init__(self, trust: TrustService) -> None:
+        self._trust = trust
+
+    def jwk_for(self, kid: str) -> Mapping[str, Any]:
+        did = kid.split("#", 1)[0]
+        doc = self._trust.resolver.resolve_sync(did)
+        for vm in doc.get("verificationMethod", []):
+            if vm.get("id") == kid and isinstance(vm.get("publicKeyJwk"), dict):
+                return dict(vm["publicKeyJwk"])
+        raise NotFound(f"{kid} is not a verification method of {did}", rule="DID Core verificationMethod")
+
+
+class LedgerSummarySource:
+    """passport's ``UpstreamSummarySource``: the node's own ledger summary of a battery lot."""
+
+    def __init__(self, ledger: LedgerService, owner: str, resolver_base: str) -> None:
+        self._ledger = ledger
+        self._owner = owner
+        self._resolver_base = resolver_base
+
+    def summary_for(self, battery: BatteryId) -> Mapping[str, Any] | None:
+        try:
+            return self._ledger.summary(self._owner, battery.digital_link(self._resolver_base))
+        except NotFound:
+            return None

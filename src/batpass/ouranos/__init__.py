@@ -1,0 +1,46 @@
+"""Ouranos profile: the published Ouranos data transaction API as a hub of many operators.
+
+The hub hosts operators (accounts, plants, API keys, keys held on their behalf, a ``did:web``
+each), answers the published API exactly (``/auth/*``, ``/api/v1/authInfo``,
+``/api/v1/datatransport`` routed by ``dataTarget``) and enforces the platform's rules in
+:class:`OuranosHub`. ``routes`` is imported only by the composition root.
+"""
+
+from pathlib import Path
+
+from batpass.ouranos._client import OuranosClient
+from batpass.ouranos.model import (
+    AclItemGroup,
+    AmountUnit,
+    CfpResponseStatus,
+    CfpType,
+    DqrType,
+    NotificationType,
+    Operator,
+    Part,
+    Plant,
+    Trade,
+    TradeTreeStatus,
+)
+from batpass.ouranos.service import OuranosHub, Principal
+
+#: this capability's Alembic branch
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "AclItemGroup",
+    "AmountUnit",
+    "CfpResponseStatus",
+    "CfpType",
+    "DqrType",
+    "NotificationType",
+    "Operator",
+    "OuranosClient",
+    "OuranosHub",
+    "Part",
+    "Plant",
+    "Principal",
+    "Trade",
+    "TradeTreeStatus",
+]

@@ -1,0 +1,70 @@
+"""The EU battery passport: Annex XIII model, access tiers, lifecycle, identifier and QR code,
+exports (Catena-X, AAS, Battery Pass), signed versions with a backup node.
+
+Other packages import only from here; ``node/`` also mounts ``batpass.passport.routes``.
+"""
+
+from pathlib import Path
+
+from batpass.passport.errors import (
+    LifecycleViolation,
+    MissingMandatoryField,
+    NotResponsible,
+    PassportNotFound,
+    UnitMismatch,
+    WrongCategory,
+)
+from batpass.passport.model import (
+    FIELDS,
+    ROLE_TIERS,
+    Category,
+    FieldSpec,
+    FieldState,
+    Level,
+    Mandate,
+    Passport,
+    PassportRules,
+    Quantity,
+    Status,
+    Tier,
+    field_state,
+    tiers_for_roles,
+    visible_view,
+)
+from batpass.passport.ports import Clock, PublicKeyResolver, RoleVerifier, SystemClock, UpstreamSummarySource
+from batpass.passport.service import PassportService, StaticProductData, load_static_product_data
+
+MIGRATIONS_DIR = Path(__file__).parent / "_migrations"
+
+__all__ = [
+    "FIELDS",
+    "MIGRATIONS_DIR",
+    "ROLE_TIERS",
+    "Category",
+    "Clock",
+    "FieldSpec",
+    "FieldState",
+    "Level",
+    "LifecycleViolation",
+    "Mandate",
+    "MissingMandatoryField",
+    "NotResponsible",
+    "Passport",
+    "PassportNotFound",
+    "PassportRules",
+    "PassportService",
+    "PublicKeyResolver",
+    "Quantity",
+    "RoleVerifier",
+    "StaticProductData",
+    "Status",
+    "SystemClock",
+    "Tier",
+    "UnitMismatch",
+    "UpstreamSummarySource",
+    "WrongCategory",
+    "field_state",
+    "load_static_product_data",
+    "tiers_for_roles",
+    "visible_view",
+]

@@ -1,0 +1,53 @@
+"""What the passport needs from outside, as Protocols (the node wires the implementations).
+
+- :class:`RoleVerifier` (contract §4): the roles a reader proves with a bearer presentation;
+  ``trust`` implements it (verified ``vp+jwt`` / SD-JWT with key binding, audience the serving
+  node's DID, nonce from ``/v1/auth/nonce``).
+- :class:`UpstreamSummarySource` (contract §1): the verified upstream summary of a battery, from
+  the ledger (origin, recycled content, footprint, credentials).
+- :class:`PublicKeyResolver`: the public JWK of a ``did#kid`` (did:web resolution), used to check
+  the signature of backup copies another node sends.
+- :class:`Clock`: the time, so tests and lifecycle dates are deterministic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from batpass.core.ids import BatteryId
+
+__all__ = ["Clock", "PublicKeyResolver", "RoleVerifier", "SystemClock", "UpstreamSummarySource"]
+
+
+class RoleVerifier(Protocol):
+    async def roles_for(self, bearer_token: str | None) -> frozenset[str]:
+        """The verified roles of the presenter (empty for ``None`` or an anonymous reader).
+
+        Raises ``Unauthorized`` for a presentation that does not verify.
+        """
+        ...
+
+
+class UpstreamSummarySource(Protocol):
+    def summary_for(self, battery: BatteryId) -> Mapping[str, Any] | None:
+        """The verified upstream summary (contract §1 shape) for ``battery``, or ``None``."""
+        ...
+
+
+class PublicKeyResolver(Protocol):
+    def jwk_for(self, kid: str) -> Mapping[str, Any]:
+        """The public JWK of the key ``kid`` (a DID URL); raises ``NotFound`` if unknown."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)

@@ -1,0 +1,336 @@
+"""HTTP surface of the passport: the GS1 Digital Link resolver and ``/v1/passports``.
+
+- ``GET /01/{gtin}/21/{serial}``: HTML to a browser, JSON to a machine (by ``Accept``); an ended
+  passport still resolves (status ``ended``).
+- ``/v1/passports/...``: reads (tiered), writes (admin key: the node's operator is the actor),
+  history, exports, QR codes, audit log, and ``POST /v1/passports/backup`` (signed copies from
+  the nodes this node backs up; checked by signature, no admin key).
+
+Readers prove roles with ``Authorization: Bearer <presentation>``, verified through the
+:class:`~batpass.passport.ports.RoleVerifier` the node registers as
+``ctx.services[RoleVerifier]``; without one, only anonymous (public) reads work. The admin key
+reads every tier. A field outside the reader's tiers never enters a response: views are cut by
+the model before anything is serialised or rendered. Errors are problem details (node).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import Response as StarletteResponse
+
+from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized
+from batpass.core.ids import BatteryId
+from batpass.http import AdminKey, Ctx, NodeContext
+from batpass.passport._export_aas import to_aas_json
+from batpass.passport._export_batterypass import to_batterypass
+from batpass.passport._export_catenax import to_catenax
+from batpass.passport._page import build_page
+from batpass.passport._qr import qr_png, qr_svg
+from batpass.passport.model import ALL_TIERS, Passport, Tier, tiers_for_roles
+from batpass.passport.ports import RoleVerifier
+from batpass.passport.service import PassportService, load_static_product_data
+from batpass.web import render_message_page, render_passport_page
+
+__all__ = ["ERROR_SHAPES", "router"]
+
+router = APIRouter(tags=["passport"])
+ERROR_SHAPES: dict[str, Callable[[BatpassError], StarletteResponse]] = {}
+
+OPERATOR_ROLE = "operator"
+
+
+def _svc(ctx: NodeContext) -> PassportService:
+    return ctx.service(PassportService)
+
+
+async def _reader(ctx: NodeContext, request: Request) -> tuple[frozenset[str], frozenset[Tier]]:
+    """Roles and tiers of the caller: admin key -> every tier; bearer -> verified roles."""
+    if ctx.check_admin_key(request.headers.get("x-api-key")):
+        return frozenset({OPERATOR_ROLE}), ALL_TIERS
+    auth = request.headers.get("authorization")
+    if not auth:
+        return frozenset(), frozenset({Tier.PUBLIC})
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Authorization: expected 'Bearer <presentation>'", rule="RFC 6750; DESIGN section 2")
+    try:
+        verifier: RoleVerifier = ctx.services[RoleVerifier]
+    except KeyError:
+        raise Unauthorized(
+            "this node verifies no role presentations", rule="passport access tiers (Art. 77(2))"
+        ) from None
+    roles = await verifier.roles_for(token)
+    return roles, tiers_for_roles(roles)
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    if "text/html" not in accept:
+        return False
+    html_pos = accept.find("text/html")
+    json_pos = accept.find("application/json")
+    return json_pos == -1 or html_pos < json_pos
+
+
+def _pid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value.removeprefix("urn:uuid:"))
+    except ValueError:
+        raise InvalidInput(
+            f"passport_id: '{value}' is not a UUID", field="passport_id", rule="passport identifier (UUID)"
+        ) from None
+
+
+def _document(
+    svc: PassportService, p: Passport, roles: frozenset[str], tiers: frozenset[Tier], channel: str
+) -> dict[str, Any]:
+    view = svc.read(p, roles=roles, tiers=tiers, channel=channel)
+    return {
+        "passportId": p.urn,
+        "batteryId": p.digital_link,
+        "status": "ended" if p.ended else p.status.value,
+        "version": p.version,
+        "tiers": sorted(t.value for t in tiers),
+        "data": view,
+    }
+
+
+def _link_resolver(svc: PassportService) -> Callable[[str], str | None]:
+    def resolve(urn: str) -> str | None:
+        try:
+            return svc.get(_pid(urn)).battery_id.path
+        except BatpassError:
+            return None
+
+    return resolve
+
+
+def _page_response(
+    svc: PassportService, p: Passport, roles: frozenset[str], tiers: frozenset[Tier], view: dict[str, Any]
+) -> HTMLResponse:
+    page = build_page(p, view, tiers=tiers, roles=roles, resolve_link=_link_resolver(svc))
+    return HTMLResponse(
+        render_passport_page(page), headers={"Vary": "Accept, Authorization", "Cache-Control": "no-store"}
+    )
+
+
+@router.get("/01/{gtin}/21/{serial}", response_model=None)
+async def resolve_battery(gtin: str, serial: str, request: Request, ctx: Ctx) -> Response:
+    """GS1 Digital Link resolver: the passport of a battery, as a page or JSON."""
+    svc = _svc(ctx)
+    html = _wants_html(request)
+    try:
+        battery = BatteryId(gtin, serial)
+        passport = svc.find_by_battery(battery)
+    except InvalidInput:
+        if html:
+            return HTMLResponse(
+                render_message_page("Not a battery identifier", "This code is not a valid battery identifier."),
+                status_code=400,
+            )
+        raise
+    if passport is None:
+        if html:
+            return HTMLResponse(
+                render_message_page("Battery not found", "No passport is registered for this battery here."),
+                status_code=404,
+            )
+        raise NotFound(f"battery {battery} has no passport on this node", rule="GS1 Digital Link resolver")
+    roles, tiers = await _reader(ctx, request)
+    doc = _document(svc, passport, roles, tiers, "resolver")
+    if html:
+        return _page_response(svc, passport, roles, tiers, doc["data"])
+    return JSONResponse(doc, headers={"Vary": "Accept, Authorization", "Link": f'<{passport.urn}>; rel="describedby"'})
+
+
+@router.get("/v1/passports")
+def list_passports(ctx: Ctx, _admin: AdminKey, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    items = _svc(ctx).list_passports(limit=min(max(limit, 1), 1000), offset=max(offset, 0))
+    return {
+        "items": [
+            {
+                "passportId": p.urn,
+                "batteryId": p.digital_link,
+                "status": "ended" if p.ended else p.status.value,
+                "version": p.version,
+            }
+            for p in items
+        ]
+    }
+
+
+@router.post("/v1/passports", status_code=201)
+def build_passport(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Build (or rebuild as a new version).
+
+    Body: ``{static, battery, item?, summary?, footprint?, credentials?, expectedVersion?}``.
+    """
+    svc = _svc(ctx)
+    if "static" not in body or "battery" not in body:
+        raise InvalidInput("body: 'static' and 'battery' are required", field="static", rule="POST /v1/passports")
+    static = load_static_product_data(body["static"])
+    battery = BatteryId.parse(str(body["battery"]))
+    p = svc.build(
+        static,
+        battery,
+        item=body.get("item") or {},
+        summary=body.get("summary"),
+        footprint=body.get("footprint"),
+        credentials=tuple(body.get("credentials") or ()),
+        expected_version=body.get("expectedVersion"),
+    )
+    return {"passportId": p.urn, "batteryId": p.digital_link, "version": p.version}
+
+
+@router.post("/v1/passports/backup")
+def accept_backup(
+    ctx: Ctx, body: Annotated[dict[str, Any], Body()], idempotency_key: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    """A signed version from a node that names this node as its backup (Art. 77(5))."""
+    return _svc(ctx).accept_backup(body, idempotency_key=idempotency_key)
+
+
+@router.get("/v1/passports/{passport_id}", response_model=None)
+async def read_passport(passport_id: str, request: Request, ctx: Ctx) -> Response:
+    svc = _svc(ctx)
+    p = svc.get(_pid(passport_id))
+    roles, tiers = await _reader(ctx, request)
+    doc = _document(svc, p, roles, tiers, "api")
+    if _wants_html(request):
+        return _page_response(svc, p, roles, tiers, doc["data"])
+    return JSONResponse(doc)
+
+
+@router.patch("/v1/passports/{passport_id}")
+def update_passport(
+    passport_id: str, ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    svc = _svc(ctx)
+    p = svc.update(
+        _pid(passport_id), body.get("values") or {}, actor=svc.operator, expected_version=body.get("expectedVersion")
+    )
+    return {"passportId": p.urn, "version": p.version}
+
+
+@router.post("/v1/passports/{passport_id}/dynamic")
+def record_dynamic(
+    passport_id: str, ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    svc = _svc(ctx)
+    p = svc.record_dynamic(
+        _pid(passport_id), body.get("values") or {}, actor=svc.operator, expected_version=body.get("expectedVersion")
+    )
+    return {"passportId": p.urn, "version": p.version}
+
+
+@router.post("/v1/passports/{passport_id}/status")
+def change_status(
+    passport_id: str, ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    svc = _svc(ctx)
+    p = svc.change_status(
+        _pid(passport_id), str(body.get("status", "")), actor=svc.operator, waste_operator=body.get("wasteOperator")
+    )
+    return {"passportId": p.urn, "version": p.version, "status": p.status.value}
+
+
+@router.post("/v1/passports/{passport_id}/second-life", status_code=201)
+def second_life(
+    passport_id: str, ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    svc = _svc(ctx)
+    others = [_pid(x) for x in body.get("otherPredecessors") or ()]
+    for key in ("status", "newBattery", "newOperator"):
+        if not body.get(key):
+            raise InvalidInput(f"{key}: required", field=key, rule="POST /v1/passports/{id}/second-life")
+    p = svc.second_life(
+        [_pid(passport_id), *others],
+        status=str(body["status"]),
+        new_battery=BatteryId.parse(str(body["newBattery"])),
+        new_operator=str(body["newOperator"]),
+        actor=svc.operator,
+        values=body.get("values") or {},
+        restored_capacity_ah=body.get("restoredCapacityAh"),
+        cell_soh=tuple(body.get("cellSoh") or ()),
+    )
+    return {"passportId": p.urn, "batteryId": p.digital_link, "status": p.status.value}
+
+
+@router.post("/v1/passports/{passport_id}/recycle")
+def recycle(passport_id: str, ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    svc = _svc(ctx)
+    p = svc.recycle(_pid(passport_id), recycler=str(body.get("recycler") or svc.operator), actor=svc.operator)
+    return {"passportId": p.urn, "status": "ended"}
+
+
+@router.post("/v1/passports/{passport_id}/mandates", status_code=201)
+def grant_mandate(
+    passport_id: str, ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    svc = _svc(ctx)
+    until = body.get("validUntil")
+    m = svc.grant_mandate(
+        _pid(passport_id),
+        mandatee=str(body.get("mandatee", "")),
+        scope=tuple(body.get("scope") or ()),
+        document=str(body.get("document", "")),
+        actor=svc.operator,
+        valid_until=dt.date.fromisoformat(until) if until else None,
+    )
+    return {"mandateId": str(m.mandate_id), "scope": sorted(m.scope)}
+
+
+@router.get("/v1/passports/{passport_id}/history")
+async def history(passport_id: str, request: Request, ctx: Ctx) -> dict[str, Any]:
+    svc = _svc(ctx)
+    pid = _pid(passport_id)
+    roles, tiers = await _reader(ctx, request)
+    svc.audit(svc.get(pid), roles=roles, tiers=tiers, channel="history")
+    return {"passportId": f"urn:uuid:{pid}", "versions": svc.history(pid, tiers=tiers)}
+
+
+@router.get("/v1/passports/{passport_id}/versions/{version}")
+def signed_version(passport_id: str, version: int, ctx: Ctx, _admin: AdminKey) -> dict[str, Any]:
+    """The signed JWS of one version (every tier: the operator's own copy)."""
+    for v in _svc(ctx).versions(_pid(passport_id)):
+        if v.version == version:
+            return {"version": v.version, "jws": v.jws, "digest": v.digest, "prevDigest": v.prev_digest}
+    raise NotFound(f"version: {version} not found", rule="passport history")
+
+
+@router.get("/v1/passports/{passport_id}/audit")
+def audit_log(passport_id: str, ctx: Ctx, _admin: AdminKey) -> dict[str, Any]:
+    return {"entries": _svc(ctx).audit_entries(_pid(passport_id))}
+
+
+@router.get("/v1/passports/{passport_id}/export/{fmt}", response_model=None)
+async def export(passport_id: str, fmt: str, request: Request, ctx: Ctx) -> Response:
+    """``catenax`` (battery_pass 6.1.0), ``aas`` (AAS V3.1 JSON), ``batterypass`` (1.2.0 modules)."""
+    svc = _svc(ctx)
+    p = svc.get(_pid(passport_id))
+    roles, tiers = await _reader(ctx, request)
+    svc.audit(p, roles=roles, tiers=tiers, channel=f"export:{fmt}")
+    if fmt == "catenax":
+        issued = svc.versions(p.passport_id)[0].created_at.date()
+        return JSONResponse(to_catenax(p, issued=issued, tiers=tiers))
+    if fmt == "aas":
+        return Response(to_aas_json(p, tiers=tiers), media_type="application/json")
+    if fmt == "batterypass":
+        return JSONResponse(to_batterypass(p, tiers=tiers))
+    raise NotFound(f"format: '{fmt}' is not one of catenax, aas, batterypass", rule="passport exports")
+
+
+@router.get("/v1/passports/{passport_id}/qr.{ext}", response_model=None)
+def qr_code(passport_id: str, ext: str, ctx: Ctx) -> Response:
+    p = _svc(ctx).get(_pid(passport_id))
+    if ext == "svg":
+        return Response(qr_svg(p.digital_link), media_type="image/svg+xml")
+    if ext == "png":
+        return Response(qr_png(p.digital_link), media_type="image/png")
+    raise NotFound(f"qr.{ext}: svg or png", rule="QR code formats")

@@ -1,0 +1,978 @@
+"""Passport use cases: build, update, dynamic data, lifecycle, mandates, reads, history, backup.
+
+Each use case runs in one unit of work and commits once. Every change writes a new version: the
+full record, signed as a compact JWS (Ed25519, the operator node's key) whose payload names the
+SHA-256 digest of the previous version's JWS, so the history is a signed hash chain; nothing is
+overwritten in place. Each version is also sent, through the outbox in the same transaction, to
+the backup node the passport names (Art. 77(5): the passport outlives its operator), which
+accepts it with :meth:`PassportService.accept_backup`.
+
+Writes are allowed to the responsible operator (the one that placed the battery on the market,
+or the waste operator once it is waste) or a party it mandated in writing (Art. 77(4)), as data
+in ``passport_mandates``. Reads are cut to the reader's tiers (Art. 77(2), Annex XIII) and reads
+of restricted tiers are written to the audit log.
+
+Knows no HTTP; the SQL is in ``_sql``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]
+import yaml
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+
+from batpass.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from batpass.core.ids import BatteryId, new_uuid7
+from batpass.passport import _sql
+from batpass.passport.errors import LifecycleViolation, NotResponsible, PassportNotFound
+from batpass.passport.model import (
+    FIELDS_BY_KEY,
+    Category,
+    Mandate,
+    Passport,
+    PassportRules,
+    Quantity,
+    Status,
+    Tier,
+    check_publishable,
+    check_remanufacturing,
+    check_scope,
+    coerce_value,
+    diff_values,
+    parse_category,
+    parse_values,
+    readable_keys,
+    tiers_for_roles,
+    transition,
+    visible_view,
+)
+from batpass.passport.ports import Clock, PublicKeyResolver, SystemClock, UpstreamSummarySource
+from batpass.store import UnitOfWork, enqueue, remember_delivery
+
+__all__ = [
+    "JWS_TYP",
+    "PassportService",
+    "StaticProductData",
+    "StoredVersion",
+    "load_static_product_data",
+    "summary_values",
+]
+
+JWS_TYP = "application/vnd.batpass.passport+jws"
+_SCHEMA_PATH = Path(__file__).parent / "_data" / "static-product-data.schema.json"
+_SCHEMA: dict[str, Any] | None = None
+MANDATE_SCOPES = frozenset({"static", "dynamic", "lifecycle"})
+
+#: element symbols of the upstream summary (contract §1) and the names the passport uses
+ELEMENT_NAMES: Mapping[str, str] = {
+    "Li": "lithium",
+    "Co": "cobalt",
+    "Ni": "nickel",
+    "Mn": "manganese",
+    "C_nat": "natural graphite",
+    "C_syn": "synthetic graphite",
+    "Cu": "copper",
+    "Al": "aluminium",
+    "Pb": "lead",
+}
+
+
+def _schema() -> dict[str, Any]:
+    global _SCHEMA
+    if _SCHEMA is None:
+        _SCHEMA = json.loads(_SCHEMA_PATH.read_text(encoding="utf-8"))
+    return _SCHEMA
+
+
+@dataclass(frozen=True, slots=True)
+class StaticProductData:
+    """Model-level data of one battery model (``docs/passport-static-data.md``)."""
+
+    model_id: str
+    category: Category
+    gtin: str
+    values: Mapping[str, Any]
+
+
+def load_static_product_data(source: str | Path | Mapping[str, Any]) -> StaticProductData:
+    """Parse static product data strictly: JSON Schema first, then each data point's rule."""
+    if isinstance(source, Mapping):
+        raw: Any = source
+    else:
+        text = Path(source).read_text(encoding="utf-8") if isinstance(source, Path) else source
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"static product data is not YAML: {exc}", rule="YAML 1.1") from exc
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        path = ".".join(str(p) for p in err.absolute_path) or "(root)"
+        if path == "category" or (err.validator == "enum" and "category" in path):
+            parse_category(raw.get("category") if isinstance(raw, Mapping) else None)
+        raise InvalidInput(
+            f"{path}: {err.message}",
+            field=path,
+            rule="static-product-data.schema.json (docs/passport-static-data.md)",
+        )
+    category = parse_category(raw["category"])
+    values = parse_values(raw["values"])
+    for key, _v in values.items():
+        if FIELDS_BY_KEY[key].level.value == "item":
+            raise InvalidInput(
+                f"values.{key}: item-level data point, given per battery when the passport is built",
+                field=f"values.{key}",
+                rule=f"{FIELDS_BY_KEY[key].source} (item level)",
+            )
+    return StaticProductData(model_id=raw["model_id"], category=category, gtin=raw["gtin"], values=values)
+
+
+def summary_values(summary: Mapping[str, Any] | None, footprint: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Data points taken from an upstream summary (contract §1) and a footprint.
+
+    ``material_origin`` <- ``elements.*.originByCountry``; ``recycled_content`` <-
+    ``elements.*.recycled`` (pre/post-consumer kept apart, Art. 8); ``carbon_footprint`` and
+    ``carbon_footprint_stages`` <- the footprint (``kg_co2e_per_kwh``, ``stages`` in kg CO2e/kWh,
+    a stage not provided stays absent, never zero).
+    """
+    out: dict[str, Any] = {}
+    if summary:
+        elements = summary.get("elements") or {}
+        if not isinstance(elements, Mapping):
+            raise InvalidInput("summary.elements must be an object", field="summary.elements", rule="contract §1")
+        origin: dict[str, Any] = {}
+        recycled: dict[str, Any] = {}
+        for sym, el in sorted(elements.items()):
+            name = ELEMENT_NAMES.get(sym, sym)
+            by_country = el.get("originByCountry") or {}
+            if by_country:
+                origin[name] = {c: float(v) for c, v in sorted(by_country.items())}
+            rec = el.get("recycled")
+            if rec:
+                recycled[name] = {
+                    "pre": float(rec.get("preConsumer", 0.0)),
+                    "post": float(rec.get("postConsumer", 0.0)),
+                }
+        if origin:
+            out["material_origin"] = origin
+        if recycled:
+            out["recycled_content"] = coerce_value(FIELDS_BY_KEY["recycled_content"], recycled)
+    fp = footprint if footprint is not None else (summary or {}).get("footprint")
+    if fp:
+        total = fp.get("kg_co2e_per_kwh")
+        if total is not None:
+            out["carbon_footprint"] = Quantity(float(total), "kgCO2e/kWh")
+        stages = {k: float(v) for k, v in (fp.get("stages") or {}).items() if v is not None}
+        if stages:
+            out["carbon_footprint_stages"] = stages
+        if fp.get("study"):
+            out["carbon_footprint_study"] = fp["study"]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    passport_id: uuid.UUID
+    version: int
+    jws: str
+    digest: str
+    prev_digest: str | None
+    actor: str
+    change: str
+    created_at: dt.datetime
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def _payload(token: str) -> dict[str, Any]:
+    """The payload of a compact JWS we signed ourselves (already verified when stored)."""
+    import base64
+
+    part = token.split(".")[1]
+    data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return data
+
+
+# statements compiled once (bound parameters keep SQLAlchemy's statement cache warm)
+_INSERT_VERSION = insert(_sql.versions)
+_INSERT_PASSPORT = insert(_sql.passports)
+_UPDATE_PASSPORT = update(_sql.passports).where(
+    _sql.passports.c.passport_id == bindparam("b_passport_id"),
+    _sql.passports.c.version == bindparam("b_version"),
+)
+
+
+class PassportService:
+    """Passports held by one node (its operator's, and backup copies for others).
+
+    Constructed by the composition root as ``PassportService(engine, identity,
+    rules=PassportRules.from_ruleset(load_ruleset()), resolver_base=ctx.resolver_base,
+    backup_url="https://backup-node.example")``; ``key_resolver`` (did:web) checks backup copies;
+    ``summaries`` (the ledger) gives a battery's upstream summary when ``build`` gets none.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        identity: Any,
+        *,
+        rules: PassportRules,
+        resolver_base: str,
+        backup_url: str,
+        clock: Clock | None = None,
+        key_resolver: PublicKeyResolver | None = None,
+        summaries: UpstreamSummarySource | None = None,
+    ) -> None:
+        if not backup_url.startswith("https://"):
+            raise InvalidInput(
+                "backup_url: the backup node is reached over HTTPS",
+                field="backup_url",
+                rule="nodes talk only over HTTPS (DESIGN section 2)",
+            )
+        self.engine = engine
+        self.identity = identity
+        self.rules = rules
+        self.resolver_base = resolver_base.rstrip("/")
+        self.backup_url = backup_url.rstrip("/")
+        self.clock: Clock = clock or SystemClock()
+        self.key_resolver = key_resolver
+        self.summaries = summaries
+        self._key = identity.active("Ed25519")
+        self._kid = identity.key_id(self._key)
+
+    @property
+    def operator(self) -> str:
+        return str(self.identity.did)
+
+    # --- building -----------------------------------------------------------------------------
+
+    def build(
+        self,
+        static: StaticProductData,
+        battery: BatteryId,
+        *,
+        item: Mapping[str, Any] | None = None,
+        summary: Mapping[str, Any] | None = None,
+        footprint: Mapping[str, Any] | None = None,
+        credentials: Sequence[str] = (),
+        actor: str | None = None,
+        expected_version: int | None = None,
+    ) -> Passport:
+        """Build (or rebuild, as a new version) the passport of ``battery``.
+
+        Static data gives the model-level data points, ``item`` the item-level ones, the upstream
+        summary and footprint the origin, recycled content and carbon footprint. Publishing
+        requires every data point whose state on today's date is ``missing`` to be present.
+        """
+        actor = actor or self.operator
+        if str(battery.gtin) != str(BatteryId(static.gtin, "0").gtin):
+            raise InvalidInput(
+                f"battery.gtin: {battery.gtin} is not the GTIN of model {static.model_id} ({static.gtin})",
+                field="battery.gtin",
+                rule="GS1 GTIN identifies the battery model",
+            )
+        values = dict(static.values)
+        values.update(parse_values(item or {}))
+        if summary is None and self.summaries is not None:
+            summary = self.summaries.summary_for(battery)
+        values.update(summary_values(summary, footprint))
+        if credentials:
+            values["credentials"] = tuple(credentials)
+        check_scope(static.category, values.get("rated_energy"), self.rules)
+        today = self.clock.now().date()
+        with UnitOfWork(self.engine) as uow:
+            current = self._load_by_battery(uow.conn, battery)
+            if current is None:
+                if expected_version not in (None, 0):
+                    raise Conflict(
+                        f"version: passport of {battery} does not exist, expected version {expected_version}",
+                        rule="optimistic concurrency (nothing silently overwritten)",
+                    )
+                passport = Passport(
+                    passport_id=new_uuid7(),
+                    battery_id=battery,
+                    resolver_base=self.resolver_base,
+                    category=static.category,
+                    model_id=static.model_id,
+                    status=Status.ORIGINAL,
+                    operator=actor,
+                    backup_node=self.backup_url,
+                    values=values,
+                )
+                check_publishable(passport, today, self.rules)
+                passport = self._write(uow, passport, None, actor=actor, change="built")
+            else:
+                self._check_writable(uow.conn, current, actor, "static", today, expected_version)
+                if current.category is not static.category:
+                    raise InvalidInput(
+                        f"category: passport of {battery} is {current.category.value}, input says"
+                        f" {static.category.value}",
+                        field="category",
+                        rule="the category of a battery does not change (Art. 3)",
+                    )
+                keep = {k: v for k, v in current.values.items() if FIELDS_BY_KEY[k].tier is Tier.DYNAMIC}
+                passport = replace(current, values={**values, **keep}, model_id=static.model_id)
+                check_publishable(passport, today, self.rules)
+                if not diff_values(current.values, passport.values):
+                    return current
+                passport = self._write(uow, passport, current, actor=actor, change="updated")
+            uow.commit()
+        return passport
+
+    def update(
+        self,
+        passport_id: uuid.UUID,
+        values: Mapping[str, Any],
+        *,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> Passport:
+        """Change static data points (``None`` removes one); a new signed version."""
+        parsed = parse_values(values)
+        today = self.clock.now().date()
+        with UnitOfWork(self.engine) as uow:
+            current = self._require(uow.conn, passport_id)
+            self._check_writable(uow.conn, current, actor, "static", today, expected_version)
+            passport = current.with_values(parsed)
+            check_publishable(passport, today, self.rules)
+            passport = self._write(uow, passport, current, actor=actor, change="updated")
+            uow.commit()
+        return passport
+
+    def record_dynamic(
+        self,
+        passport_id: uuid.UUID,
+        values: Mapping[str, Any],
+        *,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> Passport:
+        """Write per-battery dynamic data (Annex XIII (4), Annex VII): state of health, cycles, ...
+
+        ``negative_events`` are appended to those recorded, never replaced.
+        """
+        for key in values:
+            spec = FIELDS_BY_KEY.get(key)
+            if spec is None or spec.tier is not Tier.DYNAMIC or spec.derived:
+                raise InvalidInput(
+                    f"{key}: not a dynamic data point (state_of_health, state_of_charge, remaining_capacity,"
+                    " full_cycles, energy_throughput, capacity_fade, negative_events, operating_environment)",
+                    field=key,
+                    rule="Annex XIII (4)",
+                )
+        parsed = parse_values(values, allow_dynamic=True)
+        now = self.clock.now()
+        with UnitOfWork(self.engine) as uow:
+            current = self._require(uow.conn, passport_id)
+            self._check_writable(uow.conn, current, actor, "dynamic", now.date(), expected_version)
+            soh = parsed.get("state_of_health")
+            if isinstance(soh, Quantity) and not 0 <= soh.value <= 100:
+                raise InvalidInput(
+                    f"state_of_health: {soh.value} % is outside 0-100 %",
+                    field="state_of_health",
+                    rule="Annex VII Part A (state of health in %)",
+                )
+            cycles = parsed.get("full_cycles")
+            before = current.values.get("full_cycles")
+            if isinstance(cycles, int) and isinstance(before, int) and cycles < before:
+                raise InvalidInput(
+                    f"full_cycles: {cycles} is below the {before} already recorded",
+                    field="full_cycles",
+                    rule="Annex VII Part A (4): cycles only grow",
+                )
+            if "negative_events" in parsed:
+                parsed["negative_events"] = tuple(current.values.get("negative_events", ())) + tuple(
+                    parsed["negative_events"]
+                )
+            parsed["dynamic_updated_at"] = now.date()
+            passport = current.with_values(parsed)
+            passport = self._write(uow, passport, current, actor=actor, change="dynamic")
+            uow.commit()
+        return passport
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def mark_waste(self, passport_id: uuid.UUID, *, waste_operator: str, actor: str) -> Passport:
+        """The battery became waste: same passport, responsibility to ``waste_operator``."""
+        today = self.clock.now().date()
+        with UnitOfWork(self.engine) as uow:
+            current = self._require(uow.conn, passport_id)
+            self._check_writable(uow.conn, current, actor, "lifecycle", today, None)
+            passport = transition(current, Status.WASTE, self.rules, waste_operator=waste_operator)
+            passport = self._write(uow, passport, current, actor=actor, change="status:waste")
+            uow.commit()
+        return passport
+
+    def change_status(
+        self, passport_id: uuid.UUID, to: str, *, actor: str, waste_operator: str | None = None
+    ) -> Passport:
+        """Status change keeping the passport; only ``waste`` qualifies (others: :meth:`second_life`)."""
+        try:
+            target = Status(to)
+        except ValueError:
+            raise InvalidInput(
+                f"status: '{to}' is not a status value ({', '.join(self.rules.statuses)})",
+                field="status",
+                rule="passport.status.values (Annex XIII (4))",
+            ) from None
+        if target is Status.WASTE:
+            return self.mark_waste(passport_id, waste_operator=waste_operator or "", actor=actor)
+        with UnitOfWork(self.engine, write=False) as uow:
+            current = self._require(uow.conn, passport_id)
+        transition(current, target, self.rules)  # raises: not allowed, or gives a new passport
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def second_life(
+        self,
+        predecessors: Sequence[uuid.UUID],
+        *,
+        status: str,
+        new_battery: BatteryId,
+        new_operator: str,
+        actor: str,
+        values: Mapping[str, Any] | None = None,
+        restored_capacity_ah: float | None = None,
+        cell_soh: Sequence[float] = (),
+    ) -> Passport:
+        """Preparing for re-use, repurposing or remanufacturing: a NEW passport and identifier.
+
+        Linked to its predecessor passport(s), whose status stays and which gain a successor
+        link; responsibility for the new battery moves to ``new_operator`` (Art. 77(7)).
+        Remanufacturing is refused outside Art. 3(1)(32).
+        """
+        try:
+            target = Status(status)
+        except ValueError:
+            raise InvalidInput(
+                f"status: '{status}' is not a status value", field="status", rule="passport.status.values"
+            ) from None
+        rule = "passport.status.transitions (Art. 77(7))"
+        if target.value not in self.rules.new_passport_on:
+            raise LifecycleViolation(f"status: {target.value} does not give a new passport", rule=rule, field="status")
+        if not predecessors:
+            raise InvalidInput("predecessors: at least one", field="predecessors", rule=rule)
+        updates = parse_values(values or {})
+        today = self.clock.now().date()
+        with UnitOfWork(self.engine) as uow:
+            olds = [self._require(uow.conn, p) for p in predecessors]
+            for old in olds:
+                self._check_writable(uow.conn, old, actor, "lifecycle", today, None)
+                if old.ended:
+                    raise LifecycleViolation(
+                        f"status: passport {old.urn} has ended (recycled)", rule=rule, field="status"
+                    )
+                if target.value not in self.rules.allowed.get(old.status.value, frozenset()):
+                    raise LifecycleViolation(
+                        f"status: {old.status.value} -> {target.value} is not allowed for {old.urn}",
+                        rule=rule,
+                        field="status",
+                    )
+            base = olds[0]
+            if target is Status.REMANUFACTURED:
+                rated = base.values.get("rated_capacity")
+                check_remanufacturing(
+                    rated_capacity_ah=rated.value if isinstance(rated, Quantity) else 0.0,
+                    restored_capacity_ah=restored_capacity_ah if restored_capacity_ah is not None else 0.0,
+                    cell_soh=cell_soh,
+                    rules=self.rules,
+                )
+            if self._load_by_battery(uow.conn, new_battery) is not None:
+                raise Conflict(
+                    f"battery_id: {new_battery} already has a passport; second life takes a new identifier",
+                    rule=rule,
+                    field="battery_id",
+                )
+            carried = {k: v for k, v in base.values.items() if FIELDS_BY_KEY[k].tier is not Tier.DYNAMIC}
+            carried.update(updates)
+            new = Passport(
+                passport_id=new_uuid7(),
+                battery_id=new_battery,
+                resolver_base=self.resolver_base,
+                category=base.category,
+                model_id=base.model_id,
+                status=target,
+                operator=new_operator,
+                backup_node=self.backup_url,
+                values={k: v for k, v in carried.items() if v is not None},
+                predecessors=tuple(o.passport_id for o in olds),
+            )
+            new = self._write(uow, new, None, actor=actor, change=f"created:{target.value}")
+            now = self.clock.now()
+            for old in olds:
+                linked = replace(old, successors=(*old.successors, new.passport_id))
+                self._write(uow, linked, old, actor=actor, change=f"successor:{target.value}")
+                uow.conn.execute(
+                    insert(_sql.links).values(
+                        predecessor=str(old.passport_id),
+                        successor=str(new.passport_id),
+                        status=target.value,
+                        created_at=now,
+                    )
+                )
+            uow.commit()
+        return new
+
+    def recycle(self, passport_id: uuid.UUID, *, recycler: str, actor: str) -> Passport:
+        """Recycling ends the passport (Art. 77(8)); it is archived and still resolves as ended."""
+        today = self.clock.now().date()
+        rule = "passport.status.transitions (Art. 77(8))"
+        with UnitOfWork(self.engine) as uow:
+            current = self._require(uow.conn, passport_id)
+            self._check_writable(uow.conn, current, actor, "lifecycle", today, None)
+            if current.ended:
+                raise LifecycleViolation("status: the passport has already ended", rule=rule, field="status")
+            if current.status is not Status.WASTE:
+                raise LifecycleViolation(
+                    f"status: a {current.status.value} battery is recycled only once it is waste",
+                    rule=rule,
+                    field="status",
+                )
+            ended = replace(current, ended=True, waste_operator=current.waste_operator or recycler)
+            ended = self._write(uow, ended, current, actor=actor, change="ended:recycled")
+            uow.commit()
+        return ended
+
+    # --- mandates -----------------------------------------------------------------------------
+
+    def grant_mandate(
+        self,
+        passport_id: uuid.UUID,
+        *,
+        mandatee: str,
+        scope: Iterable[str],
+        document: str,
+        actor: str,
+        valid_from: dt.date | None = None,
+        valid_until: dt.date | None = None,
+    ) -> Mandate:
+        """The responsible operator mandates ``mandatee`` in writing (``document``) to write."""
+        scopes = frozenset(scope)
+        if not scopes or not scopes <= MANDATE_SCOPES:
+            raise InvalidInput(
+                f"scope: {sorted(scopes)} must be a non-empty subset of {sorted(MANDATE_SCOPES)}",
+                field="scope",
+                rule="Art. 77(4) (mandates as data)",
+            )
+        if not document.strip():
+            raise InvalidInput(
+                "document: a mandate is given in writing", field="document", rule="Art. 77(4) (written mandate)"
+            )
+        today = self.clock.now().date()
+        with UnitOfWork(self.engine) as uow:
+            current = self._require(uow.conn, passport_id)
+            if actor != current.responsible():
+                raise NotResponsible(
+                    f"mandate: only the responsible operator of {current.urn} may mandate others",
+                    rule="Art. 77(4)",
+                    field="mandate",
+                )
+            m = Mandate(
+                mandate_id=new_uuid7(),
+                passport_id=passport_id,
+                mandator=actor,
+                mandatee=mandatee,
+                scope=scopes,
+                document=document,
+                valid_from=valid_from or today,
+                valid_until=valid_until,
+            )
+            uow.conn.execute(
+                insert(_sql.mandates).values(
+                    mandate_id=str(m.mandate_id),
+                    passport_id=str(passport_id),
+                    mandator=m.mandator,
+                    mandatee=m.mandatee,
+                    scope=sorted(m.scope),
+                    document=m.document,
+                    valid_from=m.valid_from,
+                    valid_until=m.valid_until,
+                    created_at=self.clock.now(),
+                )
+            )
+            uow.commit()
+        return m
+
+    def mandates(self, passport_id: uuid.UUID) -> list[Mandate]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            return self._mandates(uow.conn, passport_id)
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def get(self, passport_id: uuid.UUID) -> Passport:
+        with UnitOfWork(self.engine, write=False) as uow:
+            return self._require(uow.conn, passport_id)
+
+    def find_by_battery(self, battery: BatteryId) -> Passport | None:
+        with UnitOfWork(self.engine, write=False) as uow:
+            return self._load_by_battery(uow.conn, battery)
+
+    def list_passports(self, *, limit: int = 100, offset: int = 0) -> list[Passport]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = uow.conn.execute(
+                select(_sql.passports.c.record).order_by(_sql.passports.c.passport_id).limit(limit).offset(offset)
+            ).all()
+        return [Passport.from_record(r.record) for r in rows]
+
+    def read(
+        self,
+        passport: Passport,
+        *,
+        roles: Iterable[str] = (),
+        tiers: Iterable[Tier] | None = None,
+        channel: str = "api",
+    ) -> dict[str, Any]:
+        """The view of ``passport`` for a reader with ``roles`` (or explicit ``tiers``).
+
+        A read that opens any tier beyond the public one is written to the audit log.
+        """
+        role_set = frozenset(roles)
+        tier_set = frozenset(tiers) if tiers is not None else tiers_for_roles(role_set)
+        self.audit(passport, roles=role_set, tiers=tier_set, channel=channel)
+        return visible_view(passport, tier_set)
+
+    def audit(self, passport: Passport, *, roles: Iterable[str], tiers: Iterable[Tier], channel: str) -> None:
+        """Record a read of restricted tiers (no-op for a public-only read)."""
+        tier_set = frozenset(tiers)
+        if not tier_set - {Tier.PUBLIC}:
+            return
+        with UnitOfWork(self.engine) as uow:
+            uow.conn.execute(
+                insert(_sql.audit).values(
+                    id=str(new_uuid7()),
+                    passport_id=str(passport.passport_id),
+                    tiers=sorted(t.value for t in tier_set),
+                    roles=sorted(roles),
+                    channel=channel,
+                    read_at=self.clock.now(),
+                )
+            )
+            uow.commit()
+
+    def audit_entries(self, passport_id: uuid.UUID) -> list[dict[str, Any]]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = uow.conn.execute(
+                select(_sql.audit).where(_sql.audit.c.passport_id == str(passport_id)).order_by(_sql.audit.c.id)
+            ).all()
+        return [
+            {"tiers": r.tiers, "roles": r.roles, "channel": r.channel, "readAt": r.read_at.isoformat()} for r in rows
+        ]
+
+    def versions(self, passport_id: uuid.UUID) -> list[StoredVersion]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            self._require(uow.conn, passport_id)
+            rows = uow.conn.execute(
+                select(_sql.versions)
+                .where(_sql.versions.c.passport_id == str(passport_id))
+                .order_by(_sql.versions.c.version)
+            ).all()
+        return [
+            StoredVersion(
+                passport_id=uuid.UUID(r.passport_id),
+                version=r.version,
+                jws=r.jws,
+                digest=r.digest,
+                prev_digest=r.prev_digest,
+                actor=r.actor,
+                change=r.change,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    def history(self, passport_id: uuid.UUID, *, tiers: Iterable[Tier] = (Tier.PUBLIC,)) -> list[dict[str, Any]]:
+        """Every version with what changed, cut to ``tiers`` (a hidden field's change is not shown)."""
+        keys = readable_keys(tiers)
+        out: list[dict[str, Any]] = []
+        before: Mapping[str, Any] = {}
+        for v in self.versions(passport_id):
+            after = Passport.from_record(_payload(v.jws)["passport"]).field_values()
+            diff = {k: d for k, d in diff_values(before, after).items() if k in keys}
+            out.append(
+                {
+                    "version": v.version,
+                    "digest": v.digest,
+                    "prevDigest": v.prev_digest,
+                    "actor": v.actor,
+                    "change": v.change,
+                    "createdAt": v.created_at.isoformat(),
+                    "diff": diff,
+                }
+            )
+            before = after
+        return out
+
+    def version_record(self, passport_id: uuid.UUID, version: int) -> Passport:
+        for v in self.versions(passport_id):
+            if v.version == version:
+                return Passport.from_record(_payload(v.jws)["passport"])
+        raise NotFound(f"version: passport {passport_id} has no version {version}", rule="passport history")
+
+    def verify_chain(self, passport_id: uuid.UUID) -> int:
+        """Check every version's signature and the hash chain; returns the number of versions."""
+        prev: str | None = None
+        jwk = OKPKey.import_key(self._key.public_jwk())
+        versions = self.versions(passport_id)
+        for v in versions:
+            payload = verify_version_jws(v.jws, jwk)
+            if payload.get("prev") != prev or v.prev_digest != prev or _digest(v.jws) != v.digest:
+                raise Conflict(
+                    f"version {v.version}: hash chain broken",
+                    rule="signed version chain (nothing silently overwritten)",
+                )
+            prev = v.digest
+        return len(versions)
+
+    # --- backup copies (this node as another node's backup) -----------------------------------
+
+    def accept_backup(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> dict[str, Any]:
+        """Store a signed copy sent by a passport's operator node; checks signature and chain."""
+        token = body.get("jws")
+        if not isinstance(token, str) or token.count(".") != 2:
+            raise InvalidInput("jws: a compact JWS is required", field="jws", rule="passport backup copy")
+        if self.key_resolver is None:
+            raise Unauthorized("no key resolver configured to check backup copies", rule="passport backup copy")
+        try:
+            header = jws.extract_compact(token.encode()).protected
+        except JoseError as exc:
+            raise InvalidInput(f"jws: {exc}", field="jws", rule="RFC 7515 compact serialisation") from exc
+        kid = str(header.get("kid", ""))
+        jwk = OKPKey.import_key(dict(self.key_resolver.jwk_for(kid)))
+        payload = verify_version_jws(token, jwk)
+        issuer = str(payload.get("issuer", ""))
+        if not kid.startswith(issuer + "#"):
+            raise Unauthorized("jws: signing key does not belong to the issuer", rule="kid is a DID URL of the issuer")
+        rec = payload["passport"]
+        pid, version, digest = str(rec["passportId"]), int(payload["version"]), _digest(token)
+        with UnitOfWork(self.engine) as uow:
+            if idempotency_key:
+                first, _ = remember_delivery(uow, idempotency_key, sender=issuer, result={"version": version})
+                if not first:
+                    uow.commit()
+                    return {"passportId": pid, "version": version, "duplicate": True}
+            held = uow.conn.execute(
+                select(_sql.backups).where(_sql.backups.c.passport_id == pid, _sql.backups.c.version == version)
+            ).first()
+            if held is not None:
+                if held.digest != digest:
+                    raise Conflict(
+                        f"version: backup of {pid} v{version} already held with another digest",
+                        rule="signed version chain (nothing silently overwritten)",
+                    )
+                return {"passportId": pid, "version": version, "duplicate": True}
+            prev = uow.conn.execute(
+                select(_sql.backups.c.digest).where(
+                    _sql.backups.c.passport_id == pid, _sql.backups.c.version == version - 1
+                )
+            ).first()
+            if prev is not None and payload.get("prev") != prev.digest:
+                raise Conflict(
+                    f"prev: backup of {pid} v{version} does not chain to v{version - 1}",
+                    rule="signed version chain",
+                )
+            uow.conn.execute(
+                insert(_sql.backups).values(
+                    passport_id=pid,
+                    version=version,
+                    issuer=issuer,
+                    jws=token,
+                    digest=digest,
+                    received_at=self.clock.now(),
+                )
+            )
+            uow.commit()
+        return {"passportId": pid, "version": version, "duplicate": False}
+
+    def backup_copies(self, passport_id: uuid.UUID) -> list[dict[str, Any]]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = uow.conn.execute(
+                select(_sql.backups)
+                .where(_sql.backups.c.passport_id == str(passport_id))
+                .order_by(_sql.backups.c.version)
+            ).all()
+        return [{"version": r.version, "issuer": r.issuer, "digest": r.digest, "jws": r.jws} for r in rows]
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _require(self, conn: Connection, passport_id: uuid.UUID) -> Passport:
+        row = conn.execute(
+            select(_sql.passports.c.record).where(_sql.passports.c.passport_id == str(passport_id))
+        ).first()
+        if row is None:
+            raise PassportNotFound(f"passport {passport_id} not found", rule="passport identifier")
+        return Passport.from_record(row.record)
+
+    def _load_by_battery(self, conn: Connection, battery: BatteryId) -> Passport | None:
+        row = conn.execute(
+            select(_sql.passports.c.record).where(
+                _sql.passports.c.gtin == str(battery.gtin), _sql.passports.c.serial == str(battery.serial)
+            )
+        ).first()
+        return None if row is None else Passport.from_record(row.record)
+
+    def _mandates(self, conn: Connection, passport_id: uuid.UUID) -> list[Mandate]:
+        rows = conn.execute(select(_sql.mandates).where(_sql.mandates.c.passport_id == str(passport_id))).all()
+        return [
+            Mandate(
+                mandate_id=uuid.UUID(r.mandate_id),
+                passport_id=uuid.UUID(r.passport_id),
+                mandator=r.mandator,
+                mandatee=r.mandatee,
+                scope=frozenset(r.scope),
+                document=r.document,
+                valid_from=r.valid_from,
+                valid_until=r.valid_until,
+            )
+            for r in rows
+        ]
+
+    def _check_writable(
+        self,
+        conn: Connection,
+        passport: Passport,
+        actor: str,
+        scope: str,
+        on: dt.date,
+        expected_version: int | None,
+    ) -> None:
+        if passport.ended:
+            raise LifecycleViolation(
+                f"status: passport {passport.urn} has ended (recycled) and is archived; no write",
+                rule="passport.status.transitions (Art. 77(8))",
+                field="status",
+            )
+        if actor != passport.responsible():
+            mandated = [
+                m
+                for m in self._mandates(conn, passport.passport_id)
+                if m.mandator == passport.responsible() and m.covers(actor, scope, on)
+            ]
+            if not mandated:
+                raise NotResponsible(
+                    f"{scope} data of {passport.urn}: {actor} is neither the responsible operator nor"
+                    f" mandated by it in writing for '{scope}'",
+                    rule="Art. 77(4) (responsible operator or written mandate)",
+                    field=scope,
+                )
+        if expected_version is not None and expected_version != passport.version:
+            raise Conflict(
+                f"version: passport {passport.urn} is at version {passport.version}, not {expected_version}",
+                rule="optimistic concurrency (nothing silently overwritten)",
+                field="version",
+            )
+
+    def _write(
+        self, uow: UnitOfWork, passport: Passport, previous: Passport | None, *, actor: str, change: str
+    ) -> Passport:
+        """Sign and store the next version, update the current row, send the backup copy."""
+        conn = uow.conn
+        version = (previous.version if previous else 0) + 1
+        passport = replace(passport, version=version)
+        now = self.clock.now()
+        prev_digest: str | None = None
+        if previous is not None:
+            row = conn.execute(
+                select(_sql.versions.c.digest).where(
+                    _sql.versions.c.passport_id == str(passport.passport_id),
+                    _sql.versions.c.version == previous.version,
+                )
+            ).first()
+            prev_digest = None if row is None else row.digest
+        record = passport.to_record()
+        payload = {
+            "issuer": self.operator,
+            "version": version,
+            "prev": prev_digest,
+            "issuedAt": now.isoformat(),
+            "actor": actor,
+            "change": change,
+            "passport": record,
+        }
+        token = jws.serialize_compact(
+            {"alg": "Ed25519", "typ": JWS_TYP, "kid": self._kid},
+            _canonical(payload),
+            self._key.jwk,
+            algorithms=["Ed25519"],
+        )
+        digest = _digest(token)
+        conn.execute(
+            _INSERT_VERSION,
+            {
+                "passport_id": str(passport.passport_id),
+                "version": version,
+                "jws": token,
+                "digest": digest,
+                "prev_digest": prev_digest,
+                "actor": actor,
+                "change": change,
+                "created_at": now,
+            },
+        )
+        row_values = {
+            "category": passport.category.value,
+            "model_id": passport.model_id,
+            "status": passport.status.value,
+            "ended": passport.ended,
+            "operator": passport.responsible(),
+            "version": version,
+            "record": record,
+            "updated_at": now,
+        }
+        if previous is None:
+            conn.execute(
+                _INSERT_PASSPORT,
+                {
+                    "passport_id": str(passport.passport_id),
+                    "gtin": str(passport.battery_id.gtin),
+                    "serial": str(passport.battery_id.serial),
+                    **row_values,
+                },
+            )
+        else:
+            res = conn.execute(
+                _UPDATE_PASSPORT,
+                {"b_passport_id": str(passport.passport_id), "b_version": previous.version, **row_values},
+            )
+            if res.rowcount != 1:
+                raise Conflict(
+                    f"version: passport {passport.urn} changed concurrently",
+                    rule="optimistic concurrency (nothing silently overwritten)",
+                )
+        enqueue(
+            uow,
+            kind="passport.backup",
+            destination=f"{passport.backup_node}/v1/passports/backup",
+            body={"jws": token},
+            idempotency_key=f"passport-backup:{passport.passport_id}:{version}",
+        )
+        return passport
+
+
+def verify_version_jws(token: str, jwk: OKPKey) -> dict[str, Any]:
+    """Verify a passport version JWS (Ed25519 only) and return its payload."""
+    try:
+        obj = jws.deserialize_compact(token, jwk, algorithms=["Ed25519"])
+    except (JoseError, ValueError) as exc:
+        raise Unauthorized(f"jws: signature does not verify ({exc})", rule="RFC 7515; Ed25519 (RFC 8037)") from exc
+    if obj.protected.get("typ") != JWS_TYP:
+        raise InvalidInput(f"jws: typ must be {JWS_TYP}", field="jws.typ", rule="passport version JWS")
+    data: dict[str, Any] = json.loads(obj.payload)
+    return data

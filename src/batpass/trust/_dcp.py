@@ -1,0 +1,292 @@
+"""Decentralized Claims Protocol 1.0 pieces: self-issued ID tokens, presentation queries and
+responses, the role-presentation check for passport tiers (contract §4) and the participant
+check for the connector (contract §5).
+
+Self-issued token (DCP 1.0 §4.3.1): a JWT signed with the caller's DID key, ``iss`` = ``sub`` =
+the caller's DID, ``aud`` = the provider's DID, ``jti``, ``iat``, ``exp``; batpass adds ``bpn``
+(the caller's BPNL, when it has one) and may embed an access ``token`` for the credential service.
+Presentation query (DCP 1.0 §5.4): ``PresentationQueryMessage`` with ``scope`` entries such as
+``org.eclipse.dspace.dcp.vc.type:MembershipCredential:read`` answered by a
+``PresentationResponseMessage`` holding ``vp+jwt`` presentations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+import httpx
+
+from batpass.core.ids import new_uuid7
+from batpass.trust._jose import peek, sign_compact, verify_compact
+from batpass.trust._keys import NodeIdentity
+from batpass.trust._resolver import DidResolver, check_key_time
+from batpass.trust._vc import issue_vp_jwt, verify_vp_jwt
+from batpass.trust._verify import Verifier
+from batpass.trust.errors import CredentialRejected
+from batpass.trust.model import (
+    ROLES,
+    CredentialType,
+    RejectReason,
+    SelfIssued,
+    Verification,
+    VerifiedParticipant,
+    VerifiedRoles,
+)
+
+__all__ = [
+    "DCP_CONTEXT",
+    "DcpParticipantVerifier",
+    "NonceStore",
+    "issue_self_issued_token",
+    "presentation_query",
+    "presentation_response",
+    "scope_types",
+    "verify_role_presentation",
+    "verify_self_issued_token",
+]
+
+DCP_CONTEXT = "https://w3id.org/dspace-dcp/v1.0/dcp.jsonld"
+_SCOPE_PREFIXES = ("org.eclipse.dspace.dcp.vc.type:", "org.eclipse.tractusx.vc.type:")
+
+
+def issue_self_issued_token(
+    identity: NodeIdentity, *, audience: str, bpn: str | None, ttl_s: int = 300, token: str | None = None
+) -> str:
+    """Contract §5: a DCP self-issued ID token signed with the identity's active Ed25519 key."""
+    now = dt.datetime.now(dt.UTC)
+    key = identity.active("Ed25519")
+    claims: dict[str, Any] = {
+        "iss": identity.did,
+        "sub": identity.did,
+        "aud": audience,
+        "jti": f"urn:uuid:{new_uuid7()}",
+        "iat": int(now.timestamp()),
+        "exp": int((now + dt.timedelta(seconds=ttl_s)).timestamp()),
+    }
+    if bpn:
+        claims["bpn"] = bpn
+    if token:
+        claims["token"] = token
+    return sign_compact({"typ": "JWT", "kid": identity.key_id(key)}, json.dumps(claims).encode(), key)
+
+
+def verify_self_issued_token(token: str, *, audience: str, resolver: DidResolver, max_ttl_s: int = 3600) -> SelfIssued:
+    """Contract §5: verify a self-issued token (signature by the ``iss`` DID's key, ``iss`` =
+    ``sub``, audience, ``exp``/``iat``). DIDs not yet cached are fetched (allow-listed)."""
+    header, unverified = peek(token)
+    iss = unverified.get("iss")
+    if not isinstance(iss, str) or unverified.get("sub") != iss:
+        raise CredentialRejected(
+            "self-issued token needs iss = sub = the caller's DID",
+            reason=RejectReason.MALFORMED,
+            rule="DCP 1.0 §4.3.1",
+        )
+    vm = resolver.method(str(header.get("kid", "")), controller=iss)
+    _, claims = verify_compact(token, vm.jwk, typ=None)
+    if header.get("typ") not in (None, "JWT"):
+        raise CredentialRejected("self-issued token typ must be JWT", reason=RejectReason.TYPE_HEADER)
+    aud = claims.get("aud")
+    if aud != audience and not (isinstance(aud, list) and audience in aud):
+        raise CredentialRejected(
+            f"self-issued token audience {aud!r} is not {audience}",
+            reason=RejectReason.AUDIENCE,
+            rule="DCP 1.0 §4.3.1",
+        )
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    exp, iat, jti = claims.get("exp"), claims.get("iat"), claims.get("jti")
+    if not isinstance(exp, int) or not isinstance(iat, int) or not isinstance(jti, str):
+        raise CredentialRejected("self-issued token needs exp, iat and jti", reason=RejectReason.MALFORMED)
+    if exp < now - 60:
+        raise CredentialRejected("self-issued token expired", reason=RejectReason.EXPIRED, rule="exp")
+    if iat > now + 60 or exp - iat > max_ttl_s:
+        raise CredentialRejected(
+            "self-issued token iat/exp out of range", reason=RejectReason.NOT_YET_VALID, rule="iat"
+        )
+    check_key_time(vm, dt.datetime.fromtimestamp(iat, dt.UTC))
+    bpn = claims.get("bpn")
+    inner = claims.get("token")
+    return SelfIssued(
+        did=iss,
+        bpn=bpn if isinstance(bpn, str) else None,
+        jti=jti,
+        exp=dt.datetime.fromtimestamp(exp, dt.UTC),
+        token=inner if isinstance(inner, str) else None,
+    )
+
+
+def presentation_query(types: Iterable[str]) -> dict[str, Any]:
+    """A DCP ``PresentationQueryMessage`` asking for credentials of ``types``."""
+    return {
+        "@context": [DCP_CONTEXT],
+        "type": "PresentationQueryMessage",
+        "scope": [f"org.eclipse.dspace.dcp.vc.type:{t}:read" for t in types],
+    }
+
+
+def scope_types(query: dict[str, Any]) -> list[str]:
+    """The credential types a presentation query's ``scope`` asks for."""
+    if query.get("type") != "PresentationQueryMessage":
+        raise CredentialRejected("not a PresentationQueryMessage", reason=RejectReason.MALFORMED, rule="DCP 1.0 §5.4.1")
+    if "presentationDefinition" in query and "scope" not in query:
+        raise CredentialRejected(
+            "presentationDefinition queries are not supported; use scope",
+            reason=RejectReason.MALFORMED,
+            rule="DCP 1.0 §5.4.1 (presentationDefinition is optional)",
+        )
+    out = []
+    for s in query.get("scope", []):
+        if not isinstance(s, str):
+            raise CredentialRejected("scope entries are strings", reason=RejectReason.MALFORMED)
+        for p in _SCOPE_PREFIXES:
+            if s.startswith(p):
+                out.append(s[len(p) :].split(":", 1)[0])
+                break
+        else:
+            raise CredentialRejected(f"scope {s!r} is not a credential-type scope", reason=RejectReason.MALFORMED)
+    return out
+
+
+def presentation_response(
+    holder: NodeIdentity, credentials: Sequence[str], *, audience: str, nonce: str
+) -> dict[str, Any]:
+    """A DCP ``PresentationResponseMessage`` with one ``vp+jwt`` over ``credentials``."""
+    return {
+        "@context": [DCP_CONTEXT],
+        "type": "PresentationResponseMessage",
+        "presentation": [issue_vp_jwt(holder, credentials, audience=audience, nonce=nonce)] if credentials else [],
+    }
+
+
+class NonceStore(Protocol):
+    """Single-use nonces (``GET /v1/auth/nonce``); ``consume`` raises on unknown or reused ones."""
+
+    def consume(self, nonce: str, *, audience: str) -> None: ...
+
+
+async def verify_role_presentation(
+    token: str, *, audience_did: str, nonce_store: NonceStore, verifier: Verifier
+) -> VerifiedRoles:
+    """Contract §4: verify ``Authorization: Bearer <presentation>`` for the passport tiers.
+
+    A ``vp+jwt`` holding AccessRoleCredentials (issued to its holder), or an SD-JWT VC of that
+    type with key binding; ``aud`` must be ``audience_did`` (the serving node) and the nonce one
+    this node handed out and nobody used before.
+    """
+    role_type = CredentialType.ACCESS_ROLE.value
+    results: list[Verification] = []
+    if verifier.is_sd_jwt(token):
+        v = await verifier.averify(token, audience=audience_did, require_key_binding=True, require_type=role_type)
+        nonce = _kb_nonce(token)
+        holder = v.holder
+        if holder is None:
+            raise CredentialRejected("role credential names no holder (sub)", reason=RejectReason.HOLDER)
+        results.append(v)
+    else:
+        _header, unverified = peek(token)
+        holder_claim = unverified.get("holder", unverified.get("iss"))
+        if isinstance(holder_claim, str):
+            await verifier.resolver.resolve(holder_claim)
+        holder, nonce, creds = verify_vp_jwt(token, verifier.resolver, audience=audience_did)
+        if not creds:
+            raise CredentialRejected("presentation holds no credential", reason=RejectReason.ROLE)
+        for c in creds:
+            v = await verifier.averify(c, require_type=role_type)
+            if v.holder != holder:
+                raise CredentialRejected(
+                    f"role credential is issued to {v.holder}, not to the presenter {holder}",
+                    reason=RejectReason.HOLDER,
+                    rule="a presentation carries the holder's own credentials",
+                )
+            results.append(v)
+    nonce_store.consume(nonce, audience=audience_did)
+    roles = frozenset(str(v.subject.get("role")) for v in results) & ROLES
+    if not roles:
+        raise CredentialRejected("no passport role proven", reason=RejectReason.ROLE)
+    return VerifiedRoles(roles=roles, holder=holder, credentials=tuple(results))
+
+
+def _kb_nonce(token: str) -> str:
+    _h, kb = peek(token.rsplit("~", 1)[1])
+    nonce = kb.get("nonce")
+    if not isinstance(nonce, str):
+        raise CredentialRejected("key binding has no nonce", reason=RejectReason.NONCE_UNKNOWN)
+    return nonce
+
+
+class DcpParticipantVerifier:
+    """Contract §5: who is calling? Verifies the caller's self-issued token, asks its credential
+    service (from its DID document) for a membership presentation, and verifies that through
+    the trust lists. Wired by the node into the dataspace package's ``ParticipantVerifier``."""
+
+    def __init__(
+        self, identity: NodeIdentity, verifier: Verifier, client: httpx.AsyncClient, *, bpn: str | None = None
+    ) -> None:
+        self.identity = identity
+        self.verifier = verifier
+        self.client = client
+        self.bpn = bpn
+
+    async def verify(self, authorization: str | None) -> VerifiedParticipant:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise CredentialRejected(
+                "Authorization: Bearer <self-issued token> required", reason=RejectReason.MALFORMED
+            )
+        token = authorization[len("Bearer ") :].strip()
+        _h, unverified = peek(token)
+        if isinstance(unverified.get("iss"), str):
+            await self.verifier.resolver.resolve(unverified["iss"])
+        si = verify_self_issued_token(token, audience=self.identity.did, resolver=self.verifier.resolver)
+        doc = await self.verifier.resolver.resolve(si.did)
+        endpoint = next(
+            (s.get("serviceEndpoint") for s in doc.get("service", []) if s.get("type") == "CredentialService"),
+            None,
+        )
+        if not isinstance(endpoint, str):
+            raise CredentialRejected(f"{si.did} publishes no CredentialService", reason=RejectReason.DID_RESOLUTION)
+        url = endpoint.rstrip("/") + "/presentations/query"
+        self.verifier.resolver.fetcher.check_url(url)
+        ask = issue_self_issued_token(self.identity, audience=si.did, bpn=self.bpn)
+        try:
+            resp = await self.client.post(
+                url,
+                json=presentation_query([CredentialType.MEMBERSHIP.value]),
+                headers={"Authorization": f"Bearer {ask}"},
+            )
+        except httpx.HTTPError as exc:
+            raise CredentialRejected(
+                f"credential service {url} unreachable: {exc}", reason=RejectReason.DID_RESOLUTION
+            ) from exc
+        if resp.status_code != 200:
+            raise CredentialRejected(
+                f"credential service answered {resp.status_code}", reason=RejectReason.DID_RESOLUTION
+            )
+        body = resp.json()
+        memberships: set[str] = set()
+        verified: list[Verification] = []
+        for vp in body.get("presentation", []):
+            holder, nonce, creds = verify_vp_jwt(vp, self.verifier.resolver, audience=self.identity.did)
+            if holder != si.did or nonce != peek(ask)[1]["jti"]:
+                raise CredentialRejected(
+                    "presentation is not the caller's answer to this query", reason=RejectReason.HOLDER
+                )
+            for c in creds:
+                v = await self.verifier.averify(c, require_type=CredentialType.MEMBERSHIP.value)
+                if v.holder != si.did:
+                    raise CredentialRejected(
+                        "membership credential belongs to another holder", reason=RejectReason.HOLDER
+                    )
+                memberships.add(str(v.subject.get("memberOf")))
+                verified.append(v)
+        if not memberships:
+            raise CredentialRejected(f"{si.did} presented no trusted membership", reason=RejectReason.ROLE)
+        bpnl = si.bpn
+        for v in verified:
+            hid = v.subject.get("holderIdentifier")
+            if isinstance(hid, str) and hid.startswith("BPNL"):
+                bpnl = hid
+        return VerifiedParticipant(
+            did=si.did, bpnl=bpnl, memberships=frozenset(memberships), credentials=tuple(verified)
+        )

@@ -1,0 +1,223 @@
+"""DID resolution with a cache and an allow-list of federation hosts (no arbitrary outbound
+fetches), and the same guarded HTTPS fetch for status-list credentials.
+
+``did:key`` resolves locally (the DID is the key). ``did:web`` is fetched over HTTPS from
+``https://{host}/.well-known/did.json`` or ``https://{host}/{path}/did.json`` (did:web method
+spec §3.2.1) only when ``host[:port]`` is on the allow-list, through an injected httpx client
+(the node's client trusting the federation CA; tests pass ``httpx.MockTransport``). Documents
+are cached for ``ttl_s``; pinned documents (the node's own, its hosted subjects') never expire.
+
+Verification itself is synchronous and reads the cache only; async callers ``await
+resolver.resolve(did)`` first (``prefetch``), so the hot path never does I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from batpass.core.errors import InvalidIdentifier
+from batpass.core.ids import Did
+from batpass.trust._keys import jwk_from_did_key
+from batpass.trust.errors import CredentialRejected
+from batpass.trust.model import RejectReason, VerificationMethod, parse_time
+
+__all__ = ["DidResolver", "GuardedFetcher"]
+
+
+class GuardedFetcher:
+    """HTTPS GET restricted to allow-listed ``host[:port]`` values."""
+
+    def __init__(
+        self,
+        *,
+        allowed_hosts: Iterable[str],
+        client: httpx.AsyncClient | None = None,
+        sync_client: httpx.Client | None = None,
+    ) -> None:
+        self.allowed_hosts = {h.lower() for h in allowed_hosts}
+        self._client = client
+        self._sync = sync_client
+
+    def allow(self, host: str) -> None:
+        self.allowed_hosts.add(host.lower())
+
+    def check_url(self, url: str) -> None:
+        """Raise ``host-not-allowed`` unless ``url`` is https on an allow-listed host."""
+        parts = urlsplit(url)
+        netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+        if parts.scheme != "https":
+            raise CredentialRejected(
+                f"{url} is not https", reason=RejectReason.HOST_NOT_ALLOWED, rule="HTTPS only (DESIGN §2)"
+            )
+        if netloc.lower() not in self.allowed_hosts and (parts.hostname or "").lower() not in self.allowed_hosts:
+            raise CredentialRejected(
+                f"{netloc} is not on the federation allow-list; not fetched",
+                reason=RejectReason.HOST_NOT_ALLOWED,
+                rule="outbound fetches only to allow-listed federation hosts",
+            )
+
+    @staticmethod
+    def _body(url: str, resp: httpx.Response) -> bytes:
+        if resp.status_code != 200:
+            raise CredentialRejected(f"GET {url} answered {resp.status_code}", reason=RejectReason.DID_RESOLUTION)
+        return resp.content
+
+    async def get(self, url: str) -> bytes:
+        self.check_url(url)
+        if self._client is None:
+            raise CredentialRejected(f"no HTTPS client to fetch {url}", reason=RejectReason.DID_RESOLUTION)
+        try:
+            resp = await self._client.get(url, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise CredentialRejected(f"GET {url} failed: {exc}", reason=RejectReason.DID_RESOLUTION) from exc
+        return self._body(url, resp)
+
+    def get_sync(self, url: str) -> bytes:
+        self.check_url(url)
+        if self._sync is None:
+            raise CredentialRejected(f"no HTTPS client to fetch {url}", reason=RejectReason.DID_RESOLUTION)
+        try:
+            resp = self._sync.get(url, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise CredentialRejected(f"GET {url} failed: {exc}", reason=RejectReason.DID_RESOLUTION) from exc
+        return self._body(url, resp)
+
+
+class DidResolver:
+    """Resolves DIDs to documents and DID URLs to verification methods."""
+
+    def __init__(
+        self,
+        fetcher: GuardedFetcher | None = None,
+        *,
+        ttl_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fetcher = fetcher or GuardedFetcher(allowed_hosts=())
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._pinned: dict[str, dict[str, Any]] = {}
+
+    def pin(self, document: Mapping[str, Any]) -> None:
+        """Hold a document without expiry (the node's own, its hosted subjects', test fixtures)."""
+        self._pinned[str(document["id"])] = dict(document)
+
+    def forget(self, did: str) -> None:
+        self._cache.pop(did, None)
+
+    def cached(self, did: str) -> dict[str, Any] | None:
+        if did in self._pinned:
+            return self._pinned[did]
+        if did.startswith("did:key:"):
+            return _did_key_document(did)
+        hit = self._cache.get(did)
+        if hit and self._clock() - hit[0] < self.ttl_s:
+            return hit[1]
+        return None
+
+    def _url(self, did: str) -> str:
+        try:
+            d = Did(did)
+            if d.method != "web":
+                raise CredentialRejected(
+                    f"DID method of {did} is not supported (did:web, did:key)",
+                    reason=RejectReason.DID_RESOLUTION,
+                )
+            return d.web_document_url()
+        except InvalidIdentifier as exc:
+            raise CredentialRejected(str(exc), reason=RejectReason.DID_RESOLUTION) from exc
+
+    def _store(self, did: str, body: bytes) -> dict[str, Any]:
+        import json
+
+        try:
+            doc = json.loads(body)
+        except ValueError as exc:
+            raise CredentialRejected(f"DID document of {did} is not JSON", reason=RejectReason.DID_RESOLUTION) from exc
+        if not isinstance(doc, dict) or doc.get("id") != did:
+            raise CredentialRejected(
+                f"DID document fetched for {did} names another subject",
+                reason=RejectReason.DID_RESOLUTION,
+                rule="DID Core §5.1.1: document id equals the DID",
+            )
+        self._cache[did] = (self._clock(), doc)
+        return doc
+
+    async def resolve(self, did: str) -> dict[str, Any]:
+        doc = self.cached(did)
+        if doc is not None:
+            return doc
+        return self._store(did, await self.fetcher.get(self._url(did)))
+
+    def resolve_sync(self, did: str) -> dict[str, Any]:
+        doc = self.cached(did)
+        if doc is not None:
+            return doc
+        return self._store(did, self.fetcher.get_sync(self._url(did)))
+
+    def method(self, kid: str, *, controller: str | None = None, fetch: bool = True) -> VerificationMethod:
+        """The verification method ``kid`` (a DID URL ``did#fragment``) names.
+
+        ``controller`` (the token's issuer) must be the DID part of ``kid``; a key of another
+        DID can never vouch for an issuer.
+        """
+        if not isinstance(kid, str) or "#" not in kid:
+            raise CredentialRejected(f"kid {kid!r} is not a DID URL with a fragment", reason=RejectReason.UNKNOWN_KEY)
+        did = kid.split("#", 1)[0]
+        if controller is not None and did != controller:
+            raise CredentialRejected(
+                f"key {kid} does not belong to issuer {controller}",
+                reason=RejectReason.UNKNOWN_KEY,
+                rule="the signing key is a verification method of the issuer's DID",
+            )
+        doc = self.cached(did)
+        if doc is None:
+            if not fetch:
+                raise CredentialRejected(f"DID {did} is not resolved", reason=RejectReason.UNKNOWN_ISSUER)
+            doc = self.resolve_sync(did)
+        for vm in doc.get("verificationMethod", []):
+            vm_id = vm.get("id", "")
+            if vm_id.startswith("#"):
+                vm_id = did + vm_id
+            if vm_id == kid and isinstance(vm.get("publicKeyJwk"), dict):
+                expires = vm.get("expires")
+                return VerificationMethod(
+                    id=kid,
+                    controller=str(vm.get("controller", did)),
+                    jwk=vm["publicKeyJwk"],
+                    expires=parse_time(expires) if isinstance(expires, str) else None,
+                )
+        raise CredentialRejected(f"{did} has no verification method {kid}", reason=RejectReason.UNKNOWN_KEY)
+
+
+def _did_key_document(did: str) -> dict[str, Any]:
+    try:
+        jwk = jwk_from_did_key(did)
+    except ValueError as exc:
+        raise CredentialRejected(str(exc), reason=RejectReason.DID_RESOLUTION) from exc
+    vm_id = f"{did}#{did[len('did:key:') :]}"
+    return {
+        "id": did,
+        "verificationMethod": [{"id": vm_id, "type": "JsonWebKey", "controller": did, "publicKeyJwk": jwk}],
+        "authentication": [vm_id],
+        "assertionMethod": [vm_id],
+    }
+
+
+def check_key_time(vm: VerificationMethod, signed_at: dt.datetime | None) -> None:
+    """A retired key verifies only signatures dated before its retirement."""
+    if vm.expires is None:
+        return
+    if signed_at is None or signed_at > vm.expires:
+        raise CredentialRejected(
+            f"key {vm.id} was retired at {vm.expires.isoformat()}; the token is dated after",
+            reason=RejectReason.KEY_RETIRED,
+            rule="key rotation: retired keys verify only earlier signatures",
+        )

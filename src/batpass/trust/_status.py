@@ -1,0 +1,198 @@
+"""W3C Bitstring Status List v1.0: the encoded list, the status-list credential, and the
+verifier's cache with a maximum age.
+
+The list is a bitstring of at least 131,072 bits (16 KiB, §6.1 herd privacy), GZIP-compressed
+and multibase base64url-encoded (``u`` prefix, §4.1 ``encodedList``); index 0 is the first,
+most significant bit. The status-list credential is a ``vc+jwt`` whose issuer must be the
+issuer of the credentials it covers. Verifiers fetch it (allow-listed HTTPS), check its
+signature, and keep it for ``max_age_s`` (§4.1 ``ttl``-style freshness).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from batpass.trust._jose import b64d, b64e
+from batpass.trust._keys import NodeIdentity
+from batpass.trust._resolver import DidResolver, GuardedFetcher
+from batpass.trust._vc import build_credential, issue_vc_jwt, verify_vc_jwt
+from batpass.trust.errors import CredentialRejected
+from batpass.trust.model import RejectReason
+
+__all__ = [
+    "MIN_BITS",
+    "StatusListCache",
+    "decode_list",
+    "encode_list",
+    "status_entry",
+    "status_list_credential",
+]
+
+MIN_BITS = 131_072
+
+
+def encode_list(bits: bytes) -> str:
+    """Bytes of the bitstring → ``encodedList`` (multibase ``u`` + base64url(gzip))."""
+    return "u" + b64e(gzip.compress(bits, mtime=0))
+
+
+def decode_list(encoded: str) -> bytes:
+    if not encoded.startswith("u"):
+        raise CredentialRejected("encodedList is not multibase base64url", reason=RejectReason.STATUS_UNAVAILABLE)
+    try:
+        return gzip.decompress(b64d(encoded[1:], what="encodedList"))
+    except (OSError, EOFError) as exc:
+        raise CredentialRejected("encodedList is not GZIP data", reason=RejectReason.STATUS_UNAVAILABLE) from exc
+
+
+def bit(bits: bytes, index: int) -> bool:
+    byte, off = divmod(index, 8)
+    if index < 0 or byte >= len(bits):
+        raise CredentialRejected(f"status index {index} is outside the list", reason=RejectReason.STATUS_UNAVAILABLE)
+    return bool(bits[byte] >> (7 - off) & 1)
+
+
+def set_bit(bits: bytearray, index: int) -> None:
+    byte, off = divmod(index, 8)
+    bits[byte] |= 1 << (7 - off)
+
+
+def status_entry(list_url: str, index: int, purpose: str = "revocation") -> dict[str, Any]:
+    """The ``credentialStatus`` of a credential at ``index`` of the list at ``list_url``."""
+    return {
+        "id": f"{list_url}#{index}",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": purpose,
+        "statusListIndex": str(index),
+        "statusListCredential": list_url,
+    }
+
+
+def status_list_credential(
+    identity: NodeIdentity, *, list_url: str, bits: bytes, purpose: str = "revocation", ttl_s: int = 300
+) -> str:
+    """The signed status-list credential (a ``vc+jwt``) the issuing node publishes."""
+    now = dt.datetime.now(dt.UTC)
+    vc = build_credential(
+        issuer=identity.did,
+        ctype="BitstringStatusListCredential",
+        subject={
+            "id": f"{list_url}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": purpose,
+            "encodedList": encode_list(bits),
+            "ttl": ttl_s * 1000,
+        },
+        valid_from=now - dt.timedelta(seconds=1),
+        valid_until=now + dt.timedelta(days=1),
+        credential_id=list_url,
+    )
+    return issue_vc_jwt(identity, vc, validate=False)
+
+
+class StatusListCache:
+    """Verifier side: fetched, signature-checked, decoded lists, kept at most ``max_age_s``.
+
+    ``local`` maps list URLs this node publishes itself to a function giving the signed list, so a
+    node checks its own credentials without a network round trip.
+    """
+
+    def __init__(
+        self,
+        resolver: DidResolver,
+        fetcher: GuardedFetcher | None = None,
+        *,
+        max_age_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        local: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.resolver = resolver
+        self.fetcher = fetcher or resolver.fetcher
+        self.max_age_s = max_age_s
+        self._clock = clock
+        self._local = local
+        self._lists: dict[str, tuple[float, str, str, bytes]] = {}  # url → (at, issuer, purpose, bits)
+
+    def invalidate(self, url: str | None = None) -> None:
+        if url is None:
+            self._lists.clear()
+        else:
+            self._lists.pop(url, None)
+
+    def _accept(self, url: str, token: str) -> tuple[float, str, str, bytes]:
+        _, vc = verify_vc_jwt(token, self.resolver, check_schema=False)
+        subj = vc.get("credentialSubject", {})
+        if "BitstringStatusListCredential" not in vc.get("type", []) or subj.get("type") != "BitstringStatusList":
+            raise CredentialRejected(
+                f"{url} is not a BitstringStatusListCredential", reason=RejectReason.STATUS_UNAVAILABLE
+            )
+        if vc.get("id", url) != url:
+            raise CredentialRejected(f"status list at {url} names another id", reason=RejectReason.STATUS_UNAVAILABLE)
+        entry = (
+            self._clock(),
+            str(vc["issuer"]),
+            str(subj.get("statusPurpose")),
+            decode_list(str(subj.get("encodedList", ""))),
+        )
+        self._lists[url] = entry
+        return entry
+
+    def _fresh(self, url: str) -> tuple[float, str, str, bytes] | None:
+        hit = self._lists.get(url)
+        if hit and self._clock() - hit[0] < self.max_age_s:
+            return hit
+        return None
+
+    def _get_sync(self, url: str) -> tuple[float, str, str, bytes]:
+        hit = self._fresh(url)
+        if hit:
+            return hit
+        token = self._local(url) if self._local else None
+        if token is None:
+            try:
+                token = self.fetcher.get_sync(url).decode("ascii").strip()
+            except UnicodeDecodeError as exc:
+                raise CredentialRejected(
+                    f"status list at {url} is not a token", reason=RejectReason.STATUS_UNAVAILABLE
+                ) from exc
+        return self._accept(url, token)
+
+    async def prefetch(self, url: str) -> None:
+        if self._fresh(url) is not None:
+            return
+        token = self._local(url) if self._local else None
+        if token is None:
+            token = (await self.fetcher.get(url)).decode("ascii", errors="replace").strip()
+        self._accept(url, token)
+
+    def check(self, entry: Mapping[str, Any], *, issuer: str) -> str:
+        """Raise ``revoked`` (or ``status-unavailable``) unless the credential's bit is clear."""
+        try:
+            url = str(entry["statusListCredential"])
+            index = int(entry["statusListIndex"])
+            purpose = str(entry.get("statusPurpose", "revocation"))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CredentialRejected("credentialStatus is malformed", reason=RejectReason.MALFORMED) from exc
+        try:
+            _at, list_issuer, list_purpose, bits = self._get_sync(url)
+        except CredentialRejected as exc:
+            raise CredentialRejected(
+                f"status list {url} unavailable: {exc}", reason=RejectReason.STATUS_UNAVAILABLE
+            ) from exc
+        if list_issuer != issuer or list_purpose != purpose:
+            raise CredentialRejected(
+                f"status list {url} is not the issuer's {purpose} list",
+                reason=RejectReason.STATUS_UNAVAILABLE,
+            )
+        if bit(bits, index):
+            raise CredentialRejected(
+                f"credential is {'revoked' if purpose == 'revocation' else 'suspended'} "
+                f"(status list {url}, index {index})",
+                reason=RejectReason.REVOKED,
+                rule="W3C Bitstring Status List §3.2",
+            )
+        return f"{purpose} bit {index} clear in {url}"

@@ -1,0 +1,352 @@
+"""W3C Verifiable Credentials 2.0 secured as ``vc+jwt`` and presentations as ``vp+jwt``
+(W3C VC-JOSE-COSE §3.1.1/§3.2.1), on joserfc.
+
+The JWS payload is the credential itself; ``iss``, ``jti``, ``iat``, ``nbf`` and ``exp`` mirror
+``issuer``, ``id``, issuance, ``validFrom`` and ``validUntil`` and must agree with them. The
+header carries ``typ`` ``vc+jwt`` (``vp+jwt``), ``cty`` ``vc`` (``vp``) and ``kid``, the DID URL
+of the issuer's key. A presentation wraps credentials as ``EnvelopedVerifiableCredential``
+(``data:application/vc+jwt,<token>``) and binds ``aud`` and ``nonce``.
+
+Credentials are checked against the JSON Schema of their type and, at issuance, expanded with
+pyld through a document loader that serves only the bundled contexts (no network): a property
+no context defines is an error, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]
+from pyld import jsonld
+
+from batpass.core.errors import InvalidInput
+from batpass.core.ids import new_uuid7
+from batpass.trust._jose import peek, sign_compact, verify_compact
+from batpass.trust._keys import NodeIdentity
+from batpass.trust._resolver import DidResolver, check_key_time
+from batpass.trust.errors import CredentialRejected
+from batpass.trust.model import BATPASS_CONTEXT, VC_V2_CONTEXT, CredentialType, RejectReason, iso, parse_time
+
+__all__ = [
+    "CONTEXT_FILES",
+    "build_credential",
+    "document_loader",
+    "expand_strict",
+    "issue_vc_jwt",
+    "issue_vp_jwt",
+    "validate_credential",
+    "verify_vc_jwt",
+    "verify_vp_jwt",
+]
+
+_DATA = Path(__file__).resolve().parent / "_data"
+#: URL → bundled file; the loader serves these and refuses anything else
+CONTEXT_FILES: dict[str, Path] = {
+    VC_V2_CONTEXT: _DATA / "contexts" / "credentials-v2.jsonld",
+    BATPASS_CONTEXT: _DATA / "contexts" / "batpass-credentials-v1.jsonld",
+    "https://www.w3.org/ns/did/v1": _DATA / "contexts" / "did-v1.jsonld",
+}
+JWT_CLAIMS = ("iss", "sub", "jti", "iat", "nbf", "exp", "aud", "nonce", "cnf")
+LEEWAY = dt.timedelta(seconds=60)
+
+
+@functools.cache
+def _context_doc(url: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(CONTEXT_FILES[url].read_text(encoding="utf-8"))
+    return doc
+
+
+def document_loader(url: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """pyld document loader over the bundled contexts only (never the network)."""
+    if url not in CONTEXT_FILES:
+        raise InvalidInput(
+            f"JSON-LD context {url} is not bundled with batpass; it is never fetched",
+            field="@context",
+            rule="contexts are loaded from the package only",
+        )
+    return {
+        "contentType": "application/ld+json",
+        "contextUrl": None,
+        "documentUrl": url,
+        "document": _context_doc(url),
+    }
+
+
+def _shape(value: Any, path: str = "") -> list[str]:
+    """What JSON-LD expansion's outcome depends on here: the property paths, the contexts and
+    the ``type`` values (term definitions do not depend on other values, ``@json`` keeps them
+    opaque)."""
+    out: list[str] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k in ("@context", "type", "@type"):
+                out.append(f"{path}/{k}={json.dumps(v, sort_keys=True)}")
+            else:
+                out.append(f"{path}/{k}")
+                out.extend(_shape(v, f"{path}/{k}"))
+    elif isinstance(value, list):
+        for v in value:
+            out.extend(_shape(v, path + "[]"))
+    return out
+
+
+_EXPANDED_OK: set[str] = set()
+
+
+def check_terms(doc: Mapping[str, Any]) -> None:
+    """:func:`expand_strict`, memoised on the document's shape (same shape, same outcome)."""
+    key = "\n".join(sorted(set(_shape(dict(doc)))))
+    if key in _EXPANDED_OK:
+        return
+    expand_strict(doc)
+    if len(_EXPANDED_OK) > 10_000:
+        _EXPANDED_OK.clear()
+    _EXPANDED_OK.add(key)
+
+
+def expand_strict(doc: Mapping[str, Any]) -> list[Any]:
+    """Expand JSON-LD with the bundled loader; any property no context defines is an error."""
+    dropped: list[str] = []
+    try:
+        expanded: list[Any] = jsonld.expand(
+            dict(doc),
+            {"documentLoader": document_loader},
+            on_property_dropped=lambda prop: dropped.append(str(prop)),
+        )
+    except jsonld.JsonLdError as exc:
+        raise InvalidInput(f"JSON-LD expansion failed: {exc}", field="@context", rule="JSON-LD 1.1") from exc
+    if dropped:
+        raise InvalidInput(
+            f"{', '.join(sorted(set(dropped)))} not defined by any context of the credential",
+            field=dropped[0],
+            rule="every property is defined by the bundled JSON-LD contexts (VC DM 2.0 §4.3)",
+        )
+    return expanded
+
+
+@functools.cache
+def _validator(ctype: str) -> jsonschema.protocols.Validator:
+    path = _DATA / "schemas" / f"{ctype}.schema.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    validator: jsonschema.protocols.Validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return validator
+
+
+def schema_type(types: Sequence[str]) -> str | None:
+    known = {t.value for t in CredentialType} - {CredentialType.STATUS_LIST.value}
+    for t in types:
+        if t in known:
+            return t
+    return None
+
+
+def validate_credential(vc: Mapping[str, Any], *, expand: bool = True) -> None:
+    """JSON Schema of the credential's batpass type, then (optionally) strict JSON-LD expansion."""
+    types = vc.get("type")
+    if not isinstance(types, list) or "VerifiableCredential" not in types:
+        raise InvalidInput("type must be a list containing VerifiableCredential", field="type", rule="VC DM 2.0 §4.5")
+    ctype = schema_type(types)
+    body = {k: v for k, v in vc.items() if k not in JWT_CLAIMS}
+    if ctype is not None:
+        validator = _validator(ctype)
+        err = None if validator.is_valid(body) else jsonschema.exceptions.best_match(validator.iter_errors(body))
+        if err is not None:
+            path = ".".join(str(p) for p in err.absolute_path) or "credential"
+            raise InvalidInput(f"{path}: {err.message}", field=path, rule=f"{ctype}.schema.json ({err.validator})")
+    if expand:
+        check_terms(body)
+
+
+def build_credential(
+    *,
+    issuer: str,
+    ctype: str,
+    subject: Mapping[str, Any],
+    valid_from: dt.datetime,
+    valid_until: dt.datetime | None,
+    status: Mapping[str, Any] | None = None,
+    credential_id: str | None = None,
+) -> dict[str, Any]:
+    """A VC 2.0 credential of a batpass type (unsigned)."""
+    vc: dict[str, Any] = {
+        "@context": [VC_V2_CONTEXT, BATPASS_CONTEXT],
+        "id": credential_id or f"urn:uuid:{new_uuid7()}",
+        "type": ["VerifiableCredential", ctype],
+        "issuer": issuer,
+        "validFrom": iso(valid_from),
+        "credentialSubject": dict(subject),
+    }
+    if valid_until is not None:
+        vc["validUntil"] = iso(valid_until)
+    if status is not None:
+        vc["credentialStatus"] = dict(status)
+    return vc
+
+
+def _ts(t: dt.datetime) -> int:
+    return int(t.timestamp())
+
+
+def issue_vc_jwt(
+    identity: NodeIdentity,
+    vc: Mapping[str, Any],
+    *,
+    alg: str = "Ed25519",
+    validate: bool = True,
+    expand: bool = True,
+) -> str:
+    """Sign a credential as ``vc+jwt`` with the issuer's active ``alg`` key."""
+    if vc.get("issuer") != identity.did:
+        raise InvalidInput("issuer must be the signing identity's DID", field="issuer", rule="VC-JOSE-COSE §3.1.1")
+    if validate:
+        validate_credential(vc, expand=expand)
+    key = identity.active(alg)
+    payload = dict(vc)
+    payload["iss"] = identity.did
+    payload["iat"] = _ts(dt.datetime.now(dt.UTC))
+    if "id" in vc:
+        payload["jti"] = vc["id"]
+    payload["nbf"] = _ts(parse_time(vc["validFrom"]))
+    if "validUntil" in vc:
+        payload["exp"] = _ts(parse_time(vc["validUntil"]))
+    header = {"typ": "vc+jwt", "cty": "vc", "kid": identity.key_id(key)}
+    return sign_compact(header, json.dumps(payload, separators=(",", ":")).encode(), key)
+
+
+def check_times(
+    payload: Mapping[str, Any], now: dt.datetime, *, what: str
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """validFrom/validUntil (VC DM 2.0 §4.9) and nbf/exp (RFC 7519 §4.1.4-5), within 60 s leeway."""
+    try:
+        vf = parse_time(payload["validFrom"]) if "validFrom" in payload else None
+        vu = parse_time(payload["validUntil"]) if "validUntil" in payload else None
+        nbf = dt.datetime.fromtimestamp(payload["nbf"], dt.UTC) if "nbf" in payload else None
+        exp = dt.datetime.fromtimestamp(payload["exp"], dt.UTC) if "exp" in payload else None
+    except (ValueError, TypeError, OverflowError, OSError) as exc:
+        raise CredentialRejected(f"{what} has an unreadable validity time", reason=RejectReason.MALFORMED) from exc
+    if vf and nbf and abs((vf - nbf).total_seconds()) > 1:
+        raise CredentialRejected(f"{what}: nbf and validFrom disagree", reason=RejectReason.MALFORMED)
+    if vu and exp and abs((vu - exp).total_seconds()) > 1:
+        raise CredentialRejected(f"{what}: exp and validUntil disagree", reason=RejectReason.MALFORMED)
+    start, end = vf or nbf, vu or exp
+    if start and now + LEEWAY < start:
+        raise CredentialRejected(
+            f"{what} is not valid before {iso(start)}",
+            reason=RejectReason.NOT_YET_VALID,
+            rule="validFrom / nbf",
+        )
+    if end and now - LEEWAY > end:
+        raise CredentialRejected(f"{what} expired at {iso(end)}", reason=RejectReason.EXPIRED, rule="validUntil / exp")
+    return start, end
+
+
+def verify_vc_jwt(
+    token: str,
+    resolver: DidResolver,
+    *,
+    now: dt.datetime | None = None,
+    check_schema: bool = True,
+    check_validity: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check a ``vc+jwt``'s signature (issuer's DID key), shape and validity period.
+
+    Returns (header, credential). Trust, recognition and status are the verifier's next steps.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    header, unverified = peek(token)
+    issuer = unverified.get("issuer")
+    if isinstance(issuer, dict):
+        issuer = issuer.get("id")
+    if not isinstance(issuer, str) or unverified.get("iss", issuer) != issuer:
+        raise CredentialRejected("credential has no issuer, or iss differs from issuer", reason=RejectReason.MALFORMED)
+    vm = resolver.method(str(header.get("kid", "")), controller=issuer)
+    header, vc = verify_compact(token, vm.jwk, typ="vc+jwt", parsed=(header, unverified))
+    iat = vc.get("iat")
+    check_key_time(vm, dt.datetime.fromtimestamp(iat, dt.UTC) if isinstance(iat, int) else None)
+    if "id" in vc and vc.get("jti", vc["id"]) != vc["id"]:
+        raise CredentialRejected("jti differs from the credential id", reason=RejectReason.MALFORMED)
+    if check_schema:
+        try:
+            validate_credential(vc, expand=False)
+        except InvalidInput as exc:
+            raise CredentialRejected(str(exc), reason=RejectReason.SCHEMA, rule=exc.rule) from exc
+    if check_validity:
+        check_times(vc, now, what="credential")
+    return header, vc
+
+
+def issue_vp_jwt(
+    holder: NodeIdentity,
+    credentials: Sequence[str],
+    *,
+    audience: str,
+    nonce: str,
+    ttl_s: int = 300,
+    alg: str | None = None,
+) -> str:
+    """A ``vp+jwt`` enveloping ``vc+jwt``/SD-JWT credentials, bound to ``audience`` and ``nonce``."""
+    key = holder.active(alg) if alg else next(k for k in reversed(holder.keys) if not k.retired)
+    now = dt.datetime.now(dt.UTC)
+    envelopes = []
+    for c in credentials:
+        media = "application/dc+sd-jwt" if "~" in c else "application/vc+jwt"
+        envelopes.append(
+            {"@context": VC_V2_CONTEXT, "id": f"data:{media},{c}", "type": "EnvelopedVerifiableCredential"}
+        )
+    payload = {
+        "@context": [VC_V2_CONTEXT],
+        "type": ["VerifiablePresentation"],
+        "holder": holder.did,
+        "verifiableCredential": envelopes,
+        "iss": holder.did,
+        "aud": audience,
+        "nonce": nonce,
+        "iat": _ts(now),
+        "exp": _ts(now + dt.timedelta(seconds=ttl_s)),
+        "jti": f"urn:uuid:{new_uuid7()}",
+    }
+    header = {"typ": "vp+jwt", "cty": "vp", "kid": holder.key_id(key)}
+    return sign_compact(header, json.dumps(payload, separators=(",", ":")).encode(), key)
+
+
+def verify_vp_jwt(
+    token: str, resolver: DidResolver, *, audience: str, now: dt.datetime | None = None
+) -> tuple[str, str, list[str]]:
+    """Check a ``vp+jwt``: holder signature, audience, period. Returns (holder, nonce, credentials)."""
+    now = now or dt.datetime.now(dt.UTC)
+    header, unverified = peek(token)
+    holder = unverified.get("holder", unverified.get("iss"))
+    if not isinstance(holder, str) or unverified.get("iss", holder) != holder:
+        raise CredentialRejected("presentation has no holder, or iss differs", reason=RejectReason.MALFORMED)
+    vm = resolver.method(str(header.get("kid", "")), controller=holder)
+    _, vp = verify_compact(token, vm.jwk, typ="vp+jwt", parsed=(header, unverified))
+    iat = vp.get("iat")
+    check_key_time(vm, dt.datetime.fromtimestamp(iat, dt.UTC) if isinstance(iat, int) else None)
+    aud = vp.get("aud")
+    if aud != audience and not (isinstance(aud, list) and audience in aud):
+        raise CredentialRejected(
+            f"presentation audience {aud!r} is not this verifier ({audience})",
+            reason=RejectReason.AUDIENCE,
+            rule="aud = the serving node's DID (DESIGN §2)",
+        )
+    if not isinstance(vp.get("exp"), int):
+        raise CredentialRejected("presentation has no exp", reason=RejectReason.MALFORMED, rule="vp+jwt carries exp")
+    check_times(vp, now, what="presentation")
+    nonce = vp.get("nonce")
+    if not isinstance(nonce, str) or not nonce:
+        raise CredentialRejected("presentation has no nonce", reason=RejectReason.NONCE_UNKNOWN)
+    creds: list[str] = []
+    for env in vp.get("verifiableCredential", []):
+        ident = env.get("id", "") if isinstance(env, dict) else ""
+        if env.get("type") != "EnvelopedVerifiableCredential" or not ident.startswith("data:application/"):
+            raise CredentialRejected(
+                "presentation holds a credential that is not enveloped", reason=RejectReason.MALFORMED
+            )
+        creds.append(ident.split(",", 1)[1])
+    return holder, nonce, creds

@@ -1,0 +1,199 @@
+"""HTTP routes of the trust capability (DESIGN §2): credentials, nonces, status lists, trust
+lists and policy under ``/v1``; the DCP credential service under ``/dcp``.
+
+Thin: every route calls :class:`TrustService`. Errors on ``/v1`` become problem details (the
+node's handler); ``/dcp/`` answers in the shape of :data:`ERROR_SHAPES`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.responses import Response as StarletteResponse
+
+from batpass.core.errors import BatpassError
+from batpass.http import AdminKey, Ctx
+from batpass.trust._dcp import verify_self_issued_token
+from batpass.trust._jose import peek
+from batpass.trust.errors import CredentialRejected
+from batpass.trust.service import TrustService
+
+__all__ = ["ERROR_SHAPES", "router"]
+
+router = APIRouter(tags=["trust"])
+
+
+class IssueRequest(BaseModel):
+    type: str
+    subject: dict[str, Any]
+    format: str = "vc+jwt"
+    holder_jwk: dict[str, Any] | None = Field(default=None, alias="holderJwk")
+    disclosable: list[str] = []
+    valid_for_days: int = Field(default=365, alias="validForDays", ge=1, le=3650)
+
+
+class VerifyRequest(BaseModel):
+    credential: str
+    require_type: str | None = Field(default=None, alias="requireType")
+    audience: str | None = None
+    nonce: str | None = None
+
+
+class CertifyRequest(BaseModel):
+    summary: str
+    claim: str
+    element: str | None = None
+    threshold: float | None = Field(default=None, ge=0, le=1)
+    framework: str | None = None
+    evidence: list[dict[str, Any]] = []
+    format: str = "dc+sd-jwt"
+    holder_jwk: dict[str, Any] | None = Field(default=None, alias="holderJwk")
+
+
+class TrustListRequest(BaseModel):
+    ecosystem: str
+    jws: str
+
+
+def _svc(ctx: Ctx) -> TrustService:
+    return ctx.service(TrustService)
+
+
+@router.get("/v1/auth/nonce")
+def get_nonce(ctx: Ctx) -> dict[str, Any]:
+    """A single-use nonce for a role presentation whose audience is this node's DID."""
+    svc = _svc(ctx)
+    return {"nonce": svc.issue_nonce(), "audience": svc.identity.did, "expiresIn": 300}
+
+
+@router.post("/v1/credentials/issue", status_code=201)
+def issue(ctx: Ctx, _admin: AdminKey, req: IssueRequest) -> dict[str, Any]:
+    c = _svc(ctx).issue(
+        req.type,
+        req.subject,
+        format=req.format,
+        holder_jwk=req.holder_jwk,
+        disclosable=req.disclosable,
+        valid_for=dt.timedelta(days=req.valid_for_days),
+    )
+    return {"id": c.id, "type": c.ctype, "format": c.format, "credential": c.token}
+
+
+@router.post("/v1/credentials/verify")
+async def verify(ctx: Ctx, req: VerifyRequest) -> dict[str, Any]:
+    """For partners: the verdict with its chain of reasons (200 either way)."""
+    try:
+        v = await _svc(ctx).verify(
+            req.credential,
+            require_type=req.require_type,
+            audience=req.audience,
+            nonce=req.nonce,
+            require_key_binding=req.audience is not None and "~" in req.credential,
+        )
+    except CredentialRejected as exc:
+        return {
+            "verified": False,
+            "reason": exc.reason,
+            "detail": exc.message,
+            "rule": exc.rule,
+            "checks": [c.as_dict() for c in exc.checks],
+        }
+    return v.as_dict()
+
+
+@router.post("/v1/credentials/certify", status_code=201)
+async def certify(
+    ctx: Ctx, req: CertifyRequest, authorization: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    """A holder asks this certifier to certify a claim computed from its signed upstream
+    summary; the holder proves who it is with a self-issued token (audience = this node)."""
+    svc = _svc(ctx)
+    if not authorization or not authorization.startswith("Bearer "):
+        raise CredentialRejected(
+            "Authorization: Bearer <self-issued token> required", reason="malformed", rule="DCP 1.0 §4.3"
+        )
+    token = authorization[len("Bearer ") :].strip()
+    iss = peek(token)[1].get("iss")
+    if isinstance(iss, str):
+        await svc.resolver.resolve(iss)
+    caller = verify_self_issued_token(token, audience=svc.identity.did, resolver=svc.resolver)
+    c = await svc.certify(
+        req.summary,
+        holder=caller.did,
+        claim=req.claim,
+        element=req.element,
+        threshold=req.threshold,
+        framework=req.framework,
+        evidence=req.evidence,
+        format=req.format,
+        holder_jwk=req.holder_jwk,
+    )
+    return {"id": c.id, "type": c.ctype, "format": c.format, "credential": c.token}
+
+
+@router.post("/v1/credentials/{credential_id}/revoke", status_code=204)
+def revoke(ctx: Ctx, _admin: AdminKey, credential_id: str) -> Response:
+    _svc(ctx).revoke(credential_id)
+    return Response(status_code=204)
+
+
+@router.get("/v1/credentials/issued")
+def issued(ctx: Ctx, _admin: AdminKey) -> list[dict[str, Any]]:
+    return _svc(ctx).issued()
+
+
+@router.get("/v1/credentials/status/{list_id}")
+def status_list(ctx: Ctx, list_id: str) -> Response:
+    """The signed Bitstring Status List credential (``application/vc+jwt``)."""
+    return Response(
+        _svc(ctx).status_list_token(list_id),
+        media_type="application/vc+jwt",
+        headers={"Cache-Control": "max-age=300"},
+    )
+
+
+@router.post("/v1/credentials/wallet", status_code=201)
+def hold(ctx: Ctx, _admin: AdminKey, credential: Annotated[str, Body(embed=True)]) -> dict[str, str]:
+    return {"id": _svc(ctx).hold(credential)}
+
+
+@router.get("/v1/trust/lists")
+def trust_lists(ctx: Ctx) -> list[dict[str, Any]]:
+    return [tl.to_json() for tl in _svc(ctx).trust_lists()]
+
+
+@router.post("/v1/trust/lists", status_code=201)
+async def add_trust_list(ctx: Ctx, _admin: AdminKey, req: TrustListRequest) -> dict[str, Any]:
+    return (await _svc(ctx).add_trust_list(req.jws, ecosystem=req.ecosystem)).to_json()
+
+
+@router.get("/v1/trust/policy")
+def get_policy(ctx: Ctx) -> dict[str, Any]:
+    return _svc(ctx).registry.policy.to_json()
+
+
+@router.put("/v1/trust/policy")
+def put_policy(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    return _svc(ctx).set_policy(body).to_json()
+
+
+@router.post("/dcp/presentations/query")
+async def presentations_query(
+    ctx: Ctx, body: Annotated[dict[str, Any], Body()], authorization: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    """DCP 1.0 §5.4: a provider asks this node (as holder) for a presentation."""
+    return await _svc(ctx).answer_query(authorization, body)
+
+
+def _dcp_error(err: BatpassError) -> StarletteResponse:
+    """DCP 1.0 defines status codes, not an error body; batpass adds the OAuth-style pair."""
+    body = {"error": getattr(err, "reason", err.kind), "error_description": err.message}
+    return JSONResponse(body, status_code=err.status)
+
+
+ERROR_SHAPES: dict[str, Callable[[BatpassError], StarletteResponse]] = {"/dcp/": _dcp_error}

@@ -1,0 +1,512 @@
+"""Trust use cases of one node: issue, revoke and publish status; verify credentials through
+the trust lists and recognition policy; hand out and consume nonces; hold credentials and
+answer DCP presentation queries; certify claims from signed upstream summaries.
+
+Constructed by the composition root as::
+
+    TrustService(engine, identity, base_url=..., ecosystem="catena-x",
+                 operators={"catena-x": "did:web:...", "ouranos": "did:web:..."},
+                 allowed_hosts=[...], client=ctx.client, sync_client=ctx.sync_client)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from batpass.core.errors import Conflict, InvalidInput, NotFound
+from batpass.core.ids import new_uuid7
+from batpass.store import UnitOfWork
+from batpass.trust import _sql
+from batpass.trust._certify import certify_claim, verify_upstream_summary
+from batpass.trust._dcp import (
+    DcpParticipantVerifier,
+    presentation_response,
+    scope_types,
+    verify_role_presentation,
+    verify_self_issued_token,
+)
+from batpass.trust._did import subject_did_document
+from batpass.trust._jose import peek
+from batpass.trust._keys import NodeIdentity
+from batpass.trust._resolver import DidResolver, GuardedFetcher
+from batpass.trust._sdjwt import issue_sd_jwt, present_sd_jwt
+from batpass.trust._status import MIN_BITS, StatusListCache, set_bit, status_entry, status_list_credential
+from batpass.trust._trustlist import TrustRegistry, load_trust_list, validate_json
+from batpass.trust._vc import build_credential, issue_vc_jwt, issue_vp_jwt, validate_credential
+from batpass.trust._verify import Verifier, vct_type
+from batpass.trust.errors import CredentialRejected
+from batpass.trust.model import (
+    RecognitionPolicy,
+    RejectReason,
+    TrustList,
+    Verification,
+    VerifiedRoles,
+    vct_for,
+)
+
+__all__ = ["IssuedCredential", "TrustService"]
+
+FORMATS = ("vc+jwt", "dc+sd-jwt")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCredential:
+    id: str
+    ctype: str
+    format: str
+    token: str
+    status_list: str
+    status_index: int
+
+
+class TrustService:
+    def __init__(
+        self,
+        engine: Engine,
+        identity: NodeIdentity,
+        *,
+        base_url: str,
+        ecosystem: str = "catena-x",
+        operators: Mapping[str, str] | None = None,
+        allowed_hosts: Iterable[str] = (),
+        client: httpx.AsyncClient | None = None,
+        sync_client: httpx.Client | None = None,
+        profiles: Sequence[str] = (),
+        status_max_age_s: float = 300.0,
+        did_ttl_s: float = 300.0,
+        bpn: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.identity = identity
+        self.base_url = base_url.rstrip("/")
+        self.ecosystem = ecosystem
+        self.operators = dict(operators or {})
+        self.profiles = tuple(profiles)
+        self.bpn = bpn
+        self.client = client
+        self.fetcher = GuardedFetcher(allowed_hosts=allowed_hosts, client=client, sync_client=sync_client)
+        self.resolver = DidResolver(self.fetcher, ttl_s=did_ttl_s)
+        self.resolver.pin(self.did_document())
+        self.status = StatusListCache(self.resolver, max_age_s=status_max_age_s, local=self._local_status)
+        self.registry = TrustRegistry(ecosystem)
+        self.verifier = Verifier(self.resolver, self.registry, self.status)
+        self._status_tokens: dict[str, tuple[int, str]] = {}
+        self._load()
+
+    # --- DIDs -------------------------------------------------------------------------------
+
+    def did_document(self) -> dict[str, Any]:
+        return subject_did_document(self.identity, base_url=self.base_url, profiles=self.profiles)
+
+    def _load(self) -> None:
+        with UnitOfWork(self.engine, write=False) as uow:
+            for row in uow.conn.execute(sa.select(_sql.trust_lists.c.body)):
+                self.registry.add(TrustList.from_json(row.body))
+            pol = uow.conn.execute(
+                sa.select(_sql.policies.c.body).where(_sql.policies.c.ecosystem == self.ecosystem)
+            ).first()
+            if pol is not None:
+                self.registry.policy = RecognitionPolicy.from_json(pol.body)
+
+    # --- status lists (issuer side) ---------------------------------------------------------
+
+    def status_list_url(self, list_id: str) -> str:
+        return f"{self.base_url}/v1/credentials/status/{list_id}"
+
+    def _allocate(self, uow: UnitOfWork) -> tuple[str, int]:
+        t = _sql.status_lists
+        q = sa.select(t.c.id, t.c.next_index).where(t.c.next_index < t.c.size_bits, t.c.purpose == "revocation")
+        if uow.conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        row = uow.conn.execute(q.order_by(t.c.id).limit(1)).first()
+        now = dt.datetime.now(dt.UTC)
+        if row is None:
+            list_id = str(new_uuid7())
+            uow.conn.execute(
+                t.insert().values(
+                    id=list_id,
+                    purpose="revocation",
+                    size_bits=MIN_BITS,
+                    next_index=1,
+                    bits=bytes(MIN_BITS // 8),
+                    version=1,
+                    updated_at=now,
+                )
+            )
+            return list_id, 0
+        uow.conn.execute(t.update().where(t.c.id == row.id).values(next_index=row.next_index + 1))
+        return str(row.id), int(row.next_index)
+
+    def status_list_token(self, list_id: str) -> str:
+        """The signed status-list credential served at :meth:`status_list_url` (cached per version)."""
+        t = _sql.status_lists
+        with UnitOfWork(self.engine, write=False) as uow:
+            row = uow.conn.execute(sa.select(t.c.bits, t.c.version, t.c.purpose).where(t.c.id == list_id)).first()
+        if row is None:
+            raise NotFound(f"status list {list_id} does not exist", rule="W3C Bitstring Status List")
+        cached = self._status_tokens.get(list_id)
+        if cached and cached[0] == row.version:
+            return cached[1]
+        token = status_list_credential(
+            self.identity, list_url=self.status_list_url(list_id), bits=bytes(row.bits), purpose=row.purpose
+        )
+        self._status_tokens[list_id] = (int(row.version), token)
+        return token
+
+    def _local_status(self, url: str) -> str | None:
+        prefix = f"{self.base_url}/v1/credentials/status/"
+        if not url.startswith(prefix):
+            return None
+        return self.status_list_token(url[len(prefix) :])
+
+    # --- issuing ----------------------------------------------------------------------------
+
+    def issue(
+        self,
+        ctype: str,
+        subject: Mapping[str, Any],
+        *,
+        format: str = "vc+jwt",
+        holder_jwk: Mapping[str, Any] | None = None,
+        disclosable: Sequence[str] = (),
+        valid_for: dt.timedelta = dt.timedelta(days=365),
+        alg: str = "Ed25519",
+        summary_digest: str | None = None,
+    ) -> IssuedCredential:
+        """Issue a credential of a batpass type with a revocation status entry."""
+        if format not in FORMATS:
+            raise InvalidInput(f"format {format!r} unknown", field="format", rule=" | ".join(FORMATS))
+        now = dt.datetime.now(dt.UTC)
+        cid = f"urn:uuid:{new_uuid7()}"
+        with UnitOfWork(self.engine) as uow:
+            list_id, index = self._allocate(uow)
+            entry = status_entry(self.status_list_url(list_id), index)
+            vc = build_credential(
+                issuer=self.identity.did,
+                ctype=ctype,
+                subject=subject,
+                valid_from=now,
+                valid_until=now + valid_for,
+                status=entry,
+                credential_id=cid,
+            )
+            validate_credential(vc)  # the schema and context hold for both formats
+            if format == "vc+jwt":
+                token = issue_vc_jwt(self.identity, vc, alg=alg, validate=False)
+            else:
+                claims = {k: v for k, v in subject.items() if k != "id"}
+                if "id" in subject:
+                    claims = {"sub": subject["id"], **claims}
+                claims["jti"] = cid
+                token = issue_sd_jwt(
+                    self.identity,
+                    claims,
+                    vct=vct_for(ctype),
+                    disclosable=disclosable,
+                    holder_jwk=holder_jwk,
+                    valid_for=valid_for,
+                    alg=alg,
+                    status=entry,
+                    now=now,
+                )
+            uow.conn.execute(
+                _sql.issued.insert().values(
+                    id=cid,
+                    ctype=ctype,
+                    format=format,
+                    holder=subject.get("id"),
+                    status_list=list_id,
+                    status_index=index,
+                    issued_at=now,
+                    valid_until=now + valid_for,
+                    revoked_at=None,
+                    summary_digest=summary_digest,
+                )
+            )
+            uow.commit()
+        return IssuedCredential(cid, ctype, format, token, list_id, index)
+
+    def revoke(self, credential_id: str) -> None:
+        """Set the credential's revocation bit; verifiers see it once their cache ages out."""
+        with UnitOfWork(self.engine) as uow:
+            row = uow.conn.execute(sa.select(_sql.issued).where(_sql.issued.c.id == credential_id)).first()
+            if row is None:
+                raise NotFound(
+                    f"credential {credential_id} was not issued by this node", rule="revocation by the issuer"
+                )
+            if row.revoked_at is not None:
+                raise Conflict(f"credential {credential_id} is already revoked", rule="revocation is final")
+            t = _sql.status_lists
+            q = sa.select(t.c.bits, t.c.version).where(t.c.id == row.status_list)
+            if uow.conn.dialect.name == "postgresql":
+                q = q.with_for_update()
+            sl = uow.conn.execute(q).one()
+            bits = bytearray(sl.bits)
+            set_bit(bits, row.status_index)
+            now = dt.datetime.now(dt.UTC)
+            uow.conn.execute(
+                t.update()
+                .where(t.c.id == row.status_list)
+                .values(bits=bytes(bits), version=sl.version + 1, updated_at=now)
+            )
+            uow.conn.execute(_sql.issued.update().where(_sql.issued.c.id == credential_id).values(revoked_at=now))
+            uow.commit()
+        self.status.invalidate(self.status_list_url(row.status_list))
+
+    def issued(self) -> list[dict[str, Any]]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = uow.conn.execute(sa.select(_sql.issued).order_by(_sql.issued.c.issued_at)).all()
+        return [
+            {
+                "id": r.id,
+                "type": r.ctype,
+                "format": r.format,
+                "holder": r.holder,
+                "issuedAt": r.issued_at.isoformat(),
+                "revoked": r.revoked_at is not None,
+            }
+            for r in rows
+        ]
+
+    # --- certification (DESIGN flow 5) -------------------------------------------------------
+
+    async def certify(
+        self,
+        summary_jws: str,
+        *,
+        holder: str,
+        claim: str,
+        element: str | None = None,
+        threshold: float | None = None,
+        framework: str | None = None,
+        evidence: Sequence[Mapping[str, Any]] = (),
+        format: str = "dc+sd-jwt",
+        holder_jwk: Mapping[str, Any] | None = None,
+    ) -> IssuedCredential:
+        """Verify the holder's signed upstream summary and issue the claim computed from it."""
+        _h, unverified = peek(summary_jws)
+        if isinstance(unverified.get("issuer"), str):
+            await self.resolver.resolve(unverified["issuer"])
+        summary = verify_upstream_summary(summary_jws, self.resolver)
+        ctype, subject, disclosable = certify_claim(
+            summary,
+            summary_jws,
+            holder=holder,
+            claim=claim,
+            element=element,
+            threshold=threshold,
+            framework=framework,
+            evidence=evidence,
+        )
+        return self.issue(
+            ctype,
+            subject,
+            format=format,
+            holder_jwk=holder_jwk,
+            disclosable=disclosable,
+            summary_digest=str(subject["summaryDigest"]),
+        )
+
+    # --- nonces (GET /v1/auth/nonce) ------------------------------------------------------
+
+    def issue_nonce(self, *, audience: str | None = None, ttl_s: int = 300) -> str:
+        nonce = secrets.token_urlsafe(24)
+        now = dt.datetime.now(dt.UTC)
+        with UnitOfWork(self.engine) as uow:
+            uow.conn.execute(
+                _sql.nonces.insert().values(
+                    nonce=nonce,
+                    audience=audience or self.identity.did,
+                    created_at=now,
+                    expires_at=now + dt.timedelta(seconds=ttl_s),
+                    used_at=None,
+                )
+            )
+            uow.conn.execute(_sql.nonces.delete().where(_sql.nonces.c.expires_at < now - dt.timedelta(days=1)))
+            uow.commit()
+        return nonce
+
+    def consume(self, nonce: str, *, audience: str) -> None:
+        """Single use: the first consumer wins (conditional UPDATE); reuse is a replay."""
+        now = dt.datetime.now(dt.UTC)
+        t = _sql.nonces
+        with UnitOfWork(self.engine) as uow:
+            res = uow.conn.execute(
+                t.update()
+                .where(t.c.nonce == nonce, t.c.used_at.is_(None), t.c.audience == audience, t.c.expires_at >= now)
+                .values(used_at=now)
+            )
+            if res.rowcount == 1:
+                uow.commit()
+                return
+            row = uow.conn.execute(sa.select(t).where(t.c.nonce == nonce)).first()
+        if row is None:
+            raise CredentialRejected(
+                "nonce was not issued by this node",
+                reason=RejectReason.NONCE_UNKNOWN,
+                rule="GET /v1/auth/nonce",
+            )
+        if row.used_at is not None:
+            raise CredentialRejected(
+                "nonce already used: replayed presentation",
+                reason=RejectReason.NONCE_REPLAYED,
+                rule="nonces are single use",
+            )
+        if row.audience != audience:
+            raise CredentialRejected("nonce was issued for another audience", reason=RejectReason.AUDIENCE)
+        raise CredentialRejected("nonce expired", reason=RejectReason.EXPIRED, rule="nonces live 300 s")
+
+    # --- trust lists and policy ---------------------------------------------------------------
+
+    async def add_trust_list(self, jws: str, *, ecosystem: str) -> TrustList:
+        """Verify a trust list signed by the configured operator of ``ecosystem`` and keep it."""
+        operator = self.operators.get(ecosystem)
+        if operator is None:
+            raise CredentialRejected(
+                f"no operator DID configured for ecosystem {ecosystem!r}",
+                reason=RejectReason.TRUST_LIST,
+                rule="trust lists are accepted only from configured ecosystem operators",
+            )
+        await self.resolver.resolve(operator)
+        tl = load_trust_list(jws, self.resolver, operator=operator, ecosystem=ecosystem)
+        self.registry.add(tl)
+        with UnitOfWork(self.engine) as uow:
+            t = _sql.trust_lists
+            uow.conn.execute(t.delete().where(t.c.ecosystem == ecosystem))
+            uow.conn.execute(
+                t.insert().values(
+                    ecosystem=ecosystem,
+                    operator=operator,
+                    sequence=tl.sequence,
+                    jws=jws.strip(),
+                    body=tl.to_json(),
+                    loaded_at=dt.datetime.now(dt.UTC),
+                )
+            )
+            uow.commit()
+        return tl
+
+    def trust_lists(self) -> list[TrustList]:
+        return [self.registry.lists[k] for k in sorted(self.registry.lists)]
+
+    def set_policy(self, data: Mapping[str, Any]) -> RecognitionPolicy:
+        validate_json(dict(data), "recognition-policy.schema.json")
+        policy = RecognitionPolicy.from_json(data)
+        if policy.ecosystem != self.ecosystem:
+            raise InvalidInput(
+                f"policy is for {policy.ecosystem}, this node is in {self.ecosystem}",
+                field="ecosystem",
+                rule="a node applies its own ecosystem's recognition policy",
+            )
+        with UnitOfWork(self.engine) as uow:
+            t = _sql.policies
+            uow.conn.execute(t.delete().where(t.c.ecosystem == policy.ecosystem))
+            uow.conn.execute(
+                t.insert().values(ecosystem=policy.ecosystem, body=policy.to_json(), updated_at=dt.datetime.now(dt.UTC))
+            )
+            uow.commit()
+        self.registry.policy = policy
+        return policy
+
+    # --- verifying --------------------------------------------------------------------------
+
+    async def verify(self, token: str, **kw: Any) -> Verification:
+        return await self.verifier.averify(token.strip(), **kw)
+
+    async def verify_role_presentation(self, token: str) -> VerifiedRoles:
+        return await verify_role_presentation(
+            token, audience_did=self.identity.did, nonce_store=self, verifier=self.verifier
+        )
+
+    async def roles_for(self, bearer_token: str | None) -> frozenset[str]:
+        """The passport package's ``RoleVerifier`` port: no token → no role; a bad one raises."""
+        if not bearer_token:
+            return frozenset()
+        return (await self.verify_role_presentation(bearer_token)).roles
+
+    def participant_verifier(self) -> DcpParticipantVerifier:
+        if self.client is None:
+            raise InvalidInput("the participant verifier needs an HTTPS client", field="client", rule="DCP 1.0")
+        return DcpParticipantVerifier(self.identity, self.verifier, self.client, bpn=self.bpn)
+
+    # --- wallet and presentations -----------------------------------------------------------
+
+    def hold(self, token: str) -> str:
+        """Keep a credential this node received (for presentations and DCP queries)."""
+        token = token.strip()
+        _h, payload = peek(token.split("~", 1)[0])
+        if "~" in token:
+            fmt, ctype = "dc+sd-jwt", vct_type(str(payload.get("vct", "")))
+            issuer = payload.get("iss")
+        else:
+            fmt = "vc+jwt"
+            ctype = next((t for t in payload.get("type", []) if t != "VerifiableCredential"), "")
+            issuer = payload.get("issuer")
+        if not ctype or not isinstance(issuer, str):
+            raise InvalidInput("not a credential batpass can hold", field="token", rule="vc+jwt or dc+sd-jwt")
+        wid = str(new_uuid7())
+        with UnitOfWork(self.engine) as uow:
+            uow.conn.execute(
+                _sql.wallet.insert().values(
+                    id=wid,
+                    format=fmt,
+                    ctype=ctype,
+                    issuer=issuer,
+                    token=token,
+                    stored_at=dt.datetime.now(dt.UTC),
+                )
+            )
+            uow.commit()
+        return wid
+
+    def held(self, types: Iterable[str] | None = None) -> list[str]:
+        t = _sql.wallet
+        q = sa.select(t.c.token).order_by(t.c.stored_at)
+        if types is not None:
+            q = q.where(t.c.ctype.in_(list(types)))
+        with UnitOfWork(self.engine, write=False) as uow:
+            return [r.token for r in uow.conn.execute(q)]
+
+    def present(self, token: str, *, audience: str, nonce: str, disclose: Sequence[str] = ()) -> str:
+        """A presentation of a held credential: SD-JWT with chosen disclosures + key binding by
+        this node's key, or a ``vp+jwt`` around a ``vc+jwt``."""
+        if "~" in token:
+            _h, payload = peek(token.split("~", 1)[0])
+            jwk = payload.get("cnf", {}).get("jwk")
+            key = next((k for k in self.identity.keys if k.public_jwk() == jwk), None)
+            if key is None:
+                raise InvalidInput(
+                    "the credential is bound to a key this node does not hold",
+                    field="cnf",
+                    rule="RFC 9901 §4.3",
+                )
+            return present_sd_jwt(token, disclose=disclose, holder_key=key, audience=audience, nonce=nonce)
+        return issue_vp_jwt(self.identity, [token], audience=audience, nonce=nonce)
+
+    async def answer_query(self, authorization: str | None, query: Mapping[str, Any]) -> dict[str, Any]:
+        """DCP presentation query: the caller proves itself with a self-issued token whose
+        audience is this node; the answer is a ``vp+jwt`` for that caller over the held
+        credentials of the requested types (SD-JWTs presented with no optional disclosure)."""
+        if not authorization or not authorization.startswith("Bearer "):
+            raise CredentialRejected(
+                "Authorization: Bearer <self-issued token> required",
+                reason=RejectReason.MALFORMED,
+                rule="DCP 1.0 §5.4",
+            )
+        token = authorization[len("Bearer ") :].strip()
+        _h, unverified = peek(token)
+        if isinstance(unverified.get("iss"), str):
+            await self.resolver.resolve(unverified["iss"])
+        caller = verify_self_issued_token(token, audience=self.identity.did, resolver=self.resolver)
+        types = scope_types(dict(query))
+        creds = self.held(types)
+        creds = [present_sd_jwt(c, disclose=()) if "~" in c else c for c in creds]
+        return presentation_response(self.identity, creds, audience=caller.did, nonce=caller.jti)

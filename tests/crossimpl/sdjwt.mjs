@@ -1,0 +1,64 @@
+// Cross-implementation driver: @sd-jwt/core@0.19.0 with @sd-jwt/crypto-nodejs@0.19.0.
+// Reads one JSON request on stdin, writes one JSON answer on stdout. Driven by
+// tests/crossimpl/test_trust_crossimpl.py.
+//   {"mode": "verify", "token", "issuerJwk", "nonce"?}  -> {"ok", "payload", "kb"} | {"ok": false, "error"}
+//   {"mode": "issue", "aud", "nonce"}                     -> {"token", "presentation", "issuerJwk", "holderJwk", "kid"}
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { SDJwtInstance } from '@sd-jwt/core';
+import { ES256, digest, generateSalt } from '@sd-jwt/crypto-nodejs';
+
+async function verifierFor(jwk) {
+  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
+    const key = createPublicKey({ key: jwk, format: 'jwk' });
+    return async (data, sig) => nodeVerify(null, Buffer.from(data), key, Buffer.from(sig, 'base64url'));
+  }
+  if (jwk.kty === 'EC' && jwk.crv === 'P-256') return ES256.getVerifier(jwk);
+  throw new Error(`unsupported key ${jwk.kty}/${jwk.crv}`);
+}
+
+async function readStdin() {
+  const chunks = [];
+  for await (const c of process.stdin) chunks.push(c);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+const req = await readStdin();
+if (req.mode === 'verify') {
+  try {
+    const verifier = await verifierFor(req.issuerJwk);
+    const kbVerifier = async (data, sig, payload) => (await verifierFor(payload.cnf.jwk))(data, sig);
+    const sdjwt = new SDJwtInstance({ verifier, kbVerifier, hasher: digest, hashAlg: 'sha-256' });
+    const opts = req.nonce ? { keyBindingNonce: req.nonce } : {};
+    const out = await sdjwt.verify(req.token, opts);
+    process.stdout.write(JSON.stringify({ ok: true, payload: out.payload, kb: out.kb ? out.kb.payload : null }));
+  } catch (e) {
+    process.stdout.write(JSON.stringify({ ok: false, error: String(e && e.message ? e.message : e) }));
+  }
+} else if (req.mode === 'issue') {
+  const issuer = await ES256.generateKeyPair();
+  const holder = await ES256.generateKeyPair();
+  const sdjwt = new SDJwtInstance({
+    signer: await ES256.getSigner(issuer.privateKey),
+    signAlg: ES256.alg,
+    kbSigner: await ES256.getSigner(holder.privateKey),
+    kbSignAlg: ES256.alg,
+    hasher: digest,
+    hashAlg: 'sha-256',
+    saltGenerator: generateSalt,
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const kid = `${req.issuerDid}#key-1`;
+  const claims = {
+    iss: req.issuerDid, vct: req.vct, iat: now, exp: now + 3600, sub: req.holderDid,
+    cnf: { jwk: holder.publicKey },
+    role: 'notified_body', organisation: 'NB 0123',
+    supplyEvidence: [{ supplier: 'Secret Refinery Ltd', quantityKg: 1250 }, { supplier: 'Mine B', quantityKg: 80 }],
+  };
+  const token = await sdjwt.issue(claims, { _sd: ['organisation'], supplyEvidence: { _sd: [0, 1] } },
+    { header: { typ: 'dc+sd-jwt', kid } });
+  const presentation = await sdjwt.present(token, { organisation: true, supplyEvidence: { 1: true } },
+    { kb: { payload: { iat: now, aud: req.aud, nonce: req.nonce } } });
+  process.stdout.write(JSON.stringify({ token, presentation, issuerJwk: issuer.publicKey, holderJwk: holder.publicKey, kid }));
+} else {
+  process.stdout.write(JSON.stringify({ ok: false, error: `unknown mode ${req.mode}` }));
+}

@@ -1,0 +1,79 @@
+"""DSP messages: the spec's examples are accepted, the ref defect is worked around, bad input refused,
+contexts resolve offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pyld import jsonld
+
+from batpass.core.errors import InvalidInput
+from batpass.dataspace import _dsp_messages as m
+
+SPECS = Path("/work/shared/specs/dsp")
+EXAMPLES = sorted(SPECS.glob("*/example/*.json"))
+
+
+@pytest.mark.skipif(not SPECS.exists(), reason="shared specs folder not present on this machine")
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_spec_examples_validate(path: Path) -> None:
+    doc = json.loads(path.read_text())
+    if path.name == "dataservice-did-service.json":
+        pytest.skip("upstream defect: the example fails its own schema (specs/README.md)")
+    kind = doc.get("@type") or "protocol-version"
+    assert m.schema_errors(doc, kind) == []
+    if "@type" in doc and "Message" in kind:
+        assert m.check_incoming(doc, kind) is doc
+
+
+def test_transfer_schema_ref_defect_is_worked_around() -> None:
+    doc = {"@context": [m.DSP_CONTEXT], "@type": "TransferCompletionMessage", "providerPid": "p", "consumerPid": "c"}
+    assert m.schema_errors(doc) == []
+    assert m.schema_errors({**doc, "providerPid": 5})  # still validating, not vacuous
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ([], "(body)"),
+        ({"@type": "CatalogRequestMessage"}, "@context"),
+        ({"@context": [m.DSP_CONTEXT, "https://evil.example/ctx"], "@type": "CatalogRequestMessage"}, "@context"),
+        ({"@context": [m.DSP_CONTEXT], "@type": "Catalog"}, "@type"),
+        ({"@context": [m.DSP_CONTEXT], "@type": "CatalogRequestMessage", "filter": "x"}, "filter"),
+    ],
+)
+def test_bad_incoming_named(body: object, field: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        m.check_incoming(body, "CatalogRequestMessage")
+    assert info.value.field == field
+
+
+def test_emitted_invalid_message_is_caught() -> None:
+    with pytest.raises(AssertionError):
+        m.validated({"@context": [m.DSP_CONTEXT], "@type": "ContractNegotiation", "providerPid": "p"})
+
+
+def test_contexts_expand_offline() -> None:
+    doc = {"@context": [m.DSP_CONTEXT], "@type": "CatalogRequestMessage", "filter": []}
+    expanded = jsonld.expand(doc, {"documentLoader": m.document_loader})
+    assert expanded[0]["@type"] == ["https://w3id.org/dspace/2025/1/CatalogRequestMessage"]
+    cx = {"@context": [m.CX_POLICY_CONTEXT], "@id": "urn:x", "UsagePurpose": "cx.circular.dpp:1"}
+    assert (
+        "https://w3id.org/catenax/2025/9/policy/UsagePurpose"
+        in jsonld.expand(cx, {"documentLoader": m.document_loader})[0]
+    )
+    with pytest.raises(jsonld.JsonLdError):
+        jsonld.expand({"@context": "https://w3id.org/unknown"}, {"documentLoader": m.document_loader})
+
+
+def test_catalog_shape_validation_still_catches_errors() -> None:
+    good = json.loads((SPECS / "catalog/example/catalog.json").read_text()) if SPECS.exists() else None
+    if good is None:
+        pytest.skip("shared specs folder not present")
+    assert m.validated_catalog(good) is good
+    broken = json.loads(json.dumps(good))
+    del broken["dataset"][0]["distribution"]
+    with pytest.raises(AssertionError):
+        m.validated_catalog(broken)

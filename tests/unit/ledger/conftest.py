@@ -1,0 +1,1 @@
+from ledger_testkit import *  # noqa: F403

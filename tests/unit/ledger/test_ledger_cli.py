@@ -1,0 +1,120 @@
+"""`batpass scenario generate` and `batpass ledger record|verify|trace|outflows|authorise`
+against a real node folder (SQLite)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from batpass.core.settings import Settings
+from batpass.ledger._cli import app, scenario_app
+from batpass.node.local import init_node
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str, Path]:
+    monkeypatch.setenv("BATPASS_HOME", str(tmp_path))
+    local, _key = init_node("cells", profiles=["catena-x"], settings=Settings(home=tmp_path))
+    did = local.did
+    db = local.paths.database
+    local.close()
+    return "cells", did, db
+
+
+def test_generate_record_trace_verify_outflows(node: tuple[str, str, Path], tmp_path: Path) -> None:
+    name, did, db = node
+    events = tmp_path / "events.jsonl"
+    r = runner.invoke(scenario_app, ["--lots", "150", "--out", str(events), "--seed", "3", "--node", name])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.stdout)
+    lines = events.read_text().splitlines()
+    assert info["events"] == len(lines) > 0 and info["owners"] == 1
+    assert all(json.loads(x)["owner"] == did for x in lines)
+
+    auth = tmp_path / "events.jsonl.authorisations.json"
+    r = runner.invoke(app, ["authorise", str(auth), "--node", name])
+    assert r.exit_code == 0, r.output
+
+    r = runner.invoke(app, ["record", str(events), "--node", name, "--chunk", "40"])
+    assert r.exit_code == 0, r.output
+    totals = json.loads(r.stdout)
+    assert totals["recorded"] == len(lines) and totals["alerts"] == 1
+    assert "recording events" in r.stderr
+    # a second run replays idempotently
+    r = runner.invoke(app, ["record", str(events), "--node", name])
+    assert r.exit_code == 0 and json.loads(r.stdout)["replayed"] == len(lines)
+
+    bid = info["battery_ids"][0]
+    r = runner.invoke(app, ["trace", bid, "--node", name])
+    assert r.exit_code == 0, r.output
+    up = json.loads(r.stdout)
+    assert up["mines_reached"] > 0 and sum(up["elements"]["Li"]["originByCountry"].values()) == pytest.approx(1.0)
+    assert "origin of" in r.stderr and "Li" in r.stderr
+    first_lot = json.loads(lines[0])["outputs"][0]["lot"]
+    r = runner.invoke(app, ["trace", first_lot, "--down", "--node", name])
+    assert r.exit_code == 0 and json.loads(r.stdout)["direction"] == "down"
+
+    r = runner.invoke(app, ["outflows", "--node", name])
+    assert r.exit_code == 0 and [a["rule"] for a in json.loads(r.stdout)] == ["outflow.destination"]
+
+    r = runner.invoke(app, ["verify", "--node", name])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["ok"] is True
+
+    # tamper with the database file: verify exits 1
+    with sqlite3.connect(db) as conn:
+        n = conn.execute("UPDATE ledger_events SET body = replace(body, 'MINE', 'MYNE') WHERE seq = 2").rowcount
+        assert n == 1
+    r = runner.invoke(app, ["verify", "--node", name])
+    assert r.exit_code == 1
+    assert json.loads(r.stdout)["ok"] is False
+
+
+def test_bad_lines_exit_2_naming_line_field_rule(node: tuple[str, str, Path], tmp_path: Path) -> None:
+    name, did, _ = node
+    mine = {
+        "id": "ev-1",
+        "kind": "extraction",
+        "owner": did,
+        "at": "2026-01-01T00:00:00Z",
+        "site": {"id": "MINE-CL-1", "country": "CL"},
+        "outputs": [
+            {"lot": "brine-1", "material": "lithium_brine_concentrate", "quantity": {"value": 100, "unit": "kg"}}
+        ],
+    }
+    over = {
+        "id": "ev-2",
+        "kind": "transformation",
+        "owner": did,
+        "at": "2026-01-01T00:01:00Z",
+        "site": {"id": "S1", "country": "JP"},
+        "inputs": [{"lot": "brine-1", "quantity": {"value": 130, "unit": "kg"}}],
+        "outputs": [{"lot": "lc-1", "material": "lithium_carbonate", "quantity": {"value": 10, "unit": "kg"}}],
+    }
+    f = tmp_path / "bad.jsonl"
+    f.write_text(json.dumps(mine) + "\n\n" + json.dumps(dict(mine, id="ev-x", kind="teleport")) + "\n")
+    r = runner.invoke(app, ["record", str(f), "--node", name])
+    assert r.exit_code == 2
+    err = " ".join(r.stderr.split())
+    assert "bad.jsonl:3" in err and "line 3.kind" in err and len(r.stderr.strip().splitlines()) <= 3
+
+    f.write_text(json.dumps(mine) + "\n{not json\n")
+    r = runner.invoke(app, ["record", str(f), "--node", name])
+    assert r.exit_code == 2 and "bad.jsonl:2" in " ".join(r.stderr.split())
+
+    f.write_text(json.dumps(mine) + "\n" + json.dumps(over) + "\n")
+    r = runner.invoke(app, ["record", str(f), "--node", name])
+    assert r.exit_code == 2
+    err = " ".join(r.stderr.split())
+    assert "bad.jsonl:2" in err and "130" in err and "rule" in err
+    r = runner.invoke(app, ["verify", "--node", name])
+    assert r.exit_code == 0 and json.loads(r.stdout)["events"] == 0  # nothing of the chunk was stored
+
+    r = runner.invoke(app, ["record", str(tmp_path / "missing.jsonl"), "--node", name])
+    assert r.exit_code == 2 and "cannot read" in r.stderr

@@ -1,0 +1,140 @@
+"""Trace on both stores against the recursive-CTE oracle; summaries signed, verified, folded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from ledger_testkit import identity
+from sqlalchemy import Engine
+
+from batpass.core.errors import Unauthorized
+from batpass.ledger import MIGRATIONS_DIR, LedgerService
+from batpass.ledger._summary import sign_summary, verify_summary
+from batpass.ledger._trace import cte_reachable, frontier_search
+from batpass.scenario import COMPANIES, HIGH_RISK_SITES, generate
+
+HUB = "did:web:hub.example"
+
+
+@pytest.fixture
+def hub(make_store: Callable[[Sequence[Path]], Engine]) -> tuple[LedgerService, object]:
+    sc = generate(lots=400, owner=HUB, seed=11)
+    svc = LedgerService(make_store([MIGRATIONS_DIR]), identity(HUB), high_risk_sites=HIGH_RISK_SITES, batch_size=100)
+    for a in sc.authorisations:
+        svc.authorise_export(HUB, a)
+    res = svc.record(sc.events)
+    assert len(res.alerts) == 1 and res.alerts[0]["rule"] == "outflow.destination"
+    return svc, sc
+
+
+def test_frontier_equals_cte_oracle_and_profiles_agree(hub: tuple[LedgerService, object]) -> None:
+    svc, sc = hub
+    for bid in (sc.battery_ids[0], sc.battery_ids[-1]):  # type: ignore[attr-defined]
+        lot = svc.resolve_subject(HUB, bid)
+        with svc.engine.connect() as conn:
+            res = frontier_search(conn, lot)
+            assert set(res.lots) == cte_reachable(conn, (HUB, str(lot.id)))
+        tr = svc.trace(HUB, bid)
+        assert tr["mines_reached"] == 7
+        stored = svc.summary(HUB, bid)
+        for el, view in tr["elements"].items():
+            if view["unknownShare"] < 1.0 - 1e-9:
+                assert sum(view["originByCountry"].values()) == pytest.approx(1.0, abs=1e-9)
+            assert stored["elements"][el]["originByCountry"] == pytest.approx(view["originByCountry"])
+        assert 0.0 < tr["elements"]["Co"]["highRiskShare"] < 0.3
+        assert tr["elements"]["Li"]["originByCountry"].keys() >= {"CL", "AU"}
+    # downstream: the high-risk cobalt reaches batteries
+    first_mine = next(e for e in sc.events if e["site"]["id"] == "MINE-CD-2")  # type: ignore[attr-defined]
+    down = svc.trace(HUB, first_mine["outputs"][0]["lot"], direction="down")
+    assert down["batteries"]
+    lot = svc.lot(HUB, first_mine["outputs"][0]["lot"])
+    with svc.engine.connect() as conn:
+        assert set(frontier_search(conn, lot, direction="down").lots) == cte_reachable(
+            conn, (HUB, str(lot.id)), direction="down"
+        )
+    assert svc.verify().ok
+
+
+def test_summary_is_signed_verified_and_has_no_identities(hub: tuple[LedgerService, object]) -> None:
+    svc, sc = hub
+    bid = sc.battery_ids[-1]  # type: ignore[attr-defined]
+    token = svc.signed_summary(HUB, bid)
+    summary = verify_summary(token, svc.resolve_key)
+    assert summary["subject"] == {"kind": "battery", "id": bid, "material": "battery"}
+    text = token + str(summary)
+    for c in COMPANIES.values():
+        assert c.site not in str(summary) and c.name not in text
+    assert summary["elements"]["Co"]["recycled"]["postConsumer"] > 0
+    other = identity("did:web:mallory.example")
+    with pytest.raises(Unauthorized):
+        verify_summary(sign_summary(dict(summary, issuer=other.did), other), svc.resolve_key)
+
+
+def test_recycled_content_and_double_claims(hub: tuple[LedgerService, object]) -> None:
+    svc, sc = hub
+    rep = svc.recycled_content(HUB)
+    assert rep and rep[0]["model"] == "RA-EV-60"
+    co = rep[0]["elements"]["Co"]
+    assert co["basis"] == "active_materials" and 0 < co["post_consumer"] < 0.5
+    assert rep[0]["elements"].get("Pb") is None
+    recovered = next(
+        o
+        for e in sc.events
+        if e["kind"] == "recovery"
+        for o in e["outputs"]  # type: ignore[attr-defined]
+        if o["material"] == "cobalt_sulphate"
+    )
+    lot = svc.lot(HUB, recovered["lot"])
+    credit = lot.mass_kg * lot.composition[next(k for k in lot.composition if k.value == "Co")]
+    ok = svc.claim_recycled(
+        HUB,
+        claim_id="c1",
+        lot=recovered["lot"],
+        element="Co",
+        kg=credit * 0.8,
+        claimant="did:web:car.example",
+        subject="battery-1",
+    )
+    assert ok["status"] == "accepted"
+    dup = svc.claim_recycled(
+        HUB,
+        claim_id="c2",
+        lot=recovered["lot"],
+        element="Co",
+        kg=credit * 0.8,
+        claimant="did:web:other.example",
+        subject="battery-2",
+        custody="book_and_claim",
+    )
+    assert dup["status"] == "double_claim" and dup["conflicting_claims"][0]["id"] == "c1"
+    assert dup["book_and_claim_not_accepted"]
+    dc = svc.double_claims(HUB)
+    assert [c["id"] for c in dc[0]["claims"]] == ["c1", "c2"]
+
+
+def test_per_company_partitions_fold_supplier_summaries(make_store: Callable[[Sequence[Path]], Engine]) -> None:
+    sc = generate(lots=200, seed=5)
+    ids = {c.did: identity(c.did) for c in COMPANIES.values()}
+    svc = LedgerService(
+        make_store([MIGRATIONS_DIR]),
+        identity("did:web:node.example"),
+        identities=ids.get,
+        high_risk_sites=HIGH_RISK_SITES,
+    )
+    svc.record(sc.events)
+    mine = COMPANIES["katanga-cobalt"].did
+    ref = COMPANIES["zhejiang-cobalt"].did
+    dispatched = next(e for e in sc.events if e["kind"] == "shipment" and e["owner"] == mine)
+    received = next(
+        e for e in sc.events if e["kind"] == "receipt" and e["receipt"]["from_lot"] == dispatched["outputs"][0]["lot"]
+    )
+    rlot = received["outputs"][0]["lot"]
+    before = svc.summary(ref, rlot)
+    assert before["tombstones"] and before["elements"]["Co"]["originByCountry"] == {}
+    svc.receive_summary(ref, svc.signed_summary(mine, dispatched["outputs"][0]["lot"]))
+    after = svc.summary(ref, rlot)
+    assert after["elements"]["Co"]["originByCountry"] == {"CD": pytest.approx(1.0)}
+    assert after["foldedSupplierSummaries"] == 1 and after["minesReached"] == 1
+    assert mine not in str(after)

@@ -1,0 +1,209 @@
+"""Exports: Catena-X battery_pass 6.1.0 (schema), AAS V3.1 (aas-core3.1 + BaSyx compliance tool),
+Battery Pass 1.2.0 (CarbonFootprint schema; example attribute names), and round-trips."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aas_core3_1.jsonization as aas_jsonization
+import aas_core3_1.verification as aas_verification
+import pytest
+from aas_compliance_tool import compliance_check_json
+from aas_compliance_tool.state_manager import ComplianceToolStateManager
+from aas_compliance_tool.state_manager import Status as ToolStatus
+
+from batpass.core.errors import InvalidInput
+from batpass.core.ids import BatteryId
+from batpass.passport import Passport, Status, Tier
+from batpass.passport._export_aas import from_aas_json, to_aas_json
+from batpass.passport._export_batterypass import MAPPING as BP_MAPPING
+from batpass.passport._export_batterypass import MODULES, from_batterypass, to_batterypass
+from batpass.passport._export_catenax import MAPPING as CX_MAPPING
+from batpass.passport._export_catenax import PLACEHOLDERS, from_catenax, to_catenax, validate_catenax
+from batpass.passport.model import parse_values, value_to_json
+from batpass.passport.service import StaticProductData, summary_values
+from passport_testkit import BACKUP, ITEM, OPERATOR, RESOLVER, make_summary
+
+SPECS = Path("/work/shared/specs")
+
+
+def _passport(static: StaticProductData, *, dynamic: bool = True, **kw: Any) -> Passport:
+    b = BatteryId("04012345000009", "SN-EXP")
+    values = {**static.values, **parse_values(ITEM), **summary_values(make_summary(b), None)}
+    if dynamic:
+        values.update(
+            parse_values(
+                {
+                    "state_of_health": {"value": 96.5, "unit": "%"},
+                    "full_cycles": 140,
+                    "negative_events": [{"date": "2027-03-01", "event": "deep discharge"}],
+                },
+                allow_dynamic=True,
+            )
+        )
+        values["dynamic_updated_at"] = dt.date(2027, 3, 2)
+    base: dict[str, Any] = dict(
+        passport_id=uuid.uuid4(),
+        battery_id=b,
+        resolver_base=RESOLVER,
+        category=static.category,
+        model_id=static.model_id,
+        status=Status.ORIGINAL,
+        operator=OPERATOR,
+        backup_node=BACKUP,
+        values=values,
+        version=3,
+    )
+    base.update(kw)
+    return Passport(**base)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(value_to_json(a), sort_keys=True) == json.dumps(value_to_json(b), sort_keys=True)
+
+
+@pytest.mark.parametrize("predecessors", [(), (uuid.uuid4(), uuid.uuid4())])
+def test_catenax_valid_against_bundled_and_shared_schema(
+    static: StaticProductData, predecessors: tuple[uuid.UUID, ...]
+) -> None:
+    import jsonschema
+
+    p = _passport(static, predecessors=predecessors)
+    doc = to_catenax(p, issued=dt.date(2027, 3, 1))
+    shared = json.loads(
+        (
+            SPECS / "catenax/semantic-models/io.catenax.battery.battery_pass/6.1.0/gen/BatteryPass-schema.json"
+        ).read_text()
+    )
+    assert list(jsonschema.Draft4Validator(shared).iter_errors(doc)) == []
+    assert doc["metadata"]["passportIdentifier"] == str(p.passport_id)
+    assert doc["performance"]["dynamic"]["energy"]["soce"]["value"] == 96.5
+    assert doc["sustainability"]["carbonFootprint"][0]["value"] == 71.5
+    assert doc["materials"]["active"]["cobalt"]["recycled"] == pytest.approx(17.0)
+
+
+def test_catenax_round_trip_for_mapped_fields(static: StaticProductData) -> None:
+    p = _passport(static)
+    back = from_catenax(to_catenax(p, issued=dt.date(2027, 3, 1)))
+    held = {e.key for e in CX_MAPPING}
+    src = p.field_values()
+    checked = [k for k in held if k in src]
+    assert len(checked) > 30
+    for k in checked:
+        assert _same(src[k], back.get(k)), k
+    assert back["passport_id"] == p.urn and back["status"] == "original"
+
+
+def test_catenax_public_cut_keeps_restricted_out(static: StaticProductData) -> None:
+    doc = to_catenax(_passport(static), issued=dt.date(2027, 3, 1), tiers={Tier.PUBLIC})
+    text = json.dumps(doc)
+    assert "UN 38.3" not in text and "EVP75-MOD-01" not in text and "deep discharge" not in text
+
+
+def test_catenax_placeholders_are_listed() -> None:
+    paths = {p for p, _ in PLACEHOLDERS}
+    assert {"metadata.predecessor", "metadata.backupReference", "metadata.expirationDate"} <= paths
+    assert all(rule for _, rule in PLACEHOLDERS)
+
+
+def test_catenax_validation_names_path() -> None:
+    with pytest.raises(InvalidInput) as ei:
+        validate_catenax({"identification": {}})
+    assert ei.value.rule and "6.1.0" in ei.value.rule
+
+
+def test_aas_verifies_and_passes_compliance_tool(static: StaticProductData, tmp_path: Path) -> None:
+    p = _passport(static, predecessors=(uuid.uuid4(),))
+    text = to_aas_json(p)
+    env = aas_jsonization.environment_from_jsonable(json.loads(text))
+    assert [str(e) for e in aas_verification.verify(env)] == []
+    path = tmp_path / "passport.json"
+    path.write_text(text)
+    m = ComplianceToolStateManager()
+    compliance_check_json.check_deserialization(str(path), m)
+    assert m.status == ToolStatus.SUCCESS
+    back = from_aas_json(text)
+    for k, v in p.field_values().items():
+        assert _same(v, back.get(k)), k
+
+
+def test_aas_tier_cut(static: StaticProductData) -> None:
+    text = to_aas_json(_passport(static), tiers={Tier.PUBLIC})
+    assert "testReports" not in text and "stateOfHealth" not in text and "ratedCapacity" in text
+
+
+def _load_payload(rel: str) -> Any:
+    raw = (SPECS / "batterypass" / rel).read_bytes()
+    enc = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    return json.loads(raw.decode(enc))
+
+
+_PAYLOADS = {
+    "GeneralProductInformation": (
+        "io.BatteryPass.GeneralProductInformation/1.2.0/gen/GeneralProductInformation-payload.json"
+    ),
+    "MaterialComposition": "io.BatteryPass.MaterialComposition/1.2.0/gen/MaterialComposition-payload.json",
+    "Circularity": "io.BatteryPass.Circularity/1.2.0/gen/Circularity.json",
+    "SupplyChainDueDiligence": "io.BatteryPass.SupplyChainDueDiligence/1.2.0/gen/SupplyChainDueDiligence-payload.json",
+    "Performance": "io.BatteryPass.Performance/1.2.0/gen/PerformanceAndDurability-payload.json",
+    "Labels": "io.BatteryPass.Labels/1.2.0/gen/Labeling-payload.json",
+}
+
+
+def _paths(x: Any, prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    if isinstance(x, dict):
+        for k, v in x.items():
+            out.add(prefix + k)
+            out |= _paths(v, prefix + k + ".")
+    elif isinstance(x, list):
+        for item in x:
+            out |= _paths(item, prefix)
+    return out
+
+
+def test_batterypass_modules_use_example_attribute_names(static: StaticProductData) -> None:
+    p = _passport(
+        static,
+        values={
+            **_passport(static).values,
+            **parse_values({"due_diligence_report": "https://nordcell.example/dd.pdf"}),
+        },
+    )
+    docs = to_batterypass(p)
+    assert set(docs) == set(MODULES)
+    for module, rel in _PAYLOADS.items():
+        allowed = _paths(_load_payload(rel))
+        extra = _paths(docs[module]) - allowed
+        assert not extra, (module, extra)
+
+
+def test_batterypass_carbon_footprint_valid_against_schema(static: StaticProductData) -> None:
+    import jsonschema
+
+    schema = json.loads(
+        (SPECS / "batterypass/io.BatteryPass.CarbonFootprint/1.2.0/gen/CarbonFootprintForBatteries-schema.json")
+        .read_bytes()
+        .decode("utf-16")
+    )
+    cf = to_batterypass(_passport(static))["CarbonFootprint"]
+    assert list(jsonschema.Draft4Validator(schema).iter_errors(cf)) == []
+    assert {s["lifecycleStage"] for s in cf["carbonFootprintPerLifecycleStage"]} == {
+        "RawMaterialExtraction",
+        "MainProduction",
+        "Distribution",
+    }
+
+
+def test_batterypass_round_trip(static: StaticProductData) -> None:
+    p = _passport(static)
+    back = from_batterypass(to_batterypass(p))
+    src = p.field_values()
+    keys = [k for _, _, k, _ in BP_MAPPING if k in src] + ["recycled_content", "carbon_footprint_stages"]
+    assert len(keys) > 25
+    for k in keys:
+        assert _same(src[k], back.get(k)), k

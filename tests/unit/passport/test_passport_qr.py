@@ -1,0 +1,24 @@
+"""QR code: the resolver URL, error correction H, SVG and PNG."""
+
+from __future__ import annotations
+
+import segno
+
+from batpass.passport._qr import ERROR_CORRECTION, qr_png, qr_svg
+
+URL = "https://id.nordcell.example/01/04012345000009/21/SN-0001"
+
+
+def test_error_correction_high_for_printing() -> None:
+    assert ERROR_CORRECTION == "h"
+    assert segno.make_qr(URL, error=ERROR_CORRECTION, boost_error=False).error == "H"
+
+
+def test_svg_carries_url_as_text_alternative() -> None:
+    svg = qr_svg(URL)
+    assert svg.startswith("<svg") and f"<desc>{URL}</desc>" in svg and "<title>" in svg
+
+
+def test_png() -> None:
+    png = qr_png(URL)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 300

@@ -1,0 +1,398 @@
+"""TrustService on SQLite and PostgreSQL, through its HTTP routes: issuing, revocation with
+status lists, nonces, role presentations (contract §4), trust lists, certification, DCP (§5)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+from joserfc import jws
+from trust_world import CX_BASE, POLICY, World
+
+from batpass.core.errors import BatpassError
+from batpass.http import NodeContext, problem_response
+from batpass.trust import (
+    CredentialRejected,
+    TrustedIssuer,
+    TrustList,
+    TrustService,
+    did_document,
+    issue_self_issued_token,
+    issue_vp_jwt,
+    present_sd_jwt,
+    sign_trust_list,
+    verify_self_issued_token,
+)
+from batpass.trust.routes import ERROR_SHAPES, router
+
+ADMIN = "test-admin-key"
+ROLE_TYPES = frozenset(
+    {
+        "AccessRoleCredential",
+        "MembershipCredential",
+        "RecycledContentAttestationCredential",
+        "OriginAttestationCredential",
+        "CertifiedCarbonFootprintCredential",
+    }
+)
+
+
+def make_app(svc: TrustService) -> FastAPI:
+    import hashlib
+
+    app = FastAPI()
+    app.include_router(router)
+    app.state.ctx = NodeContext(
+        name="cx",
+        did=svc.identity.did,
+        base_url=CX_BASE,
+        resolver_base=CX_BASE,
+        profiles=("catena-x",),
+        engine=svc.engine,
+        admin_key_sha256=hashlib.sha256(ADMIN.encode()).hexdigest(),
+        production=False,
+        client=httpx.AsyncClient(),
+        sync_client=httpx.Client(),
+        identity=svc.identity,
+        settings=None,
+        services={TrustService: svc},
+    )
+
+    @app.exception_handler(BatpassError)
+    async def _h(request: Request, err: BatpassError) -> Any:
+        for prefix, shape in ERROR_SHAPES.items():
+            if request.url.path.startswith(prefix):
+                return shape(err)
+        return problem_response(err)
+
+    return app
+
+
+def load_lists(svc: TrustService, w: World) -> None:
+    cx_list = TrustList("catena-x", w.cx.did, w.now, None, (TrustedIssuer(w.cx.did, "CX certifier", ROLE_TYPES),))
+    jp_list = TrustList(
+        "ouranos",
+        w.jp.did,
+        w.now,
+        None,
+        (TrustedIssuer(w.jp.did, "JP certifier", frozenset({"CertifiedCarbonFootprintCredential"})),),
+    )
+    asyncio.run(svc.add_trust_list(sign_trust_list(cx_list, w.cx), ecosystem="catena-x"))
+    asyncio.run(svc.add_trust_list(sign_trust_list(jp_list, w.jp), ecosystem="ouranos"))
+    svc.set_policy(POLICY)
+
+
+def role_subject(w: World, role: str = "market_surveillance_authority") -> dict[str, Any]:
+    return {"id": w.holder.did, "role": role, "organisation": "Bundesamt X"}
+
+
+def test_issue_verify_revoke_over_http(service: TrustService, world: World) -> None:
+    load_lists(service, world)
+    client = TestClient(make_app(service))
+    r = client.post("/v1/credentials/issue", json={"type": "AccessRoleCredential", "subject": role_subject(world)})
+    assert r.status_code == 401 and r.json()["type"].endswith("unauthorized")
+    r = client.post(
+        "/v1/credentials/issue",
+        headers={"X-Api-Key": ADMIN},
+        json={"type": "AccessRoleCredential", "subject": role_subject(world)},
+    )
+    assert r.status_code == 201, r.text
+    cred = r.json()
+    v = client.post("/v1/credentials/verify", json={"credential": cred["credential"]}).json()
+    assert v["verified"] is True and [c["check"] for c in v["checks"]] == [
+        "signature",
+        "issuer-trust",
+        "status",
+        "expiry",
+    ]
+    # the status list is served signed
+    status_url = json.loads(__import__("base64").urlsafe_b64decode(cred["credential"].split(".")[1] + "==="))[
+        "credentialStatus"
+    ]["statusListCredential"]
+    sl = client.get(status_url.removeprefix(CX_BASE))
+    assert sl.status_code == 200 and sl.headers["content-type"].startswith("application/vc+jwt")
+    assert client.post(f"/v1/credentials/{cred['id']}/revoke", headers={"X-Api-Key": ADMIN}).status_code == 204
+    v = client.post("/v1/credentials/verify", json={"credential": cred["credential"]}).json()
+    assert v["verified"] is False and v["reason"] == "revoked" and v["checks"][-1]["check"] == "status"
+    again = client.post(f"/v1/credentials/{cred['id']}/revoke", headers={"X-Api-Key": ADMIN})
+    assert again.status_code == 409
+    assert client.post("/v1/credentials/urn:uuid:nope/revoke", headers={"X-Api-Key": ADMIN}).status_code == 404
+    assert [c["revoked"] for c in client.get("/v1/credentials/issued", headers={"X-Api-Key": ADMIN}).json()] == [True]
+
+
+def test_status_cache_max_age_at_a_remote_verifier(service: TrustService, world: World, trust_store: Any) -> None:
+    """A verifier on another node fetches the issuer's list over (mock) HTTPS, caches it for
+    max_age, and sees a revocation once the cache has aged out."""
+    load_lists(service, world)
+    app = make_app(service)
+    issued = service.issue("AccessRoleCredential", role_subject(world))
+    clock = [0.0]
+    fetches: list[str] = []
+
+    async def run() -> None:
+        inner = httpx.ASGITransport(app=app)
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            fetches.append(str(request.url))
+            return await inner.handle_async_request(request)
+
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url=CX_BASE)
+        remote = TrustService(
+            trust_store,
+            world.jp,
+            base_url="https://jp-cert.test:9443",
+            ecosystem="catena-x",
+            operators={"catena-x": world.cx.did},
+            allowed_hosts=["cx-cert.test:8443"],
+            client=client,
+            status_max_age_s=60,
+        )
+        remote.status._clock = lambda: clock[0]
+        remote.resolver.pin(did_document(world.cx))
+        remote.registry.lists = service.registry.lists
+        v = await remote.verify(issued.token)
+        assert v.checks[-2].name == "status" and len(fetches) == 1
+        service.revoke(issued.id)
+        await remote.verify(issued.token)  # still cached: the revocation is not seen yet
+        assert len(fetches) == 1
+        clock[0] = 61.0
+        with pytest.raises(CredentialRejected) as e:
+            await remote.verify(issued.token)
+        assert e.value.reason == "revoked" and len(fetches) == 2
+        await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_role_presentation_vp_jwt_and_sd_jwt(service: TrustService, world: World) -> None:
+    load_lists(service, world)
+    client = TestClient(make_app(service))
+    cred = service.issue("AccessRoleCredential", role_subject(world)).token
+    nonce = client.get("/v1/auth/nonce").json()
+    assert nonce["audience"] == service.identity.did
+    vp = issue_vp_jwt(world.holder, [cred], audience=service.identity.did, nonce=nonce["nonce"])
+    roles = asyncio.run(service.verify_role_presentation(vp))
+    assert roles.roles == {"market_surveillance_authority"} and roles.holder == world.holder.did
+    with pytest.raises(CredentialRejected) as e:
+        asyncio.run(service.verify_role_presentation(vp))
+    assert e.value.reason == "nonce-replayed"
+    n2 = service.issue_nonce()
+    wrong_aud = issue_vp_jwt(world.holder, [cred], audience="did:web:other.test", nonce=n2)
+    with pytest.raises(CredentialRejected) as e:
+        asyncio.run(service.verify_role_presentation(wrong_aud))
+    assert e.value.reason == "audience"
+    unknown = issue_vp_jwt(world.holder, [cred], audience=service.identity.did, nonce="made-up")
+    with pytest.raises(CredentialRejected) as e:
+        asyncio.run(service.verify_role_presentation(unknown))
+    assert e.value.reason == "nonce-unknown"
+    # someone else presenting the holder's credential
+    from batpass.trust import new_did_key_identity
+
+    thief = new_did_key_identity()
+    stolen = issue_vp_jwt(thief, [cred], audience=service.identity.did, nonce=service.issue_nonce())
+    with pytest.raises(CredentialRejected) as e:
+        asyncio.run(service.verify_role_presentation(stolen))
+    assert e.value.reason == "holder"
+    # SD-JWT VC with key binding
+    sd = service.issue(
+        "AccessRoleCredential",
+        role_subject(world, "notified_body"),
+        format="dc+sd-jwt",
+        holder_jwk=world.holder.keys[0].public_jwk(),
+        disclosable=["organisation"],
+    ).token
+    n3 = service.issue_nonce()
+    p = present_sd_jwt(sd, disclose=[], holder_key=world.holder.keys[0], audience=service.identity.did, nonce=n3)
+    assert asyncio.run(service.roles_for(p)) == {"notified_body"}
+    with pytest.raises(CredentialRejected) as e:
+        asyncio.run(service.roles_for(p))
+    assert e.value.reason == "nonce-replayed"
+    assert asyncio.run(service.roles_for(None)) == frozenset()
+    # a membership credential is not a role
+    m = service.issue(
+        "MembershipCredential", {"id": world.holder.did, "memberOf": "catena-x", "holderIdentifier": "BPNL00000000000A"}
+    ).token
+    vp = issue_vp_jwt(world.holder, [m], audience=service.identity.did, nonce=service.issue_nonce())
+    with pytest.raises(CredentialRejected) as e:
+        asyncio.run(service.verify_role_presentation(vp))
+    assert e.value.reason == "issuer-not-trusted-for-type"
+
+
+def test_trust_list_admin_routes(service: TrustService, world: World) -> None:
+    client = TestClient(make_app(service))
+    tl = TrustList("catena-x", world.cx.did, world.now, None, (TrustedIssuer(world.cx.did, "CX", ROLE_TYPES),))
+    r = client.post(
+        "/v1/trust/lists",
+        headers={"X-Api-Key": ADMIN},
+        json={"ecosystem": "catena-x", "jws": sign_trust_list(tl, world.cx)},
+    )
+    assert r.status_code == 201, r.text
+    assert client.get("/v1/trust/lists").json()[0]["operator"] == world.cx.did
+    bad = client.post(
+        "/v1/trust/lists",
+        headers={"X-Api-Key": ADMIN},
+        json={"ecosystem": "ouranos", "jws": sign_trust_list(tl, world.cx)},
+    )
+    assert bad.status_code == 401 and "trust list" in bad.json()["detail"]
+    unknown = client.post(
+        "/v1/trust/lists", headers={"X-Api-Key": ADMIN}, json={"ecosystem": "elsewhere", "jws": "x.y.z"}
+    )
+    assert unknown.status_code == 401 and "no operator" in unknown.json()["detail"]
+    r = client.put(
+        "/v1/trust/policy", headers={"X-Api-Key": ADMIN}, json={"ecosystem": "catena-x", "rules": [{"id": "x"}]}
+    )
+    assert r.status_code == 400 and r.json()["field"] == "rules.0"
+    assert client.put("/v1/trust/policy", headers={"X-Api-Key": ADMIN}, json=POLICY).status_code == 200
+    # a fresh service on the same store loads what was stored
+    again = TrustService(service.engine, world.cx, base_url=CX_BASE, operators=service.operators)
+    assert again.registry.policy.rules[0].id == "ouranos-cfp-as-cx-pcf" and "catena-x" in again.registry.lists
+
+
+def signed_summary(w: World, *, co_recycled: tuple[float, float] = (0.05, 0.13), high_risk: float = 0.0) -> str:
+    summary = {
+        "summaryVersion": "1.0",
+        "subject": {"kind": "lot", "id": "urn:uuid:lot-77", "material": "cathode"},
+        "issuer": w.holder.did,
+        "computedAt": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "elements": {
+            "Co": {
+                "originByCountry": {"CD": 0.6, "AU": 0.4},
+                "highRiskShare": high_risk,
+                "recycled": {"preConsumer": co_recycled[0], "postConsumer": co_recycled[1]},
+                "custodyModels": {"mass_balance": 1.0},
+            }
+        },
+        "minesReached": 3,
+        "tombstones": [],
+        "footprint": {"total": 41.2, "unit": "kgCO2e/kg"},
+        "credentials": [],
+        "foldedSupplierSummaries": 2,
+    }
+    key = w.holder.keys[0]
+    return jws.serialize_compact(
+        {"alg": "Ed25519", "typ": "application/vnd.batpass.upstream-summary+jws", "kid": w.holder.key_id(key)},
+        json.dumps(summary).encode(),
+        key.jwk,
+        algorithms=["Ed25519"],
+    )
+
+
+def test_certification_flow_over_http(service: TrustService, world: World) -> None:
+    load_lists(service, world)
+    client = TestClient(make_app(service))
+    si = issue_self_issued_token(world.holder, audience=service.identity.did, bpn=None)
+    evidence = [{"supplier": "Secret Refinery Ltd", "quantityKg": 1250}]
+    body = {
+        "summary": signed_summary(world),
+        "claim": "recycled-content",
+        "element": "Co",
+        "threshold": 0.16,
+        "evidence": evidence,
+        "holderJwk": world.holder.keys[0].public_jwk(),
+    }
+    assert client.post("/v1/credentials/certify", json=body).status_code == 401
+    r = client.post("/v1/credentials/certify", json=body, headers={"Authorization": f"Bearer {si}"})
+    assert r.status_code == 201, r.text
+    sd = r.json()["credential"]
+    # the holder presents with suppliers and quantities undisclosed
+    n = service.issue_nonce()
+    p = present_sd_jwt(sd, disclose=[], holder_key=world.holder.keys[0], audience=service.identity.did, nonce=n)
+    assert "Secret Refinery" not in p and "1250" not in json.dumps(
+        [__import__("base64").urlsafe_b64decode(x + "===").decode(errors="replace") for x in p.split("~")[1:-1]]
+    )
+    v = client.post(
+        "/v1/credentials/verify", json={"credential": p, "audience": service.identity.did, "nonce": n}
+    ).json()
+    assert v["verified"] is True and v["subject"]["meetsThreshold"] is True and v["subject"]["recycledShare"] == 0.18
+    assert v["subject"]["supplyEvidence"] == []
+    # a claim the data does not support is refused
+    low = {**body, "summary": signed_summary(world, co_recycled=(0.01, 0.02))}
+    r = client.post("/v1/credentials/certify", json=low, headers={"Authorization": f"Bearer {si}"})
+    assert r.status_code == 400 and r.json()["field"] == "threshold"
+    risky = {**body, "summary": signed_summary(world, high_risk=0.1), "claim": "no-high-risk-origin"}
+    assert (
+        client.post("/v1/credentials/certify", json=risky, headers={"Authorization": f"Bearer {si}"}).status_code == 400
+    )
+    origin = {**body, "claim": "no-high-risk-origin"}
+    r = client.post("/v1/credentials/certify", json=origin, headers={"Authorization": f"Bearer {si}"})
+    assert r.status_code == 201 and r.json()["type"] == "OriginAttestationCredential"
+    # a tampered summary, and one computed by someone else
+    tampered = body["summary"][:-3] + ("AAA" if not body["summary"].endswith("AAA") else "BBB")
+    r = client.post(
+        "/v1/credentials/certify", json={**body, "summary": tampered}, headers={"Authorization": f"Bearer {si}"}
+    )
+    assert r.status_code == 401
+    from batpass.trust import new_did_key_identity
+
+    other = new_did_key_identity()
+    si2 = issue_self_issued_token(other, audience=service.identity.did, bpn=None)
+    r = client.post("/v1/credentials/certify", json=body, headers={"Authorization": f"Bearer {si2}"})
+    assert r.status_code == 401 and "not by the holder" in r.json()["detail"]
+
+
+def test_self_issued_token_and_dcp_query(service: TrustService, world: World, trust_store: Any) -> None:
+    load_lists(service, world)
+    si = issue_self_issued_token(world.holder, audience=service.identity.did, bpn="BPNL00000000000A")
+    got = verify_self_issued_token(si, audience=service.identity.did, resolver=service.resolver)
+    assert got.did == world.holder.did and got.bpn == "BPNL00000000000A"
+    with pytest.raises(CredentialRejected) as e:
+        verify_self_issued_token(si, audience="did:web:else.test", resolver=service.resolver)
+    assert e.value.reason == "audience"
+    # the certifier node also holds its own membership and answers DCP queries with it
+    m = service.issue(
+        "MembershipCredential",
+        {"id": service.identity.did, "memberOf": "catena-x", "holderIdentifier": "BPNL00000000000C"},
+    )
+    service.hold(m.token)
+    client = TestClient(make_app(service))
+    q = {
+        "@context": ["https://w3id.org/dspace-dcp/v1.0/dcp.jsonld"],
+        "type": "PresentationQueryMessage",
+        "scope": ["org.eclipse.dspace.dcp.vc.type:MembershipCredential:read"],
+    }
+    assert client.post("/dcp/presentations/query", json=q).json()["error"] == "malformed"
+
+    # a provider (a did:key here) verifies the certifier node as a participant, end to end
+    provider = world.jp
+    app = make_app(service)
+
+    async def run() -> None:
+        transport = httpx.ASGITransport(app=app)
+        client = httpx.AsyncClient(transport=transport)
+        prov = TrustService(
+            trust_store,
+            provider,
+            base_url="https://jp-cert.test:9443",
+            ecosystem="catena-x",
+            operators={"catena-x": world.cx.did},
+            allowed_hosts=["cx-cert.test:8443"],
+            client=client,
+        )
+        prov.resolver.pin(service.did_document())
+        prov.registry.lists = service.registry.lists
+        token = issue_self_issued_token(service.identity, audience=provider.did, bpn="BPNL00000000000C")
+        participant = await prov.participant_verifier().verify(f"Bearer {token}")
+        assert participant.did == service.identity.did and participant.memberships == {"catena-x"}
+        assert participant.bpnl == "BPNL00000000000C"
+        with pytest.raises(CredentialRejected):
+            await prov.participant_verifier().verify("Bearer " + token[:-2] + "xx")
+        await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_migration_matches_the_tables(trust_store: Any) -> None:
+    import sqlalchemy as sa
+
+    from batpass.trust import _sql
+
+    insp = sa.inspect(trust_store)
+    for table in (_sql.issued, _sql.status_lists, _sql.nonces, _sql.trust_lists, _sql.policies, _sql.wallet):
+        cols = {c["name"]: c["nullable"] for c in insp.get_columns(table.name)}
+        assert cols == {c.name: c.nullable for c in table.columns}, table.name
