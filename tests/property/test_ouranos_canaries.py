@@ -6,7 +6,6 @@ release check bypassed) and must see it caught."""
 from __future__ import annotations
 
 import re
-
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager

@@ -22,19 +22,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from batpass import __version__
+from batpass.compliance import load_ruleset
 from batpass.core.errors import BatpassError, InvalidInput, NotFound
 from batpass.core.settings import Settings
-from batpass.http import Ctx, NodeContext, problem_response
 from batpass.dataspace import DataspaceSettings, DspConsumer, DspProvider, TwinRegistry
 from batpass.dataspace import routes as dataspace_routes
 from batpass.footprint import PactService
 from batpass.footprint import routes as footprint_routes
-from batpass.compliance import load_ruleset
+from batpass.http import Ctx, NodeContext, problem_response
 from batpass.ledger import LedgerService
 from batpass.ledger import routes as ledger_routes
 from batpass.node._adapters import DcpParticipantAdapter, DidKeyResolver, LedgerSummarySource, SelfIssuedTokenIssuer
-from batpass.passport import PassportRules, PassportService, RoleVerifier
-from batpass.passport import routes as passport_routes
 from batpass.node._config import NodeConfig, NodePaths
 from batpass.node._outbox import OutboxDispatcher
 from batpass.node._tls import client_ssl_context
@@ -43,6 +41,8 @@ from batpass.ouranos import OuranosHub
 from batpass.ouranos import routes as ouranos_routes
 from batpass.participants import ParticipantService
 from batpass.participants import routes as participants_routes
+from batpass.passport import PassportRules, PassportService, RoleVerifier
+from batpass.passport import routes as passport_routes
 from batpass.scenario import HIGH_RISK_SITES
 from batpass.trust import NodeIdentity, TrustService
 from batpass.trust import routes as trust_routes

@@ -12,7 +12,7 @@ from pyld import jsonld
 from batpass.core.errors import InvalidInput
 from batpass.dataspace import _dsp_messages as m
 
-SPECS = Path("/work/shared/specs/dsp")
+SPECS = Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "dsp"
 EXAMPLES = sorted(SPECS.glob("*/example/*.json"))
 
 

@@ -15,6 +15,7 @@ import pytest
 from aas_compliance_tool import compliance_check_json
 from aas_compliance_tool.state_manager import ComplianceToolStateManager
 from aas_compliance_tool.state_manager import Status as ToolStatus
+from passport_testkit import BACKUP, ITEM, OPERATOR, RESOLVER, make_summary
 
 from batpass.core.errors import InvalidInput
 from batpass.core.ids import BatteryId
@@ -26,9 +27,8 @@ from batpass.passport._export_catenax import MAPPING as CX_MAPPING
 from batpass.passport._export_catenax import PLACEHOLDERS, from_catenax, to_catenax, validate_catenax
 from batpass.passport.model import parse_values, value_to_json
 from batpass.passport.service import StaticProductData, summary_values
-from passport_testkit import BACKUP, ITEM, OPERATOR, RESOLVER, make_summary
 
-SPECS = Path("/work/shared/specs")
+SPECS = Path(__file__).resolve().parents[3].parent / "shared" / "specs"
 
 
 def _passport(static: StaticProductData, *, dynamic: bool = True, **kw: Any) -> Passport:

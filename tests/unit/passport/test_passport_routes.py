@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from passport_testkit import ADMIN_KEY, EXAMPLE, ITEM, OPERATOR, make_app, make_summary
 
 from batpass.core.ids import BatteryId
 from batpass.passport import PassportService
-from passport_testkit import ADMIN_KEY, EXAMPLE, ITEM, OPERATOR, make_app, make_summary
 
 BAT = BatteryId("04012345000009", "SN-0100")
 ADMIN = {"X-Api-Key": ADMIN_KEY}

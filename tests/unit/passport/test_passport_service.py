@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from passport_testkit import BACKUP, ITEM, OPERATOR, make_summary
 from sqlalchemy import select
 
 from batpass.core.errors import Conflict, InvalidInput, Unauthorized
@@ -24,7 +25,6 @@ from batpass.passport import (
 )
 from batpass.passport.service import StaticProductData
 from batpass.store import UnitOfWork, outbox_table
-from passport_testkit import BACKUP, ITEM, OPERATOR, make_summary
 
 BAT = BatteryId("04012345000009", "SN-0001")
 
