@@ -67,8 +67,8 @@ class _ValidatedStr(str):
         return value
 
     @classmethod
-    def _check(cls, value: str) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def _check(cls, value: str) -> None:  # pragma: no cover - every identifier type defines its rule
+        raise TypeError(f"{cls.__name__} defines no validation rule; identifier types must override _check")
 
     @classmethod
     def is_valid(cls, value: object) -> bool:
