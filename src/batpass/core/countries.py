@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from batpass.core.errors import InvalidInput
 
-__all__ = ["ISO3166_ALPHA2", "country"]
+__all__ = ["EU27", "ISO3166_ALPHA2", "country"]
 
 ISO3166_ALPHA2: frozenset[str] = frozenset(
     {
@@ -260,6 +260,40 @@ ISO3166_ALPHA2: frozenset[str] = frozenset(
         "ZA",
         "ZM",
         "ZW",
+    }
+)
+
+
+#: EU member states (Treaty on European Union, Art. 52; ISO 3166-1 alpha-2)
+EU27: frozenset[str] = frozenset(
+    {
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
     }
 )
 

@@ -936,31 +936,53 @@ class DspConsumer:
                 )
             )
             uow.commit()
-        resp = await self._post(dsp_url.rstrip("/") + "/negotiations/request", message, provider_did)
+        await self._send_initial(
+            t.negotiations,
+            pid,
+            dsp_url.rstrip("/") + "/negotiations/request",
+            message,
+            provider_did,
+            terminated=(NegotiationState.TERMINATED, first.count + 1),
+            ack_type="ContractNegotiation",
+            fail_field="offer",
+        )
+        return pid
+
+    async def _send_initial(
+        self,
+        table: Any,
+        pid: str,
+        url: str,
+        message: dict[str, Any],
+        counterparty_did: str,
+        *,
+        terminated: tuple[str, int],
+        ack_type: str,
+        fail_field: str,
+    ) -> None:
+        """Send a process's initial request (negotiation or transfer). A refusal terminates the
+        stored process with the provider's answer kept; an acknowledgement records the provider's
+        process id."""
+        resp = await self._post(url, message, counterparty_did)
         if resp.status_code not in (200, 201):
+            state, count = terminated
             with UnitOfWork(self.engine) as uow:
                 uow.conn.execute(
-                    update(t.negotiations)
-                    .where(t.negotiations.c.pid == pid)
-                    .values(
-                        state=NegotiationState.TERMINATED,
-                        state_count=first.count + 1,
-                        state_at=self.clock(),
-                        error_detail=resp.text[:2000],
-                    )
+                    update(table)
+                    .where(table.c.pid == pid)
+                    .values(state=state, state_count=count, state_at=self.clock(), error_detail=resp.text[:2000])
                 )
                 uow.commit()
-            raise self._fail(resp, "offer")
-        ack = msgs.check_incoming(resp.json(), "ContractNegotiation")
+            raise self._fail(resp, fail_field)
+        ack = msgs.check_incoming(resp.json(), ack_type)
         with UnitOfWork(self.engine) as uow:
             uow.conn.execute(
-                update(t.negotiations)
-                .where(t.negotiations.c.pid == pid)
-                .where(t.negotiations.c.provider_pid.is_(None))
+                update(table)
+                .where(table.c.pid == pid)
+                .where(table.c.provider_pid.is_(None))
                 .values(provider_pid=ack["providerPid"])
             )
             uow.commit()
-        return pid
 
     def negotiation(self, pid: str) -> dict[str, Any]:
         with UnitOfWork(self.engine, write=False) as uow:
@@ -1152,30 +1174,16 @@ class DspConsumer:
                 "callbackAddress": self.settings.callback_url,
             }
         )
-        resp = await self._post(neg.counterparty_address + "/transfers/request", message, ag.provider_did)
-        if resp.status_code not in (200, 201):
-            with UnitOfWork(self.engine) as uow:
-                uow.conn.execute(
-                    update(t.transfers)
-                    .where(t.transfers.c.pid == pid)
-                    .values(
-                        state=TransferState.TERMINATED,
-                        state_count=first.count + 1,
-                        state_at=self.clock(),
-                        error_detail=resp.text[:2000],
-                    )
-                )
-                uow.commit()
-            raise self._fail(resp, "agreementId")
-        ack = msgs.check_incoming(resp.json(), "TransferProcess")
-        with UnitOfWork(self.engine) as uow:
-            uow.conn.execute(
-                update(t.transfers)
-                .where(t.transfers.c.pid == pid)
-                .where(t.transfers.c.provider_pid.is_(None))
-                .values(provider_pid=ack["providerPid"])
-            )
-            uow.commit()
+        await self._send_initial(
+            t.transfers,
+            pid,
+            neg.counterparty_address + "/transfers/request",
+            message,
+            ag.provider_did,
+            terminated=(TransferState.TERMINATED, first.count + 1),
+            ack_type="TransferProcess",
+            fail_field="agreementId",
+        )
         return pid
 
     def transfer_state(self, pid: str) -> dict[str, Any]:

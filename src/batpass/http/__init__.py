@@ -1,5 +1,6 @@
 """HTTP plumbing shared by every capability's router: the node context handed to routes,
-dependency aliases (context, admin key, outbound client), and RFC 9457 problem details.
+dependency aliases (context, admin key, outbound client), RFC 9457 problem details, and the
+error edge every app installs (:func:`install_error_handlers`).
 
 It knows no capability. ``node/`` builds the :class:`NodeContext` in the app's lifespan and
 stores it on ``app.state.ctx``; routers reach it only through the aliases below.
@@ -12,14 +13,18 @@ from batpass.http._context import (
     get_ctx,
     require_admin,
 )
+from batpass.http._errors import ErrorShape, install_error_handlers, validation_to_invalid_input
 from batpass.http._problems import problem_body, problem_response
 
 __all__ = [
     "AdminKey",
     "Ctx",
+    "ErrorShape",
     "NodeContext",
     "get_ctx",
+    "install_error_handlers",
     "problem_body",
     "problem_response",
     "require_admin",
+    "validation_to_invalid_input",
 ]

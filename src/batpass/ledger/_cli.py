@@ -59,14 +59,8 @@ def _one_line_errors() -> Iterator[None]:
 
 def _service(name: str) -> LedgerService:
     from batpass.node.local import open_node
-    from batpass.scenario import HIGH_RISK_SITES
 
-    node = open_node(name)
-    return LedgerService(
-        node.engine,
-        node.identity,
-        high_risk_sites=node.config.extra.get("high_risk_sites", HIGH_RISK_SITES),
-    )
+    return open_node(name).ledger_service()
 
 
 def _progress() -> Progress:

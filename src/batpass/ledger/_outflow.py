@@ -17,45 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from batpass.core.countries import ISO3166_ALPHA2
+from batpass.core.countries import EU27, ISO3166_ALPHA2
 from batpass.core.errors import InvalidInput
 from batpass.ledger._materials import MATERIALS
 from batpass.ledger.model import Event, Lot
 
 __all__ = ["EU27", "REGIONS", "Authorisation", "check_shipment", "parse_authorisation", "validate_authorisation"]
 
-#: EU member states (Treaty on European Union, Art. 52; ISO 3166-1 alpha-2)
-EU27 = frozenset(
-    {
-        "AT",
-        "BE",
-        "BG",
-        "HR",
-        "CY",
-        "CZ",
-        "DK",
-        "EE",
-        "FI",
-        "FR",
-        "DE",
-        "GR",
-        "HU",
-        "IE",
-        "IT",
-        "LV",
-        "LT",
-        "LU",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SK",
-        "SI",
-        "ES",
-        "SE",
-    }
-)
 REGIONS: Mapping[str, frozenset[str]] = {"EU": EU27, "EEA": EU27 | {"IS", "LI", "NO"}}
 
 

@@ -11,25 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
 
 from batpass import __version__
 from batpass.compliance import load_ruleset
-from batpass.core.errors import BatpassError, InvalidInput, NotFound
+from batpass.core.errors import InvalidInput
 from batpass.core.settings import Settings
 from batpass.dataspace import DataspaceSettings, DspConsumer, DspProvider, TwinRegistry
 from batpass.dataspace import routes as dataspace_routes
 from batpass.footprint import PactService
 from batpass.footprint import routes as footprint_routes
-from batpass.http import Ctx, NodeContext, problem_response
+from batpass.http import Ctx, ErrorShape, NodeContext, install_error_handlers
 from batpass.ledger import LedgerService
 from batpass.ledger import routes as ledger_routes
 from batpass.node._adapters import DcpParticipantAdapter, DidKeyResolver, LedgerSummarySource, SelfIssuedTokenIssuer
@@ -43,15 +40,12 @@ from batpass.participants import ParticipantService
 from batpass.participants import routes as participants_routes
 from batpass.passport import PassportRules, PassportService, RoleVerifier
 from batpass.passport import routes as passport_routes
-from batpass.scenario import HIGH_RISK_SITES
-from batpass.trust import NodeIdentity, TrustService
+from batpass.trust import TrustService
 from batpass.trust import routes as trust_routes
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("batpass.node")
-
-ErrorShape = Callable[[BatpassError], Response]
 
 
 def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]]]:
@@ -96,52 +90,27 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
             ctx.engine, settings=ds, verifier=verifier, token_issuer=issuer, client=ctx.client
         )
         ctx.services[TwinRegistry] = TwinRegistry(ctx.engine, verifier=verifier)
-    hub: OuranosHub | None = None
-    if "ouranos" in cfg.profiles:
-        hub = OuranosHub(ctx.engine, node.identity, hub_home=node.home / "ouranos", base_url=node.base_url)
+    hub = node.ouranos_hub()
+    if hub is not None:
         ctx.services[OuranosHub] = hub
-    ledger = LedgerService(
-        ctx.engine,
-        node.identity,
-        identities=_operator_identities(hub, node.identity.did),
-        high_risk_sites=cfg.extra.get("high_risk_sites", HIGH_RISK_SITES),
-    )
+    ledger = node.ledger_service(hub=hub)
     ctx.services[LedgerService] = ledger
-    ctx.services[PassportService] = PassportService(
-        ctx.engine,
-        node.identity,
-        rules=PassportRules.from_ruleset(load_ruleset()),
-        resolver_base=node.resolver_base,
-        # the node that keeps a signed copy of every version; a node without a configured
-        # partner keeps its own copies until one is named (config extra "passport_backup_url")
-        backup_url=cfg.extra.get("passport_backup_url", node.base_url if node.base_url.startswith("https") else "https://localhost"),
-        key_resolver=DidKeyResolver(trust),
-        summaries=LedgerSummarySource(ledger, node.did, node.resolver_base),
-    )
+    # the node that keeps a signed copy of every version (config extra "passport_backup_url");
+    # until a partner is named, the node keeps its own copies
+    backup_url = cfg.extra.get("passport_backup_url", node.base_url)
+    if backup_url.startswith("https://"):
+        ctx.services[PassportService] = PassportService(
+            ctx.engine,
+            node.identity,
+            rules=PassportRules.from_ruleset(load_ruleset()),
+            resolver_base=node.resolver_base,
+            backup_url=backup_url,
+            key_resolver=DidKeyResolver(trust),
+            summaries=LedgerSummarySource(ledger, node.did, node.resolver_base),
+        )
+    else:
+        log.warning("passports are off on this plain-HTTP development node: backup copies travel only over HTTPS")
     ctx.services[RoleVerifier] = trust
-
-
-def _operator_identities(hub: OuranosHub | None, own_did: str) -> Callable[[str], NodeIdentity | None]:
-    """The keys a node holds for ledger owners: its own, and on a hub each operator's."""
-    prefix = own_did + ":operators:"
-
-    def lookup(owner_did: str) -> NodeIdentity | None:
-        if hub is not None and owner_did.startswith(prefix):
-            return hub.operator_identity(owner_did[len(prefix) :])
-        return None
-
-    return lookup
-
-
-def _validation_to_invalid_input(exc: RequestValidationError) -> InvalidInput:
-    errors = exc.errors()
-    first = errors[0] if errors else {}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
-    field = ".".join(loc) or None
-    msg = first.get("msg", "invalid request")
-    return InvalidInput(
-        f"{field}: {msg}" if field else str(msg), field=field, rule=str(first.get("type", "validation"))
-    )
 
 
 def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
@@ -150,9 +119,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         raise InvalidInput("no node selected", field="node", rule="pass --node NAME or set BATPASS_NODE")
     profiles = NodeConfig.load(NodePaths(settings.home / name).config).profiles
     routers = _routers(profiles)
-    shapes: list[tuple[str, ErrorShape]] = sorted(
-        ((prefix, fn) for _, s in routers for prefix, fn in s.items()), key=lambda p: -len(p[0])
-    )
+    shapes: dict[str, ErrorShape] = {prefix: fn for _, s in routers for prefix, fn in s.items()}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -198,33 +165,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
-    def shaped(request: Request, err: BatpassError) -> Response:
-        path = request.url.path
-        for prefix, fn in shapes:
-            if path.startswith(prefix):
-                return fn(err)
-        return problem_response(err, instance=path)
-
-    @app.exception_handler(BatpassError)
-    async def _batpass_error(request: Request, exc: BatpassError) -> Response:
-        if exc.status >= 500:
-            log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-        return shaped(request, exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return shaped(request, _validation_to_invalid_input(exc))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 404:
-            return shaped(
-                request, NotFound(f"no route {request.method} {request.url.path}", rule="URL layout (DESIGN section 2)")
-            )
-        err = BatpassError(str(exc.detail))
-        err.status = exc.status_code
-        err.title = "HTTP error"
-        return shaped(request, err)
+    install_error_handlers(app, shapes)
 
     @app.get("/health", tags=["node"])
     def health(ctx: Ctx) -> dict[str, Any]:

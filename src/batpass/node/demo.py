@@ -92,18 +92,9 @@ def run_demo(
     summary = _empty_summary()
     timings: dict[str, float] = summary["story"]["timings_s"]
     t0 = time.perf_counter()
-    with (
-        console.status("starting the federation on loopback (HTTPS)…"),
-        federation(home, DEMO_NODES, start=False) as runs,
-    ):
-        pass  # initialise only; started below so Ctrl-C handling covers the serve phase
-    from batpass.node.harness import start_node, stop_node, wait_healthy
-
-    try:
-        for r in runs:
-            start_node(r, wait=False)
-        for r in runs:
-            wait_healthy(r)
+    console.print("starting the federation on loopback (HTTPS)…")
+    # the harness stops every node when this block ends: after --no-serve, or on Ctrl-C
+    with federation(home, DEMO_NODES) as runs:
         timings["start_nodes"] = round(time.perf_counter() - t0, 3)
         shutil.copyfile(federation_ca(home), out / "ca.pem")
         summary["nodes"] = [_node_entry(r) for r in runs]
@@ -118,9 +109,6 @@ def run_demo(
         console.print(f"[green]story complete[/] — summary at {out / 'summary.json'}")
         if serve:
             _serve_until_interrupted()
-    finally:
-        for r in runs:
-            stop_node(r)
     return summary
 
 

@@ -17,13 +17,16 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from batpass.core.errors import Conflict, InvalidInput
+from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.ids import Bpnl, CorporateNumber, Did
 from batpass.core.settings import Settings, load_settings
+from batpass.ledger import LedgerService
 from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths, validate_name, validate_profiles
 from batpass.node._tls import init_ca, issue_node_certificate
+from batpass.ouranos import OuranosHub
 from batpass.participants import Participant, ParticipantService
+from batpass.scenario import HIGH_RISK_SITES
 from batpass.store import make_engine, upgrade
 from batpass.trust import NodeIdentity, load_or_create_identity
 
@@ -95,6 +98,33 @@ class LocalNode:
     @cached_property
     def identity(self) -> NodeIdentity:
         return load_or_create_identity(self.paths.keys, self.config.did)
+
+    def ouranos_hub(self) -> OuranosHub | None:
+        """The hub service on an ``ouranos`` node (the operators' keys live under ``ouranos/``)."""
+        if "ouranos" not in self.config.profiles:
+            return None
+        return OuranosHub(self.engine, self.identity, hub_home=self.home / "ouranos", base_url=self.base_url)
+
+    def ledger_service(self, *, hub: OuranosHub | None = None) -> LedgerService:
+        """The ledger as this node runs it: its own partition, and on a hub every hosted
+        operator's partition with the keys the hub holds for it."""
+        hub = hub if hub is not None else self.ouranos_hub()
+        prefix = self.did + ":operators:"
+
+        def identities(owner_did: str) -> NodeIdentity | None:
+            if hub is None or not owner_did.startswith(prefix):
+                return None
+            try:
+                return hub.operator_identity(owner_did[len(prefix) :])
+            except NotFound:
+                return None
+
+        return LedgerService(
+            self.engine,
+            self.identity,
+            identities=identities,
+            high_risk_sites=self.config.extra.get("high_risk_sites", HIGH_RISK_SITES),
+        )
 
     def close(self) -> None:
         if "engine" in self.__dict__:

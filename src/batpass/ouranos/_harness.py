@@ -8,12 +8,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, cast
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.responses import Response
+from fastapi import FastAPI
 
-from batpass.core.errors import BatpassError, InvalidInput
-from batpass.http import NodeContext, problem_response
+from batpass.http import NodeContext, install_error_handlers
 from batpass.ouranos.routes import ERROR_SHAPES, router
 from batpass.ouranos.service import OuranosHub
 
@@ -39,26 +36,7 @@ def build_app(hub: OuranosHub, *, base_url: str) -> FastAPI:
     )
     ctx.services[OuranosHub] = hub
     app.state.ctx = ctx
-    shapes = sorted(ERROR_SHAPES.items(), key=lambda p: -len(p[0]))
-
-    def shaped(request: Request, err: BatpassError) -> Response:
-        for prefix, fn in shapes:
-            if request.url.path.startswith(prefix):
-                return fn(err)
-        return problem_response(err, instance=request.url.path)
-
-    @app.exception_handler(BatpassError)
-    async def _err(request: Request, exc: BatpassError) -> Response:
-        return shaped(request, exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _val(request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {}
-        field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")) or None
-        return shaped(
-            request, InvalidInput(str(first.get("msg", "invalid request")), field=field, rule="request schema")
-        )
-
+    install_error_handlers(app, ERROR_SHAPES)
     return app
 
 

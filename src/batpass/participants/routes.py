@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 
+from batpass.core.errors import NotFound
 from batpass.http import AdminKey, Ctx
 from batpass.participants.model import Participant
 from batpass.participants.service import ParticipantService
@@ -17,8 +18,6 @@ router = APIRouter(prefix="/v1/participants", tags=["participants"])
 def get_self(ctx: Ctx) -> dict[str, Any]:
     me = ctx.service(ParticipantService).me()
     if me is None:
-        from batpass.core.errors import NotFound
-
         raise NotFound("this node has no participant record yet", rule="batpass init registers it")
     return me.to_json()
 

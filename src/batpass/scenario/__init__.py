@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from batpass.core.countries import EU27
 from batpass.ledger import MATERIALS, Element
 
 __all__ = [
@@ -565,41 +566,10 @@ def generate(
     return g.sc
 
 
-_EU = frozenset(
-    {
-        "AT",
-        "BE",
-        "BG",
-        "HR",
-        "CY",
-        "CZ",
-        "DK",
-        "EE",
-        "FI",
-        "FR",
-        "DE",
-        "GR",
-        "HU",
-        "IE",
-        "IT",
-        "LV",
-        "LT",
-        "LU",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SK",
-        "SI",
-        "ES",
-        "SE",
-    }
-)
 
 
 def _territory(country: str) -> str:
-    return "EU" if country in _EU else country
+    return "EU" if country in EU27 else country
 
 
 def iter_jsonl(sc: Scenario) -> Iterator[str]:

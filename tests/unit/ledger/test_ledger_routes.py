@@ -10,13 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from ledger_testkit import OWNER, ev, identity, out
 from sqlalchemy import Engine
 
-from batpass.core.errors import BatpassError
-from batpass.http import NodeContext, problem_response
+from batpass.http import NodeContext, install_error_handlers
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, verify_summary
 from batpass.ledger.routes import router
 from batpass.scenario import HIGH_RISK_SITES, generate
@@ -39,10 +38,7 @@ def api(make_store: Callable[[Sequence[Path]], Engine]) -> Iterator[tuple[TestCl
     )
     app = FastAPI()
     app.include_router(router)
-
-    @app.exception_handler(BatpassError)
-    async def _problem(request: Request, exc: BatpassError) -> Response:
-        return problem_response(exc)
+    install_error_handlers(app, {})
 
     sync_client = httpx.Client()
     async_client = httpx.AsyncClient()

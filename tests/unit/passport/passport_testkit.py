@@ -95,11 +95,9 @@ class TokenRoles:
 def make_app(service: PassportService) -> Any:
     import hashlib
 
-    from fastapi import FastAPI, Request
-    from fastapi.responses import Response
+    from fastapi import FastAPI
 
-    from batpass.core.errors import BatpassError
-    from batpass.http import NodeContext, problem_response
+    from batpass.http import NodeContext, install_error_handlers
     from batpass.passport import RoleVerifier
     from batpass.passport.routes import router
 
@@ -121,10 +119,7 @@ def make_app(service: PassportService) -> Any:
     ctx.services[PassportService] = service
     ctx.services[RoleVerifier] = TokenRoles()
     app.state.ctx = ctx
-
-    @app.exception_handler(BatpassError)
-    async def _err(request: Request, exc: BatpassError) -> Response:
-        return problem_response(exc, instance=request.url.path)
+    install_error_handlers(app, {})
 
     app.include_router(router)
     return app

@@ -10,13 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from joserfc import jws
 from trust_world import CX_BASE, POLICY, World
 
-from batpass.core.errors import BatpassError
-from batpass.http import NodeContext, problem_response
+from batpass.http import NodeContext, install_error_handlers
 from batpass.trust import (
     CredentialRejected,
     TrustedIssuer,
@@ -63,13 +62,7 @@ def make_app(svc: TrustService) -> FastAPI:
         settings=None,
         services={TrustService: svc},
     )
-
-    @app.exception_handler(BatpassError)
-    async def _h(request: Request, err: BatpassError) -> Any:
-        for prefix, shape in ERROR_SHAPES.items():
-            if request.url.path.startswith(prefix):
-                return shape(err)
-        return problem_response(err)
+    install_error_handlers(app, ERROR_SHAPES)
 
     return app
 
