@@ -9,6 +9,7 @@ The keys of ``summary.json`` are a stable contract (DESIGN section 9).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -19,9 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from batpass.node._story import Story
+from batpass.node._tls import client_ssl_context
 from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
 
 __all__ = ["DEMO_NODES", "run_demo", "write_summary"]
@@ -33,11 +38,31 @@ DEMO_NODES: tuple[NodeSpec, ...] = (
     NodeSpec(
         "jp-hub", ("ouranos",), legal_name="Ouranos Battery Hub KK", country="JP", corporate_number="5010401089998"
     ),
+    NodeSpec(
+        "jp-certifier",
+        ("ouranos",),
+        legal_name="Nihon Battery Certification KK",
+        country="JP",
+        corporate_number="7011001029649",
+        config_extra={"ecosystem": "ouranos"},
+    ),
+    NodeSpec(
+        "eu-certifier", ("catena-x",), legal_name="EuroCert Batterien GmbH", country="DE", bpnl="BPNL00000003CERT"
+    ),
     NodeSpec("eu-carmaker", ("catena-x",), legal_name="Europa Automobil AG", country="DE", bpnl="BPNL00000003CAR1"),
     NodeSpec(
         "eu-recycler", ("catena-x",), legal_name="Kreislauf Recycling GmbH", country="DE", bpnl="BPNL00000003REC1"
     ),
 )
+
+
+def _configure(runs: list[RunningNode]) -> None:
+    """Who operates each ecosystem's trust list, and who keeps the car maker's passport copies."""
+    by = {r.name: r for r in runs}
+    operators = {"catena-x": by["eu-certifier"].did, "ouranos": by["jp-certifier"].did}
+    for r in runs:
+        r.node.config.extra["trust_operators"] = operators
+    by["eu-carmaker"].node.config.extra["passport_backup_url"] = by["eu-recycler"].base_url
 
 
 def write_summary(out: Path, summary: dict[str, Any]) -> None:
@@ -94,12 +119,13 @@ def run_demo(
     t0 = time.perf_counter()
     console.print("starting the federation on loopback (HTTPS)…")
     # the harness stops every node when this block ends: after --no-serve, or on Ctrl-C
-    with federation(home, DEMO_NODES) as runs:
+    with federation(home, DEMO_NODES, configure=_configure) as runs:
         timings["start_nodes"] = round(time.perf_counter() - t0, 3)
         shutil.copyfile(federation_ca(home), out / "ca.pem")
         summary["nodes"] = [_node_entry(r) for r in runs]
         write_summary(out, summary)
         _print_nodes(runs, out)
+        _tell_story(out, runs, summary)
 
         summary["complete"] = True
         timings["total"] = round(time.perf_counter() - t0, 3)
@@ -110,6 +136,27 @@ def run_demo(
         if serve:
             _serve_until_interrupted()
     return summary
+
+
+#: the story's steps, in order (each a module of batpass.node._story with ``run(story)``)
+STEPS: tuple[str, ...] = ()
+
+
+def _tell_story(out: Path, runs: list[RunningNode], summary: dict[str, Any]) -> None:
+    ca = client_ssl_context(out / "ca.pem")
+    with httpx.Client(verify=ca, timeout=httpx.Timeout(60.0)) as client:
+        story = Story(out=out, nodes={r.name: r for r in runs}, client=client, summary=summary, console=console)
+        with Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+        ) as progress:
+            task = progress.add_task("story", total=len(STEPS))
+            for name in STEPS:
+                progress.update(task, description=f"story: {name}")
+                step = importlib.import_module(f"batpass.node._story.{name}")
+                with story.timed(name):
+                    step.run(story)
+                write_summary(out, summary)
+                progress.advance(task)
 
 
 def _print_nodes(runs: list[RunningNode], out: Path) -> None:

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +39,8 @@ class NodeSpec:
     corporate_number: str | None = None
     insecure_http: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: merged into the node's config ``extra`` (e.g. ``ecosystem``, ``passport_backup_url``)
+    config_extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,9 +134,18 @@ def stop_node(run: RunningNode, *, grace: float = 10.0) -> None:
 
 @contextmanager
 def federation(
-    home: Path, specs: Sequence[NodeSpec], *, start: bool = True, timeout: float = 30.0
+    home: Path,
+    specs: Sequence[NodeSpec],
+    *,
+    start: bool = True,
+    timeout: float = 30.0,
+    configure: Callable[[list[RunningNode]], None] | None = None,
 ) -> Iterator[list[RunningNode]]:
-    """Initialise the nodes in ``home`` (one CA for all) and run them; stop them on exit."""
+    """Initialise the nodes in ``home`` (one CA for all) and run them; stop them on exit.
+
+    Every node's DID resolution may reach every other node of the federation (config
+    ``federation_hosts``); ``configure`` may change the configs (knowing every node's DID and
+    URL) before the processes start."""
     settings = Settings(home=home)
     runs: list[RunningNode] = []
     for spec in specs:
@@ -150,6 +161,14 @@ def federation(
         )
         node.close()
         runs.append(RunningNode(spec, node, key))
+    hosts = sorted(f"{r.node.config.host}:{r.node.config.port}" for r in runs)
+    for r in runs:
+        r.node.config.extra.update(r.spec.config_extra)
+        r.node.config.extra["federation_hosts"] = hosts
+    if configure is not None:
+        configure(runs)
+    for r in runs:
+        r.node.config.save(r.node.paths.config)
     try:
         if start:
             for r in runs:

@@ -1,0 +1,109 @@
+"""What every demo step receives: the running nodes, one HTTPS client trusting the federation
+CA, the summary being built, the seeded scenario, and hand-offs between steps.
+
+Hand-off keys in ``Story.shared`` (a step documents what it puts there; later steps rely on it):
+
+- ``ledger.owner`` (str): the DID whose ledger partition holds the batteries (eu-carmaker).
+- ``ledger.batteries`` (list[str]): GS1 Digital Link URIs of the scenario's batteries.
+- ``ouranos.operators`` (dict[name, dict]): hub operators (operatorId, openOperatorId,
+  operatorAccountId, accountPassword, did) by short name (``jp-refiner``, ``jp-cathode``,
+  ``jp-cellmaker``).
+- ``ouranos.cell`` (dict): the cell maker's cell part on the hub: ``traceId``, the four CFP
+  values (``preProduction``, ``mainProduction``, ``preComponent``, ``mainComponent``),
+  ``ghgDeclaredUnit``, DQR per stage, and ``kwh_per_unit``.
+- ``trust.cfp_credential`` (str): the JP certifier's certified-CFP credential of that cell.
+- ``footprint.pack`` (dict): the pack footprint: ``kg_co2e_per_kwh``, ``stages`` (Annex II
+  stage → kg CO2e/kWh or None), ``not_provided`` (list), and the normalised document.
+- ``passport.ids`` (dict[str battery URI, str passport UUID]).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from batpass.core.errors import UpstreamUnavailable
+from batpass.node.harness import RunningNode
+from batpass.scenario import Scenario
+
+__all__ = ["Story"]
+
+
+@dataclass
+class Story:
+    out: Path
+    nodes: dict[str, RunningNode]
+    client: httpx.Client
+    summary: dict[str, Any]
+    console: Console
+    scenario: Scenario | None = None
+    shared: dict[str, Any] = field(default_factory=dict)
+
+    # -- addressing --------------------------------------------------------------------------
+    def node(self, name: str) -> RunningNode:
+        return self.nodes[name]
+
+    def url(self, name: str, path: str) -> str:
+        return self.nodes[name].base_url + path
+
+    def admin(self, name: str) -> dict[str, str]:
+        return {"X-Api-Key": self.nodes[name].admin_key}
+
+    # -- calls -------------------------------------------------------------------------------
+    def call(
+        self,
+        method: str,
+        name: str,
+        path: str,
+        *,
+        admin: bool = True,
+        expect: tuple[int, ...] = (200, 201, 204),
+        **kw: Any,
+    ) -> httpx.Response:
+        """One HTTPS request to a node; an unexpected status stops the story with the answer."""
+        headers = dict(kw.pop("headers", {}) or {})
+        if admin:
+            headers.update(self.admin(name))
+        resp = self.client.request(method, self.url(name, path), headers=headers, **kw)
+        if resp.status_code not in expect:
+            raise UpstreamUnavailable(
+                f"{method} {name}{path} answered {resp.status_code}: {resp.text[:1500]}",
+                rule="the demo story expects this call to succeed",
+            )
+        return resp
+
+    # -- output ------------------------------------------------------------------------------
+    def artefact(self, kind: str | None, rel_path: str, data: bytes | str | Any) -> Path:
+        """Write ``DIR/rel_path`` and, with a ``kind``, list it under ``artefacts[kind]``."""
+        path = self.out / rel_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        elif isinstance(data, str):
+            path.write_text(data)
+        else:
+            path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+        if kind is not None:
+            self.summary["artefacts"].setdefault(kind, []).append(rel_path)
+        return path
+
+    @property
+    def story(self) -> dict[str, Any]:
+        s: dict[str, Any] = self.summary["story"]
+        return s
+
+    @contextlib.contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.story["timings_s"][step] = round(time.perf_counter() - t0, 3)
