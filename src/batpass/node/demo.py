@@ -142,6 +142,12 @@ def run_demo(
 STEPS: tuple[str, ...] = ()
 
 
+def _steps() -> tuple[str, ...]:
+    """The steps to run: all of them, or (for developing a step) ``BATPASS_DEMO_STEPS=a,b``."""
+    chosen = os.environ.get("BATPASS_DEMO_STEPS")
+    return tuple(s for s in chosen.split(",") if s) if chosen else STEPS
+
+
 def _tell_story(out: Path, runs: list[RunningNode], summary: dict[str, Any]) -> None:
     ca = client_ssl_context(out / "ca.pem")
     with httpx.Client(verify=ca, timeout=httpx.Timeout(60.0)) as client:
@@ -149,8 +155,9 @@ def _tell_story(out: Path, runs: list[RunningNode], summary: dict[str, Any]) -> 
         with Progress(
             TextColumn("[progress.description]{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
         ) as progress:
-            task = progress.add_task("story", total=len(STEPS))
-            for name in STEPS:
+            steps = _steps()
+            task = progress.add_task("story", total=len(steps))
+            for name in steps:
                 progress.update(task, description=f"story: {name}")
                 step = importlib.import_module(f"batpass.node._story.{name}")
                 with story.timed(name):
