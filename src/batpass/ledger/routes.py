@@ -13,15 +13,17 @@ import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from batpass.core.errors import InvalidInput
-from batpass.http import AdminKey, Ctx
+from batpass.http import AdminKey, Ctx, problem_body
+from batpass.ledger.errors import DoubleClaim
 from batpass.ledger.model import Lot
 from batpass.ledger.service import LedgerService
 
-__all__ = ["lot_json", "parse_event_stream", "router"]
+__all__ = ["ClaimIn", "lot_json", "parse_event_stream", "router"]
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
@@ -167,3 +169,76 @@ def authorise_export(
 @router.get("/double-claims")
 def double_claims(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> list[dict[str, Any]]:
     return ctx.service(LedgerService).double_claims(_owner(ctx, owner))
+
+
+class ClaimIn(BaseModel):
+    """A claim of recycled content against a recovered lot's credit account (Art. 8; DESIGN.md
+    section 4, flow 6): ``kg`` of ``element`` from ``lot``, claimed by ``claimant`` for
+    ``subject`` (a battery or lot). The account is kept by the partition owning ``lot``."""
+
+    id: str = Field(min_length=1, max_length=128, description="the claim's id (idempotency key)")
+    lot: str = Field(min_length=1, max_length=128, description="recovered lot whose credit account is debited")
+    element: str = Field(min_length=1, max_length=16, description="Co, Li, Ni or Pb")
+    kg: float = Field(description="recycled element mass claimed (> 0)")
+    claimant: str = Field(min_length=1, max_length=512, description="who claims (a DID)")
+    subject: str = Field(min_length=1, max_length=512, description="what the claim is for (a battery id or lot)")
+    custody: str = Field(default="mass_balance", description="ISO 22095 chain-of-custody model of the claim")
+
+
+@router.post("/claims", status_code=201)
+def claim_recycled(ctx: Ctx, _: AdminKey, body: ClaimIn, owner: OwnerQuery = None) -> JSONResponse:
+    """Debit a recovered lot's credit account. Answers 201 with the claim (``status: accepted``),
+    or 409 problem details (``double-claim``) whose ``claim`` member holds the claim with
+    ``status: double_claim`` and the claims that already debited the account; the claim is kept
+    and ``GET /v1/ledger/double-claims`` lists it. A replayed claim id answers the stored claim."""
+    res = ctx.service(LedgerService).claim_recycled(
+        _owner(ctx, owner),
+        claim_id=body.id,
+        lot=body.lot,
+        element=body.element,
+        kg=body.kg,
+        claimant=body.claimant,
+        subject=body.subject,
+        custody=body.custody,
+    )
+    if res["status"] != "double_claim":
+        return JSONResponse(res, status_code=201)
+    err = DoubleClaim(
+        f"claim {body.id}: {body.kg} kg {res['element']} from lot {body.lot}, but the account credits "
+        f"{res['credited_kg']} kg of which {res['debited_kg']} kg are already claimed",
+        rule="Art. 8 (EU) 2023/1542: recycled mass is credited once; ledger.credit.double-claim",
+    )
+    problem = problem_body(err, instance=f"/v1/ledger/claims/{body.id}")
+    problem["claim"] = res
+    return JSONResponse(problem, status_code=err.status, media_type="application/problem+json")
+
+
+@router.get("/recycled-content")
+def recycled_content(
+    ctx: Ctx,
+    _: AdminKey,
+    owner: OwnerQuery = None,
+    battery: Annotated[
+        str | None, Query(description="a battery (GS1 Digital Link URI or lot): its model, year and plant")
+    ] = None,
+    model: str | None = None,
+    year: int | None = None,
+    plant: str | None = None,
+) -> list[dict[str, Any]]:
+    """Art. 8 recycled content per battery model, production year and plant (pre- and
+    post-consumer apart, per element, with the claims against it). ``battery`` selects the group
+    that battery belongs to; ``model``/``year``/``plant`` filter further."""
+    svc = ctx.service(LedgerService)
+    who = _owner(ctx, owner)
+    if battery is not None:
+        lot = svc.resolve_subject(who, battery)
+        if lot.battery is None:
+            raise InvalidInput(f"{battery} is a lot, not a battery", field="battery", rule="ledger.battery.subject")
+        if (
+            (model and model != lot.battery.model)
+            or (year and year != lot.produced_at.year)
+            or (plant and plant != lot.site)
+        ):
+            return []
+        model, year, plant = lot.battery.model, lot.produced_at.year, lot.site
+    return svc.recycled_content(who, model=model, year=year, plant=plant)

@@ -167,3 +167,76 @@ def test_receive_supplier_summary(api: tuple[TestClient, LedgerService]) -> None
     assert r.status_code == 401
     r = client.post("/v1/ledger/summaries", content="not a jws", headers=ADMIN)
     assert r.status_code == 400 and r.json()["field"] == "summary"
+
+
+def test_recycled_content_claims_and_double_claim(api: tuple[TestClient, LedgerService]) -> None:
+    client, _ = api
+    sc = generate(lots=150, owner=OWNER, seed=3)
+    assert client.post("/v1/ledger/events", content=_jsonl(sc.events), headers=ADMIN).status_code == 200
+    recovered = next(
+        o for e in sc.events if e["kind"] == "recovery" for o in e["outputs"] if o["material"] == "cobalt_sulphate"
+    )
+    lot = client.get(f"/v1/ledger/lots/{recovered['lot']}", headers=ADMIN).json()
+    credited = lot["mass_kg"] * lot["composition"]["Co"]
+    assert credited > 0
+
+    # Art. 8 recycled content of the group the last battery belongs to (model, year, plant)
+    bid = sc.battery_ids[-1]
+    groups = client.get("/v1/ledger/recycled-content", params={"battery": bid}, headers=ADMIN).json()
+    assert [(g["model"], g["plant"]) for g in groups] == [("RA-EV-60", "PACK-DE-1")]
+    assert groups[0]["batteries"] == len(sc.battery_ids)
+    co = groups[0]["elements"]["Co"]
+    assert co["basis"] == "active_materials" and 0 < co["post_consumer"] < 1 and 0 <= co["pre_consumer"] < 1
+    assert client.get("/v1/ledger/recycled-content", params={"model": "other"}, headers=ADMIN).json() == []
+    assert client.get("/v1/ledger/recycled-content", params={"battery": bid, "year": 1999}, headers=ADMIN).json() == []
+    r = client.get("/v1/ledger/recycled-content", params={"battery": recovered["lot"]}, headers=ADMIN)
+    assert r.status_code == 400 and r.json()["field"] == "battery"
+    assert client.get("/v1/ledger/recycled-content", params={"battery": "nope"}, headers=ADMIN).status_code == 404
+
+    first = {
+        "id": "claim-1",
+        "lot": recovered["lot"],
+        "element": "Co",
+        "kg": credited,
+        "claimant": OWNER,
+        "subject": sc.battery_ids[-1],
+    }
+    r = client.post("/v1/ledger/claims", json=first, headers=ADMIN)
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "accepted" and r.json()["credited_kg"] == pytest.approx(credited)
+    # replay: the stored claim, nothing debited twice
+    assert client.post("/v1/ledger/claims", json=first, headers=ADMIN).status_code == 201
+    assert client.get("/v1/ledger/double-claims", headers=ADMIN).json() == []
+
+    # the same kilograms claimed for another battery: caught where the account is kept
+    second = dict(first, id="claim-2", kg=1.0, subject=sc.battery_ids[-2])
+    r = client.post("/v1/ledger/claims", json=second, headers=ADMIN)
+    assert r.status_code == 409, r.text
+    body = r.json()
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert body["type"].endswith("/double-claim") and "Art. 8" in body["rule"]
+    assert body["claim"]["status"] == "double_claim"
+    assert [c["id"] for c in body["claim"]["conflicting_claims"]] == ["claim-1"]
+    dc = client.get("/v1/ledger/double-claims", headers=ADMIN).json()
+    assert len(dc) == 1 and dc[0]["lot"] == recovered["lot"] and dc[0]["account"].endswith(f"|{recovered['lot']}|Co")
+    assert [c["id"] for c in dc[0]["claims"]] == ["claim-1", "claim-2"]
+
+    # the claims show against the battery group's recycled content
+    claims = client.get("/v1/ledger/recycled-content", params={"battery": bid}, headers=ADMIN).json()[0]["claims"]
+    assert {c["id"]: c["accepted_for_art8"] for c in claims} == {"claim-1": True, "claim-2": False}
+
+    # bad claims: unknown element, non-positive mass, no account, missing field
+    bad = [
+        (dict(first, id="c3", element="Xx"), 400, "element"),
+        (dict(first, id="c4", kg=0.0), 400, "kg"),
+        (dict(first, id="c5", lot="no-such-lot"), 404, None),
+        ({k: v for k, v in first.items() if k != "lot"}, 400, "lot"),
+    ]
+    for payload, status, field in bad:
+        r = client.post("/v1/ledger/claims", json=payload, headers=ADMIN)
+        assert r.status_code == status, (payload, r.text)
+        if field is not None:
+            assert field in r.json()["field"], r.text
+    assert client.post("/v1/ledger/claims", json=first, headers={"X-Api-Key": "wrong"}).status_code == 401
+    assert client.get("/v1/ledger/recycled-content", headers={"X-Api-Key": "wrong"}).status_code == 401
+    assert len(client.get("/v1/ledger/double-claims", headers=ADMIN).json()) == 1

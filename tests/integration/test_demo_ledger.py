@@ -1,0 +1,114 @@
+"""The demo's ``ledger`` step, run as a newcomer runs it (``batpass demo --no-serve`` with
+``BATPASS_DEMO_STEPS=ledger``) and checked through ``summary.json`` (DESIGN section 9)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("demo-ledger")
+    out = tmp / "out"
+    env = dict(os.environ, BATPASS_HOME=str(tmp / "unused-home"), BATPASS_DEMO_STEPS="ledger")
+    p = subprocess.run(
+        [sys.executable, "-m", "batpass", "demo", "--no-serve", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is True
+    return out, summary
+
+
+def _carmaker(summary: dict[str, Any]) -> dict[str, Any]:
+    node: dict[str, Any] = next(n for n in summary["nodes"] if n["name"] == "eu-carmaker")
+    return node
+
+
+def test_trace_of_one_battery(demo: tuple[Path, dict[str, Any]]) -> None:
+    out, summary = demo
+    tr = summary["story"]["trace"]
+    assert set(tr) == {
+        "battery",
+        "complete",
+        "hops",
+        "path_nodes",
+        "mines_reached",
+        "tombstones",
+        "shares_by_country",
+        "high_risk_share",
+    }
+    assert tr["battery"].startswith(_carmaker(summary)["base_url"] + "/01/")
+    # a local trace: no tier crossed between nodes, only the car maker on the path
+    assert tr["hops"] == 0 and tr["path_nodes"] == ["eu-carmaker"] and tr["tombstones"] == []
+    assert tr["complete"] is True
+    assert tr["mines_reached"] == 7  # brine, spodumene, two cobalt sites, nickel, graphite, manganese
+    assert {"Li", "Co", "Ni", "Mn", "C_nat"} <= set(tr["shares_by_country"])
+    for el, by_country in tr["shares_by_country"].items():
+        assert sum(by_country.values()) == pytest.approx(1.0), el
+        assert all(len(cc) == 2 and cc.isupper() and 0 < v <= 1 for cc, v in by_country.items()), el
+    assert max(tr["shares_by_country"]["Co"], key=tr["shares_by_country"]["Co"].get) == "CD"
+    # the artisanal cobalt site is on the high-risk list; nothing else is
+    assert set(tr["high_risk_share"]) == set(tr["shares_by_country"])
+    assert 0 < tr["high_risk_share"]["Co"] < 1
+    assert all(v == 0 for el, v in tr["high_risk_share"].items() if el != "Co")
+    # the full trace was written for the reader, and is the one summarised
+    full = json.loads((out / "ledger" / "trace.json").read_text())
+    assert full["root"]["battery"] == tr["battery"] and full["direction"] == "up"
+    assert full["mines_reached"] == tr["mines_reached"]
+
+
+def test_recycled_content_of_that_battery(demo: tuple[Path, dict[str, Any]]) -> None:
+    _, summary = demo
+    rc = summary["story"]["recycled_content"]
+    assert rc["battery"] == summary["story"]["trace"]["battery"]
+    assert {"Co", "Li", "Ni"} <= set(rc["shares"]) <= {"Co", "Li", "Ni", "Pb"}
+    for el, s in rc["shares"].items():
+        assert set(s) == {"pre", "post"}, el
+        assert 0 <= s["pre"] <= 1 and 0 <= s["post"] <= 1 and s["pre"] + s["post"] <= 1, el
+        # recovered salts from end-of-life batteries went back into the cells
+        assert s["post"] > 0, el
+
+
+def test_black_mass_outflow_is_flagged(demo: tuple[Path, dict[str, Any]]) -> None:
+    _, summary = demo
+    flows = summary["story"]["outflows"]
+    assert flows and all(set(f) == {"shipment", "rule", "evidence"} for f in flows)
+    bm = [f for f in flows if f["evidence"]["material"] == "black_mass"]
+    assert len(bm) == 1
+    assert bm[0]["rule"] == "outflow.destination"
+    ev = bm[0]["evidence"]
+    assert ev["destination_country"] == "KR" and ev["quantity_kg"] > 0
+    assert ev["shipment"] == bm[0]["shipment"]
+    assert [a["id"] for a in ev["authorisations"]] == ["EXP-NL-BM-1"]
+
+
+def test_one_double_claim_is_caught(demo: tuple[Path, dict[str, Any]]) -> None:
+    _, summary = demo
+    dcs = summary["story"]["double_claims"]
+    assert len(dcs) == 1
+    dc = dcs[0]
+    assert set(dc) == {"account", "lot", "claims"}
+    assert dc["account"].endswith(f"|{dc['lot']}|Co")
+    assert [c["status"] for c in dc["claims"]] == ["accepted", "double_claim"]
+    assert {c["lot"] for c in dc["claims"]} == {dc["lot"]}
+    first, second = dc["claims"]
+    assert first["subject"] == summary["story"]["trace"]["battery"] and second["subject"] != first["subject"]
+
+
+def test_step_is_timed(demo: tuple[Path, dict[str, Any]]) -> None:
+    _, summary = demo
+    assert 0 < summary["story"]["timings_s"]["ledger"] < 30
