@@ -153,6 +153,8 @@ def serve(
         workers=workers,
         log_level=settings.log_level,
         access_log=False,
+        # partners' idle keep-alive connections must not hold a stopping node for long
+        timeout_graceful_shutdown=2,
         **ssl_kwargs,  # type: ignore[arg-type]
     )
 

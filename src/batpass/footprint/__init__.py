@@ -12,11 +12,13 @@ from batpass.footprint._ouranos_cfp import (
     ouranos_round,
     ouranos_weighted_dqr,
 )
+from batpass.footprint._pact_client import TokenCache
 from batpass.footprint.service import (
     ClientCredentials,
     FootprintFilter,
     FootprintPage,
     IssuedToken,
+    PactPeer,
     PactService,
 )
 
@@ -32,7 +34,9 @@ __all__ = [
     "IssuedToken",
     "OuranosCfp",
     "OuranosDqr",
+    "PactPeer",
     "PactService",
+    "TokenCache",
     "ouranos_parent_cfp",
     "ouranos_round",
     "ouranos_weighted_dqr",

@@ -1,8 +1,11 @@
 """Tables of the PACT API (footprint branch): footprints served, their filter keys, OAuth2
-clients and access tokens, and the PACT events received.
+clients and access tokens, the PACT events received; and for the requesting side the
+credentials partners gave this node and the requests it sent.
 
-Client secrets and access tokens are stored as SHA-256 digests only: both are 256-bit random
-values generated here, so a plain digest is enough (as for the node's admin key).
+The secrets of this node's own clients and the access tokens it issues are stored as SHA-256
+digests only: both are 256-bit random values generated here, so a plain digest is enough (as for
+the node's admin key). A partner's secret (``pact_peers``) must be presented, so it is kept as
+given; no route returns it.
 """
 
 from __future__ import annotations
@@ -62,3 +65,34 @@ pact_events = Table(
     Column("answer_outbox_id", String(36), nullable=True),
     Column("received_at", UTCDateTime, nullable=False),
 )
+
+# ---- the requesting side (footprint_0002) -----------------------------------------------------
+
+#: credentials partners gave this node for their PACT APIs. The secret is kept as given (it is the
+#: partner's, and this node must present it); no route ever returns it.
+pact_peers = Table(
+    "pact_peers",
+    metadata,
+    Column("base_url", String(512), primary_key=True),  # the partner's PACT base URL, normalised
+    Column("token_url", Text, nullable=False),  # its OAuth2 token endpoint (<base_url>/auth/token)
+    Column("client_id", String(256), nullable=False),
+    Column("client_secret", Text, nullable=False),
+    Column("name", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: RequestCreatedEvents this node sent, and how each was answered
+pact_requests = Table(
+    "pact_requests",
+    metadata,
+    Column("event_id", String(36), primary_key=True),  # the event's id (a uuid7)
+    Column("peer_base_url", String(512), nullable=False),
+    Column("criteria", JSON, nullable=False),  # the event's data
+    Column("status", String(16), nullable=False),  # sending | sent | failed | fulfilled | rejected
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("answered_at", UTCDateTime, nullable=True),
+    Column("answer_event_id", String(256), nullable=True),
+    Column("detail", Text, nullable=True),  # why it failed or was rejected
+)
+Index("ix_pact_requests_peer", pact_requests.c.peer_base_url)

@@ -4,7 +4,9 @@
 ``client_id``/``client_secret`` form fields), ``GET /pact/3/footprints`` (filters and ``Link``
 pagination), ``GET /pact/3/footprints/{id}``, ``POST /pact/3/events`` (CloudEvents). Errors on
 ``/pact/`` answer in the PACT v3 ``Error`` shape (``{code, message}``) and on ``/pact/auth/`` in
-the OAuth2 shape (``{error, error_description}``), through :data:`ERROR_SHAPES`.
+the OAuth2 shape (``{error, error_description}``), through :data:`ERROR_SHAPES`. The admin routes
+under ``/v1/footprints/pact/`` also keep partners' credentials (``peers``) and send requests to
+them (``requests``).
 """
 
 from __future__ import annotations
@@ -215,3 +217,56 @@ def events_received(ctx: Ctx, _admin: AdminKey) -> list[dict[str, Any]]:
     """PACT events this node received (a requester finds its RequestFulfilled answers here)."""
     return _pact(ctx).events_received()
 
+
+
+@router.post("/v1/footprints/pact/peers", status_code=201, tags=["footprints"])
+def register_peer(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Keep the OAuth2 client a partner gave this node for its PACT API: ``base_url`` (the
+    partner's PACT base URL, e.g. ``https://partner:8443/pact``), ``client_id``,
+    ``client_secret``, optional ``token_url`` (default ``<base_url>/auth/token``) and ``name``.
+    The secret is never returned."""
+    text: dict[str, str] = {}
+    for name in ("base_url", "client_id", "client_secret"):
+        value = body.get(name)
+        if not isinstance(value, str) or not value:
+            raise InvalidInput(f"{name} must be a non-empty string", field=name, rule="PACT peer credentials")
+        text[name] = value
+    optional: dict[str, str | None] = {}
+    for name in ("token_url", "name"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(f"{name} must be a string", field=name, rule="PACT peer credentials")
+        optional[name] = value
+    unknown = sorted(set(body) - {"base_url", "client_id", "client_secret", "token_url", "name"})
+    if unknown:
+        raise InvalidInput(f"{unknown[0]!r} is not a peer field", field=unknown[0], rule="PACT peer credentials")
+    peer = _pact(ctx).register_peer(
+        text["base_url"], client_id=text["client_id"], client_secret=text["client_secret"],
+        token_url=optional["token_url"], name=optional["name"],
+    )
+    return peer.public()
+
+
+@router.get("/v1/footprints/pact/peers", tags=["footprints"])
+def list_peers(ctx: Ctx, _admin: AdminKey) -> list[dict[str, Any]]:
+    """The partners whose PACT APIs this node has credentials for (secrets are not shown)."""
+    return [p.public() for p in _pact(ctx).peers()]
+
+
+@router.post("/v1/footprints/pact/requests", status_code=202, tags=["footprints"])
+def request_footprints(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Ask a partner for footprints: ``{"peer": <its PACT base URL>, "data": <RequestCreatedEvent
+    criteria>}``. 202 once the partner accepted the RequestCreatedEvent; its answer arrives
+    later on this node's ``/pact/3/events`` (see ``GET /v1/footprints/pact/requests`` and
+    ``/v1/footprints/pact/events``)."""
+    peer = body.get("peer")
+    if not isinstance(peer, str) or not peer:
+        raise InvalidInput("peer must be the partner's PACT base URL", field="peer", rule="non-empty string")
+    return _pact(ctx).request_footprints(peer, body.get("data", {}))
+
+
+@router.get("/v1/footprints/pact/requests", tags=["footprints"])
+def requests_sent(ctx: Ctx, _admin: AdminKey) -> list[dict[str, Any]]:
+    """RequestCreatedEvents this node sent, with their state (sending, sent, failed, fulfilled,
+    rejected)."""
+    return _pact(ctx).requests()

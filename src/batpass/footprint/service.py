@@ -10,7 +10,13 @@ authentication flow (OAuth2 client credentials, RFC 6749 section 4.4).
 A ``RequestCreatedEvent`` is answered in the transaction that accepts it: the footprints matching
 its criteria go back in a ``RequestFulfilledEvent`` (or a ``RequestRejectedEvent`` when none
 match), POSTed to the requester's ``/3/events`` (derived from the event's ``source``) through the
-outbox, which the node's dispatcher sends after commit with retries.
+outbox, which the node's dispatcher sends after commit with retries. The row carries no token:
+:meth:`PactService.outbox_headers` (the dispatcher's ``sign_headers`` hook) obtains one from the
+requester's token endpoint, with the credentials the requester gave this node, when the row is sent.
+
+The requesting side: :meth:`PactService.register_peer` keeps a partner's credentials and
+:meth:`PactService.request_footprints` sends it a RequestCreatedEvent; the answer arrives on this
+node's own ``/3/events`` and closes the request (``pact_requests``).
 """
 
 from __future__ import annotations
@@ -24,12 +30,29 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy import ColumnElement, Engine, and_, delete, func, insert, select, update
 
-from batpass.core.errors import InvalidInput, NotFound, Unauthorized
+from batpass.core.errors import ConfigurationError, InvalidInput, NotFound, Unauthorized, UpstreamUnavailable
 from batpass.core.ids import new_uuid7
 from batpass.footprint._pact import read_pact, write_pact_v3
-from batpass.footprint._sql import pact_clients, pact_events, pact_footprint_keys, pact_footprints, pact_tokens
+from batpass.footprint._pact_client import (
+    CLOUDEVENTS_JSON,
+    PactPeer,
+    TokenCache,
+    find_peer,
+    list_peers,
+    post_event,
+    save_peer,
+)
+from batpass.footprint._sql import (
+    pact_clients,
+    pact_events,
+    pact_footprint_keys,
+    pact_footprints,
+    pact_requests,
+    pact_tokens,
+)
 from batpass.footprint.errors import OAuthError, TokenExpired
 from batpass.footprint.model import ProductFootprint
 from batpass.store import UnitOfWork, enqueue, remember_delivery
@@ -40,6 +63,7 @@ __all__ = [
     "FootprintFilter",
     "FootprintPage",
     "IssuedToken",
+    "PactPeer",
     "PactService",
     "events_endpoint",
 ]
@@ -50,7 +74,8 @@ REQUEST_FULFILLED = "org.wbcsd.pact.ProductFootprint.RequestFulfilledEvent.3"
 REQUEST_REJECTED = "org.wbcsd.pact.ProductFootprint.RequestRejectedEvent.3"
 PUBLISHED = "org.wbcsd.pact.ProductFootprint.PublishedEvent.3"
 EVENT_TYPES = frozenset({REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED, PUBLISHED})
-CLOUDEVENTS_JSON = "application/cloudevents+json; charset=UTF-8"
+#: the outbox ``kind`` of PACT events this node sends (the dispatcher hook authorises these)
+OUTBOX_KIND = "pact.event"
 
 #: PACT v3 "validity period": without validityPeriodEnd a footprint is valid 3 years after referencePeriodEnd
 DEFAULT_VALIDITY = dt.timedelta(days=3 * 365)
@@ -204,16 +229,27 @@ def _keys_of(doc: Mapping[str, Any]) -> set[tuple[str, str]]:
 class PactService:
     """PACT v3 host system over one node's store.
 
-    Constructed by the composition root as ``PactService(engine, base_url=node.base_url)``;
-    ``base_url`` is the node's public HTTPS origin (answers name ``<base_url>/pact/3/events`` as
-    their ``source``).
+    Constructed by the composition root as ``PactService(engine, base_url=node.base_url,
+    client=ctx.sync_client)``; ``base_url`` is the node's public HTTPS origin (answers name
+    ``<base_url>/pact/3/events`` as their ``source``); ``client`` (trusting the federation CA)
+    calls partners' token and events endpoints — without it the node serves PACT but sends
+    nothing authenticated. :meth:`outbox_headers` is the outbox dispatcher's ``sign_headers``.
     """
 
     def __init__(
-        self, engine: Engine, *, base_url: str, token_ttl_seconds: int = 3600, max_page_size: int = 100
+        self,
+        engine: Engine,
+        *,
+        base_url: str,
+        client: httpx.Client | None = None,
+        tokens: TokenCache | None = None,
+        token_ttl_seconds: int = 3600,
+        max_page_size: int = 100,
     ) -> None:
         self.engine = engine
         self.base_url = base_url.rstrip("/")
+        self.client = client
+        self.tokens = tokens if tokens is not None else TokenCache()
         self.token_ttl_seconds = token_ttl_seconds
         self.max_page_size = max_page_size
 
@@ -376,9 +412,11 @@ class PactService:
                 flt = FootprintFilter.from_event_data(ev["data"])
                 destination = events_endpoint(ev["source"])
                 answer_id = enqueue(
-                    uow, kind="pact.event", destination=destination, body=self._answer(ev, flt),
+                    uow, kind=OUTBOX_KIND, destination=destination, body=self._answer(ev, flt),
                     headers={"Content-Type": CLOUDEVENTS_JSON}, idempotency_key=f"pact-answer:{key}",
                 )
+            elif ev["type"] in (REQUEST_FULFILLED, REQUEST_REJECTED):
+                _close_request(uow, ev)
             uow.conn.execute(
                 insert(pact_events).values(
                     id=str(new_uuid7()), event_id=ev["id"], source=ev["source"], type=ev["type"],
@@ -415,6 +453,157 @@ class PactService:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).scalars().all()]
 
+
+    # ---- the requesting side ---------------------------------------------------------------------
+
+    def register_peer(
+        self, base_url: str, *, client_id: str, client_secret: str, token_url: str | None = None,
+        name: str | None = None,
+    ) -> PactPeer:
+        """Keep the OAuth2 client a partner gave this node for its PACT API at ``base_url``
+        (replacing earlier credentials for it; a token obtained with those is dropped)."""
+        old = find_peer(self.engine, base_url)
+        peer = save_peer(self.engine, base_url, client_id=client_id, client_secret=client_secret,
+                         token_url=token_url, name=name)
+        if old is not None:
+            self.tokens.forget(old)
+        return peer
+
+    def peers(self) -> list[PactPeer]:
+        return list_peers(self.engine)
+
+    def _client(self) -> httpx.Client:
+        if self.client is None:
+            raise ConfigurationError(
+                "this PactService has no HTTP client, so it cannot call partners",
+                rule="PactService(client=...) is given by the composition root",
+            )
+        return self.client
+
+    def outbox_headers(self, row: Mapping[str, Any]) -> dict[str, str]:
+        """The outbox dispatcher's ``sign_headers`` hook: ``Authorization: Bearer …`` for a
+        ``pact.event`` row, obtained (or reused from the cache) from the token endpoint of the
+        partner whose PACT base URL covers the row's destination. Other rows get nothing, and so
+        does a destination with no partner credentials (the partner then refuses the event with
+        401 and the row is final). Synchronous; it calls the partner when no cached token is
+        valid. Raises :class:`UpstreamUnavailable` when the partner's token endpoint fails, so
+        the row stays pending and is tried again."""
+        if row.get("kind") != OUTBOX_KIND:
+            return {}
+        creds = find_peer(self.engine, str(row.get("destination", "")))
+        if creds is None:
+            return {}
+        return {"Authorization": f"Bearer {self.tokens.token(creds, self._client())}"}
+
+    def request_footprints(self, peer: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Send a RequestCreatedEvent with the criteria ``data`` to the partner at ``peer``.
+
+        The request is recorded (status ``sending``) and committed before the event leaves, so
+        an answer arriving at once finds it; the partner's refusal marks it ``failed`` and is
+        raised. Returns the request as :meth:`requests` lists it."""
+        creds = find_peer(self.engine, peer)
+        if creds is None:
+            raise NotFound(
+                f"no PACT credentials for partner {peer!r}",
+                rule="register them first with POST /v1/footprints/pact/peers",
+            )
+        criteria = _request_criteria(data)
+        client = self._client()
+        now = dt.datetime.now(dt.UTC)
+        event_id = str(new_uuid7())
+        event = {"type": REQUEST_CREATED, "specversion": "1.0", "id": event_id,
+                 "source": self.events_source, "time": _iso(now), "data": criteria}
+        with UnitOfWork(self.engine) as uow:
+            uow.conn.execute(insert(pact_requests).values(
+                event_id=event_id, peer_base_url=creds.base_url, criteria=criteria, status="sending", sent_at=now,
+            ))
+            uow.commit()
+        try:
+            resp = post_event(creds, event, client, self.tokens)
+        except UpstreamUnavailable as exc:
+            self._mark(event_id, "failed", exc.message, only_if="sending")
+            raise
+        if not 200 <= resp.status_code < 300:
+            detail = f"HTTP {resp.status_code}: {resp.text[:500]}"
+            self._mark(event_id, "failed", detail, only_if="sending")
+            raise UpstreamUnavailable(
+                f"partner {creds.base_url} refused the RequestCreatedEvent: {detail}",
+                rule="PACT v3 Action Events: 200 when the request is accepted for processing",
+            )
+        self._mark(event_id, "sent", None, only_if="sending")
+        return self.request(event_id)
+
+    def _mark(self, event_id: str, status: str, detail: str | None, *, only_if: str) -> None:
+        # guarded, so a fast answer that already closed the request is not overwritten
+        with UnitOfWork(self.engine) as uow:
+            uow.conn.execute(
+                update(pact_requests)
+                .where(and_(pact_requests.c.event_id == event_id, pact_requests.c.status == only_if))
+                .values(status=status, detail=detail)
+            )
+            uow.commit()
+
+    def request(self, event_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(pact_requests).where(pact_requests.c.event_id == event_id)).first()
+        if row is None:
+            raise NotFound(f"no PACT request {event_id!r} was sent from this node", rule="pact_requests")
+        return _request_view(row)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """RequestCreatedEvents this node sent, oldest first, with how each was answered."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(pact_requests).order_by(pact_requests.c.event_id)).all()
+        return [_request_view(r) for r in rows]
+
+
+#: RequestCreatedEvent.data properties (PACT v3 schema): the filters and a free-text comment
+REQUEST_DATA_FIELDS = frozenset(
+    {"productId", "companyId", "geography", "classification", "validOn", "validAfter", "validBefore", "status",
+     "comment"}
+)
+
+
+def _request_criteria(data: Any) -> dict[str, Any]:
+    """RequestCreatedEvent.data, checked as the receiving side reads it."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput("data must be an object", field="data", rule="RequestCreatedEvent.data")
+    unknown = sorted(set(data) - REQUEST_DATA_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"data.{unknown[0]} is not a RequestCreatedEvent criterion", field=f"data.{unknown[0]}",
+            rule="RequestCreatedEvent.data: " + ", ".join(sorted(REQUEST_DATA_FIELDS)),
+        )
+    comment = data.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        raise InvalidInput("data.comment must be a string", field="data.comment", rule="RequestCreatedEvent.data")
+    FootprintFilter.from_event_data(data)
+    return dict(data)
+
+
+def _request_view(row: Any) -> dict[str, Any]:
+    return {
+        "event_id": row.event_id, "peer": row.peer_base_url, "data": row.criteria, "status": row.status,
+        "sent_at": _iso(row.sent_at), "answered_at": _iso(row.answered_at) if row.answered_at else None,
+        "answer_event_id": row.answer_event_id, "detail": row.detail,
+    }
+
+
+def _close_request(uow: UnitOfWork, answer: Mapping[str, Any]) -> None:
+    """A RequestFulfilled/RejectedEvent closes the request it names (if this node sent it)."""
+    data = answer["data"]
+    fulfilled = answer["type"] == REQUEST_FULFILLED
+    detail = None
+    if not fulfilled:
+        err = data.get("error") or {}
+        detail = f"{err.get('code')}: {err.get('message')}"
+    uow.conn.execute(
+        update(pact_requests)
+        .where(and_(pact_requests.c.event_id == str(data["requestEventId"]),
+                    pact_requests.c.status.in_(("sending", "sent", "failed"))))
+        .values(status="fulfilled" if fulfilled else "rejected", answered_at=dt.datetime.now(dt.UTC),
+                answer_event_id=answer["id"], detail=detail)
+    )
 
 def _validated_event(event: Any) -> dict[str, Any]:
     """CloudEvents 1.0 structured mode with the PACT ``BaseEvent`` required attributes."""

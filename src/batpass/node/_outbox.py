@@ -24,6 +24,7 @@ import anyio
 import httpx
 from sqlalchemy import Engine, and_, select, update
 
+from batpass.core.errors import BatpassError
 from batpass.store import outbox_table, set_wakeup
 
 __all__ = ["OutboxDispatcher", "backoff_seconds"]
@@ -152,12 +153,13 @@ class OutboxDispatcher:
     async def _send(self, row: dict[str, Any]) -> None:
         headers = dict(row["headers"] or {})
         headers["Idempotency-Key"] = row["idempotency_key"]
-        if self._sign_headers is not None:
-            headers.update(self._sign_headers(row))
         status: int | None = None
         body: Any = None
         error: str | None = None
         try:
+            if self._sign_headers is not None:
+                # may fetch a partner's token: off the event loop, and a failure is a failed attempt
+                headers.update(await anyio.to_thread.run_sync(self._sign_headers, row))
             if row["body"] is None:
                 resp = await self._client.request(row["method"], row["destination"], headers=headers)
             else:
@@ -170,7 +172,7 @@ class OutboxDispatcher:
                 body = resp.json()
             except ValueError:
                 body = {"text": resp.text[:2000]}
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, BatpassError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         await anyio.to_thread.run_sync(self._record, row, status, body, error)
 

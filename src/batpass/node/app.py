@@ -81,7 +81,7 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
     )
     ctx.services[TrustService] = trust
     if "catena-x" in cfg.profiles:
-        ctx.services[PactService] = PactService(ctx.engine, base_url=node.base_url)
+        ctx.services[PactService] = PactService(ctx.engine, base_url=node.base_url, client=ctx.sync_client)
         ds = DataspaceSettings(did=node.did, base_url=node.base_url, bpnl=cfg.bpnl)
         verifier = DcpParticipantAdapter(trust)
         issuer = SelfIssuedTokenIssuer(node.identity, bpn=cfg.bpnl)
@@ -147,7 +147,9 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         ctx.services[LocalNode] = node
         _register_services(ctx, node)
         app.state.ctx = ctx
-        dispatcher = OutboxDispatcher(engine, client)
+        pact = ctx.services.get(PactService)
+        # PACT events carry a bearer token of the partner, fetched at send time (never stored)
+        dispatcher = OutboxDispatcher(engine, client, sign_headers=pact.outbox_headers if pact else None)
         ctx.services[OutboxDispatcher] = dispatcher
         await dispatcher.start()
         try:

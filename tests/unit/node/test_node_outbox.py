@@ -98,3 +98,34 @@ def test_backoff_grows_and_is_capped() -> None:
     assert backoff_seconds(3, rng=lambda: 1.0) == 2.0
     assert backoff_seconds(30, rng=lambda: 1.0) == 60.0
     assert backoff_seconds(3, rng=lambda: 0.0) == 1.0
+
+
+def test_a_failing_header_hook_is_a_failed_attempt(engine: Engine) -> None:
+    from batpass.core.errors import UpstreamUnavailable
+
+    calls: list[int] = []
+
+    def hook(row: dict[str, Any]) -> dict[str, str]:
+        calls.append(1)
+        raise UpstreamUnavailable("partner token endpoint down")
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise AssertionError("nothing is sent without the header")
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            d = OutboxDispatcher(engine, client, sign_headers=hook)
+            await d.start()
+            try:
+                with UnitOfWork(engine) as uow:
+                    enqueue(uow, kind="pact.event", destination="https://b.example/3/events", body={}, max_attempts=1)
+                    uow.commit()
+                t0 = time.perf_counter()
+                while d.failed == 0 and time.perf_counter() - t0 < 5:
+                    await asyncio.sleep(0.01)
+            finally:
+                await d.stop()
+
+    asyncio.run(main())
+    (row,) = _rows(engine)
+    assert calls and row["status"] == "dead" and "token endpoint down" in row["last_error"]

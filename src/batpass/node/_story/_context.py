@@ -9,12 +9,23 @@ Hand-off keys in ``Story.shared`` (a step documents what it puts there; later st
   operatorAccountId, accountPassword, did) by short name (``jp-refiner``, ``jp-cathode``,
   ``jp-cellmaker``).
 - ``ouranos.cell`` (dict): the cell maker's cell part on the hub: ``traceId``, the four CFP
-  values (``preProduction``, ``mainProduction``, ``preComponent``, ``mainComponent``),
-  ``ghgDeclaredUnit``, DQR per stage, and ``kwh_per_unit``.
+  values (``preProduction``, ``mainProduction``, ``preComponent``, ``mainComponent``; decimal
+  strings, per cell: the cell's totals as ``GET cfp`` answers them in ``*Total``, i.e. own values
+  and every part including the cathode maker's released CAM × amount), ``ghgDeclaredUnit``
+  (``kgCO2e/unit``), ``dqr`` (``{"preProcessing"|"mainProcessing": {"TeR", "GeR", "TiR"}}``,
+  decimal strings, emission-weighted, the hub's ``*Total`` ratings) and ``kwh_per_unit`` (float).
 - ``trust.cfp_credential`` (str): the JP certifier's certified-CFP credential of that cell.
-- ``footprint.pack`` (dict): the pack footprint: ``kg_co2e_per_kwh``, ``stages`` (Annex II
-  stage → kg CO2e/kWh or None), ``not_provided`` (list), and the normalised document.
-- ``passport.ids`` (dict[str battery URI, str passport UUID]).
+- ``footprint.pack`` (dict): the pack footprint: ``battery``, ``kg_co2e_per_kwh``, ``stages``
+  (Annex II stage → kg CO2e/kWh or None), ``not_provided`` (list), and ``model``,
+  ``kg_co2e_per_pack``, ``lifetime_kwh``, ``formula``, ``primary_data_share``,
+  ``reference_period_end``, ``source_format``, ``document`` (the PACT v3 document served on
+  eu-carmaker's PACT API, ``id`` included), ``normalised`` (the normalised footprint as JSON) and
+  ``cell_document`` (the cell's PACT v3 document the hub exported).
+- ``passport.ids`` (dict[str battery URI, str passport id ``urn:uuid:…``]): every battery's
+  passport on eu-carmaker, the repurposed battery's new identifier included.
+- ``passport.repurposed`` (dict): ``old`` and ``new`` battery URIs of the second-life battery
+  (new passport linked to the old, responsibility with eu-recycler).
+- ``passport.recycled`` (str): the URI of the recycled battery (its passport ended).
 """
 
 from __future__ import annotations
