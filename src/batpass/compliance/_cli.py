@@ -1,22 +1,17 @@
 """``batpass comply``: evaluate a battery or model described in JSON, print the findings, write
 the JSON and HTML reports.
 
-Input (JSON object): a model ``{"model_id", "category", "capacity_kwh"?, "footprint"?:
-{"kg_co2e_per_kwh", "stages": {stage: value|null}}, "recycled"?: {metal: {"pre_consumer",
-"post_consumer"}}, …}`` — the fields of :class:`batpass.compliance.BatteryModel` — or a battery
-``{"battery_id", "model": {…}, …}`` with the fields of :class:`batpass.compliance.Battery`.
+Input (JSON object): the description :func:`batpass.compliance._subject.subject_from_json` reads
+(the fields of :class:`batpass.compliance.BatteryModel` or :class:`batpass.compliance.Battery`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import sys
-import typing
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -24,62 +19,12 @@ from rich.table import Table
 
 from batpass.compliance._evaluate import evaluate
 from batpass.compliance._report import render_report_html, render_report_json
-from batpass.compliance.model import Battery, BatteryModel, Category, FootprintDeclaration, RecycledShare
+from batpass.compliance._subject import subject_from_json
+from batpass.core.errors import BatpassError
 
 __all__ = ["app", "subject_from_json"]
 
 app = typer.Typer(help="Compliance findings and reports (Regulation (EU) 2023/1542).")
-
-
-def _convert(cls: type[Any], raw: dict[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise ValueError(f"{where}.{unknown[0]}: unknown field")
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        hint = str(hints[key])
-        if value is None:
-            out[key] = None
-        elif key == "model":
-            out[key] = _convert(BatteryModel, value, f"{where}.model")
-        elif key == "category":
-            out[key] = Category(value)
-        elif key == "footprint":
-            fp = dict(value)
-            fp["kg_co2e_per_kwh"] = Decimal(str(fp["kg_co2e_per_kwh"]))
-            fp["stages"] = {k: None if v is None else Decimal(str(v)) for k, v in fp.get("stages", {}).items()}
-            if fp.get("reference_period_end"):
-                fp["reference_period_end"] = dt.date.fromisoformat(fp["reference_period_end"])
-            for k in ("exempted_share", "primary_data_share"):
-                if fp.get(k) is not None:
-                    fp[k] = Decimal(str(fp[k]))
-            out[key] = FootprintDeclaration(**fp)
-        elif key == "recycled":
-            shares: dict[str, RecycledShare] = {}
-            for metal, r in value.items():
-                fields: dict[str, Any] = dict(r)
-                for k in ("pre_consumer", "post_consumer"):
-                    fields[k] = Decimal(str(fields[k]))
-                shares[metal] = RecycledShare(**fields)
-            out[key] = shares
-        elif "frozenset" in hint:
-            out[key] = frozenset(value)
-        elif "tuple" in hint:
-            out[key] = tuple(value)
-        elif "Decimal" in hint:
-            out[key] = Decimal(str(value))
-        else:
-            out[key] = value
-    return cls(**out)
-
-
-def subject_from_json(raw: Any) -> Battery | BatteryModel:
-    """A :class:`Battery` (``battery_id`` present) or :class:`BatteryModel` from its JSON form."""
-    if not isinstance(raw, dict):
-        raise ValueError("the input must be a JSON object")
-    return _convert(Battery if "battery_id" in raw else BatteryModel, raw, "$")  # type: ignore[no-any-return]
 
 
 @app.command()
@@ -93,7 +38,7 @@ def comply(
     try:
         when = dt.date.fromisoformat(at) if at else dt.date.today()
         subject = subject_from_json(json.loads(subject_file.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError, KeyError, ArithmeticError) as exc:
+    except (OSError, ValueError, BatpassError) as exc:
         err.print(f"[red]error:[/red] {subject_file}: {exc}")
         raise typer.Exit(2) from exc
     findings = evaluate(subject, when)

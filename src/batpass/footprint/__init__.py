@@ -12,7 +12,23 @@ from batpass.footprint._ouranos_cfp import (
     ouranos_round,
     ouranos_weighted_dqr,
 )
+from batpass.footprint._ouranos_map import OuranosDqrMapping, from_ouranos, header_for_ouranos
+from batpass.footprint._pact import read_pact, write_pact_v3
 from batpass.footprint._pact_client import TokenCache
+from batpass.footprint.model import (
+    BomInput,
+    DeclaredUnit,
+    FootprintHeader,
+    LifetimeEnergy,
+    OwnEmissions,
+    ProductFootprint,
+    Quantity,
+    Stage,
+    StageSplit,
+    SupplierRole,
+    aggregate,
+    per_kwh,
+)
 from batpass.footprint.service import (
     ClientCredentials,
     FootprintFilter,
@@ -28,16 +44,33 @@ MIGRATIONS_DIR = Path(__file__).parent / "_migrations"
 __all__ = [
     "MIGRATIONS_DIR",
     "OURANOS_MAX",
+    "BomInput",
     "ClientCredentials",
+    "DeclaredUnit",
     "FootprintFilter",
+    "FootprintHeader",
     "FootprintPage",
     "IssuedToken",
+    "LifetimeEnergy",
     "OuranosCfp",
     "OuranosDqr",
+    "OuranosDqrMapping",
+    "OwnEmissions",
     "PactPeer",
     "PactService",
+    "ProductFootprint",
+    "Quantity",
+    "Stage",
+    "StageSplit",
+    "SupplierRole",
     "TokenCache",
+    "aggregate",
+    "from_ouranos",
+    "header_for_ouranos",
     "ouranos_parent_cfp",
     "ouranos_round",
     "ouranos_weighted_dqr",
+    "per_kwh",
+    "read_pact",
+    "write_pact_v3",
 ]

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 
 from batpass import __version__
 from batpass.compliance import load_ruleset
+from batpass.compliance import routes as compliance_routes
 from batpass.core.errors import InvalidInput
 from batpass.core.settings import Settings
 from batpass.dataspace import DataspaceSettings, DspConsumer, DspProvider, TwinRegistry
@@ -51,7 +52,7 @@ log = logging.getLogger("batpass.node")
 def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]]]:
     """The capability routers a node with these profiles serves, with the error shapes of the
     standard API each one speaks."""
-    mods: list[Any] = [participants_routes, trust_routes, ledger_routes, passport_routes]
+    mods: list[Any] = [participants_routes, trust_routes, ledger_routes, passport_routes, compliance_routes]
     if "ouranos" in profiles:
         mods.append(ouranos_routes)
     if "catena-x" in profiles:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -633,3 +634,58 @@ def admin_issue_key(body: ApiKeyIn, ctx: Ctx, _: AdminKey) -> dict[str, str | No
 def admin_revoke_key(key_id: str, ctx: Ctx, _: AdminKey) -> Response:
     _hub(ctx).revoke_api_key(key_id)
     return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------------ PACT export
+
+
+def _rfc3339(raw: str | None, name: str) -> dt.datetime | None:
+    if raw is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput(f"{name} {raw!r} is not an RFC 3339 date-time", field=name, rule="date-time") from exc
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _percent_share(raw: str | None) -> Decimal | None:
+    if raw is None:
+        return None
+    try:
+        value = Decimal(raw)
+    except ArithmeticError as exc:
+        raise InvalidInput(
+            f"primaryDataShare {raw!r} is not a decimal", field="primaryDataShare", rule="percent 0–100"
+        ) from exc
+    if not value.is_finite():
+        raise InvalidInput(f"primaryDataShare {raw!r} is not finite", field="primaryDataShare", rule="percent 0–100")
+    return value / 100
+
+
+@router.get("/v1/ouranos/operators/{operator_id}/pact/{trace_id}", tags=["ouranos"])
+async def export_pact(operator_id: str, trace_id: str, request: Request, ctx: Ctx) -> JSONResponse:
+    """A hosted operator's released CFP of one part as a PACT v3 ProductFootprint (extension).
+
+    Authenticated by the hub's admin key (``X-Api-Key``) or by the operator's own credentials
+    (``Authorization: Bearer`` and ``apiKey``, as on the published API). Query: the reference
+    period (``referencePeriodStart``, ``referencePeriodEnd``, RFC 3339) and the operator's
+    ``primaryDataShare`` (percent), which Ouranos does not carry. Errors are problem details.
+    """
+    hub = _hub(ctx)
+    op_id = str(w.uuid_param(operator_id, "operatorId", required=True))
+    tid = str(w.uuid_param(trace_id, "traceId", required=True))
+    caller: Principal | None = None
+    admin_key = request.headers.get("x-api-key")
+    if admin_key is not None:
+        if not ctx.check_admin_key(admin_key):
+            raise Unauthorized("the X-Api-Key is not the hub's admin key", rule="admin key or operator credentials")
+    else:
+        caller = await _principal(request, hub)
+    start = _rfc3339(_q(request, "referencePeriodStart"), "referencePeriodStart")
+    end = _rfc3339(_q(request, "referencePeriodEnd"), "referencePeriodEnd")
+    share = _percent_share(_q(request, "primaryDataShare"))
+    doc = await run_in_threadpool(
+        lambda: hub.export_pact(op_id, tid, caller=caller, period_start=start, period_end=end, primary_data_share=share)
+    )
+    return JSONResponse(doc)

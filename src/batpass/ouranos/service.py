@@ -38,7 +38,8 @@ from sqlalchemy import Engine, and_, or_
 
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.ids import Did, OuranosOperatorId, OuranosPlantId, new_uuid7
-from batpass.footprint import OuranosCfp, OuranosDqr, ouranos_parent_cfp, ouranos_round
+from batpass.footprint import OuranosCfp, OuranosDqr, OuranosDqrMapping, ouranos_parent_cfp, ouranos_round
+from batpass.ouranos._pact_export import CfpExport, pact_v3_of_cfp
 from batpass.ouranos._sql import OuranosStore, trades
 from batpass.ouranos.errors import AccessDenied, ApiKeyRejected, InvalidToken, NotYourData, RequestClosed
 from batpass.ouranos.model import (
@@ -154,8 +155,11 @@ class OuranosHub:
         hub_home: Path,
         base_url: str,
         clock: Callable[[], dt.datetime] = _now,
+        pact_dqr_mapping: OuranosDqrMapping | None = None,
     ) -> None:
         self.engine = engine
+        #: how raw Ouranos ratings map onto 1–5 in the PACT export (none configured: no ``dqi``)
+        self.pact_dqr_mapping = pact_dqr_mapping
         self.identity = identity
         self.hub_home = hub_home
         split = urlsplit(base_url)
@@ -1182,6 +1186,73 @@ class OuranosHub:
                 CertificationRelease(me, trace_id, to, f)
                 for to, f in store.certification_release_recipients(me, trace_id)
             ]
+
+    # ================================================================ PACT export (extension)
+
+    def export_pact(
+        self,
+        operator_id: str,
+        trace_id: str,
+        *,
+        caller: Principal | None,
+        period_start: dt.datetime | None = None,
+        period_end: dt.datetime | None = None,
+        primary_data_share: Decimal | None = None,
+    ) -> dict[str, Any]:
+        """A part's CFP as a PACT v3 ProductFootprint (``_pact_export``), for a Catena-X partner.
+
+        ``caller`` is the operator's own account, or ``None`` for the hub administrator. Only a
+        CFP whose owner released TOTALCFP (to any recipient) is exported; ratings only when
+        TOTALDQR is released too. The values are the part's stage totals as its owner sees them
+        (own + parts, as ``GET cfp`` answers ``*Total``).
+        """
+        if caller is not None and caller.operator_id != operator_id:
+            raise AccessDenied(
+                f"operator {caller.operator_id} cannot export operator {operator_id}'s CFP",
+                rule="an operator exports only its own CFPs",
+            )
+        with UnitOfWork(self.engine, write=False) as uow:
+            store = OuranosStore(uow)
+            op = _operator_or_404(store, operator_id)
+            part = store.part(operator_id, trace_id)
+            rec = store.cfp(operator_id, trace_id) if part is not None else None
+            if part is None or rec is None:
+                raise NotYourData(
+                    f"operator {operator_id} has no CFP for traceId {trace_id}",
+                    rule="a CFP is exported for the operator's own part",
+                )
+            recipients = store.cfp_release_recipients(operator_id, trace_id)
+            groups = [store.cfp_release(operator_id, trace_id, to) for to in recipients]
+            if not any(g[AclItemGroup.TOTALCFP] for g in groups):
+                raise NotYourData(
+                    f"the CFP of traceId {trace_id} is not released",
+                    rule="only a CFP its owner released (cfpAcl TOTALCFP) is exported",
+                )
+            total = self._total(store, operator_id, part, frozenset()) if part.parent_flag else self._own_cfp(rec)
+            if total is None:
+                raise InvalidInput(
+                    f"the CFP total of traceId {trace_id} is beyond the API's range",
+                    field="traceId",
+                    rule="Ouranos CFP values 0-99999.99999",
+                )
+            item = CfpExport(
+                trace_id=trace_id,
+                cfp_id=rec.cfp_id,
+                written_at=rec.updated_at,
+                part_name=part.parts_name,
+                operator_id=operator_id,
+                open_operator_id=op.open_operator_id,
+                operator_name=op.operator_name,
+                cfp=total,
+                dqr_released=any(g[AclItemGroup.TOTALDQR] for g in groups),
+            )
+        return pact_v3_of_cfp(
+            item,
+            period_start=period_start,
+            period_end=period_end,
+            primary_data_share=primary_data_share,
+            dqr_mapping=self.pact_dqr_mapping,
+        )
 
     # ================================================================ certificates
 

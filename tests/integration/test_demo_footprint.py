@@ -1,0 +1,94 @@
+"""The demo's ``footprint`` and ``compliance`` steps, through ``summary.json`` and the artefacts:
+the pack footprint per kWh with the Annex II stages Ouranos does not carry marked null and
+listed, and the compliance findings and reports at 2027-02-18, 2031-08-18 and 2036-08-18
+(DESIGN section 9)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+STEPS = "ledger,ouranos,footprint,passport,compliance"
+DATES = ["2027-02-18", "2031-08-18", "2036-08-18"]
+STAGES = {"raw_material_and_preprocessing", "main_production", "distribution", "end_of_life"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    root = tmp_path_factory.mktemp("demo-footprint")
+    out = root / "out"
+    env = dict(os.environ, BATPASS_HOME=str(root / "unused-home"), BATPASS_DEMO_STEPS=STEPS)
+    p = subprocess.run(
+        [sys.executable, "-m", "batpass", "demo", "--no-serve", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is True
+    return out, summary
+
+
+def test_pack_footprint_per_kwh_with_stages_not_provided(demo: tuple[Path, dict[str, Any]]) -> None:
+    _, summary = demo
+    fp = summary["story"]["footprint"]
+    assert set(fp) == {"battery", "kg_co2e_per_kwh", "stages", "not_provided"}
+    assert fp["battery"] in {b["id"] for b in summary["batteries"]}
+    assert set(fp["stages"]) == STAGES
+    # Ouranos carries neither distribution nor end of life: null and listed, never zero
+    assert fp["stages"]["distribution"] is None and fp["stages"]["end_of_life"] is None
+    assert sorted(fp["not_provided"]) == ["distribution", "end_of_life"]
+    raw, main = fp["stages"]["raw_material_and_preprocessing"], fp["stages"]["main_production"]
+    assert raw > 0 and main > 0
+    assert fp["kg_co2e_per_kwh"] == pytest.approx(raw + main, rel=1e-9)
+    # kg CO2e per kWh of lifetime energy: far below the per-kWh-of-capacity figure, above zero
+    assert 0.001 < fp["kg_co2e_per_kwh"] < 1.0
+    assert summary["story"]["timings_s"]["footprint"] > 0
+
+
+def test_findings_at_the_three_dates(demo: tuple[Path, dict[str, Any]]) -> None:
+    _, summary = demo
+    findings = summary["story"]["findings"]
+    assert findings and all(set(f) == {"rule", "status", "at", "values"} for f in findings)
+    assert sorted({f["at"] for f in findings}) == DATES
+    allowed = {"pass", "fail", "not yet required", "not yet determinable"}
+    assert {f["status"] for f in findings} <= allowed
+
+    def status(rule: str, at: str) -> set[str]:
+        return {f["status"] for f in findings if f["rule"] == rule and f["at"] == at}
+
+    # the passport exists from the launch date on; the minimums bind from their own dates
+    assert status("passport.scope.ev", "2027-02-18") == {"pass"}
+    assert status("recycled.minimum.phase1", "2027-02-18") == {"not yet required"}
+    assert status("recycled.minimum.phase1", "2031-08-18") <= {"pass", "fail"}
+    assert status("recycled.minimum.phase2", "2031-08-18") == {"not yet required"}
+    assert status("recycled.minimum.phase2", "2036-08-18") <= {"pass", "fail"}
+    # no footprint class or threshold act is adopted: never judged
+    assert status("footprint.performance_class", "2036-08-18") == {"not yet determinable"}
+    annex = [f for f in findings if f["rule"] == "footprint.annex_ii.stages" and f["at"] == "2031-08-18"]
+    assert annex and annex[0]["values"]["not_provided"] == ["distribution", "end_of_life"]
+
+
+def test_reports_exist_and_html_loads_nothing_from_outside(demo: tuple[Path, dict[str, Any]]) -> None:
+    out, summary = demo
+    reports = summary["artefacts"]["compliance"]
+    assert [r["at"] for r in reports] == DATES
+    for r in reports:
+        data = json.loads((out / r["json"]).read_text())
+        assert data["at"] == r["at"] and data["findings"]
+        html = (out / r["html"]).read_text()
+        assert html.startswith("<!DOCTYPE html>") and "new Chart(" in html
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
+        assert not re.search(r"""url\(\s*["']?(https?:)?//""", html, re.I)
+        assert "<link" not in html and "@import" not in html
