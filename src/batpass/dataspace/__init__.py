@@ -4,12 +4,15 @@ data plane), ODRL policies, and the digital twin registry (AAS Registry API v3 s
 Moves opaque assets; knows nothing of passports. The composition root builds
 :class:`DspProvider`, :class:`DspConsumer` and :class:`TwinRegistry`, wires a
 :class:`ParticipantVerifier` (trust's DCP implementation), a :class:`TokenIssuer` and the
-:class:`AssetSource` providers, and mounts ``batpass.dataspace.routes``.
+:class:`AssetSource` providers, and mounts ``batpass.dataspace.routes``; the EDC management API
+facade (:class:`EdcManagement`, built from the provider and the consumer) is mounted from
+``batpass.dataspace.management_routes``.
 """
 
 from pathlib import Path
 
 from batpass.dataspace._dtr import OWNER, PUBLIC_READABLE, Reader, TwinRegistry
+from batpass.dataspace._management import EdcManagement
 from batpass.dataspace._odrl import Decision, EvaluationContext, evaluate, usage_purposes
 from batpass.dataspace.errors import ExpiredToken, InvalidTransition, PolicyNotSatisfied
 from batpass.dataspace.model import (
@@ -50,6 +53,7 @@ __all__ = [
     "Decision",
     "DspConsumer",
     "DspProvider",
+    "EdcManagement",
     "EvaluationContext",
     "ExpiredToken",
     "FixedTokenVerifier",

@@ -42,6 +42,11 @@ __all__ = [
     "dtr_asset_ids",
     "dtr_shells",
     "dtr_submodels",
+    "mgmt_assets",
+    "mgmt_contract_definitions",
+    "mgmt_edrs",
+    "mgmt_offers",
+    "mgmt_policies",
     "negotiations",
     "offer_gates",
     "offers",
@@ -203,6 +208,57 @@ dtr_submodels = Table(
     Column("sm_id", String(2048), primary_key=True),
     Column("position", Integer, nullable=False),
     Column("descriptor", JSON, nullable=False),
+)
+
+
+# -- management API facade (EDC management API v3 resources, ``_management``) ----------------
+
+mgmt_assets = Table(
+    "dsp_mgmt_assets",
+    metadata,
+    Column("id", String(200), ForeignKey("dsp_assets.id", ondelete="CASCADE"), primary_key=True),
+    Column("data_address", JSON, nullable=False),
+    Column("private_properties", JSON, nullable=False),
+)
+
+mgmt_policies = Table(
+    "dsp_mgmt_policies",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("policy", JSON, nullable=False),
+    Column("private_properties", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+mgmt_contract_definitions = Table(
+    "dsp_mgmt_contract_definitions",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("access_policy_id", String(200), nullable=False),
+    Column("contract_policy_id", String(200), nullable=False),
+    Column("assets_selector", JSON, nullable=False),
+    Column("private_properties", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+#: which catalog offers a contract definition produced (one per selected asset)
+mgmt_offers = Table(
+    "dsp_mgmt_offers",
+    metadata,
+    Column("offer_id", String(200), primary_key=True),
+    Column("definition_id", String(200), nullable=False),
+    Column("asset_id", String(200), nullable=False),
+)
+Index("ix_dsp_mgmt_offers_definition_id", mgmt_offers.c.definition_id)
+
+#: negotiations started by ``POST /v3/edrs``: a pull transfer follows once they are finalized
+mgmt_edrs = Table(
+    "dsp_mgmt_edrs",
+    metadata,
+    Column("negotiation_pid", String(64), primary_key=True),
+    Column("transfer_pid", String(64), nullable=True),
+    Column("error_detail", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 

@@ -195,6 +195,13 @@ class DspProvider:
 
     def register_offer(self, offer: OfferDefinition) -> None:
         """Create or replace an offer; its access policy is projected to SQL gates (exactly)."""
+        with UnitOfWork(self.engine) as uow:
+            self.store_offer(uow.conn, offer)
+            uow.commit()
+
+    def store_offer(self, conn: Any, offer: OfferDefinition) -> None:
+        """Write an offer and its access gates in the caller's transaction (``register_offer``
+        and the management API's contract definitions)."""
         gates = project_access(offer.access_policy)
         if not offer.usage_policy.get("permission") and not offer.usage_policy.get("prohibition"):
             raise InvalidInput(
@@ -202,29 +209,27 @@ class DspProvider:
                 field="usage_policy",
                 rule="DSP 2025-1 contract-schema Offer",
             )
-        with UnitOfWork(self.engine) as uow:
-            if uow.conn.execute(select(t.assets.c.id).where(t.assets.c.id == offer.asset_id)).first() is None:
-                raise InvalidInput(
-                    f"asset '{offer.asset_id}' is not registered",
-                    field="asset_id",
-                    rule="an offer names a registered asset",
-                )
-            uow.conn.execute(delete(t.offer_gates).where(t.offer_gates.c.offer_id == offer.id))
-            uow.conn.execute(delete(t.offers).where(t.offers.c.id == offer.id))
-            uow.conn.execute(
-                insert(t.offers).values(
-                    id=offer.id,
-                    asset_id=offer.asset_id,
-                    access_policy=dict(offer.access_policy),
-                    usage_policy=dict(offer.usage_policy),
-                    created_at=self.clock(),
-                    **t.gate_values(gates),
-                )
+        if conn.execute(select(t.assets.c.id).where(t.assets.c.id == offer.asset_id)).first() is None:
+            raise InvalidInput(
+                f"asset '{offer.asset_id}' is not registered",
+                field="asset_id",
+                rule="an offer names a registered asset",
             )
-            rows = [{"offer_id": offer.id, "kind": k, "value": v} for k, v in gates.rows()]
-            if rows:
-                uow.conn.execute(insert(t.offer_gates), rows)
-            uow.commit()
+        conn.execute(delete(t.offer_gates).where(t.offer_gates.c.offer_id == offer.id))
+        conn.execute(delete(t.offers).where(t.offers.c.id == offer.id))
+        conn.execute(
+            insert(t.offers).values(
+                id=offer.id,
+                asset_id=offer.asset_id,
+                access_policy=dict(offer.access_policy),
+                usage_policy=dict(offer.usage_policy),
+                created_at=self.clock(),
+                **t.gate_values(gates),
+            )
+        )
+        rows = [{"offer_id": offer.id, "kind": k, "value": v} for k, v in gates.rows()]
+        if rows:
+            conn.execute(insert(t.offer_gates), rows)
 
     def set_groups(self, bpnl: str, groups: frozenset[str]) -> None:
         """Put a partner's BPNL in the given BusinessPartnerGroups (replaces its groups)."""
@@ -509,7 +514,10 @@ class DspProvider:
             destination=url,
             body=body,
             idempotency_key=key,
-            headers={"Authorization": self.token_issuer.issue(audience=audience), "Content-Type": "application/json"},
+            headers={
+                "Authorization": "Bearer " + self.token_issuer.issue(audience=audience),
+                "Content-Type": "application/json",
+            },
         )
 
     def negotiation_message(self, participant: Participant, provider_pid: str, body: Any, kind: str) -> dict[str, Any]:
@@ -860,7 +868,7 @@ class DspConsumer:
     async def _post(self, url: str, body: dict[str, Any], audience: str) -> httpx.Response:
         try:
             return await self.client.post(
-                url, json=body, headers={"Authorization": self.token_issuer.issue(audience=audience)}
+                url, json=body, headers={"Authorization": "Bearer " + self.token_issuer.issue(audience=audience)}
             )
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"{url} unreachable: {type(exc).__name__}", rule="DSP HTTPS binding") from exc
@@ -897,12 +905,16 @@ class DspConsumer:
         assert merged is not None
         return merged
 
-    async def negotiate(self, dsp_url: str, provider_did: str, offer: Mapping[str, Any], *, target: str) -> str:
+    async def negotiate(
+        self, dsp_url: str, provider_did: str, offer: Mapping[str, Any], *, target: str, pid: str | None = None
+    ) -> str:
         """Send the initial ContractRequestMessage; returns this node's (consumer) process id.
 
         The provider's agreement arrives at the callback; :meth:`negotiation` reports progress.
+        ``pid`` lets a caller that must answer with the id even on refusal (the management API)
+        choose it.
         """
-        pid = f"urn:uuid:{new_uuid7()}"
+        pid = pid or f"urn:uuid:{new_uuid7()}"
         offer_body = {k: v for k, v in dict(offer).items() if k != "@context"}
         offer_body["target"] = target
         message = msgs.validated(
@@ -1115,15 +1127,16 @@ class DspConsumer:
                     body=verification,
                     idempotency_key=f"{row.pid}:verification",
                     headers={
-                        "Authorization": self.token_issuer.issue(audience=participant.did),
+                        "Authorization": "Bearer " + self.token_issuer.issue(audience=participant.did),
                         "Content-Type": "application/json",
                     },
                 )
             uow.commit()
         return msgs.negotiation_ack(m["providerPid"], consumer_pid, state)
 
-    async def transfer(self, agreement_id: str) -> str:
-        """Send a TransferRequestMessage (HttpData-PULL) for an agreement this node holds."""
+    async def transfer(self, agreement_id: str, *, pid: str | None = None) -> str:
+        """Send a TransferRequestMessage (HttpData-PULL) for an agreement this node holds
+        (``pid``: as for :meth:`negotiate`)."""
         with UnitOfWork(self.engine, write=False) as uow:
             ag = uow.conn.execute(
                 select(t.agreements)
@@ -1141,7 +1154,7 @@ class DspConsumer:
                 field="agreementId",
                 rule="DSP 2025-1: a transfer needs a finalized agreement",
             )
-        pid = f"urn:uuid:{new_uuid7()}"
+        pid = pid or f"urn:uuid:{new_uuid7()}"
         now = self.clock()
         first = transition(TRANSFER, Role.CONSUMER, None, TransferMessage.REQUEST, count=0, now=now)
         with UnitOfWork(self.engine) as uow:
@@ -1290,6 +1303,17 @@ class DspConsumer:
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"data plane {url} unreachable: {type(exc).__name__}", rule="data plane") from exc
 
+    async def refresh_data_address(self, pid: str) -> DataAddress:
+        """Rotate the tokens of a started transfer at the provider's refresh endpoint now."""
+        address = self.data_address(pid)
+        if address is None or not address.refresh_token or not address.refresh_endpoint:
+            raise InvalidInput(
+                f"transfer '{pid}' has no refreshable data address",
+                field="pid",
+                rule="DSP 2025-1 DataAddress (refreshToken, refreshEndpoint)",
+            )
+        return await self._refresh(pid, address)
+
     async def _refresh(self, pid: str, address: DataAddress) -> DataAddress:
         assert address.refresh_endpoint and address.refresh_token
         try:
@@ -1352,7 +1376,7 @@ class DspConsumer:
                 body=msgs.validated(body),
                 idempotency_key=f"{row.pid}:{kind}:{row.state_count + 1}",
                 headers={
-                    "Authorization": self.token_issuer.issue(audience=row.counterparty_did),
+                    "Authorization": "Bearer " + self.token_issuer.issue(audience=row.counterparty_did),
                     "Content-Type": "application/json",
                 },
             )

@@ -23,7 +23,14 @@ from batpass.compliance import load_ruleset
 from batpass.compliance import routes as compliance_routes
 from batpass.core.errors import InvalidInput
 from batpass.core.settings import Settings
-from batpass.dataspace import DataspaceSettings, DspConsumer, DspProvider, TwinRegistry
+from batpass.dataspace import (
+    DataspaceSettings,
+    DspConsumer,
+    DspProvider,
+    EdcManagement,
+    TwinRegistry,
+    management_routes,
+)
 from batpass.dataspace import routes as dataspace_routes
 from batpass.footprint import PactService
 from batpass.footprint import routes as footprint_routes
@@ -56,7 +63,7 @@ def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]
     if "ouranos" in profiles:
         mods.append(ouranos_routes)
     if "catena-x" in profiles:
-        mods.extend([dataspace_routes, footprint_routes])
+        mods.extend([dataspace_routes, management_routes, footprint_routes])
     return [(m.router, dict(getattr(m, "ERROR_SHAPES", {}))) for m in mods]
 
 
@@ -91,6 +98,7 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
             ctx.engine, settings=ds, verifier=verifier, token_issuer=issuer, client=ctx.client
         )
         ctx.services[TwinRegistry] = TwinRegistry(ctx.engine, verifier=verifier)
+        ctx.services[EdcManagement] = EdcManagement(ctx.services[DspProvider], ctx.services[DspConsumer])
     hub = node.ouranos_hub()
     if hub is not None:
         ctx.services[OuranosHub] = hub
