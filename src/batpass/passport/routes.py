@@ -4,7 +4,8 @@
   passport still resolves (status ``ended``).
 - ``/v1/passports/...``: reads (tiered), writes (admin key: the node's operator is the actor),
   history, exports, QR codes, audit log, and ``POST /v1/passports/backup`` (signed copies from
-  the nodes this node backs up; checked by signature, no admin key).
+  the nodes this node backs up; checked by signature, no admin key), read back by this node's
+  operator with ``GET /v1/passports/backups/{id}`` (admin key).
 
 Readers prove roles with ``Authorization: Bearer <presentation>``, verified through the
 :class:`~batpass.passport.ports.RoleVerifier` the node registers as
@@ -194,6 +195,20 @@ def accept_backup(
 ) -> dict[str, Any]:
     """A signed version from a node that names this node as its backup (Art. 77(5))."""
     return _svc(ctx).accept_backup(body, idempotency_key=idempotency_key)
+
+
+@router.get("/v1/passports/backups/{passport_id}")
+def backup_copies(passport_id: str, ctx: Ctx, _admin: AdminKey) -> dict[str, Any]:
+    """The signed copies this node keeps as another operator's backup node (Art. 77(5)).
+
+    Each was checked on arrival (signature by the issuer's DID key, hash chain); a reader can
+    check them again against the issuer's DID document.
+    """
+    pid = _pid(passport_id)
+    copies = _svc(ctx).backup_copies(pid)
+    if not copies:
+        raise NotFound(f"passport_id: this node holds no backup copy of urn:uuid:{pid}", rule="passport backup copy")
+    return {"passportId": f"urn:uuid:{pid}", "copies": copies}
 
 
 @router.get("/v1/passports/{passport_id}", response_model=None)

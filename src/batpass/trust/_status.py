@@ -117,6 +117,10 @@ class StatusListCache:
         self._local = local
         self._lists: dict[str, tuple[float, str, str, bytes]] = {}  # url → (at, issuer, purpose, bits)
 
+    def now(self) -> float:
+        """The cache's clock (monotonic seconds)."""
+        return self._clock()
+
     def invalidate(self, url: str | None = None) -> None:
         if url is None:
             self._lists.clear()
@@ -141,14 +145,14 @@ class StatusListCache:
         self._lists[url] = entry
         return entry
 
-    def _fresh(self, url: str) -> tuple[float, str, str, bytes] | None:
+    def _fresh(self, url: str, not_before: float | None = None) -> tuple[float, str, str, bytes] | None:
         hit = self._lists.get(url)
-        if hit and self._clock() - hit[0] < self.max_age_s:
+        if hit and self._clock() - hit[0] < self.max_age_s and (not_before is None or hit[0] >= not_before):
             return hit
         return None
 
-    def _get_sync(self, url: str) -> tuple[float, str, str, bytes]:
-        hit = self._fresh(url)
+    def _get_sync(self, url: str, not_before: float | None = None) -> tuple[float, str, str, bytes]:
+        hit = self._fresh(url, not_before)
         if hit:
             return hit
         token = self._local(url) if self._local else None
@@ -161,16 +165,20 @@ class StatusListCache:
                 ) from exc
         return self._accept(url, token)
 
-    async def prefetch(self, url: str) -> None:
-        if self._fresh(url) is not None:
+    async def prefetch(self, url: str, not_before: float | None = None) -> None:
+        """Fetch the list unless a copy within the maximum age (and, with ``not_before``,
+        fetched at or after that :meth:`now` reading) is held."""
+        if self._fresh(url, not_before) is not None:
             return
         token = self._local(url) if self._local else None
         if token is None:
             token = (await self.fetcher.get(url)).decode("ascii", errors="replace").strip()
         self._accept(url, token)
 
-    def check(self, entry: Mapping[str, Any], *, issuer: str) -> str:
-        """Raise ``revoked`` (or ``status-unavailable``) unless the credential's bit is clear."""
+    def check(self, entry: Mapping[str, Any], *, issuer: str, not_before: float | None = None) -> str:
+        """Raise ``revoked`` (or ``status-unavailable``) unless the credential's bit is clear.
+        ``not_before`` (a :meth:`now` reading) refuses cached copies fetched earlier, so a verifier
+        that must know the status as of now gets the list fetched again."""
         try:
             url = str(entry["statusListCredential"])
             index = int(entry["statusListIndex"])
@@ -178,7 +186,7 @@ class StatusListCache:
         except (KeyError, ValueError, TypeError) as exc:
             raise CredentialRejected("credentialStatus is malformed", reason=RejectReason.MALFORMED) from exc
         try:
-            _at, list_issuer, list_purpose, bits = self._get_sync(url)
+            _at, list_issuer, list_purpose, bits = self._get_sync(url, not_before)
         except CredentialRejected as exc:
             raise CredentialRejected(
                 f"status list {url} unavailable: {exc}", reason=RejectReason.STATUS_UNAVAILABLE

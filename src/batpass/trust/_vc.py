@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from batpass.core.ids import new_uuid7
 from batpass.trust._jose import peek, sign_compact, verify_compact
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, check_key_time
+from batpass.trust._schema import NotCompilable, compile_schema
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import BATPASS_CONTEXT, VC_V2_CONTEXT, CredentialType, RejectReason, iso, parse_time
 
@@ -77,30 +78,26 @@ def document_loader(url: str, options: Mapping[str, Any] | None = None) -> dict[
     }
 
 
-def _shape(value: Any, path: str = "") -> list[str]:
-    """What JSON-LD expansion's outcome depends on here: the property paths, the contexts and
-    the ``type`` values (term definitions do not depend on other values, ``@json`` keeps them
-    opaque)."""
-    out: list[str] = []
+def _shape(value: Any) -> Any:
+    """What JSON-LD expansion's outcome depends on here, as a hashable skeleton: the property
+    names at each level, the contexts and the ``type`` values (term definitions do not depend on
+    other values, ``@json`` keeps them opaque); array elements as a set of their skeletons."""
     if isinstance(value, dict):
-        for k, v in value.items():
-            if k in ("@context", "type", "@type"):
-                out.append(f"{path}/{k}={json.dumps(v, sort_keys=True)}")
-            else:
-                out.append(f"{path}/{k}")
-                out.extend(_shape(v, f"{path}/{k}"))
-    elif isinstance(value, list):
-        for v in value:
-            out.extend(_shape(v, path + "[]"))
-    return out
+        return frozenset(
+            (k, json.dumps(v, sort_keys=True)) if k in ("@context", "type", "@type") else (k, _shape(v))
+            for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return ("[]", frozenset(_shape(v) for v in value))
+    return None
 
 
-_EXPANDED_OK: set[str] = set()
+_EXPANDED_OK: set[Any] = set()
 
 
 def check_terms(doc: Mapping[str, Any]) -> None:
     """:func:`expand_strict`, memoised on the document's shape (same shape, same outcome)."""
-    key = "\n".join(sorted(set(_shape(dict(doc)))))
+    key = _shape(dict(doc))
     if key in _EXPANDED_OK:
         return
     expand_strict(doc)
@@ -130,12 +127,19 @@ def expand_strict(doc: Mapping[str, Any]) -> list[Any]:
 
 
 @functools.cache
-def _validator(ctype: str) -> jsonschema.protocols.Validator:
+def _validator(ctype: str) -> tuple[jsonschema.protocols.Validator, Callable[[Any], bool]]:
+    """The reference validator of a type's schema and its compiled fast path (compiled once;
+    the reference answers alone if the schema uses a keyword the compiler does not know)."""
     path = _DATA / "schemas" / f"{ctype}.schema.json"
     schema = json.loads(path.read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     validator: jsonschema.protocols.Validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    return validator
+    checker = validator.format_checker
+    try:
+        fast = compile_schema(schema, checker.conforms if checker is not None else lambda _v, _f: True)
+    except NotCompilable:
+        fast = validator.is_valid
+    return validator, fast
 
 
 def schema_type(types: Sequence[str]) -> str | None:
@@ -154,8 +158,9 @@ def validate_credential(vc: Mapping[str, Any], *, expand: bool = True) -> None:
     ctype = schema_type(types)
     body = {k: v for k, v in vc.items() if k not in JWT_CLAIMS}
     if ctype is not None:
-        validator = _validator(ctype)
-        err = None if validator.is_valid(body) else jsonschema.exceptions.best_match(validator.iter_errors(body))
+        validator, fast = _validator(ctype)
+        # the compiled check answers valid / not valid; the reference names the error
+        err = None if fast(body) else jsonschema.exceptions.best_match(validator.iter_errors(body))
         if err is not None:
             path = ".".join(str(p) for p in err.absolute_path) or "credential"
             raise InvalidInput(f"{path}: {err.message}", field=path, rule=f"{ctype}.schema.json ({err.validator})")

@@ -53,11 +53,26 @@ class Verifier:
         nonce: str | None = None,
         require_key_binding: bool = False,
         now: dt.datetime | None = None,
+        status_max_age_s: float | None = None,
+        status_not_before: float | None = None,
     ) -> Verification:
+        """``status_max_age_s`` refuses status lists cached longer ago than that (they are
+        fetched again); ``status_not_before`` (a status-cache clock reading) accepts copies fetched
+        at or after it — :meth:`averify` uses it for the copy it has just fetched."""
         now = now or dt.datetime.now(dt.UTC)
         checks: list[Check] = []
         try:
-            return self._verify(token, checks, require_type, audience, nonce, require_key_binding, now)
+            return self._verify(
+                token,
+                checks,
+                require_type,
+                audience,
+                nonce,
+                require_key_binding,
+                now,
+                status_max_age_s,
+                status_not_before,
+            )
         except CredentialRejected as exc:
             name = {
                 RejectReason.REVOKED: "status",
@@ -80,6 +95,8 @@ class Verifier:
         nonce: str | None,
         require_key_binding: bool,
         now: dt.datetime,
+        status_max_age_s: float | None,
+        status_not_before: float | None,
     ) -> Verification:
         holder: str | None
         if self.is_sd_jwt(token):
@@ -132,7 +149,11 @@ class Verifier:
                 rule="the verifier's required credential type",
             )
         if status is not None:
-            checks.append(Check("status", True, self.status.check(status, issuer=issuer)))
+            not_before = None if status_max_age_s is None else self.status.now() - status_max_age_s
+            if status_not_before is not None:
+                not_before = status_not_before if not_before is None else max(not_before, status_not_before)
+            detail = self.status.check(status, issuer=issuer, not_before=not_before)
+            checks.append(Check("status", True, detail))
         else:
             checks.append(Check("status", True, "no status entry (not revocable)"))
         if fmt == "vc+jwt":
@@ -152,7 +173,7 @@ class Verifier:
             credential_id=cid if isinstance(cid, str) else None,
         )
 
-    async def prefetch(self, token: str) -> None:
+    async def prefetch(self, token: str, *, status_not_before: float | None = None) -> None:
         """Fill the caches a token needs (issuer DID, status list); errors surface in verify."""
         try:
             _header, payload = peek(token.split("~", 1)[0])
@@ -167,10 +188,14 @@ class Verifier:
             status = payload.get("credentialStatus") or payload.get("status")
             if isinstance(status, dict) and isinstance(status.get("statusListCredential"), str):
                 url = status["statusListCredential"]
-                await self.status.prefetch(url)
+                await self.status.prefetch(url, status_not_before)
         except CredentialRejected:
             return
 
-    async def averify(self, token: str, **kw: Any) -> Verification:
-        await self.prefetch(token)
-        return self.verify(token, **kw)
+    async def averify(self, token: str, *, status_max_age_s: float | None = None, **kw: Any) -> Verification:
+        """Prefetch (async) what ``token`` needs, then verify. With ``status_max_age_s`` the
+        status list is fetched again unless younger than that; the check then accepts the copy
+        fetched here (its age bound grows by the time the prefetch took) and nothing older."""
+        not_before = None if status_max_age_s is None else self.status.now() - status_max_age_s
+        await self.prefetch(token, status_not_before=not_before)
+        return self.verify(token, status_not_before=not_before, **kw)

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response as StarletteResponse
 
-from batpass.core.errors import BatpassError
+from batpass.core.errors import BatpassError, InvalidInput
 from batpass.http import AdminKey, Ctx
 from batpass.trust._dcp import verify_self_issued_token
 from batpass.trust._jose import peek
@@ -42,6 +42,36 @@ class VerifyRequest(BaseModel):
     require_type: str | None = Field(default=None, alias="requireType")
     audience: str | None = None
     nonce: str | None = None
+    status_max_age_s: float | None = Field(
+        default=None,
+        alias="statusMaxAgeS",
+        ge=0,
+        description="refuse status lists cached longer ago than this; they are fetched again",
+    )
+
+
+class PresentRequest(BaseModel):
+    """A held credential (``walletId``) or one given as ``credential``, presented to
+    ``audience`` with the verifier's ``nonce``, disclosing only the claim paths in ``disclose``."""
+
+    wallet_id: str | None = Field(default=None, alias="walletId")
+    credential: str | None = None
+    audience: str = Field(min_length=1)
+    nonce: str = Field(min_length=1)
+    disclose: list[str] = []
+
+
+class CertificationRequest(BaseModel):
+    """Holder side: ask the certifier node ``certifier`` (its did:web) to certify a claim."""
+
+    certifier: str = Field(min_length=1)
+    summary: str = Field(min_length=1)
+    claim: str
+    element: str | None = None
+    threshold: float | None = Field(default=None, ge=0, le=1)
+    framework: str | None = None
+    evidence: list[dict[str, Any]] = []
+    hold: bool = True
 
 
 class CertifyRequest(BaseModel):
@@ -88,12 +118,12 @@ def issue(ctx: Ctx, _admin: AdminKey, req: IssueRequest) -> dict[str, Any]:
 async def verify(ctx: Ctx, req: VerifyRequest) -> dict[str, Any]:
     """For partners: the verdict with its chain of reasons (200 either way)."""
     try:
-        v = await _svc(ctx).verify(
+        v = await _svc(ctx).verify_presented(
             req.credential,
             require_type=req.require_type,
             audience=req.audience,
             nonce=req.nonce,
-            require_key_binding=req.audience is not None and "~" in req.credential,
+            status_max_age_s=req.status_max_age_s,
         )
     except CredentialRejected as exc:
         return {
@@ -136,6 +166,34 @@ async def certify(
     return {"id": c.id, "type": c.ctype, "format": c.format, "credential": c.token}
 
 
+@router.post("/v1/credentials/certification-requests", status_code=201)
+async def request_certification(ctx: Ctx, _admin: AdminKey, req: CertificationRequest) -> dict[str, Any]:
+    """Holder side of certification: this node asks ``certifier`` over HTTPS (self-issued token,
+    holder key binding) and keeps the SD-JWT VC it gets in its wallet."""
+    return await _svc(ctx).request_certification(
+        req.certifier,
+        req.summary,
+        claim=req.claim,
+        element=req.element,
+        threshold=req.threshold,
+        framework=req.framework,
+        evidence=req.evidence,
+        hold=req.hold,
+    )
+
+
+@router.post("/v1/credentials/present")
+def present(ctx: Ctx, _admin: AdminKey, req: PresentRequest) -> dict[str, Any]:
+    """Holder side: a presentation of a held credential — an SD-JWT with only the chosen
+    disclosures and key binding by this node's key, or a ``vp+jwt`` around a ``vc+jwt``."""
+    svc = _svc(ctx)
+    if (req.wallet_id is None) == (req.credential is None):
+        raise InvalidInput("give exactly one of walletId and credential", field="walletId", rule="one credential")
+    token = svc.held_token(req.wallet_id) if req.wallet_id is not None else str(req.credential).strip()
+    p = svc.present(token, audience=req.audience, nonce=req.nonce, disclose=req.disclose)
+    return {"format": "dc+sd-jwt" if "~" in p else "vp+jwt", "presentation": p}
+
+
 @router.post("/v1/credentials/{credential_id}/revoke", status_code=204)
 def revoke(ctx: Ctx, _admin: AdminKey, credential_id: str) -> Response:
     _svc(ctx).revoke(credential_id)
@@ -162,6 +220,12 @@ def hold(ctx: Ctx, _admin: AdminKey, credential: Annotated[str, Body(embed=True)
     return {"id": _svc(ctx).hold(credential)}
 
 
+@router.get("/v1/credentials/wallet")
+def wallet(ctx: Ctx, _admin: AdminKey) -> list[dict[str, Any]]:
+    """What this node holds (ids for ``/v1/credentials/present``), without the tokens."""
+    return _svc(ctx).wallet()
+
+
 @router.get("/v1/trust/lists")
 def trust_lists(ctx: Ctx) -> list[dict[str, Any]]:
     return [tl.to_json() for tl in _svc(ctx).trust_lists()]
@@ -170,6 +234,14 @@ def trust_lists(ctx: Ctx) -> list[dict[str, Any]]:
 @router.post("/v1/trust/lists", status_code=201)
 async def add_trust_list(ctx: Ctx, _admin: AdminKey, req: TrustListRequest) -> dict[str, Any]:
     return (await _svc(ctx).add_trust_list(req.jws, ecosystem=req.ecosystem)).to_json()
+
+
+@router.post("/v1/trust/lists/sign", status_code=201)
+def sign_list(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """This node as its ecosystem's operator signs a trust list (``docs/trust-lists.md``); the
+    JWS is then loaded by every node through ``POST /v1/trust/lists``."""
+    jws = _svc(ctx).sign_trust_list(body)
+    return {"ecosystem": body.get("ecosystem"), "sequence": body.get("sequence"), "jws": jws}
 
 
 @router.get("/v1/trust/policy")

@@ -21,13 +21,22 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from batpass.core.errors import Conflict, InvalidInput, NotFound
-from batpass.core.ids import new_uuid7
+from batpass.core.errors import (
+    BatpassError,
+    Conflict,
+    Forbidden,
+    InvalidIdentifier,
+    InvalidInput,
+    NotFound,
+    UpstreamUnavailable,
+)
+from batpass.core.ids import Did, new_uuid7
 from batpass.store import UnitOfWork
 from batpass.trust import _sql
 from batpass.trust._certify import certify_claim, verify_upstream_summary
 from batpass.trust._dcp import (
     DcpParticipantVerifier,
+    issue_self_issued_token,
     presentation_response,
     scope_types,
     verify_role_presentation,
@@ -39,7 +48,7 @@ from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, GuardedFetcher
 from batpass.trust._sdjwt import issue_sd_jwt, present_sd_jwt
 from batpass.trust._status import MIN_BITS, StatusListCache, set_bit, status_entry, status_list_credential
-from batpass.trust._trustlist import TrustRegistry, load_trust_list, validate_json
+from batpass.trust._trustlist import TrustRegistry, load_trust_list, sign_trust_list, validate_json
 from batpass.trust._vc import build_credential, issue_vc_jwt, issue_vp_jwt, validate_credential
 from batpass.trust._verify import Verifier, vct_type
 from batpass.trust.errors import CredentialRejected
@@ -55,6 +64,20 @@ from batpass.trust.model import (
 __all__ = ["IssuedCredential", "TrustService"]
 
 FORMATS = ("vc+jwt", "dc+sd-jwt")
+#: how a certifier's refusal maps back onto our error tree when a holder relays it
+_REFUSALS: dict[int, type[BatpassError]] = {400: InvalidInput, 403: Forbidden, 404: NotFound, 409: Conflict}
+
+
+def _holder_of(token: str) -> str | None:
+    """The subject a held credential was issued to (``sub`` of an SD-JWT VC,
+    ``credentialSubject.id`` of a ``vc+jwt``), unverified: the wallet's own bookkeeping."""
+    _h, payload = peek(token.split("~", 1)[0])
+    if "~" in token:
+        sub = payload.get("sub")
+    else:
+        cs = payload.get("credentialSubject")
+        sub = cs.get("id") if isinstance(cs, dict) else None
+    return sub if isinstance(sub, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,6 +417,11 @@ class TrustService:
             uow.commit()
         return tl
 
+    def sign_trust_list(self, data: Mapping[str, Any]) -> str:
+        """This node as an ecosystem operator: sign a trust list (schema-checked; its
+        ``operator`` must be this node's DID) with the node's active Ed25519 key."""
+        return sign_trust_list(dict(data), self.identity)
+
     def trust_lists(self) -> list[TrustList]:
         return [self.registry.lists[k] for k in sorted(self.registry.lists)]
 
@@ -420,6 +448,33 @@ class TrustService:
 
     async def verify(self, token: str, **kw: Any) -> Verification:
         return await self.verifier.averify(token.strip(), **kw)
+
+    async def verify_presented(
+        self,
+        token: str,
+        *,
+        require_type: str | None = None,
+        audience: str | None = None,
+        nonce: str | None = None,
+        status_max_age_s: float | None = None,
+    ) -> Verification:
+        """``POST /v1/credentials/verify``: a credential, or an SD-JWT presentation with key
+        binding when ``audience`` is given. A presentation addressed to this node must carry a
+        nonce this node handed out (``GET /v1/auth/nonce``); it is consumed, so a replay fails."""
+        token = token.strip()
+        key_bound = audience is not None and "~" in token
+        v = await self.verifier.averify(
+            token,
+            require_type=require_type,
+            audience=audience,
+            nonce=nonce,
+            require_key_binding=key_bound,
+            status_max_age_s=status_max_age_s,
+        )
+        if key_bound and audience == self.identity.did:
+            kb_nonce = peek(token.rsplit("~", 1)[1])[1].get("nonce")
+            self.consume(str(kb_nonce), audience=audience)
+        return v
 
     async def verify_role_presentation(self, token: str) -> VerifiedRoles:
         return await verify_role_presentation(
@@ -467,6 +522,31 @@ class TrustService:
             uow.commit()
         return wid
 
+    def wallet(self) -> list[dict[str, Any]]:
+        """What this node holds: id, type, format, issuer, subject and when it was stored."""
+        t = _sql.wallet
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = uow.conn.execute(sa.select(t).order_by(t.c.stored_at)).all()
+        return [
+            {
+                "id": r.id,
+                "type": r.ctype,
+                "format": r.format,
+                "issuer": r.issuer,
+                "subject": _holder_of(r.token),
+                "storedAt": r.stored_at.isoformat(),
+            }
+            for r in rows
+        ]
+
+    def held_token(self, wallet_id: str) -> str:
+        t = _sql.wallet
+        with UnitOfWork(self.engine, write=False) as uow:
+            row = uow.conn.execute(sa.select(t.c.token).where(t.c.id == wallet_id)).first()
+        if row is None:
+            raise NotFound(f"the wallet holds no credential {wallet_id}", rule="POST /v1/credentials/wallet")
+        return str(row.token)
+
     def held(self, types: Iterable[str] | None = None) -> list[str]:
         t = _sql.wallet
         q = sa.select(t.c.token).order_by(t.c.stored_at)
@@ -491,10 +571,80 @@ class TrustService:
             return present_sd_jwt(token, disclose=disclose, holder_key=key, audience=audience, nonce=nonce)
         return issue_vp_jwt(self.identity, [token], audience=audience, nonce=nonce)
 
+    async def request_certification(
+        self,
+        certifier: str,
+        summary_jws: str,
+        *,
+        claim: str,
+        element: str | None = None,
+        threshold: float | None = None,
+        framework: str | None = None,
+        evidence: Sequence[Mapping[str, Any]] = (),
+        hold: bool = True,
+    ) -> dict[str, Any]:
+        """Holder side of DESIGN flow 5: ask the certifier node ``certifier`` (its node
+        ``did:web``) to certify ``claim`` from this node's signed upstream summary. The request is
+        authenticated by a DCP self-issued token (audience = the certifier's DID), the SD-JWT VC
+        is bound to this node's active Ed25519 key, and is kept in the wallet when ``hold``."""
+        if self.client is None:
+            raise InvalidInput("certification requests need an HTTPS client", field="client", rule="DESIGN §2")
+        try:
+            did = Did(certifier)
+            doc_url = did.web_document_url()
+        except InvalidIdentifier as exc:
+            raise InvalidInput(
+                f"certifier {certifier!r} is not a did:web", field="certifier", rule="a certifier node's did:web"
+            ) from exc
+        if not doc_url.endswith("/.well-known/did.json"):
+            raise InvalidInput(
+                f"certifier {certifier} is not a node DID (it has a path)",
+                field="certifier",
+                rule="certification is asked of a certifier node (did:web without a path)",
+            )
+        url = doc_url[: -len("/.well-known/did.json")] + "/v1/credentials/certify"
+        self.fetcher.check_url(url)
+        await self.resolver.resolve(certifier)
+        token = issue_self_issued_token(self.identity, audience=certifier, bpn=self.bpn)
+        body: dict[str, Any] = {
+            "summary": summary_jws.strip(),
+            "claim": claim,
+            "evidence": [dict(e) for e in evidence],
+            "format": "dc+sd-jwt",
+            "holderJwk": self.identity.active("Ed25519").public_jwk(),
+        }
+        for name, value in (("element", element), ("threshold", threshold), ("framework", framework)):
+            if value is not None:
+                body[name] = value
+        try:
+            resp = await self.client.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"certifier {url} unreachable: {exc}", rule="HTTPS to the certifier") from exc
+        if resp.status_code != 201:
+            try:
+                problem = resp.json()
+                detail = str(problem.get("detail") or problem)
+            except ValueError:
+                problem, detail = {}, resp.text[:300]
+            rule = f"certifier {certifier} refused ({resp.status_code})"
+            if resp.status_code == 401:
+                raise CredentialRejected(f"certifier refused: {detail}", reason=RejectReason.HOLDER, rule=rule)
+            cls = _REFUSALS.get(resp.status_code)
+            if cls is InvalidInput:
+                raise InvalidInput(f"certifier refused: {detail}", field=problem.get("field"), rule=rule)
+            raise (cls or UpstreamUnavailable)(f"certifier refused: {detail}", rule=rule)
+        issued = resp.json()
+        credential = str(issued["credential"])
+        out = {k: issued[k] for k in ("id", "type", "format")} | {"credential": credential}
+        if hold:
+            out["walletId"] = self.hold(credential)
+        return out
+
     async def answer_query(self, authorization: str | None, query: Mapping[str, Any]) -> dict[str, Any]:
         """DCP presentation query: the caller proves itself with a self-issued token whose
         audience is this node; the answer is a ``vp+jwt`` for that caller over the held
-        credentials of the requested types (SD-JWTs presented with no optional disclosure)."""
+        credentials of the requested types issued to this node (SD-JWTs presented with no
+        optional disclosure)."""
         if not authorization or not authorization.startswith("Bearer "):
             raise CredentialRejected(
                 "Authorization: Bearer <self-issued token> required",
@@ -507,6 +657,7 @@ class TrustService:
             await self.resolver.resolve(unverified["iss"])
         caller = verify_self_issued_token(token, audience=self.identity.did, resolver=self.resolver)
         types = scope_types(dict(query))
-        creds = self.held(types)
+        # only credentials issued to this node: a hub also keeps its hosted operators' ones
+        creds = [c for c in self.held(types) if _holder_of(c) == self.identity.did]
         creds = [present_sd_jwt(c, disclose=()) if "~" in c else c for c in creds]
         return presentation_response(self.identity, creds, audience=caller.did, nonce=caller.jti)

@@ -22,3 +22,18 @@ def test_svg_carries_url_as_text_alternative() -> None:
 def test_png() -> None:
     png = qr_png(URL)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 300
+
+
+def test_svg_and_png_share_one_encoding_of_the_url() -> None:
+    import struct
+
+    from batpass.passport._qr import _make
+
+    url = URL.replace("SN-0001", "SN-0002")
+    _make.cache_clear()
+    qr_svg.__wrapped__(url)
+    png = qr_png.__wrapped__(url)
+    assert _make.cache_info().misses == 1 and _make.cache_info().hits == 1
+    width, height = struct.unpack(">II", png[16:24])
+    symbol = segno.make_qr(url, error="h", boost_error=False)
+    assert width == height == (symbol.symbol_size(scale=1, border=0)[0] + 8) * 8

@@ -151,3 +151,56 @@ def test_backup_route(client: Any, service: PassportService) -> None:
     assert client.post("/v1/passports/backup", json={"jws": v1.jws}, headers={"Idempotency-Key": "abc"}).json()[
         "duplicate"
     ]
+
+
+def test_backup_copies_read_back_by_the_backup_operator(client: Any, service: PassportService) -> None:
+    import uuid
+
+    pid = uuid.UUID(client.pid.removeprefix("urn:uuid:"))
+    assert client.get(f"/v1/passports/backups/{pid}", headers=ADMIN).status_code == 404
+    v1 = service.versions(pid)[0]
+    assert client.post("/v1/passports/backup", json={"jws": v1.jws}).status_code == 200
+    assert client.get(f"/v1/passports/backups/{pid}").status_code == 401
+    body = client.get(f"/v1/passports/backups/urn:uuid:{pid}", headers=ADMIN).json()
+    assert body["passportId"] == client.pid
+    assert [(c["version"], c["digest"], c["jws"], c["issuer"]) for c in body["copies"]] == [
+        (1, v1.digest, v1.jws, OPERATOR)
+    ]
+
+
+def test_build_takes_a_pack_footprint_over_http(service: PassportService) -> None:
+    """The demo's footprint hand-off (total and Annex II stages, a stage not provided is null)
+    goes into the passport through ``POST /v1/passports`` and out through the exports."""
+    import yaml
+
+    bat = BatteryId("04012345000009", "SN-FP-1")
+    footprint = {
+        "kg_co2e_per_kwh": 64.2,
+        "stages": {
+            "raw_material_and_preprocessing": 41.0,
+            "main_production": 21.7,
+            "distribution": 1.5,
+            "end_of_life": None,
+        },
+    }
+    with TestClient(make_app(service), base_url="https://id.nordcell.example") as c:
+        static = yaml.safe_load(EXAMPLE.read_text())
+        r = c.post(
+            "/v1/passports",
+            json={"static": static, "battery": bat.path, "item": ITEM, "footprint": footprint},
+            headers=ADMIN,
+        )
+        assert r.status_code == 201, r.text
+        pid = r.json()["passportId"]
+        data = c.get(bat.path, headers={"Accept": "application/json"}).json()["data"]
+        assert data["carbon_footprint"] == {"value": 64.2, "unit": "kgCO2e/kWh"}
+        assert data["carbon_footprint_stages"] == {
+            "raw_material_and_preprocessing": 41.0,
+            "main_production": 21.7,
+            "distribution": 1.5,
+        }
+        cx = c.get(f"/v1/passports/{pid}/export/catenax", headers=ADMIN).json()
+        assert cx["sustainability"]["carbonFootprint"][0]["value"] == 64.2
+        bp = c.get(f"/v1/passports/{pid}/export/batterypass", headers=ADMIN).json()
+        stages = {s["lifecycleStage"] for s in bp["CarbonFootprint"]["carbonFootprintPerLifecycleStage"]}
+        assert stages == {"RawMaterialExtraction", "MainProduction", "Distribution"}

@@ -10,12 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from joserfc import jws
+from trust_http import ADMIN, ROLE_TYPES, load_lists, make_app, role_subject
 from trust_world import CX_BASE, POLICY, World
 
-from batpass.http import NodeContext, install_error_handlers
 from batpass.trust import (
     CredentialRejected,
     TrustedIssuer,
@@ -28,61 +27,6 @@ from batpass.trust import (
     sign_trust_list,
     verify_self_issued_token,
 )
-from batpass.trust.routes import ERROR_SHAPES, router
-
-ADMIN = "test-admin-key"
-ROLE_TYPES = frozenset(
-    {
-        "AccessRoleCredential",
-        "MembershipCredential",
-        "RecycledContentAttestationCredential",
-        "OriginAttestationCredential",
-        "CertifiedCarbonFootprintCredential",
-    }
-)
-
-
-def make_app(svc: TrustService) -> FastAPI:
-    import hashlib
-
-    app = FastAPI()
-    app.include_router(router)
-    app.state.ctx = NodeContext(
-        name="cx",
-        did=svc.identity.did,
-        base_url=CX_BASE,
-        resolver_base=CX_BASE,
-        profiles=("catena-x",),
-        engine=svc.engine,
-        admin_key_sha256=hashlib.sha256(ADMIN.encode()).hexdigest(),
-        production=False,
-        client=httpx.AsyncClient(),
-        sync_client=httpx.Client(),
-        identity=svc.identity,
-        settings=None,
-        services={TrustService: svc},
-    )
-    install_error_handlers(app, ERROR_SHAPES)
-
-    return app
-
-
-def load_lists(svc: TrustService, w: World) -> None:
-    cx_list = TrustList("catena-x", w.cx.did, w.now, None, (TrustedIssuer(w.cx.did, "CX certifier", ROLE_TYPES),))
-    jp_list = TrustList(
-        "ouranos",
-        w.jp.did,
-        w.now,
-        None,
-        (TrustedIssuer(w.jp.did, "JP certifier", frozenset({"CertifiedCarbonFootprintCredential"})),),
-    )
-    asyncio.run(svc.add_trust_list(sign_trust_list(cx_list, w.cx), ecosystem="catena-x"))
-    asyncio.run(svc.add_trust_list(sign_trust_list(jp_list, w.jp), ecosystem="ouranos"))
-    svc.set_policy(POLICY)
-
-
-def role_subject(w: World, role: str = "market_surveillance_authority") -> dict[str, Any]:
-    return {"id": w.holder.did, "role": role, "organisation": "Bundesamt X"}
 
 
 def test_issue_verify_revoke_over_http(service: TrustService, world: World) -> None:

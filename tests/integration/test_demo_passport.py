@@ -1,0 +1,243 @@
+"""The demo's passport step (``BATPASS_DEMO_STEPS=ledger,passport``), checked through
+summary.json, the artefacts it lists, and the live nodes while the demo serves.
+
+One demo run for the module: ``batpass demo --out DIR`` (serving) is started, the tests wait for
+``complete: true``, read the artefacts and query the nodes over HTTPS, then the demo is stopped
+with Ctrl-C (SIGINT). Every export of every demo battery is validated with the checks shared with
+the unit tests (``tests/unit/passport/passport_validation.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "passport"))
+from passport_validation import aas_errors, batterypass_errors, catenax_errors
+
+from batpass.core.ids import BatteryId
+from batpass.passport import FIELDS, Tier
+from batpass.scenario import generate
+
+pytestmark = pytest.mark.integration
+
+MODEL = Path(__file__).parents[2] / "src/batpass/passport/_data/demo-ev-model.yaml"
+KINDS = ("catenax_battery_pass", "batterypass", "aas", "qr_svg", "qr_png")
+STATUSES = {"original", "re-used", "repurposed", "remanufactured", "waste", "ended"}
+
+
+class Demo:
+    def __init__(self, out: Path, summary: dict[str, Any]) -> None:
+        self.out = out
+        self.summary = summary
+        self.nodes = {n["name"]: n for n in summary["nodes"]}
+        self.client = httpx.Client(verify=ssl.create_default_context(cafile=str(out / summary["ca_cert"])), timeout=30)
+
+    def admin(self, name: str, path: str) -> httpx.Response:
+        n = self.nodes[name]
+        return self.client.get(n["base_url"] + path, headers={"X-Api-Key": n["admin_key"]})
+
+    def by_status(self, status: str) -> list[dict[str, Any]]:
+        return [b for b in self.summary["batteries"] if b["status"] == status]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    tmp = tmp_path_factory.mktemp("demo-passport")
+    out = tmp / "out"
+    env = dict(os.environ, BATPASS_HOME=str(tmp / "unused-home"), BATPASS_DEMO_STEPS="ledger,passport")
+    log = (tmp / "demo.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batpass", "demo", "--out", str(out)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 600
+        summary: dict[str, Any] | None = None
+        while summary is None:
+            if proc.poll() is not None:
+                pytest.fail(f"demo exited with {proc.returncode}: {(tmp / 'demo.log').read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"demo not complete after 600 s: {(tmp / 'demo.log').read_text()[-3000:]}")
+            path = out / "summary.json"
+            if path.exists():
+                s = json.loads(path.read_text())
+                summary = s if s["complete"] else None
+            if summary is None:
+                time.sleep(0.5)
+        d = Demo(out, summary)
+        yield d
+        d.client.close()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+def test_every_battery_listed(demo: Demo) -> None:
+    car = demo.nodes["eu-carmaker"]
+    scenario = generate(owner=car["did"], resolver=car["base_url"]).battery_ids
+    batteries = demo.summary["batteries"]
+    ids = [b["id"] for b in batteries]
+    assert len(ids) == len(set(ids)) == len(scenario) + 1
+    assert set(scenario) <= set(ids)
+    for b in batteries:
+        assert set(b) == {"id", "passport_id", "passport_url", "status"}
+        assert b["passport_url"] == b["id"]
+        assert b["id"].startswith(car["base_url"] + "/01/04012345000016/21/")
+        assert b["passport_id"].startswith("urn:uuid:")
+        assert b["status"] in STATUSES
+    assert len(demo.by_status("repurposed")) == 1 and len(demo.by_status("ended")) == 1
+    assert len({b["passport_id"] for b in batteries}) == len(batteries)
+    assert demo.summary["story"]["timings_s"]["passport"] > 0
+
+
+def _files(demo: Demo, kind: str) -> dict[str, Path]:
+    """Artefact paths of a kind by battery serial (``passports/<serial>/...``)."""
+    paths = demo.summary["artefacts"][kind]
+    by_serial = {Path(p).parts[1]: demo.out / p for p in paths}
+    assert len(by_serial) == len(paths) == len(demo.summary["batteries"]), kind
+    return by_serial
+
+
+def test_artefacts_for_every_battery(demo: Demo) -> None:
+    serials = {str(BatteryId.from_digital_link(b["id"]).serial) for b in demo.summary["batteries"]}
+    for kind in KINDS:
+        files = _files(demo, kind)
+        assert set(files) == serials, kind
+        assert all(p.is_file() and p.stat().st_size > 0 for p in files.values()), kind
+
+
+def test_catenax_exports_validate(demo: Demo) -> None:
+    files = _files(demo, "catenax_battery_pass")
+    for b in demo.summary["batteries"]:
+        doc = json.loads(files[str(BatteryId.from_digital_link(b["id"]).serial)].read_text())
+        assert catenax_errors(doc) == [], b["id"]
+        assert "urn:uuid:" + doc["metadata"]["passportIdentifier"] == b["passport_id"]
+
+
+def test_aas_exports_validate(demo: Demo) -> None:
+    files = _files(demo, "aas")
+    for b in demo.summary["batteries"]:
+        path = files[str(BatteryId.from_digital_link(b["id"]).serial)]
+        assert aas_errors(path) == [], b["id"]
+        shells = json.loads(path.read_text())["assetAdministrationShells"]
+        assert shells[0]["assetInformation"]["globalAssetId"] == b["id"]
+
+
+def test_batterypass_exports_validate(demo: Demo) -> None:
+    files = _files(demo, "batterypass")
+    for b in demo.summary["batteries"]:
+        docs = json.loads(files[str(BatteryId.from_digital_link(b["id"]).serial)].read_text())
+        assert batterypass_errors(docs) == [], b["id"]
+        assert {"GeneralProductInformation", "Performance", "Circularity"} <= set(docs)
+
+
+def test_qr_codes_sane(demo: Demo) -> None:
+    svgs, pngs = _files(demo, "qr_svg"), _files(demo, "qr_png")
+    for b in demo.summary["batteries"]:
+        serial = str(BatteryId.from_digital_link(b["id"]).serial)
+        svg = svgs[serial].read_text()
+        assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+        assert f"<desc>{b['id']}</desc>" in svg and 1_000 < len(svg) < 50_000
+        png = pngs[serial].read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR" and 300 < len(png) < 50_000
+        width, height = struct.unpack(">II", png[16:24])
+        assert width == height and 200 <= width <= 2000
+
+
+def _public(demo: Demo, uri: str, accept: str = "application/json") -> httpx.Response:
+    r = demo.client.get(uri, headers={"Accept": accept})
+    assert r.status_code == 200, r.text
+    return r
+
+
+def test_repurposed_battery_links_the_old(demo: Demo) -> None:
+    new = demo.by_status("repurposed")[0]
+    doc = _public(demo, new["id"]).json()
+    assert doc["status"] == "repurposed" and doc["passportId"] == new["passport_id"]
+    (old_pid,) = doc["data"]["predecessors"]
+    old = next(b for b in demo.summary["batteries"] if b["passport_id"] == old_pid)
+    assert old["id"] != new["id"] and old["status"] == "original"
+    assert _public(demo, old["id"]).json()["data"]["successors"] == [new["passport_id"]]
+    # responsibility moved to eu-recycler: the full record names it as the operator
+    full = demo.admin("eu-carmaker", f"/v1/passports/{new['passport_id']}").json()
+    assert full["data"]["economic_operator"] == demo.nodes["eu-recycler"]["did"]
+    cx = json.loads(
+        _files(demo, "catenax_battery_pass")[str(BatteryId.from_digital_link(new["id"]).serial)].read_text()
+    )
+    assert "urn:uuid:" + cx["metadata"]["predecessor"] == old_pid
+
+
+def test_recycled_battery_resolves_to_ended(demo: Demo) -> None:
+    ended = demo.by_status("ended")[0]
+    doc = _public(demo, ended["id"]).json()
+    assert doc["status"] == "ended" and doc["passportId"] == ended["passport_id"]
+    page = _public(demo, ended["id"], "text/html").text
+    assert "Ended" in page or "ended" in page
+
+
+def test_backup_node_holds_signed_copies(demo: Demo) -> None:
+    ended = demo.by_status("ended")[0]
+    history = demo.admin("eu-carmaker", f"/v1/passports/{ended['passport_id']}/history").json()["versions"]
+    copies = demo.admin("eu-recycler", f"/v1/passports/backups/{ended['passport_id']}").json()["copies"]
+    assert [c["version"] for c in copies] == [v["version"] for v in history]
+    assert [c["digest"] for c in copies] == [v["digest"] for v in history]
+    assert {c["issuer"] for c in copies} == {demo.nodes["eu-carmaker"]["did"]}
+
+
+def _restricted_values() -> list[str]:
+    values = yaml.safe_load(MODEL.read_text())["values"]
+    tiers = {f.key: f.tier for f in FIELDS}
+    public = json.dumps({k: v for k, v in values.items() if tiers[k] is Tier.PUBLIC})
+    out: list[str] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str):
+            if v not in public:
+                out.append(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    for k, v in values.items():
+        if tiers[k] is not Tier.PUBLIC:
+            walk(v)
+    return out
+
+
+def test_anonymous_public_page_shows_no_restricted_field(demo: Demo) -> None:
+    canaries = _restricted_values()
+    assert len(canaries) >= 8  # composition, part numbers, spare-part sources, test reports, ...
+    restricted_keys = {f.key for f in FIELDS if f.tier is not Tier.PUBLIC}
+    for b in (demo.summary["batteries"][0], demo.by_status("repurposed")[0], demo.by_status("ended")[0]):
+        page = _public(demo, b["id"], "text/html").text
+        assert page.lstrip().lower().startswith("<!doctype html")
+        assert [c for c in canaries if c in page] == []
+        doc = _public(demo, b["id"]).json()
+        assert doc["tiers"] == ["public"]
+        assert set(doc["data"]) & restricted_keys == set()
+        assert [c for c in canaries if c in json.dumps(doc)] == []
+    # the operator's own read of the same battery does carry them (the canaries are real)
+    full = demo.admin("eu-carmaker", f"/v1/passports/{demo.summary['batteries'][0]['passport_id']}").text
+    assert all(c in full or json.dumps(c)[1:-1] in full for c in canaries)
