@@ -6,14 +6,12 @@ listed, and the compliance findings and reports at 2027-02-18, 2031-08-18 and 20
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_runner import DemoRun
 
 pytestmark = pytest.mark.integration
 
@@ -23,21 +21,9 @@ STAGES = {"raw_material_and_preprocessing", "main_production", "distribution", "
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    root = tmp_path_factory.mktemp("demo-footprint")
-    out = root / "out"
-    env = dict(os.environ, BATPASS_HOME=str(root / "unused-home"), BATPASS_DEMO_STEPS=STEPS)
-    p = subprocess.run(
-        [sys.executable, "-m", "batpass", "demo", "--no-serve", "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert p.returncode == 0, p.stderr[-3000:]
-    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
-    assert summary["complete"] is True
-    return out, summary
+def demo(demo_run: DemoRun) -> tuple[Path, dict[str, Any]]:
+    """The session's full demo run (tests/integration/conftest.py)."""
+    return demo_run.out, demo_run.summary
 
 
 def test_pack_footprint_per_kwh_with_stages_not_provided(demo: tuple[Path, dict[str, Any]]) -> None:

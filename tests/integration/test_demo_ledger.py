@@ -1,36 +1,22 @@
-"""The demo's ``ledger`` step, run as a newcomer runs it (``batpass demo --no-serve`` with
-``BATPASS_DEMO_STEPS=ledger``) and checked through ``summary.json`` (DESIGN section 9)."""
+"""The demo's ``ledger`` step, checked through ``summary.json`` (DESIGN section 9) of the
+session's full demo run."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_runner import DemoRun
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("demo-ledger")
-    out = tmp / "out"
-    env = dict(os.environ, BATPASS_HOME=str(tmp / "unused-home"), BATPASS_DEMO_STEPS="ledger")
-    p = subprocess.run(
-        [sys.executable, "-m", "batpass", "demo", "--no-serve", "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert p.returncode == 0, p.stderr[-3000:]
-    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
-    assert summary["complete"] is True
-    return out, summary
+def demo(demo_run: DemoRun) -> tuple[Path, dict[str, Any]]:
+    """The session's full demo run (tests/integration/conftest.py)."""
+    return demo_run.out, demo_run.summary
 
 
 def _carmaker(summary: dict[str, Any]) -> dict[str, Any]:

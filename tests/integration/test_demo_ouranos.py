@@ -5,19 +5,13 @@ HTTPS, the cell maker's CFP reads back with its supplier's released share, and t
 
 from __future__ import annotations
 
-import json
-import os
 import ssl
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from demo_runner import DemoRun
 
 from batpass.core.errors import NotFound
 from batpass.ouranos import OuranosClient
@@ -28,45 +22,9 @@ LOGIN_KEYS = {"operatorId", "openOperatorId", "operatorAccountId", "accountPassw
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One ``BATPASS_DEMO_STEPS=ouranos batpass demo`` run for the module. It serves (without
-    ``--no-serve``) so the tests can log in to the running hub with the listed credentials; SIGTERM
-    stops it and its nodes at the end."""
-    tmp = tmp_path_factory.mktemp("demo-ouranos")
-    out = tmp / "out"
-    env = dict(os.environ, BATPASS_HOME=str(tmp / "unused-home"), BATPASS_DEMO_STEPS="ouranos")
-    log = tmp / "demo.log"
-    with log.open("w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "batpass", "demo", "--out", str(out)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-        try:
-            summary = _wait_complete(out, proc, log)
-            yield {"out": out, "summary": summary}
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_complete(out: Path, proc: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
-    deadline = time.monotonic() + 600
-    path = out / "summary.json"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"demo exited with {proc.returncode}: {log.read_text()[-3000:]}")
-        if path.exists():
-            summary: dict[str, Any] = json.loads(path.read_text())
-            if summary["complete"]:
-                return summary
-        time.sleep(0.2)
-    pytest.fail("the demo did not complete within 600 s")
+def demo(demo_run: DemoRun) -> dict[str, Any]:
+    """The session's full demo run (tests/integration/conftest.py)."""
+    return {"out": demo_run.out, "summary": demo_run.summary}
 
 
 def _hub(summary: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The demo's passport step (``BATPASS_DEMO_STEPS=ledger,passport``), checked through
+"""The demo's passport step (from the session's full demo run), checked through
 summary.json, the artefacts it lists, and the live nodes while the demo serves.
 
 One demo run for the module: ``batpass demo --out DIR`` (serving) is started, the tests wait for
@@ -10,13 +10,9 @@ the unit tests (``tests/unit/passport/passport_validation.py``).
 from __future__ import annotations
 
 import json
-import os
-import signal
 import ssl
 import struct
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from demo_runner import DemoRun
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "passport"))
 from passport_validation import aas_errors, batterypass_errors, catenax_errors
@@ -55,40 +52,11 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    tmp = tmp_path_factory.mktemp("demo-passport")
-    out = tmp / "out"
-    env = dict(os.environ, BATPASS_HOME=str(tmp / "unused-home"), BATPASS_DEMO_STEPS="ledger,passport")
-    log = (tmp / "demo.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "batpass", "demo", "--out", str(out)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 600
-        summary: dict[str, Any] | None = None
-        while summary is None:
-            if proc.poll() is not None:
-                pytest.fail(f"demo exited with {proc.returncode}: {(tmp / 'demo.log').read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"demo not complete after 600 s: {(tmp / 'demo.log').read_text()[-3000:]}")
-            path = out / "summary.json"
-            if path.exists():
-                s = json.loads(path.read_text())
-                summary = s if s["complete"] else None
-            if summary is None:
-                time.sleep(0.5)
-        d = Demo(out, summary)
-        yield d
-        d.client.close()
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+def demo(demo_run: DemoRun) -> Iterator[Demo]:
+    """The session's full demo run (tests/integration/conftest.py)."""
+    d = Demo(demo_run.out, demo_run.summary)
+    yield d
+    d.client.close()
 
 
 def test_every_battery_listed(demo: Demo) -> None:

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_runner import DemoRun
 
 pytestmark = pytest.mark.integration
 
@@ -25,19 +23,9 @@ def _segment(token: str, i: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("demo-trust")
-    out = tmp / "out"
-    env = dict(os.environ, BATPASS_HOME=str(tmp / "unused-home"), BATPASS_DEMO_STEPS="ledger,ouranos,trust")
-    p = subprocess.run(
-        [sys.executable, "-m", "batpass", "demo", "--no-serve", "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert p.returncode == 0, p.stderr[-4000:]
-    return out, json.loads((out / "summary.json").read_text())
+def demo(demo_run: DemoRun) -> tuple[Path, dict[str, Any]]:
+    """The session's full demo run (tests/integration/conftest.py)."""
+    return demo_run.out, demo_run.summary
 
 
 def test_trust_lists_are_signed_by_each_ecosystem_operator(demo: tuple[Path, dict[str, Any]]) -> None:

@@ -23,15 +23,30 @@ from batpass.node.harness import NodeSpec, RunningNode, federation, federation_c
 pytestmark = pytest.mark.integration
 
 FP: dict[str, Any] = {
-    "id": "0b8a3c6e-2f41-4c7d-9a55-8e1f2d3c4b5a", "specVersion": "3.0.0", "created": "2025-01-15T10:15:30Z",
-    "status": "Active", "companyName": "Beta Cells GmbH", "companyIds": ["urn:bpn:id:BPNL00000000BETA"],
-    "productDescription": "NMC 811 pouch cell", "productIds": ["urn:gtin:4012345000016"],
+    "id": "0b8a3c6e-2f41-4c7d-9a55-8e1f2d3c4b5a",
+    "specVersion": "3.0.0",
+    "created": "2025-01-15T10:15:30Z",
+    "status": "Active",
+    "companyName": "Beta Cells GmbH",
+    "companyIds": ["urn:bpn:id:BPNL00000000BETA"],
+    "productDescription": "NMC 811 pouch cell",
+    "productIds": ["urn:gtin:4012345000016"],
     "productNameCompany": "Cell 811-P",
-    "pcf": {"declaredUnitOfMeasurement": "kilogram", "declaredUnitAmount": "1", "productMassPerDeclaredUnit": "1",
-            "referencePeriodStart": "2024-01-01T00:00:00Z", "referencePeriodEnd": "2024-12-31T00:00:00Z",
-            "geographyCountry": "DE", "pcfExcludingBiogenicUptake": "12.5", "pcfIncludingBiogenicUptake": "12.5",
-            "fossilGhgEmissions": "12.5", "fossilCarbonContent": "0", "ipccCharacterizationFactors": ["AR6"],
-            "crossSectoralStandards": ["ISO14067"], "exemptedEmissionsPercent": "0"},
+    "pcf": {
+        "declaredUnitOfMeasurement": "kilogram",
+        "declaredUnitAmount": "1",
+        "productMassPerDeclaredUnit": "1",
+        "referencePeriodStart": "2024-01-01T00:00:00Z",
+        "referencePeriodEnd": "2024-12-31T00:00:00Z",
+        "geographyCountry": "DE",
+        "pcfExcludingBiogenicUptake": "12.5",
+        "pcfIncludingBiogenicUptake": "12.5",
+        "fossilGhgEmissions": "12.5",
+        "fossilCarbonContent": "0",
+        "ipccCharacterizationFactors": ["AR6"],
+        "crossSectoralStandards": ["ISO14067"],
+        "exemptedEmissionsPercent": "0",
+    },
 }
 FULFILLED = "org.wbcsd.pact.ProductFootprint.RequestFulfilledEvent.3"
 
@@ -43,9 +58,10 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Clie
         NodeSpec("pacta", ("catena-x",), legal_name="Alpha Packs GmbH", bpnl="BPNL0000000ALPHA"),
         NodeSpec("pactb", ("catena-x",), legal_name="Beta Cells GmbH", bpnl="BPNL00000000BETA"),
     ]
-    with federation(home, specs) as (a, b), httpx.Client(
-        verify=ssl.create_default_context(cafile=str(federation_ca(home))), timeout=10.0
-    ) as client:
+    with (
+        federation(home, specs) as (a, b),
+        httpx.Client(verify=ssl.create_default_context(cafile=str(federation_ca(home))), timeout=10.0) as client,
+    ):
         yield client, a, b
 
 
@@ -61,10 +77,17 @@ def _admin(client: httpx.Client, node: RunningNode, path: str, body: Any | None 
 def _introduce(client: httpx.Client, owner: RunningNode, requester: RunningNode) -> dict[str, str]:
     """``owner`` makes a PACT client for ``requester``, which stores the credentials."""
     creds = _admin(client, owner, "/v1/footprints/pact/clients", {"name": requester.name})
-    peer = _admin(client, requester, "/v1/footprints/pact/peers", {
-        "base_url": owner.base_url + "/pact", "client_id": creds["client_id"],
-        "client_secret": creds["client_secret"], "name": owner.name,
-    })
+    peer = _admin(
+        client,
+        requester,
+        "/v1/footprints/pact/peers",
+        {
+            "base_url": owner.base_url + "/pact",
+            "client_id": creds["client_id"],
+            "client_secret": creds["client_secret"],
+            "name": owner.name,
+        },
+    )
     assert creds["client_secret"] not in str(peer)
     return dict(creds)
 
@@ -80,15 +103,22 @@ def test_request_created_is_fulfilled_back_to_the_requester(
     assert [p["base_url"] for p in listed] == [b.base_url + "/pact"]
     assert all("client_secret" not in p for p in listed)
 
-    request = _admin(client, a, "/v1/footprints/pact/requests",
-                     {"peer": b.base_url + "/pact", "data": {"productId": ["urn:gtin:4012345000016"]}})
+    request = _admin(
+        client,
+        a,
+        "/v1/footprints/pact/requests",
+        {"peer": b.base_url + "/pact", "data": {"productId": ["urn:gtin:4012345000016"]}},
+    )
     assert request["status"] in ("sent", "fulfilled")
 
     deadline = time.monotonic() + 20
     answers: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
-        answers = [e for e in _admin(client, a, "/v1/footprints/pact/events")
-                   if e["data"].get("requestEventId") == request["event_id"]]
+        answers = [
+            e
+            for e in _admin(client, a, "/v1/footprints/pact/events")
+            if e["data"].get("requestEventId") == request["event_id"]
+        ]
         if answers:
             break
         time.sleep(0.1)
@@ -110,15 +140,26 @@ def _tail(node: RunningNode) -> str:
         ("#9 token over HTTP", "POST", "/pact/auth/token", None),
         ("#10 ListFootprints over HTTP", "GET", "/pact/3/footprints", None),
         ("#11 GetFootprint over HTTP", "GET", f"/pact/3/footprints/{FP['id']}", None),
-        ("#17 Events over HTTP", "POST", "/pact/3/events", {
-            "specversion": "1.0", "id": "test-run-id-12345", "source": "https://webhook.example.com",
-            "time": "2023-05-19T13:30:00Z", "type": "org.wbcsd.pact.ProductFootprint.PublishedEvent.3",
-            "data": {"pfIds": [FP["id"]]},
-        }),
+        (
+            "#17 Events over HTTP",
+            "POST",
+            "/pact/3/events",
+            {
+                "specversion": "1.0",
+                "id": "test-run-id-12345",
+                "source": "https://webhook.example.com",
+                "time": "2023-05-19T13:30:00Z",
+                "type": "org.wbcsd.pact.ProductFootprint.PublishedEvent.3",
+                "data": {"pfIds": [FP["id"]]},
+            },
+        ),
     ],
 )
 def test_pact_over_plain_http_is_refused(
-    nodes: tuple[httpx.Client, RunningNode, RunningNode], case: str, method: str, path: str,
+    nodes: tuple[httpx.Client, RunningNode, RunningNode],
+    case: str,
+    method: str,
+    path: str,
     body: dict[str, Any] | None,
 ) -> None:
     client, _, b = nodes

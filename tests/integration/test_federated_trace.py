@@ -1,0 +1,104 @@
+"""Recursive federated trace across six real nodes over HTTPS (DESIGN §4 flow 2, §5):
+mines → refining → precursor → cathode → cells → pack. The pack node asks only the cell node;
+each tier asks its own suppliers through its DSP connector, recursively.
+
+Order matters: the first test runs with the precursor node stopped (nothing received yet, so no
+earlier summary stands in for it), then restarts it; the second traces the whole chain; the
+third checks what the pack node holds afterwards.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from batpass.node._dataspace_setup import SUPPLY_CHAIN_NODES, SupplyChain, supply_chain_federation
+from batpass.node.harness import start_node, stop_node
+from batpass.scenario import COMPANIES
+
+pytestmark = pytest.mark.integration
+
+ACTIVE = ("Li", "Ni", "Co", "Mn", "C_nat")
+OUTSIDE = "supplier's DID does not resolve (outside the dataspace or unreachable)"
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SupplyChain]:
+    with supply_chain_federation(tmp_path_factory.mktemp("fedtrace")) as c:
+        yield c
+
+
+def _trace(chain: SupplyChain, battery: str) -> dict[str, object]:
+    pack = chain.nodes["pack"]
+    with chain.client() as c:
+        r = c.get(pack.base_url + "/v1/trace/federated/" + quote(battery, safe=""), headers=pack.admin_headers())
+    assert r.status_code == 200, r.text
+    out: dict[str, object] = r.json()
+    return out
+
+
+def test_a_middle_node_down_leaves_a_tombstone_and_the_rest_stands(chain: SupplyChain) -> None:
+    precursor = chain.nodes["precursor"]
+    stop_node(precursor)
+    try:
+        out = _trace(chain, chain.scenario.battery_ids[0])
+    finally:
+        start_node(precursor)
+    tombstones = out["tombstones"]
+    assert isinstance(tombstones, list)
+    # the cathode node (tier 2 from the pack) could not reach its precursor supplier: tier 3
+    down = [t for t in tombstones if t["reason"] == "supplier unreachable"]
+    assert down and {t["tier"] for t in down} == {3}, tombstones
+    assert out["complete"] is False
+    # lithium (refining → cathode) and graphite (refining → cells) still reach their mines
+    shares = out["shares_by_country"]
+    assert isinstance(shares, dict)
+    assert abs(sum(shares["Li"].values()) - 1) < 1e-9 and set(shares["Li"]) == {"CL", "AU"}
+    assert set(shares["C_nat"]) == {"MZ"}
+    assert "Co" not in shares or not shares["Co"]  # cobalt came only through the precursor
+    assert 0 < int(str(out["mines_reached"])) < 7
+
+
+def test_trace_from_a_pack_battery_reaches_every_mine(chain: SupplyChain) -> None:
+    out = _trace(chain, chain.scenario.battery_ids[3])
+    assert int(str(out["hops"])) >= 5
+    assert out["mines_reached"] == 7
+    assert out["path"] == [chain.nodes["pack"].did, chain.nodes["cells"].did]
+    shares = out["shares_by_country"]
+    assert isinstance(shares, dict)
+    for el in ACTIVE:
+        assert abs(sum(shares[el].values()) - 1) < 1e-9, (el, shares[el])
+    assert set(shares["Co"]) == {"CD"} and set(shares["Ni"]) == {"ID"} and set(shares["Mn"]) == {"ZA"}
+    high = out["high_risk_share"]
+    assert isinstance(high, dict) and 0.05 < high["Co"] < 0.3 and high["Li"] == 0
+    # the only branches missing are the cell maker's foil supplier, which is outside the dataspace
+    assert out["tombstones"] and all(t == {"tier": 2, "reason": OUTSIDE} for t in out["tombstones"])  # type: ignore[union-attr]
+
+
+def test_the_pack_node_learns_nothing_above_the_cell_node(chain: SupplyChain) -> None:
+    out = _trace(chain, chain.scenario.battery_ids[5])
+    assert out["mines_reached"] == 7
+    above = [r for role, r in chain.nodes.items() if role in ("mining", "refining", "precursor", "cathode")]
+    canaries: set[str] = set()
+    for r in above:
+        host = f"{r.node.config.host}:{r.node.config.port}"
+        canaries |= {r.did, host, quote(host, safe=""), r.name, r.node.config.bpnl or r.did}
+        for code in SUPPLY_CHAIN_NODES[r.name.removeprefix("fed-")]:
+            c = COMPANIES[code]
+            canaries |= {c.code, c.name, c.site, c.did}
+    pack = chain.nodes["pack"]
+    db = Path(pack.node.home) / "node.db"
+    con = sqlite3.connect(db)
+    try:
+        dump = "\n".join(con.iterdump())
+    finally:
+        con.close()
+    text = dump + repr(out)
+    leaked = sorted(c for c in canaries if c in text)
+    assert not leaked, leaked
+    # the canary check can fail: the cell node's DID (a direct supplier) is known to the pack
+    assert chain.nodes["cells"].did in dump
