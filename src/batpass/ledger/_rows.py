@@ -52,6 +52,21 @@ def profile_of(lot: Lot) -> dict[str, Any]:
     return p
 
 
+_COMPOSITIONS: dict[tuple[tuple[Element, float], ...], str] = {}
+
+
+def composition_json(comp: dict[Element, float]) -> str:
+    """The stored text of a composition; lots of one material share it, so it is encoded once
+    per distinct composition (bounded memo: assays make many distinct ones)."""
+    key = tuple(comp.items())
+    text = _COMPOSITIONS.get(key)
+    if text is None:
+        text = json.dumps({k.value: v for k, v in key}, separators=(",", ":"))
+        if len(_COMPOSITIONS) < 4096:
+            _COMPOSITIONS[key] = text
+    return text
+
+
 def lot_row(lot: Lot, seq: int, profile_json: str) -> dict[str, Any]:
     b = lot.battery
     return {
@@ -67,7 +82,7 @@ def lot_row(lot: Lot, seq: int, profile_json: str) -> dict[str, Any]:
         "country": lot.country,
         "custody": lot.custody.value,
         "recycled": lot.recycled.value if lot.recycled else None,
-        "composition": json.dumps({k.value: v for k, v in lot.composition.items()}, separators=(",", ":")),
+        "composition": composition_json(lot.composition),
         "produced_at": lot.produced_at,
         "event_id": str(lot.event_id),
         "seq": seq,

@@ -8,10 +8,12 @@ definitions exactly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Boolean,
     Column,
@@ -24,9 +26,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    any_,
+    bindparam,
     select,
     tuple_,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from batpass.store import UTCDateTime, metadata
 
@@ -233,8 +238,8 @@ def chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
 
 def select_lots(conn: Connection, owner: str, ids: Sequence[str]) -> list[Any]:
     rows: list[Any] = []
-    for part in chunks(list(ids)):
-        rows.extend(conn.execute(select(*LOT_COLUMNS).where(lots.c.owner == owner, lots.c.id.in_(part))).all())
+    for cond in ids_in(conn, lots.c.id, ids):
+        rows.extend(conn.execute(select(*LOT_COLUMNS).where(lots.c.owner == owner, cond)).all())
     return rows
 
 
@@ -243,3 +248,115 @@ def select_lots_keyed(conn: Connection, keys: Sequence[tuple[str, str]]) -> list
     for part in chunks(list(keys)):
         rows.extend(conn.execute(select(*LOT_COLUMNS).where(tuple_(lots.c.owner, lots.c.id).in_(part))).all())
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# bulk writes: the record path writes thousands of rows per call; SQLAlchemy's per-row parameter
+# processing (construct_params) and psycopg's one-statement-per-row executemany dominated it, and
+# on PostgreSQL so did psycopg parsing statements with thousands of placeholders (it caches only
+# short statements). Statements are built once per table and dialect, rows go as tuples, the
+# column types' own bind processors run only where a column has one (timestamps, booleans).
+# SQLite: ``executemany`` of a plain INSERT/UPDATE (a C loop inside the transaction).
+# PostgreSQL: ``COPY … FROM STDIN`` for inserts, one ``UPDATE … FROM unnest(arrays)`` for updates
+# and ``= ANY(array)`` for id look-ups: one parameter per column, whatever the row count.
+# --------------------------------------------------------------------------------------------
+
+
+class _Plan:
+    """Column order, getters and bind processors of one table on one dialect."""
+
+    def __init__(self, conn: Connection, table: Table, columns: Sequence[str]) -> None:
+        dialect = conn.dialect
+        prep = dialect.identifier_preparer
+        self.columns = list(columns)
+        self.table_sql = prep.format_table(table)
+        self.cols_sql = [prep.quote(c) for c in self.columns]
+        self.getter = itemgetter(*self.columns)
+        self.procs: list[tuple[int, Callable[[Any], Any]]] = []
+        for i, name in enumerate(self.columns):
+            proc = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if proc is not None:
+                self.procs.append((i, proc))
+        self.sqlite = dialect.name == "sqlite"
+
+    def tuples(self, rows: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        g = self.getter
+        out = [g(r) for r in rows] if len(self.columns) > 1 else [(g(r),) for r in rows]
+        if self.procs:
+            procs = self.procs
+            for k, tup in enumerate(out):
+                lst = list(tup)
+                for i, proc in procs:
+                    lst[i] = proc(lst[i])
+                out[k] = tuple(lst)
+        return out
+
+
+_PLANS: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
+
+
+def _plan(conn: Connection, table: Table, columns: Sequence[str] | None = None) -> _Plan:
+    cols = tuple(columns if columns is not None else [c.name for c in table.columns])
+    key = (conn.dialect.name, table.name, cols)
+    p = _PLANS.get(key)
+    if p is None:
+        p = _PLANS[key] = _Plan(conn, table, cols)
+    return p
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT ``rows`` (dicts keyed by column name, every column present) in bulk, inside the
+    connection's transaction."""
+    if not rows:
+        return
+    plan = _plan(conn, table)
+    tuples = plan.tuples(rows)
+    cols = ", ".join(plan.cols_sql)
+    if plan.sqlite:
+        marks = ",".join(["?"] * len(plan.columns))
+        conn.exec_driver_sql(f"INSERT INTO {plan.table_sql} ({cols}) VALUES ({marks})", tuples)
+        return
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cur.copy(f"COPY {plan.table_sql} ({cols}) FROM STDIN") as copy:
+            for tup in tuples:
+                copy.write_row(tup)
+    finally:
+        cur.close()
+
+
+def update_lot_states(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Set ``remaining_kg``, ``status`` and ``voided`` of existing lots, keyed by (owner, id).
+    ``rows``: dicts with those five columns."""
+    if not rows:
+        return
+    cols = ("owner", "id", "remaining_kg", "status", "voided")
+    plan = _plan(conn, lots, cols)
+    tuples = plan.tuples(rows)
+    q = plan.cols_sql
+    tbl = plan.table_sql
+    if plan.sqlite:
+        conn.exec_driver_sql(
+            f"UPDATE {tbl} SET {q[2]} = ?, {q[3]} = ?, {q[4]} = ? WHERE {q[0]} = ? AND {q[1]} = ?",
+            [(r[2], r[3], r[4], r[0], r[1]) for r in tuples],
+        )
+        return
+    columns = [list(c) for c in zip(*tuples, strict=True)]
+    conn.exec_driver_sql(
+        f"UPDATE {tbl} SET {q[2]} = v.r, {q[3]} = v.s, {q[4]} = v.vd "
+        "FROM unnest(%s::text[], %s::text[], %s::double precision[], %s::text[], %s::boolean[]) "
+        f"AS v(o, i, r, s, vd) WHERE {tbl}.{q[0]} = v.o AND {tbl}.{q[1]} = v.i",
+        tuple(columns),
+    )
+
+
+def ids_in(conn: Connection, column: ColumnElement[Any], ids: Sequence[str]) -> Iterable[ColumnElement[bool]]:
+    """``column IN ids`` as conditions for successive queries: chunks of 400 bound values on
+    SQLite; on PostgreSQL ``column = ANY(:array)``, one array parameter per 20,000 ids (a
+    statement with thousands of placeholders costs more to prepare than to run)."""
+    if conn.dialect.name == "postgresql":
+        for part in chunks(list(ids), 20_000):
+            yield column == any_(bindparam(None, list(part), type_=ARRAY(String)))
+        return
+    for part in chunks(list(ids)):
+        yield column.in_(part)

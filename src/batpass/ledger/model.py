@@ -463,7 +463,176 @@ def _fractions(v: Any, path: str, *, sums_to_one: bool = True) -> dict[Element, 
 
 
 def parse_event(raw: Any, *, path: str = "event") -> Event:
-    """Parse one event from its JSON form (docs/ledger-events.md), strictly."""
+    """Parse one event from its JSON form (docs/ledger-events.md), strictly.
+
+    Bulk ingest parses hundreds of thousands of events, so a fast pass runs first: the same
+    checks with the same helpers, minus the field paths (built only for error messages) and with
+    table look-ups for enums and sites. When it finds anything wrong, the strict pass below runs
+    again on the event and raises the error with its full field path."""
+    try:
+        return _parse_event_fast(raw)
+    except Exception:  # the strict pass below raises the precise error
+        pass
+    return _parse_event_strict(raw, path)
+
+
+_UNITS: dict[str, Unit] = {u.value: u for u in Unit}
+_KINDS: dict[str, EventKind] = {k.value: k for k in EventKind}
+_CUSTODY: dict[str, CustodyModel] = {c.value: c for c in CustodyModel}
+_RECYCLED: dict[str, RecycledOrigin] = {r.value: r for r in RecycledOrigin}
+_SITE_KEYS = frozenset({"id", "country"})
+_QTY_KEYS = frozenset({"value", "unit"})
+_INPUT_KEYS = frozenset({"lot", "quantity"})
+_BATTERY_KEYS = frozenset({"id", "model", "chemistry", "capacity_kwh", "category"})
+_SHIPMENT_KEYS = frozenset({"to_site", "destination_country", "document", "to_owner"})
+_RECEIPT_KEYS = frozenset({"from_owner", "from_lot", "document"})
+_STATUS_KEYS = frozenset({"lot", "value"})
+_SITES: dict[tuple[str, str], Site] = {}
+_OWNERS: set[str] = set()
+_F = "event"  # the fast pass never reports: one constant path
+
+
+class _Reject(Exception):
+    """The fast pass found something the strict pass must report."""
+
+
+def _fast_obj(v: Any, allowed: frozenset[str]) -> dict[str, Any]:
+    if not isinstance(v, dict) or not v.keys() <= allowed:
+        raise _Reject
+    return v
+
+
+def _fast_site(v: Any) -> Site:
+    d = _fast_obj(v, _SITE_KEYS)
+    key = (d["id"], d["country"])
+    site = _SITES.get(key)
+    if site is None:
+        site = Site(_str(key[0], _F, max_len=128), _country(key[1], _F))
+        if len(_SITES) < 100_000:
+            _SITES[key] = site
+    return site
+
+
+def _fast_owner(v: Any) -> str:
+    if v in _OWNERS:
+        return v  # type: ignore[no-any-return]
+    out = _owner(v, _F)
+    if len(_OWNERS) < 10_000:
+        _OWNERS.add(out)
+    return out
+
+
+def _fast_quantity(v: Any) -> Quantity:
+    d = _fast_obj(v, _QTY_KEYS)
+    x = d["value"]
+    value = x if type(x) is float and 0.0 < x < math.inf else _num(x, _F)
+    return Quantity(value, _UNITS[d["unit"]])
+
+
+def _parse_event_fast(raw: Any) -> Event:
+    d = _fast_obj(raw, _EVENT_KEYS)
+    eid = EventId(d["id"])
+    kind = _KINDS[d["kind"]]
+    owner = _fast_owner(d["owner"])
+    at_raw = d["at"]
+    at = _dt.datetime.fromisoformat(at_raw) if isinstance(at_raw, str) else None
+    if at is None or at.tzinfo is None:
+        raise _Reject
+    site = _fast_site(d["site"])
+    inputs = tuple(
+        InputRef(LotId(o["lot"]), _fast_quantity(o["quantity"]))
+        for o in (_fast_obj(item, _INPUT_KEYS) for item in (d.get("inputs") or ()))
+    )
+    outputs: list[OutputSpec] = []
+    for item in d.get("outputs") or ():
+        o = _fast_obj(item, _OUTPUT_KEYS)
+        mat = o["material"]
+        if mat not in MATERIALS:
+            raise _Reject
+        battery = None
+        b = o.get("battery")
+        if b is not None:
+            b = _fast_obj(b, _BATTERY_KEYS)
+            battery = BatteryInfo(
+                _str(b["id"], _F),
+                _str(b["model"], _F, max_len=128),
+                _str(b["chemistry"], _F, max_len=32),
+                _num(b["capacity_kwh"], _F),
+                _str(b.get("category", "ev"), _F, max_len=32),
+            )
+        mpp = o.get("mass_per_piece_kg")
+        cust = o.get("custody")
+        rec = o.get("recycled")
+        assay = o.get("assay")
+        outputs.append(
+            OutputSpec(
+                LotId(o["lot"]),
+                mat,
+                _fast_quantity(o["quantity"]),
+                _num(mpp, _F) if mpp is not None else None,
+                _CUSTODY[cust] if cust is not None else None,
+                _RECYCLED[rec] if rec is not None else None,
+                _fractions(assay, _F) if assay is not None else None,
+                battery,
+            )
+        )
+    y_raw = d.get("yield", 1.0)
+    yield_: float | dict[Element, float]
+    if isinstance(y_raw, dict):
+        yield_ = _fractions(y_raw, _F, sums_to_one=False) if y_raw else 1.0
+        if isinstance(yield_, dict) and any(v <= 0 for v in yield_.values()):
+            raise _Reject
+    else:
+        yield_ = _num(y_raw, _F)
+        if yield_ > 1.0:
+            raise _Reject
+    shipment = None
+    if d.get("shipment") is not None:
+        sh = _fast_obj(d["shipment"], _SHIPMENT_KEYS)
+        shipment = Shipment(
+            _fast_site(sh["to_site"]),
+            _country(sh["destination_country"], _F),
+            _str(sh["document"], _F),
+            _fast_owner(sh["to_owner"]) if sh.get("to_owner") is not None else None,
+        )
+    receipt = None
+    if d.get("receipt") is not None:
+        r = _fast_obj(d["receipt"], _RECEIPT_KEYS)
+        receipt = Receipt(_fast_owner(r["from_owner"]), LotId(r["from_lot"]), _str(r["document"], _F))
+    status_lot = status = None
+    if d.get("status") is not None:
+        st = _fast_obj(d["status"], _STATUS_KEYS)
+        status_lot = LotId(st["lot"])
+        status = st["value"]
+        if status not in PASSPORT_STATUSES:
+            raise _Reject
+    corrects = EventId(d["corrects"]) if d.get("corrects") is not None else None
+    void = d.get("void", False)
+    if not isinstance(void, bool):
+        raise _Reject
+    reason = _str(d["reason"], _F, max_len=2000) if d.get("reason") is not None else None
+    ev = Event(
+        eid,
+        kind,
+        owner,
+        at,
+        site,
+        inputs,
+        tuple(outputs),
+        yield_,
+        shipment,
+        receipt,
+        status_lot,
+        status,
+        corrects,
+        void,
+        reason,
+    )
+    _check_shape(ev, _F)
+    return ev
+
+
+def _parse_event_strict(raw: Any, path: str) -> Event:
     d = _obj(raw, path, _EVENT_KEYS)
     eid = EventId(_req(d, "id", path), field=f"{path}.id")
     kind = _enum(EventKind, _req(d, "kind", path), f"{path}.kind")
@@ -879,10 +1048,22 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
                 field="event.outputs",
                 rule="ledger.assay.required",
             )
-        for el in ELEMENTS:
-            rest = max(0.0, available[el] - fixed_el[el])
-            if rest > 0:
-                derived_comp[el] = min(1.0, rest / derived_mass)
+        p0 = parents[0] if len(parents) == 1 else None
+        if (
+            inherits
+            and p0 is not None
+            and p0[1] == derived_mass
+            and not any(fixed_el.values())
+            and all(ev.yield_for(el) == 1.0 for el in p0[0].composition)
+        ):
+            # a whole-quantity move of one lot: the composition is the lot's own, exactly (the
+            # division below would agree only to rounding, and the profile could not be shared)
+            derived_comp = {el: min(1.0, f) for el, f in p0[0].composition.items() if f > 0}
+        else:
+            for el in ELEMENTS:
+                rest = max(0.0, available[el] - fixed_el[el])
+                if rest > 0:
+                    derived_comp[el] = min(1.0, rest / derived_mass)
         if sum(derived_comp.values()) > 1.0 + MASS_TOLERANCE_REL:
             raise MassBalanceViolation(
                 f"event {ev.id}: the tracked elements the inputs give "

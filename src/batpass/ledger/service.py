@@ -92,11 +92,15 @@ class _View:
         self.lots: dict[str, Lot] = {}
         self.missing: set[str] = set()
         self.flows: dict[str, tuple[list[tuple[LotId, float]], list[LotId]]] = {}
+        #: stored profile JSON per lot (preloaded rows, then lots of this batch): a lot whose
+        #: profile is its single parent's (a move) reuses the text instead of encoding it again
+        self.pjson: dict[str, str] = {}
 
     def preload(self, ids: Iterable[str]) -> None:
         want = [i for i in ids if i not in self.lots and i not in self.missing]
         for r in t.select_lots(self.conn, self.owner, want):
             self.lots[r.id] = lot_from_row(r)
+            self.pjson[r.id] = r.profile
         self.missing.update(i for i in want if i not in self.lots)
 
     def lot(self, owner: str, lot_id: LotId) -> Lot | None:
@@ -223,9 +227,9 @@ class LedgerService:
         bodies = {ev.id: canonical_body(ev) for _, ev in items}
         stored: dict[str, str] = {}
         ids = [str(ev.id) for _, ev in items]
-        for part in t.chunks(ids):
+        for cond in t.ids_in(conn, t.events.c.id, ids):
             for eid, body in conn.execute(
-                select(t.events.c.id, t.events.c.body).where(t.events.c.owner == owner, t.events.c.id.in_(part))
+                select(t.events.c.id, t.events.c.body).where(t.events.c.owner == owner, cond)
             ):
                 stored[eid] = body
         fresh: list[tuple[int, Event]] = []
@@ -270,7 +274,7 @@ class LedgerService:
         edge_rows: list[dict[str, Any]] = []
         credit_rows: list[dict[str, Any]] = []
         alert_rows: list[dict[str, Any]] = []
-        pjson: dict[str, str] = {}
+        pjson = view.pjson
         hashes: list[str] = []
         now = _dt.datetime.now(_dt.UTC)
         for i, ev in fresh:
@@ -396,16 +400,12 @@ class LedgerService:
                 }
             )
             prev_root = root
-        conn.execute(t.events.insert(), event_rows)
-        conn.execute(t.batches.insert(), batch_rows)
-        if new_lots:
-            conn.execute(t.lots.insert(), [lot_row(lot, lot.seq, pjson[lot.id]) for lot in new_lots])
-        if edge_rows:
-            conn.execute(t.edges.insert(), edge_rows)
-        if credit_rows:
-            conn.execute(t.credits.insert(), credit_rows)
-        if alert_rows:
-            conn.execute(t.alerts.insert(), alert_rows)
+        t.insert_rows(conn, t.events, event_rows)
+        t.insert_rows(conn, t.batches, batch_rows)
+        t.insert_rows(conn, t.lots, [lot_row(lot, lot.seq, pjson[lot.id]) for lot in new_lots])
+        t.insert_rows(conn, t.edges, edge_rows)
+        t.insert_rows(conn, t.credits, credit_rows)
+        t.insert_rows(conn, t.alerts, alert_rows)
         if auths:
             for a in auths:
                 if a.used_changed:
@@ -414,26 +414,20 @@ class LedgerService:
                         .where(t.authorisations.c.owner == owner, t.authorisations.c.id == a.id)
                         .values(used_kg=a.used_kg)
                     )
-        upd = [
-            {
-                "o": owner,
-                "i": lid,
-                "r": view.lots[lid].remaining_kg,
-                "s": view.lots[lid].status,
-                "v": view.lots[lid].voided,
-            }
-            for lid in touched
-            if lid not in new_ids
-        ]
-        if upd:
-            from sqlalchemy import bindparam
-
-            conn.execute(
-                update(t.lots)
-                .where(t.lots.c.owner == bindparam("o"), t.lots.c.id == bindparam("i"))
-                .values(remaining_kg=bindparam("r"), status=bindparam("s"), voided=bindparam("v")),
-                upd,
-            )
+        t.update_lot_states(
+            conn,
+            [
+                {
+                    "owner": owner,
+                    "id": str(lid),
+                    "remaining_kg": view.lots[lid].remaining_kg,
+                    "status": view.lots[lid].status,
+                    "voided": view.lots[lid].voided,
+                }
+                for lid in touched
+                if lid not in new_ids
+            ],
+        )
         if head is None:
             conn.execute(
                 t.heads.insert().values(owner=owner, seq=seq, hash=prev_hash, batch_no=batch_no, root=prev_root)
