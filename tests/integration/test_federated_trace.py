@@ -23,7 +23,7 @@ from batpass.scenario import COMPANIES
 pytestmark = pytest.mark.integration
 
 ACTIVE = ("Li", "Ni", "Co", "Mn", "C_nat")
-OUTSIDE = "supplier's DID does not resolve (outside the dataspace or unreachable)"
+OUTSIDE = "supplier's DID does not resolve (outside the dataspace)"
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from batpass.dataspace.model import (
     Transfer,
     TransferState,
 )
-from batpass.dataspace.ports import AssetSource, ParticipantVerifier, TokenIssuer
+from batpass.dataspace.ports import AssetSource, ParticipantVerifier, QueryAssetSource, TokenIssuer
 from batpass.dataspace.service import (
     DSP_PATH,
     PULL_FORMAT,
@@ -64,6 +64,7 @@ __all__ = [
     "Participant",
     "ParticipantVerifier",
     "PolicyNotSatisfied",
+    "QueryAssetSource",
     "Reader",
     "Role",
     "TokenIssuer",

@@ -7,15 +7,19 @@
 - :class:`TokenIssuer`: the self-issued token this node sends to a counterparty (audience = its DID).
 - :class:`AssetSource`: produces an asset's content (opaque JSON) for the data plane. The
   composition root registers one per ``Asset.source`` name; dataspace never knows what it is.
+- :class:`QueryAssetSource`: a source whose content depends on the pull request's query string
+  (the consumer's ``DspConsumer.pull(pid, query=...)``, as an EDC data plane proxies query
+  parameters); it also learns the consumer's DID from the agreement. The query is opaque here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from batpass.dataspace.model import Participant
 
-__all__ = ["AssetSource", "ParticipantVerifier", "TokenIssuer"]
+__all__ = ["AssetSource", "ParticipantVerifier", "QueryAssetSource", "TokenIssuer"]
 
 
 @runtime_checkable
@@ -38,5 +42,25 @@ class AssetSource(Protocol):
         """The JSON content of the asset ``key`` for the consumer of ``agreement_id``.
 
         Raise ``NotFound`` when it no longer exists.
+        """
+        ...
+
+
+@runtime_checkable
+class QueryAssetSource(Protocol):
+    async def query_content(
+        self,
+        key: str,
+        *,
+        consumer_did: str,
+        consumer_bpnl: str | None,
+        agreement_id: str,
+        query: Mapping[str, str],
+    ) -> Any:
+        """The JSON content of the asset ``key`` for the query of one data-plane pull by the
+        consumer of ``agreement_id`` (its DID and BPNL as verified at negotiation).
+
+        Raise ``NotFound`` for what the query names but this consumer may not have (the same
+        answer as for what does not exist), ``InvalidInput`` for a malformed query.
         """
         ...

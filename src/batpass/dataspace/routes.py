@@ -191,7 +191,8 @@ async def callback_transfer(pid: str, kind: str, request: Request, ctx: Ctx) -> 
 
 @router.get("/api/public")
 async def dataplane_pull(request: Request, ctx: Ctx) -> JSONResponse:
-    content = await ctx.service(DspProvider).pull(request.headers.get("authorization"))
+    query = dict(request.query_params)  # opaque to the connector: the asset's source reads it
+    content = await ctx.service(DspProvider).pull(request.headers.get("authorization"), query)
     return JSONResponse(content)
 
 

@@ -59,7 +59,7 @@ from batpass.dataspace.model import (
     Role,
     TransferState,
 )
-from batpass.dataspace.ports import AssetSource, ParticipantVerifier, TokenIssuer
+from batpass.dataspace.ports import AssetSource, ParticipantVerifier, QueryAssetSource, TokenIssuer
 from batpass.store import UnitOfWork, enqueue
 
 __all__ = [
@@ -806,8 +806,11 @@ class DspProvider:
             )
         return row
 
-    async def pull(self, authorization: str | None) -> Any:
-        """Serve the asset of a started transfer to the bearer of its access token."""
+    async def pull(self, authorization: str | None, query: Mapping[str, str] | None = None) -> Any:
+        """Serve the asset of a started transfer to the bearer of its access token.
+
+        ``query`` (the pull request's query parameters) is passed, opaque, to a
+        :class:`~batpass.dataspace.ports.QueryAssetSource`; a source that takes none refuses one."""
         token = (authorization or "").removeprefix("Bearer ").strip()
         if not token:
             raise Unauthorized("the data plane needs the transfer's access token", rule="data plane")
@@ -821,6 +824,20 @@ class DspProvider:
         source = self.sources.get(asset.source)
         if source is None:
             raise NotFound(f"no content source '{asset.source}' on this node", rule="asset sources")
+        if isinstance(source, QueryAssetSource):
+            return await source.query_content(
+                asset.source_key,
+                consumer_did=ag.consumer_did,
+                consumer_bpnl=ag.consumer_bpnl,
+                agreement_id=ag.id,
+                query=dict(query or {}),
+            )
+        if query:
+            raise InvalidInput(
+                f"asset '{asset.id}' takes no query",
+                field=sorted(query)[0],
+                rule="data plane: only a query source reads the pull's query",
+            )
         return await source.content(asset.source_key, participant_bpnl=ag.consumer_bpnl, agreement_id=ag.id)
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
@@ -1280,8 +1297,11 @@ class DspConsumer:
             expires_at=dt.datetime.fromisoformat(raw["expires_at"]) if raw.get("expires_at") else None,
         )
 
-    async def pull(self, pid: str) -> Any:
-        """Fetch the data of a started transfer; refresh the token once if it expired."""
+    async def pull(self, pid: str, *, query: Mapping[str, str] | None = None) -> Any:
+        """Fetch the data of a started transfer; refresh the token once if it expired.
+
+        ``query`` goes to the data plane as query parameters (the provider's source reads them);
+        the transfer and its token serve any number of pulls while it is started."""
         address = self.data_address(pid)
         if address is None:
             raise InvalidInput(
@@ -1289,17 +1309,18 @@ class DspConsumer:
                 field="pid",
                 rule="DSP 2025-1: pull after TransferStartMessage",
             )
-        resp = await self._get(address.endpoint, address.token)
+        params = dict(query or {})
+        resp = await self._get(address.endpoint, address.token, params)
         if resp.status_code == 401 and address.refresh_token and address.refresh_endpoint:
             address = await self._refresh(pid, address)
-            resp = await self._get(address.endpoint, address.token)
+            resp = await self._get(address.endpoint, address.token, params)
         if resp.status_code != 200:
             raise self._fail(resp, "data plane")
         return resp.json()
 
-    async def _get(self, url: str, token: str) -> httpx.Response:
+    async def _get(self, url: str, token: str, params: Mapping[str, str] | None = None) -> httpx.Response:
         try:
-            return await self.client.get(url, headers={"Authorization": f"Bearer {token}"})
+            return await self.client.get(url, params=dict(params or {}), headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"data plane {url} unreachable: {type(exc).__name__}", rule="data plane") from exc
 

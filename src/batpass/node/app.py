@@ -37,8 +37,10 @@ from batpass.footprint import routes as footprint_routes
 from batpass.http import Ctx, ErrorShape, NodeContext, install_error_handlers
 from batpass.ledger import LedgerService
 from batpass.ledger import routes as ledger_routes
+from batpass.node import _federation
 from batpass.node._adapters import DcpParticipantAdapter, DidKeyResolver, LedgerSummarySource, SelfIssuedTokenIssuer
 from batpass.node._config import NodeConfig, NodePaths
+from batpass.node._federation import FederatedTrace, install_upstream_offer
 from batpass.node._outbox import OutboxDispatcher
 from batpass.node._tls import client_ssl_context
 from batpass.node.local import LocalNode, open_node
@@ -63,7 +65,7 @@ def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]
     if "ouranos" in profiles:
         mods.append(ouranos_routes)
     if "catena-x" in profiles:
-        mods.extend([dataspace_routes, management_routes, footprint_routes])
+        mods.extend([dataspace_routes, management_routes, footprint_routes, _federation])
     return [(m.router, dict(getattr(m, "ERROR_SHAPES", {}))) for m in mods]
 
 
@@ -104,6 +106,17 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
         ctx.services[OuranosHub] = hub
     ledger = node.ledger_service(hub=hub)
     ctx.services[LedgerService] = ledger
+    if "catena-x" in cfg.profiles:
+        # the recursive trace: answers customers for lots shipped to them, asking direct suppliers
+        federated = FederatedTrace(
+            ledger=ledger,
+            identity=node.identity,
+            consumer=ctx.services[DspConsumer],
+            resolve_did=trust.resolver.resolve,
+            cached_did=trust.resolver.cached,
+        )
+        ctx.services[FederatedTrace] = federated
+        install_upstream_offer(ctx.services[DspProvider], federated)
     # the node that keeps a signed copy of every version (config extra "passport_backup_url");
     # until a partner is named, the node keeps its own copies
     backup_url = cfg.extra.get("passport_backup_url", node.base_url)

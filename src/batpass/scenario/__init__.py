@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batpass.core.countries import EU27
+from batpass.core.errors import InvalidInput
 from batpass.ledger import MATERIALS, Element
 
 __all__ = [
@@ -147,9 +148,12 @@ class Scenario:
 
 
 class _Gen:
-    def __init__(self, seed: int, owner: str | None, resolver: str) -> None:
+    def __init__(
+        self, seed: int, owner: str | None, resolver: str, owners: Mapping[str, str] | None = None
+    ) -> None:
         self.rnd = random.Random(seed)
         self.owner = owner
+        self.owners: Mapping[str, str] = dict(owners or {})
         self.resolver = resolver.rstrip("/")
         self.t = _dt.datetime(2026, 1, 5, tzinfo=_dt.UTC)
         self.ms = int(self.t.timestamp() * 1000)
@@ -172,7 +176,7 @@ class _Gen:
         return COMPANIES[code]
 
     def own(self, c: Company) -> str:
-        return self.owner or c.did
+        return self.owner or self.owners.get(c.code, c.did)
 
     def event(
         self,
@@ -265,7 +269,7 @@ class _Gen:
                 "to_site": {"id": b.site, "country": b.country},
                 "destination_country": b.country,
                 "document": f"BL-{o['lot'][:8]}",
-                "to_owner": b.did,
+                "to_owner": self.own(b),
             },
         )
         r = self.out(material, lot[1])
@@ -275,7 +279,7 @@ class _Gen:
             "receipt",
             b,
             outputs=[r],
-            receipt={"from_owner": a.did, "from_lot": o["lot"], "document": f"BL-{o['lot'][:8]}"},
+            receipt={"from_owner": self.own(a), "from_lot": o["lot"], "document": f"BL-{o['lot'][:8]}"},
         )
         return r["lot"], lot[1]
 
@@ -301,16 +305,27 @@ def generate(
     seed: int = 7,
     owner: str | None = None,
     resolver: str = "https://rhein-auto.batpass.example",
+    owners: Mapping[str, str] | None = None,
 ) -> Scenario:
     """Generate the scenario until at least ``lots`` lots exist (10² to 10⁶; batteries follow:
     ten per production round). ``owner`` records every company's events in one partition (a
     single-node view, used by local traces and benchmarks); by default each company is its own
-    owner (``Company.did``) and goods cross partitions by shipment and receipt."""
+    owner (``Company.did``) and goods cross partitions by shipment and receipt. ``owners`` maps
+    company codes (:data:`COMPANIES`) to the DID of the node that records them (several
+    companies may share one node, e.g. every mine on one "mining" node); unmapped companies keep
+    their own DID. Shipments and receipts then cross nodes' partitions as they cross partitions.
+    A shipment between two companies of one owner stays a shipment and a receipt in that
+    partition."""
+    if owner is not None and owners:
+        raise InvalidInput(
+            "owner (one partition) and owners (per company) exclude each other", field="owners", rule="scenario.owners"
+        )
+    unknown = sorted(set(owners or {}) - set(COMPANIES))
+    if unknown:
+        raise InvalidInput(f"unknown company codes {unknown}", field="owners", rule="scenario.owners: COMPANIES codes")
     if not 10 <= lots <= 2_000_000:
-        from batpass.core.errors import InvalidInput
-
         raise InvalidInput(f"lots must be between 10 and 2,000,000, got {lots}", field="lots", rule="scenario.scale")
-    g = _Gen(seed, owner, resolver)
+    g = _Gen(seed, owner, resolver, owners)
     recycled: list[tuple[str, float, str]] = []  # (lot at the cathode maker, kg, material)
     rnd_no = 0
     rec = g.co("rotterdam-recycling")
