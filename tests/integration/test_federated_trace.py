@@ -102,3 +102,23 @@ def test_the_pack_node_learns_nothing_above_the_cell_node(chain: SupplyChain) ->
     assert not leaked, leaked
     # the canary check can fail: the cell node's DID (a direct supplier) is known to the pack
     assert chain.nodes["cells"].did in dump
+
+
+def test_the_cli_runs_the_federated_trace(chain: SupplyChain) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pack = chain.nodes["pack"]
+    env = dict(os.environ, BATPASS_HOME=str(pack.node.settings.home), BATPASS_ADMIN_KEY=pack.admin_key, COLUMNS="200")
+    args = [sys.executable, "-m", "batpass", "trace", chain.scenario.battery_ids[7], "--federated", "--node", pack.name]
+    p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout)
+    assert out["mines_reached"] == 7 and int(out["hops"]) >= 5
+    assert "federated origin" in p.stderr
+    # without the admin key: one line, exit 2
+    env.pop("BATPASS_ADMIN_KEY")
+    p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "admin key" in p.stderr

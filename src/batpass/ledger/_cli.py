@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from urllib.parse import quote
 
 import typer
 from rich.console import Console
@@ -61,6 +62,38 @@ def _service(name: str) -> LedgerService:
     from batpass.node.local import open_node
 
     return open_node(name).ledger_service()
+
+
+def _federated(name: str, subject: str, api_key: str | None) -> dict[str, Any]:
+    """Ask the running node (over HTTPS, trusting its federation CA) for the recursive trace."""
+    import httpx
+
+    from batpass.core.errors import Unauthorized, UpstreamUnavailable
+    from batpass.node.local import open_node
+
+    if not api_key:
+        raise Unauthorized(
+            "--federated needs the node's admin key (--api-key or BATPASS_ADMIN_KEY)",
+            rule="the node stores its admin key hashed only",
+        )
+    node = open_node(name)
+    url = f"{node.base_url}/v1/trace/federated/{quote(subject, safe='')}"
+    verify: Any = str(node.paths.ca_cert) if node.base_url.startswith("https") else True
+    try:
+        resp = httpx.get(url, headers={"X-Api-Key": api_key}, verify=verify, timeout=120)
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable(
+            f"node {name} does not answer at {node.base_url} ({type(exc).__name__}); is it running?",
+            rule="batpass serve --node NAME",
+        ) from exc
+    if resp.status_code != 200:
+        try:
+            detail = resp.json().get("detail", resp.text)
+        except ValueError:
+            detail = resp.text
+        raise UpstreamUnavailable(f"node {name} answered {resp.status_code}: {detail}", rule="federated trace")
+    out: dict[str, Any] = resp.json()
+    return out
 
 
 def _progress() -> Progress:
@@ -167,6 +200,17 @@ def verify(
     _err.print(f"[green]✓[/] {rep.events} events in {rep.batches} signed batches verify")
 
 
+def _federated_table(subject: str, result: dict[str, Any]) -> Table:
+    table = Table(title=f"federated origin of {subject}")
+    for col in ("element", "by country", "high-risk"):
+        table.add_column(col)
+    high = result.get("high_risk_share", {})
+    for el, shares in result.get("shares_by_country", {}).items():
+        countries = ", ".join(f"{c} {s:.1%}" for c, s in sorted(shares.items(), key=lambda x: -x[1]))
+        table.add_row(el, countries or "-", f"{high.get(el, 0.0):.1%}")
+    return table
+
+
 def _shares_table(result: dict[str, Any]) -> Table:
     table = Table(title=f"origin of {result['root']['battery'] or result['root']['lot']}")
     for col in ("element", "by country", "high-risk", "recycled pre", "recycled post", "custody", "unknown"):
@@ -192,8 +236,26 @@ def trace(
     node: NodeOpt,
     down: Annotated[bool, typer.Option("--down", help="downstream: every lot and battery it reached")] = False,
     owner: Annotated[str | None, typer.Option(help="owner partition (default: the node's DID)")] = None,
+    federated: Annotated[
+        bool, typer.Option("--federated", help="recursive trace through the suppliers' connectors (the node must run)")
+    ] = False,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="BATPASS_ADMIN_KEY", help="the node's admin key, for --federated (stored hashed only)"),
+    ] = None,
 ) -> None:
-    """Local trace: origin shares per element (table on stderr), the full result as JSON on stdout."""
+    """Trace a lot or battery: origin shares per element (table on stderr), the full result as JSON
+    on stdout. Local by default; ``--federated`` asks the running node to recurse tier by tier."""
+    if federated:
+        with _one_line_errors():
+            result = _federated(node, subject, api_key)
+        _err.print(_federated_table(subject, result))
+        _err.print(
+            f"{result['hops']} supplier tiers crossed, {result['mines_reached']} mine sites reached, "
+            f"{len(result['tombstones'])} tombstone(s)"
+        )
+        typer.echo(json.dumps(result))
+        return
     with _one_line_errors():
         svc = _service(node)
         result = svc.trace(owner or svc.identity.did, subject, direction="down" if down else "up")
