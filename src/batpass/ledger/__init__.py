@@ -23,9 +23,13 @@ from batpass.ledger.model import (
 from batpass.ledger.service import LedgerService, RecordResult, VerifyReport
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
+#: JSON Schema (draft 2020-12) of one ledger event line as :func:`parse_event` accepts it
+#: (docs/ledger-events.md)
+EVENT_SCHEMA_PATH = Path(__file__).resolve().parent / "_data" / "ledger-event.schema.json"
 
 __all__ = [
     "ELEMENTS",
+    "EVENT_SCHEMA_PATH",
     "MASS_TOLERANCE_ABS_KG",
     "MASS_TOLERANCE_REL",
     "MATERIALS",

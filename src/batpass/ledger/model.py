@@ -369,6 +369,15 @@ def _obj(v: Any, path: str, allowed: frozenset[str] | None = None) -> Mapping[st
     return v
 
 
+def _list(v: Any, path: str) -> list[Any]:
+    """An optional array: absent or empty-looking (``null``, ``[]``) is none; anything else must be a list."""
+    if not v:
+        return []
+    if not isinstance(v, list):
+        raise InvalidInput(f"{path} must be an array", field=path, rule="ledger.event.schema", value=v)
+    return v
+
+
 def _str(v: Any, path: str, *, max_len: int = 512) -> str:
     if not isinstance(v, str) or not v or len(v) > max_len:
         raise InvalidInput(
@@ -651,17 +660,17 @@ def _parse_event_strict(raw: Any, path: str) -> Event:
         )
     site = _site(_req(d, "site", path), f"{path}.site")
     inputs: list[InputRef] = []
-    for i, item in enumerate(d.get("inputs") or ()):
+    for i, item in enumerate(_list(d.get("inputs"), f"{path}.inputs")):
         p = f"{path}.inputs[{i}]"
         o = _obj(item, p, frozenset({"lot", "quantity"}))
         inputs.append(
             InputRef(LotId(_req(o, "lot", p), field=f"{p}.lot"), _quantity(_req(o, "quantity", p), f"{p}.quantity"))
         )
     outputs: list[OutputSpec] = []
-    for i, item in enumerate(d.get("outputs") or ()):
+    for i, item in enumerate(_list(d.get("outputs"), f"{path}.outputs")):
         p = f"{path}.outputs[{i}]"
         o = _obj(item, p, _OUTPUT_KEYS)
-        mat = _req(o, "material", p)
+        mat = _str(_req(o, "material", p), f"{p}.material", max_len=64)
         if mat not in MATERIALS:
             raise InvalidInput(
                 f"{p}.material {mat!r} is not a known material",
