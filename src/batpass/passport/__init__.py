@@ -31,7 +31,7 @@ from batpass.passport.model import (
     tiers_for_roles,
     visible_view,
 )
-from batpass.passport.ports import Clock, PublicKeyResolver, RoleVerifier, SystemClock, UpstreamSummarySource
+from batpass.passport.ports import CallerVerifier, Clock, PublicKeyResolver, RoleVerifier, SystemClock, UpstreamSummarySource
 from batpass.passport.service import PassportService, StaticProductData, load_static_product_data
 
 MIGRATIONS_DIR = Path(__file__).parent / "_migrations"
@@ -40,6 +40,7 @@ __all__ = [
     "FIELDS",
     "MIGRATIONS_DIR",
     "ROLE_TIERS",
+    "CallerVerifier",
     "Category",
     "Clock",
     "FieldSpec",

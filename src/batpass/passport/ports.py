@@ -3,6 +3,10 @@
 - :class:`RoleVerifier` (contract §4): the roles a reader proves with a bearer presentation;
   ``trust`` implements it (verified ``vp+jwt`` / SD-JWT with key binding, audience the serving
   node's DID, nonce from ``/v1/auth/nonce``).
+- :class:`CallerVerifier`: the DID of a writer on another node, from its DCP self-issued token
+  (``Authorization: Bearer <token>``, audience this node's DID, DCP 1.0 §4.3); ``trust``
+  verifies it (the node wires an adapter). The passport's write rules (responsible operator or
+  written mandate, Art. 77(4)) then decide with that DID as the actor.
 - :class:`UpstreamSummarySource` (contract §1): the verified upstream summary of a battery, from
   the ledger (origin, recycled content, footprint, credentials).
 - :class:`PublicKeyResolver`: the public JWK of a ``did#kid`` (did:web resolution), used to check
@@ -18,7 +22,7 @@ from typing import Any, Protocol
 
 from batpass.core.ids import BatteryId
 
-__all__ = ["Clock", "PublicKeyResolver", "RoleVerifier", "SystemClock", "UpstreamSummarySource"]
+__all__ = ["CallerVerifier", "Clock", "PublicKeyResolver", "RoleVerifier", "SystemClock", "UpstreamSummarySource"]
 
 
 class RoleVerifier(Protocol):
@@ -26,6 +30,17 @@ class RoleVerifier(Protocol):
         """The verified roles of the presenter (empty for ``None`` or an anonymous reader).
 
         Raises ``Unauthorized`` for a presentation that does not verify.
+        """
+        ...
+
+
+class CallerVerifier(Protocol):
+    async def caller_did(self, authorization: str | None) -> str | None:
+        """The verified DID of the caller presenting ``authorization`` (the whole header value,
+        ``Bearer <self-issued token>``), or ``None`` when there is no header.
+
+        Raises ``Unauthorized`` for a token that does not verify (signature by a key of the
+        ``iss`` DID, ``iss`` = ``sub``, audience this node's DID, ``exp``/``iat``).
         """
         ...
 
