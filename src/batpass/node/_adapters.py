@@ -6,10 +6,13 @@
 - trust's self-issued tokens → dataspace's :class:`~batpass.dataspace.ports.TokenIssuer`.
 - trust's DID resolver → passport's ``PublicKeyResolver``; the ledger → passport's
   ``UpstreamSummarySource``.
+- trust's self-issued token verification → passport's ``CallerVerifier``: a writer on another
+  node is the verified issuer DID of its DCP self-issued token (audience this node's DID).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,9 +20,23 @@ from batpass.core.errors import NotFound
 from batpass.core.ids import BatteryId
 from batpass.dataspace import Participant
 from batpass.ledger import LedgerService
-from batpass.trust import NodeIdentity, TrustService, issue_self_issued_token
+from batpass.trust import (
+    CredentialRejected,
+    DidResolver,
+    NodeIdentity,
+    RejectReason,
+    TrustService,
+    issue_self_issued_token,
+    verify_self_issued_token,
+)
 
-__all__ = ["DcpParticipantAdapter", "DidKeyResolver", "LedgerSummarySource", "SelfIssuedTokenIssuer"]
+__all__ = [
+    "DcpParticipantAdapter",
+    "DidKeyResolver",
+    "LedgerSummarySource",
+    "SelfIssuedCaller",
+    "SelfIssuedTokenIssuer",
+]
 
 
 class DcpParticipantAdapter:
@@ -62,6 +79,13 @@ class DidKeyResolver:
                 return dict(vm["publicKeyJwk"])
         raise NotFound(f"{kid} is not a verification method of {did}", rule="DID Core verificationMethod")
 
+    def jwk_or_none(self, kid: str) -> Mapping[str, Any] | None:
+        """The same, answering ``None`` for an unknown key (ports that treat it as a refusal)."""
+        try:
+            return self.jwk_for(kid)
+        except NotFound:
+            return None
+
 
 class LedgerSummarySource:
     """passport's ``UpstreamSummarySource``: the node's own ledger summary of a battery lot."""
@@ -76,3 +100,33 @@ class LedgerSummarySource:
             return self._ledger.summary(self._owner, battery.digital_link(self._resolver_base))
         except NotFound:
             return None
+
+
+class SelfIssuedCaller:
+    """passport's ``CallerVerifier``: the DID of a caller on another node, from its DCP
+    self-issued token (``Authorization: Bearer <token>``; DCP 1.0 §4.3).
+
+    trust's :func:`~batpass.trust.verify_self_issued_token` checks the signature by a key of the
+    ``iss`` DID (resolved with the node's allow-listed did:web resolver), ``iss`` = ``sub``,
+    ``aud`` = ``audience`` (this node's DID), ``exp`` and ``iat``. The check runs in a worker
+    thread because resolving a DID not yet cached fetches its document over HTTPS.
+    """
+
+    def __init__(self, resolver: DidResolver, *, audience: str) -> None:
+        self._resolver = resolver
+        self._audience = audience
+
+    async def caller_did(self, authorization: str | None) -> str | None:
+        if not authorization:
+            return None
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise CredentialRejected(
+                "Authorization: expected 'Bearer <self-issued token>'",
+                reason=RejectReason.MALFORMED,
+                rule="RFC 6750; DCP 1.0 §4.3",
+            )
+        caller = await asyncio.to_thread(
+            verify_self_issued_token, token.strip(), audience=self._audience, resolver=self._resolver
+        )
+        return caller.did

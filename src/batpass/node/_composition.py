@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from batpass import dataspace, footprint, ledger, ouranos, participants, passport, store, trust
+from batpass import bridge, dataspace, footprint, ledger, ouranos, participants, passport, store, trust
 
 __all__ = ["migration_dirs"]
 
@@ -24,4 +24,5 @@ def migration_dirs() -> list[Path]:
         trust.MIGRATIONS_DIR,
         ledger.MIGRATIONS_DIR,
         passport.MIGRATIONS_DIR,
+        bridge.MIGRATIONS_DIR,
     ]

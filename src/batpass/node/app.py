@@ -19,6 +19,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from batpass import __version__
+from batpass.bridge import CrosswalkService, EntryKind, TrustedAsserters
+from batpass.bridge import routes as bridge_routes
 from batpass.compliance import load_ruleset
 from batpass.compliance import routes as compliance_routes
 from batpass.core.errors import InvalidInput
@@ -37,9 +39,16 @@ from batpass.footprint import routes as footprint_routes
 from batpass.http import Ctx, ErrorShape, NodeContext, install_error_handlers
 from batpass.ledger import LedgerService
 from batpass.ledger import routes as ledger_routes
-from batpass.node import _federation
+from batpass.node import _connector_assets, _federation
 from batpass.node._adapters import DcpParticipantAdapter, DidKeyResolver, LedgerSummarySource, SelfIssuedTokenIssuer
 from batpass.node._config import NodeConfig, NodePaths
+from batpass.node._connector_assets import (
+    BatteryPassSource,
+    ConnectorClient,
+    PcfSource,
+    install_passport_offer,
+    install_pcf_offer,
+)
 from batpass.node._federation import FederatedTrace, install_upstream_offer
 from batpass.node._outbox import OutboxDispatcher
 from batpass.node._tls import client_ssl_context
@@ -64,8 +73,10 @@ def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]
     mods: list[Any] = [participants_routes, trust_routes, ledger_routes, passport_routes, compliance_routes]
     if "ouranos" in profiles:
         mods.append(ouranos_routes)
+    if "bridge" in profiles:
+        mods.append(bridge_routes)
     if "catena-x" in profiles:
-        mods.extend([dataspace_routes, management_routes, footprint_routes, _federation])
+        mods.extend([dataspace_routes, management_routes, footprint_routes, _federation, _connector_assets])
     return [(m.router, dict(getattr(m, "ERROR_SHAPES", {}))) for m in mods]
 
 
@@ -132,7 +143,36 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
         )
     else:
         log.warning("passports are off on this plain-HTTP development node: backup copies travel only over HTTPS")
+    if "catena-x" in cfg.profiles:
+        # the Catena-X battery pass (cx.circular.dpp:1) and PCF exchange over the connector
+        provider, registry = ctx.services[DspProvider], ctx.services[TwinRegistry]
+        ctx.services[ConnectorClient] = ConnectorClient(ctx.services[DspConsumer], trust.resolver.resolve)
+        install_pcf_offer(provider, PcfSource(ctx.services[PactService], registry))
+        if PassportService in ctx.services:
+            install_passport_offer(provider, BatteryPassSource(ctx.services[PassportService], registry))
     ctx.services[RoleVerifier] = trust
+    if "bridge" in cfg.profiles:
+        ctx.services[CrosswalkService] = CrosswalkService(
+            ctx.engine,
+            public_jwk_resolver=DidKeyResolver(trust).jwk_or_none,
+            policy=_crosswalk_policy(cfg.extra),
+            identity=node.identity,
+        )
+
+
+def _crosswalk_policy(extra: dict[str, Any]) -> TrustedAsserters:
+    """Who may assert crosswalk entries: the Ouranos operator for every kind, the Catena-X
+    operator for operators (BPNLs), plus any grants in config ``crosswalk_asserters``
+    (DID -> list of kinds)."""
+    grants: dict[str, frozenset[EntryKind]] = {}
+    ops = extra.get("trust_operators", {})
+    if "ouranos" in ops:
+        grants[ops["ouranos"]] = frozenset(EntryKind)
+    if "catena-x" in ops:
+        grants[ops["catena-x"]] = grants.get(ops["catena-x"], frozenset()) | {EntryKind.OPERATOR}
+    for did, kinds in extra.get("crosswalk_asserters", {}).items():
+        grants[did] = grants.get(did, frozenset()) | frozenset(EntryKind(k) for k in kinds)
+    return TrustedAsserters(grants)
 
 
 def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:

@@ -3,7 +3,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from batpass.core.errors import ALL_ERRORS, BatpassError, InvalidInput
+from batpass.core.settings import Settings
 from batpass.http import problem_body
+from batpass.node import create_app, init_node
 
 
 def test_health_and_did_document(node_client: tuple[TestClient, str]) -> None:
@@ -68,3 +70,20 @@ def test_every_error_class_maps_to_a_problem() -> None:
         assert body["status"] == cls.status and body["type"].endswith(cls.kind)
         assert 400 <= body["status"] < 600
     assert issubclass(InvalidInput, BatpassError)
+
+
+def test_routers_follow_the_profiles(settings: Settings) -> None:
+    """A bridge node (which implies catena-x) serves the crosswalk and the connector; a hub node
+    serves the Ouranos API and neither of those."""
+    bridge, bkey = init_node("br", profiles=["bridge"], settings=settings)
+    bridge.close()
+    hub, hkey = init_node("hub", profiles=["ouranos"], settings=settings)
+    hub.close()
+    with TestClient(create_app(settings, node_name="br"), base_url=bridge.base_url) as c:
+        assert c.get("/v1/bridge/crosswalk", headers={"X-Api-Key": bkey}).status_code == 200
+        assert c.get("/.well-known/dspace-version").status_code == 200
+        assert c.get("/api/v1/authInfo", params={"dataTarget": "operator"}).status_code == 404
+    with TestClient(create_app(settings, node_name="hub"), base_url=hub.base_url) as c:
+        assert c.get("/v1/bridge/crosswalk", headers={"X-Api-Key": hkey}).status_code == 404
+        assert c.get("/.well-known/dspace-version").status_code == 404
+        assert c.get("/api/v1/authInfo", params={"dataTarget": "operator"}).status_code in (400, 401, 403)
