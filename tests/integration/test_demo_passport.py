@@ -154,6 +154,54 @@ def test_repurposed_battery_links_the_old(demo: Demo) -> None:
     assert "urn:uuid:" + cx["metadata"]["predecessor"] == old_pid
 
 
+def test_new_operator_writes_dynamic_data_with_its_own_token(demo: Demo) -> None:
+    """eu-recycler, responsible for the repurposed battery, wrote its state of health on
+    eu-carmaker's node with its own self-issued token: the version names eu-recycler's DID."""
+    car, rec = demo.nodes["eu-carmaker"], demo.nodes["eu-recycler"]
+    new = demo.by_status("repurposed")[0]
+    versions = demo.admin("eu-carmaker", f"/v1/passports/{new['passport_id']}/history").json()["versions"]
+    by_rec = [v for v in versions if v["actor"] == rec["did"]]
+    assert [v["change"] for v in by_rec] == ["dynamic"]
+    assert by_rec[0]["diff"]["state_of_health"]
+    assert all(v["actor"] == car["did"] for v in versions if v["actor"] != rec["did"])
+    full = demo.admin("eu-carmaker", f"/v1/passports/{new['passport_id']}").json()["data"]
+    assert full["state_of_health"] == {"value": 75.5, "unit": "%"}
+    # the old passport is still the car maker's: no version by eu-recycler
+    (old_pid,) = full["predecessors"]
+    old = demo.admin("eu-carmaker", f"/v1/passports/{old_pid}/history").json()["versions"]
+    assert rec["did"] not in {v["actor"] for v in old}
+
+
+def test_self_issued_token_is_checked_live(demo: Demo) -> None:
+    """Live, over HTTPS: eu-recycler's token for eu-carmaker is refused on the passport it is not
+    responsible for (403, field and rule; nothing stored), a token for another audience and no
+    credential at all are 401."""
+    car, rec = demo.nodes["eu-carmaker"], demo.nodes["eu-recycler"]
+    new = demo.by_status("repurposed")[0]
+    full = demo.admin("eu-carmaker", f"/v1/passports/{new['passport_id']}").json()["data"]
+    (old_pid,) = full["predecessors"]
+
+    def token(audience: str) -> str:
+        r = demo.client.post(
+            rec["base_url"] + "/v1/auth/self-issued",
+            json={"audience": audience},
+            headers={"X-Api-Key": rec["admin_key"]},
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["token"])
+
+    url = f"{car['base_url']}/v1/passports/{old_pid}/dynamic"
+    body = {"values": {"state_of_health": {"value": 10.0, "unit": "%"}}}
+    before = demo.admin("eu-carmaker", f"/v1/passports/{old_pid}/history").json()["versions"]
+    r = demo.client.post(url, json=body, headers={"Authorization": f"Bearer {token(car['did'])}"})
+    assert r.status_code == 403, r.text
+    assert r.json()["field"] == "dynamic" and "Art. 77(4)" in r.json()["rule"] and rec["did"] in r.json()["detail"]
+    r = demo.client.post(url, json=body, headers={"Authorization": f"Bearer {token(rec['did'])}"})
+    assert r.status_code == 401, r.text
+    assert demo.client.post(url, json=body).status_code == 401
+    assert demo.admin("eu-carmaker", f"/v1/passports/{old_pid}/history").json()["versions"] == before
+
+
 def test_recycled_battery_resolves_to_ended(demo: Demo) -> None:
     ended = demo.by_status("ended")[0]
     doc = _public(demo, ended["id"]).json()

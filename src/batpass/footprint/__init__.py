@@ -4,6 +4,7 @@ Catena-X PCF 9.0, the Ouranos CFP record), aggregation along a bill of materials
 
 from pathlib import Path
 
+from batpass.footprint._catenax_pcf import write_catenax
 from batpass.footprint._ouranos_cfp import (
     OURANOS_MAX,
     OuranosCfp,
@@ -72,5 +73,6 @@ __all__ = [
     "ouranos_weighted_dqr",
     "per_kwh",
     "read_pact",
+    "write_catenax",
     "write_pact_v3",
 ]

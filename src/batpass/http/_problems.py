@@ -22,8 +22,11 @@ def problem_body(err: BatpassError, *, instance: str | None = None) -> dict[str,
         body["instance"] = instance
     if err.rule:
         body["rule"] = err.rule
-    if isinstance(err, InvalidInput) and err.field:
-        body["field"] = err.field
+    # every refusal names its field where it has one: input errors, and refusals such as "not
+    # responsible for this data point" that carry the field in their details
+    field = err.field if isinstance(err, InvalidInput) else err.details.get("field")
+    if isinstance(field, str) and field:
+        body["field"] = field
     return body
 
 

@@ -40,7 +40,13 @@ from batpass.http import Ctx, ErrorShape, NodeContext, install_error_handlers
 from batpass.ledger import LedgerService
 from batpass.ledger import routes as ledger_routes
 from batpass.node import _connector_assets, _federation
-from batpass.node._adapters import DcpParticipantAdapter, DidKeyResolver, LedgerSummarySource, SelfIssuedTokenIssuer
+from batpass.node._adapters import (
+    DcpParticipantAdapter,
+    DidKeyResolver,
+    LedgerSummarySource,
+    SelfIssuedCaller,
+    SelfIssuedTokenIssuer,
+)
 from batpass.node._config import NodeConfig, NodePaths
 from batpass.node._connector_assets import (
     BatteryPassSource,
@@ -57,7 +63,7 @@ from batpass.ouranos import OuranosHub
 from batpass.ouranos import routes as ouranos_routes
 from batpass.participants import ParticipantService
 from batpass.participants import routes as participants_routes
-from batpass.passport import PassportRules, PassportService, RoleVerifier
+from batpass.passport import CallerVerifier, PassportRules, PassportService, RoleVerifier
 from batpass.passport import routes as passport_routes
 from batpass.trust import TrustService
 from batpass.trust import routes as trust_routes
@@ -151,6 +157,8 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
         if PassportService in ctx.services:
             install_passport_offer(provider, BatteryPassSource(ctx.services[PassportService], registry))
     ctx.services[RoleVerifier] = trust
+    # writers on other nodes: the verified DID of their DCP self-issued token is the actor
+    ctx.services[CallerVerifier] = SelfIssuedCaller(trust.resolver, audience=node.did)
     if "bridge" in cfg.profiles:
         ctx.services[CrosswalkService] = CrosswalkService(
             ctx.engine,

@@ -6,6 +6,7 @@ Other packages import only from here; ``node/`` also mounts ``batpass.passport.r
 
 from pathlib import Path
 
+from batpass.passport._export_catenax import to_catenax
 from batpass.passport.errors import (
     LifecycleViolation,
     MissingMandatoryField,
@@ -31,7 +32,14 @@ from batpass.passport.model import (
     tiers_for_roles,
     visible_view,
 )
-from batpass.passport.ports import CallerVerifier, Clock, PublicKeyResolver, RoleVerifier, SystemClock, UpstreamSummarySource
+from batpass.passport.ports import (
+    CallerVerifier,
+    Clock,
+    PublicKeyResolver,
+    RoleVerifier,
+    SystemClock,
+    UpstreamSummarySource,
+)
 from batpass.passport.service import PassportService, StaticProductData, load_static_product_data
 
 MIGRATIONS_DIR = Path(__file__).parent / "_migrations"
@@ -67,5 +75,6 @@ __all__ = [
     "field_state",
     "load_static_product_data",
     "tiers_for_roles",
+    "to_catenax",
     "visible_view",
 ]

@@ -2,16 +2,26 @@
 
 - ``GET /01/{gtin}/21/{serial}``: HTML to a browser, JSON to a machine (by ``Accept``); an ended
   passport still resolves (status ``ended``).
-- ``/v1/passports/...``: reads (tiered), writes (admin key: the node's operator is the actor),
-  history, exports, QR codes, audit log, and ``POST /v1/passports/backup`` (signed copies from
-  the nodes this node backs up; checked by signature, no admin key), read back by this node's
-  operator with ``GET /v1/passports/backups/{id}`` (admin key).
+- ``/v1/passports/...``: reads (tiered), writes, history, exports, QR codes, audit log, and
+  ``POST /v1/passports/backup`` (signed copies from the nodes this node backs up; checked by
+  signature, no admin key), read back by this node's operator with
+  ``GET /v1/passports/backups/{id}`` (admin key).
 
 Readers prove roles with ``Authorization: Bearer <presentation>``, verified through the
 :class:`~batpass.passport.ports.RoleVerifier` the node registers as
 ``ctx.services[RoleVerifier]``; without one, only anonymous (public) reads work. The admin key
 reads every tier. A field outside the reader's tiers never enters a response: views are cut by
 the model before anything is serialised or rendered. Errors are problem details (node).
+
+Writers (``PATCH /v1/passports/{id}``, ``POST .../dynamic``, ``.../status``, ``.../second-life``,
+``.../recycle``, ``.../mandates``) authenticate with the admin key in ``X-Api-Key`` (the actor is
+this node's DID) or, from another node, with ``Authorization: Bearer <DCP self-issued token>``
+whose audience is this node's DID (DESIGN section 2; DCP 1.0 §4.3), verified through the
+:class:`~batpass.passport.ports.CallerVerifier` the node registers as
+``ctx.services[CallerVerifier]``: the actor is then the token's verified issuer DID. Who may
+write is decided by the service alone (the responsible operator or a party it mandated in
+writing, Art. 77(4)): a verified caller without responsibility or mandate gets 403 naming the
+field and the rule, and the stored passport stays as it was.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Request
+from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.responses import Response as StarletteResponse
 
@@ -34,13 +44,16 @@ from batpass.passport._export_catenax import to_catenax
 from batpass.passport._page import build_page
 from batpass.passport._qr import qr_png, qr_svg
 from batpass.passport.model import ALL_TIERS, Passport, Tier, tiers_for_roles
-from batpass.passport.ports import RoleVerifier
+from batpass.passport.ports import CallerVerifier, RoleVerifier
 from batpass.passport.service import PassportService, load_static_product_data
 from batpass.web import render_message_page, render_passport_page
 
 __all__ = ["ERROR_SHAPES", "router"]
 
 router = APIRouter(tags=["passport"])
+
+
+#: the passport routes answer RFC 9457 problem details (the node's default shape)
 ERROR_SHAPES: dict[str, Callable[[BatpassError], StarletteResponse]] = {}
 
 OPERATOR_ROLE = "operator"
@@ -68,6 +81,36 @@ async def _reader(ctx: NodeContext, request: Request) -> tuple[frozenset[str], f
         ) from None
     roles = await verifier.roles_for(token)
     return roles, tiers_for_roles(roles)
+
+
+async def _writer(request: Request, ctx: Ctx) -> str:
+    """The actor of a write: the admin key acts as this node's DID; a DCP self-issued token from
+    another node acts as its verified issuer DID. Whether that DID may write is the service's call."""
+    if ctx.check_admin_key(request.headers.get("x-api-key")):
+        return _svc(ctx).operator
+    auth = request.headers.get("authorization")
+    if not auth:
+        raise Unauthorized(
+            "this write needs the node's admin key in X-Api-Key or 'Authorization: Bearer <self-issued token>'",
+            rule="write routes are authenticated (DESIGN section 2)",
+        )
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization: expected 'Bearer <self-issued token>'", rule="RFC 6750; DCP 1.0 §4.3")
+    verifier: CallerVerifier | None = ctx.services.get(CallerVerifier)
+    if verifier is None:
+        raise Unauthorized(
+            "this node verifies no self-issued tokens; use the admin key",
+            rule="write routes are authenticated (DESIGN section 2)",
+        )
+    did = await verifier.caller_did(auth)
+    if not did:
+        raise Unauthorized("Authorization: the self-issued token names no caller", rule="DCP 1.0 §4.3.1")
+    return did
+
+
+#: the acting DID of a write route (admin key -> this node; self-issued token -> the caller)
+Writer = Annotated[str, Depends(_writer)]
 
 
 def _wants_html(request: Request) -> bool:
@@ -224,41 +267,37 @@ async def read_passport(passport_id: str, request: Request, ctx: Ctx) -> Respons
 
 @router.patch("/v1/passports/{passport_id}")
 def update_passport(
-    passport_id: str, ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]
+    passport_id: str, ctx: Ctx, actor: Writer, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     svc = _svc(ctx)
     p = svc.update(
-        _pid(passport_id), body.get("values") or {}, actor=svc.operator, expected_version=body.get("expectedVersion")
+        _pid(passport_id), body.get("values") or {}, actor=actor, expected_version=body.get("expectedVersion")
     )
     return {"passportId": p.urn, "version": p.version}
 
 
 @router.post("/v1/passports/{passport_id}/dynamic")
 def record_dynamic(
-    passport_id: str, ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]
+    passport_id: str, ctx: Ctx, actor: Writer, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     svc = _svc(ctx)
     p = svc.record_dynamic(
-        _pid(passport_id), body.get("values") or {}, actor=svc.operator, expected_version=body.get("expectedVersion")
+        _pid(passport_id), body.get("values") or {}, actor=actor, expected_version=body.get("expectedVersion")
     )
     return {"passportId": p.urn, "version": p.version}
 
 
 @router.post("/v1/passports/{passport_id}/status")
-def change_status(
-    passport_id: str, ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]
-) -> dict[str, Any]:
+def change_status(passport_id: str, ctx: Ctx, actor: Writer, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     svc = _svc(ctx)
     p = svc.change_status(
-        _pid(passport_id), str(body.get("status", "")), actor=svc.operator, waste_operator=body.get("wasteOperator")
+        _pid(passport_id), str(body.get("status", "")), actor=actor, waste_operator=body.get("wasteOperator")
     )
     return {"passportId": p.urn, "version": p.version, "status": p.status.value}
 
 
 @router.post("/v1/passports/{passport_id}/second-life", status_code=201)
-def second_life(
-    passport_id: str, ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]
-) -> dict[str, Any]:
+def second_life(passport_id: str, ctx: Ctx, actor: Writer, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     svc = _svc(ctx)
     others = [_pid(x) for x in body.get("otherPredecessors") or ()]
     for key in ("status", "newBattery", "newOperator"):
@@ -269,7 +308,7 @@ def second_life(
         status=str(body["status"]),
         new_battery=BatteryId.parse(str(body["newBattery"])),
         new_operator=str(body["newOperator"]),
-        actor=svc.operator,
+        actor=actor,
         values=body.get("values") or {},
         restored_capacity_ah=body.get("restoredCapacityAh"),
         cell_soh=tuple(body.get("cellSoh") or ()),
@@ -278,16 +317,14 @@ def second_life(
 
 
 @router.post("/v1/passports/{passport_id}/recycle")
-def recycle(passport_id: str, ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def recycle(passport_id: str, ctx: Ctx, actor: Writer, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     svc = _svc(ctx)
-    p = svc.recycle(_pid(passport_id), recycler=str(body.get("recycler") or svc.operator), actor=svc.operator)
+    p = svc.recycle(_pid(passport_id), recycler=str(body.get("recycler") or actor), actor=actor)
     return {"passportId": p.urn, "status": "ended"}
 
 
 @router.post("/v1/passports/{passport_id}/mandates", status_code=201)
-def grant_mandate(
-    passport_id: str, ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]
-) -> dict[str, Any]:
+def grant_mandate(passport_id: str, ctx: Ctx, actor: Writer, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     svc = _svc(ctx)
     until = body.get("validUntil")
     m = svc.grant_mandate(
@@ -295,7 +332,7 @@ def grant_mandate(
         mandatee=str(body.get("mandatee", "")),
         scope=tuple(body.get("scope") or ()),
         document=str(body.get("document", "")),
-        actor=svc.operator,
+        actor=actor,
         valid_until=dt.date.fromisoformat(until) if until else None,
     )
     return {"mandateId": str(m.mandate_id), "scope": sorted(m.scope)}

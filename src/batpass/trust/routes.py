@@ -16,9 +16,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response as StarletteResponse
 
-from batpass.core.errors import BatpassError, InvalidInput
+from batpass.core.errors import BatpassError, InvalidIdentifier, InvalidInput
+from batpass.core.ids import Did
 from batpass.http import AdminKey, Ctx
-from batpass.trust._dcp import verify_self_issued_token
+from batpass.trust._dcp import issue_self_issued_token, verify_self_issued_token
 from batpass.trust._jose import peek
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.service import TrustService
@@ -26,6 +27,9 @@ from batpass.trust.service import TrustService
 __all__ = ["ERROR_SHAPES", "router"]
 
 router = APIRouter(tags=["trust"])
+
+#: lifetime of the self-issued tokens ``POST /v1/auth/self-issued`` gives out (seconds)
+SELF_ISSUED_TTL_S = 300
 
 
 class IssueRequest(BaseModel):
@@ -85,6 +89,12 @@ class CertifyRequest(BaseModel):
     holder_jwk: dict[str, Any] | None = Field(default=None, alias="holderJwk")
 
 
+class SelfIssuedRequest(BaseModel):
+    """``audience``: the DID of the node the token will be presented to."""
+
+    audience: str = Field(min_length=1)
+
+
 class TrustListRequest(BaseModel):
     ecosystem: str
     jws: str
@@ -99,6 +109,22 @@ def get_nonce(ctx: Ctx) -> dict[str, Any]:
     """A single-use nonce for a role presentation whose audience is this node's DID."""
     svc = _svc(ctx)
     return {"nonce": svc.issue_nonce(), "audience": svc.identity.did, "expiresIn": 300}
+
+
+@router.post("/v1/auth/self-issued", status_code=201)
+def self_issued(ctx: Ctx, _admin: AdminKey, req: SelfIssuedRequest) -> dict[str, Any]:
+    """A DCP self-issued ID token of this node for ``audience`` (DCP 1.0 §4.3: ``iss`` = ``sub`` =
+    this node's DID, ``aud``, ``jti``, ``iat``, ``exp`` 300 s later; signed with its active Ed25519
+    key), so this node's operator can act on another node's ``/v1`` write routes."""
+    svc = _svc(ctx)
+    try:
+        audience = Did(req.audience.strip())
+    except InvalidIdentifier as exc:
+        raise InvalidInput(
+            f"audience: '{req.audience}' is not a DID", field="audience", rule="DCP 1.0 §4.3.1 (aud = a DID)"
+        ) from exc
+    token = issue_self_issued_token(svc.identity, audience=str(audience), bpn=svc.bpn, ttl_s=SELF_ISSUED_TTL_S)
+    return {"token": token, "issuer": svc.identity.did, "audience": str(audience), "expiresIn": SELF_ISSUED_TTL_S}
 
 
 @router.post("/v1/credentials/issue", status_code=201)

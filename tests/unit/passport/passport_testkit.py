@@ -99,7 +99,7 @@ def make_app(service: PassportService) -> Any:
 
     from batpass.http import NodeContext, install_error_handlers
     from batpass.passport import RoleVerifier
-    from batpass.passport.routes import router
+    from batpass.passport.routes import ERROR_SHAPES, router
 
     app = FastAPI()
     ctx = NodeContext(
@@ -119,7 +119,7 @@ def make_app(service: PassportService) -> Any:
     ctx.services[PassportService] = service
     ctx.services[RoleVerifier] = TokenRoles()
     app.state.ctx = ctx
-    install_error_handlers(app, {})
+    install_error_handlers(app, ERROR_SHAPES)
 
     app.include_router(router)
     return app

@@ -22,6 +22,15 @@ over HTTPS through its public API (``/v1/passports...``, admin key = acting as t
    operator as the responsible DID recorded in the passport, not as a move between nodes (there
    is no node-to-node transfer API yet); the identifier stays on the car maker's resolver, which
    keeps answering for it, and ``eu-recycler`` keeps a signed copy of every version as backup.
+   **Writes from another node**: ``eu-recycler``, now responsible for the new passport, records
+   the repurposed battery's state of health in it on ``eu-carmaker``'s node over HTTPS with its
+   own identity, not the car maker's admin key: it asks its own node for a DCP self-issued token
+   whose audience is the car maker's DID (``POST /v1/auth/self-issued``, eu-recycler's admin
+   key) and sends it as ``Authorization: Bearer`` to ``POST /v1/passports/{new}/dynamic``. The
+   car maker's node verifies the token (signature by a key in eu-recycler's DID document) and the
+   passport rules accept eu-recycler as the responsible operator (Art. 77(4), (7)); the version
+   records eu-recycler's DID as its actor. The same token on the old passport, still the car
+   maker's and with no mandate for eu-recycler, is refused (403) and leaves it unchanged.
 3. **Recycling**: one battery the scenario sends to the recycler becomes ``waste`` (the car maker,
    as producer, takes the waste EV battery back, Art. 60, and is recorded as waste operator), then
    is recycled by ``eu-recycler`` (``POST /v1/passports/{id}/recycle``): the passport ends and is
@@ -84,6 +93,8 @@ SECOND_LIFE_DYNAMIC = {
     "full_cycles": 1240,
     "negative_events": [{"date": "2026-09-14", "event": "cell module 3 replaced after a deep discharge"}],
 }
+#: what eu-recycler measures when it takes the repurposed battery over (Annex VII Part A)
+REPURPOSED_DYNAMIC = {"state_of_health": {"value": 75.5, "unit": "%"}}
 BACKUP_WAIT_S = 30.0
 
 T = TypeVar("T")
@@ -137,6 +148,8 @@ def run(story: Story) -> None:
             f"predecessors: the new passport {ids[new_uri]} does not link {ids[old_uri]}", rule="Art. 77(6)(a)"
         )
 
+    remote = _new_operator_writes(story, old_pid=ids[old_uri], new_pid=ids[new_uri])
+
     # recycling: a battery the scenario collected as waste for the recycler
     waste = [b for b in batteries if b in waste_ids and b != old_uri]
     recycled_uri = waste[0] if waste else batteries[-1]
@@ -175,12 +188,14 @@ def run(story: Story) -> None:
     story.shared["passport.ids"] = dict(ids)
     story.shared["passport.repurposed"] = {"old": old_uri, "new": new_uri}
     story.shared["passport.recycled"] = recycled_uri
+    story.shared["passport.remote_write"] = remote
     _show(
         story,
         old_uri=old_uri,
         new_uri=new_uri,
         recycled_uri=recycled_uri,
         backup=backup,
+        remote=remote,
         leaks=leaks,
         times=(t_build, t_life, t_export),
         footprint=bool(footprint),
@@ -221,6 +236,44 @@ def _item(made: Mapping[str, Any] | None, bpnl: str | None) -> dict[str, Any]:
     if bpnl:
         item["economic_operator_id"] = str(bpnl)
     return item
+
+
+# --- writes from another node ---------------------------------------------------------------
+
+
+def _new_operator_writes(story: Story, *, old_pid: str, new_pid: str) -> dict[str, Any]:
+    """eu-recycler, responsible for the new passport, writes its dynamic data on eu-carmaker's
+    node with its own DCP self-issued token; the same token is refused on the old passport."""
+    car, rec = story.node(NODE), story.node(BACKUP)
+    issued = story.call("POST", BACKUP, "/v1/auth/self-issued", json={"audience": car.did}, expect=(201,)).json()
+    auth = {"Authorization": f"Bearer {issued['token']}"}
+    body = {"values": REPURPOSED_DYNAMIC}
+    before = story.call("GET", NODE, f"/v1/passports/{old_pid}/history").json()["versions"]
+    refused = story.call(
+        "POST", NODE, f"/v1/passports/{old_pid}/dynamic", admin=False, headers=auth, json=body, expect=(403,)
+    ).json()
+    if story.call("GET", NODE, f"/v1/passports/{old_pid}/history").json()["versions"] != before:
+        raise InvariantViolation(
+            f"version: a refused write by {rec.did} changed passport {old_pid}",
+            rule="Art. 77(4): a refused write leaves the passport and its history unchanged",
+        )
+    done = story.call(
+        "POST", NODE, f"/v1/passports/{new_pid}/dynamic", admin=False, headers=auth, json=body, expect=(200,)
+    ).json()
+    last = story.call("GET", NODE, f"/v1/passports/{new_pid}/history").json()["versions"][-1]
+    if (last["version"], last["actor"], last["change"]) != (done["version"], rec.did, "dynamic"):
+        raise InvariantViolation(
+            f"actor: version {last['version']} of {new_pid} records {last['actor']} ({last['change']}),"
+            f" expected {rec.did} (dynamic)",
+            rule="Art. 77(4): the verified caller is the actor",
+        )
+    return {
+        "actor": rec.did,
+        "passport_id": new_pid,
+        "version": int(done["version"]),
+        "values": REPURPOSED_DYNAMIC,
+        "refused": {"passport_id": old_pid, "status": 403, "field": refused.get("field"), "rule": refused.get("rule")},
+    }
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -342,6 +395,7 @@ def _show(
     new_uri: str,
     recycled_uri: str,
     backup: Mapping[str, Any],
+    remote: Mapping[str, Any],
     leaks: int,
     times: tuple[float, float, float],
     footprint: bool,
@@ -363,6 +417,11 @@ def _show(
     t.add_row(_short(new_uri), by_id[new_uri]["status"], f"responsibility: {BACKUP}")
     t.add_row(_short(recycled_uri), by_id[recycled_uri]["status"], "recycled; still resolves")
     c.print(t)
+    c.print(
+        f"{BACKUP} wrote the state of health of {_short(new_uri)} on {NODE}'s node with its own self-issued"
+        f" token (version {remote['version']}, actor {remote['actor']}); the same token on the old passport"
+        f" was refused ({remote['refused']['status']}, {remote['refused']['rule']})"
+    )
     c.print(
         f"backup: {BACKUP} holds a signed copy of version {backup['version']} (digest {backup['digest'][:12]}…, "
         f"signature verified against {NODE}'s DID document); anonymous page checked for {leaks} restricted values"
