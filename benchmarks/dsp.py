@@ -7,8 +7,11 @@ dsp.federated_trace_ms: the recursive federated trace of one pack battery across
 over HTTPS (mines → refining → precursor → cathode → cells → pack), timed at the client of the
 pack node's ``GET /v1/trace/federated/{battery}``. Cold: the first trace of a freshly started
 federation (no agreement, transfer or DID document cached anywhere); warm: later traces of other
-batteries (agreements and data-plane tokens reused, every summary fetched and computed again).
-Medians over ``FED_RUNS`` federations. Progress on stderr, figures on stdout.
+batteries (agreements and data-plane tokens reused; every tier pulls its suppliers' summaries again,
+and a node re-signs its answer only when one of its inputs changed: the per-(lot, requester)
+answer cache of ``batpass.node._federation``). Medians over ``FED_RUNS`` federations. The
+downstream recall trace from a mine lot (not a BENCHMARKS.md figure) is timed on stderr only.
+Progress on stderr, figures on stdout.
 """
 
 from __future__ import annotations
@@ -153,6 +156,22 @@ def federated_trace() -> None:
                     out = r.json()
                     hops, mines = out["hops"], out["mines_reached"]
                     (cold if i == 0 else warm).append(ms)
+                mine = chain.nodes["mining"]
+                lot = next(e["outputs"][0]["lot"] for e in chain.scenario.events if e["kind"] == "extraction")
+                for attempt in ("first", "again"):
+                    start = time.perf_counter()
+                    r = c.get(
+                        mine.base_url + "/v1/trace/federated/" + quote(lot, safe=""),
+                        params={"direction": "down"},
+                        headers=mine.admin_headers(),
+                    )
+                    r.raise_for_status()
+                    down = r.json()
+                    print(
+                        f"recall {attempt}: {(time.perf_counter() - start) * 1000:.1f} ms, hops {down['hops']}, "
+                        f"batteries {down['batteries_total']}",
+                        file=sys.stderr,
+                    )
     for cache, samples in (("cold", cold), ("warm", warm)):
         print(
             json.dumps(
@@ -166,6 +185,7 @@ def federated_trace() -> None:
                         "mines": mines,
                         "cache": cache,
                         "samples": len(samples),
+                        "answers": "every tier pulls again; a node re-signs only when its inputs changed",
                         "store": "sqlite",
                         "transport": "HTTPS on loopback, one uvicorn process per node",
                     },

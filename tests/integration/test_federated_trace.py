@@ -4,7 +4,9 @@ each tier asks its own suppliers through its DSP connector, recursively.
 
 Order matters: the first test runs with the precursor node stopped (nothing received yet, so no
 earlier summary stands in for it), then restarts it; the second traces the whole chain; the
-third checks what the pack node holds afterwards.
+third checks what the pack node holds afterwards; the last asks the downstream recall question
+from a mine lot, records a new battery at the pack (every tier's cached answer must give way) and
+stops the pack node (a tombstone at the cell node).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -76,7 +79,9 @@ def test_trace_from_a_pack_battery_reaches_every_mine(chain: SupplyChain) -> Non
     high = out["high_risk_share"]
     assert isinstance(high, dict) and 0.05 < high["Co"] < 0.3 and high["Li"] == 0
     # the only branches missing are the cell maker's foil supplier, which is outside the dataspace
-    assert out["tombstones"] and all(t == {"tier": 2, "reason": OUTSIDE} for t in out["tombstones"])  # type: ignore[union-attr]
+    tombstones = out["tombstones"]
+    assert isinstance(tombstones, list) and tombstones
+    assert all(t == {"tier": 2, "reason": OUTSIDE} for t in tombstones)
 
 
 def test_the_pack_node_learns_nothing_above_the_cell_node(chain: SupplyChain) -> None:
@@ -122,3 +127,112 @@ def test_the_cli_runs_the_federated_trace(chain: SupplyChain) -> None:
     env.pop("BATPASS_ADMIN_KEY")
     p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "admin key" in p.stderr
+
+
+def _downstream_batteries(chain: SupplyChain, lot: str) -> set[str]:
+    """Ground truth from the scenario's events: the batteries made from ``lot``, across owners."""
+    children: dict[str, set[str]] = {}
+    batteries: dict[str, str] = {}
+    for e in chain.scenario.events:
+        outs = [o["lot"] for o in e.get("outputs", [])]
+        for o in e.get("outputs", []):
+            if o.get("battery"):
+                batteries[o["lot"]] = o["battery"]["id"]
+        parents = [i["lot"] for i in e.get("inputs", [])]
+        if e.get("receipt"):
+            parents.append(e["receipt"]["from_lot"])
+        for p in parents:
+            children.setdefault(p, set()).update(outs)
+    seen, todo = set(), [lot]
+    while todo:
+        cur = todo.pop()
+        if cur not in seen:
+            seen.add(cur)
+            todo.extend(children.get(cur, ()))
+    return {batteries[x] for x in seen if x in batteries}
+
+
+def _recall(chain: SupplyChain, role: str, subject: str) -> dict[str, Any]:
+    node = chain.nodes[role]
+    with chain.client() as c:
+        r = c.get(
+            node.base_url + "/v1/trace/federated/" + quote(subject, safe=""),
+            params={"direction": "down"},
+            headers=node.admin_headers(),
+        )
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def test_downstream_recall_from_a_mine_lot_reaches_the_pack_batteries(chain: SupplyChain) -> None:
+    mine = chain.nodes["mining"]
+    lot = next(
+        e["outputs"][0]["lot"]
+        for e in chain.scenario.events
+        if e["kind"] == "extraction" and e["owner"] == mine.did and e["site"]["id"].startswith("MINE-CD")
+    )
+    truth = _downstream_batteries(chain, lot)
+    assert truth  # the cobalt reaches pack batteries
+    out = _recall(chain, "mining", lot)
+    assert int(str(out["hops"])) >= 5, out
+    assert out["complete"] is True and out["tombstones"] == []
+    assert out["batteries_total"] == len(truth)
+    # the mine learns its direct customer (the refiner) and counts below it, never battery ids
+    assert out["path"] == [mine.did, chain.nodes["refining"].did]
+    assert out["batteries"] == [] and not any(c["batteries"] for c in out["customers"])
+    assert not any(b in repr(out) for b in truth)
+
+    # the cell node asks the pack node directly: its answer names the pack's own batteries
+    cells = chain.nodes["cells"]
+    cell_lot = next(
+        e["outputs"][0]["lot"] for e in chain.scenario.events if e["kind"] == "assembly" and e["owner"] == cells.did
+    )
+    direct = _recall(chain, "cells", cell_lot)
+    (pack_answer,) = direct["customers"]
+    assert pack_answer["did"] == chain.nodes["pack"].did
+    assert set(pack_answer["batteries"]) == _downstream_batteries(chain, cell_lot)
+
+    # a new battery recorded at the pack: every tier's cached answer gives way, the count grows
+    pack = chain.nodes["pack"]
+    last = [e for e in chain.scenario.events if e["kind"] == "assembly" and e["owner"] == pack.did][-1]
+    new_lot = "recall-test-battery-lot"
+    new_id = last["outputs"][0]["battery"]["id"].rsplit("/", 1)[0] + "/RA0099999"
+    event = {
+        "id": "recall-test-assembly",
+        "kind": "assembly",
+        "owner": pack.did,
+        "at": last["at"],
+        "site": last["site"],
+        "inputs": [{"lot": last["inputs"][0]["lot"], "quantity": {"value": 0.5, "unit": "kg"}}],
+        "outputs": [
+            {
+                **last["outputs"][0],
+                "lot": new_lot,
+                "battery": {**last["outputs"][0]["battery"], "id": new_id},
+            }
+        ],
+    }
+    battery_before = _trace(chain, chain.scenario.battery_ids[3])
+    timing = battery_before["timing"]
+    assert isinstance(timing, dict) and "cached" in timing  # traced before: the signed answer is reused
+    with chain.client() as c:
+        r = c.post(pack.base_url + "/v1/ledger/events", json=[event], headers=pack.admin_headers())
+    assert r.status_code in (200, 201), r.text
+    again = _recall(chain, "mining", lot)
+    assert again["batteries_total"] == len(truth) + 1
+    # the pack's upstream answer is not served from before the ledger changed
+    battery_after = _trace(chain, chain.scenario.battery_ids[3])
+    timing = battery_after["timing"]
+    assert isinstance(timing, dict) and "cached" not in timing and "signed" in timing
+    assert battery_after["shares_by_country"] == battery_before["shares_by_country"]
+
+    # an unreachable customer becomes a tombstone; the rest of the answer stands
+    stop_node(pack)
+    try:
+        down = _recall(chain, "cells", cell_lot)
+    finally:
+        start_node(pack)
+    assert down["complete"] is False and down["customers"] == []
+    assert down["tombstones"] == [{"tier": 1, "reason": "customer unreachable"}]
+    assert down["unreachable_customers"] == [{"did": pack.did, "reason": "customer unreachable"}]

@@ -746,7 +746,7 @@ def _parse_event_strict(raw: Any, path: str) -> Event:
         sp = f"{path}.status"
         s = _obj(d["status"], sp, frozenset({"lot", "value"}))
         status_lot = LotId(_req(s, "lot", sp), field=f"{sp}.lot")
-        status = _req(s, "value", sp)
+        status = _str(_req(s, "value", sp), f"{sp}.value", max_len=32)
         if status not in PASSPORT_STATUSES:
             raise InvalidInput(
                 f"{sp}.value must be one of {', '.join(sorted(PASSPORT_STATUSES))}, got {status!r}",

@@ -599,6 +599,42 @@ class LedgerService:
             ).all()
         return [{"seq": r.seq, "hash": r.hash, "event": json.loads(r.body)} for r in rows]
 
+    def change_mark(self, owner: str) -> int:
+        """The owner's change counter: the sequence number of its last recorded event (0 before
+        any). It only grows; a cache of anything computed from the owner's events is exact as long
+        as it is keyed by this value (received summaries: :meth:`received_summaries`)."""
+        with UnitOfWork(self.engine, write=False) as uow:
+            seq = uow.conn.execute(select(t.heads.c.seq).where(t.heads.c.owner == owner)).scalar()
+        return int(seq or 0)
+
+    def received_summaries(self, owner: str, lots: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The suppliers' summaries ``owner`` holds for the given supplier lots, as ``{lot:
+        {"issuer", "jws", "summary"}}`` (lots without one are absent)."""
+        out: dict[str, dict[str, Any]] = {}
+        with UnitOfWork(self.engine, write=False) as uow:
+            for part in t.chunks(list(lots)):
+                rows = uow.conn.execute(
+                    select(
+                        t.received_summaries.c.lot,
+                        t.received_summaries.c.issuer,
+                        t.received_summaries.c.jws,
+                        t.received_summaries.c.summary,
+                    ).where(t.received_summaries.c.owner == owner, t.received_summaries.c.lot.in_(part))
+                )
+                for lot, issuer, jws, summary in rows:
+                    out[lot] = {"issuer": issuer, "jws": jws, "summary": json.loads(summary)}
+        return out
+
+    def receipts_of(self, owner: str, from_owner: str, from_lot: str) -> list[str]:
+        """``owner``'s lots received as ``from_owner``'s lot ``from_lot`` (its receipts' lots)."""
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = uow.conn.execute(
+                select(t.edges.c.child)
+                .where(t.edges.c.owner == owner, t.edges.c.parent_owner == from_owner, t.edges.c.parent == from_lot)
+                .order_by(t.edges.c.child)
+            ).all()
+        return [str(r[0]) for r in rows]
+
     # ------------------------------------------------------------------ trace
     def trace(
         self, owner: str, subject: str, *, direction: str = "up", owners: Iterable[str] | None = None
