@@ -123,6 +123,22 @@ def test_the_cli_runs_the_federated_trace(chain: SupplyChain) -> None:
     out = json.loads(p.stdout)
     assert out["mines_reached"] == 7 and int(out["hops"]) >= 5
     assert "federated origin" in p.stderr
+    # the downstream question from the CLI, on the mining node: counts below, no battery ids
+    mine = chain.nodes["mining"]
+    lot = next(
+        e["outputs"][0]["lot"] for e in chain.scenario.events if e["kind"] == "extraction" and e["owner"] == mine.did
+    )
+    down_env = dict(env, BATPASS_ADMIN_KEY=mine.admin_key)
+    d = subprocess.run(
+        [sys.executable, "-m", "batpass", "trace", lot, "--federated", "--down", "--node", mine.name],
+        env=down_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert d.returncode == 0, d.stderr[-2000:]
+    recall = json.loads(d.stdout)
+    assert recall["batteries"] == [] and int(recall["hops"]) >= 1
     # without the admin key: one line, exit 2
     env.pop("BATPASS_ADMIN_KEY")
     p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)

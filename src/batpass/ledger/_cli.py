@@ -64,7 +64,7 @@ def _service(name: str) -> LedgerService:
     return open_node(name).ledger_service()
 
 
-def _federated(name: str, subject: str, api_key: str | None) -> dict[str, Any]:
+def _federated(name: str, subject: str, api_key: str | None, *, down: bool = False) -> dict[str, Any]:
     """Ask the running node (over HTTPS, trusting its federation CA) for the recursive trace."""
     import httpx
 
@@ -80,7 +80,8 @@ def _federated(name: str, subject: str, api_key: str | None) -> dict[str, Any]:
     url = f"{node.base_url}/v1/trace/federated/{quote(subject, safe='')}"
     verify: Any = str(node.paths.ca_cert) if node.base_url.startswith("https") else True
     try:
-        resp = httpx.get(url, headers={"X-Api-Key": api_key}, verify=verify, timeout=120)
+        params = {"direction": "down"} if down else None
+        resp = httpx.get(url, headers={"X-Api-Key": api_key}, params=params, verify=verify, timeout=120)
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable(
             f"node {name} does not answer at {node.base_url} ({type(exc).__name__}); is it running?",
@@ -248,12 +249,15 @@ def trace(
     on stdout. Local by default; ``--federated`` asks the running node to recurse tier by tier."""
     if federated:
         with _one_line_errors():
-            result = _federated(node, subject, api_key)
-        _err.print(_federated_table(subject, result))
-        _err.print(
-            f"{result['hops']} supplier tiers crossed, {result['mines_reached']} mine sites reached, "
-            f"{len(result['tombstones'])} tombstone(s)"
-        )
+            result = _federated(node, subject, api_key, down=down)
+        if down:
+            _err.print(f"{len(result.get('tombstones', []))} tombstone(s); recall answer as JSON on stdout")
+        else:
+            _err.print(_federated_table(subject, result))
+            _err.print(
+                f"{result['hops']} supplier tiers crossed, {result['mines_reached']} mine sites reached, "
+                f"{len(result['tombstones'])} tombstone(s)"
+            )
         typer.echo(json.dumps(result))
         return
     with _one_line_errors():
