@@ -78,3 +78,29 @@ def test_reports_exist_and_html_loads_nothing_from_outside(demo: tuple[Path, dic
         assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
         assert not re.search(r"""url\(\s*["']?(https?:)?//""", html, re.I)
         assert "<link" not in html and "@import" not in html
+
+
+def test_the_pack_footprint_travels_in_the_battery_summary(demo: tuple[Path, dict[str, Any]]) -> None:
+    """The car maker's signed upstream summary of a battery carries its declared pack footprint."""
+    import base64
+    import ssl
+    from urllib.parse import quote
+
+    import httpx
+
+    out, summary = demo
+    car = next(n for n in summary["nodes"] if n["name"] == "eu-carmaker")
+    battery = summary["story"]["footprint"]["battery"]
+    ctx = ssl.create_default_context(cafile=str(out / summary["ca_cert"]))
+    r = httpx.get(
+        car["base_url"] + "/v1/ledger/summaries/" + quote(battery, safe=""),
+        headers={"X-Api-Key": car["admin_key"]},
+        verify=ctx,
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    payload = r.text.split(".")[1]
+    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    fp = body["footprint"]
+    assert fp is not None and fp["specVersion"].startswith("3.")
+    assert any(pid.startswith("urn:gtin:") for pid in fp["productIds"])

@@ -20,6 +20,7 @@ from batpass.ledger.model import (
     Unit,
     parse_event,
 )
+from batpass.ledger.ports import FootprintSource
 from batpass.ledger.service import LedgerService, RecordResult, VerifyReport
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
@@ -39,6 +40,7 @@ __all__ = [
     "Element",
     "Event",
     "EventKind",
+    "FootprintSource",
     "LedgerService",
     "Lot",
     "LotId",

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from batpass.trust import NodeIdentity
 
-__all__ = ["EdgeRow", "GraphReader", "IdentityProvider", "PublicKeyResolver"]
+__all__ = ["EdgeRow", "FootprintSource", "GraphReader", "IdentityProvider", "PublicKeyResolver"]
 
 
 class IdentityProvider(Protocol):
@@ -16,6 +16,15 @@ class IdentityProvider(Protocol):
     operator whose keys the hub holds); None when the node may not write for that owner."""
 
     def __call__(self, owner: str) -> NodeIdentity | None: ...
+
+
+class FootprintSource(Protocol):
+    """The product footprint (a PACT v3 document) that travels in a lot's or battery's upstream
+    summary (issue 7: "the footprint travels in the upstream summary"); None when this node has
+    declared none for that product. ``product`` is the battery's GS1 Digital Link URI or the
+    lot's material code."""
+
+    def __call__(self, *, battery: str | None, material: str) -> Mapping[str, Any] | None: ...
 
 
 class PublicKeyResolver(Protocol):

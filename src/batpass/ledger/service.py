@@ -38,6 +38,7 @@ from batpass.ledger.model import (
     event_to_json,
     parse_event,
 )
+from batpass.ledger.ports import FootprintSource
 from batpass.store import UnitOfWork
 from batpass.trust import NodeIdentity, did_document
 
@@ -168,6 +169,7 @@ class LedgerService:
         public_jwk_resolver: Callable[[str], Mapping[str, Any] | None] | None = None,
         high_risk_sites: Iterable[str] = (),
         batch_size: int = 1000,
+        footprints: FootprintSource | None = None,
     ) -> None:
         if batch_size < 1:
             raise InvalidInput("batch_size must be >= 1", field="batch_size", rule="ledger.batch.size")
@@ -177,6 +179,7 @@ class LedgerService:
         self._resolver = public_jwk_resolver or _identity_resolver([identity])
         self.high_risk_sites: frozenset[str] = frozenset(high_risk_sites)
         self.batch_size = batch_size
+        self._footprints = footprints
 
     # ------------------------------------------------------------------ identities
     def identity_for(self, owner: str) -> NodeIdentity:
@@ -696,6 +699,10 @@ class LedgerService:
             with UnitOfWork(self.engine, write=False) as uow:
                 for s in self._received(uow.conn, owner, [k.split("|", 1)[1] for k in folded]).values():
                     creds.extend(c for c in s.get("credentials", []) if c not in creds)
+        if footprint is None and self._footprints is not None:
+            footprint = self._footprints(
+                battery=lot.battery.id if lot.battery is not None else None, material=lot.material
+            )
         return build_summary(
             subject_kind="battery" if lot.battery is not None else "lot",
             subject_id=lot.battery.id if lot.battery is not None else str(lot.id),

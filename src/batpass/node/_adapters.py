@@ -19,6 +19,7 @@ from typing import Any
 from batpass.core.errors import NotFound
 from batpass.core.ids import BatteryId
 from batpass.dataspace import Participant
+from batpass.footprint import FootprintFilter, PactService
 from batpass.ledger import LedgerService
 from batpass.trust import (
     CredentialRejected,
@@ -130,3 +131,19 @@ class SelfIssuedCaller:
             verify_self_issued_token, token.strip(), audience=self._audience, resolver=self._resolver
         )
         return caller.did
+
+
+class PactFootprintSource:
+    """ledger's ``FootprintSource``: the newest active PACT v3 footprint this node declared for a
+    battery's product (``urn:gtin:{gtin}``, as the pack maker declares it), so the footprint
+    travels in the battery's upstream summary."""
+
+    def __init__(self, pact: PactService) -> None:
+        self._pact = pact
+
+    def __call__(self, *, battery: str | None, material: str) -> Mapping[str, Any] | None:
+        if battery is None:
+            return None
+        product = f"urn:gtin:{BatteryId.parse(battery).gtin}"
+        page = self._pact.list_footprints(FootprintFilter(product_ids=(product,), statuses=("Active",)))
+        return dict(page.documents[-1]) if page.documents else None

@@ -203,9 +203,7 @@ def battery_twin(
             {"name": "partInstanceId", "value": str(battery.serial), "externalSubjectId": who},
             {"name": "digitalTwinType", "value": "PartInstance", "externalSubjectId": who},
         ],
-        "submodelDescriptors": [
-            _submodel("battery", key, BATTERY_PASS_SEMANTIC_ID, BATTERY_PASS_ASSET, dsp_url, href)
-        ],
+        "submodelDescriptors": [_submodel("battery", key, BATTERY_PASS_SEMANTIC_ID, BATTERY_PASS_ASSET, dsp_url, href)],
     }
 
 
@@ -411,9 +409,7 @@ class ConnectorClient:
             self._transfers[key] = tpid
             return tpid
 
-    async def fetch(
-        self, provider: str, asset_id: str, query: Mapping[str, str], *, dsp_url: str | None = None
-    ) -> Any:
+    async def fetch(self, provider: str, asset_id: str, query: Mapping[str, str], *, dsp_url: str | None = None) -> Any:
         """The content of ``asset_id`` at ``provider`` for ``query``; a refused pull is a 404."""
         for attempt in (0, 1):
             tpid = await self._transfer(provider, asset_id, dsp_url)

@@ -44,6 +44,7 @@ from batpass.node._adapters import (
     DcpParticipantAdapter,
     DidKeyResolver,
     LedgerSummarySource,
+    PactFootprintSource,
     SelfIssuedCaller,
     SelfIssuedTokenIssuer,
 )
@@ -121,7 +122,8 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
     hub = node.ouranos_hub()
     if hub is not None:
         ctx.services[OuranosHub] = hub
-    ledger = node.ledger_service(hub=hub)
+    pact = ctx.services.get(PactService)
+    ledger = node.ledger_service(hub=hub, footprints=PactFootprintSource(pact) if pact is not None else None)
     ctx.services[LedgerService] = ledger
     if "catena-x" in cfg.profiles:
         # the recursive trace: answers customers for lots shipped to them, asking direct suppliers

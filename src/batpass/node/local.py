@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.ids import Bpnl, CorporateNumber, Did
 from batpass.core.settings import Settings, load_settings
-from batpass.ledger import LedgerService
+from batpass.ledger import FootprintSource, LedgerService
 from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths, validate_name, validate_profiles
 from batpass.node._tls import init_ca, issue_node_certificate
@@ -105,7 +105,9 @@ class LocalNode:
             return None
         return OuranosHub(self.engine, self.identity, hub_home=self.home / "ouranos", base_url=self.base_url)
 
-    def ledger_service(self, *, hub: OuranosHub | None = None) -> LedgerService:
+    def ledger_service(
+        self, *, hub: OuranosHub | None = None, footprints: FootprintSource | None = None
+    ) -> LedgerService:
         """The ledger as this node runs it: its own partition, and on a hub every hosted
         operator's partition with the keys the hub holds for it."""
         hub = hub if hub is not None else self.ouranos_hub()
@@ -124,6 +126,7 @@ class LocalNode:
             self.identity,
             identities=identities,
             high_risk_sites=self.config.extra.get("high_risk_sites", HIGH_RISK_SITES),
+            footprints=footprints,
         )
 
     def close(self) -> None:

@@ -138,3 +138,27 @@ def test_per_company_partitions_fold_supplier_summaries(make_store: Callable[[Se
     assert after["elements"]["Co"]["originByCountry"] == {"CD": pytest.approx(1.0)}
     assert after["foldedSupplierSummaries"] == 1 and after["minesReached"] == 1
     assert mine not in str(after)
+
+
+def test_the_footprint_travels_in_the_summary(hub: tuple[LedgerService, object]) -> None:
+    """A node's declared product footprint is carried, signed, in its battery summaries."""
+    svc, sc = hub
+    asked: list[tuple[str | None, str]] = []
+    pcf = {
+        "specVersion": "3.0.0",
+        "id": "urn:uuid:0199a3f0-0000-7000-8000-000000000001",
+        "pcf": {"pCfExcludingBiogenic": "5036"},
+    }
+
+    def footprints(*, battery: str | None, material: str) -> dict[str, object] | None:
+        asked.append((battery, material))
+        return pcf if battery is not None else None
+
+    with_fp = LedgerService(svc.engine, svc.identity, footprints=footprints)
+    bid = sc.battery_ids[0]  # type: ignore[attr-defined]
+    summary = verify_summary(with_fp.signed_summary(HUB, bid), with_fp.resolve_key)
+    assert summary["footprint"] == pcf and asked[-1] == (bid, "battery")
+    mine_lot = next(e for e in sc.events if e["kind"] == "extraction")["outputs"][0]["lot"]  # type: ignore[attr-defined]
+    assert with_fp.summary(HUB, mine_lot)["footprint"] is None
+    # an explicit footprint wins over the source
+    assert with_fp.summary(HUB, bid, footprint={"x": 1})["footprint"] == {"x": 1}
