@@ -71,7 +71,7 @@ def main() -> None:
                     "params": {
                         "twins": twins,
                         "store": "sqlite",
-                        "transport": "in-process (batpass.node.harness not available yet; no HTTPS)",
+                        "transport": "in-process (service call; not over HTTPS yet)",
                     },
                 }
             )
