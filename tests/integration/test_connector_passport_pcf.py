@@ -3,8 +3,9 @@ HTTPS: the provider builds a battery passport and stores a PCF; a member partner
 in the provider's registry with its DCP token, negotiates under ``cx.circular.dpp:1`` (and
 ``cx.pcf.base:1``), pulls the Catena-X battery pass and asks for the PCF by product id. Both are
 checked against the Catena-X schemas in ``shared/specs`` (not the package's copies). A node
-without a membership credential, a request dropping the usage purpose and a product the partner
-is not entitled to are refused.
+without a membership credential, a member that never signed the Data Exchange Governance (no
+``DataExchangeGovernanceCredential``, so the usage policy's ``FrameworkAgreement`` does not hold),
+a request dropping the usage purpose and a product the partner is not entitled to are refused.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Setup:
     provider: RunningNode
     partner: RunningNode
     outsider: RunningNode  # no membership credential
+    member: RunningNode  # a member without the framework-agreement credential
     battery: BatteryId
     passport_id: str
     product: str
@@ -151,14 +153,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         NodeSpec("cxa-provider", ("catena-x",), legal_name="battery maker", bpnl="BPNL00000000701C"),
         NodeSpec("cxa-partner", ("catena-x",), legal_name="recycler", bpnl="BPNL00000000702C"),
         NodeSpec("cxa-outsider", ("catena-x",), legal_name="not a member", bpnl="BPNL00000000703C"),
+        NodeSpec("cxa-member", ("catena-x",), legal_name="member, no framework", bpnl="BPNL00000000704C"),
     ]
     with federation(home, specs, configure=operator_config(0)) as runs:
-        provider, partner, outsider = runs
-        catenax_memberships(home, provider, [provider, partner])
+        provider, partner, outsider, member = runs
+        catenax_memberships(home, provider, [provider, partner, member], framework_holders=[provider, partner])
         static = yaml.safe_load(MODEL.read_text(encoding="utf-8"))
         battery = BatteryId(str(static["gtin"]), "CXA0001")
         product = f"urn:gtin:{battery.gtin}"
-        s = Setup(home, provider, partner, outsider, battery, "", product, f"urn:gtin:{battery.gtin}:variant-b")
+        s = Setup(home, provider, partner, outsider, member, battery, "", product, f"urn:gtin:{battery.gtin}:variant-b")
         admin = provider.admin_headers()
         with s.client() as c:
             link = battery.digital_link(provider.node.resolver_base)
@@ -169,7 +172,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             for pid, kg in ((s.product, "5000"), (s.other_product, "6100")):
                 doc = _pact(pid, str(provider.node.config.bpnl), kg)
                 _ok(c.post(provider.base_url + "/v1/footprints/pact/footprints", json=doc, headers=admin), 201)
-            readers = [partner.node.config.bpnl, outsider.node.config.bpnl]
+            # the member is a reader too: its refusal below is about the framework agreement only
+            readers = [partner.node.config.bpnl, outsider.node.config.bpnl, member.node.config.bpnl]
             twin = {"battery": battery.path, "readers": readers}
             _ok(c.post(provider.base_url + "/v1/connector/twins/batteries", json=twin, headers=admin), 201)
             twin = {"productId": s.product, "readers": readers}
@@ -232,7 +236,7 @@ def test_partner_pulls_the_battery_pass_under_the_dpp_purpose(setup: Setup) -> N
             _twin(s, c, partInstanceId=str(s.battery.serial)),
             "urn:samm:io.catenax.battery.battery_pass:6.1.0#BatteryPass",
         )
-        # the catalog offer names cx.circular.dpp:1 and Membership
+        # the catalog offer names cx.circular.dpp:1, Membership and the framework agreement
         cat = _ok(
             c.post(
                 ep["dspEndpoint"] + "/catalog/request",
@@ -247,6 +251,7 @@ def test_partner_pulls_the_battery_pass_under_the_dpp_purpose(setup: Setup) -> N
         ds = next(d for d in cat["dataset"] if d["@id"] == ep["id"])
         text = json.dumps(ds["hasPolicy"])
         assert "cx.circular.dpp:1" in text and "Membership" in text
+        assert '"FrameworkAgreement"' in text and '"DataExchangeGovernance:1.0"' in text
         body = {"provider": s.provider.did, "battery": s.battery.path, "dspEndpoint": ep["dspEndpoint"]}
         out = _ok(
             c.post(
@@ -333,6 +338,67 @@ def test_a_node_without_membership_is_refused(setup: Setup) -> None:
         body = {"provider": s.provider.did, "productId": s.product}
         r = c.post(s.outsider.base_url + "/v1/connector/pcf/requests", json=body, headers=s.outsider.admin_headers())
         assert r.status_code == 403 and "pcf" not in r.json(), r.text
+
+
+def _catalog_offer(s: Setup, c: httpx.Client, who: RunningNode, asset: str) -> dict[str, Any]:
+    cat = _ok(
+        c.post(
+            s.provider.base_url + DSP + "/catalog/request",
+            json={
+                "@context": ["https://w3id.org/dspace/2025/1/context.jsonld"],
+                "@type": "CatalogRequestMessage",
+                "filter": [],
+            },
+            headers=s.token(who),
+        )
+    )
+    offer: dict[str, Any] = next(d for d in cat["dataset"] if d["@id"] == asset)["hasPolicy"][0]
+    return offer
+
+
+def _contract_request(who: RunningNode, offer: dict[str, Any], asset: str) -> dict[str, Any]:
+    return {
+        "@context": ["https://w3id.org/dspace/2025/1/context.jsonld"],
+        "@type": "ContractRequestMessage",
+        "consumerPid": f"urn:uuid:{new_uuid7()}",
+        "offer": {**offer, "target": asset},
+        "callbackAddress": who.base_url + DSP + "/callback",
+    }
+
+
+def test_a_member_without_the_framework_agreement_is_refused(setup: Setup) -> None:
+    s = setup
+    reason = "FrameworkAgreement DataExchangeGovernance:1.0: no verified DataExchangeGovernanceCredential"
+    with s.client() as c:
+        for asset in ("catenax-battery-pass", "catenax-pcf"):
+            # a member: its DCP token verifies and the offer is in its catalog (access: Membership)
+            offer = _catalog_offer(s, c, s.member, asset)
+            assert '"DataExchangeGovernance:1.0"' in json.dumps(offer)
+            # its contract request is refused with the ODRL reason, nothing is agreed
+            r = c.post(
+                s.provider.base_url + DSP + "/negotiations/request",
+                json=_contract_request(s.member, offer, asset),
+                headers=s.token(s.member),
+            )
+            assert r.status_code == 400, r.text
+            assert r.json()["@type"] == "ContractNegotiationError" and reason in r.json()["reason"][0], r.text
+            # the partner's same request, with its framework credential, is agreed
+            r = c.post(
+                s.provider.base_url + DSP + "/negotiations/request",
+                json=_contract_request(s.partner, _catalog_offer(s, c, s.partner, asset), asset),
+                headers=s.token(s.partner),
+            )
+            assert r.status_code == 201, r.text
+        # through its own connector: 403 with the reason; its negotiation ended TERMINATED with it
+        body = {"provider": s.provider.did, "battery": s.battery.path}
+        r = c.post(s.member.base_url + "/v1/connector/passports/requests", json=body, headers=s.member.admin_headers())
+        assert r.status_code == 403 and reason in r.text and "batteryPass" not in r.text, r.text
+        mgmt = s.member.base_url + "/management/v3/contractnegotiations/request"
+        negs = _ok(c.post(mgmt, json={}, headers=s.member.admin_headers()))
+        assert [n["state"] for n in negs] == ["TERMINATED"] and reason in negs[0]["errorDetail"], negs
+        body = {"provider": s.provider.did, "productId": s.product}
+        r = c.post(s.member.base_url + "/v1/connector/pcf/requests", json=body, headers=s.member.admin_headers())
+        assert r.status_code == 403 and reason in r.text and "pcf" not in r.json(), r.text
 
 
 def test_pcf_request_answers_a_catenax_pcf_for_an_entitled_product(setup: Setup) -> None:

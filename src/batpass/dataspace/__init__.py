@@ -19,15 +19,23 @@ from batpass.dataspace.model import (
     Agreement,
     Asset,
     DataAddress,
+    DataPlaneReply,
     Negotiation,
     NegotiationState,
     OfferDefinition,
     Participant,
+    PresentedCredential,
     Role,
     Transfer,
     TransferState,
 )
-from batpass.dataspace.ports import AssetSource, ParticipantVerifier, QueryAssetSource, TokenIssuer
+from batpass.dataspace.ports import (
+    AssetSource,
+    ParticipantVerifier,
+    ProxyAssetSource,
+    QueryAssetSource,
+    TokenIssuer,
+)
 from batpass.dataspace.service import (
     DSP_PATH,
     PULL_FORMAT,
@@ -49,6 +57,7 @@ __all__ = [
     "Asset",
     "AssetSource",
     "DataAddress",
+    "DataPlaneReply",
     "DataspaceSettings",
     "Decision",
     "DspConsumer",
@@ -64,6 +73,8 @@ __all__ = [
     "Participant",
     "ParticipantVerifier",
     "PolicyNotSatisfied",
+    "PresentedCredential",
+    "ProxyAssetSource",
     "QueryAssetSource",
     "Reader",
     "Role",

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, insert, or_, select, update
+from sqlalchemy import BindParameter, Engine, Integer, Select, and_, bindparam, delete, insert, select, update
 
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.dataspace import _sql as t
@@ -109,6 +110,37 @@ def _check_descriptor(d: Any) -> dict[str, Any]:
     return d
 
 
+_GLOBAL, _SPECIFIC = "global", "specific"
+#: lookups with at most this many criteria reuse a statement built once per shape
+_CACHED_CRITERIA = 8
+
+
+@functools.lru_cache(maxsize=128)
+def _lookup_statement(kinds: tuple[str, ...], filtered: bool) -> Select[Any]:
+    """The lookup query for one shape of request (which criteria are ``globalAssetId``, whether
+    the reader's visibility applies), with every value a bound parameter: ``after`` (cursor),
+    ``lim``, ``n<i>``/``v<i>`` per criterion and ``readers`` (expanding). Built once per shape and
+    reused, because building the aliases and clauses per request cost more than running the
+    query (each criterion is one probe of ``ix_dtr_asset_ids_lookup``)."""
+    shells, ids = t.dtr_shells, t.dtr_asset_ids
+    readers: BindParameter[Any] = bindparam("readers", expanding=True)
+    q = select(shells.c.seq, shells.c.aas_id).where(shells.c.seq > bindparam("after", type_=Integer))
+    for i, kind in enumerate(kinds):
+        if kind == _GLOBAL:
+            q = q.where(shells.c.global_asset_id == bindparam(f"v{i}"))
+            if filtered:  # the global id alone reveals nothing: a visible id must exist
+                q = q.where(shells.c.seq.in_(select(ids.c.shell_seq).where(ids.c.reader.in_(readers))))
+            continue
+        a = ids.alias(f"a{i}")
+        cond = and_(a.c.name == bindparam(f"n{i}"), a.c.value == bindparam(f"v{i}"))
+        if filtered:
+            cond = and_(cond, a.c.reader.in_(readers))
+        q = q.where(shells.c.seq.in_(select(a.c.shell_seq).where(cond)))
+    if not kinds and filtered:
+        q = q.where(shells.c.seq.in_(select(ids.c.shell_seq).where(ids.c.reader.in_(readers))))
+    return q.order_by(shells.c.seq).limit(bindparam("lim", type_=Integer))
+
+
 class TwinRegistry:
     """Shell and submodel descriptors with BPN-scoped visibility, stored on the node's engine."""
 
@@ -122,21 +154,29 @@ class TwinRegistry:
 
     # -- writes (owner) ---------------------------------------------------------------------
 
-    def _write_children(self, conn: Any, seq: int, d: Mapping[str, Any]) -> None:
-        rows = []
-        for pos, sai in enumerate(d.get("specificAssetIds") or []):
-            for reader in dict.fromkeys(_readers(sai)):
-                rows.append(
-                    {"shell_seq": seq, "position": pos, "reader": reader, "name": sai["name"], "value": sai["value"]}
-                )
-        if rows:
-            conn.execute(insert(t.dtr_asset_ids), rows)
+    @staticmethod
+    def _children(seq: int, d: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The asset-id rows (one per id and reader) and submodel rows of shell ``seq``."""
+        ids = [
+            {"shell_seq": seq, "position": pos, "reader": reader, "name": sai["name"], "value": sai["value"]}
+            for pos, sai in enumerate(d.get("specificAssetIds") or [])
+            for reader in dict.fromkeys(_readers(sai))
+        ]
         sms = [
             {"shell_seq": seq, "sm_id": sm["id"], "position": i, "descriptor": sm}
             for i, sm in enumerate(d.get("submodelDescriptors") or [])
         ]
+        return ids, sms
+
+    @staticmethod
+    def _insert_children(conn: Any, ids: list[dict[str, Any]], sms: list[dict[str, Any]]) -> None:
+        if ids:
+            conn.execute(insert(t.dtr_asset_ids), ids)
         if sms:
             conn.execute(insert(t.dtr_submodels), sms)
+
+    def _write_children(self, conn: Any, seq: int, d: Mapping[str, Any]) -> None:
+        self._insert_children(conn, *self._children(seq, d))
 
     @staticmethod
     def _columns(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,17 +205,29 @@ class TwinRegistry:
         return d
 
     def bulk_create(self, descriptors: Sequence[Mapping[str, Any]]) -> int:
-        """Register many shells in one transaction (scenario loading, benchmarks)."""
+        """Register many shells in one transaction (scenario loading, benchmarks): three
+        multi-row inserts, the shells' keys read back in order with ``RETURNING`` (SQLite ≥ 3.35,
+        PostgreSQL), instead of one round of statements per shell. A duplicate id fails the
+        whole batch (the unique index), nothing is stored."""
+        now = self.clock()
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        checked = [_check_descriptor(dict(d)) for d in descriptors]
+        checked = [{**d, "createdAt": d.get("createdAt") or stamp} for d in checked]
+        if not checked:
+            return 0
         with UnitOfWork(self.engine) as uow:
-            now = self.clock()
-            for descriptor in descriptors:
-                d = _check_descriptor(dict(descriptor))
-                seq = uow.conn.execute(
-                    insert(t.dtr_shells).values(created_at=now, **self._columns(d))
-                ).inserted_primary_key[0]  # type: ignore[index]
-                self._write_children(uow.conn, seq, d)
+            stmt = insert(t.dtr_shells).returning(t.dtr_shells.c.seq, sort_by_parameter_order=True)
+            rows = [{"created_at": now, **self._columns(d)} for d in checked]
+            seqs = uow.conn.execute(stmt, rows).scalars().all()
+            ids: list[dict[str, Any]] = []
+            sms: list[dict[str, Any]] = []
+            for seq, d in zip(seqs, checked, strict=True):
+                more_ids, more_sms = self._children(seq, d)
+                ids += more_ids
+                sms += more_sms
+            self._insert_children(uow.conn, ids, sms)
             uow.commit()
-        return len(descriptors)
+        return len(checked)
 
     def replace_shell(self, aas_id: str, descriptor: Any) -> None:
         d = _check_descriptor(descriptor)
@@ -306,38 +358,25 @@ class TwinRegistry:
     ) -> dict[str, Any]:
         """Shell ids having every given ``{name, value}`` visible to the reader (``globalAssetId`` too)."""
         limit = self._limit(limit)
-        q = select(t.dtr_shells.c.seq, t.dtr_shells.c.aas_id).where(t.dtr_shells.c.seq > _after(cursor))
-        readers = None if reader.owner else [PUBLIC_READABLE] + ([reader.bpnl] if reader.bpnl else [])
+        kinds: list[str] = []
+        params: dict[str, Any] = {"after": _after(cursor), "lim": limit + 1}
         for i, link in enumerate(asset_links):
             name, value = link.get("name"), link.get("value")
             if not isinstance(name, str) or not isinstance(value, str):
                 raise InvalidInput(
                     "each asset link needs a string name and value", field=f"assetIds[{i}]", rule="AAS SpecificAssetId"
                 )
-            if name == "globalAssetId":
-                q = q.where(t.dtr_shells.c.global_asset_id == value)
-                if readers is not None:  # the global id alone reveals nothing: a visible id must exist
-                    q = q.where(
-                        t.dtr_shells.c.seq.in_(
-                            select(t.dtr_asset_ids.c.shell_seq).where(t.dtr_asset_ids.c.reader.in_(readers))
-                        )
-                    )
-                continue
-            a = t.dtr_asset_ids.alias(f"a{i}")
-            cond = and_(a.c.name == name, a.c.value == value)
-            if readers is not None:
-                cond = and_(cond, a.c.reader.in_(readers))
-            q = q.where(t.dtr_shells.c.seq.in_(select(a.c.shell_seq).where(cond)))
-        if not asset_links and readers is not None:
-            q = q.where(
-                or_(
-                    t.dtr_shells.c.seq.in_(
-                        select(t.dtr_asset_ids.c.shell_seq).where(t.dtr_asset_ids.c.reader.in_(readers))
-                    )
-                )
-            )
+            kinds.append(_GLOBAL if name == "globalAssetId" else _SPECIFIC)
+            params[f"v{i}"] = value
+            if name != "globalAssetId":
+                params[f"n{i}"] = name
+        filtered = not reader.owner
+        if filtered:
+            params["readers"] = [PUBLIC_READABLE] + ([reader.bpnl] if reader.bpnl else [])
+        shape = (tuple(kinds), filtered)
+        build = _lookup_statement if len(kinds) <= _CACHED_CRITERIA else _lookup_statement.__wrapped__
         with UnitOfWork(self.engine, write=False) as uow:
-            rows = uow.conn.execute(q.order_by(t.dtr_shells.c.seq).limit(limit + 1)).all()
+            rows = uow.conn.execute(build(*shape), params).all()
         return self._page([r.aas_id for r in rows[:limit]], rows, limit)
 
     @staticmethod

@@ -5,8 +5,12 @@ with ``action`` and ``constraint``), using the Catena-X 2025-09 policy vocabular
 context ``https://w3id.org/catenax/2025/9/policy/context.jsonld``). Constraint semantics:
 
 - ``Membership eq active``: the participant presented a verified ``MembershipCredential``.
-- ``FrameworkAgreement eq <Name>:<version>``: a verified ``<Name>Credential`` (e.g.
-  ``DataExchangeGovernance:1.0`` → ``DataExchangeGovernanceCredential``).
+- ``FrameworkAgreement eq <Name>[:<version>]``: a verified ``<Name>Credential`` (e.g.
+  ``DataExchangeGovernance:1.0`` → ``DataExchangeGovernanceCredential``), valid at evaluation
+  time, whose subject's ``contractVersion`` is ``<version>`` (the same credential satisfies both,
+  as Tractus-X EDC's ``FrameworkAgreementCredentialConstraintFunction`` checks it). A participant
+  whose verifier reports only credential types (no claims) is taken at its type; a refusal names
+  why the credential was not accepted when the verifier says so (e.g. expired, revoked).
 - ``BusinessPartnerNumber isAnyOf/isNoneOf`` (and ``eq``/``neq``): the verified BPNL.
 - ``BusinessPartnerGroup isAnyOf/isNoneOf``: the groups the *provider* put that BPNL in.
 - ``spatial`` (DSP example) ``eq``/``isAnyOf``: the verified region claim.
@@ -125,8 +129,35 @@ class Decision:
     failures: tuple[str, ...] = ()
 
 
+def _framework(value: str) -> tuple[str, str | None]:
+    """``DataExchangeGovernance:1.0`` → (``DataExchangeGovernanceCredential``, ``1.0``)."""
+    name, _, version = value.partition(":")
+    return name[:1].upper() + name[1:] + "Credential", version or None
+
+
 def _credential_for_framework(value: str) -> str:
-    return value.split(":", 1)[0] + "Credential"
+    return _framework(value)[0]
+
+
+def _framework_failure(value: str, ctx: EvaluationContext) -> str | None:
+    """None when the participant holds the framework agreement ``value``, else why not."""
+    ctype, version = _framework(value)
+    p = ctx.participant
+    head = f"FrameworkAgreement {value}"
+    if ctype not in p.memberships:
+        why = p.refused.get(ctype)
+        return f"{head}: the {ctype} presented was not accepted ({why})" if why else f"{head}: no verified {ctype}"
+    held = [c for c in p.credentials if ctype in c.types]
+    if not held:  # the verifier reported the type only (no claims): the type is what it verified
+        return None
+    live = [c for c in held if c.valid_until is None or ctx.now <= c.valid_until]
+    if not live:
+        ended = max(c.valid_until for c in held if c.valid_until is not None)
+        return f"{head}: the {ctype} expired at {ended.isoformat()}"
+    if version is not None and not any(str(c.subject.get("contractVersion", "")) == version for c in live):
+        seen = ", ".join(sorted({str(c.subject.get("contractVersion")) for c in live}))
+        return f"{head}: the {ctype} is for contractVersion {seen}, not {version}"
+    return None
 
 
 def _atomic(c: Mapping[str, Any], ctx: EvaluationContext) -> str | None:
@@ -139,9 +170,10 @@ def _atomic(c: Mapping[str, Any], ctx: EvaluationContext) -> str | None:
         ok = op == "eq" and values == ["active"] and "MembershipCredential" in p.memberships
         return None if ok else "Membership: no verified MembershipCredential"
     if left == "FrameworkAgreement":
-        needed = [_credential_for_framework(v) for v in values]
-        ok = op == "eq" and all(n in p.memberships for n in needed)
-        return None if ok else f"FrameworkAgreement: no verified {', '.join(needed)}"
+        if op != "eq":
+            return f"FrameworkAgreement: operator {op} not supported (CX-0152: eq)"
+        failures = [f for f in (_framework_failure(v, ctx) for v in values) if f]
+        return "; ".join(failures) if failures else None
     if left in ("BusinessPartnerNumber", "BusinessPartnerGroup"):
         mine = {p.bpnl} if left == "BusinessPartnerNumber" and p.bpnl else set()
         if left == "BusinessPartnerGroup":

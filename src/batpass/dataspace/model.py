@@ -18,10 +18,12 @@ __all__ = [
     "Agreement",
     "Asset",
     "DataAddress",
+    "DataPlaneReply",
     "Negotiation",
     "NegotiationState",
     "OfferDefinition",
     "Participant",
+    "PresentedCredential",
     "Role",
     "Transfer",
     "TransferState",
@@ -58,20 +60,37 @@ class TransferState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class PresentedCredential:
+    """One verified credential of the requesting participant, as policies read it: its types,
+    its subject's claims and the end of its validity. CX-0152 ``FrameworkAgreement eq
+    <Name>:<version>`` needs a ``<Name>Credential`` valid at evaluation time whose subject's
+    ``contractVersion`` is ``<version>`` (as Tractus-X EDC checks it)."""
+
+    types: frozenset[str]
+    subject: Mapping[str, Any] = field(default_factory=dict)
+    valid_until: dt.datetime | None = None
+    issuer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Participant:
     """The verified requesting participant (contracts §5).
 
     Built only by a :class:`~batpass.dataspace.ports.ParticipantVerifier` from a verified token and
     presentation, never from a header the requester sets. ``memberships`` holds the verified
     credential types it presented (``MembershipCredential``, ``DataExchangeGovernanceCredential``,
-    ...); ``region`` an optional verified region claim (used by ODRL ``spatial``).
+    ...); ``credentials`` those credentials' claims and validity (a verifier that knows only the
+    types leaves it empty); ``refused`` the credential types it presented that did not verify,
+    with the reason (e.g. ``expired: ...``), so a policy refusal can say why; ``region`` an
+    optional verified region claim (used by ODRL ``spatial``).
     """
 
     did: str
     bpnl: str | None
     memberships: frozenset[str] = frozenset()
-    credentials: tuple[Any, ...] = ()
+    credentials: tuple[PresentedCredential, ...] = ()
     region: str | None = None
+    refused: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +164,16 @@ class DataAddress:
     refresh_token: str | None
     refresh_endpoint: str | None
     expires_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DataPlaneReply:
+    """What a :class:`~batpass.dataspace.ports.ProxyAssetSource` answers to one request the
+    consumer sent through the data plane: the HTTP status and the JSON content, passed on as is
+    (e.g. ``202 Accepted`` for a request answered later, ``409`` for a refused write)."""
+
+    status: int
+    content: Any
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,11 @@
 - :class:`QueryAssetSource`: a source whose content depends on the pull request's query string
   (the consumer's ``DspConsumer.pull(pid, query=...)``, as an EDC data plane proxies query
   parameters); it also learns the consumer's DID from the agreement. The query is opaque here.
+- :class:`ProxyAssetSource`: a source that also takes requests with a method, a sub-path and a
+  body (``POST``/``PUT``/``GET /api/public/<path>``), as a Tractus-X EDC data plane forwards them
+  for an ``HttpData`` asset with ``proxyMethod``, ``proxyPath``, ``proxyQueryParams`` and
+  ``proxyBody`` set (CX-0018; the Catena-X PCF exchange asset of CX-0136 requires all four). The
+  same transfer token authorises it; the consumer's DID comes from the agreement, never the body.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from batpass.dataspace.model import Participant
+from batpass.dataspace.model import DataPlaneReply, Participant
 
-__all__ = ["AssetSource", "ParticipantVerifier", "QueryAssetSource", "TokenIssuer"]
+__all__ = ["AssetSource", "ParticipantVerifier", "ProxyAssetSource", "QueryAssetSource", "TokenIssuer"]
 
 
 @runtime_checkable
@@ -62,5 +67,29 @@ class QueryAssetSource(Protocol):
 
         Raise ``NotFound`` for what the query names but this consumer may not have (the same
         answer as for what does not exist), ``InvalidInput`` for a malformed query.
+        """
+        ...
+
+
+@runtime_checkable
+class ProxyAssetSource(Protocol):
+    async def proxy(
+        self,
+        key: str,
+        *,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        body: Any,
+        consumer_did: str,
+        consumer_bpnl: str | None,
+        agreement_id: str,
+    ) -> DataPlaneReply:
+        """Answer one request the consumer of ``agreement_id`` sent through the data plane:
+        ``method`` (``GET``, ``POST`` or ``PUT``), ``path`` below the data-plane endpoint (no
+        leading slash, may be empty), the query parameters and the JSON body (``None`` for a GET).
+
+        Raise ``NotFound`` for what this consumer may not reach (the same answer as for what does
+        not exist), ``InvalidInput`` for a malformed request; otherwise return the reply.
         """
         ...

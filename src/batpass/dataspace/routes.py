@@ -11,6 +11,7 @@ messages on ``/api/v3``, OAuth2-style errors on the data plane.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -206,6 +207,61 @@ async def dataplane_refresh(request: Request, ctx: Ctx) -> JSONResponse:
     return JSONResponse(ctx.service(DspProvider).refresh(form["refresh_token"]), headers={"Cache-Control": "no-store"})
 
 
+_MAX_PROXY_BODY = 1_000_000  # bytes: the JSON documents these APIs carry are a few kB
+
+
+async def _proxy(request: Request, ctx: Ctx, path: str) -> JSONResponse:
+    """A request sent through the data plane (Tractus-X ``HttpData`` proxy: method, sub-path,
+    query and body forwarded) to the asset of the bearer's transfer."""
+    if len(path) > 1024:
+        raise InvalidInput("the data-plane path is too long", field="path", rule="data plane proxy: at most 1024 chars")
+    body: Any = None
+    if request.method != "GET":
+        raw = await request.body()
+        if len(raw) > _MAX_PROXY_BODY:
+            raise InvalidInput("the body is too large", field="(body)", rule="data plane proxy: at most 1 MB")
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except ValueError as exc:
+                raise InvalidInput("the body is not JSON", field="(body)", rule="data plane proxy: JSON") from exc
+    reply = await ctx.service(DspProvider).proxy(
+        request.headers.get("authorization"), request.method, path, dict(request.query_params), body
+    )
+    return JSONResponse(reply.content, status_code=reply.status)
+
+
+@router.post("/api/public")
+async def dataplane_post(request: Request, ctx: Ctx) -> JSONResponse:
+    """A write the consumer sends to the data-plane endpoint itself (proxied to the asset)."""
+    return await _proxy(request, ctx, "")
+
+
+@router.put("/api/public")
+async def dataplane_put(request: Request, ctx: Ctx) -> JSONResponse:
+    """A write the consumer sends to the data-plane endpoint itself (proxied to the asset)."""
+    return await _proxy(request, ctx, "")
+
+
+# below the endpoint (``/api/public/<path>``; ``POST /api/public/token`` is the token refresh,
+# registered first): proxied to the asset of the bearer's transfer
+
+
+@router.get("/api/public/{path:path}")
+async def dataplane_proxy_get(path: str, request: Request, ctx: Ctx) -> JSONResponse:
+    return await _proxy(request, ctx, path)
+
+
+@router.post("/api/public/{path:path}")
+async def dataplane_proxy_post(path: str, request: Request, ctx: Ctx) -> JSONResponse:
+    return await _proxy(request, ctx, path)
+
+
+@router.put("/api/public/{path:path}")
+async def dataplane_proxy_put(path: str, request: Request, ctx: Ctx) -> JSONResponse:
+    return await _proxy(request, ctx, path)
+
+
 # -- digital twin registry (/api/v3) ----------------------------------------------------------
 
 
@@ -351,7 +407,11 @@ def _aas_error(err: BatpassError) -> StarletteResponse:
 
 
 def _oauth_error(err: BatpassError) -> StarletteResponse:
-    code = {400: "invalid_request", 401: "invalid_token"}.get(err.status, "server_error")
+    # RFC 6750 § 3.1 names the token errors; a refusal by a proxied source (404, 409) is the
+    # request's fault, not the server's
+    code = {400: "invalid_request", 401: "invalid_token"}.get(
+        err.status, "invalid_request" if err.status < 500 else "server_error"
+    )
     headers = {"WWW-Authenticate": f'Bearer error="{code}"'} if err.status == 401 else None
     return JSONResponse({"error": code, "error_description": err.message}, status_code=err.status, headers=headers)
 

@@ -8,7 +8,11 @@ valid agreement; both replies go to the consumer's callback through the outbox (
 same transaction, sent after commit). Consumer (:class:`DspConsumer`): drives negotiation and
 transfer against another node over HTTPS with an injected ``httpx.AsyncClient``; answers the
 provider's asynchronous messages (verification) through the outbox; pulls from the provider's
-data plane and refreshes its token. Every process is stored, so a restarted node resumes.
+data plane and refreshes its token. Every process is stored, so a restarted node resumes. A
+consumer may also send a request with a method, a sub-path and a body through the data plane
+(``DspConsumer.request`` → ``DspProvider.proxy``), the Tractus-X ``HttpData`` proxy pattern
+(``proxyMethod``/``proxyPath``/``proxyBody``) that Catena-X request/response APIs such as the PCF
+exchange (CX-0136) rely on; the same transfer token authorises it.
 
 Sources: DSP 2025-1 catalog / negotiation / transfer specifications and their HTTPS bindings;
 CX-0018 (Catena-X connector), CX-0152 (policies). Knows nothing of passports: asset content
@@ -53,13 +57,20 @@ from batpass.dataspace.errors import ExpiredToken, PolicyNotSatisfied
 from batpass.dataspace.model import (
     Asset,
     DataAddress,
+    DataPlaneReply,
     NegotiationState,
     OfferDefinition,
     Participant,
     Role,
     TransferState,
 )
-from batpass.dataspace.ports import AssetSource, ParticipantVerifier, QueryAssetSource, TokenIssuer
+from batpass.dataspace.ports import (
+    AssetSource,
+    ParticipantVerifier,
+    ProxyAssetSource,
+    QueryAssetSource,
+    TokenIssuer,
+)
 from batpass.store import UnitOfWork, enqueue
 
 __all__ = [
@@ -253,6 +264,14 @@ class DspProvider:
     def _visible(
         self, conn: Any, participant: Participant, *, after: str | None, limit: int, offer_ids: list[str] | None = None
     ) -> list[Any]:
+        return self._visible_page(conn, participant, after=after, limit=limit, offer_ids=offer_ids)[0]
+
+    def _visible_page(
+        self, conn: Any, participant: Participant, *, after: str | None, limit: int, offer_ids: list[str] | None = None
+    ) -> tuple[list[Any], str | None]:
+        """The offers the participant may see, and the id the next page starts after: the last
+        row the database gave when the page was full, even if the evaluator then drops it (the
+        SQL gates check a framework credential's type; the evaluator also its contractVersion)."""
         ctx = self._ctx(conn, participant)
         rows = t.visible_offers(
             conn,
@@ -264,8 +283,9 @@ class DspProvider:
             limit=limit,
             offer_ids=offer_ids,
         )
+        last = rows[-1].id if rows and len(rows) == limit else None
         # defence in depth: the full evaluator agrees with the SQL gates (property-tested)
-        return [r for r in rows if evaluate(r.access_policy, ctx).allowed]
+        return [r for r in rows if evaluate(r.access_policy, ctx).allowed], last
 
     def _dataset(
         self, asset_id: str, title: str | None, properties: Mapping[str, Any], offer_rows: list[Any]
@@ -300,7 +320,7 @@ class DspProvider:
             )
         after = _cursor_decode(cursor) if cursor else None
         with UnitOfWork(self.engine, write=False) as uow:
-            rows = self._visible(uow.conn, participant, after=after, limit=limit)
+            rows, last = self._visible_page(uow.conn, participant, after=after, limit=limit)
         by_asset: dict[str, list[Any]] = {}
         meta: dict[str, Any] = {}
         for r in rows:
@@ -317,7 +337,7 @@ class DspProvider:
             catalog["dataset"] = [
                 self._dataset(aid, meta[aid].title, meta[aid].properties, rs) for aid, rs in by_asset.items()
             ]
-        next_cursor = _cursor_encode(rows[-1].id) if len(rows) == limit and rows else None
+        next_cursor = _cursor_encode(last) if last else None
         return msgs.validated_catalog(catalog), next_cursor
 
     def dataset(self, participant: Participant, dataset_id: str) -> dict[str, Any]:
@@ -806,11 +826,10 @@ class DspProvider:
             )
         return row
 
-    async def pull(self, authorization: str | None, query: Mapping[str, str] | None = None) -> Any:
-        """Serve the asset of a started transfer to the bearer of its access token.
-
-        ``query`` (the pull request's query parameters) is passed, opaque, to a
-        :class:`~batpass.dataspace.ports.QueryAssetSource`; a source that takes none refuses one."""
+    def _authorise(self, authorization: str | None) -> tuple[Any, Any, Any]:
+        """The agreement, asset and source a data-plane request may reach: its bearer token must
+        be a live access token of a STARTED transfer (the same check for a pull and a proxied
+        request)."""
         token = (authorization or "").removeprefix("Bearer ").strip()
         if not token:
             raise Unauthorized("the data plane needs the transfer's access token", rule="data plane")
@@ -824,6 +843,46 @@ class DspProvider:
         source = self.sources.get(asset.source)
         if source is None:
             raise NotFound(f"no content source '{asset.source}' on this node", rule="asset sources")
+        return ag, asset, source
+
+    async def proxy(
+        self,
+        authorization: str | None,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> DataPlaneReply:
+        """Pass a request the consumer sends through the data plane (a method, a sub-path, a
+        JSON body) to the asset's :class:`~batpass.dataspace.ports.ProxyAssetSource`, as a
+        Tractus-X data plane forwards it for an ``HttpData`` asset with ``proxyMethod``,
+        ``proxyPath`` and ``proxyBody``. The bearer token is checked exactly as for a pull; the
+        source learns the consumer only from the agreement. A source that is not a proxy source
+        refuses anything but a plain pull."""
+        ag, asset, source = self._authorise(authorization)
+        if not isinstance(source, ProxyAssetSource):
+            raise InvalidInput(
+                f"asset '{asset.id}' takes only a pull (GET {self.settings.dataplane_url})",
+                field="method",
+                rule="data plane: only a proxy source takes a method, a path or a body",
+            )
+        return await source.proxy(
+            asset.source_key,
+            method=method,
+            path=path,
+            query=dict(query or {}),
+            body=body,
+            consumer_did=ag.consumer_did,
+            consumer_bpnl=ag.consumer_bpnl,
+            agreement_id=ag.id,
+        )
+
+    async def pull(self, authorization: str | None, query: Mapping[str, str] | None = None) -> Any:
+        """Serve the asset of a started transfer to the bearer of its access token.
+
+        ``query`` (the pull request's query parameters) is passed, opaque, to a
+        :class:`~batpass.dataspace.ports.QueryAssetSource`; a source that takes none refuses one."""
+        ag, asset, source = self._authorise(authorization)
         if isinstance(source, QueryAssetSource):
             return await source.query_content(
                 asset.source_key,
@@ -894,8 +953,10 @@ class DspConsumer:
     def _fail(resp: httpx.Response, what: str) -> BatpassError:
         try:
             reason = resp.json().get("reason") or resp.text
-        except ValueError:
+        except (ValueError, AttributeError):
             reason = resp.text
+        if isinstance(reason, list):  # DSP error messages carry a list of reasons
+            reason = "; ".join(map(str, reason))
         if resp.status_code in (400, 404):
             return InvalidInput(
                 f"{what} refused ({resp.status_code}): {reason}", field=what, rule="DSP 2025-1 error message"
@@ -1317,6 +1378,47 @@ class DspConsumer:
         if resp.status_code != 200:
             raise self._fail(resp, "data plane")
         return resp.json()
+
+    async def request(
+        self,
+        pid: str,
+        method: str,
+        *,
+        path: str = "",
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> httpx.Response:
+        """Send one request through a started transfer's data plane (``method`` on the endpoint
+        plus ``path``, the query, a JSON body) with its bearer token; refresh the token once if it
+        expired. The response is returned as is: its status is the provider source's answer."""
+        address = self.data_address(pid)
+        if address is None:
+            raise InvalidInput(
+                f"transfer '{pid}' has no data address yet (not started)",
+                field="pid",
+                rule="DSP 2025-1: the data plane after TransferStartMessage",
+            )
+        url = address.endpoint.rstrip("/") + ("/" + path.lstrip("/") if path else "")
+
+        async def send(token: str) -> httpx.Response:
+            try:
+                return await self.client.request(
+                    method.upper(),
+                    url,
+                    params=dict(query or {}),
+                    json=body if body is not None else None,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            except httpx.HTTPError as exc:
+                raise UpstreamUnavailable(
+                    f"data plane {url} unreachable: {type(exc).__name__}", rule="data plane"
+                ) from exc
+
+        resp = await send(address.token)
+        if resp.status_code == 401 and address.refresh_token and address.refresh_endpoint:
+            address = await self._refresh(pid, address)
+            resp = await send(address.token)
+        return resp
 
     async def _get(self, url: str, token: str, params: Mapping[str, str] | None = None) -> httpx.Response:
         try:

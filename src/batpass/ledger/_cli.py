@@ -1,4 +1,4 @@
-"""CLI of the material ledger: ``batpass ledger record|verify|trace|outflows`` (:data:`app`;
+"""CLI of the material ledger: ``batpass ledger record|verify|trace|outflows|claim`` (:data:`app`;
 ``trace`` and ``outflows`` are also top-level commands) and ``batpass scenario generate``
 (:data:`scenario_app`).
 
@@ -26,7 +26,7 @@ from batpass.core.errors import BatpassError, InvalidInput
 from batpass.ledger.model import Event, parse_event
 from batpass.ledger.service import LedgerService
 
-__all__ = ["app", "authorise", "generate", "outflows", "record", "scenario_app", "trace", "verify"]
+__all__ = ["app", "authorise", "claim", "generate", "outflows", "record", "scenario_app", "trace", "verify"]
 
 app = typer.Typer(help="Material ledger: record events, verify the chain, trace, outflows.", no_args_is_help=True)
 scenario_app = typer.Typer(help="Seeded EU/JP supply-chain scenario.", no_args_is_help=True)
@@ -285,6 +285,73 @@ def outflows(
     for a in alerts:
         _err.print(f"[yellow]![/] {escape(a['rule'])}: shipment {escape(a['shipment'])}", soft_wrap=True)
     typer.echo(json.dumps(alerts))
+
+
+@app.command()
+def claim(
+    lot: Annotated[str, typer.Argument(help="the recycler's recovered lot whose credit account is debited")],
+    node: NodeOpt,
+    recycler: Annotated[str, typer.Option(help="the recycler's DID (its connector keeps the credit account)")],
+    element: Annotated[str, typer.Option(help="Co, Li, Ni or Pb")],
+    kg: Annotated[float, typer.Option(help="recycled element mass claimed, kg")],
+    subject: Annotated[str, typer.Option(help="the battery or passport the claim is for")],
+    claim_id: Annotated[str, typer.Option("--id", help="the claim's id (idempotency key)")],
+    custody: Annotated[str, typer.Option(help="ISO 22095 chain-of-custody model")] = "mass_balance",
+    api_key: Annotated[
+        str | None, typer.Option(envvar="BATPASS_ADMIN_KEY", help="the node's admin key (stored hashed only)")
+    ] = None,
+) -> None:
+    """Claim recycled content at a recycler, through its connector (the node must run). The claim
+    is printed as JSON; a double claim (the recycler recorded it as such) exits 1."""
+    import ssl
+
+    import httpx
+
+    from batpass.core.errors import Unauthorized, UpstreamUnavailable
+    from batpass.node.local import open_node
+
+    body = {
+        "recycler": recycler,
+        "id": claim_id,
+        "lot": lot,
+        "element": element,
+        "kg": kg,
+        "subject": subject,
+        "custody": custody,
+    }
+    with _one_line_errors():
+        if not api_key:
+            raise Unauthorized("claim needs the node's admin key (--api-key or BATPASS_ADMIN_KEY)", rule="admin key")
+        local = open_node(node)
+        verify: Any = (
+            ssl.create_default_context(cafile=str(local.paths.ca_cert)) if local.base_url.startswith("https") else True
+        )
+        try:
+            resp = httpx.post(
+                local.base_url + "/v1/ledger/claims/remote",
+                json=body,
+                headers={"X-Api-Key": api_key},
+                verify=verify,
+                timeout=120,
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(
+                f"node {node} does not answer at {local.base_url} ({type(exc).__name__}); is it running?",
+                rule="batpass serve --node NAME",
+            ) from exc
+        try:
+            answer: dict[str, Any] = resp.json()
+        except ValueError:
+            answer = {"detail": resp.text}
+        if resp.status_code not in (201, 409) or "claim" not in answer:
+            detail = answer.get("detail", answer)
+            raise UpstreamUnavailable(f"node {node} answered {resp.status_code}: {detail}", rule="remote claim")
+    typer.echo(json.dumps(answer))
+    if resp.status_code == 409:
+        _err.print(f"[bold red]double claim:[/] {escape(str(answer.get('detail', '')))}", soft_wrap=True)
+        raise typer.Exit(1)
+    left = answer.get("account", {}).get("remainingKg")
+    _err.print(f"[green]✓[/] claim {escape(claim_id)} accepted" + (f"; {left:.3f} kg left" if left is not None else ""))
 
 
 @app.command()

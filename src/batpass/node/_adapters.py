@@ -1,8 +1,11 @@
 """Adapters the composition root plugs between capabilities that must not import each other.
 
 - trust's DCP verifier → dataspace's :class:`~batpass.dataspace.ports.ParticipantVerifier`: the
-  BPNL is taken only from a verified credential (its ``holderIdentifier``), never from the
-  caller's self-issued token or a header; memberships are the verified credential types.
+  BPNL is taken only from a verified credential (the membership's ``holderIdentifier``), never
+  from the caller's self-issued token or a header; memberships are the verified credential types,
+  and each verified credential's claims and validity go along (CX-0152 ``FrameworkAgreement``
+  checks the framework credential's ``contractVersion`` and expiry), as do the framework
+  credentials it presented that did not verify, with the reason.
 - trust's self-issued tokens → dataspace's :class:`~batpass.dataspace.ports.TokenIssuer`.
 - trust's DID resolver → passport's ``PublicKeyResolver``; the ledger → passport's
   ``UpstreamSummarySource``.
@@ -18,7 +21,7 @@ from typing import Any
 
 from batpass.core.errors import NotFound
 from batpass.core.ids import BatteryId
-from batpass.dataspace import Participant
+from batpass.dataspace import Participant, PresentedCredential
 from batpass.footprint import FootprintFilter, PactService
 from batpass.ledger import LedgerService
 from batpass.trust import (
@@ -48,12 +51,24 @@ class DcpParticipantAdapter:
         verified = await self._trust.participant_verifier().verify(authorization)
         types: set[str] = set()
         bpnl: str | None = None
-        for v in verified.credentials:
+        # the membership names the BPNL; framework credentials were checked to name the same one
+        ordered = sorted(verified.credentials, key=lambda v: "MembershipCredential" not in v.types)
+        for v in ordered:
             types |= set(v.types)
             hid = v.subject.get("holderIdentifier")
             if bpnl is None and isinstance(hid, str) and hid.startswith("BPNL"):
                 bpnl = hid
-        return Participant(did=verified.did, bpnl=bpnl, memberships=frozenset(types), credentials=verified.credentials)
+        presented = tuple(
+            PresentedCredential(types=v.types, subject=dict(v.subject), valid_until=v.valid_until, issuer=v.issuer)
+            for v in verified.credentials
+        )
+        return Participant(
+            did=verified.did,
+            bpnl=bpnl,
+            memberships=frozenset(types),
+            credentials=presented,
+            refused=dict(verified.refused),
+        )
 
 
 class SelfIssuedTokenIssuer:

@@ -9,7 +9,10 @@ from pathlib import Path
 
 from batpass import bridge, dataspace, footprint, ledger, ouranos, participants, passport, store, trust
 
-__all__ = ["migration_dirs"]
+__all__ = ["NODE_MIGRATIONS_DIR", "migration_dirs"]
+
+#: the composition's own tables (exchanges that join capabilities, e.g. the Catena-X PCF exchange)
+NODE_MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
 
 
 def migration_dirs() -> list[Path]:
@@ -25,4 +28,5 @@ def migration_dirs() -> list[Path]:
         ledger.MIGRATIONS_DIR,
         passport.MIGRATIONS_DIR,
         bridge.MIGRATIONS_DIR,
+        NODE_MIGRATIONS_DIR,
     ]

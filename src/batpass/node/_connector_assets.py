@@ -9,16 +9,20 @@ the digital twin registry (transport, visibility), which must not import each ot
   battery (``?battery=<digital link or gtin/serial path>``); the answer is the Catena-X
   ``io.catenax.battery.battery_pass:6.1.0`` aspect, the *full view* (the aspect requires the
   restricted-tier sections), validated against the bundled schema. Offer
-  ``catenax-battery-pass:dpp``: access ``Membership eq active``; usage ``Membership eq active`` and
-  ``UsagePurpose isAnyOf cx.circular.dpp:1`` (CX-0152). ``FrameworkAgreement`` is not required:
-  the ODRL evaluator supports it, but trust's DCP verifier asks the caller's credential service for
-  ``MembershipCredential`` only, so no partner could satisfy it.
+  ``catenax-battery-pass:dpp``: access ``Membership eq active``; usage ``Membership eq active``,
+  ``FrameworkAgreement eq DataExchangeGovernance:1.0`` and ``UsagePurpose isAnyOf
+  cx.circular.dpp:1`` (CX-0152; the Saturn profile refuses a usage policy without
+  ``FrameworkAgreement`` and ``UsagePurpose``). The framework agreement is evaluated from the
+  ``DataExchangeGovernanceCredential`` (``contractVersion`` 1.0) that trust's DCP verifier fetches
+  from the consumer's credential service with its membership and verifies against the trust list
+  (its issuer must be listed for that type): a member without one sees the offer but its
+  negotiation is refused, the reason naming the missing (or expired, or revoked) credential.
 - Asset ``catenax-pcf`` (source :class:`PcfSource`): the response side of the Catena-X PCF
   exchange (CX-0136): the consumer asks by product id (``?productId=<id>``, optional
   ``requestId``); the answer is the Catena-X PCF 9.0 (``io.catenax.pcf:9.0.0``) of the newest
   active PACT v3 footprint of that product in the node's PACT store, mapped with
-  ``batpass.footprint.write_catenax``. Offer ``catenax-pcf:pcf``: ``Membership`` and
-  ``UsagePurpose isAnyOf cx.pcf.base:1``.
+  ``batpass.footprint.write_catenax``. Offer ``catenax-pcf:pcf``: ``Membership``,
+  ``FrameworkAgreement eq DataExchangeGovernance:1.0`` and ``UsagePurpose isAnyOf cx.pcf.base:1``.
 - Entitlement: both are served only if this node's twin registry holds the battery's (product's)
   twin and one of its non-public specific asset ids names the consumer's BPNL (as verified by DCP
   at negotiation) in its ``externalSubjectId``; otherwise the same 404 as for what does not exist.
@@ -36,6 +40,7 @@ the digital twin registry (transport, visibility), which must not import each ot
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import time
 import uuid
@@ -50,10 +55,11 @@ from batpass.core.errors import (
     InvalidIdentifier,
     InvalidInput,
     NotFound,
+    Unauthorized,
     UpstreamUnavailable,
 )
-from batpass.core.ids import BatteryId
-from batpass.dataspace import OWNER, Asset, DspConsumer, DspProvider, OfferDefinition, TwinRegistry
+from batpass.core.ids import BatteryId, new_uuid7
+from batpass.dataspace import OWNER, Asset, DataAddress, DspConsumer, DspProvider, OfferDefinition, TwinRegistry
 from batpass.footprint import FootprintFilter, PactService, read_pact, write_catenax
 from batpass.http import AdminKey, Ctx
 from batpass.passport import PassportService, Tier, to_catenax
@@ -62,6 +68,7 @@ __all__ = [
     "BATTERY_PASS_ASSET",
     "BATTERY_PASS_SEMANTIC_ID",
     "DPP_PURPOSE",
+    "FRAMEWORK_AGREEMENT",
     "PCF_ASSET",
     "PCF_PURPOSE",
     "PCF_SEMANTIC_ID",
@@ -84,23 +91,27 @@ PCF_PURPOSE = "cx.pcf.base:1"
 _PUBLIC = "PUBLIC_READABLE"
 _NS = uuid.UUID("6c1b5f52-61c4-4f5e-9a54-7d3c3b0f6a11")  # batpass connector twins (uuid5 namespace)
 _MEMBERSHIP = {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"}
+#: CX-0152 framework agreement (spelling of ``framework-agreement-constraint-schema.json``)
+FRAMEWORK_AGREEMENT = "DataExchangeGovernance:1.0"
+_FRAMEWORK = {"leftOperand": "FrameworkAgreement", "operator": "eq", "rightOperand": FRAMEWORK_AGREEMENT}
 _BPNL = re.compile(r"^BPNL[0-9A-Z]{8}[0-9A-Z]{4}$")
 _TAXONOMY = "https://w3id.org/catenax/taxonomy#"
 
 
 def _offer(asset_id: str, name: str, purpose: str) -> OfferDefinition:
+    """Access: members; usage: members who signed the Data Exchange Governance, for ``purpose``."""
     usage = {"leftOperand": "UsagePurpose", "operator": "isAnyOf", "rightOperand": [purpose]}
     return OfferDefinition(
         id=f"{asset_id}:{name}",
         asset_id=asset_id,
         access_policy={"permission": [{"action": "access", "constraint": [{"and": [_MEMBERSHIP]}]}]},
-        usage_policy={"permission": [{"action": "use", "constraint": [{"and": [_MEMBERSHIP, usage]}]}]},
+        usage_policy={"permission": [{"action": "use", "constraint": [{"and": [_MEMBERSHIP, _FRAMEWORK, usage]}]}]},
     )
 
 
 def install_passport_offer(provider: DspProvider, source: BatteryPassSource) -> None:
-    """Register the battery-pass source, asset and offer (Membership + ``cx.circular.dpp:1``) on
-    this node's provider; idempotent (run at every start)."""
+    """Register the battery-pass source, asset and offer (Membership, DataExchangeGovernance:1.0,
+    ``cx.circular.dpp:1``) on this node's provider; idempotent (run at every start)."""
     provider.register_source(BATTERY_PASS_ASSET, source)
     provider.register_asset(
         Asset(
@@ -119,7 +130,8 @@ def install_passport_offer(provider: DspProvider, source: BatteryPassSource) -> 
 
 
 def install_pcf_offer(provider: DspProvider, source: PcfSource) -> None:
-    """Register the PCF source, asset and offer (Membership + ``cx.pcf.base:1``); idempotent."""
+    """Register the PCF source, asset and offer (Membership, DataExchangeGovernance:1.0,
+    ``cx.pcf.base:1``); idempotent."""
     provider.register_source(PCF_ASSET, source)
     provider.register_asset(
         Asset(
@@ -225,7 +237,8 @@ def product_twin(product_id: str, *, base_url: str, dsp_url: str, readers: Seque
     }
 
 
-def _register(registry: TwinRegistry, descriptor: Mapping[str, Any]) -> dict[str, Any]:
+def register_twin(registry: TwinRegistry, descriptor: Mapping[str, Any]) -> dict[str, Any]:
+    """Create the twin, or replace it when its id is registered already."""
     try:
         registry.get_shell(str(descriptor["id"]), OWNER)
     except NotFound:
@@ -373,6 +386,13 @@ class ConnectorClient:
                 raise UpstreamUnavailable("the provider's connector did not answer in time", rule="DSP")
             await asyncio.sleep(self._poll)
 
+    def _terminated(self, pid: str) -> bool:
+        """Whether this node's negotiation ``pid`` was stored and ended TERMINATED (a refusal)."""
+        try:
+            return bool(self.consumer.negotiation(pid)["state"] == "TERMINATED")
+        except NotFound:
+            return False
+
     async def _transfer(self, provider: str, asset_id: str, dsp_url: str | None) -> str:
         key = (provider, asset_id)
         async with self._locks.setdefault(key, asyncio.Lock()):
@@ -391,12 +411,24 @@ class ConnectorClient:
             ds = next((d for d in catalog.get("dataset", []) if d.get("@id") == asset_id), None)
             if ds is None or not ds.get("hasPolicy"):
                 raise Forbidden(f"{provider} offers no {asset_id} to this node", rule="DSP catalog (access policy)")
-            pid = await self.consumer.negotiate(dsp, provider, ds["hasPolicy"][0], target=asset_id)
+            pid = f"urn:uuid:{new_uuid7()}"
+            try:
+                await self.consumer.negotiate(dsp, provider, ds["hasPolicy"][0], target=asset_id, pid=pid)
+            except InvalidInput as exc:
+                if self._terminated(pid):  # the provider refused it (e.g. the usage policy): say why
+                    raise Forbidden(
+                        f"{provider} refused the negotiation of {asset_id}: {exc.message}",
+                        rule="DSP contract negotiation (CX-0152 usage policy)",
+                    ) from exc
+                raise
             neg = await self._wait(
                 lambda: self.consumer.negotiation(pid), lambda s: s["state"] in ("FINALIZED", "TERMINATED")
             )
             if neg["state"] != "FINALIZED" or not neg["agreementId"]:
-                raise Forbidden(f"{provider} refused the negotiation of {asset_id}", rule="DSP contract negotiation")
+                raise Forbidden(
+                    f"{provider} refused the negotiation of {asset_id}: {neg.get('error') or neg['state']}",
+                    rule="DSP contract negotiation",
+                )
             tpid = await self.consumer.transfer(neg["agreementId"])
             tr = await self._wait(
                 lambda: self.consumer.transfer_state(tpid),
@@ -427,6 +459,59 @@ class ConnectorClient:
                     raise
             self._transfers.pop((provider, asset_id), None)  # the transfer ended there: once more
         raise UpstreamUnavailable(f"{provider}: pull of {asset_id} failed", rule="DSP data plane")
+
+    async def address(
+        self, provider: str, asset_id: str, *, dsp_url: str | None = None, fresh_for_s: float = 120.0
+    ) -> DataAddress:
+        """The data address (endpoint, bearer token) of this client's started transfer with
+        ``provider`` for ``asset_id``, its token valid for at least ``fresh_for_s`` more seconds
+        (refreshed, or the transfer negotiated again if the provider ended it): for a request
+        sent later by the outbox rather than at once."""
+        for attempt in (0, 1):
+            tpid = await self._transfer(provider, asset_id, dsp_url)
+            address = self.consumer.data_address(tpid)
+            soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=fresh_for_s)
+            if address is not None and address.expires_at is not None and address.expires_at > soon:
+                return address
+            try:
+                return await self.consumer.refresh_data_address(tpid)
+            except (InvalidInput, UpstreamUnavailable, Unauthorized):
+                if attempt == 1:
+                    raise
+            self._transfers.pop((provider, asset_id), None)  # the transfer ended there: once more
+        raise UpstreamUnavailable(f"{provider}: no data address for {asset_id}", rule="DSP data plane")
+
+    async def send(
+        self,
+        provider: str,
+        asset_id: str,
+        method: str,
+        *,
+        path: str = "",
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        dsp_url: str | None = None,
+    ) -> tuple[int, Any]:
+        """Send one request (method, sub-path, query, JSON body) through ``provider``'s data
+        plane for ``asset_id`` under the agreement and transfer this client keeps (the
+        Tractus-X ``HttpData`` proxy pattern); answers the status and the JSON (or text) the
+        provider's source gave. A transfer that ended there (401 after a refresh) is negotiated
+        once more."""
+        for attempt in (0, 1):
+            tpid = await self._transfer(provider, asset_id, dsp_url)
+            try:
+                resp = await self.consumer.request(tpid, method, path=path, query=query, body=body)
+            except UpstreamUnavailable:
+                if attempt == 1:
+                    raise
+                resp = None
+            if resp is not None and (resp.status_code != 401 or attempt == 1):
+                try:
+                    return resp.status_code, resp.json()
+                except ValueError:
+                    return resp.status_code, resp.text[:2000]
+            self._transfers.pop((provider, asset_id), None)  # the transfer ended there: once more
+        raise UpstreamUnavailable(f"{provider}: request to {asset_id} failed", rule="DSP data plane")
 
 
 # -- routes -----------------------------------------------------------------------------------
@@ -460,7 +545,7 @@ def register_battery_twin(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any],
     twin = battery_twin(
         battery, model_id=passport.model_id, base_url=ctx.base_url, dsp_url=dsp, readers=_readers_of(body)
     )
-    return _register(ctx.service(TwinRegistry), twin)
+    return register_twin(ctx.service(TwinRegistry), twin)
 
 
 @router.post("/v1/connector/twins/products", status_code=201)
@@ -473,7 +558,7 @@ def register_product_twin(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any],
         raise NotFound(f"productId: no footprint of {product} on this node", field="productId", rule="PCF twins")
     dsp = ctx.base_url.rstrip("/") + "/api/dsp/2025-1"
     twin = product_twin(product, base_url=ctx.base_url, dsp_url=dsp, readers=_readers_of(body))
-    return _register(ctx.service(TwinRegistry), twin)
+    return register_twin(ctx.service(TwinRegistry), twin)
 
 
 @router.post("/v1/connector/passports/requests")

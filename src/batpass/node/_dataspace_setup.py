@@ -1,7 +1,9 @@
 """Catena-X membership on running nodes, over their HTTPS APIs: the operator signs a trust list
-naming itself as issuer of ``MembershipCredential``; every node stores it and receives a
-membership credential naming its BPNL (``holderIdentifier``), so DCP verification passes between
-them (as the demo's trust step does). Shared by integration tests and benchmarks.
+naming itself as issuer of ``MembershipCredential`` and ``DataExchangeGovernanceCredential``;
+every node stores it and receives a membership credential naming its BPNL
+(``holderIdentifier``), so DCP verification passes between them (as the demo's trust step does),
+and — unless left out — the framework-agreement credential (Data Exchange Governance 1.0) that
+CX-0152 ``FrameworkAgreement`` constraints ask for. Shared by integration tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -20,7 +22,19 @@ from batpass.core.errors import UpstreamUnavailable
 from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.scenario import Scenario, generate
 
-__all__ = ["SUPPLY_CHAIN_NODES", "SupplyChain", "catenax_memberships", "operator_config", "supply_chain_federation"]
+__all__ = [
+    "DATA_EXCHANGE_GOVERNANCE",
+    "SUPPLY_CHAIN_NODES",
+    "SupplyChain",
+    "catenax_memberships",
+    "framework_subject",
+    "operator_config",
+    "supply_chain_federation",
+]
+
+#: the Catena-X framework-agreement credential type (CX-0050) and the agreement it attests
+DATA_EXCHANGE_GOVERNANCE = "DataExchangeGovernanceCredential"
+_GOVERNANCE_URL = "https://catenax-ev.github.io/docs/regulatory-framework/20000ft/data-exchange-governance"
 
 #: the six nodes of the federated supply chain, downstream last, with the companies each records
 SUPPLY_CHAIN_NODES: dict[str, tuple[str, ...]] = {
@@ -61,9 +75,32 @@ def _check(r: httpx.Response, what: str) -> None:
         raise UpstreamUnavailable(f"{what}: HTTP {r.status_code} {r.text[:500]}", rule="catena-x membership setup")
 
 
-def catenax_memberships(home: Path, operator: RunningNode, members: Sequence[RunningNode]) -> None:
+def framework_subject(did: str, bpnl: str | None, *, version: str = "1.0") -> dict[str, Any]:
+    """The subject of a DataExchangeGovernanceCredential (CX-0050 shape): its holder signed the
+    Catena-X Data Exchange Governance ``version`` (``FrameworkAgreement eq
+    DataExchangeGovernance:<version>``)."""
+    return {
+        "id": did,
+        "holderIdentifier": bpnl,
+        "group": "UseCaseFramework",
+        "useCase": "DataExchangeGovernance",
+        "contractTemplate": _GOVERNANCE_URL,
+        "contractVersion": version,
+    }
+
+
+def catenax_memberships(
+    home: Path,
+    operator: RunningNode,
+    members: Sequence[RunningNode],
+    *,
+    framework_holders: Sequence[RunningNode] | None = None,
+) -> None:
     """Sign the trust list at ``operator`` and give every member (the operator too, if listed) the
-    trust list and a MembershipCredential for its BPNL."""
+    trust list and a MembershipCredential for its BPNL; the ``framework_holders`` (default: every
+    member) also get a DataExchangeGovernanceCredential, so they can agree to offers whose usage
+    policy requires ``FrameworkAgreement eq DataExchangeGovernance:1.0``."""
+    holders = {n.did for n in (members if framework_holders is None else framework_holders)}
     now = dt.datetime.now(dt.UTC)
     trust_list = {
         "trustListVersion": "1.0",
@@ -76,7 +113,7 @@ def catenax_memberships(home: Path, operator: RunningNode, members: Sequence[Run
             {
                 "did": operator.did,
                 "name": "Catena-X operator",
-                "credentialTypes": ["MembershipCredential"],
+                "credentialTypes": [DATA_EXCHANGE_GOVERNANCE, "MembershipCredential"],
                 "validFrom": _iso(now - dt.timedelta(days=1)),
                 "validUntil": _iso(now + dt.timedelta(days=30)),
             }
@@ -109,6 +146,18 @@ def catenax_memberships(home: Path, operator: RunningNode, members: Sequence[Run
                 headers=node.admin_headers(),
             )
             _check(r, f"wallet of {node.name}")
+            if node.did not in holders:
+                continue
+            subject = framework_subject(node.did, node.node.config.bpnl)
+            body = {"type": DATA_EXCHANGE_GOVERNANCE, "subject": subject, "format": "vc+jwt"}
+            r = c.post(operator.base_url + "/v1/credentials/issue", json=body, headers=operator.admin_headers())
+            _check(r, f"framework agreement of {node.name}")
+            r = c.post(
+                node.base_url + "/v1/credentials/wallet",
+                json={"credential": r.json()["credential"]},
+                headers=node.admin_headers(),
+            )
+            _check(r, f"framework agreement in the wallet of {node.name}")
 
 
 @dataclass

@@ -24,7 +24,7 @@ from batpass.trust._jose import peek, sign_compact, verify_compact
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, check_key_time
 from batpass.trust._vc import issue_vp_jwt, verify_vp_jwt
-from batpass.trust._verify import Verifier
+from batpass.trust._verify import Verifier, vct_type
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import (
     ROLES,
@@ -38,6 +38,7 @@ from batpass.trust.model import (
 
 __all__ = [
     "DCP_CONTEXT",
+    "FRAMEWORK_TYPES",
     "DcpParticipantVerifier",
     "NonceStore",
     "issue_self_issued_token",
@@ -49,13 +50,28 @@ __all__ = [
 ]
 
 DCP_CONTEXT = "https://w3id.org/dspace-dcp/v1.0/dcp.jsonld"
+#: framework-agreement credentials a provider asks every caller's credential service for besides
+#: its membership, as Tractus-X EDC does by default (``TxDcpConstants.DEFAULT_SCOPES``): CX-0152
+#: ``FrameworkAgreement`` constraints are evaluated from them. They are optional: a caller without
+#: one (or with one that fails verification) is still a member, it just cannot agree to offers
+#: that require the framework.
+FRAMEWORK_TYPES: tuple[str, ...] = (CredentialType.DATA_EXCHANGE_GOVERNANCE.value,)
 _SCOPE_PREFIXES = ("org.eclipse.dspace.dcp.vc.type:", "org.eclipse.tractusx.vc.type:")
 
 
 def issue_self_issued_token(
-    identity: NodeIdentity, *, audience: str, bpn: str | None, ttl_s: int = 300, token: str | None = None
+    identity: NodeIdentity,
+    *,
+    audience: str,
+    bpn: str | None,
+    ttl_s: int = 300,
+    token: str | None = None,
+    actor: str | None = None,
 ) -> str:
-    """Contract §5: a DCP self-issued ID token signed with the identity's active Ed25519 key."""
+    """Contract §5: a DCP self-issued ID token signed with the identity's active Ed25519 key.
+
+    ``actor`` names (RFC 8693 §4.1 ``act`` claim) the one party allowed to present the token on
+    the signer's behalf: a delegation, e.g. a hub operator letting its bridge ask a supplier."""
     now = dt.datetime.now(dt.UTC)
     key = identity.active("Ed25519")
     claims: dict[str, Any] = {
@@ -70,6 +86,8 @@ def issue_self_issued_token(
         claims["bpn"] = bpn
     if token:
         claims["token"] = token
+    if actor:
+        claims["act"] = {"sub": actor}
     return sign_compact({"typ": "JWT", "kid": identity.key_id(key)}, json.dumps(claims).encode(), key)
 
 
@@ -108,12 +126,15 @@ def verify_self_issued_token(token: str, *, audience: str, resolver: DidResolver
     check_key_time(vm, dt.datetime.fromtimestamp(iat, dt.UTC))
     bpn = claims.get("bpn")
     inner = claims.get("token")
+    act = claims.get("act")
+    actor = act.get("sub") if isinstance(act, dict) else None
     return SelfIssued(
         did=iss,
         bpn=bpn if isinstance(bpn, str) else None,
         jti=jti,
         exp=dt.datetime.fromtimestamp(exp, dt.UTC),
         token=inner if isinstance(inner, str) else None,
+        actor=actor if isinstance(actor, str) else None,
     )
 
 
@@ -216,18 +237,43 @@ def _kb_nonce(token: str) -> str:
     return nonce
 
 
+def _claimed_types(token: str) -> frozenset[str]:
+    """The types a credential claims, read before it is verified (to know which type to require)."""
+    try:
+        _h, payload = peek(token.split("~", 1)[0])
+    except CredentialRejected:
+        return frozenset()
+    if "~" in token:
+        return frozenset({vct_type(str(payload.get("vct", "")))})
+    types = payload.get("type")
+    return frozenset(t for t in types if isinstance(t, str)) if isinstance(types, list) else frozenset()
+
+
 class DcpParticipantVerifier:
     """Contract §5: who is calling? Verifies the caller's self-issued token, asks its credential
-    service (from its DID document) for a membership presentation, and verifies that through
-    the trust lists. Wired by the node into the dataspace package's ``ParticipantVerifier``."""
+    service (from its DID document) for its membership and framework-agreement credentials
+    (``framework_types``), and verifies them through the trust lists. Wired by the node into the
+    dataspace package's ``ParticipantVerifier``.
+
+    The membership must verify (else the caller is refused). A framework credential that does not
+    verify (expired, revoked, its issuer not trusted for the type, naming another BPNL) is left
+    out and its reason kept in ``VerifiedParticipant.refused``, so the policy that needed it can
+    say why it does not hold."""
 
     def __init__(
-        self, identity: NodeIdentity, verifier: Verifier, client: httpx.AsyncClient, *, bpn: str | None = None
+        self,
+        identity: NodeIdentity,
+        verifier: Verifier,
+        client: httpx.AsyncClient,
+        *,
+        bpn: str | None = None,
+        framework_types: Sequence[str] = FRAMEWORK_TYPES,
     ) -> None:
         self.identity = identity
         self.verifier = verifier
         self.client = client
         self.bpn = bpn
+        self.framework_types = frozenset(framework_types) - {CredentialType.MEMBERSHIP.value}
 
     async def verify(self, authorization: str | None) -> VerifiedParticipant:
         if not authorization or not authorization.startswith("Bearer "):
@@ -252,7 +298,7 @@ class DcpParticipantVerifier:
         try:
             resp = await self.client.post(
                 url,
-                json=presentation_query([CredentialType.MEMBERSHIP.value]),
+                json=presentation_query([CredentialType.MEMBERSHIP.value, *sorted(self.framework_types)]),
                 headers={"Authorization": f"Bearer {ask}"},
             )
         except httpx.HTTPError as exc:
@@ -266,6 +312,8 @@ class DcpParticipantVerifier:
         body = resp.json()
         memberships: set[str] = set()
         verified: list[Verification] = []
+        frameworks: list[Verification] = []
+        refused: dict[str, str] = {}
         for vp in body.get("presentation", []):
             holder, nonce, creds = verify_vp_jwt(vp, self.verifier.resolver, audience=self.identity.did)
             if holder != si.did or nonce != peek(ask)[1]["jti"]:
@@ -273,13 +321,26 @@ class DcpParticipantVerifier:
                     "presentation is not the caller's answer to this query", reason=RejectReason.HOLDER
                 )
             for c in creds:
-                v = await self.verifier.averify(c, require_type=CredentialType.MEMBERSHIP.value)
+                claimed = _claimed_types(c)
+                optional = sorted(claimed & self.framework_types)
+                if CredentialType.MEMBERSHIP.value in claimed or not optional:
+                    # the membership (or a credential nobody asked for) must verify as a membership
+                    v = await self.verifier.averify(c, require_type=CredentialType.MEMBERSHIP.value)
+                    if v.holder != si.did:
+                        raise CredentialRejected(
+                            "membership credential belongs to another holder", reason=RejectReason.HOLDER
+                        )
+                    memberships.add(str(v.subject.get("memberOf")))
+                    verified.append(v)
+                    continue
+                try:
+                    v = await self.verifier.averify(c, require_type=optional[0])
+                except CredentialRejected as exc:
+                    refused[optional[0]] = f"{exc.reason}: {exc}"
+                    continue
                 if v.holder != si.did:
-                    raise CredentialRejected(
-                        "membership credential belongs to another holder", reason=RejectReason.HOLDER
-                    )
-                memberships.add(str(v.subject.get("memberOf")))
-                verified.append(v)
+                    raise CredentialRejected(f"{optional[0]} belongs to another holder", reason=RejectReason.HOLDER)
+                frameworks.append(v)
         if not memberships:
             raise CredentialRejected(f"{si.did} presented no trusted membership", reason=RejectReason.ROLE)
         bpnl = si.bpn
@@ -287,6 +348,18 @@ class DcpParticipantVerifier:
             hid = v.subject.get("holderIdentifier")
             if isinstance(hid, str) and hid.startswith("BPNL"):
                 bpnl = hid
+        for v in frameworks:
+            hid = v.subject.get("holderIdentifier")
+            ctype = next(iter(sorted(v.types & self.framework_types)))
+            if bpnl is not None and hid != bpnl:
+                refused[ctype] = f"{RejectReason.HOLDER}: it names {hid!r}, the membership {bpnl}"
+                continue
+            verified.append(v)
+        held = {t for v in verified for t in v.types}
         return VerifiedParticipant(
-            did=si.did, bpnl=bpnl, memberships=frozenset(memberships), credentials=tuple(verified)
+            did=si.did,
+            bpnl=bpnl,
+            memberships=frozenset(memberships),
+            credentials=tuple(verified),
+            refused={k: why for k, why in refused.items() if k not in held},
         )

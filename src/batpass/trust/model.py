@@ -57,6 +57,9 @@ class CredentialType(StrEnum):
     RECYCLED_CONTENT = "RecycledContentAttestationCredential"
     DUE_DILIGENCE = "DueDiligenceAttestationCredential"
     ACCESS_ROLE = "AccessRoleCredential"
+    #: the Catena-X framework-agreement credential (CX-0050): its holder signed the Data Exchange
+    #: Governance; CX-0152 ``FrameworkAgreement eq DataExchangeGovernance:1.0`` asks for it
+    DATA_EXCHANGE_GOVERNANCE = "DataExchangeGovernanceCredential"
     STATUS_LIST = "BitstringStatusListCredential"
 
 
@@ -309,16 +312,22 @@ class SelfIssued:
     jti: str
     exp: dt.datetime
     token: str | None = None  # the access token embedded for the credential service, if any
+    actor: str | None = None  # RFC 8693 ``act.sub``: the party allowed to present it for ``did``
 
 
 @dataclass(frozen=True, slots=True)
 class VerifiedParticipant:
-    """Contract §5: a caller whose self-issued token and membership presentation verified."""
+    """Contract §5: a caller whose self-issued token and membership presentation verified.
+
+    ``credentials`` holds every credential of the presentation that verified (the membership and
+    any framework credential); ``refused`` the framework credential types it presented that did
+    not verify, with the reason (e.g. ``expired: ...``), so a policy refusal can say why."""
 
     did: str
     bpnl: str | None
     memberships: frozenset[str]
     credentials: tuple[Verification, ...] = ()
+    refused: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_time(value: str) -> dt.datetime:

@@ -64,6 +64,14 @@ SUBJECTS: dict[str, dict[str, Any]] = {
         "conclusion": "conformant",
     },
     "AccessRoleCredential": {"id": HOLDER, "role": "notified_body", "organisation": "TÜV X"},
+    "DataExchangeGovernanceCredential": {
+        "id": HOLDER,
+        "holderIdentifier": "BPNL00000003CAR1",
+        "group": "UseCaseFramework",
+        "useCase": "DataExchangeGovernance",
+        "contractTemplate": "https://catenax-ev.github.io/docs/regulatory-framework/20000ft/data-exchange-governance",
+        "contractVersion": "1.0",
+    },
 }
 TYPES = [t.value for t in CredentialType if t is not CredentialType.STATUS_LIST]
 

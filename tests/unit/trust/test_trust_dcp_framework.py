@@ -1,0 +1,175 @@
+"""CX-0152 ``FrameworkAgreement`` evaluated from a verified credential, end to end in process: a
+provider's DCP verifier asks the caller's credential service for its membership *and* its
+``DataExchangeGovernanceCredential``, verifies both against the Catena-X trust list, the node's
+adapter turns the result into the dataspace ``Participant``, and the ODRL evaluator decides the
+Catena-X usage policy. Present, missing, expired, untrusted and foreign-BPNL credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import httpx
+from trust_http import make_app
+from trust_world import World
+
+from batpass.dataspace import EvaluationContext, Participant, evaluate
+from batpass.node._adapters import DcpParticipantAdapter
+from batpass.trust import (
+    TrustedIssuer,
+    TrustList,
+    TrustService,
+    build_credential,
+    issue_self_issued_token,
+    issue_vc_jwt,
+    sign_trust_list,
+)
+
+BPNL = "BPNL00000000000C"
+FRAMEWORK = "DataExchangeGovernanceCredential"
+USAGE = {
+    "permission": [
+        {
+            "action": "use",
+            "constraint": [
+                {
+                    "and": [
+                        {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"},
+                        {
+                            "leftOperand": "FrameworkAgreement",
+                            "operator": "eq",
+                            "rightOperand": "DataExchangeGovernance:1.0",
+                        },
+                        {"leftOperand": "UsagePurpose", "operator": "isAnyOf", "rightOperand": ["cx.circular.dpp:1"]},
+                    ]
+                }
+            ],
+        }
+    ]
+}
+
+
+def framework_subject(did: str, bpnl: str = BPNL, version: str = "1.0") -> dict[str, Any]:
+    return {
+        "id": did,
+        "holderIdentifier": bpnl,
+        "group": "UseCaseFramework",
+        "useCase": "DataExchangeGovernance",
+        "contractTemplate": "https://catenax-ev.github.io/docs/regulatory-framework/20000ft/data-exchange-governance",
+        "contractVersion": version,
+    }
+
+
+def member(service: TrustService, world: World, *, framework_trusted: bool = True) -> None:
+    """The certifier operates the Catena-X list (issuer of memberships and, unless told otherwise,
+    of framework credentials) and holds its own membership."""
+    types = {"MembershipCredential", *([FRAMEWORK] if framework_trusted else [])}
+    cx_list = TrustList(
+        "catena-x", world.cx.did, world.now, None, (TrustedIssuer(world.cx.did, "CX", frozenset(types)),)
+    )
+    asyncio.run(service.add_trust_list(sign_trust_list(cx_list, world.cx), ecosystem="catena-x"))
+    m = service.issue(
+        "MembershipCredential", {"id": service.identity.did, "memberOf": "catena-x", "holderIdentifier": BPNL}
+    )
+    service.hold(m.token)
+
+
+def participant(service: TrustService, world: World, trust_store: Any) -> Participant:
+    """How a provider (the JP operator's identity here) sees the certifier node calling it."""
+    app = make_app(service)
+
+    async def run() -> Participant:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+            provider = TrustService(
+                trust_store,
+                world.jp,
+                base_url="https://jp-cert.test:9443",
+                ecosystem="catena-x",
+                operators={"catena-x": world.cx.did},
+                allowed_hosts=["cx-cert.test:8443"],
+                client=client,
+            )
+            provider.resolver.pin(service.did_document())
+            provider.registry.lists = service.registry.lists
+            token = issue_self_issued_token(service.identity, audience=world.jp.did, bpn=BPNL)
+            return await DcpParticipantAdapter(provider).verify(f"Bearer {token}")
+
+    return asyncio.run(run())
+
+
+def decide(p: Participant, now: dt.datetime | None = None) -> tuple[bool, str]:
+    d = evaluate(USAGE, EvaluationContext(p, now=now or dt.datetime.now(dt.UTC)))
+    return d.allowed, "; ".join(d.failures)
+
+
+def test_a_presented_framework_credential_satisfies_the_agreement(
+    service: TrustService, world: World, trust_store: Any
+) -> None:
+    member(service, world)
+    service.hold(service.issue(FRAMEWORK, framework_subject(service.identity.did)).token)
+    p = participant(service, world, trust_store)
+    assert p.bpnl == BPNL and {"MembershipCredential", FRAMEWORK} <= p.memberships and not p.refused
+    held = next(c for c in p.credentials if FRAMEWORK in c.types)
+    assert held.subject["contractVersion"] == "1.0" and held.issuer == world.cx.did
+    assert decide(p) == (True, "")
+    # the same credential no longer holds once its validity has ended (an agreement used later)
+    assert held.valid_until is not None
+    allowed, why = decide(p, now=held.valid_until + dt.timedelta(seconds=1))
+    assert not allowed and f"the {FRAMEWORK} expired at" in why
+
+
+def test_without_the_credential_the_agreement_does_not_hold(
+    service: TrustService, world: World, trust_store: Any
+) -> None:
+    member(service, world)
+    p = participant(service, world, trust_store)
+    assert p.memberships == {"MembershipCredential"} and not p.refused  # still a member
+    assert decide(p) == (False, f"FrameworkAgreement DataExchangeGovernance:1.0: no verified {FRAMEWORK}")
+
+
+def test_an_expired_credential_is_refused_with_its_reason(
+    service: TrustService, world: World, trust_store: Any
+) -> None:
+    member(service, world)
+    now = dt.datetime.now(dt.UTC)
+    vc = build_credential(
+        issuer=world.cx.did,
+        ctype=FRAMEWORK,
+        subject=framework_subject(service.identity.did),
+        valid_from=now - dt.timedelta(days=400),
+        valid_until=now - dt.timedelta(days=35),
+    )
+    service.hold(issue_vc_jwt(world.cx, vc))
+    p = participant(service, world, trust_store)
+    assert FRAMEWORK not in p.memberships and p.refused[FRAMEWORK].startswith("expired:")
+    allowed, why = decide(p)
+    assert not allowed and why.startswith(f"FrameworkAgreement DataExchangeGovernance:1.0: the {FRAMEWORK} presented")
+    assert "expired" in why
+
+
+def test_an_issuer_not_listed_for_the_type_and_a_foreign_bpnl_are_refused(
+    service: TrustService, world: World, trust_store: Any
+) -> None:
+    member(service, world, framework_trusted=False)
+    service.hold(service.issue(FRAMEWORK, framework_subject(service.identity.did)).token)
+    p = participant(service, world, trust_store)
+    assert FRAMEWORK not in p.memberships and p.refused[FRAMEWORK].startswith("issuer-not-trusted-for-type:")
+    assert "issuer-not-trusted-for-type" in decide(p)[1]
+
+
+def test_a_credential_naming_another_bpnl_is_refused(service: TrustService, world: World, trust_store: Any) -> None:
+    member(service, world)
+    service.hold(service.issue(FRAMEWORK, framework_subject(service.identity.did, bpnl="BPNL0000000000ZZ")).token)
+    p = participant(service, world, trust_store)
+    assert p.bpnl == BPNL and FRAMEWORK not in p.memberships and p.refused[FRAMEWORK].startswith("holder:")
+    assert not decide(p)[0]
+
+
+def test_another_contract_version_does_not_satisfy_1_0(service: TrustService, world: World, trust_store: Any) -> None:
+    member(service, world)
+    service.hold(service.issue(FRAMEWORK, framework_subject(service.identity.did, version="2.0")).token)
+    p = participant(service, world, trust_store)
+    assert FRAMEWORK in p.memberships
+    allowed, why = decide(p)
+    assert not allowed and why.endswith(f"the {FRAMEWORK} is for contractVersion 2.0, not 1.0")
