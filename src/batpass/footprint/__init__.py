@@ -4,7 +4,7 @@ Catena-X PCF 9.0, the Ouranos CFP record), aggregation along a bill of materials
 
 from pathlib import Path
 
-from batpass.footprint._catenax_pcf import write_catenax
+from batpass.footprint._catenax_pcf import read_catenax, validate_catenax, write_catenax
 from batpass.footprint._ouranos_cfp import (
     OURANOS_MAX,
     OuranosCfp,
@@ -13,12 +13,14 @@ from batpass.footprint._ouranos_cfp import (
     ouranos_round,
     ouranos_weighted_dqr,
 )
-from batpass.footprint._ouranos_map import OuranosDqrMapping, from_ouranos, header_for_ouranos
+from batpass.footprint._ouranos_map import OuranosDqrMapping, from_ouranos, header_for_ouranos, to_ouranos
 from batpass.footprint._pact import read_pact, write_pact_v3
 from batpass.footprint._pact_client import TokenCache
 from batpass.footprint.model import (
     BomInput,
+    DataQuality,
     DeclaredUnit,
+    DqrScale,
     FootprintHeader,
     LifetimeEnergy,
     OwnEmissions,
@@ -47,7 +49,9 @@ __all__ = [
     "OURANOS_MAX",
     "BomInput",
     "ClientCredentials",
+    "DataQuality",
     "DeclaredUnit",
+    "DqrScale",
     "FootprintFilter",
     "FootprintHeader",
     "FootprintPage",
@@ -72,7 +76,10 @@ __all__ = [
     "ouranos_round",
     "ouranos_weighted_dqr",
     "per_kwh",
+    "read_catenax",
     "read_pact",
+    "to_ouranos",
+    "validate_catenax",
     "write_catenax",
     "write_pact_v3",
 ]

@@ -51,7 +51,8 @@ class NodeContext:
         return hmac.compare_digest(digest, self.admin_key_sha256)
 
 
-def get_ctx(request: Request) -> NodeContext:
+async def get_ctx(request: Request) -> NodeContext:
+    """The node context (async: a plain attribute read needs no worker-thread hop)."""
     ctx: NodeContext = request.app.state.ctx
     return ctx
 
@@ -68,4 +69,9 @@ def require_admin(request: Request, ctx: Ctx) -> None:
         )
 
 
-AdminKey = Annotated[None, Depends(require_admin)]
+async def _admin_key(request: Request, ctx: Ctx) -> None:
+    """``require_admin`` as an async dependency (no worker-thread hop per request)."""
+    require_admin(request, ctx)
+
+
+AdminKey = Annotated[None, Depends(_admin_key)]

@@ -76,6 +76,13 @@ def build_summary(
             "highRiskShare": v["highRiskShare"],
             "recycled": v["recycled"],
             "custodyModels": v["custodyModels"],
+            # Art. 8 measures Co, Li and Ni against the element in active materials: the share of
+            # the element that sits in active materials and the recycled shares of that part
+            "activeMaterial": {
+                "share": min(1.0, max(0.0, v["activeShare"])),
+                "preConsumer": min(1.0, max(0.0, v["activeRecycled"]["preConsumer"])),
+                "postConsumer": min(1.0, max(0.0, v["activeRecycled"]["postConsumer"])),
+            },
         }
     mines = len(profile["mines"]) + sum(m for m in profile["xm"].values() if m > 0)
     at = (computed_at or _dt.datetime.now(_dt.UTC)).astimezone(_dt.UTC)

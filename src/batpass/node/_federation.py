@@ -54,7 +54,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import anyio.to_thread
 import httpx
@@ -64,17 +64,28 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
 from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized, UpstreamUnavailable
-from batpass.dataspace import Asset, DspConsumer, DspProvider, OfferDefinition, Participant
+from batpass.dataspace import (
+    Asset,
+    AssetSource,
+    DspConsumer,
+    DspProvider,
+    OfferDefinition,
+    Participant,
+    QueryAssetSource,
+)
 from batpass.http import AdminKey, Ctx
 from batpass.ledger import LedgerService, sign_summary, verify_summary
-from batpass.trust import NodeIdentity
+from batpass.trust import NodeIdentity, SelfIssued
 
 __all__ = [
     "RECALL_ASSET",
     "RECALL_TYP",
     "UPSTREAM_ASSET",
     "UPSTREAM_SOURCE",
+    "DspPartners",
     "FederatedTrace",
+    "PartnerPort",
+    "Refused",
     "install_upstream_offer",
     "router",
 ]
@@ -91,7 +102,11 @@ _CACHE_MAX = 4096
 log = logging.getLogger(__name__)
 
 
-def install_upstream_offer(provider: DspProvider, source: FederatedTrace) -> None:
+class BridgeSource(AssetSource, QueryAssetSource, Protocol):
+    """What serves the two assets on a bridge: answers for lots pulled with ``?lot=ID``."""
+
+
+def install_upstream_offer(provider: DspProvider, source: FederatedTrace | BridgeSource) -> None:
     """Register the source, the assets ``upstream-summary`` and ``downstream-recall`` and their
     offers (Membership access and usage policy) on this node's provider; idempotent (run at
     every start). Then warm, in a background thread, the code paths a first trace takes (see
@@ -119,7 +134,8 @@ def install_upstream_offer(provider: DspProvider, source: FederatedTrace) -> Non
                 usage_policy={"permission": [{"action": "use", "constraint": [{"and": [_MEMBERSHIP]}]}]},
             )
         )
-    threading.Thread(target=_warm, args=(provider, source), name="federation-warm-up", daemon=True).start()
+    if isinstance(source, FederatedTrace):  # a bridge answers from its hub: nothing of its own to warm
+        threading.Thread(target=_warm, args=(provider, source), name="federation-warm-up", daemon=True).start()
 
 
 def _warm(provider: DspProvider, source: FederatedTrace) -> None:
@@ -195,7 +211,7 @@ class _Branches:
     affected: int = 0  # downstream: own affected lots
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """A branch that becomes a tombstone: ``reason`` is a category safe to pass on."""
 
     def __init__(self, reason: str) -> None:
@@ -269,12 +285,148 @@ def verify_recall(token: str, resolve_key: Callable[[str], Mapping[str, Any] | N
     return answer
 
 
+class PartnerPort(Protocol):
+    """How a node reaches one direct partner's answer about one lot (``asset``: upstream summary
+    or recall answer). Raises :class:`Refused` with a reason category that is safe to pass on."""
+
+    async def pull(self, did: str, lot: str, asset: str, role: str) -> dict[str, Any]: ...
+
+
+class DspPartners:
+    """A :class:`PartnerPort` over this node's own Dataspace Protocol consumer: the partner's DSP
+    endpoint from its DID document, one agreement and one started transfer per partner and asset
+    (reused), the answer pulled from its data plane with ``?lot=ID``.
+
+    A ``DataService`` entry may name the connector's participant (``participantId``) when
+    another participant operates it for the DID's subject (a bridge serving a hub operator):
+    the catalog request, negotiation and tokens are then addressed to that participant.
+    ``extra`` adds query parameters to every pull (a delegation a relay presents).
+    """
+
+    def __init__(
+        self,
+        consumer: DspConsumer,
+        resolve_did: Callable[[str], Any],
+        *,
+        timeout_s: float = 20.0,
+        poll_s: float = 0.003,
+    ) -> None:
+        self.consumer = consumer
+        self._resolve_did = resolve_did
+        self._timeout = timeout_s
+        self._poll = poll_s
+        self._channels: dict[tuple[str, str], _Channel] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def _dsp_endpoint(self, did: str, role: str) -> tuple[str, str]:
+        try:
+            doc = await self._resolve_did(did)
+        except BatpassError as exc:
+            if isinstance(exc.__cause__, httpx.HTTPError):  # its node did not answer
+                raise Refused(f"{role} unreachable") from exc
+            raise Refused(f"{role}'s DID does not resolve (outside the dataspace)") from exc
+        for svc in doc.get("service", []):
+            if svc.get("type") == "DataService" and isinstance(svc.get("serviceEndpoint"), str):
+                operated_by = svc.get("participantId")
+                return str(svc["serviceEndpoint"]), operated_by if isinstance(operated_by, str) else did
+        raise Refused(f"{role} has no DataService (DSP connector) in its DID document")
+
+    async def _wait(
+        self, read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool], role: str
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + self._timeout
+        while True:
+            state = read()
+            if done(state):
+                return state
+            if time.monotonic() > deadline:
+                raise Refused(f"{role}'s connector did not answer in time")
+            await asyncio.sleep(self._poll)
+
+    async def _channel(self, did: str, asset: str, role: str) -> _Channel:
+        lock = self._locks.setdefault((did, asset), asyncio.Lock())
+        async with lock:
+            hit = self._channels.get((did, asset))
+            if hit is not None:
+                return hit
+            dsp, connector = await self._dsp_endpoint(did, role)
+            try:
+                catalog = await self.consumer.catalog(dsp, connector)
+            except UpstreamUnavailable as exc:
+                raise Refused(f"{role} unreachable") from exc
+            except BatpassError as exc:
+                raise Refused(f"{role} refused the catalog request") from exc
+            ds = next((d for d in catalog.get("dataset", []) if d.get("@id") == asset), None)
+            if ds is None or not ds.get("hasPolicy"):
+                what = "an upstream summary" if asset == UPSTREAM_ASSET else "a recall answer"
+                raise Refused(f"{role} offers no {what} to this node")
+            try:
+                pid = await self.consumer.negotiate(dsp, connector, ds["hasPolicy"][0], target=asset)
+            except UpstreamUnavailable as exc:
+                raise Refused(f"{role} unreachable") from exc
+            except BatpassError as exc:
+                raise Refused(f"{role} refused the contract negotiation") from exc
+            neg = await self._wait(
+                lambda: self.consumer.negotiation(pid), lambda s: s["state"] in ("FINALIZED", "TERMINATED"), role
+            )
+            if neg["state"] != "FINALIZED" or not neg["agreementId"]:
+                raise Refused(f"{role} terminated the contract negotiation")
+            try:
+                tpid = await self.consumer.transfer(neg["agreementId"])
+            except BatpassError as exc:
+                raise Refused(f"{role} refused the transfer") from exc
+            tr = await self._wait(
+                lambda: self.consumer.transfer_state(tpid),
+                lambda s: (
+                    s["state"] in ("TERMINATED", "COMPLETED") or (s["state"] == "STARTED" and s["hasDataAddress"])
+                ),
+                role,
+            )
+            if tr["state"] != "STARTED":
+                raise Refused(f"{role} terminated the transfer")
+            channel = _Channel(tpid)
+            self._channels[(did, asset)] = channel
+            return channel
+
+    async def pull(
+        self, did: str, lot: str, asset: str, role: str, extra: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        query = {**(extra or {}), "lot": lot}
+        for attempt in (0, 1):
+            channel = await self._channel(did, asset, role)
+            try:
+                answer = await self.consumer.pull(channel.transfer_pid, query=query)
+            except UpstreamUnavailable as exc:
+                if attempt == 0 and "unreachable" not in str(exc):
+                    self._channels.pop((did, asset), None)  # the transfer ended there: negotiate again once
+                    continue
+                raise Refused(f"{role} unreachable") from exc
+            except InvalidInput as exc:
+                if "404" in str(exc):
+                    raise Refused(f"{role} refused: no answer about this lot for this node") from exc
+                if attempt == 0:
+                    self._channels.pop((did, asset), None)
+                    continue
+                raise Refused(f"{role} refused the data-plane pull") from exc
+            if not isinstance(answer, dict):
+                raise Refused(f"{role}'s answer is not an object")
+            return answer
+        raise Refused(f"{role} refused the data-plane pull")
+
+
 class FederatedTrace:
     """Recursive federated trace of one node (owner ``identity.did``), upstream and downstream.
 
     ``resolve_did`` is trust's async DID resolver (``DidResolver.resolve``); ``cached_did`` its
     cache read (``DidResolver.cached``), used to verify partners' signatures. ``ledger`` is the
     node's ledger; a ledger verifying suppliers' keys through the resolver is built from it.
+    Partners are reached through ``partners`` (default: :class:`DspPartners` over ``consumer``,
+    the node's own connector; a hub operator reaches its partners through its bridge instead).
+
+    ``verify_delegation(token, audience)`` (trust's self-issued token check) lets a partner's
+    agent ask: a pull whose ``delegation`` query parameter is a self-issued token of the partner
+    the lot was shipped to (or received from), addressed to this node, naming the asking
+    connector as its actor (RFC 8693 ``act``), is answered as if that partner asked itself.
     """
 
     def __init__(
@@ -282,18 +434,25 @@ class FederatedTrace:
         *,
         ledger: LedgerService,
         identity: NodeIdentity,
-        consumer: DspConsumer,
         resolve_did: Callable[[str], Any],
         cached_did: Callable[[str], Mapping[str, Any] | None],
+        consumer: DspConsumer | None = None,
+        partners: PartnerPort | None = None,
+        verify_delegation: Callable[[str, str], SelfIssued] | None = None,
         concurrency: int = 8,
         timeout_s: float = 20.0,
         poll_s: float = 0.003,
     ) -> None:
         if concurrency < 1:
             raise InvalidInput("concurrency must be >= 1", field="concurrency", rule="federation.concurrency")
+        if partners is None:
+            if consumer is None:
+                raise InvalidInput("a federated trace needs a connector or a partner port", field="partners")
+            partners = DspPartners(consumer, resolve_did, timeout_s=timeout_s, poll_s=poll_s)
         self.identity = identity
         self.owner = identity.did
-        self.consumer = consumer
+        self.partners = partners
+        self._verify_delegation = verify_delegation
         self._resolve_did = resolve_did
         self._cached_did = cached_did
         own = ledger.resolve_key
@@ -306,16 +465,12 @@ class FederatedTrace:
             batch_size=ledger.batch_size,
         )
         self._sem = asyncio.Semaphore(concurrency)
-        self._timeout = timeout_s
-        self._poll = poll_s
-        self._channels: dict[tuple[str, str], _Channel] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._produced: dict[str, dict[str, Any]] = {}  # lot → event that produced it (immutable)
         self._branches: dict[tuple[str, str], _Branches] = {}
         self._up: OrderedDict[tuple[str, str], tuple[str, Upstream]] = OrderedDict()
         self._down: OrderedDict[tuple[str, str], tuple[str, Downstream]] = OrderedDict()
 
-    # -- keys and endpoints -------------------------------------------------------------------
+    # -- keys ----------------------------------------------------------------------------------
 
     def _jwk(self, kid: str) -> Mapping[str, Any] | None:
         doc = self._cached_did(kid.split("#", 1)[0])
@@ -324,109 +479,27 @@ class FederatedTrace:
                 return dict(vm["publicKeyJwk"])
         return None
 
-    async def _dsp_endpoint(self, did: str, role: str) -> str:
-        try:
-            doc = await self._resolve_did(did)
-        except BatpassError as exc:
-            if isinstance(exc.__cause__, httpx.HTTPError):  # its node did not answer
-                raise _Refused(f"{role} unreachable") from exc
-            raise _Refused(f"{role}'s DID does not resolve (outside the dataspace)") from exc
-        for svc in doc.get("service", []):
-            if svc.get("type") == "DataService" and isinstance(svc.get("serviceEndpoint"), str):
-                return str(svc["serviceEndpoint"])
-        raise _Refused(f"{role} has no DataService (DSP connector) in its DID document")
+    async def _known(self, did: str) -> None:
+        """Resolve (and cache) a partner's DID document before verifying what it signed."""
+        if self._cached_did(did) is None:
+            try:
+                await self._resolve_did(did)
+            except BatpassError as exc:
+                raise Refused("partner's DID does not resolve (outside the dataspace)") from exc
 
     # -- consumer side --------------------------------------------------------------------------
-
-    async def _wait(
-        self, read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool], role: str
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + self._timeout
-        while True:
-            state = read()
-            if done(state):
-                return state
-            if time.monotonic() > deadline:
-                raise _Refused(f"{role}'s connector did not answer in time")
-            await asyncio.sleep(self._poll)
-
-    async def _channel(self, did: str, asset: str, role: str) -> _Channel:
-        lock = self._locks.setdefault((did, asset), asyncio.Lock())
-        async with lock:
-            hit = self._channels.get((did, asset))
-            if hit is not None:
-                return hit
-            dsp = await self._dsp_endpoint(did, role)
-            try:
-                catalog = await self.consumer.catalog(dsp, did)
-            except UpstreamUnavailable as exc:
-                raise _Refused(f"{role} unreachable") from exc
-            except BatpassError as exc:
-                raise _Refused(f"{role} refused the catalog request") from exc
-            ds = next((d for d in catalog.get("dataset", []) if d.get("@id") == asset), None)
-            if ds is None or not ds.get("hasPolicy"):
-                what = "an upstream summary" if asset == UPSTREAM_ASSET else "a recall answer"
-                raise _Refused(f"{role} offers no {what} to this node")
-            try:
-                pid = await self.consumer.negotiate(dsp, did, ds["hasPolicy"][0], target=asset)
-            except UpstreamUnavailable as exc:
-                raise _Refused(f"{role} unreachable") from exc
-            except BatpassError as exc:
-                raise _Refused(f"{role} refused the contract negotiation") from exc
-            neg = await self._wait(
-                lambda: self.consumer.negotiation(pid), lambda s: s["state"] in ("FINALIZED", "TERMINATED"), role
-            )
-            if neg["state"] != "FINALIZED" or not neg["agreementId"]:
-                raise _Refused(f"{role} terminated the contract negotiation")
-            try:
-                tpid = await self.consumer.transfer(neg["agreementId"])
-            except BatpassError as exc:
-                raise _Refused(f"{role} refused the transfer") from exc
-            tr = await self._wait(
-                lambda: self.consumer.transfer_state(tpid),
-                lambda s: (
-                    s["state"] in ("TERMINATED", "COMPLETED") or (s["state"] == "STARTED" and s["hasDataAddress"])
-                ),
-                role,
-            )
-            if tr["state"] != "STARTED":
-                raise _Refused(f"{role} terminated the transfer")
-            channel = _Channel(tpid)
-            self._channels[(did, asset)] = channel
-            return channel
-
-    async def _pull(self, did: str, lot: str, asset: str, role: str) -> dict[str, Any]:
-        for attempt in (0, 1):
-            channel = await self._channel(did, asset, role)
-            try:
-                answer = await self.consumer.pull(channel.transfer_pid, query={"lot": lot})
-            except UpstreamUnavailable as exc:
-                if attempt == 0 and "unreachable" not in str(exc):
-                    self._channels.pop((did, asset), None)  # the transfer ended there: negotiate again once
-                    continue
-                raise _Refused(f"{role} unreachable") from exc
-            except InvalidInput as exc:
-                if "404" in str(exc):
-                    raise _Refused(f"{role} refused: no answer about this lot for this node") from exc
-                if attempt == 0:
-                    self._channels.pop((did, asset), None)
-                    continue
-                raise _Refused(f"{role} refused the data-plane pull") from exc
-            if not isinstance(answer, dict):
-                raise _Refused(f"{role}'s answer is not an object")
-            return answer
-        raise _Refused(f"{role} refused the data-plane pull")
 
     async def _ask_up(self, did: str, lot: str, reported: list[float]) -> tuple[str, int, dict[str, Any]] | str:
         """One supplier lot: (signed summary, tiers, summary) or the tombstone reason."""
         async with self._sem:
             try:
-                answer = await self._pull(did, lot, UPSTREAM_ASSET, "supplier")
+                answer = await self.partners.pull(did, lot, UPSTREAM_ASSET, "supplier")
+                await self._known(did)
                 if not isinstance(answer.get("summary"), str):
                     return "supplier's answer is not an upstream summary"
                 token = str(answer["summary"])
                 summary = verify_summary(token, self.ledger.resolve_key)
-            except _Refused as r:
+            except Refused as r:
                 return r.reason
             except BatpassError:
                 return "supplier's summary does not verify"
@@ -441,12 +514,13 @@ class FederatedTrace:
         """One customer for one shipped lot: (signed answer, tiers, answer) or the tombstone reason."""
         async with self._sem:
             try:
-                answer = await self._pull(did, lot, RECALL_ASSET, "customer")
+                answer = await self.partners.pull(did, lot, RECALL_ASSET, "customer")
+                await self._known(did)
                 if not isinstance(answer.get("answer"), str):
                     return "customer's answer is not a recall answer"
                 token = str(answer["answer"])
                 recall = verify_recall(token, self.ledger.resolve_key)
-            except _Refused as r:
+            except Refused as r:
                 return r.reason
             except BatpassError:
                 return "customer's recall answer does not verify"
@@ -665,21 +739,40 @@ class FederatedTrace:
         lot_id = query.get("lot", "")
         if not lot_id or len(lot_id) > 128:
             raise InvalidInput("the asset needs ?lot=ID", field="lot", rule="federated trace asset query")
+        asker = await self._asker(consumer_did, query.get("delegation"))
         if key == _DOWN_KEY:
-            mine = await anyio.to_thread.run_sync(self.ledger.receipts_of, self.owner, consumer_did, lot_id)
+            mine = await anyio.to_thread.run_sync(self.ledger.receipts_of, self.owner, asker, lot_id)
             if not mine:
                 raise NotFound(f"no lot {lot_id} received from you", field="lot", rule="recall: lots received from you")
-            down = await self.downstream(lot_id, requester=consumer_did, lots=tuple(mine))
+            down = await self.downstream(lot_id, requester=asker, lots=tuple(mine))
             return {"answer": down.token, "tiers": down.tiers, "ms": down.timing.get("total")}
         hidden = NotFound(f"no lot {lot_id} shipped to you", field="lot", rule="upstream summary: lots shipped to you")
         try:
             ev = await anyio.to_thread.run_sync(self._event_of, lot_id)
         except NotFound as exc:
             raise hidden from exc
-        if ev.get("kind") != "shipment" or (ev.get("shipment") or {}).get("to_owner") != consumer_did:
+        if ev.get("kind") != "shipment" or (ev.get("shipment") or {}).get("to_owner") != asker:
             raise hidden
-        up = await self.upstream(lot_id, consumer_did)
+        up = await self.upstream(lot_id, asker)
         return {"summary": up.token, "tiers": up.tiers, "ms": up.timing.get("total")}
+
+    async def _asker(self, consumer_did: str, delegation: str | None) -> str:
+        """Whom the answer is for: the consumer itself, or the partner whose delegation (a
+        self-issued token addressed to this node, ``act.sub`` = the consumer) it presents."""
+        if not delegation:
+            return consumer_did
+        if self._verify_delegation is None:
+            raise Unauthorized("this node does not accept delegations", rule="federated trace: delegation")
+        try:
+            token = await anyio.to_thread.run_sync(self._verify_delegation, delegation, self.owner)
+        except BatpassError as exc:
+            raise Unauthorized(f"delegation does not verify: {exc}", rule="DCP 1.0 §4.3.1; RFC 8693 act") from exc
+        if token.actor != consumer_did:
+            raise Unauthorized(
+                "the delegation names another actor than the connector presenting it",
+                rule="RFC 8693 §4.1: act.sub is the party allowed to act",
+            )
+        return token.did
 
     # -- the requester's view -----------------------------------------------------------------
 

@@ -39,7 +39,7 @@ from batpass.footprint import routes as footprint_routes
 from batpass.http import Ctx, ErrorShape, NodeContext, install_error_handlers
 from batpass.ledger import LedgerService
 from batpass.ledger import routes as ledger_routes
-from batpass.node import _connector_assets, _federation
+from batpass.node import _bridge_link, _bridge_trades, _connector_assets, _credit_exchange, _federation, _pcf_async
 from batpass.node._adapters import (
     DcpParticipantAdapter,
     DidKeyResolver,
@@ -48,16 +48,20 @@ from batpass.node._adapters import (
     SelfIssuedCaller,
     SelfIssuedTokenIssuer,
 )
+from batpass.node._bridge_link import BridgeAnswers, BridgeRelay, HubFederation, HubLink
+from batpass.node._bridge_trades import BridgeTrades
 from batpass.node._config import NodeConfig, NodePaths
 from batpass.node._connector_assets import (
     BatteryPassSource,
     ConnectorClient,
-    PcfSource,
     install_passport_offer,
     install_pcf_offer,
 )
-from batpass.node._federation import FederatedTrace, install_upstream_offer
+from batpass.node._credit_exchange import CreditAccounts, CreditClaims, install_credit_offer
+from batpass.node._federation import DspPartners, FederatedTrace, install_upstream_offer
 from batpass.node._outbox import OutboxDispatcher
+from batpass.node._payload_log import PayloadLog, PayloadLogMiddleware
+from batpass.node._pcf_async import PcfExchange
 from batpass.node._tls import client_ssl_context
 from batpass.node.local import LocalNode, open_node
 from batpass.ouranos import OuranosHub
@@ -66,7 +70,7 @@ from batpass.participants import ParticipantService
 from batpass.participants import routes as participants_routes
 from batpass.passport import CallerVerifier, PassportRules, PassportService, RoleVerifier
 from batpass.passport import routes as passport_routes
-from batpass.trust import TrustService
+from batpass.trust import TrustService, verify_self_issued_token
 from batpass.trust import routes as trust_routes
 
 __all__ = ["create_app"]
@@ -84,7 +88,14 @@ def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]
         mods.append(bridge_routes)
     if "catena-x" in profiles:
         mods.extend([dataspace_routes, management_routes, footprint_routes, _federation, _connector_assets])
-    return [(m.router, dict(getattr(m, "ERROR_SHAPES", {}))) for m in mods]
+        mods.extend([_pcf_async, _credit_exchange])
+    out: list[tuple[Any, dict[str, ErrorShape]]] = [(m.router, dict(getattr(m, "ERROR_SHAPES", {}))) for m in mods]
+    if "ouranos" in profiles:
+        out.append((_bridge_link.hub_router, {}))
+    if "bridge" in profiles:
+        out.append((_bridge_link.bridge_router, {}))
+        out.append((_bridge_trades.router, {}))
+    return out
 
 
 def _ecosystem(profiles: tuple[str, ...]) -> str:
@@ -125,7 +136,25 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
     pact = ctx.services.get(PactService)
     ledger = node.ledger_service(hub=hub, footprints=PactFootprintSource(pact) if pact is not None else None)
     ctx.services[LedgerService] = ledger
-    if "catena-x" in cfg.profiles:
+    hub_link, bridge_link = cfg.extra.get("bridge"), cfg.extra.get("hub")
+    if hub is not None and isinstance(hub_link, dict) and hub_link.get("url"):
+        # the hub's operators trace through the bridge (Europe → Japan) and answer it (Japan → Europe)
+        ctx.services[HubFederation] = HubFederation(
+            hub=hub,
+            ledger=ledger,
+            resolver=trust.resolver,
+            client=ctx.client,
+            bridge_url=str(hub_link["url"]),
+            bridge_did=str(hub_link["did"]),
+        )
+    if "catena-x" in cfg.profiles and "bridge" in cfg.profiles and isinstance(bridge_link, dict):
+        # a bridge's connector answers for hub operators, from the hub
+        link = HubLink(
+            identity=node.identity, client=ctx.client, hub_url=str(bridge_link["url"]), hub_did=str(bridge_link["did"])
+        )
+        ctx.services[HubLink] = link
+        install_upstream_offer(ctx.services[DspProvider], BridgeAnswers(link))
+    elif "catena-x" in cfg.profiles:
         # the recursive trace: answers customers for lots shipped to them, asking direct suppliers
         federated = FederatedTrace(
             ledger=ledger,
@@ -133,6 +162,7 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
             consumer=ctx.services[DspConsumer],
             resolve_did=trust.resolver.resolve,
             cached_did=trust.resolver.cached,
+            verify_delegation=lambda token, aud: verify_self_issued_token(token, audience=aud, resolver=trust.resolver),
         )
         ctx.services[FederatedTrace] = federated
         install_upstream_offer(ctx.services[DspProvider], federated)
@@ -154,8 +184,15 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
     if "catena-x" in cfg.profiles:
         # the Catena-X battery pass (cx.circular.dpp:1) and PCF exchange over the connector
         provider, registry = ctx.services[DspProvider], ctx.services[TwinRegistry]
-        ctx.services[ConnectorClient] = ConnectorClient(ctx.services[DspConsumer], trust.resolver.resolve)
-        install_pcf_offer(provider, PcfSource(ctx.services[PactService], registry))
+        connector = ctx.services[ConnectorClient] = ConnectorClient(ctx.services[DspConsumer], trust.resolver.resolve)
+        # the PCF exchange asset: the synchronous pull and the CX-0136 asynchronous request/response
+        pcf = PcfExchange(ctx.services[PactService], registry, engine=ctx.engine, connector=connector)
+        ctx.services[PcfExchange] = pcf
+        install_pcf_offer(provider, pcf)
+        pcf.resume()
+        # recycled-content claims: this node's credit accounts, and its claims at recyclers
+        install_credit_offer(provider, CreditAccounts(ledger))
+        ctx.services[CreditClaims] = CreditClaims(connector)
         if PassportService in ctx.services:
             install_passport_offer(provider, BatteryPassSource(ctx.services[PassportService], registry))
     ctx.services[RoleVerifier] = trust
@@ -168,6 +205,16 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
             policy=_crosswalk_policy(cfg.extra),
             identity=node.identity,
         )
+        if DspConsumer in ctx.services:
+            ctx.services[BridgeRelay] = BridgeRelay(
+                did=node.did,
+                partners=DspPartners(ctx.services[DspConsumer], trust.resolver.resolve),
+                resolver=trust.resolver,
+                crosswalk=ctx.services[CrosswalkService],
+            )
+        if ConnectorClient in ctx.services and isinstance(bridge_link, dict) and bridge_link.get("url"):
+            # Europe → Japan: hub trades addressed to the Catena-X suppliers this bridge represents
+            ctx.services[BridgeTrades] = BridgeTrades.for_node(node, ctx.services[ConnectorClient])
 
 
 def _crosswalk_policy(extra: dict[str, Any]) -> TrustedAsserters:
@@ -189,7 +236,10 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
     name = node_name or settings.node
     if not name:
         raise InvalidInput("no node selected", field="node", rule="pass --node NAME or set BATPASS_NODE")
-    profiles = NodeConfig.load(NodePaths(settings.home / name).config).profiles
+    config = NodeConfig.load(NodePaths(settings.home / name).config)
+    profiles = config.profiles
+    # every payload this node receives, for the leak scan (config extra "payload_log"; off by default)
+    payload_log = PayloadLog.from_config(config.extra)
     routers = _routers(profiles)
     shapes: dict[str, ErrorShape] = {prefix: fn for _, s in routers for prefix, fn in s.items()}
 
@@ -202,6 +252,8 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
         client = httpx.AsyncClient(verify=verify, timeout=httpx.Timeout(10.0), limits=limits, http2=False)
         sync_client = httpx.Client(verify=verify, timeout=httpx.Timeout(10.0))
+        if payload_log is not None:
+            payload_log.attach(client, sync_client)
         ctx = NodeContext(
             name=node.name,
             did=node.did,
@@ -231,6 +283,8 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
             await client.aclose()
             sync_client.close()
             node.close()
+            if payload_log is not None:
+                payload_log.close()
 
     app = FastAPI(
         title="batpass node",
@@ -240,6 +294,8 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
     )
 
     install_error_handlers(app, shapes)
+    if payload_log is not None:
+        app.add_middleware(PayloadLogMiddleware, log=payload_log)
 
     @app.get("/health", tags=["node"])
     def health(ctx: Ctx) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from batpass.node._story import Story
+from batpass.node._story.leaks import payload_log_path
 from batpass.node._tls import client_ssl_context
 from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
 
@@ -53,16 +54,40 @@ DEMO_NODES: tuple[NodeSpec, ...] = (
     NodeSpec(
         "eu-recycler", ("catena-x",), legal_name="Kreislauf Recycling GmbH", country="DE", bpnl="BPNL00000003REC1"
     ),
+    # the hub operators' Catena-X connector (Japan → Europe and back), run by a Catena-X member
+    NodeSpec(
+        "bridge", ("catena-x", "bridge"), legal_name="EU-JP Battery Bridge GmbH", country="DE", bpnl="BPNL00000003BRDG"
+    ),
+    # the upstream on Catena-X: the mines (one node for the mining companies) and the Chinese refiners
+    NodeSpec("cx-mines", ("catena-x",), legal_name="Mines Data Cooperative", country="CH", bpnl="BPNL00000003MINE"),
+    NodeSpec(
+        "cx-refining", ("catena-x",), legal_name="Refiners Data Service Ltd", country="CN", bpnl="BPNL00000003REFN"
+    ),
 )
 
 
 def _configure(runs: list[RunningNode]) -> None:
-    """Who operates each ecosystem's trust list, and who keeps the car maker's passport copies."""
+    """Who operates each ecosystem's trust list, who keeps the car maker's passport copies, and
+    how the hub and its bridge find each other."""
     by = {r.name: r for r in runs}
     operators = {"catena-x": by["eu-certifier"].did, "ouranos": by["jp-certifier"].did}
     for r in runs:
         r.node.config.extra["trust_operators"] = operators
     by["eu-carmaker"].node.config.extra["passport_backup_url"] = by["eu-recycler"].base_url
+    hub, bridge = by["jp-hub"], by["bridge"]
+    hub.node.config.extra["bridge"] = {
+        "url": bridge.base_url,
+        "did": bridge.did,
+        "dsp_url": bridge.base_url + "/api/dsp/2025-1",
+    }
+    bridge.node.config.extra["hub"] = {"url": hub.base_url, "did": hub.did}
+    # the hub asserts who its operators are (corporate number ⇄ BPNL ⇄ DID) in the bridge's crosswalk
+    bridge.node.config.extra["crosswalk_asserters"] = {hub.did: ["operator", "site", "part"]}
+    # raw Ouranos ratings in the demo run 1 (best) to 3, as PACT's (``_story/ouranos.py``)
+    bridge.node.config.extra["ouranos_dqr_mapping"] = {"raw_best": "1", "raw_worst": "3"}
+    # the car maker records every payload it receives, for the leak scan (story step ``leaks``)
+    car = by["eu-carmaker"]
+    car.node.config.extra["payload_log"] = str(payload_log_path(car.node.home))
 
 
 def write_summary(out: Path, summary: dict[str, Any]) -> None:
@@ -139,7 +164,17 @@ def run_demo(
 
 
 #: the story's steps, in order (each a module of batpass.node._story with ``run(story)``)
-STEPS: tuple[str, ...] = ("ledger", "ouranos", "trust", "footprint", "passport", "compliance")
+STEPS: tuple[str, ...] = (
+    "ouranos",
+    "federation",
+    "trades",
+    "ledger",
+    "trust",
+    "footprint",
+    "passport",
+    "compliance",
+    "leaks",
+)
 
 
 def _steps() -> tuple[str, ...]:

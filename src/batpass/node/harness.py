@@ -138,7 +138,7 @@ def federation(
     specs: Sequence[NodeSpec],
     *,
     start: bool = True,
-    timeout: float = 30.0,
+    timeout: float = 60.0,
     configure: Callable[[list[RunningNode]], None] | None = None,
 ) -> Iterator[list[RunningNode]]:
     """Initialise the nodes in ``home`` (one CA for all) and run them; stop them on exit.

@@ -24,7 +24,7 @@ from batpass.ledger import FootprintSource, LedgerService
 from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths, validate_name, validate_profiles
 from batpass.node._tls import init_ca, issue_node_certificate
-from batpass.ouranos import OuranosHub
+from batpass.ouranos import BridgeLink, OuranosHub
 from batpass.participants import Participant, ParticipantService
 from batpass.scenario import HIGH_RISK_SITES
 from batpass.store import make_engine, upgrade
@@ -103,7 +103,11 @@ class LocalNode:
         """The hub service on an ``ouranos`` node (the operators' keys live under ``ouranos/``)."""
         if "ouranos" not in self.config.profiles:
             return None
-        return OuranosHub(self.engine, self.identity, hub_home=self.home / "ouranos", base_url=self.base_url)
+        link = self.config.extra.get("bridge")  # {"did", "dsp_url"}: the hub's Catena-X connector
+        bridge = BridgeLink(str(link["did"]), str(link["dsp_url"])) if isinstance(link, dict) else None
+        return OuranosHub(
+            self.engine, self.identity, hub_home=self.home / "ouranos", base_url=self.base_url, bridge=bridge
+        )
 
     def ledger_service(
         self, *, hub: OuranosHub | None = None, footprints: FootprintSource | None = None

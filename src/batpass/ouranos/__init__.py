@@ -22,15 +22,18 @@ from batpass.ouranos.model import (
     Trade,
     TradeTreeStatus,
 )
-from batpass.ouranos.service import OuranosHub, Principal
+from batpass.ouranos.service import BRIDGE_SCOPES, BridgeLink, BridgeRelease, OuranosHub, Principal
 
 #: this capability's Alembic branch
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
 
 __all__ = [
+    "BRIDGE_SCOPES",
     "MIGRATIONS_DIR",
     "AclItemGroup",
     "AmountUnit",
+    "BridgeLink",
+    "BridgeRelease",
     "CfpResponseStatus",
     "CfpType",
     "DqrType",

@@ -173,3 +173,10 @@ class OuranosClient:
     def download_certificate(self, file_operator_id: str, file_id: str) -> bytes:
         params = {"dataTarget": "cfpCertificationFile", "fileId": file_id, "fileOperatorId": file_operator_id}
         return self._send("GET", DT, params=params).content
+
+    def release_to_catenax(self, partner_bpnl: str, scopes: Sequence[str], *, released: bool = True) -> JSON:
+        """Extension: consent that the hub's bridge offers ``scopes`` of this operator's data to
+        one Catena-X partner (``PUT /v1/ouranos/bridge/releases``)."""
+        body = {"partnerBpnl": partner_bpnl, "scopes": list(scopes), "released": released}
+        out: JSON = self._send("PUT", "/v1/ouranos/bridge/releases", json=body).json()
+        return out

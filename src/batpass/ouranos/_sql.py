@@ -227,6 +227,16 @@ summary_releases = Table(
     Column("released_to_operator_id", String(U), primary_key=True),
 )
 
+#: an operator's consent that its bridge offers one kind of its data to one Catena-X partner
+bridge_releases = Table(
+    "ouranos_partner_release",
+    metadata,
+    Column("operator_id", String(U), primary_key=True),
+    Column("partner_bpnl", String(16), primary_key=True),
+    Column("scope", String(32), primary_key=True),
+    Column("released_at", UTCDateTime, nullable=False),
+)
+
 
 def _dec(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
@@ -778,6 +788,38 @@ class OuranosStore:
         )
         row = self.conn.execute(q).first()
         return None if row is None else str(row[0])
+
+    # -- releases to Catena-X partners through the bridge -------------------------------------
+
+    def set_bridge_release(self, operator_id: str, partner_bpnl: str, scope: str, released: bool) -> None:
+        key = (
+            (bridge_releases.c.operator_id == operator_id)
+            & (bridge_releases.c.partner_bpnl == partner_bpnl)
+            & (bridge_releases.c.scope == scope)
+        )
+        self.conn.execute(delete(bridge_releases).where(key))
+        if released:
+            self.conn.execute(
+                insert(bridge_releases).values(
+                    operator_id=operator_id, partner_bpnl=partner_bpnl, scope=scope, released_at=_now()
+                )
+            )
+
+    def bridge_releases(self, operator_id: str) -> list[tuple[str, str, dt.datetime]]:
+        q = (
+            select(bridge_releases.c.partner_bpnl, bridge_releases.c.scope, bridge_releases.c.released_at)
+            .where(bridge_releases.c.operator_id == operator_id)
+            .order_by(bridge_releases.c.partner_bpnl, bridge_releases.c.scope)
+        )
+        return [(str(r[0]), str(r[1]), r[2]) for r in self.conn.execute(q)]
+
+    def bridge_released(self, operator_id: str, partner_bpnl: str, scope: str) -> bool:
+        q = select(bridge_releases.c.scope).where(
+            bridge_releases.c.operator_id == operator_id,
+            bridge_releases.c.partner_bpnl == partner_bpnl,
+            bridge_releases.c.scope == scope,
+        )
+        return self.conn.execute(q).first() is not None
 
 
 def _operator(r: RowMapping) -> Operator:

@@ -47,7 +47,7 @@ from batpass.ouranos.model import (
     Page,
     StatusTarget,
 )
-from batpass.ouranos.service import OuranosHub, Principal
+from batpass.ouranos.service import BridgeRelease, OuranosHub, Principal
 
 router = APIRouter(tags=["ouranos"])
 
@@ -661,6 +661,43 @@ def _percent_share(raw: str | None) -> Decimal | None:
     if not value.is_finite():
         raise InvalidInput(f"primaryDataShare {raw!r} is not finite", field="primaryDataShare", rule="percent 0–100")
     return value / 100
+
+
+class BridgeReleaseIn(BaseModel):
+    partnerBpnl: str
+    scopes: list[str]
+    released: bool = True
+
+
+def _releases_out(who: Principal, releases: list[BridgeRelease]) -> dict[str, Any]:
+    return {
+        "operatorId": who.operator_id,
+        "releases": [
+            {"partnerBpnl": r.partner_bpnl, "scope": r.scope, "releasedAt": r.released_at.isoformat()} for r in releases
+        ],
+    }
+
+
+@router.put("/v1/ouranos/bridge/releases", tags=["ouranos"])
+async def put_bridge_release(body: BridgeReleaseIn, request: Request, ctx: Ctx) -> dict[str, Any]:
+    """Extension: the calling operator's consent (``released``) or its withdrawal that the
+    hub's bridge offers ``scopes`` of its data (``upstream-summary``, ``downstream-recall``,
+    ``cfp``, ``certificates``) to one Catena-X partner, named by BPNL. Operator credentials
+    (``Authorization: Bearer`` and ``apiKey``) as on the published API."""
+    hub = _hub(ctx)
+    who = await _principal(request, hub)
+    out = await run_in_threadpool(
+        lambda: hub.put_bridge_release(who, body.partnerBpnl, body.scopes, released=body.released)
+    )
+    return _releases_out(who, out)
+
+
+@router.get("/v1/ouranos/bridge/releases", tags=["ouranos"])
+async def get_bridge_releases(request: Request, ctx: Ctx) -> dict[str, Any]:
+    """Extension: what the calling operator has released to Catena-X partners."""
+    hub = _hub(ctx)
+    who = await _principal(request, hub)
+    return _releases_out(who, await run_in_threadpool(hub.bridge_releases, who))
 
 
 @router.get("/v1/ouranos/operators/{operator_id}/pact/{trace_id}", tags=["ouranos"])

@@ -36,8 +36,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy import Engine, and_, or_
 
-from batpass.core.errors import Conflict, InvalidInput, NotFound
-from batpass.core.ids import Did, OuranosOperatorId, OuranosPlantId, new_uuid7
+from batpass.core.errors import Conflict, InvalidIdentifier, InvalidInput, NotFound
+from batpass.core.ids import Bpnl, Did, OuranosOperatorId, OuranosPlantId, new_uuid7
 from batpass.footprint import OuranosCfp, OuranosDqr, OuranosDqrMapping, ouranos_parent_cfp, ouranos_round
 from batpass.ouranos._pact_export import CfpExport, pact_v3_of_cfp
 from batpass.ouranos._sql import OuranosStore, trades
@@ -142,6 +142,26 @@ def _dqr(d: OuranosDqr | None) -> Dqr:
     return Dqr(None, None, None) if d is None else Dqr(d.ter, d.ger, d.tir)
 
 
+#: what an operator may release to a Catena-X partner through its bridge
+BRIDGE_SCOPES = ("upstream-summary", "downstream-recall", "cfp", "certificates")
+
+
+@dataclass(frozen=True)
+class BridgeLink:
+    """The bridge that is the hub operators' Catena-X connector: its DID (tokens are addressed
+    to it) and its Dataspace Protocol endpoint (``…/api/dsp/2025-1``)."""
+
+    did: str
+    dsp_url: str
+
+
+@dataclass(frozen=True)
+class BridgeRelease:
+    partner_bpnl: str
+    scope: str
+    released_at: dt.datetime
+
+
 class OuranosHub:
     """The hub service. Construct with the node's engine, the node identity (signs the hub's
     access tokens), the folder holding hosted operators' keys, and the hub's public base URL
@@ -156,8 +176,11 @@ class OuranosHub:
         base_url: str,
         clock: Callable[[], dt.datetime] = _now,
         pact_dqr_mapping: OuranosDqrMapping | None = None,
+        bridge: BridgeLink | None = None,
     ) -> None:
         self.engine = engine
+        #: the bridge that offers released data on Catena-X (none: nothing leaves through one)
+        self.bridge = bridge
         #: how raw Ouranos ratings map onto 1–5 in the PACT export (none configured: no ``dqi``)
         self.pact_dqr_mapping = pact_dqr_mapping
         self.identity = identity
@@ -187,7 +210,68 @@ class OuranosHub:
         return self._identities[operator_id]
 
     def operator_did_document(self, operator_id: str) -> dict[str, Any]:
-        return did_document(self.operator_identity(operator_id))
+        """The operator's DID document; once it has released anything to a Catena-X partner,
+        its ``DataService`` is the bridge's connector, which it names as ``participantId`` (the
+        bridge operates that connector for the operator, so tokens are addressed to the bridge)."""
+        doc = did_document(self.operator_identity(operator_id))
+        if self.bridge is not None:
+            with UnitOfWork(self.engine, write=False) as uow:
+                released = bool(OuranosStore(uow).bridge_releases(operator_id))
+            if released:
+                doc["service"] = [
+                    {
+                        "id": f"{doc['id']}#dsp",
+                        "type": "DataService",
+                        "serviceEndpoint": self.bridge.dsp_url,
+                        "participantId": self.bridge.did,
+                    }
+                ]
+        return doc
+
+    def operator_id_of(self, did: str) -> str | None:
+        """The hosted operator a DID names (``did:web:<hub>:operators:<id>``), if any."""
+        prefix = str(self.operator_did("x"))[:-1]
+        if not did.startswith(prefix):
+            return None
+        op_id = did[len(prefix) :]
+        with UnitOfWork(self.engine, write=False) as uow:
+            return op_id if OuranosStore(uow).operator(op_id) is not None else None
+
+    # ================================================================ releases to Catena-X (bridge)
+
+    def put_bridge_release(
+        self, who: Principal, partner_bpnl: str, scopes: Sequence[str], *, released: bool = True
+    ) -> list[BridgeRelease]:
+        """The operator's consent (or its withdrawal) that the bridge offers ``scopes`` of its
+        data to one Catena-X partner, named by BPNL. Nothing crosses the bridge without it."""
+        try:
+            bpnl = str(Bpnl(partner_bpnl))
+        except InvalidIdentifier as exc:
+            raise InvalidInput(exc.message, field="partnerBpnl", rule=exc.rule) from exc
+        bad = sorted(set(scopes) - set(BRIDGE_SCOPES))
+        if not scopes or bad:
+            raise InvalidInput(
+                f"scopes {bad or list(scopes)} are not releasable; choose from {list(BRIDGE_SCOPES)}",
+                field="scopes",
+                rule="bridge release scopes",
+            )
+        with UnitOfWork(self.engine) as uow:
+            store = OuranosStore(uow)
+            for scope in dict.fromkeys(scopes):
+                store.set_bridge_release(who.operator_id, bpnl, scope, released)
+            uow.commit()
+        return self.bridge_releases(who)
+
+    def bridge_releases(self, who: Principal) -> list[BridgeRelease]:
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = OuranosStore(uow).bridge_releases(who.operator_id)
+        return [BridgeRelease(b, sc, at) for b, sc, at in rows]
+
+    def bridge_released(self, operator_id: str, partner_bpnl: str | None, scope: str) -> bool:
+        if not partner_bpnl:
+            return False
+        with UnitOfWork(self.engine, write=False) as uow:
+            return OuranosStore(uow).bridge_released(operator_id, partner_bpnl, scope)
 
     def onboard_operator(
         self,
@@ -1198,13 +1282,16 @@ class OuranosHub:
         period_start: dt.datetime | None = None,
         period_end: dt.datetime | None = None,
         primary_data_share: Decimal | None = None,
+        bridge_partner: str | None = None,
     ) -> dict[str, Any]:
         """A part's CFP as a PACT v3 ProductFootprint (``_pact_export``), for a Catena-X partner.
 
         ``caller`` is the operator's own account, or ``None`` for the hub administrator. Only a
         CFP whose owner released TOTALCFP (to any recipient) is exported; ratings only when
         TOTALDQR is released too. The values are the part's stage totals as its owner sees them
-        (own + parts, as ``GET cfp`` answers ``*Total``).
+        (own + parts, as ``GET cfp`` answers ``*Total``). For the bridge (``bridge_partner``: the
+        Catena-X partner's BPNL) the operator's bridge release of ``cfp`` to that partner is the
+        consent instead, and it covers the ratings.
         """
         if caller is not None and caller.operator_id != operator_id:
             raise AccessDenied(
@@ -1223,6 +1310,13 @@ class OuranosHub:
                 )
             recipients = store.cfp_release_recipients(operator_id, trace_id)
             groups = [store.cfp_release(operator_id, trace_id, to) for to in recipients]
+            if bridge_partner is not None:
+                if not store.bridge_released(operator_id, bridge_partner, "cfp"):
+                    raise AccessDenied(
+                        f"operator {operator_id} has not released its CFP to {bridge_partner}",
+                        rule="Japan → Europe: only what the hub operator released crosses the bridge",
+                    )
+                groups = [{AclItemGroup.TOTALCFP: True, AclItemGroup.TOTALDQR: True}]
             if not any(g[AclItemGroup.TOTALCFP] for g in groups):
                 raise NotYourData(
                     f"the CFP of traceId {trace_id} is not released",

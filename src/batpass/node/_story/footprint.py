@@ -3,18 +3,20 @@ Japanese cell maker's CFP, read as a PACT v3 document the Ouranos hub exports (i
 
 Actors and calls (HTTPS only):
 
-1. ``jp-hub`` (admin API) registers the pack maker as a system operator on the hub, the way a
-   bridge stands for a Catena-X partner (DESIGN section 2, ``bridge``); the cell maker, logged in
-   on the published API, releases its cell CFP to it (extension ``cfpAcl``: TOTALCFP, TOTALDQR) —
-   its consent to the export.
-2. The pack maker reads the cell footprint as PACT v3 from the hub's export
-   (``GET /v1/ouranos/operators/{operatorId}/pact/{traceId}``; the demo's stand-in for the bridge
-   uses the hub's admin key) with the reference period and primary data share the cell maker
-   declares (Ouranos carries neither): FY2025 (the period of its trades) and the share of the
-   cell's CFP from its own plant's data (own pre-processing and main production; supplier values
-   and database factors counted as secondary — a conservative reading).
-   It reads the document as PACT v3 (``read_pact``) and the Annex II split from the export's
-   stage extension; distribution and end of life stay "not provided".
+1. Japan → Europe through the bridge: the cell maker released ``cfp`` to the car maker's BPNL on
+   the hub (federation step). The bridge publishes the cell CFP for the car maker (``POST
+   /v1/bridge/publications/cfp``: the hub exports it as PACT v3 only under that release, with
+   the reference period and primary data share the cell maker declares, which Ouranos does not
+   carry: FY2025, the period of its trades, and the share of the cell's CFP from its own plant's
+   data, supplier values and database factors counted as secondary — a conservative reading).
+   A publication for a partner the cell maker did not release to is refused (403), nothing
+   published.
+2. The car maker asks the bridge's connector for the Catena-X PCF (``POST
+   /v1/connector/pcf/requests``: DSP catalog, negotiation under Membership, FrameworkAgreement
+   and ``cx.pcf.base:1``, transfer, pull) and reads the same footprint as PACT v3 on the
+   bridge's PACT API (OAuth2 client credentials the bridge gave it), whose stage extension
+   carries the Annex II split; distribution and end of life stay "not provided". Both formats
+   must agree.
 3. It aggregates (``batpass.footprint.model.aggregate``): cells × count per pack, plus its own
    emissions (:data:`OWN`), into the four Annex II stages, and divides by the pack's lifetime
    energy (:data:`LIFETIME_FORMULA`), then serves the pack footprint from its own PACT API
@@ -31,7 +33,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 from rich.table import Table
 
@@ -50,12 +51,11 @@ from batpass.footprint import (
     SupplierRole,
     aggregate,
     per_kwh,
+    read_catenax,
     read_pact,
     write_pact_v3,
 )
 from batpass.node._story._context import Story
-from batpass.node._tls import client_ssl_context
-from batpass.ouranos import OuranosClient
 from batpass.ouranos._pact_export import STAGES_EXTENSION
 from batpass.scenario import CHEMISTRIES
 
@@ -63,6 +63,7 @@ __all__ = ["run"]
 
 HUB = "jp-hub"
 PACK = "eu-carmaker"
+BRIDGE = "bridge"
 #: the battery model's static data (the passport step publishes the same file)
 MODEL_FILE = Path(__file__).resolve().parents[2] / "passport" / "_data" / "demo-ev-model.yaml"
 #: the cell maker's reference period: Japanese fiscal year 2025, the period of its trades
@@ -115,36 +116,57 @@ def _lifetime(values: dict[str, Any]) -> LifetimeEnergy:
     )
 
 
-def _release_to_partner(story: Story) -> str:
-    """Register the pack maker on the hub (system operator for a Catena-X partner) and have the
-    cell maker release its cell CFP to it. Returns the cell maker's operator id."""
+def _publish_through_bridge(story: Story, params: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Japan → Europe: the bridge publishes the cell maker's cell CFP for the car maker (the cell
+    maker released ``cfp`` to the car maker's BPNL on the hub, in the federation step); the car
+    maker then asks the bridge's connector for the Catena-X PCF (usage purpose
+    ``cx.pcf.base:1``) and reads the PACT v3 document, with the Annex II stage extension, on the
+    bridge's PACT API with the client the bridge gave it. A publication for a partner the
+    operator did not release to is refused and nothing is published. Returns the PACT v3
+    document and the Catena-X PCF."""
     cell = story.shared["ouranos.cell"]
     maker = story.shared["ouranos.operators"]["jp-cellmaker"]
-    hub_entry = next(n for n in story.summary["nodes"] if n["name"] == HUB)
-    api_key = hub_entry["ouranos"]["api_key"]
-    car = story.node(PACK)
-    bpnl = str(car.node.config.bpnl)
-    existing = story.call("GET", HUB, "/v1/ouranos/admin/operators").json()
-    partner = next((o for o in existing if o["openOperatorId"] == bpnl), None)
-    if partner is None:
-        partner = story.call(
-            "POST",
-            HUB,
-            "/v1/ouranos/admin/operators",
-            json={
-                "openOperatorId": bpnl,
-                "operatorName": "Europa Automobil AG (Catena-X partner)",
-                "operatorAddress": "Werkstrasse 1, 70435 Stuttgart, DE",
-                "globalOperatorId": bpnl,
-            },
-            expect=(201,),
-        ).json()
-    ssl_ctx = client_ssl_context(story.out / "ca.pem")
-    with httpx.Client(base_url=story.node(HUB).base_url, verify=ssl_ctx, timeout=httpx.Timeout(30.0)) as http:
-        client = OuranosClient(http, api_key=api_key)
-        client.login(maker["operatorAccountId"], maker["accountPassword"])
-        client.release_cfp(cell["traceId"], partner["operatorId"], cfp=True, dqr=True)
-    return str(maker["operatorId"])
+    car_bpnl = str(story.node(PACK).node.config.bpnl)
+    body = {
+        "operatorDid": maker["did"],
+        "traceId": cell["traceId"],
+        "referencePeriodStart": params["referencePeriodStart"],
+        "referencePeriodEnd": params["referencePeriodEnd"],
+        "primaryDataShare": params["primaryDataShare"],
+    }
+    other = str(story.node("eu-recycler").node.config.bpnl)
+    refused = story.call(
+        "POST", BRIDGE, "/v1/bridge/publications/cfp", json={**body, "partnerBpnl": other}, expect=(403,)
+    )
+    if "not released" not in refused.text:
+        raise InvariantViolation(f"an unreleased publication was refused for another reason: {refused.text}")
+    pub = story.call(
+        "POST", BRIDGE, "/v1/bridge/publications/cfp", json={**body, "partnerBpnl": car_bpnl}, expect=(201,)
+    ).json()
+    pcf = story.call(
+        "POST",
+        PACK,
+        "/v1/connector/pcf/requests",
+        json={"provider": story.node(BRIDGE).did, "productId": pub["productIds"][0]},
+    ).json()["pcf"]
+    client = story.call("POST", BRIDGE, "/v1/footprints/pact/clients", json={"name": PACK}, expect=(201,)).json()
+    token = story.call(
+        "POST",
+        BRIDGE,
+        "/pact/auth/token",
+        admin=False,
+        data={"grant_type": "client_credentials"},
+        auth=(client["client_id"], client["client_secret"]),
+    ).json()["access_token"]
+    doc = story.call(
+        "GET",
+        BRIDGE,
+        f"/pact/3/footprints/{pub['footprintId']}",
+        admin=False,
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()["data"]
+    story.artefact(None, "footprint/cell.catenax-pcf.json", pcf)
+    return doc, pcf
 
 
 def _own_share(cell: dict[str, Any]) -> Decimal:
@@ -195,7 +217,6 @@ def run(story: Story) -> None:
     cell = story.shared["ouranos.cell"]
     model = _model()
     values = model["values"]
-    maker_id = _release_to_partner(story)
 
     # 1. the cell footprint as PACT v3, exported by the hub
     share = _own_share(cell)
@@ -204,8 +225,15 @@ def run(story: Story) -> None:
         "referencePeriodEnd": PERIOD[1].isoformat().replace("+00:00", "Z"),
         "primaryDataShare": format((share * 100).quantize(Decimal("0.01")), "f"),
     }
-    doc = story.call("GET", HUB, f"/v1/ouranos/operators/{maker_id}/pact/{cell['traceId']}", params=params).json()
+    doc, pcf = _publish_through_bridge(story, params)
     cell_fp = _cell_footprint(doc)
+    cx_fp = read_catenax(pcf)
+    if abs(cx_fp.per_unit - cell_fp.per_unit) > _TOLERANCE:
+        raise InvariantViolation(
+            f"the Catena-X PCF says {cx_fp.per_unit} per cell, the PACT document {cell_fp.per_unit}",
+            field="pcf.productLifeCycleStagesAndEmissions",
+            rule="one footprint, two formats",
+        )
     hub_total = sum(Decimal(cell[k]) for k in ("preProduction", "mainProduction", "preComponent", "mainComponent"))
     if abs(cell_fp.per_unit - hub_total) > _TOLERANCE:
         raise InvariantViolation(

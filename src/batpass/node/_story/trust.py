@@ -2,6 +2,9 @@
 two ecosystems, certified claims presented with selective disclosure, and a revocation
 (DESIGN flow 5; issue 4 item 9). Every call is HTTPS to a node's public API.
 
+Steps 1 and 2 run early, in the ``federation`` step (the connectors need memberships before the
+first federated trace); this step runs 3 to 5.
+
 1. **Operators.** ``eu-certifier`` operates Catena-X and ``jp-certifier`` operates Ouranos
    (each node's ``trust_operators``). Each signs its ecosystem's trust list — which issuers are
    trusted for which credential types, and when — with its DID key (``POST
@@ -9,11 +12,14 @@ two ecosystems, certified claims presented with selective disclosure, and a revo
    a list only from the operator it is configured with). ``eu-carmaker`` sets its
    mutual-recognition policy (``PUT /v1/trust/policy``): an Ouranos-certified CFP counts as a
    certified PCF.
-2. **Memberships.** ``eu-certifier`` issues Catena-X ``MembershipCredential``s to the car maker,
-   the recycler and itself; ``jp-certifier`` issues Ouranos memberships to the hub, itself and
-   each hosted operator. Holders keep them in their wallets (``POST /v1/credentials/wallet``);
-   the hub keeps its operators' ones on their behalf (it holds their keys). DCP presentation
-   queries (``/dcp/presentations/query``) answer with the holder's own memberships.
+2. **Memberships.** ``eu-certifier`` issues Catena-X ``MembershipCredential``s to every
+   Catena-X node (car maker, recycler, bridge, mine and refinery nodes, itself), with the
+   framework-agreement ``DataExchangeGovernanceCredential`` (Data Exchange Governance 1.0, which
+   CX-0152 ``FrameworkAgreement`` usage policies ask for); ``jp-certifier`` issues Ouranos
+   memberships to the hub, itself and each hosted operator. Holders keep them in their wallets
+   (``POST /v1/credentials/wallet``); the hub keeps its operators' ones on their behalf (it holds
+   their keys). DCP presentation queries (``/dcp/presentations/query``) answer with the holder's
+   own memberships.
 3. **Certified CFP.** The cell maker logs in to the hub (:class:`batpass.ouranos.OuranosClient`)
    and shows the certifier its cell CFP; ``jp-certifier`` issues a
    ``CertifiedCarbonFootprintCredential`` (``vc+jwt``, framework ``ouranos-cfp``) whose subject
@@ -55,7 +61,7 @@ from batpass.node._story._context import Story
 from batpass.node._tls import client_ssl_context
 from batpass.ouranos import OuranosClient
 
-__all__ = ["run"]
+__all__ = ["memberships", "operate_trust_lists", "run"]
 
 CX_OPERATOR = "eu-certifier"
 JP_OPERATOR = "jp-certifier"
@@ -69,6 +75,7 @@ CFP = "CertifiedCarbonFootprintCredential"
 RECYCLED = "RecycledContentAttestationCredential"
 ORIGIN = "OriginAttestationCredential"
 MEMBERSHIP = "MembershipCredential"
+FRAMEWORK = "DataExchangeGovernanceCredential"
 
 #: Art. 8(2)(a) (EU) 2023/1542 phase-1 minimum recycled shares (from 2031-08-18; RULES.md)
 ART8_MINIMUM = {"Co": 0.16, "Li": 0.06, "Ni": 0.06, "Pb": 0.85}
@@ -123,7 +130,7 @@ def _issuer(story: Story, name: str, label: str, types: list[str]) -> JSON:
     }
 
 
-def _operate_trust_lists(story: Story) -> dict[str, JSON]:
+def operate_trust_lists(story: Story) -> dict[str, JSON]:
     """Each operator signs its ecosystem's list; every node loads both; the car maker sets its
     recognition policy. Returns the loaded lists by ecosystem."""
     cx = _trust_list(
@@ -136,7 +143,15 @@ def _operate_trust_lists(story: Story) -> dict[str, JSON]:
                 CX_OPERATOR,
                 "EuroCert Batterien GmbH (Catena-X operator and certifier)",
                 # the demo has no authority node: the operator also issues the passport access roles
-                [MEMBERSHIP, CFP, ORIGIN, RECYCLED, "DueDiligenceAttestationCredential", "AccessRoleCredential"],
+                [
+                    MEMBERSHIP,
+                    FRAMEWORK,
+                    CFP,
+                    ORIGIN,
+                    RECYCLED,
+                    "DueDiligenceAttestationCredential",
+                    "AccessRoleCredential",
+                ],
             )
         ],
     )
@@ -183,17 +198,28 @@ def _issue(story: Story, issuer: str, ctype: str, subject: JSON, **extra: Any) -
     return issued
 
 
-def _memberships(story: Story) -> list[tuple[str, str, str]]:
+def memberships(story: Story) -> list[tuple[str, str, str]]:
     """Catena-X memberships (BPNL) and Ouranos memberships (corporate number, openOperatorId);
     each kept in its holder's wallet. Returns (issuer, holder, subject DID) rows for the table."""
     since = _iso(dt.datetime.now(dt.UTC))
     rows: list[tuple[str, str, str]] = []
-    for name in (HOLDER, VERIFIER, CX_OPERATOR):
+    for name in [n for n, r in story.nodes.items() if "catena-x" in r.node.config.profiles]:
         bpnl = story.node(name).node.config.bpnl
         subject: JSON = {"id": story.node(name).did, "memberOf": "catena-x", "holderIdentifier": bpnl}
         cred = _issue(story, CX_OPERATOR, MEMBERSHIP, {**subject, "since": since})
         story.call("POST", name, "/v1/credentials/wallet", json={"credential": cred["credential"]}, expect=(201,))
         rows.append(("catena-x", name, subject["id"]))
+        framework: JSON = {
+            "id": subject["id"],
+            "holderIdentifier": bpnl,
+            "group": "UseCaseFramework",
+            "useCase": "DataExchangeGovernance",
+            "contractTemplate": "https://catenax-ev.github.io/docs/regulatory-framework/20000ft/data-exchange-governance",
+            "contractVersion": "1.0",
+        }
+        cred = _issue(story, CX_OPERATOR, FRAMEWORK, framework)
+        story.call("POST", name, "/v1/credentials/wallet", json={"credential": cred["credential"]}, expect=(201,))
+        rows.append(("catena-x (Data Exchange Governance 1.0)", name, subject["id"]))
     for name in (HUB, JP_OPERATOR):
         cfg = story.node(name).node.config
         jp_subject: JSON = {
@@ -441,8 +467,9 @@ def _revoke(story: Story, rows: list[JSON]) -> tuple[JSON, JSON]:
 
 
 def run(story: Story) -> None:
-    lists = _operate_trust_lists(story)
-    members = _memberships(story)
+    # the federation step operated the lists and issued the memberships (connectors need them first)
+    lists = story.shared.get("federation.lists") or operate_trust_lists(story)
+    members = story.shared.get("federation.members") or memberships(story)
     cfp, cfp_verdict, cfp_elsewhere = _certify_cfp(story)
     story.shared["trust.cfp_credential"] = cfp
     rows, verified = _claims(story)
@@ -476,7 +503,8 @@ def _show(
         names = "; ".join(f"{i['name']}: {', '.join(i['credentialTypes'])}" for i in tl["issuers"])
         c.print(f"[bold]{eco}[/] trust list #{tl['sequence']} signed by {tl['operator']} → {names}")
     c.print(
-        f"loaded on all {len(story.nodes)} nodes; {len(members)} memberships issued and held; "
+        f"loaded on all {len(story.nodes)} nodes; {sum(1 for m in members if 'Governance' not in m[0])} "
+        f"memberships and {sum(1 for m in members if 'Governance' in m[0])} framework agreements issued and held; "
         f"{HOLDER} recognises {POLICY['rules'][0]['label']}"
     )
     c.print(_chain(f"{HOLDER} verifies the JP certifier's certified CFP of the cell", cfp_verdict))
