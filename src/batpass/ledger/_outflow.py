@@ -129,37 +129,47 @@ def check_shipment(ev: Event, inputs: Sequence[Lot], auths: Sequence[Authorisati
         kg = (
             inp.quantity.value * (lot.mass_per_piece_kg or 1.0)
             if inp.quantity.unit.value == "piece"
-            else inp.quantity.value * {"kg": 1.0, "t": 1000.0, "g": 0.001}[inp.quantity.unit.value]
+            else inp.quantity.value * _TO_KG[inp.quantity.unit.value]
         )
-        evidence: dict[str, Any] = {
-            "shipment": str(ev.id),
-            "lot": str(lot.id),
-            "material": lot.material,
-            "quantity_kg": kg,
-            "from_site": ev.site.id,
-            "from_country": ev.site.country,
-            "destination_country": dest,
-            "to_site": ev.shipment.to_site.id,
-            "document": ev.shipment.document,
-            "at": ev.at.isoformat(),
-        }
         valid = [
             a
             for a in auths
             if a.holder == ev.owner and a.material == lot.material and a.valid_from <= ev.at <= a.valid_to
         ]
         if not valid:
-            out.append({"rule": "outflow.no-authorisation", "evidence": evidence})
+            out.append({"rule": "outflow.no-authorisation", "evidence": _evidence(ev, lot, kg)})
             continue
         covering = [a for a in valid if a.covers_destination(dest)]
         if not covering:
+            evidence = _evidence(ev, lot, kg)
             evidence["authorisations"] = [{"id": a.id, "destinations": sorted(a.destinations)} for a in valid]
             out.append({"rule": "outflow.destination", "evidence": evidence})
             continue
         a = covering[0]
         if a.used_kg + kg > a.cap_kg * (1 + 1e-9):
+            evidence = _evidence(ev, lot, kg)
             evidence["authorisation"] = {"id": a.id, "cap_kg": a.cap_kg, "used_kg": a.used_kg}
             out.append({"rule": "outflow.cap", "evidence": evidence})
         a.used_kg += kg
         a.used_changed = True
     return out
+
+
+_TO_KG = {"kg": 1.0, "t": 1000.0, "g": 0.001}
+
+
+def _evidence(ev: Event, lot: Lot, kg: float) -> dict[str, Any]:
+    """What an alert on ``lot`` shipped by ``ev`` shows (built only when there is an alert)."""
+    assert ev.shipment is not None
+    return {
+        "shipment": str(ev.id),
+        "lot": str(lot.id),
+        "material": lot.material,
+        "quantity_kg": kg,
+        "from_site": ev.site.id,
+        "from_country": ev.site.country,
+        "destination_country": ev.shipment.destination_country,
+        "to_site": ev.shipment.to_site.id,
+        "document": ev.shipment.document,
+        "at": ev.at.isoformat(),
+    }

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from batpass.ledger._materials import ELEMENTS, Element
-from batpass.ledger.model import CustodyModel, EventKind, Lot, RecycledOrigin
+from batpass.ledger.model import _STRENGTH, CustodyModel, EventKind, Lot, RecycledOrigin
 
 __all__ = ["Profile", "element_view", "mix_profile", "source_profile", "summary_source_profile"]
 
@@ -104,6 +104,11 @@ def summary_source_profile(lot: Lot, summary: Mapping[str, Any] | None, key: str
                 "apre": 0.0,
                 "apost": 0.0,
             }
+            am = s.get("activeMaterial")
+            if isinstance(am, Mapping) and lot.recycled is None:  # the supplier's active-material view
+                ep["a"] = float(am.get("share", 0.0))
+                ep["apre"] = float(am.get("preConsumer", 0.0))
+                ep["apost"] = float(am.get("postConsumer", 0.0))
         if active:
             ep["a"], ep["apre"], ep["apost"] = 1.0, ep["pre"], ep["post"]
         e[el.value] = ep
@@ -112,7 +117,9 @@ def summary_source_profile(lot: Lot, summary: Mapping[str, Any] | None, key: str
 
 
 def _downgrade(cm: dict[str, float], model: CustodyModel) -> dict[str, float]:
-    limit = model.strength
+    limit = _STRENGTH[model]
+    if all(_ORDER[k] >= limit for k in cm):
+        return cm  # nothing stronger than the step's own model: unchanged
     out: dict[str, float] = {}
     for k, v in cm.items():
         kk = k if _ORDER[k] >= limit else model.value
@@ -120,23 +127,26 @@ def _downgrade(cm: dict[str, float], model: CustodyModel) -> dict[str, float]:
     return out
 
 
-def _acc(target: dict[str, float], src: Mapping[str, float], w: float) -> None:
-    for k, v in src.items():
-        target[k] = target.get(k, 0.0) + v * w
-
-
 def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles: Sequence[Profile]) -> Profile:
-    """Profile of ``lot`` produced from ``parents`` (each with the kg it gave to the event)."""
+    """Profile of ``lot`` produced from ``parents`` (each with the kg it gave to the event).
+
+    Per element, each share is the weighted mean of the parents' shares, the weight of a parent
+    being the element mass it gave (kg × its fraction of the element). The sums are written out
+    in line (this runs for most recorded lots), each one in parent order."""
+    p_lot = parents[0][0] if len(parents) == 1 else None
     if (
-        len(parents) == 1
-        and parents[0][0].composition == lot.composition
-        and parents[0][0].custody.strength >= lot.custody.strength
+        p_lot is not None
+        and p_lot.composition == lot.composition
+        and _STRENGTH[p_lot.custody] >= _STRENGTH[lot.custody]
     ):
         # a move (shipment, own receipt) of one lot: same profile, custody unchanged or weaker
         p0 = parent_profiles[0]
-        if parents[0][0].custody == lot.custody and parents[0][0].is_active_material == lot.is_active_material:
+        if p_lot.custody == lot.custody and p_lot.is_active_material == lot.is_active_material:
             return p0
+    if len(parents) != len(parent_profiles):
+        raise ValueError("mix_profile: one profile per parent")
     active = lot.is_active_material
+    custody = lot.custody
     e: dict[str, Any] = {}
     mines: set[str] = set()
     xm: dict[str, int] = {}
@@ -162,9 +172,12 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
                 continue
             w = kg * pf
             W += w
-            _acc(c, ep["c"], w)
-            _acc(s, ep["s"], w)
-            _acc(cm, ep["cm"], w)
+            for k, v in ep["c"].items():
+                c[k] = c.get(k, 0.0) + v * w
+            for k, v in ep["s"].items():
+                s[k] = s.get(k, 0.0) + v * w
+            for k, v in ep["cm"].items():
+                cm[k] = cm.get(k, 0.0) + v * w
             hx += ep["hx"] * w
             pre += ep["pre"] * w
             post += ep["post"] * w
@@ -174,24 +187,29 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
             apre += ep["apre"] * wa
             apost += ep["apost"] * wa
         if W <= 0:
-            e[key] = dict(_ZERO, cm={lot.custody.value: 1.0}, c={}, s={})
+            e[key] = dict(_ZERO, cm={custody.value: 1.0}, c={}, s={})
             continue
         inv = 1.0 / W
-        ep2 = {
+        pre_s = pre * inv
+        post_s = post * inv
+        if active:
+            a, apre_s, apost_s = 1.0, pre_s, post_s
+        else:
+            a = Wa * inv
+            apre_s = apre / Wa if Wa > 0 else 0.0
+            apost_s = apost / Wa if Wa > 0 else 0.0
+        e[key] = {
             "c": {k: v * inv for k, v in c.items()},
             "s": {k: v * inv for k, v in s.items()},
             "hx": hx * inv,
-            "pre": pre * inv,
-            "post": post * inv,
-            "cm": _downgrade({k: v * inv for k, v in cm.items()}, lot.custody),
+            "pre": pre_s,
+            "post": post_s,
+            "cm": _downgrade({k: v * inv for k, v in cm.items()}, custody),
             "u": u * inv,
-            "a": Wa * inv,
-            "apre": apre / Wa if Wa > 0 else 0.0,
-            "apost": apost / Wa if Wa > 0 else 0.0,
+            "a": a,
+            "apre": apre_s,
+            "apost": apost_s,
         }
-        if active:
-            ep2["a"], ep2["apre"], ep2["apost"] = 1.0, ep2["pre"], ep2["post"]
-        e[key] = ep2
     return {"e": e, "mines": sorted(mines), "xm": xm}
 
 

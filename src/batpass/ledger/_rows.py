@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from batpass.ledger._materials import Element
 from batpass.ledger.model import BatteryInfo, CustodyModel, EventId, EventKind, Lot, LotId, RecycledOrigin, Unit
 
-__all__ = ["lot_from_row", "lot_row", "profile_of"]
+__all__ = ["lot_from_row", "lot_values", "profile_json", "profile_of"]
 
 _EL = {e.value: e for e in Element}
 
@@ -42,11 +44,19 @@ def lot_from_row(r: Any) -> Lot:
     return lot
 
 
+def profile_json(profile: dict[str, Any]) -> str:
+    """The stored text of an origin profile. Profiles are the ledger's own derived data, never
+    hashed or signed, so any exact JSON will do: orjson writes them (keys sorted, floats
+    round-tripping exactly) an order of magnitude faster than the standard encoder, and bulk
+    ingest writes one per lot."""
+    return orjson.dumps(profile, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def profile_of(lot: Lot) -> dict[str, Any]:
     """The lot's precomputed profile as a dict (parsed once, on first use)."""
     p = lot.profile
     if isinstance(p, str):
-        p = json.loads(p)
+        p = orjson.loads(p)
         lot.profile = p
     assert isinstance(p, dict)
     return p
@@ -67,40 +77,42 @@ def composition_json(comp: dict[Element, float]) -> str:
     return text
 
 
-def lot_row(lot: Lot, seq: int, profile_json: str) -> dict[str, Any]:
+def _battery_json(b: BatteryInfo | None) -> str | None:
+    if b is None:
+        return None
+    return json.dumps(
+        {"id": b.id, "model": b.model, "chemistry": b.chemistry, "capacity_kwh": b.capacity_kwh, "category": b.category}
+    )
+
+
+def lot_values(lot: Lot, produced_at: Any, profile_json: str, held: Any, voided: Any) -> tuple[Any, ...]:
+    """The row of ``lot`` as a tuple in the table's column order (``_sql.lots``), for bulk
+    inserts; the caller gives the driver's values of the timestamp and the flags (computed once
+    per event or call, not per row). Enum members give their stored ``_value_`` (the ``value``
+    property costs two Python calls a read, and ingest reads several per lot)."""
     b = lot.battery
-    return {
-        "owner": lot.owner,
-        "id": str(lot.id),
-        "material": lot.material,
-        "unit": lot.unit.value,
-        "quantity": lot.quantity,
-        "mass_kg": lot.mass_kg,
-        "remaining_kg": lot.remaining_kg,
-        "mass_per_piece_kg": lot.mass_per_piece_kg,
-        "site": lot.site,
-        "country": lot.country,
-        "custody": lot.custody.value,
-        "recycled": lot.recycled.value if lot.recycled else None,
-        "composition": composition_json(lot.composition),
-        "produced_at": lot.produced_at,
-        "event_id": str(lot.event_id),
-        "seq": seq,
-        "kind": lot.kind.value,
-        "status": lot.status,
-        "battery_id": b.id if b else None,
-        "battery": json.dumps(
-            {
-                "id": b.id,
-                "model": b.model,
-                "chemistry": b.chemistry,
-                "capacity_kwh": b.capacity_kwh,
-                "category": b.category,
-            }
-        )
-        if b
-        else None,
-        "held": lot.held,
-        "voided": lot.voided,
-        "profile": profile_json,
-    }
+    return (
+        lot.owner,
+        str(lot.id),
+        lot.material,
+        lot.unit._value_,
+        lot.quantity,
+        lot.mass_kg,
+        lot.remaining_kg,
+        lot.mass_per_piece_kg,
+        lot.site,
+        lot.country,
+        lot.custody._value_,
+        lot.recycled._value_ if lot.recycled else None,
+        composition_json(lot.composition),
+        produced_at,
+        str(lot.event_id),
+        lot.seq,
+        lot.kind._value_,
+        lot.status,
+        b.id if b else None,
+        _battery_json(b),
+        held,
+        voided,
+        profile_json,
+    )

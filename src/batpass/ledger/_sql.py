@@ -8,6 +8,7 @@ definitions exactly.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
@@ -236,11 +237,71 @@ def chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
         yield items[i : i + n]
 
 
+#: a lot row as :func:`select_lots` returns it on SQLite (attribute access, like a ``Row``)
+LotRow = namedtuple("LotRow", [c.name for c in LOT_COLUMNS])  # type: ignore[misc]
+
+
 def select_lots(conn: Connection, owner: str, ids: Sequence[str]) -> list[Any]:
-    rows: list[Any] = []
-    for cond in ids_in(conn, lots.c.id, ids):
-        rows.extend(conn.execute(select(*LOT_COLUMNS).where(lots.c.owner == owner, cond)).all())
-    return rows
+    """The lots of ``owner`` with these ids (those that exist), as rows of :data:`LOT_COLUMNS`.
+
+    On SQLite the statement goes to the driver directly and only the timestamp and flags get
+    their types' result processing: bulk ingest looks up every lot an ingest call names (the
+    new ones too, to refuse reused ids), and SQLAlchemy's handling of 400 bound values per
+    statement and of each result row cost several times the look-ups themselves."""
+    if conn.dialect.name != "sqlite":
+        rows: list[Any] = []
+        for cond in ids_in(conn, lots.c.id, ids):
+            rows.extend(conn.execute(select(*LOT_COLUMNS).where(lots.c.owner == owner, cond)).all())
+        return rows
+    procs = _result_processors(conn)
+    out: list[Any] = []
+    for part in _sqlite_id_rows(conn, _LOTS_BY_ID, owner, ids):
+        for tup in part:
+            values = list(tup)
+            for i, proc in procs:
+                values[i] = proc(values[i])
+            out.append(LotRow(*values))
+    return out
+
+
+def select_event_bodies(conn: Connection, owner: str, ids: Sequence[str]) -> dict[str, str]:
+    """``{event id: stored body}`` of the events of ``owner`` among ``ids``."""
+    out: dict[str, str] = {}
+    if conn.dialect.name != "sqlite":
+        for cond in ids_in(conn, events.c.id, ids):
+            out.update(conn.execute(select(events.c.id, events.c.body).where(events.c.owner == owner, cond)).all())
+        return out
+    for part in _sqlite_id_rows(conn, _EVENT_BODIES_BY_ID, owner, ids):
+        out.update(part)
+    return out
+
+
+_LOTS_BY_ID = f"SELECT {', '.join(c.name for c in LOT_COLUMNS)} FROM ledger_lots WHERE owner = ? AND id IN ({{marks}})"
+_EVENT_BODIES_BY_ID = "SELECT id, body FROM ledger_events WHERE owner = ? AND id IN ({marks})"
+
+
+def _sqlite_id_rows(conn: Connection, sql: str, owner: str, ids: Sequence[str]) -> Iterable[Sequence[Any]]:
+    """Rows of ``sql`` (``owner = ? AND id IN ({marks})``) for ``ids``, 400 ids a statement."""
+    for part in chunks(list(ids)):
+        text_ = sql.replace("{marks}", ",".join("?" * len(part)))
+        yield conn.exec_driver_sql(text_, (owner, *part)).fetchall()
+
+
+_RESULT_PROCS: dict[str, list[tuple[int, Callable[[Any], Any]]]] = {}
+
+
+def _result_processors(conn: Connection) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position, processor) of the lot columns whose type converts driver values (timestamps)."""
+    dialect = conn.dialect
+    procs = _RESULT_PROCS.get(dialect.name)
+    if procs is None:
+        procs = []
+        for i, col in enumerate(LOT_COLUMNS):
+            proc = col.type.dialect_impl(dialect).result_processor(dialect, None)
+            if proc is not None:
+                procs.append((i, proc))
+        _RESULT_PROCS[dialect.name] = procs
+    return procs
 
 
 def select_lots_keyed(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[Any]:
@@ -255,7 +316,9 @@ def select_lots_keyed(conn: Connection, keys: Sequence[tuple[str, str]]) -> list
 # processing (construct_params) and psycopg's one-statement-per-row executemany dominated it, and
 # on PostgreSQL so did psycopg parsing statements with thousands of placeholders (it caches only
 # short statements). Statements are built once per table and dialect, rows go as tuples, the
-# column types' own bind processors run only where a column has one (timestamps, booleans).
+# column types' own bind processors run only where a column has one (timestamps, booleans). The
+# record path builds the tuples of its big tables itself (:func:`insert_values`), with each
+# timestamp's driver value computed once per event rather than once per row and column.
 # SQLite: ``executemany`` of a plain INSERT/UPDATE (a C loop inside the transaction).
 # PostgreSQL: ``COPY … FROM STDIN`` for inserts, one ``UPDATE … FROM unnest(arrays)`` for updates
 # and ``= ANY(array)`` for id look-ups: one parameter per column, whatever the row count.
@@ -307,19 +370,37 @@ def _plan(conn: Connection, table: Table, columns: Sequence[str] | None = None) 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """INSERT ``rows`` (dicts keyed by column name, every column present) in bulk, inside the
     connection's transaction."""
+    if rows:
+        insert_values(conn, table, _plan(conn, table).tuples(rows))
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def bind_processor(conn: Connection, table: Table, column: str) -> Callable[[Any], Any]:
+    """What the driver receives for a value of ``table.column`` (the column type's own bind
+    processing on this dialect), for callers that build row tuples for :func:`insert_values`."""
+    dialect = conn.dialect
+    proc = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    return proc if proc is not None else _identity
+
+
+def insert_values(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """INSERT ``rows``, tuples in the table's column order holding the driver's values (see
+    :func:`bind_processor`), in bulk inside the connection's transaction."""
     if not rows:
         return
     plan = _plan(conn, table)
-    tuples = plan.tuples(rows)
     cols = ", ".join(plan.cols_sql)
     if plan.sqlite:
         marks = ",".join(["?"] * len(plan.columns))
-        conn.exec_driver_sql(f"INSERT INTO {plan.table_sql} ({cols}) VALUES ({marks})", tuples)
+        conn.exec_driver_sql(f"INSERT INTO {plan.table_sql} ({cols}) VALUES ({marks})", rows)
         return
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with cur.copy(f"COPY {plan.table_sql} ({cols}) FROM STDIN") as copy:
-            for tup in tuples:
+            for tup in rows:
                 copy.write_row(tup)
     finally:
         cur.close()

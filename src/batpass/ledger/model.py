@@ -26,11 +26,13 @@ This module is pure: no SQL, HTTP or clock.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from json.encoder import encode_basestring
 from typing import Any, Protocol, Self, TypeVar
 
 from batpass.core.countries import ISO3166_ALPHA2
@@ -130,10 +132,12 @@ class CustodyModel(StrEnum):
 
     @property
     def strength(self) -> int:
-        return _CUSTODY_ORDER.index(self)
+        return _STRENGTH[self]
 
 
 _CUSTODY_ORDER: tuple[CustodyModel, ...] = tuple(CustodyModel)
+#: position in :data:`_CUSTODY_ORDER` (0 is the strongest), as a table for the record path
+_STRENGTH: dict[CustodyModel, int] = {m: i for i, m in enumerate(_CUSTODY_ORDER)}
 
 
 class RecycledOrigin(StrEnum):
@@ -505,15 +509,15 @@ class _Reject(Exception):
     """The fast pass found something the strict pass must report."""
 
 
-def _fast_obj(v: Any, allowed: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(v, dict) or not v.keys() <= allowed:
-        raise _Reject
-    return v
+_id_ok = _ID_RE.fullmatch
+_new_str = str.__new__
+_INF = math.inf
 
 
 def _fast_site(v: Any) -> Site:
-    d = _fast_obj(v, _SITE_KEYS)
-    key = (d["id"], d["country"])
+    if type(v) is not dict or not v.keys() <= _SITE_KEYS:
+        raise _Reject
+    key = (v["id"], v["country"])
     site = _SITES.get(key)
     if site is None:
         site = Site(_str(key[0], _F, max_len=128), _country(key[1], _F))
@@ -531,37 +535,63 @@ def _fast_owner(v: Any) -> str:
     return out
 
 
+def _fast_lot(v: Any) -> LotId:
+    if type(v) is not str or _id_ok(v) is None:
+        raise _Reject
+    return _new_str(LotId, v)
+
+
 def _fast_quantity(v: Any) -> Quantity:
-    d = _fast_obj(v, _QTY_KEYS)
-    x = d["value"]
-    value = x if type(x) is float and 0.0 < x < math.inf else _num(x, _F)
-    return Quantity(value, _UNITS[d["unit"]])
+    if type(v) is not dict or not v.keys() <= _QTY_KEYS:
+        raise _Reject
+    x = v["value"]
+    return Quantity(x if type(x) is float and 0.0 < x < _INF else _num(x, _F), _UNITS[v["unit"]])
+
+
+def _fast_list(v: Any) -> list[Any]:
+    if not v:
+        return []
+    if type(v) is not list:
+        raise _Reject
+    return v
 
 
 def _parse_event_fast(raw: Any) -> Event:
-    d = _fast_obj(raw, _EVENT_KEYS)
-    eid = EventId(d["id"])
+    """The strict pass's checks on the common shapes, with table look-ups and no field paths;
+    raises (anything) where the strict pass must look at the event."""
+    if type(raw) is not dict or not raw.keys() <= _EVENT_KEYS:
+        raise _Reject
+    d = raw
+    eid = d["id"]
+    if type(eid) is not str or _id_ok(eid) is None:
+        raise _Reject
+    eid = _new_str(EventId, eid)
     kind = _KINDS[d["kind"]]
-    owner = _fast_owner(d["owner"])
+    owner = d["owner"]
+    if owner not in _OWNERS:
+        owner = _fast_owner(owner)
     at_raw = d["at"]
-    at = _dt.datetime.fromisoformat(at_raw) if isinstance(at_raw, str) else None
+    at = _dt.datetime.fromisoformat(at_raw) if type(at_raw) is str else None
     if at is None or at.tzinfo is None:
         raise _Reject
     site = _fast_site(d["site"])
-    inputs = tuple(
-        InputRef(LotId(o["lot"]), _fast_quantity(o["quantity"]))
-        for o in (_fast_obj(item, _INPUT_KEYS) for item in (d.get("inputs") or ()))
-    )
+    inputs: list[InputRef] = []
+    for o in _fast_list(d.get("inputs")):
+        if type(o) is not dict or not o.keys() <= _INPUT_KEYS:
+            raise _Reject
+        inputs.append(InputRef(_fast_lot(o["lot"]), _fast_quantity(o["quantity"])))
     outputs: list[OutputSpec] = []
-    for item in d.get("outputs") or ():
-        o = _fast_obj(item, _OUTPUT_KEYS)
+    for o in _fast_list(d.get("outputs")):
+        if type(o) is not dict or not o.keys() <= _OUTPUT_KEYS:
+            raise _Reject
         mat = o["material"]
         if mat not in MATERIALS:
             raise _Reject
         battery = None
         b = o.get("battery")
         if b is not None:
-            b = _fast_obj(b, _BATTERY_KEYS)
+            if type(b) is not dict or not b.keys() <= _BATTERY_KEYS:
+                raise _Reject
             battery = BatteryInfo(
                 _str(b["id"], _F),
                 _str(b["model"], _F, max_len=128),
@@ -575,7 +605,7 @@ def _parse_event_fast(raw: Any) -> Event:
         assay = o.get("assay")
         outputs.append(
             OutputSpec(
-                LotId(o["lot"]),
+                _fast_lot(o["lot"]),
                 mat,
                 _fast_quantity(o["quantity"]),
                 _num(mpp, _F) if mpp is not None else None,
@@ -585,48 +615,60 @@ def _parse_event_fast(raw: Any) -> Event:
                 battery,
             )
         )
-    y_raw = d.get("yield", 1.0)
-    yield_: float | dict[Element, float]
-    if isinstance(y_raw, dict):
-        yield_ = _fractions(y_raw, _F, sums_to_one=False) if y_raw else 1.0
-        if isinstance(yield_, dict) and any(v <= 0 for v in yield_.values()):
-            raise _Reject
-    else:
-        yield_ = _num(y_raw, _F)
-        if yield_ > 1.0:
-            raise _Reject
+    yield_: float | dict[Element, float] = 1.0
+    if "yield" in d:
+        y_raw = d["yield"]
+        if isinstance(y_raw, dict):
+            yield_ = _fractions(y_raw, _F, sums_to_one=False) if y_raw else 1.0
+            if isinstance(yield_, dict) and any(v <= 0 for v in yield_.values()):
+                raise _Reject
+        else:
+            yield_ = _num(y_raw, _F)
+            if yield_ > 1.0:
+                raise _Reject
     shipment = None
-    if d.get("shipment") is not None:
-        sh = _fast_obj(d["shipment"], _SHIPMENT_KEYS)
+    sh = d.get("shipment")
+    if sh is not None:
+        if type(sh) is not dict or not sh.keys() <= _SHIPMENT_KEYS:
+            raise _Reject
+        to_owner = sh.get("to_owner")
         shipment = Shipment(
             _fast_site(sh["to_site"]),
             _country(sh["destination_country"], _F),
             _str(sh["document"], _F),
-            _fast_owner(sh["to_owner"]) if sh.get("to_owner") is not None else None,
+            _fast_owner(to_owner) if to_owner is not None else None,
         )
     receipt = None
-    if d.get("receipt") is not None:
-        r = _fast_obj(d["receipt"], _RECEIPT_KEYS)
-        receipt = Receipt(_fast_owner(r["from_owner"]), LotId(r["from_lot"]), _str(r["document"], _F))
+    r = d.get("receipt")
+    if r is not None:
+        if type(r) is not dict or not r.keys() <= _RECEIPT_KEYS:
+            raise _Reject
+        receipt = Receipt(_fast_owner(r["from_owner"]), _fast_lot(r["from_lot"]), _str(r["document"], _F))
     status_lot = status = None
-    if d.get("status") is not None:
-        st = _fast_obj(d["status"], _STATUS_KEYS)
-        status_lot = LotId(st["lot"])
+    st = d.get("status")
+    if st is not None:
+        if type(st) is not dict or not st.keys() <= _STATUS_KEYS:
+            raise _Reject
+        status_lot = _fast_lot(st["lot"])
         status = st["value"]
         if status not in PASSPORT_STATUSES:
             raise _Reject
-    corrects = EventId(d["corrects"]) if d.get("corrects") is not None else None
+    corrects = d.get("corrects")
+    if corrects is not None:
+        corrects = EventId(corrects)
     void = d.get("void", False)
-    if not isinstance(void, bool):
+    if void is not False and void is not True:
         raise _Reject
-    reason = _str(d["reason"], _F, max_len=2000) if d.get("reason") is not None else None
+    reason = d.get("reason")
+    if reason is not None:
+        reason = _str(reason, _F, max_len=2000)
     ev = Event(
         eid,
         kind,
         owner,
         at,
         site,
-        inputs,
+        tuple(inputs),
         tuple(outputs),
         yield_,
         shipment,
@@ -849,47 +891,54 @@ def _check_shape(ev: Event, path: str) -> None:
             f"{path}: a receipt has exactly one output lot", field=f"{path}.outputs", rule="ledger.receipt.outputs"
         )
     seen: set[str] = set()
+    own_receipt = k is EventKind.RECEIPT and ev.receipt is not None and ev.receipt.from_owner == ev.owner
     for i, o in enumerate(ev.outputs):
-        p = f"{path}.outputs[{i}]"
+        # field paths are built only when a check fails: bulk ingest runs this on every event
         if o.lot in seen:
+            p = f"{path}.outputs[{i}]"
             raise InvalidInput(f"{p}.lot {o.lot} appears twice", field=f"{p}.lot", rule="ledger.lot.unique")
         seen.add(o.lot)
-        if o.recycled is not None and k not in (EventKind.RECOVERY, EventKind.RECEIPT):
+        if o.recycled is not None and k is not EventKind.RECOVERY and k is not EventKind.RECEIPT:
+            p = f"{path}.outputs[{i}]"
             raise InvalidInput(
                 f"{p}.recycled is declared only on recovery (or receipt) outputs",
                 field=f"{p}.recycled",
                 rule="Art. 8 recycled origin",
             )
         if k is EventKind.RECOVERY and o.recycled is None:
+            p = f"{path}.outputs[{i}]"
             raise InvalidInput(
                 f"{p}.recycled (pre_consumer, post_consumer or run_around) is required on recovered material",
                 field=f"{p}.recycled",
                 rule="Art. 8 recycled origin",
             )
         mat = MATERIALS[o.material]
-        _check_output_unit(mat, o, p)
-        own_receipt = k is EventKind.RECEIPT and ev.receipt is not None and ev.receipt.from_owner == ev.owner
+        _check_output_unit(mat, o, path, i)
         if (
             mat.fractions is None
             and o.assay is None
-            and k in (EventKind.EXTRACTION, EventKind.RECEIPT)
+            and (k is EventKind.EXTRACTION or k is EventKind.RECEIPT)
             and not own_receipt
         ):
+            p = f"{path}.outputs[{i}]"
             raise InvalidInput(
                 f"{p}.assay is required: {o.material} has no fixed composition and this "
                 f"{k.value} has no inputs to derive it from",
                 field=f"{p}.assay",
                 rule="ledger.assay.required",
             )
-        if o.battery is not None and o.material not in ("battery", "pack"):
+        if o.battery is not None and o.material != "battery" and o.material != "pack":
+            p = f"{path}.outputs[{i}]"
             raise InvalidInput(
                 f"{p}.battery is only for battery or pack lots", field=f"{p}.battery", rule="ledger.battery.material"
             )
 
 
-def _check_output_unit(mat: Material, o: OutputSpec, p: str) -> None:
+def _check_output_unit(mat: Material, o: OutputSpec, path: str, i: int) -> None:
+    unit = o.quantity.unit
     if mat.form == "piece":
-        if o.quantity.unit is not Unit.PIECE or o.mass_per_piece_kg is None:
+        if unit is not Unit.PIECE or o.mass_per_piece_kg is None:
+            p = f"{path}.outputs[{i}]"
             raise UnitMismatch(
                 f"{p}: {mat.code} is counted in pieces with a declared mass per piece "
                 f"(quantity.unit 'piece' and mass_per_piece_kg), got {o.quantity}",
@@ -898,13 +947,15 @@ def _check_output_unit(mat: Material, o: OutputSpec, p: str) -> None:
                 value=str(o.quantity),
             )
         if o.quantity.value != int(o.quantity.value):
+            p = f"{path}.outputs[{i}]"
             raise UnitMismatch(
                 f"{p}: pieces are whole, got {o.quantity}",
                 field=f"{p}.quantity.value",
                 rule="ledger.unit.declared-mass",
                 value=o.quantity.value,
             )
-    elif o.quantity.unit is Unit.PIECE:
+    elif unit is Unit.PIECE:
+        p = f"{path}.outputs[{i}]"
         raise UnitMismatch(
             f"{p}: {mat.code} is a bulk material measured in kg, t or g, got {o.quantity}",
             field=f"{p}.quantity.unit",
@@ -947,12 +998,17 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
     Raises (nothing is changed): :class:`NotFound` for unknown lots or events,
     :class:`UnitMismatch`, :class:`LotOverdrawn`, :class:`MassBalanceViolation`,
     :class:`Conflict` for reused lot ids and lots no longer held.
-    """
+
+    Bulk ingest runs this on every event, so field paths are built only when a check fails,
+    the element tables hold only the elements present, and custody strength is a table look-up;
+    every sum is taken in the same order as the plain formulas in the comments, so the floats
+    (and the rejections) are those of the reference (tests/unit/ledger, "reference" testkit)."""
     eff = Effect()
     owner = ev.owner
-    if ev.kind is EventKind.CORRECTION:
+    kind = ev.kind
+    if kind is EventKind.CORRECTION:
         return _apply_correction(ev, view, eff)
-    if ev.kind is EventKind.STATUS_CHANGE:
+    if kind is EventKind.STATUS_CHANGE:
         assert ev.status_lot is not None and ev.status is not None
         lot = _held_lot(view, owner, ev.status_lot, "event.status.lot")
         if lot.unit is not Unit.PIECE:
@@ -966,16 +1022,20 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
 
     # inputs: resolve, convert, check balances (a lot listed twice is summed)
     taken: dict[LotId, float] = {}
+    held: dict[LotId, Lot] = {}
     parents: list[tuple[Lot, float]] = []
     for i, inp in enumerate(ev.inputs):
-        lot = _held_lot(view, owner, inp.lot, f"event.inputs[{i}].lot")
-        kg = _input_kg(lot, inp.quantity, f"event.inputs[{i}].quantity")
+        lot_or_none = view.lot(owner, inp.lot)
+        if lot_or_none is None or lot_or_none.voided or not lot_or_none.held:
+            _held_lot(view, owner, inp.lot, f"event.inputs[{i}].lot")  # raises, naming the field
+        lot = lot_or_none  # type: ignore[assignment]
+        q = inp.quantity
+        kg = q.value * _TO_KG[q.unit] if q.unit is not Unit.PIECE else _input_kg(lot, q, f"event.inputs[{i}].quantity")
         taken[lot.id] = taken.get(lot.id, 0.0) + kg
+        held[lot.id] = lot
         parents.append((lot, kg))
     for lot_id, kg in taken.items():
-        held = view.lot(owner, lot_id)
-        assert held is not None
-        lot = held
+        lot = held[lot_id]
         if kg > lot.remaining_kg * (1 + _BALANCE_EPS) + _BALANCE_EPS:
             raise LotOverdrawn(
                 f"lot {lot_id} holds {_fmt(lot.remaining_kg)}, event {ev.id} takes {_fmt(kg)}",
@@ -1008,20 +1068,20 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
         else:
             cross_receipt = True
 
-    # input element masses
-    in_el = dict.fromkeys(ELEMENTS, 0.0)
+    # input element masses: in_el[el] = Σ kg × fraction, over the parents in order. The element
+    # tables hold only the elements present (an absent one is 0.0 and can neither give nor take).
+    in_el: dict[Element, float] = {}
+    weakest_in: CustodyModel | None = None
     for lot, kg in parents:
         for el, f in lot.composition.items():
-            in_el[el] += kg * f
-    weakest_in: CustodyModel | None = None
-    for lot, _ in parents:
-        if weakest_in is None or lot.custody.strength > weakest_in.strength:
+            in_el[el] = in_el.get(el, 0.0) + kg * f
+        if weakest_in is None or _STRENGTH[lot.custody] > _STRENGTH[weakest_in]:
             weakest_in = lot.custody
 
     # outputs: fixed, assayed, or derived from the inputs (a move keeps the input's composition)
-    inherits = ev.kind is EventKind.SHIPMENT or (ev.receipt is not None and not cross_receipt)
-    outs: list[tuple[OutputSpec, float]] = []
-    fixed_el = dict.fromkeys(ELEMENTS, 0.0)
+    inherits = kind is EventKind.SHIPMENT or (ev.receipt is not None and not cross_receipt)
+    outs: list[tuple[OutputSpec, float, Mapping[Element, float] | None]] = []
+    fixed_el: dict[Element, float] = {}
     derived_mass = 0.0
     for i, o in enumerate(ev.outputs):
         if view.lot(owner, o.lot) is not None:
@@ -1031,16 +1091,21 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
                 field=f"event.outputs[{i}].lot",
             )
         mass = _output_kg(o)
-        outs.append((o, mass))
         comp = o.assay if o.assay is not None else (None if inherits else MATERIALS[o.material].fractions)
+        outs.append((o, mass, comp))
         if comp is None:
             derived_mass += mass
         else:
             for el, f in comp.items():
-                fixed_el[el] += mass * f
-    is_source = ev.kind is EventKind.EXTRACTION or cross_receipt
-    available = {el: in_el[el] * ev.yield_for(el) for el in ELEMENTS}
-    if ev.kind is EventKind.SHIPMENT:
+                fixed_el[el] = fixed_el.get(el, 0.0) + mass * f
+    is_source = kind is EventKind.EXTRACTION or cross_receipt
+    # available[el] = in_el[el] × the event's yield of el
+    y = ev.yield_
+    if isinstance(y, float):
+        available = {el: m * y for el, m in in_el.items()}
+    else:
+        available = {el: m * y.get(el, 1.0) for el, m in in_el.items()}
+    if kind is EventKind.SHIPMENT:
         src_mat = {lot.material for lot, _ in parents}
         if len(src_mat) != 1 or ev.outputs[0].material not in src_mat:
             raise InvalidInput(
@@ -1069,8 +1134,9 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
             # division below would agree only to rounding, and the profile could not be shared)
             derived_comp = {el: min(1.0, f) for el, f in p0[0].composition.items() if f > 0}
         else:
-            for el in ELEMENTS:
-                rest = max(0.0, available[el] - fixed_el[el])
+            # what the inputs give beyond the fixed outputs, as fractions (in element order)
+            for el in _in_order(available):
+                rest = max(0.0, available[el] - fixed_el.get(el, 0.0))
                 if rest > 0:
                     derived_comp[el] = min(1.0, rest / derived_mass)
         if sum(derived_comp.values()) > 1.0 + MASS_TOLERANCE_REL:
@@ -1082,15 +1148,17 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
                 rule="ledger.mass.element",
             )
     if not is_source:
-        out_el = dict(fixed_el)
+        # per element: outputs (fixed + derived) ≤ available × (1 + relative) + absolute tolerance;
+        # the first element (in element order) over it is reported
+        out_el = fixed_el
         for el, f in derived_comp.items():
-            out_el[el] += f * derived_mass
-        for el in ELEMENTS:
-            allowed = available[el]
+            out_el[el] = out_el.get(el, 0.0) + f * derived_mass
+        for el in _in_order(out_el):
+            allowed = available.get(el, 0.0)
             if out_el[el] > allowed * (1 + MASS_TOLERANCE_REL) + MASS_TOLERANCE_ABS_KG:
                 raise MassBalanceViolation(
                     f"event {ev.id}: outputs hold {_fmt(out_el[el])} of {el.value}, inputs give "
-                    f"{_fmt(in_el[el])} × yield {ev.yield_for(el):g} = {_fmt(allowed)} "
+                    f"{_fmt(in_el.get(el, 0.0))} × yield {ev.yield_for(el):g} = {_fmt(allowed)} "
                     f"(tolerance {MASS_TOLERANCE_REL:g} relative)",
                     field="event.outputs",
                     rule="ledger.mass.element",
@@ -1100,13 +1168,15 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
                 )
 
     site = ev.shipment.to_site if ev.shipment is not None else ev.site
-    for o, mass in outs:
-        comp_map = o.assay if o.assay is not None else (None if inherits else MATERIALS[o.material].fractions)
-        comp = dict(comp_map) if comp_map is not None else derived_comp
-        custody = o.custody or (weakest_in if weakest_in is not None else CustodyModel.IDENTITY_PRESERVED)
-        recycled = o.recycled
-        if recycled is None and ev.kind is EventKind.SHIPMENT:
-            recycled = parents[0][0].recycled if len({p.recycled for p, _ in parents}) == 1 else None
+    released = ev.shipment is not None and ev.shipment.to_owner not in (None, owner)
+    recycled_in: RecycledOrigin | None = None
+    if kind is EventKind.SHIPMENT:
+        recycled_in = parents[0][0].recycled if len({p.recycled for p, _ in parents}) == 1 else None
+    default_custody = weakest_in if weakest_in is not None else CustodyModel.IDENTITY_PRESERVED
+    new_lots = eff.new_lots
+    edges = eff.edges
+    eid = ev.id
+    for o, mass, comp_map in outs:
         lot = Lot(
             owner=owner,
             id=o.lot,
@@ -1118,27 +1188,38 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
             mass_per_piece_kg=o.mass_per_piece_kg,
             site=site.id,
             country=site.country,
-            custody=custody,
-            recycled=recycled,
-            composition=comp,
+            custody=o.custody or default_custody,
+            recycled=o.recycled if o.recycled is not None else recycled_in,
+            composition=dict(comp_map) if comp_map is not None else derived_comp,
             produced_at=ev.at,
-            event_id=ev.id,
-            kind=ev.kind,
+            event_id=eid,
+            kind=kind,
             status="original" if o.battery is not None else None,
             battery=o.battery,
         )
-        if ev.shipment is not None and ev.shipment.to_owner not in (None, owner):
+        if released:
             lot.held = False
             lot.remaining_kg = 0.0
             eff.released.append(lot.id)
-        eff.new_lots.append(lot)
+        new_lots.append(lot)
         eff.parents[lot.id] = parents
         for p, kg in parents:
-            eff.edges.append(Edge(lot.id, owner, p.id, ev.id, kg))
+            edges.append(Edge(lot.id, owner, p.id, eid, kg))
         if cross_receipt and ev.receipt is not None:
-            eff.edges.append(Edge(lot.id, ev.receipt.from_owner, ev.receipt.from_lot, ev.id, mass))
+            edges.append(Edge(lot.id, ev.receipt.from_owner, ev.receipt.from_lot, eid, mass))
     eff.debits = taken
     return eff
+
+
+_ELEMENT_INDEX: dict[Element, int] = {el: i for i, el in enumerate(ELEMENTS)}
+
+
+def _in_order(elements: Mapping[Element, Any]) -> list[Element]:
+    """The keys of an element table in :data:`ELEMENTS` order."""
+    keys = list(elements)
+    if len(keys) > 1:
+        keys.sort(key=_ELEMENT_INDEX.__getitem__)
+    return keys
 
 
 def _output_kg(o: OutputSpec) -> float:
@@ -1260,6 +1341,98 @@ def event_to_json(ev: Event) -> dict[str, Any]:
     if ev.reason is not None:
         d["reason"] = ev.reason
     return d
+
+
+#: the stored, hashed text of an event: its wire JSON with sorted keys and no spaces (what
+#: :func:`event_body` writes, faster)
+canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_js = encode_basestring  # what canonical_json writes for a string (ensure_ascii=False)
+_frepr = float.__repr__  # and for a finite float
+# enum members are read through their stored ``_value_``: the ``value`` property costs two Python
+# calls a read (and a plain string in their place fails there as it fails in event_to_json)
+
+
+def _jn(v: Any) -> str:
+    if type(v) is float and v - v == 0.0:
+        return _frepr(v)
+    raise _Reject  # ints, NaN, subclasses: the reference encoder writes them
+
+
+def _jq(q: Quantity) -> str:
+    return f'{{"unit":{_js(q.unit._value_)},"value":{_jn(q.value)}}}'
+
+
+def _jfractions(d: Mapping[Element, float]) -> str:
+    return "{" + ",".join(f"{_js(k)}:{_jn(v)}" for k, v in sorted((k._value_, v) for k, v in d.items())) + "}"
+
+
+def _joutput(o: OutputSpec) -> str:
+    head = ""  # keys before "lot", in sorted order as canonical_json writes them
+    if o.assay is not None:
+        head = f'"assay":{_jfractions(o.assay)},'
+    b = o.battery
+    if b is not None:
+        head += (
+            f'"battery":{{"capacity_kwh":{_jn(b.capacity_kwh)},"category":{_js(b.category)},'
+            f'"chemistry":{_js(b.chemistry)},"id":{_js(b.id)},"model":{_js(b.model)}}},'
+        )
+    if o.custody is not None:
+        head += f'"custody":{_js(o.custody._value_)},'
+    mpp = "" if o.mass_per_piece_kg is None else f'"mass_per_piece_kg":{_jn(o.mass_per_piece_kg)},'
+    tail = "" if o.recycled is None else f',"recycled":{_js(o.recycled._value_)}'
+    return f'{{{head}"lot":{_js(o.lot)},{mpp}"material":{_js(o.material)},"quantity":{_jq(o.quantity)}{tail}}}'
+
+
+def event_body(ev: Event) -> str:
+    """``canonical_json(event_to_json(ev))``, the text that is stored and hashed, written
+    directly (bulk ingest writes one per event; building the dict and sorting its keys cost
+    more than the rest of the encoding). Values of unexpected types go to that reference, so
+    the two always agree (a property test checks it)."""
+    try:
+        return _event_body(ev)
+    except Exception:  # the reference writes it, or raises its own error
+        return canonical_json(event_to_json(ev))
+
+
+def _event_body(ev: Event) -> str:
+    p = [f'{{"at":{_js(ev.at.isoformat())}']
+    if ev.corrects is not None:
+        p.append(f',"corrects":{_js(ev.corrects)}')
+    p.append(f',"id":{_js(ev.id)}')
+    if ev.inputs:
+        p.append(
+            ',"inputs":[' + ",".join(f'{{"lot":{_js(i.lot)},"quantity":{_jq(i.quantity)}}}' for i in ev.inputs) + "]"
+        )
+    p.append(f',"kind":{_js(ev.kind._value_)}')
+    if ev.outputs:
+        p.append(',"outputs":[' + ",".join([_joutput(o) for o in ev.outputs]) + "]")
+    p.append(f',"owner":{_js(ev.owner)}')
+    if ev.reason is not None:
+        p.append(f',"reason":{_js(ev.reason)}')
+    r = ev.receipt
+    if r is not None:
+        p.append(
+            f',"receipt":{{"document":{_js(r.document)},"from_lot":{_js(r.from_lot)},"from_owner":{_js(r.from_owner)}}}'
+        )
+    s = ev.shipment
+    if s is not None:
+        to_owner = "" if s.to_owner is None else f',"to_owner":{_js(s.to_owner)}'
+        p.append(
+            f',"shipment":{{"destination_country":{_js(s.destination_country)},"document":{_js(s.document)}'
+            f'{to_owner},"to_site":{{"country":{_js(s.to_site.country)},"id":{_js(s.to_site.id)}}}}}'
+        )
+    p.append(f',"site":{{"country":{_js(ev.site.country)},"id":{_js(ev.site.id)}}}')
+    if ev.status is not None:
+        p.append(f',"status":{{"lot":{_js(str(ev.status_lot))},"value":{_js(ev.status)}}}')
+    if ev.corrects is not None:
+        if ev.void is not True and ev.void is not False:
+            raise _Reject
+        p.append(',"void":true' if ev.void else ',"void":false')
+    y = ev.yield_
+    if y != 1.0:
+        p.append(',"yield":' + (_jn(y) if isinstance(y, float) else _jfractions(y)))
+    p.append("}")
+    return "".join(p)
 
 
 def check_batch_events(events: Sequence[Event]) -> None:
