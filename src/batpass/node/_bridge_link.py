@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -64,11 +65,18 @@ from batpass.node._federation import (
 )
 from batpass.node.local import LocalNode
 from batpass.ouranos import OuranosHub
-from batpass.trust import DidResolver, NodeIdentity, issue_self_issued_token, verify_self_issued_token
+from batpass.trust import (
+    DidResolver,
+    NodeIdentity,
+    TrustService,
+    issue_self_issued_token,
+    verify_self_issued_token,
+)
 
 __all__ = ["BridgeAnswers", "BridgeRelay", "HubFederation", "HubLink", "HubPartners", "bridge_router", "hub_router"]
 
-_ASSETS = {UPSTREAM_ASSET: "lot", RECALL_ASSET: "recall"}  # asset → the source key FederatedTrace serves
+_ASSETS = {UPSTREAM_ASSET: "lot", RECALL_ASSET: "recall"}
+CERTIFIED_CFP = "CertifiedCarbonFootprintCredential"  # asset → the source key FederatedTrace serves
 _TIMEOUT = httpx.Timeout(60.0)
 
 
@@ -125,8 +133,12 @@ class HubFederation:
         client: httpx.AsyncClient,
         bridge_url: str,
         bridge_did: str,
+        wallet: TrustService | None = None,
     ) -> None:
         self.hub = hub
+        #: where the hub keeps its operators' credentials (it holds their keys)
+        self.wallet = wallet
+        self._bpnl_of: dict[str, str] = {}  # Catena-X consumer DID → its BPNL, as the bridge verified it
         self.ledger = ledger
         self.resolver = resolver
         self.client = client
@@ -146,9 +158,19 @@ class HubFederation:
                 partners=HubPartners(self, owner),
                 resolve_did=self.resolver.resolve,
                 cached_did=self.resolver.cached,
+                credentials=functools.partial(self._certificates, op_id, owner),
             )
             self._traces[owner] = hit
         return hit
+
+    def _certificates(self, op_id: str, owner: str, requester: str) -> list[str]:
+        """The operator's certified CFP credentials the hub keeps for it, for a Catena-X requester
+        the operator released ``certificates`` to (none for anyone else)."""
+        bpnl = self._bpnl_of.get(requester)
+        if self.wallet is None or not self.hub.bridge_released(op_id, bpnl, "certificates"):
+            return []
+        held = [w for w in self.wallet.wallet() if w["type"] == CERTIFIED_CFP and w["subject"] == owner]
+        return [self.wallet.held_token(w["id"]) for w in held]
 
     def _delegation(self, owner: str, audience: str) -> str:
         op_id = self.hub.operator_id_of(owner)
@@ -189,6 +211,8 @@ class HubFederation:
                 f"the operator has not released {asset} to {consumer_bpnl or 'this partner'}",
                 rule="Japan → Europe: only what the hub operator released crosses the bridge",
             )
+        if consumer_bpnl:
+            self._bpnl_of[consumer_did] = consumer_bpnl
         result: dict[str, Any] = await self.trace_for(owner).query_content(
             _ASSETS[asset], consumer_did=consumer_did, consumer_bpnl=consumer_bpnl, agreement_id="", query={"lot": lot}
         )

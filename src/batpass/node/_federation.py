@@ -52,7 +52,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -423,6 +423,10 @@ class FederatedTrace:
     Partners are reached through ``partners`` (default: :class:`DspPartners` over ``consumer``,
     the node's own connector; a hub operator reaches its partners through its bridge instead).
 
+    ``credentials(requester)`` gives the credentials this node attaches to the summaries it signs
+    for that requester (its certified claims, e.g. a certified CFP); they travel in the summary's
+    ``credentials`` slot and are folded downstream like the shares.
+
     ``verify_delegation(token, audience)`` (trust's self-issued token check) lets a partner's
     agent ask: a pull whose ``delegation`` query parameter is a self-issued token of the partner
     the lot was shipped to (or received from), addressed to this node, naming the asking
@@ -439,6 +443,7 @@ class FederatedTrace:
         consumer: DspConsumer | None = None,
         partners: PartnerPort | None = None,
         verify_delegation: Callable[[str, str], SelfIssued] | None = None,
+        credentials: Callable[[str], Sequence[str]] | None = None,
         concurrency: int = 8,
         timeout_s: float = 20.0,
         poll_s: float = 0.003,
@@ -453,6 +458,7 @@ class FederatedTrace:
         self.owner = identity.did
         self.partners = partners
         self._verify_delegation = verify_delegation
+        self._credentials = credentials
         self._resolve_did = resolve_did
         self._cached_did = cached_did
         own = ledger.resolve_key
@@ -612,8 +618,10 @@ class FederatedTrace:
         live = [ans if isinstance(ans, str) else ans[1] for ans in answers]
         return _digest([mark, br.mark, sorted((k, v["jws"]) for k, v in stored.items()), live])
 
-    def _sign_up(self, subject: str, tombstones: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
-        summary = self.ledger.summary(self.owner, subject)
+    def _sign_up(
+        self, subject: str, tombstones: list[dict[str, Any]], credentials: Sequence[str] = ()
+    ) -> tuple[dict[str, Any], str]:
+        summary = self.ledger.summary(self.owner, subject, credentials=credentials)
         # the ledger marks lots received without a summary; the live answer says why instead
         own = [t for t in summary["tombstones"] if t.get("reason") != _GENERIC_TOMBSTONE]
         summary["tombstones"] = own + tombstones
@@ -633,6 +641,9 @@ class FederatedTrace:
         clock.lap("suppliers")
         clock.phases["slowest_supplier_own"] = max(reported, default=0.0)  # the rest: network and DSP
         key = await anyio.to_thread.run_sync(self._fold, br, answers)
+        # the credentials this node attaches for this requester (e.g. a certified CFP it released)
+        creds = list(await anyio.to_thread.run_sync(self._credentials, requester)) if self._credentials else []
+        key = _digest([key, creds])
         clock.lap("fold")
         cached = self._up.get((subject, requester))
         if cached is not None and cached[0] == key:
@@ -652,7 +663,7 @@ class FederatedTrace:
             _token, sub_tiers, received = ans
             tiers = max(tiers, sub_tiers)
             deeper.extend({"tier": int(t["tier"]) + 1, "reason": str(t["reason"])} for t in received["tombstones"])
-        summary, token = await anyio.to_thread.run_sync(self._sign_up, subject, tombstones + deeper)
+        summary, token = await anyio.to_thread.run_sync(self._sign_up, subject, tombstones + deeper, creds)
         clock.lap("signed")
         suppliers: list[str] = []
         for did, _ in br.partners:

@@ -146,6 +146,7 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
             client=ctx.client,
             bridge_url=str(hub_link["url"]),
             bridge_did=str(hub_link["did"]),
+            wallet=trust,
         )
     if "catena-x" in cfg.profiles and "bridge" in cfg.profiles and isinstance(bridge_link, dict):
         # a bridge's connector answers for hub operators, from the hub

@@ -23,12 +23,16 @@ first federated trace); this step runs 3 to 5.
 3. **Certified CFP.** The cell maker logs in to the hub (:class:`batpass.ouranos.OuranosClient`)
    and shows the certifier its cell CFP; ``jp-certifier`` issues a
    ``CertifiedCarbonFootprintCredential`` (``vc+jwt``, framework ``ouranos-cfp``) whose subject
-   is the cell maker operator's DID. ``eu-carmaker`` verifies it (``POST
-   /v1/credentials/verify``): the JP certifier is on the Ouranos list, and the recognition rule
-   makes it a certified PCF on the Catena-X side; ``eu-recycler``, which set no rule, answers
-   ``not-recognised``. Handed on as ``story.shared["trust.cfp_credential"]``.
-4. **Certified claims.** The holder of the ledger data shows ``eu-certifier`` its signed upstream
-   summary (``GET /v1/ledger/summaries/{battery}``) with supplier evidence and asks for claims
+   is the cell maker operator's DID, which the hub keeps for it. It reaches the car maker through
+   the bridge, in the cell maker's upstream summary (``credentials``; the cell maker released
+   ``certificates`` to the car maker) when the car maker traces its battery again.
+   ``eu-carmaker`` verifies it (``POST /v1/credentials/verify``): the JP certifier is on the
+   Ouranos list, and the recognition rule makes it a certified PCF on the Catena-X side;
+   ``eu-recycler``, which set no rule, answers ``not-recognised``. Handed on as
+   ``story.shared["trust.cfp_credential"]``.
+4. **Certified claims.** The car maker shows ``eu-certifier`` its signed upstream summary (``GET
+   /v1/ledger/summaries/{battery}``; its suppliers' summaries folded in, the evidence of lots
+   stays with the tiers that hold them) and asks for claims
    (``POST /v1/credentials/certification-requests`` on the holder → ``/v1/credentials/certify``
    on the certifier, DCP self-issued token, SD-JWT VC bound to the holder's key). The certifier
    computes each claim from the summary and refuses what the data does not support (cobalt
@@ -292,9 +296,10 @@ def _certify_cfp(story: Story) -> tuple[str, JSON, JSON]:
         "certificationScheme": "Ouranos battery CFP calculation rules (third-party verification)",
         "computedAt": _iso(dt.datetime.now(dt.UTC)),
     }
-    cred = _issue(story, JP_OPERATOR, CFP, subject)["credential"]
+    issued = _issue(story, JP_OPERATOR, CFP, subject)["credential"]
     # the hub keeps it for the cell maker, next to its membership
-    story.call("POST", HUB, "/v1/credentials/wallet", json={"credential": cred}, expect=(201,))
+    story.call("POST", HUB, "/v1/credentials/wallet", json={"credential": issued}, expect=(201,))
+    cred = _arrived_through_bridge(story, issued)
     verdict = story.call(
         "POST", HOLDER, "/v1/credentials/verify", json={"credential": cred, "requireType": CFP}, admin=False
     ).json()
@@ -309,6 +314,23 @@ def _certify_cfp(story: Story) -> tuple[str, JSON, JSON]:
         )
     story.artefact(None, "trust/cfp-verification.eu-carmaker.json", verdict)
     return cred, verdict, elsewhere
+
+
+def _arrived_through_bridge(story: Story, issued: str) -> str:
+    """The certified CFP reaches the car maker with the cell maker's upstream summary: the car
+    maker traces its battery again (federated, through the bridge) and the hub attaches the
+    credential to the cell maker's summary, because the cell maker released ``certificates`` to
+    the car maker; the car maker's own summary folds it in. Returns it as the car maker holds it."""
+    battery = story.story["trace"]["battery"]
+    story.call("GET", HOLDER, "/v1/trace/federated/" + quote(battery, safe=""))
+    jws = story.call("GET", HOLDER, "/v1/ledger/summaries/" + quote(battery, safe="")).text.strip()
+    summary = json.loads(base64.urlsafe_b64decode(jws.split(".")[1] + "==="))
+    if issued not in summary.get("credentials", []):
+        raise InvariantViolation(
+            "the certified CFP did not arrive with the cell maker's summary through the bridge",
+            rule="Japan → Europe: released certificates travel in the upstream summary",
+        )
+    return issued
 
 
 # ---------------------------------------------------------------------- 4. certified claims
@@ -371,10 +393,9 @@ def _present(story: Story, wallet_id: str, ctype: str, disclose: list[str], **ve
 def _claims(story: Story) -> tuple[list[JSON], int]:
     """Certify, verify on receipt, present and verify elsewhere. Returns the table rows and how
     many certified claims the car maker verified."""
-    # In this round the car maker holds the whole ledger (the ledger step records every tier in
-    # its partition), so it is the holder of the upstream summary and of the claims. The bridge
-    # issue makes the JP cell maker the holder: it certifies its own summary, and the car maker
-    # becomes the verifier of the presentations.
+    # The car maker holds its battery's summary, with its suppliers' signed summaries folded in
+    # (the ledger step); lot-level evidence (mines, recovered lots) stays with the tiers that hold
+    # it, so the car maker's requests carry only what its own partition shows.
     owner = story.shared["ledger.owner"]
     battery = story.story["trace"]["battery"]
     path = "/v1/ledger/summaries/" + quote(battery, safe="")
