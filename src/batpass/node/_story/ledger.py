@@ -205,7 +205,8 @@ def _trace_summary(
     ``path_nodes`` is what the story, as an observer of the whole federation, can see of the
     recursion: the car maker, the node serving its direct supplier (the bridge, for the hub's
     cell maker), the hub behind it, then every node whose connector answered an upstream-summary
-    pull (provider-side transfers of that asset, from each node's management API). The car
+    pull (provider-side transfers of that asset, from each node's management API), in the order
+    they were first asked. The car
     maker's own answer names only its direct supplier."""
     els = result["summary"]["elements"]
     shown = [el for el in ORIGIN_ELEMENTS if el in els]
@@ -216,32 +217,41 @@ def _trace_summary(
             path.extend([BRIDGE, HUB])
         elif node:
             path.append(node)
-    for name in story.nodes:
-        if name not in path and _served_upstream(story, name):
-            path.append(name)
+    served = {name: _served_upstream(story, name) for name in story.nodes if name not in path}
+    path.extend(sorted((n for n, at in served.items() if at is not None), key=lambda n: served[n] or 0))
     return {
         "battery": battery,
         "complete": bool(shown) and all(local["elements"][el]["unknownShare"] <= 1e-9 for el in shown),
         "hops": int(result["hops"]),
         "path_nodes": path,
         "mines_reached": int(result["mines_reached"]),
-        "tombstones": [{"node": "", "reason": t["reason"]} for t in result["tombstones"]],
+        "tombstones": [{"node": _tombstone_node(t), "reason": t["reason"]} for t in result["tombstones"]],
         "shares_by_country": {el: els[el]["originByCountry"] for el in shown},
         "high_risk_share": {el: els[el]["highRiskShare"] for el in shown},
     }
 
 
-def _served_upstream(story: Story, name: str) -> bool:
-    """Whether a Catena-X node's connector served an upstream summary (a provider-side transfer
-    of that asset), as its management API lists them."""
+def _tombstone_node(t: Mapping[str, Any]) -> str:
+    """Who failed, as far as anyone may say: the car maker learns only the tier, and a supplier
+    whose DID does not resolve is no node of the federation."""
+    if "outside the dataspace" in str(t.get("reason", "")):
+        return "outside the federation"
+    return f"a tier-{t.get('tier', '?')} supplier"
+
+
+def _served_upstream(story: Story, name: str) -> int | None:
+    """When a Catena-X node's connector first served an upstream summary (its earliest
+    provider-side transfer of that asset, ms since the epoch, from its management API), or None."""
     if "catena-x" not in story.node(name).node.config.profiles:
-        return False
+        return None
     query = {"@context": {"@vocab": "https://w3id.org/edc/v0.0.1/ns/"}, "@type": "QuerySpec", "limit": 1000}
     rows = story.call("POST", name, "/management/v3/transferprocesses/request", json=query).json()
-    return any(
-        str(r.get("assetId", "")).endswith("upstream-summary") and str(r.get("type", "")).upper() == "PROVIDER"
+    times = [
+        int(r.get("createdAt") or 0)
         for r in rows
-    )
+        if str(r.get("assetId", "")).endswith("upstream-summary") and str(r.get("type", "")).upper() == "PROVIDER"
+    ]
+    return min(times) if times else None
 
 
 def _double_claim(story: Story, sc: Scenario, battery: str) -> list[dict[str, Any]]:
