@@ -177,6 +177,10 @@ def federation(
                 wait_healthy(r, timeout=timeout)
         yield runs
     finally:
+        # signal every node first, then wait: they shut down side by side, not one after another
+        for r in runs:
+            if r.process is not None and r.process.poll() is None:
+                r.process.send_signal(signal.SIGTERM)
         for r in runs:
             stop_node(r)
 
