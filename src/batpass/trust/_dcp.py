@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import httpx
@@ -258,7 +259,12 @@ class DcpParticipantVerifier:
     The membership must verify (else the caller is refused). A framework credential that does not
     verify (expired, revoked, its issuer not trusted for the type, naming another BPNL) is left
     out and its reason kept in ``VerifiedParticipant.refused``, so the policy that needed it can
-    say why it does not hold."""
+    say why it does not hold.
+
+    The caller's token is verified on every message; its verified presentation is reused for
+    ``presentation_ttl_s`` (default 60 s, 0 turns reuse off), so the several messages of one
+    negotiation and transfer cost one presentation query. Revocation is seen within that time
+    plus the status-list cache's (the list itself is cached for up to 300 s)."""
 
     def __init__(
         self,
@@ -268,8 +274,13 @@ class DcpParticipantVerifier:
         *,
         bpn: str | None = None,
         framework_types: Sequence[str] = FRAMEWORK_TYPES,
+        presentation_ttl_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.identity = identity
+        self.presentation_ttl_s = presentation_ttl_s
+        self._clock = clock
+        self._verified: dict[str, tuple[float, VerifiedParticipant]] = {}
         self.verifier = verifier
         self.client = client
         self.bpn = bpn
@@ -285,6 +296,18 @@ class DcpParticipantVerifier:
         if isinstance(unverified.get("iss"), str):
             await self.verifier.resolver.resolve(unverified["iss"])
         si = verify_self_issued_token(token, audience=self.identity.did, resolver=self.verifier.resolver)
+        hit = self._verified.get(si.did)
+        if hit is not None and hit[0] > self._clock():
+            return hit[1]
+        participant = await self._query(si)
+        if self.presentation_ttl_s > 0:
+            if len(self._verified) > 4096:
+                self._verified.clear()
+            self._verified[si.did] = (self._clock() + self.presentation_ttl_s, participant)
+        return participant
+
+    async def _query(self, si: SelfIssued) -> VerifiedParticipant:
+        """Ask the caller's credential service for its presentation and verify it."""
         doc = await self.verifier.resolver.resolve(si.did)
         endpoint = next(
             (s.get("serviceEndpoint") for s in doc.get("service", []) if s.get("type") == "CredentialService"),

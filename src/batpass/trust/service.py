@@ -115,6 +115,7 @@ class TrustService:
         self.profiles = tuple(profiles)
         self.bpn = bpn
         self.client = client
+        self._participants: DcpParticipantVerifier | None = None
         self.fetcher = GuardedFetcher(allowed_hosts=allowed_hosts, client=client, sync_client=sync_client)
         self.resolver = DidResolver(self.fetcher, ttl_s=did_ttl_s)
         self.resolver.pin(self.did_document())
@@ -488,9 +489,12 @@ class TrustService:
         return (await self.verify_role_presentation(bearer_token)).roles
 
     def participant_verifier(self) -> DcpParticipantVerifier:
+        """The node's one DCP participant verifier (it keeps verified presentations briefly)."""
         if self.client is None:
             raise InvalidInput("the participant verifier needs an HTTPS client", field="client", rule="DCP 1.0")
-        return DcpParticipantVerifier(self.identity, self.verifier, self.client, bpn=self.bpn)
+        if self._participants is None:
+            self._participants = DcpParticipantVerifier(self.identity, self.verifier, self.client, bpn=self.bpn)
+        return self._participants
 
     # --- wallet and presentations -----------------------------------------------------------
 

@@ -17,6 +17,7 @@ from trust_world import World
 from batpass.dataspace import EvaluationContext, Participant, evaluate
 from batpass.node._adapters import DcpParticipantAdapter
 from batpass.trust import (
+    CredentialRejected,
     TrustedIssuer,
     TrustList,
     TrustService,
@@ -173,3 +174,57 @@ def test_another_contract_version_does_not_satisfy_1_0(service: TrustService, wo
     assert FRAMEWORK in p.memberships
     allowed, why = decide(p)
     assert not allowed and why.endswith(f"the {FRAMEWORK} is for contractVersion 2.0, not 1.0")
+
+
+def test_a_verified_presentation_is_reused_briefly_and_the_token_is_always_checked(
+    service: TrustService, world: World, trust_store: Any
+) -> None:
+    """The several DSP messages of one negotiation cost one presentation query: the caller's
+    token is verified on every message, its presentation reused for the verifier's TTL."""
+    member(service, world)
+    app = make_app(service)
+    queries: list[str] = []
+    now = [1000.0]
+
+    class Counting(httpx.ASGITransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/presentations/query"):
+                queries.append(str(request.url))
+            return await super().handle_async_request(request)
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=Counting(app=app)) as client:
+            provider = TrustService(
+                trust_store,
+                world.jp,
+                base_url="https://jp-cert.test:9443",
+                ecosystem="catena-x",
+                operators={"catena-x": world.cx.did},
+                allowed_hosts=["cx-cert.test:8443"],
+                client=client,
+            )
+            provider.resolver.pin(service.did_document())
+            provider.registry.lists = service.registry.lists
+            verifier = provider.participant_verifier()
+            assert provider.participant_verifier() is verifier  # one per node
+            verifier._clock = lambda: now[0]
+
+            def bearer() -> str:
+                return "Bearer " + issue_self_issued_token(service.identity, audience=world.jp.did, bpn=BPNL)
+
+            first = await verifier.verify(bearer())
+            again = await verifier.verify(bearer())
+            assert again == first and len(queries) == 1
+            # a token for another audience is refused even while the presentation is kept
+            other = issue_self_issued_token(service.identity, audience=world.other.did, bpn=BPNL)
+            try:
+                await verifier.verify(f"Bearer {other}")
+            except CredentialRejected as exc:
+                assert exc.reason == "audience"
+            else:
+                raise AssertionError("a token for another audience was accepted")
+            now[0] += verifier.presentation_ttl_s + 1  # past the TTL: asked again
+            await verifier.verify(bearer())
+            assert len(queries) == 2
+
+    asyncio.run(run())
