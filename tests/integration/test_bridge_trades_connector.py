@@ -229,27 +229,11 @@ def _part(s: Setup, name: str, *, parent: bool) -> dict[str, Any]:
 
 
 def _request(buyer: OuranosClient, s: Setup, child: str, supplier: str, message: str) -> dict[str, str]:
-    due = (dt.date.today() + dt.timedelta(days=30)).isoformat()
-    body = {
-        "statusModel": {
-            "message": message,
-            "replyMessage": None,
-            "requestStatus": {},
-            "requestType": "CFP",
-            "statusId": None,
-            "tradeId": None,
-            "responseDueDate": due,
-        },
-        "tradeModel": {
-            "downstreamOperatorId": s.buyer_id,
-            "downstreamTraceId": child,
-            "tradeId": None,
-            "upstreamOperatorId": supplier,
-            "upstreamTraceId": None,
-        },
-    }
-    t = buyer.put("tradeRequest", body)
-    return {"child": child, "tradeId": t["tradeModel"]["tradeId"], "statusId": t["statusModel"]["statusId"]}
+    due = dt.date.today() + dt.timedelta(days=30)
+    ids = buyer.request_cfp(
+        buyer_operator_id=s.buyer_id, child_trace_id=child, supplier_operator_id=supplier, message=message, due=due
+    )
+    return {"child": child, **ids}
 
 
 def _sync(s: Setup) -> dict[str, Any]:
@@ -277,18 +261,7 @@ def test_a_hub_buyer_gets_a_catenax_suppliers_cfp_through_the_bridge(setup: Setu
         lioh = _request(buyer, s, child["LiOH"], s.supplier_id, f"CFP of {LIOH}, FY2025 deliveries")
         tech = _request(buyer, s, child["LiOH technical"], s.supplier_id, f"CFP of {LIOH_TECH}")
         nickel = _request(buyer, s, child["NiSO4"], s.supplier_id, f"CFP of {NICKEL}")
-        buyer.put(
-            "status",
-            {
-                "statusId": tech["statusId"],
-                "tradeId": tech["tradeId"],
-                "message": None,
-                "replyMessage": None,
-                "requestType": "CFP",
-                "responseDueDate": None,
-                "requestStatus": {"cfpResponseStatus": "CANCEL", "tradeTreeStatus": "UNTERMINATED"},
-            },
-        )
+        buyer.cancel_request(tech["tradeId"], tech["statusId"])
 
     first = _sync(s)
     assert first["suppliers"] == [{"bpnl": MINE_BPNL, "operatorId": s.supplier_id, "requests": 3}]

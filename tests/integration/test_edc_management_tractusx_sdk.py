@@ -12,26 +12,22 @@ skipped, saying why, when no Python 3.12 is found; under ``CI=true`` it must run
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import glob
 import json
 import os
-import shutil
 import ssl
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from venv312_testkit import venv312
 
 from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
 
 pytestmark = pytest.mark.integration
 
-SDK = "tractusx-sdk==0.8.3"
-VENV = Path(__file__).resolve().parents[1] / ".venv312"
+SDK_VERSION = "0.8.3"
 
 SCRIPT = r"""
 import json, logging, sys
@@ -77,46 +73,9 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def _python312() -> str | None:
-    """A working Python 3.12 (a pyenv shim on PATH may not run without a pyenv version)."""
-    candidates = [
-        shutil.which("python3.12"),
-        *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12"))),
-    ]
-    for c in candidates:
-        if not c:
-            continue
-        try:
-            p = subprocess.run(
-                [c, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True, timeout=20
-            )
-        except OSError:
-            continue
-        if p.returncode == 0 and p.stdout.strip() == "(3, 12)":
-            return c
-    return None
-
-
 def _sdk_python() -> str:
-    python = _python312()
-    if python is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but no Python 3.12 found (python3.12 on PATH or ~/.pyenv/versions/3.12*)")
-        pytest.skip("tractusx-sdk needs Python 3.12 and none was found (python3.12 on PATH or under pyenv)")
-    VENV.parent.mkdir(parents=True, exist_ok=True)
-    with open(Path(tempfile.gettempdir()) / "batpass-venv312.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two test processes never build the venv at once
-        venv_python = VENV / "bin" / "python"
-        check = [str(venv_python), "-c", "import importlib.metadata as m; print(m.version('tractusx-sdk'))"]
-        ready = venv_python.exists() and subprocess.run(check, capture_output=True, text=True).stdout.strip() == "0.8.3"
-        if not ready:
-            subprocess.run([python, "-m", "venv", "--clear", str(VENV)], check=True, timeout=120)
-            subprocess.run(
-                [str(venv_python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", SDK],
-                check=True,
-                timeout=600,
-            )
-    return str(venv_python)
+    """The shared Python 3.12 venv's interpreter, with tractusx-sdk installed (skips without 3.12)."""
+    return str(venv312({"tractusx-sdk": SDK_VERSION}, why="tractusx-sdk") / "python")
 
 
 def _iso(at: dt.datetime) -> str:

@@ -7,6 +7,7 @@ detail}``; lists follow ``Link: <...>; rel="next"`` pages.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
@@ -179,4 +180,44 @@ class OuranosClient:
         one Catena-X partner (``PUT /v1/ouranos/bridge/releases``)."""
         body = {"partnerBpnl": partner_bpnl, "scopes": list(scopes), "released": released}
         out: JSON = self._send("PUT", "/v1/ouranos/bridge/releases", json=body).json()
+        return out
+
+    def request_cfp(
+        self, *, buyer_operator_id: str, child_trace_id: str, supplier_operator_id: str, message: str, due: dt.date
+    ) -> JSON:
+        """``PUT tradeRequest``: ask a supplier for the CFP of a procured part (the buyer's child
+        part ``child_trace_id``). Returns ``{"tradeId", "statusId"}``."""
+        body = {
+            "statusModel": {
+                "message": message,
+                "replyMessage": None,
+                "requestStatus": {},
+                "requestType": "CFP",
+                "statusId": None,
+                "tradeId": None,
+                "responseDueDate": due.isoformat(),
+            },
+            "tradeModel": {
+                "downstreamOperatorId": buyer_operator_id,
+                "downstreamTraceId": child_trace_id,
+                "tradeId": None,
+                "upstreamOperatorId": supplier_operator_id,
+                "upstreamTraceId": None,
+            },
+        }
+        t = self.put("tradeRequest", body)
+        return {"tradeId": t["tradeModel"]["tradeId"], "statusId": t["statusModel"]["statusId"]}
+
+    def cancel_request(self, trade_id: str, status_id: str) -> JSON:
+        """``PUT status``: the buyer cancels its request (``cfpResponseStatus`` CANCEL)."""
+        body = {
+            "statusId": status_id,
+            "tradeId": trade_id,
+            "message": None,
+            "replyMessage": None,
+            "requestType": "CFP",
+            "responseDueDate": None,
+            "requestStatus": {"cfpResponseStatus": "CANCEL", "tradeTreeStatus": "UNTERMINATED"},
+        }
+        out: JSON = self.put("status", body)
         return out

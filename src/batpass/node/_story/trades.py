@@ -149,30 +149,6 @@ def _part(op_id: str, plant_id: str, name: str, *, parent: bool) -> JSON:
     }
 
 
-def _request(buyer: OuranosClient, buyer_id: str, child: str, supplier_id: str, message: str) -> JSON:
-    due = (dt.date.today() + dt.timedelta(days=30)).isoformat()
-    body = {
-        "statusModel": {
-            "message": message,
-            "replyMessage": None,
-            "requestStatus": {},
-            "requestType": "CFP",
-            "statusId": None,
-            "tradeId": None,
-            "responseDueDate": due,
-        },
-        "tradeModel": {
-            "downstreamOperatorId": buyer_id,
-            "downstreamTraceId": child,
-            "tradeId": None,
-            "upstreamOperatorId": supplier_id,
-            "upstreamTraceId": None,
-        },
-    }
-    t: JSON = buyer.put("tradeRequest", body)
-    return {"child": child, "tradeId": t["tradeModel"]["tradeId"], "statusId": t["statusModel"]["statusId"]}
-
-
 def run(story: Story) -> None:
     hub_entry = next(n for n in story.summary["nodes"] if n["name"] == HUB)
     api_key = hub_entry["ouranos"]["api_key"]
@@ -195,20 +171,21 @@ def run(story: Story) -> None:
         child = {c["partsName"]: c["traceId"] for c in structure["childrenPartsModel"]}
         # found by its BPNL, as a Japanese supplier is found by its corporate number
         supplier_id = buyer.operator(open_operator_id=rep["bpnl"])["operatorId"]
-        lioh = _request(buyer, op["operatorId"], child["LiOH·H2O (CN)"], supplier_id, f"CFP of {LIOH}, FY2025")
-        carb = _request(buyer, op["operatorId"], child["Li2CO3 (CN)"], supplier_id, f"CFP of {LI2CO3}")
-        buyer.put(
-            "status",
+        due = dt.date.today() + dt.timedelta(days=30)
+        lioh, carb = (
             {
-                "statusId": carb["statusId"],
-                "tradeId": carb["tradeId"],
-                "message": None,
-                "replyMessage": None,
-                "requestType": "CFP",
-                "responseDueDate": None,
-                "requestStatus": {"cfpResponseStatus": "CANCEL", "tradeTreeStatus": "UNTERMINATED"},
-            },
+                "child": child[part],
+                **buyer.request_cfp(
+                    buyer_operator_id=op["operatorId"],
+                    child_trace_id=child[part],
+                    supplier_operator_id=supplier_id,
+                    message=message,
+                    due=due,
+                ),
+            }
+            for part, message in (("LiOH·H2O (CN)", f"CFP of {LIOH}, FY2025"), ("Li2CO3 (CN)", f"CFP of {LI2CO3}"))
         )
+        buyer.cancel_request(carb["tradeId"], carb["statusId"])
         sync: JSON = story.call("POST", BRIDGE, "/v1/bridge/trades/sync").json()
         answered = {a["tradeId"]: a for a in sync["answered"]}
         refused = {r["tradeId"]: r for r in sync["refused"]}
