@@ -39,6 +39,7 @@ def test_demo_no_serve_writes_summary(tmp_path: Path) -> None:
         if "catena-x" in n["profiles"]:
             assert n["dsp_url"] == n["base_url"] + "/api/dsp/2025-1"
             assert n["dtr_url"] == n["base_url"] + "/api/v3"
+            assert n["pact"]["base_url"] == n["base_url"] + "/pact" and n["pact"]["client_secret"]
     assert set(summary["artefacts"]) >= {"catenax_battery_pass", "batterypass", "aas", "qr_svg", "qr_png", "compliance"}
     # the whole story (issue 9): the federation of both data spaces, the bridge and the mine nodes
     assert names >= {"jp-hub", "jp-certifier", "bridge", "eu-certifier", "eu-carmaker", "eu-recycler", "cx-mines"}

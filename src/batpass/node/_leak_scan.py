@@ -99,6 +99,9 @@ _NUMBER = re.compile(
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 @dataclass(frozen=True)
 class TextCanary:
     """A name or identifier; ``forms`` are the lower-cased spellings looked for."""
@@ -123,6 +126,8 @@ class Canaries:
     quantities: tuple[QuantityCanary, ...]
     excluded: Mapping[str, int]
     min_significant_digits: int = MIN_SIGNIFICANT_DIGITS
+    #: lot ids of the companies above (a bill of materials leaking), lower-case UUIDs
+    lots: frozenset[str] = frozenset()
 
     @cached_property
     def _sorted(self) -> tuple[list[float], list[int]]:
@@ -131,13 +136,21 @@ class Canaries:
         return [self.quantities[i].value for i in order], order
 
     def __len__(self) -> int:
-        return len(self.texts) + len(self.quantities)
+        return len(self.texts) + len(self.quantities) + len(self.lots)
 
     def by_kind(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for kind in [t.kind for t in self.texts] + [q.kind for q in self.quantities]:
             out[kind] = out.get(kind, 0) + 1
+        if self.lots:
+            out["lot"] = len(self.lots)
         return dict(sorted(out.items()))
+
+    def lots_in(self, text: str) -> set[str]:
+        """The canary lot ids among the UUIDs written in ``text``."""
+        if not self.lots:
+            return set()
+        return {m.group(0) for m in _UUID.finditer(text.lower())} & self.lots
 
     @classmethod
     def from_scenario(
@@ -261,7 +274,23 @@ class Canaries:
                     if reason:
                         excluded[reason] += 1
         quantities = tuple(q for q in seen.values() if q is not None)
-        return cls(tuple(texts), quantities, excluded, min_significant_digits)
+
+        # --- lot ids: every lot the companies above hold, gave or received, except the ones a
+        # company the recipient may know also names (e.g. the recycler's shipments to them)
+        above_lots: set[str] = set()
+        known_lots: set[str] = set()
+        for e in scenario.events:
+            code = _SITE_COMPANY.get(str((e.get("site") or {}).get("id")))
+            named = {str(it.get("lot", "")).lower() for it in (*(e.get("inputs") or []), *(e.get("outputs") or []))}
+            named |= {str((e.get(k) or {}).get(f, "")).lower() for k, f in (("receipt", "from_lot"),)}
+            named.discard("")
+            if code in above_set:
+                above_lots |= named
+            elif code in known_set:
+                known_lots |= named
+        excluded["lot_known"] = len(above_lots & known_lots)
+        lots = frozenset(x for x in above_lots - known_lots if _UUID.fullmatch(x))
+        return cls(tuple(texts), quantities, excluded, min_significant_digits, lots)
 
     # --- matching
 
@@ -420,6 +449,7 @@ def scan_records(records: Iterable[Mapping[str, Any]], canaries: Canaries) -> di
     for index, record in enumerate(records):
         scanned += 1
         found: dict[tuple[str, int], str] = {}
+        lot_hits: dict[str, str] = {}
         for where, text, names, numbers in _record_texts(record):
             if names:
                 for i in canaries.texts_in(text):
@@ -427,6 +457,8 @@ def scan_records(records: Iterable[Mapping[str, Any]], canaries: Canaries) -> di
             if numbers:
                 for i, _token in canaries.quantities_in(text):
                     found.setdefault(("quantity", i), where)
+            for lot in sorted(canaries.lots_in(text)):
+                lot_hits.setdefault(lot, where)
         url = str(record.get("url", "")).split("?", 1)[0][:160]
         for (family, i), where in sorted(found.items()):
             if family == "text":
@@ -440,6 +472,18 @@ def scan_records(records: Iterable[Mapping[str, Any]], canaries: Canaries) -> di
                     "canary_kind": kind,
                     "canary": shown,
                     "canary_id": f"{family}:{i}",  # index into Canaries.texts / .quantities
+                    "payload_index": index,
+                    "direction": record.get("direction"),
+                    "url": url,
+                    "where": where,
+                }
+            )
+        for lot, where in lot_hits.items():
+            leaks.append(
+                {
+                    "canary_kind": "lot",
+                    "canary": _redact(lot),
+                    "canary_id": f"lot:{lot[:8]}",
                     "payload_index": index,
                     "direction": record.get("direction"),
                     "url": url,

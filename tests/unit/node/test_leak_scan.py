@@ -76,7 +76,7 @@ def test_canaries_name_every_company_above_and_nobody_the_recipient_knows(
         c = COMPANIES[code]
         assert not {c.name, c.code, c.did, c.site} & values
     assert "did:web:foils.batpass.example" in values  # the cell maker's supplier outside the network
-    assert len(canaries) == len(canaries.texts) + len(canaries.quantities) > 50
+    assert len(canaries) == len(canaries.texts) + len(canaries.quantities) + len(canaries.lots) > 50
 
 
 def test_extra_identifiers_are_canaries_unless_shared_with_a_known_company(scenario: Scenario) -> None:
@@ -411,3 +411,24 @@ def test_recording_is_off_by_default(tmp_path: Path) -> None:
     app = create_app(settings, node_name="n1")
     assert not [m for m in app.user_middleware if getattr(m, "cls", None) is PayloadLogMiddleware]
     assert not list(tmp_path.rglob("*.jsonl"))
+
+
+def test_lot_ids_of_the_companies_above_are_canaries_the_recipients_own_are_not(
+    scenario: Scenario, canaries: Canaries
+) -> None:
+    """A bill of materials leaking shows as lot ids: every lot a company above holds, gave or
+    received is a canary, unless a company the recipient knows names it too."""
+    by_code = {c.did: code for code, c in COMPANIES.items()}
+    above = upstream_of(scenario, BOUNDARY, stop_at=KNOWN)
+    mine = next(
+        str(e["outputs"][0]["lot"])
+        for e in scenario.events
+        if e["kind"] == "extraction" and by_code.get(str(e["owner"])) in above
+    )
+    own = next(str(e["outputs"][0]["lot"]) for e in scenario.events if by_code.get(str(e["owner"])) == "rhein-auto")
+    assert mine in canaries.lots and own not in canaries.lots
+    assert canaries.by_kind()["lot"] == len(canaries.lots)
+    report = _one(_req(json.dumps({"lot": mine.upper()})), _req(json.dumps({"lot": own})), canaries=canaries)
+    assert report["leaks_found"] == 1
+    (leak,) = report["leaks"]
+    assert leak["canary_kind"] == "lot" and leak["payload_index"] == 0 and mine not in leak["canary"]

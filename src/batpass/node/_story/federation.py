@@ -17,6 +17,7 @@ what may cross the bridge (DESIGN §2 ``bridge``, §5; issue 9 items 1–2).
    recycler (who supplies it recovered salts). From then on the cell maker's DID document names
    the bridge's connector as its ``DataService``.
 
+Each Catena-X node's entry in ``summary.json`` gets a ``pact`` client for the reader.
 Hand-offs: ``story.shared["federation.lists"]`` and ``["federation.members"]`` (the trust step's
 tables), ``["bridge.bpnls"]`` (operator short name → BPNL).
 """
@@ -55,7 +56,24 @@ RELEASES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 JSON = dict[str, Any]
 
 
+def _pact_clients(story: Story) -> None:
+    """Each Catena-X node (the bridge included) gives the demo's reader a PACT API client, listed
+    under ``pact`` in its ``summary.json`` entry (DESIGN section 9)."""
+    for entry in story.summary["nodes"]:
+        if "catena-x" not in entry["profiles"]:
+            continue
+        c = story.call(
+            "POST", entry["name"], "/v1/footprints/pact/clients", json={"name": "demo reader"}, expect=(201,)
+        ).json()
+        entry["pact"] = {
+            "base_url": entry["base_url"] + "/pact",
+            "client_id": c["client_id"],
+            "client_secret": c["client_secret"],
+        }
+
+
 def run(story: Story) -> None:
+    _pact_clients(story)
     story.shared["federation.lists"] = trust.operate_trust_lists(story)
     story.shared["federation.members"] = trust.memberships(story)
     operators: dict[str, JSON] = story.shared["ouranos.operators"]
