@@ -82,3 +82,19 @@ def test_claims_verified_and_a_revoked_claim_rejected(demo: tuple[Path, dict[str
     assert _segment(jws, 0)["typ"] == "application/vnd.batpass.upstream-summary+jws"
     car = next(n for n in summary["nodes"] if n["name"] == "eu-carmaker")
     assert _segment(jws, 1)["issuer"] == car["did"]
+
+
+def test_the_cell_makers_certified_claims_cross_the_bridge_and_count_in_catenax(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    """JP certifier's claims on the cell maker's own summary travel in that summary through the
+    bridge (the cell maker released ``certificates`` to the car maker), without their supply
+    evidence, and the car maker's recognition policy accepts them."""
+    out, _summary = demo
+    jp = json.loads((out / "trust" / "jp-claims.json").read_text())
+    issued = [a for a in jp["asked"] if a["issued"]]
+    assert issued and len(jp["arrived"]) == len(issued)
+    assert all(a["verified"] for a in jp["arrived"])
+    assert {a["type"] for a in jp["arrived"]} <= {"OriginAttestationCredential", "RecycledContentAttestationCredential"}
+    # the high-risk cobalt site makes one origin claim fail at the certifier, not later
+    assert any(not a["issued"] and a["element"] == "Co" for a in jp["asked"])

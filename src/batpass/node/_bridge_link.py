@@ -70,13 +70,18 @@ from batpass.trust import (
     NodeIdentity,
     TrustService,
     issue_self_issued_token,
+    present_sd_jwt,
     verify_self_issued_token,
 )
 
 __all__ = ["BridgeAnswers", "BridgeRelay", "HubFederation", "HubLink", "HubPartners", "bridge_router", "hub_router"]
 
 _ASSETS = {UPSTREAM_ASSET: "lot", RECALL_ASSET: "recall"}
-CERTIFIED_CFP = "CertifiedCarbonFootprintCredential"  # asset → the source key FederatedTrace serves
+#: the operator's credentials that travel in its summaries, and what a claim discloses there
+ATTACHED = frozenset(
+    {"CertifiedCarbonFootprintCredential", "RecycledContentAttestationCredential", "OriginAttestationCredential"}
+)
+DISCLOSED = ("originByCountry", "minesReached", "custodyModels")  # asset → the source key FederatedTrace serves
 _TIMEOUT = httpx.Timeout(60.0)
 
 
@@ -164,13 +169,20 @@ class HubFederation:
         return hit
 
     def _certificates(self, op_id: str, owner: str, requester: str) -> list[str]:
-        """The operator's certified CFP credentials the hub keeps for it, for a Catena-X requester
-        the operator released ``certificates`` to (none for anyone else)."""
+        """What the hub keeps for the operator and attaches to its summaries for a Catena-X
+        requester the operator released ``certificates`` to (nothing for anyone else): its
+        certified CFP (``vc+jwt``), and its certified claims (SD-JWT VCs) presented with the
+        claim disclosed and the supply evidence (suppliers, quantities) left out."""
         bpnl = self._bpnl_of.get(requester)
         if self.wallet is None or not self.hub.bridge_released(op_id, bpnl, "certificates"):
             return []
-        held = [w for w in self.wallet.wallet() if w["type"] == CERTIFIED_CFP and w["subject"] == owner]
-        return [self.wallet.held_token(w["id"]) for w in held]
+        out: list[str] = []
+        for w in self.wallet.wallet():
+            if w["subject"] != owner or w["type"] not in ATTACHED:
+                continue
+            token = self.wallet.held_token(w["id"])
+            out.append(token if w["format"] == "vc+jwt" else present_sd_jwt(token, disclose=DISCLOSED))
+        return out
 
     def _delegation(self, owner: str, audience: str) -> str:
         op_id = self.hub.operator_id_of(owner)
@@ -327,6 +339,34 @@ async def hub_crosswalk_entry(operator_id: str, body: _CrosswalkIn, ctx: Ctx, _:
     entry = CrosswalkEntry(link, Did(ctx.did), dt.datetime.now(dt.UTC))
     signed = sign_entry(entry, ctx.service(LocalNode).identity)
     return JSONResponse(signed.to_json(), status_code=201)
+
+
+class _CertifyIn(BaseModel):
+    certifier: str = Field(min_length=1, max_length=512)
+    lot: str = Field(min_length=1, max_length=128)
+    claim: str = Field(pattern="^(recycled-content|no-high-risk-origin)$")
+    element: str | None = Field(default=None, max_length=16)
+    threshold: float | None = Field(default=None, ge=0, le=1)
+
+
+@hub_router.post("/v1/ouranos/admin/operators/{operator_id}/certification-requests", status_code=201)
+async def hub_certification_request(operator_id: str, body: _CertifyIn, ctx: Ctx, _: AdminKey) -> dict[str, Any]:
+    """The hub asks a certifier, as one of its operators (it keeps the operator's keys), to
+    certify a claim computed from that operator's signed upstream summary of one of its lots
+    (computed now, its suppliers asked through the federation); the SD-JWT VC, bound to the
+    operator's key, is kept in the hub's wallet for it and travels in the operator's summaries
+    to partners it released ``certificates`` to."""
+    fed = ctx.service(HubFederation)
+    identity = await anyio.to_thread.run_sync(fed.hub.operator_identity, operator_id)
+    up = await fed.trace_for(str(identity.did)).upstream(body.lot)
+    return await ctx.service(TrustService).request_certification(
+        body.certifier,
+        up.token,
+        claim=body.claim,
+        element=body.element,
+        threshold=body.threshold,
+        holder=identity,
+    )
 
 
 # ------------------------------------------------------------------------------ the bridge side

@@ -586,11 +586,15 @@ class TrustService:
         framework: str | None = None,
         evidence: Sequence[Mapping[str, Any]] = (),
         hold: bool = True,
+        holder: NodeIdentity | None = None,
     ) -> dict[str, Any]:
         """Holder side of DESIGN flow 5: ask the certifier node ``certifier`` (its node
         ``did:web``) to certify ``claim`` from this node's signed upstream summary. The request is
         authenticated by a DCP self-issued token (audience = the certifier's DID), the SD-JWT VC
-        is bound to this node's active Ed25519 key, and is kept in the wallet when ``hold``."""
+        is bound to this node's active Ed25519 key, and is kept in the wallet when ``hold``.
+        ``holder`` asks for a subject whose keys this node keeps (a hub's hosted operator): its
+        summary, its token, its key binding; the credential is kept in this node's wallet."""
+        me = holder or self.identity
         if self.client is None:
             raise InvalidInput("certification requests need an HTTPS client", field="client", rule="DESIGN §2")
         try:
@@ -609,13 +613,13 @@ class TrustService:
         url = doc_url[: -len("/.well-known/did.json")] + "/v1/credentials/certify"
         self.fetcher.check_url(url)
         await self.resolver.resolve(certifier)
-        token = issue_self_issued_token(self.identity, audience=certifier, bpn=self.bpn)
+        token = issue_self_issued_token(me, audience=certifier, bpn=self.bpn if holder is None else None)
         body: dict[str, Any] = {
             "summary": summary_jws.strip(),
             "claim": claim,
             "evidence": [dict(e) for e in evidence],
             "format": "dc+sd-jwt",
-            "holderJwk": self.identity.active("Ed25519").public_jwk(),
+            "holderJwk": me.active("Ed25519").public_jwk(),
         }
         for name, value in (("element", element), ("threshold", threshold), ("framework", framework)):
             if value is not None:

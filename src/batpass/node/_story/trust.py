@@ -98,7 +98,21 @@ POLICY: JSON = {
             "acceptedAs": CFP,
             "where": {"framework": "ouranos-cfp"},
             "label": "an Ouranos-certified CFP counts as a certified PCF",
-        }
+        },
+        {
+            "id": "ouranos-origin",
+            "fromEcosystem": "ouranos",
+            "credentialType": ORIGIN,
+            "acceptedAs": ORIGIN,
+            "label": "an origin attestation certified in Ouranos counts as one in Catena-X",
+        },
+        {
+            "id": "ouranos-recycled-content",
+            "fromEcosystem": "ouranos",
+            "credentialType": RECYCLED,
+            "acceptedAs": RECYCLED,
+            "label": "a recycled-content attestation certified in Ouranos counts as one in Catena-X",
+        },
     ],
 }
 
@@ -165,7 +179,10 @@ def operate_trust_lists(story: Story) -> dict[str, JSON]:
         JP_OPERATOR,
         [
             _issuer(
-                story, JP_OPERATOR, "Nihon Battery Certification KK (Ouranos operator and certifier)", [MEMBERSHIP, CFP]
+                story,
+                JP_OPERATOR,
+                "Nihon Battery Certification KK (Ouranos operator and certifier)",
+                [MEMBERSHIP, CFP, ORIGIN, RECYCLED],
             )
         ],
     )
@@ -299,7 +316,11 @@ def _certify_cfp(story: Story) -> tuple[str, JSON, JSON]:
     issued = _issue(story, JP_OPERATOR, CFP, subject)["credential"]
     # the hub keeps it for the cell maker, next to its membership
     story.call("POST", HUB, "/v1/credentials/wallet", json={"credential": issued}, expect=(201,))
-    cred = _arrived_through_bridge(story, issued)
+    claims = _cell_maker_claims(story)
+    story.shared["trust.jp_claims.asked"] = claims
+    cred, arrived = _arrived_through_bridge(story, issued, claims)
+    story.shared["trust.jp_claims"] = arrived
+    story.artefact(None, "trust/jp-claims.json", {"asked": claims, "arrived": arrived})
     verdict = story.call(
         "POST", HOLDER, "/v1/credentials/verify", json={"credential": cred, "requireType": CFP}, admin=False
     ).json()
@@ -316,21 +337,91 @@ def _certify_cfp(story: Story) -> tuple[str, JSON, JSON]:
     return cred, verdict, elsewhere
 
 
-def _arrived_through_bridge(story: Story, issued: str) -> str:
-    """The certified CFP reaches the car maker with the cell maker's upstream summary: the car
-    maker traces its battery again (federated, through the bridge) and the hub attaches the
-    credential to the cell maker's summary, because the cell maker released ``certificates`` to
-    the car maker; the car maker's own summary folds it in. Returns it as the car maker holds it."""
+def _cell_maker_claims(story: Story) -> list[JSON]:
+    """The cell maker, through the hub (which keeps its keys), asks ``jp-certifier`` to certify
+    claims on its own signed summary of the cell lot it shipped into the traced battery
+    (``POST /v1/ouranos/admin/operators/{id}/certification-requests``). Claims the data does not
+    support are refused by the certifier. Returns what was asked and answered."""
+    op = story.shared["ouranos.operators"][CELL_MAKER]
+    battery = story.story["trace"]["battery"]
+    trace = story.call("GET", HOLDER, "/v1/ledger/trace/" + quote(battery, safe="")).json()
+    received = {str(b["lot"]) for b in trace["boundaries"]}
+    sc = story.scenario
+    lot = next(
+        (
+            str(e["receipt"]["from_lot"])
+            for e in (sc.events if sc is not None else [])
+            if e["kind"] == "receipt"
+            and e["receipt"].get("from_owner") == op["did"]
+            and any(str(o["lot"]) in received for o in e["outputs"])
+        ),
+        None,
+    )
+    if lot is None:
+        raise InvariantViolation(f"no cell lot of {CELL_MAKER} upstream of {battery}", rule="demo.trust.jp-claims")
+    asks: list[JSON] = [{"claim": "no-high-risk-origin", "element": el} for el in ("Li", "Ni", "Co")]
+    asks.append({"claim": "recycled-content", "element": "Co", "threshold": 0.05})
+    out: list[JSON] = []
+    certifier = story.node(JP_OPERATOR).did
+    for ask in asks:
+        r = story.call(
+            "POST",
+            HUB,
+            f"/v1/ouranos/admin/operators/{op['operatorId']}/certification-requests",
+            json={"certifier": certifier, "lot": lot, **ask},
+            expect=(201, 400),
+        )
+        out.append(
+            {
+                **ask,
+                "issued": r.status_code == 201,
+                **({"type": r.json()["type"]} if r.status_code == 201 else {"detail": r.json().get("detail", "")}),
+            }
+        )
+    return out
+
+
+def _arrived_through_bridge(story: Story, issued: str, claims: list[JSON]) -> tuple[str, list[JSON]]:
+    """The cell maker's certificates reach the car maker with its upstream summary: the car
+    maker traces its battery again (federated, through the bridge) and the hub attaches them to
+    the cell maker's summary, because the cell maker released ``certificates`` to the car maker
+    (the claims presented with their supply evidence left out); the car maker's own summary folds
+    them in. The car maker verifies each claim it received; the Ouranos certifier's claims count
+    on the Catena-X side through its recognition policy. Returns the CFP as the car maker holds
+    it and, per claim the JP certifier issued, what the car maker's verification said."""
     battery = story.story["trace"]["battery"]
     story.call("GET", HOLDER, "/v1/trace/federated/" + quote(battery, safe=""))
     jws = story.call("GET", HOLDER, "/v1/ledger/summaries/" + quote(battery, safe="")).text.strip()
     summary = json.loads(base64.urlsafe_b64decode(jws.split(".")[1] + "==="))
-    if issued not in summary.get("credentials", []):
+    held: list[str] = summary.get("credentials", [])
+    if issued not in held:
         raise InvariantViolation(
             "the certified CFP did not arrive with the cell maker's summary through the bridge",
             rule="Japan → Europe: released certificates travel in the upstream summary",
         )
-    return issued
+    jp = story.node(JP_OPERATOR).did
+    arrived: list[JSON] = []
+    for token in held:
+        if "~" not in token:
+            continue
+        claims_seen = json.loads(base64.urlsafe_b64decode(token.split("~")[0].split(".")[1] + "==="))
+        if claims_seen.get("iss") != jp:
+            continue
+        ctype = ORIGIN if "originByCountry" in _disclosures(token) else RECYCLED
+        verdict = story.call(
+            "POST", HOLDER, "/v1/credentials/verify", json={"credential": token, "requireType": ctype}, admin=False
+        ).json()
+        if "supplyEvidence" in _disclosures(token):
+            raise ConfidentialityViolation("a claim crossed the bridge with its supply evidence disclosed")
+        arrived.append(
+            {"type": ctype, "verified": bool(verdict.get("verified")), "acceptedAs": verdict.get("acceptedAs")}
+        )
+    if len(arrived) != sum(1 for c in claims if c["issued"]):
+        raise InvariantViolation(
+            f"{len(arrived)} of the cell maker's {sum(1 for c in claims if c['issued'])} certified claims arrived",
+            rule="Japan → Europe: released certificates travel in the upstream summary",
+        )
+    return issued, arrived
 
 
 # ---------------------------------------------------------------------- 4. certified claims
@@ -495,7 +586,9 @@ def run(story: Story) -> None:
     story.shared["trust.cfp_credential"] = cfp
     rows, verified = _claims(story)
     revoked_row, revoked = _revoke(story, rows)
-    story.story["claims_verified"] = 1 + verified
+    jp_claims: list[JSON] = story.shared.get("trust.jp_claims", [])
+    # the recognised CFP, the cell maker's claims that arrived through the bridge, and its own
+    story.story["claims_verified"] = 1 + sum(1 for c in jp_claims if c["verified"]) + verified
     _show(story, lists, members, cfp_verdict, cfp_elsewhere, rows, revoked_row, revoked)
 
 
@@ -529,6 +622,21 @@ def _show(
         f"{HOLDER} recognises {POLICY['rules'][0]['label']}"
     )
     c.print(_chain(f"{HOLDER} verifies the JP certifier's certified CFP of the cell", cfp_verdict))
+    asked: list[JSON] = story.shared.get("trust.jp_claims.asked", [])
+    arrived: list[JSON] = story.shared.get("trust.jp_claims", [])
+    jt = Table(
+        title=f"claims certified by {JP_OPERATOR} on the cell maker's summary, arrived at {HOLDER} via the bridge"
+    )
+    jt.add_column("claim")
+    jt.add_column(JP_OPERATOR)
+    for a in asked:
+        label = f"{a['element']}: " + (
+            "no high-risk origin" if a["claim"] == "no-high-risk-origin" else f"recycled ≥ {a['threshold']:.0%}"
+        )
+        jt.add_row(label, "[green]issued[/]" if a["issued"] else f"[red]refused[/] {a.get('detail', '')}")
+    c.print(jt)
+    ok = sum(1 for a in arrived if a["verified"])
+    c.print(f"{HOLDER} verified {ok} of {len(arrived)} (supply evidence undisclosed; recognised from Ouranos)")
     c.print(f"{VERIFIER} (no recognition rule): [yellow]{cfp_elsewhere['reason']}[/] — {cfp_elsewhere['detail']}")
     t = Table(title=f"claims certified by {CX_OPERATOR} from {HOLDER}'s signed upstream summary")
     t.add_column("claim")
