@@ -22,7 +22,9 @@ connector (DSP consumer; an asset source on the provider), which must not import
 
 - Consumer side: before answering, the node asks each direct partner (suppliers of the lots it
   received, or customers of the lots it shipped) in parallel, with at most ``concurrency`` pulls
-  in flight; the partner's DSP endpoint is the ``DataService`` entry of its DID document (trust's
+  in flight per question (a bound per node would deadlock when a question comes back to the same
+  node round a recycling loop); concurrent askers of the same question share one computation.
+  The partner's DSP endpoint is the ``DataService`` entry of its DID document (trust's
   resolver: allow-listed hosts, cached); one agreement and one started transfer per partner and
   asset are kept and reused. A branch that is unreachable, refuses or does not verify becomes a
   tombstone whose reason is a category (never an identity or an address); the rest stands.
@@ -470,7 +472,9 @@ class FederatedTrace:
             high_risk_sites=ledger.high_risk_sites,
             batch_size=ledger.batch_size,
         )
-        self._sem = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        # one computation per question at a time: concurrent askers of the same answer share it
+        self._inflight: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self._produced: dict[str, dict[str, Any]] = {}  # lot → event that produced it (immutable)
         self._branches: dict[tuple[str, str], _Branches] = {}
         self._up: OrderedDict[tuple[str, str], tuple[str, Upstream]] = OrderedDict()
@@ -495,9 +499,11 @@ class FederatedTrace:
 
     # -- consumer side --------------------------------------------------------------------------
 
-    async def _ask_up(self, did: str, lot: str, reported: list[float]) -> tuple[str, int, dict[str, Any]] | str:
+    async def _ask_up(
+        self, did: str, lot: str, reported: list[float], sem: asyncio.Semaphore
+    ) -> tuple[str, int, dict[str, Any]] | str:
         """One supplier lot: (signed summary, tiers, summary) or the tombstone reason."""
-        async with self._sem:
+        async with sem:
             try:
                 answer = await self.partners.pull(did, lot, UPSTREAM_ASSET, "supplier")
                 await self._known(did)
@@ -516,9 +522,9 @@ class FederatedTrace:
         reported.append(float(ms) if isinstance(ms, (int, float)) else 0.0)
         return token, tiers if isinstance(tiers, int) and tiers >= 1 else 1, summary
 
-    async def _ask_down(self, did: str, lot: str) -> tuple[str, int, dict[str, Any]] | str:
+    async def _ask_down(self, did: str, lot: str, sem: asyncio.Semaphore) -> tuple[str, int, dict[str, Any]] | str:
         """One customer for one shipped lot: (signed answer, tiers, answer) or the tombstone reason."""
-        async with self._sem:
+        async with sem:
             try:
                 answer = await self.partners.pull(did, lot, RECALL_ASSET, "customer")
                 await self._known(did)
@@ -629,7 +635,21 @@ class FederatedTrace:
 
     # -- upstream --------------------------------------------------------------------------------
 
+    async def _shared(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        """Run ``make()`` once for concurrent askers of the same question; all await its result."""
+        fut = self._inflight.get(key)
+        if fut is None:
+            fut = asyncio.ensure_future(make())
+            self._inflight[key] = fut
+            fut.add_done_callback(lambda _f: self._inflight.pop(key, None))
+        return await asyncio.shield(fut)
+
     async def upstream(self, subject: str, requester: str = "") -> Upstream:
+        """See :meth:`_upstream`; concurrent askers of one (subject, requester) share one answer."""
+        up: Upstream = await self._shared(("up", subject, requester), lambda: self._upstream(subject, requester))
+        return up
+
+    async def _upstream(self, subject: str, requester: str = "") -> Upstream:
         """Ask the direct suppliers of ``subject`` (a lot or battery of this node), fold their
         summaries in, and return this node's summary (signed) with its tombstones; the signed
         answer is reused while its inputs are unchanged (see the module docstring)."""
@@ -637,7 +657,8 @@ class FederatedTrace:
         br = await anyio.to_thread.run_sync(self._up_branches, subject)
         clock.lap("ledger")
         reported: list[float] = []
-        answers = list(await asyncio.gather(*(self._ask_up(did, lot, reported) for did, lot in br.partners)))
+        sem = asyncio.Semaphore(self._concurrency)
+        answers = list(await asyncio.gather(*(self._ask_up(did, lot, reported, sem) for did, lot in br.partners)))
         clock.lap("suppliers")
         clock.phases["slowest_supplier_own"] = max(reported, default=0.0)  # the rest: network and DSP
         key = await anyio.to_thread.run_sync(self._fold, br, answers)
@@ -679,6 +700,13 @@ class FederatedTrace:
     # -- downstream --------------------------------------------------------------------------------
 
     async def downstream(self, subject: str, *, requester: str = "", lots: tuple[str, ...] = ()) -> Downstream:
+        """See :meth:`_downstream`; concurrent askers of one question share one answer."""
+        down: Downstream = await self._shared(
+            ("down", subject, requester, lots), lambda: self._downstream(subject, requester=requester, lots=lots)
+        )
+        return down
+
+    async def _downstream(self, subject: str, *, requester: str = "", lots: tuple[str, ...] = ()) -> Downstream:
         """Which of this node's batteries contain ``subject``, and how many its customers (asked
         through their connectors, recursively) report below. ``lots``: the node's own lots to
         start from (a customer answering its supplier: its receipts of the supplier's lot);
@@ -689,7 +717,8 @@ class FederatedTrace:
             lots = (str(root.id),)
         br = await anyio.to_thread.run_sync(self._down_branches, subject, lots)
         clock.lap("ledger")
-        answers = list(await asyncio.gather(*(self._ask_down(did, lot) for did, lot in br.partners)))
+        sem = asyncio.Semaphore(self._concurrency)
+        answers = list(await asyncio.gather(*(self._ask_down(did, lot, sem) for did, lot in br.partners)))
         clock.lap("customers")
         live = [ans if isinstance(ans, str) else [ans[1], ans[0]] for ans in answers]
         key = _digest([br.mark, list(br.lots), live])
