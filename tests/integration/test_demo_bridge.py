@@ -12,6 +12,8 @@ import httpx
 import pytest
 from demo_runner import DemoRun
 
+from batpass.node._story.ledger import HOSTS
+from batpass.scenario import generate
 from batpass.trust import NodeIdentity, issue_self_issued_token, load_or_create_identity
 
 pytestmark = pytest.mark.integration
@@ -116,3 +118,32 @@ def test_operator_did_document_names_the_bridge_only_after_a_release(fed: Fed) -
         (svc,) = docs[did]["service"]
         assert svc["type"] == "DataService" and svc["participantId"] == fed.nodes["bridge"]["did"]
         assert svc["serviceEndpoint"] == fed.nodes["bridge"]["dsp_url"]
+
+
+def test_a_recall_round_the_recycling_loop_counts_each_battery_once(fed: Fed) -> None:
+    """The recycler asks which batteries contain a lot of cobalt it recovered mid-run: the
+    question goes through the bridge into the hub (cathode, cell maker), out again to the car
+    maker, back to the recycler, and round the loop again; batteries reached by several paths
+    are counted once (per-question marks), so the total is at most the demo's batteries."""
+    owners = {code: "did:web:" + host.replace("/", ".") + ".test" for code, host in HOSTS.items()}
+    sc = generate(owners=owners, resolver=str(fed.nodes["eu-carmaker"]["base_url"]))
+    recovered = [
+        str(o["lot"])
+        for e in sc.events
+        if e["kind"] == "recovery"
+        for o in e["outputs"]
+        if o["material"] == "cobalt_sulphate"
+    ]
+    lot = recovered[len(recovered) // 2]
+    r = fed.client.get(
+        fed.url("eu-recycler", "/v1/trace/federated/" + lot),
+        params={"direction": "down"},
+        headers=fed.admin("eu-recycler"),
+        timeout=120,
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["complete"] is True and out["hops"] >= 4
+    assert 0 < out["batteries_total"] <= len(fed.summary["batteries"])
+    # the recycler learns its direct customer (the cathode maker, through its DID) and counts
+    assert [c["did"] for c in out["customers"]] and all(":operators:" in c["did"] for c in out["customers"])

@@ -83,6 +83,8 @@ ATTACHED = frozenset(
 )
 DISCLOSED = ("originByCountry", "minesReached", "custodyModels")  # asset → the source key FederatedTrace serves
 _TIMEOUT = httpx.Timeout(60.0)
+#: query parameters of a question that travel with it across the bridge (a recall's salt)
+_PASSED = frozenset({"salt"})
 
 
 def _refusal(resp: httpx.Response, role: str) -> Refused:
@@ -109,17 +111,20 @@ class HubPartners:
         self.federation = federation
         self.owner = owner
 
-    async def pull(self, did: str, lot: str, asset: str, role: str) -> dict[str, Any]:
+    async def pull(
+        self, did: str, lot: str, asset: str, role: str, extra: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         fed = self.federation
+        query = {**(extra or {}), "lot": lot}
         if await anyio.to_thread.run_sync(fed.hub.operator_id_of, did) is not None:
             try:
                 answer = await fed.trace_for(did).query_content(
-                    _ASSETS[asset], consumer_did=self.owner, consumer_bpnl=None, agreement_id="", query={"lot": lot}
+                    _ASSETS[asset], consumer_did=self.owner, consumer_bpnl=None, agreement_id="", query=query
                 )
             except NotFound as exc:
                 raise Refused(f"{role} refused: no answer about this lot for this node") from exc
             return dict(answer)
-        return await fed.relay(self.owner, did, lot, asset, role)
+        return await fed.relay(self.owner, did, lot, asset, role, extra or {})
 
 
 class HubFederation:
@@ -191,10 +196,13 @@ class HubFederation:
         identity: NodeIdentity = self.hub.operator_identity(op_id)
         return issue_self_issued_token(identity, audience=audience, bpn=None, actor=self.bridge_did)
 
-    async def relay(self, owner: str, partner: str, lot: str, asset: str, role: str) -> dict[str, Any]:
-        """Ask a Catena-X partner through the bridge, as ``owner`` (one of the hub's operators)."""
+    async def relay(
+        self, owner: str, partner: str, lot: str, asset: str, role: str, query: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """Ask a Catena-X partner through the bridge, as ``owner`` (one of the hub's operators);
+        ``query`` carries the question's other parameters (a recall question's salt)."""
         token = await anyio.to_thread.run_sync(self._delegation, owner, partner)
-        body = {"partner": partner, "lot": lot, "asset": asset, "role": role, "delegation": token}
+        body = {"partner": partner, "lot": lot, "asset": asset, "role": role, "delegation": token, "query": dict(query)}
         try:
             resp = await self.client.post(self.bridge_url + "/v1/bridge/relay", json=body, timeout=_TIMEOUT)
         except httpx.HTTPError as exc:
@@ -206,7 +214,14 @@ class HubFederation:
             raise Refused(f"{role}'s answer is not an object")
         return answer
 
-    async def answer(self, asset: str, lot: str, consumer_did: str, consumer_bpnl: str | None) -> dict[str, Any]:
+    async def answer(
+        self,
+        asset: str,
+        lot: str,
+        consumer_did: str,
+        consumer_bpnl: str | None,
+        query: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         """The bridge asks on behalf of a verified Catena-X consumer: the operator whose
         partition shipped ``lot`` to it (upstream) or received ``lot`` from it (recall) answers,
         if it released that scope to the consumer's BPNL."""
@@ -226,7 +241,11 @@ class HubFederation:
         if consumer_bpnl:
             self._bpnl_of[consumer_did] = consumer_bpnl
         result: dict[str, Any] = await self.trace_for(owner).query_content(
-            _ASSETS[asset], consumer_did=consumer_did, consumer_bpnl=consumer_bpnl, agreement_id="", query={"lot": lot}
+            _ASSETS[asset],
+            consumer_did=consumer_did,
+            consumer_bpnl=consumer_bpnl,
+            agreement_id="",
+            query={**(query or {}), "lot": lot},
         )
         return result
 
@@ -253,6 +272,7 @@ class _AnswerIn(BaseModel):
     lot: str = Field(min_length=1, max_length=128)
     consumer_did: str = Field(min_length=1, max_length=512)
     consumer_bpnl: str | None = Field(default=None, max_length=16)
+    query: dict[str, str] = Field(default_factory=dict, max_length=4)
 
 
 class _RelayIn(BaseModel):
@@ -261,6 +281,7 @@ class _RelayIn(BaseModel):
     asset: str = Field(max_length=64)
     role: str = Field(default="supplier", pattern="^(supplier|customer)$")
     delegation: str = Field(min_length=1, max_length=8192)
+    query: dict[str, str] = Field(default_factory=dict, max_length=4)
 
 
 hub_router = APIRouter(tags=["bridge"])
@@ -285,7 +306,7 @@ async def _from_bridge(request: Request, ctx: Ctx) -> HubFederation:
 async def hub_answer(body: _AnswerIn, request: Request, ctx: Ctx) -> JSONResponse:
     """The hub answers its bridge for a Catena-X consumer the bridge verified."""
     fed = await _from_bridge(request, ctx)
-    return JSONResponse(await fed.answer(body.asset, body.lot, body.consumer_did, body.consumer_bpnl))
+    return JSONResponse(await fed.answer(body.asset, body.lot, body.consumer_did, body.consumer_bpnl, body.query))
 
 
 class _PactIn(BaseModel):
@@ -415,7 +436,14 @@ class BridgeAnswers:
         if not lot or len(lot) > 128:
             raise InvalidInput("the asset needs ?lot=ID", field="lot", rule="federated trace asset query")
         asset = next(a for a, k in _ASSETS.items() if k == key)
-        body = {"asset": asset, "lot": lot, "consumer_did": consumer_did, "consumer_bpnl": consumer_bpnl}
+        passed = {k: v for k, v in query.items() if k in _PASSED}
+        body = {
+            "asset": asset,
+            "lot": lot,
+            "consumer_did": consumer_did,
+            "consumer_bpnl": consumer_bpnl,
+            "query": passed,
+        }
         resp = await self.hub.post("/v1/ouranos/bridge/answer", body)
         if resp.status_code == 200:
             return resp.json()
@@ -451,9 +479,8 @@ class BridgeRelay:
         if body.asset not in _ASSETS:
             raise InvalidInput(f"unknown asset {body.asset!r}", field="asset", rule=f"one of {sorted(_ASSETS)}")
         await anyio.to_thread.run_sync(self._check, body)
-        return await self.partners.pull(
-            body.partner, body.lot, body.asset, body.role, extra={"delegation": body.delegation}
-        )
+        extra = {**{k: v for k, v in body.query.items() if k in _PASSED}, "delegation": body.delegation}
+        return await self.partners.pull(body.partner, body.lot, body.asset, body.role, extra=extra)
 
 
 @bridge_router.post("/v1/bridge/relay")

@@ -49,8 +49,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import hmac
 import json
 import logging
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -281,6 +283,7 @@ def verify_recall(token: str, resolve_key: Callable[[str], Mapping[str, Any] | N
         and isinstance(answer.get("lots"), int)
         and isinstance(answer.get("batteriesBelow"), int)
         and isinstance(answer.get("tombstones"), list)
+        and all(isinstance(m, str) for m in answer.get("marks", []))
     )
     if not ok:
         raise InvalidInput("recall answer lacks subject, batteries, lots, batteriesBelow or tombstones", field="answer")
@@ -291,7 +294,9 @@ class PartnerPort(Protocol):
     """How a node reaches one direct partner's answer about one lot (``asset``: upstream summary
     or recall answer). Raises :class:`Refused` with a reason category that is safe to pass on."""
 
-    async def pull(self, did: str, lot: str, asset: str, role: str) -> dict[str, Any]: ...
+    async def pull(
+        self, did: str, lot: str, asset: str, role: str, extra: Mapping[str, str] | None = None
+    ) -> dict[str, Any]: ...
 
 
 class DspPartners:
@@ -473,6 +478,7 @@ class FederatedTrace:
             batch_size=ledger.batch_size,
         )
         self._concurrency = concurrency
+        self._secret = secrets.token_bytes(32)  # keys this node's battery marks (see _mark)
         # one computation per question at a time: concurrent askers of the same answer share it
         self._inflight: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self._produced: dict[str, dict[str, Any]] = {}  # lot → event that produced it (immutable)
@@ -522,11 +528,13 @@ class FederatedTrace:
         reported.append(float(ms) if isinstance(ms, (int, float)) else 0.0)
         return token, tiers if isinstance(tiers, int) and tiers >= 1 else 1, summary
 
-    async def _ask_down(self, did: str, lot: str, sem: asyncio.Semaphore) -> tuple[str, int, dict[str, Any]] | str:
+    async def _ask_down(
+        self, did: str, lot: str, sem: asyncio.Semaphore, salt: str
+    ) -> tuple[str, int, dict[str, Any]] | str:
         """One customer for one shipped lot: (signed answer, tiers, answer) or the tombstone reason."""
         async with sem:
             try:
-                answer = await self.partners.pull(did, lot, RECALL_ASSET, "customer")
+                answer = await self.partners.pull(did, lot, RECALL_ASSET, "customer", {"salt": salt})
                 await self._known(did)
                 if not isinstance(answer.get("answer"), str):
                     return "customer's answer is not a recall answer"
@@ -699,14 +707,25 @@ class FederatedTrace:
 
     # -- downstream --------------------------------------------------------------------------------
 
-    async def downstream(self, subject: str, *, requester: str = "", lots: tuple[str, ...] = ()) -> Downstream:
+    async def downstream(
+        self, subject: str, *, requester: str = "", lots: tuple[str, ...] = (), salt: str = ""
+    ) -> Downstream:
         """See :meth:`_downstream`; concurrent askers of one question share one answer."""
+        salt = salt or secrets.token_hex(16)
         down: Downstream = await self._shared(
-            ("down", subject, requester, lots), lambda: self._downstream(subject, requester=requester, lots=lots)
+            ("down", subject, requester, lots, salt),
+            lambda: self._downstream(subject, requester=requester, lots=lots, salt=salt),
         )
         return down
 
-    async def _downstream(self, subject: str, *, requester: str = "", lots: tuple[str, ...] = ()) -> Downstream:
+    def _mark(self, salt: str, battery: str) -> str:
+        """This node's opaque token for one of its batteries within one question: the same
+        battery reached by several paths is counted once, and nobody else can tell which one."""
+        return hmac.new(self._secret, f"{salt}|{battery}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    async def _downstream(
+        self, subject: str, *, requester: str = "", lots: tuple[str, ...] = (), salt: str
+    ) -> Downstream:
         """Which of this node's batteries contain ``subject``, and how many its customers (asked
         through their connectors, recursively) report below. ``lots``: the node's own lots to
         start from (a customer answering its supplier: its receipts of the supplier's lot);
@@ -718,10 +737,10 @@ class FederatedTrace:
         br = await anyio.to_thread.run_sync(self._down_branches, subject, lots)
         clock.lap("ledger")
         sem = asyncio.Semaphore(self._concurrency)
-        answers = list(await asyncio.gather(*(self._ask_down(did, lot, sem) for did, lot in br.partners)))
+        answers = list(await asyncio.gather(*(self._ask_down(did, lot, sem, salt) for did, lot in br.partners)))
         clock.lap("customers")
         live = [ans if isinstance(ans, str) else [ans[1], ans[0]] for ans in answers]
-        key = _digest([br.mark, list(br.lots), live])
+        key = _digest([br.mark, list(br.lots), live, salt])
         cached = self._down.get((subject, requester))
         if cached is not None and cached[0] == key:
             self._down.move_to_end((subject, requester))
@@ -730,7 +749,8 @@ class FederatedTrace:
         failed: dict[str, str] = {}
         customers: list[dict[str, Any]] = []
         tombstones: list[dict[str, Any]] = []
-        below = 0
+        own = {self._mark(salt, b) for b in br.batteries}
+        marks = set(own)
         tiers = 0
         for (did, lot), ans in zip(br.partners, answers, strict=True):
             if isinstance(ans, str):
@@ -739,7 +759,7 @@ class FederatedTrace:
                 continue
             _token, sub_tiers, got = ans
             tiers = max(tiers, sub_tiers)
-            below += len(got["batteries"]) + int(got["batteriesBelow"])
+            marks.update(str(m) for m in got.get("marks", []))
             tombstones.extend({"tier": int(t["tier"]) + 1, "reason": str(t["reason"])} for t in got["tombstones"])
             customers.append(
                 {"did": did, "lot": lot, "batteries": list(got["batteries"]), "batteries_below": got["batteriesBelow"]}
@@ -749,7 +769,9 @@ class FederatedTrace:
             "subject": {"id": subject},
             "batteries": list(br.batteries),
             "lots": br.affected,
-            "batteriesBelow": below,
+            # distinct batteries below, own ones excluded (the marks dedupe paths through a DAG)
+            "batteriesBelow": len(marks - own),
+            "marks": sorted(marks),
             "tombstones": tombstones,
             "computedAt": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
@@ -784,7 +806,10 @@ class FederatedTrace:
             mine = await anyio.to_thread.run_sync(self.ledger.receipts_of, self.owner, asker, lot_id)
             if not mine:
                 raise NotFound(f"no lot {lot_id} received from you", field="lot", rule="recall: lots received from you")
-            down = await self.downstream(lot_id, requester=asker, lots=tuple(mine))
+            salt = query.get("salt", "")
+            if len(salt) > 64 or not all(c in "0123456789abcdef" for c in salt):
+                raise InvalidInput("salt: up to 64 lower-case hex digits", field="salt", rule="recall question salt")
+            down = await self.downstream(lot_id, requester=asker, lots=tuple(mine), salt=salt)
             return {"answer": down.token, "tiers": down.tiers, "ms": down.timing.get("total")}
         hidden = NotFound(f"no lot {lot_id} shipped to you", field="lot", rule="upstream summary: lots shipped to you")
         try:
@@ -854,7 +879,7 @@ class FederatedTrace:
             "batteries": a["batteries"],
             "lots": a["lots"],
             "customers": down.customers,
-            "batteries_total": len(a["batteries"]) + int(a["batteriesBelow"]),
+            "batteries_total": len(a.get("marks", [])) or len(a["batteries"]) + int(a["batteriesBelow"]),
             "tombstones": tombstones,
             "unreachable_customers": [{"did": d, "reason": r} for d, r in down.failed.items()],
             "answer": down.token,
