@@ -63,7 +63,6 @@ from batpass.node._federation import (
     FederatedTrace,
     Refused,
 )
-from batpass.node.local import LocalNode
 from batpass.ouranos import OuranosHub
 from batpass.trust import (
     DidResolver,
@@ -181,13 +180,8 @@ class HubFederation:
         bpnl = self._bpnl_of.get(requester)
         if self.wallet is None or not self.hub.bridge_released(op_id, bpnl, "certificates"):
             return []
-        out: list[str] = []
-        for w in self.wallet.wallet():
-            if w["subject"] != owner or w["type"] not in ATTACHED:
-                continue
-            token = self.wallet.held_token(w["id"])
-            out.append(token if w["format"] == "vc+jwt" else present_sd_jwt(token, disclose=DISCLOSED))
-        return out
+        held = self.wallet.held(ATTACHED, subject=owner)
+        return [token if "~" not in token else present_sd_jwt(token, disclose=DISCLOSED) for token in held]
 
     def _delegation(self, owner: str, audience: str) -> str:
         op_id = self.hub.operator_id_of(owner)
@@ -358,7 +352,7 @@ async def hub_crosswalk_entry(operator_id: str, body: _CrosswalkIn, ctx: Ctx, _:
             exc.message, field="bpnl" if "BPN" in exc.message else "openOperatorId", rule=exc.rule
         ) from exc
     entry = CrosswalkEntry(link, Did(ctx.did), dt.datetime.now(dt.UTC))
-    signed = sign_entry(entry, ctx.service(LocalNode).identity)
+    signed = sign_entry(entry, ctx.identity)
     return JSONResponse(signed.to_json(), status_code=201)
 
 

@@ -551,13 +551,16 @@ class TrustService:
             raise NotFound(f"the wallet holds no credential {wallet_id}", rule="POST /v1/credentials/wallet")
         return str(row.token)
 
-    def held(self, types: Iterable[str] | None = None) -> list[str]:
+    def held(self, types: Iterable[str] | None = None, *, subject: str | None = None) -> list[str]:
+        """Held credentials (tokens), of ``types`` if given, issued to ``subject`` if given (a
+        subject whose keys this node keeps, e.g. a hub's operator)."""
         t = _sql.wallet
         q = sa.select(t.c.token).order_by(t.c.stored_at)
         if types is not None:
             q = q.where(t.c.ctype.in_(list(types)))
         with UnitOfWork(self.engine, write=False) as uow:
-            return [r.token for r in uow.conn.execute(q)]
+            tokens = [str(r.token) for r in uow.conn.execute(q)]
+        return tokens if subject is None else [tok for tok in tokens if _holder_of(tok) == subject]
 
     def present(self, token: str, *, audience: str, nonce: str, disclose: Sequence[str] = ()) -> str:
         """A presentation of a held credential: SD-JWT with chosen disclosures + key binding by

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
+import string
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,10 +44,21 @@ import httpx
 from rich.console import Console
 
 from batpass.core.errors import UpstreamUnavailable
+from batpass.node._tls import client_ssl_context
 from batpass.node.harness import RunningNode
+from batpass.ouranos import OuranosClient
 from batpass.scenario import Scenario
 
-__all__ = ["Story"]
+__all__ = ["Story", "account_password"]
+
+HUB = "jp-hub"
+
+
+def account_password() -> str:
+    """A per-run hub account password within ``LoginInputModel.accountPassword`` (8-20 of
+    a-zA-Z0-9!@#$%^&*(): a letter prefix, 14 random letters and digits, a symbol and a digit)."""
+    alphabet = string.ascii_letters + string.digits
+    return "Db" + "".join(secrets.choice(alphabet) for _ in range(14)) + "!7"
 
 
 @dataclass
@@ -90,6 +103,22 @@ class Story:
                 rule="the demo story expects this call to succeed",
             )
         return resp
+
+    # -- the Ouranos hub's published API -------------------------------------------------------
+    def hub_api_key(self) -> str:
+        """The hub's application API key (the ouranos step puts it in ``summary.json``)."""
+        entry = next(n for n in self.summary["nodes"] if n["name"] == HUB)
+        return str(entry["ouranos"]["api_key"])
+
+    @contextlib.contextmanager
+    def ouranos(self, short: str) -> Iterator[OuranosClient]:
+        """Hub operator ``short`` (``ouranos.operators``) logged in on the hub's published API."""
+        op = self.shared["ouranos.operators"][short]
+        ssl_ctx = client_ssl_context(self.out / "ca.pem")
+        with httpx.Client(base_url=self.nodes[HUB].base_url, verify=ssl_ctx, timeout=httpx.Timeout(30.0)) as http:
+            client = OuranosClient(http, api_key=self.hub_api_key())
+            client.login(op["operatorAccountId"], op["accountPassword"])
+            yield client
 
     # -- output ------------------------------------------------------------------------------
     def artefact(self, kind: str | None, rel_path: str, data: bytes | str | Any) -> Path:

@@ -26,14 +26,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from rich.table import Table
 
 from batpass.core.errors import InvariantViolation
 from batpass.node._story import trust
 from batpass.node._story._context import Story
-from batpass.node._tls import client_ssl_context
-from batpass.ouranos import OuranosClient
 
 __all__ = ["BRIDGE", "OPERATOR_BPNLS", "run"]
 
@@ -91,15 +88,9 @@ def run(story: Story) -> None:
         entries.append((short, op["openOperatorId"], bpnl, op["did"], stored))
     story.shared["bridge.bpnls"] = dict(OPERATOR_BPNLS)
 
-    hub_entry = next(n for n in story.summary["nodes"] if n["name"] == HUB)
-    api_key = hub_entry["ouranos"]["api_key"]
     released: list[tuple[str, str, str]] = []
-    with httpx.Client(
-        base_url=story.node(HUB).base_url, verify=client_ssl_context(story.out / "ca.pem"), timeout=30.0
-    ) as http:
-        for short, partner, scopes in RELEASES:
-            client = OuranosClient(http, api_key=api_key)
-            client.login(operators[short]["operatorAccountId"], operators[short]["accountPassword"])
+    for short, partner, scopes in RELEASES:
+        with story.ouranos(short) as client:
             bpnl = str(story.node(partner).node.config.bpnl)
             out = client.release_to_catenax(bpnl, scopes)
             released.extend((short, partner, r["scope"]) for r in out["releases"] if r["partnerBpnl"] == bpnl)

@@ -27,8 +27,6 @@ next to them; the masses follow the cell chemistry of :mod:`batpass.scenario` (N
 from __future__ import annotations
 
 import datetime as dt
-import secrets
-import string
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -40,7 +38,7 @@ from rich.table import Table
 from batpass.core.errors import ConfidentialityViolation, InvariantViolation, NotFound
 from batpass.footprint import OuranosCfp, OuranosDqr, ouranos_parent_cfp, ouranos_round
 from batpass.ledger import MATERIALS, Element
-from batpass.node._story._context import Story
+from batpass.node._story._context import Story, account_password
 from batpass.node._tls import client_ssl_context
 from batpass.ouranos import OuranosClient
 from batpass.scenario import CHEMISTRIES
@@ -101,12 +99,6 @@ OPERATORS: tuple[_Operator, ...] = (
         "Osaka, Sakai, Chikko-shinmachi 3-1",
     ),
 )
-
-
-def _password() -> str:
-    """A per-run password within ``LoginInputModel.accountPassword`` (8-20 of a-zA-Z0-9!@#$%^&*())."""
-    alphabet = string.ascii_letters + string.digits
-    return "Db" + "".join(secrets.choice(alphabet) for _ in range(14)) + "!7"
 
 
 # ------------------------------------------------------------------------------ the numbers
@@ -463,7 +455,7 @@ def _onboard(story: Story) -> tuple[str, dict[str, JSON]]:
                 "plantAddress": o.plant_address,
             },
         ).json()
-        account, password = f"cfp@{o.short}.example.jp", _password()
+        account, password = f"cfp@{o.short}.example.jp", account_password()
         story.call(
             "POST",
             HUB,

@@ -26,12 +26,9 @@ Writes ``story.shared["trades.answered"]`` (the sync answer).
 from __future__ import annotations
 
 import datetime as dt
-import secrets
-import string
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from rich.table import Table
 
 from batpass.core.errors import InvariantViolation
@@ -45,9 +42,7 @@ from batpass.footprint import (
     StageSplit,
     write_pact_v3,
 )
-from batpass.node._story._context import Story
-from batpass.node._tls import client_ssl_context
-from batpass.ouranos import OuranosClient
+from batpass.node._story._context import Story, account_password
 
 __all__ = ["run"]
 
@@ -92,11 +87,6 @@ def _footprint(story: Story, product: str, name: str) -> JSON:
     return write_pact_v3(fp)
 
 
-def _password() -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "Br" + "".join(secrets.choice(alphabet) for _ in range(14)) + "!5"
-
-
 def _represent(story: Story, api_key: str) -> JSON:
     """The supplier's footprints and twins, its operator on the hub, the bridge representing it."""
     bridge_bpnl = str(story.node(BRIDGE).node.config.bpnl)
@@ -117,7 +107,7 @@ def _represent(story: Story, api_key: str) -> JSON:
         },
         expect=(201,),
     ).json()
-    login = ("bridge@" + bpnl.lower(), _password())
+    login = ("bridge@" + bpnl.lower(), account_password())
     account = {"operatorAccountId": login[0], "accountPassword": login[1]}
     story.call("POST", HUB, f"/v1/ouranos/admin/operators/{op['operatorId']}/accounts", json=account, expect=(201,))
     body = {
@@ -150,14 +140,9 @@ def _part(op_id: str, plant_id: str, name: str, *, parent: bool) -> JSON:
 
 
 def run(story: Story) -> None:
-    hub_entry = next(n for n in story.summary["nodes"] if n["name"] == HUB)
-    api_key = hub_entry["ouranos"]["api_key"]
-    rep = _represent(story, api_key)
+    rep = _represent(story, story.hub_api_key())
     op = story.shared["ouranos.operators"][BUYER]
-    ssl_ctx = client_ssl_context(story.out / "ca.pem")
-    with httpx.Client(base_url=story.node(HUB).base_url, verify=ssl_ctx, timeout=30.0) as http:
-        buyer = OuranosClient(http, api_key=api_key)
-        buyer.login(op["operatorAccountId"], op["accountPassword"])
+    with story.ouranos(BUYER) as buyer:
         plant = buyer.plants()[0]["plantId"]
         structure = buyer.put(
             "partsStructure",
