@@ -878,6 +878,14 @@ class LedgerService:
         now = _dt.datetime.now(_dt.UTC)
         with UnitOfWork(self.engine) as uow:
             conn = uow.conn
+            # the account row is locked until commit, so concurrent claims on it (several workers
+            # on PostgreSQL; replays of one claim id too) read its debits one after the other.
+            # SQLite's write transaction (BEGIN IMMEDIATE) already serialises them.
+            credit = conn.execute(
+                select(t.credits)
+                .where(t.credits.c.owner == owner, t.credits.c.lot == lot, t.credits.c.element == el.value)
+                .with_for_update()
+            ).first()
             prev = conn.execute(select(t.claims).where(t.claims.c.owner == owner, t.claims.c.id == claim_id)).first()
             if prev is not None:
                 same = (prev.lot, prev.element, prev.kg, prev.claimant, prev.subject) == (
@@ -890,11 +898,6 @@ class LedgerService:
                 if not same:
                     raise Conflict(f"claim {claim_id} exists with other content", rule="ledger.claim.unique")
                 return _claim_json(prev, [])
-            credit = conn.execute(
-                select(t.credits).where(
-                    t.credits.c.owner == owner, t.credits.c.lot == lot, t.credits.c.element == el.value
-                )
-            ).first()
             if credit is None:
                 raise NotFound(
                     f"no {el.value} credit account for lot {lot} at {owner}", rule="ledger.credit.account", field="lot"

@@ -42,7 +42,6 @@ a second API beside the connector would need its own authorisation of the claima
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 import re
@@ -147,8 +146,6 @@ class CreditAccounts:
     def __init__(self, ledger: LedgerService) -> None:
         self.ledger = ledger
         self.owner = ledger.identity.did
-        # one claim at a time: the ledger reads the account's debits, then records the claim
-        self._lock = asyncio.Lock()
 
     async def content(self, key: str, *, participant_bpnl: str | None, agreement_id: str) -> Any:
         raise InvalidInput("claims are POSTed to <data plane>/claims", field="method", rule=_RULE)
@@ -172,20 +169,21 @@ class CreditAccounts:
         if query:
             raise InvalidInput("a claim takes no query", field=sorted(query)[0], rule=_RULE)
         claim = _claim(body)
-        async with self._lock:
-            res = await anyio.to_thread.run_sync(
-                partial(
-                    self.ledger.claim_recycled,
-                    self.owner,
-                    claim_id=_stored_id(consumer_did, claim["id"]),
-                    lot=claim["lot"],
-                    element=claim["element"],
-                    kg=claim["kg"],
-                    claimant=consumer_did,
-                    subject=claim["subject"],
-                    custody=claim["custody"],
-                )
+        # the ledger locks the account for the claim's transaction (one claim at a time, across
+        # workers too)
+        res = await anyio.to_thread.run_sync(
+            partial(
+                self.ledger.claim_recycled,
+                self.owner,
+                claim_id=_stored_id(consumer_did, claim["id"]),
+                lot=claim["lot"],
+                element=claim["element"],
+                kg=claim["kg"],
+                claimant=consumer_did,
+                subject=claim["subject"],
+                custody=claim["custody"],
             )
+        )
         own = {
             "id": claim["id"],
             "lot": res["lot"],
