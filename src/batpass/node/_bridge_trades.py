@@ -102,6 +102,7 @@ from batpass.node.local import LocalNode
 from batpass.ouranos import AmountUnit, CfpResponseStatus, OuranosClient
 from batpass.store import UnitOfWork
 from batpass.store.metadata import UTCDateTime, metadata
+from batpass.trust import SecretBox
 
 __all__ = [
     "BridgeTrades",
@@ -130,7 +131,8 @@ suppliers_table = Table(
     Column("operator_id", String(36), nullable=False),
     Column("open_operator_id", String(20), nullable=False),
     Column("plant_id", String(36), nullable=False),
-    # the hub credentials the bridge presents as that operator: secrets, never answered nor logged
+    # the hub credentials the bridge presents as that operator: secrets, sealed at rest with the
+    # node's secrets key (trust.SecretBox, bound to the row and column), never answered nor logged
     Column("api_key", Text, nullable=False),
     Column("account_id", String(320), nullable=False),
     Column("account_password", Text, nullable=False),
@@ -479,8 +481,9 @@ class BridgeTrades:
     """The bridge's side of hub trades addressed to the Catena-X suppliers it represents.
 
     ``hub_http`` makes a client of the hub's published API (base URL and TLS trust set);
-    ``pull_pcf`` asks a supplier's connector for a product's PCF; ``dqr_mapping`` is the Ouranos
-    rating scale the bridge writes on (none: ratings are not sent, and that is stated)."""
+    ``pull_pcf`` asks a supplier's connector for a product's PCF; ``secrets`` seals the suppliers'
+    hub credentials in the database; ``dqr_mapping`` is the Ouranos rating scale the bridge
+    writes on (none: ratings are not sent, and that is stated)."""
 
     def __init__(
         self,
@@ -488,10 +491,12 @@ class BridgeTrades:
         *,
         hub_http: Callable[[], httpx.Client],
         pull_pcf: PcfPull,
+        secrets: SecretBox,
         dqr_mapping: OuranosDqrMapping | None = None,
         clock: Callable[[], dt.datetime] = _now,
     ) -> None:
         self.engine = engine
+        self.secrets = secrets
         self.hub_http = hub_http
         self.pull_pcf = pull_pcf
         self.dqr_mapping = dqr_mapping
@@ -511,9 +516,44 @@ class BridgeTrades:
         async def pull(did: str, product_id: str, request_id: str) -> Any:
             return await connector.fetch(did, PCF_ASSET, {"productId": product_id, "requestId": request_id})
 
-        return cls(
-            node.engine, hub_http=hub_http, pull_pcf=pull, dqr_mapping=dqr_mapping_from_config(node.config.extra)
+        svc = cls(
+            node.engine,
+            hub_http=hub_http,
+            pull_pcf=pull,
+            secrets=SecretBox.load_or_create(node.paths.keys),
+            dqr_mapping=dqr_mapping_from_config(node.config.extra),
         )
+        svc.seal_stored()
+        return svc
+
+    # -- sealed credentials ---------------------------------------------------------------------
+
+    @staticmethod
+    def _context(bpnl: str, column: str) -> str:
+        return f"{suppliers_table.name}/{bpnl}/{column}"
+
+    def _seal(self, bpnl: str, column: str, secret: str) -> str:
+        return self.secrets.seal(secret, context=self._context(bpnl, column))
+
+    def _open(self, bpnl: str, column: str, stored: str) -> str:
+        return self.secrets.open(stored, context=self._context(bpnl, column))
+
+    def seal_stored(self) -> int:
+        """Seal credentials stored in the clear by a bridge from before sealing; the number of
+        suppliers rewritten (0 once done)."""
+        cols = ("api_key", "account_password")
+        with UnitOfWork(self.engine) as uow:
+            rows = uow.conn.execute(select(suppliers_table.c.bpnl, *(suppliers_table.c[c] for c in cols))).all()
+            n = 0
+            for r in rows:
+                values = {
+                    c: self._seal(r.bpnl, c, r[i + 1]) for i, c in enumerate(cols) if not SecretBox.is_sealed(r[i + 1])
+                }
+                if values:
+                    uow.conn.execute(update(suppliers_table).where(suppliers_table.c.bpnl == r.bpnl).values(**values))
+                    n += 1
+            uow.commit()
+        return n
 
     # -- representation -----------------------------------------------------------------------
 
@@ -579,9 +619,9 @@ class BridgeTrades:
                 "operator_id": operator_id,
                 "open_operator_id": str(me["openOperatorId"]),
                 "plant_id": plant_id,
-                "api_key": api_key,
+                "api_key": self._seal(bpnl, "api_key", api_key),
                 "account_id": account_id,
-                "account_password": password,
+                "account_password": self._seal(bpnl, "account_password", password),
                 "updated_at": now,
             }
             exists = uow.conn.execute(select(suppliers_table.c.bpnl).where(suppliers_table.c.bpnl == bpnl)).first()
@@ -637,9 +677,9 @@ class BridgeTrades:
                 s.operator_id,
                 s.open_operator_id,
                 s.plant_id,
-                s.api_key,
+                self._open(s.bpnl, "api_key", s.api_key),
                 s.account_id,
-                s.account_password,
+                self._open(s.bpnl, "account_password", s.account_password),
                 tuple(by.get(s.bpnl, ())),
             )
             for s in sups

@@ -25,6 +25,7 @@ from batpass.trust._keys import (
 )
 from batpass.trust._resolver import DidResolver, GuardedFetcher
 from batpass.trust._sdjwt import SdJwtVerified, issue_sd_jwt, present_sd_jwt, verify_sd_jwt
+from batpass.trust._sealed import SecretBox
 from batpass.trust._status import StatusListCache
 from batpass.trust._trustlist import TrustRegistry, load_trust_list, sign_trust_list
 from batpass.trust._vc import build_credential, issue_vc_jwt, issue_vp_jwt, verify_vc_jwt, verify_vp_jwt
@@ -66,6 +67,7 @@ __all__ = [
     "RecognitionRule",
     "RejectReason",
     "SdJwtVerified",
+    "SecretBox",
     "SelfIssued",
     "StatusListCache",
     "TrustList",

@@ -23,10 +23,10 @@ from typing import Any, cast
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 
 from batpass import ouranos
-from batpass.core.errors import InvalidInput, NotFound
+from batpass.core.errors import ConfigurationError, InvalidInput, NotFound
 from batpass.footprint import (
     DataQuality,
     DeclaredUnit,
@@ -46,11 +46,12 @@ from batpass.node._bridge_trades import (
     dqr_mapping_from_config,
     match_product,
     ratings_to_ouranos,
+    suppliers_table,
 )
 from batpass.node._composition import NODE_MIGRATIONS_DIR
 from batpass.ouranos import AmountUnit, OuranosClient, OuranosHub
 from batpass.ouranos._harness import build_app, seed_operator
-from batpass.trust import load_or_create_identity
+from batpass.trust import SecretBox, load_or_create_identity
 
 D = Decimal
 SUPPLIER = "BPNL00000009MINE"
@@ -343,7 +344,9 @@ async def test_the_bridge_answers_refuses_and_leaves_unanswered(setup: tuple[Hub
             raise NotFound(f"{did} has no catenax-pcf for {product} for this node", rule="entitled partners only")
         return _pcf(product=product)
 
-    svc = BridgeTrades(bridge_engine, hub_http=hub.http, pull_pcf=pull, dqr_mapping=ONE_TO_THREE)
+    svc = BridgeTrades(
+        bridge_engine, hub_http=hub.http, pull_pcf=pull, secrets=SecretBox.generate(), dqr_mapping=ONE_TO_THREE
+    )
     products = [
         RepresentedProduct(LIOH, "LiOH battery grade", AmountUnit.KILOGRAM, SupplierRole.REFINER),
         RepresentedProduct(LIOH_B, "LiOH technical grade", AmountUnit.KILOGRAM, SupplierRole.REFINER),
@@ -393,6 +396,17 @@ async def test_the_bridge_answers_refuses_and_leaves_unanswered(setup: tuple[Hub
         products=products,
     )
     assert {p["productId"]: p["traceId"] for p in again["products"]} == traces
+    # the hub credentials are sealed in the database, bound to their row and column
+    with bridge_engine.connect() as conn:
+        stored = conn.execute(select(suppliers_table.c.api_key, suppliers_table.c.account_password)).one()
+    assert all(SecretBox.is_sealed(v) for v in stored)
+    assert hub.api_key not in repr(stored) and "Br1dgeMine!" not in repr(stored)
+    with pytest.raises(ConfigurationError, match="does not open"):
+        svc.secrets.open(stored.api_key, context=f"represented_suppliers/{SUPPLIER}/account_password")
+    # a row stored in the clear (a bridge from before sealing) is sealed once, then left alone
+    with bridge_engine.begin() as conn:
+        conn.execute(update(suppliers_table).values(api_key=hub.api_key, account_password="Br1dgeMine!"))
+    assert svc.seal_stored() == 1 and svc.seal_stored() == 0
 
     with hub.client(*buyer_login) as buyer:
         req = _request(
