@@ -72,21 +72,31 @@ def write_private_pem(path: Path, key: PrivateKey) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    write_private_file(path, pem)
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write secret bytes readable by their owner only (mode 600), atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+        fh.write(data)
     os.replace(tmp, path)
 
 
-def _read_private_pem(path: Path) -> PrivateKey:
+def read_private_file(path: Path) -> bytes:
+    """The bytes of a key file, refused if others may read it."""
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise ConfigurationError(
             f"key file {path} is readable by others (mode {mode:o})", rule="key files are mode 600"
         )
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    return path.read_bytes()
+
+
+def _read_private_pem(path: Path) -> PrivateKey:
+    key = serialization.load_pem_private_key(read_private_file(path), password=None)
     if not isinstance(key, (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey)):
         raise ConfigurationError(f"key file {path} holds an unsupported key type")
     return key

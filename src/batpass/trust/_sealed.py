@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from batpass.core.errors import ConfigurationError
+from batpass.trust._keys import read_private_file, write_private_file
 
 __all__ = ["SecretBox"]
 
@@ -43,18 +44,8 @@ class SecretBox:
         file that others may read is refused, as for the signing keys."""
         path = folder / KEY_FILE
         if not path.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(AESGCM.generate_key(bit_length=256))
-            os.replace(tmp, path)
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            raise ConfigurationError(
-                f"key file {path} is readable by others (mode {mode:o})", rule="key files are mode 600"
-            )
-        return cls(path.read_bytes())
+            write_private_file(path, AESGCM.generate_key(bit_length=256))
+        return cls(read_private_file(path))
 
     @staticmethod
     def is_sealed(value: str) -> bool:
