@@ -2,7 +2,7 @@
 HTTPS: the provider builds a battery passport and stores a PCF; a member partner finds the twins
 in the provider's registry with its DCP token, negotiates under ``cx.circular.dpp:1`` (and
 ``cx.pcf.base:1``), pulls the Catena-X battery pass and asks for the PCF by product id. Both are
-checked against the Catena-X schemas in ``shared/specs`` (not the package's copies). A node
+checked against the Catena-X schemas vendored in ``tests/specs`` (not the package's copies). A node
 without a membership credential, a member that never signed the Data Exchange Governance (no
 ``DataExchangeGovernanceCredential``, so the usage policy's ``FrameworkAgreement`` does not hold),
 a request dropping the usage purpose and a product the partner is not entitled to are refused.
@@ -44,7 +44,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "src/batpass/passport/_data/demo-ev-model.yaml"
-SPECS = ROOT.parent / "shared/specs/catenax/semantic-models"
+SPECS = ROOT / "tests/specs/catenax/semantic-models"  # vendored (tests/specs/PROVENANCE.md)
 BATTERY_PASS_SCHEMA = SPECS / "io.catenax.battery.battery_pass/6.1.0/gen/BatteryPass-schema.json"
 PCF_SCHEMA = SPECS / "io.catenax.pcf/9.0.0/gen/Pcf-schema.json"
 DSP = "/api/dsp/2025-1"
@@ -77,7 +77,7 @@ class Setup:
 
 
 def _summary(battery_link: str, issuer: str) -> dict[str, Any]:
-    """A minimal ledger-free upstream summary (the contract §1 shape) for the passport build."""
+    """A minimal ledger-free upstream summary (the shape of docs/contracts.md) for the passport build."""
     return {
         "summaryVersion": "1.0",
         "subject": {"kind": "battery", "id": battery_link, "material": "battery"},

@@ -2,7 +2,7 @@
 Catena-X nodes over HTTPS: the customer asks (``GET /productIds/{id}?requestId=``, 202 Accepted,
 through the supplier's connector); the supplier answers later by ``PUT /productIds/{id}?requestId=``
 through the customer's connector, written into its outbox; the customer stores the PCF once it
-validated against the Catena-X schema (checked here again against ``shared/specs``).
+validated against the Catena-X schema (checked here again against the copy vendored in ``tests/specs``).
 
 Three ways a request is answered: at once when a product twin names the customer and an active
 footprint exists; after the operator's release when no twin names the customer; and after a
@@ -41,7 +41,7 @@ from batpass.node.harness import NodeSpec, RunningNode, federation, federation_c
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-PCF_SCHEMA = ROOT.parent / "shared/specs/catenax/semantic-models/io.catenax.pcf/9.0.0/gen/Pcf-schema.json"
+PCF_SCHEMA = ROOT / "tests/specs/catenax/semantic-models/io.catenax.pcf/9.0.0/gen/Pcf-schema.json"
 TWINNED = "urn:gtin:04012345000030"  # a product twin names the customer; active footprint
 UNTWINNED = "urn:gtin:04012345000047"  # active footprint, no twin naming the customer
 NOT_YET = "urn:gtin:04012345000054"  # a twin names the customer; only a deprecated footprint

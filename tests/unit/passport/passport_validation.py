@@ -4,7 +4,7 @@ Each function returns the list of problems found (empty when the document is val
 asserts ``== []`` and sees every problem at once:
 
 - :func:`catenax_errors`: Catena-X ``io.catenax.battery.battery_pass:6.1.0`` against the schema
-  in ``../shared/specs/catenax`` (JSON Schema draft-04, the form the SAMM generator publishes);
+  vendored in ``tests/specs/catenax`` (JSON Schema draft-04, the form the SAMM generator publishes);
 - :func:`aas_errors`: an AAS V3.1 JSON environment with ``aas_core3_1.verification`` (no errors)
   and the BaSyx compliance tool's Python API (status SUCCESS; its CLI exit code is always 0);
 - :func:`batterypass_errors`: the Battery Pass 1.2.0 modules: CarbonFootprint against its schema,
@@ -39,7 +39,8 @@ __all__ = [
     "catenax_errors",
 ]
 
-SPECS = Path(__file__).resolve().parents[3].parent / "shared" / "specs"
+#: the vendored specification files (``tests/specs/PROVENANCE.md``)
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 CATENAX_SCHEMA = SPECS / "catenax/semantic-models/io.catenax.battery.battery_pass/6.1.0/gen/BatteryPass-schema.json"
 CARBON_FOOTPRINT_SCHEMA = (
     SPECS / "batterypass/io.BatteryPass.CarbonFootprint/1.2.0/gen/CarbonFootprintForBatteries-schema.json"
