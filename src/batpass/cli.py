@@ -7,7 +7,7 @@ standard error, so standard output stays clean for data.
 from __future__ import annotations
 
 import json
-import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -19,16 +19,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from batpass.core.errors import BatpassError
+from batpass.core.logs import configure_logging, logging_config
 from batpass.core.settings import load_settings
 
 app = typer.Typer(
     name="batpass",
     help="EU battery passports and critical-material traceability across Catena-X and Ouranos.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-ca_app = typer.Typer(help="The federation certificate authority.", no_args_is_help=True)
+ca_app = typer.Typer(help="The federation certificate authority.")
 app.add_typer(ca_app, name="ca")
 
 
@@ -125,8 +125,6 @@ def serve(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
 ) -> None:
     """Serve a node over HTTPS (certificate from the federation CA)."""
-    import os
-
     import uvicorn
 
     from batpass.node.local import open_node, port_in_use
@@ -144,6 +142,14 @@ def serve(
     ssl_kwargs: dict[str, str] = {}
     if not plain:
         ssl_kwargs = {"ssl_certfile": str(local.paths.cert), "ssl_keyfile": str(local.paths.key)}
+    base_url, did, profiles = local.base_url, local.did, ", ".join(local.config.profiles)
+    local.close()
+    err_console.print(
+        f"batpass node [bold]{escape(node)}[/] serving {escape(base_url)} (bound to {escape(host)}, "
+        f"{workers} worker{'s' if workers != 1 else ''})\n  DID       {escape(did)}\n  profiles  {escape(profiles)}",
+        highlight=False,
+        soft_wrap=True,
+    )
     os.environ["BATPASS_NODE"] = node
     uvicorn.run(
         "batpass.node.app:app_from_env",
@@ -151,8 +157,8 @@ def serve(
         host=host,
         port=local.config.port,
         workers=workers,
-        log_level=settings.log_level,
-        access_log=False,
+        log_config=logging_config(settings.log_level, fmt=settings.log_format, access=settings.access_log),
+        access_log=False,  # batpass's own access line (with the duration) replaces uvicorn's
         # partners' idle keep-alive connections must not hold a stopping node for long
         timeout_graceful_shutdown=2,
         **ssl_kwargs,  # type: ignore[arg-type]
@@ -205,10 +211,31 @@ def demo(
     run_demo(out, serve=not no_serve)
 
 
+def _usage_error(exc: typer.TyperException) -> NoReturn:
+    """A usage error as one ``error:`` line after the command's usage line, exit 2 (POSIX usage
+    errors). typer 0.29 vendors its own click (``typer._click``), so its exceptions are matched by
+    typer's public base class, never by ``click.ClickException``."""
+    ctx = getattr(exc, "ctx", None)
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    if ctx is not None:
+        commands = getattr(ctx.command, "list_commands", None)
+        if commands is not None and message == "Missing command.":  # a group given no sub-command
+            message = f"missing command (one of: {', '.join(commands(ctx))})"
+        err_console.print(escape(ctx.get_usage()), highlight=False, soft_wrap=True)
+        err_console.print(f"Try '{escape(ctx.command_path)} --help' for help.", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # the environment decides the format before any command runs; a bad setting is reported below
     try:
-        rc = app(standalone_mode=False)
+        settings = load_settings()
+        configure_logging(settings.log_level, fmt=settings.log_format)
+    except BatpassError:  # a malformed setting: the command that loads the settings reports it
+        configure_logging()
+    try:
+        rc = app(standalone_mode=False, prog_name="batpass")
         if isinstance(rc, int) and rc != 0:
             sys.exit(rc)
     except BatpassError as exc:
@@ -221,15 +248,8 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    except typer.TyperException as exc:  # usage errors: unknown command or option, bad or missing value
+        _usage_error(exc)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from batpass.core.errors import InvalidInput
 
 __all__ = ["Settings", "load_settings"]
 
@@ -27,6 +29,10 @@ class Settings(BaseSettings):
     #: PostgreSQL schema for this node (several nodes may share one database)
     db_schema: str | None = None
     log_level: str = "warning"
+    #: ``text`` (ISO timestamps, for a terminal) or ``json`` (one object per line, for a log shipper)
+    log_format: Literal["text", "json"] = "text"
+    #: ``batpass serve`` logs one line per request (method, path, status, duration)
+    access_log: bool = True
     #: the node ``batpass serve`` runs (``--node`` on the command line)
     node: str | None = None
 
@@ -36,4 +42,11 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """The settings from the environment (and ``overrides``); a malformed variable is refused with
+    its name, e.g. ``BATPASS_LOG_FORMAT: Input should be 'text' or 'json'``."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "BATPASS_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise InvalidInput(f"{name}: {first['msg']}", field=name, rule="settings (environment BATPASS_*)") from exc

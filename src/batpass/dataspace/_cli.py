@@ -19,7 +19,7 @@ from batpass.dataspace import _sql as t
 from batpass.dataspace.model import Asset, OfferDefinition, Participant
 from batpass.dataspace.service import DataspaceSettings, DspProvider
 
-app = typer.Typer(help="Dataspace connector administration (assets, offers, partner groups).", no_args_is_help=True)
+app = typer.Typer(help="Dataspace connector administration (assets, offers, partner groups).")
 NodeOpt = Annotated[str, typer.Option("--node", help="node name under $BATPASS_HOME")]
 
 
@@ -42,8 +42,8 @@ def _provider(node_name: str) -> DspProvider:
 
 
 def _fail(err: BatpassError) -> None:
-    where = f" ({err.field})" if isinstance(err, InvalidInput) and err.field else ""
-    typer.echo(f"error{where}: {err.message}", err=True)
+    where = f" (field: {err.field})" if isinstance(err, InvalidInput) and err.field else ""
+    typer.echo(f"error: {err.message}{where}", err=True)
     raise typer.Exit(2)
 
 

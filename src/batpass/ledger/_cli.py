@@ -28,8 +28,8 @@ from batpass.ledger.service import LedgerService
 
 __all__ = ["app", "authorise", "claim", "generate", "outflows", "record", "scenario_app", "trace", "verify"]
 
-app = typer.Typer(help="Material ledger: record events, verify the chain, trace, outflows.", no_args_is_help=True)
-scenario_app = typer.Typer(help="Seeded EU/JP supply-chain scenario.", no_args_is_help=True)
+app = typer.Typer(help="Material ledger: record events, verify the chain, trace, outflows.")
+scenario_app = typer.Typer(help="Seeded EU/JP supply-chain scenario.")
 
 NodeOpt = Annotated[str, typer.Option("--node", help="the node to act on ($BATPASS_HOME/NAME)")]
 

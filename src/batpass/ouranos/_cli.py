@@ -10,7 +10,7 @@ import typer
 from batpass.core.errors import BatpassError
 from batpass.ouranos.service import OuranosHub
 
-app = typer.Typer(help="Ouranos hub: operators, plants, accounts and API keys", no_args_is_help=True)
+app = typer.Typer(help="Ouranos hub: operators, plants, accounts and API keys")
 
 NodeOpt = Annotated[str, typer.Option("--node", help="the hub node's name")]
 

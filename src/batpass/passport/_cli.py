@@ -18,7 +18,7 @@ from batpass.core.ids import BatteryId
 
 __all__ = ["app"]
 
-app = typer.Typer(help="EU battery passports: build, show, status.", no_args_is_help=True)
+app = typer.Typer(help="EU battery passports: build, show, status.")
 
 NodeOpt = Annotated[str, typer.Option("--node", help="node name (folder under $BATPASS_HOME)")]
 BackupOpt = Annotated[
@@ -75,7 +75,9 @@ def build(
     static: Annotated[Path, typer.Option("--static", help="static product data YAML (docs/passport-static-data.md)")],
     node: NodeOpt,
     item: Annotated[Path | None, typer.Option("--item", help="JSON: item-level data points")] = None,
-    summary: Annotated[Path | None, typer.Option("--summary", help="JSON: upstream summary (contract §1)")] = None,
+    summary: Annotated[
+        Path | None, typer.Option("--summary", help="JSON: an upstream summary (docs/contracts.md)")
+    ] = None,
     footprint: Annotated[Path | None, typer.Option("--footprint", help="JSON: {kg_co2e_per_kwh, stages}")] = None,
     backup: BackupOpt = None,
 ) -> None:

@@ -24,8 +24,8 @@ from batpass.trust.service import TrustService
 
 __all__ = ["app", "credential_app"]
 
-app = typer.Typer(help="Trust lists: add (verify and keep), list, sign.", no_args_is_help=True)
-credential_app = typer.Typer(help="Verifiable credentials: issue, verify, revoke, present.", no_args_is_help=True)
+app = typer.Typer(help="Trust lists: add (verify and keep), list, sign.")
+credential_app = typer.Typer(help="Verifiable credentials: issue, verify, revoke, present.")
 
 NodeOpt = Annotated[str, typer.Option("--node", help="the node to act on ($BATPASS_HOME/NAME)")]
 

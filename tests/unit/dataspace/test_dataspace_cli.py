@@ -14,4 +14,4 @@ def test_bad_file_exits_2(tmp_path: Path) -> None:
     bad.write_text("{not json")
     result = CliRunner().invoke(app, ["register-offer", str(bad), "--node", "nonexistent-node"])
     assert result.exit_code == 2
-    assert "error (file)" in result.output
+    assert "error: " in result.output and "(field: file)" in result.output
