@@ -169,3 +169,42 @@ def test_payloads_without_canaries_report_only_what_the_chance_rule_predicts(pay
     texts_expected = {f"text:{i}" for i, t in enumerate(canaries().texts) if t.value.lower() in body.lower()}
     assert got == expected_quantities(tokens) | texts_expected
     assert report["leaks_found"] == len(got)
+
+
+# --- any input: the scan never raises, and numbers inside identifiers are not numbers
+
+#: identifiers a payload carries whose first characters read as a number with an exponent
+IDENTIFIER_LIKE = [
+    "0711e989-f0b4-4c6e-9d7a-2f3b5c6d7e8f",  # a UUID: 711 x 10^989 if read as a number
+    "1e999",  # beyond the float range
+    "9E-99999999999999999999",
+    "12e3456-a",
+    "urn:uuid:5e300-0-0",
+]
+
+
+def test_a_uuid_that_starts_like_a_number_is_no_quantity() -> None:
+    for ident in IDENTIFIER_LIKE:
+        report = _scan(json.dumps({"id": ident, "nested": [ident, {"k": ident.upper()}]}))
+        assert not [leak for leak in report["leaks"] if leak["canary_id"].startswith("quantity:")], ident
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values, st.lists(st.sampled_from(IDENTIFIER_LIKE), max_size=3))
+def test_the_scan_never_raises_on_any_json(value: Any, idents: list[str]) -> None:
+    body = json.dumps({"v": value, "ids": idents}, allow_nan=False)
+    report = _scan(body)
+    assert report["payloads_scanned"] == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_the_scan_never_raises_on_any_text(text: str) -> None:
+    assert _scan(text)["payloads_scanned"] == 1

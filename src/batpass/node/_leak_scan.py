@@ -1,9 +1,9 @@
-"""The leak scan: planted canaries looked for in every payload a node received (DESIGN §5).
+"""The leak scan: planted canaries looked for in every payload a node received (docs/architecture.md "Confidentiality").
 
-DESIGN section 5: a supplier's own suppliers and purchase quantities never leave its node unless
+docs/architecture.md "Confidentiality": a supplier's own suppliers and purchase quantities never leave its node unless
 released; tests prove it "with planted canary values (supplier names, identifiers, quantities, and
 the same quantities converted to other units) that must never reach a node not entitled to them".
-Issue 9 item 5 applies it to the demo's car maker: the canaries are everything about the
+The demo applies it to its car maker: the canaries are everything about the
 companies *above* its direct supplier (the cell maker, whose identity it knows) and the cell
 maker's purchase quantities; the payloads are the JSON Lines file written by
 :mod:`batpass.node._payload_log`.
@@ -94,8 +94,10 @@ _NUMBER = re.compile(
     r"(?<![\w.])(?<!\w[:\-])"  # not inside a word, a dotted number, host:port or a-hyphenated-id
     r"(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
     r"(?:kg|g|t|lbs?)?"
-    r"(?!\w|\.\d)"
+    r"(?!\w|\.\d|-\w)"  # nor the head of an identifier such as the UUID 0711e989-f0b4-…
 )
+#: a written exponent beyond this is no quantity anyone ships (floats end near 1e308)
+_MAX_EXPONENT = 300
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
 
 
@@ -308,7 +310,10 @@ class Canaries:
             return
         for m in _NUMBER.finditer(text):
             token = m.group(1)
-            digits, ulp = _precision(token)
+            precision = _precision(token)
+            if precision is None:
+                continue
+            digits, ulp = precision
             if digits < self.min_significant_digits:
                 continue
             t = float(token)
@@ -368,13 +373,16 @@ def significant_digits(value: float) -> int:
     return 0 if d == 0 else len(d.as_tuple().digits)
 
 
-def _precision(token: str) -> tuple[int, float]:
+def _precision(token: str) -> tuple[int, float] | None:
     """Significant digits of a number as written, and one unit in its last written digit
-    (``1234.50`` → 6 digits, 0.01; ``1234000`` → 4 digits, 1000; ``1.2e3`` → 2 digits, 100)."""
+    (``1234.50`` → 6 digits, 0.01; ``1234000`` → 4 digits, 1000; ``1.2e3`` → 2 digits, 100);
+    None when the number is beyond what a float holds (``1e999``)."""
     mantissa, _, exp = token.lower().partition("e")
     e = int(exp) if exp else 0
     whole, _, frac = mantissa.partition(".")
     digits = (whole + frac).lstrip("0")
+    if abs(e) + len(whole) + len(frac) > _MAX_EXPONENT:
+        return None
     if frac:
         return len(digits), 10.0 ** (e - len(frac))
     stripped = digits.rstrip("0")
