@@ -82,3 +82,25 @@ def test_production_mode_refuses_the_development_flag(two_nodes: tuple[Path, lis
     )
     assert p.returncode == 2
     assert "refused in production" in p.stderr
+
+
+def test_serve_says_where_it_listens_and_logs_each_request(two_nodes: tuple[Path, list[RunningNode]]) -> None:
+    """``batpass serve`` prints its URL, DID and profiles when it starts, then one access line per
+    request with an ISO timestamp, method, path, status and duration (never the query string)."""
+    import re
+
+    home, runs = two_nodes
+    alpha = runs[0]
+    ctx = ssl.create_default_context(cafile=str(federation_ca(home)))
+    with httpx.Client(verify=ctx) as client:
+        assert client.get(alpha.base_url + "/v1/no-such-route?secret=s3cr3t").status_code == 404
+    assert alpha.log_path is not None
+    log = alpha.log_path.read_text()
+    assert f"serving {alpha.base_url}" in log and alpha.did in log and "profiles  catena-x" in log
+    line = re.compile(
+        r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00 INFO +batpass\.access: 127\.0\.0\.1 GET /v1/no-such-route 404 "
+        r"\d+\.\d ms$",
+        re.M,
+    )
+    assert line.search(log), log[-2000:]
+    assert "s3cr3t" not in log

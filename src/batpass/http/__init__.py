@@ -6,6 +6,7 @@ It knows no capability. ``node/`` builds the :class:`NodeContext` in the app's l
 stores it on ``app.state.ctx``; routers reach it only through the aliases below.
 """
 
+from batpass.http._access import AccessLogMiddleware
 from batpass.http._context import (
     AdminKey,
     Ctx,
@@ -17,6 +18,7 @@ from batpass.http._errors import ErrorShape, install_error_handlers, validation_
 from batpass.http._problems import problem_body, problem_response
 
 __all__ = [
+    "AccessLogMiddleware",
     "AdminKey",
     "Ctx",
     "ErrorShape",

@@ -2,7 +2,7 @@
 
 The lifespan opens the node (configuration, migrated engine, keys), builds the outbound HTTPS
 clients that trust the federation CA (once, warmed at start), registers each capability's
-services for the node's profiles, mounts the routers under DESIGN section 2's URL layout and
+services for the node's profiles, mounts the routers under the URL layout of docs/architecture.md and
 starts the outbox dispatcher. Errors are translated at this edge: RFC 9457 problem details on
 ``/v1`` and elsewhere, and each standard API's own shape on its prefix (``ERROR_SHAPES``).
 """
@@ -36,7 +36,7 @@ from batpass.dataspace import (
 from batpass.dataspace import routes as dataspace_routes
 from batpass.footprint import PactService
 from batpass.footprint import routes as footprint_routes
-from batpass.http import Ctx, ErrorShape, NodeContext, install_error_handlers
+from batpass.http import AccessLogMiddleware, Ctx, ErrorShape, NodeContext, install_error_handlers
 from batpass.ledger import LedgerService
 from batpass.ledger import routes as ledger_routes
 from batpass.node import _bridge_link, _bridge_trades, _connector_assets, _credit_exchange, _federation, _pcf_async
@@ -297,6 +297,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
     install_error_handlers(app, shapes)
     if payload_log is not None:
         app.add_middleware(PayloadLogMiddleware, log=payload_log)
+    app.add_middleware(AccessLogMiddleware)  # outermost: its duration covers every other layer
 
     @app.get("/health", tags=["node"])
     def health(ctx: Ctx) -> dict[str, Any]:
