@@ -1,4 +1,4 @@
-"""compliance.evaluate_s: evaluate 10,000 batteries at one date (BENCHMARKS.md)."""
+"""compliance.evaluate_s: evaluate 10,000 batteries at one date (docs/benchmarks.md)."""
 
 from __future__ import annotations
 

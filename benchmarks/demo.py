@@ -1,5 +1,5 @@
 """demo.wall_s: the whole demo (`batpass demo --no-serve`) from start to exit, the virtual
-environment already set up (BENCHMARKS.md). Medians of --runs runs (default 3); the demo's own
+environment already set up (docs/benchmarks.md). Medians of --runs runs (default 3); the demo's own
 output goes to standard error."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ federation (no agreement, transfer or DID document cached anywhere); warm: later
 batteries (agreements and data-plane tokens reused; every tier pulls its suppliers' summaries again,
 and a node re-signs its answer only when one of its inputs changed: the per-(lot, requester)
 answer cache of ``batpass.node._federation``). Medians over ``FED_RUNS`` federations. The
-downstream recall trace from a mine lot (not a BENCHMARKS.md figure) is timed on stderr only.
+downstream recall trace from a mine lot (not a docs/benchmarks.md figure) is timed on stderr only.
 Progress on stderr, figures on stdout.
 """
 

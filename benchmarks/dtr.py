@@ -1,4 +1,4 @@
-"""dtr.lookup_p50_ms at 10^3 and 10^5 twins, over HTTPS on loopback with keep-alive (BENCHMARKS.md).
+"""dtr.lookup_p50_ms at 10^3 and 10^5 twins, over HTTPS on loopback with keep-alive (docs/benchmarks.md).
 
 A real provider node is started with the harness (``batpass serve`` in its own process, TLS from
 the federation CA) after its twins were written straight into its store (``TwinRegistry.bulk_create``

@@ -1,4 +1,4 @@
-"""footprint.aggregate_ms: aggregate one product from 10,000 supplier inputs (BENCHMARKS.md)."""
+"""footprint.aggregate_ms: aggregate one product from 10,000 supplier inputs (docs/benchmarks.md)."""
 
 from __future__ import annotations
 

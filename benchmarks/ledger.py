@@ -1,4 +1,4 @@
-"""Ledger figures (BENCHMARKS.md):
+"""Ledger figures (docs/benchmarks.md):
 
 - ``ledger.trace_upstream_p50_ms``: median wall time of ``LedgerService.trace`` (frontier-batched
   upstream search, one query per hop, plus the origin shares) from a battery to its mine sites,

@@ -1,4 +1,4 @@
-"""Passport figures (BENCHMARKS.md):
+"""Passport figures (docs/benchmarks.md):
 
 - ``passport.build_sign_store_per_s``: build + sign (Ed25519 JWS, chained) + store + enqueue the
   backup copy, per battery, upstream summaries precomputed, on a fresh SQLite store;

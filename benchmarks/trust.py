@@ -1,4 +1,4 @@
-"""Trust benchmarks (BENCHMARKS.md): ``trust.verify_per_s`` and ``trust.issue_per_s``.
+"""Trust benchmarks (docs/benchmarks.md): ``trust.verify_per_s`` and ``trust.issue_per_s``.
 
 verify: distinct credentials (no token is verified twice in a round, so no result can be
 cached), each checked end to end by the Verifier — signature, JSON Schema (vc+jwt), trust list

@@ -102,20 +102,26 @@ def host(make_store: Callable[[Sequence[Path]], Engine]) -> Iterator[Host]:
 
 
 def test_01_token_with_valid_credentials(host: Host) -> None:
-    r = host.client.post(f"{API}/auth/token", data={"grant_type": "client_credentials"},
-                         headers={"Authorization": host.basic()})
+    r = host.client.post(
+        f"{API}/auth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": host.basic()}
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600 and body["access_token"]
     # the form-field variant of client authentication (RFC 6749 section 2.3.1)
-    r2 = host.client.post(f"{API}/auth/token", data={"grant_type": "client_credentials", "client_id": host.client_id,
-                                                     "client_secret": host.secret})
+    r2 = host.client.post(
+        f"{API}/auth/token",
+        data={"grant_type": "client_credentials", "client_id": host.client_id, "client_secret": host.secret},
+    )
     assert r2.status_code == 200 and r2.json()["access_token"] != body["access_token"]
 
 
 def test_02_token_with_invalid_credentials(host: Host) -> None:
-    r = host.client.post(f"{API}/auth/token", data={"grant_type": "client_credentials"},
-                         headers={"Authorization": host.basic("wrong-secret")})
+    r = host.client.post(
+        f"{API}/auth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": host.basic("wrong-secret")},
+    )
     assert r.status_code in (400, 401)
     assert r.json()["error"] == "invalid_client" and r.json()["error_description"]
     r = host.client.post(f"{API}/auth/token", data={"grant_type": "password"}, headers={"Authorization": host.basic()})
@@ -182,8 +188,11 @@ def test_08_unknown_footprint(host: Host) -> None:
 
 
 REQUEST_CREATED = {
-    "specversion": "1.0", "id": "test-run-id-12345", "source": "https://webhook.example.com",
-    "time": "2023-05-19T10:30:00Z", "type": "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3",
+    "specversion": "1.0",
+    "id": "test-run-id-12345",
+    "source": "https://webhook.example.com",
+    "time": "2023-05-19T10:30:00Z",
+    "type": "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3",
     "data": {"productId": ["urn:gtin:1234567890123"], "comment": "Please send PCF data for this year."},
 }
 CE = {"Content-Type": "application/cloudevents+json; charset=UTF-8"}
@@ -214,14 +223,21 @@ def test_14_request_for_unknown_product_is_rejected(host: Host) -> None:
     assert host.client.post(f"{API}/3/events", json=event, headers={**host.auth, **CE}).status_code == 200
     [(_, body, _)] = _outbox(host)
     assert body["type"] == "org.wbcsd.pact.ProductFootprint.RequestRejectedEvent.3"
-    assert body["data"] == {"requestEventId": "test-run-id-14",
-                            "error": {"code": "NotFound", "message": "The requested footprint could not be found."}}
+    assert body["data"] == {
+        "requestEventId": "test-run-id-14",
+        "error": {"code": "NotFound", "message": "The requested footprint could not be found."},
+    }
 
 
 def test_15_published_event_accepted(host: Host) -> None:
-    event = {"type": "org.wbcsd.pact.ProductFootprint.PublishedEvent.3", "specversion": "1.0",
-             "id": "123e4567-e89b-12d3-a456-426614174000", "source": "https://webhook.example.com",
-             "time": "2023-05-19T11:30:00Z", "data": {"pfIds": ["urn:gtin:4712345060507"]}}
+    event = {
+        "type": "org.wbcsd.pact.ProductFootprint.PublishedEvent.3",
+        "specversion": "1.0",
+        "id": "123e4567-e89b-12d3-a456-426614174000",
+        "source": "https://webhook.example.com",
+        "time": "2023-05-19T11:30:00Z",
+        "data": {"pfIds": ["urn:gtin:4712345060507"]},
+    }
     r = host.client.post(f"{API}/3/events", json=event, headers={**host.auth, **CE})
     assert r.status_code == 200 and r.content == b""
     assert [e["id"] for e in host.service.events_received()] == [event["id"]]
@@ -229,9 +245,14 @@ def test_15_published_event_accepted(host: Host) -> None:
 
 
 def test_16_events_with_invalid_token(host: Host) -> None:
-    event = {"type": "org.wbcsd.pact.ProductFootprint.PublishedEvent.3", "specversion": "1.0",
-             "id": "test-run-id-12345", "source": "https://webhook.example.com", "time": "2023-05-19T12:30:00Z",
-             "data": {"pfIds": ["urn:gtin:4712345060507"]}}
+    event = {
+        "type": "org.wbcsd.pact.ProductFootprint.PublishedEvent.3",
+        "specversion": "1.0",
+        "id": "test-run-id-12345",
+        "source": "https://webhook.example.com",
+        "time": "2023-05-19T12:30:00Z",
+        "data": {"pfIds": ["urn:gtin:4712345060507"]},
+    }
     r = host.client.post(f"{API}/3/events", json=event, headers={"Authorization": "Bearer invalid-access-token", **CE})
     assert r.status_code in (400, 401) and r.json()["code"] == "BadRequest"
     assert host.service.events_received() == []
@@ -255,9 +276,14 @@ FILTERS: list[tuple[str, dict[str, Any], list[str]]] = [
     ("26 validBefore", {"validBefore": "2026-01-01T00:00:00Z"}, [d["id"] for d in DOCS]),
     ("27 status", {"status": "Deprecated"}, [DOCS[3]["id"]]),
     ("28 status and productId", {"status": "Active", "productId": "urn:gtin:1234567890123"}, [FP1["id"]]),
-    ("29 companyId OR", {"companyId": ["urn:uuid:abc12345-6789-4def-0123-456789abcdef", "urn:uuid:other-company"],
-                         "productId": ["urn:gtin:1234567890123", "urn:gtin:1234567890401"]},
-     [FP1["id"], DOCS[1]["id"]]),
+    (
+        "29 companyId OR",
+        {
+            "companyId": ["urn:uuid:abc12345-6789-4def-0123-456789abcdef", "urn:uuid:other-company"],
+            "productId": ["urn:gtin:1234567890123", "urn:gtin:1234567890401"],
+        },
+        [FP1["id"], DOCS[1]["id"]],
+    ),
     ("30 productId negative", {"productId": "urn:bogus:product:nonexistent123"}, []),
     ("31 companyId negative", {"companyId": "urn:bogus:company:nonexistent456"}, []),
     ("32 geography negative", {"geography": "XX"}, []),
@@ -266,8 +292,11 @@ FILTERS: list[tuple[str, dict[str, Any], list[str]]] = [
     ("35 validAfter negative", {"validAfter": "2099-12-31T23:59:59Z"}, []),
     ("36 validBefore negative", {"validBefore": "1900-01-01T00:00:00Z"}, []),
     ("37 status negative", {"status": "BogusStatusValue"}, []),
-    ("38 AND negative", {"companyId": "urn:bogus:company:5FIi8zS3", "productId": "urn:bogus:product:nonexistent123"},
-     []),
+    (
+        "38 AND negative",
+        {"companyId": "urn:bogus:company:5FIi8zS3", "productId": "urn:bogus:product:nonexistent123"},
+        [],
+    ),
     ("39 OR negative", {"companyId": ["urn:bogus:company:nonexistent1", "urn:bogus:company:nonexistent2"]}, []),
 ]
 
@@ -278,8 +307,9 @@ def test_20_39_filters(host: Host, case: str, params: dict[str, Any], expected: 
 
 
 def test_40_v2_filter_syntax_is_400(host: Host) -> None:
-    r = host.client.get(f"{API}/3/footprints", params={"$filter": "created ge '2023-01-15T10:15:30Z'"},
-                        headers=host.auth)
+    r = host.client.get(
+        f"{API}/3/footprints", params={"$filter": "created ge '2023-01-15T10:15:30Z'"}, headers=host.auth
+    )
     assert r.status_code == 400 and r.json()["code"] == "BadRequest" and "$filter" in r.json()["message"]
 
 

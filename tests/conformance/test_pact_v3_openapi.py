@@ -32,8 +32,13 @@ from batpass.store import MIGRATIONS_DIR as STORE_DIR
 from batpass.store import make_engine, upgrade
 
 BASE = "https://api.example.com"
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 MAX_EXAMPLES = 25
 STATS: Counter[str] = Counter()
 
@@ -59,9 +64,14 @@ def pact_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Test
         service.store_document(doc)
     creds = service.create_client("schemathesis")
     with TestClient(build_app(service, base_url=BASE), base_url=BASE) as client:
-        token = client.post("/pact/auth/token", data={"grant_type": "client_credentials",
-                                                      "client_id": creds.client_id,
-                                                      "client_secret": creds.client_secret}).json()["access_token"]
+        token = client.post(
+            "/pact/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": creds.client_id,
+                "client_secret": creds.client_secret,
+            },
+        ).json()["access_token"]
         yield client, {"Authorization": f"Bearer {token}"}, [d["id"] for d in DOCS]
     engine.dispose()
 
@@ -73,8 +83,13 @@ def test_pact_v3_openapi_conformance(pact_client: tuple[TestClient, dict[str, st
     for result in schema.get_all_operations():
         operation = result.ok()
 
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(data=st.data())
         def run(data: st.DataObject) -> None:
             case = data.draw(operation.as_strategy())  # noqa: B023 (run() is called in this iteration)

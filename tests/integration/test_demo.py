@@ -1,5 +1,5 @@
 """The demo as a newcomer runs it (``batpass demo --no-serve``), checked through summary.json,
-whose keys are a stable contract (DESIGN section 9)."""
+whose keys are a stable contract (README "What the demo shows")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The demo's ``footprint`` and ``compliance`` steps, through ``summary.json`` and the artefacts:
 the pack footprint per kWh with the Annex II stages Ouranos does not carry marked null and
 listed, and the compliance findings and reports at 2027-02-18, 2031-08-18 and 2036-08-18
-(DESIGN section 9)."""
+(README "What the demo shows")."""
 
 from __future__ import annotations
 

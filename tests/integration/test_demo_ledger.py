@@ -1,4 +1,4 @@
-"""The demo's ``ledger`` step, checked through ``summary.json`` (DESIGN section 9) of the
+"""The demo's ``ledger`` step, checked through ``summary.json`` (README "What the demo shows") of the
 session's full demo run."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The demo's ``ouranos`` step, checked as a user of ``summary.json`` would: the hub's entry lists
-a demo API key and operator logins (DESIGN section 9) that work on the published Ouranos API over
+a demo API key and operator logins (README "What the demo shows") that work on the published Ouranos API over
 HTTPS, the cell maker's CFP reads back with its supplier's released share, and the cathode maker
 (the supplier) never sees the cell maker's required amount."""
 

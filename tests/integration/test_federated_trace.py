@@ -1,4 +1,4 @@
-"""Recursive federated trace across six real nodes over HTTPS (DESIGN §4 flow 2, §5):
+"""Recursive federated trace across six real nodes over HTTPS (docs/architecture.md "Flows" 2 and "Confidentiality"):
 mines → refining → precursor → cathode → cells → pack. The pack node asks only the cell node;
 each tier asks its own suppliers through its DSP connector, recursively.
 

@@ -49,19 +49,36 @@ def report_data(subject: Battery | BatteryModel, at: dt.date, findings: Sequence
         "model": model.model_id,
         "category": str(model.category),
         "at": at.isoformat(),
-        "summary": {s: sum(1 for f in findings if str(f.status) == s)
-                    for s in ("pass", "fail", "not yet required", "not yet determinable")},
+        "summary": {
+            s: sum(1 for f in findings if str(f.status) == s)
+            for s in ("pass", "fail", "not yet required", "not yet determinable")
+        },
         "findings": [
-            {"rule": f.rule, "status": str(f.status), "subject": f.subject, "values": _plain(dict(f.values)),
-             "text": f.text, "reference": f.reference, "detail": f.detail}
+            {
+                "rule": f.rule,
+                "status": str(f.status),
+                "subject": f.subject,
+                "values": _plain(dict(f.values)),
+                "text": f.text,
+                "reference": f.reference,
+                "detail": f.detail,
+            }
             for f in findings
         ],
-        "footprint": None if fp is None else {
+        "footprint": None
+        if fp is None
+        else {
             "kg_co2e_per_kwh": _plain(fp.kg_co2e_per_kwh),
             "stages": {k: _plain(v) for k, v in fp.stages.items()},  # None = stage not provided
         },
-        "recycled": {m: {"pre_consumer": _plain(r.pre_consumer), "post_consumer": _plain(r.post_consumer),
-                         "total": _plain(r.total)} for m, r in model.recycled.items()},
+        "recycled": {
+            m: {
+                "pre_consumer": _plain(r.pre_consumer),
+                "post_consumer": _plain(r.post_consumer),
+                "total": _plain(r.total),
+            }
+            for m, r in model.recycled.items()
+        },
         "recycled_minimums": {p: {m: _plain(v) for m, v in mins.items()} for p, mins in minimums.items()},
     }
 

@@ -6,7 +6,7 @@ determinable"), the ``earliest`` date of an "X, or N months after the act, which
 obligation, what it applies to, the battery categories in scope, and its parameters.
 ``effective: always`` marks a format rule that holds whenever the format is used (``date.min``).
 
-Sources: ../shared/RULES.md, Regulation (EU) 2023/1542. This module knows no evaluation.
+Sources: Regulation (EU) 2023/1542; the rules as docs/rules.md lists them. This module knows no evaluation.
 """
 
 from __future__ import annotations

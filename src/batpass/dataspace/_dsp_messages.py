@@ -2,7 +2,7 @@
 
 Every message this node emits goes through :func:`validated`, which checks it against the DSP
 2025-1 JSON Schema for its ``@type`` (bundled in ``_data/dsp``, an unmodified copy of the
-upstream artefacts). Upstream defect worked around at load time (specs/README.md): three transfer
+upstream artefacts, see ``_data/dsp/PROVENANCE.md``). Upstream defect worked around at load time: three transfer
 schemas reference ``#definitions/...`` instead of ``#/definitions/...``; the reference is rewritten
 when the schema is loaded, the file is not edited. Incoming messages are parsed strictly: a JSON
 object, an ``@context`` naming the DSP context and only contexts bundled here (never fetched), the

@@ -2,7 +2,8 @@
 
 Shell descriptors with their submodel descriptors, ``GET /lookup/shells`` and
 ``POST /lookup/shellsByAssetLink`` with cursor paging (AAS Registry API V3.1.0_SSP-001 as served
-by the Catena-X registry, ``specs/catenax/digital-twin-registry``). Visibility follows the
+by the Catena-X registry: eclipse-tractusx/sldt-digital-twin-registry,
+``backend/src/main/resources/static/aas-registry-openapi.yaml``). Visibility follows the
 registry's classic model (sldt-digital-twin-registry, docs/architecture/6-crosscutting-concepts):
 a ``specificAssetId`` is visible only to the BPNLs named in its ``externalSubjectId`` (closed by
 default: no subject means the owner only); ``PUBLIC_READABLE`` is allowed only for

@@ -125,15 +125,15 @@ class FixedTokenVerifier:
     """Test mode: accepts one fixed ``Authorization`` value as a fixed participant.
 
     Exists so the public DSP test kit could be pointed at a node. Refused in production mode and
-    in the demo (DESIGN §2: production refuses fixed test tokens); constructing it there raises
-    :class:`ConfigurationError`.
+    in the demo (production mode refuses fixed test tokens: docs/architecture.md "The node");
+    constructing it there raises :class:`ConfigurationError`.
     """
 
     def __init__(self, token: str, participant: Participant, *, production: bool, demo: bool) -> None:
         if production or demo:
             raise ConfigurationError(
                 "the fixed-token test mode is refused in production mode and in the demo",
-                rule="DESIGN §2: production refuses fixed test tokens",
+                rule='production mode refuses fixed test tokens (docs/architecture.md "The node")',
             )
         if len(token) < 16:
             raise ConfigurationError("the test token must have at least 16 characters", rule="test mode")

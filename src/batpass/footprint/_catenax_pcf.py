@@ -1,11 +1,11 @@
 """Catena-X PCF 9.0 (``urn:samm:io.catenax.pcf:9.0.0``) ⇄ the normalised footprint.
 
-Source: specs/catenax/semantic-models/io.catenax.pcf/9.0.0 (schema bundled as
+Source: the Catena-X PCF aspect model, eclipse-tractusx/sldt-semantic-models ``io.catenax.pcf/9.0.0`` (schema bundled as
 ``_data/catenax-pcf-9.0.0.schema.json``). The PCF is "based on the declared unit amount" (as PACT
 v3); data-quality ratings are 1–5 (``DqiNumberTrait``); ``productionStage`` is cradle-to-gate
 without an Annex II split ("stage split not provided"); ``distributionStage`` is carried when
-``distributionStageIncluded``; exempted emissions are capped at 3 % by the Catena-X rulebook
-(RULES.md "Footprint exchange"). Entities are one-element arrays, as the aspect model has them.
+``distributionStageIncluded``; exempted emissions are capped at 3 % by the Catena-X rulebook.
+Entities are one-element arrays, as the aspect model has them.
 """
 
 from __future__ import annotations

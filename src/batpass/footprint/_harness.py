@@ -20,9 +20,18 @@ def build_app(service: PactService, *, base_url: str) -> FastAPI:
     app = FastAPI()
     app.include_router(router)
     ctx = NodeContext(
-        name="pact", did="did:web:pact.test", base_url=base_url, resolver_base=base_url, profiles=("catenax",),
-        engine=service.engine, admin_key_sha256=hashlib.sha256(ADMIN_KEY.encode()).hexdigest(), production=False,
-        client=cast(Any, None), sync_client=cast(Any, None), identity=None, settings=None,
+        name="pact",
+        did="did:web:pact.test",
+        base_url=base_url,
+        resolver_base=base_url,
+        profiles=("catenax",),
+        engine=service.engine,
+        admin_key_sha256=hashlib.sha256(ADMIN_KEY.encode()).hexdigest(),
+        production=False,
+        client=cast(Any, None),
+        sync_client=cast(Any, None),
+        identity=None,
+        settings=None,
     )
     ctx.services[PactService] = service
     app.state.ctx = ctx

@@ -6,10 +6,10 @@ per-declared-unit values of one part (``cfpType`` ``preProduction``, ``mainProdu
 ``preProcessing`` / ``mainProcessing``, each ``{TeR, GeR, TiR}``), the parent totals and the
 5-decimal round-up.
 
-Sources: the published OpenAPI (``specs/ouranos/data-transaction-system/docs/openapi.yaml``,
+Sources: the published OpenAPI (``ouranos-ecosystem-idi/data-transaction-system``, ``docs/openapi.yaml``:
 ``CfpModel.ghgEmission``: 0–99999.99999, at most 5 decimals; ``ghgDeclaredUnit`` enum), and the
-reference application's arithmetic (``research/ouranos.md`` section 2.6; RULES.md "Footprint
-exchange"):
+reference application's arithmetic (``ouranos-ecosystem-idi/sample-application-cfp-frontend``,
+``lib/utils.ts``):
 
 - parent stage value = own stage value + Σ(child stage total × amount required);
 - each of TeR, GeR, TiR of a stage = Σ(dqr × emission) / Σ(emission) over the parent's own
@@ -100,7 +100,7 @@ class OuranosDqr:
 
     @property
     def overall(self) -> Decimal:
-        """(TeR + GeR + TiR) / 3, as the reference application shows it (research/ouranos.md §2.6)."""
+        """(TeR + GeR + TiR) / 3, as the reference application shows it (``lib/utils.ts``)."""
         return (self.ter + self.ger + self.tir) / 3
 
 

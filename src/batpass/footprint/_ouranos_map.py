@@ -2,7 +2,7 @@
 
 Source: the Ouranos data transaction API (``CfpModel``: ``cfpType`` preProduction / mainProduction /
 preComponent / mainComponent, ``dqrType`` preProcessing / mainProcessing with ``{TeR, GeR, TiR}``,
-``ghgDeclaredUnit``), RULES.md "Footprint exchange".
+``ghgDeclaredUnit``); docs/rules.md "Ouranos CFP".
 
 - pre-processing total (own + parts) → Annex II raw material acquisition and pre-processing;
   main production total → main product production (the METI method mirrors the EU stages);

@@ -1,10 +1,10 @@
 """PACT v2 and v3 ProductFootprint ⇄ the normalised footprint: the mapping tables.
 
-Sources: PACT v2 data model (specs/pact/v2/sine-pact-data-model/data-model-schema.json:
+Sources: PACT v2 data model (sine-fdn/impact-protocols ``pact-data-model/schema/data-model-schema.json``:
 ``pCfExcludingBiogenic`` per declared unit, ``unitaryProductAmount``, DQRs 1–3,
-``exemptedEmissionsPercent`` 0–5, ``primaryDataShare`` percent) and PACT v3 (specs/pact/v3/
-conformance-service/openapi_v3_0.yaml ``CarbonFootprint``: ``pcfExcludingBiogenicUptake`` for
-``declaredUnitAmount`` units, DQRs 1–5); RULES.md "Footprint exchange":
+``exemptedEmissionsPercent`` 0–5, ``primaryDataShare`` percent) and PACT v3 (wbcsd/pact-conformance-service
+``src/schemas/openapi_v3_0.yaml``, bundled as ``_data/pact-openapi-3.0.4.yaml``: ``CarbonFootprint``:
+``pcfExcludingBiogenicUptake`` for ``declaredUnitAmount`` units, DQRs 1–5); hence:
 v2 product total = ``pCfExcludingBiogenic × unitaryProductAmount``; v3 is already for
 ``declaredUnitAmount`` units (300 kg CO2e/kg × 2,000 kg in v2 = 600,000 in v3).
 
@@ -45,7 +45,7 @@ PACT_UNITS: dict[str, DeclaredUnit] = {
 PACT_UNIT_NAMES = {v: k for k, v in PACT_UNITS.items()}
 V2_UNITS = frozenset(PACT_UNITS) - {"piece"}
 
-#: the exemption caps (RULES.md "Footprint exchange"); PACT v3 states no cap there
+#: the exemption cap of PACT v2; PACT v3 states no cap there
 EXEMPTION_CAP_V2 = Decimal(5)  # percent, PACT v2 ExemptedEmissionsPercent maximum 5
 #: reference periods including this year or later must give the primary data share
 PRIMARY_DATA_SHARE_FROM_YEAR = 2025
@@ -159,7 +159,7 @@ def read_pact(doc: dict[str, Any], *, expect: int | None = None) -> ProductFootp
             value=str(amount),
         )
     value = _dec(pcf.get(names["pcf"]), f"pcf.{names['pcf']}", f"{rule_v}.{names['pcf']}")
-    # v2: per declared unit; v3: for declaredUnitAmount units (RULES.md "Footprint exchange")
+    # v2: per declared unit; v3: for declaredUnitAmount units (PACT Technical Specifications v2, v3)
     per_unit = value if version == 2 else value / amount
 
     start = _time(pcf.get("referencePeriodStart"), "pcf.referencePeriodStart")

@@ -58,13 +58,17 @@ def normalise_base_url(url: str, *, field_name: str = "base_url") -> str:
     parts = urlsplit(url.strip())
     if parts.scheme.lower() != "https" or not parts.hostname:
         raise InvalidInput(
-            f"{field_name} {url!r} is not an HTTPS URL", field=field_name,
-            rule="PACT v3: every API call, token requests included, uses HTTPS", value=url,
+            f"{field_name} {url!r} is not an HTTPS URL",
+            field=field_name,
+            rule="PACT v3: every API call, token requests included, uses HTTPS",
+            value=url,
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise InvalidInput(
-            f"{field_name} {url!r} carries a query, fragment or user info", field=field_name,
-            rule="a PACT base URL is scheme, host, port and path", value=url,
+            f"{field_name} {url!r} carries a query, fragment or user info",
+            field=field_name,
+            rule="a PACT base URL is scheme, host, port and path",
+            value=url,
         )
     host = parts.hostname.lower()
     if ":" in host:  # IPv6 literal
@@ -100,12 +104,22 @@ class PactPeer:
     updated_at: dt.datetime
 
     def public(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "token_url": self.token_url, "client_id": self.client_id,
-                "name": self.name, "updated_at": self.updated_at.isoformat()}
+        return {
+            "base_url": self.base_url,
+            "token_url": self.token_url,
+            "client_id": self.client_id,
+            "name": self.name,
+            "updated_at": self.updated_at.isoformat(),
+        }
 
 
 def save_peer(
-    engine: Engine, base_url: str, *, client_id: str, client_secret: str, token_url: str | None = None,
+    engine: Engine,
+    base_url: str,
+    *,
+    client_id: str,
+    client_secret: str,
+    token_url: str | None = None,
     name: str | None = None,
 ) -> PactPeer:
     """Store (or replace) the credentials for the partner at ``base_url``."""
@@ -116,8 +130,13 @@ def save_peer(
     if not client_secret:
         raise InvalidInput("client_secret is empty", field="client_secret", rule="RFC 6749 section 2.3.1")
     now = dt.datetime.now(dt.UTC)
-    values = {"token_url": token, "client_id": client_id, "client_secret": client_secret, "name": name,
-              "updated_at": now}
+    values = {
+        "token_url": token,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "name": name,
+        "updated_at": now,
+    }
     with UnitOfWork(engine) as uow:
         exists = uow.conn.execute(select(pact_peers.c.base_url).where(pact_peers.c.base_url == base)).first()
         if exists:
@@ -131,8 +150,13 @@ def save_peer(
 def list_peers(engine: Engine) -> list[PactPeer]:
     with engine.connect() as conn:
         rows = conn.execute(
-            select(pact_peers.c.base_url, pact_peers.c.token_url, pact_peers.c.client_id, pact_peers.c.name,
-                   pact_peers.c.updated_at).order_by(pact_peers.c.base_url)
+            select(
+                pact_peers.c.base_url,
+                pact_peers.c.token_url,
+                pact_peers.c.client_id,
+                pact_peers.c.name,
+                pact_peers.c.updated_at,
+            ).order_by(pact_peers.c.base_url)
         ).all()
     return [PactPeer(r.base_url, r.token_url, r.client_id, r.name, r.updated_at) for r in rows]
 

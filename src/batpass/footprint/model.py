@@ -4,8 +4,8 @@ Role: one product footprint every exchange format maps to and from — per decla
 total, the Annex II stage split (or one cradle-to-gate value marked "stage split not provided"),
 primary data share, data-quality ratings on a stated scale, reference period, geography, method and
 standards, verification, mass-balance flag — and the aggregation of a product's footprint from its
-inputs' supplier footprints (RULES.md "Footprint exchange", "Carbon footprint"; Regulation (EU)
-2023/1542 Art. 7, Annex II).
+inputs' supplier footprints (Regulation (EU) 2023/1542 Art. 7, Annex II; PACT Technical Specifications
+v2 and v3; docs/rules.md "Footprint exchange").
 
 Conventions: values are ``Decimal`` kg CO2e excluding biogenic uptake; ``per_unit`` is the
 footprint of **one** declared unit; ``total`` = ``per_unit × declared_unit_amount``. A stage a
@@ -81,7 +81,7 @@ class DataQuality:
                 raise InvalidInput(
                     f"{name} data-quality rating {value} is outside {low}–{high}",
                     field=f"dqi.{name}DQR",
-                    rule=f"data-quality ratings range {self.scale.value} (RULES.md 'Footprint exchange')",
+                    rule=f"data-quality ratings range {self.scale.value} (PACT v2: 1-3; PACT v3, Catena-X PCF: 1-5)",
                     value=str(value),
                 )
 
@@ -96,7 +96,7 @@ class DataQuality:
             raise InvalidInput(
                 "ratings on an unspecified scale are converted only through a configured mapping",
                 field="dqi.scale",
-                rule="Ouranos DQR scale unspecified (RULES.md 'Footprint exchange')",
+                rule="Ouranos DQR scale unspecified (not published with the Ouranos data transaction API)",
             )
         if self.scale == DqrScale.ONE_TO_THREE:
 
@@ -129,7 +129,10 @@ class StageSplit:
             raise InvalidInput(
                 "a cradle-to-gate value without split cannot sit beside raw-material or main-production values",
                 field="stages.unsplit",
-                rule="stage split not provided (issue 7)",
+                rule=(
+                    "Regulation (EU) 2023/1542 Annex II: a cradle-to-gate value without a stage split stands for "
+                    "raw material and main production together (stage split not provided)"
+                ),
             )
 
     def get(self, stage: Stage) -> Decimal | None:
@@ -344,9 +347,7 @@ class OwnEmissions:
         return sum(self.by_stage.values(), ZERO)
 
 
-_RULE_UNITS = (
-    "input emissions = quantity × supplier footprint per unit; units must match (RULES.md 'Footprint exchange')"
-)
+_RULE_UNITS = "input emissions = quantity × supplier footprint per unit; units must match (docs/rules.md 'Aggregation')"
 
 
 def declared_units_of(item: BomInput, index: int) -> Decimal:
@@ -428,7 +429,7 @@ def aggregate(
     header: FootprintHeader,
     mass_per_declared_unit_kg: Decimal | None = None,
 ) -> ProductFootprint:
-    """A product's footprint from its inputs and its own emissions (RULES.md "Aggregation").
+    """A product's footprint from its inputs and its own emissions (docs/rules.md "Aggregation").
 
     Each input contributes quantity (in its footprint's declared unit) × footprint per unit,
     assigned to Annex II stages by ``ROLE_STAGE``; own emissions are added by stage; the sum is

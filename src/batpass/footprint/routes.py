@@ -34,8 +34,18 @@ router = APIRouter()
 
 #: ListFootprints query parameters (PACT v3) plus ``offset``, which our pagination links carry
 LIST_PARAMS = frozenset(
-    {"limit", "offset", "productId", "companyId", "geography", "classification", "validOn", "validAfter",
-     "validBefore", "status"}
+    {
+        "limit",
+        "offset",
+        "productId",
+        "companyId",
+        "geography",
+        "classification",
+        "validOn",
+        "validAfter",
+        "validBefore",
+        "status",
+    }
 )
 _PACT_CODES = {400: "BadRequest", 401: "BadRequest", 403: "AccessDenied", 404: "NotFound", 501: "NotImplemented"}
 
@@ -88,13 +98,19 @@ def _basic(header: str | None) -> tuple[str | None, str | None]:
         decoded = base64.b64decode(value.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise OAuthError(
-            "client authentication failed: malformed Basic credentials", error="invalid_client", status=401,
+            "client authentication failed: malformed Basic credentials",
+            error="invalid_client",
+            status=401,
             rule="RFC 7617",
         ) from exc
     cid, sep, secret = decoded.partition(":")
     if not sep:
-        raise OAuthError("client authentication failed: malformed Basic credentials", error="invalid_client",
-                         status=401, rule="RFC 7617 user-id ':' password")
+        raise OAuthError(
+            "client authentication failed: malformed Basic credentials",
+            error="invalid_client",
+            status=401,
+            rule="RFC 7617 user-id ':' password",
+        )
     # RFC 6749 section 2.3.1: id and secret are form-urlencoded before Basic encoding
     return unquote(cid), unquote(secret)
 
@@ -118,7 +134,8 @@ def _list_filter(request: Request) -> tuple[FootprintFilter, int, int | None]:
     unknown = sorted(set(q.keys()) - LIST_PARAMS)
     if unknown:
         raise InvalidInput(
-            f"query parameter {unknown[0]!r} is not a ListFootprints parameter", field=unknown[0],
+            f"query parameter {unknown[0]!r} is not a ListFootprints parameter",
+            field=unknown[0],
             rule="PACT v3 ListFootprints parameters (the v2 $filter syntax is not part of v3)",
         )
 
@@ -218,7 +235,6 @@ def events_received(ctx: Ctx, _admin: AdminKey) -> list[dict[str, Any]]:
     return _pact(ctx).events_received()
 
 
-
 @router.post("/v1/footprints/pact/peers", status_code=201, tags=["footprints"])
 def register_peer(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """Keep the OAuth2 client a partner gave this node for its PACT API: ``base_url`` (the
@@ -241,8 +257,11 @@ def register_peer(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Bo
     if unknown:
         raise InvalidInput(f"{unknown[0]!r} is not a peer field", field=unknown[0], rule="PACT peer credentials")
     peer = _pact(ctx).register_peer(
-        text["base_url"], client_id=text["client_id"], client_secret=text["client_secret"],
-        token_url=optional["token_url"], name=optional["name"],
+        text["base_url"],
+        client_id=text["client_id"],
+        client_secret=text["client_secret"],
+        token_url=optional["token_url"],
+        name=optional["name"],
     )
     return peer.public()
 

@@ -1,6 +1,6 @@
 """The PACT v3 host system of a node: footprints served, OAuth2 client credentials, events.
 
-Source: PACT Technical Specifications v3 (specs/pact/v3/conformance-service/openapi_v3_0.yaml,
+Source: PACT Technical Specifications v3 (wbcsd/pact-conformance-service ``src/schemas/openapi_v3_0.yaml``,
 bundled as ``_data/pact-openapi-3.0.4.yaml``): Action ListFootprints (filters: ``productId``,
 ``companyId``, ``geography``, ``classification`` — OR within a criterion, AND across, case-
 insensitive —, ``validOn``, ``validAfter``, ``validBefore``, ``status``), Action GetFootprint,
@@ -156,8 +156,10 @@ class FootprintFilter:
         for s in statuses:
             if s not in STATUSES:
                 raise InvalidInput(
-                    f"data.status {s!r} is not Active or Deprecated", field="data.status",
-                    rule="RequestCreatedEvent.data.status enum", value=s,
+                    f"data.status {s!r} is not Active or Deprecated",
+                    field="data.status",
+                    rule="RequestCreatedEvent.data.status enum",
+                    value=s,
                 )
         return cls(
             product_ids=strings("productId"),
@@ -194,7 +196,8 @@ def events_endpoint(source: str) -> str:
     if parts.scheme != "https" or not parts.netloc:
         raise InvalidInput(
             f"event source {source!r} is not an HTTPS URL the answer can be POSTed to",
-            field="source", rule="PACT v3: the answer event is POSTed to the requester's /3/events over HTTPS",
+            field="source",
+            rule="PACT v3: the answer event is POSTed to the requester's /3/events over HTTPS",
             value=source,
         )
     path = parts.path.rstrip("/")
@@ -267,7 +270,9 @@ class PactService:
         with UnitOfWork(self.engine) as uow:
             uow.conn.execute(
                 insert(pact_clients).values(
-                    client_id=creds.client_id, secret_sha256=_sha256(creds.client_secret), name=name,
+                    client_id=creds.client_id,
+                    secret_sha256=_sha256(creds.client_secret),
+                    name=name,
                     created_at=dt.datetime.now(dt.UTC),
                 )
             )
@@ -288,8 +293,13 @@ class PactService:
         now = dt.datetime.now(dt.UTC)
         with UnitOfWork(self.engine) as uow:
             exists = uow.conn.execute(select(pact_footprints.c.id).where(pact_footprints.c.id == fid)).first()
-            values = {"status": str(doc.get("status", "Active")), "valid_from": valid_from, "valid_to": valid_to,
-                      "document": doc, "stored_at": now}
+            values = {
+                "status": str(doc.get("status", "Active")),
+                "valid_from": valid_from,
+                "valid_to": valid_to,
+                "document": doc,
+                "stored_at": now,
+            }
             if exists:
                 uow.conn.execute(update(pact_footprints).where(pact_footprints.c.id == fid).values(**values))
                 uow.conn.execute(delete(pact_footprint_keys).where(pact_footprint_keys.c.footprint_id == fid))
@@ -307,12 +317,15 @@ class PactService:
         if grant_type != "client_credentials":
             raise OAuthError(
                 f"grant_type {grant_type!r} is not supported; use client_credentials",
-                error="unsupported_grant_type" if grant_type else "invalid_request", status=400,
+                error="unsupported_grant_type" if grant_type else "invalid_request",
+                status=400,
                 rule="RFC 6749 section 4.4.2",
             )
         if not client_id or not client_secret:
             raise OAuthError(
-                "client authentication failed: no client credentials", error="invalid_client", status=401,
+                "client authentication failed: no client credentials",
+                error="invalid_client",
+                status=401,
                 rule="RFC 6749 section 2.3.1 (HTTP Basic or client_id/client_secret form fields)",
             )
         with UnitOfWork(self.engine) as uow:
@@ -328,7 +341,8 @@ class PactService:
             uow.conn.execute(delete(pact_tokens).where(pact_tokens.c.expires_at < now))
             uow.conn.execute(
                 insert(pact_tokens).values(
-                    token_sha256=_sha256(token), client_id=client_id,
+                    token_sha256=_sha256(token),
+                    client_id=client_id,
                     expires_at=now + dt.timedelta(seconds=self.token_ttl_seconds),
                 )
             )
@@ -360,8 +374,10 @@ class PactService:
         for kind, values in flt.criteria():
             if values:
                 sub = select(pact_footprint_keys.c.footprint_id).where(
-                    and_(pact_footprint_keys.c.kind == kind,
-                         pact_footprint_keys.c.value.in_(sorted({v.lower() for v in values})))
+                    and_(
+                        pact_footprint_keys.c.kind == kind,
+                        pact_footprint_keys.c.value.in_(sorted({v.lower() for v in values})),
+                    )
                 )
                 conds.append(t.c.id.in_(sub))
         if flt.statuses:
@@ -381,10 +397,17 @@ class PactService:
         conds = self._where(flt)
         with self.engine.connect() as conn:
             total = int(conn.execute(select(func.count()).select_from(pact_footprints).where(*conds)).scalar_one())
-            rows = conn.execute(
-                select(pact_footprints.c.document).where(*conds).order_by(pact_footprints.c.seq)
-                .offset(offset).limit(size)
-            ).scalars().all()
+            rows = (
+                conn.execute(
+                    select(pact_footprints.c.document)
+                    .where(*conds)
+                    .order_by(pact_footprints.c.seq)
+                    .offset(offset)
+                    .limit(size)
+                )
+                .scalars()
+                .all()
+            )
         return FootprintPage([dict(r) for r in rows], total, offset, size)
 
     def get_footprint(self, footprint_id: str) -> dict[str, Any]:
@@ -412,15 +435,25 @@ class PactService:
                 flt = FootprintFilter.from_event_data(ev["data"])
                 destination = events_endpoint(ev["source"])
                 answer_id = enqueue(
-                    uow, kind=OUTBOX_KIND, destination=destination, body=self._answer(ev, flt),
-                    headers={"Content-Type": CLOUDEVENTS_JSON}, idempotency_key=f"pact-answer:{key}",
+                    uow,
+                    kind=OUTBOX_KIND,
+                    destination=destination,
+                    body=self._answer(ev, flt),
+                    headers={"Content-Type": CLOUDEVENTS_JSON},
+                    idempotency_key=f"pact-answer:{key}",
                 )
             elif ev["type"] in (REQUEST_FULFILLED, REQUEST_REJECTED):
                 _close_request(uow, ev)
             uow.conn.execute(
                 insert(pact_events).values(
-                    id=str(new_uuid7()), event_id=ev["id"], source=ev["source"], type=ev["type"],
-                    client_id=client_id, body=ev, answer_outbox_id=answer_id, received_at=dt.datetime.now(dt.UTC),
+                    id=str(new_uuid7()),
+                    event_id=ev["id"],
+                    source=ev["source"],
+                    type=ev["type"],
+                    client_id=client_id,
+                    body=ev,
+                    answer_outbox_id=answer_id,
+                    received_at=dt.datetime.now(dt.UTC),
                 )
             )
             uow.commit()
@@ -433,16 +466,28 @@ class PactService:
             kind, data = REQUEST_FULFILLED, {"requestEventId": request["id"], "pfs": docs}
         else:
             kind = REQUEST_REJECTED
-            data = {"requestEventId": request["id"],
-                    "error": {"code": "NotFound", "message": "The requested footprint could not be found."}}
-        return {"type": kind, "specversion": "1.0", "id": str(new_uuid7()), "source": self.events_source,
-                "time": _iso(dt.datetime.now(dt.UTC)), "data": data}
+            data = {
+                "requestEventId": request["id"],
+                "error": {"code": "NotFound", "message": "The requested footprint could not be found."},
+            }
+        return {
+            "type": kind,
+            "specversion": "1.0",
+            "id": str(new_uuid7()),
+            "source": self.events_source,
+            "time": _iso(dt.datetime.now(dt.UTC)),
+            "data": data,
+        }
 
     def _matching(self, flt: FootprintFilter) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(pact_footprints.c.document).where(*self._where(flt)).order_by(pact_footprints.c.seq)
-            ).scalars().all()
+            rows = (
+                conn.execute(
+                    select(pact_footprints.c.document).where(*self._where(flt)).order_by(pact_footprints.c.seq)
+                )
+                .scalars()
+                .all()
+            )
         return [dict(r) for r in rows]
 
     def events_received(self, *, types: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -453,18 +498,23 @@ class PactService:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).scalars().all()]
 
-
     # ---- the requesting side ---------------------------------------------------------------------
 
     def register_peer(
-        self, base_url: str, *, client_id: str, client_secret: str, token_url: str | None = None,
+        self,
+        base_url: str,
+        *,
+        client_id: str,
+        client_secret: str,
+        token_url: str | None = None,
         name: str | None = None,
     ) -> PactPeer:
         """Keep the OAuth2 client a partner gave this node for its PACT API at ``base_url``
         (replacing earlier credentials for it; a token obtained with those is dropped)."""
         old = find_peer(self.engine, base_url)
-        peer = save_peer(self.engine, base_url, client_id=client_id, client_secret=client_secret,
-                         token_url=token_url, name=name)
+        peer = save_peer(
+            self.engine, base_url, client_id=client_id, client_secret=client_secret, token_url=token_url, name=name
+        )
         if old is not None:
             self.tokens.forget(old)
         return peer
@@ -511,12 +561,24 @@ class PactService:
         client = self._client()
         now = dt.datetime.now(dt.UTC)
         event_id = str(new_uuid7())
-        event = {"type": REQUEST_CREATED, "specversion": "1.0", "id": event_id,
-                 "source": self.events_source, "time": _iso(now), "data": criteria}
+        event = {
+            "type": REQUEST_CREATED,
+            "specversion": "1.0",
+            "id": event_id,
+            "source": self.events_source,
+            "time": _iso(now),
+            "data": criteria,
+        }
         with UnitOfWork(self.engine) as uow:
-            uow.conn.execute(insert(pact_requests).values(
-                event_id=event_id, peer_base_url=creds.base_url, criteria=criteria, status="sending", sent_at=now,
-            ))
+            uow.conn.execute(
+                insert(pact_requests).values(
+                    event_id=event_id,
+                    peer_base_url=creds.base_url,
+                    criteria=criteria,
+                    status="sending",
+                    sent_at=now,
+                )
+            )
             uow.commit()
         try:
             resp = post_event(creds, event, client, self.tokens)
@@ -559,8 +621,17 @@ class PactService:
 
 #: RequestCreatedEvent.data properties (PACT v3 schema): the filters and a free-text comment
 REQUEST_DATA_FIELDS = frozenset(
-    {"productId", "companyId", "geography", "classification", "validOn", "validAfter", "validBefore", "status",
-     "comment"}
+    {
+        "productId",
+        "companyId",
+        "geography",
+        "classification",
+        "validOn",
+        "validAfter",
+        "validBefore",
+        "status",
+        "comment",
+    }
 )
 
 
@@ -571,7 +642,8 @@ def _request_criteria(data: Any) -> dict[str, Any]:
     unknown = sorted(set(data) - REQUEST_DATA_FIELDS)
     if unknown:
         raise InvalidInput(
-            f"data.{unknown[0]} is not a RequestCreatedEvent criterion", field=f"data.{unknown[0]}",
+            f"data.{unknown[0]} is not a RequestCreatedEvent criterion",
+            field=f"data.{unknown[0]}",
             rule="RequestCreatedEvent.data: " + ", ".join(sorted(REQUEST_DATA_FIELDS)),
         )
     comment = data.get("comment")
@@ -583,9 +655,14 @@ def _request_criteria(data: Any) -> dict[str, Any]:
 
 def _request_view(row: Any) -> dict[str, Any]:
     return {
-        "event_id": row.event_id, "peer": row.peer_base_url, "data": row.criteria, "status": row.status,
-        "sent_at": _iso(row.sent_at), "answered_at": _iso(row.answered_at) if row.answered_at else None,
-        "answer_event_id": row.answer_event_id, "detail": row.detail,
+        "event_id": row.event_id,
+        "peer": row.peer_base_url,
+        "data": row.criteria,
+        "status": row.status,
+        "sent_at": _iso(row.sent_at),
+        "answered_at": _iso(row.answered_at) if row.answered_at else None,
+        "answer_event_id": row.answer_event_id,
+        "detail": row.detail,
     }
 
 
@@ -599,11 +676,20 @@ def _close_request(uow: UnitOfWork, answer: Mapping[str, Any]) -> None:
         detail = f"{err.get('code')}: {err.get('message')}"
     uow.conn.execute(
         update(pact_requests)
-        .where(and_(pact_requests.c.event_id == str(data["requestEventId"]),
-                    pact_requests.c.status.in_(("sending", "sent", "failed"))))
-        .values(status="fulfilled" if fulfilled else "rejected", answered_at=dt.datetime.now(dt.UTC),
-                answer_event_id=answer["id"], detail=detail)
+        .where(
+            and_(
+                pact_requests.c.event_id == str(data["requestEventId"]),
+                pact_requests.c.status.in_(("sending", "sent", "failed")),
+            )
+        )
+        .values(
+            status="fulfilled" if fulfilled else "rejected",
+            answered_at=dt.datetime.now(dt.UTC),
+            answer_event_id=answer["id"],
+            detail=detail,
+        )
     )
+
 
 def _validated_event(event: Any) -> dict[str, Any]:
     """CloudEvents 1.0 structured mode with the PACT ``BaseEvent`` required attributes."""
@@ -616,12 +702,15 @@ def _validated_event(event: Any) -> dict[str, Any]:
             )
     if event["specversion"] != "1.0":
         raise InvalidInput(
-            f"specversion {event['specversion']!r} is not 1.0", field="specversion", rule="CloudEvents 1.0",
+            f"specversion {event['specversion']!r} is not 1.0",
+            field="specversion",
+            rule="CloudEvents 1.0",
             value=event["specversion"],
         )
     if event["type"] not in EVENT_TYPES:
         raise InvalidInput(
-            f"event type {event['type']!r} is not a PACT v3 event", field="type",
+            f"event type {event['type']!r} is not a PACT v3 event",
+            field="type",
             rule="one of RequestCreatedEvent.3, RequestFulfilledEvent.3, RequestRejectedEvent.3, PublishedEvent.3",
             value=event["type"],
         )

@@ -65,7 +65,7 @@ def require_admin(request: Request, ctx: Ctx) -> None:
     if not ctx.check_admin_key(request.headers.get("x-api-key")):
         raise Unauthorized(
             "this route needs the node's admin key in the X-Api-Key header",
-            rule="admin routes are authenticated (DESIGN section 2)",
+            rule='admin routes are authenticated (docs/architecture.md "URL layout")',
         )
 
 

@@ -57,7 +57,8 @@ def install_error_handlers(app: FastAPI, shapes: Mapping[str, ErrorShape]) -> No
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             return shaped(
-                request, NotFound(f"no route {request.method} {request.url.path}", rule="URL layout (DESIGN section 2)")
+                request,
+                NotFound(f"no route {request.method} {request.url.path}", rule='docs/architecture.md "URL layout"'),
             )
         err = BatpassError(str(exc.detail))
         err.status = exc.status_code

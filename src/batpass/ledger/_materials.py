@@ -33,7 +33,7 @@ __all__ = [
 
 
 class Element(StrEnum):
-    """Element symbols as the upstream summary spells them (contract §1)."""
+    """Element symbols as the upstream summary spells them (docs/contracts.md)."""
 
     LI = "Li"
     CO = "Co"

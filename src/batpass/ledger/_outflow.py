@@ -1,8 +1,8 @@
 """Outflow watch: export authorisations and the shipments of strategic materials they cover.
 
 A shipment of a strategic material (the due-diligence raw materials of Annex X — cobalt, natural
-graphite, lithium, nickel and their compounds — plus manganese and black mass, DESIGN.md §4
-flow 6) that leaves its customs territory (the EU's 27 member states count as one) needs an
+graphite, lithium, nickel and their compounds — plus manganese and black mass, docs/architecture.md
+"Flows", flow 6) that leaves its customs territory (the EU's 27 member states count as one) needs an
 export authorisation held by the shipper for that material, valid on the shipment date, naming
 the destination (a country code or a region: ``EU``, ``EEA``) and with room under its cap.
 Otherwise an alert is raised with the evidence; the shipment itself is still recorded (the

@@ -218,7 +218,7 @@ def _norm(d: Mapping[str, float]) -> dict[str, float]:
     if t <= 0:
         return {}
     out = {k: v / t for k, v in sorted(d.items()) if v > 0}
-    # make the shares sum to exactly 1 within float precision (contract §1: within 1e-9)
+    # make the shares sum to exactly 1 within float precision (docs/contracts.md: within 1e-9)
     if out:
         k_max = max(out, key=lambda k: out[k])
         out[k_max] += 1.0 - sum(out.values())

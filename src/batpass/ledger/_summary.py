@@ -1,6 +1,6 @@
-"""The upstream summary (contract §1): the signed, self-contained object a node gives its
+"""The upstream summary (docs/contracts.md): the signed, self-contained object a node gives its
 customers instead of its bill of materials. Built from a lot's precomputed profile; never holds
-supplier names or ids, lot quantities or purchase quantities (DESIGN.md §5).
+supplier names or ids, lot quantities or purchase quantities (docs/architecture.md "Confidentiality").
 
 Signed as a compact JWS, ``typ`` ``application/vnd.batpass.upstream-summary+jws``, alg
 ``Ed25519``, ``kid`` the owner's DID URL; the JSON Schema ships in ``_data/``.
@@ -49,7 +49,7 @@ def validate_summary(summary: Mapping[str, Any]) -> None:
             raise InvalidInput(
                 f"upstream summary: originByCountry of {el} sums to {total!r}, not 1",
                 field=f"elements.{el}.originByCountry",
-                rule="contract §1: shares sum to 1 within 1e-9",
+                rule="upstream summary 1.0: shares sum to 1 within 1e-9",
             )
 
 
@@ -121,17 +121,19 @@ def verify_summary(token: str, public_jwk_resolver: Callable[[str], Mapping[str,
     kid = headers.get("kid")
     if headers.get("typ") != SUMMARY_TYP or headers.get("alg") != "Ed25519" or not isinstance(kid, str):
         raise InvalidInput(
-            f"upstream summary JWS needs typ {SUMMARY_TYP}, alg Ed25519 and a kid", field="summary", rule="contract §1"
+            f"upstream summary JWS needs typ {SUMMARY_TYP}, alg Ed25519 and a kid",
+            field="summary",
+            rule="upstream summary 1.0",
         )
     jwk = public_jwk_resolver(kid)
     if jwk is None:
-        raise Unauthorized(f"no public key known for {kid}", rule="contract §1: kid is the owner's DID URL")
+        raise Unauthorized(f"no public key known for {kid}", rule="upstream summary 1.0: kid is the owner's DID URL")
     try:
         out = jws.deserialize_compact(token, OKPKey.import_key(dict(jwk)), algorithms=["Ed25519"])
         summary: dict[str, Any] = json.loads(out.payload)
     except (JoseError, ValueError) as exc:
         raise Unauthorized("upstream summary signature does not verify", rule="RFC 7515") from exc
     if summary.get("issuer") != kid.split("#", 1)[0]:
-        raise Unauthorized("upstream summary issuer differs from the signing key's DID", rule="contract §1")
+        raise Unauthorized("upstream summary issuer differs from the signing key's DID", rule="upstream summary 1.0")
     validate_summary(summary)
     return summary

@@ -5,7 +5,7 @@ and a recursive-CTE version used as the test oracle.
 
 The search stays inside the partitions in ``owners`` (by default the owner's own): an edge into
 another owner's partition (a receipt naming the supplier's dispatched lot) is a boundary, answered
-by the supplier's summary when one was received (identities never cross; DESIGN.md §5).
+by the supplier's summary when one was received (identities never cross; docs/architecture.md "Confidentiality").
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ is recorded.
 
 Sources: Regulation (EU) 2023/1542 Art. 8 (recycled content per element, pre-/post-consumer),
 Art. 47-52 and Annex X (due-diligence raw materials); ISO 22095:2020 §3.3 (chain-of-custody
-models); DESIGN.md §4 flow 1 (events, mass conservation per element, no overdrawn lot).
+models); docs/architecture.md "Flows", flow 1 (events, mass conservation per element, no overdrawn lot).
 
 Invariants enforced by :func:`apply_event` (each violation names the rule id below):
 
@@ -73,7 +73,7 @@ MASS_TOLERANCE_ABS_KG = 1e-6
 #: float noise allowed when a lot is drawn down to exactly zero
 _BALANCE_EPS = 1e-9
 
-#: battery statuses, Art. 77 / Annex XIII (RULES.md "Status values")
+#: battery statuses, Regulation (EU) 2023/1542 Art. 77, Annex XIII point 4(c)
 PASSPORT_STATUSES = frozenset({"original", "re-used", "repurposed", "remanufactured", "waste"})
 
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/\-]{0,127}")
@@ -142,7 +142,7 @@ _STRENGTH: dict[CustodyModel, int] = {m: i for i, m in enumerate(_CUSTODY_ORDER)
 
 class RecycledOrigin(StrEnum):
     """Art. 8: recovered from battery manufacturing waste (pre-consumer) or post-consumer waste;
-    ``run_around`` is scrap reused inside the same process, which does not count (RULES.md)."""
+    ``run_around`` is scrap reused inside the same process, which does not count (docs/rules.md "Recycled content")."""
 
     PRE_CONSUMER = "pre_consumer"
     POST_CONSUMER = "post_consumer"

@@ -20,9 +20,8 @@ class IdentityProvider(Protocol):
 
 class FootprintSource(Protocol):
     """The product footprint (a PACT v3 document) that travels in a lot's or battery's upstream
-    summary (issue 7: "the footprint travels in the upstream summary"); None when this node has
-    declared none for that product. ``product`` is the battery's GS1 Digital Link URI or the
-    lot's material code."""
+    summary; None when this node has declared none for that product. ``product`` is the battery's
+    GS1 Digital Link URI or the lot's material code."""
 
     def __call__(self, *, battery: str | None, material: str) -> Mapping[str, Any] | None: ...
 

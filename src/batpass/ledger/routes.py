@@ -1,4 +1,4 @@
-"""HTTP routes of the material ledger under ``/v1/ledger`` (DESIGN.md section 2).
+"""HTTP routes of the material ledger under ``/v1/ledger`` (docs/architecture.md "URL layout").
 
 Every route acts on one owner's partition: the node's own DID unless ``owner`` names another
 partition this node keeps (the Ouranos hub). All routes need the admin key: lots, traces and
@@ -120,7 +120,7 @@ def trace(
 
 @router.get("/summaries/{subject:path}", response_class=PlainTextResponse)
 def signed_summary(subject: str, ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> PlainTextResponse:
-    """The signed upstream summary (compact JWS, contract §1) of a lot or battery."""
+    """The signed upstream summary (compact JWS, docs/contracts.md) of a lot or battery."""
     token = ctx.service(LedgerService).signed_summary(_owner(ctx, owner), subject)
     return PlainTextResponse(token, media_type="application/jose")
 
@@ -136,7 +136,7 @@ async def receive_summary(request: Request, ctx: Ctx, _: AdminKey, owner: OwnerQ
         except (json.JSONDecodeError, AttributeError) as exc:
             raise InvalidInput("summary body is not JSON", field="body", rule="RFC 8259") from exc
     if not isinstance(token, str) or not token:
-        raise InvalidInput("no signed summary in the body", field="jws", rule="contract §1: a compact JWS")
+        raise InvalidInput("no signed summary in the body", field="jws", rule="upstream summary 1.0: a compact JWS")
     return await run_in_threadpool(ctx.service(LedgerService).receive_summary, _owner(ctx, owner), token)
 
 
@@ -172,8 +172,8 @@ def double_claims(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> list[dict[
 
 
 class ClaimIn(BaseModel):
-    """A claim of recycled content against a recovered lot's credit account (Art. 8; DESIGN.md
-    section 4, flow 6): ``kg`` of ``element`` from ``lot``, claimed by ``claimant`` for
+    """A claim of recycled content against a recovered lot's credit account (Art. 8; docs/architecture.md
+    "Flows", flow 6): ``kg`` of ``element`` from ``lot``, claimed by ``claimant`` for
     ``subject`` (a battery or lot). The account is kept by the partition owning ``lot``."""
 
     id: str = Field(min_length=1, max_length=128, description="the claim's id (idempotency key)")

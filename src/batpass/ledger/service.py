@@ -728,7 +728,7 @@ class LedgerService:
     def summary(
         self, owner: str, subject: str, *, credentials: Sequence[str] = (), footprint: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        """The upstream summary of a lot or battery (contract §1), from the profile precomputed
+        """The upstream summary of a lot or battery (docs/contracts.md), from the profile precomputed
         when the lot was recorded; supplier summaries are folded in without their identities."""
         lot = self.resolve_subject(owner, subject)
         prof = profile_of(lot)
@@ -866,7 +866,7 @@ class LedgerService:
     ) -> dict[str, Any]:
         """Debit the credit account of a recovered lot (kept by ``owner``, the recycler). A claim
         beyond what is left is recorded as a double claim and reported with the claims that
-        already debited the account (Art. 8; DESIGN.md §4 flow 6)."""
+        already debited the account (Art. 8; docs/architecture.md "Flows", flow 6)."""
         el = Element(element) if element in {e.value for e in Element} else None
         if el is None:
             raise InvalidInput(f"element {element!r} is not tracked", field="element", rule="ledger.element.known")
@@ -976,7 +976,7 @@ class LedgerService:
         from waste against the element's mass in active materials, Pb against the battery;
         pre- and post-consumer apart; run-around scrap never counts. The chain-of-custody mix of
         each element is reported; credit claims are listed per model with their custody model,
-        book-and-claim flagged as not accepted (RULES.md, "Chain of custody")."""
+        book-and-claim flagged as not accepted (ISO 22095:2020; docs/rules.md "Chain of custody")."""
         with UnitOfWork(self.engine, write=False) as uow:
             rows = uow.conn.execute(
                 select(*t.LOT_COLUMNS).where(t.lots.c.owner == owner, t.lots.c.battery.is_not(None))

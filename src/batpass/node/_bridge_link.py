@@ -1,5 +1,5 @@
-"""The bridge between the Ouranos hub and Catena-X, for the recursive trace (issue #9, DESIGN §4
-flow 2 and §5): both directions, with each hub operator's consent.
+"""The bridge between the Ouranos hub and Catena-X, for the recursive trace (docs/architecture.md
+"Flows", flow 2, and "Confidentiality"): both directions, with each hub operator's consent.
 
 **Japan → Europe.** A hub operator's DID document names the bridge's connector as its
 ``DataService`` (``participantId`` = the bridge, see :meth:`OuranosHub.operator_did_document`)

@@ -1,4 +1,4 @@
-"""Europe → Japan through Ouranos trades (issue #9 item 3): a hub operator asks a supplier that
+"""Europe → Japan through Ouranos trades: a hub operator asks a supplier that
 lives on Catena-X for its CFP with an ordinary Ouranos trade request, and the bridge answers it
 with that supplier's footprint in the Ouranos shape.
 

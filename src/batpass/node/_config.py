@@ -13,7 +13,7 @@ from batpass.core.errors import ConfigurationError, InvalidInput
 
 __all__ = ["PROFILES", "NodeConfig", "NodePaths", "validate_name", "validate_profiles"]
 
-#: node profiles (DESIGN section 2); ``bridge`` implies ``catena-x``
+#: node profiles (docs/architecture.md "The node"); ``bridge`` implies ``catena-x``
 PROFILES: tuple[str, ...] = ("catena-x", "ouranos", "bridge")
 CONFIG_VERSION = 1
 

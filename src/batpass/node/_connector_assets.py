@@ -1,4 +1,4 @@
-"""Passport and footprint over the connector (issue 8 item 7): the Catena-X battery pass and the
+"""Passport and footprint over the connector: the Catena-X battery pass and the
 Catena-X PCF request/response flow, served through this node's Dataspace Protocol provider to
 entitled partners.
 

@@ -1,5 +1,5 @@
-"""Recycled-content claims debit the recycler's credit account through its connector (issue 8
-item 8; Art. 8 (EU) 2023/1542; DESIGN §4 flow 6).
+"""Recycled-content claims debit the recycler's credit account through its connector
+(Regulation (EU) 2023/1542 Art. 8; docs/architecture.md "Flows", flow 6).
 
 A recycler's ledger credits an account per recovered lot and element (``LedgerService``: the
 recycled mass its recovery events produced). A battery maker that uses recycled material claims
@@ -67,7 +67,7 @@ _PATH = "claims"
 _MEMBERSHIP = {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"}
 _CLAIM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,95}$")
 _FIELDS = {"id", "lot", "element", "kg", "subject", "custody"}
-_RULE = "recycled-content claim (Art. 8 (EU) 2023/1542; DESIGN §4 flow 6)"
+_RULE = 'recycled-content claim (Regulation (EU) 2023/1542 Art. 8; docs/architecture.md "Flows", flow 6)'
 _DOUBLE = "Art. 8 (EU) 2023/1542: recycled mass is credited once; ledger.credit.double-claim"
 
 

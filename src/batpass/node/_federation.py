@@ -1,7 +1,8 @@
-"""The recursive federated trace (DESIGN §4 flow 2, §5), both ways: a node asks only its direct
-suppliers, through its Dataspace Protocol connector, for their signed upstream summaries of the
-lots they shipped to it; and only its direct customers which of their batteries contain a lot it
-shipped them (the downstream recall question). Each partner answers the same way, recursively.
+"""The recursive federated trace (docs/architecture.md "Flows", flow 2, and "Confidentiality"), both
+ways: a node asks only its direct suppliers, through its Dataspace Protocol connector, for their
+signed upstream summaries of the lots they shipped to it; and only its direct customers which of
+their batteries contain a lot it shipped them (the downstream recall question). Each partner
+answers the same way, recursively.
 
 Composition-level: it joins the ledger (summaries, received summaries, local traces) and the
 connector (DSP consumer; an asset source on the provider), which must not import each other.
@@ -144,7 +145,7 @@ def install_upstream_offer(provider: DspProvider, source: FederatedTrace | Bridg
 
 def _warm(provider: DspProvider, source: FederatedTrace) -> None:
     """Run, once at start, in-process and without any partner, the code a first trace would
-    otherwise load lazily (the floors in BENCHMARKS.md: the first request after start costs
+    otherwise load lazily (the floors in docs/benchmarks.md: the first request after start costs
     100-140 ms over a chain): this node's own catalog as its consumer sees it (JSON-LD and
     schema validators), a recall answer signed and verified (joserfc Ed25519) and the ledger's
     change counter (its first connection). No agreement, transfer or DID document is cached."""
@@ -895,7 +896,7 @@ router = APIRouter(tags=["federation"])
 async def federated_trace(
     subject: str, ctx: Ctx, _: AdminKey, direction: Literal["up", "down"] = "up"
 ) -> dict[str, Any]:
-    """Recursive federated trace of a lot or battery of this node (DESIGN §4 flow 2): upstream
+    """Recursive federated trace of a lot or battery of this node (docs/architecture.md "Flows", flow 2): upstream
     (origin summary) or downstream (which batteries contain it, tier by tier)."""
     svc = ctx.service(FederatedTrace)
     return await (svc.recall(subject) if direction == "down" else svc.trace(subject))

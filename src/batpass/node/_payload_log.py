@@ -1,7 +1,7 @@
 """The payload recorder: every payload a node receives, one JSON line each, for the leak scan.
 
-DESIGN section 5 says confidentiality is proved with planted canaries that must never reach a
-node not entitled to them (issue 9, item 5: the car maker's node during the demo). To prove a
+Confidentiality is proved with planted canaries that must never reach a node not entitled to them
+(docs/architecture.md "Confidentiality"; in the demo, the car maker's node). To prove a
 negative, the scan must see *everything* the node received, so this records both ways data
 arrives:
 

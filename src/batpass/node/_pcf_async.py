@@ -1,4 +1,4 @@
-"""The asynchronous Catena-X PCF exchange over the connector (issue 8 item 7): a customer asks a
+"""The asynchronous Catena-X PCF exchange over the connector: a customer asks a
 supplier for the PCF of a product; the supplier accepts the request and answers later by sending
 the PCF to the customer's own PCF exchange asset, through the customer's connector.
 

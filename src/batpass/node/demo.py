@@ -4,7 +4,7 @@ Initialises the demo's nodes in a fresh per-run home under ``DIR/federation`` (s
 credentials exist only in that run), starts each as its own uvicorn process, writes
 ``DIR/summary.json`` atomically as soon as they are up (``complete: false``) and again when the
 story has run (``complete: true``), then serves until Ctrl-C (``--no-serve`` exits).
-The keys of ``summary.json`` are a stable contract (DESIGN section 9).
+The keys of ``summary.json`` are a stable contract (README "What the demo shows").
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """An Ouranos part's CFP as a PACT v3 ProductFootprint: the hub's export to Catena-X partners
-until the bridge carries it over the wire (issue 7, "Demo"). Pure: no SQL, no HTTP.
+until the bridge carries it over the wire. Pure: no SQL, no HTTP.
 
 Mapping (one place; the field mapping itself is ``batpass.footprint``'s ``from_ouranos`` and
 ``write_pact_v3``, docs/footprint.md):
@@ -9,7 +9,7 @@ Mapping (one place; the field mapping itself is ``batpass.footprint``'s ``from_o
 - PACT v3 has no Annex II split, so the split travels in a data model extension
   (:data:`STAGES_EXTENSION`, PACT v3 ``ProductFootprint.extensions``): raw material and
   pre-processing, main production, and distribution and end of life as ``null`` ("not
-  provided", never zero: Ouranos carries neither — RULES.md "Footprint exchange");
+  provided", never zero: Ouranos carries neither — docs/rules.md "Ouranos CFP");
 - data-quality ratings: the Ouranos scale is not published, so ratings go out only through the
   hub's configured :class:`~batpass.footprint._ouranos_map.OuranosDqrMapping` (linear onto
   1–5, docs/footprint.md) and only when the owner released TOTALDQR; otherwise ``dqi`` is absent;

@@ -50,7 +50,8 @@ def _document(name: str) -> dict[str, Any]:
 
 
 def published_document() -> dict[str, Any]:
-    """The published OpenAPI, byte-exact copy (MIT, NTT DATA Group; see specs PROVENANCE)."""
+    """The published OpenAPI, byte-exact copy (MIT, NTT DATA Group): ``docs/openapi.yaml`` of
+    ouranos-ecosystem-idi/data-transaction-system @ 7f259274955bd912b998b530aea6fe065d64f725."""
     return _document(PUBLISHED)
 
 

@@ -4,9 +4,10 @@ their request status, CFP records, certificates, releases and notifications.
 Source: the published OpenAPI of ``ouranos-ecosystem-idi/data-transaction-system`` (bundled as
 ``_data/published-openapi.yaml``; models ``OperatorModel``, ``PlantModel``, ``PartsModel``,
 ``PartsStructureModel``, ``TradeModel``, ``StatusModel``, ``CfpModel``,
-``CfpCertificationModel``) and the platform's traceability back end as ``research/ouranos.md``
-section 2.4 reconstructs it (``cfpAcl`` item groups ``TOTALCFP``/``TOTALDQR``,
-``cfpCertificationAcl``, ``notifications``).
+``CfpCertificationModel``) and the platform's traceability back end as its clients show it
+(``infrastructure/traceabilityapi`` in ``data-transaction-system``, ``api/schemas/traceability.ts`` in
+``ouranos-ecosystem-idi/sample-application-cfp-frontend``: ``cfpAcl`` item groups
+``TOTALCFP``/``TOTALDQR``, ``cfpCertificationAcl``, ``notifications``).
 
 The request life cycle is one table (:data:`TRANSITIONS`): the downstream operator (buyer)
 cancels, the upstream operator (supplier) rejects or completes. This module is pure: no SQL, no
@@ -353,7 +354,7 @@ class CfpEntry:
 
 @dataclass(frozen=True)
 class CfpRecord:
-    """A part's registered CFP: the four values written together, rounded (RULES.md)."""
+    """A part's registered CFP: the four values written together, rounded (the published ``CfpModel``)."""
 
     cfp_id: str
     trace_id: str

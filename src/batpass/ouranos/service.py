@@ -1,8 +1,8 @@
 """The Ouranos hub's use cases: the published data transaction API's operations and the platform
 rules behind them, for many operators at once.
 
-Rules enforced here, in the domain (``research/ouranos.md`` §2.2-2.5; RULES.md "Footprint
-exchange"):
+Rules enforced here, in the domain (the published OpenAPI of ``ouranos-ecosystem-idi/data-transaction-system``
+and the traceability back end its client code shows; docs/rules.md "Ouranos CFP"):
 
 - an operator reads and writes only its own records; ids of others' records answer "not found";
 - a trade link exists only once the supplier accepts by linking its own part

@@ -81,7 +81,7 @@ class Tier(StrEnum):
     DYNAMIC = "dynamic"  # Annex XIII (4): per-battery data, persons with a legitimate interest
 
 
-#: Roles (contract §4) and the tiers each role opens (Art. 77(2), Annex XIII; RULES.md "The passport").
+#: Roles (docs/contracts.md) and the tiers each role opens (Regulation (EU) 2023/1542 Art. 77(2), Annex XIII).
 ROLE_TIERS: Mapping[str, frozenset[Tier]] = {
     "legitimate_interest": frozenset({Tier.PUBLIC, Tier.LEGITIMATE_INTEREST, Tier.DYNAMIC}),
     "notified_body": frozenset({Tier.PUBLIC, Tier.LEGITIMATE_INTEREST, Tier.AUTHORITIES}),
@@ -663,7 +663,7 @@ class Quantity:
 
 @dataclass(frozen=True, slots=True)
 class PassportRules:
-    """The passport rules of the ruleset (contract §3), in the shape the model needs.
+    """The passport rules of the ruleset (docs/contracts.md), in the shape the model needs.
 
     Built from ``batpass.compliance.load_ruleset()`` with :meth:`from_ruleset` (duck-typed, so
     the model imports no other capability). ``scope_effective`` maps a scope rule id to its

@@ -1,13 +1,13 @@
 """What the passport needs from outside, as Protocols (the node wires the implementations).
 
-- :class:`RoleVerifier` (contract §4): the roles a reader proves with a bearer presentation;
+- :class:`RoleVerifier` (docs/contracts.md): the roles a reader proves with a bearer presentation;
   ``trust`` implements it (verified ``vp+jwt`` / SD-JWT with key binding, audience the serving
   node's DID, nonce from ``/v1/auth/nonce``).
 - :class:`CallerVerifier`: the DID of a writer on another node, from its DCP self-issued token
   (``Authorization: Bearer <token>``, audience this node's DID, DCP 1.0 §4.3); ``trust``
   verifies it (the node wires an adapter). The passport's write rules (responsible operator or
   written mandate, Art. 77(4)) then decide with that DID as the actor.
-- :class:`UpstreamSummarySource` (contract §1): the verified upstream summary of a battery, from
+- :class:`UpstreamSummarySource` (docs/contracts.md): the verified upstream summary of a battery, from
   the ledger (origin, recycled content, footprint, credentials).
 - :class:`PublicKeyResolver`: the public JWK of a ``did#kid`` (did:web resolution), used to check
   the signature of backup copies another node sends.
@@ -47,7 +47,7 @@ class CallerVerifier(Protocol):
 
 class UpstreamSummarySource(Protocol):
     def summary_for(self, battery: BatteryId) -> Mapping[str, Any] | None:
-        """The verified upstream summary (contract §1 shape) for ``battery``, or ``None``."""
+        """The verified upstream summary (docs/contracts.md) for ``battery``, or ``None``."""
         ...
 
 

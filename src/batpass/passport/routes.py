@@ -16,7 +16,7 @@ the model before anything is serialised or rendered. Errors are problem details 
 Writers (``PATCH /v1/passports/{id}``, ``POST .../dynamic``, ``.../status``, ``.../second-life``,
 ``.../recycle``, ``.../mandates``) authenticate with the admin key in ``X-Api-Key`` (the actor is
 this node's DID) or, from another node, with ``Authorization: Bearer <DCP self-issued token>``
-whose audience is this node's DID (DESIGN section 2; DCP 1.0 §4.3), verified through the
+whose audience is this node's DID (DCP 1.0 §4.3), verified through the
 :class:`~batpass.passport.ports.CallerVerifier` the node registers as
 ``ctx.services[CallerVerifier]``: the actor is then the token's verified issuer DID. Who may
 write is decided by the service alone (the responsible operator or a party it mandated in
@@ -72,7 +72,9 @@ async def _reader(ctx: NodeContext, request: Request) -> tuple[frozenset[str], f
         return frozenset(), frozenset({Tier.PUBLIC})
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("Authorization: expected 'Bearer <presentation>'", rule="RFC 6750; DESIGN section 2")
+        raise Unauthorized(
+            "Authorization: expected 'Bearer <presentation>'", rule='RFC 6750; docs/architecture.md "URL layout"'
+        )
     try:
         verifier: RoleVerifier = ctx.services[RoleVerifier]
     except KeyError:
@@ -92,7 +94,7 @@ async def _writer(request: Request, ctx: Ctx) -> str:
     if not auth:
         raise Unauthorized(
             "this write needs the node's admin key in X-Api-Key or 'Authorization: Bearer <self-issued token>'",
-            rule="write routes are authenticated (DESIGN section 2)",
+            rule='write routes are authenticated (docs/architecture.md "URL layout")',
         )
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -101,7 +103,7 @@ async def _writer(request: Request, ctx: Ctx) -> str:
     if verifier is None:
         raise Unauthorized(
             "this node verifies no self-issued tokens; use the admin key",
-            rule="write routes are authenticated (DESIGN section 2)",
+            rule='write routes are authenticated (docs/architecture.md "URL layout")',
         )
     did = await verifier.caller_did(auth)
     if not did:

@@ -75,7 +75,7 @@ _SCHEMA_PATH = Path(__file__).parent / "_data" / "static-product-data.schema.jso
 _SCHEMA: dict[str, Any] | None = None
 MANDATE_SCOPES = frozenset({"static", "dynamic", "lifecycle"})
 
-#: element symbols of the upstream summary (contract §1) and the names the passport uses
+#: element symbols of the upstream summary (docs/contracts.md) and the names the passport uses
 ELEMENT_NAMES: Mapping[str, str] = {
     "Li": "lithium",
     "Co": "cobalt",
@@ -141,7 +141,7 @@ def load_static_product_data(source: str | Path | Mapping[str, Any]) -> StaticPr
 
 
 def summary_values(summary: Mapping[str, Any] | None, footprint: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Data points taken from an upstream summary (contract §1) and a footprint.
+    """Data points taken from an upstream summary (docs/contracts.md) and a footprint.
 
     ``material_origin`` <- ``elements.*.originByCountry``; ``recycled_content`` <-
     ``elements.*.recycled`` (pre/post-consumer kept apart, Art. 8); ``carbon_footprint`` and
@@ -152,7 +152,9 @@ def summary_values(summary: Mapping[str, Any] | None, footprint: Mapping[str, An
     if summary:
         elements = summary.get("elements") or {}
         if not isinstance(elements, Mapping):
-            raise InvalidInput("summary.elements must be an object", field="summary.elements", rule="contract §1")
+            raise InvalidInput(
+                "summary.elements must be an object", field="summary.elements", rule="upstream summary 1.0"
+            )
         origin: dict[str, Any] = {}
         recycled: dict[str, Any] = {}
         for sym, el in sorted(elements.items()):
@@ -246,7 +248,7 @@ class PassportService:
             raise InvalidInput(
                 "backup_url: the backup node is reached over HTTPS",
                 field="backup_url",
-                rule="nodes talk only over HTTPS (DESIGN section 2)",
+                rule='nodes talk only over HTTPS (docs/architecture.md "The node")',
             )
         self.engine = engine
         self.identity = identity

@@ -148,9 +148,7 @@ class Scenario:
 
 
 class _Gen:
-    def __init__(
-        self, seed: int, owner: str | None, resolver: str, owners: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, seed: int, owner: str | None, resolver: str, owners: Mapping[str, str] | None = None) -> None:
         self.rnd = random.Random(seed)
         self.owner = owner
         self.owners: Mapping[str, str] = dict(owners or {})
@@ -579,8 +577,6 @@ def generate(
             }
         )
     return g.sc
-
-
 
 
 def _territory(country: str) -> str:

@@ -1,6 +1,6 @@
-"""Certification: a certifier verifies the holder's signed upstream summary (contract §1) and
+"""Certification: a certifier verifies the holder's signed upstream summary (docs/contracts.md) and
 computes the claim itself — "cobalt recycled share ≥ 16 %", "no origin from high-risk sites",
-a certified footprint — so a holder cannot assert it alone (DESIGN flow 5).
+a certified footprint — so a holder cannot assert it alone (docs/architecture.md "Flows", flow 5).
 
 The summary is a compact JWS (``typ`` ``application/vnd.batpass.upstream-summary+jws``, alg
 ``Ed25519``, ``kid`` = the owner's DID URL) over the summary JSON; its ``issuer`` must be the
@@ -33,7 +33,7 @@ def verify_upstream_summary(jws: str, resolver: DidResolver) -> dict[str, Any]:
     owner = unverified.get("issuer")
     if not isinstance(owner, str):
         raise CredentialRejected(
-            "upstream summary names no issuer", reason=RejectReason.MALFORMED, rule="contract §1 issuer"
+            "upstream summary names no issuer", reason=RejectReason.MALFORMED, rule="upstream summary 1.0 issuer"
         )
     vm = resolver.method(str(header.get("kid", "")), controller=owner)
     _, summary = verify_compact(jws, vm.jwk, typ=SUMMARY_TYP)
@@ -42,7 +42,7 @@ def verify_upstream_summary(jws: str, resolver: DidResolver) -> dict[str, Any]:
     except ValueError as exc:
         raise CredentialRejected("computedAt is not RFC 3339", reason=RejectReason.MALFORMED) from exc
     if summary.get("summaryVersion") != "1.0" or not isinstance(summary.get("elements"), dict):
-        raise CredentialRejected("not an upstream summary 1.0", reason=RejectReason.SCHEMA, rule="contract §1")
+        raise CredentialRejected("not an upstream summary 1.0", reason=RejectReason.SCHEMA, rule="upstream summary 1.0")
     return summary
 
 
@@ -51,7 +51,9 @@ def _share(el: Mapping[str, Any], *path: str) -> float:
     for p in path:
         v = v.get(p, 0.0) if isinstance(v, Mapping) else 0.0
     if not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
-        raise InvalidInput(f"{'.'.join(path)} is not a share in 0..1", field=".".join(path), rule="contract §1")
+        raise InvalidInput(
+            f"{'.'.join(path)} is not a share in 0..1", field=".".join(path), rule="upstream summary 1.0"
+        )
     return float(v)
 
 
@@ -88,7 +90,9 @@ def certify_claim(
     if claim in ("recycled-content", "no-high-risk-origin"):
         elements = summary["elements"]
         if element not in elements:
-            raise InvalidInput(f"the summary has no element {element!r}", field="element", rule="contract §1 elements")
+            raise InvalidInput(
+                f"the summary has no element {element!r}", field="element", rule="upstream summary 1.0 elements"
+            )
         el = elements[element]
         if claim == "recycled-content":
             if threshold is None:
@@ -137,7 +141,9 @@ def certify_claim(
     if claim == "carbon-footprint":
         fp = summary.get("footprint")
         if not isinstance(fp, Mapping):
-            raise InvalidInput("the summary carries no footprint", field="footprint", rule="contract §1 footprint")
+            raise InvalidInput(
+                "the summary carries no footprint", field="footprint", rule="upstream summary 1.0 footprint"
+            )
         subject = {**common, "framework": framework or "catena-x-pcf", "footprint": dict(fp)}
         if isinstance(fp.get("unit"), str):
             subject["declaredUnit"] = fp["unit"]

@@ -1,6 +1,6 @@
 """Decentralized Claims Protocol 1.0 pieces: self-issued ID tokens, presentation queries and
-responses, the role-presentation check for passport tiers (contract §4) and the participant
-check for the connector (contract §5).
+responses, the role-presentation check for passport tiers (docs/contracts.md) and the participant
+check for the connector (docs/contracts.md).
 
 Self-issued token (DCP 1.0 §4.3.1): a JWT signed with the caller's DID key, ``iss`` = ``sub`` =
 the caller's DID, ``aud`` = the provider's DID, ``jti``, ``iat``, ``exp``; batpass adds ``bpn``

@@ -53,7 +53,9 @@ class GuardedFetcher:
         netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
         if parts.scheme != "https":
             raise CredentialRejected(
-                f"{url} is not https", reason=RejectReason.HOST_NOT_ALLOWED, rule="HTTPS only (DESIGN §2)"
+                f"{url} is not https",
+                reason=RejectReason.HOST_NOT_ALLOWED,
+                rule="HTTPS only (did:web method specification)",
             )
         if netloc.lower() not in self.allowed_hosts and (parts.hostname or "").lower() not in self.allowed_hosts:
             raise CredentialRejected(

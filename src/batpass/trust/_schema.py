@@ -1,5 +1,5 @@
 """JSON Schema 2020-12 validators compiled once into Python closures, for the keyword subset the
-bundled credential schemas use — the verifier's hot path (BENCHMARKS.md ``trust.verify_per_s``).
+bundled credential schemas use — the verifier's hot path (docs/benchmarks.md ``trust.verify_per_s``).
 
 Semantics follow ``jsonschema`` (the reference the rest of batpass uses) keyword by keyword:
 assertions apply only to instances of their type (``required`` to objects, ``minimum`` to

@@ -338,7 +338,7 @@ def verify_vp_jwt(
         raise CredentialRejected(
             f"presentation audience {aud!r} is not this verifier ({audience})",
             reason=RejectReason.AUDIENCE,
-            rule="aud = the serving node's DID (DESIGN §2)",
+            rule='aud = the serving node\'s DID (docs/architecture.md "URL layout")',
         )
     if not isinstance(vp.get("exp"), int):
         raise CredentialRejected("presentation has no exp", reason=RejectReason.MALFORMED, rule="vp+jwt carries exp")

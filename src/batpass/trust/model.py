@@ -37,7 +37,7 @@ __all__ = [
 BATPASS_CONTEXT = "https://batpass.dev/ns/credentials/v1"
 VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 
-#: roles that open the restricted passport tiers (contract §4; Art. 77(2), Annex XIII)
+#: roles that open the restricted passport tiers (docs/contracts.md; Art. 77(2), Annex XIII)
 ROLES: frozenset[str] = frozenset(
     {"legitimate_interest", "notified_body", "market_surveillance_authority", "commission"}
 )

@@ -1,4 +1,4 @@
-"""HTTP routes of the trust capability (DESIGN §2): credentials, nonces, status lists, trust
+"""HTTP routes of the trust capability (docs/architecture.md "URL layout"): credentials, nonces, status lists, trust
 lists and policy under ``/v1``; the DCP credential service under ``/dcp``.
 
 Thin: every route calls :class:`TrustService`. Errors on ``/v1`` become problem details (the

@@ -300,7 +300,7 @@ class TrustService:
             for r in rows
         ]
 
-    # --- certification (DESIGN flow 5) -------------------------------------------------------
+    # --- certification (docs/architecture.md "Flows", flow 5) ------------------------------
 
     async def certify(
         self,
@@ -591,15 +591,19 @@ class TrustService:
         hold: bool = True,
         holder: NodeIdentity | None = None,
     ) -> dict[str, Any]:
-        """Holder side of DESIGN flow 5: ask the certifier node ``certifier`` (its node
-        ``did:web``) to certify ``claim`` from this node's signed upstream summary. The request is
+        """Holder side of flow 5 (docs/architecture.md "Flows"): ask the certifier node ``certifier``
+        (its node ``did:web``) to certify ``claim`` from this node's signed upstream summary. The request is
         authenticated by a DCP self-issued token (audience = the certifier's DID), the SD-JWT VC
         is bound to this node's active Ed25519 key, and is kept in the wallet when ``hold``.
         ``holder`` asks for a subject whose keys this node keeps (a hub's hosted operator): its
         summary, its token, its key binding; the credential is kept in this node's wallet."""
         me = holder or self.identity
         if self.client is None:
-            raise InvalidInput("certification requests need an HTTPS client", field="client", rule="DESIGN §2")
+            raise InvalidInput(
+                "certification requests need an HTTPS client",
+                field="client",
+                rule='nodes talk only over HTTPS (docs/architecture.md "The node")',
+            )
         try:
             did = Did(certifier)
             doc_url = did.web_document_url()

@@ -14,13 +14,19 @@ from batpass.compliance import evaluate, render_report_html, render_report_json
 from batpass.compliance._cli import app, subject_from_json
 
 MODEL = {
-    "model_id": "EV-PACK-77", "category": "ev", "capacity_kwh": "77",
-    "footprint": {"kg_co2e_per_kwh": "61.5", "stages": {"raw_material": "40.1", "production": "19.4",
-                                                         "distribution": "2.0", "end_of_life": None}},
-    "recycled": {"cobalt": {"pre_consumer": "0.10", "post_consumer": "0.08"},
-                 "lithium": {"pre_consumer": "0.02", "post_consumer": "0.02"},
-                 "nickel": {"pre_consumer": "0.05", "post_consumer": "0.03"},
-                 "lead": {"pre_consumer": "0.5", "post_consumer": "0.4"}},
+    "model_id": "EV-PACK-77",
+    "category": "ev",
+    "capacity_kwh": "77",
+    "footprint": {
+        "kg_co2e_per_kwh": "61.5",
+        "stages": {"raw_material": "40.1", "production": "19.4", "distribution": "2.0", "end_of_life": None},
+    },
+    "recycled": {
+        "cobalt": {"pre_consumer": "0.10", "post_consumer": "0.08"},
+        "lithium": {"pre_consumer": "0.02", "post_consumer": "0.02"},
+        "nickel": {"pre_consumer": "0.05", "post_consumer": "0.03"},
+        "lead": {"pre_consumer": "0.5", "post_consumer": "0.4"},
+    },
 }
 AT = dt.date(2031, 8, 18)
 

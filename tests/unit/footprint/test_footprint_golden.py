@@ -1,4 +1,4 @@
-"""Golden tests of the footprint model, computed by hand (RULES.md "Footprint exchange")."""
+"""Golden tests of the footprint model, computed by hand (docs/rules.md "Footprint exchange")."""
 
 from __future__ import annotations
 

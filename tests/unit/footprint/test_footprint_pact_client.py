@@ -26,15 +26,29 @@ A_URL = "https://a.example:8443"
 B_URL = "https://b.example:9443"
 
 FP = {
-    "id": "b1f8c0d2-7c4e-4e67-9a9c-2e4c12345678", "specVersion": "3.0.0", "created": "2023-01-15T10:15:30Z",
-    "status": "Active", "companyName": "Acme Corp", "companyIds": ["urn:uuid:abc12345-6789-4def-0123-456789abcdef"],
-    "productDescription": "Renewable Diesel", "productIds": ["urn:gtin:1234567890123"],
+    "id": "b1f8c0d2-7c4e-4e67-9a9c-2e4c12345678",
+    "specVersion": "3.0.0",
+    "created": "2023-01-15T10:15:30Z",
+    "status": "Active",
+    "companyName": "Acme Corp",
+    "companyIds": ["urn:uuid:abc12345-6789-4def-0123-456789abcdef"],
+    "productDescription": "Renewable Diesel",
+    "productIds": ["urn:gtin:1234567890123"],
     "productNameCompany": "Renewable Diesel",
-    "pcf": {"declaredUnitOfMeasurement": "liter", "declaredUnitAmount": "1", "productMassPerDeclaredUnit": "25",
-            "referencePeriodStart": "2024-02-28T00:00:00+00:00", "referencePeriodEnd": "2024-09-30T00:00:00+00:00",
-            "pcfExcludingBiogenicUptake": "77.0", "pcfIncludingBiogenicUptake": "77.0", "fossilGhgEmissions": "77.0",
-            "fossilCarbonContent": "11.72", "ipccCharacterizationFactors": ["AR6"],
-            "crossSectoralStandards": ["ISO14067"], "exemptedEmissionsPercent": "0"},
+    "pcf": {
+        "declaredUnitOfMeasurement": "liter",
+        "declaredUnitAmount": "1",
+        "productMassPerDeclaredUnit": "25",
+        "referencePeriodStart": "2024-02-28T00:00:00+00:00",
+        "referencePeriodEnd": "2024-09-30T00:00:00+00:00",
+        "pcfExcludingBiogenicUptake": "77.0",
+        "pcfIncludingBiogenicUptake": "77.0",
+        "fossilGhgEmissions": "77.0",
+        "fossilCarbonContent": "11.72",
+        "ipccCharacterizationFactors": ["AR6"],
+        "crossSectoralStandards": ["ISO14067"],
+        "exemptedEmissionsPercent": "0",
+    },
 }
 
 
@@ -94,9 +108,11 @@ def test_base_urls_are_normalised_and_https_only(make_store: Callable[[Sequence[
 def test_routes_never_return_the_secret(pair: Pair) -> None:
     admin = {"X-Api-Key": ADMIN_KEY}
     secret = "s3cr3t-value-never-shown"
-    r = pair.a_http.post("/v1/footprints/pact/peers", headers=admin,
-                         json={"base_url": "https://c.example/pact", "client_id": "cid", "client_secret": secret,
-                               "name": "C"})
+    r = pair.a_http.post(
+        "/v1/footprints/pact/peers",
+        headers=admin,
+        json={"base_url": "https://c.example/pact", "client_id": "cid", "client_secret": secret, "name": "C"},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["base_url"] == "https://c.example/pact" and secret not in r.text
     listed = pair.a_http.get("/v1/footprints/pact/peers", headers=admin)
@@ -104,8 +120,11 @@ def test_routes_never_return_the_secret(pair: Pair) -> None:
     assert {p["base_url"] for p in listed.json()} == {B_URL + "/pact", "https://c.example/pact"}
     # admin only, and bad input names its field
     assert pair.a_http.post("/v1/footprints/pact/peers", json={"base_url": "https://c.example"}).status_code == 401
-    bad = pair.a_http.post("/v1/footprints/pact/peers", headers=admin,
-                           json={"base_url": "http://c.example/pact", "client_id": "c", "client_secret": "s"})
+    bad = pair.a_http.post(
+        "/v1/footprints/pact/peers",
+        headers=admin,
+        json={"base_url": "http://c.example/pact", "client_id": "c", "client_secret": "s"},
+    )
     assert bad.status_code == 400 and "base_url" in bad.text
 
 
@@ -133,8 +152,11 @@ def test_refused_credentials_raise_and_leave_no_token(pair: Pair) -> None:
 
 
 def test_request_is_fulfilled_through_the_outbox_dispatcher(pair: Pair) -> None:
-    r = pair.a_http.post("/v1/footprints/pact/requests", headers={"X-Api-Key": ADMIN_KEY},
-                         json={"peer": B_URL + "/pact", "data": {"productId": ["URN:GTIN:1234567890123"]}})
+    r = pair.a_http.post(
+        "/v1/footprints/pact/requests",
+        headers={"X-Api-Key": ADMIN_KEY},
+        json={"peer": B_URL + "/pact", "data": {"productId": ["URN:GTIN:1234567890123"]}},
+    )
     assert r.status_code == 202, r.text
     request = r.json()
     assert request["status"] == "sent" and request["peer"] == B_URL + "/pact"

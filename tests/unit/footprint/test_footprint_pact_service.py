@@ -15,22 +15,38 @@ from batpass.footprint.service import events_endpoint
 from batpass.store import outbox_table
 
 FP1 = {
-    "id": "b1f8c0d2-7c4e-4e67-9a9c-2e4c12345678", "specVersion": "3.0.0", "created": "2023-01-15T10:15:30Z",
-    "status": "Active", "companyName": "Acme Corp", "companyIds": ["urn:uuid:abc12345-6789-4def-0123-456789abcdef"],
-    "productDescription": "Renewable Diesel", "productIds": ["urn:gtin:1234567890123"],
+    "id": "b1f8c0d2-7c4e-4e67-9a9c-2e4c12345678",
+    "specVersion": "3.0.0",
+    "created": "2023-01-15T10:15:30Z",
+    "status": "Active",
+    "companyName": "Acme Corp",
+    "companyIds": ["urn:uuid:abc12345-6789-4def-0123-456789abcdef"],
+    "productDescription": "Renewable Diesel",
+    "productIds": ["urn:gtin:1234567890123"],
     "productNameCompany": "Renewable Diesel",
-    "pcf": {"declaredUnitOfMeasurement": "liter", "declaredUnitAmount": "1", "productMassPerDeclaredUnit": "25",
-            "referencePeriodStart": "2024-02-28T00:00:00+00:00", "referencePeriodEnd": "2024-09-30T00:00:00+00:00",
-            "pcfExcludingBiogenicUptake": "77.0", "pcfIncludingBiogenicUptake": "77.0", "fossilGhgEmissions": "77.0",
-            "fossilCarbonContent": "11.72", "ipccCharacterizationFactors": ["AR6"],
-            "crossSectoralStandards": ["ISO14067"], "exemptedEmissionsPercent": "0"},
+    "pcf": {
+        "declaredUnitOfMeasurement": "liter",
+        "declaredUnitAmount": "1",
+        "productMassPerDeclaredUnit": "25",
+        "referencePeriodStart": "2024-02-28T00:00:00+00:00",
+        "referencePeriodEnd": "2024-09-30T00:00:00+00:00",
+        "pcfExcludingBiogenicUptake": "77.0",
+        "pcfIncludingBiogenicUptake": "77.0",
+        "fossilGhgEmissions": "77.0",
+        "fossilCarbonContent": "11.72",
+        "ipccCharacterizationFactors": ["AR6"],
+        "crossSectoralStandards": ["ISO14067"],
+        "exemptedEmissionsPercent": "0",
+    },
 }
 REQUEST_CREATED = {
-    "specversion": "1.0", "id": "test-run-id-12345", "source": "https://webhook.example.com",
-    "time": "2023-05-19T10:30:00Z", "type": "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3",
+    "specversion": "1.0",
+    "id": "test-run-id-12345",
+    "source": "https://webhook.example.com",
+    "time": "2023-05-19T10:30:00Z",
+    "type": "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3",
     "data": {"productId": ["urn:gtin:1234567890123"]},
 }
-
 
 
 def test_request_created_enqueues_fulfilled_event(make_store: Callable[[Sequence[Path]], Engine]) -> None:

@@ -1,5 +1,5 @@
 """Shared helpers for the passport tests (imported by conftest, property and browser tests):
-an upstream summary in the contract §1 shape, a fixed clock, a test RoleVerifier, a service and
+an upstream summary in the shape of docs/contracts.md, a fixed clock, a test RoleVerifier, a service and
 a minimal app mounting the passport router."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """TrustService on SQLite and PostgreSQL, through its HTTP routes: issuing, revocation with
-status lists, nonces, role presentations (contract §4), trust lists, certification, DCP (§5)."""
+status lists, nonces, role presentations and the participant check (docs/contracts.md), trust lists, certification."""
 
 from __future__ import annotations
 

@@ -37,7 +37,9 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("value", sa.String(512), nullable=False),
         sa.ForeignKeyConstraint(
-            ["footprint_id"], ["pact_footprints.id"], ondelete="CASCADE",
+            ["footprint_id"],
+            ["pact_footprints.id"],
+            ondelete="CASCADE",
             name="fk_pact_footprint_keys_footprint_id_pact_footprints",
         ),
         sa.UniqueConstraint("footprint_id", "kind", "value", name="uq_pact_footprint_keys"),
@@ -57,7 +59,9 @@ def upgrade() -> None:
         sa.Column("client_id", sa.String(64), nullable=False),
         sa.Column("expires_at", UTCDateTime, nullable=False),
         sa.ForeignKeyConstraint(
-            ["client_id"], ["pact_clients.client_id"], ondelete="CASCADE",
+            ["client_id"],
+            ["pact_clients.client_id"],
+            ondelete="CASCADE",
             name="fk_pact_tokens_client_id_pact_clients",
         ),
         sa.PrimaryKeyConstraint("token_sha256", name="pk_pact_tokens"),

@@ -1,5 +1,5 @@
 """node: the Catena-X suppliers a bridge represents on its Ouranos hub, their parts there, and the
-hub trades the bridge answered (or refused) for them (issue #9 item 3, Europe → Japan)
+hub trades the bridge answered (or refused) for them (Europe → Japan)
 
 Revision ID: node_0002
 Revises: node_0001

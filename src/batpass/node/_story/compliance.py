@@ -18,7 +18,7 @@ From these it builds the description the compliance engine reads (``batpass.comp
 for the findings and the reports (``POST /v1/compliance/evaluate``, ``POST
 /v1/compliance/report?format=html``). Artefacts: ``compliance/<date>/report.json`` and
 ``report.html`` per date, listed under ``summary.artefacts.compliance`` as ``{"at", "json",
-"html"}``; ``summary.story.findings`` gets ``[{rule, status, at, values}]`` (DESIGN section 9).
+"html"}``; ``summary.story.findings`` gets ``[{rule, status, at, values}]`` (README "What the demo shows").
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from batpass.node._story._context import Story
 __all__ = ["DATES", "run"]
 
 NODE = "eu-carmaker"
-#: the passport launch, recycled-content minimums phase 1 and phase 2 (RULES.md "Dates and scope")
+#: the passport launch, recycled-content minimums phase 1 and phase 2 (Regulation (EU) 2023/1542 Art. 77(1), 8(2), 8(3))
 DATES = ("2027-02-18", "2031-08-18", "2036-08-18")
 #: ledger element symbol → the metal names of Art. 8 in the ruleset
 METALS: Mapping[str, str] = {"Co": "cobalt", "Li": "lithium", "Ni": "nickel", "Pb": "lead"}

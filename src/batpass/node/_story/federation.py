@@ -1,5 +1,5 @@
 """Demo step ``federation``: the two data spaces learn who is who, and the hub's operators say
-what may cross the bridge (DESIGN §2 ``bridge``, §5; issue 9 items 1–2).
+what may cross the bridge (docs/architecture.md "The node", ``bridge``, and "Confidentiality").
 
 1. **Trust lists and memberships** (from :mod:`batpass.node._story.trust`): ``eu-certifier``
    operates Catena-X and ``jp-certifier`` Ouranos; every Catena-X node (the bridge and the mine
@@ -55,7 +55,7 @@ JSON = dict[str, Any]
 
 def _pact_clients(story: Story) -> None:
     """Each Catena-X node (the bridge included) gives the demo's reader a PACT API client, listed
-    under ``pact`` in its ``summary.json`` entry (DESIGN section 9)."""
+    under ``pact`` in its ``summary.json`` entry (README "What the demo shows")."""
     for entry in story.summary["nodes"]:
         if "catena-x" not in entry["profiles"]:
             continue

@@ -1,5 +1,5 @@
 """Demo step ``footprint``: the European pack maker builds its pack's carbon footprint from the
-Japanese cell maker's CFP, read as a PACT v3 document the Ouranos hub exports (issue 7, "Demo").
+Japanese cell maker's CFP, read as a PACT v3 document the Ouranos hub exports.
 
 Actors and calls (HTTPS only):
 
@@ -22,7 +22,7 @@ Actors and calls (HTTPS only):
    energy (:data:`LIFETIME_FORMULA`), then serves the pack footprint from its own PACT API
    (``POST /v1/footprints/pact/footprints`` on ``eu-carmaker``).
 
-Fills ``summary.story.footprint`` (DESIGN section 9) and ``story.shared["footprint.pack"]``.
+Fills ``summary.story.footprint`` (README "What the demo shows") and ``story.shared["footprint.pack"]``.
 """
 
 from __future__ import annotations

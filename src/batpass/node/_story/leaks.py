@@ -1,5 +1,5 @@
 """Demo step ``leaks``: did anything about the companies above the cell maker reach the car
-maker? (DESIGN §5, issue 9 item 5.)
+maker? (docs/architecture.md "Confidentiality".)
 
 ``eu-carmaker`` ran the whole story with its payload log on (config ``payload_log``, see
 :mod:`batpass.node._payload_log`): every request it received and every answer to a call it
@@ -11,7 +11,7 @@ them, every lot quantity of theirs and every quantity the cell maker received, e
 other units. The recycler and the car maker itself are known to the car maker and excluded
 (the recycler sells into the chain, but the car maker deals with it directly).
 
-Writes ``story.leak_scan`` (``payloads_scanned``, ``canaries``, ``leaks_found``; DESIGN §9) and
+Writes ``story.leak_scan`` (``payloads_scanned``, ``canaries``, ``leaks_found``; README "What the demo shows") and
 ``leaks/report.json`` (what was scanned, the rules, each leak with its canary redacted).
 """
 

@@ -1,5 +1,6 @@
 """Demo step ``ledger``: every company records its own custody events on its own node, and the
-car maker traces a battery to its mines through the bridge (DESIGN §4 flows 1–2, §5).
+car maker traces a battery to its mines through the bridge (docs/architecture.md "Flows", flows 1–2,
+and "Confidentiality").
 
 The seeded demo scenario (:func:`batpass.scenario.generate`, about 200 batteries, their GS1
 Digital Link ids on the car maker's resolver) is split by owner (:data:`HOSTS`): the mines on
@@ -22,7 +23,7 @@ ledger; the outflow watch of the recycler flags the black mass shipped to Korea;
 claim of recycled cobalt is caught at the recycler's credit account.
 
 Writes ``story.trace``, ``story.recycled_content``, ``story.outflows`` and
-``story.double_claims`` (DESIGN section 9); hands ``ledger.owner`` (the car maker's DID),
+``story.double_claims`` (README "What the demo shows"); hands ``ledger.owner`` (the car maker's DID),
 ``ledger.batteries`` and ``ledger.hosts`` (company code → node name) on through
 ``story.shared``. Talks to the nodes over HTTPS only.
 """
@@ -197,7 +198,7 @@ def _battery_with_recycled_content(battery_ids: Sequence[str]) -> str:
 def _trace_summary(
     story: Story, battery: str, result: dict[str, Any], local: dict[str, Any], node_of: Mapping[str, str]
 ) -> dict[str, Any]:
-    """DESIGN section 9 ``story.trace`` from the car maker's federated trace. The shares are
+    """``story.trace`` (README "What the demo shows") from the car maker's federated trace. The shares are
     those of the due-diligence raw materials (Annex X: Co, natural graphite, Li, Ni) and Mn;
     ``complete`` is true when each of them is known all the way to a mine (no unknown share in
     the car maker's ledger once the summaries are folded); a branch outside the network (the foil

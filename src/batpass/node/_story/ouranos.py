@@ -18,7 +18,7 @@ client of the published API would (ouranos-ecosystem-idi data-transaction-system
 
 It also checks that the supplier never sees the buyer's ``amountRequired``. Hand-offs:
 ``story.shared["ouranos.operators"]``, ``story.shared["ouranos.cell"]`` and the ``ouranos``
-block of the hub's entry in ``summary.json`` (DESIGN section 9).
+block of the hub's entry in ``summary.json`` (README "What the demo shows").
 
 The emission figures are illustrative demo values in the ranges of the published studies cited
 next to them; the masses follow the cell chemistry of :mod:`batpass.scenario` (NMC811).
@@ -108,7 +108,7 @@ def _dqr(ter: str, ger: str, tir: str) -> OuranosDqr:
     return OuranosDqr(Decimal(ter), Decimal(ger), Decimal(tir))
 
 
-#: data-quality ratings, raw (the Ouranos scale is unpublished, RULES.md): primary plant data
+#: data-quality ratings, raw (the Ouranos API publishes no scale): primary plant data
 #: rates better (lower, as PACT's 1-3) than secondary database values
 PRIMARY = _dqr("1.2", "1.0", "1.1")
 SECONDARY = _dqr("2.4", "2.1", "1.9")
@@ -191,7 +191,7 @@ SALTS: tuple[_Salt, ...] = (
 # NMC811 cathode active material, per kg: co-precipitation and two calcinations in oxygen,
 # ~12 kWh/kg at the Japanese grid's ~0.45 kg CO2e/kWh (Ministry of the Environment, FY2022
 # emission factors) → ~5.6 kg CO2e/kg, CAM production counted in main production as the JRC draft
-# rules do (research/eu-regulation.md); manganese sulphate (0.17 kg, stoichiometric) and sodium
+# rules do (draft delegated act, Ares(2024)3131389); manganese sulphate (0.17 kg, stoichiometric) and sodium
 # hydroxide for precipitation (~0.82 kg) are bought outside the hub. With the salts the CAM lands
 # near 24 kg CO2e/kg, within the 15-30 range of Dai et al. (2019) for nickel-rich NMC.
 CAM = _Footprint(
@@ -490,7 +490,8 @@ def _login(http: httpx.Client, api_key: str, op: JSON) -> OuranosClient:
 def _supplier_accepts(supplier: OuranosClient, trade: _Trade, own_trace: str) -> None:
     """The supplier finds the request (notification, then ``GET tradeResponse``) and links its part.
 
-    The buyer's ``amountRequired`` must not reach it (the platform's rule, research/ouranos.md)."""
+    The buyer's ``amountRequired`` must not reach it (the platform's rule: the traceability back end
+    nulls it, as ``ouranos-ecosystem-idi/data-transaction-system`` shows)."""
     notes = [n for n in supplier.pages("notifications") if n["tradeRelation"]["tradeId"] == trade.trade_id]
     if not any(n["notificationType"] == "REQUEST_NEW" for n in notes):
         raise InvariantViolation(
@@ -670,7 +671,7 @@ def run(story: Story) -> None:
 def _publish(
     story: Story, base_url: str, api_key: str, ops: dict[str, JSON], cell_trace: str, totals: dict[str, JSON]
 ) -> None:
-    """Hand-offs (``_context.py``) and the hub's block of ``summary.json`` (DESIGN section 9)."""
+    """Hand-offs (``_context.py``) and the hub's block of ``summary.json`` (README "What the demo shows")."""
     login_keys = ("operatorId", "openOperatorId", "operatorAccountId", "accountPassword", "did")
     operators = {short: {k: op[k] for k in login_keys} for short, op in ops.items()}
     story.shared["ouranos.operators"] = operators

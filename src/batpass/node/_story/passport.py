@@ -47,7 +47,7 @@ over HTTPS through its public API (``/v1/passports...``, admin key = acting as t
 6. **Public page**: an anonymous reader's page and JSON of one battery hold no value of a
    restricted-tier data point of the model.
 
-Fills ``summary.batteries`` (DESIGN section 9: every battery, including the repurposed one's
+Fills ``summary.batteries`` (README "What the demo shows": every battery, including the repurposed one's
 new identifier) and hands ``passport.ids``, ``passport.repurposed`` and ``passport.recycled`` on
 through ``story.shared``. Requests run on the story's keep-alive client, four at a time.
 """

@@ -1,5 +1,5 @@
 """Demo step ``trades``: Europe → Japan through the bridge — a hub operator asks a supplier that
-lives on Catena-X for its carbon footprint with an ordinary Ouranos trade (issue 9 item 3).
+lives on Catena-X for its carbon footprint with an ordinary Ouranos trade.
 
 1. ``cx-refining`` (Jiangxi Lithium Refining, a Catena-X node) keeps the PACT v3 footprint of its
    battery-grade lithium hydroxide and registers the product's twin for the bridge's BPNL only

@@ -1,6 +1,6 @@
 """Demo step ``trust``: trust lists, memberships, a certified footprint recognised across the
 two ecosystems, certified claims presented with selective disclosure, and a revocation
-(DESIGN flow 5; issue 4 item 9). Every call is HTTPS to a node's public API.
+(docs/architecture.md "Flows", flow 5). Every call is HTTPS to a node's public API.
 
 Steps 1 and 2 run early, in the ``federation`` step (the connectors need memberships before the
 first federated trace); this step runs 3 to 5.
@@ -78,7 +78,7 @@ ORIGIN = "OriginAttestationCredential"
 MEMBERSHIP = "MembershipCredential"
 FRAMEWORK = "DataExchangeGovernanceCredential"
 
-#: Art. 8(2)(a) (EU) 2023/1542 phase-1 minimum recycled shares (from 2031-08-18; RULES.md)
+#: Art. 8(2)(a) (EU) 2023/1542 phase-1 minimum recycled shares (from 2031-08-18)
 ART8_MINIMUM = {"Co": 0.16, "Li": 0.06, "Ni": 0.06, "Pb": 0.85}
 #: elements whose origin claims the holder asks for (OriginAttestationCredential.element)
 ORIGIN_ELEMENTS = ("Li", "Co", "Ni", "Mn", "C_nat")
@@ -545,7 +545,7 @@ def _claims(story: Story) -> tuple[list[JSON], int]:
         if leaked:
             raise ConfidentialityViolation(
                 f"the {label} presentation disclosed supplier evidence {leaked[:3]}",
-                rule="DESIGN §5: suppliers and quantities stay undisclosed",
+                rule='suppliers and quantities stay undisclosed (docs/architecture.md "Confidentiality")',
             )
         if not verdict.get("verified"):
             raise InvariantViolation(f"{VERIFIER} rejected the {label} presentation: {verdict}", rule="present")
