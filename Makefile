@@ -20,7 +20,7 @@ help:
 	echo "make test   - run the whole test suite (starts PostgreSQL if it is down)"
 	echo "make bench  - print the benchmark figures (BENCH=name for one script)"
 	echo "make serve NODE=name - serve one node"
-	echo "make lint   - ruff, mypy and the import contracts"
+	echo "make lint   - ruff (lint + format), mypy strict and the import contracts (make test runs it first)"
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ system-deps:
 demo: $(STAMP)
 	$(PY) -m batpass demo --out $(OUT)
 
-test: $(STAMP) services system-deps
+test: $(STAMP) services system-deps lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) services
@@ -54,7 +54,9 @@ serve: $(STAMP)
 	test -n "$(NODE)" || { echo "usage: make serve NODE=name" >&2; exit 2; }
 	$(PY) -m batpass serve --node $(NODE)
 
+# any finding fails: ruff (lint and format), mypy strict, the import contracts (.importlinter)
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check --quiet src tests benchmarks
+	$(VENV)/bin/ruff format --check --quiet src tests benchmarks
+	$(VENV)/bin/mypy --no-error-summary
+	$(VENV)/bin/lint-imports --no-cache >$(VENV)/lint-imports.log 2>&1 || { cat $(VENV)/lint-imports.log >&2; exit 1; }
