@@ -9,7 +9,7 @@ pack node's ``GET /v1/trace/federated/{battery}``. Cold: the first trace of a fr
 federation (no agreement, transfer or DID document cached anywhere); warm: later traces of other
 batteries (agreements and data-plane tokens reused; every tier pulls its suppliers' summaries again,
 and a node re-signs its answer only when one of its inputs changed: the per-(lot, requester)
-answer cache of ``batpass.node._federation``). Medians over ``FED_RUNS`` federations. The
+answer cache of ``batpass.federation.service``). Medians over ``FED_RUNS`` federations. The
 downstream recall trace from a mine lot (not a docs/benchmarks.md figure) is timed on stderr only.
 Progress on stderr, figures on stdout.
 """
@@ -137,7 +137,7 @@ def main() -> None:
 
 
 def federated_trace() -> None:
-    from batpass.node._dataspace_setup import supply_chain_federation
+    from batpass.demo._dataspace_setup import supply_chain_federation
 
     cold: list[float] = []
     warm: list[float] = []

@@ -35,8 +35,8 @@ from typing import Any
 import httpx
 
 from batpass.dataspace import TwinRegistry
-from batpass.node._tls import client_ssl_context
-from batpass.node.harness import NodeSpec, federation, federation_ca, start_node, stop_node
+from batpass.demo.harness import NodeSpec, federation, federation_ca, start_node, stop_node
+from batpass.trust import client_ssl_context
 
 PARTNERS = ("BPNL000000000CNS", "BPNL000000000OTH")
 REQUESTS = 2000

@@ -5,7 +5,7 @@
 - ``passport.public_page_p50_ms``: GET of the resolver URL as a browser (HTML, public tier) over
   HTTPS on loopback with keep-alive. The node app does not mount the passport router yet, so the
   passport router runs in its own uvicorn server (TLS with a federation CA from
-  ``batpass.node._tls``), in this process's thread; the client is httpx over a real socket.
+  ``batpass.trust``), in this process's thread; the client is httpx over a real socket.
 
 Progress on stderr, figures on stdout.
 """
@@ -71,7 +71,7 @@ def bench_page(folder: Path, svc: Any, battery: Any, n: int = 1000) -> float:
     import uvicorn
     from passport_testkit import make_app
 
-    from batpass.node._tls import client_ssl_context, init_ca, issue_node_certificate
+    from batpass.trust import client_ssl_context, init_ca, issue_node_certificate
 
     ca = init_ca(folder / "ca")
     cert, key = issue_node_certificate(ca, folder / "tls", hosts=["127.0.0.1", "localhost"])

@@ -26,6 +26,8 @@ import httpx
 import pytest
 
 from batpass.core.ids import new_uuid7
+from batpass.demo._dataspace_setup import catenax_memberships
+from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.footprint import (
     DataQuality,
     DeclaredUnit,
@@ -35,8 +37,6 @@ from batpass.footprint import (
     StageSplit,
     write_pact_v3,
 )
-from batpass.node._dataspace_setup import catenax_memberships
-from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.ouranos import OuranosClient
 
 pytestmark = pytest.mark.integration

@@ -26,6 +26,8 @@ import pytest
 import yaml
 
 from batpass.core.ids import BatteryId, new_uuid7
+from batpass.demo._dataspace_setup import catenax_memberships, operator_config
+from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.footprint import (
     BomInput,
     DeclaredUnit,
@@ -36,8 +38,6 @@ from batpass.footprint import (
     aggregate,
     write_pact_v3,
 )
-from batpass.node._dataspace_setup import catenax_memberships, operator_config
-from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.trust import issue_self_issued_token
 
 pytestmark = pytest.mark.integration

@@ -19,10 +19,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from batpass.cli._ledger import app as ledger_cli
+from batpass.demo._dataspace_setup import catenax_memberships, operator_config
+from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.ledger import MATERIALS
-from batpass.ledger._cli import app as ledger_cli
-from batpass.node._dataspace_setup import catenax_memberships, operator_config
-from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from demo_runner import DemoRun
 
-from batpass.node._story.ledger import HOSTS
+from batpass.demo._story.ledger import HOSTS
 from batpass.scenario import generate
 from batpass.trust import NodeIdentity, issue_self_issued_token, load_or_create_identity
 

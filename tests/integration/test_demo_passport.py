@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "passport"))
 from passport_validation import aas_errors, batterypass_errors, catenax_errors
 
 from batpass.core.ids import BatteryId
-from batpass.node._story.ledger import HOSTS
+from batpass.demo._story.ledger import HOSTS
 from batpass.passport import FIELDS, Tier
 from batpass.scenario import generate
 

@@ -31,6 +31,8 @@ import httpx
 import pytest
 
 from batpass.core.ids import new_uuid7
+from batpass.demo._dataspace_setup import catenax_memberships, operator_config
+from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.footprint import (
     DeclaredUnit,
     FootprintHeader,
@@ -40,8 +42,6 @@ from batpass.footprint import (
     aggregate,
     write_pact_v3,
 )
-from batpass.node._dataspace_setup import catenax_memberships, operator_config
-from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.trust import issue_self_issued_token
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))

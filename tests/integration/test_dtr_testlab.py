@@ -44,9 +44,9 @@ import yaml
 from venv312_testkit import venv312
 
 from batpass.core.ids import BatteryId
-from batpass.node._connector_assets import battery_twin, product_twin
-from batpass.node._dataspace_setup import catenax_memberships, operator_config
-from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
+from batpass.demo._dataspace_setup import catenax_memberships, operator_config
+from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
+from batpass.exchange import battery_twin, product_twin
 from batpass.trust import issue_self_issued_token
 
 pytestmark = pytest.mark.integration

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from venv312_testkit import venv312
 
-from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
+from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 
 pytestmark = pytest.mark.integration
 

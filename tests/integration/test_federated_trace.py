@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 import pytest
 
-from batpass.node._dataspace_setup import SUPPLY_CHAIN_NODES, SupplyChain, supply_chain_federation
-from batpass.node.harness import start_node, stop_node
+from batpass.demo._dataspace_setup import SUPPLY_CHAIN_NODES, SupplyChain, supply_chain_federation
+from batpass.demo.harness import start_node, stop_node
 from batpass.scenario import COMPANIES
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
+from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
+from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from batpass.node._leak_scan import Canaries, scan, significant_digits, upstream_of
-from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
+from batpass.demo._leak_scan import Canaries, scan, significant_digits, upstream_of
+from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.scenario import COMPANIES, generate
 
 pytestmark = pytest.mark.integration

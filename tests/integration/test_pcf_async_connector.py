@@ -26,6 +26,8 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from batpass.core.ids import new_uuid7
+from batpass.demo._dataspace_setup import catenax_memberships, operator_config
+from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.footprint import (
     DeclaredUnit,
     FootprintHeader,
@@ -35,8 +37,6 @@ from batpass.footprint import (
     aggregate,
     write_pact_v3,
 )
-from batpass.node._dataspace_setup import catenax_memberships, operator_config
-from batpass.node.harness import NodeSpec, RunningNode, federation, federation_ca
 
 pytestmark = pytest.mark.integration
 

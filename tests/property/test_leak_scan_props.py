@@ -16,7 +16,7 @@ from urllib.parse import quote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batpass.node._leak_scan import RELATIVE_TOLERANCE, Canaries, scan_records, upstream_of
+from batpass.demo._leak_scan import RELATIVE_TOLERANCE, Canaries, scan_records, upstream_of
 from batpass.scenario import generate
 
 KNOWN = {"rhein-auto", "rotterdam-recycling"}

@@ -4,6 +4,7 @@ rules), the evaluator and its reports."""
 from batpass.compliance._evaluate import CHECKS, default_rulesets, evaluate
 from batpass.compliance._report import render_report_html, render_report_json
 from batpass.compliance._rules import Rule, Ruleset, available_rulesets, load_ruleset
+from batpass.compliance._subject import subject_from_json
 from batpass.compliance.model import (
     Battery,
     BatteryModel,
@@ -35,4 +36,5 @@ __all__ = [
     "load_ruleset",
     "render_report_html",
     "render_report_json",
+    "subject_from_json",
 ]

@@ -250,6 +250,12 @@ class DspProvider:
                 uow.conn.execute(insert(t.bpn_groups), [{"bpnl": bpnl, "group_name": g} for g in sorted(groups)])
             uow.commit()
 
+    def offers(self) -> list[tuple[str, str]]:
+        """(offer id, asset id) of every registered offer, by offer id."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.offers.c.id, t.offers.c.asset_id).order_by(t.offers.c.id))
+            return [(r.id, r.asset_id) for r in rows]
+
     def _groups(self, conn: Any, bpnl: str | None) -> frozenset[str]:
         if not bpnl:
             return frozenset()

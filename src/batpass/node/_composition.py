@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from batpass import bridge, dataspace, footprint, ledger, ouranos, participants, passport, store, trust
+from batpass import bridge, dataspace, exchange, footprint, ledger, ouranos, participants, passport, store, trust
 
-__all__ = ["NODE_MIGRATIONS_DIR", "migration_dirs"]
-
-#: the composition's own tables (exchanges that join capabilities, e.g. the Catena-X PCF exchange)
-NODE_MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
+__all__ = ["migration_dirs"]
 
 
 def migration_dirs() -> list[Path]:
@@ -27,6 +24,6 @@ def migration_dirs() -> list[Path]:
         trust.MIGRATIONS_DIR,
         ledger.MIGRATIONS_DIR,
         passport.MIGRATIONS_DIR,
+        exchange.MIGRATIONS_DIR,
         bridge.MIGRATIONS_DIR,
-        NODE_MIGRATIONS_DIR,
     ]

@@ -15,7 +15,7 @@ Each line is ``{"at", "direction", "method", "url", "status"?, "headers", "body"
 included; transport headers such as ``Host`` or ``Content-Length`` are left out, and the two
 opaque API-key headers are replaced by a hash, being secrets that carry no data); the body as
 UTF-8 text, or base64 with ``"body_encoding": "base64"`` when it is not UTF-8. Nothing is decoded
-here (JWT segments are decoded by the scan, :mod:`batpass.node._leak_scan`), which keeps the cost
+here (JWT segments are decoded by the scan, :mod:`batpass.demo._leak_scan`), which keeps the cost
 per request at one JSON encoding and one ``write``.
 
 Enabled per node by config ``extra["payload_log"]`` (a file path; off by default) with

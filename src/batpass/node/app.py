@@ -19,7 +19,17 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from batpass import __version__
-from batpass.bridge import CrosswalkService, EntryKind, TrustedAsserters
+from batpass.bridge import (
+    BridgeAnswers,
+    BridgeRelay,
+    BridgeTrades,
+    CrosswalkService,
+    EntryKind,
+    HubFederation,
+    HubLink,
+    TrustedAsserters,
+    dqr_mapping_from_config,
+)
 from batpass.bridge import routes as bridge_routes
 from batpass.compliance import load_ruleset
 from batpass.compliance import routes as compliance_routes
@@ -34,12 +44,25 @@ from batpass.dataspace import (
     management_routes,
 )
 from batpass.dataspace import routes as dataspace_routes
+from batpass.exchange import (
+    PCF_ASSET,
+    BatteryPassSource,
+    ConnectorClient,
+    CreditAccounts,
+    CreditClaims,
+    PcfExchange,
+    install_credit_offer,
+    install_passport_offer,
+    install_pcf_offer,
+)
+from batpass.exchange import routes as exchange_routes
+from batpass.federation import DspPartners, FederatedTrace, install_upstream_offer
+from batpass.federation import routes as federation_routes
 from batpass.footprint import PactService
 from batpass.footprint import routes as footprint_routes
 from batpass.http import AccessLogMiddleware, Ctx, ErrorShape, NodeContext, install_error_handlers
 from batpass.ledger import LedgerService
 from batpass.ledger import routes as ledger_routes
-from batpass.node import _bridge_link, _bridge_trades, _connector_assets, _credit_exchange, _federation, _pcf_async
 from batpass.node._adapters import (
     DcpParticipantAdapter,
     DidKeyResolver,
@@ -48,30 +71,19 @@ from batpass.node._adapters import (
     SelfIssuedCaller,
     SelfIssuedTokenIssuer,
 )
-from batpass.node._bridge_link import BridgeAnswers, BridgeRelay, HubFederation, HubLink
-from batpass.node._bridge_trades import BridgeTrades
 from batpass.node._config import NodeConfig, NodePaths
-from batpass.node._connector_assets import (
-    BatteryPassSource,
-    ConnectorClient,
-    install_passport_offer,
-    install_pcf_offer,
-)
-from batpass.node._credit_exchange import CreditAccounts, CreditClaims, install_credit_offer
-from batpass.node._federation import DspPartners, FederatedTrace, install_upstream_offer
 from batpass.node._outbox import OutboxDispatcher
 from batpass.node._payload_log import PayloadLog, PayloadLogMiddleware
-from batpass.node._pcf_async import PcfExchange
-from batpass.node._tls import client_ssl_context
 from batpass.node.local import LocalNode, open_node
 from batpass.ouranos import OuranosHub
 from batpass.ouranos import routes as ouranos_routes
 from batpass.participants import ParticipantService
 from batpass.participants import routes as participants_routes
-from batpass.passport import CallerVerifier, PassportRules, PassportService, RoleVerifier
+from batpass.passport import CallerVerifier, PageRenderer, PassportRules, PassportService, RoleVerifier
 from batpass.passport import routes as passport_routes
-from batpass.trust import TrustService, verify_self_issued_token
+from batpass.trust import SecretBox, TrustService, client_ssl_context, verify_self_issued_token
 from batpass.trust import routes as trust_routes
+from batpass.web import PassportPages
 
 __all__ = ["create_app"]
 
@@ -87,14 +99,10 @@ def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]
     if "bridge" in profiles:
         mods.append(bridge_routes)
     if "catena-x" in profiles:
-        mods.extend([dataspace_routes, management_routes, footprint_routes, _federation, _connector_assets])
-        mods.extend([_pcf_async, _credit_exchange])
+        mods.extend([dataspace_routes, management_routes, footprint_routes, federation_routes, exchange_routes])
     out: list[tuple[Any, dict[str, ErrorShape]]] = [(m.router, dict(getattr(m, "ERROR_SHAPES", {}))) for m in mods]
     if "ouranos" in profiles:
-        out.append((_bridge_link.hub_router, {}))
-    if "bridge" in profiles:
-        out.append((_bridge_link.bridge_router, {}))
-        out.append((_bridge_trades.router, {}))
+        out.append((bridge_routes.hub_router, {}))
     return out
 
 
@@ -197,6 +205,7 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
         if PassportService in ctx.services:
             install_passport_offer(provider, BatteryPassSource(ctx.services[PassportService], registry))
     ctx.services[RoleVerifier] = trust
+    ctx.services[PageRenderer] = PassportPages()
     # writers on other nodes: the verified DID of their DCP self-issued token is the actor
     ctx.services[CallerVerifier] = SelfIssuedCaller(trust.resolver, audience=node.did)
     if "bridge" in cfg.profiles:
@@ -215,7 +224,30 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
             )
         if ConnectorClient in ctx.services and isinstance(bridge_link, dict) and bridge_link.get("url"):
             # Europe → Japan: hub trades addressed to the Catena-X suppliers this bridge represents
-            ctx.services[BridgeTrades] = BridgeTrades.for_node(node, ctx.services[ConnectorClient])
+            ctx.services[BridgeTrades] = _bridge_trades(node, ctx.services[ConnectorClient])
+
+
+def _bridge_trades(node: LocalNode, connector: ConnectorClient) -> BridgeTrades:
+    """The represented suppliers' trades of a bridge node: its hub (config ``hub.url``), its
+    connector, the federation's TLS trust and the configured ``ouranos_dqr_mapping``."""
+    hub = node.config.extra["hub"]
+    url, verify = str(hub["url"]).rstrip("/"), client_ssl_context(node.paths.ca_cert)
+
+    def hub_http() -> httpx.Client:
+        return httpx.Client(base_url=url, verify=verify, timeout=httpx.Timeout(30.0))
+
+    async def pull(did: str, product_id: str, request_id: str) -> Any:
+        return await connector.fetch(did, PCF_ASSET, {"productId": product_id, "requestId": request_id})
+
+    svc = BridgeTrades(
+        node.engine,
+        hub_http=hub_http,
+        pull_pcf=pull,
+        secrets=SecretBox.load_or_create(node.paths.keys),
+        dqr_mapping=dqr_mapping_from_config(node.config.extra),
+    )
+    svc.seal_stored()
+    return svc
 
 
 def _crosswalk_policy(extra: dict[str, Any]) -> TrustedAsserters:

@@ -23,12 +23,10 @@ from batpass.core.settings import Settings, load_settings
 from batpass.ledger import FootprintSource, LedgerService
 from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths, validate_name, validate_profiles
-from batpass.node._tls import init_ca, issue_node_certificate
 from batpass.ouranos import BridgeLink, OuranosHub
 from batpass.participants import Participant, ParticipantService
-from batpass.scenario import HIGH_RISK_SITES
 from batpass.store import make_engine, upgrade
-from batpass.trust import NodeIdentity, load_or_create_identity
+from batpass.trust import NodeIdentity, init_ca, issue_node_certificate, load_or_create_identity
 
 __all__ = ["LocalNode", "ca_folder", "free_port", "init_node", "open_node", "port_in_use"]
 
@@ -129,7 +127,8 @@ class LocalNode:
             self.engine,
             self.identity,
             identities=identities,
-            high_risk_sites=self.config.extra.get("high_risk_sites", HIGH_RISK_SITES),
+            # site ids whose mined share is reported as high-risk (config extra ``high_risk_sites``; none by default)
+            high_risk_sites=self.config.extra.get("high_risk_sites", ()),
             footprints=footprints,
         )
 

@@ -6,7 +6,10 @@ Other packages import only from here; ``node/`` also mounts ``batpass.passport.r
 
 from pathlib import Path
 
+from batpass.passport._export_aas import to_aas_json
+from batpass.passport._export_batterypass import to_batterypass
 from batpass.passport._export_catenax import to_catenax
+from batpass.passport._qr import qr_svg
 from batpass.passport.errors import (
     LifecycleViolation,
     MissingMandatoryField,
@@ -16,11 +19,14 @@ from batpass.passport.errors import (
     WrongCategory,
 )
 from batpass.passport.model import (
+    ALL_TIERS,
     FIELDS,
+    FIELDS_BY_KEY,
     ROLE_TIERS,
     Category,
     FieldSpec,
     FieldState,
+    Kind,
     Level,
     Mandate,
     Passport,
@@ -35,6 +41,7 @@ from batpass.passport.model import (
 from batpass.passport.ports import (
     CallerVerifier,
     Clock,
+    PageRenderer,
     PublicKeyResolver,
     RoleVerifier,
     SystemClock,
@@ -45,7 +52,9 @@ from batpass.passport.service import PassportService, StaticProductData, load_st
 MIGRATIONS_DIR = Path(__file__).parent / "_migrations"
 
 __all__ = [
+    "ALL_TIERS",
     "FIELDS",
+    "FIELDS_BY_KEY",
     "MIGRATIONS_DIR",
     "ROLE_TIERS",
     "CallerVerifier",
@@ -53,11 +62,13 @@ __all__ = [
     "Clock",
     "FieldSpec",
     "FieldState",
+    "Kind",
     "Level",
     "LifecycleViolation",
     "Mandate",
     "MissingMandatoryField",
     "NotResponsible",
+    "PageRenderer",
     "Passport",
     "PassportNotFound",
     "PassportRules",
@@ -74,7 +85,10 @@ __all__ = [
     "WrongCategory",
     "field_state",
     "load_static_product_data",
+    "qr_svg",
     "tiers_for_roles",
+    "to_aas_json",
+    "to_batterypass",
     "to_catenax",
     "visible_view",
 ]

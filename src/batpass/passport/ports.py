@@ -12,17 +12,30 @@
 - :class:`PublicKeyResolver`: the public JWK of a ``did#kid`` (did:web resolution), used to check
   the signature of backup copies another node sends.
 - :class:`Clock`: the time, so tests and lifecycle dates are deterministic.
+- :class:`PageRenderer`: the HTML pages of the resolver (``batpass.web`` renders them), so the
+  passport knows no templates and the pages only ever receive the reader's visible view.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from batpass.core.ids import BatteryId
 
-__all__ = ["CallerVerifier", "Clock", "PublicKeyResolver", "RoleVerifier", "SystemClock", "UpstreamSummarySource"]
+if TYPE_CHECKING:
+    from batpass.passport.model import Passport, Tier
+
+__all__ = [
+    "CallerVerifier",
+    "Clock",
+    "PageRenderer",
+    "PublicKeyResolver",
+    "RoleVerifier",
+    "SystemClock",
+    "UpstreamSummarySource",
+]
 
 
 class RoleVerifier(Protocol):
@@ -66,3 +79,22 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
+
+
+class PageRenderer(Protocol):
+    def passport_page(
+        self,
+        passport: Passport,
+        view: Mapping[str, Any],
+        *,
+        tiers: Iterable[Tier],
+        roles: Iterable[str],
+        resolve_link: Callable[[str], str | None],
+    ) -> str:
+        """The HTML page of ``passport`` showing ``view`` (already cut to the reader's tiers);
+        ``resolve_link`` turns a linked passport's URN into its resolver path, or None."""
+        ...
+
+    def message_page(self, title: str, text: str) -> str:
+        """A short HTML page with a message (an unknown or malformed battery identifier)."""
+        ...

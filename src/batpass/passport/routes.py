@@ -41,12 +41,10 @@ from batpass.http import AdminKey, Ctx, NodeContext
 from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import to_batterypass
 from batpass.passport._export_catenax import to_catenax
-from batpass.passport._page import build_page
 from batpass.passport._qr import qr_png, qr_svg
 from batpass.passport.model import ALL_TIERS, Passport, Tier, tiers_for_roles
-from batpass.passport.ports import CallerVerifier, RoleVerifier
+from batpass.passport.ports import CallerVerifier, PageRenderer, RoleVerifier
 from batpass.passport.service import PassportService, load_static_product_data
-from batpass.web import render_message_page, render_passport_page
 
 __all__ = ["ERROR_SHAPES", "router"]
 
@@ -147,6 +145,12 @@ def _document(
     }
 
 
+def _pages(ctx: NodeContext) -> PageRenderer:
+    """The node's page renderer (``batpass.web`` in a node)."""
+    pages: PageRenderer = ctx.services[PageRenderer]
+    return pages
+
+
 def _link_resolver(svc: PassportService) -> Callable[[str], str | None]:
     def resolve(urn: str) -> str | None:
         try:
@@ -158,12 +162,15 @@ def _link_resolver(svc: PassportService) -> Callable[[str], str | None]:
 
 
 def _page_response(
-    svc: PassportService, p: Passport, roles: frozenset[str], tiers: frozenset[Tier], view: dict[str, Any]
+    pages: PageRenderer,
+    svc: PassportService,
+    p: Passport,
+    roles: frozenset[str],
+    tiers: frozenset[Tier],
+    view: dict[str, Any],
 ) -> HTMLResponse:
-    page = build_page(p, view, tiers=tiers, roles=roles, resolve_link=_link_resolver(svc))
-    return HTMLResponse(
-        render_passport_page(page), headers={"Vary": "Accept, Authorization", "Cache-Control": "no-store"}
-    )
+    html = pages.passport_page(p, view, tiers=tiers, roles=roles, resolve_link=_link_resolver(svc))
+    return HTMLResponse(html, headers={"Vary": "Accept, Authorization", "Cache-Control": "no-store"})
 
 
 @router.get("/01/{gtin}/21/{serial}", response_model=None)
@@ -177,21 +184,21 @@ async def resolve_battery(gtin: str, serial: str, request: Request, ctx: Ctx) ->
     except InvalidInput:
         if html:
             return HTMLResponse(
-                render_message_page("Not a battery identifier", "This code is not a valid battery identifier."),
+                _pages(ctx).message_page("Not a battery identifier", "This code is not a valid battery identifier."),
                 status_code=400,
             )
         raise
     if passport is None:
         if html:
             return HTMLResponse(
-                render_message_page("Battery not found", "No passport is registered for this battery here."),
+                _pages(ctx).message_page("Battery not found", "No passport is registered for this battery here."),
                 status_code=404,
             )
         raise NotFound(f"battery {battery} has no passport on this node", rule="GS1 Digital Link resolver")
     roles, tiers = await _reader(ctx, request)
     doc = _document(svc, passport, roles, tiers, "resolver")
     if html:
-        return _page_response(svc, passport, roles, tiers, doc["data"])
+        return _page_response(_pages(ctx), svc, passport, roles, tiers, doc["data"])
     return JSONResponse(doc, headers={"Vary": "Accept, Authorization", "Link": f'<{passport.urn}>; rel="describedby"'})
 
 
@@ -263,7 +270,7 @@ async def read_passport(passport_id: str, request: Request, ctx: Ctx) -> Respons
     roles, tiers = await _reader(ctx, request)
     doc = _document(svc, p, roles, tiers, "api")
     if _wants_html(request):
-        return _page_response(svc, p, roles, tiers, doc["data"])
+        return _page_response(_pages(ctx), svc, p, roles, tiers, doc["data"])
     return JSONResponse(doc)
 
 

@@ -27,6 +27,7 @@ from batpass.trust._resolver import DidResolver, GuardedFetcher
 from batpass.trust._sdjwt import SdJwtVerified, issue_sd_jwt, present_sd_jwt, verify_sd_jwt
 from batpass.trust._sealed import SecretBox
 from batpass.trust._status import StatusListCache
+from batpass.trust._tls import FederationCA, client_ssl_context, init_ca, issue_node_certificate, load_ca
 from batpass.trust._trustlist import TrustRegistry, load_trust_list, sign_trust_list
 from batpass.trust._vc import build_credential, issue_vc_jwt, issue_vp_jwt, verify_vc_jwt, verify_vp_jwt
 from batpass.trust._verify import Verifier
@@ -58,6 +59,7 @@ __all__ = [
     "CredentialType",
     "DcpParticipantVerifier",
     "DidResolver",
+    "FederationCA",
     "GuardedFetcher",
     "IssuedCredential",
     "KeyPair",
@@ -80,14 +82,18 @@ __all__ = [
     "Verifier",
     "build_credential",
     "certify_claim",
+    "client_ssl_context",
     "did_document",
     "did_key_from_jwk",
     "generate_keypair",
+    "init_ca",
+    "issue_node_certificate",
     "issue_sd_jwt",
     "issue_self_issued_token",
     "issue_vc_jwt",
     "issue_vp_jwt",
     "jwk_from_did_key",
+    "load_ca",
     "load_or_create_identity",
     "load_trust_list",
     "new_did_key_identity",

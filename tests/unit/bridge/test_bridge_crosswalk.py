@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from joserfc import jws
 from sqlalchemy import Engine, func, select
 
+from batpass import exchange
 from batpass.bridge import (
     MIGRATIONS_DIR,
     CrosswalkConflict,
@@ -96,7 +97,8 @@ def sign_raw(entry: dict[str, Any], signer: Did, *, kid_did: Did | None = None) 
 
 @pytest.fixture
 def engine(make_store: Callable[[Sequence[Path]], Engine]) -> Engine:
-    return make_store([MIGRATIONS_DIR])
+    # the bridge's versions include the represented trades, which follow the exchange's first revision
+    return make_store([exchange.MIGRATIONS_DIR, MIGRATIONS_DIR])
 
 
 @pytest.fixture

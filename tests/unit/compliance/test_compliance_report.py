@@ -10,8 +10,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from batpass.cli._compliance import app, subject_from_json
 from batpass.compliance import evaluate, render_report_html, render_report_json
-from batpass.compliance._cli import app, subject_from_json
 
 MODEL = {
     "model_id": "EV-PACK-77",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from batpass.dataspace._cli import app
+from batpass.cli._dataspace import app
 
 
 def test_bad_file_exits_2(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from batpass.cli._ledger import app, scenario_app
 from batpass.core.settings import Settings
-from batpass.ledger._cli import app, scenario_app
 from batpass.node.local import init_node
 
 runner = CliRunner()

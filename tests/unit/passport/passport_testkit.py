@@ -98,8 +98,9 @@ def make_app(service: PassportService) -> Any:
     from fastapi import FastAPI
 
     from batpass.http import NodeContext, install_error_handlers
-    from batpass.passport import RoleVerifier
+    from batpass.passport import PageRenderer, RoleVerifier
     from batpass.passport.routes import ERROR_SHAPES, router
+    from batpass.web import PassportPages
 
     app = FastAPI()
     ctx = NodeContext(
@@ -118,6 +119,7 @@ def make_app(service: PassportService) -> Any:
     )
     ctx.services[PassportService] = service
     ctx.services[RoleVerifier] = TokenRoles()
+    ctx.services[PageRenderer] = PassportPages()  # the node's pages (batpass.web)
     app.state.ctx = ctx
     install_error_handlers(app, ERROR_SHAPES)
 

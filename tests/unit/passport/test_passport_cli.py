@@ -32,7 +32,7 @@ def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_build_show_status(node: str, tmp_path: Path) -> None:
-    from batpass.passport._cli import app
+    from batpass.cli._passport import app
 
     item = tmp_path / "item.json"
     item.write_text(json.dumps(ITEM))
@@ -57,8 +57,8 @@ def test_build_show_status(node: str, tmp_path: Path) -> None:
 
 def test_bad_input_raises_our_error(node: str, tmp_path: Path) -> None:
     """The root CLI (``batpass.cli.main``) turns a BatpassError into one line and exit code 2."""
+    from batpass.cli._passport import app
     from batpass.passport import WrongCategory
-    from batpass.passport._cli import app
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(EXAMPLE.read_text().replace("category: ev", "category: portable"))

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_issue_verify_revoke_sign_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from batpass.cli._trust import app, credential_app
     from batpass.node.local import init_node
-    from batpass.trust._cli import app, credential_app
 
     monkeypatch.setenv("BATPASS_HOME", str(tmp_path))
     node, _key = init_node("cert", profiles=["catena-x"], port=18443)

@@ -1,0 +1,54 @@
+"""``batpass comply``: evaluate a battery or model described in JSON, print the findings, write
+the JSON and HTML reports.
+
+Input (JSON object): the description :func:`batpass.compliance._subject.subject_from_json` reads
+(the fields of :class:`batpass.compliance.BatteryModel` or :class:`batpass.compliance.Battery`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from batpass.compliance import evaluate, render_report_html, render_report_json, subject_from_json
+from batpass.core.errors import BatpassError
+
+__all__ = ["app", "subject_from_json"]
+
+app = typer.Typer(help="Compliance findings and reports (Regulation (EU) 2023/1542).")
+
+
+@app.command()
+def comply(
+    subject_file: Annotated[Path, typer.Argument(help="JSON description of a battery or a battery model")],
+    at: Annotated[str | None, typer.Option("--at", help="evaluation date (YYYY-MM-DD), default today")] = None,
+    out: Annotated[Path, typer.Option("--out", help="folder for report.json and report.html")] = Path("."),
+) -> None:
+    """Evaluate the rules at a date; findings on stderr, reports written to --out."""
+    err = Console(stderr=True)
+    try:
+        when = dt.date.fromisoformat(at) if at else dt.date.today()
+        subject = subject_from_json(json.loads(subject_file.read_text(encoding="utf-8")))
+    except (OSError, ValueError, BatpassError) as exc:
+        err.print(f"[red]error:[/red] {subject_file}: {exc}")
+        raise typer.Exit(2) from exc
+    findings = evaluate(subject, when)
+    table = Table(title=f"Compliance at {when.isoformat()}")
+    for col in ("rule", "status", "values", "reference"):
+        table.add_column(col)
+    for f in findings:
+        style = {"pass": "green", "fail": "red"}.get(str(f.status), "yellow")
+        table.add_row(f.rule, f"[{style}]{f.status}[/{style}]", json.dumps(dict(f.values), default=str), f.reference)
+    err.print(table)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(render_report_json(subject, when, findings), encoding="utf-8")
+    (out / "report.html").write_text(render_report_html(subject, when, findings), encoding="utf-8")
+    err.print(f"wrote {out / 'report.json'} and {out / 'report.html'}")
+    sys.stderr.flush()

@@ -1,0 +1,172 @@
+"""``batpass passport ...``: build, show and change the status of passports on a local node.
+
+Bad input ends with a one-line error and exit code 2 (the root CLI maps ``BatpassError``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from batpass.core.errors import ConfigurationError, InvalidInput, NotFound
+from batpass.core.ids import BatteryId
+
+__all__ = ["app"]
+
+app = typer.Typer(help="EU battery passports: build, show, status.")
+
+NodeOpt = Annotated[str, typer.Option("--node", help="node name (folder under $BATPASS_HOME)")]
+BackupOpt = Annotated[
+    str | None,
+    typer.Option("--backup", envvar="BATPASS_PASSPORT_BACKUP_URL", help="https base URL of the backup node"),
+]
+
+
+def _service(node_name: str, backup: str | None) -> Any:
+    from batpass.compliance import load_ruleset
+    from batpass.node.local import open_node
+    from batpass.passport import PassportRules, PassportService
+
+    node = open_node(node_name)
+    backup_url = backup or getattr(node.config, "passport_backup_url", None)
+    if not backup_url:
+        raise ConfigurationError(
+            "--backup: the passport names a backup node (https URL) that holds a signed copy of every version",
+            rule="Art. 77(5) (passport outlives its operator)",
+        )
+    return PassportService(
+        node.engine,
+        node.identity,
+        rules=PassportRules.from_ruleset(load_ruleset()),
+        resolver_base=node.resolver_base,
+        backup_url=backup_url,
+    )
+
+
+def _read_json(path: Path | None, what: str) -> Any:
+    if path is None:
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"{what}: cannot read {path}: {exc}", field=what, rule="a JSON file") from exc
+
+
+def _find(svc: Any, battery: str) -> Any:
+    if battery.startswith("urn:uuid:"):
+        import uuid
+
+        return svc.get(uuid.UUID(battery.removeprefix("urn:uuid:")))
+    p = svc.find_by_battery(BatteryId.parse(battery))
+    if p is None:
+        raise NotFound(f"battery {battery} has no passport on this node", rule="passport lookup")
+    return p
+
+
+@app.command("build")
+def build(
+    battery: Annotated[str, typer.Argument(help="GS1 Digital Link URI, path or element string 01{gtin}21{serial}")],
+    static: Annotated[Path, typer.Option("--static", help="static product data YAML (docs/passport-static-data.md)")],
+    node: NodeOpt,
+    item: Annotated[Path | None, typer.Option("--item", help="JSON: item-level data points")] = None,
+    summary: Annotated[
+        Path | None, typer.Option("--summary", help="JSON: an upstream summary (docs/contracts.md)")
+    ] = None,
+    footprint: Annotated[Path | None, typer.Option("--footprint", help="JSON: {kg_co2e_per_kwh, stages}")] = None,
+    backup: BackupOpt = None,
+) -> None:
+    """Build (or rebuild as a new signed version) the passport of BATTERY."""
+    from batpass.passport import load_static_product_data
+
+    svc = _service(node, backup)
+    p = svc.build(
+        load_static_product_data(static),
+        BatteryId.parse(battery),
+        item=_read_json(item, "item") or {},
+        summary=_read_json(summary, "summary"),
+        footprint=_read_json(footprint, "footprint"),
+    )
+    typer.echo(json.dumps({"passportId": p.urn, "batteryId": p.digital_link, "version": p.version}))
+
+
+@app.command("show")
+def show(
+    battery: Annotated[str, typer.Argument(help="battery identifier or urn:uuid passport id")],
+    node: NodeOpt,
+    fmt: Annotated[str, typer.Option("--format", help="view | catenax | aas | batterypass | history")] = "view",
+    public: Annotated[bool, typer.Option("--public", help="the public tier only")] = False,
+    backup: BackupOpt = "https://unused.invalid",
+) -> None:
+    """Print a passport (every tier by default: the operator's own view; audited)."""
+    from batpass.passport import ALL_TIERS, Tier
+
+    svc = _service(node, backup)
+    p = _find(svc, battery)
+    tiers = frozenset({Tier.PUBLIC}) if public else ALL_TIERS
+    if fmt == "view":
+        out: Any = {
+            "passportId": p.urn,
+            "batteryId": p.digital_link,
+            "status": "ended" if p.ended else p.status.value,
+            "version": p.version,
+            "data": svc.read(p, roles=("operator",), tiers=tiers, channel="cli"),
+        }
+    elif fmt == "history":
+        out = svc.history(p.passport_id, tiers=tiers)
+    elif fmt == "catenax":
+        from batpass.passport import to_catenax
+
+        out = to_catenax(p, issued=svc.versions(p.passport_id)[0].created_at.date(), tiers=tiers)
+    elif fmt == "aas":
+        from batpass.passport import to_aas_json
+
+        out = json.loads(to_aas_json(p, tiers=tiers))
+    elif fmt == "batterypass":
+        from batpass.passport import to_batterypass
+
+        out = to_batterypass(p, tiers=tiers)
+    else:
+        raise InvalidInput(
+            f"--format: '{fmt}' is not view, catenax, aas, batterypass or history",
+            field="format",
+            rule="passport show formats",
+        )
+    json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+@app.command("status")
+def status(
+    battery: Annotated[str, typer.Argument(help="battery identifier or urn:uuid passport id")],
+    node: NodeOpt,
+    set_to: Annotated[str | None, typer.Option("--set", help="new status that keeps the passport: waste")] = None,
+    waste_operator: Annotated[str | None, typer.Option("--waste-operator", help="DID taking over (waste)")] = None,
+    recycle: Annotated[bool, typer.Option("--recycle", help="recycling: ends and archives the passport")] = False,
+    backup: BackupOpt = "https://unused.invalid",
+) -> None:
+    """Show the status of a passport, or change it (waste; recycling ends it)."""
+    svc = _service(node, backup)
+    p = _find(svc, battery)
+    if set_to:
+        p = svc.change_status(p.passport_id, set_to, actor=svc.operator, waste_operator=waste_operator)
+    if recycle:
+        p = svc.recycle(p.passport_id, recycler=waste_operator or svc.operator, actor=svc.operator)
+    typer.echo(
+        json.dumps(
+            {
+                "passportId": p.urn,
+                "batteryId": p.digital_link,
+                "status": "ended" if p.ended else p.status.value,
+                "responsible": p.responsible(),
+                "version": p.version,
+                "predecessors": [f"urn:uuid:{x}" for x in p.predecessors],
+                "successors": [f"urn:uuid:{x}" for x in p.successors],
+                "at": dt.datetime.now(dt.UTC).isoformat(),
+            }
+        )
+    )

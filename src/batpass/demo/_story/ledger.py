@@ -1,0 +1,361 @@
+"""Demo step ``ledger``: every company records its own custody events on its own node, and the
+car maker traces a battery to its mines through the bridge (docs/architecture.md "Flows", flows 1–2,
+and "Confidentiality").
+
+The seeded demo scenario (:func:`batpass.scenario.generate`, about 200 batteries, their GS1
+Digital Link ids on the car maker's resolver) is split by owner (:data:`HOSTS`): the mines on
+``cx-mines``, the Chinese refiners on ``cx-refining`` (Catena-X nodes), the Japanese refiner,
+precursor/cathode maker and cell maker in their operators' partitions on ``jp-hub`` (Ouranos),
+the pack maker on ``eu-carmaker`` and the recycler on ``eu-recycler``. Each node receives only
+its own companies' events (``POST /v1/ledger/events``; shipments and receipts name the partner
+by DID and the partner's lot id, nothing more) and the export authorisations of its holders
+(``POST /v1/ledger/authorisations``), then verifies its chain and batch signatures
+(``GET /v1/ledger/verify``).
+
+The car maker then asks for the upstream summaries of the cells it received (``GET
+/v1/trace/federated/{lot}``): its connector finds the cell maker's ``DataService`` — the
+bridge — in the cell maker's DID document; the bridge asks the hub, which answers for the cell
+maker from its partition, asking the cathode maker in-process and the Catena-X refiners, mines
+and the recycler through the bridge with the operator's delegation. The summaries fold into the
+car maker's ledger (every pack's origin and recycled shares follow). One battery's federated
+trace is the story's ``trace``; the recycled content (Art. 8) is read from the car maker's
+ledger; the outflow watch of the recycler flags the black mass shipped to Korea; and a double
+claim of recycled cobalt is caught at the recycler's credit account.
+
+Writes ``story.trace``, ``story.recycled_content``, ``story.outflows`` and
+``story.double_claims`` (README "What the demo shows"); hands ``ledger.owner`` (the car maker's DID),
+``ledger.batteries`` and ``ledger.hosts`` (company code → node name) on through
+``story.shared``. Talks to the nodes over HTTPS only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import quote
+
+from rich.table import Table
+
+from batpass.core.errors import InvariantViolation
+from batpass.demo._story._context import Story
+from batpass.scenario import Scenario, generate
+
+__all__ = ["HOSTS", "run"]
+
+CAR = "eu-carmaker"
+RECYCLER = "eu-recycler"
+HUB = "jp-hub"
+BRIDGE = "bridge"
+#: events per ``POST /v1/ledger/events``: each request is one transaction on the node
+BATCH = 500
+#: the elements whose origin the story shows (the Annex X due-diligence raw materials and Mn)
+ORIGIN_ELEMENTS = ("Li", "Co", "Ni", "Mn", "C_nat")
+#: the elements Art. 8 sets recycled-content shares for
+RECYCLED_ELEMENTS = ("Co", "Li", "Ni", "Pb")
+#: where each company of the scenario records: a node, or a hub operator ``jp-hub/<short name>``
+HOSTS: Mapping[str, str] = {
+    "atacama-lithium": "cx-mines",
+    "pilbara-spodumene": "cx-mines",
+    "katanga-cobalt": "cx-mines",
+    "kolwezi-artisanal": "cx-mines",
+    "sulawesi-nickel": "cx-mines",
+    "cabo-graphite": "cx-mines",
+    "kalahari-manganese": "cx-mines",
+    "jiangxi-refining": "cx-refining",
+    "zhejiang-cobalt": "cx-refining",
+    "niihama-refining": "jp-hub/jp-refiner",
+    "kansai-precursor": "jp-hub/jp-cathode",
+    "tokai-cathode": "jp-hub/jp-cathode",
+    "osaka-cells": "jp-hub/jp-cellmaker",
+    "rhein-auto": CAR,
+    "rotterdam-recycling": RECYCLER,
+}
+#: federated traces in flight at once while the car maker folds its cells' summaries
+PARALLEL = 4
+
+
+def _owners(story: Story) -> tuple[dict[str, str], dict[str, str]]:
+    """Company code → owner DID, and owner DID → the node that records it."""
+    ops = story.shared["ouranos.operators"]
+    owners: dict[str, str] = {}
+    node_of: dict[str, str] = {}
+    for code, host in HOSTS.items():
+        node, _, short = host.partition("/")
+        did = ops[short]["did"] if short else story.node(node).did
+        owners[code] = did
+        node_of[did] = node
+    return owners, node_of
+
+
+def run(story: Story) -> None:
+    car = story.node(CAR)
+    owner = car.did
+    owners, node_of = _owners(story)
+    sc = generate(owners=owners, resolver=car.base_url)
+    story.scenario = sc
+    story.shared["ledger.owner"] = owner
+    story.shared["ledger.batteries"] = list(sc.battery_ids)
+    story.shared["ledger.hosts"] = dict(HOSTS)
+
+    # authorisations first: each holder's watch checks its shipments when they are recorded
+    for auth in sc.authorisations:
+        story.call("POST", node_of[auth["holder"]], "/v1/ledger/authorisations", json=auth, expect=(201,))
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for e in sc.events:
+        by_node.setdefault(node_of[e["owner"]], []).append(e)
+    with ThreadPoolExecutor(max_workers=len(by_node)) as pool:
+        recorded = dict(zip(by_node, pool.map(lambda n: _record(story, n, by_node[n]), by_node), strict=True))
+    verified = {name: _verify(story, name, len(by_node[name])) for name in by_node}
+
+    receipts = sorted(
+        {
+            str(o["lot"])
+            for e in by_node[CAR]
+            if e["kind"] == "receipt" and node_of.get(str(e["receipt"].get("from_owner", ""))) == HUB
+            for o in e["outputs"]
+        }
+    )
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        folded = list(pool.map(lambda lot: _federated(story, lot), receipts))
+    battery = _battery_with_recycled_content(sc.battery_ids)
+    result = _federated(story, battery)
+    story.artefact(None, "ledger/federated-trace.json", result)
+    trace = story.call("GET", CAR, "/v1/ledger/trace/" + quote(battery, safe="")).json()
+    story.artefact(None, "ledger/trace.json", trace)
+    story.story["trace"] = _trace_summary(story, battery, result, trace, node_of)
+
+    groups = story.call("GET", CAR, "/v1/ledger/recycled-content", params={"battery": battery}).json()
+    if len(groups) != 1:
+        raise InvariantViolation(
+            f"{battery} belongs to {len(groups)} model/year/plant groups, expected 1", rule="demo.ledger.recycled"
+        )
+    # Art. 8 declares recycled content per model, year and plant: the battery's group figure
+    group = groups[0]
+    story.story["recycled_content"] = {
+        "battery": battery,
+        "shares": {
+            el: {"pre": v["pre_consumer"], "post": v["post_consumer"]}
+            for el, v in group["elements"].items()
+            if el in RECYCLED_ELEMENTS
+        },
+    }
+
+    flows = story.call("GET", RECYCLER, "/v1/ledger/outflows").json()
+    story.story["outflows"] = [{"shipment": f["shipment"], "rule": f["rule"], "evidence": f["evidence"]} for f in flows]
+    if sc.black_mass_shipment not in {f["shipment"] for f in flows}:
+        raise InvariantViolation(
+            f"the black-mass shipment {sc.black_mass_shipment} was not flagged by the outflow watch",
+            rule="demo.ledger.outflow",
+        )
+
+    story.story["double_claims"] = _double_claim(story, sc, battery)
+    incomplete = [r for r in folded if not r["complete"]]
+    _show(story, recorded, verified, result, group, flows, len(receipts), incomplete)
+
+
+def _record(story: Story, node: str, events: Sequence[dict[str, Any]]) -> int:
+    done = 0
+    for part in _batches(events, BATCH):
+        body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in part)
+        res = story.call(
+            "POST", node, "/v1/ledger/events", content=body, headers={"Content-Type": "application/x-ndjson"}
+        ).json()
+        done += res["recorded"] + res["replayed"]
+    if done != len(events):
+        raise InvariantViolation(f"{node} acknowledged {done} of {len(events)} events", rule="demo.ledger.recorded")
+    return done
+
+
+def _verify(story: Story, node: str, expected: int) -> dict[str, Any]:
+    verify: dict[str, Any] = story.call("GET", node, "/v1/ledger/verify").json()
+    if not verify["ok"] or verify["events"] != expected:
+        raise InvariantViolation(
+            f"ledger verify on {node}: {verify['events']} of {expected} events, problems {verify['problems'][:3]}",
+            rule="demo.ledger.verify",
+        )
+    return verify
+
+
+def _federated(story: Story, subject: str) -> dict[str, Any]:
+    out: dict[str, Any] = story.call("GET", CAR, "/v1/trace/federated/" + quote(subject, safe="")).json()
+    return out
+
+
+def _batches(events: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
+    for i in range(0, len(events), size):
+        yield events[i : i + size]
+
+
+def _battery_with_recycled_content(battery_ids: Sequence[str]) -> str:
+    """The last battery built: its round used salts recovered from earlier rounds' batteries,
+    so its trace shows recycled shares as well as mines."""
+    return battery_ids[-1]
+
+
+def _trace_summary(
+    story: Story, battery: str, result: dict[str, Any], local: dict[str, Any], node_of: Mapping[str, str]
+) -> dict[str, Any]:
+    """``story.trace`` (README "What the demo shows") from the car maker's federated trace. The shares are
+    those of the due-diligence raw materials (Annex X: Co, natural graphite, Li, Ni) and Mn;
+    ``complete`` is true when each of them is known all the way to a mine (no unknown share in
+    the car maker's ledger once the summaries are folded); a branch outside the network (the foil
+    supplier, which carries none of them) stays a tombstone with its reason.
+    ``path_nodes`` is what the story, as an observer of the whole federation, can see of the
+    recursion: the car maker, the node serving its direct supplier (the bridge, for the hub's
+    cell maker), the hub behind it, then every node whose connector answered an upstream-summary
+    pull (provider-side transfers of that asset, from each node's management API), in the order
+    they were first asked. The car
+    maker's own answer names only its direct supplier."""
+    els = result["summary"]["elements"]
+    shown = [el for el in ORIGIN_ELEMENTS if el in els]
+    path = [CAR]
+    for did in result["path"][1:]:
+        node = node_of.get(did, "")
+        if node == HUB:
+            path.extend([BRIDGE, HUB])
+        elif node:
+            path.append(node)
+    served = {name: _served_upstream(story, name) for name in story.nodes if name not in path}
+    path.extend(sorted((n for n, at in served.items() if at is not None), key=lambda n: served[n] or 0))
+    return {
+        "battery": battery,
+        "complete": bool(shown) and all(local["elements"][el]["unknownShare"] <= 1e-9 for el in shown),
+        "hops": int(result["hops"]),
+        "path_nodes": path,
+        "mines_reached": int(result["mines_reached"]),
+        "tombstones": [{"node": _tombstone_node(t), "reason": t["reason"]} for t in result["tombstones"]],
+        "shares_by_country": {el: els[el]["originByCountry"] for el in shown},
+        "high_risk_share": {el: els[el]["highRiskShare"] for el in shown},
+    }
+
+
+def _tombstone_node(t: Mapping[str, Any]) -> str:
+    """Who failed, as far as anyone may say: the car maker learns only the tier, and a supplier
+    whose DID does not resolve is no node of the federation."""
+    if "outside the dataspace" in str(t.get("reason", "")):
+        return "outside the federation"
+    return f"a tier-{t.get('tier', '?')} supplier"
+
+
+def _served_upstream(story: Story, name: str) -> int | None:
+    """When a Catena-X node's connector first served an upstream summary (its earliest
+    provider-side transfer of that asset, ms since the epoch, from its management API), or None."""
+    if "catena-x" not in story.node(name).node.config.profiles:
+        return None
+    query = {"@context": {"@vocab": "https://w3id.org/edc/v0.0.1/ns/"}, "@type": "QuerySpec", "limit": 1000}
+    rows = story.call("POST", name, "/management/v3/transferprocesses/request", json=query).json()
+    times = [
+        int(r.get("createdAt") or 0)
+        for r in rows
+        if str(r.get("assetId", "")).endswith("upstream-summary") and str(r.get("type", "")).upper() == "PROVIDER"
+    ]
+    return min(times) if times else None
+
+
+def _double_claim(story: Story, sc: Scenario, battery: str) -> list[dict[str, Any]]:
+    """The recycler keeps the credit account of every lot it recovered. The car maker claims, through
+    its connector, all recycled cobalt of one recovered lot for the traced battery's passport; a
+    second claim on the same kilograms (another battery) is caught there as a double claim."""
+    recycler = story.node(RECYCLER).did
+    recovered = next(
+        (
+            o
+            for e in sc.events
+            if e["owner"] == recycler and e["kind"] == "recovery"
+            for o in e.get("outputs", ())
+            if o.get("material") == "cobalt_sulphate"
+        ),
+        None,
+    )
+    if recovered is None:
+        raise InvariantViolation("the recycler recovered no cobalt sulphate", rule="demo.ledger.double-claim")
+    lot = story.call("GET", RECYCLER, f"/v1/ledger/lots/{recovered['lot']}").json()
+    # rounded down to the gram: the first claim must fit the account exactly
+    credited = math.floor(lot["mass_kg"] * lot["composition"]["Co"] * 1000) / 1000
+    other = next(b for b in reversed(story.shared["ledger.batteries"]) if b != battery)
+    # the car maker's connector debits the recycler's account (DSP agreement; the recycler
+    # takes the claimant from the agreement, never from the claim)
+    claim = {"recycler": recycler, "lot": recovered["lot"], "element": "Co", "custody": "mass_balance"}
+    first = dict(claim, id="demo-claim-1", kg=credited, subject=battery)
+    story.call("POST", CAR, "/v1/ledger/claims/remote", json=first, expect=(201,))
+    second = dict(claim, id="demo-claim-2", kg=round(credited * 0.1, 3), subject=other)
+    refused = story.call("POST", CAR, "/v1/ledger/claims/remote", json=second, expect=(409,)).json()
+    if refused.get("claim", {}).get("status") != "double_claim":
+        raise InvariantViolation(f"the second claim was refused for another reason: {refused}")
+    found = story.call("GET", RECYCLER, "/v1/ledger/double-claims").json()
+    return [{"account": d["account"], "lot": d["lot"], "claims": d["claims"]} for d in found]
+
+
+def _evidence(ev: Any) -> str:
+    """One line of an outflow alert's evidence: what left, from where to where, under what."""
+    if not isinstance(ev, dict):
+        return str(ev)
+    auths = "; ".join(f"{a.get('id')} → {', '.join(a.get('destinations', []))}" for a in ev.get("authorisations", []))
+    return (
+        f"{ev.get('quantity_kg', '?')} kg {ev.get('material', '?')} {ev.get('from_country', '?')} → "
+        f"{ev.get('destination_country', '?')} ({ev.get('document', '?')}); authorised: {auths or 'none'}"
+    )
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _show(
+    story: Story,
+    recorded: Mapping[str, int],
+    verified: Mapping[str, dict[str, Any]],
+    result: dict[str, Any],
+    group: dict[str, Any],
+    flows: list[dict[str, Any]],
+    cells: int,
+    incomplete: list[dict[str, Any]],
+) -> None:
+    c = story.console
+    tr = story.story["trace"]
+    nodes = Table(title="custody events, each on its own node (hash chain and batch signatures verified)")
+    for col in ("node", "events", "batches", "verify"):
+        nodes.add_column(col)
+    for name, n in recorded.items():
+        v = verified[name]
+        nodes.add_row(name, str(n), str(v["batches"]), "[green]ok[/]" if v["ok"] else "[red]FAILED[/]")
+    c.print(nodes)
+    c.print(
+        f"{CAR} folded the upstream summaries of {cells} cell lots received from the hub's cell maker "
+        f"({len(incomplete)} incomplete); {len(story.shared['ledger.batteries'])} batteries"
+    )
+    origin = Table(
+        title=(
+            f"federated trace of {tr['battery']}: {tr['hops']} supplier tiers, {tr['mines_reached']} mines, "
+            f"{result['elapsed_ms']:.0f} ms — through {' → '.join(tr['path_nodes'])}"
+        )
+    )
+    origin.add_column("element")
+    origin.add_column("origin by country")
+    origin.add_column("high-risk", justify="right")
+    for el, by_country in tr["shares_by_country"].items():
+        parts = ", ".join(f"{cc} {_pct(v)}" for cc, v in sorted(by_country.items(), key=lambda p: -p[1]))
+        origin.add_row(el, parts, _pct(tr["high_risk_share"][el]))
+    c.print(origin)
+    for t in tr["tombstones"]:
+        c.print(f"[yellow]tombstone[/]: {t['reason']}")
+    rec = Table(title=f"recycled content (Art. 8) of {group['model']}, {group['year']}, plant {group['plant']}")
+    rec.add_column("element")
+    rec.add_column("basis")
+    rec.add_column("pre-consumer", justify="right")
+    rec.add_column("post-consumer", justify="right")
+    for el, s in story.story["recycled_content"]["shares"].items():
+        rec.add_row(el, group["elements"][el]["basis"], _pct(s["pre"]), _pct(s["post"]))
+    c.print(rec)
+    out = Table(title=f"flagged outflows ({RECYCLER})")
+    out.add_column("shipment")
+    out.add_column("rule")
+    out.add_column("evidence")
+    for f in flows:
+        out.add_row(f["shipment"], f["rule"], _evidence(f["evidence"]))
+    c.print(out)
+    for d in story.story["double_claims"]:
+        c.print(f"[red]double claim[/] on {RECYCLER}'s account {d['lot']} ({len(d['claims'])} claims)")

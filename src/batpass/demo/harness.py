@@ -1,0 +1,192 @@
+"""Start a federation of nodes as separate uvicorn processes on free loopback ports.
+
+Used by the integration tests (as a fixture) and by the demo. Each node gets its own folder,
+database, keys and certificate from one per-federation CA; the harness waits until every node
+answers ``/health`` over HTTPS and stops them cleanly (SIGTERM, then SIGKILL after a grace).
+Nodes talk to each other only over HTTPS, never through Python objects.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from batpass.core.errors import UpstreamUnavailable
+from batpass.core.settings import Settings
+from batpass.node.local import LocalNode, ca_folder, init_node
+from batpass.scenario import HIGH_RISK_SITES
+from batpass.trust import client_ssl_context
+
+__all__ = ["NodeSpec", "RunningNode", "federation", "start_node", "stop_node"]
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    profiles: tuple[str, ...]
+    legal_name: str | None = None
+    country: str = "DE"
+    bpnl: str | None = None
+    corporate_number: str | None = None
+    insecure_http: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+    #: merged into the node's config ``extra`` (e.g. ``ecosystem``, ``passport_backup_url``)
+    config_extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunningNode:
+    spec: NodeSpec
+    node: LocalNode
+    admin_key: str
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def base_url(self) -> str:
+        return self.node.base_url
+
+    @property
+    def did(self) -> str:
+        return self.node.did
+
+    def admin_headers(self) -> dict[str, str]:
+        return {"X-Api-Key": self.admin_key}
+
+
+def _env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["BATPASS_HOME"] = str(home)
+    env.setdefault("BATPASS_LOG_LEVEL", "warning")
+    if extra:
+        env.update(extra)
+    return env
+
+
+def start_node(
+    run: RunningNode, *, extra_args: Sequence[str] = (), timeout: float = 30.0, wait: bool = True
+) -> RunningNode:
+    """Start ``batpass serve`` for a node in its own process and wait until it is healthy."""
+    home = run.node.settings.home
+    run.log_path = run.node.home / "serve.log"
+    args = [sys.executable, "-m", "batpass", "serve", "--node", run.name, *extra_args]
+    if run.spec.insecure_http and "--insecure-http" not in extra_args:
+        args.append("--insecure-http")
+    log = open(run.log_path, "ab")  # noqa: SIM115 - handed to the child; closed with it
+    run.process = subprocess.Popen(args, env=_env(home, run.spec.extra_env), stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    if wait:
+        wait_healthy(run, timeout=timeout)
+    return run
+
+
+def wait_healthy(run: RunningNode, *, timeout: float = 30.0) -> None:
+    verify: Any = client_ssl_context(run.node.paths.ca_cert)
+    deadline = time.monotonic() + timeout
+    last: str = ""
+    with httpx.Client(verify=verify, timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if run.process is not None and run.process.poll() is not None:
+                raise UpstreamUnavailable(
+                    f"node {run.name} exited with code {run.process.returncode} while starting: {_tail(run.log_path)}"
+                )
+            try:
+                r = client.get(run.base_url + "/health")
+                if r.status_code == 200:
+                    return
+                last = f"HTTP {r.status_code}"
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}"
+            time.sleep(0.05)
+    raise UpstreamUnavailable(f"node {run.name} not healthy after {timeout:.0f} s ({last}): {_tail(run.log_path)}")
+
+
+def _tail(path: Path | None, n: int = 2000) -> str:
+    if path is None or not path.exists():
+        return ""
+    return path.read_bytes()[-n:].decode(errors="replace")
+
+
+def stop_node(run: RunningNode, *, grace: float = 10.0) -> None:
+    proc = run.process
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+@contextmanager
+def federation(
+    home: Path,
+    specs: Sequence[NodeSpec],
+    *,
+    start: bool = True,
+    timeout: float = 60.0,
+    configure: Callable[[list[RunningNode]], None] | None = None,
+) -> Iterator[list[RunningNode]]:
+    """Initialise the nodes in ``home`` (one CA for all) and run them; stop them on exit.
+
+    Every node's DID resolution may reach every other node of the federation (config
+    ``federation_hosts``); ``configure`` may change the configs (knowing every node's DID and
+    URL) before the processes start."""
+    settings = Settings(home=home)
+    runs: list[RunningNode] = []
+    for spec in specs:
+        node, key = init_node(
+            spec.name,
+            profiles=spec.profiles,
+            settings=settings,
+            legal_name=spec.legal_name,
+            country=spec.country,
+            bpnl=spec.bpnl,
+            corporate_number=spec.corporate_number,
+            insecure_http=spec.insecure_http,
+        )
+        node.close()
+        runs.append(RunningNode(spec, node, key))
+    hosts = sorted(f"{r.node.config.host}:{r.node.config.port}" for r in runs)
+    for r in runs:
+        # the scenario's high-risk site list (a production node's list is empty until configured)
+        r.node.config.extra["high_risk_sites"] = sorted(HIGH_RISK_SITES)
+        r.node.config.extra.update(r.spec.config_extra)
+        r.node.config.extra["federation_hosts"] = hosts
+    if configure is not None:
+        configure(runs)
+    for r in runs:
+        r.node.config.save(r.node.paths.config)
+    try:
+        if start:
+            for r in runs:
+                start_node(r, wait=False)
+            for r in runs:
+                wait_healthy(r, timeout=timeout)
+        yield runs
+    finally:
+        # signal every node first, then wait: they shut down side by side, not one after another
+        for r in runs:
+            if r.process is not None and r.process.poll() is None:
+                r.process.send_signal(signal.SIGTERM)
+        for r in runs:
+            stop_node(r)
+
+
+def federation_ca(home: Path) -> Path:
+    return ca_folder(Settings(home=home)) / "ca.pem"

@@ -1,0 +1,58 @@
+"""Exchanges served through the Catena-X connector (docs/architecture.md "Flows", flows 3, 4 and 6):
+the Catena-X battery pass and PCF as connector assets, the asynchronous CX-0136 PCF exchange, and
+recycled-content claims that debit a recycler's credit account.
+
+A cross-node workflow: it uses the dataspace connector, the passport, footprint and ledger
+capabilities, and knows nothing of the node, the federation, the bridge, the demo or the CLI.
+"""
+
+from pathlib import Path
+
+from batpass.exchange._assets import (
+    BATTERY_PASS_ASSET,
+    BATTERY_PASS_SEMANTIC_ID,
+    DPP_PURPOSE,
+    FRAMEWORK_AGREEMENT,
+    PCF_ASSET,
+    PCF_PURPOSE,
+    PCF_SEMANTIC_ID,
+    BatteryPassSource,
+    ConnectorClient,
+    PcfSource,
+    battery_twin,
+    install_passport_offer,
+    install_pcf_offer,
+    product_twin,
+    register_twin,
+)
+from batpass.exchange._credit import CREDIT_ASSET, CreditAccounts, CreditClaims, install_credit_offer
+from batpass.exchange._pcf_async import OUTBOX_KIND, PcfExchange, exchanges_table
+
+#: this package's Alembic branch (its first revision keeps the id ``node_0001`` it had in ``node/``)
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
+
+__all__ = [
+    "BATTERY_PASS_ASSET",
+    "BATTERY_PASS_SEMANTIC_ID",
+    "CREDIT_ASSET",
+    "DPP_PURPOSE",
+    "FRAMEWORK_AGREEMENT",
+    "MIGRATIONS_DIR",
+    "OUTBOX_KIND",
+    "PCF_ASSET",
+    "PCF_PURPOSE",
+    "PCF_SEMANTIC_ID",
+    "BatteryPassSource",
+    "ConnectorClient",
+    "CreditAccounts",
+    "CreditClaims",
+    "PcfExchange",
+    "PcfSource",
+    "battery_twin",
+    "exchanges_table",
+    "install_credit_offer",
+    "install_passport_offer",
+    "install_pcf_offer",
+    "product_twin",
+    "register_twin",
+]

@@ -1,0 +1,511 @@
+"""Passport and footprint over the connector: the Catena-X battery pass and the
+Catena-X PCF request/response flow, served through this node's Dataspace Protocol provider to
+entitled partners.
+
+Composition-level: it joins the passport and footprint packages (content) with the connector and
+the digital twin registry (transport, visibility), which must not import each other.
+
+- Asset ``catenax-battery-pass`` (source :class:`BatteryPassSource`): a data-plane pull names a
+  battery (``?battery=<digital link or gtin/serial path>``); the answer is the Catena-X
+  ``io.catenax.battery.battery_pass:6.1.0`` aspect, the *full view* (the aspect requires the
+  restricted-tier sections), validated against the bundled schema. Offer
+  ``catenax-battery-pass:dpp``: access ``Membership eq active``; usage ``Membership eq active``,
+  ``FrameworkAgreement eq DataExchangeGovernance:1.0`` and ``UsagePurpose isAnyOf
+  cx.circular.dpp:1`` (CX-0152; the Saturn profile refuses a usage policy without
+  ``FrameworkAgreement`` and ``UsagePurpose``). The framework agreement is evaluated from the
+  ``DataExchangeGovernanceCredential`` (``contractVersion`` 1.0) that trust's DCP verifier fetches
+  from the consumer's credential service with its membership and verifies against the trust list
+  (its issuer must be listed for that type): a member without one sees the offer but its
+  negotiation is refused, the reason naming the missing (or expired, or revoked) credential.
+- Asset ``catenax-pcf`` (source :class:`PcfSource`): the response side of the Catena-X PCF
+  exchange (CX-0136): the consumer asks by product id (``?productId=<id>``, optional
+  ``requestId``); the answer is the Catena-X PCF 9.0 (``io.catenax.pcf:9.0.0``) of the newest
+  active PACT v3 footprint of that product in the node's PACT store, mapped with
+  ``batpass.footprint.write_catenax``. Offer ``catenax-pcf:pcf``: ``Membership``,
+  ``FrameworkAgreement eq DataExchangeGovernance:1.0`` and ``UsagePurpose isAnyOf cx.pcf.base:1``.
+- Entitlement: both are served only if this node's twin registry holds the battery's (product's)
+  twin and one of its non-public specific asset ids names the consumer's BPNL (as verified by DCP
+  at negotiation) in its ``externalSubjectId``; otherwise the same 404 as for what does not exist.
+  The twin is registered (admin: ``POST /v1/connector/twins/batteries`` /
+  ``/v1/connector/twins/products``) with a submodel descriptor pointing at the DSP asset, Catena-X
+  style: ``subprotocol: DSP``, ``subprotocolBody: id=<asset id>;dspEndpoint=<DSP URL>``, ``href``
+  the data plane with the query.
+- Consumer side (admin): ``POST /v1/connector/passports/requests`` ``{provider, battery}`` and
+  ``POST /v1/connector/pcf/requests`` ``{provider, productId}``: catalog → negotiation under the
+  offer's policy → pull transfer → pull with the query; one agreement and one started transfer per
+  provider and asset are reused. A refusal answers 403 (not offered, negotiation refused) or 404
+  (nothing this node is entitled to).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from batpass.core.errors import (
+    Forbidden,
+    InvalidIdentifier,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    UpstreamUnavailable,
+)
+from batpass.core.ids import BatteryId, new_uuid7
+from batpass.dataspace import OWNER, Asset, DataAddress, DspConsumer, DspProvider, OfferDefinition, TwinRegistry
+from batpass.footprint import FootprintFilter, PactService, read_pact, write_catenax
+from batpass.passport import PassportService, Tier, to_catenax
+
+__all__ = [
+    "BATTERY_PASS_ASSET",
+    "BATTERY_PASS_SEMANTIC_ID",
+    "DPP_PURPOSE",
+    "FRAMEWORK_AGREEMENT",
+    "PCF_ASSET",
+    "PCF_PURPOSE",
+    "PCF_SEMANTIC_ID",
+    "BatteryPassSource",
+    "ConnectorClient",
+    "PcfSource",
+    "battery_twin",
+    "install_passport_offer",
+    "install_pcf_offer",
+    "product_twin",
+    "register_twin",
+]
+
+BATTERY_PASS_ASSET = "catenax-battery-pass"
+PCF_ASSET = "catenax-pcf"
+BATTERY_PASS_SEMANTIC_ID = "urn:samm:io.catenax.battery.battery_pass:6.1.0#BatteryPass"
+PCF_SEMANTIC_ID = "urn:samm:io.catenax.pcf:9.0.0#Pcf"
+DPP_PURPOSE = "cx.circular.dpp:1"
+PCF_PURPOSE = "cx.pcf.base:1"
+_PUBLIC = "PUBLIC_READABLE"
+_NS = uuid.UUID("6c1b5f52-61c4-4f5e-9a54-7d3c3b0f6a11")  # batpass connector twins (uuid5 namespace)
+_MEMBERSHIP = {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"}
+#: CX-0152 framework agreement (spelling of ``framework-agreement-constraint-schema.json``)
+FRAMEWORK_AGREEMENT = "DataExchangeGovernance:1.0"
+_FRAMEWORK = {"leftOperand": "FrameworkAgreement", "operator": "eq", "rightOperand": FRAMEWORK_AGREEMENT}
+_BPNL = re.compile(r"^BPNL[0-9A-Z]{8}[0-9A-Z]{4}$")
+_TAXONOMY = "https://w3id.org/catenax/taxonomy#"
+
+
+def _offer(asset_id: str, name: str, purpose: str) -> OfferDefinition:
+    """Access: members; usage: members who signed the Data Exchange Governance, for ``purpose``."""
+    usage = {"leftOperand": "UsagePurpose", "operator": "isAnyOf", "rightOperand": [purpose]}
+    return OfferDefinition(
+        id=f"{asset_id}:{name}",
+        asset_id=asset_id,
+        access_policy={"permission": [{"action": "access", "constraint": [{"and": [_MEMBERSHIP]}]}]},
+        usage_policy={"permission": [{"action": "use", "constraint": [{"and": [_MEMBERSHIP, _FRAMEWORK, usage]}]}]},
+    )
+
+
+def install_passport_offer(provider: DspProvider, source: BatteryPassSource) -> None:
+    """Register the battery-pass source, asset and offer (Membership, DataExchangeGovernance:1.0,
+    ``cx.circular.dpp:1``) on this node's provider; idempotent (run at every start)."""
+    provider.register_source(BATTERY_PASS_ASSET, source)
+    provider.register_asset(
+        Asset(
+            id=BATTERY_PASS_ASSET,
+            source=BATTERY_PASS_ASSET,
+            source_key="battery",
+            title="Catena-X battery pass",
+            properties={
+                "dct:type": _TAXONOMY + "Submodel",
+                "semanticId": BATTERY_PASS_SEMANTIC_ID,
+                "description": "io.catenax.battery.battery_pass:6.1.0 of a battery (?battery=ID), full view",
+            },
+        )
+    )
+    provider.register_offer(_offer(BATTERY_PASS_ASSET, "dpp", DPP_PURPOSE))
+
+
+def install_pcf_offer(provider: DspProvider, source: PcfSource) -> None:
+    """Register the PCF source, asset and offer (Membership, DataExchangeGovernance:1.0,
+    ``cx.pcf.base:1``); idempotent."""
+    provider.register_source(PCF_ASSET, source)
+    provider.register_asset(
+        Asset(
+            id=PCF_ASSET,
+            source=PCF_ASSET,
+            source_key="productId",
+            title="Catena-X product carbon footprint",
+            properties={
+                "dct:type": _TAXONOMY + "PcfExchange",
+                "semanticId": PCF_SEMANTIC_ID,
+                "description": "io.catenax.pcf:9.0.0 of a product (?productId=ID)",
+            },
+        )
+    )
+    provider.register_offer(_offer(PCF_ASSET, "pcf", PCF_PURPOSE))
+
+
+# -- twins ------------------------------------------------------------------------------------
+
+
+def _twin_id(kind: str, key: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(_NS, f'{kind}:{key}')}"
+
+
+def _subject(readers: Sequence[str]) -> dict[str, Any]:
+    return {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": r} for r in readers]}
+
+
+def _check_readers(readers: Iterable[str]) -> list[str]:
+    out = sorted(set(readers))
+    for r in out:
+        if not _BPNL.match(r):
+            raise InvalidInput(
+                f"readers: '{r}' is not a BPNL", field="readers", rule="Catena-X BPNL (CX-0010)", value=r
+            )
+    if not out:
+        raise InvalidInput(
+            "readers: name at least one partner BPNL", field="readers", rule="twins are closed by default"
+        )
+    return out
+
+
+def _submodel(kind: str, key: str, semantic_id: str, asset_id: str, dsp_url: str, href: str) -> dict[str, Any]:
+    return {
+        "id": _twin_id(f"{kind}-submodel", key),
+        "idShort": semantic_id.rsplit("#", 1)[-1],
+        "semanticId": {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": semantic_id}]},
+        "endpoints": [
+            {
+                "interface": "SUBMODEL-3.0",
+                "protocolInformation": {
+                    "href": href,
+                    "endpointProtocol": "HTTP",
+                    "endpointProtocolVersion": ["1.1"],
+                    "subprotocol": "DSP",
+                    "subprotocolBody": f"id={asset_id};dspEndpoint={dsp_url}",
+                    "subprotocolBodyEncoding": "plain",
+                    "securityAttributes": [{"type": "NONE", "key": "NONE", "value": "NONE"}],
+                },
+            }
+        ],
+    }
+
+
+def battery_twin(
+    battery: BatteryId, *, model_id: str, base_url: str, dsp_url: str, readers: Sequence[str]
+) -> dict[str, Any]:
+    """The shell descriptor of a battery (instance) with its battery-pass submodel descriptor;
+    ``partInstanceId`` and ``manufacturerPartId`` are visible to ``readers`` only (CX-0002)."""
+    who = _subject(_check_readers(readers))
+    key = str(battery)
+    href = f"{base_url.rstrip('/')}/api/public?battery={quote(key, safe='')}"
+    return {
+        "id": _twin_id("battery", key),
+        "idShort": f"battery_{battery.serial}",
+        "globalAssetId": _twin_id("battery-asset", key),
+        "assetKind": "Instance",
+        "assetType": "Battery",
+        "specificAssetIds": [
+            {"name": "manufacturerPartId", "value": model_id, "externalSubjectId": who},
+            {"name": "partInstanceId", "value": str(battery.serial), "externalSubjectId": who},
+            {"name": "digitalTwinType", "value": "PartInstance", "externalSubjectId": who},
+        ],
+        "submodelDescriptors": [_submodel("battery", key, BATTERY_PASS_SEMANTIC_ID, BATTERY_PASS_ASSET, dsp_url, href)],
+    }
+
+
+def product_twin(product_id: str, *, base_url: str, dsp_url: str, readers: Sequence[str]) -> dict[str, Any]:
+    """The shell descriptor of a product (type) with its PCF submodel descriptor; its ids are
+    visible to ``readers`` only, who are the partners entitled to its PCF."""
+    who = _subject(_check_readers(readers))
+    href = f"{base_url.rstrip('/')}/api/public?productId={quote(product_id, safe='')}"
+    return {
+        "id": _twin_id("product", product_id),
+        "idShort": "product",
+        "globalAssetId": _twin_id("product-asset", product_id),
+        "assetKind": "Type",
+        "specificAssetIds": [
+            {"name": "manufacturerPartId", "value": product_id, "externalSubjectId": who},
+            {"name": "digitalTwinType", "value": "PartType", "externalSubjectId": who},
+        ],
+        "submodelDescriptors": [_submodel("product", product_id, PCF_SEMANTIC_ID, PCF_ASSET, dsp_url, href)],
+    }
+
+
+def register_twin(registry: TwinRegistry, descriptor: Mapping[str, Any]) -> dict[str, Any]:
+    """Create the twin, or replace it when its id is registered already."""
+    try:
+        registry.get_shell(str(descriptor["id"]), OWNER)
+    except NotFound:
+        return registry.create_shell(dict(descriptor))
+    registry.replace_shell(str(descriptor["id"]), dict(descriptor))
+    return dict(descriptor)
+
+
+def _entitled(registry: TwinRegistry, twin_id: str, bpnl: str | None) -> bool:
+    """Whether the twin exists and a non-public id of it names ``bpnl``."""
+    if not bpnl:
+        return False
+    try:
+        shell = registry.get_shell(twin_id, OWNER)
+    except NotFound:
+        return False
+    for sai in shell.get("specificAssetIds") or []:
+        keys = ((sai.get("externalSubjectId") or {}).get("keys")) or []
+        if any(k.get("value") == bpnl for k in keys if isinstance(k, Mapping)):
+            return True
+    return False
+
+
+def _one(query: Mapping[str, str], name: str, rule: str) -> str:
+    value = query.get(name, "")
+    if not value or len(value) > 512:
+        raise InvalidInput(f"the pull needs ?{name}=ID", field=name, rule=rule)
+    return value
+
+
+def _battery(raw: str) -> BatteryId:
+    try:
+        return BatteryId.parse(raw)
+    except (InvalidIdentifier, InvalidInput) as exc:
+        raise InvalidInput(f"battery: '{raw}' is not a battery id", field="battery", rule="GS1 GTIN + serial") from exc
+
+
+# -- provider side ----------------------------------------------------------------------------
+
+
+class BatteryPassSource:
+    """``QueryAssetSource`` of ``catenax-battery-pass``: the full Catena-X battery pass of the
+    battery named by ``?battery=``, for a consumer its twin names (else a 404)."""
+
+    def __init__(self, passports: PassportService, registry: TwinRegistry) -> None:
+        self.passports = passports
+        self.registry = registry
+
+    async def content(self, key: str, *, participant_bpnl: str | None, agreement_id: str) -> Any:
+        raise InvalidInput("the battery pass needs ?battery=ID", field="battery", rule="battery-pass asset query")
+
+    async def query_content(
+        self,
+        key: str,
+        *,
+        consumer_did: str,
+        consumer_bpnl: str | None,
+        agreement_id: str,
+        query: Mapping[str, str],
+    ) -> Any:
+        battery = _battery(_one(query, "battery", "battery-pass asset query"))
+        hidden = NotFound(
+            f"no battery pass of {battery} for you", field="battery", rule="battery pass: twins naming you"
+        )
+        if not _entitled(self.registry, _twin_id("battery", str(battery)), consumer_bpnl):
+            raise hidden
+        passport = self.passports.find_by_battery(battery)
+        if passport is None:
+            raise hidden
+        tiers = frozenset(Tier)
+        self.passports.audit(passport, roles=(f"dsp:{consumer_bpnl}",), tiers=tiers, channel=f"dsp:{agreement_id}")
+        issued = self.passports.versions(passport.passport_id)[0].created_at.date()
+        return to_catenax(passport, issued=issued, tiers=tiers)
+
+
+class PcfSource:
+    """``QueryAssetSource`` of ``catenax-pcf``: the Catena-X PCF 9.0 of the product named by
+    ``?productId=`` (newest active PACT v3 footprint naming it), for a consumer its twin names."""
+
+    def __init__(self, pact: PactService, registry: TwinRegistry) -> None:
+        self.pact = pact
+        self.registry = registry
+
+    async def content(self, key: str, *, participant_bpnl: str | None, agreement_id: str) -> Any:
+        raise InvalidInput("the PCF request needs ?productId=ID", field="productId", rule="CX-0136 PCF request")
+
+    async def query_content(
+        self,
+        key: str,
+        *,
+        consumer_did: str,
+        consumer_bpnl: str | None,
+        agreement_id: str,
+        query: Mapping[str, str],
+    ) -> Any:
+        product = _one(query, "productId", "CX-0136 PCF request")
+        hidden = NotFound(
+            f"no PCF of product {product} for you", field="productId", rule="PCF: product twins naming you"
+        )
+        if not _entitled(self.registry, _twin_id("product", product), consumer_bpnl):
+            raise hidden
+        page = self.pact.list_footprints(FootprintFilter(product_ids=(product,), statuses=("Active",)))
+        if not page.documents:
+            raise hidden
+        return write_catenax(read_pact(dict(page.documents[-1]), expect=3))
+
+
+# -- consumer side ----------------------------------------------------------------------------
+
+
+class ConnectorClient:
+    """Asks a provider's connector for one of these assets (catalog → negotiation → pull
+    transfer → pull). ``resolve_did`` is trust's async DID resolver; the provider's DSP endpoint
+    is the ``DataService`` entry of its DID document unless given."""
+
+    def __init__(
+        self,
+        consumer: DspConsumer,
+        resolve_did: Callable[[str], Any],
+        *,
+        timeout_s: float = 20.0,
+        poll_s: float = 0.005,
+    ) -> None:
+        self.consumer = consumer
+        self._resolve_did = resolve_did
+        self._timeout = timeout_s
+        self._poll = poll_s
+        self._transfers: dict[tuple[str, str], str] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def _dsp(self, provider: str) -> str:
+        doc = await self._resolve_did(provider)
+        for svc in doc.get("service", []):
+            if svc.get("type") == "DataService" and isinstance(svc.get("serviceEndpoint"), str):
+                return str(svc["serviceEndpoint"])
+        raise NotFound(f"provider {provider} publishes no DataService", field="provider", rule="DSP discovery")
+
+    async def _wait(self, read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        deadline = time.monotonic() + self._timeout
+        while True:
+            state = read()
+            if done(state):
+                return state
+            if time.monotonic() > deadline:
+                raise UpstreamUnavailable("the provider's connector did not answer in time", rule="DSP")
+            await asyncio.sleep(self._poll)
+
+    def _terminated(self, pid: str) -> bool:
+        """Whether this node's negotiation ``pid`` was stored and ended TERMINATED (a refusal)."""
+        try:
+            return bool(self.consumer.negotiation(pid)["state"] == "TERMINATED")
+        except NotFound:
+            return False
+
+    async def _transfer(self, provider: str, asset_id: str, dsp_url: str | None) -> str:
+        key = (provider, asset_id)
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            hit = self._transfers.get(key)
+            if hit is not None:
+                return hit
+            dsp = dsp_url or await self._dsp(provider)
+            try:
+                catalog = await self.consumer.catalog(dsp, provider)
+            except UpstreamUnavailable as exc:
+                if re.search(r"\((401|403)\)", str(exc)):  # it did not accept this node (no membership)
+                    raise Forbidden(
+                        f"{provider} refused this node's catalog request: {exc}", rule="DCP membership (CX-0152)"
+                    ) from exc
+                raise
+            ds = next((d for d in catalog.get("dataset", []) if d.get("@id") == asset_id), None)
+            if ds is None or not ds.get("hasPolicy"):
+                raise Forbidden(f"{provider} offers no {asset_id} to this node", rule="DSP catalog (access policy)")
+            pid = f"urn:uuid:{new_uuid7()}"
+            try:
+                await self.consumer.negotiate(dsp, provider, ds["hasPolicy"][0], target=asset_id, pid=pid)
+            except InvalidInput as exc:
+                if self._terminated(pid):  # the provider refused it (e.g. the usage policy): say why
+                    raise Forbidden(
+                        f"{provider} refused the negotiation of {asset_id}: {exc.message}",
+                        rule="DSP contract negotiation (CX-0152 usage policy)",
+                    ) from exc
+                raise
+            neg = await self._wait(
+                lambda: self.consumer.negotiation(pid), lambda s: s["state"] in ("FINALIZED", "TERMINATED")
+            )
+            if neg["state"] != "FINALIZED" or not neg["agreementId"]:
+                raise Forbidden(
+                    f"{provider} refused the negotiation of {asset_id}: {neg.get('error') or neg['state']}",
+                    rule="DSP contract negotiation",
+                )
+            tpid = await self.consumer.transfer(neg["agreementId"])
+            tr = await self._wait(
+                lambda: self.consumer.transfer_state(tpid),
+                lambda s: (
+                    s["state"] in ("TERMINATED", "COMPLETED") or (s["state"] == "STARTED" and s["hasDataAddress"])
+                ),
+            )
+            if tr["state"] != "STARTED":
+                raise Forbidden(f"{provider} ended the transfer of {asset_id}", rule="DSP transfer process")
+            self._transfers[key] = tpid
+            return tpid
+
+    async def fetch(self, provider: str, asset_id: str, query: Mapping[str, str], *, dsp_url: str | None = None) -> Any:
+        """The content of ``asset_id`` at ``provider`` for ``query``; a refused pull is a 404."""
+        for attempt in (0, 1):
+            tpid = await self._transfer(provider, asset_id, dsp_url)
+            try:
+                return await self.consumer.pull(tpid, query=dict(query))
+            except InvalidInput as exc:
+                if "404" in str(exc):
+                    raise NotFound(
+                        f"{provider} has no {asset_id} for {dict(query)} for this node", rule="entitled partners only"
+                    ) from exc
+                if attempt == 1:
+                    raise
+            except UpstreamUnavailable:
+                if attempt == 1:
+                    raise
+            self._transfers.pop((provider, asset_id), None)  # the transfer ended there: once more
+        raise UpstreamUnavailable(f"{provider}: pull of {asset_id} failed", rule="DSP data plane")
+
+    async def address(
+        self, provider: str, asset_id: str, *, dsp_url: str | None = None, fresh_for_s: float = 120.0
+    ) -> DataAddress:
+        """The data address (endpoint, bearer token) of this client's started transfer with
+        ``provider`` for ``asset_id``, its token valid for at least ``fresh_for_s`` more seconds
+        (refreshed, or the transfer negotiated again if the provider ended it): for a request
+        sent later by the outbox rather than at once."""
+        for attempt in (0, 1):
+            tpid = await self._transfer(provider, asset_id, dsp_url)
+            address = self.consumer.data_address(tpid)
+            soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=fresh_for_s)
+            if address is not None and address.expires_at is not None and address.expires_at > soon:
+                return address
+            try:
+                return await self.consumer.refresh_data_address(tpid)
+            except (InvalidInput, UpstreamUnavailable, Unauthorized):
+                if attempt == 1:
+                    raise
+            self._transfers.pop((provider, asset_id), None)  # the transfer ended there: once more
+        raise UpstreamUnavailable(f"{provider}: no data address for {asset_id}", rule="DSP data plane")
+
+    async def send(
+        self,
+        provider: str,
+        asset_id: str,
+        method: str,
+        *,
+        path: str = "",
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        dsp_url: str | None = None,
+    ) -> tuple[int, Any]:
+        """Send one request (method, sub-path, query, JSON body) through ``provider``'s data
+        plane for ``asset_id`` under the agreement and transfer this client keeps (the
+        Tractus-X ``HttpData`` proxy pattern); answers the status and the JSON (or text) the
+        provider's source gave. A transfer that ended there (401 after a refresh) is negotiated
+        once more."""
+        for attempt in (0, 1):
+            tpid = await self._transfer(provider, asset_id, dsp_url)
+            try:
+                resp = await self.consumer.request(tpid, method, path=path, query=query, body=body)
+            except UpstreamUnavailable:
+                if attempt == 1:
+                    raise
+                resp = None
+            if resp is not None and (resp.status_code != 401 or attempt == 1):
+                try:
+                    return resp.status_code, resp.json()
+                except ValueError:
+                    return resp.status_code, resp.text[:2000]
+            self._transfers.pop((provider, asset_id), None)  # the transfer ended there: once more
+        raise UpstreamUnavailable(f"{provider}: request to {asset_id} failed", rule="DSP data plane")

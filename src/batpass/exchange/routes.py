@@ -1,0 +1,203 @@
+"""HTTP routes of the connector-served exchanges (admin key): battery and product twins in the
+registry, battery-pass and PCF requests through a partner's connector, the asynchronous CX-0136
+PCF exchange, and recycled-content claims at a recycler's credit account."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from batpass.core.errors import InvalidInput, NotFound
+from batpass.dataspace import TwinRegistry
+from batpass.exchange._assets import (
+    BATTERY_PASS_ASSET,
+    PCF_ASSET,
+    ConnectorClient,
+    _battery,
+    _check_readers,
+    battery_twin,
+    product_twin,
+    register_twin,
+)
+from batpass.exchange._credit import _DOUBLE, CreditClaims
+from batpass.exchange._pcf_async import PcfExchange
+from batpass.footprint import FootprintFilter, PactService
+from batpass.http import AdminKey, Ctx, problem_body
+from batpass.ledger import DoubleClaim
+from batpass.passport import PassportService
+
+__all__ = ["router"]
+
+_connector = APIRouter(tags=["connector"])
+_ledger = APIRouter(tags=["ledger"])
+
+
+def _text(body: Mapping[str, Any], name: str, rule: str) -> str:
+    value = _str(body, name, rule)
+    assert value is not None  # required
+    return value
+
+
+def _readers_of(body: Mapping[str, Any]) -> list[str]:
+    readers = body.get("readers")
+    if not isinstance(readers, list) or not all(isinstance(r, str) for r in readers):
+        raise InvalidInput("readers: an array of partner BPNLs", field="readers", rule="POST /v1/connector/twins")
+    return _check_readers(readers)
+
+
+@_connector.post("/v1/connector/twins/batteries", status_code=201)
+def register_battery_twin(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Register (or replace) the twin of one of this node's batteries with its battery-pass
+    submodel descriptor. Body: ``{battery, readers: [BPNL...]}``."""
+    battery = _battery(_text(body, "battery", "POST /v1/connector/twins/batteries"))
+    passport = ctx.service(PassportService).find_by_battery(battery)
+    if passport is None:
+        raise NotFound(f"battery: no passport of {battery} on this node", field="battery", rule="twins of passports")
+    dsp = ctx.base_url.rstrip("/") + "/api/dsp/2025-1"
+    twin = battery_twin(
+        battery, model_id=passport.model_id, base_url=ctx.base_url, dsp_url=dsp, readers=_readers_of(body)
+    )
+    return register_twin(ctx.service(TwinRegistry), twin)
+
+
+@_connector.post("/v1/connector/twins/products", status_code=201)
+def register_product_twin(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Register (or replace) a product twin with its PCF submodel descriptor; the readers are the
+    partners entitled to its PCF. Body: ``{productId, readers: [BPNL...]}``."""
+    product = _text(body, "productId", "POST /v1/connector/twins/products")
+    page = ctx.service(PactService).list_footprints(FootprintFilter(product_ids=(product,)), limit=1)
+    if not page.documents:
+        raise NotFound(f"productId: no footprint of {product} on this node", field="productId", rule="PCF twins")
+    dsp = ctx.base_url.rstrip("/") + "/api/dsp/2025-1"
+    twin = product_twin(product, base_url=ctx.base_url, dsp_url=dsp, readers=_readers_of(body))
+    return register_twin(ctx.service(TwinRegistry), twin)
+
+
+@_connector.post("/v1/connector/passports/requests")
+async def request_battery_pass(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Fetch a partner's Catena-X battery pass through the connector (usage purpose
+    ``cx.circular.dpp:1``). Body: ``{provider: DID, battery, dspEndpoint?}``."""
+    rule = "POST /v1/connector/passports/requests"
+    provider, battery = _text(body, "provider", rule), _text(body, "battery", rule)
+    dsp = body.get("dspEndpoint") if isinstance(body.get("dspEndpoint"), str) else None
+    doc = await ctx.service(ConnectorClient).fetch(provider, BATTERY_PASS_ASSET, {"battery": battery}, dsp_url=dsp)
+    return {"provider": provider, "battery": battery, "batteryPass": doc}
+
+
+@_connector.post("/v1/connector/pcf/requests")
+async def request_pcf(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """The Catena-X PCF request: ask a supplier's connector for the PCF of a product.
+    Body: ``{provider: DID, productId, dspEndpoint?}``; answers ``{requestId, productId, pcf}``."""
+    rule = "POST /v1/connector/pcf/requests"
+    provider, product = _text(body, "provider", rule), _text(body, "productId", rule)
+    dsp = body.get("dspEndpoint") if isinstance(body.get("dspEndpoint"), str) else None
+    request_id = str(uuid.uuid4())
+    query = {"productId": product, "requestId": request_id}
+    doc = await ctx.service(ConnectorClient).fetch(provider, PCF_ASSET, query, dsp_url=dsp)
+    return {"requestId": request_id, "productId": product, "pcf": doc}
+
+
+def _str(body: Mapping[str, Any], name: str, rule: str, *, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"{name}: required string", field=name, rule=rule)
+    return value
+
+
+@_connector.post("/v1/connector/pcf/exchanges", status_code=202)
+async def request_pcf_async(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Ask a supplier for a PCF, asynchronously (CX-0136): ``{provider: DID, productId, comment?,
+    dspEndpoint?}``. Answers 202 with the stored request (``status: accepted``); the PCF arrives
+    later (``GET /v1/connector/pcf/exchanges/{requestId}``, ``status: received``)."""
+    rule = "POST /v1/connector/pcf/exchanges"
+    provider, product = _str(body, "provider", rule), _str(body, "productId", rule)
+    assert provider is not None and product is not None
+    comment = _str(body, "comment", rule, required=False)
+    dsp = _str(body, "dspEndpoint", rule, required=False)
+    return await ctx.service(PcfExchange).request(provider, product, comment=comment, dsp_url=dsp)
+
+
+@_connector.get("/v1/connector/pcf/exchanges")
+def list_pcf_exchanges(
+    ctx: Ctx, _: AdminKey, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
+    """This node's PCF requests, newest first (without the PCFs)."""
+    return ctx.service(PcfExchange).exchanges(limit=limit)
+
+
+@_connector.get("/v1/connector/pcf/exchanges/{request_id}")
+def get_pcf_exchange(request_id: str, ctx: Ctx, _: AdminKey) -> dict[str, Any]:
+    """One of this node's PCF requests, with the PCF once the supplier answered."""
+    return ctx.service(PcfExchange).exchange(request_id)
+
+
+@_connector.get("/v1/connector/pcf/incoming")
+def list_pcf_incoming(ctx: Ctx, _: AdminKey, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    """The PCF requests partners sent this node, newest first, with the delivery of each answer."""
+    return ctx.service(PcfExchange).incoming(limit=limit)
+
+
+@_connector.post("/v1/connector/pcf/incoming/answer")
+async def answer_pcf_request(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Answer a partner's PCF request now (the operator's release): ``{partner: DID,
+    requestId}``. Sends the current PCF of the product through the partner's connector."""
+    rule = "POST /v1/connector/pcf/incoming/answer"
+    partner, rid = _str(body, "partner", rule), _str(body, "requestId", rule)
+    assert partner is not None and rid is not None
+    return await ctx.service(PcfExchange).answer(partner, rid)
+
+
+class RemoteClaimIn(BaseModel):
+    """A claim of recycled content against a recycler's credit account, sent through its
+    connector. The claimant is this node (its DID, verified by the recycler through DCP)."""
+
+    recycler: str = Field(min_length=1, max_length=512, description="the recycler's DID")
+    id: str = Field(min_length=1, max_length=96, description="the claim's id (idempotency key)")
+    lot: str = Field(min_length=1, max_length=128, description="the recycler's recovered lot")
+    element: str = Field(min_length=1, max_length=16, description="Co, Li, Ni or Pb")
+    kg: float = Field(description="recycled element mass claimed (> 0)")
+    subject: str = Field(min_length=1, max_length=512, description="the battery or passport the claim is for")
+    custody: str = Field(default="mass_balance", description="ISO 22095 chain-of-custody model of the claim")
+    dspEndpoint: str | None = Field(default=None, description="the recycler's DSP endpoint (default: its DID document)")
+
+
+@_ledger.post("/v1/ledger/claims/remote", status_code=201)
+async def claim_remote(ctx: Ctx, _: AdminKey, body: RemoteClaimIn) -> JSONResponse:
+    """Claim recycled content at a recycler, through its connector. Answers 201 with the claim
+    (``status: accepted``) and the account, or 409 problem details (``double-claim``) whose
+    ``claim`` member holds the claim the recycler recorded as a double claim and ``account`` the
+    kilograms credited, already debited and left; who else claimed stays with the recycler."""
+    res = await ctx.service(CreditClaims).claim_remote(
+        body.recycler,
+        claim_id=body.id,
+        lot=body.lot,
+        element=body.element,
+        kg=body.kg,
+        subject=body.subject,
+        custody=body.custody,
+        dsp_url=body.dspEndpoint,
+    )
+    if res["claim"].get("status") != "double_claim":
+        return JSONResponse(res, status_code=201)
+    account = res["account"]
+    err = DoubleClaim(
+        f"claim {body.id}: the recycler {body.recycler} holds {account.get('creditedKg', '?')} kg {body.element} "
+        f"of lot {body.lot}, of which {account.get('debitedKg', '?')} kg are already claimed; "
+        f"{body.kg} kg more is a double claim (recorded there)",
+        rule=_DOUBLE,
+    )
+    problem = problem_body(err, instance=f"/v1/ledger/claims/remote/{body.id}")
+    problem.update(res)
+    return JSONResponse(problem, status_code=err.status, media_type="application/problem+json")
+
+
+router = APIRouter()
+router.include_router(_connector)
+router.include_router(_ledger)

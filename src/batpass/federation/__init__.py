@@ -1,0 +1,41 @@
+"""The recursive federated trace and recall across nodes (docs/architecture.md "Flows", flow 2).
+
+A node asks only its direct suppliers (or customers, for a recall) through a partner port, and
+answers its own customers with a signed summary computed the same way. A cross-node workflow: it
+uses the ledger, the dataspace connector and trust, and knows nothing of the node, the bridge, the
+demo or the command line.
+"""
+
+from batpass.federation.service import (
+    RECALL_ASSET,
+    RECALL_TYP,
+    UPSTREAM_ASSET,
+    UPSTREAM_SOURCE,
+    BridgeSource,
+    Downstream,
+    DspPartners,
+    FederatedTrace,
+    PartnerPort,
+    Refused,
+    Upstream,
+    install_upstream_offer,
+    sign_recall,
+    verify_recall,
+)
+
+__all__ = [
+    "RECALL_ASSET",
+    "RECALL_TYP",
+    "UPSTREAM_ASSET",
+    "UPSTREAM_SOURCE",
+    "BridgeSource",
+    "Downstream",
+    "DspPartners",
+    "FederatedTrace",
+    "PartnerPort",
+    "Refused",
+    "Upstream",
+    "install_upstream_offer",
+    "sign_recall",
+    "verify_recall",
+]

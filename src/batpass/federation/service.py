@@ -1,0 +1,886 @@
+"""The recursive federated trace (docs/architecture.md "Flows", flow 2, and "Confidentiality"), both
+ways: a node asks only its direct suppliers, through its Dataspace Protocol connector, for their
+signed upstream summaries of the lots they shipped to it; and only its direct customers which of
+their batteries contain a lot it shipped them (the downstream recall question). Each partner
+answers the same way, recursively.
+
+Composition-level: it joins the ledger (summaries, received summaries, local traces) and the
+connector (DSP consumer; an asset source on the provider), which must not import each other.
+
+- Provider side: :class:`FederatedTrace` is the ``QueryAssetSource`` of two assets (access and
+  usage policy ``Membership eq active``, CX-0152), each pulled with ``?lot=ID``:
+
+  - ``upstream-summary``: the node's signed summary of lot ``ID`` **only if the lot was shipped
+    to the consumer** (its DID from the agreement, verified by DCP at negotiation), else the same
+    404 as for an unknown lot. Envelope ``{"summary": <compact JWS>, "tiers": n, "ms": t}``
+    (``n`` supplier tiers that answered below and including this node, ``t`` this node's time).
+  - ``downstream-recall``: the node's signed recall answer for the consumer's lot ``ID`` **only
+    if the node received that lot from the consumer** (a receipt naming it), else 404. Envelope
+    ``{"answer": <compact JWS>, "tiers": n, "ms": t}``; the answer (typ ``batpass-recall+jws``)
+    carries the ids of this node's own affected batteries, the count of its own affected lots,
+    the count of batteries its customers reported below it, and tombstones. Battery ids never
+    travel more than one tier: the asker learns who its direct customers are and nothing below.
+
+- Consumer side: before answering, the node asks each direct partner (suppliers of the lots it
+  received, or customers of the lots it shipped) in parallel, with at most ``concurrency`` pulls
+  in flight per question (a bound per node would deadlock when a question comes back to the same
+  node round a recycling loop); concurrent askers of the same question share one computation.
+  The partner's DSP endpoint is the ``DataService`` entry of its DID document (trust's
+  resolver: allow-listed hosts, cached); one agreement and one started transfer per partner and
+  asset are kept and reused. A branch that is unreachable, refuses or does not verify becomes a
+  tombstone whose reason is a category (never an identity or an address); the rest stands.
+  Upstream answers are folded into the ledger (``LedgerService.receive_summary``) when their
+  content differs from the stored one.
+- **Answer cache**: each node keeps its signed answer per (lot, requester) with the key of its
+  inputs: its ledger's change counter (``LedgerService.change_mark``: any own event), the stored
+  received summaries of the lot's boundary lots (``received_summaries``: their JWS), and the live
+  result of each branch (tiers or tombstone reason). Partners are still asked at every trace (so
+  a change anywhere upstream is seen); a node re-signs only when one of its inputs changed, and
+  never serves an answer computed before its ledger changed. Synchronous SQL and signing run in
+  worker threads (``anyio.to_thread``) so concurrent pulls do not serialize on the event loop.
+- ``GET /v1/trace/federated/{subject}?direction=up|down`` (admin key) runs it for the node's own
+  lot or battery.
+
+The requester learns its direct partners' DIDs (it contacts them) and nothing beyond them:
+summaries carry shares, counts and tombstones, never supplier names, ids or quantities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import anyio.to_thread
+import httpx
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
+
+from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized, UpstreamUnavailable
+from batpass.dataspace import (
+    Asset,
+    AssetSource,
+    DspConsumer,
+    DspProvider,
+    OfferDefinition,
+    Participant,
+    QueryAssetSource,
+)
+from batpass.ledger import LedgerService, sign_summary, verify_summary
+from batpass.trust import NodeIdentity, SelfIssued
+
+__all__ = [
+    "RECALL_ASSET",
+    "RECALL_TYP",
+    "UPSTREAM_ASSET",
+    "UPSTREAM_SOURCE",
+    "DspPartners",
+    "FederatedTrace",
+    "PartnerPort",
+    "Refused",
+    "install_upstream_offer",
+]
+
+UPSTREAM_ASSET = "upstream-summary"
+RECALL_ASSET = "downstream-recall"
+UPSTREAM_SOURCE = "upstream-summary"
+RECALL_TYP = "batpass-recall+jws"
+_UP_KEY = "lot"
+_DOWN_KEY = "recall"
+_MEMBERSHIP = {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"}
+_GENERIC_TOMBSTONE = "a supplier lot was received without an upstream summary"
+_CACHE_MAX = 4096
+log = logging.getLogger(__name__)
+
+
+class BridgeSource(AssetSource, QueryAssetSource, Protocol):
+    """What serves the two assets on a bridge: answers for lots pulled with ``?lot=ID``."""
+
+
+def install_upstream_offer(provider: DspProvider, source: FederatedTrace | BridgeSource) -> None:
+    """Register the source, the assets ``upstream-summary`` and ``downstream-recall`` and their
+    offers (Membership access and usage policy) on this node's provider; idempotent (run at
+    every start). Then warm, in a background thread, the code paths a first trace takes (see
+    :func:`_warm`)."""
+    provider.register_source(UPSTREAM_SOURCE, source)
+    assets = (
+        (UPSTREAM_ASSET, _UP_KEY, "Upstream summary", "signed upstream summary of a lot shipped to the requester"),
+        (RECALL_ASSET, _DOWN_KEY, "Downstream recall", "which of this node's batteries contain a lot it received"),
+    )
+    for asset_id, key, title, description in assets:
+        provider.register_asset(
+            Asset(
+                id=asset_id,
+                source=UPSTREAM_SOURCE,
+                source_key=key,
+                title=title,
+                properties={"description": f"{description} (?lot=ID)"},
+            )
+        )
+        provider.register_offer(
+            OfferDefinition(
+                id=f"{asset_id}:membership",
+                asset_id=asset_id,
+                access_policy={"permission": [{"action": "access", "constraint": [{"and": [_MEMBERSHIP]}]}]},
+                usage_policy={"permission": [{"action": "use", "constraint": [{"and": [_MEMBERSHIP]}]}]},
+            )
+        )
+    if isinstance(source, FederatedTrace):  # a bridge answers from its hub: nothing of its own to warm
+        threading.Thread(target=_warm, args=(provider, source), name="federation-warm-up", daemon=True).start()
+
+
+def _warm(provider: DspProvider, source: FederatedTrace) -> None:
+    """Run, once at start, in-process and without any partner, the code a first trace would
+    otherwise load lazily (the floors in docs/benchmarks.md: the first request after start costs
+    100-140 ms over a chain): this node's own catalog as its consumer sees it (JSON-LD and
+    schema validators), a recall answer signed and verified (joserfc Ed25519) and the ledger's
+    change counter (its first connection). No agreement, transfer or DID document is cached."""
+    try:
+        me = Participant(source.owner, provider.settings.bpnl, frozenset({"MembershipCredential"}))
+        provider.catalog(me, limit=1)
+        own = source.identity.active("Ed25519")
+        jwk = dict(own.public_jwk())
+        token = sign_recall(
+            {
+                "issuer": source.owner,
+                "subject": {"id": "warm-up"},
+                "batteries": [],
+                "lots": 0,
+                "batteriesBelow": 0,
+                "tombstones": [],
+            },
+            source.identity,
+        )
+        verify_recall(token, lambda _kid: jwk)
+        source.ledger.change_mark(source.owner)
+        source.ledger.received_summaries(source.owner, ["warm-up"])
+        source.ledger.receipts_of(source.owner, source.owner, "warm-up")
+    except Exception:  # a warm-up failure only leaves the first trace slower
+        log.warning("federated trace warm-up failed", exc_info=True)
+
+
+@dataclass
+class _Channel:
+    """An agreement and a started transfer with one partner for one asset (reused)."""
+
+    transfer_pid: str
+
+
+@dataclass
+class Upstream:
+    """A node's upstream answer for one of its lots."""
+
+    summary: dict[str, Any]
+    token: str
+    tiers: int
+    suppliers: list[str] = field(default_factory=list)  # direct suppliers asked, in order of contact
+    failed: dict[str, str] = field(default_factory=dict)  # direct supplier DID → reason category
+    timing: dict[str, float] = field(default_factory=dict)  # this node's phases, ms
+
+
+@dataclass
+class Downstream:
+    """A node's downstream recall answer for one lot (its own, or one it received)."""
+
+    answer: dict[str, Any]
+    token: str
+    tiers: int
+    customers: list[dict[str, Any]] = field(default_factory=list)  # direct customers' answers
+    failed: dict[str, str] = field(default_factory=dict)  # direct customer DID → reason category
+    timing: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Branches:
+    """What this node's own ledger says about a lot (valid for one change mark)."""
+
+    mark: int
+    lots: tuple[str, ...]  # the lots the answer is about (own lots)
+    partners: tuple[tuple[str, str], ...]  # (partner DID, partner-side lot id) to ask
+    boundary: tuple[str, ...] = ()  # upstream: supplier lots whose received summaries count
+    batteries: tuple[str, ...] = ()  # downstream: own affected batteries
+    affected: int = 0  # downstream: own affected lots
+
+
+class Refused(Exception):
+    """A branch that becomes a tombstone: ``reason`` is a category safe to pass on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+        self.phases: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.phases[name] = round((now - self.last) * 1000, 2)
+        self.last = now
+
+    def total(self) -> dict[str, float]:
+        self.phases["total"] = round((time.perf_counter() - self.start) * 1000, 2)
+        return self.phases
+
+
+def _content(summary: Mapping[str, Any]) -> str:
+    return json.dumps({k: v for k, v in summary.items() if k != "computedAt"}, sort_keys=True)
+
+
+def _digest(parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def sign_recall(answer: dict[str, Any], identity: NodeIdentity) -> str:
+    """Sign a downstream recall answer as a compact JWS (Ed25519, typ ``batpass-recall+jws``)."""
+    kp = identity.active("Ed25519")
+    payload = json.dumps(answer, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    header = {"alg": "Ed25519", "kid": identity.key_id(kp), "typ": RECALL_TYP}
+    return jws.serialize_compact(header, payload, kp.jwk, algorithms=["Ed25519"])
+
+
+def verify_recall(token: str, resolve_key: Callable[[str], Mapping[str, Any] | None]) -> dict[str, Any]:
+    """Verify a recall answer: the key ``kid`` names, the issuer is that key's DID, the shape holds."""
+    try:
+        obj = jws.extract_compact(token.encode())
+        headers = obj.headers()
+    except (JoseError, ValueError) as exc:
+        raise InvalidInput("recall answer is not a compact JWS", field="answer", rule="RFC 7515 §7.1") from exc
+    kid = headers.get("kid")
+    if headers.get("typ") != RECALL_TYP or headers.get("alg") != "Ed25519" or not isinstance(kid, str):
+        raise InvalidInput(
+            f"recall answer needs typ {RECALL_TYP}, alg Ed25519 and a kid", field="answer", rule="recall"
+        )
+    jwk = resolve_key(kid)
+    if jwk is None:
+        raise Unauthorized(f"no public key known for {kid}", rule="recall: kid is the issuer's DID URL")
+    try:
+        out = jws.deserialize_compact(token, OKPKey.import_key(dict(jwk)), algorithms=["Ed25519"])
+        answer: dict[str, Any] = json.loads(out.payload)
+    except (JoseError, ValueError) as exc:
+        raise Unauthorized("recall answer signature does not verify", rule="RFC 7515") from exc
+    if answer.get("issuer") != kid.split("#", 1)[0]:
+        raise Unauthorized("recall answer issuer differs from the signing key's DID", rule="recall")
+    ok = (
+        isinstance(answer.get("subject"), dict)
+        and isinstance(answer.get("batteries"), list)
+        and all(isinstance(b, str) for b in answer["batteries"])
+        and isinstance(answer.get("lots"), int)
+        and isinstance(answer.get("batteriesBelow"), int)
+        and isinstance(answer.get("tombstones"), list)
+        and all(isinstance(m, str) for m in answer.get("marks", []))
+    )
+    if not ok:
+        raise InvalidInput("recall answer lacks subject, batteries, lots, batteriesBelow or tombstones", field="answer")
+    return answer
+
+
+class PartnerPort(Protocol):
+    """How a node reaches one direct partner's answer about one lot (``asset``: upstream summary
+    or recall answer). Raises :class:`Refused` with a reason category that is safe to pass on."""
+
+    async def pull(
+        self, did: str, lot: str, asset: str, role: str, extra: Mapping[str, str] | None = None
+    ) -> dict[str, Any]: ...
+
+
+class DspPartners:
+    """A :class:`PartnerPort` over this node's own Dataspace Protocol consumer: the partner's DSP
+    endpoint from its DID document, one agreement and one started transfer per partner and asset
+    (reused), the answer pulled from its data plane with ``?lot=ID``.
+
+    A ``DataService`` entry may name the connector's participant (``participantId``) when
+    another participant operates it for the DID's subject (a bridge serving a hub operator):
+    the catalog request, negotiation and tokens are then addressed to that participant.
+    ``extra`` adds query parameters to every pull (a delegation a relay presents).
+    """
+
+    def __init__(
+        self,
+        consumer: DspConsumer,
+        resolve_did: Callable[[str], Any],
+        *,
+        timeout_s: float = 20.0,
+        poll_s: float = 0.003,
+    ) -> None:
+        self.consumer = consumer
+        self._resolve_did = resolve_did
+        self._timeout = timeout_s
+        self._poll = poll_s
+        self._channels: dict[tuple[str, str], _Channel] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def _dsp_endpoint(self, did: str, role: str) -> tuple[str, str]:
+        try:
+            doc = await self._resolve_did(did)
+        except BatpassError as exc:
+            if isinstance(exc.__cause__, httpx.HTTPError):  # its node did not answer
+                raise Refused(f"{role} unreachable") from exc
+            raise Refused(f"{role}'s DID does not resolve (outside the dataspace)") from exc
+        for svc in doc.get("service", []):
+            if svc.get("type") == "DataService" and isinstance(svc.get("serviceEndpoint"), str):
+                operated_by = svc.get("participantId")
+                return str(svc["serviceEndpoint"]), operated_by if isinstance(operated_by, str) else did
+        raise Refused(f"{role} has no DataService (DSP connector) in its DID document")
+
+    async def _wait(
+        self, read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool], role: str
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + self._timeout
+        while True:
+            state = read()
+            if done(state):
+                return state
+            if time.monotonic() > deadline:
+                raise Refused(f"{role}'s connector did not answer in time")
+            await asyncio.sleep(self._poll)
+
+    async def _channel(self, did: str, asset: str, role: str) -> _Channel:
+        lock = self._locks.setdefault((did, asset), asyncio.Lock())
+        async with lock:
+            hit = self._channels.get((did, asset))
+            if hit is not None:
+                return hit
+            dsp, connector = await self._dsp_endpoint(did, role)
+            try:
+                catalog = await self.consumer.catalog(dsp, connector)
+            except UpstreamUnavailable as exc:
+                raise Refused(f"{role} unreachable") from exc
+            except BatpassError as exc:
+                raise Refused(f"{role} refused the catalog request") from exc
+            ds = next((d for d in catalog.get("dataset", []) if d.get("@id") == asset), None)
+            if ds is None or not ds.get("hasPolicy"):
+                what = "an upstream summary" if asset == UPSTREAM_ASSET else "a recall answer"
+                raise Refused(f"{role} offers no {what} to this node")
+            try:
+                pid = await self.consumer.negotiate(dsp, connector, ds["hasPolicy"][0], target=asset)
+            except UpstreamUnavailable as exc:
+                raise Refused(f"{role} unreachable") from exc
+            except BatpassError as exc:
+                raise Refused(f"{role} refused the contract negotiation") from exc
+            neg = await self._wait(
+                lambda: self.consumer.negotiation(pid), lambda s: s["state"] in ("FINALIZED", "TERMINATED"), role
+            )
+            if neg["state"] != "FINALIZED" or not neg["agreementId"]:
+                raise Refused(f"{role} terminated the contract negotiation")
+            try:
+                tpid = await self.consumer.transfer(neg["agreementId"])
+            except BatpassError as exc:
+                raise Refused(f"{role} refused the transfer") from exc
+            tr = await self._wait(
+                lambda: self.consumer.transfer_state(tpid),
+                lambda s: (
+                    s["state"] in ("TERMINATED", "COMPLETED") or (s["state"] == "STARTED" and s["hasDataAddress"])
+                ),
+                role,
+            )
+            if tr["state"] != "STARTED":
+                raise Refused(f"{role} terminated the transfer")
+            channel = _Channel(tpid)
+            self._channels[(did, asset)] = channel
+            return channel
+
+    async def pull(
+        self, did: str, lot: str, asset: str, role: str, extra: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        query = {**(extra or {}), "lot": lot}
+        for attempt in (0, 1):
+            channel = await self._channel(did, asset, role)
+            try:
+                answer = await self.consumer.pull(channel.transfer_pid, query=query)
+            except UpstreamUnavailable as exc:
+                if attempt == 0 and "unreachable" not in str(exc):
+                    self._channels.pop((did, asset), None)  # the transfer ended there: negotiate again once
+                    continue
+                raise Refused(f"{role} unreachable") from exc
+            except InvalidInput as exc:
+                if "404" in str(exc):
+                    raise Refused(f"{role} refused: no answer about this lot for this node") from exc
+                if attempt == 0:
+                    self._channels.pop((did, asset), None)
+                    continue
+                raise Refused(f"{role} refused the data-plane pull") from exc
+            if not isinstance(answer, dict):
+                raise Refused(f"{role}'s answer is not an object")
+            return answer
+        raise Refused(f"{role} refused the data-plane pull")
+
+
+class FederatedTrace:
+    """Recursive federated trace of one node (owner ``identity.did``), upstream and downstream.
+
+    ``resolve_did`` is trust's async DID resolver (``DidResolver.resolve``); ``cached_did`` its
+    cache read (``DidResolver.cached``), used to verify partners' signatures. ``ledger`` is the
+    node's ledger; a ledger verifying suppliers' keys through the resolver is built from it.
+    Partners are reached through ``partners`` (default: :class:`DspPartners` over ``consumer``,
+    the node's own connector; a hub operator reaches its partners through its bridge instead).
+
+    ``credentials(requester)`` gives the credentials this node attaches to the summaries it signs
+    for that requester (its certified claims, e.g. a certified CFP); they travel in the summary's
+    ``credentials`` slot and are folded downstream like the shares.
+
+    ``verify_delegation(token, audience)`` (trust's self-issued token check) lets a partner's
+    agent ask: a pull whose ``delegation`` query parameter is a self-issued token of the partner
+    the lot was shipped to (or received from), addressed to this node, naming the asking
+    connector as its actor (RFC 8693 ``act``), is answered as if that partner asked itself.
+    """
+
+    def __init__(
+        self,
+        *,
+        ledger: LedgerService,
+        identity: NodeIdentity,
+        resolve_did: Callable[[str], Any],
+        cached_did: Callable[[str], Mapping[str, Any] | None],
+        consumer: DspConsumer | None = None,
+        partners: PartnerPort | None = None,
+        verify_delegation: Callable[[str, str], SelfIssued] | None = None,
+        credentials: Callable[[str], Sequence[str]] | None = None,
+        concurrency: int = 8,
+        timeout_s: float = 20.0,
+        poll_s: float = 0.003,
+    ) -> None:
+        if concurrency < 1:
+            raise InvalidInput("concurrency must be >= 1", field="concurrency", rule="federation.concurrency")
+        if partners is None:
+            if consumer is None:
+                raise InvalidInput("a federated trace needs a connector or a partner port", field="partners")
+            partners = DspPartners(consumer, resolve_did, timeout_s=timeout_s, poll_s=poll_s)
+        self.identity = identity
+        self.owner = identity.did
+        self.partners = partners
+        self._verify_delegation = verify_delegation
+        self._credentials = credentials
+        self._resolve_did = resolve_did
+        self._cached_did = cached_did
+        own = ledger.resolve_key
+        # the same store, with suppliers' keys taken from their (already resolved) DID documents
+        self.ledger = LedgerService(
+            ledger.engine,
+            identity,
+            public_jwk_resolver=lambda kid: own(kid) or self._jwk(kid),
+            high_risk_sites=ledger.high_risk_sites,
+            batch_size=ledger.batch_size,
+        )
+        self._concurrency = concurrency
+        self._secret = secrets.token_bytes(32)  # keys this node's battery marks (see _mark)
+        # one computation per question at a time: concurrent askers of the same answer share it
+        self._inflight: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._produced: dict[str, dict[str, Any]] = {}  # lot → event that produced it (immutable)
+        self._branches: dict[tuple[str, str], _Branches] = {}
+        self._up: OrderedDict[tuple[str, str], tuple[str, Upstream]] = OrderedDict()
+        self._down: OrderedDict[tuple[str, str], tuple[str, Downstream]] = OrderedDict()
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def _jwk(self, kid: str) -> Mapping[str, Any] | None:
+        doc = self._cached_did(kid.split("#", 1)[0])
+        for vm in (doc or {}).get("verificationMethod", []):
+            if vm.get("id") == kid and isinstance(vm.get("publicKeyJwk"), dict):
+                return dict(vm["publicKeyJwk"])
+        return None
+
+    async def _known(self, did: str) -> None:
+        """Resolve (and cache) a partner's DID document before verifying what it signed."""
+        if self._cached_did(did) is None:
+            try:
+                await self._resolve_did(did)
+            except BatpassError as exc:
+                raise Refused("partner's DID does not resolve (outside the dataspace)") from exc
+
+    # -- consumer side --------------------------------------------------------------------------
+
+    async def _ask_up(
+        self, did: str, lot: str, reported: list[float], sem: asyncio.Semaphore
+    ) -> tuple[str, int, dict[str, Any]] | str:
+        """One supplier lot: (signed summary, tiers, summary) or the tombstone reason."""
+        async with sem:
+            try:
+                answer = await self.partners.pull(did, lot, UPSTREAM_ASSET, "supplier")
+                await self._known(did)
+                if not isinstance(answer.get("summary"), str):
+                    return "supplier's answer is not an upstream summary"
+                token = str(answer["summary"])
+                summary = verify_summary(token, self.ledger.resolve_key)
+            except Refused as r:
+                return r.reason
+            except BatpassError:
+                return "supplier's summary does not verify"
+        if summary["issuer"] != did or summary["subject"]["id"] != lot:
+            return "supplier's summary is not about the lot it shipped"
+        tiers = answer.get("tiers")
+        ms = answer.get("ms")
+        reported.append(float(ms) if isinstance(ms, (int, float)) else 0.0)
+        return token, tiers if isinstance(tiers, int) and tiers >= 1 else 1, summary
+
+    async def _ask_down(
+        self, did: str, lot: str, sem: asyncio.Semaphore, salt: str
+    ) -> tuple[str, int, dict[str, Any]] | str:
+        """One customer for one shipped lot: (signed answer, tiers, answer) or the tombstone reason."""
+        async with sem:
+            try:
+                answer = await self.partners.pull(did, lot, RECALL_ASSET, "customer", {"salt": salt})
+                await self._known(did)
+                if not isinstance(answer.get("answer"), str):
+                    return "customer's answer is not a recall answer"
+                token = str(answer["answer"])
+                recall = verify_recall(token, self.ledger.resolve_key)
+            except Refused as r:
+                return r.reason
+            except BatpassError:
+                return "customer's recall answer does not verify"
+        if recall["issuer"] != did or recall["subject"].get("id") != lot:
+            return "customer's recall answer is not about the lot shipped to it"
+        tiers = answer.get("tiers")
+        return token, tiers if isinstance(tiers, int) and tiers >= 1 else 1, recall
+
+    # -- own ledger (sync: run in worker threads) ------------------------------------------------
+
+    def _event_of(self, lot_id: str) -> dict[str, Any]:
+        """The event that produced one of this node's lots (its body, as recorded; immutable)."""
+        hit = self._produced.get(lot_id)
+        if hit is not None:
+            return hit
+        lot = self.ledger.lot(self.owner, lot_id)
+        rows = self.ledger.events(self.owner, after_seq=lot.seq - 1, limit=1) if lot.seq >= 1 else []
+        event: dict[str, Any] = rows[0]["event"] if rows and rows[0]["seq"] == lot.seq else {}
+        if event:
+            if len(self._produced) >= _CACHE_MAX:
+                self._produced.clear()
+            self._produced[lot_id] = event
+        return event
+
+    def _up_branches(self, subject: str) -> _Branches:
+        mark = self.ledger.change_mark(self.owner)
+        hit = self._branches.get(("up", subject))
+        if hit is not None and hit.mark == mark:
+            return hit
+        trace = self.ledger.trace(self.owner, subject)
+        partners: list[tuple[str, str]] = []
+        boundary: list[str] = []
+        for b in trace["boundaries"]:
+            receipt = self._event_of(str(b["lot"])).get("receipt") or {}
+            key = (str(receipt.get("from_owner", "")), str(receipt.get("from_lot", "")))
+            if key[1] and key[1] not in boundary:
+                boundary.append(key[1])
+            if key[0] and key[1] and key[0] != self.owner and key not in partners:
+                partners.append(key)
+        found = _Branches(mark, (str(trace["root"]["lot"]),), tuple(partners), tuple(boundary))
+        self._remember_branches(("up", subject), found)
+        return found
+
+    def _down_branches(self, key: str, lots: tuple[str, ...]) -> _Branches:
+        mark = self.ledger.change_mark(self.owner)
+        hit = self._branches.get(("down", key))
+        if hit is not None and hit.mark == mark and hit.lots == lots:
+            return hit
+        batteries: set[str] = set()
+        affected: set[str] = set()
+        partners: list[tuple[str, str]] = []
+        for lot in lots:
+            trace = self.ledger.trace(self.owner, lot, direction="down")
+            batteries.update(trace["batteries"])
+            for row in trace["lots"]:
+                if row["owner"] != self.owner:
+                    continue
+                affected.add(row["id"])
+                if row["kind"] != "shipment":
+                    continue
+                to = (self._event_of(row["id"]).get("shipment") or {}).get("to_owner")
+                if isinstance(to, str) and to and to != self.owner and (to, row["id"]) not in partners:
+                    partners.append((to, row["id"]))
+        found = _Branches(mark, lots, tuple(partners), batteries=tuple(sorted(batteries)), affected=len(affected))
+        self._remember_branches(("down", key), found)
+        return found
+
+    def _remember_branches(self, key: tuple[str, str], found: _Branches) -> None:
+        if len(self._branches) >= _CACHE_MAX:
+            self._branches.clear()
+        self._branches[key] = found
+
+    def _fold(self, br: _Branches, answers: list[tuple[str, int, dict[str, Any]] | str]) -> str:
+        """Fold supplier summaries whose content differs from the stored ones; return the input
+        key: change mark, stored summaries of the boundary lots, live branch results."""
+        stored = self.ledger.received_summaries(self.owner, br.boundary)
+        changed = False
+        for (did, lot), ans in zip(br.partners, answers, strict=True):
+            if isinstance(ans, str):
+                continue
+            token, _tiers, received = ans
+            have = stored.get(lot)
+            if have is None or have["issuer"] != did or _content(have["summary"]) != _content(received):
+                self.ledger.receive_summary(self.owner, token)
+                changed = True
+        if changed:
+            stored = self.ledger.received_summaries(self.owner, br.boundary)
+        mark = self.ledger.change_mark(self.owner)
+        live = [ans if isinstance(ans, str) else ans[1] for ans in answers]
+        return _digest([mark, br.mark, sorted((k, v["jws"]) for k, v in stored.items()), live])
+
+    def _sign_up(
+        self, subject: str, tombstones: list[dict[str, Any]], credentials: Sequence[str] = ()
+    ) -> tuple[dict[str, Any], str]:
+        summary = self.ledger.summary(self.owner, subject, credentials=credentials)
+        # the ledger marks lots received without a summary; the live answer says why instead
+        own = [t for t in summary["tombstones"] if t.get("reason") != _GENERIC_TOMBSTONE]
+        summary["tombstones"] = own + tombstones
+        return summary, sign_summary(summary, self.identity)
+
+    # -- upstream --------------------------------------------------------------------------------
+
+    async def _shared(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        """Run ``make()`` once for concurrent askers of the same question; all await its result."""
+        fut = self._inflight.get(key)
+        if fut is None:
+            fut = asyncio.ensure_future(make())
+            self._inflight[key] = fut
+            fut.add_done_callback(lambda _f: self._inflight.pop(key, None))
+        return await asyncio.shield(fut)
+
+    async def upstream(self, subject: str, requester: str = "") -> Upstream:
+        """See :meth:`_upstream`; concurrent askers of one (subject, requester) share one answer."""
+        up: Upstream = await self._shared(("up", subject, requester), lambda: self._upstream(subject, requester))
+        return up
+
+    async def _upstream(self, subject: str, requester: str = "") -> Upstream:
+        """Ask the direct suppliers of ``subject`` (a lot or battery of this node), fold their
+        summaries in, and return this node's summary (signed) with its tombstones; the signed
+        answer is reused while its inputs are unchanged (see the module docstring)."""
+        clock = _Clock()
+        br = await anyio.to_thread.run_sync(self._up_branches, subject)
+        clock.lap("ledger")
+        reported: list[float] = []
+        sem = asyncio.Semaphore(self._concurrency)
+        answers = list(await asyncio.gather(*(self._ask_up(did, lot, reported, sem) for did, lot in br.partners)))
+        clock.lap("suppliers")
+        clock.phases["slowest_supplier_own"] = max(reported, default=0.0)  # the rest: network and DSP
+        key = await anyio.to_thread.run_sync(self._fold, br, answers)
+        # the credentials this node attaches for this requester (e.g. a certified CFP it released)
+        creds = list(await anyio.to_thread.run_sync(self._credentials, requester)) if self._credentials else []
+        key = _digest([key, creds])
+        clock.lap("fold")
+        cached = self._up.get((subject, requester))
+        if cached is not None and cached[0] == key:
+            self._up.move_to_end((subject, requester))
+            clock.lap("cached")
+            hit = cached[1]
+            return Upstream(hit.summary, hit.token, hit.tiers, hit.suppliers, hit.failed, clock.total())
+        failed: dict[str, str] = {}
+        tiers = 0
+        tombstones: list[dict[str, Any]] = []
+        deeper: list[dict[str, Any]] = []
+        for (did, _lot), ans in zip(br.partners, answers, strict=True):
+            if isinstance(ans, str):
+                failed.setdefault(did, ans)
+                tombstones.append({"tier": 1, "reason": ans})
+                continue
+            _token, sub_tiers, received = ans
+            tiers = max(tiers, sub_tiers)
+            deeper.extend({"tier": int(t["tier"]) + 1, "reason": str(t["reason"])} for t in received["tombstones"])
+        summary, token = await anyio.to_thread.run_sync(self._sign_up, subject, tombstones + deeper, creds)
+        clock.lap("signed")
+        suppliers: list[str] = []
+        for did, _ in br.partners:
+            if did not in suppliers:
+                suppliers.append(did)
+        up = Upstream(summary, token, tiers + 1, suppliers, failed)
+        if br.mark == await anyio.to_thread.run_sync(self.ledger.change_mark, self.owner):
+            self._up[(subject, requester)] = (key, up)  # only an answer no event overtook
+            while len(self._up) > _CACHE_MAX:
+                self._up.popitem(last=False)
+        return Upstream(summary, token, up.tiers, suppliers, failed, clock.total())
+
+    # -- downstream --------------------------------------------------------------------------------
+
+    async def downstream(
+        self, subject: str, *, requester: str = "", lots: tuple[str, ...] = (), salt: str = ""
+    ) -> Downstream:
+        """See :meth:`_downstream`; concurrent askers of one question share one answer."""
+        salt = salt or secrets.token_hex(16)
+        down: Downstream = await self._shared(
+            ("down", subject, requester, lots, salt),
+            lambda: self._downstream(subject, requester=requester, lots=lots, salt=salt),
+        )
+        return down
+
+    def _mark(self, salt: str, battery: str) -> str:
+        """This node's opaque token for one of its batteries within one question: the same
+        battery reached by several paths is counted once, and nobody else can tell which one."""
+        return hmac.new(self._secret, f"{salt}|{battery}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    async def _downstream(
+        self, subject: str, *, requester: str = "", lots: tuple[str, ...] = (), salt: str
+    ) -> Downstream:
+        """Which of this node's batteries contain ``subject``, and how many its customers (asked
+        through their connectors, recursively) report below. ``lots``: the node's own lots to
+        start from (a customer answering its supplier: its receipts of the supplier's lot);
+        default: ``subject`` itself, a lot or battery of this node."""
+        clock = _Clock()
+        if not lots:
+            root = await anyio.to_thread.run_sync(self.ledger.resolve_subject, self.owner, subject)
+            lots = (str(root.id),)
+        br = await anyio.to_thread.run_sync(self._down_branches, subject, lots)
+        clock.lap("ledger")
+        sem = asyncio.Semaphore(self._concurrency)
+        answers = list(await asyncio.gather(*(self._ask_down(did, lot, sem, salt) for did, lot in br.partners)))
+        clock.lap("customers")
+        live = [ans if isinstance(ans, str) else [ans[1], ans[0]] for ans in answers]
+        key = _digest([br.mark, list(br.lots), live, salt])
+        cached = self._down.get((subject, requester))
+        if cached is not None and cached[0] == key:
+            self._down.move_to_end((subject, requester))
+            hit = cached[1]
+            return Downstream(hit.answer, hit.token, hit.tiers, hit.customers, hit.failed, clock.total())
+        failed: dict[str, str] = {}
+        customers: list[dict[str, Any]] = []
+        tombstones: list[dict[str, Any]] = []
+        own = {self._mark(salt, b) for b in br.batteries}
+        marks = set(own)
+        tiers = 0
+        for (did, lot), ans in zip(br.partners, answers, strict=True):
+            if isinstance(ans, str):
+                failed.setdefault(did, ans)
+                tombstones.append({"tier": 1, "reason": ans})
+                continue
+            _token, sub_tiers, got = ans
+            tiers = max(tiers, sub_tiers)
+            marks.update(str(m) for m in got.get("marks", []))
+            tombstones.extend({"tier": int(t["tier"]) + 1, "reason": str(t["reason"])} for t in got["tombstones"])
+            customers.append(
+                {"did": did, "lot": lot, "batteries": list(got["batteries"]), "batteries_below": got["batteriesBelow"]}
+            )
+        answer = {
+            "issuer": self.owner,
+            "subject": {"id": subject},
+            "batteries": list(br.batteries),
+            "lots": br.affected,
+            # distinct batteries below, own ones excluded (the marks dedupe paths through a DAG)
+            "batteriesBelow": len(marks - own),
+            "marks": sorted(marks),
+            "tombstones": tombstones,
+            "computedAt": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        token = await anyio.to_thread.run_sync(sign_recall, answer, self.identity)
+        clock.lap("signed")
+        down = Downstream(answer, token, tiers + 1, customers, failed)
+        if br.mark == await anyio.to_thread.run_sync(self.ledger.change_mark, self.owner):
+            self._down[(subject, requester)] = (key, down)
+            while len(self._down) > _CACHE_MAX:
+                self._down.popitem(last=False)
+        return Downstream(answer, token, down.tiers, customers, failed, clock.total())
+
+    # -- provider side (QueryAssetSource) ---------------------------------------------------
+
+    async def content(self, key: str, *, participant_bpnl: str | None, agreement_id: str) -> Any:
+        raise InvalidInput(f"the {key} asset needs ?lot=ID", field="lot", rule="federated trace asset query")
+
+    async def query_content(
+        self,
+        key: str,
+        *,
+        consumer_did: str,
+        consumer_bpnl: str | None,
+        agreement_id: str,
+        query: Mapping[str, str],
+    ) -> Any:
+        lot_id = query.get("lot", "")
+        if not lot_id or len(lot_id) > 128:
+            raise InvalidInput("the asset needs ?lot=ID", field="lot", rule="federated trace asset query")
+        asker = await self._asker(consumer_did, query.get("delegation"))
+        if key == _DOWN_KEY:
+            mine = await anyio.to_thread.run_sync(self.ledger.receipts_of, self.owner, asker, lot_id)
+            if not mine:
+                raise NotFound(f"no lot {lot_id} received from you", field="lot", rule="recall: lots received from you")
+            salt = query.get("salt", "")
+            if len(salt) > 64 or not all(c in "0123456789abcdef" for c in salt):
+                raise InvalidInput("salt: up to 64 lower-case hex digits", field="salt", rule="recall question salt")
+            down = await self.downstream(lot_id, requester=asker, lots=tuple(mine), salt=salt)
+            return {"answer": down.token, "tiers": down.tiers, "ms": down.timing.get("total")}
+        hidden = NotFound(f"no lot {lot_id} shipped to you", field="lot", rule="upstream summary: lots shipped to you")
+        try:
+            ev = await anyio.to_thread.run_sync(self._event_of, lot_id)
+        except NotFound as exc:
+            raise hidden from exc
+        if ev.get("kind") != "shipment" or (ev.get("shipment") or {}).get("to_owner") != asker:
+            raise hidden
+        up = await self.upstream(lot_id, asker)
+        return {"summary": up.token, "tiers": up.tiers, "ms": up.timing.get("total")}
+
+    async def _asker(self, consumer_did: str, delegation: str | None) -> str:
+        """Whom the answer is for: the consumer itself, or the partner whose delegation (a
+        self-issued token addressed to this node, ``act.sub`` = the consumer) it presents."""
+        if not delegation:
+            return consumer_did
+        if self._verify_delegation is None:
+            raise Unauthorized("this node does not accept delegations", rule="federated trace: delegation")
+        try:
+            token = await anyio.to_thread.run_sync(self._verify_delegation, delegation, self.owner)
+        except BatpassError as exc:
+            raise Unauthorized(f"delegation does not verify: {exc}", rule="DCP 1.0 §4.3.1; RFC 8693 act") from exc
+        if token.actor != consumer_did:
+            raise Unauthorized(
+                "the delegation names another actor than the connector presenting it",
+                rule="RFC 8693 §4.1: act.sub is the party allowed to act",
+            )
+        return token.did
+
+    # -- the requester's view -----------------------------------------------------------------
+
+    async def trace(self, subject: str) -> dict[str, Any]:
+        """The upstream federated trace of one of this node's lots or batteries, as its operator sees it."""
+        started = time.perf_counter()
+        up = await self.upstream(subject)
+        s = up.summary
+        tombstones = [dict(t) for t in s["tombstones"]]
+        return {
+            "subject": s["subject"],
+            "direction": "up",
+            "complete": not tombstones,
+            "hops": up.tiers - 1,
+            "path": [self.owner, *up.suppliers],
+            "mines_reached": s["minesReached"],
+            "tombstones": tombstones,
+            "unreachable_suppliers": [{"did": d, "reason": r} for d, r in up.failed.items()],
+            "shares_by_country": {el: v["originByCountry"] for el, v in s["elements"].items()},
+            "high_risk_share": {el: v["highRiskShare"] for el, v in s["elements"].items()},
+            "summary": s,
+            "timing": up.timing,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+
+    async def recall(self, subject: str) -> dict[str, Any]:
+        """The downstream recall trace of one of this node's lots: its own batteries containing
+        it, each direct customer's, and the count reported below them."""
+        started = time.perf_counter()
+        down = await self.downstream(subject)
+        a = down.answer
+        tombstones = [dict(t) for t in a["tombstones"]]
+        return {
+            "subject": a["subject"],
+            "direction": "down",
+            "complete": not tombstones,
+            "hops": down.tiers - 1,
+            "path": [self.owner, *dict.fromkeys(c["did"] for c in down.customers)],
+            "batteries": a["batteries"],
+            "lots": a["lots"],
+            "customers": down.customers,
+            "batteries_total": len(a.get("marks", [])) or len(a["batteries"]) + int(a["batteriesBelow"]),
+            "tombstones": tombstones,
+            "unreachable_customers": [{"did": d, "reason": r} for d, r in down.failed.items()],
+            "answer": down.token,
+            "timing": down.timing,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+        }

@@ -1,0 +1,200 @@
+"""Builds the web page model (``batpass.web.PassportPage``) from a reader's visible view.
+
+Only the view (already cut to the reader's tiers) goes in, so nothing outside them can reach the
+page. Key facts come first; every number is shown with its unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from batpass.passport import FIELDS, FIELDS_BY_KEY, Kind, Passport, Tier, qr_svg
+from batpass.web._pages import PageRow, PageSection, PassportPage, render_message_page, render_passport_page
+
+__all__ = ["PassportPages", "build_page", "format_value"]
+
+_UNITS = {"Cel": "°C", "kgCO2e/kWh": "kg CO₂e/kWh", "1/h": "C (1/h)", "year": "years", "Ohm": "Ω"}
+
+KEY_FACTS = (
+    "model_name",
+    "manufacturer_name",
+    "category",
+    "chemistry",
+    "rated_capacity",
+    "rated_energy",
+    "weight",
+    "manufacturing_date",
+    "manufacturing_place",
+    "carbon_footprint",
+    "expected_lifetime_cycles",
+)
+_SECTIONS: tuple[tuple[str, str, Any], ...] = (
+    (
+        "identification",
+        "Identification",
+        {
+            "passport_id",
+            "battery_id",
+            "economic_operator",
+            "economic_operator_id",
+            "manufacturer_address",
+            "manufacturer_id",
+            "manufacturing_facility",
+            "placed_on_market",
+            "backup_node",
+            "predecessors",
+            "successors",
+        },
+    ),
+    (
+        "safety",
+        "Safety, substances and materials",
+        {
+            "hazardous_substances",
+            "mercury_share",
+            "cadmium_share",
+            "lead_share",
+            "extinguishing_agent",
+            "critical_raw_materials",
+            "material_origin",
+            "labels",
+            "recycled_content",
+            "renewable_content",
+        },
+    ),
+    (
+        "footprint",
+        "Carbon footprint and due diligence",
+        {"carbon_footprint_stages", "carbon_footprint_class", "carbon_footprint_study", "due_diligence_report"},
+    ),
+    ("performance", "Performance and durability", None),  # the other public numbers
+    (
+        "documents",
+        "Documents and end of life",
+        {"separate_collection_info", "waste_prevention_info", "declaration_of_conformity", "instructions_for_use"},
+    ),
+)
+_TIER_TITLES = {
+    Tier.LEGITIMATE_INTEREST: (
+        "restricted",
+        "Detailed composition, parts and dismantling (legitimate interest and authorities)",
+    ),
+    Tier.AUTHORITIES: ("authorities", "Test reports (authorities only)"),
+    Tier.DYNAMIC: ("dynamic", "State of health and usage (legitimate interest)"),
+}
+
+
+_CATEGORY_NAMES = {
+    "ev": "Electric vehicle (EV) battery",
+    "lmt": "Light means of transport (LMT) battery",
+    "industrial": "Industrial battery",
+    "stationary": "Stationary energy storage (industrial) battery",
+}
+
+
+def format_value(key: str, value: Any) -> PageRow:
+    spec = FIELDS_BY_KEY[key]
+    if key == "category":
+        return PageRow(key, spec.label, _CATEGORY_NAMES.get(str(value), str(value)))
+    if isinstance(value, Mapping) and set(value) == {"value", "unit"}:
+        unit = _UNITS.get(str(value["unit"]), str(value["unit"]))
+        return PageRow(key, spec.label, f"{value['value']:,.6g}".replace(",", " "), unit)
+    if spec.kind is Kind.INTEGER:
+        unit = spec.unit or ""
+        return PageRow(key, spec.label, f"{int(value):,}".replace(",", " "), unit)
+    if spec.kind is Kind.URL and isinstance(value, str) and value.startswith("https://"):
+        return PageRow(key, spec.label, value, href=value)
+    if isinstance(value, list):
+        items = tuple(
+            "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in item.items())
+            if isinstance(item, Mapping)
+            else str(item)
+            for item in value
+        )
+        return PageRow(key, spec.label, "", items=items)
+    if isinstance(value, Mapping):
+        lines: list[str] = []
+        for k, v in value.items():
+            if isinstance(v, Mapping):
+                shown = ", ".join(f"{kk} {_pct(vv)}" for kk, vv in v.items())
+            else:
+                shown = (
+                    f"{v:g} {_UNITS.get(spec.unit or '', spec.unit or '')}".strip() if isinstance(v, float) else str(v)
+                )
+            lines.append(f"{k.replace('_', ' ')}: {shown}")
+        return PageRow(key, spec.label, "", items=tuple(lines))
+    return PageRow(key, spec.label, str(value))
+
+
+def _pct(v: Any) -> str:
+    return f"{float(v) * 100:.1f} %" if isinstance(v, (int, float)) else str(v)
+
+
+def build_page(
+    passport: Passport,
+    view: Mapping[str, Any],
+    *,
+    tiers: Iterable[Tier],
+    roles: Iterable[str],
+    resolve_link: Any = None,
+) -> PassportPage:
+    """The page for ``view`` (the reader's visible data); ``resolve_link(uuid_urn)`` gives hrefs."""
+    tier_set = frozenset(tiers)
+    used: set[str] = set()
+    sections: list[PageSection] = []
+    key_rows = tuple(format_value(k, view[k]) for k in KEY_FACTS if k in view)
+    used.update(r.key for r in key_rows)
+    sections.append(PageSection("key-facts", "Key facts", key_rows))
+    public_keys = [f.key for f in FIELDS if f.tier is Tier.PUBLIC and f.key in view and f.key not in used]
+    for sid, title, keys in _SECTIONS:
+        chosen = [k for k in public_keys if k not in used and (keys is None or k in keys)]
+        chosen = [k for k in chosen if k not in ("status", "category")]
+        if chosen:
+            used.update(chosen)
+            sections.append(PageSection(sid, title, tuple(format_value(k, view[k]) for k in chosen)))
+    for tier, (sid, title) in _TIER_TITLES.items():
+        if tier not in tier_set:
+            continue
+        keys = [f.key for f in FIELDS if f.tier is tier and f.key in view]
+        rows = tuple(format_value(k, view[k]) for k in keys)
+        sections.append(PageSection(sid, title, rows, note="" if rows else "No data recorded yet."))
+    links: list[tuple[str, str]] = []
+    if resolve_link is not None:
+        for key, label in (("predecessors", "Previous passport"), ("successors", "Next passport")):
+            for urn in view.get(key, ()):
+                href = resolve_link(urn)
+                if href:
+                    links.append((f"{label} {urn}", href))
+    return PassportPage(
+        title=str(view.get("model_name") or passport.model_id),
+        subtitle=f"{view.get('manufacturer_name', '')!s} · {passport.category.value.upper()} battery".strip(" ·"),
+        status=passport.status.value,
+        ended=passport.ended,
+        passport_id=passport.urn,
+        battery_url=passport.digital_link,
+        qr_svg=qr_svg(passport.digital_link),
+        sections=tuple(sections),
+        tiers=tuple(sorted(t.value for t in tier_set)),
+        roles=tuple(sorted(roles)),
+        links=tuple(links),
+        json_href=passport.battery_id.path,
+    )
+
+
+class PassportPages:
+    """The resolver's HTML pages (``batpass.passport.PageRenderer``), wired by the node."""
+
+    def passport_page(
+        self,
+        passport: Passport,
+        view: Mapping[str, Any],
+        *,
+        tiers: Iterable[Tier],
+        roles: Iterable[str],
+        resolve_link: Callable[[str], str | None],
+    ) -> str:
+        return render_passport_page(build_page(passport, view, tiers=tiers, roles=roles, resolve_link=resolve_link))
+
+    def message_page(self, title: str, text: str) -> str:
+        return render_message_page(title, text)
