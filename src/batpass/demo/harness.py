@@ -42,6 +42,9 @@ class NodeSpec:
     extra_env: dict[str, str] = field(default_factory=dict)
     #: merged into the node's config ``extra`` (e.g. ``ecosystem``, ``passport_backup_url``)
     config_extra: dict[str, Any] = field(default_factory=dict)
+    #: the node's database (default: a SQLite file in its folder) and PostgreSQL schema
+    db_url: str | None = None
+    db_schema: str | None = None
 
 
 @dataclass
@@ -159,6 +162,8 @@ def federation(
             bpnl=spec.bpnl,
             corporate_number=spec.corporate_number,
             insecure_http=spec.insecure_http,
+            db_url=spec.db_url,
+            db_schema=spec.db_schema,
         )
         node.close()
         runs.append(RunningNode(spec, node, key))

@@ -32,8 +32,11 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
+from batpass.ledger._chain import GENESIS
 from batpass.store import UTCDateTime, metadata
 
 __all__ = [
@@ -262,6 +265,19 @@ def select_lots(conn: Connection, owner: str, ids: Sequence[str]) -> list[Any]:
                 values[i] = proc(values[i])
             out.append(LotRow(*values))
     return out
+
+
+def lock_head(conn: Connection, owner: str) -> Any:
+    """The owner's chain head, locked for this transaction (``FOR UPDATE`` on PostgreSQL; SQLite's
+    write transactions already hold the database lock). A first event's head is created as the
+    genesis head (seq 0) in the same statement family, so two first writers also serialise; a
+    rolled-back transaction leaves no head behind."""
+    genesis = {"owner": owner, "seq": 0, "hash": GENESIS, "batch_no": 0, "root": GENESIS}
+    if conn.dialect.name == "postgresql":
+        conn.execute(pg_insert(heads).values(**genesis).on_conflict_do_nothing(index_elements=["owner"]))
+    else:
+        conn.execute(sqlite_insert(heads).values(**genesis).on_conflict_do_nothing(index_elements=["owner"]))
+    return conn.execute(select(heads).where(heads.c.owner == owner).with_for_update()).one()
 
 
 def select_event_bodies(conn: Connection, owner: str, ids: Sequence[str]) -> dict[str, str]:

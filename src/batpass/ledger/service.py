@@ -263,6 +263,11 @@ class LedgerService:
     def _record_owner(
         self, conn: Any, owner: str, identity: NodeIdentity, items: list[tuple[int, Event]]
     ) -> tuple[int, int, int, list[dict[str, Any]]]:
+        # every read below (replays, lots, balances, authorisations) happens under the owner's
+        # head lock: concurrent writers for one owner serialise here on PostgreSQL (SQLite's
+        # BEGIN IMMEDIATE already serialises them), so no check reads a balance another writer
+        # is about to spend
+        head = t.lock_head(conn, owner)
         bodies = {ev.id: canonical_body(ev) for _, ev in items}
         stored = t.select_event_bodies(conn, owner, [str(ev.id) for _, ev in items])
         fresh: list[tuple[int, Event]] = []
@@ -295,10 +300,7 @@ class LedgerService:
         summaries = self._received(conn, owner, from_lots)
         auths = self._authorisations(conn, owner) if any(ev.kind is EventKind.SHIPMENT for _, ev in fresh) else []
 
-        head = conn.execute(select(t.heads).where(t.heads.c.owner == owner).with_for_update()).first()
-        seq, prev_hash, batch_no, prev_root = (
-            (head.seq, head.hash, head.batch_no, head.root) if head else (0, GENESIS, 0, GENESIS)
-        )
+        seq, prev_hash, batch_no, prev_root = head.seq, head.hash, head.batch_no, head.root
         # rows are built as tuples in column order, with the driver's values computed once per
         # event (timestamps) or once per call (booleans, the clock): bulk ingest writes ~3 rows
         # per event and the generic per-row bind processing cost as much as the checks
@@ -476,16 +478,11 @@ class LedgerService:
                 if lid not in new_ids
             ],
         )
-        if head is None:
-            conn.execute(
-                t.heads.insert().values(owner=owner, seq=seq, hash=prev_hash, batch_no=batch_no, root=prev_root)
-            )
-        else:
-            conn.execute(
-                update(t.heads)
-                .where(t.heads.c.owner == owner)
-                .values(seq=seq, hash=prev_hash, batch_no=batch_no, root=prev_root)
-            )
+        conn.execute(
+            update(t.heads)
+            .where(t.heads.c.owner == owner)
+            .values(seq=seq, hash=prev_hash, batch_no=batch_no, root=prev_root)
+        )
         alerts_out = [
             {"event": r["event_id"], "rule": r["rule"], "evidence": json.loads(r["evidence"])} for r in alert_rows
         ]
@@ -772,6 +769,8 @@ class LedgerService:
         now = _dt.datetime.now(_dt.UTC)
         with UnitOfWork(self.engine) as uow:
             conn = uow.conn
+            # the recomputed profiles are derived state: serialise with the owner's writers
+            t.lock_head(conn, owner)
             conn.execute(
                 t.received_summaries.delete().where(
                     t.received_summaries.c.owner == owner, t.received_summaries.c.lot == lot_id

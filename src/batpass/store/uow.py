@@ -3,6 +3,10 @@
 ``with UnitOfWork(engine) as uow:`` opens a connection and a transaction; leaving the block
 without ``uow.commit()`` rolls back, and so does an exception. Work that must happen only once
 the data is durable (waking the outbox dispatcher) registers with :meth:`after_commit`.
+
+A unique key taken by a concurrent writer between a use case's check and its insert (or a
+PostgreSQL serialization failure or deadlock) surfaces as :class:`batpass.core.errors.Conflict`,
+never as a driver error: the loser of a race gets a 409 naming the rule, and nothing is written.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from batpass.core.errors import Conflict
 
 __all__ = ["UnitOfWork"]
 
@@ -43,7 +50,11 @@ class UnitOfWork:
         self._after_commit.append(fn)
 
     def commit(self) -> None:
-        self.conn.commit()
+        try:
+            self.conn.commit()
+        except DBAPIError as exc:
+            _raise_conflict(exc)
+            raise
         self._committed = True
         hooks, self._after_commit = self._after_commit, []
         for fn in hooks:
@@ -72,3 +83,27 @@ class UnitOfWork:
         finally:
             conn.info.pop("write", None)
             conn.close()
+        if isinstance(exc, DBAPIError):
+            _raise_conflict(exc)
+
+
+#: PostgreSQL SQLSTATEs of a lost race: serialization failure, deadlock detected
+_RACE_STATES = frozenset({"40001", "40P01"})
+#: SQLite's extended codes of a unique key already taken
+_SQLITE_UNIQUE = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+
+
+def _raise_conflict(exc: DBAPIError) -> None:
+    """Raise :class:`Conflict` for a driver error that means "another writer got there first"."""
+    state = getattr(exc.orig, "sqlstate", None)
+    sqlite = getattr(exc.orig, "sqlite_errorname", None)
+    if isinstance(exc, IntegrityError) and (state == "23505" or sqlite in _SQLITE_UNIQUE):
+        raise Conflict(
+            "a concurrent writer stored the same key first; nothing was written",
+            rule="unique keys (the first writer wins; retry reads the stored state)",
+        ) from exc
+    if state in _RACE_STATES:
+        raise Conflict(
+            "the transaction lost a race with a concurrent writer; nothing was written",
+            rule="serialised writers (retry)",
+        ) from exc

@@ -69,3 +69,38 @@ def test_each_store_is_isolated(make_store: Callable[[Sequence[Path]], Engine]) 
         enqueue(uow, kind="t", destination="https://b.example/x", body={})
         uow.commit()
     assert _count(a) == 1 and _count(b) == 0
+
+
+def test_a_unique_key_taken_first_is_a_conflict_and_nothing_is_written(engine: Engine) -> None:
+    """The loser of a check-then-insert race (simulated by inserting the same key twice) gets
+    Conflict, never a driver error, and its transaction leaves nothing behind."""
+    from sqlalchemy import insert
+
+    from batpass.core.errors import Conflict
+
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    row = {
+        "id": "same-id",
+        "kind": "t",
+        "destination": "https://b.example/x",
+        "method": "POST",
+        "headers": {},
+        "body": {"a": 1},
+        "idempotency_key": "k-1",
+        "status": "pending",
+        "attempts": 0,
+        "max_attempts": 1,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    with UnitOfWork(engine) as uow:
+        uow.conn.execute(insert(outbox_table).values(**row))
+        uow.commit()
+    with pytest.raises(Conflict) as caught, UnitOfWork(engine) as uow:
+        enqueue(uow, kind="t", destination="https://b.example/y", body={"b": 2})
+        uow.conn.execute(insert(outbox_table).values(**row))
+        uow.commit()
+    assert caught.value.status == 409 and "concurrent writer" in str(caught.value)
+    assert _count(engine) == 1
