@@ -74,11 +74,11 @@ def test_each_store_is_isolated(make_store: Callable[[Sequence[Path]], Engine]) 
 def test_a_unique_key_taken_first_is_a_conflict_and_nothing_is_written(engine: Engine) -> None:
     """The loser of a check-then-insert race (simulated by inserting the same key twice) gets
     Conflict, never a driver error, and its transaction leaves nothing behind."""
+    import datetime as dt
+
     from sqlalchemy import insert
 
     from batpass.core.errors import Conflict
-
-    import datetime as dt
 
     now = dt.datetime.now(dt.UTC)
     row = {
