@@ -143,6 +143,23 @@ class SchemaVersionError(ConfigurationError):
     title = "Database schema is newer than this batpass"
 
 
+class IntegrityViolation(BatpassError):
+    """Stored data no longer matches what was signed or what its event log derives (a changed
+    row, a broken chain). The item is refused until the store is repaired — never served as it is
+    and never signed over. ``table`` and ``key`` name where; ``rule`` names the check."""
+
+    kind = "integrity"
+    status = 503
+    title = "Stored data failed its integrity check"
+
+    def __init__(
+        self, message: str, *, table: str | None = None, key: str | None = None, rule: str | None = None, **details: Any
+    ) -> None:
+        super().__init__(message, rule=rule, **details)
+        self.table = table
+        self.key = key
+
+
 #: every error class, for the test that checks each has a mapping at every edge
 ALL_ERRORS: tuple[type[BatpassError], ...] = (
     BatpassError,
@@ -157,4 +174,5 @@ ALL_ERRORS: tuple[type[BatpassError], ...] = (
     ConfidentialityViolation,
     ConfigurationError,
     SchemaVersionError,
+    IntegrityViolation,
 )

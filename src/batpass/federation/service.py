@@ -474,6 +474,7 @@ class FederatedTrace:
             public_jwk_resolver=lambda kid: own(kid) or self._jwk(kid),
             high_risk_sites=ledger.high_risk_sites,
             batch_size=ledger.batch_size,
+            secrets=ledger.secrets,
         )
         self._concurrency = concurrency
         self._secret = secrets.token_bytes(32)  # keys this node's battery marks (see _mark)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from batpass.core.errors import BatpassError, InvalidInput
+from batpass.core.errors import BatpassError, IntegrityViolation, InvalidInput
 
 PROBLEM_TYPE_BASE = "https://batpass.dev/problems/"
 
@@ -27,6 +27,8 @@ def problem_body(err: BatpassError, *, instance: str | None = None) -> dict[str,
     field = err.field if isinstance(err, InvalidInput) else err.details.get("field")
     if isinstance(field, str) and field:
         body["field"] = field
+    if isinstance(err, IntegrityViolation):  # where the stored data broke
+        body.update({k: v for k, v in (("table", err.table), ("key", err.key)) if v})
     return body
 
 

@@ -207,6 +207,15 @@ claims = Table(
 )
 Index("ix_ledger_claims_lot", claims.c.owner, claims.c.lot, claims.c.element)
 
+verified_keys = Table(
+    "ledger_verified_keys",
+    metadata,
+    Column("kid", String(512), nullable=False),
+    Column("sealed_jwk", Text, nullable=False),  # SecretBox-sealed, bound to the kid
+    Column("verified_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("kid", name="pk_ledger_verified_keys"),
+)
+
 LOT_COLUMNS = (
     lots.c.owner,
     lots.c.id,

@@ -137,3 +137,12 @@ def verify_summary(token: str, public_jwk_resolver: Callable[[str], Mapping[str,
         raise Unauthorized("upstream summary issuer differs from the signing key's DID", rule="upstream summary 1.0")
     validate_summary(summary)
     return summary
+
+
+def summary_header(token: str) -> dict[str, Any]:
+    """The protected header of a summary token, read without verifying it (to pick the key)."""
+    try:
+        headers: dict[str, Any] = jws.extract_compact(token.encode()).headers()
+    except (JoseError, ValueError) as exc:
+        raise InvalidInput("upstream summary is not a compact JWS", field="summary", rule="RFC 7515 §7.1") from exc
+    return headers

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import gc
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -17,15 +18,24 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
-from batpass.core.errors import BatpassError, Conflict, Forbidden, InvalidInput, NotFound
+from batpass.core.errors import (
+    BatpassError,
+    Conflict,
+    Forbidden,
+    IntegrityViolation,
+    InvalidInput,
+    NotFound,
+)
+from batpass.core.findings import Finding
 from batpass.core.ids import new_uuid7
 from batpass.ledger import _sql as t
+from batpass.ledger._audit import compare_derived, replay, replay_engine, seed_replay, summary_payload
 from batpass.ledger._chain import GENESIS, batch_payload, event_hash, merkle_root, sign_batch, verify_batch
 from batpass.ledger._materials import Element
 from batpass.ledger._outflow import Authorisation, check_shipment, parse_authorisation, validate_authorisation
 from batpass.ledger._profile import Profile, is_profile_source, mix_profile, source_profile, summary_source_profile
 from batpass.ledger._rows import lot_from_row, lot_values, profile_json, profile_of
-from batpass.ledger._summary import build_summary, sign_summary, verify_summary
+from batpass.ledger._summary import build_summary, sign_summary, summary_header, verify_summary
 from batpass.ledger._trace import frontier_search, profiles_from_graph, shares
 from batpass.ledger.model import (
     CustodyModel,
@@ -42,7 +52,7 @@ from batpass.ledger.model import (
 )
 from batpass.ledger.ports import FootprintSource
 from batpass.store import UnitOfWork
-from batpass.trust import NodeIdentity, did_document
+from batpass.trust import NodeIdentity, SecretBox, did_document
 
 __all__ = ["LedgerService", "RecordResult", "VerifyProblem", "VerifyReport"]
 
@@ -72,6 +82,9 @@ class VerifyProblem:
     rule: str
     message: str
     seq: int | None = None
+    #: where, for problems outside the event log itself (a derived row, a received summary)
+    table: str | None = None
+    key: str | None = None
 
 
 @dataclass
@@ -202,6 +215,7 @@ class LedgerService:
         high_risk_sites: Iterable[str] = (),
         batch_size: int = 1000,
         footprints: FootprintSource | None = None,
+        secrets: SecretBox | None = None,
     ) -> None:
         if batch_size < 1:
             raise InvalidInput("batch_size must be >= 1", field="batch_size", rule="ledger.batch.size")
@@ -212,6 +226,10 @@ class LedgerService:
         self.high_risk_sites: frozenset[str] = frozenset(high_risk_sites)
         self.batch_size = batch_size
         self._footprints = footprints
+        #: seals the suppliers' keys that verified a received summary (``ledger_verified_keys``)
+        self.secrets = secrets
+        #: digests of summary tokens this process verified (a token is immutable)
+        self._verified_tokens: set[str] = set()
 
     # ------------------------------------------------------------------ identities
     def identity_for(self, owner: str) -> NodeIdentity:
@@ -489,41 +507,176 @@ class LedgerService:
         return len(fresh), len(items) - len(fresh), len(batch_rows), alerts_out
 
     def _received(self, conn: Any, owner: str, from_lots: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The received summaries of ``from_lots``, each checked against its signed form."""
+        return {lot: item["summary"] for lot, item in self._checked_summaries(conn, owner, from_lots).items()}
+
+    def _checked_summaries(self, conn: Any, owner: str, lots: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+        """``{lot: {"issuer", "jws", "summary", "received_at"}}`` of ``owner``'s received summaries
+        (of ``lots``, or all), the summary taken from the signed token; a stored row that does not
+        match its token, or a token whose signature fails, is refused with IntegrityViolation."""
         out: dict[str, dict[str, Any]] = {}
-        for part in t.chunks(list(from_lots)):
-            for lot, summary in conn.execute(
-                select(t.received_summaries.c.lot, t.received_summaries.c.summary).where(
-                    t.received_summaries.c.owner == owner, t.received_summaries.c.lot.in_(part)
+        for row in self._summary_rows(conn, owner, lots):
+            problem = self._summary_problem(row)
+            if problem is not None:
+                raise IntegrityViolation(
+                    f"the received summary of lot {row.lot} fails its check: {problem}",
+                    table="ledger_received_summaries",
+                    key=f"{owner}/{row.lot}",
+                    rule="ledger.summary.signed",
                 )
-            ):
-                out[lot] = json.loads(summary)
+            out[row.lot] = {
+                "issuer": row.issuer,
+                "jws": row.jws,
+                "summary": summary_payload(row.jws),
+                "received_at": row.received_at,
+            }
         return out
+
+    def _summary_rows(self, conn: Any, owner: str, lots: Sequence[str] | None) -> list[Any]:
+        q = select(t.received_summaries).where(t.received_summaries.c.owner == owner)
+        if lots is None:
+            return list(conn.execute(q.order_by(t.received_summaries.c.lot)).all())
+        rows: list[Any] = []
+        for part in t.chunks(list(lots)):
+            rows.extend(conn.execute(q.where(t.received_summaries.c.lot.in_(part))).all())
+        return rows
+
+    def _summary_problem(self, row: Any) -> str | None:
+        """Why a stored received summary cannot be used (None: it can): its stored copy, issuer or
+        lot differ from the signed token, or the token's signature fails with the key that
+        verified it when it arrived (sealed in ``ledger_verified_keys``) or a key this node holds."""
+        try:
+            payload = summary_payload(row.jws)
+        except (ValueError, IndexError) as exc:
+            return f"the stored token is not a compact JWS ({exc})"
+        try:
+            stored = json.loads(row.summary)
+        except ValueError:
+            stored = None
+        if stored != payload:
+            return "the stored copy differs from the signed token"
+        if payload.get("issuer") != row.issuer or (payload.get("subject") or {}).get("id") != row.lot:
+            return "issuer or lot differ from the signed token"
+        digest = hashlib.sha256(row.jws.encode()).hexdigest()
+        if digest in self._verified_tokens:
+            return None
+        try:
+            kid = str(summary_header(row.jws).get("kid"))
+        except BatpassError as exc:
+            return f"the stored token has no readable header ({exc.message})"
+        jwk = self._known_key(kid)
+        if jwk is None:
+            if self.secrets is None:
+                return None  # a ledger without sealed keys (tests, tools): the copy matched its token
+            return f"no verified key is kept for {kid} (the key row was removed, or the token replaced)"
+        try:
+            verify_summary(row.jws, lambda _kid: jwk)
+        except BatpassError as exc:
+            return f"the signature does not verify with {kid} ({exc.message})"
+        self._verified_tokens.add(digest)
+        return None
+
+    def _known_key(self, kid: str) -> Mapping[str, Any] | None:
+        """A key this node holds (its identities), or one that verified a summary on arrival."""
+        own = self.resolve_key(kid)
+        if own is not None or self.secrets is None:
+            return own
+        with self.engine.connect() as conn:
+            sealed = conn.execute(select(t.verified_keys.c.sealed_jwk).where(t.verified_keys.c.kid == kid)).scalar()
+        if sealed is None:
+            return None
+        try:
+            jwk: dict[str, Any] = json.loads(self.secrets.open(sealed, context=f"ledger_verified_keys/{kid}"))
+        except BatpassError:
+            return None  # a changed sealed key verifies nothing
+        return jwk
 
     def _authorisations(self, conn: Any, owner: str) -> list[Authorisation]:
         rows = conn.execute(select(t.authorisations).where(t.authorisations.c.owner == owner)).all()
         return [parse_authorisation(r) for r in rows]
 
     # ------------------------------------------------------------------ verify
-    def verify(self, owner: str | None = None) -> VerifyReport:
+    def verify(self, owner: str | None = None, *, derived: bool = True) -> VerifyReport:
         """Check every owner's hash chain, batch Merkle roots and batch signatures (against the key
-        in the owner's DID document). Detects edited, deleted and reordered rows."""
+        in the owner's DID document) — edited, deleted and reordered events — and, with
+        ``derived``, every received summary against its signed token and every row derived from
+        the event log, recomputed by replaying it (changed lots, balances, edges, credits)."""
         rep = VerifyReport()
         with UnitOfWork(self.engine, write=False) as uow:
             conn = uow.conn
-            owners = (
-                [owner]
-                if owner
-                else [
-                    r[0]
-                    for r in conn.execute(
-                        select(t.heads.c.owner).union(select(t.events.c.owner)).order_by("owner")
-                    ).all()
-                ]
-            )
+            if owner:
+                owners = [owner]
+            else:
+                q = (
+                    select(t.heads.c.owner)
+                    .union(select(t.events.c.owner), select(t.lots.c.owner), select(t.received_summaries.c.owner))
+                    .order_by("owner")
+                )
+                owners = [r[0] for r in conn.execute(q).all()]
             for o in owners:
                 rep.owners += 1
                 self._verify_owner(conn, o, rep)
+                if derived:
+                    rep.problems.extend(
+                        VerifyProblem(o, f.rule, f.detail, table=f.table, key=f.key)
+                        for f in self._derived_findings(conn, o)
+                    )
         return rep
+
+    def audit(self, owner: str | None = None) -> list[Finding]:
+        """The self-audit: the hash chain and batch signatures, every received summary against its
+        signed token, and every derived row (lots, edges, credits, alerts, authorisations' use)
+        recomputed by replaying the event log. Each finding names table, key and rule."""
+        rep = self.verify(owner)
+        return [
+            Finding(
+                p.table or "ledger_events",
+                p.key or (f"{p.owner}/{p.seq}" if p.seq is not None else p.owner),
+                p.rule,
+                p.message,
+            )
+            for p in rep.problems
+        ]
+
+    def _derived_findings(self, conn: Any, owner: str) -> list[Finding]:
+        """Received summaries checked against their tokens, then the derived rows replayed."""
+        out: list[Finding] = []
+        good: dict[str, dict[str, Any]] = {}
+        for row in self._summary_rows(conn, owner, None):
+            problem = self._summary_problem(row)
+            if problem is not None:
+                out.append(Finding("ledger_received_summaries", f"{owner}/{row.lot}", "ledger.summary.signed", problem))
+                continue
+            good[row.lot] = {
+                "issuer": row.issuer,
+                "jws": row.jws,
+                "summary": summary_payload(row.jws),
+                "received_at": row.received_at,
+            }
+        engine = replay_engine()
+        try:
+            with engine.begin() as target:
+                events = seed_replay(conn, target, owner, good)
+            shadow = LedgerService(
+                engine,
+                self.identity,
+                identities=self._identities,
+                public_jwk_resolver=self._resolver,
+                high_risk_sites=self.high_risk_sites,
+                batch_size=self.batch_size,
+            )
+            try:
+                replay(shadow.record, events)
+            except BatpassError as exc:
+                out.append(
+                    Finding("ledger_events", owner, "ledger.replay", f"the event log does not replay: {exc.message}")
+                )
+                return out
+            with engine.connect() as derived:
+                out.extend(compare_derived(conn, derived, owner))
+        finally:
+            engine.dispose()
+        return out
 
     def _verify_owner(self, conn: Any, owner: str, rep: VerifyReport) -> None:
         def problem(rule: str, msg: str, seq: int | None = None) -> None:
@@ -654,20 +807,9 @@ class LedgerService:
     def received_summaries(self, owner: str, lots: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The suppliers' summaries ``owner`` holds for the given supplier lots, as ``{lot:
         {"issuer", "jws", "summary"}}`` (lots without one are absent)."""
-        out: dict[str, dict[str, Any]] = {}
         with UnitOfWork(self.engine, write=False) as uow:
-            for part in t.chunks(list(lots)):
-                rows = uow.conn.execute(
-                    select(
-                        t.received_summaries.c.lot,
-                        t.received_summaries.c.issuer,
-                        t.received_summaries.c.jws,
-                        t.received_summaries.c.summary,
-                    ).where(t.received_summaries.c.owner == owner, t.received_summaries.c.lot.in_(part))
-                )
-                for lot, issuer, jws, summary in rows:
-                    out[lot] = {"issuer": issuer, "jws": jws, "summary": json.loads(summary)}
-        return out
+            checked = self._checked_summaries(uow.conn, owner, lots)
+        return {lot: {k: v for k, v in item.items() if k != "received_at"} for lot, item in checked.items()}
 
     def receipts_of(self, owner: str, from_owner: str, from_lot: str) -> list[str]:
         """``owner``'s lots received as ``from_owner``'s lot ``from_lot`` (its receipts' lots)."""
@@ -767,10 +909,17 @@ class LedgerService:
         summary = verify_summary(token, self.resolve_key)
         lot_id = summary["subject"]["id"]
         now = _dt.datetime.now(_dt.UTC)
+        kid = str(summary_header(token).get("kid"))
+        jwk = self.resolve_key(kid)
         with UnitOfWork(self.engine) as uow:
             conn = uow.conn
             # the recomputed profiles are derived state: serialise with the owner's writers
             t.lock_head(conn, owner)
+            if self.secrets is not None and jwk is not None:
+                # the key that verified it, sealed: the summary is checked again at every use
+                sealed = self.secrets.seal(json.dumps(dict(jwk), sort_keys=True), context=f"ledger_verified_keys/{kid}")
+                conn.execute(t.verified_keys.delete().where(t.verified_keys.c.kid == kid))
+                conn.execute(t.verified_keys.insert().values(kid=kid, sealed_jwk=sealed, verified_at=now))
             conn.execute(
                 t.received_summaries.delete().where(
                     t.received_summaries.c.owner == owner, t.received_summaries.c.lot == lot_id

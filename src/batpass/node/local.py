@@ -26,7 +26,7 @@ from batpass.node._config import NodeConfig, NodePaths, validate_name, validate_
 from batpass.ouranos import BridgeLink, OuranosHub
 from batpass.participants import Participant, ParticipantService
 from batpass.store import make_engine, upgrade
-from batpass.trust import NodeIdentity, init_ca, issue_node_certificate, load_or_create_identity
+from batpass.trust import NodeIdentity, SecretBox, init_ca, issue_node_certificate, load_or_create_identity
 
 __all__ = ["LocalNode", "ca_folder", "free_port", "init_node", "open_node", "port_in_use"]
 
@@ -130,6 +130,7 @@ class LocalNode:
             # site ids whose mined share is reported as high-risk (config extra ``high_risk_sites``; none by default)
             high_risk_sites=self.config.extra.get("high_risk_sites", ()),
             footprints=footprints,
+            secrets=SecretBox.load_or_create(self.paths.keys),
         )
 
     def close(self) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-from ledger_testkit import ev, out
-from sqlalchemy import text
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-from batpass.ledger import LedgerService
+import pytest
+from ledger_testkit import OWNER, ev, identity, out
+from sqlalchemy import Connection, Engine, text
+
+from batpass.ledger import MIGRATIONS_DIR, LedgerService
+from batpass.scenario import HIGH_RISK_SITES, generate
 
 
 def _fill(ledger: LedgerService) -> None:
@@ -54,3 +59,63 @@ def test_forged_signature_is_detected(ledger: LedgerService) -> None:
         conn.execute(text("UPDATE ledger_batches SET jws = :j WHERE batch_no = 2"), {"j": forged})
     rep = ledger.verify()
     assert "ledger.batch.signature" in {p.rule for p in rep.problems}
+
+
+# --- derived state: every row the event log determines is recomputed by replaying the log
+
+
+@pytest.fixture
+def scenario_ledger(make_store: Callable[[Sequence[Path]], Engine]) -> LedgerService:
+    sc = generate(lots=300, owner=OWNER, seed=5)
+    svc = LedgerService(make_store([MIGRATIONS_DIR]), identity(), high_risk_sites=HIGH_RISK_SITES, batch_size=50)
+    svc.record(sc.events)
+    return svc
+
+
+def test_a_clean_scenario_ledger_replays_to_what_is_stored(scenario_ledger: LedgerService) -> None:
+    rep = scenario_ledger.verify()
+    assert rep.ok, rep.problems[:5]
+    assert scenario_ledger.audit() == []
+
+
+def _one(conn: Connection, sql: str) -> Any:
+    return conn.execute(text(sql)).first()
+
+
+@pytest.mark.parametrize(
+    ("table", "sql", "rule"),
+    [
+        # the case: a lot's remaining mass raised in the store
+        (
+            "ledger_lots",
+            "UPDATE ledger_lots SET remaining_kg = remaining_kg + 2000 WHERE id = :id",
+            "ledger.derived.lots",
+        ),
+        ("ledger_lots", "UPDATE ledger_lots SET country = 'XX' WHERE id = :id", "ledger.derived.lots"),
+        (
+            "ledger_lots",
+            "UPDATE ledger_lots SET profile = replace(profile, '0.', '0.1') WHERE id = :id",
+            "ledger.derived.lots",
+        ),
+        ("ledger_lots", "DELETE FROM ledger_lots WHERE id = :id", "ledger.derived.lots"),
+        ("ledger_edges", "UPDATE ledger_edges SET input_kg = input_kg * 2 WHERE child = :id", "ledger.derived.edges"),
+        ("ledger_edges", "DELETE FROM ledger_edges WHERE child = :id", "ledger.derived.edges"),
+    ],
+)
+def test_a_changed_derived_row_is_found_with_table_key_and_rule(
+    scenario_ledger: LedgerService, table: str, sql: str, rule: str
+) -> None:
+    with scenario_ledger.engine.begin() as conn:
+        lot = _one(conn, "SELECT child FROM ledger_edges ORDER BY child LIMIT 1 OFFSET 7").child
+        assert conn.execute(text(sql), {"id": lot}).rowcount >= 1
+    findings = scenario_ledger.audit()
+    assert findings, "not detected"
+    assert {(f.table, f.rule) for f in findings} == {(table, rule)}
+    assert all(f.key.endswith(lot) or lot in f.key for f in findings)
+    assert not scenario_ledger.verify().ok
+
+
+def test_a_changed_credit_is_found(scenario_ledger: LedgerService) -> None:
+    with scenario_ledger.engine.begin() as conn:
+        assert conn.execute(text("UPDATE ledger_credits SET credited_kg = credited_kg * 10")).rowcount >= 1
+    assert {f.rule for f in scenario_ledger.audit()} == {"ledger.derived.credits"}

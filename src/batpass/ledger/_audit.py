@@ -1,0 +1,207 @@
+"""The ledger's self-audit of derived state: every row the event log determines is recomputed by
+replaying the log into an empty in-memory store, with the same code path as recording, and
+compared with what is stored.
+
+The hash chain and the batch signatures prove the event log itself (``LedgerService.verify``).
+What is derived from it — lots with their remaining mass, status and upstream profiles, the
+graph's edges, recycled-content credits, outflow alerts and the authorisations' used quantities —
+could be changed in the database without touching the log; the replay finds every such change.
+Received supplier summaries enter the replay only in their signed form (the JWS payload), so a
+changed stored copy cannot move a profile either.
+
+Knows SQL only through ``_sql``; no HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from batpass.core.findings import Finding
+from batpass.ledger import _sql as t
+from batpass.ledger.model import parse_event
+from batpass.store import make_engine, metadata
+
+__all__ = ["DERIVED_TABLES", "compare_derived", "replay_engine", "summary_payload"]
+
+#: the tables whose rows follow from the event log (and the received summaries, authorisations)
+DERIVED_TABLES = (t.lots, t.edges, t.credits, t.alerts, t.authorisations)
+#: relative tolerance of recomputed masses and shares (the same sums in another order)
+_REL = 1e-9
+_ABS = 1e-9
+#: events replayed per record call (bounded memory on large ledgers)
+_CHUNK = 10_000
+
+
+def summary_payload(token: str) -> dict[str, Any]:
+    """The payload of a compact JWS, decoded without checking the signature (the caller checks
+    it, or compares it with a copy)."""
+    import base64
+
+    part = token.split(".")[1]
+    data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return data
+
+
+def replay_engine() -> Engine:
+    """An empty in-memory store with the ledger's tables."""
+    engine = make_engine("sqlite://")
+    metadata.create_all(
+        engine,
+        tables=[
+            t.events,
+            t.heads,
+            t.batches,
+            t.lots,
+            t.edges,
+            t.received_summaries,
+            t.authorisations,
+            t.alerts,
+            t.credits,
+            t.claims,
+        ],
+    )
+    return engine
+
+
+def seed_replay(
+    source: Connection, target: Connection, owner: str, summaries: Mapping[str, Mapping[str, Any]]
+) -> list[Any]:
+    """Copy what the replay needs besides the events: the verified received summaries (their
+    signed payloads) and the owner's export authorisations with nothing used yet. Returns the
+    owner's events (seq, body) in order."""
+    for lot, item in summaries.items():
+        target.execute(
+            t.received_summaries.insert().values(
+                owner=owner,
+                lot=lot,
+                issuer=item["issuer"],
+                jws=item["jws"],
+                summary=json.dumps(item["summary"], sort_keys=True, separators=(",", ":")),
+                received_at=item["received_at"],
+            )
+        )
+    for a in source.execute(select(t.authorisations).where(t.authorisations.c.owner == owner)).mappings():
+        target.execute(t.authorisations.insert().values(**{**a, "used_kg": 0.0}))
+    return list(
+        source.execute(
+            select(t.events.c.seq, t.events.c.body).where(t.events.c.owner == owner).order_by(t.events.c.seq)
+        ).all()
+    )
+
+
+def replay(record: Callable[[Sequence[Any]], object], rows: Sequence[Any]) -> None:
+    """Record the stored events again, in order, through ``record`` (a ledger on the replay store)."""
+    for start in range(0, len(rows), _CHUNK):
+        record([parse_event(json.loads(r.body)) for r in rows[start : start + _CHUNK]])
+
+
+# --- comparison -------------------------------------------------------------------------------
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Equal, with floats compared within the recomputation tolerance, JSON text by content."""
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=_REL, abs_tol=_ABS)
+    if isinstance(a, str) and isinstance(b, str) and a[:1] in "{[" and b[:1] in "{[":
+        try:
+            return _close(json.loads(a), json.loads(b))
+        except ValueError:
+            return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _rows(
+    conn: Connection, table: Any, owner: str, key: Sequence[str], skip: Iterable[str]
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    skipped = set(skip)
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in conn.execute(select(table).where(table.c.owner == owner)).mappings():
+        out[tuple(r[k] for k in key)] = {c: v for c, v in r.items() if c not in skipped}
+    return out
+
+
+def _diff(
+    table: str,
+    owner: str,
+    stored: Mapping[tuple[Any, ...], Mapping[str, Any]],
+    derived: Mapping[tuple[Any, ...], Mapping[str, Any]],
+) -> list[Finding]:
+    rule = f"ledger.derived.{table.removeprefix('ledger_')}"
+    out: list[Finding] = []
+    for key in sorted(stored.keys() | derived.keys(), key=repr):
+        where = f"{owner}/{'/'.join(str(k) for k in key)}"
+        if key not in derived:
+            out.append(Finding(table, where, rule, "stored row has no event behind it"))
+        elif key not in stored:
+            out.append(Finding(table, where, rule, "a row the event log derives is missing"))
+        else:
+            bad = [c for c in derived[key] if not _close(stored[key].get(c), derived[key][c])]
+            if bad:
+                shown = ", ".join(
+                    f"{c} stored {stored[key].get(c)!r:.60}, derived {derived[key][c]!r:.60}" for c in bad
+                )
+                out.append(Finding(table, where, rule, f"differs from the event log: {shown}"))
+    return out
+
+
+def compare_derived(stored: Connection, derived: Connection, owner: str) -> list[Finding]:
+    """Findings for every derived row of ``owner`` that differs between the stored and the
+    replayed store (timestamps of writing and random alert ids aside)."""
+    out: list[Finding] = []
+    out += _diff(
+        "ledger_lots", owner, _rows(stored, t.lots, owner, ("id",), ()), _rows(derived, t.lots, owner, ("id",), ())
+    )
+    edge_key = ("child", "parent_owner", "parent", "event_id")
+    out += _diff(
+        "ledger_edges", owner, _rows(stored, t.edges, owner, edge_key, ()), _rows(derived, t.edges, owner, edge_key, ())
+    )
+    credit_key = ("lot", "element")
+    out += _diff(
+        "ledger_credits",
+        owner,
+        _rows(stored, t.credits, owner, credit_key, ("created_at",)),
+        _rows(derived, t.credits, owner, credit_key, ("created_at",)),
+    )
+    out += _diff(
+        "ledger_authorisations",
+        owner,
+        _rows(stored, t.authorisations, owner, ("id",), ()),
+        _rows(derived, t.authorisations, owner, ("id",), ()),
+    )
+    out += _alerts(stored, derived, owner)
+    return out
+
+
+def _alerts(stored: Connection, derived: Connection, owner: str) -> list[Finding]:
+    """Alerts carry random ids and the time they were raised: compare what they say."""
+
+    def said(conn: Connection) -> Counter[tuple[str, str, str]]:
+        rows = conn.execute(
+            select(t.alerts.c.event_id, t.alerts.c.rule, t.alerts.c.evidence).where(t.alerts.c.owner == owner)
+        )
+        return Counter((r.event_id, r.rule, json.dumps(json.loads(r.evidence), sort_keys=True)) for r in rows)
+
+    have, want = said(stored), said(derived)
+    out = [
+        Finding(
+            "ledger_alerts", f"{owner}/{e}", "ledger.derived.alerts", f"stored alert {rule} has no shipment behind it"
+        )
+        for (e, rule, _), n in (have - want).items()
+        for _ in range(n)
+    ]
+    out += [
+        Finding("ledger_alerts", f"{owner}/{e}", "ledger.derived.alerts", f"alert {rule} of this shipment is missing")
+        for (e, rule, _), n in (want - have).items()
+        for _ in range(n)
+    ]
+    return out

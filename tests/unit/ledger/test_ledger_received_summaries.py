@@ -1,0 +1,126 @@
+"""Received supplier summaries are used only in their signed form: the key that verified one on
+arrival is kept sealed with the node's secrets key, and every later use (and the self-audit)
+checks the stored copy against the token and the token against that key — without the network."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ledger_testkit import OWNER, ev, identity, out
+from sqlalchemy import Engine, text
+
+from batpass.core.errors import IntegrityViolation
+from batpass.ledger import MIGRATIONS_DIR, LedgerService, sign_summary
+from batpass.trust import SecretBox
+
+SUPPLIER = "did:web:refiner.example"
+
+
+@pytest.fixture
+def pair(make_store: Callable[[Sequence[Path]], Engine]) -> tuple[LedgerService, LedgerService, dict[str, Any]]:
+    supplier = LedgerService(make_store([MIGRATIONS_DIR]), identity(SUPPLIER))
+    supplier.record(
+        [
+            ev(
+                "extraction",
+                owner=SUPPLIER,
+                site="M1",
+                country="CL",
+                outputs=[out("ore", "lithium_brine_concentrate", 50.0)],
+            ),
+            ev(
+                "shipment",
+                owner=SUPPLIER,
+                inputs=[("ore", 50.0)],
+                outputs=[out("ore-shipped", "lithium_brine_concentrate", 50.0)],
+                shipment={
+                    "to_site": {"id": "S1", "country": "JP"},
+                    "destination_country": "JP",
+                    "document": "BL-1",
+                    "to_owner": OWNER,
+                },
+            ),
+        ]
+    )
+    own = identity()
+    own_key = own.active("Ed25519")
+    own_keys = {own.key_id(own_key): own_key.public_jwk()}
+    keys: dict[str, Any] = {}  # what DID resolution gave when the summary arrived
+
+    def resolve(kid: str) -> Any:
+        return own_keys.get(kid) or keys.get(kid)
+
+    receiver = LedgerService(
+        make_store([MIGRATIONS_DIR]), own, public_jwk_resolver=resolve, secrets=SecretBox.generate()
+    )
+    receiver.record(
+        [
+            ev(
+                "receipt",
+                outputs=[out("ore-in", "lithium_brine_concentrate", 50.0)],
+                receipt={"from_owner": SUPPLIER, "from_lot": "ore-shipped", "document": "BL-1"},
+            )
+        ]
+    )
+    sup_key = supplier.identity.active("Ed25519")
+    kid = supplier.identity.key_id(sup_key)
+    keys[kid] = sup_key.public_jwk()
+    receiver.receive_summary(OWNER, supplier.signed_summary(SUPPLIER, "ore-shipped"))
+    keys.clear()  # from now on, no network: only the sealed key
+    return supplier, receiver, {"kid": kid}
+
+
+def test_a_received_summary_is_checked_with_its_sealed_key(pair: tuple[LedgerService, LedgerService, Any]) -> None:
+    _, receiver, _ = pair
+    assert receiver.audit() == []
+    got = receiver.received_summaries(OWNER, ["ore-shipped"])
+    assert got["ore-shipped"]["summary"]["issuer"] == SUPPLIER
+
+
+def _findings(receiver: LedgerService) -> set[tuple[str, str]]:
+    """The self-audit of a restarted node (a process remembers the tokens it already verified)."""
+    restarted = LedgerService(
+        receiver.engine, receiver.identity, public_jwk_resolver=receiver.resolve_key, secrets=receiver.secrets
+    )
+    return {(f.table, f.rule) for f in restarted.audit()}
+
+
+def test_a_changed_stored_copy_is_refused_at_use_and_found(pair: tuple[LedgerService, LedgerService, Any]) -> None:
+    _, receiver, _ = pair
+    with receiver.engine.begin() as conn:
+        stored = json.loads(conn.execute(text("SELECT summary FROM ledger_received_summaries")).scalar_one())
+        stored["elements"]["Li"]["originByCountry"] = {"AU": 1.0}
+        conn.execute(text("UPDATE ledger_received_summaries SET summary = :s"), {"s": json.dumps(stored)})
+    with pytest.raises(IntegrityViolation) as caught:
+        receiver.received_summaries(OWNER, ["ore-shipped"])
+    assert caught.value.table == "ledger_received_summaries" and caught.value.status == 503
+    assert ("ledger_received_summaries", "ledger.summary.signed") in _findings(receiver)
+
+
+def test_a_token_re_signed_by_another_key_is_refused(pair: tuple[LedgerService, LedgerService, Any]) -> None:
+    supplier, receiver, _ = pair
+    summary = supplier.summary(SUPPLIER, "ore-shipped")
+    summary["elements"]["Li"]["originByCountry"] = {"AU": 1.0}
+    forger = identity(SUPPLIER)  # same DID and key id, another private key
+    token = sign_summary(summary, forger)
+    with receiver.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE ledger_received_summaries SET jws = :j, summary = :s"),
+            {"j": token, "s": json.dumps(summary, sort_keys=True, separators=(",", ":"))},
+        )
+    assert ("ledger_received_summaries", "ledger.summary.signed") in _findings(receiver)
+
+
+def test_a_removed_or_changed_sealed_key_is_found(pair: tuple[LedgerService, LedgerService, Any]) -> None:
+    _, receiver, _ = pair
+    with receiver.engine.begin() as conn:
+        sealed = conn.execute(text("SELECT sealed_jwk FROM ledger_verified_keys")).scalar_one()
+        conn.execute(text("UPDATE ledger_verified_keys SET sealed_jwk = :s"), {"s": sealed[:-4] + "AAAA"})
+    assert ("ledger_received_summaries", "ledger.summary.signed") in _findings(receiver)
+    with receiver.engine.begin() as conn:
+        conn.execute(text("DELETE FROM ledger_verified_keys"))
+    assert ("ledger_received_summaries", "ledger.summary.signed") in _findings(receiver)
