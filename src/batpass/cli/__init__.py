@@ -197,6 +197,24 @@ def info(node: NodeOpt) -> None:
     )
 
 
+@app.command("verify")
+def verify(node: NodeOpt) -> None:
+    """Audit a node's store: ledger (hash chain, batch signatures, every derived row recomputed
+    from the event log, received summaries) and passports (signed chains, served rows, backup
+    copies). Prints the report as JSON; exits 1 when there are findings."""
+    from batpass.node._integrity import Integrity
+    from batpass.node.local import open_node
+
+    local = open_node(node)
+    try:
+        report = Integrity(local.self_audits()).run()
+    finally:
+        local.close()
+    out_console.print_json(json.dumps(report.to_json()))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="where summary.json and the artefacts go")] = Path("demo-out"),

@@ -140,6 +140,33 @@ def show(
     sys.stdout.write("\n")
 
 
+@app.command("verify")
+def verify(
+    node: NodeOpt,
+    battery: Annotated[
+        str | None, typer.Argument(help="battery identifier or urn:uuid passport id (default: --all)")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every passport and backup copy of the node")] = False,
+    backup: BackupOpt = "https://unused.invalid",
+) -> None:
+    """Check passports: every signed version (digest, signature, link) and that what is served is
+    the newest one. Prints the findings as JSON; exits 1 when there are any."""
+    svc = _service(node, backup)
+    if battery is not None and all_:
+        raise InvalidInput("give a passport or --all, not both", field="battery", rule="passport verify")
+    if battery is None:
+        findings = [f.to_json() for f in svc.self_audit()]
+        report: dict[str, Any] = {"ok": not findings, "findings": findings}
+    else:
+        pid = svc.passport_id_of(battery)
+        if pid is None:
+            raise NotFound(f"battery {battery} has no passport on this node", rule="passport lookup")
+        report = svc.verify(pid)
+    typer.echo(json.dumps(report, indent=2))
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
 @app.command("status")
 def status(
     battery: Annotated[str, typer.Argument(help="battery identifier or urn:uuid passport id")],

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     #: ``batpass serve`` logs one line per request (method, path, status, duration)
     access_log: bool = True
+    #: a served node audits its own store when it starts (in the background; ``/ready`` waits)
+    startup_audit: bool = True
     #: the node ``batpass serve`` runs (``--node`` on the command line)
     node: str | None = None
 

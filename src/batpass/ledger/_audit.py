@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -27,7 +26,7 @@ from batpass.ledger import _sql as t
 from batpass.ledger.model import parse_event
 from batpass.store import make_engine, metadata
 
-__all__ = ["DERIVED_TABLES", "compare_derived", "replay_engine", "summary_payload"]
+__all__ = ["DERIVED_TABLES", "compare_derived", "replay", "replay_engine", "seed_replay", "summary_payload"]
 
 #: the tables whose rows follow from the event log (and the received summaries, authorisations)
 DERIVED_TABLES = (t.lots, t.edges, t.credits, t.alerts, t.authorisations)
@@ -71,10 +70,11 @@ def replay_engine() -> Engine:
 
 def seed_replay(
     source: Connection, target: Connection, owner: str, summaries: Mapping[str, Mapping[str, Any]]
-) -> list[Any]:
+) -> tuple[list[Any], list[dict[str, Any]]]:
     """Copy what the replay needs besides the events: the verified received summaries (their
-    signed payloads) and the owner's export authorisations with nothing used yet. Returns the
-    owner's events (seq, body) in order."""
+    signed payloads). Returns the owner's events — (seq, body, the time their batch was signed:
+    when they were recorded) in order — and its export authorisations with nothing used yet, by
+    creation time (an authorisation counts for the shipments recorded after it)."""
     for lot, item in summaries.items():
         target.execute(
             t.received_summaries.insert().values(
@@ -86,19 +86,53 @@ def seed_replay(
                 received_at=item["received_at"],
             )
         )
-    for a in source.execute(select(t.authorisations).where(t.authorisations.c.owner == owner)).mappings():
-        target.execute(t.authorisations.insert().values(**{**a, "used_kg": 0.0}))
-    return list(
+    auths = [
+        {**a, "used_kg": 0.0}
+        for a in source.execute(
+            select(t.authorisations).where(t.authorisations.c.owner == owner).order_by(t.authorisations.c.created_at)
+        ).mappings()
+    ]
+    events = list(
         source.execute(
-            select(t.events.c.seq, t.events.c.body).where(t.events.c.owner == owner).order_by(t.events.c.seq)
+            select(t.events.c.seq, t.events.c.body, t.batches.c.signed_at)
+            .select_from(
+                t.events.outerjoin(
+                    t.batches, (t.batches.c.owner == t.events.c.owner) & (t.batches.c.batch_no == t.events.c.batch_no)
+                )
+            )
+            .where(t.events.c.owner == owner)
+            .order_by(t.events.c.seq)
         ).all()
     )
+    return events, auths
 
 
-def replay(record: Callable[[Sequence[Any]], object], rows: Sequence[Any]) -> None:
-    """Record the stored events again, in order, through ``record`` (a ledger on the replay store)."""
-    for start in range(0, len(rows), _CHUNK):
-        record([parse_event(json.loads(r.body)) for r in rows[start : start + _CHUNK]])
+def replay(
+    record: Callable[[Sequence[Any]], object],
+    authorise: Callable[[Mapping[str, Any]], None],
+    stamp: Callable[[Any], None],
+    rows: Sequence[Any],
+    authorisations: Sequence[Mapping[str, Any]],
+) -> None:
+    """Record the stored events again, in order and in the calls they were recorded in (one
+    signing time per call, set with ``stamp`` as the replaying ledger's clock), with each export
+    authorisation added before the first call recorded after it was created — so outflow alerts,
+    credits and used quantities come out as they did, timestamps included."""
+    pending = list(authorisations)
+    start = 0
+    while start < len(rows):
+        at = rows[start].signed_at
+        end = start + 1
+        while end < len(rows) and rows[end].signed_at == at and end - start < _CHUNK:
+            end += 1
+        while pending and (at is None or pending[0]["created_at"] <= at):
+            authorise(pending.pop(0))
+        if at is not None:
+            stamp(at)
+        record([parse_event(json.loads(r.body)) for r in rows[start:end]])
+        start = end
+    for a in pending:
+        authorise(a)
 
 
 # --- comparison -------------------------------------------------------------------------------
@@ -165,43 +199,6 @@ def compare_derived(stored: Connection, derived: Connection, owner: str) -> list
     out += _diff(
         "ledger_edges", owner, _rows(stored, t.edges, owner, edge_key, ()), _rows(derived, t.edges, owner, edge_key, ())
     )
-    credit_key = ("lot", "element")
-    out += _diff(
-        "ledger_credits",
-        owner,
-        _rows(stored, t.credits, owner, credit_key, ("created_at",)),
-        _rows(derived, t.credits, owner, credit_key, ("created_at",)),
-    )
-    out += _diff(
-        "ledger_authorisations",
-        owner,
-        _rows(stored, t.authorisations, owner, ("id",), ()),
-        _rows(derived, t.authorisations, owner, ("id",), ()),
-    )
-    out += _alerts(stored, derived, owner)
-    return out
-
-
-def _alerts(stored: Connection, derived: Connection, owner: str) -> list[Finding]:
-    """Alerts carry random ids and the time they were raised: compare what they say."""
-
-    def said(conn: Connection) -> Counter[tuple[str, str, str]]:
-        rows = conn.execute(
-            select(t.alerts.c.event_id, t.alerts.c.rule, t.alerts.c.evidence).where(t.alerts.c.owner == owner)
-        )
-        return Counter((r.event_id, r.rule, json.dumps(json.loads(r.evidence), sort_keys=True)) for r in rows)
-
-    have, want = said(stored), said(derived)
-    out = [
-        Finding(
-            "ledger_alerts", f"{owner}/{e}", "ledger.derived.alerts", f"stored alert {rule} has no shipment behind it"
-        )
-        for (e, rule, _), n in (have - want).items()
-        for _ in range(n)
-    ]
-    out += [
-        Finding("ledger_alerts", f"{owner}/{e}", "ledger.derived.alerts", f"alert {rule} of this shipment is missing")
-        for (e, rule, _), n in (want - have).items()
-        for _ in range(n)
-    ]
+    for table, key in ((t.credits, ("lot", "element")), (t.authorisations, ("id",)), (t.alerts, ("id",))):
+        out += _diff(table.name, owner, _rows(stored, table, owner, key, ()), _rows(derived, table, owner, key, ()))
     return out

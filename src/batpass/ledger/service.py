@@ -11,6 +11,7 @@ import datetime as _dt
 import gc
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +28,6 @@ from batpass.core.errors import (
     NotFound,
 )
 from batpass.core.findings import Finding
-from batpass.core.ids import new_uuid7
 from batpass.ledger import _sql as t
 from batpass.ledger._audit import compare_derived, replay, replay_engine, seed_replay, summary_payload
 from batpass.ledger._chain import GENESIS, batch_payload, event_hash, merkle_root, sign_batch, verify_batch
@@ -57,6 +57,12 @@ from batpass.trust import NodeIdentity, SecretBox, did_document
 __all__ = ["LedgerService", "RecordResult", "VerifyProblem", "VerifyReport"]
 
 _DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+#: uuid5 namespace of outflow alert ids (owner, shipment event, rule, ordinal)
+_ALERT_IDS = uuid.UUID("3f7b1f1e-2b7e-5c1a-9d3e-6a1f0c2d4e5b")
+
+
+def _utc_now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
 
 
 def canonical_body(ev: Event) -> str:
@@ -216,6 +222,7 @@ class LedgerService:
         batch_size: int = 1000,
         footprints: FootprintSource | None = None,
         secrets: SecretBox | None = None,
+        clock: Callable[[], _dt.datetime] | None = None,
     ) -> None:
         if batch_size < 1:
             raise InvalidInput("batch_size must be >= 1", field="batch_size", rule="ledger.batch.size")
@@ -228,6 +235,8 @@ class LedgerService:
         self._footprints = footprints
         #: seals the suppliers' keys that verified a received summary (``ledger_verified_keys``)
         self.secrets = secrets
+        #: the time a record call, a summary's arrival or an authorisation is stamped with
+        self.clock: Callable[[], _dt.datetime] = clock or _utc_now
         #: digests of summary tokens this process verified (a token is immutable)
         self._verified_tokens: set[str] = set()
 
@@ -324,7 +333,7 @@ class LedgerService:
         # per event and the generic per-row bind processing cost as much as the checks
         bind_at = t.bind_processor(conn, t.events, "at")
         bind_bool = t.bind_processor(conn, t.lots, "held")
-        now = _dt.datetime.now(_dt.UTC)
+        now = self.clock()
         now_db = t.bind_processor(conn, t.credits, "created_at")(now)
         first_batch = batch_no
         batch_size = self.batch_size
@@ -417,11 +426,12 @@ class LedgerService:
             for e in eff.edges:
                 edge_rows.append((owner, str(e.child), e.parent_owner, str(e.parent), str(e.event_id), e.input_kg))
             if ev.kind is EventKind.SHIPMENT and ev.shipment is not None:
-                for alert in check_shipment(ev, [lots[x.lot] for x in ev.inputs], auths):
+                for k, alert in enumerate(check_shipment(ev, [lots[x.lot] for x in ev.inputs], auths)):
                     alert_rows.append(
                         {
                             "owner": owner,
-                            "id": str(new_uuid7()),
+                            # named by what raised it, so the self-audit's replay names it alike
+                            "id": str(uuid.uuid5(_ALERT_IDS, f"{owner}|{eid}|{alert['rule']}|{k}")),
                             "event_id": eid,
                             "rule": alert["rule"],
                             "evidence": _DUMPS(alert["evidence"]),
@@ -623,7 +633,7 @@ class LedgerService:
                     )
         return rep
 
-    def audit(self, owner: str | None = None) -> list[Finding]:
+    def self_audit(self, owner: str | None = None) -> list[Finding]:
         """The self-audit: the hash chain and batch signatures, every received summary against its
         signed token, and every derived row (lots, edges, credits, alerts, authorisations' use)
         recomputed by replaying the event log. Each finding names table, key and rule."""
@@ -654,9 +664,15 @@ class LedgerService:
                 "received_at": row.received_at,
             }
         engine = replay_engine()
+
+        def authorise(row: Mapping[str, Any]) -> None:
+            with engine.begin() as target:
+                target.execute(t.authorisations.insert().values(**row))
+
         try:
             with engine.begin() as target:
-                events = seed_replay(conn, target, owner, good)
+                events, auths = seed_replay(conn, target, owner, good)
+            stamped: list[_dt.datetime] = [self.clock()]
             shadow = LedgerService(
                 engine,
                 self.identity,
@@ -664,9 +680,14 @@ class LedgerService:
                 public_jwk_resolver=self._resolver,
                 high_risk_sites=self.high_risk_sites,
                 batch_size=self.batch_size,
+                clock=lambda: stamped[0],
             )
+
+            def stamp(at: _dt.datetime) -> None:
+                stamped[0] = at
+
             try:
-                replay(shadow.record, events)
+                replay(shadow.record, authorise, stamp, events, auths)
             except BatpassError as exc:
                 out.append(
                     Finding("ledger_events", owner, "ledger.replay", f"the event log does not replay: {exc.message}")
@@ -908,7 +929,7 @@ class LedgerService:
         was made from them, get their profiles recomputed."""
         summary = verify_summary(token, self.resolve_key)
         lot_id = summary["subject"]["id"]
-        now = _dt.datetime.now(_dt.UTC)
+        now = self.clock()
         kid = str(summary_header(token).get("kid"))
         jwk = self.resolve_key(kid)
         with UnitOfWork(self.engine) as uow:
@@ -980,7 +1001,7 @@ class LedgerService:
                     used_kg=0.0,
                     valid_from=a["valid_from"],
                     valid_to=a["valid_to"],
-                    created_at=_dt.datetime.now(_dt.UTC),
+                    created_at=self.clock(),
                 )
             )
             uow.commit()
@@ -1023,7 +1044,7 @@ class LedgerService:
         cm = CustodyModel(custody) if custody in {c.value for c in CustodyModel} else None
         if cm is None:
             raise InvalidInput(f"custody {custody!r} is not an ISO 22095 model", field="custody", rule="ISO 22095")
-        now = _dt.datetime.now(_dt.UTC)
+        now = self.clock()
         with UnitOfWork(self.engine) as uow:
             conn = uow.conn
             # the account row is locked until commit, so concurrent claims on it (several workers

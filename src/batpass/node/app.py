@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio.to_thread
 import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from batpass import __version__
 from batpass.bridge import (
@@ -34,6 +37,7 @@ from batpass.bridge import routes as bridge_routes
 from batpass.compliance import load_ruleset
 from batpass.compliance import routes as compliance_routes
 from batpass.core.errors import InvalidInput
+from batpass.core.findings import Finding
 from batpass.core.settings import Settings
 from batpass.dataspace import (
     DataspaceSettings,
@@ -60,7 +64,7 @@ from batpass.federation import DspPartners, FederatedTrace, install_upstream_off
 from batpass.federation import routes as federation_routes
 from batpass.footprint import PactService
 from batpass.footprint import routes as footprint_routes
-from batpass.http import AccessLogMiddleware, Ctx, ErrorShape, NodeContext, install_error_handlers
+from batpass.http import AccessLogMiddleware, AdminKey, Ctx, ErrorShape, NodeContext, install_error_handlers
 from batpass.ledger import LedgerService
 from batpass.ledger import routes as ledger_routes
 from batpass.node._adapters import (
@@ -72,6 +76,7 @@ from batpass.node._adapters import (
     SelfIssuedTokenIssuer,
 )
 from batpass.node._config import NodeConfig, NodePaths
+from batpass.node._integrity import Integrity, IntegrityGate
 from batpass.node._outbox import OutboxDispatcher
 from batpass.node._payload_log import PayloadLog, PayloadLogMiddleware
 from batpass.node.local import LocalNode, open_node
@@ -250,6 +255,15 @@ def _bridge_trades(node: LocalNode, connector: ConnectorClient) -> BridgeTrades:
     return svc
 
 
+def _integrity(ctx: NodeContext) -> Integrity:
+    """The node's self-audits, by area (what each covers: ``node/_integrity.py``)."""
+    audits: dict[str, Callable[[], list[Finding]]] = {"ledger": ctx.service(LedgerService).self_audit}
+    passports = ctx.services.get(PassportService)
+    if passports is not None:
+        audits["passport"] = passports.self_audit
+    return Integrity(audits)
+
+
 def _crosswalk_policy(extra: dict[str, Any]) -> TrustedAsserters:
     """Who may assert crosswalk entries: the Ouranos operator for every kind, the Catena-X
     operator for operators (BPNLs), plus any grants in config ``crosswalk_asserters``
@@ -303,7 +317,11 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         )
         ctx.services[LocalNode] = node
         _register_services(ctx, node)
+        integrity = ctx.services[Integrity] = _integrity(ctx)
         app.state.ctx = ctx
+        app.state.integrity = integrity
+        if settings.startup_audit:
+            integrity.start()
         pact = ctx.services.get(PactService)
         # PACT events carry a bearer token of the partner, fetched at send time (never stored)
         dispatcher = OutboxDispatcher(engine, client, sign_headers=pact.outbox_headers if pact else None)
@@ -327,6 +345,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
     )
 
     install_error_handlers(app, shapes)
+    app.add_middleware(IntegrityGate, integrity=lambda: getattr(app.state, "integrity", None))
     if payload_log is not None:
         app.add_middleware(PayloadLogMiddleware, log=payload_log)
     app.add_middleware(AccessLogMiddleware)  # outermost: its duration covers every other layer
@@ -340,6 +359,29 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
             "profiles": list(ctx.profiles),
             "version": __version__,
         }
+
+    @app.get("/ready", tags=["node"], responses={503: {"description": "not ready, with the reasons"}})
+    def ready(ctx: Ctx) -> JSONResponse:
+        """Readiness: the database answers and the start-up self-audit found nothing that puts
+        routes out of service (``/health`` is the liveness probe)."""
+        reasons: list[str] = []
+        try:
+            with ctx.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            reasons.append(f"database unreachable: {type(exc).__name__}")
+        reasons += ctx.service(Integrity).readiness()
+        body = {"status": "not ready" if reasons else "ready", "reasons": reasons}
+        return JSONResponse(body, status_code=503 if reasons else 200)
+
+    @app.get("/v1/admin/verify", tags=["node"])
+    async def verify(ctx: Ctx, _: AdminKey) -> dict[str, Any]:
+        """The node's self-audit, run now: ledger (hash chain, batch signatures, every derived row
+        recomputed from the event log, received summaries), passports (signed chains, served rows,
+        backup copies) and trust. Each finding names table, key and rule. Routes of an area with
+        findings answer 503 until a later audit finds it repaired."""
+        report = await anyio.to_thread.run_sync(ctx.service(Integrity).run)
+        return report.to_json()
 
     @app.get("/.well-known/did.json", tags=["node"])
     def node_did(ctx: Ctx) -> JSONResponse:

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import shutil
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from batpass.core.errors import Conflict, InvalidInput, NotFound
+from batpass.core.findings import Finding
 from batpass.core.ids import Bpnl, CorporateNumber, Did
 from batpass.core.settings import Settings, load_settings
 from batpass.ledger import FootprintSource, LedgerService
@@ -132,6 +134,24 @@ class LocalNode:
             footprints=footprints,
             secrets=SecretBox.load_or_create(self.paths.keys),
         )
+
+    def self_audits(self) -> dict[str, Callable[[], list[Finding]]]:
+        """The self-audits of this node's store, by area, without serving it (``batpass verify``)."""
+        from batpass.compliance import load_ruleset
+        from batpass.passport import PassportRules, PassportService
+
+        audits: dict[str, Callable[[], list[Finding]]] = {"ledger": self.ledger_service().self_audit}
+        backup_url = str(self.config.extra.get("passport_backup_url", self.base_url))
+        if backup_url.startswith("https://"):  # a plain-HTTP development node keeps no passports
+            passports = PassportService(
+                self.engine,
+                self.identity,
+                rules=PassportRules.from_ruleset(load_ruleset()),
+                resolver_base=self.resolver_base,
+                backup_url=backup_url,
+            )
+            audits["passport"] = passports.self_audit
+        return audits
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -8,7 +8,8 @@ PostgreSQL). Knows nothing of HTTP. Matches ``_migrations/0001_passport.py`` exa
 - ``passport_links``: predecessor -> successor passports (repurposing, re-use, remanufacturing);
 - ``passport_mandates``: written mandates from the responsible operator (Art. 77(4));
 - ``passport_audit``: reads of restricted tiers;
-- ``passport_backups``: signed copies held for other nodes (this node as their backup).
+- ``passport_backups``: signed copies held for other nodes (this node as their backup);
+- ``passport_backup_heads``: the newest copy held per passport, signed by this node.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import JSON, Boolean, Column, Date, Index, Integer, String, Tabl
 
 from batpass.store import UTCDateTime, metadata
 
-__all__ = ["audit", "backups", "links", "mandates", "passports", "versions"]
+__all__ = ["audit", "backup_heads", "backups", "links", "mandates", "passports", "versions"]
 
 passports = Table(
     "passport_passports",
@@ -94,4 +95,12 @@ backups = Table(
     Column("jws", Text, nullable=False),
     Column("digest", String(64), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
+)
+
+#: the newest copy held per passport, signed by this node: ``{passportId, version, digest}``
+backup_heads = Table(
+    "passport_backup_heads",
+    metadata,
+    Column("passport_id", String(36), primary_key=True),
+    Column("jws", Text, nullable=False),
 )

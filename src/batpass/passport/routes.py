@@ -365,6 +365,14 @@ def signed_version(passport_id: str, version: int, ctx: Ctx, _admin: AdminKey) -
     raise NotFound(f"version: {version} not found", rule="passport history")
 
 
+@router.get("/v1/passports/{passport_id}/verify")
+def verify_passport(passport_id: str, ctx: Ctx, _admin: AdminKey) -> dict[str, Any]:
+    """Check one passport: every signed version (digest, signature, link) and that what is served
+    is the newest one. Answers ``{passportId, ok, versions, findings: [{table, key, rule, detail}]}``
+    (200 either way: the findings are the answer)."""
+    return _svc(ctx).verify(_pid(passport_id))
+
+
 @router.get("/v1/passports/{passport_id}/audit")
 def audit_log(passport_id: str, ctx: Ctx, _admin: AdminKey) -> dict[str, Any]:
     return {"entries": _svc(ctx).audit_entries(_pid(passport_id))}

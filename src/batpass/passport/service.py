@@ -31,9 +31,10 @@ import yaml
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
-from batpass.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from batpass.core.errors import BatpassError, Conflict, IntegrityViolation, InvalidInput, NotFound, Unauthorized
+from batpass.core.findings import Finding
 from batpass.core.ids import BatteryId, new_uuid7
 from batpass.passport import _sql
 from batpass.passport.errors import LifecycleViolation, NotResponsible, PassportNotFound
@@ -260,6 +261,8 @@ class PassportService:
         self.summaries = summaries
         self._key = identity.active("Ed25519")
         self._kid = identity.key_id(self._key)
+        #: payloads of version tokens this process verified, by digest (a token is immutable)
+        self._verified: dict[str, dict[str, Any]] = {}
 
     @property
     def operator(self) -> str:
@@ -630,9 +633,9 @@ class PassportService:
     def list_passports(self, *, limit: int = 100, offset: int = 0) -> list[Passport]:
         with UnitOfWork(self.engine, write=False) as uow:
             rows = uow.conn.execute(
-                select(_sql.passports.c.record).order_by(_sql.passports.c.passport_id).limit(limit).offset(offset)
+                select(_sql.passports).order_by(_sql.passports.c.passport_id).limit(limit).offset(offset)
             ).all()
-        return [Passport.from_record(r.record) for r in rows]
+            return [self._signed(uow.conn, r) for r in rows]
 
     def read(
         self,
@@ -679,13 +682,10 @@ class PassportService:
         ]
 
     def versions(self, passport_id: uuid.UUID) -> list[StoredVersion]:
+        """Every signed version, the chain checked (:meth:`_signed`)."""
         with UnitOfWork(self.engine, write=False) as uow:
             self._require(uow.conn, passport_id)
-            rows = uow.conn.execute(
-                select(_sql.versions)
-                .where(_sql.versions.c.passport_id == str(passport_id))
-                .order_by(_sql.versions.c.version)
-            ).all()
+            rows = self._chain(uow.conn, str(passport_id))
         return [
             StoredVersion(
                 passport_id=uuid.UUID(r.passport_id),
@@ -729,19 +729,11 @@ class PassportService:
         raise NotFound(f"version: passport {passport_id} has no version {version}", rule="passport history")
 
     def verify_chain(self, passport_id: uuid.UUID) -> int:
-        """Check every version's signature and the hash chain; returns the number of versions."""
-        prev: str | None = None
-        jwk = OKPKey.import_key(self._key.public_jwk())
-        versions = self.versions(passport_id)
-        for v in versions:
-            payload = verify_version_jws(v.jws, jwk)
-            if payload.get("prev") != prev or v.prev_digest != prev or _digest(v.jws) != v.digest:
-                raise Conflict(
-                    f"version {v.version}: hash chain broken",
-                    rule="signed version chain (nothing silently overwritten)",
-                )
-            prev = v.digest
-        return len(versions)
+        """Check every version's signature and the hash chain, and the served row against the
+        newest version; returns the number of versions (an IntegrityViolation names a break)."""
+        with UnitOfWork(self.engine, write=False) as uow:
+            self._require(uow.conn, passport_id)
+            return len(self._chain(uow.conn, str(passport_id)))
 
     # --- backup copies (this node as another node's backup) -----------------------------------
 
@@ -800,6 +792,7 @@ class PassportService:
                     received_at=self.clock.now(),
                 )
             )
+            self._sign_backup_head(uow.conn, pid)
             uow.commit()
         return {"passportId": pid, "version": version, "duplicate": False}
 
@@ -810,25 +803,259 @@ class PassportService:
                 .where(_sql.backups.c.passport_id == str(passport_id))
                 .order_by(_sql.backups.c.version)
             ).all()
+            head = uow.conn.execute(
+                select(_sql.backup_heads.c.jws).where(_sql.backup_heads.c.passport_id == str(passport_id))
+            ).scalar()
+        for table, key, problem in self._backup_problems(str(passport_id), rows, head):
+            raise IntegrityViolation(
+                f"backup copy of urn:uuid:{passport_id}: {problem}",
+                table=table,
+                key=key,
+                rule="passport.backup.signed",
+            )
         return [{"version": r.version, "issuer": r.issuer, "digest": r.digest, "jws": r.jws} for r in rows]
+
+    def _sign_backup_head(self, conn: Connection, passport_id: str) -> None:
+        """Sign which copies are held for ``passport_id`` — the first and the newest (after a copy
+        was stored): the chain between them shows a gap, the head shows a truncated end."""
+        held = conn.execute(
+            select(_sql.backups.c.version, _sql.backups.c.digest)
+            .where(_sql.backups.c.passport_id == passport_id)
+            .order_by(_sql.backups.c.version)
+        ).all()
+        payload = {
+            "passportId": passport_id,
+            "first": held[0].digest,
+            "version": held[-1].version,
+            "digest": held[-1].digest,
+        }
+        header = {"alg": "Ed25519", "typ": _HEAD_TYP, "kid": self._kid}
+        token = jws.serialize_compact(header, _canonical(payload), self._key.jwk, algorithms=["Ed25519"])
+        conn.execute(_sql.backup_heads.delete().where(_sql.backup_heads.c.passport_id == passport_id))
+        conn.execute(insert(_sql.backup_heads).values(passport_id=passport_id, jws=token))
+
+    def _backup_problems(self, passport_id: str, rows: Sequence[Any], head: str | None) -> list[tuple[str, str, str]]:
+        """(table, key, problem) for the copies held of one passport: each copy against its
+        token and the previous copy, and the newest against this node's signed head."""
+        out: list[tuple[str, str, str]] = []
+        prev: str | None = None
+        for r in rows:
+            problem = _backup_problem(r, prev)
+            if problem is not None:
+                out.append(("passport_backups", f"{passport_id}/v{r.version}", problem))
+            prev = r.digest
+        if not rows and head is None:
+            return out
+        if head is None:
+            return [*out, ("passport_backup_heads", passport_id, "no signed head for the copies held")]
+        try:
+            kid = str(jws.extract_compact(head.encode()).protected.get("kid", ""))
+            signed = json.loads(jws.deserialize_compact(head, self._version_key(kid), algorithms=["Ed25519"]).payload)
+        except (BatpassError, JoseError, ValueError) as exc:
+            return [*out, ("passport_backup_heads", passport_id, f"the signed head does not verify ({exc})")]
+        held = (
+            (passport_id, rows[0].digest, rows[-1].version, rows[-1].digest)
+            if rows
+            else (passport_id, None, None, None)
+        )
+        if (signed.get("passportId"), signed.get("first"), signed.get("version"), signed.get("digest")) != held:
+            what = "the copies held are not the ones signed as held (first or newest)"
+            out.append(("passport_backup_heads", passport_id, what))
+        return out
 
     # --- internals ----------------------------------------------------------------------------
 
     def _require(self, conn: Connection, passport_id: uuid.UUID) -> Passport:
-        row = conn.execute(
-            select(_sql.passports.c.record).where(_sql.passports.c.passport_id == str(passport_id))
-        ).first()
+        row = conn.execute(select(_sql.passports).where(_sql.passports.c.passport_id == str(passport_id))).first()
         if row is None:
             raise PassportNotFound(f"passport {passport_id} not found", rule="passport identifier")
-        return Passport.from_record(row.record)
+        return self._signed(conn, row)
 
     def _load_by_battery(self, conn: Connection, battery: BatteryId) -> Passport | None:
         row = conn.execute(
-            select(_sql.passports.c.record).where(
+            select(_sql.passports).where(
                 _sql.passports.c.gtin == str(battery.gtin), _sql.passports.c.serial == str(battery.serial)
             )
         ).first()
-        return None if row is None else Passport.from_record(row.record)
+        if row is None:
+            return None
+        passport = self._signed(conn, row)
+        if passport.battery_id != battery:
+            raise self._broken(row.passport_id, "passport_passports", f"its row is filed under {battery}", row.version)
+        return passport
+
+    # --- what is served is what was signed -----------------------------------------------------
+
+    def _signed(self, conn: Connection, row: Any) -> Passport:
+        """The passport of a ``passport_passports`` row, taken from its newest signed version
+        after checking the whole chain (every version's digest, signature and link) and that the
+        row — its record and the columns it is looked up by — is that version. Anything else is
+        an :class:`IntegrityViolation` naming the passport and the break; never served, never
+        signed over."""
+        chain = self._chain(conn, row.passport_id)
+        if not chain or chain[-1].version != row.version:
+            raise self._broken(row.passport_id, "passport_versions", f"no signed version {row.version}", row.version)
+        newest = self._verified[chain[-1].digest]
+        record = newest["passport"]
+        if row.record != record:
+            raise self._broken(row.passport_id, "passport_passports", "the stored record differs from the signed one")
+        passport = Passport.from_record(record)
+        columns = (row.gtin, row.serial, row.category, row.model_id, row.status, bool(row.ended), row.operator)
+        signed = (
+            str(passport.battery_id.gtin),
+            str(passport.battery_id.serial),
+            passport.category.value,
+            passport.model_id,
+            passport.status.value,
+            passport.ended,
+            passport.responsible(),
+        )
+        if columns != signed:
+            raise self._broken(row.passport_id, "passport_passports", "a looked-up column differs from the signed one")
+        return passport
+
+    def _chain(self, conn: Connection, passport_id: str) -> list[Any]:
+        """Every version row of a passport, each checked: its digest is its token's, its token
+        verifies (once per process: a token is immutable), its payload names this passport, this
+        version and the previous digest, and its columns are the payload's."""
+        rows = conn.execute(
+            select(_sql.versions).where(_sql.versions.c.passport_id == passport_id).order_by(_sql.versions.c.version)
+        ).all()
+        prev: str | None = None
+        for n, v in enumerate(rows, start=1):
+            where = f"version {v.version}"
+            if v.version != n:
+                raise self._broken(passport_id, "passport_versions", f"{where}: the chain skips version {n}", v.version)
+            if _digest(v.jws) != v.digest:
+                raise self._broken(passport_id, "passport_versions", f"{where}: digest is not its token's", v.version)
+            payload = self._verified.get(v.digest) or self._verify_version(passport_id, v)
+            if (
+                payload.get("version") != v.version
+                or payload.get("prev") != prev
+                or v.prev_digest != prev
+                or (payload.get("passport") or {}).get("passportId") != passport_id
+            ):
+                what = f"{where}: the hash chain is broken"
+                raise self._broken(passport_id, "passport_versions", what, v.version)
+            if (payload.get("actor"), payload.get("change"), payload.get("issuedAt")) != (
+                v.actor,
+                v.change,
+                v.created_at.isoformat(),
+            ):
+                raise self._broken(
+                    passport_id, "passport_versions", f"{where}: a column differs from its token", v.version
+                )
+            prev = v.digest
+        return list(rows)
+
+    def _verify_version(self, passport_id: str, v: Any) -> dict[str, Any]:
+        try:
+            kid = str(jws.extract_compact(v.jws.encode()).protected.get("kid", ""))
+            payload = verify_version_jws(v.jws, self._version_key(kid))
+        except (BatpassError, JoseError, ValueError) as exc:
+            raise self._broken(
+                passport_id,
+                "passport_versions",
+                f"version {v.version}: the signature does not verify ({exc})",
+                v.version,
+            ) from exc
+        if len(self._verified) > 50_000:
+            self._verified.clear()
+        self._verified[v.digest] = payload
+        return payload
+
+    def _version_key(self, kid: str) -> OKPKey:
+        """The key a version names: one of this node's (also a retired one: old versions stay
+        verifiable after a rotation), else the issuer's DID document (a predecessor operator)."""
+        for k in self.identity.keys:
+            if self.identity.key_id(k) == kid and k.alg == "Ed25519":
+                return OKPKey.import_key(k.public_jwk())
+        if self.key_resolver is not None:
+            return OKPKey.import_key(dict(self.key_resolver.jwk_for(kid)))
+        raise Unauthorized(f"no key known for {kid}", rule="passport version JWS (kid)")
+
+    @staticmethod
+    def _broken(passport_id: Any, table: str, what: str, version: int | None = None) -> IntegrityViolation:
+        return IntegrityViolation(
+            f"passport urn:uuid:{passport_id}: {what}; it is refused until the store is repaired",
+            table=table,
+            key=f"{passport_id}" + (f"/v{version}" if version is not None else ""),
+            rule="passport.signed (what is served is what was signed)",
+        )
+
+    def passport_id_of(self, reference: str) -> uuid.UUID | None:
+        """The passport id a ``urn:uuid:`` id or a battery identifier names, looked up without
+        reading the passport (so a broken one can still be verified)."""
+        if reference.startswith("urn:uuid:"):
+            try:
+                return uuid.UUID(reference.removeprefix("urn:uuid:"))
+            except ValueError as exc:
+                raise InvalidInput(f"{reference} is not a urn:uuid", field="passport", rule="RFC 9562") from exc
+        battery = BatteryId.parse(reference)
+        with UnitOfWork(self.engine, write=False) as uow:
+            pid = uow.conn.execute(
+                select(_sql.passports.c.passport_id).where(
+                    _sql.passports.c.gtin == str(battery.gtin), _sql.passports.c.serial == str(battery.serial)
+                )
+            ).scalar()
+        return None if pid is None else uuid.UUID(pid)
+
+    def verify(self, passport_id: uuid.UUID) -> dict[str, Any]:
+        """Check one passport: its whole signed chain and that its served row is the newest
+        version. Answers ``{passportId, ok, versions, findings}``."""
+        with UnitOfWork(self.engine, write=False) as uow:
+            row = uow.conn.execute(
+                select(_sql.passports).where(_sql.passports.c.passport_id == str(passport_id))
+            ).first()
+            if row is None:
+                raise PassportNotFound(f"passport {passport_id} not found", rule="passport identifier")
+            findings = self._row_findings(uow.conn, row)
+            n = uow.conn.execute(
+                select(func.count()).select_from(_sql.versions).where(_sql.versions.c.passport_id == row.passport_id)
+            ).scalar_one()
+        return {
+            "passportId": f"urn:uuid:{passport_id}",
+            "ok": not findings,
+            "versions": int(n),
+            "findings": [f.to_json() for f in findings],
+        }
+
+    def _row_findings(self, conn: Connection, row: Any) -> list[Finding]:
+        try:
+            self._signed(conn, row)
+        except IntegrityViolation as exc:
+            return [
+                Finding(exc.table or "passport_passports", exc.key or str(row.passport_id), str(exc.rule), exc.message)
+            ]
+        return []
+
+    def self_audit(self) -> list[Finding]:
+        """The self-audit of every passport (chain and served row), every version row that
+        belongs to no passport, and every backup copy held for another node (digest, payload,
+        chain)."""
+        out: list[Finding] = []
+        with UnitOfWork(self.engine, write=False) as uow:
+            conn = uow.conn
+            known: set[str] = set()
+            for row in conn.execute(select(_sql.passports).order_by(_sql.passports.c.passport_id)).all():
+                known.add(row.passport_id)
+                out.extend(self._row_findings(conn, row))
+            for (pid,) in conn.execute(select(_sql.versions.c.passport_id).distinct()).all():
+                if pid not in known:
+                    out.append(Finding("passport_versions", pid, "passport.signed", "versions of no passport"))
+            out.extend(self._backup_findings(conn))
+        return out
+
+    def _backup_findings(self, conn: Connection) -> list[Finding]:
+        by_passport: dict[str, list[Any]] = {}
+        for r in conn.execute(select(_sql.backups).order_by(_sql.backups.c.passport_id, _sql.backups.c.version)):
+            by_passport.setdefault(r.passport_id, []).append(r)
+        heads = {r.passport_id: r.jws for r in conn.execute(select(_sql.backup_heads))}
+        return [
+            Finding(table, key, "passport.backup.signed", problem)
+            for pid in sorted(by_passport.keys() | heads.keys())
+            for table, key, problem in self._backup_problems(pid, by_passport.get(pid, []), heads.get(pid))
+        ]
 
     def _mandates(self, conn: Connection, passport_id: uuid.UUID) -> list[Mandate]:
         rows = conn.execute(select(_sql.mandates).where(_sql.mandates.c.passport_id == str(passport_id))).all()
@@ -891,13 +1118,13 @@ class PassportService:
         now = self.clock.now()
         prev_digest: str | None = None
         if previous is not None:
-            row = conn.execute(
-                select(_sql.versions.c.digest).where(
-                    _sql.versions.c.passport_id == str(passport.passport_id),
-                    _sql.versions.c.version == previous.version,
+            # the whole chain is checked before the next version is signed onto it
+            chain = self._chain(conn, str(passport.passport_id))
+            if not chain or chain[-1].version != previous.version:
+                raise self._broken(
+                    passport.passport_id, "passport_versions", "the chain does not end at the served version"
                 )
-            ).first()
-            prev_digest = None if row is None else row.digest
+            prev_digest = chain[-1].digest
         record = passport.to_record()
         payload = {
             "issuer": self.operator,
@@ -966,6 +1193,32 @@ class PassportService:
             idempotency_key=f"passport-backup:{passport.passport_id}:{version}",
         )
         return passport
+
+
+#: the JWS type of the signed newest-copy head of a held backup
+_HEAD_TYP = "batpass-passport-backup-head+jws"
+
+
+def _backup_problem(row: Any, prev: str | None) -> str | None:
+    """Why a held backup copy does not stand (None: it does): its digest, issuer, version and link
+    to the previous copy against its token (the signature was checked with the issuer's DID key
+    on arrival; a relying party checks it again against that DID document)."""
+    if _digest(row.jws) != row.digest:
+        return "digest is not its token's"
+    try:
+        payload = _payload(row.jws)
+    except (ValueError, IndexError) as exc:
+        return f"the token is not a compact JWS ({exc})"
+    rec = payload.get("passport") or {}
+    if (payload.get("version"), payload.get("issuer"), rec.get("passportId")) != (
+        row.version,
+        row.issuer,
+        row.passport_id,
+    ):
+        return "version, issuer or passport differ from its token"
+    if prev is not None and payload.get("prev") != prev:
+        return "it does not chain to the previous copy"
+    return None
 
 
 def verify_version_jws(token: str, jwk: OKPKey) -> dict[str, Any]:

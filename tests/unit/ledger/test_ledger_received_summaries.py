@@ -76,7 +76,7 @@ def pair(make_store: Callable[[Sequence[Path]], Engine]) -> tuple[LedgerService,
 
 def test_a_received_summary_is_checked_with_its_sealed_key(pair: tuple[LedgerService, LedgerService, Any]) -> None:
     _, receiver, _ = pair
-    assert receiver.audit() == []
+    assert receiver.self_audit() == []
     got = receiver.received_summaries(OWNER, ["ore-shipped"])
     assert got["ore-shipped"]["summary"]["issuer"] == SUPPLIER
 
@@ -86,7 +86,7 @@ def _findings(receiver: LedgerService) -> set[tuple[str, str]]:
     restarted = LedgerService(
         receiver.engine, receiver.identity, public_jwk_resolver=receiver.resolve_key, secrets=receiver.secrets
     )
-    return {(f.table, f.rule) for f in restarted.audit()}
+    return {(f.table, f.rule) for f in restarted.self_audit()}
 
 
 def test_a_changed_stored_copy_is_refused_at_use_and_found(pair: tuple[LedgerService, LedgerService, Any]) -> None:

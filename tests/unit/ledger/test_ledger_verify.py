@@ -75,7 +75,7 @@ def scenario_ledger(make_store: Callable[[Sequence[Path]], Engine]) -> LedgerSer
 def test_a_clean_scenario_ledger_replays_to_what_is_stored(scenario_ledger: LedgerService) -> None:
     rep = scenario_ledger.verify()
     assert rep.ok, rep.problems[:5]
-    assert scenario_ledger.audit() == []
+    assert scenario_ledger.self_audit() == []
 
 
 def _one(conn: Connection, sql: str) -> Any:
@@ -108,7 +108,7 @@ def test_a_changed_derived_row_is_found_with_table_key_and_rule(
     with scenario_ledger.engine.begin() as conn:
         lot = _one(conn, "SELECT child FROM ledger_edges ORDER BY child LIMIT 1 OFFSET 7").child
         assert conn.execute(text(sql), {"id": lot}).rowcount >= 1
-    findings = scenario_ledger.audit()
+    findings = scenario_ledger.self_audit()
     assert findings, "not detected"
     assert {(f.table, f.rule) for f in findings} == {(table, rule)}
     assert all(f.key.endswith(lot) or lot in f.key for f in findings)
@@ -118,4 +118,4 @@ def test_a_changed_derived_row_is_found_with_table_key_and_rule(
 def test_a_changed_credit_is_found(scenario_ledger: LedgerService) -> None:
     with scenario_ledger.engine.begin() as conn:
         assert conn.execute(text("UPDATE ledger_credits SET credited_kg = credited_kg * 10")).rowcount >= 1
-    assert {f.rule for f in scenario_ledger.audit()} == {"ledger.derived.credits"}
+    assert {f.rule for f in scenario_ledger.self_audit()} == {"ledger.derived.credits"}

@@ -1,0 +1,92 @@
+"""What is served is what was signed (issue 16, item 2): a passport is read from its newest signed
+version after the whole chain is checked; a changed row, digest, token or a deleted version is
+refused with a problem naming the passport and the break — never served, never signed over."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from passport_testkit import ITEM, OPERATOR, make_summary
+from sqlalchemy import text
+
+from batpass.core.errors import IntegrityViolation
+from batpass.core.ids import BatteryId
+from batpass.passport import PassportService
+from batpass.passport.service import StaticProductData
+
+BAT = BatteryId("04012345000009", "SN-0042")
+
+
+def _two_versions(service: PassportService, static: StaticProductData) -> Any:
+    p = service.build(static, BAT, item=ITEM, summary=make_summary(BAT))
+    service.update(p.passport_id, {"renewable_content": {"value": 4.0, "unit": "%"}}, actor=OPERATOR)
+    return p.passport_id
+
+
+def _sql(service: PassportService, sql: str, **params: Any) -> int:
+    with service.engine.begin() as conn:
+        return int(conn.execute(text(sql), params).rowcount)
+
+
+def _refused(service: PassportService, pid: Any, table: str) -> None:
+    """Every read and the next write refuse the passport, naming it and the broken table."""
+    for read in (lambda: service.get(pid), lambda: service.find_by_battery(BAT), lambda: service.history(pid)):
+        with pytest.raises(IntegrityViolation) as caught:
+            read()
+        assert caught.value.table == table and str(pid) in caught.value.message and caught.value.status == 503
+    with pytest.raises(IntegrityViolation):
+        service.update(pid, {"renewable_content": {"value": 9.0, "unit": "%"}}, actor=OPERATOR)
+    report = service.verify(pid)
+    assert report["ok"] is False and report["findings"][0]["table"] == table
+
+
+def test_a_clean_chain_verifies(service: PassportService, static: StaticProductData) -> None:
+    pid = _two_versions(service, static)
+    assert service.verify(pid) == {"passportId": f"urn:uuid:{pid}", "ok": True, "versions": 2, "findings": []}
+    assert service.self_audit() == []
+
+
+def test_a_changed_record_is_not_served_and_not_signed_over(
+    service: PassportService, static: StaticProductData
+) -> None:
+    pid = _two_versions(service, static)
+    with service.engine.begin() as conn:
+        record = conn.execute(text("SELECT record FROM passport_passports")).scalar_one()
+        record = json.loads(record) if isinstance(record, str) else record
+        record["values"]["rated_capacity"]["value"] = 999.0
+        conn.execute(text("UPDATE passport_passports SET record = :r"), {"r": json.dumps(record)})
+    _refused(service, pid, "passport_passports")
+    assert [(f.table, f.rule) for f in service.self_audit()] == [
+        ("passport_passports", "passport.signed (what is served is what was signed)")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "table"),
+    [
+        ("UPDATE passport_versions SET digest = 'ab' || substr(digest, 3) WHERE version = 1", "passport_versions"),
+        (
+            "UPDATE passport_versions SET jws = substr(jws, 1, length(jws) - 4) || 'AAAA' WHERE version = 2",
+            "passport_versions",
+        ),
+        ("DELETE FROM passport_versions WHERE version = 1", "passport_versions"),
+        ("DELETE FROM passport_versions WHERE version = 2", "passport_versions"),
+        ("UPDATE passport_versions SET actor = 'did:web:someone-else.example' WHERE version = 1", "passport_versions"),
+        ("UPDATE passport_passports SET status = 'waste'", "passport_passports"),
+        ("UPDATE passport_passports SET serial = 'SN-9999'", "passport_passports"),
+    ],
+)
+def test_a_changed_version_or_column_is_refused(
+    service: PassportService, static: StaticProductData, sql: str, table: str
+) -> None:
+    pid = _two_versions(service, static)
+    assert _sql(service, sql) == 1
+    if "serial" in sql:  # looked up by another battery now: that lookup finds it and refuses it
+        with pytest.raises(IntegrityViolation):
+            service.find_by_battery(BatteryId("04012345000009", "SN-9999"))
+        with pytest.raises(IntegrityViolation):
+            service.get(pid)
+        return
+    _refused(service, pid, table)
