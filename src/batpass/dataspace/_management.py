@@ -42,8 +42,10 @@ from batpass.core.errors import Conflict, InvalidInput, NotFound, UpstreamUnavai
 from batpass.core.ids import new_uuid7
 from batpass.dataspace import _dsp_messages as msgs
 from batpass.dataspace import _sql as t
+from batpass.dataspace._common import HTTP_ENDPOINT_TYPE, PULL_FORMAT
+from batpass.dataspace._consumer import DspConsumer
+from batpass.dataspace._provider import DspProvider
 from batpass.dataspace.model import Asset, NegotiationState, OfferDefinition, Role, TransferState
-from batpass.dataspace.service import HTTP_ENDPOINT_TYPE, PULL_FORMAT, DspConsumer, DspProvider
 from batpass.store import UnitOfWork
 
 __all__ = ["EDC_NAMESPACE", "MANAGEMENT_CONTEXT", "PROTOCOL", "EdcManagement"]
