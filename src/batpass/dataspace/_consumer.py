@@ -21,11 +21,12 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, insert, select, update
 
-from batpass.core.errors import BatpassError, InvalidInput, NotFound, UpstreamUnavailable
+from batpass.core.errors import InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
 from batpass.dataspace import _dsp_messages as msgs
 from batpass.dataspace import _sql as t
 from batpass.dataspace._common import PULL_FORMAT, Clock, DataspaceSettings, utcnow
+from batpass.dataspace._notify import InProcessNotifier
 from batpass.dataspace._odrl import normalise_policy
 from batpass.dataspace._states import (
     NEGOTIATION,
@@ -36,6 +37,17 @@ from batpass.dataspace._states import (
     next_state,
     transition,
 )
+from batpass.dataspace.errors import (
+    CatalogRefused,
+    ChannelError,
+    NegotiationRefused,
+    NotEntitled,
+    PartnerUnreachable,
+    PullFailed,
+    Stage,
+    TransferEnded,
+    TransferRefused,
+)
 from batpass.dataspace.model import (
     DataAddress,
     NegotiationState,
@@ -43,7 +55,7 @@ from batpass.dataspace.model import (
     Role,
     TransferState,
 )
-from batpass.dataspace.ports import ParticipantVerifier, TokenIssuer
+from batpass.dataspace.ports import ParticipantVerifier, ProcessNotifier, TokenIssuer
 from batpass.store import UnitOfWork, enqueue
 
 __all__ = ["DspConsumer"]
@@ -61,6 +73,7 @@ class DspConsumer:
         token_issuer: TokenIssuer,
         client: httpx.AsyncClient,
         clock: Clock = utcnow,
+        notifier: ProcessNotifier | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -68,28 +81,51 @@ class DspConsumer:
         self.token_issuer = token_issuer
         self.client = client
         self.clock = clock
+        # told of every change of this node's consumer processes (the channel awaits them)
+        self.notifier: ProcessNotifier = notifier or InProcessNotifier()
 
-    async def _post(self, url: str, body: dict[str, Any], audience: str) -> httpx.Response:
+    async def _post(self, url: str, body: dict[str, Any], audience: str, stage: Stage) -> httpx.Response:
         try:
             return await self.client.post(
                 url, json=body, headers={"Authorization": "Bearer " + self.token_issuer.issue(audience=audience)}
             )
         except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"{url} unreachable: {type(exc).__name__}", rule="DSP HTTPS binding") from exc
+            raise PartnerUnreachable(
+                f"{url} unreachable: {type(exc).__name__}", stage=stage, partner=audience, rule="DSP HTTPS binding"
+            ) from exc
 
     @staticmethod
-    def _fail(resp: httpx.Response, what: str) -> BatpassError:
+    def _refusal(resp: httpx.Response, what: str, stage: Stage, partner: str) -> ChannelError:
+        """The typed error of a provider's answer other than success: a refusal (4xx) of the
+        stage, a data-plane 404 (:class:`NotEntitled`) or 401 (:class:`TransferEnded`), a
+        connector that is not working (5xx); with the provider's status and reason."""
         try:
             reason = resp.json().get("reason") or resp.text
         except (ValueError, AttributeError):
             reason = resp.text
         if isinstance(reason, list):  # DSP error messages carry a list of reasons
             reason = "; ".join(map(str, reason))
-        if resp.status_code in (400, 404):
-            return InvalidInput(
-                f"{what} refused ({resp.status_code}): {reason}", field=what, rule="DSP 2025-1 error message"
-            )
-        return UpstreamUnavailable(f"{what} failed ({resp.status_code}): {reason}", rule="DSP 2025-1")
+        status = resp.status_code
+        if status in (400, 404):
+            message, rule = f"{what} refused ({status}): {reason}", "DSP 2025-1 error message"
+        else:
+            message, rule = f"{what} failed ({status}): {reason}", "DSP 2025-1"
+        kind: type[ChannelError]
+        if stage is Stage.DATA_PLANE:
+            kind = {404: NotEntitled, 401: TransferEnded}.get(status, PullFailed)
+        elif status >= 500 or status < 400:
+            kind = PartnerUnreachable
+        else:
+            kind = {Stage.CATALOG: CatalogRefused, Stage.NEGOTIATION: NegotiationRefused}.get(stage, TransferRefused)
+        return kind(
+            message,
+            stage=stage,
+            partner=partner,
+            partner_status=status,
+            reason=str(reason)[:2000],
+            rule=rule,
+            field=what,
+        )
 
     async def catalog(self, dsp_url: str, provider_did: str, *, max_pages: int = 100) -> dict[str, Any]:
         """The provider's whole catalog for this node, following ``Link: rel="next"`` pages."""
@@ -98,9 +134,9 @@ class DspConsumer:
         merged: dict[str, Any] | None = None
         pages = 0
         while url and pages < max_pages:
-            resp = await self._post(url, body, provider_did)
+            resp = await self._post(url, body, provider_did, Stage.CATALOG)
             if resp.status_code != 200:
-                raise self._fail(resp, "catalog")
+                raise self._refusal(resp, "catalog", Stage.CATALOG, provider_did)
             page = msgs.check_incoming(resp.json(), "Catalog")
             if merged is None:
                 merged = page
@@ -163,6 +199,7 @@ class DspConsumer:
             terminated=(NegotiationState.TERMINATED, first.count + 1),
             ack_type="ContractNegotiation",
             fail_field="offer",
+            stage=Stage.NEGOTIATION,
         )
         return pid
 
@@ -177,11 +214,12 @@ class DspConsumer:
         terminated: tuple[str, int],
         ack_type: str,
         fail_field: str,
+        stage: Stage,
     ) -> None:
         """Send a process's initial request (negotiation or transfer). A refusal terminates the
-        stored process with the provider's answer kept; an acknowledgement records the provider's
-        process id."""
-        resp = await self._post(url, message, counterparty_did)
+        stored process with the provider's answer kept (and raises the stage's typed error); an
+        acknowledgement records the provider's process id."""
+        resp = await self._post(url, message, counterparty_did, stage)
         if resp.status_code not in (200, 201):
             state, count = terminated
             with UnitOfWork(self.engine) as uow:
@@ -190,8 +228,9 @@ class DspConsumer:
                     .where(table.c.pid == pid)
                     .values(state=state, state_count=count, state_at=self.clock(), error_detail=resp.text[:2000])
                 )
+                self.notifier.changed(uow, pid)
                 uow.commit()
-            raise self._fail(resp, fail_field)
+            raise self._refusal(resp, fail_field, stage, counterparty_did)
         ack = msgs.check_incoming(resp.json(), ack_type)
         with UnitOfWork(self.engine) as uow:
             uow.conn.execute(
@@ -313,6 +352,7 @@ class DspConsumer:
             if message is NegotiationMessage.TERMINATION:
                 extra["error_detail"] = "; ".join(map(str, m.get("reason", [])))[:2000] or m.get("code")
             state = self._apply_consumer(uow.conn, t.negotiations, row, NEGOTIATION, Role.PROVIDER, message, **extra)
+            self.notifier.changed(uow, row.pid)
             if state is NegotiationState.AGREED:  # verify at once, through the outbox
                 row = uow.conn.execute(select(t.negotiations).where(t.negotiations.c.pid == row.pid)).one()
                 state = self._apply_consumer(
@@ -402,6 +442,7 @@ class DspConsumer:
             terminated=(TransferState.TERMINATED, first.count + 1),
             ack_type="TransferProcess",
             fail_field="agreementId",
+            stage=Stage.TRANSFER,
         )
         return pid
 
@@ -468,43 +509,53 @@ class DspConsumer:
             if message in (TransferMessage.TERMINATION, TransferMessage.SUSPENSION):
                 extra["error_detail"] = "; ".join(map(str, m.get("reason", [])))[:2000] or m.get("code")
             state = self._apply_consumer(uow.conn, t.transfers, row, TRANSFER, Role.PROVIDER, message, **extra)
+            self.notifier.changed(uow, row.pid)
             uow.commit()
         return msgs.transfer_ack(m["providerPid"], consumer_pid, state)
 
     def data_address(self, pid: str) -> DataAddress | None:
+        return self._address(pid)[0]
+
+    def _address(self, pid: str) -> tuple[DataAddress | None, str]:
+        """The stored data address of a transfer (``None`` before its start) and its provider."""
         with UnitOfWork(self.engine, write=False) as uow:
-            raw = uow.conn.execute(
-                select(t.transfers.c.data_address).where(t.transfers.c.pid == pid)
-            ).scalar_one_or_none()
-        if raw is None:
-            return None
-        return DataAddress(
+            row = uow.conn.execute(
+                select(t.transfers.c.data_address, t.transfers.c.counterparty_did).where(t.transfers.c.pid == pid)
+            ).first()
+        if row is None or row.data_address is None:
+            return None, row.counterparty_did if row is not None else ""
+        raw = row.data_address
+        address = DataAddress(
             endpoint=raw["endpoint"],
             token=raw["token"],
             refresh_token=raw.get("refresh_token"),
             refresh_endpoint=raw.get("refresh_endpoint"),
             expires_at=dt.datetime.fromisoformat(raw["expires_at"]) if raw.get("expires_at") else None,
         )
+        return address, row.counterparty_did
+
+    def _started(self, pid: str, rule: str) -> tuple[DataAddress, str]:
+        address, partner = self._address(pid)
+        if address is None:
+            raise InvalidInput(f"transfer '{pid}' has no data address yet (not started)", field="pid", rule=rule)
+        return address, partner
 
     async def pull(self, pid: str, *, query: Mapping[str, str] | None = None) -> Any:
         """Fetch the data of a started transfer; refresh the token once if it expired.
 
         ``query`` goes to the data plane as query parameters (the provider's source reads them);
-        the transfer and its token serve any number of pulls while it is started."""
-        address = self.data_address(pid)
-        if address is None:
-            raise InvalidInput(
-                f"transfer '{pid}' has no data address yet (not started)",
-                field="pid",
-                rule="DSP 2025-1: pull after TransferStartMessage",
-            )
+        the transfer and its token serve any number of pulls while it is started. A refusal is
+        :class:`NotEntitled` (404), :class:`TransferEnded` (401 even after a refresh: the
+        provider ended the transfer) or :class:`PullFailed`; no answer is
+        :class:`PartnerUnreachable`."""
+        address, partner = self._started(pid, "DSP 2025-1: pull after TransferStartMessage")
         params = dict(query or {})
-        resp = await self._get(address.endpoint, address.token, params)
+        resp = await self._get(address.endpoint, address.token, params, partner)
         if resp.status_code == 401 and address.refresh_token and address.refresh_endpoint:
-            address = await self._refresh(pid, address)
-            resp = await self._get(address.endpoint, address.token, params)
+            address = await self._refresh(pid, address, partner)
+            resp = await self._get(address.endpoint, address.token, params, partner)
         if resp.status_code != 200:
-            raise self._fail(resp, "data plane")
+            raise self._refusal(resp, "data plane", Stage.DATA_PLANE, partner)
         return resp.json()
 
     async def request(
@@ -519,13 +570,7 @@ class DspConsumer:
         """Send one request through a started transfer's data plane (``method`` on the endpoint
         plus ``path``, the query, a JSON body) with its bearer token; refresh the token once if it
         expired. The response is returned as is: its status is the provider source's answer."""
-        address = self.data_address(pid)
-        if address is None:
-            raise InvalidInput(
-                f"transfer '{pid}' has no data address yet (not started)",
-                field="pid",
-                rule="DSP 2025-1: the data plane after TransferStartMessage",
-            )
+        address, partner = self._started(pid, "DSP 2025-1: the data plane after TransferStartMessage")
         url = address.endpoint.rstrip("/") + ("/" + path.lstrip("/") if path else "")
 
         async def send(token: str) -> httpx.Response:
@@ -538,43 +583,53 @@ class DspConsumer:
                     headers={"Authorization": f"Bearer {token}"},
                 )
             except httpx.HTTPError as exc:
-                raise UpstreamUnavailable(
-                    f"data plane {url} unreachable: {type(exc).__name__}", rule="data plane"
+                raise PartnerUnreachable(
+                    f"data plane {url} unreachable: {type(exc).__name__}",
+                    stage=Stage.DATA_PLANE,
+                    partner=partner,
+                    rule="data plane",
                 ) from exc
 
         resp = await send(address.token)
         if resp.status_code == 401 and address.refresh_token and address.refresh_endpoint:
-            address = await self._refresh(pid, address)
+            address = await self._refresh(pid, address, partner)
             resp = await send(address.token)
         return resp
 
-    async def _get(self, url: str, token: str, params: Mapping[str, str] | None = None) -> httpx.Response:
+    async def _get(self, url: str, token: str, params: Mapping[str, str], partner: str) -> httpx.Response:
         try:
-            return await self.client.get(url, params=dict(params or {}), headers={"Authorization": f"Bearer {token}"})
+            return await self.client.get(url, params=dict(params), headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"data plane {url} unreachable: {type(exc).__name__}", rule="data plane") from exc
+            raise PartnerUnreachable(
+                f"data plane {url} unreachable: {type(exc).__name__}",
+                stage=Stage.DATA_PLANE,
+                partner=partner,
+                rule="data plane",
+            ) from exc
 
     async def refresh_data_address(self, pid: str) -> DataAddress:
         """Rotate the tokens of a started transfer at the provider's refresh endpoint now."""
-        address = self.data_address(pid)
+        address, partner = self._address(pid)
         if address is None or not address.refresh_token or not address.refresh_endpoint:
             raise InvalidInput(
                 f"transfer '{pid}' has no refreshable data address",
                 field="pid",
                 rule="DSP 2025-1 DataAddress (refreshToken, refreshEndpoint)",
             )
-        return await self._refresh(pid, address)
+        return await self._refresh(pid, address, partner)
 
-    async def _refresh(self, pid: str, address: DataAddress) -> DataAddress:
+    async def _refresh(self, pid: str, address: DataAddress, partner: str) -> DataAddress:
         assert address.refresh_endpoint and address.refresh_token
         try:
             resp = await self.client.post(
                 address.refresh_endpoint, data={"grant_type": "refresh_token", "refresh_token": address.refresh_token}
             )
         except httpx.HTTPError as exc:
-            raise UpstreamUnavailable("token refresh failed", rule="data plane") from exc
+            raise PartnerUnreachable(
+                "token refresh failed", stage=Stage.DATA_PLANE, partner=partner, rule="data plane"
+            ) from exc
         if resp.status_code != 200:
-            raise self._fail(resp, "refresh_token")
+            raise self._refusal(resp, "refresh_token", Stage.DATA_PLANE, partner)
         tok = resp.json()
         expires = self.clock() + dt.timedelta(seconds=int(tok["expires_in"]))
         raw = {
@@ -612,6 +667,7 @@ class DspConsumer:
             if row is None or row.provider_pid is None:
                 raise NotFound(f"no consumer transfer '{pid}' known to its provider", rule="consumer transfers")
             state = self._apply_consumer(uow.conn, t.transfers, row, TRANSFER, Role.CONSUMER, message)
+            self.notifier.changed(uow, row.pid)
             body: dict[str, Any] = {
                 "@context": msgs.context(),
                 "@type": str(message),

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from batpass.core.errors import InvalidInput, NotFound, UpstreamUnavailable
+from batpass.core.errors import InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
 from batpass.dataspace import _dsp_messages as msgs
 from batpass.dataspace import _sql as t
@@ -32,6 +32,7 @@ from batpass.dataspace._mgmt_jsonld import (
     string_of,
     value_of,
 )
+from batpass.dataspace.errors import ChannelError
 from batpass.dataspace.model import NegotiationState, Role
 from batpass.store import UnitOfWork
 
@@ -116,7 +117,7 @@ class Negotiations:
         pid = f"urn:uuid:{new_uuid7()}"
         try:
             await self.consumer.negotiate(address, did, offer, target=target, pid=pid)
-        except (InvalidInput, UpstreamUnavailable) as exc:
+        except (InvalidInput, ChannelError) as exc:  # the counter-party refused it or did not answer
             # as EDC: the process exists and is TERMINATED with the reason; the caller polls it
             terminate_unsent(
                 self.engine, t.negotiations, pid, str(NegotiationState.TERMINATED), exc.message, now=self.clock()

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from batpass.core.errors import InvalidInput, NotFound, UpstreamUnavailable
+from batpass.core.errors import InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
 from batpass.dataspace import _sql as t
 from batpass.dataspace._common import HTTP_ENDPOINT_TYPE, PULL_FORMAT, Clock
@@ -34,6 +34,7 @@ from batpass.dataspace._mgmt_jsonld import (
 )
 from batpass.dataspace._mgmt_negotiations import Negotiations, counterparty, terminate_unsent
 from batpass.dataspace._provider import DspProvider
+from batpass.dataspace.errors import ChannelError
 from batpass.dataspace.model import NegotiationState, Role, TransferState
 from batpass.store import UnitOfWork
 
@@ -53,7 +54,7 @@ class Transfers:
         pid = f"urn:uuid:{new_uuid7()}"
         try:
             await self.consumer.transfer(agreement_id, pid=pid)
-        except (InvalidInput, UpstreamUnavailable) as exc:
+        except (InvalidInput, ChannelError) as exc:  # the counter-party refused it or did not answer
             with UnitOfWork(self.engine, write=False) as uow:
                 stored = uow.conn.execute(select(t.transfers.c.pid).where(t.transfers.c.pid == pid)).first()
             if stored is None:  # no finalized agreement here: nothing was started

@@ -23,6 +23,7 @@ from __future__ import annotations
 import secrets
 
 from batpass.core.errors import ConfigurationError, Unauthorized
+from batpass.dataspace._channel import Channel, ConsumerChannels, Endpoint
 from batpass.dataspace._common import DSP_PATH, PULL_FORMAT, DataspaceSettings
 from batpass.dataspace._consumer import DspConsumer
 from batpass.dataspace._provider import DspProvider
@@ -31,9 +32,12 @@ from batpass.dataspace.model import Participant
 __all__ = [
     "DSP_PATH",
     "PULL_FORMAT",
+    "Channel",
+    "ConsumerChannels",
     "DataspaceSettings",
     "DspConsumer",
     "DspProvider",
+    "Endpoint",
     "FixedTokenVerifier",
 ]
 
