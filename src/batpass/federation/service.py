@@ -349,7 +349,7 @@ class DspPartners:
         if isinstance(exc, NotEntitled):
             return f"{role} refused: no answer about this lot for this node"
         if isinstance(exc, NotOffered):
-            what = "an upstream summary" if asset == UPSTREAM_ASSET else "a recall answer"
+            what = "upstream summary" if asset == UPSTREAM_ASSET else "recall answer"
             return f"{role} offers no {what} to this node"
         if isinstance(exc, ChannelTimeout):
             return f"{role}'s connector did not answer in time"
