@@ -127,6 +127,23 @@ class DspConsumer:
             field=what,
         )
 
+    @staticmethod
+    def _answer(resp: httpx.Response, expected: str, stage: Stage, partner: str) -> dict[str, Any]:
+        """The provider's successful answer as the DSP message ``expected``; an answer that is
+        not one (not JSON, fails its schema) means its connector is not working for this node."""
+        try:
+            return msgs.check_incoming(resp.json(), expected)
+        except (ValueError, InvalidInput) as exc:
+            reason = exc.message if isinstance(exc, InvalidInput) else "not JSON"
+            raise PartnerUnreachable(
+                f"the {stage} answer is not a DSP {expected}: {reason}",
+                stage=stage,
+                partner=partner,
+                partner_status=resp.status_code,
+                reason=reason,
+                rule=f"DSP 2025-1 {expected}",
+            ) from exc
+
     async def catalog(self, dsp_url: str, provider_did: str, *, max_pages: int = 100) -> dict[str, Any]:
         """The provider's whole catalog for this node, following ``Link: rel="next"`` pages."""
         url: str | None = dsp_url.rstrip("/") + "/catalog/request"
@@ -137,7 +154,7 @@ class DspConsumer:
             resp = await self._post(url, body, provider_did, Stage.CATALOG)
             if resp.status_code != 200:
                 raise self._refusal(resp, "catalog", Stage.CATALOG, provider_did)
-            page = msgs.check_incoming(resp.json(), "Catalog")
+            page = self._answer(resp, "Catalog", Stage.CATALOG, provider_did)
             if merged is None:
                 merged = page
             else:
@@ -231,7 +248,7 @@ class DspConsumer:
                 self.notifier.changed(uow, pid)
                 uow.commit()
             raise self._refusal(resp, fail_field, stage, counterparty_did)
-        ack = msgs.check_incoming(resp.json(), ack_type)
+        ack = self._answer(resp, ack_type, stage, counterparty_did)
         with UnitOfWork(self.engine) as uow:
             uow.conn.execute(
                 update(table)
@@ -556,7 +573,17 @@ class DspConsumer:
             resp = await self._get(address.endpoint, address.token, params, partner)
         if resp.status_code != 200:
             raise self._refusal(resp, "data plane", Stage.DATA_PLANE, partner)
-        return resp.json()
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise PullFailed(
+                "the data plane's answer is not JSON",
+                stage=Stage.DATA_PLANE,
+                partner=partner,
+                partner_status=resp.status_code,
+                reason=resp.text[:200],
+                rule="data plane: a JSON answer",
+            ) from exc
 
     async def request(
         self,

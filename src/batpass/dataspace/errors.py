@@ -88,8 +88,9 @@ class ChannelError(BatpassError):
 
 
 class PartnerUnreachable(ChannelError, UpstreamUnavailable):
-    """The provider's connector did not answer (``partner_status`` ``None``: a transport error) or
-    answered that it is not working (a 5xx)."""
+    """The provider's connector did not answer (``partner_status`` ``None``: a transport error),
+    answered that it is not working (a 5xx), or answered something that is not the DSP message
+    expected (``partner_status`` its 2xx, ``reason`` what is wrong with it)."""
 
     kind = "partner-unreachable"
     title = "Partner unreachable"

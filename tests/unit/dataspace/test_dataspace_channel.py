@@ -175,6 +175,18 @@ async def test_an_unreachable_partner(network: Any) -> None:
     assert channels.cached(PROVIDER_DID, "asset-1") is not None
 
 
+async def test_an_answer_that_is_no_dsp_message_is_a_connector_not_working(
+    network: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _net, provider, consumer, _ = network
+    monkeypatch.setattr(provider.provider, "catalog", lambda *_a, **_k: ({"@type": "Catalog"}, None))
+    channels = ConsumerChannels(consumer.consumer, timeout_s=5)
+    with pytest.raises(PartnerUnreachable) as err:
+        await channels.pull(PROVIDER_DID, "asset-1", DSP)
+    assert err.value.partner_status == 200 and err.value.stage is Stage.CATALOG
+    assert err.value.reason is not None and "@context" in err.value.reason
+
+
 async def test_a_refused_negotiation_carries_the_providers_reason(network: Any) -> None:
     net, provider, consumer, _ = network
     usage = {
