@@ -549,7 +549,8 @@ class BridgeTrades:
         try:
             bpnl, supplier_did = str(Bpnl(bpnl)), str(Did(supplier_did))
         except InvalidIdentifier as exc:
-            raise InvalidInput(exc.message, field="bpnl" if "BPN" in exc.message else "did", rule=exc.rule) from exc
+            field_ = "bpnl" if exc.id_kind == Bpnl.id_kind else "did"
+            raise InvalidInput(exc.message, field=field_, rule=exc.rule) from exc
         if not products:
             raise InvalidInput("name at least one product", field="products", rule="POST /v1/bridge/represented")
         if len({p.product_id for p in products}) != len(products):

@@ -178,7 +178,7 @@ async def hub_crosswalk_entry(operator_id: str, body: _CrosswalkIn, ctx: Ctx, _:
         link = OperatorLink(CorporateNumber(op.open_operator_id), Bpnl(body.bpnl), Did(op.did))
     except InvalidIdentifier as exc:
         raise InvalidInput(
-            exc.message, field="bpnl" if "BPN" in exc.message else "openOperatorId", rule=exc.rule
+            exc.message, field="bpnl" if exc.id_kind == Bpnl.id_kind else "openOperatorId", rule=exc.rule
         ) from exc
     entry = CrosswalkEntry(link, Did(ctx.did), dt.datetime.now(dt.UTC))
     signed = sign_entry(entry, ctx.identity)

@@ -160,7 +160,7 @@ def record(
                     idx = exc.details.get("event_index") if isinstance(exc.details, dict) else None
                     if isinstance(idx, int) and 0 <= idx < len(part):
                         ln = lines[start + idx]
-                        msg = exc.message.split(": ", 1)[1] if exc.message.startswith("events[") else exc.message
+                        msg = exc.details.get("event_error", exc.message)
                         exc.message = f"{file}:{ln}: {msg}"
                         exc.args = (exc.message,)
                     raise

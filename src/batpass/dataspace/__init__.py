@@ -2,7 +2,9 @@
 data plane), ODRL policies, and the digital twin registry (AAS Registry API v3 subset).
 
 Moves opaque assets; knows nothing of passports. The composition root builds
-:class:`DspProvider`, :class:`DspConsumer` and :class:`TwinRegistry`, wires a
+:class:`DspProvider`, :class:`DspConsumer` (with a :class:`ProcessNotifier`: :class:`InProcessNotifier`
+on SQLite, :class:`PgNotifier` on PostgreSQL), :class:`ConsumerChannels` (the consumer's whole
+journey, for the workflows that ask partners) and :class:`TwinRegistry`, wires a
 :class:`ParticipantVerifier` (trust's DCP implementation), a :class:`TokenIssuer` and the
 :class:`AssetSource` providers, and mounts ``batpass.dataspace.routes``; the EDC management API
 facade (:class:`EdcManagement`, built from the provider and the consumer) is mounted from
@@ -13,8 +15,24 @@ from pathlib import Path
 
 from batpass.dataspace._dtr import OWNER, PUBLIC_READABLE, Reader, TwinRegistry
 from batpass.dataspace._management import EdcManagement
+from batpass.dataspace._notify import InProcessNotifier, PgNotifier
 from batpass.dataspace._odrl import Decision, EvaluationContext, evaluate, usage_purposes
-from batpass.dataspace.errors import ExpiredToken, InvalidTransition, PolicyNotSatisfied
+from batpass.dataspace.errors import (
+    CatalogRefused,
+    ChannelError,
+    ChannelTimeout,
+    ExpiredToken,
+    InvalidTransition,
+    NegotiationRefused,
+    NotEntitled,
+    NotOffered,
+    PartnerUnreachable,
+    PolicyNotSatisfied,
+    PullFailed,
+    Stage,
+    TransferEnded,
+    TransferRefused,
+)
 from batpass.dataspace.model import (
     Agreement,
     Asset,
@@ -32,6 +50,8 @@ from batpass.dataspace.model import (
 from batpass.dataspace.ports import (
     AssetSource,
     ParticipantVerifier,
+    ProcessNotifier,
+    ProcessWatch,
     ProxyAssetSource,
     QueryAssetSource,
     TokenIssuer,
@@ -39,9 +59,12 @@ from batpass.dataspace.ports import (
 from batpass.dataspace.service import (
     DSP_PATH,
     PULL_FORMAT,
+    Channel,
+    ConsumerChannels,
     DataspaceSettings,
     DspConsumer,
     DspProvider,
+    Endpoint,
     FixedTokenVerifier,
 )
 
@@ -56,6 +79,11 @@ __all__ = [
     "Agreement",
     "Asset",
     "AssetSource",
+    "CatalogRefused",
+    "Channel",
+    "ChannelError",
+    "ChannelTimeout",
+    "ConsumerChannels",
     "DataAddress",
     "DataPlaneReply",
     "DataspaceSettings",
@@ -63,23 +91,36 @@ __all__ = [
     "DspConsumer",
     "DspProvider",
     "EdcManagement",
+    "Endpoint",
     "EvaluationContext",
     "ExpiredToken",
     "FixedTokenVerifier",
+    "InProcessNotifier",
     "InvalidTransition",
     "Negotiation",
+    "NegotiationRefused",
     "NegotiationState",
+    "NotEntitled",
+    "NotOffered",
     "OfferDefinition",
     "Participant",
     "ParticipantVerifier",
+    "PartnerUnreachable",
+    "PgNotifier",
     "PolicyNotSatisfied",
     "PresentedCredential",
+    "ProcessNotifier",
+    "ProcessWatch",
     "ProxyAssetSource",
+    "PullFailed",
     "QueryAssetSource",
     "Reader",
     "Role",
+    "Stage",
     "TokenIssuer",
     "Transfer",
+    "TransferEnded",
+    "TransferRefused",
     "TransferState",
     "TwinRegistry",
     "evaluate",

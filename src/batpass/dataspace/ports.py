@@ -15,16 +15,33 @@
   for an ``HttpData`` asset with ``proxyMethod``, ``proxyPath``, ``proxyQueryParams`` and
   ``proxyBody`` set (CX-0018; the Catena-X PCF exchange asset of CX-0136 requires all four). The
   same transfer token authorises it; the consumer's DID comes from the agreement, never the body.
+- :class:`ProcessNotifier`: tells a waiting consumer that one of its processes (negotiation or
+  transfer, by this node's process id) changed state. The consumer's callback handlers call
+  :meth:`ProcessNotifier.changed` inside the transaction that stores the change; waiters hear of
+  it only once that transaction commits. A waiter still re-reads the stored state every 250 ms,
+  so a lost notification delays an answer and never hangs it. The composition root wires
+  ``InProcessNotifier`` (one worker) or ``PgNotifier`` (PostgreSQL ``LISTEN``/``NOTIFY``, several
+  workers sharing one database).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from batpass.dataspace.model import DataPlaneReply, Participant
+from batpass.store import UnitOfWork
 
-__all__ = ["AssetSource", "ParticipantVerifier", "ProxyAssetSource", "QueryAssetSource", "TokenIssuer"]
+__all__ = [
+    "AssetSource",
+    "ParticipantVerifier",
+    "ProcessNotifier",
+    "ProcessWatch",
+    "ProxyAssetSource",
+    "QueryAssetSource",
+    "TokenIssuer",
+]
 
 
 @runtime_checkable
@@ -92,4 +109,35 @@ class ProxyAssetSource(Protocol):
         Raise ``NotFound`` for what this consumer may not reach (the same answer as for what does
         not exist), ``InvalidInput`` for a malformed request; otherwise return the reply.
         """
+        ...
+
+
+@runtime_checkable
+class ProcessWatch(Protocol):
+    async def wait(self, timeout_s: float) -> bool:
+        """Wait until the watched process is notified as changed, at most ``timeout_s`` seconds.
+
+        True when a notification came since the watch began or since the last ``wait`` returned
+        True; False when the time ran out. Either way the caller re-reads the stored state."""
+        ...
+
+
+@runtime_checkable
+class ProcessNotifier(Protocol):
+    def changed(self, uow: UnitOfWork, process_id: str) -> None:
+        """Within ``uow``'s transaction: the process ``process_id`` changed state. Its watchers
+        hear of it once the transaction commits, never if it rolls back."""
+        ...
+
+    def watch(self, process_id: str) -> AbstractContextManager[ProcessWatch]:
+        """Watch one process (from inside a running event loop) for as long as the block lasts;
+        start watching before reading the stored state, so no change falls in between."""
+        ...
+
+    async def start(self) -> None:
+        """Begin delivering notifications (the composition root's lifespan)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop delivering notifications and release what :meth:`start` took."""
         ...

@@ -39,25 +39,41 @@ the digital twin registry (transport, visibility), which must not import each ot
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
+import functools
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from batpass.core.errors import (
+    BatpassError,
     Forbidden,
     InvalidIdentifier,
     InvalidInput,
     NotFound,
-    Unauthorized,
     UpstreamUnavailable,
 )
-from batpass.core.ids import BatteryId, new_uuid7
-from batpass.dataspace import OWNER, Asset, DataAddress, DspConsumer, DspProvider, OfferDefinition, TwinRegistry
+from batpass.core.ids import BatteryId
+from batpass.dataspace import (
+    OWNER,
+    Asset,
+    CatalogRefused,
+    ChannelError,
+    ChannelTimeout,
+    ConsumerChannels,
+    DataAddress,
+    DspProvider,
+    Endpoint,
+    NegotiationRefused,
+    NotEntitled,
+    NotOffered,
+    OfferDefinition,
+    PullFailed,
+    TransferEnded,
+    TransferRefused,
+    TwinRegistry,
+)
 from batpass.footprint import FootprintFilter, PactService, read_pact, write_catenax
 from batpass.passport import PassportService, Tier, to_catenax
 
@@ -348,23 +364,20 @@ class PcfSource:
 
 class ConnectorClient:
     """Asks a provider's connector for one of these assets (catalog → negotiation → pull
-    transfer → pull). ``resolve_did`` is trust's async DID resolver; the provider's DSP endpoint
-    is the ``DataService`` entry of its DID document unless given."""
+    transfer → pull) through this node's :class:`~batpass.dataspace.ConsumerChannels`, which keep
+    one agreement and one started transfer per provider and asset. ``resolve_did`` is trust's
+    async DID resolver; the provider's DSP endpoint is the ``DataService`` entry of its DID
+    document unless given.
 
-    def __init__(
-        self,
-        consumer: DspConsumer,
-        resolve_did: Callable[[str], Any],
-        *,
-        timeout_s: float = 20.0,
-        poll_s: float = 0.005,
-    ) -> None:
-        self.consumer = consumer
+    The channel's typed errors become this API's: ``Forbidden`` (catalog refused, not offered,
+    negotiation or transfer refused), ``NotFound`` (nothing this node is entitled to),
+    ``UpstreamUnavailable`` (no answer, no answer in time, a failed data plane), chosen by type
+    and fields (:meth:`_mapped`), never by message.
+    """
+
+    def __init__(self, channels: ConsumerChannels, resolve_did: Callable[[str], Any]) -> None:
+        self.channels = channels
         self._resolve_did = resolve_did
-        self._timeout = timeout_s
-        self._poll = poll_s
-        self._transfers: dict[tuple[str, str], str] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def _dsp(self, provider: str) -> str:
         doc = await self._resolve_did(provider)
@@ -373,89 +386,48 @@ class ConnectorClient:
                 return str(svc["serviceEndpoint"])
         raise NotFound(f"provider {provider} publishes no DataService", field="provider", rule="DSP discovery")
 
-    async def _wait(self, read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        deadline = time.monotonic() + self._timeout
-        while True:
-            state = read()
-            if done(state):
-                return state
-            if time.monotonic() > deadline:
-                raise UpstreamUnavailable("the provider's connector did not answer in time", rule="DSP")
-            await asyncio.sleep(self._poll)
+    def _endpoint(self, provider: str, dsp_url: str | None) -> Endpoint:
+        return dsp_url or functools.partial(self._dsp, provider)
 
-    def _terminated(self, pid: str) -> bool:
-        """Whether this node's negotiation ``pid`` was stored and ended TERMINATED (a refusal)."""
-        try:
-            return bool(self.consumer.negotiation(pid)["state"] == "TERMINATED")
-        except NotFound:
-            return False
-
-    async def _transfer(self, provider: str, asset_id: str, dsp_url: str | None) -> str:
-        key = (provider, asset_id)
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            hit = self._transfers.get(key)
-            if hit is not None:
-                return hit
-            dsp = dsp_url or await self._dsp(provider)
-            try:
-                catalog = await self.consumer.catalog(dsp, provider)
-            except UpstreamUnavailable as exc:
-                if re.search(r"\((401|403)\)", str(exc)):  # it did not accept this node (no membership)
-                    raise Forbidden(
-                        f"{provider} refused this node's catalog request: {exc}", rule="DCP membership (CX-0152)"
-                    ) from exc
-                raise
-            ds = next((d for d in catalog.get("dataset", []) if d.get("@id") == asset_id), None)
-            if ds is None or not ds.get("hasPolicy"):
-                raise Forbidden(f"{provider} offers no {asset_id} to this node", rule="DSP catalog (access policy)")
-            pid = f"urn:uuid:{new_uuid7()}"
-            try:
-                await self.consumer.negotiate(dsp, provider, ds["hasPolicy"][0], target=asset_id, pid=pid)
-            except InvalidInput as exc:
-                if self._terminated(pid):  # the provider refused it (e.g. the usage policy): say why
-                    raise Forbidden(
-                        f"{provider} refused the negotiation of {asset_id}: {exc.message}",
-                        rule="DSP contract negotiation (CX-0152 usage policy)",
-                    ) from exc
-                raise
-            neg = await self._wait(
-                lambda: self.consumer.negotiation(pid), lambda s: s["state"] in ("FINALIZED", "TERMINATED")
-            )
-            if neg["state"] != "FINALIZED" or not neg["agreementId"]:
-                raise Forbidden(
-                    f"{provider} refused the negotiation of {asset_id}: {neg.get('error') or neg['state']}",
-                    rule="DSP contract negotiation",
+    @staticmethod
+    def _mapped(exc: ChannelError, provider: str, asset_id: str) -> BatpassError:
+        """This API's error for a failed journey with ``provider`` for ``asset_id``."""
+        if isinstance(exc, CatalogRefused):
+            if exc.partner_status in (401, 403):  # it did not accept this node (no membership)
+                return Forbidden(
+                    f"{provider} refused this node's catalog request: {exc}", rule="DCP membership (CX-0152)"
                 )
-            tpid = await self.consumer.transfer(neg["agreementId"])
-            tr = await self._wait(
-                lambda: self.consumer.transfer_state(tpid),
-                lambda s: (
-                    s["state"] in ("TERMINATED", "COMPLETED") or (s["state"] == "STARTED" and s["hasDataAddress"])
-                ),
+            return Forbidden(f"{provider} refused this node's catalog request: {exc}", rule="DSP 2025-1 catalog")
+        if isinstance(exc, NotOffered):
+            return Forbidden(f"{provider} offers no {asset_id} to this node", rule="DSP catalog (access policy)")
+        if isinstance(exc, NegotiationRefused):
+            rule = "DSP contract negotiation"
+            if exc.partner_status is not None:  # refused outright (e.g. the usage policy): say why
+                rule += " (CX-0152 usage policy)"
+            return Forbidden(f"{provider} refused the negotiation of {asset_id}: {exc.reason}", rule=rule)
+        if isinstance(exc, TransferRefused):
+            did = "ended" if exc.partner_status is None else "refused"
+            return Forbidden(f"{provider} {did} the transfer of {asset_id}: {exc.reason}", rule="DSP transfer process")
+        if isinstance(exc, NotEntitled):
+            return NotFound(f"{provider} has no {asset_id} for this node", rule="entitled partners only")
+        if isinstance(exc, ChannelTimeout):
+            return UpstreamUnavailable("the provider's connector did not answer in time", rule="DSP")
+        if isinstance(exc, PullFailed) and not isinstance(exc, TransferEnded) and exc.partner_status == 400:
+            return InvalidInput(
+                f"{provider} refused the request for {asset_id}: {exc.reason}", field="query", rule="DSP data plane"
             )
-            if tr["state"] != "STARTED":
-                raise Forbidden(f"{provider} ended the transfer of {asset_id}", rule="DSP transfer process")
-            self._transfers[key] = tpid
-            return tpid
+        return UpstreamUnavailable(f"{provider}: {exc}", rule=exc.rule or "DSP")
 
     async def fetch(self, provider: str, asset_id: str, query: Mapping[str, str], *, dsp_url: str | None = None) -> Any:
         """The content of ``asset_id`` at ``provider`` for ``query``; a refused pull is a 404."""
-        for attempt in (0, 1):
-            tpid = await self._transfer(provider, asset_id, dsp_url)
-            try:
-                return await self.consumer.pull(tpid, query=dict(query))
-            except InvalidInput as exc:
-                if "404" in str(exc):
-                    raise NotFound(
-                        f"{provider} has no {asset_id} for {dict(query)} for this node", rule="entitled partners only"
-                    ) from exc
-                if attempt == 1:
-                    raise
-            except UpstreamUnavailable:
-                if attempt == 1:
-                    raise
-            self._transfers.pop((provider, asset_id), None)  # the transfer ended there: once more
-        raise UpstreamUnavailable(f"{provider}: pull of {asset_id} failed", rule="DSP data plane")
+        try:
+            return await self.channels.pull(provider, asset_id, self._endpoint(provider, dsp_url), query=dict(query))
+        except NotEntitled as exc:
+            raise NotFound(
+                f"{provider} has no {asset_id} for {dict(query)} for this node", rule="entitled partners only"
+            ) from exc
+        except ChannelError as exc:
+            raise self._mapped(exc, provider, asset_id) from exc
 
     async def address(
         self, provider: str, asset_id: str, *, dsp_url: str | None = None, fresh_for_s: float = 120.0
@@ -464,19 +436,12 @@ class ConnectorClient:
         ``provider`` for ``asset_id``, its token valid for at least ``fresh_for_s`` more seconds
         (refreshed, or the transfer negotiated again if the provider ended it): for a request
         sent later by the outbox rather than at once."""
-        for attempt in (0, 1):
-            tpid = await self._transfer(provider, asset_id, dsp_url)
-            address = self.consumer.data_address(tpid)
-            soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=fresh_for_s)
-            if address is not None and address.expires_at is not None and address.expires_at > soon:
-                return address
-            try:
-                return await self.consumer.refresh_data_address(tpid)
-            except (InvalidInput, UpstreamUnavailable, Unauthorized):
-                if attempt == 1:
-                    raise
-            self._transfers.pop((provider, asset_id), None)  # the transfer ended there: once more
-        raise UpstreamUnavailable(f"{provider}: no data address for {asset_id}", rule="DSP data plane")
+        try:
+            return await self.channels.address(
+                provider, asset_id, self._endpoint(provider, dsp_url), fresh_for_s=fresh_for_s
+            )
+        except ChannelError as exc:
+            raise self._mapped(exc, provider, asset_id) from exc
 
     async def send(
         self,
@@ -494,18 +459,13 @@ class ConnectorClient:
         Tractus-X ``HttpData`` proxy pattern); answers the status and the JSON (or text) the
         provider's source gave. A transfer that ended there (401 after a refresh) is negotiated
         once more."""
-        for attempt in (0, 1):
-            tpid = await self._transfer(provider, asset_id, dsp_url)
-            try:
-                resp = await self.consumer.request(tpid, method, path=path, query=query, body=body)
-            except UpstreamUnavailable:
-                if attempt == 1:
-                    raise
-                resp = None
-            if resp is not None and (resp.status_code != 401 or attempt == 1):
-                try:
-                    return resp.status_code, resp.json()
-                except ValueError:
-                    return resp.status_code, resp.text[:2000]
-            self._transfers.pop((provider, asset_id), None)  # the transfer ended there: once more
-        raise UpstreamUnavailable(f"{provider}: request to {asset_id} failed", rule="DSP data plane")
+        try:
+            resp = await self.channels.request(
+                provider, asset_id, self._endpoint(provider, dsp_url), method, path=path, query=query, body=body
+            )
+        except ChannelError as exc:
+            raise self._mapped(exc, provider, asset_id) from exc
+        try:
+            return resp.status_code, resp.json()
+        except ValueError:
+            return resp.status_code, resp.text[:2000]

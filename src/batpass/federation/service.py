@@ -67,15 +67,24 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
-from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized, UpstreamUnavailable
+from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized
 from batpass.dataspace import (
     Asset,
     AssetSource,
-    DspConsumer,
+    CatalogRefused,
+    ChannelError,
+    ChannelTimeout,
+    ConsumerChannels,
     DspProvider,
+    NegotiationRefused,
+    NotEntitled,
+    NotOffered,
     OfferDefinition,
     Participant,
+    PullFailed,
     QueryAssetSource,
+    TransferEnded,
+    TransferRefused,
 )
 from batpass.ledger import LedgerService, sign_summary, verify_summary
 from batpass.trust import NodeIdentity, SelfIssued
@@ -101,6 +110,8 @@ _DOWN_KEY = "recall"
 _MEMBERSHIP = {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"}
 _GENERIC_TOMBSTONE = "a supplier lot was received without an upstream summary"
 _CACHE_MAX = 4096
+#: the statuses of a DSP error message (DSP 2025-1 HTTPS bindings): a refusal of that step
+_DSP_REFUSAL = frozenset({400, 404})
 log = logging.getLogger(__name__)
 
 
@@ -168,13 +179,6 @@ def _warm(provider: DspProvider, source: FederatedTrace) -> None:
         source.ledger.receipts_of(source.owner, source.owner, "warm-up")
     except Exception:  # a warm-up failure only leaves the first trace slower
         log.warning("federated trace warm-up failed", exc_info=True)
-
-
-@dataclass
-class _Channel:
-    """An agreement and a started transfer with one partner for one asset (reused)."""
-
-    transfer_pid: str
 
 
 @dataclass
@@ -298,32 +302,30 @@ class PartnerPort(Protocol):
 
 
 class DspPartners:
-    """A :class:`PartnerPort` over this node's own Dataspace Protocol consumer: the partner's DSP
-    endpoint from its DID document, one agreement and one started transfer per partner and asset
-    (reused), the answer pulled from its data plane with ``?lot=ID``.
+    """A :class:`PartnerPort` over this node's Dataspace Protocol consumer channels: the
+    partner's DSP endpoint from its DID document, one agreement and one started transfer per
+    partner connector and asset (kept by :class:`~batpass.dataspace.ConsumerChannels`), the
+    answer pulled from its data plane with ``?lot=ID``.
 
     A ``DataService`` entry may name the connector's participant (``participantId``) when
     another participant operates it for the DID's subject (a bridge serving a hub operator):
     the catalog request, negotiation and tokens are then addressed to that participant.
     ``extra`` adds query parameters to every pull (a delegation a relay presents).
+
+    Failures become :class:`Refused` with a category (:meth:`_category`), chosen by the type of
+    the channel's error and its fields, never by its message.
     """
 
-    def __init__(
-        self,
-        consumer: DspConsumer,
-        resolve_did: Callable[[str], Any],
-        *,
-        timeout_s: float = 20.0,
-        poll_s: float = 0.003,
-    ) -> None:
-        self.consumer = consumer
+    def __init__(self, channels: ConsumerChannels, resolve_did: Callable[[str], Any]) -> None:
+        self.channels = channels
         self._resolve_did = resolve_did
-        self._timeout = timeout_s
-        self._poll = poll_s
-        self._channels: dict[tuple[str, str], _Channel] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # partner DID → (DSP endpoint, connector participant), resolved once while it works
+        self._endpoints: dict[str, tuple[str, str]] = {}
 
     async def _dsp_endpoint(self, did: str, role: str) -> tuple[str, str]:
+        hit = self._endpoints.get(did)
+        if hit is not None:
+            return hit
         try:
             doc = await self._resolve_did(did)
         except BatpassError as exc:
@@ -333,90 +335,52 @@ class DspPartners:
         for svc in doc.get("service", []):
             if svc.get("type") == "DataService" and isinstance(svc.get("serviceEndpoint"), str):
                 operated_by = svc.get("participantId")
-                return str(svc["serviceEndpoint"]), operated_by if isinstance(operated_by, str) else did
+                found = str(svc["serviceEndpoint"]), operated_by if isinstance(operated_by, str) else did
+                self._endpoints[did] = found
+                return found
         raise Refused(f"{role} has no DataService (DSP connector) in its DID document")
 
-    async def _wait(
-        self, read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool], role: str
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + self._timeout
-        while True:
-            state = read()
-            if done(state):
-                return state
-            if time.monotonic() > deadline:
-                raise Refused(f"{role}'s connector did not answer in time")
-            await asyncio.sleep(self._poll)
-
-    async def _channel(self, did: str, asset: str, role: str) -> _Channel:
-        lock = self._locks.setdefault((did, asset), asyncio.Lock())
-        async with lock:
-            hit = self._channels.get((did, asset))
-            if hit is not None:
-                return hit
-            dsp, connector = await self._dsp_endpoint(did, role)
-            try:
-                catalog = await self.consumer.catalog(dsp, connector)
-            except UpstreamUnavailable as exc:
-                raise Refused(f"{role} unreachable") from exc
-            except BatpassError as exc:
-                raise Refused(f"{role} refused the catalog request") from exc
-            ds = next((d for d in catalog.get("dataset", []) if d.get("@id") == asset), None)
-            if ds is None or not ds.get("hasPolicy"):
-                what = "an upstream summary" if asset == UPSTREAM_ASSET else "a recall answer"
-                raise Refused(f"{role} offers no {what} to this node")
-            try:
-                pid = await self.consumer.negotiate(dsp, connector, ds["hasPolicy"][0], target=asset)
-            except UpstreamUnavailable as exc:
-                raise Refused(f"{role} unreachable") from exc
-            except BatpassError as exc:
-                raise Refused(f"{role} refused the contract negotiation") from exc
-            neg = await self._wait(
-                lambda: self.consumer.negotiation(pid), lambda s: s["state"] in ("FINALIZED", "TERMINATED"), role
-            )
-            if neg["state"] != "FINALIZED" or not neg["agreementId"]:
-                raise Refused(f"{role} terminated the contract negotiation")
-            try:
-                tpid = await self.consumer.transfer(neg["agreementId"])
-            except BatpassError as exc:
-                raise Refused(f"{role} refused the transfer") from exc
-            tr = await self._wait(
-                lambda: self.consumer.transfer_state(tpid),
-                lambda s: (
-                    s["state"] in ("TERMINATED", "COMPLETED") or (s["state"] == "STARTED" and s["hasDataAddress"])
-                ),
-                role,
-            )
-            if tr["state"] != "STARTED":
-                raise Refused(f"{role} terminated the transfer")
-            channel = _Channel(tpid)
-            self._channels[(did, asset)] = channel
-            return channel
+    @staticmethod
+    def _category(exc: ChannelError, asset: str, role: str) -> str:
+        """The tombstone category of a failed branch. A provider's DSP error message (400, 404)
+        is a refusal of that step; any other answer to the catalog or contract request (the
+        connector did not accept this node's token, or is not working) has always read as
+        unreachable, as has a data-plane failure other than a refused query."""
+        if isinstance(exc, NotEntitled):
+            return f"{role} refused: no answer about this lot for this node"
+        if isinstance(exc, NotOffered):
+            what = "upstream summary" if asset == UPSTREAM_ASSET else "recall answer"
+            return f"{role} offers no {what} to this node"
+        if isinstance(exc, ChannelTimeout):
+            return f"{role}'s connector did not answer in time"
+        refused = exc.partner_status in _DSP_REFUSAL
+        if isinstance(exc, CatalogRefused) and refused:
+            return f"{role} refused the catalog request"
+        if isinstance(exc, NegotiationRefused):
+            if exc.partner_status is None:
+                return f"{role} terminated the contract negotiation"
+            if refused:
+                return f"{role} refused the contract negotiation"
+        if isinstance(exc, TransferRefused):
+            return f"{role} terminated the transfer" if exc.partner_status is None else f"{role} refused the transfer"
+        if isinstance(exc, PullFailed) and not isinstance(exc, TransferEnded) and exc.partner_status == 400:
+            return f"{role} refused the data-plane pull"
+        return f"{role} unreachable"
 
     async def pull(
         self, did: str, lot: str, asset: str, role: str, extra: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         query = {**(extra or {}), "lot": lot}
-        for attempt in (0, 1):
-            channel = await self._channel(did, asset, role)
-            try:
-                answer = await self.consumer.pull(channel.transfer_pid, query=query)
-            except UpstreamUnavailable as exc:
-                if attempt == 0 and "unreachable" not in str(exc):
-                    self._channels.pop((did, asset), None)  # the transfer ended there: negotiate again once
-                    continue
-                raise Refused(f"{role} unreachable") from exc
-            except InvalidInput as exc:
-                if "404" in str(exc):
-                    raise Refused(f"{role} refused: no answer about this lot for this node") from exc
-                if attempt == 0:
-                    self._channels.pop((did, asset), None)
-                    continue
-                raise Refused(f"{role} refused the data-plane pull") from exc
-            if not isinstance(answer, dict):
-                raise Refused(f"{role}'s answer is not an object")
-            return answer
-        raise Refused(f"{role} refused the data-plane pull")
+        dsp, connector = await self._dsp_endpoint(did, role)
+        try:
+            answer = await self.channels.pull(connector, asset, dsp, query=query)
+        except ChannelError as exc:
+            if not isinstance(exc, NotEntitled):  # ask its DID document again next time
+                self._endpoints.pop(did, None)
+            raise Refused(self._category(exc, asset, role)) from exc
+        if not isinstance(answer, dict):
+            raise Refused(f"{role}'s answer is not an object")
+        return answer
 
 
 class FederatedTrace:
@@ -425,7 +389,7 @@ class FederatedTrace:
     ``resolve_did`` is trust's async DID resolver (``DidResolver.resolve``); ``cached_did`` its
     cache read (``DidResolver.cached``), used to verify partners' signatures. ``ledger`` is the
     node's ledger; a ledger verifying suppliers' keys through the resolver is built from it.
-    Partners are reached through ``partners`` (default: :class:`DspPartners` over ``consumer``,
+    Partners are reached through ``partners`` (default: :class:`DspPartners` over ``channels``,
     the node's own connector; a hub operator reaches its partners through its bridge instead).
 
     ``credentials(requester)`` gives the credentials this node attaches to the summaries it signs
@@ -445,20 +409,18 @@ class FederatedTrace:
         identity: NodeIdentity,
         resolve_did: Callable[[str], Any],
         cached_did: Callable[[str], Mapping[str, Any] | None],
-        consumer: DspConsumer | None = None,
+        channels: ConsumerChannels | None = None,
         partners: PartnerPort | None = None,
         verify_delegation: Callable[[str, str], SelfIssued] | None = None,
         credentials: Callable[[str], Sequence[str]] | None = None,
         concurrency: int = 8,
-        timeout_s: float = 20.0,
-        poll_s: float = 0.003,
     ) -> None:
         if concurrency < 1:
             raise InvalidInput("concurrency must be >= 1", field="concurrency", rule="federation.concurrency")
         if partners is None:
-            if consumer is None:
+            if channels is None:
                 raise InvalidInput("a federated trace needs a connector or a partner port", field="partners")
-            partners = DspPartners(consumer, resolve_did, timeout_s=timeout_s, poll_s=poll_s)
+            partners = DspPartners(channels, resolve_did)
         self.identity = identity
         self.owner = identity.did
         self.partners = partners

@@ -355,6 +355,9 @@ class LedgerService:
             try:
                 eff = apply_event(ev, view)
             except BatpassError as exc:
+                # the event's own refusal stays a field, so a caller naming the event its own way
+                # (a file and line) need not take this message apart
+                exc.details.setdefault("event_error", exc.message)
                 exc.message = f"events[{i}] ({ev.id}): {exc.message}"
                 exc.args = (exc.message,)
                 exc.details.setdefault("event_index", i)

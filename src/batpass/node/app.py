@@ -18,7 +18,7 @@ import anyio.to_thread
 import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from batpass import __version__
@@ -40,10 +40,14 @@ from batpass.core.errors import InvalidInput
 from batpass.core.findings import Finding
 from batpass.core.settings import Settings
 from batpass.dataspace import (
+    ConsumerChannels,
     DataspaceSettings,
     DspConsumer,
     DspProvider,
     EdcManagement,
+    InProcessNotifier,
+    PgNotifier,
+    ProcessNotifier,
     TwinRegistry,
     management_routes,
 )
@@ -115,7 +119,13 @@ def _ecosystem(profiles: tuple[str, ...]) -> str:
     return "ouranos" if "ouranos" in profiles and "catena-x" not in profiles else "catena-x"
 
 
-def _register_services(ctx: NodeContext, node: LocalNode) -> None:
+def _notifier(engine: Engine) -> ProcessNotifier:
+    """How the connector's consumer hears its callbacks: PostgreSQL ``LISTEN``/``NOTIFY`` when
+    the node's database is PostgreSQL (several workers may share it), in-process on SQLite."""
+    return PgNotifier(engine) if engine.dialect.name == "postgresql" else InProcessNotifier()
+
+
+def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotifier) -> None:
     cfg = node.config
     ctx.services[ParticipantService] = ParticipantService(ctx.engine)
     hosts = {f"{cfg.host}:{cfg.port}", *cfg.extra.get("federation_hosts", [])}
@@ -138,9 +148,11 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
         verifier = DcpParticipantAdapter(trust)
         issuer = SelfIssuedTokenIssuer(node.identity, bpn=cfg.bpnl)
         ctx.services[DspProvider] = DspProvider(ctx.engine, settings=ds, verifier=verifier, token_issuer=issuer)
-        ctx.services[DspConsumer] = DspConsumer(
-            ctx.engine, settings=ds, verifier=verifier, token_issuer=issuer, client=ctx.client
+        ctx.services[DspConsumer] = consumer = DspConsumer(
+            ctx.engine, settings=ds, verifier=verifier, token_issuer=issuer, client=ctx.client, notifier=notifier
         )
+        # one agreement and one started transfer per partner and asset, shared by every workflow
+        ctx.services[ConsumerChannels] = ConsumerChannels(consumer)
         ctx.services[TwinRegistry] = TwinRegistry(ctx.engine, verifier=verifier)
         ctx.services[EdcManagement] = EdcManagement(ctx.services[DspProvider], ctx.services[DspConsumer])
     hub = node.ouranos_hub()
@@ -173,7 +185,7 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
         federated = FederatedTrace(
             ledger=ledger,
             identity=node.identity,
-            consumer=ctx.services[DspConsumer],
+            channels=ctx.services[ConsumerChannels],
             resolve_did=trust.resolver.resolve,
             cached_did=trust.resolver.cached,
             verify_delegation=lambda token, aud: verify_self_issued_token(token, audience=aud, resolver=trust.resolver),
@@ -198,7 +210,8 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
     if "catena-x" in cfg.profiles:
         # the Catena-X battery pass (cx.circular.dpp:1) and PCF exchange over the connector
         provider, registry = ctx.services[DspProvider], ctx.services[TwinRegistry]
-        connector = ctx.services[ConnectorClient] = ConnectorClient(ctx.services[DspConsumer], trust.resolver.resolve)
+        channels = ctx.services[ConsumerChannels]
+        connector = ctx.services[ConnectorClient] = ConnectorClient(channels, trust.resolver.resolve)
         # the PCF exchange asset: the synchronous pull and the CX-0136 asynchronous request/response
         pcf = PcfExchange(ctx.services[PactService], registry, engine=ctx.engine, connector=connector)
         ctx.services[PcfExchange] = pcf
@@ -220,10 +233,10 @@ def _register_services(ctx: NodeContext, node: LocalNode) -> None:
             policy=_crosswalk_policy(cfg.extra),
             identity=node.identity,
         )
-        if DspConsumer in ctx.services:
+        if ConsumerChannels in ctx.services:
             ctx.services[BridgeRelay] = BridgeRelay(
                 did=node.did,
-                partners=DspPartners(ctx.services[DspConsumer], trust.resolver.resolve),
+                partners=DspPartners(ctx.services[ConsumerChannels], trust.resolver.resolve),
                 resolver=trust.resolver,
                 crosswalk=ctx.services[CrosswalkService],
             )
@@ -316,7 +329,8 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
             settings=settings,
         )
         ctx.services[LocalNode] = node
-        _register_services(ctx, node)
+        notifier = _notifier(engine)
+        _register_services(ctx, node, notifier)
         integrity = ctx.services[Integrity] = _integrity(ctx)
         app.state.ctx = ctx
         app.state.integrity = integrity
@@ -326,11 +340,13 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         # PACT events carry a bearer token of the partner, fetched at send time (never stored)
         dispatcher = OutboxDispatcher(engine, client, sign_headers=pact.outbox_headers if pact else None)
         ctx.services[OutboxDispatcher] = dispatcher
+        await notifier.start()
         await dispatcher.start()
         try:
             yield
         finally:
             await dispatcher.stop()
+            await notifier.stop()
             await client.aclose()
             sync_client.close()
             node.close()

@@ -20,7 +20,14 @@ from sqlalchemy import Engine, insert, select
 from batpass import dataspace, footprint
 from batpass.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from batpass.core.ids import new_uuid7
-from batpass.dataspace import DataPlaneReply, DataspaceSettings, DspConsumer, Participant, TwinRegistry
+from batpass.dataspace import (
+    ConsumerChannels,
+    DataPlaneReply,
+    DataspaceSettings,
+    DspConsumer,
+    Participant,
+    TwinRegistry,
+)
 from batpass.exchange import MIGRATIONS_DIR as EXCHANGE_MIGRATIONS
 from batpass.exchange import ConnectorClient, PcfExchange, exchanges_table
 from batpass.footprint import (
@@ -80,7 +87,7 @@ def exchange(make_store: Callable[[Sequence[Path]], Engine]) -> Iterator[PcfExch
         PactService(engine, base_url="https://customer.example"),
         TwinRegistry(engine, verifier=NoCallers()),
         engine=engine,
-        connector=ConnectorClient(consumer, _no_did),
+        connector=ConnectorClient(ConsumerChannels(consumer), _no_did),
     )
 
 

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import os
+import uuid
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from batpass.core.errors import ALL_ERRORS, BatpassError, InvalidInput
 from batpass.core.settings import Settings
+from batpass.dataspace import ConsumerChannels, DspConsumer, InProcessNotifier, PgNotifier
 from batpass.http import problem_body
 from batpass.node import create_app, init_node
+from batpass.store import make_engine
 
 
 def test_health_and_did_document(node_client: tuple[TestClient, str]) -> None:
@@ -87,3 +95,36 @@ def test_routers_follow_the_profiles(settings: Settings) -> None:
         assert c.get("/v1/bridge/crosswalk", headers={"X-Api-Key": hkey}).status_code == 404
         assert c.get("/.well-known/dspace-version").status_code == 404
         assert c.get("/api/v1/authInfo", params={"dataTarget": "operator"}).status_code in (400, 401, 403)
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "postgresql"], indirect=True)
+def test_the_connector_hears_its_callbacks_through_the_stores_notifier(store_kind: str, tmp_path: Path) -> None:
+    """On SQLite the consumer's callbacks are heard in-process; on PostgreSQL (several workers may
+    share it) through LISTEN/NOTIFY, listening while the app runs."""
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    pg = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    settings = Settings(
+        home=tmp_path / "home",
+        db_url=pg if store_kind == "postgresql" else None,
+        db_schema=schema if store_kind == "postgresql" else None,
+    )
+    node, _ = init_node("cx", profiles=["catena-x"], settings=settings, bpnl="BPNL00000003AYRE")
+    node.close()
+    try:
+        with TestClient(create_app(settings, node_name="cx"), base_url=node.base_url) as client:
+            services = client.app.state.ctx.services  # type: ignore[attr-defined]
+            notifier = services[DspConsumer].notifier
+            if store_kind == "postgresql":
+                assert isinstance(notifier, PgNotifier) and notifier.listening
+            else:
+                assert isinstance(notifier, InProcessNotifier)
+            assert services[ConsumerChannels].consumer is services[DspConsumer]
+        if store_kind == "postgresql":
+            assert not notifier.listening  # stopped with the app
+    finally:
+        if store_kind == "postgresql":
+            admin = make_engine(pg)
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                conn.commit()
+            admin.dispose()

@@ -1,0 +1,107 @@
+"""The connector client maps the channel's typed errors to this API's by type and fields: 403 for a
+refusal (the membership or the usage policy named), 404 for nothing this node is entitled to, 502
+when the provider's connector does not answer; never by parsing a message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from batpass.core.errors import BatpassError, Forbidden, InvalidInput, NotFound, UpstreamUnavailable
+from batpass.dataspace import (
+    CatalogRefused,
+    ChannelError,
+    ChannelTimeout,
+    NegotiationRefused,
+    NotEntitled,
+    NotOffered,
+    PartnerUnreachable,
+    PullFailed,
+    Stage,
+    TransferEnded,
+    TransferRefused,
+)
+from batpass.exchange import ConnectorClient
+
+pytestmark = pytest.mark.anyio
+
+P = "did:web:supplier.example"
+POLICY = "FrameworkAgreement DataExchangeGovernance:1.0: no verified DataExchangeGovernanceCredential"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _err(kind: type[ChannelError], stage: Stage, status: int | None = None, reason: str = "because") -> ChannelError:
+    return kind(f"{stage} failed ({status})", stage=stage, partner=P, partner_status=status, reason=reason)
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "said"),
+    [
+        (_err(CatalogRefused, Stage.CATALOG, 401), Forbidden, "DCP membership (CX-0152)"),
+        (_err(CatalogRefused, Stage.CATALOG, 400), Forbidden, "DSP 2025-1 catalog"),
+        (_err(NotOffered, Stage.CATALOG), Forbidden, "offers no catenax-pcf to this node"),
+        (_err(NegotiationRefused, Stage.NEGOTIATION, 400, POLICY), Forbidden, POLICY),
+        (_err(NegotiationRefused, Stage.NEGOTIATION, None, "TERMINATED"), Forbidden, "negotiation of catenax-pcf"),
+        (_err(TransferRefused, Stage.TRANSFER), Forbidden, "ended the transfer of catenax-pcf"),
+        (_err(TransferRefused, Stage.TRANSFER, 400), Forbidden, "refused the transfer of catenax-pcf"),
+        (_err(NotEntitled, Stage.DATA_PLANE, 404), NotFound, "entitled partners only"),
+        (_err(ChannelTimeout, Stage.TRANSFER), UpstreamUnavailable, "did not answer in time"),
+        (_err(PartnerUnreachable, Stage.CATALOG), UpstreamUnavailable, P),
+        (_err(PullFailed, Stage.DATA_PLANE, 502), UpstreamUnavailable, P),
+        (_err(TransferEnded, Stage.DATA_PLANE, 401), UpstreamUnavailable, P),
+        (_err(PullFailed, Stage.DATA_PLANE, 400, "takes no query"), InvalidInput, "takes no query"),
+    ],
+)
+def test_each_channel_error_maps_by_type(error: ChannelError, kind: type[BatpassError], said: str) -> None:
+    mapped = ConnectorClient._mapped(error, P, "catenax-pcf")
+    assert type(mapped) is kind
+    assert said in f"{mapped.message} {mapped.rule}"
+
+
+class FakeChannels:
+    def __init__(self, outcome: Any) -> None:
+        self.outcome = outcome
+        self.endpoints: list[Any] = []
+
+    async def _answer(self, endpoint: Any) -> Any:
+        self.endpoints.append(endpoint)
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+    async def pull(self, partner: str, asset: str, endpoint: Any, *, query: Any = None) -> Any:
+        return await self._answer(endpoint)
+
+    async def request(self, partner: str, asset: str, endpoint: Any, method: str, **_: Any) -> Any:
+        return await self._answer(endpoint)
+
+
+async def _no_did(did: str) -> dict[str, Any]:
+    return {"id": did, "service": [{"type": "DataService", "serviceEndpoint": "https://supplier.example/dsp"}]}
+
+
+async def test_fetch_and_send_map_the_channels_errors() -> None:
+    channels = FakeChannels(_err(NotEntitled, Stage.DATA_PLANE, 404))
+    client = ConnectorClient(channels, _no_did)  # type: ignore[arg-type]
+    with pytest.raises(NotFound) as missing:
+        await client.fetch(P, "catenax-pcf", {"productId": "p-1"})
+    assert "{'productId': 'p-1'}" in missing.value.message and missing.value.rule == "entitled partners only"
+    assert isinstance(missing.value.__cause__, NotEntitled)
+    # the DSP endpoint is found only when a journey starts: the channel gets a way to find it
+    assert await channels.endpoints[0]() == "https://supplier.example/dsp"
+    await_given = FakeChannels(httpx.Response(202, json={"status": "accepted"}))
+    client = ConnectorClient(await_given, _no_did)  # type: ignore[arg-type]
+    assert await client.send(P, "catenax-pcf", "GET", dsp_url="https://given.example/dsp") == (
+        202,
+        {"status": "accepted"},
+    )
+    assert await_given.endpoints == ["https://given.example/dsp"]
+    client = ConnectorClient(FakeChannels(_err(NotOffered, Stage.CATALOG)), _no_did)  # type: ignore[arg-type]
+    with pytest.raises(Forbidden):
+        await client.send(P, "catenax-pcf", "GET")

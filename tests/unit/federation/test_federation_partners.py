@@ -1,0 +1,133 @@
+"""The connector's partner port maps the channel's typed errors to tombstone categories by type and
+fields: the reason texts the trace has always given (tests and the demo read them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from batpass.dataspace import (
+    CatalogRefused,
+    ChannelError,
+    ChannelTimeout,
+    NegotiationRefused,
+    NotEntitled,
+    NotOffered,
+    PartnerUnreachable,
+    PullFailed,
+    Stage,
+    TransferEnded,
+    TransferRefused,
+)
+from batpass.federation import RECALL_ASSET, UPSTREAM_ASSET, DspPartners, Refused
+
+pytestmark = pytest.mark.anyio
+
+P = "did:web:partner.example"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _err(kind: type[ChannelError], stage: Stage, status: int | None = None) -> ChannelError:
+    return kind("x", stage=stage, partner=P, partner_status=status, reason="because")
+
+
+@pytest.mark.parametrize(
+    ("error", "asset", "reason"),
+    [
+        (_err(PartnerUnreachable, Stage.CATALOG), UPSTREAM_ASSET, "supplier unreachable"),
+        (_err(PartnerUnreachable, Stage.NEGOTIATION, 503), UPSTREAM_ASSET, "supplier unreachable"),
+        (_err(PartnerUnreachable, Stage.DATA_PLANE), UPSTREAM_ASSET, "supplier unreachable"),
+        (_err(CatalogRefused, Stage.CATALOG, 400), UPSTREAM_ASSET, "supplier refused the catalog request"),
+        (_err(CatalogRefused, Stage.CATALOG, 401), UPSTREAM_ASSET, "supplier unreachable"),
+        (_err(NotOffered, Stage.CATALOG), UPSTREAM_ASSET, "supplier offers no upstream summary to this node"),
+        (_err(NotOffered, Stage.CATALOG), RECALL_ASSET, "supplier offers no recall answer to this node"),
+        (_err(NegotiationRefused, Stage.NEGOTIATION, 400), UPSTREAM_ASSET, "supplier refused the contract negotiation"),
+        (_err(NegotiationRefused, Stage.NEGOTIATION, 401), UPSTREAM_ASSET, "supplier unreachable"),
+        (_err(NegotiationRefused, Stage.NEGOTIATION), UPSTREAM_ASSET, "supplier terminated the contract negotiation"),
+        (_err(ChannelTimeout, Stage.NEGOTIATION), UPSTREAM_ASSET, "supplier's connector did not answer in time"),
+        (_err(TransferRefused, Stage.TRANSFER, 400), UPSTREAM_ASSET, "supplier refused the transfer"),
+        (_err(TransferRefused, Stage.TRANSFER), UPSTREAM_ASSET, "supplier terminated the transfer"),
+        (
+            _err(NotEntitled, Stage.DATA_PLANE, 404),
+            UPSTREAM_ASSET,
+            "supplier refused: no answer about this lot for this node",
+        ),
+        (_err(PullFailed, Stage.DATA_PLANE, 400), UPSTREAM_ASSET, "supplier refused the data-plane pull"),
+        (_err(PullFailed, Stage.DATA_PLANE, 500), UPSTREAM_ASSET, "supplier unreachable"),
+        (_err(TransferEnded, Stage.DATA_PLANE, 401), UPSTREAM_ASSET, "supplier unreachable"),
+    ],
+)
+def test_each_channel_error_has_its_category(error: ChannelError, asset: str, reason: str) -> None:
+    assert DspPartners._category(error, asset, "supplier") == reason
+
+
+class FakeChannels:
+    """Answers or fails like :class:`ConsumerChannels.pull`, remembering what it was asked."""
+
+    def __init__(self, outcome: Any) -> None:
+        self.outcome = outcome
+        self.asked: list[tuple[str, str, str, dict[str, str]]] = []
+
+    async def pull(self, partner: str, asset: str, endpoint: Any, *, query: dict[str, str]) -> Any:
+        self.asked.append((partner, asset, endpoint, query))
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+def _did_document(connector: str | None = None) -> dict[str, Any]:
+    service: dict[str, Any] = {"type": "DataService", "serviceEndpoint": "https://bridge.example/api/dsp/2025-1"}
+    if connector:
+        service["participantId"] = connector
+    return {"id": P, "service": [service]}
+
+
+async def test_pull_asks_the_connector_named_in_the_did_document_once() -> None:
+    resolved: list[str] = []
+
+    async def resolve(did: str) -> dict[str, Any]:
+        resolved.append(did)
+        return _did_document("did:web:bridge.example")
+
+    channels = FakeChannels({"summary": "jws", "tiers": 2})
+    partners = DspPartners(channels, resolve)  # type: ignore[arg-type]
+    for _ in range(2):
+        got = await partners.pull(P, "lot-1", UPSTREAM_ASSET, "supplier", {"delegation": "tok"})
+        assert got == {"summary": "jws", "tiers": 2}
+    assert resolved == [P]  # the endpoint is kept while it works
+    assert channels.asked[0] == (
+        "did:web:bridge.example",
+        UPSTREAM_ASSET,
+        "https://bridge.example/api/dsp/2025-1",
+        {"delegation": "tok", "lot": "lot-1"},
+    )
+    channels.outcome = _err(PartnerUnreachable, Stage.DATA_PLANE)
+    with pytest.raises(Refused) as refused:
+        await partners.pull(P, "lot-1", UPSTREAM_ASSET, "supplier")
+    assert refused.value.reason == "supplier unreachable"
+    channels.outcome = {"summary": "jws", "tiers": 2}
+    await partners.pull(P, "lot-1", UPSTREAM_ASSET, "supplier")
+    assert resolved == [P, P]  # a failed branch asks the DID document again
+
+
+async def test_pull_categories_before_the_channel() -> None:
+    async def unknown(did: str) -> dict[str, Any]:
+        return {"id": did, "service": []}
+
+    partners = DspPartners(FakeChannels([]), unknown)  # type: ignore[arg-type]
+    with pytest.raises(Refused) as refused:
+        await partners.pull(P, "lot-1", RECALL_ASSET, "customer")
+    assert refused.value.reason == "customer has no DataService (DSP connector) in its DID document"
+    partners = DspPartners(FakeChannels(["not", "an", "object"]), lambda did: _async(_did_document()))  # type: ignore[arg-type]
+    with pytest.raises(Refused) as refused:
+        await partners.pull(P, "lot-1", RECALL_ASSET, "customer")
+    assert refused.value.reason == "customer's answer is not an object"
+
+
+async def _async(value: Any) -> Any:
+    return value

@@ -1,0 +1,379 @@
+"""The federated trace and recall of one node against an in-memory partner port: its direct
+suppliers (and customers) answer signed summaries, refuse with each tombstone category, answer
+what does not verify, or answer slowly. The answer keeps the healthy branches' shares, turns each
+failed branch into a tombstone with its category (never an identity), lifts the suppliers' own
+tombstones one tier, and asks at most ``concurrency`` partners at once."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from batpass.federation import RECALL_ASSET, UPSTREAM_ASSET, FederatedTrace, PartnerPort, Refused
+from batpass.federation.service import sign_recall
+from batpass.ledger import MIGRATIONS_DIR, LedgerService, sign_summary, verify_summary
+from batpass.trust import NodeIdentity, generate_keypair
+
+pytestmark = pytest.mark.anyio
+
+CELLS = "did:web:cells.example"  # the node under test
+COBALT = "did:web:cobalt.example"
+LITHIUM = "did:web:lithium.example"
+NICKEL = "did:web:nickel.example"
+MANGANESE = "did:web:manganese.example"
+GRAPHITE = "did:web:graphite.example"
+FAR = "did:web:far.example"  # the cobalt supplier's own supplier (never asked by this node)
+PACK = "did:web:pack.example"  # customers
+RECYCLER = "did:web:recycler.example"
+
+UNREACHABLE = "supplier unreachable"
+NEGOTIATION = "supplier refused the contract negotiation"
+NOT_OFFERED = "supplier offers no upstream summary to this node"
+NO_ANSWER = "supplier refused: no answer about this lot for this node"
+SLOW = "supplier's connector did not answer in time"
+_events = itertools.count(1)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _ev(kind: str, owner: str, site: str, country: str, **extra: Any) -> dict[str, Any]:
+    n = next(_events)
+    return {
+        "id": f"ev-{n:06d}",
+        "kind": kind,
+        "owner": owner,
+        "at": f"2026-01-01T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z",
+        "site": {"id": site, "country": country},
+        **extra,
+    }
+
+
+def _kg(lot: str, kg: float) -> dict[str, Any]:
+    return {"lot": lot, "quantity": {"value": kg, "unit": "kg"}}
+
+
+def _out(lot: str, material: str, kg: float) -> dict[str, Any]:
+    return {"lot": lot, "material": material, "quantity": {"value": kg, "unit": "kg"}}
+
+
+def _extract(owner: str, site: str, country: str, lot: str, material: str, kg: float) -> dict[str, Any]:
+    return _ev("extraction", owner, site, country, outputs=[_out(lot, material, kg)])
+
+
+def _ship(
+    owner: str, site: str, inputs: Sequence[tuple[str, float]], lot: str, material: str, to: str
+) -> dict[str, Any]:
+    """A shipment of bulk material (kg) to another owner."""
+    kg = sum(q for _, q in inputs)
+    return _ev(
+        "shipment",
+        owner,
+        site,
+        "CD",
+        inputs=[_kg(i, q) for i, q in inputs],
+        outputs=[_out(lot, material, kg)],
+        shipment=_to(to, lot),
+    )
+
+
+def _ship_cells(lot: str, pieces: int, to: str) -> dict[str, Any]:
+    """A shipment of this node's cells (pieces of 20 kg) to a customer."""
+    out = {"lot": lot, "material": "cell", "quantity": {"value": pieces, "unit": "piece"}, "mass_per_piece_kg": 20}
+    inputs = [{"lot": "cells-1", "quantity": {"value": pieces, "unit": "piece"}}]
+    return _ev("shipment", CELLS, "CELLS-1", "JP", inputs=inputs, outputs=[out], shipment=_to(to, lot))
+
+
+def _to(owner: str, document: str) -> dict[str, Any]:
+    site = {"id": "SITE-" + owner.rsplit(":", 1)[-1], "country": "JP"}
+    return {"to_site": site, "destination_country": "JP", "document": document, "to_owner": owner}
+
+
+def _receive(owner: str, lot: str, material: str, kg: float, supplier: str, their_lot: str) -> dict[str, Any]:
+    receipt = {"from_owner": supplier, "from_lot": their_lot, "document": their_lot}
+    site = "CELLS-1" if owner == CELLS else "REF-1"
+    return _ev("receipt", owner, site, "JP", outputs=[_out(lot, material, kg)], receipt=receipt)
+
+
+def _identity(did: str) -> NodeIdentity:
+    return NodeIdentity(did, [generate_keypair("Ed25519", "key-ed25519-1")])
+
+
+@dataclass
+class FakePartners:
+    """An in-memory :class:`PartnerPort`: answers by (partner, lot, asset), refusals by partner
+    (a category, as the connector's port raises them), delays by partner; counts the pulls in
+    flight."""
+
+    answers: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    refusals: dict[str, str] = field(default_factory=dict)
+    delays: dict[str, float] = field(default_factory=dict)
+    calls: list[tuple[str, str, str, str, dict[str, str]]] = field(default_factory=list)
+    in_flight: int = 0
+    most_in_flight: int = 0
+
+    async def pull(
+        self, did: str, lot: str, asset: str, role: str, extra: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        self.calls.append((did, lot, asset, role, dict(extra or {})))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delays.get(did, 0))
+            if did in self.refusals:
+                raise Refused(self.refusals[did])
+            found = self.answers.get((did, lot, asset))
+            if found is None:
+                raise Refused(f"{role} refused: no answer about this lot for this node")
+            return found
+        finally:
+            self.in_flight -= 1
+
+
+@dataclass
+class World:
+    """This node (the cell maker) with five direct suppliers and two customers; the suppliers'
+    own ledgers live in another store (they are other nodes)."""
+
+    trace: FederatedTrace
+    partners: FakePartners
+    ids: dict[str, NodeIdentity]
+    suppliers: dict[str, LedgerService]
+
+    def summary_of(self, did: str, lot: str) -> dict[str, Any]:
+        return {"summary": self.suppliers[did].signed_summary(did, lot), "tiers": 1}
+
+
+@pytest.fixture
+def world(make_store: Callable[[Sequence[Path]], Engine]) -> World:
+    ids = {d: _identity(d) for d in (CELLS, COBALT, LITHIUM, NICKEL, MANGANESE, GRAPHITE, PACK, RECYCLER)}
+    theirs = make_store([MIGRATIONS_DIR])
+    cobalt = LedgerService(theirs, ids[COBALT], high_risk_sites=["MINE-CD-2"])
+    cobalt.record(
+        [
+            _extract(COBALT, "MINE-CD-1", "CD", "co-ore", "cobalt_hydroxide", 1000),
+            _extract(COBALT, "MINE-CD-2", "CD", "co-risky", "cobalt_hydroxide", 100),
+            # a lot the cobalt refiner bought without a summary: its own tombstone
+            _receive(COBALT, "co-far", "cobalt_hydroxide", 100, FAR, "far-1"),
+            _ship(
+                COBALT,
+                "REF-1",
+                [("co-ore", 300), ("co-risky", 100), ("co-far", 100)],
+                "co-ship",
+                "cobalt_hydroxide",
+                CELLS,
+            ),
+        ]
+    )
+    lithium = LedgerService(theirs, ids[LITHIUM])
+    lithium.record(
+        [
+            _extract(LITHIUM, "SALAR-1", "CL", "li-brine", "lithium_brine_concentrate", 1000),
+            _ship(LITHIUM, "SALAR-1", [("li-brine", 500)], "li-ship", "lithium_brine_concentrate", CELLS),
+        ]
+    )
+    mine = LedgerService(make_store([MIGRATIONS_DIR]), ids[CELLS], high_risk_sites=["MINE-CD-2"])
+    cell = {"lot": "cells-1", "material": "cell", "quantity": {"value": 100, "unit": "piece"}, "mass_per_piece_kg": 20}
+    mine.record(
+        [
+            _receive(CELLS, "c-co", "cobalt_hydroxide", 500, COBALT, "co-ship"),
+            _receive(CELLS, "c-li", "lithium_brine_concentrate", 500, LITHIUM, "li-ship"),
+            _receive(CELLS, "c-ni", "nickel_mhp", 400, NICKEL, "ni-ship"),
+            _receive(CELLS, "c-mn", "manganese_ore", 300, MANGANESE, "mn-ship"),
+            _receive(CELLS, "c-gr", "natural_graphite_concentrate", 300, GRAPHITE, "gr-ship"),
+            _ev(
+                "assembly",
+                CELLS,
+                "CELLS-1",
+                "JP",
+                inputs=[_kg("c-co", 500), _kg("c-li", 500), _kg("c-ni", 400), _kg("c-mn", 300), _kg("c-gr", 300)],
+                outputs=[cell],
+            ),
+            _ship_cells("to-pack", 50, PACK),
+            _ship_cells("to-recycler", 10, RECYCLER),
+        ]
+    )
+    docs = {
+        did: {
+            "id": did,
+            "verificationMethod": [
+                {"id": i.key_id(i.active()), "type": "JsonWebKey2020", "publicKeyJwk": dict(i.active().public_jwk())}
+            ],
+        }
+        for did, i in ids.items()
+    }
+
+    async def resolve(did: str) -> dict[str, Any]:
+        raise AssertionError(f"{did}: every partner's DID document is known here")
+
+    partners = FakePartners()
+    port: PartnerPort = partners  # what FederatedTrace asks of a partner port, and no more
+    trace = FederatedTrace(
+        ledger=mine, identity=ids[CELLS], resolve_did=resolve, cached_did=docs.get, partners=port, concurrency=8
+    )
+    return World(trace, partners, ids, {COBALT: cobalt, LITHIUM: lithium})
+
+
+async def test_healthy_branches_stand_and_each_refusal_is_a_tombstone_with_its_category(world: World) -> None:
+    world.partners.answers[(COBALT, "co-ship", UPSTREAM_ASSET)] = world.summary_of(COBALT, "co-ship")
+    world.partners.answers[(LITHIUM, "li-ship", UPSTREAM_ASSET)] = world.summary_of(LITHIUM, "li-ship")
+    world.partners.refusals.update({NICKEL: UNREACHABLE, MANGANESE: NEGOTIATION, GRAPHITE: NOT_OFFERED})
+    out = await world.trace.trace("cells-1")
+
+    assert out["complete"] is False and out["direction"] == "up"
+    assert out["path"][0] == CELLS  # then its direct suppliers only
+    assert sorted(out["path"][1:]) == sorted([COBALT, LITHIUM, NICKEL, MANGANESE, GRAPHITE])
+    assert {(u["did"], u["reason"]) for u in out["unreachable_suppliers"]} == {
+        (NICKEL, UNREACHABLE),
+        (MANGANESE, NEGOTIATION),
+        (GRAPHITE, NOT_OFFERED),
+    }
+    # one tombstone per failed branch, with its category; the cobalt refiner's own gap one tier up
+    assert sorted((t["tier"], t["reason"]) for t in out["tombstones"]) == sorted(
+        [
+            (1, NEGOTIATION),
+            (1, NOT_OFFERED),
+            (1, UNREACHABLE),
+            (2, "a supplier lot was received without an upstream summary"),
+        ]
+    )
+    # the healthy branches' shares: cobalt from the refiner's Congolese mines, lithium from Chile
+    shares = out["shares_by_country"]
+    assert shares["Co"] == {"CD": pytest.approx(1.0)} and shares["Li"] == {"CL": pytest.approx(1.0)}
+    assert not shares.get("Ni") and not shares.get("Mn") and not shares.get("C_nat")
+    assert out["high_risk_share"]["Co"] == pytest.approx(0.25)  # 100 of the 400 kg known came from MINE-CD-2
+    assert out["mines_reached"] == 3 and out["hops"] == 1
+    assert [(c[0], c[1], c[3]) for c in sorted(world.partners.calls)] == [
+        (COBALT, "co-ship", "supplier"),
+        (GRAPHITE, "gr-ship", "supplier"),
+        (LITHIUM, "li-ship", "supplier"),
+        (MANGANESE, "mn-ship", "supplier"),
+        (NICKEL, "ni-ship", "supplier"),
+    ]
+    # the answer a customer would get is this node's own, signed, and names no supplier
+    up = await world.trace.upstream("cells-1")
+    signed = verify_summary(up.token, lambda kid: _jwk(world, kid))
+    assert signed["issuer"] == CELLS and signed["tombstones"] == out["tombstones"]
+    assert all(d not in up.token + str(signed) for d in (COBALT, LITHIUM, NICKEL, MANGANESE, GRAPHITE, FAR))
+
+
+def _jwk(world: World, kid: str) -> Mapping[str, Any] | None:
+    for i in world.ids.values():
+        if i.key_id(i.active()) == kid:
+            return dict(i.active().public_jwk())
+    return None
+
+
+async def test_a_partner_without_an_answer_about_the_lot(world: World) -> None:
+    out = await world.trace.trace("cells-1")  # nobody has an answer: every branch refuses
+    assert {t["reason"] for t in out["tombstones"]} == {NO_ANSWER}
+    assert len(out["tombstones"]) == 5 and out["hops"] == 0 and out["mines_reached"] == 0
+
+
+async def test_answers_that_do_not_hold_are_tombstones_of_their_own(world: World) -> None:
+    stranger = _identity(COBALT)  # another key claiming the refiner's DID
+    forged = sign_summary(world.suppliers[COBALT].summary(COBALT, "co-ship"), stranger)
+    world.partners.answers[(COBALT, "co-ship", UPSTREAM_ASSET)] = {"summary": forged, "tiers": 1}
+    world.partners.answers[(LITHIUM, "li-ship", UPSTREAM_ASSET)] = world.summary_of(LITHIUM, "li-brine")  # other lot
+    world.partners.answers[(NICKEL, "ni-ship", UPSTREAM_ASSET)] = {"answer": "not a summary"}
+    world.partners.refusals.update({MANGANESE: UNREACHABLE, GRAPHITE: UNREACHABLE})
+    out = await world.trace.trace("cells-1")
+    reasons = {u["did"]: u["reason"] for u in out["unreachable_suppliers"]}
+    assert reasons[COBALT] == "supplier's summary does not verify"
+    assert reasons[LITHIUM] == "supplier's summary is not about the lot it shipped"
+    assert reasons[NICKEL] == "supplier's answer is not an upstream summary"
+    assert not out["shares_by_country"].get("Co") and not out["shares_by_country"].get("Li")
+
+
+async def test_tiers_add_up_and_an_unchanged_answer_is_reused(world: World) -> None:
+    world.partners.answers[(COBALT, "co-ship", UPSTREAM_ASSET)] = {
+        "summary": world.suppliers[COBALT].signed_summary(COBALT, "co-ship"),
+        "tiers": 3,  # the refiner reports three tiers at and above it
+    }
+    world.partners.answers[(LITHIUM, "li-ship", UPSTREAM_ASSET)] = world.summary_of(LITHIUM, "li-ship")
+    world.partners.refusals.update({NICKEL: UNREACHABLE, MANGANESE: UNREACHABLE, GRAPHITE: UNREACHABLE})
+    first = await world.trace.trace("cells-1")
+    assert first["hops"] == 3 and "cached" not in first["timing"]
+    again = await world.trace.trace("cells-1")
+    assert "cached" in again["timing"]  # the same inputs: the signed answer is reused ...
+    assert again["tombstones"] == first["tombstones"] and again["summary"] == first["summary"]
+    assert len(world.partners.calls) == 10  # ... yet every partner is asked each time
+    # a branch that heals changes the answer
+    world.partners.refusals.pop(NICKEL)
+    world.partners.answers[(NICKEL, "ni-ship", UPSTREAM_ASSET)] = {"answer": "not a summary"}
+    healed = await world.trace.trace("cells-1")
+    assert "cached" not in healed["timing"]
+    assert {u["did"]: u["reason"] for u in healed["unreachable_suppliers"]}[NICKEL] == (
+        "supplier's answer is not an upstream summary"
+    )
+
+
+async def test_a_slow_partner_delays_only_its_own_branch(world: World) -> None:
+    world.partners.answers[(COBALT, "co-ship", UPSTREAM_ASSET)] = world.summary_of(COBALT, "co-ship")
+    world.partners.answers[(LITHIUM, "li-ship", UPSTREAM_ASSET)] = world.summary_of(LITHIUM, "li-ship")
+    # the nickel supplier is slow and its port gives up; the others are slow but answer
+    world.partners.delays.update({NICKEL: 0.3, COBALT: 0.2, LITHIUM: 0.2, MANGANESE: 0.2, GRAPHITE: 0.2})
+    world.partners.refusals.update({NICKEL: SLOW, MANGANESE: UNREACHABLE, GRAPHITE: UNREACHABLE})
+    out = await world.trace.trace("cells-1")
+    assert world.partners.most_in_flight == 5  # asked in parallel
+    assert {u["did"]: u["reason"] for u in out["unreachable_suppliers"]}[NICKEL] == SLOW
+    assert out["shares_by_country"]["Co"] == {"CD": pytest.approx(1.0)}
+    assert out["shares_by_country"]["Li"] == {"CL": pytest.approx(1.0)}
+
+
+async def test_at_most_concurrency_partners_are_asked_at_once(world: World) -> None:
+    world.trace._concurrency = 2
+    world.partners.delays.update({d: 0.05 for d in (COBALT, LITHIUM, NICKEL, MANGANESE, GRAPHITE)})
+    out = await world.trace.trace("cells-1")
+    assert len(world.partners.calls) == 5 and world.partners.most_in_flight == 2
+    assert len(out["tombstones"]) == 5
+
+
+async def test_concurrent_askers_of_one_question_share_one_computation(world: World) -> None:
+    world.partners.delays.update({d: 0.05 for d in (COBALT, LITHIUM, NICKEL, MANGANESE, GRAPHITE)})
+    a, b = await asyncio.gather(world.trace.trace("cells-1"), world.trace.trace("cells-1"))
+    assert a["summary"] == b["summary"] and len(world.partners.calls) == 5
+
+
+def _recall_answer(world: World, did: str, lot: str, marks: Sequence[str], tombstones: Sequence[Any] = ()) -> Any:
+    answer = {
+        "issuer": did,
+        "subject": {"id": lot},
+        "batteries": [f"https://id.example/01/0{i}" for i in range(len(marks))],
+        "lots": 1,
+        "batteriesBelow": 0,
+        "marks": list(marks),
+        "tombstones": list(tombstones),
+    }
+    return {"answer": sign_recall(answer, world.ids[did]), "tiers": 1}
+
+
+async def test_recall_counts_the_customers_batteries_and_tombstones_a_refusal(world: World) -> None:
+    world.partners.answers[(PACK, "to-pack", RECALL_ASSET)] = _recall_answer(
+        world, PACK, "to-pack", ["m1", "m2", "m3"], [{"tier": 1, "reason": "customer unreachable"}]
+    )
+    world.partners.refusals[RECYCLER] = "customer refused the contract negotiation"
+    out = await world.trace.recall("c-co")  # a lot this node received from the cobalt refiner
+    assert out["direction"] == "down" and out["complete"] is False
+    assert out["path"] == [CELLS, PACK]
+    assert out["batteries"] == [] and out["lots"] == 4  # c-co, cells-1 and the two shipments
+    assert [(c["did"], c["lot"], len(c["batteries"])) for c in out["customers"]] == [(PACK, "to-pack", 3)]
+    assert out["batteries_total"] == 3
+    assert sorted((t["tier"], t["reason"]) for t in out["tombstones"]) == [
+        (1, "customer refused the contract negotiation"),
+        (2, "customer unreachable"),
+    ]
+    assert out["unreachable_customers"] == [{"did": RECYCLER, "reason": "customer refused the contract negotiation"}]
+    # each customer was asked about the lot shipped to it, with the question's salt
+    asked = sorted((c[0], c[1], c[2], c[3]) for c in world.partners.calls)
+    assert asked == [(PACK, "to-pack", RECALL_ASSET, "customer"), (RECYCLER, "to-recycler", RECALL_ASSET, "customer")]
+    assert all(len(c[4]["salt"]) == 32 for c in world.partners.calls)
