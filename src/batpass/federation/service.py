@@ -63,9 +63,6 @@ from typing import Any, Protocol
 
 import anyio.to_thread
 import httpx
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import OKPKey
 
 from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized, UpstreamUnavailable
 from batpass.dataspace import (
@@ -78,7 +75,7 @@ from batpass.dataspace import (
     QueryAssetSource,
 )
 from batpass.ledger import LedgerService, sign_summary, verify_summary
-from batpass.trust import NodeIdentity, SelfIssued
+from batpass.trust import CredentialRejected, NodeIdentity, SelfIssued, peek, sign_compact, verify_compact
 
 __all__ = [
     "RECALL_ASSET",
@@ -248,17 +245,16 @@ def sign_recall(answer: dict[str, Any], identity: NodeIdentity) -> str:
     """Sign a downstream recall answer as a compact JWS (Ed25519, typ ``batpass-recall+jws``)."""
     kp = identity.active("Ed25519")
     payload = json.dumps(answer, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    header = {"alg": "Ed25519", "kid": identity.key_id(kp), "typ": RECALL_TYP}
-    return jws.serialize_compact(header, payload, kp.jwk, algorithms=["Ed25519"])
+    return sign_compact({"kid": identity.key_id(kp), "typ": RECALL_TYP}, payload, kp)
 
 
 def verify_recall(token: str, resolve_key: Callable[[str], Mapping[str, Any] | None]) -> dict[str, Any]:
     """Verify a recall answer: the key ``kid`` names, the issuer is that key's DID, the shape holds."""
     try:
-        obj = jws.extract_compact(token.encode())
-        headers = obj.headers()
-    except (JoseError, ValueError) as exc:
+        parsed = peek(token)
+    except CredentialRejected as exc:
         raise InvalidInput("recall answer is not a compact JWS", field="answer", rule="RFC 7515 §7.1") from exc
+    headers = parsed[0]
     kid = headers.get("kid")
     if headers.get("typ") != RECALL_TYP or headers.get("alg") != "Ed25519" or not isinstance(kid, str):
         raise InvalidInput(
@@ -268,9 +264,8 @@ def verify_recall(token: str, resolve_key: Callable[[str], Mapping[str, Any] | N
     if jwk is None:
         raise Unauthorized(f"no public key known for {kid}", rule="recall: kid is the issuer's DID URL")
     try:
-        out = jws.deserialize_compact(token, OKPKey.import_key(dict(jwk)), algorithms=["Ed25519"])
-        answer: dict[str, Any] = json.loads(out.payload)
-    except (JoseError, ValueError) as exc:
+        _, answer = verify_compact(token, jwk, typ=RECALL_TYP, parsed=parsed, algs=("Ed25519",))
+    except CredentialRejected as exc:
         raise Unauthorized("recall answer signature does not verify", rule="RFC 7515") from exc
     if answer.get("issuer") != kid.split("#", 1)[0]:
         raise Unauthorized("recall answer issuer differs from the signing key's DID", rule="recall")

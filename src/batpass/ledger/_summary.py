@@ -3,7 +3,8 @@ customers instead of its bill of materials. Built from a lot's precomputed profi
 supplier names or ids, lot quantities or purchase quantities (docs/architecture.md "Confidentiality").
 
 Signed as a compact JWS, ``typ`` ``application/vnd.batpass.upstream-summary+jws``, alg
-``Ed25519``, ``kid`` the owner's DID URL; the JSON Schema ships in ``_data/``.
+``Ed25519``, ``kid`` the owner's DID URL, by trust's one JWS signer; the JSON Schema ships in
+``_data/``.
 """
 
 from __future__ import annotations
@@ -16,13 +17,10 @@ from importlib import resources
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import OKPKey
 
 from batpass.core.errors import InvalidInput, Unauthorized
 from batpass.ledger._profile import Profile, element_view
-from batpass.trust import NodeIdentity
+from batpass.trust import CredentialRejected, NodeIdentity, peek, sign_compact, verify_compact
 
 __all__ = ["SUMMARY_TYP", "build_summary", "sign_summary", "summary_schema", "validate_summary", "verify_summary"]
 
@@ -106,18 +104,17 @@ def sign_summary(summary: dict[str, Any], identity: NodeIdentity) -> str:
     validate_summary(summary)
     kp = identity.active("Ed25519")
     payload = json.dumps(summary, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    header = {"alg": "Ed25519", "kid": identity.key_id(kp), "typ": SUMMARY_TYP}
-    return jws.serialize_compact(header, payload, kp.jwk, algorithms=["Ed25519"])
+    return sign_compact({"kid": identity.key_id(kp), "typ": SUMMARY_TYP}, payload, kp)
 
 
 def verify_summary(token: str, public_jwk_resolver: Callable[[str], Mapping[str, Any] | None]) -> dict[str, Any]:
     """Verify a signed summary and return it. The key is the one ``kid`` names (resolved through
     the issuer's DID document); the issuer must be the DID of that key; the schema must hold."""
     try:
-        obj = jws.extract_compact(token.encode())
-        headers = obj.headers()
-    except (JoseError, ValueError) as exc:
+        parsed = peek(token)
+    except CredentialRejected as exc:
         raise InvalidInput("upstream summary is not a compact JWS", field="summary", rule="RFC 7515 §7.1") from exc
+    headers = parsed[0]
     kid = headers.get("kid")
     if headers.get("typ") != SUMMARY_TYP or headers.get("alg") != "Ed25519" or not isinstance(kid, str):
         raise InvalidInput(
@@ -129,9 +126,8 @@ def verify_summary(token: str, public_jwk_resolver: Callable[[str], Mapping[str,
     if jwk is None:
         raise Unauthorized(f"no public key known for {kid}", rule="upstream summary 1.0: kid is the owner's DID URL")
     try:
-        out = jws.deserialize_compact(token, OKPKey.import_key(dict(jwk)), algorithms=["Ed25519"])
-        summary: dict[str, Any] = json.loads(out.payload)
-    except (JoseError, ValueError) as exc:
+        _, summary = verify_compact(token, jwk, typ=SUMMARY_TYP, parsed=parsed, algs=("Ed25519",))
+    except CredentialRejected as exc:
         raise Unauthorized("upstream summary signature does not verify", rule="RFC 7515") from exc
     if summary.get("issuer") != kid.split("#", 1)[0]:
         raise Unauthorized("upstream summary issuer differs from the signing key's DID", rule="upstream summary 1.0")

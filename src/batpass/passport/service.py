@@ -5,7 +5,8 @@ full record, signed as a compact JWS (Ed25519, the operator node's key) whose pa
 SHA-256 digest of the previous version's JWS, so the history is a signed hash chain; nothing is
 overwritten in place. Each version is also sent, through the outbox in the same transaction, to
 the backup node the passport names (Art. 77(5): the passport outlives its operator), which
-accepts it with :meth:`PassportService.accept_backup`.
+accepts it with :meth:`PassportService.accept_backup`. Signing and checking are trust's one JWS
+signer (``sign_compact``/``verify_compact``).
 
 Writes are allowed to the responsible operator (the one that placed the battery on the market,
 or the waste operator once it is waste) or a party it mandated in writing (Art. 77(4)), as data
@@ -28,9 +29,6 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import yaml
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import OKPKey
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from batpass.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
@@ -60,6 +58,7 @@ from batpass.passport.model import (
 )
 from batpass.passport.ports import Clock, PublicKeyResolver, SystemClock, UpstreamSummarySource
 from batpass.store import UnitOfWork, enqueue, remember_delivery
+from batpass.trust import CredentialRejected, NodeIdentity, peek, sign_compact, verify_compact
 
 __all__ = [
     "JWS_TYP",
@@ -235,7 +234,7 @@ class PassportService:
     def __init__(
         self,
         engine: Engine,
-        identity: Any,
+        identity: NodeIdentity,
         *,
         rules: PassportRules,
         resolver_base: str,
@@ -731,7 +730,7 @@ class PassportService:
     def verify_chain(self, passport_id: uuid.UUID) -> int:
         """Check every version's signature and the hash chain; returns the number of versions."""
         prev: str | None = None
-        jwk = OKPKey.import_key(self._key.public_jwk())
+        jwk = self._key.public_jwk()
         versions = self.versions(passport_id)
         for v in versions:
             payload = verify_version_jws(v.jws, jwk)
@@ -753,12 +752,11 @@ class PassportService:
         if self.key_resolver is None:
             raise Unauthorized("no key resolver configured to check backup copies", rule="passport backup copy")
         try:
-            header = jws.extract_compact(token.encode()).protected
-        except JoseError as exc:
+            header, _ = peek(token)
+        except CredentialRejected as exc:
             raise InvalidInput(f"jws: {exc}", field="jws", rule="RFC 7515 compact serialisation") from exc
         kid = str(header.get("kid", ""))
-        jwk = OKPKey.import_key(dict(self.key_resolver.jwk_for(kid)))
-        payload = verify_version_jws(token, jwk)
+        payload = verify_version_jws(token, self.key_resolver.jwk_for(kid))
         issuer = str(payload.get("issuer", ""))
         if not kid.startswith(issuer + "#"):
             raise Unauthorized("jws: signing key does not belong to the issuer", rule="kid is a DID URL of the issuer")
@@ -908,12 +906,7 @@ class PassportService:
             "change": change,
             "passport": record,
         }
-        token = jws.serialize_compact(
-            {"alg": "Ed25519", "typ": JWS_TYP, "kid": self._kid},
-            _canonical(payload),
-            self._key.jwk,
-            algorithms=["Ed25519"],
-        )
+        token = sign_compact({"typ": JWS_TYP, "kid": self._kid}, _canonical(payload), self._key)
         digest = _digest(token)
         conn.execute(
             _INSERT_VERSION,
@@ -968,13 +961,12 @@ class PassportService:
         return passport
 
 
-def verify_version_jws(token: str, jwk: OKPKey) -> dict[str, Any]:
-    """Verify a passport version JWS (Ed25519 only) and return its payload."""
+def verify_version_jws(token: str, jwk: Mapping[str, Any]) -> dict[str, Any]:
+    """Verify a passport version JWS (Ed25519 only) with the public ``jwk``; return its payload."""
     try:
-        obj = jws.deserialize_compact(token, jwk, algorithms=["Ed25519"])
-    except (JoseError, ValueError) as exc:
+        header, data = verify_compact(token, jwk, typ=None, algs=("Ed25519",))
+    except CredentialRejected as exc:
         raise Unauthorized(f"jws: signature does not verify ({exc})", rule="RFC 7515; Ed25519 (RFC 8037)") from exc
-    if obj.protected.get("typ") != JWS_TYP:
+    if header.get("typ") != JWS_TYP:
         raise InvalidInput(f"jws: typ must be {JWS_TYP}", field="jws.typ", rule="passport version JWS")
-    data: dict[str, Any] = json.loads(obj.payload)
     return data

@@ -237,5 +237,5 @@ def test_passport_version_vector(
     )
     (version,) = svc.versions(passport.passport_id)
     assert version.jws == PASSPORT_JWS
-    payload = verify_version_jws(version.jws, IDENTITY.keys[0].jwk)
+    payload = verify_version_jws(version.jws, PUBLIC_JWK)
     assert payload["issuer"] == DID and payload["version"] == 1 and payload["prev"] is None
