@@ -58,7 +58,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import anyio.to_thread
@@ -74,7 +74,15 @@ from batpass.dataspace import (
     Participant,
     QueryAssetSource,
 )
-from batpass.ledger import LedgerService, sign_summary, verify_summary
+from batpass.ledger import (
+    LedgerService,
+    ReceivedSummary,
+    Tombstone,
+    UpstreamSummary,
+    encode_summary,
+    sign_summary,
+    verify_summary,
+)
 from batpass.trust import CredentialRejected, NodeIdentity, SelfIssued, peek, sign_compact, verify_compact
 
 __all__ = [
@@ -178,7 +186,7 @@ class _Channel:
 class Upstream:
     """A node's upstream answer for one of its lots."""
 
-    summary: dict[str, Any]
+    summary: UpstreamSummary
     token: str
     tiers: int
     suppliers: list[str] = field(default_factory=list)  # direct suppliers asked, in order of contact
@@ -233,8 +241,9 @@ class _Clock:
         return self.phases
 
 
-def _content(summary: Mapping[str, Any]) -> str:
-    return json.dumps({k: v for k, v in summary.items() if k != "computedAt"}, sort_keys=True)
+def _content(summary: UpstreamSummary) -> str:
+    """What a summary says, apart from when it was computed (its wire form, time left blank)."""
+    return json.dumps(encode_summary(replace(summary, computed_at="")), sort_keys=True)
 
 
 def _digest(parts: Any) -> str:
@@ -500,7 +509,7 @@ class FederatedTrace:
 
     async def _ask_up(
         self, did: str, lot: str, reported: list[float], sem: asyncio.Semaphore
-    ) -> tuple[str, int, dict[str, Any]] | str:
+    ) -> tuple[str, int, UpstreamSummary] | str:
         """One supplier lot: (signed summary, tiers, summary) or the tombstone reason."""
         async with sem:
             try:
@@ -514,7 +523,7 @@ class FederatedTrace:
                 return r.reason
             except BatpassError:
                 return "supplier's summary does not verify"
-        if summary["issuer"] != did or summary["subject"]["id"] != lot:
+        if summary.issuer != did or summary.subject.id != lot:
             return "supplier's summary is not about the lot it shipped"
         tiers = answer.get("tiers")
         ms = answer.get("ms")
@@ -606,7 +615,7 @@ class FederatedTrace:
             self._branches.clear()
         self._branches[key] = found
 
-    def _fold(self, br: _Branches, answers: list[tuple[str, int, dict[str, Any]] | str]) -> str:
+    def _fold(self, br: _Branches, answers: list[tuple[str, int, UpstreamSummary] | str]) -> str:
         """Fold supplier summaries whose content differs from the stored ones; return the input
         key: change mark, stored summaries of the boundary lots, live branch results."""
         stored = self.ledger.received_summaries(self.owner, br.boundary)
@@ -615,23 +624,23 @@ class FederatedTrace:
             if isinstance(ans, str):
                 continue
             token, _tiers, received = ans
-            have = stored.get(lot)
-            if have is None or have["issuer"] != did or _content(have["summary"]) != _content(received):
+            have: ReceivedSummary | None = stored.get(lot)
+            if have is None or have.issuer != did or _content(have.summary) != _content(received):
                 self.ledger.receive_summary(self.owner, token)
                 changed = True
         if changed:
             stored = self.ledger.received_summaries(self.owner, br.boundary)
         mark = self.ledger.change_mark(self.owner)
         live = [ans if isinstance(ans, str) else ans[1] for ans in answers]
-        return _digest([mark, br.mark, sorted((k, v["jws"]) for k, v in stored.items()), live])
+        return _digest([mark, br.mark, sorted((k, v.jws) for k, v in stored.items()), live])
 
     def _sign_up(
-        self, subject: str, tombstones: list[dict[str, Any]], credentials: Sequence[str] = ()
-    ) -> tuple[dict[str, Any], str]:
+        self, subject: str, tombstones: list[Tombstone], credentials: Sequence[str] = ()
+    ) -> tuple[UpstreamSummary, str]:
         summary = self.ledger.summary(self.owner, subject, credentials=credentials)
         # the ledger marks lots received without a summary; the live answer says why instead
-        own = [t for t in summary["tombstones"] if t.get("reason") != _GENERIC_TOMBSTONE]
-        summary["tombstones"] = own + tombstones
+        own = [t for t in summary.tombstones if t.reason != _GENERIC_TOMBSTONE]
+        summary = replace(summary, tombstones=(*own, *tombstones))
         return summary, sign_summary(summary, self.identity)
 
     # -- upstream --------------------------------------------------------------------------------
@@ -675,16 +684,16 @@ class FederatedTrace:
             return Upstream(hit.summary, hit.token, hit.tiers, hit.suppliers, hit.failed, clock.total())
         failed: dict[str, str] = {}
         tiers = 0
-        tombstones: list[dict[str, Any]] = []
-        deeper: list[dict[str, Any]] = []
+        tombstones: list[Tombstone] = []
+        deeper: list[Tombstone] = []
         for (did, _lot), ans in zip(br.partners, answers, strict=True):
             if isinstance(ans, str):
                 failed.setdefault(did, ans)
-                tombstones.append({"tier": 1, "reason": ans})
+                tombstones.append(Tombstone(tier=1, reason=ans))
                 continue
             _token, sub_tiers, received = ans
             tiers = max(tiers, sub_tiers)
-            deeper.extend({"tier": int(t["tier"]) + 1, "reason": str(t["reason"])} for t in received["tombstones"])
+            deeper.extend(Tombstone(tier=t.tier + 1, reason=t.reason) for t in received.tombstones)
         summary, token = await anyio.to_thread.run_sync(self._sign_up, subject, tombstones + deeper, creds)
         clock.lap("signed")
         suppliers: list[str] = []
@@ -839,19 +848,20 @@ class FederatedTrace:
         started = time.perf_counter()
         up = await self.upstream(subject)
         s = up.summary
-        tombstones = [dict(t) for t in s["tombstones"]]
+        wire = encode_summary(s)
+        tombstones = [{"tier": t.tier, "reason": t.reason} for t in s.tombstones]
         return {
-            "subject": s["subject"],
+            "subject": wire["subject"],
             "direction": "up",
             "complete": not tombstones,
             "hops": up.tiers - 1,
             "path": [self.owner, *up.suppliers],
-            "mines_reached": s["minesReached"],
+            "mines_reached": s.mines_reached,
             "tombstones": tombstones,
             "unreachable_suppliers": [{"did": d, "reason": r} for d, r in up.failed.items()],
-            "shares_by_country": {el: v["originByCountry"] for el, v in s["elements"].items()},
-            "high_risk_share": {el: v["highRiskShare"] for el, v in s["elements"].items()},
-            "summary": s,
+            "shares_by_country": {el: dict(v.origin_by_country) for el, v in s.elements.items()},
+            "high_risk_share": {el: v.high_risk_share for el, v in s.elements.items()},
+            "summary": wire,
             "timing": up.timing,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
         }

@@ -37,6 +37,7 @@ from typing import Any, Protocol, Self, TypeVar
 
 from batpass.core.countries import ISO3166_ALPHA2
 from batpass.core.errors import Conflict, InvalidInput, NotFound
+from batpass.core.summary import UpstreamSummary
 from batpass.ledger._materials import ELEMENTS, MATERIALS, Element, Material
 from batpass.ledger.errors import LotOverdrawn, MassBalanceViolation, UnitMismatch
 
@@ -58,6 +59,7 @@ __all__ = [
     "OutputSpec",
     "Quantity",
     "Receipt",
+    "ReceivedSummary",
     "RecycledOrigin",
     "Shipment",
     "Site",
@@ -292,6 +294,17 @@ class Edge:
     parent: LotId
     event_id: EventId
     input_kg: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceivedSummary:
+    """A supplier's signed upstream summary its receiver holds for one supplier lot: the issuer,
+    the compact JWS as received and the summary it carries
+    (:meth:`LedgerService.received_summaries`)."""
+
+    issuer: str
+    jws: str
+    summary: UpstreamSummary
 
 
 @dataclass

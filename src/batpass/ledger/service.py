@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, select, update
 
 from batpass.core.errors import BatpassError, Conflict, Forbidden, InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
+from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary, decode_summary, encode_summary
 from batpass.ledger import _sql as t
 from batpass.ledger._chain import GENESIS, batch_payload, event_hash, merkle_root, sign_batch, verify_batch
 from batpass.ledger._materials import Element
@@ -34,6 +35,7 @@ from batpass.ledger.model import (
     EventKind,
     Lot,
     LotId,
+    ReceivedSummary,
     RecycledOrigin,
     apply_event,
     check_batch_events,
@@ -491,15 +493,16 @@ class LedgerService:
         ]
         return len(fresh), len(items) - len(fresh), len(batch_rows), alerts_out
 
-    def _received(self, conn: Any, owner: str, from_lots: Sequence[str]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
+    def _received(self, conn: Any, owner: str, from_lots: Sequence[str]) -> dict[str, UpstreamSummary]:
+        """The received summaries of supplier lots (stored in their wire form, verified on receipt)."""
+        out: dict[str, UpstreamSummary] = {}
         for part in t.chunks(list(from_lots)):
             for lot, summary in conn.execute(
                 select(t.received_summaries.c.lot, t.received_summaries.c.summary).where(
                     t.received_summaries.c.owner == owner, t.received_summaries.c.lot.in_(part)
                 )
             ):
-                out[lot] = json.loads(summary)
+                out[lot] = decode_summary(json.loads(summary))
         return out
 
     def _authorisations(self, conn: Any, owner: str) -> list[Authorisation]:
@@ -654,10 +657,10 @@ class LedgerService:
             seq = uow.conn.execute(select(t.heads.c.seq).where(t.heads.c.owner == owner)).scalar()
         return int(seq or 0)
 
-    def received_summaries(self, owner: str, lots: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """The suppliers' summaries ``owner`` holds for the given supplier lots, as ``{lot:
-        {"issuer", "jws", "summary"}}`` (lots without one are absent)."""
-        out: dict[str, dict[str, Any]] = {}
+    def received_summaries(self, owner: str, lots: Sequence[str]) -> dict[str, ReceivedSummary]:
+        """The suppliers' summaries ``owner`` holds for the given supplier lots, by supplier lot
+        (lots without one are absent)."""
+        out: dict[str, ReceivedSummary] = {}
         with UnitOfWork(self.engine, write=False) as uow:
             for part in t.chunks(list(lots)):
                 rows = uow.conn.execute(
@@ -669,7 +672,7 @@ class LedgerService:
                     ).where(t.received_summaries.c.owner == owner, t.received_summaries.c.lot.in_(part))
                 )
                 for lot, issuer, jws, summary in rows:
-                    out[lot] = {"issuer": issuer, "jws": jws, "summary": json.loads(summary)}
+                    out[lot] = ReceivedSummary(issuer=issuer, jws=jws, summary=decode_summary(json.loads(summary)))
         return out
 
     def receipts_of(self, owner: str, from_owner: str, from_lot: str) -> list[str]:
@@ -727,13 +730,13 @@ class LedgerService:
     # ------------------------------------------------------------------ summaries
     def summary(
         self, owner: str, subject: str, *, credentials: Sequence[str] = (), footprint: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> UpstreamSummary:
         """The upstream summary of a lot or battery (docs/contracts.md), from the profile precomputed
         when the lot was recorded; supplier summaries are folded in without their identities."""
         lot = self.resolve_subject(owner, subject)
         prof = profile_of(lot)
         tombstones = [
-            {"tier": 1, "reason": "a supplier lot was received without an upstream summary"}
+            Tombstone(tier=1, reason="a supplier lot was received without an upstream summary")
             for k, m in prof["xm"].items()
             if m < 0
         ]
@@ -742,13 +745,13 @@ class LedgerService:
         if folded:
             with UnitOfWork(self.engine, write=False) as uow:
                 for s in self._received(uow.conn, owner, [k.split("|", 1)[1] for k in folded]).values():
-                    creds.extend(c for c in s.get("credentials", []) if c not in creds)
+                    creds.extend(c for c in s.credentials if c not in creds)
         if footprint is None and self._footprints is not None:
             footprint = self._footprints(
                 battery=lot.battery.id if lot.battery is not None else None, material=lot.material
             )
         return build_summary(
-            subject_kind="battery" if lot.battery is not None else "lot",
+            subject_kind=SubjectKind.BATTERY if lot.battery is not None else SubjectKind.LOT,
             subject_id=lot.battery.id if lot.battery is not None else str(lot.id),
             material=lot.material,
             issuer=owner,
@@ -763,12 +766,12 @@ class LedgerService:
     def signed_summary(self, owner: str, subject: str, **kw: Any) -> str:
         return sign_summary(self.summary(owner, subject, **kw), self.identity_for(owner))
 
-    def receive_summary(self, owner: str, token: str) -> dict[str, Any]:
+    def receive_summary(self, owner: str, token: str) -> UpstreamSummary:
         """Record a supplier's signed summary for a lot it dispatched to ``owner`` (the subject id
         is the supplier's lot id named in our receipt). Lots already received from it, and what
         was made from them, get their profiles recomputed."""
         summary = verify_summary(token, self.resolve_key)
-        lot_id = summary["subject"]["id"]
+        lot_id = summary.subject.id
         now = _dt.datetime.now(_dt.UTC)
         with UnitOfWork(self.engine) as uow:
             conn = uow.conn
@@ -781,15 +784,15 @@ class LedgerService:
                 t.received_summaries.insert().values(
                     owner=owner,
                     lot=lot_id,
-                    issuer=summary["issuer"],
+                    issuer=summary.issuer,
                     jws=token,
-                    summary=_DUMPS(summary),
+                    summary=_DUMPS(encode_summary(summary)),
                     received_at=now,
                 )
             )
             received = conn.execute(
                 select(t.edges.c.child).where(
-                    t.edges.c.owner == owner, t.edges.c.parent_owner == summary["issuer"], t.edges.c.parent == lot_id
+                    t.edges.c.owner == owner, t.edges.c.parent_owner == summary.issuer, t.edges.c.parent == lot_id
                 )
             ).all()
             for (child,) in received:

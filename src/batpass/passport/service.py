@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from batpass.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from batpass.core.ids import BatteryId, new_uuid7
+from batpass.ledger import UpstreamSummary
 from batpass.passport import _sql
 from batpass.passport.errors import LifecycleViolation, NotResponsible, PassportNotFound
 from batpass.passport.model import (
@@ -139,39 +140,28 @@ def load_static_product_data(source: str | Path | Mapping[str, Any]) -> StaticPr
     return StaticProductData(model_id=raw["model_id"], category=category, gtin=raw["gtin"], values=values)
 
 
-def summary_values(summary: Mapping[str, Any] | None, footprint: Mapping[str, Any] | None) -> dict[str, Any]:
+def summary_values(summary: UpstreamSummary | None, footprint: Mapping[str, Any] | None) -> dict[str, Any]:
     """Data points taken from an upstream summary (docs/contracts.md) and a footprint.
 
-    ``material_origin`` <- ``elements.*.originByCountry``; ``recycled_content`` <-
-    ``elements.*.recycled`` (pre/post-consumer kept apart, Art. 8); ``carbon_footprint`` and
-    ``carbon_footprint_stages`` <- the footprint (``kg_co2e_per_kwh``, ``stages`` in kg CO2e/kWh,
-    a stage not provided stays absent, never zero).
+    ``material_origin`` <- each element's origin by country; ``recycled_content`` <- each
+    element's recycled shares (pre/post-consumer kept apart, Art. 8); ``carbon_footprint`` and
+    ``carbon_footprint_stages`` <- the footprint given, else the summary's (``kg_co2e_per_kwh``,
+    ``stages`` in kg CO2e/kWh, a stage not provided stays absent, never zero).
     """
     out: dict[str, Any] = {}
-    if summary:
-        elements = summary.get("elements") or {}
-        if not isinstance(elements, Mapping):
-            raise InvalidInput(
-                "summary.elements must be an object", field="summary.elements", rule="upstream summary 1.0"
-            )
+    if summary is not None:
         origin: dict[str, Any] = {}
         recycled: dict[str, Any] = {}
-        for sym, el in sorted(elements.items()):
+        for sym, el in sorted(summary.elements.items()):
             name = ELEMENT_NAMES.get(sym, sym)
-            by_country = el.get("originByCountry") or {}
-            if by_country:
-                origin[name] = {c: float(v) for c, v in sorted(by_country.items())}
-            rec = el.get("recycled")
-            if rec:
-                recycled[name] = {
-                    "pre": float(rec.get("preConsumer", 0.0)),
-                    "post": float(rec.get("postConsumer", 0.0)),
-                }
+            if el.origin_by_country:
+                origin[name] = {c: float(v) for c, v in sorted(el.origin_by_country.items())}
+            recycled[name] = {"pre": float(el.recycled.pre_consumer), "post": float(el.recycled.post_consumer)}
         if origin:
             out["material_origin"] = origin
         if recycled:
             out["recycled_content"] = coerce_value(FIELDS_BY_KEY["recycled_content"], recycled)
-    fp = footprint if footprint is not None else (summary or {}).get("footprint")
+    fp = footprint if footprint is not None else (summary.footprint if summary is not None else None)
     if fp:
         total = fp.get("kg_co2e_per_kwh")
         if total is not None:
@@ -272,7 +262,7 @@ class PassportService:
         battery: BatteryId,
         *,
         item: Mapping[str, Any] | None = None,
-        summary: Mapping[str, Any] | None = None,
+        summary: UpstreamSummary | None = None,
         footprint: Mapping[str, Any] | None = None,
         credentials: Sequence[str] = (),
         actor: str | None = None,

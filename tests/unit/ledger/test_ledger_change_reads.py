@@ -66,11 +66,11 @@ def test_change_mark_receipts_and_received_summaries(make_store: Callable[[Seque
     cells.receive_summary(OWNER, token)
     got = cells.received_summaries(OWNER, ["ore-shipped", "unknown"])
     assert set(got) == {"ore-shipped"}
-    assert got["ore-shipped"]["jws"] == token and got["ore-shipped"]["issuer"] == MINE
-    assert got["ore-shipped"]["summary"]["subject"]["id"] == "ore-shipped"
+    assert got["ore-shipped"].jws == token and got["ore-shipped"].issuer == MINE
+    assert got["ore-shipped"].summary.subject.id == "ore-shipped"
     # receiving a summary recomputes profiles but records no event: the stored JWS is what changes
     assert cells.change_mark(OWNER) == 1
     later = mine.signed_summary(MINE, "ore-shipped", credentials=["urn:example:credential"])
     assert later != token
     cells.receive_summary(OWNER, later)
-    assert cells.received_summaries(OWNER, ["ore-shipped"])["ore-shipped"]["jws"] == later
+    assert cells.received_summaries(OWNER, ["ore-shipped"])["ore-shipped"].jws == later
