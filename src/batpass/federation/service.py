@@ -4,8 +4,10 @@ signed upstream summaries of the lots they shipped to it; and only its direct cu
 their batteries contain a lot it shipped them (the downstream recall question). Each partner
 answers the same way, recursively.
 
-Composition-level: it joins the ledger (summaries, received summaries, local traces) and the
-connector (DSP consumer; an asset source on the provider), which must not import each other.
+Composition-level: it joins the ledger (typed summaries, received summaries, local traces, and
+who shipped a received lot or received a shipped one: ``suppliers_of``, ``customers_of``; never
+the events' JSON) and the connector (DSP consumer; an asset source on the provider), which must
+not import each other.
 
 - Provider side: :class:`FederatedTrace` is the ``QueryAssetSource`` of two assets (access and
   usage policy ``Membership eq active``, CX-0152), each pulled with ``?lot=ID``:
@@ -75,6 +77,7 @@ from batpass.dataspace import (
     QueryAssetSource,
 )
 from batpass.ledger import (
+    CustomerLot,
     LedgerService,
     ReceivedSummary,
     Tombstone,
@@ -483,7 +486,7 @@ class FederatedTrace:
         self._secret = secrets.token_bytes(32)  # keys this node's battery marks (see _mark)
         # one computation per question at a time: concurrent askers of the same answer share it
         self._inflight: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
-        self._produced: dict[str, dict[str, Any]] = {}  # lot → event that produced it (immutable)
+        self._customers: dict[str, CustomerLot] = {}  # shipped lot → its customer (immutable)
         self._branches: dict[tuple[str, str], _Branches] = {}
         self._up: OrderedDict[tuple[str, str], tuple[str, Upstream]] = OrderedDict()
         self._down: OrderedDict[tuple[str, str], tuple[str, Downstream]] = OrderedDict()
@@ -553,19 +556,19 @@ class FederatedTrace:
 
     # -- own ledger (sync: run in worker threads) ------------------------------------------------
 
-    def _event_of(self, lot_id: str) -> dict[str, Any]:
-        """The event that produced one of this node's lots (its body, as recorded; immutable)."""
-        hit = self._produced.get(lot_id)
+    def _shipped_to(self, lot_id: str) -> str | None:
+        """Whom one of this node's lots was shipped to (another owner), or None; a lot's
+        shipment never changes once recorded, so a known answer is kept."""
+        hit = self._customers.get(lot_id)
         if hit is not None:
-            return hit
-        lot = self.ledger.lot(self.owner, lot_id)
-        rows = self.ledger.events(self.owner, after_seq=lot.seq - 1, limit=1) if lot.seq >= 1 else []
-        event: dict[str, Any] = rows[0]["event"] if rows and rows[0]["seq"] == lot.seq else {}
-        if event:
-            if len(self._produced) >= _CACHE_MAX:
-                self._produced.clear()
-            self._produced[lot_id] = event
-        return event
+            return hit.customer
+        found = self.ledger.customers_of(self.owner, [lot_id])
+        if not found:
+            return None
+        if len(self._customers) >= _CACHE_MAX:
+            self._customers.clear()
+        self._customers[lot_id] = found[0]
+        return found[0].customer
 
     def _up_branches(self, subject: str) -> _Branches:
         mark = self.ledger.change_mark(self.owner)
@@ -575,12 +578,11 @@ class FederatedTrace:
         trace = self.ledger.trace(self.owner, subject)
         partners: list[tuple[str, str]] = []
         boundary: list[str] = []
-        for b in trace["boundaries"]:
-            receipt = self._event_of(str(b["lot"])).get("receipt") or {}
-            key = (str(receipt.get("from_owner", "")), str(receipt.get("from_lot", "")))
-            if key[1] and key[1] not in boundary:
+        for received in self.ledger.suppliers_of(self.owner, [str(b["lot"]) for b in trace["boundaries"]]):
+            key = (received.supplier, str(received.supplier_lot))
+            if key[1] not in boundary:
                 boundary.append(key[1])
-            if key[0] and key[1] and key[0] != self.owner and key not in partners:
+            if key[0] != self.owner and key not in partners:
                 partners.append(key)
         found = _Branches(mark, (str(trace["root"]["lot"]),), tuple(partners), tuple(boundary))
         self._remember_branches(("up", subject), found)
@@ -597,15 +599,16 @@ class FederatedTrace:
         for lot in lots:
             trace = self.ledger.trace(self.owner, lot, direction="down")
             batteries.update(trace["batteries"])
+            shipped: list[str] = []
             for row in trace["lots"]:
                 if row["owner"] != self.owner:
                     continue
                 affected.add(row["id"])
-                if row["kind"] != "shipment":
-                    continue
-                to = (self._event_of(row["id"]).get("shipment") or {}).get("to_owner")
-                if isinstance(to, str) and to and to != self.owner and (to, row["id"]) not in partners:
-                    partners.append((to, row["id"]))
+                if row["kind"] == "shipment":
+                    shipped.append(row["id"])
+            for sold in self.ledger.customers_of(self.owner, shipped):
+                if (sold.customer, str(sold.lot)) not in partners:
+                    partners.append((sold.customer, str(sold.lot)))
         found = _Branches(mark, lots, tuple(partners), batteries=tuple(sorted(batteries)), affected=len(affected))
         self._remember_branches(("down", key), found)
         return found
@@ -814,11 +817,7 @@ class FederatedTrace:
             down = await self.downstream(lot_id, requester=asker, lots=tuple(mine), salt=salt)
             return {"answer": down.token, "tiers": down.tiers, "ms": down.timing.get("total")}
         hidden = NotFound(f"no lot {lot_id} shipped to you", field="lot", rule="upstream summary: lots shipped to you")
-        try:
-            ev = await anyio.to_thread.run_sync(self._event_of, lot_id)
-        except NotFound as exc:
-            raise hidden from exc
-        if ev.get("kind") != "shipment" or (ev.get("shipment") or {}).get("to_owner") != asker:
+        if await anyio.to_thread.run_sync(self._shipped_to, lot_id) != asker:
             raise hidden
         up = await self.upstream(lot_id, asker)
         return {"summary": up.token, "tiers": up.tiers, "ms": up.timing.get("total")}

@@ -47,6 +47,7 @@ __all__ = [
     "PASSPORT_STATUSES",
     "BatteryInfo",
     "CustodyModel",
+    "CustomerLot",
     "Edge",
     "Effect",
     "Event",
@@ -63,6 +64,7 @@ __all__ = [
     "RecycledOrigin",
     "Shipment",
     "Site",
+    "SupplierLot",
     "Unit",
     "apply_event",
     "parse_event",
@@ -294,6 +296,26 @@ class Edge:
     parent: LotId
     event_id: EventId
     input_kg: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupplierLot:
+    """A lot its owner received from another owner: ``lot`` is the owner's receipt lot,
+    ``supplier`` the owner (DID) that shipped it and ``supplier_lot`` the supplier's dispatched
+    lot named in the receipt (:meth:`LedgerService.suppliers_of`)."""
+
+    lot: LotId
+    supplier: str
+    supplier_lot: LotId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerLot:
+    """A lot its owner shipped to another owner: ``lot`` is the shipment's output lot,
+    ``customer`` the owner (DID) it was shipped to (:meth:`LedgerService.customers_of`)."""
+
+    lot: LotId
+    customer: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, and_, func, select, update
 
 from batpass.core.errors import BatpassError, Conflict, Forbidden, InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
@@ -30,6 +30,7 @@ from batpass.ledger._summary import build_summary, sign_summary, verify_summary
 from batpass.ledger._trace import frontier_search, profiles_from_graph, shares
 from batpass.ledger.model import (
     CustodyModel,
+    CustomerLot,
     Event,
     EventId,
     EventKind,
@@ -37,6 +38,7 @@ from batpass.ledger.model import (
     LotId,
     ReceivedSummary,
     RecycledOrigin,
+    SupplierLot,
     apply_event,
     check_batch_events,
     event_body,
@@ -684,6 +686,51 @@ class LedgerService:
                 .order_by(t.edges.c.child)
             ).all()
         return [str(r[0]) for r in rows]
+
+    def suppliers_of(self, owner: str, lots: Iterable[str]) -> list[SupplierLot]:
+        """Which of ``owner``'s ``lots`` were received from another owner, and from whom: each
+        receipt's supplier and the supplier's dispatched lot it names (the receipt's edge across
+        the partition boundary), in the order of ``lots``. Other lots are left out."""
+        want = list(dict.fromkeys(str(x) for x in lots))
+        found: dict[str, SupplierLot] = {}
+        with UnitOfWork(self.engine, write=False) as uow:
+            for part in t.chunks(want):
+                rows = uow.conn.execute(
+                    select(t.edges.c.child, t.edges.c.parent_owner, t.edges.c.parent).where(
+                        t.edges.c.owner == owner, t.edges.c.child.in_(part), t.edges.c.parent_owner != owner
+                    )
+                )
+                for child, supplier, supplier_lot in rows:
+                    found[child] = SupplierLot(lot=LotId(child), supplier=supplier, supplier_lot=LotId(supplier_lot))
+        return [found[x] for x in want if x in found]
+
+    def customers_of(self, owner: str, lots: Iterable[str]) -> list[CustomerLot]:
+        """Which of ``owner``'s ``lots`` were shipped to another owner, and to whom: the
+        ``to_owner`` of the shipment that produced each (a move between the owner's own sites has
+        none), in the order of ``lots``. Other lots are left out."""
+        want = list(dict.fromkeys(str(x) for x in lots))
+        found: dict[str, CustomerLot] = {}
+        with UnitOfWork(self.engine, write=False) as uow:
+            for part in t.chunks(want):
+                rows = uow.conn.execute(
+                    select(t.lots.c.id, t.events.c.body)
+                    .select_from(
+                        t.lots.join(
+                            t.events, and_(t.events.c.owner == t.lots.c.owner, t.events.c.id == t.lots.c.event_id)
+                        )
+                    )
+                    .where(
+                        t.lots.c.owner == owner,
+                        t.lots.c.id.in_(part),
+                        t.lots.c.kind == EventKind.SHIPMENT.value,
+                    )
+                )
+                for lot_id, body in rows:
+                    shipment = parse_event(json.loads(body)).shipment
+                    to = shipment.to_owner if shipment is not None else None
+                    if to and to != owner:
+                        found[lot_id] = CustomerLot(lot=LotId(lot_id), customer=to)
+        return [found[x] for x in want if x in found]
 
     # ------------------------------------------------------------------ trace
     def trace(
