@@ -831,7 +831,7 @@ class LedgerService:
                 t.received_summaries.insert().values(
                     owner=owner,
                     lot=lot_id,
-                    issuer=summary.issuer,
+                    issuer=str(summary.issuer),
                     jws=token,
                     summary=_DUMPS(encode_summary(summary)),
                     received_at=now,
@@ -839,7 +839,7 @@ class LedgerService:
             )
             received = conn.execute(
                 select(t.edges.c.child).where(
-                    t.edges.c.owner == owner, t.edges.c.parent_owner == summary.issuer, t.edges.c.parent == lot_id
+                    t.edges.c.owner == owner, t.edges.c.parent_owner == str(summary.issuer), t.edges.c.parent == lot_id
                 )
             ).all()
             for (child,) in received:
