@@ -25,6 +25,7 @@ from passport_testkit import EXAMPLE, ITEM, OPERATOR, FixedClock, make_app, make
 
 from batpass.compliance import load_ruleset
 from batpass.core.ids import BatteryId
+from batpass.ledger import decode_summary
 from batpass.passport import MIGRATIONS_DIR, PassportRules, load_static_product_data
 from batpass.store import MIGRATIONS_DIR as STORE_MIGRATIONS
 from batpass.store import make_engine, upgrade
@@ -60,10 +61,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     svc = make_service(
         engine, identity, PassportRules.from_ruleset(load_ruleset()), FixedClock(dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
     )
-    p = svc.build(load_static_product_data(EXAMPLE), BAT, item=ITEM, summary=make_summary(BAT))
+    p = svc.build(load_static_product_data(EXAMPLE), BAT, item=ITEM, summary=decode_summary(make_summary(BAT)))
     svc.mark_waste(p.passport_id, waste_operator=OPERATOR, actor=OPERATOR)
     ended = BatteryId("04012345000009", "WEB-0002")
-    q = svc.build(load_static_product_data(EXAMPLE), ended, item=ITEM, summary=make_summary(ended))
+    q = svc.build(load_static_product_data(EXAMPLE), ended, item=ITEM, summary=decode_summary(make_summary(ended)))
     svc.mark_waste(q.passport_id, waste_operator=OPERATOR, actor=OPERATOR)
     svc.recycle(q.passport_id, recycler="did:web:recycler.example", actor=OPERATOR)
     with socket.socket() as s:

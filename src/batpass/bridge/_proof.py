@@ -7,6 +7,7 @@ protected header carries ``alg`` (Ed25519 or ES256, never anything else), ``typ`
 entry's ``assertedBy``. Verification rebuilds the payload from the entry as received, so any
 change to the entry breaks the signature; segments must be canonical base64url so that no two
 different strings carry the same signature. Refusals name their reason; nothing here stores.
+Signing and the signature check are trust's one JWS signer (``sign_compact``/``verify_compact``).
 """
 
 from __future__ import annotations
@@ -22,13 +23,10 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import rfc8785
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, OKPKey
 
 from batpass.bridge.errors import EntryMalformed, SignatureRejected, UntrustedAsserter
 from batpass.bridge.model import AssertionPolicy, CrosswalkEntry, SignedEntry
-from batpass.trust import KeyPair, NodeIdentity
+from batpass.trust import CredentialRejected, KeyPair, NodeIdentity, RejectReason, sign_compact, verify_compact
 
 __all__ = ["ENTRY_TYP", "PublicJwkResolver", "parse_document", "sign_entry", "verify_entry"]
 
@@ -67,8 +65,7 @@ def sign_entry(entry: CrosswalkEntry, identity: NodeIdentity, *, key: KeyPair | 
             rule="the asserter signs its own entries",
         )
     kp = key or identity.active("Ed25519")
-    header = {"alg": kp.alg, "typ": ENTRY_TYP, "kid": identity.key_id(kp)}
-    compact = jws.serialize_compact(header, entry.canonical(), kp.jwk, algorithms=[kp.alg])
+    compact = sign_compact({"typ": ENTRY_TYP, "kid": identity.key_id(kp)}, entry.canonical(), kp)
     head, _, sig = compact.split(".")
     return SignedEntry(entry, f"{head}..{sig}")
 
@@ -183,15 +180,12 @@ def verify_entry(
             field="signature",
             rule="RFC 8725 §3.1: key type fits the algorithm",
         )
-    pub = {k: jwk[k] for k in ("kty", "crv", "x", "y") if k in jwk}
-    try:
-        key = OKPKey.import_key(pub) if kty == "OKP" else ECKey.import_key(pub)
-    except (JoseError, ValueError, TypeError) as exc:
-        raise SignatureRejected(f"public key {kid} is unusable", field="signature", rule="RFC 7517") from exc
     token = f"{parts[0]}.{_b64e(payload)}.{_b64e(sig)}"
     try:
-        jws.deserialize_compact(token, key, algorithms=[alg])
-    except (JoseError, ValueError) as exc:
+        verify_compact(token, jwk, typ=ENTRY_TYP, parsed=(header, raw_entry), algs=(alg,))
+    except CredentialRejected as exc:
+        if exc.reason == RejectReason.UNKNOWN_KEY:
+            raise SignatureRejected(f"public key {kid} is unusable", field="signature", rule="RFC 7517") from exc
         raise SignatureRejected(
             f"signature does not verify over the entry's canonical JSON with {kid}", field="signature", rule=_RULE
         ) from exc

@@ -15,6 +15,7 @@ import typer
 
 from batpass.core.errors import ConfigurationError, InvalidInput, NotFound
 from batpass.core.ids import BatteryId
+from batpass.ledger import UpstreamSummary, decode_summary
 
 __all__ = ["app"]
 
@@ -57,6 +58,12 @@ def _read_json(path: Path | None, what: str) -> Any:
         raise InvalidInput(f"{what}: cannot read {path}: {exc}", field=what, rule="a JSON file") from exc
 
 
+def _summary(path: Path | None) -> UpstreamSummary | None:
+    """An upstream summary file (docs/contracts.md), read through the ledger's summary codec."""
+    raw = _read_json(path, "summary")
+    return decode_summary(raw) if raw else None
+
+
 def _find(svc: Any, battery: str) -> Any:
     if battery.startswith("urn:uuid:"):
         import uuid
@@ -88,7 +95,7 @@ def build(
         load_static_product_data(static),
         BatteryId.parse(battery),
         item=_read_json(item, "item") or {},
-        summary=_read_json(summary, "summary"),
+        summary=_summary(summary),
         footprint=_read_json(footprint, "footprint"),
     )
     typer.echo(json.dumps({"passportId": p.urn, "batteryId": p.digital_link, "version": p.version}))

@@ -4,8 +4,10 @@ signed upstream summaries of the lots they shipped to it; and only its direct cu
 their batteries contain a lot it shipped them (the downstream recall question). Each partner
 answers the same way, recursively.
 
-Composition-level: it joins the ledger (summaries, received summaries, local traces) and the
-connector (DSP consumer; an asset source on the provider), which must not import each other.
+Composition-level: it joins the ledger (typed summaries, received summaries, local traces, and
+who shipped a received lot or received a shipped one: ``suppliers_of``, ``customers_of``; never
+the events' JSON) and the connector (DSP consumer; an asset source on the provider), which must
+not import each other.
 
 - Provider side: :class:`FederatedTrace` is the ``QueryAssetSource`` of two assets (access and
   usage policy ``Membership eq active``, CX-0152), each pulled with ``?lot=ID``:
@@ -58,14 +60,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import anyio.to_thread
 import httpx
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import OKPKey
 
 from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized
 from batpass.dataspace import (
@@ -86,8 +85,17 @@ from batpass.dataspace import (
     TransferEnded,
     TransferRefused,
 )
-from batpass.ledger import LedgerService, sign_summary, verify_summary
-from batpass.trust import NodeIdentity, SelfIssued
+from batpass.ledger import (
+    CustomerLot,
+    LedgerService,
+    ReceivedSummary,
+    Tombstone,
+    UpstreamSummary,
+    encode_summary,
+    sign_summary,
+    verify_summary,
+)
+from batpass.trust import CredentialRejected, NodeIdentity, SelfIssued, peek, sign_compact, verify_compact
 
 __all__ = [
     "RECALL_ASSET",
@@ -185,7 +193,7 @@ def _warm(provider: DspProvider, source: FederatedTrace) -> None:
 class Upstream:
     """A node's upstream answer for one of its lots."""
 
-    summary: dict[str, Any]
+    summary: UpstreamSummary
     token: str
     tiers: int
     suppliers: list[str] = field(default_factory=list)  # direct suppliers asked, in order of contact
@@ -240,8 +248,9 @@ class _Clock:
         return self.phases
 
 
-def _content(summary: Mapping[str, Any]) -> str:
-    return json.dumps({k: v for k, v in summary.items() if k != "computedAt"}, sort_keys=True)
+def _content(summary: UpstreamSummary) -> str:
+    """What a summary says, apart from when it was computed (its wire form, time left blank)."""
+    return json.dumps(encode_summary(replace(summary, computed_at="")), sort_keys=True)
 
 
 def _digest(parts: Any) -> str:
@@ -252,17 +261,16 @@ def sign_recall(answer: dict[str, Any], identity: NodeIdentity) -> str:
     """Sign a downstream recall answer as a compact JWS (Ed25519, typ ``batpass-recall+jws``)."""
     kp = identity.active("Ed25519")
     payload = json.dumps(answer, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    header = {"alg": "Ed25519", "kid": identity.key_id(kp), "typ": RECALL_TYP}
-    return jws.serialize_compact(header, payload, kp.jwk, algorithms=["Ed25519"])
+    return sign_compact({"kid": identity.key_id(kp), "typ": RECALL_TYP}, payload, kp)
 
 
 def verify_recall(token: str, resolve_key: Callable[[str], Mapping[str, Any] | None]) -> dict[str, Any]:
     """Verify a recall answer: the key ``kid`` names, the issuer is that key's DID, the shape holds."""
     try:
-        obj = jws.extract_compact(token.encode())
-        headers = obj.headers()
-    except (JoseError, ValueError) as exc:
+        parsed = peek(token)
+    except CredentialRejected as exc:
         raise InvalidInput("recall answer is not a compact JWS", field="answer", rule="RFC 7515 §7.1") from exc
+    headers = parsed[0]
     kid = headers.get("kid")
     if headers.get("typ") != RECALL_TYP or headers.get("alg") != "Ed25519" or not isinstance(kid, str):
         raise InvalidInput(
@@ -272,9 +280,8 @@ def verify_recall(token: str, resolve_key: Callable[[str], Mapping[str, Any] | N
     if jwk is None:
         raise Unauthorized(f"no public key known for {kid}", rule="recall: kid is the issuer's DID URL")
     try:
-        out = jws.deserialize_compact(token, OKPKey.import_key(dict(jwk)), algorithms=["Ed25519"])
-        answer: dict[str, Any] = json.loads(out.payload)
-    except (JoseError, ValueError) as exc:
+        _, answer = verify_compact(token, jwk, typ=RECALL_TYP, parsed=parsed, algs=("Ed25519",))
+    except CredentialRejected as exc:
         raise Unauthorized("recall answer signature does not verify", rule="RFC 7515") from exc
     if answer.get("issuer") != kid.split("#", 1)[0]:
         raise Unauthorized("recall answer issuer differs from the signing key's DID", rule="recall")
@@ -442,7 +449,7 @@ class FederatedTrace:
         self._secret = secrets.token_bytes(32)  # keys this node's battery marks (see _mark)
         # one computation per question at a time: concurrent askers of the same answer share it
         self._inflight: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
-        self._produced: dict[str, dict[str, Any]] = {}  # lot → event that produced it (immutable)
+        self._customers: dict[str, CustomerLot] = {}  # shipped lot → its customer (immutable)
         self._branches: dict[tuple[str, str], _Branches] = {}
         self._up: OrderedDict[tuple[str, str], tuple[str, Upstream]] = OrderedDict()
         self._down: OrderedDict[tuple[str, str], tuple[str, Downstream]] = OrderedDict()
@@ -468,7 +475,7 @@ class FederatedTrace:
 
     async def _ask_up(
         self, did: str, lot: str, reported: list[float], sem: asyncio.Semaphore
-    ) -> tuple[str, int, dict[str, Any]] | str:
+    ) -> tuple[str, int, UpstreamSummary] | str:
         """One supplier lot: (signed summary, tiers, summary) or the tombstone reason."""
         async with sem:
             try:
@@ -482,7 +489,7 @@ class FederatedTrace:
                 return r.reason
             except BatpassError:
                 return "supplier's summary does not verify"
-        if summary["issuer"] != did or summary["subject"]["id"] != lot:
+        if summary.issuer != did or summary.subject.id != lot:
             return "supplier's summary is not about the lot it shipped"
         tiers = answer.get("tiers")
         ms = answer.get("ms")
@@ -512,19 +519,19 @@ class FederatedTrace:
 
     # -- own ledger (sync: run in worker threads) ------------------------------------------------
 
-    def _event_of(self, lot_id: str) -> dict[str, Any]:
-        """The event that produced one of this node's lots (its body, as recorded; immutable)."""
-        hit = self._produced.get(lot_id)
+    def _shipped_to(self, lot_id: str) -> str | None:
+        """Whom one of this node's lots was shipped to (another owner), or None; a lot's
+        shipment never changes once recorded, so a known answer is kept."""
+        hit = self._customers.get(lot_id)
         if hit is not None:
-            return hit
-        lot = self.ledger.lot(self.owner, lot_id)
-        rows = self.ledger.events(self.owner, after_seq=lot.seq - 1, limit=1) if lot.seq >= 1 else []
-        event: dict[str, Any] = rows[0]["event"] if rows and rows[0]["seq"] == lot.seq else {}
-        if event:
-            if len(self._produced) >= _CACHE_MAX:
-                self._produced.clear()
-            self._produced[lot_id] = event
-        return event
+            return hit.customer
+        found = self.ledger.customers_of(self.owner, [lot_id])
+        if not found:
+            return None
+        if len(self._customers) >= _CACHE_MAX:
+            self._customers.clear()
+        self._customers[lot_id] = found[0]
+        return found[0].customer
 
     def _up_branches(self, subject: str) -> _Branches:
         mark = self.ledger.change_mark(self.owner)
@@ -534,12 +541,11 @@ class FederatedTrace:
         trace = self.ledger.trace(self.owner, subject)
         partners: list[tuple[str, str]] = []
         boundary: list[str] = []
-        for b in trace["boundaries"]:
-            receipt = self._event_of(str(b["lot"])).get("receipt") or {}
-            key = (str(receipt.get("from_owner", "")), str(receipt.get("from_lot", "")))
-            if key[1] and key[1] not in boundary:
+        for received in self.ledger.suppliers_of(self.owner, [str(b["lot"]) for b in trace["boundaries"]]):
+            key = (received.supplier, str(received.supplier_lot))
+            if key[1] not in boundary:
                 boundary.append(key[1])
-            if key[0] and key[1] and key[0] != self.owner and key not in partners:
+            if key[0] != self.owner and key not in partners:
                 partners.append(key)
         found = _Branches(mark, (str(trace["root"]["lot"]),), tuple(partners), tuple(boundary))
         self._remember_branches(("up", subject), found)
@@ -556,15 +562,16 @@ class FederatedTrace:
         for lot in lots:
             trace = self.ledger.trace(self.owner, lot, direction="down")
             batteries.update(trace["batteries"])
+            shipped: list[str] = []
             for row in trace["lots"]:
                 if row["owner"] != self.owner:
                     continue
                 affected.add(row["id"])
-                if row["kind"] != "shipment":
-                    continue
-                to = (self._event_of(row["id"]).get("shipment") or {}).get("to_owner")
-                if isinstance(to, str) and to and to != self.owner and (to, row["id"]) not in partners:
-                    partners.append((to, row["id"]))
+                if row["kind"] == "shipment":
+                    shipped.append(row["id"])
+            for sold in self.ledger.customers_of(self.owner, shipped):
+                if (sold.customer, str(sold.lot)) not in partners:
+                    partners.append((sold.customer, str(sold.lot)))
         found = _Branches(mark, lots, tuple(partners), batteries=tuple(sorted(batteries)), affected=len(affected))
         self._remember_branches(("down", key), found)
         return found
@@ -574,7 +581,7 @@ class FederatedTrace:
             self._branches.clear()
         self._branches[key] = found
 
-    def _fold(self, br: _Branches, answers: list[tuple[str, int, dict[str, Any]] | str]) -> str:
+    def _fold(self, br: _Branches, answers: list[tuple[str, int, UpstreamSummary] | str]) -> str:
         """Fold supplier summaries whose content differs from the stored ones; return the input
         key: change mark, stored summaries of the boundary lots, live branch results."""
         stored = self.ledger.received_summaries(self.owner, br.boundary)
@@ -583,23 +590,23 @@ class FederatedTrace:
             if isinstance(ans, str):
                 continue
             token, _tiers, received = ans
-            have = stored.get(lot)
-            if have is None or have["issuer"] != did or _content(have["summary"]) != _content(received):
+            have: ReceivedSummary | None = stored.get(lot)
+            if have is None or have.issuer != did or _content(have.summary) != _content(received):
                 self.ledger.receive_summary(self.owner, token)
                 changed = True
         if changed:
             stored = self.ledger.received_summaries(self.owner, br.boundary)
         mark = self.ledger.change_mark(self.owner)
         live = [ans if isinstance(ans, str) else ans[1] for ans in answers]
-        return _digest([mark, br.mark, sorted((k, v["jws"]) for k, v in stored.items()), live])
+        return _digest([mark, br.mark, sorted((k, v.jws) for k, v in stored.items()), live])
 
     def _sign_up(
-        self, subject: str, tombstones: list[dict[str, Any]], credentials: Sequence[str] = ()
-    ) -> tuple[dict[str, Any], str]:
+        self, subject: str, tombstones: list[Tombstone], credentials: Sequence[str] = ()
+    ) -> tuple[UpstreamSummary, str]:
         summary = self.ledger.summary(self.owner, subject, credentials=credentials)
         # the ledger marks lots received without a summary; the live answer says why instead
-        own = [t for t in summary["tombstones"] if t.get("reason") != _GENERIC_TOMBSTONE]
-        summary["tombstones"] = own + tombstones
+        own = [t for t in summary.tombstones if t.reason != _GENERIC_TOMBSTONE]
+        summary = replace(summary, tombstones=(*own, *tombstones))
         return summary, sign_summary(summary, self.identity)
 
     # -- upstream --------------------------------------------------------------------------------
@@ -643,16 +650,16 @@ class FederatedTrace:
             return Upstream(hit.summary, hit.token, hit.tiers, hit.suppliers, hit.failed, clock.total())
         failed: dict[str, str] = {}
         tiers = 0
-        tombstones: list[dict[str, Any]] = []
-        deeper: list[dict[str, Any]] = []
+        tombstones: list[Tombstone] = []
+        deeper: list[Tombstone] = []
         for (did, _lot), ans in zip(br.partners, answers, strict=True):
             if isinstance(ans, str):
                 failed.setdefault(did, ans)
-                tombstones.append({"tier": 1, "reason": ans})
+                tombstones.append(Tombstone(tier=1, reason=ans))
                 continue
             _token, sub_tiers, received = ans
             tiers = max(tiers, sub_tiers)
-            deeper.extend({"tier": int(t["tier"]) + 1, "reason": str(t["reason"])} for t in received["tombstones"])
+            deeper.extend(Tombstone(tier=t.tier + 1, reason=t.reason) for t in received.tombstones)
         summary, token = await anyio.to_thread.run_sync(self._sign_up, subject, tombstones + deeper, creds)
         clock.lap("signed")
         suppliers: list[str] = []
@@ -773,11 +780,7 @@ class FederatedTrace:
             down = await self.downstream(lot_id, requester=asker, lots=tuple(mine), salt=salt)
             return {"answer": down.token, "tiers": down.tiers, "ms": down.timing.get("total")}
         hidden = NotFound(f"no lot {lot_id} shipped to you", field="lot", rule="upstream summary: lots shipped to you")
-        try:
-            ev = await anyio.to_thread.run_sync(self._event_of, lot_id)
-        except NotFound as exc:
-            raise hidden from exc
-        if ev.get("kind") != "shipment" or (ev.get("shipment") or {}).get("to_owner") != asker:
+        if await anyio.to_thread.run_sync(self._shipped_to, lot_id) != asker:
             raise hidden
         up = await self.upstream(lot_id, asker)
         return {"summary": up.token, "tiers": up.tiers, "ms": up.timing.get("total")}
@@ -807,19 +810,20 @@ class FederatedTrace:
         started = time.perf_counter()
         up = await self.upstream(subject)
         s = up.summary
-        tombstones = [dict(t) for t in s["tombstones"]]
+        wire = encode_summary(s)
+        tombstones = [{"tier": t.tier, "reason": t.reason} for t in s.tombstones]
         return {
-            "subject": s["subject"],
+            "subject": wire["subject"],
             "direction": "up",
             "complete": not tombstones,
             "hops": up.tiers - 1,
             "path": [self.owner, *up.suppliers],
-            "mines_reached": s["minesReached"],
+            "mines_reached": s.mines_reached,
             "tombstones": tombstones,
             "unreachable_suppliers": [{"did": d, "reason": r} for d, r in up.failed.items()],
-            "shares_by_country": {el: v["originByCountry"] for el, v in s["elements"].items()},
-            "high_risk_share": {el: v["highRiskShare"] for el, v in s["elements"].items()},
-            "summary": s,
+            "shares_by_country": {el: dict(v.origin_by_country) for el, v in s.elements.items()},
+            "high_risk_share": {el: v.high_risk_share for el, v in s.elements.items()},
+            "summary": wire,
             "timing": up.timing,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
         }

@@ -1,10 +1,27 @@
 """Material ledger: lots, custody events, mass balance per element, hash-chained and signed
-history, trace, upstream summaries, recycled content and credit accounts, outflow watch."""
+history, trace, upstream summaries, recycled content and credit accounts, outflow watch.
+
+The ledger owns the upstream summary (docs/contracts.md): :class:`UpstreamSummary` and its parts,
+and the one codec between it and the wire form (:func:`encode_summary`, :func:`decode_summary`),
+are exported here; other packages import them from here (they are defined in
+``batpass.core.summary`` only so that trust, which the ledger stands on, can read them too)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from batpass.core.summary import (
+    SUMMARY_VERSION,
+    ActiveMaterial,
+    ElementShares,
+    Recycled,
+    SubjectKind,
+    SummarySubject,
+    Tombstone,
+    UpstreamSummary,
+    decode_summary,
+    encode_summary,
+)
 from batpass.ledger._materials import ELEMENTS, MATERIALS, Element, Material
 from batpass.ledger._summary import sign_summary, verify_summary
 from batpass.ledger.errors import DoubleClaim, LotOverdrawn, MassBalanceViolation, UnitMismatch
@@ -12,11 +29,14 @@ from batpass.ledger.model import (
     MASS_TOLERANCE_ABS_KG,
     MASS_TOLERANCE_REL,
     CustodyModel,
+    CustomerLot,
     Event,
     EventKind,
     Lot,
     LotId,
+    ReceivedSummary,
     RecycledOrigin,
+    SupplierLot,
     Unit,
     parse_event,
 )
@@ -35,9 +55,13 @@ __all__ = [
     "MASS_TOLERANCE_REL",
     "MATERIALS",
     "MIGRATIONS_DIR",
+    "SUMMARY_VERSION",
+    "ActiveMaterial",
     "CustodyModel",
+    "CustomerLot",
     "DoubleClaim",
     "Element",
+    "ElementShares",
     "Event",
     "EventKind",
     "FootprintSource",
@@ -47,11 +71,20 @@ __all__ = [
     "LotOverdrawn",
     "MassBalanceViolation",
     "Material",
+    "ReceivedSummary",
     "RecordResult",
+    "Recycled",
     "RecycledOrigin",
+    "SubjectKind",
+    "SummarySubject",
+    "SupplierLot",
+    "Tombstone",
     "Unit",
     "UnitMismatch",
+    "UpstreamSummary",
     "VerifyReport",
+    "decode_summary",
+    "encode_summary",
     "parse_event",
     "sign_summary",
     "verify_summary",

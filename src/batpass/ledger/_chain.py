@@ -7,7 +7,8 @@ swapping two rows breaks the chain. Every batch of events is summarised by a Mer
 JWS (``typ`` ``application/vnd.batpass.ledger-batch+jws``) whose payload also names the previous
 batch's root, so whole batches cannot be dropped from the middle either.
 
-Pure apart from the cryptography library; the key comes from the caller.
+Pure apart from signing, which is trust's one JWS signer (``sign_compact``/``verify_compact``);
+the key comes from the caller.
 """
 
 from __future__ import annotations
@@ -17,11 +18,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import OKPKey
-
-from batpass.trust import NodeIdentity
+from batpass.trust import CredentialRejected, NodeIdentity, peek, sign_compact, verify_compact
 
 __all__ = ["BATCH_TYP", "GENESIS", "event_hash", "merkle_root", "sign_batch", "verify_batch"]
 
@@ -70,25 +67,20 @@ def sign_batch(payload: Mapping[str, Any], identity: NodeIdentity) -> tuple[str,
     kp = identity.active("Ed25519")
     kid = identity.key_id(kp)
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-    token = jws.serialize_compact(
-        {"alg": "Ed25519", "kid": kid, "typ": BATCH_TYP}, body, kp.jwk, algorithms=["Ed25519"]
-    )
-    return kid, token
+    return kid, sign_compact({"kid": kid, "typ": BATCH_TYP}, body, kp)
 
 
 def verify_batch(token: str, resolver: Callable[[str], Mapping[str, Any] | None]) -> dict[str, Any] | None:
     """Verify a batch JWS with the key its ``kid`` names; None when it does not verify."""
     try:
-        obj = jws.extract_compact(token.encode())
-        kid = obj.headers().get("kid")
-        if not isinstance(kid, str) or obj.headers().get("typ") != BATCH_TYP:
+        parsed = peek(token)
+        kid = parsed[0].get("kid")
+        if not isinstance(kid, str) or parsed[0].get("typ") != BATCH_TYP:
             return None
         jwk = resolver(kid)
         if jwk is None:
             return None
-        key = OKPKey.import_key(dict(jwk))
-        out = jws.deserialize_compact(token, key, algorithms=["Ed25519"])
-        payload: dict[str, Any] = json.loads(out.payload)
+        _, payload = verify_compact(token, jwk, typ=BATCH_TYP, parsed=parsed, algs=("Ed25519",))
         return payload
-    except (JoseError, ValueError, KeyError, TypeError):
+    except (CredentialRejected, ValueError, KeyError, TypeError):
         return None

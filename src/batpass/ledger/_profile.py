@@ -26,10 +26,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from batpass.core.summary import ActiveMaterial, ElementShares, Recycled, UpstreamSummary
 from batpass.ledger._materials import ELEMENTS, Element
 from batpass.ledger.model import _STRENGTH, CustodyModel, EventKind, Lot, RecycledOrigin
 
-__all__ = ["Profile", "element_view", "mix_profile", "source_profile", "summary_source_profile"]
+__all__ = ["Profile", "element_shares", "element_view", "mix_profile", "source_profile", "summary_source_profile"]
 
 Profile = dict[str, Any]  # {"e": {element: {...}}, "mines": [site ids], "xm": {boundary key: mines}}
 
@@ -74,11 +75,11 @@ def source_profile(lot: Lot) -> Profile:
     return {"e": e, "mines": mines, "xm": {}}
 
 
-def summary_source_profile(lot: Lot, summary: Mapping[str, Any] | None, key: str) -> Profile:
+def summary_source_profile(lot: Lot, summary: UpstreamSummary | None, key: str) -> Profile:
     """Profile of a lot received from another owner: from the supplier's upstream summary when
     one was received (identities are not in it), otherwise unknown origin (a tombstone)."""
     pre0, post0 = _recycled_flags(lot.recycled)
-    elements = (summary or {}).get("elements", {})
+    elements = summary.elements if summary is not None else {}
     active = lot.is_active_material
     e: dict[str, Any] = {}
     for el, f in lot.composition.items():
@@ -88,31 +89,30 @@ def summary_source_profile(lot: Lot, summary: Mapping[str, Any] | None, key: str
         if s is None:
             ep = dict(_ZERO, pre=pre0, post=post0, cm={lot.custody.value: 1.0}, c={}, s={})
         else:
-            rec = s.get("recycled", {})
-            pre = float(rec.get("preConsumer", 0.0)) if lot.recycled is None else pre0
-            post = float(rec.get("postConsumer", 0.0)) if lot.recycled is None else post0
-            cm = _downgrade(dict(s.get("custodyModels") or {lot.custody.value: 1.0}), lot.custody)
+            pre = float(s.recycled.pre_consumer) if lot.recycled is None else pre0
+            post = float(s.recycled.post_consumer) if lot.recycled is None else post0
+            cm = _downgrade(dict(s.custody_models or {lot.custody.value: 1.0}), lot.custody)
             ep = {
-                "c": dict(s.get("originByCountry", {})),
+                "c": dict(s.origin_by_country),
                 "s": {},
-                "hx": float(s.get("highRiskShare", 0.0)),
+                "hx": float(s.high_risk_share),
                 "pre": pre,
                 "post": post,
                 "cm": cm,
-                "u": 0.0 if s.get("originByCountry") else 1.0,
+                "u": 0.0 if s.origin_by_country else 1.0,
                 "a": 0.0,
                 "apre": 0.0,
                 "apost": 0.0,
             }
-            am = s.get("activeMaterial")
-            if isinstance(am, Mapping) and lot.recycled is None:  # the supplier's active-material view
-                ep["a"] = float(am.get("share", 0.0))
-                ep["apre"] = float(am.get("preConsumer", 0.0))
-                ep["apost"] = float(am.get("postConsumer", 0.0))
+            am = s.active_material
+            if am is not None and lot.recycled is None:  # the supplier's active-material view
+                ep["a"] = float(am.share)
+                ep["apre"] = float(am.pre_consumer)
+                ep["apost"] = float(am.post_consumer)
         if active:
             ep["a"], ep["apre"], ep["apost"] = 1.0, ep["pre"], ep["post"]
         e[el.value] = ep
-    xm = {key: int(summary.get("minesReached", 0))} if summary is not None else {key: -1}
+    xm = {key: int(summary.mines_reached)} if summary is not None else {key: -1}
     return {"e": e, "mines": [], "xm": xm}
 
 
@@ -225,22 +225,47 @@ def _norm(d: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
-def element_view(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> dict[str, Any]:
-    """The shares of one element as the trace and the summary report them."""
+def _high_risk(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> float:
+    """The high-risk share of the element's known origin: local sites on the list, plus what
+    folded supplier summaries reported."""
     hr = set(high_risk_sites)
     known = 1.0 - ep["u"]
     local_hr = sum(v for k, v in ep["s"].items() if k in hr)
     high = (local_hr + ep["hx"]) / known if known > 1e-12 else 0.0
+    return min(1.0, max(0.0, high))
+
+
+def element_view(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> dict[str, Any]:
+    """The shares of one element as the local trace reports them (its wire form; the summary's
+    figures are :func:`element_shares`, computed alike)."""
     return {
         "originByCountry": _norm(ep["c"]),
         "originBySite": _norm(ep["s"]),
-        "highRiskShare": min(1.0, max(0.0, high)),
+        "highRiskShare": _high_risk(ep, high_risk_sites),
         "recycled": {"preConsumer": min(1.0, ep["pre"]), "postConsumer": min(1.0, ep["post"])},
         "custodyModels": _norm(ep["cm"]),
         "unknownShare": ep["u"],
         "activeShare": ep["a"],
         "activeRecycled": {"preConsumer": ep["apre"], "postConsumer": ep["apost"]},
     }
+
+
+def element_shares(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> ElementShares:
+    """The figures of one element in an upstream summary (docs/contracts.md): the trace's shares
+    (:func:`element_view`), with the Art. 8 active-material view clipped to 0..1."""
+    return ElementShares(
+        origin_by_country=_norm(ep["c"]),
+        high_risk_share=_high_risk(ep, high_risk_sites),
+        recycled=Recycled(pre_consumer=min(1.0, ep["pre"]), post_consumer=min(1.0, ep["post"])),
+        custody_models=_norm(ep["cm"]),
+        # Art. 8 measures Co, Li and Ni against the element in active materials: the share of
+        # the element that sits in active materials and the recycled shares of that part
+        active_material=ActiveMaterial(
+            share=min(1.0, max(0.0, ep["a"])),
+            pre_consumer=min(1.0, max(0.0, ep["apre"])),
+            post_consumer=min(1.0, max(0.0, ep["apost"])),
+        ),
+    )
 
 
 def elements_of(profile: Profile) -> list[Element]:

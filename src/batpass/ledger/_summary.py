@@ -2,8 +2,12 @@
 customers instead of its bill of materials. Built from a lot's precomputed profile; never holds
 supplier names or ids, lot quantities or purchase quantities (docs/architecture.md "Confidentiality").
 
-Signed as a compact JWS, ``typ`` ``application/vnd.batpass.upstream-summary+jws``, alg
-``Ed25519``, ``kid`` the owner's DID URL; the JSON Schema ships in ``_data/``.
+Built, signed and verified as the typed :class:`~batpass.core.summary.UpstreamSummary`; its wire
+form is only ever produced and read by the summary codec (``encode_summary``/``decode_summary``),
+and checked against the JSON Schema in ``_data/`` (plus shares summing to 1) when signed and when
+received. Signed as a compact JWS, ``typ`` ``application/vnd.batpass.upstream-summary+jws``, alg
+``Ed25519``, ``kid`` the owner's DID URL, by trust's one JWS signer, over the wire form as
+canonical JSON (sorted keys, no spaces, UTF-8).
 """
 
 from __future__ import annotations
@@ -16,18 +20,31 @@ from importlib import resources
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import OKPKey
 
 from batpass.core.errors import InvalidInput, Unauthorized
-from batpass.ledger._profile import Profile, element_view
-from batpass.trust import NodeIdentity
+from batpass.core.ids import Did
+from batpass.core.summary import (
+    SubjectKind,
+    SummarySubject,
+    Tombstone,
+    UpstreamSummary,
+    decode_summary,
+    encode_summary,
+)
+from batpass.ledger._profile import Profile, element_shares
+from batpass.trust import CredentialRejected, NodeIdentity, peek, sign_compact, verify_compact
 
-__all__ = ["SUMMARY_TYP", "build_summary", "sign_summary", "summary_schema", "validate_summary", "verify_summary"]
+__all__ = [
+    "SUMMARY_TYP",
+    "build_summary",
+    "sign_summary",
+    "summary_header",
+    "summary_schema",
+    "validate_summary",
+    "verify_summary",
+]
 
 SUMMARY_TYP = "application/vnd.batpass.upstream-summary+jws"
-SUMMARY_VERSION = "1.0"
 
 
 @cache
@@ -38,6 +55,8 @@ def summary_schema() -> dict[str, Any]:
 
 
 def validate_summary(summary: Mapping[str, Any]) -> None:
+    """Check a summary's wire form against the JSON Schema, and that each origin distribution
+    sums to 1 within 1e-9 (docs/contracts.md)."""
     try:
         jsonschema.Draft202012Validator(summary_schema()).validate(summary)
     except jsonschema.ValidationError as exc:
@@ -55,69 +74,52 @@ def validate_summary(summary: Mapping[str, Any]) -> None:
 
 def build_summary(
     *,
-    subject_kind: str,
+    subject_kind: SubjectKind,
     subject_id: str,
     material: str,
     issuer: str,
     profile: Profile,
     high_risk_sites: Iterable[str],
     folded: int,
-    tombstones: Sequence[Mapping[str, Any]] = (),
+    tombstones: Sequence[Tombstone] = (),
     credentials: Sequence[str] = (),
     footprint: Mapping[str, Any] | None = None,
     computed_at: _dt.datetime | None = None,
-) -> dict[str, Any]:
+) -> UpstreamSummary:
     hr = list(high_risk_sites)
-    elements: dict[str, Any] = {}
-    for el, ep in sorted(profile["e"].items()):
-        v = element_view(ep, hr)
-        elements[el] = {
-            "originByCountry": v["originByCountry"],
-            "highRiskShare": v["highRiskShare"],
-            "recycled": v["recycled"],
-            "custodyModels": v["custodyModels"],
-            # Art. 8 measures Co, Li and Ni against the element in active materials: the share of
-            # the element that sits in active materials and the recycled shares of that part
-            "activeMaterial": {
-                "share": min(1.0, max(0.0, v["activeShare"])),
-                "preConsumer": min(1.0, max(0.0, v["activeRecycled"]["preConsumer"])),
-                "postConsumer": min(1.0, max(0.0, v["activeRecycled"]["postConsumer"])),
-            },
-        }
+    elements = {el: element_shares(ep, hr) for el, ep in sorted(profile["e"].items())}
     mines = len(profile["mines"]) + sum(m for m in profile["xm"].values() if m > 0)
     at = (computed_at or _dt.datetime.now(_dt.UTC)).astimezone(_dt.UTC)
-    summary = {
-        "summaryVersion": SUMMARY_VERSION,
-        "subject": {"kind": subject_kind, "id": subject_id, "material": material},
-        "issuer": issuer,
-        "computedAt": at.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "elements": elements,
-        "minesReached": mines,
-        "tombstones": [dict(x) for x in tombstones],
-        "footprint": dict(footprint) if footprint is not None else None,
-        "credentials": list(credentials),
-        "foldedSupplierSummaries": folded,
-    }
-    return summary
+    return UpstreamSummary(
+        subject=SummarySubject(kind=subject_kind, id=subject_id, material=material),
+        issuer=Did(issuer),
+        computed_at=at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        elements=elements,
+        mines_reached=mines,
+        tombstones=tuple(tombstones),
+        footprint=dict(footprint) if footprint is not None else None,
+        credentials=tuple(credentials),
+        folded_supplier_summaries=folded,
+    )
 
 
-def sign_summary(summary: dict[str, Any], identity: NodeIdentity) -> str:
+def sign_summary(summary: UpstreamSummary, identity: NodeIdentity) -> str:
     """Sign an upstream summary as a compact JWS with the owner's active Ed25519 key."""
-    validate_summary(summary)
+    wire = encode_summary(summary)
+    validate_summary(wire)
     kp = identity.active("Ed25519")
-    payload = json.dumps(summary, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    header = {"alg": "Ed25519", "kid": identity.key_id(kp), "typ": SUMMARY_TYP}
-    return jws.serialize_compact(header, payload, kp.jwk, algorithms=["Ed25519"])
+    payload = json.dumps(wire, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return sign_compact({"kid": identity.key_id(kp), "typ": SUMMARY_TYP}, payload, kp)
 
 
-def verify_summary(token: str, public_jwk_resolver: Callable[[str], Mapping[str, Any] | None]) -> dict[str, Any]:
+def verify_summary(token: str, public_jwk_resolver: Callable[[str], Mapping[str, Any] | None]) -> UpstreamSummary:
     """Verify a signed summary and return it. The key is the one ``kid`` names (resolved through
     the issuer's DID document); the issuer must be the DID of that key; the schema must hold."""
     try:
-        obj = jws.extract_compact(token.encode())
-        headers = obj.headers()
-    except (JoseError, ValueError) as exc:
+        parsed = peek(token)
+    except CredentialRejected as exc:
         raise InvalidInput("upstream summary is not a compact JWS", field="summary", rule="RFC 7515 §7.1") from exc
+    headers = parsed[0]
     kid = headers.get("kid")
     if headers.get("typ") != SUMMARY_TYP or headers.get("alg") != "Ed25519" or not isinstance(kid, str):
         raise InvalidInput(
@@ -129,20 +131,18 @@ def verify_summary(token: str, public_jwk_resolver: Callable[[str], Mapping[str,
     if jwk is None:
         raise Unauthorized(f"no public key known for {kid}", rule="upstream summary 1.0: kid is the owner's DID URL")
     try:
-        out = jws.deserialize_compact(token, OKPKey.import_key(dict(jwk)), algorithms=["Ed25519"])
-        summary: dict[str, Any] = json.loads(out.payload)
-    except (JoseError, ValueError) as exc:
+        _, wire = verify_compact(token, jwk, typ=SUMMARY_TYP, parsed=parsed, algs=("Ed25519",))
+    except CredentialRejected as exc:
         raise Unauthorized("upstream summary signature does not verify", rule="RFC 7515") from exc
-    if summary.get("issuer") != kid.split("#", 1)[0]:
+    if wire.get("issuer") != kid.split("#", 1)[0]:
         raise Unauthorized("upstream summary issuer differs from the signing key's DID", rule="upstream summary 1.0")
-    validate_summary(summary)
-    return summary
+    validate_summary(wire)
+    return decode_summary(wire)
 
 
 def summary_header(token: str) -> dict[str, Any]:
     """The protected header of a summary token, read without verifying it (to pick the key)."""
     try:
-        headers: dict[str, Any] = jws.extract_compact(token.encode()).headers()
-    except (JoseError, ValueError) as exc:
+        return peek(token)[0]
+    except CredentialRejected as exc:
         raise InvalidInput("upstream summary is not a compact JWS", field="summary", rule="RFC 7515 §7.1") from exc
-    return headers

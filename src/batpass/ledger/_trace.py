@@ -10,12 +10,13 @@ by the supplier's summary when one was received (identities never cross; docs/ar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Text, and_, cast, literal, select
 
+from batpass.core.summary import UpstreamSummary
 from batpass.ledger import _sql as t
 from batpass.ledger._profile import (
     Profile,
@@ -158,7 +159,7 @@ def cte_reachable(
     return out
 
 
-def profiles_from_graph(res: TraceResult, summaries: dict[str, dict[str, Any]] | None = None) -> dict[Key, Profile]:
+def profiles_from_graph(res: TraceResult, summaries: Mapping[str, UpstreamSummary] | None = None) -> dict[Key, Profile]:
     """Recompute every traced lot's profile from the graph alone (sources upwards), in the
     order lots were produced. Must equal the profiles precomputed at recording."""
     parents: dict[Key, list[tuple[Key, float]]] = {}

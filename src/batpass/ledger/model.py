@@ -37,6 +37,7 @@ from typing import Any, Protocol, Self, TypeVar
 
 from batpass.core.countries import ISO3166_ALPHA2
 from batpass.core.errors import Conflict, InvalidInput, NotFound
+from batpass.core.summary import UpstreamSummary
 from batpass.ledger._materials import ELEMENTS, MATERIALS, Element, Material
 from batpass.ledger.errors import LotOverdrawn, MassBalanceViolation, UnitMismatch
 
@@ -46,6 +47,7 @@ __all__ = [
     "PASSPORT_STATUSES",
     "BatteryInfo",
     "CustodyModel",
+    "CustomerLot",
     "Edge",
     "Effect",
     "Event",
@@ -58,9 +60,11 @@ __all__ = [
     "OutputSpec",
     "Quantity",
     "Receipt",
+    "ReceivedSummary",
     "RecycledOrigin",
     "Shipment",
     "Site",
+    "SupplierLot",
     "Unit",
     "apply_event",
     "parse_event",
@@ -292,6 +296,37 @@ class Edge:
     parent: LotId
     event_id: EventId
     input_kg: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupplierLot:
+    """A lot its owner received from another owner: ``lot`` is the owner's receipt lot,
+    ``supplier`` the owner (DID) that shipped it and ``supplier_lot`` the supplier's dispatched
+    lot named in the receipt (:meth:`LedgerService.suppliers_of`)."""
+
+    lot: LotId
+    supplier: str
+    supplier_lot: LotId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerLot:
+    """A lot its owner shipped to another owner: ``lot`` is the shipment's output lot,
+    ``customer`` the owner (DID) it was shipped to (:meth:`LedgerService.customers_of`)."""
+
+    lot: LotId
+    customer: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceivedSummary:
+    """A supplier's signed upstream summary its receiver holds for one supplier lot: the issuer,
+    the compact JWS as received and the summary it carries
+    (:meth:`LedgerService.received_summaries`)."""
+
+    issuer: str
+    jws: str
+    summary: UpstreamSummary
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from batpass.core.errors import InvalidInput
+from batpass.core.summary import encode_summary
 from batpass.http import AdminKey, Ctx, problem_body
 from batpass.ledger.errors import DoubleClaim
 from batpass.ledger.model import Lot
@@ -137,7 +138,8 @@ async def receive_summary(request: Request, ctx: Ctx, _: AdminKey, owner: OwnerQ
             raise InvalidInput("summary body is not JSON", field="body", rule="RFC 8259") from exc
     if not isinstance(token, str) or not token:
         raise InvalidInput("no signed summary in the body", field="jws", rule="upstream summary 1.0: a compact JWS")
-    return await run_in_threadpool(ctx.service(LedgerService).receive_summary, _owner(ctx, owner), token)
+    summary = await run_in_threadpool(ctx.service(LedgerService).receive_summary, _owner(ctx, owner), token)
+    return encode_summary(summary)
 
 
 @router.get("/verify")

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, and_, func, select, update
 
 from batpass.core.errors import (
     BatpassError,
@@ -28,6 +28,7 @@ from batpass.core.errors import (
     NotFound,
 )
 from batpass.core.findings import Finding
+from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary, decode_summary, encode_summary
 from batpass.ledger import _sql as t
 from batpass.ledger._audit import compare_derived, replay, replay_engine, seed_replay, summary_payload
 from batpass.ledger._chain import GENESIS, batch_payload, event_hash, merkle_root, sign_batch, verify_batch
@@ -39,12 +40,15 @@ from batpass.ledger._summary import build_summary, sign_summary, summary_header,
 from batpass.ledger._trace import frontier_search, profiles_from_graph, shares
 from batpass.ledger.model import (
     CustodyModel,
+    CustomerLot,
     Event,
     EventId,
     EventKind,
     Lot,
     LotId,
+    ReceivedSummary,
     RecycledOrigin,
+    SupplierLot,
     apply_event,
     check_batch_events,
     event_body,
@@ -519,15 +523,15 @@ class LedgerService:
         ]
         return len(fresh), len(items) - len(fresh), len(batch_rows), alerts_out
 
-    def _received(self, conn: Any, owner: str, from_lots: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def _received(self, conn: Any, owner: str, from_lots: Sequence[str]) -> dict[str, UpstreamSummary]:
         """The received summaries of ``from_lots``, each checked against its signed form."""
-        return {lot: item["summary"] for lot, item in self._checked_summaries(conn, owner, from_lots).items()}
+        return {lot: item.summary for lot, item in self._checked_summaries(conn, owner, from_lots).items()}
 
-    def _checked_summaries(self, conn: Any, owner: str, lots: Sequence[str] | None) -> dict[str, dict[str, Any]]:
-        """``{lot: {"issuer", "jws", "summary", "received_at"}}`` of ``owner``'s received summaries
-        (of ``lots``, or all), the summary taken from the signed token; a stored row that does not
-        match its token, or a token whose signature fails, is refused with IntegrityViolation."""
-        out: dict[str, dict[str, Any]] = {}
+    def _checked_summaries(self, conn: Any, owner: str, lots: Sequence[str] | None) -> dict[str, ReceivedSummary]:
+        """``owner``'s received summaries (of ``lots``, or all), each taken from its signed token;
+        a stored row that does not match its token, or a token whose signature fails, is refused
+        with IntegrityViolation."""
+        out: dict[str, ReceivedSummary] = {}
         for row in self._summary_rows(conn, owner, lots):
             problem = self._summary_problem(row)
             if problem is not None:
@@ -537,12 +541,9 @@ class LedgerService:
                     key=f"{owner}/{row.lot}",
                     rule="ledger.summary.signed",
                 )
-            out[row.lot] = {
-                "issuer": row.issuer,
-                "jws": row.jws,
-                "summary": summary_payload(row.jws),
-                "received_at": row.received_at,
-            }
+            out[row.lot] = ReceivedSummary(
+                issuer=row.issuer, jws=row.jws, summary=decode_summary(summary_payload(row.jws))
+            )
         return out
 
     def _summary_rows(self, conn: Any, owner: str, lots: Sequence[str] | None) -> list[Any]:
@@ -828,12 +829,11 @@ class LedgerService:
             seq = uow.conn.execute(select(t.heads.c.seq).where(t.heads.c.owner == owner)).scalar()
         return int(seq or 0)
 
-    def received_summaries(self, owner: str, lots: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """The suppliers' summaries ``owner`` holds for the given supplier lots, as ``{lot:
-        {"issuer", "jws", "summary"}}`` (lots without one are absent)."""
+    def received_summaries(self, owner: str, lots: Sequence[str]) -> dict[str, ReceivedSummary]:
+        """The suppliers' summaries ``owner`` holds for the given supplier lots, by supplier lot
+        (lots without one are absent), each checked against its signed token."""
         with UnitOfWork(self.engine, write=False) as uow:
-            checked = self._checked_summaries(uow.conn, owner, lots)
-        return {lot: {k: v for k, v in item.items() if k != "received_at"} for lot, item in checked.items()}
+            return self._checked_summaries(uow.conn, owner, lots)
 
     def receipts_of(self, owner: str, from_owner: str, from_lot: str) -> list[str]:
         """``owner``'s lots received as ``from_owner``'s lot ``from_lot`` (its receipts' lots)."""
@@ -844,6 +844,51 @@ class LedgerService:
                 .order_by(t.edges.c.child)
             ).all()
         return [str(r[0]) for r in rows]
+
+    def suppliers_of(self, owner: str, lots: Iterable[str]) -> list[SupplierLot]:
+        """Which of ``owner``'s ``lots`` were received from another owner, and from whom: each
+        receipt's supplier and the supplier's dispatched lot it names (the receipt's edge across
+        the partition boundary), in the order of ``lots``. Other lots are left out."""
+        want = list(dict.fromkeys(str(x) for x in lots))
+        found: dict[str, SupplierLot] = {}
+        with UnitOfWork(self.engine, write=False) as uow:
+            for part in t.chunks(want):
+                rows = uow.conn.execute(
+                    select(t.edges.c.child, t.edges.c.parent_owner, t.edges.c.parent).where(
+                        t.edges.c.owner == owner, t.edges.c.child.in_(part), t.edges.c.parent_owner != owner
+                    )
+                )
+                for child, supplier, supplier_lot in rows:
+                    found[child] = SupplierLot(lot=LotId(child), supplier=supplier, supplier_lot=LotId(supplier_lot))
+        return [found[x] for x in want if x in found]
+
+    def customers_of(self, owner: str, lots: Iterable[str]) -> list[CustomerLot]:
+        """Which of ``owner``'s ``lots`` were shipped to another owner, and to whom: the
+        ``to_owner`` of the shipment that produced each (a move between the owner's own sites has
+        none), in the order of ``lots``. Other lots are left out."""
+        want = list(dict.fromkeys(str(x) for x in lots))
+        found: dict[str, CustomerLot] = {}
+        with UnitOfWork(self.engine, write=False) as uow:
+            for part in t.chunks(want):
+                rows = uow.conn.execute(
+                    select(t.lots.c.id, t.events.c.body)
+                    .select_from(
+                        t.lots.join(
+                            t.events, and_(t.events.c.owner == t.lots.c.owner, t.events.c.id == t.lots.c.event_id)
+                        )
+                    )
+                    .where(
+                        t.lots.c.owner == owner,
+                        t.lots.c.id.in_(part),
+                        t.lots.c.kind == EventKind.SHIPMENT.value,
+                    )
+                )
+                for lot_id, body in rows:
+                    shipment = parse_event(json.loads(body)).shipment
+                    to = shipment.to_owner if shipment is not None else None
+                    if to and to != owner:
+                        found[lot_id] = CustomerLot(lot=LotId(lot_id), customer=to)
+        return [found[x] for x in want if x in found]
 
     # ------------------------------------------------------------------ trace
     def trace(
@@ -890,13 +935,13 @@ class LedgerService:
     # ------------------------------------------------------------------ summaries
     def summary(
         self, owner: str, subject: str, *, credentials: Sequence[str] = (), footprint: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> UpstreamSummary:
         """The upstream summary of a lot or battery (docs/contracts.md), from the profile precomputed
         when the lot was recorded; supplier summaries are folded in without their identities."""
         lot = self.resolve_subject(owner, subject)
         prof = profile_of(lot)
         tombstones = [
-            {"tier": 1, "reason": "a supplier lot was received without an upstream summary"}
+            Tombstone(tier=1, reason="a supplier lot was received without an upstream summary")
             for k, m in prof["xm"].items()
             if m < 0
         ]
@@ -905,13 +950,13 @@ class LedgerService:
         if folded:
             with UnitOfWork(self.engine, write=False) as uow:
                 for s in self._received(uow.conn, owner, [k.split("|", 1)[1] for k in folded]).values():
-                    creds.extend(c for c in s.get("credentials", []) if c not in creds)
+                    creds.extend(c for c in s.credentials if c not in creds)
         if footprint is None and self._footprints is not None:
             footprint = self._footprints(
                 battery=lot.battery.id if lot.battery is not None else None, material=lot.material
             )
         return build_summary(
-            subject_kind="battery" if lot.battery is not None else "lot",
+            subject_kind=SubjectKind.BATTERY if lot.battery is not None else SubjectKind.LOT,
             subject_id=lot.battery.id if lot.battery is not None else str(lot.id),
             material=lot.material,
             issuer=owner,
@@ -926,12 +971,12 @@ class LedgerService:
     def signed_summary(self, owner: str, subject: str, **kw: Any) -> str:
         return sign_summary(self.summary(owner, subject, **kw), self.identity_for(owner))
 
-    def receive_summary(self, owner: str, token: str) -> dict[str, Any]:
+    def receive_summary(self, owner: str, token: str) -> UpstreamSummary:
         """Record a supplier's signed summary for a lot it dispatched to ``owner`` (the subject id
         is the supplier's lot id named in our receipt). Lots already received from it, and what
         was made from them, get their profiles recomputed."""
         summary = verify_summary(token, self.resolve_key)
-        lot_id = summary["subject"]["id"]
+        lot_id = summary.subject.id
         now = self.clock()
         kid = str(summary_header(token).get("kid"))
         jwk = self.resolve_key(kid)
@@ -953,15 +998,15 @@ class LedgerService:
                 t.received_summaries.insert().values(
                     owner=owner,
                     lot=lot_id,
-                    issuer=summary["issuer"],
+                    issuer=str(summary.issuer),
                     jws=token,
-                    summary=_DUMPS(summary),
+                    summary=_DUMPS(encode_summary(summary)),
                     received_at=now,
                 )
             )
             received = conn.execute(
                 select(t.edges.c.child).where(
-                    t.edges.c.owner == owner, t.edges.c.parent_owner == summary["issuer"], t.edges.c.parent == lot_id
+                    t.edges.c.owner == owner, t.edges.c.parent_owner == str(summary.issuer), t.edges.c.parent == lot_id
                 )
             ).all()
             for (child,) in received:

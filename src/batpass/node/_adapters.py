@@ -23,7 +23,7 @@ from batpass.core.errors import NotFound
 from batpass.core.ids import BatteryId
 from batpass.dataspace import Participant, PresentedCredential
 from batpass.footprint import FootprintFilter, PactService
-from batpass.ledger import LedgerService
+from batpass.ledger import LedgerService, UpstreamSummary
 from batpass.trust import (
     CredentialRejected,
     DidResolver,
@@ -111,7 +111,7 @@ class LedgerSummarySource:
         self._owner = owner
         self._resolver_base = resolver_base
 
-    def summary_for(self, battery: BatteryId) -> Mapping[str, Any] | None:
+    def summary_for(self, battery: BatteryId) -> UpstreamSummary | None:
         try:
             return self._ledger.summary(self._owner, battery.digital_link(self._resolver_base))
         except NotFound:

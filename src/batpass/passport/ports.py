@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from batpass.core.ids import BatteryId
+from batpass.ledger import UpstreamSummary
 
 if TYPE_CHECKING:
     from batpass.passport.model import Passport, Tier
@@ -59,7 +60,7 @@ class CallerVerifier(Protocol):
 
 
 class UpstreamSummarySource(Protocol):
-    def summary_for(self, battery: BatteryId) -> Mapping[str, Any] | None:
+    def summary_for(self, battery: BatteryId) -> UpstreamSummary | None:
         """The verified upstream summary (docs/contracts.md) for ``battery``, or ``None``."""
         ...
 

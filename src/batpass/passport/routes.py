@@ -38,6 +38,7 @@ from starlette.responses import Response as StarletteResponse
 from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized
 from batpass.core.ids import BatteryId
 from batpass.http import AdminKey, Ctx, NodeContext
+from batpass.ledger import decode_summary
 from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import to_batterypass
 from batpass.passport._export_catenax import to_catenax
@@ -233,7 +234,7 @@ def build_passport(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], B
         static,
         battery,
         item=body.get("item") or {},
-        summary=body.get("summary"),
+        summary=decode_summary(body["summary"]) if body.get("summary") else None,
         footprint=body.get("footprint"),
         credentials=tuple(body.get("credentials") or ()),
         expected_version=body.get("expectedVersion"),

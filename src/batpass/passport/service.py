@@ -5,7 +5,8 @@ full record, signed as a compact JWS (Ed25519, the operator node's key) whose pa
 SHA-256 digest of the previous version's JWS, so the history is a signed hash chain; nothing is
 overwritten in place. Each version is also sent, through the outbox in the same transaction, to
 the backup node the passport names (Art. 77(5): the passport outlives its operator), which
-accepts it with :meth:`PassportService.accept_backup`.
+accepts it with :meth:`PassportService.accept_backup`. Signing and checking are trust's one JWS
+signer (``sign_compact``/``verify_compact``).
 
 Writes are allowed to the responsible operator (the one that placed the battery on the market,
 or the waste operator once it is waste) or a party it mandated in writing (Art. 77(4)), as data
@@ -28,14 +29,12 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import yaml
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import OKPKey
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from batpass.core.errors import BatpassError, Conflict, IntegrityViolation, InvalidInput, NotFound, Unauthorized
 from batpass.core.findings import Finding
 from batpass.core.ids import BatteryId, new_uuid7
+from batpass.ledger import UpstreamSummary
 from batpass.passport import _sql
 from batpass.passport.errors import LifecycleViolation, NotResponsible, PassportNotFound
 from batpass.passport.model import (
@@ -61,6 +60,7 @@ from batpass.passport.model import (
 )
 from batpass.passport.ports import Clock, PublicKeyResolver, SystemClock, UpstreamSummarySource
 from batpass.store import UnitOfWork, enqueue, remember_delivery
+from batpass.trust import CredentialRejected, NodeIdentity, peek, sign_compact, verify_compact
 
 __all__ = [
     "JWS_TYP",
@@ -141,39 +141,28 @@ def load_static_product_data(source: str | Path | Mapping[str, Any]) -> StaticPr
     return StaticProductData(model_id=raw["model_id"], category=category, gtin=raw["gtin"], values=values)
 
 
-def summary_values(summary: Mapping[str, Any] | None, footprint: Mapping[str, Any] | None) -> dict[str, Any]:
+def summary_values(summary: UpstreamSummary | None, footprint: Mapping[str, Any] | None) -> dict[str, Any]:
     """Data points taken from an upstream summary (docs/contracts.md) and a footprint.
 
-    ``material_origin`` <- ``elements.*.originByCountry``; ``recycled_content`` <-
-    ``elements.*.recycled`` (pre/post-consumer kept apart, Art. 8); ``carbon_footprint`` and
-    ``carbon_footprint_stages`` <- the footprint (``kg_co2e_per_kwh``, ``stages`` in kg CO2e/kWh,
-    a stage not provided stays absent, never zero).
+    ``material_origin`` <- each element's origin by country; ``recycled_content`` <- each
+    element's recycled shares (pre/post-consumer kept apart, Art. 8); ``carbon_footprint`` and
+    ``carbon_footprint_stages`` <- the footprint given, else the summary's (``kg_co2e_per_kwh``,
+    ``stages`` in kg CO2e/kWh, a stage not provided stays absent, never zero).
     """
     out: dict[str, Any] = {}
-    if summary:
-        elements = summary.get("elements") or {}
-        if not isinstance(elements, Mapping):
-            raise InvalidInput(
-                "summary.elements must be an object", field="summary.elements", rule="upstream summary 1.0"
-            )
+    if summary is not None:
         origin: dict[str, Any] = {}
         recycled: dict[str, Any] = {}
-        for sym, el in sorted(elements.items()):
+        for sym, el in sorted(summary.elements.items()):
             name = ELEMENT_NAMES.get(sym, sym)
-            by_country = el.get("originByCountry") or {}
-            if by_country:
-                origin[name] = {c: float(v) for c, v in sorted(by_country.items())}
-            rec = el.get("recycled")
-            if rec:
-                recycled[name] = {
-                    "pre": float(rec.get("preConsumer", 0.0)),
-                    "post": float(rec.get("postConsumer", 0.0)),
-                }
+            if el.origin_by_country:
+                origin[name] = {c: float(v) for c, v in sorted(el.origin_by_country.items())}
+            recycled[name] = {"pre": float(el.recycled.pre_consumer), "post": float(el.recycled.post_consumer)}
         if origin:
             out["material_origin"] = origin
         if recycled:
             out["recycled_content"] = coerce_value(FIELDS_BY_KEY["recycled_content"], recycled)
-    fp = footprint if footprint is not None else (summary or {}).get("footprint")
+    fp = footprint if footprint is not None else (summary.footprint if summary is not None else None)
     if fp:
         total = fp.get("kg_co2e_per_kwh")
         if total is not None:
@@ -236,7 +225,7 @@ class PassportService:
     def __init__(
         self,
         engine: Engine,
-        identity: Any,
+        identity: NodeIdentity,
         *,
         rules: PassportRules,
         resolver_base: str,
@@ -276,7 +265,7 @@ class PassportService:
         battery: BatteryId,
         *,
         item: Mapping[str, Any] | None = None,
-        summary: Mapping[str, Any] | None = None,
+        summary: UpstreamSummary | None = None,
         footprint: Mapping[str, Any] | None = None,
         credentials: Sequence[str] = (),
         actor: str | None = None,
@@ -745,12 +734,11 @@ class PassportService:
         if self.key_resolver is None:
             raise Unauthorized("no key resolver configured to check backup copies", rule="passport backup copy")
         try:
-            header = jws.extract_compact(token.encode()).protected
-        except JoseError as exc:
+            header, _ = peek(token)
+        except CredentialRejected as exc:
             raise InvalidInput(f"jws: {exc}", field="jws", rule="RFC 7515 compact serialisation") from exc
         kid = str(header.get("kid", ""))
-        jwk = OKPKey.import_key(dict(self.key_resolver.jwk_for(kid)))
-        payload = verify_version_jws(token, jwk)
+        payload = verify_version_jws(token, self.key_resolver.jwk_for(kid))
         issuer = str(payload.get("issuer", ""))
         if not kid.startswith(issuer + "#"):
             raise Unauthorized("jws: signing key does not belong to the issuer", rule="kid is a DID URL of the issuer")
@@ -829,8 +817,7 @@ class PassportService:
             "version": held[-1].version,
             "digest": held[-1].digest,
         }
-        header = {"alg": "Ed25519", "typ": _HEAD_TYP, "kid": self._kid}
-        token = jws.serialize_compact(header, _canonical(payload), self._key.jwk, algorithms=["Ed25519"])
+        token = sign_compact({"typ": _HEAD_TYP, "kid": self._kid}, _canonical(payload), self._key)
         conn.execute(_sql.backup_heads.delete().where(_sql.backup_heads.c.passport_id == passport_id))
         conn.execute(insert(_sql.backup_heads).values(passport_id=passport_id, jws=token))
 
@@ -849,9 +836,9 @@ class PassportService:
         if head is None:
             return [*out, ("passport_backup_heads", passport_id, "no signed head for the copies held")]
         try:
-            kid = str(jws.extract_compact(head.encode()).protected.get("kid", ""))
-            signed = json.loads(jws.deserialize_compact(head, self._version_key(kid), algorithms=["Ed25519"]).payload)
-        except (BatpassError, JoseError, ValueError) as exc:
+            kid = str(peek(head)[0].get("kid", ""))
+            _, signed = verify_compact(head, self._version_key(kid), typ=_HEAD_TYP, algs=("Ed25519",))
+        except BatpassError as exc:
             return [*out, ("passport_backup_heads", passport_id, f"the signed head does not verify ({exc})")]
         held = (
             (passport_id, rows[0].digest, rows[-1].version, rows[-1].digest)
@@ -950,9 +937,9 @@ class PassportService:
 
     def _verify_version(self, passport_id: str, v: Any) -> dict[str, Any]:
         try:
-            kid = str(jws.extract_compact(v.jws.encode()).protected.get("kid", ""))
+            kid = str(peek(v.jws)[0].get("kid", ""))
             payload = verify_version_jws(v.jws, self._version_key(kid))
-        except (BatpassError, JoseError, ValueError) as exc:
+        except BatpassError as exc:
             raise self._broken(
                 passport_id,
                 "passport_versions",
@@ -964,14 +951,14 @@ class PassportService:
         self._verified[v.digest] = payload
         return payload
 
-    def _version_key(self, kid: str) -> OKPKey:
+    def _version_key(self, kid: str) -> Mapping[str, Any]:
         """The key a version names: one of this node's (also a retired one: old versions stay
         verifiable after a rotation), else the issuer's DID document (a predecessor operator)."""
         for k in self.identity.keys:
             if self.identity.key_id(k) == kid and k.alg == "Ed25519":
-                return OKPKey.import_key(k.public_jwk())
+                return k.public_jwk()
         if self.key_resolver is not None:
-            return OKPKey.import_key(dict(self.key_resolver.jwk_for(kid)))
+            return self.key_resolver.jwk_for(kid)
         raise Unauthorized(f"no key known for {kid}", rule="passport version JWS (kid)")
 
     @staticmethod
@@ -1135,12 +1122,7 @@ class PassportService:
             "change": change,
             "passport": record,
         }
-        token = jws.serialize_compact(
-            {"alg": "Ed25519", "typ": JWS_TYP, "kid": self._kid},
-            _canonical(payload),
-            self._key.jwk,
-            algorithms=["Ed25519"],
-        )
+        token = sign_compact({"typ": JWS_TYP, "kid": self._kid}, _canonical(payload), self._key)
         digest = _digest(token)
         conn.execute(
             _INSERT_VERSION,
@@ -1221,13 +1203,12 @@ def _backup_problem(row: Any, prev: str | None) -> str | None:
     return None
 
 
-def verify_version_jws(token: str, jwk: OKPKey) -> dict[str, Any]:
-    """Verify a passport version JWS (Ed25519 only) and return its payload."""
+def verify_version_jws(token: str, jwk: Mapping[str, Any]) -> dict[str, Any]:
+    """Verify a passport version JWS (Ed25519 only) with the public ``jwk``; return its payload."""
     try:
-        obj = jws.deserialize_compact(token, jwk, algorithms=["Ed25519"])
-    except (JoseError, ValueError) as exc:
+        header, data = verify_compact(token, jwk, typ=None, algs=("Ed25519",))
+    except CredentialRejected as exc:
         raise Unauthorized(f"jws: signature does not verify ({exc})", rule="RFC 7515; Ed25519 (RFC 8037)") from exc
-    if obj.protected.get("typ") != JWS_TYP:
+    if header.get("typ") != JWS_TYP:
         raise InvalidInput(f"jws: typ must be {JWS_TYP}", field="jws.typ", rule="passport version JWS")
-    data: dict[str, Any] = json.loads(obj.payload)
     return data

@@ -1,4 +1,5 @@
-"""Trust: keys, DIDs, verifiable credentials, SD-JWT, trust lists, recognition, status lists."""
+"""Trust: keys, DIDs, the one compact-JWS signer and verifier (``sign_compact``,
+``verify_compact``), verifiable credentials, SD-JWT, trust lists, recognition, status lists."""
 
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from batpass.trust._dcp import (
     verify_self_issued_token,
 )
 from batpass.trust._did import did_document, node_did, node_services, operator_did, subject_did_document
+from batpass.trust._jose import peek, sign_compact, verify_compact
 from batpass.trust._keys import (
     KeyPair,
     NodeIdentity,
@@ -100,11 +102,14 @@ __all__ = [
     "node_did",
     "node_services",
     "operator_did",
+    "peek",
     "present_sd_jwt",
     "presentation_query",
     "rotate_key",
+    "sign_compact",
     "sign_trust_list",
     "subject_did_document",
+    "verify_compact",
     "verify_role_presentation",
     "verify_sd_jwt",
     "verify_self_issued_token",

@@ -1,5 +1,12 @@
 """Strict compact JWS on joserfc: the one place batpass signs and checks JOSE signatures.
 
+Every signed object of batpass goes through :func:`sign_compact` and :func:`verify_compact`
+(exported from ``batpass.trust``): credentials, trust lists and tokens here, and elsewhere the
+ledger's batch roots and upstream summaries, the federation's recall answers, passport versions
+and the bridge's crosswalk entries. Each caller encodes its own payload bytes and passes its
+header members in the order it always signed them; the signature input is then exactly what it
+was (tests/unit/trust/test_signer_vectors.py keeps recorded vectors of each).
+
 Rules (RFC 7515, RFC 8725 "JWT Best Current Practices", RFC 9864):
 - algorithms are listed explicitly: ``Ed25519`` (our default), ``EdDSA`` (accepted from partners
   on Ed25519 keys only), ``ES256``; ``none`` and every HMAC/RSA algorithm are refused before any
@@ -17,7 +24,7 @@ import binascii
 import json
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from joserfc import jws
@@ -86,11 +93,12 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, payload
 
 
-def check_alg(header: Mapping[str, Any]) -> str:
+def check_alg(header: Mapping[str, Any], algs: Collection[str] = ACCEPTED_ALGS) -> str:
+    """The header's ``alg`` if it is one of ``algs`` (a subset of :data:`ACCEPTED_ALGS`)."""
     alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in ACCEPTED_ALGS:
+    if not isinstance(alg, str) or alg not in algs or alg not in ACCEPTED_ALGS:
         raise CredentialRejected(
-            f"JWS alg {alg!r} is refused; accepted: {', '.join(sorted(ACCEPTED_ALGS))}",
+            f"JWS alg {alg!r} is refused; accepted: {', '.join(sorted(set(algs) & ACCEPTED_ALGS))}",
             reason=RejectReason.ALGORITHM,
             rule="RFC 8725 §3.1: explicit algorithm list; 'none' and HMAC never accepted",
         )
@@ -127,7 +135,11 @@ def import_public(jwk: Mapping[str, Any], alg: str) -> OKPKey | ECKey:
 
 
 def sign_compact(header: Mapping[str, Any], payload: bytes, key: KeyPair) -> str:
-    """Sign with ``key`` (its alg is the header's); the header gets ``alg`` from the key."""
+    """Sign ``payload`` (the caller's bytes, signed as given) with ``key`` as a compact JWS.
+
+    The protected header is ``alg`` (the key's algorithm) followed by ``header``'s members in
+    their order (an ``alg`` there must be the key's). The key's JOSE form is parsed once per
+    :class:`KeyPair` (cached), so signing on a hot path costs the signature, not the key."""
     protected = {"alg": key.alg, **header}
     if protected["alg"] != key.alg:
         raise ValueError("header alg differs from the key's algorithm")
@@ -140,11 +152,15 @@ def verify_compact(
     *,
     typ: str | None,
     parsed: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    algs: Collection[str] = ACCEPTED_ALGS,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Verify a compact JWS against ``jwk``; returns (header, payload). ``parsed`` is what
-    :func:`peek` returned for this very ``token`` (saves decoding it twice)."""
+    """Verify a compact JWS against the public ``jwk``; returns (header, payload). ``parsed`` is
+    what :func:`peek` returned for this very ``token`` (saves decoding it twice); ``algs``
+    narrows the accepted algorithms for objects that are only ever signed one way (a
+    ledger batch root is Ed25519). Public keys are imported once and cached. Raises
+    :class:`CredentialRejected` whose ``reason`` says what failed."""
     header, payload = parsed if parsed is not None else peek(token)
-    alg = check_alg(header)
+    alg = check_alg(header, algs)
     if typ is not None and header.get("typ") != typ:
         raise CredentialRejected(
             f"JWS typ is {header.get('typ')!r}, expected {typ!r}",

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,10 @@ class KeyPair:
     #: when the key was retired (rotation): signatures made after this instant are refused
     retired_at: dt.datetime | None = None
 
-    @property
+    @cached_property
     def jwk(self) -> OKPKey | ECKey:
+        """The key in joserfc's form, imported once per key pair (signing runs on hot paths:
+        the ledger signs a batch root per thousand events)."""
         if self.alg == "Ed25519":
             return OKPKey.import_key(self.private)  # type: ignore[arg-type]
         return ECKey.import_key(self.private)  # type: ignore[arg-type]

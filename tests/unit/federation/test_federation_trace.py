@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from batpass.federation import RECALL_ASSET, UPSTREAM_ASSET, FederatedTrace, PartnerPort, Refused
 from batpass.federation.service import sign_recall
-from batpass.ledger import MIGRATIONS_DIR, LedgerService, sign_summary, verify_summary
+from batpass.ledger import MIGRATIONS_DIR, LedgerService, encode_summary, sign_summary, verify_summary
 from batpass.trust import NodeIdentity, generate_keypair
 
 pytestmark = pytest.mark.anyio
@@ -261,7 +261,7 @@ async def test_healthy_branches_stand_and_each_refusal_is_a_tombstone_with_its_c
     ]
     # the answer a customer would get is this node's own, signed, and names no supplier
     up = await world.trace.upstream("cells-1")
-    signed = verify_summary(up.token, lambda kid: _jwk(world, kid))
+    signed = encode_summary(verify_summary(up.token, lambda kid: _jwk(world, kid)))
     assert signed["issuer"] == CELLS and signed["tombstones"] == out["tombstones"]
     assert all(d not in up.token + str(signed) for d in (COBALT, LITHIUM, NICKEL, MANGANESE, GRAPHITE, FAR))
 

@@ -14,7 +14,7 @@ from ledger_testkit import OWNER, ev, identity, out
 from sqlalchemy import Engine, text
 
 from batpass.core.errors import IntegrityViolation
-from batpass.ledger import MIGRATIONS_DIR, LedgerService, sign_summary
+from batpass.ledger import MIGRATIONS_DIR, LedgerService, decode_summary, encode_summary, sign_summary
 from batpass.trust import SecretBox
 
 SUPPLIER = "did:web:refiner.example"
@@ -78,7 +78,7 @@ def test_a_received_summary_is_checked_with_its_sealed_key(pair: tuple[LedgerSer
     _, receiver, _ = pair
     assert receiver.self_audit() == []
     got = receiver.received_summaries(OWNER, ["ore-shipped"])
-    assert got["ore-shipped"]["summary"]["issuer"] == SUPPLIER
+    assert got["ore-shipped"].summary.issuer == SUPPLIER
 
 
 def _findings(receiver: LedgerService) -> set[tuple[str, str]]:
@@ -103,10 +103,10 @@ def test_a_changed_stored_copy_is_refused_at_use_and_found(pair: tuple[LedgerSer
 
 def test_a_token_re_signed_by_another_key_is_refused(pair: tuple[LedgerService, LedgerService, Any]) -> None:
     supplier, receiver, _ = pair
-    summary = supplier.summary(SUPPLIER, "ore-shipped")
+    summary = encode_summary(supplier.summary(SUPPLIER, "ore-shipped"))
     summary["elements"]["Li"]["originByCountry"] = {"AU": 1.0}
     forger = identity(SUPPLIER)  # same DID and key id, another private key
-    token = sign_summary(summary, forger)
+    token = sign_summary(decode_summary(summary), forger)
     with receiver.engine.begin() as conn:
         conn.execute(
             text("UPDATE ledger_received_summaries SET jws = :j, summary = :s"),

@@ -16,7 +16,7 @@ from ledger_testkit import OWNER, ev, identity, out
 from sqlalchemy import Engine
 
 from batpass.http import NodeContext, install_error_handlers
-from batpass.ledger import MIGRATIONS_DIR, LedgerService, verify_summary
+from batpass.ledger import MIGRATIONS_DIR, LedgerService, encode_summary, verify_summary
 from batpass.ledger.routes import router
 from batpass.scenario import HIGH_RISK_SITES, generate
 
@@ -116,7 +116,7 @@ def test_record_jsonl_then_trace_summary_verify_outflows(api: tuple[TestClient, 
 
     token = client.get(f"/v1/ledger/summaries/{bid}", headers=ADMIN)
     assert token.status_code == 200 and token.headers["content-type"].startswith("application/jose")
-    summary = verify_summary(token.text, svc.resolve_key)
+    summary = encode_summary(verify_summary(token.text, svc.resolve_key))
     assert summary["subject"]["id"] == bid and summary["issuer"] == OWNER
 
     v = client.get("/v1/ledger/verify", headers=ADMIN).json()

@@ -10,7 +10,7 @@ from ledger_testkit import identity
 from sqlalchemy import Engine
 
 from batpass.core.errors import Unauthorized
-from batpass.ledger import MIGRATIONS_DIR, LedgerService
+from batpass.ledger import MIGRATIONS_DIR, LedgerService, decode_summary, encode_summary
 from batpass.ledger._summary import sign_summary, verify_summary
 from batpass.ledger._trace import cte_reachable, frontier_search
 from batpass.scenario import COMPANIES, HIGH_RISK_SITES, generate
@@ -38,7 +38,7 @@ def test_frontier_equals_cte_oracle_and_profiles_agree(hub: tuple[LedgerService,
             assert set(res.lots) == cte_reachable(conn, (HUB, str(lot.id)))
         tr = svc.trace(HUB, bid)
         assert tr["mines_reached"] == 7
-        stored = svc.summary(HUB, bid)
+        stored = encode_summary(svc.summary(HUB, bid))
         for el, view in tr["elements"].items():
             if view["unknownShare"] < 1.0 - 1e-9:
                 assert sum(view["originByCountry"].values()) == pytest.approx(1.0, abs=1e-9)
@@ -61,7 +61,7 @@ def test_summary_is_signed_verified_and_has_no_identities(hub: tuple[LedgerServi
     svc, sc = hub
     bid = sc.battery_ids[-1]  # type: ignore[attr-defined]
     token = svc.signed_summary(HUB, bid)
-    summary = verify_summary(token, svc.resolve_key)
+    summary = encode_summary(verify_summary(token, svc.resolve_key))
     assert summary["subject"] == {"kind": "battery", "id": bid, "material": "battery"}
     text = token + str(summary)
     for c in COMPANIES.values():
@@ -69,7 +69,7 @@ def test_summary_is_signed_verified_and_has_no_identities(hub: tuple[LedgerServi
     assert summary["elements"]["Co"]["recycled"]["postConsumer"] > 0
     other = identity("did:web:mallory.example")
     with pytest.raises(Unauthorized):
-        verify_summary(sign_summary(dict(summary, issuer=other.did), other), svc.resolve_key)
+        verify_summary(sign_summary(decode_summary(dict(summary, issuer=other.did)), other), svc.resolve_key)
 
 
 def test_recycled_content_and_double_claims(hub: tuple[LedgerService, object]) -> None:
@@ -131,10 +131,10 @@ def test_per_company_partitions_fold_supplier_summaries(make_store: Callable[[Se
         e for e in sc.events if e["kind"] == "receipt" and e["receipt"]["from_lot"] == dispatched["outputs"][0]["lot"]
     )
     rlot = received["outputs"][0]["lot"]
-    before = svc.summary(ref, rlot)
+    before = encode_summary(svc.summary(ref, rlot))
     assert before["tombstones"] and before["elements"]["Co"]["originByCountry"] == {}
     svc.receive_summary(ref, svc.signed_summary(mine, dispatched["outputs"][0]["lot"]))
-    after = svc.summary(ref, rlot)
+    after = encode_summary(svc.summary(ref, rlot))
     assert after["elements"]["Co"]["originByCountry"] == {"CD": pytest.approx(1.0)}
     assert after["foldedSupplierSummaries"] == 1 and after["minesReached"] == 1
     assert mine not in str(after)
@@ -156,9 +156,9 @@ def test_the_footprint_travels_in_the_summary(hub: tuple[LedgerService, object])
 
     with_fp = LedgerService(svc.engine, svc.identity, footprints=footprints)
     bid = sc.battery_ids[0]  # type: ignore[attr-defined]
-    summary = verify_summary(with_fp.signed_summary(HUB, bid), with_fp.resolve_key)
+    summary = encode_summary(verify_summary(with_fp.signed_summary(HUB, bid), with_fp.resolve_key))
     assert summary["footprint"] == pcf and asked[-1] == (bid, "battery")
     mine_lot = next(e for e in sc.events if e["kind"] == "extraction")["outputs"][0]["lot"]  # type: ignore[attr-defined]
-    assert with_fp.summary(HUB, mine_lot)["footprint"] is None
+    assert with_fp.summary(HUB, mine_lot).footprint is None
     # an explicit footprint wins over the source
-    assert with_fp.summary(HUB, bid, footprint={"x": 1})["footprint"] == {"x": 1}
+    assert with_fp.summary(HUB, bid, footprint={"x": 1}).footprint == {"x": 1}

@@ -22,6 +22,7 @@ from passport_validation import (
 
 from batpass.core.errors import InvalidInput
 from batpass.core.ids import BatteryId
+from batpass.ledger import decode_summary
 from batpass.passport import Passport, Status, Tier
 from batpass.passport._export_aas import from_aas_json, to_aas_json
 from batpass.passport._export_batterypass import MAPPING as BP_MAPPING
@@ -34,7 +35,7 @@ from batpass.passport.service import StaticProductData, summary_values
 
 def _passport(static: StaticProductData, *, dynamic: bool = True, **kw: Any) -> Passport:
     b = BatteryId("04012345000009", "SN-EXP")
-    values = {**static.values, **parse_values(ITEM), **summary_values(make_summary(b), None)}
+    values = {**static.values, **parse_values(ITEM), **summary_values(decode_summary(make_summary(b)), None)}
     if dynamic:
         values.update(
             parse_values(

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from batpass.core.errors import IntegrityViolation
 from batpass.core.ids import BatteryId
+from batpass.ledger import decode_summary
 from batpass.passport import PassportService
 from batpass.passport.service import StaticProductData
 
@@ -20,7 +21,7 @@ BAT = BatteryId("04012345000009", "SN-0042")
 
 
 def _two_versions(service: PassportService, static: StaticProductData) -> Any:
-    p = service.build(static, BAT, item=ITEM, summary=make_summary(BAT))
+    p = service.build(static, BAT, item=ITEM, summary=decode_summary(make_summary(BAT)))
     service.update(p.passport_id, {"renewable_content": {"value": 4.0, "unit": "%"}}, actor=OPERATOR)
     return p.passport_id
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from batpass.core.errors import Conflict, InvalidInput, Unauthorized
 from batpass.core.ids import BatteryId
+from batpass.ledger import UpstreamSummary, decode_summary
 from batpass.passport import (
     LifecycleViolation,
     MissingMandatoryField,
@@ -30,7 +31,7 @@ BAT = BatteryId("04012345000009", "SN-0001")
 
 
 def _build(service: PassportService, static: StaticProductData, battery: BatteryId = BAT) -> Any:
-    return service.build(static, battery, item=ITEM, summary=make_summary(battery))
+    return service.build(static, battery, item=ITEM, summary=decode_summary(make_summary(battery)))
 
 
 def _snapshot(service: PassportService, pid: Any) -> tuple[Any, ...]:
@@ -249,8 +250,8 @@ def test_static_schema_errors_name_the_field(static: StaticProductData) -> None:
 
 def test_summary_from_the_source_port(service: PassportService, static: StaticProductData) -> None:
     class Source:
-        def summary_for(self, battery: BatteryId) -> dict[str, Any]:
-            return make_summary(battery)
+        def summary_for(self, battery: BatteryId) -> UpstreamSummary:
+            return decode_summary(make_summary(battery))
 
     service.summaries = Source()
     p = service.build(static, BAT, item=ITEM)

@@ -41,6 +41,7 @@ from rich.table import Table
 
 from batpass.core.errors import InvariantViolation
 from batpass.demo._story._context import Story
+from batpass.ledger import decode_summary
 from batpass.scenario import Scenario, generate
 
 __all__ = ["HOSTS", "run"]
@@ -209,7 +210,7 @@ def _trace_summary(
     pull (provider-side transfers of that asset, from each node's management API), in the order
     they were first asked. The car
     maker's own answer names only its direct supplier."""
-    els = result["summary"]["elements"]
+    els = decode_summary(result["summary"]).elements
     shown = [el for el in ORIGIN_ELEMENTS if el in els]
     path = [CAR]
     for did in result["path"][1:]:
@@ -227,8 +228,8 @@ def _trace_summary(
         "path_nodes": path,
         "mines_reached": int(result["mines_reached"]),
         "tombstones": [{"node": _tombstone_node(t), "reason": t["reason"]} for t in result["tombstones"]],
-        "shares_by_country": {el: els[el]["originByCountry"] for el in shown},
-        "high_risk_share": {el: els[el]["highRiskShare"] for el in shown},
+        "shares_by_country": {el: dict(els[el].origin_by_country) for el in shown},
+        "high_risk_share": {el: els[el].high_risk_share for el in shown},
     }
 
 

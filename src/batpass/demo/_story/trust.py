@@ -60,7 +60,7 @@ from rich.table import Table
 
 from batpass.core.errors import ConfidentialityViolation, InvariantViolation
 from batpass.demo._story._context import Story
-from batpass.ledger import MATERIALS
+from batpass.ledger import MATERIALS, decode_summary
 
 __all__ = ["memberships", "operate_trust_lists", "run"]
 
@@ -383,8 +383,7 @@ def _arrived_through_bridge(story: Story, issued: str, claims: list[JSON]) -> tu
     battery = story.story["trace"]["battery"]
     story.call("GET", HOLDER, "/v1/trace/federated/" + quote(battery, safe=""))
     jws = story.call("GET", HOLDER, "/v1/ledger/summaries/" + quote(battery, safe="")).text.strip()
-    summary = _payload(jws)
-    held: list[str] = summary.get("credentials", [])
+    held = list(decode_summary(_payload(jws)).credentials)
     if issued not in held:
         raise InvariantViolation(
             "the certified CFP did not arrive with the cell maker's summary through the bridge",
@@ -490,17 +489,17 @@ def _claims(story: Story) -> tuple[list[JSON], int]:
     path = "/v1/ledger/summaries/" + quote(battery, safe="")
     summary_jws = story.call("GET", HOLDER, path, params={"owner": owner}).text.strip()
     story.artefact(None, "trust/upstream-summary.jws", summary_jws + "\n")
-    summary = _payload(summary_jws)
+    summary = decode_summary(_payload(summary_jws))
     trace = story.call("GET", HOLDER, "/v1/ledger/trace/" + quote(battery, safe=""), params={"owner": owner}).json()
     lots: list[JSON] = trace["lots"]
     certifier_did = story.node(CX_OPERATOR).did
 
     asks: list[tuple[str, JSON]] = []
     for el, minimum in ART8_MINIMUM.items():
-        rec = summary["elements"].get(el, {}).get("recycled")
-        if not rec:
+        figures = summary.elements.get(el)
+        if figures is None:
             continue
-        share = float(rec.get("preConsumer", 0.0)) + float(rec.get("postConsumer", 0.0))
+        share = float(figures.recycled.pre_consumer) + float(figures.recycled.post_consumer)
         if share <= 0.0:
             continue
         ev = _evidence(story, owner, lots, el, recycled=True)
@@ -512,7 +511,7 @@ def _claims(story: Story) -> tuple[list[JSON], int]:
             floor = math.floor(share * 100) / 100
             asks.append((f"{el} recycled ≥ {floor:.0%}", {**base, "threshold": floor, "evidence": ev}))
     for el in ORIGIN_ELEMENTS:
-        if el in summary["elements"]:
+        if el in summary.elements:
             ev = _evidence(story, owner, lots, el, recycled=False)
             origin = {"certifier": certifier_did, "summary": summary_jws, "claim": "no-high-risk-origin", "element": el}
             asks.append((f"{el}: no high-risk origin", {**origin, "evidence": ev}))
