@@ -12,6 +12,7 @@ Constructed by the composition root as::
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,9 +31,10 @@ from batpass.core.errors import (
     NotFound,
     UpstreamUnavailable,
 )
+from batpass.core.findings import Finding
 from batpass.core.ids import Did, new_uuid7
 from batpass.store import UnitOfWork
-from batpass.trust import _sql
+from batpass.trust import _sql, _stored
 from batpass.trust._certify import certify_claim, verify_upstream_summary
 from batpass.trust._dcp import (
     DcpParticipantVerifier,
@@ -48,7 +50,7 @@ from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, GuardedFetcher
 from batpass.trust._sdjwt import issue_sd_jwt, present_sd_jwt
 from batpass.trust._status import MIN_BITS, StatusListCache, set_bit, status_entry, status_list_credential
-from batpass.trust._trustlist import TrustRegistry, load_trust_list, sign_trust_list, validate_json
+from batpass.trust._trustlist import TrustRegistry, admit_signing_key, load_trust_list, sign_trust_list, validate_json
 from batpass.trust._vc import build_credential, issue_vc_jwt, issue_vp_jwt, validate_credential
 from batpass.trust._verify import Verifier, vct_type
 from batpass.trust.errors import CredentialRejected
@@ -62,6 +64,8 @@ from batpass.trust.model import (
 )
 
 __all__ = ["IssuedCredential", "TrustService"]
+
+log = logging.getLogger("batpass.trust")
 
 FORMATS = ("vc+jwt", "dc+sd-jwt")
 #: how a certifier's refusal maps back onto our error tree when a holder relays it
@@ -123,6 +127,7 @@ class TrustService:
         self.registry = TrustRegistry(ecosystem)
         self.verifier = Verifier(self.resolver, self.registry, self.status)
         self._status_tokens: dict[str, tuple[int, str]] = {}
+        self._findings: list[Finding] = []
         self._load()
 
     # --- DIDs -------------------------------------------------------------------------------
@@ -131,14 +136,54 @@ class TrustService:
         return subject_did_document(self.identity, base_url=self.base_url, profiles=self.profiles)
 
     def _load(self) -> None:
+        """Build the registry from the signed forms only (docs/trust-lists.md "Stored signed"):
+        no network, and a row that does not verify is a finding and is left out, never a reason
+        not to start."""
+        stored = self._read()
+        for tl in stored.lists:
+            self.registry.add(tl)
         with UnitOfWork(self.engine, write=False) as uow:
-            for row in uow.conn.execute(sa.select(_sql.trust_lists.c.body)):
-                self.registry.add(TrustList.from_json(row.body))
             pol = uow.conn.execute(
                 sa.select(_sql.policies.c.body).where(_sql.policies.c.ecosystem == self.ecosystem)
             ).first()
             if pol is not None:
                 self.registry.policy = RecognitionPolicy.from_json(pol.body)
+
+    def _read(self) -> _stored.Stored:
+        with UnitOfWork(self.engine, write=False) as uow:
+            stored = _stored.read_all(uow.conn, self.identity, operators=self.operators)
+        self._findings = list(stored.findings)
+        for f in stored.findings:
+            log.warning("trust: %s %s breaks %s: %s", f.table, f.key, f.rule, f.detail)
+        return stored
+
+    # --- self-audit -------------------------------------------------------------------------
+
+    def audit(self) -> list[Finding]:
+        """Check every stored trust list and pinned key against its signed form now; each row
+        that does not verify (or whose plain columns differ from it) is a finding naming table,
+        key and rule. The registry in memory is left as loaded."""
+        return list(self._read().findings)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """The findings of the last load or :meth:`audit`."""
+        return tuple(self._findings)
+
+    @property
+    def healthy(self) -> bool:
+        """False while a finding stands: something stored was tampered with or is stale."""
+        return not self._findings
+
+    def _settle(self, table: str, key: str, found: Iterable[Finding] = ()) -> None:
+        """Replace the standing findings about one row (after it was written, or read again)."""
+        before = set(self._findings)
+        self._findings = [f for f in self._findings if (f.table, f.key) != (table, key)]
+        for f in found:
+            if f not in self._findings:
+                if f not in before:
+                    log.warning("trust: %s %s breaks %s: %s", f.table, f.key, f.rule, f.detail)
+                self._findings.append(f)
 
     # --- status lists (issuer side) ---------------------------------------------------------
 
@@ -391,7 +436,12 @@ class TrustService:
     # --- trust lists and policy ---------------------------------------------------------------
 
     async def add_trust_list(self, jws: str, *, ecosystem: str) -> TrustList:
-        """Verify a trust list signed by the configured operator of ``ecosystem`` and keep it."""
+        """Verify a trust list signed by the configured operator of ``ecosystem`` and keep it.
+
+        The signing key is checked against the operator's pinned keys (docs/trust-lists.md
+        "Pinned keys and rotation"): the operator's first list pins it; a key not pinned is
+        accepted only when the operator's DID document lists it and lists every pinned key as
+        retired, not revoked, and is then pinned in turn."""
         operator = self.operators.get(ecosystem)
         if operator is None:
             raise CredentialRejected(
@@ -399,10 +449,39 @@ class TrustService:
                 reason=RejectReason.TRUST_LIST,
                 rule="trust lists are accepted only from configured ecosystem operators",
             )
-        await self.resolver.resolve(operator)
+        document = await self.resolver.resolve(operator)
+        jws = jws.strip()
         tl = load_trust_list(jws, self.resolver, operator=operator, ecosystem=ecosystem)
-        self.registry.add(tl)
+        held = self.registry.lists.get(ecosystem)
+        if held is not None and tl.sequence < held.sequence:
+            raise CredentialRejected(
+                f"trust list sequence {tl.sequence} is older than the held {held.sequence}",
+                reason=RejectReason.TRUST_LIST,
+                rule="trust lists never roll back",
+            )
+        kid = str(peek(jws)[0]["kid"])
+        now = dt.datetime.now(dt.UTC)
         with UnitOfWork(self.engine) as uow:
+            pins, broken = _stored.read_pins(uow.conn, self.identity, operator=operator)
+            if broken:
+                for f in broken:
+                    self._settle(f.table, f.key, [f])
+                raise CredentialRejected(
+                    f"the keys pinned for {operator} do not verify ({broken[0].detail}); "
+                    "remove its rows from trust_pinned_keys to pin afresh from its DID document",
+                    reason=RejectReason.TRUST_LIST,
+                    rule=_stored.PIN,
+                )
+            admission = admit_signing_key(kid, document, pins, now=now)
+            pk = _sql.pinned_keys
+            if admission.pin is not None:
+                uow.conn.execute(pk.insert().values(**_stored.pin_values(self.identity, admission.pin)))
+            for old in admission.retire:
+                uow.conn.execute(
+                    pk.update()
+                    .where(pk.c.operator == old.operator, pk.c.kid == old.kid)
+                    .values(**_stored.pin_values(self.identity, old))
+                )
             t = _sql.trust_lists
             uow.conn.execute(t.delete().where(t.c.ecosystem == ecosystem))
             uow.conn.execute(
@@ -410,12 +489,17 @@ class TrustService:
                     ecosystem=ecosystem,
                     operator=operator,
                     sequence=tl.sequence,
-                    jws=jws.strip(),
+                    jws=jws,
                     body=tl.to_json(),
-                    loaded_at=dt.datetime.now(dt.UTC),
+                    loaded_at=now,
+                    attestation=_stored.list_attestation(self.identity, tl, jws),
                 )
             )
             uow.commit()
+        self.registry.add(tl)
+        self._settle(_sql.trust_lists.name, ecosystem)
+        if admission.how == "rotated":
+            log.warning("trust: %s rotated its trust-list key to %s (old key retired)", operator, kid)
         return tl
 
     def sign_trust_list(self, data: Mapping[str, Any]) -> str:

@@ -1,0 +1,206 @@
+"""The trust tables read back through their signatures (docs/trust-lists.md "Stored signed").
+
+Every reader here returns what verified and a :class:`~batpass.core.findings.Finding` for each
+row that did not, never raising for a tampered row: a trust list is built only from its
+operator's JWS verified against the keys pinned for that operator (offline), and only when the
+node's own signed acceptance names that very JWS; pinned keys, the recognition policy and
+wallet entries are read from the records the node signed (``_records.py``). Plain columns are a
+cache: a difference from the signed form is a finding, and the signed form is what is used.
+
+Knows the tables (``_sql.py``) and a connection; knows no engine, unit of work or HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from batpass.core.findings import Finding
+from batpass.trust import _sql
+from batpass.trust._keys import NodeIdentity
+from batpass.trust._records import digest, open_record, sign_record
+from batpass.trust._trustlist import PinnedKey, load_pinned_trust_list, public_jwk
+from batpass.trust.errors import CredentialRejected
+from batpass.trust.model import RejectReason, TrustList, iso, parse_time
+
+__all__ = [
+    "CACHE",
+    "LIST_ACCEPTED",
+    "LIST_OPERATOR",
+    "LIST_SIGNED",
+    "PIN",
+    "Stored",
+    "list_attestation",
+    "pin_values",
+    "read_all",
+    "read_lists",
+    "read_pins",
+]
+
+#: rule ids a finding names (docs/trust-lists.md "Stored signed")
+LIST_SIGNED = "trust-list-signed"  # the JWS verifies against the operator's pinned key
+LIST_ACCEPTED = "trust-list-accepted"  # the node's signed acceptance names this JWS
+LIST_OPERATOR = "trust-list-operator-configured"  # the list is by the configured operator
+PIN = "pinned-key-attested"  # the node's signed record of a pinned key verifies
+CACHE = "cache-matches-signed"  # a plain column equals the signed form
+
+KIND_LIST = "trust-list-acceptance"
+KIND_PIN = "pinned-key"
+
+
+@dataclass
+class Stored:
+    """Everything the trust tables hold that verified, and the findings for what did not."""
+
+    pins: dict[str, PinnedKey] = field(default_factory=dict)  # by kid
+    lists: list[TrustList] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _why(exc: Exception) -> str:
+    return exc.message if isinstance(exc, CredentialRejected) else f"{type(exc).__name__}: {exc}"
+
+
+# --- pinned keys -------------------------------------------------------------------------------
+
+
+def _pin_payload(pin: PinnedKey) -> dict[str, Any]:
+    return {
+        "operator": pin.operator,
+        "kid": pin.kid,
+        "jwk": public_jwk(pin.jwk),
+        "pinnedAt": iso(pin.pinned_at),
+        "retiredAt": iso(pin.retired_at) if pin.retired_at else None,
+    }
+
+
+def pin_values(identity: NodeIdentity, pin: PinnedKey) -> dict[str, Any]:
+    """The row of a pinned key, with the node's signed record of it."""
+    return {
+        "operator": pin.operator,
+        "kid": pin.kid,
+        "jwk": public_jwk(pin.jwk),
+        "pinned_at": pin.pinned_at,
+        "retired_at": pin.retired_at,
+        "attestation": sign_record(identity, KIND_PIN, _pin_payload(pin)),
+    }
+
+
+def read_pins(
+    conn: Connection, identity: NodeIdentity, *, operator: str | None = None
+) -> tuple[list[PinnedKey], list[Finding]]:
+    """The pinned keys (of ``operator`` if given) whose records verify."""
+    t = _sql.pinned_keys
+    q = sa.select(t).order_by(t.c.operator, t.c.kid)
+    if operator is not None:
+        q = q.where(t.c.operator == operator)
+    pins: list[PinnedKey] = []
+    findings: list[Finding] = []
+    for row in conn.execute(q):
+        try:
+            p = open_record(identity, row.attestation, KIND_PIN)
+            if p.get("operator") != row.operator or p.get("kid") != row.kid:
+                raise CredentialRejected(
+                    f"the signed record is for {p.get('kid')}, the row for {row.kid}", reason=RejectReason.SIGNATURE
+                )
+            pin = PinnedKey(
+                operator=str(p["operator"]),
+                kid=str(p["kid"]),
+                jwk=dict(p["jwk"]),
+                pinned_at=parse_time(str(p["pinnedAt"])),
+                retired_at=parse_time(str(p["retiredAt"])) if p.get("retiredAt") else None,
+            )
+        except (CredentialRejected, KeyError, TypeError, ValueError) as exc:
+            findings.append(Finding(_sql.pinned_keys.name, row.kid, PIN, f"pinned key left out: {_why(exc)}"))
+            continue
+        if public_jwk(row.jwk or {}) != public_jwk(pin.jwk) or row.retired_at != pin.retired_at:
+            findings.append(
+                Finding(
+                    _sql.pinned_keys.name,
+                    row.kid,
+                    CACHE,
+                    "the jwk or retired_at column differs from the signed record; the record is used",
+                )
+            )
+        pins.append(pin)
+    return pins, findings
+
+
+# --- trust lists -------------------------------------------------------------------------------
+
+
+def list_attestation(identity: NodeIdentity, tl: TrustList, jws: str) -> str:
+    """The node's signed acceptance of ``jws``: a stored list is used only with it, so neither
+    another list nor an older one of the same operator can be put in its place."""
+    payload = {"ecosystem": tl.ecosystem, "operator": tl.operator, "sequence": tl.sequence, "jws": digest(jws)}
+    return sign_record(identity, KIND_LIST, payload)
+
+
+def read_lists(
+    conn: Connection,
+    identity: NodeIdentity,
+    *,
+    operators: Mapping[str, str],
+    pins: Mapping[str, PinnedKey],
+) -> tuple[list[TrustList], list[Finding]]:
+    """The stored trust lists that verify: each by the operator configured for its ecosystem,
+    against that operator's pinned keys, with the node's acceptance naming that JWS."""
+    t = _sql.trust_lists
+    lists: list[TrustList] = []
+    findings: list[Finding] = []
+    for row in conn.execute(sa.select(t).order_by(t.c.ecosystem)):
+        key = row.ecosystem
+        operator = operators.get(row.ecosystem)
+        if operator is None:
+            findings.append(
+                Finding(t.name, key, LIST_OPERATOR, f"no operator is configured for {row.ecosystem}; list left out")
+            )
+            continue
+        try:
+            tl = load_pinned_trust_list(row.jws, pins, operator=operator, ecosystem=row.ecosystem)
+        except CredentialRejected as exc:
+            findings.append(Finding(t.name, key, LIST_SIGNED, f"list left out: {exc.message}"))
+            continue
+        try:
+            accepted = open_record(identity, row.attestation, KIND_LIST)
+            if accepted.get("jws") != digest(row.jws.strip()) or (
+                accepted.get("ecosystem"),
+                accepted.get("operator"),
+                accepted.get("sequence"),
+            ) != (tl.ecosystem, tl.operator, tl.sequence):
+                raise CredentialRejected(
+                    "the stored JWS is not the one this node accepted", reason=RejectReason.SIGNATURE
+                )
+        except CredentialRejected as exc:
+            findings.append(Finding(t.name, key, LIST_ACCEPTED, f"list left out: {exc.message}"))
+            continue
+        if row.body != tl.to_json() or row.operator != tl.operator or row.sequence != tl.sequence:
+            findings.append(
+                Finding(
+                    t.name,
+                    key,
+                    CACHE,
+                    "the stored body, operator or sequence differs from the signed list; the signed list is used",
+                )
+            )
+        lists.append(tl)
+    return lists, findings
+
+
+# --- everything --------------------------------------------------------------------------------
+
+
+def read_all(conn: Connection, identity: NodeIdentity, *, operators: Mapping[str, str]) -> Stored:
+    """The trust lists and pinned keys, verified: what the service loads at start and what
+    ``audit`` checks."""
+    out = Stored()
+    pins, findings = read_pins(conn, identity)
+    out.pins = {p.kid: p for p in pins}
+    out.findings.extend(findings)
+    out.lists, findings = read_lists(conn, identity, operators=operators, pins=out.pins)
+    out.findings.extend(findings)
+    return out
