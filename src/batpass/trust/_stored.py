@@ -25,7 +25,7 @@ from batpass.trust._keys import NodeIdentity
 from batpass.trust._records import digest, open_record, sign_record
 from batpass.trust._trustlist import PinnedKey, load_pinned_trust_list, public_jwk
 from batpass.trust.errors import CredentialRejected
-from batpass.trust.model import RejectReason, TrustList, iso, parse_time
+from batpass.trust.model import RecognitionPolicy, RejectReason, TrustList, iso, parse_time
 
 __all__ = [
     "CACHE",
@@ -33,12 +33,15 @@ __all__ = [
     "LIST_OPERATOR",
     "LIST_SIGNED",
     "PIN",
+    "POLICY",
     "Stored",
     "list_attestation",
     "pin_values",
+    "policy_attestation",
     "read_all",
     "read_lists",
     "read_pins",
+    "read_policy",
 ]
 
 #: rule ids a finding names (docs/trust-lists.md "Stored signed")
@@ -46,10 +49,12 @@ LIST_SIGNED = "trust-list-signed"  # the JWS verifies against the operator's pin
 LIST_ACCEPTED = "trust-list-accepted"  # the node's signed acceptance names this JWS
 LIST_OPERATOR = "trust-list-operator-configured"  # the list is by the configured operator
 PIN = "pinned-key-attested"  # the node's signed record of a pinned key verifies
+POLICY = "policy-attested"  # the node's signed record of its recognition policy verifies
 CACHE = "cache-matches-signed"  # a plain column equals the signed form
 
 KIND_LIST = "trust-list-acceptance"
 KIND_PIN = "pinned-key"
+KIND_POLICY = "recognition-policy"
 
 
 @dataclass
@@ -58,6 +63,7 @@ class Stored:
 
     pins: dict[str, PinnedKey] = field(default_factory=dict)  # by kid
     lists: list[TrustList] = field(default_factory=list)
+    policy: RecognitionPolicy | None = None
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -191,16 +197,52 @@ def read_lists(
     return lists, findings
 
 
+# --- recognition policy ------------------------------------------------------------------------
+
+
+def policy_attestation(identity: NodeIdentity, policy: RecognitionPolicy) -> str:
+    """The node's signed record of its own recognition policy (the node is its author)."""
+    return sign_record(identity, KIND_POLICY, {"ecosystem": policy.ecosystem, "policy": policy.to_json()})
+
+
+def read_policy(
+    conn: Connection, identity: NodeIdentity, ecosystem: str
+) -> tuple[RecognitionPolicy | None, list[Finding]]:
+    """The policy of ``ecosystem`` from the node's signed record, or ``None`` (nothing stored, or
+    the record does not verify: then no rule is applied)."""
+    t = _sql.policies
+    row = conn.execute(sa.select(t).where(t.c.ecosystem == ecosystem)).first()
+    if row is None:
+        return None, []
+    try:
+        p = open_record(identity, row.attestation, KIND_POLICY)
+        if p.get("ecosystem") != ecosystem or not isinstance(p.get("policy"), dict):
+            raise CredentialRejected(f"the signed record is for {p.get('ecosystem')!r}", reason=RejectReason.SIGNATURE)
+        policy = RecognitionPolicy.from_json(p["policy"])
+    except (CredentialRejected, KeyError, TypeError) as exc:
+        return None, [Finding(t.name, ecosystem, POLICY, f"no recognition rule applied: {_why(exc)}")]
+    findings = []
+    if row.body != policy.to_json():
+        findings.append(
+            Finding(
+                t.name, ecosystem, CACHE, "the stored body differs from the signed policy; the signed policy is used"
+            )
+        )
+    return policy, findings
+
+
 # --- everything --------------------------------------------------------------------------------
 
 
-def read_all(conn: Connection, identity: NodeIdentity, *, operators: Mapping[str, str]) -> Stored:
-    """The trust lists and pinned keys, verified: what the service loads at start and what
-    ``audit`` checks."""
+def read_all(conn: Connection, identity: NodeIdentity, *, operators: Mapping[str, str], ecosystem: str) -> Stored:
+    """The trust lists, pinned keys and recognition policy, verified: what the service loads at
+    start and what ``audit`` checks."""
     out = Stored()
     pins, findings = read_pins(conn, identity)
     out.pins = {p.kid: p for p in pins}
     out.findings.extend(findings)
     out.lists, findings = read_lists(conn, identity, operators=operators, pins=out.pins)
+    out.findings.extend(findings)
+    out.policy, findings = read_policy(conn, identity, ecosystem)
     out.findings.extend(findings)
     return out

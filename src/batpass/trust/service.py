@@ -142,16 +142,12 @@ class TrustService:
         stored = self._read()
         for tl in stored.lists:
             self.registry.add(tl)
-        with UnitOfWork(self.engine, write=False) as uow:
-            pol = uow.conn.execute(
-                sa.select(_sql.policies.c.body).where(_sql.policies.c.ecosystem == self.ecosystem)
-            ).first()
-            if pol is not None:
-                self.registry.policy = RecognitionPolicy.from_json(pol.body)
+        if stored.policy is not None:
+            self.registry.policy = stored.policy
 
     def _read(self) -> _stored.Stored:
         with UnitOfWork(self.engine, write=False) as uow:
-            stored = _stored.read_all(uow.conn, self.identity, operators=self.operators)
+            stored = _stored.read_all(uow.conn, self.identity, operators=self.operators, ecosystem=self.ecosystem)
         self._findings = list(stored.findings)
         for f in stored.findings:
             log.warning("trust: %s %s breaks %s: %s", f.table, f.key, f.rule, f.detail)
@@ -160,9 +156,9 @@ class TrustService:
     # --- self-audit -------------------------------------------------------------------------
 
     def audit(self) -> list[Finding]:
-        """Check every stored trust list and pinned key against its signed form now; each row
-        that does not verify (or whose plain columns differ from it) is a finding naming table,
-        key and rule. The registry in memory is left as loaded."""
+        """Check every stored trust list, pinned key and recognition policy against its signed
+        form now; each row that does not verify (or whose plain columns differ from it) is
+        a finding naming table, key and rule. The registry in memory is left as loaded."""
         return list(self._read().findings)
 
     @property
@@ -523,10 +519,17 @@ class TrustService:
             t = _sql.policies
             uow.conn.execute(t.delete().where(t.c.ecosystem == policy.ecosystem))
             uow.conn.execute(
-                t.insert().values(ecosystem=policy.ecosystem, body=policy.to_json(), updated_at=dt.datetime.now(dt.UTC))
+                t.insert().values(
+                    ecosystem=policy.ecosystem,
+                    body=policy.to_json(),
+                    updated_at=dt.datetime.now(dt.UTC),
+                    # the node is the author of its own policy: it signs it, and loads only that
+                    attestation=_stored.policy_attestation(self.identity, policy),
+                )
             )
             uow.commit()
         self.registry.policy = policy
+        self._settle(_sql.policies.name, policy.ecosystem)
         return policy
 
     # --- verifying --------------------------------------------------------------------------

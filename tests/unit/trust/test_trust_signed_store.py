@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from trust_http import ROLE_TYPES, load_lists
-from trust_world import CX_BASE, World
+from trust_world import CX_BASE, POLICY, World
 
 from batpass.core.findings import Finding
 from batpass.trust import (
     CredentialRejected,
     NodeIdentity,
+    RecognitionPolicy,
     TrustedIssuer,
     TrustList,
     TrustService,
@@ -285,3 +286,34 @@ def test_key_revoked_in_the_did_document_signs_no_new_list(service: TrustService
             service.add_trust_list(sign_trust_list(jp_list(world, 2, world.now), world.jp), ecosystem="ouranos")
         )
     assert "revoked" in e.value.message
+
+
+# --- recognition policy ---------------------------------------------------------------------------
+
+
+def test_recognition_rule_changed_in_the_database_is_not_applied(service: TrustService, world: World) -> None:
+    load_lists(service, world)
+    t = _sql.policies
+    evil = {
+        "id": "ouranos-cfp-opens-the-passport",
+        "fromEcosystem": "ouranos",
+        "credentialType": "CertifiedCarbonFootprintCredential",
+        "acceptedAs": "AccessRoleCredential",
+        "where": {},
+        "label": "",
+    }
+    tamper(service, t, t.c.ecosystem == "catena-x", body={**POLICY, "rules": [*POLICY["rules"], evil]})
+    node = restart(service)
+    assert node.registry.policy == RecognitionPolicy.from_json(POLICY)
+    assert rules(node.findings) == {("trust_policies", "catena-x", "cache-matches-signed")}
+    # the record re-signed by someone else: no rule at all is applied
+    forged = sign_record(
+        new_did_key_identity(), "recognition-policy", {"ecosystem": "catena-x", "policy": {**POLICY, "rules": [evil]}}
+    )
+    tamper(service, t, t.c.ecosystem == "catena-x", attestation=forged)
+    node = restart(service)
+    assert node.registry.policy.rules == ()
+    assert ("trust_policies", "catena-x", "policy-attested") in rules(node.findings)
+    # setting the policy again signs it afresh
+    node.set_policy(POLICY)
+    assert node.healthy and restart(node).registry.policy == RecognitionPolicy.from_json(POLICY)
