@@ -12,7 +12,8 @@ Knows the tables (``_sql.py``) and a connection; knows no engine, unit of work o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,20 +22,27 @@ from sqlalchemy import Connection
 
 from batpass.core.findings import Finding
 from batpass.trust import _sql
+from batpass.trust._jose import peek, verify_compact
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._records import digest, open_record, sign_record
 from batpass.trust._trustlist import PinnedKey, load_pinned_trust_list, public_jwk
+from batpass.trust._verify import vct_type
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import RecognitionPolicy, RejectReason, TrustList, iso, parse_time
 
 __all__ = [
     "CACHE",
+    "HELD",
     "LIST_ACCEPTED",
     "LIST_OPERATOR",
     "LIST_SIGNED",
     "PIN",
     "POLICY",
+    "HeldCredential",
     "Stored",
+    "describe_credential",
+    "held_attestation",
+    "holder_of",
     "list_attestation",
     "pin_values",
     "policy_attestation",
@@ -42,6 +50,7 @@ __all__ = [
     "read_lists",
     "read_pins",
     "read_policy",
+    "read_wallet",
 ]
 
 #: rule ids a finding names (docs/trust-lists.md "Stored signed")
@@ -50,11 +59,26 @@ LIST_ACCEPTED = "trust-list-accepted"  # the node's signed acceptance names this
 LIST_OPERATOR = "trust-list-operator-configured"  # the list is by the configured operator
 PIN = "pinned-key-attested"  # the node's signed record of a pinned key verifies
 POLICY = "policy-attested"  # the node's signed record of its recognition policy verifies
+HELD = "held-credential-attested"  # a held token is the one the node verified and signed for
 CACHE = "cache-matches-signed"  # a plain column equals the signed form
 
 KIND_LIST = "trust-list-acceptance"
 KIND_PIN = "pinned-key"
 KIND_POLICY = "recognition-policy"
+KIND_HELD = "held-credential"
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCredential:
+    """A wallet entry whose token verified: everything here is read from the token."""
+
+    id: str
+    format: str
+    ctype: str
+    issuer: str
+    subject: str | None
+    token: str
+    stored_at: dt.datetime
 
 
 @dataclass
@@ -64,6 +88,7 @@ class Stored:
     pins: dict[str, PinnedKey] = field(default_factory=dict)  # by kid
     lists: list[TrustList] = field(default_factory=list)
     policy: RecognitionPolicy | None = None
+    held: list[HeldCredential] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -231,12 +256,108 @@ def read_policy(
     return policy, findings
 
 
+# --- wallet ------------------------------------------------------------------------------------
+
+
+def describe_credential(token: str) -> tuple[str, str, str, dict[str, Any], dict[str, Any]]:
+    """``(format, type, issuer, header, payload)`` of a credential token, unverified (the caller
+    verifies the signature); raises ``CredentialRejected`` when it is not a credential."""
+    header, payload = peek(token.split("~", 1)[0])
+    if "~" in token:
+        fmt, ctype = "dc+sd-jwt", vct_type(str(payload.get("vct", "")))
+        issuer = payload.get("iss")
+    else:
+        fmt = "vc+jwt"
+        types = payload.get("type", [])
+        ctype = next((t for t in types if t != "VerifiableCredential"), "") if isinstance(types, list) else ""
+        issuer = payload.get("issuer")
+    if not ctype or not isinstance(ctype, str) or not isinstance(issuer, str):
+        raise CredentialRejected("not a credential batpass can hold", reason=RejectReason.MALFORMED)
+    return fmt, ctype, issuer, header, payload
+
+
+def holder_of(fmt: str, payload: Mapping[str, Any]) -> str | None:
+    """The subject a credential was issued to (``sub`` of an SD-JWT VC, ``credentialSubject.id``)."""
+    if fmt == "dc+sd-jwt":
+        sub = payload.get("sub")
+    else:
+        cs = payload.get("credentialSubject")
+        sub = cs.get("id") if isinstance(cs, dict) else None
+    return sub if isinstance(sub, str) else None
+
+
+def held_attestation(identity: NodeIdentity, wallet_id: str, token: str, *, kid: str, jwk: Mapping[str, Any]) -> str:
+    """The node's signed record of a credential it verified and keeps: the token's digest and
+    the issuer key it verified with, so the token is checked again at every use, offline."""
+    fmt, ctype, issuer, _h, _p = describe_credential(token)
+    payload = {
+        "id": wallet_id,
+        "token": digest(token),
+        "format": fmt,
+        "type": ctype,
+        "issuer": issuer,
+        "kid": kid,
+        "jwk": public_jwk(jwk),
+    }
+    return sign_record(identity, KIND_HELD, payload)
+
+
+def _verify_held(identity: NodeIdentity, row: Any) -> tuple[HeldCredential, list[Finding]]:
+    p = open_record(identity, row.attestation, KIND_HELD)
+    if p.get("id") != row.id or p.get("token") != digest(row.token):
+        raise CredentialRejected(
+            "the stored token is not the one this node verified and kept", reason=RejectReason.SIGNATURE
+        )
+    fmt, ctype, issuer, header, payload = describe_credential(row.token)
+    if header.get("kid") != p.get("kid") or not isinstance(p.get("jwk"), dict):
+        raise CredentialRejected(
+            "the token names another key than the one it was kept with", reason=RejectReason.UNKNOWN_KEY
+        )
+    verify_compact(row.token.split("~", 1)[0], p["jwk"], typ=None)
+    if (fmt, ctype, issuer) != (p.get("format"), p.get("type"), p.get("issuer")):
+        raise CredentialRejected(
+            "the token's type or issuer differs from the signed record", reason=RejectReason.SIGNATURE
+        )
+    held = HeldCredential(row.id, fmt, ctype, issuer, holder_of(fmt, payload), row.token, row.stored_at)
+    findings = []
+    if (row.format, row.ctype, row.issuer) != (fmt, ctype, issuer):
+        findings.append(
+            Finding(
+                _sql.wallet.name,
+                row.id,
+                CACHE,
+                "the format, ctype or issuer column differs from the token; the token is used",
+            )
+        )
+    return held, findings
+
+
+def read_wallet(
+    conn: Connection, identity: NodeIdentity, *, ids: Iterable[str] | None = None
+) -> tuple[list[HeldCredential], list[Finding]]:
+    """The held credentials (``ids`` only, if given) whose token verifies, in storage order."""
+    t = _sql.wallet
+    q = sa.select(t).order_by(t.c.stored_at, t.c.id)
+    if ids is not None:
+        q = q.where(t.c.id.in_(list(ids)))
+    held: list[HeldCredential] = []
+    findings: list[Finding] = []
+    for row in conn.execute(q):
+        try:
+            h, f = _verify_held(identity, row)
+        except CredentialRejected as exc:
+            findings.append(Finding(t.name, row.id, HELD, f"held credential refused: {exc.message}"))
+            continue
+        held.append(h)
+        findings.extend(f)
+    return held, findings
+
+
 # --- everything --------------------------------------------------------------------------------
 
 
 def read_all(conn: Connection, identity: NodeIdentity, *, operators: Mapping[str, str], ecosystem: str) -> Stored:
-    """The trust lists, pinned keys and recognition policy, verified: what the service loads at
-    start and what ``audit`` checks."""
+    """Every trust table, verified: what the service loads at start and what ``audit`` checks."""
     out = Stored()
     pins, findings = read_pins(conn, identity)
     out.pins = {p.kid: p for p in pins}
@@ -244,5 +365,7 @@ def read_all(conn: Connection, identity: NodeIdentity, *, operators: Mapping[str
     out.lists, findings = read_lists(conn, identity, operators=operators, pins=out.pins)
     out.findings.extend(findings)
     out.policy, findings = read_policy(conn, identity, ecosystem)
+    out.findings.extend(findings)
+    out.held, findings = read_wallet(conn, identity)
     out.findings.extend(findings)
     return out

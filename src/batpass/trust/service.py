@@ -45,14 +45,14 @@ from batpass.trust._dcp import (
     verify_self_issued_token,
 )
 from batpass.trust._did import subject_did_document
-from batpass.trust._jose import peek
+from batpass.trust._jose import peek, verify_compact
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, GuardedFetcher
 from batpass.trust._sdjwt import issue_sd_jwt, present_sd_jwt
 from batpass.trust._status import MIN_BITS, StatusListCache, set_bit, status_entry, status_list_credential
 from batpass.trust._trustlist import TrustRegistry, admit_signing_key, load_trust_list, sign_trust_list, validate_json
 from batpass.trust._vc import build_credential, issue_vc_jwt, issue_vp_jwt, validate_credential
-from batpass.trust._verify import Verifier, vct_type
+from batpass.trust._verify import Verifier
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import (
     RecognitionPolicy,
@@ -70,18 +70,6 @@ log = logging.getLogger("batpass.trust")
 FORMATS = ("vc+jwt", "dc+sd-jwt")
 #: how a certifier's refusal maps back onto our error tree when a holder relays it
 _REFUSALS: dict[int, type[BatpassError]] = {400: InvalidInput, 403: Forbidden, 404: NotFound, 409: Conflict}
-
-
-def _holder_of(token: str) -> str | None:
-    """The subject a held credential was issued to (``sub`` of an SD-JWT VC,
-    ``credentialSubject.id`` of a ``vc+jwt``), unverified: the wallet's own bookkeeping."""
-    _h, payload = peek(token.split("~", 1)[0])
-    if "~" in token:
-        sub = payload.get("sub")
-    else:
-        cs = payload.get("credentialSubject")
-        sub = cs.get("id") if isinstance(cs, dict) else None
-    return sub if isinstance(sub, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +144,14 @@ class TrustService:
     # --- self-audit -------------------------------------------------------------------------
 
     def audit(self) -> list[Finding]:
-        """Check every stored trust list, pinned key and recognition policy against its signed
-        form now; each row that does not verify (or whose plain columns differ from it) is
+        """Check every stored trust list, pinned key, policy and held credential against its
+        signed form now; each row that does not verify (or whose plain columns differ from it) is
         a finding naming table, key and rule. The registry in memory is left as loaded."""
         return list(self._read().findings)
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        """The findings of the last load or :meth:`audit`."""
+        """The findings of the last load or :meth:`audit` (and of wallet reads since)."""
         return tuple(self._findings)
 
     @property
@@ -586,18 +574,25 @@ class TrustService:
     # --- wallet and presentations -----------------------------------------------------------
 
     def hold(self, token: str) -> str:
-        """Keep a credential this node received (for presentations and DCP queries)."""
+        """Keep a credential this node received (for presentations and DCP queries). Its
+        signature is verified with its issuer's DID key (resolved, if not cached, over the
+        node's guarded HTTPS client); the node signs a record of the token and that key, so the
+        token is verified again, offline, whenever it is used."""
         token = token.strip()
-        _h, payload = peek(token.split("~", 1)[0])
-        if "~" in token:
-            fmt, ctype = "dc+sd-jwt", vct_type(str(payload.get("vct", "")))
-            issuer = payload.get("iss")
-        else:
-            fmt = "vc+jwt"
-            ctype = next((t for t in payload.get("type", []) if t != "VerifiableCredential"), "")
-            issuer = payload.get("issuer")
-        if not ctype or not isinstance(issuer, str):
-            raise InvalidInput("not a credential batpass can hold", field="token", rule="vc+jwt or dc+sd-jwt")
+        try:
+            fmt, ctype, issuer, header, _payload = _stored.describe_credential(token)
+        except CredentialRejected as exc:
+            raise InvalidInput("not a credential batpass can hold", field="token", rule="vc+jwt or dc+sd-jwt") from exc
+        kid = header.get("kid")
+        try:
+            vm = self.resolver.method(str(kid), controller=issuer)
+            verify_compact(token.split("~", 1)[0], vm.jwk, typ=None)
+        except CredentialRejected as exc:
+            raise InvalidInput(
+                f"the credential does not verify with its issuer's key: {exc.message}",
+                field="credential",
+                rule="a held credential is signed by a verification method of its issuer's DID",
+            ) from exc
         wid = str(new_uuid7())
         with UnitOfWork(self.engine) as uow:
             uow.conn.execute(
@@ -608,46 +603,66 @@ class TrustService:
                     issuer=issuer,
                     token=token,
                     stored_at=dt.datetime.now(dt.UTC),
+                    attestation=_stored.held_attestation(self.identity, wid, token, kid=vm.id, jwk=vm.jwk),
                 )
             )
             uow.commit()
         return wid
 
-    def wallet(self) -> list[dict[str, Any]]:
-        """What this node holds: id, type, format, issuer, subject and when it was stored."""
-        t = _sql.wallet
+    def _held(self, ids: Iterable[str] | None = None) -> list[_stored.HeldCredential]:
+        """The wallet entries whose token verifies (against the record the node signed when it
+        kept it); the others are findings and are never presented."""
         with UnitOfWork(self.engine, write=False) as uow:
-            rows = uow.conn.execute(sa.select(t).order_by(t.c.stored_at)).all()
+            held, findings = _stored.read_wallet(uow.conn, self.identity, ids=ids)
+        ok = {h.id for h in held}
+        for wid in ok:
+            self._settle(_sql.wallet.name, wid, [f for f in findings if f.key == wid])
+        for f in findings:
+            if f.key not in ok:
+                self._settle(f.table, f.key, [f])
+        return held
+
+    def wallet(self) -> list[dict[str, Any]]:
+        """What this node holds: id, type, format, issuer, subject and when it was stored, read
+        from the verified tokens."""
         return [
             {
-                "id": r.id,
-                "type": r.ctype,
-                "format": r.format,
-                "issuer": r.issuer,
-                "subject": _holder_of(r.token),
-                "storedAt": r.stored_at.isoformat(),
+                "id": h.id,
+                "type": h.ctype,
+                "format": h.format,
+                "issuer": h.issuer,
+                "subject": h.subject,
+                "storedAt": h.stored_at.isoformat(),
             }
-            for r in rows
+            for h in self._held()
         ]
 
     def held_token(self, wallet_id: str) -> str:
         t = _sql.wallet
         with UnitOfWork(self.engine, write=False) as uow:
-            row = uow.conn.execute(sa.select(t.c.token).where(t.c.id == wallet_id)).first()
-        if row is None:
+            exists = uow.conn.execute(sa.select(t.c.id).where(t.c.id == wallet_id)).first()
+        if exists is None:
             raise NotFound(f"the wallet holds no credential {wallet_id}", rule="POST /v1/credentials/wallet")
-        return str(row.token)
+        held = self._held([wallet_id])
+        if not held:
+            refused = next((f for f in self._findings if f.key == wallet_id), None)
+            raise CredentialRejected(
+                f"held credential {wallet_id} does not verify: {refused.detail if refused else 'refused'}",
+                reason=RejectReason.SIGNATURE,
+                rule="held credentials are verified at every use",
+            )
+        return held[0].token
 
     def held(self, types: Iterable[str] | None = None, *, subject: str | None = None) -> list[str]:
-        """Held credentials (tokens), of ``types`` if given, issued to ``subject`` if given (a
-        subject whose keys this node keeps, e.g. a hub's operator)."""
-        t = _sql.wallet
-        q = sa.select(t.c.token).order_by(t.c.stored_at)
-        if types is not None:
-            q = q.where(t.c.ctype.in_(list(types)))
-        with UnitOfWork(self.engine, write=False) as uow:
-            tokens = [str(r.token) for r in uow.conn.execute(q)]
-        return tokens if subject is None else [tok for tok in tokens if _holder_of(tok) == subject]
+        """Held credentials (tokens) that verify, of ``types`` if given, issued to ``subject`` if
+        given (a subject whose keys this node keeps, e.g. a hub's operator); type and subject are
+        read from the verified tokens, never from the table's columns."""
+        wanted = None if types is None else set(types)
+        return [
+            h.token
+            for h in self._held()
+            if (wanted is None or h.ctype in wanted) and (subject is None or h.subject == subject)
+        ]
 
     def present(self, token: str, *, audience: str, nonce: str, disclose: Sequence[str] = ()) -> str:
         """A presentation of a held credential: SD-JWT with chosen disclosures + key binding by
@@ -760,6 +775,6 @@ class TrustService:
         caller = verify_self_issued_token(token, audience=self.identity.did, resolver=self.resolver)
         types = scope_types(dict(query))
         # only credentials issued to this node: a hub also keeps its hosted operators' ones
-        creds = [c for c in self.held(types) if _holder_of(c) == self.identity.did]
+        creds = self.held(types, subject=self.identity.did)
         creds = [present_sd_jwt(c, disclose=()) if "~" in c else c for c in creds]
         return presentation_response(self.identity, creds, audience=caller.did, nonce=caller.jti)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from trust_http import ROLE_TYPES, load_lists
 from trust_world import CX_BASE, POLICY, World
 
+from batpass.core.errors import InvalidInput
 from batpass.core.findings import Finding
 from batpass.trust import (
     CredentialRejected,
@@ -175,6 +176,22 @@ def test_list_of_an_operator_no_longer_configured_is_left_out(service: TrustServ
     assert rules(node.findings) == {("trust_lists", "ouranos", "trust-list-operator-configured")}
 
 
+def test_rows_without_the_nodes_attestation_are_findings(service: TrustService, world: World) -> None:
+    """Rows written before migration trust_0002 carry no attestation: reported, not trusted."""
+    load_lists(service, world)
+    wid = service.hold(service.issue("MembershipCredential", membership(service.identity.did)).token)
+    for table in (_sql.trust_lists, _sql.policies, _sql.wallet):
+        tamper(service, table, sa.true(), attestation=None)
+    node = restart(service)
+    assert node.registry.lists == {} and node.registry.policy.rules == () and node.held() == []
+    assert rules(node.findings) == {
+        ("trust_lists", "catena-x", "trust-list-accepted"),
+        ("trust_lists", "ouranos", "trust-list-accepted"),
+        ("trust_policies", "catena-x", "policy-attested"),
+        ("trust_wallet", wid, "held-credential-attested"),
+    }
+
+
 # --- pinned keys ----------------------------------------------------------------------------------
 
 
@@ -317,3 +334,51 @@ def test_recognition_rule_changed_in_the_database_is_not_applied(service: TrustS
     # setting the policy again signs it afresh
     node.set_policy(POLICY)
     assert node.healthy and restart(node).registry.policy == RecognitionPolicy.from_json(POLICY)
+
+
+# --- held credentials -----------------------------------------------------------------------------
+
+
+def membership(did: str) -> dict[str, Any]:
+    return {"id": did, "memberOf": "catena-x", "holderIdentifier": "BPNL00000000000C"}
+
+
+def test_held_credential_whose_token_was_altered_is_refused(service: TrustService, world: World) -> None:
+    load_lists(service, world)
+    token = service.issue("MembershipCredential", membership(service.identity.did)).token
+    wid = service.hold(token)
+    other = service.hold(service.issue("MembershipCredential", membership(service.identity.did)).token)
+    t = _sql.wallet
+    # another credential, validly signed by an intruder, put in its place
+    intruder = new_did_key_identity()
+    vc = build_credential(
+        issuer=intruder.did,
+        ctype="MembershipCredential",
+        subject=membership(service.identity.did),
+        valid_from=world.now - DAY,
+        valid_until=world.now + DAY,
+    )
+    tamper(service, t, t.c.id == wid, token=issue_vc_jwt(intruder, vc), issuer=intruder.did)
+    assert [h["id"] for h in service.wallet()] == [other]
+    assert len(service.held(["MembershipCredential"])) == 1
+    with pytest.raises(CredentialRejected) as e:
+        service.held_token(wid)
+    assert e.value.reason == "signature"
+    assert ("trust_wallet", wid, "held-credential-attested") in rules(service.findings) and not service.healthy
+    # a flipped byte in the stored token
+    tamper(service, t, t.c.id == wid, token=flip(token, 1), issuer=world.cx.did)
+    with pytest.raises(CredentialRejected):
+        service.held_token(wid)
+    assert rules(restart(service).findings) == {("trust_wallet", wid, "held-credential-attested")}
+    # the denormalised type column is not believed: the token's own type is
+    tamper(service, t, t.c.id == other, ctype="AccessRoleCredential")
+    assert service.held(["AccessRoleCredential"]) == [] and len(service.held(["MembershipCredential"])) == 1
+    assert ("trust_wallet", other, "cache-matches-signed") in rules(service.audit())
+
+
+def test_hold_refuses_a_credential_whose_signature_does_not_verify(service: TrustService, world: World) -> None:
+    token = service.issue("MembershipCredential", membership(service.identity.did)).token
+    with pytest.raises(InvalidInput) as e:
+        service.hold(flip(token, 2))
+    assert e.value.field == "credential"
+    assert service.wallet() == []
