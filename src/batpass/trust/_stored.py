@@ -92,6 +92,10 @@ class Stored:
     findings: list[Finding] = field(default_factory=list)
 
 
+#: what reading a stored row may raise: a finding, never a crash
+_UNREADABLE = (CredentialRejected, KeyError, TypeError, ValueError)
+
+
 def _why(exc: Exception) -> str:
     return exc.message if isinstance(exc, CredentialRejected) else f"{type(exc).__name__}: {exc}"
 
@@ -145,7 +149,7 @@ def read_pins(
                 pinned_at=parse_time(str(p["pinnedAt"])),
                 retired_at=parse_time(str(p["retiredAt"])) if p.get("retiredAt") else None,
             )
-        except (CredentialRejected, KeyError, TypeError, ValueError) as exc:
+        except _UNREADABLE as exc:
             findings.append(Finding(_sql.pinned_keys.name, row.kid, PIN, f"pinned key left out: {_why(exc)}"))
             continue
         if public_jwk(row.jwk or {}) != public_jwk(pin.jwk) or row.retired_at != pin.retired_at:
@@ -193,8 +197,8 @@ def read_lists(
             continue
         try:
             tl = load_pinned_trust_list(row.jws, pins, operator=operator, ecosystem=row.ecosystem)
-        except CredentialRejected as exc:
-            findings.append(Finding(t.name, key, LIST_SIGNED, f"list left out: {exc.message}"))
+        except _UNREADABLE as exc:
+            findings.append(Finding(t.name, key, LIST_SIGNED, f"list left out: {_why(exc)}"))
             continue
         try:
             accepted = open_record(identity, row.attestation, KIND_LIST)
@@ -206,8 +210,8 @@ def read_lists(
                 raise CredentialRejected(
                     "the stored JWS is not the one this node accepted", reason=RejectReason.SIGNATURE
                 )
-        except CredentialRejected as exc:
-            findings.append(Finding(t.name, key, LIST_ACCEPTED, f"list left out: {exc.message}"))
+        except _UNREADABLE as exc:
+            findings.append(Finding(t.name, key, LIST_ACCEPTED, f"list left out: {_why(exc)}"))
             continue
         if row.body != tl.to_json() or row.operator != tl.operator or row.sequence != tl.sequence:
             findings.append(
@@ -244,7 +248,7 @@ def read_policy(
         if p.get("ecosystem") != ecosystem or not isinstance(p.get("policy"), dict):
             raise CredentialRejected(f"the signed record is for {p.get('ecosystem')!r}", reason=RejectReason.SIGNATURE)
         policy = RecognitionPolicy.from_json(p["policy"])
-    except (CredentialRejected, KeyError, TypeError) as exc:
+    except _UNREADABLE as exc:
         return None, [Finding(t.name, ecosystem, POLICY, f"no recognition rule applied: {_why(exc)}")]
     findings = []
     if row.body != policy.to_json():
@@ -345,8 +349,8 @@ def read_wallet(
     for row in conn.execute(q):
         try:
             h, f = _verify_held(identity, row)
-        except CredentialRejected as exc:
-            findings.append(Finding(t.name, row.id, HELD, f"held credential refused: {exc.message}"))
+        except _UNREADABLE as exc:
+            findings.append(Finding(t.name, row.id, HELD, f"held credential refused: {_why(exc)}"))
             continue
         held.append(h)
         findings.extend(f)
