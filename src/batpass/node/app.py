@@ -115,10 +115,6 @@ def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]
     return out
 
 
-def _ecosystem(profiles: tuple[str, ...]) -> str:
-    return "ouranos" if "ouranos" in profiles and "catena-x" not in profiles else "catena-x"
-
-
 def _notifier(engine: Engine) -> ProcessNotifier:
     """How the connector's consumer hears its callbacks: PostgreSQL ``LISTEN``/``NOTIFY`` when
     the node's database is PostgreSQL (several workers may share it), in-process on SQLite."""
@@ -129,18 +125,7 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
     cfg = node.config
     ctx.services[ParticipantService] = ParticipantService(ctx.engine)
     hosts = {f"{cfg.host}:{cfg.port}", *cfg.extra.get("federation_hosts", [])}
-    trust = TrustService(
-        ctx.engine,
-        node.identity,
-        base_url=node.base_url,
-        ecosystem=cfg.extra.get("ecosystem", _ecosystem(cfg.profiles)),
-        operators=cfg.extra.get("trust_operators", {}),
-        allowed_hosts=sorted(hosts),
-        client=ctx.client,
-        sync_client=ctx.sync_client,
-        profiles=cfg.profiles,
-        bpn=cfg.bpnl,
-    )
+    trust = node.trust_service(client=ctx.client, sync_client=ctx.sync_client, allowed_hosts=sorted(hosts))
     ctx.services[TrustService] = trust
     if "catena-x" in cfg.profiles:
         ctx.services[PactService] = PactService(ctx.engine, base_url=node.base_url, client=ctx.sync_client)
@@ -270,7 +255,10 @@ def _bridge_trades(node: LocalNode, connector: ConnectorClient) -> BridgeTrades:
 
 def _integrity(ctx: NodeContext) -> Integrity:
     """The node's self-audits, by area (what each covers: ``node/_integrity.py``)."""
-    audits: dict[str, Callable[[], list[Finding]]] = {"ledger": ctx.service(LedgerService).self_audit}
+    audits: dict[str, Callable[[], list[Finding]]] = {
+        "ledger": ctx.service(LedgerService).self_audit,
+        "trust": ctx.service(TrustService).self_audit,
+    }
     passports = ctx.services.get(PassportService)
     if passports is not None:
         audits["passport"] = passports.self_audit

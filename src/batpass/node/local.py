@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -28,7 +29,14 @@ from batpass.node._config import NodeConfig, NodePaths, validate_name, validate_
 from batpass.ouranos import BridgeLink, OuranosHub
 from batpass.participants import Participant, ParticipantService
 from batpass.store import make_engine, upgrade
-from batpass.trust import NodeIdentity, SecretBox, init_ca, issue_node_certificate, load_or_create_identity
+from batpass.trust import (
+    NodeIdentity,
+    SecretBox,
+    TrustService,
+    init_ca,
+    issue_node_certificate,
+    load_or_create_identity,
+)
 
 __all__ = ["LocalNode", "ca_folder", "free_port", "init_node", "open_node", "port_in_use"]
 
@@ -135,12 +143,38 @@ class LocalNode:
             secrets=SecretBox.load_or_create(self.paths.keys),
         )
 
+    @property
+    def ecosystem(self) -> str:
+        """The ecosystem whose trust list this node follows (config ``ecosystem``; by default
+        ``ouranos`` for a hub without a connector, else ``catena-x``)."""
+        profiles = self.config.profiles
+        default = "ouranos" if "ouranos" in profiles and "catena-x" not in profiles else "catena-x"
+        return str(self.config.extra.get("ecosystem", default))
+
+    def trust_service(self, **clients: Any) -> TrustService:
+        """The trust capability as this node runs it; ``clients`` (``client``, ``sync_client``,
+        ``allowed_hosts``) are what it reaches other nodes with (none: offline)."""
+        cfg = self.config
+        return TrustService(
+            self.engine,
+            self.identity,
+            base_url=self.base_url,
+            ecosystem=self.ecosystem,
+            operators=cfg.extra.get("trust_operators", {}),
+            profiles=cfg.profiles,
+            bpn=cfg.bpnl,
+            **clients,
+        )
+
     def self_audits(self) -> dict[str, Callable[[], list[Finding]]]:
         """The self-audits of this node's store, by area, without serving it (``batpass verify``)."""
         from batpass.compliance import load_ruleset
         from batpass.passport import PassportRules, PassportService
 
-        audits: dict[str, Callable[[], list[Finding]]] = {"ledger": self.ledger_service().self_audit}
+        audits: dict[str, Callable[[], list[Finding]]] = {
+            "ledger": self.ledger_service().self_audit,
+            "trust": self.trust_service().self_audit,
+        }
         backup_url = str(self.config.extra.get("passport_backup_url", self.base_url))
         if backup_url.startswith("https://"):  # a plain-HTTP development node keeps no passports
             passports = PassportService(

@@ -1,5 +1,13 @@
 """Tables of the trust capability on the shared metadata (SQLAlchemy Core; same SQL on SQLite
-and PostgreSQL). The migration ``_migrations/0001_trust.py`` creates exactly these."""
+and PostgreSQL). The migrations ``_migrations/0001_trust.py`` and ``0002_signed_store.py`` create
+exactly these.
+
+What the node relies on is kept in its signed form (docs/trust-lists.md "Stored signed"): a
+trust list's ``jws`` (by its operator), and ``attestation`` (a record signed by this node's own
+key, ``_records.py``) on the rows the node authors — its acceptance of a list, its pinned
+operator keys, its recognition policy, its wallet entries. ``body`` and the other plain columns
+are a cache for reading the database by hand; the service never trusts them over the
+signatures."""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ import sqlalchemy as sa
 
 from batpass.store import UTCDateTime, metadata
 
-__all__ = ["issued", "nonces", "policies", "status_lists", "trust_lists", "wallet"]
+__all__ = ["issued", "nonces", "pinned_keys", "policies", "status_lists", "trust_lists", "wallet"]
 
 #: credentials this node issued (no token kept: the holder keeps it), with their status slot
 issued = sa.Table(
@@ -49,7 +57,9 @@ nonces = sa.Table(
     sa.Column("used_at", UTCDateTime, nullable=True),
 )
 
-#: verified trust lists, one per ecosystem (the signed JWS kept as evidence)
+#: verified trust lists, one per ecosystem: the operator's JWS is what counts (verified against
+#: the pinned keys on every load); ``body`` is a cache; ``attestation`` is this node's signed
+#: acceptance (ecosystem, operator, sequence, digest of the JWS), so no older list can be put back
 trust_lists = sa.Table(
     "trust_lists",
     metadata,
@@ -59,6 +69,20 @@ trust_lists = sa.Table(
     sa.Column("jws", sa.Text, nullable=False),
     sa.Column("body", sa.JSON, nullable=False),
     sa.Column("loaded_at", UTCDateTime, nullable=False),
+    sa.Column("attestation", sa.Text, nullable=True),
+)
+
+#: ecosystem operators' public keys, pinned when a list they signed was first accepted (or a
+#: rotation was accepted through their DID document); stored lists verify against these offline
+pinned_keys = sa.Table(
+    "trust_pinned_keys",
+    metadata,
+    sa.Column("operator", sa.Text, primary_key=True),
+    sa.Column("kid", sa.Text, primary_key=True),
+    sa.Column("jwk", sa.JSON, nullable=False),
+    sa.Column("pinned_at", UTCDateTime, nullable=False),
+    sa.Column("retired_at", UTCDateTime, nullable=True),
+    sa.Column("attestation", sa.Text, nullable=False),
 )
 
 #: the mutual-recognition policy of this node's ecosystem
@@ -68,6 +92,7 @@ policies = sa.Table(
     sa.Column("ecosystem", sa.String(32), primary_key=True),
     sa.Column("body", sa.JSON, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("attestation", sa.Text, nullable=True),
 )
 
 #: credentials this node holds (its wallet), answered through /dcp/presentations/query
@@ -80,5 +105,6 @@ wallet = sa.Table(
     sa.Column("issuer", sa.Text, nullable=False),
     sa.Column("token", sa.Text, nullable=False),
     sa.Column("stored_at", UTCDateTime, nullable=False),
+    sa.Column("attestation", sa.Text, nullable=True),
 )
 sa.Index("ix_trust_wallet_ctype", wallet.c.ctype)

@@ -6,6 +6,10 @@ A trust list is the JSON of ``trust-list.schema.json`` signed as a compact JWS
 checks the signature with the key of the operator the node was configured to trust for that
 ecosystem (never the key the list names for itself), the schema, and that the list is not older
 than the one already held (``sequence``).
+
+A stored list is verified again, offline, against the operator keys the node pinned
+(:func:`load_pinned_trust_list`); a key not yet pinned is admitted only by the rotation rule of
+:func:`admit_signing_key` (docs/trust-lists.md "Pinned keys and rotation").
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +29,21 @@ from batpass.trust._jose import peek, sign_compact, verify_compact
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, check_key_time
 from batpass.trust.errors import CredentialRejected
-from batpass.trust.model import Check, RecognitionPolicy, RejectReason, TrustList
+from batpass.trust.model import Check, RecognitionPolicy, RejectReason, TrustList, parse_time
 
-__all__ = ["TRUST_LIST_TYP", "TrustRegistry", "load_trust_list", "sign_trust_list", "validate_json"]
+__all__ = [
+    "PINNED_RULE",
+    "TRUST_LIST_TYP",
+    "KeyAdmission",
+    "PinnedKey",
+    "TrustRegistry",
+    "admit_signing_key",
+    "load_pinned_trust_list",
+    "load_trust_list",
+    "public_jwk",
+    "sign_trust_list",
+    "validate_json",
+]
 
 TRUST_LIST_TYP = "application/vnd.batpass.trust-list+jws"
 _SCHEMAS = Path(__file__).resolve().parent / "_data" / "schemas"
@@ -66,19 +83,10 @@ def sign_trust_list(trust_list: TrustList | Mapping[str, Any], operator: NodeIde
     )
 
 
-def load_trust_list(
-    jws: str,
-    resolver: DidResolver,
-    *,
-    operator: str,
-    ecosystem: str | None = None,
-    now: dt.datetime | None = None,
-) -> TrustList:
-    """Verify a signed trust list against the configured ``operator`` DID and parse it."""
-    now = now or dt.datetime.now(dt.UTC)
-    jws = jws.strip()
+def _signing_kid(jws: str, operator: str) -> str:
+    """The ``kid`` of a trust list's JWS, which must be a DID URL of ``operator``."""
     try:
-        header, unverified = peek(jws)
+        header, _unverified = peek(jws)
     except CredentialRejected as exc:
         raise CredentialRejected(
             f"trust list is not a signed JWS: {exc}",
@@ -92,24 +100,22 @@ def load_trust_list(
             reason=RejectReason.TRUST_LIST,
             rule="a trust list is signed by its ecosystem operator's DID key",
         )
+    return kid
+
+
+def _issued_at(data: Mapping[str, Any]) -> dt.datetime | None:
     try:
-        vm = resolver.method(kid, controller=operator)
-        _, data = verify_compact(jws, vm.jwk, typ=TRUST_LIST_TYP)
-        check_key_time(
-            vm,
+        return (
             dt.datetime.fromisoformat(str(data.get("issuedAt", "")).replace("Z", "+00:00"))
             if data.get("issuedAt")
-            else None,
+            else None
         )
-    except CredentialRejected as exc:
-        raise CredentialRejected(
-            f"trust list signature rejected: {exc}",
-            reason=RejectReason.TRUST_LIST,
-            rule="signed by the operator's DID key",
-        ) from exc
     except ValueError as exc:
         raise CredentialRejected("trust list issuedAt unreadable", reason=RejectReason.TRUST_LIST) from exc
-    del unverified
+
+
+def _parse_verified(data: Mapping[str, Any], *, operator: str, ecosystem: str | None) -> TrustList:
+    """A verified payload → the list, schema-checked, for ``ecosystem`` by ``operator``."""
     try:
         validate_json(data, "trust-list.schema.json")
     except InvalidInput as exc:
@@ -120,12 +126,190 @@ def load_trust_list(
             f"trust list is for {tl.ecosystem} by {tl.operator}, expected {ecosystem} by {operator}",
             reason=RejectReason.TRUST_LIST,
         )
+    return tl
+
+
+def load_trust_list(
+    jws: str,
+    resolver: DidResolver,
+    *,
+    operator: str,
+    ecosystem: str | None = None,
+    now: dt.datetime | None = None,
+) -> TrustList:
+    """Verify a signed trust list against the configured ``operator`` DID and parse it."""
+    now = now or dt.datetime.now(dt.UTC)
+    jws = jws.strip()
+    kid = _signing_kid(jws, operator)
+    try:
+        vm = resolver.method(kid, controller=operator)
+        _, data = verify_compact(jws, vm.jwk, typ=TRUST_LIST_TYP)
+        check_key_time(vm, _issued_at(data))
+    except CredentialRejected as exc:
+        raise CredentialRejected(
+            f"trust list signature rejected: {exc}",
+            reason=RejectReason.TRUST_LIST,
+            rule="signed by the operator's DID key",
+        ) from exc
+    tl = _parse_verified(data, operator=operator, ecosystem=ecosystem)
     if tl.next_update is not None and tl.next_update < now - dt.timedelta(days=30):
         raise CredentialRejected(
             f"trust list expired (nextUpdate {tl.next_update.isoformat()} is more than 30 days past)",
             reason=RejectReason.TRUST_LIST,
         )
     return tl
+
+
+# --- pinned operator keys (docs/trust-lists.md "Pinned keys and rotation") -------------------
+
+PINNED_RULE = "a stored trust list verifies against its operator's pinned keys"
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedKey:
+    """A public key of an ecosystem operator, pinned when the node accepted a list it signed;
+    ``retired_at`` is set when a rotation accepted through the operator's DID document retired it
+    (it then verifies only lists issued before that instant)."""
+
+    operator: str
+    kid: str
+    jwk: Mapping[str, Any]
+    pinned_at: dt.datetime
+    retired_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAdmission:
+    """What accepting a list signed by ``kid`` does to the operator's pins: ``how`` is
+    ``pinned`` (already pinned: nothing), ``first`` (the operator's first list: pin it) or
+    ``rotated`` (pin it and retire the pins in ``retire``)."""
+
+    how: str
+    pin: PinnedKey | None = None
+    retire: tuple[PinnedKey, ...] = ()
+
+
+def public_jwk(jwk: Mapping[str, Any]) -> dict[str, Any]:
+    """The members that make a public key (RFC 7517/8037: ``kty``, ``crv``, ``x``, ``y``)."""
+    return {k: jwk[k] for k in ("kty", "crv", "x", "y") if k in jwk}
+
+
+def load_pinned_trust_list(
+    jws: str, pins: Mapping[str, PinnedKey], *, operator: str, ecosystem: str | None
+) -> TrustList:
+    """Verify a stored trust list offline, against the keys pinned for ``operator`` (by DID URL);
+    no DID document is fetched. A retired pin verifies only lists issued before its retirement."""
+    jws = jws.strip()
+    kid = _signing_kid(jws, operator)
+    pin = pins.get(kid)
+    if pin is None or pin.operator != operator:
+        raise CredentialRejected(
+            f"trust list is signed by {kid}, which is not a key pinned for {operator}",
+            reason=RejectReason.TRUST_LIST,
+            rule=PINNED_RULE,
+        )
+    try:
+        _, data = verify_compact(jws, public_jwk(pin.jwk), typ=TRUST_LIST_TYP)
+    except CredentialRejected as exc:
+        raise CredentialRejected(
+            f"trust list signature rejected by the pinned key {kid}: {exc}",
+            reason=RejectReason.TRUST_LIST,
+            rule=PINNED_RULE,
+        ) from exc
+    issued_at = _issued_at(data)
+    if pin.retired_at is not None and (issued_at is None or issued_at > pin.retired_at):
+        raise CredentialRejected(
+            f"trust list issued after its signing key {kid} was retired ({pin.retired_at.isoformat()})",
+            reason=RejectReason.TRUST_LIST,
+            rule="key rotation: retired keys verify only earlier signatures",
+        )
+    return _parse_verified(data, operator=operator, ecosystem=ecosystem)
+
+
+def _method(document: Mapping[str, Any], kid: str) -> Mapping[str, Any] | None:
+    did = str(document.get("id", ""))
+    for vm in document.get("verificationMethod", []):
+        if not isinstance(vm, Mapping):
+            continue
+        vm_id = str(vm.get("id", ""))
+        if (did + vm_id if vm_id.startswith("#") else vm_id) == kid:
+            return vm
+    return None
+
+
+def _asserts(document: Mapping[str, Any], kid: str) -> bool:
+    did = str(document.get("id", ""))
+    for ref in document.get("assertionMethod", []):
+        ref_id = ref.get("id") if isinstance(ref, Mapping) else ref
+        if isinstance(ref_id, str) and (did + ref_id if ref_id.startswith("#") else ref_id) == kid:
+            return True
+    return False
+
+
+def _refuse(message: str) -> CredentialRejected:
+    return CredentialRejected(
+        message,
+        reason=RejectReason.TRUST_LIST,
+        rule="a new operator key is accepted only through its DID document, with the pinned key retired (not revoked)",
+    )
+
+
+def admit_signing_key(
+    kid: str,
+    document: Mapping[str, Any],
+    pins: Sequence[PinnedKey],
+    *,
+    now: dt.datetime,
+) -> KeyAdmission:
+    """The rotation rule (docs/trust-lists.md "Pinned keys and rotation"), for a new list signed
+    by ``kid`` that already verified against the operator's resolved DID ``document``:
+
+    - ``kid`` pinned: the document must still give it the pinned key, not revoked;
+    - no pin yet for the operator: its first list, the key is pinned (trust on first use of the
+      configured operator's DID);
+    - otherwise a rotation: the document lists ``kid`` as an assertion method, and lists every
+      active pinned key, unchanged, as retired (``expires`` set) and not ``revoked``; a pinned
+      key that was removed from the document or revoked refuses the new key.
+    """
+    operator = kid.split("#", 1)[0]
+    vm = _method(document, kid)
+    if vm is None or not isinstance(vm.get("publicKeyJwk"), Mapping):
+        raise _refuse(f"the DID document of {operator} does not list {kid}")
+    if "revoked" in vm:
+        raise _refuse(f"the DID document of {operator} lists {kid} as revoked")
+    jwk = public_jwk(vm["publicKeyJwk"])
+    pinned = next((p for p in pins if p.kid == kid), None)
+    if pinned is not None:
+        if public_jwk(pinned.jwk) != jwk:
+            raise _refuse(f"the DID document of {operator} gives {kid} another key than the one pinned")
+        return KeyAdmission("pinned")
+    new = PinnedKey(operator, kid, jwk, now)
+    if not pins:
+        return KeyAdmission("first", pin=new)
+    if not _asserts(document, kid):
+        raise _refuse(f"{kid} is not an assertion method of {operator}")
+    retire: list[PinnedKey] = []
+    for p in pins:
+        if p.retired_at is not None:
+            continue
+        old = _method(document, p.kid)
+        if old is None:
+            raise _refuse(
+                f"the pinned key {p.kid} is absent from the DID document of {operator} (removed, not retired)"
+            )
+        if "revoked" in old:
+            raise _refuse(f"the pinned key {p.kid} is revoked in the DID document of {operator}")
+        if not isinstance(old.get("publicKeyJwk"), Mapping) or public_jwk(old["publicKeyJwk"]) != public_jwk(p.jwk):
+            raise _refuse(f"the DID document of {operator} gives the pinned {p.kid} another key")
+        expires = old.get("expires")
+        if not isinstance(expires, str):
+            raise _refuse(f"the pinned key {p.kid} is not retired in the DID document of {operator}")
+        try:
+            retired_at = parse_time(expires)
+        except ValueError as exc:
+            raise _refuse(f"the retirement of {p.kid} ({expires!r}) is unreadable") from exc
+        retire.append(PinnedKey(p.operator, p.kid, p.jwk, p.pinned_at, retired_at))
+    return KeyAdmission("rotated", pin=new, retire=tuple(retire))
 
 
 class TrustRegistry:

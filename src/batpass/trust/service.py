@@ -12,6 +12,7 @@ Constructed by the composition root as::
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,9 +31,10 @@ from batpass.core.errors import (
     NotFound,
     UpstreamUnavailable,
 )
+from batpass.core.findings import Finding
 from batpass.core.ids import Did, new_uuid7
 from batpass.store import UnitOfWork
-from batpass.trust import _sql
+from batpass.trust import _sql, _stored
 from batpass.trust._certify import certify_claim, verify_upstream_summary
 from batpass.trust._dcp import (
     DcpParticipantVerifier,
@@ -43,14 +45,14 @@ from batpass.trust._dcp import (
     verify_self_issued_token,
 )
 from batpass.trust._did import subject_did_document
-from batpass.trust._jose import peek
+from batpass.trust._jose import peek, verify_compact
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, GuardedFetcher
 from batpass.trust._sdjwt import issue_sd_jwt, present_sd_jwt
 from batpass.trust._status import MIN_BITS, StatusListCache, set_bit, status_entry, status_list_credential
-from batpass.trust._trustlist import TrustRegistry, load_trust_list, sign_trust_list, validate_json
+from batpass.trust._trustlist import TrustRegistry, admit_signing_key, load_trust_list, sign_trust_list, validate_json
 from batpass.trust._vc import build_credential, issue_vc_jwt, issue_vp_jwt, validate_credential
-from batpass.trust._verify import Verifier, vct_type
+from batpass.trust._verify import Verifier
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import (
     RecognitionPolicy,
@@ -63,21 +65,11 @@ from batpass.trust.model import (
 
 __all__ = ["IssuedCredential", "TrustService"]
 
+log = logging.getLogger("batpass.trust")
+
 FORMATS = ("vc+jwt", "dc+sd-jwt")
 #: how a certifier's refusal maps back onto our error tree when a holder relays it
 _REFUSALS: dict[int, type[BatpassError]] = {400: InvalidInput, 403: Forbidden, 404: NotFound, 409: Conflict}
-
-
-def _holder_of(token: str) -> str | None:
-    """The subject a held credential was issued to (``sub`` of an SD-JWT VC,
-    ``credentialSubject.id`` of a ``vc+jwt``), unverified: the wallet's own bookkeeping."""
-    _h, payload = peek(token.split("~", 1)[0])
-    if "~" in token:
-        sub = payload.get("sub")
-    else:
-        cs = payload.get("credentialSubject")
-        sub = cs.get("id") if isinstance(cs, dict) else None
-    return sub if isinstance(sub, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +115,7 @@ class TrustService:
         self.registry = TrustRegistry(ecosystem)
         self.verifier = Verifier(self.resolver, self.registry, self.status)
         self._status_tokens: dict[str, tuple[int, str]] = {}
+        self._findings: list[Finding] = []
         self._load()
 
     # --- DIDs -------------------------------------------------------------------------------
@@ -131,14 +124,50 @@ class TrustService:
         return subject_did_document(self.identity, base_url=self.base_url, profiles=self.profiles)
 
     def _load(self) -> None:
+        """Build the registry from the signed forms only (docs/trust-lists.md "Stored signed"):
+        no network, and a row that does not verify is a finding and is left out, never a reason
+        not to start."""
+        stored = self._read()
+        for tl in stored.lists:
+            self.registry.add(tl)
+        if stored.policy is not None:
+            self.registry.policy = stored.policy
+
+    def _read(self) -> _stored.Stored:
         with UnitOfWork(self.engine, write=False) as uow:
-            for row in uow.conn.execute(sa.select(_sql.trust_lists.c.body)):
-                self.registry.add(TrustList.from_json(row.body))
-            pol = uow.conn.execute(
-                sa.select(_sql.policies.c.body).where(_sql.policies.c.ecosystem == self.ecosystem)
-            ).first()
-            if pol is not None:
-                self.registry.policy = RecognitionPolicy.from_json(pol.body)
+            stored = _stored.read_all(uow.conn, self.identity, operators=self.operators, ecosystem=self.ecosystem)
+        self._findings = list(stored.findings)
+        for f in stored.findings:
+            log.warning("trust: %s %s breaks %s: %s", f.table, f.key, f.rule, f.detail)
+        return stored
+
+    # --- self-audit -------------------------------------------------------------------------
+
+    def self_audit(self) -> list[Finding]:
+        """Check every stored trust list, pinned key, policy and held credential against its
+        signed form now; each row that does not verify (or whose plain columns differ from it) is
+        a finding naming table, key and rule. The registry in memory is left as loaded."""
+        return list(self._read().findings)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """The findings of the last load or :meth:`audit` (and of wallet reads since)."""
+        return tuple(self._findings)
+
+    @property
+    def healthy(self) -> bool:
+        """False while a finding stands: something stored was tampered with or is stale."""
+        return not self._findings
+
+    def _settle(self, table: str, key: str, found: Iterable[Finding] = ()) -> None:
+        """Replace the standing findings about one row (after it was written, or read again)."""
+        before = set(self._findings)
+        self._findings = [f for f in self._findings if (f.table, f.key) != (table, key)]
+        for f in found:
+            if f not in self._findings:
+                if f not in before:
+                    log.warning("trust: %s %s breaks %s: %s", f.table, f.key, f.rule, f.detail)
+                self._findings.append(f)
 
     # --- status lists (issuer side) ---------------------------------------------------------
 
@@ -391,7 +420,12 @@ class TrustService:
     # --- trust lists and policy ---------------------------------------------------------------
 
     async def add_trust_list(self, jws: str, *, ecosystem: str) -> TrustList:
-        """Verify a trust list signed by the configured operator of ``ecosystem`` and keep it."""
+        """Verify a trust list signed by the configured operator of ``ecosystem`` and keep it.
+
+        The signing key is checked against the operator's pinned keys (docs/trust-lists.md
+        "Pinned keys and rotation"): the operator's first list pins it; a key not pinned is
+        accepted only when the operator's DID document lists it and lists every pinned key as
+        retired, not revoked, and is then pinned in turn."""
         operator = self.operators.get(ecosystem)
         if operator is None:
             raise CredentialRejected(
@@ -399,10 +433,39 @@ class TrustService:
                 reason=RejectReason.TRUST_LIST,
                 rule="trust lists are accepted only from configured ecosystem operators",
             )
-        await self.resolver.resolve(operator)
+        document = await self.resolver.resolve(operator)
+        jws = jws.strip()
         tl = load_trust_list(jws, self.resolver, operator=operator, ecosystem=ecosystem)
-        self.registry.add(tl)
+        held = self.registry.lists.get(ecosystem)
+        if held is not None and tl.sequence < held.sequence:
+            raise CredentialRejected(
+                f"trust list sequence {tl.sequence} is older than the held {held.sequence}",
+                reason=RejectReason.TRUST_LIST,
+                rule="trust lists never roll back",
+            )
+        kid = str(peek(jws)[0]["kid"])
+        now = dt.datetime.now(dt.UTC)
         with UnitOfWork(self.engine) as uow:
+            pins, broken = _stored.read_pins(uow.conn, self.identity, operator=operator)
+            if broken:
+                for f in broken:
+                    self._settle(f.table, f.key, [f])
+                raise CredentialRejected(
+                    f"the keys pinned for {operator} do not verify ({broken[0].detail}); "
+                    "remove its rows from trust_pinned_keys to pin afresh from its DID document",
+                    reason=RejectReason.TRUST_LIST,
+                    rule=_stored.PIN,
+                )
+            admission = admit_signing_key(kid, document, pins, now=now)
+            pk = _sql.pinned_keys
+            if admission.pin is not None:
+                uow.conn.execute(pk.insert().values(**_stored.pin_values(self.identity, admission.pin)))
+            for old in admission.retire:
+                uow.conn.execute(
+                    pk.update()
+                    .where(pk.c.operator == old.operator, pk.c.kid == old.kid)
+                    .values(**_stored.pin_values(self.identity, old))
+                )
             t = _sql.trust_lists
             uow.conn.execute(t.delete().where(t.c.ecosystem == ecosystem))
             uow.conn.execute(
@@ -410,12 +473,17 @@ class TrustService:
                     ecosystem=ecosystem,
                     operator=operator,
                     sequence=tl.sequence,
-                    jws=jws.strip(),
+                    jws=jws,
                     body=tl.to_json(),
-                    loaded_at=dt.datetime.now(dt.UTC),
+                    loaded_at=now,
+                    attestation=_stored.list_attestation(self.identity, tl, jws),
                 )
             )
             uow.commit()
+        self.registry.add(tl)
+        self._settle(_sql.trust_lists.name, ecosystem)
+        if admission.how == "rotated":
+            log.warning("trust: %s rotated its trust-list key to %s (old key retired)", operator, kid)
         return tl
 
     def sign_trust_list(self, data: Mapping[str, Any]) -> str:
@@ -439,10 +507,17 @@ class TrustService:
             t = _sql.policies
             uow.conn.execute(t.delete().where(t.c.ecosystem == policy.ecosystem))
             uow.conn.execute(
-                t.insert().values(ecosystem=policy.ecosystem, body=policy.to_json(), updated_at=dt.datetime.now(dt.UTC))
+                t.insert().values(
+                    ecosystem=policy.ecosystem,
+                    body=policy.to_json(),
+                    updated_at=dt.datetime.now(dt.UTC),
+                    # the node is the author of its own policy: it signs it, and loads only that
+                    attestation=_stored.policy_attestation(self.identity, policy),
+                )
             )
             uow.commit()
         self.registry.policy = policy
+        self._settle(_sql.policies.name, policy.ecosystem)
         return policy
 
     # --- verifying --------------------------------------------------------------------------
@@ -499,18 +574,25 @@ class TrustService:
     # --- wallet and presentations -----------------------------------------------------------
 
     def hold(self, token: str) -> str:
-        """Keep a credential this node received (for presentations and DCP queries)."""
+        """Keep a credential this node received (for presentations and DCP queries). Its
+        signature is verified with its issuer's DID key (resolved, if not cached, over the
+        node's guarded HTTPS client); the node signs a record of the token and that key, so the
+        token is verified again, offline, whenever it is used."""
         token = token.strip()
-        _h, payload = peek(token.split("~", 1)[0])
-        if "~" in token:
-            fmt, ctype = "dc+sd-jwt", vct_type(str(payload.get("vct", "")))
-            issuer = payload.get("iss")
-        else:
-            fmt = "vc+jwt"
-            ctype = next((t for t in payload.get("type", []) if t != "VerifiableCredential"), "")
-            issuer = payload.get("issuer")
-        if not ctype or not isinstance(issuer, str):
-            raise InvalidInput("not a credential batpass can hold", field="token", rule="vc+jwt or dc+sd-jwt")
+        try:
+            fmt, ctype, issuer, header, _payload = _stored.describe_credential(token)
+        except CredentialRejected as exc:
+            raise InvalidInput("not a credential batpass can hold", field="token", rule="vc+jwt or dc+sd-jwt") from exc
+        kid = header.get("kid")
+        try:
+            vm = self.resolver.method(str(kid), controller=issuer)
+            verify_compact(token.split("~", 1)[0], vm.jwk, typ=None)
+        except CredentialRejected as exc:
+            raise InvalidInput(
+                f"the credential does not verify with its issuer's key: {exc.message}",
+                field="credential",
+                rule="a held credential is signed by a verification method of its issuer's DID",
+            ) from exc
         wid = str(new_uuid7())
         with UnitOfWork(self.engine) as uow:
             uow.conn.execute(
@@ -521,46 +603,66 @@ class TrustService:
                     issuer=issuer,
                     token=token,
                     stored_at=dt.datetime.now(dt.UTC),
+                    attestation=_stored.held_attestation(self.identity, wid, token, kid=vm.id, jwk=vm.jwk),
                 )
             )
             uow.commit()
         return wid
 
-    def wallet(self) -> list[dict[str, Any]]:
-        """What this node holds: id, type, format, issuer, subject and when it was stored."""
-        t = _sql.wallet
+    def _held(self, ids: Iterable[str] | None = None) -> list[_stored.HeldCredential]:
+        """The wallet entries whose token verifies (against the record the node signed when it
+        kept it); the others are findings and are never presented."""
         with UnitOfWork(self.engine, write=False) as uow:
-            rows = uow.conn.execute(sa.select(t).order_by(t.c.stored_at)).all()
+            held, findings = _stored.read_wallet(uow.conn, self.identity, ids=ids)
+        ok = {h.id for h in held}
+        for wid in ok:
+            self._settle(_sql.wallet.name, wid, [f for f in findings if f.key == wid])
+        for f in findings:
+            if f.key not in ok:
+                self._settle(f.table, f.key, [f])
+        return held
+
+    def wallet(self) -> list[dict[str, Any]]:
+        """What this node holds: id, type, format, issuer, subject and when it was stored, read
+        from the verified tokens."""
         return [
             {
-                "id": r.id,
-                "type": r.ctype,
-                "format": r.format,
-                "issuer": r.issuer,
-                "subject": _holder_of(r.token),
-                "storedAt": r.stored_at.isoformat(),
+                "id": h.id,
+                "type": h.ctype,
+                "format": h.format,
+                "issuer": h.issuer,
+                "subject": h.subject,
+                "storedAt": h.stored_at.isoformat(),
             }
-            for r in rows
+            for h in self._held()
         ]
 
     def held_token(self, wallet_id: str) -> str:
         t = _sql.wallet
         with UnitOfWork(self.engine, write=False) as uow:
-            row = uow.conn.execute(sa.select(t.c.token).where(t.c.id == wallet_id)).first()
-        if row is None:
+            exists = uow.conn.execute(sa.select(t.c.id).where(t.c.id == wallet_id)).first()
+        if exists is None:
             raise NotFound(f"the wallet holds no credential {wallet_id}", rule="POST /v1/credentials/wallet")
-        return str(row.token)
+        held = self._held([wallet_id])
+        if not held:
+            refused = next((f for f in self._findings if f.key == wallet_id), None)
+            raise CredentialRejected(
+                f"held credential {wallet_id} does not verify: {refused.detail if refused else 'refused'}",
+                reason=RejectReason.SIGNATURE,
+                rule="held credentials are verified at every use",
+            )
+        return held[0].token
 
     def held(self, types: Iterable[str] | None = None, *, subject: str | None = None) -> list[str]:
-        """Held credentials (tokens), of ``types`` if given, issued to ``subject`` if given (a
-        subject whose keys this node keeps, e.g. a hub's operator)."""
-        t = _sql.wallet
-        q = sa.select(t.c.token).order_by(t.c.stored_at)
-        if types is not None:
-            q = q.where(t.c.ctype.in_(list(types)))
-        with UnitOfWork(self.engine, write=False) as uow:
-            tokens = [str(r.token) for r in uow.conn.execute(q)]
-        return tokens if subject is None else [tok for tok in tokens if _holder_of(tok) == subject]
+        """Held credentials (tokens) that verify, of ``types`` if given, issued to ``subject`` if
+        given (a subject whose keys this node keeps, e.g. a hub's operator); type and subject are
+        read from the verified tokens, never from the table's columns."""
+        wanted = None if types is None else set(types)
+        return [
+            h.token
+            for h in self._held()
+            if (wanted is None or h.ctype in wanted) and (subject is None or h.subject == subject)
+        ]
 
     def present(self, token: str, *, audience: str, nonce: str, disclose: Sequence[str] = ()) -> str:
         """A presentation of a held credential: SD-JWT with chosen disclosures + key binding by
@@ -673,6 +775,6 @@ class TrustService:
         caller = verify_self_issued_token(token, audience=self.identity.did, resolver=self.resolver)
         types = scope_types(dict(query))
         # only credentials issued to this node: a hub also keeps its hosted operators' ones
-        creds = [c for c in self.held(types) if _holder_of(c) == self.identity.did]
+        creds = self.held(types, subject=self.identity.did)
         creds = [present_sd_jwt(c, disclose=()) if "~" in c else c for c in creds]
         return presentation_response(self.identity, creds, audience=caller.did, nonce=caller.jti)

@@ -330,6 +330,14 @@ def test_migration_matches_the_tables(trust_store: Any) -> None:
     from batpass.trust import _sql
 
     insp = sa.inspect(trust_store)
-    for table in (_sql.issued, _sql.status_lists, _sql.nonces, _sql.trust_lists, _sql.policies, _sql.wallet):
+    for table in (
+        _sql.issued,
+        _sql.status_lists,
+        _sql.nonces,
+        _sql.trust_lists,
+        _sql.pinned_keys,
+        _sql.policies,
+        _sql.wallet,
+    ):
         cols = {c["name"]: c["nullable"] for c in insp.get_columns(table.name)}
         assert cols == {c.name: c.nullable for c in table.columns}, table.name
