@@ -5,7 +5,8 @@ extension ``dataTarget`` values (``_data/ouranos-hub-extensions.yaml``), the adm
 ``/v1/ouranos/admin`` and hosted operators' DID documents.
 
 Errors on the published prefixes answer ``{code, message, detail}`` (:data:`ERROR_SHAPES`);
-every success carries ``x-track``. Thin: parsing and shaping only, the rules live in the service.
+every success carries ``x-track``. Thin: parsing and shaping only, the rules live in the service;
+each ``dataTarget``'s handler calls the hub component that serves it (``hub.parts``, ``hub.trades``, …).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ async def _principal(request: Request, hub: OuranosHub) -> Principal:
     auth = request.headers.get("authorization") or ""
     bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
     api_key = request.headers.get("apikey")
-    return await run_in_threadpool(lambda: hub.authenticate(api_key=api_key, bearer=bearer))
+    return await run_in_threadpool(lambda: hub.accounts.authenticate(api_key=api_key, bearer=bearer))
 
 
 def _q(request: Request, name: str) -> str | None:
@@ -169,7 +170,7 @@ async def login(request: Request, ctx: Ctx) -> Response:
     body = w.parse_body(await request.body(), "authentication.LoginInputModel")
     api_key = request.headers.get("apikey")
     access, refresh = await run_in_threadpool(
-        lambda: hub.login(body["operatorAccountId"], body["accountPassword"], api_key=api_key)
+        lambda: hub.accounts.login(body["operatorAccountId"], body["accountPassword"], api_key=api_key)
     )
     return _ok({"accessToken": access, "refreshToken": refresh}, 201)
 
@@ -179,7 +180,7 @@ async def refresh(request: Request, ctx: Ctx) -> Response:
     hub = _hub(ctx)
     body = w.parse_body(await request.body(), "authentication.RefreshInputModel")
     api_key = request.headers.get("apikey")
-    access = await run_in_threadpool(lambda: hub.refresh(body["refreshToken"], api_key=api_key))
+    access = await run_in_threadpool(lambda: hub.accounts.refresh(body["refreshToken"], api_key=api_key))
     return _ok({"accessToken": access}, 201)
 
 
@@ -188,7 +189,7 @@ async def change(request: Request, ctx: Ctx) -> Response:
     hub = _hub(ctx)
     who = await _principal(request, hub)
     body = w.parse_body(await request.body(), "authentication.ChangePasswordModel")
-    await run_in_threadpool(lambda: hub.change_password(who, body["newPassword"]))
+    await run_in_threadpool(lambda: hub.accounts.change_password(who, body["newPassword"]))
     return _ok(None, 201)
 
 
@@ -210,13 +211,13 @@ async def auth_info_get(request: Request, ctx: Ctx) -> Response:
             )
         if ids:
             wanted = w.uuid_list(ids, "operatorIds", maximum=OPERATOR_IDS_MAX)
-            found = await run_in_threadpool(lambda: hub.operators_by_ids(who, wanted))
+            found = await run_in_threadpool(lambda: hub.directory.operators_by_ids(who, wanted))
             return _ok([w.operator_out(o) for o in found])
         if open_id:
-            return _ok(w.operator_out(await run_in_threadpool(lambda: hub.find_operator(who, open_id))))
-        return _ok(w.operator_out(await run_in_threadpool(lambda: hub.get_operator(who))))
+            return _ok(w.operator_out(await run_in_threadpool(lambda: hub.directory.find_operator(who, open_id))))
+        return _ok(w.operator_out(await run_in_threadpool(lambda: hub.directory.get_operator(who))))
     if target == "plant":
-        return _ok([w.plant_out(p) for p in await run_in_threadpool(lambda: hub.plants(who))])
+        return _ok([w.plant_out(p) for p in await run_in_threadpool(lambda: hub.plants.list_plants(who))])
     raise _unknown(target)
 
 
@@ -228,10 +229,10 @@ async def auth_info_put(request: Request, ctx: Ctx) -> Response:
     raw = await request.body()
     if target == "operator":
         op = w.operator_in(w.parse_body(raw, "traceability.OperatorModel"))
-        return _ok(w.operator_out(await run_in_threadpool(lambda: hub.put_operator(who, op))), 201)
+        return _ok(w.operator_out(await run_in_threadpool(lambda: hub.directory.put_operator(who, op))), 201)
     if target == "plant":
         plant = w.plant_in(w.parse_body(raw, "traceability.PlantModel"))
-        return _ok(w.plant_out(await run_in_threadpool(lambda: hub.put_plant(who, plant))), 201)
+        return _ok(w.plant_out(await run_in_threadpool(lambda: hub.plants.put_plant(who, plant))), 201)
     raise _unknown(target)
 
 
@@ -266,7 +267,7 @@ async def datatransport_delete(request: Request, ctx: Ctx) -> Response:
         raise _unknown(target)
     who = await _principal(request, hub)
     trace_id = str(w.uuid_param(_q(request, "traceId"), "traceId", required=True))
-    await run_in_threadpool(lambda: hub.delete_part(who, trace_id))
+    await run_in_threadpool(lambda: hub.parts.delete_part(who, trace_id))
     return _ok(None, 204)
 
 
@@ -281,7 +282,7 @@ async def _get_parts(request: Request, hub: OuranosHub, who: Principal) -> Respo
     parts_name = _q(request, "partsName") or None
     parent_flag = w.bool_param(_q(request, "parentFlag"), "parentFlag")
     page = await run_in_threadpool(
-        lambda: hub.list_parts(
+        lambda: hub.parts.list_parts(
             who,
             trace_id=trace_id,
             parts_name=parts_name,
@@ -299,7 +300,7 @@ async def _get_parts(request: Request, hub: OuranosHub, who: Principal) -> Respo
 
 async def _get_structure(request: Request, hub: OuranosHub, who: Principal) -> Response:
     trace_id = str(w.uuid_param(_q(request, "traceId"), "traceId", required=True))
-    s = await run_in_threadpool(lambda: hub.get_parts_structure(who, trace_id))
+    s = await run_in_threadpool(lambda: hub.parts.get_parts_structure(who, trace_id))
     return _ok({"parentPartsModel": w.part_out(s.parent), "childrenPartsModel": [w.part_out(c) for c in s.children]})
 
 
@@ -307,14 +308,14 @@ async def _get_trade_requests(request: Request, hub: OuranosHub, who: Principal)
     limit = w.limit_param(_q(request, "limit"), PAGE_LIMIT_MAX)
     after = w.uuid_param(_q(request, "after"), "after")
     ids = w.uuid_list(_q(request, "traceIds"), "traceIds", maximum=TRACE_IDS_MAX)
-    page = await run_in_threadpool(lambda: hub.list_trade_requests(who, trace_ids=ids, after=after, limit=limit))
+    page = await run_in_threadpool(lambda: hub.trades.list_trade_requests(who, trace_ids=ids, after=after, limit=limit))
     return _ok([w.trade_out(t) for t in page.items], link=_link(request, "tradeRequest", page, limit))
 
 
 async def _get_trade_responses(request: Request, hub: OuranosHub, who: Principal) -> Response:
     limit = w.limit_param(_q(request, "limit"), PAGE_LIMIT_MAX)
     after = w.uuid_param(_q(request, "after"), "after")
-    page = await run_in_threadpool(lambda: hub.list_trade_responses(who, after=after, limit=limit))
+    page = await run_in_threadpool(lambda: hub.trades.list_trade_responses(who, after=after, limit=limit))
     body = [
         {"tradeModel": w.trade_out(t), "statusModel": w.status_out(t, None), "partsModel": w.part_out(p)}
         for t, p in page.items
@@ -334,7 +335,9 @@ async def _get_status(request: Request, hub: OuranosHub, who: Principal) -> Resp
     status_id = w.uuid_param(_q(request, "statusId"), "statusId")
     trace_id = w.uuid_param(_q(request, "traceId"), "traceId")
     page = await run_in_threadpool(
-        lambda: hub.list_status(who, status_target=st, status_id=status_id, trace_id=trace_id, after=after, limit=limit)
+        lambda: hub.trades.list_status(
+            who, status_target=st, status_id=status_id, trace_id=trace_id, after=after, limit=limit
+        )
     )
     extra = {k: v for k, v in (("statusTarget", raw_target), ("statusId", status_id), ("traceId", trace_id)) if v}
     return _ok([w.status_out(t, p) for t, p in page.items], link=_link(request, "status", page, limit, extra))
@@ -342,18 +345,18 @@ async def _get_status(request: Request, hub: OuranosHub, who: Principal) -> Resp
 
 async def _get_cfp(request: Request, hub: OuranosHub, who: Principal) -> Response:
     ids = w.uuid_list(_q(request, "traceIds"), "traceIds", maximum=TRACE_IDS_MAX, required=True)
-    return _ok([w.cfp_out(e) for e in await run_in_threadpool(lambda: hub.get_cfp(who, ids))])
+    return _ok([w.cfp_out(e) for e in await run_in_threadpool(lambda: hub.cfp.get_cfp(who, ids))])
 
 
 async def _get_certification(request: Request, hub: OuranosHub, who: Principal) -> Response:
     trace_id = str(w.uuid_param(_q(request, "traceId"), "traceId", required=True))
-    certs = await run_in_threadpool(lambda: hub.get_certifications(who, trace_id))
+    certs = await run_in_threadpool(lambda: hub.certificates.get_certifications(who, trace_id))
     return _ok([w.certification_out(c) for c in certs])
 
 
 async def _get_cfp_acl(request: Request, hub: OuranosHub, who: Principal) -> Response:
     trace_id = str(w.uuid_param(_q(request, "traceId"), "traceId", required=True))
-    rels = await run_in_threadpool(lambda: hub.get_cfp_releases(who, trace_id))
+    rels = await run_in_threadpool(lambda: hub.releases.get_cfp_releases(who, trace_id))
     return _ok([_acl_out(r.operator_id, r.trace_id, r.released_to_operator_id, r.groups) for r in rels])
 
 
@@ -368,7 +371,7 @@ def _acl_out(op: str, trace: str, to: str, groups: dict[AclItemGroup, bool]) -> 
 
 async def _get_cert_acl(request: Request, hub: OuranosHub, who: Principal) -> Response:
     trace_id = str(w.uuid_param(_q(request, "traceId"), "traceId", required=True))
-    rels = await run_in_threadpool(lambda: hub.get_certification_releases(who, trace_id))
+    rels = await run_in_threadpool(lambda: hub.releases.get_certification_releases(who, trace_id))
     return _ok(
         [
             {
@@ -385,7 +388,7 @@ async def _get_cert_acl(request: Request, hub: OuranosHub, who: Principal) -> Re
 async def _get_file(request: Request, hub: OuranosHub, who: Principal) -> Response:
     file_id = str(w.uuid_param(_q(request, "fileId"), "fileId", required=True))
     owner = str(w.uuid_param(_q(request, "fileOperatorId"), "fileOperatorId", required=True))
-    name, content = await run_in_threadpool(lambda: hub.download_certificate_file(who, owner, file_id))
+    name, content = await run_in_threadpool(lambda: hub.certificates.download_certificate_file(who, owner, file_id))
     return Response(
         content,
         media_type="application/octet-stream",
@@ -406,20 +409,22 @@ async def _get_notifications(request: Request, hub: OuranosHub, who: Principal) 
             "Invalid request parameters, notificationType: unknown value.", field="notificationType", rule="enum"
         )
     kind = NotificationType(raw) if raw else None
-    page = await run_in_threadpool(lambda: hub.notifications(who, kind=kind, after=after, limit=limit))
+    page = await run_in_threadpool(
+        lambda: hub.notifications.list_notifications(who, kind=kind, after=after, limit=limit)
+    )
     return _ok([w.notification_out(n) for n in page.items], link=_link(request, "notifications", page, limit))
 
 
 async def _put_parts(request: Request, hub: OuranosHub, who: Principal) -> Response:
     draft = w.part_in(w.parse_body(await request.body(), "traceability.PartsModel"))
-    return _ok(w.part_out(await run_in_threadpool(lambda: hub.put_part(who, draft))), 201)
+    return _ok(w.part_out(await run_in_threadpool(lambda: hub.parts.put_part(who, draft))), 201)
 
 
 async def _put_structure(request: Request, hub: OuranosHub, who: Principal) -> Response:
     body = w.parse_body(await request.body(), "traceability.PartsStructureModel")
     parent = w.part_in(body["parentPartsModel"])
     children = [w.part_in(c) for c in body["childrenPartsModel"]]
-    s = await run_in_threadpool(lambda: hub.put_parts_structure(who, parent, children))
+    s = await run_in_threadpool(lambda: hub.parts.put_parts_structure(who, parent, children))
     return _ok(
         {"parentPartsModel": w.part_out(s.parent), "childrenPartsModel": [w.part_out(c) for c in s.children]}, 201
     )
@@ -427,14 +432,14 @@ async def _put_structure(request: Request, hub: OuranosHub, who: Principal) -> R
 
 async def _put_trade_request(request: Request, hub: OuranosHub, who: Principal) -> Response:
     draft = w.trade_request_in(w.parse_body(await request.body(), "traceability.TradeRequestModel"))
-    t = await run_in_threadpool(lambda: hub.put_trade_request(who, draft))
+    t = await run_in_threadpool(lambda: hub.trades.put_trade_request(who, draft))
     return _ok({"tradeModel": w.trade_out(t), "statusModel": w.status_out(t, None)}, 201)
 
 
 async def _put_trade_response(request: Request, hub: OuranosHub, who: Principal) -> Response:
     trade_id = str(w.uuid_param(_q(request, "tradeId"), "tradeId", required=True))
     trace_id = str(w.uuid_param(_q(request, "traceId"), "traceId", required=True))
-    t = await run_in_threadpool(lambda: hub.put_trade_response(who, trade_id, trace_id))
+    t = await run_in_threadpool(lambda: hub.trades.put_trade_response(who, trade_id, trace_id))
     return _ok(w.trade_out(t), 201)
 
 
@@ -450,7 +455,7 @@ async def _put_status(request: Request, hub: OuranosHub, who: Principal) -> Resp
     if body.get("statusId") is None:
         raise InvalidInput("Validation failed, statusId: cannot be blank.", field="statusId", rule="required")
     status_id, target, reply = body["statusId"], CfpResponseStatus(rs["cfpResponseStatus"]), body.get("replyMessage")
-    await run_in_threadpool(lambda: hub.put_status(who, status_id, target, reply_message=reply))
+    await run_in_threadpool(lambda: hub.trades.put_status(who, status_id, target, reply_message=reply))
     return _ok(None, 201)
 
 
@@ -463,20 +468,22 @@ async def _put_cfp(request: Request, hub: OuranosHub, who: Principal) -> Respons
             rule="PUT cfp: four entries",
         )
     entries = [w.cfp_in(e) for e in body]
-    return _ok([w.cfp_out(e) for e in await run_in_threadpool(lambda: hub.put_cfp(who, entries))], 201)
+    return _ok([w.cfp_out(e) for e in await run_in_threadpool(lambda: hub.cfp.put_cfp(who, entries))], 201)
 
 
 async def _put_cfp_acl(request: Request, hub: OuranosHub, who: Principal) -> Response:
     body = w.parse_body(await request.body(), "extension.CfpAclModel")
     groups = {AclItemGroup(a["aclItemGroup"]): bool(a["releasedFlag"]) for a in body["acl"]}
-    r = await run_in_threadpool(lambda: hub.put_cfp_release(who, body["traceId"], body["releasedToOperatorId"], groups))
+    r = await run_in_threadpool(
+        lambda: hub.releases.put_cfp_release(who, body["traceId"], body["releasedToOperatorId"], groups)
+    )
     return _ok(_acl_out(r.operator_id, r.trace_id, r.released_to_operator_id, r.groups), 201)
 
 
 async def _put_cert_acl(request: Request, hub: OuranosHub, who: Principal) -> Response:
     body = w.parse_body(await request.body(), "extension.CfpCertificationAclModel")
     r = await run_in_threadpool(
-        lambda: hub.put_certification_release(
+        lambda: hub.releases.put_certification_release(
             who, body["traceId"], body["releasedToOperatorId"], bool(body["releasedFlag"])
         )
     )
@@ -502,7 +509,7 @@ async def _put_cert_info(request: Request, hub: OuranosHub, who: Principal) -> R
             for f in body["cfpCertificationFileInfo"]
         ),
     )
-    return _ok(w.certification_out(await run_in_threadpool(lambda: hub.put_certification(who, cert))), 201)
+    return _ok(w.certification_out(await run_in_threadpool(lambda: hub.certificates.put_certification(who, cert))), 201)
 
 
 async def _put_file(request: Request, hub: OuranosHub, who: Principal) -> Response:
@@ -510,13 +517,13 @@ async def _put_file(request: Request, hub: OuranosHub, who: Principal) -> Respon
     if not name:
         raise InvalidInput("Invalid request parameters, fileName: cannot be blank.", field="fileName", rule="required")
     content = await request.body()
-    f = await run_in_threadpool(lambda: hub.upload_certificate_file(who, name, content))
+    f = await run_in_threadpool(lambda: hub.certificates.upload_certificate_file(who, name, content))
     return _ok({"operatorId": f.operator_id, "fileId": f.file_id, "fileName": f.file_name}, 201)
 
 
 async def _put_reply(request: Request, hub: OuranosHub, who: Principal) -> Response:
     body = w.parse_body(await request.body(), "extension.ReplyMessageModel")
-    t = await run_in_threadpool(lambda: hub.put_reply_message(who, body["statusId"], body["replyMessage"]))
+    t = await run_in_threadpool(lambda: hub.trades.put_reply_message(who, body["statusId"], body["replyMessage"]))
     return _ok(w.status_out(t, None), 201)
 
 
@@ -687,7 +694,7 @@ async def put_bridge_release(body: BridgeReleaseIn, request: Request, ctx: Ctx) 
     hub = _hub(ctx)
     who = await _principal(request, hub)
     out = await run_in_threadpool(
-        lambda: hub.put_bridge_release(who, body.partnerBpnl, body.scopes, released=body.released)
+        lambda: hub.releases.put_bridge_release(who, body.partnerBpnl, body.scopes, released=body.released)
     )
     return _releases_out(who, out)
 
@@ -697,7 +704,7 @@ async def get_bridge_releases(request: Request, ctx: Ctx) -> dict[str, Any]:
     """Extension: what the calling operator has released to Catena-X partners."""
     hub = _hub(ctx)
     who = await _principal(request, hub)
-    return _releases_out(who, await run_in_threadpool(hub.bridge_releases, who))
+    return _releases_out(who, await run_in_threadpool(hub.releases.bridge_releases, who))
 
 
 @router.get("/v1/ouranos/operators/{operator_id}/pact/{trace_id}", tags=["ouranos"])
