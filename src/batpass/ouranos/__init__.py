@@ -3,7 +3,8 @@
 The hub hosts operators (accounts, plants, API keys, keys held on their behalf, a ``did:web``
 each), answers the published API exactly (``/auth/*``, ``/api/v1/authInfo``,
 ``/api/v1/datatransport`` routed by ``dataTarget``) and enforces the platform's rules in
-:class:`OuranosHub`. ``routes`` is imported only by the composition root.
+:class:`OuranosHub`, one component per data target (``service``). ``routes`` is imported only by
+the composition root.
 """
 
 from pathlib import Path
