@@ -11,7 +11,6 @@ import datetime as _dt
 import gc
 import hashlib
 import json
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,25 +30,22 @@ from batpass.core.findings import Finding
 from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary, decode_summary, encode_summary
 from batpass.ledger import _sql as t
 from batpass.ledger._audit import compare_derived, replay, replay_engine, seed_replay, summary_payload
-from batpass.ledger._chain import GENESIS, batch_payload, event_hash, merkle_root, sign_batch, verify_batch
+from batpass.ledger._chain import GENESIS, event_hash, merkle_root, verify_batch
 from batpass.ledger._materials import Element
-from batpass.ledger._outflow import Authorisation, check_shipment, parse_authorisation, validate_authorisation
-from batpass.ledger._profile import Profile, is_profile_source, mix_profile, source_profile, summary_source_profile
-from batpass.ledger._rows import lot_from_row, lot_values, profile_json, profile_of
+from batpass.ledger._outflow import Authorisation, parse_authorisation, validate_authorisation
+from batpass.ledger._record import OwnerRecording
+from batpass.ledger._rows import lot_from_row, profile_json, profile_of
 from batpass.ledger._summary import build_summary, sign_summary, summary_header, verify_summary
 from batpass.ledger._trace import frontier_search, profiles_from_graph, shares
 from batpass.ledger.model import (
     CustodyModel,
     CustomerLot,
     Event,
-    EventId,
     EventKind,
     Lot,
     LotId,
     ReceivedSummary,
-    RecycledOrigin,
     SupplierLot,
-    apply_event,
     check_batch_events,
     event_body,
     parse_event,
@@ -61,8 +57,6 @@ from batpass.trust import NodeIdentity, SecretBox, did_document
 __all__ = ["LedgerService", "RecordResult", "VerifyProblem", "VerifyReport"]
 
 _DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-#: uuid5 namespace of outflow alert ids (owner, shipment event, rule, ordinal)
-_ALERT_IDS = uuid.UUID("3f7b1f1e-2b7e-5c1a-9d3e-6a1f0c2d4e5b")
 
 
 def _utc_now() -> _dt.datetime:
@@ -107,78 +101,6 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-class _View:
-    """The ledger as events of one batch see it: stored lots, changed in memory as we go."""
-
-    def __init__(self, conn: Any, owner: str) -> None:
-        self.conn = conn
-        self.owner = owner
-        self.lots: dict[str, Lot] = {}
-        self.missing: set[str] = set()
-        self.flows: dict[str, tuple[list[tuple[LotId, float]], list[LotId]]] = {}
-        #: stored profile JSON per lot (preloaded rows, then lots of this batch): a lot whose
-        #: profile is its single parent's (a move) reuses the text instead of encoding it again
-        self.pjson: dict[str, str] = {}
-
-    def preload(self, ids: Iterable[str]) -> None:
-        want = [i for i in ids if i not in self.lots and i not in self.missing]
-        for r in t.select_lots(self.conn, self.owner, want):
-            self.lots[r.id] = lot_from_row(r)
-            self.pjson[r.id] = r.profile
-        self.missing.update(i for i in want if i not in self.lots)
-
-    def lot(self, owner: str, lot_id: LotId) -> Lot | None:
-        if owner != self.owner:
-            return None
-        if lot_id not in self.lots and lot_id not in self.missing:
-            self.preload([lot_id])
-        return self.lots.get(lot_id)
-
-    def event_flows(self, owner: str, event_id: EventId) -> tuple[list[tuple[LotId, float]], list[LotId]] | None:
-        if owner != self.owner:
-            return None
-        if event_id in self.flows:
-            return self.flows[event_id]
-        rows = self.conn.execute(
-            select(t.edges.c.child, t.edges.c.parent, t.edges.c.input_kg).where(
-                t.edges.c.owner == owner, t.edges.c.event_id == event_id
-            )
-        ).all()
-        exists = self.conn.execute(
-            select(t.events.c.seq).where(t.events.c.owner == owner, t.events.c.id == event_id)
-        ).first()
-        if exists is None:
-            return None
-        inputs: dict[str, float] = {}
-        outputs: list[LotId] = []
-        for child, parent, kg in rows:
-            if child not in outputs:
-                outputs.append(LotId(child))
-            inputs.setdefault(parent, kg)
-        if not rows:
-            outputs = [
-                LotId(r.id)
-                for r in self.conn.execute(
-                    select(t.lots.c.id).where(t.lots.c.owner == owner, t.lots.c.event_id == event_id)
-                ).all()
-            ]
-        return [(LotId(k), v) for k, v in inputs.items()], outputs
-
-
-def _mix_key(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles: Sequence[Profile]) -> tuple[Any, ...]:
-    """Everything :func:`mix_profile` reads, as a key: equal keys give equal profiles (the
-    parent profiles by identity: they are never changed once computed)."""
-    return (
-        lot.material,
-        lot.custody,
-        tuple(lot.composition.items()),
-        tuple(
-            (id(prof), kg, p.material, p.custody, tuple(p.composition.items()))
-            for (p, kg), prof in zip(parents, parent_profiles, strict=True)
-        ),
-    )
 
 
 @contextmanager
@@ -294,234 +216,15 @@ class LedgerService:
     def _record_owner(
         self, conn: Any, owner: str, identity: NodeIdentity, items: list[tuple[int, Event]]
     ) -> tuple[int, int, int, list[dict[str, Any]]]:
-        # every read below (replays, lots, balances, authorisations) happens under the owner's
-        # head lock: concurrent writers for one owner serialise here on PostgreSQL (SQLite's
-        # BEGIN IMMEDIATE already serialises them), so no check reads a balance another writer
-        # is about to spend
-        head = t.lock_head(conn, owner)
-        bodies = {ev.id: canonical_body(ev) for _, ev in items}
-        stored = t.select_event_bodies(conn, owner, [str(ev.id) for _, ev in items])
-        fresh: list[tuple[int, Event]] = []
-        for i, ev in items:
-            if ev.id in stored:
-                if stored[ev.id] != bodies[ev.id]:
-                    raise Conflict(
-                        f"events[{i}]: event id {ev.id} is already recorded with different content",
-                        rule="ledger.append-only",
-                    )
-                continue
-            fresh.append((i, ev))
-        if not fresh:
-            return 0, len(items), 0, []
-
-        view = _View(conn, owner)
-        need: set[str] = set()
-        from_lots: list[str] = []
-        for _, ev in fresh:
-            need.update(i.lot for i in ev.inputs)
-            need.update(o.lot for o in ev.outputs)
-            if ev.status_lot:
-                need.add(ev.status_lot)
-            if ev.receipt is not None:
-                if ev.receipt.from_owner == owner:
-                    need.add(ev.receipt.from_lot)
-                else:
-                    from_lots.append(ev.receipt.from_lot)
-        view.preload(need)
-        summaries = self._received(conn, owner, from_lots)
-        auths = self._authorisations(conn, owner) if any(ev.kind is EventKind.SHIPMENT for _, ev in fresh) else []
-
-        seq, prev_hash, batch_no, prev_root = head.seq, head.hash, head.batch_no, head.root
-        # rows are built as tuples in column order, with the driver's values computed once per
-        # event (timestamps) or once per call (booleans, the clock): bulk ingest writes ~3 rows
-        # per event and the generic per-row bind processing cost as much as the checks
-        bind_at = t.bind_processor(conn, t.events, "at")
-        bind_bool = t.bind_processor(conn, t.lots, "held")
-        now = self.clock()
-        now_db = t.bind_processor(conn, t.credits, "created_at")(now)
-        first_batch = batch_no
-        batch_size = self.batch_size
-        new_lots: list[tuple[Lot, Any]] = []
-        new_ids: set[str] = set()
-        touched: set[str] = set()
-        event_rows: list[tuple[Any, ...]] = []
-        edge_rows: list[tuple[Any, ...]] = []
-        credit_rows: list[tuple[Any, ...]] = []
-        alert_rows: list[dict[str, Any]] = []
-        pjson = view.pjson
-        lots = view.lots
-        # profiles mixed in this call, by what they are computed from (batteries of one round are
-        # assembled alike from the same lots): (profile, its text once written, the parent
-        # profiles, kept so that the ids in the key stay theirs)
-        mixes: dict[tuple[Any, ...], tuple[Profile, str | None, list[Profile]]] = {}
-        hashes: list[str] = []
-        for n, (i, ev) in enumerate(fresh):
-            try:
-                eff = apply_event(ev, view)
-            except BatpassError as exc:
-                # the event's own refusal stays a field, so a caller naming the event its own way
-                # (a file and line) need not take this message apart
-                exc.details.setdefault("event_error", exc.message)
-                exc.message = f"events[{i}] ({ev.id}): {exc.message}"
-                exc.args = (exc.message,)
-                exc.details.setdefault("event_index", i)
-                raise
-            seq += 1
-            eid = str(ev.id)
-            at_db = bind_at(ev.at)
-            for lot_id, kg in eff.debits.items():
-                lot = lots[lot_id]
-                lot.remaining_kg = max(0.0, lot.remaining_kg - kg)
-                touched.add(lot_id)
-            if eff.credits or eff.voided or eff.status:
-                for lot_id, kg in eff.credits.items():
-                    lot = view.lot(owner, lot_id)  # type: ignore[assignment]
-                    lot.remaining_kg = min(lot.mass_kg, lot.remaining_kg + kg)
-                    touched.add(lot_id)
-                for lot_id in eff.voided:
-                    lot = view.lot(owner, lot_id)  # type: ignore[assignment]
-                    lot.voided = True
-                    lot.remaining_kg = 0.0
-                    touched.add(lot_id)
-                for lot_id, st in eff.status.items():
-                    lots[lot_id].status = st
-                    touched.add(lot_id)
-            for lot in eff.new_lots:
-                lot.seq = seq
-                parents = eff.parents.get(lot.id, [])
-                mixed = None
-                if is_profile_source(lot):
-                    prof: Profile = source_profile(lot)
-                elif ev.kind is EventKind.RECEIPT and ev.receipt is not None and ev.receipt.from_owner != owner:
-                    prof = summary_source_profile(
-                        lot, summaries.get(ev.receipt.from_lot), f"{ev.receipt.from_owner}|{ev.receipt.from_lot}"
-                    )
-                elif ev.kind is EventKind.SHIPMENT or ev.kind is EventKind.RECEIPT:
-                    # a move: mostly the parent's own profile (and text), nothing to remember
-                    prof = mix_profile(lot, parents, [profile_of(p) for p, _ in parents])
-                else:
-                    parent_profiles = [profile_of(p) for p, _ in parents]
-                    key = _mix_key(lot, parents, parent_profiles)
-                    mixed = mixes.get(key)
-                    if mixed is None:
-                        prof = mix_profile(lot, parents, parent_profiles)
-                        mixes[key] = mixed = (prof, None, parent_profiles)
-                    prof = mixed[0]
-                lot.profile = prof
-                if len(parents) == 1 and prof is parents[0][0].profile and parents[0][0].id in pjson:
-                    pjson[lot.id] = pjson[parents[0][0].id]
-                elif mixed is not None:  # a mixed profile: its text is written once per call
-                    text = mixed[1]
-                    if text is None:
-                        text = profile_json(prof)
-                        mixes[key] = (prof, text, mixed[2])
-                    pjson[lot.id] = text
-                else:
-                    pjson[lot.id] = profile_json(prof)
-                lots[lot.id] = lot
-                view.missing.discard(lot.id)
-                new_lots.append((lot, at_db))
-                new_ids.add(lot.id)
-                if ev.kind is EventKind.RECOVERY and lot.recycled in (
-                    RecycledOrigin.PRE_CONSUMER,
-                    RecycledOrigin.POST_CONSUMER,
-                ):
-                    for el in (Element.LI, Element.CO, Element.NI, Element.PB):
-                        kg_el = lot.element_kg(el)
-                        if kg_el > 0:
-                            credit_rows.append((owner, str(lot.id), el.value, lot.recycled.value, kg_el, now_db))
-            for e in eff.edges:
-                edge_rows.append((owner, str(e.child), e.parent_owner, str(e.parent), str(e.event_id), e.input_kg))
-            if ev.kind is EventKind.SHIPMENT and ev.shipment is not None:
-                for k, alert in enumerate(check_shipment(ev, [lots[x.lot] for x in ev.inputs], auths)):
-                    alert_rows.append(
-                        {
-                            "owner": owner,
-                            # named by what raised it, so the self-audit's replay names it alike
-                            "id": str(uuid.uuid5(_ALERT_IDS, f"{owner}|{eid}|{alert['rule']}|{k}")),
-                            "event_id": eid,
-                            "rule": alert["rule"],
-                            "evidence": _DUMPS(alert["evidence"]),
-                            "created_at": now,
-                        }
-                    )
-            body = bodies[ev.id]
-            prev_hash = event_hash(owner, seq, prev_hash, body)
-            hashes.append(prev_hash)
-            # one signed Merkle root per batch_size events, in order: event n is in batch n // size
-            # (the kind's stored _value_: the enum's value property costs two Python calls)
-            event_rows.append(
-                (owner, seq, eid, ev.kind._value_, at_db, body, prev_hash, first_batch + n // batch_size + 1)
-            )
-        # batches: one signed Merkle root per batch_size events
-        batch_rows: list[dict[str, Any]] = []
-        for start in range(0, len(event_rows), batch_size):
-            batch_no += 1
-            first, last = event_rows[start], event_rows[min(start + batch_size, len(event_rows)) - 1]
-            assert first[7] == last[7] == batch_no
-            root = merkle_root(hashes[start : start + batch_size])
-            payload = batch_payload(owner, batch_no, first[1], last[1], root, prev_root, last[6])
-            kid, token = sign_batch(payload, identity)
-            batch_rows.append(
-                {
-                    "owner": owner,
-                    "batch_no": batch_no,
-                    "first_seq": first[1],
-                    "last_seq": last[1],
-                    "root": root,
-                    "kid": kid,
-                    "jws": token,
-                    "signed_at": now,
-                }
-            )
-            prev_root = root
-        true_db, false_db = bind_bool(True), bind_bool(False)
-        t.insert_values(conn, t.events, event_rows)
-        t.insert_rows(conn, t.batches, batch_rows)
-        t.insert_values(
+        return OwnerRecording(
             conn,
-            t.lots,
-            [
-                lot_values(
-                    lot, at_db, pjson[lot.id], true_db if lot.held else false_db, true_db if lot.voided else false_db
-                )
-                for lot, at_db in new_lots
-            ],
-        )
-        t.insert_values(conn, t.edges, edge_rows)
-        t.insert_values(conn, t.credits, credit_rows)
-        t.insert_rows(conn, t.alerts, alert_rows)
-        if auths:
-            for a in auths:
-                if a.used_changed:
-                    conn.execute(
-                        update(t.authorisations)
-                        .where(t.authorisations.c.owner == owner, t.authorisations.c.id == a.id)
-                        .values(used_kg=a.used_kg)
-                    )
-        t.update_lot_states(
-            conn,
-            [
-                {
-                    "owner": owner,
-                    "id": str(lid),
-                    "remaining_kg": lots[lid].remaining_kg,
-                    "status": lots[lid].status,
-                    "voided": lots[lid].voided,
-                }
-                for lid in touched
-                if lid not in new_ids
-            ],
-        )
-        conn.execute(
-            update(t.heads)
-            .where(t.heads.c.owner == owner)
-            .values(seq=seq, hash=prev_hash, batch_no=batch_no, root=prev_root)
-        )
-        alerts_out = [
-            {"event": r["event_id"], "rule": r["rule"], "evidence": json.loads(r["evidence"])} for r in alert_rows
-        ]
-        return len(fresh), len(items) - len(fresh), len(batch_rows), alerts_out
+            owner,
+            identity,
+            batch_size=self.batch_size,
+            now=self.clock(),
+            received=lambda lots: self._received(conn, owner, lots),
+            authorisations=lambda: self._authorisations(conn, owner),
+        ).run(items)
 
     def _received(self, conn: Any, owner: str, from_lots: Sequence[str]) -> dict[str, UpstreamSummary]:
         """The received summaries of ``from_lots``, each checked against its signed form."""

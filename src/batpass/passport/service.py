@@ -19,7 +19,6 @@ Knows no HTTP; the SQL is in ``_sql``.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,11 +30,14 @@ import jsonschema  # type: ignore[import-untyped]
 import yaml
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
-from batpass.core.errors import BatpassError, Conflict, IntegrityViolation, InvalidInput, NotFound, Unauthorized
+from batpass.core.errors import Conflict, IntegrityViolation, InvalidInput, NotFound
 from batpass.core.findings import Finding
 from batpass.core.ids import BatteryId, new_uuid7
 from batpass.ledger import UpstreamSummary
 from batpass.passport import _sql
+from batpass.passport._backups import BackupCopies
+from batpass.passport._chain import JWS_TYP, VersionChain, broken, verify_version_jws
+from batpass.passport._chain import digest as token_digest
 from batpass.passport.errors import LifecycleViolation, NotResponsible, PassportNotFound
 from batpass.passport.model import (
     FIELDS_BY_KEY,
@@ -59,8 +61,8 @@ from batpass.passport.model import (
     visible_view,
 )
 from batpass.passport.ports import Clock, PublicKeyResolver, SystemClock, UpstreamSummarySource
-from batpass.store import UnitOfWork, enqueue, remember_delivery
-from batpass.trust import CredentialRejected, NodeIdentity, peek, sign_compact, verify_compact
+from batpass.store import UnitOfWork, enqueue
+from batpass.trust import NodeIdentity, sign_compact
 
 __all__ = [
     "JWS_TYP",
@@ -69,9 +71,9 @@ __all__ = [
     "StoredVersion",
     "load_static_product_data",
     "summary_values",
+    "verify_version_jws",
 ]
 
-JWS_TYP = "application/vnd.batpass.passport+jws"
 _SCHEMA_PATH = Path(__file__).parent / "_data" / "static-product-data.schema.json"
 _SCHEMA: dict[str, Any] | None = None
 MANDATE_SCOPES = frozenset({"static", "dynamic", "lifecycle"})
@@ -191,10 +193,6 @@ def _canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
 def _payload(token: str) -> dict[str, Any]:
     """The payload of a compact JWS we signed ourselves (already verified when stored)."""
     import base64
@@ -250,8 +248,10 @@ class PassportService:
         self.summaries = summaries
         self._key = identity.active("Ed25519")
         self._kid = identity.key_id(self._key)
-        #: payloads of version tokens this process verified, by digest (a token is immutable)
-        self._verified: dict[str, dict[str, Any]] = {}
+        self.chain = VersionChain(identity, key_resolver)
+        self.backups = BackupCopies(
+            engine, key=self._key, kid=self._kid, clock=self.clock, chain=self.chain, key_resolver=key_resolver
+        )
 
     @property
     def operator(self) -> str:
@@ -674,7 +674,7 @@ class PassportService:
         """Every signed version, the chain checked (:meth:`_signed`)."""
         with UnitOfWork(self.engine, write=False) as uow:
             self._require(uow.conn, passport_id)
-            rows = self._chain(uow.conn, str(passport_id))
+            rows = self.chain.rows(uow.conn, str(passport_id))
         return [
             StoredVersion(
                 passport_id=uuid.UUID(r.passport_id),
@@ -722,133 +722,16 @@ class PassportService:
         newest version; returns the number of versions (an IntegrityViolation names a break)."""
         with UnitOfWork(self.engine, write=False) as uow:
             self._require(uow.conn, passport_id)
-            return len(self._chain(uow.conn, str(passport_id)))
+            return len(self.chain.rows(uow.conn, str(passport_id)))
 
     # --- backup copies (this node as another node's backup) -----------------------------------
 
     def accept_backup(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> dict[str, Any]:
         """Store a signed copy sent by a passport's operator node; checks signature and chain."""
-        token = body.get("jws")
-        if not isinstance(token, str) or token.count(".") != 2:
-            raise InvalidInput("jws: a compact JWS is required", field="jws", rule="passport backup copy")
-        if self.key_resolver is None:
-            raise Unauthorized("no key resolver configured to check backup copies", rule="passport backup copy")
-        try:
-            header, _ = peek(token)
-        except CredentialRejected as exc:
-            raise InvalidInput(f"jws: {exc}", field="jws", rule="RFC 7515 compact serialisation") from exc
-        kid = str(header.get("kid", ""))
-        payload = verify_version_jws(token, self.key_resolver.jwk_for(kid))
-        issuer = str(payload.get("issuer", ""))
-        if not kid.startswith(issuer + "#"):
-            raise Unauthorized("jws: signing key does not belong to the issuer", rule="kid is a DID URL of the issuer")
-        rec = payload["passport"]
-        pid, version, digest = str(rec["passportId"]), int(payload["version"]), _digest(token)
-        with UnitOfWork(self.engine) as uow:
-            if idempotency_key:
-                first, _ = remember_delivery(uow, idempotency_key, sender=issuer, result={"version": version})
-                if not first:
-                    uow.commit()
-                    return {"passportId": pid, "version": version, "duplicate": True}
-            held = uow.conn.execute(
-                select(_sql.backups).where(_sql.backups.c.passport_id == pid, _sql.backups.c.version == version)
-            ).first()
-            if held is not None:
-                if held.digest != digest:
-                    raise Conflict(
-                        f"version: backup of {pid} v{version} already held with another digest",
-                        rule="signed version chain (nothing silently overwritten)",
-                    )
-                return {"passportId": pid, "version": version, "duplicate": True}
-            prev = uow.conn.execute(
-                select(_sql.backups.c.digest).where(
-                    _sql.backups.c.passport_id == pid, _sql.backups.c.version == version - 1
-                )
-            ).first()
-            if prev is not None and payload.get("prev") != prev.digest:
-                raise Conflict(
-                    f"prev: backup of {pid} v{version} does not chain to v{version - 1}",
-                    rule="signed version chain",
-                )
-            uow.conn.execute(
-                insert(_sql.backups).values(
-                    passport_id=pid,
-                    version=version,
-                    issuer=issuer,
-                    jws=token,
-                    digest=digest,
-                    received_at=self.clock.now(),
-                )
-            )
-            self._sign_backup_head(uow.conn, pid)
-            uow.commit()
-        return {"passportId": pid, "version": version, "duplicate": False}
+        return self.backups.accept(body, idempotency_key=idempotency_key)
 
     def backup_copies(self, passport_id: uuid.UUID) -> list[dict[str, Any]]:
-        with UnitOfWork(self.engine, write=False) as uow:
-            rows = uow.conn.execute(
-                select(_sql.backups)
-                .where(_sql.backups.c.passport_id == str(passport_id))
-                .order_by(_sql.backups.c.version)
-            ).all()
-            head = uow.conn.execute(
-                select(_sql.backup_heads.c.jws).where(_sql.backup_heads.c.passport_id == str(passport_id))
-            ).scalar()
-        for table, key, problem in self._backup_problems(str(passport_id), rows, head):
-            raise IntegrityViolation(
-                f"backup copy of urn:uuid:{passport_id}: {problem}",
-                table=table,
-                key=key,
-                rule="passport.backup.signed",
-            )
-        return [{"version": r.version, "issuer": r.issuer, "digest": r.digest, "jws": r.jws} for r in rows]
-
-    def _sign_backup_head(self, conn: Connection, passport_id: str) -> None:
-        """Sign which copies are held for ``passport_id`` — the first and the newest (after a copy
-        was stored): the chain between them shows a gap, the head shows a truncated end."""
-        held = conn.execute(
-            select(_sql.backups.c.version, _sql.backups.c.digest)
-            .where(_sql.backups.c.passport_id == passport_id)
-            .order_by(_sql.backups.c.version)
-        ).all()
-        payload = {
-            "passportId": passport_id,
-            "first": held[0].digest,
-            "version": held[-1].version,
-            "digest": held[-1].digest,
-        }
-        token = sign_compact({"typ": _HEAD_TYP, "kid": self._kid}, _canonical(payload), self._key)
-        conn.execute(_sql.backup_heads.delete().where(_sql.backup_heads.c.passport_id == passport_id))
-        conn.execute(insert(_sql.backup_heads).values(passport_id=passport_id, jws=token))
-
-    def _backup_problems(self, passport_id: str, rows: Sequence[Any], head: str | None) -> list[tuple[str, str, str]]:
-        """(table, key, problem) for the copies held of one passport: each copy against its
-        token and the previous copy, and the newest against this node's signed head."""
-        out: list[tuple[str, str, str]] = []
-        prev: str | None = None
-        for r in rows:
-            problem = _backup_problem(r, prev)
-            if problem is not None:
-                out.append(("passport_backups", f"{passport_id}/v{r.version}", problem))
-            prev = r.digest
-        if not rows and head is None:
-            return out
-        if head is None:
-            return [*out, ("passport_backup_heads", passport_id, "no signed head for the copies held")]
-        try:
-            kid = str(peek(head)[0].get("kid", ""))
-            _, signed = verify_compact(head, self._version_key(kid), typ=_HEAD_TYP, algs=("Ed25519",))
-        except BatpassError as exc:
-            return [*out, ("passport_backup_heads", passport_id, f"the signed head does not verify ({exc})")]
-        held = (
-            (passport_id, rows[0].digest, rows[-1].version, rows[-1].digest)
-            if rows
-            else (passport_id, None, None, None)
-        )
-        if (signed.get("passportId"), signed.get("first"), signed.get("version"), signed.get("digest")) != held:
-            what = "the copies held are not the ones signed as held (first or newest)"
-            out.append(("passport_backup_heads", passport_id, what))
-        return out
+        return self.backups.copies(passport_id)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -868,7 +751,7 @@ class PassportService:
             return None
         passport = self._signed(conn, row)
         if passport.battery_id != battery:
-            raise self._broken(row.passport_id, "passport_passports", f"its row is filed under {battery}", row.version)
+            raise broken(row.passport_id, "passport_passports", f"its row is filed under {battery}", row.version)
         return passport
 
     # --- what is served is what was signed -----------------------------------------------------
@@ -879,13 +762,13 @@ class PassportService:
         row — its record and the columns it is looked up by — is that version. Anything else is
         an :class:`IntegrityViolation` naming the passport and the break; never served, never
         signed over."""
-        chain = self._chain(conn, row.passport_id)
+        chain = self.chain.rows(conn, row.passport_id)
         if not chain or chain[-1].version != row.version:
-            raise self._broken(row.passport_id, "passport_versions", f"no signed version {row.version}", row.version)
-        newest = self._verified[chain[-1].digest]
+            raise broken(row.passport_id, "passport_versions", f"no signed version {row.version}", row.version)
+        newest = self.chain.payload(chain[-1].digest)
         record = newest["passport"]
         if row.record != record:
-            raise self._broken(row.passport_id, "passport_passports", "the stored record differs from the signed one")
+            raise broken(row.passport_id, "passport_passports", "the stored record differs from the signed one")
         passport = Passport.from_record(record)
         columns = (row.gtin, row.serial, row.category, row.model_id, row.status, bool(row.ended), row.operator)
         signed = (
@@ -898,77 +781,8 @@ class PassportService:
             passport.responsible(),
         )
         if columns != signed:
-            raise self._broken(row.passport_id, "passport_passports", "a looked-up column differs from the signed one")
+            raise broken(row.passport_id, "passport_passports", "a looked-up column differs from the signed one")
         return passport
-
-    def _chain(self, conn: Connection, passport_id: str) -> list[Any]:
-        """Every version row of a passport, each checked: its digest is its token's, its token
-        verifies (once per process: a token is immutable), its payload names this passport, this
-        version and the previous digest, and its columns are the payload's."""
-        rows = conn.execute(
-            select(_sql.versions).where(_sql.versions.c.passport_id == passport_id).order_by(_sql.versions.c.version)
-        ).all()
-        prev: str | None = None
-        for n, v in enumerate(rows, start=1):
-            where = f"version {v.version}"
-            if v.version != n:
-                raise self._broken(passport_id, "passport_versions", f"{where}: the chain skips version {n}", v.version)
-            if _digest(v.jws) != v.digest:
-                raise self._broken(passport_id, "passport_versions", f"{where}: digest is not its token's", v.version)
-            payload = self._verified.get(v.digest) or self._verify_version(passport_id, v)
-            if (
-                payload.get("version") != v.version
-                or payload.get("prev") != prev
-                or v.prev_digest != prev
-                or (payload.get("passport") or {}).get("passportId") != passport_id
-            ):
-                what = f"{where}: the hash chain is broken"
-                raise self._broken(passport_id, "passport_versions", what, v.version)
-            if (payload.get("actor"), payload.get("change"), payload.get("issuedAt")) != (
-                v.actor,
-                v.change,
-                v.created_at.isoformat(),
-            ):
-                raise self._broken(
-                    passport_id, "passport_versions", f"{where}: a column differs from its token", v.version
-                )
-            prev = v.digest
-        return list(rows)
-
-    def _verify_version(self, passport_id: str, v: Any) -> dict[str, Any]:
-        try:
-            kid = str(peek(v.jws)[0].get("kid", ""))
-            payload = verify_version_jws(v.jws, self._version_key(kid))
-        except BatpassError as exc:
-            raise self._broken(
-                passport_id,
-                "passport_versions",
-                f"version {v.version}: the signature does not verify ({exc})",
-                v.version,
-            ) from exc
-        if len(self._verified) > 50_000:
-            self._verified.clear()
-        self._verified[v.digest] = payload
-        return payload
-
-    def _version_key(self, kid: str) -> Mapping[str, Any]:
-        """The key a version names: one of this node's (also a retired one: old versions stay
-        verifiable after a rotation), else the issuer's DID document (a predecessor operator)."""
-        for k in self.identity.keys:
-            if self.identity.key_id(k) == kid and k.alg == "Ed25519":
-                return k.public_jwk()
-        if self.key_resolver is not None:
-            return self.key_resolver.jwk_for(kid)
-        raise Unauthorized(f"no key known for {kid}", rule="passport version JWS (kid)")
-
-    @staticmethod
-    def _broken(passport_id: Any, table: str, what: str, version: int | None = None) -> IntegrityViolation:
-        return IntegrityViolation(
-            f"passport urn:uuid:{passport_id}: {what}; it is refused until the store is repaired",
-            table=table,
-            key=f"{passport_id}" + (f"/v{version}" if version is not None else ""),
-            rule="passport.signed (what is served is what was signed)",
-        )
 
     def passport_id_of(self, reference: str) -> uuid.UUID | None:
         """The passport id a ``urn:uuid:`` id or a battery identifier names, looked up without
@@ -1030,19 +844,8 @@ class PassportService:
             for (pid,) in conn.execute(select(_sql.versions.c.passport_id).distinct()).all():
                 if pid not in known:
                     out.append(Finding("passport_versions", pid, "passport.signed", "versions of no passport"))
-            out.extend(self._backup_findings(conn))
+            out.extend(self.backups.findings(conn))
         return out
-
-    def _backup_findings(self, conn: Connection) -> list[Finding]:
-        by_passport: dict[str, list[Any]] = {}
-        for r in conn.execute(select(_sql.backups).order_by(_sql.backups.c.passport_id, _sql.backups.c.version)):
-            by_passport.setdefault(r.passport_id, []).append(r)
-        heads = {r.passport_id: r.jws for r in conn.execute(select(_sql.backup_heads))}
-        return [
-            Finding(table, key, "passport.backup.signed", problem)
-            for pid in sorted(by_passport.keys() | heads.keys())
-            for table, key, problem in self._backup_problems(pid, by_passport.get(pid, []), heads.get(pid))
-        ]
 
     def _mandates(self, conn: Connection, passport_id: uuid.UUID) -> list[Mandate]:
         rows = conn.execute(select(_sql.mandates).where(_sql.mandates.c.passport_id == str(passport_id))).all()
@@ -1106,11 +909,9 @@ class PassportService:
         prev_digest: str | None = None
         if previous is not None:
             # the whole chain is checked before the next version is signed onto it
-            chain = self._chain(conn, str(passport.passport_id))
+            chain = self.chain.rows(conn, str(passport.passport_id))
             if not chain or chain[-1].version != previous.version:
-                raise self._broken(
-                    passport.passport_id, "passport_versions", "the chain does not end at the served version"
-                )
+                raise broken(passport.passport_id, "passport_versions", "the chain does not end at the served version")
             prev_digest = chain[-1].digest
         record = passport.to_record()
         payload = {
@@ -1123,7 +924,7 @@ class PassportService:
             "passport": record,
         }
         token = sign_compact({"typ": JWS_TYP, "kid": self._kid}, _canonical(payload), self._key)
-        digest = _digest(token)
+        digest = token_digest(token)
         conn.execute(
             _INSERT_VERSION,
             {
@@ -1175,40 +976,3 @@ class PassportService:
             idempotency_key=f"passport-backup:{passport.passport_id}:{version}",
         )
         return passport
-
-
-#: the JWS type of the signed newest-copy head of a held backup
-_HEAD_TYP = "batpass-passport-backup-head+jws"
-
-
-def _backup_problem(row: Any, prev: str | None) -> str | None:
-    """Why a held backup copy does not stand (None: it does): its digest, issuer, version and link
-    to the previous copy against its token (the signature was checked with the issuer's DID key
-    on arrival; a relying party checks it again against that DID document)."""
-    if _digest(row.jws) != row.digest:
-        return "digest is not its token's"
-    try:
-        payload = _payload(row.jws)
-    except (ValueError, IndexError) as exc:
-        return f"the token is not a compact JWS ({exc})"
-    rec = payload.get("passport") or {}
-    if (payload.get("version"), payload.get("issuer"), rec.get("passportId")) != (
-        row.version,
-        row.issuer,
-        row.passport_id,
-    ):
-        return "version, issuer or passport differ from its token"
-    if prev is not None and payload.get("prev") != prev:
-        return "it does not chain to the previous copy"
-    return None
-
-
-def verify_version_jws(token: str, jwk: Mapping[str, Any]) -> dict[str, Any]:
-    """Verify a passport version JWS (Ed25519 only) with the public ``jwk``; return its payload."""
-    try:
-        header, data = verify_compact(token, jwk, typ=None, algs=("Ed25519",))
-    except CredentialRejected as exc:
-        raise Unauthorized(f"jws: signature does not verify ({exc})", rule="RFC 7515; Ed25519 (RFC 8037)") from exc
-    if header.get("typ") != JWS_TYP:
-        raise InvalidInput(f"jws: typ must be {JWS_TYP}", field="jws.typ", rule="passport version JWS")
-    return data

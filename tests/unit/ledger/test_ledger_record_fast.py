@@ -27,6 +27,7 @@ from batpass.ledger import LedgerService
 from batpass.ledger import _sql as t
 from batpass.ledger._materials import ELEMENTS, MATERIALS, Element
 from batpass.ledger._profile import is_profile_source, mix_profile, source_profile, summary_source_profile
+from batpass.ledger._record import _mix_key
 from batpass.ledger._rows import lot_values, profile_of
 from batpass.ledger.model import (
     BatteryInfo,
@@ -51,7 +52,7 @@ from batpass.ledger.model import (
     event_to_json,
     parse_event,
 )
-from batpass.ledger.service import _gc_paused, _mix_key
+from batpass.ledger.service import _gc_paused
 from batpass.scenario import generate
 
 # --------------------------------------------------------------------------------------------
