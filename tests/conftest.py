@@ -7,6 +7,7 @@ a visible reason; under ``CI=true`` it must run and the test fails instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -15,12 +16,41 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from batpass.http import UNEXPECTED_LOGGER
 from batpass.store import MIGRATIONS_DIR, make_engine, upgrade
 
 PG_URL = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 _pg_state: dict[str, str | None] = {}
+
+# nodes the harness starts refuse to stop quietly after an unexpected exception (a plain 500)
+os.environ.setdefault("BATPASS_FAIL_ON_UNEXPECTED", "1")
+
+
+class _Unexpected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_server_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The suite fails on any 500 an app in this process answered for an exception no handler
+    knew (the last-resort handler logs it); a test that crashes a route on purpose says so."""
+    handler = _Unexpected()
+    logger = logging.getLogger(UNEXPECTED_LOGGER)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("allow_unexpected") is None:
+        first = handler.records[0]
+        pytest.fail(f"a route answered 500 for an unexpected exception: {first.getMessage()}", pytrace=False)
 
 
 def _pg_unavailable_reason() -> str | None:

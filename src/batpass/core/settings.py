@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     access_log: bool = True
     #: a served node audits its own store when it starts (in the background; ``/ready`` waits)
     startup_audit: bool = True
+    #: the largest request body a route takes unless it says otherwise (ledger event batches and
+    #: imports allow more), in bytes; a larger one is refused with 413 before it is parsed
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: serve ``/docs``, ``/redoc`` and ``/openapi.json`` (default: yes, except in production mode)
+    api_docs: bool | None = None
     #: the node ``batpass serve`` runs (``--node`` on the command line)
     node: str | None = None
 

@@ -164,7 +164,15 @@ class PgNotifier:
 
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
+                # a stop that comes while connecting must still close the connection it opens
+                connecting = asyncio.ensure_future(psycopg.AsyncConnection.connect(self._conninfo, autocommit=True))
+                try:
+                    conn = await asyncio.shield(connecting)
+                except asyncio.CancelledError:
+                    with contextlib.suppress(Exception):
+                        await (await connecting).close()
+                    raise
+                async with conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                     self._listening.set()
                     async for note in conn.notifies():

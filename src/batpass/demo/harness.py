@@ -23,6 +23,7 @@ import httpx
 
 from batpass.core.errors import UpstreamUnavailable
 from batpass.core.settings import Settings
+from batpass.http import UNEXPECTED_LOGGER
 from batpass.node.local import LocalNode, ca_folder, init_node
 from batpass.scenario import HIGH_RISK_SITES
 from batpass.trust import client_ssl_context
@@ -191,6 +192,18 @@ def federation(
                 r.process.send_signal(signal.SIGTERM)
         for r in runs:
             stop_node(r)
+        if os.environ.get("BATPASS_FAIL_ON_UNEXPECTED") == "1":  # the test suite's rule (tests/conftest.py)
+            _raise_on_unexpected(runs)
+
+
+def _raise_on_unexpected(runs: Sequence[RunningNode]) -> None:
+    """Fail when a node answered a plain 500: an exception no handler knew (a bug)."""
+    for r in runs:
+        if r.log_path is None or not r.log_path.exists():
+            continue
+        for line in r.log_path.read_text(errors="replace").splitlines():
+            if UNEXPECTED_LOGGER in line:
+                raise AssertionError(f"node {r.name} answered 500 for an unexpected exception: {line[:400]}")
 
 
 def federation_ca(home: Path) -> Path:

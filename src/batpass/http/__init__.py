@@ -14,19 +14,35 @@ from batpass.http._context import (
     get_ctx,
     require_admin,
 )
-from batpass.http._errors import ErrorShape, install_error_handlers, validation_to_invalid_input
+from batpass.http._errors import (
+    MAX_JSON_DEPTH,
+    UNEXPECTED_LOGGER,
+    BodyLimit,
+    ErrorShape,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    install_error_handlers,
+    require_json,
+    validation_to_invalid_input,
+)
 from batpass.http._problems import problem_body, problem_response
 
 __all__ = [
+    "MAX_JSON_DEPTH",
+    "UNEXPECTED_LOGGER",
     "AccessLogMiddleware",
     "AdminKey",
+    "BodyLimit",
     "Ctx",
     "ErrorShape",
     "NodeContext",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
     "get_ctx",
     "install_error_handlers",
     "problem_body",
     "problem_response",
     "require_admin",
+    "require_json",
     "validation_to_invalid_input",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio.to_thread
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -68,7 +68,16 @@ from batpass.federation import DspPartners, FederatedTrace, install_upstream_off
 from batpass.federation import routes as federation_routes
 from batpass.footprint import PactService
 from batpass.footprint import routes as footprint_routes
-from batpass.http import AccessLogMiddleware, AdminKey, Ctx, ErrorShape, NodeContext, install_error_handlers
+from batpass.http import (
+    AccessLogMiddleware,
+    AdminKey,
+    BodyLimit,
+    Ctx,
+    ErrorShape,
+    NodeContext,
+    install_error_handlers,
+    require_json,
+)
 from batpass.ledger import LedgerService
 from batpass.ledger import routes as ledger_routes
 from batpass.node._adapters import (
@@ -94,7 +103,12 @@ from batpass.trust import SecretBox, TrustService, client_ssl_context, verify_se
 from batpass.trust import routes as trust_routes
 from batpass.web import PassportPages
 
-__all__ = ["create_app"]
+__all__ = ["BODY_LIMITS", "create_app"]
+
+#: routes that take more than the node's default body limit (``BATPASS_MAX_BODY_BYTES``)
+BODY_LIMITS: dict[str, int] = {
+    "/v1/ledger/events": 64 * 1024 * 1024,  # bulk ingest of event batches
+}
 
 log = logging.getLogger("batpass.node")
 
@@ -322,8 +336,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         integrity = ctx.services[Integrity] = _integrity(ctx)
         app.state.ctx = ctx
         app.state.integrity = integrity
-        if settings.startup_audit:
-            integrity.start()
+        audit = integrity.start() if settings.startup_audit else None
         pact = ctx.services.get(PactService)
         # PACT events carry a bearer token of the partner, fetched at send time (never stored)
         dispatcher = OutboxDispatcher(engine, client, sign_headers=pact.outbox_headers if pact else None)
@@ -335,23 +348,34 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         finally:
             await dispatcher.stop()
             await notifier.stop()
+            if audit is not None:  # the start-up audit holds a connection until it is done
+                await anyio.to_thread.run_sync(audit.join, 30.0)
             await client.aclose()
             sync_client.close()
             node.close()
             if payload_log is not None:
                 payload_log.close()
 
+    docs = settings.api_docs if settings.api_docs is not None else not settings.production
     app = FastAPI(
         title="batpass node",
         version=__version__,
         description="EU battery passports and critical-material traceability (Catena-X and Ouranos).",
         lifespan=lifespan,
+        # a JSON route's body in another media type (415) or nested too deep (400) is refused
+        # before the route sees it (bodies over their limit: BodyLimit below)
+        dependencies=[Depends(require_json)],
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
 
-    install_error_handlers(app, shapes)
+    shape = install_error_handlers(app, shapes)
     app.add_middleware(IntegrityGate, integrity=lambda: getattr(app.state, "integrity", None))
     if payload_log is not None:
         app.add_middleware(PayloadLogMiddleware, log=payload_log)
+    # a body over its limit is refused before anything reads it (the payload log included)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes, limits=BODY_LIMITS, shape=shape)
     app.add_middleware(AccessLogMiddleware)  # outermost: its duration covers every other layer
 
     @app.get("/health", tags=["node"])
