@@ -180,9 +180,12 @@ def ca_init() -> None:
 def info(node: NodeOpt) -> None:
     """Show a node's configuration (never its secrets)."""
     from batpass.node.local import open_node
+    from batpass.store import outbox_counts
 
     local = open_node(node)
     c = local.config
+    deliveries = outbox_counts(local.engine)
+    local.close()
     out_console.print_json(
         json.dumps(
             {
@@ -192,9 +195,18 @@ def info(node: NodeOpt) -> None:
                 "did": c.did,
                 "resolver_base": c.resolver_base,
                 "database": local.db_url if local.db_url.startswith("sqlite") else "postgresql (configured)",
+                # messages to other nodes by kind and status; "dead" ones were given up on
+                "deliveries": deliveries,
             }
         )
     )
+    dead = deliveries.get("passport.backup", {}).get("dead", 0)
+    if dead:
+        err_console.print(
+            f"[bold yellow]warning:[/] {dead} passport backup cop{'y' if dead == 1 else 'ies'} given up on "
+            "(GET /v1/passports/{id}/backup-status names the cause)",
+            highlight=False,
+        )
 
 
 @app.command("verify")

@@ -5,8 +5,10 @@ this dispatcher through :func:`batpass.store.set_wakeup` — no polling delay. A
 runs (messages written by another process, such as a CLI command, and retries that fall due).
 Each row is claimed with an optimistic lease (an UPDATE guarded by the old due time), so several
 workers on one database never send a message twice at once. Failures back off exponentially with
-jitter; a 4xx answer other than 408/425/429 is final (the message is marked ``dead``), as is
-running out of attempts. Every request carries ``Idempotency-Key`` so the receiver applies it once.
+jitter; a 4xx answer other than 408/425/429 is final (the message is marked ``dead``) unless the
+message was enqueued with ``retry_refused`` (a passport's backup copy), as is running out of
+attempts. The cause — the transport error, or the status with the receiver's problem detail — is
+kept in ``last_error``. Every request carries ``Idempotency-Key`` so the receiver applies it once.
 """
 
 from __future__ import annotations
@@ -185,14 +187,21 @@ class OutboxDispatcher:
             values.update(status="sent", sent_at=now, last_error=None)
             self.sent += 1
         else:
-            final = status is not None and 400 <= status < 500 and status not in RETRYABLE_4XX
+            refused = status is not None and 400 <= status < 500 and status not in RETRYABLE_4XX
+            final = refused and not row.get("retry_refused")
             if final or attempts >= int(row["max_attempts"]):
-                values.update(status="dead", last_error=error or f"HTTP {status}")
+                values.update(status="dead", last_error=error or _refusal(status, body))
                 self.failed += 1
             else:
                 values.update(
                     next_attempt_at=now + dt.timedelta(seconds=backoff_seconds(attempts)),
-                    last_error=error or f"HTTP {status}",
+                    last_error=error or _refusal(status, body),
                 )
         with self._engine.begin() as conn:
             conn.execute(update(t).where(t.c.id == row["id"]).values(**values))
+
+
+def _refusal(status: int | None, body: Any) -> str:
+    """``HTTP 413: <the receiver's detail>`` — the cause a person can act on."""
+    detail = body.get("detail") or body.get("message") or body.get("text") if isinstance(body, dict) else None
+    return f"HTTP {status}" + (f": {str(detail)[:500]}" if detail else "")

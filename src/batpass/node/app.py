@@ -203,6 +203,8 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
             backup_url=backup_url,
             key_resolver=DidKeyResolver(trust),
             summaries=LedgerSummarySource(ledger, node.did, node.resolver_base),
+            # one size limit for operator and backup node: nothing is signed that cannot be copied
+            max_copy_bytes=ctx.settings.max_body_bytes,
         )
     else:
         log.warning("passports are off on this plain-HTTP development node: backup copies travel only over HTTPS")

@@ -366,6 +366,15 @@ def signed_version(passport_id: str, version: int, ctx: Ctx, _admin: AdminKey) -
     raise NotFound(f"version: {version} not found", rule="passport history")
 
 
+@router.get("/v1/passports/{passport_id}/backup-status")
+def backup_status(passport_id: str, ctx: Ctx, _admin: AdminKey) -> dict[str, Any]:
+    """The operator's view of the backup copies (Art. 77(5)): for every version, whether its copy
+    reached the backup node (``sent``), is being retried (``pending``) or was given up (``dead``),
+    with the attempts made and the last cause."""
+    pid = _pid(passport_id)
+    return {"passportId": f"urn:uuid:{pid}", "copies": _svc(ctx).backup_status(pid)}
+
+
 @router.get("/v1/passports/{passport_id}/verify")
 def verify_passport(passport_id: str, ctx: Ctx, _admin: AdminKey) -> dict[str, Any]:
     """Check one passport: every signed version (digest, signature, link) and that what is served

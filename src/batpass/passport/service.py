@@ -61,10 +61,16 @@ from batpass.passport.model import (
     visible_view,
 )
 from batpass.passport.ports import Clock, PublicKeyResolver, SystemClock, UpstreamSummarySource
-from batpass.store import UnitOfWork, enqueue
+from batpass.store import UnitOfWork, enqueue, outbox_table
 from batpass.trust import NodeIdentity, sign_compact
 
+#: the outbox kind of a version's copy to the backup node, and how long it is retried (with
+#: back-off capped at a minute: about an hour and a half of attempts)
+BACKUP_KIND = "passport.backup"
+BACKUP_ATTEMPTS = 100
+
 __all__ = [
+    "BACKUP_KIND",
     "JWS_TYP",
     "PassportService",
     "StaticProductData",
@@ -231,6 +237,7 @@ class PassportService:
         clock: Clock | None = None,
         key_resolver: PublicKeyResolver | None = None,
         summaries: UpstreamSummarySource | None = None,
+        max_copy_bytes: int | None = None,
     ) -> None:
         if not backup_url.startswith("https://"):
             raise InvalidInput(
@@ -246,6 +253,8 @@ class PassportService:
         self.clock: Clock = clock or SystemClock()
         self.key_resolver = key_resolver
         self.summaries = summaries
+        #: the largest body a backup node takes (the node's own limit): a bigger version is refused
+        self.max_copy_bytes = max_copy_bytes
         self._key = identity.active("Ed25519")
         self._kid = identity.key_id(self._key)
         self.chain = VersionChain(identity, key_resolver)
@@ -733,6 +742,31 @@ class PassportService:
     def backup_copies(self, passport_id: uuid.UUID) -> list[dict[str, Any]]:
         return self.backups.copies(passport_id)
 
+    def backup_status(self, passport_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Where each version's copy to the backup node stands: ``sent``, ``pending`` (being
+        retried) or ``dead`` (given up: the operator must act), with attempts and the last cause."""
+        prefix = f"passport-backup:{passport_id}:"
+        with UnitOfWork(self.engine, write=False) as uow:
+            self._require(uow.conn, passport_id)
+            rows = uow.conn.execute(
+                select(outbox_table).where(
+                    outbox_table.c.kind == BACKUP_KIND, outbox_table.c.idempotency_key.startswith(prefix)
+                )
+            ).all()
+        out = [
+            {
+                "version": int(r.idempotency_key.rsplit(":", 1)[1]),
+                "backupNode": r.destination.removesuffix("/v1/passports/backup"),
+                "status": r.status,
+                "attempts": r.attempts,
+                "lastError": r.last_error,
+                "nextAttemptAt": r.next_attempt_at.isoformat() if r.status == "pending" else None,
+                "sentAt": r.sent_at.isoformat() if r.sent_at else None,
+            }
+            for r in rows
+        ]
+        return sorted(out, key=lambda d: d["version"])
+
     # --- internals ----------------------------------------------------------------------------
 
     def _require(self, conn: Connection, passport_id: uuid.UUID) -> Passport:
@@ -968,11 +1002,23 @@ class PassportService:
                     f"version: passport {passport.urn} changed concurrently",
                     rule="optimistic concurrency (nothing silently overwritten)",
                 )
+        copy = {"jws": token}
+        if self.max_copy_bytes is not None and len(json.dumps(copy)) > self.max_copy_bytes:
+            # never sign what the backup node cannot take: the version is refused, nothing stored
+            raise InvalidInput(
+                f"passport {passport.urn}: this version's signed copy would be {len(json.dumps(copy))} bytes,"
+                f" over the {self.max_copy_bytes} bytes a backup node takes",
+                field="(body)",
+                rule="Art. 77(5): every version has a backup copy (one size limit for operator and backup)",
+            )
         enqueue(
             uow,
-            kind="passport.backup",
+            kind=BACKUP_KIND,
             destination=f"{passport.backup_node}/v1/passports/backup",
-            body={"jws": token},
+            body=copy,
             idempotency_key=f"passport-backup:{passport.passport_id}:{version}",
+            # a refused or failing copy is retried with its cause kept, never dropped (backup_status)
+            retry_refused=True,
+            max_attempts=BACKUP_ATTEMPTS,
         )
         return passport

@@ -4,7 +4,15 @@ migrations and the outbox. It knows no capability."""
 from batpass.store.engine import is_sqlite, make_engine, normalise_url
 from batpass.store.metadata import UTCDateTime, metadata
 from batpass.store.migrations import MIGRATIONS_DIR, check_schema_version, current_revisions, upgrade
-from batpass.store.outbox import OutboxMessage, enqueue, inbox_table, outbox_table, remember_delivery, set_wakeup
+from batpass.store.outbox import (
+    OutboxMessage,
+    enqueue,
+    inbox_table,
+    outbox_counts,
+    outbox_table,
+    remember_delivery,
+    set_wakeup,
+)
 from batpass.store.uow import UnitOfWork
 
 __all__ = [
@@ -20,6 +28,7 @@ __all__ = [
     "make_engine",
     "metadata",
     "normalise_url",
+    "outbox_counts",
     "outbox_table",
     "remember_delivery",
     "set_wakeup",

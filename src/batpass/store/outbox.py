@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Integer, String, Table, Text, insert, select
+from sqlalchemy import JSON, Boolean, Column, Engine, Index, Integer, String, Table, Text, false, func, insert, select
 
 from batpass.core.ids import new_uuid7
 from batpass.store.metadata import UTCDateTime, metadata
@@ -42,6 +42,8 @@ outbox_table = Table(
     Column("headers", JSON, nullable=False),
     Column("body", JSON, nullable=True),
     Column("idempotency_key", String(128), nullable=False, unique=True),
+    # a refusal (a 4xx) is retried with back-off like a failure, not final (store_0002)
+    Column("retry_refused", Boolean, nullable=False, server_default=false()),
     Column("status", String(16), nullable=False),  # pending | sent | dead
     Column("attempts", Integer, nullable=False),
     Column("max_attempts", Integer, nullable=False),
@@ -105,6 +107,7 @@ def enqueue(
     headers: Mapping[str, str] | None = None,
     idempotency_key: str | None = None,
     max_attempts: int = 8,
+    retry_refused: bool = False,
     now: dt.datetime | None = None,
 ) -> str:
     """Write a message in the caller's transaction; it is sent once the transaction commits.
@@ -131,6 +134,7 @@ def enqueue(
             headers=dict(headers or {}),
             body=body,
             idempotency_key=key,
+            retry_refused=retry_refused,
             status="pending",
             attempts=0,
             max_attempts=max_attempts,
@@ -162,3 +166,16 @@ def remember_delivery(
         )
     )
     return True, result
+
+
+def outbox_counts(engine: Engine) -> dict[str, dict[str, int]]:
+    """Messages by kind and status (``pending``, ``sent``, ``dead``): what ``batpass info`` shows,
+    so a copy given up on (``dead``) is never a silent loss."""
+    out: dict[str, dict[str, int]] = {}
+    with engine.connect() as conn:
+        q = select(outbox_table.c.kind, outbox_table.c.status, func.count()).group_by(
+            outbox_table.c.kind, outbox_table.c.status
+        )
+        for kind, status, n in conn.execute(q):
+            out.setdefault(kind, {})[status] = int(n)
+    return out

@@ -129,3 +129,37 @@ def test_a_failing_header_hook_is_a_failed_attempt(engine: Engine) -> None:
     asyncio.run(main())
     (row,) = _rows(engine)
     assert calls and row["status"] == "dead" and "token endpoint down" in row["last_error"]
+
+
+def test_a_refused_message_is_final_unless_it_asks_to_be_retried(engine: Engine) -> None:
+    """A 4xx is final (dead) for an ordinary message; one enqueued with ``retry_refused`` (a
+    passport's backup copy) is retried with back-off, and both keep the receiver's cause."""
+    calls: dict[str, int] = {}
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls[req.url.path] = calls.get(req.url.path, 0) + 1
+        return httpx.Response(413, json={"detail": "the request body is over this route's limit of 1024 bytes"})
+
+    async def work(d: OutboxDispatcher) -> None:
+        with UnitOfWork(engine) as uow:
+            enqueue(uow, kind="once", destination="https://b.example/once", body={}, idempotency_key="k-once")
+            enqueue(
+                uow,
+                kind="passport.backup",
+                destination="https://b.example/copy",
+                body={},
+                idempotency_key="k-copy",
+                retry_refused=True,
+            )
+            uow.commit()
+        t0 = time.perf_counter()
+        while calls.get("/copy", 0) < 2 and time.perf_counter() - t0 < 10:
+            await asyncio.sleep(0.01)
+
+    _run(engine, handler, work)
+    rows = {r["idempotency_key"]: r for r in _rows(engine)}
+    once, copy = rows["k-once"], rows["k-copy"]
+    assert once["status"] == "dead" and once["attempts"] == 1 and calls["/once"] == 1
+    assert copy["status"] == "pending" and copy["attempts"] >= 2 and calls["/copy"] >= 2
+    for row in (once, copy):
+        assert row["last_error"] == "HTTP 413: the request body is over this route's limit of 1024 bytes"

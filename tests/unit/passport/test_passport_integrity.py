@@ -11,7 +11,7 @@ import pytest
 from passport_testkit import ITEM, OPERATOR, make_summary
 from sqlalchemy import text
 
-from batpass.core.errors import IntegrityViolation
+from batpass.core.errors import IntegrityViolation, InvalidInput
 from batpass.core.ids import BatteryId
 from batpass.ledger import decode_summary
 from batpass.passport import PassportService
@@ -91,3 +91,18 @@ def test_a_changed_version_or_column_is_refused(
             service.get(pid)
         return
     _refused(service, pid, table)
+
+
+def test_nothing_is_signed_that_the_backup_node_cannot_take(
+    service: PassportService, static: StaticProductData
+) -> None:
+    """Operator and backup node share one size limit: a version whose signed copy would be over it
+    is refused (naming the rule), and nothing is stored."""
+    pid = _two_versions(service, static)
+    service.max_copy_bytes = 20_000
+    with pytest.raises(InvalidInput) as caught:
+        service.update(pid, {"model_name": "M" * 30_000}, actor=OPERATOR)
+    assert "backup" in str(caught.value.rule) and caught.value.field == "(body)"
+    assert service.verify(pid)["versions"] == 2
+    assert [c["version"] for c in service.backup_status(pid)] == [1, 2]
+    assert {c["status"] for c in service.backup_status(pid)} == {"pending"}

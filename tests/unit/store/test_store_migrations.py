@@ -23,7 +23,7 @@ def test_upgrade_keeps_existing_data(engine: Engine) -> None:
             {"ts": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)},
         )
     upgrade(engine, migration_dirs())
-    assert {"store_0001", "participants_0001"} <= current_revisions(engine)
+    assert {"store_0002", "participants_0001"} <= current_revisions(engine)
     with engine.begin() as conn:
         assert conn.execute(text("SELECT sender FROM inbox WHERE idempotency_key='k'")).scalar_one() == "did:web:a"
         conn.execute(
