@@ -128,6 +128,7 @@ def serve(
     import uvicorn
 
     from batpass.node.local import open_node, port_in_use
+    from batpass.trust import check_private_file
 
     settings = load_settings(node=node)
     local = open_node(node, settings=settings)
@@ -141,6 +142,7 @@ def serve(
         fail(f"port {local.config.port} is in use: another process listens there (is node {node} already running?)")
     ssl_kwargs: dict[str, str] = {}
     if not plain:
+        check_private_file(local.paths.key)  # a TLS key others may read refuses start-up
         ssl_kwargs = {"ssl_certfile": str(local.paths.cert), "ssl_keyfile": str(local.paths.key)}
     base_url, did, profiles = local.base_url, local.did, ", ".join(local.config.profiles)
     local.close()

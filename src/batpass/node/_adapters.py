@@ -30,6 +30,7 @@ from batpass.trust import (
     NodeIdentity,
     RejectReason,
     TrustService,
+    UsedTokens,
     issue_self_issued_token,
     verify_self_issued_token,
 )
@@ -124,13 +125,15 @@ class SelfIssuedCaller:
 
     trust's :func:`~batpass.trust.verify_self_issued_token` checks the signature by a key of the
     ``iss`` DID (resolved with the node's allow-listed did:web resolver), ``iss`` = ``sub``,
-    ``aud`` = ``audience`` (this node's DID), ``exp`` and ``iat``. The check runs in a worker
+    ``aud`` = ``audience`` (this node's DID), ``exp`` and ``iat``, and that the token was not used
+    for a write before (``used``). The check runs in a worker
     thread because resolving a DID not yet cached fetches its document over HTTPS.
     """
 
-    def __init__(self, resolver: DidResolver, *, audience: str) -> None:
+    def __init__(self, resolver: DidResolver, *, audience: str, used: UsedTokens) -> None:
         self._resolver = resolver
         self._audience = audience
+        self._used = used
 
     async def caller_did(self, authorization: str | None) -> str | None:
         if not authorization:
@@ -145,6 +148,8 @@ class SelfIssuedCaller:
         caller = await asyncio.to_thread(
             verify_self_issued_token, token.strip(), audience=self._audience, resolver=self._resolver
         )
+        # a write's token is single-use: the same token twice is a replay
+        await asyncio.to_thread(self._used.consume, caller)
         return caller.did
 
 

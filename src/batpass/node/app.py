@@ -99,7 +99,7 @@ from batpass.participants import ParticipantService
 from batpass.participants import routes as participants_routes
 from batpass.passport import CallerVerifier, PageRenderer, PassportRules, PassportService, RoleVerifier
 from batpass.passport import routes as passport_routes
-from batpass.trust import SecretBox, TrustService, client_ssl_context, verify_self_issued_token
+from batpass.trust import SecretBox, TrustService, UsedTokens, client_ssl_context, verify_self_issued_token
 from batpass.trust import routes as trust_routes
 from batpass.web import PassportPages
 
@@ -226,7 +226,7 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
     ctx.services[RoleVerifier] = trust
     ctx.services[PageRenderer] = PassportPages()
     # writers on other nodes: the verified DID of their DCP self-issued token is the actor
-    ctx.services[CallerVerifier] = SelfIssuedCaller(trust.resolver, audience=node.did)
+    ctx.services[CallerVerifier] = SelfIssuedCaller(trust.resolver, audience=node.did, used=UsedTokens(ctx.engine))
     if "bridge" in cfg.profiles:
         ctx.services[CrosswalkService] = CrosswalkService(
             ctx.engine,

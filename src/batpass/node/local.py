@@ -8,6 +8,7 @@ PostgreSQL URL is configured), ``keys/`` (mode 600 PEM files, never in the datab
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import shutil
 import socket
@@ -99,6 +100,9 @@ class LocalNode:
 
     @cached_property
     def engine(self) -> Engine:
+        if self.db_url == f"sqlite:///{self.paths.database}" and not self.paths.database.exists():
+            # the node's database holds its ledger and passports: readable by its owner only
+            os.close(os.open(self.paths.database, os.O_CREAT | os.O_WRONLY, 0o600))
         eng = make_engine(self.db_url, schema=self.db_schema)
         upgrade(eng, migration_dirs())
         return eng

@@ -17,6 +17,7 @@ from batpass.trust._jose import peek, sign_compact, verify_compact
 from batpass.trust._keys import (
     KeyPair,
     NodeIdentity,
+    check_private_file,
     did_key_from_jwk,
     generate_keypair,
     jwk_from_did_key,
@@ -25,6 +26,7 @@ from batpass.trust._keys import (
     rotate_key,
     write_private_pem,
 )
+from batpass.trust._replay import UsedTokens
 from batpass.trust._resolver import DidResolver, GuardedFetcher
 from batpass.trust._sdjwt import SdJwtVerified, issue_sd_jwt, present_sd_jwt, verify_sd_jwt
 from batpass.trust._sealed import SecretBox
@@ -78,12 +80,14 @@ __all__ = [
     "TrustRegistry",
     "TrustService",
     "TrustedIssuer",
+    "UsedTokens",
     "Verification",
     "VerifiedParticipant",
     "VerifiedRoles",
     "Verifier",
     "build_credential",
     "certify_claim",
+    "check_private_file",
     "client_ssl_context",
     "did_document",
     "did_key_from_jwk",

@@ -88,13 +88,19 @@ def write_private_file(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def read_private_file(path: Path) -> bytes:
-    """The bytes of a key file, refused if others may read it."""
+def check_private_file(path: Path) -> None:
+    """Refuse a private key file that users other than its owner and group may access. A group
+    bit is accepted: a secret mounted by an orchestrator is often readable by the pod's group."""
     mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
+    if mode & 0o007:
         raise ConfigurationError(
             f"key file {path} is readable by others (mode {mode:o})", rule="key files are mode 600"
         )
+
+
+def read_private_file(path: Path) -> bytes:
+    """The bytes of a key file, refused if others may read it (:func:`check_private_file`)."""
+    check_private_file(path)
     return path.read_bytes()
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from batpass.store import UTCDateTime, metadata
 
-__all__ = ["issued", "nonces", "pinned_keys", "policies", "status_lists", "trust_lists", "wallet"]
+__all__ = ["issued", "nonces", "pinned_keys", "policies", "status_lists", "trust_lists", "used_tokens", "wallet"]
 
 #: credentials this node issued (no token kept: the holder keeps it), with their status slot
 issued = sa.Table(
@@ -108,3 +108,14 @@ wallet = sa.Table(
     sa.Column("attestation", sa.Text, nullable=True),
 )
 sa.Index("ix_trust_wallet_ctype", wallet.c.ctype)
+
+#: self-issued tokens already used for a write, until they expire (trust_0003)
+used_tokens = sa.Table(
+    "trust_used_tokens",
+    metadata,
+    sa.Column("issuer", sa.String(512), nullable=False),
+    sa.Column("jti", sa.String(256), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("issuer", "jti", name="pk_trust_used_tokens"),
+)
+sa.Index("ix_trust_used_tokens_expires", used_tokens.c.expires_at)

@@ -12,6 +12,7 @@ from batpass.core.errors import ConfigurationError, Conflict, InvalidIdentifier,
 from batpass.core.settings import Settings
 from batpass.node import init_node, open_node
 from batpass.participants import ParticipantService
+from batpass.trust import check_private_file
 
 
 def test_init_creates_a_whole_node(settings: Settings) -> None:
@@ -108,3 +109,21 @@ def test_insecure_http_refused_in_production(tmp_path: Path) -> None:
     prod = Settings(home=tmp_path / "h", env="production")
     with pytest.raises(InvalidInput, match="production"):
         init_node("n7", profiles=["catena-x"], settings=prod, insecure_http=True)
+
+
+def test_the_database_and_keys_are_private_and_a_group_mount_is_accepted(settings: Settings) -> None:
+    """node.db and every key file are created 600; a key readable by its group (a secret an
+    orchestrator mounts) is accepted, one readable by others refuses start-up — the TLS key too."""
+    node, _ = init_node("n8", profiles=["catena-x"], settings=settings)
+    node.close()
+    home = settings.home / "n8"
+    assert (home / "node.db").stat().st_mode & 0o777 == 0o600
+    for key in [*(home / "keys").glob("*.pem"), home / "keys" / "secrets.key", node.paths.key]:
+        if key.exists():
+            assert key.stat().st_mode & 0o777 == 0o600, key
+    signing = next((home / "keys").glob("*.pem"))
+    os.chmod(signing, 0o640)
+    assert open_node("n8", settings=settings).identity.did == node.did
+    os.chmod(node.paths.key, 0o644)
+    with pytest.raises(ConfigurationError, match="readable by others"):
+        check_private_file(node.paths.key)

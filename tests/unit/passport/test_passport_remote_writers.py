@@ -18,7 +18,15 @@ from passport_testkit import ADMIN_KEY, EXAMPLE, ITEM, OPERATOR, make_app, make_
 from batpass.core.ids import BatteryId
 from batpass.node._adapters import SelfIssuedCaller
 from batpass.passport import CallerVerifier, PassportService
-from batpass.trust import DidResolver, NodeIdentity, did_document, generate_keypair, issue_self_issued_token
+from batpass.store import metadata
+from batpass.trust import (
+    DidResolver,
+    NodeIdentity,
+    UsedTokens,
+    did_document,
+    generate_keypair,
+    issue_self_issued_token,
+)
 
 BAT = BatteryId("04012345000009", "SN-0200")
 ADMIN = {"X-Api-Key": ADMIN_KEY}
@@ -41,7 +49,9 @@ def client(service: PassportService) -> Iterator[Any]:
     resolver = DidResolver()
     resolver.pin(did_document(MANDATED))
     resolver.pin(did_document(STRANGER))
-    app.state.ctx.services[CallerVerifier] = SelfIssuedCaller(resolver, audience=OPERATOR)
+    metadata.create_all(service.engine, tables=[metadata.tables["trust_used_tokens"]])
+    used = UsedTokens(service.engine)
+    app.state.ctx.services[CallerVerifier] = SelfIssuedCaller(resolver, audience=OPERATOR, used=used)
     with TestClient(app, base_url="https://id.nordcell.example") as c:
         r = c.post(
             "/v1/passports",
@@ -81,6 +91,18 @@ def test_mandated_party_writes_dynamic_data_as_itself(client: Any) -> None:
     assert last["diff"]["state_of_health"]
     data = client.get(f"/v1/passports/{pid}", headers=ADMIN).json()["data"]
     assert data["state_of_health"] == {"value": 91.0, "unit": "%"}
+
+
+def test_a_write_token_is_single_use(client: Any) -> None:
+    """One self-issued token, two writes: the second is a replay and is refused (nothing changes)."""
+    pid = client.pid
+    headers = bearer(MANDATED)
+    assert client.post(f"/v1/passports/{pid}/dynamic", json=SOH, headers=headers).status_code == 200
+    before = _stored(client, pid)
+    again = client.post(f"/v1/passports/{pid}/dynamic", json=SOH, headers=headers)
+    assert again.status_code == 401 and "already used" in again.json()["detail"]
+    assert _stored(client, pid) == before
+    assert client.post(f"/v1/passports/{pid}/dynamic", json=SOH, headers=bearer(MANDATED)).status_code == 200
 
 
 def test_mandate_scope_limits_what_the_party_writes(client: Any) -> None:
