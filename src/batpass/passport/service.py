@@ -228,7 +228,7 @@ class PassportService:
         rules: PassportRules,
         resolver_base: str,
         backup_url: str,
-        clock: Clock | None = None,
+        clock: Clock = SystemClock(),
         key_resolver: PublicKeyResolver | None = None,
         summaries: UpstreamSummarySource | None = None,
     ) -> None:
@@ -243,7 +243,7 @@ class PassportService:
         self.rules = rules
         self.resolver_base = resolver_base.rstrip("/")
         self.backup_url = backup_url.rstrip("/")
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock
         self.key_resolver = key_resolver
         self.summaries = summaries
         self._key = identity.active("Ed25519")
