@@ -1,6 +1,6 @@
 """What the trust components of one node share: the node's engine and identity, its DID
 resolver, trust registry, status-list cache and verifier, and the standing findings about the
-signed trust store (docs/trust-lists.md "Stored signed").
+signed trust store (docs/trust-lists.md "Stored signed"), and the clock they all read.
 
 ``TrustService`` (``service.py``) builds one :class:`TrustContext` and the components that share
 it — the issuer with its status lists (``_issuer.py``), the nonces (``_nonces.py``), the
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import Engine
 
+from batpass.core.clock import Clock
 from batpass.core.findings import Finding
 from batpass.store import UnitOfWork
 from batpass.trust import _stored
@@ -86,6 +87,8 @@ class TrustContext:
     registry: TrustRegistry
     verifier: Verifier
     findings: StandingFindings
+    #: the node's one clock: every time a component stamps, signs or checks against
+    clock: Clock
 
     def read_store(self) -> _stored.Stored:
         """Every trust table read back through its signatures; its findings become the standing

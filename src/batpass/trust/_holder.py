@@ -8,7 +8,6 @@ Knows the wallet table; knows nothing of issuing, trust lists or nonces.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -68,6 +67,7 @@ class Holder:
                 rule="a held credential is signed by a verification method of its issuer's DID",
             ) from exc
         wid = str(new_uuid7())
+        now = ctx.clock.now()
         with UnitOfWork(ctx.engine) as uow:
             uow.conn.execute(
                 _sql.wallet.insert().values(
@@ -76,8 +76,8 @@ class Holder:
                     ctype=ctype,
                     issuer=issuer,
                     token=token,
-                    stored_at=dt.datetime.now(dt.UTC),
-                    attestation=_stored.held_attestation(ctx.identity, wid, token, kid=vm.id, jwk=vm.jwk),
+                    stored_at=now,
+                    attestation=_stored.held_attestation(ctx.identity, wid, token, kid=vm.id, jwk=vm.jwk, now=now),
                 )
             )
             uow.commit()
@@ -153,8 +153,10 @@ class Holder:
                     field="cnf",
                     rule="RFC 9901 §4.3",
                 )
-            return present_sd_jwt(token, disclose=disclose, holder_key=key, audience=audience, nonce=nonce)
-        return issue_vp_jwt(identity, [token], audience=audience, nonce=nonce)
+            return present_sd_jwt(
+                token, disclose=disclose, holder_key=key, audience=audience, nonce=nonce, iat=self.context.clock.now()
+            )
+        return issue_vp_jwt(identity, [token], audience=audience, nonce=nonce, now=self.context.clock.now())
 
     async def request_certification(
         self,
@@ -199,7 +201,9 @@ class Holder:
         url = doc_url[: -len("/.well-known/did.json")] + "/v1/credentials/certify"
         ctx.fetcher.check_url(url)
         await ctx.resolver.resolve(certifier)
-        token = issue_self_issued_token(me, audience=certifier, bpn=ctx.bpn if holder is None else None)
+        token = issue_self_issued_token(
+            me, audience=certifier, bpn=ctx.bpn if holder is None else None, now=ctx.clock.now()
+        )
         body: dict[str, Any] = {
             "summary": summary_jws.strip(),
             "claim": claim,
@@ -250,9 +254,9 @@ class Holder:
         _h, unverified = peek(token)
         if isinstance(unverified.get("iss"), str):
             await ctx.resolver.resolve(unverified["iss"])
-        caller = verify_self_issued_token(token, audience=ctx.identity.did, resolver=ctx.resolver)
+        caller = verify_self_issued_token(token, audience=ctx.identity.did, resolver=ctx.resolver, now=ctx.clock.now())
         types = scope_types(dict(query))
         # only credentials issued to this node: a hub also keeps its hosted operators' ones
         creds = self.held(types, subject=ctx.identity.did)
         creds = [present_sd_jwt(c, disclose=()) if "~" in c else c for c in creds]
-        return presentation_response(ctx.identity, creds, audience=caller.did, nonce=caller.jti)
+        return presentation_response(ctx.identity, creds, audience=caller.did, nonce=caller.jti, now=ctx.clock.now())

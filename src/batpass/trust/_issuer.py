@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
 from batpass.store import UnitOfWork
@@ -50,10 +51,11 @@ class StatusLists:
     Built before the node's status-list cache, which reads this node's own lists through
     :meth:`local_token` instead of the network."""
 
-    def __init__(self, engine: Engine, identity: NodeIdentity, *, base_url: str) -> None:
+    def __init__(self, engine: Engine, identity: NodeIdentity, *, base_url: str, clock: Clock = SystemClock()) -> None:
         self.engine = engine
         self.identity = identity
         self.base_url = base_url
+        self.clock = clock
         self._tokens: dict[str, tuple[int, str]] = {}  # list id → (version, signed list)
 
     def status_list_url(self, list_id: str) -> str:
@@ -70,7 +72,11 @@ class StatusLists:
         if cached and cached[0] == row.version:
             return cached[1]
         token = status_list_credential(
-            self.identity, list_url=self.status_list_url(list_id), bits=bytes(row.bits), purpose=row.purpose
+            self.identity,
+            list_url=self.status_list_url(list_id),
+            bits=bytes(row.bits),
+            purpose=row.purpose,
+            now=self.clock.now(),
         )
         self._tokens[list_id] = (int(row.version), token)
         return token
@@ -96,7 +102,7 @@ class Issuer:
         if uow.conn.dialect.name == "postgresql":
             q = q.with_for_update()
         row = uow.conn.execute(q.order_by(t.c.id).limit(1)).first()
-        now = dt.datetime.now(dt.UTC)
+        now = self.context.clock.now()
         if row is None:
             list_id = str(new_uuid7())
             uow.conn.execute(
@@ -130,7 +136,7 @@ class Issuer:
         if format not in FORMATS:
             raise InvalidInput(f"format {format!r} unknown", field="format", rule=" | ".join(FORMATS))
         identity = self.context.identity
-        now = dt.datetime.now(dt.UTC)
+        now = self.context.clock.now()
         cid = f"urn:uuid:{new_uuid7()}"
         with UnitOfWork(self.context.engine) as uow:
             list_id, index = self._allocate(uow)
@@ -146,7 +152,7 @@ class Issuer:
             )
             validate_credential(vc)  # the schema and context hold for both formats
             if format == "vc+jwt":
-                token = issue_vc_jwt(identity, vc, alg=alg, validate=False)
+                token = issue_vc_jwt(identity, vc, alg=alg, validate=False, now=now)
             else:
                 claims = {k: v for k, v in subject.items() if k != "id"}
                 if "id" in subject:
@@ -197,7 +203,7 @@ class Issuer:
             sl = uow.conn.execute(q).one()
             bits = bytearray(sl.bits)
             set_bit(bits, row.status_index)
-            now = dt.datetime.now(dt.UTC)
+            now = self.context.clock.now()
             uow.conn.execute(
                 t.update()
                 .where(t.c.id == row.status_list)
@@ -250,6 +256,7 @@ class Issuer:
             threshold=threshold,
             framework=framework,
             evidence=evidence,
+            now=self.context.clock.now(),
         )
         return self.issue(
             ctype,

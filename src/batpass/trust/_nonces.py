@@ -26,7 +26,7 @@ class Nonces:
 
     def issue_nonce(self, *, audience: str | None = None, ttl_s: int = 300) -> str:
         nonce = secrets.token_urlsafe(24)
-        now = dt.datetime.now(dt.UTC)
+        now = self.context.clock.now()
         with UnitOfWork(self.context.engine) as uow:
             uow.conn.execute(
                 _sql.nonces.insert().values(
@@ -43,7 +43,7 @@ class Nonces:
 
     def consume(self, nonce: str, *, audience: str) -> None:
         """Single use: the first consumer wins (conditional UPDATE); reuse is a replay."""
-        now = dt.datetime.now(dt.UTC)
+        now = self.context.clock.now()
         t = _sql.nonces
         with UnitOfWork(self.context.engine) as uow:
             res = uow.conn.execute(

@@ -9,7 +9,6 @@ trust-list, pinned-key and policy tables; knows nothing of issuing, nonces or ve
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,7 +62,7 @@ class Recognition:
             )
         document = await ctx.resolver.resolve(operator)
         jws = jws.strip()
-        tl = load_trust_list(jws, ctx.resolver, operator=operator, ecosystem=ecosystem)
+        tl = load_trust_list(jws, ctx.resolver, operator=operator, ecosystem=ecosystem, now=ctx.clock.now())
         held = ctx.registry.lists.get(ecosystem)
         if held is not None and tl.sequence < held.sequence:
             raise CredentialRejected(
@@ -72,7 +71,7 @@ class Recognition:
                 rule="trust lists never roll back",
             )
         kid = str(peek(jws)[0]["kid"])
-        now = dt.datetime.now(dt.UTC)
+        now = ctx.clock.now()
         with UnitOfWork(ctx.engine) as uow:
             pins, broken = _stored.read_pins(uow.conn, ctx.identity, operator=operator)
             if broken:
@@ -87,12 +86,12 @@ class Recognition:
             admission = admit_signing_key(kid, document, pins, now=now)
             pk = _sql.pinned_keys
             if admission.pin is not None:
-                uow.conn.execute(pk.insert().values(**_stored.pin_values(ctx.identity, admission.pin)))
+                uow.conn.execute(pk.insert().values(**_stored.pin_values(ctx.identity, admission.pin, now=now)))
             for old in admission.retire:
                 uow.conn.execute(
                     pk.update()
                     .where(pk.c.operator == old.operator, pk.c.kid == old.kid)
-                    .values(**_stored.pin_values(ctx.identity, old))
+                    .values(**_stored.pin_values(ctx.identity, old, now=now))
                 )
             t = _sql.trust_lists
             uow.conn.execute(t.delete().where(t.c.ecosystem == ecosystem))
@@ -104,7 +103,7 @@ class Recognition:
                     jws=jws,
                     body=tl.to_json(),
                     loaded_at=now,
-                    attestation=_stored.list_attestation(ctx.identity, tl, jws),
+                    attestation=_stored.list_attestation(ctx.identity, tl, jws, now=now),
                 )
             )
             uow.commit()
@@ -133,6 +132,7 @@ class Recognition:
                 field="ecosystem",
                 rule="a node applies its own ecosystem's recognition policy",
             )
+        now = ctx.clock.now()
         with UnitOfWork(ctx.engine) as uow:
             t = _sql.policies
             uow.conn.execute(t.delete().where(t.c.ecosystem == policy.ecosystem))
@@ -140,9 +140,9 @@ class Recognition:
                 t.insert().values(
                     ecosystem=policy.ecosystem,
                     body=policy.to_json(),
-                    updated_at=dt.datetime.now(dt.UTC),
+                    updated_at=now,
                     # the node is the author of its own policy: it signs it, and loads only that
-                    attestation=_stored.policy_attestation(ctx.identity, policy),
+                    attestation=_stored.policy_attestation(ctx.identity, policy, now=now),
                 )
             )
             uow.commit()

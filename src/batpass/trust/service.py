@@ -6,8 +6,10 @@ A thin facade: :class:`TrustService` builds the node's DID resolver, trust regis
 cache and verifier once (one :class:`~batpass.trust._context.TrustContext`) and the components
 that share them, one per role — the issuer with its status lists (``_issuer.py``), the nonces
 (``_nonces.py``), recognition and the trust-list operator (``_recognition.py``), the relying party
-(``_relying_party.py``) and the holder (``_holder.py``). Each of its methods delegates in one line
-to the component method of the same name, so callers need not know the components.
+(``_relying_party.py``) and the holder (``_holder.py``) — and the one clock (``clock``, a
+:class:`batpass.core.clock.Clock`) every one of them stamps, signs and checks time with. Each of its
+methods delegates in one line to the component method of the same name, so callers need not know
+the components.
 
 Constructed by the composition root as::
 
@@ -25,6 +27,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.findings import Finding
 from batpass.trust._context import StandingFindings, TrustContext
 from batpass.trust._dcp import DcpParticipantVerifier
@@ -60,6 +63,7 @@ class TrustService:
         status_max_age_s: float = 300.0,
         did_ttl_s: float = 300.0,
         bpn: str | None = None,
+        clock: Clock = SystemClock(),
     ) -> None:
         self.engine = engine
         self.identity = identity
@@ -69,14 +73,17 @@ class TrustService:
         self.profiles = tuple(profiles)
         self.bpn = bpn
         self.client = client
+        self.clock = clock
         self.fetcher = GuardedFetcher(allowed_hosts=allowed_hosts, client=client, sync_client=sync_client)
         self.resolver = DidResolver(self.fetcher, ttl_s=did_ttl_s)
         self.resolver.pin(self.did_document())
         # the node's own status lists are read from its store, not fetched: they come first
-        self.status_lists = StatusLists(engine, identity, base_url=self.base_url)
-        self.status = StatusListCache(self.resolver, max_age_s=status_max_age_s, local=self.status_lists.local_token)
+        self.status_lists = StatusLists(engine, identity, base_url=self.base_url, clock=clock)
+        self.status = StatusListCache(
+            self.resolver, max_age_s=status_max_age_s, local=self.status_lists.local_token, wall_clock=clock
+        )
         self.registry = TrustRegistry(ecosystem)
-        self.verifier = Verifier(self.resolver, self.registry, self.status)
+        self.verifier = Verifier(self.resolver, self.registry, self.status, clock=clock)
         self.context = TrustContext(
             engine=engine,
             identity=identity,
@@ -92,6 +99,7 @@ class TrustService:
             registry=self.registry,
             verifier=self.verifier,
             findings=StandingFindings(),
+            clock=clock,
         )
         self.issuer = Issuer(self.context, self.status_lists)
         self.nonces = Nonces(self.context)
