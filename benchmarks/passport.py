@@ -30,9 +30,10 @@ sys.path.insert(0, str(ROOT / "tests" / "unit" / "passport"))
 
 
 def _service(folder: Path) -> Any:
-    from passport_testkit import OPERATOR, FixedClock, make_service
+    from passport_testkit import OPERATOR, make_service
 
     from batpass.compliance import load_ruleset
+    from batpass.core.clock import FixedClock
     from batpass.passport import MIGRATIONS_DIR, PassportRules
     from batpass.store import MIGRATIONS_DIR as STORE_MIGRATIONS
     from batpass.store import make_engine, upgrade

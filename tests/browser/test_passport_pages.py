@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "passport"))
-from passport_testkit import EXAMPLE, ITEM, OPERATOR, FixedClock, make_app, make_service, make_summary
+from passport_testkit import EXAMPLE, ITEM, OPERATOR, make_app, make_service, make_summary
 
 from batpass.compliance import load_ruleset
+from batpass.core.clock import FixedClock
 from batpass.core.ids import BatteryId
 from batpass.ledger import decode_summary
 from batpass.passport import MIGRATIONS_DIR, PassportRules, load_static_product_data

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete
 
+from batpass.core.clock import FixedClock
 from batpass.dataspace import MIGRATIONS_DIR, Asset, DataspaceSettings, DspProvider, OfferDefinition, Participant
 from batpass.dataspace import _sql as t
 from batpass.dataspace._odrl import EvaluationContext, evaluate
@@ -71,7 +72,7 @@ def test_sql_filter_equals_evaluator(
         settings=DataspaceSettings(did="did:web:prov", base_url="https://prov"),
         verifier=None,
         token_issuer=None,
-        clock=lambda: NOW,
+        clock=FixedClock(NOW),
     )  # type: ignore[arg-type]
     with engine.begin() as conn:
         for table in (t.offer_gates, t.offers, t.bpn_groups):

@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "passport"))
-from passport_testkit import ADMIN_KEY, EXAMPLE, ITEM, OPERATOR, TOKENS, FixedClock, make_app, make_service
+from passport_testkit import ADMIN_KEY, EXAMPLE, ITEM, OPERATOR, TOKENS, make_app, make_service
 
 from batpass.compliance import load_ruleset
+from batpass.core.clock import FixedClock
 from batpass.core.ids import BatteryId
 from batpass.passport import FIELDS, MIGRATIONS_DIR, PassportRules, Tier, load_static_product_data, tiers_for_roles
 from batpass.passport.model import Kind

@@ -49,7 +49,6 @@ any client would, through :class:`~batpass.ouranos.OuranosClient`.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -76,6 +75,7 @@ from sqlalchemy import (
     update,
 )
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import BatpassError, Forbidden, InvalidIdentifier, InvalidInput, NotFound, Unauthorized
 from batpass.core.ids import Bpnl, Did
 from batpass.footprint import (
@@ -164,10 +164,6 @@ trades_table = Table(
     PrimaryKeyConstraint("trade_id", name="pk_represented_trades"),
 )
 Index("ix_represented_trades_bpnl", trades_table.c.bpnl, trades_table.c.outcome)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 # ------------------------------------------------------------------------------ the conversion
@@ -486,7 +482,7 @@ class BridgeTrades:
         pull_pcf: PcfPull,
         secrets: SecretBox,
         dqr_mapping: OuranosDqrMapping | None = None,
-        clock: Callable[[], dt.datetime] = _now,
+        clock: Clock = SystemClock(),
     ) -> None:
         self.engine = engine
         self.secrets = secrets
@@ -583,7 +579,7 @@ class BridgeTrades:
                 replace(p, trace_id=str(client.put("parts", _part(operator_id, plant_id, p))["traceId"]))
                 for p in products
             ]
-        now = self.clock()
+        now = self.clock.now()
         with UnitOfWork(self.engine) as uow:
             values = {
                 "supplier_did": supplier_did,
@@ -817,7 +813,7 @@ class BridgeTrades:
         product: RepresentedProduct | None = None,
         answer: Mapping[str, Any] | None = None,
     ) -> None:
-        now = self.clock()
+        now = self.clock.now()
         t = trades_table
         values = {
             "outcome": outcome,

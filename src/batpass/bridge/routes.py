@@ -180,7 +180,7 @@ async def hub_crosswalk_entry(operator_id: str, body: _CrosswalkIn, ctx: Ctx, _:
         raise InvalidInput(
             exc.message, field="bpnl" if exc.id_kind == Bpnl.id_kind else "openOperatorId", rule=exc.rule
         ) from exc
-    entry = CrosswalkEntry(link, Did(ctx.did), dt.datetime.now(dt.UTC))
+    entry = CrosswalkEntry(link, Did(ctx.did), hub.context.clock.now())
     signed = sign_entry(entry, ctx.identity)
     return JSONResponse(signed.to_json(), status_code=201)
 

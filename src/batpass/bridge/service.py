@@ -16,9 +16,8 @@ Re-submitting an entry already stored is idempotent. The service knows no HTTP.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine
@@ -28,6 +27,7 @@ from batpass.bridge._proof import PublicJwkResolver, sign_entry, verify_entry
 from batpass.bridge._sql import SqlCrosswalkStore
 from batpass.bridge.errors import CrosswalkConflict
 from batpass.bridge.model import AssertionPolicy, CrosswalkEntry, EntryKind, SignedEntry, StoredEntry, slot_kind
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import NotFound
 from batpass.core.ids import Bpnl, Bpns, CorporateNumber, Did, OuranosPlantId
 from batpass.store import UnitOfWork
@@ -51,7 +51,7 @@ class CrosswalkService:
         public_jwk_resolver: PublicJwkResolver,
         policy: AssertionPolicy,
         identity: NodeIdentity | None = None,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        clock: Clock = SystemClock(),
     ) -> None:
         self._engine = engine
         self._resolve = public_jwk_resolver
@@ -96,7 +96,7 @@ class CrosswalkService:
         for old in held:
             if old.entry_id not in listed:
                 raise CrosswalkConflict(_conflict_message(entry, old), rule=_CONFLICT_RULE)
-        now = self._clock()
+        now = self._clock.now()
         for sid in entry.supersedes:
             store.supersede(sid, signed.entry_id)
         return store.add(signed, now=now)

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from batpass.compliance import evaluate, render_report_html, render_report_json, subject_from_json
+from batpass.core.clock import utc_now
 from batpass.core.errors import BatpassError
 
 __all__ = ["app", "subject_from_json"]
@@ -34,7 +35,8 @@ def comply(
     """Evaluate the rules at a date; findings on stderr, reports written to --out."""
     err = Console(stderr=True)
     try:
-        when = dt.date.fromisoformat(at) if at else dt.date.today()
+        # default: today where the command runs (the local date, as it always was)
+        when = dt.date.fromisoformat(at) if at else utc_now().astimezone().date()
         subject = subject_from_json(json.loads(subject_file.read_text(encoding="utf-8")))
     except (OSError, ValueError, BatpassError) as exc:
         err.print(f"[red]error:[/red] {subject_file}: {exc}")

@@ -5,7 +5,6 @@ Bad input ends with a one-line error and exit code 2 (the root CLI maps ``Batpas
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import ConfigurationError, InvalidInput, NotFound
 from batpass.core.ids import BatteryId
 from batpass.ledger import UpstreamSummary, decode_summary
@@ -200,7 +200,7 @@ def status(
                 "version": p.version,
                 "predecessors": [f"urn:uuid:{x}" for x in p.predecessors],
                 "successors": [f"urn:uuid:{x}" for x in p.successors],
-                "at": dt.datetime.now(dt.UTC).isoformat(),
+                "at": utc_now().isoformat(),
             }
         )
     )

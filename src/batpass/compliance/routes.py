@@ -26,6 +26,7 @@ from batpass.compliance._evaluate import evaluate
 from batpass.compliance._report import render_report_html, report_data
 from batpass.compliance._subject import subject_from_json
 from batpass.compliance.model import Battery, BatteryModel, Finding
+from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput
 from batpass.http import AdminKey
 
@@ -48,7 +49,7 @@ def _parse(body: Any) -> tuple[Battery | BatteryModel, dt.date]:
         raise InvalidInput("subject is required", field="subject", rule="a battery or battery model description")
     raw_at = body.get("at")
     if raw_at is None:
-        at = dt.datetime.now(dt.UTC).date()
+        at = utc_now().date()
     else:
         try:
             at = dt.date.fromisoformat(str(raw_at))

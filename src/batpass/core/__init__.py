@@ -1,1 +1,1 @@
-"""Identifiers, errors, units and settings shared by every capability (pure, no I/O)."""
+"""Identifiers, errors, units, settings and the one clock shared by every capability (pure, no I/O)."""

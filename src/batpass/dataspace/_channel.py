@@ -225,7 +225,7 @@ class ConsumerChannels:
         for attempt in (0, 1):
             channel = await self.open(partner, asset, endpoint)
             address = self.consumer.data_address(channel.transfer_pid)
-            soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=fresh_for_s)
+            soon = self.consumer.clock.now() + dt.timedelta(seconds=fresh_for_s)
             if address is not None and address.expires_at is not None and address.expires_at > soon:
                 return address
             try:

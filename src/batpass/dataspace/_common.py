@@ -1,5 +1,5 @@
 """What the dataspace's provider, consumer and management facade share: the DSP 2025-1 path and
-the transfer format this node speaks, its settings and the clock type.
+the transfer format this node speaks, and its settings (the clock is :mod:`batpass.core.clock`'s).
 
 Holds no process and does no I/O. Sources: DSP 2025-1 HTTPS binding (the ``/api/dsp/2025-1``
 base path), DSP 2025-1 ``Distribution.format`` (``HttpData-PULL``, CX-0018).
@@ -7,21 +7,13 @@ base path), DSP 2025-1 ``Distribution.format`` (``HttpData-PULL``, CX-0018).
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["DSP_PATH", "HTTP_ENDPOINT_TYPE", "PULL_FORMAT", "Clock", "DataspaceSettings", "utcnow"]
+__all__ = ["DSP_PATH", "HTTP_ENDPOINT_TYPE", "PULL_FORMAT", "DataspaceSettings"]
 
 DSP_PATH = "/api/dsp/2025-1"
 PULL_FORMAT = "HttpData-PULL"
 HTTP_ENDPOINT_TYPE = "https://w3id.org/idsa/v4.1/HTTP"
-
-Clock = Callable[[], dt.datetime]
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)

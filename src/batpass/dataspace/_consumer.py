@@ -21,11 +21,12 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, insert, select, update
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
 from batpass.dataspace import _dsp_messages as msgs
 from batpass.dataspace import _sql as t
-from batpass.dataspace._common import PULL_FORMAT, Clock, DataspaceSettings, utcnow
+from batpass.dataspace._common import PULL_FORMAT, DataspaceSettings
 from batpass.dataspace._notify import InProcessNotifier
 from batpass.dataspace._odrl import normalise_policy
 from batpass.dataspace._states import (
@@ -72,7 +73,7 @@ class DspConsumer:
         verifier: ParticipantVerifier,
         token_issuer: TokenIssuer,
         client: httpx.AsyncClient,
-        clock: Clock = utcnow,
+        clock: Clock = SystemClock(),
         notifier: ProcessNotifier | None = None,
     ) -> None:
         self.engine = engine
@@ -185,7 +186,7 @@ class DspConsumer:
                 "callbackAddress": self.settings.callback_url,
             }
         )
-        now = self.clock()
+        now = self.clock.now()
         first = transition(NEGOTIATION, Role.CONSUMER, None, NegotiationMessage.REQUEST, count=0, now=now)
         with UnitOfWork(self.engine) as uow:  # stored before sending: the callback may come first
             uow.conn.execute(
@@ -243,7 +244,7 @@ class DspConsumer:
                 uow.conn.execute(
                     update(table)
                     .where(table.c.pid == pid)
-                    .values(state=state, state_count=count, state_at=self.clock(), error_detail=resp.text[:2000])
+                    .values(state=state, state_count=count, state_at=self.clock.now(), error_detail=resp.text[:2000])
                 )
                 self.notifier.changed(uow, pid)
                 uow.commit()
@@ -295,7 +296,9 @@ class DspConsumer:
     def _apply_consumer(
         self, conn: Any, table: Any, row: Any, machine: Any, sender: Role, message: Any, **extra: Any
     ) -> Any:
-        stamp = transition(machine, sender, machine.states(row.state), message, count=row.state_count, now=self.clock())
+        stamp = transition(
+            machine, sender, machine.states(row.state), message, count=row.state_count, now=self.clock.now()
+        )
         values: dict[str, Any] = {"state": stamp.state, "state_count": stamp.count, "state_at": stamp.at, **extra}
         if sender == Role.PROVIDER:
             values["last_message"] = str(message)
@@ -363,7 +366,7 @@ class DspConsumer:
                         consumer_did=self.settings.did,
                         consumer_bpnl=self.settings.bpnl,
                         policy=ag,
-                        signed_at=self.clock(),
+                        signed_at=self.clock.now(),
                     )
                 )
             if message is NegotiationMessage.TERMINATION:
@@ -418,7 +421,7 @@ class DspConsumer:
                 rule="DSP 2025-1: a transfer needs a finalized agreement",
             )
         pid = pid or f"urn:uuid:{new_uuid7()}"
-        now = self.clock()
+        now = self.clock.now()
         first = transition(TRANSFER, Role.CONSUMER, None, TransferMessage.REQUEST, count=0, now=now)
         with UnitOfWork(self.engine) as uow:
             uow.conn.execute(
@@ -515,7 +518,7 @@ class DspConsumer:
                         providerPid=m["providerPid"],
                         consumerPid=consumer_pid,
                     )
-                expires = self.clock() + dt.timedelta(seconds=int(props.get("expiresIn", "300")))
+                expires = self.clock.now() + dt.timedelta(seconds=int(props.get("expiresIn", "300")))
                 extra["data_address"] = {
                     "endpoint": m["dataAddress"]["endpoint"],
                     "token": props["authorization"],
@@ -658,7 +661,7 @@ class DspConsumer:
         if resp.status_code != 200:
             raise self._refusal(resp, "refresh_token", Stage.DATA_PLANE, partner)
         tok = resp.json()
-        expires = self.clock() + dt.timedelta(seconds=int(tok["expires_in"]))
+        expires = self.clock.now() + dt.timedelta(seconds=int(tok["expires_in"]))
         raw = {
             "endpoint": address.endpoint,
             "token": tok["access_token"],

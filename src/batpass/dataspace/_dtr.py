@@ -15,7 +15,6 @@ verified participant, never from an ``Edc-Bpn`` header. Lookups are one indexed 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import functools
 import json
 from collections.abc import Mapping, Sequence
@@ -24,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Engine, Integer, Select, and_, bindparam, delete, insert, select, update
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.dataspace import _sql as t
 from batpass.dataspace.ports import ParticipantVerifier
@@ -146,12 +146,17 @@ class TwinRegistry:
     """Shell and submodel descriptors with BPN-scoped visibility, stored on the node's engine."""
 
     def __init__(
-        self, engine: Engine, *, verifier: ParticipantVerifier, max_limit: int = 1000, clock: Any = None
+        self,
+        engine: Engine,
+        *,
+        verifier: ParticipantVerifier,
+        max_limit: int = 1000,
+        clock: Clock = SystemClock(),
     ) -> None:
         self.engine = engine
         self.verifier = verifier
         self.max_limit = max_limit
-        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.clock = clock
 
     # -- writes (owner) ---------------------------------------------------------------------
 
@@ -196,7 +201,7 @@ class TwinRegistry:
         with UnitOfWork(self.engine) as uow:
             if uow.conn.execute(select(t.dtr_shells.c.seq).where(t.dtr_shells.c.aas_id == d["id"])).first():
                 raise Conflict(f"shell '{d['id']}' already exists", rule="AAS Registry API: 409 on duplicate id")
-            now = self.clock()
+            now = self.clock.now()
             d = {**d, "createdAt": d.get("createdAt") or now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
             seq = uow.conn.execute(
                 insert(t.dtr_shells).values(created_at=now, **self._columns(d))
@@ -210,7 +215,7 @@ class TwinRegistry:
         multi-row inserts, the shells' keys read back in order with ``RETURNING`` (SQLite ≥ 3.35,
         PostgreSQL), instead of one round of statements per shell. A duplicate id fails the
         whole batch (the unique index), nothing is stored."""
-        now = self.clock()
+        now = self.clock.now()
         stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         checked = [_check_descriptor(dict(d)) for d in descriptors]
         checked = [{**d, "createdAt": d.get("createdAt") or stamp} for d in checked]

@@ -33,7 +33,7 @@ with ``filterExpression``; ``IdResponse``), Tractus-X EDC ``/v3/edrs``
 
 from __future__ import annotations
 
-from batpass.dataspace._common import Clock
+from batpass.core.clock import Clock
 from batpass.dataspace._consumer import DspConsumer
 from batpass.dataspace._mgmt_assets import ManagedAssets
 from batpass.dataspace._mgmt_contracts import ContractDefinitions

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from batpass.core.clock import Clock
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
 from batpass.dataspace import _sql as t
-from batpass.dataspace._common import Clock
 from batpass.dataspace._mgmt_jsonld import (
     MANAGEMENT_CONTEXT,
     edc_body,
@@ -117,7 +117,7 @@ class ManagedAssets:
         if conn.execute(select(t.assets.c.id).where(t.assets.c.id == asset.id)).first() is None:
             conn.execute(
                 insert(t.assets).values(
-                    id=asset.id, properties=dict(asset.properties), created_at=self.clock(), **values
+                    id=asset.id, properties=dict(asset.properties), created_at=self.clock.now(), **values
                 )
             )
         else:
@@ -135,7 +135,7 @@ class ManagedAssets:
             self._write_asset(uow.conn, asset, address, private)
             self._reconcile(uow.conn)
             uow.commit()
-        return id_response(asset.id, self.clock())
+        return id_response(asset.id, self.clock.now())
 
     def update_asset(self, body: Any, asset_id: str | None = None) -> None:
         body = edc_body(body, "Asset")

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from batpass.core.clock import Clock
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
 from batpass.dataspace import _sql as t
-from batpass.dataspace._common import Clock
 from batpass.dataspace._mgmt_assets import asset_documents
 from batpass.dataspace._mgmt_jsonld import (
     MANAGEMENT_CONTEXT,
@@ -83,7 +83,7 @@ class ContractDefinitions:
 
     def create_contract_definition(self, body: Any) -> dict[str, Any]:
         values = self._definition_values(edc_body(body, "ContractDefinition"))
-        now = self.clock()
+        now = self.clock.now()
         with UnitOfWork(self.engine) as uow:
             table = t.mgmt_contract_definitions
             if uow.conn.execute(select(table.c.id).where(table.c.id == values["id"])).first():

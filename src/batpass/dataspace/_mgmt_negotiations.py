@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from batpass.core.clock import Clock
 from batpass.core.errors import InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
 from batpass.dataspace import _dsp_messages as msgs
 from batpass.dataspace import _sql as t
-from batpass.dataspace._common import Clock
 from batpass.dataspace._consumer import DspConsumer
 from batpass.dataspace._mgmt_jsonld import (
     MANAGEMENT_CONTEXT,
@@ -120,13 +120,13 @@ class Negotiations:
         except (InvalidInput, ChannelError) as exc:  # the counter-party refused it or did not answer
             # as EDC: the process exists and is TERMINATED with the reason; the caller polls it
             terminate_unsent(
-                self.engine, t.negotiations, pid, str(NegotiationState.TERMINATED), exc.message, now=self.clock()
+                self.engine, t.negotiations, pid, str(NegotiationState.TERMINATED), exc.message, now=self.clock.now()
             )
         return pid
 
     async def start_negotiation(self, body: Any) -> dict[str, Any]:
         pid = await self.negotiate(edc_body(body, "ContractRequest"))
-        return id_response(pid, self.clock())
+        return id_response(pid, self.clock.now())
 
     def _negotiation_json(self, row: Any) -> dict[str, Any]:
         out: dict[str, Any] = {

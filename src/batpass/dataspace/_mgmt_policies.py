@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
+from batpass.core.clock import Clock
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
 from batpass.dataspace import _sql as t
-from batpass.dataspace._common import Clock
 from batpass.dataspace._mgmt_assets import Reconcile
 from batpass.dataspace._mgmt_jsonld import (
     MANAGEMENT_CONTEXT,
@@ -70,7 +70,7 @@ class PolicyDefinitions:
 
     def create_policy(self, body: Any) -> dict[str, Any]:
         pid, policy, private = self._policy_values(edc_body(body, "PolicyDefinition"))
-        now = self.clock()
+        now = self.clock.now()
         with UnitOfWork(self.engine) as uow:
             if uow.conn.execute(select(t.mgmt_policies.c.id).where(t.mgmt_policies.c.id == pid)).first():
                 raise Conflict(f"policy definition '{pid}' already exists", rule="EDC POST /v3/policydefinitions")

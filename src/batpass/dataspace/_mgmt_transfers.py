@@ -18,10 +18,11 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from batpass.core.clock import Clock
 from batpass.core.errors import InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
 from batpass.dataspace import _sql as t
-from batpass.dataspace._common import HTTP_ENDPOINT_TYPE, PULL_FORMAT, Clock
+from batpass.dataspace._common import HTTP_ENDPOINT_TYPE, PULL_FORMAT
 from batpass.dataspace._consumer import DspConsumer
 from batpass.dataspace._mgmt_jsonld import (
     MANAGEMENT_CONTEXT,
@@ -60,7 +61,7 @@ class Transfers:
             if stored is None:  # no finalized agreement here: nothing was started
                 raise
             terminate_unsent(
-                self.engine, t.transfers, pid, str(TransferState.TERMINATED), exc.message, now=self.clock()
+                self.engine, t.transfers, pid, str(TransferState.TERMINATED), exc.message, now=self.clock.now()
             )
         return pid
 
@@ -77,7 +78,7 @@ class Transfers:
         counterparty(body, did_fallback="(from the agreement)")
         assert agreement_id is not None
         pid = await self.transfer(agreement_id)
-        return id_response(pid, self.clock())
+        return id_response(pid, self.clock.now())
 
     def _transfers(self, conn: Connection, pids: list[str] | None = None) -> list[dict[str, Any]]:
         q = select(t.transfers, t.agreements.c.asset_id).outerjoin(
@@ -152,10 +153,10 @@ class Edrs:
         """``POST /v3/edrs``: negotiate; the pull transfer follows once the agreement is final."""
         pid = await self.negotiations.negotiate(edc_body(body, "ContractRequest"))
         with UnitOfWork(self.engine) as uow:
-            uow.conn.execute(insert(t.mgmt_edrs).values(negotiation_pid=pid, created_at=self.clock()))
+            uow.conn.execute(insert(t.mgmt_edrs).values(negotiation_pid=pid, created_at=self.clock.now()))
             uow.commit()
         await self.advance_edrs()
-        return id_response(pid, self.clock())
+        return id_response(pid, self.clock.now())
 
     async def advance_edrs(self) -> int:
         """Start the transfer of every EDR negotiation that became FINALIZED (claimed with a
@@ -255,7 +256,7 @@ class Edrs:
         address = self.consumer.data_address(transfer_pid) if row is not None else None
         if row is None or address is None:
             raise NotFound(f"no EDR for transfer process '{transfer_pid}'", rule="Tractus-X EDC /v3/edrs")
-        expired = address.expires_at is not None and address.expires_at <= self.clock() + dt.timedelta(seconds=5)
+        expired = address.expires_at is not None and address.expires_at <= self.clock.now() + dt.timedelta(seconds=5)
         if auto_refresh and expired and address.refresh_token and row.state == TransferState.STARTED:
             address = await self.consumer.refresh_data_address(transfer_pid)
         return self._address_json(address)
@@ -279,6 +280,6 @@ class Edrs:
         if address.refresh_endpoint:
             out["tx-auth:refreshEndpoint"] = address.refresh_endpoint
         if address.expires_at is not None:
-            left = int((address.expires_at - self.clock()).total_seconds())
+            left = int((address.expires_at - self.clock.now()).total_seconds())
             out["tx-auth:expiresIn"] = str(max(left, 0))
         return out

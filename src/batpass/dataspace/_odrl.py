@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput
 from batpass.dataspace.model import Participant
 
@@ -120,7 +121,7 @@ def _parse_time(text: str, *, field_name: str) -> dt.datetime:
 class EvaluationContext:
     participant: Participant
     groups: frozenset[str] = frozenset()
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    now: dt.datetime = field(default_factory=utc_now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,11 +28,12 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import InvalidInput, NotFound, Unauthorized
 from batpass.core.ids import new_uuid7
 from batpass.dataspace import _dsp_messages as msgs
 from batpass.dataspace import _sql as t
-from batpass.dataspace._common import HTTP_ENDPOINT_TYPE, PULL_FORMAT, Clock, DataspaceSettings, utcnow
+from batpass.dataspace._common import HTTP_ENDPOINT_TYPE, PULL_FORMAT, DataspaceSettings
 from batpass.dataspace._odrl import EvaluationContext, evaluate, normalise_policy, project_access
 from batpass.dataspace._states import (
     NEGOTIATION,
@@ -95,7 +96,7 @@ class DspProvider:
         verifier: ParticipantVerifier,
         token_issuer: TokenIssuer,
         sources: Mapping[str, AssetSource] | None = None,
-        clock: Clock = utcnow,
+        clock: Clock = SystemClock(),
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -119,7 +120,7 @@ class DspProvider:
             if exists_:
                 uow.conn.execute(update(t.assets).where(t.assets.c.id == asset.id).values(**values))
             else:
-                uow.conn.execute(insert(t.assets).values(id=asset.id, created_at=self.clock(), **values))
+                uow.conn.execute(insert(t.assets).values(id=asset.id, created_at=self.clock.now(), **values))
             uow.commit()
 
     def register_offer(self, offer: OfferDefinition) -> None:
@@ -152,7 +153,7 @@ class DspProvider:
                 asset_id=offer.asset_id,
                 access_policy=dict(offer.access_policy),
                 usage_policy=dict(offer.usage_policy),
-                created_at=self.clock(),
+                created_at=self.clock.now(),
                 **t.gate_values(gates),
             )
         )
@@ -181,7 +182,7 @@ class DspProvider:
         return frozenset(r[0] for r in rows)
 
     def _ctx(self, conn: Any, participant: Participant) -> EvaluationContext:
-        return EvaluationContext(participant, self._groups(conn, participant.bpnl), self.clock())
+        return EvaluationContext(participant, self._groups(conn, participant.bpnl), self.clock.now())
 
     # -- catalog ----------------------------------------------------------------------------
 
@@ -306,7 +307,9 @@ class DspProvider:
         return row
 
     def _apply(self, conn: Any, table: Any, row: Any, machine: Any, sender: Role, message: Any, **extra: Any) -> Any:
-        stamp = transition(machine, sender, machine.states(row.state), message, count=row.state_count, now=self.clock())
+        stamp = transition(
+            machine, sender, machine.states(row.state), message, count=row.state_count, now=self.clock.now()
+        )
         values: dict[str, Any] = {"state": stamp.state, "state_count": stamp.count, "state_at": stamp.at, **extra}
         if sender != Role(row.role):  # remember the last message received from the counterparty
             values["last_message"] = str(message)
@@ -375,7 +378,7 @@ class DspProvider:
                     rule="CX-0152 usage policy",
                     consumerPid=consumer_pid,
                 )
-            now = self.clock()
+            now = self.clock.now()
             pid = f"urn:uuid:{new_uuid7()}"
             first = transition(NEGOTIATION, Role.CONSUMER, None, NegotiationMessage.REQUEST, count=0, now=now)
             uow.conn.execute(
@@ -547,7 +550,7 @@ class DspProvider:
         return msgs.transfer_ack(row.pid, row.consumer_pid, row.state)
 
     def _issue_tokens(self, conn: Any, transfer_pid: str) -> list[dict[str, Any]]:
-        now = self.clock()
+        now = self.clock.now()
         access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         ttl = self.settings.token_ttl_s
         conn.execute(
@@ -616,7 +619,7 @@ class DspProvider:
                     rule="CX-0152 usage policy at transfer",
                     consumerPid=consumer_pid,
                 )
-            now = self.clock()
+            now = self.clock.now()
             pid = f"urn:uuid:{new_uuid7()}"
             first = transition(TRANSFER, Role.CONSUMER, None, TransferMessage.REQUEST, count=0, now=now)
             address = m["callbackAddress"].rstrip("/")
@@ -744,7 +747,7 @@ class DspProvider:
         ).first()
         if row is None:
             raise Unauthorized(f"unknown {kind} token", rule="data plane: the token of the transfer-start message")
-        if row.revoked or row.expires_at <= self.clock():
+        if row.revoked or row.expires_at <= self.clock.now():
             raise ExpiredToken(
                 f"the {kind} token expired or was revoked; refresh it", rule="data plane tokens are short-lived"
             )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import Conflict
 from batpass.dataspace.model import NegotiationState, Role, TransferState
 
@@ -153,4 +154,4 @@ def transition(
 ) -> Stamp[S]:
     """Check the table and stamp the new state with its count and time."""
     target = next_state(machine, sender, state, message)
-    return Stamp(state=target, count=count + 1, at=now or dt.datetime.now(dt.UTC))
+    return Stamp(state=target, count=count + 1, at=now or utc_now())

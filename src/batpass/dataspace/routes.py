@@ -10,7 +10,6 @@ messages on ``/api/v3``, OAuth2-style errors on the data plane.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -20,6 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.responses import Response as StarletteResponse
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import BatpassError, InvalidInput
 from batpass.dataspace import _dsp_messages as msgs
 from batpass.dataspace._dtr import OWNER, Reader, TwinRegistry, decode_id
@@ -399,7 +399,7 @@ def _dsp_error(kind: str) -> Callable[[BatpassError], StarletteResponse]:
 
 
 def _aas_error(err: BatpassError) -> StarletteResponse:
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
     return JSONResponse(
         {"messages": [{"code": str(err.status), "messageType": "Error", "text": err.message, "timestamp": now}]},
         status_code=err.status,

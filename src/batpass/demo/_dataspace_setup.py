@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import UpstreamUnavailable
 from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.scenario import Scenario, generate
@@ -101,7 +102,7 @@ def catenax_memberships(
     member) also get a DataExchangeGovernanceCredential, so they can agree to offers whose usage
     policy requires ``FrameworkAgreement eq DataExchangeGovernance:1.0``."""
     holders = {n.did for n in (members if framework_holders is None else framework_holders)}
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     trust_list = {
         "trustListVersion": "1.0",
         "ecosystem": "catena-x",

@@ -46,7 +46,6 @@ PCF must validate and name the product. ``GET /v1/connector/pcf/exchanges/{reque
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import logging
 import re
@@ -72,6 +71,7 @@ from sqlalchemy import (
     update,
 )
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import BatpassError, Conflict, InvalidInput, NotFound, UpstreamUnavailable
 from batpass.dataspace import DataPlaneReply, TwinRegistry
 from batpass.exchange._assets import PCF_ASSET, ConnectorClient, PcfSource, _entitled, _twin_id
@@ -110,10 +110,6 @@ exchanges_table = Table(
 Index("ix_cx_pcf_exchanges_role", exchanges_table.c.role, exchanges_table.c.created_at)
 
 _T = exchanges_table
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _request_id(query: Mapping[str, str]) -> str:
@@ -180,10 +176,12 @@ class PcfExchange(PcfSource):
         *,
         engine: Engine,
         connector: ConnectorClient,
+        clock: Clock = SystemClock(),
     ) -> None:
         super().__init__(pact, registry)
         self.engine = engine
         self.connector = connector
+        self.clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- the asset: requests arriving through this node's data plane ----------------------------
@@ -227,7 +225,7 @@ class PcfExchange(PcfSource):
     def _store_request(
         self, sender: str, bpnl: str | None, rid: str, product: str, comment: str | None, auto: bool
     ) -> bool:
-        now = _now()
+        now = self.clock.now()
         with UnitOfWork(self.engine) as uow:
             prev = uow.conn.execute(
                 select(_T).where(_T.c.role == "provider", _T.c.partner_did == sender, _T.c.request_id == rid)
@@ -292,7 +290,7 @@ class PcfExchange(PcfSource):
                 uow.conn.execute(
                     update(_T)
                     .where(_T.c.role == "consumer", _T.c.partner_did == sender, _T.c.request_id == rid)
-                    .values(status="received", pcf=body, error=None, updated_at=_now())
+                    .values(status="received", pcf=body, error=None, updated_at=self.clock.now())
                 )
                 uow.commit()
         return DataPlaneReply(200, {"requestId": rid, "productId": product, "status": "received"})
@@ -318,7 +316,7 @@ class PcfExchange(PcfSource):
             uow.conn.execute(
                 update(_T)
                 .where(_T.c.role == "provider", _T.c.partner_did == partner, _T.c.request_id == rid)
-                .values(error=error[:2000], updated_at=_now())
+                .values(error=error[:2000], updated_at=self.clock.now())
             )
             uow.commit()
 
@@ -387,7 +385,14 @@ class PcfExchange(PcfSource):
                     _T.c.request_id == rid,
                     _T.c.answers == answers,  # a concurrent answer got there first: send once
                 )
-                .values(status="answered", pcf=pcf, answers=answers + 1, outbox_key=key, error=None, updated_at=_now())
+                .values(
+                    status="answered",
+                    pcf=pcf,
+                    answers=answers + 1,
+                    outbox_key=key,
+                    error=None,
+                    updated_at=self.clock.now(),
+                )
             )
             if res.rowcount == 1:
                 enqueue(
@@ -433,7 +438,7 @@ class PcfExchange(PcfSource):
         if not product or len(product) > 512:
             raise InvalidInput("productId: 1-512 characters", field="productId", rule=_RULE)
         rid = str(uuid.uuid4())
-        now = _now()
+        now = self.clock.now()
         comment = comment[:250] if comment else None
         row: dict[str, Any] = {
             "role": "consumer",
@@ -487,7 +492,7 @@ class PcfExchange(PcfSource):
                     _T.c.request_id == rid,
                     _T.c.status == "requested",
                 )
-                .values(status=status, error=error[:2000] if error else None, updated_at=_now())
+                .values(status=status, error=error[:2000] if error else None, updated_at=self.clock.now())
             )
             uow.commit()
 

@@ -50,7 +50,6 @@ summaries carry shares, counts and tombstones, never supplier names, ids or quan
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -393,6 +392,8 @@ class DspPartners:
 class FederatedTrace:
     """Recursive federated trace of one node (owner ``identity.did``), upstream and downstream.
 
+    The trace stamps (recall answers' ``computedAt``) with the ledger's clock.
+
     ``resolve_did`` is trust's async DID resolver (``DidResolver.resolve``); ``cached_did`` its
     cache read (``DidResolver.cached``), used to verify partners' signatures. ``ledger`` is the
     node's ledger; a ledger verifying suppliers' keys through the resolver is built from it.
@@ -444,6 +445,7 @@ class FederatedTrace:
             high_risk_sites=ledger.high_risk_sites,
             batch_size=ledger.batch_size,
             secrets=ledger.secrets,
+            clock=ledger.clock,
         )
         self._concurrency = concurrency
         self._secret = secrets.token_bytes(32)  # keys this node's battery marks (see _mark)
@@ -741,7 +743,7 @@ class FederatedTrace:
             "batteriesBelow": len(marks - own),
             "marks": sorted(marks),
             "tombstones": tombstones,
-            "computedAt": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "computedAt": self.ledger.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         token = await anyio.to_thread.run_sync(sign_recall, answer, self.identity)
         clock.lap("signed")

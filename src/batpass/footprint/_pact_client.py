@@ -28,6 +28,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from sqlalchemy import Engine, insert, select, update
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput, UpstreamUnavailable
 from batpass.footprint._sql import pact_peers
 from batpass.store import UnitOfWork
@@ -121,15 +122,16 @@ def save_peer(
     client_secret: str,
     token_url: str | None = None,
     name: str | None = None,
+    now: dt.datetime | None = None,
 ) -> PactPeer:
-    """Store (or replace) the credentials for the partner at ``base_url``."""
+    """Store (or replace) the credentials for the partner at ``base_url`` (as of ``now``)."""
     base = normalise_base_url(base_url)
     token = normalise_base_url(token_url, field_name="token_url") if token_url else f"{base}/auth/token"
     if not client_id.strip():
         raise InvalidInput("client_id is empty", field="client_id", rule="RFC 6749 section 2.2: a client identifier")
     if not client_secret:
         raise InvalidInput("client_secret is empty", field="client_secret", rule="RFC 6749 section 2.3.1")
-    now = dt.datetime.now(dt.UTC)
+    now = now or utc_now()
     values = {
         "token_url": token,
         "client_id": client_id,

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import ColumnElement, Engine, and_, delete, func, insert, select, update
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import ConfigurationError, InvalidInput, NotFound, Unauthorized, UpstreamUnavailable
 from batpass.core.ids import new_uuid7
 from batpass.footprint._pact import read_pact, write_pact_v3
@@ -236,7 +237,8 @@ class PactService:
     client=ctx.sync_client)``; ``base_url`` is the node's public HTTPS origin (answers name
     ``<base_url>/pact/3/events`` as their ``source``); ``client`` (trusting the federation CA)
     calls partners' token and events endpoints — without it the node serves PACT but sends
-    nothing authenticated. :meth:`outbox_headers` is the outbox dispatcher's ``sign_headers``.
+    nothing authenticated. ``clock`` stamps events, tokens and requests. :meth:`outbox_headers` is
+    the outbox dispatcher's ``sign_headers``.
     """
 
     def __init__(
@@ -248,8 +250,10 @@ class PactService:
         tokens: TokenCache | None = None,
         token_ttl_seconds: int = 3600,
         max_page_size: int = 100,
+        clock: Clock = SystemClock(),
     ) -> None:
         self.engine = engine
+        self.clock = clock
         self.base_url = base_url.rstrip("/")
         self.client = client
         self.tokens = tokens if tokens is not None else TokenCache()
@@ -273,7 +277,7 @@ class PactService:
                     client_id=creds.client_id,
                     secret_sha256=_sha256(creds.client_secret),
                     name=name,
-                    created_at=dt.datetime.now(dt.UTC),
+                    created_at=self.clock.now(),
                 )
             )
             uow.commit()
@@ -290,7 +294,7 @@ class PactService:
         read_pact(doc, expect=3)
         valid_from, valid_to = _validity(doc)
         fid = str(doc["id"])
-        now = dt.datetime.now(dt.UTC)
+        now = self.clock.now()
         with UnitOfWork(self.engine) as uow:
             exists = uow.conn.execute(select(pact_footprints.c.id).where(pact_footprints.c.id == fid)).first()
             values = {
@@ -337,7 +341,7 @@ class PactService:
                     "client authentication failed", error="invalid_client", status=401, rule="RFC 6749 section 5.2"
                 )
             token = secrets.token_urlsafe(32)
-            now = dt.datetime.now(dt.UTC)
+            now = self.clock.now()
             uow.conn.execute(delete(pact_tokens).where(pact_tokens.c.expires_at < now))
             uow.conn.execute(
                 insert(pact_tokens).values(
@@ -362,7 +366,7 @@ class PactService:
             ).first()
         if row is None:
             raise Unauthorized("Invalid token provided", rule="PACT v3 BearerAuth: token issued by /auth/token")
-        if row.expires_at <= dt.datetime.now(dt.UTC):
+        if row.expires_at <= self.clock.now():
             raise TokenExpired("the access token has expired", rule="PACT v3 BearerAuth: expires_in")
         return str(row.client_id)
 
@@ -443,7 +447,7 @@ class PactService:
                     idempotency_key=f"pact-answer:{key}",
                 )
             elif ev["type"] in (REQUEST_FULFILLED, REQUEST_REJECTED):
-                _close_request(uow, ev)
+                _close_request(uow, ev, at=self.clock.now())
             uow.conn.execute(
                 insert(pact_events).values(
                     id=str(new_uuid7()),
@@ -453,7 +457,7 @@ class PactService:
                     client_id=client_id,
                     body=ev,
                     answer_outbox_id=answer_id,
-                    received_at=dt.datetime.now(dt.UTC),
+                    received_at=self.clock.now(),
                 )
             )
             uow.commit()
@@ -475,7 +479,7 @@ class PactService:
             "specversion": "1.0",
             "id": str(new_uuid7()),
             "source": self.events_source,
-            "time": _iso(dt.datetime.now(dt.UTC)),
+            "time": _iso(self.clock.now()),
             "data": data,
         }
 
@@ -513,7 +517,13 @@ class PactService:
         (replacing earlier credentials for it; a token obtained with those is dropped)."""
         old = find_peer(self.engine, base_url)
         peer = save_peer(
-            self.engine, base_url, client_id=client_id, client_secret=client_secret, token_url=token_url, name=name
+            self.engine,
+            base_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_url=token_url,
+            name=name,
+            now=self.clock.now(),
         )
         if old is not None:
             self.tokens.forget(old)
@@ -559,7 +569,7 @@ class PactService:
             )
         criteria = _request_criteria(data)
         client = self._client()
-        now = dt.datetime.now(dt.UTC)
+        now = self.clock.now()
         event_id = str(new_uuid7())
         event = {
             "type": REQUEST_CREATED,
@@ -666,8 +676,8 @@ def _request_view(row: Any) -> dict[str, Any]:
     }
 
 
-def _close_request(uow: UnitOfWork, answer: Mapping[str, Any]) -> None:
-    """A RequestFulfilled/RejectedEvent closes the request it names (if this node sent it)."""
+def _close_request(uow: UnitOfWork, answer: Mapping[str, Any], *, at: dt.datetime) -> None:
+    """A RequestFulfilled/RejectedEvent closes the request it names (if this node sent it), at ``at``."""
     data = answer["data"]
     fulfilled = answer["type"] == REQUEST_FULFILLED
     detail = None
@@ -684,7 +694,7 @@ def _close_request(uow: UnitOfWork, answer: Mapping[str, Any]) -> None:
         )
         .values(
             status="fulfilled" if fulfilled else "rejected",
-            answered_at=dt.datetime.now(dt.UTC),
+            answered_at=at,
             answer_event_id=answer["id"],
             detail=detail,
         )

@@ -21,6 +21,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput, Unauthorized
 from batpass.core.ids import Did
 from batpass.core.summary import (
@@ -89,7 +90,7 @@ def build_summary(
     hr = list(high_risk_sites)
     elements = {el: element_shares(ep, hr) for el, ep in sorted(profile["e"].items())}
     mines = len(profile["mines"]) + sum(m for m in profile["xm"].values() if m > 0)
-    at = (computed_at or _dt.datetime.now(_dt.UTC)).astimezone(_dt.UTC)
+    at = (computed_at or utc_now()).astimezone(_dt.UTC)
     return UpstreamSummary(
         subject=SummarySubject(kind=subject_kind, id=subject_id, material=material),
         issuer=Did(issuer),

@@ -7,7 +7,6 @@ Each use case is one unit of work (one transaction, committed once). Knows SQL o
 
 from __future__ import annotations
 
-import datetime as _dt
 import gc
 import hashlib
 import json
@@ -18,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, select, update
 
+from batpass.core.clock import Clock, FixedClock, SystemClock
 from batpass.core.errors import (
     BatpassError,
     Conflict,
@@ -57,10 +57,6 @@ from batpass.trust import NodeIdentity, SecretBox, did_document
 __all__ = ["LedgerService", "RecordResult", "VerifyProblem", "VerifyReport"]
 
 _DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-
-
-def _utc_now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.UTC)
 
 
 def canonical_body(ev: Event) -> str:
@@ -148,7 +144,7 @@ class LedgerService:
         batch_size: int = 1000,
         footprints: FootprintSource | None = None,
         secrets: SecretBox | None = None,
-        clock: Callable[[], _dt.datetime] | None = None,
+        clock: Clock = SystemClock(),
     ) -> None:
         if batch_size < 1:
             raise InvalidInput("batch_size must be >= 1", field="batch_size", rule="ledger.batch.size")
@@ -162,7 +158,7 @@ class LedgerService:
         #: seals the suppliers' keys that verified a received summary (``ledger_verified_keys``)
         self.secrets = secrets
         #: the time a record call, a summary's arrival or an authorisation is stamped with
-        self.clock: Callable[[], _dt.datetime] = clock or _utc_now
+        self.clock: Clock = clock
         #: digests of summary tokens this process verified (a token is immutable)
         self._verified_tokens: set[str] = set()
 
@@ -221,7 +217,7 @@ class LedgerService:
             owner,
             identity,
             batch_size=self.batch_size,
-            now=self.clock(),
+            now=self.clock.now(),
             received=lambda lots: self._received(conn, owner, lots),
             authorisations=lambda: self._authorisations(conn, owner),
         ).run(items)
@@ -379,7 +375,8 @@ class LedgerService:
         try:
             with engine.begin() as target:
                 events, auths = seed_replay(conn, target, owner, good)
-            stamped: list[_dt.datetime] = [self.clock()]
+            # the replay re-stamps the shadow's clock with each replayed call's signing time
+            stamped = FixedClock(self.clock.now())
             shadow = LedgerService(
                 engine,
                 self.identity,
@@ -387,14 +384,10 @@ class LedgerService:
                 public_jwk_resolver=self._resolver,
                 high_risk_sites=self.high_risk_sites,
                 batch_size=self.batch_size,
-                clock=lambda: stamped[0],
+                clock=stamped,
             )
-
-            def stamp(at: _dt.datetime) -> None:
-                stamped[0] = at
-
             try:
-                replay(shadow.record, authorise, stamp, events, auths)
+                replay(shadow.record, authorise, stamped.set, events, auths)
             except BatpassError as exc:
                 out.append(
                     Finding("ledger_events", owner, "ledger.replay", f"the event log does not replay: {exc.message}")
@@ -669,6 +662,7 @@ class LedgerService:
             tombstones=tombstones,
             credentials=creds,
             footprint=footprint,
+            computed_at=self.clock.now(),
         )
 
     def signed_summary(self, owner: str, subject: str, **kw: Any) -> str:
@@ -680,7 +674,7 @@ class LedgerService:
         was made from them, get their profiles recomputed."""
         summary = verify_summary(token, self.resolve_key)
         lot_id = summary.subject.id
-        now = self.clock()
+        now = self.clock.now()
         kid = str(summary_header(token).get("kid"))
         jwk = self.resolve_key(kid)
         with UnitOfWork(self.engine) as uow:
@@ -752,7 +746,7 @@ class LedgerService:
                     used_kg=0.0,
                     valid_from=a["valid_from"],
                     valid_to=a["valid_to"],
-                    created_at=self.clock(),
+                    created_at=self.clock.now(),
                 )
             )
             uow.commit()
@@ -795,7 +789,7 @@ class LedgerService:
         cm = CustodyModel(custody) if custody in {c.value for c in CustodyModel} else None
         if cm is None:
             raise InvalidInput(f"custody {custody!r} is not an ISO 22095 model", field="custody", rule="ISO 22095")
-        now = self.clock()
+        now = self.clock.now()
         with UnitOfWork(self.engine) as uow:
             conn = uow.conn
             # the account row is locked until commit, so concurrent claims on it (several workers

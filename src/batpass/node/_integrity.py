@@ -20,6 +20,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import IntegrityViolation
 from batpass.core.findings import Finding
 from batpass.http import problem_response
@@ -68,12 +69,14 @@ class Integrity:
     _report: IntegrityReport | None = None
     _running: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: when a run starts and how long it took
+    clock: Clock = field(default_factory=SystemClock, kw_only=True)
 
     def run(self) -> IntegrityReport:
         """Run every audit now; an audit that fails outright is itself a finding."""
         with self._lock:
             self._running = True
-        started = dt.datetime.now(dt.UTC)
+        started = self.clock.now()
         findings: dict[str, tuple[Finding, ...]] = {}
         for area, audit in self.audits.items():
             try:
@@ -83,7 +86,7 @@ class Integrity:
             except Exception as exc:
                 log.exception("self-audit of %s failed", area)
                 findings[area] = (Finding(area, "-", f"{area}.audit", f"the audit could not run: {exc}"),)
-        seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
+        seconds = (self.clock.now() - started).total_seconds()
         report = IntegrityReport(findings, started, seconds)
         with self._lock:
             self._report, self._running = report, False

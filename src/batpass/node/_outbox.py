@@ -26,6 +26,7 @@ import anyio
 import httpx
 from sqlalchemy import Engine, and_, select, update
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import BatpassError
 from batpass.store import outbox_table, set_wakeup
 
@@ -53,8 +54,10 @@ class OutboxDispatcher:
         *,
         sign_headers: Callable[[dict[str, Any]], dict[str, str]] | None = None,
         batch: int = 50,
+        clock: Clock = SystemClock(),
     ) -> None:
         self._engine = engine
+        self._clock = clock
         self._client = client
         self._sign_headers = sign_headers
         self._batch = batch
@@ -114,7 +117,7 @@ class OutboxDispatcher:
         return await anyio.to_thread.run_sync(self._next_due_in)
 
     def _claim_due(self) -> list[dict[str, Any]]:
-        now = dt.datetime.now(dt.UTC)
+        now = self._clock.now()
         t = outbox_table
         out: list[dict[str, Any]] = []
         with self._engine.connect() as conn:
@@ -149,7 +152,7 @@ class OutboxDispatcher:
             ).scalar_one_or_none()
         if nxt is None:
             return IDLE_WAIT_S
-        delta: float = (nxt - dt.datetime.now(dt.UTC)).total_seconds()
+        delta: float = (nxt - self._clock.now()).total_seconds()
         return max(0.0, min(IDLE_WAIT_S, delta))
 
     async def _send(self, row: dict[str, Any]) -> None:
@@ -180,7 +183,7 @@ class OutboxDispatcher:
 
     def _record(self, row: dict[str, Any], status: int | None, body: Any, error: str | None) -> None:
         t = outbox_table
-        now = dt.datetime.now(dt.UTC)
+        now = self._clock.now()
         attempts = int(row["attempts"]) + 1
         values: dict[str, Any] = {"attempts": attempts, "response_status": status, "response_body": body}
         if status is not None and 200 <= status < 300:

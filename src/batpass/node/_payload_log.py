@@ -29,7 +29,6 @@ It must not know any capability: it sees bytes and headers only.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import json
 import os
@@ -41,6 +40,7 @@ from typing import Any, Literal
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import ConfigurationError
 
 __all__ = ["CONFIG_KEY", "DEFAULT_MAX_BODY", "MAX_BODY_KEY", "PayloadLog", "PayloadLogMiddleware"]
@@ -84,7 +84,7 @@ _SECRET_HEADERS = frozenset({"x-api-key", "apikey"})
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:

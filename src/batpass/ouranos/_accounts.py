@@ -68,7 +68,7 @@ class Accounts(HubComponent):
             )
         check_password(password)
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             operator_or_404(store, operator_id)
             row = store.account(account_id)
             if row is not None and row["operator_id"] != operator_id:
@@ -82,7 +82,7 @@ class Accounts(HubComponent):
         secret = "ok_" + secrets.token_urlsafe(32)
         key_id = new_id()
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             if operator_id is not None:
                 operator_or_404(store, operator_id)
             store.insert_api_key(key_id, operator_id, sha256_hex(secret), label)
@@ -91,7 +91,7 @@ class Accounts(HubComponent):
 
     def revoke_api_key(self, key_id: str) -> None:
         with UnitOfWork(self.engine) as uow:
-            if not OuranosStore(uow).revoke_api_key(key_id):
+            if not self.store(uow).revoke_api_key(key_id):
                 raise NotFound(f"no API key {key_id}", rule="revoke an issued key")
             uow.commit()
 
@@ -113,7 +113,7 @@ class Accounts(HubComponent):
         return jwt.encode(header, claims, key.jwk, algorithms=[_TOKEN_ALG])
 
     def _tokens(self, account_id: str, operator_id: str, *, refresh: bool) -> tuple[str, str | None]:
-        now = int(self.clock().timestamp())
+        now = int(self.now().timestamp())
         base = {"iss": self.context.identity.did, "sub": account_id, "operator_id": operator_id, "iat": now}
         access = self._sign({**base, "token_use": "access", "exp": now + ACCESS_TTL_S, "jti": new_id()})
         ref = (
@@ -133,7 +133,7 @@ class Accounts(HubComponent):
         if claims.get("token_use") != use or claims.get("iss") != identity.did:
             raise InvalidToken("Invalid or expired token", rule=f"an {use} token of this hub")
         exp = claims.get("exp")
-        if not isinstance(exp, int) or exp < int(self.clock().timestamp()):
+        if not isinstance(exp, int) or exp < int(self.now().timestamp()):
             raise InvalidToken("Invalid or expired token", rule="the token has expired")
         return claims
 
@@ -143,10 +143,10 @@ class Accounts(HubComponent):
         """``POST /auth/login``: tokens for an account; locks the account briefly after
         repeated failures (as the platform's authentication system does)."""
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             bound = self._check_api_key(store, api_key)
             row = store.account(account_id)
-            now = self.clock()
+            now = self.now()
             if row is not None and row["locked_until"] is not None and row["locked_until"] > now:
                 raise InvalidToken("Invalid credentials", rule="account temporarily locked after failed logins")
             if row is None or not verify_password(password, row["password_hash"]):
@@ -166,7 +166,7 @@ class Accounts(HubComponent):
 
     def refresh(self, refresh_token: str, *, api_key: str | None) -> str:
         with UnitOfWork(self.engine, write=False) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             bound = self._check_api_key(store, api_key)
             # the published /auth/refresh documents no 401: a bad refresh token is a bad request
             bad = InvalidInput(
@@ -189,7 +189,7 @@ class Accounts(HubComponent):
     def authenticate(self, *, api_key: str | None, bearer: str | None) -> Principal:
         """Both credentials, as the published tutorials send them: ``apiKey`` and the bearer token."""
         with UnitOfWork(self.engine, write=False) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             bound = self._check_api_key(store, api_key)
             if not bearer:
                 raise InvalidToken("Authentication required", rule="Authorization: Bearer <accessToken>")
@@ -206,5 +206,5 @@ class Accounts(HubComponent):
     def change_password(self, who: Principal, new_password: str) -> None:
         check_password(new_password)
         with UnitOfWork(self.engine) as uow:
-            OuranosStore(uow).upsert_account(who.account_id, who.operator_id, hash_password(new_password))
+            self.store(uow).upsert_account(who.account_id, who.operator_id, hash_password(new_password))
             uow.commit()

@@ -39,7 +39,7 @@ class Certificates(HubComponent):
             raise InvalidInput("the certificate file exceeds 25 MB", field="body", rule="API body limit 25 MB")
         f = CertificationFile(who.operator_id, new_id(), file_name)
         with UnitOfWork(self.engine) as uow:
-            OuranosStore(uow).insert_file(f.operator_id, f.file_id, f.file_name, content)
+            self.store(uow).insert_file(f.operator_id, f.file_id, f.file_name, content)
             uow.commit()
         return f
 
@@ -48,7 +48,7 @@ class Certificates(HubComponent):
         me = who.operator_id
         check_text(cert.description or "", "cfpCertificationDescription", 0, 100)
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             if store.part(me, cert.trace_id) is None:
                 raise NotYourData(f"traceId {cert.trace_id} is not one of your parts", rule="certify your own parts")
             new = not cert.cfp_certification_id
@@ -80,7 +80,7 @@ class Certificates(HubComponent):
         accepted trade — the supplier's certificates it released to the caller."""
         me = who.operator_id
         with UnitOfWork(self.engine, write=False) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             part = store.part(me, trace_id)
             if part is None:
                 return []
@@ -107,7 +107,7 @@ class Certificates(HubComponent):
         """Extension ``cfpCertificationFile`` (GET): own files, or files released to the caller."""
         me = who.operator_id
         with UnitOfWork(self.engine, write=False) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             row = store.file(file_operator_id, file_id)
             if row is None:
                 raise NotFound(f"fileId {file_id} not found", rule="files you own or were released")

@@ -89,7 +89,7 @@ class Cfps(HubComponent):
         }
         dqr_pre, dqr_main = _round_dqr(pre.dqr, "preProcessing"), _round_dqr(main.dqr, "mainProcessing")
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             if store.part(me, first.trace_id) is None:
                 raise NotYourData(
                     f"traceId {first.trace_id} is not one of your parts", rule="a CFP is written for your own part"
@@ -110,7 +110,7 @@ class Cfps(HubComponent):
                 main_component=rec_values[CfpType.MAIN_COMPONENT],
                 dqr_pre=dqr_pre,
                 dqr_main=dqr_main,
-                updated_at=self.clock(),
+                updated_at=self.now(),
             )
             store.save_cfp(rec)
             for t in store.trades_where(
@@ -120,7 +120,7 @@ class Cfps(HubComponent):
             ):
                 was = t.status
                 t2 = replace(
-                    t, status=transition(TradeRole.UPSTREAM, was, CfpResponseStatus.COMPLETED), updated_at=self.clock()
+                    t, status=transition(TradeRole.UPSTREAM, was, CfpResponseStatus.COMPLETED), updated_at=self.now()
                 )
                 store.update_trade(t2)
                 kind = (
@@ -128,7 +128,7 @@ class Cfps(HubComponent):
                     if was == CfpResponseStatus.NOT_COMPLETED
                     else NotificationType.CFP_UPDATED
                 )
-                notify(store, t2.downstream_operator_id, kind, t2, self.clock())
+                notify(store, t2.downstream_operator_id, kind, t2, self.now())
             uow.commit()
         return _own_entries(rec)
 
@@ -137,7 +137,7 @@ class Cfps(HubComponent):
         me = who.operator_id
         out: list[CfpEntry] = []
         with UnitOfWork(self.engine, write=False) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             for tid in dict.fromkeys(trace_ids):
                 part = store.part(me, tid)
                 if part is None:
@@ -204,7 +204,7 @@ class Cfps(HubComponent):
                 rule="an operator exports only its own CFPs",
             )
         with UnitOfWork(self.engine, write=False) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             op = operator_or_404(store, operator_id)
             part = store.part(operator_id, trace_id)
             rec = store.cfp(operator_id, trace_id) if part is not None else None

@@ -12,17 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
 from batpass.footprint import OuranosDqrMapping
 from batpass.ouranos._sql import OuranosStore
 from batpass.ouranos.model import Operator
+from batpass.store import UnitOfWork
 from batpass.trust import NodeIdentity
 
 #: how deep the hub follows a trade tree or a parts tree before it stops (cycles, runaway data)
@@ -46,10 +47,6 @@ class BridgeLink:
     dsp_url: str
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 @dataclass
 class HubContext:
     """What the hub's components share. One per hub; ``pact_dqr_mapping`` may be configured after
@@ -63,7 +60,7 @@ class HubContext:
     #: host and port of the hub's public base URL: they make each operator's ``did:web``
     host: str
     port: int | None
-    clock: Callable[[], dt.datetime] = utc_now
+    clock: Clock = field(default_factory=SystemClock)
     #: the bridge that offers released data on Catena-X (none: nothing leaves through one)
     bridge: BridgeLink | None = None
     #: how raw Ouranos ratings map onto 1–5 in the PACT export (none configured: no ``dqi``)
@@ -81,8 +78,13 @@ class HubComponent:
     def engine(self) -> Engine:
         return self.context.engine
 
-    def clock(self) -> dt.datetime:
-        return self.context.clock()
+    def now(self) -> dt.datetime:
+        """The hub's time (its context's clock)."""
+        return self.context.clock.now()
+
+    def store(self, uow: UnitOfWork) -> OuranosStore:
+        """The hub's SQL side for one unit of work, stamping with the hub's clock."""
+        return OuranosStore(uow, clock=self.context.clock)
 
 
 def new_id() -> str:

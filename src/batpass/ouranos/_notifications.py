@@ -37,7 +37,7 @@ class Notifications(HubComponent):
         self, who: Principal, *, kind: NotificationType | None = None, after: str | None = None, limit: int = 100
     ) -> Page[Notification]:
         with UnitOfWork(self.engine, write=False) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             rows = store.notifications(who.operator_id, kind=kind, after=after, limit=limit + 1)
             more = len(rows) > limit
             out = []

@@ -17,7 +17,6 @@ from typing import Any
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.ids import Did, OuranosOperatorId
 from batpass.ouranos._context import HubComponent, HubContext, Principal, check_text, check_uuid, operator_or_404
-from batpass.ouranos._sql import OuranosStore
 from batpass.ouranos.errors import AccessDenied
 from batpass.ouranos.model import Operator
 from batpass.store import UnitOfWork
@@ -40,7 +39,7 @@ class OperatorDirectory(HubComponent):
         """The keys the hub holds on the operator's behalf (created at onboarding)."""
         if operator_id not in self._identities:
             with UnitOfWork(self.engine, write=False) as uow:
-                if OuranosStore(uow).operator(operator_id) is None:
+                if self.store(uow).operator(operator_id) is None:
                     raise NotFound(f"no operator {operator_id} on this hub", rule="hosted operators only")
             self._identities[operator_id] = load_or_create_identity(
                 self.context.hub_home / "operators" / operator_id, str(self.operator_did(operator_id))
@@ -55,7 +54,7 @@ class OperatorDirectory(HubComponent):
         bridge = self.context.bridge
         if bridge is not None:
             with UnitOfWork(self.engine, write=False) as uow:
-                released = bool(OuranosStore(uow).bridge_releases(operator_id))
+                released = bool(self.store(uow).bridge_releases(operator_id))
             if released:
                 doc["service"] = [
                     {
@@ -74,7 +73,7 @@ class OperatorDirectory(HubComponent):
             return None
         op_id = did[len(prefix) :]
         with UnitOfWork(self.engine, write=False) as uow:
-            return op_id if OuranosStore(uow).operator(op_id) is not None else None
+            return op_id if self.store(uow).operator(op_id) is not None else None
 
     # ---------------------------------------------------------------- admin: onboarding
 
@@ -97,7 +96,7 @@ class OperatorDirectory(HubComponent):
         did = str(self.operator_did(op_id))
         op = Operator(op_id, str(open_id), operator_name, operator_address, global_operator_id, did)
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             if store.operator(op_id) is not None or store.operator_by_open_id(str(open_id)) is not None:
                 raise Conflict(
                     f"operator {op_id} / openOperatorId {open_id} already exists", rule="operators are unique"
@@ -113,25 +112,25 @@ class OperatorDirectory(HubComponent):
 
     def operators(self) -> list[Operator]:
         with UnitOfWork(self.engine, write=False) as uow:
-            return OuranosStore(uow).all_operators()
+            return self.store(uow).all_operators()
 
     # ---------------------------------------------------------------- authInfo?dataTarget=operator
 
     def get_operator(self, who: Principal) -> Operator:
         with UnitOfWork(self.engine, write=False) as uow:
-            return operator_or_404(OuranosStore(uow), who.operator_id)
+            return operator_or_404(self.store(uow), who.operator_id)
 
     def find_operator(self, who: Principal, open_operator_id: str) -> Operator:
         """Look another operator up by its ``openOperatorId`` (no browsable directory)."""
         with UnitOfWork(self.engine, write=False) as uow:
-            op = OuranosStore(uow).operator_by_open_id(open_operator_id)
+            op = self.store(uow).operator_by_open_id(open_operator_id)
         if op is None:
             raise NotFound(f"no operator with openOperatorId {open_operator_id}", rule="lookup by openOperatorId")
         return op
 
     def operators_by_ids(self, who: Principal, operator_ids: Sequence[str]) -> list[Operator]:
         with UnitOfWork(self.engine, write=False) as uow:
-            return OuranosStore(uow).operators_by_ids(operator_ids)
+            return self.store(uow).operators_by_ids(operator_ids)
 
     def put_operator(self, who: Principal, op: Operator) -> Operator:
         """``PUT authInfo?dataTarget=operator``: operatorId and openOperatorId are immutable,
@@ -141,7 +140,7 @@ class OperatorDirectory(HubComponent):
                 "operatorId differs from the authenticated operator", rule="OperatorModel.operatorId is your own"
             )
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             current = operator_or_404(store, who.operator_id)
             if op.open_operator_id != current.open_operator_id:
                 raise InvalidInput("openOperatorId: field is immutable.", field="openOperatorId", rule="immutable")

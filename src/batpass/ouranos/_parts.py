@@ -72,7 +72,7 @@ class Parts(HubComponent):
     def put_part(self, who: Principal, draft: PartDraft) -> Part:
         """``PUT parts``: create a (parent) part, or update one; the trace id stays."""
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             part, new = self._resolve_part(store, who.operator_id, draft, as_child=False)
             store.save_part(part, _name_key(part.plant_id, part.parts_name, part.support_parts_name), new=new)
             uow.commit()
@@ -90,7 +90,7 @@ class Parts(HubComponent):
         limit: int = 100,
     ) -> Page[Part]:
         with UnitOfWork(self.engine, write=False) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             cursor = None
             if after is not None:
                 anchor = store.part(who.operator_id, after)
@@ -117,7 +117,7 @@ class Parts(HubComponent):
         CFP, certificates and releases with it."""
         me = who.operator_id
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             if store.part(me, trace_id) is None:
                 raise NotYourData(f"traceId {trace_id} is not one of your parts", rule="your parts only")
             if store.in_structure(me, trace_id):
@@ -144,7 +144,7 @@ class Parts(HubComponent):
         """``PUT partsStructure``: a parent and its children (two levels; your own plants)."""
         me = who.operator_id
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             p, p_new = self._resolve_part(store, me, parent, as_child=False)
             if not p_new and (not p.parent_flag or store.parents_of(me, p.trace_id)):
                 raise InvalidInput(
@@ -186,7 +186,7 @@ class Parts(HubComponent):
 
     def get_parts_structure(self, who: Principal, trace_id: str) -> PartsStructure:
         with UnitOfWork(self.engine, write=False) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             part = store.part(who.operator_id, trace_id)
             if part is None:
                 raise NotYourData(f"traceId {trace_id} is not one of your parts", rule="your parts only")

@@ -12,7 +12,6 @@ from dataclasses import replace
 from batpass.core.errors import Conflict, InvalidInput
 from batpass.core.ids import OuranosPlantId
 from batpass.ouranos._context import HubComponent, Principal, check_text, new_id, operator_or_404
-from batpass.ouranos._sql import OuranosStore
 from batpass.ouranos.errors import AccessDenied, NotYourData
 from batpass.ouranos.model import Plant
 from batpass.store import UnitOfWork
@@ -39,7 +38,7 @@ class Plants(HubComponent):
 
     def list_plants(self, who: Principal) -> list[Plant]:
         with UnitOfWork(self.engine, write=False) as uow:
-            return OuranosStore(uow).plants(who.operator_id)
+            return self.store(uow).plants(who.operator_id)
 
     def put_plant(self, operator_id: str | Principal, plant: Plant, *, create_with_id: str | None = None) -> Plant:
         """``PUT authInfo?dataTarget=plant``: openPlantId ends in 6 digits and is unique per operator."""
@@ -50,7 +49,7 @@ class Plants(HubComponent):
         check_text(plant.plant_name, "plantName", 1, 256)
         check_text(plant.plant_address, "plantAddress", 1, 256)
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             operator_or_404(store, me)
             existing = store.plants(me)
             new = not plant.plant_id or create_with_id is not None

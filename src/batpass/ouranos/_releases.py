@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from batpass.core.errors import InvalidIdentifier, InvalidInput, NotFound
 from batpass.core.ids import Bpnl
 from batpass.ouranos._context import HubComponent, Principal
-from batpass.ouranos._sql import OuranosStore
 from batpass.ouranos.errors import NotYourData
 from batpass.ouranos.model import AclItemGroup, CertificationRelease, CfpRelease
 from batpass.store import UnitOfWork
@@ -42,7 +41,7 @@ class Releases(HubComponent):
         """Extension ``cfpAcl``: release (or withdraw) TOTALCFP / TOTALDQR of a part to one operator."""
         me = who.operator_id
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             if store.part(me, trace_id) is None:
                 raise NotYourData(f"traceId {trace_id} is not one of your parts", rule="you release your own parts")
             if store.operator(to) is None:
@@ -55,7 +54,7 @@ class Releases(HubComponent):
     def get_cfp_releases(self, who: Principal, trace_id: str) -> list[CfpRelease]:
         me = who.operator_id
         with UnitOfWork(self.engine, write=False) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             if store.part(me, trace_id) is None:
                 raise NotYourData(f"traceId {trace_id} is not one of your parts", rule="your parts only")
             return [
@@ -66,7 +65,7 @@ class Releases(HubComponent):
     def put_certification_release(self, who: Principal, trace_id: str, to: str, flag: bool) -> CertificationRelease:
         me = who.operator_id
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             if store.part(me, trace_id) is None:
                 raise NotYourData(f"traceId {trace_id} is not one of your parts", rule="you release your own parts")
             if store.operator(to) is None:
@@ -78,7 +77,7 @@ class Releases(HubComponent):
     def get_certification_releases(self, who: Principal, trace_id: str) -> list[CertificationRelease]:
         me = who.operator_id
         with UnitOfWork(self.engine, write=False) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             if store.part(me, trace_id) is None:
                 raise NotYourData(f"traceId {trace_id} is not one of your parts", rule="your parts only")
             return [
@@ -105,7 +104,7 @@ class Releases(HubComponent):
                 rule="bridge release scopes",
             )
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             for scope in dict.fromkeys(scopes):
                 store.set_bridge_release(who.operator_id, bpnl, scope, released)
             uow.commit()
@@ -113,21 +112,21 @@ class Releases(HubComponent):
 
     def bridge_releases(self, who: Principal) -> list[BridgeRelease]:
         with UnitOfWork(self.engine, write=False) as uow:
-            rows = OuranosStore(uow).bridge_releases(who.operator_id)
+            rows = self.store(uow).bridge_releases(who.operator_id)
         return [BridgeRelease(b, sc, at) for b, sc, at in rows]
 
     def bridge_released(self, operator_id: str, partner_bpnl: str | None, scope: str) -> bool:
         if not partner_bpnl:
             return False
         with UnitOfWork(self.engine, write=False) as uow:
-            return OuranosStore(uow).bridge_released(operator_id, partner_bpnl, scope)
+            return self.store(uow).bridge_released(operator_id, partner_bpnl, scope)
 
     # ---------------------------------------------------------------- upstream summaries, for the bridge
 
     def publish_summary(self, operator_id: str, trace_id: str, summary_jws: str) -> None:
         """Store the signed upstream summary the operator's ledger partition produced for a part."""
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             if store.part(operator_id, trace_id) is None:
                 raise NotYourData(f"traceId {trace_id} is not a part of operator {operator_id}", rule="own parts only")
             store.save_summary(operator_id, trace_id, summary_jws)
@@ -135,7 +134,7 @@ class Releases(HubComponent):
 
     def release_summary(self, operator_id: str, trace_id: str, to: str, *, released: bool = True) -> None:
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             if store.part(operator_id, trace_id) is None:
                 raise NotYourData(f"traceId {trace_id} is not a part of operator {operator_id}", rule="own parts only")
             if store.operator(to) is None:
@@ -146,7 +145,7 @@ class Releases(HubComponent):
     def upstream_summary(self, reader_operator_id: str, owner_operator_id: str, trace_id: str) -> str:
         """The owner's summary JWS for a part, only if the owner released it to the reader."""
         with UnitOfWork(self.engine, write=False) as uow:
-            jws = OuranosStore(uow).released_summary(owner_operator_id, trace_id, reader_operator_id)
+            jws = self.store(uow).released_summary(owner_operator_id, trace_id, reader_operator_id)
         if jws is None:
             raise NotFound(
                 f"no upstream summary of {trace_id} released to {reader_operator_id}",

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import RowMapping
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.ouranos.model import (
     AclItemGroup,
     AmountUnit,
@@ -246,15 +247,12 @@ def _txt(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class OuranosStore:
-    """The SQL side of the hub; one instance per unit of work."""
+    """The SQL side of the hub; one instance per unit of work, stamping rows with ``clock``."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, *, clock: Clock = SystemClock()) -> None:
         self.conn = uow.conn
+        self.clock = clock
 
     # -- operators, accounts, keys --------------------------------------------------------------
 
@@ -291,7 +289,7 @@ class OuranosStore:
                 operator_address=op.operator_address,
                 global_operator_id=op.global_operator_id,
                 did=op.did,
-                created_at=_now(),
+                created_at=self.clock.now(),
             )
         )
 
@@ -315,7 +313,7 @@ class OuranosStore:
             "password_hash": password_hash,
             "failed_logins": 0,
             "locked_until": None,
-            "password_changed_at": _now(),
+            "password_changed_at": self.clock.now(),
         }
         if self.account(account_id) is None:
             self.conn.execute(insert(accounts).values(account_id=account_id, **values))
@@ -337,7 +335,7 @@ class OuranosStore:
                 key_sha256=key_sha256,
                 label=label,
                 revoked=False,
-                created_at=_now(),
+                created_at=self.clock.now(),
             )
         )
 
@@ -438,7 +436,7 @@ class OuranosStore:
                     support_parts_name=p.support_parts_name,
                     name_key=name_key,
                     parent_flag=p.parent_flag,
-                    created_at=_now(),
+                    created_at=self.clock.now(),
                     **values,
                 )
             )
@@ -712,7 +710,7 @@ class OuranosStore:
                 cfp_certification_id=None,
                 file_name=file_name,
                 content=content,
-                created_at=_now(),
+                created_at=self.clock.now(),
             )
         )
 
@@ -755,10 +753,12 @@ class OuranosStore:
         key = (summaries.c.operator_id == operator_id) & (summaries.c.trace_id == trace_id)
         if self.conn.execute(select(summaries.c.trace_id).where(key)).first() is None:
             self.conn.execute(
-                insert(summaries).values(operator_id=operator_id, trace_id=trace_id, summary_jws=jws, updated_at=_now())
+                insert(summaries).values(
+                    operator_id=operator_id, trace_id=trace_id, summary_jws=jws, updated_at=self.clock.now()
+                )
             )
         else:
-            self.conn.execute(update(summaries).where(key).values(summary_jws=jws, updated_at=_now()))
+            self.conn.execute(update(summaries).where(key).values(summary_jws=jws, updated_at=self.clock.now()))
 
     def set_summary_release(self, operator_id: str, trace_id: str, to: str, released: bool) -> None:
         key = (
@@ -801,7 +801,7 @@ class OuranosStore:
         if released:
             self.conn.execute(
                 insert(bridge_releases).values(
-                    operator_id=operator_id, partner_bpnl=partner_bpnl, scope=scope, released_at=_now()
+                    operator_id=operator_id, partner_bpnl=partner_bpnl, scope=scope, released_at=self.clock.now()
                 )
             )
 

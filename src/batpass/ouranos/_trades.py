@@ -57,9 +57,9 @@ class Trades(HubComponent):
                 field="statusModel.responseDueDate",
                 rule="responseDueDate is required on a new request",
             )
-        now = self.clock()
+        now = self.now()
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             if d.trade_id is not None:
                 t = store.trade(d.trade_id)
                 if t is None or t.downstream_operator_id != me:
@@ -117,7 +117,7 @@ class Trades(HubComponent):
                 updated_at=now,
             )
             store.insert_trade(t)
-            notify(store, t.upstream_operator_id, NotificationType.REQUEST_NEW, t, self.clock())
+            notify(store, t.upstream_operator_id, NotificationType.REQUEST_NEW, t, self.now())
             uow.commit()
             return t
 
@@ -129,8 +129,8 @@ class Trades(HubComponent):
             conds.append(trades.c.downstream_trace_id.in_(list(trace_ids)))
         with UnitOfWork(self.engine, write=False) as uow:
             if trace_ids:  # OpenAPI: with traceIds, limit does not apply
-                return Page(tuple(OuranosStore(uow).trades_where(*conds)), None)
-            rows = OuranosStore(uow).trades_where(*conds, after=after, limit=limit + 1)
+                return Page(tuple(self.store(uow).trades_where(*conds)), None)
+            rows = self.store(uow).trades_where(*conds, after=after, limit=limit + 1)
         return _page(rows, limit, lambda t: t.trade_id)
 
     def list_trade_responses(
@@ -138,7 +138,7 @@ class Trades(HubComponent):
     ) -> Page[tuple[Trade, Part]]:
         """``GET tradeResponse``: requests received, with the buyer's part — its amount nulled."""
         with UnitOfWork(self.engine, write=False) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             rows = store.trades_where(trades.c.upstream_operator_id == who.operator_id, after=after, limit=limit + 1)
             more = len(rows) > limit
             rows = rows[:limit]
@@ -154,7 +154,7 @@ class Trades(HubComponent):
         """``PUT tradeResponse``: the supplier accepts by linking its own part."""
         me = who.operator_id
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             t = store.trade(trade_id)
             if t is None or t.upstream_operator_id != me:
                 raise NotYourData(f"tradeId {trade_id} is not a request you received", rule="your trades only")
@@ -167,12 +167,12 @@ class Trades(HubComponent):
                 raise NotYourData(
                     f"traceId {trace_id} is not one of your parts", rule="the supplier links its own part"
                 )
-            t = replace(t, upstream_trace_id=trace_id, updated_at=self.clock())
+            t = replace(t, upstream_trace_id=trace_id, updated_at=self.now())
             if store.cfp(me, trace_id) is not None:
                 status = transition(TradeRole.UPSTREAM, t.status, CfpResponseStatus.COMPLETED)
                 if t.status != status:
                     t = replace(t, status=status)
-                    notify(store, t.downstream_operator_id, NotificationType.CFP_RESPONSED, t, self.clock())
+                    notify(store, t.downstream_operator_id, NotificationType.CFP_RESPONSED, t, self.now())
             store.update_trade(t)
             uow.commit()
             return t
@@ -239,7 +239,7 @@ class Trades(HubComponent):
         if status_id is not None:
             conds.append(trades.c.status_id == status_id)
         with UnitOfWork(self.engine, write=False) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             rows = store.trades_where(*conds, after=after, limit=limit + 1)
             more = len(rows) > limit
             rows = rows[:limit]
@@ -257,7 +257,7 @@ class Trades(HubComponent):
                 rule="PUT status takes CANCEL or REJECT",
             )
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             t = store.trade_by_status(status_id)
             role = None if t is None else t.role_of(who.operator_id)
             if t is None or role is None:
@@ -268,29 +268,29 @@ class Trades(HubComponent):
             t = replace(
                 t,
                 status=new,
-                updated_at=self.clock(),
+                updated_at=self.now(),
                 reply_message=reply_message if new == CfpResponseStatus.REJECT else t.reply_message,
             )
             store.update_trade(t)
             if new == CfpResponseStatus.CANCEL:
-                notify(store, t.upstream_operator_id, NotificationType.REQUEST_CANCELED, t, self.clock())
+                notify(store, t.upstream_operator_id, NotificationType.REQUEST_CANCELED, t, self.now())
             else:
-                notify(store, t.downstream_operator_id, NotificationType.REQUEST_REJECTED, t, self.clock())
+                notify(store, t.downstream_operator_id, NotificationType.REQUEST_REJECTED, t, self.now())
             uow.commit()
             return t
 
     def put_reply_message(self, who: Principal, status_id: str, reply_message: str) -> Trade:
         """Extension ``replyMessage``: the supplier writes to the buyer on a live request."""
         with UnitOfWork(self.engine) as uow:
-            store = OuranosStore(uow)
+            store = self.store(uow)
             t = store.trade_by_status(status_id)
             if t is None or t.upstream_operator_id != who.operator_id:
                 raise NotYourData(f"statusId {status_id} is not a request you received", rule="your trades only")
             if t.status in FINAL_STATES:
                 raise RequestClosed(f"request {status_id} is {t.status}", rule="CANCEL and REJECT are final")
-            t = replace(t, reply_message=reply_message, updated_at=self.clock())
+            t = replace(t, reply_message=reply_message, updated_at=self.now())
             store.update_trade(t)
-            notify(store, t.downstream_operator_id, NotificationType.REPLY_MESSAGE_REGISTERED, t, self.clock())
+            notify(store, t.downstream_operator_id, NotificationType.REPLY_MESSAGE_REGISTERED, t, self.now())
             uow.commit()
             return t
 

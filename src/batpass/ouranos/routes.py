@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import (
     BatpassError,
     Conflict,
@@ -78,7 +79,7 @@ def _error_body(err: BatpassError, service: str) -> JSONResponse:
         service = "auth"
     elif service == "dataspace" and isinstance(err, Conflict):
         service = "traceability"
-    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    stamp = utc_now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
     parts = [f"id: {err.details.get('operator_id', '')}", f"timeStamp: {stamp}"]
     if isinstance(err, InvalidInput) and err.field:
         parts.append(f"field: {err.field}")

@@ -33,7 +33,6 @@ data target, one component per target or group of targets, each in its private m
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,12 +40,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import InvalidInput
 from batpass.footprint import OuranosDqrMapping
 from batpass.ouranos._accounts import Accounts
 from batpass.ouranos._certificates import Certificates
 from batpass.ouranos._cfp import Cfps
-from batpass.ouranos._context import BridgeLink, HubContext, Principal, utc_now
+from batpass.ouranos._context import BridgeLink, HubContext, Principal
 from batpass.ouranos._notifications import Notifications
 from batpass.ouranos._operators import OperatorDirectory
 from batpass.ouranos._parts import Parts
@@ -78,7 +78,7 @@ class OuranosHub:
         *,
         hub_home: Path,
         base_url: str,
-        clock: Callable[[], dt.datetime] = utc_now,
+        clock: Clock = SystemClock(),
         pact_dqr_mapping: OuranosDqrMapping | None = None,
         bridge: BridgeLink | None = None,
     ) -> None:

@@ -28,7 +28,7 @@ class SqlParticipantStore:
     def __init__(self, uow: UnitOfWork) -> None:
         self._conn = uow.conn
 
-    def upsert(self, p: Participant, *, is_self: bool = False) -> None:
+    def upsert(self, p: Participant, *, at: dt.datetime, is_self: bool = False) -> None:
         values = {
             "legal_name": p.legal_name,
             "country": p.country,
@@ -37,7 +37,7 @@ class SqlParticipantStore:
             "lei": p.lei,
             "sites": [s.to_json() for s in p.sites],
             "is_self": "Y" if is_self else "N",
-            "updated_at": dt.datetime.now(dt.UTC),
+            "updated_at": at,
         }
         exists = self._conn.execute(select(participants_table.c.did).where(participants_table.c.did == p.did)).first()
         if exists:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import NotFound
 from batpass.participants._sql import SqlParticipantStore
 from batpass.participants.model import Participant
@@ -13,12 +14,13 @@ __all__ = ["ParticipantService"]
 
 
 class ParticipantService:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, clock: Clock = SystemClock()) -> None:
         self._engine = engine
+        self._clock = clock
 
     def register(self, participant: Participant, *, is_self: bool = False) -> Participant:
         with UnitOfWork(self._engine) as uow:
-            SqlParticipantStore(uow).upsert(participant, is_self=is_self)
+            SqlParticipantStore(uow).upsert(participant, at=self._clock.now(), is_self=is_self)
             uow.commit()
         return participant
 

@@ -11,17 +11,18 @@
   the ledger (origin, recycled content, footprint, credentials).
 - :class:`PublicKeyResolver`: the public JWK of a ``did#kid`` (did:web resolution), used to check
   the signature of backup copies another node sends.
-- :class:`Clock`: the time, so tests and lifecycle dates are deterministic.
+- :class:`Clock`: the time, so tests and lifecycle dates are deterministic — batpass's one clock,
+  re-exported from :mod:`batpass.core.clock` (as is :class:`SystemClock`).
 - :class:`PageRenderer`: the HTML pages of the resolver (``batpass.web`` renders them), so the
   passport knows no templates and the pages only ever receive the reader's visible view.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.ids import BatteryId
 from batpass.ledger import UpstreamSummary
 
@@ -69,17 +70,6 @@ class PublicKeyResolver(Protocol):
     def jwk_for(self, kid: str) -> Mapping[str, Any]:
         """The public JWK of the key ``kid`` (a DID URL); raises ``NotFound`` if unknown."""
         ...
-
-
-class Clock(Protocol):
-    def now(self) -> dt.datetime:
-        """The current time, timezone-aware UTC."""
-        ...
-
-
-class SystemClock:
-    def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
 
 
 class PageRenderer(Protocol):

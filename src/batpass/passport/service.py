@@ -234,7 +234,7 @@ class PassportService:
         rules: PassportRules,
         resolver_base: str,
         backup_url: str,
-        clock: Clock | None = None,
+        clock: Clock = SystemClock(),
         key_resolver: PublicKeyResolver | None = None,
         summaries: UpstreamSummarySource | None = None,
         max_copy_bytes: int | None = None,
@@ -250,7 +250,7 @@ class PassportService:
         self.rules = rules
         self.resolver_base = resolver_base.rstrip("/")
         self.backup_url = backup_url.rstrip("/")
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock
         self.key_resolver = key_resolver
         self.summaries = summaries
         #: the largest body a backup node takes (the node's own limit): a bigger version is refused

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, Engine, Index, Integer, String, Table, Text, false, func, insert, select
 
+from batpass.core.clock import utc_now
 from batpass.core.ids import new_uuid7
 from batpass.store.metadata import UTCDateTime, metadata
 from batpass.store.uow import UnitOfWork
@@ -123,7 +124,7 @@ def enqueue(
     ).scalar_one_or_none()
     if existing is not None:
         return str(existing)
-    ts = now or dt.datetime.now(dt.UTC)
+    ts = now or utc_now()
     msg_id = str(new_uuid7())
     uow.conn.execute(
         insert(outbox_table).values(
@@ -161,7 +162,7 @@ def remember_delivery(
         insert(inbox_table).values(
             idempotency_key=idempotency_key,
             sender=sender,
-            received_at=dt.datetime.now(dt.UTC),
+            received_at=utc_now(),
             result=result,
         )
     )

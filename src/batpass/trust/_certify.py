@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput
 from batpass.core.summary import UpstreamSummary, decode_summary
 from batpass.trust._jose import peek, verify_compact
@@ -72,10 +73,12 @@ def certify_claim(
     threshold: float | None = None,
     framework: str | None = None,
     evidence: Sequence[Mapping[str, Any]] = (),
+    now: dt.datetime | None = None,
 ) -> Claim:
     """Compute a claim from a verified summary. ``claim`` is ``recycled-content`` (needs
     ``element`` and ``threshold``), ``no-high-risk-origin`` (needs ``element``) or
-    ``carbon-footprint`` (needs ``framework``). Refuses a claim the data does not support."""
+    ``carbon-footprint`` (needs ``framework``). Refuses a claim the data does not support.
+    ``now`` stamps ``computedAt`` (default: the current time)."""
     if summary.issuer != holder:
         raise CredentialRejected(
             f"summary was computed by {summary.issuer}, not by the holder {holder}",
@@ -88,7 +91,7 @@ def certify_claim(
         "product": summary.subject.id,
         "summaryDigest": digest,
         "summaryIssuer": holder,
-        "computedAt": iso(dt.datetime.now(dt.UTC)),
+        "computedAt": iso(now or utc_now()),
     }
     ev = [dict(e) for e in evidence]
     if claim in ("recycled-content", "no-high-risk-origin"):

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from batpass.core.clock import utc_now
 from batpass.core.ids import new_uuid7
 from batpass.trust._jose import peek, sign_compact, verify_compact
 from batpass.trust._keys import NodeIdentity
@@ -68,12 +69,14 @@ def issue_self_issued_token(
     ttl_s: int = 300,
     token: str | None = None,
     actor: str | None = None,
+    now: dt.datetime | None = None,
 ) -> str:
     """Contract §5: a DCP self-issued ID token signed with the identity's active Ed25519 key.
 
     ``actor`` names (RFC 8693 §4.1 ``act`` claim) the one party allowed to present the token on
-    the signer's behalf: a delegation, e.g. a hub operator letting its bridge ask a supplier."""
-    now = dt.datetime.now(dt.UTC)
+    the signer's behalf: a delegation, e.g. a hub operator letting its bridge ask a supplier.
+    ``now`` is its ``iat`` (default: the current time)."""
+    now = now or utc_now()
     key = identity.active("Ed25519")
     claims: dict[str, Any] = {
         "iss": identity.did,
@@ -92,9 +95,12 @@ def issue_self_issued_token(
     return sign_compact({"typ": "JWT", "kid": identity.key_id(key)}, json.dumps(claims).encode(), key)
 
 
-def verify_self_issued_token(token: str, *, audience: str, resolver: DidResolver, max_ttl_s: int = 3600) -> SelfIssued:
+def verify_self_issued_token(
+    token: str, *, audience: str, resolver: DidResolver, max_ttl_s: int = 3600, now: dt.datetime | None = None
+) -> SelfIssued:
     """Contract §5: verify a self-issued token (signature by the ``iss`` DID's key, ``iss`` =
-    ``sub``, audience, ``exp``/``iat``). DIDs not yet cached are fetched (allow-listed)."""
+    ``sub``, audience, ``exp``/``iat``, as of ``now``, default the current time). DIDs not yet
+    cached are fetched (allow-listed)."""
     header, unverified = peek(token)
     iss = unverified.get("iss")
     if not isinstance(iss, str) or unverified.get("sub") != iss:
@@ -114,13 +120,13 @@ def verify_self_issued_token(token: str, *, audience: str, resolver: DidResolver
             reason=RejectReason.AUDIENCE,
             rule="DCP 1.0 §4.3.1",
         )
-    now = int(dt.datetime.now(dt.UTC).timestamp())
+    at = int((now or utc_now()).timestamp())
     exp, iat, jti = claims.get("exp"), claims.get("iat"), claims.get("jti")
     if not isinstance(exp, int) or not isinstance(iat, int) or not isinstance(jti, str):
         raise CredentialRejected("self-issued token needs exp, iat and jti", reason=RejectReason.MALFORMED)
-    if exp < now - 60:
+    if exp < at - 60:
         raise CredentialRejected("self-issued token expired", reason=RejectReason.EXPIRED, rule="exp")
-    if iat > now + 60 or exp - iat > max_ttl_s:
+    if iat > at + 60 or exp - iat > max_ttl_s:
         raise CredentialRejected(
             "self-issued token iat/exp out of range", reason=RejectReason.NOT_YET_VALID, rule="iat"
         )
@@ -172,13 +178,15 @@ def scope_types(query: dict[str, Any]) -> list[str]:
 
 
 def presentation_response(
-    holder: NodeIdentity, credentials: Sequence[str], *, audience: str, nonce: str
+    holder: NodeIdentity, credentials: Sequence[str], *, audience: str, nonce: str, now: dt.datetime | None = None
 ) -> dict[str, Any]:
-    """A DCP ``PresentationResponseMessage`` with one ``vp+jwt`` over ``credentials``."""
+    """A DCP ``PresentationResponseMessage`` with one ``vp+jwt`` over ``credentials`` (issued at ``now``)."""
     return {
         "@context": [DCP_CONTEXT],
         "type": "PresentationResponseMessage",
-        "presentation": [issue_vp_jwt(holder, credentials, audience=audience, nonce=nonce)] if credentials else [],
+        "presentation": [issue_vp_jwt(holder, credentials, audience=audience, nonce=nonce, now=now)]
+        if credentials
+        else [],
     }
 
 
@@ -211,7 +219,7 @@ async def verify_role_presentation(
         holder_claim = unverified.get("holder", unverified.get("iss"))
         if isinstance(holder_claim, str):
             await verifier.resolver.resolve(holder_claim)
-        holder, nonce, creds = verify_vp_jwt(token, verifier.resolver, audience=audience_did)
+        holder, nonce, creds = verify_vp_jwt(token, verifier.resolver, audience=audience_did, now=verifier.clock.now())
         if not creds:
             raise CredentialRejected("presentation holds no credential", reason=RejectReason.ROLE)
         for c in creds:
@@ -295,7 +303,9 @@ class DcpParticipantVerifier:
         _h, unverified = peek(token)
         if isinstance(unverified.get("iss"), str):
             await self.verifier.resolver.resolve(unverified["iss"])
-        si = verify_self_issued_token(token, audience=self.identity.did, resolver=self.verifier.resolver)
+        si = verify_self_issued_token(
+            token, audience=self.identity.did, resolver=self.verifier.resolver, now=self.verifier.clock.now()
+        )
         hit = self._verified.get(si.did)
         if hit is not None and hit[0] > self._clock():
             return hit[1]
@@ -317,7 +327,7 @@ class DcpParticipantVerifier:
             raise CredentialRejected(f"{si.did} publishes no CredentialService", reason=RejectReason.DID_RESOLUTION)
         url = endpoint.rstrip("/") + "/presentations/query"
         self.verifier.resolver.fetcher.check_url(url)
-        ask = issue_self_issued_token(self.identity, audience=si.did, bpn=self.bpn)
+        ask = issue_self_issued_token(self.identity, audience=si.did, bpn=self.bpn, now=self.verifier.clock.now())
         try:
             resp = await self.client.post(
                 url,
@@ -338,7 +348,9 @@ class DcpParticipantVerifier:
         frameworks: list[Verification] = []
         refused: dict[str, str] = {}
         for vp in body.get("presentation", []):
-            holder, nonce, creds = verify_vp_jwt(vp, self.verifier.resolver, audience=self.identity.did)
+            holder, nonce, creds = verify_vp_jwt(
+                vp, self.verifier.resolver, audience=self.identity.did, now=self.verifier.clock.now()
+            )
             if holder != si.did or nonce != peek(ask)[1]["jti"]:
                 raise CredentialRejected(
                     "presentation is not the caller's answer to this query", reason=RejectReason.HOLDER

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from joserfc.jwk import ECKey, OKPKey
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import ConfigurationError
 
 __all__ = [
@@ -161,7 +162,7 @@ def rotate_key(folder: Path, identity: NodeIdentity, alg: str = "Ed25519") -> Ke
     kept (ten years, Art. 77(8) of Regulation (EU) 2023/1542); signatures dated after it are
     refused.
     """
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     old = identity.active(alg)
     prefix = "key-ed25519-" if alg == "Ed25519" else "key-p256-"
     used = {k.kid for k in identity.keys}

@@ -18,6 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from batpass.core.clock import utc_now
 from batpass.trust._jose import peek, sign_compact, verify_compact
 from batpass.trust._keys import NodeIdentity
 from batpass.trust.errors import CredentialRejected
@@ -39,7 +40,7 @@ def sign_record(
 ) -> str:
     """A compact JWS of ``payload`` (with ``kind`` and ``signedAt``) by the node's active Ed25519 key."""
     key = identity.active("Ed25519")
-    body = {**payload, "kind": kind, "signedAt": iso(now or dt.datetime.now(dt.UTC))}
+    body = {**payload, "kind": kind, "signedAt": iso(now or utc_now())}
     return sign_compact(
         {"typ": RECORD_TYP, "kid": identity.key_id(key)},
         json.dumps(body, separators=(",", ":"), sort_keys=True).encode(),

@@ -26,6 +26,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from batpass.core.clock import utc_now
 from batpass.trust._jose import b64d, b64e, peek, sign_compact, verify_compact
 from batpass.trust._keys import KeyPair, NodeIdentity
 from batpass.trust._resolver import check_key_time
@@ -109,7 +110,7 @@ def issue_sd_jwt(
 ) -> str:
     """Issue an SD-JWT VC. ``disclosable`` lists claim paths: ``"a"``, ``"a.b"``, ``"evidence[]"``
     (each array element). ``holder_jwk`` goes to ``cnf.jwk`` (key binding)."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utc_now()
     paths = {_parse_path(p) for p in disclosable}
     disclosures: list[str] = []
     body = _make_sd(dict(claims), paths, (), disclosures)
@@ -211,7 +212,7 @@ def present_sd_jwt(
         return presented
     if not audience or not nonce:
         raise ValueError("key binding needs an audience and a nonce")
-    when = iat or dt.datetime.now(dt.UTC)
+    when = iat or utc_now()
     kb_payload = {
         "iat": int(when.timestamp()),
         "aud": audience,
@@ -333,7 +334,7 @@ def verify_sd_jwt(
     ``key_for(kid, iss)`` returns the issuer's verification method (the resolver's ``method``).
     ``nonce=None`` accepts any nonce (the caller then consumes ``result.nonce`` from its store).
     """
-    t_now = int((now or dt.datetime.now(dt.UTC)).timestamp())
+    t_now = int((now or utc_now()).timestamp())
     jwt, disclosures, kb_jwt = _split(presentation)
     header, unverified = peek(jwt)
     iss = unverified.get("iss")

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from batpass.core.clock import Clock, SystemClock, utc_now
 from batpass.trust._jose import b64d, b64e
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, GuardedFetcher
@@ -73,10 +74,17 @@ def status_entry(list_url: str, index: int, purpose: str = "revocation") -> dict
 
 
 def status_list_credential(
-    identity: NodeIdentity, *, list_url: str, bits: bytes, purpose: str = "revocation", ttl_s: int = 300
+    identity: NodeIdentity,
+    *,
+    list_url: str,
+    bits: bytes,
+    purpose: str = "revocation",
+    ttl_s: int = 300,
+    now: dt.datetime | None = None,
 ) -> str:
-    """The signed status-list credential (a ``vc+jwt``) the issuing node publishes."""
-    now = dt.datetime.now(dt.UTC)
+    """The signed status-list credential (a ``vc+jwt``) the issuing node publishes, as of ``now``
+    (default: the current time)."""
+    now = now or utc_now()
     vc = build_credential(
         issuer=identity.did,
         ctype="BitstringStatusListCredential",
@@ -91,14 +99,15 @@ def status_list_credential(
         valid_until=now + dt.timedelta(days=1),
         credential_id=list_url,
     )
-    return issue_vc_jwt(identity, vc, validate=False)
+    return issue_vc_jwt(identity, vc, validate=False, now=now)
 
 
 class StatusListCache:
     """Verifier side: fetched, signature-checked, decoded lists, kept at most ``max_age_s``.
 
     ``local`` maps list URLs this node publishes itself to a function giving the signed list, so a
-    node checks its own credentials without a network round trip.
+    node checks its own credentials without a network round trip. ``clock`` (monotonic seconds)
+    ages the cached copies; ``wall_clock`` is the time a fetched list's own validity is checked at.
     """
 
     def __init__(
@@ -109,12 +118,14 @@ class StatusListCache:
         max_age_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         local: Callable[[str], str | None] | None = None,
+        wall_clock: Clock = SystemClock(),
     ) -> None:
         self.resolver = resolver
         self.fetcher = fetcher or resolver.fetcher
         self.max_age_s = max_age_s
         self._clock = clock
         self._local = local
+        self._wall_clock = wall_clock
         self._lists: dict[str, tuple[float, str, str, bytes]] = {}  # url → (at, issuer, purpose, bits)
 
     def now(self) -> float:
@@ -128,7 +139,7 @@ class StatusListCache:
             self._lists.pop(url, None)
 
     def _accept(self, url: str, token: str) -> tuple[float, str, str, bytes]:
-        _, vc = verify_vc_jwt(token, self.resolver, check_schema=False)
+        _, vc = verify_vc_jwt(token, self.resolver, check_schema=False, now=self._wall_clock.now())
         subj = vc.get("credentialSubject", {})
         if "BitstringStatusListCredential" not in vc.get("type", []) or subj.get("type") != "BitstringStatusList":
             raise CredentialRejected(

@@ -113,15 +113,15 @@ def _pin_payload(pin: PinnedKey) -> dict[str, Any]:
     }
 
 
-def pin_values(identity: NodeIdentity, pin: PinnedKey) -> dict[str, Any]:
-    """The row of a pinned key, with the node's signed record of it."""
+def pin_values(identity: NodeIdentity, pin: PinnedKey, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The row of a pinned key, with the node's signed record of it (signed at ``now``)."""
     return {
         "operator": pin.operator,
         "kid": pin.kid,
         "jwk": public_jwk(pin.jwk),
         "pinned_at": pin.pinned_at,
         "retired_at": pin.retired_at,
-        "attestation": sign_record(identity, KIND_PIN, _pin_payload(pin)),
+        "attestation": sign_record(identity, KIND_PIN, _pin_payload(pin), now=now),
     }
 
 
@@ -168,11 +168,11 @@ def read_pins(
 # --- trust lists -------------------------------------------------------------------------------
 
 
-def list_attestation(identity: NodeIdentity, tl: TrustList, jws: str) -> str:
+def list_attestation(identity: NodeIdentity, tl: TrustList, jws: str, *, now: dt.datetime | None = None) -> str:
     """The node's signed acceptance of ``jws``: a stored list is used only with it, so neither
     another list nor an older one of the same operator can be put in its place."""
     payload = {"ecosystem": tl.ecosystem, "operator": tl.operator, "sequence": tl.sequence, "jws": digest(jws)}
-    return sign_record(identity, KIND_LIST, payload)
+    return sign_record(identity, KIND_LIST, payload, now=now)
 
 
 def read_lists(
@@ -229,9 +229,9 @@ def read_lists(
 # --- recognition policy ------------------------------------------------------------------------
 
 
-def policy_attestation(identity: NodeIdentity, policy: RecognitionPolicy) -> str:
+def policy_attestation(identity: NodeIdentity, policy: RecognitionPolicy, *, now: dt.datetime | None = None) -> str:
     """The node's signed record of its own recognition policy (the node is its author)."""
-    return sign_record(identity, KIND_POLICY, {"ecosystem": policy.ecosystem, "policy": policy.to_json()})
+    return sign_record(identity, KIND_POLICY, {"ecosystem": policy.ecosystem, "policy": policy.to_json()}, now=now)
 
 
 def read_policy(
@@ -290,7 +290,15 @@ def holder_of(fmt: str, payload: Mapping[str, Any]) -> str | None:
     return sub if isinstance(sub, str) else None
 
 
-def held_attestation(identity: NodeIdentity, wallet_id: str, token: str, *, kid: str, jwk: Mapping[str, Any]) -> str:
+def held_attestation(
+    identity: NodeIdentity,
+    wallet_id: str,
+    token: str,
+    *,
+    kid: str,
+    jwk: Mapping[str, Any],
+    now: dt.datetime | None = None,
+) -> str:
     """The node's signed record of a credential it verified and keeps: the token's digest and
     the issuer key it verified with, so the token is checked again at every use, offline."""
     fmt, ctype, issuer, _h, _p = describe_credential(token)
@@ -303,7 +311,7 @@ def held_attestation(identity: NodeIdentity, wallet_id: str, token: str, *, kid:
         "kid": kid,
         "jwk": public_jwk(jwk),
     }
-    return sign_record(identity, KIND_HELD, payload)
+    return sign_record(identity, KIND_HELD, payload, now=now)
 
 
 def _verify_held(identity: NodeIdentity, row: Any) -> tuple[HeldCredential, list[Finding]]:

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import ConfigurationError
 from batpass.trust._keys import write_private_pem
 
@@ -47,7 +48,7 @@ def init_ca(folder: Path, *, name: str = "batpass federation CA", days: int = 36
     subject = x509.Name(
         [x509.NameAttribute(NameOID.COMMON_NAME, name), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "batpass")]
     )
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -98,7 +99,7 @@ def issue_node_certificate(ca: FederationCA, out_dir: Path, *, hosts: list[str],
             sans.append(x509.IPAddress(ipaddress.ip_address(h)))
         except ValueError:
             sans.append(x509.DNSName(h))
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))

@@ -24,6 +24,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput
 from batpass.trust._jose import peek, sign_compact, verify_compact
 from batpass.trust._keys import NodeIdentity
@@ -138,7 +139,7 @@ def load_trust_list(
     now: dt.datetime | None = None,
 ) -> TrustList:
     """Verify a signed trust list against the configured ``operator`` DID and parse it."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utc_now()
     jws = jws.strip()
     kid = _signing_kid(jws, operator)
     try:

@@ -24,6 +24,7 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 from pyld import jsonld
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput
 from batpass.core.ids import new_uuid7
 from batpass.trust._jose import peek, sign_compact, verify_compact
@@ -205,8 +206,10 @@ def issue_vc_jwt(
     alg: str = "Ed25519",
     validate: bool = True,
     expand: bool = True,
+    now: dt.datetime | None = None,
 ) -> str:
-    """Sign a credential as ``vc+jwt`` with the issuer's active ``alg`` key."""
+    """Sign a credential as ``vc+jwt`` with the issuer's active ``alg`` key, issued (``iat``) at
+    ``now`` (default: the current time)."""
     if vc.get("issuer") != identity.did:
         raise InvalidInput("issuer must be the signing identity's DID", field="issuer", rule="VC-JOSE-COSE §3.1.1")
     if validate:
@@ -214,7 +217,7 @@ def issue_vc_jwt(
     key = identity.active(alg)
     payload = dict(vc)
     payload["iss"] = identity.did
-    payload["iat"] = _ts(dt.datetime.now(dt.UTC))
+    payload["iat"] = _ts(now or utc_now())
     if "id" in vc:
         payload["jti"] = vc["id"]
     payload["nbf"] = _ts(parse_time(vc["validFrom"]))
@@ -263,7 +266,7 @@ def verify_vc_jwt(
 
     Returns (header, credential). Trust, recognition and status are the verifier's next steps.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utc_now()
     header, unverified = peek(token)
     issuer = unverified.get("issuer")
     if isinstance(issuer, dict):
@@ -294,10 +297,12 @@ def issue_vp_jwt(
     nonce: str,
     ttl_s: int = 300,
     alg: str | None = None,
+    now: dt.datetime | None = None,
 ) -> str:
-    """A ``vp+jwt`` enveloping ``vc+jwt``/SD-JWT credentials, bound to ``audience`` and ``nonce``."""
+    """A ``vp+jwt`` enveloping ``vc+jwt``/SD-JWT credentials, bound to ``audience`` and ``nonce``,
+    issued at ``now`` (default: the current time)."""
     key = holder.active(alg) if alg else next(k for k in reversed(holder.keys) if not k.retired)
-    now = dt.datetime.now(dt.UTC)
+    now = now or utc_now()
     envelopes = []
     for c in credentials:
         media = "application/dc+sd-jwt" if "~" in c else "application/vc+jwt"
@@ -324,7 +329,7 @@ def verify_vp_jwt(
     token: str, resolver: DidResolver, *, audience: str, now: dt.datetime | None = None
 ) -> tuple[str, str, list[str]]:
     """Check a ``vp+jwt``: holder signature, audience, period. Returns (holder, nonce, credentials)."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utc_now()
     header, unverified = peek(token)
     holder = unverified.get("holder", unverified.get("iss"))
     if not isinstance(holder, str) or unverified.get("iss", holder) != holder:

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.trust._jose import peek
 from batpass.trust._resolver import DidResolver
 from batpass.trust._sdjwt import check_sd_jwt_times, verify_sd_jwt
@@ -33,12 +34,21 @@ def vct_type(vct: str) -> str:
 
 
 class Verifier:
-    """Verifies credentials for one node: its resolver, trust registry and status cache."""
+    """Verifies credentials for one node: its resolver, trust registry and status cache, as of
+    its clock's time unless a verification names another."""
 
-    def __init__(self, resolver: DidResolver, registry: TrustRegistry, status: StatusListCache) -> None:
+    def __init__(
+        self,
+        resolver: DidResolver,
+        registry: TrustRegistry,
+        status: StatusListCache,
+        *,
+        clock: Clock = SystemClock(),
+    ) -> None:
         self.resolver = resolver
         self.registry = registry
         self.status = status
+        self.clock = clock
 
     @staticmethod
     def is_sd_jwt(token: str) -> bool:
@@ -59,7 +69,7 @@ class Verifier:
         """``status_max_age_s`` refuses status lists cached longer ago than that (they are
         fetched again); ``status_not_before`` (a status-cache clock reading) accepts copies fetched
         at or after it — :meth:`averify` uses it for the copy it has just fetched."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or self.clock.now()
         checks: list[Check] = []
         try:
             return self._verify(

@@ -14,7 +14,6 @@ from passport_testkit import (  # noqa: F401  (re-exported for the test modules)
     ITEM,
     OPERATOR,
     RESOLVER,
-    FixedClock,
     make_app,
     make_service,
     make_summary,
@@ -22,6 +21,7 @@ from passport_testkit import (  # noqa: F401  (re-exported for the test modules)
 from sqlalchemy import Engine
 
 from batpass.compliance import load_ruleset
+from batpass.core.clock import FixedClock
 from batpass.passport import MIGRATIONS_DIR, PassportRules, PassportService, load_static_product_data
 from batpass.passport.service import StaticProductData
 from batpass.trust import NodeIdentity, generate_keypair

@@ -1,10 +1,9 @@
 """Shared helpers for the passport tests (imported by conftest, property and browser tests):
-an upstream summary in the shape of docs/contracts.md, a fixed clock, a test RoleVerifier, a service and
-a minimal app mounting the passport router."""
+an upstream summary in the shape of docs/contracts.md, a test RoleVerifier, a service and a minimal
+app mounting the passport router (the fixed clock is ``batpass.core.clock.FixedClock``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,6 @@ EXAMPLE = Path(__file__).parents[3] / "src/batpass/passport/_data/example-ev-mod
 OPERATOR = "did:web:nordcell.example"
 BACKUP = "https://backup.example:8443"
 RESOLVER = "https://id.nordcell.example"
-
-
-class FixedClock:
-    def __init__(self, when: dt.datetime) -> None:
-        self.when = when
-
-    def now(self) -> dt.datetime:
-        return self.when
 
 
 def make_summary(battery: BatteryId) -> dict[str, Any]:

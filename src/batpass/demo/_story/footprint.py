@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 from rich.table import Table
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import InvariantViolation
 from batpass.core.ids import new_uuid7
 from batpass.demo._story._context import Story
@@ -262,7 +263,7 @@ def run(story: Story) -> None:
         company_ids=(f"urn:bpn:id:{bpnl}",),
         reference_period_start=PERIOD[0],
         reference_period_end=PERIOD[1],
-        created=dt.datetime.now(dt.UTC),
+        created=utc_now(),
         product_description=f"{model['model_id']} EV battery pack, {pack_kwh} kWh, {cells} cells",
         geography="DE",
         standards=("ISO14067",),

@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 from rich.table import Table
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import ConfidentialityViolation, InvariantViolation, NotFound
 from batpass.demo._story._context import Story, account_password
 from batpass.footprint import OuranosCfp, OuranosDqr, ouranos_parent_cfp, ouranos_round
@@ -572,7 +573,7 @@ def _request(
 def run(story: Story) -> None:
     api_key, ops = _onboard(story)
     hub = story.nodes[HUB]
-    due = dt.date.today() + dt.timedelta(days=30)
+    due = utc_now().astimezone().date() + dt.timedelta(days=30)  # a month from today, local date
     ssl_ctx = client_ssl_context(story.out / "ca.pem")
     with httpx.Client(base_url=hub.base_url, verify=ssl_ctx, timeout=httpx.Timeout(30.0)) as http:
         refiner = _login(http, api_key, ops["jp-refiner"])

@@ -31,6 +31,7 @@ from typing import Any
 
 from rich.table import Table
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import InvariantViolation
 from batpass.core.ids import new_uuid7
 from batpass.demo._story._context import Story, account_password
@@ -69,7 +70,7 @@ def _footprint(story: Story, product: str, name: str) -> JSON:
         company_ids=(f"urn:bpn:id:{bpnl}",),
         reference_period_start=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
         reference_period_end=dt.datetime(2025, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
-        created=dt.datetime.now(dt.UTC),
+        created=utc_now(),
         geography="CN",
         standards=("ISO14067",),
     )
@@ -156,7 +157,7 @@ def run(story: Story) -> None:
         child = {c["partsName"]: c["traceId"] for c in structure["childrenPartsModel"]}
         # found by its BPNL, as a Japanese supplier is found by its corporate number
         supplier_id = buyer.operator(open_operator_id=rep["bpnl"])["operatorId"]
-        due = dt.date.today() + dt.timedelta(days=30)
+        due = utc_now().astimezone().date() + dt.timedelta(days=30)  # a month from today, local date
         lioh, carb = (
             {
                 "child": child[part],

@@ -58,6 +58,7 @@ from urllib.parse import quote
 
 from rich.table import Table
 
+from batpass.core.clock import utc_now
 from batpass.core.errors import ConfidentialityViolation, InvariantViolation
 from batpass.demo._story._context import Story
 from batpass.ledger import MATERIALS, decode_summary
@@ -122,7 +123,7 @@ def _iso(t: dt.datetime) -> str:
 
 
 def _trust_list(story: Story, ecosystem: str, operator: str, issuers: list[JSON]) -> JSON:
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     return {
         "trustListVersion": "1.0",
         "ecosystem": ecosystem,
@@ -135,7 +136,7 @@ def _trust_list(story: Story, ecosystem: str, operator: str, issuers: list[JSON]
 
 
 def _issuer(story: Story, name: str, label: str, types: list[str]) -> JSON:
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     return {
         "did": story.node(name).did,
         "name": label,
@@ -219,7 +220,7 @@ def _issue(story: Story, issuer: str, ctype: str, subject: JSON, **extra: Any) -
 def memberships(story: Story) -> list[tuple[str, str, str]]:
     """Catena-X memberships (BPNL) and Ouranos memberships (corporate number, openOperatorId);
     each kept in its holder's wallet. Returns (issuer, holder, subject DID) rows for the table."""
-    since = _iso(dt.datetime.now(dt.UTC))
+    since = _iso(utc_now())
     rows: list[tuple[str, str, str]] = []
     for name in [n for n, r in story.nodes.items() if "catena-x" in r.node.config.profiles]:
         bpnl = story.node(name).node.config.bpnl
@@ -302,7 +303,7 @@ def _certify_cfp(story: Story) -> tuple[str, JSON, JSON]:
         "footprint": footprint,
         "declaredUnit": footprint["ghgDeclaredUnit"],
         "certificationScheme": "Ouranos battery CFP calculation rules (third-party verification)",
-        "computedAt": _iso(dt.datetime.now(dt.UTC)),
+        "computedAt": _iso(utc_now()),
     }
     issued = _issue(story, JP_OPERATOR, CFP, subject)["credential"]
     # the hub keeps it for the cell maker, next to its membership
