@@ -19,10 +19,13 @@ from batpass.passport import _sql
 from batpass.passport._chain import VersionChain, verify_version_jws
 from batpass.passport._chain import digest as token_digest
 from batpass.passport.ports import Clock, PublicKeyResolver
-from batpass.store import UnitOfWork, remember_delivery
+from batpass.store import UnitOfWork, outbox_table, remember_delivery
 from batpass.trust import CredentialRejected, KeyPair, peek, sign_compact, verify_compact
 
-__all__ = ["BackupCopies"]
+__all__ = ["BACKUP_KIND", "BackupCopies"]
+
+#: the outbox kind of a version's copy to the backup node
+BACKUP_KIND = "passport.backup"
 
 
 def _canonical(obj: Any) -> bytes:
@@ -175,6 +178,30 @@ class BackupCopies:
             what = "the copies held are not the ones signed as held (first or newest)"
             out.append(("passport_backup_heads", passport_id, what))
         return out
+
+    def status(self, passport_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Where each version's copy to the backup node stands: ``sent``, ``pending`` (being
+        retried) or ``dead`` (given up: the operator must act), with attempts and the last cause."""
+        prefix = f"passport-backup:{passport_id}:"
+        with UnitOfWork(self.engine, write=False) as uow:
+            rows = uow.conn.execute(
+                select(outbox_table).where(
+                    outbox_table.c.kind == BACKUP_KIND, outbox_table.c.idempotency_key.startswith(prefix)
+                )
+            ).all()
+        out = [
+            {
+                "version": int(r.idempotency_key.rsplit(":", 1)[1]),
+                "backupNode": r.destination.removesuffix("/v1/passports/backup"),
+                "status": r.status,
+                "attempts": r.attempts,
+                "lastError": r.last_error,
+                "nextAttemptAt": r.next_attempt_at.isoformat() if r.status == "pending" else None,
+                "sentAt": r.sent_at.isoformat() if r.sent_at else None,
+            }
+            for r in rows
+        ]
+        return sorted(out, key=lambda d: d["version"])
 
     def findings(self, conn: Connection) -> list[Finding]:
         by_passport: dict[str, list[Any]] = {}

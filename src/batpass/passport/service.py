@@ -23,11 +23,8 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]
-import yaml
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from batpass.core.errors import Conflict, IntegrityViolation, InvalidInput, NotFound
@@ -35,13 +32,13 @@ from batpass.core.findings import Finding
 from batpass.core.ids import BatteryId, new_uuid7
 from batpass.ledger import UpstreamSummary
 from batpass.passport import _sql
-from batpass.passport._backups import BackupCopies
+from batpass.passport._backups import BACKUP_KIND, BackupCopies
 from batpass.passport._chain import JWS_TYP, VersionChain, broken, verify_version_jws
 from batpass.passport._chain import digest as token_digest
+from batpass.passport._static import StaticProductData, load_static_product_data, summary_values
 from batpass.passport.errors import LifecycleViolation, NotResponsible, PassportNotFound
 from batpass.passport.model import (
     FIELDS_BY_KEY,
-    Category,
     Mandate,
     Passport,
     PassportRules,
@@ -51,9 +48,7 @@ from batpass.passport.model import (
     check_publishable,
     check_remanufacturing,
     check_scope,
-    coerce_value,
     diff_values,
-    parse_category,
     parse_values,
     readable_keys,
     tiers_for_roles,
@@ -61,12 +56,11 @@ from batpass.passport.model import (
     visible_view,
 )
 from batpass.passport.ports import Clock, PublicKeyResolver, SystemClock, UpstreamSummarySource
-from batpass.store import UnitOfWork, enqueue, outbox_table
+from batpass.store import UnitOfWork, enqueue
 from batpass.trust import NodeIdentity, sign_compact
 
-#: the outbox kind of a version's copy to the backup node, and how long it is retried (with
-#: back-off capped at a minute: about an hour and a half of attempts)
-BACKUP_KIND = "passport.backup"
+#: how long a version's copy to the backup node is retried (back-off capped at a minute: about
+#: an hour and a half of attempts)
 BACKUP_ATTEMPTS = 100
 
 __all__ = [
@@ -80,107 +74,7 @@ __all__ = [
     "verify_version_jws",
 ]
 
-_SCHEMA_PATH = Path(__file__).parent / "_data" / "static-product-data.schema.json"
-_SCHEMA: dict[str, Any] | None = None
 MANDATE_SCOPES = frozenset({"static", "dynamic", "lifecycle"})
-
-#: element symbols of the upstream summary (docs/contracts.md) and the names the passport uses
-ELEMENT_NAMES: Mapping[str, str] = {
-    "Li": "lithium",
-    "Co": "cobalt",
-    "Ni": "nickel",
-    "Mn": "manganese",
-    "C_nat": "natural graphite",
-    "C_syn": "synthetic graphite",
-    "Cu": "copper",
-    "Al": "aluminium",
-    "Pb": "lead",
-}
-
-
-def _schema() -> dict[str, Any]:
-    global _SCHEMA
-    if _SCHEMA is None:
-        _SCHEMA = json.loads(_SCHEMA_PATH.read_text(encoding="utf-8"))
-    return _SCHEMA
-
-
-@dataclass(frozen=True, slots=True)
-class StaticProductData:
-    """Model-level data of one battery model (``docs/passport-static-data.md``)."""
-
-    model_id: str
-    category: Category
-    gtin: str
-    values: Mapping[str, Any]
-
-
-def load_static_product_data(source: str | Path | Mapping[str, Any]) -> StaticProductData:
-    """Parse static product data strictly: JSON Schema first, then each data point's rule."""
-    if isinstance(source, Mapping):
-        raw: Any = source
-    else:
-        text = Path(source).read_text(encoding="utf-8") if isinstance(source, Path) else source
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InvalidInput(f"static product data is not YAML: {exc}", rule="YAML 1.1") from exc
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        path = ".".join(str(p) for p in err.absolute_path) or "(root)"
-        if path == "category" or (err.validator == "enum" and "category" in path):
-            parse_category(raw.get("category") if isinstance(raw, Mapping) else None)
-        raise InvalidInput(
-            f"{path}: {err.message}",
-            field=path,
-            rule="static-product-data.schema.json (docs/passport-static-data.md)",
-        )
-    category = parse_category(raw["category"])
-    values = parse_values(raw["values"])
-    for key, _v in values.items():
-        if FIELDS_BY_KEY[key].level.value == "item":
-            raise InvalidInput(
-                f"values.{key}: item-level data point, given per battery when the passport is built",
-                field=f"values.{key}",
-                rule=f"{FIELDS_BY_KEY[key].source} (item level)",
-            )
-    return StaticProductData(model_id=raw["model_id"], category=category, gtin=raw["gtin"], values=values)
-
-
-def summary_values(summary: UpstreamSummary | None, footprint: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Data points taken from an upstream summary (docs/contracts.md) and a footprint.
-
-    ``material_origin`` <- each element's origin by country; ``recycled_content`` <- each
-    element's recycled shares (pre/post-consumer kept apart, Art. 8); ``carbon_footprint`` and
-    ``carbon_footprint_stages`` <- the footprint given, else the summary's (``kg_co2e_per_kwh``,
-    ``stages`` in kg CO2e/kWh, a stage not provided stays absent, never zero).
-    """
-    out: dict[str, Any] = {}
-    if summary is not None:
-        origin: dict[str, Any] = {}
-        recycled: dict[str, Any] = {}
-        for sym, el in sorted(summary.elements.items()):
-            name = ELEMENT_NAMES.get(sym, sym)
-            if el.origin_by_country:
-                origin[name] = {c: float(v) for c, v in sorted(el.origin_by_country.items())}
-            recycled[name] = {"pre": float(el.recycled.pre_consumer), "post": float(el.recycled.post_consumer)}
-        if origin:
-            out["material_origin"] = origin
-        if recycled:
-            out["recycled_content"] = coerce_value(FIELDS_BY_KEY["recycled_content"], recycled)
-    fp = footprint if footprint is not None else (summary.footprint if summary is not None else None)
-    if fp:
-        total = fp.get("kg_co2e_per_kwh")
-        if total is not None:
-            out["carbon_footprint"] = Quantity(float(total), "kgCO2e/kWh")
-        stages = {k: float(v) for k, v in (fp.get("stages") or {}).items() if v is not None}
-        if stages:
-            out["carbon_footprint_stages"] = stages
-        if fp.get("study"):
-            out["carbon_footprint_study"] = fp["study"]
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -743,29 +637,10 @@ class PassportService:
         return self.backups.copies(passport_id)
 
     def backup_status(self, passport_id: uuid.UUID) -> list[dict[str, Any]]:
-        """Where each version's copy to the backup node stands: ``sent``, ``pending`` (being
-        retried) or ``dead`` (given up: the operator must act), with attempts and the last cause."""
-        prefix = f"passport-backup:{passport_id}:"
+        """Where each version's copy to the backup node stands (:meth:`BackupCopies.status`)."""
         with UnitOfWork(self.engine, write=False) as uow:
             self._require(uow.conn, passport_id)
-            rows = uow.conn.execute(
-                select(outbox_table).where(
-                    outbox_table.c.kind == BACKUP_KIND, outbox_table.c.idempotency_key.startswith(prefix)
-                )
-            ).all()
-        out = [
-            {
-                "version": int(r.idempotency_key.rsplit(":", 1)[1]),
-                "backupNode": r.destination.removesuffix("/v1/passports/backup"),
-                "status": r.status,
-                "attempts": r.attempts,
-                "lastError": r.last_error,
-                "nextAttemptAt": r.next_attempt_at.isoformat() if r.status == "pending" else None,
-                "sentAt": r.sent_at.isoformat() if r.sent_at else None,
-            }
-            for r in rows
-        ]
-        return sorted(out, key=lambda d: d["version"])
+        return self.backups.status(passport_id)
 
     # --- internals ----------------------------------------------------------------------------
 

@@ -5,10 +5,9 @@ it reaches another worker of the node. Expired entries are dropped as new ones a
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import Engine, delete, insert
 
+from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import Conflict
 from batpass.store import UnitOfWork
 from batpass.trust import _sql
@@ -21,12 +20,13 @@ __all__ = ["UsedTokens"]
 class UsedTokens:
     """The single-use register of self-issued tokens for writes."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, clock: Clock | None = None) -> None:
         self.engine = engine
+        self.clock: Clock = clock or SystemClock()
 
     def consume(self, token: SelfIssued) -> None:
         """Mark ``token`` used; a token used before is refused (401, ``nonce-replayed``)."""
-        now = dt.datetime.now(dt.UTC)
+        now = self.clock.now()
         try:
             with UnitOfWork(self.engine) as uow:
                 uow.conn.execute(delete(_sql.used_tokens).where(_sql.used_tokens.c.expires_at < now))
