@@ -88,6 +88,7 @@ def test_serve_says_where_it_listens_and_logs_each_request(two_nodes: tuple[Path
     """``batpass serve`` prints its URL, DID and profiles when it starts, then one access line per
     request with an ISO timestamp, method, path, status and duration (never the query string)."""
     import re
+    import time
 
     home, runs = two_nodes
     alpha = runs[0]
@@ -95,7 +96,9 @@ def test_serve_says_where_it_listens_and_logs_each_request(two_nodes: tuple[Path
     with httpx.Client(verify=ctx) as client:
         assert client.get(alpha.base_url + "/v1/no-such-route?secret=s3cr3t").status_code == 404
     assert alpha.log_path is not None
-    log = alpha.log_path.read_text()
+    deadline = time.monotonic() + 10  # the node writes the line after it answered
+    while "/v1/no-such-route" not in (log := alpha.log_path.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert f"serving {alpha.base_url}" in log and alpha.did in log and "profiles  catena-x" in log
     line = re.compile(
         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00 INFO +batpass\.access: 127\.0\.0\.1 GET /v1/no-such-route 404 "

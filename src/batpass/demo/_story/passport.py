@@ -29,8 +29,9 @@ over HTTPS through its public API (``/v1/passports...``, admin key = acting as t
    key) and sends it as ``Authorization: Bearer`` to ``POST /v1/passports/{new}/dynamic``. The
    car maker's node verifies the token (signature by a key in eu-recycler's DID document) and the
    passport rules accept eu-recycler as the responsible operator (Art. 77(4), (7)); the version
-   records eu-recycler's DID as its actor. The same token on the old passport, still the car
-   maker's and with no mandate for eu-recycler, is refused (403) and leaves it unchanged.
+   records eu-recycler's DID as its actor. A write to the old passport, still the car maker's and
+   with no mandate for eu-recycler, is refused (403) and leaves it unchanged. A token for a write
+   is single-use: each write asks for a fresh one.
 3. **Recycling**: one battery the scenario sends to the recycler becomes ``waste`` (the car maker,
    as producer, takes the waste EV battery back, Art. 60, and is recorded as waste operator), then
    is recycled by ``eu-recycler`` (``POST /v1/passports/{id}/recycle``): the passport ends and is
@@ -243,14 +244,18 @@ def _item(made: Mapping[str, Any] | None, bpnl: str | None) -> dict[str, Any]:
 
 def _new_operator_writes(story: Story, *, old_pid: str, new_pid: str) -> dict[str, Any]:
     """eu-recycler, responsible for the new passport, writes its dynamic data on eu-carmaker's
-    node with its own DCP self-issued token; the same token is refused on the old passport."""
+    node with its own DCP self-issued token; its write to the old passport is refused. A token
+    for a write is single-use, so each write carries a fresh one."""
     car, rec = story.node(NODE), story.node(BACKUP)
-    issued = story.call("POST", BACKUP, "/v1/auth/self-issued", json={"audience": car.did}, expect=(201,)).json()
-    auth = {"Authorization": f"Bearer {issued['token']}"}
+
+    def auth_once() -> dict[str, str]:
+        issued = story.call("POST", BACKUP, "/v1/auth/self-issued", json={"audience": car.did}, expect=(201,)).json()
+        return {"Authorization": f"Bearer {issued['token']}"}
+
     body = {"values": REPURPOSED_DYNAMIC}
     before = story.call("GET", NODE, f"/v1/passports/{old_pid}/history").json()["versions"]
     refused = story.call(
-        "POST", NODE, f"/v1/passports/{old_pid}/dynamic", admin=False, headers=auth, json=body, expect=(403,)
+        "POST", NODE, f"/v1/passports/{old_pid}/dynamic", admin=False, headers=auth_once(), json=body, expect=(403,)
     ).json()
     if story.call("GET", NODE, f"/v1/passports/{old_pid}/history").json()["versions"] != before:
         raise InvariantViolation(
@@ -258,7 +263,7 @@ def _new_operator_writes(story: Story, *, old_pid: str, new_pid: str) -> dict[st
             rule="Art. 77(4): a refused write leaves the passport and its history unchanged",
         )
     done = story.call(
-        "POST", NODE, f"/v1/passports/{new_pid}/dynamic", admin=False, headers=auth, json=body, expect=(200,)
+        "POST", NODE, f"/v1/passports/{new_pid}/dynamic", admin=False, headers=auth_once(), json=body, expect=(200,)
     ).json()
     last = story.call("GET", NODE, f"/v1/passports/{new_pid}/history").json()["versions"][-1]
     if (last["version"], last["actor"], last["change"]) != (done["version"], rec.did, "dynamic"):
