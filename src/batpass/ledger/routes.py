@@ -12,19 +12,19 @@ import dataclasses
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from batpass.core.errors import InvalidInput
 from batpass.core.summary import encode_summary
-from batpass.http import AdminKey, Ctx, problem_body
+from batpass.http import AdminKey, Ctx, Items, MassKg, RequestModel, Token, problem_body
 from batpass.ledger.errors import DoubleClaim
 from batpass.ledger.model import Lot
 from batpass.ledger.service import LedgerService
 
-__all__ = ["ClaimIn", "lot_json", "parse_event_stream", "router"]
+__all__ = ["AuthorisationIn", "ClaimIn", "lot_json", "parse_event_stream", "router"]
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
@@ -160,12 +160,26 @@ def outflows(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> list[dict[str, 
     return ctx.service(LedgerService).outflows(owner)
 
 
+class AuthorisationIn(RequestModel):
+    """An export authorisation of a strategic material (docs/ledger-events.md, "Export
+    authorisations"): shipments of ``material`` by ``holder`` to ``destinations`` up to
+    ``cap_kg`` within the validity are not outflows."""
+
+    id: str = Field(min_length=1, max_length=128, description="the authorisation's id (unique per owner)")
+    holder: Token = Field(description="who holds the authorisation (a DID)")
+    material: str = Field(min_length=1, max_length=64, description="a ledger material (batpass.ledger.MATERIALS)")
+    destinations: Items[Annotated[str, Field(min_length=2, max_length=3)]] = Field(
+        min_length=1, description="ISO 3166-1 alpha-2 codes or regions (EU, EEA)"
+    )
+    cap_kg: MassKg = Field(description="the mass the authorisation allows, in kg (> 0, finite)")
+    valid_from: Token = Field(description="RFC 3339 timestamp with zone")
+    valid_to: Token = Field(description="RFC 3339 timestamp with zone, after valid_from")
+
+
 @router.post("/authorisations", status_code=201)
-def authorise_export(
-    ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()], owner: OwnerQuery = None
-) -> dict[str, Any]:
+def authorise_export(ctx: Ctx, _: AdminKey, body: AuthorisationIn, owner: OwnerQuery = None) -> dict[str, Any]:
     """Record an export authorisation (holder, material, destinations, cap, validity)."""
-    return ctx.service(LedgerService).authorise_export(_owner(ctx, owner), body)
+    return ctx.service(LedgerService).authorise_export(_owner(ctx, owner), body.wire())
 
 
 @router.get("/double-claims")
@@ -173,7 +187,7 @@ def double_claims(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> list[dict[
     return ctx.service(LedgerService).double_claims(_owner(ctx, owner))
 
 
-class ClaimIn(BaseModel):
+class ClaimIn(RequestModel):
     """A claim of recycled content against a recovered lot's credit account (Art. 8; docs/architecture.md
     "Flows", flow 6): ``kg`` of ``element`` from ``lot``, claimed by ``claimant`` for
     ``subject`` (a battery or lot). The account is kept by the partition owning ``lot``."""
@@ -181,10 +195,12 @@ class ClaimIn(BaseModel):
     id: str = Field(min_length=1, max_length=128, description="the claim's id (idempotency key)")
     lot: str = Field(min_length=1, max_length=128, description="recovered lot whose credit account is debited")
     element: str = Field(min_length=1, max_length=16, description="Co, Li, Ni or Pb")
-    kg: float = Field(description="recycled element mass claimed (> 0)")
+    kg: MassKg = Field(description="recycled element mass claimed, in kg (> 0, finite)")
     claimant: str = Field(min_length=1, max_length=512, description="who claims (a DID)")
     subject: str = Field(min_length=1, max_length=512, description="what the claim is for (a battery id or lot)")
-    custody: str = Field(default="mass_balance", description="ISO 22095 chain-of-custody model of the claim")
+    custody: str = Field(
+        default="mass_balance", max_length=64, description="ISO 22095 chain-of-custody model of the claim"
+    )
 
 
 @router.post("/claims", status_code=201)
