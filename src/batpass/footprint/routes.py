@@ -27,7 +27,7 @@ from batpass.core.errors import BatpassError, InvalidInput
 from batpass.footprint._pact import read_pact
 from batpass.footprint.errors import OAuthError, TokenExpired
 from batpass.footprint.service import FootprintFilter, PactService, _parse_time
-from batpass.http import AdminKey, Ctx, Document, Items, OpenRequestModel, RequestModel, Token
+from batpass.http import AdminKey, Ctx, Document, Items, OpenRequestModel, RequestModel, Token, loads_json
 
 __all__ = ["ERROR_SHAPES", "router"]
 
@@ -200,7 +200,7 @@ async def events(request: Request, ctx: Ctx, client_id: PactClient) -> Starlette
     """Action Events: accept a CloudEvent (200, empty body); a RequestCreatedEvent is answered."""
     raw = await request.body()
     try:
-        event = json.loads(raw)
+        event = loads_json(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput("the event is not JSON", field="body", rule="application/cloudevents+json") from exc
     _pact(ctx).receive_event(event, client_id=client_id)

@@ -26,6 +26,7 @@ from batpass.http._errors import (
     require_json,
     validation_to_invalid_input,
 )
+from batpass.http._json import check_json, loads_json
 from batpass.http._models import (
     Document,
     FiniteFloat,
@@ -61,8 +62,10 @@ __all__ = [
     "Text",
     "Token",
     "UnsupportedMediaType",
+    "check_json",
     "get_ctx",
     "install_error_handlers",
+    "loads_json",
     "problem_body",
     "problem_response",
     "require_admin",

@@ -14,10 +14,12 @@ import datetime as dt
 import re
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from batpass.core.errors import InvalidInput
 from batpass.core.limits import MAX_ITEMS, MAX_JWS, MAX_MASS_KG, MAX_TEXT
+from batpass.http._json import check_json
 
 __all__ = [
     "Document",
@@ -46,8 +48,21 @@ Items = Annotated[list[T], Field(max_length=MAX_ITEMS)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 #: a mass in kilograms: finite, above zero, at most a billion tonnes
 MassKg = Annotated[float, Field(gt=0, le=MAX_MASS_KG, allow_inf_nan=False)]
-#: a JSON object whose schema the service checks (a standard document inside the body)
-Document = Annotated[dict[str, Any], Field(json_schema_extra={"type": "object"})]
+
+
+def _finite_document(value: dict[str, Any]) -> dict[str, Any]:
+    try:
+        check_json(value, field="(body)")
+    except InvalidInput as exc:
+        raise PydanticCustomError(
+            "finite_number", "{where}: numbers must be finite (RFC 8259 §6)", {"where": exc.field}
+        ) from None
+    return value
+
+
+#: a JSON object whose schema the service checks (a standard document inside the body); its
+#: numbers are finite
+Document = Annotated[dict[str, Any], AfterValidator(_finite_document), Field(json_schema_extra={"type": "object"})]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

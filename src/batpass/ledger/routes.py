@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -19,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from batpass.core.errors import InvalidInput
 from batpass.core.summary import encode_summary
-from batpass.http import AdminKey, Ctx, Items, MassKg, RequestModel, Token, problem_body
+from batpass.http import AdminKey, Ctx, Items, MassKg, RequestModel, Token, loads_json, problem_body
 from batpass.ledger.errors import DoubleClaim
 from batpass.ledger.model import Lot
 from batpass.ledger.service import LedgerService
@@ -43,7 +44,7 @@ def parse_event_stream(raw: bytes) -> list[Any]:
         raise InvalidInput("events body is empty", field="body", rule="a JSON array or JSON Lines of events")
     if stripped.startswith("["):
         try:
-            data = json.loads(text)
+            data = loads_json(text)
         except json.JSONDecodeError as exc:
             raise InvalidInput(
                 f"events body is not JSON: {exc.msg} at line {exc.lineno}", field="body", rule="RFC 8259"
@@ -56,7 +57,7 @@ def parse_event_stream(raw: bytes) -> list[Any]:
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
+            out.append(loads_json(line, field=f"line {n}"))
         except json.JSONDecodeError as exc:
             raise InvalidInput(
                 f"line {n}: not JSON ({exc.msg})", field=f"line {n}", rule="JSON Lines: one JSON value per line"
@@ -94,7 +95,35 @@ def lot_json(lot: Lot) -> dict[str, Any]:
     }
 
 
-@router.post("/events")
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """A JSON Schema with its local ``#/$defs/...`` references replaced by their definitions
+    (the event schema's are not recursive), so it stands alone inside the OpenAPI document."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in node.items() if k not in ("$defs", "$schema", "$id")}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+def _event_body() -> dict[str, Any]:
+    """The OpenAPI request body of ``POST /v1/ledger/events``: the event schema
+    (``ledger-event.schema.json``, docs/ledger-events.md), as a JSON array or one per line."""
+    schema = json.loads((Path(__file__).resolve().parent / "_data" / "ledger-event.schema.json").read_text("utf-8"))
+    event = _inline(schema, schema.get("$defs", {}))
+    return {
+        "required": True,
+        "description": "custody events (docs/ledger-events.md): a JSON array, or JSON Lines (one event per line)",
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": event}},
+            "application/jsonl": {"schema": event},
+        },
+    }
+
+
+@router.post("/events", openapi_extra={"requestBody": _event_body()})
 async def record_events(request: Request, ctx: Ctx, _: AdminKey) -> dict[str, Any]:
     """Record events (JSON array or JSON Lines), all or nothing; answers the RecordResult."""
     events = parse_event_stream(await request.body())
@@ -133,7 +162,7 @@ async def receive_summary(request: Request, ctx: Ctx, _: AdminKey, owner: OwnerQ
     token = raw
     if raw.startswith("{"):
         try:
-            token = json.loads(raw).get("jws", "")
+            token = loads_json(raw).get("jws", "")
         except (json.JSONDecodeError, AttributeError) as exc:
             raise InvalidInput("summary body is not JSON", field="body", rule="RFC 8259") from exc
     if not isinstance(token, str) or not token:
