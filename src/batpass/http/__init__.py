@@ -12,7 +12,9 @@ from batpass.http._context import (
     AdminKey,
     Ctx,
     NodeContext,
+    authenticate_first,
     get_ctx,
+    guard,
     require_admin,
 )
 from batpass.http._errors import (
@@ -62,8 +64,10 @@ __all__ = [
     "Text",
     "Token",
     "UnsupportedMediaType",
+    "authenticate_first",
     "check_json",
     "get_ctx",
+    "guard",
     "install_error_handlers",
     "loads_json",
     "problem_body",

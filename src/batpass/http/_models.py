@@ -44,10 +44,10 @@ Token = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 Jws = Annotated[str, Field(min_length=1, max_length=MAX_JWS)]
 #: a list of at most 10,000 items
 Items = Annotated[list[T], Field(max_length=MAX_ITEMS)]
-#: a finite number (no NaN, no Infinity)
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-#: a mass in kilograms: finite, above zero, at most a billion tonnes
-MassKg = Annotated[float, Field(gt=0, le=MAX_MASS_KG, allow_inf_nan=False)]
+#: a finite JSON number (no NaN, no Infinity; a string or a boolean is not a number)
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+#: a mass in kilograms: a finite JSON number above zero, at most a billion tonnes
+MassKg = Annotated[float, Field(strict=True, gt=0, le=MAX_MASS_KG, allow_inf_nan=False)]
 
 
 def _finite_document(value: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from batpass.core.errors import NotFound
-from batpass.http import AdminKey, Ctx, Items, RequestModel, Text, Token
+from batpass.http import AdminKey, Ctx, FiniteFloat, Items, RequestModel, Text, Token
 from batpass.participants.model import Participant
 from batpass.participants.service import ParticipantService
 
@@ -18,8 +18,8 @@ router = APIRouter(prefix="/v1/participants", tags=["participants"])
 class LocationIn(RequestModel):
     """A site's coordinates (WGS 84)."""
 
-    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    latitude: FiniteFloat = Field(ge=-90, le=90)
+    longitude: FiniteFloat = Field(ge=-180, le=180)
 
 
 class SiteIn(RequestModel):

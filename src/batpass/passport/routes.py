@@ -38,7 +38,20 @@ from starlette.responses import Response as StarletteResponse
 from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized
 from batpass.core.ids import BatteryId
 from batpass.core.limits import UNIT_RANGES
-from batpass.http import AdminKey, Ctx, Document, IsoDate, Items, Jws, NodeContext, RequestModel, Text, Token
+from batpass.http import (
+    AdminKey,
+    Ctx,
+    Document,
+    FiniteFloat,
+    IsoDate,
+    Items,
+    Jws,
+    NodeContext,
+    RequestModel,
+    Text,
+    Token,
+    guard,
+)
 from batpass.ledger import decode_summary
 from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import to_batterypass
@@ -127,10 +140,11 @@ class SecondLifeIn(RequestModel):
         alias="restoredCapacityAh",
         gt=0,
         le=UNIT_RANGES["Ah"][1],
+        strict=True,
         allow_inf_nan=False,
         description="capacity after remanufacturing, in Ah (Art. 3(1)(32): at least 90 % of the rated capacity)",
     )
-    cell_soh: Items[Annotated[float, Field(ge=_SOH[0], le=_SOH[1], allow_inf_nan=False)]] = Field(
+    cell_soh: Items[Annotated[FiniteFloat, Field(ge=_SOH[0], le=_SOH[1])]] = Field(
         default=[], alias="cellSoh", description="state of health of every cell, in % (remanufacturing: within 3 %)"
     )
     other_predecessors: Items[Token] = Field(
@@ -185,6 +199,7 @@ async def _reader(ctx: NodeContext, request: Request) -> tuple[frozenset[str], f
     return roles, tiers_for_roles(roles)
 
 
+@guard
 async def _writer(request: Request, ctx: Ctx) -> str:
     """The actor of a write: the admin key acts as this node's DID; a DCP self-issued token from
     another node acts as its verified issuer DID. Whether that DID may write is the service's call."""

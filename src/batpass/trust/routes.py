@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from starlette.responses import Response as StarletteResponse
@@ -19,10 +19,11 @@ from starlette.responses import Response as StarletteResponse
 from batpass.core.errors import BatpassError, InvalidIdentifier, InvalidInput
 from batpass.core.ids import Did
 from batpass.core.limits import MAX_JWS
-from batpass.http import AdminKey, Ctx, Document, Items, Jws, OpenRequestModel, RequestModel, Token
+from batpass.http import AdminKey, Ctx, Document, Items, Jws, OpenRequestModel, RequestModel, Token, guard
 from batpass.trust._dcp import issue_self_issued_token, verify_self_issued_token
 from batpass.trust._jose import peek
 from batpass.trust.errors import CredentialRejected
+from batpass.trust.model import SelfIssued
 from batpass.trust.service import TrustService
 
 __all__ = ["ERROR_SHAPES", "router"]
@@ -198,13 +199,12 @@ async def verify(ctx: Ctx, req: VerifyRequest) -> dict[str, Any]:
     return v.as_dict()
 
 
-@router.post("/v1/credentials/certify", status_code=201)
-async def certify(
-    ctx: Ctx, req: CertifyRequest, authorization: Annotated[str | None, Header()] = None
-) -> dict[str, Any]:
-    """A holder asks this certifier to certify a claim computed from its signed upstream
-    summary; the holder proves who it is with a self-issued token (audience = this node)."""
+@guard
+async def _holder(request: Request, ctx: Ctx) -> str:
+    """The DID of a holder asking for certification: its self-issued token (audience = this
+    node), verified before the body is read."""
     svc = _svc(ctx)
+    authorization = request.headers.get("authorization")
     if not authorization or not authorization.startswith("Bearer "):
         raise CredentialRejected(
             "Authorization: Bearer <self-issued token> required", reason="malformed", rule="DCP 1.0 §4.3"
@@ -213,10 +213,23 @@ async def certify(
     iss = peek(token)[1].get("iss")
     if isinstance(iss, str):
         await svc.resolver.resolve(iss)
-    caller = verify_self_issued_token(token, audience=svc.identity.did, resolver=svc.resolver)
+    return verify_self_issued_token(token, audience=svc.identity.did, resolver=svc.resolver).did
+
+
+@guard
+async def _query_caller(request: Request, ctx: Ctx) -> SelfIssued:
+    """The verified caller of a DCP presentation query, before its body is read."""
+    return await _svc(ctx).holder.query_caller(request.headers.get("authorization"))
+
+
+@router.post("/v1/credentials/certify", status_code=201)
+async def certify(ctx: Ctx, holder: Annotated[str, Depends(_holder)], req: CertifyRequest) -> dict[str, Any]:
+    """A holder asks this certifier to certify a claim computed from its signed upstream
+    summary; the holder proves who it is with a self-issued token (audience = this node)."""
+    svc = _svc(ctx)
     c = await svc.certify(
         req.summary,
-        holder=caller.did,
+        holder=holder,
         claim=req.claim,
         element=req.element,
         threshold=req.threshold,
@@ -320,10 +333,11 @@ def put_policy(ctx: Ctx, _admin: AdminKey, body: PolicyIn) -> dict[str, Any]:
 
 @router.post("/dcp/presentations/query")
 async def presentations_query(
-    ctx: Ctx, body: PresentationQueryIn, authorization: Annotated[str | None, Header()] = None
+    ctx: Ctx, caller: Annotated[SelfIssued, Depends(_query_caller)], body: PresentationQueryIn
 ) -> dict[str, Any]:
-    """DCP 1.0 §5.4: a provider asks this node (as holder) for a presentation."""
-    return await _svc(ctx).answer_query(authorization, body.wire())
+    """DCP 1.0 §5.4: a provider asks this node (as holder) for a presentation (the caller's
+    self-issued token is checked before the body)."""
+    return _svc(ctx).holder.answer_query_of(caller, body.wire())
 
 
 def _dcp_error(err: BatpassError) -> StarletteResponse:

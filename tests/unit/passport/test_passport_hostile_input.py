@@ -100,7 +100,7 @@ def test_non_finite_numbers_in_a_body_are_400(client: Any) -> None:
     r = client.post(
         f"/v1/passports/{client.pid}/dynamic", content=raw, headers={**ADMIN, "Content-Type": "application/json"}
     )
-    _problem(r, 400, "state_of_health")
+    assert "state_of_health.value" in _problem(r, 400, "values")["detail"]
     assert _version(client) == before
 
 
