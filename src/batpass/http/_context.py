@@ -72,6 +72,9 @@ def guard(fn: F) -> F:
     typed body; a body refused before any dependency runs (malformed JSON, another media type,
     nested too deep) is refused only after the guards passed (:func:`authenticate_first`), so a
     caller without credentials gets 401 whatever it sent."""
+    params = list(inspect.signature(fn).parameters)
+    if params != ["request", "ctx"]:
+        raise TypeError(f"a guard takes (request, ctx), {fn.__qualname__} takes {params}")
     setattr(fn, _GUARD, True)
     return fn
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from batpass.core.errors import InvalidInput
 from batpass.core.ids import BatteryId
-from batpass.core.limits import UNIT_RANGES, check_number
+from batpass.core.limits import MAX_ITEMS, MAX_TEXT, UNIT_RANGES, check_number
 from batpass.passport.errors import (
     LifecycleViolation,
     MissingMandatoryField,
@@ -768,6 +768,8 @@ def coerce_value(spec: FieldSpec, raw: Any) -> Any:
     if spec.kind in (Kind.TEXT, Kind.URL):
         if not isinstance(raw, str) or not raw.strip():
             raise bad("expected a non-empty string")
+        if len(raw) > MAX_TEXT:
+            raise bad(f"at most {MAX_TEXT} characters")
         if spec.kind is Kind.URL and not raw.startswith(("https://", "http://", "urn:")):
             raise bad("expected an https URL or URN")
         return raw
@@ -783,15 +785,21 @@ def coerce_value(spec: FieldSpec, raw: Any) -> Any:
     if spec.kind is Kind.TEXTS:
         if not isinstance(raw, (list, tuple)) or not all(isinstance(x, str) and x for x in raw):
             raise bad("expected a list of non-empty strings")
+        if len(raw) > MAX_ITEMS or any(len(x) > MAX_TEXT for x in raw):
+            raise bad(f"at most {MAX_ITEMS} strings of at most {MAX_TEXT} characters")
         return tuple(raw)
     if spec.kind is Kind.RECORDS:
         if not isinstance(raw, (list, tuple)) or not all(isinstance(x, Mapping) for x in raw):
             raise bad("expected a list of records")
+        if len(raw) > MAX_ITEMS:
+            raise bad(f"at most {MAX_ITEMS} records")
         out = []
         for rec in raw:
             for k, v in rec.items():
                 if not isinstance(k, str) or not (v is None or isinstance(v, (str, int, float, bool))):
                     raise bad(f"record entry '{k}' must map a name to a string, number or boolean")
+                if (isinstance(v, str) and len(v) > MAX_TEXT) or (isinstance(v, float) and not math.isfinite(v)):
+                    raise bad(f"record entry '{k}': text at most {MAX_TEXT} characters, numbers finite")
             out.append(dict(rec))
         return tuple(out)
     if spec.kind is Kind.MAPPING:

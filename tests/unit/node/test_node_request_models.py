@@ -256,3 +256,14 @@ def test_ledger_refusals_name_the_field_and_the_rule(hub: tuple[TestClient, str]
     claim = {"id": "c1", "lot": "L1", "element": "Co", "kg": 1e300, "claimant": did, "subject": "L1"}
     _problem(post("/v1/ledger/claims", json=claim, headers=admin), 400, "kg")
     _problem(post("/v1/ledger/claims", json={**claim, "kg": 1.0, "element": "Au"}, headers=admin), 400, "element")
+
+
+def test_a_guard_takes_the_request_and_the_context() -> None:
+    """authenticate_first calls every guard as guard(request, ctx)."""
+    from batpass.http import guard
+
+    def bad(request: Any) -> None:
+        return None
+
+    with pytest.raises(TypeError, match=r"\(request, ctx\)"):
+        guard(bad)

@@ -140,3 +140,14 @@ def test_wrong_types_and_oversized_text_name_the_field(client: Any) -> None:
     assert _problem(r, 400, "status")["rule"] == "string_too_long"
     r = client.patch(f"/v1/passports/{client.pid}", json={"values": [1, 2]}, headers=ADMIN)
     _problem(r, 400, "values")
+
+
+def test_passport_text_over_4_kib_and_non_finite_record_values_are_refused(client: Any) -> None:
+    before = _version(client)
+    r = client.patch(f"/v1/passports/{client.pid}", json={"values": {"manufacturer_name": "x" * 5000}}, headers=ADMIN)
+    assert "4096" in _problem(r, 400, "manufacturer_name")["detail"]
+    r = client.patch(
+        f"/v1/passports/{client.pid}", json={"values": {"part_numbers": [{"part": "y" * 5000}]}}, headers=ADMIN
+    )
+    _problem(r, 400, "part_numbers")
+    assert _version(client) == before
