@@ -86,10 +86,11 @@ def _deep(levels: int) -> bytes:
 
 
 BAD_BODIES = {
-    "wrong type": b"[1]",
-    "malformed JSON": b'{"bad',
-    "nested 40 deep": _deep(40),
-    "non-finite": b'{"cap_kg": NaN, "values": {"x": Infinity}}',
+    "wrong type": (b"[1]", "application/json"),
+    "malformed JSON": (b'{"bad', "application/json"),
+    "nested 40 deep": (_deep(40), "application/json"),
+    "non-finite": (b'{"cap_kg": NaN, "values": {"x": Infinity}}', "application/json"),
+    "not JSON": (b"{}", "text/plain"),
 }
 BAD_CREDENTIALS = {
     "none": {},
@@ -113,10 +114,10 @@ def test_a_bad_body_without_credentials_is_401_on_every_protected_write_route(
                 continue
             url = re.sub(r"\{[^}]+\}", "x", path)
             for method in (m for m in ops if m in WRITE):
-                for body_name, body in BAD_BODIES.items():
+                for body_name, (body, media) in BAD_BODIES.items():
                     for cred_name, headers in BAD_CREDENTIALS.items():
                         r = client.request(
-                            method.upper(), url, content=body, headers={**headers, "Content-Type": "application/json"}
+                            method.upper(), url, content=body, headers={**headers, "Content-Type": media}
                         )
                         checked += 1
                         answer = r.json() if r.content else {}
