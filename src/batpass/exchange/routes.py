@@ -38,6 +38,7 @@ _ledger = APIRouter(tags=["ledger"])
 
 _PROVIDER = "the partner's DID (its connector is found through its DID document)"
 _DSP = "the partner's Dataspace Protocol endpoint (default: the one its DID document names)"
+_URL = r"^https?://[^\s]+$"
 _READERS = "the partners (BPNLs) that may see the twin; closed to everyone else"
 
 
@@ -60,7 +61,7 @@ class BatteryPassRequestIn(RequestModel):
 
     provider: Token = Field(description=_PROVIDER)
     battery: Token = Field(description="the battery: a GS1 Digital Link URI or 01{gtin14}21{serial}")
-    dsp_endpoint: Token | None = Field(default=None, alias="dspEndpoint", description=_DSP)
+    dsp_endpoint: Token | None = Field(default=None, alias="dspEndpoint", pattern=_URL, description=_DSP)
 
 
 class PcfRequestIn(RequestModel):
@@ -68,7 +69,7 @@ class PcfRequestIn(RequestModel):
 
     provider: Token = Field(description=_PROVIDER)
     product_id: Token = Field(alias="productId", description="the supplier's product id")
-    dsp_endpoint: Token | None = Field(default=None, alias="dspEndpoint", description=_DSP)
+    dsp_endpoint: Token | None = Field(default=None, alias="dspEndpoint", pattern=_URL, description=_DSP)
 
 
 class PcfExchangeIn(PcfRequestIn):
@@ -185,7 +186,10 @@ class RemoteClaimIn(RequestModel):
         default="mass_balance", max_length=64, description="ISO 22095 chain-of-custody model of the claim"
     )
     dspEndpoint: str | None = Field(
-        default=None, max_length=2048, description="the recycler's DSP endpoint (default: its DID document)"
+        default=None,
+        max_length=2048,
+        pattern=_URL,
+        description="the recycler's DSP endpoint (default: its DID document)",
     )
 
 
