@@ -268,3 +268,32 @@ def test_a_guard_takes_the_request_and_the_context() -> None:
 
     with pytest.raises(TypeError, match=r"\(request, ctx\)"):
         guard(bad)
+
+
+def test_participant_and_connector_bodies_name_the_field(hub: tuple[TestClient, str]) -> None:
+    """Before: a site location without a longitude answered 500 (KeyError), a latitude given as
+    text 500 (ValueError); a dspEndpoint that is not a URL reached the outbound client (502)."""
+    client, key = hub
+    admin = {"X-Api-Key": key}
+    me = {"legalName": "Node One", "country": "DE", "did": client.get("/health").json()["did"]}
+    for location, field in (
+        ({"latitude": 48.1}, "sites.0.location.longitude"),
+        ({"latitude": "x", "longitude": 1}, "sites.0.location.latitude"),
+        ({"latitude": 91, "longitude": 1}, "sites.0.location.latitude"),
+    ):
+        r = client.put(
+            "/v1/participants",
+            json={**me, "sites": [{"name": "P", "country": "DE", "location": location}]},
+            headers=admin,
+        )
+        _problem(r, 400, field)
+    r = client.post(
+        "/v1/connector/pcf/requests",
+        json={"provider": "did:web:x", "productId": "p", "dspEndpoint": "x"},
+        headers=admin,
+    )
+    _problem(r, 400, "dspEndpoint")
+    r = client.post(
+        "/v1/connector/twins/batteries", json={"battery": "x", "readers": "BPNL00000003AYRE"}, headers=admin
+    )
+    _problem(r, 400, "readers")
