@@ -1,5 +1,6 @@
 """HTTP plumbing shared by every capability's router: the node context handed to routes,
-dependency aliases (context, admin key, outbound client), RFC 9457 problem details, and the
+dependency aliases (context, admin key, outbound client), the request models' base and constrained
+types (:class:`RequestModel`, limits from ``batpass.core.limits``), RFC 9457 problem details, and the
 error edge every app installs (:func:`install_error_handlers`).
 
 It knows no capability. ``node/`` builds the :class:`NodeContext` in the app's lifespan and
@@ -11,7 +12,9 @@ from batpass.http._context import (
     AdminKey,
     Ctx,
     NodeContext,
+    authenticate_first,
     get_ctx,
+    guard,
     require_admin,
 )
 from batpass.http._errors import (
@@ -25,6 +28,19 @@ from batpass.http._errors import (
     require_json,
     validation_to_invalid_input,
 )
+from batpass.http._json import check_json, loads_json
+from batpass.http._models import (
+    Document,
+    FiniteFloat,
+    IsoDate,
+    Items,
+    Jws,
+    MassKg,
+    OpenRequestModel,
+    RequestModel,
+    Text,
+    Token,
+)
 from batpass.http._problems import problem_body, problem_response
 
 __all__ = [
@@ -34,12 +50,26 @@ __all__ = [
     "AdminKey",
     "BodyLimit",
     "Ctx",
+    "Document",
     "ErrorShape",
+    "FiniteFloat",
+    "IsoDate",
+    "Items",
+    "Jws",
+    "MassKg",
     "NodeContext",
+    "OpenRequestModel",
     "PayloadTooLarge",
+    "RequestModel",
+    "Text",
+    "Token",
     "UnsupportedMediaType",
+    "authenticate_first",
+    "check_json",
     "get_ctx",
+    "guard",
     "install_error_handlers",
+    "loads_json",
     "problem_body",
     "problem_response",
     "require_admin",

@@ -168,7 +168,9 @@ class LedgerService:
             return self.identity
         ident = self._identities(owner) if self._identities is not None else None
         if ident is None:
-            raise Forbidden(f"this node keeps no signing key for owner {owner}", rule="ledger.owner.partition")
+            raise Forbidden(
+                f"this node keeps no signing key for owner {owner}", field="owner", rule="ledger.owner.partition"
+            )
         return ident
 
     def resolve_key(self, kid: str) -> Mapping[str, Any] | None:
@@ -741,7 +743,11 @@ class LedgerService:
                 select(t.authorisations.c.id).where(t.authorisations.c.owner == owner, t.authorisations.c.id == a["id"])
             ).first()
             if exists:
-                raise Conflict(f"authorisation {a['id']} already exists", rule="ledger.authorisation.unique")
+                raise Conflict(
+                    f"authorisation {a['id']} already exists",
+                    field="authorisation.id",
+                    rule="ledger.authorisation.unique",
+                )
             uow.conn.execute(
                 t.authorisations.insert().values(
                     owner=owner,
@@ -817,7 +823,9 @@ class LedgerService:
                     subject,
                 )
                 if not same:
-                    raise Conflict(f"claim {claim_id} exists with other content", rule="ledger.claim.unique")
+                    raise Conflict(
+                        f"claim {claim_id} exists with other content", field="id", rule="ledger.claim.unique"
+                    )
                 return _claim_json(prev, [])
             if credit is None:
                 raise NotFound(
