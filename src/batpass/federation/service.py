@@ -26,11 +26,19 @@ not import each other.
 - Consumer side: before answering, the node asks each direct partner (suppliers of the lots it
   received, or customers of the lots it shipped) in parallel, with at most ``concurrency`` pulls
   in flight per question (a bound per node would deadlock when a question comes back to the same
-  node round a recycling loop); concurrent askers of the same question share one computation.
+  node round a recycling loop); concurrent askers of the same question share one computation
+  (one that ends by their own deadline; a computation nobody awaits any more is cancelled, so a
+  later question never inherits what an abandoned one was waiting for).
   The partner's DSP endpoint is the ``DataService`` entry of its DID document (trust's
   resolver: allow-listed hosts, cached); one agreement and one started transfer per partner and
   asset are kept and reused. A branch that is unreachable, refuses or does not verify becomes a
   tombstone whose reason is a category (never an identity or an address); the rest stands.
+- **Deadlines, not timeouts** (:mod:`batpass.federation._deadline`): a question carries its
+  deadline (``deadline_ms``, relative, default 10 s; a query parameter of the route and of each
+  pull). Each partner is asked with what is left minus max(200 ms, 10 %) and its branch is
+  cancelled when that runs out (tombstone ``<role> deadline exceeded``); a branch that would get
+  under 300 ms is not asked. The provider counts the deadline it received from the moment the
+  question reached it and applies it to its own onward questions.
   Upstream answers are folded into the ledger (``LedgerService.receive_summary``) when their
   content differs from the stored one.
 - **Answer cache**: each node keeps its signed answer per (lot, requester) with the key of its
@@ -50,6 +58,7 @@ summaries carry shares, counts and tombstones, never supplier names, ids or quan
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -58,10 +67,11 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+import anyio
 import anyio.to_thread
 import httpx
 
@@ -83,6 +93,13 @@ from batpass.dataspace import (
     QueryAssetSource,
     TransferEnded,
     TransferRefused,
+)
+from batpass.federation._deadline import (
+    DEADLINE_FIELD,
+    DEFAULT_DEADLINE_MS,
+    Deadline,
+    deadline_reason,
+    parse_deadline_ms,
 )
 from batpass.ledger import (
     CustomerLot,
@@ -120,6 +137,7 @@ _CACHE_MAX = 4096
 #: the statuses of a DSP error message (DSP 2025-1 HTTPS bindings): a refusal of that step
 _DSP_REFUSAL = frozenset({400, 404})
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class BridgeSource(AssetSource, QueryAssetSource, Protocol):
@@ -222,6 +240,34 @@ class _Branches:
     boundary: tuple[str, ...] = ()  # upstream: supplier lots whose received summaries count
     batteries: tuple[str, ...] = ()  # downstream: own affected batteries
     affected: int = 0  # downstream: own affected lots
+
+
+@dataclass
+class _Inflight:
+    """One computation of a question, the deadline it runs to and how many askers await it."""
+
+    future: asyncio.Future[Any]
+    deadline: float
+    waiters: int = 0
+
+
+async def _within(
+    sem: asyncio.Semaphore, deadline: Deadline, role: str, ask: Callable[[dict[str, str]], Awaitable[T]]
+) -> T | str:
+    """Ask one partner (``ask(extra)``, ``extra`` passing the partner its deadline) within what
+    is left of ``deadline`` minus the margin; a branch that would get under 300 ms is not asked,
+    one still running when its budget runs out is cancelled: both are a deadline tombstone."""
+    async with sem:
+        budget = deadline.onward()
+        if budget is None:
+            return deadline_reason(role)
+        with anyio.move_on_after(budget):
+            return await ask({DEADLINE_FIELD: f"{budget * 1000:.0f}"})
+    return deadline_reason(role)
+
+
+def _deadline(deadline: Deadline | None) -> Deadline:
+    return deadline if deadline is not None else Deadline.after_ms(DEFAULT_DEADLINE_MS)
 
 
 class Refused(Exception):
@@ -450,7 +496,7 @@ class FederatedTrace:
         self._concurrency = concurrency
         self._secret = secrets.token_bytes(32)  # keys this node's battery marks (see _mark)
         # one computation per question at a time: concurrent askers of the same answer share it
-        self._inflight: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._inflight: dict[tuple[Any, ...], _Inflight] = {}
         self._customers: dict[str, CustomerLot] = {}  # shipped lot → its customer (immutable)
         self._branches: dict[tuple[str, str], _Branches] = {}
         self._up: OrderedDict[tuple[str, str], tuple[str, Upstream]] = OrderedDict()
@@ -476,21 +522,20 @@ class FederatedTrace:
     # -- consumer side --------------------------------------------------------------------------
 
     async def _ask_up(
-        self, did: str, lot: str, reported: list[float], sem: asyncio.Semaphore
+        self, did: str, lot: str, reported: list[float], extra: dict[str, str]
     ) -> tuple[str, int, UpstreamSummary] | str:
         """One supplier lot: (signed summary, tiers, summary) or the tombstone reason."""
-        async with sem:
-            try:
-                answer = await self.partners.pull(did, lot, UPSTREAM_ASSET, "supplier")
-                await self._known(did)
-                if not isinstance(answer.get("summary"), str):
-                    return "supplier's answer is not an upstream summary"
-                token = str(answer["summary"])
-                summary = verify_summary(token, self.ledger.resolve_key)
-            except Refused as r:
-                return r.reason
-            except BatpassError:
-                return "supplier's summary does not verify"
+        try:
+            answer = await self.partners.pull(did, lot, UPSTREAM_ASSET, "supplier", extra)
+            await self._known(did)
+            if not isinstance(answer.get("summary"), str):
+                return "supplier's answer is not an upstream summary"
+            token = str(answer["summary"])
+            summary = verify_summary(token, self.ledger.resolve_key)
+        except Refused as r:
+            return r.reason
+        except BatpassError:
+            return "supplier's summary does not verify"
         if summary.issuer != did or summary.subject.id != lot:
             return "supplier's summary is not about the lot it shipped"
         tiers = answer.get("tiers")
@@ -499,21 +544,20 @@ class FederatedTrace:
         return token, tiers if isinstance(tiers, int) and tiers >= 1 else 1, summary
 
     async def _ask_down(
-        self, did: str, lot: str, sem: asyncio.Semaphore, salt: str
+        self, did: str, lot: str, salt: str, extra: dict[str, str]
     ) -> tuple[str, int, dict[str, Any]] | str:
         """One customer for one shipped lot: (signed answer, tiers, answer) or the tombstone reason."""
-        async with sem:
-            try:
-                answer = await self.partners.pull(did, lot, RECALL_ASSET, "customer", {"salt": salt})
-                await self._known(did)
-                if not isinstance(answer.get("answer"), str):
-                    return "customer's answer is not a recall answer"
-                token = str(answer["answer"])
-                recall = verify_recall(token, self.ledger.resolve_key)
-            except Refused as r:
-                return r.reason
-            except BatpassError:
-                return "customer's recall answer does not verify"
+        try:
+            answer = await self.partners.pull(did, lot, RECALL_ASSET, "customer", {"salt": salt, **extra})
+            await self._known(did)
+            if not isinstance(answer.get("answer"), str):
+                return "customer's answer is not a recall answer"
+            token = str(answer["answer"])
+            recall = verify_recall(token, self.ledger.resolve_key)
+        except Refused as r:
+            return r.reason
+        except BatpassError:
+            return "customer's recall answer does not verify"
         if recall["issuer"] != did or recall["subject"].get("id") != lot:
             return "customer's recall answer is not about the lot shipped to it"
         tiers = answer.get("tiers")
@@ -613,21 +657,41 @@ class FederatedTrace:
 
     # -- upstream --------------------------------------------------------------------------------
 
-    async def _shared(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
-        """Run ``make()`` once for concurrent askers of the same question; all await its result."""
-        fut = self._inflight.get(key)
-        if fut is None:
-            fut = asyncio.ensure_future(make())
-            self._inflight[key] = fut
-            fut.add_done_callback(lambda _f: self._inflight.pop(key, None))
-        return await asyncio.shield(fut)
+    async def _shared(self, key: tuple[Any, ...], deadline: Deadline, make: Callable[[], Any]) -> Any:
+        """Run ``make()`` once for concurrent askers of the same question; all await its result.
 
-    async def upstream(self, subject: str, requester: str = "") -> Upstream:
-        """See :meth:`_upstream`; concurrent askers of one (subject, requester) share one answer."""
-        up: Upstream = await self._shared(("up", subject, requester), lambda: self._upstream(subject, requester))
+        An asker joins a running computation only if it runs to a deadline no later than its own
+        (else it starts one of its own). A computation that nobody awaits any more (its askers
+        gave up) is cancelled and forgotten: a later question must not join it and inherit what
+        it was still waiting for — a hung partner's failure reported about a partner that runs."""
+        hit = self._inflight.get(key)
+        if hit is None or hit.deadline > deadline.at:
+            hit = _Inflight(asyncio.ensure_future(make()), deadline.at)
+            self._inflight[key] = hit
+            hit.future.add_done_callback(functools.partial(self._done, key, hit))
+        hit.waiters += 1
+        try:
+            return await asyncio.shield(hit.future)
+        finally:
+            hit.waiters -= 1
+            if hit.waiters == 0 and not hit.future.done():
+                hit.future.cancel()
+                self._done(key, hit)
+
+    def _done(self, key: tuple[Any, ...], hit: _Inflight, _future: object = None) -> None:
+        if self._inflight.get(key) is hit:
+            del self._inflight[key]
+
+    async def upstream(self, subject: str, requester: str = "", *, deadline: Deadline | None = None) -> Upstream:
+        """See :meth:`_upstream`; concurrent askers of one (subject, requester) share one answer.
+        ``deadline``: when the asker stops waiting (default: 10 s from now)."""
+        by = _deadline(deadline)
+        up: Upstream = await self._shared(
+            ("up", subject, requester), by, lambda: self._upstream(subject, requester, by)
+        )
         return up
 
-    async def _upstream(self, subject: str, requester: str = "") -> Upstream:
+    async def _upstream(self, subject: str, requester: str, deadline: Deadline) -> Upstream:
         """Ask the direct suppliers of ``subject`` (a lot or battery of this node), fold their
         summaries in, and return this node's summary (signed) with its tombstones; the signed
         answer is reused while its inputs are unchanged (see the module docstring)."""
@@ -636,7 +700,14 @@ class FederatedTrace:
         clock.lap("ledger")
         reported: list[float] = []
         sem = asyncio.Semaphore(self._concurrency)
-        answers = list(await asyncio.gather(*(self._ask_up(did, lot, reported, sem) for did, lot in br.partners)))
+        answers = list(
+            await asyncio.gather(
+                *(
+                    _within(sem, deadline, "supplier", functools.partial(self._ask_up, did, lot, reported))
+                    for did, lot in br.partners
+                )
+            )
+        )
         clock.lap("suppliers")
         clock.phases["slowest_supplier_own"] = max(reported, default=0.0)  # the rest: network and DSP
         key = await anyio.to_thread.run_sync(self._fold, br, answers)
@@ -678,13 +749,22 @@ class FederatedTrace:
     # -- downstream --------------------------------------------------------------------------------
 
     async def downstream(
-        self, subject: str, *, requester: str = "", lots: tuple[str, ...] = (), salt: str = ""
+        self,
+        subject: str,
+        *,
+        requester: str = "",
+        lots: tuple[str, ...] = (),
+        salt: str = "",
+        deadline: Deadline | None = None,
     ) -> Downstream:
-        """See :meth:`_downstream`; concurrent askers of one question share one answer."""
+        """See :meth:`_downstream`; concurrent askers of one question share one answer.
+        ``deadline``: when the asker stops waiting (default: 10 s from now)."""
         salt = salt or secrets.token_hex(16)
+        by = _deadline(deadline)
         down: Downstream = await self._shared(
             ("down", subject, requester, lots, salt),
-            lambda: self._downstream(subject, requester=requester, lots=lots, salt=salt),
+            by,
+            lambda: self._downstream(subject, requester=requester, lots=lots, salt=salt, deadline=by),
         )
         return down
 
@@ -694,7 +774,7 @@ class FederatedTrace:
         return hmac.new(self._secret, f"{salt}|{battery}".encode(), hashlib.sha256).hexdigest()[:32]
 
     async def _downstream(
-        self, subject: str, *, requester: str = "", lots: tuple[str, ...] = (), salt: str
+        self, subject: str, *, requester: str = "", lots: tuple[str, ...] = (), salt: str, deadline: Deadline
     ) -> Downstream:
         """Which of this node's batteries contain ``subject``, and how many its customers (asked
         through their connectors, recursively) report below. ``lots``: the node's own lots to
@@ -707,7 +787,14 @@ class FederatedTrace:
         br = await anyio.to_thread.run_sync(self._down_branches, subject, lots)
         clock.lap("ledger")
         sem = asyncio.Semaphore(self._concurrency)
-        answers = list(await asyncio.gather(*(self._ask_down(did, lot, sem, salt) for did, lot in br.partners)))
+        answers = list(
+            await asyncio.gather(
+                *(
+                    _within(sem, deadline, "customer", functools.partial(self._ask_down, did, lot, salt))
+                    for did, lot in br.partners
+                )
+            )
+        )
         clock.lap("customers")
         live = [ans if isinstance(ans, str) else [ans[1], ans[0]] for ans in answers]
         key = _digest([br.mark, list(br.lots), live, salt])
@@ -771,6 +858,8 @@ class FederatedTrace:
         lot_id = query.get("lot", "")
         if not lot_id or len(lot_id) > 128:
             raise InvalidInput("the asset needs ?lot=ID", field="lot", rule="federated trace asset query")
+        # the asker's deadline, counted from now: this node's own onward questions fit in it
+        deadline = Deadline.after_ms(parse_deadline_ms(query.get(DEADLINE_FIELD)))
         asker = await self._asker(consumer_did, query.get("delegation"))
         if key == _DOWN_KEY:
             mine = await anyio.to_thread.run_sync(self.ledger.receipts_of, self.owner, asker, lot_id)
@@ -779,12 +868,12 @@ class FederatedTrace:
             salt = query.get("salt", "")
             if len(salt) > 64 or not all(c in "0123456789abcdef" for c in salt):
                 raise InvalidInput("salt: up to 64 lower-case hex digits", field="salt", rule="recall question salt")
-            down = await self.downstream(lot_id, requester=asker, lots=tuple(mine), salt=salt)
+            down = await self.downstream(lot_id, requester=asker, lots=tuple(mine), salt=salt, deadline=deadline)
             return {"answer": down.token, "tiers": down.tiers, "ms": down.timing.get("total")}
         hidden = NotFound(f"no lot {lot_id} shipped to you", field="lot", rule="upstream summary: lots shipped to you")
         if await anyio.to_thread.run_sync(self._shipped_to, lot_id) != asker:
             raise hidden
-        up = await self.upstream(lot_id, asker)
+        up = await self.upstream(lot_id, asker, deadline=deadline)
         return {"summary": up.token, "tiers": up.tiers, "ms": up.timing.get("total")}
 
     async def _asker(self, consumer_did: str, delegation: str | None) -> str:
@@ -807,10 +896,12 @@ class FederatedTrace:
 
     # -- the requester's view -----------------------------------------------------------------
 
-    async def trace(self, subject: str) -> dict[str, Any]:
-        """The upstream federated trace of one of this node's lots or batteries, as its operator sees it."""
+    async def trace(self, subject: str, *, deadline_ms: float = DEFAULT_DEADLINE_MS) -> dict[str, Any]:
+        """The upstream federated trace of one of this node's lots or batteries, as its operator
+        sees it, answered within ``deadline_ms`` (branches still running then are tombstones)."""
         started = time.perf_counter()
-        up = await self.upstream(subject)
+        ms = parse_deadline_ms(deadline_ms)
+        up = await self.upstream(subject, deadline=Deadline.after_ms(ms))
         s = up.summary
         wire = encode_summary(s)
         tombstones = [{"tier": t.tier, "reason": t.reason} for t in s.tombstones]
@@ -827,14 +918,16 @@ class FederatedTrace:
             "high_risk_share": {el: v.high_risk_share for el, v in s.elements.items()},
             "summary": wire,
             "timing": up.timing,
+            "deadline_ms": ms,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
         }
 
-    async def recall(self, subject: str) -> dict[str, Any]:
+    async def recall(self, subject: str, *, deadline_ms: float = DEFAULT_DEADLINE_MS) -> dict[str, Any]:
         """The downstream recall trace of one of this node's lots: its own batteries containing
-        it, each direct customer's, and the count reported below them."""
+        it, each direct customer's, and the count reported below them, within ``deadline_ms``."""
         started = time.perf_counter()
-        down = await self.downstream(subject)
+        ms = parse_deadline_ms(deadline_ms)
+        down = await self.downstream(subject, deadline=Deadline.after_ms(ms))
         a = down.answer
         tombstones = [dict(t) for t in a["tombstones"]]
         return {
@@ -851,5 +944,6 @@ class FederatedTrace:
             "unreachable_customers": [{"did": d, "reason": r} for d, r in down.failed.items()],
             "answer": down.token,
             "timing": down.timing,
+            "deadline_ms": ms,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
         }
