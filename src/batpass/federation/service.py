@@ -134,6 +134,8 @@ _DOWN_KEY = "recall"
 _MEMBERSHIP = {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"}
 _GENERIC_TOMBSTONE = "a supplier lot was received without an upstream summary"
 _CACHE_MAX = 4096
+#: how much longer than the partner's deadline its pull may take (the way back)
+_PULL_GRACE_S = 1.0
 #: the statuses of a DSP error message (DSP 2025-1 HTTPS bindings): a refusal of that step
 _DSP_REFUSAL = frozenset({400, 404})
 log = logging.getLogger(__name__)
@@ -424,8 +426,12 @@ class DspPartners:
     ) -> dict[str, Any]:
         query = {**(extra or {}), "lot": lot}
         dsp, connector = await self._dsp_endpoint(did, role)
+        # the pull waits as long as the partner was given (its deadline), not the client's timeout;
+        # the asker cancels it when that runs out
+        budget = query.get(DEADLINE_FIELD)
+        timeout_s = parse_deadline_ms(budget) / 1000 + _PULL_GRACE_S if budget is not None else None
         try:
-            answer = await self.channels.pull(connector, asset, dsp, query=query)
+            answer = await self.channels.pull(connector, asset, dsp, query=query, timeout_s=timeout_s)
         except ChannelError as exc:
             if not isinstance(exc, NotEntitled):  # ask its DID document again next time
                 self._endpoints.pop(did, None)

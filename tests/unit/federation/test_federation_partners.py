@@ -72,9 +72,13 @@ class FakeChannels:
     def __init__(self, outcome: Any) -> None:
         self.outcome = outcome
         self.asked: list[tuple[str, str, str, dict[str, str]]] = []
+        self.timeouts: list[float | None] = []
 
-    async def pull(self, partner: str, asset: str, endpoint: Any, *, query: dict[str, str]) -> Any:
+    async def pull(
+        self, partner: str, asset: str, endpoint: Any, *, query: dict[str, str], timeout_s: float | None = None
+    ) -> Any:
         self.asked.append((partner, asset, endpoint, query))
+        self.timeouts.append(timeout_s)
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome
@@ -113,6 +117,10 @@ async def test_pull_asks_the_connector_named_in_the_did_document_once() -> None:
     channels.outcome = {"summary": "jws", "tiers": 2}
     await partners.pull(P, "lot-1", UPSTREAM_ASSET, "supplier")
     assert resolved == [P, P]  # a failed branch asks the DID document again
+    # a question with a deadline waits for the partner as long as it was given, not the client's 10 s
+    await partners.pull(P, "lot-1", UPSTREAM_ASSET, "supplier", {"deadline_ms": "27000"})
+    assert channels.asked[-1][3] == {"deadline_ms": "27000", "lot": "lot-1"}
+    assert channels.timeouts == [None] * 4 + [28.0]
 
 
 async def test_pull_categories_before_the_channel() -> None:
