@@ -26,9 +26,9 @@ not import each other.
 - Consumer side: before answering, the node asks each direct partner (suppliers of the lots it
   received, or customers of the lots it shipped) in parallel, with at most ``concurrency`` pulls
   in flight per question (a bound per node would deadlock when a question comes back to the same
-  node round a recycling loop); concurrent askers of the same question share one computation
-  (one that ends by their own deadline; a computation nobody awaits any more is cancelled, so a
-  later question never inherits what an abandoned one was waiting for).
+  node round a recycling loop); concurrent askers of the same question share one computation (a
+  computation nobody awaits any more is cancelled, so a later question never inherits what an
+  abandoned one was waiting for).
   The partner's DSP endpoint is the ``DataService`` entry of its DID document (trust's
   resolver: allow-listed hosts, cached); one agreement and one started transfer per partner and
   asset are kept and reused. A branch that is unreachable, refuses or does not verify becomes a
@@ -97,6 +97,7 @@ from batpass.dataspace import (
 from batpass.federation._deadline import (
     DEADLINE_FIELD,
     DEFAULT_DEADLINE_MS,
+    MIN_ASK_S,
     Deadline,
     deadline_reason,
     parse_deadline_ms,
@@ -246,10 +247,9 @@ class _Branches:
 
 @dataclass
 class _Inflight:
-    """One computation of a question, the deadline it runs to and how many askers await it."""
+    """One computation of a question and how many askers await it."""
 
     future: asyncio.Future[Any]
-    deadline: float
     waiters: int = 0
 
 
@@ -425,12 +425,22 @@ class DspPartners:
         self, did: str, lot: str, asset: str, role: str, extra: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         query = {**(extra or {}), "lot": lot}
-        dsp, connector = await self._dsp_endpoint(did, role)
-        # the pull waits as long as the partner was given (its deadline), not the client's timeout;
-        # the asker cancels it when that runs out
-        budget = query.get(DEADLINE_FIELD)
-        timeout_s = parse_deadline_ms(budget) / 1000 + _PULL_GRACE_S if budget is not None else None
+        given = query.get(DEADLINE_FIELD)
+        # the partner's deadline, counted from now (the asker cancels this pull when it runs out)
+        by = Deadline.after_ms(parse_deadline_ms(given)) if given is not None else None
+        timeout_s: float | None = None
         try:
+            dsp, connector = await self._dsp_endpoint(did, role)
+            if by is not None:
+                # the time spent finding the partner and, the first time, negotiating with it is
+                # not the partner's: it gets what is left when the question is sent, and the pull
+                # waits that long (plus the way back), not the HTTP client's timeout
+                await self.channels.open(connector, asset, dsp)
+                left = by.remaining()
+                if left < MIN_ASK_S:
+                    raise Refused(deadline_reason(role))
+                query[DEADLINE_FIELD] = f"{left * 1000:.0f}"
+                timeout_s = left + _PULL_GRACE_S
             answer = await self.channels.pull(connector, asset, dsp, query=query, timeout_s=timeout_s)
         except ChannelError as exc:
             if not isinstance(exc, NotEntitled):  # ask its DID document again next time
@@ -663,16 +673,17 @@ class FederatedTrace:
 
     # -- upstream --------------------------------------------------------------------------------
 
-    async def _shared(self, key: tuple[Any, ...], deadline: Deadline, make: Callable[[], Any]) -> Any:
-        """Run ``make()`` once for concurrent askers of the same question; all await its result.
+    async def _shared(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        """Run ``make()`` once for concurrent askers of the same question; all await its result
+        (an asker that cannot wait that long is cut by its own asker's deadline; a computation
+        per deadline instead would multiply with the paths through a DAG or a recycling loop).
 
-        An asker joins a running computation only if it runs to a deadline no later than its own
-        (else it starts one of its own). A computation that nobody awaits any more (its askers
-        gave up) is cancelled and forgotten: a later question must not join it and inherit what
-        it was still waiting for — a hung partner's failure reported about a partner that runs."""
+        A computation that nobody awaits any more (its askers gave up) is cancelled and
+        forgotten: a later question must not join it and inherit what it was still waiting for
+        — a hung partner's failure, reported about a partner that runs again."""
         hit = self._inflight.get(key)
-        if hit is None or hit.deadline > deadline.at:
-            hit = _Inflight(asyncio.ensure_future(make()), deadline.at)
+        if hit is None:
+            hit = _Inflight(asyncio.ensure_future(make()))
             self._inflight[key] = hit
             hit.future.add_done_callback(functools.partial(self._done, key, hit))
         hit.waiters += 1
@@ -692,9 +703,7 @@ class FederatedTrace:
         """See :meth:`_upstream`; concurrent askers of one (subject, requester) share one answer.
         ``deadline``: when the asker stops waiting (default: 10 s from now)."""
         by = _deadline(deadline)
-        up: Upstream = await self._shared(
-            ("up", subject, requester), by, lambda: self._upstream(subject, requester, by)
-        )
+        up: Upstream = await self._shared(("up", subject, requester), lambda: self._upstream(subject, requester, by))
         return up
 
     async def _upstream(self, subject: str, requester: str, deadline: Deadline) -> Upstream:
@@ -739,6 +748,9 @@ class FederatedTrace:
             _token, sub_tiers, received = ans
             tiers = max(tiers, sub_tiers)
             deeper.extend(Tombstone(tier=t.tier + 1, reason=t.reason) for t in received.tombstones)
+        # deeper gaps once per (tier, reason): reached by several paths through a DAG (or round a
+        # recycling loop cut by its deadline) they would otherwise multiply with the paths
+        deeper = list(dict.fromkeys(deeper))
         summary, token = await anyio.to_thread.run_sync(self._sign_up, subject, tombstones + deeper, creds)
         clock.lap("signed")
         suppliers: list[str] = []
@@ -769,7 +781,6 @@ class FederatedTrace:
         by = _deadline(deadline)
         down: Downstream = await self._shared(
             ("down", subject, requester, lots, salt),
-            by,
             lambda: self._downstream(subject, requester=requester, lots=lots, salt=salt, deadline=by),
         )
         return down
@@ -812,6 +823,7 @@ class FederatedTrace:
         failed: dict[str, str] = {}
         customers: list[dict[str, Any]] = []
         tombstones: list[dict[str, Any]] = []
+        below: list[tuple[int, str]] = []  # customers' tombstones, one tier deeper
         own = {self._mark(salt, b) for b in br.batteries}
         marks = set(own)
         tiers = 0
@@ -823,10 +835,12 @@ class FederatedTrace:
             _token, sub_tiers, got = ans
             tiers = max(tiers, sub_tiers)
             marks.update(str(m) for m in got.get("marks", []))
-            tombstones.extend({"tier": int(t["tier"]) + 1, "reason": str(t["reason"])} for t in got["tombstones"])
+            below.extend((int(t["tier"]) + 1, str(t["reason"])) for t in got["tombstones"])
             customers.append(
                 {"did": did, "lot": lot, "batteries": list(got["batteries"]), "batteries_below": got["batteriesBelow"]}
             )
+        # deeper gaps once per (tier, reason), as upstream
+        tombstones.extend({"tier": tier, "reason": reason} for tier, reason in dict.fromkeys(below))
         answer = {
             "issuer": self.owner,
             "subject": {"id": subject},

@@ -463,7 +463,24 @@ async def test_the_question_carries_its_deadline_to_the_provider(world: World) -
     world.partners.calls.clear()
     await ask(None)  # a question without a deadline: the default 10 s
     assert all(8000 <= float(c[4]["deadline_ms"]) <= 9000 for c in world.partners.calls)
-    for bad in ("0", "-5", "nan", "inf", "1e9", "ten", "60001", "9" * 40):
+    for bad in ("0", "-5", "nan", "inf", "1e9", "ten", "300001", "9" * 40):
         with pytest.raises(InvalidInput) as caught:
             await ask(bad)
         assert caught.value.field == "deadline_ms", bad
+
+
+async def test_deeper_tombstones_count_once_per_tier_and_reason(world: World) -> None:
+    """Gaps below reached by several paths (a DAG, a recycling loop cut by its deadline) do not
+    multiply with the paths: the answer stays small enough to sign and verify."""
+    cut = [{"tier": 1, "reason": "customer deadline exceeded"}] * 40 + [{"tier": 2, "reason": "customer unreachable"}]
+    world.partners.answers[(PACK, "to-pack", RECALL_ASSET)] = _recall_answer(world, PACK, "to-pack", ["m1"], cut)
+    world.partners.answers[(RECYCLER, "to-recycler", RECALL_ASSET)] = _recall_answer(
+        world, RECYCLER, "to-recycler", ["m2"], cut
+    )
+    world.partners.refusals[NICKEL] = UNREACHABLE  # not a customer: never asked in a recall
+    out = await world.trace.recall("c-co")
+    assert sorted((t["tier"], t["reason"]) for t in out["tombstones"]) == [
+        (2, "customer deadline exceeded"),
+        (3, "customer unreachable"),
+    ]
+    assert out["batteries_total"] == 2
