@@ -122,10 +122,10 @@ def test_the_cli_runs_the_federated_trace(chain: SupplyChain) -> None:
     pack = chain.nodes["pack"]
     env = dict(os.environ, BATPASS_HOME=str(pack.node.settings.home), BATPASS_ADMIN_KEY=pack.admin_key, COLUMNS="200")
     args = [sys.executable, "-m", "batpass", "trace", chain.scenario.battery_ids[7], "--federated", "--node", pack.name]
-    p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    p = subprocess.run([*args, "--deadline-ms", "8000"], env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
     out = json.loads(p.stdout)
-    assert out["mines_reached"] == 7 and int(out["hops"]) >= 5
+    assert out["mines_reached"] == 7 and int(out["hops"]) >= 5 and out["deadline_ms"] == 8000
     assert "federated origin" in p.stderr
     # the downstream question from the CLI, on the mining node: counts below, no battery ids
     mine = chain.nodes["mining"]
@@ -143,6 +143,9 @@ def test_the_cli_runs_the_federated_trace(chain: SupplyChain) -> None:
     assert d.returncode == 0, d.stderr[-2000:]
     recall = json.loads(d.stdout)
     assert recall["batteries"] == [] and int(recall["hops"]) >= 1
+    # a deadline that is not a positive number of ms within 300 s: refused before asking, exit 2
+    bad = subprocess.run([*args, "--deadline-ms", "0"], env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--deadline-ms" in bad.stderr and not bad.stdout
     # without the admin key: one line, exit 2
     env.pop("BATPASS_ADMIN_KEY")
     p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)

@@ -253,7 +253,7 @@ def trace(
         typer.Option(
             "--deadline-ms",
             min=1,
-            max=60_000,
+            max=300_000,  # batpass.federation.MAX_DEADLINE_MS
             help="with --federated: answer within this many ms (default 10000); branches still running then "
             "are tombstones with the reason 'deadline exceeded'",
         ),

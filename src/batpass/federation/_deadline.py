@@ -34,8 +34,10 @@ __all__ = [
 DEADLINE_FIELD = "deadline_ms"
 #: the deadline of a question that names none (the car maker's default; an older node's question)
 DEFAULT_DEADLINE_MS = 10_000.0
-#: the longest deadline a node accepts (a question is interactive; longer is a mistake)
-MAX_DEADLINE_MS = 60_000.0
+#: the longest deadline a node accepts. Each tier keeps 10 % for itself, so a deadline bounds how
+#: deep a question reaches: about 20 tiers at 10 s, 40 at 60 s, 55 at 300 s (less what each tier
+#: spends before asking). A recall round a recycling loop goes deep (the demo's: 37 tiers).
+MAX_DEADLINE_MS = 300_000.0
 #: each hop keeps max(MARGIN_MIN_S, MARGIN_SHARE x remainder) for itself
 MARGIN_MIN_S = 0.2
 MARGIN_SHARE = 0.1
