@@ -13,6 +13,7 @@ import pytest
 from demo_runner import DemoRun
 
 from batpass.demo._story.ledger import HOSTS
+from batpass.federation import MAX_DEADLINE_MS
 from batpass.scenario import generate
 from batpass.trust import NodeIdentity, issue_self_issued_token, load_or_create_identity
 
@@ -124,7 +125,9 @@ def test_a_recall_round_the_recycling_loop_counts_each_battery_once(fed: Fed) ->
     """The recycler asks which batteries contain a lot of cobalt it recovered mid-run: the
     question goes through the bridge into the hub (cathode, cell maker), out again to the car
     maker, back to the recycler, and round the loop again; batteries reached by several paths
-    are counted once (per-question marks), so the total is at most the demo's batteries."""
+    are counted once (per-question marks), so the total is at most the demo's batteries. The loop
+    goes 37 tiers deep: deeper than the default 10 s deadline reaches (each tier keeps 10 %), so
+    the recall asks with the longest deadline."""
     owners = {code: "did:web:" + host.replace("/", ".") + ".test" for code, host in HOSTS.items()}
     sc = generate(owners=owners, resolver=str(fed.nodes["eu-carmaker"]["base_url"]))
     recovered = [
@@ -137,7 +140,7 @@ def test_a_recall_round_the_recycling_loop_counts_each_battery_once(fed: Fed) ->
     lot = recovered[len(recovered) // 2]
     r = fed.client.get(
         fed.url("eu-recycler", "/v1/trace/federated/" + lot),
-        params={"direction": "down"},
+        params={"direction": "down", "deadline_ms": MAX_DEADLINE_MS},
         headers=fed.admin("eu-recycler"),
         timeout=120,
     )

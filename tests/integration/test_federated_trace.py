@@ -4,14 +4,18 @@ each tier asks its own suppliers through its DSP connector, recursively.
 
 Order matters: the first test runs with the precursor node stopped (nothing received yet, so no
 earlier summary stands in for it), then restarts it; the second traces the whole chain; the
-third checks what the pack node holds afterwards; the last asks the downstream recall question
-from a mine lot, records a new battery at the pack (every tier's cached answer must give way) and
-stops the pack node (a tombstone at the cell node).
+third checks what the pack node holds afterwards; then the downstream recall question from a
+mine lot, a new battery recorded at the pack (every tier's cached answer must give way) and the
+pack node stopped (a tombstone at the cell node). The last ones give the question a deadline and
+hang the precursor node (SIGSTOP), then kill it: only its branch is lost, at the deadline.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -118,10 +122,10 @@ def test_the_cli_runs_the_federated_trace(chain: SupplyChain) -> None:
     pack = chain.nodes["pack"]
     env = dict(os.environ, BATPASS_HOME=str(pack.node.settings.home), BATPASS_ADMIN_KEY=pack.admin_key, COLUMNS="200")
     args = [sys.executable, "-m", "batpass", "trace", chain.scenario.battery_ids[7], "--federated", "--node", pack.name]
-    p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    p = subprocess.run([*args, "--deadline-ms", "8000"], env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
     out = json.loads(p.stdout)
-    assert out["mines_reached"] == 7 and int(out["hops"]) >= 5
+    assert out["mines_reached"] == 7 and int(out["hops"]) >= 5 and out["deadline_ms"] == 8000
     assert "federated origin" in p.stderr
     # the downstream question from the CLI, on the mining node: counts below, no battery ids
     mine = chain.nodes["mining"]
@@ -139,6 +143,9 @@ def test_the_cli_runs_the_federated_trace(chain: SupplyChain) -> None:
     assert d.returncode == 0, d.stderr[-2000:]
     recall = json.loads(d.stdout)
     assert recall["batteries"] == [] and int(recall["hops"]) >= 1
+    # a deadline that is not a positive number of ms within 300 s: refused before asking, exit 2
+    bad = subprocess.run([*args, "--deadline-ms", "0"], env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--deadline-ms" in bad.stderr and not bad.stdout
     # without the admin key: one line, exit 2
     env.pop("BATPASS_ADMIN_KEY")
     p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
@@ -252,3 +259,90 @@ def test_downstream_recall_from_a_mine_lot_reaches_the_pack_batteries(chain: Sup
     assert down["complete"] is False and down["customers"] == []
     assert down["tombstones"] == [{"tier": 1, "reason": "customer unreachable"}]
     assert down["unreachable_customers"] == [{"did": pack.did, "reason": "customer unreachable"}]
+
+
+# -- deadlines, not timeouts ---------------------------------------------------------------------
+
+DEADLINE = "supplier deadline exceeded"
+#: the question's deadline, and how much longer than it a loaded machine may take to answer
+#: (the structure is asserted, not the timing; before deadlines the answer took the 10 s timeout)
+WITHIN_MS, SLACK_S = 3000, 6.0
+
+
+def _timed(chain: SupplyChain, battery: str, deadline_ms: float) -> tuple[float, dict[str, Any]]:
+    pack = chain.nodes["pack"]
+    started = time.monotonic()
+    with chain.client() as c:
+        r = c.get(
+            pack.base_url + "/v1/trace/federated/" + quote(battery, safe=""),
+            params={"deadline_ms": deadline_ms},
+            headers=pack.admin_headers(),
+        )
+    took = time.monotonic() - started
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return took, out
+
+
+def _tiers(out: dict[str, Any]) -> list[tuple[int, str]]:
+    return sorted((int(t["tier"]), str(t["reason"])) for t in out["tombstones"])
+
+
+def _healthy_branches_stand(chain: SupplyChain, out: dict[str, Any]) -> None:
+    """With the precursor branch lost: the cell node still answers for the pack (one hop less
+    than the whole chain: cells, cathode, refining, mines), lithium and graphite still reach
+    their mines, and the pack's only direct supplier is not reported unreachable."""
+    assert out["path"] == [chain.nodes["pack"].did, chain.nodes["cells"].did]
+    assert out["hops"] == 4 and out["unreachable_suppliers"] == []
+    shares = out["shares_by_country"]
+    assert set(shares["Li"]) == {"CL", "AU"} and set(shares["C_nat"]) == {"MZ"}
+
+
+def test_a_hung_supplier_loses_only_its_branch_at_the_deadline(chain: SupplyChain) -> None:
+    battery = chain.scenario.battery_ids[6]
+    whole = _trace(chain, battery)  # every node up: only the foil supplier outside the dataspace
+    assert whole["hops"] == 5 and all(t == {"tier": 2, "reason": OUTSIDE} for t in whole["tombstones"])
+    precursor = chain.nodes["precursor"]
+    assert precursor.process is not None
+    os.kill(precursor.process.pid, signal.SIGSTOP)  # hung, not dead: it accepts and never answers
+    try:
+        took, hung = _timed(chain, battery, WITHIN_MS)
+    finally:
+        os.kill(precursor.process.pid, signal.SIGCONT)
+    # exactly the hung branch is a tombstone: the cathode node's supplier, tier 3 from the pack
+    assert _tiers(hung) == sorted([*_tiers(whole), (3, DEADLINE)]), hung["tombstones"]
+    _healthy_branches_stand(chain, hung)
+    assert hung["deadline_ms"] == WITHIN_MS and took < WITHIN_MS / 1000 + SLACK_S, took
+    # the next trace asks every node afresh: complete again, no running node reported unreachable
+    again = _trace(chain, battery)
+    assert _tiers(again) == _tiers(whole) and again["hops"] == 5 and again["mines_reached"] == 7
+
+
+def test_a_killed_supplier_is_unreachable_and_the_rest_stands(chain: SupplyChain) -> None:
+    battery = chain.scenario.battery_ids[6]
+    precursor = chain.nodes["precursor"]
+    assert precursor.process is not None
+    precursor.process.kill()
+    precursor.process.wait(timeout=10)
+    try:
+        took, down = _timed(chain, battery, WITHIN_MS)
+    finally:
+        start_node(precursor)
+    assert _tiers(down) == sorted([(2, OUTSIDE), (3, "supplier unreachable")]), down["tombstones"]
+    _healthy_branches_stand(chain, down)
+    assert took < WITHIN_MS / 1000 + SLACK_S, took
+    again = _trace(chain, battery)
+    assert all(t == {"tier": 2, "reason": OUTSIDE} for t in again["tombstones"]) and again["hops"] == 5
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "nan", "inf", "1e9", "soon"])
+def test_an_invalid_deadline_is_refused_naming_the_field(chain: SupplyChain, bad: str) -> None:
+    pack = chain.nodes["pack"]
+    with chain.client() as c:
+        r = c.get(
+            pack.base_url + "/v1/trace/federated/" + quote(chain.scenario.battery_ids[6], safe=""),
+            params={"deadline_ms": bad},
+            headers=pack.admin_headers(),
+        )
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith("application/problem+json") and r.json()["field"] == "deadline_ms"

@@ -44,6 +44,7 @@ from batpass.core.errors import (
     UpstreamUnavailable,
 )
 from batpass.federation import (
+    DEADLINE_FIELD,
     RECALL_ASSET,
     UPSTREAM_ASSET,
     DspPartners,
@@ -70,8 +71,9 @@ ATTACHED = frozenset(
 )
 DISCLOSED = ("originByCountry", "minesReached", "custodyModels")  # asset → the source key FederatedTrace serves
 _TIMEOUT = httpx.Timeout(60.0)
-#: query parameters of a question that travel with it across the bridge (a recall's salt)
-_PASSED = frozenset({"salt"})
+#: query parameters of a question that travel with it across the bridge (a recall's salt, the
+#: question's deadline: the hub's operators and the Catena-X partner apply it to their own questions)
+_PASSED = frozenset({"salt", DEADLINE_FIELD})
 
 
 def _refusal(resp: httpx.Response, role: str) -> Refused:

@@ -63,8 +63,11 @@ def _service(name: str) -> LedgerService:
     return open_node(name).ledger_service()
 
 
-def _federated(name: str, subject: str, api_key: str | None, *, down: bool = False) -> dict[str, Any]:
-    """Ask the running node (over HTTPS, trusting its federation CA) for the recursive trace."""
+def _federated(
+    name: str, subject: str, api_key: str | None, *, down: bool = False, deadline_ms: float | None = None
+) -> dict[str, Any]:
+    """Ask the running node (over HTTPS, trusting its federation CA) for the recursive trace,
+    answered within ``deadline_ms`` (the node's default when ``None``)."""
     import httpx
 
     from batpass.core.errors import Unauthorized, UpstreamUnavailable
@@ -79,7 +82,9 @@ def _federated(name: str, subject: str, api_key: str | None, *, down: bool = Fal
     url = f"{node.base_url}/v1/trace/federated/{quote(subject, safe='')}"
     verify: Any = str(node.paths.ca_cert) if node.base_url.startswith("https") else True
     try:
-        params = {"direction": "down"} if down else None
+        params = {"direction": "down"} if down else {}
+        if deadline_ms is not None:
+            params["deadline_ms"] = str(deadline_ms)
         resp = httpx.get(url, headers={"X-Api-Key": api_key}, params=params, verify=verify, timeout=120)
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable(
@@ -243,12 +248,22 @@ def trace(
         str | None,
         typer.Option(envvar="BATPASS_ADMIN_KEY", help="the node's admin key, for --federated (stored hashed only)"),
     ] = None,
+    deadline_ms: Annotated[
+        float | None,
+        typer.Option(
+            "--deadline-ms",
+            min=1,
+            max=300_000,  # batpass.federation.MAX_DEADLINE_MS
+            help="with --federated: answer within this many ms (default 10000); branches still running then "
+            "are tombstones with the reason 'deadline exceeded'",
+        ),
+    ] = None,
 ) -> None:
     """Trace a lot or battery: origin shares per element (table on stderr), the full result as JSON
     on stdout. Local by default; ``--federated`` asks the running node to recurse tier by tier."""
     if federated:
         with _one_line_errors():
-            result = _federated(node, subject, api_key, down=down)
+            result = _federated(node, subject, api_key, down=down, deadline_ms=deadline_ms)
         if down:
             _err.print(f"{len(result.get('tombstones', []))} tombstone(s); recall answer as JSON on stdout")
         else:

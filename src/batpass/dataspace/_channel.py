@@ -174,15 +174,22 @@ class ConsumerChannels:
     # -- using a channel --------------------------------------------------------------------------
 
     async def pull(
-        self, partner: str, asset: str, endpoint: Endpoint, *, query: Mapping[str, str] | None = None
+        self,
+        partner: str,
+        asset: str,
+        endpoint: Endpoint,
+        *,
+        query: Mapping[str, str] | None = None,
+        timeout_s: float | None = None,
     ) -> Any:
         """Pull ``asset`` from ``partner`` with ``query``, negotiating once more if the provider
-        ended the transfer. Raises what :meth:`open` raises, and ``NotEntitled`` (404),
-        ``PullFailed`` or ``PartnerUnreachable`` from the data plane."""
+        ended the transfer; ``timeout_s`` replaces the HTTP client's timeout for the pull itself.
+        Raises what :meth:`open` raises, and ``NotEntitled`` (404), ``PullFailed`` or
+        ``PartnerUnreachable`` from the data plane."""
         for attempt in (0, 1):
             channel = await self.open(partner, asset, endpoint)
             try:
-                return await self.consumer.pull(channel.transfer_pid, query=query)
+                return await self.consumer.pull(channel.transfer_pid, query=query, timeout_s=timeout_s)
             except TransferEnded:
                 self.forget(partner, asset, transfer_pid=channel.transfer_pid)
                 if attempt == 1:

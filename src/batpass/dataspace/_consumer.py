@@ -560,20 +560,22 @@ class DspConsumer:
             raise InvalidInput(f"transfer '{pid}' has no data address yet (not started)", field="pid", rule=rule)
         return address, partner
 
-    async def pull(self, pid: str, *, query: Mapping[str, str] | None = None) -> Any:
+    async def pull(self, pid: str, *, query: Mapping[str, str] | None = None, timeout_s: float | None = None) -> Any:
         """Fetch the data of a started transfer; refresh the token once if it expired.
 
         ``query`` goes to the data plane as query parameters (the provider's source reads them);
+        ``timeout_s`` replaces the client's timeout for this pull (a source that takes its time,
+        such as a federated question with a long deadline);
         the transfer and its token serve any number of pulls while it is started. A refusal is
         :class:`NotEntitled` (404), :class:`TransferEnded` (401 even after a refresh: the
         provider ended the transfer) or :class:`PullFailed`; no answer is
         :class:`PartnerUnreachable`."""
         address, partner = self._started(pid, "DSP 2025-1: pull after TransferStartMessage")
         params = dict(query or {})
-        resp = await self._get(address.endpoint, address.token, params, partner)
+        resp = await self._get(address.endpoint, address.token, params, partner, timeout_s)
         if resp.status_code == 401 and address.refresh_token and address.refresh_endpoint:
             address = await self._refresh(pid, address, partner)
-            resp = await self._get(address.endpoint, address.token, params, partner)
+            resp = await self._get(address.endpoint, address.token, params, partner, timeout_s)
         if resp.status_code != 200:
             raise self._refusal(resp, "data plane", Stage.DATA_PLANE, partner)
         try:
@@ -626,9 +628,14 @@ class DspConsumer:
             resp = await send(address.token)
         return resp
 
-    async def _get(self, url: str, token: str, params: Mapping[str, str], partner: str) -> httpx.Response:
+    async def _get(
+        self, url: str, token: str, params: Mapping[str, str], partner: str, timeout_s: float | None = None
+    ) -> httpx.Response:
+        timeout = httpx.Timeout(timeout_s) if timeout_s is not None else httpx.USE_CLIENT_DEFAULT
         try:
-            return await self.client.get(url, params=dict(params), headers={"Authorization": f"Bearer {token}"})
+            return await self.client.get(
+                url, params=dict(params), headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+            )
         except httpx.HTTPError as exc:
             raise PartnerUnreachable(
                 f"data plane {url} unreachable: {type(exc).__name__}",

@@ -6,6 +6,15 @@ uses the ledger, the dataspace connector and trust, and knows nothing of the nod
 demo or the command line.
 """
 
+from batpass.federation._deadline import (
+    DEADLINE_FIELD,
+    DEFAULT_DEADLINE_MS,
+    MAX_DEADLINE_MS,
+    Deadline,
+    deadline_reason,
+    onward_budget,
+    parse_deadline_ms,
+)
 from batpass.federation.service import (
     RECALL_ASSET,
     RECALL_TYP,
@@ -24,18 +33,25 @@ from batpass.federation.service import (
 )
 
 __all__ = [
+    "DEADLINE_FIELD",
+    "DEFAULT_DEADLINE_MS",
+    "MAX_DEADLINE_MS",
     "RECALL_ASSET",
     "RECALL_TYP",
     "UPSTREAM_ASSET",
     "UPSTREAM_SOURCE",
     "BridgeSource",
+    "Deadline",
     "Downstream",
     "DspPartners",
     "FederatedTrace",
     "PartnerPort",
     "Refused",
     "Upstream",
+    "deadline_reason",
     "install_upstream_offer",
+    "onward_budget",
+    "parse_deadline_ms",
     "sign_recall",
     "verify_recall",
 ]

@@ -26,11 +26,19 @@ not import each other.
 - Consumer side: before answering, the node asks each direct partner (suppliers of the lots it
   received, or customers of the lots it shipped) in parallel, with at most ``concurrency`` pulls
   in flight per question (a bound per node would deadlock when a question comes back to the same
-  node round a recycling loop); concurrent askers of the same question share one computation.
+  node round a recycling loop); concurrent askers of the same question share one computation (a
+  computation nobody awaits any more is cancelled, so a later question never inherits what an
+  abandoned one was waiting for).
   The partner's DSP endpoint is the ``DataService`` entry of its DID document (trust's
   resolver: allow-listed hosts, cached); one agreement and one started transfer per partner and
   asset are kept and reused. A branch that is unreachable, refuses or does not verify becomes a
   tombstone whose reason is a category (never an identity or an address); the rest stands.
+- **Deadlines, not timeouts** (:mod:`batpass.federation._deadline`): a question carries its
+  deadline (``deadline_ms``, relative, default 10 s; a query parameter of the route and of each
+  pull). Each partner is asked with what is left minus max(200 ms, 10 %) and its branch is
+  cancelled when that runs out (tombstone ``<role> deadline exceeded``); a branch that would get
+  under 300 ms is not asked. The provider counts the deadline it received from the moment the
+  question reached it and applies it to its own onward questions.
   Upstream answers are folded into the ledger (``LedgerService.receive_summary``) when their
   content differs from the stored one.
 - **Answer cache**: each node keeps its signed answer per (lot, requester) with the key of its
@@ -50,6 +58,7 @@ summaries carry shares, counts and tombstones, never supplier names, ids or quan
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -58,10 +67,11 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+import anyio
 import anyio.to_thread
 import httpx
 
@@ -83,6 +93,14 @@ from batpass.dataspace import (
     QueryAssetSource,
     TransferEnded,
     TransferRefused,
+)
+from batpass.federation._deadline import (
+    DEADLINE_FIELD,
+    DEFAULT_DEADLINE_MS,
+    MIN_ASK_S,
+    Deadline,
+    deadline_reason,
+    parse_deadline_ms,
 )
 from batpass.ledger import (
     CustomerLot,
@@ -117,9 +135,12 @@ _DOWN_KEY = "recall"
 _MEMBERSHIP = {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"}
 _GENERIC_TOMBSTONE = "a supplier lot was received without an upstream summary"
 _CACHE_MAX = 4096
+#: how much longer than the partner's deadline its pull may take (the way back)
+_PULL_GRACE_S = 1.0
 #: the statuses of a DSP error message (DSP 2025-1 HTTPS bindings): a refusal of that step
 _DSP_REFUSAL = frozenset({400, 404})
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class BridgeSource(AssetSource, QueryAssetSource, Protocol):
@@ -222,6 +243,33 @@ class _Branches:
     boundary: tuple[str, ...] = ()  # upstream: supplier lots whose received summaries count
     batteries: tuple[str, ...] = ()  # downstream: own affected batteries
     affected: int = 0  # downstream: own affected lots
+
+
+@dataclass
+class _Inflight:
+    """One computation of a question and how many askers await it."""
+
+    future: asyncio.Future[Any]
+    waiters: int = 0
+
+
+async def _within(
+    sem: asyncio.Semaphore, deadline: Deadline, role: str, ask: Callable[[dict[str, str]], Awaitable[T]]
+) -> T | str:
+    """Ask one partner (``ask(extra)``, ``extra`` passing the partner its deadline) within what
+    is left of ``deadline`` minus the margin; a branch that would get under 300 ms is not asked,
+    one still running when its budget runs out is cancelled: both are a deadline tombstone."""
+    async with sem:
+        budget = deadline.onward()
+        if budget is None:
+            return deadline_reason(role)
+        with anyio.move_on_after(budget):
+            return await ask({DEADLINE_FIELD: f"{budget * 1000:.0f}"})
+    return deadline_reason(role)
+
+
+def _deadline(deadline: Deadline | None) -> Deadline:
+    return deadline if deadline is not None else Deadline.after_ms(DEFAULT_DEADLINE_MS)
 
 
 class Refused(Exception):
@@ -377,9 +425,23 @@ class DspPartners:
         self, did: str, lot: str, asset: str, role: str, extra: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         query = {**(extra or {}), "lot": lot}
-        dsp, connector = await self._dsp_endpoint(did, role)
+        given = query.get(DEADLINE_FIELD)
+        # the partner's deadline, counted from now (the asker cancels this pull when it runs out)
+        by = Deadline.after_ms(parse_deadline_ms(given)) if given is not None else None
+        timeout_s: float | None = None
         try:
-            answer = await self.channels.pull(connector, asset, dsp, query=query)
+            dsp, connector = await self._dsp_endpoint(did, role)
+            if by is not None:
+                # the time spent finding the partner and, the first time, negotiating with it is
+                # not the partner's: it gets what is left when the question is sent, and the pull
+                # waits that long (plus the way back), not the HTTP client's timeout
+                await self.channels.open(connector, asset, dsp)
+                left = by.remaining()
+                if left < MIN_ASK_S:
+                    raise Refused(deadline_reason(role))
+                query[DEADLINE_FIELD] = f"{left * 1000:.0f}"
+                timeout_s = left + _PULL_GRACE_S
+            answer = await self.channels.pull(connector, asset, dsp, query=query, timeout_s=timeout_s)
         except ChannelError as exc:
             if not isinstance(exc, NotEntitled):  # ask its DID document again next time
                 self._endpoints.pop(did, None)
@@ -450,7 +512,7 @@ class FederatedTrace:
         self._concurrency = concurrency
         self._secret = secrets.token_bytes(32)  # keys this node's battery marks (see _mark)
         # one computation per question at a time: concurrent askers of the same answer share it
-        self._inflight: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._inflight: dict[tuple[Any, ...], _Inflight] = {}
         self._customers: dict[str, CustomerLot] = {}  # shipped lot → its customer (immutable)
         self._branches: dict[tuple[str, str], _Branches] = {}
         self._up: OrderedDict[tuple[str, str], tuple[str, Upstream]] = OrderedDict()
@@ -476,21 +538,20 @@ class FederatedTrace:
     # -- consumer side --------------------------------------------------------------------------
 
     async def _ask_up(
-        self, did: str, lot: str, reported: list[float], sem: asyncio.Semaphore
+        self, did: str, lot: str, reported: list[float], extra: dict[str, str]
     ) -> tuple[str, int, UpstreamSummary] | str:
         """One supplier lot: (signed summary, tiers, summary) or the tombstone reason."""
-        async with sem:
-            try:
-                answer = await self.partners.pull(did, lot, UPSTREAM_ASSET, "supplier")
-                await self._known(did)
-                if not isinstance(answer.get("summary"), str):
-                    return "supplier's answer is not an upstream summary"
-                token = str(answer["summary"])
-                summary = verify_summary(token, self.ledger.resolve_key)
-            except Refused as r:
-                return r.reason
-            except BatpassError:
-                return "supplier's summary does not verify"
+        try:
+            answer = await self.partners.pull(did, lot, UPSTREAM_ASSET, "supplier", extra)
+            await self._known(did)
+            if not isinstance(answer.get("summary"), str):
+                return "supplier's answer is not an upstream summary"
+            token = str(answer["summary"])
+            summary = verify_summary(token, self.ledger.resolve_key)
+        except Refused as r:
+            return r.reason
+        except BatpassError:
+            return "supplier's summary does not verify"
         if summary.issuer != did or summary.subject.id != lot:
             return "supplier's summary is not about the lot it shipped"
         tiers = answer.get("tiers")
@@ -499,21 +560,20 @@ class FederatedTrace:
         return token, tiers if isinstance(tiers, int) and tiers >= 1 else 1, summary
 
     async def _ask_down(
-        self, did: str, lot: str, sem: asyncio.Semaphore, salt: str
+        self, did: str, lot: str, salt: str, extra: dict[str, str]
     ) -> tuple[str, int, dict[str, Any]] | str:
         """One customer for one shipped lot: (signed answer, tiers, answer) or the tombstone reason."""
-        async with sem:
-            try:
-                answer = await self.partners.pull(did, lot, RECALL_ASSET, "customer", {"salt": salt})
-                await self._known(did)
-                if not isinstance(answer.get("answer"), str):
-                    return "customer's answer is not a recall answer"
-                token = str(answer["answer"])
-                recall = verify_recall(token, self.ledger.resolve_key)
-            except Refused as r:
-                return r.reason
-            except BatpassError:
-                return "customer's recall answer does not verify"
+        try:
+            answer = await self.partners.pull(did, lot, RECALL_ASSET, "customer", {"salt": salt, **extra})
+            await self._known(did)
+            if not isinstance(answer.get("answer"), str):
+                return "customer's answer is not a recall answer"
+            token = str(answer["answer"])
+            recall = verify_recall(token, self.ledger.resolve_key)
+        except Refused as r:
+            return r.reason
+        except BatpassError:
+            return "customer's recall answer does not verify"
         if recall["issuer"] != did or recall["subject"].get("id") != lot:
             return "customer's recall answer is not about the lot shipped to it"
         tiers = answer.get("tiers")
@@ -614,20 +674,39 @@ class FederatedTrace:
     # -- upstream --------------------------------------------------------------------------------
 
     async def _shared(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
-        """Run ``make()`` once for concurrent askers of the same question; all await its result."""
-        fut = self._inflight.get(key)
-        if fut is None:
-            fut = asyncio.ensure_future(make())
-            self._inflight[key] = fut
-            fut.add_done_callback(lambda _f: self._inflight.pop(key, None))
-        return await asyncio.shield(fut)
+        """Run ``make()`` once for concurrent askers of the same question; all await its result
+        (an asker that cannot wait that long is cut by its own asker's deadline; a computation
+        per deadline instead would multiply with the paths through a DAG or a recycling loop).
 
-    async def upstream(self, subject: str, requester: str = "") -> Upstream:
-        """See :meth:`_upstream`; concurrent askers of one (subject, requester) share one answer."""
-        up: Upstream = await self._shared(("up", subject, requester), lambda: self._upstream(subject, requester))
+        A computation that nobody awaits any more (its askers gave up) is cancelled and
+        forgotten: a later question must not join it and inherit what it was still waiting for
+        — a hung partner's failure, reported about a partner that runs again."""
+        hit = self._inflight.get(key)
+        if hit is None:
+            hit = _Inflight(asyncio.ensure_future(make()))
+            self._inflight[key] = hit
+            hit.future.add_done_callback(functools.partial(self._done, key, hit))
+        hit.waiters += 1
+        try:
+            return await asyncio.shield(hit.future)
+        finally:
+            hit.waiters -= 1
+            if hit.waiters == 0 and not hit.future.done():
+                hit.future.cancel()
+                self._done(key, hit)
+
+    def _done(self, key: tuple[Any, ...], hit: _Inflight, _future: object = None) -> None:
+        if self._inflight.get(key) is hit:
+            del self._inflight[key]
+
+    async def upstream(self, subject: str, requester: str = "", *, deadline: Deadline | None = None) -> Upstream:
+        """See :meth:`_upstream`; concurrent askers of one (subject, requester) share one answer.
+        ``deadline``: when the asker stops waiting (default: 10 s from now)."""
+        by = _deadline(deadline)
+        up: Upstream = await self._shared(("up", subject, requester), lambda: self._upstream(subject, requester, by))
         return up
 
-    async def _upstream(self, subject: str, requester: str = "") -> Upstream:
+    async def _upstream(self, subject: str, requester: str, deadline: Deadline) -> Upstream:
         """Ask the direct suppliers of ``subject`` (a lot or battery of this node), fold their
         summaries in, and return this node's summary (signed) with its tombstones; the signed
         answer is reused while its inputs are unchanged (see the module docstring)."""
@@ -636,7 +715,14 @@ class FederatedTrace:
         clock.lap("ledger")
         reported: list[float] = []
         sem = asyncio.Semaphore(self._concurrency)
-        answers = list(await asyncio.gather(*(self._ask_up(did, lot, reported, sem) for did, lot in br.partners)))
+        answers = list(
+            await asyncio.gather(
+                *(
+                    _within(sem, deadline, "supplier", functools.partial(self._ask_up, did, lot, reported))
+                    for did, lot in br.partners
+                )
+            )
+        )
         clock.lap("suppliers")
         clock.phases["slowest_supplier_own"] = max(reported, default=0.0)  # the rest: network and DSP
         key = await anyio.to_thread.run_sync(self._fold, br, answers)
@@ -662,6 +748,9 @@ class FederatedTrace:
             _token, sub_tiers, received = ans
             tiers = max(tiers, sub_tiers)
             deeper.extend(Tombstone(tier=t.tier + 1, reason=t.reason) for t in received.tombstones)
+        # deeper gaps once per (tier, reason): reached by several paths through a DAG (or round a
+        # recycling loop cut by its deadline) they would otherwise multiply with the paths
+        deeper = list(dict.fromkeys(deeper))
         summary, token = await anyio.to_thread.run_sync(self._sign_up, subject, tombstones + deeper, creds)
         clock.lap("signed")
         suppliers: list[str] = []
@@ -678,13 +767,21 @@ class FederatedTrace:
     # -- downstream --------------------------------------------------------------------------------
 
     async def downstream(
-        self, subject: str, *, requester: str = "", lots: tuple[str, ...] = (), salt: str = ""
+        self,
+        subject: str,
+        *,
+        requester: str = "",
+        lots: tuple[str, ...] = (),
+        salt: str = "",
+        deadline: Deadline | None = None,
     ) -> Downstream:
-        """See :meth:`_downstream`; concurrent askers of one question share one answer."""
+        """See :meth:`_downstream`; concurrent askers of one question share one answer.
+        ``deadline``: when the asker stops waiting (default: 10 s from now)."""
         salt = salt or secrets.token_hex(16)
+        by = _deadline(deadline)
         down: Downstream = await self._shared(
             ("down", subject, requester, lots, salt),
-            lambda: self._downstream(subject, requester=requester, lots=lots, salt=salt),
+            lambda: self._downstream(subject, requester=requester, lots=lots, salt=salt, deadline=by),
         )
         return down
 
@@ -694,7 +791,7 @@ class FederatedTrace:
         return hmac.new(self._secret, f"{salt}|{battery}".encode(), hashlib.sha256).hexdigest()[:32]
 
     async def _downstream(
-        self, subject: str, *, requester: str = "", lots: tuple[str, ...] = (), salt: str
+        self, subject: str, *, requester: str = "", lots: tuple[str, ...] = (), salt: str, deadline: Deadline
     ) -> Downstream:
         """Which of this node's batteries contain ``subject``, and how many its customers (asked
         through their connectors, recursively) report below. ``lots``: the node's own lots to
@@ -707,7 +804,14 @@ class FederatedTrace:
         br = await anyio.to_thread.run_sync(self._down_branches, subject, lots)
         clock.lap("ledger")
         sem = asyncio.Semaphore(self._concurrency)
-        answers = list(await asyncio.gather(*(self._ask_down(did, lot, sem, salt) for did, lot in br.partners)))
+        answers = list(
+            await asyncio.gather(
+                *(
+                    _within(sem, deadline, "customer", functools.partial(self._ask_down, did, lot, salt))
+                    for did, lot in br.partners
+                )
+            )
+        )
         clock.lap("customers")
         live = [ans if isinstance(ans, str) else [ans[1], ans[0]] for ans in answers]
         key = _digest([br.mark, list(br.lots), live, salt])
@@ -719,6 +823,7 @@ class FederatedTrace:
         failed: dict[str, str] = {}
         customers: list[dict[str, Any]] = []
         tombstones: list[dict[str, Any]] = []
+        below: list[tuple[int, str]] = []  # customers' tombstones, one tier deeper
         own = {self._mark(salt, b) for b in br.batteries}
         marks = set(own)
         tiers = 0
@@ -730,10 +835,12 @@ class FederatedTrace:
             _token, sub_tiers, got = ans
             tiers = max(tiers, sub_tiers)
             marks.update(str(m) for m in got.get("marks", []))
-            tombstones.extend({"tier": int(t["tier"]) + 1, "reason": str(t["reason"])} for t in got["tombstones"])
+            below.extend((int(t["tier"]) + 1, str(t["reason"])) for t in got["tombstones"])
             customers.append(
                 {"did": did, "lot": lot, "batteries": list(got["batteries"]), "batteries_below": got["batteriesBelow"]}
             )
+        # deeper gaps once per (tier, reason), as upstream
+        tombstones.extend({"tier": tier, "reason": reason} for tier, reason in dict.fromkeys(below))
         answer = {
             "issuer": self.owner,
             "subject": {"id": subject},
@@ -771,6 +878,8 @@ class FederatedTrace:
         lot_id = query.get("lot", "")
         if not lot_id or len(lot_id) > 128:
             raise InvalidInput("the asset needs ?lot=ID", field="lot", rule="federated trace asset query")
+        # the asker's deadline, counted from now: this node's own onward questions fit in it
+        deadline = Deadline.after_ms(parse_deadline_ms(query.get(DEADLINE_FIELD)))
         asker = await self._asker(consumer_did, query.get("delegation"))
         if key == _DOWN_KEY:
             mine = await anyio.to_thread.run_sync(self.ledger.receipts_of, self.owner, asker, lot_id)
@@ -779,12 +888,12 @@ class FederatedTrace:
             salt = query.get("salt", "")
             if len(salt) > 64 or not all(c in "0123456789abcdef" for c in salt):
                 raise InvalidInput("salt: up to 64 lower-case hex digits", field="salt", rule="recall question salt")
-            down = await self.downstream(lot_id, requester=asker, lots=tuple(mine), salt=salt)
+            down = await self.downstream(lot_id, requester=asker, lots=tuple(mine), salt=salt, deadline=deadline)
             return {"answer": down.token, "tiers": down.tiers, "ms": down.timing.get("total")}
         hidden = NotFound(f"no lot {lot_id} shipped to you", field="lot", rule="upstream summary: lots shipped to you")
         if await anyio.to_thread.run_sync(self._shipped_to, lot_id) != asker:
             raise hidden
-        up = await self.upstream(lot_id, asker)
+        up = await self.upstream(lot_id, asker, deadline=deadline)
         return {"summary": up.token, "tiers": up.tiers, "ms": up.timing.get("total")}
 
     async def _asker(self, consumer_did: str, delegation: str | None) -> str:
@@ -807,10 +916,12 @@ class FederatedTrace:
 
     # -- the requester's view -----------------------------------------------------------------
 
-    async def trace(self, subject: str) -> dict[str, Any]:
-        """The upstream federated trace of one of this node's lots or batteries, as its operator sees it."""
+    async def trace(self, subject: str, *, deadline_ms: float = DEFAULT_DEADLINE_MS) -> dict[str, Any]:
+        """The upstream federated trace of one of this node's lots or batteries, as its operator
+        sees it, answered within ``deadline_ms`` (branches still running then are tombstones)."""
         started = time.perf_counter()
-        up = await self.upstream(subject)
+        ms = parse_deadline_ms(deadline_ms)
+        up = await self.upstream(subject, deadline=Deadline.after_ms(ms))
         s = up.summary
         wire = encode_summary(s)
         tombstones = [{"tier": t.tier, "reason": t.reason} for t in s.tombstones]
@@ -827,14 +938,16 @@ class FederatedTrace:
             "high_risk_share": {el: v.high_risk_share for el, v in s.elements.items()},
             "summary": wire,
             "timing": up.timing,
+            "deadline_ms": ms,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
         }
 
-    async def recall(self, subject: str) -> dict[str, Any]:
+    async def recall(self, subject: str, *, deadline_ms: float = DEFAULT_DEADLINE_MS) -> dict[str, Any]:
         """The downstream recall trace of one of this node's lots: its own batteries containing
-        it, each direct customer's, and the count reported below them."""
+        it, each direct customer's, and the count reported below them, within ``deadline_ms``."""
         started = time.perf_counter()
-        down = await self.downstream(subject)
+        ms = parse_deadline_ms(deadline_ms)
+        down = await self.downstream(subject, deadline=Deadline.after_ms(ms))
         a = down.answer
         tombstones = [dict(t) for t in a["tombstones"]]
         return {
@@ -851,5 +964,6 @@ class FederatedTrace:
             "unreachable_customers": [{"did": d, "reason": r} for d, r in down.failed.items()],
             "answer": down.token,
             "timing": down.timing,
+            "deadline_ms": ms,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
         }

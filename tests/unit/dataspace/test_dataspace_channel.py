@@ -116,6 +116,27 @@ async def test_one_journey_then_reuse(network: Any) -> None:
     assert negotiations(consumer) == 1
 
 
+async def test_a_pull_may_wait_longer_than_the_client_timeout(network: Any) -> None:
+    """A source that takes its time (a federated question with a long deadline): the pull itself
+    waits ``timeout_s``; every other request keeps the client's timeout."""
+    net, _provider, consumer, _ = network
+    seen: list[tuple[str, float | None]] = []
+    inner = net.transport()
+
+    class Recording(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            seen.append((request.url.path, request.extensions.get("timeout", {}).get("read")))
+            response: httpx.Response = await inner.handle_async_request(request)
+            return response
+
+    consumer.consumer.client = httpx.AsyncClient(transport=Recording(), timeout=httpx.Timeout(10.0))
+    channels = ConsumerChannels(consumer.consumer, timeout_s=10)
+    assert (await pumping(net, channels.pull(PROVIDER_DID, "asset-1", DSP, timeout_s=27.5)))["value"] == 42
+    assert (await channels.pull(PROVIDER_DID, "asset-1", DSP))["value"] == 42
+    assert [read for path, read in seen if path == "/api/public"] == [27.5, 10.0]
+    assert {read for path, read in seen if path != "/api/public"} == {10.0}
+
+
 async def test_concurrent_askers_share_one_journey(network: Any) -> None:
     net, _provider, consumer, _ = network
     channels = ConsumerChannels(consumer.consumer, timeout_s=10)

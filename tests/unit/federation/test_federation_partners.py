@@ -3,6 +3,7 @@ fields: the reason texts the trace has always given (tests and the demo read the
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -72,9 +73,17 @@ class FakeChannels:
     def __init__(self, outcome: Any) -> None:
         self.outcome = outcome
         self.asked: list[tuple[str, str, str, dict[str, str]]] = []
+        self.timeouts: list[float | None] = []
+        self.journey_s = 0.0  # how long opening a channel takes (the first time: the journey)
 
-    async def pull(self, partner: str, asset: str, endpoint: Any, *, query: dict[str, str]) -> Any:
+    async def open(self, partner: str, asset: str, endpoint: Any) -> None:
+        await asyncio.sleep(self.journey_s)
+
+    async def pull(
+        self, partner: str, asset: str, endpoint: Any, *, query: dict[str, str], timeout_s: float | None = None
+    ) -> Any:
         self.asked.append((partner, asset, endpoint, query))
+        self.timeouts.append(timeout_s)
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome
@@ -113,6 +122,17 @@ async def test_pull_asks_the_connector_named_in_the_did_document_once() -> None:
     channels.outcome = {"summary": "jws", "tiers": 2}
     await partners.pull(P, "lot-1", UPSTREAM_ASSET, "supplier")
     assert resolved == [P, P]  # a failed branch asks the DID document again
+    # a question with a deadline waits for the partner as long as it was given, not the client's
+    # 10 s; the time spent opening the channel (the journey) is not the partner's
+    channels.journey_s = 0.5
+    await partners.pull(P, "lot-1", UPSTREAM_ASSET, "supplier", {"deadline_ms": "27000"})
+    sent = float(channels.asked[-1][3]["deadline_ms"])
+    assert 25_000 < sent <= 26_500 and channels.asked[-1][3]["lot"] == "lot-1"
+    assert channels.timeouts[:4] == [None] * 4 and channels.timeouts[4] == pytest.approx(sent / 1000 + 1.0, abs=0.01)
+    # nothing left worth asking for once the channel is open: a deadline tombstone, not a pull
+    with pytest.raises(Refused) as late:
+        await partners.pull(P, "lot-1", UPSTREAM_ASSET, "supplier", {"deadline_ms": "700"})
+    assert late.value.reason == "supplier deadline exceeded" and len(channels.asked) == 5
 
 
 async def test_pull_categories_before_the_channel() -> None:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from sqlalchemy import Engine
 
+from batpass.core.errors import InvalidInput
 from batpass.federation import RECALL_ASSET, UPSTREAM_ASSET, FederatedTrace, PartnerPort, Refused
 from batpass.federation.service import sign_recall
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, encode_summary, sign_summary, verify_summary
@@ -127,11 +130,13 @@ class FakePartners:
         self.calls.append((did, lot, asset, role, dict(extra or {})))
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        # what this pull will come back with is settled when it is sent (a hung partner's
+        # connector gives up later, whatever happens to the partner meanwhile)
+        refusal, found = self.refusals.get(did), self.answers.get((did, lot, asset))
         try:
             await asyncio.sleep(self.delays.get(did, 0))
-            if did in self.refusals:
-                raise Refused(self.refusals[did])
-            found = self.answers.get((did, lot, asset))
+            if refusal is not None:
+                raise Refused(refusal)
             if found is None:
                 raise Refused(f"{role} refused: no answer about this lot for this node")
             return found
@@ -377,3 +382,105 @@ async def test_recall_counts_the_customers_batteries_and_tombstones_a_refusal(wo
     asked = sorted((c[0], c[1], c[2], c[3]) for c in world.partners.calls)
     assert asked == [(PACK, "to-pack", RECALL_ASSET, "customer"), (RECYCLER, "to-recycler", RECALL_ASSET, "customer")]
     assert all(len(c[4]["salt"]) == 32 for c in world.partners.calls)
+
+
+# -- deadlines, not timeouts ---------------------------------------------------------------------
+
+DEADLINE = "supplier deadline exceeded"
+
+
+def _healthy_cobalt_and_lithium(world: World) -> None:
+    world.partners.answers[(COBALT, "co-ship", UPSTREAM_ASSET)] = world.summary_of(COBALT, "co-ship")
+    world.partners.answers[(LITHIUM, "li-ship", UPSTREAM_ASSET)] = world.summary_of(LITHIUM, "li-ship")
+    world.partners.refusals.update({MANGANESE: UNREACHABLE, GRAPHITE: UNREACHABLE})
+
+
+async def test_a_hung_supplier_is_cut_at_the_deadline_and_the_healthy_branches_stand(world: World) -> None:
+    _healthy_cobalt_and_lithium(world)
+    world.partners.delays[NICKEL] = 60.0  # stopped, not dead: it never answers
+    started = time.monotonic()
+    out = await world.trace.trace("cells-1", deadline_ms=1000)
+    assert time.monotonic() - started < 5.0  # cut at about 0.8 s; generous for a loaded machine
+    assert {u["did"]: u["reason"] for u in out["unreachable_suppliers"]} == {
+        NICKEL: DEADLINE,
+        MANGANESE: UNREACHABLE,
+        GRAPHITE: UNREACHABLE,
+    }
+    assert sorted((t["tier"], t["reason"]) for t in out["tombstones"]) == sorted(
+        [
+            (1, DEADLINE),
+            (1, UNREACHABLE),
+            (1, UNREACHABLE),
+            (2, "a supplier lot was received without an upstream summary"),
+        ]
+    )
+    assert out["shares_by_country"]["Co"] == {"CD": pytest.approx(1.0)}
+    assert out["shares_by_country"]["Li"] == {"CL": pytest.approx(1.0)}
+    assert out["deadline_ms"] == 1000
+    # each supplier was asked with what was left minus max(200 ms, 10 %): at most 800 ms of 1 s
+    passed = [float(c[4]["deadline_ms"]) for c in world.partners.calls]
+    assert len(passed) == 5 and all(500 <= ms <= 800 for ms in passed), passed
+
+
+async def test_a_branch_with_under_300_ms_left_is_tombstoned_without_being_asked(world: World) -> None:
+    _healthy_cobalt_and_lithium(world)
+    out = await world.trace.trace("cells-1", deadline_ms=450)  # 450 - 200 = 250 ms: too little to ask
+    assert world.partners.calls == []
+    assert [t for t in out["tombstones"] if t["tier"] == 1] == [{"tier": 1, "reason": DEADLINE}] * 5
+
+
+async def test_a_question_after_its_asker_gave_up_is_answered_afresh(world: World) -> None:
+    """The second trace after a hung one reported a running supplier as unreachable: the first
+    question's computation outlived its asker (the customer's connector gave up) and the next
+    question joined it, inheriting the failure it was still waiting for."""
+    _healthy_cobalt_and_lithium(world)
+    # the cobalt refiner hangs; its connector will give up (as an HTTP client times out) later
+    world.partners.delays[COBALT] = 1.5
+    world.partners.refusals[COBALT] = UNREACHABLE
+    with anyio.move_on_after(0.3) as gave_up:  # the customer stops waiting for the first answer
+        await world.trace.upstream("to-pack", PACK)
+    assert gave_up.cancelled_caught
+    # the refiner is back: a new question is answered from it, not from the abandoned one
+    world.partners.delays.pop(COBALT)
+    world.partners.refusals.pop(COBALT)
+    again = await world.trace.upstream("to-pack", PACK)
+    assert NICKEL in again.failed and COBALT not in again.failed, again.failed
+    assert ("CD" in dict(again.summary.elements["Co"].origin_by_country)) is True
+
+
+async def test_the_question_carries_its_deadline_to_the_provider(world: World) -> None:
+    _healthy_cobalt_and_lithium(world)
+
+    async def ask(deadline: str | None) -> Any:
+        query = {"lot": "to-pack"} | ({"deadline_ms": deadline} if deadline is not None else {})
+        return await world.trace.query_content(
+            "lot", consumer_did=PACK, consumer_bpnl=None, agreement_id="agreement-1", query=query
+        )
+
+    answer = await ask("2000")
+    assert isinstance(answer["summary"], str) and answer["tiers"] >= 2
+    assert all(1000 <= float(c[4]["deadline_ms"]) <= 1800 for c in world.partners.calls)
+    world.partners.calls.clear()
+    await ask(None)  # a question without a deadline: the default 10 s
+    assert all(8000 <= float(c[4]["deadline_ms"]) <= 9000 for c in world.partners.calls)
+    for bad in ("0", "-5", "nan", "inf", "1e9", "ten", "300001", "9" * 40):
+        with pytest.raises(InvalidInput) as caught:
+            await ask(bad)
+        assert caught.value.field == "deadline_ms", bad
+
+
+async def test_deeper_tombstones_count_once_per_tier_and_reason(world: World) -> None:
+    """Gaps below reached by several paths (a DAG, a recycling loop cut by its deadline) do not
+    multiply with the paths: the answer stays small enough to sign and verify."""
+    cut = [{"tier": 1, "reason": "customer deadline exceeded"}] * 40 + [{"tier": 2, "reason": "customer unreachable"}]
+    world.partners.answers[(PACK, "to-pack", RECALL_ASSET)] = _recall_answer(world, PACK, "to-pack", ["m1"], cut)
+    world.partners.answers[(RECYCLER, "to-recycler", RECALL_ASSET)] = _recall_answer(
+        world, RECYCLER, "to-recycler", ["m2"], cut
+    )
+    world.partners.refusals[NICKEL] = UNREACHABLE  # not a customer: never asked in a recall
+    out = await world.trace.recall("c-co")
+    assert sorted((t["tier"], t["reason"]) for t in out["tombstones"]) == [
+        (2, "customer deadline exceeded"),
+        (3, "customer unreachable"),
+    ]
+    assert out["batteries_total"] == 2
