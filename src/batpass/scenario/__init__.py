@@ -416,7 +416,7 @@ def generate(
                 outputs=[foil],
                 receipt={
                     "from_owner": "did:web:foils.batpass.example",
-                    "from_lot": f"F-{foil['lot'][:8]}",
+                    "from_lot": f"F-{foil['lot']}",  # each delivery its own supplier lot
                     "document": f"DN-{foil['lot'][:8]}",
                 },
             )
