@@ -243,6 +243,11 @@ class _Branches:
     boundary: tuple[str, ...] = ()  # upstream: supplier lots whose received summaries count
     batteries: tuple[str, ...] = ()  # downstream: own affected batteries
     affected: int = 0  # downstream: own affected lots
+    capped: bool = False  # the own ledger's search stopped at its hop cap: the answer may lack lots
+
+
+#: the tombstone of a branch this node's own ledger search cut at its hop cap
+HOP_CAP_TOMBSTONE = "ledger hop cap reached"
 
 
 @dataclass
@@ -609,7 +614,9 @@ class FederatedTrace:
                 boundary.append(key[1])
             if key[0] != self.owner and key not in partners:
                 partners.append(key)
-        found = _Branches(mark, (str(trace["root"]["lot"]),), tuple(partners), tuple(boundary))
+        found = _Branches(
+            mark, (str(trace["root"]["lot"]),), tuple(partners), tuple(boundary), capped=trace["hop_cap_reached"]
+        )
         self._remember_branches(("up", subject), found)
         return found
 
@@ -621,8 +628,10 @@ class FederatedTrace:
         batteries: set[str] = set()
         affected: set[str] = set()
         partners: list[tuple[str, str]] = []
+        capped = False
         for lot in lots:
             trace = self.ledger.trace(self.owner, lot, direction="down")
+            capped = capped or bool(trace["hop_cap_reached"])
             batteries.update(trace["batteries"])
             shipped: list[str] = []
             for row in trace["lots"]:
@@ -634,7 +643,9 @@ class FederatedTrace:
             for sold in self.ledger.customers_of(self.owner, shipped):
                 if (sold.customer, str(sold.lot)) not in partners:
                     partners.append((sold.customer, str(sold.lot)))
-        found = _Branches(mark, lots, tuple(partners), batteries=tuple(sorted(batteries)), affected=len(affected))
+        found = _Branches(
+            mark, lots, tuple(partners), batteries=tuple(sorted(batteries)), affected=len(affected), capped=capped
+        )
         self._remember_branches(("down", key), found)
         return found
 
@@ -738,7 +749,7 @@ class FederatedTrace:
             return Upstream(hit.summary, hit.token, hit.tiers, hit.suppliers, hit.failed, clock.total())
         failed: dict[str, str] = {}
         tiers = 0
-        tombstones: list[Tombstone] = []
+        tombstones: list[Tombstone] = [Tombstone(tier=1, reason=HOP_CAP_TOMBSTONE)] if br.capped else []
         deeper: list[Tombstone] = []
         for (did, _lot), ans in zip(br.partners, answers, strict=True):
             if isinstance(ans, str):
@@ -822,7 +833,7 @@ class FederatedTrace:
             return Downstream(hit.answer, hit.token, hit.tiers, hit.customers, hit.failed, clock.total())
         failed: dict[str, str] = {}
         customers: list[dict[str, Any]] = []
-        tombstones: list[dict[str, Any]] = []
+        tombstones: list[dict[str, Any]] = [{"tier": 1, "reason": HOP_CAP_TOMBSTONE}] if br.capped else []
         below: list[tuple[int, str]] = []  # customers' tombstones, one tier deeper
         own = {self._mark(salt, b) for b in br.batteries}
         marks = set(own)

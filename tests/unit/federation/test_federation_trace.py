@@ -7,6 +7,7 @@ tombstones one tier, and asks at most ``concurrency`` partners at once."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from sqlalchemy import Engine
 
 from batpass.core.errors import InvalidInput
 from batpass.federation import RECALL_ASSET, UPSTREAM_ASSET, FederatedTrace, PartnerPort, Refused
-from batpass.federation.service import sign_recall
+from batpass.federation.service import HOP_CAP_TOMBSTONE, sign_recall
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, encode_summary, sign_summary, verify_summary
 from batpass.trust import NodeIdentity, generate_keypair
 
@@ -484,3 +485,20 @@ async def test_deeper_tombstones_count_once_per_tier_and_reason(world: World) ->
         (3, "customer unreachable"),
     ]
     assert out["batteries_total"] == 2
+
+
+async def test_a_recall_cut_by_the_ledgers_hop_cap_says_so(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recall whose own ledger search stopped at its hop cap is not complete: it carries a
+    tombstone saying so, instead of a silently shorter answer."""
+    world.partners.answers[(PACK, "to-pack", RECALL_ASSET)] = _recall_answer(world, PACK, "to-pack", ["m1"], [])
+    world.partners.answers[(RECYCLER, "to-recycler", RECALL_ASSET)] = _recall_answer(
+        world, RECYCLER, "to-recycler", [], []
+    )
+    whole = await world.trace.recall("c-co")
+    assert whole["complete"] is True and whole["lots"] == 4
+    ledger = world.trace.ledger
+    monkeypatch.setattr(ledger, "trace", functools.partial(type(ledger).trace, ledger, max_hops=1))
+    ledger.record([_extract(CELLS, "MINE-X", "CL", "x-ore", "lithium_brine_concentrate", 1)])  # a new change mark
+    cut = await world.trace.recall("c-co")
+    assert cut["complete"] is False and cut["lots"] < whole["lots"]
+    assert [(t["tier"], t["reason"]) for t in cut["tombstones"]] == [(1, HOP_CAP_TOMBSTONE)]
