@@ -72,9 +72,11 @@ def frontier_search(
     owners: Iterable[str] | None = None,
     max_hops: int = MAX_HOPS,
     more_roots: Sequence[Lot] = (),
+    through: Callable[[Lot], bool] | None = None,
 ) -> TraceResult:
     """Breadth-first search from ``root`` (and ``more_roots``, searched together in the same
-    queries), one query per hop and partition."""
+    queries), one query per hop and partition; a lot ``through`` refuses is left out, and the
+    search does not go on from it."""
     allowed = frozenset(owners) if owners is not None else frozenset({root.owner})
     rk = (root.owner, str(root.id))
     res = TraceResult(rk, direction)
@@ -125,10 +127,13 @@ def frontier_search(
                 if direction == "up" and (parent[0] not in allowed or r[6] is None):
                     res.boundary.append((child, parent))
                     continue
-                res.edges.append((child, parent, r[4], r[5]))
                 if nxt not in res.lots:
-                    res.lots[nxt] = lot_from_row(_LotRow(r, 6))
+                    lot = lot_from_row(_LotRow(r, 6))
+                    if through is not None and not through(lot):
+                        continue
+                    res.lots[nxt] = lot
                     found.append(nxt)
+                res.edges.append((child, parent, r[4], r[5]))
         res.hops += 1 if found else 0
         frontier = found
     res.capped = bool(frontier)
@@ -144,11 +149,20 @@ def downstream_profiles(
     after something upstream of the roots changed (a supplier's summary arrived), in linear
     time: one downstream search from all roots together, one query per batch of those lots for
     their direct parents, then each lot in production order from its parents' profiles (a
-    parent outside the changed set keeps its stored profile, which did not change)."""
+    parent outside the changed set keeps its stored profile, which did not change). The search
+    stops at recovered (recycled) lots: their origin is their recovery, whatever they were made
+    from, so neither they nor what was made from them change."""
     if not roots:
         return {}
     owner = roots[0].owner
-    down = frontier_search(conn, roots[0], direction="down", more_roots=roots[1:], max_hops=2**31 - 1)
+    down = frontier_search(
+        conn,
+        roots[0],
+        direction="down",
+        more_roots=roots[1:],
+        max_hops=2**31 - 1,
+        through=lambda lot: not is_profile_source(lot),
+    )
     graph = TraceResult(down.root, "up", lots=dict(down.lots))
     fixed: set[Key] = set()
     e = t.edges
