@@ -8,6 +8,7 @@ stores it on ``app.state.ctx``; routers reach it only through the aliases below.
 
 from batpass.http._access import AccessLogMiddleware
 from batpass.http._context import (
+    ADMIN_KEY_CHECKS,
     AdminKey,
     Ctx,
     NodeContext,
@@ -28,6 +29,7 @@ from batpass.http._errors import (
 from batpass.http._problems import problem_body, problem_response
 
 __all__ = [
+    "ADMIN_KEY_CHECKS",
     "MAX_JSON_DEPTH",
     "UNEXPECTED_LOGGER",
     "AccessLogMiddleware",

@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
 import httpx
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -69,6 +70,7 @@ from batpass.federation import routes as federation_routes
 from batpass.footprint import PactService
 from batpass.footprint import routes as footprint_routes
 from batpass.http import (
+    ADMIN_KEY_CHECKS,
     AccessLogMiddleware,
     AdminKey,
     BodyLimit,
@@ -90,6 +92,7 @@ from batpass.node._adapters import (
 )
 from batpass.node._config import NodeConfig, NodePaths
 from batpass.node._integrity import Integrity, IntegrityGate
+from batpass.node._openapi import install_openapi
 from batpass.node._outbox import OutboxDispatcher
 from batpass.node._payload_log import PayloadLog, PayloadLogMiddleware
 from batpass.node.local import LocalNode, open_node
@@ -111,6 +114,13 @@ BODY_LIMITS: dict[str, int] = {
 }
 
 log = logging.getLogger("batpass.node")
+
+
+class Readiness(BaseModel):
+    """``/ready``'s answer (200 ready, 503 not ready)."""
+
+    status: Literal["ready", "not ready"]
+    reasons: list[str]
 
 
 def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]]]:
@@ -390,7 +400,11 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
             "version": __version__,
         }
 
-    @app.get("/ready", tags=["node"], responses={503: {"description": "not ready, with the reasons"}})
+    @app.get(
+        "/ready",
+        tags=["node"],
+        responses={200: {"model": Readiness}, 503: {"model": Readiness, "description": "not ready, with the reasons"}},
+    )
     def ready(ctx: Ctx) -> JSONResponse:
         """Readiness: the database answers and the start-up self-audit found nothing that puts
         routes out of service (``/health`` is the liveness probe)."""
@@ -413,12 +427,18 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         report = await anyio.to_thread.run_sync(ctx.service(Integrity).run)
         return report.to_json()
 
-    @app.get("/.well-known/did.json", tags=["node"])
+    @app.get(
+        "/.well-known/did.json",
+        tags=["node"],
+        responses={200: {"content": {"application/did+json": {"schema": {"type": "object"}}}}},
+    )
     def node_did(ctx: Ctx) -> JSONResponse:
         return JSONResponse(ctx.service(TrustService).did_document(), media_type="application/did+json")
 
     for router, _ in routers:
         app.include_router(router)
+    # every operation documents its API's error shape (RFC 9457 on /v1, EDC, PACT, ...)
+    install_openapi(app, admin=ADMIN_KEY_CHECKS)
     return app
 
 
