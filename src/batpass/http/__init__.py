@@ -1,6 +1,7 @@
 """HTTP plumbing shared by every capability's router: the node context handed to routes,
-dependency aliases (context, admin key, outbound client), RFC 9457 problem details, and the
-error edge every app installs (:func:`install_error_handlers`).
+dependency aliases (context, admin key, outbound client), RFC 9457 problem details, the
+error edge every app installs (:func:`install_error_handlers`) and the OpenAPI document that
+says how it answers (:func:`install_openapi`).
 
 It knows no capability. ``node/`` builds the :class:`NodeContext` in the app's lifespan and
 stores it on ``app.state.ctx``; routers reach it only through the aliases below.
@@ -26,22 +27,28 @@ from batpass.http._errors import (
     require_json,
     validation_to_invalid_input,
 )
+from batpass.http._openapi import ERROR_SCHEMAS, PROBLEM, ErrorDoc, document_errors, install_openapi
 from batpass.http._problems import problem_body, problem_response
 
 __all__ = [
     "ADMIN_KEY_CHECKS",
+    "ERROR_SCHEMAS",
     "MAX_JSON_DEPTH",
+    "PROBLEM",
     "UNEXPECTED_LOGGER",
     "AccessLogMiddleware",
     "AdminKey",
     "BodyLimit",
     "Ctx",
+    "ErrorDoc",
     "ErrorShape",
     "NodeContext",
     "PayloadTooLarge",
     "UnsupportedMediaType",
+    "document_errors",
     "get_ctx",
     "install_error_handlers",
+    "install_openapi",
     "problem_body",
     "problem_response",
     "require_admin",

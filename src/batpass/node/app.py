@@ -75,9 +75,11 @@ from batpass.http import (
     AdminKey,
     BodyLimit,
     Ctx,
+    ErrorDoc,
     ErrorShape,
     NodeContext,
     install_error_handlers,
+    install_openapi,
     require_json,
 )
 from batpass.ledger import LedgerService
@@ -92,7 +94,6 @@ from batpass.node._adapters import (
 )
 from batpass.node._config import NodeConfig, NodePaths
 from batpass.node._integrity import Integrity, IntegrityGate
-from batpass.node._openapi import install_openapi
 from batpass.node._outbox import OutboxDispatcher
 from batpass.node._payload_log import PayloadLog, PayloadLogMiddleware
 from batpass.node.local import LocalNode, open_node
@@ -106,11 +107,28 @@ from batpass.trust import SecretBox, TrustService, UsedTokens, client_ssl_contex
 from batpass.trust import routes as trust_routes
 from batpass.web import PassportPages
 
-__all__ = ["BODY_LIMITS", "create_app"]
+__all__ = ["BODY_LIMITS", "ERROR_DOCS", "create_app"]
 
 #: routes that take more than the node's default body limit (``BATPASS_MAX_BODY_BYTES``)
 BODY_LIMITS: dict[str, int] = {
     "/v1/ledger/events": 64 * 1024 * 1024,  # bulk ingest of event batches
+}
+
+#: how the OpenAPI document names each API's error shape, by path prefix (the longest wins; the
+#: rest, batpass's own API, is RFC 9457): the ``ERROR_SHAPES`` of the routes modules, documented
+_DSP_ERROR, _OAUTH_ERROR, _OURANOS_ERROR = ErrorDoc("DspError"), ErrorDoc("OAuthError"), ErrorDoc("OuranosError")
+ERROR_DOCS: dict[str, ErrorDoc] = {
+    "/management/": ErrorDoc("EdcError", own=True),
+    "/pact/": ErrorDoc("PactError", own=True),
+    "/pact/auth/": _OAUTH_ERROR,
+    "/api/dsp/": _DSP_ERROR,
+    "/.well-known/dspace-version": _DSP_ERROR,
+    "/api/public": _OAUTH_ERROR,
+    "/api/v3/": ErrorDoc("AasError"),
+    "/dcp/": _OAUTH_ERROR,
+    "/auth/": _OURANOS_ERROR,
+    "/api/v1/authInfo": _OURANOS_ERROR,
+    "/api/v1/datatransport": _OURANOS_ERROR,
 }
 
 log = logging.getLogger("batpass.node")
@@ -438,7 +456,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
     for router, _ in routers:
         app.include_router(router)
     # every operation documents its API's error shape (RFC 9457 on /v1, EDC, PACT, ...)
-    install_openapi(app, admin=ADMIN_KEY_CHECKS)
+    install_openapi(app, ERROR_DOCS, admin=ADMIN_KEY_CHECKS)
     return app
 
 

@@ -1,33 +1,30 @@
-"""The node's OpenAPI document says how each route really answers an error.
+"""OpenAPI documents that say how each route really answers an error.
 
 FastAPI documents a 422 ``HTTPValidationError`` on every route with parameters; no batpass route
-gives it (the error edge, ``http/_errors.py``, answers request-validation errors as 400 in the
-route's own error shape). :func:`document_errors` replaces it, on every operation, with the error
-shape of the API the path belongs to (the longest prefix of :data:`ERROR_DOCS` wins, as in
-``install_error_handlers``): RFC 9457 problem details (``application/problem+json``) for
-batpass's own API, EDC's error array on ``/management``, PACT's ``Error`` on ``/pact``, the OAuth
-pair on the token endpoints, and each standard protocol's shape (DSP, DCP, AAS, Ouranos) on its
-prefix. Every operation gets a ``default`` response in that shape (the last resort answers a 500
-in it too) and, on batpass's own API, the statuses it gives: 400 with parameters or a body, 401
-behind the admin key, 404 with path parameters, 409 and 422 on writes, 413 and 415 with a JSON
-body. Routes behind the admin key name the ``adminKey`` security scheme (``X-Api-Key``).
-
-A test (``tests/unit/node/test_node_openapi.py``) checks that every prefix of the node's error
-shapes is documented here; the schemathesis run (``tests/conformance/test_node_openapi_fuzz.py``)
-checks the answers against the document.
+gives it (the error edge, ``_errors.py``, answers request-validation errors as 400 in the route's
+own error shape). :func:`install_openapi` replaces it, on every operation, with the error shape of
+the API the path belongs to (by path prefix, the longest wins, as ``install_error_handlers``
+chooses the shape of the answer): RFC 9457 problem details (``application/problem+json``) unless
+the node names another of :data:`ERROR_SCHEMAS` (EDC's error array, PACT's ``Error``, the OAuth
+pair, DSP, AAS, Ouranos). Every operation gets a ``default`` response in that shape (the last
+resort answers a 500 in it too) and, on batpass's own API (``ErrorDoc.own``), the statuses it
+gives: 400 with parameters or a body, 401 behind the admin key, 404 with path parameters, 409 and
+422 on writes, 413 and 415 with a JSON body. Routes behind the admin key name the ``adminKey``
+security scheme (``X-Api-Key``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import BaseRoute
 
-__all__ = ["ERROR_DOCS", "PROBLEM_MEDIA_TYPE", "ErrorDoc", "document_errors", "install_openapi"]
+__all__ = ["ERROR_SCHEMAS", "PROBLEM", "PROBLEM_MEDIA_TYPE", "ErrorDoc", "document_errors", "install_openapi"]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _JSON = "application/json"
@@ -136,32 +133,11 @@ class ErrorDoc:
         self.component, self.media_type, self.own = component, media_type, own
 
 
-_PROBLEM = ErrorDoc("Problem", PROBLEM_MEDIA_TYPE, own=True)
-_DSP = ErrorDoc("DspError")
-_OUR = ErrorDoc("OuranosError")
-_OAUTH = ErrorDoc("OAuthError")
-
-#: path prefix -> error shape (the longest prefix wins; the rest is RFC 9457). Mirrors the
-#: ``ERROR_SHAPES`` of the routes modules (a test keeps the two in step).
-ERROR_DOCS: dict[str, ErrorDoc] = {
-    "/management/": ErrorDoc("EdcError", own=True),
-    "/pact/": ErrorDoc("PactError", own=True),
-    "/pact/auth/": _OAUTH,
-    "/api/dsp/": _DSP,
-    "/.well-known/dspace-version": _DSP,
-    "/api/public": _OAUTH,
-    "/api/v3/": ErrorDoc("AasError"),
-    "/dcp/": _OAUTH,
-    "/auth/": _OUR,
-    "/api/v1/authInfo": _OUR,
-    "/api/v1/datatransport": _OUR,
-}
-_ORDERED = sorted(ERROR_DOCS.items(), key=lambda p: -len(p[0]))
+PROBLEM = ErrorDoc("Problem", PROBLEM_MEDIA_TYPE, own=True)
 
 
-def error_doc(path: str) -> ErrorDoc:
-    """The error shape of the API ``path`` belongs to."""
-    return next((doc for prefix, doc in _ORDERED if path.startswith(prefix)), _PROBLEM)
+def _shape_of(path: str, ordered: list[tuple[str, ErrorDoc]]) -> ErrorDoc:
+    return next((doc for prefix, doc in ordered if path.startswith(prefix)), PROBLEM)
 
 
 _DESCRIPTIONS = {
@@ -186,10 +162,14 @@ def _needs_admin(dependant: Dependant, admin: frozenset[Callable[..., Any]]) -> 
     return False
 
 
-def _admin_operations(routes: Iterable[Any], admin: frozenset[Callable[..., Any]]) -> set[tuple[str, str]]:
+def _admin_operations(routes: Sequence[BaseRoute], admin: frozenset[Callable[..., Any]]) -> set[tuple[str, str]]:
+    """(path, method) of each route behind one of the ``admin`` dependencies, included routers'
+    routes too (FastAPI includes them lazily: ``iter_route_contexts`` walks them as its
+    OpenAPI generator does)."""
     out: set[tuple[str, str]] = set()
-    for route in routes:
-        if isinstance(route, APIRoute) and _needs_admin(route.dependant, admin):
+    for route in iter_route_contexts(routes):
+        dependant = getattr(route, "dependant", None) if isinstance(route.original_route, APIRoute) else None
+        if isinstance(dependant, Dependant) and route.path_format and _needs_admin(dependant, admin):
             out.update((route.path_format, m.lower()) for m in route.methods or ())
     return out
 
@@ -217,12 +197,16 @@ def _statuses(path: str, method: str, op: dict[str, Any], admin: bool) -> list[s
     return codes
 
 
-def document_errors(doc: dict[str, Any], *, admin_operations: Set[tuple[str, str]] = frozenset()) -> dict[str, Any]:
-    """``doc`` with each operation's error responses in its API's shape (in place; returned)."""
+def document_errors(
+    doc: dict[str, Any], docs: Mapping[str, ErrorDoc], *, admin_operations: Set[tuple[str, str]] = frozenset()
+) -> dict[str, Any]:
+    """``doc`` with each operation's error responses in its API's shape (in place; returned):
+    ``docs`` maps path prefixes to shapes (the longest prefix wins; the rest is RFC 9457)."""
+    ordered = sorted(docs.items(), key=lambda p: -len(p[0]))
     components = doc.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for path, item in doc.get("paths", {}).items():
-        shape = error_doc(path)
+        shape = _shape_of(path, ordered)
         ref = {"$ref": f"#/components/schemas/{shape.component}"}
         for method in _METHODS:
             op = item.get(method)
@@ -237,6 +221,7 @@ def document_errors(doc: dict[str, Any], *, admin_operations: Set[tuple[str, str
                 responses.setdefault(
                     code, {"description": _DESCRIPTIONS[code], "content": {shape.media_type: {"schema": ref}}}
                 )
+            op["responses"] = dict(sorted(responses.items(), key=lambda r: (r[0] == "default", r[0])))
             if admin:
                 op.setdefault("security", [{"adminKey": []}])
             schemas.setdefault(shape.component, ERROR_SCHEMAS[shape.component])
@@ -254,14 +239,16 @@ def document_errors(doc: dict[str, Any], *, admin_operations: Set[tuple[str, str
     return doc
 
 
-def install_openapi(app: FastAPI, admin: Iterable[Callable[..., Any]]) -> None:
-    """Make ``app.openapi()`` (and ``/openapi.json``) document the errors; ``admin`` are the
-    dependencies that check the admin key."""
+def install_openapi(app: FastAPI, docs: Mapping[str, ErrorDoc], admin: Iterable[Callable[..., Any]]) -> None:
+    """Make ``app.openapi()`` (and ``/openapi.json``) document the errors by path prefix
+    (``docs``); ``admin`` are the dependencies that check the admin key."""
     generate, checks = app.openapi, frozenset(admin)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_errors(generate(), admin_operations=_admin_operations(app.routes, checks))
+            app.openapi_schema = document_errors(
+                generate(), docs, admin_operations=_admin_operations(app.routes, checks)
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
