@@ -51,8 +51,10 @@ from schemathesis.specs.openapi.checks import (
 from batpass.core.settings import Settings
 from batpass.node import create_app, init_node
 
-#: cases per operation (``make fuzz`` raises it)
+#: hypothesis cases per operation (``make fuzz`` raises it)
 EXAMPLES = int(os.environ.get("BATPASS_FUZZ_EXAMPLES", "4"))
+#: at most this many of schemathesis's coverage-phase cases per operation (``make fuzz``: all)
+COVERAGE = int(os.environ.get("BATPASS_FUZZ_COVERAGE", "6"))
 #: wall-clock budget per node kind and key state, seconds (``make fuzz`` raises it)
 SECONDS = float(os.environ.get("BATPASS_FUZZ_SECONDS", "12"))
 #: where to write the totals as JSON (optional)
@@ -200,23 +202,16 @@ def _fuzz_operation(operation: Any, node: Node, session: Any, totals: Totals, un
     method, path = operation.method.upper(), operation.path
     own = not path.startswith(PROTOCOL_PREFIXES)
     checks = OWN_CHECKS if own else PROTOCOL_CHECKS
-    strategy = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
     headers = node.credentials(path)
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(data=st.data())
-    def run(data: st.DataObject) -> None:
-        case = data.draw(strategy)  # drawn even when out of time: hypothesis replays draws consistently
-        if time.monotonic() > until:  # out of time: the remaining examples are not sent
-            if f"{method} {path}" not in totals.cut_short:
-                totals.cut_short.append(f"{method} {path}")
-            return
+    def out_of_time() -> bool:
+        if time.monotonic() <= until:
+            return False
+        if f"{method} {path}" not in totals.cut_short:
+            totals.cut_short.append(f"{method} {path}")
+        return True
+
+    def send(case: Any) -> None:
         try:
             response = case.call(base_url=node.base_url, session=session, headers=headers)
         except Exception as exc:  # the app raised through the transport: a server error
@@ -228,14 +223,43 @@ def _fuzz_operation(operation: Any, node: Node, session: Any, totals: Totals, un
             case.validate_response(response, checks=checks, headers=headers)
         except FailureGroup as group:
             for failure in group.exceptions:
-                name = _check_name(failure)
                 totals.record(
                     method,
                     path,
-                    name,
+                    _check_name(failure),
                     f"{case.as_curl_command(headers=headers)} -> {response.status_code} "
                     f"{response.headers.get('content-type', [''])[0]}: {_short(response.text)} [{failure.title}]",
                 )
+
+    # the coverage phase: schemathesis's deterministic boundary and wrong-type cases, in its order
+    schema = operation.schema
+    config = schema.config.generation_for(operation=operation, phase="coverage")
+    modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
+    try:
+        for n, case in enumerate(
+            schema.iter_coverage_cases(operation, generation_modes=modes, generation_config=config)
+        ):
+            if n >= COVERAGE or out_of_time():
+                break
+            send(case)
+    except Exception as exc:  # schemathesis could not derive cases from the document
+        totals.record(method, path, "generation", f"coverage: {type(exc).__name__}: {_short(str(exc))}")
+
+    # the fuzzing phase: hypothesis draws positive and negative cases
+    strategy = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        case = data.draw(strategy)  # drawn even when out of time: hypothesis replays draws consistently
+        if not out_of_time():
+            send(case)
 
     try:
         run()
