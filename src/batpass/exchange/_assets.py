@@ -44,7 +44,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from batpass.core.errors import (
     BatpassError,
@@ -387,7 +387,16 @@ class ConnectorClient:
         raise NotFound(f"provider {provider} publishes no DataService", field="provider", rule="DSP discovery")
 
     def _endpoint(self, provider: str, dsp_url: str | None) -> Endpoint:
-        return dsp_url or functools.partial(self._dsp, provider)
+        if dsp_url is None or dsp_url == "":
+            return functools.partial(self._dsp, provider)
+        parts = urlsplit(dsp_url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:  # the caller's mistake: never "unreachable"
+            raise InvalidInput(
+                f"dspEndpoint {dsp_url[:200]!r} is not an absolute https:// (or http://) URL",
+                field="dspEndpoint",
+                rule="DSP HTTPS binding: the provider's DSP endpoint URL",
+            )
+        return dsp_url
 
     @staticmethod
     def _mapped(exc: ChannelError, provider: str, asset_id: str) -> BatpassError:
