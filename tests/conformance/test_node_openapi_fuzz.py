@@ -56,7 +56,7 @@ EXAMPLES = int(os.environ.get("BATPASS_FUZZ_EXAMPLES", "4"))
 #: at most this many of schemathesis's coverage-phase cases per operation (``make fuzz``: all)
 COVERAGE = int(os.environ.get("BATPASS_FUZZ_COVERAGE", "6"))
 #: wall-clock budget per node kind and key state, seconds (``make fuzz`` raises it)
-SECONDS = float(os.environ.get("BATPASS_FUZZ_SECONDS", "12"))
+SECONDS = float(os.environ.get("BATPASS_FUZZ_SECONDS", "20"))
 #: where to write the totals as JSON (optional)
 REPORT = os.environ.get("BATPASS_FUZZ_REPORT")
 
@@ -71,9 +71,11 @@ PROTOCOL_PREFIXES = ("/api/", "/dcp/", "/auth/", "/.well-known/dspace-version")
 OWN_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 PROTOCOL_CHECKS = [not_a_server_error]
 
-#: (method, path template) -> why it fails today; only in the route modules the typed-request-model
-#: change rewrites (passport, ledger, trust, participants, compliance, footprint, exchange)
-KNOWN: dict[tuple[str, str], str] = {}
+#: (method, path template, check) -> why it fails today: only failures in the route modules the
+#: typed-request-model change rewrites (passport, ledger, trust, participants, compliance,
+#: footprint, exchange), each removed once that change is in. Empty: what the runs found so far
+#: was fixed outside those modules (passport listing offset, the connector's dspEndpoint).
+KNOWN: dict[tuple[str, str, str], str] = {}
 
 _HUB_OPERATOR = {"openOperatorId": "1234567890123", "operatorName": "Fuzz Operator", "operatorAddress": "Tokyo"}
 _HUB_ACCOUNT = {"operatorAccountId": "fuzz@example.com", "accountPassword": "Passw0rd!fuzz"}
@@ -89,10 +91,11 @@ class Totals:
     failures: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (method, path, check) -> first case
     known: dict[tuple[str, str, str], str] = field(default_factory=dict)
     cut_short: list[str] = field(default_factory=list)  # operations the budget ended early
+    seconds: Counter[str] = field(default_factory=Counter)  # per operation
 
     def record(self, method: str, path: str, check: str, detail: str) -> None:
         key = (method, path, check)
-        bucket = self.known if (method, path) in KNOWN else self.failures
+        bucket = self.known if key in KNOWN else self.failures
         bucket.setdefault(key, detail)
         self.checks[check] += 1
 
@@ -188,11 +191,13 @@ def _fuzz(node: Node, label: str) -> Totals:
     start = time.monotonic()
     end = start + SECONDS
     for i, operation in enumerate(operations):
-        # the budget still left, shared over the operations still to run (a slow one may take
-        # several shares; the run never passes the end)
+        # the budget still left, shared over the operations still to run: a slow one may take
+        # several shares (at least 2 s, so that on a loaded machine the same cases are still
+        # sent), and the run never passes the end
         now = time.monotonic()
         share = (end - now) / (len(operations) - i)
-        _fuzz_operation(operation, node, session, totals, min(end, now + 4 * share))
+        _fuzz_operation(operation, node, session, totals, min(end, now + max(4 * share, 2.0)))
+        totals.seconds[f"{operation.method.upper()} {operation.path}"] = time.monotonic() - now
     elapsed = time.monotonic() - start
     _report(label, totals, elapsed, len(operations))
     return totals
@@ -289,7 +294,8 @@ def _report(label: str, totals: Totals, elapsed: float, operations: int) -> None
         "failures_per_check": dict(totals.checks),
         "failures": len(totals.failures),
         "known": sorted(f"{m} {p} [{c}]" for m, p, c in totals.known),
-        "cut_short": len(totals.cut_short),
+        "cut_short": totals.cut_short,
+        "slowest": [f"{op} {t:.2f}s" for op, t in totals.seconds.most_common(3)],
     }
     print(json.dumps(summary))
     if REPORT:
