@@ -6,6 +6,9 @@ bridge. "With keys" sends the admin key (``X-Api-Key``) on every request, a PACT
 ``/pact/`` (a client the admin API created) and, on the hub, an operator's ``apiKey`` and login
 token on its published API; "without" sends no credentials at all.
 
+On the hub, the operations of the published Ouranos document (split per path key as
+``test_ouranos_published_openapi.py`` does, so ``dataTarget`` routes them) are sent too.
+
 Every answer must not be a server error. On batpass's own API (everything outside the standard
 protocols' prefixes in :data:`PROTOCOL_PREFIXES`: ``/v1``, ``/management``, ``/pact``, ``/health``,
 …) the status code, the content type and the body must also be the ones the document gives
@@ -47,9 +50,11 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from test_ouranos_published_openapi import split_documents
 
 from batpass.core.settings import Settings
 from batpass.node import create_app, init_node
+from batpass.ouranos._wire import published_document
 
 #: hypothesis cases per operation (``make fuzz`` raises it)
 EXAMPLES = int(os.environ.get("BATPASS_FUZZ_EXAMPLES", "4"))
@@ -180,13 +185,21 @@ def _short(text: str, n: int = 300) -> str:
     return text if len(text) <= n else text[:n] + "…"
 
 
-def _fuzz(node: Node, label: str) -> Totals:
+def _operations(document: dict[str, Any], app: Any) -> list[Any]:
+    schema = schemathesis.openapi.from_dict(document)
+    schema.app = app
+    return [result.ok() for result in schema.get_all_operations()]
+
+
+def _fuzz(node: Node, label: str, profiles: tuple[str, ...]) -> Totals:
     with asgi.get_client(node.app) as client:
         document = client.get("/openapi.json").json()
-    schema = schemathesis.openapi.from_dict(document)
-    schema.app = node.app
     session = asgi.ASGIClient(node.app, base_url=node.base_url)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = _operations(document, node.app)
+    if "ouranos" in profiles:
+        # the hub's published API by its own (published) document: the node's document has the
+        # paths but not the query parameters (``dataTarget``) that route them
+        operations += [op for _, doc in split_documents(published_document()) for op in _operations(doc, node.app)]
     totals = Totals()
     start = time.monotonic()
     end = start + SECONDS
@@ -311,7 +324,7 @@ CASES = [(kind, keyed) for kind in NODE_KINDS for keyed in (True, False)]
     "node", CASES, ids=[f"{kind}-{'keys' if keyed else 'no-keys'}" for kind, keyed in CASES], indirect=True
 )
 def test_node_openapi_fuzz(node: Node, request: pytest.FixtureRequest) -> None:
-    totals = _fuzz(node, request.node.callspec.id)
+    totals = _fuzz(node, request.node.callspec.id, NODE_KINDS[request.node.callspec.params["node"][0]])
     details = "\n".join(f"{m} {p} [{c}]: {d}" for (m, p, c), d in sorted(totals.failures.items()))
     assert not totals.failures, f"{len(totals.failures)} operation/check failures:\n{details}"
     assert totals.requests >= 1
