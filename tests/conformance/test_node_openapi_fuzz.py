@@ -3,24 +3,26 @@ with and without credentials (issue 17).
 
 Node kinds are the profile sets a node can have: a Catena-X node, the Ouranos hub and a Catena-X
 bridge. "With keys" sends the admin key (``X-Api-Key``) on every request, a PACT bearer token on
-``/pact/`` (a client the admin API created) and, on the hub, an operator's ``apiKey`` and login
-token on its published API; "without" sends no credentials at all.
-
-On the hub, the operations of the published Ouranos document (split per path key as
-``test_ouranos_published_openapi.py`` does, so ``dataTarget`` routes them) are sent too.
+``/pact/3/`` (a client the admin API created) and, on the hub, an operator's ``apiKey`` and login
+token on its published API; "without" sends no credentials at all. Either way the node holds a
+little data first (a passport, a lot, a PACT footprint, a hub operator: :func:`_seed`), and half
+the fuzzed cases name it in their path parameters. On the hub, the operations of the published
+Ouranos document (split per path key as ``test_ouranos_published_openapi.py`` does, so
+``dataTarget`` routes them) are sent too.
 
 Every answer must not be a server error. On batpass's own API (everything outside the standard
 protocols' prefixes in :data:`PROTOCOL_PREFIXES`: ``/v1``, ``/management``, ``/pact``, ``/health``,
 …) the status code, the content type and the body must also be the ones the document gives
-(``node/_openapi.py`` documents each API's error shape); on the standard protocols' prefixes the
+(``http/_openapi.py`` documents each API's error shape); on the standard protocols' prefixes the
 document is ours, not the standard's, so only ``not_a_server_error`` applies there (their own
 conformance tests check them against the published documents).
 
-Time is bounded: at most ``BATPASS_FUZZ_EXAMPLES`` cases per operation (derandomized, so a run is
-reproducible) within ``BATPASS_FUZZ_SECONDS`` of wall clock per node kind and key state, shared
-out fairly over the operations still to run. ``make test`` runs the short default; ``make fuzz``
-runs the same tests with a long budget. Every failure is collected (not only the first), and the
-totals are printed (``pytest -s``) and written to ``$BATPASS_FUZZ_REPORT`` when set.
+Each operation gets schemathesis's deterministic coverage-phase cases (boundaries, wrong types,
+unexpected methods; at most ``BATPASS_FUZZ_COVERAGE``), then ``BATPASS_FUZZ_EXAMPLES`` hypothesis
+cases (derandomized: a run is reproducible), within ``BATPASS_FUZZ_SECONDS`` of wall clock per
+node kind and key state, shared out over the operations still to run. ``make test`` runs the short
+default; ``make fuzz`` runs the same tests with a long budget. Every failure is collected (not only
+the first), and the totals are printed (``pytest -s``) and appended to ``$BATPASS_FUZZ_REPORT``.
 
 :data:`KNOWN` lists failures in the route modules whose untyped bodies are being replaced by typed
 request models (a parallel change); each entry names the reason and goes once that change is in.
