@@ -125,12 +125,16 @@ ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
 
 class ErrorDoc:
     """How the routes under one path prefix answer errors: media type and schema component;
-    ``own`` for batpass's own API (which also lists the statuses it gives)."""
+    ``own`` for batpass's own API (which also lists the statuses it gives, but those in
+    ``never``: EDC's shape answers an invariant violation as 400, never 422)."""
 
-    __slots__ = ("component", "media_type", "own")
+    __slots__ = ("component", "media_type", "never", "own")
 
-    def __init__(self, component: str, media_type: str = _JSON, *, own: bool = False) -> None:
+    def __init__(
+        self, component: str, media_type: str = _JSON, *, own: bool = False, never: Iterable[str] = ()
+    ) -> None:
         self.component, self.media_type, self.own = component, media_type, own
+        self.never = frozenset(never)
 
 
 PROBLEM = ErrorDoc("Problem", PROBLEM_MEDIA_TYPE, own=True)
@@ -216,7 +220,7 @@ def document_errors(
             if _is_validation_error(responses.get("422")):
                 del responses["422"]
             admin = (path, method) in admin_operations
-            codes = _statuses(path, method, op, admin) if shape.own else []
+            codes = [c for c in _statuses(path, method, op, admin) if c not in shape.never] if shape.own else []
             for code in [*codes, "default"]:
                 responses.setdefault(
                     code, {"description": _DESCRIPTIONS[code], "content": {shape.media_type: {"schema": ref}}}

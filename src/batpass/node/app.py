@@ -118,7 +118,7 @@ BODY_LIMITS: dict[str, int] = {
 #: rest, batpass's own API, is RFC 9457): the ``ERROR_SHAPES`` of the routes modules, documented
 _DSP_ERROR, _OAUTH_ERROR, _OURANOS_ERROR = ErrorDoc("DspError"), ErrorDoc("OAuthError"), ErrorDoc("OuranosError")
 ERROR_DOCS: dict[str, ErrorDoc] = {
-    "/management/": ErrorDoc("EdcError", own=True),
+    "/management/": ErrorDoc("EdcError", own=True, never=["422"]),  # EDC's shape: 422 is 400
     "/pact/": ErrorDoc("PactError", own=True),
     "/pact/auth/": _OAUTH_ERROR,
     "/api/dsp/": _DSP_ERROR,
