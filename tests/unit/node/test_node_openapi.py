@@ -74,3 +74,19 @@ def test_admin_routes_name_the_key_and_their_401_is_a_problem(tmp_path: Path) ->
         assert r.status_code == 401
         jsonschema.validate(r.json(), ERROR_SCHEMAS["EdcError"])
         assert client.get("/v1/participants", headers={"X-Api-Key": key}).status_code == 200
+
+
+def test_no_content_answers_are_documented_as_204(tmp_path: Path) -> None:
+    """Found by schemathesis: EDC's PUT and DELETE answer 204 without a body, documented as a 200
+    JSON body."""
+    doc, client, key = _document(tmp_path, ["catena-x"])
+    for method, path in [
+        ("delete", "/management/v3/assets/{asset_id}"),
+        ("put", "/management/v3/policydefinitions/{policy_id}"),
+        ("post", "/management/v3/transferprocesses/{pid}/{action}"),
+    ]:
+        responses = doc["paths"][path][method]["responses"]
+        assert "204" in responses and "200" not in responses and "content" not in responses["204"], (method, path)
+    with client:
+        r = client.delete("/management/v3/assets/upstream-summary", headers={"X-Api-Key": key})
+        assert r.status_code == 204 and r.content == b""
