@@ -90,6 +90,10 @@ KNOWN: dict[tuple[str, str, str], str] = {
         "answers image/png or image/svg+xml but documents application/json only: passport/routes.py qr_code "
         "needs responses={200: {'content': {'image/png': {}, 'image/svg+xml': {}}}}"
     ),
+    ("GET", "/v1/ledger/summaries/{subject}", "content_type_conformance"): (
+        "answers the compact JWS as application/jose but documents text/plain (response_class=PlainTextResponse): "
+        "ledger/routes.py signed_summary needs responses={200: {'content': {'application/jose': ...}}}"
+    ),
 }
 
 _HUB_OPERATOR = {"openOperatorId": "1234567890123", "operatorName": "Fuzz Operator", "operatorAddress": "Tokyo"}
