@@ -368,6 +368,7 @@ def _check_name(failure: Exception) -> str:
             "UndefinedContentType": "content_type_conformance",
             "MissingContentType": "content_type_conformance",
             "JsonSchemaError": "response_schema_conformance",
+            "MalformedJson": "response_schema_conformance",
         }.get(type(failure).__name__, type(failure).__name__)
     return type(failure).__name__
 
