@@ -90,3 +90,11 @@ def test_no_content_answers_are_documented_as_204(tmp_path: Path) -> None:
     with client:
         r = client.delete("/management/v3/assets/upstream-summary", headers={"X-Api-Key": key})
         assert r.status_code == 204 and r.content == b""
+
+
+def test_did_documents_are_documented_as_did_json(tmp_path: Path) -> None:
+    """Found by schemathesis: the hub's operator DID documents answer application/did+json,
+    documented as application/json only."""
+    doc, _, _ = _document(tmp_path, ["ouranos"])
+    for path in ("/.well-known/did.json", "/operators/{operator_id}/did.json"):
+        assert "application/did+json" in doc["paths"][path]["get"]["responses"]["200"]["content"], path
