@@ -17,6 +17,16 @@
   streams it in chunks of 10,000 events, as ``batpass ledger record FILE`` does: the figure is
   the ledger's own memory, not the generator's (which holds every event of the scenario).
 
+- ``ledger.recall_p50_ms``: median wall time of a local recall (``LedgerService.trace``
+  downstream) from a sample of mine extractions to every lot and battery they reached; beside it
+  (``floor_bfs_ms``) the same breadth-first walk as bare SQL over the same edges from the same
+  lots, to the same hop cap, measured interleaved; ``hop_cap_reached`` counts recalls cut at the 64-hop cap.
+- ``ledger.receive_summary_ms``: median wall time of ``LedgerService.receive_summary`` for a
+  sample of receipts (the supplier lot's summary, signed; every profile made from the receipt
+  recomputed), with ``downstream_lots`` and the bare-SQL walk reaching the same lots as floor.
+- ``<figure>.growth`` for both: the largest scale's value ÷ the 10⁴ value (``--full``, or
+  ``--scales 10000,1000000``; ``--store sqlite`` runs one store).
+
 The scenario is ``batpass.scenario.generate(owner=...)`` (one partition: a single node's view).
 Only JSON lines on stdout; progress on stderr.
 """
@@ -37,12 +47,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, select, text
 
 PG_URL = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 OWNER = "did:web:bench.batpass.example"
 CHUNK = 10_000
 TRACES = 101
+RECALLS = 21
+RECEIVES = 11
 
 
 def log(msg: str) -> None:
@@ -125,9 +137,17 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
         n_events = meta["events"]
         lots_generated = meta["lots"]
         log(f"[{store} {lots}] scenario: {n_events} events, {meta['lots']} lots")
+        suppliers: dict[str, NodeIdentity] = {}
+
+        def supplier(did: str) -> NodeIdentity:  # the outside suppliers' signing keys
+            if did not in suppliers:
+                suppliers[did] = NodeIdentity(did, [generate_keypair("Ed25519", "key-ed25519-1")])
+            return suppliers[did]
+
         svc = LedgerService(
             engine,
             NodeIdentity(OWNER, [generate_keypair("Ed25519", "key-ed25519-1")]),
+            identities=supplier,
             high_risk_sites=HIGH_RISK_SITES,
             batch_size=1000,
         )
@@ -158,7 +178,11 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
             times.append((time.perf_counter() - t) * 1000)
             sizes.append(res["graph_lots"])
         log(f"[{store} {lots}] trace p50 {statistics.median(times):.2f} ms over {len(times)} batteries")
+        recall = _recalls(svc, engine)
+        received = _received_summaries(svc, engine, supplier)
         return {
+            **recall,
+            **received,
             "lots": lots_generated,
             "events": n_events,
             "ingest_per_s": statistics.median(rates),
@@ -176,18 +200,165 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
             admin.dispose()
 
 
+def _sample_lots(engine: Any, kind: str, n: int) -> list[str]:
+    """``n`` lots of ``kind`` picked at random (fixed seed) from the store."""
+    from batpass.ledger import _sql as t
+
+    with engine.connect() as conn:
+        ids = sorted(
+            r[0] for r in conn.execute(select(t.lots.c.id).where(t.lots.c.owner == OWNER, t.lots.c.kind == kind))
+        )
+    return random.Random(2).sample(ids, min(n, len(ids)))
+
+
+_DOWN = text("SELECT owner, child FROM ledger_edges WHERE parent_owner = :o AND parent IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+
+
+def _floor_ms(engine: Any, lots: list[str], max_hops: int = 2**31 - 1) -> float:
+    """The floor of a downstream walk from ``lots``: the same breadth-first search as bare SQL
+    (one indexed query per hop and 400 lots, ids kept in a set) with no lots read, no
+    profiles, no JSON."""
+    with engine.connect() as conn:
+        t = time.perf_counter()
+        seen = set(lots)
+        frontier = list(lots)
+        hops = 0
+        while frontier and hops < max_hops:
+            hops += 1
+            found: list[str] = []
+            for i in range(0, len(frontier), 400):
+                for owner, child in conn.execute(_DOWN, {"o": OWNER, "ids": frontier[i : i + 400]}):
+                    if owner == OWNER and child not in seen:
+                        seen.add(child)
+                        found.append(child)
+            frontier = found
+        return (time.perf_counter() - t) * 1000
+
+
+def _recalls(svc: Any, engine: Any) -> dict[str, Any]:
+    """Local recall (downstream trace) from mine extractions to every lot and battery they
+    reached; the floor is the bare-SQL walk over the same edges, same lots, same hop cap."""
+    sample = _sample_lots(engine, "extraction", RECALLS)
+    svc.trace(OWNER, sample[0], direction="down")
+    times: list[float] = []
+    floors: list[float] = []
+    sizes: list[int] = []
+    capped = 0
+    for lot in sample:  # interleaved: the recall, then its floor
+        t = time.perf_counter()
+        res = svc.trace(OWNER, lot, direction="down")
+        times.append((time.perf_counter() - t) * 1000)
+        floors.append(_floor_ms(engine, [lot], max_hops=res["max_hops"]))
+        sizes.append(res["graph_lots"])
+        capped += bool(res["hop_cap_reached"])
+    log(f"recall p50 {statistics.median(times):.2f} ms (floor {statistics.median(floors):.2f} ms)")
+    return {
+        "recall_p50_ms": statistics.median(times),
+        "recall_floor_ms": statistics.median(floors),
+        "recall_graph_lots": int(statistics.median(sizes)),
+        "recalls": len(times),
+        "recalls_capped": capped,
+    }
+
+
+def _received_summaries(svc: Any, engine: Any, supplier: Any) -> dict[str, Any]:
+    """``receive_summary`` of what an outside supplier (the scenario's foil maker, whose lots are
+    not in this ledger) shipped: its signed summary verified and stored, and the profile of every
+    lot made from the receipts naming it recomputed. The floor is the bare-SQL walk reaching
+    the same downstream lots from the same receipts."""
+    from dataclasses import replace
+
+    from batpass.core.summary import Did
+    from batpass.ledger import _sql as t
+    from batpass.ledger._rows import lot_from_row
+    from batpass.ledger._summary import sign_summary
+    from batpass.ledger._trace import frontier_search
+
+    with engine.connect() as conn:  # receipts whose supplier lot is outside the ledger
+        rows = conn.execute(
+            select(t.edges.c.parent_owner, t.edges.c.parent, t.edges.c.child)
+            .outerjoin(t.lots, (t.lots.c.owner == t.edges.c.parent_owner) & (t.lots.c.id == t.edges.c.parent))
+            .where(t.edges.c.owner == OWNER, t.edges.c.parent_owner != OWNER, t.lots.c.id.is_(None))
+        ).all()
+    children: dict[tuple[str, str], list[str]] = {}
+    for parent_owner, parent, child in rows:
+        children.setdefault((parent_owner, parent), []).append(child)
+    sample = random.Random(3).sample(sorted(children), min(RECEIVES, len(children)))
+    times: list[float] = []
+    floors: list[float] = []
+    sizes: list[int] = []
+    for parent_owner, parent in sample:
+        received = children[(parent_owner, parent)]
+        own = svc.summary(OWNER, received[0])  # content to sign as the supplier's (any valid summary)
+        summary = replace(own, subject=replace(own.subject, id=parent), issuer=Did(parent_owner))
+        token = sign_summary(summary, supplier(parent_owner))
+        t0 = time.perf_counter()
+        svc.receive_summary(OWNER, token)
+        times.append((time.perf_counter() - t0) * 1000)
+        floors.append(_floor_ms(engine, received))
+        with engine.connect() as conn:
+            roots = [lot_from_row(r) for r in t.select_lots(conn, OWNER, received)]
+            sizes.append(
+                len(frontier_search(conn, roots[0], direction="down", more_roots=roots[1:], max_hops=10**6).lots)
+            )
+    log(f"receive_summary p50 {statistics.median(times):.2f} ms (floor {statistics.median(floors):.2f} ms)")
+    return {
+        "receive_ms": statistics.median(times),
+        "receive_floor_ms": statistics.median(floors),
+        "downstream_lots": int(statistics.median(sizes)),
+        "receives": len(times),
+    }
+
+
+def _growth(figure: str, by_scale: dict[int, float], **params: Any) -> None:
+    """``<figure>.growth``: the largest scale's value ÷ the 10⁴ value (printed when both ran)."""
+    big = max(by_scale)
+    if big > 10_000 and 10_000 in by_scale and by_scale[10_000] > 0:
+        emit(f"{figure}.growth", by_scale[big] / by_scale[10_000], "ratio", lots=big, base_lots=10_000, **params)
+
+
 def main(argv: list[str]) -> int:
     full = "--full" in argv or os.environ.get("BATPASS_BENCH_FULL") == "1"
     scales = [10_000, 100_000, 1_000_000] if full else [10_000]
+    if "--scales" in argv:  # e.g. --scales 10000,1000000
+        scales = [int(x) for x in argv[argv.index("--scales") + 1].split(",")]
     pg_problem = _pg_reachable()
     if pg_problem is not None:
         log(f"PostgreSQL at {PG_URL} unreachable, skipping its figures: {pg_problem}")
     stores = ["sqlite"] + ([] if pg_problem else ["postgresql"])
+    if "--store" in argv:
+        stores = [argv[argv.index("--store") + 1]]
     with tempfile.TemporaryDirectory(prefix="batpass-bench-ledger-") as tmp:
         for store in stores:
             last: dict[str, Any] = {}
+            recall: dict[int, float] = {}
+            receive: dict[int, float] = {}
             for lots in scales:
                 last = run(store, lots, Path(tmp))
+                recall[lots], receive[lots] = last["recall_p50_ms"], last["receive_ms"]
+                emit(
+                    "ledger.recall_p50_ms",
+                    last["recall_p50_ms"],
+                    "ms",
+                    lots=lots,
+                    store=store,
+                    graph_lots=last["recall_graph_lots"],
+                    recalls=last["recalls"],
+                    hop_cap_reached=last["recalls_capped"],
+                    floor_bfs_ms=round(last["recall_floor_ms"], 3),
+                )
+                emit(
+                    "ledger.receive_summary_ms",
+                    last["receive_ms"],
+                    "ms",
+                    lots=lots,
+                    store=store,
+                    downstream_lots=last["downstream_lots"],
+                    receives=last["receives"],
+                    floor_bfs_ms=round(last["receive_floor_ms"], 3),
+                )
                 emit(
                     "ledger.trace_upstream_p50_ms",
                     last["trace_p50_ms"],
@@ -198,6 +369,8 @@ def main(argv: list[str]) -> int:
                     graph_lots=last["graph_lots"],
                     traces=last["traces"],
                 )
+            _growth("ledger.recall_p50_ms", recall, store=store)
+            _growth("ledger.receive_summary_ms", receive, store=store)
             # figures of the largest run of the store (SQLite's printed before PostgreSQL runs)
             emit(
                 "ledger.ingest_events_per_s",

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -40,7 +40,7 @@ from batpass.dataspace import TwinRegistry
 from batpass.exchange import product_twin, register_twin
 from batpass.federation import Refused
 from batpass.footprint import PactService, SupplierRole
-from batpass.http import AdminKey, Ctx
+from batpass.http import AdminKey, Ctx, guard
 from batpass.ouranos import AmountUnit, OuranosHub
 from batpass.trust import TrustService, verify_self_issued_token
 
@@ -111,6 +111,7 @@ class _AnswerIn(BaseModel):
     query: dict[str, str] = Field(default_factory=dict, max_length=4)
 
 
+@guard
 async def _from_bridge(request: Request, ctx: Ctx) -> HubFederation:
     """Only the hub's configured bridge calls these routes: a DCP self-issued token of its DID,
     addressed to the hub."""
@@ -125,10 +126,13 @@ async def _from_bridge(request: Request, ctx: Ctx) -> HubFederation:
     return fed
 
 
+#: the hub's federation, once the caller proved it is the hub's bridge (before the body is read)
+FromBridge = Annotated[HubFederation, Depends(_from_bridge)]
+
+
 @hub_router.post("/v1/ouranos/bridge/answer")
-async def hub_answer(body: _AnswerIn, request: Request, ctx: Ctx) -> JSONResponse:
+async def hub_answer(fed: FromBridge, body: _AnswerIn) -> JSONResponse:
     """The hub answers its bridge for a Catena-X consumer the bridge verified."""
-    fed = await _from_bridge(request, ctx)
     return JSONResponse(await fed.answer(body.asset, body.lot, body.consumer_did, body.consumer_bpnl, body.query))
 
 
@@ -142,10 +146,9 @@ class _PactIn(BaseModel):
 
 
 @hub_router.post("/v1/ouranos/bridge/pact")
-async def hub_pact(body: _PactIn, request: Request, ctx: Ctx) -> JSONResponse:
+async def hub_pact(fed: FromBridge, body: _PactIn) -> JSONResponse:
     """The hub gives its bridge an operator's part CFP as PACT v3, for one Catena-X partner the
     operator released ``cfp`` to (percent ``primary_data_share`` as the operator declares it)."""
-    fed = await _from_bridge(request, ctx)
     op_id = await anyio.to_thread.run_sync(fed.hub.operator_id_of, body.operator_did)
     if op_id is None:
         raise NotFound(f"{body.operator_did} is not an operator of this hub", field="operator_did")

@@ -262,6 +262,8 @@ def trace(
     with _one_line_errors():
         svc = _service(node)
         result = svc.trace(owner or svc.identity.did, subject, direction="down" if down else "up")
+    if result["hop_cap_reached"]:
+        _err.print(f"[yellow]![/] stopped at the hop cap ({result['max_hops']} hops): the graph is truncated")
     if down:
         _err.print(
             f"{result['graph_lots']} lots reached in {result['hops']} hops, {len(result['batteries'])} batteries"

@@ -15,10 +15,10 @@ Thin: parsing and shaping only; the rules live in the rulesets and the evaluator
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -28,7 +28,7 @@ from batpass.compliance._subject import subject_from_json
 from batpass.compliance.model import Battery, BatteryModel, Finding
 from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput
-from batpass.http import AdminKey
+from batpass.http import AdminKey, Document, IsoDate, RequestModel
 
 __all__ = ["router"]
 
@@ -37,41 +37,33 @@ router = APIRouter(tags=["compliance"])
 _FORMATS = ("json", "html")
 
 
-def _parse(body: Any) -> tuple[Battery | BatteryModel, dt.date]:
-    if not isinstance(body, dict):
-        raise InvalidInput(
-            "the body must be a JSON object", field="body", rule='{"subject": {...}, "at": "YYYY-MM-DD"}'
-        )
-    unknown = sorted(set(body) - {"subject", "at"})
-    if unknown:
-        raise InvalidInput(f"{unknown[0]}: unknown field", field=unknown[0], rule="body fields: subject, at")
-    if "subject" not in body:
-        raise InvalidInput("subject is required", field="subject", rule="a battery or battery model description")
-    raw_at = body.get("at")
-    if raw_at is None:
-        at = utc_now().date()
-    else:
-        try:
-            at = dt.date.fromisoformat(str(raw_at))
-        except ValueError as exc:
-            raise InvalidInput(f"at {raw_at!r} is not a date", field="at", rule="YYYY-MM-DD", value=raw_at) from exc
-    return subject_from_json(body["subject"]), at
+class SubjectIn(RequestModel):
+    """A battery or battery model to evaluate at a date against the ruleset (docs/rules.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: Document = Field(
+        description="a battery (with battery_id) or a battery model: category, chemistry, capacity, placed on the"
+        " market, ... (docs/rules.md, the compliance subject); checked member by member"
+    )
+    at: IsoDate | None = Field(default=None, description="the date to evaluate at (default: today, UTC)")
 
 
-def _run(body: Any) -> tuple[Battery | BatteryModel, dt.date, list[Finding]]:
-    subject, at = _parse(body)
+def _run(body: SubjectIn) -> tuple[Battery | BatteryModel, dt.date, list[Finding]]:
+    subject = subject_from_json(body.subject)
+    at = body.at or utc_now().date()
     return subject, at, evaluate(subject, at)
 
 
 @router.post("/v1/compliance/evaluate")
-async def evaluate_subject(_: AdminKey, body: Annotated[Any, Body()]) -> JSONResponse:
+async def evaluate_subject(_: AdminKey, body: SubjectIn) -> JSONResponse:
     """The findings for a battery or model at a date (the JSON report)."""
     subject, at, findings = await run_in_threadpool(_run, body)
     return JSONResponse(report_data(subject, at, findings))
 
 
 @router.post("/v1/compliance/report", response_model=None)
-async def report(request: Request, _: AdminKey, body: Annotated[Any, Body()]) -> Response:
+async def report(request: Request, _: AdminKey, body: SubjectIn) -> Response:
     """The report rendered as HTML (self-contained) or JSON."""
     fmt = request.query_params.get("format")
     if fmt is None:

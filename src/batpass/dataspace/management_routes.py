@@ -18,7 +18,7 @@ from starlette.responses import Response as StarletteResponse
 
 from batpass.core.errors import BatpassError, InvalidInput
 from batpass.dataspace._management import EdcManagement
-from batpass.http import Ctx, require_admin
+from batpass.http import Ctx, loads_json, require_admin
 
 __all__ = ["ERROR_SHAPES", "MANAGEMENT_PATH", "router"]
 
@@ -33,7 +33,7 @@ async def _json(request: Request, *, optional: bool = False) -> Any:
     if not raw.strip() and optional:
         return {}
     try:
-        return await request.json()
+        return loads_json(raw)
     except ValueError as exc:
         raise InvalidInput("the body is not JSON", field="(body)", rule="EDC management API: application/json") from exc
 

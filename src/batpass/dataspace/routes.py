@@ -10,7 +10,6 @@ messages on ``/api/v3``, OAuth2-style errors on the data plane.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -25,7 +24,7 @@ from batpass.dataspace import _dsp_messages as msgs
 from batpass.dataspace._dtr import OWNER, Reader, TwinRegistry, decode_id
 from batpass.dataspace._states import InvalidTransition
 from batpass.dataspace.service import DSP_PATH, DspConsumer, DspProvider
-from batpass.http import Ctx
+from batpass.http import Ctx, loads_json
 
 __all__ = ["ERROR_SHAPES", "router"]
 
@@ -34,7 +33,7 @@ router = APIRouter(tags=["dataspace"])
 
 async def _json(request: Request) -> Any:
     try:
-        return await request.json()
+        return loads_json(await request.body())
     except ValueError as exc:
         raise InvalidInput("the body is not JSON", field="(body)", rule="DSP 2025-1: application/json") from exc
 
@@ -222,7 +221,7 @@ async def _proxy(request: Request, ctx: Ctx, path: str) -> JSONResponse:
             raise InvalidInput("the body is too large", field="(body)", rule="data plane proxy: at most 1 MB")
         if raw.strip():
             try:
-                body = json.loads(raw)
+                body = loads_json(raw)
             except ValueError as exc:
                 raise InvalidInput("the body is not JSON", field="(body)", rule="data plane proxy: JSON") from exc
     reply = await ctx.service(DspProvider).proxy(

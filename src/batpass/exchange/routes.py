@@ -5,14 +5,13 @@ PCF exchange, and recycled-content claims at a recycler's credit account."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from batpass.core.errors import InvalidInput, NotFound
+from batpass.core.errors import NotFound
 from batpass.dataspace import TwinRegistry
 from batpass.exchange._assets import (
     BATTERY_PASS_ASSET,
@@ -27,7 +26,7 @@ from batpass.exchange._assets import (
 from batpass.exchange._credit import _DOUBLE, CreditClaims
 from batpass.exchange._pcf_async import PcfExchange
 from batpass.footprint import FootprintFilter, PactService
-from batpass.http import AdminKey, Ctx, problem_body
+from batpass.http import AdminKey, Ctx, Items, MassKg, RequestModel, Token, problem_body
 from batpass.ledger import DoubleClaim
 from batpass.passport import PassportService
 
@@ -37,91 +36,113 @@ _connector = APIRouter(tags=["connector"])
 _ledger = APIRouter(tags=["ledger"])
 
 
-def _text(body: Mapping[str, Any], name: str, rule: str) -> str:
-    value = _str(body, name, rule)
-    assert value is not None  # required
-    return value
+_PROVIDER = "the partner's DID (its connector is found through its DID document)"
+_DSP = "the partner's Dataspace Protocol endpoint (default: the one its DID document names)"
+_URL = r"^https?://[^\s]+$"
+_READERS = "the partners (BPNLs) that may see the twin; closed to everyone else"
 
 
-def _readers_of(body: Mapping[str, Any]) -> list[str]:
-    readers = body.get("readers")
-    if not isinstance(readers, list) or not all(isinstance(r, str) for r in readers):
-        raise InvalidInput("readers: an array of partner BPNLs", field="readers", rule="POST /v1/connector/twins")
-    return _check_readers(readers)
+class BatteryTwinIn(RequestModel):
+    """The twin of one of this node's batteries, with its battery-pass submodel descriptor."""
+
+    battery: Token = Field(description="the battery: a GS1 Digital Link URI or 01{gtin14}21{serial}")
+    readers: Items[Token] = Field(description=_READERS)
+
+
+class ProductTwinIn(RequestModel):
+    """A product twin with its PCF submodel descriptor."""
+
+    product_id: Token = Field(alias="productId", description="the product id its footprints are kept under")
+    readers: Items[Token] = Field(description=_READERS)
+
+
+class BatteryPassRequestIn(RequestModel):
+    """Fetch a partner's Catena-X battery pass through the connector."""
+
+    provider: Token = Field(description=_PROVIDER)
+    battery: Token = Field(description="the battery: a GS1 Digital Link URI or 01{gtin14}21{serial}")
+    dsp_endpoint: Token | None = Field(default=None, alias="dspEndpoint", pattern=_URL, description=_DSP)
+
+
+class PcfRequestIn(RequestModel):
+    """Ask a supplier's connector for the PCF of a product."""
+
+    provider: Token = Field(description=_PROVIDER)
+    product_id: Token = Field(alias="productId", description="the supplier's product id")
+    dsp_endpoint: Token | None = Field(default=None, alias="dspEndpoint", pattern=_URL, description=_DSP)
+
+
+class PcfExchangeIn(PcfRequestIn):
+    """Ask a supplier for a PCF, asynchronously (CX-0136)."""
+
+    comment: Token | None = Field(default=None, description="a note for the supplier")
+
+
+class PcfAnswerIn(RequestModel):
+    """The operator's release of the answer to a partner's PCF request."""
+
+    partner: Token = Field(description="the requesting partner's DID")
+    request_id: Token = Field(alias="requestId", description="the id of the partner's request")
 
 
 @_connector.post("/v1/connector/twins/batteries", status_code=201)
-def register_battery_twin(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def register_battery_twin(ctx: Ctx, _: AdminKey, body: BatteryTwinIn) -> dict[str, Any]:
     """Register (or replace) the twin of one of this node's batteries with its battery-pass
     submodel descriptor. Body: ``{battery, readers: [BPNL...]}``."""
-    battery = _battery(_text(body, "battery", "POST /v1/connector/twins/batteries"))
+    battery = _battery(body.battery)
     passport = ctx.service(PassportService).find_by_battery(battery)
     if passport is None:
         raise NotFound(f"battery: no passport of {battery} on this node", field="battery", rule="twins of passports")
     dsp = ctx.base_url.rstrip("/") + "/api/dsp/2025-1"
     twin = battery_twin(
-        battery, model_id=passport.model_id, base_url=ctx.base_url, dsp_url=dsp, readers=_readers_of(body)
+        battery, model_id=passport.model_id, base_url=ctx.base_url, dsp_url=dsp, readers=_check_readers(body.readers)
     )
     return register_twin(ctx.service(TwinRegistry), twin)
 
 
 @_connector.post("/v1/connector/twins/products", status_code=201)
-def register_product_twin(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def register_product_twin(ctx: Ctx, _: AdminKey, body: ProductTwinIn) -> dict[str, Any]:
     """Register (or replace) a product twin with its PCF submodel descriptor; the readers are the
     partners entitled to its PCF. Body: ``{productId, readers: [BPNL...]}``."""
-    product = _text(body, "productId", "POST /v1/connector/twins/products")
+    product = body.product_id
     page = ctx.service(PactService).list_footprints(FootprintFilter(product_ids=(product,)), limit=1)
     if not page.documents:
         raise NotFound(f"productId: no footprint of {product} on this node", field="productId", rule="PCF twins")
     dsp = ctx.base_url.rstrip("/") + "/api/dsp/2025-1"
-    twin = product_twin(product, base_url=ctx.base_url, dsp_url=dsp, readers=_readers_of(body))
+    twin = product_twin(product, base_url=ctx.base_url, dsp_url=dsp, readers=_check_readers(body.readers))
     return register_twin(ctx.service(TwinRegistry), twin)
 
 
 @_connector.post("/v1/connector/passports/requests")
-async def request_battery_pass(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def request_battery_pass(ctx: Ctx, _: AdminKey, body: BatteryPassRequestIn) -> dict[str, Any]:
     """Fetch a partner's Catena-X battery pass through the connector (usage purpose
     ``cx.circular.dpp:1``). Body: ``{provider: DID, battery, dspEndpoint?}``."""
-    rule = "POST /v1/connector/passports/requests"
-    provider, battery = _text(body, "provider", rule), _text(body, "battery", rule)
-    dsp = body.get("dspEndpoint") if isinstance(body.get("dspEndpoint"), str) else None
-    doc = await ctx.service(ConnectorClient).fetch(provider, BATTERY_PASS_ASSET, {"battery": battery}, dsp_url=dsp)
+    provider, battery = body.provider, body.battery
+    doc = await ctx.service(ConnectorClient).fetch(
+        provider, BATTERY_PASS_ASSET, {"battery": battery}, dsp_url=body.dsp_endpoint
+    )
     return {"provider": provider, "battery": battery, "batteryPass": doc}
 
 
 @_connector.post("/v1/connector/pcf/requests")
-async def request_pcf(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def request_pcf(ctx: Ctx, _: AdminKey, body: PcfRequestIn) -> dict[str, Any]:
     """The Catena-X PCF request: ask a supplier's connector for the PCF of a product.
     Body: ``{provider: DID, productId, dspEndpoint?}``; answers ``{requestId, productId, pcf}``."""
-    rule = "POST /v1/connector/pcf/requests"
-    provider, product = _text(body, "provider", rule), _text(body, "productId", rule)
-    dsp = body.get("dspEndpoint") if isinstance(body.get("dspEndpoint"), str) else None
+    provider, product = body.provider, body.product_id
     request_id = str(uuid.uuid4())
     query = {"productId": product, "requestId": request_id}
-    doc = await ctx.service(ConnectorClient).fetch(provider, PCF_ASSET, query, dsp_url=dsp)
+    doc = await ctx.service(ConnectorClient).fetch(provider, PCF_ASSET, query, dsp_url=body.dsp_endpoint)
     return {"requestId": request_id, "productId": product, "pcf": doc}
 
 
-def _str(body: Mapping[str, Any], name: str, rule: str, *, required: bool = True) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value:
-        raise InvalidInput(f"{name}: required string", field=name, rule=rule)
-    return value
-
-
 @_connector.post("/v1/connector/pcf/exchanges", status_code=202)
-async def request_pcf_async(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def request_pcf_async(ctx: Ctx, _: AdminKey, body: PcfExchangeIn) -> dict[str, Any]:
     """Ask a supplier for a PCF, asynchronously (CX-0136): ``{provider: DID, productId, comment?,
     dspEndpoint?}``. Answers 202 with the stored request (``status: accepted``); the PCF arrives
     later (``GET /v1/connector/pcf/exchanges/{requestId}``, ``status: received``)."""
-    rule = "POST /v1/connector/pcf/exchanges"
-    provider, product = _str(body, "provider", rule), _str(body, "productId", rule)
-    assert provider is not None and product is not None
-    comment = _str(body, "comment", rule, required=False)
-    dsp = _str(body, "dspEndpoint", rule, required=False)
-    return await ctx.service(PcfExchange).request(provider, product, comment=comment, dsp_url=dsp)
+    return await ctx.service(PcfExchange).request(
+        body.provider, body.product_id, comment=body.comment, dsp_url=body.dsp_endpoint
+    )
 
 
 @_connector.get("/v1/connector/pcf/exchanges")
@@ -145,16 +166,13 @@ def list_pcf_incoming(ctx: Ctx, _: AdminKey, limit: Annotated[int, Query(ge=1, l
 
 
 @_connector.post("/v1/connector/pcf/incoming/answer")
-async def answer_pcf_request(ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def answer_pcf_request(ctx: Ctx, _: AdminKey, body: PcfAnswerIn) -> dict[str, Any]:
     """Answer a partner's PCF request now (the operator's release): ``{partner: DID,
     requestId}``. Sends the current PCF of the product through the partner's connector."""
-    rule = "POST /v1/connector/pcf/incoming/answer"
-    partner, rid = _str(body, "partner", rule), _str(body, "requestId", rule)
-    assert partner is not None and rid is not None
-    return await ctx.service(PcfExchange).answer(partner, rid)
+    return await ctx.service(PcfExchange).answer(body.partner, body.request_id)
 
 
-class RemoteClaimIn(BaseModel):
+class RemoteClaimIn(RequestModel):
     """A claim of recycled content against a recycler's credit account, sent through its
     connector. The claimant is this node (its DID, verified by the recycler through DCP)."""
 
@@ -162,10 +180,17 @@ class RemoteClaimIn(BaseModel):
     id: str = Field(min_length=1, max_length=96, description="the claim's id (idempotency key)")
     lot: str = Field(min_length=1, max_length=128, description="the recycler's recovered lot")
     element: str = Field(min_length=1, max_length=16, description="Co, Li, Ni or Pb")
-    kg: float = Field(description="recycled element mass claimed (> 0)")
+    kg: MassKg = Field(description="recycled element mass claimed, in kg (> 0, finite)")
     subject: str = Field(min_length=1, max_length=512, description="the battery or passport the claim is for")
-    custody: str = Field(default="mass_balance", description="ISO 22095 chain-of-custody model of the claim")
-    dspEndpoint: str | None = Field(default=None, description="the recycler's DSP endpoint (default: its DID document)")
+    custody: str = Field(
+        default="mass_balance", max_length=64, description="ISO 22095 chain-of-custody model of the claim"
+    )
+    dspEndpoint: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=_URL,
+        description="the recycler's DSP endpoint (default: its DID document)",
+    )
 
 
 @_ledger.post("/v1/ledger/claims/remote", status_code=201)

@@ -18,15 +18,16 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qs, unquote, urlencode
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import ConfigDict, Field
 from starlette.responses import Response as StarletteResponse
 
 from batpass.core.errors import BatpassError, InvalidInput
 from batpass.footprint._pact import read_pact
 from batpass.footprint.errors import OAuthError, TokenExpired
 from batpass.footprint.service import FootprintFilter, PactService, _parse_time
-from batpass.http import AdminKey, Ctx
+from batpass.http import AdminKey, Ctx, Document, Items, OpenRequestModel, RequestModel, Token, loads_json
 
 __all__ = ["ERROR_SHAPES", "router"]
 
@@ -199,7 +200,7 @@ async def events(request: Request, ctx: Ctx, client_id: PactClient) -> Starlette
     """Action Events: accept a CloudEvent (200, empty body); a RequestCreatedEvent is answered."""
     raw = await request.body()
     try:
-        event = json.loads(raw)
+        event = loads_json(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput("the event is not JSON", field="body", rule="application/cloudevents+json") from exc
     _pact(ctx).receive_event(event, client_id=client_id)
@@ -209,24 +210,61 @@ async def events(request: Request, ctx: Ctx, client_id: PactClient) -> Starlette
 # ---- admin (batpass's own API, RFC 9457 problems) ---------------------------------------------
 
 
+class ClientIn(RequestModel):
+    """A PACT API client to create (OAuth2 client credentials)."""
+
+    name: Token = Field(description="who the client is for (shown in listings)")
+
+
+class FootprintIn(OpenRequestModel):
+    """A footprint to serve: a PACT v3 ProductFootprint (``specVersion`` 3.x), or PACT v2
+    (converted to v3 through the normalised model). The document is checked against the PACT
+    data model by the service; its main members are named here."""
+
+    id: Token | None = Field(default=None, description="the footprint's id (a UUID)")
+    spec_version: Token | None = Field(default=None, alias="specVersion", description="PACT data model version")
+    product_ids: Items[Token] | None = Field(default=None, alias="productIds", description="product ids (URNs)")
+    company_name: Token | None = Field(default=None, alias="companyName", description="the data owner's name")
+    pcf: Document | None = Field(default=None, description="the carbon footprint (PACT CarbonFootprint)")
+
+
+class PeerIn(RequestModel):
+    """The OAuth2 client a partner gave this node for its PACT API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: Token = Field(description="the partner's PACT base URL, e.g. https://partner:8443/pact")
+    client_id: Token = Field(description="the OAuth2 client id")
+    client_secret: Token = Field(description="the OAuth2 client secret (never returned)")
+    token_url: Token | None = Field(default=None, description="the token endpoint (default <base_url>/auth/token)")
+    name: Token | None = Field(default=None, description="the partner's name")
+
+
+class FootprintRequestIn(RequestModel):
+    """Ask a partner for footprints (a PACT RequestCreatedEvent)."""
+
+    peer: Token = Field(description="the partner's PACT base URL (registered with POST /v1/footprints/pact/peers)")
+    data: Document = Field(
+        default={}, description="the RequestCreatedEvent criteria (PACT v3 §6.9: productId, companyId, ...)"
+    )
+
+
 @router.post("/v1/footprints/pact/clients", status_code=201, tags=["footprints"])
-def create_client(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, str]:
+def create_client(ctx: Ctx, _admin: AdminKey, body: ClientIn) -> dict[str, str]:
     """A PACT API client (OAuth2 credentials); the secret is returned once."""
-    name = body.get("name")
-    if not isinstance(name, str):
-        raise InvalidInput("name must be a string", field="name", rule="non-empty string")
-    creds = _pact(ctx).create_client(name)
+    creds = _pact(ctx).create_client(body.name)
     return {"client_id": creds.client_id, "client_secret": creds.client_secret, "name": creds.name}
 
 
 @router.post("/v1/footprints/pact/footprints", status_code=201, tags=["footprints"])
-def store_footprint(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def store_footprint(ctx: Ctx, _admin: AdminKey, body: FootprintIn) -> dict[str, Any]:
     """Serve a footprint given as a PACT v3 document, or as PACT v2 (converted to v3 through the
     normalised model)."""
     svc = _pact(ctx)
-    if str(body.get("specVersion", "")).startswith("3."):
-        return svc.store_document(body)
-    return svc.store_footprint(read_pact(body))
+    doc = body.wire()
+    if (body.spec_version or "").startswith("3."):
+        return svc.store_document(doc)
+    return svc.store_footprint(read_pact(doc))
 
 
 @router.get("/v1/footprints/pact/events", tags=["footprints"])
@@ -236,32 +274,17 @@ def events_received(ctx: Ctx, _admin: AdminKey) -> list[dict[str, Any]]:
 
 
 @router.post("/v1/footprints/pact/peers", status_code=201, tags=["footprints"])
-def register_peer(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def register_peer(ctx: Ctx, _admin: AdminKey, body: PeerIn) -> dict[str, Any]:
     """Keep the OAuth2 client a partner gave this node for its PACT API: ``base_url`` (the
     partner's PACT base URL, e.g. ``https://partner:8443/pact``), ``client_id``,
     ``client_secret``, optional ``token_url`` (default ``<base_url>/auth/token``) and ``name``.
     The secret is never returned."""
-    text: dict[str, str] = {}
-    for name in ("base_url", "client_id", "client_secret"):
-        value = body.get(name)
-        if not isinstance(value, str) or not value:
-            raise InvalidInput(f"{name} must be a non-empty string", field=name, rule="PACT peer credentials")
-        text[name] = value
-    optional: dict[str, str | None] = {}
-    for name in ("token_url", "name"):
-        value = body.get(name)
-        if value is not None and not isinstance(value, str):
-            raise InvalidInput(f"{name} must be a string", field=name, rule="PACT peer credentials")
-        optional[name] = value
-    unknown = sorted(set(body) - {"base_url", "client_id", "client_secret", "token_url", "name"})
-    if unknown:
-        raise InvalidInput(f"{unknown[0]!r} is not a peer field", field=unknown[0], rule="PACT peer credentials")
     peer = _pact(ctx).register_peer(
-        text["base_url"],
-        client_id=text["client_id"],
-        client_secret=text["client_secret"],
-        token_url=optional["token_url"],
-        name=optional["name"],
+        body.base_url,
+        client_id=body.client_id,
+        client_secret=body.client_secret,
+        token_url=body.token_url,
+        name=body.name,
     )
     return peer.public()
 
@@ -273,15 +296,12 @@ def list_peers(ctx: Ctx, _admin: AdminKey) -> list[dict[str, Any]]:
 
 
 @router.post("/v1/footprints/pact/requests", status_code=202, tags=["footprints"])
-def request_footprints(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def request_footprints(ctx: Ctx, _admin: AdminKey, body: FootprintRequestIn) -> dict[str, Any]:
     """Ask a partner for footprints: ``{"peer": <its PACT base URL>, "data": <RequestCreatedEvent
     criteria>}``. 202 once the partner accepted the RequestCreatedEvent; its answer arrives
     later on this node's ``/pact/3/events`` (see ``GET /v1/footprints/pact/requests`` and
     ``/v1/footprints/pact/events``)."""
-    peer = body.get("peer")
-    if not isinstance(peer, str) or not peer:
-        raise InvalidInput("peer must be the partner's PACT base URL", field="peer", rule="non-empty string")
-    return _pact(ctx).request_footprints(peer, body.get("data", {}))
+    return _pact(ctx).request_footprints(body.peer, body.data)
 
 
 @router.get("/v1/footprints/pact/requests", tags=["footprints"])

@@ -1,7 +1,8 @@
 """HTTP plumbing shared by every capability's router: the node context handed to routes,
-dependency aliases (context, admin key, outbound client), RFC 9457 problem details, the
-error edge every app installs (:func:`install_error_handlers`) and the OpenAPI document that
-says how it answers (:func:`install_openapi`).
+dependency aliases (context, admin key, outbound client), the request models' base and constrained
+types (:class:`RequestModel`, limits from ``batpass.core.limits``), RFC 9457 problem details, the
+error edge every app installs (:func:`install_error_handlers`) and the OpenAPI document that says
+how it answers (:func:`install_openapi`).
 
 It knows no capability. ``node/`` builds the :class:`NodeContext` in the app's lifespan and
 stores it on ``app.state.ctx``; routers reach it only through the aliases below.
@@ -13,7 +14,9 @@ from batpass.http._context import (
     AdminKey,
     Ctx,
     NodeContext,
+    authenticate_first,
     get_ctx,
+    guard,
     require_admin,
 )
 from batpass.http._errors import (
@@ -26,6 +29,19 @@ from batpass.http._errors import (
     install_error_handlers,
     require_json,
     validation_to_invalid_input,
+)
+from batpass.http._json import check_json, loads_json
+from batpass.http._models import (
+    Document,
+    FiniteFloat,
+    IsoDate,
+    Items,
+    Jws,
+    MassKg,
+    OpenRequestModel,
+    RequestModel,
+    Text,
+    Token,
 )
 from batpass.http._openapi import ERROR_SCHEMAS, PROBLEM, ErrorDoc, document_errors, install_openapi
 from batpass.http._problems import problem_body, problem_response
@@ -40,15 +56,29 @@ __all__ = [
     "AdminKey",
     "BodyLimit",
     "Ctx",
+    "Document",
     "ErrorDoc",
     "ErrorShape",
+    "FiniteFloat",
+    "IsoDate",
+    "Items",
+    "Jws",
+    "MassKg",
     "NodeContext",
+    "OpenRequestModel",
     "PayloadTooLarge",
+    "RequestModel",
+    "Text",
+    "Token",
     "UnsupportedMediaType",
+    "authenticate_first",
+    "check_json",
     "document_errors",
     "get_ctx",
+    "guard",
     "install_error_handlers",
     "install_openapi",
+    "loads_json",
     "problem_body",
     "problem_response",
     "require_admin",

@@ -6,6 +6,8 @@ a wrong method is a 405 with ``Allow``.
 
 :func:`require_json` is the app-wide dependency that refuses a JSON route's body sent without a
 JSON media type (415) or nested deeper than :data:`MAX_JSON_DEPTH` (400) before any route sees it.
+Such refusals, and a body FastAPI cannot parse, come after the route's authentication
+(:func:`~batpass.http.authenticate_first`): a caller without credentials gets 401 first.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batpass.core.errors import BatpassError, InvalidInput, NotFound
+from batpass.http._context import authenticate_first
 from batpass.http._problems import problem_response
 
 __all__ = [
@@ -87,6 +90,12 @@ def install_error_handlers(app: FastAPI, shapes: Mapping[str, ErrorShape]) -> Ca
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if errors and errors[0].get("type") == "json_invalid":  # refused before any dependency ran
+            try:
+                await authenticate_first(request)
+            except BatpassError as err:
+                return shaped(request, err)
         return shaped(request, validation_to_invalid_input(exc))
 
     @app.exception_handler(StarletteHTTPException)
@@ -95,6 +104,19 @@ def install_error_handlers(app: FastAPI, shapes: Mapping[str, ErrorShape]) -> Ca
             return shaped(
                 request,
                 NotFound(f"no route {request.method} {request.url.path}", rule='docs/architecture.md "URL layout"'),
+            )
+        if exc.status_code == 400:  # a body FastAPI could not parse, before any dependency ran
+            try:
+                await authenticate_first(request)
+            except BatpassError as auth:
+                return shaped(request, auth)
+            return shaped(
+                request,
+                InvalidInput(
+                    f"{exc.detail} (not JSON, or nested too deep to read)",
+                    field="(body)",
+                    rule=f"RFC 8259 JSON, nesting at most {MAX_JSON_DEPTH} levels",
+                ),
             )
         err = BatpassError(str(exc.detail))
         err.status = exc.status_code
@@ -209,6 +231,7 @@ async def require_json(request: Request) -> None:
         return
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if not (media == "application/json" or (media.startswith("application/") and media.endswith("+json"))):
+        await authenticate_first(request)  # credentials before the body's form
         raise UnsupportedMediaType(
             f"the body is sent as {media or 'no media type'}; this route takes application/json",
             field="content-type",
@@ -219,6 +242,7 @@ async def require_json(request: Request) -> None:
     except ValueError:
         return  # FastAPI reports the malformed JSON with its position
     if _depth(parsed) > MAX_JSON_DEPTH:
+        await authenticate_first(request)
         raise InvalidInput(
             f"the body nests deeper than {MAX_JSON_DEPTH} levels",
             field="(body)",

@@ -19,6 +19,7 @@ from typing import Any
 
 from batpass.core.countries import EU27, ISO3166_ALPHA2
 from batpass.core.errors import InvalidInput
+from batpass.core.limits import MAX_MASS_KG, MAX_TEXT, check_number
 from batpass.ledger._materials import MATERIALS
 from batpass.ledger.model import Event, Lot
 
@@ -62,6 +63,13 @@ def validate_authorisation(d: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidInput(
                 f"authorisation.{k} is required", field=f"authorisation.{k}", rule="ledger.authorisation.schema"
             )
+    for k in ("id", "holder", "material"):
+        if not isinstance(d[k], str) or not d[k] or len(d[k]) > MAX_TEXT:
+            raise InvalidInput(
+                f"authorisation.{k} must be a non-empty string of at most {MAX_TEXT} characters",
+                field=f"authorisation.{k}",
+                rule="ledger.authorisation.schema",
+            )
     if d["material"] not in MATERIALS:
         raise InvalidInput(
             f"authorisation.material {d['material']!r} is not a known material",
@@ -76,18 +84,21 @@ def validate_authorisation(d: Mapping[str, Any]) -> dict[str, Any]:
             rule="ledger.authorisation.schema",
         )
     for x in dests:
-        if x not in ISO3166_ALPHA2 and x not in REGIONS:
+        if not isinstance(x, str) or (x not in ISO3166_ALPHA2 and x not in REGIONS):
             raise InvalidInput(
                 f"authorisation.destinations: {x!r} is neither an ISO 3166-1 alpha-2 code nor a region "
                 f"({', '.join(REGIONS)})",
                 field="authorisation.destinations",
                 rule="ISO 3166-1 alpha-2",
             )
-    cap = d["cap_kg"]
-    if isinstance(cap, bool) or not isinstance(cap, (int, float)) or cap <= 0:
-        raise InvalidInput(
-            "authorisation.cap_kg must be > 0", field="authorisation.cap_kg", rule="ledger.authorisation.schema"
-        )
+    cap = check_number(
+        d["cap_kg"],
+        field="authorisation.cap_kg",
+        rule="ledger.authorisation.schema",
+        low=0.0,
+        high=MAX_MASS_KG,
+        positive=True,
+    )
     out: dict[str, Any] = {}
     for k in ("valid_from", "valid_to"):
         try:
@@ -110,7 +121,7 @@ def validate_authorisation(d: Mapping[str, Any]) -> dict[str, Any]:
         "holder": str(d["holder"]),
         "material": d["material"],
         "destinations": sorted(dests),
-        "cap_kg": float(cap),
+        "cap_kg": cap,
         **out,
     }
 

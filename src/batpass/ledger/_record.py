@@ -180,6 +180,7 @@ class OwnerRecording:
                 if stored[ev.id] != bodies[ev.id]:
                     raise Conflict(
                         f"events[{i}]: event id {ev.id} is already recorded with different content",
+                        field=f"events[{i}].id",
                         rule="ledger.append-only",
                     )
                 continue

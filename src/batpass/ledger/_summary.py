@@ -130,13 +130,17 @@ def verify_summary(token: str, public_jwk_resolver: Callable[[str], Mapping[str,
         )
     jwk = public_jwk_resolver(kid)
     if jwk is None:
-        raise Unauthorized(f"no public key known for {kid}", rule="upstream summary 1.0: kid is the owner's DID URL")
+        raise Unauthorized(
+            f"no public key known for {kid}", field="kid", rule="upstream summary 1.0: kid is the owner's DID URL"
+        )
     try:
         _, wire = verify_compact(token, jwk, typ=SUMMARY_TYP, parsed=parsed, algs=("Ed25519",))
     except CredentialRejected as exc:
-        raise Unauthorized("upstream summary signature does not verify", rule="RFC 7515") from exc
+        raise Unauthorized("upstream summary signature does not verify", field="jws", rule="RFC 7515") from exc
     if wire.get("issuer") != kid.split("#", 1)[0]:
-        raise Unauthorized("upstream summary issuer differs from the signing key's DID", rule="upstream summary 1.0")
+        raise Unauthorized(
+            "upstream summary issuer differs from the signing key's DID", field="issuer", rule="upstream summary 1.0"
+        )
     validate_summary(wire)
     return decode_summary(wire)
 

@@ -10,11 +10,11 @@ by the supplier's summary when one was received (identities never cross; docs/ar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Text, and_, cast, literal, select
+from sqlalchemy import Connection, Select, Text, and_, cast, literal, literal_column, select
 
 from batpass.core.summary import UpstreamSummary
 from batpass.ledger import _sql as t
@@ -29,7 +29,15 @@ from batpass.ledger._profile import (
 from batpass.ledger._rows import lot_from_row, profile_of
 from batpass.ledger.model import EventKind, Lot
 
-__all__ = ["TraceResult", "cte_reachable", "frontier_search", "profiles_from_graph"]
+__all__ = [
+    "MAX_HOPS",
+    "TraceResult",
+    "cte_reachable",
+    "downstream_profiles",
+    "downstream_query",
+    "frontier_search",
+    "profiles_from_graph",
+]
 
 Key = tuple[str, str]  # (owner, lot id)
 
@@ -46,16 +54,37 @@ class TraceResult:
     hops: int = 0
     queries: int = 0
     boundary: list[tuple[Key, Key]] = field(default_factory=list)
+    #: the search stopped at its hop cap with lots not yet expanded: there may be more below
+    #: (or above) them, so the graph may be truncated
+    capped: bool = False
+
+
+#: hops a trace walks at most (a real supply chain has far fewer tiers; a longer chain is cut
+#: and the answer says so)
+MAX_HOPS = 64
 
 
 def frontier_search(
-    conn: Connection, root: Lot, *, direction: str = "up", owners: Iterable[str] | None = None, max_hops: int = 64
+    conn: Connection,
+    root: Lot,
+    *,
+    direction: str = "up",
+    owners: Iterable[str] | None = None,
+    max_hops: int = MAX_HOPS,
+    more_roots: Sequence[Lot] = (),
 ) -> TraceResult:
+    """Breadth-first search from ``root`` (and ``more_roots``, searched together in the same
+    queries), one query per hop and partition."""
     allowed = frozenset(owners) if owners is not None else frozenset({root.owner})
     rk = (root.owner, str(root.id))
     res = TraceResult(rk, direction)
     res.lots[rk] = root
     frontier: list[Key] = [rk]
+    for extra in more_roots:
+        key = (extra.owner, str(extra.id))
+        if key not in res.lots:
+            res.lots[key] = extra
+            frontier.append(key)
     seen_edges: set[tuple[Key, Key, str]] = set()
     e = t.edges
     cols = (e.c.owner, e.c.child, e.c.parent_owner, e.c.parent, e.c.event_id, e.c.input_kg)
@@ -83,11 +112,7 @@ def frontier_search(
                     .where(e.c.owner == owner, e.c.child.in_(part))
                 )
             else:
-                q = (
-                    select(*cols, *t.LOT_COLUMNS)
-                    .select_from(e.join(t.lots, and_(t.lots.c.owner == e.c.owner, t.lots.c.id == e.c.child)))
-                    .where(e.c.parent_owner == owner, e.c.parent.in_(part), e.c.owner.in_(allowed))
-                )
+                q = downstream_query(owner, part, allowed)
             res.queries += 1
             for r in conn.execute(q):
                 child: Key = (r[0], r[1])
@@ -106,7 +131,67 @@ def frontier_search(
                     found.append(nxt)
         res.hops += 1 if found else 0
         frontier = found
+    res.capped = bool(frontier)
     return res
+
+
+def downstream_profiles(
+    conn: Connection,
+    roots: Sequence[Lot],
+    summaries_of: Callable[[Sequence[str]], Mapping[str, UpstreamSummary]],
+) -> dict[Key, Profile]:
+    """The profiles of ``roots`` and every lot made from them (in their partition), recomputed
+    after something upstream of the roots changed (a supplier's summary arrived), in linear
+    time: one downstream search from all roots together, one query per batch of those lots for
+    their direct parents, then each lot in production order from its parents' profiles (a
+    parent outside the changed set keeps its stored profile, which did not change)."""
+    if not roots:
+        return {}
+    owner = roots[0].owner
+    down = frontier_search(conn, roots[0], direction="down", more_roots=roots[1:], max_hops=2**31 - 1)
+    graph = TraceResult(down.root, "up", lots=dict(down.lots))
+    fixed: set[Key] = set()
+    e = t.edges
+    cols = (e.c.owner, e.c.child, e.c.parent_owner, e.c.parent, e.c.event_id, e.c.input_kg)
+    ids = sorted(k[1] for k in down.lots if k[0] == owner)
+    for part in t.chunks(ids):
+        q = (
+            select(*cols, *t.LOT_COLUMNS)
+            .select_from(e.outerjoin(t.lots, and_(t.lots.c.owner == e.c.parent_owner, t.lots.c.id == e.c.parent)))
+            .where(e.c.owner == owner, e.c.child.in_(part))
+        )
+        for r in conn.execute(q):
+            child: Key = (r[0], r[1])
+            parent: Key = (r[2], r[3])
+            if parent[0] != owner or r[6] is None:
+                graph.boundary.append((child, parent))
+                continue
+            graph.edges.append((child, parent, r[4], r[5]))
+            if parent not in graph.lots:
+                graph.lots[parent] = lot_from_row(_LotRow(r, 6))
+                fixed.add(parent)
+    summaries = summaries_of([p[1] for _, p in graph.boundary]) if graph.boundary else {}
+    profiles = profiles_from_graph(graph, summaries, fixed=fixed)
+    return {k: v for k, v in profiles.items() if k not in fixed}
+
+
+def downstream_query(owner: str, parents: Sequence[str], allowed: Iterable[str]) -> Select[Any]:
+    """The edges out of ``parents`` (lots of ``owner``) into the partitions in ``allowed``, each
+    joined with the child lot it reaches. The partition test is written ``owner || ''`` so that no
+    planner can answer it through an index led by ``owner`` (the primary key, or (owner,
+    event_id)): without statistics SQLite did, and read every edge of the partition per hop (310
+    ms at 10⁶ lots); the parent index (parent_owner, parent) is the one that stays flat."""
+    e = t.edges
+    cols = (e.c.owner, e.c.child, e.c.parent_owner, e.c.parent, e.c.event_id, e.c.input_kg)
+    return (
+        select(*cols, *t.LOT_COLUMNS)
+        .select_from(e.join(t.lots, and_(t.lots.c.owner == e.c.owner, t.lots.c.id == e.c.child)))
+        .where(
+            e.c.parent_owner == owner,
+            e.c.parent.in_(list(parents)),
+            e.c.owner.concat(literal_column("''")).in_(sorted(allowed)),
+        )
+    )
 
 
 class _LotRow:
@@ -159,9 +244,13 @@ def cte_reachable(
     return out
 
 
-def profiles_from_graph(res: TraceResult, summaries: Mapping[str, UpstreamSummary] | None = None) -> dict[Key, Profile]:
+def profiles_from_graph(
+    res: TraceResult, summaries: Mapping[str, UpstreamSummary] | None = None, *, fixed: Iterable[Key] = ()
+) -> dict[Key, Profile]:
     """Recompute every traced lot's profile from the graph alone (sources upwards), in the
-    order lots were produced. Must equal the profiles precomputed at recording."""
+    order lots were produced. Must equal the profiles precomputed at recording. Lots in
+    ``fixed`` keep their stored profile."""
+    keep = frozenset(fixed)
     parents: dict[Key, list[tuple[Key, float]]] = {}
     for child, parent, _ev, kg in res.edges:
         parents.setdefault(child, []).append((parent, kg))
@@ -169,7 +258,9 @@ def profiles_from_graph(res: TraceResult, summaries: Mapping[str, UpstreamSummar
     out: dict[Key, Profile] = {}
     for key in sorted(res.lots, key=lambda k: res.lots[k].seq):
         lot = res.lots[key]
-        if is_profile_source(lot):
+        if key in keep:
+            out[key] = profile_of(lot)
+        elif is_profile_source(lot):
             out[key] = source_profile(lot)
         elif key in boundary or (lot.kind is EventKind.RECEIPT and key not in parents):
             p = boundary.get(key)

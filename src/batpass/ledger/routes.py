@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from batpass.core.errors import InvalidInput
 from batpass.core.summary import encode_summary
-from batpass.http import AdminKey, Ctx, problem_body
+from batpass.http import AdminKey, Ctx, Items, MassKg, RequestModel, Token, loads_json, problem_body
 from batpass.ledger.errors import DoubleClaim
 from batpass.ledger.model import Lot
 from batpass.ledger.service import LedgerService
 
-__all__ = ["ClaimIn", "lot_json", "parse_event_stream", "router"]
+__all__ = ["AuthorisationIn", "ClaimIn", "lot_json", "parse_event_stream", "router"]
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
@@ -43,7 +44,7 @@ def parse_event_stream(raw: bytes) -> list[Any]:
         raise InvalidInput("events body is empty", field="body", rule="a JSON array or JSON Lines of events")
     if stripped.startswith("["):
         try:
-            data = json.loads(text)
+            data = loads_json(text)
         except json.JSONDecodeError as exc:
             raise InvalidInput(
                 f"events body is not JSON: {exc.msg} at line {exc.lineno}", field="body", rule="RFC 8259"
@@ -56,7 +57,7 @@ def parse_event_stream(raw: bytes) -> list[Any]:
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
+            out.append(loads_json(line, field=f"line {n}"))
         except json.JSONDecodeError as exc:
             raise InvalidInput(
                 f"line {n}: not JSON ({exc.msg})", field=f"line {n}", rule="JSON Lines: one JSON value per line"
@@ -94,7 +95,35 @@ def lot_json(lot: Lot) -> dict[str, Any]:
     }
 
 
-@router.post("/events")
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """A JSON Schema with its local ``#/$defs/...`` references replaced by their definitions
+    (the event schema's are not recursive), so it stands alone inside the OpenAPI document."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in node.items() if k not in ("$defs", "$schema", "$id")}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+def _event_body() -> dict[str, Any]:
+    """The OpenAPI request body of ``POST /v1/ledger/events``: the event schema
+    (``ledger-event.schema.json``, docs/ledger-events.md), as a JSON array or one per line."""
+    schema = json.loads((Path(__file__).resolve().parent / "_data" / "ledger-event.schema.json").read_text("utf-8"))
+    event = _inline(schema, schema.get("$defs", {}))
+    return {
+        "required": True,
+        "description": "custody events (docs/ledger-events.md): a JSON array, or JSON Lines (one event per line)",
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": event}},
+            "application/jsonl": {"schema": event},
+        },
+    }
+
+
+@router.post("/events", openapi_extra={"requestBody": _event_body()})
 async def record_events(request: Request, ctx: Ctx, _: AdminKey) -> dict[str, Any]:
     """Record events (JSON array or JSON Lines), all or nothing; answers the RecordResult."""
     events = parse_event_stream(await request.body())
@@ -133,7 +162,7 @@ async def receive_summary(request: Request, ctx: Ctx, _: AdminKey, owner: OwnerQ
     token = raw
     if raw.startswith("{"):
         try:
-            token = json.loads(raw).get("jws", "")
+            token = loads_json(raw).get("jws", "")
         except (json.JSONDecodeError, AttributeError) as exc:
             raise InvalidInput("summary body is not JSON", field="body", rule="RFC 8259") from exc
     if not isinstance(token, str) or not token:
@@ -160,12 +189,26 @@ def outflows(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> list[dict[str, 
     return ctx.service(LedgerService).outflows(owner)
 
 
+class AuthorisationIn(RequestModel):
+    """An export authorisation of a strategic material (docs/ledger-events.md, "Export
+    authorisations"): shipments of ``material`` by ``holder`` to ``destinations`` up to
+    ``cap_kg`` within the validity are not outflows."""
+
+    id: str = Field(min_length=1, max_length=128, description="the authorisation's id (unique per owner)")
+    holder: Token = Field(description="who holds the authorisation (a DID)")
+    material: str = Field(min_length=1, max_length=64, description="a ledger material (batpass.ledger.MATERIALS)")
+    destinations: Items[Annotated[str, Field(min_length=2, max_length=3)]] = Field(
+        min_length=1, description="ISO 3166-1 alpha-2 codes or regions (EU, EEA)"
+    )
+    cap_kg: MassKg = Field(description="the mass the authorisation allows, in kg (> 0, finite)")
+    valid_from: Token = Field(description="RFC 3339 timestamp with zone")
+    valid_to: Token = Field(description="RFC 3339 timestamp with zone, after valid_from")
+
+
 @router.post("/authorisations", status_code=201)
-def authorise_export(
-    ctx: Ctx, _: AdminKey, body: Annotated[dict[str, Any], Body()], owner: OwnerQuery = None
-) -> dict[str, Any]:
+def authorise_export(ctx: Ctx, _: AdminKey, body: AuthorisationIn, owner: OwnerQuery = None) -> dict[str, Any]:
     """Record an export authorisation (holder, material, destinations, cap, validity)."""
-    return ctx.service(LedgerService).authorise_export(_owner(ctx, owner), body)
+    return ctx.service(LedgerService).authorise_export(_owner(ctx, owner), body.wire())
 
 
 @router.get("/double-claims")
@@ -173,7 +216,7 @@ def double_claims(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> list[dict[
     return ctx.service(LedgerService).double_claims(_owner(ctx, owner))
 
 
-class ClaimIn(BaseModel):
+class ClaimIn(RequestModel):
     """A claim of recycled content against a recovered lot's credit account (Art. 8; docs/architecture.md
     "Flows", flow 6): ``kg`` of ``element`` from ``lot``, claimed by ``claimant`` for
     ``subject`` (a battery or lot). The account is kept by the partition owning ``lot``."""
@@ -181,10 +224,12 @@ class ClaimIn(BaseModel):
     id: str = Field(min_length=1, max_length=128, description="the claim's id (idempotency key)")
     lot: str = Field(min_length=1, max_length=128, description="recovered lot whose credit account is debited")
     element: str = Field(min_length=1, max_length=16, description="Co, Li, Ni or Pb")
-    kg: float = Field(description="recycled element mass claimed (> 0)")
+    kg: MassKg = Field(description="recycled element mass claimed, in kg (> 0, finite)")
     claimant: str = Field(min_length=1, max_length=512, description="who claims (a DID)")
     subject: str = Field(min_length=1, max_length=512, description="what the claim is for (a battery id or lot)")
-    custody: str = Field(default="mass_balance", description="ISO 22095 chain-of-custody model of the claim")
+    custody: str = Field(
+        default="mass_balance", max_length=64, description="ISO 22095 chain-of-custody model of the claim"
+    )
 
 
 @router.post("/claims", status_code=201)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, and_, bindparam, func, select, update
 
 from batpass.core.clock import Clock, FixedClock, SystemClock
 from batpass.core.errors import (
@@ -36,7 +36,7 @@ from batpass.ledger._outflow import Authorisation, parse_authorisation, validate
 from batpass.ledger._record import OwnerRecording
 from batpass.ledger._rows import lot_from_row, profile_json, profile_of
 from batpass.ledger._summary import build_summary, sign_summary, summary_header, verify_summary
-from batpass.ledger._trace import frontier_search, profiles_from_graph, shares
+from batpass.ledger._trace import MAX_HOPS, downstream_profiles, frontier_search, profiles_from_graph, shares
 from batpass.ledger.model import (
     CustodyModel,
     CustomerLot,
@@ -168,7 +168,9 @@ class LedgerService:
             return self.identity
         ident = self._identities(owner) if self._identities is not None else None
         if ident is None:
-            raise Forbidden(f"this node keeps no signing key for owner {owner}", rule="ledger.owner.partition")
+            raise Forbidden(
+                f"this node keeps no signing key for owner {owner}", field="owner", rule="ledger.owner.partition"
+            )
         return ident
 
     def resolve_key(self, kid: str) -> Mapping[str, Any] | None:
@@ -588,17 +590,24 @@ class LedgerService:
 
     # ------------------------------------------------------------------ trace
     def trace(
-        self, owner: str, subject: str, *, direction: str = "up", owners: Iterable[str] | None = None
+        self,
+        owner: str,
+        subject: str,
+        *,
+        direction: str = "up",
+        owners: Iterable[str] | None = None,
+        max_hops: int = MAX_HOPS,
     ) -> dict[str, Any]:
         """Local trace from a lot or battery: the graph (lots, edges with each step's custody
         model), mines reached, boundaries, and per element the origin shares by country and by
         site, the high-risk share, recycled shares and custody models. ``owners`` widens the
-        search to other partitions this reader may see (default: the owner's own)."""
+        search to other partitions this reader may see (default: the owner's own). A search
+        that stops at ``max_hops`` with lots left to expand says so (``hop_cap_reached``)."""
         if direction not in ("up", "down"):
             raise InvalidInput("direction must be 'up' or 'down'", field="direction", rule="ledger.trace.direction")
         root = self.resolve_subject(owner, subject)
         with UnitOfWork(self.engine, write=False) as uow:
-            res = frontier_search(uow.conn, root, direction=direction, owners=owners)
+            res = frontier_search(uow.conn, root, direction=direction, owners=owners, max_hops=max_hops)
             summaries = self._received(uow.conn, owner, [p[1] for _, p in res.boundary]) if res.boundary else {}
         out: dict[str, Any] = {
             "root": {
@@ -609,6 +618,8 @@ class LedgerService:
             },
             "direction": direction,
             "hops": res.hops,
+            "max_hops": max_hops,
+            "hop_cap_reached": res.capped,
             "queries": res.queries,
             "graph_lots": len(res.lots),
             "lots": [_lot_json(lot) for lot in res.lots.values()],
@@ -706,23 +717,21 @@ class LedgerService:
                     t.edges.c.owner == owner, t.edges.c.parent_owner == str(summary.issuer), t.edges.c.parent == lot_id
                 )
             ).all()
-            for (child,) in received:
-                self._recompute_downstream(conn, owner, child)
+            self._recompute_downstream(conn, owner, sorted({child for (child,) in received}))
             uow.commit()
         return summary
 
-    def _recompute_downstream(self, conn: Any, owner: str, lot_id: str) -> None:
-        rows = t.select_lots(conn, owner, [lot_id])
-        if not rows:
-            return
-        res = frontier_search(conn, lot_from_row(rows[0]), direction="down")
-        keys = sorted(res.lots, key=lambda k: res.lots[k].seq)
-        for key in keys:
-            up = frontier_search(conn, res.lots[key], direction="up")
-            summaries = self._received(conn, owner, [p[1] for _, p in up.boundary]) if up.boundary else {}
-            prof = profiles_from_graph(up, summaries)[key]
+    def _recompute_downstream(self, conn: Any, owner: str, lot_ids: Sequence[str]) -> None:
+        """Recompute the stored profiles of ``lot_ids`` and everything made from them, in one
+        pass over that downstream set (linear in its size, not in the ledger's)."""
+        roots = [lot_from_row(r) for r in t.select_lots(conn, owner, lot_ids)]
+        profiles = downstream_profiles(conn, roots, lambda lots: self._received(conn, owner, lots))
+        if profiles:
             conn.execute(
-                update(t.lots).where(t.lots.c.owner == key[0], t.lots.c.id == key[1]).values(profile=profile_json(prof))
+                update(t.lots)
+                .where(t.lots.c.owner == bindparam("k_owner"), t.lots.c.id == bindparam("k_id"))
+                .values(profile=bindparam("k_profile")),
+                [{"k_owner": k[0], "k_id": k[1], "k_profile": profile_json(p)} for k, p in profiles.items()],
             )
 
     # ------------------------------------------------------------------ outflows
@@ -734,7 +743,11 @@ class LedgerService:
                 select(t.authorisations.c.id).where(t.authorisations.c.owner == owner, t.authorisations.c.id == a["id"])
             ).first()
             if exists:
-                raise Conflict(f"authorisation {a['id']} already exists", rule="ledger.authorisation.unique")
+                raise Conflict(
+                    f"authorisation {a['id']} already exists",
+                    field="authorisation.id",
+                    rule="ledger.authorisation.unique",
+                )
             uow.conn.execute(
                 t.authorisations.insert().values(
                     owner=owner,
@@ -810,7 +823,9 @@ class LedgerService:
                     subject,
                 )
                 if not same:
-                    raise Conflict(f"claim {claim_id} exists with other content", rule="ledger.claim.unique")
+                    raise Conflict(
+                        f"claim {claim_id} exists with other content", field="id", rule="ledger.claim.unique"
+                    )
                 return _claim_json(prev, [])
             if credit is None:
                 raise NotFound(

@@ -8,7 +8,6 @@ Used by the routes (server) and by the client, so both speak exactly the publish
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from decimal import Decimal
 from functools import cache
@@ -20,6 +19,7 @@ from jsonschema import Draft7Validator, FormatChecker  # type: ignore[import-unt
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
 
 from batpass.core.errors import InvalidInput
+from batpass.http import loads_json
 from batpass.ouranos.model import (
     AmountUnit,
     Certification,
@@ -109,7 +109,7 @@ def parse_body(raw: bytes, model: str, *, array: bool = False) -> Any:
             "Validation failed, request body: cannot be blank.", field="body", rule="a JSON body is required"
         )
     try:
-        data = json.loads(raw, parse_float=Decimal)
+        data = loads_json(raw, parse_float=Decimal, field="body")
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"Validation failed, invalid JSON: {exc}", field="body", rule="application/json") from exc
     check(data, model, array=array)

@@ -14,10 +14,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -34,7 +34,7 @@ from batpass.core.errors import (
     UpstreamUnavailable,
 )
 from batpass.core.ids import new_uuid7
-from batpass.http import AdminKey, Ctx
+from batpass.http import AdminKey, Ctx, guard
 from batpass.ouranos import _wire as w
 from batpass.ouranos.errors import UnknownTarget
 from batpass.ouranos.model import (
@@ -137,6 +137,15 @@ async def _principal(request: Request, hub: OuranosHub) -> Principal:
     bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
     api_key = request.headers.get("apikey")
     return await run_in_threadpool(lambda: hub.accounts.authenticate(api_key=api_key, bearer=bearer))
+
+
+@guard
+async def _operator(request: Request, ctx: Ctx) -> Principal:
+    """The calling operator (``Authorization: Bearer`` and ``apiKey``), before the body is read."""
+    return await _principal(request, _hub(ctx))
+
+
+Operator = Annotated[Principal, Depends(_operator)]
 
 
 def _q(request: Request, name: str) -> str | None:
@@ -690,13 +699,12 @@ def _releases_out(who: Principal, releases: list[BridgeRelease]) -> dict[str, An
 
 
 @router.put("/v1/ouranos/bridge/releases", tags=["ouranos"])
-async def put_bridge_release(body: BridgeReleaseIn, request: Request, ctx: Ctx) -> dict[str, Any]:
+async def put_bridge_release(who: Operator, body: BridgeReleaseIn, ctx: Ctx) -> dict[str, Any]:
     """Extension: the calling operator's consent (``released``) or its withdrawal that the
     hub's bridge offers ``scopes`` of its data (``upstream-summary``, ``downstream-recall``,
     ``cfp``, ``certificates``) to one Catena-X partner, named by BPNL. Operator credentials
     (``Authorization: Bearer`` and ``apiKey``) as on the published API."""
     hub = _hub(ctx)
-    who = await _principal(request, hub)
     out = await run_in_threadpool(
         lambda: hub.releases.put_bridge_release(who, body.partnerBpnl, body.scopes, released=body.released)
     )

@@ -39,6 +39,19 @@ class GeoLocation:
             raise InvalidInput(f"longitude {self.longitude} out of range", field="longitude", rule="-180..180 (WGS 84)")
 
 
+def _location(loc: Any) -> GeoLocation:
+    """``{latitude, longitude}``, both finite numbers (NaN fails the range checks)."""
+    if not isinstance(loc, dict):
+        raise InvalidInput("location: expected {latitude, longitude}", field="location", rule="WGS 84 coordinates")
+    coords = []
+    for name in ("latitude", "longitude"):
+        value = loc.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInput(f"location.{name}: expected a number", field=f"location.{name}", rule="WGS 84")
+        coords.append(float(value))
+    return GeoLocation(coords[0], coords[1])
+
+
 @dataclass(frozen=True, slots=True)
 class Site:
     name: str
@@ -75,7 +88,7 @@ class Site:
             country=data.get("country", ""),
             bpns=data.get("bpns"),
             plant_id=data.get("plantId"),
-            location=None if not loc else GeoLocation(float(loc["latitude"]), float(loc["longitude"])),
+            location=None if not loc else _location(loc),
         )
 
 

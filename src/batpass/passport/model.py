@@ -28,6 +28,7 @@ from typing import Any
 
 from batpass.core.errors import InvalidInput
 from batpass.core.ids import BatteryId
+from batpass.core.limits import MAX_ITEMS, MAX_TEXT, UNIT_RANGES, check_number
 from batpass.passport.errors import (
     LifecycleViolation,
     MissingMandatoryField,
@@ -719,6 +720,9 @@ class PassportRules:
 # --- values ------------------------------------------------------------------------------------
 
 _NUMBERS = (int, float)
+#: quantities that are above zero (a battery has a mass, a capacity and an energy); the others may
+#: be zero, and every one is finite and within its unit's range (batpass.core.limits.UNIT_RANGES)
+POSITIVE_KEYS: frozenset[str] = frozenset({"rated_capacity", "rated_energy", "weight"})
 
 
 def coerce_value(spec: FieldSpec, raw: Any) -> Any:
@@ -746,7 +750,9 @@ def coerce_value(spec: FieldSpec, raw: Any) -> Any:
                 field=spec.key,
                 rule=rule,
             )
-        return Quantity(float(value), str(unit))
+        low, high = UNIT_RANGES.get(str(unit), (-math.inf, math.inf))
+        number = check_number(value, field=spec.key, rule=rule, low=low, high=high, positive=spec.key in POSITIVE_KEYS)
+        return Quantity(number, str(unit))
     if spec.kind is Kind.INTEGER:
         if isinstance(raw, Mapping) and set(raw) == {"value", "unit"}:
             if raw["unit"] != spec.unit:
@@ -762,6 +768,8 @@ def coerce_value(spec: FieldSpec, raw: Any) -> Any:
     if spec.kind in (Kind.TEXT, Kind.URL):
         if not isinstance(raw, str) or not raw.strip():
             raise bad("expected a non-empty string")
+        if len(raw) > MAX_TEXT:
+            raise bad(f"at most {MAX_TEXT} characters")
         if spec.kind is Kind.URL and not raw.startswith(("https://", "http://", "urn:")):
             raise bad("expected an https URL or URN")
         return raw
@@ -777,15 +785,21 @@ def coerce_value(spec: FieldSpec, raw: Any) -> Any:
     if spec.kind is Kind.TEXTS:
         if not isinstance(raw, (list, tuple)) or not all(isinstance(x, str) and x for x in raw):
             raise bad("expected a list of non-empty strings")
+        if len(raw) > MAX_ITEMS or any(len(x) > MAX_TEXT for x in raw):
+            raise bad(f"at most {MAX_ITEMS} strings of at most {MAX_TEXT} characters")
         return tuple(raw)
     if spec.kind is Kind.RECORDS:
         if not isinstance(raw, (list, tuple)) or not all(isinstance(x, Mapping) for x in raw):
             raise bad("expected a list of records")
+        if len(raw) > MAX_ITEMS:
+            raise bad(f"at most {MAX_ITEMS} records")
         out = []
         for rec in raw:
             for k, v in rec.items():
                 if not isinstance(k, str) or not (v is None or isinstance(v, (str, int, float, bool))):
                     raise bad(f"record entry '{k}' must map a name to a string, number or boolean")
+                if (isinstance(v, str) and len(v) > MAX_TEXT) or (isinstance(v, float) and not math.isfinite(v)):
+                    raise bad(f"record entry '{k}': text at most {MAX_TEXT} characters, numbers finite")
             out.append(dict(rec))
         return tuple(out)
     if spec.kind is Kind.MAPPING:
@@ -1082,6 +1096,9 @@ def check_remanufacturing(
     rule = "passport.remanufactured.thresholds (Art. 3(1)(32))"
     if rated_capacity_ah <= 0:
         raise InvalidInput("rated_capacity must be positive", field="rated_capacity", rule=rule)
+    check_number(restored_capacity_ah, field="restored_capacity", rule=rule, low=0.0, high=UNIT_RANGES["Ah"][1])
+    for n, soh in enumerate(cell_soh):
+        check_number(soh, field=f"cell_soh[{n}]", rule=rule, low=0.0, high=100.0)
     share = restored_capacity_ah / rated_capacity_ah
     if share < rules.reman_capacity_min_share:
         raise LifecycleViolation(

@@ -26,18 +26,32 @@ field and the rule, and the stored passport stays as it was.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import Field
 from starlette.responses import Response as StarletteResponse
 
 from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized
 from batpass.core.ids import BatteryId
-from batpass.http import AdminKey, Ctx, NodeContext
+from batpass.core.limits import UNIT_RANGES
+from batpass.http import (
+    AdminKey,
+    Ctx,
+    Document,
+    FiniteFloat,
+    IsoDate,
+    Items,
+    Jws,
+    NodeContext,
+    RequestModel,
+    Text,
+    Token,
+    guard,
+)
 from batpass.ledger import decode_summary
 from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import to_batterypass
@@ -47,7 +61,17 @@ from batpass.passport.model import ALL_TIERS, Passport, Tier, tiers_for_roles
 from batpass.passport.ports import CallerVerifier, PageRenderer, RoleVerifier
 from batpass.passport.service import PassportService, load_static_product_data
 
-__all__ = ["ERROR_SHAPES", "router"]
+__all__ = [
+    "ERROR_SHAPES",
+    "BackupIn",
+    "BuildIn",
+    "MandateIn",
+    "RecycleIn",
+    "SecondLifeIn",
+    "StatusIn",
+    "ValuesIn",
+    "router",
+]
 
 router = APIRouter(tags=["passport"])
 
@@ -56,6 +80,97 @@ router = APIRouter(tags=["passport"])
 ERROR_SHAPES: dict[str, Callable[[BatpassError], StarletteResponse]] = {}
 
 OPERATOR_ROLE = "operator"
+
+
+# --- request bodies ------------------------------------------------------------------------------
+
+_BATTERY = "the battery: a GS1 Digital Link URI or the element string 01{gtin14}21{serial}"
+_VALUES = (
+    "data points by key (docs/passport.md, the Annex XIII table): quantities as {value, unit} in the"
+    " data point's unit, dates YYYY-MM-DD; each is checked against its data point"
+)
+_VERSION = "the version the writer last read; another version answers 409 (optimistic concurrency)"
+
+
+class BuildIn(RequestModel):
+    """Build a passport (or rebuild it as a new version)."""
+
+    static: Document = Field(
+        description="the battery model's static product data (the YAML of `batpass passport build` as JSON:"
+        " model, category, values by data point), checked data point by data point"
+    )
+    battery: Token = Field(description=_BATTERY)
+    item: Document | None = Field(default=None, description="item-level data points by key. " + _VALUES)
+    summary: Document | None = Field(
+        default=None, description="the upstream summary (docs/contracts.md, decoded form) the passport carries"
+    )
+    footprint: Document | None = Field(default=None, description="the carbon footprint (kg CO2e per kWh by stage)")
+    credentials: Items[Jws] = Field(default=[], description="credentials (JWT or SD-JWT) backing the claims")
+    expected_version: int | None = Field(default=None, alias="expectedVersion", ge=0, description=_VERSION)
+
+
+class ValuesIn(RequestModel):
+    """Data points to write (static through PATCH, dynamic through ``.../dynamic``)."""
+
+    values: Document = Field(default={}, description=_VALUES)
+    expected_version: int | None = Field(default=None, alias="expectedVersion", ge=0, description=_VERSION)
+
+
+class StatusIn(RequestModel):
+    """A status change (Annex XIII (4)(b); Art. 77(6))."""
+
+    status: Text = Field(description="the new status (original, repurposed, re-used, remanufactured, waste)")
+    waste_operator: Token | None = Field(
+        default=None, alias="wasteOperator", description="the waste operator (DID) once the battery is waste"
+    )
+
+
+_SOH = UNIT_RANGES["%"]
+
+
+class SecondLifeIn(RequestModel):
+    """A second life (Art. 77(7)): a new passport and identifier linked to its predecessors."""
+
+    status: Token = Field(description="repurposed, re-used or remanufactured")
+    new_battery: Token = Field(alias="newBattery", description="the new battery identifier. " + _BATTERY)
+    new_operator: Token = Field(alias="newOperator", description="the operator responsible now (a DID)")
+    values: Document = Field(default={}, description="data points changed for the new life. " + _VALUES)
+    restored_capacity_ah: float | None = Field(
+        default=None,
+        alias="restoredCapacityAh",
+        gt=0,
+        le=UNIT_RANGES["Ah"][1],
+        strict=True,
+        allow_inf_nan=False,
+        description="capacity after remanufacturing, in Ah (Art. 3(1)(32): at least 90 % of the rated capacity)",
+    )
+    cell_soh: Items[Annotated[FiniteFloat, Field(ge=_SOH[0], le=_SOH[1])]] = Field(
+        default=[], alias="cellSoh", description="state of health of every cell, in % (remanufacturing: within 3 %)"
+    )
+    other_predecessors: Items[Token] = Field(
+        default=[], alias="otherPredecessors", description="further predecessor passports (urn:uuid:...)"
+    )
+
+
+class RecycleIn(RequestModel):
+    """The end of a passport: the battery is recycled (Art. 77(8))."""
+
+    recycler: Token | None = Field(default=None, description="the recycler (a DID; default: the writer)")
+
+
+class MandateIn(RequestModel):
+    """A written mandate to another party to write data (Art. 77(4))."""
+
+    mandatee: Token = Field(description="who is mandated (a DID)")
+    scope: Items[Token] = Field(description="static and/or dynamic")
+    document: Token = Field(description="a reference to the written mandate itself")
+    valid_until: IsoDate | None = Field(default=None, alias="validUntil", description="last day of validity")
+
+
+class BackupIn(RequestModel):
+    """A signed passport version from the node that names this node as its backup (Art. 77(5))."""
+
+    jws: Jws = Field(description="the signed version (compact JWS by the issuer's DID key)")
 
 
 def _svc(ctx: NodeContext) -> PassportService:
@@ -84,6 +199,7 @@ async def _reader(ctx: NodeContext, request: Request) -> tuple[frozenset[str], f
     return roles, tiers_for_roles(roles)
 
 
+@guard
 async def _writer(request: Request, ctx: Ctx) -> str:
     """The actor of a write: the admin key acts as this node's DID; a DCP self-issued token from
     another node acts as its verified issuer DID. Whether that DID may write is the service's call."""
@@ -220,34 +336,29 @@ def list_passports(ctx: Ctx, _admin: AdminKey, limit: int = 100, offset: int = 0
 
 
 @router.post("/v1/passports", status_code=201)
-def build_passport(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-    """Build (or rebuild as a new version).
-
-    Body: ``{static, battery, item?, summary?, footprint?, credentials?, expectedVersion?}``.
-    """
+def build_passport(ctx: Ctx, _admin: AdminKey, body: BuildIn) -> dict[str, Any]:
+    """Build (or rebuild as a new version)."""
     svc = _svc(ctx)
-    if "static" not in body or "battery" not in body:
-        raise InvalidInput("body: 'static' and 'battery' are required", field="static", rule="POST /v1/passports")
-    static = load_static_product_data(body["static"])
-    battery = BatteryId.parse(str(body["battery"]))
+    static = load_static_product_data(body.static)
+    battery = BatteryId.parse(body.battery)
     p = svc.build(
         static,
         battery,
-        item=body.get("item") or {},
-        summary=decode_summary(body["summary"]) if body.get("summary") else None,
-        footprint=body.get("footprint"),
-        credentials=tuple(body.get("credentials") or ()),
-        expected_version=body.get("expectedVersion"),
+        item=body.item or {},
+        summary=decode_summary(body.summary) if body.summary else None,
+        footprint=body.footprint,
+        credentials=tuple(body.credentials),
+        expected_version=body.expected_version,
     )
     return {"passportId": p.urn, "batteryId": p.digital_link, "version": p.version}
 
 
 @router.post("/v1/passports/backup")
 def accept_backup(
-    ctx: Ctx, body: Annotated[dict[str, Any], Body()], idempotency_key: Annotated[str | None, Header()] = None
+    ctx: Ctx, body: BackupIn, idempotency_key: Annotated[str | None, Header(max_length=256)] = None
 ) -> dict[str, Any]:
     """A signed version from a node that names this node as its backup (Art. 77(5))."""
-    return _svc(ctx).accept_backup(body, idempotency_key=idempotency_key)
+    return _svc(ctx).accept_backup(body.wire(), idempotency_key=idempotency_key)
 
 
 @router.get("/v1/passports/backups/{passport_id}")
@@ -276,74 +387,60 @@ async def read_passport(passport_id: str, request: Request, ctx: Ctx) -> Respons
 
 
 @router.patch("/v1/passports/{passport_id}")
-def update_passport(
-    passport_id: str, ctx: Ctx, actor: Writer, body: Annotated[dict[str, Any], Body()]
-) -> dict[str, Any]:
+def update_passport(passport_id: str, ctx: Ctx, actor: Writer, body: ValuesIn) -> dict[str, Any]:
     svc = _svc(ctx)
-    p = svc.update(
-        _pid(passport_id), body.get("values") or {}, actor=actor, expected_version=body.get("expectedVersion")
-    )
+    p = svc.update(_pid(passport_id), body.values, actor=actor, expected_version=body.expected_version)
     return {"passportId": p.urn, "version": p.version}
 
 
 @router.post("/v1/passports/{passport_id}/dynamic")
-def record_dynamic(
-    passport_id: str, ctx: Ctx, actor: Writer, body: Annotated[dict[str, Any], Body()]
-) -> dict[str, Any]:
+def record_dynamic(passport_id: str, ctx: Ctx, actor: Writer, body: ValuesIn) -> dict[str, Any]:
     svc = _svc(ctx)
-    p = svc.record_dynamic(
-        _pid(passport_id), body.get("values") or {}, actor=actor, expected_version=body.get("expectedVersion")
-    )
+    p = svc.record_dynamic(_pid(passport_id), body.values, actor=actor, expected_version=body.expected_version)
     return {"passportId": p.urn, "version": p.version}
 
 
 @router.post("/v1/passports/{passport_id}/status")
-def change_status(passport_id: str, ctx: Ctx, actor: Writer, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def change_status(passport_id: str, ctx: Ctx, actor: Writer, body: StatusIn) -> dict[str, Any]:
     svc = _svc(ctx)
-    p = svc.change_status(
-        _pid(passport_id), str(body.get("status", "")), actor=actor, waste_operator=body.get("wasteOperator")
-    )
+    p = svc.change_status(_pid(passport_id), body.status, actor=actor, waste_operator=body.waste_operator)
     return {"passportId": p.urn, "version": p.version, "status": p.status.value}
 
 
 @router.post("/v1/passports/{passport_id}/second-life", status_code=201)
-def second_life(passport_id: str, ctx: Ctx, actor: Writer, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def second_life(passport_id: str, ctx: Ctx, actor: Writer, body: SecondLifeIn) -> dict[str, Any]:
     svc = _svc(ctx)
-    others = [_pid(x) for x in body.get("otherPredecessors") or ()]
-    for key in ("status", "newBattery", "newOperator"):
-        if not body.get(key):
-            raise InvalidInput(f"{key}: required", field=key, rule="POST /v1/passports/{id}/second-life")
+    others = [_pid(x) for x in body.other_predecessors]
     p = svc.second_life(
         [_pid(passport_id), *others],
-        status=str(body["status"]),
-        new_battery=BatteryId.parse(str(body["newBattery"])),
-        new_operator=str(body["newOperator"]),
+        status=body.status,
+        new_battery=BatteryId.parse(body.new_battery),
+        new_operator=body.new_operator,
         actor=actor,
-        values=body.get("values") or {},
-        restored_capacity_ah=body.get("restoredCapacityAh"),
-        cell_soh=tuple(body.get("cellSoh") or ()),
+        values=body.values,
+        restored_capacity_ah=body.restored_capacity_ah,
+        cell_soh=tuple(body.cell_soh),
     )
     return {"passportId": p.urn, "batteryId": p.digital_link, "status": p.status.value}
 
 
 @router.post("/v1/passports/{passport_id}/recycle")
-def recycle(passport_id: str, ctx: Ctx, actor: Writer, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def recycle(passport_id: str, ctx: Ctx, actor: Writer, body: RecycleIn) -> dict[str, Any]:
     svc = _svc(ctx)
-    p = svc.recycle(_pid(passport_id), recycler=str(body.get("recycler") or actor), actor=actor)
+    p = svc.recycle(_pid(passport_id), recycler=body.recycler or actor, actor=actor)
     return {"passportId": p.urn, "status": "ended"}
 
 
 @router.post("/v1/passports/{passport_id}/mandates", status_code=201)
-def grant_mandate(passport_id: str, ctx: Ctx, actor: Writer, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def grant_mandate(passport_id: str, ctx: Ctx, actor: Writer, body: MandateIn) -> dict[str, Any]:
     svc = _svc(ctx)
-    until = body.get("validUntil")
     m = svc.grant_mandate(
         _pid(passport_id),
-        mandatee=str(body.get("mandatee", "")),
-        scope=tuple(body.get("scope") or ()),
-        document=str(body.get("document", "")),
+        mandatee=body.mandatee,
+        scope=tuple(body.scope),
+        document=body.document,
         actor=actor,
-        valid_until=dt.date.fromisoformat(until) if until else None,
+        valid_until=body.valid_until,
     )
     return {"mandateId": str(m.mandate_id), "scope": sorted(m.scope)}
 

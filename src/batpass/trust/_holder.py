@@ -27,13 +27,18 @@ from batpass.core.ids import Did, new_uuid7
 from batpass.store import UnitOfWork
 from batpass.trust import _sql, _stored
 from batpass.trust._context import TrustContext
-from batpass.trust._dcp import issue_self_issued_token, presentation_response, scope_types, verify_self_issued_token
+from batpass.trust._dcp import (
+    issue_self_issued_token,
+    presentation_response,
+    scope_types,
+    verify_self_issued_token,
+)
 from batpass.trust._jose import peek, verify_compact
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._sdjwt import present_sd_jwt
 from batpass.trust._vc import issue_vp_jwt
 from batpass.trust.errors import CredentialRejected
-from batpass.trust.model import RejectReason
+from batpass.trust.model import RejectReason, SelfIssued
 
 __all__ = ["Holder"]
 
@@ -243,6 +248,10 @@ class Holder:
         audience is this node; the answer is a ``vp+jwt`` for that caller over the held
         credentials of the requested types issued to this node (SD-JWTs presented with no
         optional disclosure)."""
+        return self.answer_query_of(await self.query_caller(authorization), query)
+
+    async def query_caller(self, authorization: str | None) -> SelfIssued:
+        """The verified caller of a presentation query (its self-issued token, audience this node)."""
         ctx = self.context
         if not authorization or not authorization.startswith("Bearer "):
             raise CredentialRejected(
@@ -254,7 +263,11 @@ class Holder:
         _h, unverified = peek(token)
         if isinstance(unverified.get("iss"), str):
             await ctx.resolver.resolve(unverified["iss"])
-        caller = verify_self_issued_token(token, audience=ctx.identity.did, resolver=ctx.resolver, now=ctx.clock.now())
+        return verify_self_issued_token(token, audience=ctx.identity.did, resolver=ctx.resolver, now=ctx.clock.now())
+
+    def answer_query_of(self, caller: SelfIssued, query: Mapping[str, Any]) -> dict[str, Any]:
+        """The presentation for a verified caller (see :meth:`answer_query`)."""
+        ctx = self.context
         types = scope_types(dict(query))
         # only credentials issued to this node: a hub also keeps its hosted operators' ones
         creds = self.held(types, subject=ctx.identity.did)

@@ -11,17 +11,19 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.responses import Response as StarletteResponse
 
 from batpass.core.errors import BatpassError, InvalidIdentifier, InvalidInput
 from batpass.core.ids import Did
-from batpass.http import AdminKey, Ctx
+from batpass.core.limits import MAX_JWS
+from batpass.http import AdminKey, Ctx, Document, Items, Jws, OpenRequestModel, RequestModel, Token, guard
 from batpass.trust._dcp import issue_self_issued_token, verify_self_issued_token
 from batpass.trust._jose import peek
 from batpass.trust.errors import CredentialRejected
+from batpass.trust.model import SelfIssued
 from batpass.trust.service import TrustService
 
 __all__ = ["ERROR_SHAPES", "router"]
@@ -32,17 +34,17 @@ router = APIRouter(tags=["trust"])
 SELF_ISSUED_TTL_S = 300
 
 
-class IssueRequest(BaseModel):
-    type: str
-    subject: dict[str, Any]
-    format: str = "vc+jwt"
-    holder_jwk: dict[str, Any] | None = Field(default=None, alias="holderJwk")
-    disclosable: list[str] = []
+class IssueRequest(RequestModel):
+    type: Token
+    subject: Document = Field(description="the credential subject's claims")
+    format: str = Field(default="vc+jwt", max_length=32)
+    holder_jwk: Document | None = Field(default=None, alias="holderJwk", description="the holder's public JWK")
+    disclosable: Items[Token] = Field(default=[])
     valid_for_days: int = Field(default=365, alias="validForDays", ge=1, le=3650)
 
 
-class VerifyRequest(BaseModel):
-    credential: str
+class VerifyRequest(RequestModel):
+    credential: Jws
     require_type: str | None = Field(default=None, alias="requireType")
     audience: str | None = None
     nonce: str | None = None
@@ -54,50 +56,85 @@ class VerifyRequest(BaseModel):
     )
 
 
-class PresentRequest(BaseModel):
+class PresentRequest(RequestModel):
     """A held credential (``walletId``) or one given as ``credential``, presented to
     ``audience`` with the verifier's ``nonce``, disclosing only the claim paths in ``disclose``."""
 
     wallet_id: str | None = Field(default=None, alias="walletId")
-    credential: str | None = None
+    credential: Jws | None = None
     audience: str = Field(min_length=1)
     nonce: str = Field(min_length=1)
-    disclose: list[str] = []
+    disclose: Items[Token] = Field(default=[])
 
 
-class CertificationRequest(BaseModel):
+class CertificationRequest(RequestModel):
     """Holder side: ask the certifier node ``certifier`` (its did:web) to certify a claim."""
 
     certifier: str = Field(min_length=1)
-    summary: str = Field(min_length=1)
+    summary: Jws
     claim: str
     element: str | None = None
     threshold: float | None = Field(default=None, ge=0, le=1)
     framework: str | None = None
-    evidence: list[dict[str, Any]] = []
+    evidence: Items[Document] = Field(default=[])
     hold: bool = True
 
 
-class CertifyRequest(BaseModel):
-    summary: str
+class CertifyRequest(RequestModel):
+    summary: Jws
     claim: str
     element: str | None = None
     threshold: float | None = Field(default=None, ge=0, le=1)
     framework: str | None = None
-    evidence: list[dict[str, Any]] = []
-    format: str = "dc+sd-jwt"
-    holder_jwk: dict[str, Any] | None = Field(default=None, alias="holderJwk")
+    evidence: Items[Document] = Field(default=[])
+    format: str = Field(default="dc+sd-jwt", max_length=32)
+    holder_jwk: Document | None = Field(default=None, alias="holderJwk")
 
 
-class SelfIssuedRequest(BaseModel):
+class SelfIssuedRequest(RequestModel):
     """``audience``: the DID of the node the token will be presented to."""
 
     audience: str = Field(min_length=1)
 
 
-class TrustListRequest(BaseModel):
-    ecosystem: str
-    jws: str
+class TrustListRequest(RequestModel):
+    ecosystem: Token
+    jws: Jws
+
+
+class TrustListIn(OpenRequestModel):
+    """A trust list to sign (docs/trust-lists.md; checked against ``trust-list.schema.json``,
+    which refuses members not named here)."""
+
+    trust_list_version: str | None = Field(default=None, alias="trustListVersion", max_length=8, description="1.0")
+    ecosystem: Token | None = Field(default=None, description="the ecosystem the list is for (e.g. catena-x)")
+    operator: Token | None = Field(default=None, description="the ecosystem operator's DID: this node")
+    sequence: int | None = Field(default=None, ge=1, description="increases with every list the operator signs")
+    issued_at: Token | None = Field(default=None, alias="issuedAt", description="RFC 3339 date-time")
+    next_update: Token | None = Field(default=None, alias="nextUpdate", description="RFC 3339 date-time")
+    issuers: Items[Document] | None = Field(
+        default=None, description="trusted issuers: {did, name, credentialTypes, validFrom?, validUntil?}"
+    )
+
+
+class PolicyIn(OpenRequestModel):
+    """A mutual-recognition policy (checked against ``recognition-policy.schema.json``)."""
+
+    ecosystem: Token | None = Field(default=None, description="this node's ecosystem")
+    rules: Items[Document] | None = Field(
+        default=None, description="rules: {id, fromEcosystem, credentialType, acceptedAs, where?, label?}"
+    )
+
+
+class PresentationQueryIn(OpenRequestModel):
+    """A DCP 1.0 PresentationQueryMessage (§5.4.1); batpass answers ``scope`` queries."""
+
+    context: Items[Token] | None = Field(default=None, alias="@context", description="JSON-LD contexts")
+    type: Token | None = Field(default=None, description="PresentationQueryMessage")
+    scope: Items[Token] | None = Field(default=None, description="the credential types asked for (scope strings)")
+    presentation_definition: Document | None = Field(
+        default=None, alias="presentationDefinition", description="not supported: use scope"
+    )
 
 
 def _svc(ctx: Ctx) -> TrustService:
@@ -162,13 +199,12 @@ async def verify(ctx: Ctx, req: VerifyRequest) -> dict[str, Any]:
     return v.as_dict()
 
 
-@router.post("/v1/credentials/certify", status_code=201)
-async def certify(
-    ctx: Ctx, req: CertifyRequest, authorization: Annotated[str | None, Header()] = None
-) -> dict[str, Any]:
-    """A holder asks this certifier to certify a claim computed from its signed upstream
-    summary; the holder proves who it is with a self-issued token (audience = this node)."""
+@guard
+async def _holder(request: Request, ctx: Ctx) -> str:
+    """The DID of a holder asking for certification: its self-issued token (audience = this
+    node), verified before the body is read."""
     svc = _svc(ctx)
+    authorization = request.headers.get("authorization")
     if not authorization or not authorization.startswith("Bearer "):
         raise CredentialRejected(
             "Authorization: Bearer <self-issued token> required", reason="malformed", rule="DCP 1.0 §4.3"
@@ -177,10 +213,23 @@ async def certify(
     iss = peek(token)[1].get("iss")
     if isinstance(iss, str):
         await svc.resolver.resolve(iss)
-    caller = verify_self_issued_token(token, audience=svc.identity.did, resolver=svc.resolver)
+    return verify_self_issued_token(token, audience=svc.identity.did, resolver=svc.resolver).did
+
+
+@guard
+async def _query_caller(request: Request, ctx: Ctx) -> SelfIssued:
+    """The verified caller of a DCP presentation query, before its body is read."""
+    return await _svc(ctx).holder.query_caller(request.headers.get("authorization"))
+
+
+@router.post("/v1/credentials/certify", status_code=201)
+async def certify(ctx: Ctx, holder: Annotated[str, Depends(_holder)], req: CertifyRequest) -> dict[str, Any]:
+    """A holder asks this certifier to certify a claim computed from its signed upstream
+    summary; the holder proves who it is with a self-issued token (audience = this node)."""
+    svc = _svc(ctx)
     c = await svc.certify(
         req.summary,
-        holder=caller.did,
+        holder=holder,
         claim=req.claim,
         element=req.element,
         threshold=req.threshold,
@@ -242,7 +291,9 @@ def status_list(ctx: Ctx, list_id: str) -> Response:
 
 
 @router.post("/v1/credentials/wallet", status_code=201)
-def hold(ctx: Ctx, _admin: AdminKey, credential: Annotated[str, Body(embed=True)]) -> dict[str, str]:
+def hold(
+    ctx: Ctx, _admin: AdminKey, credential: Annotated[str, Body(embed=True, max_length=MAX_JWS)]
+) -> dict[str, str]:
     return {"id": _svc(ctx).hold(credential)}
 
 
@@ -263,11 +314,11 @@ async def add_trust_list(ctx: Ctx, _admin: AdminKey, req: TrustListRequest) -> d
 
 
 @router.post("/v1/trust/lists/sign", status_code=201)
-def sign_list(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def sign_list(ctx: Ctx, _admin: AdminKey, body: TrustListIn) -> dict[str, Any]:
     """This node as its ecosystem's operator signs a trust list (``docs/trust-lists.md``); the
     JWS is then loaded by every node through ``POST /v1/trust/lists``."""
-    jws = _svc(ctx).sign_trust_list(body)
-    return {"ecosystem": body.get("ecosystem"), "sequence": body.get("sequence"), "jws": jws}
+    jws = _svc(ctx).sign_trust_list(body.wire())
+    return {"ecosystem": body.ecosystem, "sequence": body.sequence, "jws": jws}
 
 
 @router.get("/v1/trust/policy")
@@ -276,16 +327,17 @@ def get_policy(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.put("/v1/trust/policy")
-def put_policy(ctx: Ctx, _admin: AdminKey, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-    return _svc(ctx).set_policy(body).to_json()
+def put_policy(ctx: Ctx, _admin: AdminKey, body: PolicyIn) -> dict[str, Any]:
+    return _svc(ctx).set_policy(body.wire()).to_json()
 
 
 @router.post("/dcp/presentations/query")
 async def presentations_query(
-    ctx: Ctx, body: Annotated[dict[str, Any], Body()], authorization: Annotated[str | None, Header()] = None
+    ctx: Ctx, caller: Annotated[SelfIssued, Depends(_query_caller)], body: PresentationQueryIn
 ) -> dict[str, Any]:
-    """DCP 1.0 §5.4: a provider asks this node (as holder) for a presentation."""
-    return await _svc(ctx).answer_query(authorization, body)
+    """DCP 1.0 §5.4: a provider asks this node (as holder) for a presentation (the caller's
+    self-issued token is checked before the body)."""
+    return _svc(ctx).holder.answer_query_of(caller, body.wire())
 
 
 def _dcp_error(err: BatpassError) -> StarletteResponse:

@@ -101,7 +101,8 @@ def test_nothing_is_signed_that_the_backup_node_cannot_take(
     pid = _two_versions(service, static)
     service.max_copy_bytes = 20_000
     with pytest.raises(InvalidInput) as caught:
-        service.update(pid, {"model_name": "M" * 30_000}, actor=OPERATOR)
+        # over the copy limit within the data points' own limits (text at most 4 KiB each)
+        service.update(pid, {"part_numbers": [{"part": "M" * 4000} for _ in range(8)]}, actor=OPERATOR)
     assert "backup" in str(caught.value.rule) and caught.value.field == "(body)"
     assert service.verify(pid)["versions"] == 2
     assert [c["version"] for c in service.backup_status(pid)] == [1, 2]
