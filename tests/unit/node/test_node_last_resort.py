@@ -88,7 +88,7 @@ CRASHES = [
           {"data": {"grant_type": "refresh_token", "refresh_token": "r"}}, _oauth),
     Crash("aas", "catena-x", (TwinRegistry, "list_shells", False), "GET", "/api/v3/shell-descriptors",
           {"headers": ADMIN}, lambda b: b["messages"][0]["code"] == "500"),
-    Crash("dcp", "catena-x", (TrustService, "answer_query", True), "POST", "/dcp/presentations/query",
+    Crash("dcp", "catena-x", (TrustService, "holder.query_caller", True), "POST", "/dcp/presentations/query",
           {"json": {}, "headers": {"Authorization": "Bearer x"}},
           lambda b: isinstance(b["error"], str) and isinstance(b["error_description"], str)),
     Crash("management", "catena-x", (EdcManagement, "query_assets", False), "POST",
@@ -146,6 +146,9 @@ def test_a_crashing_route_answers_500_in_its_apis_shape(
     cls, name, is_async = crash.target
     # the node's own service object where it is one (some bind their methods at start), else the class
     target = client.app.state.ctx.services.get(cls, cls)  # type: ignore[attr-defined]
+    *parts, name = name.split(".")  # "holder.query_caller": a component of the service
+    for part in parts:
+        target = getattr(target, part)
     monkeypatch.setattr(target, name, _aboom if is_async else _boom)
     request = dict(crash.request)
     if "headers" in request:
