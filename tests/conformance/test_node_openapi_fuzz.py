@@ -10,7 +10,9 @@ the fuzzed cases name it in their path parameters. On the hub, the operations of
 Ouranos document (split per path key as ``test_ouranos_published_openapi.py`` does, so
 ``dataTarget`` routes them) are sent too.
 
-Every answer must not be a server error. On batpass's own API (everything outside the standard
+Nothing leaves the process: outbound HTTP is off, so every partner a case names (they are made
+up) does not answer, and the node's 502 for that (``UpstreamUnavailable``) is the one 5xx allowed
+(:func:`no_server_error`). No other answer may be a server error. On batpass's own API (everything outside the standard
 protocols' prefixes in :data:`PROTOCOL_PREFIXES`: ``/v1``, ``/management``, ``/pact``, ``/health``,
 …) the status code, the content type and the body must also be the ones the document gives
 (``http/_openapi.py`` documents each API's error shape); on the standard protocols' prefixes the
