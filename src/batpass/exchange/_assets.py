@@ -44,7 +44,9 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+import httpx
 
 from batpass.core.errors import (
     BatpassError,
@@ -389,8 +391,12 @@ class ConnectorClient:
     def _endpoint(self, provider: str, dsp_url: str | None) -> Endpoint:
         if dsp_url is None or dsp_url == "":
             return functools.partial(self._dsp, provider)
-        parts = urlsplit(dsp_url)
-        if parts.scheme not in ("https", "http") or not parts.netloc:  # the caller's mistake: never "unreachable"
+        try:  # the outbound client's own parser: what it cannot send to is the caller's mistake, not a 500 or a 502
+            url = httpx.URL(dsp_url)
+            sendable = url.scheme in ("https", "http") and bool(url.host)
+        except httpx.InvalidURL:
+            sendable = False
+        if not sendable:
             raise InvalidInput(
                 f"dspEndpoint {dsp_url[:200]!r} is not an absolute https:// (or http://) URL",
                 field="dspEndpoint",

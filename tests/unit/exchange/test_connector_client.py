@@ -119,3 +119,15 @@ async def test_a_given_dsp_endpoint_that_is_no_url_is_invalid_input(given: str) 
     assert refused.value.field == "dspEndpoint" and channels.endpoints == []
     with pytest.raises(InvalidInput):
         await client.send(P, "catenax-pcf", "GET", dsp_url=given)
+
+
+@pytest.mark.parametrize("given", ["http://\x05x/dsp", "http://😍/dsp", "http://[::1/dsp"])
+async def test_a_given_dsp_endpoint_httpx_cannot_send_to_is_invalid_input(given: str) -> None:
+    """Found by schemathesis: ``POST /v1/connector/pcf/requests`` with ``dspEndpoint:
+    "http://\\x05..."`` passed the scheme check and made the outbound client raise InvalidURL (not
+    an HTTPError): a 500."""
+    channels = FakeChannels({"never": "reached"})
+    client = ConnectorClient(channels, _no_did)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput) as refused:
+        await client.fetch(P, "catenax-pcf", {"productId": "p-1"}, dsp_url=given)
+    assert refused.value.field == "dspEndpoint" and channels.endpoints == []
