@@ -110,6 +110,13 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ),
 }
 
+
+@schemathesis.serializer("application/jsonl")
+def _json_lines(ctx: schemathesis.SerializationContext, value: Any) -> bytes:
+    """``POST /v1/ledger/events`` also takes JSON Lines (one event per line)."""
+    return json.dumps(value).encode() + b"\n"
+
+
 _HUB_OPERATOR = {"openOperatorId": "1234567890123", "operatorName": "Fuzz Operator", "operatorAddress": "Tokyo"}
 _HUB_ACCOUNT = {"operatorAccountId": "fuzz@example.com", "accountPassword": "Passw0rd!fuzz"}
 
