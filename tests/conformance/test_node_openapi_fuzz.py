@@ -97,8 +97,9 @@ PROTOCOL_CHECKS = [no_server_error]
 
 #: (method, path template, check) -> why it fails today: only failures in the route modules the
 #: typed-request-model change rewrites (passport, ledger, trust, participants, compliance,
-#: footprint, exchange), each removed once that change is in. (What else the runs found was fixed
-#: outside those modules: the passport listing's offset, the connector's dspEndpoint.)
+#: footprint, exchange), each removed once the route documents what it answers. (What else the
+#: runs found was fixed outside those modules: the passport listing's offset, the connector's
+#: dspEndpoint, EDC's 204s, the hub's operator DID documents.)
 KNOWN: dict[tuple[str, str, str], str] = {
     ("GET", "/v1/passports/{passport_id}/qr.{ext}", "content_type_conformance"): (
         "answers image/png or image/svg+xml but documents application/json only: passport/routes.py qr_code "
