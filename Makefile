@@ -13,11 +13,12 @@ NODE ?=
 BENCH ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test bench serve lint services system-deps
+.PHONY: help venv demo test fuzz bench serve lint services system-deps
 
 help:
 	echo "make demo   - run the EU/JP demo federation (HTTPS on loopback) and serve it; Ctrl-C stops"
 	echo "make test   - run the whole test suite (starts PostgreSQL if it is down)"
+	echo "make fuzz   - schemathesis against every node kind's API with a long budget (not part of make test)"
 	echo "make bench  - print the benchmark figures (BENCH=name for one script)"
 	echo "make serve NODE=name - serve one node"
 	echo "make lint   - ruff (lint + format), mypy strict and the import contracts (make test runs it first)"
@@ -41,6 +42,18 @@ demo: $(STAMP)
 
 test: $(STAMP) services system-deps lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the suite's schemathesis run (tests/conformance/test_node_openapi_fuzz.py) with a long budget:
+# every coverage-phase case, FUZZ_EXAMPLES hypothesis cases per operation, FUZZ_SECONDS per node
+# kind and key state; the totals (and every failure's curl) go to $(FUZZ_REPORT)
+FUZZ_EXAMPLES ?= 200
+FUZZ_SECONDS ?= 600
+FUZZ_REPORT ?= test-artifacts/fuzz.jsonl
+fuzz: $(STAMP)
+	mkdir -p $(dir $(FUZZ_REPORT)) && rm -f $(FUZZ_REPORT)
+	BATPASS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) BATPASS_FUZZ_SECONDS=$(FUZZ_SECONDS) BATPASS_FUZZ_COVERAGE=1000000 \
+	  BATPASS_FUZZ_REPORT=$(abspath $(FUZZ_REPORT)) \
+	  $(PY) -m pytest -p no:cacheprovider -o timeout=0 -s -q tests/conformance/test_node_openapi_fuzz.py $(PYTEST_ARGS)
 
 bench: $(STAMP) services
 	if [ -n "$(BENCH)" ]; then \

@@ -57,7 +57,7 @@ async def asset_create(request: Request, mgmt: Mgmt) -> JSONResponse:
     return JSONResponse(mgmt.create_asset(await _json(request)))
 
 
-@router.put(_V3 + "/assets")
+@router.put(_V3 + "/assets", status_code=204, response_class=Response)
 async def asset_update(request: Request, mgmt: Mgmt) -> Response:
     mgmt.update_asset(await _json(request))
     return _no_content()
@@ -73,13 +73,13 @@ async def asset_get(asset_id: str, mgmt: Mgmt) -> JSONResponse:
     return JSONResponse(mgmt.get_asset(asset_id))
 
 
-@router.put(_V3 + "/assets/{asset_id:path}")
+@router.put(_V3 + "/assets/{asset_id:path}", status_code=204, response_class=Response)
 async def asset_put(asset_id: str, request: Request, mgmt: Mgmt) -> Response:
     mgmt.update_asset(await _json(request), asset_id)
     return _no_content()
 
 
-@router.delete(_V3 + "/assets/{asset_id:path}")
+@router.delete(_V3 + "/assets/{asset_id:path}", status_code=204, response_class=Response)
 async def asset_delete(asset_id: str, mgmt: Mgmt) -> Response:
     mgmt.delete_asset(asset_id)
     return _no_content()
@@ -103,13 +103,13 @@ async def policy_get(policy_id: str, mgmt: Mgmt) -> JSONResponse:
     return JSONResponse(mgmt.get_policy(policy_id))
 
 
-@router.put(_V3 + "/policydefinitions/{policy_id:path}")
+@router.put(_V3 + "/policydefinitions/{policy_id:path}", status_code=204, response_class=Response)
 async def policy_put(policy_id: str, request: Request, mgmt: Mgmt) -> Response:
     mgmt.update_policy(policy_id, await _json(request))
     return _no_content()
 
 
-@router.delete(_V3 + "/policydefinitions/{policy_id:path}")
+@router.delete(_V3 + "/policydefinitions/{policy_id:path}", status_code=204, response_class=Response)
 async def policy_delete(policy_id: str, mgmt: Mgmt) -> Response:
     mgmt.delete_policy(policy_id)
     return _no_content()
@@ -123,7 +123,7 @@ async def definition_create(request: Request, mgmt: Mgmt) -> JSONResponse:
     return JSONResponse(mgmt.create_contract_definition(await _json(request)))
 
 
-@router.put(_V3 + "/contractdefinitions")
+@router.put(_V3 + "/contractdefinitions", status_code=204, response_class=Response)
 async def definition_update(request: Request, mgmt: Mgmt) -> Response:
     mgmt.update_contract_definition(await _json(request))
     return _no_content()
@@ -139,13 +139,13 @@ async def definition_get(definition_id: str, mgmt: Mgmt) -> JSONResponse:
     return JSONResponse(mgmt.get_contract_definition(definition_id))
 
 
-@router.put(_V3 + "/contractdefinitions/{definition_id:path}")
+@router.put(_V3 + "/contractdefinitions/{definition_id:path}", status_code=204, response_class=Response)
 async def definition_put(definition_id: str, request: Request, mgmt: Mgmt) -> Response:
     mgmt.update_contract_definition(await _json(request), definition_id)
     return _no_content()
 
 
-@router.delete(_V3 + "/contractdefinitions/{definition_id:path}")
+@router.delete(_V3 + "/contractdefinitions/{definition_id:path}", status_code=204, response_class=Response)
 async def definition_delete(definition_id: str, mgmt: Mgmt) -> Response:
     mgmt.delete_contract_definition(definition_id)
     return _no_content()
@@ -210,7 +210,7 @@ async def transfer_get(pid: str, mgmt: Mgmt) -> JSONResponse:
     return JSONResponse(mgmt.get_transfer(pid))
 
 
-@router.post(_V3 + "/transferprocesses/{pid}/{action}")
+@router.post(_V3 + "/transferprocesses/{pid}/{action}", status_code=204, response_class=Response)
 async def transfer_action(pid: str, action: str, request: Request, mgmt: Mgmt) -> Response:
     if action not in ("terminate", "suspend", "resume"):
         raise InvalidInput(f"unknown transfer action '{action}'", field="path", rule="EDC /v3/transferprocesses")

@@ -46,6 +46,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from batpass.core.errors import (
     BatpassError,
     Forbidden,
@@ -387,7 +389,20 @@ class ConnectorClient:
         raise NotFound(f"provider {provider} publishes no DataService", field="provider", rule="DSP discovery")
 
     def _endpoint(self, provider: str, dsp_url: str | None) -> Endpoint:
-        return dsp_url or functools.partial(self._dsp, provider)
+        if dsp_url is None or dsp_url == "":
+            return functools.partial(self._dsp, provider)
+        try:  # the outbound client's own parser: what it cannot send to is the caller's mistake, not a 500 or a 502
+            url = httpx.URL(dsp_url)
+            sendable = url.scheme in ("https", "http") and bool(url.host)
+        except httpx.InvalidURL:
+            sendable = False
+        if not sendable:
+            raise InvalidInput(
+                f"dspEndpoint {dsp_url[:200]!r} is not an absolute https:// (or http://) URL",
+                field="dspEndpoint",
+                rule="DSP HTTPS binding: the provider's DSP endpoint URL",
+            )
+        return dsp_url
 
     @staticmethod
     def _mapped(exc: ChannelError, provider: str, asset_id: str) -> BatpassError:

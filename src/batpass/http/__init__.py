@@ -1,7 +1,8 @@
 """HTTP plumbing shared by every capability's router: the node context handed to routes,
 dependency aliases (context, admin key, outbound client), the request models' base and constrained
-types (:class:`RequestModel`, limits from ``batpass.core.limits``), RFC 9457 problem details, and the
-error edge every app installs (:func:`install_error_handlers`).
+types (:class:`RequestModel`, limits from ``batpass.core.limits``), RFC 9457 problem details, the
+error edge every app installs (:func:`install_error_handlers`) and the OpenAPI document that says
+how it answers (:func:`install_openapi`).
 
 It knows no capability. ``node/`` builds the :class:`NodeContext` in the app's lifespan and
 stores it on ``app.state.ctx``; routers reach it only through the aliases below.
@@ -9,6 +10,7 @@ stores it on ``app.state.ctx``; routers reach it only through the aliases below.
 
 from batpass.http._access import AccessLogMiddleware
 from batpass.http._context import (
+    ADMIN_KEY_CHECKS,
     AdminKey,
     Ctx,
     NodeContext,
@@ -41,16 +43,21 @@ from batpass.http._models import (
     Text,
     Token,
 )
+from batpass.http._openapi import ERROR_SCHEMAS, PROBLEM, ErrorDoc, document_errors, install_openapi
 from batpass.http._problems import problem_body, problem_response
 
 __all__ = [
+    "ADMIN_KEY_CHECKS",
+    "ERROR_SCHEMAS",
     "MAX_JSON_DEPTH",
+    "PROBLEM",
     "UNEXPECTED_LOGGER",
     "AccessLogMiddleware",
     "AdminKey",
     "BodyLimit",
     "Ctx",
     "Document",
+    "ErrorDoc",
     "ErrorShape",
     "FiniteFloat",
     "IsoDate",
@@ -66,9 +73,11 @@ __all__ = [
     "UnsupportedMediaType",
     "authenticate_first",
     "check_json",
+    "document_errors",
     "get_ctx",
     "guard",
     "install_error_handlers",
+    "install_openapi",
     "loads_json",
     "problem_body",
     "problem_response",

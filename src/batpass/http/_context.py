@@ -116,3 +116,5 @@ async def _admin_key(request: Request, ctx: Ctx) -> None:
 
 
 AdminKey = Annotated[None, Depends(_admin_key)]
+#: the dependencies that check the admin key (the node's OpenAPI document marks their routes)
+ADMIN_KEY_CHECKS = (require_admin, _admin_key)

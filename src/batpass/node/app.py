@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
 import httpx
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -69,13 +70,16 @@ from batpass.federation import routes as federation_routes
 from batpass.footprint import PactService
 from batpass.footprint import routes as footprint_routes
 from batpass.http import (
+    ADMIN_KEY_CHECKS,
     AccessLogMiddleware,
     AdminKey,
     BodyLimit,
     Ctx,
+    ErrorDoc,
     ErrorShape,
     NodeContext,
     install_error_handlers,
+    install_openapi,
     require_json,
 )
 from batpass.ledger import LedgerService
@@ -103,14 +107,38 @@ from batpass.trust import SecretBox, TrustService, UsedTokens, client_ssl_contex
 from batpass.trust import routes as trust_routes
 from batpass.web import PassportPages
 
-__all__ = ["BODY_LIMITS", "create_app"]
+__all__ = ["BODY_LIMITS", "ERROR_DOCS", "create_app"]
 
 #: routes that take more than the node's default body limit (``BATPASS_MAX_BODY_BYTES``)
 BODY_LIMITS: dict[str, int] = {
     "/v1/ledger/events": 64 * 1024 * 1024,  # bulk ingest of event batches
 }
 
+#: how the OpenAPI document names each API's error shape, by path prefix (the longest wins; the
+#: rest, batpass's own API, is RFC 9457): the ``ERROR_SHAPES`` of the routes modules, documented
+_DSP_ERROR, _OAUTH_ERROR, _OURANOS_ERROR = ErrorDoc("DspError"), ErrorDoc("OAuthError"), ErrorDoc("OuranosError")
+ERROR_DOCS: dict[str, ErrorDoc] = {
+    "/management/": ErrorDoc("EdcError", own=True, never=["422"]),  # EDC's shape: 422 is 400
+    "/pact/": ErrorDoc("PactError", own=True),
+    "/pact/auth/": _OAUTH_ERROR,
+    "/api/dsp/": _DSP_ERROR,
+    "/.well-known/dspace-version": _DSP_ERROR,
+    "/api/public": _OAUTH_ERROR,
+    "/api/v3/": ErrorDoc("AasError"),
+    "/dcp/": _OAUTH_ERROR,
+    "/auth/": _OURANOS_ERROR,
+    "/api/v1/authInfo": _OURANOS_ERROR,
+    "/api/v1/datatransport": _OURANOS_ERROR,
+}
+
 log = logging.getLogger("batpass.node")
+
+
+class Readiness(BaseModel):
+    """``/ready``'s answer (200 ready, 503 not ready)."""
+
+    status: Literal["ready", "not ready"]
+    reasons: list[str]
 
 
 def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]]]:
@@ -390,7 +418,11 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
             "version": __version__,
         }
 
-    @app.get("/ready", tags=["node"], responses={503: {"description": "not ready, with the reasons"}})
+    @app.get(
+        "/ready",
+        tags=["node"],
+        responses={200: {"model": Readiness}, 503: {"model": Readiness, "description": "not ready, with the reasons"}},
+    )
     def ready(ctx: Ctx) -> JSONResponse:
         """Readiness: the database answers and the start-up self-audit found nothing that puts
         routes out of service (``/health`` is the liveness probe)."""
@@ -413,12 +445,18 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         report = await anyio.to_thread.run_sync(ctx.service(Integrity).run)
         return report.to_json()
 
-    @app.get("/.well-known/did.json", tags=["node"])
+    @app.get(
+        "/.well-known/did.json",
+        tags=["node"],
+        responses={200: {"content": {"application/did+json": {"schema": {"type": "object"}}}}},
+    )
     def node_did(ctx: Ctx) -> JSONResponse:
         return JSONResponse(ctx.service(TrustService).did_document(), media_type="application/did+json")
 
     for router, _ in routers:
         app.include_router(router)
+    # every operation documents its API's error shape (RFC 9457 on /v1, EDC, PACT, ...)
+    install_openapi(app, ERROR_DOCS, admin=ADMIN_KEY_CHECKS)
     return app
 
 

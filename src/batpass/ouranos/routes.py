@@ -570,7 +570,10 @@ _PUTS: dict[str, Handler] = {
 # ------------------------------------------------------------------------------------------ DIDs
 
 
-@router.get("/operators/{operator_id}/did.json")
+@router.get(
+    "/operators/{operator_id}/did.json",
+    responses={200: {"content": {"application/did+json": {"schema": {"type": "object"}}}}},
+)
 def operator_did(operator_id: str, ctx: Ctx) -> JSONResponse:
     doc = _hub(ctx).operator_did_document(str(w.uuid_param(operator_id, "operatorId", required=True)))
     return JSONResponse(doc, media_type="application/did+json")

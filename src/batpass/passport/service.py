@@ -523,6 +523,8 @@ class PassportService:
             return self._load_by_battery(uow.conn, battery)
 
     def list_passports(self, *, limit: int = 100, offset: int = 0) -> list[Passport]:
+        if not 0 <= offset < 2**63:  # SQL's bigint: a driver overflows past it
+            raise InvalidInput(f"offset {offset} outside 0..2^63-1", field="offset", rule="offset a SQL bigint")
         with UnitOfWork(self.engine, write=False) as uow:
             rows = uow.conn.execute(
                 select(_sql.passports).order_by(_sql.passports.c.passport_id).limit(limit).offset(offset)

@@ -105,3 +105,29 @@ async def test_fetch_and_send_map_the_channels_errors() -> None:
     client = ConnectorClient(FakeChannels(_err(NotOffered, Stage.CATALOG)), _no_did)  # type: ignore[arg-type]
     with pytest.raises(Forbidden):
         await client.send(P, "catenax-pcf", "GET")
+
+
+@pytest.mark.parametrize("given", ["childrenPartsModel", "ftp://given.example/dsp", "https://", "//given.example/dsp"])
+async def test_a_given_dsp_endpoint_that_is_no_url_is_invalid_input(given: str) -> None:
+    """Found by schemathesis: ``POST /v1/ledger/claims/remote`` with ``dspEndpoint:
+    "childrenPartsModel"`` answered 502 (the partner "unreachable": UnsupportedProtocol) for the
+    caller's own mistake; the journey does not start."""
+    channels = FakeChannels({"never": "reached"})
+    client = ConnectorClient(channels, _no_did)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput) as refused:
+        await client.fetch(P, "catenax-pcf", {"productId": "p-1"}, dsp_url=given)
+    assert refused.value.field == "dspEndpoint" and channels.endpoints == []
+    with pytest.raises(InvalidInput):
+        await client.send(P, "catenax-pcf", "GET", dsp_url=given)
+
+
+@pytest.mark.parametrize("given", ["http://\x05x/dsp", "http://😍/dsp", "http://[::1/dsp"])
+async def test_a_given_dsp_endpoint_httpx_cannot_send_to_is_invalid_input(given: str) -> None:
+    """Found by schemathesis: ``POST /v1/connector/pcf/requests`` with ``dspEndpoint:
+    "http://\\x05..."`` passed the scheme check and made the outbound client raise InvalidURL (not
+    an HTTPError): a 500."""
+    channels = FakeChannels({"never": "reached"})
+    client = ConnectorClient(channels, _no_did)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput) as refused:
+        await client.fetch(P, "catenax-pcf", {"productId": "p-1"}, dsp_url=given)
+    assert refused.value.field == "dspEndpoint" and channels.endpoints == []

@@ -270,3 +270,13 @@ def test_fixture_summary_follows_the_ledger_schema() -> None:
     schema = json.loads(path.read_text())
     errors = list(jsonschema.validators.validator_for(schema)(schema).iter_errors(make_summary(BAT)))
     assert errors == []
+
+
+@pytest.mark.parametrize("offset", [2**63, 10**25])
+def test_an_offset_past_any_row_is_invalid_input_not_a_database_overflow(service: PassportService, offset: int) -> None:
+    """Found by schemathesis (``GET /v1/passports?offset=9999999999999999999999999`` answered 500:
+    OverflowError from the SQLite driver; PostgreSQL's bigint overflows the same way)."""
+    with pytest.raises(InvalidInput) as refused:
+        service.list_passports(offset=offset)
+    assert refused.value.field == "offset"
+    assert service.list_passports(offset=2**63 - 1) == []
