@@ -148,7 +148,16 @@ def trace(
     return ctx.service(LedgerService).trace(_owner(ctx, owner), subject, direction=direction)
 
 
-@router.get("/summaries/{subject:path}", response_class=PlainTextResponse)
+@router.get(
+    "/summaries/{subject:path}",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "description": "the upstream summary as a compact JWS (RFC 7515)",
+            "content": {"application/jose": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def signed_summary(subject: str, ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> PlainTextResponse:
     """The signed upstream summary (compact JWS, docs/contracts.md) of a lot or battery."""
     token = ctx.service(LedgerService).signed_summary(_owner(ctx, owner), subject)

@@ -502,7 +502,19 @@ async def export(passport_id: str, fmt: str, request: Request, ctx: Ctx) -> Resp
     raise NotFound(f"format: '{fmt}' is not one of catenax, aas, batterypass", rule="passport exports")
 
 
-@router.get("/v1/passports/{passport_id}/qr.{ext}", response_model=None)
+@router.get(
+    "/v1/passports/{passport_id}/qr.{ext}",
+    response_model=None,
+    responses={
+        200: {
+            "description": "the passport's GS1 Digital Link as a QR code (ext: svg or png)",
+            "content": {
+                "image/svg+xml": {"schema": {"type": "string"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
 def qr_code(passport_id: str, ext: str, ctx: Ctx) -> Response:
     p = _svc(ctx).get(_pid(passport_id))
     if ext == "svg":
