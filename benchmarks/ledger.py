@@ -211,15 +211,17 @@ def _sample_lots(engine: Any, kind: str, n: int) -> list[str]:
     return random.Random(2).sample(ids, min(n, len(ids)))
 
 
-_DOWN = text("SELECT owner, child FROM ledger_edges WHERE parent_owner = :o AND parent IN :ids").bindparams(
-    bindparam("ids", expanding=True)
-)
+_DOWN = text(
+    "SELECT e.owner, e.child, l.kind = 'recovery' AND l.recycled IS NOT NULL FROM ledger_edges e"
+    " JOIN ledger_lots l ON l.owner = e.owner AND l.id = e.child WHERE e.parent_owner = :o AND e.parent IN :ids"
+).bindparams(bindparam("ids", expanding=True))
 
 
-def _floor_ms(engine: Any, lots: list[str], max_hops: int = 2**31 - 1) -> float:
+def _floor_ms(engine: Any, lots: list[str], max_hops: int = 2**31 - 1, stop_at_recovered: bool = False) -> float:
     """The floor of a downstream walk from ``lots``: the same breadth-first search as bare SQL
-    (one indexed query per hop and 400 lots, ids kept in a set) with no lots read, no
-    profiles, no JSON."""
+    (one indexed query per hop and 400 lots, joined with the lots only for their kind, ids kept
+    in a set) with no profiles and no JSON; ``stop_at_recovered`` stops where the recomputation
+    of a received summary stops."""
     with engine.connect() as conn:
         t = time.perf_counter()
         seen = set(lots)
@@ -229,7 +231,9 @@ def _floor_ms(engine: Any, lots: list[str], max_hops: int = 2**31 - 1) -> float:
             hops += 1
             found: list[str] = []
             for i in range(0, len(frontier), 400):
-                for owner, child in conn.execute(_DOWN, {"o": OWNER, "ids": frontier[i : i + 400]}):
+                for owner, child, recovered in conn.execute(_DOWN, {"o": OWNER, "ids": frontier[i : i + 400]}):
+                    if stop_at_recovered and recovered:
+                        continue
                     if owner == OWNER and child not in seen:
                         seen.add(child)
                         found.append(child)
@@ -272,9 +276,13 @@ def _received_summaries(svc: Any, engine: Any, supplier: Any) -> dict[str, Any]:
 
     from batpass.core.summary import Did
     from batpass.ledger import _sql as t
+    from batpass.ledger._profile import is_profile_source
     from batpass.ledger._rows import lot_from_row
     from batpass.ledger._summary import sign_summary
     from batpass.ledger._trace import frontier_search
+
+    def _recomputed(lot: Any) -> bool:  # receive_summary's recomputation stops at recovered lots
+        return not is_profile_source(lot)
 
     with engine.connect() as conn:  # receipts whose supplier lot is outside the ledger
         rows = conn.execute(
@@ -297,12 +305,13 @@ def _received_summaries(svc: Any, engine: Any, supplier: Any) -> dict[str, Any]:
         t0 = time.perf_counter()
         svc.receive_summary(OWNER, token)
         times.append((time.perf_counter() - t0) * 1000)
-        floors.append(_floor_ms(engine, received))
+        floors.append(_floor_ms(engine, received, stop_at_recovered=True))
         with engine.connect() as conn:
             roots = [lot_from_row(r) for r in t.select_lots(conn, OWNER, received)]
-            sizes.append(
-                len(frontier_search(conn, roots[0], direction="down", more_roots=roots[1:], max_hops=10**6).lots)
+            reached = frontier_search(
+                conn, roots[0], direction="down", more_roots=roots[1:], max_hops=10**6, through=_recomputed
             )
+            sizes.append(len(reached.lots))
     log(f"receive_summary p50 {statistics.median(times):.2f} ms (floor {statistics.median(floors):.2f} ms)")
     return {
         "receive_ms": statistics.median(times),
