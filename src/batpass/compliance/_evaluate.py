@@ -1,8 +1,13 @@
 """The evaluator: judges a battery, battery model, operator or recycler against the rulesets at a
 date. Checks are a table (rule id → check); dates and scope come from the rule data only.
 
-A rule whose act is not adopted gives "not yet determinable"; before its date "not yet
-required"; a missing value is a ``fail`` naming what is missing (never "not yet required").
+A rule whose act is not adopted (or whose date is otherwise not set) gives "not yet
+determinable"; before its date "not yet required"; a missing value is a ``fail`` naming what is
+missing (never "not yet required"). A rule with an ``outcome`` ("information", "not set") reports
+that outcome once it applies.
+
+The rulesets are chosen by market (:data:`MARKETS`: ``EU``, the default, and ``JP``) or by name
+(:func:`rulesets_for`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 from batpass.compliance._rules import Rule, Ruleset, load_ruleset
 from batpass.compliance.model import Battery, BatteryModel, Category, Finding, Operator, Recycler, Status
+from batpass.core.errors import InvalidInput
 
 Subject = Battery | BatteryModel | Operator | Recycler
 Outcome = tuple[Status, dict[str, Any], str]
@@ -22,8 +28,34 @@ Check = Callable[[Rule, Any], Iterable[tuple[str, Outcome]]]
 D = Decimal
 
 
+#: market → the rulesets evaluated for it (newest versions); the footprint exchange rules hold
+#: whatever the market
+MARKETS: Mapping[str, tuple[str, ...]] = {
+    "EU": ("eu-2023-1542", "footprint-exchange"),
+    "JP": ("jp", "footprint-exchange"),
+}
+DEFAULT_MARKET = "EU"
+
+
 def default_rulesets() -> tuple[Ruleset, ...]:
-    return (load_ruleset("eu-2023-1542"), load_ruleset("footprint-exchange"))
+    return rulesets_for(DEFAULT_MARKET)
+
+
+def rulesets_for(market: str | None = None, ruleset: str | None = None) -> tuple[Ruleset, ...]:
+    """The rulesets for ``market`` (``EU`` | ``JP``; default ``EU``), or the one ruleset named
+    ``ruleset`` (``name`` or ``name@version``). Not both; an unknown one is refused naming the known
+    ones (:class:`InvalidInput`)."""
+    if market is not None and ruleset is not None:
+        raise InvalidInput("give a market or a ruleset, not both", field="ruleset", rule="one selector")
+    if ruleset is not None:
+        name, _, version = ruleset.partition("@")
+        return (load_ruleset(name, version or None),)
+    chosen = DEFAULT_MARKET if market is None else market
+    if chosen not in MARKETS:
+        raise InvalidInput(
+            f"market {chosen!r} is not one of {sorted(MARKETS)}", field="market", rule="known markets", value=chosen
+        )
+    return tuple(load_ruleset(name) for name in MARKETS[chosen])
 
 
 def _ok(cond: bool) -> Status:
@@ -296,6 +328,57 @@ def _meti(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
     )
 
 
+# ---- Japanese rules (ruleset jp) -----------------------------------------------------------------
+
+
+def _jp_method(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    """The CFP names an accepted method and version (the rule's ``evidence``: recognition of other
+    markets' methods will extend that data, not this check)."""
+    fp = m.footprint
+    if fp is None:
+        return []
+    accepted = {str(k): [str(v) for v in vs] for k, vs in rule.evidence["methods"].items()}
+    implied: Mapping[str, str] = rule.evidence.get("implied_by_format", {})
+    method = fp.method or implied.get(fp.source_format or "")
+    version = fp.method_version
+    in_use = [s for s in rule.params["excluded_stages"] if fp.stages.get(s) is not None]
+    values = {"method": method, "method_version": version, "accepted": accepted, "excluded_stages_given": in_use}
+    if method is None:
+        return _single(Status.FAIL, values, "missing: calculation method")
+    if method not in accepted:
+        return _single(Status.FAIL, values, f"method {method!r} is not accepted for Japanese purposes")
+    if version is None:
+        return _single(Status.FAIL, values, "missing: method version")
+    if version not in accepted[method]:
+        return _single(Status.FAIL, values, f"version {version!r} of {method} is not known")
+    if in_use:
+        return _single(Status.FAIL, values, f"outside the method's boundary: {', '.join(in_use)}")
+    provisional = version in [str(v) for v in rule.params["provisional_versions"]]
+    return _single(Status.PASS, values, f"version {version} is provisional" if provisional else "")
+
+
+def _footprint_values(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    if m.footprint is None:
+        return []
+    return _single(Status.FAIL, {"footprint_declared": True, "source_format": m.footprint.source_format})
+
+
+def _model_values(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    return _single(Status.FAIL, {"footprint_declared": m.footprint is not None, **dict(rule.params)})
+
+
+def _dd_guideline(rule: Rule, o: Operator) -> list[tuple[str, Outcome]]:
+    return _single(
+        Status.INFORMATION,
+        {
+            **dict(rule.params),
+            "policy": o.due_diligence_policy,
+            "covered": sorted(o.due_diligence_materials),
+            "accepted_evidence": list(rule.evidence.get("accepted", [])),
+        },
+    )
+
+
 # ---- operator / recycler checks ------------------------------------------------------------------
 
 
@@ -396,6 +479,16 @@ CHECKS: Mapping[str, Check] = {
     "exchange.primary_data_share": _pds,
     "exchange.ouranos.values": _ouranos_values,
     "meti.cfp.method_version": _meti,
+    # ruleset jp; a rule with an outcome ("information", "not set") reports that outcome
+    "jp.cfp.method": _jp_method,
+    "jp.cfp.max_threshold": _model_values,
+    "jp.cfp.performance_class": _model_values,
+    "jp.cfp.verification": _footprint_values,
+    "jp.cev.scoring": _model_values,
+    "jp.cev.cfp_condition": _model_values,
+    "jp.recycled.minimum": _model_values,
+    "jp.due_diligence.guideline": _dd_guideline,
+    "jp.recycling.small_rechargeable": _targets("efficiency"),
 }
 
 
@@ -420,14 +513,20 @@ def _judge(rule: Rule, target: Any, name: str, at: dt.date, model: BatteryModel 
     if gated is not None:
         # the rule does not bind yet: report the date status (once), with what would be compared
         values = outcomes[0][1][1] if outcomes else {}
-        when = (
-            rule.effective.isoformat()
-            if rule.effective
-            else (f"{rule.earliest.isoformat()} or later (act not adopted)" if rule.earliest else "act not adopted")
-        )
-        return [Finding(rule.id, gated, at, name, values, rule.text, rule.reference, f"applies from {when}")]
+        if rule.effective is not None:
+            detail = f"applies from {rule.effective.isoformat()}"
+        elif rule.pending is not None:  # a date no instrument sets (yet)
+            detail = f"date not set: {rule.pending}"
+        elif rule.earliest is not None:
+            detail = f"applies from {rule.earliest.isoformat()} or later (act not adopted)"
+        else:
+            detail = "applies from act not adopted"
+        return [Finding(rule.id, gated, at, name, values, rule.text, rule.reference, detail)]
+    fixed = None if rule.outcome is None else Status(rule.outcome)
     return [
-        Finding(rule.id, status, at, f"{name}:{part}" if part else name, values, rule.text, rule.reference, detail)
+        Finding(
+            rule.id, fixed or status, at, f"{name}:{part}" if part else name, values, rule.text, rule.reference, detail
+        )
         for part, (status, values, detail) in outcomes
     ]
 

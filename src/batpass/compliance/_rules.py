@@ -5,6 +5,9 @@ text, effective date (``None`` when the act that would set it is not adopted →
 determinable"), the ``earliest`` date of an "X, or N months after the act, whichever is later"
 obligation, what it applies to, the battery categories in scope, and its parameters.
 ``effective: always`` marks a format rule that holds whenever the format is used (``date.min``).
+A rule may also carry an ``outcome`` ("information", or "not set" for a cap, class or minimum no
+instrument sets), a ``pending`` note (why a ``null`` date is not determinable) and its
+``evidence`` (what it accepts; data, so that recognition across markets can extend it).
 
 Sources: Regulation (EU) 2023/1542; the rules as docs/rules.md lists them. This module knows no evaluation.
 """
@@ -25,6 +28,7 @@ from batpass.core.errors import ConfigurationError, InvalidInput, NotFound
 ALWAYS = dt.date.min
 APPLIES_TO = frozenset({"battery", "model", "operator", "recycler", "footprint"})
 CATEGORIES = frozenset({"portable", "lmt", "sli", "industrial", "ev"})
+OUTCOMES = frozenset({"information", "not set"})
 _REQUIRED = ("id", "article", "source", "text", "effective", "applies_to", "params")
 
 
@@ -41,6 +45,12 @@ class Rule:
     params: Mapping[str, Any]
     earliest: dt.date | None = None
     categories: frozenset[str] = frozenset()
+    #: None: checked against the subject's values; "information" or "not set": a standing statement
+    outcome: str | None = None
+    #: why a rule without a date is "not yet determinable" (default: its act is not adopted)
+    pending: str | None = None
+    #: what the rule accepts as evidence (open for recognition of other markets' evidence)
+    evidence: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def reference(self) -> str:
@@ -107,6 +117,11 @@ def _parse(text: str, origin: str) -> Ruleset:
             raise ConfigurationError(
                 f"{where}: unknown categories {sorted(categories - CATEGORIES)}", rule="ruleset format"
             )
+        outcome = raw.get("outcome")
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ConfigurationError(
+                f"{where}: outcome {outcome!r} is not one of {sorted(OUTCOMES)}", rule="ruleset format"
+            )
         rule = Rule(
             id=str(raw["id"]),
             article=str(raw["article"]),
@@ -117,6 +132,9 @@ def _parse(text: str, origin: str) -> Ruleset:
             applies_to=str(raw["applies_to"]),
             params=dict(raw["params"] or {}),
             categories=categories,
+            outcome=None if outcome is None else str(outcome),
+            pending=None if raw.get("pending") is None else str(raw["pending"]),
+            evidence=dict(raw.get("evidence") or {}),
         )
         if rule.id in rules:
             raise ConfigurationError(f"{where}: duplicate rule id {rule.id}", rule="ruleset format")
@@ -155,7 +173,13 @@ def load_ruleset(name: str = "eu-2023-1542", version: str | None = None) -> Rule
     """The bundled ruleset ``name`` at ``version`` (the newest when ``None``)."""
     candidates = {v: rs for (n, v), rs in _available().items() if n == name}
     if not candidates:
-        raise InvalidInput(f"no ruleset named {name!r}", field="ruleset", rule="bundled rulesets", value=name)
+        known = sorted({n for n, _ in _available()})
+        raise InvalidInput(
+            f"no ruleset named {name!r} (known: {', '.join(known)})",
+            field="ruleset",
+            rule="bundled rulesets",
+            value=name,
+        )
     if version is None:
         return candidates[max(candidates, key=_version_key)]
     try:

@@ -1,5 +1,6 @@
 """What the compliance evaluator judges: plain descriptions of a battery model, a battery, an
-economic operator and a recycler, and the findings (pure; Regulation (EU) 2023/1542).
+economic operator and a recycler, and the findings (pure; Regulation (EU) 2023/1542 and the
+Japanese rules of the ``jp`` ruleset).
 
 A value left ``None`` is *missing*; the evaluator tells missing apart from "not yet required".
 """
@@ -29,6 +30,10 @@ class Status(StrEnum):
     FAIL = "fail"
     NOT_YET_REQUIRED = "not yet required"
     NOT_YET_DETERMINABLE = "not yet determinable"
+    #: no instrument sets this cap, class or minimum (never a number)
+    NOT_SET = "not set"
+    #: reported for information (a non-binding guideline, a subsidy): no pass or fail
+    INFORMATION = "information"
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class FootprintDeclaration:
     primary_data_share: Decimal | None = None
     reference_period_end: dt.date | None = None
     method_version: str | None = None  # METI method version, for Ouranos CFPs
+    #: calculation method (e.g. "meti-battery-cfp"); an Ouranos CFP implies the METI method
+    method: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,15 @@ from batpass.compliance import (
     Recycler,
     Rule,
     Status,
-    default_rulesets,
+    available_rulesets,
     evaluate,
     load_ruleset,
 )
 from batpass.core.errors import InvalidInput, NotFound
 
 DAY = dt.timedelta(days=1)
-ALL_RULES: list[Rule] = [rule for rs in default_rulesets() for rule in rs]
+BUNDLED = [load_ruleset(name, version) for name, version in available_rulesets()]
+ALL_RULES: list[Rule] = [rule for rs in BUNDLED for rule in rs]
 
 
 def share(total: str, model: str = "segregated") -> RecycledShare:
@@ -87,7 +88,8 @@ def subject_for(rule: Rule) -> object:
     if rule.applies_to == "operator":
         return Operator("Op", D(50_000_000), True, frozenset({"cobalt", "natural_graphite", "lithium", "nickel"}), 10)
     if rule.applies_to == "recycler":
-        return Recycler("Rec", {"lithium_based": D("0.9")}, {"cobalt": D("0.99"), "lithium": D("0.9")})
+        efficiency = {"lithium_based": D("0.9"), "lithium_ion": D("0.9")}
+        return Recycler("Rec", efficiency, {"cobalt": D("0.99"), "lithium": D("0.9")})
     category = Category.EV
     if rule.categories and "ev" not in rule.categories:
         category = Category(sorted(rule.categories)[0])
@@ -104,7 +106,7 @@ def subject_for(rule: Rule) -> object:
 
 def statuses(rule: Rule, at: dt.date) -> set[Status]:
     subject = subject_for(rule)
-    found = [f for f in evaluate(subject, at) if f.rule == rule.id]  # type: ignore[arg-type]
+    found = [f for f in evaluate(subject, at, rulesets=BUNDLED) if f.rule == rule.id]  # type: ignore[arg-type]
     return {f.status for f in found}
 
 
@@ -176,7 +178,7 @@ def test_rule_whose_act_is_not_adopted(rule: Rule) -> None:
     assert statuses(rule, dt.date(2040, 1, 1)) == {Status.NOT_YET_DETERMINABLE}
 
 
-ALWAYS = [r for r in ALL_RULES if r.effective == dt.date.min and r.id != "exchange.dqr.range"]
+ALWAYS = [r for r in ALL_RULES if r.effective == dt.date.min and r.id != "exchange.dqr.range" and not r.outcome]
 
 
 @pytest.mark.parametrize("rule", ALWAYS, ids=[r.id for r in ALWAYS])
