@@ -1,7 +1,8 @@
 """Compliance reports: JSON (every finding with rule, status, values, text, reference) and a
 self-contained HTML page (jinja2) with Chart.js 4.4.7 (MIT, vendored in ``_data/vendor``,
 inlined: no CDN) charting the footprint by Annex II stage and the recycled-content shares
-against the Art. 8(2) (2031-08-18) and 8(3) (2036-08-18) minimums read from the ruleset."""
+against the Art. 8(2) (2031-08-18) and 8(3) (2036-08-18) minimums read from the ruleset (none when
+the EU ruleset is not among those evaluated: Japan sets no minimums)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from batpass.compliance._rules import load_ruleset
-from batpass.compliance.model import Battery, BatteryModel, Finding
+from batpass.compliance._rules import Ruleset, load_ruleset
+from batpass.compliance.model import Battery, BatteryModel, Finding, Status
 
 __all__ = ["render_report_html", "render_report_json", "report_data"]
 
@@ -38,10 +39,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def report_data(subject: Battery | BatteryModel, at: dt.date, findings: Sequence[Finding]) -> dict[str, Any]:
-    """The report as plain JSON data (also what the HTML charts are drawn from)."""
+def report_data(
+    subject: Battery | BatteryModel,
+    at: dt.date,
+    findings: Sequence[Finding],
+    rulesets: Sequence[Ruleset] | None = None,
+) -> dict[str, Any]:
+    """The report as plain JSON data (also what the HTML charts are drawn from). ``rulesets``: those
+    the findings were judged against (default: the EU market's)."""
     model = subject.model if isinstance(subject, Battery) else subject
-    rules = load_ruleset("eu-2023-1542").rules
+    used = (
+        list(rulesets) if rulesets is not None else [load_ruleset("eu-2023-1542"), load_ruleset("footprint-exchange")]
+    )
+    eu = [rs for rs in used if rs.name == "eu-2023-1542"]
+    rules = eu[0].rules if eu else {}
     minimums = {phase: dict(rules[rid].params.get("minimums", {})) for phase, rid in PHASES if rid in rules}
     fp = model.footprint
     return {
@@ -49,10 +60,8 @@ def report_data(subject: Battery | BatteryModel, at: dt.date, findings: Sequence
         "model": model.model_id,
         "category": str(model.category),
         "at": at.isoformat(),
-        "summary": {
-            s: sum(1 for f in findings if str(f.status) == s)
-            for s in ("pass", "fail", "not yet required", "not yet determinable")
-        },
+        "rulesets": [f"{rs.name}@{rs.version}" for rs in used],
+        "summary": {s.value: sum(1 for f in findings if f.status == s) for s in Status},
         "findings": [
             {
                 "rule": f.rule,
@@ -83,13 +92,23 @@ def report_data(subject: Battery | BatteryModel, at: dt.date, findings: Sequence
     }
 
 
-def render_report_json(subject: Battery | BatteryModel, at: dt.date, findings: Sequence[Finding]) -> str:
-    return json.dumps(report_data(subject, at, findings), indent=2, ensure_ascii=False)
+def render_report_json(
+    subject: Battery | BatteryModel,
+    at: dt.date,
+    findings: Sequence[Finding],
+    rulesets: Sequence[Ruleset] | None = None,
+) -> str:
+    return json.dumps(report_data(subject, at, findings, rulesets), indent=2, ensure_ascii=False)
 
 
-def render_report_html(subject: Battery | BatteryModel, at: dt.date, findings: Sequence[Finding]) -> str:
+def render_report_html(
+    subject: Battery | BatteryModel,
+    at: dt.date,
+    findings: Sequence[Finding],
+    rulesets: Sequence[Ruleset] | None = None,
+) -> str:
     """One HTML file with the charting library inlined (no network needed to view it)."""
-    data = report_data(subject, at, findings)
+    data = report_data(subject, at, findings, rulesets)
     env = jinja2.Environment(autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined)
     template = env.from_string(_DATA.joinpath("templates/report.html.j2").read_text(encoding="utf-8"))
     chart_js = _DATA.joinpath("vendor/chart.umd.js").read_text(encoding="utf-8")

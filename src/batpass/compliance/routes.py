@@ -2,8 +2,10 @@
 ``X-Api-Key``, RFC 9457 problem details on error).
 
 - ``POST /v1/compliance/evaluate`` — body ``{"subject": <battery or model description>, "at":
-  "YYYY-MM-DD"?}`` (the description ``batpass comply`` reads, docs/compliance.md; ``at``
-  defaults to today, UTC) → the JSON report: every finding with rule, status, values, text and
+  "YYYY-MM-DD"?, "market": "EU"|"JP"?, "ruleset": "<name>[@<version>]"?}`` (the description
+  ``batpass comply`` reads, docs/compliance.md; ``at`` defaults to today, UTC; the market
+  defaults to ``EU``; ``ruleset`` evaluates that one ruleset instead; an unknown one is a 400
+  naming the known ones) → the JSON report: every finding with rule, status, values, text and
   reference, the footprint by stage and the recycled shares against the Art. 8 minimums.
 - ``POST /v1/compliance/report?format=html|json`` — the same evaluation rendered as the
   self-contained HTML report (Chart.js inlined, no external URL) or the JSON report; without
@@ -22,8 +24,9 @@ from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from batpass.compliance._evaluate import evaluate
+from batpass.compliance._evaluate import MARKETS, evaluate, rulesets_for
 from batpass.compliance._report import render_report_html, report_data
+from batpass.compliance._rules import Ruleset
 from batpass.compliance._subject import subject_from_json
 from batpass.compliance.model import Battery, BatteryModel, Finding
 from batpass.core.clock import utc_now
@@ -47,19 +50,34 @@ class SubjectIn(RequestModel):
         " market, ... (docs/rules.md, the compliance subject); checked member by member"
     )
     at: IsoDate | None = Field(default=None, description="the date to evaluate at (default: today, UTC)")
+    market: str | None = Field(
+        default=None,
+        max_length=16,
+        description=f"the market whose rulesets apply: one of {sorted(MARKETS)} (default: EU); not with ruleset",
+    )
+    ruleset: str | None = Field(
+        default=None,
+        max_length=64,
+        description="evaluate this one bundled ruleset, <name> or <name>@<version> (e.g. jp, eu-2023-1542);"
+        " not with market",
+    )
 
 
-def _run(body: SubjectIn) -> tuple[Battery | BatteryModel, dt.date, list[Finding]]:
+Run = tuple[Battery | BatteryModel, dt.date, list[Finding], tuple[Ruleset, ...]]
+
+
+def _run(body: SubjectIn) -> Run:
+    rulesets = rulesets_for(body.market, body.ruleset)
     subject = subject_from_json(body.subject)
     at = body.at or utc_now().date()
-    return subject, at, evaluate(subject, at)
+    return subject, at, evaluate(subject, at, rulesets=rulesets), rulesets
 
 
 @router.post("/v1/compliance/evaluate")
 async def evaluate_subject(_: AdminKey, body: SubjectIn) -> JSONResponse:
     """The findings for a battery or model at a date (the JSON report)."""
-    subject, at, findings = await run_in_threadpool(_run, body)
-    return JSONResponse(report_data(subject, at, findings))
+    subject, at, findings, rulesets = await run_in_threadpool(_run, body)
+    return JSONResponse(report_data(subject, at, findings, rulesets))
 
 
 @router.post("/v1/compliance/report", response_model=None)
@@ -70,8 +88,8 @@ async def report(request: Request, _: AdminKey, body: SubjectIn) -> Response:
         fmt = "html" if "text/html" in request.headers.get("accept", "") else "json"
     if fmt not in _FORMATS:
         raise InvalidInput(f"format {fmt!r} is not one of {list(_FORMATS)}", field="format", rule="json or html")
-    subject, at, findings = await run_in_threadpool(_run, body)
+    subject, at, findings, rulesets = await run_in_threadpool(_run, body)
     if fmt == "html":
-        html = await run_in_threadpool(render_report_html, subject, at, findings)
+        html = await run_in_threadpool(render_report_html, subject, at, findings, rulesets)
         return HTMLResponse(html)
-    return JSONResponse(report_data(subject, at, findings))
+    return JSONResponse(report_data(subject, at, findings, rulesets))
