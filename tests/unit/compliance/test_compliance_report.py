@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from batpass.cli._compliance import app, subject_from_json
@@ -68,3 +69,42 @@ def test_comply_cli_bad_input_exits_2(tmp_path: Path) -> None:
     src.write_text(json.dumps({"model_id": "X", "category": "spaceship"}))
     result = CliRunner().invoke(app, [str(src)])
     assert result.exit_code == 2
+
+
+def test_comply_cli_market_jp(tmp_path: Path) -> None:
+    src = tmp_path / "model.json"
+    src.write_text(json.dumps({**MODEL, "footprint": {**MODEL["footprint"], "source_format": "ouranos-cfp"}}))
+    result = CliRunner().invoke(app, [str(src), "--at", "2026-12-06", "--market", "JP", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o/report.json").read_text())
+    assert report["rulesets"] == ["jp@2026.1", "footprint-exchange@1.0"]
+    rules = {f["rule"]: f["status"] for f in report["findings"]}
+    assert rules["jp.cfp.method"] == "fail"  # an Ouranos CFP without its METI method version
+    assert rules["jp.cfp.max_threshold"] == "not set"
+
+
+def test_comply_cli_default_market_is_eu(tmp_path: Path) -> None:
+    src = tmp_path / "model.json"
+    src.write_text(json.dumps(MODEL))
+    result = CliRunner().invoke(app, [str(src), "--at", "2031-08-18", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "o/report.json").read_text())["rulesets"][0] == "eu-2023-1542@2025.2"
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--market", "US"], ["EU", "JP"]),
+        (["--ruleset", "kr"], ["eu-2023-1542", "footprint-exchange", "jp"]),
+        (["--market", "JP", "--ruleset", "jp"], ["not both"]),
+    ],
+)
+def test_comply_cli_unknown_market_or_ruleset_exits_2(tmp_path: Path, args: list[str], named: list[str]) -> None:
+    src = tmp_path / "model.json"
+    src.write_text(json.dumps(MODEL))
+    result = CliRunner().invoke(app, [str(src), *args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "Traceback" not in result.output
+    for name in named:
+        assert name in result.output
+    assert not (tmp_path / "o").exists()

@@ -132,3 +132,48 @@ def test_bad_input_names_the_field(client: TestClient, body: dict[str, Any], fie
 def test_unknown_format_refused(client: TestClient) -> None:
     r = client.post("/v1/compliance/report", params={"format": "pdf"}, json={"subject": MODEL}, headers=ADMIN)
     assert r.status_code == 400 and "format" in r.text
+
+
+def test_market_jp_evaluates_the_japanese_ruleset(client: TestClient) -> None:
+    jp_model = {**MODEL, "footprint": {**MODEL["footprint"], "source_format": "ouranos-cfp", "method_version": "1.0"}}
+    body = {"subject": jp_model, "at": "2026-12-06", "market": "JP"}
+    r = client.post("/v1/compliance/evaluate", json=body, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["rulesets"] == ["jp@2026.1", "footprint-exchange@1.0"]
+    assert report["recycled_minimums"] == {}  # Japan sets no recycled-content minimums
+    assert set(_status(report["findings"], "jp.cfp.method").values()) == {"pass"}
+    assert set(_status(report["findings"], "jp.recycled.minimum").values()) == {"not set"}
+    assert set(_status(report["findings"], "jp.cfp.verification").values()) == {"not yet determinable"}
+    assert not any(f["rule"].startswith("recycled.minimum") for f in report["findings"])
+    assert report["summary"]["not set"] == 3 and report["summary"]["information"] == 1
+    html = client.post("/v1/compliance/report", params={"format": "html"}, json=body, headers=ADMIN)
+    assert html.status_code == 200 and "jp.cfp.method" in html.text
+
+
+def test_without_a_selector_the_eu_market_is_evaluated(client: TestClient) -> None:
+    report = client.post("/v1/compliance/evaluate", json={"subject": MODEL, "at": "2031-08-18"}, headers=ADMIN).json()
+    assert report["rulesets"] == ["eu-2023-1542@2025.2", "footprint-exchange@1.0"]
+    assert not any(f["rule"].startswith("jp.") for f in report["findings"])
+    one = {"subject": MODEL, "at": "2031-08-18", "ruleset": "jp"}
+    only_jp = client.post("/v1/compliance/evaluate", json=one, headers=ADMIN).json()
+    assert {f["rule"].split(".")[0] for f in only_jp["findings"]} == {"jp"}
+
+
+@pytest.mark.parametrize(
+    ("route", "extra", "field", "named"),
+    [
+        ("/v1/compliance/evaluate", {"market": "US"}, "market", ["EU", "JP"]),
+        ("/v1/compliance/report", {"market": "XX"}, "market", ["EU", "JP"]),
+        ("/v1/compliance/evaluate", {"ruleset": "kr"}, "ruleset", ["eu-2023-1542", "jp"]),
+        ("/v1/compliance/report", {"ruleset": "jp@9"}, "ruleset.version", ["2026.1"]),
+    ],
+)
+def test_unknown_market_or_ruleset_is_a_400_naming_the_known_ones(
+    client: TestClient, route: str, extra: dict[str, str], field: str, named: list[str]
+) -> None:
+    r = client.post(route, params={"format": "json"}, json={"subject": MODEL, **extra}, headers=ADMIN)
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert field in str(r.json())
+    for name in named:
+        assert name in r.text
