@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from typer.testing import CliRunner
@@ -73,7 +74,8 @@ def test_comply_cli_bad_input_exits_2(tmp_path: Path) -> None:
 
 def test_comply_cli_market_jp(tmp_path: Path) -> None:
     src = tmp_path / "model.json"
-    src.write_text(json.dumps({**MODEL, "footprint": {**MODEL["footprint"], "source_format": "ouranos-cfp"}}))
+    footprint = cast(dict[str, Any], MODEL["footprint"])
+    src.write_text(json.dumps({**MODEL, "footprint": {**footprint, "source_format": "ouranos-cfp"}}))
     result = CliRunner().invoke(app, [str(src), "--at", "2026-12-06", "--market", "JP", "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "o/report.json").read_text())
