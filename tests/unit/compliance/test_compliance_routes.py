@@ -148,7 +148,7 @@ def test_market_jp_evaluates_the_japanese_ruleset(client: TestClient) -> None:
     assert not any(f["rule"].startswith("recycled.minimum") for f in report["findings"])
     assert report["summary"]["not set"] == 3 and report["summary"]["information"] == 1
     html = client.post("/v1/compliance/report", params={"format": "html"}, json=body, headers=ADMIN)
-    assert html.status_code == 200 and "jp.cfp.method" in html.text
+    assert html.status_code == 200 and "jp.cfp.method" in html.text and "against jp@2026.1" in html.text
 
 
 def test_without_a_selector_the_eu_market_is_evaluated(client: TestClient) -> None:
