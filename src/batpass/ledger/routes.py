@@ -202,7 +202,23 @@ async def _pusher(request: Request, ctx: Ctx) -> str | None:
 Pusher = Annotated[str | None, Depends(_pusher)]
 
 
-@router.post("/summaries")
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+@router.post(
+    "/summaries",
+    responses={
+        401: {
+            "description": "no admin key and no verifying self-issued token of a member (a replayed token too), "
+            "or the signer's key does not resolve or does not verify the summary",
+            "content": _PROBLEM,
+        },
+        403: {
+            "description": "the summary is not signed by the token's DID (ledger.summary.pusher)",
+            "content": _PROBLEM,
+        },
+    },
+)
 async def receive_summary(request: Request, ctx: Ctx, pusher: Pusher, owner: OwnerQuery = None) -> dict[str, Any]:
     """Receive a supplier's signed summary (the compact JWS as the body, or ``{"jws": ...}``),
     pushed by the supplier itself with its DCP self-issued token (the summary's signer must be the
