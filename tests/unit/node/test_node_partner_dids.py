@@ -103,3 +103,46 @@ def test_a_second_operator_writes_without_being_listed(trust: TrustService, part
     fresh = issue_self_issued_token(partner.identity, audience=NODE.did, bpn=None)
     with pytest.raises(CredentialRejected):
         asyncio.run(caller.caller_did(f"Bearer {fresh}"))
+
+
+class _Participants:
+    """trust's DCP participant verifier as the pusher check calls it: members by DID."""
+
+    def __init__(self, members: set[str]) -> None:
+        self.members = members
+        self.asked: list[str] = []
+
+    async def verify(self, authorization: str | None) -> Any:
+        from types import SimpleNamespace
+
+        from batpass.trust import RejectReason, peek
+
+        did = peek(str(authorization).split(" ", 1)[1])[1]["iss"]
+        self.asked.append(did)
+        if did not in self.members:
+            raise CredentialRejected(f"{did} presented no trusted membership", reason=RejectReason.ROLE)
+        return SimpleNamespace(did=did)
+
+
+def test_a_pusher_is_a_member_with_a_fresh_token(trust: TrustService, partner: Partner) -> None:
+    """ledger's ``SummaryPushers`` as the node wires it: the writers' token check (signature,
+    audience, single use), then the membership (DCP presentation query, stubbed here)."""
+    from types import SimpleNamespace
+
+    from batpass.node._adapters import MemberPushers
+
+    federation_fetches(trust, None, own="cells.example:443")
+    participants = _Participants({PARTNER_DID})
+    stub = SimpleNamespace(participant_verifier=lambda: participants)
+    caller = SelfIssuedCaller(trust.resolver, audience=NODE.did, used=UsedTokens(trust.engine))
+    pushers = MemberPushers(caller, stub)  # type: ignore[arg-type]
+    token = f"Bearer {issue_self_issued_token(partner.identity, audience=NODE.did, bpn=None)}"
+    assert asyncio.run(pushers.pusher_did(token)) == PARTNER_DID
+    with pytest.raises(CredentialRejected):  # a replay, refused before any membership query
+        asyncio.run(pushers.pusher_did(token))
+    assert participants.asked == [PARTNER_DID]
+    participants.members.clear()
+    with pytest.raises(CredentialRejected, match="no trusted membership"):
+        asyncio.run(
+            pushers.pusher_did(f"Bearer {issue_self_issued_token(partner.identity, audience=NODE.did, bpn=None)}")
+        )
