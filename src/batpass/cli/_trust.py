@@ -54,24 +54,32 @@ def _json(value: str, field: str) -> Any:
 
 
 def _service(name: str) -> TrustService:
+    from batpass.node._adapters import federation_fetches
     from batpass.node.local import open_node
 
     node = open_node(name)
     extra = node.config.extra if isinstance(node.config.extra, dict) else {}
     ca = node.paths.ca_cert
     verify: Any = ssl.create_default_context(cafile=str(ca)) if ca.exists() else True
-    return TrustService(
+    trust = TrustService(
         node.engine,
         node.identity,
         base_url=node.base_url,
         ecosystem=str(extra.get("ecosystem", "catena-x")),
         operators=dict(extra.get("trust_operators", {})),
-        allowed_hosts=list(extra.get("federation_hosts", [])),
         client=httpx.AsyncClient(verify=verify, timeout=10),
         sync_client=httpx.Client(verify=verify, timeout=10),
         profiles=node.config.profiles,
         bpn=node.config.bpnl,
     )
+    if ca.exists():
+        # as the served node: DID documents from hosts the federation CA vouches for, or only
+        # the configured federation_hosts (docs/decisions/2026-12-06-partners-by-identity.md)
+        federation_fetches(trust, extra.get("federation_hosts"), own=f"{node.config.host}:{node.config.port}")
+    else:
+        # no federation CA: the client trusts the system's CAs, so only the named hosts
+        federation_fetches(trust, extra.get("federation_hosts", []), own=f"{node.config.host}:{node.config.port}")
+    return trust
 
 
 def _echo(data: Any) -> None:

@@ -148,8 +148,9 @@ def federation(
 ) -> Iterator[list[RunningNode]]:
     """Initialise the nodes in ``home`` (one CA for all) and run them; stop them on exit.
 
-    Every node's DID resolution may reach every other node of the federation (config
-    ``federation_hosts``); ``configure`` may change the configs (knowing every node's DID and
+    Every node's DID resolution is narrowed to the federation's nodes (config
+    ``federation_hosts``, an extra restriction: without it a node reaches any host the federation
+    CA vouches for); ``configure`` may change the configs (knowing every node's DID and
     URL) before the processes start."""
     settings = Settings(home=home)
     runs: list[RunningNode] = []

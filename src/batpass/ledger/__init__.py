@@ -40,7 +40,7 @@ from batpass.ledger.model import (
     Unit,
     parse_event,
 )
-from batpass.ledger.ports import FootprintSource
+from batpass.ledger.ports import FootprintSource, SignerKeyResolver, SummaryPushers
 from batpass.ledger.service import LedgerService, RecordResult, VerifyReport
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
@@ -75,7 +75,9 @@ __all__ = [
     "RecordResult",
     "Recycled",
     "RecycledOrigin",
+    "SignerKeyResolver",
     "SubjectKind",
+    "SummaryPushers",
     "SummarySubject",
     "SupplierLot",
     "Tombstone",

@@ -1,9 +1,11 @@
 """HTTP routes of the material ledger under ``/v1/ledger`` (docs/architecture.md "URL layout").
 
 Every route acts on one owner's partition: the node's own DID unless ``owner`` names another
-partition this node keeps (the Ouranos hub). All routes need the admin key: lots, traces and
+partition this node keeps (the Ouranos hub). The routes need the admin key: lots, traces and
 outflows are the node's own bill of materials; the signed upstream summary is what customers
-get, and stays behind the admin key until the connector serves it under a contract.
+get, and stays behind the admin key until the connector serves it under a contract. One route
+also takes a partner: a supplier pushes its signed summary (``POST /v1/ledger/summaries``) with
+its DCP self-issued token, and the summary must be signed by the token's DID.
 """
 
 from __future__ import annotations
@@ -13,16 +15,27 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from batpass.core.errors import InvalidInput
+from batpass.core.errors import InvalidInput, Unauthorized
 from batpass.core.summary import encode_summary
-from batpass.http import AdminKey, Ctx, Items, MassKg, RequestModel, Token, loads_json, problem_body
+from batpass.http import (
+    AdminKey,
+    Ctx,
+    Items,
+    MassKg,
+    RequestModel,
+    Token,
+    guard,
+    loads_json,
+    problem_body,
+)
 from batpass.ledger.errors import DoubleClaim
 from batpass.ledger.model import Lot
+from batpass.ledger.ports import SummaryPushers
 from batpass.ledger.service import LedgerService
 
 __all__ = ["AuthorisationIn", "ClaimIn", "lot_json", "parse_event_stream", "router"]
@@ -164,9 +177,52 @@ def signed_summary(subject: str, ctx: Ctx, _: AdminKey, owner: OwnerQuery = None
     return PlainTextResponse(token, media_type="application/jose")
 
 
-@router.post("/summaries")
-async def receive_summary(request: Request, ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> dict[str, Any]:
-    """Receive a supplier's signed summary (the compact JWS as the body, or ``{"jws": ...}``)."""
+_PUSH_RULE = 'a pushed summary comes with the pusher\'s DCP self-issued token (docs/architecture.md "URL layout")'
+
+
+@guard
+async def _pusher(request: Request, ctx: Ctx) -> str | None:
+    """Who pushes a summary: None for this node's operator (the admin key), else the verified DID
+    of a federation member's self-issued token (``Authorization: Bearer``, single use)."""
+    if ctx.check_admin_key(request.headers.get("x-api-key")):
+        return None
+    auth = request.headers.get("authorization")
+    if not auth:
+        raise Unauthorized(
+            "pushing a summary needs 'Authorization: Bearer <self-issued token>' or the node's admin key in X-Api-Key",
+            rule=_PUSH_RULE,
+        )
+    pushers: SummaryPushers | None = ctx.services.get(SummaryPushers)
+    if pushers is None:
+        raise Unauthorized("this node verifies no self-issued tokens; use the admin key", rule=_PUSH_RULE)
+    return await pushers.pusher_did(auth)
+
+
+#: who pushes a summary (None: this node's operator, by the admin key)
+Pusher = Annotated[str | None, Depends(_pusher)]
+
+
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+@router.post(
+    "/summaries",
+    responses={
+        401: {
+            "description": "no admin key and no verifying self-issued token of a member (a replayed token too), "
+            "or the signer's key does not resolve or does not verify the summary",
+            "content": _PROBLEM,
+        },
+        403: {
+            "description": "the summary is not signed by the token's DID (ledger.summary.pusher)",
+            "content": _PROBLEM,
+        },
+    },
+)
+async def receive_summary(request: Request, ctx: Ctx, pusher: Pusher, owner: OwnerQuery = None) -> dict[str, Any]:
+    """Receive a supplier's signed summary (the compact JWS as the body, or ``{"jws": ...}``),
+    pushed by the supplier itself with its DCP self-issued token (the summary's signer must be the
+    token's DID, else 403) or by this node's operator with the admin key."""
     raw = (await request.body()).decode("utf-8", errors="replace").strip()
     token = raw
     if raw.startswith("{"):
@@ -176,7 +232,9 @@ async def receive_summary(request: Request, ctx: Ctx, _: AdminKey, owner: OwnerQ
             raise InvalidInput("summary body is not JSON", field="body", rule="RFC 8259") from exc
     if not isinstance(token, str) or not token:
         raise InvalidInput("no signed summary in the body", field="jws", rule="upstream summary 1.0: a compact JWS")
-    summary = await run_in_threadpool(ctx.service(LedgerService).receive_summary, _owner(ctx, owner), token)
+    receive = ctx.service(LedgerService).receive_summary
+    # resolving the signer's DID document may fetch it over HTTPS: off the event loop
+    summary = await run_in_threadpool(receive, _owner(ctx, owner), token, pusher=pusher)
     return encode_summary(summary)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from batpass.core.errors import (
     IntegrityViolation,
     InvalidInput,
     NotFound,
+    Unauthorized,
 )
 from batpass.core.findings import Finding
 from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary, decode_summary, encode_summary
@@ -50,13 +52,15 @@ from batpass.ledger.model import (
     event_body,
     parse_event,
 )
-from batpass.ledger.ports import FootprintSource
+from batpass.ledger.ports import FootprintSource, SignerKeyResolver
 from batpass.store import UnitOfWork
 from batpass.trust import NodeIdentity, SecretBox, did_document
 
 __all__ = ["LedgerService", "RecordResult", "VerifyProblem", "VerifyReport"]
 
 _DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+#: partners' keys kept at most (the cache starts over beyond: entries are cheap to resolve again)
+_SIGNER_CACHE_MAX = 4096
 
 
 def canonical_body(ev: Event) -> str:
@@ -131,6 +135,12 @@ class LedgerService:
     a ``did#kid`` to its public JWK (default: the keys of the identities above, i.e. the DID
     documents this node publishes). ``high_risk_sites`` is the configurable list of site ids whose
     share is reported as high-risk. ``batch_size`` is how many events one signed Merkle root covers.
+
+    ``signer_keys`` resolves a partner's key through its DID document when a summary arrives
+    (:meth:`receive_summary`; the node wires trust's did:web resolver). A resolved key is cached
+    for ``signer_key_ttl_s`` (on the ``monotonic`` clock); a summary that does not verify with a
+    cached key is verified once more with a fresh resolution, so a rotated key is picked up at
+    once (docs/integrity.md "Keys of pushed summaries").
     """
 
     def __init__(
@@ -145,6 +155,9 @@ class LedgerService:
         footprints: FootprintSource | None = None,
         secrets: SecretBox | None = None,
         clock: Clock = SystemClock(),
+        signer_keys: SignerKeyResolver | None = None,
+        signer_key_ttl_s: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if batch_size < 1:
             raise InvalidInput("batch_size must be >= 1", field="batch_size", rule="ledger.batch.size")
@@ -161,6 +174,11 @@ class LedgerService:
         self.clock: Clock = clock
         #: digests of summary tokens this process verified (a token is immutable)
         self._verified_tokens: set[str] = set()
+        self._signer_keys = signer_keys
+        self._signer_key_ttl_s = signer_key_ttl_s
+        self._monotonic = monotonic
+        #: partners' keys resolved through their DID documents: kid -> (expires, jwk)
+        self._signer_cache: dict[str, tuple[float, Mapping[str, Any]]] = {}
 
     # ------------------------------------------------------------------ identities
     def identity_for(self, owner: str) -> NodeIdentity:
@@ -180,6 +198,45 @@ class LedgerService:
             if ident is not None:
                 jwk = _identity_resolver([ident])(kid)
         return jwk
+
+    def _signer_key(self, kid: str, *, fresh: bool = False) -> Mapping[str, Any] | None:
+        """A key of this node, else a partner's through ``signer_keys`` (cached; ``fresh``
+        resolves again past every cache)."""
+        own = self.resolve_key(kid)
+        if own is not None or self._signer_keys is None:
+            return own
+        now = self._monotonic()
+        hit = self._signer_cache.get(kid)
+        if hit is not None and not fresh and hit[0] > now:
+            return hit[1]
+        jwk = self._signer_keys(kid, fresh=fresh)
+        if jwk is None:
+            self._signer_cache.pop(kid, None)
+            return None
+        if len(self._signer_cache) >= _SIGNER_CACHE_MAX:
+            self._signer_cache.clear()
+        self._signer_cache[kid] = (now + self._signer_key_ttl_s, dict(jwk))
+        return jwk
+
+    def _verify_received(self, token: str) -> tuple[UpstreamSummary, Mapping[str, Any] | None]:
+        """Verify an arriving summary with its signer's key; answer it and the key that verified it.
+        A failure with a partner's key (unknown kid, or a signature that does not verify) is tried
+        once more with a fresh resolution: the partner may have rotated its key."""
+        used: list[Mapping[str, Any] | None] = []
+
+        def key(kid: str, *, fresh: bool = False) -> Mapping[str, Any] | None:
+            jwk = self._signer_key(kid, fresh=fresh)
+            used.append(jwk)
+            return jwk
+
+        try:
+            return verify_summary(token, key), used[-1] if used else None
+        except Unauthorized:
+            kid = summary_header(token).get("kid")
+            if self._signer_keys is None or not isinstance(kid, str) or self.resolve_key(kid) is not None:
+                raise
+        used.clear()
+        return verify_summary(token, lambda kid: key(kid, fresh=True)), used[-1] if used else None
 
     # ------------------------------------------------------------------ record
     def record(self, events: Sequence[Event | Mapping[str, Any]]) -> RecordResult:
@@ -679,15 +736,29 @@ class LedgerService:
     def signed_summary(self, owner: str, subject: str, **kw: Any) -> str:
         return sign_summary(self.summary(owner, subject, **kw), self.identity_for(owner))
 
-    def receive_summary(self, owner: str, token: str) -> UpstreamSummary:
+    def receive_summary(self, owner: str, token: str, *, pusher: str | None = None) -> UpstreamSummary:
         """Record a supplier's signed summary for a lot it dispatched to ``owner`` (the subject id
         is the supplier's lot id named in our receipt). Lots already received from it, and what
-        was made from them, get their profiles recomputed."""
-        summary = verify_summary(token, self.resolve_key)
+        was made from them, get their profiles recomputed.
+
+        ``pusher`` is the verified DID of the partner that pushed it (None: this node's operator):
+        the summary's signer must be that DID (403 ``ledger.summary.pusher`` before any key is
+        resolved). The signer's key is this node's own or resolved through ``signer_keys``."""
+        kid = summary_header(token).get("kid")
+        if pusher is not None:
+            signer = kid.split("#", 1)[0] if isinstance(kid, str) else None
+            if signer != pusher:
+                raise Forbidden(
+                    f"the summary is signed by {signer or 'no DID'}, the token is {pusher}'s",
+                    field="kid",
+                    rule="ledger.summary.pusher: a pushed summary is signed by the DID of the pusher's token",
+                )
+        summary, jwk = self._verify_received(token)
+        # verified here and now: its later uses in this process need not look the key up again
+        self._verified_tokens.add(hashlib.sha256(token.encode()).hexdigest())
         lot_id = summary.subject.id
         now = self.clock.now()
-        kid = str(summary_header(token).get("kid"))
-        jwk = self.resolve_key(kid)
+        kid = str(kid)
         with UnitOfWork(self.engine) as uow:
             conn = uow.conn
             # the recomputed profiles are derived state: serialise with the owner's writers

@@ -11,12 +11,17 @@
   ``UpstreamSummarySource``.
 - trust's self-issued token verification → passport's ``CallerVerifier``: a writer on another
   node is the verified issuer DID of its DCP self-issued token (audience this node's DID).
+- trust's DID resolver → ledger's ``SignerKeyResolver`` (a pushed summary's signer key), and the
+  DCP participant verifier with the single-use check → ledger's ``SummaryPushers``.
+- :func:`federation_fetches`: which hosts trust's resolver may fetch DID documents from — every
+  host whose certificate the federation CA signed, or only the configured ``federation_hosts``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from batpass.core.errors import NotFound
@@ -38,10 +43,16 @@ from batpass.trust import (
 __all__ = [
     "DcpParticipantAdapter",
     "DidKeyResolver",
+    "DidSignerKeys",
+    "FederationCaHosts",
     "LedgerSummarySource",
+    "MemberPushers",
     "SelfIssuedCaller",
     "SelfIssuedTokenIssuer",
+    "federation_fetches",
 ]
+
+log = logging.getLogger("batpass.node")
 
 
 class DcpParticipantAdapter:
@@ -151,6 +162,67 @@ class SelfIssuedCaller:
         # a write's token is single-use: the same token twice is a replay
         await asyncio.to_thread(self._used.consume, caller)
         return caller.did
+
+
+class DidSignerKeys:
+    """ledger's ``SignerKeyResolver``: a partner's key through its DID document, resolved by trust's
+    did:web resolver (HTTPS with the federation CA; documents cached for the resolver's TTL).
+    ``fresh`` drops the cached document first, so a rotated key is fetched. An unresolvable DID or
+    an unknown key answers None (the ledger refuses the summary with 401 naming the key)."""
+
+    def __init__(self, trust: TrustService) -> None:
+        self._trust = trust
+        self._keys = DidKeyResolver(trust)
+
+    def __call__(self, kid: str, *, fresh: bool = False) -> Mapping[str, Any] | None:
+        did = kid.split("#", 1)[0]
+        if fresh:
+            self._trust.resolver.forget(did)
+        try:
+            return self._keys.jwk_for(kid)
+        except (NotFound, CredentialRejected) as exc:
+            log.info("no key %s: %s", kid, exc)
+            return None
+
+
+class MemberPushers:
+    """ledger's ``SummaryPushers``: the DID of a federation member pushing a summary, from its DCP
+    self-issued token — verified and spent once by :class:`SelfIssuedCaller` (the passport
+    writers' check), then its membership by the node's DCP participant verifier (the caller's
+    credential service presents a MembershipCredential of a trusted issuer)."""
+
+    def __init__(self, caller: SelfIssuedCaller, trust: TrustService) -> None:
+        self._caller = caller
+        self._trust = trust
+
+    async def pusher_did(self, authorization: str) -> str:
+        did = await self._caller.caller_did(authorization)
+        if not did:
+            raise CredentialRejected("the self-issued token names no caller", reason=RejectReason.MALFORMED)
+        member = await self._trust.participant_verifier().verify(authorization)
+        if member.did != did:  # the same token: cannot differ, but the pusher is the member
+            raise CredentialRejected("the membership belongs to another DID", reason=RejectReason.HOLDER)
+        return did
+
+
+class FederationCaHosts(set[str]):
+    """trust's fetch allow-list when the configuration names no ``federation_hosts``: every host.
+    The guard is the TLS trust: the node's HTTPS clients trust only the federation CA
+    (:func:`~batpass.trust.client_ssl_context`), so a DID document or status list is read only
+    from a host whose certificate the federation issued (docs/decisions/2026-12-06-partners-by-identity.md)."""
+
+    def __contains__(self, host: object) -> bool:
+        return isinstance(host, str)
+
+
+def federation_fetches(trust: TrustService, federation_hosts: Iterable[str] | None, *, own: str) -> None:
+    """Set which hosts trust's resolver may fetch from: with ``federation_hosts`` configured, only
+    those and the node's own ``host:port`` (an extra restriction); without, every host the
+    federation CA vouches for (:class:`FederationCaHosts`)."""
+    if federation_hosts is None:
+        trust.fetcher.allowed_hosts = FederationCaHosts()
+    else:
+        trust.fetcher.allowed_hosts = {h.lower() for h in (own, *federation_hosts)}
 
 
 class PactFootprintSource:

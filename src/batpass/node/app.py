@@ -82,15 +82,18 @@ from batpass.http import (
     install_openapi,
     require_json,
 )
-from batpass.ledger import LedgerService
+from batpass.ledger import LedgerService, SummaryPushers
 from batpass.ledger import routes as ledger_routes
 from batpass.node._adapters import (
     DcpParticipantAdapter,
     DidKeyResolver,
+    DidSignerKeys,
     LedgerSummarySource,
+    MemberPushers,
     PactFootprintSource,
     SelfIssuedCaller,
     SelfIssuedTokenIssuer,
+    federation_fetches,
 )
 from batpass.node._config import NodeConfig, NodePaths
 from batpass.node._integrity import Integrity, IntegrityGate
@@ -166,8 +169,10 @@ def _notifier(engine: Engine) -> ProcessNotifier:
 def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotifier) -> None:
     cfg = node.config
     ctx.services[ParticipantService] = ParticipantService(ctx.engine)
-    hosts = {f"{cfg.host}:{cfg.port}", *cfg.extra.get("federation_hosts", [])}
-    trust = node.trust_service(client=ctx.client, sync_client=ctx.sync_client, allowed_hosts=sorted(hosts))
+    trust = node.trust_service(client=ctx.client, sync_client=ctx.sync_client)
+    # partners are found by their DIDs under the federation's TLS trust; config extra
+    # "federation_hosts" only narrows the hosts (docs/decisions/2026-12-06-partners-by-identity.md)
+    federation_fetches(trust, cfg.extra.get("federation_hosts"), own=f"{cfg.host}:{cfg.port}")
     ctx.services[TrustService] = trust
     if "catena-x" in cfg.profiles:
         ctx.services[PactService] = PactService(ctx.engine, base_url=node.base_url, client=ctx.sync_client)
@@ -186,7 +191,12 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
     if hub is not None:
         ctx.services[OuranosHub] = hub
     pact = ctx.services.get(PactService)
-    ledger = node.ledger_service(hub=hub, footprints=PactFootprintSource(pact) if pact is not None else None)
+    ledger = node.ledger_service(
+        hub=hub,
+        footprints=PactFootprintSource(pact) if pact is not None else None,
+        # a pushed summary's signer key, through its DID document
+        signer_keys=DidSignerKeys(trust),
+    )
     ctx.services[LedgerService] = ledger
     hub_link, bridge_link = cfg.extra.get("bridge"), cfg.extra.get("hub")
     if hub is not None and isinstance(hub_link, dict) and hub_link.get("url"):
@@ -254,7 +264,10 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
     ctx.services[RoleVerifier] = trust
     ctx.services[PageRenderer] = PassportPages()
     # writers on other nodes: the verified DID of their DCP self-issued token is the actor
-    ctx.services[CallerVerifier] = SelfIssuedCaller(trust.resolver, audience=node.did, used=UsedTokens(ctx.engine))
+    caller = SelfIssuedCaller(trust.resolver, audience=node.did, used=UsedTokens(ctx.engine))
+    ctx.services[CallerVerifier] = caller
+    # suppliers pushing their signed summaries: the same token check, and their membership
+    ctx.services[SummaryPushers] = MemberPushers(caller, trust)
     if "bridge" in cfg.profiles:
         ctx.services[CrosswalkService] = CrosswalkService(
             ctx.engine,

@@ -24,7 +24,7 @@ from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.findings import Finding
 from batpass.core.ids import Bpnl, CorporateNumber, Did
 from batpass.core.settings import Settings, load_settings
-from batpass.ledger import FootprintSource, LedgerService
+from batpass.ledger import FootprintSource, LedgerService, SignerKeyResolver
 from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths, validate_name, validate_profiles
 from batpass.ouranos import BridgeLink, OuranosHub
@@ -122,10 +122,15 @@ class LocalNode:
         )
 
     def ledger_service(
-        self, *, hub: OuranosHub | None = None, footprints: FootprintSource | None = None
+        self,
+        *,
+        hub: OuranosHub | None = None,
+        footprints: FootprintSource | None = None,
+        signer_keys: SignerKeyResolver | None = None,
     ) -> LedgerService:
         """The ledger as this node runs it: its own partition, and on a hub every hosted
-        operator's partition with the keys the hub holds for it."""
+        operator's partition with the keys the hub holds for it; ``signer_keys`` resolves the
+        keys of partners pushing their signed summaries (the served node wires trust's resolver)."""
         hub = hub if hub is not None else self.ouranos_hub()
         prefix = self.did + ":operators:"
 
@@ -145,6 +150,7 @@ class LocalNode:
             high_risk_sites=self.config.extra.get("high_risk_sites", ()),
             footprints=footprints,
             secrets=SecretBox.load_or_create(self.paths.keys),
+            signer_keys=signer_keys,
         )
 
     @property
