@@ -8,12 +8,7 @@ in the page, checks the QR code and labels, and saves screenshots under ``test-a
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +16,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "passport"))
+from browser_testkit import ARTIFACTS, serve_in_thread
 from passport_testkit import EXAMPLE, ITEM, OPERATOR, make_app, make_service, make_summary
 
 from batpass.compliance import load_ruleset
@@ -34,28 +30,12 @@ from batpass.trust import NodeIdentity, generate_keypair
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium")
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 BAT = BatteryId("04012345000009", "WEB-0001")
 RESTRICTED = ("EVP75-MOD-01", "UN 38.3")  # part number (legitimate interest), test report (authorities)
-
-if CHROMIUM is None and not IN_CI:
-    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('web') / 'passport.db'}")
     upgrade(engine, [STORE_MIGRATIONS, MIGRATIONS_DIR])
     identity = NodeIdentity(OPERATOR, [generate_keypair("Ed25519", "key-ed25519-1")])
@@ -68,30 +48,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     q = svc.build(load_static_product_data(EXAMPLE), ended, item=ITEM, summary=decode_summary(make_summary(ended)))
     svc.mark_waste(q.passport_id, waste_operator=OPERATOR, actor=OPERATOR)
     svc.recycle(q.passport_id, recycler="did:web:recycler.example", actor=OPERATOR)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cfg = uvicorn.Config(make_app(svc), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    srv = uvicorn.Server(cfg)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=5)
+    yield from serve_in_thread(make_app(svc))
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _open(browser: Any, url: str, headers: dict[str, str] | None = None) -> Any:

@@ -108,7 +108,7 @@ from batpass.passport import CallerVerifier, PageRenderer, PassportRules, Passpo
 from batpass.passport import routes as passport_routes
 from batpass.trust import SecretBox, TrustService, UsedTokens, client_ssl_context, verify_self_issued_token
 from batpass.trust import routes as trust_routes
-from batpass.web import PassportPages
+from batpass.web import PassportPages, mount_api_docs
 
 __all__ = ["BODY_LIMITS", "ERROR_DOCS", "create_app"]
 
@@ -408,10 +408,12 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         # a JSON route's body in another media type (415) or nested too deep (400) is refused
         # before the route sees it (bodies over their limit: BodyLimit below)
         dependencies=[Depends(require_json)],
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # served from vendored assets below (offline, no CDN)
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
+    if docs:
+        mount_api_docs(app, openapi_url="/openapi.json")
 
     shape = install_error_handlers(app, shapes)
     app.add_middleware(IntegrityGate, integrity=lambda: getattr(app.state, "integrity", None))

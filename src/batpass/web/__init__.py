@@ -1,11 +1,12 @@
 """Server-rendered pages: the public passport page (reached by scanning the QR code) and the
-tiered view for readers with roles.
+tiered view for readers with roles; the node's API documentation from vendored assets.
 
 The pages receive only the view already cut to the reader's tiers (:class:`PassportPages`
 implements ``batpass.passport.PageRenderer``), so a field outside them cannot reach the page
 source. No external CDN: the stylesheet is bundled and inlined.
 """
 
+from batpass.web._api_docs import mount_api_docs
 from batpass.web._pages import PageRow, PageSection, PassportPage, render_message_page, render_passport_page
 from batpass.web._passport_page import PassportPages, build_page, format_value
 
@@ -16,6 +17,7 @@ __all__ = [
     "PassportPages",
     "build_page",
     "format_value",
+    "mount_api_docs",
     "render_message_page",
     "render_passport_page",
 ]
