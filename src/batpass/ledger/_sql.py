@@ -23,12 +23,14 @@ from sqlalchemy import (
     Index,
     Integer,
     PrimaryKeyConstraint,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
     any_,
     bindparam,
+    literal_column,
     select,
     tuple_,
 )
@@ -242,6 +244,25 @@ LOT_COLUMNS = (
 )
 
 _CHUNK = 400
+
+
+def partition_term(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A partition's owner column written ``owner || ''`` for a query that must go through
+    another index: given ``owner = ?`` beside ``parent_owner = ? AND parent = ?``, SQLite without
+    statistics answered through an index led by ``owner`` (the primary key) and read every edge
+    of the partition (O(ledger) per call: 310 ms a hop at 10⁶ lots). The expression still
+    filters the same rows; no planner can take an index for it."""
+    return column.concat(literal_column("''"))
+
+
+def receipts_query(owner: str, supplier: str, supplier_lot: str) -> Select[Any]:
+    """``owner``'s lots received as ``supplier``'s lot ``supplier_lot`` (through the parent
+    index, whatever the size of the partition)."""
+    return (
+        select(edges.c.child)
+        .where(partition_term(edges.c.owner) == owner, edges.c.parent_owner == supplier, edges.c.parent == supplier_lot)
+        .order_by(edges.c.child)
+    )
 
 
 def chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:

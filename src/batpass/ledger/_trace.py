@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, Text, and_, cast, literal, literal_column, select
+from sqlalchemy import Connection, Select, Text, and_, cast, literal, select
 
 from batpass.core.summary import UpstreamSummary
 from batpass.ledger import _sql as t
@@ -194,7 +194,8 @@ def downstream_query(owner: str, parents: Sequence[str], allowed: Iterable[str])
     joined with the child lot it reaches. The partition test is written ``owner || ''`` so that no
     planner can answer it through an index led by ``owner`` (the primary key, or (owner,
     event_id)): without statistics SQLite did, and read every edge of the partition per hop (310
-    ms at 10⁶ lots); the parent index (parent_owner, parent) is the one that stays flat."""
+    ms at 10⁶ lots); the parent index (parent_owner, parent) is the one that stays flat
+    (:func:`batpass.ledger._sql.partition_term`)."""
     e = t.edges
     cols = (e.c.owner, e.c.child, e.c.parent_owner, e.c.parent, e.c.event_id, e.c.input_kg)
     return (
@@ -203,7 +204,7 @@ def downstream_query(owner: str, parents: Sequence[str], allowed: Iterable[str])
         .where(
             e.c.parent_owner == owner,
             e.c.parent.in_(list(parents)),
-            e.c.owner.concat(literal_column("''")).in_(sorted(allowed)),
+            t.partition_term(e.c.owner).in_(sorted(allowed)),
         )
     )
 

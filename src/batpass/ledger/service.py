@@ -593,11 +593,7 @@ class LedgerService:
     def receipts_of(self, owner: str, from_owner: str, from_lot: str) -> list[str]:
         """``owner``'s lots received as ``from_owner``'s lot ``from_lot`` (its receipts' lots)."""
         with UnitOfWork(self.engine, write=False) as uow:
-            rows = uow.conn.execute(
-                select(t.edges.c.child)
-                .where(t.edges.c.owner == owner, t.edges.c.parent_owner == from_owner, t.edges.c.parent == from_lot)
-                .order_by(t.edges.c.child)
-            ).all()
+            rows = uow.conn.execute(t.receipts_query(owner, from_owner, from_lot)).all()
         return [str(r[0]) for r in rows]
 
     def suppliers_of(self, owner: str, lots: Iterable[str]) -> list[SupplierLot]:
@@ -783,11 +779,7 @@ class LedgerService:
                     received_at=now,
                 )
             )
-            received = conn.execute(
-                select(t.edges.c.child).where(
-                    t.edges.c.owner == owner, t.edges.c.parent_owner == str(summary.issuer), t.edges.c.parent == lot_id
-                )
-            ).all()
+            received = conn.execute(t.receipts_query(owner, str(summary.issuer), lot_id)).all()
             self._recompute_downstream(conn, owner, sorted({child for (child,) in received}))
             uow.commit()
         return summary

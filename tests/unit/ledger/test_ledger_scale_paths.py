@@ -46,10 +46,10 @@ def test_the_downstream_query_reads_the_parent_index(tmp_path: Path) -> None:
     svc.record(generate(lots=400, owner=OWNER, seed=3).events)
     with engine.connect() as conn:
         parents = [r[0] for r in conn.exec_driver_sql("SELECT DISTINCT parent FROM ledger_edges LIMIT 5")]
-        for n in (1, 2, 5):
-            sql = str(
-                downstream_query(OWNER, parents[:n], [OWNER]).compile(engine, compile_kwargs={"literal_binds": True})
-            )
+        queries = [downstream_query(OWNER, parents[:n], [OWNER]) for n in (1, 2, 5)]
+        queries.append(t.receipts_query(OWNER, "did:web:supplier.example", parents[0]))  # receive_summary's
+        for q in queries:
+            sql = str(q.compile(engine, compile_kwargs={"literal_binds": True}))
             plan = " ".join(str(r[3]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
             assert "ix_ledger_edges_parent" in plan, plan
     engine.dispose()
