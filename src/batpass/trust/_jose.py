@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 import re
 import warnings
@@ -64,6 +65,9 @@ _HEADERS_OK: dict[str, str] = {}
 #: (alg, key) -> the cryptography public key joserfc verified a signature with for that alg
 _OP_KEYS: dict[tuple[str, _KeyId], Ed25519PublicKey | EllipticCurvePublicKey] = {}
 _LIMITS = jws.default_registry
+#: protected header segment -> its decoded JSON, and whether all its values are scalars (an
+#: issuer's tokens share one header)
+_HEADER_JSON: dict[str, tuple[dict[str, Any], bool]] = {}
 
 
 def b64e(data: bytes) -> str:
@@ -111,7 +115,16 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
             reason=RejectReason.MALFORMED,
             rule="RFC 7515 §7.1",
         )
-    header = _json_object(b64d(parts[0], what="JWS header"), "JWS header")
+    known = _HEADER_JSON.get(parts[0])
+    if known is not None:  # callers get their own copy
+        header = dict(known[0]) if known[1] else copy.deepcopy(known[0])
+    else:
+        header = _json_object(b64d(parts[0], what="JWS header"), "JWS header")
+        if len(parts[0]) <= _LIMITS.max_header_length:  # joserfc refuses longer headers anyway
+            if len(_HEADER_JSON) > _CACHE_LIMIT:
+                _HEADER_JSON.clear()
+            flat = not any(isinstance(v, (dict, list)) for v in header.values())
+            _HEADER_JSON[parts[0]] = (copy.deepcopy(header), flat)
     payload = _json_object(b64d(parts[1], what="JWS payload"), "JWS payload")
     b64d(parts[2], what="JWS signature")
     return header, payload
@@ -267,9 +280,9 @@ def _verify_known(token: str, alg: str, key_id: _KeyId) -> bool:
         or len(parts[2]) > lim.max_signature_length
     ):
         return False
-    try:
-        sig = b64d(parts[2])
-    except CredentialRejected:
+    try:  # decoded as joserfc decodes it (peek has checked the segment is canonical)
+        sig = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
+    except (binascii.Error, ValueError):
         return False
     signing_input = token[: len(parts[0]) + 1 + len(parts[1])].encode("ascii")
     try:

@@ -143,10 +143,13 @@ def _validator(ctype: str) -> tuple[jsonschema.protocols.Validator, Callable[[An
     return validator, fast
 
 
+#: the credential types with a bundled schema (the status-list credential has none)
+_SCHEMA_TYPES = frozenset(t.value for t in CredentialType) - {CredentialType.STATUS_LIST.value}
+
+
 def schema_type(types: Sequence[str]) -> str | None:
-    known = {t.value for t in CredentialType} - {CredentialType.STATUS_LIST.value}
     for t in types:
-        if t in known:
+        if t in _SCHEMA_TYPES:
             return t
     return None
 
