@@ -74,6 +74,14 @@ def b64e(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
+def _urlsafe_decode(segment: str) -> bytes:
+    """``base64.urlsafe_b64decode(segment + padding)`` without its Python-level steps."""
+    return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_TO_STANDARD))
+
+
 def b64d(segment: str, *, what: str = "segment") -> bytes:
     """Decode canonical base64url (no padding, no stray bits); anything else is malformed."""
     if not _SEGMENT.fullmatch(segment) or len(segment) % 4 == 1:
@@ -81,7 +89,7 @@ def b64d(segment: str, *, what: str = "segment") -> bytes:
             f"{what} is not base64url", reason=RejectReason.MALFORMED, rule="RFC 7515 §2 base64url"
         )
     try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        raw = _urlsafe_decode(segment)
     except (binascii.Error, ValueError) as exc:
         raise CredentialRejected(f"{what} is not base64url", reason=RejectReason.MALFORMED) from exc
     # canonical iff re-encoding gives the segment back, i.e. the last character's unused bits are 0
@@ -281,7 +289,7 @@ def _verify_known(token: str, alg: str, key_id: _KeyId) -> bool:
     ):
         return False
     try:  # decoded as joserfc decodes it (peek has checked the segment is canonical)
-        sig = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
+        sig = _urlsafe_decode(parts[2])
     except (binascii.Error, ValueError):
         return False
     signing_input = token[: len(parts[0]) + 1 + len(parts[1])].encode("ascii")
