@@ -2,8 +2,9 @@
 bundled credential schemas use — the verifier's hot path (docs/benchmarks.md ``trust.verify_per_s``).
 
 :func:`compile_schema` generates one function per schema whose body tests the common keywords
-inline (``type``, ``const``/``enum`` of strings, ``required``, ``properties``, ``pattern``,
-bounds, ``format``, ``additionalProperties: false``), so checking a credential is one call; every
+inline (``type``, ``const``/``enum`` of strings, ``required``, ``properties``, ``prefixItems``,
+``items``, ``pattern``, bounds, ``format``, ``additionalProperties: false``), so checking a
+credential is one call; every
 other keyword (and any sub-schema nested deeper than the generator goes) is checked by the
 closure :func:`_closure` builds for it, which remains the definition of each keyword.
 
@@ -136,6 +137,23 @@ class _Generator:
                 lines.append(f"{pad}    if {w} is not _MISSING:\n")
                 lines += inner
             return lines if len(lines) > 1 else []
+        if key == "prefixItems" and isinstance(arg, list):
+            lines = [f"{pad}if isinstance({v}, list):\n"]
+            for i, sub in enumerate(arg):
+                self.var += 1
+                w = f"v{self.var}"
+                inner = self.schema(sub, w, depth + 2)
+                if inner:
+                    lines += [f"{pad}    if len({v}) > {i}:\n", f"{pad}        {w} = {v}[{i}]\n", *inner]
+            return lines if len(lines) > 1 else []
+        if key == "items" and (isinstance(arg, (Mapping, bool))):
+            self.var += 1
+            w = f"v{self.var}"
+            inner = self.schema(arg, w, depth + 2)
+            skip = len(schema.get("prefixItems", []))
+            if not inner:
+                return []
+            return [f"{pad}if isinstance({v}, list):\n", f"{pad}    for {w} in {v}[{skip}:]:\n", *inner]
         if key == "additionalProperties" and arg is False and "patternProperties" not in schema:
             known = self.const(frozenset(schema.get("properties", {})))
             return [f"{pad}if isinstance({v}, dict) and not {known}.issuperset({v}):\n", fail]
