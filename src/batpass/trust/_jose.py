@@ -227,7 +227,7 @@ def verify_compact(
             rule="explicit typing (RFC 8725 §3.11)",
         )
     key_id, key = _import(jwk, alg)
-    if key_id is not None and _verify_known(token, alg, key_id):
+    if key_id is not None and _verify_known(token, alg, key_id, decoded=parsed is None):
         return header, payload
     try:
         if alg == "EdDSA":
@@ -269,10 +269,20 @@ def _remember(token: str, alg: str, key_id: _KeyId | None, key: OKPKey | ECKey) 
     _OP_KEYS[(alg, key_id)] = op
 
 
-def _verify_known(token: str, alg: str, key_id: _KeyId) -> bool:
+def _canonical(segment: str) -> bool:
+    """What joserfc decodes: unpadded base64url, no unused bits set (as :func:`b64d` checks)."""
+    return (
+        _SEGMENT.fullmatch(segment) is not None
+        and len(segment) % 4 != 1
+        and not (segment and _ALPHABET.index(segment[-1]) & _UNUSED_BITS[len(segment) % 4])
+    )
+
+
+def _verify_known(token: str, alg: str, key_id: _KeyId, *, decoded: bool) -> bool:
     """Check ``token``'s signature directly if joserfc has accepted its header segment and this
-    key for ``alg`` before; False (take the full path) otherwise or if a size limit is reached.
-    Raises the refusal joserfc gives for a signature that does not verify."""
+    key for ``alg`` before; False (take the full path) otherwise, if a size limit is reached, or
+    if a segment is one joserfc would not decode (``decoded``: :func:`peek` has just checked
+    them on this token). Raises the refusal joserfc gives for a signature that does not verify."""
     op = _OP_KEYS.get((alg, key_id))
     if op is None:
         return False
@@ -288,7 +298,9 @@ def _verify_known(token: str, alg: str, key_id: _KeyId) -> bool:
         or len(parts[2]) > lim.max_signature_length
     ):
         return False
-    try:  # decoded as joserfc decodes it (peek has checked the segment is canonical)
+    if not decoded and not (_canonical(parts[1]) and _canonical(parts[2])):
+        return False
+    try:  # canonical, so decoded as joserfc decodes it
         sig = _urlsafe_decode(parts[2])
     except (binascii.Error, ValueError):
         return False

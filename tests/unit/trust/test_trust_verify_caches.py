@@ -21,7 +21,7 @@ from batpass.trust import (
     did_document,
     generate_keypair,
 )
-from batpass.trust._jose import peek
+from batpass.trust._jose import peek, verify_compact
 from batpass.trust._status import MIN_BITS, set_bit, status_entry, status_list_credential
 from batpass.trust._vc import build_credential, issue_vc_jwt
 
@@ -195,3 +195,23 @@ def test_an_expired_status_list_is_refused_after_a_cached_success(world: World) 
     pub.issued_at = world.now - 3 * DAY  # the only copy now served expired two days ago
     t[0] = 301.0
     assert refused(verifier, tok) == "status-unavailable"
+
+
+def test_segments_peek_did_not_check_get_joserfcs_answer_after_a_cached_success(world: World) -> None:
+    """A caller passing ``parsed`` vouches for the header and payload only: a signature or payload
+    segment joserfc would not decode is still answered as joserfc answers it."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    good = token(world, world.cx)
+    jwk = world.cx.keys[0].public_jwk()
+    verify_compact(good, jwk, typ="vc+jwt")
+    head, payload, sig = good.split(".")
+    # the same bytes with an unused bit set: not canonical, so joserfc does not verify it
+    loose_sig = sig[:-1] + alphabet[alphabet.index(sig[-1]) | 1]
+    with pytest.raises(CredentialRejected) as e:
+        verify_compact(f"{head}.{payload}.{loose_sig}", jwk, typ="vc+jwt", parsed=peek(good))
+    assert e.value.reason == "signature"
+    if len(payload) % 4:
+        loose_payload = payload[:-1] + alphabet[alphabet.index(payload[-1]) | 1]
+        with pytest.raises(CredentialRejected) as e:
+            verify_compact(f"{head}.{loose_payload}.{sig}", jwk, typ="vc+jwt", parsed=peek(good))
+        assert e.value.reason == "malformed"
