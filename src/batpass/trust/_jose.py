@@ -49,7 +49,7 @@ from batpass.trust._keys import KeyPair
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import RejectReason
 
-__all__ = ["ACCEPTED_ALGS", "b64d", "b64e", "peek", "sign_compact", "verify_compact"]
+__all__ = ["ACCEPTED_ALGS", "b64d", "b64e", "peek", "sign_compact", "verify_compact", "verify_peeked"]
 
 #: what batpass verifies; issuing uses Ed25519 (default) or ES256
 ACCEPTED_ALGS: frozenset[str] = frozenset({"Ed25519", "EdDSA", "ES256"})
@@ -218,7 +218,23 @@ def verify_compact(
     narrows the accepted algorithms for objects that are only ever signed one way (a
     ledger batch root is Ed25519). Public keys are imported once and cached. Raises
     :class:`CredentialRejected` whose ``reason`` says what failed."""
-    header, payload = parsed if parsed is not None else peek(token)
+    if parsed is None:
+        return verify_peeked(token, jwk, typ=typ, parsed=peek(token), algs=algs)
+    return verify_peeked(token, jwk, typ=typ, parsed=parsed, algs=algs, peeked=False)
+
+
+def verify_peeked(
+    token: str,
+    jwk: Mapping[str, Any],
+    *,
+    typ: str | None,
+    parsed: tuple[dict[str, Any], dict[str, Any]],
+    algs: Collection[str] = ACCEPTED_ALGS,
+    peeked: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`verify_compact` of a ``token`` the caller has just :func:`peek`-ed itself
+    (``parsed``), so its segments are known to be canonical (trust's own verifiers)."""
+    header, payload = parsed
     alg = check_alg(header, algs)
     if typ is not None and header.get("typ") != typ:
         raise CredentialRejected(
@@ -227,7 +243,7 @@ def verify_compact(
             rule="explicit typing (RFC 8725 §3.11)",
         )
     key_id, key = _import(jwk, alg)
-    if key_id is not None and _verify_known(token, alg, key_id, decoded=parsed is None):
+    if key_id is not None and _verify_known(token, alg, key_id, decoded=peeked):
         return header, payload
     try:
         if alg == "EdDSA":
