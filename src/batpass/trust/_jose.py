@@ -15,18 +15,32 @@ Rules (RFC 7515, RFC 8725 "JWT Best Current Practices", RFC 9864):
 - every segment must be canonical base64url (RFC 7515 §2, no padding, no unused bits set), so
   no two different strings carry the same signature;
 - ``typ`` is compared exactly to what the caller expects.
+
+Verification decodes a token once. The first token with a given protected header segment, and
+the first with a given key and algorithm, go through joserfc's full check; once joserfc has
+accepted that header segment and that key for that algorithm, later tokens carrying the same
+ones (every credential an issuer signs with one key) skip the repeated header and key checks
+and have their signature checked on the key joserfc accepted (the same ``cryptography`` call),
+with joserfc's size limits applied as before. Anything new, or over a limit, takes the full
+path, so every refusal is the one joserfc gives.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 import re
 import warnings
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA256
 from joserfc import jws
 from joserfc.errors import BadSignatureError, JoseError, SecurityWarning
 from joserfc.jwk import ECKey, OKPKey
@@ -35,16 +49,37 @@ from batpass.trust._keys import KeyPair
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import RejectReason
 
-__all__ = ["ACCEPTED_ALGS", "b64d", "b64e", "peek", "sign_compact", "verify_compact"]
+__all__ = ["ACCEPTED_ALGS", "b64d", "b64e", "peek", "sign_compact", "verify_compact", "verify_peeked"]
 
 #: what batpass verifies; issuing uses Ed25519 (default) or ES256
 ACCEPTED_ALGS: frozenset[str] = frozenset({"Ed25519", "EdDSA", "ES256"})
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
-_KEY_CACHE: dict[str, OKPKey | ECKey] = {}
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#: bits of the last character that carry no data, by segment length mod 4 (RFC 4648 §3.5)
+_UNUSED_BITS = {0: 0, 2: 0x0F, 3: 0x03}
+_CACHE_LIMIT = 4096
+_KeyId = tuple[str, str, str, str | None]
+_KEY_CACHE: dict[_KeyId, OKPKey | ECKey] = {}
+#: protected header segment -> the alg joserfc accepted it for (header checks passed)
+_HEADERS_OK: dict[str, str] = {}
+#: (alg, key) -> the cryptography public key joserfc verified a signature with for that alg
+_OP_KEYS: dict[tuple[str, _KeyId], Ed25519PublicKey | EllipticCurvePublicKey] = {}
+_LIMITS = jws.default_registry
+#: protected header segment -> its decoded JSON, and whether all its values are scalars (an
+#: issuer's tokens share one header)
+_HEADER_JSON: dict[str, tuple[dict[str, Any], bool]] = {}
 
 
 def b64e(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
+def _urlsafe_decode(segment: str) -> bytes:
+    """``base64.urlsafe_b64decode(segment + padding)`` without its Python-level steps."""
+    return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_TO_STANDARD))
 
 
 def b64d(segment: str, *, what: str = "segment") -> bytes:
@@ -54,10 +89,11 @@ def b64d(segment: str, *, what: str = "segment") -> bytes:
             f"{what} is not base64url", reason=RejectReason.MALFORMED, rule="RFC 7515 §2 base64url"
         )
     try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        raw = _urlsafe_decode(segment)
     except (binascii.Error, ValueError) as exc:
         raise CredentialRejected(f"{what} is not base64url", reason=RejectReason.MALFORMED) from exc
-    if b64e(raw) != segment:
+    # canonical iff re-encoding gives the segment back, i.e. the last character's unused bits are 0
+    if segment and _ALPHABET.index(segment[-1]) & _UNUSED_BITS[len(segment) % 4]:
         raise CredentialRejected(
             f"{what} is not canonical base64url",
             reason=RejectReason.MALFORMED,
@@ -87,7 +123,16 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
             reason=RejectReason.MALFORMED,
             rule="RFC 7515 §7.1",
         )
-    header = _json_object(b64d(parts[0], what="JWS header"), "JWS header")
+    known = _HEADER_JSON.get(parts[0])
+    if known is not None:  # callers get their own copy
+        header = dict(known[0]) if known[1] else copy.deepcopy(known[0])
+    else:
+        header = _json_object(b64d(parts[0], what="JWS header"), "JWS header")
+        if len(parts[0]) <= _LIMITS.max_header_length:  # joserfc refuses longer headers anyway
+            if len(_HEADER_JSON) > _CACHE_LIMIT:
+                _HEADER_JSON.clear()
+            flat = not any(isinstance(v, (dict, list)) for v in header.values())
+            _HEADER_JSON[parts[0]] = (copy.deepcopy(header), flat)
     payload = _json_object(b64d(parts[1], what="JWS payload"), "JWS payload")
     b64d(parts[2], what="JWS signature")
     return header, payload
@@ -107,8 +152,15 @@ def check_alg(header: Mapping[str, Any], algs: Collection[str] = ACCEPTED_ALGS) 
     return alg
 
 
-def import_public(jwk: Mapping[str, Any], alg: str) -> OKPKey | ECKey:
-    """Import a public JWK for ``alg``, refusing keys of another type (no key confusion)."""
+def _key_id(jwk: Mapping[str, Any]) -> _KeyId | None:
+    """What an imported public key is made of (kty, crv, x, y), or None if not all strings."""
+    kty, crv, x, y = jwk.get("kty"), jwk.get("crv"), jwk.get("x"), jwk.get("y")
+    if isinstance(kty, str) and isinstance(crv, str) and isinstance(x, str) and (y is None or isinstance(y, str)):
+        return kty, crv, x, y
+    return None
+
+
+def _import(jwk: Mapping[str, Any], alg: str) -> tuple[_KeyId | None, OKPKey | ECKey]:
     kty, crv = jwk.get("kty"), jwk.get("crv")
     if alg in ("Ed25519", "EdDSA") and (kty, crv) != ("OKP", "Ed25519"):
         raise CredentialRejected(
@@ -120,18 +172,25 @@ def import_public(jwk: Mapping[str, Any], alg: str) -> OKPKey | ECKey:
         )
     if "d" in jwk:
         raise CredentialRejected("a private key was given where a public key belongs", reason=RejectReason.MALFORMED)
-    cache_key = json.dumps(dict(jwk), sort_keys=True)
-    key = _KEY_CACHE.get(cache_key)
+    # the key is made of kty, crv, x and y only (nothing else is imported), so they name it
+    cache_key = _key_id(jwk)
+    key = _KEY_CACHE.get(cache_key) if cache_key is not None else None
     if key is None:
         try:
             pub = {k: jwk[k] for k in ("kty", "crv", "x", "y") if k in jwk}
             key = OKPKey.import_key(pub) if kty == "OKP" else ECKey.import_key(pub)
         except (JoseError, ValueError, TypeError) as exc:
             raise CredentialRejected(f"public key is unusable: {exc}", reason=RejectReason.UNKNOWN_KEY) from exc
-        if len(_KEY_CACHE) > 4096:
-            _KEY_CACHE.clear()
-        _KEY_CACHE[cache_key] = key
-    return key
+        if cache_key is not None:
+            if len(_KEY_CACHE) > _CACHE_LIMIT:
+                _KEY_CACHE.clear()
+            _KEY_CACHE[cache_key] = key
+    return cache_key, key
+
+
+def import_public(jwk: Mapping[str, Any], alg: str) -> OKPKey | ECKey:
+    """Import a public JWK for ``alg``, refusing keys of another type (no key confusion)."""
+    return _import(jwk, alg)[1]
 
 
 def sign_compact(header: Mapping[str, Any], payload: bytes, key: KeyPair) -> str:
@@ -159,7 +218,23 @@ def verify_compact(
     narrows the accepted algorithms for objects that are only ever signed one way (a
     ledger batch root is Ed25519). Public keys are imported once and cached. Raises
     :class:`CredentialRejected` whose ``reason`` says what failed."""
-    header, payload = parsed if parsed is not None else peek(token)
+    if parsed is None:
+        return verify_peeked(token, jwk, typ=typ, parsed=peek(token), algs=algs)
+    return verify_peeked(token, jwk, typ=typ, parsed=parsed, algs=algs, peeked=False)
+
+
+def verify_peeked(
+    token: str,
+    jwk: Mapping[str, Any],
+    *,
+    typ: str | None,
+    parsed: tuple[dict[str, Any], dict[str, Any]],
+    algs: Collection[str] = ACCEPTED_ALGS,
+    peeked: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`verify_compact` of a ``token`` the caller has just :func:`peek`-ed itself
+    (``parsed``), so its segments are known to be canonical (trust's own verifiers)."""
+    header, payload = parsed
     alg = check_alg(header, algs)
     if typ is not None and header.get("typ") != typ:
         raise CredentialRejected(
@@ -167,7 +242,9 @@ def verify_compact(
             reason=RejectReason.TYPE_HEADER,
             rule="explicit typing (RFC 8725 §3.11)",
         )
-    key = import_public(jwk, alg)
+    key_id, key = _import(jwk, alg)
+    if key_id is not None and _verify_known(token, alg, key_id, decoded=peeked):
+        return header, payload
     try:
         if alg == "EdDSA":
             # RFC 9864 deprecates the polymorphic name; partners still send it for Ed25519 keys
@@ -182,4 +259,78 @@ def verify_compact(
         ) from exc
     except (JoseError, ValueError) as exc:
         raise CredentialRejected(f"JWS is malformed: {exc}", reason=RejectReason.MALFORMED) from exc
+    _remember(token, alg, key_id, key)
     return header, payload
+
+
+def _remember(token: str, alg: str, key_id: _KeyId | None, key: OKPKey | ECKey) -> None:
+    """joserfc accepted ``token``: its header segment passed the header checks for ``alg``, and
+    ``key`` (the key checks for ``alg``) verified it."""
+    if key_id is None:
+        return
+    try:
+        if "b64" in peek(token)[0]:
+            return  # RFC 7797 unencoded payloads always take the full path
+    except CredentialRejected:
+        return
+    segment = token.split(".", 1)[0]
+    op = key.public_key
+    if not isinstance(op, (Ed25519PublicKey, EllipticCurvePublicKey)):
+        return
+    if len(_HEADERS_OK) > _CACHE_LIMIT:
+        _HEADERS_OK.clear()
+    if len(_OP_KEYS) > _CACHE_LIMIT:
+        _OP_KEYS.clear()
+    _HEADERS_OK[segment] = alg
+    _OP_KEYS[(alg, key_id)] = op
+
+
+def _canonical(segment: str) -> bool:
+    """What joserfc decodes: unpadded base64url, no unused bits set (as :func:`b64d` checks)."""
+    return (
+        _SEGMENT.fullmatch(segment) is not None
+        and len(segment) % 4 != 1
+        and not (segment and _ALPHABET.index(segment[-1]) & _UNUSED_BITS[len(segment) % 4])
+    )
+
+
+def _verify_known(token: str, alg: str, key_id: _KeyId, *, decoded: bool) -> bool:
+    """Check ``token``'s signature directly if joserfc has accepted its header segment and this
+    key for ``alg`` before; False (take the full path) otherwise, if a size limit is reached, or
+    if a segment is one joserfc would not decode (``decoded``: :func:`peek` has just checked
+    them on this token). Raises the refusal joserfc gives for a signature that does not verify."""
+    op = _OP_KEYS.get((alg, key_id))
+    if op is None:
+        return False
+    if not isinstance(token, str) or not token.isascii():
+        return False
+    parts = token.split(".")
+    if len(parts) != 3 or _HEADERS_OK.get(parts[0]) != alg:
+        return False
+    lim = _LIMITS
+    if (
+        len(token) > lim.max_header_length + lim.max_payload_length + lim.max_signature_length
+        or len(parts[1]) > lim.max_payload_length
+        or len(parts[2]) > lim.max_signature_length
+    ):
+        return False
+    if not decoded and not (_canonical(parts[1]) and _canonical(parts[2])):
+        return False
+    try:  # canonical, so decoded as joserfc decodes it
+        sig = _urlsafe_decode(parts[2])
+    except (binascii.Error, ValueError):
+        return False
+    signing_input = token[: len(parts[0]) + 1 + len(parts[1])].encode("ascii")
+    try:
+        if isinstance(op, Ed25519PublicKey):
+            op.verify(sig, signing_input)
+        else:
+            if len(sig) != 64:  # joserfc: r and s of 32 bytes each, else not verified
+                raise InvalidSignature
+            der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+            op.verify(der, signing_input, ECDSA(SHA256()))
+    except InvalidSignature as exc:
+        raise CredentialRejected(
+            "signature does not verify with the issuer's key", reason=RejectReason.SIGNATURE
+        ) from exc
+    return True

@@ -14,6 +14,7 @@ resolver.resolve(did)`` first (``prefetch``), so the hot path never does I/O.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -106,6 +107,7 @@ class DidResolver:
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._pinned: dict[str, dict[str, Any]] = {}
+        self._methods: dict[str, tuple[Mapping[str, Any], VerificationMethod]] = {}
 
     def pin(self, document: Mapping[str, Any]) -> None:
         """Hold a document without expiry (the node's own, its hosted subjects', test fixtures)."""
@@ -118,7 +120,7 @@ class DidResolver:
         if did in self._pinned:
             return self._pinned[did]
         if did.startswith("did:key:"):
-            return _did_key_document(did)
+            return _did_key_document(did)  # the same object for the same DID (cached)
         hit = self._cache.get(did)
         if hit and self._clock() - hit[0] < self.ttl_s:
             return hit[1]
@@ -184,6 +186,19 @@ class DidResolver:
             if not fetch:
                 raise CredentialRejected(f"DID {did} is not resolved", reason=RejectReason.UNKNOWN_ISSUER)
             doc = self.resolve_sync(did)
+        # the method found in this very document object (a document fetched again, pinned again
+        # or expired is another object, so a rotated or removed key is looked up afresh)
+        hit = self._methods.get(kid)
+        if hit is not None and hit[0] is doc:
+            return hit[1]
+        vm = self._find(did, kid, doc)
+        if len(self._methods) > 4096:
+            self._methods.clear()
+        self._methods[kid] = (doc, vm)
+        return vm
+
+    @staticmethod
+    def _find(did: str, kid: str, doc: Mapping[str, Any]) -> VerificationMethod:
         for vm in doc.get("verificationMethod", []):
             vm_id = vm.get("id", "")
             if vm_id.startswith("#"):
@@ -199,6 +214,7 @@ class DidResolver:
         raise CredentialRejected(f"{did} has no verification method {kid}", reason=RejectReason.UNKNOWN_KEY)
 
 
+@functools.lru_cache(maxsize=4096)
 def _did_key_document(did: str) -> dict[str, Any]:
     try:
         jwk = jwk_from_did_key(did)

@@ -1,5 +1,12 @@
-"""JSON Schema 2020-12 validators compiled once into Python closures, for the keyword subset the
+"""JSON Schema 2020-12 validators compiled once into Python functions, for the keyword subset the
 bundled credential schemas use — the verifier's hot path (docs/benchmarks.md ``trust.verify_per_s``).
+
+:func:`compile_schema` generates one function per schema whose body tests the common keywords
+inline (``type``, ``const``/``enum`` of strings, ``required``, ``properties``, ``prefixItems``,
+``items``, ``pattern``, bounds, ``format``, ``additionalProperties: false``), so checking a
+credential is one call; every
+other keyword (and any sub-schema nested deeper than the generator goes) is checked by the
+closure :func:`_closure` builds for it, which remains the definition of each keyword.
 
 Semantics follow ``jsonschema`` (the reference the rest of batpass uses) keyword by keyword:
 assertions apply only to instances of their type (``required`` to objects, ``minimum`` to
@@ -58,6 +65,123 @@ def _is_number(v: Any) -> bool:
 def compile_schema(schema: Any, conforms: Callable[[Any, str], bool]) -> Check:
     """Compile ``schema``; ``conforms(value, format)`` is the reference validator's format
     checker (``validator.format_checker.conforms``)."""
+    if not isinstance(schema, Mapping):
+        return _closure(schema, conforms)
+    gen = _Generator(conforms)
+    body = gen.schema(schema, "v0", 1)
+    source = "def check(v0):\n" + "".join(body) + "    return True\n"
+    namespace: dict[str, Any] = dict(gen.constants)
+    # the source is written above from the schema's structure only; its values are bound by name
+    exec(compile(source, "<batpass compiled schema>", "exec"), namespace)
+    check: Check = namespace["check"]
+    return check
+
+
+_MAX_DEPTH = 12  # nesting the generator inlines; deeper sub-schemas are closures
+
+
+class _Generator:
+    """Source lines of one compiled schema; constants (values, patterns, closures) are bound by
+    name, never written into the source."""
+
+    def __init__(self, conforms: Callable[[Any, str], bool]) -> None:
+        self.conforms = conforms
+        self.constants: dict[str, Any] = {"_conforms": conforms, "_MISSING": _MISSING}
+        self.var = 0
+
+    def const(self, value: Any) -> str:
+        name = f"c{len(self.constants)}"
+        self.constants[name] = value
+        return name
+
+    def schema(self, schema: Any, v: str, depth: int) -> list[str]:
+        pad = "    " * depth
+        if schema is True:
+            return []
+        if schema is False:
+            return [f"{pad}return False\n"]
+        if not isinstance(schema, Mapping) or depth > _MAX_DEPTH:
+            return [f"{pad}if not {self.const(_closure(schema, self.conforms))}({v}):\n{pad}    return False\n"]
+        lines: list[str] = []
+        for key, arg in schema.items():
+            if key not in _IGNORED:
+                lines += self.keyword(key, arg, schema, v, depth)
+        return lines
+
+    def keyword(self, key: str, arg: Any, schema: Mapping[str, Any], v: str, depth: int) -> list[str]:
+        pad = "    " * depth
+        fail = f"{pad}    return False\n"
+        inline = {"object": "dict", "array": "list", "string": "str", "boolean": "bool"}
+        if key == "type" and isinstance(arg, str) and arg in inline:
+            return [f"{pad}if not isinstance({v}, {inline[arg]}):\n", fail]
+        if key == "type" and arg == "number":
+            return [f"{pad}if not isinstance({v}, (int, float)) or isinstance({v}, bool):\n", fail]
+        if key == "const" and isinstance(arg, str):
+            return [f"{pad}if not isinstance({v}, str) or {v} != {self.const(arg)}:\n", fail]
+        if key == "enum" and isinstance(arg, list) and all(isinstance(o, str) for o in arg):
+            return [f"{pad}if not isinstance({v}, str) or {v} not in {self.const(frozenset(arg))}:\n", fail]
+        if key == "required" and isinstance(arg, list) and all(isinstance(n, str) for n in arg):
+            if not arg:
+                return []
+            names = " or ".join(f"{self.const(n)} not in {v}" for n in arg)
+            return [f"{pad}if isinstance({v}, dict) and ({names}):\n", fail]
+        if key == "properties" and isinstance(arg, Mapping) and arg:
+            lines = [f"{pad}if isinstance({v}, dict):\n"]
+            for name, sub in arg.items():
+                self.var += 1
+                w = f"v{self.var}"
+                inner = self.schema(sub, w, depth + 2)
+                if not inner:
+                    continue
+                lines.append(f"{pad}    {w} = {v}.get({self.const(name)}, _MISSING)\n")
+                lines.append(f"{pad}    if {w} is not _MISSING:\n")
+                lines += inner
+            return lines if len(lines) > 1 else []
+        if key == "prefixItems" and isinstance(arg, list):
+            lines = [f"{pad}if isinstance({v}, list):\n"]
+            for i, sub in enumerate(arg):
+                self.var += 1
+                w = f"v{self.var}"
+                inner = self.schema(sub, w, depth + 2)
+                if inner:
+                    lines += [f"{pad}    if len({v}) > {i}:\n", f"{pad}        {w} = {v}[{i}]\n", *inner]
+            return lines if len(lines) > 1 else []
+        if key == "items" and (isinstance(arg, (Mapping, bool))):
+            self.var += 1
+            w = f"v{self.var}"
+            inner = self.schema(arg, w, depth + 2)
+            skip = len(schema.get("prefixItems", []))
+            if not inner:
+                return []
+            return [f"{pad}if isinstance({v}, list):\n", f"{pad}    for {w} in {v}[{skip}:]:\n", *inner]
+        if key == "additionalProperties" and arg is False and "patternProperties" not in schema:
+            known = self.const(frozenset(schema.get("properties", {})))
+            return [f"{pad}if isinstance({v}, dict) and not {known}.issuperset({v}):\n", fail]
+        number = f"isinstance({v}, (int, float)) and not isinstance({v}, bool)"
+        if key in ("minimum", "maximum") and _is_number(arg):
+            op = ">=" if key == "minimum" else "<="
+            return [f"{pad}if {number} and not ({v} {op} {self.const(arg)}):\n", fail]
+        if key in ("minLength", "maxLength", "minItems", "maxItems") and _is_number(arg):
+            kind = "str" if key.endswith("Length") else "list"
+            op = ">=" if key.startswith("min") else "<="
+            return [f"{pad}if isinstance({v}, {kind}) and not (len({v}) {op} {self.const(arg)}):\n", fail]
+        if key == "pattern" and isinstance(arg, str):
+            return [f"{pad}if isinstance({v}, str) and {self.const(re.compile(arg))}.search({v}) is None:\n", fail]
+        if key == "format":
+            return [f"{pad}if not _conforms({v}, {self.const(str(arg))}):\n", fail]
+        # any other keyword (or form): its closure, which also refuses what is not compilable
+        return [f"{pad}if not {self.const(_keyword(key, arg, schema, self.conforms))}({v}):\n", fail]
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()
+
+
+def _closure(schema: Any, conforms: Callable[[Any, str], bool]) -> Check:
+    """``schema`` as a tree of closures, one per keyword (the reference form of each keyword)."""
     if schema is True:
         return lambda v: True
     if schema is False:
@@ -103,7 +227,7 @@ def _keyword(key: str, arg: Any, schema: Mapping[str, Any], conforms: Callable[[
         names = list(arg)
         return lambda v: not isinstance(v, dict) or all(n in v for n in names)
     if key == "properties":
-        props = {name: compile_schema(sub, conforms) for name, sub in arg.items()}
+        props = {name: _closure(sub, conforms) for name, sub in arg.items()}
 
         def properties(v: Any) -> bool:
             if not isinstance(v, dict):
@@ -120,22 +244,22 @@ def _keyword(key: str, arg: Any, schema: Mapping[str, Any], conforms: Callable[[
         known = frozenset(schema.get("properties", {}))
         if arg is False:
             return lambda v: not isinstance(v, dict) or known.issuperset(v)
-        extra = compile_schema(arg, conforms)
+        extra = _closure(arg, conforms)
         return lambda v: not isinstance(v, dict) or all(extra(x) for k, x in v.items() if k not in known)
     if key == "propertyNames":
-        names_ok = compile_schema(arg, conforms)
+        names_ok = _closure(arg, conforms)
         return lambda v: not isinstance(v, dict) or all(names_ok(k) for k in v)
     if key == "prefixItems":
-        firsts = [compile_schema(sub, conforms) for sub in arg]
+        firsts = [_closure(sub, conforms) for sub in arg]
         return lambda v: not isinstance(v, list) or all(p(x) for p, x in zip(firsts, v, strict=False))
     if key == "items":
-        each = compile_schema(arg, conforms)
+        each = _closure(arg, conforms)
         skip = len(schema.get("prefixItems", []))
         return lambda v: not isinstance(v, list) or all(each(x) for x in v[skip:])
     if key == "contains":
         if "minContains" in schema or "maxContains" in schema:
             raise NotCompilable("minContains/maxContains")
-        some = compile_schema(arg, conforms)
+        some = _closure(arg, conforms)
         return lambda v: not isinstance(v, list) or any(some(x) for x in v)
     if key == "minItems":
         return lambda v: not isinstance(v, list) or len(v) >= arg

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batpass.core.clock import utc_now
-from batpass.trust._jose import b64d, b64e, peek, sign_compact, verify_compact
+from batpass.trust._jose import b64d, b64e, peek, sign_compact, verify_compact, verify_peeked
 from batpass.trust._keys import KeyPair, NodeIdentity
 from batpass.trust._resolver import check_key_time
 from batpass.trust.errors import CredentialRejected
@@ -341,7 +341,7 @@ def verify_sd_jwt(
     if not isinstance(iss, str):
         raise CredentialRejected("SD-JWT has no iss", reason=RejectReason.MALFORMED, rule="SD-JWT VC §3.2.2.2")
     vm = key_for(str(header.get("kid", "")), iss)
-    header, payload = verify_compact(jwt, vm.jwk, typ=SD_JWT_TYP, parsed=(header, unverified))
+    header, payload = verify_peeked(jwt, vm.jwk, typ=SD_JWT_TYP, parsed=(header, unverified))
     check_key_time(
         vm, dt.datetime.fromtimestamp(payload["iat"], dt.UTC) if isinstance(payload.get("iat"), int) else None
     )

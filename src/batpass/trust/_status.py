@@ -127,18 +127,23 @@ class StatusListCache:
         self._local = local
         self._wall_clock = wall_clock
         self._lists: dict[str, tuple[float, str, str, bytes]] = {}  # url → (at, issuer, purpose, bits)
+        self._generation = 0  # counts invalidations (a fetch that spans one is not cached)
 
     def now(self) -> float:
         """The cache's clock (monotonic seconds)."""
         return self._clock()
 
     def invalidate(self, url: str | None = None) -> None:
+        """Drop cached lists (the node's own revocation drops its list). A copy fetched before
+        this call and accepted after it is used for the verification that fetched it, never
+        cached: no cached copy predates the revocation that invalidated it."""
+        self._generation += 1
         if url is None:
             self._lists.clear()
         else:
             self._lists.pop(url, None)
 
-    def _accept(self, url: str, token: str) -> tuple[float, str, str, bytes]:
+    def _accept(self, url: str, token: str, generation: int | None = None) -> tuple[float, str, str, bytes]:
         _, vc = verify_vc_jwt(token, self.resolver, check_schema=False, now=self._wall_clock.now())
         subj = vc.get("credentialSubject", {})
         if "BitstringStatusListCredential" not in vc.get("type", []) or subj.get("type") != "BitstringStatusList":
@@ -153,7 +158,8 @@ class StatusListCache:
             str(subj.get("statusPurpose")),
             decode_list(str(subj.get("encodedList", ""))),
         )
-        self._lists[url] = entry
+        if generation is None or generation == self._generation:
+            self._lists[url] = entry
         return entry
 
     def _fresh(self, url: str, not_before: float | None = None) -> tuple[float, str, str, bytes] | None:
@@ -166,6 +172,7 @@ class StatusListCache:
         hit = self._fresh(url, not_before)
         if hit:
             return hit
+        generation = self._generation
         token = self._local(url) if self._local else None
         if token is None:
             try:
@@ -174,17 +181,18 @@ class StatusListCache:
                 raise CredentialRejected(
                     f"status list at {url} is not a token", reason=RejectReason.STATUS_UNAVAILABLE
                 ) from exc
-        return self._accept(url, token)
+        return self._accept(url, token, generation)
 
     async def prefetch(self, url: str, not_before: float | None = None) -> None:
         """Fetch the list unless a copy within the maximum age (and, with ``not_before``,
         fetched at or after that :meth:`now` reading) is held."""
         if self._fresh(url, not_before) is not None:
             return
+        generation = self._generation
         token = self._local(url) if self._local else None
         if token is None:
             token = (await self.fetcher.get(url)).decode("ascii", errors="replace").strip()
-        self._accept(url, token)
+        self._accept(url, token, generation)
 
     def check(self, entry: Mapping[str, Any], *, issuer: str, not_before: float | None = None) -> str:
         """Raise ``revoked`` (or ``status-unavailable``) unless the credential's bit is clear.

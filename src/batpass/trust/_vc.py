@@ -27,7 +27,7 @@ from pyld import jsonld
 from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput
 from batpass.core.ids import new_uuid7
-from batpass.trust._jose import peek, sign_compact, verify_compact
+from batpass.trust._jose import peek, sign_compact, verify_peeked
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, check_key_time
 from batpass.trust._schema import NotCompilable, compile_schema
@@ -143,10 +143,13 @@ def _validator(ctype: str) -> tuple[jsonschema.protocols.Validator, Callable[[An
     return validator, fast
 
 
+#: the credential types with a bundled schema (the status-list credential has none)
+_SCHEMA_TYPES = frozenset(t.value for t in CredentialType) - {CredentialType.STATUS_LIST.value}
+
+
 def schema_type(types: Sequence[str]) -> str | None:
-    known = {t.value for t in CredentialType} - {CredentialType.STATUS_LIST.value}
     for t in types:
-        if t in known:
+        if t in _SCHEMA_TYPES:
             return t
     return None
 
@@ -274,7 +277,7 @@ def verify_vc_jwt(
     if not isinstance(issuer, str) or unverified.get("iss", issuer) != issuer:
         raise CredentialRejected("credential has no issuer, or iss differs from issuer", reason=RejectReason.MALFORMED)
     vm = resolver.method(str(header.get("kid", "")), controller=issuer)
-    header, vc = verify_compact(token, vm.jwk, typ="vc+jwt", parsed=(header, unverified))
+    header, vc = verify_peeked(token, vm.jwk, typ="vc+jwt", parsed=(header, unverified))
     iat = vc.get("iat")
     check_key_time(vm, dt.datetime.fromtimestamp(iat, dt.UTC) if isinstance(iat, int) else None)
     if "id" in vc and vc.get("jti", vc["id"]) != vc["id"]:
@@ -335,7 +338,7 @@ def verify_vp_jwt(
     if not isinstance(holder, str) or unverified.get("iss", holder) != holder:
         raise CredentialRejected("presentation has no holder, or iss differs", reason=RejectReason.MALFORMED)
     vm = resolver.method(str(header.get("kid", "")), controller=holder)
-    _, vp = verify_compact(token, vm.jwk, typ="vp+jwt", parsed=(header, unverified))
+    _, vp = verify_peeked(token, vm.jwk, typ="vp+jwt", parsed=(header, unverified))
     iat = vp.get("iat")
     check_key_time(vm, dt.datetime.fromtimestamp(iat, dt.UTC) if isinstance(iat, int) else None)
     aud = vp.get("aud")
