@@ -1,0 +1,117 @@
+"""Verification of a partition's event log: the hash chain and the signed batch roots (the
+derived rows are checked by replay, in ``_audit``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from batpass.ledger import _sql as t
+from batpass.ledger._chain import GENESIS, event_hash, merkle_root, verify_batch
+
+__all__ = ["VerifyProblem", "VerifyReport", "verify_chain"]
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    owner: str
+    rule: str
+    message: str
+    seq: int | None = None
+    #: where, for problems outside the event log itself (a derived row, a received summary)
+    table: str | None = None
+    key: str | None = None
+
+
+@dataclass
+class VerifyReport:
+    owners: int = 0
+    events: int = 0
+    batches: int = 0
+    problems: list[VerifyProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(
+    conn: Connection, owner: str, rep: VerifyReport, resolve_key: Callable[[str], Mapping[str, Any] | None]
+) -> None:
+    """Check ``owner``'s hash chain (gaps, edited, deleted or reordered events, the head) and its
+    signed batches (signature with the key ``resolve_key`` finds, Merkle root, chain of roots,
+    ranges, events claiming a batch with no signed root), adding what fails to ``rep``."""
+
+    def problem(rule: str, msg: str, seq: int | None = None) -> None:
+        rep.problems.append(VerifyProblem(owner, rule, msg, seq))
+
+    head = conn.execute(select(t.heads).where(t.heads.c.owner == owner)).first()
+    batch_list = conn.execute(select(t.batches).where(t.batches.c.owner == owner).order_by(t.batches.c.batch_no)).all()
+    rows = conn.execute(
+        select(t.events.c.seq, t.events.c.body, t.events.c.hash, t.events.c.batch_no)
+        .where(t.events.c.owner == owner)
+        .order_by(t.events.c.seq)
+    )
+    prev = GENESIS
+    expected_seq = 1
+    by_batch: dict[int, list[str]] = {}
+    n = 0
+    last_seq = 0
+    for seq, body, h, bno in rows:
+        n += 1
+        if seq != expected_seq:
+            problem("ledger.chain.gap", f"event sequence jumps from {expected_seq - 1} to {seq}: rows deleted", seq)
+        recomputed = event_hash(owner, seq, prev, body)
+        if recomputed != h:
+            problem(
+                "ledger.chain.hash",
+                f"event {seq}: stored hash does not match its body and predecessor (edited, deleted or reordered rows)",
+                seq,
+            )
+        prev = h
+        expected_seq = seq + 1
+        last_seq = seq
+        by_batch.setdefault(bno, []).append(h)
+    rep.events += n
+    if head is not None:
+        if head.seq != last_seq:
+            problem("ledger.chain.head", f"the chain head says {head.seq} events, the table ends at {last_seq}")
+        elif head.hash != prev:
+            problem("ledger.chain.head", "the last event's hash differs from the recorded chain head")
+    prev_root = GENESIS
+    expected_batch = 1
+    for b in batch_list:
+        rep.batches += 1
+        if b.batch_no != expected_batch:
+            problem("ledger.batch.gap", f"batch numbers jump from {expected_batch - 1} to {b.batch_no}")
+        expected_batch = b.batch_no + 1
+        payload = verify_batch(b.jws, resolve_key)
+        if payload is None:
+            problem("ledger.batch.signature", f"batch {b.batch_no}: signature does not verify with {b.kid}")
+            continue
+        leaves = by_batch.pop(b.batch_no, [])
+        root = merkle_root(leaves)
+        if payload.get("owner") != owner or payload.get("batch") != b.batch_no:
+            problem("ledger.batch.signature", f"batch {b.batch_no}: signed payload names another batch or owner")
+        if payload.get("root") != root or b.root != root:
+            problem(
+                "ledger.batch.root",
+                f"batch {b.batch_no}: Merkle root over its events does not match the "
+                "signed root (events edited, deleted or moved)",
+            )
+        if payload.get("prevRoot") != prev_root:
+            problem("ledger.batch.chain", f"batch {b.batch_no}: previous root differs (a batch is missing)")
+        if (payload.get("firstSeq"), payload.get("lastSeq")) != (b.first_seq, b.last_seq) or len(
+            leaves
+        ) != b.last_seq - b.first_seq + 1:
+            problem(
+                "ledger.batch.range",
+                f"batch {b.batch_no}: holds {len(leaves)} events, signed for "
+                f"{payload.get('firstSeq')}..{payload.get('lastSeq')}",
+            )
+        prev_root = payload.get("root", root)
+    for bno in sorted(by_batch):
+        problem("ledger.batch.unsigned", f"{len(by_batch[bno])} events claim batch {bno}, which has no signed root")
