@@ -1,7 +1,9 @@
 """HTTP surface of the passport: the GS1 Digital Link resolver and ``/v1/passports``.
 
 - ``GET /01/{gtin}/21/{serial}``: HTML to a browser, JSON to a machine (by ``Accept``); an ended
-  passport still resolves (status ``ended``).
+  passport still resolves (status ``ended``). ``?linkType=all`` or ``Accept:
+  application/linkset+json`` answers the battery's linkset (RFC 9264, GS1 link types),
+  ``?linkType=<type>`` redirects to that link, and every answer announces the linkset in ``Link``.
 - ``/v1/passports/...``: reads (tiered), writes, history, exports, QR codes, audit log, and
   ``POST /v1/passports/backup`` (signed copies from the nodes this node backs up; checked by
   signature, no admin key), read back by this node's operator with
@@ -31,7 +33,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import Field
 from starlette.responses import Response as StarletteResponse
 
@@ -56,6 +58,7 @@ from batpass.ledger import decode_summary
 from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import to_batterypass
 from batpass.passport._export_catenax import to_catenax
+from batpass.passport._linkset import LINKSET_MEDIA_TYPE, linkset, target
 from batpass.passport._qr import qr_png, qr_svg
 from batpass.passport.model import ALL_TIERS, Passport, Tier, tiers_for_roles
 from batpass.passport.ports import CallerVerifier, PageRenderer, RoleVerifier
@@ -312,11 +315,27 @@ async def resolve_battery(gtin: str, serial: str, request: Request, ctx: Ctx) ->
                 status_code=404,
             )
         raise NotFound(f"battery {battery} has no passport on this node", rule="GS1 Digital Link resolver")
+    links = linkset(passport, api_base=str(request.base_url))
+    link_type = request.query_params.get("linkType")
+    if link_type == "all" or (link_type is None and LINKSET_MEDIA_TYPE in request.headers.get("accept", "")):
+        return JSONResponse(links, media_type=LINKSET_MEDIA_TYPE, headers={"Vary": "Accept"})
+    # a link type this node has: redirect to it (the page itself is served right here, by
+    # Accept); one it has not: the default link, as GS1 resolvers do
+    href = target(links, link_type) if link_type is not None else None
+    if href is not None and href != passport.digital_link:
+        return RedirectResponse(href, status_code=307)
     roles, tiers = await _reader(ctx, request)
     doc = _document(svc, passport, roles, tiers, "resolver")
+    # RFC 8288 / GS1 resolvers: the linkset is announced on every answer
+    announce = f'<{passport.digital_link}?linkType=all>; rel="linkset"; type="{LINKSET_MEDIA_TYPE}"'
     if html:
-        return _page_response(_pages(ctx), svc, passport, roles, tiers, doc["data"])
-    return JSONResponse(doc, headers={"Vary": "Accept, Authorization", "Link": f'<{passport.urn}>; rel="describedby"'})
+        page = _page_response(_pages(ctx), svc, passport, roles, tiers, doc["data"])
+        page.headers["Link"] = announce
+        return page
+    return JSONResponse(
+        doc,
+        headers={"Vary": "Accept, Authorization", "Link": f'<{passport.urn}>; rel="describedby", {announce}'},
+    )
 
 
 @router.get("/v1/passports")
