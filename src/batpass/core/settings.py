@@ -29,8 +29,9 @@ class Settings(BaseSettings):
     #: PostgreSQL schema for this node (several nodes may share one database)
     db_schema: str | None = None
     log_level: str = "warning"
-    #: ``text`` (ISO timestamps, for a terminal) or ``json`` (one object per line, for a log shipper)
-    log_format: Literal["text", "json"] = "text"
+    #: ``text`` (ISO timestamps, for a terminal) or ``json`` (one object per line, for a log
+    #: shipper); unset: ``text`` when standard error is a terminal, else ``json``
+    log_format: Literal["text", "json"] | None = None
     #: ``batpass serve`` logs one line per request (method, path, status, duration)
     access_log: bool = True
     #: a served node audits its own store when it starts (in the background; ``/ready`` waits)
@@ -40,6 +41,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: serve ``/docs``, ``/redoc`` and ``/openapi.json`` (default: yes, except in production mode)
     api_docs: bool | None = None
+    #: ``/metrics`` (Prometheus text format, admin key) is served; also on this local-only port
+    #: (bound to 127.0.0.1, no key) when set
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     #: the node ``batpass serve`` runs (``--node`` on the command line)
     node: str | None = None
 

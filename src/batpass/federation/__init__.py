@@ -15,6 +15,7 @@ from batpass.federation._deadline import (
     onward_budget,
     parse_deadline_ms,
 )
+from batpass.federation._observe import TOMBSTONE_CATEGORIES, FederationMetrics, tombstone_category
 from batpass.federation.service import (
     RECALL_ASSET,
     RECALL_TYP,
@@ -38,6 +39,7 @@ __all__ = [
     "MAX_DEADLINE_MS",
     "RECALL_ASSET",
     "RECALL_TYP",
+    "TOMBSTONE_CATEGORIES",
     "UPSTREAM_ASSET",
     "UPSTREAM_SOURCE",
     "BridgeSource",
@@ -45,6 +47,7 @@ __all__ = [
     "Downstream",
     "DspPartners",
     "FederatedTrace",
+    "FederationMetrics",
     "PartnerPort",
     "Refused",
     "Upstream",
@@ -53,5 +56,6 @@ __all__ = [
     "onward_budget",
     "parse_deadline_ms",
     "sign_recall",
+    "tombstone_category",
     "verify_recall",
 ]

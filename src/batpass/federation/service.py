@@ -102,6 +102,7 @@ from batpass.federation._deadline import (
     deadline_reason,
     parse_deadline_ms,
 )
+from batpass.federation._observe import FederationMetrics, note_tombstones, timed_question
 from batpass.ledger import (
     CustomerLot,
     LedgerService,
@@ -475,6 +476,7 @@ class FederatedTrace:
     agent ask: a pull whose ``delegation`` query parameter is a self-issued token of the partner
     the lot was shipped to (or received from), addressed to this node, naming the asking
     connector as its actor (RFC 8693 ``act``), is answered as if that partner asked itself.
+    ``metrics`` hears each question's duration and each lost branch (``federation/_observe.py``).
     """
 
     def __init__(
@@ -489,6 +491,7 @@ class FederatedTrace:
         verify_delegation: Callable[[str, str], SelfIssued] | None = None,
         credentials: Callable[[str], Sequence[str]] | None = None,
         concurrency: int = 8,
+        metrics: FederationMetrics | None = None,
     ) -> None:
         if concurrency < 1:
             raise InvalidInput("concurrency must be >= 1", field="concurrency", rule="federation.concurrency")
@@ -515,6 +518,7 @@ class FederatedTrace:
             clock=ledger.clock,
         )
         self._concurrency = concurrency
+        self.metrics = metrics
         self._secret = secrets.token_bytes(32)  # keys this node's battery marks (see _mark)
         # one computation per question at a time: concurrent askers of the same answer share it
         self._inflight: dict[tuple[Any, ...], _Inflight] = {}
@@ -714,7 +718,10 @@ class FederatedTrace:
         """See :meth:`_upstream`; concurrent askers of one (subject, requester) share one answer.
         ``deadline``: when the asker stops waiting (default: 10 s from now)."""
         by = _deadline(deadline)
-        up: Upstream = await self._shared(("up", subject, requester), lambda: self._upstream(subject, requester, by))
+        with timed_question(self.metrics, "up", requester):
+            up: Upstream = await self._shared(
+                ("up", subject, requester), lambda: self._upstream(subject, requester, by)
+            )
         return up
 
     async def _upstream(self, subject: str, requester: str, deadline: Deadline) -> Upstream:
@@ -735,6 +742,7 @@ class FederatedTrace:
             )
         )
         clock.lap("suppliers")
+        note_tombstones(self.metrics, "up", answers, br.capped)
         clock.phases["slowest_supplier_own"] = max(reported, default=0.0)  # the rest: network and DSP
         key = await anyio.to_thread.run_sync(self._fold, br, answers)
         # the credentials this node attaches for this requester (e.g. a certified CFP it released)
@@ -790,10 +798,11 @@ class FederatedTrace:
         ``deadline``: when the asker stops waiting (default: 10 s from now)."""
         salt = salt or secrets.token_hex(16)
         by = _deadline(deadline)
-        down: Downstream = await self._shared(
-            ("down", subject, requester, lots, salt),
-            lambda: self._downstream(subject, requester=requester, lots=lots, salt=salt, deadline=by),
-        )
+        with timed_question(self.metrics, "down", requester):
+            down: Downstream = await self._shared(
+                ("down", subject, requester, lots, salt),
+                lambda: self._downstream(subject, requester=requester, lots=lots, salt=salt, deadline=by),
+            )
         return down
 
     def _mark(self, salt: str, battery: str) -> str:
@@ -824,6 +833,7 @@ class FederatedTrace:
             )
         )
         clock.lap("customers")
+        note_tombstones(self.metrics, "down", answers, br.capped)
         live = [ans if isinstance(ans, str) else [ans[1], ans[0]] for ans in answers]
         key = _digest([br.mark, list(br.lots), live, salt])
         cached = self._down.get((subject, requester))

@@ -1,4 +1,5 @@
-"""One access-log line per HTTP request: client, method, path, status and duration.
+"""One access-log line per HTTP request: client, method, path, status, duration and request id
+(set by :class:`batpass.http.RequestIdMiddleware`, which wraps this one).
 
 A pure ASGI middleware, so it sees every answer, problem details and streaming bodies included,
 and costs one ``perf_counter`` pair and one log call per request. The query string is left out:
@@ -12,7 +13,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from batpass.core.logs import ACCESS_LOGGER
+from batpass.core.logs import ACCESS_LOGGER, REQUEST_ID
 
 __all__ = ["AccessLogMiddleware"]
 
@@ -50,5 +51,12 @@ class AccessLogMiddleware:
                 path,
                 status,
                 ms,
-                extra={"client": host, "method": method, "path": path, "status": status, "duration_ms": ms},
+                extra={
+                    "client": host,
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "duration_ms": ms,
+                    "request_id": REQUEST_ID.get(),
+                },
             )

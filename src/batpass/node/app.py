@@ -17,7 +17,7 @@ from typing import Any, Literal
 import anyio.to_thread
 import httpx
 from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -77,7 +77,10 @@ from batpass.http import (
     Ctx,
     ErrorDoc,
     ErrorShape,
+    MetricsMiddleware,
     NodeContext,
+    RequestIdMiddleware,
+    forward_request_id,
     install_error_handlers,
     install_openapi,
     require_json,
@@ -97,6 +100,7 @@ from batpass.node._adapters import (
 )
 from batpass.node._config import NodeConfig, NodePaths
 from batpass.node._integrity import Integrity, IntegrityGate
+from batpass.node._metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from batpass.node._outbox import OutboxDispatcher
 from batpass.node._payload_log import PayloadLog, PayloadLogMiddleware
 from batpass.node.local import LocalNode, open_node
@@ -226,6 +230,7 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
             resolve_did=trust.resolver.resolve,
             cached_did=trust.resolver.cached,
             verify_delegation=lambda token, aud: verify_self_issued_token(token, audience=aud, resolver=trust.resolver),
+            metrics=ctx.services.get(NodeMetrics),
         )
         ctx.services[FederatedTrace] = federated
         install_upstream_offer(ctx.services[DspProvider], federated)
@@ -347,6 +352,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
     payload_log = PayloadLog.from_config(config.extra)
     routers = _routers(profiles)
     shapes: dict[str, ErrorShape] = {prefix: fn for _, s in routers for prefix, fn in s.items()}
+    metrics = NodeMetrics()  # this app's own registry
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -359,6 +365,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         sync_client = httpx.Client(verify=verify, timeout=httpx.Timeout(10.0))
         if payload_log is not None:
             payload_log.attach(client, sync_client)
+        forward_request_id(client, sync_client)  # X-Request-Id of the request being handled
         ctx = NodeContext(
             name=node.name,
             did=node.did,
@@ -374,8 +381,11 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
             settings=settings,
         )
         ctx.services[LocalNode] = node
+        ctx.services[NodeMetrics] = metrics
         notifier = _notifier(engine)
         _register_services(ctx, node, notifier)
+        ledger = ctx.service(LedgerService)
+        metrics.open(engine, lambda: ledger.change_mark(node.did), settings.metrics_port)
         integrity = ctx.services[Integrity] = _integrity(ctx)
         app.state.ctx = ctx
         app.state.integrity = integrity
@@ -391,6 +401,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         finally:
             await dispatcher.stop()
             await notifier.stop()
+            metrics.close()
             if audit is not None:  # the start-up audit holds a connection until it is done
                 await anyio.to_thread.run_sync(audit.join, 30.0)
             await client.aclose()
@@ -421,7 +432,9 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         app.add_middleware(PayloadLogMiddleware, log=payload_log)
     # a body over its limit is refused before anything reads it (the payload log included)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, limits=BODY_LIMITS, shape=shape)
-    app.add_middleware(AccessLogMiddleware)  # outermost: its duration covers every other layer
+    app.add_middleware(AccessLogMiddleware)  # its duration covers every layer below
+    app.add_middleware(MetricsMiddleware, metrics=metrics.http)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every layer and log line sees the id
 
     @app.get("/health", tags=["node"])
     def health(ctx: Ctx) -> dict[str, Any]:
@@ -459,6 +472,18 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         findings answer 503 until a later audit finds it repaired."""
         report = await anyio.to_thread.run_sync(ctx.service(Integrity).run)
         return report.to_json()
+
+    @app.get(
+        "/metrics",
+        tags=["node"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
+    async def scrape(_: AdminKey) -> Response:
+        """The node's metrics in the Prometheus text format (names and labels: README
+        "Operations"). Each worker process answers for itself; the store's figures are the same
+        from every worker."""
+        return Response(await anyio.to_thread.run_sync(metrics.scrape), media_type=CONTENT_TYPE_LATEST)
 
     @app.get(
         "/.well-known/did.json",

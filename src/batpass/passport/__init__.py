@@ -6,6 +6,7 @@ Other packages import only from here; ``node/`` also mounts ``batpass.passport.r
 
 from pathlib import Path
 
+from batpass.passport._backups import BACKUP_KIND
 from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import to_batterypass
 from batpass.passport._export_catenax import to_catenax
@@ -53,6 +54,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "_migrations"
 
 __all__ = [
     "ALL_TIERS",
+    "BACKUP_KIND",
     "FIELDS",
     "FIELDS_BY_KEY",
     "MIGRATIONS_DIR",

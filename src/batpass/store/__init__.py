@@ -5,9 +5,11 @@ from batpass.store.engine import is_sqlite, make_engine, normalise_url
 from batpass.store.metadata import UTCDateTime, metadata
 from batpass.store.migrations import MIGRATIONS_DIR, check_schema_version, current_revisions, upgrade
 from batpass.store.outbox import (
+    OutboxBacklog,
     OutboxMessage,
     enqueue,
     inbox_table,
+    outbox_backlog,
     outbox_counts,
     outbox_table,
     remember_delivery,
@@ -17,6 +19,7 @@ from batpass.store.uow import UnitOfWork
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "OutboxBacklog",
     "OutboxMessage",
     "UTCDateTime",
     "UnitOfWork",
@@ -28,6 +31,7 @@ __all__ = [
     "make_engine",
     "metadata",
     "normalise_url",
+    "outbox_backlog",
     "outbox_counts",
     "outbox_table",
     "remember_delivery",

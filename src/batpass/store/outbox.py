@@ -17,7 +17,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Engine, Index, Integer, String, Table, Text, false, func, insert, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    case,
+    false,
+    func,
+    insert,
+    select,
+)
 
 from batpass.core.clock import utc_now
 from batpass.core.ids import new_uuid7
@@ -25,9 +40,11 @@ from batpass.store.metadata import UTCDateTime, metadata
 from batpass.store.uow import UnitOfWork
 
 __all__ = [
+    "OutboxBacklog",
     "OutboxMessage",
     "enqueue",
     "inbox_table",
+    "outbox_backlog",
     "outbox_table",
     "remember_delivery",
     "set_wakeup",
@@ -180,3 +197,41 @@ def outbox_counts(engine: Engine) -> dict[str, dict[str, int]]:
         for kind, status, n in conn.execute(q):
             out.setdefault(kind, {})[status] = int(n)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """The undelivered messages of one kind: waiting (``pending``; ``retrying`` of them after a
+    failed attempt), given up on (``dead``), and when the oldest waiting one was written."""
+
+    kind: str
+    pending: int
+    retrying: int
+    dead: int
+    oldest_pending_at: dt.datetime | None
+
+
+def outbox_backlog(engine: Engine) -> list[OutboxBacklog]:
+    """Undelivered messages by kind (sent ones are not read: the status index skips them). Read at
+    each metrics scrape, so every worker sharing the database reports the same backlog."""
+    t = outbox_table
+    q = (
+        select(
+            t.c.kind,
+            t.c.status,
+            func.count(),
+            func.sum(case((t.c.last_error.is_not(None), 1), else_=0)),
+            func.min(t.c.created_at),
+        )
+        .where(t.c.status.in_(("pending", "dead")))
+        .group_by(t.c.kind, t.c.status)
+    )
+    kinds: dict[str, OutboxBacklog] = {}
+    with engine.connect() as conn:
+        for kind, status, n, failing, oldest in conn.execute(q):
+            was = kinds.get(kind) or OutboxBacklog(kind, 0, 0, 0, None)
+            if status == "pending":
+                kinds[kind] = OutboxBacklog(kind, int(n), int(failing or 0), was.dead, oldest)
+            else:
+                kinds[kind] = OutboxBacklog(kind, was.pending, was.retrying, int(n), was.oldest_pending_at)
+    return sorted(kinds.values(), key=lambda b: b.kind)
