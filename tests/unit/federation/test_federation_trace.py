@@ -20,7 +20,15 @@ import pytest
 from sqlalchemy import Engine
 
 from batpass.core.errors import InvalidInput
-from batpass.federation import RECALL_ASSET, UPSTREAM_ASSET, FederatedTrace, PartnerPort, Refused
+from batpass.federation import (
+    RECALL_ASSET,
+    TOMBSTONE_CATEGORIES,
+    UPSTREAM_ASSET,
+    FederatedTrace,
+    PartnerPort,
+    Refused,
+    tombstone_category,
+)
 from batpass.federation.service import HOP_CAP_TOMBSTONE, sign_recall
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, encode_summary, sign_summary, verify_summary
 from batpass.trust import NodeIdentity, generate_keypair
@@ -502,3 +510,50 @@ async def test_a_recall_cut_by_the_ledgers_hop_cap_says_so(world: World, monkeyp
     cut = await world.trace.recall("c-co")
     assert cut["complete"] is False and cut["lots"] < whole["lots"]
     assert [(t["tier"], t["reason"]) for t in cut["tombstones"]] == [(1, HOP_CAP_TOMBSTONE)]
+
+
+@dataclass
+class RecordedMetrics:
+    """A :class:`batpass.federation.FederationMetrics` that keeps what it hears."""
+
+    questions: list[tuple[str, str]] = field(default_factory=list)
+    tombstones: list[tuple[str, str]] = field(default_factory=list)
+
+    def question(self, direction: str, asker: str, seconds: float) -> None:
+        assert seconds >= 0
+        self.questions.append((direction, asker))
+
+    def tombstone(self, direction: str, category: str) -> None:
+        self.tombstones.append((direction, category))
+
+
+async def test_each_question_and_lost_branch_reaches_the_metrics_port_by_category(world: World) -> None:
+    metrics = world.trace.metrics = RecordedMetrics()
+    world.partners.answers[(COBALT, "co-ship", UPSTREAM_ASSET)] = world.summary_of(COBALT, "co-ship")
+    world.partners.answers[(LITHIUM, "li-ship", UPSTREAM_ASSET)] = world.summary_of(LITHIUM, "li-ship")
+    world.partners.refusals.update({NICKEL: UNREACHABLE, MANGANESE: NEGOTIATION, GRAPHITE: NOT_OFFERED})
+    await world.trace.trace("cells-1")
+    await world.trace.upstream("cells-1", PACK)  # a partner's pull
+    assert metrics.questions == [("up", "operator"), ("up", "partner")]
+    assert sorted(metrics.tombstones) == sorted([("up", "unreachable"), ("up", "refused"), ("up", "refused")] * 2)
+    # a category never carries the partner or the lot
+    assert all(c in TOMBSTONE_CATEGORIES for _, c in metrics.tombstones)
+
+
+def test_every_tombstone_reason_has_a_category() -> None:
+    cases = {
+        "supplier deadline exceeded": "deadline",
+        "customer unreachable": "unreachable",
+        "supplier's connector did not answer in time": "unreachable",
+        "supplier refused the transfer": "refused",
+        "customer terminated the contract negotiation": "refused",
+        "supplier offers no upstream summary to this node": "refused",
+        NO_ANSWER: "refused",
+        "supplier's summary does not verify": "invalid",
+        "customer's recall answer is not about the lot shipped to it": "invalid",
+        "partner's DID does not resolve (outside the dataspace)": "invalid",
+        "supplier has no DataService (DSP connector) in its DID document": "invalid",
+        "ledger hop cap reached": "hop_cap",
+        "something new": "other",
+    }
+    assert {reason: tombstone_category(reason) for reason in cases} == cases
