@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 from typing import Any
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from batpass.core.clock import utc_now
+from batpass.core.settings import Settings
 from batpass.federation import FederatedTrace
+from batpass.node import create_app, init_node
 from batpass.node._metrics import NodeMetrics
 from batpass.passport import BACKUP_KIND
 from batpass.store import UnitOfWork, enqueue
@@ -129,3 +134,21 @@ def test_each_app_has_its_own_registry() -> None:
     assert b'batpass_federation_tombstones_total{category="deadline",direction="down"} 1.0' in a.scrape()
     a.http.observe("/x", "BREW", 999, 0.01)  # unknown method and status fold into fixed values
     assert b'method="OTHER",route="/x",status="5xx"' in a.scrape()
+
+
+def test_the_local_metrics_port_answers_without_a_key_on_loopback_only(settings: Settings) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    node, key = init_node(
+        "n2", profiles=["catena-x"], settings=settings, legal_name="Node Two", bpnl="BPNL00000003AYRE"
+    )
+    node.close()
+    local = settings.model_copy(update={"metrics_port": port})
+    with TestClient(create_app(local, node_name="n2"), base_url=node.base_url) as client:
+        assert client.get("/health").status_code == 200
+        r = httpx.get(f"http://127.0.0.1:{port}/metrics")
+        assert r.status_code == 200 and "batpass_store_up 1.0" in r.text
+        assert 'route="/health"' in r.text and key not in r.text
+    with pytest.raises(httpx.ConnectError):  # closed with the app
+        httpx.get(f"http://127.0.0.1:{port}/metrics")
