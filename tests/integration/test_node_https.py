@@ -86,7 +86,10 @@ def test_production_mode_refuses_the_development_flag(two_nodes: tuple[Path, lis
 
 def test_serve_says_where_it_listens_and_logs_each_request(two_nodes: tuple[Path, list[RunningNode]]) -> None:
     """``batpass serve`` prints its URL, DID and profiles when it starts, then one access line per
-    request with an ISO timestamp, method, path, status and duration (never the query string)."""
+    request with an ISO timestamp, method, path, status, duration and request id (never the query
+    string): JSON, one object per line, as its standard error is a file here, not a terminal. The
+    caller's ``X-Request-Id`` comes back on the answer and is the one on the line."""
+    import json
     import re
     import time
 
@@ -94,16 +97,28 @@ def test_serve_says_where_it_listens_and_logs_each_request(two_nodes: tuple[Path
     alpha = runs[0]
     ctx = ssl.create_default_context(cafile=str(federation_ca(home)))
     with httpx.Client(verify=ctx) as client:
-        assert client.get(alpha.base_url + "/v1/no-such-route?secret=s3cr3t").status_code == 404
+        r = client.get(alpha.base_url + "/v1/no-such-route?secret=s3cr3t", headers={"X-Request-Id": "it-trace-1"})
+        assert r.status_code == 404 and r.headers["x-request-id"] == "it-trace-1"
     assert alpha.log_path is not None
     deadline = time.monotonic() + 10  # the node writes the line after it answered
     while "/v1/no-such-route" not in (log := alpha.log_path.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert f"serving {alpha.base_url}" in log and alpha.did in log and "profiles  catena-x" in log
-    line = re.compile(
-        r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00 INFO +batpass\.access: 127\.0\.0\.1 GET /v1/no-such-route 404 "
-        r"\d+\.\d ms$",
-        re.M,
-    )
-    assert line.search(log), log[-2000:]
+    docs = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    access = [d for d in docs if d["logger"] == "batpass.access" and d["path"] == "/v1/no-such-route"]
+    assert len(access) == 1, log[-2000:]
+    line = access[0]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line.pop("ts"))
+    assert isinstance(line.pop("duration_ms"), float)
+    assert line == {
+        "level": "info",
+        "logger": "batpass.access",
+        "message": line["message"],
+        "request_id": "it-trace-1",
+        "client": "127.0.0.1",
+        "method": "GET",
+        "path": "/v1/no-such-route",
+        "status": 404,
+    }
+    assert line["message"].startswith("127.0.0.1 GET /v1/no-such-route 404 ")
     assert "s3cr3t" not in log
