@@ -36,6 +36,7 @@ from sqlalchemy import (
 
 from batpass.core.clock import utc_now
 from batpass.core.ids import new_uuid7
+from batpass.core.logs import REQUEST_ID
 from batpass.store.metadata import UTCDateTime, metadata
 from batpass.store.uow import UnitOfWork
 
@@ -131,7 +132,8 @@ def enqueue(
     """Write a message in the caller's transaction; it is sent once the transaction commits.
 
     Returns the message id. Re-enqueueing an idempotency key that exists is a no-op returning the
-    stored message's id, so a replayed use case sends nothing twice.
+    stored message's id, so a replayed use case sends nothing twice. A message written while an
+    HTTP request is handled carries that request's id (``X-Request-Id``) to the receiver.
     """
     if not destination.startswith(("https://", "http://")):
         raise ValueError(f"outbox destination must be an absolute URL, got {destination!r}")
@@ -143,13 +145,17 @@ def enqueue(
         return str(existing)
     ts = now or utc_now()
     msg_id = str(new_uuid7())
+    sent_headers = dict(headers or {})
+    rid = REQUEST_ID.get()
+    if rid is not None and not any(h.lower() == "x-request-id" for h in sent_headers):
+        sent_headers["X-Request-Id"] = rid
     uow.conn.execute(
         insert(outbox_table).values(
             id=msg_id,
             kind=kind,
             destination=destination,
             method=method.upper(),
-            headers=dict(headers or {}),
+            headers=sent_headers,
             body=body,
             idempotency_key=key,
             retry_refused=retry_refused,

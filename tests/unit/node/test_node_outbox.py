@@ -5,8 +5,10 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import Engine, select
 
+from batpass.core.logs import REQUEST_ID
 from batpass.node._outbox import OutboxDispatcher, backoff_seconds
 from batpass.store import UnitOfWork, enqueue, outbox_table
 
@@ -163,3 +165,54 @@ def test_a_refused_message_is_final_unless_it_asks_to_be_retried(engine: Engine)
     assert copy["status"] == "pending" and copy["attempts"] >= 2 and calls["/copy"] >= 2
     for row in (once, copy):
         assert row["last_error"] == "HTTP 413: the request body is over this route's limit of 1024 bytes"
+
+
+def test_a_message_written_during_a_request_carries_its_request_id(engine: Engine) -> None:
+    """The dispatcher sends later, outside the request: the id travels in the stored headers."""
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(202, json={})
+
+    async def work(d: OutboxDispatcher) -> None:
+        token = REQUEST_ID.set("req-outbox-1")
+        try:
+            with UnitOfWork(engine) as uow:
+                enqueue(uow, kind="ping", destination="https://b.example/v1/x", body={}, idempotency_key="k-a")
+                uow.commit()
+        finally:
+            REQUEST_ID.reset(token)
+        with UnitOfWork(engine) as uow:  # outside a request: none
+            enqueue(uow, kind="ping", destination="https://b.example/v1/y", body={}, idempotency_key="k-b")
+            uow.commit()
+        t0 = time.perf_counter()
+        while d.sent < 2 and time.perf_counter() - t0 < 5:
+            await asyncio.sleep(0.005)
+
+    _run(engine, handler, work)
+    assert sorted((r.url.path, r.headers.get("x-request-id")) for r in seen) == [
+        ("/v1/x", "req-outbox-1"),
+        ("/v1/y", None),
+    ]
+
+
+def test_the_nodes_clients_forward_the_request_id(node_client: tuple[Any, str]) -> None:
+    client, _key = node_client
+    ctx = client.app.state.ctx
+    seen: list[httpx.Request] = []
+
+    def capture(request: httpx.Request) -> None:
+        seen.append(request)
+        raise httpx.ConnectError("captured", request=request)  # nothing leaves the test
+
+    ctx.sync_client.event_hooks["request"].append(capture)
+    token = REQUEST_ID.set("req-client-1")
+    try:
+        with pytest.raises(httpx.ConnectError):
+            ctx.sync_client.get("https://partner.example/x")
+    finally:
+        REQUEST_ID.reset(token)
+        ctx.sync_client.event_hooks["request"].remove(capture)
+    assert seen[0].headers["x-request-id"] == "req-client-1"
+    assert any(getattr(h, "__name__", "") == "_astamp" for h in ctx.client.event_hooks["request"])
