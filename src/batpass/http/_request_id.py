@@ -74,7 +74,7 @@ async def _astamp(request: httpx.Request) -> None:
 
 def forward_request_id(client: httpx.AsyncClient | None = None, sync_client: httpx.Client | None = None) -> None:
     """Add the request id of the request being handled to every call these clients make (an
-    event hook; a call outside a request, e.g. the outbox dispatcher's, carries none)."""
+    event hook; a call outside a request carries none, an outbox message the one stored with it)."""
     if client is not None:
         client.event_hooks["request"].append(_astamp)
     if sync_client is not None:
