@@ -34,6 +34,7 @@ app.add_typer(ca_app, name="ca")
 
 def _mount_capability_commands() -> None:
     """Each capability's sub-commands (their modules are imported lazily by typer's callbacks)."""
+    from batpass.cli._backup import backup, restore
     from batpass.cli._compliance import app as compliance_app
     from batpass.cli._dataspace import app as dataspace_app
     from batpass.cli._ledger import app as ledger_app
@@ -52,6 +53,8 @@ def _mount_capability_commands() -> None:
     app.add_typer(passport_app, name="passport", help="Build, show and change the status of battery passports.")
     app.add_typer(trust_app, name="trust", help="Trust lists and recognition policies.")
     app.add_typer(credential_app, name="credential", help="Issue, verify, revoke and present credentials.")
+    app.command("backup", help="Back up a node (database, keys, config) into one passphrase-encrypted file.")(backup)
+    app.command("restore", help="Restore a node from its backup into a new home folder (or schema).")(restore)
     # `comply` is a top-level command (batpass comply FILE)
     for cmd in compliance_app.registered_commands:
         app.registered_commands.append(cmd)
