@@ -35,6 +35,12 @@ def _passphrase(file: Path | None) -> str:
     """The passphrase from ``--passphrase-file`` (its first line) or ``$BATPASS_BACKUP_PASSPHRASE``."""
     if file is not None:
         try:
+            if file.stat().st_mode & 0o007:
+                raise InvalidInput(
+                    f"the passphrase file {file} is readable by others",
+                    field="--passphrase-file",
+                    rule="a passphrase file is mode 600, as key files are",
+                )
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(
