@@ -3,8 +3,14 @@
 # Starts the cluster if it is down; installs it from Debian's packages if it is missing.
 set -euo pipefail
 ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
-if command -v pg_isready >/dev/null && ready; then exit 0; fi
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# the client programs: pg_isready below, and pg_dump, pg_restore and psql, which `batpass backup`
+# and `batpass restore` run for a PostgreSQL node (Debian's postgresql package brings them too)
+if ! { command -v pg_isready && command -v pg_dump && command -v pg_restore && command -v psql; } >/dev/null; then
+  echo "installing the PostgreSQL client programs from Debian's packages" >&2
+  $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql-client >/dev/null
+fi
+if command -v pg_isready >/dev/null && ready; then exit 0; fi
 if [ ! -d /etc/postgresql ] || [ -z "$(ls -A /etc/postgresql 2>/dev/null)" ]; then
   echo "installing PostgreSQL from Debian's packages" >&2
   $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
