@@ -90,6 +90,11 @@ def test_a_round_trip_gives_the_same_node_and_it_verifies(
         node.close()
         assert settings.db_schema is not None
         _drop_schema(settings.db_schema)
+        admin = make_engine(PG_URL)  # a DBA created it again, empty (the other tests restore with none)
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{settings.db_schema}"'))
+            conn.commit()
+        admin.dispose()
     elsewhere = settings.model_copy(update={"home": tmp_path / "new-home"})
     restored = restore_node(out, "maker", PASS, settings=elsewhere)
     assert restored.home == elsewhere.home / "maker" and restored.did == node.did
