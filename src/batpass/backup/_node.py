@@ -244,10 +244,14 @@ def _unpack(stream: IO[bytes], root: Path) -> dict[str, Any]:
                         shutil.copyfileobj(src, dst, 1024 * 1024)
             while gz.read(1024 * 1024):  # the rest, so gzip checks its CRC and every chunk is read
                 pass
-    except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError) as exc:
-        if isinstance(exc, InvalidInput):
-            raise
+    except InvalidInput:
+        raise
+    except (tarfile.TarError, gzip.BadGzipFile, EOFError, zlib.error, ValueError) as exc:
         raise InvalidInput(f"the backup's content is damaged: {exc}", field="backup", rule=FORMAT_RULE) from exc
+    except OSError as exc:  # the disk, not the file: full, or not writable
+        raise ConfigurationError(
+            f"cannot unpack the backup into {root}: {exc.strerror or exc}", rule="a writable folder with room"
+        ) from exc
     if manifest is None or manifest.get("format") != "batpass-backup" or manifest.get("version") != 1:
         raise InvalidInput("the backup's manifest is missing or of another format", field="backup", rule=FORMAT_RULE)
     return manifest

@@ -4,22 +4,28 @@ unknown format version and a target that holds a node are refused with nothing w
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import stat
 import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import MetaData, func, select, text
 
 from batpass.backup import KdfParams, backup_node, restore_node
 from batpass.backup._envelope import MAGIC
+from batpass.compliance import load_ruleset
 from batpass.core.errors import Conflict, InvalidInput
+from batpass.core.ids import BatteryId
 from batpass.core.settings import Settings
+from batpass.ledger import decode_summary
 from batpass.node import LocalNode, init_node, open_node
 from batpass.node._integrity import Integrity
+from batpass.passport import PassportRules, PassportService, load_static_product_data
 from batpass.scenario import generate
 from batpass.store import make_engine
 
@@ -49,10 +55,33 @@ def _events(owner: str, lots: int = 10) -> list[object]:
     return list(generate(lots=lots, seed=3, owner=owner).events)
 
 
+def _passport_testkit() -> Any:
+    """The passport tests' example battery (``tests/unit/passport/passport_testkit.py``)."""
+    path = Path(__file__).parents[1] / "passport" / "passport_testkit.py"
+    spec = importlib.util.spec_from_file_location("passport_testkit_for_backup", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def node(settings: Settings) -> Iterator[LocalNode]:
+    """A node with a ledger and two signed passports."""
     local, _ = init_node("maker", profiles=["catena-x"], settings=settings, bpnl="BPNL00000003AYRE")
     local.ledger_service().record(_events(local.did))  # type: ignore[arg-type]
+    kit = _passport_testkit()
+    passports = PassportService(
+        local.engine,
+        local.identity,
+        rules=PassportRules.from_ruleset(load_ruleset()),
+        resolver_base=local.resolver_base,
+        backup_url=local.base_url,
+    )
+    static = load_static_product_data(kit.EXAMPLE)
+    for serial in ("BK-1", "BK-2"):
+        battery = BatteryId("04012345000009", serial)
+        passports.build(static, battery, item=kit.ITEM, summary=decode_summary(kit.make_summary(battery)))
     yield local
     local.close()
 
@@ -80,7 +109,7 @@ def test_a_round_trip_gives_the_same_node_and_it_verifies(
     node: LocalNode, settings: Settings, store_kind: str, tmp_path: Path
 ) -> None:
     rows, files = _rows(node), _files(node.home)
-    assert rows["ledger_events"] > 10
+    assert rows["ledger_events"] > 10 and rows["passport_passports"] == 2
     out = tmp_path / "maker.bpk"
     summary = backup_node(node, out, PASS, kdf=FAST)
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
@@ -104,7 +133,8 @@ def test_a_round_trip_gives_the_same_node_and_it_verifies(
         assert again.identity.active().kid == node.identity.active().kid
         assert _files(again.home) == files  # config, keys, certificates: byte for byte
         assert _rows(again) == rows
-        assert _audit(again)["ok"] is True
+        report = _audit(again)
+        assert report["ok"] is True and set(report["areas"]) == {"ledger", "passport", "trust"}  # type: ignore[call-overload]
         assert stat.S_IMODE(again.home.stat().st_mode) == 0o700
         for name in files:  # the private keys stay 600
             assert (again.home / name).stat().st_mode == (node.home / name).stat().st_mode, name
@@ -132,11 +162,8 @@ def test_a_restore_over_an_existing_node_is_refused(node: LocalNode, settings: S
     assert sorted(p.name for p in settings.home.iterdir()) == ["_ca", "maker"]
 
 
-def test_a_postgresql_schema_holding_tables_is_refused(
-    node: LocalNode, settings: Settings, store_kind: str, tmp_path: Path
-) -> None:
-    if store_kind != "postgresql":
-        pytest.skip("a PostgreSQL target only")
+@pytest.mark.parametrize("store_kind", ["postgresql"], indirect=True)
+def test_a_postgresql_schema_holding_tables_is_refused(node: LocalNode, settings: Settings, tmp_path: Path) -> None:
     out = tmp_path / "maker.bpk"
     backup_node(node, out, PASS, kdf=FAST)
     elsewhere = settings.model_copy(update={"home": tmp_path / "new-home"})
