@@ -281,3 +281,22 @@ def test_a_backup_taken_while_the_node_writes_is_consistent(
     # SQLite's copy takes milliseconds, so several are taken while the writer runs; pg_dump one or more
     assert len(counts) >= (2 if store_kind == "sqlite" else 1), (counts, total)
     assert counts[0] > 20 and counts[-1] <= total and counts == sorted(counts), (counts, total)
+
+
+def test_a_node_restores_under_another_name(
+    node: LocalNode, settings: Settings, store_kind: str, tmp_path: Path
+) -> None:
+    """A copy beside the original (another home folder; on PostgreSQL the schema must be free)."""
+    out = tmp_path / "maker.bpk"
+    backup_node(node, out, PASS, kdf=FAST)
+    if store_kind == "postgresql":
+        node.close()
+        assert settings.db_schema is not None
+        _drop_schema(settings.db_schema)
+    restore_node(out, "maker-copy", PASS, settings=settings.model_copy(update={"home": tmp_path / "copies"}))
+    copy = open_node("maker-copy", settings=settings.model_copy(update={"home": tmp_path / "copies"}))
+    try:
+        assert copy.config.name == "maker-copy" and copy.did == node.did
+        assert _audit(copy)["ok"] is True
+    finally:
+        copy.close()
