@@ -251,7 +251,8 @@ def open_envelope(src: IO[bytes], passphrase: str) -> DecryptingReader:
     key, expected = _derive(passphrase, salt, kdf)
     if not hmac.compare_digest(check, expected):
         raise InvalidInput(
-            "the passphrase does not open this backup",
+            "the passphrase does not open this backup (a wrong passphrase, or the header's salt or"
+            " parameters were altered)",
             field="passphrase",
             rule="the passphrase the backup was made with (--passphrase-file or BATPASS_BACKUP_PASSPHRASE)",
         )
