@@ -44,7 +44,7 @@ def _passphrase(file: Path | None) -> str:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(
-                f"cannot read the passphrase file {file}: {exc}",
+                f"cannot read the passphrase file {file}: {getattr(exc, 'strerror', None) or exc}",
                 field="--passphrase-file",
                 rule="a readable UTF-8 file",
             ) from exc
