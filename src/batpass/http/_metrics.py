@@ -9,11 +9,11 @@ the method is one of the HTTP methods (``OTHER`` else); the status a class (``2x
 
 from __future__ import annotations
 
-import time
-
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from batpass.http._access import observe_response
 
 __all__ = ["HttpMetrics", "MetricsMiddleware", "route_template"]
 
@@ -60,16 +60,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start = time.perf_counter()
-        status = 500  # what the server answers when the application fails before it starts a response
+        await observe_response(self.app, scope, receive, send, self._observe)
 
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            self.metrics.observe(route_template(scope), scope.get("method", ""), status, time.perf_counter() - start)
+    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+        self.metrics.observe(route_template(scope), scope.get("method", ""), status, seconds)
