@@ -98,6 +98,7 @@ from batpass.node._adapters import (
     SelfIssuedTokenIssuer,
     federation_fetches,
 )
+from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths
 from batpass.node._integrity import Integrity, IntegrityGate
 from batpass.node._metrics import CONTENT_TYPE_LATEST, NodeMetrics
@@ -110,6 +111,7 @@ from batpass.participants import ParticipantService
 from batpass.participants import routes as participants_routes
 from batpass.passport import CallerVerifier, PageRenderer, PassportRules, PassportService, RoleVerifier
 from batpass.passport import routes as passport_routes
+from batpass.store import pending_heads
 from batpass.trust import SecretBox, TrustService, UsedTokens, client_ssl_context, verify_self_issued_token
 from batpass.trust import routes as trust_routes
 from batpass.web import PassportPages, mount_api_docs
@@ -452,12 +454,16 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         responses={200: {"model": Readiness}, 503: {"model": Readiness, "description": "not ready, with the reasons"}},
     )
     def ready(ctx: Ctx) -> JSONResponse:
-        """Readiness: the database answers and the start-up self-audit found nothing that puts
-        routes out of service (``/health`` is the liveness probe)."""
+        """Readiness: the database answers, its schema is at every migration head of this code,
+        and the start-up self-audit (ledger, passports, the signed trust store) found nothing
+        that puts routes out of service (``/health`` is the liveness probe)."""
         reasons: list[str] = []
         try:
             with ctx.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
+            behind = pending_heads(ctx.engine, migration_dirs())
+            if behind:
+                reasons.append(f"database schema behind this code: migrations {', '.join(sorted(behind))} not applied")
         except SQLAlchemyError as exc:
             reasons.append(f"database unreachable: {type(exc).__name__}")
         reasons += ctx.service(Integrity).readiness()

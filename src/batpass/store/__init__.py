@@ -3,7 +3,7 @@ migrations and the outbox. It knows no capability."""
 
 from batpass.store.engine import is_sqlite, make_engine, normalise_url
 from batpass.store.metadata import UTCDateTime, metadata
-from batpass.store.migrations import MIGRATIONS_DIR, check_schema_version, current_revisions, upgrade
+from batpass.store.migrations import MIGRATIONS_DIR, check_schema_version, current_revisions, pending_heads, upgrade
 from batpass.store.outbox import (
     OutboxBacklog,
     OutboxMessage,
@@ -34,6 +34,7 @@ __all__ = [
     "outbox_backlog",
     "outbox_counts",
     "outbox_table",
+    "pending_heads",
     "remember_delivery",
     "set_wakeup",
     "upgrade",

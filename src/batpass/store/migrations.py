@@ -9,6 +9,7 @@ holding a revision this code does not know was written by a newer batpass and is
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from sqlalchemy import Engine
 
 from batpass.core.errors import SchemaVersionError
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "check_schema_version", "current_revisions", "upgrade"]
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "check_schema_version", "current_revisions", "pending_heads", "upgrade"]
 
 _HERE = Path(__file__).resolve().parent
 #: the store's own branch (the outbox and other shared infrastructure)
@@ -54,6 +55,27 @@ def check_schema_version(engine: Engine, locations: Sequence[Path]) -> None:
             "batpass does not know: it was written by a newer version; upgrade batpass",
             rule="a node never runs on a database newer than its code",
         )
+
+
+@functools.lru_cache(maxsize=8)
+def _lineage(locations: tuple[Path, ...]) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """The heads of the migrations in ``locations`` and, per revision, the revisions it
+    includes (itself and its ancestors); read once per process (the files do not change)."""
+    script = ScriptDirectory.from_config(alembic_config(locations))
+    ancestry = {
+        rev.revision: frozenset(r.revision for r in script.iterate_revisions(rev.revision, "base"))
+        for rev in script.walk_revisions()
+    }
+    return frozenset(script.get_heads()), ancestry
+
+
+def pending_heads(engine: Engine, locations: Sequence[Path]) -> set[str]:
+    """The migration heads in ``locations`` the database has not reached (empty: current)."""
+    heads, ancestry = _lineage(tuple(locations))
+    reached: set[str] = set()
+    for rev in current_revisions(engine):
+        reached |= ancestry.get(rev, frozenset())
+    return set(heads - reached)
 
 
 def upgrade(engine: Engine, locations: Sequence[Path]) -> None:
