@@ -276,13 +276,9 @@ def _received_summaries(svc: Any, engine: Any, supplier: Any) -> dict[str, Any]:
 
     from batpass.core.summary import Did
     from batpass.ledger import _sql as t
-    from batpass.ledger._profile import is_profile_source
     from batpass.ledger._rows import lot_from_row
     from batpass.ledger._summary import sign_summary
-    from batpass.ledger._trace import frontier_search
-
-    def _recomputed(lot: Any) -> bool:  # receive_summary's recomputation stops at recovered lots
-        return not is_profile_source(lot)
+    from batpass.ledger._trace import changes_with_parents, frontier_search
 
     with engine.connect() as conn:  # receipts whose supplier lot is outside the ledger
         rows = conn.execute(
@@ -309,7 +305,7 @@ def _received_summaries(svc: Any, engine: Any, supplier: Any) -> dict[str, Any]:
         with engine.connect() as conn:
             roots = [lot_from_row(r) for r in t.select_lots(conn, OWNER, received)]
             reached = frontier_search(
-                conn, roots[0], direction="down", more_roots=roots[1:], max_hops=10**6, through=_recomputed
+                conn, roots[0], direction="down", more_roots=roots[1:], max_hops=10**6, through=changes_with_parents
             )
             sizes.append(len(reached.lots))
     log(f"receive_summary p50 {statistics.median(times):.2f} ms (floor {statistics.median(floors):.2f} ms)")

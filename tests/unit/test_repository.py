@@ -21,7 +21,7 @@ _PARENT = r"\.\./" + "shared"
 OUTSIDE = re.compile(
     "|".join(
         [
-            _PARENT,  # ../shared/...
+            _PARENT,  # the sibling folder, reached by a relative path
             "shared" + r"/(specs|research|DESIGN|RULES|STYLE|BENCHMARKS)",
             r"""["']""" + "shared" + r"""["']""",  # Path(...) / "shared"
             r"\b(RULES|DESIGN|STYLE|BENCHMARKS)\.md\b",

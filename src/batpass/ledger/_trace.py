@@ -88,8 +88,6 @@ def frontier_search(
             res.lots[key] = extra
             frontier.append(key)
     seen_edges: set[tuple[Key, Key, str]] = set()
-    e = t.edges
-    cols = (e.c.owner, e.c.child, e.c.parent_owner, e.c.parent, e.c.event_id, e.c.input_kg)
     while frontier and res.hops < max_hops:
         found: list[Key] = []
         if direction == "up":
@@ -105,16 +103,7 @@ def frontier_search(
             by_owner.setdefault(k[0], []).append(k[1])
         parts = [(o, part) for o, ids in by_owner.items() for part in t.chunks(ids)]
         for owner, part in parts:
-            if direction == "up":
-                q = (
-                    select(*cols, *t.LOT_COLUMNS)
-                    .select_from(
-                        e.outerjoin(t.lots, and_(t.lots.c.owner == e.c.parent_owner, t.lots.c.id == e.c.parent))
-                    )
-                    .where(e.c.owner == owner, e.c.child.in_(part))
-                )
-            else:
-                q = downstream_query(owner, part, allowed)
+            q = upstream_query(owner, part) if direction == "up" else downstream_query(owner, part, allowed)
             res.queries += 1
             for r in conn.execute(q):
                 child: Key = (r[0], r[1])
@@ -161,20 +150,13 @@ def downstream_profiles(
         direction="down",
         more_roots=roots[1:],
         max_hops=2**31 - 1,
-        through=lambda lot: not is_profile_source(lot),
+        through=changes_with_parents,
     )
     graph = TraceResult(down.root, "up", lots=dict(down.lots))
     fixed: set[Key] = set()
-    e = t.edges
-    cols = (e.c.owner, e.c.child, e.c.parent_owner, e.c.parent, e.c.event_id, e.c.input_kg)
     ids = sorted(k[1] for k in down.lots if k[0] == owner)
     for part in t.chunks(ids):
-        q = (
-            select(*cols, *t.LOT_COLUMNS)
-            .select_from(e.outerjoin(t.lots, and_(t.lots.c.owner == e.c.parent_owner, t.lots.c.id == e.c.parent)))
-            .where(e.c.owner == owner, e.c.child.in_(part))
-        )
-        for r in conn.execute(q):
+        for r in conn.execute(upstream_query(owner, part)):
             child: Key = (r[0], r[1])
             parent: Key = (r[2], r[3])
             if parent[0] != owner or r[6] is None:
@@ -189,6 +171,28 @@ def downstream_profiles(
     return {k: v for k, v in profiles.items() if k not in fixed}
 
 
+def changes_with_parents(lot: Lot) -> bool:
+    """Whether ``lot``'s profile follows its parents' (recovered and mined lots are their own
+    origin): what a change upstream has to be carried down through."""
+    return not is_profile_source(lot)
+
+
+def _edge_columns() -> tuple[Any, ...]:
+    e = t.edges
+    return (e.c.owner, e.c.child, e.c.parent_owner, e.c.parent, e.c.event_id, e.c.input_kg)
+
+
+def upstream_query(owner: str, children: Sequence[str]) -> Select[Any]:
+    """The edges into ``children`` (lots of ``owner``), each joined with the parent lot it comes
+    from (none when the parent is in a partition this store does not hold: a boundary)."""
+    e = t.edges
+    return (
+        select(*_edge_columns(), *t.LOT_COLUMNS)
+        .select_from(e.outerjoin(t.lots, and_(t.lots.c.owner == e.c.parent_owner, t.lots.c.id == e.c.parent)))
+        .where(e.c.owner == owner, e.c.child.in_(list(children)))
+    )
+
+
 def downstream_query(owner: str, parents: Sequence[str], allowed: Iterable[str]) -> Select[Any]:
     """The edges out of ``parents`` (lots of ``owner``) into the partitions in ``allowed``, each
     joined with the child lot it reaches. The partition test is written ``owner || ''`` so that no
@@ -197,9 +201,8 @@ def downstream_query(owner: str, parents: Sequence[str], allowed: Iterable[str])
     ms at 10⁶ lots); the parent index (parent_owner, parent) is the one that stays flat
     (:func:`batpass.ledger._sql.partition_term`)."""
     e = t.edges
-    cols = (e.c.owner, e.c.child, e.c.parent_owner, e.c.parent, e.c.event_id, e.c.input_kg)
     return (
-        select(*cols, *t.LOT_COLUMNS)
+        select(*_edge_columns(), *t.LOT_COLUMNS)
         .select_from(e.join(t.lots, and_(t.lots.c.owner == e.c.owner, t.lots.c.id == e.c.child)))
         .where(
             e.c.parent_owner == owner,

@@ -461,7 +461,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         try:
             with ctx.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-            behind = pending_heads(ctx.engine, migration_dirs())
+                behind = pending_heads(conn, migration_dirs())
             if behind:
                 reasons.append(f"database schema behind this code: migrations {', '.join(sorted(behind))} not applied")
         except SQLAlchemyError as exc:

@@ -315,15 +315,16 @@ async def resolve_battery(gtin: str, serial: str, request: Request, ctx: Ctx) ->
                 status_code=404,
             )
         raise NotFound(f"battery {battery} has no passport on this node", rule="GS1 Digital Link resolver")
-    links = linkset(passport, api_base=str(request.base_url))
     link_type = request.query_params.get("linkType")
-    if link_type == "all" or (link_type is None and LINKSET_MEDIA_TYPE in request.headers.get("accept", "")):
-        return JSONResponse(links, media_type=LINKSET_MEDIA_TYPE, headers={"Vary": "Accept"})
-    # a link type this node has: redirect to it (the page itself is served right here, by
-    # Accept); one it has not: the default link, as GS1 resolvers do
-    href = target(links, link_type) if link_type is not None else None
-    if href is not None and href != passport.digital_link:
-        return RedirectResponse(href, status_code=307)
+    if link_type is not None or LINKSET_MEDIA_TYPE in request.headers.get("accept", ""):
+        links = linkset(passport, api_base=str(request.base_url))
+        if link_type in (None, "all"):
+            return JSONResponse(links, media_type=LINKSET_MEDIA_TYPE, headers={"Vary": "Accept"})
+        # a link type this node has: redirect to it (the page itself is served right here, by
+        # Accept); one it has not: the default link, as GS1 resolvers do
+        href = target(links, link_type)
+        if href is not None and href != passport.digital_link:
+            return RedirectResponse(href, status_code=307)
     roles, tiers = await _reader(ctx, request)
     doc = _document(svc, passport, roles, tiers, "resolver")
     # RFC 8288 / GS1 resolvers: the linkset is announced on every answer

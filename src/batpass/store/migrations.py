@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from batpass.core.errors import SchemaVersionError
 
@@ -69,11 +69,12 @@ def _lineage(locations: tuple[Path, ...]) -> tuple[frozenset[str], dict[str, fro
     return frozenset(script.get_heads()), ancestry
 
 
-def pending_heads(engine: Engine, locations: Sequence[Path]) -> set[str]:
-    """The migration heads in ``locations`` the database has not reached (empty: current)."""
+def pending_heads(conn: Connection, locations: Sequence[Path]) -> set[str]:
+    """The migration heads in ``locations`` the database on ``conn`` has not reached (empty:
+    current)."""
     heads, ancestry = _lineage(tuple(locations))
     reached: set[str] = set()
-    for rev in current_revisions(engine):
+    for rev in MigrationContext.configure(conn).get_current_heads():
         reached |= ancestry.get(rev, frozenset())
     return set(heads - reached)
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from ledger_testkit import OWNER, ev, identity, out
+from ledger_testkit import OWNER, ev, identity, lithium_supplier, out
 from sqlalchemy import Engine, select
 
 from batpass.core.errors import Unauthorized
@@ -77,31 +77,7 @@ class Setup:
 
 
 def _supplier(engine: Engine, did: str = SUPPLIER) -> LedgerService:
-    svc = LedgerService(engine, identity(did))
-    svc.record(
-        [
-            ev(
-                "extraction",
-                owner=did,
-                site="M1",
-                country="CL",
-                outputs=[out("ore", "lithium_brine_concentrate", 50.0)],
-            ),
-            ev(
-                "shipment",
-                owner=did,
-                inputs=[("ore", 50.0)],
-                outputs=[out("ore-shipped", "lithium_brine_concentrate", 50.0)],
-                shipment={
-                    "to_site": {"id": "S1", "country": "JP"},
-                    "destination_country": "JP",
-                    "document": "BL-1",
-                    "to_owner": OWNER,
-                },
-            ),
-        ]
-    )
-    return svc
+    return lithium_supplier(engine, did)
 
 
 @pytest.fixture

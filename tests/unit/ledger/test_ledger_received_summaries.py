@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_testkit import OWNER, ev, identity, out
+from ledger_testkit import OWNER, ev, identity, lithium_supplier, out
 from sqlalchemy import Engine, text
 
 from batpass.core.errors import IntegrityViolation
@@ -22,30 +22,7 @@ SUPPLIER = "did:web:refiner.example"
 
 @pytest.fixture
 def pair(make_store: Callable[[Sequence[Path]], Engine]) -> tuple[LedgerService, LedgerService, dict[str, Any]]:
-    supplier = LedgerService(make_store([MIGRATIONS_DIR]), identity(SUPPLIER))
-    supplier.record(
-        [
-            ev(
-                "extraction",
-                owner=SUPPLIER,
-                site="M1",
-                country="CL",
-                outputs=[out("ore", "lithium_brine_concentrate", 50.0)],
-            ),
-            ev(
-                "shipment",
-                owner=SUPPLIER,
-                inputs=[("ore", 50.0)],
-                outputs=[out("ore-shipped", "lithium_brine_concentrate", 50.0)],
-                shipment={
-                    "to_site": {"id": "S1", "country": "JP"},
-                    "destination_country": "JP",
-                    "document": "BL-1",
-                    "to_owner": OWNER,
-                },
-            ),
-        ]
-    )
+    supplier = lithium_supplier(make_store([MIGRATIONS_DIR]), SUPPLIER)
     own = identity()
     own_key = own.active("Ed25519")
     own_keys = {own.key_id(own_key): own_key.public_jwk()}
