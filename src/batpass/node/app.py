@@ -79,6 +79,8 @@ from batpass.http import (
     ErrorShape,
     MetricsMiddleware,
     NodeContext,
+    PayloadLog,
+    PayloadLogMiddleware,
     RequestIdMiddleware,
     forward_request_id,
     install_error_handlers,
@@ -103,7 +105,6 @@ from batpass.node._config import NodeConfig, NodePaths
 from batpass.node._integrity import Integrity, IntegrityGate
 from batpass.node._metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from batpass.node._outbox import OutboxDispatcher
-from batpass.node._payload_log import PayloadLog, PayloadLogMiddleware
 from batpass.node.local import LocalNode, open_node
 from batpass.ouranos import OuranosHub
 from batpass.ouranos import routes as ouranos_routes
