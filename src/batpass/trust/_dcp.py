@@ -300,9 +300,10 @@ class DcpParticipantVerifier:
                 "Authorization: Bearer <self-issued token> required", reason=RejectReason.MALFORMED
             )
         token = authorization[len("Bearer ") :].strip()
-        _h, unverified = peek(token)
-        if isinstance(unverified.get("iss"), str):
-            await self.verifier.resolver.resolve(unverified["iss"])
+        header, unverified = peek(token)
+        if isinstance(unverified.get("iss"), str):  # a key the cached document lacks: fetched again
+            kid = header.get("kid")
+            await self.verifier.resolver.resolve(unverified["iss"], kid=kid if isinstance(kid, str) else None)
         si = verify_self_issued_token(
             token, audience=self.identity.did, resolver=self.verifier.resolver, now=self.verifier.clock.now()
         )

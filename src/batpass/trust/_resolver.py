@@ -100,23 +100,38 @@ class DidResolver:
         fetcher: GuardedFetcher | None = None,
         *,
         ttl_s: float = 300.0,
+        refetch_after_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.fetcher = fetcher or GuardedFetcher(allowed_hosts=())
         self.ttl_s = ttl_s
+        #: a key id missing from a fetched document fetches it again (the DID's controller may
+        #: have rotated), at most once per this many seconds per DID: a caller naming unknown
+        #: keys cannot make the node fetch a partner's document in a loop
+        self.refetch_after_s = refetch_after_s
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._pinned: dict[str, dict[str, Any]] = {}
+        self._live: dict[str, Callable[[], dict[str, Any]]] = {}
         self._methods: dict[str, tuple[Mapping[str, Any], VerificationMethod]] = {}
 
     def pin(self, document: Mapping[str, Any]) -> None:
         """Hold a document without expiry (the node's own, its hosted subjects', test fixtures)."""
         self._pinned[str(document["id"])] = dict(document)
 
+    def pin_live(self, did: str, document: Callable[[], dict[str, Any]]) -> None:
+        """Hold a document that its owner keeps current (the node's own, whose keys a rotation
+        changes while it runs): ``document()`` answers it at every look-up, so it must be cheap
+        and return the same object while the document is unchanged."""
+        self._live[did] = document
+
     def forget(self, did: str) -> None:
         self._cache.pop(did, None)
 
     def cached(self, did: str) -> dict[str, Any] | None:
+        live = self._live.get(did)
+        if live is not None:
+            return live()
         if did in self._pinned:
             return self._pinned[did]
         if did.startswith("did:key:"):
@@ -154,9 +169,21 @@ class DidResolver:
         self._cache[did] = (self._clock(), doc)
         return doc
 
-    async def resolve(self, did: str) -> dict[str, Any]:
+    def _stale_for(self, did: str, kid: str | None, doc: Mapping[str, Any]) -> bool:
+        """True when ``kid`` is not in ``doc``, a document fetched (not pinned) at least
+        ``refetch_after_s`` ago: a rotated key is looked up in a fresh copy."""
+        if kid is None or did in self._live or did in self._pinned:
+            return False
+        hit = self._cache.get(did)
+        if hit is None or hit[1] is not doc or self._clock() - hit[0] < self.refetch_after_s:
+            return False
+        return not any(_vm_id(did, vm) == kid for vm in doc.get("verificationMethod", []))
+
+    async def resolve(self, did: str, *, kid: str | None = None) -> dict[str, Any]:
+        """The document of ``did``; with ``kid`` (the key a token names), a cached document
+        that lacks it is fetched again (:attr:`refetch_after_s`)."""
         doc = self.cached(did)
-        if doc is not None:
+        if doc is not None and not self._stale_for(did, kid, doc):
             return doc
         return self._store(did, await self.fetcher.get(self._url(did)))
 
@@ -191,6 +218,8 @@ class DidResolver:
         hit = self._methods.get(kid)
         if hit is not None and hit[0] is doc:
             return hit[1]
+        if fetch and self._stale_for(did, kid, doc):
+            doc = self._store(did, self.fetcher.get_sync(self._url(did)))
         vm = self._find(did, kid, doc)
         if len(self._methods) > 4096:
             self._methods.clear()
@@ -200,10 +229,7 @@ class DidResolver:
     @staticmethod
     def _find(did: str, kid: str, doc: Mapping[str, Any]) -> VerificationMethod:
         for vm in doc.get("verificationMethod", []):
-            vm_id = vm.get("id", "")
-            if vm_id.startswith("#"):
-                vm_id = did + vm_id
-            if vm_id == kid and isinstance(vm.get("publicKeyJwk"), dict):
+            if _vm_id(did, vm) == kid and isinstance(vm.get("publicKeyJwk"), dict):
                 expires = vm.get("expires")
                 return VerificationMethod(
                     id=kid,
@@ -212,6 +238,12 @@ class DidResolver:
                     expires=parse_time(expires) if isinstance(expires, str) else None,
                 )
         raise CredentialRejected(f"{did} has no verification method {kid}", reason=RejectReason.UNKNOWN_KEY)
+
+
+def _vm_id(did: str, vm: Mapping[str, Any]) -> str:
+    """A verification method's id as a DID URL (a relative ``#fragment`` joined to ``did``)."""
+    vm_id = str(vm.get("id", ""))
+    return did + vm_id if vm_id.startswith("#") else vm_id
 
 
 @functools.lru_cache(maxsize=4096)
