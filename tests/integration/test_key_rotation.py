@@ -8,6 +8,7 @@ TLS certificate and is restarted: B reaches it with the federation CA as before.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import ssl
@@ -275,3 +276,53 @@ def test_cli_errors_are_one_line_and_exit_2(pair: Pair) -> None:
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], (args, done.stderr)
+
+
+def test_a_trust_list_operator_rotates_and_its_members_follow_through_its_did_document(pair: Pair) -> None:
+    """B operates the Catena-X trust list A relies on (A pinned B's key when it took list 1) and
+    issued A's membership. B rotates while it serves: A takes list 2, signed with the new key,
+    because B's document lists the pinned key as retired; A's membership, signed with the old key,
+    still opens B's summary endpoint; a membership issued with the new key enters A's wallet."""
+    c, a, b = pair.client, pair.maker, pair.cells
+    done = _cli(pair.home, "keys", "rotate", "--node", b.name)  # --signing is the default
+    assert done.returncode == 0, done.stderr
+    new_kid = json.loads(done.stdout)["kid"]
+
+    now = dt.datetime.now(dt.UTC)
+    iso = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
+    trust_list = {
+        "trustListVersion": "1.0",
+        "ecosystem": "catena-x",
+        "operator": b.did,
+        "sequence": 2,
+        "issuedAt": iso(now),
+        "nextUpdate": iso(now + dt.timedelta(days=30)),
+        "issuers": [
+            {
+                "did": b.did,
+                "name": "Catena-X operator",
+                "credentialTypes": ["MembershipCredential"],
+                "validFrom": iso(now - dt.timedelta(days=1)),
+                "validUntil": iso(now + dt.timedelta(days=30)),
+            }
+        ],
+    }
+    jws = _ok(c.post(b.base_url + "/v1/trust/lists/sign", json=trust_list, headers=b.admin_headers()), 201)["jws"]
+    assert peek(jws)[0]["kid"] == new_kid
+    body = {"ecosystem": "catena-x", "jws": jws}
+    _ok(c.post(a.base_url + "/v1/trust/lists", json=body, headers=a.admin_headers()), 201)
+
+    # A's membership from before the rotation: B verifies it (old key, dated before) on a push
+    pair.record_shipment(7, "lot-operator")
+    assert _ok(pair.push_summary("lot-operator"))["issuer"] == a.did
+
+    # a membership B issues now (new key) is verified by A through B's document
+    subject = {"id": a.did, "memberOf": "catena-x", "holderIdentifier": a.node.config.bpnl, "since": iso(now)}
+    issued = {"type": "MembershipCredential", "subject": subject, "format": "vc+jwt"}
+    credential = _ok(c.post(b.base_url + "/v1/credentials/issue", json=issued, headers=b.admin_headers()), 201)
+    assert peek(credential["credential"])[0]["kid"] == new_kid
+    wallet = {"credential": credential["credential"]}
+    _ok(c.post(a.base_url + "/v1/credentials/wallet", json=wallet, headers=a.admin_headers()), 201)
+    for node in (a, b):  # trust records, pins and wallets under both keys verify
+        audit = _ok(c.get(node.base_url + "/v1/admin/verify", headers=node.admin_headers()))
+        assert audit["ok"] is True, (node.name, audit)
