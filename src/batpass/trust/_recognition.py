@@ -63,8 +63,7 @@ class Recognition:
         jws = jws.strip()
         # the key the list names: a cached document that lacks it (the operator rotated) is
         # fetched again, so the rotation is judged on the operator's current document
-        signed_by = peek(jws)[0].get("kid")
-        document = await ctx.resolver.resolve(operator, kid=signed_by if isinstance(signed_by, str) else None)
+        document = await ctx.resolver.resolve(operator, kid=peek(jws)[0].get("kid"))
         tl = load_trust_list(jws, ctx.resolver, operator=operator, ecosystem=ecosystem, now=ctx.clock.now())
         held = ctx.registry.lists.get(ecosystem)
         if held is not None and tl.sequence < held.sequence:

@@ -179,11 +179,12 @@ class DidResolver:
             return False
         return not any(_vm_id(did, vm) == kid for vm in doc.get("verificationMethod", []))
 
-    async def resolve(self, did: str, *, kid: str | None = None) -> dict[str, Any]:
-        """The document of ``did``; with ``kid`` (the key a token names), a cached document
-        that lacks it is fetched again (:attr:`refetch_after_s`)."""
+    async def resolve(self, did: str, *, kid: object = None) -> dict[str, Any]:
+        """The document of ``did``; with ``kid`` (the key a token's header names; anything but
+        a string is ignored), a cached document that lacks it is fetched again
+        (:attr:`refetch_after_s`)."""
         doc = self.cached(did)
-        if doc is not None and not self._stale_for(did, kid, doc):
+        if doc is not None and not self._stale_for(did, kid if isinstance(kid, str) else None, doc):
             return doc
         return self._store(did, await self.fetcher.get(self._url(did)))
 

@@ -192,10 +192,9 @@ class Verifier:
         issuer = payload.get("iss") or payload.get("issuer")
         if isinstance(issuer, dict):
             issuer = issuer.get("id")
-        kid = header.get("kid")
         try:
             if isinstance(issuer, str):  # a key the cached document lacks fetches it again (rotation)
-                await self.resolver.resolve(issuer, kid=kid if isinstance(kid, str) else None)
+                await self.resolver.resolve(issuer, kid=header.get("kid"))
             status = payload.get("credentialStatus") or payload.get("status")
             if isinstance(status, dict) and isinstance(status.get("statusListCredential"), str):
                 url = status["statusListCredential"]
