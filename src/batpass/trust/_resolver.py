@@ -13,6 +13,7 @@ resolver.resolve(did)`` first (``prefetch``), so the hot path never does I/O.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import time
@@ -113,6 +114,8 @@ class DidResolver:
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._pinned: dict[str, dict[str, Any]] = {}
         self._live: dict[str, Callable[[], dict[str, Any]]] = {}
+        #: when a document was last fetched again for a key it lacked (failed fetches too)
+        self._refetched: dict[str, float] = {}
         self._methods: dict[str, tuple[Mapping[str, Any], VerificationMethod]] = {}
 
     def pin(self, document: Mapping[str, Any]) -> None:
@@ -175,18 +178,31 @@ class DidResolver:
         if kid is None or did in self._live or did in self._pinned:
             return False
         hit = self._cache.get(did)
-        if hit is None or hit[1] is not doc or self._clock() - hit[0] < self.refetch_after_s:
+        if hit is None or hit[1] is not doc:
             return False
-        return not any(_vm_id(did, vm) == kid for vm in doc.get("verificationMethod", []))
+        last = max(hit[0], self._refetched.get(did, hit[0]))
+        if self._clock() - last < self.refetch_after_s:
+            return False
+        if any(_vm_id(did, vm) == kid for vm in doc.get("verificationMethod", [])):
+            return False
+        if len(self._refetched) > 4096:
+            self._refetched.clear()
+        self._refetched[did] = self._clock()
+        return True
 
     async def resolve(self, did: str, *, kid: object = None) -> dict[str, Any]:
         """The document of ``did``; with ``kid`` (the key a token's header names; anything but
         a string is ignored), a cached document that lacks it is fetched again
         (:attr:`refetch_after_s`)."""
         doc = self.cached(did)
-        if doc is not None and not self._stale_for(did, kid if isinstance(kid, str) else None, doc):
-            return doc
-        return self._store(did, await self.fetcher.get(self._url(did)))
+        if doc is None:
+            return self._store(did, await self.fetcher.get(self._url(did)))
+        if self._stale_for(did, kid if isinstance(kid, str) else None, doc):
+            try:
+                return self._store(did, await self.fetcher.get(self._url(did)))
+            except CredentialRejected:  # unreachable now: the cached copy answers (the key stays unknown)
+                return doc
+        return doc
 
     def resolve_sync(self, did: str) -> dict[str, Any]:
         doc = self.cached(did)
@@ -220,7 +236,9 @@ class DidResolver:
         if hit is not None and hit[0] is doc:
             return hit[1]
         if fetch and self._stale_for(did, kid, doc):
-            doc = self._store(did, self.fetcher.get_sync(self._url(did)))
+            # unreachable now: the cached copy answers (and the key stays unknown)
+            with contextlib.suppress(CredentialRejected):
+                doc = self._store(did, self.fetcher.get_sync(self._url(did)))
         vm = self._find(did, kid, doc)
         if len(self._methods) > 4096:
             self._methods.clear()

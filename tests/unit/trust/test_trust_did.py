@@ -181,6 +181,8 @@ def _rotating_partner() -> tuple[str, dict[str, object], list[str], list[float],
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(str(request.url))
+        if docs.get("down"):
+            return httpx.Response(503)
         return httpx.Response(200, json=docs["current"])
 
     fetcher = GuardedFetcher(
@@ -231,3 +233,20 @@ def test_a_prefetch_naming_a_new_key_fetches_the_document_again(tmp_path: Path) 
         assert len(calls) == 2 and r.method(new_kid, fetch=False).id == new_kid
 
     asyncio.run(run())
+
+
+def test_a_partner_unreachable_on_a_refetch_leaves_the_cached_copy_and_the_key_unknown(tmp_path: Path) -> None:
+    did, docs, calls, clock, resolver = _rotating_partner()
+    partner = load_or_create_identity(tmp_path / "p", did)
+    docs["current"] = did_document(partner)
+    old_kid = partner.key_id(partner.active("Ed25519"))
+    resolver.method(old_kid)
+    docs["down"] = True
+    clock[0] = 2.0
+    with pytest.raises(CredentialRejected) as e:
+        resolver.method(did + "#key-ed25519-2")
+    assert e.value.reason == "unknown-key" and len(calls) == 2  # tried once, refused as unknown
+    assert resolver.method(old_kid).id == old_kid  # the cached copy still serves the known key
+    with pytest.raises(CredentialRejected):
+        resolver.method(did + "#key-ed25519-2")
+    assert len(calls) == 2  # a failed fetch counts: no second try within the second
