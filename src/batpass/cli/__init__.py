@@ -37,6 +37,7 @@ def _mount_capability_commands() -> None:
     from batpass.cli._backup import backup, restore
     from batpass.cli._compliance import app as compliance_app
     from batpass.cli._dataspace import app as dataspace_app
+    from batpass.cli._keys import app as keys_app
     from batpass.cli._ledger import app as ledger_app
     from batpass.cli._ledger import outflows, scenario_app, trace
     from batpass.cli._ouranos import app as ouranos_app
@@ -53,6 +54,7 @@ def _mount_capability_commands() -> None:
     app.add_typer(passport_app, name="passport", help="Build, show and change the status of battery passports.")
     app.add_typer(trust_app, name="trust", help="Trust lists and recognition policies.")
     app.add_typer(credential_app, name="credential", help="Issue, verify, revoke and present credentials.")
+    app.add_typer(keys_app, name="keys", help="Rotate the node's signing key or TLS certificate.")
     app.command("backup", help="Back up a node (database, keys, config) into one passphrase-encrypted file.")(backup)
     app.command("restore", help="Restore a node from its backup into a new home folder (or schema).")(restore)
     # `comply` is a top-level command (batpass comply FILE)

@@ -54,7 +54,7 @@ from batpass.ledger.model import (
 )
 from batpass.ledger.ports import FootprintSource, SignerKeyResolver
 from batpass.store import UnitOfWork
-from batpass.trust import NodeIdentity, SecretBox, did_document
+from batpass.trust import NodeIdentity, SecretBox
 
 __all__ = ["LedgerService", "RecordResult", "VerifyProblem", "VerifyReport"]
 
@@ -97,11 +97,26 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _identity_resolver(identities: Iterable[NodeIdentity]) -> Callable[[str], Mapping[str, Any] | None]:
-    keys: dict[str, Mapping[str, Any]] = {}
-    for ident in identities:
-        for vm in did_document(ident)["verificationMethod"]:
-            keys[vm["id"]] = vm["publicKeyJwk"]
-    return keys.get
+    """The public keys (active and retired) of ``identities`` by DID URL, looked up when asked:
+    a key rotated in by another process (``batpass keys rotate``) is found without a restart."""
+    by_did = {ident.did: ident for ident in identities}
+    memo: dict[str, tuple[int, Mapping[str, Any]]] = {}
+
+    def resolve(kid: str) -> Mapping[str, Any] | None:
+        ident = by_did.get(kid.split("#", 1)[0])
+        if ident is None:
+            return None
+        hit = memo.get(kid)
+        if hit is not None and hit[0] == ident.generation:
+            return hit[1]
+        key = ident.find(kid)
+        if key is None:
+            return None
+        jwk = key.public_jwk()
+        memo[kid] = (ident.generation, jwk)
+        return jwk
+
+    return resolve
 
 
 class LedgerService:
