@@ -126,3 +126,19 @@ def test_parse_query_names_the_broken_rule() -> None:
     with pytest.raises(InvalidInput) as err:
         parse_query("04012345000008 S-1")
     assert err.value.rule == "the last digit is the GS1 mod-10 check digit"
+
+
+def test_the_passport_page_speaks_the_readers_language(client: Any) -> None:
+    ja = client.get(BAT.path, headers={**HTML, "Accept-Language": "ja-JP,ja;q=0.9"})
+    assert '<html lang="ja">' in ja.text
+    assert '<dt id="f-rated_capacity-l">定格容量</dt>' in ja.text and "主な情報" in ja.text
+    en = client.get(BAT.path, headers={**HTML, "Accept-Language": "en-GB"})
+    assert '<html lang="en">' in en.text and '<dt id="f-rated_capacity-l">Rated capacity</dt>' in en.text
+    # the switch is remembered (a cookie) over the browser's preference
+    switched = client.get(BAT.path, params={"lang": "en"}, headers={**HTML, "Accept-Language": "ja"})
+    assert '<html lang="en">' in switched.text and "batpass_lang=en" in switched.headers["set-cookie"]
+    again = client.get("/", headers={"Accept-Language": "ja"})
+    assert '<html lang="en">' in again.text and "set-cookie" not in again.headers
+    client.cookies.set("batpass_lang", "ja", domain="id.nordcell.example")
+    missing = client.get("/01/04012345000009/21/NOPE", headers=HTML)
+    assert missing.status_code == 404 and "電池が見つかりません" in missing.text
