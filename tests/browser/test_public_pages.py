@@ -142,6 +142,7 @@ PAGES = {
     "landing-ja": ("/?lang=ja", {}),
     "not-found": ("/search?q=04012345000009+NOPE", {}),
     "invalid": ("/search?q=hello", {}),
+    "resolver-invalid": ("/01/04012345000008/21/WEB-0101", {}),
     "passport": (BAT.path, {}),
     "passport-ja": (BAT.path + "?lang=ja", {}),
     "passport-authority": (BAT.path, {"Authorization": "Bearer tok-msa"}),

@@ -32,7 +32,7 @@ from batpass.passport import PassportService
 from batpass.web._i18n import N_, PageLocale, current, gettext_for
 from batpass.web._pages import render, render_message_page
 
-__all__ = ["ASSETS", "CONTENT_SECURITY_POLICY", "mount_public_pages", "parse_query", "router"]
+__all__ = ["ASSETS", "CONTENT_SECURITY_POLICY", "invalid_reason", "mount_public_pages", "parse_query", "router"]
 
 #: where the pages' own scripts (and the vendored jsQR) are served
 ASSETS = "/static/pages"
@@ -77,6 +77,15 @@ def parse_query(text: str) -> BatteryId | uuid.UUID:
     if m := _GTIN_AND_SERIAL.fullmatch(q):
         return BatteryId(m.group(1), m.group(2))
     return BatteryId.parse(q)
+
+
+def invalid_reason(text: str) -> str | None:
+    """Why ``text`` is not an identifier the search takes, in the reader's language (None: it is)."""
+    try:
+        parse_query(text)
+    except InvalidInput as exc:
+        return gettext_for()(_REASONS.get(exc.rule or "", _NOT_AN_ID))
+    return None
 
 
 @dataclass(frozen=True, slots=True)

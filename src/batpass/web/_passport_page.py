@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from batpass.passport import FIELDS, FIELDS_BY_KEY, Kind, Passport, Tier, qr_svg
-from batpass.web._i18n import N_, gettext_for
+from batpass.web._i18n import N_, current, gettext_for
+from batpass.web._landing import invalid_reason
 from batpass.web._pages import PageRow, PageSection, PassportPage, render_message_page, render_passport_page
 
 __all__ = ["PassportPages", "build_page", "format_value"]
@@ -168,8 +170,10 @@ def build_page(
     used.update(r.key for r in key_rows)
     sections.append(PageSection("key-facts", _("Key facts"), key_rows))
     public_keys = [f.key for f in FIELDS if f.tier is Tier.PUBLIC and f.key in view and f.key not in used]
+    # the catch-all section ("the other public numbers") takes what no named section claims
+    claimed = set().union(*(keys for _sid, _title, keys in _SECTIONS if keys is not None))
     for sid, title, keys in _SECTIONS:
-        chosen = [k for k in public_keys if k not in used and (keys is None or k in keys)]
+        chosen = [k for k in public_keys if k not in used and (k in keys if keys is not None else k not in claimed)]
         chosen = [k for k in chosen if k not in ("status", "category")]
         if chosen:
             used.update(chosen)
@@ -220,5 +224,10 @@ class PassportPages:
         return render_passport_page(build_page(passport, view, tiers=tiers, roles=roles, resolve_link=resolve_link))
 
     def message_page(self, title: str, text: str) -> str:
+        """The resolver's message, with the Digital Link asked for in the search box and, when it
+        is malformed, the rule it breaks."""
         _ = gettext_for()
-        return render_message_page(_(title), _(text))
+        path = current().path
+        asked = unquote(path) if path.startswith("/01/") else ""
+        reason = invalid_reason(path) if asked else None
+        return render_message_page(_(title), _(text) if reason is None else f"{_(text)} {reason}", query=asked)

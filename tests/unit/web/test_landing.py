@@ -104,9 +104,14 @@ def test_the_query_is_escaped_on_the_reason_page(client: Any) -> None:
     assert r.status_code == 400 and "<script>alert" not in r.text and "&lt;script&gt;" in r.text
 
 
-def test_the_resolvers_own_not_found_page_offers_the_search_box(client: Any) -> None:
+def test_the_resolvers_own_pages_give_the_reason_and_the_search_box(client: Any) -> None:
     r = client.get("/01/04012345000009/21/NOPE", headers=HTML)
     assert r.status_code == 404 and "Battery not found" in r.text and 'role="search"' in r.text
+    assert 'value="/01/04012345000009/21/NOPE"' in r.text
+    bad = client.get("/01/04012345000008/21/NOPE", headers=HTML)
+    assert bad.status_code == 400 and "This code is not a valid battery identifier." in bad.text
+    assert "The last digit of the GTIN is not its GS1 check digit." in bad.text
+    assert 'value="/01/04012345000008/21/NOPE"' in bad.text
 
 
 @pytest.mark.parametrize(
@@ -142,3 +147,12 @@ def test_the_passport_page_speaks_the_readers_language(client: Any) -> None:
     client.cookies.set("batpass_lang", "ja", domain="id.nordcell.example")
     missing = client.get("/01/04012345000009/21/NOPE", headers=HTML)
     assert missing.status_code == 404 and "電池が見つかりません" in missing.text
+
+
+def test_end_of_life_documents_are_under_their_own_heading(client: Any) -> None:
+    page = client.get(BAT.path, headers=HTML).text
+    sections = dict(re.findall(r'<section id="([\w-]+)"(.*?)</section>', page, re.S))
+    for key in ("separate_collection_info", "waste_prevention_info", "declaration_of_conformity"):
+        assert f'data-field="{key}"' in sections["documents"], key
+        assert f'data-field="{key}"' not in sections["performance"], key
+    assert 'data-field="voltage_nominal"' in sections["performance"]
