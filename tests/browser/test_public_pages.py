@@ -1,5 +1,6 @@
-"""The public side as a person meets it, in Debian's Chromium (Playwright): the front door's search
-and QR photo land on the passport, English and Japanese, the keyboard alone reaches everything,
+"""The public side as a person meets it, in Debian's Chromium (Playwright): the front door's search,
+a QR photo and the camera (Chromium's fake device playing a QR code) land on the passport,
+English and Japanese, the keyboard alone reaches everything,
 every public page fits a 390 px phone and a 1366 px laptop without sideways scrolling, and axe-core
 (vendored under ``vendor/axe-core``, run in the page) finds no serious or critical violation.
 Screenshots of each page and width go to ``test-artifacts/``. Every wait is for a condition."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +80,38 @@ def test_a_photo_of_the_qr_code_lands_on_the_passport(server: str, browser: Any,
         assert page.locator("svg.qr").count() == 1
     finally:
         ctx.close()
+
+
+def _camera_feed(path: Path, text: str, *, width: int = 640, height: int = 480) -> None:
+    """A Y4M video (what Chromium's fake camera plays) of the QR code of ``text`` on white."""
+    rows = list(segno.make(text, error="m").matrix_iter(scale=6, border=4))
+    top, left = (height - len(rows)) // 2, (width - len(rows[0])) // 2
+    luma = bytearray(b"\xff" * (width * height))
+    for y, row in enumerate(rows):
+        for x, dark in enumerate(row):
+            if dark:
+                luma[(top + y) * width + left + x] = 0
+    chroma = b"\x80" * (width * height // 2)  # 4:2:0, both planes grey
+    frame = b"FRAME\n" + bytes(luma) + chroma
+    path.write_bytes(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode() + frame * 5)
+
+
+def test_the_camera_reads_the_qr_code_and_lands_on_the_passport(server: str, browser: Any, tmp_path: Path) -> None:
+    feed = tmp_path / "camera.y4m"
+    _camera_feed(feed, BAT.digital_link("https://id.nordcell.example"))
+    # a browser of its own: the camera is a launch option (Chromium's fake device playing the feed)
+    args = ["--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream"]
+    args.append(f"--use-file-for-fake-video-capture={feed}")
+    with_camera = browser.browser_type.launch(executable_path=shutil.which("chromium"), args=args)
+    try:
+        ctx = with_camera.new_context(viewport={"width": 390, "height": 844}, permissions=["camera"])
+        page = ctx.new_page()
+        page.goto(server + "/")
+        page.get_by_role("button", name="Scan with the camera").click()
+        page.wait_for_url(server + BAT.path)
+        assert page.locator("svg.qr").count() == 1
+    finally:
+        with_camera.close()
 
 
 def test_a_picture_without_a_qr_code_says_so(server: str, browser: Any, tmp_path: Path) -> None:
