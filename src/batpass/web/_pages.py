@@ -90,10 +90,30 @@ STATUS_NAMES = {
 }
 
 
+#: the readers' roles (``batpass.passport.ROLE_TIERS``) and the access tiers (Annex XIII (1)-(4))
+ROLE_NAMES = {
+    "legitimate_interest": N_("person with a legitimate interest"),
+    "notified_body": N_("notified body"),
+    "market_surveillance_authority": N_("market surveillance authority"),
+    "commission": N_("European Commission"),
+}
+TIER_NAMES = {
+    "public": N_("public"),
+    "legitimate_interest": N_("legitimate interest"),
+    "authorities": N_("authorities"),
+    "dynamic": N_("dynamic data"),
+}
+
+
 @lru_cache(maxsize=4)
 def _statuses(locale: str) -> dict[str, str]:
     _ = translations(locale).gettext
     return {value: _(name) for value, name in STATUS_NAMES.items()}
+
+
+def _names(names: dict[str, str], values: tuple[str, ...]) -> str:
+    _ = translations(current().locale).gettext
+    return ", ".join(_(names[v]) if v in names else v for v in values)
 
 
 @lru_cache(maxsize=1)
@@ -103,7 +123,14 @@ def _css() -> Markup:
 
 def render_passport_page(page: PassportPage) -> str:
     """The HTML of a passport page (public or tiered, as the page's sections say)."""
-    return render("passport.html", p=page, qr=Markup(page.qr_svg), statuses=_statuses(current().locale))
+    return render(
+        "passport.html",
+        p=page,
+        qr=Markup(page.qr_svg),
+        statuses=_statuses(current().locale),
+        roles=_names(ROLE_NAMES, page.roles),
+        tiers=_names(TIER_NAMES, page.tiers),
+    )
 
 
 def render_message_page(title: str, message: str, *, status: int = 404, query: str = "") -> str:

@@ -104,6 +104,27 @@ _CATEGORY_NAMES = {
     "stationary": N_("Stationary energy storage (industrial) battery"),
 }
 #: the resolver's messages (``batpass.passport`` routes), so they are in the catalogues
+#: the names of an entry's parts in Annex XIII lists (a substance, a part, a document, ...)
+_ITEM_KEYS = {
+    "cas": N_("CAS number"),
+    "hazard_class": N_("hazard class"),
+    "location": N_("location"),
+    "name": N_("name"),
+    "meaning": N_("meaning"),
+    "subject": N_("subject"),
+    "symbol": N_("symbol"),
+    "number": N_("number"),
+    "part": N_("part"),
+    "email": N_("e-mail"),
+    "supplier": N_("supplier"),
+    "url": N_("URL"),
+    "document": N_("document"),
+    "mime": N_("media type"),
+    "lab": N_("laboratory"),
+    "test": N_("test"),
+    "mass_kg": N_("mass (kg)"),
+    "material": N_("material"),
+}
 RESOLVER_MESSAGES = (
     N_("Not a battery identifier"),
     N_("This code is not a valid battery identifier."),
@@ -129,7 +150,7 @@ def format_value(key: str, value: Any) -> PageRow:
         return PageRow(key, label, value, href=value)
     if isinstance(value, list):
         items = tuple(
-            "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in item.items())
+            "; ".join(f"{_(_ITEM_KEYS.get(k, k.replace('_', ' ')))}: {v}" for k, v in item.items())
             if isinstance(item, Mapping)
             else str(item)
             for item in value

@@ -54,6 +54,7 @@ def test_japanese_is_japanese() -> None:
     assert _("Economic operator") == "経済事業者"
     # every translation of words carries Japanese script (a copied English text would not)
     kana_or_kanji = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+    # (an acronym such as URL is written the same in Japanese)
     worded = {k: text for k, (text, _) in _catalogue("ja").items() if re.search("[a-z]", _PLACEHOLDER.sub("", k))}
     assert [k for k, text in worded.items() if not kana_or_kanji.search(text)] == []
 

@@ -156,3 +156,13 @@ def test_end_of_life_documents_are_under_their_own_heading(client: Any) -> None:
         assert f'data-field="{key}"' in sections["documents"], key
         assert f'data-field="{key}"' not in sections["performance"], key
     assert 'data-field="voltage_nominal"' in sections["performance"]
+
+
+def test_roles_tiers_and_list_entries_are_named_in_the_readers_language(client: Any) -> None:
+    authority = {**HTML, "Authorization": "Bearer tok-msa"}
+    en = client.get(BAT.path, headers={**authority, "Accept-Language": "en"}).text
+    assert "Shown for: market surveillance authority — access tiers authorities, legitimate interest, public." in en
+    assert "CAS number: 21324-40-3" in en
+    ja = client.get(BAT.path, headers={**authority, "Accept-Language": "ja"}).text
+    assert "表示対象：市場監視当局 — アクセス区分 当局, 正当な利益, 一般公開" in ja
+    assert "CAS 番号: 21324-40-3" in ja and "market_surveillance_authority" not in ja
