@@ -23,7 +23,7 @@ from http.cookies import SimpleCookie
 from io import BytesIO
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -123,8 +123,10 @@ def negotiate(*, query: str | None, cookie: str | None, accept_language: str | N
 def language_links(req: PageRequest) -> list[tuple[str, str, str, bool]]:
     """(code, name, href, is_current) for each language: this page with ``?lang=`` set."""
     rest = [(k, v) for k, v in req.query if k != "lang"]
+    # the path as a path on this node: re-encoded, and never "//host/..." (a link to elsewhere)
+    path = "/" + quote(req.path.lstrip("/"), safe="/:@-._~!$&'()*+,;=")
     return [
-        (code, _NAMES[code], f"{req.path}?{urlencode([*rest, ('lang', code)])}", code == req.locale) for code in LOCALES
+        (code, _NAMES[code], f"{path}?{urlencode([*rest, ('lang', code)])}", code == req.locale) for code in LOCALES
     ]
 
 

@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po
 from batpass.passport import FIELDS
 from batpass.web import LOCALES
 from batpass.web._catalogue import catalogue_path, extract, update
-from batpass.web._i18n import negotiate, translations
+from batpass.web._i18n import PageRequest, language_links, negotiate, translations
 
 TRANSLATED = [loc for loc in LOCALES if loc != "en"]
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -98,3 +98,13 @@ def _ids(path: Path) -> set[str]:
 )
 def test_negotiate(query: str | None, cookie: str | None, accept: str | None, expected: str) -> None:
     assert negotiate(query=query, cookie=cookie, accept_language=accept) == expected
+
+
+def test_the_language_links_stay_on_this_page_of_this_node() -> None:
+    links = language_links(PageRequest("ja", "/01/04012345000009/21/A B", (("q", "x&y"), ("lang", "ja"))))
+    assert links == [
+        ("en", "English", "/01/04012345000009/21/A%20B?q=x%26y&lang=en", False),
+        ("ja", "日本語", "/01/04012345000009/21/A%20B?q=x%26y&lang=ja", True),
+    ]
+    # a path that starts like a link to another host stays on this one
+    assert language_links(PageRequest("en", "//evil.example/x"))[1][2] == "/evil.example/x?lang=ja"
