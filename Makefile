@@ -13,7 +13,7 @@ NODE ?=
 BENCH ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test fuzz bench serve lint services system-deps
+.PHONY: help venv demo test fuzz bench serve lint services system-deps messages
 
 help:
 	echo "make demo   - run the EU/JP demo federation (HTTPS on loopback) and serve it; Ctrl-C stops"
@@ -22,6 +22,7 @@ help:
 	echo "make bench  - print the benchmark figures (BENCH=name for one script)"
 	echo "make serve NODE=name - serve one node"
 	echo "make lint   - ruff (lint + format), mypy strict and the import contracts (make test runs it first)"
+	echo "make messages - bring the pages' translation catalogues up to date; lists what is untranslated"
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,9 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+messages: $(STAMP)
+	$(PY) -m batpass.web._catalogue
 
 services:
 	bash scripts/ensure-postgres.sh

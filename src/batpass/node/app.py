@@ -115,7 +115,7 @@ from batpass.passport import routes as passport_routes
 from batpass.store import pending_heads
 from batpass.trust import SecretBox, TrustService, UsedTokens, client_ssl_context, verify_self_issued_token
 from batpass.trust import routes as trust_routes
-from batpass.web import PassportPages, mount_api_docs
+from batpass.web import PassportPages, mount_api_docs, mount_public_pages
 
 __all__ = ["BODY_LIMITS", "ERROR_DOCS", "create_app"]
 
@@ -502,6 +502,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
 
     for router, _ in routers:
         app.include_router(router)
+    mount_public_pages(app)  # "/", search, QR entry; every page's language (batpass.web)
     # every operation documents its API's error shape (RFC 9457 on /v1, EDC, PACT, ...)
     install_openapi(app, ERROR_DOCS, admin=ADMIN_KEY_CHECKS)
     return app
