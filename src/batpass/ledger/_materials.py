@@ -32,6 +32,7 @@ import rfc8785
 __all__ = [
     "ATOMIC_WEIGHTS",
     "CATALOGUE",
+    "CATALOGUES",
     "ELEMENTS",
     "MATERIALS",
     "Catalogue",
@@ -166,6 +167,11 @@ def parse_catalogue(doc: Mapping[str, Any]) -> Catalogue:
 CATALOGUE: Catalogue = parse_catalogue(_DOC)
 
 MATERIALS: Mapping[str, Material] = CATALOGUE.materials
+
+#: the catalogues this code checks and replays events with, by digest: an event recorded with
+#: another one (a newer node's, or an older version no longer shipped) is reported by ``ledger
+#: verify`` and does not replay
+CATALOGUES: Mapping[str, Catalogue] = MappingProxyType({CATALOGUE.digest: CATALOGUE})
 
 
 def material(code: str) -> Material | None:

@@ -13,6 +13,7 @@ import json
 import pytest
 import rfc8785
 from ledger_testkit import ev, out
+from sqlalchemy import text
 
 from batpass.core.errors import InvalidInput
 from batpass.ledger import CATALOGUE, MATERIALS, Element, LedgerService
@@ -89,3 +90,44 @@ def test_the_catalogue_is_identified_by_the_digest_of_its_canonical_json() -> No
     other = parse_catalogue(changed)
     assert other.digest != CATALOGUE.digest and other.version == CATALOGUE.version
     assert other.materials["spodumene_concentrate"].fractions != MATERIALS["spodumene_concentrate"].fractions
+
+
+# --- each event records the catalogue it was checked with
+
+
+def _catalogues(ledger: LedgerService) -> list[str | None]:
+    with ledger.engine.connect() as conn:
+        return list(conn.execute(text("SELECT catalogue FROM ledger_events ORDER BY seq")).scalars())
+
+
+def _record_two(ledger: LedgerService) -> None:
+    ledger.record(
+        [ev("extraction", site=f"M{i}", country="CL", outputs=[out(f"b{i}", "cam_nca", 10.0 + i)]) for i in range(2)]
+    )
+
+
+def test_each_event_records_the_catalogue_digest(ledger: LedgerService) -> None:
+    _record_two(ledger)
+    assert _catalogues(ledger) == [CATALOGUE.digest, CATALOGUE.digest]
+    assert ledger.verify().ok and ledger.self_audit() == []
+
+
+def test_events_recorded_before_the_catalogue_was_versioned_still_verify_and_replay(ledger: LedgerService) -> None:
+    _record_two(ledger)
+    with ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_events SET catalogue = NULL"))
+    assert ledger.verify().ok and ledger.self_audit() == []
+
+
+def test_an_event_checked_with_a_catalogue_this_code_does_not_ship_is_reported(ledger: LedgerService) -> None:
+    _record_two(ledger)
+    other = "sha256:" + "0" * 64
+    with ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_events SET catalogue = :c WHERE seq = 2"), {"c": other})
+    rep = ledger.verify()
+    # the chain names the event; the replay of the log refuses it
+    assert [(p.rule, p.seq) for p in rep.problems] == [("ledger.catalogue.unknown", 2), ("ledger.replay", None)]
+    assert other in rep.problems[0].message and CATALOGUE.label in rep.problems[0].message
+    findings = ledger.self_audit()
+    assert [f.rule for f in findings] == ["ledger.catalogue.unknown", "ledger.replay"]
+    assert all(other in f.detail for f in findings)
