@@ -13,6 +13,9 @@ from sites_testkit import HAUT_LOMAMI, KOLWEZI, sample, site
 
 from batpass.core.settings import Settings
 from batpass.node import create_app, init_node
+from batpass.node._adapters import SelfIssuedCaller
+from batpass.passport import CallerVerifier
+from batpass.trust import DidResolver, NodeIdentity, UsedTokens, did_document, generate_keypair, issue_self_issued_token
 
 
 @pytest.fixture
@@ -98,3 +101,30 @@ def test_a_cahra_data_set_of_an_unknown_form_is_refused_with_the_reason(
     assert problem["field"] == "$.countries[0].code" and "unknown form" in problem["detail"]
     assert client.get("/v1/sites/cahra/current").json()["dataset"] == "batpass-synthetic-cahra-sample@2026-06-30"
     assert client.get("/v1/sites/overview").json()["high_risk"] == 1
+
+
+def test_a_partner_named_in_shared_with_reads_the_full_record(node: tuple[TestClient, dict[str, str]]) -> None:
+    """Real DCP self-issued tokens, verified by the node's ``CallerVerifier`` adapter against the
+    partners' DID documents (pinned as the node would have fetched them)."""
+    client, admin = node
+    partner = NodeIdentity("did:web:partner.example", [generate_keypair("Ed25519", "key-ed25519-1")])
+    stranger = NodeIdentity("did:web:stranger.example", [generate_keypair("Ed25519", "key-ed25519-1")])
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    resolver = DidResolver()
+    for who in (partner, stranger):
+        resolver.pin(did_document(who))
+    ctx.services[CallerVerifier] = SelfIssuedCaller(resolver, audience=ctx.did, used=UsedTokens(ctx.engine))
+    client.put("/v1/sites", json=HAUT_LOMAMI, headers=admin)  # sharedWith: did:web:partner.example
+
+    def read(who: NodeIdentity) -> dict[str, object]:
+        token = issue_self_issued_token(who, audience=ctx.did, bpn=None, ttl_s=300)
+        r = client.get("/v1/sites/MINE-CD-1", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        body: dict[str, object] = r.json()
+        return body
+
+    assert read(partner)["operator"] == "Katanga Cobalt SARL"
+    assert "operator" not in read(stranger)
+    forged = NodeIdentity(partner.did, [generate_keypair("Ed25519", "key-ed25519-1")])
+    token = issue_self_issued_token(forged, audience=ctx.did, bpn=None, ttl_s=300)
+    assert client.get("/v1/sites/MINE-CD-1", headers={"Authorization": f"Bearer {token}"}).status_code == 401
