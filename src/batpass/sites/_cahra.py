@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ SAMPLE_PATH = Path(__file__).resolve().parent / "_data" / "cahra-synthetic-sampl
 
 #: the default name of a data set that does not name itself
 EU_LIST = "eu-indicative-cahra-list"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _FORM = "EU CAHRA list JSON form (docs/sites.md 'CAHRA data sets')"
 
 
@@ -131,8 +133,13 @@ def parse_cahra(doc: Any, *, name: str = EU_LIST) -> CahraDataset:
                     high_risk=_member(g, "high_risk", bool, gpath),
                 )
     own_name = doc.get("name") if isinstance(doc.get("name"), str) else None
+    label_name = (own_name or name).strip()
+    if not _NAME.match(label_name):
+        raise InvalidInput(
+            f"CAHRA data set name {label_name[:40]!r} is not a name", field="name", rule="1-128 of A-Z a-z 0-9 . _ -"
+        )
     return CahraDataset(
-        name=own_name or name,
+        name=label_name,
         version=data_updated,
         regions=regions,
         countries=whole,

@@ -107,3 +107,12 @@ def test_a_file_that_is_not_json_is_refused(tmp_path: Path) -> None:
     f.write_text("<html>rate limited</html>")
     with pytest.raises(InvalidInput, match="unknown form: not JSON"):
         load_cahra(f)
+
+
+@pytest.mark.parametrize("name", ["", "x" * 129, "eu list; drop"])
+def test_a_data_set_name_that_is_no_name_is_refused(name: str) -> None:
+    doc = sample()
+    del doc["name"]
+    with pytest.raises(InvalidInput) as exc:
+        parse_cahra(doc, name=name)
+    assert exc.value.field == "name"
