@@ -42,6 +42,7 @@ def _mount_capability_commands() -> None:
     from batpass.cli._ledger import outflows, scenario_app, trace
     from batpass.cli._ouranos import app as ouranos_app
     from batpass.cli._passport import app as passport_app
+    from batpass.cli._sites import app as sites_app
     from batpass.cli._trust import app as trust_app
     from batpass.cli._trust import credential_app
 
@@ -52,6 +53,7 @@ def _mount_capability_commands() -> None:
     app.command("trace", help="Trace a lot or battery upstream (or --down) in this node's ledger.")(trace)
     app.command("outflows", help="Shipments of strategic materials outside their export authorisations.")(outflows)
     app.add_typer(passport_app, name="passport", help="Build, show and change the status of battery passports.")
+    app.add_typer(sites_app, name="sites", help="The site register and the CAHRA list its sites are screened with.")
     app.add_typer(trust_app, name="trust", help="Trust lists and recognition policies.")
     app.add_typer(credential_app, name="credential", help="Issue, verify, revoke and present credentials.")
     app.add_typer(keys_app, name="keys", help="Rotate the node's signing key or TLS certificate.")

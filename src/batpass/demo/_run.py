@@ -168,6 +168,7 @@ STEPS: tuple[str, ...] = (
     "ouranos",
     "federation",
     "trades",
+    "sites",
     "ledger",
     "trust",
     "footprint",

@@ -112,6 +112,8 @@ from batpass.participants import ParticipantService
 from batpass.participants import routes as participants_routes
 from batpass.passport import CallerVerifier, PageRenderer, PassportRules, PassportService, RoleVerifier
 from batpass.passport import routes as passport_routes
+from batpass.sites import SiteService
+from batpass.sites import routes as sites_routes
 from batpass.store import pending_heads
 from batpass.trust import SecretBox, TrustService, UsedTokens, client_ssl_context, verify_self_issued_token
 from batpass.trust import routes as trust_routes
@@ -155,6 +157,7 @@ def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]
     """The capability routers a node with these profiles serves, with the error shapes of the
     standard API each one speaks."""
     mods: list[Any] = [participants_routes, trust_routes, ledger_routes, passport_routes, compliance_routes]
+    mods.append(sites_routes)  # the site register, on every node
     if "ouranos" in profiles:
         mods.append(ouranos_routes)
     if "bridge" in profiles:
@@ -176,6 +179,7 @@ def _notifier(engine: Engine) -> ProcessNotifier:
 def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotifier) -> None:
     cfg = node.config
     ctx.services[ParticipantService] = ParticipantService(ctx.engine)
+    ctx.services[SiteService] = SiteService(ctx.engine)
     trust = node.trust_service(client=ctx.client, sync_client=ctx.sync_client)
     # partners are found by their DIDs under the federation's TLS trust; config extra
     # "federation_hosts" only narrows the hosts (docs/decisions/2026-12-06-partners-by-identity.md)
