@@ -122,7 +122,9 @@ def init(
 
 @app.command()
 def serve(
-    node: NodeOpt,
+    node: Annotated[
+        str | None, typer.Option("--node", help="the node to serve ($BATPASS_HOME/NAME; default: $BATPASS_NODE)")
+    ] = None,
     insecure_http: Annotated[bool, typer.Option("--insecure-http", help="development only: serve plain HTTP")] = False,
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
@@ -133,7 +135,11 @@ def serve(
     from batpass.node.local import open_node, port_in_use
     from batpass.trust import check_private_file
 
-    settings = load_settings(node=node)
+    # a container names its node in the environment (deploy/README.md): refuse before serving
+    settings = load_settings(**({"node": node} if node else {}))
+    if not settings.node:
+        fail("BATPASS_NODE is not set: name the node to serve with --node NAME or the variable BATPASS_NODE")
+    node = settings.node
     local = open_node(node, settings=settings)
     plain = insecure_http or local.config.insecure_http
     if plain:
