@@ -12,12 +12,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from deploy_kit import IN_CI, REPO
 
 
 @pytest.fixture(scope="session")

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from deploy_kit import IMAGE_UID
 
 from batpass.core.settings import Settings
 from batpass.node.local import init_node
 from batpass.trust import client_ssl_context
 
-#: the image's user (Dockerfile)
-IMAGE_UID = 10001
 # a cold build bootstraps the Debian base image first
 pytestmark = pytest.mark.timeout(1800)
 
