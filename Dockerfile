@@ -6,17 +6,23 @@ ARG BASE_IMAGE=batpass-base:bookworm
 
 # -- stage 1: a virtual environment installed from the wheelhouse only (--no-index) -------------
 FROM ${BASE_IMAGE} AS install
-# the classic builder keeps this stage as an untagged image: make image removes it by this label
+# make image keeps this stage tagged batpass-build:install (the next build's layer cache) and
+# removes the ones it replaced by this label
 LABEL org.batpass.stage=install
-COPY build/wheelhouse /wheelhouse
+# the pinned dependencies first: a change to batpass alone reuses this layer
+COPY build/wheelhouse/deps /wheelhouse/deps
 RUN python3 -m venv /opt/batpass \
  && /opt/batpass/bin/pip install --quiet --no-index --no-cache-dir --disable-pip-version-check \
-      --find-links /wheelhouse batpass \
+      --no-deps /wheelhouse/deps/*.whl
+COPY build/wheelhouse/own /wheelhouse/own
+RUN /opt/batpass/bin/pip install --quiet --no-index --no-cache-dir --disable-pip-version-check \
+      --find-links /wheelhouse/deps /wheelhouse/own/batpass-*.whl \
  && /opt/batpass/bin/pip uninstall --quiet --yes pip \
  && /opt/batpass/bin/python -m compileall -q /opt/batpass/lib >/dev/null
 
 # -- stage 2: the runtime: the base, the environment, a non-root user and one volume ------------
 FROM ${BASE_IMAGE}
+LABEL org.batpass.stage=node
 # keys, TLS material and the SQLite file of each node live in /data/<node>/ (BATPASS_HOME)
 RUN groupadd --system --gid 10001 batpass \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home --shell /usr/sbin/nologin batpass \
