@@ -3,7 +3,8 @@
 The lifespan opens the node (configuration, migrated engine, keys), builds the outbound HTTPS
 clients that trust the federation CA (once, warmed at start), registers each capability's
 services for the node's profiles, mounts the routers under the URL layout of docs/architecture.md and
-starts the outbox dispatcher. Errors are translated at this edge: RFC 9457 problem details on
+starts the background jobs (the outbox dispatcher, resumed PCF answers) on the one worker that
+leads (docs/workers.md). Errors are translated at this edge: RFC 9457 problem details on
 ``/v1`` and elsewhere, and each standard API's own shape on its prefix (``ERROR_SHAPES``).
 """
 
@@ -102,7 +103,6 @@ from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths
 from batpass.node._integrity import Integrity, IntegrityGate
 from batpass.node._metrics import CONTENT_TYPE_LATEST, NodeMetrics
-from batpass.node._outbox import OutboxDispatcher
 from batpass.node._payload_log import PayloadLog, PayloadLogMiddleware
 from batpass.node.local import LocalNode, open_node
 from batpass.ouranos import OuranosHub
@@ -111,7 +111,7 @@ from batpass.participants import ParticipantService
 from batpass.participants import routes as participants_routes
 from batpass.passport import CallerVerifier, PageRenderer, PassportRules, PassportService, RoleVerifier
 from batpass.passport import routes as passport_routes
-from batpass.store import pending_heads
+from batpass.store import OUTBOX_CHANNEL, Leadership, Listener, OutboxDispatcher, node_schema, pending_heads
 from batpass.trust import SecretBox, TrustService, UsedTokens, client_ssl_context, verify_self_issued_token
 from batpass.trust import routes as trust_routes
 from batpass.web import PassportPages, mount_api_docs
@@ -261,8 +261,7 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         # the PCF exchange asset: the synchronous pull and the CX-0136 asynchronous request/response
         pcf = PcfExchange(ctx.services[PactService], registry, engine=ctx.engine, connector=connector)
         ctx.services[PcfExchange] = pcf
-        install_pcf_offer(provider, pcf)
-        pcf.resume()
+        install_pcf_offer(provider, pcf)  # its interrupted answers resume on the leading worker
         # recycled-content claims: this node's credit accounts, and its claims at recyclers
         install_credit_offer(provider, CreditAccounts(ledger))
         ctx.services[CreditClaims] = CreditClaims(connector)
@@ -327,6 +326,24 @@ def _integrity(ctx: NodeContext) -> Integrity:
     if passports is not None:
         audits["passport"] = passports.self_audit
     return Integrity(audits)
+
+
+def _background_jobs(ctx: NodeContext, dispatcher: OutboxDispatcher) -> tuple[Leadership, Listener | None]:
+    """The jobs one worker runs for the node (the outbox dispatcher, interrupted PCF answers),
+    elected by an advisory lock on PostgreSQL, and the listener through which every worker's
+    committed messages wake that dispatcher at once (docs/workers.md)."""
+    pcf = ctx.services.get(PcfExchange)
+
+    async def lead() -> None:
+        await dispatcher.start()
+        if pcf is not None:
+            pcf.resume()
+
+    leader = Leadership(ctx.engine, "background-jobs", lead=lead, step_down=dispatcher.stop)
+    if ctx.engine.dialect.name != "postgresql":
+        return leader, None
+    schema = node_schema(ctx.engine)
+    return leader, Listener(ctx.engine, OUTBOX_CHANNEL, lambda note: dispatcher.wake() if note == schema else None)
 
 
 def _crosswalk_policy(extra: dict[str, Any]) -> TrustedAsserters:
@@ -396,12 +413,17 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         # PACT events carry a bearer token of the partner, fetched at send time (never stored)
         dispatcher = OutboxDispatcher(engine, client, sign_headers=pact.outbox_headers if pact else None)
         ctx.services[OutboxDispatcher] = dispatcher
+        leader, listener = _background_jobs(ctx, dispatcher)
         await notifier.start()
-        await dispatcher.start()
+        if listener is not None:
+            await listener.start()
+        await leader.start()
         try:
             yield
         finally:
-            await dispatcher.stop()
+            await leader.stop()
+            if listener is not None:
+                await listener.stop()
             await notifier.stop()
             metrics.close()
             if audit is not None:  # the start-up audit holds a connection until it is done
