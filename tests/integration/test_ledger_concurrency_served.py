@@ -1,7 +1,8 @@
 """Conservation under concurrent writers, on a served node over HTTPS: one extraction of a 5 kg
 lot, then 20 concurrent ``POST /v1/ledger/events`` each shipping 1 kg from it. Exactly five are
 accepted; the other fifteen are refused with 422 naming the lot balance rule; the lot holds 0 kg
-and ``GET /v1/ledger/verify`` stays ok — on SQLite and on PostgreSQL."""
+and ``GET /v1/ledger/verify`` stays ok — on SQLite, on PostgreSQL, and on PostgreSQL served by two
+worker processes (``batpass serve --workers 2``: the writers land on both, docs/workers.md)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WRITERS = 20
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql-2-workers"])
 def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[RunningNode, ssl.SSLContext]]:
-    schema = f"t_{uuid.uuid4().hex[:16]}" if request.param == "postgresql" else None
+    schema = f"t_{uuid.uuid4().hex[:16]}" if request.param.startswith("postgresql") else None
     spec = NodeSpec(
         "miner",
         ("catena-x",),
@@ -35,9 +36,12 @@ def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Runni
         bpnl="BPNL00000003AYRE",
         db_url=PG_URL if schema else None,
         db_schema=schema,
+        workers=2 if request.param.endswith("2-workers") else 1,
     )
     try:
         with federation(tmp_path, [spec]) as runs:
+            if spec.workers > 1:
+                assert len(runs[0].worker_pids()) == spec.workers
             yield runs[0], ssl.create_default_context(cafile=str(federation_ca(tmp_path)))
     finally:
         if schema is not None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -123,9 +124,7 @@ class Leadership:
                         if row is not None and row[0]:
                             break
                         await asyncio.sleep(self._retry_s)
-                    log.info(
-                        "this worker (pid %s) now runs the background jobs '%s'", conn.info.backend_pid, self._name
-                    )
+                    log.info("worker pid %d now runs the background jobs '%s'", os.getpid(), self._name)
                     self.leading = True
                     await self._lead()
                     while True:  # the lock lives as long as this session: watch it

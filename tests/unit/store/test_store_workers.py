@@ -2,9 +2,10 @@
 
 Outbox delivery is at least once and applied once by its idempotency key: two dispatchers, each
 with its own engine (as two worker processes have), race over one outbox while a writer keeps
-enqueueing; a real HTTP receiver counts the deliveries of each key. On PostgreSQL: one worker
-leads the background jobs (an advisory lock) and another takes over when it dies, and a
-committed message is heard by every listening worker (``LISTEN``/``NOTIFY``).
+enqueueing; a real HTTP receiver (``receiver``, tests/conftest.py) counts the deliveries of each
+key. On PostgreSQL: one worker leads the background jobs (an advisory lock) and another takes
+over when it dies, and a committed message is heard by every listening worker
+(``LISTEN``/``NOTIFY``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
-import json
 import logging
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import anyio.to_thread
@@ -40,47 +37,6 @@ from batpass.store import (
 MESSAGES = 120
 
 
-class CountingReceiver:
-    """A real HTTP server that counts deliveries per ``Idempotency-Key`` and applies each key once
-    (what a receiving node's inbox does)."""
-
-    def __init__(self) -> None:
-        self.deliveries: collections.Counter[str] = collections.Counter()
-        self.applied: dict[str, Any] = {}
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                key = self.headers["Idempotency-Key"]
-                with receiver._lock:
-                    receiver.deliveries[key] += 1
-                    receiver.applied.setdefault(key, body)
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/inbox"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[CountingReceiver]:
-    r = CountingReceiver()
-    yield r
-    r.close()
-
-
 def _second_engine(engine: Engine) -> Engine:
     """Another worker's engine on the same database (its own pool and connections)."""
     if engine.dialect.name == "sqlite":
@@ -94,7 +50,7 @@ def _statuses(engine: Engine) -> collections.Counter[str]:
 
 
 def test_two_dispatchers_racing_deliver_each_message_once(
-    engine: Engine, receiver: CountingReceiver, caplog: pytest.LogCaptureFixture
+    engine: Engine, receiver: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     other = _second_engine(engine)
     caplog.set_level(logging.WARNING)
@@ -137,7 +93,7 @@ def test_two_dispatchers_racing_deliver_each_message_once(
     assert not [r for r in caplog.records if r.name == "batpass.outbox"]
 
 
-def test_a_claim_left_by_a_dead_worker_is_delivered_after_its_lease(engine: Engine, receiver: CountingReceiver) -> None:
+def test_a_claim_left_by_a_dead_worker_is_delivered_after_its_lease(engine: Engine, receiver: Any) -> None:
     """At least once: a worker that claimed a message and died before sending it (its lease
     moved the message ahead) leaves it to another worker once the lease has run out."""
     now = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
