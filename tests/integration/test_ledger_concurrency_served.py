@@ -108,3 +108,30 @@ def test_concurrent_shipments_take_no_more_than_the_lot_holds(node: tuple[Runnin
         assert lot.json()["remaining_kg"] == 0
         verify = client.get(f"{run.base_url}/v1/ledger/verify", headers=headers)
         assert verify.status_code == 200 and verify.json()["ok"] is True, verify.text
+
+
+def test_concurrent_batches_are_chained_one_after_the_other(node: tuple[RunningNode, ssl.SSLContext]) -> None:
+    """The owner's hash chain and batch signatures are a sequence: 20 batches posted at once
+    (landing on every worker) are all recorded, each linked to the one before, whatever worker
+    signed it."""
+    run, ctx = node
+    owner, url, headers = run.did, run.base_url + "/v1/ledger/events", run.admin_headers()
+
+    def extraction(n: int) -> dict[str, Any]:
+        lot = {"lot": f"ORE-{n}", "material": "spodumene_concentrate", "quantity": {"value": 5, "unit": "kg"}}
+        return _event(owner, "extraction", n, outputs=[lot])
+
+    async def go() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=WRITERS)
+        async with httpx.AsyncClient(verify=ctx, timeout=60, limits=limits) as client:
+            return list(
+                await asyncio.gather(*(client.post(url, json=[extraction(n)], headers=headers) for n in range(WRITERS)))
+            )
+
+    answers = asyncio.run(go())
+    assert [r.status_code for r in answers if r.status_code not in (200, 201)] == [], [r.text[:200] for r in answers]
+    with httpx.Client(verify=ctx, timeout=30) as client:
+        verify = client.get(f"{run.base_url}/v1/ledger/verify", headers=headers)
+    assert verify.status_code == 200, verify.text
+    report = verify.json()
+    assert report["ok"] is True and report["problems"] == [] and report["events"] == WRITERS, report
