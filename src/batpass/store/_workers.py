@@ -100,24 +100,27 @@ class Leadership:
         self._task = asyncio.get_running_loop().create_task(self._elect(), name=f"leadership-{self._name}")
 
     async def stop(self) -> None:
+        """Stop the jobs first, then give the lock up (closing the session releases it)."""
+        if self.leading:
+            self.leading = False
+            await self._step_down()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self.leading:
-            self.leading = False
-            await self._step_down()
 
     async def _elect(self) -> None:
         import psycopg  # only a PostgreSQL node loads the async driver
 
         conninfo = _conninfo(self._engine)
-        schema = await anyio.to_thread.run_sync(node_schema, self._engine)
         # one lock per node (its schema) and job name, in PostgreSQL's two-key advisory space
         try_lock = "SELECT pg_try_advisory_lock(hashtext(%s), hashtext(%s))"
+        schema: str | None = None
         while True:
             try:
+                if schema is None:
+                    schema = await anyio.to_thread.run_sync(node_schema, self._engine)
                 async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
                     while True:
                         row = await (await conn.execute(try_lock, (schema, self._name))).fetchone()
@@ -132,6 +135,8 @@ class Leadership:
                         await conn.execute("SELECT 1")
             except (psycopg.Error, OSError) as exc:
                 log.warning("leadership '%s': connection lost (%s); standing for election again", self._name, exc)
+            except Exception:  # a job that fails to start must not keep the lock from the others
+                log.exception("leadership '%s': the jobs failed; giving the lock up", self._name)
             if self.leading:
                 self.leading = False
                 await self._step_down()

@@ -258,3 +258,31 @@ def test_every_listening_worker_hears_a_committed_message_of_its_node(engine: En
     finally:
         other.dispose()
     assert heard == {"a": [schema], "b": [schema]}
+
+
+def test_a_leader_whose_jobs_fail_to_start_stands_again(engine: Engine) -> None:
+    """Jobs that fail to start (the database hiccups) stop, the lock is given up, and the worker
+    stands for election again instead of leaving the node without its jobs."""
+    _pg_only(engine)
+    events: list[str] = []
+
+    async def lead() -> None:
+        events.append("lead")
+        if len(events) == 1:
+            raise RuntimeError("the jobs could not start")
+
+    async def step_down() -> None:
+        events.append("step down")
+
+    async def main() -> None:
+        a = Leadership(engine, "jobs-fail", lead=lead, step_down=step_down, retry_s=0.05)
+        await a.start()
+        for _ in range(200):
+            if events.count("lead") == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert a.leading
+        await a.stop()
+
+    asyncio.run(main())
+    assert events == ["lead", "step down", "lead", "step down"]
