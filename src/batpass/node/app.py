@@ -111,7 +111,15 @@ from batpass.participants import ParticipantService
 from batpass.participants import routes as participants_routes
 from batpass.passport import CallerVerifier, PageRenderer, PassportRules, PassportService, RoleVerifier
 from batpass.passport import routes as passport_routes
-from batpass.store import OUTBOX_CHANNEL, Leadership, Listener, OutboxDispatcher, node_schema, pending_heads
+from batpass.store import (
+    OUTBOX_CHANNEL,
+    Leadership,
+    Listener,
+    OutboxDispatcher,
+    exclusive,
+    node_schema,
+    pending_heads,
+)
 from batpass.trust import SecretBox, TrustService, UsedTokens, client_ssl_context, verify_self_issued_token
 from batpass.trust import routes as trust_routes
 from batpass.web import PassportPages, mount_api_docs
@@ -402,7 +410,8 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         ctx.services[LocalNode] = node
         ctx.services[NodeMetrics] = metrics
         notifier = _notifier(engine)
-        _register_services(ctx, node, notifier)
+        with exclusive(engine, "start-up"):  # the services' start-up writes, one worker at a time
+            _register_services(ctx, node, notifier)
         ledger = ctx.service(LedgerService)
         metrics.open(engine, lambda: ledger.change_mark(node.did), settings.metrics_port)
         integrity = ctx.services[Integrity] = _integrity(ctx)

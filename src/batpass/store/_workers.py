@@ -12,6 +12,9 @@ piece of coordination goes through it (docs/workers.md):
   PostgreSQL session advisory lock on a connection of its own. When that worker dies its session
   ends, PostgreSQL releases the lock and another worker takes it at its next try. On SQLite (one
   worker only) the single worker leads.
+- :func:`exclusive` — a block one worker at a time runs (a node's start-up writes, such as the
+  offers it installs): a PostgreSQL session advisory lock, waited for. Workers start together,
+  and two of them writing the same start-up rows at once would have one of them fail to start.
 - :class:`Listener` — PostgreSQL ``LISTEN`` on one channel from a connection of its own, handing
   each notification's payload to a callback; ``NOTIFY`` is sent in the writer's transaction, so it
   is delivered only if (and when) that transaction commits.
@@ -27,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import anyio.to_thread
@@ -37,7 +40,7 @@ from batpass.core.errors import ConfigurationError
 from batpass.store.engine import is_sqlite
 from batpass.store.uow import UnitOfWork
 
-__all__ = ["Leadership", "Listener", "claim", "node_schema"]
+__all__ = ["Leadership", "Listener", "claim", "exclusive", "node_schema"]
 
 log = logging.getLogger("batpass.workers")
 
@@ -49,6 +52,23 @@ def claim(uow: UnitOfWork, query: Select[Any]) -> Sequence[RowMapping]:
     if is_sqlite(uow.conn.engine) and not uow.conn.info.get("write"):
         raise RuntimeError("a claim needs a unit of work that writes (BEGIN IMMEDIATE on SQLite)")
     return uow.conn.execute(query.with_for_update(skip_locked=True)).mappings().all()
+
+
+@contextlib.contextmanager
+def exclusive(engine: Engine, name: str) -> Iterator[None]:
+    """Run the block in one worker of the node at a time: a PostgreSQL session advisory lock keyed
+    by the node's schema and ``name``, waited for and released at the end. On SQLite (one worker;
+    its write transactions already exclude one another) it does nothing."""
+    if is_sqlite(engine):
+        yield
+        return
+    key = "hashtext(current_schema()), hashtext(:name)"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"SELECT pg_advisory_lock({key})"), {"name": name})
+        try:
+            yield
+        finally:
+            conn.execute(text(f"SELECT pg_advisory_unlock({key})"), {"name": name})
 
 
 def node_schema(engine: Engine) -> str:

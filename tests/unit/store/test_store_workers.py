@@ -14,12 +14,14 @@ import asyncio
 import collections
 import datetime as dt
 import logging
+import threading
+import time
 from typing import Any
 
 import anyio.to_thread
 import httpx
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, insert, select, text
 
 from batpass.core.clock import FixedClock
 from batpass.store import (
@@ -29,6 +31,7 @@ from batpass.store import (
     OutboxDispatcher,
     UnitOfWork,
     enqueue,
+    exclusive,
     make_engine,
     node_schema,
     outbox_table,
@@ -286,3 +289,51 @@ def test_a_leader_whose_jobs_fail_to_start_stands_again(engine: Engine) -> None:
 
     asyncio.run(main())
     assert events == ["lead", "step down", "lead", "step down"]
+
+
+def test_start_up_writes_run_one_worker_at_a_time(engine: Engine) -> None:
+    """Workers start together; each writes its start-up rows (the offers it installs) if they are
+    missing. Inside ``exclusive`` the second one waits and finds them written, where without it
+    both would insert and one would fail to start."""
+    _pg_only(engine)
+    other = _second_engine(engine)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def start_up(eng: Engine) -> None:
+        start.wait()
+        try:
+            with exclusive(eng, "start-up"), UnitOfWork(eng) as uow:
+                if uow.conn.execute(select(outbox_table.c.id).where(outbox_table.c.id == "offer")).first() is None:
+                    time.sleep(0.3)  # widen the window between the check and the insert
+                    uow.conn.execute(insert(outbox_table).values(_row("offer")))
+                uow.commit()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start_up, args=(eng,)) for eng in (engine, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    other.dispose()
+    assert errors == []
+    assert _statuses(engine) == {"pending": 1}
+
+
+def _row(msg_id: str) -> dict[str, Any]:
+    now = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+    return {
+        "id": msg_id,
+        "kind": "ping",
+        "destination": "https://b.example/x",
+        "method": "POST",
+        "headers": {},
+        "body": None,
+        "idempotency_key": msg_id,
+        "status": "pending",
+        "attempts": 0,
+        "max_attempts": 1,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
