@@ -2,28 +2,42 @@
 docs/workers.md): one worker runs the background jobs (the outbox dispatcher among them), elected
 by an advisory lock; a message committed by another process reaches that dispatcher through
 ``LISTEN``/``NOTIFY`` and is delivered once; when the leading worker dies, another one takes the
-jobs over and delivery goes on."""
+jobs over and delivery goes on. Passport versions written through both workers at once stay one
+signed sequence."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
+import ssl
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import yaml
 from sqlalchemy import text
 
-from batpass.demo.harness import NodeSpec, RunningNode, federation
+from batpass.core.ids import BatteryId
+from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.store import UnitOfWork, enqueue, make_engine
 
 pytestmark = pytest.mark.integration
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "src/batpass/passport/_data/demo-ev-model.yaml"
+ITEM = {
+    "manufacturing_place": "Wolfsburg, DE",
+    "manufacturing_date": "2026-10-20",
+    "manufacturing_facility": "BPNA000000000NC1",
+}
+UPDATES = 12
 LEADS = re.compile(r"worker pid (\d+) now runs the background jobs")
 
 
@@ -98,3 +112,81 @@ def test_one_worker_runs_the_jobs_and_another_takes_over_when_it_dies(
     _send(schema, receiver.url, "after")
     _until(lambda: receiver.deliveries["after"] >= 1)
     assert receiver.deliveries == {"before": 1, "after": 1}
+
+
+def test_concurrent_updates_of_one_passport_sign_one_version_after_the_other(
+    served: tuple[RunningNode, str],
+) -> None:
+    """Passport versions are a signed sequence: updates posted at once to both workers each get a
+    version of their own or a 409 (the version they signed onto was taken first), never two
+    versions with one number, and every stored chain verifies afterwards."""
+    run, _schema = served
+    static = yaml.safe_load(MODEL.read_text(encoding="utf-8"))
+    battery = BatteryId(str(static["gtin"]), "WRK0001")
+    link = battery.digital_link(run.node.resolver_base)
+    admin = run.admin_headers()
+    ctx = ssl.create_default_context(cafile=str(federation_ca(run.node.settings.home)))
+    body = {"static": static, "battery": battery.path, "item": ITEM, "summary": _summary(link, run.did)}
+    with httpx.Client(verify=ctx, timeout=60) as client:
+        built = client.post(run.base_url + "/v1/passports", json=body, headers=admin)
+        assert built.status_code == 201, built.text
+    pid = built.json()["passportId"]
+
+    async def go() -> list[httpx.Response]:
+        async with httpx.AsyncClient(verify=ctx, timeout=60, limits=httpx.Limits(max_connections=UPDATES)) as c:
+            return list(
+                await asyncio.gather(
+                    *(
+                        c.post(f"{run.base_url}/v1/passports/{pid}/dynamic", json=_soh(90.0 - n), headers=admin)
+                        for n in range(UPDATES)
+                    )
+                )
+            )
+
+    answers = asyncio.run(go())
+    accepted = [r.json()["version"] for r in answers if r.status_code == 200]
+    refused = [r for r in answers if r.status_code == 409]
+    assert len(accepted) + len(refused) == UPDATES, [
+        (r.status_code, r.text[:600]) for r in answers if r.status_code not in (200, 409)
+    ]
+    assert accepted and len(set(accepted)) == len(accepted)  # one number, one version
+    for r in refused:
+        assert r.headers["content-type"].startswith("application/problem+json")
+    with httpx.Client(verify=ctx, timeout=60) as client:
+        latest = client.get(f"{run.base_url}/v1/passports/{pid}", headers=admin)
+
+        def copies_sent() -> bool:  # the node keeps its own backup copies: wait for the last one
+            status = client.get(f"{run.base_url}/v1/passports/{pid}/backup-status", headers=admin).json()
+            return len(status["copies"]) == 1 + len(accepted) and all(c["status"] == "sent" for c in status["copies"])
+
+        _until(copies_sent)
+        report = client.get(f"{run.base_url}/v1/admin/verify", headers=admin)
+    assert latest.status_code == 200, latest.text
+    assert report.status_code == 200 and report.json()["areas"]["passport"]["ok"] is True, report.text
+    assert max(accepted) == 1 + len(accepted)  # versions 2..n+1, none skipped or forked
+
+
+def _soh(percent: float) -> dict[str, Any]:
+    return {"values": {"state_of_health": {"value": percent, "unit": "%"}}}
+
+
+def _summary(battery_link: str, issuer: str) -> dict[str, Any]:
+    """A minimal upstream summary (docs/contracts.md) for the passport build."""
+    return {
+        "summaryVersion": "1.0",
+        "subject": {"kind": "battery", "id": battery_link, "material": "battery"},
+        "issuer": issuer,
+        "computedAt": "2026-11-01T10:00:00Z",
+        "elements": {
+            "Co": {
+                "originByCountry": {"CD": 0.7, "AU": 0.3},
+                "highRiskShare": 0.7,
+                "recycled": {"preConsumer": 0.05, "postConsumer": 0.12},
+                "custodyModels": {"mass_balance": 1.0},
+            },
+        },
+        "minesReached": 3,
+        "tombstones": [],
+        "credentials": [],
+        "foldedSupplierSummaries": 0,
+    }
