@@ -158,6 +158,10 @@ def test_concurrent_updates_of_one_passport_sign_one_version_after_the_other(
     assert latest.status_code == 200, latest.text
     assert report.status_code == 200 and report.json()["areas"]["passport"]["ok"] is True, report.text
     assert latest.json()["version"] == UPDATES + 1
+    # the copies (sent side by side to this node, its own backup) were stored one after the other,
+    # none refused for arriving beside another
+    assert run.log_path is not None
+    assert [line for line in run.log_path.read_text().splitlines() if "POST /v1/passports/backup 409" in line] == []
 
 
 def _soh(percent: float) -> dict[str, Any]:

@@ -4,7 +4,7 @@ through the database (claims, a leader for background jobs, notifications). It k
 capability."""
 
 from batpass.store._dispatch import OutboxDispatcher, backoff_seconds
-from batpass.store._workers import Leadership, Listener, claim, exclusive, node_schema
+from batpass.store._workers import Leadership, Listener, claim, exclusive, node_schema, serialise
 from batpass.store.engine import is_sqlite, make_engine, normalise_url
 from batpass.store.metadata import UTCDateTime, metadata
 from batpass.store.migrations import MIGRATIONS_DIR, check_schema_version, current_revisions, pending_heads, upgrade
@@ -49,6 +49,7 @@ __all__ = [
     "outbox_table",
     "pending_heads",
     "remember_delivery",
+    "serialise",
     "set_wakeup",
     "upgrade",
 ]

@@ -15,6 +15,8 @@ piece of coordination goes through it (docs/workers.md):
 - :func:`exclusive` — a block one worker at a time runs (a node's start-up writes, such as the
   offers it installs): a PostgreSQL session advisory lock, waited for. Workers start together,
   and two of them writing the same start-up rows at once would have one of them fail to start.
+- :func:`serialise` — one transaction at a time per key (a sequence with no row to lock yet,
+  such as the copies held of one passport): a transaction-scoped PostgreSQL advisory lock.
 - :class:`Listener` — PostgreSQL ``LISTEN`` on one channel from a connection of its own, handing
   each notification's payload to a callback; ``NOTIFY`` is sent in the writer's transaction, so it
   is delivered only if (and when) that transaction commits.
@@ -40,7 +42,7 @@ from batpass.core.errors import ConfigurationError
 from batpass.store.engine import is_sqlite
 from batpass.store.uow import UnitOfWork
 
-__all__ = ["Leadership", "Listener", "claim", "exclusive", "node_schema"]
+__all__ = ["Leadership", "Listener", "claim", "exclusive", "node_schema", "serialise"]
 
 log = logging.getLogger("batpass.workers")
 
@@ -69,6 +71,14 @@ def exclusive(engine: Engine, name: str) -> Iterator[None]:
             yield
         finally:
             conn.execute(text(f"SELECT pg_advisory_unlock({key})"), {"name": name})
+
+
+def serialise(uow: UnitOfWork, key: str) -> None:
+    """Make concurrent transactions on ``key`` run one after the other: this one waits here until
+    any other holding it ends (a PostgreSQL transaction advisory lock, keyed by the node's schema
+    and ``key``). SQLite's write transaction already excludes every other writer."""
+    if uow.conn.dialect.name == "postgresql":
+        uow.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(:key))"), {"key": key})
 
 
 def node_schema(engine: Engine) -> str:
