@@ -7,11 +7,16 @@ a visible reason; under ``CI=true`` it must run and the test fails instead.
 
 from __future__ import annotations
 
+import collections
+import json
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -112,3 +117,45 @@ def make_store(store_kind: str, tmp_path: Path) -> Iterator[Callable[[Sequence[P
 def engine(make_store: Callable[[Sequence[Path]], Engine]) -> Engine:
     """A migrated engine with only the store's own branch; capability tests use ``make_store``."""
     return make_store([])
+
+
+class CountingReceiver:
+    """A real HTTP server that counts deliveries per ``Idempotency-Key`` and applies each key once
+    (what a receiving node's inbox does)."""
+
+    def __init__(self) -> None:
+        self.deliveries: collections.Counter[str] = collections.Counter()
+        self.applied: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                key = self.headers["Idempotency-Key"]
+                with receiver._lock:
+                    receiver.deliveries[key] += 1
+                    receiver.applied.setdefault(key, body)
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/inbox"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[CountingReceiver]:
+    """A real HTTP receiver on loopback counting deliveries per ``Idempotency-Key``."""
+    r = CountingReceiver()
+    yield r
+    r.close()

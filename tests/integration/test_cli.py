@@ -72,3 +72,16 @@ def run_env(home: Path, extra: dict[str, str], *args: str) -> subprocess.Complet
     return subprocess.run(
         [sys.executable, "-m", "batpass", *args], env=env, capture_output=True, text=True, timeout=120
     )
+
+
+def test_several_workers_on_sqlite_are_refused_with_one_line(tmp_path: Path) -> None:
+    """Workers share nothing but the database; SQLite has one writer and no advisory locks or
+    LISTEN/NOTIFY, so ``serve --workers 2`` on a SQLite node refuses before serving."""
+    assert (
+        run(tmp_path, "init", "--name", "maker", "--profile", "catena-x", "--bpnl", "BPNL00000003AYRE").returncode == 0
+    )
+    p = run(tmp_path, "serve", "--node", "maker", "--workers", "2")
+    assert p.returncode == 2, p.stderr
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--workers 2 needs a PostgreSQL database" in lines[0], p.stderr
+    assert "serving" not in p.stderr

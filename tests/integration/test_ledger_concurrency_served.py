@@ -1,7 +1,8 @@
 """Conservation under concurrent writers, on a served node over HTTPS: one extraction of a 5 kg
 lot, then 20 concurrent ``POST /v1/ledger/events`` each shipping 1 kg from it. Exactly five are
 accepted; the other fifteen are refused with 422 naming the lot balance rule; the lot holds 0 kg
-and ``GET /v1/ledger/verify`` stays ok — on SQLite and on PostgreSQL."""
+and ``GET /v1/ledger/verify`` stays ok — on SQLite, on PostgreSQL, and on PostgreSQL served by two
+worker processes (``batpass serve --workers 2``: the writers land on both, docs/workers.md)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WRITERS = 20
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql-2-workers"])
 def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[RunningNode, ssl.SSLContext]]:
-    schema = f"t_{uuid.uuid4().hex[:16]}" if request.param == "postgresql" else None
+    schema = f"t_{uuid.uuid4().hex[:16]}" if request.param.startswith("postgresql") else None
     spec = NodeSpec(
         "miner",
         ("catena-x",),
@@ -35,9 +36,12 @@ def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Runni
         bpnl="BPNL00000003AYRE",
         db_url=PG_URL if schema else None,
         db_schema=schema,
+        workers=2 if request.param.endswith("2-workers") else 1,
     )
     try:
         with federation(tmp_path, [spec]) as runs:
+            if spec.workers > 1:
+                assert len(runs[0].worker_pids()) == spec.workers
             yield runs[0], ssl.create_default_context(cafile=str(federation_ca(tmp_path)))
     finally:
         if schema is not None:
@@ -104,3 +108,30 @@ def test_concurrent_shipments_take_no_more_than_the_lot_holds(node: tuple[Runnin
         assert lot.json()["remaining_kg"] == 0
         verify = client.get(f"{run.base_url}/v1/ledger/verify", headers=headers)
         assert verify.status_code == 200 and verify.json()["ok"] is True, verify.text
+
+
+def test_concurrent_batches_are_chained_one_after_the_other(node: tuple[RunningNode, ssl.SSLContext]) -> None:
+    """The owner's hash chain and batch signatures are a sequence: 20 batches posted at once
+    (landing on every worker) are all recorded, each linked to the one before, whatever worker
+    signed it."""
+    run, ctx = node
+    owner, url, headers = run.did, run.base_url + "/v1/ledger/events", run.admin_headers()
+
+    def extraction(n: int) -> dict[str, Any]:
+        lot = {"lot": f"ORE-{n}", "material": "spodumene_concentrate", "quantity": {"value": 5, "unit": "kg"}}
+        return _event(owner, "extraction", n, outputs=[lot])
+
+    async def go() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=WRITERS)
+        async with httpx.AsyncClient(verify=ctx, timeout=60, limits=limits) as client:
+            return list(
+                await asyncio.gather(*(client.post(url, json=[extraction(n)], headers=headers) for n in range(WRITERS)))
+            )
+
+    answers = asyncio.run(go())
+    assert [r.status_code for r in answers if r.status_code not in (200, 201)] == [], [r.text[:200] for r in answers]
+    with httpx.Client(verify=ctx, timeout=30) as client:
+        verify = client.get(f"{run.base_url}/v1/ledger/verify", headers=headers)
+    assert verify.status_code == 200, verify.text
+    report = verify.json()
+    assert report["ok"] is True and report["problems"] == [] and report["events"] == WRITERS, report

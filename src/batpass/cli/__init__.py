@@ -133,12 +133,15 @@ def serve(
     ] = None,
     insecure_http: Annotated[bool, typer.Option("--insecure-http", help="development only: serve plain HTTP")] = False,
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="uvicorn worker processes (more than one needs PostgreSQL: docs/workers.md)")
+    ] = 1,
 ) -> None:
     """Serve a node over HTTPS (certificate from the federation CA)."""
     import uvicorn
 
     from batpass.node.local import open_node, port_in_use
+    from batpass.store import is_sqlite
     from batpass.trust import check_private_file
 
     # a container names its node in the environment (deploy/README.md): refuse before serving
@@ -147,6 +150,9 @@ def serve(
         fail("BATPASS_NODE is not set: name the node to serve with --node NAME or the variable BATPASS_NODE")
     node = settings.node
     local = open_node(node, settings=settings)
+    if workers > 1 and is_sqlite(local.engine):
+        local.close()
+        fail(f"--workers {workers} needs a PostgreSQL database: a SQLite node serves with one worker (docs/workers.md)")
     plain = insecure_http or local.config.insecure_http
     if plain:
         if settings.production:

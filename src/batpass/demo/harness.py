@@ -45,6 +45,8 @@ class NodeSpec:
     #: the node's database (default: a SQLite file in its folder) and PostgreSQL schema
     db_url: str | None = None
     db_schema: str | None = None
+    #: ``batpass serve --workers N`` (more than one needs PostgreSQL: docs/workers.md)
+    workers: int = 1
 
 
 @dataclass
@@ -70,6 +72,16 @@ class RunningNode:
     def admin_headers(self) -> dict[str, str]:
         return {"X-Api-Key": self.admin_key}
 
+    def worker_pids(self) -> set[int]:
+        """The worker processes uvicorn runs under ``batpass serve --workers N`` (Linux ``/proc``;
+        multiprocessing's resource tracker, also a child, is left out)."""
+        if self.process is None:
+            return set()
+        children: set[int] = set()
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            children |= {int(pid) for pid in (task / "children").read_text().split()}
+        return {pid for pid in children if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()}
+
 
 def _env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
@@ -86,7 +98,8 @@ def start_node(
     """Start ``batpass serve`` for a node in its own process and wait until it is healthy."""
     home = run.node.settings.home
     run.log_path = run.node.home / "serve.log"
-    args = [sys.executable, "-m", "batpass", "serve", "--node", run.name, *extra_args]
+    args = [sys.executable, "-m", "batpass", "serve", "--node", run.name, "--workers", str(run.spec.workers)]
+    args += extra_args
     if run.spec.insecure_http and "--insecure-http" not in extra_args:
         args.append("--insecure-http")
     log = open(run.log_path, "ab")  # noqa: SIM115 - handed to the child; closed with it

@@ -3,7 +3,8 @@
 The lifespan opens the node (configuration, migrated engine, keys), builds the outbound HTTPS
 clients that trust the federation CA (once, warmed at start), registers each capability's
 services for the node's profiles, mounts the routers under the URL layout of docs/architecture.md and
-starts the outbox dispatcher. Errors are translated at this edge: RFC 9457 problem details on
+starts the background jobs (the outbox dispatcher, resumed PCF answers) on the one worker that
+leads (docs/workers.md). Errors are translated at this edge: RFC 9457 problem details on
 ``/v1`` and elsewhere, and each standard API's own shape on its prefix (``ERROR_SHAPES``).
 """
 
@@ -104,7 +105,6 @@ from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths
 from batpass.node._integrity import Integrity, IntegrityGate
 from batpass.node._metrics import CONTENT_TYPE_LATEST, NodeMetrics
-from batpass.node._outbox import OutboxDispatcher
 from batpass.node.local import LocalNode, open_node
 from batpass.ouranos import OuranosHub
 from batpass.ouranos import routes as ouranos_routes
@@ -114,7 +114,15 @@ from batpass.passport import CallerVerifier, PageRenderer, PassportRules, Passpo
 from batpass.passport import routes as passport_routes
 from batpass.sites import SiteService
 from batpass.sites import routes as sites_routes
-from batpass.store import pending_heads
+from batpass.store import (
+    OUTBOX_CHANNEL,
+    Leadership,
+    Listener,
+    OutboxDispatcher,
+    exclusive,
+    node_schema,
+    pending_heads,
+)
 from batpass.trust import SecretBox, TrustService, UsedTokens, client_ssl_context, verify_self_issued_token
 from batpass.trust import routes as trust_routes
 from batpass.web import PassportPages, mount_api_docs, mount_public_pages
@@ -266,8 +274,7 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         # the PCF exchange asset: the synchronous pull and the CX-0136 asynchronous request/response
         pcf = PcfExchange(ctx.services[PactService], registry, engine=ctx.engine, connector=connector)
         ctx.services[PcfExchange] = pcf
-        install_pcf_offer(provider, pcf)
-        pcf.resume()
+        install_pcf_offer(provider, pcf)  # its interrupted answers resume on the leading worker
         # recycled-content claims: this node's credit accounts, and its claims at recyclers
         install_credit_offer(provider, CreditAccounts(ledger))
         ctx.services[CreditClaims] = CreditClaims(connector)
@@ -334,6 +341,24 @@ def _integrity(ctx: NodeContext) -> Integrity:
     return Integrity(audits)
 
 
+def _background_jobs(ctx: NodeContext, dispatcher: OutboxDispatcher) -> tuple[Leadership, Listener | None]:
+    """The jobs one worker runs for the node (the outbox dispatcher, interrupted PCF answers),
+    elected by an advisory lock on PostgreSQL, and the listener through which every worker's
+    committed messages wake that dispatcher at once (docs/workers.md)."""
+    pcf = ctx.services.get(PcfExchange)
+
+    async def lead() -> None:
+        await dispatcher.start()
+        if pcf is not None:
+            pcf.resume()
+
+    leader = Leadership(ctx.engine, "background-jobs", lead=lead, step_down=dispatcher.stop)
+    if ctx.engine.dialect.name != "postgresql":
+        return leader, None
+    schema = node_schema(ctx.engine)
+    return leader, Listener(ctx.engine, OUTBOX_CHANNEL, lambda note: dispatcher.wake() if note == schema else None)
+
+
 def _crosswalk_policy(extra: dict[str, Any]) -> TrustedAsserters:
     """Who may assert crosswalk entries: the Ouranos operator for every kind, the Catena-X
     operator for operators (BPNLs), plus any grants in config ``crosswalk_asserters``
@@ -390,7 +415,8 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         ctx.services[LocalNode] = node
         ctx.services[NodeMetrics] = metrics
         notifier = _notifier(engine)
-        _register_services(ctx, node, notifier)
+        with exclusive(engine, "start-up"):  # the services' start-up writes, one worker at a time
+            _register_services(ctx, node, notifier)
         ledger = ctx.service(LedgerService)
         metrics.open(engine, lambda: ledger.change_mark(node.did), settings.metrics_port)
         integrity = ctx.services[Integrity] = _integrity(ctx)
@@ -401,12 +427,17 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         # PACT events carry a bearer token of the partner, fetched at send time (never stored)
         dispatcher = OutboxDispatcher(engine, client, sign_headers=pact.outbox_headers if pact else None)
         ctx.services[OutboxDispatcher] = dispatcher
+        leader, listener = _background_jobs(ctx, dispatcher)
         await notifier.start()
-        await dispatcher.start()
+        if listener is not None:
+            await listener.start()
+        await leader.start()
         try:
             yield
         finally:
-            await dispatcher.stop()
+            await leader.stop()
+            if listener is not None:
+                await listener.stop()
             await notifier.stop()
             metrics.close()
             if audit is not None:  # the start-up audit holds a connection until it is done

@@ -19,7 +19,7 @@ from batpass.passport import _sql
 from batpass.passport._chain import VersionChain, verify_version_jws
 from batpass.passport._chain import digest as token_digest
 from batpass.passport.ports import Clock, PublicKeyResolver
-from batpass.store import UnitOfWork, outbox_table, remember_delivery
+from batpass.store import UnitOfWork, outbox_table, remember_delivery, serialise
 from batpass.trust import CredentialRejected, NodeIdentity, peek, sign_compact, verify_compact
 
 __all__ = ["BACKUP_KIND", "BackupCopies"]
@@ -73,6 +73,10 @@ class BackupCopies:
         rec = payload["passport"]
         pid, version, digest = str(rec["passportId"]), int(payload["version"]), token_digest(token)
         with UnitOfWork(self.engine) as uow:
+            # copies of one passport arrive side by side (the sender's dispatcher sends in
+            # parallel, to any of this node's workers): each is checked against the one before
+            # and re-signs the head, so they are stored one after the other
+            serialise(uow, f"passport-backup:{pid}")
             if idempotency_key:
                 first, _ = remember_delivery(uow, idempotency_key, sender=issuer, result={"version": version})
                 if not first:

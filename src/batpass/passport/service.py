@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, func, insert, select, update
 
 from batpass.core.errors import Conflict, IntegrityViolation, InvalidInput, NotFound
 from batpass.core.findings import Finding
@@ -646,17 +646,17 @@ class PassportService:
     # --- internals ----------------------------------------------------------------------------
 
     def _require(self, conn: Connection, passport_id: uuid.UUID) -> Passport:
-        row = conn.execute(select(_sql.passports).where(_sql.passports.c.passport_id == str(passport_id))).first()
+        q = select(_sql.passports).where(_sql.passports.c.passport_id == str(passport_id))
+        row = conn.execute(_for_write(conn, q)).first()
         if row is None:
             raise PassportNotFound(f"passport {passport_id} not found", rule="passport identifier")
         return self._signed(conn, row)
 
     def _load_by_battery(self, conn: Connection, battery: BatteryId) -> Passport | None:
-        row = conn.execute(
-            select(_sql.passports).where(
-                _sql.passports.c.gtin == str(battery.gtin), _sql.passports.c.serial == str(battery.serial)
-            )
-        ).first()
+        q = select(_sql.passports).where(
+            _sql.passports.c.gtin == str(battery.gtin), _sql.passports.c.serial == str(battery.serial)
+        )
+        row = conn.execute(_for_write(conn, q)).first()
         if row is None:
             return None
         passport = self._signed(conn, row)
@@ -673,6 +673,16 @@ class PassportService:
         an :class:`IntegrityViolation` naming the passport and the break; never served, never
         signed over."""
         chain = self.chain.rows(conn, row.passport_id)
+        for _ in range(3):
+            if not chain or chain[-1].version <= row.version:
+                break
+            # PostgreSQL reads each statement at its own snapshot: a writer committed the next
+            # version between the row and its chain. Read both again (a writer holds the row
+            # locked, so this happens to readers only, and a real break stays a break)
+            fresh = conn.execute(select(_sql.passports).where(_sql.passports.c.passport_id == row.passport_id)).first()
+            if fresh is None:
+                break
+            row, chain = fresh, self.chain.rows(conn, fresh.passport_id)
         if not chain or chain[-1].version != row.version:
             raise broken(row.passport_id, "passport_versions", f"no signed version {row.version}", row.version)
         newest = self.chain.payload(chain[-1].digest)
@@ -900,3 +910,10 @@ class PassportService:
             max_attempts=BACKUP_ATTEMPTS,
         )
         return passport
+
+
+def _for_write(conn: Connection, query: Select[Any]) -> Select[Any]:
+    """A passport row read to write its next version is locked until the transaction ends
+    (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction holds the database), so concurrent
+    writers of one passport, on any worker, sign their versions one after the other."""
+    return query.with_for_update() if conn.info.get("write") else query

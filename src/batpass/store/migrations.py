@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from batpass.core.errors import SchemaVersionError
 
@@ -84,5 +84,8 @@ def upgrade(engine: Engine, locations: Sequence[Path]) -> None:
     check_schema_version(engine, locations)
     cfg = alembic_config(locations)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # workers of one node start together: one migrates, the others wait and find it done
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext('migrations'))"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")

@@ -1,12 +1,15 @@
 """The outbox: messages to other nodes, written in the same transaction as the change.
 
 A use case calls :func:`enqueue` inside its unit of work; the row becomes visible only when the
-use case commits, and the commit wakes the dispatcher (``node/``) at once through the hook
-registered here, so there is no polling delay. Each message carries an idempotency key that the
+use case commits, and the commit wakes the dispatcher (:mod:`._dispatch`) at once through the hook
+registered here, so there is no polling delay. On PostgreSQL the transaction also sends
+``NOTIFY batpass_outbox`` (payload: the node's schema), which PostgreSQL delivers on commit to
+every worker of the node, so the worker that runs the dispatcher hears a message written by
+another one at once (docs/workers.md). Each message carries an idempotency key that the
 receiver records in its ``inbox`` table (:func:`remember_delivery`), so a retried delivery is
 applied once.
 
-This module knows no capability and no HTTP client; the dispatcher in ``node/`` sends.
+This module knows no capability and no HTTP client; the dispatcher (:mod:`._dispatch`) sends.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from batpass.store.metadata import UTCDateTime, metadata
 from batpass.store.uow import UnitOfWork
 
 __all__ = [
+    "OUTBOX_CHANNEL",
     "OutboxBacklog",
     "OutboxMessage",
     "enqueue",
@@ -83,6 +87,9 @@ inbox_table = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("result", JSON, nullable=True),
 )
+
+#: the PostgreSQL notification channel of committed outbox messages (payload: the node's schema)
+OUTBOX_CHANNEL = "batpass_outbox"
 
 _wakeup_lock = threading.Lock()
 _wakeups: list[Callable[[], None]] = []
@@ -166,6 +173,9 @@ def enqueue(
             created_at=ts,
         )
     )
+    if uow.conn.dialect.name == "postgresql":
+        # delivered to every listening worker when (and only if) this transaction commits
+        uow.conn.execute(select(func.pg_notify(OUTBOX_CHANNEL, func.current_schema())))
     uow.after_commit(_wake)
     return msg_id
 

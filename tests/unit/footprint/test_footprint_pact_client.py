@@ -19,8 +19,7 @@ from batpass.core.errors import InvalidInput, NotFound, UpstreamUnavailable
 from batpass.footprint import MIGRATIONS_DIR, PactService, TokenCache
 from batpass.footprint._harness import ADMIN_KEY, build_app
 from batpass.footprint._sql import pact_peers, pact_tokens
-from batpass.node._outbox import OutboxDispatcher
-from batpass.store import outbox_table
+from batpass.store import OutboxDispatcher, outbox_table
 
 A_URL = "https://a.example:8443"
 B_URL = "https://b.example:9443"

@@ -5,11 +5,12 @@ refused with a problem naming the passport and the break — never served, never
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
 from passport_testkit import ITEM, OPERATOR, make_summary
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from batpass.core.errors import IntegrityViolation, InvalidInput
 from batpass.core.ids import BatteryId
@@ -107,3 +108,34 @@ def test_nothing_is_signed_that_the_backup_node_cannot_take(
     assert service.verify(pid)["versions"] == 2
     assert [c["version"] for c in service.backup_status(pid)] == [1, 2]
     assert {c["status"] for c in service.backup_status(pid)} == {"pending"}
+
+
+def test_a_reader_sees_no_break_when_a_version_commits_between_its_reads(
+    service: PassportService, static: StaticProductData
+) -> None:
+    """A reader reads the served row, then its signed chain. On PostgreSQL each statement sees
+    what is committed when it runs, so a writer (another worker) committing the next version in
+    between made the chain one version ahead of the row: a spurious "no signed version" 503. The
+    reader reads both again instead; on SQLite its snapshot never moves."""
+    pid = _two_versions(service, static)
+    fired: list[str] = []
+
+    def write_between(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not fired and not conn.info.get("write") and "FROM passport_passports" in statement:
+            fired.append(statement)
+            writer = threading.Thread(
+                target=service.record_dynamic,
+                args=(pid, {"state_of_health": {"value": 93.0, "unit": "%"}}),
+                kwargs={"actor": OPERATOR},
+            )
+            writer.start()
+            writer.join(30)
+
+    event.listen(service.engine, "after_cursor_execute", write_between)
+    try:
+        read = service.get(pid)
+    finally:
+        event.remove(service.engine, "after_cursor_execute", write_between)
+    assert fired
+    assert read.version in (2, 3)  # the version the reader's snapshot held, never a refusal
+    assert service.get(pid).version == 3

@@ -1,3 +1,5 @@
+"""The outbox dispatcher on each store: sent on commit, retried with back-off, refusals kept."""
+
 from __future__ import annotations
 
 import asyncio
@@ -5,12 +7,10 @@ import time
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import Engine, select
 
 from batpass.core.logs import REQUEST_ID
-from batpass.node._outbox import OutboxDispatcher, backoff_seconds
-from batpass.store import UnitOfWork, enqueue, outbox_table
+from batpass.store import OutboxDispatcher, UnitOfWork, backoff_seconds, enqueue, outbox_table
 
 
 def _rows(engine: Engine) -> list[dict[str, Any]]:
@@ -195,24 +195,3 @@ def test_a_message_written_during_a_request_carries_its_request_id(engine: Engin
         ("/v1/x", "req-outbox-1"),
         ("/v1/y", None),
     ]
-
-
-def test_the_nodes_clients_forward_the_request_id(node_client: tuple[Any, str]) -> None:
-    client, _key = node_client
-    ctx = client.app.state.ctx
-    seen: list[httpx.Request] = []
-
-    def capture(request: httpx.Request) -> None:
-        seen.append(request)
-        raise httpx.ConnectError("captured", request=request)  # nothing leaves the test
-
-    ctx.sync_client.event_hooks["request"].append(capture)
-    token = REQUEST_ID.set("req-client-1")
-    try:
-        with pytest.raises(httpx.ConnectError):
-            ctx.sync_client.get("https://partner.example/x")
-    finally:
-        REQUEST_ID.reset(token)
-        ctx.sync_client.event_hooks["request"].remove(capture)
-    assert seen[0].headers["x-request-id"] == "req-client-1"
-    assert any(getattr(h, "__name__", "") == "_astamp" for h in ctx.client.event_hooks["request"])

@@ -1,14 +1,18 @@
 """The outbox dispatcher: sends node-to-node messages as soon as their transaction commits.
 
 ``batpass.store.enqueue`` writes a message in the use case's transaction and, on commit, wakes
-this dispatcher through :func:`batpass.store.set_wakeup` — no polling delay. A slow timer still
-runs (messages written by another process, such as a CLI command, and retries that fall due).
-Each row is claimed with an optimistic lease (an UPDATE guarded by the old due time), so several
-workers on one database never send a message twice at once. Failures back off exponentially with
-jitter; a 4xx answer other than 408/425/429 is final (the message is marked ``dead``) unless the
-message was enqueued with ``retry_refused`` (a passport's backup copy), as is running out of
-attempts. The cause — the transport error, or the status with the receiver's problem detail — is
-kept in ``last_error``. Every request carries ``Idempotency-Key`` so the receiver applies it once.
+this dispatcher through :func:`batpass.store.set_wakeup` — no polling delay (a node with several
+workers on PostgreSQL also wakes it through ``LISTEN``/``NOTIFY``, docs/workers.md). A slow timer
+still runs (messages written by another process, such as a CLI command, and retries that fall
+due). Delivery is at least once: due rows are claimed in a write transaction
+(:func:`batpass.store.claim`: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on
+SQLite) that moves them a lease ahead, so several dispatchers on one database never send a
+message twice at once, and a dispatcher that dies mid-send leaves its rows due again when the
+lease runs out. Every request carries ``Idempotency-Key``, so the receiver applies a message once
+however often it arrives. Failures back off exponentially with jitter; a 4xx answer other than
+408/425/429 is final (the message is marked ``dead``) unless the message was enqueued with
+``retry_refused`` (a passport's backup copy), as is running out of attempts. The cause — the
+transport error, or the status with the receiver's problem detail — is kept in ``last_error``.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from sqlalchemy import Engine, and_, select, update
 
 from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import BatpassError
-from batpass.store import outbox_table, set_wakeup
+from batpass.store._workers import claim
+from batpass.store.outbox import outbox_table, set_wakeup
+from batpass.store.uow import UnitOfWork
 
 __all__ = ["OutboxDispatcher", "backoff_seconds"]
 
@@ -70,6 +76,7 @@ class OutboxDispatcher:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
+        self._stopping = False  # a worker that leads again restarts its dispatcher
         self._loop = asyncio.get_running_loop()
         self._event = asyncio.Event()
         set_wakeup(self.wake)
@@ -117,32 +124,24 @@ class OutboxDispatcher:
         return await anyio.to_thread.run_sync(self._next_due_in)
 
     def _claim_due(self) -> list[dict[str, Any]]:
+        """Take the due messages: in one write transaction, lock them (skipping those another
+        dispatcher holds) and move them a lease ahead, so nobody else takes them meanwhile."""
         now = self._clock.now()
         t = outbox_table
-        out: list[dict[str, Any]] = []
-        with self._engine.connect() as conn:
-            rows = (
-                conn.execute(
-                    select(t)
-                    .where(and_(t.c.status == "pending", t.c.next_attempt_at <= now))
-                    .order_by(t.c.next_attempt_at)
-                    .limit(self._batch)
+        due = (
+            select(t)
+            .where(and_(t.c.status == "pending", t.c.next_attempt_at <= now))
+            .order_by(t.c.next_attempt_at)
+            .limit(self._batch)
+        )
+        with UnitOfWork(self._engine) as uow:
+            rows = [dict(r) for r in claim(uow, due)]
+            if rows:
+                uow.conn.execute(
+                    update(t).where(t.c.id.in_([r["id"] for r in rows])).values(next_attempt_at=now + LEASE)
                 )
-                .mappings()
-                .all()
-            )
-            for r in rows:
-                res = conn.execute(
-                    update(t)
-                    .where(
-                        and_(t.c.id == r["id"], t.c.status == "pending", t.c.next_attempt_at == r["next_attempt_at"])
-                    )
-                    .values(next_attempt_at=now + LEASE)
-                )
-                if res.rowcount == 1:
-                    out.append(dict(r))
-            conn.commit()
-        return out
+            uow.commit()
+        return rows
 
     def _next_due_in(self) -> float:
         t = outbox_table
@@ -200,8 +199,9 @@ class OutboxDispatcher:
                     next_attempt_at=now + dt.timedelta(seconds=backoff_seconds(attempts)),
                     last_error=error or _refusal(status, body),
                 )
-        with self._engine.begin() as conn:
-            conn.execute(update(t).where(t.c.id == row["id"]).values(**values))
+        with UnitOfWork(self._engine) as uow:
+            uow.conn.execute(update(t).where(t.c.id == row["id"]).values(**values))
+            uow.commit()
 
 
 def _refusal(status: int | None, body: Any) -> str:
