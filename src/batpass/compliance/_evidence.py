@@ -201,7 +201,8 @@ def passport_subjects(
         footprint=declared,
         recycled=shares,
         performance_documented=all(data.get(k) is not None for k in PERFORMANCE),
-        metals_present=frozenset(metals & set(METALS.values())),
+        # not stated: every Art. 8 metal is checked (None), never "contains none"
+        metals_present=frozenset(metals & set(METALS.values())) or None,
         evidence=(passport, *footprint_evidence, *recycled_evidence, *credentials),
         unknown=unknown_metals if recycled is not None else frozenset(METALS.values()),
     )

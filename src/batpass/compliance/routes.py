@@ -98,14 +98,19 @@ async def evaluate_subject(_: AdminKey, body: SubjectIn) -> JSONResponse:
     return JSONResponse(report_data(subject, at, findings, rulesets))
 
 
-@router.post("/v1/compliance/report", response_model=None)
-async def report(request: Request, _: AdminKey, body: SubjectIn) -> Response:
-    """The report rendered as HTML (self-contained) or JSON."""
+def _format(request: Request) -> str:
     fmt = request.query_params.get("format")
     if fmt is None:
         fmt = "html" if "text/html" in request.headers.get("accept", "") else "json"
     if fmt not in _FORMATS:
         raise InvalidInput(f"format {fmt!r} is not one of {list(_FORMATS)}", field="format", rule="json or html")
+    return fmt
+
+
+@router.post("/v1/compliance/report", response_model=None)
+async def report(request: Request, _: AdminKey, body: SubjectIn) -> Response:
+    """The report rendered as HTML (self-contained) or JSON."""
+    fmt = _format(request)
     subject, at, findings, rulesets = await run_in_threadpool(_run, body)
     if fmt == "html":
         html = await run_in_threadpool(render_report_html, subject, at, findings, rulesets)
@@ -120,6 +125,7 @@ def _service(ctx: NodeContext) -> ComplianceService:
         ledger=ctx.services.get(LedgerService),
         trust=ctx.services.get(TrustService),
         pact=ctx.services.get(PactService),
+        local_bases=(ctx.base_url, ctx.resolver_base),
     )
 
 
@@ -141,17 +147,27 @@ RulesetQuery = Annotated[
 ]
 
 
-@router.get("/v1/passports/{passport_id}/compliance")
+@router.get("/v1/passports/{passport_id:path}/compliance", response_model=None)
 async def passport_compliance(
     passport_id: str,
+    request: Request,
     ctx: Ctx,
     _: AdminKey,
     at: AtQuery = None,
     market: MarketQuery = None,
     ruleset: RulesetQuery = None,
-) -> JSONResponse:
-    """The findings for a passport stored on this node, with the evidence each was judged on."""
-    evaluation = await _service(ctx).passport(passport_id, _date(at), market=market, ruleset=ruleset)
+) -> Response:
+    """The findings for a passport stored on this node (id or battery identifier), or read from
+    another node (its https URL, URL-encoded) with this node's credentials, with the evidence each
+    finding was judged on. ``format=html`` (or ``Accept: text/html``) renders the HTML report."""
+    fmt = _format(request)
+    svc = _service(ctx)
+    evaluation = await svc.passport(passport_id, _date(at), market=market, ruleset=ruleset, client=ctx.client)
+    if fmt == "html" and evaluation.battery is not None:
+        html = await run_in_threadpool(
+            render_report_html, evaluation.battery, evaluation.at, evaluation.findings, evaluation.rulesets
+        )
+        return HTMLResponse(html)
     return JSONResponse(evaluation.report())
 
 

@@ -90,8 +90,11 @@ class ComplianceService:
         ledger: LedgerService | None,
         trust: TrustService | None,
         pact: PactService | None = None,
+        local_bases: Sequence[str] = (),
     ) -> None:
         self.owner = owner
+        #: this node's base and resolver URLs: a passport URL under one of them is stored here
+        self.local_bases = tuple(b.rstrip("/") + "/" for b in local_bases)
         self._passports = passports
         self._ledger = ledger
         self._trust = trust
@@ -100,15 +103,34 @@ class ComplianceService:
     # --- a stored passport ----------------------------------------------------------------------
 
     async def passport(
-        self, reference: str, at: dt.date, *, market: str | None = None, ruleset: str | None = None
+        self,
+        reference: str,
+        at: dt.date,
+        *,
+        market: str | None = None,
+        ruleset: str | None = None,
+        client: httpx.AsyncClient | None = None,
     ) -> Evaluation:
-        """The findings for the passport ``reference`` (its id, ``urn:uuid:`` id or battery
-        identifier) stored on this node, at ``at``, for ``market`` (or one ``ruleset``)."""
+        """The findings for the passport ``reference`` at ``at``, for ``market`` (or one
+        ``ruleset``): a passport stored on this node (its id, ``urn:uuid:`` id, battery identifier
+        or URL under this node), or the https URL of a passport on another node, read with
+        ``client`` (:meth:`remote_passport`)."""
         rulesets = rulesets_for(market, ruleset)
+        if reference.startswith(("https://", "http://")) and not reference.startswith(self.local_bases):
+            if client is None:
+                raise InvalidInput(
+                    f"{reference} is on another node, and no client reaches it",
+                    field="passport",
+                    rule="a passport on another node is read over HTTPS",
+                )
+            return await self.remote_passport(reference, at, client=client, rulesets=rulesets)
+        if "/v1/passports/" in reference:  # this node's API URL of the passport
+            reference = reference.split("/v1/passports/", 1)[1].split("/", 1)[0]
         doc, has_qr = await anyio.to_thread.run_sync(self._stored, reference)
         battery_id = str(doc["batteryId"])
         recycled, footprint, tokens = await anyio.to_thread.run_sync(self._ledger_evidence, battery_id)
-        credentials, refused = await self._verified(tokens, battery_id)
+        carried = [(str(t), "carried by the passport") for t in doc["data"].get("credentials") or []]
+        credentials, refused = await self._verified([*carried, *tokens], battery_id)
         return await anyio.to_thread.run_sync(
             self._evaluate, doc, has_qr, recycled, footprint, credentials, refused, at, rulesets
         )
@@ -251,14 +273,13 @@ class ComplianceService:
         at: dt.date,
         *,
         client: httpx.AsyncClient,
-        market: str | None = None,
-        ruleset: str | None = None,
+        rulesets: tuple[Ruleset, ...],
     ) -> Evaluation:
         """A passport read from another node (``https://…/v1/passports/{id}`` or its GS1 Digital
         Link URL) with this node's access-role credentials presented (a ``vp+jwt`` for the serving
         node's DID and a nonce it handed out); without any, the public tier. Its Art. 8 figures
-        are what the passport states (this node's ledger holds no other operator's battery)."""
-        rulesets = rulesets_for(market, ruleset)
+        are what the passport states (this node's ledger holds no other operator's battery); the
+        credentials it carries are verified by this node, under this node's recognition policy."""
         parts = urlsplit(url)
         if parts.scheme != "https" or not parts.netloc:
             raise InvalidInput(f"{url!r} is not an https URL", field="passport", rule="a passport URL on another node")
@@ -287,7 +308,9 @@ class ComplianceService:
         if r.status_code != 200:
             raise UpstreamUnavailable(f"{origin} answered {r.status_code} for the passport", partner=origin)
         doc = r.json()
-        credentials, refused = await self._verified([], str(doc.get("batteryId")))
+        data = doc.get("data") if isinstance(doc, dict) else None
+        carried = [(str(t), "carried by the passport") for t in (data or {}).get("credentials") or []]
+        credentials, refused = await self._verified(carried, str(doc.get("batteryId")))
         return await anyio.to_thread.run_sync(
             self._evaluate,
             doc,
@@ -321,7 +344,8 @@ class ComplianceService:
         subject = Recycler(
             name=recycler,
             recovery=recovery,
-            unknown=frozenset({"efficiency"}) | (frozenset() if recovery else frozenset({"recovery"})),
+            # a material without a declared yield, and efficiency (no event states it), are unknown
+            unknown=frozenset({"efficiency", "recovery"}),
             evidence=(Evidence("recycling_figures", f"{events} recovery events of {recycler} in the ledger"),),
         )
         findings = evaluate(subject, at, rulesets=rulesets)
