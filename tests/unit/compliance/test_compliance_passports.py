@@ -276,3 +276,20 @@ def test_ledger_figures_are_the_art8_shares_and_unknown_ones_stay_unknown() -> N
     assert [e.source for e in found["RA-EV-60:cobalt"].evidence] == [
         "ledger Art. 8 recycled content of model RA-EV-60, year 2031, plant P1 (4 batteries)"
     ]
+
+
+def test_html_report_names_the_evidence_under_each_finding(client: TestClient, built: str) -> None:
+    admin = {"X-Api-Key": KEY}
+    r = client.get(f"/v1/passports/{built}/compliance", params={"at": "2031-08-18", "format": "html"}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.text.startswith("<!DOCTYPE html>") and f"evidence (passport): passport urn:uuid:{built}" in r.text
+
+
+def test_html_report_names_a_recognition_rule() -> None:
+    from batpass.compliance import render_report_html
+
+    rule = "ouranos-cfp-as-cx-pcf (an Ouranos-certified CFP counts as a certified PCF)"
+    battery, _ = passport_subjects(DOC, has_qr_code=True, credentials=[_cfp(rule)])
+    at = dt.date(2040, 1, 1)
+    html = render_report_html(battery, at, evaluate(battery, at, rulesets=rulesets_for("EU")), rulesets_for("EU"))
+    assert "recognised by rule ouranos-cfp-as-cx-pcf" in html
