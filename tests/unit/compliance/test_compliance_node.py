@@ -180,3 +180,48 @@ def test_comply_on_a_node_refuses_bad_input_with_one_line(node_home: Path, args:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     assert says in result.output
+
+
+def test_recycler_route_answers_findings_and_names_unknown_ones(recycler_ledger: LedgerService) -> None:
+    import hashlib
+    from typing import cast
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from batpass.compliance.routes import router
+    from batpass.http import NodeContext, install_error_handlers
+
+    app = FastAPI()
+    app.include_router(router)
+    ctx = NodeContext(
+        name="r",
+        did=RECYCLER,
+        base_url="https://r.example",
+        resolver_base="https://r.example",
+        profiles=("catena-x",),
+        engine=recycler_ledger.engine,
+        admin_key_sha256=hashlib.sha256(b"k").hexdigest(),
+        production=False,
+        client=cast(Any, None),
+        sync_client=cast(Any, None),
+        identity=recycler_ledger.identity,
+        settings=None,
+    )
+    ctx.services[LedgerService] = recycler_ledger
+    app.state.ctx = ctx
+    install_error_handlers(app, {})
+    client = TestClient(app)
+    ok = client.get(f"/v1/recyclers/{RECYCLER}/compliance", params={"at": "2032-01-01"}, headers={"X-Api-Key": "k"})
+    assert ok.status_code == 200, ok.text
+    statuses = {
+        f["subject"].rsplit(":", 1)[-1]: f["status"]
+        for f in ok.json()["findings"]
+        if f["rule"] == "recycler.recovery.2031"
+    }
+    assert statuses == {"cobalt": "fail", "copper": "not yet determinable", "lead": "not yet determinable",
+                        "nickel": "fail", "lithium": "pass"}  # fmt: skip
+    unknown = client.get("/v1/recyclers/did:web:x.example/compliance", headers={"X-Api-Key": "k"})
+    assert unknown.status_code == 404 and RECYCLER in unknown.json()["detail"]
+    bad = client.get(f"/v1/recyclers/{RECYCLER}/compliance", params={"market": "KR"}, headers={"X-Api-Key": "k"})
+    assert bad.status_code == 400 and bad.json()["field"] == "market"
