@@ -13,7 +13,7 @@ NODE ?=
 BENCH ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test fuzz bench serve lint services system-deps
+.PHONY: help venv demo test fuzz bench serve lint services system-deps messages image
 
 help:
 	echo "make demo   - run the EU/JP demo federation (HTTPS on loopback) and serve it; Ctrl-C stops"
@@ -22,6 +22,8 @@ help:
 	echo "make bench  - print the benchmark figures (BENCH=name for one script)"
 	echo "make serve NODE=name - serve one node"
 	echo "make lint   - ruff (lint + format), mypy strict and the import contracts (make test runs it first)"
+	echo "make messages - bring the pages' translation catalogues up to date; lists what is untranslated"
+	echo "make image  - the node image batpass:local (Debian base and wheelhouse built here; deploy/README.md)"
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,11 +33,20 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 venv: $(STAMP)
 
+messages: $(STAMP)
+	$(PY) -m batpass.web._catalogue
+
 services:
 	bash scripts/ensure-postgres.sh
 
+# the container engine too (tests/deploy): outside CI a machine without one skips those tests
 system-deps:
 	bash scripts/ensure-system-deps.sh
+	bash scripts/ensure-docker.sh || [ "$${CI:-}" != true ]
+
+# rebuilt only when the wheelhouse (sources, pinned dependencies) or the Dockerfile changed
+image: $(STAMP)
+	bash scripts/build-image.sh >/dev/null
 
 demo: $(STAMP)
 	$(PY) -m batpass demo --out $(OUT)

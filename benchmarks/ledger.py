@@ -120,7 +120,8 @@ def event_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
 
 def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
     from batpass.ledger import MIGRATIONS_DIR, LedgerService
-    from batpass.scenario import HIGH_RISK_SITES
+    from batpass.scenario import flagged_sites
+    from batpass.sites import CAHRA_SAMPLE, load_cahra
     from batpass.store import MIGRATIONS_DIR as STORE_MIGRATIONS
     from batpass.store import make_engine, upgrade
     from batpass.trust import NodeIdentity, generate_keypair
@@ -148,7 +149,7 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
             engine,
             NodeIdentity(OWNER, [generate_keypair("Ed25519", "key-ed25519-1")]),
             identities=supplier,
-            high_risk_sites=HIGH_RISK_SITES,
+            high_risk_sites=flagged_sites(load_cahra(CAHRA_SAMPLE)),
             batch_size=1000,
         )
         for a in meta["authorisations"]:

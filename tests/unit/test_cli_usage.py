@@ -143,3 +143,23 @@ def test_a_malformed_setting_names_its_variable(
 def test_every_command_is_covered() -> None:
     """The lists above are not empty by accident (a refactor that hides the commands)."""
     assert len(GROUPS) >= 8 and len(LEAVES) >= 30
+
+
+def test_serve_without_a_node_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A container names its node in BATPASS_NODE (deploy/README.md): without it, serve refuses
+    before it opens anything."""
+    monkeypatch.delenv("BATPASS_NODE", raising=False)
+    code, out, err = run(monkeypatch, capsys, tmp_path, "serve")
+    assert_usage_error(code, out, err)
+    assert "BATPASS_NODE" in err
+
+
+def test_serve_takes_its_node_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BATPASS_NODE", "no-such-node")
+    code, out, err = run(monkeypatch, capsys, tmp_path, "serve")
+    assert_usage_error(code, out, err)
+    assert str(tmp_path / "no-such-node" / "config.json") in err.replace("\n", "")

@@ -30,6 +30,8 @@ app = typer.Typer(
 )
 ca_app = typer.Typer(help="The federation certificate authority.")
 app.add_typer(ca_app, name="ca")
+compose_app = typer.Typer(help="The compose federation (deploy/compose.yaml): create its nodes, then seed them.")
+app.add_typer(compose_app, name="compose")
 
 
 def _mount_capability_commands() -> None:
@@ -37,10 +39,12 @@ def _mount_capability_commands() -> None:
     from batpass.cli._backup import backup, restore
     from batpass.cli._compliance import app as compliance_app
     from batpass.cli._dataspace import app as dataspace_app
+    from batpass.cli._keys import app as keys_app
     from batpass.cli._ledger import app as ledger_app
     from batpass.cli._ledger import outflows, scenario_app, trace
     from batpass.cli._ouranos import app as ouranos_app
     from batpass.cli._passport import app as passport_app
+    from batpass.cli._sites import app as sites_app
     from batpass.cli._trust import app as trust_app
     from batpass.cli._trust import credential_app
 
@@ -51,8 +55,10 @@ def _mount_capability_commands() -> None:
     app.command("trace", help="Trace a lot or battery upstream (or --down) in this node's ledger.")(trace)
     app.command("outflows", help="Shipments of strategic materials outside their export authorisations.")(outflows)
     app.add_typer(passport_app, name="passport", help="Build, show and change the status of battery passports.")
+    app.add_typer(sites_app, name="sites", help="The site register and the CAHRA list its sites are screened with.")
     app.add_typer(trust_app, name="trust", help="Trust lists and recognition policies.")
     app.add_typer(credential_app, name="credential", help="Issue, verify, revoke and present credentials.")
+    app.add_typer(keys_app, name="keys", help="Rotate the node's signing key or TLS certificate.")
     app.command("backup", help="Back up a node (database, keys, config) into one passphrase-encrypted file.")(backup)
     app.command("restore", help="Restore a node from its backup into a new home folder (or schema).")(restore)
     # `comply` is a top-level command (batpass comply FILE)
@@ -122,7 +128,9 @@ def init(
 
 @app.command()
 def serve(
-    node: NodeOpt,
+    node: Annotated[
+        str | None, typer.Option("--node", help="the node to serve ($BATPASS_HOME/NAME; default: $BATPASS_NODE)")
+    ] = None,
     insecure_http: Annotated[bool, typer.Option("--insecure-http", help="development only: serve plain HTTP")] = False,
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
@@ -133,7 +141,11 @@ def serve(
     from batpass.node.local import open_node, port_in_use
     from batpass.trust import check_private_file
 
-    settings = load_settings(node=node)
+    # a container names its node in the environment (deploy/README.md): refuse before serving
+    settings = load_settings(**({"node": node} if node else {}))
+    if not settings.node:
+        fail("BATPASS_NODE is not set: name the node to serve with --node NAME or the variable BATPASS_NODE")
+    node = settings.node
     local = open_node(node, settings=settings)
     plain = insecure_http or local.config.insecure_http
     if plain:
@@ -244,6 +256,42 @@ def demo(
     if settings.production:
         fail("the demo is refused in production mode (BATPASS_ENV=production)")
     run_demo(out, serve=not no_serve)
+
+
+@compose_app.command("init")
+def compose_init(
+    db_url: Annotated[
+        str | None,
+        typer.Option(envvar="BATPASS_COMPOSE_DB_URL", help="PostgreSQL URL for every node (default: SQLite files)"),
+    ] = None,
+    schema_prefix: Annotated[
+        str, typer.Option(envvar="BATPASS_COMPOSE_SCHEMA_PREFIX", help="prefix of each node's PostgreSQL schema")
+    ] = "",
+) -> None:
+    """Create the compose federation's nodes in $BATPASS_HOME (kept if they exist)."""
+    from batpass.demo._compose import init_federation
+
+    settings = load_settings()
+    if settings.production:
+        fail("the compose federation's demo nodes are refused in production mode (BATPASS_ENV=production)")
+    state = init_federation(settings.home, db_url=db_url or None, schema_prefix=schema_prefix)
+    err_console.print(f"compose federation in {escape(str(settings.home))} ({escape(str(state))})", highlight=False)
+
+
+@compose_app.command("seed")
+def compose_seed(
+    timeout: Annotated[float, typer.Option(help="seconds to wait for every node to answer")] = 120.0,
+) -> None:
+    """Tell the demo's story to the running compose federation; prints its summary.json."""
+    from batpass.demo._compose import seed_federation
+
+    settings = load_settings()
+    if settings.production:
+        fail("the compose federation's demo story is refused in production mode (BATPASS_ENV=production)")
+    summary = seed_federation(settings.home, timeout=timeout)
+    out_console.print_json(
+        json.dumps({k: summary[k] for k in ("complete", "batteries")} | {"trace": summary["story"]["trace"]})
+    )
 
 
 def _usage_error(exc: typer.TyperException) -> NoReturn:

@@ -1,11 +1,14 @@
 """Process-wide settings (environment prefix ``BATPASS_``).
 
 Nothing reads the environment at import time: :func:`load_settings` is called by the
-composition root and the CLI.
+composition root and the CLI. A container (deploy/README.md) may also mount the settings as
+files, one per setting named like its variable (``BATPASS_DB_URL``), in the folder
+``BATPASS_SETTINGS_DIR`` names; a variable wins over a file.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -52,9 +55,23 @@ class Settings(BaseSettings):
         return self.env == "production"
 
 
+#: the folder of mounted setting files (Docker secrets, a Kubernetes volume)
+SETTINGS_DIR = "BATPASS_SETTINGS_DIR"
+
+
 def load_settings(**overrides: object) -> Settings:
-    """The settings from the environment (and ``overrides``); a malformed variable is refused with
-    its name, e.g. ``BATPASS_LOG_FORMAT: Input should be 'text' or 'json'``."""
+    """The settings from the environment, the files in ``BATPASS_SETTINGS_DIR`` (and
+    ``overrides``); a malformed variable is refused with its name, e.g. ``BATPASS_LOG_FORMAT:
+    Input should be 'text' or 'json'``."""
+    files = os.environ.get(SETTINGS_DIR) or None  # empty (a compose file's ${VAR:-}): not set
+    if files is not None and not Path(files).is_dir():
+        raise InvalidInput(
+            f"{SETTINGS_DIR}: {files} is not a folder",
+            field=SETTINGS_DIR,
+            rule="a folder of setting files named like their variables (BATPASS_DB_URL, ...)",
+        )
+    if files is not None:
+        overrides = {"_secrets_dir": files, **overrides}
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -20,6 +20,7 @@ import httpx
 
 from batpass.core.clock import utc_now
 from batpass.core.errors import UpstreamUnavailable
+from batpass.demo._sites import register_mine_sites
 from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.scenario import Scenario, generate
 
@@ -177,7 +178,8 @@ class SupplyChain:
 def supply_chain_federation(home: Path, *, lots: int = 10, seed: int = 7, prefix: str = "fed") -> Iterator[SupplyChain]:
     """Start the six supply-chain nodes over HTTPS (mines → refining → precursor → cathode →
     cells → pack), make them Catena-X members (the cell node operates the trust list, so the
-    pack node holds nothing naming a node above it), and record the scenario's events on the node
+    pack node holds nothing naming a node above it), register the mines in the mining node's site
+    register with the synthetic CAHRA sample, and record the scenario's events on the node
     owning each company. Stops them on exit."""
     specs = [
         NodeSpec(f"{prefix}-{role}", ("catena-x",), legal_name=f"{role} node", bpnl=f"BPNL00000000{i:03d}F")
@@ -192,6 +194,7 @@ def supply_chain_federation(home: Path, *, lots: int = 10, seed: int = 7, prefix
         sc = generate(lots=lots, seed=seed, owners=owners, resolver=pack.base_url)
         chain = SupplyChain(home, by_role, sc)
         with chain.client() as c:
+            register_mine_sites(c, by_role["mining"])  # flags the artisanal cobalt site (CAHRA sample)
             for run in runs:
                 events: list[dict[str, Any]] = [e for e in sc.events if e["owner"] == run.did]
                 r = c.post(run.base_url + "/v1/ledger/events", json=events, headers=run.admin_headers())

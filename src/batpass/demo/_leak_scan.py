@@ -6,7 +6,7 @@ the same quantities converted to other units) that must never reach a node not e
 The demo applies it to its car maker: the canaries are everything about the
 companies *above* its direct supplier (the cell maker, whose identity it knows) and the cell
 maker's purchase quantities; the payloads are the JSON Lines file written by
-:mod:`batpass.node._payload_log`.
+:mod:`batpass.http._payload_log`.
 
 Canaries (:meth:`Canaries.from_scenario`):
 
@@ -515,7 +515,7 @@ def scan_records(records: Iterable[Mapping[str, Any]], canaries: Canaries) -> di
 
 
 def scan(log_path: Path, canaries: Canaries) -> dict[str, Any]:
-    """Scan a payload log (JSON Lines, :mod:`batpass.node._payload_log`). A line that is not a
+    """Scan a payload log (JSON Lines, :mod:`batpass.http._payload_log`). A line that is not a
     JSON object (a line cut short when a node was killed) is counted in ``unreadable_lines``."""
     if not log_path.is_file():
         raise NotFound(

@@ -16,7 +16,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from batpass.demo._story.leaks import payload_log_path
 from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.trust import client_ssl_context
 
-__all__ = ["DEMO_NODES", "run_demo", "write_summary"]
+__all__ = ["DEMO_NODES", "configure_nodes", "empty_summary", "node_entry", "run_demo", "tell_story", "write_summary"]
 
 console = Console(stderr=True)
 
@@ -66,14 +66,15 @@ DEMO_NODES: tuple[NodeSpec, ...] = (
 )
 
 
-def _configure(runs: list[RunningNode]) -> None:
+def configure_nodes(runs: list[RunningNode]) -> None:
     """Who operates each ecosystem's trust list, who keeps the car maker's passport copies, and
     how the hub and its bridge find each other."""
     by = {r.name: r for r in runs}
     operators = {"catena-x": by["eu-certifier"].did, "ouranos": by["jp-certifier"].did}
     for r in runs:
         r.node.config.extra["trust_operators"] = operators
-    by["eu-carmaker"].node.config.extra["passport_backup_url"] = by["eu-recycler"].base_url
+    if "eu-recycler" in by:  # the car maker's passport backup node (else its own node keeps the copies)
+        by["eu-carmaker"].node.config.extra["passport_backup_url"] = by["eu-recycler"].base_url
     hub, bridge = by["jp-hub"], by["bridge"]
     hub.node.config.extra["bridge"] = {
         "url": bridge.base_url,
@@ -98,7 +99,7 @@ def write_summary(out: Path, summary: dict[str, Any]) -> None:
     os.replace(tmp, out / "summary.json")
 
 
-def _node_entry(r: RunningNode) -> dict[str, Any]:
+def node_entry(r: RunningNode) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": r.name,
         "profiles": list(r.node.config.profiles),
@@ -113,7 +114,7 @@ def _node_entry(r: RunningNode) -> dict[str, Any]:
     return entry
 
 
-def _empty_summary() -> dict[str, Any]:
+def empty_summary() -> dict[str, Any]:
     return {
         "complete": False,
         "ca_cert": "ca.pem",
@@ -139,18 +140,18 @@ def run_demo(
     home = out / "federation"
     if home.exists():
         shutil.rmtree(home)
-    summary = _empty_summary()
+    summary = empty_summary()
     timings: dict[str, float] = summary["story"]["timings_s"]
     t0 = time.perf_counter()
     console.print("starting the federation on loopback (HTTPS)…")
     # the harness stops every node when this block ends: after --no-serve, or on Ctrl-C
-    with federation(home, DEMO_NODES, configure=_configure) as runs:
+    with federation(home, DEMO_NODES, configure=configure_nodes) as runs:
         timings["start_nodes"] = round(time.perf_counter() - t0, 3)
         shutil.copyfile(federation_ca(home), out / "ca.pem")
-        summary["nodes"] = [_node_entry(r) for r in runs]
+        summary["nodes"] = [node_entry(r) for r in runs]
         write_summary(out, summary)
         _print_nodes(runs, out)
-        _tell_story(out, runs, summary)
+        tell_story(out, runs, summary)
 
         summary["complete"] = True
         timings["total"] = round(time.perf_counter() - t0, 3)
@@ -168,6 +169,7 @@ STEPS: tuple[str, ...] = (
     "ouranos",
     "federation",
     "trades",
+    "sites",
     "ledger",
     "trust",
     "footprint",
@@ -183,14 +185,24 @@ def _steps() -> tuple[str, ...]:
     return tuple(s for s in chosen.split(",") if s) if chosen else STEPS
 
 
-def _tell_story(out: Path, runs: list[RunningNode], summary: dict[str, Any]) -> None:
+def tell_story(
+    out: Path,
+    runs: list[RunningNode],
+    summary: dict[str, Any],
+    *,
+    steps: Sequence[str] | None = None,
+    shared: Mapping[str, Any] | None = None,
+) -> Story:
+    """Run the story's ``steps`` (default: :func:`_steps`) against running nodes, ``shared``
+    preset in the story's hand-offs; ``out`` holds the federation CA's ``ca.pem``."""
     ca = client_ssl_context(out / "ca.pem")
     with httpx.Client(verify=ca, timeout=httpx.Timeout(60.0)) as client:
         story = Story(out=out, nodes={r.name: r for r in runs}, client=client, summary=summary, console=console)
+        story.shared.update(shared or {})
         with Progress(
             TextColumn("[progress.description]{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
         ) as progress:
-            steps = _steps()
+            steps = _steps() if steps is None else tuple(steps)
             task = progress.add_task("story", total=len(steps))
             for name in steps:
                 progress.update(task, description=f"story: {name}")
@@ -199,6 +211,7 @@ def _tell_story(out: Path, runs: list[RunningNode], summary: dict[str, Any]) -> 
                     step.run(story)
                 write_summary(out, summary)
                 progress.advance(task)
+    return story
 
 
 def _print_nodes(runs: list[RunningNode], out: Path) -> None:

@@ -25,7 +25,6 @@ from batpass.core.errors import UpstreamUnavailable
 from batpass.core.settings import Settings
 from batpass.http import UNEXPECTED_LOGGER
 from batpass.node.local import LocalNode, ca_folder, init_node
-from batpass.scenario import HIGH_RISK_SITES
 from batpass.trust import client_ssl_context
 
 __all__ = ["NodeSpec", "RunningNode", "federation", "start_node", "stop_node"]
@@ -171,8 +170,6 @@ def federation(
         runs.append(RunningNode(spec, node, key))
     hosts = sorted(f"{r.node.config.host}:{r.node.config.port}" for r in runs)
     for r in runs:
-        # the scenario's high-risk site list (a production node's list is empty until configured)
-        r.node.config.extra["high_risk_sites"] = sorted(HIGH_RISK_SITES)
         r.node.config.extra.update(r.spec.config_extra)
         r.node.config.extra["federation_hosts"] = hosts
     if configure is not None:

@@ -4,7 +4,8 @@ types (:class:`RequestModel`, limits from ``batpass.core.limits``), RFC 9457 pro
 error edge every app installs (:func:`install_error_handlers`), the OpenAPI document that says
 how it answers (:func:`install_openapi`), and the edge's observability: the request id carried
 across nodes (:class:`RequestIdMiddleware`, :func:`forward_request_id`), the access line and the
-per-route request metrics (:class:`MetricsMiddleware`).
+per-route request metrics (:class:`MetricsMiddleware`), and the payload recorder the demo's leak scan
+reads (:class:`PayloadLogMiddleware`).
 
 It knows no capability. ``node/`` builds the :class:`NodeContext` in the app's lifespan and
 stores it on ``app.state.ctx``; routers reach it only through the aliases below.
@@ -47,6 +48,7 @@ from batpass.http._models import (
     Token,
 )
 from batpass.http._openapi import ERROR_SCHEMAS, PROBLEM, ErrorDoc, document_errors, install_openapi
+from batpass.http._payload_log import PayloadLog, PayloadLogMiddleware
 from batpass.http._problems import problem_body, problem_response
 from batpass.http._request_id import REQUEST_ID_HEADER, RequestIdMiddleware, forward_request_id, request_id_of
 
@@ -73,6 +75,8 @@ __all__ = [
     "MetricsMiddleware",
     "NodeContext",
     "OpenRequestModel",
+    "PayloadLog",
+    "PayloadLogMiddleware",
     "PayloadTooLarge",
     "RequestIdMiddleware",
     "RequestModel",

@@ -22,7 +22,7 @@ from batpass.core.summary import (
     decode_summary,
     encode_summary,
 )
-from batpass.ledger._materials import ELEMENTS, MATERIALS, Element, Material
+from batpass.ledger._materials import CATALOGUE, ELEMENTS, MATERIALS, Catalogue, Element, Material
 from batpass.ledger._summary import sign_summary, verify_summary
 from batpass.ledger.errors import DoubleClaim, LotOverdrawn, MassBalanceViolation, UnitMismatch
 from batpass.ledger.model import (
@@ -49,6 +49,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
 EVENT_SCHEMA_PATH = Path(__file__).resolve().parent / "_data" / "ledger-event.schema.json"
 
 __all__ = [
+    "CATALOGUE",
     "ELEMENTS",
     "EVENT_SCHEMA_PATH",
     "MASS_TOLERANCE_ABS_KG",
@@ -57,6 +58,7 @@ __all__ = [
     "MIGRATIONS_DIR",
     "SUMMARY_VERSION",
     "ActiveMaterial",
+    "Catalogue",
     "CustodyModel",
     "CustomerLot",
     "DoubleClaim",

@@ -21,8 +21,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from batpass.core.errors import InvalidInput
 from batpass.core.findings import Finding
 from batpass.ledger import _sql as t
+from batpass.ledger._materials import CATALOGUES
 from batpass.ledger.model import parse_event
 from batpass.store import make_engine, metadata
 
@@ -94,7 +96,7 @@ def seed_replay(
     ]
     events = list(
         source.execute(
-            select(t.events.c.seq, t.events.c.body, t.batches.c.signed_at)
+            select(t.events.c.seq, t.events.c.body, t.batches.c.signed_at, t.events.c.catalogue)
             .select_from(
                 t.events.outerjoin(
                     t.batches, (t.batches.c.owner == t.events.c.owner) & (t.batches.c.batch_no == t.events.c.batch_no)
@@ -129,10 +131,22 @@ def replay(
             authorise(pending.pop(0))
         if at is not None:
             stamp(at)
-        record([parse_event(json.loads(r.body)) for r in rows[start:end]])
+        record([_parse(r) for r in rows[start:end]])
         start = end
     for a in pending:
         authorise(a)
+
+
+def _parse(row: Any) -> Any:
+    """A stored event, parsed again with the catalogue it was checked with (NULL: recorded before
+    the catalogue was versioned, checked with this one); one this code does not ship refuses."""
+    if row.catalogue is not None and row.catalogue not in CATALOGUES:
+        raise InvalidInput(
+            f"event {row.seq} was checked with material catalogue {row.catalogue}, which this code does not ship",
+            field="ledger_events.catalogue",
+            rule="ledger.catalogue.unknown",
+        )
+    return parse_event(json.loads(row.body))
 
 
 # --- comparison -------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Materials the ledger knows, with their element mass fractions.
+"""Materials the ledger knows, with their element mass fractions: a versioned catalogue kept as
+data (``_data/materials.json``: name, version, atomic weights, each material's formula or grade
+and its source), identified by its version and the SHA-256 of its canonical JSON.
 
 Pure data and arithmetic; it knows no storage. Fractions of compounds are computed from their
 chemical formulas with the IUPAC standard atomic weights (CIAAW, "Standard atomic weights of the
@@ -16,19 +18,29 @@ synthetic graphite, Cu and Al (Annex XII material recovery), Pb (Art. 8).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from types import MappingProxyType
+from typing import Any
+
+import rfc8785
 
 __all__ = [
     "ATOMIC_WEIGHTS",
+    "CATALOGUE",
+    "CATALOGUES",
     "ELEMENTS",
     "MATERIALS",
+    "Catalogue",
     "Element",
     "Material",
     "formula_fractions",
     "material",
+    "parse_catalogue",
 ]
 
 
@@ -48,24 +60,13 @@ class Element(StrEnum):
 
 ELEMENTS: tuple[Element, ...] = tuple(Element)
 
-#: IUPAC/CIAAW 2021 abridged standard atomic weights (g/mol) of the atoms used in formulas below
-ATOMIC_WEIGHTS: Mapping[str, float] = MappingProxyType(
-    {
-        "H": 1.008,
-        "Li": 6.94,
-        "C": 12.011,
-        "O": 15.999,
-        "Al": 26.982,
-        "P": 30.974,
-        "S": 32.06,
-        "Mn": 54.938,
-        "Fe": 55.845,
-        "Co": 58.933,
-        "Ni": 58.693,
-        "Cu": 63.546,
-        "Pb": 207.2,
-    }
-)
+#: the catalogue as shipped: versioned data (``_data/materials.json``, docs/ledger-events.md
+#: "Materials"), read once at import
+_DOC_PATH = Path(__file__).resolve().parent / "_data" / "materials.json"
+_DOC: Mapping[str, Any] = json.loads(_DOC_PATH.read_text(encoding="utf-8"))
+
+#: IUPAC/CIAAW 2021 abridged standard atomic weights (g/mol) of the atoms used in formulas
+ATOMIC_WEIGHTS: Mapping[str, float] = MappingProxyType(dict(_DOC["atomicWeights"]["values"]))
 
 
 def formula_fractions(atoms: Mapping[str, float], *, carbon_as: Element | None = None) -> dict[Element, float]:
@@ -112,180 +113,65 @@ class Material:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
-_STOICH = "stoichiometry with IUPAC 2021 atomic weights"
+@dataclass(frozen=True)
+class Catalogue:
+    """A versioned material catalogue: its name, version, the SHA-256 of its canonical JSON
+    (RFC 8785) and its materials, whose compound fractions are computed from their formulas."""
+
+    name: str
+    version: str
+    digest: str
+    materials: Mapping[str, Material]
+
+    @property
+    def label(self) -> str:
+        """``name@version``, as refusals of an unknown material name it."""
+        return f"{self.name}@{self.version}"
 
 
-def _m(code: str, name: str, fractions: Mapping[Element, float] | None, source: str, **kw: object) -> Material:
-    return Material(code, name, MappingProxyType(dict(fractions)) if fractions is not None else None, source, **kw)  # type: ignore[arg-type]
+def _fractions(m: Mapping[str, Any]) -> Mapping[Element, float] | None:
+    """A material's fractions: from its ``formula`` (carbon as ``carbonAs`` graphite, if any), a
+    ``grade`` (mass fraction of a compound) or the typical ``fractions`` its source states."""
+    if "formula" in m:
+        carbon = m.get("carbonAs")
+        return formula_fractions(m["formula"], carbon_as=None if carbon is None else Element(carbon))
+    if "grade" in m:
+        g = m["grade"]
+        return {el: g["massFraction"] * v for el, v in formula_fractions(g["formula"]).items()}
+    fr = m["fractions"]
+    return None if fr is None else {Element(k): float(v) for k, v in fr.items()}
 
 
-_LIST: list[Material] = [
-    # --- mined products and concentrates (typical grades; lots may declare an assay) ---
-    _m(
-        "spodumene_concentrate",
-        "Spodumene concentrate (SC6)",
-        {Element.LI: 0.06 * 2 * 6.94 / (2 * 6.94 + 15.999)},
-        "SC6 grade = 6.0 % Li2O (industry benchmark grade, e.g. Pilbara Minerals and Talison "
-        "product specifications); Li from Li2O stoichiometry",
-        strategic=True,
-    ),
-    _m(
-        "lithium_brine_concentrate",
-        "Lithium brine concentrate (evaporation ponds)",
-        {Element.LI: 0.06},
-        "concentrated brine of about 6 % Li from Salar de Atacama evaporation ponds (SQM process "
-        "description; USGS Mineral Commodity Summaries, Lithium)",
-        strategic=True,
-    ),
-    _m(
-        "cobalt_hydroxide",
-        "Cobalt hydroxide intermediate",
-        {Element.CO: 0.35},
-        "DR Congo cobalt hydroxide is traded at 30-40 % Co (Fastmarkets/Cobalt Institute market "
-        "descriptions); 35 % typical",
-        strategic=True,
-    ),
-    _m(
-        "nickel_mhp",
-        "Mixed hydroxide precipitate (HPAL)",
-        {Element.NI: 0.39, Element.CO: 0.04},
-        "Indonesian HPAL MHP typically 35-40 % Ni and 3-5 % Co on a dry basis (Nickel Institute; producer disclosures)",
-        strategic=True,
-    ),
-    _m(
-        "natural_graphite_concentrate",
-        "Natural graphite flake concentrate",
-        {Element.C_NAT: 0.95},
-        "flake concentrate 94-97 % fixed carbon (USGS Mineral Commodity Summaries, Graphite)",
-        strategic=True,
-    ),
-    _m(
-        "manganese_ore",
-        "Manganese ore",
-        {Element.MN: 0.44},
-        "high-grade manganese ore 44-48 % Mn (USGS Mineral Commodity Summaries, Manganese)",
-        strategic=True,
-    ),
-    # --- refined chemicals (stoichiometric) ---
-    _m(
-        "lithium_carbonate",
-        "Lithium carbonate Li2CO3",
-        formula_fractions({"Li": 2, "C": 1, "O": 3}),
-        _STOICH,
-        strategic=True,
-    ),
-    _m(
-        "lithium_hydroxide",
-        "Lithium hydroxide monohydrate LiOH·H2O",
-        formula_fractions({"Li": 1, "O": 2, "H": 3}),
-        _STOICH,
-        strategic=True,
-    ),
-    _m(
-        "cobalt_sulphate",
-        "Cobalt sulphate heptahydrate CoSO4·7H2O",
-        formula_fractions({"Co": 1, "S": 1, "O": 11, "H": 14}),
-        _STOICH,
-        strategic=True,
-    ),
-    _m(
-        "nickel_sulphate",
-        "Nickel sulphate hexahydrate NiSO4·6H2O",
-        formula_fractions({"Ni": 1, "S": 1, "O": 10, "H": 12}),
-        _STOICH,
-        strategic=True,
-    ),
-    _m(
-        "manganese_sulphate",
-        "Manganese sulphate monohydrate MnSO4·H2O",
-        formula_fractions({"Mn": 1, "S": 1, "O": 5, "H": 2}),
-        _STOICH,
-        strategic=True,
-    ),
-    _m(
-        "spherical_graphite",
-        "Spherical purified natural graphite",
-        {Element.C_NAT: 0.9995},
-        "battery-grade anode graphite ≥ 99.95 % C (producer specifications)",
-        strategic=True,
-        active_material=True,
-    ),
-    _m(
-        "synthetic_graphite",
-        "Synthetic graphite anode material",
-        {Element.C_SYN: 0.9995},
-        "battery-grade anode graphite ≥ 99.95 % C (producer specifications)",
-        active_material=True,
-    ),
-    # --- precursors and cathode active materials (stoichiometric) ---
-    _m(
-        "pcam_nmc811",
-        "NMC811 precursor Ni0.8Mn0.1Co0.1(OH)2",
-        formula_fractions({"Ni": 0.8, "Mn": 0.1, "Co": 0.1, "O": 2, "H": 2}),
-        _STOICH,
-        strategic=True,
-    ),
-    _m(
-        "cam_nmc811",
-        "NMC811 cathode active material LiNi0.8Mn0.1Co0.1O2",
-        formula_fractions({"Li": 1, "Ni": 0.8, "Mn": 0.1, "Co": 0.1, "O": 2}),
-        _STOICH,
-        strategic=True,
-        active_material=True,
-        chemistry="NMC811",
-    ),
-    _m(
-        "cam_nmc622",
-        "NMC622 cathode active material LiNi0.6Mn0.2Co0.2O2",
-        formula_fractions({"Li": 1, "Ni": 0.6, "Mn": 0.2, "Co": 0.2, "O": 2}),
-        _STOICH,
-        strategic=True,
-        active_material=True,
-        chemistry="NMC622",
-    ),
-    _m(
-        "cam_lfp",
-        "LFP cathode active material LiFePO4",
-        formula_fractions({"Li": 1, "Fe": 1, "P": 1, "O": 4}),
-        _STOICH,
-        strategic=True,
-        active_material=True,
-        chemistry="LFP",
-    ),
-    _m("iron_phosphate", "Iron(III) phosphate FePO4 (LFP precursor)", {}, _STOICH),
-    # --- metals ---
-    _m(
-        "copper_foil",
-        "Copper foil (anode current collector)",
-        {Element.CU: 0.998},
-        "battery foil ≥ 99.8 % Cu (producer specifications)",
-    ),
-    _m(
-        "aluminium_foil",
-        "Aluminium foil (cathode current collector)",
-        {Element.AL: 0.998},
-        "battery foil ≥ 99.8 % Al (1xxx-series alloys, EN 573-3)",
-    ),
-    _m("aluminium", "Aluminium (housings)", {Element.AL: 0.99}, "wrought alloys ≥ 99 % Al (EN 573-3)"),
-    _m("copper", "Copper cathode", {Element.CU: 0.9999}, "LME grade A ≥ 99.99 % Cu"),
-    _m("lead", "Refined lead", {Element.PB: 0.9997}, "refined lead ≥ 99.97 % Pb (EN 12659)"),
-    # --- variable composition: assay or derived from inputs ---
-    _m(
-        "black_mass",
-        "Black mass (shredded electrode material)",
-        None,
-        "varies with the feed: declared by assay or derived from the recycled input",
-        strategic=True,
-    ),
-    _m("production_scrap", "Battery manufacturing scrap (pre-consumer)", None, "derived"),
-    _m("cell", "Battery cell", None, "derived", form="piece"),
-    _m("module", "Battery module", None, "derived", form="piece"),
-    _m("pack", "Battery pack", None, "derived", form="piece"),
-    _m("battery", "Battery placed on the market", None, "derived", form="piece"),
-    _m("waste_battery", "Waste battery (collected)", None, "derived", form="piece"),
-]
+def parse_catalogue(doc: Mapping[str, Any]) -> Catalogue:
+    """A :class:`Catalogue` from its JSON form (``_data/materials.json``)."""
+    if list(doc["elements"]) != [e.value for e in ELEMENTS]:
+        raise ValueError("the catalogue's tracked elements differ from batpass.ledger.Element")
+    mats: dict[str, Material] = {}
+    for m in doc["materials"]:
+        fr = _fractions(m)
+        mats[m["code"]] = Material(
+            m["code"],
+            m["name"],
+            None if fr is None else MappingProxyType(dict(fr)),
+            m["source"],
+            active_material=bool(m.get("activeMaterial", False)),
+            strategic=bool(m.get("strategic", False)),
+            form=str(m.get("form", "bulk")),
+            chemistry=m.get("chemistry"),
+        )
+    digest = "sha256:" + hashlib.sha256(rfc8785.dumps(doc)).hexdigest()
+    return Catalogue(str(doc["catalogue"]), str(doc["version"]), digest, MappingProxyType(mats))
 
-MATERIALS: Mapping[str, Material] = MappingProxyType({m.code: m for m in _LIST})
+
+#: the catalogue this code checks events with
+CATALOGUE: Catalogue = parse_catalogue(_DOC)
+
+MATERIALS: Mapping[str, Material] = CATALOGUE.materials
+
+#: the catalogues this code checks and replays events with, by digest: an event recorded with
+#: another one (a newer node's, or an older version no longer shipped) is reported by ``ledger
+#: verify`` and does not replay
+CATALOGUES: Mapping[str, Catalogue] = MappingProxyType({CATALOGUE.digest: CATALOGUE})
 
 
 def material(code: str) -> Material | None:

@@ -20,7 +20,7 @@ from typing import Any
 from batpass.core.countries import EU27, ISO3166_ALPHA2
 from batpass.core.errors import InvalidInput
 from batpass.core.limits import MAX_MASS_KG, MAX_TEXT, check_number
-from batpass.ledger._materials import MATERIALS
+from batpass.ledger._materials import CATALOGUE, MATERIALS
 from batpass.ledger.model import Event, Lot
 
 __all__ = ["EU27", "REGIONS", "Authorisation", "check_shipment", "parse_authorisation", "validate_authorisation"]
@@ -72,7 +72,7 @@ def validate_authorisation(d: Mapping[str, Any]) -> dict[str, Any]:
             )
     if d["material"] not in MATERIALS:
         raise InvalidInput(
-            f"authorisation.material {d['material']!r} is not a known material",
+            f"authorisation.material {d['material']!r} is not a known material in catalogue {CATALOGUE.label}",
             field="authorisation.material",
             rule="ledger.material.known",
         )

@@ -20,7 +20,7 @@ from batpass.core.errors import BatpassError, Conflict
 from batpass.core.summary import UpstreamSummary
 from batpass.ledger import _sql as t
 from batpass.ledger._chain import batch_payload, event_hash, merkle_root, sign_batch
-from batpass.ledger._materials import Element
+from batpass.ledger._materials import CATALOGUE, Element
 from batpass.ledger._outflow import Authorisation, check_shipment
 from batpass.ledger._profile import Profile, is_profile_source, mix_profile, source_profile, summary_source_profile
 from batpass.ledger._rows import lot_from_row, lot_values, profile_json, profile_of
@@ -34,6 +34,8 @@ _DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=Fa
 _ALERT_IDS = uuid.UUID("3f7b1f1e-2b7e-5c1a-9d3e-6a1f0c2d4e5b")
 _RECYCLED = (RecycledOrigin.PRE_CONSUMER, RecycledOrigin.POST_CONSUMER)
 _CREDITED = (Element.LI, Element.CO, Element.NI, Element.PB)
+#: the material catalogue events are checked with, stored with each (``ledger_events.catalogue``)
+_CATALOGUE = CATALOGUE.digest
 
 
 class _View:
@@ -262,7 +264,7 @@ class OwnerRecording:
         # one signed Merkle root per batch_size events, in order: event n is in batch n // size
         # (the kind's stored _value_: the enum's value property costs two Python calls)
         batch = self.first_batch + n // self.batch_size + 1
-        self.event_rows.append((owner, seq, eid, ev.kind._value_, at_db, body, self.prev_hash, batch))
+        self.event_rows.append((owner, seq, eid, ev.kind._value_, at_db, body, self.prev_hash, batch, _CATALOGUE))
 
     def _new_lot(self, ev: Event, lot: Lot, parents: list[tuple[Lot, float]], at_db: Any) -> None:
         """A lot the event produced: its upstream profile (and the profile's stored text, shared

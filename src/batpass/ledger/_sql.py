@@ -67,6 +67,9 @@ events = Table(
     Column("body", Text, nullable=False),
     Column("hash", String(64), nullable=False),
     Column("batch_no", Integer, nullable=False),
+    # the digest of the material catalogue the event was checked with (NULL: recorded before
+    # the catalogue was versioned); beside the hashed body, so existing chains stay valid
+    Column("catalogue", String(80), nullable=True),
     PrimaryKeyConstraint("owner", "seq", name="pk_ledger_events"),
     UniqueConstraint("owner", "id", name="uq_ledger_events_owner"),
 )

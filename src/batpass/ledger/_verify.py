@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select
 
 from batpass.ledger import _sql as t
 from batpass.ledger._chain import GENESIS, event_hash, merkle_root, verify_batch
+from batpass.ledger._materials import CATALOGUE, CATALOGUES
 
 __all__ = ["VerifyProblem", "VerifyReport", "verify_chain"]
 
@@ -51,7 +52,7 @@ def verify_chain(
     head = conn.execute(select(t.heads).where(t.heads.c.owner == owner)).first()
     batch_list = conn.execute(select(t.batches).where(t.batches.c.owner == owner).order_by(t.batches.c.batch_no)).all()
     rows = conn.execute(
-        select(t.events.c.seq, t.events.c.body, t.events.c.hash, t.events.c.batch_no)
+        select(t.events.c.seq, t.events.c.body, t.events.c.hash, t.events.c.batch_no, t.events.c.catalogue)
         .where(t.events.c.owner == owner)
         .order_by(t.events.c.seq)
     )
@@ -60,8 +61,15 @@ def verify_chain(
     by_batch: dict[int, list[str]] = {}
     n = 0
     last_seq = 0
-    for seq, body, h, bno in rows:
+    for seq, body, h, bno, catalogue in rows:
         n += 1
+        if catalogue is not None and catalogue not in CATALOGUES:
+            problem(
+                "ledger.catalogue.unknown",
+                f"event {seq}: checked with material catalogue {catalogue}, which this code does not ship"
+                f" (it checks with {CATALOGUE.label}, {CATALOGUE.digest})",
+                seq,
+            )
         if seq != expected_seq:
             problem("ledger.chain.gap", f"event sequence jumps from {expected_seq - 1} to {seq}: rows deleted", seq)
         recomputed = event_hash(owner, seq, prev, body)

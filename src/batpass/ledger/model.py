@@ -38,7 +38,7 @@ from typing import Any, Protocol, Self, TypeVar
 from batpass.core.countries import ISO3166_ALPHA2
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.summary import UpstreamSummary
-from batpass.ledger._materials import ELEMENTS, MATERIALS, Element, Material
+from batpass.ledger._materials import CATALOGUE, ELEMENTS, MATERIALS, Element, Material
 from batpass.ledger.errors import LotOverdrawn, MassBalanceViolation, UnitMismatch
 
 __all__ = [
@@ -750,10 +750,11 @@ def _parse_event_strict(raw: Any, path: str) -> Event:
         mat = _str(_req(o, "material", p), f"{p}.material", max_len=64)
         if mat not in MATERIALS:
             raise InvalidInput(
-                f"{p}.material {mat!r} is not a known material",
+                f"{p}.material {mat!r} is not a known material in catalogue {CATALOGUE.label} ({CATALOGUE.digest})",
                 field=f"{p}.material",
                 rule="ledger.material.known",
                 value=mat,
+                catalogue=CATALOGUE.label,
             )
         battery = None
         if o.get("battery") is not None:

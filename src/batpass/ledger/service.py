@@ -54,7 +54,7 @@ from batpass.ledger.model import (
 )
 from batpass.ledger.ports import FootprintSource, SignerKeyResolver
 from batpass.store import UnitOfWork
-from batpass.trust import NodeIdentity, SecretBox, did_document
+from batpass.trust import NodeIdentity, SecretBox
 
 __all__ = ["LedgerService", "RecordResult", "VerifyProblem", "VerifyReport"]
 
@@ -97,11 +97,26 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _identity_resolver(identities: Iterable[NodeIdentity]) -> Callable[[str], Mapping[str, Any] | None]:
-    keys: dict[str, Mapping[str, Any]] = {}
-    for ident in identities:
-        for vm in did_document(ident)["verificationMethod"]:
-            keys[vm["id"]] = vm["publicKeyJwk"]
-    return keys.get
+    """The public keys (active and retired) of ``identities`` by DID URL, looked up when asked:
+    a key rotated in by another process (``batpass keys rotate``) is found without a restart."""
+    by_did = {ident.did: ident for ident in identities}
+    memo: dict[str, tuple[int, Mapping[str, Any]]] = {}
+
+    def resolve(kid: str) -> Mapping[str, Any] | None:
+        ident = by_did.get(kid.split("#", 1)[0])
+        if ident is None:
+            return None
+        hit = memo.get(kid)
+        if hit is not None and hit[0] == ident.generation:
+            return hit[1]
+        key = ident.find(kid)
+        if key is None:
+            return None
+        jwk = key.public_jwk()
+        memo[kid] = (ident.generation, jwk)
+        return jwk
+
+    return resolve
 
 
 class LedgerService:
@@ -110,8 +125,9 @@ class LedgerService:
     ``identity`` signs for the node's own DID; ``identities`` (optional) gives the identity of
     other owners the node keeps ledgers for (the hub's operators). ``public_jwk_resolver`` resolves
     a ``did#kid`` to its public JWK (default: the keys of the identities above, i.e. the DID
-    documents this node publishes). ``high_risk_sites`` is the configurable list of site ids whose
-    share is reported as high-risk. ``batch_size`` is how many events one signed Merkle root covers.
+    documents this node publishes). ``high_risk_sites`` is the list of site ids whose share is
+    reported as high-risk, or a function giving it when asked (the node's site register).
+    ``batch_size`` is how many events one signed Merkle root covers.
 
     ``signer_keys`` resolves a partner's key through its DID document when a summary arrives
     (:meth:`receive_summary`; the node wires trust's did:web resolver). A resolved key is cached
@@ -127,7 +143,7 @@ class LedgerService:
         *,
         identities: Callable[[str], NodeIdentity | None] | None = None,
         public_jwk_resolver: Callable[[str], Mapping[str, Any] | None] | None = None,
-        high_risk_sites: Iterable[str] = (),
+        high_risk_sites: Iterable[str] | Callable[[], Iterable[str]] = (),
         batch_size: int = 1000,
         footprints: FootprintSource | None = None,
         secrets: SecretBox | None = None,
@@ -142,7 +158,8 @@ class LedgerService:
         self.identity = identity
         self._identities = identities
         self._resolver = public_jwk_resolver or _identity_resolver([identity])
-        self.high_risk_sites: frozenset[str] = frozenset(high_risk_sites)
+        fixed = frozenset(() if callable(high_risk_sites) else high_risk_sites)
+        self._high_risk = high_risk_sites if callable(high_risk_sites) else lambda: fixed
         self.batch_size = batch_size
         self._footprints = footprints
         #: seals the suppliers' keys that verified a received summary (``ledger_verified_keys``)
@@ -158,6 +175,11 @@ class LedgerService:
         self._signer_cache: dict[str, tuple[float, Mapping[str, Any]]] = {}
 
     # ------------------------------------------------------------------ identities
+    @property
+    def high_risk_sites(self) -> frozenset[str]:
+        """The site ids whose mined share is reported as high-risk, as of now."""
+        return frozenset(self._high_risk())
+
     def identity_for(self, owner: str) -> NodeIdentity:
         if owner == self.identity.did:
             return self.identity

@@ -100,12 +100,12 @@ class DidKeyResolver:
         self._trust = trust
 
     def jwk_for(self, kid: str) -> Mapping[str, Any]:
-        did = kid.split("#", 1)[0]
-        doc = self._trust.resolver.resolve_sync(did)
-        for vm in doc.get("verificationMethod", []):
-            if vm.get("id") == kid and isinstance(vm.get("publicKeyJwk"), dict):
-                return dict(vm["publicKeyJwk"])
-        raise NotFound(f"{kid} is not a verification method of {did}", rule="DID Core verificationMethod")
+        try:  # a key the cached document lacks fetches it again (the partner rotated)
+            return dict(self._trust.resolver.method(kid).jwk)
+        except CredentialRejected as exc:
+            if exc.reason is not RejectReason.UNKNOWN_KEY:
+                raise
+            raise NotFound(f"{kid}: {exc}", rule="DID Core verificationMethod") from exc
 
     def jwk_or_none(self, kid: str) -> Mapping[str, Any] | None:
         """The same, answering ``None`` for an unknown key (ports that treat it as a refusal)."""

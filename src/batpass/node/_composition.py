@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from batpass import bridge, dataspace, exchange, footprint, ledger, ouranos, participants, passport, store, trust
+from batpass import bridge, dataspace, exchange, footprint, ledger, ouranos, participants, passport, sites, store, trust
 
 __all__ = ["migration_dirs"]
 
@@ -26,4 +26,5 @@ def migration_dirs() -> list[Path]:
         passport.MIGRATIONS_DIR,
         exchange.MIGRATIONS_DIR,
         bridge.MIGRATIONS_DIR,
+        sites.MIGRATIONS_DIR,
     ]

@@ -79,6 +79,8 @@ from batpass.http import (
     ErrorShape,
     MetricsMiddleware,
     NodeContext,
+    PayloadLog,
+    PayloadLogMiddleware,
     RequestIdMiddleware,
     forward_request_id,
     install_error_handlers,
@@ -103,7 +105,6 @@ from batpass.node._config import NodeConfig, NodePaths
 from batpass.node._integrity import Integrity, IntegrityGate
 from batpass.node._metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from batpass.node._outbox import OutboxDispatcher
-from batpass.node._payload_log import PayloadLog, PayloadLogMiddleware
 from batpass.node.local import LocalNode, open_node
 from batpass.ouranos import OuranosHub
 from batpass.ouranos import routes as ouranos_routes
@@ -111,10 +112,12 @@ from batpass.participants import ParticipantService
 from batpass.participants import routes as participants_routes
 from batpass.passport import CallerVerifier, PageRenderer, PassportRules, PassportService, RoleVerifier
 from batpass.passport import routes as passport_routes
+from batpass.sites import SiteService
+from batpass.sites import routes as sites_routes
 from batpass.store import pending_heads
 from batpass.trust import SecretBox, TrustService, UsedTokens, client_ssl_context, verify_self_issued_token
 from batpass.trust import routes as trust_routes
-from batpass.web import PassportPages, mount_api_docs
+from batpass.web import PassportPages, mount_api_docs, mount_public_pages
 
 __all__ = ["BODY_LIMITS", "ERROR_DOCS", "create_app"]
 
@@ -154,6 +157,7 @@ def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]
     """The capability routers a node with these profiles serves, with the error shapes of the
     standard API each one speaks."""
     mods: list[Any] = [participants_routes, trust_routes, ledger_routes, passport_routes, compliance_routes]
+    mods.append(sites_routes)  # the site register, on every node
     if "ouranos" in profiles:
         mods.append(ouranos_routes)
     if "bridge" in profiles:
@@ -175,6 +179,7 @@ def _notifier(engine: Engine) -> ProcessNotifier:
 def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotifier) -> None:
     cfg = node.config
     ctx.services[ParticipantService] = ParticipantService(ctx.engine)
+    ctx.services[SiteService] = SiteService(ctx.engine)
     trust = node.trust_service(client=ctx.client, sync_client=ctx.sync_client)
     # partners are found by their DIDs under the federation's TLS trust; config extra
     # "federation_hosts" only narrows the hosts (docs/decisions/2026-12-06-partners-by-identity.md)
@@ -501,6 +506,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
 
     for router, _ in routers:
         app.include_router(router)
+    mount_public_pages(app)  # "/", search, QR entry; every page's language (batpass.web)
     # every operation documents its API's error shape (RFC 9457 on /v1, EDC, PACT, ...)
     install_openapi(app, ERROR_DOCS, admin=ADMIN_KEY_CHECKS)
     return app

@@ -29,6 +29,7 @@ from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths, validate_name, validate_profiles
 from batpass.ouranos import BridgeLink, OuranosHub
 from batpass.participants import Participant, ParticipantService
+from batpass.sites import SiteService
 from batpass.store import make_engine, upgrade
 from batpass.trust import (
     NodeIdentity,
@@ -146,8 +147,8 @@ class LocalNode:
             self.engine,
             self.identity,
             identities=identities,
-            # site ids whose mined share is reported as high-risk (config extra ``high_risk_sites``; none by default)
-            high_risk_sites=self.config.extra.get("high_risk_sites", ()),
+            # the register's sites in a region the CAHRA data set in use lists (docs/sites.md)
+            high_risk_sites=SiteService(self.engine).high_risk_site_ids,
             footprints=footprints,
             secrets=SecretBox.load_or_create(self.paths.keys),
             signer_keys=signer_keys,

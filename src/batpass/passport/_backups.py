@@ -20,7 +20,7 @@ from batpass.passport._chain import VersionChain, verify_version_jws
 from batpass.passport._chain import digest as token_digest
 from batpass.passport.ports import Clock, PublicKeyResolver
 from batpass.store import UnitOfWork, outbox_table, remember_delivery
-from batpass.trust import CredentialRejected, KeyPair, peek, sign_compact, verify_compact
+from batpass.trust import CredentialRejected, NodeIdentity, peek, sign_compact, verify_compact
 
 __all__ = ["BACKUP_KIND", "BackupCopies"]
 
@@ -43,14 +43,13 @@ class BackupCopies:
         self,
         engine: Engine,
         *,
-        key: KeyPair,
-        kid: str,
+        identity: NodeIdentity,
         clock: Clock,
         chain: VersionChain,
         key_resolver: PublicKeyResolver | None,
     ) -> None:
         self.engine = engine
-        self._key, self._kid = key, kid
+        self._identity = identity
         self.clock = clock
         self.chain = chain
         self.key_resolver = key_resolver
@@ -146,7 +145,8 @@ class BackupCopies:
             "version": held[-1].version,
             "digest": held[-1].digest,
         }
-        token = sign_compact({"typ": _HEAD_TYP, "kid": self._kid}, _canonical(payload), self._key)
+        key = self._identity.active("Ed25519")  # the key active now (a rotation applies at once)
+        token = sign_compact({"typ": _HEAD_TYP, "kid": self._identity.key_id(key)}, _canonical(payload), key)
         conn.execute(_sql.backup_heads.delete().where(_sql.backup_heads.c.passport_id == passport_id))
         conn.execute(insert(_sql.backup_heads).values(passport_id=passport_id, jws=token))
 

@@ -100,9 +100,9 @@ class VersionChain:
     def key(self, kid: str) -> Mapping[str, Any]:
         """The key a version names: one of this node's (also a retired one: old versions stay
         verifiable after a rotation), else the issuer's DID document (a predecessor operator)."""
-        for k in self.identity.keys:
-            if self.identity.key_id(k) == kid and k.alg == "Ed25519":
-                return k.public_jwk()
+        own = self.identity.find(kid)
+        if own is not None and own.alg == "Ed25519":
+            return own.public_jwk()
         if self.key_resolver is not None:
             return self.key_resolver.jwk_for(kid)
         raise Unauthorized(f"no key known for {kid}", rule="passport version JWS (kid)")

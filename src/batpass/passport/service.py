@@ -149,11 +149,10 @@ class PassportService:
         self.summaries = summaries
         #: the largest body a backup node takes (the node's own limit): a bigger version is refused
         self.max_copy_bytes = max_copy_bytes
-        self._key = identity.active("Ed25519")
-        self._kid = identity.key_id(self._key)
+        identity.active("Ed25519")  # a node without a signing key fails here, not at its first build
         self.chain = VersionChain(identity, key_resolver)
         self.backups = BackupCopies(
-            engine, key=self._key, kid=self._kid, clock=self.clock, chain=self.chain, key_resolver=key_resolver
+            engine, identity=identity, clock=self.clock, chain=self.chain, key_resolver=key_resolver
         )
 
     @property
@@ -834,7 +833,9 @@ class PassportService:
             "change": change,
             "passport": record,
         }
-        token = sign_compact({"typ": JWS_TYP, "kid": self._kid}, _canonical(payload), self._key)
+        # the key active now: a rotation (batpass keys rotate) applies to the next version
+        key = self.identity.active("Ed25519")
+        token = sign_compact({"typ": JWS_TYP, "kid": self.identity.key_id(key)}, _canonical(payload), key)
         digest = token_digest(token)
         conn.execute(
             _INSERT_VERSION,

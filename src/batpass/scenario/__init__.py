@@ -1,8 +1,8 @@
 """A seeded EU/JP battery supply chain: the one data set for tests, the demo and benchmarks.
 
-Lithium brine (Chile) and spodumene (Australia), cobalt (DR Congo; one site on the high-risk
-list), nickel (Indonesia), natural graphite (Mozambique) and manganese (South Africa); refiners in
-China and Japan; precursor, cathode and cell makers in Japan; a pack/car maker in Germany; a
+Lithium brine (Chile) and spodumene (Australia), cobalt (DR Congo; one site in a region the
+synthetic CAHRA sample flags), nickel (Indonesia), natural graphite (Mozambique) and manganese
+(South Africa); refiners in China and Japan; precursor, cathode and cell makers in Japan; a pack/car maker in Germany; a
 recycler in the Netherlands returning lithium, cobalt and nickel into new cells; one black-mass
 shipment that breaks its export authorisation.
 
@@ -26,15 +26,17 @@ from typing import Any
 from batpass.core.countries import EU27
 from batpass.core.errors import InvalidInput
 from batpass.ledger import MATERIALS, Element
+from batpass.sites import CahraDataset
 
 __all__ = [
     "CHEMISTRIES",
     "COMPANIES",
     "DEMO_LOTS",
-    "HIGH_RISK_SITES",
+    "MINE_SITES",
     "PLAUSIBLE_KG_PER_KWH",
     "Company",
     "Scenario",
+    "flagged_sites",
     "generate",
 ]
 
@@ -73,8 +75,70 @@ COMPANIES: Mapping[str, Company] = {
     ]
 }
 
-#: the configurable high-risk list used by the demo (one artisanal cobalt site)
-HIGH_RISK_SITES = frozenset({"MINE-CD-2"})
+
+def _mine(
+    code: str, region: str, lat: float, lon: float, minerals: list[str], *certs: dict[str, Any]
+) -> dict[str, Any]:
+    c = COMPANIES[code]
+    return {
+        "siteId": c.site,
+        "name": f"{c.name} mine",
+        "operator": c.name,
+        "siteType": "mine",
+        "country": c.country,
+        "region": region,
+        "location": {"latitude": lat, "longitude": lon},
+        "minerals": minerals,
+        "certifications": list(certs),
+        "dueDiligence": [],
+    }
+
+
+#: the mines of the scenario as the site register records them (wire form, docs/sites.md): real
+#: mining districts (ISO 3166-2 region, approximate coordinates) for fictional companies. The
+#: artisanal cobalt site lies in Lualaba (CD-LU), which the synthetic CAHRA sample flags; the
+#: industrial cobalt mine is placed in Haut-Lomami (CD-HL), outside the sample's regions, so the
+#: story has one flagged cobalt source beside an unflagged one. Certifications: IRMA at the brine
+#: operation and the Copper Mark at the industrial cobalt mine (no expiry published), the Nickel
+#: Mark in assessment at the HPAL site.
+MINE_SITES: tuple[dict[str, Any], ...] = (
+    _mine(
+        "atacama-lithium",
+        "CL-AN",
+        -23.50,
+        -68.25,
+        ["lithium"],
+        {"scheme": "IRMA", "status": "certified", "level": "IRMA 75"},
+    ),
+    _mine("pilbara-spodumene", "AU-WA", -21.03, 118.90, ["lithium"]),
+    _mine(
+        "katanga-cobalt",
+        "CD-HL",
+        -8.74,
+        24.99,
+        ["cobalt", "copper"],
+        {"scheme": "Copper Mark", "status": "certified"},
+    ),
+    _mine("kolwezi-artisanal", "CD-LU", -10.72, 25.47, ["cobalt"]),
+    _mine(
+        "sulawesi-nickel",
+        "ID-ST",
+        -2.83,
+        122.15,
+        ["nickel", "cobalt"],
+        {"scheme": "Nickel Mark", "status": "in assessment"},
+    ),
+    _mine("cabo-graphite", "MZ-P", -13.33, 38.58, ["graphite"]),
+    _mine("kalahari-manganese", "ZA-NC", -27.20, 22.96, ["manganese"]),
+)
+
+
+def flagged_sites(dataset: CahraDataset) -> frozenset[str]:
+    """The scenario's mines that ``dataset`` flags for enhanced due diligence (with the synthetic
+    sample: the artisanal cobalt site) — what a node's register hands its ledger."""
+    return frozenset(
+        m["siteId"] for m in MINE_SITES if dataset.screen(country=m["country"], region=m["region"]).flagged
+    )
 
 
 @dataclass(frozen=True)

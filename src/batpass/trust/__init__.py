@@ -31,7 +31,15 @@ from batpass.trust._resolver import DidResolver, GuardedFetcher
 from batpass.trust._sdjwt import SdJwtVerified, issue_sd_jwt, present_sd_jwt, verify_sd_jwt
 from batpass.trust._sealed import SecretBox
 from batpass.trust._status import StatusListCache
-from batpass.trust._tls import FederationCA, client_ssl_context, init_ca, issue_node_certificate, load_ca
+from batpass.trust._tls import (
+    FederationCA,
+    RotatedCertificate,
+    client_ssl_context,
+    init_ca,
+    issue_node_certificate,
+    load_ca,
+    rotate_node_certificate,
+)
 from batpass.trust._trustlist import TrustRegistry, load_trust_list, sign_trust_list
 from batpass.trust._vc import build_credential, issue_vc_jwt, issue_vp_jwt, verify_vc_jwt, verify_vp_jwt
 from batpass.trust._verify import Verifier
@@ -72,6 +80,7 @@ __all__ = [
     "RecognitionPolicy",
     "RecognitionRule",
     "RejectReason",
+    "RotatedCertificate",
     "SdJwtVerified",
     "SecretBox",
     "SelfIssued",
@@ -110,6 +119,7 @@ __all__ = [
     "present_sd_jwt",
     "presentation_query",
     "rotate_key",
+    "rotate_node_certificate",
     "sign_compact",
     "sign_trust_list",
     "subject_did_document",

@@ -215,10 +215,10 @@ async def verify_role_presentation(
             raise CredentialRejected("role credential names no holder (sub)", reason=RejectReason.HOLDER)
         results.append(v)
     else:
-        _header, unverified = peek(token)
+        header, unverified = peek(token)
         holder_claim = unverified.get("holder", unverified.get("iss"))
-        if isinstance(holder_claim, str):
-            await verifier.resolver.resolve(holder_claim)
+        if isinstance(holder_claim, str):  # a key the cached document lacks: fetched again
+            await verifier.resolver.resolve(holder_claim, kid=header.get("kid"))
         holder, nonce, creds = verify_vp_jwt(token, verifier.resolver, audience=audience_did, now=verifier.clock.now())
         if not creds:
             raise CredentialRejected("presentation holds no credential", reason=RejectReason.ROLE)
@@ -300,9 +300,9 @@ class DcpParticipantVerifier:
                 "Authorization: Bearer <self-issued token> required", reason=RejectReason.MALFORMED
             )
         token = authorization[len("Bearer ") :].strip()
-        _h, unverified = peek(token)
-        if isinstance(unverified.get("iss"), str):
-            await self.verifier.resolver.resolve(unverified["iss"])
+        header, unverified = peek(token)
+        if isinstance(unverified.get("iss"), str):  # a key the cached document lacks: fetched again
+            await self.verifier.resolver.resolve(unverified["iss"], kid=header.get("kid"))
         si = verify_self_issued_token(
             token, audience=self.identity.did, resolver=self.verifier.resolver, now=self.verifier.clock.now()
         )

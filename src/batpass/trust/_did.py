@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from batpass.core.ids import Did
 from batpass.trust._keys import NodeIdentity
 
-__all__ = ["did_document", "node_did", "node_services", "operator_did", "subject_did_document"]
+__all__ = ["OwnDocument", "did_document", "node_did", "node_services", "operator_did", "subject_did_document"]
 
 #: DID service types (DSP/DCP conventions; CX-0049 names the credential service entry)
 SERVICE_TYPES = {
@@ -24,6 +24,7 @@ def did_document(identity: NodeIdentity, *, services: Mapping[str, tuple[str, st
     """The DID document: every key (retired ones too, so old signatures verify) as a JsonWebKey
     verification method; active keys for authentication and assertion; ``services`` maps a
     fragment to ``(type, endpoint)``."""
+    identity.refresh()  # a rotation made by another process is listed at once
     methods = []
     active = []
     for k in identity.keys:
@@ -96,3 +97,24 @@ def subject_did_document(identity: NodeIdentity, *, base_url: str, profiles: Seq
     holds keys for (``/operators/{operatorId}/did.json``): its Ed25519 and P-256 keys, retired
     keys kept, and the node's service entries."""
     return did_document(identity, services=node_services(base_url, profiles))
+
+
+class OwnDocument:
+    """The document a node serves for itself, for its own resolver (``DidResolver.pin_live``):
+    built again only when its keys changed — a rotation here or by another process (``batpass
+    keys rotate``, another worker) — and the same object otherwise (one ``stat`` of the key index
+    per look-up)."""
+
+    def __init__(self, identity: NodeIdentity, *, base_url: str, profiles: Sequence[str] = ()) -> None:
+        self._identity = identity
+        self._base_url = base_url
+        self._profiles = tuple(profiles)
+        self._doc: tuple[int, dict[str, Any]] | None = None
+
+    def __call__(self) -> dict[str, Any]:
+        self._identity.refresh()
+        hit = self._doc
+        if hit is None or hit[0] != self._identity.generation:
+            doc = subject_did_document(self._identity, base_url=self._base_url, profiles=self._profiles)
+            hit = self._doc = (self._identity.generation, doc)
+        return hit[1]

@@ -260,9 +260,9 @@ class Holder:
                 rule="DCP 1.0 §5.4",
             )
         token = authorization[len("Bearer ") :].strip()
-        _h, unverified = peek(token)
-        if isinstance(unverified.get("iss"), str):
-            await ctx.resolver.resolve(unverified["iss"])
+        header, unverified = peek(token)
+        if isinstance(unverified.get("iss"), str):  # a key the cached document lacks: fetched again
+            await ctx.resolver.resolve(unverified["iss"], kid=header.get("kid"))
         return verify_self_issued_token(token, audience=ctx.identity.did, resolver=ctx.resolver, now=ctx.clock.now())
 
     def answer_query_of(self, caller: SelfIssued, query: Mapping[str, Any]) -> dict[str, Any]:

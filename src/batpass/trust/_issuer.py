@@ -243,9 +243,9 @@ class Issuer:
     ) -> IssuedCredential:
         """Verify the holder's signed upstream summary and issue the claim computed from it."""
         resolver = self.context.resolver
-        _h, unverified = peek(summary_jws)
-        if isinstance(unverified.get("issuer"), str):
-            await resolver.resolve(unverified["issuer"])
+        header, unverified = peek(summary_jws)
+        if isinstance(unverified.get("issuer"), str):  # a key the cached document lacks: fetched again
+            await resolver.resolve(unverified["issuer"], kid=header.get("kid"))
         summary = verify_upstream_summary(summary_jws, resolver)
         ctype, subject, disclosable = certify_claim(
             summary,

@@ -114,19 +114,77 @@ def _read_private_pem(path: Path) -> PrivateKey:
 
 @dataclass
 class NodeIdentity:
-    """A DID with its keys. The first active Ed25519 key signs by default."""
+    """A DID with its keys. The first active Ed25519 key signs by default.
+
+    An identity loaded from a key folder (``folder``) follows a rotation made there by another
+    process (``batpass keys rotate`` while the node serves, or another worker): :meth:`refresh`
+    reads ``keys.json`` again when the file changed, and :meth:`active` and :meth:`find` call it,
+    so a running node signs with the new key and lists it in its DID document without a restart.
+    """
 
     did: str
     keys: list[KeyPair] = field(default_factory=list)
+    folder: Path | None = field(default=None, compare=False, repr=False)
+    #: bumped whenever :attr:`keys` changes (a rotation here or a reload): caches key on it
+    generation: int = field(default=0, compare=False, repr=False)
+    _stamp: tuple[int, int, int] | None = field(default=None, compare=False, repr=False)
+
+    def refresh(self) -> bool:
+        """Reload the keys when the folder's ``keys.json`` was replaced since they were read
+        (a rotation writes it atomically, so a new inode or mtime means a new index); True
+        when the keys changed. Costs one ``stat`` when nothing changed."""
+        if self.folder is None:
+            return False
+        stamp = _index_stamp(self.folder)
+        if stamp is None or stamp == self._stamp:
+            return False
+        self.keys = _read_index(self.folder)
+        self._stamp = stamp
+        self.generation += 1
+        return True
 
     def active(self, alg: str = "Ed25519") -> KeyPair:
+        self.refresh()
         for k in reversed(self.keys):
             if k.alg == alg and not k.retired:
                 return k
         raise ConfigurationError(f"{self.did} has no active {alg} key")
 
+    def find(self, kid: str) -> KeyPair | None:
+        """The key a DID URL (``did#fragment``) names, active or retired; the index is read again
+        once when it names none (another process may have rotated)."""
+        for attempt in range(2):
+            for k in self.keys:
+                if self.key_id(k) == kid:
+                    return k
+            if attempt == 0 and not self.refresh():
+                break
+        return None
+
     def key_id(self, key: KeyPair) -> str:
         return f"{self.did}#{key.kid}"
+
+
+def _index_stamp(folder: Path) -> tuple[int, int, int] | None:
+    try:
+        st = (folder / "keys.json").stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _read_index(folder: Path) -> list[KeyPair]:
+    entries = json.loads((folder / "keys.json").read_text())
+    return [
+        KeyPair(
+            e["kid"],
+            e["alg"],
+            _read_private_pem(folder / f"{e['kid']}.pem"),
+            bool(e.get("retired")),
+            dt.datetime.fromisoformat(e["retiredAt"]) if e.get("retiredAt") else None,
+        )
+        for e in entries
+    ]
 
 
 def load_or_create_identity(folder: Path, did: str) -> NodeIdentity:
@@ -138,20 +196,10 @@ def load_or_create_identity(folder: Path, did: str) -> NodeIdentity:
         pairs = [generate_keypair("Ed25519", "key-ed25519-1"), generate_keypair("ES256", "key-p256-1")]
         for p in pairs:
             write_private_pem(folder / f"{p.kid}.pem", p.private)
-        index.write_text(json.dumps([{"kid": p.kid, "alg": p.alg, "retired": False} for p in pairs], indent=2))
-        return NodeIdentity(did, pairs)
-    entries = json.loads(index.read_text())
-    pairs = [
-        KeyPair(
-            e["kid"],
-            e["alg"],
-            _read_private_pem(folder / f"{e['kid']}.pem"),
-            bool(e.get("retired")),
-            dt.datetime.fromisoformat(e["retiredAt"]) if e.get("retiredAt") else None,
-        )
-        for e in entries
-    ]
-    return NodeIdentity(did, pairs)
+        _write_index(folder, pairs)
+    identity = NodeIdentity(did, folder=folder)
+    identity.refresh()
+    return identity
 
 
 def rotate_key(folder: Path, identity: NodeIdentity, alg: str = "Ed25519") -> KeyPair:
@@ -171,8 +219,19 @@ def rotate_key(folder: Path, identity: NodeIdentity, alg: str = "Ed25519") -> Ke
         n += 1
     new = generate_keypair(alg, f"{prefix}{n}")
     write_private_pem(folder / f"{new.kid}.pem", new.private)
-    identity.keys[:] = [replace(k, retired=True, retired_at=now) if k is old else k for k in identity.keys]
-    identity.keys.append(new)
+    keys = [replace(k, retired=True, retired_at=now) if k is old else k for k in identity.keys]
+    keys.append(new)
+    _write_index(folder, keys)
+    identity.keys = keys
+    identity.generation += 1
+    if identity.folder == folder:
+        identity._stamp = _index_stamp(folder)
+    return new
+
+
+def _write_index(folder: Path, keys: list[KeyPair]) -> None:
+    """Write ``keys.json`` atomically (a new file renamed over the old: readers in other
+    processes see the old index or the new one, and :meth:`NodeIdentity.refresh` sees a change)."""
     index = folder / "keys.json"
     tmp = index.with_suffix(".json.tmp")
     tmp.write_text(
@@ -184,13 +243,12 @@ def rotate_key(folder: Path, identity: NodeIdentity, alg: str = "Ed25519") -> Ke
                     "retired": k.retired,
                     **({"retiredAt": k.retired_at.isoformat()} if k.retired_at else {}),
                 }
-                for k in identity.keys
+                for k in keys
             ],
             indent=2,
         )
     )
     os.replace(tmp, index)
-    return new
 
 
 # --- did:key (W3C CCG did:key method: multicodec-prefixed public key, base58btc multibase) ---

@@ -60,8 +60,10 @@ class Recognition:
                 reason=RejectReason.TRUST_LIST,
                 rule="trust lists are accepted only from configured ecosystem operators",
             )
-        document = await ctx.resolver.resolve(operator)
         jws = jws.strip()
+        # the key the list names: a cached document that lacks it (the operator rotated) is
+        # fetched again, so the rotation is judged on the operator's current document
+        document = await ctx.resolver.resolve(operator, kid=peek(jws)[0].get("kid"))
         tl = load_trust_list(jws, ctx.resolver, operator=operator, ecosystem=ecosystem, now=ctx.clock.now())
         held = ctx.registry.lists.get(ecosystem)
         if held is not None and tl.sequence < held.sequence:

@@ -55,7 +55,7 @@ def open_record(identity: NodeIdentity, token: str | None, kind: str) -> dict[st
         raise CredentialRejected(f"no signed {kind} record is stored", reason=RejectReason.SIGNATURE, rule=_RULE)
     header, _ = peek(token)
     kid = header.get("kid")
-    key = next((k for k in identity.keys if identity.key_id(k) == kid), None)
+    key = identity.find(kid) if isinstance(kid, str) else None
     if key is None:
         raise CredentialRejected(
             f"{kind} record is signed by {kid!r}, not by a key of {identity.did}",

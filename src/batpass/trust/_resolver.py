@@ -13,6 +13,7 @@ resolver.resolve(did)`` first (``prefetch``), so the hot path never does I/O.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import time
@@ -100,23 +101,40 @@ class DidResolver:
         fetcher: GuardedFetcher | None = None,
         *,
         ttl_s: float = 300.0,
+        refetch_after_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.fetcher = fetcher or GuardedFetcher(allowed_hosts=())
         self.ttl_s = ttl_s
+        #: a key id missing from a fetched document fetches it again (the DID's controller may
+        #: have rotated), at most once per this many seconds per DID: a caller naming unknown
+        #: keys cannot make the node fetch a partner's document in a loop
+        self.refetch_after_s = refetch_after_s
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._pinned: dict[str, dict[str, Any]] = {}
+        self._live: dict[str, Callable[[], dict[str, Any]]] = {}
+        #: when a document was last fetched again for a key it lacked (failed fetches too)
+        self._refetched: dict[str, float] = {}
         self._methods: dict[str, tuple[Mapping[str, Any], VerificationMethod]] = {}
 
     def pin(self, document: Mapping[str, Any]) -> None:
         """Hold a document without expiry (the node's own, its hosted subjects', test fixtures)."""
         self._pinned[str(document["id"])] = dict(document)
 
+    def pin_live(self, did: str, document: Callable[[], dict[str, Any]]) -> None:
+        """Hold a document that its owner keeps current (the node's own, whose keys a rotation
+        changes while it runs): ``document()`` answers it at every look-up, so it must be cheap
+        and return the same object while the document is unchanged."""
+        self._live[did] = document
+
     def forget(self, did: str) -> None:
         self._cache.pop(did, None)
 
     def cached(self, did: str) -> dict[str, Any] | None:
+        live = self._live.get(did)
+        if live is not None:
+            return live()
         if did in self._pinned:
             return self._pinned[did]
         if did.startswith("did:key:"):
@@ -154,11 +172,37 @@ class DidResolver:
         self._cache[did] = (self._clock(), doc)
         return doc
 
-    async def resolve(self, did: str) -> dict[str, Any]:
+    def _stale_for(self, did: str, kid: str | None, doc: Mapping[str, Any]) -> bool:
+        """True when ``kid`` is not in ``doc``, a document fetched (not pinned) at least
+        ``refetch_after_s`` ago: a rotated key is looked up in a fresh copy."""
+        if kid is None or did in self._live or did in self._pinned:
+            return False
+        hit = self._cache.get(did)
+        if hit is None or hit[1] is not doc:
+            return False
+        last = max(hit[0], self._refetched.get(did, hit[0]))
+        if self._clock() - last < self.refetch_after_s:
+            return False
+        if any(_vm_id(did, vm) == kid for vm in doc.get("verificationMethod", [])):
+            return False
+        if len(self._refetched) > 4096:
+            self._refetched.clear()
+        self._refetched[did] = self._clock()
+        return True
+
+    async def resolve(self, did: str, *, kid: object = None) -> dict[str, Any]:
+        """The document of ``did``; with ``kid`` (the key a token's header names; anything but
+        a string is ignored), a cached document that lacks it is fetched again
+        (:attr:`refetch_after_s`)."""
         doc = self.cached(did)
-        if doc is not None:
-            return doc
-        return self._store(did, await self.fetcher.get(self._url(did)))
+        if doc is None:
+            return self._store(did, await self.fetcher.get(self._url(did)))
+        if self._stale_for(did, kid if isinstance(kid, str) else None, doc):
+            try:
+                return self._store(did, await self.fetcher.get(self._url(did)))
+            except CredentialRejected:  # unreachable now: the cached copy answers (the key stays unknown)
+                return doc
+        return doc
 
     def resolve_sync(self, did: str) -> dict[str, Any]:
         doc = self.cached(did)
@@ -191,6 +235,10 @@ class DidResolver:
         hit = self._methods.get(kid)
         if hit is not None and hit[0] is doc:
             return hit[1]
+        if fetch and self._stale_for(did, kid, doc):
+            # unreachable now: the cached copy answers (and the key stays unknown)
+            with contextlib.suppress(CredentialRejected):
+                doc = self._store(did, self.fetcher.get_sync(self._url(did)))
         vm = self._find(did, kid, doc)
         if len(self._methods) > 4096:
             self._methods.clear()
@@ -200,10 +248,7 @@ class DidResolver:
     @staticmethod
     def _find(did: str, kid: str, doc: Mapping[str, Any]) -> VerificationMethod:
         for vm in doc.get("verificationMethod", []):
-            vm_id = vm.get("id", "")
-            if vm_id.startswith("#"):
-                vm_id = did + vm_id
-            if vm_id == kid and isinstance(vm.get("publicKeyJwk"), dict):
+            if _vm_id(did, vm) == kid and isinstance(vm.get("publicKeyJwk"), dict):
                 expires = vm.get("expires")
                 return VerificationMethod(
                     id=kid,
@@ -212,6 +257,12 @@ class DidResolver:
                     expires=parse_time(expires) if isinstance(expires, str) else None,
                 )
         raise CredentialRejected(f"{did} has no verification method {kid}", reason=RejectReason.UNKNOWN_KEY)
+
+
+def _vm_id(did: str, vm: Mapping[str, Any]) -> str:
+    """A verification method's id as a DID URL (a relative ``#fragment`` joined to ``did``)."""
+    vm_id = str(vm.get("id", ""))
+    return did + vm_id if vm_id.startswith("#") else vm_id
 
 
 @functools.lru_cache(maxsize=4096)

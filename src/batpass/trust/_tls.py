@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
+import shutil
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,15 @@ from batpass.core.clock import utc_now
 from batpass.core.errors import ConfigurationError
 from batpass.trust._keys import write_private_pem
 
-__all__ = ["FederationCA", "client_ssl_context", "init_ca", "issue_node_certificate", "load_ca"]
+__all__ = [
+    "FederationCA",
+    "RotatedCertificate",
+    "client_ssl_context",
+    "init_ca",
+    "issue_node_certificate",
+    "load_ca",
+    "rotate_node_certificate",
+]
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,64 @@ def issue_node_certificate(ca: FederationCA, out_dir: Path, *, hosts: list[str],
         cert.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(serialization.Encoding.PEM)
     )
     return cert_path, key_path
+
+
+@dataclass(frozen=True)
+class RotatedCertificate:
+    """What :func:`rotate_node_certificate` did: the new certificate's serial, validity and host
+    names, and where the old one was kept."""
+
+    serial: int
+    not_after: dt.datetime
+    hosts: tuple[str, ...]
+    previous_serial: int
+    previous: Path
+
+
+def _cert_hosts(cert: x509.Certificate) -> list[str]:
+    """The host names and IPs of a certificate, its common name (the node's host) first."""
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    names = [*san.get_values_for_type(x509.DNSName), *(str(ip) for ip in san.get_values_for_type(x509.IPAddress))]
+    cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    first = str(cn[0].value) if cn else names[0]
+    return [first, *(n for n in names if n != first)]
+
+
+def rotate_node_certificate(ca: FederationCA, tls_dir: Path, *, days: int = 825) -> RotatedCertificate:
+    """Replace a node's TLS certificate and key (``cert.pem``, ``key.pem`` in ``tls_dir``) with a
+    new pair from the federation CA for the same host names.
+
+    Clients trust the federation CA, not one certificate, so they accept the new one as they did
+    the old; the old certificate (public part) is kept in ``tls_dir/retired/`` under its serial,
+    so what was signed or logged under it can still be matched to it; its private key is deleted.
+    The new pair is written beside the old one and renamed into place (a node starting meanwhile
+    reads one pair or the other). A serving node presents the new certificate once restarted.
+    """
+    cert_path, key_path = tls_dir / "cert.pem", tls_dir / "key.pem"
+    if not cert_path.exists():
+        raise ConfigurationError(
+            f"no TLS certificate in {tls_dir}", rule="a node serving plain HTTP has no certificate to rotate"
+        )
+    old = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    hosts = _cert_hosts(old)
+    staging = tls_dir / ".rotating"
+    shutil.rmtree(staging, ignore_errors=True)
+    new_cert, new_key = issue_node_certificate(ca, staging, hosts=hosts, days=days)
+    retired = tls_dir / "retired"
+    retired.mkdir(exist_ok=True)
+    kept = retired / f"cert-{old.serial_number:x}.pem"
+    shutil.copyfile(cert_path, kept)
+    os.replace(new_key, key_path)
+    os.replace(new_cert, cert_path)
+    staging.rmdir()
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    return RotatedCertificate(
+        serial=cert.serial_number,
+        not_after=cert.not_valid_after_utc,
+        hosts=tuple(hosts),
+        previous_serial=old.serial_number,
+        previous=kept,
+    )
 
 
 def client_ssl_context(ca_cert: Path) -> ssl.SSLContext:

@@ -186,15 +186,15 @@ class Verifier:
     async def prefetch(self, token: str, *, status_not_before: float | None = None) -> None:
         """Fill the caches a token needs (issuer DID, status list); errors surface in verify."""
         try:
-            _header, payload = peek(token.split("~", 1)[0])
+            header, payload = peek(token.split("~", 1)[0])
         except CredentialRejected:
             return
         issuer = payload.get("iss") or payload.get("issuer")
         if isinstance(issuer, dict):
             issuer = issuer.get("id")
         try:
-            if isinstance(issuer, str):
-                await self.resolver.resolve(issuer)
+            if isinstance(issuer, str):  # a key the cached document lacks fetches it again (rotation)
+                await self.resolver.resolve(issuer, kid=header.get("kid"))
             status = payload.get("credentialStatus") or payload.get("status")
             if isinstance(status, dict) and isinstance(status.get("statusListCredential"), str):
                 url = status["statusListCredential"]

@@ -210,9 +210,10 @@ async def _holder(request: Request, ctx: Ctx) -> str:
             "Authorization: Bearer <self-issued token> required", reason="malformed", rule="DCP 1.0 §4.3"
         )
     token = authorization[len("Bearer ") :].strip()
-    iss = peek(token)[1].get("iss")
-    if isinstance(iss, str):
-        await svc.resolver.resolve(iss)
+    header, payload = peek(token)
+    iss = payload.get("iss")
+    if isinstance(iss, str):  # a key the cached document lacks: fetched again
+        await svc.resolver.resolve(iss, kid=header.get("kid"))
     return verify_self_issued_token(token, audience=svc.identity.did, resolver=svc.resolver).did
 
 

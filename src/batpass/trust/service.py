@@ -31,7 +31,7 @@ from batpass.core.clock import Clock, SystemClock
 from batpass.core.findings import Finding
 from batpass.trust._context import StandingFindings, TrustContext
 from batpass.trust._dcp import DcpParticipantVerifier
-from batpass.trust._did import subject_did_document
+from batpass.trust._did import OwnDocument, subject_did_document
 from batpass.trust._holder import Holder
 from batpass.trust._issuer import IssuedCredential, Issuer, StatusLists
 from batpass.trust._keys import NodeIdentity
@@ -76,7 +76,8 @@ class TrustService:
         self.clock = clock
         self.fetcher = GuardedFetcher(allowed_hosts=allowed_hosts, client=client, sync_client=sync_client)
         self.resolver = DidResolver(self.fetcher, ttl_s=did_ttl_s)
-        self.resolver.pin(self.did_document())
+        # the node's own document follows a key rotation made by another process (keys rotate)
+        self.resolver.pin_live(identity.did, OwnDocument(identity, base_url=self.base_url, profiles=self.profiles))
         # the node's own status lists are read from its store, not fetched: they come first
         self.status_lists = StatusLists(engine, identity, base_url=self.base_url, clock=clock)
         self.status = StatusListCache(

@@ -1,20 +1,32 @@
 """Builds the web page model (``batpass.web.PassportPage``) from a reader's visible view.
 
 Only the view (already cut to the reader's tiers) goes in, so nothing outside them can reach the
-page. Key facts come first; every number is shown with its unit.
+page. Key facts come first; every number is shown with its unit. Every label is a message id of
+the pages' catalogues (``N_`` marks one for extraction), looked up in the request's language.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from batpass.passport import FIELDS, FIELDS_BY_KEY, Kind, Passport, Tier, qr_svg
+from batpass.web._i18n import N_, current, gettext_for
+from batpass.web._landing import invalid_reason
 from batpass.web._pages import PageRow, PageSection, PassportPage, render_message_page, render_passport_page
 
 __all__ = ["PassportPages", "build_page", "format_value"]
 
-_UNITS = {"Cel": "°C", "kgCO2e/kWh": "kg CO₂e/kWh", "1/h": "C (1/h)", "year": "years", "Ohm": "Ω"}
+
+_UNITS = {
+    "Cel": "°C",
+    "kgCO2e/kWh": "kg CO₂e/kWh",
+    "1/h": "C (1/h)",
+    "year": N_("years"),
+    "Ohm": "Ω",
+    "cycles": N_("cycles"),
+}
 
 KEY_FACTS = (
     "model_name",
@@ -32,7 +44,7 @@ KEY_FACTS = (
 _SECTIONS: tuple[tuple[str, str, Any], ...] = (
     (
         "identification",
-        "Identification",
+        N_("Identification"),
         {
             "passport_id",
             "battery_id",
@@ -49,7 +61,7 @@ _SECTIONS: tuple[tuple[str, str, Any], ...] = (
     ),
     (
         "safety",
-        "Safety, substances and materials",
+        N_("Safety, substances and materials"),
         {
             "hazardous_substances",
             "mercury_share",
@@ -65,54 +77,85 @@ _SECTIONS: tuple[tuple[str, str, Any], ...] = (
     ),
     (
         "footprint",
-        "Carbon footprint and due diligence",
+        N_("Carbon footprint and due diligence"),
         {"carbon_footprint_stages", "carbon_footprint_class", "carbon_footprint_study", "due_diligence_report"},
     ),
-    ("performance", "Performance and durability", None),  # the other public numbers
+    ("performance", N_("Performance and durability"), None),  # the other public numbers
     (
         "documents",
-        "Documents and end of life",
+        N_("Documents and end of life"),
         {"separate_collection_info", "waste_prevention_info", "declaration_of_conformity", "instructions_for_use"},
     ),
 )
 _TIER_TITLES = {
     Tier.LEGITIMATE_INTEREST: (
         "restricted",
-        "Detailed composition, parts and dismantling (legitimate interest and authorities)",
+        N_("Detailed composition, parts and dismantling (legitimate interest and authorities)"),
     ),
-    Tier.AUTHORITIES: ("authorities", "Test reports (authorities only)"),
-    Tier.DYNAMIC: ("dynamic", "State of health and usage (legitimate interest)"),
+    Tier.AUTHORITIES: ("authorities", N_("Test reports (authorities only)")),
+    Tier.DYNAMIC: ("dynamic", N_("State of health and usage (legitimate interest)")),
 }
 
 
 _CATEGORY_NAMES = {
-    "ev": "Electric vehicle (EV) battery",
-    "lmt": "Light means of transport (LMT) battery",
-    "industrial": "Industrial battery",
-    "stationary": "Stationary energy storage (industrial) battery",
+    "ev": N_("Electric vehicle (EV) battery"),
+    "lmt": N_("Light means of transport (LMT) battery"),
+    "industrial": N_("Industrial battery"),
+    "stationary": N_("Stationary energy storage (industrial) battery"),
 }
+#: the resolver's messages (``batpass.passport`` routes), so they are in the catalogues
+#: the names of an entry's parts in Annex XIII lists (a substance, a part, a document, ...)
+_ITEM_KEYS = {
+    "cas": N_("CAS number"),
+    "hazard_class": N_("hazard class"),
+    "location": N_("location"),
+    "name": N_("name"),
+    "meaning": N_("meaning"),
+    "subject": N_("subject"),
+    "symbol": N_("symbol"),
+    "number": N_("number"),
+    "part": N_("part"),
+    "email": N_("e-mail"),
+    "supplier": N_("supplier"),
+    "url": N_("URL"),
+    "document": N_("document"),
+    "mime": N_("media type"),
+    "lab": N_("laboratory"),
+    "test": N_("test"),
+    "mass_kg": N_("mass (kg)"),
+    "material": N_("material"),
+}
+RESOLVER_MESSAGES = (
+    N_("Not a battery identifier"),
+    N_("This code is not a valid battery identifier."),
+    N_("Battery not found"),
+    N_("No passport is registered for this battery here."),
+)
 
 
 def format_value(key: str, value: Any) -> PageRow:
+    """The row of field ``key`` (Annex XIII label and units in the request's language)."""
     spec = FIELDS_BY_KEY[key]
+    _ = gettext_for()
+    label = _(spec.label)
     if key == "category":
-        return PageRow(key, spec.label, _CATEGORY_NAMES.get(str(value), str(value)))
+        return PageRow(key, label, _(_CATEGORY_NAMES.get(str(value), str(value))))
     if isinstance(value, Mapping) and set(value) == {"value", "unit"}:
-        unit = _UNITS.get(str(value["unit"]), str(value["unit"]))
-        return PageRow(key, spec.label, f"{value['value']:,.6g}".replace(",", " "), unit)
+        unit = _(_UNITS.get(str(value["unit"]), str(value["unit"])))
+        return PageRow(key, label, f"{value['value']:,.6g}".replace(",", " "), unit)
     if spec.kind is Kind.INTEGER:
-        unit = spec.unit or ""
-        return PageRow(key, spec.label, f"{int(value):,}".replace(",", " "), unit)
+        unit = _(_UNITS.get(spec.unit or "", spec.unit or ""))
+        return PageRow(key, label, f"{int(value):,}".replace(",", " "), unit)
     if spec.kind is Kind.URL and isinstance(value, str) and value.startswith("https://"):
-        return PageRow(key, spec.label, value, href=value)
+        return PageRow(key, label, value, href=value)
     if isinstance(value, list):
         items = tuple(
-            "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in item.items())
+            "; ".join(f"{_(_ITEM_KEYS.get(k, k.replace('_', ' ')))}: {v}" for k, v in item.items())
             if isinstance(item, Mapping)
             else str(item)
             for item in value
         )
-        return PageRow(key, spec.label, "", items=items)
+        return PageRow(key, label, "", items=items)
     if isinstance(value, Mapping):
         lines: list[str] = []
         for k, v in value.items():
@@ -123,8 +166,8 @@ def format_value(key: str, value: Any) -> PageRow:
                     f"{v:g} {_UNITS.get(spec.unit or '', spec.unit or '')}".strip() if isinstance(v, float) else str(v)
                 )
             lines.append(f"{k.replace('_', ' ')}: {shown}")
-        return PageRow(key, spec.label, "", items=tuple(lines))
-    return PageRow(key, spec.label, str(value))
+        return PageRow(key, label, "", items=tuple(lines))
+    return PageRow(key, label, str(value))
 
 
 def _pct(v: Any) -> str:
@@ -140,35 +183,40 @@ def build_page(
     resolve_link: Any = None,
 ) -> PassportPage:
     """The page for ``view`` (the reader's visible data); ``resolve_link(uuid_urn)`` gives hrefs."""
+    _ = gettext_for()
     tier_set = frozenset(tiers)
     used: set[str] = set()
     sections: list[PageSection] = []
     key_rows = tuple(format_value(k, view[k]) for k in KEY_FACTS if k in view)
     used.update(r.key for r in key_rows)
-    sections.append(PageSection("key-facts", "Key facts", key_rows))
+    sections.append(PageSection("key-facts", _("Key facts"), key_rows))
     public_keys = [f.key for f in FIELDS if f.tier is Tier.PUBLIC and f.key in view and f.key not in used]
+    # the catch-all section ("the other public numbers") takes what no named section claims
+    claimed = set().union(*(keys for _sid, _title, keys in _SECTIONS if keys is not None))
     for sid, title, keys in _SECTIONS:
-        chosen = [k for k in public_keys if k not in used and (keys is None or k in keys)]
+        chosen = [k for k in public_keys if k not in used and (k in keys if keys is not None else k not in claimed)]
         chosen = [k for k in chosen if k not in ("status", "category")]
         if chosen:
             used.update(chosen)
-            sections.append(PageSection(sid, title, tuple(format_value(k, view[k]) for k in chosen)))
+            sections.append(PageSection(sid, _(title), tuple(format_value(k, view[k]) for k in chosen)))
     for tier, (sid, title) in _TIER_TITLES.items():
         if tier not in tier_set:
             continue
         keys = [f.key for f in FIELDS if f.tier is tier and f.key in view]
         rows = tuple(format_value(k, view[k]) for k in keys)
-        sections.append(PageSection(sid, title, rows, note="" if rows else "No data recorded yet."))
+        sections.append(PageSection(sid, _(title), rows, note="" if rows else _("No data recorded yet.")))
     links: list[tuple[str, str]] = []
     if resolve_link is not None:
-        for key, label in (("predecessors", "Previous passport"), ("successors", "Next passport")):
+        for key, label in (("predecessors", _("Previous passport %(id)s")), ("successors", _("Next passport %(id)s"))):
             for urn in view.get(key, ()):
                 href = resolve_link(urn)
                 if href:
-                    links.append((f"{label} {urn}", href))
+                    links.append((label % {"id": urn}, href))
     return PassportPage(
         title=str(view.get("model_name") or passport.model_id),
-        subtitle=f"{view.get('manufacturer_name', '')!s} · {passport.category.value.upper()} battery".strip(" ·"),
+        subtitle=" · ".join(
+            x for x in (str(view.get("manufacturer_name", "")), _(_CATEGORY_NAMES[passport.category.value])) if x
+        ),
         status=passport.status.value,
         ended=passport.ended,
         passport_id=passport.urn,
@@ -197,4 +245,10 @@ class PassportPages:
         return render_passport_page(build_page(passport, view, tiers=tiers, roles=roles, resolve_link=resolve_link))
 
     def message_page(self, title: str, text: str) -> str:
-        return render_message_page(title, text)
+        """The resolver's message, with the Digital Link asked for in the search box and, when it
+        is malformed, the rule it breaks."""
+        _ = gettext_for()
+        path = current().path
+        asked = unquote(path) if path.startswith("/01/") else ""
+        reason = invalid_reason(path) if asked else None
+        return render_message_page(_(title), _(text) if reason is None else f"{_(text)} {reason}", query=asked)

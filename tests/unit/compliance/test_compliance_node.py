@@ -25,7 +25,7 @@ from batpass.core.settings import Settings
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
 from batpass.node import init_node, open_node
 from batpass.passport import PassportRules, PassportService, load_static_product_data
-from batpass.scenario import HIGH_RISK_SITES, generate
+from batpass.scenario import generate
 from batpass.trust import NodeIdentity, generate_keypair
 
 RECYCLER = "did:web:recycler.example"
@@ -38,7 +38,6 @@ def recycler_ledger(make_store: Callable[[Sequence[Path]], Engine]) -> LedgerSer
     svc = LedgerService(
         make_store([MIGRATIONS_DIR]),
         NodeIdentity(RECYCLER, [generate_keypair("Ed25519", "key-ed25519-1")]),
-        high_risk_sites=HIGH_RISK_SITES,
     )
     svc.record(generate(lots=100, owner=RECYCLER, seed=3).events)
     return svc

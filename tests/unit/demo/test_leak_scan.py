@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from batpass.core.errors import ConfigurationError, InvalidInput, NotFound
 from batpass.core.settings import Settings
 from batpass.demo._leak_scan import KG_PER_UNIT, Canaries, scan, scan_records, significant_digits, upstream_of
+from batpass.http import PayloadLog, PayloadLogMiddleware
 from batpass.node import create_app, init_node
 from batpass.node._config import NodeConfig
-from batpass.node._payload_log import PayloadLog, PayloadLogMiddleware
 from batpass.scenario import COMPANIES, Scenario, generate
 from batpass.trust import issue_sd_jwt, issue_vc_jwt, new_did_key_identity
 

@@ -12,10 +12,14 @@ from ledger_testkit import identity
 from sqlalchemy import Engine
 
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
-from batpass.scenario import HIGH_RISK_SITES, generate
+from batpass.scenario import flagged_sites, generate
+from batpass.sites import CAHRA_SAMPLE, load_cahra
 
 RECYCLER = "did:web:recycler.example"
 WORKERS = 8
+
+#: the scenario's mines the synthetic CAHRA sample flags (the artisanal cobalt site)
+HIGH_RISK_SITES = flagged_sites(load_cahra(CAHRA_SAMPLE))
 
 
 def test_concurrent_claims_never_overdraw_an_account(make_store: Callable[[Sequence[Path]], Engine]) -> None:

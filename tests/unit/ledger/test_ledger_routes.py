@@ -18,11 +18,15 @@ from sqlalchemy import Engine
 from batpass.http import NodeContext, install_error_handlers
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, encode_summary, verify_summary
 from batpass.ledger.routes import router
-from batpass.scenario import HIGH_RISK_SITES, generate
+from batpass.scenario import flagged_sites, generate
+from batpass.sites import CAHRA_SAMPLE, load_cahra
 
 KEY = "test-admin-key"
 ADMIN = {"X-Api-Key": KEY}
 SUPPLIER = "did:web:refiner.example"
+
+#: the scenario's mines the synthetic CAHRA sample flags (the artisanal cobalt site)
+HIGH_RISK_SITES = flagged_sites(load_cahra(CAHRA_SAMPLE))
 
 
 @pytest.fixture

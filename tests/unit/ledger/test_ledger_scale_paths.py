@@ -18,9 +18,13 @@ from batpass.ledger import _sql as t
 from batpass.ledger._rows import lot_from_row, profile_json, profile_of
 from batpass.ledger._trace import downstream_profiles, downstream_query, frontier_search, profiles_from_graph
 from batpass.ledger.model import EventKind, Lot
-from batpass.scenario import COMPANIES, HIGH_RISK_SITES, generate
+from batpass.scenario import COMPANIES, flagged_sites, generate
+from batpass.sites import CAHRA_SAMPLE, load_cahra
 
 OWNER = "did:web:node.example"
+
+#: the scenario's mines the synthetic CAHRA sample flags (the artisanal cobalt site)
+HIGH_RISK_SITES = flagged_sites(load_cahra(CAHRA_SAMPLE))
 
 
 @pytest.fixture

@@ -13,9 +13,13 @@ from batpass.core.errors import Unauthorized
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, decode_summary, encode_summary
 from batpass.ledger._summary import sign_summary, verify_summary
 from batpass.ledger._trace import cte_reachable, frontier_search
-from batpass.scenario import COMPANIES, HIGH_RISK_SITES, generate
+from batpass.scenario import COMPANIES, flagged_sites, generate
+from batpass.sites import CAHRA_SAMPLE, load_cahra
 
 HUB = "did:web:hub.example"
+
+#: the scenario's mines the synthetic CAHRA sample flags (the artisanal cobalt site)
+HIGH_RISK_SITES = flagged_sites(load_cahra(CAHRA_SAMPLE))
 
 
 @pytest.fixture

@@ -11,7 +11,11 @@ from ledger_testkit import OWNER, ev, identity, out
 from sqlalchemy import Connection, Engine, text
 
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
-from batpass.scenario import HIGH_RISK_SITES, generate
+from batpass.scenario import flagged_sites, generate
+from batpass.sites import CAHRA_SAMPLE, load_cahra
+
+#: the scenario's mines the synthetic CAHRA sample flags (the artisanal cobalt site)
+HIGH_RISK_SITES = flagged_sites(load_cahra(CAHRA_SAMPLE))
 
 
 def _fill(ledger: LedgerService) -> None:

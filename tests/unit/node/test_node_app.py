@@ -30,6 +30,19 @@ def test_health_and_did_document(node_client: tuple[TestClient, str]) -> None:
     assert any(s["type"] == "DataService" for s in body["service"])
 
 
+def test_every_node_has_a_front_door_in_the_readers_language(node_client: tuple[TestClient, str]) -> None:
+    client, _ = node_client
+    page = client.get("/", headers={"Accept-Language": "ja-JP,ja;q=0.9,en;q=0.5"})
+    assert page.status_code == 200 and '<html lang="ja">' in page.text
+    assert '<dd id="legal-name">Node One</dd>' in page.text and "BPNL00000003AYRE" in page.text
+    assert client.get("/static/pages/vendor/jsqr/jsQR.js").status_code == 200
+    miss = client.get("/search", params={"q": "04012345000009 NONE", "lang": "en"})
+    assert miss.status_code == 404 and 'role="search"' in miss.text
+    assert "batpass_lang=en" in miss.headers["set-cookie"]
+    # the pages stay out of the API description
+    assert not {"/", "/search"} & set(client.get("/openapi.json").json()["paths"])
+
+
 def test_admin_routes_need_the_key(node_client: tuple[TestClient, str]) -> None:
     client, key = node_client
     r = client.get("/v1/participants")

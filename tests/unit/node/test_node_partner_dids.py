@@ -89,6 +89,19 @@ def test_a_rotated_key_is_fetched_when_asked_fresh(trust: TrustService, partner:
     assert keys(PARTNER_DID + "#key-unknown") is None
 
 
+def test_a_new_key_id_is_fetched_without_being_asked_fresh(trust: TrustService, partner: Partner) -> None:
+    # the partner rotates as batpass does: a new key id, the old key kept (retired) in its document
+    federation_fetches(trust, None, own="cells.example:443")
+    trust.resolver.refetch_after_s = 0.0  # the once-per-second limit is not what this test is about
+    keys = DidSignerKeys(trust)
+    assert keys(KID) == _jwk(partner.identity) and partner.fetches == 1
+    new = generate_keypair("Ed25519", "key-ed25519-2")
+    partner.identity = NodeIdentity(PARTNER_DID, [*partner.identity.keys, new])
+    # a key id the cached document lacks: the document is fetched again, no `fresh` needed
+    assert keys(PARTNER_DID + "#key-ed25519-2") == new.public_jwk() and partner.fetches == 2
+    assert keys(KID) is not None and partner.fetches == 2  # a known key: the cached copy serves
+
+
 def test_a_second_operator_writes_without_being_listed(trust: TrustService, partner: Partner) -> None:
     """The passport writers' check: the token of an operator on an unlisted host verifies."""
     federation_fetches(trust, None, own="cells.example:443")

@@ -142,3 +142,111 @@ def test_resolver_rejects_document_for_another_did() -> None:
 
     asyncio.run(run())
     assert json.dumps(calls)
+
+
+def test_an_identity_follows_a_rotation_made_by_another_process(tmp_path: Path) -> None:
+    # a serving node and `batpass keys rotate` each load the key folder; the CLI rotates
+    folder = tmp_path / "keys"
+    serving = load_or_create_identity(folder, "did:web:node.test")
+    cli = load_or_create_identity(folder, "did:web:node.test")
+    old = serving.active("Ed25519")
+    new = rotate_key(folder, cli)
+    assert serving.active("Ed25519").kid == new.kid != old.kid  # the next signature uses the new key
+    doc = did_document(serving)
+    assert sorted(doc["assertionMethod"]) == [serving.key_id(new), "did:web:node.test#key-p256-1"]
+    retired = next(vm for vm in doc["verificationMethod"] if vm["id"] == serving.key_id(old))
+    assert "expires" in retired  # still listed: signatures made before verify
+    assert serving.find(cli.key_id(new)) is not None and serving.find("did:web:node.test#key-9") is None
+
+
+def test_a_node_rotating_under_its_resolver_verifies_its_new_signatures(tmp_path: Path) -> None:
+    from batpass.trust._dcp import issue_self_issued_token, verify_self_issued_token
+
+    folder = tmp_path / "keys"
+    serving = load_or_create_identity(folder, "did:web:node.test")
+    r = DidResolver()
+    r.pin_live(serving.did, lambda: did_document(serving))
+    rotate_key(folder, load_or_create_identity(folder, serving.did))
+    other = load_or_create_identity(folder, serving.did)  # a second worker signs with the new key
+    token = issue_self_issued_token(other, audience=serving.did, bpn=None)
+    assert verify_self_issued_token(token, audience=serving.did, resolver=r).did == serving.did
+
+
+def _rotating_partner() -> tuple[str, dict[str, object], list[str], list[float], DidResolver]:
+    """A partner's did:web document behind a mock transport, and a resolver with a settable clock."""
+    did = "did:web:partner.test"
+    docs: dict[str, object] = {}
+    calls: list[str] = []
+    clock = [0.0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        if docs.get("down"):
+            return httpx.Response(503)
+        return httpx.Response(200, json=docs["current"])
+
+    fetcher = GuardedFetcher(
+        allowed_hosts={"partner.test"}, sync_client=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    return did, docs, calls, clock, DidResolver(fetcher, clock=lambda: clock[0])
+
+
+def test_a_key_missing_from_a_cached_document_fetches_it_again(tmp_path: Path) -> None:
+    did, docs, calls, clock, resolver = _rotating_partner()
+    partner = load_or_create_identity(tmp_path / "p", did)
+    docs["current"] = did_document(partner)
+    old_kid = partner.key_id(partner.active("Ed25519"))
+    assert resolver.method(old_kid).id == old_kid and len(calls) == 1
+    new_kid = partner.key_id(rotate_key(tmp_path / "p", partner))
+    docs["current"] = did_document(partner)
+    clock[0] = 2.0  # well inside the 300 s cache, past the 1 s between fetches for a missing key
+    assert resolver.method(new_kid).jwk == partner.active("Ed25519").public_jwk() and len(calls) == 2
+    assert resolver.method(old_kid).expires is not None  # the old key: retired, in the fresh copy
+    # a key the partner never had: one fetch per second at most, then refused
+    clock[0] = 2.5
+    with pytest.raises(CredentialRejected) as e:
+        resolver.method(did + "#key-ed25519-9")
+    assert e.value.reason == "unknown-key" and len(calls) == 2
+    clock[0] = 3.5
+    with pytest.raises(CredentialRejected):
+        resolver.method(did + "#key-ed25519-9")
+    assert len(calls) == 3
+
+
+def test_a_prefetch_naming_a_new_key_fetches_the_document_again(tmp_path: Path) -> None:
+    did = "did:web:partner.test"
+    partner = load_or_create_identity(tmp_path / "p", did)
+    docs = {"https://partner.test/.well-known/did.json": did_document(partner)}
+    calls: list[str] = []
+    clock = [0.0]
+
+    async def run() -> None:
+        fetcher = GuardedFetcher(allowed_hosts={"partner.test"}, client=_mock_client(docs, calls))
+        r = DidResolver(fetcher, clock=lambda: clock[0])
+        await r.resolve(did)
+        new_kid = partner.key_id(rotate_key(tmp_path / "p", partner))
+        docs["https://partner.test/.well-known/did.json"] = did_document(partner)
+        clock[0] = 2.0
+        await r.resolve(did)  # no key named: the cached copy serves
+        assert len(calls) == 1
+        await r.resolve(did, kid=new_kid)
+        assert len(calls) == 2 and r.method(new_kid, fetch=False).id == new_kid
+
+    asyncio.run(run())
+
+
+def test_a_partner_unreachable_on_a_refetch_leaves_the_cached_copy_and_the_key_unknown(tmp_path: Path) -> None:
+    did, docs, calls, clock, resolver = _rotating_partner()
+    partner = load_or_create_identity(tmp_path / "p", did)
+    docs["current"] = did_document(partner)
+    old_kid = partner.key_id(partner.active("Ed25519"))
+    resolver.method(old_kid)
+    docs["down"] = True
+    clock[0] = 2.0
+    with pytest.raises(CredentialRejected) as e:
+        resolver.method(did + "#key-ed25519-2")
+    assert e.value.reason == "unknown-key" and len(calls) == 2  # tried once, refused as unknown
+    assert resolver.method(old_kid).id == old_kid  # the cached copy still serves the known key
+    with pytest.raises(CredentialRejected):
+        resolver.method(did + "#key-ed25519-2")
+    assert len(calls) == 2  # a failed fetch counts: no second try within the second

@@ -2,7 +2,7 @@
 maker? (docs/architecture.md "Confidentiality".)
 
 ``eu-carmaker`` ran the whole story with its payload log on (config ``payload_log``, see
-:mod:`batpass.node._payload_log`): every request it received and every answer to a call it
+:mod:`batpass.http._payload_log`): every request it received and every answer to a call it
 made. The scan (:mod:`batpass.demo._leak_scan`) plants canaries from the seeded scenario and
 the federation: the names, codes, sites, DIDs, BPNLs and corporate numbers of every company
 above the cell maker (its direct supplier, whose identity the car maker knows) — the refiners,

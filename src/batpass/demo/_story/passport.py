@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -79,7 +79,7 @@ from batpass.core.ids import BatteryId, Did
 from batpass.demo._story._context import Story
 from batpass.passport import FIELDS, Tier
 
-__all__ = ["run"]
+__all__ = ["build_passports", "public_json", "run"]
 
 NODE = "eu-carmaker"
 BACKUP = "eu-recycler"
@@ -107,16 +107,17 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def run(story: Story) -> None:
-    batteries: list[str] = list(story.shared["ledger.batteries"])
-    car, rec = story.node(NODE), story.node(BACKUP)
+def build_passports(story: Story, batteries: Sequence[str]) -> dict[str, str]:
+    """Step 1: build the passport of each battery on eu-carmaker; battery URI → passport id."""
+    car = story.node(NODE)
     static = yaml.safe_load(MODEL.read_text(encoding="utf-8"))
-    made, waste_ids = _assembly_records(story)
+    made, _ = _assembly_records(story)
     footprint = story.shared.get("footprint.pack")
     credential = story.shared.get("trust.cfp_credential")
     traced = (story.story.get("trace") or {}).get("battery")
-    certified_pcf = _certified_pcf(story, traced) if footprint and traced else None
-    t0 = time.perf_counter()
+    certified_pcf = (
+        _certified_pcf(story, traced) if footprint and isinstance(traced, str) and traced in batteries else None
+    )
 
     def build(uri: str) -> tuple[str, str]:
         body: dict[str, Any] = {"static": static, "battery": uri, "item": _item(made.get(uri), car.node.config.bpnl)}
@@ -128,7 +129,16 @@ def run(story: Story) -> None:
         res = story.call("POST", NODE, "/v1/passports", json=body, expect=(201,)).json()
         return uri, str(res["passportId"])
 
-    ids = dict(_parallel(build, batteries))
+    return dict(_parallel(build, batteries))
+
+
+def run(story: Story) -> None:
+    batteries: list[str] = list(story.shared["ledger.batteries"])
+    car, rec = story.node(NODE), story.node(BACKUP)
+    static = yaml.safe_load(MODEL.read_text(encoding="utf-8"))
+    _, waste_ids = _assembly_records(story)
+    t0 = time.perf_counter()
+    ids = build_passports(story, batteries)
     t_build = time.perf_counter() - t0
 
     # second life: a battery still in service (not sent to the recycler by the scenario)
@@ -151,7 +161,7 @@ def run(story: Story) -> None:
     ).json()
     new_uri = str(second["batteryId"])
     ids[new_uri] = str(second["passportId"])
-    linked = _public_json(story, new_uri)
+    linked = public_json(story, new_uri)
     if ids[old_uri] not in linked["data"].get("predecessors", []):
         raise InvariantViolation(
             f"predecessors: the new passport {ids[new_uri]} does not link {ids[old_uri]}", rule="Art. 77(6)(a)"
@@ -165,7 +175,7 @@ def run(story: Story) -> None:
     rid = ids[recycled_uri]
     story.call("POST", NODE, f"/v1/passports/{rid}/status", json={"status": "waste", "wasteOperator": car.did})
     story.call("POST", NODE, f"/v1/passports/{rid}/recycle", json={"recycler": rec.did})
-    ended = _public_json(story, recycled_uri)
+    ended = public_json(story, recycled_uri)
     if ended["status"] != "ended":
         raise InvariantViolation(
             f"status: {recycled_uri} resolves to '{ended['status']}' after recycling, expected 'ended'",
@@ -207,7 +217,7 @@ def run(story: Story) -> None:
         remote=remote,
         leaks=leaks,
         times=(t_build, t_life, t_export),
-        footprint=bool(footprint),
+        footprint=bool(story.shared.get("footprint.pack")),
     )
 
 
@@ -310,7 +320,7 @@ def _new_operator_writes(story: Story, *, old_pid: str, new_pid: str) -> dict[st
 # --- checks -----------------------------------------------------------------------------------
 
 
-def _public_json(story: Story, uri: str) -> dict[str, Any]:
+def public_json(story: Story, uri: str) -> dict[str, Any]:
     """An anonymous machine read of the resolver URL (``Accept: application/json``)."""
     resp = story.client.get(uri, headers={"Accept": "application/json"})
     if resp.status_code != 200:

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `make image`: the node image batpass:local, cached by content.
+#  1. the engine answers (scripts/ensure-docker.sh) and the base image exists
+#     (scripts/build-base-image.sh, once);
+#  2. the wheelhouse build/wheelhouse (pip wheel of batpass and its pinned dependencies from
+#     requirements/constraints.txt) is rebuilt when pyproject.toml or the constraints changed,
+#     and only batpass's own wheel when only its sources changed;
+#  3. the image is tagged by the digest of the wheelhouse, the Dockerfile and the base image, so
+#     an unchanged wheelhouse reuses the image without running `docker build` at all.
+# Prints the image's content tag (batpass:wh-<digest>) on standard output.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+IMAGE=${IMAGE:-batpass:local}
+BASE_IMAGE=${BASE_IMAGE:-batpass-base:bookworm}
+PY=${PY:-.venv/bin/python}
+WHEELHOUSE=build/wheelhouse
+
+bash scripts/ensure-docker.sh
+BASE_IMAGE=$BASE_IMAGE bash scripts/build-base-image.sh
+
+digest_files() { LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16; }
+deps=$(printf '%s\0' pyproject.toml requirements/constraints.txt | digest_files)
+own=$(find src pyproject.toml README.md -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | digest_files)
+# the dependencies' wheels in deps/, batpass's own in own/: the image installs them in two layers,
+# so a change to batpass alone reuses the dependencies' layer
+pip_wheel() {
+  "$PY" -m pip wheel --quiet --disable-pip-version-check -c requirements/constraints.txt -w "$1" "${@:2}" . \
+    >"$WHEELHOUSE.log" 2>&1 || { grep -v 'is ignored' "$WHEELHOUSE.log" >&2; exit 1; }
+}
+if [ "$(cat "$WHEELHOUSE/.deps" 2>/dev/null)" != "$deps" ]; then
+  echo "building the wheelhouse ($WHEELHOUSE)" >&2
+  rm -rf "$WHEELHOUSE" && mkdir -p "$WHEELHOUSE/deps" "$WHEELHOUSE/own"
+  pip_wheel "$WHEELHOUSE/deps"
+  mv "$WHEELHOUSE"/deps/batpass-*.whl "$WHEELHOUSE/own/"
+  echo "$deps" >"$WHEELHOUSE/.deps" && echo "$own" >"$WHEELHOUSE/.own"
+elif [ "$(cat "$WHEELHOUSE/.own" 2>/dev/null)" != "$own" ]; then
+  echo "building batpass's wheel into $WHEELHOUSE/own" >&2
+  rm -f "$WHEELHOUSE"/own/*.whl
+  pip_wheel "$WHEELHOUSE/own" --no-deps
+  echo "$own" >"$WHEELHOUSE/.own"
+fi
+base_id=$(docker image inspect --format '{{.Id}}' "$BASE_IMAGE")
+tag=batpass:wh-$( { find "$WHEELHOUSE" -name '*.whl' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sed 's| .*/| |';
+  sha256sum Dockerfile .dockerignore | sed 's| .*/| |'; echo "$base_id"; } | sha256sum | cut -c1-16)
+if ! docker image inspect "$tag" >/dev/null 2>&1; then
+  echo "building $tag from $BASE_IMAGE" >&2
+  # the classic builder: Debian's docker.io ships no buildx; the build reaches no network
+  DOCKER_BUILDKIT=0 docker build --quiet --network none --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+    -t "$tag" . >build/image.log 2>&1 || { cat build/image.log >&2; exit 1; }
+  # the install stage stays tagged (its layers are the next build's cache: the dependencies'
+  # layer); the stages it replaced are removed
+  DOCKER_BUILDKIT=0 docker build --quiet --network none --build-arg "BASE_IMAGE=$BASE_IMAGE" --target install \
+    -t batpass-build:install . >build/image.log 2>&1 || { cat build/image.log >&2; exit 1; }
+  docker image prune --force --filter label=org.batpass.stage=install >/dev/null
+  # earlier content tags of this image are superseded by this one
+  docker tag "$tag" "$IMAGE"
+  docker images --format '{{.Repository}}:{{.Tag}}' batpass | grep ':wh-' | grep -vx "$tag" | xargs -r docker rmi >/dev/null || true
+  docker image prune --force --filter label=org.batpass.stage=node >/dev/null
+fi
+docker tag "$tag" "$IMAGE"
+echo "$tag"
