@@ -104,3 +104,41 @@ def test_the_pack_footprint_travels_in_the_battery_summary(demo: tuple[Path, dic
     fp = body["footprint"]
     assert fp is not None and fp["specVersion"].startswith("3.")
     assert any(pid.startswith("urn:gtin:") for pid in fp["productIds"])
+
+
+def test_compliance_per_market_and_date_with_evidence_and_recognition(demo: tuple[Path, dict[str, Any]]) -> None:
+    """``story.compliance`` (README "summary.json additions"): EU by the car maker, JP by the hub reading the passport
+    with its own credential; each side counts a certificate of the other ecosystem through its
+    own recognition rule, and every finding names its evidence."""
+    out, summary = demo
+    compliance = summary["story"]["compliance"]
+    keys = {"pass", "fail", "not_yet_required", "not_yet_determinable", "evidence_recognised"}
+    assert set(compliance) == {"EU", "JP"}
+    for market in ("EU", "JP"):
+        assert sorted(compliance[market]) == DATES
+        assert all(set(c) == keys and all(isinstance(v, int) for v in c.values()) for c in compliance[market].values())
+        assert all(c["evidence_recognised"] > 0 for c in compliance[market].values())
+    assert compliance["EU"]["2027-02-18"]["not_yet_required"] > compliance["EU"]["2036-08-18"]["not_yet_required"]
+
+    def recognitions(path: str) -> set[str]:
+        report = json.loads((out / path).read_text())
+        judged = [f for f in report["findings"] if f["status"] in ("pass", "fail")]
+        assert judged and all(f["evidence"] for f in judged), "a pass or fail names no evidence"
+        return {
+            str(e["recognition"]).split(" ")[0]
+            for f in report["findings"]
+            for e in f["evidence"]
+            if e.get("recognition")
+        }
+
+    eu = recognitions("compliance/2031-08-18/report.json")
+    assert "ouranos-cfp-as-cx-pcf" in eu
+    jp = recognitions("compliance/jp/2031-08-18/report.json")
+    assert "cx-pcf-as-ouranos-cfp" in jp
+    jp_report = json.loads((out / "compliance/jp/2031-08-18/report.json").read_text())
+    assert jp_report["rulesets"][0] == "jp@2026.1"
+    # the hub read the legitimate-interest tier with its own credential (the passport's credentials)
+    passport = next(e for e in jp_report["evidence"] if e["purpose"] == "passport")
+    assert "legitimate_interest" in passport["source"]
+    # findings cite instruments and articles, never files
+    assert not any(re.search(r"\.(py|ya?ml)\b", f["reference"]) for f in jp_report["findings"])

@@ -1,7 +1,18 @@
 """Compliance: rules as versioned data (Regulation (EU) 2023/1542, the Japanese rules and the
-footprint exchange rules), chosen by market (``EU`` | ``JP``), the evaluator and its reports."""
+footprint exchange rules), chosen by market (``EU`` | ``JP``), the evaluator and its reports, and
+the compliance of what a node holds (a stored or fetched passport, a recycler) with the evidence
+each finding was judged on."""
 
-from batpass.compliance._evaluate import CHECKS, DEFAULT_MARKET, MARKETS, default_rulesets, evaluate, rulesets_for
+from batpass.compliance._evaluate import (
+    CHECKS,
+    DEFAULT_MARKET,
+    MARKETS,
+    default_rulesets,
+    evaluate,
+    evidence_for,
+    rulesets_for,
+)
+from batpass.compliance._evidence import passport_subjects
 from batpass.compliance._report import render_report_html, render_report_json
 from batpass.compliance._rules import Rule, Ruleset, available_rulesets, load_ruleset
 from batpass.compliance._subject import subject_from_json
@@ -9,6 +20,7 @@ from batpass.compliance.model import (
     Battery,
     BatteryModel,
     Category,
+    Evidence,
     Finding,
     FootprintDeclaration,
     Operator,
@@ -16,6 +28,7 @@ from batpass.compliance.model import (
     Recycler,
     Status,
 )
+from batpass.compliance.service import ComplianceService, Evaluation
 
 __all__ = [
     "CHECKS",
@@ -24,6 +37,9 @@ __all__ = [
     "Battery",
     "BatteryModel",
     "Category",
+    "ComplianceService",
+    "Evaluation",
+    "Evidence",
     "Finding",
     "FootprintDeclaration",
     "Operator",
@@ -35,7 +51,9 @@ __all__ = [
     "available_rulesets",
     "default_rulesets",
     "evaluate",
+    "evidence_for",
     "load_ruleset",
+    "passport_subjects",
     "render_report_html",
     "render_report_json",
     "rulesets_for",

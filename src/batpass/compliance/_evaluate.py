@@ -3,8 +3,15 @@ date. Checks are a table (rule id → check); dates and scope come from the rule
 
 A rule whose act is not adopted (or whose date is otherwise not set) gives "not yet
 determinable"; before its date "not yet required"; a missing value is a ``fail`` naming what is
-missing (never "not yet required"). A rule with an ``outcome`` ("information", "not set") reports
-that outcome once it applies.
+missing (never "not yet required"), except a fact the evaluating node says it does not hold
+(``unknown``), which is "not yet determinable". A rule with an ``outcome`` ("information", "not
+set") reports that outcome once it applies.
+
+Evidence: each finding names the evidence it was judged on (:func:`evidence_for`): what the rule
+uses (its ``evidence.uses``, or by default what its kind reads: :data:`USES`), and of the
+credentials only the types the rule names — ``evidence.credentials`` for credentials admitted in
+the node's own ecosystem, ``evidence.recognised`` for those that count only through a
+mutual-recognition rule (the finding names that rule).
 
 The rulesets are chosen by market (:data:`MARKETS`: ``EU``, the default, and ``JP``) or by name
 (:func:`rulesets_for`).
@@ -18,7 +25,16 @@ from decimal import Decimal
 from typing import Any
 
 from batpass.compliance._rules import Rule, Ruleset, load_ruleset
-from batpass.compliance.model import Battery, BatteryModel, Category, Finding, Operator, Recycler, Status
+from batpass.compliance.model import (
+    Battery,
+    BatteryModel,
+    Category,
+    Evidence,
+    Finding,
+    Operator,
+    Recycler,
+    Status,
+)
 from batpass.core.errors import InvalidInput
 
 Subject = Battery | BatteryModel | Operator | Recycler
@@ -56,6 +72,57 @@ def rulesets_for(market: str | None = None, ruleset: str | None = None) -> tuple
             f"market {chosen!r} is not one of {sorted(MARKETS)}", field="market", rule="known markets", value=chosen
         )
     return tuple(load_ruleset(name) for name in MARKETS[chosen])
+
+
+#: rule id prefix → the evidence purposes its check reads, when the rule names none (longest wins)
+USES: Mapping[str, frozenset[str]] = {
+    "passport.": frozenset({"passport"}),
+    "labelling.": frozenset({"passport"}),
+    "performance.": frozenset({"passport"}),
+    "footprint.": frozenset({"footprint", "verified_footprint"}),
+    "exchange.": frozenset({"footprint"}),
+    "meti.": frozenset({"footprint"}),
+    "jp.cfp.": frozenset({"footprint", "verified_footprint"}),
+    "jp.cev.": frozenset({"footprint"}),
+    "recycled.": frozenset({"recycled_content"}),
+    "custody.": frozenset({"recycled_content"}),
+    "jp.recycled.": frozenset({"recycled_content"}),
+    "due_diligence.": frozenset({"due_diligence"}),
+    "due_diligence.report": frozenset({"passport"}),
+    "jp.due_diligence.": frozenset({"due_diligence"}),
+    "recycler.": frozenset({"recycling_figures"}),
+    "jp.recycling.": frozenset({"recycling_figures"}),
+}
+
+
+def _uses(rule: Rule) -> frozenset[str]:
+    named = rule.evidence.get("uses")
+    if named is not None:
+        return frozenset(str(u) for u in named)
+    best = max((p for p in USES if rule.id.startswith(p)), key=len, default=None)
+    return USES[best] if best is not None else frozenset()
+
+
+def evidence_for(rule: Rule, held: Iterable[Evidence]) -> tuple[Evidence, ...]:
+    """The evidence ``rule`` is judged on among ``held``: the purposes it uses; a credential only
+    when the rule names its type (``evidence.credentials`` natively, ``evidence.recognised`` when a
+    recognition rule admitted it from another ecosystem)."""
+    uses = _uses(rule)
+    native = {str(t) for t in rule.evidence.get("credentials", ())}
+    recognised = {str(t) for t in rule.evidence.get("recognised", ())}
+    out: list[Evidence] = []
+    for e in held:
+        if e.purpose not in uses:
+            continue
+        # a figure always counts; a credential when the rule names its type, as native or recognised
+        allowed = native | recognised if e.recognition is None else recognised
+        if e.credential_type is None or e.credential_type in allowed:
+            out.append(e)
+    return tuple(out)
+
+
+def _credentials(rule: Rule, held: Iterable[Evidence], purpose: str) -> list[Evidence]:
+    return [e for e in evidence_for(rule, held) if e.purpose == purpose and e.credential_type is not None]
 
 
 def _ok(cond: bool) -> Status:
@@ -174,7 +241,13 @@ def _hazard(metal: str) -> Check:
 
 
 def _declared(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
-    return _single(_ok(m.footprint is not None), {"declared": m.footprint is not None})
+    """A declaration is the model's footprint or a certified footprint the rule accepts (its
+    ``evidence``: e.g. an Ouranos-certified CFP recognised as the verified declaration)."""
+    certified = _credentials(rule, m.evidence, "verified_footprint")
+    values: dict[str, Any] = {"declared": m.footprint is not None or bool(certified)}
+    if certified:
+        values["verified_by"] = [e.source for e in certified]
+    return _single(_ok(bool(values["declared"])), values)
 
 
 def _annex_ii(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
@@ -204,6 +277,10 @@ def _minimums(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
             continue  # Art. 8 concerns the metals the battery contains
         share = m.recycled.get(metal)
         limit = D(str(minimum))
+        if share is None and metal in m.unknown:
+            values = {"metal": metal, "minimum": limit, "share": None}
+            out.append((metal, (Status.NOT_YET_DETERMINABLE, values, f"recycled {metal} share not known on this node")))
+            continue
         if share is None:
             out.append(
                 (
@@ -363,15 +440,28 @@ def _jp_method(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
 
 
 def _footprint_values(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
-    if m.footprint is None:
+    certified = _credentials(rule, m.evidence, "verified_footprint")
+    if m.footprint is None and not certified:
         return []
-    return _single(
-        Status.NOT_YET_DETERMINABLE, {"footprint_declared": True, "source_format": m.footprint.source_format}
-    )
+    values: dict[str, Any] = {
+        "footprint_declared": m.footprint is not None,
+        "source_format": None if m.footprint is None else m.footprint.source_format,
+    }
+    if certified:
+        values["verified_by"] = [e.source for e in certified]
+    return _single(Status.NOT_YET_DETERMINABLE, values)
 
 
 def _model_values(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
     return _single(Status.NOT_YET_DETERMINABLE, {"footprint_declared": m.footprint is not None, **dict(rule.params)})
+
+
+def _attested(rule: Rule, o: Operator) -> frozenset[str]:
+    """Materials covered by the due-diligence evidence the rule accepts (attestations)."""
+    covered: set[str] = set()
+    for e in _credentials(rule, o.evidence, "due_diligence"):
+        covered |= e.covers
+    return frozenset(covered)
 
 
 def _dd_guideline(rule: Rule, o: Operator) -> list[tuple[str, Outcome]]:
@@ -379,8 +469,8 @@ def _dd_guideline(rule: Rule, o: Operator) -> list[tuple[str, Outcome]]:
         Status.INFORMATION,
         {
             **dict(rule.params),
-            "policy": o.due_diligence_policy,
-            "covered": sorted(o.due_diligence_materials),
+            "policy": None if "due_diligence_policy" in o.unknown else o.due_diligence_policy,
+            "covered": sorted(o.due_diligence_materials | _attested(rule, o)),
             "accepted_evidence": list(rule.evidence.get("accepted", [])),
         },
     )
@@ -393,14 +483,23 @@ def _dd_applies(rule: Rule, o: Operator) -> bool:
     return o.turnover_eur is None or o.turnover_eur >= D(str(rule.params["min_turnover_eur"]))
 
 
+def _not_held(o: Operator | Recycler, facts: Iterable[str]) -> str:
+    """``"not held on this node: ..."`` for the facts the evaluating node does not hold, or ``""``."""
+    missing = [f for f in facts if f in o.unknown]
+    return f"not held on this node: {', '.join(missing)}" if missing else ""
+
+
 def _dd_scope(rule: Rule, o: Operator) -> list[tuple[str, Outcome]]:
     if not _dd_applies(rule, o):
         return []
     values = {
         "turnover_eur": o.turnover_eur,
         "min_turnover_eur": rule.params["min_turnover_eur"],
-        "policy": o.due_diligence_policy,
+        "policy": None if "due_diligence_policy" in o.unknown else o.due_diligence_policy,
     }
+    unknown = _not_held(o, ("turnover_eur", "due_diligence_policy"))
+    if unknown:
+        return _single(Status.NOT_YET_DETERMINABLE, values, unknown)
     return _single(
         _ok(o.due_diligence_policy and o.turnover_eur is not None),
         values,
@@ -409,24 +508,28 @@ def _dd_scope(rule: Rule, o: Operator) -> list[tuple[str, Outcome]]:
 
 
 def _dd_materials(rule: Rule, o: Operator) -> list[tuple[str, Outcome]]:
+    """Covered: the policy's materials, and those a due-diligence attestation the rule accepts
+    covers (a certifier's origin or recycled-content attestation, natively or recognised)."""
     if not _dd_applies(rule, o):
         return []
-    missing = sorted(set(rule.params["materials"]) - o.due_diligence_materials)
-    return _single(
-        _ok(not missing),
-        {"covered": sorted(o.due_diligence_materials), "required": rule.params["materials"]},
-        f"not covered: {', '.join(missing)}" if missing else "",
-    )
+    attested = _attested(rule, o)
+    covered = o.due_diligence_materials | attested
+    missing = sorted(set(rule.params["materials"]) - covered)
+    values = {"covered": sorted(covered), "required": rule.params["materials"], "attested": sorted(attested)}
+    if missing and "due_diligence_materials" in o.unknown:
+        return _single(Status.NOT_YET_DETERMINABLE, values, f"no evidence held for: {', '.join(missing)}")
+    return _single(_ok(not missing), values, f"not covered: {', '.join(missing)}" if missing else "")
 
 
 def _dd_records(rule: Rule, o: Operator) -> list[tuple[str, Outcome]]:
     if not _dd_applies(rule, o):
         return []
     years = o.records_retention_years
-    return _single(
-        _ok(years is not None and years >= int(rule.params["min_years"])),
-        {"years": years, "min_years": rule.params["min_years"]},
-    )
+    values = {"years": years, "min_years": rule.params["min_years"]}
+    unknown = _not_held(o, ("records_retention_years",))
+    if unknown:
+        return _single(Status.NOT_YET_DETERMINABLE, values, unknown)
+    return _single(_ok(years is not None and years >= int(rule.params["min_years"])), values)
 
 
 def _targets(attr: str) -> Check:
@@ -435,6 +538,8 @@ def _targets(attr: str) -> Check:
         out: list[tuple[str, Outcome]] = []
         for key, minimum in rule.params["minimums"].items():
             if key not in achieved:
+                if attr in r.unknown:  # the node holds no such figure: not left out, not a fail
+                    out.append((key, (Status.NOT_YET_DETERMINABLE, {key: None}, f"not held on this node: {attr}")))
                 continue
             limit = D(str(minimum))
             out.append((key, (_ok(achieved[key] >= limit), {key: achieved[key], "minimum": limit}, "")))
@@ -512,6 +617,7 @@ def _gate(rule: Rule, at: dt.date) -> Status | None:
 def _judge(rule: Rule, target: Any, name: str, at: dt.date, model: BatteryModel | None) -> list[Finding]:
     if model is not None and not _in_scope(rule, model):
         return []
+    used = evidence_for(rule, target.evidence)
     check = CHECKS[rule.id]
     gated = _gate(rule, at)
     outcomes = list(check(rule, target))
@@ -528,11 +634,19 @@ def _judge(rule: Rule, target: Any, name: str, at: dt.date, model: BatteryModel 
             detail = f"applies from {rule.earliest.isoformat()} or later (act not adopted)"
         else:
             detail = "applies from act not adopted"
-        return [Finding(rule.id, gated, at, name, values, rule.text, rule.reference, detail)]
+        return [Finding(rule.id, gated, at, name, values, rule.text, rule.reference, detail, used)]
     fixed = None if rule.outcome is None else Status(rule.outcome)
     return [
         Finding(
-            rule.id, fixed or status, at, f"{name}:{part}" if part else name, values, rule.text, rule.reference, detail
+            rule.id,
+            fixed or status,
+            at,
+            f"{name}:{part}" if part else name,
+            values,
+            rule.text,
+            rule.reference,
+            detail,
+            used,
         )
         for part, (status, values, detail) in outcomes
     ]

@@ -71,6 +71,7 @@ def report_data(
                 "text": f.text,
                 "reference": f.reference,
                 "detail": f.detail,
+                "evidence": [e.as_dict() for e in f.evidence],
             }
             for f in findings
         ],

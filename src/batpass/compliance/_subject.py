@@ -44,7 +44,8 @@ def _object(value: Any, where: str) -> dict[str, Any]:
 
 
 def _fields(cls: type[Any], raw: dict[str, Any], where: str, required: tuple[str, ...]) -> None:
-    names = {f.name for f in dataclasses.fields(cls)}
+    # evidence and unknowns are what a node holds (GET /v1/passports/{id}/compliance), never described
+    names = {f.name for f in dataclasses.fields(cls)} - {"evidence", "unknown"}
     unknown = sorted(set(raw) - names)
     if unknown:
         raise InvalidInput(f"{where}.{unknown[0]}: unknown field", field=f"{where}.{unknown[0]}", rule=_RULE)

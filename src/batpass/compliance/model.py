@@ -37,6 +37,41 @@ class Status(StrEnum):
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """One piece of what a node holds that a finding was judged on: the passport, the ledger's
+    Art. 8 figures, a footprint, or a verified credential.
+
+    ``purpose`` is what it evidences (:data:`PURPOSES`); ``source`` names it (a passport and its
+    version, a credential's type and issuer); ``credential_type`` is set for a credential, with
+    ``ecosystem`` (the trust list that admits its issuer) and, when it counts only through a
+    mutual-recognition rule, ``recognition`` (that rule's id and label). ``covers`` lists what it
+    covers (metals, materials), when that matters."""
+
+    purpose: str
+    source: str
+    credential_type: str | None = None
+    ecosystem: str | None = None
+    recognition: str | None = None
+    covers: frozenset[str] = frozenset()
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"purpose": self.purpose, "source": self.source}
+        if self.credential_type is not None:
+            out["credential_type"] = self.credential_type
+            out["ecosystem"] = self.ecosystem
+            out["recognition"] = self.recognition
+        if self.covers:
+            out["covers"] = sorted(self.covers)
+        return out
+
+
+#: what evidence may evidence (a rule's ``evidence.uses`` names some of these)
+PURPOSES = frozenset(
+    {"passport", "footprint", "verified_footprint", "recycled_content", "due_diligence", "recycling_figures"}
+)
+
+
+@dataclass(frozen=True)
 class RecycledShare:
     """Recycled share of one metal (cobalt, lithium, nickel against the element in the active
     materials; lead against the battery), pre- and post-consumer kept apart (Art. 8)."""
@@ -85,6 +120,10 @@ class BatteryModel:
     performance_documented: bool | None = None
     #: metals the battery contains (Co, Li, Ni in active materials; Pb); None = not stated, all checked
     metals_present: frozenset[str] | None = None
+    #: what the model's figures were read from (a node's evaluation; empty for a described model)
+    evidence: tuple[Evidence, ...] = ()
+    #: metals whose recycled share the evaluating node does not know: "not yet determinable"
+    unknown: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -100,6 +139,7 @@ class Battery:
     remanufactured_capacity_share: Decimal | None = None
     remanufactured_cell_soh_spread: Decimal | None = None
     due_diligence_report_linked: bool = False
+    evidence: tuple[Evidence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +149,10 @@ class Operator:
     due_diligence_policy: bool = False
     due_diligence_materials: frozenset[str] = frozenset()
     records_retention_years: int | None = None
+    evidence: tuple[Evidence, ...] = ()
+    #: facts the evaluating node does not hold (``turnover_eur``, ``due_diligence_policy``,
+    #: ``records_retention_years``): a rule that needs one is "not yet determinable", not a fail
+    unknown: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -116,6 +160,10 @@ class Recycler:
     name: str
     efficiency: Mapping[str, Decimal] = field(default_factory=dict)  # lithium_based, lead_acid, nickel_cadmium, other
     recovery: Mapping[str, Decimal] = field(default_factory=dict)  # cobalt, copper, lead, nickel, lithium
+    evidence: tuple[Evidence, ...] = ()
+    #: figures the evaluating node does not hold (``efficiency``, ``recovery``): a target without
+    #: a figure is "not yet determinable" instead of being left out
+    unknown: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -130,6 +178,8 @@ class Finding:
     text: str
     reference: str
     detail: str = ""
+    #: what the finding was judged on (empty for a described subject)
+    evidence: tuple[Evidence, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -141,4 +191,5 @@ class Finding:
             "text": self.text,
             "reference": self.reference,
             "detail": self.detail,
+            "evidence": [e.as_dict() for e in self.evidence],
         }

@@ -11,14 +11,27 @@
   self-contained HTML report (Chart.js inlined, no external URL) or the JSON report; without
   ``format`` the ``Accept`` header chooses (HTML only when asked for).
 
-Thin: parsing and shaping only; the rules live in the rulesets and the evaluator.
+- ``GET /v1/passports/{id}/compliance?at=DATE&market=EU|JP`` (or ``ruleset=``) — a passport
+  stored on this node (its id, ``urn:uuid:`` id or battery identifier) judged with the evidence the
+  node holds: the passport, the ledger's Art. 8 figures of the battery's model, year and plant,
+  the footprint it declared, and the credentials it holds or received with the battery's upstream
+  summary, verified now (a certificate from another ecosystem counts where a rule allows it and a
+  recognition rule admitted it; the finding names both). A passport the engine cannot evaluate is
+  a 400 naming the data point; an unknown market or ruleset a 400 naming the known ones.
+- ``GET /v1/recyclers/{did}/compliance?at=DATE&market=EU|JP`` — a recycler known to this node's
+  ledger, judged on the yields its recovery events declare (Annex XII Part C); efficiency, which
+  no event states, is "not yet determinable".
+
+Thin: parsing and shaping only; the rules live in the rulesets and the evaluator, the evidence
+in :mod:`batpass.compliance.service`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -29,9 +42,14 @@ from batpass.compliance._report import render_report_html, report_data
 from batpass.compliance._rules import Ruleset
 from batpass.compliance._subject import subject_from_json
 from batpass.compliance.model import Battery, BatteryModel, Finding
+from batpass.compliance.service import ComplianceService
 from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput
-from batpass.http import AdminKey, Document, IsoDate, RequestModel
+from batpass.footprint import PactService
+from batpass.http import AdminKey, Ctx, Document, IsoDate, NodeContext, RequestModel
+from batpass.ledger import LedgerService
+from batpass.passport import PassportService
+from batpass.trust import TrustService
 
 __all__ = ["router"]
 
@@ -80,16 +98,83 @@ async def evaluate_subject(_: AdminKey, body: SubjectIn) -> JSONResponse:
     return JSONResponse(report_data(subject, at, findings, rulesets))
 
 
-@router.post("/v1/compliance/report", response_model=None)
-async def report(request: Request, _: AdminKey, body: SubjectIn) -> Response:
-    """The report rendered as HTML (self-contained) or JSON."""
+def _format(request: Request) -> str:
     fmt = request.query_params.get("format")
     if fmt is None:
         fmt = "html" if "text/html" in request.headers.get("accept", "") else "json"
     if fmt not in _FORMATS:
         raise InvalidInput(f"format {fmt!r} is not one of {list(_FORMATS)}", field="format", rule="json or html")
+    return fmt
+
+
+@router.post("/v1/compliance/report", response_model=None)
+async def report(request: Request, _: AdminKey, body: SubjectIn) -> Response:
+    """The report rendered as HTML (self-contained) or JSON."""
+    fmt = _format(request)
     subject, at, findings, rulesets = await run_in_threadpool(_run, body)
     if fmt == "html":
         html = await run_in_threadpool(render_report_html, subject, at, findings, rulesets)
         return HTMLResponse(html)
     return JSONResponse(report_data(subject, at, findings, rulesets))
+
+
+def _service(ctx: NodeContext) -> ComplianceService:
+    return ComplianceService(
+        owner=ctx.did,
+        passports=ctx.services.get(PassportService),
+        ledger=ctx.services.get(LedgerService),
+        trust=ctx.services.get(TrustService),
+        pact=ctx.services.get(PactService),
+        local_bases=(ctx.base_url, ctx.resolver_base),
+    )
+
+
+def _date(at: str | None) -> dt.date:
+    if at is None:
+        return utc_now().date()
+    try:
+        return dt.date.fromisoformat(at)
+    except ValueError:
+        raise InvalidInput(f"at {at!r} is not a date", field="at", rule="YYYY-MM-DD", value=at) from None
+
+
+AtQuery = Annotated[str | None, Query(description="the date to evaluate at, YYYY-MM-DD (default: today, UTC)")]
+MarketQuery = Annotated[
+    str | None, Query(max_length=16, description=f"one of {sorted(MARKETS)} (default: EU); not with ruleset")
+]
+RulesetQuery = Annotated[
+    str | None, Query(max_length=64, description="one bundled ruleset, <name>[@<version>]; not with market")
+]
+
+
+@router.get("/v1/passports/{passport_id:path}/compliance", response_model=None)
+async def passport_compliance(
+    passport_id: str,
+    request: Request,
+    ctx: Ctx,
+    _: AdminKey,
+    at: AtQuery = None,
+    market: MarketQuery = None,
+    ruleset: RulesetQuery = None,
+) -> Response:
+    """The findings for a passport stored on this node (id or battery identifier), or read from
+    another node (its https URL, URL-encoded) with this node's credentials, with the evidence each
+    finding was judged on. ``format=html`` (or ``Accept: text/html``) renders the HTML report."""
+    fmt = _format(request)
+    svc = _service(ctx)
+    evaluation = await svc.passport(passport_id, _date(at), market=market, ruleset=ruleset, client=ctx.client)
+    if fmt == "html" and evaluation.battery is not None:
+        html = await run_in_threadpool(
+            render_report_html, evaluation.battery, evaluation.at, evaluation.findings, evaluation.rulesets
+        )
+        return HTMLResponse(html)
+    return JSONResponse(evaluation.report())
+
+
+@router.get("/v1/recyclers/{recycler}/compliance")
+async def recycler_compliance(
+    recycler: str, ctx: Ctx, _: AdminKey, at: AtQuery = None, market: MarketQuery = None, ruleset: RulesetQuery = None
+) -> JSONResponse:
+    """The findings for a recycler (its DID) from what this node's ledger records of it."""
+    evaluation = await run_in_threadpool(_service(ctx).recycler, recycler, _date(at), market=market, ruleset=ruleset)
+    return JSONResponse(evaluation.report())

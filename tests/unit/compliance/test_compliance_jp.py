@@ -114,11 +114,12 @@ def test_every_jp_rule_has_a_check_and_a_date_test() -> None:
 
 
 @pytest.mark.parametrize("rule_id", sorted(DATED))
-def test_dated_rule_day_before_and_day_of(rule_id: str) -> None:
+def test_dated_rule_day_before_on_and_after(rule_id: str) -> None:
     day, status = DATED[rule_id]
     assert JP_RULESET.rule(rule_id).effective == day
     assert statuses(rule_id, day - DAY) == {Status.NOT_YET_REQUIRED}
     assert statuses(rule_id, day) == {status}
+    assert statuses(rule_id, day + DAY) == {status}
     assert statuses(rule_id, LATE) == {status}
     before = found(subject_for(JP_RULESET.rule(rule_id)), day - DAY, rule_id)[0]
     assert before.detail == f"applies from {day.isoformat()}"

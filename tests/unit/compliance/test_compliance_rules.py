@@ -165,6 +165,8 @@ def test_dated_rule_boundary(rule: Rule) -> None:
     assert statuses(rule, rule.effective - DAY) == {Status.NOT_YET_REQUIRED}
     on_day = statuses(rule, rule.effective)
     assert (on_day and Status.NOT_YET_REQUIRED not in on_day) or rule.id == "passport.launch.not_yet_required"
+    # the day after judges as the day itself: the date is a start, not a one-day window
+    assert statuses(rule, rule.effective + DAY) == on_day
 
 
 UNDATED = [r for r in ALL_RULES if r.effective is None]
@@ -175,6 +177,7 @@ def test_rule_whose_act_is_not_adopted(rule: Rule) -> None:
     if rule.earliest is not None:
         assert statuses(rule, rule.earliest - DAY) == {Status.NOT_YET_REQUIRED}
         assert statuses(rule, rule.earliest) == {Status.NOT_YET_DETERMINABLE}
+        assert statuses(rule, rule.earliest + DAY) == {Status.NOT_YET_DETERMINABLE}
     assert statuses(rule, dt.date(2040, 1, 1)) == {Status.NOT_YET_DETERMINABLE}
 
 

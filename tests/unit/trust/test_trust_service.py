@@ -341,3 +341,24 @@ def test_migration_matches_the_tables(trust_store: Any) -> None:
     ):
         cols = {c["name"]: c["nullable"] for c in insp.get_columns(table.name)}
         assert cols == {c.name: c.nullable for c in table.columns}, table.name
+
+
+def test_certified_carbon_footprint_over_http(service: TrustService, world: World) -> None:
+    """A ``carbon-footprint`` claim on a summary carrying a footprint is issued as a
+    CertifiedCarbonFootprintCredential naming the framework and the summary it was computed from."""
+    load_lists(service, world)
+    client = TestClient(make_app(service))
+    si = issue_self_issued_token(world.holder, audience=service.identity.did, bpn=None)
+    body = {
+        "summary": signed_summary(world),
+        "claim": "carbon-footprint",
+        "framework": "catena-x-pcf",
+        "holderJwk": world.holder.keys[0].public_jwk(),
+    }
+    r = client.post("/v1/credentials/certify", json=body, headers={"Authorization": f"Bearer {si}"})
+    assert r.status_code == 201, r.text
+    assert r.json()["type"] == "CertifiedCarbonFootprintCredential"
+    v = client.post("/v1/credentials/verify", json={"credential": r.json()["credential"]}).json()
+    assert v["verified"] is True
+    assert v["subject"]["framework"] == "catena-x-pcf" and v["subject"]["summaryIssuer"] == world.holder.did
+    assert v["subject"]["footprint"] == {"total": 41.2, "unit": "kgCO2e/kg"}

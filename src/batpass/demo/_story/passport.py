@@ -13,6 +13,11 @@ over HTTPS through its public API (``/v1/passports...``, admin key = acting as t
    which the ``ledger`` step filled) and, when the ``footprint`` step ran, the pack footprint
    (``story.shared["footprint.pack"]``: total and Annex II stages, a stage not provided stays
    absent) with the certified cell footprint credential (``trust.cfp_credential``) backing it.
+   The battery the ledger step traced also carries a Catena-X-certified PCF: the car maker shows
+   ``eu-certifier`` its signed upstream summary, which now carries the declared pack footprint,
+   and asks for a ``carbon-footprint`` claim (``POST /v1/credentials/certification-requests``,
+   framework ``catena-x-pcf``); the Japanese side counts it through its recognition policy
+   (``compliance`` step).
 2. **Second life**: one battery in service gets dynamic data (state of health, cycles), then is
    repurposed (``POST /v1/passports/{id}/second-life``, status ``repurposed``): a new passport
    and a new battery identifier (serial ``<old>R``), linked to the old passport (``predecessors``
@@ -61,7 +66,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import yaml
 from joserfc import jws
@@ -109,13 +114,18 @@ def build_passports(story: Story, batteries: Sequence[str]) -> dict[str, str]:
     made, _ = _assembly_records(story)
     footprint = story.shared.get("footprint.pack")
     credential = story.shared.get("trust.cfp_credential")
+    traced = (story.story.get("trace") or {}).get("battery")
+    certified_pcf = (
+        _certified_pcf(story, traced) if footprint and isinstance(traced, str) and traced in batteries else None
+    )
 
     def build(uri: str) -> tuple[str, str]:
         body: dict[str, Any] = {"static": static, "battery": uri, "item": _item(made.get(uri), car.node.config.bpnl)}
         if footprint:
             body["footprint"] = {"kg_co2e_per_kwh": footprint["kg_co2e_per_kwh"], "stages": footprint["stages"]}
-            if credential:
-                body["credentials"] = [credential]
+            creds = [c for c in (credential, certified_pcf if uri == traced else None) if c]
+            if creds:
+                body["credentials"] = creds
         res = story.call("POST", NODE, "/v1/passports", json=body, expect=(201,)).json()
         return uri, str(res["passportId"])
 
@@ -212,6 +222,24 @@ def run(story: Story) -> None:
 
 
 # --- inputs -----------------------------------------------------------------------------------
+
+
+def _certified_pcf(story: Story, battery: str) -> str | None:
+    """The car maker's pack footprint certified by ``eu-certifier`` on the battery's signed
+    upstream summary (claim ``carbon-footprint``, framework ``catena-x-pcf``; kept in the car
+    maker's wallet too). ``None`` when the summary carries no footprint (the certifier refuses)."""
+    summary = story.call("GET", NODE, "/v1/ledger/summaries/" + quote(battery, safe="")).text.strip()
+    body = {
+        "certifier": story.node("eu-certifier").did,
+        "summary": summary,
+        "claim": "carbon-footprint",
+        "framework": "catena-x-pcf",
+    }
+    r = story.call("POST", NODE, "/v1/credentials/certification-requests", json=body, expect=(201, 400))
+    if r.status_code != 201:
+        return None
+    story.shared["passport.certified_pcf"] = battery
+    return str(r.json()["credential"])
 
 
 def _assembly_records(story: Story) -> tuple[dict[str, dict[str, str]], set[str]]:

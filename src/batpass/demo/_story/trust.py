@@ -9,9 +9,11 @@ first federated trace); this step runs 3 to 5.
    (each node's ``trust_operators``). Each signs its ecosystem's trust list — which issuers are
    trusted for which credential types, and when — with its DID key (``POST
    /v1/trust/lists/sign``), and every node loads both (``POST /v1/trust/lists``; a node accepts
-   a list only from the operator it is configured with). ``eu-carmaker`` sets its
-   mutual-recognition policy (``PUT /v1/trust/policy``): an Ouranos-certified CFP counts as a
-   certified PCF.
+   a list only from the operator it is configured with). Recognition is mutual: ``eu-carmaker``
+   sets its policy (``PUT /v1/trust/policy``: an Ouranos-certified CFP counts as a certified
+   PCF, Ouranos origin and recycled-content attestations as Catena-X ones) and ``jp-hub``, the
+   Japanese side, sets the Ouranos one (:data:`JP_POLICY`: a Catena-X-certified PCF counts as a
+   certified CFP, Catena-X attestations as Ouranos ones).
 2. **Memberships.** ``eu-certifier`` issues Catena-X ``MembershipCredential``s to every
    Catena-X node (car maker, recycler, bridge, mine and refinery nodes, itself), with the
    framework-agreement ``DataExchangeGovernanceCredential`` (Data Exchange Governance 1.0, which
@@ -63,7 +65,7 @@ from batpass.core.errors import ConfidentialityViolation, InvariantViolation
 from batpass.demo._story._context import Story
 from batpass.ledger import MATERIALS, decode_summary
 
-__all__ = ["memberships", "operate_trust_lists", "run"]
+__all__ = ["JP_POLICY", "POLICY", "memberships", "operate_trust_lists", "run"]
 
 CX_OPERATOR = "eu-certifier"
 JP_OPERATOR = "jp-certifier"
@@ -110,6 +112,37 @@ POLICY: JSON = {
             "credentialType": RECYCLED,
             "acceptedAs": RECYCLED,
             "label": "a recycled-content attestation certified in Ouranos counts as one in Catena-X",
+        },
+    ],
+}
+
+
+#: the Japanese side's policy (set on the hub, which evaluates passports for the Japanese market):
+#: certificates issued in Catena-X count for Japanese purposes too, so recognition is mutual
+JP_POLICY: JSON = {
+    "ecosystem": "ouranos",
+    "rules": [
+        {
+            "id": "cx-pcf-as-ouranos-cfp",
+            "fromEcosystem": "catena-x",
+            "credentialType": CFP,
+            "acceptedAs": CFP,
+            "where": {"framework": "catena-x-pcf"},
+            "label": "a Catena-X-certified PCF counts as a certified CFP",
+        },
+        {
+            "id": "cx-origin",
+            "fromEcosystem": "catena-x",
+            "credentialType": ORIGIN,
+            "acceptedAs": ORIGIN,
+            "label": "an origin attestation certified in Catena-X counts as one in Ouranos",
+        },
+        {
+            "id": "cx-recycled-content",
+            "fromEcosystem": "catena-x",
+            "credentialType": RECYCLED,
+            "acceptedAs": RECYCLED,
+            "label": "a recycled-content attestation certified in Catena-X counts as one in Ouranos",
         },
     ],
 }
@@ -205,6 +238,8 @@ def operate_trust_lists(story: Story) -> dict[str, JSON]:
         raise InvariantViolation(f"a forged list was refused for another reason: {refused.text}", rule="trust-list")
     story.call("PUT", HOLDER, "/v1/trust/policy", json=POLICY)
     story.artefact(None, "trust/eu-carmaker.recognition-policy.json", POLICY)
+    story.call("PUT", HUB, "/v1/trust/policy", json=JP_POLICY)
+    story.artefact(None, "trust/jp-hub.recognition-policy.json", JP_POLICY)
     return loaded
 
 
