@@ -93,7 +93,7 @@ def load_static_product_data(source: str | Path | Mapping[str, Any]) -> StaticPr
 def summary_values(summary: UpstreamSummary | None, footprint: Mapping[str, Any] | None) -> dict[str, Any]:
     """Data points taken from an upstream summary (docs/contracts.md) and a footprint.
 
-    ``material_origin`` <- each element's origin by country; ``recycled_content`` <- each
+    ``material_origin`` <- each element's mined origin by country; ``recycled_content`` <- each
     element's recycled shares (pre/post-consumer kept apart, Art. 8); ``carbon_footprint`` and
     ``carbon_footprint_stages`` <- the footprint given, else the summary's (``kg_co2e_per_kwh``,
     ``stages`` in kg CO2e/kWh, a stage not provided stays absent, never zero).
@@ -104,9 +104,11 @@ def summary_values(summary: UpstreamSummary | None, footprint: Mapping[str, Any]
         recycled: dict[str, Any] = {}
         for sym, el in sorted(summary.elements.items()):
             name = ELEMENT_NAMES.get(sym, sym)
-            if el.origin_by_country:
-                origin[name] = {c: float(v) for c, v in sorted(el.origin_by_country.items())}
-            recycled[name] = {"pre": float(el.recycled.pre_consumer), "post": float(el.recycled.post_consumer)}
+            if el.mined_by_country:  # mined origin only (summary 2.0): a recycler is no origin
+                origin[name] = {c: float(v) for c, v in sorted(el.mined_by_country.items())}
+            pre, post = el.recycled.pre_consumer, el.recycled.post_consumer
+            if pre is not None and post is not None:  # unknown stays out, never 0
+                recycled[name] = {"pre": float(pre), "post": float(post)}
         if origin:
             out["material_origin"] = origin
         if recycled:

@@ -100,7 +100,10 @@ def test_record_jsonl_then_trace_summary_verify_outflows(api: tuple[TestClient, 
     bid = sc.battery_ids[0]
     up = client.get(f"/v1/ledger/trace/{bid}", headers=ADMIN).json()
     assert up["direction"] == "up" and up["mines_reached"] > 0
-    assert sum(up["elements"]["Co"]["originByCountry"].values()) == pytest.approx(1.0)
+    co = up["elements"]["Co"]
+    assert sum(co["minedByCountry"].values()) + sum(co["recycledByCountry"].values()) + co[
+        "unknownShare"
+    ] == pytest.approx(1.0)
     mine_lot = sc.events[0]["outputs"][0]["lot"]
     down = client.get(f"/v1/ledger/trace/{mine_lot}", params={"direction": "down"}, headers=ADMIN).json()
     assert down["direction"] == "down" and down["graph_lots"] > 1

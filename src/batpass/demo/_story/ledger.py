@@ -228,7 +228,7 @@ def _trace_summary(
         "path_nodes": path,
         "mines_reached": int(result["mines_reached"]),
         "tombstones": [{"node": _tombstone_node(t), "reason": t["reason"]} for t in result["tombstones"]],
-        "shares_by_country": {el: dict(els[el].origin_by_country) for el in shown},
+        "shares_by_country": {el: dict(els[el].mined_by_country or {}) for el in shown},
         "high_risk_share": {el: els[el].high_risk_share for el in shown},
     }
 
