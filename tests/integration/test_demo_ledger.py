@@ -89,8 +89,11 @@ def test_recycled_content_of_that_battery(demo: tuple[Path, dict[str, Any]]) -> 
     rc = summary["story"]["recycled_content"]
     assert rc["battery"] == summary["story"]["trace"]["battery"]
     assert {"Co", "Li", "Ni"} <= set(rc["shares"]) <= {"Co", "Li", "Ni", "Pb"}
+    # Art. 8's basis, stated: battery model and batch per manufacturing plant
+    assert rc["basis"] == "art8_model_batch_plant" and rc["model"] and rc["batch"] and rc["plant"]
     for el, s in rc["shares"].items():
-        assert set(s) == {"pre", "post"}, el
+        assert set(s) == {"pre", "post", "unknown_mass_share"}, el
+        assert s["unknown_mass_share"] == 0.0, el  # every supplier summary arrived
         assert 0 <= s["pre"] <= 1 and 0 <= s["post"] <= 1 and s["pre"] + s["post"] <= 1, el
         # recovered salts from end-of-life batteries went back into the cells
         assert s["post"] > 0, el

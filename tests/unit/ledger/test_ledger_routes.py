@@ -189,7 +189,8 @@ def test_recycled_content_claims_and_double_claim(api: tuple[TestClient, LedgerS
     assert [(g["model"], g["plant"]) for g in groups] == [("RA-EV-60", "PACK-DE-1")]
     assert groups[0]["batteries"] == len(sc.battery_ids)
     co = groups[0]["elements"]["Co"]
-    assert co["basis"] == "active_materials" and 0 < co["post_consumer"] < 1 and 0 <= co["pre_consumer"] < 1
+    assert groups[0]["basis"] == co["basis"] == "art8_model_batch_plant" and co["reference"] == "active_materials"
+    assert 0 < co["post_consumer"] < 1 and 0 <= co["pre_consumer"] < 1 and co["unknown_mass_share"] == 0.0
     assert client.get("/v1/ledger/recycled-content", params={"model": "other"}, headers=ADMIN).json() == []
     assert client.get("/v1/ledger/recycled-content", params={"battery": bid, "year": 1999}, headers=ADMIN).json() == []
     r = client.get("/v1/ledger/recycled-content", params={"battery": recovered["lot"]}, headers=ADMIN)

@@ -105,7 +105,8 @@ def test_recycled_content_and_double_claims(hub: tuple[LedgerService, object]) -
     rep = svc.recycled_content(HUB)
     assert rep and rep[0]["model"] == "RA-EV-60"
     co = rep[0]["elements"]["Co"]
-    assert co["basis"] == "active_materials" and 0 < co["post_consumer"] < 0.5
+    assert co["basis"] == "art8_model_batch_plant" and co["reference"] == "active_materials"
+    assert 0 < co["post_consumer"] < 0.5
     assert rep[0]["elements"].get("Pb") is None
     recovered = next(
         o

@@ -138,15 +138,16 @@ def _recycled(story: Story, battery: str) -> tuple[str | None, dict[str, Any]]:
     out: dict[str, Any] = {}
     for symbol, share in group["elements"].items():
         metal = METALS.get(symbol)
-        if metal is None:
-            continue
+        if metal is None or share["pre_consumer"] is None or share["post_consumer"] is None:
+            continue  # unknown (no supplier summary yet): not documented, never 0 %
         models: Mapping[str, float] = share.get("custody_models") or {}
         out[metal] = {
             "pre_consumer": str(share["pre_consumer"]),
             "post_consumer": str(share["post_consumer"]),
             "custody_model": max(models, key=lambda m: models[m]) if models else None,
-            "period": str(group["year"]),
+            "period": str(group["batch"]),
             "site": group["plant"],
+            "basis": share["basis"],  # the ledger's Art. 8 figure, as the passport and the API show it
         }
     return str(group["model"]), out
 

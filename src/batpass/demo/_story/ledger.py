@@ -133,12 +133,17 @@ def run(story: Story) -> None:
         raise InvariantViolation(
             f"{battery} belongs to {len(groups)} model/year/plant groups, expected 1", rule="demo.ledger.recycled"
         )
-    # Art. 8 declares recycled content per model, year and plant: the battery's group figure
+    # Art. 8 declares recycled content per battery model and batch per plant: the battery's group
+    # figure, the one its passport, the API and the compliance report show (with its basis)
     group = groups[0]
     story.story["recycled_content"] = {
         "battery": battery,
+        "basis": group["basis"],
+        "model": group["model"],
+        "batch": group["batch"],
+        "plant": group["plant"],
         "shares": {
-            el: {"pre": v["pre_consumer"], "post": v["post_consumer"]}
+            el: {"pre": v["pre_consumer"], "post": v["post_consumer"], "unknown_mass_share": v["unknown_mass_share"]}
             for el, v in group["elements"].items()
             if el in RECYCLED_ELEMENTS
         },
@@ -357,13 +362,15 @@ def _show(
     c.print(origin)
     for t in tr["tombstones"]:
         c.print(f"[yellow]tombstone[/]: {t['reason']}")
-    rec = Table(title=f"recycled content (Art. 8) of {group['model']}, {group['year']}, plant {group['plant']}")
+    rec = Table(
+        title=f"recycled content (Art. 8: model {group['model']}, batch {group['batch']}, plant {group['plant']})"
+    )
     rec.add_column("element")
-    rec.add_column("basis")
+    rec.add_column("against")
     rec.add_column("pre-consumer", justify="right")
     rec.add_column("post-consumer", justify="right")
     for el, s in story.story["recycled_content"]["shares"].items():
-        rec.add_row(el, group["elements"][el]["basis"], _pct(s["pre"]), _pct(s["post"]))
+        rec.add_row(el, group["elements"][el]["reference"], _pct(s["pre"]), _pct(s["post"]))
     c.print(rec)
     out = Table(title=f"flagged outflows ({RECYCLER})")
     out.add_column("shipment")
