@@ -64,10 +64,16 @@ def test_a_middle_node_down_leaves_a_tombstone_and_the_rest_stands(chain: Supply
     # lithium (refining → cathode) and graphite (refining → cells) still reach their mines
     shares = out["shares_by_country"]
     assert isinstance(shares, dict)
-    assert abs(sum(shares["Li"].values()) - 1) < 1e-9 and set(shares["Li"]) == {"CL", "AU"}
+    assert abs(_parts(out, "Li") - 1) < 1e-9 and set(shares["Li"]) == {"CL", "AU"}
     assert set(shares["C_nat"]) == {"MZ"}
     assert "Co" not in shares or not shares["Co"]  # cobalt came only through the precursor
     assert 0 < int(str(out["mines_reached"])) < 7
+
+
+def _parts(out: dict[str, object], el: str) -> float:
+    mined, recycled, unknown = out["shares_by_country"], out["recycled_by_country"], out["unknown_share"]
+    assert isinstance(mined, dict) and isinstance(recycled, dict) and isinstance(unknown, dict)
+    return float(sum(mined[el].values()) + sum(recycled[el].values()) + unknown[el])
 
 
 def test_trace_from_a_pack_battery_reaches_every_mine(chain: SupplyChain) -> None:
@@ -78,7 +84,8 @@ def test_trace_from_a_pack_battery_reaches_every_mine(chain: SupplyChain) -> Non
     shares = out["shares_by_country"]
     assert isinstance(shares, dict)
     for el in ACTIVE:
-        assert abs(sum(shares[el].values()) - 1) < 1e-9, (el, shares[el])
+        # summary 2.0: mined, recycled and unknown shares of the element's mass sum to 1
+        assert abs(_parts(out, el) - 1) < 1e-9, (el, shares[el])
     assert set(shares["Co"]) == {"CD"} and set(shares["Ni"]) == {"ID"} and set(shares["Mn"]) == {"ZA"}
     high = out["high_risk_share"]
     assert isinstance(high, dict) and 0.05 < high["Co"] < 0.3 and high["Li"] == 0

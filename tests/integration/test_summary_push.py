@@ -110,7 +110,7 @@ def test_a_supplier_pushes_its_summary_with_its_own_token(pair: tuple[Path, Runn
 
         after = c.get(cells.base_url + "/v1/ledger/trace/brine-in", headers=cells.admin_headers()).json()
         assert after["boundaries"] == [{"lot": "brine-in", "summary": True}]
-        assert after["elements"]["Li"]["originByCountry"] == {"CL": pytest.approx(1.0)}, after["elements"]
+        assert after["elements"]["Li"]["minedByCountry"] == {"CL": pytest.approx(1.0)}, after["elements"]
 
         # the same token again is a replay
         r = c.post(cells.base_url + "/v1/ledger/summaries", content=jws, headers={"Authorization": f"Bearer {si}"})

@@ -207,30 +207,42 @@ def verify(
 
 def _federated_table(subject: str, result: dict[str, Any]) -> Table:
     table = Table(title=f"federated origin of {subject}")
-    for col in ("element", "by country", "high-risk"):
+    for col in ("element", "mined, by country", "recycled, by recycler country", "unknown", "high-risk (of mined)"):
         table.add_column(col)
     high = result.get("high_risk_share", {})
+    recycled = result.get("recycled_by_country", {})
+    unknown = result.get("unknown_share", {})
     for el, shares in result.get("shares_by_country", {}).items():
-        countries = ", ".join(f"{c} {s:.1%}" for c, s in sorted(shares.items(), key=lambda x: -x[1]))
-        table.add_row(el, countries or "-", f"{high.get(el, 0.0):.1%}")
+        table.add_row(el, _by_country(shares), _by_country(recycled.get(el)), _pct(unknown.get(el)), _pct(high.get(el)))
     return table
+
+
+def _by_country(shares: dict[str, float] | None) -> str:
+    if shares is None:
+        return "unknown"
+    return ", ".join(f"{c} {s:.1%}" for c, s in sorted(shares.items(), key=lambda x: -x[1])) or "-"
+
+
+def _pct(share: float | None) -> str:
+    return "unknown" if share is None else f"{share:.1%}"
 
 
 def _shares_table(result: dict[str, Any]) -> Table:
     table = Table(title=f"origin of {result['root']['battery'] or result['root']['lot']}")
-    for col in ("element", "by country", "high-risk", "recycled pre", "recycled post", "custody", "unknown"):
+    cols = ("element", "mined, by country", "recycled, by recycler country", "high-risk (of mined)")
+    for col in (*cols, "recycled pre", "recycled post", "custody", "unknown"):
         table.add_column(col)
     for el, v in result.get("elements", {}).items():
-        countries = ", ".join(f"{c} {s:.1%}" for c, s in sorted(v["originByCountry"].items(), key=lambda x: -x[1]))
         custody = ", ".join(f"{c} {s:.0%}" for c, s in v["custodyModels"].items())
         table.add_row(
             el,
-            countries or "-",
-            f"{v['highRiskShare']:.1%}",
-            f"{v['recycled']['preConsumer']:.1%}",
-            f"{v['recycled']['postConsumer']:.1%}",
+            _by_country(v["minedByCountry"]),
+            _by_country(v["recycledByCountry"]),
+            _pct(v["highRiskShare"]),
+            _pct(v["recycled"]["preConsumer"]),
+            _pct(v["recycled"]["postConsumer"]),
             custody or "-",
-            f"{v['unknownShare']:.1%}",
+            _pct(v["unknownShare"]),
         )
     return table
 

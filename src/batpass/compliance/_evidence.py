@@ -138,6 +138,7 @@ def _recycled(
             custody_model=max(models, key=lambda m: models[m]) if models else None,
             period=str(group["year"]),
             site=str(group["plant"]),
+            basis=share.get("basis"),
         )
     source = (
         f"ledger Art. 8 recycled content of model {group['model']}, year {group['year']}, plant {group['plant']}"

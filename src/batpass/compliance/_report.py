@@ -86,6 +86,7 @@ def report_data(
                 "pre_consumer": _plain(r.pre_consumer),
                 "post_consumer": _plain(r.post_consumer),
                 "total": _plain(r.total),
+                "basis": r.basis,
             }
             for m, r in model.recycled.items()
         },

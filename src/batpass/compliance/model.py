@@ -82,6 +82,9 @@ class RecycledShare:
     scheme: str | None = None
     period: str | None = None
     site: str | None = None
+    #: what the share is computed over: ``art8_model_batch_plant`` (Art. 8: battery model and
+    #: batch per manufacturing plant) or ``battery_mass_balance`` (one battery; issue 18)
+    basis: str | None = None
 
     @property
     def total(self) -> Decimal:

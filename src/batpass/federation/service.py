@@ -955,7 +955,10 @@ class FederatedTrace:
             "mines_reached": s.mines_reached,
             "tombstones": tombstones,
             "unreachable_suppliers": [{"did": d, "reason": r} for d, r in up.failed.items()],
-            "shares_by_country": {el: dict(v.origin_by_country) for el, v in s.elements.items()},
+            # summary 2.0: mined origin and recycled input apart, shares of the element's mass
+            "shares_by_country": {el: dict(v.mined_by_country or {}) for el, v in s.elements.items()},
+            "recycled_by_country": {el: dict(v.recycled_by_country or {}) for el, v in s.elements.items()},
+            "unknown_share": {el: v.unknown_share for el, v in s.elements.items()},
             "high_risk_share": {el: v.high_risk_share for el, v in s.elements.items()},
             "summary": wire,
             "timing": up.timing,

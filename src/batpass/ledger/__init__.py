@@ -11,10 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from batpass.core.summary import (
+    READ_VERSIONS,
+    SUMMARY_BASIS,
     SUMMARY_VERSION,
     ActiveMaterial,
     ElementShares,
     Recycled,
+    SiteShares,
     SubjectKind,
     SummarySubject,
     Tombstone,
@@ -56,6 +59,8 @@ __all__ = [
     "MASS_TOLERANCE_REL",
     "MATERIALS",
     "MIGRATIONS_DIR",
+    "READ_VERSIONS",
+    "SUMMARY_BASIS",
     "SUMMARY_VERSION",
     "ActiveMaterial",
     "Catalogue",
@@ -78,6 +83,7 @@ __all__ = [
     "Recycled",
     "RecycledOrigin",
     "SignerKeyResolver",
+    "SiteShares",
     "SubjectKind",
     "SummaryPushers",
     "SummarySubject",

@@ -6,14 +6,18 @@ must agree; a property test checks it). Pure: no storage.
 
 Per element, every share is a fraction of the element's mass in the lot:
 
-- ``c`` origin by country and ``s`` by site (mine sites; recovery sites for recycled material,
-  since recovered material is a secondary raw material whose origin is where it was recovered);
-- ``hx`` the high-risk share reported by folded supplier summaries (local sites are judged at
-  read time against the configurable high-risk list, so changing the list needs no recompute);
+- ``c`` mined origin by country, ``r`` recycled input by the country of the recycler that
+  recovered it (summary 2.0 keeps the two apart: a recycler is no origin), and ``s`` by site
+  (mine sites; recovery sites for recycled material); ``c``, ``r`` and ``u`` sum to 1 (a profile
+  stored before ``r`` existed reads as none: its ``c`` still counts recyclers until recomputed);
+- ``hx`` the high-risk share of the element's mass reported by folded supplier summaries (local
+  sites are judged at read time against the configurable high-risk list, so changing the list
+  needs no recompute);
 - ``pre``/``post`` recycled shares (Art. 8; run-around scrap counts as neither);
 - ``cm`` chain-of-custody models (ISO 22095): each contribution is classed by the *weakest* model
   met on its path, so a mass-balance step anywhere makes the rest of the path mass balance;
-- ``u`` the share of unknown origin (a supplier boundary with no summary: a tombstone);
+- ``u`` the share of unknown origin: mass no received summary covers (a supplier boundary with
+  no summary, a tombstone, or the unknown share a supplier's own summary reported);
 - ``a`` the share sitting in active materials, with ``apre``/``apost`` the recycled shares of
   that active part (Art. 8 measures Co, Li and Ni against the element in active materials).
 
@@ -26,7 +30,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from batpass.core.summary import ActiveMaterial, ElementShares, Recycled, UpstreamSummary
+from batpass.core.summary import (
+    ActiveMaterial,
+    ElementShares,
+    Recycled,
+    SiteShares,
+    UpstreamSummary,
+    encode_summary_element,
+)
 from batpass.ledger._materials import ELEMENTS, Element
 from batpass.ledger.model import _STRENGTH, CustodyModel, EventKind, Lot, RecycledOrigin
 
@@ -34,8 +45,21 @@ __all__ = ["Profile", "element_shares", "element_view", "mix_profile", "source_p
 
 Profile = dict[str, Any]  # {"e": {element: {...}}, "mines": [site ids], "xm": {boundary key: mines}}
 
+_NONE: dict[str, float] = {}
 _ORDER = {m.value: m.strength for m in CustodyModel}
-_ZERO = {"c": {}, "s": {}, "hx": 0.0, "pre": 0.0, "post": 0.0, "cm": {}, "u": 1.0, "a": 0.0, "apre": 0.0, "apost": 0.0}
+_ZERO = {
+    "c": {},
+    "r": {},
+    "s": {},
+    "hx": 0.0,
+    "pre": 0.0,
+    "post": 0.0,
+    "cm": {},
+    "u": 1.0,
+    "a": 0.0,
+    "apre": 0.0,
+    "apost": 0.0,
+}
 
 
 def _recycled_flags(r: RecycledOrigin | None) -> tuple[float, float]:
@@ -56,11 +80,13 @@ def source_profile(lot: Lot) -> Profile:
     pre, post = _recycled_flags(lot.recycled)
     active = lot.is_active_material
     e: dict[str, Any] = {}
+    recycled = lot.recycled is not None
     for el, f in lot.composition.items():
         if f <= 0:
             continue
         e[el.value] = {
-            "c": {lot.country: 1.0},
+            "c": {} if recycled else {lot.country: 1.0},
+            "r": {lot.country: 1.0} if recycled else {},
             "s": {lot.site: 1.0},
             "hx": 0.0,
             "pre": pre,
@@ -77,7 +103,12 @@ def source_profile(lot: Lot) -> Profile:
 
 def summary_source_profile(lot: Lot, summary: UpstreamSummary | None, key: str) -> Profile:
     """Profile of a lot received from another owner: from the supplier's upstream summary when
-    one was received (identities are not in it), otherwise unknown origin (a tombstone)."""
+    one was received (identities are not in it), otherwise unknown origin (a tombstone).
+
+    A 2.0 summary gives its mined and recycled series and its unknown share as they are. A 1.0
+    summary's origin series mixed recycler countries with mines: it counts as mined origin when
+    the element has no recycled share, and otherwise as unknown origin (its recycled shares
+    still count) — docs/decisions/2026-12-06-upstream-summary-2.md."""
     pre0, post0 = _recycled_flags(lot.recycled)
     elements = summary.elements if summary is not None else {}
     active = lot.is_active_material
@@ -87,19 +118,28 @@ def summary_source_profile(lot: Lot, summary: UpstreamSummary | None, key: str) 
             continue
         s = elements.get(el.value)
         if s is None:
-            ep = dict(_ZERO, pre=pre0, post=post0, cm={lot.custody.value: 1.0}, c={}, s={})
+            ep = dict(_ZERO, pre=pre0, post=post0, cm={lot.custody.value: 1.0}, c={}, r={}, s={})
         else:
-            pre = float(s.recycled.pre_consumer) if lot.recycled is None else pre0
-            post = float(s.recycled.post_consumer) if lot.recycled is None else post0
+            pre = float(s.recycled.pre_consumer or 0.0) if lot.recycled is None else pre0
+            post = float(s.recycled.post_consumer or 0.0) if lot.recycled is None else post0
             cm = _downgrade(dict(s.custody_models or {lot.custody.value: 1.0}), lot.custody)
+            mined = {k: float(v) for k, v in (s.mined_by_country or {}).items()}
+            rec = {k: float(v) for k, v in (s.recycled_by_country or {}).items()}
+            if summary is not None and summary.version == "1.0":
+                split = float(s.recycled.pre_consumer or 0.0) + float(s.recycled.post_consumer or 0.0) <= 0.0
+                mined = mined if split else {}
+                unknown = 0.0 if mined else 1.0
+            else:
+                unknown = float(s.unknown_share if s.unknown_share is not None else 1.0)
             ep = {
-                "c": dict(s.origin_by_country),
+                "c": mined,
+                "r": rec,
                 "s": {},
-                "hx": float(s.high_risk_share),
+                "hx": float(s.high_risk_share or 0.0) * sum(mined.values()),
                 "pre": pre,
                 "post": post,
                 "cm": cm,
-                "u": 0.0 if s.origin_by_country else 1.0,
+                "u": unknown,
                 "a": 0.0,
                 "apre": 0.0,
                 "apost": 0.0,
@@ -107,8 +147,8 @@ def summary_source_profile(lot: Lot, summary: UpstreamSummary | None, key: str) 
             am = s.active_material
             if am is not None and lot.recycled is None:  # the supplier's active-material view
                 ep["a"] = float(am.share)
-                ep["apre"] = float(am.pre_consumer)
-                ep["apost"] = float(am.post_consumer)
+                ep["apre"] = float(am.pre_consumer or 0.0)
+                ep["apost"] = float(am.post_consumer or 0.0)
         if active:
             ep["a"], ep["apre"], ep["apost"] = 1.0, ep["pre"], ep["post"]
         e[el.value] = ep
@@ -160,6 +200,7 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
         W = 0.0
         Wa = 0.0
         c: dict[str, float] = {}
+        r: dict[str, float] = {}
         s: dict[str, float] = {}
         cm: dict[str, float] = {}
         hx = pre = post = u = apre = apost = 0.0
@@ -174,6 +215,8 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
             W += w
             for k, v in ep["c"].items():
                 c[k] = c.get(k, 0.0) + v * w
+            for k, v in ep.get("r", _NONE).items():
+                r[k] = r.get(k, 0.0) + v * w
             for k, v in ep["s"].items():
                 s[k] = s.get(k, 0.0) + v * w
             for k, v in ep["cm"].items():
@@ -187,7 +230,7 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
             apre += ep["apre"] * wa
             apost += ep["apost"] * wa
         if W <= 0:
-            e[key] = dict(_ZERO, cm={custody.value: 1.0}, c={}, s={})
+            e[key] = dict(_ZERO, cm={custody.value: 1.0}, c={}, r={}, s={})
             continue
         inv = 1.0 / W
         pre_s = pre * inv
@@ -200,6 +243,7 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
             apost_s = apost / Wa if Wa > 0 else 0.0
         e[key] = {
             "c": {k: v * inv for k, v in c.items()},
+            "r": {k: v * inv for k, v in r.items()},
             "s": {k: v * inv for k, v in s.items()},
             "hx": hx * inv,
             "pre": pre_s,
@@ -225,47 +269,82 @@ def _norm(d: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
-def _high_risk(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> float:
-    """The high-risk share of the element's known origin: local sites on the list, plus what
-    folded supplier summaries reported."""
+def _high_risk(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> float | None:
+    """The high-risk share of the element's mined mass (None where none is known): local sites
+    on the list, plus what folded supplier summaries reported."""
     hr = set(high_risk_sites)
-    known = 1.0 - ep["u"]
+    mined = sum(ep["c"].values())
+    if mined <= 1e-12:
+        return None
     local_hr = sum(v for k, v in ep["s"].items() if k in hr)
-    high = (local_hr + ep["hx"]) / known if known > 1e-12 else 0.0
-    return min(1.0, max(0.0, high))
+    return _clip(float(local_hr + ep["hx"]) / mined)
 
 
-def element_view(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> dict[str, Any]:
-    """The shares of one element as the local trace reports them (its wire form; the summary's
-    figures are :func:`element_shares`, computed alike)."""
-    return {
-        "originByCountry": _norm(ep["c"]),
-        "originBySite": _norm(ep["s"]),
-        "highRiskShare": _high_risk(ep, high_risk_sites),
-        "recycled": {"preConsumer": min(1.0, ep["pre"]), "postConsumer": min(1.0, ep["post"])},
-        "custodyModels": _norm(ep["cm"]),
-        "unknownShare": ep["u"],
-        "activeShare": ep["a"],
-        "activeRecycled": {"preConsumer": ep["apre"], "postConsumer": ep["apost"]},
-    }
+def _parts(ep: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, float], float]:
+    """Mined and recycled series and the unknown share, shares of the element's mass summing to
+    1 within float precision (docs/contracts.md: within 1e-9; the largest part takes the rest)."""
+    c = {k: v for k, v in sorted(ep["c"].items()) if v > 0}
+    r = {k: v for k, v in sorted(ep.get("r", _NONE).items()) if v > 0}
+    u = max(0.0, ep["u"])
+    total = sum(c.values()) + sum(r.values()) + u
+    if total <= 0:
+        return {}, {}, 1.0
+    c = {k: v / total for k, v in c.items()}
+    r = {k: v / total for k, v in r.items()}
+    u = u / total
+    rest = 1.0 - (sum(c.values()) + sum(r.values()) + u)
+    big = max(
+        [("c", k, v) for k, v in c.items()] + [("r", k, v) for k, v in r.items()] + [("u", "", u)], key=lambda x: x[2]
+    )
+    if big[0] == "c":
+        c[big[1]] += rest
+    elif big[0] == "r":
+        r[big[1]] += rest
+    else:
+        u += rest
+    return c, r, min(1.0, max(0.0, u))
+
+
+def _clip(x: float) -> float:
+    return min(1.0, max(0.0, x))
 
 
 def element_shares(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> ElementShares:
-    """The figures of one element in an upstream summary (docs/contracts.md): the trace's shares
-    (:func:`element_view`), with the Art. 8 active-material view clipped to 0..1."""
+    """The figures of one element in an upstream summary 2.0 (docs/contracts.md), each on the
+    basis ``SUMMARY_BASIS`` names. Where the element's whole mass is unknown, the series and the
+    shares are None (not 0): nothing is known of them."""
+    c, r, u = _parts(ep)
+    nothing = u >= 1.0 - 1e-12
+    recycled_known = not nothing or ep["pre"] > 0 or ep["post"] > 0
     return ElementShares(
-        origin_by_country=_norm(ep["c"]),
+        mined_by_country=None if nothing else c,
+        recycled_by_country=None if nothing else r,
+        unknown_share=u,
         high_risk_share=_high_risk(ep, high_risk_sites),
-        recycled=Recycled(pre_consumer=min(1.0, ep["pre"]), post_consumer=min(1.0, ep["post"])),
+        recycled=Recycled(
+            pre_consumer=_clip(ep["pre"]) if recycled_known else None,
+            post_consumer=_clip(ep["post"]) if recycled_known else None,
+        ),
         custody_models=_norm(ep["cm"]),
         # Art. 8 measures Co, Li and Ni against the element in active materials: the share of
         # the element that sits in active materials and the recycled shares of that part
         active_material=ActiveMaterial(
-            share=min(1.0, max(0.0, ep["a"])),
-            pre_consumer=min(1.0, max(0.0, ep["apre"])),
-            post_consumer=min(1.0, max(0.0, ep["apost"])),
+            share=_clip(ep["a"]),
+            pre_consumer=_clip(ep["apre"]) if recycled_known else None,
+            post_consumer=_clip(ep["apost"]) if recycled_known else None,
         ),
+        sites=SiteShares(),  # no site register yet: not known
     )
+
+
+def element_view(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> dict[str, Any]:
+    """The shares of one element as the local trace reports them: the summary's figures
+    (:func:`element_shares`, in their 2.0 wire form, so one definition each) and the origin by
+    mine or recovery site, which only the local trace shows."""
+    shares = element_shares(ep, high_risk_sites)
+    wire = encode_summary_element(shares)
+    wire["originBySite"] = _norm(ep["s"])
+    return wire
 
 
 def elements_of(profile: Profile) -> list[Element]:

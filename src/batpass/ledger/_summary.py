@@ -4,8 +4,11 @@ supplier names or ids, lot quantities or purchase quantities (docs/architecture.
 
 Built, signed and verified as the typed :class:`~batpass.core.summary.UpstreamSummary`; its wire
 form is only ever produced and read by the summary codec (``encode_summary``/``decode_summary``),
-and checked against the JSON Schema in ``_data/`` (plus shares summing to 1) when signed and when
-received. Signed as a compact JWS, ``typ`` ``application/vnd.batpass.upstream-summary+jws``, alg
+and checked against the JSON Schema of its version in ``_data/`` (plus shares summing to 1) when
+signed and when received. This node writes 2.0 and still reads 1.0 (a summary of another version
+is refused naming ``summaryVersion``: docs/decisions/2026-12-06-upstream-summary-2.md).
+
+Signed as a compact JWS, ``typ`` ``application/vnd.batpass.upstream-summary+jws``, alg
 ``Ed25519``, ``kid`` the owner's DID URL, by trust's one JWS signer, over the wire form as
 canonical JSON (sorted keys, no spaces, UTF-8).
 """
@@ -25,10 +28,12 @@ from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput, Unauthorized
 from batpass.core.ids import Did
 from batpass.core.summary import (
+    SUMMARY_VERSION,
     SubjectKind,
     SummarySubject,
     Tombstone,
     UpstreamSummary,
+    check_version,
     decode_summary,
     encode_summary,
 )
@@ -48,29 +53,42 @@ __all__ = [
 SUMMARY_TYP = "application/vnd.batpass.upstream-summary+jws"
 
 
+_SCHEMAS = {"1.0": "upstream-summary.schema.json", "2.0": "upstream-summary-2.0.schema.json"}
+
+
 @cache
-def summary_schema() -> dict[str, Any]:
-    text = resources.files("batpass.ledger").joinpath("_data/upstream-summary.schema.json").read_text()
+def summary_schema(version: str = SUMMARY_VERSION) -> dict[str, Any]:
+    """The JSON Schema of summaries of ``version`` (one this node reads)."""
+    text = resources.files("batpass.ledger").joinpath(f"_data/{_SCHEMAS[version]}").read_text()
     schema: dict[str, Any] = json.loads(text)
     return schema
 
 
 def validate_summary(summary: Mapping[str, Any]) -> None:
-    """Check a summary's wire form against the JSON Schema, and that each origin distribution
-    sums to 1 within 1e-9 (docs/contracts.md)."""
+    """Check a summary's wire form: a version this node reads (else 422 naming
+    ``summaryVersion``), that version's JSON Schema, and the sums (docs/contracts.md): in 2.0
+    the mined and recycled series and the unknown share of each element sum to 1 within 1e-9;
+    in 1.0 each origin distribution does."""
+    version = check_version(summary)
     try:
-        jsonschema.Draft202012Validator(summary_schema()).validate(summary)
+        jsonschema.Draft202012Validator(summary_schema(version)).validate(summary)
     except jsonschema.ValidationError as exc:
         path = ".".join(str(p) for p in exc.absolute_path) or "summary"
-        raise InvalidInput(f"upstream summary: {exc.message}", field=path, rule="upstream-summary.schema.json") from exc
+        raise InvalidInput(f"upstream summary: {exc.message}", field=path, rule=_SCHEMAS[version]) from exc
     for el, s in summary.get("elements", {}).items():
-        total = sum(s["originByCountry"].values())
-        if s["originByCountry"] and abs(total - 1.0) > 1e-9:
-            raise InvalidInput(
-                f"upstream summary: originByCountry of {el} sums to {total!r}, not 1",
-                field=f"elements.{el}.originByCountry",
-                rule="upstream summary 1.0: shares sum to 1 within 1e-9",
-            )
+        if version == "1.0":
+            total = sum(s["originByCountry"].values())
+            if not s["originByCountry"] or abs(total - 1.0) <= 1e-9:
+                continue
+            field, rule = f"elements.{el}.originByCountry", "upstream summary 1.0: shares sum to 1 within 1e-9"
+        else:
+            total = s["unknownShare"] + sum((s["minedByCountry"] or {}).values())
+            total += sum((s["recycledByCountry"] or {}).values())
+            if abs(total - 1.0) <= 1e-9:
+                continue
+            field = f"elements.{el}"
+            rule = "upstream summary 2.0: minedByCountry, recycledByCountry and unknownShare sum to 1 within 1e-9"
+        raise InvalidInput(f"upstream summary: the shares of {el} sum to {total!r}, not 1", field=field, rule=rule)
 
 
 def build_summary(
@@ -126,7 +144,7 @@ def verify_summary(token: str, public_jwk_resolver: Callable[[str], Mapping[str,
         raise InvalidInput(
             f"upstream summary JWS needs typ {SUMMARY_TYP}, alg Ed25519 and a kid",
             field="summary",
-            rule="upstream summary 1.0",
+            rule="upstream summary 2.0",
         )
     jwk = public_jwk_resolver(kid)
     if jwk is None:

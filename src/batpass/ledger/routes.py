@@ -339,20 +339,19 @@ def recycled_content(
     year: int | None = None,
     plant: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Art. 8 recycled content per battery model, production year and plant (pre- and
-    post-consumer apart, per element, with the claims against it). ``battery`` selects the group
-    that battery belongs to; ``model``/``year``/``plant`` filter further."""
+    """Art. 8 recycled content on the regulation's basis, per battery model and batch
+    (production year) per plant (``basis`` ``art8_model_batch_plant``; pre- and post-consumer
+    apart, per element, ``null`` where unknown with ``unknown_mass_share`` beside, with the claims
+    against it). ``battery`` selects the group that battery belongs to; ``model``/``year``/``plant``
+    filter further."""
     svc = ctx.service(LedgerService)
     who = _owner(ctx, owner)
     if battery is not None:
-        lot = svc.resolve_subject(who, battery)
-        if lot.battery is None:
-            raise InvalidInput(f"{battery} is a lot, not a battery", field="battery", rule="ledger.battery.subject")
-        if (
-            (model and model != lot.battery.model)
-            or (year and year != lot.produced_at.year)
-            or (plant and plant != lot.site)
+        group = svc.recycled_content_of(who, battery)
+        if group is None or any(
+            want and want != got
+            for want, got in ((model, group["model"]), (year, group["year"]), (plant, group["plant"]))
         ):
             return []
-        model, year, plant = lot.battery.model, lot.produced_at.year, lot.site
+        return [group]
     return svc.recycled_content(who, model=model, year=year, plant=plant)

@@ -35,6 +35,7 @@ from batpass.ledger._audit import compare_derived, replay, replay_engine, seed_r
 from batpass.ledger._materials import Element
 from batpass.ledger._outflow import Authorisation, parse_authorisation, validate_authorisation
 from batpass.ledger._record import OwnerRecording
+from batpass.ledger._recycled import group_key, recycled_content_groups
 from batpass.ledger._rows import lot_from_row, profile_json, profile_of
 from batpass.ledger._summary import build_summary, sign_summary, summary_header, verify_summary
 from batpass.ledger._trace import MAX_HOPS, downstream_profiles, frontier_search, profiles_from_graph, shares
@@ -888,71 +889,30 @@ class LedgerService:
     def recycled_content(
         self, owner: str, *, model: str | None = None, year: int | None = None, plant: str | None = None
     ) -> list[dict[str, Any]]:
-        """Art. 8 recycled content per battery model, year and plant: Co, Li and Ni recovered
-        from waste against the element's mass in active materials, Pb against the battery;
-        pre- and post-consumer apart; run-around scrap never counts. The chain-of-custody mix of
-        each element is reported; credit claims are listed per model with their custody model,
-        book-and-claim flagged as not accepted (ISO 22095:2020; docs/rules.md "Chain of custody")."""
+        """Art. 8 recycled content per battery model and batch (production year) per plant, each
+        element's figure with its ``basis`` (``art8_model_batch_plant``), its reference mass
+        (active materials; the battery for Pb), pre- and post-consumer apart, the share of that
+        mass no supplier summary covers yet (``unknown_mass_share``; shares ``None`` where
+        nothing is known) and its chain-of-custody mix; credit claims per group with their
+        custody model, book-and-claim flagged as not accepted (ISO 22095:2020; docs/rules.md
+        "Chain of custody"). One definition: ``ledger._recycled``."""
         with UnitOfWork(self.engine, write=False) as uow:
             rows = uow.conn.execute(
                 select(*t.LOT_COLUMNS).where(t.lots.c.owner == owner, t.lots.c.battery.is_not(None))
             ).all()
             claim_rows = uow.conn.execute(select(t.claims).where(t.claims.c.claimant == owner)).all()
-        groups: dict[tuple[str, int, str], dict[str, Any]] = {}
-        for r in rows:
-            lot = lot_from_row(r)
-            assert lot.battery is not None
-            key = (lot.battery.model, lot.produced_at.year, lot.site)
-            if (model and key[0] != model) or (year and key[1] != year) or (plant and key[2] != plant):
-                continue
-            g = groups.setdefault(key, {"batteries": 0, "acc": {}, "ids": set()})
-            g["batteries"] += 1
-            g["ids"].add(lot.battery.id)
-            prof = profile_of(lot)
-            for el in (Element.CO, Element.LI, Element.NI, Element.PB):
-                ep = prof["e"].get(el.value)
-                if ep is None:
-                    continue
-                m = lot.element_kg(el)
-                acc = g["acc"].setdefault(el.value, {"basis_kg": 0.0, "pre_kg": 0.0, "post_kg": 0.0, "cm": {}})
-                if el is Element.PB:
-                    basis, pre, post = m, m * ep["pre"], m * ep["post"]
-                else:
-                    basis = m * ep["a"]
-                    pre, post = basis * ep["apre"], basis * ep["apost"]
-                acc["basis_kg"] += basis
-                acc["pre_kg"] += pre
-                acc["post_kg"] += post
-                for k, v in ep["cm"].items():
-                    acc["cm"][k] = acc["cm"].get(k, 0.0) + v * m
-        out = []
-        for (mdl, yr, pl), g in sorted(groups.items()):
-            elements = {}
-            for el, acc in sorted(g["acc"].items()):
-                b = acc["basis_kg"]
-                tot_cm = sum(acc["cm"].values()) or 1.0
-                elements[el] = {
-                    "basis": "battery" if el == "Pb" else "active_materials",
-                    "pre_consumer": acc["pre_kg"] / b if b > 0 else 0.0,
-                    "post_consumer": acc["post_kg"] / b if b > 0 else 0.0,
-                    "custody_models": {k: v / tot_cm for k, v in sorted(acc["cm"].items())},
-                }
-            claims = [
-                dict(_claim_json(c, []), accepted_for_art8=c.custody != "book_and_claim" and c.status == "accepted")
-                for c in claim_rows
-                if c.subject in g["ids"]
-            ]
-            out.append(
-                {
-                    "model": mdl,
-                    "year": yr,
-                    "plant": pl,
-                    "batteries": g["batteries"],
-                    "elements": elements,
-                    "claims": claims,
-                }
-            )
-        return out
+        lots = (lot_from_row(r) for r in rows)
+        return recycled_content_groups(lots, claim_rows, _claim_json, model=model, year=year, plant=plant)
+
+    def recycled_content_of(self, owner: str, battery: str) -> dict[str, Any] | None:
+        """The Art. 8 figure of the group (model, batch, plant) ``battery`` belongs to: the one
+        figure the API, the passport and the compliance report show; None if it has none."""
+        lot = self.resolve_subject(owner, battery)
+        if lot.battery is None:
+            raise InvalidInput(f"{battery} is a lot, not a battery", field="battery", rule="ledger.battery.subject")
+        mdl, year, plant = group_key(lot)
+        groups = self.recycled_content(owner, model=mdl, year=year, plant=plant)
+        return groups[0] if groups else None
 
 
 def _claim_json(c: Any, _others: Sequence[Any]) -> dict[str, Any]:

@@ -116,7 +116,7 @@ class DidKeyResolver:
 
 
 class LedgerSummarySource:
-    """passport's ``UpstreamSummarySource``: the node's own ledger summary of a battery lot."""
+    """passport's ``UpstreamSummarySource`` and ``RecycledContentSource``, from the node's own ledger."""
 
     def __init__(self, ledger: LedgerService, owner: str, resolver_base: str) -> None:
         self._ledger = ledger
@@ -126,6 +126,13 @@ class LedgerSummarySource:
     def summary_for(self, battery: BatteryId) -> UpstreamSummary | None:
         try:
             return self._ledger.summary(self._owner, battery.digital_link(self._resolver_base))
+        except NotFound:
+            return None
+
+    def art8_recycled_for(self, battery: BatteryId) -> Mapping[str, Any] | None:
+        """passport's ``RecycledContentSource``: the ledger's Art. 8 figure of the battery's group."""
+        try:
+            return self._ledger.recycled_content_of(self._owner, battery.digital_link(self._resolver_base))
         except NotFound:
             return None
 

@@ -260,7 +260,8 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
             resolver_base=node.resolver_base,
             backup_url=backup_url,
             key_resolver=DidKeyResolver(trust),
-            summaries=LedgerSummarySource(ledger, node.did, node.resolver_base),
+            summaries=(ledger_source := LedgerSummarySource(ledger, node.did, node.resolver_base)),
+            recycled=ledger_source,  # the Art. 8 figure: the one the API and the compliance report show
             # one size limit for operator and backup node: nothing is signed that cannot be copied
             max_copy_bytes=ctx.settings.max_body_bytes,
         )

@@ -258,7 +258,8 @@ def to_batterypass(passport: Passport, *, tiers: Iterable[Tier] = ALL_TIERS) -> 
         mc["batteryMaterials"] = materials
     # Circularity
     circ = docs["Circularity"]
-    rc = vals.get("recycled_content") or {}
+    # an unknown share (null, before a supplier's summary arrives) is absent, never 0
+    rc = {el: s for el, s in (vals.get("recycled_content") or {}).items() if None not in (s.get("pre"), s.get("post"))}
     if rc:
         circ["recycledContent"] = [
             {

@@ -360,7 +360,8 @@ def to_catenax(
     # --- materials
     mats = doc["materials"]
     crit = {c.lower() for c in vals.get("critical_raw_materials", ())}
-    recycled = vals.get("recycled_content") or {}
+    # an unknown share (null, before a supplier's summary arrives) is absent, as the aspect has it
+    recycled = {k: s for k, s in (vals.get("recycled_content") or {}).items() if _known(s)}
     for el in ("nickel", "lithium", "cobalt"):
         share = recycled.get(el)
         mats["active"][el] = {
@@ -535,3 +536,7 @@ def from_catenax(doc: Mapping[str, Any]) -> dict[str, Any]:
         out["passport_id"] = f"urn:uuid:{uuid.UUID(ident)}"
     out["status"] = _get(doc, "sustainability.status")
     return out
+
+
+def _known(share: Any) -> bool:
+    return isinstance(share, Mapping) and share.get("pre") is not None and share.get("post") is not None

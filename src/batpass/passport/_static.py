@@ -90,11 +90,25 @@ def load_static_product_data(source: str | Path | Mapping[str, Any]) -> StaticPr
     return StaticProductData(model_id=raw["model_id"], category=category, gtin=raw["gtin"], values=values)
 
 
-def summary_values(summary: UpstreamSummary | None, footprint: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Data points taken from an upstream summary (docs/contracts.md) and a footprint.
+#: the basis of a battery's own recycled shares (its upstream summary's, by mass balance)
+BATTERY_MASS_BALANCE = "battery_mass_balance"
 
-    ``material_origin`` <- each element's origin by country; ``recycled_content`` <- each
-    element's recycled shares (pre/post-consumer kept apart, Art. 8); ``carbon_footprint`` and
+
+def _share(x: float | None) -> float | None:
+    return None if x is None else float(x)
+
+
+def summary_values(
+    summary: UpstreamSummary | None, footprint: Mapping[str, Any] | None, *, art8: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Data points taken from an upstream summary (docs/contracts.md), the Art. 8 recycled
+    content and a footprint.
+
+    ``material_origin`` <- each element's mined origin by country; ``recycled_content`` <- the
+    Art. 8 figure of the battery's model and batch per plant (``art8``, the ledger's
+    ``recycled_content_of``; basis ``art8_model_batch_plant``), else the summary's per-battery
+    recycled shares labelled ``battery_mass_balance``: per metal ``pre``, ``post`` (None where
+    unknown, never 0), ``basis`` and ``unknown_mass_share``; ``carbon_footprint`` and
     ``carbon_footprint_stages`` <- the footprint given, else the summary's (``kg_co2e_per_kwh``,
     ``stages`` in kg CO2e/kWh, a stage not provided stays absent, never zero).
     """
@@ -104,13 +118,30 @@ def summary_values(summary: UpstreamSummary | None, footprint: Mapping[str, Any]
         recycled: dict[str, Any] = {}
         for sym, el in sorted(summary.elements.items()):
             name = ELEMENT_NAMES.get(sym, sym)
-            if el.origin_by_country:
-                origin[name] = {c: float(v) for c, v in sorted(el.origin_by_country.items())}
-            recycled[name] = {"pre": float(el.recycled.pre_consumer), "post": float(el.recycled.post_consumer)}
+            if el.mined_by_country:  # mined origin only (summary 2.0): a recycler is no origin
+                origin[name] = {c: float(v) for c, v in sorted(el.mined_by_country.items())}
+            recycled[name] = {
+                "pre": _share(el.recycled.pre_consumer),
+                "post": _share(el.recycled.post_consumer),
+                "basis": BATTERY_MASS_BALANCE,
+                "unknown_mass_share": _share(el.unknown_share),
+            }
         if origin:
             out["material_origin"] = origin
-        if recycled:
+        if recycled and art8 is None:
             out["recycled_content"] = coerce_value(FIELDS_BY_KEY["recycled_content"], recycled)
+    if art8 is not None:
+        figures = {
+            ELEMENT_NAMES.get(sym, sym): {
+                "pre": _share(f["pre_consumer"]),
+                "post": _share(f["post_consumer"]),
+                "basis": f["basis"],
+                "unknown_mass_share": _share(f["unknown_mass_share"]),
+            }
+            for sym, f in sorted(art8["elements"].items())
+        }
+        if figures:
+            out["recycled_content"] = coerce_value(FIELDS_BY_KEY["recycled_content"], figures)
     fp = footprint if footprint is not None else (summary.footprint if summary is not None else None)
     if fp:
         total = fp.get("kg_co2e_per_kwh")

@@ -8,7 +8,10 @@
   verifies it (the node wires an adapter). The passport's write rules (responsible operator or
   written mandate, Art. 77(4)) then decide with that DID as the actor.
 - :class:`UpstreamSummarySource` (docs/contracts.md): the verified upstream summary of a battery, from
-  the ledger (origin, recycled content, footprint, credentials).
+  the ledger (origin, footprint, credentials; its recycled shares, per battery by mass balance,
+  only where no Art. 8 figure is known).
+- :class:`RecycledContentSource`: the Art. 8 recycled content of the battery's model and batch
+  per plant, from the ledger — the one figure the passport, the API and the compliance report show.
 - :class:`PublicKeyResolver`: the public JWK of a ``did#kid`` (did:web resolution), used to check
   the signature of backup copies another node sends.
 - :class:`Clock`: the time, so tests and lifecycle dates are deterministic — batpass's one clock,
@@ -34,6 +37,7 @@ __all__ = [
     "Clock",
     "PageRenderer",
     "PublicKeyResolver",
+    "RecycledContentSource",
     "RoleVerifier",
     "SystemClock",
     "UpstreamSummarySource",
@@ -63,6 +67,14 @@ class CallerVerifier(Protocol):
 class UpstreamSummarySource(Protocol):
     def summary_for(self, battery: BatteryId) -> UpstreamSummary | None:
         """The verified upstream summary (docs/contracts.md) for ``battery``, or ``None``."""
+        ...
+
+
+class RecycledContentSource(Protocol):
+    def art8_recycled_for(self, battery: BatteryId) -> Mapping[str, Any] | None:
+        """The Art. 8 recycled content of the battery's model and batch per plant (the ledger's
+        ``recycled_content_of``: ``elements`` by symbol, each with ``basis``, ``pre_consumer``,
+        ``post_consumer`` — None where unknown — and ``unknown_mass_share``), or None."""
         ...
 
 

@@ -55,7 +55,13 @@ from batpass.passport.model import (
     transition,
     visible_view,
 )
-from batpass.passport.ports import Clock, PublicKeyResolver, SystemClock, UpstreamSummarySource
+from batpass.passport.ports import (
+    Clock,
+    PublicKeyResolver,
+    RecycledContentSource,
+    SystemClock,
+    UpstreamSummarySource,
+)
 from batpass.store import UnitOfWork, enqueue
 from batpass.trust import NodeIdentity, sign_compact
 
@@ -131,6 +137,7 @@ class PassportService:
         clock: Clock = SystemClock(),
         key_resolver: PublicKeyResolver | None = None,
         summaries: UpstreamSummarySource | None = None,
+        recycled: RecycledContentSource | None = None,
         max_copy_bytes: int | None = None,
     ) -> None:
         if not backup_url.startswith("https://"):
@@ -147,6 +154,8 @@ class PassportService:
         self.clock: Clock = clock
         self.key_resolver = key_resolver
         self.summaries = summaries
+        #: the Art. 8 recycled content (model and batch per plant) the passport shows
+        self.recycled = recycled
         #: the largest body a backup node takes (the node's own limit): a bigger version is refused
         self.max_copy_bytes = max_copy_bytes
         identity.active("Ed25519")  # a node without a signing key fails here, not at its first build
@@ -190,7 +199,8 @@ class PassportService:
         values.update(parse_values(item or {}))
         if summary is None and self.summaries is not None:
             summary = self.summaries.summary_for(battery)
-        values.update(summary_values(summary, footprint))
+        art8 = self.recycled.art8_recycled_for(battery) if self.recycled is not None else None
+        values.update(summary_values(summary, footprint, art8=art8))
         if credentials:
             values["credentials"] = tuple(credentials)
         check_scope(static.category, values.get("rated_energy"), self.rules)

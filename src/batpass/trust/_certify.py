@@ -103,6 +103,12 @@ def certify_claim(
         if claim == "recycled-content":
             if threshold is None:
                 raise InvalidInput("recycled-content needs a threshold", field="threshold", rule="Art. 8(2)")
+            if el.recycled.pre_consumer is None or el.recycled.post_consumer is None:
+                raise InvalidInput(
+                    f"{element}: recycled share unknown",
+                    field="element",
+                    rule="a recycled-content claim needs known shares",
+                )
             pre, post = float(el.recycled.pre_consumer), float(el.recycled.post_consumer)
             share = round(pre + post, 9)
             if share + 1e-12 < threshold:
@@ -124,6 +130,8 @@ def certify_claim(
             if ev:
                 subject["supplyEvidence"] = ev
             return CredentialType.RECYCLED_CONTENT.value, subject, ("custodyModels", "supplyEvidence[]")
+        if el.high_risk_share is None or not el.mined_by_country:
+            raise InvalidInput(f"{element}: origin unknown", field="element", rule="an origin claim needs known origin")
         hr = float(el.high_risk_share)
         if hr > 0.0:
             raise InvalidInput(
@@ -131,12 +139,10 @@ def certify_claim(
                 field="element",
                 rule="'no origin from high-risk sites' needs highRiskShare = 0",
             )
-        if not el.origin_by_country:
-            raise InvalidInput(f"{element}: origin unknown", field="element", rule="an origin claim needs known origin")
         subject = {
             **common,
             "element": element,
-            "originByCountry": dict(el.origin_by_country),
+            "originByCountry": dict(el.mined_by_country),  # mined origin (summary 2.0)
             "highRiskShare": hr,
             "noHighRiskOrigin": True,
             "minesReached": summary.mines_reached,

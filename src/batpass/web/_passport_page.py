@@ -156,6 +156,8 @@ def format_value(key: str, value: Any) -> PageRow:
             for item in value
         )
         return PageRow(key, label, "", items=items)
+    if key == "recycled_content" and isinstance(value, Mapping):
+        return PageRow(key, label, "", items=tuple(recycled_line(m, v) for m, v in value.items()))
     if isinstance(value, Mapping):
         lines: list[str] = []
         for k, v in value.items():
@@ -168,6 +170,26 @@ def format_value(key: str, value: Any) -> PageRow:
             lines.append(f"{k.replace('_', ' ')}: {shown}")
         return PageRow(key, label, "", items=tuple(lines))
     return PageRow(key, label, str(value))
+
+
+#: what each basis of a recycled-content figure means, as the page states it (issue 18)
+RECYCLED_BASES = {
+    "art8_model_batch_plant": "Art. 8 basis: per battery model and batch per manufacturing plant",
+    "battery_mass_balance": "this battery alone, by mass balance (not the Art. 8 basis)",
+}
+
+
+def recycled_line(metal: str, v: Any) -> str:
+    """One metal's recycled content with its basis: unknown (no supplier summary yet) is said so,
+    never shown as 0 %."""
+    if not isinstance(v, Mapping):
+        return f"{metal}: {v}"
+    basis = RECYCLED_BASES.get(str(v.get("basis")), str(v.get("basis") or "basis not stated"))
+    if v.get("pre") is None or v.get("post") is None:
+        return f"{metal}: unknown ({basis})"
+    unknown = v.get("unknown_mass_share")
+    rest = f", unknown {_pct(unknown)}" if isinstance(unknown, (int, float)) and unknown > 0 else ""
+    return f"{metal}: pre-consumer {_pct(v['pre'])}, post-consumer {_pct(v['post'])}{rest} ({basis})"
 
 
 def _pct(v: Any) -> str:

@@ -33,7 +33,19 @@ from batpass.ledger.model import (
 
 Profile = dict[str, Any]
 _ORDER = {m.value: m.strength for m in CustodyModel}
-_ZERO = {"c": {}, "s": {}, "hx": 0.0, "pre": 0.0, "post": 0.0, "cm": {}, "u": 1.0, "a": 0.0, "apre": 0.0, "apost": 0.0}
+_ZERO = {
+    "c": {},
+    "r": {},
+    "s": {},
+    "hx": 0.0,
+    "pre": 0.0,
+    "post": 0.0,
+    "cm": {},
+    "u": 1.0,
+    "a": 0.0,
+    "apre": 0.0,
+    "apost": 0.0,
+}
 
 
 def reference_apply_event(ev: Event, view: LedgerView) -> Effect:
@@ -277,6 +289,7 @@ def reference_mix_profile(
         W = 0.0
         Wa = 0.0
         c: dict[str, float] = {}
+        r: dict[str, float] = {}  # recycled input by recycler country (summary 2.0)
         s: dict[str, float] = {}
         cm: dict[str, float] = {}
         hx = pre = post = u = apre = apost = 0.0
@@ -290,6 +303,7 @@ def reference_mix_profile(
             w = kg * pf
             W += w
             _ref_acc(c, ep["c"], w)
+            _ref_acc(r, ep["r"], w)
             _ref_acc(s, ep["s"], w)
             _ref_acc(cm, ep["cm"], w)
             hx += ep["hx"] * w
@@ -301,11 +315,12 @@ def reference_mix_profile(
             apre += ep["apre"] * wa
             apost += ep["apost"] * wa
         if W <= 0:
-            e[key] = dict(_ZERO, cm={lot.custody.value: 1.0}, c={}, s={})
+            e[key] = dict(_ZERO, cm={lot.custody.value: 1.0}, c={}, r={}, s={})
             continue
         inv = 1.0 / W
         ep2 = {
             "c": {k: v * inv for k, v in c.items()},
+            "r": {k: v * inv for k, v in r.items()},
             "s": {k: v * inv for k, v in s.items()},
             "hx": hx * inv,
             "pre": pre * inv,

@@ -54,7 +54,9 @@ def test_generate_record_trace_verify_outflows(node: tuple[str, str, Path], tmp_
     r = runner.invoke(app, ["trace", bid, "--node", name])
     assert r.exit_code == 0, r.output
     up = json.loads(r.stdout)
-    assert up["mines_reached"] > 0 and sum(up["elements"]["Li"]["originByCountry"].values()) == pytest.approx(1.0)
+    li = up["elements"]["Li"]
+    parts = sum(li["minedByCountry"].values()) + sum(li["recycledByCountry"].values()) + li["unknownShare"]
+    assert up["mines_reached"] > 0 and parts == pytest.approx(1.0)
     assert "origin of" in r.stderr and "Li" in r.stderr
     first_lot = json.loads(lines[0])["outputs"][0]["lot"]
     r = runner.invoke(app, ["trace", first_lot, "--down", "--node", name])

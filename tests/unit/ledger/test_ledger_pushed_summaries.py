@@ -9,6 +9,7 @@ fresh resolution (a rotated key), and the key that verified it is sealed as befo
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ from sqlalchemy import Engine, select
 
 from batpass.core.errors import Unauthorized
 from batpass.http import NodeContext, install_error_handlers
-from batpass.ledger import MIGRATIONS_DIR, LedgerService, SummaryPushers
+from batpass.ledger import MIGRATIONS_DIR, LedgerService, SummaryPushers, encode_summary
+from batpass.ledger._summary import SUMMARY_TYP
 from batpass.ledger.routes import router
-from batpass.trust import NodeIdentity, SecretBox, generate_keypair
+from batpass.trust import NodeIdentity, SecretBox, generate_keypair, sign_compact
 
 KEY = "test-admin-key"
 ADMIN = {"X-Api-Key": KEY}
@@ -212,3 +214,80 @@ def _supplier_token_by(who: NodeIdentity, s: Setup) -> str:
     from batpass.ledger import sign_summary
 
     return sign_summary(s.supplier.summary(SUPPLIER, "ore-shipped"), who)
+
+
+# -- summary versions (issue 18, "upstream summary 2.0") ------------------------------------------
+
+
+def _signed_wire(s: Setup, wire: Mapping[str, Any]) -> str:
+    """``wire`` signed by the supplier as its node signs a summary (any version: the codec
+    would refuse to write one it does not know)."""
+    ident = s.supplier.identity
+    kp = ident.active("Ed25519")
+    payload = json.dumps(wire, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return sign_compact({"kid": ident.key_id(kp), "typ": SUMMARY_TYP}, payload, kp)
+
+
+def _as_1_0(wire: Mapping[str, Any], *, recycled_post: float = 0.0) -> dict[str, Any]:
+    """What a node not yet upgraded sends: summary 1.0, its origin series normalised over the
+    known mass (recyclers counted as origins)."""
+    out = {k: v for k, v in wire.items() if k != "basis"}
+    out["summaryVersion"] = "1.0"
+    out["elements"] = {
+        el: {
+            "originByCountry": {**(e["minedByCountry"] or {}), **(e["recycledByCountry"] or {})},
+            "highRiskShare": e["highRiskShare"] or 0.0,
+            "recycled": {"preConsumer": 0.0, "postConsumer": recycled_post},
+            "custodyModels": e["custodyModels"],
+        }
+        for el, e in wire["elements"].items()
+    }
+    return out
+
+
+def _li(s: Setup) -> dict[str, Any]:
+    li: dict[str, Any] = encode_summary(s.receiver.summary(OWNER, "ore-in"))["elements"]["Li"]
+    return li
+
+
+@pytest.mark.parametrize("version", ["3.0", "1.1", None])
+def test_a_summary_of_an_unknown_version_is_refused_naming_the_version(setup: Setup, version: str | None) -> None:
+    wire = encode_summary(setup.supplier.summary(SUPPLIER, "ore-shipped"))
+    r = _push(setup, bearer(SUPPLIER), _signed_wire(setup, {**wire, "summaryVersion": version}))
+    assert r.status_code == 400, r.text  # the house's InvalidInput problem
+    body = r.json()
+    assert body["field"] == "summaryVersion" and '"1.0", "2.0"' in body["rule"]
+    assert repr(version) in body["detail"] and "'2.0'" in body["detail"]
+    assert setup.receiver.received_summaries(OWNER, ["ore-shipped"]) == {}  # nothing stored
+    assert _li(setup)["unknownShare"] == 1.0 and _li(setup)["minedByCountry"] is None
+
+
+def test_a_2_0_summary_is_folded_as_mined_origin_with_no_unknown(setup: Setup) -> None:
+    before = _li(setup)  # received, no summary yet: nothing known, null rather than 0
+    assert before["minedByCountry"] is None and before["recycledByCountry"] is None
+    assert before["unknownShare"] == 1.0 and before["recycled"] == {"preConsumer": None, "postConsumer": None}
+    assert _push(setup, bearer(SUPPLIER)).status_code == 200
+    after = _li(setup)
+    assert after["minedByCountry"] == {"CL": 1.0} and after["recycledByCountry"] == {}
+    assert after["unknownShare"] == 0.0 and after["recycled"] == {"preConsumer": 0.0, "postConsumer": 0.0}
+
+
+def test_a_1_0_summary_from_an_older_node_is_still_read(setup: Setup) -> None:
+    wire = _as_1_0(encode_summary(setup.supplier.summary(SUPPLIER, "ore-shipped")))
+    r = _push(setup, bearer(SUPPLIER), _signed_wire(setup, wire))
+    assert r.status_code == 200, r.text
+    got = setup.receiver.received_summaries(OWNER, ["ore-shipped"])["ore-shipped"].summary
+    assert got.version == "1.0" and encode_summary(got) == wire  # kept as signed
+    # no recycled share: 1.0's origin is all mined
+    assert _li(setup)["minedByCountry"] == {"CL": 1.0} and _li(setup)["unknownShare"] == 0.0
+    assert setup.receiver.self_audit() == []
+
+
+def test_a_1_0_summary_that_mixes_recyclers_into_origin_gives_unknown_origin(setup: Setup) -> None:
+    """1.0 counted a recycler's country as an origin: with a recycled share, its series cannot be
+    split into mined and recycled, so the origin is unknown — the recycled share still counts."""
+    wire = _as_1_0(encode_summary(setup.supplier.summary(SUPPLIER, "ore-shipped")), recycled_post=0.25)
+    assert _push(setup, bearer(SUPPLIER), _signed_wire(setup, wire)).status_code == 200
+    li = _li(setup)
+    assert li["minedByCountry"] is None and li["recycledByCountry"] is None and li["unknownShare"] == 1.0
+    assert li["recycled"] == {"preConsumer": 0.0, "postConsumer": 0.25}

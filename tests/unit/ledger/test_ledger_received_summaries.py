@@ -70,7 +70,7 @@ def test_a_changed_stored_copy_is_refused_at_use_and_found(pair: tuple[LedgerSer
     _, receiver, _ = pair
     with receiver.engine.begin() as conn:
         stored = json.loads(conn.execute(text("SELECT summary FROM ledger_received_summaries")).scalar_one())
-        stored["elements"]["Li"]["originByCountry"] = {"AU": 1.0}
+        stored["elements"]["Li"]["minedByCountry"] = {"AU": 1.0}
         conn.execute(text("UPDATE ledger_received_summaries SET summary = :s"), {"s": json.dumps(stored)})
     with pytest.raises(IntegrityViolation) as caught:
         receiver.received_summaries(OWNER, ["ore-shipped"])
@@ -81,7 +81,7 @@ def test_a_changed_stored_copy_is_refused_at_use_and_found(pair: tuple[LedgerSer
 def test_a_token_re_signed_by_another_key_is_refused(pair: tuple[LedgerService, LedgerService, Any]) -> None:
     supplier, receiver, _ = pair
     summary = encode_summary(supplier.summary(SUPPLIER, "ore-shipped"))
-    summary["elements"]["Li"]["originByCountry"] = {"AU": 1.0}
+    summary["elements"]["Li"]["minedByCountry"] = {"AU": 1.0}
     forger = identity(SUPPLIER)  # same DID and key id, another private key
     token = sign_summary(decode_summary(summary), forger)
     with receiver.engine.begin() as conn:

@@ -104,7 +104,10 @@ def test_record_jsonl_then_trace_summary_verify_outflows(api: tuple[TestClient, 
     bid = sc.battery_ids[0]
     up = client.get(f"/v1/ledger/trace/{bid}", headers=ADMIN).json()
     assert up["direction"] == "up" and up["mines_reached"] > 0
-    assert sum(up["elements"]["Co"]["originByCountry"].values()) == pytest.approx(1.0)
+    co = up["elements"]["Co"]
+    assert sum(co["minedByCountry"].values()) + sum(co["recycledByCountry"].values()) + co[
+        "unknownShare"
+    ] == pytest.approx(1.0)
     mine_lot = sc.events[0]["outputs"][0]["lot"]
     down = client.get(f"/v1/ledger/trace/{mine_lot}", params={"direction": "down"}, headers=ADMIN).json()
     assert down["direction"] == "down" and down["graph_lots"] > 1
@@ -190,7 +193,8 @@ def test_recycled_content_claims_and_double_claim(api: tuple[TestClient, LedgerS
     assert [(g["model"], g["plant"]) for g in groups] == [("RA-EV-60", "PACK-DE-1")]
     assert groups[0]["batteries"] == len(sc.battery_ids)
     co = groups[0]["elements"]["Co"]
-    assert co["basis"] == "active_materials" and 0 < co["post_consumer"] < 1 and 0 <= co["pre_consumer"] < 1
+    assert groups[0]["basis"] == co["basis"] == "art8_model_batch_plant" and co["reference"] == "active_materials"
+    assert 0 < co["post_consumer"] < 1 and 0 <= co["pre_consumer"] < 1 and co["unknown_mass_share"] == 0.0
     assert client.get("/v1/ledger/recycled-content", params={"model": "other"}, headers=ADMIN).json() == []
     assert client.get("/v1/ledger/recycled-content", params={"battery": bid, "year": 1999}, headers=ADMIN).json() == []
     r = client.get("/v1/ledger/recycled-content", params={"battery": recovered["lot"]}, headers=ADMIN)

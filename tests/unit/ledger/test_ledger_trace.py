@@ -45,10 +45,13 @@ def test_frontier_equals_cte_oracle_and_profiles_agree(hub: tuple[LedgerService,
         stored = encode_summary(svc.summary(HUB, bid))
         for el, view in tr["elements"].items():
             if view["unknownShare"] < 1.0 - 1e-9:
-                assert sum(view["originByCountry"].values()) == pytest.approx(1.0, abs=1e-9)
-            assert stored["elements"][el]["originByCountry"] == pytest.approx(view["originByCountry"])
+                parts = sum(view["minedByCountry"].values()) + sum(view["recycledByCountry"].values())
+                assert parts + view["unknownShare"] == pytest.approx(1.0, abs=1e-9)
+            for series in ("minedByCountry", "recycledByCountry", "unknownShare", "highRiskShare"):
+                # the trace and the summary give one figure one value
+                assert stored["elements"][el][series] == pytest.approx(view[series])
         assert 0.0 < tr["elements"]["Co"]["highRiskShare"] < 0.3
-        assert tr["elements"]["Li"]["originByCountry"].keys() >= {"CL", "AU"}
+        assert tr["elements"]["Li"]["minedByCountry"].keys() >= {"CL", "AU"}
     # downstream: the high-risk cobalt reaches batteries
     first_mine = next(e for e in sc.events if e["site"]["id"] == "MINE-CD-2")  # type: ignore[attr-defined]
     down = svc.trace(HUB, first_mine["outputs"][0]["lot"], direction="down")
@@ -76,12 +79,38 @@ def test_summary_is_signed_verified_and_has_no_identities(hub: tuple[LedgerServi
         verify_summary(sign_summary(decode_summary(dict(summary, issuer=other.did)), other), svc.resolve_key)
 
 
+def test_recycled_cobalt_is_recycled_input_by_recycler_country_never_an_origin(
+    hub: tuple[LedgerService, object],
+) -> None:
+    """Summary 2.0 (issue 18): recovered cobalt counts under the recycler's country in its own
+    series, beside the mined origin; the two and the unknown share are shares of the element's
+    mass and sum to 1, and the recycled series is the recycled share."""
+    svc, sc = hub
+    bid = sc.battery_ids[-1]  # type: ignore[attr-defined]  # its round used recovered salts
+    tr = svc.trace(HUB, bid)
+    mined_at = {lot["country"] for lot in tr["lots"] if lot["kind"] == "extraction"}
+    recycled_at = {lot["country"] for lot in tr["lots"] if lot["recycled"] is not None and lot["kind"] == "recovery"}
+    assert recycled_at and mined_at
+    co = encode_summary(svc.summary(HUB, bid))["elements"]["Co"]
+    assert co == {k: tr["elements"]["Co"][k] for k in co}  # the trace shows the summary's figures
+    assert co["recycledByCountry"] and set(co["recycledByCountry"]) <= recycled_at
+    assert set(co["minedByCountry"]) <= mined_at
+    only_recyclers = set(co["recycledByCountry"]) - mined_at
+    assert only_recyclers and not only_recyclers & set(co["minedByCountry"])
+    recycled = co["recycled"]["preConsumer"] + co["recycled"]["postConsumer"]
+    assert sum(co["recycledByCountry"].values()) == pytest.approx(recycled, abs=1e-9)
+    total = sum(co["minedByCountry"].values()) + sum(co["recycledByCountry"].values()) + co["unknownShare"]
+    assert total == pytest.approx(1.0, abs=1e-9)
+    assert co["sites"] == {"certified": None, "flagged": None, "unknown": None}  # no site register yet
+
+
 def test_recycled_content_and_double_claims(hub: tuple[LedgerService, object]) -> None:
     svc, sc = hub
     rep = svc.recycled_content(HUB)
     assert rep and rep[0]["model"] == "RA-EV-60"
     co = rep[0]["elements"]["Co"]
-    assert co["basis"] == "active_materials" and 0 < co["post_consumer"] < 0.5
+    assert co["basis"] == "art8_model_batch_plant" and co["reference"] == "active_materials"
+    assert 0 < co["post_consumer"] < 0.5
     assert rep[0]["elements"].get("Pb") is None
     recovered = next(
         o
@@ -136,10 +165,13 @@ def test_per_company_partitions_fold_supplier_summaries(make_store: Callable[[Se
     )
     rlot = received["outputs"][0]["lot"]
     before = encode_summary(svc.summary(ref, rlot))
-    assert before["tombstones"] and before["elements"]["Co"]["originByCountry"] == {}
+    # nothing known yet: null, not an empty (or zero) series
+    co = before["elements"]["Co"]
+    assert before["tombstones"] and co["minedByCountry"] is None and co["unknownShare"] == 1.0
     svc.receive_summary(ref, svc.signed_summary(mine, dispatched["outputs"][0]["lot"]))
     after = encode_summary(svc.summary(ref, rlot))
-    assert after["elements"]["Co"]["originByCountry"] == {"CD": pytest.approx(1.0)}
+    assert after["elements"]["Co"]["minedByCountry"] == {"CD": pytest.approx(1.0)}
+    assert after["elements"]["Co"]["recycledByCountry"] == {} and after["elements"]["Co"]["unknownShare"] == 0.0
     assert after["foldedSupplierSummaries"] == 1 and after["minesReached"] == 1
     assert mine not in str(after)
 

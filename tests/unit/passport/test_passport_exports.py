@@ -158,6 +158,8 @@ def test_batterypass_round_trip(static: StaticProductData) -> None:
     src = p.field_values()
     keys = [k for _, _, k, _ in BP_MAPPING if k in src] + ["recycled_content", "carbon_footprint_stages"]
     assert len(keys) > 25
+    # the Battery Pass model carries the shares, not their basis (the passport's own JSON does)
+    src["recycled_content"] = {el: {"pre": v["pre"], "post": v["post"]} for el, v in src["recycled_content"].items()}
     for k in keys:
         assert _same(src[k], back.get(k)), k
 

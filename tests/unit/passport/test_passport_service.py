@@ -41,7 +41,14 @@ def _snapshot(service: PassportService, pid: Any) -> tuple[Any, ...]:
 def test_build_signs_chains_and_sends_backup(service: PassportService, static: StaticProductData) -> None:
     p = _build(service, static)
     assert p.version == 1 and p.status is Status.ORIGINAL and p.operator == OPERATOR
-    assert p.values["recycled_content"]["cobalt"] == {"pre": 0.05, "post": 0.12}
+    # no Art. 8 figure known to this service: the battery's own, labelled as such (1.0 summary:
+    # its unknown share not stated)
+    assert p.values["recycled_content"]["cobalt"] == {
+        "pre": 0.05,
+        "post": 0.12,
+        "basis": "battery_mass_balance",
+        "unknown_mass_share": None,
+    }
     assert p.values["material_origin"]["lithium"] == {"AU": 0.4, "CL": 0.6}
     assert p.values["carbon_footprint"].value == 71.5
     assert "end_of_life" not in p.values["carbon_footprint_stages"]  # not provided, never zero
@@ -255,7 +262,32 @@ def test_summary_from_the_source_port(service: PassportService, static: StaticPr
 
     service.summaries = Source()
     p = service.build(static, BAT, item=ITEM)
-    assert p.values["recycled_content"]["lithium"] == {"pre": 0.02, "post": 0.04}
+    assert p.values["recycled_content"]["lithium"]["pre"] == 0.02
+    assert p.values["recycled_content"]["lithium"]["basis"] == "battery_mass_balance"
+
+
+def test_recycled_content_is_the_art8_figure_where_one_is_known(
+    service: PassportService, static: StaticProductData
+) -> None:
+    """One definition (issue 18): the passport shows the ledger's Art. 8 figure of the battery's
+    model and batch per plant, not the battery's own mass balance; unknown stays null, not 0."""
+
+    class Art8:
+        def art8_recycled_for(self, battery: BatteryId) -> dict[str, Any]:
+            figure = {"basis": "art8_model_batch_plant", "unknown_mass_share": 0.0}
+            return {
+                "elements": {
+                    "Co": {**figure, "pre_consumer": 0.01, "post_consumer": 0.1},
+                    "Li": {**figure, "pre_consumer": None, "post_consumer": None, "unknown_mass_share": 1.0},
+                }
+            }
+
+    service.recycled = Art8()
+    p = _build(service, static)  # its summary says cobalt 5 % / 12 %: per battery, not shown
+    assert p.values["recycled_content"] == {
+        "cobalt": {"pre": 0.01, "post": 0.1, "basis": "art8_model_batch_plant", "unknown_mass_share": 0.0},
+        "lithium": {"pre": None, "post": None, "basis": "art8_model_batch_plant", "unknown_mass_share": 1.0},
+    }
 
 
 def test_fixture_summary_follows_the_ledger_schema() -> None:

@@ -129,19 +129,24 @@ def run(story: Story) -> None:
     story.artefact(None, "ledger/federated-trace.json", result)
     trace = story.call("GET", CAR, "/v1/ledger/trace/" + quote(battery, safe="")).json()
     story.artefact(None, "ledger/trace.json", trace)
-    story.story["trace"] = _trace_summary(story, battery, result, trace, node_of)
+    story.story["trace"] = _trace_summary(story, battery, result, node_of)
 
     groups = story.call("GET", CAR, "/v1/ledger/recycled-content", params={"battery": battery}).json()
     if len(groups) != 1:
         raise InvariantViolation(
             f"{battery} belongs to {len(groups)} model/year/plant groups, expected 1", rule="demo.ledger.recycled"
         )
-    # Art. 8 declares recycled content per model, year and plant: the battery's group figure
+    # Art. 8 declares recycled content per battery model and batch per plant: the battery's group
+    # figure, the one its passport, the API and the compliance report show (with its basis)
     group = groups[0]
     story.story["recycled_content"] = {
         "battery": battery,
+        "basis": group["basis"],
+        "model": group["model"],
+        "batch": group["batch"],
+        "plant": group["plant"],
         "shares": {
-            el: {"pre": v["pre_consumer"], "post": v["post_consumer"]}
+            el: {"pre": v["pre_consumer"], "post": v["post_consumer"], "unknown_mass_share": v["unknown_mass_share"]}
             for el, v in group["elements"].items()
             if el in RECYCLED_ELEMENTS
         },
@@ -200,14 +205,15 @@ def _battery_with_recycled_content(battery_ids: Sequence[str]) -> str:
     return battery_ids[-1]
 
 
-def _trace_summary(
-    story: Story, battery: str, result: dict[str, Any], local: dict[str, Any], node_of: Mapping[str, str]
-) -> dict[str, Any]:
+def _trace_summary(story: Story, battery: str, result: dict[str, Any], node_of: Mapping[str, str]) -> dict[str, Any]:
     """``story.trace`` (README "What the demo shows") from the car maker's federated trace. The shares are
-    those of the due-diligence raw materials (Annex X: Co, natural graphite, Li, Ni) and Mn;
-    ``complete`` is true when each of them is known all the way to a mine (no unknown share in
-    the car maker's ledger once the summaries are folded); a branch outside the network (the foil
-    supplier, which carries none of them) stays a tombstone with its reason.
+    those of the due-diligence raw materials (Annex X: Co, natural graphite, Li, Ni) and Mn, as
+    the summary 2.0 gives them, shares of the element's mass: ``shares_by_country`` mined origin
+    only, ``recycled_by_country`` recycled input by recycler country, ``unknown_share`` what no
+    summary covers (the three sum to 1). ``complete`` is the federated trace's own: every branch
+    answered (README "What the demo shows"), so ``ledger/federated-trace.json`` says the same; a branch outside the
+    network (the foil supplier, which carries none of these elements) stays a tombstone with its
+    reason and makes it false.
     ``path_nodes`` is what the story, as an observer of the whole federation, can see of the
     recursion: the car maker, the node serving its direct supplier (the bridge, for the hub's
     cell maker), the hub behind it, then every node whose connector answered an upstream-summary
@@ -227,13 +233,15 @@ def _trace_summary(
     path.extend(sorted((n for n, at in served.items() if at is not None), key=lambda n: served[n] or 0))
     return {
         "battery": battery,
-        "complete": bool(shown) and all(local["elements"][el]["unknownShare"] <= 1e-9 for el in shown),
+        "complete": bool(result["complete"]),
         "hops": int(result["hops"]),
         "path_nodes": path,
         "mines_reached": int(result["mines_reached"]),
         "tombstones": [{"node": _tombstone_node(t), "reason": t["reason"]} for t in result["tombstones"]],
-        "shares_by_country": {el: dict(els[el].origin_by_country) for el in shown},
+        "shares_by_country": {el: dict(els[el].mined_by_country or {}) for el in shown},
         "high_risk_share": {el: els[el].high_risk_share for el in shown},
+        "recycled_by_country": {el: dict(els[el].recycled_by_country or {}) for el in shown},
+        "unknown_share": {el: els[el].unknown_share for el in shown},
     }
 
 
@@ -305,8 +313,12 @@ def _evidence(ev: Any) -> str:
     )
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
+def _countries(by_country: Mapping[str, float]) -> str:
+    return ", ".join(f"{cc} {_pct(v)}" for cc, v in sorted(by_country.items(), key=lambda p: -p[1])) or "-"
+
+
+def _pct(x: float | None) -> str:
+    return "unknown" if x is None else f"{100 * x:.1f} %"
 
 
 def _show(
@@ -339,21 +351,30 @@ def _show(
         )
     )
     origin.add_column("element")
-    origin.add_column("origin by country")
-    origin.add_column("high-risk", justify="right")
+    origin.add_column("mined, by country")
+    origin.add_column("recycled, by recycler country")
+    origin.add_column("unknown", justify="right")
+    origin.add_column("high-risk (of mined)", justify="right")
     for el, by_country in tr["shares_by_country"].items():
-        parts = ", ".join(f"{cc} {_pct(v)}" for cc, v in sorted(by_country.items(), key=lambda p: -p[1]))
-        origin.add_row(el, parts, _pct(tr["high_risk_share"][el]))
+        origin.add_row(
+            el,
+            _countries(by_country),
+            _countries(tr["recycled_by_country"][el]),
+            _pct(tr["unknown_share"][el]),
+            _pct(tr["high_risk_share"][el]),
+        )
     c.print(origin)
     for t in tr["tombstones"]:
         c.print(f"[yellow]tombstone[/]: {t['reason']}")
-    rec = Table(title=f"recycled content (Art. 8) of {group['model']}, {group['year']}, plant {group['plant']}")
+    rec = Table(
+        title=f"recycled content (Art. 8: model {group['model']}, batch {group['batch']}, plant {group['plant']})"
+    )
     rec.add_column("element")
-    rec.add_column("basis")
+    rec.add_column("against")
     rec.add_column("pre-consumer", justify="right")
     rec.add_column("post-consumer", justify="right")
     for el, s in story.story["recycled_content"]["shares"].items():
-        rec.add_row(el, group["elements"][el]["basis"], _pct(s["pre"]), _pct(s["post"]))
+        rec.add_row(el, group["elements"][el]["reference"], _pct(s["pre"]), _pct(s["post"]))
     c.print(rec)
     out = Table(title=f"flagged outflows ({RECYCLER})")
     out.add_column("shipment")

@@ -535,7 +535,7 @@ def _claims(story: Story) -> tuple[list[JSON], int]:
         figures = summary.elements.get(el)
         if figures is None:
             continue
-        share = float(figures.recycled.pre_consumer) + float(figures.recycled.post_consumer)
+        share = float(figures.recycled.pre_consumer or 0.0) + float(figures.recycled.post_consumer or 0.0)
         if share <= 0.0:
             continue
         ev = _evidence(story, owner, lots, el, recycled=True)
