@@ -1,11 +1,12 @@
-"""Export to (and import from) Catena-X ``io.catenax.battery.battery_pass:6.1.0`` — one mapping table.
+"""Export to Catena-X ``io.catenax.battery.battery_pass:6.1.0`` — one mapping table.
 
 The aspect requires restricted-tier sections (test reports, composition, dismantling), so the
 export is the *full view* for entitled partners and authorities; pass ``tiers`` to cut it, and a
 field outside them is left out (or given its placeholder where the model forces it).
 
 :data:`MAPPING` lists every batpass data point the aspect can hold (JSON path, batpass key,
-codec); the importer uses the same table, so model -> export -> model round-trips for those.
+codec); the importer (``_import_catenax``) reads the same table back, so model -> export ->
+model round-trips for those.
 :data:`PLACEHOLDERS` lists what the aspect forces although batpass has no value, with the rule
 used. Numbers the model requires but batpass lacks follow :data:`MISSING_NUMBER_RULE` and arrays
 :data:`MISSING_ARRAY_RULE`. The document is checked against the bundled schema (draft-04).
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,7 @@ from batpass.passport.model import (
     Quantity,
     Tier,
     readable_keys,
+    value_to_json,
 )
 
 __all__ = [
@@ -42,7 +43,8 @@ __all__ = [
     "MISSING_ARRAY_RULE",
     "MISSING_NUMBER_RULE",
     "PLACEHOLDERS",
-    "from_catenax",
+    "SOURCE_KEYS",
+    "STAGE_NAMES",
     "to_catenax",
     "validate_catenax",
 ]
@@ -118,6 +120,50 @@ MAPPING: tuple[Entry, ...] = (
     Entry("commercial.placedOnMarket", "placed_on_market", "date"),
     Entry("sources", "spare_part_sources", "recdocs", "as 'Manufacturer Information' sources"),
 )
+
+#: Data points the aspect has no attribute for, written as one ``sources`` entry each: header the
+#: data point's label, category :data:`SOURCE_CATEGORY`, type ``application/json``, content
+#: ``{"dataPoint": key, "value": value}`` (the importer reads them back).
+SOURCE_KEYS: tuple[str, ...] = (
+    "manufacturer_name",
+    "manufacturer_address",
+    "manufacturing_place",
+    "instructions_for_use",
+    "critical_raw_materials",
+    "renewable_content",
+    "max_permitted_power",
+    "power_capability_ratio",
+    "carbon_footprint_absolute",
+    "composition_cathode",
+    "composition_anode",
+    "composition_electrolyte",
+    "hazardous_substances",
+    "material_origin",
+)
+SOURCE_CATEGORY = {
+    "instructions_for_use": "User Manuals and Guides",
+    "manufacturer_name": "Manufacturer Information",
+    "manufacturer_address": "Manufacturer Information",
+    "manufacturing_place": "Manufacturer Information",
+    "carbon_footprint_absolute": "Environmental Impact",
+    "renewable_content": "Material and Substance Information",
+    "critical_raw_materials": "Material and Substance Information",
+    "composition_cathode": "Material and Substance Information",
+    "composition_anode": "Material and Substance Information",
+    "composition_electrolyte": "Material and Substance Information",
+    "hazardous_substances": "Material and Substance Information",
+    "material_origin": "Supply Chain Information",
+}
+#: life-cycle stage names read as batpass's stages (the export writes the batpass key; Annex II names)
+STAGE_NAMES: dict[str, str] = {
+    "raw_material_and_preprocessing": "raw_material_and_preprocessing",
+    "raw material acquisition and pre-processing": "raw_material_and_preprocessing",
+    "main_production": "main_production",
+    "main product production": "main_production",
+    "distribution": "distribution",
+    "end_of_life": "end_of_life",
+    "end of life and recycling": "end_of_life",
+}
 
 #: Values the aspect forces where batpass holds none; (path, rule).
 PLACEHOLDERS: tuple[tuple[str, str], ...] = (
@@ -274,32 +320,6 @@ def _encode(entry: Entry, value: Any, time: str) -> Any:
     raise AssertionError(c)  # pragma: no cover
 
 
-def _decode(entry: Entry, raw: Any) -> Any:
-    spec = FIELDS_BY_KEY[entry.key]
-    c = entry.codec
-    if raw is None or raw == [] or raw == -1:
-        return None
-    if c == "number":
-        return Quantity(float(raw), spec.unit or "")
-    if c == "integer":
-        return int(raw)
-    if c == "text":
-        return None if raw in ("", "BPNL000000000000") else str(raw)
-    if c == "date":
-        return dt.date.fromisoformat(raw)
-    if c == "doc":
-        return str(raw[0]["content"])
-    if c == "recdocs":
-        return tuple(json.loads(d["content"]) for d in raw)
-    if c == "dyn":
-        return None if raw.get("value") == -1 else Quantity(float(raw["value"]), spec.unit or "")
-    if c == "dyn_int":
-        return None if raw.get("value") == -1 else int(raw["value"])
-    if c == "texts_media":
-        return tuple(str(a["media"]) for a in raw)
-    raise AssertionError(c)  # pragma: no cover
-
-
 def to_catenax(
     passport: Passport,
     *,
@@ -366,14 +386,14 @@ def to_catenax(
         mats["active"][el] = {
             "location": "cathode active material",
             "recycled": round((share["pre"] + share["post"]) * 100, 9) if share else 0,
-            "documentation": [],
+            "documentation": _recycled_split(share),
             "critical": el in crit,
         }
     lead = recycled.get("lead")
     mats["active"]["lead"] = {
         "impactOfSubstances": [],
         "critical": False,
-        "documentation": [],
+        "documentation": _recycled_split(lead),
         "recycled": round((lead["pre"] + lead["post"]) * 100, 9) if lead else 0,
         "location": "battery",
         "concentration": 0,
@@ -460,6 +480,7 @@ def to_catenax(
     for entry in MAPPING:
         if entry.key in vals and vals[entry.key] is not None:
             _put(doc, entry.path, _encode(entry, vals[entry.key], time))
+    doc["sources"] = [*doc.get("sources", []), *_extra_sources(vals)]
     for path in ("performance.dynamic.stateOfCharge", "performance.dynamic.fullCycles"):
         node = _get(doc, path)
         if isinstance(node, dict) and "time" in node and not node["time"]:
@@ -468,6 +489,28 @@ def to_catenax(
     if validate:
         validate_catenax(doc)
     return doc
+
+
+def _recycled_split(share: Mapping[str, float] | None) -> list[dict[str, str]]:
+    """The pre- and post-consumer split of a recycled share (Art. 8), which the aspect's one
+    ``recycled`` number cannot carry, as a JSON document beside it."""
+    if not share:
+        return []
+    split = {"preConsumer": round(share["pre"] * 100, 10), "postConsumer": round(share["post"] * 100, 10)}
+    return [_doc("Recycled content, pre- and post-consumer (% w/w)", json.dumps(split), "application/json")]
+
+
+def _extra_sources(vals: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [
+        {
+            "header": FIELDS_BY_KEY[key].label[:100],
+            "category": SOURCE_CATEGORY.get(key, "Product Specifications"),
+            "type": "application/json",
+            "content": json.dumps({"dataPoint": key, "value": value_to_json(vals[key])}, sort_keys=True),
+        }
+        for key in SOURCE_KEYS
+        if vals.get(key) is not None
+    ]
 
 
 def _fill_times(node: Any, time: str) -> None:
@@ -521,17 +564,3 @@ def validate_catenax(doc: Mapping[str, Any]) -> None:
             field=path,
             rule="io.catenax.battery.battery_pass:6.1.0 JSON Schema",
         )
-
-
-def from_catenax(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """Read back the data points of :data:`MAPPING` (placeholders read as absent)."""
-    out: dict[str, Any] = {}
-    for entry in MAPPING:
-        value = _decode(entry, _get(doc, entry.path))
-        if value is not None:
-            out[entry.key] = value
-    ident = _get(doc, "metadata.passportIdentifier")
-    if ident:
-        out["passport_id"] = f"urn:uuid:{uuid.UUID(ident)}"
-    out["status"] = _get(doc, "sustainability.status")
-    return out

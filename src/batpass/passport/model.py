@@ -379,6 +379,17 @@ FIELDS: tuple[FieldSpec, ...] = (
         launch_group="carbon_footprint",
     ),
     _f(
+        "carbon_footprint_absolute",
+        "Absolute carbon footprint",
+        P,
+        M,
+        Kind.QUANTITY,
+        "Art. 7(1) (voluntary, in absolute terms); DIN DKE SPEC 99100 6.3.10",
+        "kgCO2e",
+        applies_to=_PERF,
+        launch_group="carbon_footprint",
+    ),
+    _f(
         "carbon_footprint_class",
         "Carbon footprint performance class",
         P,
