@@ -174,7 +174,8 @@ def show(
     elif fmt == "catenax":
         from batpass.passport import to_catenax
 
-        out = to_catenax(p, issued=svc.versions(p.passport_id)[0].created_at.date(), tiers=tiers)
+        versions = svc.versions(p.passport_id)
+        out = to_catenax(p, issued=versions[0].created_at.date(), modified=versions[-1].created_at.date(), tiers=tiers)
     elif fmt == "aas":
         from batpass.passport import to_aas_json
 

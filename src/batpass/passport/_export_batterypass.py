@@ -108,16 +108,37 @@ MAPPING: tuple[tuple[str, str, str, str], ...] = (
     ("Performance", "batteryCondition.remainingCapacity.remainingCapacityValue", "remaining_capacity", "number"),
     ("Performance", "batteryCondition.capacityFade.capacityFadeValue", "capacity_fade", "number"),
     ("Performance", "batteryCondition.energyThroughput.energyThroughputValue", "energy_throughput", "number"),
+    ("Performance", "batteryCondition.capacityThroughput.capacityThroughputValue", "capacity_throughput", "number"),
+    ("Performance", "batteryCondition.remainingEnergy.remainingEnergyValue", "remaining_energy", "number"),
+    (
+        "Performance",
+        "batteryCondition.remainingRoundTripEnergyEfficiency.remainingRoundTripEnergyEfficiencyValue",
+        "remaining_round_trip_efficiency",
+        "number",
+    ),
+    (
+        "Performance",
+        "batteryCondition.currentSelfDischargingRate.currentSelfDischargingRateValue",
+        "self_discharge_current",
+        "number",
+    ),
+    ("Performance", "batteryTechicalProperties.powerFade", "power_fade", "number"),
+    ("Performance", "batteryTechicalProperties.roundTripEfficiencyFade", "round_trip_efficiency_fade", "number"),
     ("Labels", "declarationOfConformity", "declaration_of_conformity", "text"),
 )
 
 #: the published versions of the Performance module (the others are at 1.2.0); the newest is the default
 VERSIONS = ("1.2.1", "1.2.0")
 LATEST = VERSIONS[0]
-#: where Performance 1.2.0 keeps what 1.2.1 moved: batpass key -> 1.2.0 path
+#: where Performance 1.2.0 keeps what 1.2.1 moved or spells otherwise (the model's own spellings,
+#: ``remainingEnergyalue`` included): batpass key -> 1.2.0 path
 PERFORMANCE_1_2_0: Mapping[str, str] = {
     "round_trip_efficiency_50": "batteryCondition.roundTripEfficiencyat50PerCentCycleLife",
     "energy_throughput": "batteryCondition.energyThroughput",
+    "remaining_energy": "batteryCondition.remainingEnergy.remainingEnergyalue",
+    "self_discharge_current": "batteryCondition.currentSelfDischargingRate.currentSelfDischargingRateEntity",
+    "power_fade": "batteryCondition.powerFade",
+    "round_trip_efficiency_fade": "batteryCondition.roundTripEfficiencyFade",
 }
 
 PLACEHOLDERS: tuple[tuple[str, str], ...] = (
@@ -233,6 +254,14 @@ def to_batterypass(
             for key, attr in (("temperature_min", "minimum"), ("temperature_max", "maximum"))
             if key in vals
         }
+    if "internal_resistance_increase" in vals:
+        docs["Performance"].setdefault("batteryCondition", {})["internalResistanceIncrease"] = [
+            {
+                "internalResistanceIncreaseValue": vals["internal_resistance_increase"].value,
+                "batteryComponent": "pack",
+                **({"lastUpdate": stamp} if stamp else {}),
+            }
+        ]
     if "internal_resistance_initial" in vals:
         docs["Performance"].setdefault("batteryTechicalProperties", {})["initialInternalResistance"] = [
             {"ohmicResistance": vals["internal_resistance_initial"].value, "batteryComponent": "pack"}

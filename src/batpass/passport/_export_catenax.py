@@ -39,6 +39,7 @@ from batpass.passport.model import (
 
 __all__ = [
     "ASPECT_URN",
+    "DOCUMENT_SLOTS",
     "MAPPING",
     "MISSING_ARRAY_RULE",
     "MISSING_NUMBER_RULE",
@@ -101,6 +102,39 @@ MAPPING: tuple[Entry, ...] = (
     Entry("performance.rated.lifetime.cycleLifeTesting.cycles", "expected_lifetime_cycles", "integer"),
     Entry("performance.rated.lifetime.cycleLifeTesting.appliedChargeRate", "c_rate_cycle_test", "number", "1/h"),
     Entry("performance.rated.testReport", "test_reports", "recdocs", "authorities tier"),
+    *(
+        Entry(f"performance.rated.{p}.temperature", "rated_test_temperature", "number", "Cel")
+        for p in (
+            "voltage",
+            "roundTripEfficiency",
+            "energy",
+            "resistance",
+            "power",
+            "capacity",
+            "lifetime.cycleLifeTesting",
+        )
+    ),
+    Entry(
+        "performance.rated.lifetime.cycleLifeTesting.depthOfDischarge", "cycle_test_depth_of_discharge", "number", "%"
+    ),
+    Entry("performance.rated.lifetime.cycleLifeTesting.appliedDischargeRate", "c_rate_cycle_test_discharge", "number"),
+    Entry("performance.rated.power.at20SoC", "power_at_20_soc", "number", "W"),
+    Entry("performance.rated.power.at80SoC", "power_at_80_soc", "number", "W"),
+    Entry("performance.rated.resistance.cell", "internal_resistance_cell", "number", "Ohm"),
+    Entry("performance.rated.resistance.module", "internal_resistance_module", "number", "Ohm"),
+    Entry("characteristics.physicalDimension.height", "height", "length", "unit:millimetre"),
+    Entry("characteristics.physicalDimension.length", "length", "length", "unit:millimetre"),
+    Entry("characteristics.physicalDimension.width", "width", "length", "unit:millimetre"),
+    Entry("conformity.declarationOfConformityId", "declaration_of_conformity_id", "text"),
+    Entry("performance.dynamic.capacity.throughput", "capacity_throughput", "dyn", "Ah"),
+    Entry("performance.dynamic.energy.remaining", "remaining_energy", "dyn", "kWh"),
+    Entry("performance.dynamic.power.remaining", "remaining_power", "dyn", "W"),
+    Entry("performance.dynamic.power.fade", "power_fade", "dyn", "%"),
+    Entry("performance.dynamic.roundTripEfficiency.remaining", "remaining_round_trip_efficiency", "dyn", "%"),
+    Entry("performance.dynamic.roundTripEfficiency.fade", "round_trip_efficiency_fade", "dyn", "%"),
+    Entry("performance.dynamic.resistance.remaining.pack", "internal_resistance_current", "dyn", "Ohm"),
+    Entry("performance.dynamic.resistance.increase.pack", "internal_resistance_increase", "dyn", "%"),
+    Entry("performance.dynamic.selfDischargingRate", "self_discharge_current", "number", "%/month"),
     Entry("performance.dynamic.stateOfCharge", "state_of_charge", "dyn", "%"),
     Entry("performance.dynamic.fullCycles", "full_cycles", "dyn_int"),
     Entry("performance.dynamic.capacity.fade", "capacity_fade", "dyn", "%"),
@@ -154,6 +188,19 @@ SOURCE_CATEGORY = {
     "hazardous_substances": "Material and Substance Information",
     "material_origin": "Supply Chain Information",
 }
+#: ``manufacturer_documents`` kinds and the aspect's document list each goes to
+DOCUMENT_SLOTS: dict[str, str] = {
+    "sustainability_report": "sustainability.documents.sustainabilityReport",
+    "eu_taxonomy_disclosure": "sustainability.documents.euTaxonomyDisclosureStatement",
+    "third_party_assurance": "conformity.thirdPartyAssurance",
+    "performance_document": "performance.rated.performanceDocument",
+    "lifetime_report": "performance.rated.lifetime.report",
+    "safe_discharging": "safety.safeDischarging",
+    "removal_from_appliance": "safety.removalFromAppliance",
+    **{f"{el}_impact": f"materials.hazardous.{el}.impactOfSubstances" for el in ("cadmium", "mercury", "lead")},
+    **{f"{el}_documentation": f"materials.hazardous.{el}.documentation" for el in ("cadmium", "mercury", "lead")},
+}
+
 #: life-cycle stage names read as batpass's stages (the export writes the batpass key; Annex II names)
 STAGE_NAMES: dict[str, str] = {
     "raw_material_and_preprocessing": "raw_material_and_preprocessing",
@@ -188,6 +235,10 @@ PLACEHOLDERS: tuple[tuple[str, str], ...] = (
         "pre- plus post-consumer share in % from recycled_content; 0 when absent (PercentageTrait)",
     ),
     ("materials.active.*.critical", "true iff the element is listed in critical_raw_materials"),
+    (
+        "materials.active.other",
+        "one entry per other critical raw material: identified by its IUPAC name, location 'battery'",
+    ),
     ("materials.hazardous.*.location", "'battery' (whole battery, Art. 13(4))"),
     ("materials.*.materialUnit", "unit:percent (batpass shares are % w/w)"),
     (
@@ -197,6 +248,11 @@ PLACEHOLDERS: tuple[tuple[str, str], ...] = (
     ),
     ("safety.usableExtinguishAgent[].fireClass", "'not classified' (batpass records the agent only)"),
     ("metadata.issueDate", "the date of the first version"),
+    ("metadata.lastModification", "the date of the version exported"),
+    (
+        "identification.identification.classification[0].classificationDescription",
+        "fixed text: battery category of Regulation (EU) 2023/1542, Art. 3",
+    ),
     (
         "metadata.expirationDate",
         "issueDate + 10 years (batpass passports do not expire; records kept 10 years, Art. 49)",
@@ -297,6 +353,8 @@ def _encode(entry: Entry, value: Any, time: str) -> Any:
         return str(value)
     if c == "date":
         return value.isoformat()
+    if c == "length":
+        return {"value": value.value, "unit": "unit:millimetre"}
     if c == "doc":
         return [_doc(FIELDS_BY_KEY[entry.key].label, value)]
     if c == "recdocs":
@@ -326,8 +384,11 @@ def to_catenax(
     issued: dt.date,
     tiers: Iterable[Tier] = ALL_TIERS,
     validate: bool = True,
+    modified: dt.date | None = None,
 ) -> dict[str, Any]:
-    """The aspect JSON for ``passport`` holding the fields of ``tiers``; validated by default."""
+    """The aspect JSON for ``passport`` holding the fields of ``tiers``; validated by default.
+
+    ``issued`` is the date of the first version, ``modified`` of this one (default: ``issued``)."""
     keys = readable_keys(tiers)
     vals = {k: v for k, v in passport.field_values().items() if k in keys}
     doc: dict[str, Any] = _skeleton(_schema())
@@ -390,6 +451,18 @@ def to_catenax(
             "critical": el in crit,
         }
     lead = recycled.get("lead")
+    mats["active"]["other"] = [
+        {
+            "location": "battery",
+            "recycled": round((share["pre"] + share["post"]) * 100, 9) if share else 0,
+            "documentation": _recycled_split(share),
+            "critical": True,
+            "materialIdentification": [{"id": name, "type": "IUPAC", "name": name}],
+        }
+        for name in vals.get("critical_raw_materials", ())
+        if name.lower() not in ("nickel", "lithium", "cobalt", "lead")
+        for share in [recycled.get(name.lower())]
+    ]
     mats["active"]["lead"] = {
         "impactOfSubstances": [],
         "critical": False,
@@ -481,6 +554,16 @@ def to_catenax(
         if entry.key in vals and vals[entry.key] is not None:
             _put(doc, entry.path, _encode(entry, vals[entry.key], time))
     doc["sources"] = [*doc.get("sources", []), *_extra_sources(vals)]
+    for rec in vals.get("manufacturer_documents", ()):
+        slot = DOCUMENT_SLOTS.get(str(rec.get("kind", "")))
+        if slot is not None:
+            _put(
+                doc,
+                slot,
+                [*(_get(doc, slot) or []), _doc(str(rec.get("title", rec["kind"]))[:100], str(rec.get("url", "")))],
+            )
+    meta["lastModification"] = (modified or issued).isoformat()
+    inner["classification"][0]["classificationDescription"] = "battery category of Regulation (EU) 2023/1542, Art. 3"
     for path in ("performance.dynamic.stateOfCharge", "performance.dynamic.fullCycles"):
         node = _get(doc, path)
         if isinstance(node, dict) and "time" in node and not node["time"]:

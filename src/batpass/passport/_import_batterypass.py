@@ -357,6 +357,12 @@ def _performance(perf: Source) -> None:
             perf.put(
                 f"{props}.initialInternalResistance", "internal_resistance_initial", {"value": value, "unit": "Ohm"}
             )
+    for n, r in enumerate(perf.items("batteryCondition.internalResistanceIncrease")):
+        if isinstance(r, Mapping) and r.get("batteryComponent") == "pack":
+            at = f"batteryCondition.internalResistanceIncrease[{n}].internalResistanceIncreaseValue"
+            value = perf.as_number(at, r.get("internalResistanceIncreaseValue"))
+            perf.put(at, "internal_resistance_increase", {"value": value, "unit": "%"})
+            perf.stamp(f"batteryCondition.internalResistanceIncrease[{n}].lastUpdate", r.get("lastUpdate"))
     idle = perf.get(f"{props}.temperatureRangeIdleState")
     if isinstance(idle, Mapping):  # 1.2.1: {minimum, maximum} (a single number in 1.2.0, not read)
         for key, attr in (("temperature_min", "minimum"), ("temperature_max", "maximum")):

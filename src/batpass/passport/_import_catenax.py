@@ -19,6 +19,7 @@ from typing import Any
 from batpass.core.errors import InvalidInput
 from batpass.core.ids import BatteryId
 from batpass.passport._export_catenax import (
+    DOCUMENT_SLOTS,
     MAPPING,
     SOURCE_KEYS,
     STAGE_NAMES,
@@ -89,6 +90,12 @@ def _entry(src: Source, entry: Entry) -> None:
             src.put(path, key, {"value": years, "unit": "year"})
         return
     spec = FIELDS_BY_KEY[key]
+    if codec == "length":
+        value = src.number(f"{path}.value")
+        if value is not None and value != -1:
+            mm = convert(value, src.get(f"{path}.unit"), "mm", field=src.where(f"{path}.unit"), rule=RULE)
+            src.put(f"{path}.value", key, {"value": mm, "unit": "mm"})
+        return
     if codec in ("number", "integer"):
         value = src.number(path)
         if value is None or value == -1:
@@ -224,18 +231,29 @@ def _carbon_footprint(src: Source) -> None:
 
 
 def _recycled(src: Source) -> None:
+    """Recycled content from the pre-/post-consumer split the export documents beside each
+    element's ``recycled`` share (a share without the split is not read: listed as ignored)."""
+    nodes: list[tuple[str, str, Any]] = [
+        (el, f"materials.active.{el}", src.get(f"materials.active.{el}", mark=False))
+        for el in ("nickel", "lithium", "cobalt", "lead")
+    ]
+    for n, rec in enumerate(src.items("materials.active.other")):
+        ids = rec.get("materialIdentification") if isinstance(rec, Mapping) else None
+        name = ids[0].get("name") if isinstance(ids, list) and ids and isinstance(ids[0], Mapping) else None
+        if isinstance(name, str) and name:
+            nodes.append((name.lower(), f"materials.active.other[{n}]", rec))
     shares: dict[str, Any] = {}
-    for el in ("nickel", "lithium", "cobalt", "lead"):
-        base = f"materials.active.{el}"
-        for n, doc in enumerate(src.items(f"{base}.documentation")):
+    for el, base, node in nodes:
+        docs = node.get("documentation") if isinstance(node, Mapping) else None
+        for n, doc in enumerate(docs if isinstance(docs, list) else []):
             rec = _record(src, f"{base}.documentation[{n}]", doc)
             if {"preConsumer", "postConsumer"} <= set(rec):
                 pre = src.as_number(f"{base}.documentation[{n}].preConsumer", rec["preConsumer"])
                 post = src.as_number(f"{base}.documentation[{n}].postConsumer", rec["postConsumer"])
                 shares[el] = {"pre": round(pre / 100, 12), "post": round(post / 100, 12)}
-                src.read.add(f"{base}.recycled")
-        src.get(f"{base}.location")
-        src.get(f"{base}.critical")
+        if el in ("nickel", "lithium", "cobalt", "lead"):
+            for leaf in ("location", "critical", "documentation", *(("recycled",) if el in shares else ())):
+                src.get(f"{base}.{leaf}")
     if shares:
         src.put("materials.active", "recycled_content", shares)
     crit = [el for el in ("nickel", "lithium", "cobalt") if src.get(f"materials.active.{el}.critical") is True]
@@ -295,6 +313,18 @@ def _composition(src: Source) -> None:
             src.put("materials.composition", key, records)
 
 
+def _documents(src: Source) -> None:
+    """``manufacturer_documents``: the documents of the aspect's lists :data:`DOCUMENT_SLOTS` names."""
+    out = []
+    for kind, path in DOCUMENT_SLOTS.items():
+        for n, doc in enumerate(src.items(path)):
+            if not isinstance(doc, Mapping) or not isinstance(doc.get("content"), str):
+                raise src.bad(f"{path}[{n}].content", "expected a document with a text content")
+            out.append({"kind": kind, "title": str(doc.get("header", "")), "url": doc["content"]})
+    if out:
+        src.put("(documents)", "manufacturer_documents", out)
+
+
 def _extra_sources(src: Source) -> None:
     """Data points the export writes as ``sources`` ``{dataPoint, value}`` (no slot in the model)."""
     for n, doc in enumerate(src.items("sources")):
@@ -318,6 +348,7 @@ def read_catenax(doc: Any) -> ImportedPassport:
             _entry(src, entry)
     _extra_sources(src)
     _entry(src, next(e for e in MAPPING if e.path == "sources"))
+    _documents(src)
     facilities = src.items("operation.manufacturer.facility")
     if facilities and isinstance(facilities[0], Mapping) and facilities[0].get("facility") not in _NO_BPN:
         src.put("operation.manufacturer.facility[0].facility", "manufacturing_facility", facilities[0]["facility"])

@@ -3,10 +3,12 @@
 Every unit a model's enumeration allows is listed: converted by an exact factor to the data
 point's unit, or refused with the reason (never assumed to be the data point's unit). Pure.
 
-Sources: the Catena-X ``io.catenax.battery.battery_pass:6.1.0`` enumerations ``MassUnitEnumeration``,
-``LifeEnumeration``, ``ConcentrationEnumeration`` (unit names of the SAMM unit catalogue, which
-follows UNECE Recommendation 20); factors from UCUM (``[lb_av]`` = 0.45359237 kg, ``[oz_av]`` =
-1/16 lb, ``[ston_av]`` = 2000 lb, ``a`` = 365.25 d, ``mo`` = a/12).
+Sources: the Catena-X ``io.catenax.battery.battery_pass:6.1.0`` enumerations
+``MassUnitEnumeration``, ``LifeEnumeration``, ``ConcentrationEnumeration``,
+``LinearUnitEnumeration`` (unit names of the SAMM unit catalogue, which follows UNECE
+Recommendation 20); factors from UCUM (``[lb_av]`` = 0.45359237 kg, ``[oz_av]`` = 1/16 lb,
+``[ston_av]`` = 2000 lb, ``[in_i]`` = 25.4 mm, ``[ft_i]`` = 12 in, ``[yd_i]`` = 3 ft,
+``a`` = 365.25 d, ``mo`` = a/12).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 
 from batpass.core.errors import InvalidInput
 
-__all__ = ["CONCENTRATION_TO_PERCENT", "LIFE_TO_YEAR", "MASS_TO_KG", "REFUSED_UNITS", "convert"]
+__all__ = ["CONCENTRATION_TO_PERCENT", "LIFE_TO_YEAR", "LINEAR_TO_MM", "MASS_TO_KG", "REFUSED_UNITS", "convert"]
 
 _LB = 0.45359237
 #: MassUnitEnumeration -> factor to kilograms
@@ -26,6 +28,16 @@ MASS_TO_KG: Mapping[str, float] = {
     "unit:tonUsOrShortTonUkorus": 2000 * _LB,
     "unit:ounceAvoirdupois": _LB / 16,
     "unit:pound": _LB,
+}
+#: LinearUnitEnumeration -> factor to millimetres
+LINEAR_TO_MM: Mapping[str, float] = {
+    "unit:millimetre": 1.0,
+    "unit:centimetre": 10.0,
+    "unit:metre": 1e3,
+    "unit:kilometre": 1e6,
+    "unit:inch": 25.4,
+    "unit:foot": 304.8,
+    "unit:yard": 914.4,
 }
 #: LifeEnumeration -> factor to years (a Julian year of 365.25 days, as UCUM's ``a``)
 LIFE_TO_YEAR: Mapping[str, float] = {
@@ -52,7 +64,7 @@ REFUSED_UNITS: Mapping[str, str] = {
     ),
 }
 
-_TABLES = {"kg": MASS_TO_KG, "year": LIFE_TO_YEAR, "%": CONCENTRATION_TO_PERCENT}
+_TABLES = {"kg": MASS_TO_KG, "year": LIFE_TO_YEAR, "%": CONCENTRATION_TO_PERCENT, "mm": LINEAR_TO_MM}
 
 
 def convert(value: float, unit: object, to: str, *, field: str, rule: str) -> float:

@@ -598,8 +598,9 @@ async def export(
         )
     svc.audit(p, roles=roles, tiers=tiers, channel=f"export:{fmt}")
     if fmt == "catenax":
-        issued = svc.versions(p.passport_id)[0].created_at.date()
-        return JSONResponse(to_catenax(p, issued=issued, tiers=tiers))
+        versions = svc.versions(p.passport_id)
+        issued, modified = versions[0].created_at.date(), versions[-1].created_at.date()
+        return JSONResponse(to_catenax(p, issued=issued, modified=modified, tiers=tiers))
     if fmt == "aas":
         return Response(to_aas_json(p, tiers=tiers), media_type="application/json")
     if fmt == "batterypass":

@@ -35,6 +35,7 @@ from batpass.passport._export_catenax import to_catenax
 from batpass.passport._import_units import (
     CONCENTRATION_TO_PERCENT,
     LIFE_TO_YEAR,
+    LINEAR_TO_MM,
     MASS_TO_KG,
     REFUSED_UNITS,
 )
@@ -128,6 +129,12 @@ def _catalogue(name: str) -> list[str]:
         ),
         ("LifeEnumeration", LIFE_TO_YEAR, "characteristics.warranty.lifeValue", "characteristics.warranty.lifeUnit"),
         (
+            "LinearUnitEnumeration",
+            LINEAR_TO_MM,
+            "characteristics.physicalDimension.height.value",
+            "characteristics.physicalDimension.height.unit",
+        ),
+        (
             "ConcentrationEnumeration",
             CONCENTRATION_TO_PERCENT,
             "materials.hazardous.cadmium.concentration",
@@ -140,7 +147,9 @@ def test_every_unit_of_the_catalogue_is_converted_or_refused(
 ) -> None:
     units = _catalogue(catalogue)
     assert set(units) <= set(table) | set(REFUSED_UNITS), "a unit of the model is neither converted nor refused"
-    key = {"weight": "weight", "warranty": "warranty_years", "cadmium": "cadmium_share"}[path.split(".")[-2]]
+    key = {"weight": "weight", "height": "height", "warranty": "warranty_years", "cadmium": "cadmium_share"}[
+        path.split(".")[-2]
+    ]
     for unit in units:
         doc = _example()
         _set(doc, path, 3.0)
@@ -314,9 +323,10 @@ def test_category_without_passport_names_the_field() -> None:
 
 def test_unheld_parts_are_listed_not_dropped_silently() -> None:
     imported = read_import("catenax", _doc(_example()))
-    assert "characteristics.physicalDimension.height.value" in imported.ignored
-    assert "performance.dynamic.roundTripEfficiency.fade.value" in imported.ignored
-    assert not any(p.startswith("characteristics.physicalDimension.weight") for p in imported.ignored)
+    assert "performance.dynamic.resistance.increase.cell.value" in imported.ignored
+    assert "performance.rated.roundTripEfficiency.depthOfDischarge" in imported.ignored
+    assert not any(p.startswith("characteristics.physicalDimension") for p in imported.ignored)
+    assert imported.values["height"] == Quantity(20.0, "mm")
 
 
 def test_example_payload_modules_are_read_by_file_name() -> None:
