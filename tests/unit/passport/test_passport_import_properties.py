@@ -143,3 +143,56 @@ def test_the_generators_reach_both_outcomes() -> None:
 
     probe()
     assert "imported" in outcomes[True] and "refused" in outcomes[False]
+
+
+@st.composite
+def mutated_aas(draw: st.DrawFn) -> str:
+    """batpass's own AAS export of the example passport (there is no published example of the
+    submodel), with up to three leaves replaced by any JSON value or removed."""
+    env = copy.deepcopy(_AAS_ENV)
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        path = draw(st.sampled_from(_leaves(env)))
+        parent: Any = env
+        for step in path[:-1]:
+            parent = parent[step]
+        if draw(st.booleans()) and isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(JSON)
+    return json.dumps(env)
+
+
+def _aas_env() -> Any:
+    import datetime as dt
+    import uuid
+
+    from passport_testkit import BACKUP, EXAMPLE, ITEM, OPERATOR, RESOLVER
+
+    from batpass.passport import Passport, Status, load_static_product_data, to_aas_json
+    from batpass.passport.model import parse_values
+
+    static = load_static_product_data(EXAMPLE)
+    values = {**static.values, **parse_values(ITEM)}
+    values.update(parse_values({"state_of_health": {"value": 90.0, "unit": "%"}}, allow_dynamic=True))
+    values["dynamic_updated_at"] = dt.date(2027, 3, 2)
+    p = Passport(
+        passport_id=uuid.uuid4(),
+        battery_id=BAT,
+        resolver_base=RESOLVER,
+        category=static.category,
+        model_id=static.model_id,
+        status=Status.ORIGINAL,
+        operator=OPERATOR,
+        backup_node=BACKUP,
+        values=values,
+    )
+    return json.loads(to_aas_json(p))
+
+
+_AAS_ENV = _aas_env()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=mutated_aas())
+def test_mutated_aas_environments_import_or_are_refused(text: str) -> None:
+    _imports_or_names_the_field("aas", [("env.json", text.encode())])
