@@ -1,4 +1,4 @@
-"""``batpass passport ...``: build, show and change the status of passports on a local node.
+"""``batpass passport ...``: build, import, show and change the status of passports on a local node.
 
 Bad input ends with a one-line error and exit code 2 (the root CLI maps ``BatpassError``).
 """
@@ -19,7 +19,7 @@ from batpass.ledger import UpstreamSummary, decode_summary
 
 __all__ = ["app"]
 
-app = typer.Typer(help="EU battery passports: build, show, status.")
+app = typer.Typer(help="EU battery passports: build, import, show, status.")
 
 NodeOpt = Annotated[str, typer.Option("--node", help="node name (folder under $BATPASS_HOME)")]
 BackupOpt = Annotated[
@@ -101,17 +101,63 @@ def build(
     typer.echo(json.dumps({"passportId": p.urn, "batteryId": p.digital_link, "version": p.version}))
 
 
+def _files(path: Path) -> list[tuple[str, bytes]]:
+    """A file, or a folder's JSON documents (Battery Pass modules), as (name, content)."""
+    try:
+        if path.is_dir():
+            return [(p.name, p.read_bytes()) for p in sorted(path.iterdir()) if p.suffix.lower() == ".json"]
+        return [(path.name, path.read_bytes())]
+    except OSError as exc:
+        raise InvalidInput(f"file: cannot read {path}: {exc.strerror}", field="file", rule="a readable file") from exc
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="the document: a file, or a folder of Battery Pass module documents")],
+    node: NodeOpt,
+    fmt: Annotated[str, typer.Option("--format", help="catenax | batterypass | aas (JSON or .aasx)")],
+    backup: BackupOpt = None,
+) -> None:
+    """Import a passport from a Catena-X, Battery Pass or AAS document; it is signed and stored
+    like a built one. Prints the passport and the document paths batpass keeps no data point for."""
+    from batpass.passport import read_import
+
+    imported = read_import(fmt, _files(file))
+    svc = _service(node, backup)
+    p = svc.import_passport(imported)
+    typer.echo(
+        json.dumps(
+            {
+                "passportId": p.urn,
+                "batteryId": p.digital_link,
+                "version": p.version,
+                "sourcePassportId": imported.source_id,
+                "ignored": list(imported.ignored),
+            }
+        )
+    )
+
+
 @app.command("show")
 def show(
     battery: Annotated[str, typer.Argument(help="battery identifier or urn:uuid passport id")],
     node: NodeOpt,
     fmt: Annotated[str, typer.Option("--format", help="view | catenax | aas | batterypass | history")] = "view",
     public: Annotated[bool, typer.Option("--public", help="the public tier only")] = False,
+    version: Annotated[
+        str | None, typer.Option("--version", help="batterypass: 1.2.1 (default, the newest) or 1.2.0")
+    ] = None,
     backup: BackupOpt = "https://unused.invalid",
 ) -> None:
     """Print a passport (every tier by default: the operator's own view; audited)."""
     from batpass.passport import ALL_TIERS, Tier
 
+    if version is not None and fmt != "batterypass":
+        raise InvalidInput(
+            f"--version: only the batterypass format has versions to choose ({fmt} has one)",
+            field="version",
+            rule="passport show formats",
+        )
     svc = _service(node, backup)
     p = _find(svc, battery)
     tiers = frozenset({Tier.PUBLIC}) if public else ALL_TIERS
@@ -128,7 +174,8 @@ def show(
     elif fmt == "catenax":
         from batpass.passport import to_catenax
 
-        out = to_catenax(p, issued=svc.versions(p.passport_id)[0].created_at.date(), tiers=tiers)
+        versions = svc.versions(p.passport_id)
+        out = to_catenax(p, issued=versions[0].created_at.date(), modified=versions[-1].created_at.date(), tiers=tiers)
     elif fmt == "aas":
         from batpass.passport import to_aas_json
 
@@ -136,7 +183,7 @@ def show(
     elif fmt == "batterypass":
         from batpass.passport import to_batterypass
 
-        out = to_batterypass(p, tiers=tiers)
+        out = to_batterypass(p, tiers=tiers, **({"version": version} if version else {}))
     else:
         raise InvalidInput(
             f"--format: '{fmt}' is not view, catenax, aas, batterypass or history",

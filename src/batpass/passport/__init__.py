@@ -1,5 +1,5 @@
 """The EU battery passport: Annex XIII model, access tiers, lifecycle, identifier and QR code,
-exports (Catena-X, AAS, Battery Pass), signed versions with a backup node.
+exports and imports (Catena-X, AAS, Battery Pass), signed versions with a backup node.
 
 Other packages import only from here; ``node/`` also mounts ``batpass.passport.routes``.
 """
@@ -10,6 +10,9 @@ from batpass.passport._backups import BACKUP_KIND
 from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import to_batterypass
 from batpass.passport._export_catenax import to_catenax
+from batpass.passport._import import FORMATS as IMPORT_FORMATS
+from batpass.passport._import import ImportedPassport
+from batpass.passport._importers import read_import
 from batpass.passport._qr import qr_svg
 from batpass.passport.errors import (
     LifecycleViolation,
@@ -58,6 +61,7 @@ __all__ = [
     "BACKUP_KIND",
     "FIELDS",
     "FIELDS_BY_KEY",
+    "IMPORT_FORMATS",
     "MIGRATIONS_DIR",
     "ROLE_TIERS",
     "CallerVerifier",
@@ -65,6 +69,7 @@ __all__ = [
     "Clock",
     "FieldSpec",
     "FieldState",
+    "ImportedPassport",
     "Kind",
     "Level",
     "LifecycleViolation",
@@ -90,6 +95,7 @@ __all__ = [
     "field_state",
     "load_static_product_data",
     "qr_svg",
+    "read_import",
     "tiers_for_roles",
     "to_aas_json",
     "to_batterypass",

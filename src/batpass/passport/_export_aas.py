@@ -1,9 +1,10 @@
-"""Export to (and import from) an Asset Administration Shell V3.1 environment — one mapping table.
+"""Export to an Asset Administration Shell V3.1 environment — one mapping table.
 
 Built with basyx-python-sdk. One shell per battery (``globalAssetId`` = the battery's GS1
-Digital Link URI, ``specificAssetIds`` GTIN and serial) and one submodel ``BatteryPassport`` with
-one collection per access tier (``Public``, ``LegitimateInterest``, ``Authorities``, ``Dynamic``),
-so a registry can hand out tiers separately. Mapping (:data:`KIND_MAPPING`):
+Digital Link URI, ``specificAssetIds`` GTIN, serial and the model as ``manufacturerPartId``) and
+one submodel ``BatteryPassport`` with one collection per access tier (``Public``,
+``LegitimateInterest``, ``Authorities``, ``Dynamic``), so a registry can hand out tiers
+separately; ``_importers.read_aas`` reads it back. Mapping (:data:`KIND_MAPPING`):
 
 ==============  ===========================================================================
 batpass kind    AAS element
@@ -25,7 +26,6 @@ point's label as description (en). The passport's own UUID is the shell and subm
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -35,7 +35,15 @@ from basyx.aas.adapter import json as aas_json
 
 from batpass.passport.model import ALL_TIERS, FIELDS, FIELDS_BY_KEY, Kind, Passport, Quantity, Tier
 
-__all__ = ["KIND_MAPPING", "SUBMODEL_SEMANTIC_ID", "from_aas", "from_aas_json", "to_aas", "to_aas_json"]
+__all__ = [
+    "KIND_MAPPING",
+    "SUBMODEL_SEMANTIC_ID",
+    "UNIT_QUALIFIER",
+    "read_element",
+    "short_to_key",
+    "to_aas",
+    "to_aas_json",
+]
 
 SUBMODEL_SEMANTIC_ID = "https://batpass.dev/semantics/passport/annex-xiii/1.0"
 UNIT_QUALIFIER = "batpass:unit"
@@ -65,6 +73,11 @@ def _camel(key: str) -> str:
 
 for _f in FIELDS:
     _SHORT_TO_KEY[_camel(_f.key)] = _f.key
+
+
+def short_to_key(id_short: str) -> str | None:
+    """The data point an element's idShort names (None: not one)."""
+    return _SHORT_TO_KEY.get(id_short)
 
 
 def _desc(text: str) -> model.MultiLanguageTextType:
@@ -135,6 +148,7 @@ def to_aas(passport: Passport, *, tiers: Iterable[Tier] = ALL_TIERS) -> model.Di
             specific_asset_id=(
                 model.SpecificAssetId("gtin", str(passport.battery_id.gtin)),
                 model.SpecificAssetId("serialNumber", str(passport.battery_id.serial)),
+                model.SpecificAssetId("manufacturerPartId", passport.model_id),
             ),
         ),
         submodel={model.ModelReference.from_referable(sm)},
@@ -149,7 +163,7 @@ def to_aas_json(passport: Passport, *, tiers: Iterable[Tier] = ALL_TIERS) -> str
     return text
 
 
-def _read(key: str, el: model.SubmodelElement) -> Any:
+def read_element(key: str, el: model.SubmodelElement) -> Any:
     spec = FIELDS_BY_KEY[key]
     if isinstance(el, model.SubmodelElementList):
         items = [str(p.value) for p in el.value if isinstance(p, model.Property)]
@@ -165,24 +179,3 @@ def _read(key: str, el: model.SubmodelElement) -> Any:
     if spec.kind is Kind.MAPPING:
         return json.loads(str(v))
     return str(v)
-
-
-def from_aas(store: Iterable[model.Identifiable]) -> dict[str, Any]:
-    """Data points read back from an environment made by :func:`to_aas` (JSON values for derived)."""
-    out: dict[str, Any] = {}
-    for obj in store:
-        if not isinstance(obj, model.Submodel) or obj.id_short != "BatteryPassport":
-            continue
-        for group in obj.submodel_element:
-            if not isinstance(group, model.SubmodelElementCollection):
-                continue
-            for el in group.value:
-                key = _SHORT_TO_KEY.get(str(el.id_short))
-                if key is not None:
-                    out[key] = _read(key, el)
-    return out
-
-
-def from_aas_json(text: str) -> dict[str, Any]:
-    store = aas_json.read_aas_json_file(io.StringIO(text), failsafe=False)
-    return from_aas(store)

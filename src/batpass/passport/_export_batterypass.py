@@ -1,7 +1,10 @@
-"""Export to (and import from) the Battery Pass consortium data model 1.2.0 — one mapping table.
+"""Export to the Battery Pass consortium data model — one mapping table.
 
-Seven modules (``io.BatteryPass.*`` 1.2.0): GeneralProductInformation, CarbonFootprint,
-MaterialComposition, Circularity, SupplyChainDueDiligence, Performance, Labels. CarbonFootprint is
+Seven modules: GeneralProductInformation, CarbonFootprint, MaterialComposition, Circularity,
+SupplyChainDueDiligence, Labels (``io.BatteryPass.*`` 1.2.0, their newest) and Performance
+(1.2.1, the newest: ``energyThroughput`` is ``{energyThroughputValue, lastUpdate}`` and the
+round-trip efficiency at 50 % cycle life sits under ``batteryTechicalProperties``; ``version=
+"1.2.0"`` writes the 1.2.0 layout, :data:`PERFORMANCE_1_2_0`). CarbonFootprint is
 validated against its published JSON Schema (bundled); the other modules' schemas carry a
 non-commercial licence and are not bundled, so their attribute names and units follow the
 published example payloads (spellings such as ``batteryTechicalProperties``,
@@ -9,7 +12,7 @@ published example payloads (spellings such as ``batteryTechicalProperties``,
 
 :data:`MAPPING` is the table: (module, JSON path, batpass key, codec). Shares in batpass are
 fractions 0-1 and percentages in %; the Battery Pass model states shares in percent, so
-recycled content is multiplied by 100 on export and divided on import. A module whose every
+recycled content is multiplied by 100 on export and divided on import (``_import_batterypass``). A module whose every
 data point is absent (e.g. CarbonFootprint before the act that makes it due) is left out.
 :data:`PLACEHOLDERS` lists what the model forces although batpass holds no value.
 """
@@ -25,13 +28,15 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 
 from batpass.core.errors import InvalidInput
-from batpass.passport.model import ALL_TIERS, FIELDS_BY_KEY, Category, Passport, Quantity, Status, Tier, readable_keys
+from batpass.passport.model import ALL_TIERS, Category, Passport, Quantity, Status, Tier, readable_keys
 
 __all__ = [
+    "LATEST",
     "MAPPING",
     "MODULES",
+    "PERFORMANCE_1_2_0",
     "PLACEHOLDERS",
-    "from_batterypass",
+    "VERSIONS",
     "to_batterypass",
     "validate_carbon_footprint",
 ]
@@ -65,6 +70,7 @@ MAPPING: tuple[tuple[str, str, str, str], ...] = (
     ("CarbonFootprint", "batteryCarbonFootprint", "carbon_footprint", "number"),
     ("CarbonFootprint", "carbonFootprintPerformanceClass", "carbon_footprint_class", "text"),
     ("CarbonFootprint", "carbonFootprintStudy", "carbon_footprint_study", "text"),
+    ("CarbonFootprint", "absoluteCarbonFootprint", "carbon_footprint_absolute", "number"),
     ("MaterialComposition", "batteryChemistry.clearName", "chemistry", "text"),
     ("Circularity", "renewableContent", "renewable_content", "number"),
     ("Circularity", "endOfLifeInformation.separateCollection", "separate_collection_info", "text"),
@@ -90,15 +96,50 @@ MAPPING: tuple[tuple[str, str, str, str], ...] = (
     ("Performance", "batteryTechicalProperties.initialSelfDischarge", "self_discharge_initial", "number"),
     ("Performance", "batteryTechicalProperties.roundtripEfficiency", "round_trip_efficiency_initial", "number"),
     ("Performance", "batteryTechicalProperties.cRateLifeCycleTest", "c_rate_cycle_test", "number"),
-    ("Performance", "batteryCondition.roundTripEfficiencyat50PerCentCycleLife", "round_trip_efficiency_50", "number"),
+    (
+        "Performance",
+        "batteryTechicalProperties.roundTripEfficiencyat50PerCentCycleLife",
+        "round_trip_efficiency_50",
+        "number",
+    ),
     ("Performance", "batteryCondition.numberOfFullCycles.numberOfFullCyclesValue", "full_cycles", "int"),
     ("Performance", "batteryCondition.stateOfCharge.stateOfChargeValue", "state_of_charge", "number"),
     ("Performance", "batteryCondition.stateOfCertifiedEnergy.stateOfCertifiedEnergyValue", "state_of_health", "number"),
     ("Performance", "batteryCondition.remainingCapacity.remainingCapacityValue", "remaining_capacity", "number"),
     ("Performance", "batteryCondition.capacityFade.capacityFadeValue", "capacity_fade", "number"),
-    ("Performance", "batteryCondition.energyThroughput", "energy_throughput", "number"),
+    ("Performance", "batteryCondition.energyThroughput.energyThroughputValue", "energy_throughput", "number"),
+    ("Performance", "batteryCondition.capacityThroughput.capacityThroughputValue", "capacity_throughput", "number"),
+    ("Performance", "batteryCondition.remainingEnergy.remainingEnergyValue", "remaining_energy", "number"),
+    (
+        "Performance",
+        "batteryCondition.remainingRoundTripEnergyEfficiency.remainingRoundTripEnergyEfficiencyValue",
+        "remaining_round_trip_efficiency",
+        "number",
+    ),
+    (
+        "Performance",
+        "batteryCondition.currentSelfDischargingRate.currentSelfDischargingRateValue",
+        "self_discharge_current",
+        "number",
+    ),
+    ("Performance", "batteryTechicalProperties.powerFade", "power_fade", "number"),
+    ("Performance", "batteryTechicalProperties.roundTripEfficiencyFade", "round_trip_efficiency_fade", "number"),
     ("Labels", "declarationOfConformity", "declaration_of_conformity", "text"),
 )
+
+#: the published versions of the Performance module (the others are at 1.2.0); the newest is the default
+VERSIONS = ("1.2.1", "1.2.0")
+LATEST = VERSIONS[0]
+#: where Performance 1.2.0 keeps what 1.2.1 moved or spells otherwise (the model's own spellings,
+#: ``remainingEnergyalue`` included): batpass key -> 1.2.0 path
+PERFORMANCE_1_2_0: Mapping[str, str] = {
+    "round_trip_efficiency_50": "batteryCondition.roundTripEfficiencyat50PerCentCycleLife",
+    "energy_throughput": "batteryCondition.energyThroughput",
+    "remaining_energy": "batteryCondition.remainingEnergy.remainingEnergyalue",
+    "self_discharge_current": "batteryCondition.currentSelfDischargingRate.currentSelfDischargingRateEntity",
+    "power_fade": "batteryCondition.powerFade",
+    "round_trip_efficiency_fade": "batteryCondition.roundTripEfficiencyFade",
+}
 
 PLACEHOLDERS: tuple[tuple[str, str], ...] = (
     ("GeneralProductInformation.batteryCategory", "ev, lmt, industrial; stationary -> industrial"),
@@ -161,27 +202,34 @@ def _enc(codec: str, v: Any) -> Any:
     return str(v)
 
 
-def _dec(key: str, codec: str, raw: Any) -> Any:
-    spec = FIELDS_BY_KEY[key]
-    if codec == "number":
-        return Quantity(float(raw), spec.unit or "")
-    if codec == "int":
-        return int(raw)
-    if codec == "datetime":
-        return dt.date.fromisoformat(str(raw)[:10])
-    if codec == "texts":
-        return tuple(str(x) for x in raw)
-    return str(raw)
+def check_version(version: str) -> str:
+    if version not in VERSIONS:
+        raise InvalidInput(
+            f"version: '{version}' is not a published Battery Pass version ({', '.join(VERSIONS)})",
+            field="version",
+            rule="Battery Pass data model versions (Performance 1.2.1, the other modules 1.2.0)",
+        )
+    return version
 
 
-def to_batterypass(passport: Passport, *, tiers: Iterable[Tier] = ALL_TIERS) -> dict[str, dict[str, Any]]:
-    """The seven modules (those with data), keyed by module name; CarbonFootprint is validated."""
+def path_for(path: str, key: str, version: str) -> str:
+    """The JSON path of ``key`` in ``version`` (1.2.0 keeps two Performance attributes elsewhere)."""
+    return PERFORMANCE_1_2_0.get(key, path) if version == "1.2.0" else path
+
+
+def to_batterypass(
+    passport: Passport, *, tiers: Iterable[Tier] = ALL_TIERS, version: str = LATEST
+) -> dict[str, dict[str, Any]]:
+    """The seven modules (those with data), keyed by module name; CarbonFootprint is validated.
+
+    ``version`` 1.2.1 (the default, the newest) or 1.2.0 selects the Performance layout."""
+    check_version(version)
     keys = readable_keys(tiers)
     vals = {k: v for k, v in passport.field_values().items() if k in keys and v is not None}
     docs: dict[str, dict[str, Any]] = {m: {} for m in MODULES}
     for module, path, key, codec in MAPPING:
         if key in vals:
-            _put(docs[module], path, _enc(codec, vals[key]))
+            _put(docs[module], path_for(path, key, version), _enc(codec, vals[key]))
     when = vals.get("dynamic_updated_at")
     stamp = f"{when.isoformat()}T00:00:00Z" if isinstance(when, dt.date) else None
     cond = docs["Performance"].get("batteryCondition", {})
@@ -198,6 +246,21 @@ def to_batterypass(passport: Passport, *, tiers: Iterable[Tier] = ALL_TIERS) -> 
     if "original_power" in vals:
         docs["Performance"].setdefault("batteryTechicalProperties", {})["originalPowerCapability"] = [
             {"atSoC": 80.0, "powerCapabilityAt": vals["original_power"].value}
+        ]
+    if version != "1.2.0" and ("temperature_min" in vals or "temperature_max" in vals):
+        # Annex IV Part A (8): the temperature range the battery withstands when idle (1.2.1 only)
+        docs["Performance"].setdefault("batteryTechicalProperties", {})["temperatureRangeIdleState"] = {
+            attr: vals[key].value
+            for key, attr in (("temperature_min", "minimum"), ("temperature_max", "maximum"))
+            if key in vals
+        }
+    if "internal_resistance_increase" in vals:
+        docs["Performance"].setdefault("batteryCondition", {})["internalResistanceIncrease"] = [
+            {
+                "internalResistanceIncreaseValue": vals["internal_resistance_increase"].value,
+                "batteryComponent": "pack",
+                **({"lastUpdate": stamp} if stamp else {}),
+            }
         ]
     if "internal_resistance_initial" in vals:
         docs["Performance"].setdefault("batteryTechicalProperties", {})["initialInternalResistance"] = [
@@ -316,33 +379,3 @@ def validate_carbon_footprint(doc: Mapping[str, Any]) -> None:
             field=path,
             rule="io.BatteryPass.CarbonFootprint:1.2.0 JSON Schema",
         )
-
-
-def from_batterypass(docs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Read back the data points of :data:`MAPPING`, recycled content and stages."""
-    out: dict[str, Any] = {}
-    for module, path, key, codec in MAPPING:
-        raw = _get(docs.get(module, {}), path)
-        if raw is not None:
-            out[key] = _dec(key, codec, raw)
-    if out.get("carbon_footprint_class") == "not yet defined":
-        del out["carbon_footprint_class"]
-    if "carbon_footprint_study" in out and out["carbon_footprint_study"] in (
-        _get(docs.get("Labels", {}), "declarationOfConformity"),
-        _get(docs.get("GeneralProductInformation", {}), "productIdentifier"),
-    ):
-        del out["carbon_footprint_study"]  # the placeholder the schema forces (PLACEHOLDERS)
-    rc = docs.get("Circularity", {}).get("recycledContent")
-    if rc:
-        out["recycled_content"] = {
-            r["recycledMaterial"].lower(): {
-                "pre": round(r["preConsumerShare"] / 100, 12),
-                "post": round(r["postConsumerShare"] / 100, 12),
-            }
-            for r in rc
-        }
-    stages = docs.get("CarbonFootprint", {}).get("carbonFootprintPerLifecycleStage")
-    if stages:
-        back = {v: k for k, v in _STAGES.items()}
-        out["carbon_footprint_stages"] = {back[s["lifecycleStage"]]: float(s["carbonFootprint"]) for s in stages}
-    return out

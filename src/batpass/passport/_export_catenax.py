@@ -1,11 +1,12 @@
-"""Export to (and import from) Catena-X ``io.catenax.battery.battery_pass:6.1.0`` — one mapping table.
+"""Export to Catena-X ``io.catenax.battery.battery_pass:6.1.0`` — one mapping table.
 
 The aspect requires restricted-tier sections (test reports, composition, dismantling), so the
 export is the *full view* for entitled partners and authorities; pass ``tiers`` to cut it, and a
 field outside them is left out (or given its placeholder where the model forces it).
 
 :data:`MAPPING` lists every batpass data point the aspect can hold (JSON path, batpass key,
-codec); the importer uses the same table, so model -> export -> model round-trips for those.
+codec); the importer (``_import_catenax``) reads the same table back, so model -> export ->
+model round-trips for those.
 :data:`PLACEHOLDERS` lists what the aspect forces although batpass has no value, with the rule
 used. Numbers the model requires but batpass lacks follow :data:`MISSING_NUMBER_RULE` and arrays
 :data:`MISSING_ARRAY_RULE`. The document is checked against the bundled schema (draft-04).
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,15 +34,18 @@ from batpass.passport.model import (
     Quantity,
     Tier,
     readable_keys,
+    value_to_json,
 )
 
 __all__ = [
     "ASPECT_URN",
+    "DOCUMENT_SLOTS",
     "MAPPING",
     "MISSING_ARRAY_RULE",
     "MISSING_NUMBER_RULE",
     "PLACEHOLDERS",
-    "from_catenax",
+    "SOURCE_KEYS",
+    "STAGE_NAMES",
     "to_catenax",
     "validate_catenax",
 ]
@@ -99,6 +102,39 @@ MAPPING: tuple[Entry, ...] = (
     Entry("performance.rated.lifetime.cycleLifeTesting.cycles", "expected_lifetime_cycles", "integer"),
     Entry("performance.rated.lifetime.cycleLifeTesting.appliedChargeRate", "c_rate_cycle_test", "number", "1/h"),
     Entry("performance.rated.testReport", "test_reports", "recdocs", "authorities tier"),
+    *(
+        Entry(f"performance.rated.{p}.temperature", "rated_test_temperature", "number", "Cel")
+        for p in (
+            "voltage",
+            "roundTripEfficiency",
+            "energy",
+            "resistance",
+            "power",
+            "capacity",
+            "lifetime.cycleLifeTesting",
+        )
+    ),
+    Entry(
+        "performance.rated.lifetime.cycleLifeTesting.depthOfDischarge", "cycle_test_depth_of_discharge", "number", "%"
+    ),
+    Entry("performance.rated.lifetime.cycleLifeTesting.appliedDischargeRate", "c_rate_cycle_test_discharge", "number"),
+    Entry("performance.rated.power.at20SoC", "power_at_20_soc", "number", "W"),
+    Entry("performance.rated.power.at80SoC", "power_at_80_soc", "number", "W"),
+    Entry("performance.rated.resistance.cell", "internal_resistance_cell", "number", "Ohm"),
+    Entry("performance.rated.resistance.module", "internal_resistance_module", "number", "Ohm"),
+    Entry("characteristics.physicalDimension.height", "height", "length", "unit:millimetre"),
+    Entry("characteristics.physicalDimension.length", "length", "length", "unit:millimetre"),
+    Entry("characteristics.physicalDimension.width", "width", "length", "unit:millimetre"),
+    Entry("conformity.declarationOfConformityId", "declaration_of_conformity_id", "text"),
+    Entry("performance.dynamic.capacity.throughput", "capacity_throughput", "dyn", "Ah"),
+    Entry("performance.dynamic.energy.remaining", "remaining_energy", "dyn", "kWh"),
+    Entry("performance.dynamic.power.remaining", "remaining_power", "dyn", "W"),
+    Entry("performance.dynamic.power.fade", "power_fade", "dyn", "%"),
+    Entry("performance.dynamic.roundTripEfficiency.remaining", "remaining_round_trip_efficiency", "dyn", "%"),
+    Entry("performance.dynamic.roundTripEfficiency.fade", "round_trip_efficiency_fade", "dyn", "%"),
+    Entry("performance.dynamic.resistance.remaining.pack", "internal_resistance_current", "dyn", "Ohm"),
+    Entry("performance.dynamic.resistance.increase.pack", "internal_resistance_increase", "dyn", "%"),
+    Entry("performance.dynamic.selfDischargingRate", "self_discharge_current", "number", "%/month"),
     Entry("performance.dynamic.stateOfCharge", "state_of_charge", "dyn", "%"),
     Entry("performance.dynamic.fullCycles", "full_cycles", "dyn_int"),
     Entry("performance.dynamic.capacity.fade", "capacity_fade", "dyn", "%"),
@@ -118,6 +154,63 @@ MAPPING: tuple[Entry, ...] = (
     Entry("commercial.placedOnMarket", "placed_on_market", "date"),
     Entry("sources", "spare_part_sources", "recdocs", "as 'Manufacturer Information' sources"),
 )
+
+#: Data points the aspect has no attribute for, written as one ``sources`` entry each: header the
+#: data point's label, category :data:`SOURCE_CATEGORY`, type ``application/json``, content
+#: ``{"dataPoint": key, "value": value}`` (the importer reads them back).
+SOURCE_KEYS: tuple[str, ...] = (
+    "manufacturer_name",
+    "manufacturer_address",
+    "manufacturing_place",
+    "instructions_for_use",
+    "critical_raw_materials",
+    "renewable_content",
+    "max_permitted_power",
+    "power_capability_ratio",
+    "carbon_footprint_absolute",
+    "composition_cathode",
+    "composition_anode",
+    "composition_electrolyte",
+    "hazardous_substances",
+    "material_origin",
+)
+SOURCE_CATEGORY = {
+    "instructions_for_use": "User Manuals and Guides",
+    "manufacturer_name": "Manufacturer Information",
+    "manufacturer_address": "Manufacturer Information",
+    "manufacturing_place": "Manufacturer Information",
+    "carbon_footprint_absolute": "Environmental Impact",
+    "renewable_content": "Material and Substance Information",
+    "critical_raw_materials": "Material and Substance Information",
+    "composition_cathode": "Material and Substance Information",
+    "composition_anode": "Material and Substance Information",
+    "composition_electrolyte": "Material and Substance Information",
+    "hazardous_substances": "Material and Substance Information",
+    "material_origin": "Supply Chain Information",
+}
+#: ``manufacturer_documents`` kinds and the aspect's document list each goes to
+DOCUMENT_SLOTS: dict[str, str] = {
+    "sustainability_report": "sustainability.documents.sustainabilityReport",
+    "eu_taxonomy_disclosure": "sustainability.documents.euTaxonomyDisclosureStatement",
+    "third_party_assurance": "conformity.thirdPartyAssurance",
+    "performance_document": "performance.rated.performanceDocument",
+    "lifetime_report": "performance.rated.lifetime.report",
+    "safe_discharging": "safety.safeDischarging",
+    "removal_from_appliance": "safety.removalFromAppliance",
+    **{f"{el}_impact": f"materials.hazardous.{el}.impactOfSubstances" for el in ("cadmium", "mercury", "lead")},
+    **{f"{el}_documentation": f"materials.hazardous.{el}.documentation" for el in ("cadmium", "mercury", "lead")},
+}
+
+#: life-cycle stage names read as batpass's stages (the export writes the batpass key; Annex II names)
+STAGE_NAMES: dict[str, str] = {
+    "raw_material_and_preprocessing": "raw_material_and_preprocessing",
+    "raw material acquisition and pre-processing": "raw_material_and_preprocessing",
+    "main_production": "main_production",
+    "main product production": "main_production",
+    "distribution": "distribution",
+    "end_of_life": "end_of_life",
+    "end of life and recycling": "end_of_life",
+}
 
 #: Values the aspect forces where batpass holds none; (path, rule).
 PLACEHOLDERS: tuple[tuple[str, str], ...] = (
@@ -142,6 +235,10 @@ PLACEHOLDERS: tuple[tuple[str, str], ...] = (
         "pre- plus post-consumer share in % from recycled_content; 0 when absent (PercentageTrait)",
     ),
     ("materials.active.*.critical", "true iff the element is listed in critical_raw_materials"),
+    (
+        "materials.active.other",
+        "one entry per other critical raw material: identified by its IUPAC name, location 'battery'",
+    ),
     ("materials.hazardous.*.location", "'battery' (whole battery, Art. 13(4))"),
     ("materials.*.materialUnit", "unit:percent (batpass shares are % w/w)"),
     (
@@ -151,6 +248,11 @@ PLACEHOLDERS: tuple[tuple[str, str], ...] = (
     ),
     ("safety.usableExtinguishAgent[].fireClass", "'not classified' (batpass records the agent only)"),
     ("metadata.issueDate", "the date of the first version"),
+    ("metadata.lastModification", "the date of the version exported"),
+    (
+        "identification.identification.classification[0].classificationDescription",
+        "fixed text: battery category of Regulation (EU) 2023/1542, Art. 3",
+    ),
     (
         "metadata.expirationDate",
         "issueDate + 10 years (batpass passports do not expire; records kept 10 years, Art. 49)",
@@ -251,6 +353,8 @@ def _encode(entry: Entry, value: Any, time: str) -> Any:
         return str(value)
     if c == "date":
         return value.isoformat()
+    if c == "length":
+        return {"value": value.value, "unit": "unit:millimetre"}
     if c == "doc":
         return [_doc(FIELDS_BY_KEY[entry.key].label, value)]
     if c == "recdocs":
@@ -274,40 +378,17 @@ def _encode(entry: Entry, value: Any, time: str) -> Any:
     raise AssertionError(c)  # pragma: no cover
 
 
-def _decode(entry: Entry, raw: Any) -> Any:
-    spec = FIELDS_BY_KEY[entry.key]
-    c = entry.codec
-    if raw is None or raw == [] or raw == -1:
-        return None
-    if c == "number":
-        return Quantity(float(raw), spec.unit or "")
-    if c == "integer":
-        return int(raw)
-    if c == "text":
-        return None if raw in ("", "BPNL000000000000") else str(raw)
-    if c == "date":
-        return dt.date.fromisoformat(raw)
-    if c == "doc":
-        return str(raw[0]["content"])
-    if c == "recdocs":
-        return tuple(json.loads(d["content"]) for d in raw)
-    if c == "dyn":
-        return None if raw.get("value") == -1 else Quantity(float(raw["value"]), spec.unit or "")
-    if c == "dyn_int":
-        return None if raw.get("value") == -1 else int(raw["value"])
-    if c == "texts_media":
-        return tuple(str(a["media"]) for a in raw)
-    raise AssertionError(c)  # pragma: no cover
-
-
 def to_catenax(
     passport: Passport,
     *,
     issued: dt.date,
     tiers: Iterable[Tier] = ALL_TIERS,
     validate: bool = True,
+    modified: dt.date | None = None,
 ) -> dict[str, Any]:
-    """The aspect JSON for ``passport`` holding the fields of ``tiers``; validated by default."""
+    """The aspect JSON for ``passport`` holding the fields of ``tiers``; validated by default.
+
+    ``issued`` is the date of the first version, ``modified`` of this one (default: ``issued``)."""
     keys = readable_keys(tiers)
     vals = {k: v for k, v in passport.field_values().items() if k in keys}
     doc: dict[str, Any] = _skeleton(_schema())
@@ -367,14 +448,26 @@ def to_catenax(
         mats["active"][el] = {
             "location": "cathode active material",
             "recycled": round((share["pre"] + share["post"]) * 100, 9) if share else 0,
-            "documentation": [],
+            "documentation": _recycled_split(share),
             "critical": el in crit,
         }
     lead = recycled.get("lead")
+    mats["active"]["other"] = [
+        {
+            "location": "battery",
+            "recycled": round((share["pre"] + share["post"]) * 100, 9) if share else 0,
+            "documentation": _recycled_split(share),
+            "critical": True,
+            "materialIdentification": [{"id": name, "type": "IUPAC", "name": name}],
+        }
+        for name in vals.get("critical_raw_materials", ())
+        if name.lower() not in ("nickel", "lithium", "cobalt", "lead")
+        for share in [recycled.get(name.lower())]
+    ]
     mats["active"]["lead"] = {
         "impactOfSubstances": [],
         "critical": False,
-        "documentation": [],
+        "documentation": _recycled_split(lead),
         "recycled": round((lead["pre"] + lead["post"]) * 100, 9) if lead else 0,
         "location": "battery",
         "concentration": 0,
@@ -461,6 +554,17 @@ def to_catenax(
     for entry in MAPPING:
         if entry.key in vals and vals[entry.key] is not None:
             _put(doc, entry.path, _encode(entry, vals[entry.key], time))
+    doc["sources"] = [*doc.get("sources", []), *_extra_sources(vals)]
+    for rec in vals.get("manufacturer_documents", ()):
+        slot = DOCUMENT_SLOTS.get(str(rec.get("kind", "")))
+        if slot is not None:
+            _put(
+                doc,
+                slot,
+                [*(_get(doc, slot) or []), _doc(str(rec.get("title", rec["kind"]))[:100], str(rec.get("url", "")))],
+            )
+    meta["lastModification"] = (modified or issued).isoformat()
+    inner["classification"][0]["classificationDescription"] = "battery category of Regulation (EU) 2023/1542, Art. 3"
     for path in ("performance.dynamic.stateOfCharge", "performance.dynamic.fullCycles"):
         node = _get(doc, path)
         if isinstance(node, dict) and "time" in node and not node["time"]:
@@ -469,6 +573,28 @@ def to_catenax(
     if validate:
         validate_catenax(doc)
     return doc
+
+
+def _recycled_split(share: Mapping[str, float] | None) -> list[dict[str, str]]:
+    """The pre- and post-consumer split of a recycled share (Art. 8), which the aspect's one
+    ``recycled`` number cannot carry, as a JSON document beside it."""
+    if not share:
+        return []
+    split = {"preConsumer": round(share["pre"] * 100, 10), "postConsumer": round(share["post"] * 100, 10)}
+    return [_doc("Recycled content, pre- and post-consumer (% w/w)", json.dumps(split), "application/json")]
+
+
+def _extra_sources(vals: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [
+        {
+            "header": FIELDS_BY_KEY[key].label[:100],
+            "category": SOURCE_CATEGORY.get(key, "Product Specifications"),
+            "type": "application/json",
+            "content": json.dumps({"dataPoint": key, "value": value_to_json(vals[key])}, sort_keys=True),
+        }
+        for key in SOURCE_KEYS
+        if vals.get(key) is not None
+    ]
 
 
 def _fill_times(node: Any, time: str) -> None:
@@ -522,20 +648,6 @@ def validate_catenax(doc: Mapping[str, Any]) -> None:
             field=path,
             rule="io.catenax.battery.battery_pass:6.1.0 JSON Schema",
         )
-
-
-def from_catenax(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """Read back the data points of :data:`MAPPING` (placeholders read as absent)."""
-    out: dict[str, Any] = {}
-    for entry in MAPPING:
-        value = _decode(entry, _get(doc, entry.path))
-        if value is not None:
-            out[entry.key] = value
-    ident = _get(doc, "metadata.passportIdentifier")
-    if ident:
-        out["passport_id"] = f"urn:uuid:{uuid.UUID(ident)}"
-    out["status"] = _get(doc, "sustainability.status")
-    return out
 
 
 def _known(share: Any) -> bool:

@@ -32,9 +32,11 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.responses import Response as StarletteResponse
 
 from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized
@@ -56,8 +58,11 @@ from batpass.http import (
 )
 from batpass.ledger import decode_summary
 from batpass.passport._export_aas import to_aas_json
+from batpass.passport._export_batterypass import LATEST as LATEST_BATTERYPASS
 from batpass.passport._export_batterypass import to_batterypass
 from batpass.passport._export_catenax import to_catenax
+from batpass.passport._import import FORMATS as IMPORT_FORMATS
+from batpass.passport._importers import read_import
 from batpass.passport._linkset import LINKSET_MEDIA_TYPE, linkset, target
 from batpass.passport._qr import qr_png, qr_svg
 from batpass.passport.model import ALL_TIERS, Passport, Tier, tiers_for_roles
@@ -373,6 +378,71 @@ def build_passport(ctx: Ctx, _admin: AdminKey, body: BuildIn) -> dict[str, Any]:
     return {"passportId": p.urn, "batteryId": p.digital_link, "version": p.version}
 
 
+_IMPORT_FILES = 16
+
+
+@router.post(
+    "/v1/passports:import",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "description": "the document: JSON (Catena-X battery_pass 6.1.0, Battery Pass modules keyed by module,"
+            " an AAS environment), an .aasx package, or multipart/form-data with one or more 'file' parts"
+            " (Battery Pass module documents named after their module) and an optional 'format' field",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/asset-administration-shell-package": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "format": {"type": "string", "enum": list(IMPORT_FORMATS)},
+                            "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        },
+                    }
+                },
+            },
+        }
+    },
+)
+async def import_passport(
+    request: Request,
+    ctx: Ctx,
+    _admin: AdminKey,
+    fmt: Annotated[str | None, Query(alias="format", max_length=32, description="catenax, batterypass or aas")] = None,
+) -> dict[str, Any]:
+    """Import a passport from another format; it is checked, signed and stored like a built one.
+
+    Answers the passport and the document paths batpass keeps no data point for (``ignored``)."""
+    files: list[tuple[str, bytes]] = []
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=_IMPORT_FILES, max_fields=_IMPORT_FILES + 1) as form:
+            field = form.get("format")
+            fmt = fmt or (field if isinstance(field, str) else None)
+            for part in form.getlist("file"):
+                if isinstance(part, UploadFile):
+                    files.append((part.filename or "document.json", await part.read()))
+    else:
+        body = await request.body()
+        files.append(("document.aasx" if body[:4] == b"PK\x03\x04" else "document.json", body))
+    if fmt is None:
+        raise InvalidInput(
+            "format: name the document's format (?format=catenax|batterypass|aas)",
+            field="format",
+            rule="passport import formats",
+        )
+    imported = read_import(fmt, files)
+    p = await run_in_threadpool(_svc(ctx).import_passport, imported)
+    return {
+        "passportId": p.urn,
+        "batteryId": p.digital_link,
+        "version": p.version,
+        "format": imported.format,
+        "sourcePassportId": imported.source_id,
+        "ignored": list(imported.ignored),
+    }
+
+
 @router.post("/v1/passports/backup")
 def accept_backup(
     ctx: Ctx, body: BackupIn, idempotency_key: Annotated[str | None, Header(max_length=256)] = None
@@ -506,19 +576,35 @@ def audit_log(passport_id: str, ctx: Ctx, _admin: AdminKey) -> dict[str, Any]:
 
 
 @router.get("/v1/passports/{passport_id}/export/{fmt}", response_model=None)
-async def export(passport_id: str, fmt: str, request: Request, ctx: Ctx) -> Response:
-    """``catenax`` (battery_pass 6.1.0), ``aas`` (AAS V3.1 JSON), ``batterypass`` (1.2.0 modules)."""
+async def export(
+    passport_id: str,
+    fmt: str,
+    request: Request,
+    ctx: Ctx,
+    version: Annotated[
+        str | None, Query(max_length=16, description="batterypass: 1.2.1 (default, the newest) or 1.2.0")
+    ] = None,
+) -> Response:
+    """``catenax`` (battery_pass 6.1.0), ``aas`` (AAS V3.1 JSON), ``batterypass`` (modules 1.2.0,
+    Performance 1.2.1 or, with ``version=1.2.0``, 1.2.0)."""
     svc = _svc(ctx)
     p = svc.get(_pid(passport_id))
     roles, tiers = await _reader(ctx, request)
+    if version is not None and fmt != "batterypass":
+        raise InvalidInput(
+            f"version: only the batterypass format has versions to choose ({fmt} has one)",
+            field="version",
+            rule="passport exports",
+        )
     svc.audit(p, roles=roles, tiers=tiers, channel=f"export:{fmt}")
     if fmt == "catenax":
-        issued = svc.versions(p.passport_id)[0].created_at.date()
-        return JSONResponse(to_catenax(p, issued=issued, tiers=tiers))
+        versions = svc.versions(p.passport_id)
+        issued, modified = versions[0].created_at.date(), versions[-1].created_at.date()
+        return JSONResponse(to_catenax(p, issued=issued, modified=modified, tiers=tiers))
     if fmt == "aas":
         return Response(to_aas_json(p, tiers=tiers), media_type="application/json")
     if fmt == "batterypass":
-        return JSONResponse(to_batterypass(p, tiers=tiers))
+        return JSONResponse(to_batterypass(p, tiers=tiers, version=version or LATEST_BATTERYPASS))
     raise NotFound(f"format: '{fmt}' is not one of catenax, aas, batterypass", rule="passport exports")
 
 

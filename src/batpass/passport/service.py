@@ -35,6 +35,7 @@ from batpass.passport import _sql
 from batpass.passport._backups import BACKUP_KIND, BackupCopies
 from batpass.passport._chain import JWS_TYP, VersionChain, broken, verify_version_jws
 from batpass.passport._chain import digest as token_digest
+from batpass.passport._import import ImportedPassport
 from batpass.passport._static import StaticProductData, load_static_product_data, summary_values
 from batpass.passport.errors import LifecycleViolation, NotResponsible, PassportNotFound
 from batpass.passport.model import (
@@ -241,6 +242,43 @@ class PassportService:
                 if not diff_values(current.values, passport.values):
                     return current
                 passport = self._write(uow, passport, current, actor=actor, change="updated")
+            uow.commit()
+        return passport
+
+    def import_passport(self, imported: ImportedPassport, *, actor: str | None = None) -> Passport:
+        """File a passport read from a Catena-X, Battery Pass or AAS document as this node's.
+
+        Checked like a built one (scope; the data points missing on today's date refused),
+        signed and stored as version 1 (change ``imported:<format>``), its backup copy sent. A
+        battery that already has a passport here is refused: it is updated, not imported again.
+        """
+        actor = actor or self.operator
+        values = dict(imported.values)
+        if imported.dynamic:
+            values.update(imported.dynamic)
+            values["dynamic_updated_at"] = imported.dynamic_at or self.clock.now().date()
+        check_scope(imported.category, values.get("rated_energy"), self.rules)
+        today = self.clock.now().date()
+        with UnitOfWork(self.engine) as uow:
+            if self._load_by_battery(uow.conn, imported.battery) is not None:
+                raise Conflict(
+                    f"battery_id: {imported.battery} already has a passport on this node; update it instead",
+                    rule="one passport per battery (Art. 77(3))",
+                    field="battery_id",
+                )
+            passport = Passport(
+                passport_id=new_uuid7(),
+                battery_id=imported.battery,
+                resolver_base=self.resolver_base,
+                category=imported.category,
+                model_id=imported.model_id,
+                status=imported.status,
+                operator=actor,
+                backup_node=self.backup_url,
+                values=values,
+            )
+            check_publishable(passport, today, self.rules)
+            passport = self._write(uow, passport, None, actor=actor, change=f"imported:{imported.format}")
             uow.commit()
         return passport
 

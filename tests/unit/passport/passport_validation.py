@@ -7,8 +7,8 @@ asserts ``== []`` and sees every problem at once:
   vendored in ``tests/specs/catenax`` (JSON Schema draft-04, the form the SAMM generator publishes);
 - :func:`aas_errors`: an AAS V3.1 JSON environment with ``aas_core3_1.verification`` (no errors)
   and the BaSyx compliance tool's Python API (status SUCCESS; its CLI exit code is always 0);
-- :func:`batterypass_errors`: the Battery Pass 1.2.0 modules: CarbonFootprint against its schema,
-  the other modules' attribute names against the published example payloads.
+- :func:`batterypass_errors`: the Battery Pass modules (1.2.0, Performance 1.2.1 or 1.2.0): CarbonFootprint
+  against its schema, the other modules' attribute names against the published example payloads.
 
 Imported as ``passport_validation`` (the folder is on ``sys.path`` for the tests beside it; other
 test folders insert it, as ``tests/browser`` does for ``passport_testkit``).
@@ -54,7 +54,7 @@ BATTERYPASS_PAYLOADS = {
     "MaterialComposition": "io.BatteryPass.MaterialComposition/1.2.0/gen/MaterialComposition-payload.json",
     "Circularity": "io.BatteryPass.Circularity/1.2.0/gen/Circularity.json",
     "SupplyChainDueDiligence": "io.BatteryPass.SupplyChainDueDiligence/1.2.0/gen/SupplyChainDueDiligence-payload.json",
-    "Performance": "io.BatteryPass.Performance/1.2.0/gen/PerformanceAndDurability-payload.json",
+    "Performance": "io.BatteryPass.Performance/1.2.1/gen/PerformanceAndDurability.json",
     "Labels": "io.BatteryPass.Labels/1.2.0/gen/Labeling-payload.json",
 }
 
@@ -102,10 +102,16 @@ def aas_errors(path: Path) -> list[str]:
     return problems
 
 
+#: the Performance module's payload of the older version an export may still be asked for
+PERFORMANCE_1_2_0 = "io.BatteryPass.Performance/1.2.0/gen/PerformanceAndDurability-payload.json"
+
+
 @cache
-def batterypass_payload(module: str) -> Any:
-    """The published example payload of a Battery Pass 1.2.0 module."""
-    return _decode((SPECS / "batterypass" / BATTERYPASS_PAYLOADS[module]).read_bytes())
+def batterypass_payload(module: str, version: str = "1.2.1") -> Any:
+    """The published example payload of a Battery Pass module (Performance 1.2.1, or 1.2.0 when
+    ``version`` says so; the other modules' newest version is 1.2.0)."""
+    rel = PERFORMANCE_1_2_0 if module == "Performance" and version == "1.2.0" else BATTERYPASS_PAYLOADS[module]
+    return _decode((SPECS / "batterypass" / rel).read_bytes())
 
 
 def attribute_paths(x: Any, prefix: str = "") -> set[str]:
@@ -121,8 +127,9 @@ def attribute_paths(x: Any, prefix: str = "") -> set[str]:
     return out
 
 
-def batterypass_errors(docs: Any) -> list[str]:
-    """Problems of the Battery Pass 1.2.0 modules ``{module: document}`` an export gives."""
+def batterypass_errors(docs: Any, version: str = "1.2.1") -> list[str]:
+    """Problems of the Battery Pass modules ``{module: document}`` an export gives (modules 1.2.0,
+    Performance ``version``)."""
     if not isinstance(docs, dict) or not docs:
         return ["batterypass: expected an object of modules"]
     problems: list[str] = []
@@ -133,8 +140,8 @@ def batterypass_errors(docs: Any) -> list[str]:
                 for e in _carbon_footprint_validator().iter_errors(doc)
             ]
         elif module in BATTERYPASS_PAYLOADS:
-            extra = attribute_paths(doc) - attribute_paths(batterypass_payload(module))
-            problems += [f"{module}.{p}: not an attribute of the 1.2.0 example payload" for p in sorted(extra)]
+            extra = attribute_paths(doc) - attribute_paths(batterypass_payload(module, version))
+            problems += [f"{module}.{p}: not an attribute of the published example payload" for p in sorted(extra)]
         else:
-            problems.append(f"{module}: not a Battery Pass 1.2.0 module")
+            problems.append(f"{module}: not a Battery Pass module")
     return problems

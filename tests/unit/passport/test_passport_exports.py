@@ -1,5 +1,6 @@
 """Exports: Catena-X battery_pass 6.1.0 (schema), AAS V3.1 (aas-core3.1 + BaSyx compliance tool),
-Battery Pass 1.2.0 (CarbonFootprint schema; example attribute names), and round-trips."""
+Battery Pass (modules 1.2.0, Performance 1.2.1 or 1.2.0: CarbonFootprint schema; example attribute
+names), and round-trips."""
 
 from __future__ import annotations
 
@@ -24,11 +25,12 @@ from batpass.core.errors import InvalidInput
 from batpass.core.ids import BatteryId
 from batpass.ledger import decode_summary
 from batpass.passport import Passport, Status, Tier
-from batpass.passport._export_aas import from_aas_json, to_aas_json
+from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import MAPPING as BP_MAPPING
-from batpass.passport._export_batterypass import MODULES, from_batterypass, to_batterypass
+from batpass.passport._export_batterypass import MODULES, to_batterypass
 from batpass.passport._export_catenax import MAPPING as CX_MAPPING
-from batpass.passport._export_catenax import PLACEHOLDERS, from_catenax, to_catenax, validate_catenax
+from batpass.passport._export_catenax import PLACEHOLDERS, to_catenax, validate_catenax
+from batpass.passport._importers import read_import
 from batpass.passport.model import parse_values, value_to_json
 from batpass.passport.service import StaticProductData, summary_values
 
@@ -64,6 +66,13 @@ def _passport(static: StaticProductData, *, dynamic: bool = True, **kw: Any) -> 
     return Passport(**base)
 
 
+def _read(fmt: str, doc: Any) -> dict[str, Any]:
+    """The data points the importer reads back from ``doc`` (static, item and dynamic)."""
+    raw = doc.encode() if isinstance(doc, str) else json.dumps(doc).encode()
+    imported = read_import(fmt, [("document.json", raw)])
+    return {**imported.values, **imported.dynamic}
+
+
 def _same(a: Any, b: Any) -> bool:
     return json.dumps(value_to_json(a), sort_keys=True) == json.dumps(value_to_json(b), sort_keys=True)
 
@@ -83,14 +92,16 @@ def test_catenax_valid_against_bundled_and_shared_schema(
 
 def test_catenax_round_trip_for_mapped_fields(static: StaticProductData) -> None:
     p = _passport(static)
-    back = from_catenax(to_catenax(p, issued=dt.date(2027, 3, 1)))
+    doc = to_catenax(p, issued=dt.date(2027, 3, 1))
+    back = _read("catenax", doc)
     held = {e.key for e in CX_MAPPING}
     src = p.field_values()
     checked = [k for k in held if k in src]
     assert len(checked) > 30
     for k in checked:
         assert _same(src[k], back.get(k)), k
-    assert back["passport_id"] == p.urn and back["status"] == "original"
+    imported = read_import("catenax", [("p.json", json.dumps(doc).encode())])
+    assert imported.source_id == p.urn and imported.status is Status.ORIGINAL
 
 
 def test_catenax_public_cut_keeps_restricted_out(static: StaticProductData) -> None:
@@ -117,9 +128,10 @@ def test_aas_verifies_and_passes_compliance_tool(static: StaticProductData, tmp_
     path = tmp_path / "passport.json"
     path.write_text(text)
     assert aas_errors(path) == []
-    back = from_aas_json(text)
-    for k, v in p.field_values().items():
-        assert _same(v, back.get(k)), k
+    back = _read("aas", text)
+    for k, v in p.values.items():
+        if k not in ("dynamic_updated_at", "credentials"):
+            assert _same(v, back.get(k)), k
 
 
 def test_aas_tier_cut(static: StaticProductData) -> None:
@@ -140,6 +152,41 @@ def test_batterypass_modules_use_example_attribute_names(static: StaticProductDa
     assert batterypass_errors(docs) == []
     for module in BATTERYPASS_PAYLOADS:
         assert attribute_paths(docs[module]) <= attribute_paths(batterypass_payload(module)), module
+    older = to_batterypass(p, version="1.2.0")
+    assert batterypass_errors(older, version="1.2.0") == []
+
+
+def test_batterypass_1_2_1_layout_and_absolute_footprint(static: StaticProductData) -> None:
+    """Performance 1.2.1: energy throughput {energyThroughputValue, lastUpdate}, round-trip efficiency
+    at 50 % cycle life under batteryTechicalProperties; 1.2.0 keeps the old places. The absolute
+    carbon footprint (kg CO2e, DIN DKE SPEC 99100 6.3.10) is exported when held."""
+    p = _passport(
+        static,
+        values={
+            **_passport(static).values,
+            **parse_values(
+                {
+                    "round_trip_efficiency_50": {"value": 91.0, "unit": "%"},
+                    "carbon_footprint_absolute": {"value": 5362.5, "unit": "kgCO2e"},
+                }
+            ),
+            **parse_values({"energy_throughput": {"value": 9100.0, "unit": "kWh"}}, allow_dynamic=True),
+        },
+    )
+    new = to_batterypass(p)["Performance"]
+    assert new["batteryCondition"]["energyThroughput"] == {
+        "energyThroughputValue": 9100.0,
+        "lastUpdate": "2027-03-02T00:00:00Z",
+    }
+    assert new["batteryTechicalProperties"]["roundTripEfficiencyat50PerCentCycleLife"] == 91.0
+    old = to_batterypass(p, version="1.2.0")["Performance"]
+    assert old["batteryCondition"]["energyThroughput"] == 9100.0
+    assert old["batteryCondition"]["roundTripEfficiencyat50PerCentCycleLife"] == 91.0
+    cf = to_batterypass(p)["CarbonFootprint"]
+    assert cf["absoluteCarbonFootprint"] == 5362.5 and batterypass_errors({"CarbonFootprint": cf}) == []
+    with pytest.raises(InvalidInput) as ei:
+        to_batterypass(p, version="1.1.0")
+    assert ei.value.field == "version"
 
 
 def test_batterypass_carbon_footprint_valid_against_schema(static: StaticProductData) -> None:
@@ -154,7 +201,7 @@ def test_batterypass_carbon_footprint_valid_against_schema(static: StaticProduct
 
 def test_batterypass_round_trip(static: StaticProductData) -> None:
     p = _passport(static)
-    back = from_batterypass(to_batterypass(p))
+    back = _read("batterypass", to_batterypass(p))
     src = p.field_values()
     keys = [k for _, _, k, _ in BP_MAPPING if k in src] + ["recycled_content", "carbon_footprint_stages"]
     assert len(keys) > 25
@@ -176,9 +223,9 @@ def test_validation_helpers_report_problems(static: StaticProductData, tmp_path:
     docs["Performance"]["notAnAttribute"] = 1
     docs["CarbonFootprint"].pop("carbonFootprintPerLifecycleStage")
     problems = batterypass_errors(docs)
-    assert "Performance.notAnAttribute: not an attribute of the 1.2.0 example payload" in problems
+    assert "Performance.notAnAttribute: not an attribute of the published example payload" in problems
     assert any(p.startswith("CarbonFootprint") for p in problems)
-    assert batterypass_errors({"Unknown": {}}) == ["Unknown: not a Battery Pass 1.2.0 module"]
+    assert batterypass_errors({"Unknown": {}}) == ["Unknown: not a Battery Pass module"]
 
 
 def test_catenax_inlined_validator_agrees_with_the_schema(static: StaticProductData) -> None:

@@ -96,6 +96,20 @@ EXPORTS: Mapping[str, tuple[str, str]] = {
 #: dynamic data of the battery given a second life (Annex VII: state of health before repurposing)
 SECOND_LIFE_DYNAMIC = {
     "state_of_health": {"value": 76.0, "unit": "%"},
+    "state_of_charge": {"value": 42.0, "unit": "%"},
+    "remaining_capacity": {"value": 128.4, "unit": "Ah"},
+    "capacity_fade": {"value": 24.0, "unit": "%"},
+    "energy_throughput": {"value": 71800.0, "unit": "kWh"},
+    "capacity_throughput": {"value": 202000.0, "unit": "Ah"},
+    "remaining_energy": {"value": 45.6, "unit": "kWh"},
+    "remaining_power": {"value": 118000.0, "unit": "W"},
+    "power_fade": {"value": 21.3, "unit": "%"},
+    "remaining_round_trip_efficiency": {"value": 91.0, "unit": "%"},
+    "round_trip_efficiency_fade": {"value": 4.5, "unit": "%"},
+    "internal_resistance_current": {"value": 0.128, "unit": "Ohm"},
+    "internal_resistance_increase": {"value": 34.7, "unit": "%"},
+    "self_discharge_current": {"value": 2.4, "unit": "%/month"},
+    "operating_environment": [{"from": "2027-03-01", "to": "2033-06-30", "hours_above_45C": 212}],
     "full_cycles": 1240,
     "negative_events": [{"date": "2026-09-14", "event": "cell module 3 replaced after a deep discharge"}],
 }
