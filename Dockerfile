@@ -1,4 +1,4 @@
-# The batpass node image (docs/deploy: deploy/README.md). Built by `make image`, which builds the
+# The batpass node image (deploy/README.md). Built by `make image`, which builds the
 # wheelhouse on the host first (pip wheel of batpass and its pinned dependencies), so nothing is
 # fetched while the image builds. The base is a build argument; its default is built locally
 # from Debian's packages by scripts/build-base-image.sh (no image is pulled from a registry).
