@@ -129,13 +129,17 @@ class NodeIdentity:
     generation: int = field(default=0, compare=False, repr=False)
     _stamp: tuple[int, int, int] | None = field(default=None, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        # the index's path as a string, joined once: refresh runs before every signature
+        self._index = str(self.folder / "keys.json") if self.folder is not None else None
+
     def refresh(self) -> bool:
         """Reload the keys when the folder's ``keys.json`` was replaced since they were read
         (a rotation writes it atomically, so a new inode or mtime means a new index); True
         when the keys changed. Costs one ``stat`` when nothing changed."""
-        if self.folder is None:
+        if self._index is None or self.folder is None:
             return False
-        stamp = _index_stamp(self.folder)
+        stamp = _index_stamp(self._index)
         if stamp is None or stamp == self._stamp:
             return False
         self.keys = _read_index(self.folder)
@@ -165,9 +169,9 @@ class NodeIdentity:
         return f"{self.did}#{key.kid}"
 
 
-def _index_stamp(folder: Path) -> tuple[int, int, int] | None:
+def _index_stamp(index: str) -> tuple[int, int, int] | None:
     try:
-        st = (folder / "keys.json").stat()
+        st = os.stat(index)
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -225,7 +229,7 @@ def rotate_key(folder: Path, identity: NodeIdentity, alg: str = "Ed25519") -> Ke
     identity.keys = keys
     identity.generation += 1
     if identity.folder == folder:
-        identity._stamp = _index_stamp(folder)
+        identity._stamp = _index_stamp(str(folder / "keys.json"))
     return new
 
 
