@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -160,27 +160,34 @@ class PageLocale:
             jar: SimpleCookie = SimpleCookie()
             try:
                 jar.load(cookie_header)
-            except Exception:  # a malformed Cookie header is ignored, as browsers do
+            except CookieError:  # a malformed Cookie header is ignored, as browsers do
                 jar = SimpleCookie()
             morsel = jar.get(COOKIE)
             remembered = morsel.value if morsel is not None else None
         locale = negotiate(query=asked, cookie=remembered, accept_language=accept)
         token = _CURRENT.set(PageRequest(locale, scope.get("path", "/"), query))
+        remember = asked in LOCALES and asked != remembered
         try:
-            if asked in LOCALES and asked != remembered:
-                await self.app(scope, receive, _remembering(send, locale))
-            else:
-                await self.app(scope, receive, send)
+            await self.app(scope, receive, _page_headers(send, locale if remember else None))
         finally:
             _CURRENT.reset(token)
 
 
-def _remembering(send: Send, locale: str) -> Send:
-    cookie = f"{COOKIE}={locale}; Path=/; Max-Age={_YEAR}; SameSite=Lax".encode("latin-1")
+def _page_headers(send: Send, remember: str | None) -> Send:
+    """``send`` adding to a page ``Vary: Accept-Language, Cookie`` (what chose its language) and,
+    for an explicit choice, the cookie that remembers it."""
+    cookie = f"{COOKIE}={remember}; Path=/; Max-Age={_YEAR}; SameSite=Lax".encode("latin-1") if remember else None
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", ()), (b"set-cookie", cookie)]
+            headers = list(message.get("headers", ()))
+            if any(k == b"content-type" and v.startswith(b"text/html") for k, v in headers):
+                vary = [v for k, v in headers if k == b"vary"]
+                headers = [(k, v) for k, v in headers if k != b"vary"]
+                headers.append((b"vary", b", ".join([*vary, b"Accept-Language, Cookie"])))
+            if cookie is not None:
+                headers.append((b"set-cookie", cookie))
+            message["headers"] = headers
         await send(message)
 
     return wrapped

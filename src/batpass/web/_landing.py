@@ -123,7 +123,7 @@ def _page(html: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
         html,
         status_code=status,
-        headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Vary": "Accept-Language, Cookie"},
+        headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
     )
 
 

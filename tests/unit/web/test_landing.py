@@ -142,6 +142,9 @@ def test_the_passport_page_speaks_the_readers_language(client: Any) -> None:
     # the switch is remembered (a cookie) over the browser's preference
     switched = client.get(BAT.path, params={"lang": "en"}, headers={**HTML, "Accept-Language": "ja"})
     assert '<html lang="en">' in switched.text and "batpass_lang=en" in switched.headers["set-cookie"]
+    # a cache keeps one copy per language (and the resolver's own Vary stays)
+    assert switched.headers["vary"] == "Accept, Authorization, Accept-Language, Cookie"
+    assert client.get(BAT.path, headers={"Accept": "application/json"}).headers["vary"] == "Accept, Authorization"
     again = client.get("/", headers={"Accept-Language": "ja"})
     assert '<html lang="en">' in again.text and "set-cookie" not in again.headers
     client.cookies.set("batpass_lang", "ja", domain="id.nordcell.example")
