@@ -32,6 +32,7 @@ from batpass.core.findings import Finding
 from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary, decode_summary, encode_summary
 from batpass.ledger import _sql as t
 from batpass.ledger._audit import compare_derived, replay, replay_engine, seed_replay, summary_payload
+from batpass.ledger._live import LiveSites
 from batpass.ledger._materials import Element
 from batpass.ledger._outflow import Authorisation, parse_authorisation, validate_authorisation
 from batpass.ledger._record import OwnerRecording
@@ -159,8 +160,14 @@ class LedgerService:
         self.identity = identity
         self._identities = identities
         self._resolver = public_jwk_resolver or _identity_resolver([identity])
-        fixed = frozenset(() if callable(high_risk_sites) else high_risk_sites)
-        self._high_risk = high_risk_sites if callable(high_risk_sites) else lambda: fixed
+        self._high_risk: Callable[[], Iterable[str]]
+        if isinstance(high_risk_sites, LiveSites):  # another ledger's: follow its source
+            self._high_risk = high_risk_sites.read
+        elif callable(high_risk_sites):
+            self._high_risk = high_risk_sites
+        else:
+            fixed = frozenset(high_risk_sites)
+            self._high_risk = lambda: fixed
         self.batch_size = batch_size
         self._footprints = footprints
         #: seals the suppliers' keys that verified a received summary (``ledger_verified_keys``)
@@ -177,9 +184,10 @@ class LedgerService:
 
     # ------------------------------------------------------------------ identities
     @property
-    def high_risk_sites(self) -> frozenset[str]:
-        """The site ids whose mined share is reported as high-risk, as of now."""
-        return frozenset(self._high_risk())
+    def high_risk_sites(self) -> LiveSites:
+        """The site ids whose mined share is reported as high-risk, read afresh at each use; a
+        ledger built with them (the federated trace's, the replay's) follows the same source."""
+        return LiveSites(self._high_risk)
 
     def identity_for(self, owner: str) -> NodeIdentity:
         if owner == self.identity.did:
@@ -612,7 +620,7 @@ class LedgerService:
             out["mines_reached"] = len(prof["mines"]) + sum(m for m in prof["xm"].values() if m > 0)
             out["mines"] = prof["mines"]
             out["boundaries"] = [{"lot": c[1], "summary": p[1] in summaries} for c, p in res.boundary]
-            out["elements"] = shares(prof, self.high_risk_sites)
+            out["elements"] = shares(prof, frozenset(self._high_risk()))
         else:
             out["batteries"] = sorted(lot.battery.id for lot in res.lots.values() if lot.battery is not None)
         return out
@@ -646,7 +654,7 @@ class LedgerService:
             material=lot.material,
             issuer=owner,
             profile=prof,
-            high_risk_sites=self.high_risk_sites,
+            high_risk_sites=frozenset(self._high_risk()),
             folded=len(folded),
             tombstones=tombstones,
             credentials=creds,

@@ -149,6 +149,15 @@ def test_the_ledger_reports_the_registers_flagged_sites_as_high_risk(engine: Eng
         share: float = ledger.trace(owner, "co-mix")["elements"]["Co"]["highRiskShare"]
         return share
 
-    assert high_risk() == 0.0  # registered, but no data set loaded
+    # a ledger built from this one's sites at start-up (as the federated trace builds its own)
+    # follows the register too, not the list as it was then
+    derived = LedgerService(engine, ledger.identity, high_risk_sites=ledger.high_risk_sites)
+
+    def derived_high_risk() -> float:
+        share: float = derived.trace(owner, "co-mix")["elements"]["Co"]["highRiskShare"]
+        return share
+
+    assert high_risk() == 0.0 == derived_high_risk()  # registered, but no data set loaded
     svc.load_cahra(sample())
     assert high_risk() == pytest.approx(0.25)  # 100 of 400 kg from the Lualaba mine
+    assert derived_high_risk() == pytest.approx(0.25)
