@@ -1,7 +1,9 @@
 """Unit of work: one transaction per use case, all or nothing.
 
 ``with UnitOfWork(engine) as uow:`` opens a connection and a transaction; leaving the block
-without ``uow.commit()`` rolls back, and so does an exception. Work that must happen only once
+without ``uow.commit()`` rolls back, and so does an exception. A reading unit of work
+(``write=False``) sees one snapshot of the database on both stores (``REPEATABLE READ`` on
+PostgreSQL). Work that must happen only once
 the data is durable (waking the outbox dispatcher) registers with :meth:`after_commit`.
 
 A unique key taken by a concurrent writer between a use case's check and its insert (or a
@@ -41,6 +43,11 @@ class UnitOfWork:
         self._conn = self._engine.connect()
         # read by the SQLite 'begin' hook: writers take the lock up front (no upgrade deadlocks)
         self._conn.info["write"] = self._write
+        if not self._write and self._conn.dialect.name == "postgresql":
+            # a reading use case sees one snapshot across its statements, as SQLite's read
+            # transaction does: a self-audit or a signed-chain check compares rows read by several
+            # statements, and a writer (another worker) committing in between is no break
+            self._conn.execution_options(isolation_level="REPEATABLE READ")
         self._conn.begin()
         self._committed = False
         self._after_commit = []

@@ -104,3 +104,21 @@ def test_a_unique_key_taken_first_is_a_conflict_and_nothing_is_written(engine: E
         uow.commit()
     assert caught.value.status == 409 and "concurrent writer" in str(caught.value)
     assert _count(engine) == 1
+
+
+def test_a_reading_unit_of_work_sees_one_snapshot(engine: Engine) -> None:
+    """A self-audit reads the event log, then the rows derived from it; a writer (another worker)
+    committing in between must not make the two reads disagree. A reading unit of work sees one
+    snapshot, on SQLite and on PostgreSQL."""
+
+    def count(uow: UnitOfWork) -> int:
+        return int(uow.conn.execute(select(func.count()).select_from(outbox_table)).scalar_one())
+
+    with UnitOfWork(engine, write=False) as reader:
+        before = count(reader)
+        with UnitOfWork(engine) as writer:
+            enqueue(writer, kind="ping", destination="https://b.example/x", body={})
+            writer.commit()
+        assert count(reader) == before
+    with UnitOfWork(engine, write=False) as later:
+        assert count(later) == before + 1
