@@ -365,6 +365,9 @@ def to_batterypass(
     reports = vals.get("test_reports")
     if reports:
         lab["resultOfTestReport"] = str(reports[0].get("url", ""))
+    assurance = [r for r in vals.get("manufacturer_documents", ()) if r.get("kind") == "third_party_assurance"]
+    if assurance:  # the model holds one link: the first assurance document
+        docs["SupplyChainDueDiligence"]["thirdPartyAussurances"] = str(assurance[0].get("url", ""))
     return {m: d for m, d in docs.items() if d}
 
 

@@ -48,8 +48,8 @@ class ImportedPassport:
     ignored: tuple[str, ...] = ()
 
 
-def leaf_paths(node: Any, prefix: str = "") -> Iterator[str]:
-    """Dotted paths of the leaves of a JSON value (list items as ``[n]``)."""
+def leaf_paths(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Dotted paths of the leaves of a JSON value (list items as ``[n]``), with their values."""
     if isinstance(node, Mapping):
         for k, v in node.items():
             yield from leaf_paths(v, f"{prefix}.{k}" if prefix else str(k))
@@ -57,7 +57,7 @@ def leaf_paths(node: Any, prefix: str = "") -> Iterator[str]:
         for n, v in enumerate(node):
             yield from leaf_paths(v, f"{prefix}[{n}]")
     else:
-        yield prefix
+        yield prefix, node
 
 
 class Source:
@@ -154,24 +154,14 @@ class Source:
     def unread(self, *, placeholders: tuple[Any, ...] = ("", -1, None)) -> tuple[str, ...]:
         """Leaves carrying a value under no path that was read."""
         out = []
-        for leaf in leaf_paths(self.doc):
+        for leaf, value in leaf_paths(self.doc):
             bare = leaf.split("[", 1)[0]
             if any(bare == r or bare.startswith(r + ".") or leaf.startswith(r + "[") for r in self.read):
                 continue
-            value = self._leaf(leaf)
-            if value in placeholders or value is False:
+            if value is False or (not isinstance(value, (dict, list)) and value in placeholders):
                 continue
             out.append(self.where(leaf))
         return tuple(out)
-
-    def _leaf(self, leaf: str) -> Any:
-        cur: Any = self.doc
-        for part in leaf.replace("[", ".[").split("."):
-            if part.startswith("["):
-                cur = cur[int(part[1:-1])]
-            elif part:
-                cur = cur[part]
-        return cur
 
 
 def passport_uuid(raw: object) -> str | None:

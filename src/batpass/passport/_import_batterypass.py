@@ -326,6 +326,14 @@ def _records(srcs: Mapping[str, Source]) -> None:
             circ.put("sparePartSources", "spare_part_sources", sources)
         if parts:
             circ.put("sparePartSources", "part_numbers", parts)
+    sdd = srcs.get("SupplyChainDueDiligence")
+    assurance = sdd.text("thirdPartyAussurances") if sdd is not None else None
+    if sdd is not None and assurance:
+        sdd.put(
+            "thirdPartyAussurances",
+            "manufacturer_documents",
+            [{"kind": "third_party_assurance", "title": "Third-party assurance", "url": assurance}],
+        )
     lab = srcs.get("Labels")
     if lab is not None:
         labels = []

@@ -59,6 +59,7 @@ from batpass.http import (
 from batpass.ledger import decode_summary
 from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import LATEST as LATEST_BATTERYPASS
+from batpass.passport._export_batterypass import MODULES as BATTERYPASS_MODULES
 from batpass.passport._export_batterypass import to_batterypass
 from batpass.passport._export_catenax import to_catenax
 from batpass.passport._import import FORMATS as IMPORT_FORMATS
@@ -390,7 +391,22 @@ _IMPORT_FILES = 16
             " an AAS environment), an .aasx package, or multipart/form-data with one or more 'file' parts"
             " (Battery Pass module documents named after their module) and an optional 'format' field",
             "content": {
-                "application/json": {"schema": {"type": "object"}},
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "description": "one of the three formats' documents (their top-level members below)",
+                        "properties": {
+                            "specVersion": {"type": "string", "description": "Catena-X battery_pass 6.1.0"},
+                            "identification": {"type": "object", "description": "Catena-X battery_pass 6.1.0"},
+                            **{
+                                module: {"type": "object", "description": "a Battery Pass module"}
+                                for module in BATTERYPASS_MODULES
+                            },
+                            "assetAdministrationShells": {"type": "array", "description": "AAS V3 environment"},
+                            "submodels": {"type": "array", "description": "AAS V3 environment"},
+                        },
+                    }
+                },
                 "application/asset-administration-shell-package": {"schema": {"type": "string", "format": "binary"}},
                 "multipart/form-data": {
                     "schema": {

@@ -411,3 +411,13 @@ def test_import_on_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert isinstance(r.exception, InvalidInput) and r.exception.field == "version"
     r = runner.invoke(app, ["import", str(tmp_path / "missing.json"), "--node", "importer", "--format", "catenax"])
     assert isinstance(r.exception, InvalidInput) and r.exception.field == "file"
+
+
+def test_member_names_with_dots_and_brackets_are_listed_not_crashed_on() -> None:
+    """A foreign member named ``odd.key[0]`` was looked up again by its dotted path (KeyError)."""
+    gpi = {"productIdentifier": BAT.path, "batteryCategory": "ev", "odd.key[0]": {"x.y": [1, {"z": 2}]}}
+    imported = read_import("batterypass", _doc({"GeneralProductInformation": gpi}))
+    assert imported.ignored == (
+        "GeneralProductInformation.odd.key[0].x.y[0]",
+        "GeneralProductInformation.odd.key[0].x.y[1].z",
+    )
