@@ -81,7 +81,9 @@ def test_two_dispatchers_racing_deliver_each_message_once(
             finally:
                 await first.stop()
                 await second.stop()
-            assert first.sent > 0 and second.sent > 0, (first.sent, second.sent)  # both took part
+            # which dispatcher sends what is the scheduler's choice (one may win every claim on a
+            # busy machine); what must hold is that together they sent each message once
+            assert first.sent + second.sent == MESSAGES, (first.sent, second.sent)
 
     try:
         asyncio.run(main())
