@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -15,16 +17,18 @@ from demo_runner import DemoRun
 pytestmark = pytest.mark.integration
 
 
-def _signed_in(demo_run: DemoRun, node: dict[str, Any]) -> httpx.Client:
+@contextmanager
+def _signed_in(demo_run: DemoRun, node: dict[str, Any]) -> Iterator[httpx.Client]:
     ctx = ssl.create_default_context(cafile=str(demo_run.out / "ca.pem"))
-    client = httpx.Client(verify=ctx, timeout=30, base_url=node["base_url"])
-    form = client.get("/console/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert token is not None
-    console = node["console"]
-    r = client.post("/console/login", data={"name": console["user"], "password": console["password"], "csrf": token[1]})
-    assert r.status_code == 303, r.text
-    return client
+    with httpx.Client(verify=ctx, timeout=30, base_url=node["base_url"]) as client:
+        form = client.get("/console/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token is not None
+        console = node["console"]
+        data = {"name": console["user"], "password": console["password"], "csrf": token[1]}
+        r = client.post("/console/login", data=data)
+        assert r.status_code == 303, r.text
+        yield client
 
 
 def test_every_node_has_a_console_user_with_its_own_password(demo_run: DemoRun) -> None:

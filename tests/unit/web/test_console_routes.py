@@ -106,16 +106,23 @@ def test_an_operator_acknowledges_then_resolves_an_alert_and_the_audit_log_names
     assert (
         "Outflow of a strategic material" in page.text and "shipped abroad without an export authorisation" in page.text
     )
+    first = node.ledger.outflows()[0]["evidence"]
+    assert (
+        f"{first['material']}, " in page.text
+        and f"{first['from_country']} → {first['destination_country']}" in page.text
+    )
     key = _alert_keys(browser)[0]
     token = _form_token(page.text)
     r = browser.post(
         "/console/alerts", data={"csrf": token, "alert": key, "state": "acknowledged", "note": "asked the shipper"}
     )
-    assert r.status_code == 200 and "Saved: the alert is acknowledged." in r.text
+    assert r.status_code == 303 and r.headers["location"] == "/console/alerts?saved=acknowledged"
+    saved = browser.get(r.headers["location"])
+    assert "Saved: the alert is acknowledged." in saved.text and "asked the shipper" in saved.text
     r = browser.post(
         "/console/alerts", data={"csrf": token, "alert": key, "state": "resolved", "note": "licence EX-7 found"}
     )
-    assert r.status_code == 200
+    assert r.status_code == 303
     assert node.accounts.alert_states()[key][:3] == (AlertState.RESOLVED, "licence EX-7 found", "otto")
     log = [(e.user, e.action, e.target, e.note) for e in node.accounts.audit_log(user="otto")][:2]
     assert log == [

@@ -41,6 +41,8 @@ class Alert:
     rule: str
     owner: str
     evidence: tuple[tuple[str, str], ...]
+    #: one line telling this alert from the others (material, quantity, route; or the lot)
+    summary: str = ""
     state: AlertState = AlertState.OPEN
     note: str = ""
     by: str = ""
@@ -55,6 +57,14 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(_text(v) for v in value)
     return str(value)
+
+
+def _outflow_line(ev: dict[str, Any]) -> str:
+    """``black_mass, 1 200 kg, NL → KR, 2026-01-05``: what was shipped, where, when."""
+    qty = ev.get("quantity_kg")
+    amount = f", {_text(float(qty))} kg" if isinstance(qty, int | float) else ""
+    route = f", {ev.get('from_country', '?')} → {ev.get('destination_country', '?')}"
+    return f"{ev.get('material', '?')}{amount}{route}, {str(ev.get('at', ''))[:10]}"
 
 
 def alerts_for(ctx: NodeContext, operator: str | None) -> list[Alert]:
@@ -72,6 +82,7 @@ def alerts_for(ctx: NodeContext, operator: str | None) -> list[Alert]:
                 rule=str(o["rule"]),
                 owner=str(o["owner"]),
                 evidence=tuple((str(k), _text(v)) for k, v in o["evidence"].items()),
+                summary=_outflow_line(o["evidence"]),
             )
         )
     owners = [operator] if operator else ledger.owners() or [ledger.identity.did]
@@ -87,6 +98,7 @@ def alerts_for(ctx: NodeContext, operator: str | None) -> list[Alert]:
                     rule="ledger.credit.double-claim",
                     owner=owner,
                     evidence=(("account", str(d["account"])), ("lot", str(d["lot"])), ("claims", claims)),
+                    summary=f"{d['lot']} ({len(d['claims'])})",
                 )
             )
     states = ctx.service(AccountService).alert_states([a.key for a in found])
@@ -94,7 +106,7 @@ def alerts_for(ctx: NodeContext, operator: str | None) -> list[Alert]:
     for a in found:
         if a.key in states:
             state, note, by, at = states[a.key]
-            a = Alert(a.key, a.kind, a.rule, a.owner, a.evidence, state, note, by, at)
+            a = Alert(a.key, a.kind, a.rule, a.owner, a.evidence, a.summary, state, note, by, at)
         out.append(a)
     order = {AlertState.OPEN: 0, AlertState.ACKNOWLEDGED: 1, AlertState.RESOLVED: 2}
     return sorted(out, key=lambda a: order[a.state])

@@ -311,7 +311,15 @@ def alerts(request: Request, ctx: Ctx) -> Response:
         who = signed_in(request, ctx)
     except ConsoleRefusal as refusal:
         return refusal.response
+    done = request.query_params.get("saved", "")
+    if done in (AlertState.ACKNOWLEDGED.value, AlertState.RESOLVED.value):
+        return _alerts_page(who, ctx, done=_saved(AlertState(done)))
     return _alerts_page(who, ctx)
+
+
+def _saved(state: AlertState) -> str:
+    _ = gettext_for()
+    return _("Saved: the alert is %(state)s.") % {"state": _(STATE_NAMES[state])}
 
 
 def _alerts_page(who: SignedIn, ctx: Ctx, *, status: int = 200, error: str = "", done: str = "") -> HTMLResponse:
@@ -325,6 +333,7 @@ def _alerts_page(who: SignedIn, ctx: Ctx, *, status: int = 200, error: str = "",
             "rule_id": a.rule,
             "owner": a.owner,
             "evidence": a.evidence,
+            "summary": a.summary,
             "state": a.state.value,
             "state_name": _(STATE_NAMES[a.state]),
             "note": a.note,
@@ -367,6 +376,5 @@ async def set_alert_state(request: Request, ctx: Ctx) -> Response:
         ctx.service(AccountService).set_alert_state(who.session.user.name, key, AlertState(state), note)
     except BatpassError:
         return _alerts_page(who, ctx, status=409, error=_("This alert is resolved already; nothing was changed."))
-    return _alerts_page(
-        who, ctx, done=_("Saved: the alert is %(state)s.") % {"state": _(STATE_NAMES[AlertState(state)])}
-    )
+    # after a POST, a redirect (a reload does not send the form again)
+    return RedirectResponse(f"{BASE}/alerts?saved={state}", status_code=303)
