@@ -139,3 +139,12 @@ def test_alerts_are_acknowledged_then_resolved_with_notes_in_the_audit_log(svc: 
         svc.set_alert_state("aiko", "outflow:did:web:x:1", AlertState.ACKNOWLEDGED, "again")
     log = [(e.action, e.note) for e in svc.audit_log(user="aiko")]
     assert log == [("alert.resolved", "licence found"), ("alert.acknowledged", "looking into it")]
+
+
+def test_the_node_hashes_with_argon2id_at_the_documented_cost(make_store: MakeStore) -> None:
+    svc = AccountService(make_store([MIGRATIONS_DIR]))  # the node's own parameters, not the tests' fast ones
+    svc.add_user("aiko", "viewer", PASSWORD)
+    with svc.engine.connect() as conn:
+        stored = conn.execute(select(_sql.users.c.password_hash)).scalar_one()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # docs/console.md: 64 MiB, 3 passes, 4 lanes
+    assert svc.sign_in("aiko", PASSWORD)[1].user.name == "aiko"
