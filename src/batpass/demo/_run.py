@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from batpass.demo._console import add_console_users
 from batpass.demo._story import Story
 from batpass.demo._story.leaks import payload_log_path
 from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
@@ -149,6 +150,7 @@ def run_demo(
         timings["start_nodes"] = round(time.perf_counter() - t0, 3)
         shutil.copyfile(federation_ca(home), out / "ca.pem")
         summary["nodes"] = [node_entry(r) for r in runs]
+        add_console_users(runs, summary["nodes"])  # nodes[].console (docs/console.md)
         write_summary(out, summary)
         _print_nodes(runs, out)
         tell_story(out, runs, summary)

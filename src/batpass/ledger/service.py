@@ -499,6 +499,13 @@ class LedgerService:
                 q = q.where(t.events.c.owner == owner)
             return int(uow.conn.execute(q).scalar_one())
 
+    def count_lots(self, owner: str | None = None) -> int:
+        with UnitOfWork(self.engine, write=False) as uow:
+            q = select(func.count()).select_from(t.lots)
+            if owner:
+                q = q.where(t.lots.c.owner == owner)
+            return int(uow.conn.execute(q).scalar_one())
+
     def events(self, owner: str, *, after_seq: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         with UnitOfWork(self.engine, write=False) as uow:
             rows = uow.conn.execute(
