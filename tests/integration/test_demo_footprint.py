@@ -29,7 +29,9 @@ def demo(demo_run: DemoRun) -> tuple[Path, dict[str, Any]]:
 def test_pack_footprint_per_kwh_with_stages_not_provided(demo: tuple[Path, dict[str, Any]]) -> None:
     _, summary = demo
     fp = summary["story"]["footprint"]
-    assert set(fp) == {"battery", "kg_co2e_per_kwh", "stages", "not_provided"}
+    assert set(fp) == {"battery", "kg_co2e_per_kwh", "stages", "not_provided", "basis", "lifetime_kwh", "model"}
+    # the figure states what it is per: kWh of lifetime energy (Annex II), never kWh of capacity
+    assert fp["basis"] == "per_kwh_lifetime_energy" and fp["lifetime_kwh"] > 0
     assert fp["battery"] in {b["id"] for b in summary["batteries"]}
     assert set(fp["stages"]) == STAGES
     # Ouranos carries neither distribution nor end of life: null and listed, never zero
