@@ -46,9 +46,9 @@ from batpass.footprint.service import (
 MIGRATIONS_DIR = Path(__file__).parent / "_migrations"
 
 __all__ = [
-    "PER_KWH_LIFETIME_ENERGY",
     "MIGRATIONS_DIR",
     "OURANOS_MAX",
+    "PER_KWH_LIFETIME_ENERGY",
     "BomInput",
     "ClientCredentials",
     "DataQuality",
