@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from sqlalchemy import Engine
 
@@ -141,3 +143,86 @@ def test_rules_for_a_market_are_checked_when_the_node_is_configured(
         make([{"ecosystem": "ouranos", "rules": [{"id": "x"}]}])
     assert bad.value.field is not None and bad.value.field.startswith("market_recognition[0]")
     assert isinstance(make([JP_POLICY]).market_policies["ouranos"], RecognitionPolicy)
+
+
+# --- end to end: the car maker's node judges a passport with a Catena-X-certified PCF it holds ---
+
+
+@pytest.fixture
+def judged(make_store: Callable[[Sequence[Path]], Engine]) -> Callable[[str, bool], dict[str, Any]]:
+    """Judge a stored passport on a Catena-X node holding a Catena-X-certified PCF of the battery
+    (issued by a certifier on the Catena-X list), for a market, with or without the JP side's rules."""
+    from test_compliance_passports import BAT, EXAMPLE, ITEM, OPERATOR, RESOLVER, SUMMARY
+
+    from batpass.compliance import ComplianceService, load_ruleset
+    from batpass.core.clock import FixedClock
+    from batpass.ledger import decode_summary
+    from batpass.passport import MIGRATIONS_DIR as PASSPORT_MIGRATIONS
+    from batpass.passport import PassportRules, PassportService, load_static_product_data
+    from batpass.trust import TrustedIssuer, TrustList, did_document, operator_did, sign_trust_list
+
+    passports = PassportService(
+        make_store([PASSPORT_MIGRATIONS]),
+        NodeIdentity(OPERATOR, [generate_keypair("Ed25519", "key-ed25519-1")]),
+        rules=PassportRules.from_ruleset(load_ruleset()),
+        resolver_base=RESOLVER,
+        backup_url="https://backup.example:8443",
+        clock=FixedClock(dt.datetime(2027, 3, 1, 12, 0, tzinfo=dt.UTC)),
+    )
+    built = passports.build(load_static_product_data(EXAMPLE), BAT, item=ITEM, summary=decode_summary(SUMMARY))
+    operator = NodeIdentity(operator_did("https://cx-op.example:8443", "cx-operator"),
+                            [generate_keypair("Ed25519", "key-ed25519-1")])  # fmt: skip
+    identity = NodeIdentity("did:web:car.example", [generate_keypair("Ed25519", "key-ed25519-1")])
+
+    def run(market: str, with_jp_rules: bool) -> dict[str, Any]:
+        car = TrustService(
+            make_store([MIGRATIONS_DIR]),
+            identity,
+            base_url="https://car.example:8443",
+            ecosystem="catena-x",
+            operators={"catena-x": operator.did},
+            market_policies=[JP_POLICY] if with_jp_rules else [],
+        )
+        car.resolver.pin(did_document(operator))
+        now = dt.datetime.now(dt.UTC)
+        listed = TrustList("catena-x", operator.did, now, None, (TrustedIssuer(car.identity.did, "CX certifier",
+                           frozenset({CFP})),))  # fmt: skip
+        anyio.run(partial(car.add_trust_list, sign_trust_list(listed, operator), ecosystem="catena-x"))
+        car.set_policy(EU_POLICY)
+        subject = {"id": car.identity.did, "product": built.digital_link, "framework": "catena-x-pcf",
+                   "footprint": {"kgCo2ePerKwh": "0.0549"}}  # fmt: skip
+        car.hold(car.issue(CFP, subject).token)
+        svc = ComplianceService(owner=OPERATOR, passports=passports, ledger=None, trust=car)
+        return anyio.run(partial(svc.passport, str(built.passport_id), dt.date(2031, 8, 18), market=market)).report()
+
+    return run
+
+
+def _recognitions(report: dict[str, Any], rule: str) -> list[str | None]:
+    found = [f for f in report["findings"] if f["rule"] == rule]
+    return [e.get("recognition") for f in found for e in f["evidence"] if e.get("credential_type") == CFP]
+
+
+def test_the_car_maker_judging_for_jp_counts_its_certificate_by_the_jp_sides_rule(
+    judged: Callable[[str, bool], dict[str, Any]],
+) -> None:
+    eu = judged("EU", True)
+    # for its own market the Catena-X certificate is native: no recognition rule
+    assert _recognitions(eu, "footprint.declaration.ev") == [None]
+    assert eu["recognition"]["source"] == "this node's recognition policy"
+    jp = judged("JP", True)
+    rule = "cx-pcf-as-ouranos-cfp (a Catena-X-certified PCF counts as a certified CFP)"
+    assert _recognitions(jp, "jp.cfp.verification") == [rule]
+    assert jp["recognition"] == {
+        "market": "JP",
+        "ecosystem": "ouranos",
+        "source": "the ouranos side's rules for market JP (node configuration)",
+        "rules": ["cx-pcf-as-ouranos-cfp"],
+    }
+    assert jp["evidence_recognised"] >= 1 and jp["refused"] == []
+    # without the JP side's rules the certificate does not count for JP, and the report says why
+    bare = judged("JP", False)
+    assert _recognitions(bare, "jp.cfp.verification") == []
+    assert [r["reason"] for r in bare["refused"]] == [
+        f"{CFP} issued by did:web:car.example: no rule of any rules for market JP admits catena-x {CFP}"
+    ]
