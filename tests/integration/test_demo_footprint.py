@@ -144,3 +144,10 @@ def test_compliance_per_market_and_date_with_evidence_and_recognition(demo: tupl
     assert "legitimate_interest" in passport["source"]
     # findings cite instruments and articles, never files
     assert not any(re.search(r"\.(py|ya?ml)\b", f["reference"]) for f in jp_report["findings"])
+    # each side applied its own market's recognition rules, and says which
+    eu_report = json.loads((out / "compliance/2031-08-18/report.json").read_text())
+    assert eu_report["recognition"]["ecosystem"] == "catena-x" and jp_report["recognition"]["ecosystem"] == "ouranos"
+    # the ledger records no certification scheme: the custody record is not yet determinable, not a fail
+    custody = [f for f in eu_report["findings"] if f["rule"] == "custody.claim.record"]
+    assert custody and all(f["status"] == "not yet determinable" for f in custody), custody
+    assert all("scheme" in f["detail"] and f["detail"].startswith("not held on this node") for f in custody)
