@@ -40,7 +40,10 @@ def test_trace_of_one_battery(demo: tuple[Path, dict[str, Any]]) -> None:
         "high_risk_share",
         "recycled_by_country",
         "unknown_share",
+        "basis",
     }
+    # every share is of the element's mass in this one battery (README "What the demo shows")
+    assert tr["basis"] == "battery_mass_balance"
     assert tr["battery"].startswith(_carmaker(summary)["base_url"] + "/01/")
     # a federated trace: car maker → (bridge) cell maker on the hub → cathode maker → refiners →
     # mines, the hub's operators reaching the Catena-X refiners and mines through the bridge

@@ -1,4 +1,4 @@
-"""CLI of the material ledger: ``batpass ledger record|verify|trace|outflows|claim`` (:data:`app`;
+"""CLI of the material ledger: ``batpass ledger record|verify|trace|outflows|claim|upgrade-profiles`` (:data:`app`;
 ``trace`` and ``outflows`` are also top-level commands) and ``batpass scenario generate``
 (:data:`scenario_app`).
 
@@ -25,7 +25,18 @@ from rich.table import Table
 from batpass.core.errors import BatpassError, InvalidInput
 from batpass.ledger import Event, LedgerService, parse_event
 
-__all__ = ["app", "authorise", "claim", "generate", "outflows", "record", "scenario_app", "trace", "verify"]
+__all__ = [
+    "app",
+    "authorise",
+    "claim",
+    "generate",
+    "outflows",
+    "record",
+    "scenario_app",
+    "trace",
+    "upgrade_profiles",
+    "verify",
+]
 
 app = typer.Typer(help="Material ledger: record events, verify the chain, trace, outflows.")
 scenario_app = typer.Typer(help="Seeded EU/JP supply-chain scenario.")
@@ -203,6 +214,20 @@ def verify(
     if not rep.ok:
         raise typer.Exit(1)
     _err.print(f"[green]✓[/] {rep.events} events in {rep.batches} signed batches verify")
+
+
+@app.command("upgrade-profiles")
+def upgrade_profiles(
+    node: NodeOpt,
+    owner: Annotated[str | None, typer.Option(help="one owner partition (default: all)")] = None,
+) -> None:
+    """Recompute the origin profiles stored before upstream summary 2.0 (and those of the lots made
+    from them) from the event log; idempotent. Prints the lots rewritten per owner (JSON). A node
+    also does this at start-up, before its self-audit."""
+    with _one_line_errors():
+        done = _service(node).upgrade_profiles(owner)
+    typer.echo(json.dumps(done, sort_keys=True))
+    _err.print(f"[green]✓[/] {sum(done.values())} origin profiles recomputed to summary 2.0", highlight=False)
 
 
 def _federated_table(subject: str, result: dict[str, Any]) -> Table:

@@ -28,6 +28,7 @@ from rich.table import Table
 from batpass.demo._console import add_console_users
 from batpass.demo._story import Story
 from batpass.demo._story.leaks import payload_log_path
+from batpass.demo._story.trust import JP_POLICY, POLICY
 from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.trust import client_ssl_context
 
@@ -90,6 +91,10 @@ def configure_nodes(runs: list[RunningNode]) -> None:
     # the car maker records every payload it receives, for the leak scan (story step ``leaks``)
     car = by["eu-carmaker"]
     car.node.config.extra["payload_log"] = str(payload_log_path(car.node.home))
+    # judging for the other side's market applies that side's recognition rules (the policies the
+    # trust step sets on each side): the car maker for JP, the hub for EU
+    car.node.config.extra["market_recognition"] = [JP_POLICY]
+    hub.node.config.extra["market_recognition"] = [POLICY]
 
 
 def write_summary(out: Path, summary: dict[str, Any]) -> None:

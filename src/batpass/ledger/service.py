@@ -40,6 +40,7 @@ from batpass.ledger._recycled import group_key, recycled_content_groups
 from batpass.ledger._rows import lot_from_row, profile_json, profile_of
 from batpass.ledger._summary import build_summary, sign_summary, summary_header, verify_summary
 from batpass.ledger._trace import MAX_HOPS, downstream_profiles, frontier_search, profiles_from_graph, shares
+from batpass.ledger._upgrade import upgrade_profiles
 from batpass.ledger._verify import VerifyProblem, VerifyReport, verify_chain
 from batpass.ledger.model import (
     CustodyModel,
@@ -420,6 +421,19 @@ class LedgerService:
 
     def _derived_findings(self, conn: Any, owner: str) -> list[Finding]:
         """Received summaries checked against their tokens, then the derived rows replayed."""
+        engine = replay_engine()
+        try:
+            out, replayed = self._replay(conn, owner, engine)
+            if replayed:
+                with engine.connect() as derived:
+                    out.extend(compare_derived(conn, derived, owner))
+        finally:
+            engine.dispose()
+        return out
+
+    def _replay(self, conn: Any, owner: str, engine: Engine) -> tuple[list[Finding], bool]:
+        """Replay ``owner``'s event log (and its verified received summaries) into the empty
+        store ``engine``; findings for summaries that do not verify, and whether it replayed."""
         out: list[Finding] = []
         good: dict[str, dict[str, Any]] = {}
         for row in self._summary_rows(conn, owner, None):
@@ -433,38 +447,38 @@ class LedgerService:
                 "summary": summary_payload(row.jws),
                 "received_at": row.received_at,
             }
-        engine = replay_engine()
 
         def authorise(row: Mapping[str, Any]) -> None:
             with engine.begin() as target:
                 target.execute(t.authorisations.insert().values(**row))
 
+        with engine.begin() as target:
+            events, auths = seed_replay(conn, target, owner, good)
+        # the replay re-stamps the shadow's clock with each replayed call's signing time
+        stamped = FixedClock(self.clock.now())
+        shadow = LedgerService(
+            engine,
+            self.identity,
+            identities=self._identities,
+            public_jwk_resolver=self._resolver,
+            high_risk_sites=self.high_risk_sites,
+            batch_size=self.batch_size,
+            clock=stamped,
+        )
         try:
-            with engine.begin() as target:
-                events, auths = seed_replay(conn, target, owner, good)
-            # the replay re-stamps the shadow's clock with each replayed call's signing time
-            stamped = FixedClock(self.clock.now())
-            shadow = LedgerService(
-                engine,
-                self.identity,
-                identities=self._identities,
-                public_jwk_resolver=self._resolver,
-                high_risk_sites=self.high_risk_sites,
-                batch_size=self.batch_size,
-                clock=stamped,
+            replay(shadow.record, authorise, stamped.set, events, auths)
+        except BatpassError as exc:
+            out.append(
+                Finding("ledger_events", owner, "ledger.replay", f"the event log does not replay: {exc.message}")
             )
-            try:
-                replay(shadow.record, authorise, stamped.set, events, auths)
-            except BatpassError as exc:
-                out.append(
-                    Finding("ledger_events", owner, "ledger.replay", f"the event log does not replay: {exc.message}")
-                )
-                return out
-            with engine.connect() as derived:
-                out.extend(compare_derived(conn, derived, owner))
-        finally:
-            engine.dispose()
-        return out
+            return out, False
+        return out, True
+
+    def upgrade_profiles(self, owner: str | None = None) -> dict[str, int]:
+        """Recompute the origin profiles stored before upstream summary 2.0, and those of the lots
+        made from them, from the event log (``_upgrade.py``); idempotent. Returns the lots
+        rewritten per owner (owners with none left out)."""
+        return upgrade_profiles(self, owner)
 
     # ------------------------------------------------------------------ reads
     def lot(self, owner: str, lot_id: str) -> Lot:

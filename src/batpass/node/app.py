@@ -342,7 +342,8 @@ def _integrity(ctx: NodeContext) -> Integrity:
     passports = ctx.services.get(PassportService)
     if passports is not None:
         audits["passport"] = passports.self_audit
-    return Integrity(audits)
+    # origin profiles stored before upstream summary 2.0 are recomputed before the first audit
+    return Integrity(audits, upgrades={"ledger": ctx.service(LedgerService).upgrade_profiles})
 
 
 def _background_jobs(ctx: NodeContext, dispatcher: OutboxDispatcher) -> tuple[Leadership, Listener | None]:

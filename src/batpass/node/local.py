@@ -174,6 +174,8 @@ class LocalNode:
             operators=cfg.extra.get("trust_operators", {}),
             profiles=cfg.profiles,
             bpn=cfg.bpnl,
+            # the other markets' recognition rules, applied when this node judges for them
+            market_policies=cfg.extra.get("market_recognition", ()),
             **clients,
         )
 

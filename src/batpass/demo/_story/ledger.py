@@ -233,6 +233,8 @@ def _trace_summary(story: Story, battery: str, result: dict[str, Any], node_of: 
     path.extend(sorted((n for n, at in served.items() if at is not None), key=lambda n: served[n] or 0))
     return {
         "battery": battery,
+        # every share below is of the element's mass in this one battery (its upstream summary)
+        "basis": "battery_mass_balance",
         "complete": bool(result["complete"]),
         "hops": int(result["hops"]),
         "path_nodes": path,
