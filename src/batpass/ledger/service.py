@@ -38,6 +38,7 @@ from batpass.ledger._outflow import Authorisation, parse_authorisation, validate
 from batpass.ledger._record import OwnerRecording
 from batpass.ledger._recycled import group_key, recycled_content_groups
 from batpass.ledger._rows import lot_from_row, profile_json, profile_of
+from batpass.ledger._shipment_rules import OutflowPolicy
 from batpass.ledger._summary import build_summary, sign_summary, summary_header, verify_summary
 from batpass.ledger._trace import MAX_HOPS, downstream_profiles, frontier_search, profiles_from_graph, shares
 from batpass.ledger._verify import VerifyProblem, VerifyReport, verify_chain
@@ -129,7 +130,8 @@ class LedgerService:
     a ``did#kid`` to its public JWK (default: the keys of the identities above, i.e. the DID
     documents this node publishes). ``high_risk_sites`` is the list of site ids whose share is
     reported as high-risk, or a function giving it when asked (the node's site register).
-    ``batch_size`` is how many events one signed Merkle root covers.
+    ``batch_size`` is how many events one signed Merkle root covers; ``outflow_policy`` the node's
+    outflow policy (``warn`` or ``block``, controlled materials; docs/outflows.md).
 
     ``signer_keys`` resolves a partner's key through its DID document when a summary arrives
     (:meth:`receive_summary`; the node wires trust's did:web resolver). A resolved key is cached
@@ -153,6 +155,7 @@ class LedgerService:
         signer_keys: SignerKeyResolver | None = None,
         signer_key_ttl_s: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
+        outflow_policy: OutflowPolicy = OutflowPolicy(),
     ) -> None:
         if batch_size < 1:
             raise InvalidInput("batch_size must be >= 1", field="batch_size", rule="ledger.batch.size")
@@ -169,6 +172,8 @@ class LedgerService:
             fixed = frozenset(high_risk_sites)
             self._high_risk = lambda: fixed
         self.batch_size = batch_size
+        #: which shipments need an authorisation beyond the rules, and warn or block (docs/outflows.md)
+        self.outflow_policy = outflow_policy
         self._footprints = footprints
         #: seals the suppliers' keys that verified a received summary (``ledger_verified_keys``)
         self.secrets = secrets
@@ -287,6 +292,7 @@ class LedgerService:
             now=self.clock.now(),
             received=lambda lots: self._received(conn, owner, lots),
             authorisations=lambda: self._authorisations(conn, owner),
+            policy=self.outflow_policy,
         ).run(items)
 
     def _received(self, conn: Any, owner: str, from_lots: Sequence[str]) -> dict[str, UpstreamSummary]:
@@ -452,6 +458,8 @@ class LedgerService:
                 high_risk_sites=self.high_risk_sites,
                 batch_size=self.batch_size,
                 clock=stamped,
+                # a replay derives alerts; refusing is a decision made when a call was recorded
+                outflow_policy=self.outflow_policy.warning(),
             )
             try:
                 replay(shadow.record, authorise, stamped.set, events, auths)

@@ -183,6 +183,9 @@ PLAUSIBLE_KG_PER_KWH: Mapping[str, Mapping[str, tuple[float, float]]] = {
     "LFP": {"Li": (0.07, 0.12), "C_nat": (0.7, 1.4), "Cu": (0.3, 1.1), "Al": (0.15, 1.2)},
 }
 
+#: when the black mass leaves for Korea: after it became hazardous waste (2026-11-09)
+BLACK_MASS_EXPORT_AT = "2026-11-16T09:00:00Z"
+
 #: scale of the fixed demo (about 200 batteries)
 DEMO_LOTS = 1900
 _BATTERIES_PER_ROUND = 10
@@ -305,7 +308,12 @@ class _Gen:
             self.out = orig_out  # type: ignore[method-assign]
 
     def _ship(self, lot: tuple[str, float], a: Company, b: Company, material: str) -> tuple[str, float]:
-        if MATERIALS[material].strategic and _territory(a.country) != _territory(b.country):
+        # the shipper holds an authorisation for what the shipment rules or a node's policy may
+        # ask one for: strategic materials leaving their customs territory, and waste batteries
+        # crossing a border (hazardous waste from 2026-11-09, docs/outflows.md)
+        if (MATERIALS[material].strategic and _territory(a.country) != _territory(b.country)) or (
+            material == "waste_battery" and a.country != b.country
+        ):
             self.auth.setdefault((self.own(a), material), set()).add(b.country)
         if self.owner is not None:
             o = self.out(material, lot[1])
@@ -591,7 +599,9 @@ def generate(
             )
             post_factor = 1.0
             if rnd_no == 3:
-                # half of this black mass leaves for a destination its authorisation does not name
+                # half of this black mass leaves for a destination its authorisation does not name,
+                # once black mass is hazardous waste (Delegated Decision (EU) 2025/934, from
+                # 2026-11-09): an export to an OECD country under prior notification and consent
                 half = bm[1] * 0.5
                 o = g.out("black_mass", half)
                 e = g.event(
@@ -605,6 +615,7 @@ def generate(
                         "document": "BL-BM-KR-0001",
                         "to_owner": "did:web:onsan-smelting.batpass.example",
                     },
+                    at=BLACK_MASS_EXPORT_AT,
                 )
                 g.sc.black_mass_shipment = e["id"]
                 bm = (bm[0], half)
