@@ -25,7 +25,18 @@ from rich.table import Table
 from batpass.core.errors import BatpassError, InvalidInput
 from batpass.ledger import Event, LedgerService, parse_event
 
-__all__ = ["app", "authorise", "claim", "generate", "outflows", "record", "scenario_app", "trace", "verify"]
+__all__ = [
+    "app",
+    "authorise",
+    "claim",
+    "generate",
+    "outflows",
+    "record",
+    "recycling_efficiency",
+    "scenario_app",
+    "trace",
+    "verify",
+]
 
 app = typer.Typer(help="Material ledger: record events, verify the chain, trace, outflows.")
 scenario_app = typer.Typer(help="Seeded EU/JP supply-chain scenario.")
@@ -313,6 +324,27 @@ def outflows(
     for a in alerts:
         _err.print(f"[yellow]![/] {escape(a['rule'])}: shipment {escape(a['shipment'])}", soft_wrap=True)
     typer.echo(json.dumps(alerts))
+
+
+@app.command("recycling-efficiency")
+def recycling_efficiency(
+    node: NodeOpt,
+    recycler: Annotated[str | None, typer.Option(help="the recycler's owner partition (default: this node)")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="RFC 3339 timestamp or date (inclusive)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="RFC 3339 timestamp or date (exclusive)")] = None,
+) -> None:
+    """Recycling efficiency and material recovery computed from the recycler's ledger, against
+    Annex XII's dated targets (a simplified estimate, never a pass), as JSON on stdout."""
+    with _one_line_errors():
+        svc = _service(node)
+        result = svc.recycling_efficiency(recycler or svc.identity.did, start, end)
+    eff = result["efficiency"]
+    _err.print(
+        f"{result['basis']}: efficiency {'n/a' if eff is None else f'{eff:.1%}'} "
+        f"({escape(result['efficiency_indication'])}) over {result['recovery_events']} recovery event(s)",
+        soft_wrap=True,
+    )
+    typer.echo(json.dumps(result))
 
 
 @app.command()

@@ -37,6 +37,7 @@ from batpass.ledger._materials import Element
 from batpass.ledger._outflow import Authorisation, parse_authorisation, validate_authorisation
 from batpass.ledger._record import OwnerRecording
 from batpass.ledger._recycled import group_key, recycled_content_groups
+from batpass.ledger._recycling import parse_period, recycling_efficiency
 from batpass.ledger._rows import lot_from_row, profile_json, profile_of
 from batpass.ledger._shipment_rules import OutflowPolicy
 from batpass.ledger._summary import build_summary, sign_summary, summary_header, verify_summary
@@ -770,8 +771,9 @@ class LedgerService:
         return {**a, "valid_from": a["valid_from"].isoformat(), "valid_to": a["valid_to"].isoformat()}
 
     def outflows(self, owner: str | None = None) -> list[dict[str, Any]]:
-        """Outflow alerts with their evidence (rule ids ``outflow.no-authorisation``,
-        ``outflow.destination``, ``outflow.cap``)."""
+        """Outflow alerts with their evidence (rule ids ``outflow.prohibited``,
+        ``outflow.no-authorisation``, ``outflow.destination``, ``outflow.cap``,
+        ``outflow.needs-classification``; docs/outflows.md)."""
         with UnitOfWork(self.engine, write=False) as uow:
             q = select(t.alerts).order_by(t.alerts.c.created_at, t.alerts.c.id)
             if owner:
@@ -781,6 +783,14 @@ class LedgerService:
             {"owner": r.owner, "id": r.id, "shipment": r.event_id, "rule": r.rule, "evidence": json.loads(r.evidence)}
             for r in rows
         ]
+
+    def recycling_efficiency(self, recycler: str, start: str | None = None, end: str | None = None) -> dict[str, Any]:
+        """Recycling efficiency and material recovery of ``recycler`` over ``[start, end)``,
+        computed from its ledger against Annex XII's dated targets: a simplified estimate
+        (docs/recycling.md, :mod:`batpass.ledger._recycling`)."""
+        period = parse_period(start, end)
+        with UnitOfWork(self.engine, write=False) as uow:
+            return recycling_efficiency(uow.conn, recycler, *period)
 
     # ------------------------------------------------------------------ recycled content
     def claim_recycled(

@@ -65,6 +65,16 @@ def test_generate_record_trace_verify_outflows(node: tuple[str, str, Path], tmp_
     r = runner.invoke(app, ["outflows", "--node", name])
     assert r.exit_code == 0 and [a["rule"] for a in json.loads(r.stdout)] == ["outflow.destination"]
 
+    # the scenario's recycler (this node's partition): efficiency and recovery from its ledger
+    r = runner.invoke(app, ["recycling-efficiency", "--node", name, "--from", "2026-01-01", "--to", "2027-01-01"])
+    assert r.exit_code == 0, r.output
+    eff = json.loads(r.stdout)
+    assert eff["basis"] == "simplified estimate" and eff["recovery_events"] > 0 and eff["recycler"] == did
+    assert 0 < eff["efficiency"] < 1 and {"Li", "Co", "Ni"} <= set(eff["recovery"])
+    assert "simplified estimate: efficiency" in r.stderr
+    r = runner.invoke(app, ["recycling-efficiency", "--node", name, "--from", "soon"])
+    assert r.exit_code == 2 and "from must be an RFC 3339 timestamp" in r.output
+
     r = runner.invoke(app, ["verify", "--node", name])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["ok"] is True
