@@ -112,6 +112,24 @@ def test_black_mass_outflow_is_flagged(demo: tuple[Path, dict[str, Any]]) -> Non
     assert ev["destination_country"] == "KR" and ev["quantity_kg"] > 0
     assert ev["shipment"] == bm[0]["shipment"]
     assert [a["id"] for a in ev["authorisations"]] == ["EXP-NL-BM-1"]
+    # flagged because black mass is hazardous waste when it leaves (after 2026-11-09): an export
+    # to an OECD country under prior notification and consent, the rule and its source named
+    assert ev["at"] >= "2026-11-09" and ev["requirement"]["rule"] == "eu.wsr.export-oecd"
+    assert ev["requirement"]["waste_class"] == "eu.hazardous.black-mass"
+
+
+def test_recycling_efficiency_is_computed_at_the_recycler(demo: tuple[Path, dict[str, Any]]) -> None:
+    """DESIGN §9 ``story.recycling``: efficiency and recovery from the recycler's own ledger, a
+    simplified estimate compared with Annex XII's dated targets, never a pass."""
+    _, summary = demo
+    rec = summary["story"]["recycling"]
+    assert set(rec) == {"eu-recycler"}
+    r = rec["eu-recycler"]
+    assert r["basis"] == "simplified estimate" and r["chemistry"] == "lithium-based"
+    assert 0 < r["efficiency"] < 1 and r["input_kg"] > r["output_kg"] > 0
+    assert {"Li", "Co", "Ni"} <= set(r["recovery"]) and all(0 <= v <= 1 for v in r["recovery"].values())
+    assert r["efficiency_target"] == {"value": 0.65, "by": "2025-12-31"}
+    assert "simplified estimate" in r["efficiency_indication"] and "pass" not in r["efficiency_indication"]
 
 
 def test_one_double_claim_is_caught(demo: tuple[Path, dict[str, Any]]) -> None:

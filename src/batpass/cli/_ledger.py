@@ -317,8 +317,9 @@ def outflows(
     node: NodeOpt,
     owner: Annotated[str | None, typer.Option(help="one owner partition (default: all)")] = None,
 ) -> None:
-    """Outflow alerts (strategic material shipped without authorisation, outside its region or
-    beyond its cap) with their evidence, as JSON on stdout."""
+    """Outflow alerts (a shipment the shipment rules or the node's policy require an
+    authorisation for, shipped without one, outside its destinations or beyond its cap, or
+    prohibited) with their evidence, as JSON on stdout (docs/outflows.md)."""
     with _one_line_errors():
         alerts = _service(node).outflows(owner)
     for a in alerts:

@@ -162,9 +162,7 @@ def requirement(
     rules: ShipmentRules, policy: OutflowPolicy, lot: Lot, origin: str, destination: str, at: _dt.datetime
 ) -> Requirement:
     """What shipping ``lot`` from ``origin`` to ``destination`` (country codes) on ``at`` requires."""
-    on = at.astimezone(_dt.UTC).date()
-    classes = [c for c in rules.classes if c.holds(lot, on)]
-    held = {c.id for c in classes}
+    held: set[str] | None = None  # the lot's waste classes, found when a rule first asks
     for r in rules.rules:
         if r.route == "domestic" and origin != destination:
             continue
@@ -176,13 +174,15 @@ def requirement(
                     continue
             elif not rules.in_place(destination, r.destination):
                 continue
-        hit = sorted(held & r.waste_classes)
+        if held is None and r.waste_classes:
+            held = _classes(rules, lot, at)
+        hit = sorted(held & r.waste_classes) if held else []
         if r.waste_classes and not hit:
             continue
         return Requirement(r.requires, r.id, r.instrument, hit[0] if hit else None)
     mat = MATERIALS.get(lot.material)
     if (
-        not classes
+        not (_classes(rules, lot, at) if held is None else held)
         and mat is not None
         and mat.strategic
         and lot.material != "black_mass"
@@ -195,6 +195,11 @@ def requirement(
                 "consent", rules.policy_id, f"{rules.policy_instrument}; controlled elements carried: {carried}"
             )
     return Requirement("none", "none", "no rule requires an authorisation")
+
+
+def _classes(rules: ShipmentRules, lot: Lot, at: _dt.datetime) -> set[str]:
+    on = at.astimezone(_dt.UTC).date()
+    return {c.id for c in rules.classes if c.holds(lot, on)}
 
 
 def parse_rules(doc: Mapping[str, Any]) -> ShipmentRules:

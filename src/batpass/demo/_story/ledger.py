@@ -22,7 +22,7 @@ trace is the story's ``trace``; the recycled content (Art. 8) is read from the c
 ledger; the outflow watch of the recycler flags the black mass shipped to Korea; and a double
 claim of recycled cobalt is caught at the recycler's credit account.
 
-Writes ``story.trace``, ``story.recycled_content``, ``story.outflows`` and
+Writes ``story.trace``, ``story.recycled_content``, ``story.outflows``, ``story.recycling`` and
 ``story.double_claims`` (README "What the demo shows"); hands ``ledger.owner`` (the car maker's DID),
 ``ledger.batteries`` and ``ledger.hosts`` (company code → node name) on through
 ``story.shared``. Talks to the nodes over HTTPS only.
@@ -162,8 +162,28 @@ def run(story: Story) -> None:
             )
     story.story["outflows"] = [{"shipment": f["shipment"], "rule": f["rule"], "evidence": f["evidence"]} for f in flows]
     story.story["double_claims"] = _double_claim(story, sc, battery) if RECYCLER in story.nodes else []
+    story.story["recycling"] = _recycling(story) if RECYCLER in story.nodes else {}
     incomplete = [r for r in folded if not r["complete"]]
     _show(story, recorded, verified, result, group, flows, len(receipts), incomplete)
+
+
+def _recycling(story: Story) -> dict[str, Any]:
+    """``story.recycling``: the recycler's efficiency and recovery computed from its own ledger
+    (docs/recycling.md): a simplified estimate against Annex XII's dated targets, never a pass."""
+    eff = story.call("GET", RECYCLER, "/v1/ledger/recycling-efficiency").json()
+    return {
+        RECYCLER: {
+            "efficiency": eff["efficiency"],
+            "recovery": {el: v["rate"] for el, v in eff["recovery"].items()},
+            "basis": eff["basis"],
+            "chemistry": eff["chemistry"],
+            "efficiency_target": eff["efficiency_target"],
+            "efficiency_indication": eff["efficiency_indication"],
+            "recovery_targets": {el: v["target"] for el, v in eff["recovery"].items()},
+            "input_kg": eff["input_kg"],
+            "output_kg": eff["output_kg"],
+        }
+    }
 
 
 def _record(story: Story, node: str, events: Sequence[dict[str, Any]]) -> int:
@@ -383,5 +403,11 @@ def _show(
     for f in flows:
         out.add_row(f["shipment"], f["rule"], _evidence(f["evidence"]))
     c.print(out)
+    for name, r in story.story.get("recycling", {}).items():
+        c.print(
+            f"recycling at {name} ({r['basis']}): efficiency {_pct(r['efficiency'])}, "
+            + ", ".join(f"{el} recovered {_pct(v)}" for el, v in r["recovery"].items())
+            + f" — {r['efficiency_indication']}"
+        )
     for d in story.story["double_claims"]:
         c.print(f"[red]double claim[/] on {RECYCLER}'s account {d['lot']} ({len(d['claims'])} claims)")
