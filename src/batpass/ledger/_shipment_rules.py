@@ -23,6 +23,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -101,6 +102,11 @@ class ShipmentRules:
     def label(self) -> str:
         return f"{self.name}@{self.version}"
 
+    @cached_property
+    def waste_materials(self) -> frozenset[str]:
+        """Materials some waste class names (waste batteries are recognised apart)."""
+        return frozenset(m for c in self.classes for m in c.materials)
+
     def in_place(self, country: str, place: str) -> bool:
         """Whether ``country`` is ``place``: a country code, a group, or ``non-<group>``."""
         if place.startswith("non-"):
@@ -154,6 +160,9 @@ class Requirement:
         return out
 
 
+_NONE = Requirement("none", "none", "no rule requires an authorisation")
+
+
 def is_waste_battery(lot: Lot) -> bool:
     return lot.material == "waste_battery" or (lot.material in _BATTERY_FORMS and lot.status == "waste")
 
@@ -162,6 +171,8 @@ def requirement(
     rules: ShipmentRules, policy: OutflowPolicy, lot: Lot, origin: str, destination: str, at: _dt.datetime
 ) -> Requirement:
     """What shipping ``lot`` from ``origin`` to ``destination`` (country codes) on ``at`` requires."""
+    if not policy.controlled and lot.material not in rules.waste_materials and not is_waste_battery(lot):
+        return _NONE  # most shipments: no waste class can hold, no policy to ask (the fast path)
     held: set[str] | None = None  # the lot's waste classes, found when a rule first asks
     for r in rules.rules:
         if r.route == "domestic" and origin != destination:
@@ -194,7 +205,7 @@ def requirement(
             return Requirement(
                 "consent", rules.policy_id, f"{rules.policy_instrument}; controlled elements carried: {carried}"
             )
-    return Requirement("none", "none", "no rule requires an authorisation")
+    return _NONE
 
 
 def _classes(rules: ShipmentRules, lot: Lot, at: _dt.datetime) -> set[str]:
