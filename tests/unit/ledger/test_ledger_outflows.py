@@ -235,3 +235,36 @@ def test_a_blocked_shipment_is_a_problem_naming_field_and_rule(blocking_api: tup
     assert body["rule"] == "outflow.no-authorisation (eu.wsr.export-oecd)"
     assert body["type"].endswith("/shipment-blocked")
     assert _counts(engine) == before
+
+
+def test_the_scenarios_waste_export_is_refused_by_a_blocking_car_maker(
+    make_store: Callable[[Sequence[Path]], Engine],
+) -> None:
+    """The demo's prevention story (README step 5): the car maker's node blocks; its two
+    end-of-life packs declared waste and shipped to a non-OECD buyer after 2026-11-09 are refused
+    under the export prohibition, nothing of the call written; a warning node records and alerts."""
+    from batpass.scenario import WASTE_EXPORT_AT, generate
+
+    car = "did:web:carmaker.example"
+    sc = generate(lots=300, seed=3, owner=car)
+    attempt = sc.refused_attempt
+    assert [e["kind"] for e in attempt] == ["status_change", "status_change", "collection", "shipment"]
+    assert attempt[-1]["id"] == sc.refused_shipment and attempt[-1]["at"] == WASTE_EXPORT_AT
+    assert not {e["id"] for e in attempt} & {e["id"] for e in sc.events}
+    engine = make_store([MIGRATIONS_DIR])
+    ident = identity(car)
+    LedgerService(engine, ident, batch_size=64).record(sc.events)  # the scenario, warned
+    before = _counts(engine)
+    blocking = LedgerService(engine, ident, batch_size=64, outflow_policy=OutflowPolicy(mode="block"))
+    with pytest.raises(ShipmentBlocked) as exc:
+        blocking.record(attempt)
+    assert exc.value.rule == "outflow.prohibited (eu.wsr.export-non-oecd)"
+    assert exc.value.details["field"] == "events[3].inputs[0]"
+    assert _counts(engine) == before
+    # the same call on a node that warns: recorded, and alerted under the same rule
+    res = LedgerService(engine, ident, batch_size=64).record(attempt)
+    assert res.recorded == 4
+    assert [(a["rule"], a["evidence"]["requirement"]["rule"]) for a in res.alerts] == [
+        ("outflow.prohibited", "eu.wsr.export-non-oecd")
+    ]
+    assert res.alerts[0]["evidence"]["requirement"]["waste_class"] == "eu.hazardous.waste-battery"
