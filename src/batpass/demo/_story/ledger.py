@@ -442,6 +442,12 @@ def _show(
     for f in flows:
         out.add_row(f["shipment"], f["rule"], _evidence(f["evidence"]))
     c.print(out)
+    prevention = story.story.get("prevention", {})
+    for b in prevention.get("blocked", []):
+        c.print(
+            f"[red]refused[/] at {b['node']} (outflows mode block): shipment {b['shipment']}, "
+            f"{b['alert']} under {b['rule']} (HTTP {b['status']}, {b['field']}), nothing written"
+        )
     for name, r in story.story.get("recycling", {}).items():
         c.print(
             f"recycling at {name} ({r['basis']}): efficiency {_pct(r['efficiency'])}, "
