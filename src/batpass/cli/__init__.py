@@ -54,7 +54,7 @@ def _mount_capability_commands() -> None:
     app.add_typer(ledger_app, name="ledger", help="Record, verify and trace the material ledger.")
     app.add_typer(scenario_app, name="scenario", help="The seeded EU/JP supply-chain scenario.")
     app.command("trace", help="Trace a lot or battery upstream (or --down) in this node's ledger.")(trace)
-    app.command("outflows", help="Shipments of strategic materials outside their export authorisations.")(outflows)
+    app.command("outflows", help="Shipments lacking the authorisation the shipment rules require.")(outflows)
     app.add_typer(passport_app, name="passport", help="Build, show and change the status of battery passports.")
     app.add_typer(sites_app, name="sites", help="The site register and the CAHRA list its sites are screened with.")
     app.add_typer(trust_app, name="trust", help="Trust lists and recognition policies.")

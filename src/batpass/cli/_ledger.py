@@ -32,6 +32,7 @@ __all__ = [
     "generate",
     "outflows",
     "record",
+    "recycling_efficiency",
     "scenario_app",
     "trace",
     "upgrade_profiles",
@@ -331,13 +332,35 @@ def outflows(
     node: NodeOpt,
     owner: Annotated[str | None, typer.Option(help="one owner partition (default: all)")] = None,
 ) -> None:
-    """Outflow alerts (strategic material shipped without authorisation, outside its region or
-    beyond its cap) with their evidence, as JSON on stdout."""
+    """Outflow alerts (a shipment the shipment rules or the node's policy require an
+    authorisation for, shipped without one, outside its destinations or beyond its cap, or
+    prohibited) with their evidence, as JSON on stdout (docs/outflows.md)."""
     with _one_line_errors():
         alerts = _service(node).outflows(owner)
     for a in alerts:
         _err.print(f"[yellow]![/] {escape(a['rule'])}: shipment {escape(a['shipment'])}", soft_wrap=True)
     typer.echo(json.dumps(alerts))
+
+
+@app.command("recycling-efficiency")
+def recycling_efficiency(
+    node: NodeOpt,
+    recycler: Annotated[str | None, typer.Option(help="the recycler's owner partition (default: this node)")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="RFC 3339 timestamp or date (inclusive)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="RFC 3339 timestamp or date (exclusive)")] = None,
+) -> None:
+    """Recycling efficiency and material recovery computed from the recycler's ledger, against
+    Annex XII's dated targets (a simplified estimate, never a pass), as JSON on stdout."""
+    with _one_line_errors():
+        svc = _service(node)
+        result = svc.recycling_efficiency(recycler or svc.identity.did, start, end)
+    eff = result["efficiency"]
+    _err.print(
+        f"{result['basis']}: efficiency {'n/a' if eff is None else f'{eff:.1%}'} "
+        f"({escape(result['efficiency_indication'])}) over {result['recovery_events']} recovery event(s)",
+        soft_wrap=True,
+    )
+    typer.echo(json.dumps(result))
 
 
 @app.command()

@@ -77,6 +77,11 @@ def configure_nodes(runs: list[RunningNode]) -> None:
         r.node.config.extra["trust_operators"] = operators
     if "eu-recycler" in by:  # the car maker's passport backup node (else its own node keeps the copies)
         by["eu-carmaker"].node.config.extra["passport_backup_url"] = by["eu-recycler"].base_url
+    # prevention per node (docs/outflows.md "Warn or block"): the car maker's node refuses a
+    # shipment outside every valid authorisation; the recycler's records it and alerts
+    by["eu-carmaker"].node.config.extra["outflows"] = {"mode": "block"}
+    if "eu-recycler" in by:
+        by["eu-recycler"].node.config.extra["outflows"] = {"mode": "warn"}
     hub, bridge = by["jp-hub"], by["bridge"]
     hub.node.config.extra["bridge"] = {
         "url": bridge.base_url,
