@@ -20,11 +20,13 @@ import datetime as dt
 import json
 import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from batpass.core.clock import utc_now
-from batpass.trust._jose import b64e, sign_compact
+from batpass.trust._jose import b64e, peek, sign_compact, verify_peeked
 from batpass.trust._keys import NodeIdentity
+from batpass.trust._resolver import DidResolver, check_key_time
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import RejectReason
 
@@ -40,6 +42,7 @@ __all__ = [
     "set_status",
     "status_list_token",
     "token_status_entry",
+    "verify_status_list_token",
 ]
 
 DRAFT = "draft-ietf-oauth-status-list-20"
@@ -47,6 +50,7 @@ TYP = "statuslist+jwt"
 MEDIA_TYPE = "application/statuslist+jwt"
 ALLOWED_BITS = (1, 2, 4, 8)
 STATUS_NAMES = {0: "VALID", 1: "INVALID", 2: "SUSPENDED"}
+LEEWAY_S = 60
 _REVERSED = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
 
 
@@ -150,4 +154,59 @@ def status_list_token(
         "ttl": ttl_s,
         "status_list": {"bits": bits, "lst": compress(raw)},
     }
-    return sign_compact({"typ": TYP, "kid": identity.key_id(key)}, json.dumps(payload, separators=(",", ":")).encode(), key)
+    return sign_compact(
+        {"typ": TYP, "kid": identity.key_id(key)}, json.dumps(payload, separators=(",", ":")).encode(), key
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedStatusList:
+    """A Status List Token that passed §8.3 step 3–4: its signer, ``bits``, the inflated byte
+    array and how long it may be cached (the shorter of its ``ttl`` and the time to ``exp``)."""
+
+    issuer: str
+    bits: int
+    raw: bytes
+    fresh_for_s: float
+
+
+def _refuse(message: str, section: str) -> CredentialRejected:
+    return CredentialRejected(message, reason=RejectReason.STATUS_UNAVAILABLE, rule=f"{DRAFT} {section}")
+
+
+def verify_status_list_token(
+    token: str, uri: str, resolver: DidResolver, *, now: dt.datetime | None = None
+) -> VerifiedStatusList:
+    """Validate a Status List Token fetched from ``uri`` (§8.3): ``typ``, the signature of a key
+    of the signer's DID (``kid``; ``iss``, when present, is that DID), ``sub`` equal to ``uri``,
+    ``iat`` present and not in the future, ``exp`` not passed, a positive ``ttl``, and a
+    ``status_list`` with allowed ``bits`` and a well-formed ``lst``."""
+    t_now = int((now or utc_now()).timestamp())
+    header, unverified = peek(token)
+    kid = header.get("kid")
+    signer = kid.split("#", 1)[0] if isinstance(kid, str) else None
+    if signer is None or unverified.get("iss", signer) != signer:
+        raise _refuse("status list token names no signing key of its issuer (kid, iss)", "§5.1")
+    vm = resolver.method(str(kid), controller=signer, fetch=True)
+    _, payload = verify_peeked(token, vm.jwk, typ=TYP, parsed=(header, unverified))
+    iat, exp, ttl = payload.get("iat"), payload.get("exp"), payload.get("ttl")
+    if not isinstance(iat, int) or isinstance(iat, bool) or iat > t_now + LEEWAY_S:
+        raise _refuse("status list token iat is missing or in the future", "§5.1 (iat REQUIRED)")
+    check_key_time(vm, dt.datetime.fromtimestamp(iat, dt.UTC))
+    if payload.get("sub") != uri:
+        raise _refuse(f"status list token sub {payload.get('sub')!r} is not the URI it came from", "§8.3 step 4a")
+    fresh = float("inf")
+    if exp is not None:
+        if not isinstance(exp, int) or isinstance(exp, bool) or t_now - LEEWAY_S > exp:
+            raise _refuse("status list token has expired", "§8.3 step 4c")
+        fresh = float(exp - t_now)
+    if ttl is not None:
+        if not isinstance(ttl, int | float) or isinstance(ttl, bool) or ttl <= 0:
+            raise _refuse("status list token ttl is not a positive number", "§5.1 (ttl)")
+        fresh = min(fresh, float(ttl))
+    sl = payload.get("status_list")
+    bits = sl.get("bits") if isinstance(sl, Mapping) else None
+    lst = sl.get("lst") if isinstance(sl, Mapping) else None
+    if bits not in ALLOWED_BITS or not isinstance(lst, str):
+        raise _refuse("status_list needs bits (1, 2, 4 or 8) and lst", "§4.2")
+    return VerifiedStatusList(signer, int(bits), decompress(lst), max(fresh, 0.0))

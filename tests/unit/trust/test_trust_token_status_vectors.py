@@ -51,7 +51,7 @@ VECTORS = appendix_vectors()
 def test_the_draft_revision_named_in_code_is_the_vendored_one() -> None:
     history = DRAFT_MD[DRAFT_MD.index("# Document History") :]
     newest = re.search(r"^-(\d\d)$", history, re.M)
-    assert newest is not None and DRAFT == f"draft-ietf-oauth-status-list-{newest.group(1)}"
+    assert newest is not None and f"draft-ietf-oauth-status-list-{newest.group(1)}" == DRAFT
     assert [bits for bits, _s, _f in VECTORS] == [1, 2, 4, 8]
 
 
