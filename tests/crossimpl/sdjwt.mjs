@@ -1,10 +1,16 @@
-// Cross-implementation driver: @sd-jwt/core@0.19.0 with @sd-jwt/crypto-nodejs@0.19.0.
+// Cross-implementation driver: @sd-jwt/core@0.19.0 with @sd-jwt/crypto-nodejs@0.19.0, and
+// @sd-jwt/sd-jwt-vc@0.19.0 with @sd-jwt/jwt-status-list@0.19.0 for the Token Status List.
 // Reads one JSON request on stdin, writes one JSON answer on stdout. Driven by
-// tests/crossimpl/test_trust_crossimpl.py.
+// tests/crossimpl/test_trust_crossimpl.py and tests/crossimpl/test_token_status_crossimpl.py.
 //   {"mode": "verify", "token", "issuerJwk", "nonce"?}  -> {"ok", "payload", "kb"} | {"ok": false, "error"}
+//   {"mode": "verify-vc", "token", "issuerJwk"}         -> {"ok", "payload", "status"} | {"ok": false, "error", "status"}
+//       (SDJwtVcInstance: signature, then status.status_list fetched over HTTP from its uri with its
+//        own fetcher, the status-list JWT verified with the issuer's key, the entry read by
+//        jwt-status-list; "status" is the entry's value as jwt-status-list read it)
 //   {"mode": "issue", "aud", "nonce"}                     -> {"token", "presentation", "issuerJwk", "holderJwk", "kid"}
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { SDJwtInstance } from '@sd-jwt/core';
+import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { ES256, digest, generateSalt } from '@sd-jwt/crypto-nodejs';
 
 async function verifierFor(jwk) {
@@ -33,6 +39,24 @@ if (req.mode === 'verify') {
     process.stdout.write(JSON.stringify({ ok: true, payload: out.payload, kb: out.kb ? out.kb.payload : null }));
   } catch (e) {
     process.stdout.write(JSON.stringify({ ok: false, error: String(e && e.message ? e.message : e) }));
+  }
+} else if (req.mode === 'verify-vc') {
+  let seen = null;
+  try {
+    const verifier = await verifierFor(req.issuerJwk);
+    const sdjwt = new SDJwtVcInstance({
+      verifier,
+      hasher: digest,
+      hashAlg: 'sha-256',
+      statusValidator: async (status) => {
+        seen = status;
+        if (status !== 0) throw new Error('Status is not valid');
+      },
+    });
+    const out = await sdjwt.verify(req.token);
+    process.stdout.write(JSON.stringify({ ok: true, payload: out.payload, status: seen }));
+  } catch (e) {
+    process.stdout.write(JSON.stringify({ ok: false, error: String(e && e.message ? e.message : e), status: seen }));
   }
 } else if (req.mode === 'issue') {
   const issuer = await ES256.generateKeyPair();
