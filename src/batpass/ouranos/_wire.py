@@ -368,10 +368,10 @@ def certification_out(c: Certification) -> dict[str, Any]:
     return {
         "cfpCertificationId": c.cfp_certification_id,
         "traceId": c.trace_id,
-        "cfpCertificationDescription": c.description,
-        "cfpCertificationFileInfo": [
-            {"operatorId": f.operator_id, "fileId": f.file_id, "fileName": f.file_name} for f in c.files
-        ],
+        "cfpCertificationDescription": None if c.withheld else c.description,
+        "cfpCertificationFileInfo": None
+        if c.withheld
+        else [{"operatorId": f.operator_id, "fileId": f.file_id, "fileName": f.file_name} for f in c.files],
     }
 
 
