@@ -203,3 +203,44 @@ def test_operator_ids_always_answer_the_published_array(apis: list[Api]) -> None
     assert one.status_code == 200 and [o["operatorId"] for o in one.json()] == [a.op.operator_id]
     own = a.get(AUTH, dataTarget="operator")
     assert own.status_code == 200 and own.json()["operatorId"] == a.op.operator_id  # the published own-record object
+
+
+def _published(path: str, method: str, code: str) -> Any:
+    content = DOC["paths"][path][method]["responses"][code]["content"]["application/json"]
+    return content["example"] if "example" in content else content["examples"]
+
+
+def test_a_response_entry_is_not_the_readers_cfp_record(apis: list[Api]) -> None:
+    """The published ``request``/``requestCfpNull``/``requestDqrNull`` examples give every
+    ``*Response`` entry ``cfpId: null``, also when the buyer registered its own CFP for the part."""
+    buyer, supplier, child, s_part = _traded(apis)
+    own = buyer.put(DT, _cfp(child, (0, 0, 0, 0)), dataTarget="cfp")
+    assert own.status_code == 201, own.text
+    _release(supplier, buyer, s_part, "TOTALCFP")
+    rows = buyer.get(DT, dataTarget="cfp", traceIds=child).json()
+    assert {r["cfpType"]: r["cfpId"] is None for r in rows} == {
+        "preProduction": False,
+        "mainProduction": False,
+        "preComponent": False,
+        "mainComponent": False,
+        "preProductionResponse": True,
+        "mainProductionResponse": True,
+    }
+
+
+def test_trade_request_and_trade_response_carry_the_published_request_status(apis: list[Api]) -> None:
+    buyer, supplier, child, _s_part = _traded(apis)
+    put_example = _published("/api/v1/datatransport?dataTarget=tradeRequest", "put", "201")
+    third = apis[2]
+    _, child2 = _structure(third)
+    created = _request(third, supplier, child2)["statusModel"]["requestStatus"]
+    assert created == put_example["statusModel"]["requestStatus"]  # four counts, all null, nothing else
+
+    [listed] = _published("/api/v1/datatransport?dataTarget=tradeResponse", "get", "200")["overOne"]["value"]
+    received = supplier.get(DT, dataTarget="tradeResponse").json()
+    answered = next(r for r in received if r["partsModel"]["traceId"] == child)
+    assert sorted(answered["statusModel"]["requestStatus"]) == sorted(listed["statusModel"]["requestStatus"])
+    status_id = answered["statusModel"]["statusId"]
+    [seen] = supplier.get(DT, dataTarget="status", statusTarget="RESPONSE", statusId=status_id).json()
+    assert answered["statusModel"]["requestStatus"] == seen["requestStatus"]
+    assert seen["requestStatus"]["tradeTreeStatus"] == "TERMINATED" and seen["requestStatus"]["tradesCount"] is not None
