@@ -157,12 +157,12 @@ class Cfps(HubComponent):
                         r = resp[0]
                         out.extend(
                             _response_entries(
-                                cfp_id, tid, (r.pre_production, r.main_production), r.unit, (r.dqr_pre, r.dqr_main)
+                                tid, (r.pre_production, r.main_production), r.unit, (r.dqr_pre, r.dqr_main)
                             )
                         )
                     elif (withheld := _withheld(store, me, part)) is not None:
                         unit, dqr_pre, dqr_main = withheld
-                        out.extend(_response_entries(cfp_id, tid, (None, None), unit, (dqr_pre, dqr_main)))
+                        out.extend(_response_entries(tid, (None, None), unit, (dqr_pre, dqr_main)))
         return out
 
     def export_pact(
@@ -358,15 +358,16 @@ def _withheld(store: OuranosStore, reader: str, child: Part) -> tuple[str, Ouran
 
 
 def _response_entries(
-    cfp_id: str | None,
     trace_id: str,
     values: tuple[Decimal | None, Decimal | None],
     unit: str,
     dqr: tuple[OuranosDqr | None, OuranosDqr | None],
 ) -> list[CfpEntry]:
+    """The two ``*Response`` entries: the supplier's answer, no CFP record of the reader's, so
+    ``cfpId`` is null (the published ``request``, ``requestCfpNull`` and ``requestDqrNull``)."""
     return [
         CfpEntry(
-            cfp_id,
+            None,
             trace_id,
             values[0],
             unit,
@@ -375,7 +376,7 @@ def _response_entries(
             _dqr(dqr[0]),
         ),
         CfpEntry(
-            cfp_id,
+            None,
             trace_id,
             values[1],
             unit,

@@ -345,8 +345,8 @@ async def _get_trade_responses(request: Request, hub: OuranosHub, who: Principal
     after = w.uuid_param(_q(request, "after"), "after")
     page = await run_in_threadpool(lambda: hub.trades.list_trade_responses(who, after=after, limit=limit))
     body = [
-        {"tradeModel": w.trade_out(t), "statusModel": w.status_out(t, None), "partsModel": w.part_out(p)}
-        for t, p in page.items
+        {"tradeModel": w.trade_out(t), "statusModel": w.status_out(t, progress), "partsModel": w.part_out(p)}
+        for t, p, progress in page.items
     ]
     return _ok(body, link=_link(request, "tradeResponse", page, limit))
 
@@ -461,7 +461,7 @@ async def _put_structure(request: Request, hub: OuranosHub, who: Principal) -> R
 async def _put_trade_request(request: Request, hub: OuranosHub, who: Principal) -> Response:
     draft = w.trade_request_in(w.parse_body(await request.body(), "traceability.TradeRequestModel"))
     t = await run_in_threadpool(lambda: hub.trades.put_trade_request(who, draft))
-    return _ok({"tradeModel": w.trade_out(t), "statusModel": w.status_out(t, None)}, 201)
+    return _ok({"tradeModel": w.trade_out(t), "statusModel": w.status_out(t, None, created=True)}, 201)
 
 
 async def _put_trade_response(request: Request, hub: OuranosHub, who: Principal) -> Response:

@@ -229,7 +229,7 @@ def test_a_response_entry_is_not_the_readers_cfp_record(apis: list[Api]) -> None
 
 
 def test_trade_request_and_trade_response_carry_the_published_request_status(apis: list[Api]) -> None:
-    buyer, supplier, child, _s_part = _traded(apis)
+    _buyer, supplier, child, _s_part = _traded(apis)
     put_example = _published("/api/v1/datatransport?dataTarget=tradeRequest", "put", "201")
     third = apis[2]
     _, child2 = _structure(third)
