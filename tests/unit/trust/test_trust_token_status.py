@@ -168,6 +168,27 @@ def test_a_shorter_ttl_than_the_verifiers_maximum_age_wins(world: World) -> None
     assert refusal(verifier, sd)[0] == "revoked" and len(fetches) == 2
 
 
+def test_a_list_is_not_kept_past_its_exp_even_within_its_ttl(world: World) -> None:
+    fetches: list[int] = []
+
+    def token() -> str:
+        fetches.append(1)
+        return status_list_token(
+            world.cx, uri=LIST_URI, raw=bytes(16), ttl_s=300, valid_for=dt.timedelta(seconds=100), now=world.now
+        )
+
+    t = [0.0]
+    verifier = verifier_serving(world, token, t)
+    sd = sd_jwt_with(world, 5)
+    verifier.verify(sd)
+    t[0] = 99.0
+    verifier.verify(sd)
+    assert len(fetches) == 1
+    t[0] = 100.0
+    verifier.verify(sd)
+    assert len(fetches) == 2
+
+
 def test_a_suspended_entry_of_a_two_bit_list_is_refused_as_suspended(world: World) -> None:
     raw = bytearray(8)
     set_status(raw, 3, 2, bits=2)
