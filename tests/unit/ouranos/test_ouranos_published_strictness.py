@@ -244,3 +244,49 @@ def test_trade_request_and_trade_response_carry_the_published_request_status(api
     [seen] = supplier.get(DT, dataTarget="status", statusTarget="RESPONSE", statusId=status_id).json()
     assert answered["statusModel"]["requestStatus"] == seen["requestStatus"]
     assert seen["requestStatus"]["tradeTreeStatus"] == "TERMINATED" and seen["requestStatus"]["tradesCount"] is not None
+
+
+def _members(v: Any, path: str = "") -> set[str]:
+    """Every member path of a JSON value (``[]`` for list items)."""
+    out: set[str] = set()
+    if isinstance(v, dict):
+        for k, x in v.items():
+            out |= {f"{path}.{k}"} | _members(x, f"{path}.{k}")
+    elif isinstance(v, list):
+        for x in v:
+            out |= _members(x, f"{path}[]")
+    return out
+
+
+def _example_members(path: str, method: str) -> set[str]:
+    content = DOC["paths"][path][method]["responses"]["200" if method == "get" else "201"]["content"]
+    c = content["application/json"]
+    values = [c["example"]] if "example" in c else [e["value"] for e in c["examples"].values()]
+    return set().union(*(_members(v) for v in values))
+
+
+def test_every_answer_has_the_members_its_published_examples_show(apis: list[Api]) -> None:
+    """After the tutorials' flow, each published read (and write) answers with exactly the
+    members its published examples show — none missing, none added."""
+    buyer, supplier, child, s_part = _traded(apis)
+    _release(supplier, buyer, s_part, "TOTALCFP")
+    parent = buyer.get(DT, dataTarget="parts", parentFlag="true").json()[0]["traceId"]
+    assert buyer.put(DT, _cfp(parent, (1, 1, 0, 0)), dataTarget="cfp").status_code == 201
+    p = "/api/v1/datatransport?dataTarget="
+    answers = {
+        ("/api/v1/authInfo?dataTarget=operator", "get"): buyer.get(AUTH, dataTarget="operator"),
+        ("/api/v1/authInfo?dataTarget=plant", "get"): buyer.get(AUTH, dataTarget="plant"),
+        ("/api/v1/authInfo?dataTarget=operator&operatorIds={uuid}", "get"): buyer.get(
+            AUTH, dataTarget="operator", operatorIds=supplier.op.operator_id
+        ),
+        (p + "parts", "get"): buyer.get(DT, dataTarget="parts"),
+        (p + "partsStructure&traceId={uuid}", "get"): buyer.get(DT, dataTarget="partsStructure", traceId=parent),
+        (p + "status", "get"): buyer.get(DT, dataTarget="status"),
+        (p + "tradeRequest", "get"): buyer.get(DT, dataTarget="tradeRequest"),
+        (p + "tradeResponse", "get"): supplier.get(DT, dataTarget="tradeResponse"),
+        (p + "cfp&traceIds={uuid}", "get"): buyer.get(DT, dataTarget="cfp", traceIds=f"{parent},{child}"),
+    }
+    for (path, method), r in answers.items():
+        assert r.status_code == 200, (path, r.text)
+        assert r.json(), path
+        assert _members(r.json()) == _example_members(path, method), path
