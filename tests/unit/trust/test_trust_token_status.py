@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -250,3 +251,20 @@ def test_a_malformed_status_list_reference_is_refused(world: World) -> None:
             now=world.now - dt.timedelta(minutes=1),
         )
         assert refusal(verifier, sd)[0] == "malformed"
+
+
+def test_a_list_unchanged_for_days_is_served_freshly_signed_not_expired(trust_store: Any, world: World) -> None:
+    """Both lists are cached per version; a node whose list does not change for two days must not
+    go on serving the copy it signed then (its ``exp``/``validUntil`` has passed)."""
+    clock = FixedClock(world.now)
+    svc = TrustService(trust_store, world.cx, base_url=CX_BASE, clock=clock)
+    issued = svc.issue("AccessRoleCredential", role_subject(world), format="dc+sd-jwt")
+    first_tsl, first_bsl = svc.token_status_token(issued.status_list), svc.status_list_token(issued.status_list)
+    assert svc.token_status_token(issued.status_list) == first_tsl  # cached while fresh
+    clock.advance(dt.timedelta(days=2))
+    now = int(clock.now().timestamp())
+    _, tsl = peek(svc.token_status_token(issued.status_list))
+    _, bsl = peek(svc.status_list_token(issued.status_list))
+    assert tsl["exp"] > now and tsl["iat"] >= now - 60
+    assert bsl["exp"] > now
+    assert (tsl, bsl) != (peek(first_tsl)[1], peek(first_bsl)[1])
