@@ -34,6 +34,8 @@ from batpass.trust.model import vct_for
 __all__ = ["FORMATS", "IssuedCredential", "Issuer", "StatusLists"]
 
 FORMATS = ("vc+jwt", "dc+sd-jwt")
+#: a signed status list (valid for a day) is signed again once this old, changed or not
+RESIGN_AFTER = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +59,9 @@ class StatusLists:
         self.identity = identity
         self.base_url = base_url
         self.clock = clock
-        self._tokens: dict[str, tuple[int, str]] = {}  # list id → (version, signed list)
-        self._tsl: dict[str, tuple[int, str]] = {}  # list id → (version, signed Status List Token)
+        # list id → (version, signed at, signed list): one cache per representation
+        self._tokens: dict[str, tuple[int, dt.datetime, str]] = {}
+        self._tsl: dict[str, tuple[int, dt.datetime, str]] = {}
 
     def status_list_url(self, list_id: str) -> str:
         return f"{self.base_url}/v1/credentials/status/{list_id}"
@@ -66,6 +69,14 @@ class StatusLists:
     def token_status_url(self, list_id: str) -> str:
         """Where the same list is served as an IETF Token Status List (SD-JWT VCs point here)."""
         return f"{self.base_url}/v1/credentials/token-status/{list_id}"
+
+    def _cached(self, cache: dict[str, tuple[int, dt.datetime, str]], list_id: str, version: int) -> str | None:
+        """A signed copy of this version, unless it was signed longer than :data:`RESIGN_AFTER`
+        ago (both representations are valid for a day: an unchanged list is signed again)."""
+        hit = cache.get(list_id)
+        if hit and hit[0] == version and self.clock.now() - hit[1] < RESIGN_AFTER:
+            return hit[2]
+        return None
 
     def _row(self, list_id: str) -> Any:
         t = _sql.status_lists
@@ -79,29 +90,31 @@ class StatusLists:
         """The signed Status List Token (``statuslist+jwt``, ``bits`` 1) of list ``list_id``:
         the revocation bits of the bitstring list, re-packed (cached per version)."""
         row = self._row(list_id)
-        cached = self._tsl.get(list_id)
-        if cached and cached[0] == row.version:
-            return cached[1]
+        cached = self._cached(self._tsl, list_id, int(row.version))
+        if cached is not None:
+            return cached
+        now = self.clock.now()
         token = status_list_token(
-            self.identity, uri=self.token_status_url(list_id), raw=from_bitstring(bytes(row.bits)), now=self.clock.now()
+            self.identity, uri=self.token_status_url(list_id), raw=from_bitstring(bytes(row.bits)), now=now
         )
-        self._tsl[list_id] = (int(row.version), token)
+        self._tsl[list_id] = (int(row.version), now, token)
         return token
 
     def status_list_token(self, list_id: str) -> str:
         """The signed status-list credential served at :meth:`status_list_url` (cached per version)."""
         row = self._row(list_id)
-        cached = self._tokens.get(list_id)
-        if cached and cached[0] == row.version:
-            return cached[1]
+        cached = self._cached(self._tokens, list_id, int(row.version))
+        if cached is not None:
+            return cached
+        now = self.clock.now()
         token = status_list_credential(
             self.identity,
             list_url=self.status_list_url(list_id),
             bits=bytes(row.bits),
             purpose=row.purpose,
-            now=self.clock.now(),
+            now=now,
         )
-        self._tokens[list_id] = (int(row.version), token)
+        self._tokens[list_id] = (int(row.version), now, token)
         return token
 
     def local_token(self, url: str) -> str | None:
