@@ -11,6 +11,7 @@
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { SDJwtInstance } from '@sd-jwt/core';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
+import { StatusList, createHeaderAndPayload } from '@sd-jwt/jwt-status-list';
 import { ES256, digest, generateSalt } from '@sd-jwt/crypto-nodejs';
 
 async function verifierFor(jwk) {
@@ -58,6 +59,32 @@ if (req.mode === 'verify') {
   } catch (e) {
     process.stdout.write(JSON.stringify({ ok: false, error: String(e && e.message ? e.message : e), status: seen }));
   }
+} else if (req.mode === 'issue-with-status') {
+  const issuer = await ES256.generateKeyPair();
+  const signer = await ES256.getSigner(issuer.privateKey);
+  const kid = `${req.issuerDid}#key-1`;
+  const now = Math.floor(Date.now() / 1000);
+  const list = new StatusList(new Array(req.size).fill(0), req.bits);
+  for (const [idx, value] of Object.entries(req.statuses)) list.setStatus(Number(idx), value);
+  const { header, payload } = createHeaderAndPayload(
+    list,
+    { iss: req.issuerDid, sub: req.uri, iat: now, exp: now + 3600, ttl: 300 },
+    { alg: 'ES256', typ: 'statuslist+jwt', kid },
+  );
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const input = `${b64(header)}.${b64(payload)}`;
+  const statusListJwt = `${input}.${await signer(input)}`;
+  const sdjwt = new SDJwtVcInstance({ signer, signAlg: ES256.alg, hasher: digest, hashAlg: 'sha-256', saltGenerator: generateSalt });
+  const tokens = {};
+  for (const idx of Object.keys(req.statuses).concat(['0'])) {
+    tokens[idx] = await sdjwt.issue(
+      { iss: req.issuerDid, vct: req.vct, iat: now, exp: now + 3600, role: 'commission', organisation: 'EC',
+        status: { status_list: { idx: Number(idx), uri: req.uri } } },
+      { _sd: ['organisation'] },
+      { header: { typ: 'dc+sd-jwt', kid } },
+    );
+  }
+  process.stdout.write(JSON.stringify({ statusListJwt, tokens, issuerJwk: issuer.publicKey, kid }));
 } else if (req.mode === 'issue') {
   const issuer = await ES256.generateKeyPair();
   const holder = await ES256.generateKeyPair();

@@ -4,7 +4,8 @@ with ``@sd-jwt/jwt-status-list@0.19.0`` (Apache-2.0, pinned in ``package-lock.js
 by ``npm ci`` like the rest of this folder) fetches the Token Status List from the node over HTTPS
 with its own fetcher (``Accept``/``Content-Type`` ``application/statuslist+jwt``), verifies the
 list's signature with the issuer's key, and reads the entry: VALID before, INVALID — refused —
-after the node revokes the credential. Draft: draft-ietf-oauth-status-list-20."""
+after the node revokes the credential. And the other way: a Status List Token that
+``@sd-jwt/jwt-status-list`` builds, read by batpass. Draft: draft-ietf-oauth-status-list-20."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ import httpx
 import pytest
 
 from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
-from batpass.trust import new_did_key_identity
+from batpass.trust import CredentialRejected, DidResolver, StatusListCache, new_did_key_identity, verify_sd_jwt
 from batpass.trust._jose import peek
+from batpass.trust.model import vct_for
 
 pytestmark = [pytest.mark.crossimpl, pytest.mark.integration]
 
@@ -91,3 +93,51 @@ def test_an_independent_sd_jwt_vc_verifier_sees_the_revocation(
 
     after = sd_jwt_vc_verifier(token, jwk, ca_file)
     assert after == {"ok": False, "error": "Status is not valid", "status": 1}, after
+
+
+def test_batpass_reads_the_status_list_jwt_status_list_builds(npm_ready: None) -> None:
+    """The other direction: ``@sd-jwt/jwt-status-list`` builds and signs a 2-bit Status List
+    Token, ``@sd-jwt/sd-jwt-vc`` issues SD-JWT VCs pointing into it; batpass verifies each VC and
+    reads its entry: VALID (0), INVALID (1) refused as revoked, SUSPENDED (2) as suspended."""
+    uri = "https://npm-issuer.test/statuslists/1"
+    out = subprocess.run(
+        ["node", str(HERE / "sdjwt.mjs")],
+        input=json.dumps(
+            {
+                "mode": "issue-with-status",
+                "issuerDid": "did:web:npm-issuer.test",
+                "vct": vct_for("AccessRoleCredential"),
+                "uri": uri,
+                "bits": 2,
+                "size": 4096,
+                "statuses": {"1993": 1, "3001": 2},
+            }
+        ),
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    made: dict[str, Any] = json.loads(out.stdout)
+    resolver = DidResolver()
+    jwk = {k: made["issuerJwk"][k] for k in ("kty", "crv", "x", "y")}
+    resolver.pin(
+        {
+            "id": "did:web:npm-issuer.test",
+            "verificationMethod": [
+                {"id": made["kid"], "type": "JsonWebKey", "controller": "did:web:npm-issuer.test", "publicKeyJwk": jwk}
+            ],
+        }
+    )
+    cache = StatusListCache(resolver, local=lambda u: made["statusListJwt"] if u == uri else None)
+    outcomes = {}
+    for idx, token in made["tokens"].items():
+        vc = verify_sd_jwt(token, lambda kid, iss: resolver.method(kid, controller=iss), require_key_binding=False)
+        try:
+            outcomes[idx] = cache.check(vc.claims["status"], issuer=vc.issuer)
+        except CredentialRejected as exc:
+            outcomes[idx] = f"{exc.reason}: {exc.message}"
+    assert outcomes["0"] == f"status VALID at index 0 of Token Status List {uri}"
+    assert outcomes["1993"].startswith("revoked: credential is revoked (status INVALID at index 1993")
+    assert outcomes["3001"].startswith("revoked: credential is suspended (status SUSPENDED at index 3001")
