@@ -268,3 +268,30 @@ def test_a_list_unchanged_for_days_is_served_freshly_signed_not_expired(trust_st
     assert tsl["exp"] > now and tsl["iat"] >= now - 60
     assert bsl["exp"] > now
     assert (tsl, bsl) != (peek(first_tsl)[1], peek(first_bsl)[1])
+
+
+def test_an_sd_jwt_vc_issued_with_the_bitstring_entry_is_still_checked(world: World) -> None:
+    """SD-JWT VCs issued before the Token Status List carry the W3C entry in ``status``."""
+    from batpass.trust._status import set_bit, status_entry
+
+    url = f"{CX_BASE}/v1/credentials/status/OLD"
+    bits = bytearray(MIN_BITS // 8)
+    cache = StatusListCache(
+        world.resolver,
+        local=lambda u: status_list_credential(world.cx, list_url=url, bits=bytes(bits)) if u == url else None,
+        max_age_s=0,
+        wall_clock=FixedClock(world.now),
+    )
+    verifier = Verifier(world.resolver, world.registry, cache, clock=FixedClock(world.now))
+    sd = issue_sd_jwt(
+        world.cx,
+        role_subject(world),
+        vct=vct_for("AccessRoleCredential"),
+        disclosable=(),
+        holder_jwk=None,
+        status=status_entry(url, 4),
+        now=world.now - dt.timedelta(minutes=1),
+    )
+    verifier.verify(sd)
+    set_bit(bits, 4)
+    assert refusal(verifier, sd)[0] == "revoked"
