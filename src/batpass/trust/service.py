@@ -146,6 +146,10 @@ class TrustService:
         """The signed status-list credential served at :meth:`status_list_url` (cached per version)."""
         return self.status_lists.status_list_token(list_id)
 
+    def token_status_token(self, list_id: str) -> str:
+        """The same list as a signed IETF Token Status List (``statuslist+jwt``)."""
+        return self.status_lists.token_status_token(list_id)
+
     def issue(
         self,
         ctype: str,
