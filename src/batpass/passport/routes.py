@@ -362,6 +362,26 @@ async def resolve_battery(gtin: str, serial: str, request: Request, ctx: Ctx) ->
     )
 
 
+@router.get("/01/{gtin}/21/{serial}/history", response_class=HTMLResponse)
+async def history_page(gtin: str, serial: str, request: Request, ctx: Ctx) -> HTMLResponse:
+    """The passport's version history as a page (date, operator, change, digest per version),
+    cut to the reader's tiers like the history API."""
+    svc = _svc(ctx)
+    try:
+        passport = svc.find_by_battery(BatteryId(gtin, serial))
+    except InvalidInput:
+        passport = None
+    if passport is None:
+        return HTMLResponse(
+            _pages(ctx).message_page("Battery not found", "No passport is registered for this battery here."),
+            status_code=404,
+        )
+    roles, tiers = await _reader(ctx, request)
+    svc.audit(passport, roles=roles, tiers=tiers, channel="history")
+    html = _pages(ctx).history_page(passport, svc.history(passport.passport_id, tiers=tiers))
+    return HTMLResponse(html, headers={"Vary": "Accept, Authorization", "Cache-Control": "no-store"})
+
+
 @router.get("/v1/passports")
 def list_passports(ctx: Ctx, _admin: AdminKey, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     items = _svc(ctx).list_passports(limit=min(max(limit, 1), 1000), offset=max(offset, 0))

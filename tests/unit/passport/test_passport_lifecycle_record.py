@@ -25,9 +25,7 @@ FOOTPRINT = {"kg_co2e_per_kwh": 0.0548, "stages": {"raw_material": 0.04, "main_p
 
 
 def _build(service: PassportService, static: StaticProductData, battery: BatteryId = BAT) -> Any:
-    return service.build(
-        static, battery, item=ITEM, summary=decode_summary(make_summary(battery)), footprint=FOOTPRINT
-    )
+    return service.build(static, battery, item=ITEM, summary=decode_summary(make_summary(battery)), footprint=FOOTPRINT)
 
 
 def test_a_repurposed_battery_takes_its_new_category_model_and_use(
@@ -121,9 +119,7 @@ def test_a_remanufactured_battery_records_its_restored_capacity(
     }
 
 
-def test_recycling_records_who_when_and_what_was_recovered(
-    service: PassportService, static: StaticProductData
-) -> None:
+def test_recycling_records_who_when_and_what_was_recovered(service: PassportService, static: StaticProductData) -> None:
     p = _build(service, static)
     service.mark_waste(p.passport_id, waste_operator=OPERATOR, actor=OPERATOR)
     waste = visible_view(service.get(p.passport_id), [Tier.PUBLIC])

@@ -20,9 +20,9 @@ from batpass.ledger import decode_summary
 from batpass.participants import MIGRATIONS_DIR as PARTICIPANT_MIGRATIONS
 from batpass.participants import Participant, ParticipantService
 from batpass.passport import MIGRATIONS_DIR as PASSPORT_MIGRATIONS
-from batpass.passport import PassportRules, PassportService, load_static_product_data
+from batpass.passport import PageRenderer, PassportRules, PassportService, load_static_product_data
 from batpass.trust import NodeIdentity, generate_keypair
-from batpass.web import mount_public_pages
+from batpass.web import PassportPages, legal_names, mount_public_pages
 
 __all__ = ["MIGRATIONS", "OPERATOR", "OPERATOR_NAME", "build_passport", "make_passports", "make_public_app"]
 
@@ -58,5 +58,7 @@ def make_public_app(svc: PassportService) -> Any:
     )
     app = make_app(svc)
     app.state.ctx.services[ParticipantService] = ParticipantService(svc.engine)
+    # as the node wires its pages: operators by legal name from the participant register
+    app.state.ctx.services[PageRenderer] = PassportPages(names=legal_names(ParticipantService(svc.engine)))
     mount_public_pages(app)
     return app
