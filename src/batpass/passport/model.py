@@ -1322,3 +1322,37 @@ def parse_recovered(raw: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], .
         kg = check_number(mass, field=f"{where}.mass_kg", rule=rule, low=0.0, high=MAX_RECOVERED_KG, positive=True)
         out.append({"material": material.strip(), "mass_kg": kg})
     return tuple(out)
+
+
+def new_life_values(
+    target: Status, values: Mapping[str, Any], *, category: str | None, use: str | None
+) -> tuple[dict[str, Any], Category | None]:
+    """The data points a second life sets, and its new category: only a repurposed battery takes
+    a new category or use (Art. 3(1)(31)); re-use and remanufacturing keep the original purpose."""
+    updates = parse_values(values)
+    if use is not None:
+        updates.update(parse_values({"intended_use": use}))
+    new_category = None if category is None else parse_category(category)
+    if (new_category is not None or "intended_use" in updates) and target is not Status.REPURPOSED:
+        name = "category" if new_category is not None else "use"
+        raise InvalidInput(
+            f"{name}: only a repurposed battery takes a new category or use"
+            " (re-use and remanufacturing keep the original purpose)",
+            field=name,
+            rule="Art. 3(1)(31) (repurposing)",
+        )
+    return updates, new_category
+
+
+def carried_values(base: Passport, updates: Mapping[str, Any], new_category: Category | None) -> dict[str, Any]:
+    """What a new life's passport carries from ``base``: its data points but the dynamic ones and
+    the former use; with a new model or category not the old model's carbon footprint (declared
+    per battery model, Art. 7(1)); then ``updates``."""
+    carried = {k: v for k, v in base.values.items() if FIELDS_BY_KEY[k].tier is not Tier.DYNAMIC}
+    carried.pop("intended_use", None)
+    new_model = updates.get("model_name") not in (None, base.values.get("model_name"))
+    if new_model or new_category not in (None, base.category):
+        for key in [k for k in carried if FIELDS_BY_KEY[k].launch_group == "carbon_footprint"]:
+            del carried[key]
+    carried.update(updates)
+    return carried

@@ -46,11 +46,12 @@ from batpass.passport.model import (
     Quantity,
     Status,
     Tier,
+    carried_values,
     check_publishable,
     check_remanufacturing,
     check_scope,
     diff_values,
-    parse_category,
+    new_life_values,
     parse_recovered,
     parse_values,
     readable_keys,
@@ -422,17 +423,7 @@ class PassportService:
             raise LifecycleViolation(f"status: {target.value} does not give a new passport", rule=rule, field="status")
         if not predecessors:
             raise InvalidInput("predecessors: at least one", field="predecessors", rule=rule)
-        updates = parse_values(values or {})
-        if use is not None:
-            updates.update(parse_values({"intended_use": use}))
-        new_category = None if category is None else parse_category(category)
-        if (new_category is not None or "intended_use" in updates) and target is not Status.REPURPOSED:
-            raise InvalidInput(
-                f"{'category' if new_category is not None else 'use'}: only a repurposed battery takes a new"
-                " category or use (re-use and remanufacturing keep the original purpose)",
-                field="category" if new_category is not None else "use",
-                rule="Art. 3(1)(31) (repurposing)",
-            )
+        updates, new_category = new_life_values(target, values or {}, category=category, use=use)
         today = self.clock.now().date()
         with UnitOfWork(self.engine) as uow:
             olds = [self._require(uow.conn, p) for p in predecessors]
@@ -463,15 +454,7 @@ class PassportService:
                     rule=rule,
                     field="battery_id",
                 )
-            carried = {k: v for k, v in base.values.items() if FIELDS_BY_KEY[k].tier is not Tier.DYNAMIC}
-            carried.pop("intended_use", None)  # the use of the former life is not this one's
-            if new_category not in (None, base.category) or updates.get("model_name") not in (
-                None,
-                base.values.get("model_name"),
-            ):
-                for key in [k for k in carried if FIELDS_BY_KEY[k].launch_group == "carbon_footprint"]:
-                    del carried[key]  # declared per battery model (Art. 7(1)): not the new model's
-            carried.update(updates)
+            carried = carried_values(base, updates, new_category)
             if target is Status.REMANUFACTURED and restored_capacity_ah is not None:
                 carried["restored_capacity"] = Quantity(float(restored_capacity_ah), "Ah")
             final_category = new_category or base.category
