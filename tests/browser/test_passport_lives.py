@@ -49,7 +49,7 @@ STATES = {
 SAYS = {
     ("original", "en"): ('[data-field="carbon_footprint_capacity"]', "83.9 kg CO₂e/kWh"),
     ("original", "ja"): ("#f-carbon_footprint_capacity-l", "容量1 kWhあたり"),
-    ("cadmium", "en"): ("#substances", "The chemical symbol Cd"),
+    ("cadmium", "en"): ("#substances", "Contains cadmium above the limit that requires the mark"),
     ("cadmium", "ja"): ("#substances", "カドミウム"),
     ("repurposed", "en"): ("header", "Stationary energy storage"),
     ("repurposed", "ja"): ('[data-field="intended_use"]', "Home storage with rooftop solar"),
@@ -104,6 +104,10 @@ def test_each_life_in_each_language_and_width(server: str, browser: Any, state: 
                 "not provided",
                 "提供なし",
             )
+        # the symbols are the project's drawings, served by the node and shown
+        images = page.locator("#substances img")
+        assert images.count() == (2 if state == "cadmium" else 1)
+        assert page.evaluate("[...document.querySelectorAll('#substances img')].every(i => i.naturalWidth > 0)")
         _check_page(page, f"passport-{state}-{lang}-{width}")
     finally:
         ctx.close()
