@@ -161,7 +161,7 @@ def test_prevention_blocks_at_the_car_maker_and_warns_at_the_recycler(demo: tupl
 
 
 def test_recycling_efficiency_is_computed_at_the_recycler(demo: tuple[Path, dict[str, Any]]) -> None:
-    """DESIGN §9 ``story.recycling``: efficiency and recovery from the recycler's own ledger, a
+    """``story.recycling`` (README, summary section): efficiency and recovery from the recycler's own ledger, a
     simplified estimate compared with Annex XII's dated targets, never a pass."""
     _, summary = demo
     rec = summary["story"]["recycling"]

@@ -126,7 +126,7 @@ from batpass.store import (
 )
 from batpass.trust import SecretBox, TrustService, UsedTokens, client_ssl_context, verify_self_issued_token
 from batpass.trust import routes as trust_routes
-from batpass.web import PassportPages, mount_api_docs, mount_public_pages
+from batpass.web import PassportPages, legal_names, mount_api_docs, mount_public_pages
 from batpass.web.console import mount_console
 
 __all__ = ["BODY_LIMITS", "ERROR_DOCS", "create_app"]
@@ -285,7 +285,7 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         if PassportService in ctx.services:
             install_passport_offer(provider, BatteryPassSource(ctx.services[PassportService], registry))
     ctx.services[RoleVerifier] = trust
-    ctx.services[PageRenderer] = PassportPages()
+    ctx.services[PageRenderer] = PassportPages(names=legal_names(ctx.services[ParticipantService]))
     # writers on other nodes: the verified DID of their DCP self-issued token is the actor
     caller = SelfIssuedCaller(trust.resolver, audience=node.did, used=UsedTokens(ctx.engine))
     ctx.services[CallerVerifier] = caller

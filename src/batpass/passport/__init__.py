@@ -10,6 +10,7 @@ from batpass.passport._backups import BACKUP_KIND
 from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import to_batterypass
 from batpass.passport._export_catenax import to_catenax
+from batpass.passport._figures import FOOTPRINT_STAGES, footprint_per_capacity, hazard_marks
 from batpass.passport._import import FORMATS as IMPORT_FORMATS
 from batpass.passport._import import ImportedPassport
 from batpass.passport._importers import read_import
@@ -62,6 +63,7 @@ __all__ = [
     "BACKUP_KIND",
     "FIELDS",
     "FIELDS_BY_KEY",
+    "FOOTPRINT_STAGES",
     "IMPORT_FORMATS",
     "MIGRATIONS_DIR",
     "ROLE_TIERS",
@@ -97,6 +99,8 @@ __all__ = [
     "count_passports",
     "field_state",
     "find_passport_ids",
+    "footprint_per_capacity",
+    "hazard_marks",
     "load_static_product_data",
     "passport_models",
     "qr_svg",

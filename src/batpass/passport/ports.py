@@ -22,7 +22,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from batpass.core.clock import Clock, SystemClock
@@ -96,6 +96,10 @@ class PageRenderer(Protocol):
     ) -> str:
         """The HTML page of ``passport`` showing ``view`` (already cut to the reader's tiers);
         ``resolve_link`` turns a linked passport's URN into its resolver path, or None."""
+        ...
+
+    def history_page(self, passport: Passport, versions: Sequence[Mapping[str, Any]]) -> str:
+        """The HTML page of ``passport``'s versions (the history entries, cut to the reader's tiers)."""
         ...
 
     def message_page(self, title: str, text: str) -> str:
