@@ -18,6 +18,7 @@ from batpass.federation._deadline import (
 from batpass.federation._observe import TOMBSTONE_CATEGORIES, FederationMetrics, tombstone_category
 from batpass.federation._offer import BridgeSource, install_upstream_offer
 from batpass.federation._partners import DspPartners, PartnerPort, Refused
+from batpass.federation._ready import ChannelKeeper
 from batpass.federation._wire import (
     RECALL_ASSET,
     RECALL_TYP,
@@ -38,6 +39,7 @@ __all__ = [
     "UPSTREAM_ASSET",
     "UPSTREAM_SOURCE",
     "BridgeSource",
+    "ChannelKeeper",
     "Deadline",
     "Downstream",
     "DspPartners",

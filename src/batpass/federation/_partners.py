@@ -6,8 +6,10 @@ identity or an address).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -27,7 +29,20 @@ from batpass.dataspace import (
 from batpass.federation._deadline import DEADLINE_FIELD, MIN_ASK_S, Deadline, deadline_reason, parse_deadline_ms
 from batpass.federation._wire import UPSTREAM_ASSET
 
-__all__ = ["DspPartners", "PartnerPort", "Refused"]
+__all__ = [
+    "LOTS_FIELD",
+    "LOT_FIELD",
+    "BatchPartnerPort",
+    "DspPartners",
+    "PartnerPort",
+    "Refused",
+    "answers_by_lot",
+    "encode_lots",
+]
+
+#: the pull's query parameter naming one lot, and the one naming several (a JSON array)
+LOT_FIELD = "lot"
+LOTS_FIELD = "lots"
 
 #: how much longer than the partner's deadline its pull may take (the way back)
 _PULL_GRACE_S = 1.0
@@ -50,6 +65,15 @@ class PartnerPort(Protocol):
     async def pull(
         self, did: str, lot: str, asset: str, role: str, extra: Mapping[str, str] | None = None
     ) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class BatchPartnerPort(PartnerPort, Protocol):
+    """A partner port that asks one partner about several lots in one pull."""
+
+    async def pull_many(
+        self, did: str, lots: Sequence[str], asset: str, role: str, extra: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any] | Refused]: ...
 
 
 class DspPartners:
@@ -121,7 +145,54 @@ class DspPartners:
     async def pull(
         self, did: str, lot: str, asset: str, role: str, extra: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
-        query = {**(extra or {}), "lot": lot}
+        try:
+            return await self._pull(did, {**(extra or {}), LOT_FIELD: lot}, asset, role)
+        except ChannelError as exc:
+            raise Refused(self._category(exc, asset, role)) from exc
+
+    async def prepare(self, did: str, asset: str, role: str) -> None:
+        """Open the channel to ``did`` for ``asset`` now (catalog, negotiation, transfer), before
+        a question needs it; a failure is the :class:`Refused` a pull would have raised."""
+        try:
+            dsp, connector = await self._dsp_endpoint(did, role)
+            await self.channels.open(connector, asset, dsp)
+        except ChannelError as exc:
+            self._endpoints.pop(did, None)
+            raise Refused(self._category(exc, asset, role)) from exc
+
+    async def renew(self, did: str, asset: str, role: str, *, fresh_for_s: float) -> None:
+        """Keep the channel to ``did`` for ``asset`` usable for ``fresh_for_s`` more seconds: its
+        access token refreshed before it expires, or the pair negotiated once more if the
+        partner ended the transfer."""
+        try:
+            dsp, connector = await self._dsp_endpoint(did, role)
+            await self.channels.address(connector, asset, dsp, fresh_for_s=fresh_for_s)
+        except ChannelError as exc:
+            self._endpoints.pop(did, None)
+            raise Refused(self._category(exc, asset, role)) from exc
+
+    async def pull_many(
+        self, did: str, lots: Sequence[str], asset: str, role: str, extra: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any] | Refused]:
+        """Every one of ``lots`` from one partner in one pull (``?lots=["A","B"]``): its answer
+        (the envelope of a single pull) or the :class:`Refused` of that lot alone, in the order
+        of ``lots``. One lot is asked the single way (``?lot=ID``); a partner whose data plane
+        refuses the list (a node that predates it: 400) is asked lot by lot."""
+        if len(lots) == 1:
+            return [await _settle(self.pull(did, lots[0], asset, role, extra))]
+        try:
+            answer = await self._pull(did, {**(extra or {}), LOTS_FIELD: encode_lots(lots)}, asset, role)
+        except PullFailed as exc:
+            if isinstance(exc, TransferEnded) or exc.partner_status != 400:
+                raise Refused(self._category(exc, asset, role)) from exc
+            return list(await asyncio.gather(*(_settle(self.pull(did, lot, asset, role, extra)) for lot in lots)))
+        except ChannelError as exc:
+            raise Refused(self._category(exc, asset, role)) from exc
+        return answers_by_lot(answer, lots, role)
+
+    async def _pull(self, did: str, query: dict[str, str], asset: str, role: str) -> dict[str, Any]:
+        """One pull from ``did``'s data plane with ``query``: raises a ``ChannelError`` (or the
+        deadline's :class:`Refused`)."""
         given = query.get(DEADLINE_FIELD)
         # the partner's deadline, counted from now (the asker cancels this pull when it runs out)
         by = Deadline.after_ms(parse_deadline_ms(given)) if given is not None else None
@@ -142,7 +213,40 @@ class DspPartners:
         except ChannelError as exc:
             if not isinstance(exc, NotEntitled):  # ask its DID document again next time
                 self._endpoints.pop(did, None)
-            raise Refused(self._category(exc, asset, role)) from exc
+            raise
         if not isinstance(answer, dict):
             raise Refused(f"{role}'s answer is not an object")
         return answer
+
+
+async def _settle(pull: Awaitable[dict[str, Any]]) -> dict[str, Any] | Refused:
+    try:
+        return await pull
+    except Refused as r:
+        return r
+
+
+def encode_lots(lots: Sequence[str]) -> str:
+    """The ``lots`` query parameter: a JSON array of lot ids."""
+    return json.dumps(list(lots), separators=(",", ":"))
+
+
+def answers_by_lot(answer: Mapping[str, Any], lots: Sequence[str], role: str) -> list[dict[str, Any] | Refused]:
+    """Each of ``lots``' answer in a list answer (``{"answers": [{"lot": ID, ...envelope} |
+    {"lot": ID, "refused": "not-found"}]}``), in the order of ``lots``; a lot the answer left out
+    or refused is a :class:`Refused` of that lot."""
+    items = answer.get("answers")
+    found: dict[str, dict[str, Any]] = {}
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("lot"), str):
+            found.setdefault(item["lot"], item)
+    out: list[dict[str, Any] | Refused] = []
+    for lot in lots:
+        item = found.get(lot)
+        if item is None:
+            out.append(Refused(f"{role}'s answer is not an object"))
+        elif item.get("refused") is not None:
+            out.append(Refused(f"{role} refused: no answer about this lot for this node"))
+        else:
+            out.append(item)
+    return out

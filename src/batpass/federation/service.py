@@ -87,7 +87,7 @@ from batpass.federation._deadline import (
     parse_deadline_ms,
 )
 from batpass.federation._observe import FederationMetrics, note_tombstones, timed_question
-from batpass.federation._partners import DspPartners, PartnerPort, Refused
+from batpass.federation._partners import LOT_FIELD, LOTS_FIELD, BatchPartnerPort, DspPartners, PartnerPort, Refused
 from batpass.federation._wire import (
     DOWN_KEY,
     RECALL_ASSET,
@@ -125,6 +125,8 @@ __all__ = [
     "verify_recall",
 ]
 
+#: the most lots one pull may ask about
+MAX_LOTS = 256
 _GENERIC_TOMBSTONE = "a supplier lot was received without an upstream summary"
 _CACHE_MAX = 4096
 T = TypeVar("T")
@@ -192,6 +194,30 @@ async def _within(
         with anyio.move_on_after(budget):
             return await ask({DEADLINE_FIELD: f"{budget * 1000:.0f}"})
     return deadline_reason(role)
+
+
+async def _settle(pull: Awaitable[dict[str, Any]]) -> dict[str, Any] | Refused:
+    try:
+        return await pull
+    except Refused as r:
+        return r
+
+
+def parse_lots(raw: str) -> list[str]:
+    """The ``lots`` of a pull: a JSON array of 1 to :data:`MAX_LOTS` lot ids (each a string of
+    1 to 128 characters), repeats dropped; else :class:`InvalidInput` naming ``lots``."""
+    rule = f"federated trace asset query: lots is a JSON array of 1 to {MAX_LOTS} lot ids"
+    try:
+        lots = json.loads(raw) if len(raw) <= MAX_LOTS * 140 else None
+    except ValueError:
+        lots = None
+    if (
+        not isinstance(lots, list)
+        or not 1 <= len(lots) <= MAX_LOTS
+        or not all(isinstance(x, str) and 1 <= len(x) <= 128 for x in lots)
+    ):
+        raise InvalidInput("lots must be a JSON array of lot ids", field="lots", rule=rule)
+    return list(dict.fromkeys(lots))
 
 
 def _deadline(deadline: Deadline | None) -> Deadline:
@@ -311,12 +337,57 @@ class FederatedTrace:
 
     # -- consumer side --------------------------------------------------------------------------
 
-    async def _ask_up(
-        self, did: str, lot: str, reported: list[float], extra: dict[str, str]
+    async def _ask(
+        self,
+        partners: Sequence[tuple[str, str]],
+        deadline: Deadline,
+        role: str,
+        asset: str,
+        base: dict[str, str],
+        check: Callable[[str, str, dict[str, Any] | Refused], Awaitable[T | str]],
+    ) -> list[T | str]:
+        """Ask each partner once about all its lots among ``partners`` (one pull per partner per
+        question, when the port can; else one per lot), within ``deadline``; ``check`` turns each
+        lot's answer into a result or a tombstone reason. Results in the order of ``partners``."""
+        groups: dict[str, list[str]] = {}
+        for did, lot in partners:
+            groups.setdefault(did, []).append(lot)
+        sem = asyncio.Semaphore(self._concurrency)
+        port = self.partners
+
+        async def one(did: str, lots: list[str]) -> list[T | str]:
+            async def ask(extra: dict[str, str]) -> list[T | str]:
+                query = {**base, **extra}
+                got: list[dict[str, Any] | Refused]
+                if isinstance(port, BatchPartnerPort):
+                    try:
+                        got = await port.pull_many(did, lots, asset, role, query)
+                    except Refused as r:
+                        got = [r] * len(lots)
+                else:
+                    got = list(
+                        await asyncio.gather(*(_settle(port.pull(did, lot, asset, role, query)) for lot in lots))
+                    )
+                return [await check(did, lot, answer) for lot, answer in zip(lots, got, strict=True)]
+
+            done = await _within(sem, deadline, role, ask)
+            return [done] * len(lots) if isinstance(done, str) else done
+
+        results = await asyncio.gather(*(one(did, lots) for did, lots in groups.items()))
+        by_branch = {
+            (did, lot): result
+            for (did, lots), got in zip(groups.items(), results, strict=True)
+            for lot, result in zip(lots, got, strict=True)
+        }
+        return [by_branch[branch] for branch in partners]
+
+    async def _check_up(
+        self, reported: list[float], did: str, lot: str, answer: dict[str, Any] | Refused
     ) -> tuple[str, int, UpstreamSummary] | str:
-        """One supplier lot: (signed summary, tiers, summary) or the tombstone reason."""
+        """One supplier lot's answer: (signed summary, tiers, summary) or the tombstone reason."""
+        if isinstance(answer, Refused):
+            return answer.reason
         try:
-            answer = await self.partners.pull(did, lot, UPSTREAM_ASSET, "supplier", extra)
             await self._known(did)
             if not isinstance(answer.get("summary"), str):
                 return "supplier's answer is not an upstream summary"
@@ -333,12 +404,13 @@ class FederatedTrace:
         reported.append(float(ms) if isinstance(ms, (int, float)) else 0.0)
         return token, tiers if isinstance(tiers, int) and tiers >= 1 else 1, summary
 
-    async def _ask_down(
-        self, did: str, lot: str, salt: str, extra: dict[str, str]
+    async def _check_down(
+        self, did: str, lot: str, answer: dict[str, Any] | Refused
     ) -> tuple[str, int, dict[str, Any]] | str:
-        """One customer for one shipped lot: (signed answer, tiers, answer) or the tombstone reason."""
+        """One customer's answer for one shipped lot: (signed answer, tiers, answer) or the reason."""
+        if isinstance(answer, Refused):
+            return answer.reason
         try:
-            answer = await self.partners.pull(did, lot, RECALL_ASSET, "customer", {"salt": salt, **extra})
             await self._known(did)
             if not isinstance(answer.get("answer"), str):
                 return "customer's answer is not a recall answer"
@@ -497,14 +569,8 @@ class FederatedTrace:
         br = await anyio.to_thread.run_sync(self._up_branches, subject)
         clock.lap("ledger")
         reported: list[float] = []
-        sem = asyncio.Semaphore(self._concurrency)
-        answers = list(
-            await asyncio.gather(
-                *(
-                    _within(sem, deadline, "supplier", functools.partial(self._ask_up, did, lot, reported))
-                    for did, lot in br.partners
-                )
-            )
+        answers = await self._ask(
+            br.partners, deadline, "supplier", UPSTREAM_ASSET, {}, functools.partial(self._check_up, reported)
         )
         clock.lap("suppliers")
         note_tombstones(self.metrics, "up", answers, br.capped)
@@ -588,15 +654,7 @@ class FederatedTrace:
             lots = (str(root.id),)
         br = await anyio.to_thread.run_sync(self._down_branches, subject, lots)
         clock.lap("ledger")
-        sem = asyncio.Semaphore(self._concurrency)
-        answers = list(
-            await asyncio.gather(
-                *(
-                    _within(sem, deadline, "customer", functools.partial(self._ask_down, did, lot, salt))
-                    for did, lot in br.partners
-                )
-            )
-        )
+        answers = await self._ask(br.partners, deadline, "customer", RECALL_ASSET, {"salt": salt}, self._check_down)
         clock.lap("customers")
         note_tombstones(self.metrics, "down", answers, br.capped)
         live = [ans if isinstance(ans, str) else [ans[1], ans[0]] for ans in answers]
@@ -661,19 +719,39 @@ class FederatedTrace:
         agreement_id: str,
         query: Mapping[str, str],
     ) -> Any:
-        lot_id = query.get("lot", "")
-        if not lot_id or len(lot_id) > 128:
-            raise InvalidInput("the asset needs ?lot=ID", field="lot", rule="federated trace asset query")
+        """One lot (``?lot=ID``: its envelope) or several (``?lots=["A","B"]``, up to
+        :data:`MAX_LOTS`: ``{"answers": [{"lot": ID, ...its envelope}, ...]}``, a lot this node
+        would answer 404 for alone listed as ``{"lot": ID, "refused": "not-found"}``)."""
+        many = query.get(LOTS_FIELD)
+        lots = parse_lots(many) if many is not None else None
+        if lots is None:
+            lot_id = query.get(LOT_FIELD, "")
+            if not lot_id or len(lot_id) > 128:
+                raise InvalidInput("the asset needs ?lot=ID", field="lot", rule="federated trace asset query")
         # the asker's deadline, counted from now: this node's own onward questions fit in it
         deadline = Deadline.after_ms(parse_deadline_ms(query.get(DEADLINE_FIELD)))
+        salt = query.get("salt", "")
+        if key == DOWN_KEY and (len(salt) > 64 or not all(c in "0123456789abcdef" for c in salt)):
+            raise InvalidInput("salt: up to 64 lower-case hex digits", field="salt", rule="recall question salt")
         asker = await self._asker(consumer_did, query.get("delegation"))
+        if lots is None:
+            return await self._answer(key, lot_id, asker, salt, deadline)
+
+        async def item(lot: str) -> dict[str, Any]:
+            try:
+                return {"lot": lot, **await self._answer(key, lot, asker, salt, deadline)}
+            except NotFound:
+                return {"lot": lot, "refused": "not-found"}
+
+        return {"answers": list(await asyncio.gather(*(item(lot) for lot in lots)))}
+
+    async def _answer(self, key: str, lot_id: str, asker: str, salt: str, deadline: Deadline) -> dict[str, Any]:
+        """This node's envelope for one lot, for ``asker``; NotFound unless the lot is one the
+        asker may ask about (shipped to it; received from it, for a recall)."""
         if key == DOWN_KEY:
             mine = await anyio.to_thread.run_sync(self.ledger.receipts_of, self.owner, asker, lot_id)
             if not mine:
                 raise NotFound(f"no lot {lot_id} received from you", field="lot", rule="recall: lots received from you")
-            salt = query.get("salt", "")
-            if len(salt) > 64 or not all(c in "0123456789abcdef" for c in salt):
-                raise InvalidInput("salt: up to 64 lower-case hex digits", field="salt", rule="recall question salt")
             down = await self.downstream(lot_id, requester=asker, lots=tuple(mine), salt=salt, deadline=deadline)
             return {"answer": down.token, "tiers": down.tiers, "ms": down.timing.get("total")}
         hidden = NotFound(f"no lot {lot_id} shipped to you", field="lot", rule="upstream summary: lots shipped to you")
