@@ -178,6 +178,10 @@ class ChannelKeeper:
             except Refused as r:
                 self._failed(kept, r.reason)
                 return
+            except Exception:  # anything else waits its turn too, rather than every round
+                log.warning("opening a channel to a %s failed", kept.role, exc_info=True)
+                self._failed(kept, f"{kept.role} channel failed")
+                return
         kept.ready, kept.failures, kept.reason = True, 0, ""
 
     async def _renew(self, kept: KeptChannel) -> None:
@@ -187,6 +191,10 @@ class ChannelKeeper:
             except Refused as r:
                 kept.ready = False
                 self._failed(kept, r.reason)
+            except Exception:
+                log.warning("renewing a channel to a %s failed", kept.role, exc_info=True)
+                kept.ready = False
+                self._failed(kept, f"{kept.role} channel failed")
 
     def _failed(self, kept: KeptChannel, reason: str) -> None:
         kept.failures += 1

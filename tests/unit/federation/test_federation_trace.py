@@ -655,6 +655,7 @@ class PreparingPartners:
     """What the keeper asks of the connector's partner port: open a channel, renew it."""
 
     refusals: dict[str, str] = field(default_factory=dict)
+    broken: set[str] = field(default_factory=set)
     prepared: list[tuple[str, str, str]] = field(default_factory=list)
     renewed: list[tuple[str, str, float]] = field(default_factory=list)
 
@@ -662,6 +663,8 @@ class PreparingPartners:
         self.prepared.append((did, asset, role))
         if did in self.refusals:
             raise Refused(self.refusals[did])
+        if did in self.broken:
+            raise RuntimeError("a bug")
 
     async def renew(self, did: str, asset: str, role: str, *, fresh_for_s: float) -> None:
         self.renewed.append((did, asset, fresh_for_s))
@@ -701,8 +704,21 @@ async def test_the_keeper_opens_a_channel_to_each_partner_the_ledger_names_and_r
     world.trace.ledger.record([_receive(CELLS, "c-far", "cobalt_hydroxide", 10, FAR, "far-9")])
     await keeper.step()
     assert port.prepared[-1] == (FAR, UPSTREAM_ASSET, "supplier") and len(port.prepared) == 9
+    # a failure of another kind waits for its retry too (rather than being tried every round)
+    port.broken.add(PACK)
+    world.trace.ledger.record([_ship_cells("to-pack-2", 1, PACK)])
+    assert (PACK, RECALL_ASSET) in keeper.channels
+    keeper.channels[(PACK, RECALL_ASSET)].ready = False  # as if never opened
+    await keeper.step()
+    await keeper.step()
+    assert [p for p in port.prepared if p[0] == PACK] == [(PACK, RECALL_ASSET, "customer")] * 2
+    assert keeper.status()["ready"] == 7
+    port.broken.clear()
+    now[0] += 5.0
+    await keeper.step()
+    assert keeper.status()["ready"] == 8
     assert port.renewed == []
-    now[0] += 30.0  # renewal is due: every open channel, fresh for the next 120 s
+    now[0] += 25.0  # renewal is due: every open channel, fresh for the next 120 s
     await keeper.step()
     assert sorted(d for d, _, _ in port.renewed) == sorted([*suppliers, FAR, PACK, RECYCLER])
     assert {s for _, _, s in port.renewed} == {120.0}
