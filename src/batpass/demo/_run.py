@@ -25,8 +25,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from batpass.demo._console import add_console_users
 from batpass.demo._story import Story
 from batpass.demo._story.leaks import payload_log_path
+from batpass.demo._story.trust import JP_POLICY, POLICY
 from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.trust import client_ssl_context
 
@@ -75,6 +77,11 @@ def configure_nodes(runs: list[RunningNode]) -> None:
         r.node.config.extra["trust_operators"] = operators
     if "eu-recycler" in by:  # the car maker's passport backup node (else its own node keeps the copies)
         by["eu-carmaker"].node.config.extra["passport_backup_url"] = by["eu-recycler"].base_url
+    # prevention per node (docs/outflows.md "Warn or block"): the car maker's node refuses a
+    # shipment outside every valid authorisation; the recycler's records it and alerts
+    by["eu-carmaker"].node.config.extra["outflows"] = {"mode": "block"}
+    if "eu-recycler" in by:
+        by["eu-recycler"].node.config.extra["outflows"] = {"mode": "warn"}
     hub, bridge = by["jp-hub"], by["bridge"]
     hub.node.config.extra["bridge"] = {
         "url": bridge.base_url,
@@ -89,6 +96,10 @@ def configure_nodes(runs: list[RunningNode]) -> None:
     # the car maker records every payload it receives, for the leak scan (story step ``leaks``)
     car = by["eu-carmaker"]
     car.node.config.extra["payload_log"] = str(payload_log_path(car.node.home))
+    # judging for the other side's market applies that side's recognition rules (the policies the
+    # trust step sets on each side): the car maker for JP, the hub for EU
+    car.node.config.extra["market_recognition"] = [JP_POLICY]
+    hub.node.config.extra["market_recognition"] = [POLICY]
 
 
 def write_summary(out: Path, summary: dict[str, Any]) -> None:
@@ -149,6 +160,7 @@ def run_demo(
         timings["start_nodes"] = round(time.perf_counter() - t0, 3)
         shutil.copyfile(federation_ca(home), out / "ca.pem")
         summary["nodes"] = [node_entry(r) for r in runs]
+        add_console_users(runs, summary["nodes"])  # nodes[].console (docs/console.md)
         write_summary(out, summary)
         _print_nodes(runs, out)
         tell_story(out, runs, summary)

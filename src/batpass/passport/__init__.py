@@ -13,6 +13,7 @@ from batpass.passport._export_catenax import to_catenax
 from batpass.passport._import import FORMATS as IMPORT_FORMATS
 from batpass.passport._import import ImportedPassport
 from batpass.passport._importers import read_import
+from batpass.passport._listing import PassportFilter, count_passports, find_passport_ids, passport_models
 from batpass.passport._qr import qr_svg
 from batpass.passport.errors import (
     LifecycleViolation,
@@ -78,6 +79,7 @@ __all__ = [
     "NotResponsible",
     "PageRenderer",
     "Passport",
+    "PassportFilter",
     "PassportNotFound",
     "PassportRules",
     "PassportService",
@@ -92,8 +94,11 @@ __all__ = [
     "UnitMismatch",
     "UpstreamSummarySource",
     "WrongCategory",
+    "count_passports",
     "field_state",
+    "find_passport_ids",
     "load_static_product_data",
+    "passport_models",
     "qr_svg",
     "read_import",
     "tiers_for_roles",

@@ -309,7 +309,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     ),
     _f(
         "material_origin",
-        "Origin of critical raw materials (shares by country)",
+        "Mined origin of critical raw materials (share of each element's mass in this battery, by country)",
         P,
         IT,
         Kind.MAPPING,

@@ -21,7 +21,8 @@ __all__ = ["PassportPages", "build_page", "format_value"]
 
 _UNITS = {
     "Cel": "°C",
-    "kgCO2e/kWh": "kg CO₂e/kWh",
+    # the Annex II functional unit, stated where the figure appears (issue 18)
+    "kgCO2e/kWh": N_("kg CO₂e per kWh of lifetime energy"),
     "1/h": "C (1/h)",
     "year": N_("years"),
     "Ohm": "Ω",
@@ -165,7 +166,9 @@ def format_value(key: str, value: Any) -> PageRow:
                 shown = ", ".join(f"{kk} {_pct(vv)}" for kk, vv in v.items())
             else:
                 shown = (
-                    f"{v:g} {_UNITS.get(spec.unit or '', spec.unit or '')}".strip() if isinstance(v, float) else str(v)
+                    f"{v:g} {_(_UNITS.get(spec.unit or '', spec.unit or ''))}".strip()
+                    if isinstance(v, float)
+                    else str(v)
                 )
             lines.append(f"{k.replace('_', ' ')}: {shown}")
         return PageRow(key, label, "", items=tuple(lines))
