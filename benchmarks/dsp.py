@@ -6,10 +6,16 @@ schema validation of the emitted Catalog), on a fresh SQLite store.
 dsp.federated_trace_ms: the recursive federated trace of one pack battery across six real nodes
 over HTTPS (mines → refining → precursor → cathode → cells → pack), timed at the client of the
 pack node's ``GET /v1/trace/federated/{battery}``. Cold: the first trace of a freshly started
-federation (no agreement, transfer or DID document cached anywhere); warm: later traces of other
-batteries (agreements and data-plane tokens reused; every tier pulls its suppliers' summaries again,
-and a node re-signs its answer only when one of its inputs changed: the per-(lot, requester)
-answer cache of ``batpass.federation.service``). Medians over ``FED_RUNS`` federations. The
+federation whose nodes do not negotiate ahead (config ``federation_prenegotiate: false``: no
+agreement, transfer or DID document cached anywhere); first: the first trace of a federation whose
+nodes negotiated their channels ahead, once every node reports them ready
+(``GET /v1/federation/channels``); warm: later traces of other batteries (agreements and data-plane
+tokens reused; one pull per partner; every tier pulls its suppliers' summaries again, and a node
+re-signs its answer only when one of its inputs changed: the per-(lot, requester) answer cache of
+``batpass.federation.service``). dsp.prenegotiate_ms: from the scenario recorded to every node's
+channels ready. Medians over ``FED_RUNS`` runs, each a cold federation then a pre-negotiated one
+(interleaved); each figure carries its floor, measured in the same runs (``floor_request_ms``: one
+keep-alive HTTPS request to the pack node; ``floor_chain_ms``: that once per node on the path). The
 downstream recall trace from a mine lot (not a docs/benchmarks.md figure) is timed on stderr only.
 Progress on stderr, figures on stdout.
 """
@@ -22,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import insert
@@ -136,61 +143,136 @@ def main() -> None:
     federated_trace()
 
 
+def _trace_ms(c: Any, node: Any, subject: str) -> tuple[float, dict[str, Any]]:
+    url = node.base_url + "/v1/trace/federated/" + quote(subject, safe="")
+    start = time.perf_counter()
+    r = c.get(url, headers=node.admin_headers())
+    ms = (time.perf_counter() - start) * 1000
+    r.raise_for_status()
+    return ms, r.json()
+
+
+def _floor_request_ms(c: Any, node: Any, n: int = 21) -> float:
+    """One HTTPS request to the node (keep-alive, a route that does nothing): the floor of a pull."""
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        c.get(node.base_url + "/.well-known/dspace-version").raise_for_status()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def _channels_ready(c: Any, chain: Any, timeout_s: float = 120.0) -> tuple[float, int]:
+    """Wait until every node's keeper has opened every channel its ledger names: (ms, channels)."""
+    start = time.perf_counter()
+    while True:
+        wanted = ready = 0
+        for node in chain.nodes.values():
+            st = c.get(node.base_url + "/v1/federation/channels", headers=node.admin_headers()).json()
+            # the cell maker's foil supplier is outside the dataspace: no channel ever opens to it
+            outside = sum(x.get("reason", "").endswith("(outside the dataspace)") for x in st["channels"])
+            wanted, ready = wanted + st["wanted"] - outside, ready + st["ready"]
+        if wanted and ready == wanted:
+            return (time.perf_counter() - start) * 1000, wanted
+        if time.perf_counter() - start > timeout_s:
+            raise RuntimeError(f"channels not ready after {timeout_s} s: {ready}/{wanted}")
+        time.sleep(0.05)
+
+
 def federated_trace() -> None:
+    """Interleaved runs: a federation without pre-negotiation (its first trace is cold: nothing
+    negotiated), then one with it (the first trace once every node reports its channels ready),
+    each followed by warm traces of other batteries."""
     from batpass.demo._dataspace_setup import supply_chain_federation
 
-    cold: list[float] = []
-    warm: list[float] = []
-    hops = mines = 0
+    samples: dict[str, list[float]] = {"cold": [], "first": [], "warm": []}
+    ready_ms: list[float] = []
+    floors: list[float] = []
+    hops = mines = channels = 0
     for run in range(FED_RUNS):
-        print(f"federation {run + 1}/{FED_RUNS}: starting six nodes", file=sys.stderr)
-        with supply_chain_federation(Path(tempfile.mkdtemp(prefix="bench-fed-")), prefix=f"b{run}") as chain:
-            pack = chain.nodes["pack"]
-            with chain.client() as c:
-                for i, battery in enumerate(chain.scenario.battery_ids[: WARM_PER_RUN + 1]):
-                    url = pack.base_url + "/v1/trace/federated/" + quote(battery, safe="")
-                    start = time.perf_counter()
-                    r = c.get(url, headers=pack.admin_headers())
-                    ms = (time.perf_counter() - start) * 1000
-                    r.raise_for_status()
-                    out = r.json()
-                    hops, mines = out["hops"], out["mines_reached"]
-                    (cold if i == 0 else warm).append(ms)
-                mine = chain.nodes["mining"]
-                lot = next(e["outputs"][0]["lot"] for e in chain.scenario.events if e["kind"] == "extraction")
-                for attempt in ("first", "again"):
-                    start = time.perf_counter()
-                    r = c.get(
-                        mine.base_url + "/v1/trace/federated/" + quote(lot, safe=""),
-                        params={"direction": "down"},
-                        headers=mine.admin_headers(),
-                    )
-                    r.raise_for_status()
-                    down = r.json()
-                    print(
-                        f"recall {attempt}: {(time.perf_counter() - start) * 1000:.1f} ms, hops {down['hops']}, "
-                        f"batteries {down['batteries_total']}",
-                        file=sys.stderr,
-                    )
-    for cache, samples in (("cold", cold), ("warm", warm)):
+        for prenegotiate in (False, True):
+            label = "pre-negotiated" if prenegotiate else "cold"
+            print(f"federation {run + 1}/{FED_RUNS} ({label}): starting six nodes", file=sys.stderr)
+            home = Path(tempfile.mkdtemp(prefix="bench-fed-"))
+            with supply_chain_federation(home, prefix=f"b{run}{int(prenegotiate)}", prenegotiate=prenegotiate) as chain:
+                pack = chain.nodes["pack"]
+                with chain.client() as c:
+                    if prenegotiate:
+                        ms, channels = _channels_ready(c, chain)
+                        ready_ms.append(ms)
+                    batteries = chain.scenario.battery_ids[: WARM_PER_RUN + 1]
+                    for i, battery in enumerate(batteries):
+                        ms, out = _trace_ms(c, pack, battery)
+                        hops, mines = out["hops"], out["mines_reached"]
+                        samples["warm" if i else ("first" if prenegotiate else "cold")].append(ms)
+                    floors.append(_floor_request_ms(c, pack))
+                    if not prenegotiate:
+                        _recall(c, chain)
+    floor = round(statistics.median(floors), 2)
+    common = {
+        "nodes": 6,
+        "hops": hops,
+        "mines": mines,
+        "runs": FED_RUNS,
+        "store": "sqlite",
+        "transport": "HTTPS on loopback, one uvicorn process per node",
+        # the floor, measured in the same runs: one keep-alive HTTPS request to the pack node, and
+        # that once per node on the path (a pull per tier, nothing else)
+        "floor_request_ms": floor,
+        "floor_chain_ms": round(floor * 6, 2),
+    }
+    for cache in ("cold", "first", "warm"):
         print(
             json.dumps(
                 {
                     "figure": "dsp.federated_trace_ms",
-                    "value": round(statistics.median(samples), 1),
+                    "value": round(statistics.median(samples[cache]), 1),
                     "unit": "ms",
                     "params": {
-                        "nodes": 6,
-                        "hops": hops,
-                        "mines": mines,
+                        **common,
                         "cache": cache,
-                        "samples": len(samples),
-                        "answers": "every tier pulls again; a node re-signs only when its inputs changed",
-                        "store": "sqlite",
-                        "transport": "HTTPS on loopback, one uvicorn process per node",
+                        "samples": len(samples[cache]),
+                        "answers": "one pull per partner; every tier pulls again; re-signed only on changed inputs",
                     },
                 }
             )
+        )
+    print(
+        json.dumps(
+            {
+                "figure": "dsp.prenegotiate_ms",
+                "value": round(statistics.median(ready_ms), 1),
+                "unit": "ms",
+                "params": {
+                    **common,
+                    "channels": channels,
+                    "per_channel_ms": round(statistics.median(ready_ms) / max(channels, 1), 1),
+                    "measured": "from the scenario recorded on every node to every node's channels ready "
+                    "(GET /v1/federation/channels polled every 50 ms; the keeper reads new events each second)",
+                    "samples": len(ready_ms),
+                },
+            }
+        )
+    )
+
+
+def _recall(c: Any, chain: Any) -> None:
+    """The downstream recall from a mine lot (not a docs/benchmarks.md figure): stderr only."""
+    mine = chain.nodes["mining"]
+    lot = next(e["outputs"][0]["lot"] for e in chain.scenario.events if e["kind"] == "extraction")
+    for attempt in ("first", "again"):
+        start = time.perf_counter()
+        r = c.get(
+            mine.base_url + "/v1/trace/federated/" + quote(lot, safe=""),
+            params={"direction": "down"},
+            headers=mine.admin_headers(),
+        )
+        r.raise_for_status()
+        down = r.json()
+        print(
+            f"recall {attempt}: {(time.perf_counter() - start) * 1000:.1f} ms, hops {down['hops']}, "
+            f"batteries {down['batteries_total']}",
+            file=sys.stderr,
         )
 
 

@@ -120,6 +120,46 @@ def test_the_pack_node_learns_nothing_above_the_cell_node(chain: SupplyChain) ->
     assert chain.nodes["cells"].did in dump
 
 
+def _outside(status: dict[str, Any]) -> int:
+    return sum(x.get("reason") == OUTSIDE for x in status["channels"])
+
+
+def _consumer_negotiations(run: Any) -> int:
+    con = sqlite3.connect(Path(run.node.home) / "node.db")
+    try:
+        return int(con.execute("SELECT count(*) FROM dsp_negotiations WHERE role = 'consumer'").fetchone()[0])
+    finally:
+        con.close()
+
+
+def test_every_node_keeps_its_partners_channels_ready_and_a_trace_negotiates_nothing(chain: SupplyChain) -> None:
+    """Each node's keeper opens the channel to every partner its ledger names (suppliers'
+    upstream summaries, customers' recall answers) without a question asking; a trace of a
+    battery never traced before then opens no channel on any tier."""
+    deadline = time.monotonic() + 90  # a partner found down earlier is tried again with back-off
+    with chain.client() as c:
+        while True:
+            status = {
+                role: c.get(r.base_url + "/v1/federation/channels", headers=r.admin_headers()).json()
+                for role, r in chain.nodes.items()
+            }
+            # every channel open, but the cell maker's foil supplier's: outside the dataspace
+            if all(s["running"] and s["wanted"] and s["ready"] == s["wanted"] - _outside(s) for s in status.values()):
+                break
+            assert time.monotonic() < deadline, status
+            time.sleep(0.5)
+    # the pack asks its cell supplier; the mines answer recalls to no one below them but the refiner
+    assert {(x["partner"], x["asset"]) for x in status["pack"]["channels"]} >= {
+        (chain.nodes["cells"].did, "upstream-summary")
+    }
+    assert ("downstream-recall", "customer") in {(x["asset"], x["role"]) for x in status["mining"]["channels"]}
+    assert _outside(status["cells"]) == 1 and sum(_outside(s) for s in status.values()) == 1
+    before = {role: _consumer_negotiations(r) for role, r in chain.nodes.items()}
+    out = _trace(chain, chain.scenario.battery_ids[8])
+    assert out["mines_reached"] == 7
+    assert {role: _consumer_negotiations(r) for role, r in chain.nodes.items()} == before
+
+
 def test_the_cli_runs_the_federated_trace(chain: SupplyChain) -> None:
     import json
     import os

@@ -93,7 +93,7 @@ def _refusal(resp: httpx.Response, role: str) -> Refused:
 
 
 class HubPartners:
-    """The :class:`~batpass.federation.service.PartnerPort` of one hub operator: partners hosted on
+    """The :class:`~batpass.federation.PartnerPort` of one hub operator: partners hosted on
     the same hub are asked in-process, every other partner through the bridge's relay."""
 
     def __init__(self, federation: HubFederation, owner: str) -> None:

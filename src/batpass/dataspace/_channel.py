@@ -3,8 +3,9 @@ FINALIZED or TERMINATED) → pull transfer → (await STARTED with a data addres
 COMPLETED) → pulls, proxied requests and data addresses (:class:`ConsumerChannels`).
 
 One agreement and one started transfer are kept per (provider participant, asset) and reused by
-every later question; concurrent askers of the same pair share one journey. When the provider
-has ended the transfer (its data plane refuses the tokens even refreshed:
+every later question — and by the node's other workers, which take up a transfer still STARTED in
+the shared store before negotiating one of their own; concurrent askers of the same pair share one
+journey. When the provider has ended the transfer (its data plane refuses the tokens even refreshed:
 :class:`~batpass.dataspace.errors.TransferEnded`, or a 401 to a proxied request) the pair is
 negotiated once more, once. The provider's callbacks are awaited through the consumer's
 :class:`~batpass.dataspace.ports.ProcessNotifier`, with a re-read of the stored process every
@@ -74,6 +75,8 @@ class ConsumerChannels:
         self.recheck_s = recheck_s
         self._open: dict[tuple[str, str], Channel] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # transfers found ended (dropped): never taken up again from the store
+        self._ended: set[str] = set()
 
     # -- the journey ----------------------------------------------------------------------------
 
@@ -85,21 +88,32 @@ class ConsumerChannels:
         """Drop the channel kept for (``partner``, ``asset``) — only if it is still the one of
         ``transfer_pid`` when given (a concurrent asker may have opened a new one already)."""
         hit = self._open.get((partner, asset))
+        if transfer_pid is not None:
+            self._ended.add(transfer_pid)
         if hit is not None and (transfer_pid is None or hit.transfer_pid == transfer_pid):
+            self._ended.add(hit.transfer_pid)
             del self._open[(partner, asset)]
 
     async def open(self, partner: str, asset: str, endpoint: Endpoint) -> Channel:
-        """The channel for (``partner``, ``asset``): the kept one, or a new journey through the
-        provider's DSP ``endpoint``. Raises a :class:`~batpass.dataspace.errors.ChannelError`:
-        ``PartnerUnreachable``, ``CatalogRefused``, ``NotOffered``, ``NegotiationRefused``,
-        ``TransferRefused`` or ``ChannelTimeout``."""
+        """The channel for (``partner``, ``asset``): the kept one, else a transfer of the node's
+        still STARTED in the store (another worker's, or one from before a restart; the provider
+        still decides: a transfer it ended is dropped at its first refused pull and not taken up
+        again), else a new journey through the provider's DSP ``endpoint``. Raises a
+        :class:`~batpass.dataspace.errors.ChannelError`: ``PartnerUnreachable``,
+        ``CatalogRefused``, ``NotOffered``, ``NegotiationRefused``, ``TransferRefused`` or
+        ``ChannelTimeout``."""
         key = (partner, asset)
         async with self._locks.setdefault(key, asyncio.Lock()):
             hit = self._open.get(key)
             if hit is not None:
                 return hit
-            dsp = endpoint if isinstance(endpoint, str) else await endpoint()
-            channel = await self._journey(partner, asset, dsp)
+            stored = self.consumer.started_channel(partner, asset, skip=frozenset(self._ended))
+            if stored is not None:  # opened by another worker or before a restart: reused
+                negotiation_pid, agreement_id, transfer_pid, dsp = stored
+                channel = Channel(partner, asset, dsp, negotiation_pid, agreement_id, transfer_pid)
+            else:
+                dsp = endpoint if isinstance(endpoint, str) else await endpoint()
+                channel = await self._journey(partner, asset, dsp)
             self._open[key] = channel
             return channel
 

@@ -466,6 +466,34 @@ class DspConsumer:
         )
         return pid
 
+    def started_channel(
+        self, partner: str, asset: str, *, skip: frozenset[str] = frozenset()
+    ) -> tuple[str, str, str, str] | None:
+        """The newest transfer this node started as the consumer of ``partner``'s ``asset`` that
+        is still STARTED with a data address (a channel another worker of the node, or the node
+        before a restart, opened), its pid not in ``skip``: (negotiation pid, agreement id,
+        transfer pid, the provider's DSP URL), or None."""
+        query = (
+            select(
+                t.agreements.c.negotiation_pid, t.agreements.c.id, t.transfers.c.pid, t.transfers.c.counterparty_address
+            )
+            .select_from(t.transfers.join(t.agreements, t.agreements.c.id == t.transfers.c.agreement_id))
+            .where(
+                t.transfers.c.role == Role.CONSUMER,
+                t.transfers.c.state == TransferState.STARTED,
+                t.transfers.c.data_address.is_not(None),
+                t.agreements.c.asset_id == asset,
+                t.agreements.c.provider_did == partner,
+                t.agreements.c.consumer_did == self.settings.did,
+            )
+            .order_by(t.transfers.c.state_at.desc())
+        )
+        with UnitOfWork(self.engine, write=False) as uow:
+            for row in uow.conn.execute(query.limit(len(skip) + 1)):
+                if row.pid not in skip:
+                    return str(row.negotiation_pid), str(row.id), str(row.pid), str(row.counterparty_address)
+        return None
+
     def transfer_state(self, pid: str) -> dict[str, Any]:
         with UnitOfWork(self.engine, write=False) as uow:
             row = uow.conn.execute(

@@ -65,6 +65,9 @@ from batpass.store import UnitOfWork, enqueue
 
 __all__ = ["DspProvider"]
 
+#: access tokens a worker remembers as checked (each only until it expires)
+_GRANTS_MAX = 4096
+
 
 def _sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -104,6 +107,9 @@ class DspProvider:
         self.token_issuer = token_issuer
         self.sources: dict[str, AssetSource] = dict(sources or {})
         self.clock = clock
+        # access token (its SHA-256) → (its expiry, its agreement): checked in full once per token
+        # and worker, then only for revocation and the transfer's state (see _authorise)
+        self._grants: dict[str, tuple[dt.datetime, Any]] = {}
 
     # -- administration ---------------------------------------------------------------------
 
@@ -756,10 +762,31 @@ class DspProvider:
     def _authorise(self, authorization: str | None) -> tuple[Any, Any, Any]:
         """The agreement, asset and source a data-plane request may reach: its bearer token must
         be a live access token of a STARTED transfer (the same check for a pull and a proxied
-        request)."""
+        request).
+
+        A token checked in full is remembered in this worker's memory until it expires, with its
+        agreement (which never changes); every later request with it is still checked against the
+        database in one query — the token not revoked (a refresh revokes it), its transfer still
+        STARTED — and the asset read afresh. Anything else than a live token and a started
+        transfer takes the full check again, with its refusals."""
         token = (authorization or "").removeprefix("Bearer ").strip()
         if not token:
             raise Unauthorized("the data plane needs the transfer's access token", rule="data plane")
+        sha = _sha(token)
+        now = self.clock.now()
+        grant = self._grants.get(sha)
+        if grant is not None and grant[0] > now:
+            ag = grant[1]
+            with UnitOfWork(self.engine, write=False) as uow:
+                live = uow.conn.execute(
+                    select(t.tokens.c.revoked, t.tokens.c.expires_at, t.transfers.c.state, t.assets)
+                    .select_from(t.tokens.join(t.transfers, t.transfers.c.pid == t.tokens.c.transfer_pid))
+                    .join(t.assets, t.assets.c.id == ag.asset_id)
+                    .where(t.tokens.c.token_sha256 == sha, t.tokens.c.kind == "access")
+                ).first()
+            if live is not None and not live.revoked and live.expires_at > now and live.state == TransferState.STARTED:
+                return ag, live, self._source(live)
+        self._grants.pop(sha, None)
         with UnitOfWork(self.engine, write=False) as uow:
             tok = self._token_row(uow.conn, token, "access")
             tr = uow.conn.execute(select(t.transfers).where(t.transfers.c.pid == tok.transfer_pid)).one()
@@ -767,10 +794,18 @@ class DspProvider:
                 raise ExpiredToken(f"transfer {tr.pid} is {tr.state}, not STARTED", rule="DSP transfer state")
             ag = uow.conn.execute(select(t.agreements).where(t.agreements.c.id == tr.agreement_id)).one()
             asset = uow.conn.execute(select(t.assets).where(t.assets.c.id == ag.asset_id)).one()
+        if len(self._grants) >= _GRANTS_MAX:
+            self._grants = {k: v for k, v in self._grants.items() if v[0] > now}
+            if len(self._grants) >= _GRANTS_MAX:
+                self._grants.clear()
+        self._grants[sha] = (tok.expires_at, ag)
+        return ag, asset, self._source(asset)
+
+    def _source(self, asset: Any) -> AssetSource:
         source = self.sources.get(asset.source)
         if source is None:
             raise NotFound(f"no content source '{asset.source}' on this node", rule="asset sources")
-        return ag, asset, source
+        return source
 
     async def proxy(
         self,

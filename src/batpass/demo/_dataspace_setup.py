@@ -175,18 +175,29 @@ class SupplyChain:
 
 
 @contextmanager
-def supply_chain_federation(home: Path, *, lots: int = 10, seed: int = 7, prefix: str = "fed") -> Iterator[SupplyChain]:
+def supply_chain_federation(
+    home: Path, *, lots: int = 10, seed: int = 7, prefix: str = "fed", prenegotiate: bool = True
+) -> Iterator[SupplyChain]:
     """Start the six supply-chain nodes over HTTPS (mines → refining → precursor → cathode →
     cells → pack), make them Catena-X members (the cell node operates the trust list, so the
     pack node holds nothing naming a node above it), register the mines in the mining node's site
     register with the synthetic CAHRA sample, and record the scenario's events on the node
-    owning each company. Stops them on exit."""
+    owning each company. Stops them on exit. ``prenegotiate=False`` starts them without the
+    background job that opens their channels ahead of the first question (config extra
+    ``federation_prenegotiate``)."""
     specs = [
         NodeSpec(f"{prefix}-{role}", ("catena-x",), legal_name=f"{role} node", bpnl=f"BPNL00000000{i:03d}F")
         for i, role in enumerate(SUPPLY_CHAIN_NODES)
     ]
     roles = list(SUPPLY_CHAIN_NODES)
-    with federation(home, specs, configure=operator_config(roles.index("cells"))) as runs:
+    trust_operator = operator_config(roles.index("cells"))
+
+    def configure(runs: list[RunningNode]) -> None:
+        trust_operator(runs)
+        for r in runs:
+            r.node.config.extra["federation_prenegotiate"] = prenegotiate
+
+    with federation(home, specs, configure=configure) as runs:
         by_role = dict(zip(roles, runs, strict=True))
         catenax_memberships(home, by_role["cells"], runs)
         owners = {code: by_role[role].did for role, codes in SUPPLY_CHAIN_NODES.items() for code in codes}

@@ -16,22 +16,18 @@ from batpass.federation._deadline import (
     parse_deadline_ms,
 )
 from batpass.federation._observe import TOMBSTONE_CATEGORIES, FederationMetrics, tombstone_category
-from batpass.federation.service import (
+from batpass.federation._offer import BridgeSource, install_upstream_offer
+from batpass.federation._partners import DspPartners, PartnerPort, Refused
+from batpass.federation._ready import ChannelKeeper
+from batpass.federation._wire import (
     RECALL_ASSET,
     RECALL_TYP,
     UPSTREAM_ASSET,
     UPSTREAM_SOURCE,
-    BridgeSource,
-    Downstream,
-    DspPartners,
-    FederatedTrace,
-    PartnerPort,
-    Refused,
-    Upstream,
-    install_upstream_offer,
     sign_recall,
     verify_recall,
 )
+from batpass.federation.service import Downstream, FederatedTrace, Upstream
 
 __all__ = [
     "DEADLINE_FIELD",
@@ -43,6 +39,7 @@ __all__ = [
     "UPSTREAM_ASSET",
     "UPSTREAM_SOURCE",
     "BridgeSource",
+    "ChannelKeeper",
     "Deadline",
     "Downstream",
     "DspPartners",

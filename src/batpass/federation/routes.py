@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from batpass.federation._deadline import DEFAULT_DEADLINE_MS, MAX_DEADLINE_MS
+from batpass.federation._ready import ChannelKeeper
 from batpass.federation.service import FederatedTrace
 from batpass.http import AdminKey, Ctx
 
@@ -45,3 +46,16 @@ async def federated_trace(
     if direction == "down":
         return await svc.recall(subject, deadline_ms=deadline_ms)
     return await svc.trace(subject, deadline_ms=deadline_ms)
+
+
+@router.get("/v1/federation/channels")
+async def federation_channels(ctx: Ctx, _: AdminKey) -> dict[str, Any]:
+    """The channels this node keeps ready for federated questions (docs/dataspace.md "Channels
+    ready before they are needed"): each partner its ledger names, the asset a question asks of it
+    and whether the agreement and transfer are open (``ready``), not yet tried (``pending``) or
+    failed (``failed``, with the reason category, tried again later). ``running`` is false on a
+    worker that does not run the node's background jobs, and on a node that keeps none."""
+    keeper = ctx.services.get(ChannelKeeper)
+    if keeper is None:
+        return {"running": False, "wanted": 0, "ready": 0, "events_read": 0, "channels": []}
+    return {"running": keeper.running, **keeper.status()}

@@ -51,6 +51,11 @@ not import each other.
 - ``GET /v1/trace/federated/{subject}?direction=up|down`` (admin key) runs it for the node's own
   lot or battery.
 
+Where the parts live: the assets' names and the recall answer's format in ``_wire.py``; how a
+partner is reached (the partner port over DSP channels, the tombstone categories of its failures)
+in ``_partners.py``; the assets' offers and the start-up warm-up in ``_offer.py``; deadlines in
+``_deadline.py``; metrics in ``_observe.py``. This module is the trace itself.
+
 The requester learns its direct partners' DIDs (it contacts them) and nothing beyond them:
 summaries carry shares, counts and tombstones, never supplier names, ids or quantities.
 """
@@ -62,47 +67,36 @@ import functools
 import hashlib
 import hmac
 import json
-import logging
 import secrets
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
-import httpx
 
 from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized
-from batpass.dataspace import (
-    Asset,
-    AssetSource,
-    CatalogRefused,
-    ChannelError,
-    ChannelTimeout,
-    ConsumerChannels,
-    DspProvider,
-    NegotiationRefused,
-    NotEntitled,
-    NotOffered,
-    OfferDefinition,
-    Participant,
-    PullFailed,
-    QueryAssetSource,
-    TransferEnded,
-    TransferRefused,
-)
+from batpass.dataspace import ConsumerChannels
 from batpass.federation._deadline import (
     DEADLINE_FIELD,
     DEFAULT_DEADLINE_MS,
-    MIN_ASK_S,
     Deadline,
     deadline_reason,
     parse_deadline_ms,
 )
 from batpass.federation._observe import FederationMetrics, note_tombstones, timed_question
+from batpass.federation._partners import LOT_FIELD, LOTS_FIELD, BatchPartnerPort, DspPartners, PartnerPort, Refused
+from batpass.federation._wire import (
+    DOWN_KEY,
+    RECALL_ASSET,
+    RECALL_TYP,
+    UPSTREAM_ASSET,
+    UPSTREAM_SOURCE,
+    sign_recall,
+    verify_recall,
+)
 from batpass.ledger import (
     CustomerLot,
     LedgerService,
@@ -113,101 +107,29 @@ from batpass.ledger import (
     sign_summary,
     verify_summary,
 )
-from batpass.trust import CredentialRejected, NodeIdentity, SelfIssued, peek, sign_compact, verify_compact
+from batpass.trust import NodeIdentity, SelfIssued
 
 __all__ = [
+    "HOP_CAP_TOMBSTONE",
     "RECALL_ASSET",
     "RECALL_TYP",
     "UPSTREAM_ASSET",
     "UPSTREAM_SOURCE",
+    "Downstream",
     "DspPartners",
     "FederatedTrace",
     "PartnerPort",
     "Refused",
-    "install_upstream_offer",
+    "Upstream",
+    "sign_recall",
+    "verify_recall",
 ]
 
-UPSTREAM_ASSET = "upstream-summary"
-RECALL_ASSET = "downstream-recall"
-UPSTREAM_SOURCE = "upstream-summary"
-RECALL_TYP = "batpass-recall+jws"
-_UP_KEY = "lot"
-_DOWN_KEY = "recall"
-_MEMBERSHIP = {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"}
+#: the most lots one pull may ask about
+MAX_LOTS = 256
 _GENERIC_TOMBSTONE = "a supplier lot was received without an upstream summary"
 _CACHE_MAX = 4096
-#: how much longer than the partner's deadline its pull may take (the way back)
-_PULL_GRACE_S = 1.0
-#: the statuses of a DSP error message (DSP 2025-1 HTTPS bindings): a refusal of that step
-_DSP_REFUSAL = frozenset({400, 404})
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class BridgeSource(AssetSource, QueryAssetSource, Protocol):
-    """What serves the two assets on a bridge: answers for lots pulled with ``?lot=ID``."""
-
-
-def install_upstream_offer(provider: DspProvider, source: FederatedTrace | BridgeSource) -> None:
-    """Register the source, the assets ``upstream-summary`` and ``downstream-recall`` and their
-    offers (Membership access and usage policy) on this node's provider; idempotent (run at
-    every start). Then warm, in a background thread, the code paths a first trace takes (see
-    :func:`_warm`)."""
-    provider.register_source(UPSTREAM_SOURCE, source)
-    assets = (
-        (UPSTREAM_ASSET, _UP_KEY, "Upstream summary", "signed upstream summary of a lot shipped to the requester"),
-        (RECALL_ASSET, _DOWN_KEY, "Downstream recall", "which of this node's batteries contain a lot it received"),
-    )
-    for asset_id, key, title, description in assets:
-        provider.register_asset(
-            Asset(
-                id=asset_id,
-                source=UPSTREAM_SOURCE,
-                source_key=key,
-                title=title,
-                properties={"description": f"{description} (?lot=ID)"},
-            )
-        )
-        provider.register_offer(
-            OfferDefinition(
-                id=f"{asset_id}:membership",
-                asset_id=asset_id,
-                access_policy={"permission": [{"action": "access", "constraint": [{"and": [_MEMBERSHIP]}]}]},
-                usage_policy={"permission": [{"action": "use", "constraint": [{"and": [_MEMBERSHIP]}]}]},
-            )
-        )
-    if isinstance(source, FederatedTrace):  # a bridge answers from its hub: nothing of its own to warm
-        threading.Thread(target=_warm, args=(provider, source), name="federation-warm-up", daemon=True).start()
-
-
-def _warm(provider: DspProvider, source: FederatedTrace) -> None:
-    """Run, once at start, in-process and without any partner, the code a first trace would
-    otherwise load lazily (the floors in docs/benchmarks.md: the first request after start costs
-    100-140 ms over a chain): this node's own catalog as its consumer sees it (JSON-LD and
-    schema validators), a recall answer signed and verified (joserfc Ed25519) and the ledger's
-    change counter (its first connection). No agreement, transfer or DID document is cached."""
-    try:
-        me = Participant(source.owner, provider.settings.bpnl, frozenset({"MembershipCredential"}))
-        provider.catalog(me, limit=1)
-        own = source.identity.active("Ed25519")
-        jwk = dict(own.public_jwk())
-        token = sign_recall(
-            {
-                "issuer": source.owner,
-                "subject": {"id": "warm-up"},
-                "batteries": [],
-                "lots": 0,
-                "batteriesBelow": 0,
-                "tombstones": [],
-            },
-            source.identity,
-        )
-        verify_recall(token, lambda _kid: jwk)
-        source.ledger.change_mark(source.owner)
-        source.ledger.received_summaries(source.owner, ["warm-up"])
-        source.ledger.receipts_of(source.owner, source.owner, "warm-up")
-    except Exception:  # a warm-up failure only leaves the first trace slower
-        log.warning("federated trace warm-up failed", exc_info=True)
 
 
 @dataclass
@@ -274,16 +196,32 @@ async def _within(
     return deadline_reason(role)
 
 
+async def _settle(pull: Awaitable[dict[str, Any]]) -> dict[str, Any] | Refused:
+    try:
+        return await pull
+    except Refused as r:
+        return r
+
+
+def parse_lots(raw: str) -> list[str]:
+    """The ``lots`` of a pull: a JSON array of 1 to :data:`MAX_LOTS` lot ids (each a string of
+    1 to 128 characters), repeats dropped; else :class:`InvalidInput` naming ``lots``."""
+    rule = f"federated trace asset query: lots is a JSON array of 1 to {MAX_LOTS} lot ids"
+    try:
+        lots = json.loads(raw) if len(raw) <= MAX_LOTS * 140 else None
+    except ValueError:
+        lots = None
+    if (
+        not isinstance(lots, list)
+        or not 1 <= len(lots) <= MAX_LOTS
+        or not all(isinstance(x, str) and 1 <= len(x) <= 128 for x in lots)
+    ):
+        raise InvalidInput("lots must be a JSON array of lot ids", field="lots", rule=rule)
+    return list(dict.fromkeys(lots))
+
+
 def _deadline(deadline: Deadline | None) -> Deadline:
     return deadline if deadline is not None else Deadline.after_ms(DEFAULT_DEADLINE_MS)
-
-
-class Refused(Exception):
-    """A branch that becomes a tombstone: ``reason`` is a category safe to pass on."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class _Clock:
@@ -308,153 +246,6 @@ def _content(summary: UpstreamSummary) -> str:
 
 def _digest(parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def sign_recall(answer: dict[str, Any], identity: NodeIdentity) -> str:
-    """Sign a downstream recall answer as a compact JWS (Ed25519, typ ``batpass-recall+jws``)."""
-    kp = identity.active("Ed25519")
-    payload = json.dumps(answer, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    return sign_compact({"kid": identity.key_id(kp), "typ": RECALL_TYP}, payload, kp)
-
-
-def verify_recall(token: str, resolve_key: Callable[[str], Mapping[str, Any] | None]) -> dict[str, Any]:
-    """Verify a recall answer: the key ``kid`` names, the issuer is that key's DID, the shape holds."""
-    try:
-        parsed = peek(token)
-    except CredentialRejected as exc:
-        raise InvalidInput("recall answer is not a compact JWS", field="answer", rule="RFC 7515 §7.1") from exc
-    headers = parsed[0]
-    kid = headers.get("kid")
-    if headers.get("typ") != RECALL_TYP or headers.get("alg") != "Ed25519" or not isinstance(kid, str):
-        raise InvalidInput(
-            f"recall answer needs typ {RECALL_TYP}, alg Ed25519 and a kid", field="answer", rule="recall"
-        )
-    jwk = resolve_key(kid)
-    if jwk is None:
-        raise Unauthorized(f"no public key known for {kid}", rule="recall: kid is the issuer's DID URL")
-    try:
-        _, answer = verify_compact(token, jwk, typ=RECALL_TYP, parsed=parsed, algs=("Ed25519",))
-    except CredentialRejected as exc:
-        raise Unauthorized("recall answer signature does not verify", rule="RFC 7515") from exc
-    if answer.get("issuer") != kid.split("#", 1)[0]:
-        raise Unauthorized("recall answer issuer differs from the signing key's DID", rule="recall")
-    ok = (
-        isinstance(answer.get("subject"), dict)
-        and isinstance(answer.get("batteries"), list)
-        and all(isinstance(b, str) for b in answer["batteries"])
-        and isinstance(answer.get("lots"), int)
-        and isinstance(answer.get("batteriesBelow"), int)
-        and isinstance(answer.get("tombstones"), list)
-        and all(isinstance(m, str) for m in answer.get("marks", []))
-    )
-    if not ok:
-        raise InvalidInput("recall answer lacks subject, batteries, lots, batteriesBelow or tombstones", field="answer")
-    return answer
-
-
-class PartnerPort(Protocol):
-    """How a node reaches one direct partner's answer about one lot (``asset``: upstream summary
-    or recall answer). Raises :class:`Refused` with a reason category that is safe to pass on."""
-
-    async def pull(
-        self, did: str, lot: str, asset: str, role: str, extra: Mapping[str, str] | None = None
-    ) -> dict[str, Any]: ...
-
-
-class DspPartners:
-    """A :class:`PartnerPort` over this node's Dataspace Protocol consumer channels: the
-    partner's DSP endpoint from its DID document, one agreement and one started transfer per
-    partner connector and asset (kept by :class:`~batpass.dataspace.ConsumerChannels`), the
-    answer pulled from its data plane with ``?lot=ID``.
-
-    A ``DataService`` entry may name the connector's participant (``participantId``) when
-    another participant operates it for the DID's subject (a bridge serving a hub operator):
-    the catalog request, negotiation and tokens are then addressed to that participant.
-    ``extra`` adds query parameters to every pull (a delegation a relay presents).
-
-    Failures become :class:`Refused` with a category (:meth:`_category`), chosen by the type of
-    the channel's error and its fields, never by its message.
-    """
-
-    def __init__(self, channels: ConsumerChannels, resolve_did: Callable[[str], Any]) -> None:
-        self.channels = channels
-        self._resolve_did = resolve_did
-        # partner DID → (DSP endpoint, connector participant), resolved once while it works
-        self._endpoints: dict[str, tuple[str, str]] = {}
-
-    async def _dsp_endpoint(self, did: str, role: str) -> tuple[str, str]:
-        hit = self._endpoints.get(did)
-        if hit is not None:
-            return hit
-        try:
-            doc = await self._resolve_did(did)
-        except BatpassError as exc:
-            if isinstance(exc.__cause__, httpx.HTTPError):  # its node did not answer
-                raise Refused(f"{role} unreachable") from exc
-            raise Refused(f"{role}'s DID does not resolve (outside the dataspace)") from exc
-        for svc in doc.get("service", []):
-            if svc.get("type") == "DataService" and isinstance(svc.get("serviceEndpoint"), str):
-                operated_by = svc.get("participantId")
-                found = str(svc["serviceEndpoint"]), operated_by if isinstance(operated_by, str) else did
-                self._endpoints[did] = found
-                return found
-        raise Refused(f"{role} has no DataService (DSP connector) in its DID document")
-
-    @staticmethod
-    def _category(exc: ChannelError, asset: str, role: str) -> str:
-        """The tombstone category of a failed branch. A provider's DSP error message (400, 404)
-        is a refusal of that step; any other answer to the catalog or contract request (the
-        connector did not accept this node's token, or is not working) has always read as
-        unreachable, as has a data-plane failure other than a refused query."""
-        if isinstance(exc, NotEntitled):
-            return f"{role} refused: no answer about this lot for this node"
-        if isinstance(exc, NotOffered):
-            what = "upstream summary" if asset == UPSTREAM_ASSET else "recall answer"
-            return f"{role} offers no {what} to this node"
-        if isinstance(exc, ChannelTimeout):
-            return f"{role}'s connector did not answer in time"
-        refused = exc.partner_status in _DSP_REFUSAL
-        if isinstance(exc, CatalogRefused) and refused:
-            return f"{role} refused the catalog request"
-        if isinstance(exc, NegotiationRefused):
-            if exc.partner_status is None:
-                return f"{role} terminated the contract negotiation"
-            if refused:
-                return f"{role} refused the contract negotiation"
-        if isinstance(exc, TransferRefused):
-            return f"{role} terminated the transfer" if exc.partner_status is None else f"{role} refused the transfer"
-        if isinstance(exc, PullFailed) and not isinstance(exc, TransferEnded) and exc.partner_status == 400:
-            return f"{role} refused the data-plane pull"
-        return f"{role} unreachable"
-
-    async def pull(
-        self, did: str, lot: str, asset: str, role: str, extra: Mapping[str, str] | None = None
-    ) -> dict[str, Any]:
-        query = {**(extra or {}), "lot": lot}
-        given = query.get(DEADLINE_FIELD)
-        # the partner's deadline, counted from now (the asker cancels this pull when it runs out)
-        by = Deadline.after_ms(parse_deadline_ms(given)) if given is not None else None
-        timeout_s: float | None = None
-        try:
-            dsp, connector = await self._dsp_endpoint(did, role)
-            if by is not None:
-                # the time spent finding the partner and, the first time, negotiating with it is
-                # not the partner's: it gets what is left when the question is sent, and the pull
-                # waits that long (plus the way back), not the HTTP client's timeout
-                await self.channels.open(connector, asset, dsp)
-                left = by.remaining()
-                if left < MIN_ASK_S:
-                    raise Refused(deadline_reason(role))
-                query[DEADLINE_FIELD] = f"{left * 1000:.0f}"
-                timeout_s = left + _PULL_GRACE_S
-            answer = await self.channels.pull(connector, asset, dsp, query=query, timeout_s=timeout_s)
-        except ChannelError as exc:
-            if not isinstance(exc, NotEntitled):  # ask its DID document again next time
-                self._endpoints.pop(did, None)
-            raise Refused(self._category(exc, asset, role)) from exc
-        if not isinstance(answer, dict):
-            raise Refused(f"{role}'s answer is not an object")
-        return answer
 
 
 class FederatedTrace:
@@ -547,12 +338,57 @@ class FederatedTrace:
 
     # -- consumer side --------------------------------------------------------------------------
 
-    async def _ask_up(
-        self, did: str, lot: str, reported: list[float], extra: dict[str, str]
+    async def _ask(
+        self,
+        partners: Sequence[tuple[str, str]],
+        deadline: Deadline,
+        role: str,
+        asset: str,
+        base: dict[str, str],
+        check: Callable[[str, str, dict[str, Any] | Refused], Awaitable[T | str]],
+    ) -> list[T | str]:
+        """Ask each partner once about all its lots among ``partners`` (one pull per partner per
+        question, when the port can; else one per lot), within ``deadline``; ``check`` turns each
+        lot's answer into a result or a tombstone reason. Results in the order of ``partners``."""
+        groups: dict[str, list[str]] = {}
+        for did, lot in partners:
+            groups.setdefault(did, []).append(lot)
+        sem = asyncio.Semaphore(self._concurrency)
+        port = self.partners
+
+        async def one(did: str, lots: list[str]) -> list[T | str]:
+            async def ask(extra: dict[str, str]) -> list[T | str]:
+                query = {**base, **extra}
+                got: list[dict[str, Any] | Refused]
+                if isinstance(port, BatchPartnerPort):
+                    try:
+                        got = await port.pull_many(did, lots, asset, role, query)
+                    except Refused as r:
+                        got = [r] * len(lots)
+                else:
+                    got = list(
+                        await asyncio.gather(*(_settle(port.pull(did, lot, asset, role, query)) for lot in lots))
+                    )
+                return [await check(did, lot, answer) for lot, answer in zip(lots, got, strict=True)]
+
+            done = await _within(sem, deadline, role, ask)
+            return [done] * len(lots) if isinstance(done, str) else done
+
+        results = await asyncio.gather(*(one(did, lots) for did, lots in groups.items()))
+        by_branch = {
+            (did, lot): result
+            for (did, lots), got in zip(groups.items(), results, strict=True)
+            for lot, result in zip(lots, got, strict=True)
+        }
+        return [by_branch[branch] for branch in partners]
+
+    async def _check_up(
+        self, reported: list[float], did: str, lot: str, answer: dict[str, Any] | Refused
     ) -> tuple[str, int, UpstreamSummary] | str:
-        """One supplier lot: (signed summary, tiers, summary) or the tombstone reason."""
+        """One supplier lot's answer: (signed summary, tiers, summary) or the tombstone reason."""
+        if isinstance(answer, Refused):
+            return answer.reason
         try:
-            answer = await self.partners.pull(did, lot, UPSTREAM_ASSET, "supplier", extra)
             await self._known(did)
             if not isinstance(answer.get("summary"), str):
                 return "supplier's answer is not an upstream summary"
@@ -569,12 +405,13 @@ class FederatedTrace:
         reported.append(float(ms) if isinstance(ms, (int, float)) else 0.0)
         return token, tiers if isinstance(tiers, int) and tiers >= 1 else 1, summary
 
-    async def _ask_down(
-        self, did: str, lot: str, salt: str, extra: dict[str, str]
+    async def _check_down(
+        self, did: str, lot: str, answer: dict[str, Any] | Refused
     ) -> tuple[str, int, dict[str, Any]] | str:
-        """One customer for one shipped lot: (signed answer, tiers, answer) or the tombstone reason."""
+        """One customer's answer for one shipped lot: (signed answer, tiers, answer) or the reason."""
+        if isinstance(answer, Refused):
+            return answer.reason
         try:
-            answer = await self.partners.pull(did, lot, RECALL_ASSET, "customer", {"salt": salt, **extra})
             await self._known(did)
             if not isinstance(answer.get("answer"), str):
                 return "customer's answer is not a recall answer"
@@ -733,14 +570,8 @@ class FederatedTrace:
         br = await anyio.to_thread.run_sync(self._up_branches, subject)
         clock.lap("ledger")
         reported: list[float] = []
-        sem = asyncio.Semaphore(self._concurrency)
-        answers = list(
-            await asyncio.gather(
-                *(
-                    _within(sem, deadline, "supplier", functools.partial(self._ask_up, did, lot, reported))
-                    for did, lot in br.partners
-                )
-            )
+        answers = await self._ask(
+            br.partners, deadline, "supplier", UPSTREAM_ASSET, {}, functools.partial(self._check_up, reported)
         )
         clock.lap("suppliers")
         note_tombstones(self.metrics, "up", answers, br.capped)
@@ -824,15 +655,7 @@ class FederatedTrace:
             lots = (str(root.id),)
         br = await anyio.to_thread.run_sync(self._down_branches, subject, lots)
         clock.lap("ledger")
-        sem = asyncio.Semaphore(self._concurrency)
-        answers = list(
-            await asyncio.gather(
-                *(
-                    _within(sem, deadline, "customer", functools.partial(self._ask_down, did, lot, salt))
-                    for did, lot in br.partners
-                )
-            )
-        )
+        answers = await self._ask(br.partners, deadline, "customer", RECALL_ASSET, {"salt": salt}, self._check_down)
         clock.lap("customers")
         note_tombstones(self.metrics, "down", answers, br.capped)
         live = [ans if isinstance(ans, str) else [ans[1], ans[0]] for ans in answers]
@@ -897,19 +720,39 @@ class FederatedTrace:
         agreement_id: str,
         query: Mapping[str, str],
     ) -> Any:
-        lot_id = query.get("lot", "")
-        if not lot_id or len(lot_id) > 128:
-            raise InvalidInput("the asset needs ?lot=ID", field="lot", rule="federated trace asset query")
+        """One lot (``?lot=ID``: its envelope) or several (``?lots=["A","B"]``, up to
+        :data:`MAX_LOTS`: ``{"answers": [{"lot": ID, ...its envelope}, ...]}``, a lot this node
+        would answer 404 for alone listed as ``{"lot": ID, "refused": "not-found"}``)."""
+        many = query.get(LOTS_FIELD)
+        lots = parse_lots(many) if many is not None else None
+        if lots is None:
+            lot_id = query.get(LOT_FIELD, "")
+            if not lot_id or len(lot_id) > 128:
+                raise InvalidInput("the asset needs ?lot=ID", field="lot", rule="federated trace asset query")
         # the asker's deadline, counted from now: this node's own onward questions fit in it
         deadline = Deadline.after_ms(parse_deadline_ms(query.get(DEADLINE_FIELD)))
+        salt = query.get("salt", "")
+        if key == DOWN_KEY and (len(salt) > 64 or not all(c in "0123456789abcdef" for c in salt)):
+            raise InvalidInput("salt: up to 64 lower-case hex digits", field="salt", rule="recall question salt")
         asker = await self._asker(consumer_did, query.get("delegation"))
-        if key == _DOWN_KEY:
+        if lots is None:
+            return await self._answer(key, lot_id, asker, salt, deadline)
+
+        async def item(lot: str) -> dict[str, Any]:
+            try:
+                return {"lot": lot, **await self._answer(key, lot, asker, salt, deadline)}
+            except NotFound:
+                return {"lot": lot, "refused": "not-found"}
+
+        return {"answers": list(await asyncio.gather(*(item(lot) for lot in lots)))}
+
+    async def _answer(self, key: str, lot_id: str, asker: str, salt: str, deadline: Deadline) -> dict[str, Any]:
+        """This node's envelope for one lot, for ``asker``; NotFound unless the lot is one the
+        asker may ask about (shipped to it; received from it, for a recall)."""
+        if key == DOWN_KEY:
             mine = await anyio.to_thread.run_sync(self.ledger.receipts_of, self.owner, asker, lot_id)
             if not mine:
                 raise NotFound(f"no lot {lot_id} received from you", field="lot", rule="recall: lots received from you")
-            salt = query.get("salt", "")
-            if len(salt) > 64 or not all(c in "0123456789abcdef" for c in salt):
-                raise InvalidInput("salt: up to 64 lower-case hex digits", field="salt", rule="recall question salt")
             down = await self.downstream(lot_id, requester=asker, lots=tuple(mine), salt=salt, deadline=deadline)
             return {"answer": down.token, "tiers": down.tiers, "ms": down.timing.get("total")}
         hidden = NotFound(f"no lot {lot_id} shipped to you", field="lot", rule="upstream summary: lots shipped to you")

@@ -67,7 +67,7 @@ from batpass.exchange import (
     install_pcf_offer,
 )
 from batpass.exchange import routes as exchange_routes
-from batpass.federation import DspPartners, FederatedTrace, install_upstream_offer
+from batpass.federation import ChannelKeeper, DspPartners, FederatedTrace, install_upstream_offer
 from batpass.federation import routes as federation_routes
 from batpass.footprint import PactService
 from batpass.footprint import routes as footprint_routes
@@ -252,6 +252,9 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         )
         ctx.services[FederatedTrace] = federated
         install_upstream_offer(ctx.services[DspProvider], federated)
+        if isinstance(federated.partners, DspPartners) and cfg.extra.get("federation_prenegotiate", True):
+            # channels negotiated before the first question needs them (a background job)
+            ctx.services[ChannelKeeper] = ChannelKeeper(ledger=ledger, owner=node.did, partners=federated.partners)
     # the node that keeps a signed copy of every version (config extra "passport_backup_url");
     # until a partner is named, the node keeps its own copies
     backup_url = cfg.extra.get("passport_backup_url", node.base_url)
@@ -347,17 +350,26 @@ def _integrity(ctx: NodeContext) -> Integrity:
 
 
 def _background_jobs(ctx: NodeContext, dispatcher: OutboxDispatcher) -> tuple[Leadership, Listener | None]:
-    """The jobs one worker runs for the node (the outbox dispatcher, interrupted PCF answers),
-    elected by an advisory lock on PostgreSQL, and the listener through which every worker's
-    committed messages wake that dispatcher at once (docs/workers.md)."""
+    """The jobs one worker runs for the node (the outbox dispatcher, interrupted PCF answers, the
+    federation's channels kept ready), elected by an advisory lock on PostgreSQL, and the
+    listener through which every worker's committed messages wake that dispatcher at once
+    (docs/workers.md)."""
     pcf = ctx.services.get(PcfExchange)
+    keeper = ctx.services.get(ChannelKeeper)
 
     async def lead() -> None:
         await dispatcher.start()
         if pcf is not None:
             pcf.resume()
+        if keeper is not None:
+            await keeper.start()
 
-    leader = Leadership(ctx.engine, "background-jobs", lead=lead, step_down=dispatcher.stop)
+    async def step_down() -> None:
+        if keeper is not None:
+            await keeper.stop()
+        await dispatcher.stop()
+
+    leader = Leadership(ctx.engine, "background-jobs", lead=lead, step_down=step_down)
     if ctx.engine.dialect.name != "postgresql":
         return leader, None
     schema = node_schema(ctx.engine)

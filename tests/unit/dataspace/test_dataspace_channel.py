@@ -327,3 +327,27 @@ def test_each_answer_is_typed(stage: Stage, status: int, kind: type[ChannelError
     assert type(err) is kind
     assert (err.stage, err.partner, err.partner_status, err.reason) == (stage, "did:web:p.test", status, "because; so")
     assert err.details["field"] == "what" and err.rule
+
+
+async def test_a_transfer_another_worker_started_is_taken_up_and_an_ended_one_is_not(network: Any) -> None:
+    """Two workers of one node share its store, not their memory: the second takes up the
+    transfer the first started instead of negotiating again; once the provider ended it, the
+    second negotiates a new one (and never takes the ended one up again)."""
+    net, provider, consumer, _ = network
+    first = ConsumerChannels(consumer.consumer, timeout_s=10)
+    await pumping(net, first.pull(PROVIDER_DID, "asset-1", DSP))
+    opened = first.cached(PROVIDER_DID, "asset-1")
+    assert opened is not None and negotiations(consumer) == 1
+
+    async def nowhere() -> str:
+        raise AssertionError("a transfer taken up from the store needs no endpoint")
+
+    second = ConsumerChannels(consumer.consumer, timeout_s=10)
+    assert (await second.pull(PROVIDER_DID, "asset-1", nowhere))["value"] == 42
+    assert second.cached(PROVIDER_DID, "asset-1") == opened and negotiations(consumer) == 1
+    # the provider ends it: the second worker's next pull is refused, and it negotiates anew
+    provider_pid = consumer.consumer.transfer_state(opened.transfer_pid)["providerPid"]
+    provider.provider.provider_transfer_action(provider_pid, "termination", reason="done")
+    assert (await pumping(net, second.pull(PROVIDER_DID, "asset-1", DSP)))["value"] == 42
+    renewed = second.cached(PROVIDER_DID, "asset-1")
+    assert renewed is not None and renewed.transfer_pid != opened.transfer_pid and negotiations(consumer) == 2

@@ -157,3 +157,25 @@ async def test_well_known_version(network: Any) -> None:
     async with net.client() as c:
         r = await c.get("https://provider.test/.well-known/dspace-version")
     assert r.json()["protocolVersions"][0]["path"] == "/api/dsp/2025-1"
+
+
+async def test_a_remembered_token_is_refused_once_revoked_and_once_its_transfer_ended(network: Any) -> None:
+    """The provider remembers a checked access token in memory, but revocation (a refresh
+    revokes the old tokens) and the transfer's state are still read from the database."""
+    net, provider, consumer, _ = network
+    _pid, agreement_id = await negotiate(net, consumer)
+    tpid = await consumer.consumer.transfer(agreement_id)
+    await net.pump()
+    old = consumer.consumer.data_address(tpid)
+    assert old is not None
+    dp = provider.provider
+    assert (await dp.pull(f"Bearer {old.token}"))["value"] == 42  # checked in full, remembered
+    assert (await dp.pull(f"Bearer {old.token}"))["value"] == 42  # remembered
+    new = await consumer.consumer.refresh_data_address(tpid)
+    with pytest.raises(BatpassError, match="expired or was revoked"):
+        await dp.pull(f"Bearer {old.token}")
+    assert (await dp.pull(f"Bearer {new.token}"))["value"] == 42
+    with provider.engine.begin() as conn:  # the transfer ends (as a termination would leave it)
+        conn.execute(update(t.transfers).where(t.transfers.c.agreement_id == agreement_id).values(state="TERMINATED"))
+    with pytest.raises(BatpassError, match="TERMINATED, not STARTED"):
+        await dp.pull(f"Bearer {new.token}")

@@ -151,3 +151,52 @@ async def test_pull_categories_before_the_channel() -> None:
 
 async def _async(value: Any) -> Any:
     return value
+
+
+class OldDataPlane(FakeChannels):
+    """A partner that predates lists: its data plane refuses ``?lots=`` (400) and answers ``?lot=``."""
+
+    async def pull(
+        self, partner: str, asset: str, endpoint: Any, *, query: dict[str, str], timeout_s: float | None = None
+    ) -> Any:
+        self.asked.append((partner, asset, endpoint, query))
+        if "lots" in query:
+            raise _err(PullFailed, Stage.DATA_PLANE, 400)
+        if query["lot"] == "gone":
+            raise _err(NotEntitled, Stage.DATA_PLANE, 404)
+        return {"summary": f"jws-{query['lot']}", "tiers": 1}
+
+
+async def test_pull_many_asks_once_for_every_lot_and_answers_each_alone() -> None:
+    channels = FakeChannels(
+        {"answers": [{"lot": "b", "summary": "jws-b", "tiers": 2}, {"lot": "a", "refused": "not-found"}]}
+    )
+    partners = DspPartners(channels, lambda did: _async(_did_document()))  # type: ignore[arg-type]
+    got = await partners.pull_many(P, ["a", "b", "c"], UPSTREAM_ASSET, "supplier", {"deadline_ms": "5000"})
+    assert len(channels.asked) == 1 and channels.asked[0][3]["lots"] == '["a","b","c"]'
+    assert "lot" not in channels.asked[0][3] and float(channels.asked[0][3]["deadline_ms"]) <= 5000
+    assert isinstance(got[0], Refused) and got[0].reason == "supplier refused: no answer about this lot for this node"
+    assert got[1] == {"lot": "b", "summary": "jws-b", "tiers": 2}
+    assert isinstance(got[2], Refused) and got[2].reason == "supplier's answer is not an object"  # left out
+    # one lot is asked the single way, which every node answers
+    channels.outcome = {"summary": "jws-a", "tiers": 1}
+    assert await partners.pull_many(P, ["a"], UPSTREAM_ASSET, "supplier") == [{"summary": "jws-a", "tiers": 1}]
+    assert channels.asked[-1][3] == {"lot": "a"}
+    # a failure of the one pull is every lot's
+    channels.outcome = _err(PartnerUnreachable, Stage.DATA_PLANE)
+    with pytest.raises(Refused) as refused:
+        await partners.pull_many(P, ["a", "b"], UPSTREAM_ASSET, "supplier")
+    assert refused.value.reason == "supplier unreachable"
+
+
+async def test_pull_many_asks_a_node_that_predates_lists_lot_by_lot() -> None:
+    channels = OldDataPlane(None)
+    partners = DspPartners(channels, lambda did: _async(_did_document()))  # type: ignore[arg-type]
+    got = await partners.pull_many(P, ["a", "gone"], RECALL_ASSET, "customer", {"salt": "ab"})
+    assert got[0] == {"summary": "jws-a", "tiers": 1}
+    assert isinstance(got[1], Refused) and got[1].reason == "customer refused: no answer about this lot for this node"
+    assert [q for *_, q in channels.asked] == [
+        {"salt": "ab", "lots": '["a","gone"]'},
+        {"salt": "ab", "lot": "a"},
+        {"salt": "ab", "lot": "gone"},
+    ]

@@ -24,6 +24,7 @@ from batpass.federation import (
     RECALL_ASSET,
     TOMBSTONE_CATEGORIES,
     UPSTREAM_ASSET,
+    ChannelKeeper,
     FederatedTrace,
     PartnerPort,
     Refused,
@@ -566,3 +567,158 @@ def test_every_tombstone_reason_has_a_category() -> None:
         "something new": "other",
     }
     assert {reason: tombstone_category(reason) for reason in cases} == cases
+
+
+# -- one pull per partner per question ------------------------------------------------------------
+
+
+@dataclass
+class BatchingPartners(FakePartners):
+    """A partner port that asks one partner about several lots at once (as the connector's does)."""
+
+    batches: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
+
+    async def pull_many(
+        self, did: str, lots: Sequence[str], asset: str, role: str, extra: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any] | Refused]:
+        self.batches.append((did, tuple(lots), asset))
+        out: list[dict[str, Any] | Refused] = []
+        for lot in lots:
+            try:
+                out.append(await self.pull(did, lot, asset, role, extra))
+            except Refused as r:
+                out.append(r)
+        return out
+
+
+def _cells_from_two_cobalt_lots(world: World) -> None:
+    """The cobalt refiner ships two more lots; this node makes ``cells-2`` of both."""
+    world.suppliers[COBALT].record(
+        [
+            _ship(COBALT, "REF-1", [("co-ore", 100)], "co-ship-b", "cobalt_hydroxide", CELLS),
+            _ship(COBALT, "REF-1", [("co-ore", 100)], "co-ship-c", "cobalt_hydroxide", CELLS),
+        ]
+    )
+    cell = {"lot": "cells-2", "material": "cell", "quantity": {"value": 10, "unit": "piece"}, "mass_per_piece_kg": 20}
+    world.trace.ledger.record(
+        [
+            _receive(CELLS, "c-co-b", "cobalt_hydroxide", 100, COBALT, "co-ship-b"),
+            _receive(CELLS, "c-co-c", "cobalt_hydroxide", 100, COBALT, "co-ship-c"),
+            _ev("assembly", CELLS, "CELLS-1", "JP", inputs=[_kg("c-co-b", 100), _kg("c-co-c", 100)], outputs=[cell]),
+        ]
+    )
+
+
+async def test_a_partner_is_asked_once_about_all_its_lots(world: World) -> None:
+    _cells_from_two_cobalt_lots(world)
+    batching = BatchingPartners()
+    world.trace.partners = batching
+    for lot in ("co-ship-b", "co-ship-c"):
+        batching.answers[(COBALT, lot, UPSTREAM_ASSET)] = world.summary_of(COBALT, lot)
+    out = await world.trace.trace("cells-2")
+    assert batching.batches == [(COBALT, ("co-ship-b", "co-ship-c"), UPSTREAM_ASSET)]
+    assert out["complete"] is True and out["path"] == [CELLS, COBALT]
+    assert set(out["shares_by_country"]["Co"]) == {"CD"}
+    # a lot the partner refuses alone is that lot's tombstone; the other lot's answer stands
+    del batching.answers[(COBALT, "co-ship-c", UPSTREAM_ASSET)]
+    again = await world.trace.trace("cells-2")
+    assert [t["reason"] for t in again["tombstones"]] == ["supplier refused: no answer about this lot for this node"]
+    assert len(batching.batches) == 2
+
+
+async def test_a_list_pull_answers_each_lot_and_refuses_the_others_alone(world: World) -> None:
+    """The provider side: ``?lots=[...]`` answers a list, one entry per lot; a lot not shipped
+    to the asker is refused in its entry as it would be alone (404); ``?lot=ID`` is unchanged."""
+    world.partners.refusals.update({d: UNREACHABLE for d in (COBALT, LITHIUM, NICKEL, MANGANESE, GRAPHITE)})
+    ask = functools.partial(
+        world.trace.query_content, "lot", consumer_did=PACK, consumer_bpnl=None, agreement_id="ag-1"
+    )
+    out = await ask(query={"lots": '["to-pack", "to-recycler", "to-pack"]'})
+    answers = out["answers"]
+    assert [a["lot"] for a in answers] == ["to-pack", "to-recycler"]
+    summary = verify_summary(answers[0]["summary"], world.trace.ledger.resolve_key)
+    assert summary.subject.id == "to-pack" and answers[0]["tiers"] == 1
+    assert answers[1] == {"lot": "to-recycler", "refused": "not-found"}
+    single = await ask(query={"lot": "to-pack"})
+    assert set(single) == {"summary", "tiers", "ms"}
+    for bad in ("to-pack", "[]", '["x", 3]', "[" + ",".join(['"x"'] * 257) + "]"):
+        with pytest.raises(InvalidInput) as ei:
+            await ask(query={"lots": bad})
+        assert ei.value.field == "lots"
+
+
+# -- channels ready before they are needed ---------------------------------------------------------
+
+
+@dataclass
+class PreparingPartners:
+    """What the keeper asks of the connector's partner port: open a channel, renew it."""
+
+    refusals: dict[str, str] = field(default_factory=dict)
+    broken: set[str] = field(default_factory=set)
+    prepared: list[tuple[str, str, str]] = field(default_factory=list)
+    renewed: list[tuple[str, str, float]] = field(default_factory=list)
+
+    async def prepare(self, did: str, asset: str, role: str) -> None:
+        self.prepared.append((did, asset, role))
+        if did in self.refusals:
+            raise Refused(self.refusals[did])
+        if did in self.broken:
+            raise RuntimeError("a bug")
+
+    async def renew(self, did: str, asset: str, role: str, *, fresh_for_s: float) -> None:
+        self.renewed.append((did, asset, fresh_for_s))
+
+
+async def test_the_keeper_opens_a_channel_to_each_partner_the_ledger_names_and_renews_them(world: World) -> None:
+    now = [1000.0]
+    port = PreparingPartners(refusals={NICKEL: UNREACHABLE})
+    keeper = ChannelKeeper(
+        ledger=world.trace.ledger,
+        owner=CELLS,
+        partners=port,  # type: ignore[arg-type]
+        retry_s=5.0,
+        renew_every_s=30.0,
+        fresh_for_s=120.0,
+        page=3,  # the start-up read takes several pages
+        clock=lambda: now[0],
+    )
+    await keeper.step()  # start-up: every receipt's supplier, every shipment's customer
+    suppliers = {COBALT, LITHIUM, NICKEL, MANGANESE, GRAPHITE}
+    assert {(d, a) for d, a, _ in port.prepared} == {(d, UPSTREAM_ASSET) for d in suppliers} | {
+        (PACK, RECALL_ASSET),
+        (RECYCLER, RECALL_ASSET),
+    }
+    status = keeper.status()
+    assert status["wanted"] == 7 and status["ready"] == 6
+    assert [c for c in status["channels"] if c["state"] != "ready"] == [
+        {"partner": NICKEL, "asset": UPSTREAM_ASSET, "role": "supplier", "state": "failed", "reason": UNREACHABLE}
+    ]
+    await keeper.step()  # nothing new: nobody asked again, the failed one waits for its retry
+    assert len(port.prepared) == 7
+    now[0] += 5.0
+    port.refusals.clear()
+    await keeper.step()
+    assert port.prepared[-1] == (NICKEL, UPSTREAM_ASSET, "supplier") and keeper.status()["ready"] == 7
+    # the first receipt naming a new supplier opens its channel at the next round
+    world.trace.ledger.record([_receive(CELLS, "c-far", "cobalt_hydroxide", 10, FAR, "far-9")])
+    await keeper.step()
+    assert port.prepared[-1] == (FAR, UPSTREAM_ASSET, "supplier") and len(port.prepared) == 9
+    # a failure of another kind waits for its retry too (rather than being tried every round)
+    port.broken.add(PACK)
+    world.trace.ledger.record([_ship_cells("to-pack-2", 1, PACK)])
+    assert (PACK, RECALL_ASSET) in keeper.channels
+    keeper.channels[(PACK, RECALL_ASSET)].ready = False  # as if never opened
+    await keeper.step()
+    await keeper.step()
+    assert [p for p in port.prepared if p[0] == PACK] == [(PACK, RECALL_ASSET, "customer")] * 2
+    assert keeper.status()["ready"] == 7
+    port.broken.clear()
+    now[0] += 5.0
+    await keeper.step()
+    assert keeper.status()["ready"] == 8
+    assert port.renewed == []
+    now[0] += 25.0  # renewal is due: every open channel, fresh for the next 120 s
+    await keeper.step()
+    assert sorted(d for d, _, _ in port.renewed) == sorted([*suppliers, FAR, PACK, RECYCLER])
+    assert {s for _, _, s in port.renewed} == {120.0}
