@@ -1,6 +1,7 @@
 """A node's console for the web tests: the public side of ``web_testkit`` (passports, the pages'
 language choice) plus the accounts (a fast Argon2id hasher and a clock the tests move) and a
-ledger holding outflow alerts (the scenario's shipments recorded without their authorisations).
+ledger holding outflow alerts (the scenario's exports of strategic materials recorded without their
+authorisations, under a controlled-materials policy).
 One user of each role, each with :data:`PASSWORD`."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from batpass.accounts import AccountService
 from batpass.core.clock import FixedClock
 from batpass.core.ids import BatteryId
 from batpass.ledger import MIGRATIONS_DIR as LEDGER_MIGRATIONS
-from batpass.ledger import LedgerService
+from batpass.ledger import LedgerService, parse_policy
 from batpass.scenario import generate
 from batpass.web.console import mount_console
 
@@ -45,7 +46,10 @@ def make_console(engine: Engine, *, lots: int = 20) -> ConsoleNode:
     passports = make_passports(engine)
     built = [build_passport(passports, b) for b in BATTERIES]
     passports.mark_waste(built[2].passport_id, waste_operator=passports.operator, actor=passports.operator)
-    ledger = LedgerService(engine, identity(OWNER))
+    # a node whose controlled-materials policy covers the strategic elements: the scenario's
+    # exports of them, recorded without their authorisations, alert (docs/outflows.md)
+    policy = parse_policy({"mode": "warn", "controlled_materials": ["Li", "Co", "Ni", "C_nat"]})
+    ledger = LedgerService(engine, identity(OWNER), outflow_policy=policy)
     ledger.record(generate(lots=lots, owner=OWNER, seed=3).events)
     clock = FixedClock(START)
     accounts = AccountService(engine, clock=clock, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
