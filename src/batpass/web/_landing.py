@@ -46,6 +46,7 @@ _PROFILES = {
     "catena-x": N_("Catena-X (the European automotive data space)"),
     "ouranos": N_("Ouranos Ecosystem (Japan's data-sharing framework)"),
     "bridge": N_("Bridge between Catena-X and the Ouranos Ecosystem"),
+    "resolver": N_("Battery QR code resolver (answers from a backup copy when an operator's node is down)"),
 }
 #: what a person is told when an identifier breaks a rule of batpass.core.ids
 _REASONS = {

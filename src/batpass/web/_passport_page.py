@@ -263,8 +263,10 @@ class PassportPages:
         tiers: Iterable[Tier],
         roles: Iterable[str],
         resolve_link: Callable[[str], str | None],
+        served_from: Mapping[str, Any] | None = None,
     ) -> str:
-        return render_passport_page(build_page(passport, view, tiers=tiers, roles=roles, resolve_link=resolve_link))
+        page = build_page(passport, view, tiers=tiers, roles=roles, resolve_link=resolve_link)
+        return render_passport_page(page, served_from=served_from)
 
     def message_page(self, title: str, text: str) -> str:
         """The resolver's message, with the Digital Link asked for in the search box and, when it
