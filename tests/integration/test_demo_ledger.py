@@ -21,11 +21,6 @@ def demo(demo_run: DemoRun) -> tuple[Path, dict[str, Any]]:
     return demo_run.out, demo_run.summary
 
 
-def _carmaker(summary: dict[str, Any]) -> dict[str, Any]:
-    node: dict[str, Any] = next(n for n in summary["nodes"] if n["name"] == "eu-carmaker")
-    return node
-
-
 def test_trace_of_one_battery(demo: tuple[Path, dict[str, Any]]) -> None:
     out, summary = demo
     tr = summary["story"]["trace"]
@@ -41,7 +36,9 @@ def test_trace_of_one_battery(demo: tuple[Path, dict[str, Any]]) -> None:
         "recycled_by_country",
         "unknown_share",
     }
-    assert tr["battery"].startswith(_carmaker(summary)["base_url"] + "/01/")
+    # battery ids are on the car maker's resolver base: the EU certifier's resolver role
+    resolver = next(n for n in summary["nodes"] if n["name"] == "eu-certifier")
+    assert tr["battery"].startswith(resolver["base_url"] + "/01/")
     # a federated trace: car maker → (bridge) cell maker on the hub → cathode maker → refiners →
     # mines, the hub's operators reaching the Catena-X refiners and mines through the bridge
     assert tr["hops"] >= 4
