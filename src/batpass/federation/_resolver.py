@@ -225,6 +225,9 @@ class DigitalLinkResolver:
         self._client = client
         self._pages = pages
 
+    def handles(self, battery: BatteryId) -> bool:
+        return self.routes.route_for(str(battery.gtin)) is not None
+
     async def answer(self, battery: BatteryId, request: Request) -> Response | None:
         route = self.routes.route_for(str(battery.gtin))
         if route is None:

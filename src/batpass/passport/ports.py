@@ -114,6 +114,10 @@ class PageRenderer(Protocol):
 
 
 class BatteryResolver(Protocol):
+    def handles(self, battery: BatteryId) -> bool:
+        """Whether this node resolves the battery elsewhere (a route for its GTIN)."""
+        ...
+
     async def answer(self, battery: BatteryId, request: Request) -> Response | None:
         """The answer to the battery's Digital Link request when another node operates it (None:
         no route for it here, the node answers from its own store)."""

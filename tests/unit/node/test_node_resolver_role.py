@@ -39,6 +39,10 @@ def test_a_routed_gtin_whose_operator_and_backup_are_unreachable_is_a_503(settin
         # a GTIN without a route: the node's own store answers
         assert client.get("/01/09506000134352/21/X1", headers={"Accept": "application/json"}).status_code == 404
         assert "resolver" in client.get("/health").json()["profiles"]
+        # the front door's search takes a routed battery to its Digital Link, answered here
+        found = client.get("/search", params={"q": "(01)04012345000016(21)SN1"}, follow_redirects=False)
+        assert found.status_code == 303 and found.headers["location"] == BATTERY
+        assert client.get("/search", params={"q": "(01)09506000134352(21)X1"}).status_code == 404
 
 
 def test_a_malformed_route_keeps_the_node_from_starting(settings: Settings) -> None:

@@ -19,6 +19,7 @@ from batpass.core.clock import FixedClock
 from batpass.core.ids import BatteryId
 from batpass.passport import MIGRATIONS_DIR, PassportRules, PassportService, _sql
 from batpass.trust import NodeIdentity, generate_keypair
+from batpass.web import mount_public_pages
 
 BAT = BatteryId("04012345000009", "SN-0200")
 BACKUP_DID = "did:web:backup.example%3A8443"
@@ -62,6 +63,7 @@ def held(
     for v in operator.versions(pid):
         backup.accept_backup({"jws": v.jws})
     app = make_app(backup)
+    mount_public_pages(app)  # the front door's search and the pages' language, as on a node
     app.state.ctx.name, app.state.ctx.did = "backup-node", BACKUP_DID
     with TestClient(app, base_url="https://backup.example:8443") as client:
         yield client, backup, pid
@@ -88,6 +90,8 @@ def test_the_page_says_whose_backup_copy_it_is(held: Any) -> None:
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert 'id="served-from"' in r.text and "Served from the backup copy held by backup-node." in r.text
     assert all(c not in r.text for c in RESTRICTED_CANARIES)
+    ja = client.get(BAT.path, headers={"Accept": "text/html", "Accept-Language": "ja"})
+    assert "backup-nodeが保管するバックアップコピーから表示しています。" in ja.text
 
 
 def test_the_linkset_from_a_backup_copy_links_only_what_the_backup_node_serves(held: Any) -> None:
@@ -116,6 +120,13 @@ def test_a_copy_whose_signature_does_not_verify_is_refused(held: Any) -> None:
     body = r.json()
     assert body["rule"] == "passport.backup.signed" and "signature" in body["detail"]
     assert "servedFrom" not in r.text
+
+
+def test_the_search_takes_a_battery_whose_copy_is_held_to_its_digital_link(held: Any) -> None:
+    client, _, _ = held
+    found = client.get("/search", params={"q": BAT.path}, follow_redirects=False)
+    assert found.status_code == 303 and found.headers["location"] == BAT.path
+    assert client.get("/search", params={"q": "(01)04012345000009(21)SN-0999"}).status_code == 404
 
 
 def test_no_copy_held_is_a_404(held: Any) -> None:
