@@ -58,7 +58,7 @@ from batpass.http import (
 )
 from batpass.ledger import decode_summary
 from batpass.participants import ParticipantService
-from batpass.passport._backups import HeldCopy
+from batpass.passport._backups import BackupCopyRefused, HeldCopy
 from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import LATEST as LATEST_BATTERYPASS
 from batpass.passport._export_batterypass import MODULES as BATTERYPASS_MODULES
@@ -326,7 +326,18 @@ async def resolve_battery(gtin: str, serial: str, request: Request, ctx: Ctx) ->
         routed = await resolver.answer(battery, request) if resolver is not None else None
         if routed is not None:
             return routed
-        held = await run_in_threadpool(svc.held_copy, battery)
+        try:
+            held = await run_in_threadpool(svc.held_copy, battery)
+        except BackupCopyRefused:
+            if not html:
+                raise
+            return HTMLResponse(
+                _pages(ctx).message_page(
+                    "Backup copy not shown", "The backup copy held here did not pass its signature check."
+                ),
+                status_code=503,
+                headers={"Cache-Control": "no-store"},
+            )
         if held is not None:
             return _from_backup_copy(ctx, request, held, html=html)
     if passport is None:

@@ -120,6 +120,9 @@ def test_a_copy_whose_signature_does_not_verify_is_refused(held: Any) -> None:
     body = r.json()
     assert body["rule"] == "passport.backup.signed" and "signature" in body["detail"]
     assert "servedFrom" not in r.text
+    page = client.get(BAT.path, headers={"Accept": "text/html"})
+    assert page.status_code == 503 and "did not pass its signature check" in page.text
+    assert 'id="served-from"' not in page.text
 
 
 def test_the_search_takes_a_battery_whose_copy_is_held_to_its_digital_link(held: Any) -> None:
