@@ -1,12 +1,21 @@
-"""One definition per figure, stated where it appears (issue 18): on the demo, the Art. 8 recycled
-content of the battery the compliance report judges is the same figure, with the same basis, on
-its passport JSON, its public passport page, every compliance JSON report, the ledger's API and
-``summary.json`` — and no 0 % stands in for an unknown share."""
+"""One definition per figure, stated where it appears (issue 18): on the demo, each figure is the
+same, with the same basis, wherever it appears —
+
+- the Art. 8 recycled content of the battery the compliance report judges: its passport JSON, its
+  public passport page, every compliance JSON report, the ledger's API and ``summary.json`` (no
+  0 % stands in for an unknown share);
+- the carbon footprint per kWh of lifetime energy (Annex II), total and by stage: the passport
+  JSON and page, every compliance JSON report (EU and JP), the PACT API's per-kWh extension and
+  ``summary.json``;
+- the mined origin by country (a share of each element's mass in the traced battery; recycled
+  input apart): the passport JSON and page, ``summary.json``, the federated trace artefact, its
+  signed summary and the ledger's summary API."""
 
 from __future__ import annotations
 
 import html
 import json
+import re
 import ssl
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +25,9 @@ import httpx
 import pytest
 from demo_runner import DemoRun
 
+from batpass.footprint import PER_KWH_LIFETIME_ENERGY
+from batpass.ledger._audit import summary_payload
+from batpass.passport._static import ELEMENT_NAMES
 from batpass.web._passport_page import recycled_line
 
 pytestmark = pytest.mark.integration
@@ -97,3 +109,114 @@ def test_recycled_content_is_one_figure_wherever_it_appears(demo_run: DemoRun, c
         else:
             assert f"{metal}: unknown" in page
     assert "Art. 8 basis: per battery model and batch per manufacturing plant" in page
+
+
+def _text(page: str) -> str:
+    """A page's visible text, tags dropped and whitespace collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def _pact_footprints(client: httpx.Client, pact: dict[str, Any]) -> list[dict[str, Any]]:
+    token = client.post(
+        f"{pact['base_url']}/auth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(pact["client_id"], pact["client_secret"]),
+    ).json()["access_token"]
+    r = client.get(f"{pact['base_url']}/3/footprints", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    return list(r.json()["data"])
+
+
+def test_carbon_footprint_is_one_figure_per_kwh_of_lifetime_energy_wherever_it_appears(
+    demo_run: DemoRun, client: httpx.Client
+) -> None:
+    out, summary = demo_run.out, demo_run.summary
+    car = next(n for n in summary["nodes"] if n["name"] == "eu-carmaker")
+    story = summary["story"]["footprint"]
+    assert story["basis"] == PER_KWH_LIFETIME_ENERGY
+    total, lifetime = story["kg_co2e_per_kwh"], story["lifetime_kwh"]
+    stages = {s: v for s, v in story["stages"].items() if v is not None}
+    eu = [json.loads((out / a["json"]).read_text()) for a in summary["artefacts"]["compliance"]]
+    jp = [json.loads(p.read_text()) for p in sorted((out / "compliance" / "jp").glob("*/report.json"))]
+    assert len(eu) == 3 and len(jp) == 3
+    battery = eu[0]["subject"]
+    entry = next(b for b in summary["batteries"] if b["id"] == battery)
+    pid = entry["passport_id"].removeprefix("urn:uuid:")
+    data = _get(client, f"{car['base_url']}/v1/passports/{pid}", node=car)["data"]
+    gtin = battery.split("/01/", 1)[1].split("/", 1)[0]
+    (pact,) = [d for d in _pact_footprints(client, car["pact"]) if d["productIds"] == [f"urn:gtin:{gtin}"]]
+    (ext,) = [e["data"] for e in pact["extensions"] if "perKwhLifetimeEnergy" in e["data"]]
+
+    # each place: (kg CO2e per kWh, per-stage figures, the basis it states)
+    seen: dict[str, tuple[float, dict[str, float], str]] = {
+        "passport JSON": (
+            data["carbon_footprint"]["value"],
+            dict(data["carbon_footprint_stages"]),
+            # the data point's unit is the Annex II functional unit (docs/compliance.md)
+            PER_KWH_LIFETIME_ENERGY if data["carbon_footprint"]["unit"] == "kgCO2e/kWh" else "?",
+        ),
+        "PACT API (perKwhLifetimeEnergy)": (
+            float(ext["perKwhLifetimeEnergy"]["kgCo2ePerKwh"]),
+            {s: float(v) / float(ext["perKwhLifetimeEnergy"]["lifetimeKwh"]) for s, v in ext["stages"].items() if v},
+            PER_KWH_LIFETIME_ENERGY,
+        ),
+    }
+    for market, reports in (("EU", eu), ("JP", jp)):
+        for r in reports:
+            fp = r["footprint"]
+            got = {s: float(v) for s, v in fp["stages"].items() if v is not None}
+            seen[f"compliance JSON {market} {r['at']}"] = (float(fp["kg_co2e_per_kwh"]), got, fp["basis"])
+    assert float(ext["perKwhLifetimeEnergy"]["lifetimeKwh"]) == pytest.approx(lifetime)
+    for place, (value, by_stage, basis) in seen.items():
+        assert basis == PER_KWH_LIFETIME_ENERGY, place
+        assert value == pytest.approx(total, rel=1e-12), (place, value, total)
+        assert by_stage.keys() == stages.keys(), (place, by_stage)
+        for s, v in stages.items():
+            assert by_stage[s] == pytest.approx(v, rel=1e-9), (place, s)
+    # the page states the figure with what it is per (its 6 significant digits)
+    page = _text(_get(client, entry["passport_url"], accept="text/html"))
+    unit = "kg CO₂e per kWh of lifetime energy"
+    assert f"Carbon footprint {total:,.6g} {unit}".replace(",", " ") in page
+    for s, v in stages.items():
+        assert f"{s.replace('_', ' ')}: {v:g} {unit}" in page, s
+
+
+def test_mined_origin_by_country_is_one_figure_wherever_it_appears(demo_run: DemoRun, client: httpx.Client) -> None:
+    out, summary = demo_run.out, demo_run.summary
+    car = next(n for n in summary["nodes"] if n["name"] == "eu-carmaker")
+    trace = summary["story"]["trace"]
+    battery = trace["battery"]
+    assert trace["basis"] == "battery_mass_balance"
+    entry = next(b for b in summary["batteries"] if b["id"] == battery)
+    pid = entry["passport_id"].removeprefix("urn:uuid:")
+    passport = _get(client, f"{car['base_url']}/v1/passports/{pid}", node=car)["data"]["material_origin"]
+    federated = json.loads((out / "ledger" / "federated-trace.json").read_text())
+    token = client.get(
+        f"{car['base_url']}/v1/ledger/summaries/{quote(battery, safe='')}", headers={"X-Api-Key": car["admin_key"]}
+    )
+    assert token.status_code == 200, token.text
+    signed = summary_payload(token.text.strip())["elements"]
+    page = _text(_get(client, entry["passport_url"], accept="text/html"))
+    assert "Mined origin of critical raw materials (share of each element's mass in this battery, by country)" in page
+
+    for sym, mined in trace["shares_by_country"].items():
+        name = ELEMENT_NAMES[sym]
+        seen = {
+            "ledger/federated-trace.json": federated["shares_by_country"][sym],
+            "federated trace's signed summary": federated["summary"]["elements"][sym]["minedByCountry"],
+            "GET /v1/ledger/summaries": signed[sym]["minedByCountry"],
+            "passport JSON": passport.get(name, {}),
+        }
+        for place, got in seen.items():
+            assert got.keys() == mined.keys(), (sym, place, got, mined)
+            for country, share in mined.items():
+                assert got[country] == pytest.approx(share, abs=1e-12), (sym, place, country)
+        # a recycler is no origin: the recycled input is its own series, the three parts sum to 1
+        recycled = federated["summary"]["elements"][sym]["recycledByCountry"]
+        assert recycled == trace["recycled_by_country"][sym] == signed[sym]["recycledByCountry"]
+        assert not (recycled.keys() & mined.keys()), sym
+        parts = sum(mined.values()) + sum(recycled.values()) + trace["unknown_share"][sym]
+        assert parts == pytest.approx(1.0), sym
+        if mined:
+            shown = ", ".join(f"{c} {100 * v:.1f} %" for c, v in passport[name].items())
+            assert f"{name}: {shown}" in page, (sym, shown)

@@ -29,7 +29,9 @@ def demo(demo_run: DemoRun) -> tuple[Path, dict[str, Any]]:
 def test_pack_footprint_per_kwh_with_stages_not_provided(demo: tuple[Path, dict[str, Any]]) -> None:
     _, summary = demo
     fp = summary["story"]["footprint"]
-    assert set(fp) == {"battery", "kg_co2e_per_kwh", "stages", "not_provided"}
+    assert set(fp) == {"battery", "kg_co2e_per_kwh", "stages", "not_provided", "basis", "lifetime_kwh", "model"}
+    # the figure states what it is per: kWh of lifetime energy (Annex II), never kWh of capacity
+    assert fp["basis"] == "per_kwh_lifetime_energy" and fp["lifetime_kwh"] > 0
     assert fp["battery"] in {b["id"] for b in summary["batteries"]}
     assert set(fp["stages"]) == STAGES
     # Ouranos carries neither distribution nor end of life: null and listed, never zero
@@ -142,3 +144,10 @@ def test_compliance_per_market_and_date_with_evidence_and_recognition(demo: tupl
     assert "legitimate_interest" in passport["source"]
     # findings cite instruments and articles, never files
     assert not any(re.search(r"\.(py|ya?ml)\b", f["reference"]) for f in jp_report["findings"])
+    # each side applied its own market's recognition rules, and says which
+    eu_report = json.loads((out / "compliance/2031-08-18/report.json").read_text())
+    assert eu_report["recognition"]["ecosystem"] == "catena-x" and jp_report["recognition"]["ecosystem"] == "ouranos"
+    # the ledger records no certification scheme: the custody record is not yet determinable, not a fail
+    custody = [f for f in eu_report["findings"] if f["rule"] == "custody.claim.record"]
+    assert custody and all(f["status"] == "not yet determinable" for f in custody), custody
+    assert all("scheme" in f["detail"] and f["detail"].startswith("not held on this node") for f in custody)

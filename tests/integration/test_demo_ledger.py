@@ -4,9 +4,11 @@ session's full demo run."""
 from __future__ import annotations
 
 import json
+import ssl
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from demo_runner import DemoRun
 
@@ -19,6 +21,11 @@ pytestmark = pytest.mark.integration
 def demo(demo_run: DemoRun) -> tuple[Path, dict[str, Any]]:
     """The session's full demo run (tests/integration/conftest.py)."""
     return demo_run.out, demo_run.summary
+
+
+def _carmaker(summary: dict[str, Any]) -> dict[str, Any]:
+    node: dict[str, Any] = next(n for n in summary["nodes"] if n["name"] == "eu-carmaker")
+    return node
 
 
 def test_trace_of_one_battery(demo: tuple[Path, dict[str, Any]]) -> None:
@@ -35,7 +42,10 @@ def test_trace_of_one_battery(demo: tuple[Path, dict[str, Any]]) -> None:
         "high_risk_share",
         "recycled_by_country",
         "unknown_share",
+        "basis",
     }
+    # every share is of the element's mass in this one battery (README "What the demo shows")
+    assert tr["basis"] == "battery_mass_balance"
     # battery ids are on the car maker's resolver base: the EU certifier's resolver role
     resolver = next(n for n in summary["nodes"] if n["name"] == "eu-certifier")
     assert tr["battery"].startswith(resolver["base_url"] + "/01/")
@@ -109,6 +119,61 @@ def test_black_mass_outflow_is_flagged(demo: tuple[Path, dict[str, Any]]) -> Non
     assert ev["destination_country"] == "KR" and ev["quantity_kg"] > 0
     assert ev["shipment"] == bm[0]["shipment"]
     assert [a["id"] for a in ev["authorisations"]] == ["EXP-NL-BM-1"]
+    # flagged because black mass is hazardous waste when it leaves (after 2026-11-09): an export
+    # to an OECD country under prior notification and consent, the rule and its source named
+    assert ev["at"] >= "2026-11-09" and ev["requirement"]["rule"] == "eu.wsr.export-oecd"
+    assert ev["requirement"]["waste_class"] == "eu.hazardous.black-mass"
+
+
+def test_prevention_blocks_at_the_car_maker_and_warns_at_the_recycler(demo: tuple[Path, dict[str, Any]]) -> None:
+    """Modes per node (docs/outflows.md "Warn or block"): the car maker's node refuses its
+    end-of-life packs shipped to a non-OECD buyer after 2026-11-09 (prohibited), nothing written;
+    the recycler's node records the black mass to Korea without consent and alerts."""
+    out, summary = demo
+    prev = summary["story"]["prevention"]
+    assert set(prev) == {"mode_by_node", "blocked"}
+    assert prev["mode_by_node"] == {
+        "cx-mines": "warn",
+        "cx-refining": "warn",
+        "jp-hub": "warn",
+        "eu-carmaker": "block",
+        "eu-recycler": "warn",
+    }
+    [blocked] = prev["blocked"]
+    assert blocked == {
+        "shipment": blocked["shipment"],
+        "node": "eu-carmaker",
+        "rule": "eu.wsr.export-non-oecd",
+        "alert": "outflow.prohibited",
+        "status": 422,
+        "field": "events[3].inputs[0]",
+    }
+    # warned, not refused: the recycler's black mass to an OECD country without consent is in
+    # the log and in story.outflows
+    alerted = [f for f in summary["story"]["outflows"] if f["evidence"]["material"] == "black_mass"]
+    assert [f["evidence"]["requirement"]["rule"] for f in alerted] == ["eu.wsr.export-oecd"]
+    assert blocked["shipment"] not in {f["shipment"] for f in summary["story"]["outflows"]}
+    # blocked, nothing written: the car maker's node holds no alert for it either
+    car = _carmaker(summary)
+    ca = ssl.create_default_context(cafile=str(out / summary["ca_cert"]))
+    with httpx.Client(verify=ca, timeout=30) as client:
+        r = client.get(car["base_url"] + "/v1/ledger/outflows", headers={"X-Api-Key": car["admin_key"]})
+    assert r.status_code == 200
+    assert blocked["shipment"] not in {f["shipment"] for f in r.json()}
+
+
+def test_recycling_efficiency_is_computed_at_the_recycler(demo: tuple[Path, dict[str, Any]]) -> None:
+    """``story.recycling`` (README, summary section): efficiency and recovery from the recycler's own ledger, a
+    simplified estimate compared with Annex XII's dated targets, never a pass."""
+    _, summary = demo
+    rec = summary["story"]["recycling"]
+    assert set(rec) == {"eu-recycler"}
+    r = rec["eu-recycler"]
+    assert r["basis"] == "simplified estimate" and r["chemistry"] == "lithium-based"
+    assert 0 < r["efficiency"] < 1 and r["input_kg"] > r["output_kg"] > 0
+    assert {"Li", "Co", "Ni"} <= set(r["recovery"]) and all(0 <= v <= 1 for v in r["recovery"].values())
+    assert r["efficiency_target"] == {"value": 0.65, "by": "2025-12-31"}
+    assert "simplified estimate" in r["efficiency_indication"] and "pass" not in r["efficiency_indication"]
 
 
 def test_one_double_claim_is_caught(demo: tuple[Path, dict[str, Any]]) -> None:

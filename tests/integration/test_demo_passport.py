@@ -262,3 +262,25 @@ def test_anonymous_public_page_shows_no_restricted_field(demo: Demo) -> None:
     # the operator's own read of the same battery does carry them (the canaries are real)
     full = demo.admin("eu-carmaker", f"/v1/passports/{demo.summary['batteries'][0]['passport_id']}").text
     assert all(c in full or json.dumps(c)[1:-1] in full for c in canaries)
+
+
+def test_each_life_is_told_on_the_page(demo: Demo) -> None:
+    """Issue 20: the repurposed pack reads as eu-recycler's stationary store with its use (not the EV
+    model and its footprint), the recycled one says who recycled it and what was recovered, and
+    the pages name operators by legal name; the footprint is given per kWh of both bases."""
+    new = demo.by_status("repurposed")[0]
+    data = _public(demo, new["id"]).json()["data"]
+    assert data["category"] == "stationary" and data["intended_use"] and "carbon_footprint" not in data
+    page = _public(demo, new["id"], "text/html").text
+    assert "Stationary energy storage (industrial) battery" in page and "Kreislauf Recycling GmbH" in page
+    ended = demo.by_status("ended")[0]
+    data = _public(demo, ended["id"]).json()["data"]
+    assert data["recycler"] == demo.nodes["eu-recycler"]["did"] and data["recycled_on"]
+    assert {r["material"] for r in data["recovered_materials"]} >= {"cobalt", "lithium", "nickel"}
+    page = _public(demo, ended["id"], "text/html").text
+    assert "Recycled by" in page and "Kreislauf Recycling GmbH" in page and "Europa Automobil AG" in page
+    original = demo.summary["batteries"][0]
+    page = _public(demo, original["id"], "text/html").text
+    assert "Carbon footprint per kWh of lifetime energy" in page and "Carbon footprint per kWh of capacity" in page
+    history = demo.client.get(original["id"] + "/history", headers={"Accept": "text/html"})
+    assert history.status_code == 200 and "Passport built" in history.text

@@ -198,14 +198,15 @@ def _crawl_list(
     base: str, did: str, sc: Any, ledger: LedgerService, pids: list[Any], passports: PassportService
 ) -> list[str]:
     """Every GET the node serves for this data: lots, traces both ways, signed summaries,
-    outflows, claims, recycled content, passports (JSON, page, history, versions, exports, QR),
-    backup copies. Fixed for a store (the baseline and every mutation crawl the same list)."""
+    outflows, claims, recycling efficiency (the recycler's partition is this node's), recycled
+    content, passports (JSON, page, history, versions, exports, QR), backup copies. Fixed for a
+    store (the baseline and every mutation crawl the same list)."""
     rng = random.Random(SEED)
     lots = sorted(r for r in {o["lot"] for e in sc.events if e["owner"] == did for o in e.get("outputs", [])})
     sample = rng.sample(lots, 20)
     urls = [f"/v1/ledger/lots/{quote(lot, safe='')}" for lot in sample]
     urls += [f"/v1/ledger/trace/{quote(lot, safe='')}?direction={d}" for lot in sample[:6] for d in ("up", "down")]
-    urls += ["/v1/ledger/outflows", "/v1/ledger/double-claims"]
+    urls += ["/v1/ledger/outflows", "/v1/ledger/double-claims", "/v1/ledger/recycling-efficiency"]
     urls += [f"/v1/ledger/recycled-content?subject={quote(lot, safe='')}" for lot in sc.batteries[:5]]
     urls += ["/v1/passports"]
     for pid in pids:

@@ -47,17 +47,19 @@ def _mount_capability_commands() -> None:
     from batpass.cli._sites import app as sites_app
     from batpass.cli._trust import app as trust_app
     from batpass.cli._trust import credential_app
+    from batpass.cli._users import app as user_app
 
     app.add_typer(ouranos_app, name="ouranos", help="Ouranos hub: operators, plants, accounts, API keys.")
     app.add_typer(dataspace_app, name="dataspace", help="Catena-X connector: offers and partner groups.")
     app.add_typer(ledger_app, name="ledger", help="Record, verify and trace the material ledger.")
     app.add_typer(scenario_app, name="scenario", help="The seeded EU/JP supply-chain scenario.")
     app.command("trace", help="Trace a lot or battery upstream (or --down) in this node's ledger.")(trace)
-    app.command("outflows", help="Shipments of strategic materials outside their export authorisations.")(outflows)
+    app.command("outflows", help="Shipments lacking the authorisation the shipment rules require.")(outflows)
     app.add_typer(passport_app, name="passport", help="Build, show and change the status of battery passports.")
     app.add_typer(sites_app, name="sites", help="The site register and the CAHRA list its sites are screened with.")
     app.add_typer(trust_app, name="trust", help="Trust lists and recognition policies.")
     app.add_typer(credential_app, name="credential", help="Issue, verify, revoke and present credentials.")
+    app.add_typer(user_app, name="user", help="Console users: add, list, remove (docs/console.md).")
     app.add_typer(keys_app, name="keys", help="Rotate the node's signing key or TLS certificate.")
     app.command("backup", help="Back up a node (database, keys, config) into one passphrase-encrypted file.")(backup)
     app.command("restore", help="Restore a node from its backup into a new home folder (or schema).")(restore)

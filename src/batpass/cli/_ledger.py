@@ -1,4 +1,4 @@
-"""CLI of the material ledger: ``batpass ledger record|verify|trace|outflows|claim`` (:data:`app`;
+"""CLI of the material ledger: ``batpass ledger record|verify|trace|outflows|claim|upgrade-profiles`` (:data:`app`;
 ``trace`` and ``outflows`` are also top-level commands) and ``batpass scenario generate``
 (:data:`scenario_app`).
 
@@ -25,7 +25,19 @@ from rich.table import Table
 from batpass.core.errors import BatpassError, InvalidInput
 from batpass.ledger import Event, LedgerService, parse_event
 
-__all__ = ["app", "authorise", "claim", "generate", "outflows", "record", "scenario_app", "trace", "verify"]
+__all__ = [
+    "app",
+    "authorise",
+    "claim",
+    "generate",
+    "outflows",
+    "record",
+    "recycling_efficiency",
+    "scenario_app",
+    "trace",
+    "upgrade_profiles",
+    "verify",
+]
 
 app = typer.Typer(help="Material ledger: record events, verify the chain, trace, outflows.")
 scenario_app = typer.Typer(help="Seeded EU/JP supply-chain scenario.")
@@ -205,6 +217,20 @@ def verify(
     _err.print(f"[green]✓[/] {rep.events} events in {rep.batches} signed batches verify")
 
 
+@app.command("upgrade-profiles")
+def upgrade_profiles(
+    node: NodeOpt,
+    owner: Annotated[str | None, typer.Option(help="one owner partition (default: all)")] = None,
+) -> None:
+    """Recompute the origin profiles stored before upstream summary 2.0 (and those of the lots made
+    from them) from the event log; idempotent. Prints the lots rewritten per owner (JSON). A node
+    also does this at start-up, before its self-audit."""
+    with _one_line_errors():
+        done = _service(node).upgrade_profiles(owner)
+    typer.echo(json.dumps(done, sort_keys=True))
+    _err.print(f"[green]✓[/] {sum(done.values())} origin profiles recomputed to summary 2.0", highlight=False)
+
+
 def _federated_table(subject: str, result: dict[str, Any]) -> Table:
     table = Table(title=f"federated origin of {subject}")
     for col in ("element", "mined, by country", "recycled, by recycler country", "unknown", "high-risk (of mined)"):
@@ -306,13 +332,35 @@ def outflows(
     node: NodeOpt,
     owner: Annotated[str | None, typer.Option(help="one owner partition (default: all)")] = None,
 ) -> None:
-    """Outflow alerts (strategic material shipped without authorisation, outside its region or
-    beyond its cap) with their evidence, as JSON on stdout."""
+    """Outflow alerts (a shipment the shipment rules or the node's policy require an
+    authorisation for, shipped without one, outside its destinations or beyond its cap, or
+    prohibited) with their evidence, as JSON on stdout (docs/outflows.md)."""
     with _one_line_errors():
         alerts = _service(node).outflows(owner)
     for a in alerts:
         _err.print(f"[yellow]![/] {escape(a['rule'])}: shipment {escape(a['shipment'])}", soft_wrap=True)
     typer.echo(json.dumps(alerts))
+
+
+@app.command("recycling-efficiency")
+def recycling_efficiency(
+    node: NodeOpt,
+    recycler: Annotated[str | None, typer.Option(help="the recycler's owner partition (default: this node)")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="RFC 3339 timestamp or date (inclusive)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="RFC 3339 timestamp or date (exclusive)")] = None,
+) -> None:
+    """Recycling efficiency and material recovery computed from the recycler's ledger, against
+    Annex XII's dated targets (a simplified estimate, never a pass), as JSON on stdout."""
+    with _one_line_errors():
+        svc = _service(node)
+        result = svc.recycling_efficiency(recycler or svc.identity.did, start, end)
+    eff = result["efficiency"]
+    _err.print(
+        f"{result['basis']}: efficiency {'n/a' if eff is None else f'{eff:.1%}'} "
+        f"({escape(result['efficiency_indication'])}) over {result['recovery_events']} recovery event(s)",
+        soft_wrap=True,
+    )
+    typer.echo(json.dumps(result))
 
 
 @app.command()

@@ -13,6 +13,7 @@ from batpass.compliance._evaluate import (
     rulesets_for,
 )
 from batpass.compliance._evidence import passport_subjects
+from batpass.compliance._recognition import MARKET_ECOSYSTEMS, MarketRecognition
 from batpass.compliance._report import render_report_html, render_report_json
 from batpass.compliance._rules import Rule, Ruleset, available_rulesets, load_ruleset
 from batpass.compliance._subject import subject_from_json
@@ -34,6 +35,7 @@ __all__ = [
     "CHECKS",
     "DEFAULT_MARKET",
     "MARKETS",
+    "MARKET_ECOSYSTEMS",
     "Battery",
     "BatteryModel",
     "Category",
@@ -42,6 +44,7 @@ __all__ = [
     "Evidence",
     "Finding",
     "FootprintDeclaration",
+    "MarketRecognition",
     "Operator",
     "RecycledShare",
     "Recycler",

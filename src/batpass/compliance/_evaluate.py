@@ -323,20 +323,27 @@ def _pre_post(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
 
 
 def _custody_record(rule: Rule, m: BatteryModel) -> list[tuple[str, Outcome]]:
+    """Each claim records its custody model, scheme, period and site: a field a description leaves
+    out is missing (fail); one the evaluating node holds no evidence of is "not yet determinable"."""
     out: list[tuple[str, Outcome]] = []
     for metal, share in m.recycled.items():
-        missing = [f for f in rule.params["required"] if getattr(share, "custody_model" if f == "model" else f) is None]
+        absent = [f for f in rule.params["required"] if getattr(share, "custody_model" if f == "model" else f) is None]
+        missing = [f for f in absent if f not in share.unknown]
+        not_held = [f for f in absent if f in share.unknown]
         bad_model = share.custody_model is not None and share.custody_model not in rule.params["models"]
-        out.append(
-            (
-                metal,
-                (
-                    _ok(not missing and not bad_model),
-                    {"metal": metal, "model": share.custody_model},
-                    f"missing: {', '.join(missing)}" if missing else ("unknown model" if bad_model else ""),
-                ),
+        values = {"metal": metal, "model": share.custody_model, "scheme": share.scheme, "period": share.period,
+                  "site": share.site}  # fmt: skip
+        if missing or bad_model:
+            outcome: Outcome = (
+                Status.FAIL,
+                values,
+                f"missing: {', '.join(missing)}" if missing else "unknown model",
             )
-        )
+        elif not_held:
+            outcome = (Status.NOT_YET_DETERMINABLE, values, f"not held on this node: {', '.join(not_held)}")
+        else:
+            outcome = (Status.PASS, values, "")
+        out.append((metal, outcome))
     return out
 
 

@@ -139,6 +139,8 @@ def _recycled(
             period=str(group["year"]),
             site=str(group["plant"]),
             basis=share.get("basis"),
+            # the ledger records the custody model (when the summaries state one), never a scheme
+            unknown=frozenset({"scheme"}) | (frozenset() if models else frozenset({"model"})),
         )
     source = (
         f"ledger Art. 8 recycled content of model {group['model']}, year {group['year']}, plant {group['plant']}"

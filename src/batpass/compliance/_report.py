@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from batpass.compliance._rules import Ruleset, load_ruleset
 from batpass.compliance.model import Battery, BatteryModel, Finding, Status
+from batpass.footprint import PER_KWH_LIFETIME_ENERGY
 
 __all__ = ["render_report_html", "render_report_json", "report_data"]
 
@@ -80,6 +81,8 @@ def report_data(
         else {
             "kg_co2e_per_kwh": _plain(fp.kg_co2e_per_kwh),
             "stages": {k: _plain(v) for k, v in fp.stages.items()},  # None = stage not provided
+            # per kWh of the energy the battery provides over its service life (Annex II)
+            "basis": PER_KWH_LIFETIME_ENERGY,
         },
         "recycled": {
             m: {

@@ -85,6 +85,9 @@ class RecycledShare:
     #: what the share is computed over: ``art8_model_batch_plant`` (Art. 8: battery model and
     #: batch per manufacturing plant) or ``battery_mass_balance`` (one battery; issue 18)
     basis: str | None = None
+    #: chain-of-custody facts (``model``, ``scheme``, ``period``, ``site``) the evaluating node
+    #: holds no evidence of (the ledger records no certification scheme): "not yet determinable"
+    unknown: frozenset[str] = frozenset()
 
     @property
     def total(self) -> Decimal:

@@ -25,6 +25,7 @@ import httpx
 
 from batpass.compliance._evaluate import evaluate, rulesets_for
 from batpass.compliance._evidence import MATERIALS, METALS, passport_subjects
+from batpass.compliance._recognition import MarketRecognition
 from batpass.compliance._report import report_data
 from batpass.compliance._rules import Ruleset
 from batpass.compliance.model import Battery, Evidence, Finding, Recycler, Status
@@ -59,6 +60,8 @@ class Evaluation:
     battery: Battery | None = None
     recycler: Recycler | None = None
     refused: tuple[Mapping[str, str], ...] = field(default=())
+    #: the recognition rules applied: the market's side's (none without a trust service)
+    recognition: MarketRecognition | None = None
 
     def report(self) -> dict[str, Any]:
         """The JSON report: ``report_data``'s members for a battery (findings now name their
@@ -78,6 +81,7 @@ class Evaluation:
         out["evidence"] = [e.as_dict() for e in self.evidence]
         out["refused"] = [dict(r) for r in self.refused]
         out["evidence_recognised"] = sum(1 for f in self.findings if any(e.recognition for e in f.evidence))
+        out["recognition"] = None if self.recognition is None else self.recognition.as_dict()
         return out
 
 
@@ -116,6 +120,7 @@ class ComplianceService:
         or URL under this node), or the https URL of a passport on another node, read with
         ``client`` (:meth:`remote_passport`)."""
         rulesets = rulesets_for(market, ruleset)
+        recognition = None if self._trust is None else MarketRecognition.of(self._trust, market, ruleset)
         if reference.startswith(("https://", "http://")) and not reference.startswith(self.local_bases):
             if client is None:
                 raise InvalidInput(
@@ -123,16 +128,16 @@ class ComplianceService:
                     field="passport",
                     rule="a passport on another node is read over HTTPS",
                 )
-            return await self.remote_passport(reference, at, client=client, rulesets=rulesets)
+            return await self.remote_passport(reference, at, client=client, rulesets=rulesets, recognition=recognition)
         if "/v1/passports/" in reference:  # this node's API URL of the passport
             reference = reference.split("/v1/passports/", 1)[1].split("/", 1)[0]
         doc, has_qr = await anyio.to_thread.run_sync(self._stored, reference)
         battery_id = str(doc["batteryId"])
         recycled, footprint, tokens = await anyio.to_thread.run_sync(self._ledger_evidence, battery_id)
         carried = [(str(t), "carried by the passport") for t in doc["data"].get("credentials") or []]
-        credentials, refused = await self._verified([*carried, *tokens], battery_id)
+        credentials, refused = await self._verified([*carried, *tokens], battery_id, recognition)
         return await anyio.to_thread.run_sync(
-            self._evaluate, doc, has_qr, recycled, footprint, credentials, refused, at, rulesets
+            self._evaluate, doc, has_qr, recycled, footprint, credentials, refused, at, rulesets, recognition
         )
 
     def _stored(self, reference: str) -> tuple[dict[str, Any], bool]:
@@ -192,12 +197,13 @@ class ComplianceService:
         return recycled, footprint, tokens
 
     async def _verified(
-        self, tokens: Sequence[tuple[str, str]], battery: str
+        self, tokens: Sequence[tuple[str, str]], battery: str, recognition: MarketRecognition | None
     ) -> tuple[list[Evidence], list[dict[str, str]]]:
-        """Each credential verified now by this node's trust (lists, recognition policy, status):
-        what it counts as, the ecosystem that admits its issuer, and the recognition rule that made
-        it count when it comes from another ecosystem. Held credentials count only when they are
-        about this battery (their ``product``)."""
+        """Each credential verified now by this node's trust (lists, status): what it counts as,
+        the ecosystem that admits its issuer, and — when that is not the judged market's ecosystem —
+        the recognition rule of the market's side that made it count (``recognition``); one no such
+        rule admits is listed as refused. Held credentials count only when they are about this
+        battery (their ``product``)."""
         out: list[Evidence] = []
         refused: list[dict[str, str]] = []
         if self._trust is None:
@@ -220,10 +226,11 @@ class ComplianceService:
                 continue
             ctype = counts[0]
             ecosystem = next((eco for eco, tl in sorted(registry.lists.items()) if tl.entries_for(v.issuer)), None)
-            recognition = None
-            if ecosystem is not None and ecosystem != registry.ecosystem:
-                rules = [r for r in registry.policy.rules if r.matches(ecosystem, v.types, v.subject)]
-                recognition = "; ".join(f"{r.id} ({r.label})" if r.label else r.id for r in rules) or None
+            rules = recognition or MarketRecognition.of(self._trust, None)
+            counted, rule, why = rules.admit(ecosystem, v.types, v.subject)
+            if not counted:
+                refused.append({"where": where, "reason": f"{ctype} issued by {v.issuer}: {why}"})
+                continue
             element = v.subject.get("element")
             covers = (
                 frozenset({MATERIALS[element]}) if isinstance(element, str) and element in MATERIALS else frozenset()
@@ -236,7 +243,7 @@ class ComplianceService:
                     f"{ctype} issued by {v.issuer} ({where})",
                     credential_type=ctype,
                     ecosystem=ecosystem,
-                    recognition=recognition,
+                    recognition=rule,
                     covers=covers,
                 )
             )
@@ -252,6 +259,7 @@ class ComplianceService:
         refused: Sequence[Mapping[str, str]],
         at: dt.date,
         rulesets: tuple[Ruleset, ...],
+        recognition: MarketRecognition | None = None,
     ) -> Evaluation:
         battery, operator = passport_subjects(
             doc,
@@ -263,7 +271,9 @@ class ComplianceService:
         )
         findings = evaluate(battery, at, rulesets=rulesets) + evaluate(operator, at, rulesets=rulesets)
         held = tuple(dict.fromkeys((*battery.model.evidence, *operator.evidence)))
-        return Evaluation(at, rulesets, findings, held, battery=battery, refused=tuple(refused))
+        return Evaluation(
+            at, rulesets, findings, held, battery=battery, refused=tuple(refused), recognition=recognition
+        )
 
     # --- a passport on another node ---------------------------------------------------------------
 
@@ -274,6 +284,7 @@ class ComplianceService:
         *,
         client: httpx.AsyncClient,
         rulesets: tuple[Ruleset, ...],
+        recognition: MarketRecognition | None = None,
     ) -> Evaluation:
         """A passport read from another node (``https://…/v1/passports/{id}`` or its GS1 Digital
         Link URL) with this node's access-role credentials presented (a ``vp+jwt`` for the serving
@@ -310,7 +321,7 @@ class ComplianceService:
         doc = r.json()
         data = doc.get("data") if isinstance(doc, dict) else None
         carried = [(str(t), "carried by the passport") for t in (data or {}).get("credentials") or []]
-        credentials, refused = await self._verified(carried, str(doc.get("batteryId")))
+        credentials, refused = await self._verified(carried, str(doc.get("batteryId")), recognition)
         return await anyio.to_thread.run_sync(
             self._evaluate,
             doc,
@@ -321,6 +332,7 @@ class ComplianceService:
             refused,
             at,
             rulesets,
+            recognition,
         )
 
     # --- a recycler -------------------------------------------------------------------------------

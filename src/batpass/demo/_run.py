@@ -25,8 +25,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from batpass.demo._console import add_console_users
 from batpass.demo._story import Story
 from batpass.demo._story.leaks import payload_log_path
+from batpass.demo._story.trust import JP_POLICY, POLICY
 from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.trust import client_ssl_context
 
@@ -83,6 +85,11 @@ def configure_nodes(runs: list[RunningNode]) -> None:
         r.node.config.extra["trust_operators"] = operators
     if "eu-recycler" in by:  # the car maker's passport backup node (else its own node keeps the copies)
         by["eu-carmaker"].node.config.extra["passport_backup_url"] = by["eu-recycler"].base_url
+    # prevention per node (docs/outflows.md "Warn or block"): the car maker's node refuses a
+    # shipment outside every valid authorisation; the recycler's records it and alerts
+    by["eu-carmaker"].node.config.extra["outflows"] = {"mode": "block"}
+    if "eu-recycler" in by:
+        by["eu-recycler"].node.config.extra["outflows"] = {"mode": "warn"}
     resolver = by.get("eu-certifier")
     if resolver is not None and "resolver" in resolver.node.config.profiles:
         # the car maker's battery identifiers (and QR codes) are on the certifier's resolver,
@@ -108,6 +115,10 @@ def configure_nodes(runs: list[RunningNode]) -> None:
     # the car maker records every payload it receives, for the leak scan (story step ``leaks``)
     car = by["eu-carmaker"]
     car.node.config.extra["payload_log"] = str(payload_log_path(car.node.home))
+    # judging for the other side's market applies that side's recognition rules (the policies the
+    # trust step sets on each side): the car maker for JP, the hub for EU
+    car.node.config.extra["market_recognition"] = [JP_POLICY]
+    hub.node.config.extra["market_recognition"] = [POLICY]
 
 
 def write_summary(out: Path, summary: dict[str, Any]) -> None:
@@ -168,6 +179,7 @@ def run_demo(
         timings["start_nodes"] = round(time.perf_counter() - t0, 3)
         shutil.copyfile(federation_ca(home), out / "ca.pem")
         summary["nodes"] = [node_entry(r) for r in runs]
+        add_console_users(runs, summary["nodes"])  # nodes[].console (docs/console.md)
         write_summary(out, summary)
         _print_nodes(runs, out)
         tell_story(out, runs, summary)

@@ -27,6 +27,11 @@ from batpass.http import UNEXPECTED_LOGGER
 from batpass.node.local import LocalNode, ca_folder, init_node
 from batpass.trust import client_ssl_context
 
+# How long a starting node may take to answer /health. It is a deadline, not a wait: a healthy
+# node returns at once; a loaded 2-core machine starting eight nodes side by side (imports,
+# migrations, key loading) was seen to need more than 60 s for the hub.
+START_TIMEOUT_S = 180.0
+
 __all__ = ["NodeSpec", "RunningNode", "federation", "start_node", "stop_node"]
 
 
@@ -93,7 +98,7 @@ def _env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def start_node(
-    run: RunningNode, *, extra_args: Sequence[str] = (), timeout: float = 30.0, wait: bool = True
+    run: RunningNode, *, extra_args: Sequence[str] = (), timeout: float = START_TIMEOUT_S, wait: bool = True
 ) -> RunningNode:
     """Start ``batpass serve`` for a node in its own process and wait until it is healthy."""
     home = run.node.settings.home
@@ -110,7 +115,7 @@ def start_node(
     return run
 
 
-def wait_healthy(run: RunningNode, *, timeout: float = 30.0) -> None:
+def wait_healthy(run: RunningNode, *, timeout: float = START_TIMEOUT_S) -> None:
     verify: Any = client_ssl_context(run.node.paths.ca_cert)
     deadline = time.monotonic() + timeout
     last: str = ""
@@ -155,7 +160,7 @@ def federation(
     specs: Sequence[NodeSpec],
     *,
     start: bool = True,
-    timeout: float = 60.0,
+    timeout: float = START_TIMEOUT_S,
     configure: Callable[[list[RunningNode]], None] | None = None,
 ) -> Iterator[list[RunningNode]]:
     """Initialise the nodes in ``home`` (one CA for all) and run them; stop them on exit.

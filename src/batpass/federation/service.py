@@ -516,6 +516,7 @@ class FederatedTrace:
             batch_size=ledger.batch_size,
             secrets=ledger.secrets,
             clock=ledger.clock,
+            outflow_policy=ledger.outflow_policy,
         )
         self._concurrency = concurrency
         self.metrics = metrics

@@ -17,6 +17,7 @@ from batpass.footprint._ouranos_map import OuranosDqrMapping, from_ouranos, head
 from batpass.footprint._pact import read_pact, write_pact_v3
 from batpass.footprint._pact_client import TokenCache
 from batpass.footprint.model import (
+    PER_KWH_LIFETIME_ENERGY,
     BomInput,
     DataQuality,
     DeclaredUnit,
@@ -47,6 +48,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "_migrations"
 __all__ = [
     "MIGRATIONS_DIR",
     "OURANOS_MAX",
+    "PER_KWH_LIFETIME_ENERGY",
     "BomInput",
     "ClientCredentials",
     "DataQuality",

@@ -556,9 +556,18 @@ class LifetimeEnergy:
         return value
 
 
+#: the basis of every per-kWh carbon footprint figure batpass states (issue 18): kg CO2e per kWh of
+#: the total energy the battery provides over its expected service life (Annex II functional
+#: unit), never per kWh of rated capacity; the passport's ``carbon_footprint``, the compliance
+#: report's ``footprint``, ``summary.json``'s ``story.footprint`` and the PACT extension's
+#: ``perKwhLifetimeEnergy`` are this figure
+PER_KWH_LIFETIME_ENERGY = "per_kwh_lifetime_energy"
+
+
 @dataclass(frozen=True)
 class PerKwh:
-    """A battery's footprint in kg CO2e per kWh of total lifetime energy, by Annex II stage."""
+    """A battery's footprint in kg CO2e per kWh of total lifetime energy, by Annex II stage
+    (basis :data:`PER_KWH_LIFETIME_ENERGY`)."""
 
     total: Decimal
     stages: Mapping[Stage, Decimal | None]

@@ -26,8 +26,10 @@ from batpass.core.summary import (
     encode_summary,
 )
 from batpass.ledger._materials import CATALOGUE, ELEMENTS, MATERIALS, Catalogue, Element, Material
+from batpass.ledger._shipment_rules import RULES as SHIPMENT_RULES
+from batpass.ledger._shipment_rules import OutflowPolicy, ShipmentRules, parse_policy
 from batpass.ledger._summary import sign_summary, verify_summary
-from batpass.ledger.errors import DoubleClaim, LotOverdrawn, MassBalanceViolation, UnitMismatch
+from batpass.ledger.errors import DoubleClaim, LotOverdrawn, MassBalanceViolation, ShipmentBlocked, UnitMismatch
 from batpass.ledger.model import (
     MASS_TOLERANCE_ABS_KG,
     MASS_TOLERANCE_REL,
@@ -60,6 +62,7 @@ __all__ = [
     "MATERIALS",
     "MIGRATIONS_DIR",
     "READ_VERSIONS",
+    "SHIPMENT_RULES",
     "SUMMARY_BASIS",
     "SUMMARY_VERSION",
     "ActiveMaterial",
@@ -78,10 +81,13 @@ __all__ = [
     "LotOverdrawn",
     "MassBalanceViolation",
     "Material",
+    "OutflowPolicy",
     "ReceivedSummary",
     "RecordResult",
     "Recycled",
     "RecycledOrigin",
+    "ShipmentBlocked",
+    "ShipmentRules",
     "SignerKeyResolver",
     "SiteShares",
     "SubjectKind",
@@ -96,6 +102,7 @@ __all__ = [
     "decode_summary",
     "encode_summary",
     "parse_event",
+    "parse_policy",
     "sign_summary",
     "verify_summary",
 ]

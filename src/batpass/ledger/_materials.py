@@ -97,9 +97,10 @@ class Material:
     ``fractions`` is ``None`` for materials of variable composition (assay or derived).
     ``active_material`` marks cathode/anode active materials: Art. 8 measures Co, Li and Ni
     recycled content against the element's mass in active materials.
-    ``strategic`` marks materials the outflow watch follows: the due-diligence raw materials
-    (Annex X: cobalt, natural graphite, lithium, nickel and their compounds), manganese and
-    black mass.
+    ``strategic`` marks materials the outflow watch can follow under a node's controlled-materials
+    policy (docs/outflows.md): the due-diligence raw materials (Annex X: cobalt, natural
+    graphite, lithium, nickel and their compounds), manganese and black mass (waste: governed by
+    the shipment rules instead).
     """
 
     code: str

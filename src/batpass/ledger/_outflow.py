@@ -1,12 +1,13 @@
-"""Outflow watch: export authorisations and the shipments of strategic materials they cover.
+"""Outflow watch: export authorisations and the shipments they cover.
 
-A shipment of a strategic material (the due-diligence raw materials of Annex X — cobalt, natural
-graphite, lithium, nickel and their compounds — plus manganese and black mass, docs/architecture.md
-"Flows", flow 6) that leaves its customs territory (the EU's 27 member states count as one) needs an
-export authorisation held by the shipper for that material, valid on the shipment date, naming
-the destination (a country code or a region: ``EU``, ``EEA``) and with room under its cap.
-Otherwise an alert is raised with the evidence; the shipment itself is still recorded (the
-watch reports, it does not rewrite history). Pure.
+Whether a lot's shipment needs an authorisation comes from the shipment rules (data with their
+sources, :mod:`batpass.ledger._shipment_rules`, docs/outflows.md) and the node's own
+controlled-materials policy. One that does needs an authorisation held by the shipper for that
+material, valid on the shipment date, naming the destination (a country code or a region:
+``EU``, ``EEA``) and with room under its cap; one that is prohibited can have none. Otherwise an
+alert is raised with the evidence, naming the rule and its instrument; in ``warn`` mode the
+shipment itself is still recorded (the watch reports, it does not rewrite history), in
+``block`` mode the recording refuses it. A shipment that needs nothing raises nothing. Pure.
 """
 
 from __future__ import annotations
@@ -21,15 +22,12 @@ from batpass.core.countries import EU27, ISO3166_ALPHA2
 from batpass.core.errors import InvalidInput
 from batpass.core.limits import MAX_MASS_KG, MAX_TEXT, check_number
 from batpass.ledger._materials import CATALOGUE, MATERIALS
+from batpass.ledger._shipment_rules import RULES, OutflowPolicy, Requirement, ShipmentRules, requirement
 from batpass.ledger.model import Event, Lot
 
 __all__ = ["EU27", "REGIONS", "Authorisation", "check_shipment", "parse_authorisation", "validate_authorisation"]
 
 REGIONS: Mapping[str, frozenset[str]] = {"EU": EU27, "EEA": EU27 | {"IS", "LI", "NO"}}
-
-
-def territory(country: str) -> str:
-    return "EU" if country in EU27 else country
 
 
 @dataclass
@@ -126,39 +124,50 @@ def validate_authorisation(d: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def check_shipment(ev: Event, inputs: Sequence[Lot], auths: Sequence[Authorisation]) -> list[dict[str, Any]]:
-    """Alerts for one shipment event (empty when it is covered or not an export)."""
+def check_shipment(
+    ev: Event,
+    inputs: Sequence[Lot],
+    auths: Sequence[Authorisation],
+    policy: OutflowPolicy = OutflowPolicy(),
+    rules: ShipmentRules = RULES,
+) -> list[dict[str, Any]]:
+    """Alerts for one shipment event: empty when no lot of it needs an authorisation under
+    ``rules`` and the node's ``policy``, or a valid authorisation covers each that does."""
     assert ev.shipment is not None
     out: list[dict[str, Any]] = []
     dest = ev.shipment.destination_country
-    if territory(dest) == territory(ev.site.country):
-        return out
     for lot, inp in zip(inputs, ev.inputs, strict=True):
-        mat = MATERIALS[lot.material]
-        if not mat.strategic:
+        req = requirement(rules, policy, lot, ev.site.country, dest, ev.at)
+        if req.requires == "none":
             continue
         kg = (
             inp.quantity.value * (lot.mass_per_piece_kg or 1.0)
             if inp.quantity.unit.value == "piece"
             else inp.quantity.value * _TO_KG[inp.quantity.unit.value]
         )
+        if req.requires == "prohibited":  # no authorisation can cover it
+            out.append({"rule": "outflow.prohibited", "evidence": _evidence(ev, lot, kg, req, rules)})
+            continue
         valid = [
             a
             for a in auths
             if a.holder == ev.owner and a.material == lot.material and a.valid_from <= ev.at <= a.valid_to
         ]
-        if not valid:
-            out.append({"rule": "outflow.no-authorisation", "evidence": _evidence(ev, lot, kg)})
-            continue
         covering = [a for a in valid if a.covers_destination(dest)]
+        if req.requires == "classification" and not covering:
+            out.append({"rule": "outflow.needs-classification", "evidence": _evidence(ev, lot, kg, req, rules)})
+            continue
+        if not valid:
+            out.append({"rule": "outflow.no-authorisation", "evidence": _evidence(ev, lot, kg, req, rules)})
+            continue
         if not covering:
-            evidence = _evidence(ev, lot, kg)
+            evidence = _evidence(ev, lot, kg, req, rules)
             evidence["authorisations"] = [{"id": a.id, "destinations": sorted(a.destinations)} for a in valid]
             out.append({"rule": "outflow.destination", "evidence": evidence})
             continue
         a = covering[0]
         if a.used_kg + kg > a.cap_kg * (1 + 1e-9):
-            evidence = _evidence(ev, lot, kg)
+            evidence = _evidence(ev, lot, kg, req, rules)
             evidence["authorisation"] = {"id": a.id, "cap_kg": a.cap_kg, "used_kg": a.used_kg}
             out.append({"rule": "outflow.cap", "evidence": evidence})
         a.used_kg += kg
@@ -169,7 +178,7 @@ def check_shipment(ev: Event, inputs: Sequence[Lot], auths: Sequence[Authorisati
 _TO_KG = {"kg": 1.0, "t": 1000.0, "g": 0.001}
 
 
-def _evidence(ev: Event, lot: Lot, kg: float) -> dict[str, Any]:
+def _evidence(ev: Event, lot: Lot, kg: float, req: Requirement, rules: ShipmentRules) -> dict[str, Any]:
     """What an alert on ``lot`` shipped by ``ev`` shows (built only when there is an alert)."""
     assert ev.shipment is not None
     return {
@@ -183,4 +192,5 @@ def _evidence(ev: Event, lot: Lot, kg: float) -> dict[str, Any]:
         "to_site": ev.shipment.to_site.id,
         "document": ev.shipment.document,
         "at": ev.at.isoformat(),
+        "requirement": req.evidence(rules),
     }

@@ -24,6 +24,8 @@ from batpass.ledger._materials import CATALOGUE, Element
 from batpass.ledger._outflow import Authorisation, check_shipment
 from batpass.ledger._profile import Profile, is_profile_source, mix_profile, source_profile, summary_source_profile
 from batpass.ledger._rows import lot_from_row, lot_values, profile_json, profile_of
+from batpass.ledger._shipment_rules import OutflowPolicy, blocking
+from batpass.ledger.errors import ShipmentBlocked
 from batpass.ledger.model import Event, EventId, EventKind, Lot, LotId, RecycledOrigin, apply_event, event_body
 from batpass.trust import NodeIdentity
 
@@ -115,7 +117,8 @@ class OwnerRecording:
 
     ``received`` gives the checked supplier summaries of lots received from other owners,
     ``authorisations`` the owner's export authorisations (read only when a shipment is recorded);
-    ``now`` stamps batches, credits and alerts."""
+    ``policy`` the node's outflow policy (``block``: a shipment outside every valid authorisation
+    is refused, nothing written); ``now`` stamps batches, credits and alerts."""
 
     def __init__(
         self,
@@ -127,11 +130,13 @@ class OwnerRecording:
         now: Any,
         received: Callable[[Sequence[str]], Mapping[str, UpstreamSummary]],
         authorisations: Callable[[], list[Authorisation]],
+        policy: OutflowPolicy = OutflowPolicy(),
     ) -> None:
         self.conn, self.owner, self.identity = conn, owner, identity
         self.batch_size = batch_size
         self.now = now
         self._received, self._authorisations = received, authorisations
+        self.policy = policy
         # rows are built as tuples in column order, with the driver's values computed once per
         # event (timestamps) or once per call (booleans, the clock): bulk ingest writes ~3 rows
         # per event and the generic per-row bind processing cost as much as the checks
@@ -247,7 +252,10 @@ class OwnerRecording:
         for e in eff.edges:
             self.edge_rows.append((owner, str(e.child), e.parent_owner, str(e.parent), str(e.event_id), e.input_kg))
         if ev.kind is EventKind.SHIPMENT and ev.shipment is not None:
-            for k, alert in enumerate(check_shipment(ev, [lots[x.lot] for x in ev.inputs], self.auths)):
+            found = check_shipment(ev, [lots[x.lot] for x in ev.inputs], self.auths, self.policy)
+            if self.policy.blocks and found:
+                self._refuse(i, ev, found)
+            for k, alert in enumerate(found):
                 self.alert_rows.append(
                     {
                         "owner": owner,
@@ -265,6 +273,26 @@ class OwnerRecording:
         # (the kind's stored _value_: the enum's value property costs two Python calls)
         batch = self.first_batch + n // self.batch_size + 1
         self.event_rows.append((owner, seq, eid, ev.kind._value_, at_db, body, self.prev_hash, batch, _CATALOGUE))
+
+    def _refuse(self, i: int, ev: Event, found: Sequence[Mapping[str, Any]]) -> None:
+        """A ``block`` node refuses a shipment outside every valid authorisation, naming the
+        input lot and the rule (the call's transaction rolls back: nothing is written)."""
+        stop = blocking(found)
+        if not stop:
+            return
+        alert = stop[0]
+        ev_ = alert["evidence"]
+        k = next(n for n, x in enumerate(ev.inputs) if str(x.lot) == ev_["lot"])
+        req = ev_["requirement"]
+        raise ShipmentBlocked(
+            f"events[{i}] ({ev.id}): shipment of {ev_['material']} lot {ev_['lot']} from {ev_['from_country']} "
+            f"to {ev_['destination_country']} is refused: {alert['rule']} under {req['rule']} "
+            f"({req['instrument']}); this node blocks shipments outside every valid authorisation",
+            field=f"events[{i}].inputs[{k}]",
+            rule=f"{alert['rule']} ({req['rule']})",
+            event_index=i,
+            alerts=list(stop),
+        )
 
     def _new_lot(self, ev: Event, lot: Lot, parents: list[tuple[Lot, float]], at_db: Any) -> None:
         """A lot the event produced: its upstream profile (and the profile's stored text, shared

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from batpass.core.errors import Conflict, InvalidInput, InvariantViolation
 
-__all__ = ["DoubleClaim", "LotOverdrawn", "MassBalanceViolation", "UnitMismatch"]
+__all__ = ["DoubleClaim", "LotOverdrawn", "MassBalanceViolation", "ShipmentBlocked", "UnitMismatch"]
 
 
 class LotOverdrawn(InvariantViolation):
@@ -40,3 +40,14 @@ class DoubleClaim(Conflict):
 
     kind = "double-claim"
     status = 409
+
+
+class ShipmentBlocked(InvariantViolation):
+    """``outflow.*``: a node in ``block`` mode refuses a shipment outside every valid
+    authorisation, or one no authorisation can cover (docs/outflows.md); nothing is written."""
+
+    kind = "shipment-blocked"
+
+    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None, **details: object) -> None:
+        super().__init__(message, rule=rule, field=field, **details)
+        self.field = field

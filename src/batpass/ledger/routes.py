@@ -256,6 +256,20 @@ def outflows(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> list[dict[str, 
     return ctx.service(LedgerService).outflows(owner)
 
 
+@router.get("/recycling-efficiency")
+def recycling_efficiency(
+    ctx: Ctx,
+    _: AdminKey,
+    recycler: Annotated[str | None, Query(description="the recycler's owner partition (default: this node)")] = None,
+    start: Annotated[str | None, Query(alias="from", description="RFC 3339 timestamp or date (inclusive)")] = None,
+    end: Annotated[str | None, Query(alias="to", description="RFC 3339 timestamp or date (exclusive)")] = None,
+) -> dict[str, Any]:
+    """Recycling efficiency and material recovery of a recycler over a period, computed from its
+    ledger and compared with Annex XII's dated targets: a simplified estimate, never a pass
+    (docs/recycling.md)."""
+    return ctx.service(LedgerService).recycling_efficiency(_owner(ctx, recycler), start, end)
+
+
 class AuthorisationIn(RequestModel):
     """An export authorisation of a strategic material (docs/ledger-events.md, "Export
     authorisations"): shipments of ``material`` by ``holder`` to ``destinations`` up to

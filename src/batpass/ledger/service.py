@@ -37,9 +37,12 @@ from batpass.ledger._materials import Element
 from batpass.ledger._outflow import Authorisation, parse_authorisation, validate_authorisation
 from batpass.ledger._record import OwnerRecording
 from batpass.ledger._recycled import group_key, recycled_content_groups
+from batpass.ledger._recycling import parse_period, recycling_efficiency
 from batpass.ledger._rows import lot_from_row, profile_json, profile_of
+from batpass.ledger._shipment_rules import OutflowPolicy
 from batpass.ledger._summary import build_summary, sign_summary, summary_header, verify_summary
 from batpass.ledger._trace import MAX_HOPS, downstream_profiles, frontier_search, profiles_from_graph, shares
+from batpass.ledger._upgrade import upgrade_profiles
 from batpass.ledger._verify import VerifyProblem, VerifyReport, verify_chain
 from batpass.ledger.model import (
     CustodyModel,
@@ -129,7 +132,8 @@ class LedgerService:
     a ``did#kid`` to its public JWK (default: the keys of the identities above, i.e. the DID
     documents this node publishes). ``high_risk_sites`` is the list of site ids whose share is
     reported as high-risk, or a function giving it when asked (the node's site register).
-    ``batch_size`` is how many events one signed Merkle root covers.
+    ``batch_size`` is how many events one signed Merkle root covers; ``outflow_policy`` the node's
+    outflow policy (``warn`` or ``block``, controlled materials; docs/outflows.md).
 
     ``signer_keys`` resolves a partner's key through its DID document when a summary arrives
     (:meth:`receive_summary`; the node wires trust's did:web resolver). A resolved key is cached
@@ -153,6 +157,7 @@ class LedgerService:
         signer_keys: SignerKeyResolver | None = None,
         signer_key_ttl_s: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
+        outflow_policy: OutflowPolicy = OutflowPolicy(),
     ) -> None:
         if batch_size < 1:
             raise InvalidInput("batch_size must be >= 1", field="batch_size", rule="ledger.batch.size")
@@ -169,6 +174,8 @@ class LedgerService:
             fixed = frozenset(high_risk_sites)
             self._high_risk = lambda: fixed
         self.batch_size = batch_size
+        #: which shipments need an authorisation beyond the rules, and warn or block (docs/outflows.md)
+        self.outflow_policy = outflow_policy
         self._footprints = footprints
         #: seals the suppliers' keys that verified a received summary (``ledger_verified_keys``)
         self.secrets = secrets
@@ -287,6 +294,7 @@ class LedgerService:
             now=self.clock.now(),
             received=lambda lots: self._received(conn, owner, lots),
             authorisations=lambda: self._authorisations(conn, owner),
+            policy=self.outflow_policy,
         ).run(items)
 
     def _received(self, conn: Any, owner: str, from_lots: Sequence[str]) -> dict[str, UpstreamSummary]:
@@ -420,6 +428,19 @@ class LedgerService:
 
     def _derived_findings(self, conn: Any, owner: str) -> list[Finding]:
         """Received summaries checked against their tokens, then the derived rows replayed."""
+        engine = replay_engine()
+        try:
+            out, replayed = self._replay(conn, owner, engine)
+            if replayed:
+                with engine.connect() as derived:
+                    out.extend(compare_derived(conn, derived, owner))
+        finally:
+            engine.dispose()
+        return out
+
+    def _replay(self, conn: Any, owner: str, engine: Engine) -> tuple[list[Finding], bool]:
+        """Replay ``owner``'s event log (and its verified received summaries) into the empty
+        store ``engine``; findings for summaries that do not verify, and whether it replayed."""
         out: list[Finding] = []
         good: dict[str, dict[str, Any]] = {}
         for row in self._summary_rows(conn, owner, None):
@@ -433,38 +454,40 @@ class LedgerService:
                 "summary": summary_payload(row.jws),
                 "received_at": row.received_at,
             }
-        engine = replay_engine()
 
         def authorise(row: Mapping[str, Any]) -> None:
             with engine.begin() as target:
                 target.execute(t.authorisations.insert().values(**row))
 
+        with engine.begin() as target:
+            events, auths = seed_replay(conn, target, owner, good)
+        # the replay re-stamps the shadow's clock with each replayed call's signing time
+        stamped = FixedClock(self.clock.now())
+        shadow = LedgerService(
+            engine,
+            self.identity,
+            identities=self._identities,
+            public_jwk_resolver=self._resolver,
+            high_risk_sites=self.high_risk_sites,
+            batch_size=self.batch_size,
+            clock=stamped,
+            # a replay derives alerts; refusing is a decision made when a call was recorded
+            outflow_policy=self.outflow_policy.warning(),
+        )
         try:
-            with engine.begin() as target:
-                events, auths = seed_replay(conn, target, owner, good)
-            # the replay re-stamps the shadow's clock with each replayed call's signing time
-            stamped = FixedClock(self.clock.now())
-            shadow = LedgerService(
-                engine,
-                self.identity,
-                identities=self._identities,
-                public_jwk_resolver=self._resolver,
-                high_risk_sites=self.high_risk_sites,
-                batch_size=self.batch_size,
-                clock=stamped,
+            replay(shadow.record, authorise, stamped.set, events, auths)
+        except BatpassError as exc:
+            out.append(
+                Finding("ledger_events", owner, "ledger.replay", f"the event log does not replay: {exc.message}")
             )
-            try:
-                replay(shadow.record, authorise, stamped.set, events, auths)
-            except BatpassError as exc:
-                out.append(
-                    Finding("ledger_events", owner, "ledger.replay", f"the event log does not replay: {exc.message}")
-                )
-                return out
-            with engine.connect() as derived:
-                out.extend(compare_derived(conn, derived, owner))
-        finally:
-            engine.dispose()
-        return out
+            return out, False
+        return out, True
+
+    def upgrade_profiles(self, owner: str | None = None) -> dict[str, int]:
+        """Recompute the origin profiles stored before upstream summary 2.0, and those of the lots
+        made from them, from the event log (``_upgrade.py``); idempotent. Returns the lots
+        rewritten per owner (owners with none left out)."""
+        return upgrade_profiles(self, owner)
 
     # ------------------------------------------------------------------ reads
     def lot(self, owner: str, lot_id: str) -> Lot:
@@ -497,6 +520,13 @@ class LedgerService:
             q = select(func.count()).select_from(t.events)
             if owner:
                 q = q.where(t.events.c.owner == owner)
+            return int(uow.conn.execute(q).scalar_one())
+
+    def count_lots(self, owner: str | None = None) -> int:
+        with UnitOfWork(self.engine, write=False) as uow:
+            q = select(func.count()).select_from(t.lots)
+            if owner:
+                q = q.where(t.lots.c.owner == owner)
             return int(uow.conn.execute(q).scalar_one())
 
     def events(self, owner: str, *, after_seq: int = 0, limit: int = 100) -> list[dict[str, Any]]:
@@ -762,8 +792,9 @@ class LedgerService:
         return {**a, "valid_from": a["valid_from"].isoformat(), "valid_to": a["valid_to"].isoformat()}
 
     def outflows(self, owner: str | None = None) -> list[dict[str, Any]]:
-        """Outflow alerts with their evidence (rule ids ``outflow.no-authorisation``,
-        ``outflow.destination``, ``outflow.cap``)."""
+        """Outflow alerts with their evidence (rule ids ``outflow.prohibited``,
+        ``outflow.no-authorisation``, ``outflow.destination``, ``outflow.cap``,
+        ``outflow.needs-classification``; docs/outflows.md)."""
         with UnitOfWork(self.engine, write=False) as uow:
             q = select(t.alerts).order_by(t.alerts.c.created_at, t.alerts.c.id)
             if owner:
@@ -773,6 +804,14 @@ class LedgerService:
             {"owner": r.owner, "id": r.id, "shipment": r.event_id, "rule": r.rule, "evidence": json.loads(r.evidence)}
             for r in rows
         ]
+
+    def recycling_efficiency(self, recycler: str, start: str | None = None, end: str | None = None) -> dict[str, Any]:
+        """Recycling efficiency and material recovery of ``recycler`` over ``[start, end)``,
+        computed from its ledger against Annex XII's dated targets: a simplified estimate
+        (docs/recycling.md, :mod:`batpass.ledger._recycling`)."""
+        period = parse_period(start, end)
+        with UnitOfWork(self.engine, write=False) as uow:
+            return recycling_efficiency(uow.conn, recycler, *period)
 
     # ------------------------------------------------------------------ recycled content
     def claim_recycled(

@@ -7,7 +7,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from batpass import bridge, dataspace, exchange, footprint, ledger, ouranos, participants, passport, sites, store, trust
+from batpass import (
+    accounts,
+    bridge,
+    dataspace,
+    exchange,
+    footprint,
+    ledger,
+    ouranos,
+    participants,
+    passport,
+    sites,
+    store,
+    trust,
+)
 
 __all__ = ["migration_dirs"]
 
@@ -27,4 +40,5 @@ def migration_dirs() -> list[Path]:
         exchange.MIGRATIONS_DIR,
         bridge.MIGRATIONS_DIR,
         sites.MIGRATIONS_DIR,
+        accounts.MIGRATIONS_DIR,
     ]

@@ -71,6 +71,10 @@ class Integrity:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     #: when a run starts and how long it took
     clock: Clock = field(default_factory=SystemClock, kw_only=True)
+    #: idempotent upgrades of stored data, by area, run once before the start-up audit (the
+    #: ledger's profiles stored before summary 2.0); one that fails is logged, and the audit says
+    #: what is left
+    upgrades: Mapping[str, Callable[[], object]] = field(default_factory=dict, kw_only=True)
 
     def run(self) -> IntegrityReport:
         """Run every audit now; an audit that fails outright is itself a finding."""
@@ -96,12 +100,20 @@ class Integrity:
         return report
 
     def start(self) -> threading.Thread:
-        """The start-up audit, in the background (a large ledger replays for a while)."""
+        """The start-up upgrades and audit, in the background (a large ledger replays for a while)."""
         with self._lock:
             self._running = True
-        thread = threading.Thread(target=self.run, name="batpass-self-audit", daemon=True)
+        thread = threading.Thread(target=self._start_up, name="batpass-self-audit", daemon=True)
         thread.start()
         return thread
+
+    def _start_up(self) -> None:
+        for area, upgrade in self.upgrades.items():
+            try:
+                upgrade()
+            except Exception:
+                log.exception("start-up upgrade of %s failed", area)
+        self.run()
 
     @property
     def report(self) -> IntegrityReport | None:

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from batpass import __version__
+from batpass.accounts import AccountService
 from batpass.bridge import (
     BridgeAnswers,
     BridgeRelay,
@@ -138,7 +139,8 @@ from batpass.store import (
 )
 from batpass.trust import SecretBox, TrustService, UsedTokens, client_ssl_context, verify_self_issued_token
 from batpass.trust import routes as trust_routes
-from batpass.web import PassportPages, mount_api_docs, mount_public_pages
+from batpass.web import PassportPages, legal_names, mount_api_docs, mount_public_pages
+from batpass.web.console import mount_console
 
 __all__ = ["BODY_LIMITS", "ERROR_DOCS", "create_app"]
 
@@ -201,6 +203,7 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
     cfg = node.config
     ctx.services[ParticipantService] = ParticipantService(ctx.engine)
     ctx.services[SiteService] = SiteService(ctx.engine)
+    ctx.services[AccountService] = AccountService(ctx.engine)  # the console's people (docs/console.md)
     trust = node.trust_service(client=ctx.client, sync_client=ctx.sync_client)
     # partners are found by their DIDs under the federation's TLS trust; config extra
     # "federation_hosts" only narrows the hosts (docs/decisions/2026-12-06-partners-by-identity.md)
@@ -295,7 +298,7 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         if PassportService in ctx.services:
             install_passport_offer(provider, BatteryPassSource(ctx.services[PassportService], registry))
     ctx.services[RoleVerifier] = trust
-    ctx.services[PageRenderer] = pages = PassportPages()
+    ctx.services[PageRenderer] = pages = PassportPages(names=legal_names(ctx.services[ParticipantService]))
     if "resolver" in cfg.profiles:
         # GS1 Digital Links of batteries operated elsewhere: the operator's node, else the
         # backup node's signed copy (config extra "resolver", docs/resolver.md)
@@ -357,7 +360,8 @@ def _integrity(ctx: NodeContext) -> Integrity:
     passports = ctx.services.get(PassportService)
     if passports is not None:
         audits["passport"] = passports.self_audit
-    return Integrity(audits)
+    # origin profiles stored before upstream summary 2.0 are recomputed before the first audit
+    return Integrity(audits, upgrades={"ledger": ctx.service(LedgerService).upgrade_profiles})
 
 
 def _background_jobs(ctx: NodeContext, dispatcher: OutboxDispatcher) -> tuple[Leadership, Listener | None]:
@@ -556,6 +560,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
 
     for router, _ in routers:
         app.include_router(router)
+    mount_console(app)  # /console/: people of the node sign in (batpass.web.console)
     mount_public_pages(app)  # "/", search, QR entry; every page's language (batpass.web)
     # every operation documents its API's error shape (RFC 9457 on /v1, EDC, PACT, ...)
     install_openapi(app, ERROR_DOCS, admin=ADMIN_KEY_CHECKS)

@@ -20,11 +20,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from batpass.core.errors import Conflict, InvalidInput, NotFound
+from batpass.core.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 from batpass.core.findings import Finding
 from batpass.core.ids import Bpnl, CorporateNumber, Did
 from batpass.core.settings import Settings, load_settings
-from batpass.ledger import FootprintSource, LedgerService, SignerKeyResolver
+from batpass.ledger import FootprintSource, LedgerService, OutflowPolicy, SignerKeyResolver, parse_policy
 from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths, validate_name, validate_profiles
 from batpass.ouranos import BridgeLink, OuranosHub
@@ -152,7 +152,17 @@ class LocalNode:
             footprints=footprints,
             secrets=SecretBox.load_or_create(self.paths.keys),
             signer_keys=signer_keys,
+            outflow_policy=self.outflow_policy,
         )
+
+    @property
+    def outflow_policy(self) -> OutflowPolicy:
+        """The node's outflow policy (config ``outflows``: ``mode`` warn or block, and the
+        ``controlled_materials`` of its own policy; docs/outflows.md)."""
+        try:
+            return parse_policy(self.config.extra.get("outflows"))
+        except InvalidInput as exc:
+            raise ConfigurationError(f"config.json: {exc.message}", rule=exc.rule) from exc
 
     @property
     def ecosystem(self) -> str:
@@ -174,6 +184,8 @@ class LocalNode:
             operators=cfg.extra.get("trust_operators", {}),
             profiles=cfg.profiles,
             bpn=cfg.bpnl,
+            # the other markets' recognition rules, applied when this node judges for them
+            market_policies=cfg.extra.get("market_recognition", ()),
             **clients,
         )
 

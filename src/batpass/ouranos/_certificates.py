@@ -77,7 +77,8 @@ class Certificates(HubComponent):
 
     def get_certifications(self, who: Principal, trace_id: str) -> list[Certification]:
         """``GET cfpCertification``: own certificates of the part, and — for a child part in an
-        accepted trade — the supplier's certificates it released to the caller."""
+        accepted trade — the supplier's certificates: as they are if released to the caller,
+        else each with its description and files withheld (published ``requestCfpNull``)."""
         me = who.operator_id
         with UnitOfWork(self.engine, write=False) as uow:
             store = self.store(uow)
@@ -85,12 +86,19 @@ class Certificates(HubComponent):
             if part is None:
                 return []
             out = store.certifications(me, trace_id)
-            up = self._released_certificate_source(store, me, trace_id)
+            up = self._certificate_source(store, me, trace_id)
             if up is not None:
-                out.extend(replace(c, trace_id=trace_id) for c in store.certifications(*up))
+                op, up_trace, released = up
+                for c in store.certifications(op, up_trace):
+                    if released:
+                        out.append(replace(c, trace_id=trace_id))
+                    else:
+                        out.append(replace(c, trace_id=trace_id, description=None, files=(), withheld=True))
             return out
 
-    def _released_certificate_source(self, store: OuranosStore, me: str, trace_id: str) -> tuple[str, str] | None:
+    def _certificate_source(self, store: OuranosStore, me: str, trace_id: str) -> tuple[str, str, bool] | None:
+        """The supplier's part behind ``trace_id`` in an accepted trade, and whether it released
+        its certificates to ``me``."""
         live = store.trades_where(
             trades.c.downstream_operator_id == me,
             trades.c.downstream_trace_id == trace_id,
@@ -99,9 +107,8 @@ class Certificates(HubComponent):
         t = next((x for x in live if x.accepted), None)
         if t is None or t.upstream_trace_id is None:
             return None
-        if not store.certification_release(t.upstream_operator_id, t.upstream_trace_id, me):
-            return None
-        return t.upstream_operator_id, t.upstream_trace_id
+        released = store.certification_release(t.upstream_operator_id, t.upstream_trace_id, me)
+        return t.upstream_operator_id, t.upstream_trace_id, bool(released)
 
     def download_certificate_file(self, who: Principal, file_operator_id: str, file_id: str) -> tuple[str, bytes]:
         """Extension ``cfpCertificationFile`` (GET): own files, or files released to the caller."""

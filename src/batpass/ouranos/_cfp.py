@@ -133,7 +133,8 @@ class Cfps(HubComponent):
         return _own_entries(rec)
 
     def get_cfp(self, who: Principal, trace_ids: Sequence[str]) -> list[CfpEntry]:
-        """``GET cfp``: own values, ``*Total`` for parent parts, ``*Response`` as released."""
+        """``GET cfp``: own values, ``*Total`` for parent parts, ``*Response`` as released — with
+        ``ghgEmission`` null while an answering supplier withholds its values."""
         me = who.operator_id
         out: list[CfpEntry] = []
         with UnitOfWork(self.engine, write=False) as uow:
@@ -154,28 +155,14 @@ class Cfps(HubComponent):
                     resp = _response(store, me, part, frozenset())
                     if resp is not None:
                         r = resp[0]
-                        out.append(
-                            CfpEntry(
-                                cfp_id,
-                                tid,
-                                r.pre_production,
-                                r.unit,
-                                CfpType.PRE_PRODUCTION_RESPONSE,
-                                DqrType.PRE_PROCESSING_RESPONSE,
-                                _dqr(r.dqr_pre),
+                        out.extend(
+                            _response_entries(
+                                tid, (r.pre_production, r.main_production), r.unit, (r.dqr_pre, r.dqr_main)
                             )
                         )
-                        out.append(
-                            CfpEntry(
-                                cfp_id,
-                                tid,
-                                r.main_production,
-                                r.unit,
-                                CfpType.MAIN_PRODUCTION_RESPONSE,
-                                DqrType.MAIN_PROCESSING_RESPONSE,
-                                _dqr(r.dqr_main),
-                            )
-                        )
+                    elif (withheld := _withheld(store, me, part)) is not None:
+                        unit, dqr_pre, dqr_main = withheld
+                        out.extend(_response_entries(tid, (None, None), unit, (dqr_pre, dqr_main)))
         return out
 
     def export_pact(
@@ -347,6 +334,57 @@ def _response(store: OuranosStore, reader: str, child: Part, seen: frozenset[str
         )
     except InvalidInput:
         return None
+
+
+def _withheld(store: OuranosStore, reader: str, child: Part) -> tuple[str, OuranosDqr | None, OuranosDqr | None] | None:
+    """The supplier answered but withholds its values (no TOTALCFP release): the published example
+    ``requestCfpNull`` still answers both ``*Response`` entries, ``ghgEmission`` null, in the
+    supplier's unit, with the ratings if TOTALDQR is released (else null). ``None`` before the
+    supplier accepted and answered (the published ``zero`` example: nothing to show)."""
+    live = store.trades_where(
+        trades.c.downstream_operator_id == reader,
+        trades.c.downstream_trace_id == child.trace_id,
+        trades.c.status.in_([str(s) for s in ACTIVE_STATES]),
+    )
+    t = next((x for x in live if x.accepted), None)
+    if t is None or t.upstream_trace_id is None:
+        return None
+    up = store.part(t.upstream_operator_id, t.upstream_trace_id)
+    total = None if up is None else _total(store, t.upstream_operator_id, up, frozenset())
+    if total is None:
+        return None
+    dqr_ok = store.cfp_release(t.upstream_operator_id, t.upstream_trace_id, reader)[AclItemGroup.TOTALDQR]
+    return total.unit, total.dqr_pre if dqr_ok else None, total.dqr_main if dqr_ok else None
+
+
+def _response_entries(
+    trace_id: str,
+    values: tuple[Decimal | None, Decimal | None],
+    unit: str,
+    dqr: tuple[OuranosDqr | None, OuranosDqr | None],
+) -> list[CfpEntry]:
+    """The two ``*Response`` entries: the supplier's answer, no CFP record of the reader's, so
+    ``cfpId`` is null (the published ``request``, ``requestCfpNull`` and ``requestDqrNull``)."""
+    return [
+        CfpEntry(
+            None,
+            trace_id,
+            values[0],
+            unit,
+            CfpType.PRE_PRODUCTION_RESPONSE,
+            DqrType.PRE_PROCESSING_RESPONSE,
+            _dqr(dqr[0]),
+        ),
+        CfpEntry(
+            None,
+            trace_id,
+            values[1],
+            unit,
+            CfpType.MAIN_PRODUCTION_RESPONSE,
+            DqrType.MAIN_PROCESSING_RESPONSE,
+            _dqr(dqr[1]),
+        ),
+    ]
 
 
 def _child_view(store: OuranosStore, owner: str, child: Part, seen: frozenset[str]) -> tuple[OuranosCfp, str] | None:

@@ -121,6 +121,8 @@ class OuranosClient:
         return cast(JSON, self._send("GET", AUTH, params=params).json())
 
     def operators(self, operator_ids: Sequence[str]) -> list[JSON]:
+        if not operator_ids:  # the API refuses a blank operatorIds; no ids, no operators
+            return []
         return cast(
             list[JSON],
             self._send("GET", AUTH, params={"dataTarget": "operator", "operatorIds": ",".join(operator_ids)}).json(),

@@ -135,8 +135,9 @@ class Trades(HubComponent):
 
     def list_trade_responses(
         self, who: Principal, *, after: str | None = None, limit: int = 100
-    ) -> Page[tuple[Trade, Part]]:
-        """``GET tradeResponse``: requests received, with the buyer's part — its amount nulled."""
+    ) -> Page[tuple[Trade, Part, RequestProgress]]:
+        """``GET tradeResponse``: requests received, with the buyer's part — its amount nulled —
+        and the request's progress as ``GET status`` shows it (the published ``overOne`` example)."""
         with UnitOfWork(self.engine, write=False) as uow:
             store = self.store(uow)
             rows = store.trades_where(trades.c.upstream_operator_id == who.operator_id, after=after, limit=limit + 1)
@@ -147,7 +148,7 @@ class Trades(HubComponent):
                 part = store.part(t.downstream_operator_id, t.downstream_trace_id)
                 if part is None:  # deleted after the request ended
                     continue
-                out.append((t, replace(part, amount_required=None)))
+                out.append((t, replace(part, amount_required=None), self._progress(store, t)))
         return Page(tuple(out), rows[-1].trade_id if more and rows else None)
 
     def put_trade_response(self, who: Principal, trade_id: str, trace_id: str) -> Trade:

@@ -287,7 +287,9 @@ def _ts(v: dt.datetime | None) -> str | None:
     return None if v is None else v.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def status_out(t: Trade, progress: RequestProgress | None) -> dict[str, Any]:
+def status_out(t: Trade, progress: RequestProgress | None, *, created: bool = False) -> dict[str, Any]:
+    """``StatusModel``; ``created``: as ``PUT tradeRequest`` answers it (its published example
+    gives ``requestStatus`` only the four counts, all null — nothing is known of the tree yet)."""
     rs: dict[str, Any] = {
         "cfpResponseStatus": str(t.status),
         "tradeTreeStatus": None,
@@ -306,6 +308,8 @@ def status_out(t: Trade, progress: RequestProgress | None) -> dict[str, Any]:
         )
     else:
         del rs["tradeTreeStatus"]
+    if created:
+        del rs["cfpResponseStatus"]
     return {
         "statusId": t.status_id,
         "tradeId": t.trade_id,
@@ -368,10 +372,10 @@ def certification_out(c: Certification) -> dict[str, Any]:
     return {
         "cfpCertificationId": c.cfp_certification_id,
         "traceId": c.trace_id,
-        "cfpCertificationDescription": c.description,
-        "cfpCertificationFileInfo": [
-            {"operatorId": f.operator_id, "fileId": f.file_id, "fileName": f.file_name} for f in c.files
-        ],
+        "cfpCertificationDescription": None if c.withheld else c.description,
+        "cfpCertificationFileInfo": None
+        if c.withheld
+        else [{"operatorId": f.operator_id, "fileId": f.file_id, "fileName": f.file_name} for f in c.files],
     }
 
 

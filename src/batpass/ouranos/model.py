@@ -380,12 +380,14 @@ class CertificationFile:
 
 @dataclass(frozen=True)
 class Certification:
-    """``CfpCertificationModel``."""
+    """``CfpCertificationModel``. ``withheld``: a supplier's certificate its owner has not released
+    to the reader — answered with ``null`` description and files (published ``requestCfpNull``)."""
 
     cfp_certification_id: str
     trace_id: str
     description: str | None
     files: tuple[CertificationFile, ...] = field(default_factory=tuple)
+    withheld: bool = False
 
 
 @dataclass(frozen=True)

@@ -149,12 +149,30 @@ Operator = Annotated[Principal, Depends(_operator)]
 
 
 def _q(request: Request, name: str) -> str | None:
-    return request.query_params.get(name)
+    """A query parameter's value, ``None`` when absent. Given, it must carry a value (the published
+    OpenAPI 3.0 parameters leave ``allowEmptyValue`` at its default, false) and be given once
+    (each is one ``form`` value; a list is one comma-separated value)."""
+    values = request.query_params.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidInput(
+            f"Invalid request parameters, {name}: given more than once.",
+            field=name,
+            rule="each query parameter once (lists are comma-separated)",
+        )
+    if values[0] == "":
+        raise InvalidInput(
+            f"Invalid request parameters, {name}: cannot be blank.",
+            field=name,
+            rule="a query parameter given carries a value (OpenAPI 3.0 allowEmptyValue: false)",
+        )
+    return values[0]
 
 
 def _target(request: Request) -> str:
     target = _q(request, "dataTarget")
-    if not target:
+    if target is None:
         raise UnknownTarget(
             "Invalid request parameters, dataTarget: cannot be blank.",
             field="dataTarget",
@@ -213,17 +231,17 @@ async def auth_info_get(request: Request, ctx: Ctx) -> Response:
     who = await _principal(request, hub)
     if target == "operator":
         open_id, ids = _q(request, "openOperatorId"), _q(request, "operatorIds")
-        if open_id and ids:
+        if open_id is not None and ids is not None:
             raise InvalidInput(
                 "Invalid request parameters, only one of operatorIds and openOperatorId can be set.",
                 field="operatorIds",
                 rule="operatorIds and openOperatorId exclude each other",
             )
-        if ids:
-            wanted = w.uuid_list(ids, "operatorIds", maximum=OPERATOR_IDS_MAX)
+        if ids is not None:
+            wanted = w.uuid_list(ids, "operatorIds", maximum=OPERATOR_IDS_MAX, required=True)
             found = await run_in_threadpool(lambda: hub.directory.operators_by_ids(who, wanted))
             return _ok([w.operator_out(o) for o in found])
-        if open_id:
+        if open_id is not None:
             return _ok(w.operator_out(await run_in_threadpool(lambda: hub.directory.find_operator(who, open_id))))
         return _ok(w.operator_out(await run_in_threadpool(lambda: hub.directory.get_operator(who))))
     if target == "plant":
@@ -289,7 +307,7 @@ async def _get_parts(request: Request, hub: OuranosHub, who: Principal) -> Respo
     after = w.uuid_param(_q(request, "after"), "after")
     trace_id = w.uuid_param(_q(request, "traceId"), "traceId")
     plant_id = w.uuid_param(_q(request, "plantId"), "plantId")
-    parts_name = _q(request, "partsName") or None
+    parts_name = _q(request, "partsName")
     parent_flag = w.bool_param(_q(request, "parentFlag"), "parentFlag")
     page = await run_in_threadpool(
         lambda: hub.parts.list_parts(
@@ -327,8 +345,8 @@ async def _get_trade_responses(request: Request, hub: OuranosHub, who: Principal
     after = w.uuid_param(_q(request, "after"), "after")
     page = await run_in_threadpool(lambda: hub.trades.list_trade_responses(who, after=after, limit=limit))
     body = [
-        {"tradeModel": w.trade_out(t), "statusModel": w.status_out(t, None), "partsModel": w.part_out(p)}
-        for t, p in page.items
+        {"tradeModel": w.trade_out(t), "statusModel": w.status_out(t, progress), "partsModel": w.part_out(p)}
+        for t, p, progress in page.items
     ]
     return _ok(body, link=_link(request, "tradeResponse", page, limit))
 
@@ -337,11 +355,11 @@ async def _get_status(request: Request, hub: OuranosHub, who: Principal) -> Resp
     limit = w.limit_param(_q(request, "limit"), PAGE_LIMIT_MAX)
     after = w.uuid_param(_q(request, "after"), "after")
     raw_target = _q(request, "statusTarget")
-    if raw_target and raw_target not in StatusTarget.__members__.values():
+    if raw_target is not None and raw_target not in StatusTarget.__members__.values():
         raise InvalidInput(
             "Invalid request parameters, statusTarget: must be REQUEST or RESPONSE.", field="statusTarget", rule="enum"
         )
-    st = StatusTarget(raw_target) if raw_target else None
+    st = StatusTarget(raw_target) if raw_target is not None else None
     status_id = w.uuid_param(_q(request, "statusId"), "statusId")
     trace_id = w.uuid_param(_q(request, "traceId"), "traceId")
     page = await run_in_threadpool(
@@ -414,11 +432,11 @@ async def _get_notifications(request: Request, hub: OuranosHub, who: Principal) 
     limit = w.limit_param(_q(request, "limit"), PAGE_LIMIT_MAX)
     after = w.uuid_param(_q(request, "after"), "after")
     raw = _q(request, "notificationType")
-    if raw and raw not in NotificationType.__members__.values():
+    if raw is not None and raw not in NotificationType.__members__.values():
         raise InvalidInput(
             "Invalid request parameters, notificationType: unknown value.", field="notificationType", rule="enum"
         )
-    kind = NotificationType(raw) if raw else None
+    kind = NotificationType(raw) if raw is not None else None
     page = await run_in_threadpool(
         lambda: hub.notifications.list_notifications(who, kind=kind, after=after, limit=limit)
     )
@@ -443,7 +461,7 @@ async def _put_structure(request: Request, hub: OuranosHub, who: Principal) -> R
 async def _put_trade_request(request: Request, hub: OuranosHub, who: Principal) -> Response:
     draft = w.trade_request_in(w.parse_body(await request.body(), "traceability.TradeRequestModel"))
     t = await run_in_threadpool(lambda: hub.trades.put_trade_request(who, draft))
-    return _ok({"tradeModel": w.trade_out(t), "statusModel": w.status_out(t, None)}, 201)
+    return _ok({"tradeModel": w.trade_out(t), "statusModel": w.status_out(t, None, created=True)}, 201)
 
 
 async def _put_trade_response(request: Request, hub: OuranosHub, who: Principal) -> Response:

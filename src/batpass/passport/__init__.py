@@ -10,9 +10,11 @@ from batpass.passport._backups import BACKUP_KIND, BackupCopyRefused, HeldCopy
 from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import to_batterypass
 from batpass.passport._export_catenax import to_catenax
+from batpass.passport._figures import FOOTPRINT_STAGES, footprint_per_capacity, hazard_marks
 from batpass.passport._import import FORMATS as IMPORT_FORMATS
 from batpass.passport._import import ImportedPassport
 from batpass.passport._importers import read_import
+from batpass.passport._listing import PassportFilter, count_passports, find_passport_ids, passport_models
 from batpass.passport._qr import qr_svg
 from batpass.passport.errors import (
     LifecycleViolation,
@@ -62,6 +64,7 @@ __all__ = [
     "BACKUP_KIND",
     "FIELDS",
     "FIELDS_BY_KEY",
+    "FOOTPRINT_STAGES",
     "IMPORT_FORMATS",
     "MIGRATIONS_DIR",
     "ROLE_TIERS",
@@ -82,6 +85,7 @@ __all__ = [
     "NotResponsible",
     "PageRenderer",
     "Passport",
+    "PassportFilter",
     "PassportNotFound",
     "PassportRules",
     "PassportService",
@@ -96,8 +100,13 @@ __all__ = [
     "UnitMismatch",
     "UpstreamSummarySource",
     "WrongCategory",
+    "count_passports",
     "field_state",
+    "find_passport_ids",
+    "footprint_per_capacity",
+    "hazard_marks",
     "load_static_product_data",
+    "passport_models",
     "qr_svg",
     "read_import",
     "tiers_for_roles",

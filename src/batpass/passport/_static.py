@@ -110,7 +110,8 @@ def summary_values(
     recycled shares labelled ``battery_mass_balance``: per metal ``pre``, ``post`` (None where
     unknown, never 0), ``basis`` and ``unknown_mass_share``; ``carbon_footprint`` and
     ``carbon_footprint_stages`` <- the footprint given, else the summary's (``kg_co2e_per_kwh``,
-    ``stages`` in kg CO2e/kWh, a stage not provided stays absent, never zero).
+    ``stages`` in kg CO2e/kWh, a stage not provided stays absent, never zero);
+    ``carbon_footprint_absolute`` <- its ``kg_co2e_per_battery``.
     """
     out: dict[str, Any] = {}
     if summary is not None:
@@ -147,6 +148,9 @@ def summary_values(
         total = fp.get("kg_co2e_per_kwh")
         if total is not None:
             out["carbon_footprint"] = Quantity(float(total), "kgCO2e/kWh")
+        absolute = fp.get("kg_co2e_per_battery")
+        if absolute is not None:
+            out["carbon_footprint_absolute"] = Quantity(float(absolute), "kgCO2e")
         stages = {k: float(v) for k, v in (fp.get("stages") or {}).items() if v is not None}
         if stages:
             out["carbon_footprint_stages"] = stages

@@ -275,6 +275,45 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("economic_operator_id", "Economic operator identifier (BPNL)", P, IT, Kind.TEXT, "Art. 77(4)"),
     _f("predecessors", "Previous passports", P, IT, Kind.TEXTS, "Art. 77(6)(a)", derived=True),
     _f("successors", "Next passports", P, IT, Kind.TEXTS, "Art. 77(6)(a)", derived=True),
+    # --- the battery's life after its first use (Art. 77(6)-(8)) -------------------------------
+    _f(
+        "intended_use",
+        "Use in this life",
+        P,
+        IT,
+        Kind.TEXT,
+        "Art. 77(6)(a); Art. 3(1)(31) (repurposing: a use other than the original)",
+    ),
+    _f(
+        "restored_capacity",
+        "Restored capacity (remanufacturing)",
+        P,
+        IT,
+        Kind.QUANTITY,
+        "Art. 3(1)(32) (at least 90 % of the original rated capacity)",
+        "Ah",
+        derived=True,
+    ),
+    _f(
+        "waste_operator",
+        "Responsible for the waste battery",
+        P,
+        IT,
+        Kind.TEXT,
+        "Art. 77(6)(b) (producer, compliance scheme or waste operator)",
+        derived=True,
+    ),
+    _f("recycler", "Recycled by", P, IT, Kind.TEXT, "Art. 77(8)", derived=True),
+    _f("recycled_on", "Recycled on", P, IT, Kind.DATE, "Art. 77(8)", derived=True),
+    _f(
+        "recovered_materials",
+        "Materials recovered",
+        P,
+        IT,
+        Kind.RECORDS,
+        "Art. 77(8); Annex XII Part C (material recovery)",
+        derived=True,
+    ),
     _f(
         "backup_node",
         "Backup copy held by",
@@ -309,7 +348,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     ),
     _f(
         "material_origin",
-        "Origin of critical raw materials (shares by country)",
+        "Mined origin of critical raw materials (share of each element's mass in this battery, by country)",
         P,
         IT,
         Kind.MAPPING,
@@ -1060,6 +1099,8 @@ class Passport:
             out["predecessors"] = tuple(f"urn:uuid:{p}" for p in self.predecessors)
         if self.successors:
             out["successors"] = tuple(f"urn:uuid:{p}" for p in self.successors)
+        if self.waste_operator:
+            out["waste_operator"] = self.waste_operator
         return out
 
     def with_values(self, updates: Mapping[str, Any]) -> Passport:
@@ -1252,3 +1293,66 @@ def parse_values(raw: Mapping[str, Any], *, allow_dynamic: bool = False) -> dict
             )
         out[key] = None if value is None else coerce_value(spec, value)
     return out
+
+
+#: the most a recycler can recover from one battery, per material, in kg (a sanity bound)
+MAX_RECOVERED_KG = 10_000.0
+
+
+def parse_recovered(raw: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """What a recycler recovered from the battery: ``{material, mass_kg}`` records, each material
+    named once, each mass positive and finite (Art. 77(8); Annex XII Part C)."""
+    rule = "passport field recovered_materials (Art. 77(8)) is a list of {material, mass_kg}"
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    if len(raw) > MAX_ITEMS:
+        raise InvalidInput(f"recovered: at most {MAX_ITEMS} records", field="recovered", rule=rule)
+    for n, rec in enumerate(raw):
+        where = f"recovered[{n}]"
+        if not isinstance(rec, Mapping) or set(rec) != {"material", "mass_kg"}:
+            raise InvalidInput(f"{where}: expected exactly material and mass_kg", field=where, rule=rule)
+        material, mass = rec["material"], rec["mass_kg"]
+        if not isinstance(material, str) or not material.strip() or len(material) > MAX_TEXT:
+            raise InvalidInput(f"{where}.material: a non-empty name", field=f"{where}.material", rule=rule)
+        if material.strip().lower() in seen:
+            raise InvalidInput(f"{where}.material: {material} is listed twice", field=f"{where}.material", rule=rule)
+        seen.add(material.strip().lower())
+        if isinstance(mass, bool) or not isinstance(mass, _NUMBERS):
+            raise InvalidInput(f"{where}.mass_kg: a number of kg", field=f"{where}.mass_kg", rule=rule)
+        kg = check_number(mass, field=f"{where}.mass_kg", rule=rule, low=0.0, high=MAX_RECOVERED_KG, positive=True)
+        out.append({"material": material.strip(), "mass_kg": kg})
+    return tuple(out)
+
+
+def new_life_values(
+    target: Status, values: Mapping[str, Any], *, category: str | None, use: str | None
+) -> tuple[dict[str, Any], Category | None]:
+    """The data points a second life sets, and its new category: only a repurposed battery takes
+    a new category or use (Art. 3(1)(31)); re-use and remanufacturing keep the original purpose."""
+    updates = parse_values(values)
+    if use is not None:
+        updates.update(parse_values({"intended_use": use}))
+    new_category = None if category is None else parse_category(category)
+    if (new_category is not None or "intended_use" in updates) and target is not Status.REPURPOSED:
+        name = "category" if new_category is not None else "use"
+        raise InvalidInput(
+            f"{name}: only a repurposed battery takes a new category or use"
+            " (re-use and remanufacturing keep the original purpose)",
+            field=name,
+            rule="Art. 3(1)(31) (repurposing)",
+        )
+    return updates, new_category
+
+
+def carried_values(base: Passport, updates: Mapping[str, Any], new_category: Category | None) -> dict[str, Any]:
+    """What a new life's passport carries from ``base``: its data points but the dynamic ones and
+    the former use; with a new model or category not the old model's carbon footprint (declared
+    per battery model, Art. 7(1)); then ``updates``."""
+    carried = {k: v for k, v in base.values.items() if FIELDS_BY_KEY[k].tier is not Tier.DYNAMIC}
+    carried.pop("intended_use", None)
+    new_model = updates.get("model_name") not in (None, base.values.get("model_name"))
+    if new_model or new_category not in (None, base.category):
+        for key in [k for k in carried if FIELDS_BY_KEY[k].launch_group == "carbon_footprint"]:
+            del carried[key]
+    carried.update(updates)
+    return carried

@@ -25,7 +25,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from batpass.core.clock import Clock, SystemClock
@@ -106,6 +106,10 @@ class PageRenderer(Protocol):
         ``resolve_link`` turns a linked passport's URN into its resolver path, or None;
         ``served_from`` (``holder``, ``holderName``, ``version``, ``heldSince``) marks a page served
         from a backup node's copy."""
+        ...
+
+    def history_page(self, passport: Passport, versions: Sequence[Mapping[str, Any]]) -> str:
+        """The HTML page of ``passport``'s versions (the history entries, cut to the reader's tiers)."""
         ...
 
     def message_page(self, title: str, text: str) -> str:

@@ -50,6 +50,7 @@ from batpass.http import (
     IsoDate,
     Items,
     Jws,
+    MassKg,
     NodeContext,
     RequestModel,
     Text,
@@ -161,12 +162,28 @@ class SecondLifeIn(RequestModel):
     other_predecessors: Items[Token] = Field(
         default=[], alias="otherPredecessors", description="further predecessor passports (urn:uuid:...)"
     )
+    new_category: Token | None = Field(
+        default=None,
+        alias="newCategory",
+        description="repurposing only: the battery's category in its new life (e.g. stationary)",
+    )
+    use: Token | None = Field(
+        default=None, description="repurposing only: what the battery is used for in its new life"
+    )
+
+
+class RecoveredIn(RequestModel):
+    """A material recovered by recycling the battery (Annex XII Part C)."""
+
+    material: Token = Field(description="the material recovered (e.g. cobalt, lithium carbonate)")
+    mass_kg: MassKg = Field(alias="massKg", description="its mass in kg")
 
 
 class RecycleIn(RequestModel):
     """The end of a passport: the battery is recycled (Art. 77(8))."""
 
     recycler: Token | None = Field(default=None, description="the recycler (a DID; default: the writer)")
+    recovered: Items[RecoveredIn] = Field(default=[], description="what was recovered from the battery, by material")
 
 
 class MandateIn(RequestModel):
@@ -425,6 +442,33 @@ def _from_backup_copy(ctx: NodeContext, request: Request, held: HeldCopy, *, htm
     return JSONResponse(doc, headers=headers)
 
 
+@router.get("/01/{gtin}/21/{serial}/history", response_class=HTMLResponse)
+async def history_page(gtin: str, serial: str, request: Request, ctx: Ctx) -> Response:
+    """The passport's version history as a page (date, operator, change, digest per version),
+    cut to the reader's tiers like the history API. On a node with the resolver role, a routed
+    GTIN's history page comes from the operator's node (docs/resolver.md)."""
+    svc = _svc(ctx)
+    try:
+        battery: BatteryId | None = BatteryId(gtin, serial)
+        passport = svc.find_by_battery(battery) if battery is not None else None
+    except InvalidInput:
+        battery, passport = None, None
+    resolver: BatteryResolver | None = ctx.services.get(BatteryResolver)
+    if passport is None and battery is not None and resolver is not None:
+        routed = await resolver.answer(battery, request)
+        if routed is not None:
+            return routed
+    if passport is None:
+        return HTMLResponse(
+            _pages(ctx).message_page("Battery not found", "No passport is registered for this battery here."),
+            status_code=404,
+        )
+    roles, tiers = await _reader(ctx, request)
+    svc.audit(passport, roles=roles, tiers=tiers, channel="history")
+    html = _pages(ctx).history_page(passport, svc.history(passport.passport_id, tiers=tiers))
+    return HTMLResponse(html, headers={"Vary": "Accept, Authorization", "Cache-Control": "no-store"})
+
+
 @router.get("/v1/passports")
 def list_passports(ctx: Ctx, _admin: AdminKey, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     items = _svc(ctx).list_passports(limit=min(max(limit, 1), 1000), offset=max(offset, 0))
@@ -606,6 +650,8 @@ def second_life(passport_id: str, ctx: Ctx, actor: Writer, body: SecondLifeIn) -
         values=body.values,
         restored_capacity_ah=body.restored_capacity_ah,
         cell_soh=tuple(body.cell_soh),
+        category=body.new_category,
+        use=body.use,
     )
     return {"passportId": p.urn, "batteryId": p.digital_link, "status": p.status.value}
 
@@ -613,7 +659,12 @@ def second_life(passport_id: str, ctx: Ctx, actor: Writer, body: SecondLifeIn) -
 @router.post("/v1/passports/{passport_id}/recycle")
 def recycle(passport_id: str, ctx: Ctx, actor: Writer, body: RecycleIn) -> dict[str, Any]:
     svc = _svc(ctx)
-    p = svc.recycle(_pid(passport_id), recycler=body.recycler or actor, actor=actor)
+    p = svc.recycle(
+        _pid(passport_id),
+        recycler=body.recycler or actor,
+        actor=actor,
+        recovered=[{"material": r.material, "mass_kg": r.mass_kg} for r in body.recovered],
+    )
     return {"passportId": p.urn, "status": "ended"}
 
 

@@ -46,10 +46,13 @@ from batpass.passport.model import (
     Quantity,
     Status,
     Tier,
+    carried_values,
     check_publishable,
     check_remanufacturing,
     check_scope,
     diff_values,
+    new_life_values,
+    parse_recovered,
     parse_values,
     readable_keys,
     tiers_for_roles,
@@ -396,12 +399,18 @@ class PassportService:
         values: Mapping[str, Any] | None = None,
         restored_capacity_ah: float | None = None,
         cell_soh: Sequence[float] = (),
+        category: str | None = None,
+        use: str | None = None,
     ) -> Passport:
         """Preparing for re-use, repurposing or remanufacturing: a NEW passport and identifier.
 
         Linked to its predecessor passport(s), whose status stays and which gain a successor
         link; responsibility for the new battery moves to ``new_operator`` (Art. 77(7)).
-        Remanufacturing is refused outside Art. 3(1)(32).
+        Remanufacturing is refused outside Art. 3(1)(32); its restored capacity is recorded.
+        A repurposed battery may take a new ``category`` (e.g. stationary storage), model
+        (``values.model_name``) and ``use`` (``intended_use``); a new model or category does not
+        inherit the old model's carbon footprint declaration (Art. 7: per battery model), which
+        the new operator may declare in ``values``.
         """
         try:
             target = Status(status)
@@ -414,7 +423,7 @@ class PassportService:
             raise LifecycleViolation(f"status: {target.value} does not give a new passport", rule=rule, field="status")
         if not predecessors:
             raise InvalidInput("predecessors: at least one", field="predecessors", rule=rule)
-        updates = parse_values(values or {})
+        updates, new_category = new_life_values(target, values or {}, category=category, use=use)
         today = self.clock.now().date()
         with UnitOfWork(self.engine) as uow:
             olds = [self._require(uow.conn, p) for p in predecessors]
@@ -445,13 +454,17 @@ class PassportService:
                     rule=rule,
                     field="battery_id",
                 )
-            carried = {k: v for k, v in base.values.items() if FIELDS_BY_KEY[k].tier is not Tier.DYNAMIC}
-            carried.update(updates)
+            carried = carried_values(base, updates, new_category)
+            if target is Status.REMANUFACTURED and restored_capacity_ah is not None:
+                carried["restored_capacity"] = Quantity(float(restored_capacity_ah), "Ah")
+            final_category = new_category or base.category
+            rated_energy = carried.get("rated_energy")
+            check_scope(final_category, rated_energy if isinstance(rated_energy, Quantity) else None, self.rules)
             new = Passport(
                 passport_id=new_uuid7(),
                 battery_id=new_battery,
                 resolver_base=self.resolver_base,
-                category=base.category,
+                category=final_category,
                 model_id=base.model_id,
                 status=target,
                 operator=new_operator,
@@ -475,8 +488,19 @@ class PassportService:
             uow.commit()
         return new
 
-    def recycle(self, passport_id: uuid.UUID, *, recycler: str, actor: str) -> Passport:
-        """Recycling ends the passport (Art. 77(8)); it is archived and still resolves as ended."""
+    def recycle(
+        self,
+        passport_id: uuid.UUID,
+        *,
+        recycler: str,
+        actor: str,
+        recovered: Sequence[Mapping[str, Any]] = (),
+    ) -> Passport:
+        """Recycling ends the passport (Art. 77(8)); it is archived and still resolves as ended.
+
+        The ended record says who recycled the battery, on which day, and what was recovered
+        (``recovered``: ``{material, mass_kg}`` records)."""
+        recovered_values = parse_recovered(recovered)
         today = self.clock.now().date()
         rule = "passport.status.transitions (Art. 77(8))"
         with UnitOfWork(self.engine) as uow:
@@ -491,6 +515,9 @@ class PassportService:
                     field="status",
                 )
             ended = replace(current, ended=True, waste_operator=current.waste_operator or recycler)
+            ended = ended.with_values(
+                {"recycler": recycler, "recycled_on": today, "recovered_materials": recovered_values or None}
+            )
             ended = self._write(uow, ended, current, actor=actor, change="ended:recycled")
             uow.commit()
         return ended

@@ -183,6 +183,16 @@ PLAUSIBLE_KG_PER_KWH: Mapping[str, Mapping[str, tuple[float, float]]] = {
     "LFP": {"Li": (0.07, 0.12), "C_nat": (0.7, 1.4), "Cu": (0.3, 1.1), "Al": (0.15, 1.2)},
 }
 
+#: when the black mass leaves for Korea: after it became hazardous waste (2026-11-09)
+BLACK_MASS_EXPORT_AT = "2026-11-16T09:00:00Z"
+
+#: when the car maker tries to sell two end-of-life packs to a buyer outside the OECD: waste
+#: batteries carrying lithium and nickel are hazardous waste from 2026-11-09, whose export to a
+#: non-OECD country Regulation (EU) 2024/1157 prohibits (docs/outflows.md)
+WASTE_EXPORT_AT = "2026-11-23T09:00:00Z"
+#: the buyer's site and country (Nigeria: not an OECD member)
+WASTE_EXPORT_TO = {"id": "BATT-BROKER-NG-1", "country": "NG"}
+
 #: scale of the fixed demo (about 200 batteries)
 DEMO_LOTS = 1900
 _BATTERIES_PER_ROUND = 10
@@ -206,6 +216,11 @@ class Scenario:
     authorisations: list[dict[str, Any]] = field(default_factory=list)
     lots: int = 0
     black_mass_shipment: str | None = None
+    #: one call's events (not in ``events``) a shipper's node in ``block`` mode refuses whole: the
+    #: car maker declares two of its batteries waste, collects them and ships them to a non-OECD
+    #: buyer after 2026-11-09 (docs/outflows.md "Warn or block")
+    refused_attempt: list[dict[str, Any]] = field(default_factory=list)
+    refused_shipment: str | None = None
 
     def owners(self) -> list[str]:
         return sorted({e["owner"] for e in self.events})
@@ -305,7 +320,12 @@ class _Gen:
             self.out = orig_out  # type: ignore[method-assign]
 
     def _ship(self, lot: tuple[str, float], a: Company, b: Company, material: str) -> tuple[str, float]:
-        if MATERIALS[material].strategic and _territory(a.country) != _territory(b.country):
+        # the shipper holds an authorisation for what the shipment rules or a node's policy may
+        # ask one for: strategic materials leaving their customs territory, and waste batteries
+        # crossing a border (hazardous waste from 2026-11-09, docs/outflows.md)
+        if (MATERIALS[material].strategic and _territory(a.country) != _territory(b.country)) or (
+            material == "waste_battery" and a.country != b.country
+        ):
             self.auth.setdefault((self.own(a), material), set()).add(b.country)
         if self.owner is not None:
             o = self.out(material, lot[1])
@@ -591,7 +611,9 @@ def generate(
             )
             post_factor = 1.0
             if rnd_no == 3:
-                # half of this black mass leaves for a destination its authorisation does not name
+                # half of this black mass leaves for a destination its authorisation does not name,
+                # once black mass is hazardous waste (Delegated Decision (EU) 2025/934, from
+                # 2026-11-09): an export to an OECD country under prior notification and consent
                 half = bm[1] * 0.5
                 o = g.out("black_mass", half)
                 e = g.event(
@@ -605,6 +627,7 @@ def generate(
                         "document": "BL-BM-KR-0001",
                         "to_owner": "did:web:onsan-smelting.batpass.example",
                     },
+                    at=BLACK_MASS_EXPORT_AT,
                 )
                 g.sc.black_mass_shipment = e["id"]
                 bm = (bm[0], half)
@@ -628,6 +651,8 @@ def generate(
                     dst = "tokai-cathode" if o["material"] == "lithium_carbonate" else "kansai-precursor"
                     lot = g.ship((o["lot"], o["quantity"]["value"]), "rotterdam-recycling", dst, o["material"])
                     recycled.append((lot[0], lot[1], o["material"]))
+    if rnd_no:
+        _waste_export_attempt(g, batt_lots[2:4])
     for n, ((holder, mat), dests) in enumerate(sorted(g.auth.items()), start=1):
         g.sc.authorisations.append(
             {
@@ -641,6 +666,37 @@ def generate(
             }
         )
     return g.sc
+
+
+def _waste_export_attempt(g: _Gen, batteries: Sequence[tuple[str, float]]) -> None:
+    """:attr:`Scenario.refused_attempt`: two of the last round's batteries, still at the car maker,
+    declared waste, collected and shipped to a buyer outside the OECD (made after the scenario's
+    events, so they are unchanged; kept apart from them, as the shipper's node refuses the call)."""
+    car = g.co("rhein-auto")
+    first, lots = len(g.sc.events), g.sc.lots
+    for bl in batteries:
+        g.event("status_change", car, status={"lot": bl[0], "value": "waste"}, at=WASTE_EXPORT_AT)
+    waste = g.out("waste_battery", 0.0)
+    waste["quantity"] = {"value": len(batteries), "unit": "piece"}
+    waste["mass_per_piece_kg"] = batteries[0][1]
+    g.event("collection", car, inputs=batteries, outputs=[waste], at=WASTE_EXPORT_AT)
+    o = g.out("waste_battery", 0.0)
+    o["quantity"], o["mass_per_piece_kg"] = waste["quantity"], waste["mass_per_piece_kg"]
+    e = g.event(
+        "shipment",
+        car,
+        inputs=[(waste["lot"], sum(kg for _, kg in batteries))],
+        outputs=[o],
+        shipment={
+            "to_site": dict(WASTE_EXPORT_TO),
+            "destination_country": WASTE_EXPORT_TO["country"],
+            "document": "BL-WB-NG-0001",
+        },
+        at=WASTE_EXPORT_AT,
+    )
+    g.sc.refused_attempt, g.sc.refused_shipment = g.sc.events[first:], e["id"]
+    del g.sc.events[first:]
+    g.sc.lots = lots
 
 
 def _territory(country: str) -> str:

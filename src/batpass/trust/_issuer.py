@@ -27,12 +27,15 @@ from batpass.trust._jose import peek
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._sdjwt import issue_sd_jwt
 from batpass.trust._status import MIN_BITS, set_bit, status_entry, status_list_credential
+from batpass.trust._tokenstatus import from_bitstring, status_list_token, token_status_entry
 from batpass.trust._vc import build_credential, issue_vc_jwt, validate_credential
 from batpass.trust.model import vct_for
 
 __all__ = ["FORMATS", "IssuedCredential", "Issuer", "StatusLists"]
 
 FORMATS = ("vc+jwt", "dc+sd-jwt")
+#: a signed status list (valid for a day) is signed again once this old, changed or not
+RESIGN_AFTER = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,37 +59,73 @@ class StatusLists:
         self.identity = identity
         self.base_url = base_url
         self.clock = clock
-        self._tokens: dict[str, tuple[int, str]] = {}  # list id → (version, signed list)
+        # list id → (version, signed at, signed list): one cache per representation
+        self._tokens: dict[str, tuple[int, dt.datetime, str]] = {}
+        self._tsl: dict[str, tuple[int, dt.datetime, str]] = {}
 
     def status_list_url(self, list_id: str) -> str:
         return f"{self.base_url}/v1/credentials/status/{list_id}"
 
-    def status_list_token(self, list_id: str) -> str:
-        """The signed status-list credential served at :meth:`status_list_url` (cached per version)."""
+    def token_status_url(self, list_id: str) -> str:
+        """Where the same list is served as an IETF Token Status List (SD-JWT VCs point here)."""
+        return f"{self.base_url}/v1/credentials/token-status/{list_id}"
+
+    def _cached(self, cache: dict[str, tuple[int, dt.datetime, str]], list_id: str, version: int) -> str | None:
+        """A signed copy of this version, unless it was signed longer than :data:`RESIGN_AFTER`
+        ago (both representations are valid for a day: an unchanged list is signed again)."""
+        hit = cache.get(list_id)
+        if hit and hit[0] == version and self.clock.now() - hit[1] < RESIGN_AFTER:
+            return hit[2]
+        return None
+
+    def _row(self, list_id: str) -> Any:
         t = _sql.status_lists
         with UnitOfWork(self.engine, write=False) as uow:
             row = uow.conn.execute(sa.select(t.c.bits, t.c.version, t.c.purpose).where(t.c.id == list_id)).first()
         if row is None:
             raise NotFound(f"status list {list_id} does not exist", rule="W3C Bitstring Status List")
-        cached = self._tokens.get(list_id)
-        if cached and cached[0] == row.version:
-            return cached[1]
+        return row
+
+    def token_status_token(self, list_id: str) -> str:
+        """The signed Status List Token (``statuslist+jwt``, ``bits`` 1) of list ``list_id``:
+        the revocation bits of the bitstring list, re-packed (cached per version)."""
+        row = self._row(list_id)
+        cached = self._cached(self._tsl, list_id, int(row.version))
+        if cached is not None:
+            return cached
+        now = self.clock.now()
+        token = status_list_token(
+            self.identity, uri=self.token_status_url(list_id), raw=from_bitstring(bytes(row.bits)), now=now
+        )
+        self._tsl[list_id] = (int(row.version), now, token)
+        return token
+
+    def status_list_token(self, list_id: str) -> str:
+        """The signed status-list credential served at :meth:`status_list_url` (cached per version)."""
+        row = self._row(list_id)
+        cached = self._cached(self._tokens, list_id, int(row.version))
+        if cached is not None:
+            return cached
+        now = self.clock.now()
         token = status_list_credential(
             self.identity,
             list_url=self.status_list_url(list_id),
             bits=bytes(row.bits),
             purpose=row.purpose,
-            now=self.clock.now(),
+            now=now,
         )
-        self._tokens[list_id] = (int(row.version), token)
+        self._tokens[list_id] = (int(row.version), now, token)
         return token
 
     def local_token(self, url: str) -> str | None:
         """The signed list at ``url`` if this node publishes it (the status cache's ``local``)."""
         prefix = f"{self.base_url}/v1/credentials/status/"
-        if not url.startswith(prefix):
-            return None
-        return self.status_list_token(url[len(prefix) :])
+        if url.startswith(prefix):
+            return self.status_list_token(url[len(prefix) :])
+        prefix = f"{self.base_url}/v1/credentials/token-status/"
+        if url.startswith(prefix):
+            return self.token_status_token(url[len(prefix) :])
+        return None
 
 
 class Issuer:
@@ -132,7 +171,9 @@ class Issuer:
         alg: str = "Ed25519",
         summary_digest: str | None = None,
     ) -> IssuedCredential:
-        """Issue a credential of a batpass type with a revocation status entry."""
+        """Issue a credential of a batpass type with a revocation status entry: a W3C
+        ``BitstringStatusListEntry`` in a ``vc+jwt``, a Token Status List reference
+        (``status.status_list {idx, uri}``) in an SD-JWT VC — the same slot of the same list."""
         if format not in FORMATS:
             raise InvalidInput(f"format {format!r} unknown", field="format", rule=" | ".join(FORMATS))
         identity = self.context.identity
@@ -166,7 +207,7 @@ class Issuer:
                     holder_jwk=holder_jwk,
                     valid_for=valid_for,
                     alg=alg,
-                    status=entry,
+                    status=token_status_entry(self.status_lists.token_status_url(list_id), index),
                     now=now,
                 )
             uow.conn.execute(
@@ -212,6 +253,7 @@ class Issuer:
             uow.conn.execute(_sql.issued.update().where(_sql.issued.c.id == credential_id).values(revoked_at=now))
             uow.commit()
         self.context.status.invalidate(self.status_lists.status_list_url(row.status_list))
+        self.context.status.invalidate(self.status_lists.token_status_url(row.status_list))
 
     def issued(self) -> list[dict[str, Any]]:
         with UnitOfWork(self.context.engine, write=False) as uow:

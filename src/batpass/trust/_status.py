@@ -1,11 +1,14 @@
 """W3C Bitstring Status List v1.0: the encoded list, the status-list credential, and the
-verifier's cache with a maximum age.
+verifier's cache with a maximum age — which also holds IETF Token Status Lists
+(``statuslist+jwt``, :mod:`batpass.trust._tokenstatus`), the status of SD-JWT VCs.
 
 The list is a bitstring of at least 131,072 bits (16 KiB, §6.1 herd privacy), GZIP-compressed
 and multibase base64url-encoded (``u`` prefix, §4.1 ``encodedList``); index 0 is the first,
 most significant bit. The status-list credential is a ``vc+jwt`` whose issuer must be the
 issuer of the credentials it covers. Verifiers fetch it (allow-listed HTTPS), check its
-signature, and keep it for ``max_age_s`` (§4.1 ``ttl``-style freshness).
+signature, and keep it for ``max_age_s`` (§4.1 ``ttl``-style freshness). A Token Status List
+is kept for the shortest of ``max_age_s``, its ``ttl`` and the time left to its ``exp``; its
+``sub`` must be the URI it was fetched from and its signer the referenced token's issuer.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from batpass.core.clock import Clock, SystemClock, utc_now
-from batpass.trust._jose import b64d, b64e
+from batpass.trust._jose import b64d, b64e, peek
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, GuardedFetcher
+from batpass.trust._tokenstatus import DRAFT, STATUS_NAMES, TYP, get_status, parse_reference, verify_status_list_token
 from batpass.trust._vc import build_credential, issue_vc_jwt, verify_vc_jwt
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import RejectReason
@@ -126,7 +130,8 @@ class StatusListCache:
         self._clock = clock
         self._local = local
         self._wall_clock = wall_clock
-        self._lists: dict[str, tuple[float, str, str, bytes]] = {}  # url → (at, issuer, purpose, bits)
+        # url → (at, issuer, purpose, bits, fresh for s); a Token Status List's purpose is "tsl:<bits>"
+        self._lists: dict[str, tuple[float, str, str, bytes, float]] = {}
         self._generation = 0  # counts invalidations (a fetch that spans one is not cached)
 
     def now(self) -> float:
@@ -143,7 +148,14 @@ class StatusListCache:
         else:
             self._lists.pop(url, None)
 
-    def _accept(self, url: str, token: str, generation: int | None = None) -> tuple[float, str, str, bytes]:
+    def _accept(self, url: str, token: str, generation: int | None = None) -> tuple[float, str, str, bytes, float]:
+        header, _ = peek(token)
+        if header.get("typ") == TYP:
+            tsl = verify_status_list_token(token, url, self.resolver, now=self._wall_clock.now())
+            entry = (self._clock(), tsl.issuer, f"tsl:{tsl.bits}", tsl.raw, min(self.max_age_s, tsl.fresh_for_s))
+            if generation is None or generation == self._generation:
+                self._lists[url] = entry
+            return entry
         _, vc = verify_vc_jwt(token, self.resolver, check_schema=False, now=self._wall_clock.now())
         subj = vc.get("credentialSubject", {})
         if "BitstringStatusListCredential" not in vc.get("type", []) or subj.get("type") != "BitstringStatusList":
@@ -157,18 +169,19 @@ class StatusListCache:
             str(vc["issuer"]),
             str(subj.get("statusPurpose")),
             decode_list(str(subj.get("encodedList", ""))),
+            self.max_age_s,
         )
         if generation is None or generation == self._generation:
             self._lists[url] = entry
         return entry
 
-    def _fresh(self, url: str, not_before: float | None = None) -> tuple[float, str, str, bytes] | None:
+    def _fresh(self, url: str, not_before: float | None = None) -> tuple[float, str, str, bytes, float] | None:
         hit = self._lists.get(url)
-        if hit and self._clock() - hit[0] < self.max_age_s and (not_before is None or hit[0] >= not_before):
+        if hit and self._clock() - hit[0] < hit[4] and (not_before is None or hit[0] >= not_before):
             return hit
         return None
 
-    def _get_sync(self, url: str, not_before: float | None = None) -> tuple[float, str, str, bytes]:
+    def _get_sync(self, url: str, not_before: float | None = None) -> tuple[float, str, str, bytes, float]:
         hit = self._fresh(url, not_before)
         if hit:
             return hit
@@ -197,7 +210,10 @@ class StatusListCache:
     def check(self, entry: Mapping[str, Any], *, issuer: str, not_before: float | None = None) -> str:
         """Raise ``revoked`` (or ``status-unavailable``) unless the credential's bit is clear.
         ``not_before`` (a :meth:`now` reading) refuses cached copies fetched earlier, so a verifier
-        that must know the status as of now gets the list fetched again."""
+        that must know the status as of now gets the list fetched again. An entry with
+        ``status_list`` (an SD-JWT VC's ``status`` claim) is checked in its Token Status List."""
+        if "status_list" in entry:
+            return self._check_token_list(entry, issuer=issuer, not_before=not_before)
         try:
             url = str(entry["statusListCredential"])
             index = int(entry["statusListIndex"])
@@ -205,7 +221,7 @@ class StatusListCache:
         except (KeyError, ValueError, TypeError) as exc:
             raise CredentialRejected("credentialStatus is malformed", reason=RejectReason.MALFORMED) from exc
         try:
-            _at, list_issuer, list_purpose, bits = self._get_sync(url, not_before)
+            _at, list_issuer, list_purpose, bits, _ttl = self._get_sync(url, not_before)
         except CredentialRejected as exc:
             raise CredentialRejected(
                 f"status list {url} unavailable: {exc}", reason=RejectReason.STATUS_UNAVAILABLE
@@ -223,3 +239,31 @@ class StatusListCache:
                 rule="W3C Bitstring Status List §3.2",
             )
         return f"{purpose} bit {index} clear in {url}"
+
+    def _check_token_list(self, entry: Mapping[str, Any], *, issuer: str, not_before: float | None) -> str:
+        uri, idx = parse_reference(entry)
+        try:
+            _at, list_issuer, kind, raw, _ttl = self._get_sync(uri, not_before)
+        except CredentialRejected as exc:
+            raise CredentialRejected(
+                f"status list {uri} unavailable: {exc}", reason=RejectReason.STATUS_UNAVAILABLE, rule=exc.rule
+            ) from exc
+        if not kind.startswith("tsl:"):
+            raise CredentialRejected(
+                f"{uri} is not a Token Status List", reason=RejectReason.STATUS_UNAVAILABLE, rule=f"{DRAFT} §5.1"
+            )
+        if list_issuer != issuer:
+            raise CredentialRejected(
+                f"status list {uri} is signed by {list_issuer}, not by the credential's issuer {issuer}",
+                reason=RejectReason.STATUS_UNAVAILABLE,
+                rule=f"{DRAFT} §11.3: the Status List Token is the issuer's",
+            )
+        value = get_status(raw, idx, bits=int(kind[4:]))
+        if value != 0:
+            name = STATUS_NAMES.get(value, f"0x{value:02X}")
+            raise CredentialRejected(
+                f"credential is {'revoked' if value == 1 else name.lower()} (status {name} at index {idx} of {uri})",
+                reason=RejectReason.REVOKED,
+                rule=f"{DRAFT} §7",
+            )
+        return f"status VALID at index {idx} of Token Status List {uri}"

@@ -196,8 +196,12 @@ class Verifier:
             if isinstance(issuer, str):  # a key the cached document lacks fetches it again (rotation)
                 await self.resolver.resolve(issuer, kid=header.get("kid"))
             status = payload.get("credentialStatus") or payload.get("status")
+            url = None
             if isinstance(status, dict) and isinstance(status.get("statusListCredential"), str):
                 url = status["statusListCredential"]
+            elif isinstance(status, dict) and isinstance(status.get("status_list"), dict):
+                url = status["status_list"].get("uri")  # a Token Status List reference
+            if isinstance(url, str):
                 await self.status.prefetch(url, status_not_before)
         except CredentialRejected:
             return

@@ -291,6 +291,18 @@ def status_list(ctx: Ctx, list_id: str) -> Response:
     )
 
 
+@router.get("/v1/credentials/token-status/{list_id}")
+def token_status_list(ctx: Ctx, list_id: str) -> Response:
+    """The same list as an IETF Token Status List (``application/statuslist+jwt``,
+    draft-ietf-oauth-status-list-20 §8.2), the status of the SD-JWT VCs this node issues. Readable
+    cross-origin (§8.1 CORS); cacheable for the token's ``ttl``."""
+    return Response(
+        _svc(ctx).token_status_token(list_id),
+        media_type="application/statuslist+jwt",
+        headers={"Cache-Control": "max-age=300", "Access-Control-Allow-Origin": "*"},
+    )
+
+
 @router.post("/v1/credentials/wallet", status_code=201)
 def hold(
     ctx: Ctx, _admin: AdminKey, credential: Annotated[str, Body(embed=True, max_length=MAX_JWS)]

@@ -28,6 +28,7 @@ import httpx
 from sqlalchemy import Engine
 
 from batpass.core.clock import Clock, SystemClock
+from batpass.core.errors import InvalidInput
 from batpass.core.findings import Finding
 from batpass.trust._context import StandingFindings, TrustContext
 from batpass.trust._dcp import DcpParticipantVerifier
@@ -40,7 +41,7 @@ from batpass.trust._recognition import Recognition
 from batpass.trust._relying_party import RelyingParty
 from batpass.trust._resolver import DidResolver, GuardedFetcher
 from batpass.trust._status import StatusListCache
-from batpass.trust._trustlist import TrustRegistry
+from batpass.trust._trustlist import TrustRegistry, validate_json
 from batpass.trust._verify import Verifier
 from batpass.trust.model import RecognitionPolicy, TrustList, Verification, VerifiedRoles
 
@@ -64,6 +65,7 @@ class TrustService:
         did_ttl_s: float = 300.0,
         bpn: str | None = None,
         clock: Clock = SystemClock(),
+        market_policies: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         self.engine = engine
         self.identity = identity
@@ -108,6 +110,9 @@ class TrustService:
         self.relying_party = RelyingParty(self.context, self.nonces)
         self.holder = Holder(self.context)
         self.recognition.load()
+        #: the recognition rules of another ecosystem's side, which this node applies when it
+        #: judges for that side's market (node configuration ``market_recognition``)
+        self.market_policies = _market_policies(market_policies, own=ecosystem)
 
     # --- DIDs -------------------------------------------------------------------------------
 
@@ -140,6 +145,10 @@ class TrustService:
     def status_list_token(self, list_id: str) -> str:
         """The signed status-list credential served at :meth:`status_list_url` (cached per version)."""
         return self.status_lists.status_list_token(list_id)
+
+    def token_status_token(self, list_id: str) -> str:
+        """The same list as a signed IETF Token Status List (``statuslist+jwt``)."""
+        return self.status_lists.token_status_token(list_id)
 
     def issue(
         self,
@@ -310,3 +319,25 @@ class TrustService:
         """DCP presentation query: a ``vp+jwt`` for the verified caller over the held credentials
         of the requested types issued to this node."""
         return await self.holder.answer_query(authorization, query)
+
+
+def _market_policies(raw: Sequence[Mapping[str, Any]], *, own: str) -> dict[str, RecognitionPolicy]:
+    """Each configured policy checked against ``recognition-policy.schema.json``, by ecosystem;
+    the node's own ecosystem's policy is refused (that one is stored, signed, ``PUT
+    /v1/trust/policy``)."""
+    out: dict[str, RecognitionPolicy] = {}
+    for i, data in enumerate(raw):
+        where = f"market_recognition[{i}]"
+        try:
+            validate_json(data, "recognition-policy.schema.json")
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}.{exc}", field=f"{where}.{exc.field}", rule=exc.rule) from exc
+        policy = RecognitionPolicy.from_json(data)
+        if policy.ecosystem == own:
+            raise InvalidInput(
+                f"{where}: the {own} policy is this node's own (PUT /v1/trust/policy), not a market's rules",
+                field=f"{where}.ecosystem",
+                rule="market_recognition holds the rules of other ecosystems' markets",
+            )
+        out[policy.ecosystem] = policy
+    return out

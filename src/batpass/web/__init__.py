@@ -11,7 +11,7 @@ from batpass.web._api_docs import mount_api_docs
 from batpass.web._i18n import LOCALES, PageLocale
 from batpass.web._landing import mount_public_pages, parse_query
 from batpass.web._pages import PageRow, PageSection, PassportPage, render_message_page, render_passport_page
-from batpass.web._passport_page import PassportPages, build_page, format_value
+from batpass.web._passport_page import PassportPages, build_page, format_value, legal_names
 
 __all__ = [
     "LOCALES",
@@ -22,6 +22,7 @@ __all__ = [
     "PassportPages",
     "build_page",
     "format_value",
+    "legal_names",
     "mount_api_docs",
     "mount_public_pages",
     "parse_query",

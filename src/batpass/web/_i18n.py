@@ -144,7 +144,9 @@ class PageLocale:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
+        # pages answer GETs; the console's forms answer their POSTs with pages too
+        page = scope.get("method") in ("GET", "HEAD") or str(scope.get("path", "")).startswith("/console/")
+        if scope["type"] != "http" or not page:
             await self.app(scope, receive, send)
             return
         query = tuple(parse_qsl(scope.get("query_string", b"").decode("latin-1")))

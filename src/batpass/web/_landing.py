@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 from babel import Locale
@@ -30,7 +32,7 @@ from batpass.http import Ctx, NodeContext
 from batpass.participants import ParticipantService
 from batpass.passport import BatteryResolver, PassportService
 from batpass.web._i18n import N_, PageLocale, current, gettext_for
-from batpass.web._pages import render, render_message_page
+from batpass.web._pages import CHART_JS, render, render_message_page
 
 __all__ = ["ASSETS", "CONTENT_SECURITY_POLICY", "invalid_reason", "mount_public_pages", "parse_query", "router"]
 
@@ -181,6 +183,19 @@ def _answered_here(ctx: NodeContext, svc: PassportService, battery: BatteryId) -
         return svc.held_copy(battery) is not None
     except BatpassError:
         return True
+
+
+@lru_cache(maxsize=1)
+def _chart_js() -> bytes:
+    """The compliance report's vendored Chart.js (one chart library for the whole project;
+    licence and provenance beside it in ``batpass.compliance``'s data)."""
+    return (files("batpass.compliance") / "_data" / "vendor" / "chart.umd.js").read_bytes()
+
+
+@router.get(CHART_JS)
+def chart_js() -> Response:
+    """Chart.js for the passport page's footprint chart, served from the node itself."""
+    return Response(_chart_js(), media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
 
 
 def mount_public_pages(app: FastAPI) -> None:

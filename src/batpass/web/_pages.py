@@ -19,9 +19,26 @@ from markupsafe import Markup
 
 from batpass.web._i18n import N_, current, language_links, translations
 
-__all__ = ["PageRow", "PageSection", "PassportPage", "render", "render_message_page", "render_passport_page"]
+__all__ = [
+    "CHART_JS",
+    "Footprint",
+    "HistoryRow",
+    "Operator",
+    "PageRow",
+    "PageSection",
+    "PassportPage",
+    "StageRow",
+    "Substances",
+    "Symbol",
+    "render",
+    "render_history_page",
+    "render_message_page",
+    "render_passport_page",
+]
 
 _HERE = Path(__file__).parent
+#: where the node serves the project's one chart library (the compliance report's vendored Chart.js)
+CHART_JS = "/static/chart/chart.umd.js"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +60,66 @@ class PageSection:
 
 
 @dataclass(frozen=True, slots=True)
+class StageRow:
+    """One Annex II life-cycle stage: its value in kg CO2e per kWh of lifetime energy (None: not
+    provided) as a number for the chart and as text for the table, and its share of the total."""
+
+    key: str
+    label: str
+    value: float | None
+    shown: str
+    share: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Footprint:
+    """The carbon footprint block: the figures with their bases, and the stages."""
+
+    rows: tuple[PageRow, ...]
+    stages: tuple[StageRow, ...] = ()
+    unit: str = ""
+    summary: str = ""  # the chart's text alternative
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A label or mark the battery bears, drawn by the project (``static/symbols``)."""
+
+    src: str
+    alt: str
+    caption: str
+
+
+@dataclass(frozen=True, slots=True)
+class Substances:
+    """The hazardous substances as a table, and the symbols the battery bears."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    symbols: tuple[Symbol, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A party by legal name (its DID shown on demand)."""
+
+    role: str
+    name: str
+    did: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    version: int
+    date: str
+    operator: str
+    did: str
+    change: str
+    fields: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
 class PassportPage:
     title: str
     subtitle: str
@@ -56,6 +133,12 @@ class PassportPage:
     roles: tuple[str, ...] = ()
     links: tuple[tuple[str, str], ...] = field(default=())  # (label, href)
     json_href: str = ""
+    lifecycle: tuple[PageRow, ...] = ()
+    operators: tuple[Operator, ...] = ()
+    footprint: Footprint | None = None
+    substances: Substances | None = None
+    history_href: str = ""
+    assets: str = ""  # where the page's script and symbols are served (empty: no chart script)
 
 
 @lru_cache(maxsize=4)
@@ -67,6 +150,7 @@ def _env(locale: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
+        auto_reload=False,  # the templates are package files: no stat of each on every include
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     return env
@@ -134,6 +218,7 @@ def render_passport_page(page: PassportPage, *, served_from: Mapping[str, Any] |
         statuses=_statuses(current().locale),
         roles=_names(ROLE_NAMES, page.roles),
         tiers=_names(TIER_NAMES, page.tiers),
+        chart_js=CHART_JS,
     )
 
 
@@ -141,3 +226,8 @@ def render_message_page(title: str, message: str, *, status: int = 404, query: s
     """A page with a message (its title and text already in the reader's language) and the
     search box, ``query`` filled in."""
     return render("message.html", title=title, message=message, status=status, query=query)
+
+
+def render_history_page(page: PassportPage, rows: tuple[HistoryRow, ...]) -> str:
+    """The version history of a passport as a page: date, operator, change, digest per version."""
+    return render("history.html", p=page, rows=rows)

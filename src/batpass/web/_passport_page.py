@@ -1,27 +1,51 @@
 """Builds the web page model (``batpass.web.PassportPage``) from a reader's visible view.
 
 Only the view (already cut to the reader's tiers) goes in, so nothing outside them can reach the
-page. Key facts come first; every number is shown with its unit. Every label is a message id of
+page. Key facts come first; every number is shown with its unit and basis (the footprint per
+kWh of lifetime energy and per kWh of capacity, the recycled content's basis). Every label is a message id of
 the pages' catalogues (``N_`` marks one for extraction), looked up in the request's language.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
-from batpass.passport import FIELDS, FIELDS_BY_KEY, Kind, Passport, Tier, qr_svg
+from batpass.compliance import load_ruleset
+from batpass.core.errors import NotFound
+from batpass.participants import ParticipantService
+from batpass.passport import FIELDS, FIELDS_BY_KEY, Kind, Passport, PassportRules, Tier, qr_svg
 from batpass.web._i18n import N_, current, gettext_for
-from batpass.web._landing import invalid_reason
-from batpass.web._pages import PageRow, PageSection, PassportPage, render_message_page, render_passport_page
+from batpass.web._landing import ASSETS, invalid_reason
+from batpass.web._page_blocks import (
+    CO2E_PER_KWH,
+    Names,
+    country_name,
+    footprint_block,
+    history_rows,
+    lifecycle_rows,
+    material,
+    sig,
+    substances_block,
+)
+from batpass.web._pages import (
+    PageRow,
+    PageSection,
+    PassportPage,
+    render_history_page,
+    render_message_page,
+    render_passport_page,
+)
 
-__all__ = ["PassportPages", "build_page", "format_value"]
+__all__ = ["PassportPages", "build_page", "format_value", "legal_names"]
 
 
 _UNITS = {
     "Cel": "°C",
-    "kgCO2e/kWh": "kg CO₂e/kWh",
+    # the Annex II functional unit, stated where the figure appears (issue 18)
+    "kgCO2e/kWh": N_("kg CO₂e per kWh of lifetime energy"),
     "1/h": "C (1/h)",
     "year": N_("years"),
     "Ohm": "Ω",
@@ -41,6 +65,26 @@ KEY_FACTS = (
     "carbon_footprint",
     "expected_lifetime_cycles",
 )
+#: data points the page shows in blocks of their own (footprint, substances, operators, life)
+_IN_BLOCKS = frozenset(
+    {
+        "status",
+        "category",
+        "economic_operator",
+        "hazardous_substances",
+        "carbon_footprint",
+        "carbon_footprint_stages",
+        "carbon_footprint_absolute",
+        "carbon_footprint_class",
+        "carbon_footprint_study",
+        "intended_use",
+        "restored_capacity",
+        "waste_operator",
+        "recycler",
+        "recycled_on",
+        "recovered_materials",
+    }
+)
 _SECTIONS: tuple[tuple[str, str, Any], ...] = (
     (
         "identification",
@@ -48,7 +92,6 @@ _SECTIONS: tuple[tuple[str, str, Any], ...] = (
         {
             "passport_id",
             "battery_id",
-            "economic_operator",
             "economic_operator_id",
             "manufacturer_address",
             "manufacturer_id",
@@ -61,25 +104,20 @@ _SECTIONS: tuple[tuple[str, str, Any], ...] = (
     ),
     (
         "safety",
-        N_("Safety, substances and materials"),
+        N_("Safety and materials"),
         {
-            "hazardous_substances",
             "mercury_share",
             "cadmium_share",
             "lead_share",
             "extinguishing_agent",
             "critical_raw_materials",
-            "material_origin",
             "labels",
-            "recycled_content",
             "renewable_content",
         },
     ),
-    (
-        "footprint",
-        N_("Carbon footprint and due diligence"),
-        {"carbon_footprint_stages", "carbon_footprint_class", "carbon_footprint_study", "due_diligence_report"},
-    ),
+    ("origin", N_("Origin of the mined raw materials (share by country)"), {"material_origin"}),
+    ("recycled", N_("Recycled content"), {"recycled_content"}),
+    ("due-diligence", N_("Due diligence"), {"due_diligence_report"}),
     ("performance", N_("Performance and durability"), None),  # the other public numbers
     (
         "documents",
@@ -140,6 +178,16 @@ def format_value(key: str, value: Any) -> PageRow:
     label = _(spec.label)
     if key == "category":
         return PageRow(key, label, _(_CATEGORY_NAMES.get(str(value), str(value))))
+    if key == "carbon_footprint" and isinstance(value, Mapping):
+        return PageRow(key, _("Carbon footprint per kWh of lifetime energy"), sig(float(value["value"])), CO2E_PER_KWH)
+    if key == "material_origin" and isinstance(value, Mapping):
+        return PageRow(key, label, "", items=tuple(origin_line(m, v) for m, v in value.items()))
+    if key == "labels" and isinstance(value, list):
+        items = tuple(
+            f"{item.get('subject', '')}: {item.get('meaning', '')}" if isinstance(item, Mapping) else str(item)
+            for item in value
+        )
+        return PageRow(key, label, "", items=items)
     if isinstance(value, Mapping) and set(value) == {"value", "unit"}:
         unit = _(_UNITS.get(str(value["unit"]), str(value["unit"])))
         return PageRow(key, label, f"{value['value']:,.6g}".replace(",", " "), unit)
@@ -165,7 +213,9 @@ def format_value(key: str, value: Any) -> PageRow:
                 shown = ", ".join(f"{kk} {_pct(vv)}" for kk, vv in v.items())
             else:
                 shown = (
-                    f"{v:g} {_UNITS.get(spec.unit or '', spec.unit or '')}".strip() if isinstance(v, float) else str(v)
+                    f"{v:g} {_(_UNITS.get(spec.unit or '', spec.unit or ''))}".strip()
+                    if isinstance(v, float)
+                    else str(v)
                 )
             lines.append(f"{k.replace('_', ' ')}: {shown}")
         return PageRow(key, label, "", items=tuple(lines))
@@ -174,26 +224,46 @@ def format_value(key: str, value: Any) -> PageRow:
 
 #: what each basis of a recycled-content figure means, as the page states it (issue 18)
 RECYCLED_BASES = {
-    "art8_model_batch_plant": "Art. 8 basis: per battery model and batch per manufacturing plant",
-    "battery_mass_balance": "this battery alone, by mass balance (not the Art. 8 basis)",
+    "art8_model_batch_plant": N_("Art. 8 basis: per battery model and batch per manufacturing plant"),
+    "battery_mass_balance": N_("this battery alone, by mass balance (not the Art. 8 basis)"),
 }
 
 
 def recycled_line(metal: str, v: Any) -> str:
     """One metal's recycled content with its basis: unknown (no supplier summary yet) is said so,
     never shown as 0 %."""
+    _ = gettext_for()
     if not isinstance(v, Mapping):
-        return f"{metal}: {v}"
-    basis = RECYCLED_BASES.get(str(v.get("basis")), str(v.get("basis") or "basis not stated"))
+        return f"{material(metal)}: {v}"
+    basis_key = str(v.get("basis") or "")
+    basis = _(RECYCLED_BASES[basis_key]) if basis_key in RECYCLED_BASES else (basis_key or _("basis not stated"))
     if v.get("pre") is None or v.get("post") is None:
-        return f"{metal}: unknown ({basis})"
+        return _("%(metal)s: unknown (%(basis)s)") % {"metal": material(metal), "basis": basis}
     unknown = v.get("unknown_mass_share")
-    rest = f", unknown {_pct(unknown)}" if isinstance(unknown, (int, float)) and unknown > 0 else ""
-    return f"{metal}: pre-consumer {_pct(v['pre'])}, post-consumer {_pct(v['post'])}{rest} ({basis})"
+    values = {"metal": material(metal), "pre": _pct(v["pre"]), "post": _pct(v["post"]), "basis": basis}
+    if isinstance(unknown, (int, float)) and unknown > 0:
+        return _("%(metal)s: pre-consumer %(pre)s, post-consumer %(post)s, unknown %(unknown)s (%(basis)s)") % {
+            **values,
+            "unknown": _pct(unknown),
+        }
+    return _("%(metal)s: pre-consumer %(pre)s, post-consumer %(post)s (%(basis)s)") % values
+
+
+def origin_line(metal: str, shares: Any) -> str:
+    """One raw material's mined origin: each country by name with its share."""
+    if not isinstance(shares, Mapping):
+        return f"{material(metal)}: {shares}"
+    by_share = sorted(shares.items(), key=lambda kv: -float(kv[1]) if isinstance(kv[1], (int, float)) else 0.0)
+    return f"{material(metal)}: " + ", ".join(f"{country_name(str(c))} {_pct(s)}" for c, s in by_share)
 
 
 def _pct(v: Any) -> str:
     return f"{float(v) * 100:.1f} %" if isinstance(v, (int, float)) else str(v)
+
+
+@lru_cache(maxsize=1)
+def _default_rules() -> PassportRules:
+    return PassportRules.from_ruleset(load_ruleset())
 
 
 def build_page(
@@ -203,21 +273,32 @@ def build_page(
     tiers: Iterable[Tier],
     roles: Iterable[str],
     resolve_link: Any = None,
+    names: Names | None = None,
+    rules: PassportRules | None = None,
+    assets: str = ASSETS,
 ) -> PassportPage:
-    """The page for ``view`` (the reader's visible data); ``resolve_link(uuid_urn)`` gives hrefs."""
+    """The page for ``view`` (the reader's visible data); ``resolve_link(uuid_urn)`` gives hrefs,
+    ``names(did)`` an operator's legal name."""
     _ = gettext_for()
     tier_set = frozenset(tiers)
-    used: set[str] = set()
+    used: set[str] = set(_IN_BLOCKS)
     sections: list[PageSection] = []
-    key_rows = tuple(format_value(k, view[k]) for k in KEY_FACTS if k in view)
-    used.update(r.key for r in key_rows)
-    sections.append(PageSection("key-facts", _("Key facts"), key_rows))
+    key_rows = [format_value(k, view[k]) for k in KEY_FACTS if k in view]
+    footprint = footprint_block(view)
+    if footprint is not None and footprint.rows[1].unit:  # per kWh of capacity, when declared
+        at = next((i + 1 for i, r in enumerate(key_rows) if r.key == "carbon_footprint"), len(key_rows))
+        per_capacity = footprint.rows[1]
+        key_rows.insert(
+            at,
+            PageRow(per_capacity.key, _("Carbon footprint per kWh of capacity"), per_capacity.value, per_capacity.unit),
+        )
+    used.update(KEY_FACTS)
+    sections.append(PageSection("key-facts", _("Key facts"), tuple(key_rows)))
     public_keys = [f.key for f in FIELDS if f.tier is Tier.PUBLIC and f.key in view and f.key not in used]
     # the catch-all section ("the other public numbers") takes what no named section claims
     claimed = set().union(*(keys for _sid, _title, keys in _SECTIONS if keys is not None))
     for sid, title, keys in _SECTIONS:
         chosen = [k for k in public_keys if k not in used and (k in keys if keys is not None else k not in claimed)]
-        chosen = [k for k in chosen if k not in ("status", "category")]
         if chosen:
             used.update(chosen)
             sections.append(PageSection(sid, _(title), tuple(format_value(k, view[k]) for k in chosen)))
@@ -234,11 +315,13 @@ def build_page(
                 href = resolve_link(urn)
                 if href:
                     links.append((label % {"id": urn}, href))
+    life, operators = lifecycle_rows(view, passport.status.value, passport.ended, names)
+    category = _(_CATEGORY_NAMES[passport.category.value])
+    if passport.predecessors:  # a second life: its category and model are this life's
+        life = (PageRow("category", _("Battery category in this life"), category), *life)
     return PassportPage(
         title=str(view.get("model_name") or passport.model_id),
-        subtitle=" · ".join(
-            x for x in (str(view.get("manufacturer_name", "")), _(_CATEGORY_NAMES[passport.category.value])) if x
-        ),
+        subtitle=" · ".join(x for x in (str(view.get("manufacturer_name", "")), category) if x),
         status=passport.status.value,
         ended=passport.ended,
         passport_id=passport.urn,
@@ -249,11 +332,37 @@ def build_page(
         roles=tuple(sorted(roles)),
         links=tuple(links),
         json_href=passport.battery_id.path,
+        lifecycle=life,
+        operators=operators,
+        footprint=footprint,
+        substances=substances_block(view, rules or _default_rules(), assets),
+        history_href=f"{passport.battery_id.path}/history",
+        assets=assets,
     )
 
 
+def legal_names(participants: ParticipantService) -> Names:
+    """A party's legal name from the node's participant register (None: not registered)."""
+
+    def name(did: str) -> str | None:
+        try:
+            return participants.get(did).legal_name
+        except NotFound:
+            return None
+
+    return name
+
+
 class PassportPages:
-    """The resolver's HTML pages (``batpass.passport.PageRenderer``), wired by the node."""
+    """The resolver's HTML pages (``batpass.passport.PageRenderer``), wired by the node.
+
+    ``names(did)`` gives a party's legal name (the node's participant register), ``rules`` the
+    passport rules of the node (the Cd / Pb mark thresholds; default: the EU ruleset).
+    """
+
+    def __init__(self, *, names: Names | None = None, rules: PassportRules | None = None) -> None:
+        self.names = names
+        self.rules = rules
 
     def passport_page(
         self,
@@ -265,8 +374,16 @@ class PassportPages:
         resolve_link: Callable[[str], str | None],
         served_from: Mapping[str, Any] | None = None,
     ) -> str:
-        page = build_page(passport, view, tiers=tiers, roles=roles, resolve_link=resolve_link)
+        page = build_page(
+            passport, view, tiers=tiers, roles=roles, resolve_link=resolve_link, names=self.names, rules=self.rules
+        )
         return render_passport_page(page, served_from=served_from)
+
+    def history_page(self, passport: Passport, versions: Sequence[Mapping[str, Any]]) -> str:
+        """The passport's versions as a page (``versions``: the history API's entries, cut to
+        the reader's tiers)."""
+        page = build_page(passport, {}, tiers=(), roles=(), names=self.names, rules=self.rules)
+        return render_history_page(page, history_rows(versions, self.names))
 
     def message_page(self, title: str, text: str) -> str:
         """The resolver's message, with the Digital Link asked for in the search box and, when it

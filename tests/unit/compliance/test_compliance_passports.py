@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
+from decimal import Decimal as D
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -21,8 +22,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from batpass.compliance import (
+    BatteryModel,
+    Category,
     ComplianceService,
     Evidence,
+    RecycledShare,
     Status,
     evaluate,
     evidence_for,
@@ -293,3 +297,39 @@ def test_html_report_names_a_recognition_rule() -> None:
     at = dt.date(2040, 1, 1)
     html = render_report_html(battery, at, evaluate(battery, at, rulesets=rulesets_for("EU")), rulesets_for("EU"))
     assert "recognised by rule ouranos-cfp-as-cx-pcf" in html
+
+
+def _custody(groups_elements: dict[str, Any]) -> dict[str, Any]:
+    groups = [{"model": "RA-EV-60", "year": 2031, "plant": "P1", "batteries": 4, "elements": groups_elements}]
+    doc = {**DOC, "data": {**DOC["data"], "critical_raw_materials": ["Cobalt", "Nickel"]}}
+    battery, _ = passport_subjects(doc, has_qr_code=True, recycled=groups)
+    return {
+        f.subject: f for f in evaluate(battery, PHASE1, rulesets=rulesets_for("EU")) if f.rule == "custody.claim.record"
+    }
+
+
+def test_a_custody_fact_the_node_holds_no_evidence_of_is_not_yet_determinable_naming_it() -> None:
+    found = _custody(
+        {
+            "Co": {"basis": "active_materials", "pre_consumer": 0.1, "post_consumer": 0.08,
+                   "custody_models": {"segregated": 1.0}},
+            "Ni": {"basis": "active_materials", "pre_consumer": 0.05, "post_consumer": 0.06, "custody_models": {}},
+        }
+    )  # fmt: skip
+    # the ledger records the custody model, the year and the plant, never a certification scheme
+    co, ni = found["RA-EV-60:cobalt"], found["RA-EV-60:nickel"]
+    assert co.status == Status.NOT_YET_DETERMINABLE and co.detail == "not held on this node: scheme"
+    assert ni.status == Status.NOT_YET_DETERMINABLE and ni.detail == "not held on this node: model, scheme"
+    assert co.values["period"] == "2031" and co.values["site"] == "P1"
+
+
+def test_a_described_claim_without_its_scheme_still_fails() -> None:
+    share = RecycledShare(D("0.1"), D("0.08"), custody_model="segregated", period="2031", site="P1")
+    model = BatteryModel("M", Category.EV, capacity_kwh=D(60), recycled={"cobalt": share})
+    (found,) = [f for f in evaluate(model, PHASE1, rulesets=rulesets_for("EU")) if f.rule == "custody.claim.record"]
+    # the caller of a description vouches for every figure: a field left out is a missing value
+    assert found.status == Status.FAIL and found.detail == "missing: scheme"
+    bad = dataclasses.replace(share, custody_model="guessing", scheme="ISCC PLUS")
+    model = dataclasses.replace(model, recycled={"cobalt": bad})
+    (found,) = [f for f in evaluate(model, PHASE1, rulesets=rulesets_for("EU")) if f.rule == "custody.claim.record"]
+    assert found.status == Status.FAIL and found.detail == "unknown model"

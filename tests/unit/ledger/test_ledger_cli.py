@@ -65,6 +65,16 @@ def test_generate_record_trace_verify_outflows(node: tuple[str, str, Path], tmp_
     r = runner.invoke(app, ["outflows", "--node", name])
     assert r.exit_code == 0 and [a["rule"] for a in json.loads(r.stdout)] == ["outflow.destination"]
 
+    # the scenario's recycler (this node's partition): efficiency and recovery from its ledger
+    r = runner.invoke(app, ["recycling-efficiency", "--node", name, "--from", "2026-01-01", "--to", "2027-01-01"])
+    assert r.exit_code == 0, r.output
+    eff = json.loads(r.stdout)
+    assert eff["basis"] == "simplified estimate" and eff["recovery_events"] > 0 and eff["recycler"] == did
+    assert 0 < eff["efficiency"] < 1 and {"Li", "Co", "Ni"} <= set(eff["recovery"])
+    assert "simplified estimate: efficiency" in r.stderr
+    r = runner.invoke(app, ["recycling-efficiency", "--node", name, "--from", "soon"])
+    assert r.exit_code == 2 and "from must be an RFC 3339 timestamp" in r.output
+
     r = runner.invoke(app, ["verify", "--node", name])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["ok"] is True
@@ -120,3 +130,42 @@ def test_bad_lines_exit_2_naming_line_field_rule(node: tuple[str, str, Path], tm
 
     r = runner.invoke(app, ["record", str(tmp_path / "missing.jsonl"), "--node", name])
     assert r.exit_code == 2 and "cannot read" in r.stderr
+
+
+def test_a_blocking_node_refuses_a_prohibited_shipment_in_one_line(node: tuple[str, str, Path], tmp_path: Path) -> None:
+    """docs/outflows.md: a node in ``block`` mode refuses the shipment, exit 2, nothing stored."""
+    name, did, _ = node
+    cfg_path = tmp_path / name / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["extra"]["outflows"] = {"mode": "block"}
+    cfg_path.write_text(json.dumps(cfg))
+    site = {"id": "REC-NL-1", "country": "NL"}
+    made = {
+        "id": "ev-bm",
+        "kind": "extraction",
+        "owner": did,
+        "at": "2026-11-10T08:00:00Z",
+        "site": site,
+        "outputs": [
+            {"lot": "bm", "material": "black_mass", "quantity": {"value": 50, "unit": "kg"}, "assay": {"Li": 0.04}}
+        ],
+    }
+    shipped = {
+        "id": "ev-in",
+        "kind": "shipment",
+        "owner": did,
+        "at": "2026-11-10T09:00:00Z",
+        "site": site,
+        "inputs": [{"lot": "bm", "quantity": {"value": 50, "unit": "kg"}}],
+        "outputs": [{"lot": "bm-in", "material": "black_mass", "quantity": {"value": 50, "unit": "kg"}}],
+        "shipment": {"to_site": {"id": "IN-1", "country": "IN"}, "destination_country": "IN", "document": "BL-IN"},
+    }
+    f = tmp_path / "bm.jsonl"
+    f.write_text(json.dumps(made) + "\n" + json.dumps(shipped) + "\n")
+    r = runner.invoke(app, ["record", str(f), "--node", name])
+    assert r.exit_code == 2
+    err = " ".join(r.stderr.split())
+    assert "bm.jsonl:2" in err and "outflow.prohibited (eu.wsr.export-non-oecd)" in err
+    assert len(r.stderr.strip().splitlines()) <= 4, r.stderr
+    r = runner.invoke(app, ["verify", "--node", name])
+    assert r.exit_code == 0 and json.loads(r.stdout)["events"] == 0

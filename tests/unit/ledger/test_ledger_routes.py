@@ -80,6 +80,7 @@ def test_admin_key_is_required(api: tuple[TestClient, LedgerService]) -> None:
         ("POST", "/v1/ledger/summaries"),
         ("GET", "/v1/ledger/verify"),
         ("GET", "/v1/ledger/outflows"),
+        ("GET", "/v1/ledger/recycling-efficiency"),
         ("POST", "/v1/ledger/authorisations"),
         ("GET", "/v1/ledger/double-claims"),
     ]:
@@ -131,6 +132,13 @@ def test_record_jsonl_then_trace_summary_verify_outflows(api: tuple[TestClient, 
 
     flows = client.get("/v1/ledger/outflows", headers=ADMIN).json()
     assert len(flows) == 1 and flows[0]["rule"] == "outflow.destination"
+    assert flows[0]["evidence"]["requirement"]["rule"] == "eu.wsr.export-oecd"
+
+    q = {"from": "2026-01-01", "to": "2027-01-01"}
+    eff = client.get("/v1/ledger/recycling-efficiency", params=q, headers=ADMIN).json()
+    assert eff["basis"] == "simplified estimate" and eff["recycler"] == OWNER and eff["recovery_events"] > 0
+    bad = client.get("/v1/ledger/recycling-efficiency", params={"to": "tomorrow"}, headers=ADMIN)
+    assert bad.status_code == 400 and bad.json()["field"] == "to" and bad.json()["rule"] == "RFC 3339"
     assert client.get("/v1/ledger/double-claims", headers=ADMIN).json() == []
 
 

@@ -96,8 +96,8 @@ def _request(buyer: Api, supplier: Api, child: str) -> dict[str, Any]:
     return body
 
 
-def _values(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
-    return {r["cfpType"]: Decimal(str(r["ghgEmission"])) for r in rows}
+def _values(rows: list[dict[str, Any]]) -> dict[str, Decimal | None]:
+    return {r["cfpType"]: None if r["ghgEmission"] is None else Decimal(str(r["ghgEmission"])) for r in rows}
 
 
 def test_tutorial_flow_request_accept_answer_release(apis: list[Api]) -> None:
@@ -129,10 +129,10 @@ def test_tutorial_flow_request_accept_answer_release(apis: list[Api]) -> None:
     assert st["statusId"] == status_id and st["requestStatus"]["cfpResponseStatus"] == "COMPLETED"
     assert st["requestStatus"]["tradeTreeStatus"] == "TERMINATED"
 
-    # nothing flows before the release
+    # no value flows before the release: the answer's entries stand with null (requestCfpNull)
     buyer.put(DT, _cfp(parent, (10, 20, 0, 0)), dataTarget="cfp")
     rows = buyer.get(DT, dataTarget="cfp", traceIds=f"{parent},{child}").json()
-    assert "preProductionResponse" not in _values(rows)
+    assert _values(rows)["preProductionResponse"] is None and _values(rows)["mainProductionResponse"] is None
     assert "1.00001" not in str(rows)
     assert _values(rows)["preComponentTotal"] == 0
 
@@ -205,7 +205,8 @@ def test_certificate_files_released_per_buyer(apis: list[Api]) -> None:
         dataTarget="cfpCertificationInfo",
     )
     assert info.status_code == 201, info.text
-    assert buyer.get(DT, dataTarget="cfpCertification", traceId=child).json() == []
+    [withheld] = buyer.get(DT, dataTarget="cfpCertification", traceId=child).json()  # requestCfpNull
+    assert withheld["cfpCertificationDescription"] is None and withheld["cfpCertificationFileInfo"] is None
     dl = {"dataTarget": "cfpCertificationFile", "fileId": f["fileId"], "fileOperatorId": supplier.op.operator_id}
     assert buyer.client.get(DT, params=dl, headers=buyer.headers).status_code == 404
     supplier.put(

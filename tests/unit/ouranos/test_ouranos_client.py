@@ -20,6 +20,8 @@ def test_client_round_trip(hub: OuranosHub) -> None:
         c.login(a.account_id, a.password)
         assert c.operator()["operatorId"] == a.operator_id
         assert c.operator(open_operator_id=b.open_operator_id)["operatorId"] == b.operator_id
+        assert [o["operatorId"] for o in c.operators([b.operator_id])] == [b.operator_id]
+        assert c.operators([]) == []  # the hub refuses a blank operatorIds; the client asks nothing
         for i in range(5):
             c.put(
                 "parts",

@@ -41,6 +41,7 @@ from batpass.core.errors import InvariantViolation
 from batpass.core.ids import new_uuid7
 from batpass.demo._story._context import Story
 from batpass.footprint import (
+    PER_KWH_LIFETIME_ENERGY,
     BomInput,
     DeclaredUnit,
     FootprintHeader,
@@ -315,14 +316,16 @@ def run(story: Story) -> None:
         "kg_co2e_per_kwh": float(cf.total),
         "stages": stages,
         "not_provided": not_provided,
+        # what the figure is per (Annex II): kWh of the energy one battery provides over its life
+        "basis": PER_KWH_LIFETIME_ENERGY,
+        "lifetime_kwh": float(cf.lifetime_kwh),
+        "model": model["model_id"],
     }
     story.story["footprint"] = entry
     normalised = _plain(dataclasses.asdict(pack))
     story.shared["footprint.pack"] = {
         **entry,
-        "model": model["model_id"],
         "kg_co2e_per_pack": float(pack.per_unit),
-        "lifetime_kwh": float(cf.lifetime_kwh),
         "formula": LIFETIME_FORMULA,
         "primary_data_share": None if pack.primary_data_share is None else float(pack.primary_data_share),
         "reference_period_end": PERIOD[1].date().isoformat(),

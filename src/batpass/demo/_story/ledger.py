@@ -20,12 +20,13 @@ maker from its partition, asking the cathode maker in-process and the Catena-X r
 and the recycler through the bridge with the operator's delegation. The summaries fold into the
 car maker's ledger (every pack's origin and recycled shares follow). One battery's federated
 trace is the story's ``trace``; the recycled content (Art. 8) is read from the car maker's
-ledger; the outflow watch of the recycler flags the black mass shipped to Korea; and a double
+ledger; the outflow watch of the recycler (``warn``) flags the black mass shipped to Korea, while
+the car maker's node (``block``) refuses its end-of-life packs shipped outside the OECD; and a double
 claim of recycled cobalt is caught at the recycler's credit account.
 
-Writes ``story.trace``, ``story.recycled_content``, ``story.outflows`` and
-``story.double_claims`` (README "What the demo shows"); hands ``ledger.owner`` (the car maker's DID),
-``ledger.batteries`` and ``ledger.hosts`` (company code → node name) on through
+Writes ``story.trace``, ``story.recycled_content``, ``story.outflows``, ``story.prevention``,
+``story.recycling`` and ``story.double_claims`` (README "What the demo shows"); hands
+``ledger.owner`` (the car maker's DID), ``ledger.batteries`` and ``ledger.hosts`` (company code → node name) on through
 ``story.shared``. Talks to the nodes over HTTPS only.
 """
 
@@ -114,6 +115,7 @@ def run(story: Story) -> None:
     with ThreadPoolExecutor(max_workers=len(by_node)) as pool:
         recorded = dict(zip(by_node, pool.map(lambda n: _record(story, n, by_node[n]), by_node), strict=True))
     verified = {name: _verify(story, name, len(by_node[name])) for name in by_node}
+    story.story["prevention"] = _prevention(story, sc, sorted(by_node), len(by_node.get(CAR, [])))
 
     receipts = sorted(
         {
@@ -163,8 +165,65 @@ def run(story: Story) -> None:
             )
     story.story["outflows"] = [{"shipment": f["shipment"], "rule": f["rule"], "evidence": f["evidence"]} for f in flows]
     story.story["double_claims"] = _double_claim(story, sc, battery) if RECYCLER in story.nodes else []
+    story.story["recycling"] = _recycling(story) if RECYCLER in story.nodes else {}
     incomplete = [r for r in folded if not r["complete"]]
     _show(story, recorded, verified, result, group, flows, len(receipts), incomplete)
+
+
+def _mode(story: Story, node: str) -> str:
+    """The node's outflow mode as the demo configured it (``outflows.mode``, default ``warn``)."""
+    cfg = story.node(node).node.config.extra.get("outflows") or {}
+    return str(cfg.get("mode", "warn"))
+
+
+def _prevention(story: Story, sc: Scenario, nodes: Sequence[str], recorded: int) -> dict[str, Any]:
+    """``story.prevention``: each recording node's outflow mode, and the shipments refused. The
+    car maker's node blocks: its attempt to ship two end-of-life packs (hazardous waste from
+    2026-11-09) to a buyer outside the OECD is refused with the rule, and nothing of the call is
+    written (its chain still holds the scenario's events only, the waste lot does not exist)."""
+    modes = {name: _mode(story, name) for name in nodes}
+    blocked: list[dict[str, Any]] = []
+    if modes.get(CAR) == "block" and sc.refused_attempt:
+        res = story.call("POST", CAR, "/v1/ledger/events", json=sc.refused_attempt, expect=(422,))
+        problem = res.json()
+        alert, _, rule = str(problem.get("rule", "")).partition(" (")
+        if not problem.get("type", "").endswith("/shipment-blocked") or not rule:
+            raise InvariantViolation(
+                f"the car maker's waste export was refused for another reason: {problem}", rule="demo.ledger.blocked"
+            )
+        _verify(story, CAR, recorded)
+        waste_lot = sc.refused_attempt[-1]["inputs"][0]["lot"]
+        story.call("GET", CAR, "/v1/ledger/lots/" + quote(waste_lot, safe=""), expect=(404,))
+        blocked.append(
+            {
+                "shipment": sc.refused_shipment,
+                "node": CAR,
+                "rule": rule.rstrip(")"),
+                "alert": alert,
+                "status": res.status_code,
+                "field": problem.get("field"),
+            }
+        )
+    return {"mode_by_node": modes, "blocked": blocked}
+
+
+def _recycling(story: Story) -> dict[str, Any]:
+    """``story.recycling``: the recycler's efficiency and recovery computed from its own ledger
+    (docs/recycling.md): a simplified estimate against Annex XII's dated targets, never a pass."""
+    eff = story.call("GET", RECYCLER, "/v1/ledger/recycling-efficiency").json()
+    return {
+        RECYCLER: {
+            "efficiency": eff["efficiency"],
+            "recovery": {el: v["rate"] for el, v in eff["recovery"].items()},
+            "basis": eff["basis"],
+            "chemistry": eff["chemistry"],
+            "efficiency_target": eff["efficiency_target"],
+            "efficiency_indication": eff["efficiency_indication"],
+            "recovery_targets": {el: v["target"] for el, v in eff["recovery"].items()},
+            "input_kg": eff["input_kg"],
+            "output_kg": eff["output_kg"],
+        }
+    }
 
 
 def _record(story: Story, node: str, events: Sequence[dict[str, Any]]) -> int:
@@ -234,6 +293,8 @@ def _trace_summary(story: Story, battery: str, result: dict[str, Any], node_of: 
     path.extend(sorted((n for n, at in served.items() if at is not None), key=lambda n: served[n] or 0))
     return {
         "battery": battery,
+        # every share below is of the element's mass in this one battery (its upstream summary)
+        "basis": "battery_mass_balance",
         "complete": bool(result["complete"]),
         "hops": int(result["hops"]),
         "path_nodes": path,
@@ -384,5 +445,17 @@ def _show(
     for f in flows:
         out.add_row(f["shipment"], f["rule"], _evidence(f["evidence"]))
     c.print(out)
+    prevention = story.story.get("prevention", {})
+    for b in prevention.get("blocked", []):
+        c.print(
+            f"[red]refused[/] at {b['node']} (outflows mode block): shipment {b['shipment']}, "
+            f"{b['alert']} under {b['rule']} (HTTP {b['status']}, {b['field']}), nothing written"
+        )
+    for name, r in story.story.get("recycling", {}).items():
+        c.print(
+            f"recycling at {name} ({r['basis']}): efficiency {_pct(r['efficiency'])}, "
+            + ", ".join(f"{el} recovered {_pct(v)}" for el, v in r["recovery"].items())
+            + f" — {r['efficiency_indication']}"
+        )
     for d in story.story["double_claims"]:
         c.print(f"[red]double claim[/] on {RECYCLER}'s account {d['lot']} ({len(d['claims'])} claims)")

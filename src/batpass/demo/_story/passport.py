@@ -138,7 +138,11 @@ def build_passports(story: Story, batteries: Sequence[str]) -> dict[str, str]:
     def build(uri: str) -> tuple[str, str]:
         body: dict[str, Any] = {"static": static, "battery": uri, "item": _item(made.get(uri), car.node.config.bpnl)}
         if footprint:
-            body["footprint"] = {"kg_co2e_per_kwh": footprint["kg_co2e_per_kwh"], "stages": footprint["stages"]}
+            body["footprint"] = {
+                "kg_co2e_per_kwh": footprint["kg_co2e_per_kwh"],
+                "kg_co2e_per_battery": footprint["kg_co2e_per_pack"],
+                "stages": footprint["stages"],
+            }
             creds = [c for c in (credential, certified_pcf if uri == traced else None) if c]
             if creds:
                 body["credentials"] = creds
@@ -163,6 +167,8 @@ def run(story: Story) -> None:
     old_id = BatteryId.from_digital_link(old_uri)
     new_id = BatteryId(str(old_id.gtin), f"{old_id.serial}R")
     story.call("POST", NODE, f"/v1/passports/{ids[old_uri]}/dynamic", json={"values": SECOND_LIFE_DYNAMIC})
+    # the car maker registers the operator it hands batteries to, so its pages name it
+    story.call("PUT", NODE, "/v1/participants", json=_participant(rec.node.config))
     second = story.call(
         "POST",
         NODE,
@@ -171,7 +177,9 @@ def run(story: Story) -> None:
             "status": "repurposed",
             "newBattery": new_id.path,
             "newOperator": rec.did,
-            "values": {"economic_operator_id": rec.node.config.bpnl},
+            "newCategory": "stationary",
+            "use": SECOND_LIFE_USE,
+            "values": {"economic_operator_id": rec.node.config.bpnl, "model_name": SECOND_LIFE_MODEL},
         },
         expect=(201,),
     ).json()
@@ -190,7 +198,7 @@ def run(story: Story) -> None:
     recycled_uri = waste[0] if waste else batteries[-1]
     rid = ids[recycled_uri]
     story.call("POST", NODE, f"/v1/passports/{rid}/status", json={"status": "waste", "wasteOperator": car.did})
-    story.call("POST", NODE, f"/v1/passports/{rid}/recycle", json={"recycler": rec.did})
+    story.call("POST", NODE, f"/v1/passports/{rid}/recycle", json={"recycler": rec.did, "recovered": RECOVERED})
     ended = public_json(story, recycled_uri)
     if ended["status"] != "ended":
         raise InvariantViolation(
@@ -238,6 +246,25 @@ def run(story: Story) -> None:
 
 
 # --- inputs -----------------------------------------------------------------------------------
+
+#: the repurposed pack's new life (Art. 3(1)(31)): a stationary store under a model of eu-recycler's
+SECOND_LIFE_MODEL = "Kreislauf HomeStore 60 (from RA-EV-60)"
+SECOND_LIFE_USE = "stationary energy storage for a home with rooftop solar"
+#: what eu-recycler recovers from the recycled pack, kg (about 60 kWh of NMC811 cells)
+RECOVERED = [
+    {"material": "cobalt", "massKg": 4.2},
+    {"material": "nickel", "massKg": 33.5},
+    {"material": "lithium", "massKg": 5.1},
+    {"material": "copper", "massKg": 24.0},
+]
+
+
+def _participant(cfg: Any) -> dict[str, Any]:
+    """A node's participant record as ``PUT /v1/participants`` takes it."""
+    body: dict[str, Any] = {"legalName": cfg.legal_name, "country": cfg.country, "did": cfg.did}
+    if cfg.bpnl:
+        body["bpnl"] = cfg.bpnl
+    return body
 
 
 def _certified_pcf(story: Story, battery: str) -> str | None:

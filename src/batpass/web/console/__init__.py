@@ -1,0 +1,16 @@
+"""The participant console (``/console/``): people of the node sign in and see its passports and
+alerts, in English and Japanese, on the public pages' layout (docs/console.md). Server-rendered,
+no script; every POST carries a CSRF token; the pages know the capabilities only through their
+services (``batpass.accounts``, ``batpass.passport``, ``batpass.ledger``)."""
+
+from fastapi import FastAPI
+
+from batpass.web.console._session import BASE, COOKIE
+from batpass.web.console._views import router
+
+__all__ = ["BASE", "COOKIE", "mount_console"]
+
+
+def mount_console(app: FastAPI) -> None:
+    """The console's pages (the node mounts them when the accounts capability is registered)."""
+    app.include_router(router)

@@ -1,0 +1,63 @@
+"""The demo's console users (``summary.json`` ``nodes[].console``), of the session's full demo run:
+one per node, its password working only there; the recycler's user sees the black-mass outflow
+and the double claim the ledger step caught, the car maker's user its passports."""
+
+from __future__ import annotations
+
+import re
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from demo_runner import DemoRun
+
+pytestmark = pytest.mark.integration
+
+
+@contextmanager
+def _signed_in(demo_run: DemoRun, node: dict[str, Any]) -> Iterator[httpx.Client]:
+    ctx = ssl.create_default_context(cafile=str(demo_run.out / "ca.pem"))
+    with httpx.Client(verify=ctx, timeout=30, base_url=node["base_url"]) as client:
+        form = client.get("/console/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token is not None
+        console = node["console"]
+        data = {"name": console["user"], "password": console["password"], "csrf": token[1]}
+        r = client.post("/console/login", data=data)
+        assert r.status_code == 303, r.text
+        yield client
+
+
+def test_every_node_has_a_console_user_with_its_own_password(demo_run: DemoRun) -> None:
+    nodes = demo_run.summary["nodes"]
+    for n in nodes:
+        assert set(n["console"]) == {"url", "user", "password"}
+        assert n["console"]["url"] == n["base_url"] + "/console/" and len(n["console"]["password"]) >= 12
+    assert len({n["console"]["password"] for n in nodes}) == len(nodes)
+
+
+def test_the_recyclers_user_sees_its_outflow_and_double_claim(demo_run: DemoRun) -> None:
+    recycler = next(n for n in demo_run.summary["nodes"] if n["name"] == "eu-recycler")
+    with _signed_in(demo_run, recycler) as client:
+        page = client.get("/console/alerts")
+        assert page.status_code == 200
+        assert "Outflow of a strategic material" in page.text and "black_mass" in page.text
+        assert "Double claim of recycled content" in page.text
+        dashboard = client.get("/console/")
+        open_alerts = re.search(r'id="count-alerts">(\d+)<', dashboard.text)
+        assert open_alerts is not None and int(open_alerts[1]) >= 2
+
+
+def test_the_car_makers_user_lists_and_opens_its_passports(demo_run: DemoRun) -> None:
+    car = next(n for n in demo_run.summary["nodes"] if n["name"] == "eu-carmaker")
+    with _signed_in(demo_run, car) as client:
+        listing = client.get("/console/passports")
+        found = re.search(r"(\d+) passports found", listing.text)
+        assert found is not None and int(found[1]) >= 1
+        first = re.search(r'href="(/console/passports/[0-9a-f-]{36})"', listing.text)
+        assert first is not None
+        detail = client.get(first[1])
+        assert detail.status_code == 200 and 'data-field="rated_capacity"' in detail.text
