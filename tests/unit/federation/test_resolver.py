@@ -239,3 +239,12 @@ def test_the_longest_prefix_wins() -> None:
     assert route == ResolverRoute("0401234", "https://b.example", "https://c.example")
     assert routes.route_for("04019999999999") == ResolverRoute("0401", "https://a.example", None)
     assert routes.route_for("09506000134352") is None
+
+
+def test_the_history_page_of_a_routed_battery_comes_from_the_operator(world: Any) -> None:
+    client, net, _, _ = world
+    r = client.get(BAT.path + "/history", headers={"Accept": "text/html"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert net.asked == ["operator.example:8443"]
+    net.mode["operator.example:8443"] = "down"  # the backup node keeps no history page: a 503 saying why
+    assert client.get(BAT.path + "/history", headers={"Accept": "application/json"}).status_code == 503
