@@ -129,7 +129,7 @@ def test_a_recall_round_the_recycling_loop_counts_each_battery_once(fed: Fed) ->
     goes 37 tiers deep: deeper than the default 10 s deadline reaches (each tier keeps 10 %), so
     the recall asks with the longest deadline."""
     owners = {code: "did:web:" + host.replace("/", ".") + ".test" for code, host in HOSTS.items()}
-    sc = generate(owners=owners, resolver=str(fed.nodes["eu-carmaker"]["base_url"]))
+    sc = generate(owners=owners, resolver=str(fed.nodes["eu-certifier"]["base_url"]))  # the car maker's resolver
     recovered = [
         str(o["lot"])
         for e in sc.events

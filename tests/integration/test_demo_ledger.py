@@ -46,7 +46,9 @@ def test_trace_of_one_battery(demo: tuple[Path, dict[str, Any]]) -> None:
     }
     # every share is of the element's mass in this one battery (README "What the demo shows")
     assert tr["basis"] == "battery_mass_balance"
-    assert tr["battery"].startswith(_carmaker(summary)["base_url"] + "/01/")
+    # battery ids are on the car maker's resolver base: the EU certifier's resolver role
+    resolver = next(n for n in summary["nodes"] if n["name"] == "eu-certifier")
+    assert tr["battery"].startswith(resolver["base_url"] + "/01/")
     # a federated trace: car maker → (bridge) cell maker on the hub → cathode maker → refiners →
     # mines, the hub's operators reaching the Catena-X refiners and mines through the bridge
     assert tr["hops"] >= 4

@@ -61,11 +61,12 @@ def demo(demo_run: DemoRun) -> Iterator[Demo]:
 
 
 def test_every_battery_listed(demo: Demo) -> None:
-    car = demo.nodes["eu-carmaker"]
     # the same partitions as the demo's ledger step (one owner per node or hub operator): the
     # battery ids depend on how companies share owners, not on the DIDs themselves
     owners = {code: "did:web:" + host.replace("/", ".") + ".test" for code, host in HOSTS.items()}
-    scenario = generate(owners=owners, resolver=car["base_url"]).battery_ids
+    # the battery ids (and QR codes) are on the EU certifier's resolver role (docs/resolver.md)
+    resolver = demo.nodes["eu-certifier"]["base_url"]
+    scenario = generate(owners=owners, resolver=resolver).battery_ids
     batteries = demo.summary["batteries"]
     ids = [b["id"] for b in batteries]
     assert len(ids) == len(set(ids)) == len(scenario) + 1
@@ -73,7 +74,7 @@ def test_every_battery_listed(demo: Demo) -> None:
     for b in batteries:
         assert set(b) == {"id", "passport_id", "passport_url", "status"}
         assert b["passport_url"] == b["id"]
-        assert b["id"].startswith(car["base_url"] + "/01/04012345000016/21/")
+        assert b["id"].startswith(resolver + "/01/04012345000016/21/")
         assert b["passport_id"].startswith("urn:uuid:")
         assert b["status"] in STATUSES
     assert len(demo.by_status("repurposed")) == 1 and len(demo.by_status("ended")) == 1

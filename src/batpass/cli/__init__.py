@@ -84,7 +84,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 @app.command()
 def init(
     name: Annotated[str, typer.Option("--name", help="node name (folder under $BATPASS_HOME)")],
-    profile: Annotated[list[str], typer.Option("--profile", help="catena-x, ouranos or bridge (repeatable)")],
+    profile: Annotated[list[str], typer.Option("--profile", help="catena-x, ouranos, bridge or resolver (repeatable)")],
     port: Annotated[int | None, typer.Option(help="HTTPS port (default: a free one)")] = None,
     host: Annotated[str, typer.Option(help="host name in the node's URL and did:web")] = "localhost",
     legal_name: Annotated[str | None, typer.Option(help="the participant's legal name")] = None,

@@ -36,6 +36,9 @@ __all__ = ["DEMO_NODES", "configure_nodes", "empty_summary", "node_entry", "run_
 
 console = Console(stderr=True)
 
+#: the car maker's GTINs (GS1 company prefix 4012345, the scenario's RA-EV-60 pack 04012345000016)
+DEMO_GTIN_PREFIX = "04012345"
+
 #: the demo federation (grows as capabilities land; names are stable)
 DEMO_NODES: tuple[NodeSpec, ...] = (
     NodeSpec(
@@ -49,8 +52,13 @@ DEMO_NODES: tuple[NodeSpec, ...] = (
         corporate_number="7011001029649",
         config_extra={"ecosystem": "ouranos"},
     ),
+    # also the federation's GS1 Digital Link resolver: the car maker's QR codes point at it
     NodeSpec(
-        "eu-certifier", ("catena-x",), legal_name="EuroCert Batterien GmbH", country="DE", bpnl="BPNL00000003CERT"
+        "eu-certifier",
+        ("catena-x", "resolver"),
+        legal_name="EuroCert Batterien GmbH",
+        country="DE",
+        bpnl="BPNL00000003CERT",
     ),
     NodeSpec("eu-carmaker", ("catena-x",), legal_name="Europa Automobil AG", country="DE", bpnl="BPNL00000003CAR1"),
     NodeSpec(
@@ -82,6 +90,17 @@ def configure_nodes(runs: list[RunningNode]) -> None:
     by["eu-carmaker"].node.config.extra["outflows"] = {"mode": "block"}
     if "eu-recycler" in by:
         by["eu-recycler"].node.config.extra["outflows"] = {"mode": "warn"}
+    resolver = by.get("eu-certifier")
+    if resolver is not None and "resolver" in resolver.node.config.profiles:
+        # the car maker's battery identifiers (and QR codes) are on the certifier's resolver,
+        # which asks the car maker and, when it does not answer in 2 s, serves the recycler's
+        # signed backup copy (docs/resolver.md)
+        car = by["eu-carmaker"]
+        car.node.config.resolver_base = resolver.base_url
+        route: dict[str, str] = {"gtinPrefix": DEMO_GTIN_PREFIX, "operator": car.base_url}
+        if "eu-recycler" in by:
+            route["backup"] = by["eu-recycler"].base_url
+        resolver.node.config.extra["resolver"] = {"routes": [route]}
     hub, bridge = by["jp-hub"], by["bridge"]
     hub.node.config.extra["bridge"] = {
         "url": bridge.base_url,

@@ -13,8 +13,9 @@ from batpass.core.errors import ConfigurationError, InvalidInput
 
 __all__ = ["PROFILES", "NodeConfig", "NodePaths", "validate_name", "validate_profiles"]
 
-#: node profiles (docs/architecture.md "The node"); ``bridge`` implies ``catena-x``
-PROFILES: tuple[str, ...] = ("catena-x", "ouranos", "bridge")
+#: node profiles (docs/architecture.md "The node"); ``bridge`` implies ``catena-x``; ``resolver``
+#: answers the Digital Links of batteries operated elsewhere (docs/resolver.md)
+PROFILES: tuple[str, ...] = ("catena-x", "ouranos", "bridge", "resolver")
 CONFIG_VERSION = 1
 
 

@@ -67,7 +67,14 @@ from batpass.exchange import (
     install_pcf_offer,
 )
 from batpass.exchange import routes as exchange_routes
-from batpass.federation import ChannelKeeper, DspPartners, FederatedTrace, install_upstream_offer
+from batpass.federation import (
+    ChannelKeeper,
+    DigitalLinkResolver,
+    DspPartners,
+    FederatedTrace,
+    ResolverRoutes,
+    install_upstream_offer,
+)
 from batpass.federation import routes as federation_routes
 from batpass.footprint import PactService
 from batpass.footprint import routes as footprint_routes
@@ -111,7 +118,14 @@ from batpass.ouranos import OuranosHub
 from batpass.ouranos import routes as ouranos_routes
 from batpass.participants import ParticipantService
 from batpass.participants import routes as participants_routes
-from batpass.passport import CallerVerifier, PageRenderer, PassportRules, PassportService, RoleVerifier
+from batpass.passport import (
+    BatteryResolver,
+    CallerVerifier,
+    PageRenderer,
+    PassportRules,
+    PassportService,
+    RoleVerifier,
+)
 from batpass.passport import routes as passport_routes
 from batpass.sites import SiteService
 from batpass.sites import routes as sites_routes
@@ -288,7 +302,12 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         if PassportService in ctx.services:
             install_passport_offer(provider, BatteryPassSource(ctx.services[PassportService], registry))
     ctx.services[RoleVerifier] = trust
-    ctx.services[PageRenderer] = PassportPages(names=legal_names(ctx.services[ParticipantService]))
+    ctx.services[PageRenderer] = pages = PassportPages(names=legal_names(ctx.services[ParticipantService]))
+    if "resolver" in cfg.profiles:
+        # GS1 Digital Links of batteries operated elsewhere: the operator's node, else the
+        # backup node's signed copy (config extra "resolver", docs/resolver.md)
+        routes = ResolverRoutes.from_config(cfg.extra)
+        ctx.services[BatteryResolver] = DigitalLinkResolver(routes, ctx.client, pages)
     # writers on other nodes: the verified DID of their DCP self-issued token is the actor
     caller = SelfIssuedCaller(trust.resolver, audience=node.did, used=UsedTokens(ctx.engine))
     ctx.services[CallerVerifier] = caller

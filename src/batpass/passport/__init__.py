@@ -6,7 +6,7 @@ Other packages import only from here; ``node/`` also mounts ``batpass.passport.r
 
 from pathlib import Path
 
-from batpass.passport._backups import BACKUP_KIND
+from batpass.passport._backups import BACKUP_KIND, BackupCopyRefused, HeldCopy
 from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import to_batterypass
 from batpass.passport._export_catenax import to_catenax
@@ -45,6 +45,7 @@ from batpass.passport.model import (
     visible_view,
 )
 from batpass.passport.ports import (
+    BatteryResolver,
     CallerVerifier,
     Clock,
     PageRenderer,
@@ -67,11 +68,14 @@ __all__ = [
     "IMPORT_FORMATS",
     "MIGRATIONS_DIR",
     "ROLE_TIERS",
+    "BackupCopyRefused",
+    "BatteryResolver",
     "CallerVerifier",
     "Category",
     "Clock",
     "FieldSpec",
     "FieldState",
+    "HeldCopy",
     "ImportedPassport",
     "Kind",
     "Level",

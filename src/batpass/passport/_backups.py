@@ -6,26 +6,46 @@ at every read and by the self-audit.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
 from batpass.core.errors import BatpassError, Conflict, IntegrityViolation, InvalidInput, Unauthorized
 from batpass.core.findings import Finding
+from batpass.core.ids import BatteryId
 from batpass.passport import _sql
 from batpass.passport._chain import VersionChain, verify_version_jws
 from batpass.passport._chain import digest as token_digest
+from batpass.passport.model import Passport
 from batpass.passport.ports import Clock, PublicKeyResolver
 from batpass.store import UnitOfWork, outbox_table, remember_delivery, serialise
 from batpass.trust import CredentialRejected, NodeIdentity, peek, sign_compact, verify_compact
 
-__all__ = ["BACKUP_KIND", "BackupCopies"]
+__all__ = ["BACKUP_KIND", "BackupCopies", "BackupCopyRefused", "HeldCopy"]
 
 #: the outbox kind of a version's copy to the backup node
 BACKUP_KIND = "passport.backup"
+
+
+class BackupCopyRefused(IntegrityViolation):
+    """A held backup copy that does not stand (signature, chain, head): it is never served (503)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCopy:
+    """The newest backup copy held of a battery's passport, checked (:meth:`BackupCopies.held_for`)."""
+
+    passport: Passport
+    version: int
+    issuer: str
+    kid: str
+    digest: str
+    received_at: dt.datetime
 
 
 def _canonical(obj: Any) -> bytes:
@@ -66,7 +86,8 @@ class BackupCopies:
         except CredentialRejected as exc:
             raise InvalidInput(f"jws: {exc}", field="jws", rule="RFC 7515 compact serialisation") from exc
         kid = str(header.get("kid", ""))
-        payload = verify_version_jws(token, self.key_resolver.jwk_for(kid))
+        signer_jwk = dict(self.key_resolver.jwk_for(kid))
+        payload = verify_version_jws(token, signer_jwk)
         issuer = str(payload.get("issuer", ""))
         if not kid.startswith(issuer + "#"):
             raise Unauthorized("jws: signing key does not belong to the issuer", rule="kid is a DID URL of the issuer")
@@ -110,6 +131,9 @@ class BackupCopies:
                     jws=token,
                     digest=digest,
                     received_at=self.clock.now(),
+                    gtin=str(rec["battery"]["gtin"]),
+                    serial=str(rec["battery"]["serial"]),
+                    signer_jwk=signer_jwk,
                 )
             )
             self._sign_head(uow.conn, pid)
@@ -134,6 +158,62 @@ class BackupCopies:
                 rule="passport.backup.signed",
             )
         return [{"version": r.version, "issuer": r.issuer, "digest": r.digest, "jws": r.jws} for r in rows]
+
+    def held_for(self, gtin: str, serial: str) -> HeldCopy | None:
+        """The newest copy held of the battery's passport, checked before it is served: the held
+        copies against their tokens, their chain and this node's signed head (:meth:`copies`), and
+        the newest copy's signature against the operator's key recorded when it arrived (checked
+        then against the operator's DID document; the DID document itself is not fetched here, as
+        the operator's node — its host — may be the one that is down). None: no copy held. A copy
+        that does not stand raises :class:`BackupCopyRefused` (it is never served)."""
+        with UnitOfWork(self.engine, write=False) as uow:
+            row = uow.conn.execute(
+                select(_sql.backups)
+                .where(_sql.backups.c.gtin == gtin, _sql.backups.c.serial == serial)
+                .order_by(_sql.backups.c.received_at.desc(), _sql.backups.c.version.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        pid = uuid.UUID(row.passport_id)
+        try:
+            newest = self.copies(pid)[-1]
+            kid = str(peek(newest["jws"])[0].get("kid", ""))
+            uow_row = self._row(pid, int(newest["version"]))
+            jwk = uow_row.signer_jwk
+            if jwk is None:  # held before keys were recorded: the operator's DID document
+                if self.key_resolver is None:
+                    raise Unauthorized(f"no key recorded for {kid}", rule="passport backup copy")
+                jwk = self.key_resolver.jwk_for(kid)
+            payload = verify_version_jws(newest["jws"], jwk)
+            if not kid.startswith(str(payload.get("issuer", "")) + "#"):
+                raise Unauthorized("the signing key is not the issuer's", rule="kid is a DID URL of the issuer")
+            passport = Passport.from_record(payload["passport"])
+        except (BatpassError, KeyError, ValueError, TypeError) as exc:
+            raise BackupCopyRefused(
+                f"the backup copy of urn:uuid:{pid} held here does not stand and is not served ({exc})",
+                rule="passport.backup.signed",
+            ) from exc
+        if passport.battery_id != BatteryId(gtin, serial):
+            raise BackupCopyRefused(
+                f"the backup copy of urn:uuid:{pid} names another battery than its row", rule="passport.backup.signed"
+            )
+        return HeldCopy(
+            passport=passport,
+            version=uow_row.version,
+            issuer=uow_row.issuer,
+            kid=kid,
+            digest=uow_row.digest,
+            received_at=uow_row.received_at,
+        )
+
+    def _row(self, passport_id: uuid.UUID, version: int) -> Any:
+        with UnitOfWork(self.engine, write=False) as uow:
+            return uow.conn.execute(
+                select(_sql.backups).where(
+                    _sql.backups.c.passport_id == str(passport_id), _sql.backups.c.version == version
+                )
+            ).one()
 
     def _sign_head(self, conn: Connection, passport_id: str) -> None:
         """Sign which copies are held for ``passport_id`` — the first and the newest (after a copy

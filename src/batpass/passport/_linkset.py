@@ -29,11 +29,21 @@ LINK_TYPES: dict[str, str] = {
 }
 
 
-def linkset(p: Passport, *, api_base: str) -> dict[str, Any]:
-    """The battery's links; ``api_base`` is this node's URL (the passport's API lives there)."""
+def linkset(p: Passport, *, api_base: str | None) -> dict[str, Any]:
+    """The battery's links; ``api_base`` is this node's URL (the passport's API lives there), or
+    None on a backup node answering from its held copy: it serves the Digital Link alone (the page
+    and, by ``Accept``, the JSON), so only links to it are given."""
     page = p.digital_link
-    api = f"{api_base.rstrip('/')}/v1/passports/{p.urn}"
     human = {"href": page, "title": "Battery passport", "type": "text/html", "hreflang": ["en"]}
+    links: dict[str, Any] = {"anchor": page}
+    links[LINK_TYPES["gs1:defaultLink"]] = [human]
+    links[LINK_TYPES["gs1:pip"]] = [human]
+    if api_base is None:
+        as_json = {"href": page, "title": "Battery passport (JSON)", "type": "application/json"}
+        links[LINK_TYPES["gs1:sustainabilityInfo"]] = [as_json]
+        links["describedby"] = [as_json]
+        return {"linkset": [links]}
+    api = f"{api_base.rstrip('/')}/v1/passports/{p.urn}"
     as_json = {"href": api, "title": "Battery passport (JSON)", "type": "application/json"}
     exports = [
         {"href": f"{api}/export/{fmt}", "title": title, "type": "application/json"}
@@ -43,9 +53,6 @@ def linkset(p: Passport, *, api_base: str) -> dict[str, Any]:
             ("batterypass", "Battery Pass data model (1.2.0 modules)"),
         )
     ]
-    links: dict[str, Any] = {"anchor": page}
-    links[LINK_TYPES["gs1:defaultLink"]] = [human]
-    links[LINK_TYPES["gs1:pip"]] = [human]
     links[LINK_TYPES["gs1:sustainabilityInfo"]] = [as_json]
     links["describedby"] = [as_json]
     links["version-history"] = [

@@ -95,6 +95,12 @@ backups = Table(
     Column("jws", Text, nullable=False),
     Column("digest", String(64), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
+    # the battery (the backup node answers its Digital Link from the copy; null: a malformed old copy)
+    Column("gtin", String(14)),
+    Column("serial", String(20)),
+    # the operator's public key the signature was checked with on arrival (null: held before 0003)
+    Column("signer_jwk", JSON),
+    Index("ix_passport_backups_battery", "gtin", "serial"),
 )
 
 #: the newest copy held per passport, signed by this node: ``{passportId, version, digest}``

@@ -18,6 +18,9 @@
   re-exported from :mod:`batpass.core.clock` (as is :class:`SystemClock`).
 - :class:`PageRenderer`: the HTML pages of the resolver (``batpass.web`` renders them), so the
   passport knows no templates and the pages only ever receive the reader's visible view.
+- :class:`BatteryResolver`: a node with the ``resolver`` role answers the Digital Link of a
+  battery operated elsewhere (from its operator's node, else its backup node's signed copy;
+  ``batpass.federation`` implements it, docs/resolver.md).
 """
 
 from __future__ import annotations
@@ -30,9 +33,13 @@ from batpass.core.ids import BatteryId
 from batpass.ledger import UpstreamSummary
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
     from batpass.passport.model import Passport, Tier
 
 __all__ = [
+    "BatteryResolver",
     "CallerVerifier",
     "Clock",
     "PageRenderer",
@@ -93,9 +100,12 @@ class PageRenderer(Protocol):
         tiers: Iterable[Tier],
         roles: Iterable[str],
         resolve_link: Callable[[str], str | None],
+        served_from: Mapping[str, Any] | None = None,
     ) -> str:
         """The HTML page of ``passport`` showing ``view`` (already cut to the reader's tiers);
-        ``resolve_link`` turns a linked passport's URN into its resolver path, or None."""
+        ``resolve_link`` turns a linked passport's URN into its resolver path, or None;
+        ``served_from`` (``holder``, ``holderName``, ``version``, ``heldSince``) marks a page served
+        from a backup node's copy."""
         ...
 
     def history_page(self, passport: Passport, versions: Sequence[Mapping[str, Any]]) -> str:
@@ -104,4 +114,15 @@ class PageRenderer(Protocol):
 
     def message_page(self, title: str, text: str) -> str:
         """A short HTML page with a message (an unknown or malformed battery identifier)."""
+        ...
+
+
+class BatteryResolver(Protocol):
+    def handles(self, battery: BatteryId) -> bool:
+        """Whether this node resolves the battery elsewhere (a route for its GTIN)."""
+        ...
+
+    async def answer(self, battery: BatteryId, request: Request) -> Response | None:
+        """The answer to the battery's Digital Link request when another node operates it (None:
+        no route for it here, the node answers from its own store)."""
         ...

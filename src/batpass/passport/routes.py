@@ -58,6 +58,8 @@ from batpass.http import (
     guard,
 )
 from batpass.ledger import decode_summary
+from batpass.participants import ParticipantService
+from batpass.passport._backups import BackupCopyRefused, HeldCopy
 from batpass.passport._export_aas import to_aas_json
 from batpass.passport._export_batterypass import LATEST as LATEST_BATTERYPASS
 from batpass.passport._export_batterypass import MODULES as BATTERYPASS_MODULES
@@ -68,7 +70,7 @@ from batpass.passport._importers import read_import
 from batpass.passport._linkset import LINKSET_MEDIA_TYPE, linkset, target
 from batpass.passport._qr import qr_png, qr_svg
 from batpass.passport.model import ALL_TIERS, Passport, Tier, tiers_for_roles
-from batpass.passport.ports import CallerVerifier, PageRenderer, RoleVerifier
+from batpass.passport.ports import BatteryResolver, CallerVerifier, PageRenderer, RoleVerifier
 from batpass.passport.service import PassportService, load_static_product_data
 
 __all__ = [
@@ -318,7 +320,12 @@ def _page_response(
 
 @router.get("/01/{gtin}/21/{serial}", response_model=None)
 async def resolve_battery(gtin: str, serial: str, request: Request, ctx: Ctx) -> Response:
-    """GS1 Digital Link resolver: the passport of a battery, as a page or JSON."""
+    """GS1 Digital Link resolver: the passport of a battery, as a page or JSON.
+
+    The node's own passport first; else, on a node with the ``resolver`` role and a route for the
+    GTIN, the operator's node (or the backup node's signed copy when the operator does not
+    answer, docs/resolver.md); else the signed backup copy this node holds as the passport's
+    backup node, marked as such."""
     svc = _svc(ctx)
     html = _wants_html(request)
     try:
@@ -331,6 +338,25 @@ async def resolve_battery(gtin: str, serial: str, request: Request, ctx: Ctx) ->
                 status_code=400,
             )
         raise
+    if passport is None:
+        resolver: BatteryResolver | None = ctx.services.get(BatteryResolver)
+        routed = await resolver.answer(battery, request) if resolver is not None else None
+        if routed is not None:
+            return routed
+        try:
+            held = await run_in_threadpool(svc.held_copy, battery)
+        except BackupCopyRefused:
+            if not html:
+                raise
+            return HTMLResponse(
+                _pages(ctx).message_page(
+                    "Backup copy not shown", "The backup copy held here did not pass its signature check."
+                ),
+                status_code=503,
+                headers={"Cache-Control": "no-store"},
+            )
+        if held is not None:
+            return _from_backup_copy(ctx, request, held, html=html)
     if passport is None:
         if html:
             return HTMLResponse(
@@ -362,15 +388,76 @@ async def resolve_battery(gtin: str, serial: str, request: Request, ctx: Ctx) ->
     )
 
 
+#: the header that marks an answer served from a backup node's copy (docs/resolver.md)
+SERVED_FROM_HEADER = "Batpass-Served-From"
+
+
+def _holder_name(ctx: NodeContext) -> str:
+    participants = ctx.services.get(ParticipantService)
+    me = participants.me() if participants is not None else None
+    return me.legal_name if me is not None else ctx.name
+
+
+def _from_backup_copy(ctx: NodeContext, request: Request, held: HeldCopy, *, html: bool) -> Response:
+    """The battery's Digital Link answered from the signed copy this node holds as its backup node
+    (Art. 77(5)), checked before it is served (:meth:`PassportService.held_copy`): the public tier
+    only (a reader's presentation is addressed to the operator's node, not this one), marked with
+    who holds the copy — a visible notice on the page, ``servedFrom`` in the JSON and the
+    ``Batpass-Served-From`` header on every answer."""
+    p = held.passport
+    served = {
+        "source": "backup-copy",
+        "holder": ctx.did,
+        "holderName": _holder_name(ctx),
+        "operator": held.issuer,
+        "version": held.version,
+        "digest": held.digest,
+        "signedBy": held.kid,
+        "heldSince": held.received_at.isoformat(),
+    }
+    marker = {SERVED_FROM_HEADER: f'backup-copy; holder="{ctx.did}"', "Cache-Control": "no-store"}
+    link_type = request.query_params.get("linkType")
+    if link_type is not None or LINKSET_MEDIA_TYPE in request.headers.get("accept", ""):
+        links = linkset(p, api_base=None)
+        if link_type in (None, "all"):
+            return JSONResponse(links, media_type=LINKSET_MEDIA_TYPE, headers={"Vary": "Accept", **marker})
+    public = frozenset({Tier.PUBLIC})
+    view = _svc(ctx).read(p, tiers=public, channel="backup")
+    announce = f'<{p.digital_link}?linkType=all>; rel="linkset"; type="{LINKSET_MEDIA_TYPE}"'
+    headers = {"Vary": "Accept", "Link": announce, **marker}
+    if html:
+        page = _pages(ctx).passport_page(
+            p, view, tiers=public, roles=frozenset(), resolve_link=lambda _urn: None, served_from=served
+        )
+        return HTMLResponse(page, headers=headers)
+    doc = {
+        "passportId": p.urn,
+        "batteryId": p.digital_link,
+        "status": "ended" if p.ended else p.status.value,
+        "version": p.version,
+        "tiers": [Tier.PUBLIC.value],
+        "data": view,
+        "servedFrom": served,
+    }
+    return JSONResponse(doc, headers=headers)
+
+
 @router.get("/01/{gtin}/21/{serial}/history", response_class=HTMLResponse)
-async def history_page(gtin: str, serial: str, request: Request, ctx: Ctx) -> HTMLResponse:
+async def history_page(gtin: str, serial: str, request: Request, ctx: Ctx) -> Response:
     """The passport's version history as a page (date, operator, change, digest per version),
-    cut to the reader's tiers like the history API."""
+    cut to the reader's tiers like the history API. On a node with the resolver role, a routed
+    GTIN's history page comes from the operator's node (docs/resolver.md)."""
     svc = _svc(ctx)
     try:
-        passport = svc.find_by_battery(BatteryId(gtin, serial))
+        battery: BatteryId | None = BatteryId(gtin, serial)
+        passport = svc.find_by_battery(battery) if battery is not None else None
     except InvalidInput:
-        passport = None
+        battery, passport = None, None
+    resolver: BatteryResolver | None = ctx.services.get(BatteryResolver)
+    if passport is None and battery is not None and resolver is not None:
+        routed = await resolver.answer(battery, request)
+        if routed is not None:
+            return routed
     if passport is None:
         return HTMLResponse(
             _pages(ctx).message_page("Battery not found", "No passport is registered for this battery here."),

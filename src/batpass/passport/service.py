@@ -32,7 +32,7 @@ from batpass.core.findings import Finding
 from batpass.core.ids import BatteryId, new_uuid7
 from batpass.ledger import UpstreamSummary
 from batpass.passport import _sql
-from batpass.passport._backups import BACKUP_KIND, BackupCopies
+from batpass.passport._backups import BACKUP_KIND, BackupCopies, HeldCopy
 from batpass.passport._chain import JWS_TYP, VersionChain, broken, verify_version_jws
 from batpass.passport._chain import digest as token_digest
 from batpass.passport._import import ImportedPassport
@@ -711,6 +711,10 @@ class PassportService:
 
     def backup_copies(self, passport_id: uuid.UUID) -> list[dict[str, Any]]:
         return self.backups.copies(passport_id)
+
+    def held_copy(self, battery: BatteryId) -> HeldCopy | None:
+        """The newest backup copy this node holds of the battery's passport, checked (or None)."""
+        return self.backups.held_for(str(battery.gtin), str(battery.serial))
 
     def backup_status(self, passport_id: uuid.UUID) -> list[dict[str, Any]]:
         """Where each version's copy to the backup node stands (:meth:`BackupCopies.status`)."""

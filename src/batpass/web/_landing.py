@@ -26,11 +26,11 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from batpass.core.errors import InvalidInput, NotFound
+from batpass.core.errors import BatpassError, InvalidInput, NotFound
 from batpass.core.ids import BatteryId
 from batpass.http import Ctx, NodeContext
 from batpass.participants import ParticipantService
-from batpass.passport import PassportService
+from batpass.passport import BatteryResolver, PassportService
 from batpass.web._i18n import N_, PageLocale, current, gettext_for
 from batpass.web._pages import CHART_JS, render, render_message_page
 
@@ -48,6 +48,7 @@ _PROFILES = {
     "catena-x": N_("Catena-X (the European automotive data space)"),
     "ouranos": N_("Ouranos Ecosystem (Japan's data-sharing framework)"),
     "bridge": N_("Bridge between Catena-X and the Ouranos Ecosystem"),
+    "resolver": N_("Battery QR code resolver (answers from a backup copy when an operator's node is down)"),
 }
 #: what a person is told when an identifier breaks a rule of batpass.core.ids
 _REASONS = {
@@ -159,6 +160,8 @@ def search(ctx: Ctx, q: str = "") -> Response:
             passport = None
     elif svc is not None and isinstance(wanted, BatteryId):
         passport = svc.find_by_battery(wanted)
+        if passport is None and _answered_here(ctx, svc, wanted):
+            return RedirectResponse(wanted.path, status_code=303)
     if passport is None:
         text = (
             _("No passport with the identifier %(query)s is held on this node.")
@@ -167,6 +170,19 @@ def search(ctx: Ctx, q: str = "") -> Response:
         )
         return _page(render_message_page(_("Battery not found"), text % {"query": q}, query=q), 404)
     return RedirectResponse(passport.battery_id.path, status_code=303)
+
+
+def _answered_here(ctx: NodeContext, svc: PassportService, battery: BatteryId) -> bool:
+    """Whether this node's Digital Link answers for a battery it does not operate: its resolver
+    role routes the GTIN, or it holds a backup copy of the passport (a copy that does not stand
+    counts too: the Digital Link then says why it is not served)."""
+    resolver: BatteryResolver | None = ctx.services.get(BatteryResolver)
+    if resolver is not None and resolver.handles(battery):
+        return True
+    try:
+        return svc.held_copy(battery) is not None
+    except BatpassError:
+        return True
 
 
 @lru_cache(maxsize=1)

@@ -8,9 +8,11 @@ attribute, viewport meta for phones.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -205,10 +207,12 @@ def _css() -> Markup:
     return Markup((_HERE / "static" / "passport.css").read_text(encoding="utf-8"))
 
 
-def render_passport_page(page: PassportPage) -> str:
-    """The HTML of a passport page (public or tiered, as the page's sections say)."""
+def render_passport_page(page: PassportPage, *, served_from: Mapping[str, Any] | None = None) -> str:
+    """The HTML of a passport page (public or tiered, as the page's sections say); ``served_from``
+    marks a page served from a backup node's copy (``_served_from.html``)."""
     return render(
         "passport.html",
+        served_from=served_from,
         p=page,
         qr=Markup(page.qr_svg),
         statuses=_statuses(current().locale),

@@ -372,12 +372,12 @@ class PassportPages:
         tiers: Iterable[Tier],
         roles: Iterable[str],
         resolve_link: Callable[[str], str | None],
+        served_from: Mapping[str, Any] | None = None,
     ) -> str:
-        return render_passport_page(
-            build_page(
-                passport, view, tiers=tiers, roles=roles, resolve_link=resolve_link, names=self.names, rules=self.rules
-            )
+        page = build_page(
+            passport, view, tiers=tiers, roles=roles, resolve_link=resolve_link, names=self.names, rules=self.rules
         )
+        return render_passport_page(page, served_from=served_from)
 
     def history_page(self, passport: Passport, versions: Sequence[Mapping[str, Any]]) -> str:
         """The passport's versions as a page (``versions``: the history API's entries, cut to

@@ -3,7 +3,8 @@ car maker traces a battery to its mines through the bridge (docs/architecture.md
 and "Confidentiality").
 
 The seeded demo scenario (:func:`batpass.scenario.generate`, about 200 batteries, their GS1
-Digital Link ids on the car maker's resolver) is split by owner (:data:`HOSTS`): the mines on
+Digital Link ids on the car maker's resolver base: the EU certifier's resolver role) is split by
+owner (:data:`HOSTS`): the mines on
 ``cx-mines``, the Chinese refiners on ``cx-refining`` (Catena-X nodes), the Japanese refiner,
 precursor/cathode maker and cell maker in their operators' partitions on ``jp-hub`` (Ouranos),
 the pack maker on ``eu-carmaker`` and the recycler on ``eu-recycler``. Each node receives only
@@ -99,7 +100,7 @@ def run(story: Story) -> None:
     # scenario's size
     hosts: Mapping[str, str] = story.shared.get("ledger.hosts", HOSTS)
     owners, node_of = _owners(story, hosts)
-    sc = generate(lots=story.shared.get("ledger.lots", DEMO_LOTS), owners=owners, resolver=car.base_url)
+    sc = generate(lots=story.shared.get("ledger.lots", DEMO_LOTS), owners=owners, resolver=car.node.resolver_base)
     story.scenario = sc
     story.shared["ledger.owner"] = owner
     story.shared["ledger.batteries"] = list(sc.battery_ids)

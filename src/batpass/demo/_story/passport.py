@@ -25,8 +25,10 @@ over HTTPS through its public API (``/v1/passports...``, admin key = acting as t
    as economic operator).
    *Decision*: the new passport lives on ``eu-carmaker``'s node. The passport service models a new
    operator as the responsible DID recorded in the passport, not as a move between nodes (there
-   is no node-to-node transfer API yet); the identifier stays on the car maker's resolver, which
-   keeps answering for it, and ``eu-recycler`` keeps a signed copy of every version as backup.
+   is no node-to-node transfer API yet); the identifier stays on the car maker's resolver base
+   (``eu-certifier``'s resolver role, which asks the car maker's node for it), and ``eu-recycler``
+   keeps a signed copy of every version as backup, which the resolver serves when the car maker
+   does not answer (docs/resolver.md).
    **Writes from another node**: ``eu-recycler``, now responsible for the new passport, records
    the repurposed battery's state of health in it on ``eu-carmaker``'s node over HTTPS with its
    own identity, not the car maker's admin key: it asks its own node for a DCP self-issued token
