@@ -45,6 +45,7 @@ def _canary_values() -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
             "manufacturing_facility",
             "placed_on_market",
             "economic_operator_id",
+            "intended_use",  # set only by repurposing (a second life), never in static data
         }:
             continue
         mark = f"CANARY{f.key.replace('_', '').upper()}"

@@ -442,7 +442,17 @@ def _from_backup_copy(ctx: NodeContext, request: Request, held: HeldCopy, *, htm
     return JSONResponse(doc, headers=headers)
 
 
-@router.get("/01/{gtin}/21/{serial}/history", response_class=HTMLResponse)
+_PAGE_ERROR = {"text/html": {"schema": {"type": "string"}}, "application/problem+json": {"schema": {"type": "object"}}}
+
+
+@router.get(
+    "/01/{gtin}/21/{serial}/history",
+    response_class=HTMLResponse,
+    responses={
+        404: {"description": "no passport for this battery here (a page saying so)", "content": _PAGE_ERROR},
+        503: {"description": "a routed battery whose operator and backup node do not answer", "content": _PAGE_ERROR},
+    },
+)
 async def history_page(gtin: str, serial: str, request: Request, ctx: Ctx) -> Response:
     """The passport's version history as a page (date, operator, change, digest per version),
     cut to the reader's tiers like the history API. On a node with the resolver role, a routed

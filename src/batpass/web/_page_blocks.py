@@ -125,8 +125,10 @@ def footprint_block(view: Mapping[str, Any]) -> Footprint | None:
     per_capacity = footprint_per_capacity(view)
     absolute = _quantity(view, "carbon_footprint_absolute")
     stages_raw = view.get("carbon_footprint_stages")
+    declared = ("carbon_footprint_class", "carbon_footprint_study")
     if total is None and per_capacity is None and absolute is None and not stages_raw:
-        return None
+        if not any(view.get(k) for k in declared):
+            return None
     not_declared = _("not declared")
     rows = [
         PageRow(

@@ -182,12 +182,10 @@ def format_value(key: str, value: Any) -> PageRow:
         return PageRow(key, _("Carbon footprint per kWh of lifetime energy"), sig(float(value["value"])), CO2E_PER_KWH)
     if key == "material_origin" and isinstance(value, Mapping):
         return PageRow(key, label, "", items=tuple(origin_line(m, v) for m, v in value.items()))
-    if key == "labels" and isinstance(value, list):
-        items = tuple(
-            f"{item.get('subject', '')}: {item.get('meaning', '')}" if isinstance(item, Mapping) else str(item)
-            for item in value
-        )
-        return PageRow(key, label, "", items=items)
+    if key == "labels" and isinstance(value, list) and all(
+        isinstance(item, Mapping) and {"subject", "meaning"} <= set(item) for item in value
+    ):
+        return PageRow(key, label, "", items=tuple(f"{item['subject']}: {item['meaning']}" for item in value))
     if isinstance(value, Mapping) and set(value) == {"value", "unit"}:
         unit = _(_UNITS.get(str(value["unit"]), str(value["unit"])))
         return PageRow(key, label, f"{value['value']:,.6g}".replace(",", " "), unit)
