@@ -3,7 +3,8 @@
 
 The serving node is the one the URL names (the car maker's resolver, or its backup node when the
 URL is the backup's). This node takes a nonce from that node (``/v1/auth/nonce``, which also names
-the DID the presentation must be addressed to), presents one ``vp+jwt`` holding every
+the DID the presentation must be addressed to: a ``did:web`` of the URL's host, which this node
+resolves before it presents anything), presents one ``vp+jwt`` holding every
 access-role credential it holds (an SD-JWT one as itself, with key binding, if it holds no
 ``vc+jwt``), and reads the passport. The serving node decides the tiers (``tiers`` in its
 answer); each tier beyond the public one is attributed to the held credentials whose role opens
@@ -20,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from batpass.core.errors import Forbidden, InvalidInput, NotFound, UpstreamUnavailable
+from batpass.core.errors import BatpassError, Forbidden, InvalidInput, NotFound, UpstreamUnavailable
 from batpass.passport import ROLE_TIERS, Tier
 from batpass.trust import CredentialType, TrustService, issue_vp_jwt, peek
 
@@ -119,7 +120,7 @@ async def fetch_passport(url: str, *, trust: TrustService | None, client: httpx.
     try:
         if tokens and trust is not None:
             nonce = (await client.get(f"{origin}/v1/auth/nonce")).raise_for_status().json()
-            audience = str(nonce["audience"])
+            audience = await _serving_did(trust, str(nonce["audience"]), parts.hostname or "", origin)
             vcs = [t for t in tokens if "~" not in t]
             token = (
                 issue_vp_jwt(trust.identity, vcs, audience=audience, nonce=nonce["nonce"])
@@ -159,6 +160,23 @@ async def fetch_passport(url: str, *, trust: TrustService | None, client: httpx.
         presented=presented,
         has_qr=qr is not None and qr.status_code == 200,
     )
+
+
+async def _serving_did(trust: TrustService, audience: str, host: str, origin: str) -> str:
+    """The serving node's DID, which the presentation is addressed to: the ``did:web`` the nonce
+    names must be of the URL's host (so no other node could replay the presentation), and it
+    must resolve (its DID document, over HTTPS under the federation's TLS trust)."""
+    named = unquote(audience.removeprefix("did:web:").split(":", 1)[0]).rsplit(":", 1)[0]
+    if not audience.startswith("did:web:") or named.lower() != host.lower():
+        raise Forbidden(
+            f"{origin} asked for a presentation addressed to {audience}, not to itself; nothing was presented",
+            rule="a presentation is addressed to the serving node's DID",
+        )
+    try:
+        await trust.resolver.resolve(audience)
+    except (BatpassError, httpx.HTTPError, ValueError) as exc:
+        raise UpstreamUnavailable(f"{origin}: its DID {audience} does not resolve: {exc}", partner=origin) from exc
+    return audience
 
 
 class PassportFetcher:

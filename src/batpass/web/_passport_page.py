@@ -196,15 +196,9 @@ def _pct(v: Any) -> str:
     return f"{float(v) * 100:.1f} %" if isinstance(v, (int, float)) else str(v)
 
 
-def build_page(
-    passport: Passport,
-    view: Mapping[str, Any],
-    *,
-    tiers: Iterable[Tier],
-    roles: Iterable[str],
-    resolve_link: Any = None,
-) -> PassportPage:
-    """The page for ``view`` (the reader's visible data); ``resolve_link(uuid_urn)`` gives hrefs."""
+def page_sections(view: Mapping[str, Any], tiers: Iterable[Tier]) -> tuple[PageSection, ...]:
+    """The labelled sections of a passport view (its data as JSON, from this node or another):
+    key facts, the public sections, then one per restricted tier in ``tiers``."""
     _ = gettext_for()
     tier_set = frozenset(tiers)
     used: set[str] = set()
@@ -227,6 +221,21 @@ def build_page(
         keys = [f.key for f in FIELDS if f.tier is tier and f.key in view]
         rows = tuple(format_value(k, view[k]) for k in keys)
         sections.append(PageSection(sid, _(title), rows, note="" if rows else _("No data recorded yet.")))
+    return tuple(sections)
+
+
+def build_page(
+    passport: Passport,
+    view: Mapping[str, Any],
+    *,
+    tiers: Iterable[Tier],
+    roles: Iterable[str],
+    resolve_link: Any = None,
+) -> PassportPage:
+    """The page for ``view`` (the reader's visible data); ``resolve_link(uuid_urn)`` gives hrefs."""
+    _ = gettext_for()
+    tier_set = frozenset(tiers)
+    sections = list(page_sections(view, tier_set))
     links: list[tuple[str, str]] = []
     if resolve_link is not None:
         for key, label in (("predecessors", _("Previous passport %(id)s")), ("successors", _("Next passport %(id)s"))):
