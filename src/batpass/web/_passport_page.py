@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from batpass.core.errors import BatpassError
 from batpass.passport import FIELDS, FIELDS_BY_KEY, Kind, Passport, Tier, qr_svg
+from batpass.trust import peek
 from batpass.web._i18n import N_, current, gettext_for
 from batpass.web._landing import invalid_reason
 from batpass.web._pages import PageRow, PageSection, PassportPage, render_message_page, render_passport_page
@@ -133,6 +135,28 @@ RESOLVER_MESSAGES = (
 )
 
 
+def credential_line(token: str) -> str:
+    """A credential the passport carries, as a reader reads it: its type, issuer and validity —
+    never the token's text (a ``vc+jwt``, or an SD-JWT VC by its ``vct``)."""
+    _ = gettext_for()
+    try:
+        _header, payload = peek(token.split("~", 1)[0])
+    except BatpassError:
+        return _("a credential that could not be read")
+    types = payload.get("type")
+    kind = (
+        next((t for t in types if t != "VerifiableCredential"), "VerifiableCredential")
+        if isinstance(types, list)
+        else str(types or payload.get("vct") or "VerifiableCredential")
+    )
+    issuer = payload.get("issuer") or payload.get("iss") or "?"
+    if isinstance(issuer, Mapping):
+        issuer = issuer.get("id", "?")
+    line = _("%(type)s, issued by %(issuer)s") % {"type": kind, "issuer": issuer}
+    until = payload.get("validUntil")
+    return line + (" " + _("(valid until %(date)s)") % {"date": str(until)[:10]} if until else "")
+
+
 def format_value(key: str, value: Any) -> PageRow:
     """The row of field ``key`` (Annex XIII label and units in the request's language)."""
     spec = FIELDS_BY_KEY[key]
@@ -148,6 +172,8 @@ def format_value(key: str, value: Any) -> PageRow:
         return PageRow(key, label, f"{int(value):,}".replace(",", " "), unit)
     if spec.kind is Kind.URL and isinstance(value, str) and value.startswith("https://"):
         return PageRow(key, label, value, href=value)
+    if key == "credentials" and isinstance(value, list):
+        return PageRow(key, label, "", items=tuple(credential_line(str(t)) for t in value))
     if isinstance(value, list):
         items = tuple(
             "; ".join(f"{_(_ITEM_KEYS.get(k, k.replace('_', ' ')))}: {v}" for k, v in item.items())
