@@ -2,7 +2,8 @@
 the passports with a filter, one passport's detail, the alerts (an operator resolving one with a
 note), at a 390 px phone and a 1366 px laptop, in English and Japanese, without sideways
 scrolling; axe-core (vendored, run in the page) finds no serious or critical violation.
-Screenshots go to ``test-artifacts/console-*.png``. Every wait is for a condition."""
+"Open a passport" with an address no node answers says why. Screenshots go to
+``test-artifacts/console-*.png``. Every wait is for a condition."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "web"))
@@ -31,6 +33,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Con
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('console') / 'node.db'}")
     upgrade(engine, [STORE_MIGRATIONS, *MIGRATIONS])
     node = make_console(engine, lots=12)
+    node.app.state.ctx.client = httpx.AsyncClient(timeout=5)  # reaches other nodes (open a passport)
     for url in serve_in_thread(node.app):
         yield url, node
     engine.dispose()
@@ -125,5 +128,29 @@ def test_in_japanese_a_viewer_reads_but_is_offered_no_action(
         page.wait_for_url(base + "/console/alerts")
         assert page.locator("article.alert").count() > 0 and page.locator("article.alert form").count() == 0
         _check(page, "alerts-ja-viewer", width)
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_open_a_passport_says_why_a_node_did_not_answer(
+    console: tuple[str, ConsoleNode], browser: Any, width: str
+) -> None:
+    base, node = console
+    w, h = WIDTHS[width]
+    ctx = browser.new_context(viewport={"width": w, "height": h}, locale="en-GB", bypass_csp=True)
+    page = ctx.new_page()
+    try:
+        page.goto(base + "/console/login")
+        _sign_in(page, base, "vera", EN)
+        page.get_by_role("link", name="Open a passport", exact=True).click()
+        page.wait_for_url(base + "/console/open")
+        _check(page, "open", width)
+        url = "https://127.0.0.1:1/01/04012345000009/21/X"  # nothing listens on port 1
+        page.get_by_label("Address of the passport (GS1 Digital Link or passport URL)").fill(url)
+        page.get_by_role("button", name="Open", exact=True).click()
+        page.locator("#error").filter(has_text="Node unreachable:").wait_for()
+        _check(page, "open-unreachable", width)
+        assert any(e.action == "passport.open-remote" and e.user == "vera" for e in node.accounts.audit_log(limit=200))
     finally:
         ctx.close()

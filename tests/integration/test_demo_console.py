@@ -61,3 +61,40 @@ def test_the_car_makers_user_lists_and_opens_its_passports(demo_run: DemoRun) ->
         assert first is not None
         detail = client.get(first[1])
         assert detail.status_code == 200 and 'data-field="rated_capacity"' in detail.text
+
+
+def _open(client: httpx.Client, url: str) -> httpx.Response:
+    form = client.get("/console/open")
+    assert form.status_code == 200
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token is not None
+    return client.post("/console/open", data={"url": url, "csrf": token[1]})
+
+
+def test_the_recyclers_user_opens_the_car_makers_passport_at_the_legitimate_interest_tier(demo_run: DemoRun) -> None:
+    """No token typed anywhere: the recycler's node presents its own legitimate-interest
+    credential to the car maker's node, and the page names the credential per tier."""
+    recycler = next(n for n in demo_run.summary["nodes"] if n["name"] == "eu-recycler")
+    car = next(n for n in demo_run.summary["nodes"] if n["name"] == "eu-carmaker")
+    url = str(demo_run.summary["batteries"][0]["passport_url"])
+    with _signed_in(demo_run, recycler) as client:
+        page = _open(client, url)
+        assert page.status_code == 200, page.text
+        text = page.text
+        tiers = dict(re.findall(r'<li data-tier="([a-z_]+)"><strong>[^<]*</strong>:\s*(.*?)</li>', text, re.S))
+        assert set(tiers) == {"public", "legitimate_interest", "dynamic"}  # not the authorities' tier
+        assert "AccessRoleCredential (legitimate interest)" in tiers["legitimate_interest"]
+        assert "did:web:" in tiers["legitimate_interest"]  # the issuer, named
+        assert 'id="restricted"' in text and 'id="authorities"' not in text  # the tier's fields, labelled
+        assert 'data-field="' in text.split('id="restricted"', 1)[1]
+        at = text.find("eyJ")
+        assert at == -1, text[max(0, at - 600) : at + 80]  # fields, never token text
+        assert car["did"] in text  # presented to the serving node's DID
+        # the read is in the console's audit log with the user
+        activity = client.get("/console/").text
+        assert "passport.open-remote" in activity
+        # a passport the node cannot fetch: the reason, never a stack trace
+        missing = _open(client, url.rsplit("/21/", 1)[0] + "/21/NO-SUCH-SERIAL")
+        assert "Not found:" in missing.text and "Traceback" not in missing.text
+        down = _open(client, "https://127.0.0.1:1/01/04012345000009/21/X")
+        assert "Node unreachable:" in down.text and "Traceback" not in down.text

@@ -64,6 +64,7 @@ def _on_node(node: str, passport: str | None, recycler: str | None, when: dt.dat
     import httpx
 
     from batpass.compliance import ComplianceService, load_ruleset
+    from batpass.exchange import PassportFetcher
     from batpass.footprint import PactService
     from batpass.node import federation_fetches, open_node
     from batpass.passport import PassportRules, PassportService
@@ -95,6 +96,7 @@ def _on_node(node: str, passport: str | None, recycler: str | None, when: dt.dat
                     trust=trust,
                     pact=pact,
                     local_bases=(local.base_url, local.resolver_base),
+                    remote=PassportFetcher(trust),  # the console's fetch too (batpass.exchange)
                 )
                 if recycler is not None:
                     return await anyio.to_thread.run_sync(lambda: svc.recycler(recycler, when, **selector))

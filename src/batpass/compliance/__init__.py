@@ -29,7 +29,7 @@ from batpass.compliance.model import (
     Recycler,
     Status,
 )
-from batpass.compliance.service import ComplianceService, Evaluation
+from batpass.compliance.service import ComplianceService, Evaluation, RemotePassports
 
 __all__ = [
     "CHECKS",
@@ -48,6 +48,7 @@ __all__ = [
     "Operator",
     "RecycledShare",
     "Recycler",
+    "RemotePassports",
     "Rule",
     "Ruleset",
     "Status",

@@ -42,7 +42,7 @@ from batpass.compliance._report import render_report_html, report_data
 from batpass.compliance._rules import Ruleset
 from batpass.compliance._subject import subject_from_json
 from batpass.compliance.model import Battery, BatteryModel, Finding
-from batpass.compliance.service import ComplianceService
+from batpass.compliance.service import ComplianceService, RemotePassports
 from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput
 from batpass.footprint import PactService
@@ -126,6 +126,7 @@ def _service(ctx: NodeContext) -> ComplianceService:
         trust=ctx.services.get(TrustService),
         pact=ctx.services.get(PactService),
         local_bases=(ctx.base_url, ctx.resolver_base),
+        remote=ctx.services.get(RemotePassports),
     )
 
 

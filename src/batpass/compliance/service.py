@@ -17,8 +17,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Protocol
 
 import anyio.to_thread
 import httpx
@@ -29,14 +28,25 @@ from batpass.compliance._recognition import MarketRecognition
 from batpass.compliance._report import report_data
 from batpass.compliance._rules import Ruleset
 from batpass.compliance.model import Battery, Evidence, Finding, Recycler, Status
-from batpass.core.errors import BatpassError, InvalidInput, NotFound, UpstreamUnavailable
+from batpass.core.errors import BatpassError, InvalidInput, NotFound
 from batpass.core.ids import BatteryId
 from batpass.footprint import FootprintFilter, PactService
 from batpass.ledger import LedgerService
 from batpass.passport import ALL_TIERS, PassportService
-from batpass.trust import CredentialType, TrustService, issue_vp_jwt
+from batpass.trust import CredentialType, TrustService
 
-__all__ = ["ComplianceService", "Evaluation"]
+__all__ = ["ComplianceService", "Evaluation", "RemotePassports"]
+
+
+class RemotePassports(Protocol):
+    """How this node reads a passport on another node with its own access-role credentials
+    (``batpass.exchange.PassportFetcher`` implements it; the node wires it)."""
+
+    async def read_passport(self, url: str, *, client: httpx.AsyncClient) -> tuple[Mapping[str, Any], bool]:
+        """The serving node's passport document and whether it serves a QR code; raises
+        ``InvalidInput``, ``NotFound``, ``Forbidden`` or ``UpstreamUnavailable``."""
+        ...
+
 
 log = logging.getLogger("batpass.compliance")
 
@@ -95,8 +105,10 @@ class ComplianceService:
         trust: TrustService | None,
         pact: PactService | None = None,
         local_bases: Sequence[str] = (),
+        remote: RemotePassports | None = None,
     ) -> None:
         self.owner = owner
+        self._remote = remote
         #: this node's base and resolver URLs: a passport URL under one of them is stored here
         self.local_bases = tuple(b.rstrip("/") + "/" for b in local_bases)
         self._passports = passports
@@ -288,44 +300,26 @@ class ComplianceService:
     ) -> Evaluation:
         """A passport read from another node (``https://…/v1/passports/{id}`` or its GS1 Digital
         Link URL) with this node's access-role credentials presented (a ``vp+jwt`` for the serving
-        node's DID and a nonce it handed out); without any, the public tier. Its Art. 8 figures
+        node's DID and a nonce it handed out); without any, the public tier — read through the
+        node's :class:`RemotePassports` (``batpass.exchange.fetch_passport``, the one fetch the
+        console shares). Its Art. 8 figures
         are what the passport states (this node's ledger holds no other operator's battery); the
         credentials it carries are verified by this node, under this node's recognition policy."""
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not parts.netloc:
-            raise InvalidInput(f"{url!r} is not an https URL", field="passport", rule="a passport URL on another node")
-        origin = f"{parts.scheme}://{parts.netloc}"
-        headers = {"Accept": "application/json"}
-        roles = [] if self._trust is None else self._trust.held([CredentialType.ACCESS_ROLE.value])
-        try:
-            if roles and self._trust is not None:
-                nonce = (await client.get(f"{origin}/v1/auth/nonce")).raise_for_status().json()
-                vcs = [t for t in roles if "~" not in t]
-                token = (
-                    issue_vp_jwt(self._trust.identity, vcs, audience=nonce["audience"], nonce=nonce["nonce"])
-                    if vcs
-                    else self._trust.present(roles[0], audience=nonce["audience"], nonce=nonce["nonce"])
-                )
-                headers["Authorization"] = f"Bearer {token}"
-            r = await client.get(url, headers=headers)
-            qr = None
-            if r.status_code == 200:
-                pid = str(r.json().get("passportId", "")).removeprefix("urn:uuid:")
-                qr = await client.get(f"{origin}/v1/passports/{pid}/qr.svg")
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
-            raise UpstreamUnavailable(f"{origin} did not serve the passport: {exc}", partner=origin) from exc
-        if r.status_code == 404:
-            raise NotFound(f"{url}: no passport there", rule="passport lookup")
-        if r.status_code != 200:
-            raise UpstreamUnavailable(f"{origin} answered {r.status_code} for the passport", partner=origin)
-        doc = r.json()
+        if self._remote is None:
+            raise InvalidInput(
+                f"{url} is on another node, and this node reads no remote passports",
+                field="passport",
+                rule="a passport on another node is read over HTTPS",
+            )
+        read, has_qr = await self._remote.read_passport(url, client=client)
+        doc = dict(read)
         data = doc.get("data") if isinstance(doc, dict) else None
         carried = [(str(t), "carried by the passport") for t in (data or {}).get("credentials") or []]
         credentials, refused = await self._verified(carried, str(doc.get("batteryId")), recognition)
         return await anyio.to_thread.run_sync(
             self._evaluate,
             doc,
-            qr is not None and qr.status_code == 200,
+            has_qr,
             None,
             None,
             credentials,

@@ -2,6 +2,9 @@
 the Catena-X battery pass and PCF as connector assets, the asynchronous CX-0136 PCF exchange, and
 recycled-content claims that debit a recycler's credit account.
 
+A passport on another node, read with this node's access-role credentials
+(:func:`fetch_passport`, the one fetch of the console and ``batpass comply --passport``).
+
 A cross-node workflow: it uses the dataspace connector, the passport, footprint and ledger
 capabilities, and knows nothing of the node, the federation, the bridge, the demo or the CLI.
 """
@@ -27,6 +30,15 @@ from batpass.exchange._assets import (
 )
 from batpass.exchange._credit import CREDIT_ASSET, CreditAccounts, CreditClaims, install_credit_offer
 from batpass.exchange._pcf_async import OUTBOX_KIND, PcfExchange, exchanges_table
+from batpass.exchange._remote import (
+    HeldRole,
+    OpenedTier,
+    PassportFetcher,
+    RemotePassport,
+    fetch_passport,
+    held_roles,
+    opened_by,
+)
 
 #: this package's Alembic branch (its first revision keeps the id ``node_0001`` it had in ``node/``)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
@@ -46,13 +58,20 @@ __all__ = [
     "ConnectorClient",
     "CreditAccounts",
     "CreditClaims",
+    "HeldRole",
+    "OpenedTier",
+    "PassportFetcher",
     "PcfExchange",
     "PcfSource",
+    "RemotePassport",
     "battery_twin",
     "exchanges_table",
+    "fetch_passport",
+    "held_roles",
     "install_credit_offer",
     "install_passport_offer",
     "install_pcf_offer",
+    "opened_by",
     "product_twin",
     "register_twin",
 ]

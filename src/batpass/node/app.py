@@ -37,7 +37,7 @@ from batpass.bridge import (
     dqr_mapping_from_config,
 )
 from batpass.bridge import routes as bridge_routes
-from batpass.compliance import load_ruleset
+from batpass.compliance import RemotePassports, load_ruleset
 from batpass.compliance import routes as compliance_routes
 from batpass.core.errors import InvalidInput
 from batpass.core.findings import Finding
@@ -61,6 +61,7 @@ from batpass.exchange import (
     ConnectorClient,
     CreditAccounts,
     CreditClaims,
+    PassportFetcher,
     PcfExchange,
     install_credit_offer,
     install_passport_offer,
@@ -210,6 +211,8 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
     # "federation_hosts" only narrows the hosts (docs/decisions/2026-12-06-partners-by-identity.md)
     federation_fetches(trust, cfg.extra.get("federation_hosts"), own=f"{cfg.host}:{cfg.port}")
     ctx.services[TrustService] = trust
+    # passports on other nodes, read with this node's access-role credentials (console, compliance)
+    ctx.services[RemotePassports] = PassportFetcher(trust)
     if "catena-x" in cfg.profiles:
         ctx.services[PactService] = PactService(ctx.engine, base_url=node.base_url, client=ctx.sync_client)
         ds = DataspaceSettings(did=node.did, base_url=node.base_url, bpnl=cfg.bpnl)

@@ -126,9 +126,9 @@ def footprint_block(view: Mapping[str, Any]) -> Footprint | None:
     absolute = _quantity(view, "carbon_footprint_absolute")
     stages_raw = view.get("carbon_footprint_stages")
     declared = ("carbon_footprint_class", "carbon_footprint_study")
-    if total is None and per_capacity is None and absolute is None and not stages_raw:
-        if not any(view.get(k) for k in declared):
-            return None
+    nothing = total is None and per_capacity is None and absolute is None and not stages_raw
+    if nothing and not any(view.get(k) for k in declared):
+        return None
     not_declared = _("not declared")
     rows = [
         PageRow(

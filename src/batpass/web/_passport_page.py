@@ -14,9 +14,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from batpass.compliance import load_ruleset
-from batpass.core.errors import NotFound
+from batpass.core.errors import BatpassError, NotFound
 from batpass.participants import ParticipantService
 from batpass.passport import FIELDS, FIELDS_BY_KEY, Kind, Passport, PassportRules, Tier, qr_svg
+from batpass.trust import peek
 from batpass.web._i18n import N_, current, gettext_for
 from batpass.web._landing import ASSETS, invalid_reason
 from batpass.web._page_blocks import (
@@ -171,6 +172,28 @@ RESOLVER_MESSAGES = (
 )
 
 
+def credential_line(token: str) -> str:
+    """A credential the passport carries, as a reader reads it: its type, issuer and validity —
+    never the token's text (a ``vc+jwt``, or an SD-JWT VC by its ``vct``)."""
+    _ = gettext_for()
+    try:
+        _header, payload = peek(token.split("~", 1)[0])
+    except BatpassError:
+        return _("a credential that could not be read")
+    types = payload.get("type")
+    kind = (
+        next((t for t in types if t != "VerifiableCredential"), "VerifiableCredential")
+        if isinstance(types, list)
+        else str(types or payload.get("vct") or "VerifiableCredential")
+    )
+    issuer = payload.get("issuer") or payload.get("iss") or "?"
+    if isinstance(issuer, Mapping):
+        issuer = issuer.get("id", "?")
+    line = _("%(type)s, issued by %(issuer)s") % {"type": kind, "issuer": issuer}
+    until = payload.get("validUntil")
+    return line + (" " + _("(valid until %(date)s)") % {"date": str(until)[:10]} if until else "")
+
+
 def format_value(key: str, value: Any) -> PageRow:
     """The row of field ``key`` (Annex XIII label and units in the request's language)."""
     spec = FIELDS_BY_KEY[key]
@@ -182,8 +205,10 @@ def format_value(key: str, value: Any) -> PageRow:
         return PageRow(key, _("Carbon footprint per kWh of lifetime energy"), sig(float(value["value"])), CO2E_PER_KWH)
     if key == "material_origin" and isinstance(value, Mapping):
         return PageRow(key, label, "", items=tuple(origin_line(m, v) for m, v in value.items()))
-    if key == "labels" and isinstance(value, list) and all(
-        isinstance(item, Mapping) and {"subject", "meaning"} <= set(item) for item in value
+    if (
+        key == "labels"
+        and isinstance(value, list)
+        and all(isinstance(item, Mapping) and {"subject", "meaning"} <= set(item) for item in value)
     ):
         return PageRow(key, label, "", items=tuple(f"{item['subject']}: {item['meaning']}" for item in value))
     if isinstance(value, Mapping) and set(value) == {"value", "unit"}:
@@ -194,6 +219,8 @@ def format_value(key: str, value: Any) -> PageRow:
         return PageRow(key, label, f"{int(value):,}".replace(",", " "), unit)
     if spec.kind is Kind.URL and isinstance(value, str) and value.startswith("https://"):
         return PageRow(key, label, value, href=value)
+    if key == "credentials" and isinstance(value, list):
+        return PageRow(key, label, "", items=tuple(credential_line(str(t)) for t in value))
     if isinstance(value, list):
         items = tuple(
             "; ".join(f"{_(_ITEM_KEYS.get(k, k.replace('_', ' ')))}: {v}" for k, v in item.items())
@@ -264,19 +291,9 @@ def _default_rules() -> PassportRules:
     return PassportRules.from_ruleset(load_ruleset())
 
 
-def build_page(
-    passport: Passport,
-    view: Mapping[str, Any],
-    *,
-    tiers: Iterable[Tier],
-    roles: Iterable[str],
-    resolve_link: Any = None,
-    names: Names | None = None,
-    rules: PassportRules | None = None,
-    assets: str = ASSETS,
-) -> PassportPage:
-    """The page for ``view`` (the reader's visible data); ``resolve_link(uuid_urn)`` gives hrefs,
-    ``names(did)`` an operator's legal name."""
+def page_sections(view: Mapping[str, Any], tiers: Iterable[Tier]) -> tuple[PageSection, ...]:
+    """The labelled sections of a passport view (its data as JSON, from this node or another):
+    key facts, the public sections, then one per restricted tier in ``tiers``."""
     _ = gettext_for()
     tier_set = frozenset(tiers)
     used: set[str] = set(_IN_BLOCKS)
@@ -306,6 +323,26 @@ def build_page(
         keys = [f.key for f in FIELDS if f.tier is tier and f.key in view]
         rows = tuple(format_value(k, view[k]) for k in keys)
         sections.append(PageSection(sid, _(title), rows, note="" if rows else _("No data recorded yet.")))
+    return tuple(sections)
+
+
+def build_page(
+    passport: Passport,
+    view: Mapping[str, Any],
+    *,
+    tiers: Iterable[Tier],
+    roles: Iterable[str],
+    resolve_link: Any = None,
+    names: Names | None = None,
+    rules: PassportRules | None = None,
+    assets: str = ASSETS,
+) -> PassportPage:
+    """The page for ``view`` (the reader's visible data); ``resolve_link(uuid_urn)`` gives hrefs,
+    ``names(did)`` an operator's legal name."""
+    _ = gettext_for()
+    tier_set = frozenset(tiers)
+    sections = list(page_sections(view, tier_set))
+    footprint = footprint_block(view)
     links: list[tuple[str, str]] = []
     if resolve_link is not None:
         for key, label in (("predecessors", _("Previous passport %(id)s")), ("successors", _("Next passport %(id)s"))):

@@ -20,8 +20,9 @@ from typer.testing import CliRunner
 
 from batpass.cli._compliance import app
 from batpass.compliance import ComplianceService, Status
-from batpass.core.errors import InvalidInput, NotFound, UpstreamUnavailable
+from batpass.core.errors import Forbidden, InvalidInput, NotFound, UpstreamUnavailable
 from batpass.core.settings import Settings
+from batpass.exchange import PassportFetcher
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
 from batpass.node import init_node, open_node
 from batpass.passport import PassportRules, PassportService, load_static_product_data
@@ -83,7 +84,9 @@ def _partner(status: int = 200, seen: list[httpx.Request] | None = None) -> http
 
 
 def test_a_passport_on_another_node_is_read_over_https_and_judged() -> None:
-    svc = ComplianceService(owner="did:web:jp.example", passports=None, ledger=None, trust=None)
+    svc = ComplianceService(
+        owner="did:web:jp.example", passports=None, ledger=None, trust=None, remote=PassportFetcher(None)
+    )
     seen: list[httpx.Request] = []
     url = str(DOC["batteryId"])
     done = anyio.run(partial(svc.passport, url, dt.date(2027, 2, 18), market="EU", client=_partner(seen=seen)))
@@ -99,10 +102,14 @@ def test_a_passport_on_another_node_is_read_over_https_and_judged() -> None:
 
 
 def test_a_partner_that_fails_or_a_url_not_https_is_named() -> None:
-    svc = ComplianceService(owner="did:web:jp.example", passports=None, ledger=None, trust=None)
+    svc = ComplianceService(
+        owner="did:web:jp.example", passports=None, ledger=None, trust=None, remote=PassportFetcher(None)
+    )
     url = str(DOC["batteryId"])
     with pytest.raises(NotFound):
         anyio.run(partial(svc.passport, url, dt.date(2030, 1, 1), client=_partner(404)))
+    with pytest.raises(Forbidden, match="refused"):  # the serving node refused the presentation
+        anyio.run(partial(svc.passport, url, dt.date(2030, 1, 1), client=_partner(401)))
     with pytest.raises(UpstreamUnavailable) as err:
         anyio.run(partial(svc.passport, url, dt.date(2030, 1, 1), client=_partner(500)))
     assert err.value.details["partner"] == PARTNER
@@ -110,6 +117,9 @@ def test_a_partner_that_fails_or_a_url_not_https_is_named() -> None:
         anyio.run(partial(svc.passport, "http://partner.example/01/1/21/2", dt.date(2030, 1, 1), client=_partner()))
     with pytest.raises(InvalidInput, match="another node"):
         anyio.run(partial(svc.passport, url, dt.date(2030, 1, 1)))
+    alone = ComplianceService(owner="did:web:jp.example", passports=None, ledger=None, trust=None)
+    with pytest.raises(InvalidInput, match="reads no remote passports"):
+        anyio.run(partial(alone.passport, url, dt.date(2030, 1, 1), client=_partner()))
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ it is still in service as placed on the market.
   evaluates it for the Japanese market (``GET /v1/passports/{url}/compliance?market=JP``). The
   Catena-X-certified PCF the passport carries counts for Japanese purposes through the hub's rule
   ``cx-pcf-as-ouranos-cfp``; the Ouranos CFP counts natively.
+- ``eu-recycler`` gets a ``legitimate_interest`` access-role credential too (from the same
+  issuer): its console user opens the car maker's passports at that tier (docs/console.md).
 
 Artefacts: ``compliance/<date>/report.json`` and ``report.html`` (EU) per date, listed under
 ``summary.artefacts.compliance`` as ``{"at", "json", "html"}``, and ``compliance/jp/<date>/report.json``
@@ -43,6 +45,7 @@ __all__ = ["DATES", "run"]
 
 NODE = "eu-carmaker"
 JP_NODE = "jp-hub"
+RECYCLER = "eu-recycler"
 ROLE_ISSUER = "eu-certifier"
 #: the passport launch, recycled-content minimums phase 1 and phase 2 (Regulation (EU) 2023/1542 Art. 77(1), 8(2), 8(3))
 DATES = ("2027-02-18", "2031-08-18", "2036-08-18")
@@ -77,20 +80,25 @@ def _counts(report: Mapping[str, Any]) -> dict[str, int]:
     return out
 
 
-def _jp_reader(story: Story) -> None:
-    """The hub, reading passports for the Japanese side, holds an access-role credential for the
-    legitimate-interest tier (the demo has no authority node: the Catena-X operator issues roles)."""
-    hub = story.node(JP_NODE).did
-    subject = {"id": hub, "role": "legitimate_interest", "organisation": "Japanese importer (demo, via jp-hub)"}
-    body = {"type": "AccessRoleCredential", "subject": subject, "format": "vc+jwt"}
-    issued = story.call("POST", ROLE_ISSUER, "/v1/credentials/issue", json=body, expect=(201,)).json()
-    story.call("POST", JP_NODE, "/v1/credentials/wallet", json={"credential": issued["credential"]}, expect=(201,))
+def _readers(story: Story) -> None:
+    """The hub, reading passports for the Japanese side, and the recycler, which dismantles the
+    car maker's batteries, each hold an access-role credential for the legitimate-interest tier
+    (the demo has no authority node: the Catena-X operator issues roles). The recycler's console
+    user opens the car maker's passports with it (docs/console.md "Open a passport")."""
+    readers = {JP_NODE: "Japanese importer (demo, via jp-hub)", RECYCLER: "Kreislauf Recycling GmbH (dismantler)"}
+    for name, organisation in readers.items():
+        if name not in story.nodes:
+            continue
+        subject = {"id": story.node(name).did, "role": "legitimate_interest", "organisation": organisation}
+        body = {"type": "AccessRoleCredential", "subject": subject, "format": "vc+jwt"}
+        issued = story.call("POST", ROLE_ISSUER, "/v1/credentials/issue", json=body, expect=(201,)).json()
+        story.call("POST", name, "/v1/credentials/wallet", json={"credential": issued["credential"]}, expect=(201,))
 
 
 def run(story: Story) -> None:
     battery, passport_id, url = _choose(story)
     pid = passport_id.removeprefix("urn:uuid:")
-    _jp_reader(story)
+    _readers(story)
     findings: list[dict[str, Any]] = []
     counts: dict[str, dict[str, dict[str, int]]] = {"EU": {}, "JP": {}}
     reports: dict[tuple[str, str], dict[str, Any]] = {}
