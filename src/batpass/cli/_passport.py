@@ -221,6 +221,20 @@ def verify(
         raise typer.Exit(1)
 
 
+def _recovered(text: str) -> dict[str, Any]:
+    """``MATERIAL=KG`` as a recovered-material record (the service checks the values)."""
+    material, sep, kg = text.rpartition("=")
+    try:
+        mass: Any = float(kg) if sep else None
+    except ValueError:
+        mass = None
+    if mass is None:
+        raise InvalidInput(
+            f"--recovered: expected MATERIAL=KG, got {text!r}", field="--recovered", rule="MATERIAL=KG, e.g. cobalt=4.2"
+        )
+    return {"material": material, "mass_kg": mass}
+
+
 @app.command("status")
 def status(
     battery: Annotated[str, typer.Argument(help="battery identifier or urn:uuid passport id")],
@@ -228,15 +242,25 @@ def status(
     set_to: Annotated[str | None, typer.Option("--set", help="new status that keeps the passport: waste")] = None,
     waste_operator: Annotated[str | None, typer.Option("--waste-operator", help="DID taking over (waste)")] = None,
     recycle: Annotated[bool, typer.Option("--recycle", help="recycling: ends and archives the passport")] = False,
+    recycler: Annotated[
+        str | None, typer.Option("--recycler", help="DID of the recycler (default: this node's operator)")
+    ] = None,
+    recovered: Annotated[
+        list[str] | None,
+        typer.Option("--recovered", help="MATERIAL=KG recovered by recycling (repeat per material)"),
+    ] = None,
     backup: BackupOpt = "https://unused.invalid",
 ) -> None:
-    """Show the status of a passport, or change it (waste; recycling ends it)."""
+    """Show the status of a passport, or change it (waste; recycling ends it and records who
+    recycled the battery and what was recovered)."""
+    records = [_recovered(r) for r in recovered or ()]
     svc = _service(node, backup)
     p = _find(svc, battery)
     if set_to:
         p = svc.change_status(p.passport_id, set_to, actor=svc.operator, waste_operator=waste_operator)
     if recycle:
-        p = svc.recycle(p.passport_id, recycler=waste_operator or svc.operator, actor=svc.operator)
+        who = recycler or waste_operator or svc.operator
+        p = svc.recycle(p.passport_id, recycler=who, actor=svc.operator, recovered=records)
     typer.echo(
         json.dumps(
             {

@@ -64,3 +64,36 @@ def test_bad_input_raises_our_error(node: str, tmp_path: Path) -> None:
     bad.write_text(EXAMPLE.read_text().replace("category: ev", "category: portable"))
     r = CliRunner().invoke(app, ["build", BAT.path, "--static", str(bad), "--node", node])
     assert isinstance(r.exception, WrongCategory) and r.exception.field == "category"
+
+
+def test_recycling_on_the_command_line_records_who_and_what_was_recovered(node: str, tmp_path: Path) -> None:
+    from batpass.cli._passport import app
+    from batpass.core.errors import InvalidInput
+
+    item = tmp_path / "item.json"
+    item.write_text(json.dumps(ITEM))
+    runner = CliRunner()
+    r = runner.invoke(app, ["build", BAT.path, "--static", str(EXAMPLE), "--item", str(item), "--node", node])
+    assert r.exit_code == 0, r.output
+    # the node's operator takes the waste battery over and recycles it itself
+    me = json.loads(runner.invoke(app, ["status", str(BAT), "--node", node]).stdout)["responsible"]
+    assert (
+        runner.invoke(app, ["status", str(BAT), "--node", node, "--set", "waste", "--waste-operator", me]).exit_code
+        == 0
+    )
+    args = ["status", str(BAT), "--node", node, "--recycle", "--recycler", me]
+    bad = runner.invoke(app, [*args, "--recovered", "cobalt=-1"])
+    assert isinstance(bad.exception, InvalidInput) and bad.exception.field == "recovered[0].mass_kg"
+    bad = runner.invoke(app, [*args, "--recovered", "cobalt"])
+    assert isinstance(bad.exception, InvalidInput) and bad.exception.field == "--recovered"
+    assert json.loads(runner.invoke(app, ["status", str(BAT), "--node", node]).stdout)["status"] == "waste"
+    r = runner.invoke(app, [*args, "--recovered", "cobalt=4.2", "--recovered", "lithium carbonate=11.5"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["status"] == "ended"
+    shown = json.loads(runner.invoke(app, ["show", str(BAT), "--node", node, "--public"]).stdout)
+    data = shown.get("data", shown)
+    assert data["recycler"] == me
+    assert data["recovered_materials"] == [
+        {"material": "cobalt", "mass_kg": 4.2},
+        {"material": "lithium carbonate", "mass_kg": 11.5},
+    ]
