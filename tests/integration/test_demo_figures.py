@@ -28,7 +28,8 @@ from demo_runner import DemoRun
 from batpass.footprint import PER_KWH_LIFETIME_ENERGY
 from batpass.ledger._audit import summary_payload
 from batpass.passport._static import ELEMENT_NAMES
-from batpass.web._passport_page import recycled_line
+from batpass.web._page_blocks import CO2E_PER_KWH, STAGE_NAMES, country_name, sig
+from batpass.web._passport_page import origin_line, recycled_line
 
 pytestmark = pytest.mark.integration
 
@@ -173,12 +174,17 @@ def test_carbon_footprint_is_one_figure_per_kwh_of_lifetime_energy_wherever_it_a
         assert by_stage.keys() == stages.keys(), (place, by_stage)
         for s, v in stages.items():
             assert by_stage[s] == pytest.approx(v, rel=1e-9), (place, s)
-    # the page states the figure with what it is per (its 6 significant digits)
-    page = _text(_get(client, entry["passport_url"], accept="text/html"))
-    unit = "kg CO₂e per kWh of lifetime energy"
-    assert f"Carbon footprint {total:,.6g} {unit}".replace(",", " ") in page
+    # the page states the figure with what it is per, at its 3 significant digits, and carries
+    # each stage's exact value in its table (the chart's data)
+    raw = html.unescape(_get(client, entry["passport_url"], accept="text/html"))
+    page = _text(raw)
+    assert f"Carbon footprint per kWh of lifetime energy {sig(total)} {CO2E_PER_KWH}" in page
     for s, v in stages.items():
-        assert f"{s.replace('_', ' ')}: {v:g} {unit}" in page, s
+        if v is None:
+            assert re.search(rf'data-stage="{s}"[^>]*data-value=""', raw), s
+            continue
+        assert re.search(rf'data-stage="{s}"[^>]*data-value="{re.escape(repr(float(v)))}"', raw), (s, v)
+        assert f"{STAGE_NAMES[s]}: {sig(v)} {CO2E_PER_KWH}" in raw, s
 
 
 def test_mined_origin_by_country_is_one_figure_wherever_it_appears(demo_run: DemoRun, client: httpx.Client) -> None:
@@ -218,5 +224,7 @@ def test_mined_origin_by_country_is_one_figure_wherever_it_appears(demo_run: Dem
         parts = sum(mined.values()) + sum(recycled.values()) + trace["unknown_share"][sym]
         assert parts == pytest.approx(1.0), sym
         if mined:
-            shown = ", ".join(f"{c} {100 * v:.1f} %" for c, v in passport[name].items())
-            assert f"{name}: {shown}" in page, (sym, shown)
+            # the page names the countries and orders them by share, at 0.1 %
+            assert origin_line(name, passport[name]) in page, (sym, origin_line(name, passport[name]))
+            for country, share in mined.items():
+                assert f"{country_name(country)} {100 * share:.1f} %" in page, (sym, country)

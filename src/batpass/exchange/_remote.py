@@ -1,8 +1,10 @@
 """A passport on another node, read with this node's credentials — the one fetch the console's
 "open a passport" page and ``batpass comply --passport URL`` (and the compliance API) share.
 
-The serving node is the one the URL names (the car maker's resolver, or its backup node when the
-URL is the backup's). This node takes a nonce from that node (``/v1/auth/nonce``, which also names
+The serving node is the one the URL names (the car maker's node, or its backup node when the
+URL is the backup's); when a resolver answers for another node (docs/resolver.md) it names that
+node in ``Content-Location`` and the presentation goes there, since a resolver forwards none.
+This node takes a nonce from that node (``/v1/auth/nonce``, which also names
 the DID the presentation must be addressed to: a ``did:web`` of the URL's host, which this node
 resolves before it presents anything), presents one ``vp+jwt`` holding every
 access-role credential it holds (an SD-JWT one as itself, with key binding, if it holds no
@@ -21,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
@@ -119,6 +121,11 @@ async def fetch_passport(url: str, *, trust: TrustService | None, client: httpx.
     audience: str | None = None
     try:
         if tokens and trust is not None:
+            # a resolver answers from the node that serves the passport and names it
+            # (Content-Location); the presentation is addressed to that node and read there
+            url = await _serving_url(client, url)
+            parts = urlsplit(url)
+            origin = f"{parts.scheme}://{parts.netloc}"
             nonce = (await client.get(f"{origin}/v1/auth/nonce")).raise_for_status().json()
             audience = await _serving_did(trust, str(nonce["audience"]), parts.hostname or "", origin)
             vcs = [t for t in tokens if "~" not in t]
@@ -160,6 +167,19 @@ async def fetch_passport(url: str, *, trust: TrustService | None, client: httpx.
         presented=presented,
         has_qr=qr is not None and qr.status_code == 200,
     )
+
+
+async def _serving_url(client: httpx.AsyncClient, url: str) -> str:
+    """``url``, or the https URL of the node that served it when a resolver answered for that
+    node (its ``Content-Location``)."""
+    r = await client.get(url, headers={"Accept": "application/json"})
+    served = r.headers.get("content-location")
+    if r.status_code != 200 or not served:
+        return url
+    there = urlsplit(urljoin(url, served))
+    if there.scheme != "https" or not there.netloc or there.netloc == urlsplit(url).netloc:
+        return url
+    return there.geturl()
 
 
 async def _serving_did(trust: TrustService, audience: str, host: str, origin: str) -> str:

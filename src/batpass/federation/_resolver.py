@@ -240,6 +240,9 @@ class DigitalLinkResolver:
         choice = await choose(route, path, asker(self._client, headers, self.routes.deadline_s))
         if choice.answer is not None:
             kept = {k: v for k, v in choice.answer.headers.items() if k.lower() in _ANSWER}
+            # the node that served it (RFC 9110 Content-Location): a reader holding credentials
+            # presents them there, addressed to that node, since the resolver forwards none
+            kept["Content-Location"] = str(choice.answer.request.url)
             return Response(choice.answer.content, status_code=choice.answer.status_code, headers=kept)
         if _wants_html(request.headers.get("accept", "")):
             page = self._pages.message_page(

@@ -136,6 +136,8 @@ def test_operator_up_answers_and_the_backup_is_not_asked(world: Any) -> None:
     assert "servedFrom" not in r.json() and "batpass-served-from" not in r.headers
     assert net.asked == ["operator.example:8443"]
     assert "linkset" in r.headers["link"]  # the operator's headers reach the reader
+    # and the reader learns which node served it: the one to present credentials to
+    assert r.headers["content-location"] == OPERATOR_URL + BAT.path
 
 
 def test_an_operator_404_is_a_404_not_a_failover(world: Any) -> None:
@@ -154,6 +156,7 @@ def test_a_slow_operator_fails_over_after_two_seconds(world: Any) -> None:
     assert r.json()["servedFrom"]["holderName"] == "Kreislauf Recycling GmbH"
     assert r.json()["passportId"] == f"urn:uuid:{pid}"
     assert r.headers["batpass-served-from"].startswith("backup-copy")
+    assert r.headers["content-location"] == BACKUP_URL + BAT.path
     assert 2.0 <= elapsed < 2.9, elapsed
 
 
