@@ -180,6 +180,7 @@ def test_a_broken_rule_comes_back_on_the_form_and_nothing_changes(
     assert "Nothing was changed: the form has an error." in html and "Traceback" not in html
     error = re.search(rf'<div class="reason error" id="{action}-error" role="alert">(.*?)</div>', html, re.S)
     assert error is not None and f"<code>{field}</code>" in error.group(1) and rule in error.group(1)
+    assert f"<code>{field}</code>: {field}:" not in error.group(1)  # the field is named once
     assert re.search(rf'id="{action}-{field}"[^>]*aria-invalid="true"', html)  # the field is marked
     assert f'<details id="act-{action}" class="action" open>' in html
     for name, value in data.items():  # the form comes back as it was sent
@@ -245,3 +246,17 @@ def test_the_forms_speak_japanese(browser: TestClient, node: ConsoleNode) -> Non
     sign_in(browser, "otto")
     page = browser.get(f"/console/passports/{_pid(node, ORIGINAL)}?lang=ja")
     assert "ライフサイクル" in page.text and "Lifecycle actions" not in page.text
+
+
+def test_after_handing_the_waste_to_another_operator_this_node_may_not_recycle_it(
+    browser: TestClient, node: ConsoleNode
+) -> None:
+    sign_in(browser, "otto")
+    pid = _pid(node, ORIGINAL)
+    assert _post(browser, pid, "waste", {"waste_operator": RECYCLER}).status_code == 303  # type: ignore[attr-defined]
+    before = node.passports.get(pid)
+    r = _post(browser, pid, "recycle", {"material_0": "cobalt", "mass_0": "4"})
+    assert r.status_code == 403 and 'id="recycle-error"' in r.text  # type: ignore[attr-defined]
+    after = node.passports.get(pid)
+    assert (after.version, after.ended) == (before.version, False)
+    assert _entries(node, "otto")[0] == ("passport.recycle", str(pid), "not-responsible")

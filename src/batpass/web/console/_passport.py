@@ -308,9 +308,12 @@ async def passport_action(passport_id: str, action: str, request: Request, ctx: 
     except BatpassError as exc:
         if exc.status >= 500:
             raise
-        field = _form_field(action, getattr(exc, "field", None) or exc.details.get("field"))
+        named = getattr(exc, "field", None) or exc.details.get("field")
+        field = _form_field(action, named)
         accounts.record(user, name, str(passport.passport_id), exc.kind, note=f"{field or '-'}: {exc.message}"[:500])
-        error = FormError(action, field, exc.message, exc.rule or "")
+        # the page names the field once: "state_of_health: 140.0 is outside..." -> "140.0 is outside..."
+        message = exc.message.removeprefix(f"{named}: ") if named else exc.message
+        error = FormError(action, field, message, exc.rule or "")
         fresh = svc.get(passport.passport_id)
         return _page(who, ctx, svc, fresh, status=exc.status, error=error, given=form)
     note = "" if done.passport_id == passport.passport_id else f"new passport {done.urn}"
