@@ -3,7 +3,8 @@
 (the form comes back open, the field marked and described by the error naming the field and the
 rule, nothing recorded), then a valid value (the passport's page with the notice, a new version).
 No sideways scrolling; axe-core finds no serious or critical violation on either page.
-Screenshots go to ``test-artifacts/console-action-*.png`` (``-form-``: the refused form alone). Every wait is for a condition."""
+Screenshots go to ``test-artifacts/console-action-*.png`` (``-form-``: the refused form alone).
+Every wait is for a condition."""
 
 from __future__ import annotations
 
