@@ -260,3 +260,20 @@ def test_after_handing_the_waste_to_another_operator_this_node_may_not_recycle_i
     after = node.passports.get(pid)
     assert (after.version, after.ended) == (before.version, False)
     assert _entries(node, "otto")[0] == ("passport.recycle", str(pid), "not-responsible")
+
+
+def test_dynamic_data_sent_from_a_stale_page_is_a_conflict_not_a_silent_overwrite(
+    browser: TestClient, node: ConsoleNode
+) -> None:
+    sign_in(browser, "otto")
+    pid = _pid(node, ORIGINAL)
+    stale = browser.get(f"/console/passports/{pid}").text
+    node.passports.record_dynamic(pid, {"full_cycles": 500}, actor=node.passports.operator)  # someone else
+    version = node.passports.get(pid).version
+    r = browser.post(
+        f"/console/passports/{pid}/dynamic",
+        data={"csrf": _form_token(stale), "version": str(version - 1), "full_cycles": "450"},
+    )
+    assert r.status_code == 409 and "Someone changed this passport since you opened it" in r.text
+    assert f'name="version" value="{version}"' in r.text  # sending again acts on what is shown now
+    assert node.passports.get(pid).values["full_cycles"] == 500

@@ -155,6 +155,7 @@ def _page(
         p=page,
         passport_id=str(passport.passport_id),
         passport_url=passport.digital_link,
+        version=passport.version,
         versions=list(reversed(versions)),
         actions=[(a, _(ACTIONS[a])) for a in _actions_for(svc, passport)] if can_act else [],
         dynamic=[(k, _(FIELDS_BY_KEY[k].label), FIELDS_BY_KEY[k].unit or "") for k in DYNAMIC_FIELDS],
@@ -250,7 +251,10 @@ def _act(svc: PassportService, p: Passport, action: str, form: Mapping[str, str]
     """Call the service for ``action``; raises the service's own errors."""
     pid = p.passport_id
     if action == "dynamic":
-        return svc.record_dynamic(pid, _dynamic_values(form), actor=actor)
+        # the version the form was read at: a write by someone else meanwhile is a conflict, not lost
+        version = _text(form, "version")
+        expected = int(version) if version.isdigit() else None
+        return svc.record_dynamic(pid, _dynamic_values(form), actor=actor, expected_version=expected)
     if action == "waste":
         return svc.change_status(pid, "waste", actor=actor, waste_operator=_text(form, "waste_operator"))
     if action == "recycle":
