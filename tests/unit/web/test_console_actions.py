@@ -246,6 +246,8 @@ def test_the_forms_speak_japanese(browser: TestClient, node: ConsoleNode) -> Non
     sign_in(browser, "otto")
     page = browser.get(f"/console/passports/{_pid(node, ORIGINAL)}?lang=ja")
     assert "ライフサイクル" in page.text and "Lifecycle actions" not in page.text
+    missing = browser.get(f"/console/passports/{uuid.uuid4()}?lang=ja")
+    assert missing.status_code == 404 and "No passport with this identifier" not in missing.text
 
 
 def test_after_handing_the_waste_to_another_operator_this_node_may_not_recycle_it(

@@ -90,6 +90,7 @@ class FormError:
 
 
 def _passport(who: SignedIn, ctx: Ctx, passport_id: str) -> tuple[PassportService, Passport]:
+    _ = gettext_for()
     svc = ctx.services.get(PassportService)
     try:
         pid = uuid.UUID(passport_id)
@@ -100,7 +101,7 @@ def _passport(who: SignedIn, ctx: Ctx, passport_id: str) -> tuple[PassportServic
         raise refuse(
             404,
             N_("Passport not found"),
-            gettext_for()("No passport with this identifier is held on this node."),
+            _("No passport with this identifier is held on this node."),
             who,
         ) from None
 
@@ -294,15 +295,16 @@ def _form_field(action: str, field: str | None) -> str:
 @router.post("/passports/{passport_id}/{action}", response_model=None)
 async def passport_action(passport_id: str, action: str, request: Request, ctx: Ctx) -> Response:
     """One lifecycle action (operator role; CSRF token; audited), through ``PassportService``."""
+    _ = gettext_for()
     try:
         who = signed_in(request, ctx)
+        if action not in ACTIONS:  # before anything is logged: the log names known actions only
+            raise refuse(404, N_("No such action"), _("There is no such action."), who)
         form = {k: str(v) for k, v in (await request.form()).items()}
         name = f"passport.{action}"
         check_csrf(who, form.get("csrf"), ctx, action=name, target=passport_id)
         need_role(who, Role.OPERATOR, ctx, action=name, target=passport_id)
         svc, passport = _passport(who, ctx, passport_id)
-        if action not in ACTIONS:
-            raise refuse(404, N_("Passport not found"), gettext_for()("There is no such action."), who)
     except ConsoleRefusal as refusal:
         return refusal.response
     accounts = ctx.service(AccountService)
