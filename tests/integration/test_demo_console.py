@@ -98,3 +98,23 @@ def test_the_recyclers_user_opens_the_car_makers_passport_at_the_legitimate_inte
         assert "Not found:" in missing.text and "Traceback" not in missing.text
         down = _open(client, "https://127.0.0.1:1/01/04012345000009/21/X")
         assert "Node unreachable:" in down.text and "Traceback" not in down.text
+
+
+def test_the_car_makers_user_meets_a_lifecycle_rule_on_the_real_node(demo_run: DemoRun) -> None:
+    """The dynamic-data form on a demo node: a state of health the rules refuse comes back on the
+    form naming the field and the rule, and no version is added (a refusal, so the run's other
+    tests see the passports as the demo left them)."""
+    car = next(n for n in demo_run.summary["nodes"] if n["name"] == "eu-carmaker")
+    with _signed_in(demo_run, car) as client:
+        listing = client.get("/console/passports?status=original")
+        first = re.search(r'href="(/console/passports/[0-9a-f-]{36})"', listing.text)
+        assert first is not None
+        detail = client.get(first[1])
+        versions = detail.text.count("<tr><td>")
+        assert 'id="act-dynamic"' in detail.text  # the demo's users are admins: they may act
+        token = re.search(r'name="csrf" value="([^"]+)"', detail.text)
+        assert token is not None
+        r = client.post(f"{first[1]}/dynamic", data={"csrf": token[1], "state_of_health": "140"})
+        assert r.status_code == 400 and 'id="dynamic-error"' in r.text
+        assert "<code>state_of_health</code>" in r.text and "Annex VII" in r.text
+        assert client.get(first[1]).text.count("<tr><td>") == versions

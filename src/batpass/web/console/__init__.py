@@ -5,6 +5,7 @@ services (``batpass.accounts``, ``batpass.passport``, ``batpass.ledger``)."""
 
 from fastapi import FastAPI
 
+from batpass.web.console._passport import router as passport_router
 from batpass.web.console._remote import router as remote_router
 from batpass.web.console._session import BASE, COOKIE
 from batpass.web.console._views import router
@@ -15,4 +16,5 @@ __all__ = ["BASE", "COOKIE", "mount_console"]
 def mount_console(app: FastAPI) -> None:
     """The console's pages (the node mounts them when the accounts capability is registered)."""
     app.include_router(router)
+    app.include_router(passport_router)  # a passport's page and its lifecycle actions
     app.include_router(remote_router)  # /console/open: passports on other nodes

@@ -7,19 +7,16 @@ read is written to the audit log with the user (docs/console.md).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from batpass.accounts import AccountService, AlertState, Role, SignInRefused
-from batpass.core.errors import BatpassError, NotFound
+from batpass.core.errors import BatpassError
 from batpass.http import Ctx
 from batpass.ledger import LedgerService
 from batpass.passport import (
-    ALL_TIERS,
-    FIELDS_BY_KEY,
     Category,
     PassportFilter,
     PassportService,
@@ -30,7 +27,6 @@ from batpass.passport import (
 )
 from batpass.web._i18n import N_, gettext_for
 from batpass.web._pages import STATUS_NAMES
-from batpass.web._passport_page import build_page
 from batpass.web.console._alerts import KINDS, RULE_NAMES, STATE_NAMES, alerts_for
 from batpass.web.console._session import (
     BASE,
@@ -43,13 +39,12 @@ from batpass.web.console._session import (
     console_page,
     login_token,
     need_role,
-    refuse,
     safe_next,
     session_cookie,
     signed_in,
 )
 
-__all__ = ["router"]
+__all__ = ["CATEGORY_NAMES", "common", "router", "when"]
 
 router = APIRouter(prefix=BASE, include_in_schema=False)
 
@@ -58,7 +53,7 @@ _REASONS = {
     "required": N_("Sign in to use the console."),
     "signed-out": N_("You are signed out."),
 }
-_CATEGORY_NAMES = {
+CATEGORY_NAMES = {
     "ev": N_("electric vehicle battery"),
     "lmt": N_("light means of transport battery"),
     "industrial": N_("industrial battery"),
@@ -67,7 +62,7 @@ _CATEGORY_NAMES = {
 PAGE_SIZE = 25
 
 
-def _common(who: SignedIn, active: str) -> dict[str, Any]:
+def common(who: SignedIn, active: str) -> dict[str, Any]:
     return {
         "me": who,
         "csrf": who.session.csrf,
@@ -76,7 +71,7 @@ def _common(who: SignedIn, active: str) -> dict[str, Any]:
     }
 
 
-def _when(at: dt.datetime | None) -> str:
+def when(at: dt.datetime | None) -> str:
     return "" if at is None else at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -171,12 +166,12 @@ def dashboard(request: Request, ctx: Ctx) -> Response:
     alerts = alerts_for(ctx, who.session.user.operator)
     statuses = [(_(STATUS_NAMES.get(s, N_("ended") if s == "ended" else s)), n) for s, n in sorted(by_status.items())]
     activity = [
-        (_when(e.at), e.user or "—", e.action, e.target, e.outcome)
+        (when(e.at), e.user or "—", e.action, e.target, e.outcome)
         for e in ctx.service(AccountService).audit_log(limit=10)
     ]
     return console_page(
         "console/dashboard.html",
-        **_common(who, "dashboard"),
+        **common(who, "dashboard"),
         passports=sum(by_status.values()),
         statuses=statuses,
         lots=lots,
@@ -234,7 +229,7 @@ def passports(request: Request, ctx: Ctx) -> Response:
                     "id": str(p.passport_id),
                     "battery": f"{p.battery_id.gtin} / {p.battery_id.serial}",
                     "model": str(p.values.get("model_name", p.model_id)),
-                    "category": _(_CATEGORY_NAMES.get(p.category.value, p.category.value)),
+                    "category": _(CATEGORY_NAMES.get(p.category.value, p.category.value)),
                     "status": _("ended") if p.ended else _(STATUS_NAMES.get(p.status.value, p.status.value)),
                     "version": p.version,
                 }
@@ -242,7 +237,7 @@ def passports(request: Request, ctx: Ctx) -> Response:
     return console_page(
         "console/passports.html",
         400 if error else 200,
-        **_common(who, "passports"),
+        **common(who, "passports"),
         rows=rows,
         total=total,
         page_no=page_no,
@@ -251,54 +246,8 @@ def passports(request: Request, ctx: Ctx) -> Response:
         error=error,
         models=passport_models(ctx.engine) if svc is not None else [],
         statuses=[(s.value, _(STATUS_NAMES[s.value])) for s in Status],
-        categories=[(c.value, _(_CATEGORY_NAMES.get(c.value, c.value))) for c in Category],
+        categories=[(c.value, _(CATEGORY_NAMES.get(c.value, c.value))) for c in Category],
         query=[(k, v) for k, v in q.items() if k != "page"],
-    )
-
-
-@router.get("/passports/{passport_id}", response_model=None)
-def passport_detail(passport_id: str, request: Request, ctx: Ctx) -> Response:
-    try:
-        who = signed_in(request, ctx)
-        svc = ctx.services.get(PassportService)
-        try:
-            pid = uuid.UUID(passport_id)
-            if svc is None:
-                raise NotFound("passports are off on this node")
-            passport = svc.get(pid)
-        except (ValueError, NotFound):
-            raise refuse(
-                404,
-                N_("Passport not found"),
-                gettext_for()("No passport with this identifier is held on this node."),
-                who,
-            ) from None
-    except ConsoleRefusal as refusal:
-        return refusal.response
-    _ = gettext_for()
-    # the node's own people read every tier of its own passports; the read is audited twice:
-    # in the passport's access log (channel "console") and with the user in the console's log
-    view = svc.read(passport, tiers=ALL_TIERS, channel="console")
-    ctx.service(AccountService).record(who.session.user.name, "passport.open", str(pid), "ok", note="all tiers")
-    page = build_page(passport, view, tiers=ALL_TIERS, roles=(), resolve_link=lambda urn: None)
-    versions = []
-    for v in svc.history(pid, tiers=ALL_TIERS):
-        changed = [_(FIELDS_BY_KEY[k].label) if k in FIELDS_BY_KEY else k for k in sorted(v["diff"])]
-        versions.append(
-            {
-                "version": v["version"],
-                "at": _when(dt.datetime.fromisoformat(v["createdAt"])),
-                "actor": v["actor"],
-                "change": v["change"],
-                "fields": changed,
-            }
-        )
-    return console_page(
-        "console/passport.html",
-        **_common(who, "passports"),
-        p=page,
-        passport_url=passport.digital_link,
-        versions=list(reversed(versions)),
     )
 
 
@@ -338,14 +287,14 @@ def _alerts_page(who: SignedIn, ctx: Ctx, *, status: int = 200, error: str = "",
             "state_name": _(STATE_NAMES[a.state]),
             "note": a.note,
             "by": a.by,
-            "at": _when(a.at),
+            "at": when(a.at),
         }
         for a in found
     ]
     return console_page(
         "console/alerts.html",
         status,
-        **_common(who, "alerts"),
+        **common(who, "alerts"),
         alerts=shown,
         can_act=who.role.allows(Role.OPERATOR),
         error=error,
