@@ -173,13 +173,13 @@ async def _serving_url(client: httpx.AsyncClient, url: str) -> str:
     """``url``, or the https URL of the node that served it when a resolver answered for that
     node (its ``Content-Location``)."""
     r = await client.get(url, headers={"Accept": "application/json"})
-    served = r.headers.get("content-location")
+    served = str(r.headers.get("content-location") or "")
     if r.status_code != 200 or not served:
         return url
     there = urlsplit(urljoin(url, served))
     if there.scheme != "https" or not there.netloc or there.netloc == urlsplit(url).netloc:
         return url
-    return there.geturl()
+    return str(there.geturl())
 
 
 async def _serving_did(trust: TrustService, audience: str, host: str, origin: str) -> str:
