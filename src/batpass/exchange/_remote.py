@@ -171,7 +171,10 @@ async def fetch_passport(url: str, *, trust: TrustService | None, client: httpx.
 
 async def _serving_url(client: httpx.AsyncClient, url: str) -> str:
     """``url``, or the https URL of the node that served it when a resolver answered for that
-    node (its ``Content-Location``)."""
+    node (its ``Content-Location``). Only a GS1 Digital Link path is routed by a resolver: any
+    other URL is its node's own, and is not asked twice."""
+    if "/01/" not in urlsplit(url).path:
+        return url
     r = await client.get(url, headers={"Accept": "application/json"})
     served = str(r.headers.get("content-location") or "")
     if r.status_code != 200 or not served:
