@@ -54,6 +54,18 @@ def test_tampering_is_detected(ledger: LedgerService, tamper: str) -> None:
     assert rules & {"ledger.chain.hash", "ledger.chain.gap", "ledger.chain.head", "ledger.batch.root"}
 
 
+@pytest.mark.parametrize("stored", ["zz" * 32, "ab", "", "AB" * 31 + "\u00e9A"])
+def test_a_stored_event_hash_that_is_not_a_hash_is_a_finding(ledger: LedgerService, stored: str) -> None:
+    """A changed byte can leave an event's stored hash not hexadecimal at all: verify names the
+    chain and the batch it breaks instead of stopping with "the audit could not run"."""
+    _fill(ledger)
+    with ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_events SET hash = :h WHERE seq = 4"), {"h": stored})
+    rep = ledger.verify()
+    rules = {p.rule for p in rep.problems}
+    assert {"ledger.chain.hash", "ledger.batch.root"} <= rules, rep.problems
+
+
 def test_forged_signature_is_detected(ledger: LedgerService) -> None:
     _fill(ledger)
     with ledger.engine.begin() as conn:
