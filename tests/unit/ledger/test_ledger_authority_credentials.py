@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from ledger_testkit import ev, identity, out
 from sqlalchemy import Engine
 
 from batpass.core.errors import InvalidInput
+from batpass.http import NodeContext, install_error_handlers
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, OutflowPolicy, ShipmentBlocked
+from batpass.ledger.routes import router
+from batpass.trust import MIGRATIONS_DIR as TRUST_MIGRATIONS
 from batpass.trust import (
     DidResolver,
     NodeIdentity,
@@ -27,6 +34,7 @@ from batpass.trust import (
     TrustedIssuer,
     TrustList,
     TrustRegistry,
+    TrustService,
     Verifier,
     build_credential,
     did_document,
@@ -41,6 +49,8 @@ REC = "did:web:recycler.example"
 AFTER = "2026-11-16T09:00:00Z"  # black mass is hazardous waste from 2026-11-09
 BASE = "https://cx-operator.test:8443"
 CTYPE = "ExportAuthorisationCredential"
+KEY = "test-admin-key"
+ADMIN = {"X-Api-Key": KEY}
 
 
 def _identity(name: str) -> NodeIdentity:
@@ -239,3 +249,63 @@ def test_self_declared_authorisations_stay_and_say_so(svc: LedgerService) -> Non
     ]
     used = {a["id"]: (a["kind"], a["used_kg"]) for a in svc.authorisations(REC)}
     assert used == {"OWN-1": ("self_declared", 10.0), "EU-CONSENT-1": ("credential", 10.0)}
+
+
+def test_over_http_an_untrusted_authorisation_is_a_problem_naming_field_and_rule(
+    make_store: Callable[[Sequence[Path]], Engine],
+) -> None:
+    """``POST /v1/ledger/authorisations/credentials`` on a node whose trust service holds the
+    operator's signed list: the authority's credential is kept (201, ``kind: credential``), the
+    certifier's is a 400 problem naming ``credential`` and the rule, and nothing more is listed."""
+    engine = make_store([MIGRATIONS_DIR, TRUST_MIGRATIONS])
+    svc = _ledger(engine)
+    trust = TrustService(
+        engine, svc.identity, base_url="https://recycler.example", operators={"catena-x": OPERATOR.did}
+    )
+    for i in (OPERATOR, AUTHORITY, CERTIFIER):
+        trust.resolver.pin(did_document(i))
+    now = dt.datetime.now(dt.UTC)
+    listed = TrustList(
+        "catena-x",
+        OPERATOR.did,
+        now - dt.timedelta(minutes=1),
+        now + dt.timedelta(days=30),
+        (
+            TrustedIssuer(AUTHORITY.did, "EU market surveillance (test)", frozenset({CTYPE})),
+            TrustedIssuer(CERTIFIER.did, "Certifier", frozenset({"MembershipCredential"})),
+        ),
+    )
+    asyncio.run(trust.add_trust_list(sign_trust_list(listed, OPERATOR), ecosystem="catena-x"))
+    app = FastAPI()
+    app.include_router(router)
+    install_error_handlers(app, {})
+    sync_client, async_client = httpx.Client(), httpx.AsyncClient()
+    app.state.ctx = NodeContext(
+        name="recycler",
+        did=REC,
+        base_url="https://recycler.example",
+        resolver_base="https://recycler.example",
+        profiles=("catena-x",),
+        engine=engine,
+        admin_key_sha256=hashlib.sha256(KEY.encode()).hexdigest(),
+        production=False,
+        client=async_client,
+        sync_client=sync_client,
+        identity=svc.identity,
+        settings=None,
+        services={LedgerService: svc, TrustService: trust},
+    )
+    path = "/v1/ledger/authorisations/credentials"
+    with TestClient(app) as client:
+        r = client.post(path, json={"credential": _credential(CERTIFIER)}, headers=ADMIN)
+        assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+        problem = r.json()
+        assert problem["field"] == "credential" and problem["rule"].startswith("ledger.authorisation.authority")
+        assert "authorises nothing" in problem["detail"]
+        r = client.post(path, json={"credential": _credential()}, headers=ADMIN)
+        assert r.status_code == 201, r.text
+        assert (r.json()["kind"], r.json()["issuer"]) == ("credential", AUTHORITY.did)
+        listed_now = client.get("/v1/ledger/authorisations", headers=ADMIN).json()
+        assert [(a["id"], a["kind"], a["self_declared"]) for a in listed_now] == [("EU-CONSENT-1", "credential", False)]
+        assert client.post(path, json={"credential": _credential()}).status_code == 401  # the admin key is required
+    sync_client.close()
