@@ -224,6 +224,8 @@ def test_block_mode_honours_a_credential_authorisation(make_store: Callable[[Seq
         svc.record([_ship("bm", 10.0, "FR")])
     assert info.value.rule == "outflow.destination (eu.wsr.intra-eu)"
     assert svc.authorisations(REC)[0]["used_kg"] == 10.0
+    # the self-audit's replay (in warn mode) derives the same used mass from the held credential
+    assert svc.self_audit(REC) == []
 
 
 def test_self_declared_authorisations_stay_and_say_so(svc: LedgerService) -> None:
