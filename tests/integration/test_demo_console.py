@@ -113,7 +113,7 @@ def test_the_authoritys_user_opens_the_car_makers_passport_at_the_authorities_ti
         assert page.status_code == 200, page.text
         text = page.text
         tiers = dict(re.findall(r'<li data-tier="([a-z_]+)"><strong>[^<]*</strong>:\s*(.*?)</li>', text, re.S))
-        assert set(tiers) == {"public", "legitimate_interest", "authorities", "dynamic"}
+        assert set(tiers) == {"public", "legitimate_interest", "authorities"}  # Annex XIII (1)-(3)
         for tier in ("legitimate_interest", "authorities"):
             assert "AccessRoleCredential (market surveillance authority)" in tiers[tier]
             assert certifier["did"] in tiers[tier]  # issued by the EU certifier, named
