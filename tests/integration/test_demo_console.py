@@ -1,6 +1,7 @@
 """The demo's console users (``summary.json`` ``nodes[].console``), of the session's full demo run:
 one per node, its password working only there; the recycler's user sees the black-mass outflow
-and the double claim the ledger step caught, the car maker's user its passports."""
+and the double claim the ledger step caught, the car maker's user its passports, the authority's
+user the authorities' tier of the car maker's passports."""
 
 from __future__ import annotations
 
@@ -98,6 +99,29 @@ def test_the_recyclers_user_opens_the_car_makers_passport_at_the_legitimate_inte
         assert "Not found:" in missing.text and "Traceback" not in missing.text
         down = _open(client, "https://127.0.0.1:1/01/04012345000009/21/X")
         assert "Node unreachable:" in down.text and "Traceback" not in down.text
+
+
+def test_the_authoritys_user_opens_the_car_makers_passport_at_the_authorities_tier(demo_run: DemoRun) -> None:
+    """The eu-authority node holds a market-surveillance role credential from the EU certifier;
+    its user opens the car maker's passport with no token typed and sees the authorities' tier
+    (Annex XIII (3), the test reports) as fields, the page naming the credential that opened it."""
+    authority = next(n for n in demo_run.summary["nodes"] if n["name"] == "eu-authority")
+    certifier = next(n for n in demo_run.summary["nodes"] if n["name"] == "eu-certifier")
+    url = str(demo_run.summary["batteries"][0]["passport_url"])
+    with _signed_in(demo_run, authority) as client:
+        page = _open(client, url)
+        assert page.status_code == 200, page.text
+        text = page.text
+        tiers = dict(re.findall(r'<li data-tier="([a-z_]+)"><strong>[^<]*</strong>:\s*(.*?)</li>', text, re.S))
+        assert set(tiers) == {"public", "legitimate_interest", "authorities"}  # Annex XIII (1)-(3)
+        for tier in ("legitimate_interest", "authorities"):
+            assert "AccessRoleCredential (market surveillance authority)" in tiers[tier]
+            assert certifier["did"] in tiers[tier]  # issued by the EU certifier, named
+        section = text.split('id="authorities"', 1)[1]
+        assert 'data-field="test_reports"' in section  # the tier's fields, labelled
+        at = text.find("eyJ")
+        assert at == -1, text[max(0, at - 600) : at + 80]  # fields, never token text
+        assert "passport.open-remote" in client.get("/console/").text
 
 
 def test_the_car_makers_user_meets_a_lifecycle_rule_on_the_real_node(demo_run: DemoRun) -> None:

@@ -162,6 +162,28 @@ def test_prevention_blocks_at_the_car_maker_and_warns_at_the_recycler(demo: tupl
     assert blocked["shipment"] not in {f["shipment"] for f in r.json()}
 
 
+def test_the_authority_authorises_the_recyclers_cobalt_exports(demo: tuple[Path, dict[str, Any]]) -> None:
+    """``story.authority`` (README, summary section): eu-authority holds a market-surveillance role
+    from the EU certifier and issues the recycler an export authorisation as a credential; the
+    recycler's node, which controls cobalt leaving the EU, kept it verified, and it covered every
+    cobalt-sulphate shipment (none alerted), while the certifier's copy — not an authority —
+    was refused."""
+    _, summary = demo
+    did = {n["name"]: n["did"] for n in summary["nodes"]}
+    auth = summary["story"]["authority"]
+    assert auth["node"] == "eu-authority" and auth["did"] == did["eu-authority"]
+    assert auth["role"]["role"] == "market_surveillance_authority" and auth["role"]["issuer"] == did["eu-certifier"]
+    assert auth["authorisations_issued"] == 1 and auth["authorisations_verified"] == 1
+    assert auth["authorisations_self_declared"] >= 1  # the recycler's black-mass consent stays its own
+    [refused] = auth["authorisations_refused"]
+    assert refused["issuer"] == did["eu-certifier"] and refused["status"] == 400
+    assert refused["rule"].startswith("ledger.authorisation.authority") and refused["field"] == "credential"
+    [a] = auth["authorised"]
+    assert a["holder_node"] == "eu-recycler" and a["materials"] == ["cobalt_sulphate"] and a["destinations"] == ["JP"]
+    assert a["rule"] == "node.controlled-materials" and a["shipments"] > 0 and 0 < a["used_kg"] <= a["cap_kg"]
+    assert not [f for f in summary["story"]["outflows"] if f["evidence"]["material"] == "cobalt_sulphate"]
+
+
 def test_recycling_efficiency_is_computed_at_the_recycler(demo: tuple[Path, dict[str, Any]]) -> None:
     """``story.recycling`` (README, summary section): efficiency and recovery from the recycler's own ledger, a
     simplified estimate compared with Annex XII's dated targets, never a pass."""

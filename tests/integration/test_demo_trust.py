@@ -37,8 +37,12 @@ def test_trust_lists_are_signed_by_each_ecosystem_operator(demo: tuple[Path, dic
         assert header["typ"] == "application/vnd.batpass.trust-list+jws" and header["alg"] == "Ed25519"
         assert header["kid"].startswith(did[operator] + "#")
         assert body["ecosystem"] == eco and body["operator"] == did[operator]
-        assert [i["did"] for i in body["issuers"]] == [did[operator]]
+        assert body["issuers"][0]["did"] == did[operator]
     cx = _segment((out / "trust/catena-x.trust-list.jws").read_text().strip(), 1)
+    # the one other Catena-X issuer: the authority, trusted for export authorisations only
+    assert [(i["did"], i["credentialTypes"]) for i in cx["issuers"][1:]] == [
+        (did["eu-authority"], ["ExportAuthorisationCredential"])
+    ]
     assert "RecycledContentAttestationCredential" in cx["issuers"][0]["credentialTypes"]
     policy = json.loads((out / "trust/eu-carmaker.recognition-policy.json").read_text())
     assert policy["rules"][0]["fromEcosystem"] == "ouranos" and policy["rules"][0]["where"] == {

@@ -27,9 +27,11 @@ from batpass.ledger import Event, LedgerService, parse_event
 
 __all__ = [
     "app",
+    "authorisations",
     "authorise",
     "claim",
     "generate",
+    "hold_authorisation",
     "outflows",
     "record",
     "recycling_efficiency",
@@ -448,6 +450,37 @@ def authorise(
         svc = _service(node)
         done = [svc.authorise_export(owner or svc.identity.did, a) for a in items]
     typer.echo(json.dumps(done))
+
+
+@app.command("hold-authorisation")
+def hold_authorisation(
+    credential: Annotated[str, typer.Argument(help="an ExportAuthorisationCredential (literal, file, @file or -)")],
+    node: NodeOpt,
+    owner: Annotated[str | None, typer.Option(help="owner partition (default: the node's DID)")] = None,
+) -> None:
+    """Keep an export authorisation an authority issued as a credential: verified, and accepted
+    only from an issuer a trust list names for ExportAuthorisationCredential (docs/outflows.md)."""
+    import asyncio
+
+    from batpass.cli._trust import _service as trust_service
+    from batpass.cli._trust import _text
+
+    with _one_line_errors():
+        svc, trust = _service(node), trust_service(node)
+        done = asyncio.run(svc.hold_authorisation(owner or svc.identity.did, _text(credential), trust.verify))
+    _err.print(f"[green]✓[/] {escape(done['id'])} held, issued by {escape(str(done['issuer']))}")
+    typer.echo(json.dumps(done))
+
+
+@app.command("authorisations")
+def authorisations(
+    node: NodeOpt,
+    owner: Annotated[str | None, typer.Option(help="owner partition (default: the node's DID)")] = None,
+) -> None:
+    """The export authorisations held, with their kind (self_declared or credential) and use."""
+    with _one_line_errors():
+        svc = _service(node)
+        typer.echo(json.dumps(svc.authorisations(owner or svc.identity.did)))
 
 
 @scenario_app.command()

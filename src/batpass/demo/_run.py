@@ -64,6 +64,15 @@ DEMO_NODES: tuple[NodeSpec, ...] = (
     NodeSpec(
         "eu-recycler", ("catena-x",), legal_name="Kreislauf Recycling GmbH", country="DE", bpnl="BPNL00000003REC1"
     ),
+    # the EU's market-surveillance authority: issues export authorisations as credentials (the
+    # Catena-X list trusts it for them) and opens passports at the authorities tier
+    NodeSpec(
+        "eu-authority",
+        ("catena-x",),
+        legal_name="EU Market Surveillance Office (demo)",
+        country="BE",
+        bpnl="BPNL00000003AUTH",
+    ),
     # the hub operators' Catena-X connector (Japan → Europe and back), run by a Catena-X member
     NodeSpec(
         "bridge", ("catena-x", "bridge"), legal_name="EU-JP Battery Bridge GmbH", country="DE", bpnl="BPNL00000003BRDG"
@@ -89,7 +98,9 @@ def configure_nodes(runs: list[RunningNode]) -> None:
     # shipment outside every valid authorisation; the recycler's records it and alerts
     by["eu-carmaker"].node.config.extra["outflows"] = {"mode": "block"}
     if "eu-recycler" in by:
-        by["eu-recycler"].node.config.extra["outflows"] = {"mode": "warn"}
+        # it also controls cobalt leaving the EU: its cobalt-sulphate exports need an
+        # authorisation, which eu-authority issues (batpass.demo._story.authority)
+        by["eu-recycler"].node.config.extra["outflows"] = {"mode": "warn", "controlled_materials": ["Co"]}
     resolver = by.get("eu-certifier")
     if resolver is not None and "resolver" in resolver.node.config.profiles:
         # the car maker's battery identifiers (and QR codes) are on the certifier's resolver,

@@ -25,32 +25,72 @@ from batpass.ledger._materials import CATALOGUE, MATERIALS
 from batpass.ledger._shipment_rules import RULES, OutflowPolicy, Requirement, ShipmentRules, requirement
 from batpass.ledger.model import Event, Lot
 
-__all__ = ["EU27", "REGIONS", "Authorisation", "check_shipment", "parse_authorisation", "validate_authorisation"]
+__all__ = [
+    "CREDENTIAL",
+    "EU27",
+    "REGIONS",
+    "SELF_DECLARED",
+    "Authorisation",
+    "check_shipment",
+    "parse_authorisation",
+    "validate_authorisation",
+]
 
 REGIONS: Mapping[str, frozenset[str]] = {"EU": EU27, "EEA": EU27 | {"IS", "LI", "NO"}}
 
 
+#: how an authorisation was given (the ``kind`` of its stored record, its alerts and the API)
+SELF_DECLARED = "self_declared"
+CREDENTIAL = "credential"
+
+
 @dataclass
 class Authorisation:
-    """An export authorisation: holder, material, destinations, quantity cap, validity."""
+    """An export authorisation: holder, materials (and waste classes, when it names them),
+    destinations, quantity cap, validity, and how it was given (``self_declared`` by the shipper
+    or an authority's ``credential``, with its issuer)."""
 
     id: str
     holder: str
-    material: str
+    materials: frozenset[str]
     destinations: frozenset[str]
     cap_kg: float
     valid_from: _dt.datetime
     valid_to: _dt.datetime
     used_kg: float = 0.0
     used_changed: bool = False
+    waste_classes: frozenset[str] = frozenset()
+    kind: str = SELF_DECLARED
+    issuer: str | None = None
 
     def covers_destination(self, country: str) -> bool:
         return any(d == country or country in REGIONS.get(d, frozenset()) for d in self.destinations)
 
+    def covers_waste_class(self, waste_class: str | None) -> bool:
+        """Naming waste classes restricts it to lots in one of them; naming none, to any lot."""
+        return not self.waste_classes or waste_class in self.waste_classes
+
+    def shown(self) -> dict[str, Any]:
+        """How an alert's evidence names it: which one, and which kind authorised (or not)."""
+        out: dict[str, Any] = {"id": self.id, "kind": self.kind, "self_declared": self.kind == SELF_DECLARED}
+        if self.issuer is not None:
+            out["issuer"] = self.issuer
+        return out
+
 
 def parse_authorisation(r: Any) -> Authorisation:
     return Authorisation(
-        r.id, r.holder, r.material, frozenset(json.loads(r.destinations)), r.cap_kg, r.valid_from, r.valid_to, r.used_kg
+        r.id,
+        r.holder,
+        frozenset(json.loads(r.materials)) if r.materials else frozenset({r.material}),
+        frozenset(json.loads(r.destinations)),
+        r.cap_kg,
+        r.valid_from,
+        r.valid_to,
+        r.used_kg,
+        waste_classes=frozenset(json.loads(r.waste_classes)) if r.waste_classes else frozenset(),
+        kind=r.kind,
+        issuer=r.issuer,
     )
 
 
@@ -151,7 +191,10 @@ def check_shipment(
         valid = [
             a
             for a in auths
-            if a.holder == ev.owner and a.material == lot.material and a.valid_from <= ev.at <= a.valid_to
+            if a.holder == ev.owner
+            and lot.material in a.materials
+            and a.valid_from <= ev.at <= a.valid_to
+            and a.covers_waste_class(req.waste_class)
         ]
         covering = [a for a in valid if a.covers_destination(dest)]
         if req.requires == "classification" and not covering:
@@ -162,13 +205,13 @@ def check_shipment(
             continue
         if not covering:
             evidence = _evidence(ev, lot, kg, req, rules)
-            evidence["authorisations"] = [{"id": a.id, "destinations": sorted(a.destinations)} for a in valid]
+            evidence["authorisations"] = [{**a.shown(), "destinations": sorted(a.destinations)} for a in valid]
             out.append({"rule": "outflow.destination", "evidence": evidence})
             continue
         a = covering[0]
         if a.used_kg + kg > a.cap_kg * (1 + 1e-9):
             evidence = _evidence(ev, lot, kg, req, rules)
-            evidence["authorisation"] = {"id": a.id, "cap_kg": a.cap_kg, "used_kg": a.used_kg}
+            evidence["authorisation"] = {**a.shown(), "cap_kg": a.cap_kg, "used_kg": a.used_kg}
             out.append({"rule": "outflow.cap", "evidence": evidence})
         a.used_kg += kg
         a.used_changed = True

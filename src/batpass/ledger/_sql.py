@@ -168,6 +168,14 @@ authorisations = Table(
     Column("valid_from", UTCDateTime, nullable=False),
     Column("valid_to", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # self_declared (the shipper's own record) or credential (an authority's
+    # ExportAuthorisationCredential, verified when it was held): docs/outflows.md
+    Column("kind", String(16), nullable=False, server_default="self_declared"),
+    Column("materials", Text, nullable=True),  # JSON list; NULL: just ``material``
+    Column("waste_classes", Text, nullable=True),  # JSON list; NULL: any
+    Column("issuer", String(OWNER), nullable=True),
+    Column("credential_id", String(OWNER), nullable=True),
+    Column("credential", Text, nullable=True),
     PrimaryKeyConstraint("owner", "id", name="pk_ledger_authorisations"),
 )
 

@@ -37,6 +37,7 @@ from batpass.ledger.errors import DoubleClaim
 from batpass.ledger.model import Lot
 from batpass.ledger.ports import SummaryPushers
 from batpass.ledger.service import LedgerService
+from batpass.trust import TrustService
 
 __all__ = ["AuthorisationIn", "ClaimIn", "lot_json", "parse_event_stream", "router"]
 
@@ -290,6 +291,31 @@ class AuthorisationIn(RequestModel):
 def authorise_export(ctx: Ctx, _: AdminKey, body: AuthorisationIn, owner: OwnerQuery = None) -> dict[str, Any]:
     """Record an export authorisation (holder, material, destinations, cap, validity)."""
     return ctx.service(LedgerService).authorise_export(_owner(ctx, owner), body.wire())
+
+
+class AuthorisationCredentialIn(RequestModel):
+    """An authority's ``ExportAuthorisationCredential`` issued to this shipper (docs/outflows.md,
+    "Authorisations as credentials")."""
+
+    credential: str = Field(min_length=1, max_length=65536, description="the credential (vc+jwt or dc+sd-jwt)")
+
+
+@router.post("/authorisations/credentials", status_code=201)
+async def hold_authorisation(
+    ctx: Ctx, _: AdminKey, body: AuthorisationCredentialIn, owner: OwnerQuery = None
+) -> dict[str, Any]:
+    """Keep an export authorisation issued as a credential: verified (signature, status,
+    validity) and accepted only from an issuer a trust list names for
+    ``ExportAuthorisationCredential``; 400 naming ``credential`` and the rule otherwise."""
+    trust = ctx.service(TrustService)
+    return await ctx.service(LedgerService).hold_authorisation(_owner(ctx, owner), body.credential, trust.verify)
+
+
+@router.get("/authorisations")
+def authorisations(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> list[dict[str, Any]]:
+    """The export authorisations held, each with its kind (``self_declared`` or ``credential``,
+    with its issuer) and the mass it has covered so far."""
+    return ctx.service(LedgerService).authorisations(_owner(ctx, owner))
 
 
 @router.get("/double-claims")

@@ -32,6 +32,12 @@ from batpass.core.findings import Finding
 from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary, decode_summary, encode_summary
 from batpass.ledger import _sql as t
 from batpass.ledger._audit import compare_derived, replay, replay_engine, seed_replay, summary_payload
+from batpass.ledger._authorisations import (
+    Verify,
+    authorisation_records,
+    hold_authorisation_credential,
+    store_authorisation,
+)
 from batpass.ledger._live import LiveSites
 from batpass.ledger._materials import Element
 from batpass.ledger._outflow import Authorisation, parse_authorisation, validate_authorisation
@@ -762,34 +768,16 @@ class LedgerService:
 
     # ------------------------------------------------------------------ outflows
     def authorise_export(self, owner: str, authorisation: Mapping[str, Any]) -> dict[str, Any]:
-        """Record an export authorisation (holder, material, destinations, cap, validity)."""
-        a = validate_authorisation(authorisation)
-        with UnitOfWork(self.engine) as uow:
-            exists = uow.conn.execute(
-                select(t.authorisations.c.id).where(t.authorisations.c.owner == owner, t.authorisations.c.id == a["id"])
-            ).first()
-            if exists:
-                raise Conflict(
-                    f"authorisation {a['id']} already exists",
-                    field="authorisation.id",
-                    rule="ledger.authorisation.unique",
-                )
-            uow.conn.execute(
-                t.authorisations.insert().values(
-                    owner=owner,
-                    id=a["id"],
-                    holder=a["holder"],
-                    material=a["material"],
-                    destinations=json.dumps(a["destinations"]),
-                    cap_kg=a["cap_kg"],
-                    used_kg=0.0,
-                    valid_from=a["valid_from"],
-                    valid_to=a["valid_to"],
-                    created_at=self.clock.now(),
-                )
-            )
-            uow.commit()
-        return {**a, "valid_from": a["valid_from"].isoformat(), "valid_to": a["valid_to"].isoformat()}
+        """Record a self-declared export authorisation (holder, material, destinations, cap, validity)."""
+        return store_authorisation(self.engine, self.clock, owner, validate_authorisation(authorisation))
+
+    async def hold_authorisation(self, owner: str, credential: str, verify: Verify) -> dict[str, Any]:
+        """Keep an authority's ``ExportAuthorisationCredential``, verified with ``verify``."""
+        return await hold_authorisation_credential(self.engine, self.clock, verify, owner, credential)
+
+    def authorisations(self, owner: str) -> list[dict[str, Any]]:
+        """``owner``'s export authorisations, each with its kind and what it has used."""
+        return authorisation_records(self.engine, owner)
 
     def outflows(self, owner: str | None = None) -> list[dict[str, Any]]:
         """Outflow alerts with their evidence (rule ids ``outflow.prohibited``,

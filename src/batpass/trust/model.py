@@ -60,6 +60,9 @@ class CredentialType(StrEnum):
     #: the Catena-X framework-agreement credential (CX-0050): its holder signed the Data Exchange
     #: Governance; CX-0152 ``FrameworkAgreement eq DataExchangeGovernance:1.0`` asks for it
     DATA_EXCHANGE_GOVERNANCE = "DataExchangeGovernanceCredential"
+    #: an export authorisation or consent issued by an authority to a shipper (docs/outflows.md,
+    #: "Authorisations as credentials"): materials, waste classes, destinations, cap, period
+    EXPORT_AUTHORISATION = "ExportAuthorisationCredential"
     STATUS_LIST = "BitstringStatusListCredential"
 
 

@@ -169,3 +169,36 @@ def test_a_blocking_node_refuses_a_prohibited_shipment_in_one_line(node: tuple[s
     assert len(r.stderr.strip().splitlines()) <= 4, r.stderr
     r = runner.invoke(app, ["verify", "--node", name])
     assert r.exit_code == 0 and json.loads(r.stdout)["events"] == 0
+
+
+def test_hold_authorisation_refuses_an_issuer_no_list_names_as_an_authority(node: tuple[str, str, Path]) -> None:
+    """`batpass ledger hold-authorisation`: a well-signed export authorisation from an issuer the
+    node's trust lists do not name for ExportAuthorisationCredential authorises nothing — one
+    line naming the rule, exit 2, nothing held (docs/outflows.md "Authorisations as credentials")."""
+    import datetime as dt
+
+    from batpass.trust import build_credential, issue_vc_jwt, new_did_key_identity
+
+    name, did, _ = node
+    issuer, now = new_did_key_identity(), dt.datetime.now(dt.UTC)
+    subject = {
+        "id": did,
+        "authorisationId": "SELF-MADE-1",
+        "materials": ["black_mass"],
+        "destinations": ["KR"],
+        "capKg": 100.0,
+        "periodStart": "2026-01-01T00:00:00Z",
+        "periodEnd": "2027-01-01T00:00:00Z",
+    }
+    vc = build_credential(
+        issuer=issuer.did,
+        ctype="ExportAuthorisationCredential",
+        subject=subject,
+        valid_from=now - dt.timedelta(hours=1),
+        valid_until=now + dt.timedelta(days=30),
+    )
+    r = runner.invoke(app, ["hold-authorisation", issue_vc_jwt(issuer, vc), "--node", name])
+    err = " ".join(r.stderr.split())
+    assert r.exit_code == 2 and "ledger.authorisation.authority" in err and "authorises nothing" in err, r.output
+    r = runner.invoke(app, ["authorisations", "--node", name])
+    assert r.exit_code == 0 and json.loads(r.stdout) == []

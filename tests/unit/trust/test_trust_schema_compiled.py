@@ -64,6 +64,16 @@ SUBJECTS: dict[str, dict[str, Any]] = {
         "conclusion": "conformant",
     },
     "AccessRoleCredential": {"id": HOLDER, "role": "notified_body", "organisation": "TÜV X"},
+    "ExportAuthorisationCredential": {
+        "id": HOLDER,
+        "authorisationId": "EU-CONSENT-1",
+        "materials": ["black_mass"],
+        "wasteClasses": ["eu.hazardous.black-mass"],
+        "destinations": ["EU", "KR"],
+        "capKg": 5000,
+        "periodStart": "2026-11-01T00:00:00Z",
+        "periodEnd": "2027-11-01T00:00:00Z",
+    },
     "DataExchangeGovernanceCredential": {
         "id": HOLDER,
         "holderIdentifier": "BPNL00000003CAR1",

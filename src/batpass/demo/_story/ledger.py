@@ -24,7 +24,11 @@ ledger; the outflow watch of the recycler (``warn``) flags the black mass shippe
 the car maker's node (``block``) refuses its end-of-life packs shipped outside the OECD; and a double
 claim of recycled cobalt is caught at the recycler's credit account.
 
+The recycler's cobalt-sulphate exports are authorised by ``eu-authority``'s credential
+(:mod:`batpass.demo._story.authority`), not self-declared.
+
 Writes ``story.trace``, ``story.recycled_content``, ``story.outflows``, ``story.prevention``,
+``story.authority``,
 ``story.recycling`` and ``story.double_claims`` (README "What the demo shows"); hands
 ``ledger.owner`` (the car maker's DID), ``ledger.batteries`` and ``ledger.hosts`` (company code → node name) on through
 ``story.shared``. Talks to the nodes over HTTPS only.
@@ -42,6 +46,7 @@ from urllib.parse import quote
 from rich.table import Table
 
 from batpass.core.errors import InvariantViolation
+from batpass.demo._story import authority
 from batpass.demo._story._context import Story
 from batpass.ledger import decode_summary
 from batpass.scenario import DEMO_LOTS, Scenario, generate
@@ -106,8 +111,12 @@ def run(story: Story) -> None:
     story.shared["ledger.batteries"] = list(sc.battery_ids)
     story.shared["ledger.hosts"] = dict(hosts)
 
-    # authorisations first: each holder's watch checks its shipments when they are recorded
+    # authorisations first: each holder's watch checks its shipments when they are recorded; the
+    # authority's credential stands in for the self-declared one it replaces
+    replaced = authority.authorise(story, sc)
     for auth in sc.authorisations:
+        if auth["id"] in replaced:
+            continue
         story.call("POST", node_of[auth["holder"]], "/v1/ledger/authorisations", json=auth, expect=(201,))
     by_node: dict[str, list[dict[str, Any]]] = {}
     for e in sc.events:
@@ -164,6 +173,7 @@ def run(story: Story) -> None:
                 rule="demo.ledger.outflow",
             )
     story.story["outflows"] = [{"shipment": f["shipment"], "rule": f["rule"], "evidence": f["evidence"]} for f in flows]
+    story.story["authority"] = authority.report(story, flows)
     story.story["double_claims"] = _double_claim(story, sc, battery) if RECYCLER in story.nodes else []
     story.story["recycling"] = _recycling(story) if RECYCLER in story.nodes else {}
     incomplete = [r for r in folded if not r["complete"]]

@@ -74,12 +74,15 @@ HOLDER = "eu-carmaker"
 VERIFIER = "eu-recycler"
 HUB = "jp-hub"
 CELL_MAKER = "jp-cellmaker"
+#: the demo's authority (batpass.demo._story.authority)
+AUTHORITY = "eu-authority"
 
 CFP = "CertifiedCarbonFootprintCredential"
 RECYCLED = "RecycledContentAttestationCredential"
 ORIGIN = "OriginAttestationCredential"
 MEMBERSHIP = "MembershipCredential"
 FRAMEWORK = "DataExchangeGovernanceCredential"
+EXPORT_AUTHORISATION = "ExportAuthorisationCredential"
 
 #: Art. 8(2)(a) (EU) 2023/1542 phase-1 minimum recycled shares (from 2031-08-18)
 ART8_MINIMUM = {"Co": 0.16, "Li": 0.06, "Ni": 0.06, "Pb": 0.85}
@@ -191,7 +194,7 @@ def operate_trust_lists(story: Story) -> dict[str, JSON]:
                 story,
                 CX_OPERATOR,
                 "EuroCert Batterien GmbH (Catena-X operator and certifier)",
-                # the demo has no authority node: the operator also issues the passport access roles
+                # the operator also issues the passport access roles (eu-authority's included)
                 [
                     MEMBERSHIP,
                     FRAMEWORK,
@@ -202,7 +205,13 @@ def operate_trust_lists(story: Story) -> dict[str, JSON]:
                     "AccessRoleCredential",
                 ],
             )
-        ],
+        ]
+        # the authority: the one issuer whose export authorisations count (docs/outflows.md)
+        + (
+            [_issuer(story, AUTHORITY, "EU Market Surveillance Office (demo authority)", [EXPORT_AUTHORISATION])]
+            if AUTHORITY in story.nodes
+            else []
+        ),
     )
     jp = _trust_list(
         story,
