@@ -106,7 +106,7 @@ def verify_chain(
         leaves = by_batch.pop(b.batch_no, [])
         # a stored hash changed into something that is no hash at all cannot be a leaf of the
         # signed root: the batch fails as any other changed leaf does, the audit goes on
-        root = merkle_root(leaves) if all(_SHA256_HEX.fullmatch(x) for x in leaves) else None
+        root: str | None = merkle_root(leaves) if all(_SHA256_HEX.fullmatch(x) for x in leaves) else None
         if payload.get("owner") != owner or payload.get("batch") != b.batch_no:
             problem("ledger.batch.signature", f"batch {b.batch_no}: signed payload names another batch or owner")
         if payload.get("root") != root or b.root != root:
@@ -125,6 +125,7 @@ def verify_chain(
                 f"batch {b.batch_no}: holds {len(leaves)} events, signed for "
                 f"{payload.get('firstSeq')}..{payload.get('lastSeq')}",
             )
-        prev_root = payload.get("root", root)
+        signed_root = payload.get("root", root)
+        prev_root = signed_root if isinstance(signed_root, str) else ""
     for bno in sorted(by_batch):
         problem("ledger.batch.unsigned", f"{len(by_batch[bno])} events claim batch {bno}, which has no signed root")
