@@ -187,3 +187,27 @@ def test_a_node_without_the_federated_trace_shows_its_own_ledger(make_store: Mak
         page = c.get("/console/trace?subject=" + quote(battery, safe=""))
     assert page.status_code == 200 and 'id="t-local-only"' in page.text
     assert 'id="tier-graph"' not in page.text and 'id="flows"' in page.text
+
+
+def test_an_input_used_at_two_steps_stands_left_of_both() -> None:
+    """A lot that went into the subject directly and through an intermediate lot (a diamond):
+    its column is left of the intermediate's, so every band runs left to right."""
+    local = {
+        "root": {"lot": "pack"},
+        "lots": [
+            {"id": "pack", "material": "battery"},
+            {"id": "module", "material": "module"},
+            {"id": "cells", "material": "cell"},
+        ],
+        "edges": [
+            {"child": "pack", "parent": "module", "input_kg": 300.0},
+            {"child": "pack", "parent": "cells", "input_kg": 20.0},
+            {"child": "module", "parent": "cells", "input_kg": 280.0},
+        ],
+    }
+    flow = material_flow(local, {}, material_name=str, lots_label=lambda n: f"{n}")
+    column = {n.label: n.column for n in flow.nodes}
+    assert column == {"cell (1)": 0, "module (1)": 1, "battery (1)": 2}
+    by_key = {n.key: n for n in flow.nodes}
+    assert all(by_key[link.source].x < by_key[link.target].x for link in flow.links)
+    assert sorted(link.kg for link in flow.links) == [20.0, 280.0, 300.0]

@@ -16,7 +16,7 @@ country-name function. Layouts are computed here so the SVG is drawn by the serv
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -288,19 +288,24 @@ class MaterialFlow:
     node_w: int = 14
 
 
-def _depths(root: str, edges: Sequence[tuple[str, str]], lots: Iterable[str]) -> dict[str, int]:
+def _depths(root: str, edges: Sequence[tuple[str, str]]) -> dict[str, int]:
     """Each lot's longest distance from the root along the upstream edges (child → parent), so
-    every input stands left of what it went into; bounded by the number of lots."""
+    every input stands left of what it went into: one pass in topological order (Kahn), linear
+    in the edges. A lot on a cycle (which a ledger does not record) keeps the depth it reached."""
+    parents: dict[str, list[str]] = {}
+    waiting: dict[str, int] = {}
+    for child, parent in dict.fromkeys(edges):
+        parents.setdefault(child, []).append(parent)
+        waiting[parent] = waiting.get(parent, 0) + 1
     depth = {root: 0}
-    todo = set(lots)
-    for _ in range(len(todo) + 1):
-        changed = False
-        for child, parent in edges:
-            if child in depth and depth.get(parent, -1) < depth[child] + 1 <= len(todo):
-                depth[parent] = depth[child] + 1
-                changed = True
-        if not changed:
-            break
+    ready = [root]
+    while ready:
+        lot = ready.pop()
+        for parent in parents.get(lot, ()):
+            depth[parent] = max(depth.get(parent, 0), depth[lot] + 1)
+            waiting[parent] -= 1
+            if waiting[parent] == 0:
+                ready.append(parent)
     return depth
 
 
@@ -322,7 +327,7 @@ def material_flow(
     root = str(local["root"]["lot"])
     lots = {str(lot["id"]): lot for lot in local.get("lots", [])}
     edges = [(str(e["child"]), str(e["parent"]), float(e["input_kg"])) for e in local.get("edges", [])]
-    depth = _depths(root, [(c, p) for c, p, _ in edges], lots)
+    depth = _depths(root, [(c, p) for c, p, _ in edges])
     deepest = max(depth.values(), default=0)
     lead = 1 if suppliers else 0
     flow = MaterialFlow(width=width)
