@@ -369,6 +369,9 @@ def material_flow(
     flow.nodes = sorted(nodes.values(), key=lambda n: (n.column, n.label))
     flow.links = [link for link in links.values() if link.kg > 0]
     _layout(flow)
+    by_key = {n.key: n for n in flow.nodes}
+    # the table reads as the diagram does: from the suppliers on the left to the subject
+    flow.links.sort(key=lambda k: (by_key[k.source].column, by_key[k.source].y, by_key[k.target].y))
     return flow
 
 
