@@ -61,8 +61,8 @@ def _material(name: str) -> str:
 
 @router.get("/trace", response_model=None)
 async def trace_page(request: Request, ctx: Ctx, subject: str = "") -> Response:
-    try:
-        who = signed_in(request, ctx)
+    try:  # the session's store read in a worker thread, as every store read of this page
+        who = await run_in_threadpool(signed_in, request, ctx)
     except ConsoleRefusal as refusal:
         return refusal.response
     _ = gettext_for()
@@ -86,7 +86,7 @@ async def trace_page(request: Request, ctx: Ctx, subject: str = "") -> Response:
             raise NotFound("this node keeps no ledger", field="subject")
         local = await run_in_threadpool(ledger.trace, owner, subject)
     except (NotFound, InvalidInput):
-        accounts.record(who.session.user.name, "trace.open", subject[:200], "not-found")
+        await run_in_threadpool(accounts.record, who.session.user.name, "trace.open", subject[:200], "not-found")
         return refuse(
             404,
             N_("Battery or lot not found"),
@@ -102,7 +102,7 @@ async def trace_page(request: Request, ctx: Ctx, subject: str = "") -> Response:
             answer = await fed.trace(subject, deadline_ms=DEADLINE_MS)
         except BatpassError:
             failure = _("The federated trace could not be computed; this node's own ledger is shown.")
-    accounts.record(who.session.user.name, "trace.open", subject[:200], "ok")
+    await run_in_threadpool(accounts.record, who.session.user.name, "trace.open", subject[:200], "ok")
     locale = Locale.parse(current().locale)
     lots = {str(lot["id"]): str(lot["material"]) for lot in local.get("lots", [])}
     relations: dict[str, list[str]] = {}
