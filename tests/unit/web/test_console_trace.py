@@ -89,6 +89,8 @@ def test_only_direct_suppliers_are_named_and_failed_branches_are_tombstones(clie
         assert f'data-supplier="{direct}"' in html
     for beyond in (FAR, BRINE):  # the suppliers' own suppliers: never named, not even in a title
         assert beyond not in html
+    for their_lot in ("co-ship", "co-ore", "co-far", "far-1", "far-ore", "li-ship", "brine-7"):
+        assert their_lot not in html  # nor any supplier's lot
     assert re.findall(r'<li data-tier="(\d)">[^<]*: ([^<]+)</li>', html) == [
         ("1", "supplier unreachable"),  # the nickel supplier
         ("2", "supplier unreachable"),  # the lithium producer's own supplier, tier and reason only
@@ -211,3 +213,18 @@ def test_an_input_used_at_two_steps_stands_left_of_both() -> None:
     by_key = {n.key: n for n in flow.nodes}
     assert all(by_key[link.source].x < by_key[link.target].x for link in flow.links)
     assert sorted(link.kg for link in flow.links) == [20.0, 280.0, 300.0]
+
+
+def test_a_column_of_many_small_inputs_still_gets_room() -> None:
+    """Forty inputs of one kilogram each beside one of a tonne: the column's gaps alone are
+    taller than the default drawing, yet the bands keep their scale, every box a height, and
+    everything stays inside the drawing."""
+    lots = [{"id": "out", "material": "cell"}, {"id": "big", "material": "m-big"}]
+    lots += [{"id": f"in-{i}", "material": f"m-{i:02d}"} for i in range(40)]
+    edges = [{"child": "out", "parent": "big", "input_kg": 1000.0}]
+    edges += [{"child": "out", "parent": f"in-{i}", "input_kg": 1.0} for i in range(40)]
+    flow = material_flow({"root": {"lot": "out"}, "lots": lots, "edges": edges}, {}, material_name=str, lots_label=str)
+    assert all(n.h > 0 for n in flow.nodes) and all(link.width > 0 for link in flow.links)
+    widths = sorted(link.width for link in flow.links)
+    assert widths[-1] >= 100 * widths[0]  # the tonne's band is drawn to scale, not squashed
+    assert max(n.y + n.h for n in flow.nodes) <= flow.height

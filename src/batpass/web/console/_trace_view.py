@@ -384,7 +384,9 @@ def _layout(flow: MaterialFlow) -> None:
     columns: dict[int, list[FlowNode]] = {}
     for n in flow.nodes:
         columns.setdefault(n.column, []).append(n)
-    pad, room = 16.0, 360.0
+    # at least 8 px of flow per box in the fullest column, whatever the number of boxes
+    pad = 16.0
+    room = max(360.0, (pad + 8.0) * max(len(col) for col in columns.values()))
     scale = min((room - pad * (len(col) - 1)) / max(sum(n.value for n in col), 1e-9) for col in columns.values())
     last = max(columns) or 1
     left, right = 10.0, flow.width - 10.0 - flow.node_w
