@@ -104,6 +104,10 @@ def test_an_unknown_battery_is_a_404_page_in_the_consoles_layout(client: TestCli
     assert page.status_code == 404
     assert "Battery or lot not found" in page.text and 'class="console-nav"' in page.text
     assert "Traceback" not in page.text
+    # the same battery named under another resolver's host is this node's battery
+    elsewhere = BATTERY.replace("https://id.nordcell.example", "https://resolver.elsewhere.example")
+    found = client.get("/console/trace?subject=" + quote(elsewhere, safe=""))
+    assert found.status_code == 200 and f"<code>{BATTERY}</code>" in found.text
     too_long = client.get("/console/trace?subject=" + "x" * 3000)
     assert too_long.status_code == 400 and "Field subject: at most 2048 characters" in too_long.text
     assert any(e.action == "trace.open" and e.outcome == "not-found" for e in node.console.accounts.audit_log())

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from batpass.accounts import AccountService
 from batpass.core.errors import BatpassError, InvalidInput, NotFound
+from batpass.core.ids import BatteryId
 from batpass.federation import FederatedTrace
 from batpass.http import Ctx
 from batpass.ledger import LedgerService
@@ -59,6 +60,30 @@ def _material(name: str) -> str:
     return name.replace("_", " ")
 
 
+def _candidates(subject: str, ctx: Ctx) -> list[str]:
+    """The subject as given, then — for a GS1 Digital Link — the same battery under this node's
+    own resolver bases (a passport's link names the resolver a reader should use, the ledger
+    the base its battery was recorded with; both name the same GTIN and serial)."""
+    try:
+        battery = BatteryId.from_digital_link(subject)
+    except BatpassError:
+        return [subject]
+    bases = (b for b in (ctx.resolver_base, ctx.base_url) if b)
+    return list(dict.fromkeys([subject, *(battery.digital_link(b) for b in bases)]))
+
+
+async def _traced(ledger: LedgerService, owner: str, subject: str, ctx: Ctx) -> tuple[str, dict[str, Any]]:
+    """The ledger's upstream trace of the first candidate it knows (NotFound if none)."""
+    missing: NotFound | None = None
+    for candidate in _candidates(subject, ctx):
+        try:
+            return candidate, await run_in_threadpool(ledger.trace, owner, candidate)
+        except NotFound as exc:
+            missing = exc
+    assert missing is not None
+    raise missing
+
+
 @router.get("/trace", response_model=None)
 async def trace_page(request: Request, ctx: Ctx, subject: str = "") -> Response:
     try:  # the session's store read in a worker thread, as every store read of this page
@@ -84,7 +109,7 @@ async def trace_page(request: Request, ctx: Ctx, subject: str = "") -> Response:
     try:
         if ledger is None:
             raise NotFound("this node keeps no ledger", field="subject")
-        local = await run_in_threadpool(ledger.trace, owner, subject)
+        subject, local = await _traced(ledger, owner, subject, ctx)
     except (NotFound, InvalidInput):
         await run_in_threadpool(accounts.record, who.session.user.name, "trace.open", subject[:200], "not-found")
         return refuse(
