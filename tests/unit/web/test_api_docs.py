@@ -43,11 +43,18 @@ def test_the_docs_pages_use_only_the_nodes_own_assets(client: TestClient, page: 
 
 def test_the_vendored_files_are_those_recorded() -> None:
     rows = re.findall(r"^\| `([^`]+)`.*\| `([0-9a-f]{64})` \|$", (VENDOR / "PROVENANCE.md").read_text(), re.M)
-    assert len(rows) == 5
+    assert len(rows) == 7
     for name, digest in rows:
         path = VENDOR / name.split(" ")[0]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
-    for licence in ("swagger-ui/LICENSE", "swagger-ui/NOTICE", "redoc/LICENSE", "jsqr/LICENSE"):
+    for licence in (
+        "swagger-ui/LICENSE",
+        "swagger-ui/NOTICE",
+        "redoc/LICENSE",
+        "jsqr/LICENSE",
+        "world-atlas/LICENSE",
+        "topojson-client/LICENSE",
+    ):
         assert (VENDOR / licence).stat().st_size > 50
 
 

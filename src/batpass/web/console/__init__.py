@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from batpass.web.console._passport import router as passport_router
 from batpass.web.console._remote import router as remote_router
 from batpass.web.console._session import BASE, COOKIE
+from batpass.web.console._trace import router as trace_router
 from batpass.web.console._views import router
 
 __all__ = ["BASE", "COOKIE", "mount_console"]
@@ -18,3 +19,4 @@ def mount_console(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(passport_router)  # a passport's page and its lifecycle actions
     app.include_router(remote_router)  # /console/open: passports on other nodes
+    app.include_router(trace_router)  # /console/trace: a battery's or lot's trace

@@ -232,6 +232,7 @@ def passports(request: Request, ctx: Ctx) -> Response:
                     "category": _(CATEGORY_NAMES.get(p.category.value, p.category.value)),
                     "status": _("ended") if p.ended else _(STATUS_NAMES.get(p.status.value, p.status.value)),
                     "version": p.version,
+                    "trace": p.digital_link,  # the battery's id in the ledger (its trace page)
                 }
             )
     return console_page(
