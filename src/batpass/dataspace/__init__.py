@@ -24,6 +24,7 @@ from batpass.dataspace.errors import (
     ExpiredToken,
     InvalidTransition,
     NegotiationRefused,
+    NoCommonVersion,
     NotEntitled,
     NotOffered,
     PartnerUnreachable,
@@ -66,6 +67,8 @@ from batpass.dataspace.service import (
     DspProvider,
     Endpoint,
     FixedTokenVerifier,
+    ServiceEndpoint,
+    VersionDiscovery,
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
@@ -100,6 +103,7 @@ __all__ = [
     "Negotiation",
     "NegotiationRefused",
     "NegotiationState",
+    "NoCommonVersion",
     "NotEntitled",
     "NotOffered",
     "OfferDefinition",
@@ -116,6 +120,7 @@ __all__ = [
     "QueryAssetSource",
     "Reader",
     "Role",
+    "ServiceEndpoint",
     "Stage",
     "TokenIssuer",
     "Transfer",
@@ -123,6 +128,7 @@ __all__ = [
     "TransferRefused",
     "TransferState",
     "TwinRegistry",
+    "VersionDiscovery",
     "evaluate",
     "usage_purposes",
 ]

@@ -11,6 +11,9 @@ The public use-case module of the package; the work lives in private modules:
   transfer → pull, written once: it awaits the callbacks through a
   :class:`~batpass.dataspace.ports.ProcessNotifier`, keeps one agreement and one started transfer
   per provider and asset, and raises the typed errors of ``errors`` (never a message to parse).
+- :class:`VersionDiscovery` (``_discovery``): a partner's DSP base from the version metadata its
+  DID document's ``DataService`` entry (a :class:`ServiceEndpoint`) names; refuses a partner with
+  no common version.
 - :class:`FixedTokenVerifier` (here): the test mode for the public DSP test kit.
 
 Sources: DSP 2025-1 catalog / negotiation / transfer specifications and their HTTPS bindings;
@@ -26,6 +29,7 @@ from batpass.core.errors import ConfigurationError, Unauthorized
 from batpass.dataspace._channel import Channel, ConsumerChannels, Endpoint
 from batpass.dataspace._common import DSP_PATH, PULL_FORMAT, DataspaceSettings
 from batpass.dataspace._consumer import DspConsumer
+from batpass.dataspace._discovery import ServiceEndpoint, VersionDiscovery
 from batpass.dataspace._provider import DspProvider
 from batpass.dataspace.model import Participant
 
@@ -39,6 +43,8 @@ __all__ = [
     "DspProvider",
     "Endpoint",
     "FixedTokenVerifier",
+    "ServiceEndpoint",
+    "VersionDiscovery",
 ]
 
 

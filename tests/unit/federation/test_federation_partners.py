@@ -17,6 +17,7 @@ from batpass.dataspace import (
     NotOffered,
     PartnerUnreachable,
     PullFailed,
+    ServiceEndpoint,
     Stage,
     TransferEnded,
     TransferRefused,
@@ -112,7 +113,7 @@ async def test_pull_asks_the_connector_named_in_the_did_document_once() -> None:
     assert channels.asked[0] == (
         "did:web:bridge.example",
         UPSTREAM_ASSET,
-        "https://bridge.example/api/dsp/2025-1",
+        ServiceEndpoint("https://bridge.example/api/dsp/2025-1"),  # its DSP base is discovered there
         {"delegation": "tok", "lot": "lot-1"},
     )
     channels.outcome = _err(PartnerUnreachable, Stage.DATA_PLANE)
