@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from batpass.dataspace._catalogs import locate
 from batpass.dataspace._consumer import DspConsumer
 from batpass.dataspace._discovery import ServiceEndpoint, VersionDiscovery
 from batpass.dataspace._states import NEGOTIATION, TRANSFER
@@ -144,15 +145,18 @@ class ConsumerChannels:
     async def _journey(self, partner: str, asset: str, dsp: str) -> Channel:
         deadline = time.monotonic() + self.timeout_s
         catalog = await self.consumer.catalog(dsp, partner)
-        dataset = next((d for d in catalog.get("dataset", []) if d.get("@id") == asset), None)
-        if dataset is None or not dataset.get("hasPolicy"):
+        found = locate(catalog, asset)  # nested catalogs too
+        if found is None or not found.dataset.get("hasPolicy"):
             raise NotOffered(
                 f"{partner} offers no {asset} to this node",
                 stage=Stage.CATALOG,
                 partner=partner,
                 rule="DSP catalog (access policy)",
             )
-        pid = await self.consumer.negotiate(dsp, partner, dataset["hasPolicy"][0], target=asset)
+        # a dataset of a nested catalog is negotiated with the connector that catalog names
+        dsp = found.dsp_url or dsp
+        provider = found.participant or partner
+        pid = await self.consumer.negotiate(dsp, provider, found.dataset["hasPolicy"][0], target=asset)
         negotiation = await self._settled(pid, self._final_negotiation, deadline, Stage.NEGOTIATION, partner)
         if NegotiationState(negotiation["state"]) is not NegotiationState.FINALIZED or not negotiation["agreementId"]:
             reason = negotiation.get("error") or str(negotiation["state"])
