@@ -224,8 +224,8 @@ class DspProvider:
         ds: dict[str, Any] = {"@id": asset_id, "@type": "Dataset"}
         if title:
             ds["title"] = title
-        for key, value in properties.items():
-            ds[key] = value
+        for key, value in properties.items():  # under a term, an IRI or the EDC vocabulary
+            ds[msgs.catalog_key(key)] = value
         ds["hasPolicy"] = [self._offer_json(r) for r in offer_rows]
         ds["distribution"] = [{"@type": "Distribution", "format": PULL_FORMAT, "accessService": self._service_id}]
         return ds
@@ -258,7 +258,7 @@ class DspProvider:
             by_asset.setdefault(r.asset_id, []).append(r)
             meta[r.asset_id] = r
         catalog: dict[str, Any] = {
-            "@context": msgs.context(),
+            "@context": msgs.catalog_context(),
             "@id": f"urn:uuid:{new_uuid7()}",
             "@type": "Catalog",
             "participantId": self.settings.did,
@@ -285,7 +285,7 @@ class DspProvider:
                 rule="DSP 2025-1 catalog: GET /catalog/datasets/:id",
             )
         ds = self._dataset(dataset_id, rows[0].title, rows[0].properties, rows)
-        ds["@context"] = msgs.context()
+        ds["@context"] = msgs.catalog_context()
         return msgs.validated(ds, "Dataset")
 
     # -- negotiation ------------------------------------------------------------------------

@@ -70,6 +70,17 @@ async def dspace_version(ctx: Ctx) -> JSONResponse:
     return JSONResponse(body)
 
 
+@router.get("/ns/dsp-catalog/v1")
+async def catalog_context() -> JSONResponse:
+    """The JSON-LD context of batpass's catalog terms (``BATPASS_CATALOG_CONTEXT``), the bundled
+    copy, at the path of its IRI: for a JSON-LD reader that loads contexts from the node."""
+    return JSONResponse(
+        msgs.bundled_context(msgs.BATPASS_CATALOG_CONTEXT),
+        media_type="application/ld+json",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 # -- catalog ----------------------------------------------------------------------------------
 
 
