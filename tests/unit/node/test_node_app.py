@@ -46,6 +46,16 @@ def test_the_did_data_service_entry_is_the_dsp_binding(node_client: tuple[TestCl
     assert v2025["binding"] == "HTTPS" and v2025["path"] == "/api/dsp/2025-1"
 
 
+def test_the_node_serves_its_catalog_context(node_client: tuple[TestClient, str]) -> None:
+    """The JSON-LD context the catalog names beside the DSP context, at the path of its IRI."""
+    client, _ = node_client
+    r = client.get("/ns/dsp-catalog/v1")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/ld+json")
+    terms = r.json()["@context"]
+    assert terms["title"]["@id"] == "http://purl.org/dc/terms/title"
+    assert terms["semanticId"]["@type"] == "@id"
+
+
 def test_every_node_has_a_front_door_in_the_readers_language(node_client: tuple[TestClient, str]) -> None:
     client, _ = node_client
     page = client.get("/", headers={"Accept-Language": "ja-JP,ja;q=0.9,en;q=0.5"})
