@@ -13,6 +13,7 @@ from batpass.dataspace import (
     ChannelError,
     ChannelTimeout,
     NegotiationRefused,
+    NoCommonVersion,
     NotEntitled,
     NotOffered,
     PartnerUnreachable,
@@ -44,6 +45,8 @@ def _err(kind: type[ChannelError], stage: Stage, status: int | None = None) -> C
         (_err(PartnerUnreachable, Stage.CATALOG), UPSTREAM_ASSET, "supplier unreachable"),
         (_err(PartnerUnreachable, Stage.NEGOTIATION, 503), UPSTREAM_ASSET, "supplier unreachable"),
         (_err(PartnerUnreachable, Stage.DATA_PLANE), UPSTREAM_ASSET, "supplier unreachable"),
+        # a partner speaking no DSP version this node speaks cannot be asked at all
+        (_err(NoCommonVersion, Stage.CATALOG), UPSTREAM_ASSET, "supplier unreachable"),
         (_err(CatalogRefused, Stage.CATALOG, 400), UPSTREAM_ASSET, "supplier refused the catalog request"),
         (_err(CatalogRefused, Stage.CATALOG, 401), UPSTREAM_ASSET, "supplier unreachable"),
         (_err(NotOffered, Stage.CATALOG), UPSTREAM_ASSET, "supplier offers no upstream summary to this node"),
