@@ -20,7 +20,7 @@ from cachetools import LRUCache
 from pyld import jsonld
 from pyld.context_resolver import ContextResolver
 
-from batpass.dataspace import Asset, OfferDefinition
+from batpass.dataspace import Asset, OfferDefinition, ProviderOffers
 from batpass.dataspace._callbacks import ConsumerCallbacks
 from batpass.dataspace._dsp_messages import BATPASS_CATALOG_CONTEXT, DSP_CONTEXT, bundled_context, document_loader
 
@@ -175,6 +175,10 @@ async def _journey(net: Any, provider: Any, consumer: Any) -> None:
             CALLBACK + "/negotiations/offers", json=offer, headers=AUTHORED | token(PROVIDER_DID, CONSUMER_DID)
         )
         ConsumerCallbacks(consumer.consumer).accept(r.json()["consumerPid"])
+        # and one batpass's provider sends (ContractOfferMessage), accepted and agreed
+        ppid3 = await ProviderOffers(provider.provider, net.client()).offer(CONSUMER_DID, CALLBACK, "offer-1")
+        cpid3 = (await c.get(DSP + f"/negotiations/{ppid3}", headers=token(CONSUMER_DID, PROVIDER_DID))).json()
+        ConsumerCallbacks(consumer.consumer).accept(cpid3["consumerPid"])
         # the error shapes: catalog, negotiation, transfer
         await c.get(DSP + "/catalog/datasets/asset-1", headers=token(OTHER_DID, PROVIDER_DID))
         await c.get(DSP + "/negotiations/urn:uuid:nope", headers=token(CONSUMER_DID, PROVIDER_DID))
@@ -221,6 +225,7 @@ async def test_no_term_is_dropped_from_any_message_batpass_emits(network: Any) -
         "CatalogRequestMessage",
         "CatalogError",
         "ContractRequestMessage",
+        "ContractOfferMessage",
         "ContractNegotiation",
         "ContractAgreementMessage",
         "ContractAgreementVerificationMessage",
