@@ -365,6 +365,50 @@ async def cn_c_01_consumer_refuses_illegal_provider_messages(t: DspTarget) -> No
     assert (await t.negotiation(a.pid))["state"] == "FINALIZED"
 
 
+async def cn_c_02_consumer_process_at_the_callback(t: DspTarget) -> None:
+    a = await agreed(t)
+    async with t.client() as c:
+        r = await c.get(f"{t.callback}/negotiations/{a.pid}", headers=t.as_provider())
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["@type"] == "ContractNegotiation" and body["state"] == "FINALIZED", r.text
+        assert body["consumerPid"] == a.pid and body["providerPid"] == a.provider_pid, r.text
+        r = await c.get(f"{t.callback}/negotiations/{a.pid}", headers=t.stranger_at_consumer())
+        assert r.status_code == 404 and r.json()["@type"] == "ContractNegotiationError", r.text
+        r = await c.get(f"{t.callback}/negotiations/{_urn()}", headers=t.as_provider())
+        assert r.status_code == 404 and r.json()["@type"] == "ContractNegotiationError", r.text
+
+
+async def cn_c_03_provider_initiated_offer(t: DspTarget) -> None:
+    provider_pid = _urn()
+    offer = msg(
+        "ContractOfferMessage",
+        providerPid=provider_pid,
+        offer={"@id": _urn(), "@type": "Offer", "target": t.dataset, "permission": [{"action": "use"}]},
+        callbackAddress=t.provider_dsp,
+    )
+    async with t.client() as c:
+        r = await c.post(f"{t.callback}/negotiations/offers", json=offer, headers=t.as_provider())
+        assert r.status_code == 201, r.text
+        created = r.json()
+        assert created["@type"] == "ContractNegotiation" and created["state"] == "OFFERED", r.text
+        assert created["providerPid"] == provider_pid and created["consumerPid"], r.text
+        # the same offer again is the same process
+        r = await c.post(f"{t.callback}/negotiations/offers", json=offer, headers=t.as_provider())
+        assert r.status_code == 200 and r.json()["consumerPid"] == created["consumerPid"], r.text
+        r = await c.get(f"{t.callback}/negotiations/{created['consumerPid']}", headers=t.as_provider())
+        assert r.status_code == 200 and r.json()["state"] == "OFFERED", r.text
+        # an initial offer names no consumerPid; one without a callbackAddress cannot be answered
+        r = await c.post(
+            f"{t.callback}/negotiations/offers", json={**offer, "consumerPid": _urn()}, headers=t.as_provider()
+        )
+        assert r.status_code == 400 and r.json()["@type"] == "ContractNegotiationError", r.text
+        bare = {k: v for k, v in offer.items() if k != "callbackAddress"} | {"providerPid": _urn()}
+        r = await c.post(f"{t.callback}/negotiations/offers", json=bare, headers=t.as_provider())
+        assert r.status_code == 400 and r.json()["@type"] == "ContractNegotiationError", r.text
+    assert (await t.negotiation(created["consumerPid"]))["state"] == "OFFERED"
+
+
 # ------------------------------------------------------------------------ TP (provider side)
 
 
@@ -476,6 +520,20 @@ async def tp_c_01_consumer_refuses_illegal_provider_messages(t: DspTarget) -> No
         assert (await t.transfer_state(s.pid))["state"] == "STARTED"
 
 
+async def tp_c_02_consumer_transfer_at_the_callback(t: DspTarget) -> None:
+    s = await started(t)
+    async with t.client() as c:
+        r = await c.get(f"{t.callback}/transfers/{s.pid}", headers=t.as_provider())
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["@type"] == "TransferProcess" and body["state"] == "STARTED", r.text
+        assert body["consumerPid"] == s.pid and body["providerPid"] == s.provider_pid, r.text
+        r = await c.get(f"{t.callback}/transfers/{s.pid}", headers=t.stranger_at_consumer())
+        assert r.status_code == 404 and r.json()["@type"] == "TransferError", r.text
+        r = await c.get(f"{t.callback}/transfers/{_urn()}", headers=t.as_provider())
+        assert r.status_code == 404 and r.json()["@type"] == "TransferError", r.text
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("MET:01", "version metadata at /.well-known/dspace-version", met_01_version),
     Scenario(
@@ -528,6 +586,16 @@ SCENARIOS: list[Scenario] = [
         cn_c_01_consumer_refuses_illegal_provider_messages,
     ),
     Scenario(
+        "CN_C:02",
+        "the consumer's negotiation read at its callback; unknown or another's process 404",
+        cn_c_02_consumer_process_at_the_callback,
+    ),
+    Scenario(
+        "CN_C:03",
+        "a provider-initiated offer creates the consumer's negotiation in OFFERED (201, repeat 200); bad offers 400",
+        cn_c_03_provider_initiated_offer,
+    ),
+    Scenario(
         "TP:01", "transfer started, pulled, suspended, resumed, pulled, completed", tp_01_start_suspend_resume_complete
     ),
     Scenario(
@@ -557,5 +625,10 @@ SCENARIOS: list[Scenario] = [
         "TP_C:01",
         "the consumer: repeated suspension 200, completion while suspended 400, resumption, another's 404",
         tp_c_01_consumer_refuses_illegal_provider_messages,
+    ),
+    Scenario(
+        "TP_C:02",
+        "the consumer's transfer read at its callback; unknown or another's process 404",
+        tp_c_02_consumer_transfer_at_the_callback,
     ),
 ]

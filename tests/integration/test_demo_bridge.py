@@ -118,7 +118,10 @@ def test_operator_did_document_names_the_bridge_only_after_a_release(fed: Fed) -
     for did in released:
         (svc,) = docs[did]["service"]
         assert svc["type"] == "DataService" and svc["participantId"] == fed.nodes["bridge"]["did"]
-        assert svc["serviceEndpoint"] == fed.nodes["bridge"]["dsp_url"]
+        # DSP 2025-1 DID binding: the bridge connector's version metadata endpoint, where the
+        # consumer discovers its DSP base
+        bridge_root = fed.nodes["bridge"]["dsp_url"].removesuffix("/api/dsp/2025-1")
+        assert svc["serviceEndpoint"] == bridge_root + "/.well-known/dspace-version"
 
 
 def test_a_recall_round_the_recycling_loop_counts_each_battery_once(fed: Fed) -> None:

@@ -30,9 +30,12 @@ from typing import Any, TypeVar
 
 import httpx
 
+from batpass.dataspace._catalogs import locate
 from batpass.dataspace._consumer import DspConsumer
+from batpass.dataspace._discovery import ServiceEndpoint, VersionDiscovery
 from batpass.dataspace._states import NEGOTIATION, TRANSFER
 from batpass.dataspace.errors import (
+    ChannelError,
     ChannelTimeout,
     NegotiationRefused,
     NotOffered,
@@ -44,8 +47,10 @@ from batpass.dataspace.model import DataAddress, NegotiationState, TransferState
 
 __all__ = ["Channel", "ConsumerChannels", "Endpoint"]
 
-#: the provider's DSP endpoint, or how to find it (called only when a journey starts)
-Endpoint = str | Callable[[], Awaitable[str]]
+#: the provider's DSP base URL, its DID document's ``DataService`` endpoint (the version metadata
+#: endpoint, read through :class:`~batpass.dataspace._discovery.VersionDiscovery`), or how to find
+#: either (called only when a journey starts)
+Endpoint = str | ServiceEndpoint | Callable[[], Awaitable[str | ServiceEndpoint]]
 
 T = TypeVar("T")
 
@@ -69,8 +74,17 @@ class ConsumerChannels:
     often an awaited process is re-read even without a notification.
     """
 
-    def __init__(self, consumer: DspConsumer, *, timeout_s: float = 20.0, recheck_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        consumer: DspConsumer,
+        *,
+        timeout_s: float = 20.0,
+        recheck_s: float = 0.25,
+        discovery: VersionDiscovery | None = None,
+    ) -> None:
         self.consumer = consumer
+        # the DSP base of each partner named by its DID document's DataService entry
+        self.discovery = discovery or VersionDiscovery(consumer.client)
         self.timeout_s = timeout_s
         self.recheck_s = recheck_s
         self._open: dict[tuple[str, str], Channel] = {}
@@ -100,8 +114,8 @@ class ConsumerChannels:
         still decides: a transfer it ended is dropped at its first refused pull and not taken up
         again), else a new journey through the provider's DSP ``endpoint``. Raises a
         :class:`~batpass.dataspace.errors.ChannelError`: ``PartnerUnreachable``,
-        ``CatalogRefused``, ``NotOffered``, ``NegotiationRefused``, ``TransferRefused`` or
-        ``ChannelTimeout``."""
+        ``NoCommonVersion``, ``CatalogRefused``, ``NotOffered``, ``NegotiationRefused``,
+        ``TransferRefused`` or ``ChannelTimeout``."""
         key = (partner, asset)
         async with self._locks.setdefault(key, asyncio.Lock()):
             hit = self._open.get(key)
@@ -112,23 +126,37 @@ class ConsumerChannels:
                 negotiation_pid, agreement_id, transfer_pid, dsp = stored
                 channel = Channel(partner, asset, dsp, negotiation_pid, agreement_id, transfer_pid)
             else:
-                dsp = endpoint if isinstance(endpoint, str) else await endpoint()
-                channel = await self._journey(partner, asset, dsp)
+                try:
+                    channel = await self._journey(partner, asset, await self.dsp_base(partner, endpoint))
+                except ChannelError:
+                    self.discovery.forget(partner)  # its versions are read again next time
+                    raise
             self._open[key] = channel
             return channel
+
+    async def dsp_base(self, partner: str, endpoint: Endpoint) -> str:
+        """The DSP base URL ``endpoint`` stands for: given, or discovered from the partner's
+        version metadata (raises ``PartnerUnreachable`` or ``NoCommonVersion``)."""
+        found = endpoint if isinstance(endpoint, str | ServiceEndpoint) else await endpoint()
+        if isinstance(found, ServiceEndpoint):
+            return await self.discovery.dsp_base(partner, found.url)
+        return found
 
     async def _journey(self, partner: str, asset: str, dsp: str) -> Channel:
         deadline = time.monotonic() + self.timeout_s
         catalog = await self.consumer.catalog(dsp, partner)
-        dataset = next((d for d in catalog.get("dataset", []) if d.get("@id") == asset), None)
-        if dataset is None or not dataset.get("hasPolicy"):
+        found = locate(catalog, asset)  # nested catalogs too
+        if found is None or not found.dataset.get("hasPolicy"):
             raise NotOffered(
                 f"{partner} offers no {asset} to this node",
                 stage=Stage.CATALOG,
                 partner=partner,
                 rule="DSP catalog (access policy)",
             )
-        pid = await self.consumer.negotiate(dsp, partner, dataset["hasPolicy"][0], target=asset)
+        # a dataset of a nested catalog is negotiated with the connector that catalog names
+        dsp = found.dsp_url or dsp
+        provider = found.participant or partner
+        pid = await self.consumer.negotiate(dsp, provider, found.dataset["hasPolicy"][0], target=asset)
         negotiation = await self._settled(pid, self._final_negotiation, deadline, Stage.NEGOTIATION, partner)
         if NegotiationState(negotiation["state"]) is not NegotiationState.FINALIZED or not negotiation["agreementId"]:
             reason = negotiation.get("error") or str(negotiation["state"])

@@ -146,7 +146,8 @@ class DspConsumer:
             ) from exc
 
     async def catalog(self, dsp_url: str, provider_did: str, *, max_pages: int = 100) -> dict[str, Any]:
-        """The provider's whole catalog for this node, following ``Link: rel="next"`` pages."""
+        """The provider's whole catalog for this node, following ``Link: rel="next"`` pages (its
+        nested catalogs kept; ``_catalogs`` reads them)."""
         url: str | None = dsp_url.rstrip("/") + "/catalog/request"
         body = msgs.validated({"@context": msgs.context(), "@type": "CatalogRequestMessage", "filter": []})
         merged: dict[str, Any] | None = None
@@ -158,8 +159,10 @@ class DspConsumer:
             page = self._answer(resp, "Catalog", Stage.CATALOG, provider_did)
             if merged is None:
                 merged = page
-            else:
-                merged.setdefault("dataset", []).extend(page.get("dataset", []))
+            else:  # a later page adds datasets and nested catalogs
+                for key in ("dataset", "catalog"):
+                    if page.get(key):
+                        merged.setdefault(key, []).extend(page[key])
             url = resp.links.get("next", {}).get("url")
             pages += 1
         assert merged is not None

@@ -25,9 +25,13 @@ from referencing.jsonschema import DRAFT201909
 from batpass.core.errors import InvalidInput
 
 __all__ = [
+    "BATPASS_CATALOG_CONTEXT",
     "CX_POLICY_CONTEXT",
     "DSP_CONTEXT",
     "KNOWN_CONTEXTS",
+    "bundled_context",
+    "catalog_context",
+    "catalog_key",
     "check_incoming",
     "document_loader",
     "schema_errors",
@@ -38,6 +42,11 @@ DSP_CONTEXT = "https://w3id.org/dspace/2025/1/context.jsonld"
 DSP_ODRL_PROFILE = "https://w3id.org/dspace/2025/1/odrl-profile.jsonld"
 CX_POLICY_CONTEXT = "https://w3id.org/catenax/2025/9/policy/context.jsonld"
 CX_ODRL_CONTEXT = "https://w3id.org/catenax/2025/9/policy/odrl.jsonld"
+#: batpass's catalog terms (``title``, ``description``, ``semanticId``, ``dct:type`` and the
+#: prefixes of Tractus-X asset properties), which the DSP context does not define: without them a
+#: JSON-LD reader (the EDC) drops those keys. Bundled (``_data/batpass``) and served by every node
+#: at the path of this IRI; never fetched.
+BATPASS_CATALOG_CONTEXT = "https://batpass.dev/ns/dsp-catalog/v1"
 
 _DATA = resources.files("batpass.dataspace") / "_data"
 
@@ -47,6 +56,7 @@ KNOWN_CONTEXTS: dict[str, str] = {
     DSP_ODRL_PROFILE: "dsp/context/odrl.jsonld",
     CX_POLICY_CONTEXT: "cx-policy/context/cx-policy-v1.jsonld",
     CX_ODRL_CONTEXT: "cx-policy/context/cx-odrl.jsonld",
+    BATPASS_CATALOG_CONTEXT: "batpass/dsp-catalog-v1.jsonld",
 }
 
 #: message ``@type`` → schema $id (DSP 2025-1 artefacts)
@@ -207,13 +217,38 @@ def check_incoming(body: Any, expected: str | tuple[str, ...]) -> dict[str, Any]
     return body
 
 
-def document_loader(url: str, options: Any = None) -> dict[str, Any]:
-    """pyld document loader serving only bundled contexts; anything else is refused."""
+@cache
+def bundled_context(url: str) -> dict[str, Any]:
+    """A bundled JSON-LD context document by its IRI (``InvalidInput`` for any other)."""
     rel = KNOWN_CONTEXTS.get(url)
     if rel is None:
         raise InvalidInput(f"unknown JSON-LD context '{url}'", field="@context", rule="bundled contexts only")
-    doc = json.loads((_DATA / rel).read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads((_DATA / rel).read_text(encoding="utf-8"))
+    return doc
+
+
+def document_loader(url: str, options: Any = None) -> dict[str, Any]:
+    """pyld document loader serving only bundled contexts; anything else is refused."""
+    doc = json.loads(json.dumps(bundled_context(url)))  # a copy: the processor may keep it
     return {"contentType": "application/ld+json", "contextUrl": None, "documentUrl": url, "document": doc}
+
+
+@cache
+def _catalog_terms() -> frozenset[str]:
+    return frozenset(k for k in bundled_context(BATPASS_CATALOG_CONTEXT)["@context"] if not k.startswith("@"))
+
+
+def catalog_key(key: str) -> str:
+    """The key a dataset property is emitted under in the catalog: a term of the batpass catalog
+    context, a compact IRI or an IRI as it is; any other plain key in the EDC vocabulary
+    (``edc:<key>``), as the management API (and a Tractus-X EDC) reads an asset's properties.
+    So no property vanishes when the catalog is expanded."""
+    return key if key in _catalog_terms() or ":" in key else "edc:" + key
+
+
+def catalog_context() -> list[str]:
+    """The ``@context`` of a ``Catalog`` or ``Dataset`` this node serves."""
+    return [DSP_CONTEXT, BATPASS_CATALOG_CONTEXT]
 
 
 def context(*, cx_policy: bool = False) -> list[str]:

@@ -97,7 +97,9 @@ class Negotiations:
         spec = value_of(body, "querySpec")
         if isinstance(spec, dict) and any(value_of(spec, k) for k in ("filterExpression", "limit", "offset")):
             catalog["dataset"] = query(list(catalog.get("dataset", [])), spec)
-        catalog["@context"] = [*msgs.context(), MANAGEMENT_CONTEXT]
+        # the provider's contexts (its catalog terms) kept, then the management vocabulary
+        given = catalog.get("@context")
+        catalog["@context"] = [*(given if isinstance(given, list) else msgs.context()), MANAGEMENT_CONTEXT]
         catalog["originator"] = address
         return catalog
 

@@ -224,8 +224,8 @@ class DspProvider:
         ds: dict[str, Any] = {"@id": asset_id, "@type": "Dataset"}
         if title:
             ds["title"] = title
-        for key, value in properties.items():
-            ds[key] = value
+        for key, value in properties.items():  # under a term, an IRI or the EDC vocabulary
+            ds[msgs.catalog_key(key)] = value
         ds["hasPolicy"] = [self._offer_json(r) for r in offer_rows]
         ds["distribution"] = [{"@type": "Distribution", "format": PULL_FORMAT, "accessService": self._service_id}]
         return ds
@@ -258,7 +258,7 @@ class DspProvider:
             by_asset.setdefault(r.asset_id, []).append(r)
             meta[r.asset_id] = r
         catalog: dict[str, Any] = {
-            "@context": msgs.context(),
+            "@context": msgs.catalog_context(),
             "@id": f"urn:uuid:{new_uuid7()}",
             "@type": "Catalog",
             "participantId": self.settings.did,
@@ -285,10 +285,67 @@ class DspProvider:
                 rule="DSP 2025-1 catalog: GET /catalog/datasets/:id",
             )
         ds = self._dataset(dataset_id, rows[0].title, rows[0].properties, rows)
-        ds["@context"] = msgs.context()
+        ds["@context"] = msgs.catalog_context()
         return msgs.validated(ds, "Dataset")
 
     # -- negotiation ------------------------------------------------------------------------
+
+    def _agree(self, uow: UnitOfWork, current: Any, offer_row: Any, participant: Participant) -> Any:
+        """Agree on ``offer_row`` in negotiation ``current`` (its usage policy satisfied): store the
+        agreement, move to AGREED and send the ``ContractAgreementMessage`` by outbox, in ``uow``."""
+        now = self.clock.now()
+        pid, consumer_pid = current.pid, current.consumer_pid
+        agreement_id = f"urn:uuid:{new_uuid7()}"
+        policy = {k: v for k, v in dict(offer_row.usage_policy).items() if k not in ("@context", "@id", "@type")}
+        agreement = {
+            "@id": agreement_id,
+            "@type": "Agreement",
+            **policy,
+            "target": offer_row.asset_id,
+            "assigner": self.settings.did,
+            "assignee": participant.did,
+            "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        uow.conn.execute(
+            insert(t.agreements).values(
+                id=agreement_id,
+                negotiation_pid=pid,
+                asset_id=offer_row.asset_id,
+                offer_id=offer_row.id,
+                provider_did=self.settings.did,
+                consumer_did=participant.did,
+                consumer_bpnl=participant.bpnl,
+                policy=agreement,
+                signed_at=now,
+            )
+        )
+        state = self._apply(
+            uow.conn,
+            t.negotiations,
+            current,
+            NEGOTIATION,
+            Role.PROVIDER,
+            NegotiationMessage.AGREEMENT,
+            agreement_id=agreement_id,
+        )
+        message = msgs.validated(
+            {
+                "@context": msgs.context(),
+                "@type": "ContractAgreementMessage",
+                "providerPid": pid,
+                "consumerPid": consumer_pid,
+                "agreement": agreement,
+            }
+        )
+        self._send(
+            uow,
+            "dsp.negotiation.agreement",
+            current.counterparty_address + f"/negotiations/{consumer_pid}/agreement",
+            message,
+            participant.did,
+            f"{pid}:agreement",
+        )
+        return state
 
     def _negotiation_row(
         self, conn: Any, participant: Participant, provider_pid: str, consumer_pid: str | None = None
@@ -406,57 +463,8 @@ class DspProvider:
                 )
             )
             # the provider agrees at once (the policy is satisfied): the agreement goes out by outbox
-            agreement_id = f"urn:uuid:{new_uuid7()}"
-            policy = {k: v for k, v in dict(row.usage_policy).items() if k not in ("@context", "@id", "@type")}
-            agreement = {
-                "@id": agreement_id,
-                "@type": "Agreement",
-                **policy,
-                "target": row.asset_id,
-                "assigner": self.settings.did,
-                "assignee": participant.did,
-                "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-            uow.conn.execute(
-                insert(t.agreements).values(
-                    id=agreement_id,
-                    negotiation_pid=pid,
-                    asset_id=row.asset_id,
-                    offer_id=row.id,
-                    provider_did=self.settings.did,
-                    consumer_did=participant.did,
-                    consumer_bpnl=participant.bpnl,
-                    policy=agreement,
-                    signed_at=now,
-                )
-            )
             current = uow.conn.execute(select(t.negotiations).where(t.negotiations.c.pid == pid)).one()
-            state = self._apply(
-                uow.conn,
-                t.negotiations,
-                current,
-                NEGOTIATION,
-                Role.PROVIDER,
-                NegotiationMessage.AGREEMENT,
-                agreement_id=agreement_id,
-            )
-            message = msgs.validated(
-                {
-                    "@context": msgs.context(),
-                    "@type": "ContractAgreementMessage",
-                    "providerPid": pid,
-                    "consumerPid": consumer_pid,
-                    "agreement": agreement,
-                }
-            )
-            self._send(
-                uow,
-                "dsp.negotiation.agreement",
-                current.counterparty_address + f"/negotiations/{consumer_pid}/agreement",
-                message,
-                participant.did,
-                f"{pid}:agreement",
-            )
+            state = self._agree(uow, current, row, participant)
             uow.commit()
         return msgs.negotiation_ack(pid, consumer_pid, state), 201
 
@@ -504,6 +512,9 @@ class DspProvider:
                 else {}
             )
             state = self._apply(uow.conn, t.negotiations, row, NEGOTIATION, Role.CONSUMER, message, **extra)
+            if state is NegotiationState.ACCEPTED:  # an offer this provider made, accepted: agree
+                row = uow.conn.execute(select(t.negotiations).where(t.negotiations.c.pid == row.pid)).one()
+                state = self._agree(uow, row, self._accepted_offer(uow.conn, participant, row), participant)
             if state is NegotiationState.VERIFIED:
                 row = uow.conn.execute(select(t.negotiations).where(t.negotiations.c.pid == row.pid)).one()
                 state = self._apply(
@@ -528,6 +539,28 @@ class DspProvider:
                 )
             uow.commit()
         return msgs.negotiation_ack(row.pid, row.consumer_pid, state)
+
+    def _accepted_offer(self, conn: Any, participant: Participant, row: Any) -> Any:
+        """The offer of a provider-initiated negotiation the consumer accepted, if the consumer
+        may still see it and satisfies its usage policy (else the acceptance is refused and the
+        negotiation stays OFFERED)."""
+        visible = self._visible(conn, participant, after=None, limit=1, offer_ids=[row.offer_id or ""])
+        if not visible:
+            raise PolicyNotSatisfied(
+                f"offer '{row.offer_id}' is not in this participant's catalog",
+                rule="DSP 2025-1: the offer must come from the provider's catalog",
+                providerPid=row.pid,
+                consumerPid=row.consumer_pid,
+            )
+        decision = evaluate(visible[0].usage_policy, self._ctx(conn, participant))
+        if not decision.allowed:
+            raise PolicyNotSatisfied(
+                "usage policy not satisfied: " + "; ".join(decision.failures),
+                rule="CX-0152 usage policy",
+                providerPid=row.pid,
+                consumerPid=row.consumer_pid,
+            )
+        return visible[0]
 
     # -- transfer ---------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ __all__ = [
     "ExpiredToken",
     "InvalidTransition",
     "NegotiationRefused",
+    "NoCommonVersion",
     "NotEntitled",
     "NotOffered",
     "PartnerUnreachable",
@@ -94,6 +95,15 @@ class PartnerUnreachable(ChannelError, UpstreamUnavailable):
 
     kind = "partner-unreachable"
     title = "Partner unreachable"
+
+
+class NoCommonVersion(ChannelError, UpstreamUnavailable):
+    """The partner's connector offers no Dataspace Protocol version and binding this node speaks
+    (its ``/.well-known/dspace-version``; ``reason`` lists what it offers): the communication ends
+    there (DSP 2025-1 Exposure of Versions)."""
+
+    kind = "no-common-version"
+    title = "No common protocol version"
 
 
 class ChannelTimeout(ChannelError, UpstreamUnavailable):

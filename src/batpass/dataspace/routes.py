@@ -21,6 +21,7 @@ from starlette.responses import Response as StarletteResponse
 from batpass.core.clock import utc_now
 from batpass.core.errors import BatpassError, InvalidInput
 from batpass.dataspace import _dsp_messages as msgs
+from batpass.dataspace._callbacks import ConsumerCallbacks
 from batpass.dataspace._dtr import OWNER, Reader, TwinRegistry, decode_id
 from batpass.dataspace._states import InvalidTransition
 from batpass.dataspace.service import DSP_PATH, DspConsumer, DspProvider
@@ -67,6 +68,17 @@ async def dspace_version(ctx: Ctx) -> JSONResponse:
     if msgs.schema_errors(body, "protocol-version"):
         raise AssertionError("version document fails its schema")
     return JSONResponse(body)
+
+
+@router.get("/ns/dsp-catalog/v1")
+async def catalog_context() -> JSONResponse:
+    """The JSON-LD context of batpass's catalog terms (``BATPASS_CATALOG_CONTEXT``), the bundled
+    copy, at the path of its IRI: for a JSON-LD reader that loads contexts from the node."""
+    return JSONResponse(
+        msgs.bundled_context(msgs.BATPASS_CATALOG_CONTEXT),
+        media_type="application/ld+json",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 # -- catalog ----------------------------------------------------------------------------------
@@ -166,6 +178,29 @@ async def transfer_message(pid: str, kind: str, request: Request, ctx: Ctx) -> J
 
 
 # -- consumer callbacks -----------------------------------------------------------------------
+
+
+@router.post(DSP_PATH + "/callback/negotiations/offers")
+async def callback_offer(request: Request, ctx: Ctx) -> JSONResponse:
+    """A provider-initiated negotiation: the consumer's process starts in OFFERED (201)."""
+    consumer = ctx.service(DspConsumer)
+    participant = await consumer.verifier.verify(request.headers.get("authorization"))
+    body, status = ConsumerCallbacks(consumer).offered(participant, await _json(request))
+    return _dsp(body, status)
+
+
+@router.get(DSP_PATH + "/callback/negotiations/{pid}")
+async def callback_negotiation_get(pid: str, request: Request, ctx: Ctx) -> JSONResponse:
+    consumer = ctx.service(DspConsumer)
+    participant = await consumer.verifier.verify(request.headers.get("authorization"))
+    return _dsp(ConsumerCallbacks(consumer).negotiation(participant, pid))
+
+
+@router.get(DSP_PATH + "/callback/transfers/{pid}")
+async def callback_transfer_get(pid: str, request: Request, ctx: Ctx) -> JSONResponse:
+    consumer = ctx.service(DspConsumer)
+    participant = await consumer.verifier.verify(request.headers.get("authorization"))
+    return _dsp(ConsumerCallbacks(consumer).transfer(participant, pid))
 
 
 @router.post(DSP_PATH + "/callback/negotiations/{pid}/{kind}")

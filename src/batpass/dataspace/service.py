@@ -11,6 +11,12 @@ The public use-case module of the package; the work lives in private modules:
   transfer → pull, written once: it awaits the callbacks through a
   :class:`~batpass.dataspace.ports.ProcessNotifier`, keeps one agreement and one started transfer
   per provider and asset, and raises the typed errors of ``errors`` (never a message to parse).
+- :class:`VersionDiscovery` (``_discovery``): a partner's DSP base from the version metadata its
+  DID document's ``DataService`` entry (a :class:`ServiceEndpoint`) names; refuses a partner with
+  no common version.
+- :class:`ConsumerCallbacks` (``_callbacks``) and :class:`ProviderOffers` (``_offers``): a
+  provider-initiated negotiation, received (OFFERED, accepted) and sent; the consumer's process
+  state at its callback.
 - :class:`FixedTokenVerifier` (here): the test mode for the public DSP test kit.
 
 Sources: DSP 2025-1 catalog / negotiation / transfer specifications and their HTTPS bindings;
@@ -23,9 +29,12 @@ from __future__ import annotations
 import secrets
 
 from batpass.core.errors import ConfigurationError, Unauthorized
+from batpass.dataspace._callbacks import ConsumerCallbacks
 from batpass.dataspace._channel import Channel, ConsumerChannels, Endpoint
 from batpass.dataspace._common import DSP_PATH, PULL_FORMAT, DataspaceSettings
 from batpass.dataspace._consumer import DspConsumer
+from batpass.dataspace._discovery import ServiceEndpoint, VersionDiscovery
+from batpass.dataspace._offers import ProviderOffers
 from batpass.dataspace._provider import DspProvider
 from batpass.dataspace.model import Participant
 
@@ -33,12 +42,16 @@ __all__ = [
     "DSP_PATH",
     "PULL_FORMAT",
     "Channel",
+    "ConsumerCallbacks",
     "ConsumerChannels",
     "DataspaceSettings",
     "DspConsumer",
     "DspProvider",
     "Endpoint",
     "FixedTokenVerifier",
+    "ProviderOffers",
+    "ServiceEndpoint",
+    "VersionDiscovery",
 ]
 
 

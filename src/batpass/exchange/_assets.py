@@ -72,6 +72,7 @@ from batpass.dataspace import (
     NotOffered,
     OfferDefinition,
     PullFailed,
+    ServiceEndpoint,
     TransferEnded,
     TransferRefused,
     TwinRegistry,
@@ -368,8 +369,8 @@ class ConnectorClient:
     """Asks a provider's connector for one of these assets (catalog → negotiation → pull
     transfer → pull) through this node's :class:`~batpass.dataspace.ConsumerChannels`, which keep
     one agreement and one started transfer per provider and asset. ``resolve_did`` is trust's
-    async DID resolver; the provider's DSP endpoint is the ``DataService`` entry of its DID
-    document unless given.
+    async DID resolver; the provider's DSP endpoint is discovered from the version metadata its
+    DID document's ``DataService`` entry names, unless given.
 
     The channel's typed errors become this API's: ``Forbidden`` (catalog refused, not offered,
     negotiation or transfer refused), ``NotFound`` (nothing this node is entitled to),
@@ -381,11 +382,13 @@ class ConnectorClient:
         self.channels = channels
         self._resolve_did = resolve_did
 
-    async def _dsp(self, provider: str) -> str:
+    async def _dsp(self, provider: str) -> ServiceEndpoint:
+        """The provider's ``DataService`` entry: its version metadata endpoint, where the
+        channels discover its DSP base."""
         doc = await self._resolve_did(provider)
         for svc in doc.get("service", []):
             if svc.get("type") == "DataService" and isinstance(svc.get("serviceEndpoint"), str):
-                return str(svc["serviceEndpoint"])
+                return ServiceEndpoint(str(svc["serviceEndpoint"]))
         raise NotFound(f"provider {provider} publishes no DataService", field="provider", rule="DSP discovery")
 
     def _endpoint(self, provider: str, dsp_url: str | None) -> Endpoint:

@@ -23,6 +23,7 @@ from batpass.dataspace import (
     NotEntitled,
     NotOffered,
     PullFailed,
+    ServiceEndpoint,
     TransferEnded,
     TransferRefused,
 )
@@ -78,7 +79,8 @@ class BatchPartnerPort(PartnerPort, Protocol):
 
 class DspPartners:
     """A :class:`PartnerPort` over this node's Dataspace Protocol consumer channels: the
-    partner's DSP endpoint from its DID document, one agreement and one started transfer per
+    partner's connector from its DID document (its ``DataService`` entry names the version
+    metadata endpoint; the channels discover the DSP base there), one agreement and one started transfer per
     partner connector and asset (kept by :class:`~batpass.dataspace.ConsumerChannels`), the
     answer pulled from its data plane with ``?lot=ID``.
 
@@ -94,10 +96,10 @@ class DspPartners:
     def __init__(self, channels: ConsumerChannels, resolve_did: Callable[[str], Any]) -> None:
         self.channels = channels
         self._resolve_did = resolve_did
-        # partner DID → (DSP endpoint, connector participant), resolved once while it works
-        self._endpoints: dict[str, tuple[str, str]] = {}
+        # partner DID → (its DataService endpoint, connector participant), resolved once while it works
+        self._endpoints: dict[str, tuple[ServiceEndpoint, str]] = {}
 
-    async def _dsp_endpoint(self, did: str, role: str) -> tuple[str, str]:
+    async def _dsp_endpoint(self, did: str, role: str) -> tuple[ServiceEndpoint, str]:
         hit = self._endpoints.get(did)
         if hit is not None:
             return hit
@@ -110,7 +112,10 @@ class DspPartners:
         for svc in doc.get("service", []):
             if svc.get("type") == "DataService" and isinstance(svc.get("serviceEndpoint"), str):
                 operated_by = svc.get("participantId")
-                found = str(svc["serviceEndpoint"]), operated_by if isinstance(operated_by, str) else did
+                found = (
+                    ServiceEndpoint(str(svc["serviceEndpoint"])),
+                    operated_by if isinstance(operated_by, str) else did,
+                )
                 self._endpoints[did] = found
                 return found
         raise Refused(f"{role} has no DataService (DSP connector) in its DID document")

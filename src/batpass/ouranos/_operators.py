@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.ids import Did, OuranosOperatorId
@@ -21,6 +22,14 @@ from batpass.ouranos.errors import AccessDenied
 from batpass.ouranos.model import Operator
 from batpass.store import UnitOfWork
 from batpass.trust import NodeIdentity, did_document, load_or_create_identity
+
+
+def _version_endpoint(dsp_url: str) -> str:
+    """The DSP version metadata endpoint of the connector at ``dsp_url`` (its origin's
+    ``/.well-known/dspace-version``, DSP 2025-1 "Exposure of Versions"): what a ``DataService``
+    DID entry names."""
+    parts = urlsplit(dsp_url)
+    return f"{parts.scheme}://{parts.netloc}/.well-known/dspace-version"
 
 
 class OperatorDirectory(HubComponent):
@@ -60,7 +69,7 @@ class OperatorDirectory(HubComponent):
                     {
                         "id": f"{doc['id']}#dsp",
                         "type": "DataService",
-                        "serviceEndpoint": bridge.dsp_url,
+                        "serviceEndpoint": _version_endpoint(bridge.dsp_url),
                         "participantId": bridge.did,
                     }
                 ]

@@ -79,14 +79,18 @@ def operator_did(base_url: str, operator_id: str) -> str:
 
 def node_services(base_url: str, profiles: Sequence[str] = ()) -> dict[str, tuple[str, str]]:
     """Service entries of a node's DID documents: credential service and status lists always,
-    the DSP connector for ``catena-x``/``bridge``, the Ouranos API for ``ouranos``."""
+    the DSP connector (``#dsp``, its version metadata endpoint) for ``catena-x``/``bridge``, the
+    Ouranos API for ``ouranos``."""
     base = base_url.rstrip("/")
     services = {
         "credential-service": (SERVICE_TYPES["credential-service"], f"{base}/dcp"),
         "status-lists": (SERVICE_TYPES["status-lists"], f"{base}/v1/credentials/status"),
     }
     if {"catena-x", "bridge"} & set(profiles):
-        services["connector"] = (SERVICE_TYPES["connector"], f"{base}/api/dsp/2025-1")
+        # DSP 2025-1 "Discovery of Service Endpoints": the DataService entry names the version
+        # metadata endpoint (the consumer finds the DSP base there); its id (`#dsp`) is the
+        # `serviceId` that endpoint and the catalog's DataService advertise
+        services["dsp"] = (SERVICE_TYPES["connector"], f"{base}/.well-known/dspace-version")
     if "ouranos" in profiles:
         services["ouranos"] = (SERVICE_TYPES["ouranos"], f"{base}/api/v1")
     return services

@@ -19,6 +19,7 @@ from batpass.dataspace import (
     NotOffered,
     PartnerUnreachable,
     PullFailed,
+    ServiceEndpoint,
     Stage,
     TransferEnded,
     TransferRefused,
@@ -94,7 +95,8 @@ async def test_fetch_and_send_map_the_channels_errors() -> None:
     assert "{'productId': 'p-1'}" in missing.value.message and missing.value.rule == "entitled partners only"
     assert isinstance(missing.value.__cause__, NotEntitled)
     # the DSP endpoint is found only when a journey starts: the channel gets a way to find it
-    assert await channels.endpoints[0]() == "https://supplier.example/dsp"
+    # (the DID document's DataService entry, where the channel discovers the DSP base)
+    assert await channels.endpoints[0]() == ServiceEndpoint("https://supplier.example/dsp")
     await_given = FakeChannels(httpx.Response(202, json={"status": "accepted"}))
     client = ConnectorClient(await_given, _no_did)  # type: ignore[arg-type]
     assert await client.send(P, "catenax-pcf", "GET", dsp_url="https://given.example/dsp") == (

@@ -13,10 +13,12 @@ from batpass.dataspace import (
     ChannelError,
     ChannelTimeout,
     NegotiationRefused,
+    NoCommonVersion,
     NotEntitled,
     NotOffered,
     PartnerUnreachable,
     PullFailed,
+    ServiceEndpoint,
     Stage,
     TransferEnded,
     TransferRefused,
@@ -43,6 +45,8 @@ def _err(kind: type[ChannelError], stage: Stage, status: int | None = None) -> C
         (_err(PartnerUnreachable, Stage.CATALOG), UPSTREAM_ASSET, "supplier unreachable"),
         (_err(PartnerUnreachable, Stage.NEGOTIATION, 503), UPSTREAM_ASSET, "supplier unreachable"),
         (_err(PartnerUnreachable, Stage.DATA_PLANE), UPSTREAM_ASSET, "supplier unreachable"),
+        # a partner speaking no DSP version this node speaks cannot be asked at all
+        (_err(NoCommonVersion, Stage.CATALOG), UPSTREAM_ASSET, "supplier unreachable"),
         (_err(CatalogRefused, Stage.CATALOG, 400), UPSTREAM_ASSET, "supplier refused the catalog request"),
         (_err(CatalogRefused, Stage.CATALOG, 401), UPSTREAM_ASSET, "supplier unreachable"),
         (_err(NotOffered, Stage.CATALOG), UPSTREAM_ASSET, "supplier offers no upstream summary to this node"),
@@ -112,7 +116,7 @@ async def test_pull_asks_the_connector_named_in_the_did_document_once() -> None:
     assert channels.asked[0] == (
         "did:web:bridge.example",
         UPSTREAM_ASSET,
-        "https://bridge.example/api/dsp/2025-1",
+        ServiceEndpoint("https://bridge.example/api/dsp/2025-1"),  # its DSP base is discovered there
         {"delegation": "tok", "lot": "lot-1"},
     )
     channels.outcome = _err(PartnerUnreachable, Stage.DATA_PLANE)

@@ -4,6 +4,7 @@ import os
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -28,6 +29,31 @@ def test_health_and_did_document(node_client: tuple[TestClient, str]) -> None:
     assert algs == {"Ed25519", "P-256"}
     assert all(vm["controller"] == body["id"] for vm in body["verificationMethod"])
     assert any(s["type"] == "DataService" for s in body["service"])
+
+
+def test_the_did_data_service_entry_is_the_dsp_binding(node_client: tuple[TestClient, str]) -> None:
+    """DSP 2025-1 "Discovery of Service Endpoints": the DataService entry names the version
+    metadata endpoint, and its id is the serviceId that endpoint (and the catalog) advertise."""
+    client, _ = node_client
+    body = client.get("/.well-known/did.json").json()
+    (entry,) = [s for s in body["service"] if s["type"] == "DataService"]
+    assert entry["id"] == body["id"] + "#dsp"
+    endpoint = httpx.URL(entry["serviceEndpoint"])
+    assert endpoint.scheme == "https" and endpoint.path == "/.well-known/dspace-version"
+    versions = client.get(endpoint.path).json()["protocolVersions"]
+    (v2025,) = [v for v in versions if v["version"] == "2025-1"]
+    assert v2025["serviceId"] == entry["id"]
+    assert v2025["binding"] == "HTTPS" and v2025["path"] == "/api/dsp/2025-1"
+
+
+def test_the_node_serves_its_catalog_context(node_client: tuple[TestClient, str]) -> None:
+    """The JSON-LD context the catalog names beside the DSP context, at the path of its IRI."""
+    client, _ = node_client
+    r = client.get("/ns/dsp-catalog/v1")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/ld+json")
+    terms = r.json()["@context"]
+    assert terms["title"]["@id"] == "http://purl.org/dc/terms/title"
+    assert terms["semanticId"]["@type"] == "@id"
 
 
 def test_every_node_has_a_front_door_in_the_readers_language(node_client: tuple[TestClient, str]) -> None:
