@@ -32,7 +32,7 @@ from batpass.core.findings import Finding
 from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary, decode_summary, encode_summary
 from batpass.ledger import _sql as t
 from batpass.ledger._audit import compare_derived, replay, replay_engine, seed_replay, summary_payload
-from batpass.ledger._live import LiveSites
+from batpass.ledger._live import LiveSites, site_facts
 from batpass.ledger._materials import Element
 from batpass.ledger._outflow import Authorisation, parse_authorisation, validate_authorisation
 from batpass.ledger._record import OwnerRecording
@@ -131,7 +131,7 @@ class LedgerService:
     other owners the node keeps ledgers for (the hub's operators). ``public_jwk_resolver`` resolves
     a ``did#kid`` to its public JWK (default: the keys of the identities above, i.e. the DID
     documents this node publishes). ``high_risk_sites`` is the list of site ids whose share is
-    reported as high-risk, or a function giving it when asked (the node's site register).
+    reported as high-risk, or a function giving it (or the register's ``SiteFacts``) when asked.
     ``batch_size`` is how many events one signed Merkle root covers; ``outflow_policy`` the node's
     outflow policy (``warn`` or ``block``, controlled materials; docs/outflows.md).
 
@@ -650,7 +650,7 @@ class LedgerService:
             out["mines_reached"] = len(prof["mines"]) + sum(m for m in prof["xm"].values() if m > 0)
             out["mines"] = prof["mines"]
             out["boundaries"] = [{"lot": c[1], "summary": p[1] in summaries} for c, p in res.boundary]
-            out["elements"] = shares(prof, frozenset(self._high_risk()))
+            out["elements"] = shares(prof, site_facts(self._high_risk()))
         else:
             out["batteries"] = sorted(lot.battery.id for lot in res.lots.values() if lot.battery is not None)
         return out
@@ -684,7 +684,7 @@ class LedgerService:
             material=lot.material,
             issuer=owner,
             profile=prof,
-            high_risk_sites=frozenset(self._high_risk()),
+            high_risk_sites=site_facts(self._high_risk()),
             folded=len(folded),
             tombstones=tombstones,
             credentials=creds,

@@ -148,7 +148,7 @@ class LocalNode:
             self.identity,
             identities=identities,
             # the register's sites in a region the CAHRA data set in use lists (docs/sites.md)
-            high_risk_sites=SiteService(self.engine).high_risk_site_ids,
+            high_risk_sites=SiteService(self.engine).site_facts,
             footprints=footprints,
             secrets=SecretBox.load_or_create(self.paths.keys),
             signer_keys=signer_keys,
