@@ -228,3 +228,34 @@ def test_mined_origin_by_country_is_one_figure_wherever_it_appears(demo_run: Dem
             assert origin_line(name, passport[name]) in page, (sym, origin_line(name, passport[name]))
             for country, share in mined.items():
                 assert f"{country_name(country)} {100 * share:.1f} %" in page, (sym, country)
+
+
+def test_site_shares_are_one_figure_wherever_they_appear(demo_run: DemoRun, client: httpx.Client) -> None:
+    """Which share of each element's mined part comes from certified, flagged or unknown sites:
+    ``summary.json``, the federated trace artefact's signed summary and the ledger's summary API
+    say the same, the flagged share is the high-risk share, and no site is named on the way."""
+    out, summary = demo_run.out, demo_run.summary
+    car = next(n for n in summary["nodes"] if n["name"] == "eu-carmaker")
+    trace = summary["story"]["trace"]
+    federated_text = (out / "ledger" / "federated-trace.json").read_text()
+    federated = json.loads(federated_text)["summary"]["elements"]
+    token = client.get(
+        f"{car['base_url']}/v1/ledger/summaries/{quote(trace['battery'], safe='')}",
+        headers={"X-Api-Key": car["admin_key"]},
+    )
+    assert token.status_code == 200, token.text
+    signed = summary_payload(token.text.strip())["elements"]
+    assert set(trace["sites"]) == set(trace["shares_by_country"])
+    for sym, sites in trace["sites"].items():
+        for place, got in {
+            "federated trace": federated[sym]["sites"],
+            "GET /v1/ledger/summaries": signed[sym]["sites"],
+        }.items():
+            for k in ("certified", "flagged", "unknown"):
+                assert got[k] == pytest.approx(sites[k], abs=1e-12), (sym, place, k)
+        if trace["shares_by_country"][sym]:
+            assert sites["flagged"] == pytest.approx(trace["high_risk_share"][sym], abs=1e-12), sym
+            assert 0.0 <= sites["certified"] + sites["flagged"] + sites["unknown"] <= 1.0 + 1e-9, sym
+    # the demo's certified mines and its flagged cobalt site reach the car maker as shares only
+    assert trace["sites"]["Co"]["certified"] > 0 and 0 < trace["sites"]["Co"]["flagged"] < 1
+    assert "MINE-CD-2" not in federated_text and "Kolwezi" not in federated_text
