@@ -72,8 +72,9 @@ class SiteRegisterSource:
         raise InvalidInput("the site register is read by query", field="site", rule="site register asset query")
 
     def _view(self, site: Site, consumer_did: str, consumer_bpnl: str | None) -> dict[str, Any]:
-        entitled = consumer_did in site.shared_with or (consumer_bpnl is not None and consumer_bpnl in site.shared_with)
-        return self.sites.view(site, caller=consumer_did if entitled else None, operator=entitled)
+        """The register's own policy, the consumer named by its DID or else its BPNL."""
+        caller = consumer_did if consumer_did in site.shared_with else consumer_bpnl
+        return self.sites.view(site, caller=caller, operator=False)
 
     async def query_content(
         self,
