@@ -427,3 +427,60 @@ def test_pcf_request_answers_a_catenax_pcf_for_an_entitled_product(setup: Setup)
         body = {"provider": s.provider.did, "productId": "urn:gtin:00000000000000"}
         r = c.post(s.partner.base_url + "/v1/connector/pcf/requests", json=body, headers=s.partner.admin_headers())
         assert r.status_code == 404, r.text
+
+
+def _site(site_id: str, region: str, shared_with: list[str]) -> dict[str, Any]:
+    return {
+        "siteId": site_id,
+        "name": f"{site_id} cobalt mine",
+        "operator": f"Operator of {site_id} SARL",
+        "siteType": "mine",
+        "country": "CD",
+        "region": region,
+        "location": {"latitude": -10.72, "longitude": 25.47},
+        "minerals": ["cobalt"],
+        "certifications": [{"scheme": "IRMA", "status": "certified", "level": "IRMA 75"}],
+        "dueDiligence": [{"kind": "risk assessment", "reference": "doc:ra-2026", "date": "2026-03-01"}],
+        "sharedWith": shared_with,
+    }
+
+
+def test_the_site_register_is_shared_under_its_usage_policy(setup: Setup) -> None:
+    """The provider's site register is a connector asset under ``cx.circular.materialaccounting:1``:
+    the partner negotiates and pulls it, reading the full record of the site shared with it and the
+    public summary of the other; a member without the framework agreement and a node without
+    membership read nothing."""
+    s = setup
+    with s.client() as c:
+        admin = s.provider.admin_headers()
+        for site in (_site("CXA-MINE-1", "CD-HL", [s.partner.did]), _site("CXA-MINE-2", "CD-LU", [])):
+            _ok(c.put(s.provider.base_url + "/v1/sites", json=site, headers=admin), 200, 201)
+        offer = json.dumps(_catalog_offer(s, c, s.partner, "batpass-site-register"))
+        assert "cx.circular.materialaccounting:1" in offer and '"DataExchangeGovernance:1.0"' in offer
+        body = {"provider": s.provider.did}
+        out = _ok(
+            c.post(s.partner.base_url + "/v1/connector/sites/requests", json=body, headers=s.partner.admin_headers())
+        )
+        by_id = {x["siteId"]: x for x in out["sites"]["sites"]}
+        assert by_id["CXA-MINE-1"]["operator"] == "Operator of CXA-MINE-1 SARL"
+        assert by_id["CXA-MINE-1"]["location"] == {"latitude": -10.72, "longitude": 25.47}
+        public = by_id["CXA-MINE-2"]
+        assert public["region"] == "CD-LU" and public["certified"] is True
+        assert not {"operator", "location", "dueDiligence", "name"} & set(public), public
+        one = _ok(
+            c.post(
+                s.partner.base_url + "/v1/connector/sites/requests",
+                json={**body, "site": "CXA-MINE-2"},
+                headers=s.partner.admin_headers(),
+            )
+        )
+        assert one["sites"] == public
+        missing = c.post(
+            s.partner.base_url + "/v1/connector/sites/requests",
+            json={**body, "site": "CXA-MINE-9"},
+            headers=s.partner.admin_headers(),
+        )
+        assert missing.status_code == 404, missing.text
+        for who, why in ((s.member, "DataExchangeGovernanceCredential"), (s.outsider, "membership")):
+            r = c.post(who.base_url + "/v1/connector/sites/requests", json=body, headers=who.admin_headers())
+            assert r.status_code == 403 and why in r.text and "Operator of" not in r.text, r.text

@@ -29,7 +29,7 @@ from batpass.footprint import PER_KWH_LIFETIME_ENERGY
 from batpass.ledger._audit import summary_payload
 from batpass.passport._static import ELEMENT_NAMES
 from batpass.web._page_blocks import CO2E_PER_KWH, STAGE_NAMES, country_name, sig
-from batpass.web._passport_page import origin_line, recycled_line
+from batpass.web._passport_page import origin_line, recycled_line, site_line
 
 pytestmark = pytest.mark.integration
 
@@ -228,3 +228,43 @@ def test_mined_origin_by_country_is_one_figure_wherever_it_appears(demo_run: Dem
             assert origin_line(name, passport[name]) in page, (sym, origin_line(name, passport[name]))
             for country, share in mined.items():
                 assert f"{country_name(country)} {100 * share:.1f} %" in page, (sym, country)
+
+
+def test_site_shares_are_one_figure_wherever_they_appear(demo_run: DemoRun, client: httpx.Client) -> None:
+    """Which share of each element's mined part comes from certified, flagged or unknown sites:
+    ``summary.json``, the federated trace artefact's signed summary and the ledger's summary API
+    say the same as the passport's due-diligence section (JSON and page), the flagged share is the
+    high-risk share, and no site is named on the way."""
+    out, summary = demo_run.out, demo_run.summary
+    car = next(n for n in summary["nodes"] if n["name"] == "eu-carmaker")
+    trace = summary["story"]["trace"]
+    federated_text = (out / "ledger" / "federated-trace.json").read_text()
+    federated = json.loads(federated_text)["summary"]["elements"]
+    token = client.get(
+        f"{car['base_url']}/v1/ledger/summaries/{quote(trace['battery'], safe='')}",
+        headers={"X-Api-Key": car["admin_key"]},
+    )
+    assert token.status_code == 200, token.text
+    signed = summary_payload(token.text.strip())["elements"]
+    entry = next(b for b in summary["batteries"] if b["id"] == trace["battery"])
+    pid = entry["passport_id"].removeprefix("urn:uuid:")
+    passport = _get(client, f"{car['base_url']}/v1/passports/{pid}", node=car)["data"]["mined_site_status"]
+    page = _text(_get(client, entry["passport_url"], accept="text/html"))
+    assert set(trace["sites"]) == set(trace["shares_by_country"])
+    for sym, sites in trace["sites"].items():
+        seen = {"federated trace": federated[sym]["sites"], "GET /v1/ledger/summaries": signed[sym]["sites"]}
+        name = ELEMENT_NAMES[sym]
+        if sites["certified"] is not None:  # the passport's due-diligence section, JSON and page
+            seen["passport JSON"] = passport[name]
+            assert site_line(name, passport[name]) in page, (sym, site_line(name, passport[name]))
+        else:
+            assert name not in passport, sym  # unknown is said by its absence, never a 0 %
+        for place, got in seen.items():
+            for k in ("certified", "flagged", "unknown"):
+                assert got[k] == pytest.approx(sites[k], abs=1e-12), (sym, place, k)
+        if trace["shares_by_country"][sym]:
+            assert sites["flagged"] == pytest.approx(trace["high_risk_share"][sym], abs=1e-12), sym
+            assert 0.0 <= sites["certified"] + sites["flagged"] + sites["unknown"] <= 1.0 + 1e-9, sym
+    # the demo's certified mines and its flagged cobalt site reach the car maker as shares only
+    assert trace["sites"]["Co"]["certified"] > 0 and 0 < trace["sites"]["Co"]["flagged"] < 1
+    assert "MINE-CD-2" not in federated_text and "Kolwezi" not in federated_text

@@ -43,6 +43,7 @@ def test_trace_of_one_battery(demo: tuple[Path, dict[str, Any]]) -> None:
         "recycled_by_country",
         "unknown_share",
         "basis",
+        "sites",
     }
     # every share is of the element's mass in this one battery (README "What the demo shows")
     assert tr["basis"] == "battery_mass_balance"

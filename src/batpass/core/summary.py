@@ -40,6 +40,7 @@ __all__ = [
     "ActiveMaterial",
     "ElementShares",
     "Recycled",
+    "SiteFinding",
     "SiteShares",
     "SubjectKind",
     "SummarySubject",
@@ -116,14 +117,30 @@ class ActiveMaterial:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SiteFinding:
+    """The operator's due-diligence finding on sites a CAHRA data set flags ("enhanced due
+    diligence required"): the data set that flagged them (``name@version``), the finding's
+    document reference and date, and the ``share`` of the element's mined mass from the sites it
+    covers. It names no site and no operator (docs/sites.md "Findings")."""
+
+    dataset: str
+    reference: str
+    date: str
+    share: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SiteShares:
     """Shares of the element's mined mass from sites a site register knows as certified, as
-    flagged (high risk), or does not know; None where no register answered (2.0: every node
-    writes None until a site register exists)."""
+    flagged (high risk), or does not know; None where no register answered. The rest of the
+    mined mass (when the three sum to less than 1) comes from registered sites neither certified
+    nor flagged. ``findings`` cover flagged shares whose operator recorded its finding (the
+    certifier's "no high-risk origin" waits for them)."""
 
     certified: float | None = None
     flagged: float | None = None
     unknown: float | None = None
+    findings: tuple[SiteFinding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,6 +258,11 @@ def _encode_element(el: ElementShares, *, v1: bool) -> dict[str, Any]:
         out["activeMaterial"] = {"share": am.share, "preConsumer": am.pre_consumer, "postConsumer": am.post_consumer}
     if not v1:
         out["sites"] = {"certified": el.sites.certified, "flagged": el.sites.flagged, "unknown": el.sites.unknown}
+        if el.sites.findings:  # present only when there are findings (schema: minItems 1)
+            out["sites"]["findings"] = [
+                {"dataset": f.dataset, "reference": f.reference, "date": f.date, "share": f.share}
+                for f in el.sites.findings
+            ]
     return out
 
 
@@ -388,7 +410,7 @@ def _decode_element(obj: object, path: str) -> ElementShares:
         optional=("activeMaterial",),
     )
     rec = _members(m["recycled"], f"{path}.recycled", required=("preConsumer", "postConsumer"))
-    sites = _members(m["sites"], f"{path}.sites", required=("certified", "flagged", "unknown"))
+    sites = _members(m["sites"], f"{path}.sites", required=("certified", "flagged", "unknown"), optional=("findings",))
     mined = m["minedByCountry"]
     recycled = m["recycledByCountry"]
     return ElementShares(
@@ -406,8 +428,29 @@ def _decode_element(obj: object, path: str) -> ElementShares:
             certified=_share_or_null(sites["certified"], f"{path}.sites.certified"),
             flagged=_share_or_null(sites["flagged"], f"{path}.sites.flagged"),
             unknown=_share_or_null(sites["unknown"], f"{path}.sites.unknown"),
+            findings=_decode_findings(sites, f"{path}.sites.findings"),
         ),
     )
+
+
+def _decode_findings(sites: Mapping[str, Any], path: str) -> tuple[SiteFinding, ...]:
+    if "findings" not in sites:
+        return ()
+    items = sites["findings"]
+    if not isinstance(items, list) or not items:
+        raise InvalidInput(f"{path} must be a non-empty array when present", field=path, rule=_RULE)
+    out = []
+    for i, item in enumerate(items):
+        f = _members(item, f"{path}[{i}]", required=("dataset", "reference", "date", "share"))
+        out.append(
+            SiteFinding(
+                dataset=_text(f["dataset"], f"{path}[{i}].dataset"),
+                reference=_text(f["reference"], f"{path}[{i}].reference"),
+                date=_text(f["date"], f"{path}[{i}].date"),
+                share=_share(f["share"], f"{path}[{i}].share"),
+            )
+        )
+    return tuple(out)
 
 
 def _decode_tombstone(obj: object, path: str) -> Tombstone:

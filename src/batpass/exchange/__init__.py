@@ -1,6 +1,7 @@
 """Exchanges served through the Catena-X connector (docs/architecture.md "Flows", flows 3, 4 and 6):
-the Catena-X battery pass and PCF as connector assets, the asynchronous CX-0136 PCF exchange, and
-recycled-content claims that debit a recycler's credit account.
+the Catena-X battery pass and PCF as connector assets, the asynchronous CX-0136 PCF exchange,
+recycled-content claims that debit a recycler's credit account, and the site register under a
+usage policy.
 
 A passport on another node, read with this node's access-role credentials
 (:func:`fetch_passport`, the one fetch of the console and ``batpass comply --passport``).
@@ -39,6 +40,7 @@ from batpass.exchange._remote import (
     held_roles,
     opened_by,
 )
+from batpass.exchange._sites import SITES_ASSET, SITES_PURPOSE, SiteRegisterSource, install_sites_offer
 
 #: this package's Alembic branch (its first revision keeps the id ``node_0001`` it had in ``node/``)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
@@ -54,6 +56,8 @@ __all__ = [
     "PCF_ASSET",
     "PCF_PURPOSE",
     "PCF_SEMANTIC_ID",
+    "SITES_ASSET",
+    "SITES_PURPOSE",
     "BatteryPassSource",
     "ConnectorClient",
     "CreditAccounts",
@@ -64,6 +68,7 @@ __all__ = [
     "PcfExchange",
     "PcfSource",
     "RemotePassport",
+    "SiteRegisterSource",
     "battery_twin",
     "exchanges_table",
     "fetch_passport",
@@ -71,6 +76,7 @@ __all__ = [
     "install_credit_offer",
     "install_passport_offer",
     "install_pcf_offer",
+    "install_sites_offer",
     "opened_by",
     "product_twin",
     "register_twin",

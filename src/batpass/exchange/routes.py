@@ -25,6 +25,7 @@ from batpass.exchange._assets import (
 )
 from batpass.exchange._credit import _DOUBLE, CreditClaims
 from batpass.exchange._pcf_async import PcfExchange
+from batpass.exchange._sites import SITES_ASSET
 from batpass.footprint import FootprintFilter, PactService
 from batpass.http import AdminKey, Ctx, Items, MassKg, RequestModel, Token, problem_body
 from batpass.ledger import DoubleClaim
@@ -61,6 +62,14 @@ class BatteryPassRequestIn(RequestModel):
 
     provider: Token = Field(description=_PROVIDER)
     battery: Token = Field(description="the battery: a GS1 Digital Link URI or 01{gtin14}21{serial}")
+    dsp_endpoint: Token | None = Field(default=None, alias="dspEndpoint", pattern=_URL, description=_DSP)
+
+
+class SitesRequestIn(RequestModel):
+    """Read a partner's site register through the connector."""
+
+    provider: Token = Field(description=_PROVIDER)
+    site: Token | None = Field(default=None, description="one site's id (all sites when absent)")
     dsp_endpoint: Token | None = Field(default=None, alias="dspEndpoint", pattern=_URL, description=_DSP)
 
 
@@ -122,6 +131,16 @@ async def request_battery_pass(ctx: Ctx, _: AdminKey, body: BatteryPassRequestIn
         provider, BATTERY_PASS_ASSET, {"battery": battery}, dsp_url=body.dsp_endpoint
     )
     return {"provider": provider, "battery": battery, "batteryPass": doc}
+
+
+@_connector.post("/v1/connector/sites/requests")
+async def request_sites(ctx: Ctx, _: AdminKey, body: SitesRequestIn) -> dict[str, Any]:
+    """Read a partner's site register through the connector (usage purpose
+    ``cx.circular.materialaccounting:1``): full records of the sites shared with this node, the
+    public summary of the others. Body: ``{provider: DID, site?, dspEndpoint?}``."""
+    query = {} if body.site is None else {"site": body.site}
+    doc = await ctx.service(ConnectorClient).fetch(body.provider, SITES_ASSET, query, dsp_url=body.dsp_endpoint)
+    return {"provider": body.provider, "sites": doc}
 
 
 @_connector.post("/v1/connector/pcf/requests")

@@ -25,7 +25,17 @@ from batpass.core.summary import (
     decode_summary,
     encode_summary,
 )
-from batpass.ledger._materials import CATALOGUE, ELEMENTS, MATERIALS, Catalogue, Element, Material
+from batpass.ledger._materials import (
+    CATALOGUE,
+    CATALOGUES,
+    ELEMENTS,
+    MATERIALS,
+    Catalogue,
+    Element,
+    Material,
+    extend_catalogue,
+    load_extension,
+)
 from batpass.ledger._shipment_rules import RULES as SHIPMENT_RULES
 from batpass.ledger._shipment_rules import OutflowPolicy, ShipmentRules, parse_policy
 from batpass.ledger._summary import sign_summary, verify_summary
@@ -55,6 +65,7 @@ EVENT_SCHEMA_PATH = Path(__file__).resolve().parent / "_data" / "ledger-event.sc
 
 __all__ = [
     "CATALOGUE",
+    "CATALOGUES",
     "ELEMENTS",
     "EVENT_SCHEMA_PATH",
     "MASS_TOLERANCE_ABS_KG",
@@ -101,6 +112,8 @@ __all__ = [
     "VerifyReport",
     "decode_summary",
     "encode_summary",
+    "extend_catalogue",
+    "load_extension",
     "parse_event",
     "parse_policy",
     "sign_summary",

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, select
 from batpass.core.errors import InvalidInput
 from batpass.core.findings import Finding
 from batpass.ledger import _sql as t
-from batpass.ledger._materials import CATALOGUES
+from batpass.ledger._materials import CATALOGUE, CATALOGUES
 from batpass.ledger.model import parse_event
 from batpass.store import make_engine, metadata
 
@@ -146,7 +146,7 @@ def _parse(row: Any) -> Any:
             field="ledger_events.catalogue",
             rule="ledger.catalogue.unknown",
         )
-    return parse_event(json.loads(row.body))
+    return parse_event(json.loads(row.body), catalogue=CATALOGUES[row.catalogue] if row.catalogue else CATALOGUE)
 
 
 # --- comparison -------------------------------------------------------------------------------

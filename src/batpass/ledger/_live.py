@@ -1,11 +1,14 @@
-"""High-risk site ids as a live set (pure): read from their source at each use."""
+"""High-risk site ids as a live set (pure): read from their source at each use (the node's site
+register, whose :class:`~batpass.core.sitefacts.SiteFacts` iterate as the flagged ids)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 
-__all__ = ["LiveSites"]
+from batpass.core.sitefacts import site_facts
+
+__all__ = ["LiveSites", "site_facts"]
 
 
 class LiveSites(AbstractSet[str]):

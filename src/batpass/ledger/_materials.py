@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,6 +29,8 @@ from types import MappingProxyType
 from typing import Any
 
 import rfc8785
+
+from batpass.core.errors import InvalidInput
 
 __all__ = [
     "ATOMIC_WEIGHTS",
@@ -38,7 +41,9 @@ __all__ = [
     "Catalogue",
     "Element",
     "Material",
+    "extend_catalogue",
     "formula_fractions",
+    "load_extension",
     "material",
     "parse_catalogue",
 ]
@@ -143,12 +148,9 @@ def _fractions(m: Mapping[str, Any]) -> Mapping[Element, float] | None:
     return None if fr is None else {Element(k): float(v) for k, v in fr.items()}
 
 
-def parse_catalogue(doc: Mapping[str, Any]) -> Catalogue:
-    """A :class:`Catalogue` from its JSON form (``_data/materials.json``)."""
-    if list(doc["elements"]) != [e.value for e in ELEMENTS]:
-        raise ValueError("the catalogue's tracked elements differ from batpass.ledger.Element")
+def _materials(items: Any) -> dict[str, Material]:
     mats: dict[str, Material] = {}
-    for m in doc["materials"]:
+    for m in items:
         fr = _fractions(m)
         mats[m["code"]] = Material(
             m["code"],
@@ -160,8 +162,76 @@ def parse_catalogue(doc: Mapping[str, Any]) -> Catalogue:
             form=str(m.get("form", "bulk")),
             chemistry=m.get("chemistry"),
         )
+    return mats
+
+
+def parse_catalogue(doc: Mapping[str, Any]) -> Catalogue:
+    """A :class:`Catalogue` from its JSON form (``_data/materials.json``)."""
+    if list(doc["elements"]) != [e.value for e in ELEMENTS]:
+        raise ValueError("the catalogue's tracked elements differ from batpass.ledger.Element")
+    mats = _materials(doc["materials"])
     digest = "sha256:" + hashlib.sha256(rfc8785.dumps(doc)).hexdigest()
     return Catalogue(str(doc["catalogue"]), str(doc["version"]), digest, MappingProxyType(mats))
+
+
+_EXT_RULE = "ledger.catalogue.extension (docs/ledger-events.md 'Materials')"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
+
+
+def _refuse(message: str, field: str) -> InvalidInput:
+    return InvalidInput(f"material catalogue extension: {message}", field=field, rule=_EXT_RULE)
+
+
+def extend_catalogue(base: Catalogue, doc: Any) -> Catalogue:
+    """A node's effective catalogue: ``base`` plus the materials of its extension ``doc``
+    (``{"catalogue", "version", "materials": [...]}``, each material in the shipped form: a
+    ``formula`` over the shipped atomic weights, a ``grade`` or typical ``fractions``, and its
+    ``source``). Labelled ``base+name@version`` and identified by the SHA-256 of the canonical JSON
+    of the base's digest and the extension; it is registered (:data:`CATALOGUES`) so events
+    checked with it replay and verify with it. A code the base has, a duplicate, an unknown atom
+    or element, a fraction outside 0..1 or a material without source is refused naming it."""
+    if not isinstance(doc, Mapping):
+        raise _refuse("not a JSON object", "$")
+    name, version, items = doc.get("catalogue"), doc.get("version"), doc.get("materials")
+    for key, value in (("catalogue", name), ("version", version)):
+        if not isinstance(value, str) or not _NAME.match(value):
+            raise _refuse(f"$.{key} must be a name (1-64 of A-Z a-z 0-9 . _ -)", f"$.{key}")
+    if not isinstance(items, list) or not items:
+        raise _refuse("$.materials must be a non-empty list", "$.materials")
+    seen: set[str] = set()
+    for i, m in enumerate(items):
+        path = f"$.materials[{i}]"
+        code = m.get("code") if isinstance(m, Mapping) else None
+        if not isinstance(code, str) or not _CODE.match(code):
+            raise _refuse(f"{path}.code must be a material code (a-z 0-9 _)", f"{path}.code")
+        if code in base.materials or code in seen:
+            raise _refuse(f"{path}.code {code!r} is already in {base.label}", f"{path}.code")
+        seen.add(code)
+        if not isinstance(m.get("name"), str) or not isinstance(m.get("source"), str) or not m["source"].strip():
+            raise _refuse(f"{path} needs a name and its source", f"{path}.source")
+        try:
+            fr = _fractions(m)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise _refuse(f"{path}: no formula, grade or fractions this catalogue reads ({exc})", path) from exc
+        if fr is not None and (any(not 0.0 <= v <= 1.0 for v in fr.values()) or sum(fr.values()) > 1.0 + 1e-9):
+            raise _refuse(f"{path}: element fractions must lie in 0..1 and sum to at most 1", path)
+    mats = {**base.materials, **_materials(items)}
+    digest = "sha256:" + hashlib.sha256(rfc8785.dumps({"base": base.digest, "extension": dict(doc)})).hexdigest()
+    cat = Catalogue(f"{base.name}+{name}", f"{base.version}+{version}", digest, MappingProxyType(mats))
+    _KNOWN.setdefault(digest, cat)
+    return _KNOWN[digest]
+
+
+def load_extension(path: Path, base: Catalogue | None = None) -> Catalogue:
+    """:func:`extend_catalogue` of a node's extension file (unreadable or non-JSON refused)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}", field="materials", rule=_EXT_RULE) from exc
+    except json.JSONDecodeError as exc:
+        raise _refuse(f"not JSON ({exc.msg} at line {exc.lineno})", "$") from exc
+    return extend_catalogue(base or CATALOGUE, doc)
 
 
 #: the catalogue this code checks events with
@@ -169,11 +239,20 @@ CATALOGUE: Catalogue = parse_catalogue(_DOC)
 
 MATERIALS: Mapping[str, Material] = CATALOGUE.materials
 
-#: the catalogues this code checks and replays events with, by digest: an event recorded with
-#: another one (a newer node's, or an older version no longer shipped) is reported by ``ledger
-#: verify`` and does not replay
-CATALOGUES: Mapping[str, Catalogue] = MappingProxyType({CATALOGUE.digest: CATALOGUE})
+_KNOWN: dict[str, Catalogue] = {CATALOGUE.digest: CATALOGUE}
+#: the catalogues this process checks and replays events with, by digest: the shipped one and
+#: the node's extensions once loaded (:func:`extend_catalogue`); an event recorded with another
+#: (a newer node's, or an extension this node no longer loads) is reported by ``ledger verify``
+#: and does not replay
+CATALOGUES: Mapping[str, Catalogue] = MappingProxyType(_KNOWN)
 
 
 def material(code: str) -> Material | None:
-    return MATERIALS.get(code)
+    """A material of the shipped catalogue, else of an extension loaded in this process."""
+    found = MATERIALS.get(code)
+    if found is None:
+        for cat in _KNOWN.values():
+            found = cat.materials.get(code)
+            if found is not None:
+                break
+    return found

@@ -21,7 +21,7 @@ from typing import Any
 from batpass.core.countries import EU27, ISO3166_ALPHA2
 from batpass.core.errors import InvalidInput
 from batpass.core.limits import MAX_MASS_KG, MAX_TEXT, check_number
-from batpass.ledger._materials import CATALOGUE, MATERIALS
+from batpass.ledger._materials import CATALOGUE, MATERIALS, material
 from batpass.ledger._shipment_rules import RULES, OutflowPolicy, Requirement, ShipmentRules, requirement
 from batpass.ledger.model import Event, Lot
 
@@ -108,7 +108,7 @@ def validate_authorisation(d: Mapping[str, Any]) -> dict[str, Any]:
                 field=f"authorisation.{k}",
                 rule="ledger.authorisation.schema",
             )
-    if d["material"] not in MATERIALS:
+    if d["material"] not in MATERIALS and material(str(d["material"])) is None:
         raise InvalidInput(
             f"authorisation.material {d['material']!r} is not a known material in catalogue {CATALOGUE.label}",
             field="authorisation.material",

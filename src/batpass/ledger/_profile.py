@@ -11,8 +11,10 @@ Per element, every share is a fraction of the element's mass in the lot:
   (mine sites; recovery sites for recycled material); ``c``, ``r`` and ``u`` sum to 1 (a profile
   stored before ``r`` existed reads as none: its ``c`` still counts recyclers until recomputed);
 - ``hx`` the high-risk share of the element's mass reported by folded supplier summaries (local
-  sites are judged at read time against the configurable high-risk list, so changing the list
-  needs no recompute);
+  sites are judged at read time against the node's site register, so a new screening needs no
+  recompute); likewise ``cx`` the share from sites the suppliers' registers know as certified,
+  ``ox`` from sites they know as neither certified nor flagged, and ``fd`` the shares their
+  operators' due-diligence findings cover (by finding; docs/sites.md "Site facts");
 - ``pre``/``post`` recycled shares (Art. 8; run-around scrap counts as neither);
 - ``cm`` chain-of-custody models (ISO 22095): each contribution is classed by the *weakest* model
   met on its path, so a mass-balance step anywhere makes the rest of the path mass balance;
@@ -30,10 +32,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from batpass.core.sitefacts import SiteFacts, site_facts
 from batpass.core.summary import (
     ActiveMaterial,
     ElementShares,
     Recycled,
+    SiteFinding,
     SiteShares,
     UpstreamSummary,
     encode_summary_element,
@@ -52,6 +56,9 @@ _ZERO = {
     "r": {},
     "s": {},
     "hx": 0.0,
+    "cx": 0.0,
+    "ox": 0.0,
+    "fd": {},
     "pre": 0.0,
     "post": 0.0,
     "cm": {},
@@ -89,6 +96,9 @@ def source_profile(lot: Lot) -> Profile:
             "r": {lot.country: 1.0} if recycled else {},
             "s": {lot.site: 1.0},
             "hx": 0.0,
+            "cx": 0.0,
+            "ox": 0.0,
+            "fd": {},
             "pre": pre,
             "post": post,
             "cm": {lot.custody.value: 1.0},
@@ -118,7 +128,7 @@ def summary_source_profile(lot: Lot, summary: UpstreamSummary | None, key: str) 
             continue
         s = elements.get(el.value)
         if s is None:
-            ep = dict(_ZERO, pre=pre0, post=post0, cm={lot.custody.value: 1.0}, c={}, r={}, s={})
+            ep = dict(_ZERO, pre=pre0, post=post0, cm={lot.custody.value: 1.0}, c={}, r={}, s={}, fd={})
         else:
             pre = float(s.recycled.pre_consumer or 0.0) if lot.recycled is None else pre0
             post = float(s.recycled.post_consumer or 0.0) if lot.recycled is None else post0
@@ -131,11 +141,13 @@ def summary_source_profile(lot: Lot, summary: UpstreamSummary | None, key: str) 
                 unknown = 0.0 if mined else 1.0
             else:
                 unknown = float(s.unknown_share if s.unknown_share is not None else 1.0)
+            m = sum(mined.values())
             ep = {
                 "c": mined,
                 "r": rec,
                 "s": {},
-                "hx": float(s.high_risk_share or 0.0) * sum(mined.values()),
+                "hx": float(s.high_risk_share or 0.0) * m,
+                **_supplier_sites(s, m),
                 "pre": pre,
                 "post": post,
                 "cm": cm,
@@ -154,6 +166,27 @@ def summary_source_profile(lot: Lot, summary: UpstreamSummary | None, key: str) 
         e[el.value] = ep
     xm = {key: int(summary.mines_reached)} if summary is not None else {key: -1}
     return {"e": e, "mines": [], "xm": xm}
+
+
+def _supplier_sites(s: ElementShares, mined: float) -> dict[str, Any]:
+    """A supplier's site facts as masses of the element (``cx``, ``ox``, ``fd``), from its
+    summary's shares of the mined part; a summary whose register said nothing counts as
+    unknown sites."""
+    st = s.sites
+    known = st.certified is not None and st.flagged is not None and st.unknown is not None
+    certified = float(st.certified or 0.0) if known else 0.0
+    other = max(0.0, 1.0 - certified - float(st.flagged or 0.0) - float(st.unknown or 0.0)) if known else 0.0
+    fd = {_finding_key(f.dataset, f.reference, f.date): float(f.share) * mined for f in st.findings}
+    return {"cx": certified * mined, "ox": other * mined, "fd": fd}
+
+
+#: joins a finding's data set, reference and date into one profile key (a control character
+#: no member carries)
+_SEP = "\u001f"
+
+
+def _finding_key(dataset: str, reference: str, date: str) -> str:
+    return _SEP.join((dataset, reference, date))
 
 
 def _downgrade(cm: dict[str, float], model: CustodyModel) -> dict[str, float]:
@@ -203,7 +236,8 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
         r: dict[str, float] = {}
         s: dict[str, float] = {}
         cm: dict[str, float] = {}
-        hx = pre = post = u = apre = apost = 0.0
+        fd: dict[str, float] = {}
+        hx = cx = ox = pre = post = u = apre = apost = 0.0
         for (plot, kg), prof in zip(parents, parent_profiles, strict=True):
             pf = plot.composition.get(el, 0.0)
             if pf <= 0:
@@ -222,6 +256,10 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
             for k, v in ep["cm"].items():
                 cm[k] = cm.get(k, 0.0) + v * w
             hx += ep["hx"] * w
+            cx += ep.get("cx", 0.0) * w  # profiles stored before site facts have none
+            ox += ep.get("ox", 0.0) * w
+            for k, v in ep.get("fd", _NONE).items():
+                fd[k] = fd.get(k, 0.0) + v * w
             pre += ep["pre"] * w
             post += ep["post"] * w
             u += ep["u"] * w
@@ -230,7 +268,7 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
             apre += ep["apre"] * wa
             apost += ep["apost"] * wa
         if W <= 0:
-            e[key] = dict(_ZERO, cm={custody.value: 1.0}, c={}, r={}, s={})
+            e[key] = dict(_ZERO, cm={custody.value: 1.0}, c={}, r={}, s={}, fd={})
             continue
         inv = 1.0 / W
         pre_s = pre * inv
@@ -246,6 +284,9 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
             "r": {k: v * inv for k, v in r.items()},
             "s": {k: v * inv for k, v in s.items()},
             "hx": hx * inv,
+            "cx": cx * inv,
+            "ox": ox * inv,
+            "fd": {k: v * inv for k, v in fd.items()},
             "pre": pre_s,
             "post": post_s,
             "cm": _downgrade({k: v * inv for k, v in cm.items()}, custody),
@@ -280,6 +321,42 @@ def _high_risk(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> float |
     return _clip(float(local_hr + ep["hx"]) / mined)
 
 
+def _site_shares(ep: Mapping[str, Any], facts: SiteFacts | frozenset[str]) -> SiteShares:
+    """Which share of the element's mined mass comes from certified, flagged or unknown sites
+    (docs/sites.md "Site facts"): local mine sites as the node's register knows them now, plus
+    what folded supplier summaries reported. None where no register answered or nothing was
+    mined. A flagged site counts as flagged even where certified (the screening asks for more)."""
+    mined = sum(ep["c"].values())
+    if not isinstance(facts, SiteFacts) or mined <= 1e-12:
+        return SiteShares()
+    flagged = float(ep["hx"])
+    certified = float(ep.get("cx", 0.0))
+    other = float(ep.get("ox", 0.0))
+    found: dict[str, float] = dict(ep.get("fd", _NONE))
+    for site, v in ep["s"].items():
+        if site in facts.flagged:
+            flagged += v
+            f = facts.findings.get(site)
+            if f is not None:
+                k = _finding_key(f.dataset, f.reference, f.date)
+                found[k] = found.get(k, 0.0) + v
+        elif site in facts.certified:
+            certified += v
+        elif site in facts.known:
+            other += v
+    inv = 1.0 / mined
+    findings = tuple(
+        SiteFinding(dataset=d, reference=r, date=t, share=_clip(v * inv))
+        for (d, r, t), v in sorted((tuple(k.split(_SEP, 2)), v) for k, v in found.items() if v > 0)
+    )
+    return SiteShares(
+        certified=_clip(certified * inv),
+        flagged=_clip(flagged * inv),
+        unknown=_clip(1.0 - (certified + flagged + other) * inv),
+        findings=findings,
+    )
+
+
 def _parts(ep: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, float], float]:
     """Mined and recycled series and the unknown share, shares of the element's mass summing to
     1 within float precision (docs/contracts.md: within 1e-9; the largest part takes the rest)."""
@@ -312,7 +389,9 @@ def _clip(x: float) -> float:
 def element_shares(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> ElementShares:
     """The figures of one element in an upstream summary 2.0 (docs/contracts.md), each on the
     basis ``SUMMARY_BASIS`` names. Where the element's whole mass is unknown, the series and the
-    shares are None (not 0): nothing is known of them."""
+    shares are None (not 0): nothing is known of them. ``high_risk_sites`` is the register's
+    :class:`SiteFacts` (site shares computed) or a bare list of flagged ids (site shares None)."""
+    facts = site_facts(high_risk_sites)
     c, r, u = _parts(ep)
     nothing = u >= 1.0 - 1e-12
     recycled_known = not nothing or ep["pre"] > 0 or ep["post"] > 0
@@ -320,7 +399,7 @@ def element_shares(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> Ele
         mined_by_country=None if nothing else c,
         recycled_by_country=None if nothing else r,
         unknown_share=u,
-        high_risk_share=_high_risk(ep, high_risk_sites),
+        high_risk_share=_high_risk(ep, facts),
         recycled=Recycled(
             pre_consumer=_clip(ep["pre"]) if recycled_known else None,
             post_consumer=_clip(ep["post"]) if recycled_known else None,
@@ -333,7 +412,7 @@ def element_shares(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> Ele
             pre_consumer=_clip(ep["apre"]) if recycled_known else None,
             post_consumer=_clip(ep["apost"]) if recycled_known else None,
         ),
-        sites=SiteShares(),  # no site register yet: not known
+        sites=_site_shares(ep, facts),
     )
 
 

@@ -20,7 +20,7 @@ from batpass.core.errors import BatpassError, Conflict
 from batpass.core.summary import UpstreamSummary
 from batpass.ledger import _sql as t
 from batpass.ledger._chain import batch_payload, event_hash, merkle_root, sign_batch
-from batpass.ledger._materials import CATALOGUE, Element
+from batpass.ledger._materials import Element
 from batpass.ledger._outflow import Authorisation, check_shipment
 from batpass.ledger._profile import Profile, is_profile_source, mix_profile, source_profile, summary_source_profile
 from batpass.ledger._rows import lot_from_row, lot_values, profile_json, profile_of
@@ -36,8 +36,6 @@ _DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=Fa
 _ALERT_IDS = uuid.UUID("3f7b1f1e-2b7e-5c1a-9d3e-6a1f0c2d4e5b")
 _RECYCLED = (RecycledOrigin.PRE_CONSUMER, RecycledOrigin.POST_CONSUMER)
 _CREDITED = (Element.LI, Element.CO, Element.NI, Element.PB)
-#: the material catalogue events are checked with, stored with each (``ledger_events.catalogue``)
-_CATALOGUE = CATALOGUE.digest
 
 
 class _View:
@@ -272,7 +270,9 @@ class OwnerRecording:
         # one signed Merkle root per batch_size events, in order: event n is in batch n // size
         # (the kind's stored _value_: the enum's value property costs two Python calls)
         batch = self.first_batch + n // self.batch_size + 1
-        self.event_rows.append((owner, seq, eid, ev.kind._value_, at_db, body, self.prev_hash, batch, _CATALOGUE))
+        self.event_rows.append(
+            (owner, seq, eid, ev.kind._value_, at_db, body, self.prev_hash, batch, ev.catalogue.digest)
+        )
 
     def _refuse(self, i: int, ev: Event, found: Sequence[Mapping[str, Any]]) -> None:
         """A ``block`` node refuses a shipment outside every valid authorisation, naming the

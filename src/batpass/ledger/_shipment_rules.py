@@ -31,7 +31,7 @@ from typing import Any, Literal
 import rfc8785
 
 from batpass.core.errors import InvalidInput
-from batpass.ledger._materials import MATERIALS, Element
+from batpass.ledger._materials import MATERIALS, Element, material
 from batpass.ledger.model import Lot
 
 __all__ = [
@@ -191,7 +191,7 @@ def requirement(
         if r.waste_classes and not hit:
             continue
         return Requirement(r.requires, r.id, r.instrument, hit[0] if hit else None)
-    mat = MATERIALS.get(lot.material)
+    mat = MATERIALS.get(lot.material) or material(lot.material)  # or a node extension's
     if (
         not (_classes(rules, lot, at) if held is None else held)
         and mat is not None

@@ -31,6 +31,7 @@ import orjson
 from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput, Unauthorized
 from batpass.core.ids import Did
+from batpass.core.sitefacts import site_facts
 from batpass.core.summary import (
     SUMMARY_VERSION,
     SubjectKind,
@@ -121,7 +122,7 @@ def build_summary(
     footprint: Mapping[str, Any] | None = None,
     computed_at: _dt.datetime | None = None,
 ) -> UpstreamSummary:
-    hr = list(high_risk_sites)
+    hr = site_facts(high_risk_sites)
     elements = {el: element_shares(ep, hr) for el, ep in sorted(profile["e"].items())}
     mines = len(profile["mines"]) + sum(m for m in profile["xm"].values() if m > 0)
     at = (computed_at or utc_now()).astimezone(_dt.UTC)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Text, and_, cast, literal, select
 
+from batpass.core.sitefacts import site_facts
 from batpass.core.summary import UpstreamSummary
 from batpass.ledger import _sql as t
 from batpass.ledger._profile import (
@@ -293,5 +294,5 @@ def profiles_from_graph(
 
 
 def shares(profile: Profile, high_risk_sites: Iterable[str]) -> dict[str, Any]:
-    hr = list(high_risk_sites)
+    hr = site_facts(high_risk_sites)
     return {el: element_view(ep, hr) for el, ep in sorted(profile["e"].items())}

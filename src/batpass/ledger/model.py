@@ -38,7 +38,7 @@ from typing import Any, Protocol, Self, TypeVar
 from batpass.core.countries import ISO3166_ALPHA2
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.summary import UpstreamSummary
-from batpass.ledger._materials import CATALOGUE, ELEMENTS, MATERIALS, Element, Material
+from batpass.ledger._materials import CATALOGUE, ELEMENTS, MATERIALS, Catalogue, Element, Material, material
 from batpass.ledger.errors import LotOverdrawn, MassBalanceViolation, UnitMismatch
 
 __all__ = [
@@ -242,6 +242,8 @@ class Event:
     corrects: EventId | None = None
     void: bool = False
     reason: str | None = None
+    #: the material catalogue the event is checked with (its digest is stored beside it)
+    catalogue: Catalogue = CATALOGUE
 
     def yield_for(self, el: Element) -> float:
         if isinstance(self.yield_, float):
@@ -279,7 +281,7 @@ class Lot:
 
     @property
     def is_active_material(self) -> bool:
-        m = MATERIALS.get(self.material)
+        m = MATERIALS.get(self.material) or material(self.material)
         return bool(m and m.active_material)
 
     def element_kg(self, el: Element, mass_kg: float | None = None) -> float:
@@ -510,18 +512,20 @@ def _fractions(v: Any, path: str, *, sums_to_one: bool = True) -> dict[Element, 
     return out
 
 
-def parse_event(raw: Any, *, path: str = "event") -> Event:
+def parse_event(raw: Any, *, path: str = "event", catalogue: Catalogue = CATALOGUE) -> Event:
     """Parse one event from its JSON form (docs/ledger-events.md), strictly.
 
     Bulk ingest parses hundreds of thousands of events, so a fast pass runs first: the same
     checks with the same helpers, minus the field paths (built only for error messages) and with
     table look-ups for enums and sites. When it finds anything wrong, the strict pass below runs
-    again on the event and raises the error with its full field path."""
+    again on the event and raises the error with its full field path. Materials are checked
+    against ``catalogue`` (the node's effective one; a replay passes the one the event was
+    checked with)."""
     try:
-        return _parse_event_fast(raw)
+        return _parse_event_fast(raw, catalogue)
     except Exception:  # the strict pass below raises the precise error
         pass
-    return _parse_event_strict(raw, path)
+    return _parse_event_strict(raw, path, catalogue)
 
 
 _UNITS: dict[str, Unit] = {u.value: u for u in Unit}
@@ -591,7 +595,7 @@ def _fast_list(v: Any) -> list[Any]:
     return v
 
 
-def _parse_event_fast(raw: Any) -> Event:
+def _parse_event_fast(raw: Any, catalogue: Catalogue = CATALOGUE) -> Event:
     """The strict pass's checks on the common shapes, with table look-ups and no field paths;
     raises (anything) where the strict pass must look at the event."""
     if type(raw) is not dict or not raw.keys() <= _EVENT_KEYS:
@@ -620,7 +624,7 @@ def _parse_event_fast(raw: Any) -> Event:
         if type(o) is not dict or not o.keys() <= _OUTPUT_KEYS:
             raise _Reject
         mat = o["material"]
-        if mat not in MATERIALS:
+        if mat not in catalogue.materials:
             raise _Reject
         battery = None
         b = o.get("battery")
@@ -713,12 +717,13 @@ def _parse_event_fast(raw: Any) -> Event:
         corrects,
         void,
         reason,
+        catalogue,
     )
     _check_shape(ev, _F)
     return ev
 
 
-def _parse_event_strict(raw: Any, path: str) -> Event:
+def _parse_event_strict(raw: Any, path: str, catalogue: Catalogue = CATALOGUE) -> Event:
     d = _obj(raw, path, _EVENT_KEYS)
     eid = EventId(_req(d, "id", path), field=f"{path}.id")
     kind = _enum(EventKind, _req(d, "kind", path), f"{path}.kind")
@@ -748,13 +753,13 @@ def _parse_event_strict(raw: Any, path: str) -> Event:
         p = f"{path}.outputs[{i}]"
         o = _obj(item, p, _OUTPUT_KEYS)
         mat = _str(_req(o, "material", p), f"{p}.material", max_len=64)
-        if mat not in MATERIALS:
+        if mat not in catalogue.materials:
             raise InvalidInput(
-                f"{p}.material {mat!r} is not a known material in catalogue {CATALOGUE.label} ({CATALOGUE.digest})",
+                f"{p}.material {mat!r} is not a known material in catalogue {catalogue.label} ({catalogue.digest})",
                 field=f"{p}.material",
                 rule="ledger.material.known",
                 value=mat,
-                catalogue=CATALOGUE.label,
+                catalogue=catalogue.label,
             )
         battery = None
         if o.get("battery") is not None:
@@ -853,6 +858,7 @@ def _parse_event_strict(raw: Any, path: str) -> Event:
         corrects,
         void,
         reason,
+        catalogue,
     )
     _check_shape(ev, path)
     return ev
@@ -948,7 +954,7 @@ def _check_shape(ev: Event, path: str) -> None:
                 field=f"{p}.recycled",
                 rule="Art. 8 recycled origin",
             )
-        mat = MATERIALS[o.material]
+        mat = ev.catalogue.materials[o.material]
         _check_output_unit(mat, o, path, i)
         if (
             mat.fractions is None
@@ -1127,7 +1133,7 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
                 field=f"event.outputs[{i}].lot",
             )
         mass = _output_kg(o)
-        comp = o.assay if o.assay is not None else (None if inherits else MATERIALS[o.material].fractions)
+        comp = o.assay if o.assay is not None else (None if inherits else ev.catalogue.materials[o.material].fractions)
         outs.append((o, mass, comp))
         if comp is None:
             derived_mass += mass

@@ -38,8 +38,8 @@ from batpass.ledger._authorisations import (
     hold_authorisation_credential,
     store_authorisation,
 )
-from batpass.ledger._live import LiveSites
-from batpass.ledger._materials import Element
+from batpass.ledger._live import LiveSites, site_facts
+from batpass.ledger._materials import CATALOGUE, Catalogue, Element
 from batpass.ledger._outflow import Authorisation, parse_authorisation, validate_authorisation
 from batpass.ledger._record import OwnerRecording
 from batpass.ledger._recycled import group_key, recycled_content_groups
@@ -137,15 +137,14 @@ class LedgerService:
     other owners the node keeps ledgers for (the hub's operators). ``public_jwk_resolver`` resolves
     a ``did#kid`` to its public JWK (default: the keys of the identities above, i.e. the DID
     documents this node publishes). ``high_risk_sites`` is the list of site ids whose share is
-    reported as high-risk, or a function giving it when asked (the node's site register).
-    ``batch_size`` is how many events one signed Merkle root covers; ``outflow_policy`` the node's
-    outflow policy (``warn`` or ``block``, controlled materials; docs/outflows.md).
+    reported as high-risk, or a function giving it (or the register's ``SiteFacts``) when asked.
+    ``batch_size`` is how many events one signed Merkle root covers; ``outflow_policy`` warn or
+    block (docs/outflows.md); ``catalogue`` the node's material catalogue (with its extension).
 
     ``signer_keys`` resolves a partner's key through its DID document when a summary arrives
-    (:meth:`receive_summary`; the node wires trust's did:web resolver). A resolved key is cached
-    for ``signer_key_ttl_s`` (on the ``monotonic`` clock); a summary that does not verify with a
-    cached key is verified once more with a fresh resolution, so a rotated key is picked up at
-    once (docs/integrity.md "Keys of pushed summaries").
+    (:meth:`receive_summary`; the node wires trust's did:web resolver), cached for
+    ``signer_key_ttl_s`` (``monotonic`` clock); a summary that does not verify with a cached key
+    is verified again with a fresh resolution (docs/integrity.md "Keys of pushed summaries").
     """
 
     def __init__(
@@ -164,6 +163,7 @@ class LedgerService:
         signer_key_ttl_s: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
         outflow_policy: OutflowPolicy = OutflowPolicy(),
+        catalogue: Catalogue = CATALOGUE,
     ) -> None:
         if batch_size < 1:
             raise InvalidInput("batch_size must be >= 1", field="batch_size", rule="ledger.batch.size")
@@ -180,8 +180,8 @@ class LedgerService:
             fixed = frozenset(high_risk_sites)
             self._high_risk = lambda: fixed
         self.batch_size = batch_size
-        #: which shipments need an authorisation beyond the rules, and warn or block (docs/outflows.md)
-        self.outflow_policy = outflow_policy
+        self.outflow_policy = outflow_policy  # beyond the shipment rules; warn or block
+        self.catalogue = catalogue  # events are checked with it and stored with its digest
         self._footprints = footprints
         #: seals the suppliers' keys that verified a received summary (``ledger_verified_keys``)
         self.secrets = secrets
@@ -271,7 +271,7 @@ class LedgerService:
     def _record(self, events: Sequence[Event | Mapping[str, Any]]) -> RecordResult:
         parsed: list[Event] = []
         for i, e in enumerate(events):
-            parsed.append(e if isinstance(e, Event) else parse_event(e, path=f"events[{i}]"))
+            parsed.append(e if isinstance(e, Event) else parse_event(e, path=f"events[{i}]", catalogue=self.catalogue))
         check_batch_events(parsed)
         by_owner: dict[str, list[tuple[int, Event]]] = {}
         for i, ev in enumerate(parsed):
@@ -656,7 +656,7 @@ class LedgerService:
             out["mines_reached"] = len(prof["mines"]) + sum(m for m in prof["xm"].values() if m > 0)
             out["mines"] = prof["mines"]
             out["boundaries"] = [{"lot": c[1], "summary": p[1] in summaries} for c, p in res.boundary]
-            out["elements"] = shares(prof, frozenset(self._high_risk()))
+            out["elements"] = shares(prof, site_facts(self._high_risk()))
         else:
             out["batteries"] = sorted(lot.battery.id for lot in res.lots.values() if lot.battery is not None)
         return out
@@ -690,7 +690,7 @@ class LedgerService:
             material=lot.material,
             issuer=owner,
             profile=prof,
-            high_risk_sites=frozenset(self._high_risk()),
+            high_risk_sites=site_facts(self._high_risk()),
             folded=len(folded),
             tombstones=tombstones,
             credentials=creds,

@@ -63,9 +63,11 @@ from batpass.exchange import (
     CreditClaims,
     PassportFetcher,
     PcfExchange,
+    SiteRegisterSource,
     install_credit_offer,
     install_passport_offer,
     install_pcf_offer,
+    install_sites_offer,
 )
 from batpass.exchange import routes as exchange_routes
 from batpass.federation import (
@@ -304,6 +306,8 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         ctx.services[CreditClaims] = CreditClaims(connector)
         if PassportService in ctx.services:
             install_passport_offer(provider, BatteryPassSource(ctx.services[PassportService], registry))
+        # the site register under a usage policy: full records to the partners a site names
+        install_sites_offer(provider, SiteRegisterSource(ctx.services[SiteService]))
     ctx.services[RoleVerifier] = trust
     ctx.services[PageRenderer] = pages = PassportPages(names=legal_names(ctx.services[ParticipantService]))
     if "resolver" in cfg.profiles:

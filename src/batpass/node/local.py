@@ -24,7 +24,16 @@ from batpass.core.errors import ConfigurationError, Conflict, InvalidInput, NotF
 from batpass.core.findings import Finding
 from batpass.core.ids import Bpnl, CorporateNumber, Did
 from batpass.core.settings import Settings, load_settings
-from batpass.ledger import FootprintSource, LedgerService, OutflowPolicy, SignerKeyResolver, parse_policy
+from batpass.ledger import (
+    CATALOGUE,
+    Catalogue,
+    FootprintSource,
+    LedgerService,
+    OutflowPolicy,
+    SignerKeyResolver,
+    load_extension,
+    parse_policy,
+)
 from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths, validate_name, validate_profiles
 from batpass.ouranos import BridgeLink, OuranosHub
@@ -148,12 +157,25 @@ class LocalNode:
             self.identity,
             identities=identities,
             # the register's sites in a region the CAHRA data set in use lists (docs/sites.md)
-            high_risk_sites=SiteService(self.engine).high_risk_site_ids,
+            high_risk_sites=SiteService(self.engine).site_facts,
             footprints=footprints,
             secrets=SecretBox.load_or_create(self.paths.keys),
             signer_keys=signer_keys,
             outflow_policy=self.outflow_policy,
+            catalogue=self.catalogue,
         )
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The node's material catalogue: the shipped one, extended by the file config
+        ``materials`` names (relative to the node's home; docs/ledger-events.md "Materials")."""
+        ext = self.config.extra.get("materials")
+        if ext is None:
+            return CATALOGUE
+        try:
+            return load_extension(self.home / str(ext))
+        except InvalidInput as exc:
+            raise ConfigurationError(f"config.json materials: {exc.message}", rule=exc.rule) from exc
 
     @property
     def outflow_policy(self) -> OutflowPolicy:

@@ -104,7 +104,8 @@ def summary_values(
     """Data points taken from an upstream summary (docs/contracts.md), the Art. 8 recycled
     content and a footprint.
 
-    ``material_origin`` <- each element's mined origin by country; ``recycled_content`` <- the
+    ``material_origin`` <- each element's mined origin by country; ``mined_site_status`` <- the
+    shares of its mined part from certified, flagged or unknown sites; ``recycled_content`` <- the
     Art. 8 figure of the battery's model and batch per plant (``art8``, the ledger's
     ``recycled_content_of``; basis ``art8_model_batch_plant``), else the summary's per-battery
     recycled shares labelled ``battery_mass_balance``: per metal ``pre``, ``post`` (None where
@@ -117,6 +118,7 @@ def summary_values(
     if summary is not None:
         origin: dict[str, Any] = {}
         recycled: dict[str, Any] = {}
+        sites: dict[str, Any] = {}
         for sym, el in sorted(summary.elements.items()):
             name = ELEMENT_NAMES.get(sym, sym)
             if el.mined_by_country:  # mined origin only (summary 2.0): a recycler is no origin
@@ -127,8 +129,17 @@ def summary_values(
                 "basis": BATTERY_MASS_BALANCE,
                 "unknown_mass_share": _share(el.unknown_share),
             }
+            s = el.sites
+            if s.certified is not None and s.flagged is not None and s.unknown is not None:
+                sites[name] = {
+                    "certified": float(s.certified),
+                    "flagged": float(s.flagged),
+                    "unknown": float(s.unknown),
+                }
         if origin:
             out["material_origin"] = origin
+        if sites:  # which share of each mined part comes from certified, flagged or unknown sites
+            out["mined_site_status"] = sites
         if recycled and art8 is None:
             out["recycled_content"] = coerce_value(FIELDS_BY_KEY["recycled_content"], recycled)
     if art8 is not None:

@@ -460,6 +460,16 @@ FIELDS: tuple[FieldSpec, ...] = (
         launch_group="due_diligence",
     ),
     _f(
+        "mined_site_status",
+        "Mined raw materials by site (share of each element's mined part from certified, flagged or unknown sites)",
+        P,
+        IT,
+        Kind.MAPPING,
+        "Art. 48-52; Annex X; upstream summary sites (no site named)",
+        "share (0-1)",
+        derived=True,
+    ),
+    _f(
         "recycled_content",
         "Recycled content (pre- and post-consumer, per element)",
         P,

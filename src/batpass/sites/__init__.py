@@ -7,6 +7,7 @@ from batpass.sites._cahra import SAMPLE_PATH as CAHRA_SAMPLE
 from batpass.sites._cahra import CahraDataset, load_cahra, parse_cahra
 from batpass.sites.model import (
     ENHANCED_DUE_DILIGENCE,
+    FINDING,
     NOT_LISTED,
     Certification,
     CertificationStatus,
@@ -23,6 +24,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
 __all__ = [
     "CAHRA_SAMPLE",
     "ENHANCED_DUE_DILIGENCE",
+    "FINDING",
     "MIGRATIONS_DIR",
     "NOT_LISTED",
     "CahraDataset",

@@ -32,6 +32,7 @@ from batpass.core.errors import InvalidInput
 
 __all__ = [
     "ENHANCED_DUE_DILIGENCE",
+    "FINDING",
     "NOT_LISTED",
     "Certification",
     "CertificationStatus",
@@ -48,6 +49,9 @@ __all__ = [
 ENHANCED_DUE_DILIGENCE = "enhanced due diligence required"
 #: the outcome of a site outside every listed region: indicative list, so no clearance
 NOT_LISTED = "not listed (the list is indicative and non-exhaustive)"
+#: the kind of due-diligence item that records the operator's finding on a flagged site: a
+#: certifier declines "no high-risk origin" over a flagged site until there is one
+FINDING = "CAHRA finding"
 
 _SITE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 #: path segments of ``/v1/sites`` that are not sites
@@ -287,6 +291,12 @@ class Site:
 
     def certified_on(self, day: dt.date) -> bool:
         return any(c.counts_on(day) for c in self.certifications)
+
+    def finding(self) -> DueDiligenceEvidence | None:
+        """The operator's latest finding on the site's CAHRA flag (an item of kind
+        :data:`FINDING`), or None."""
+        found = [d for d in self.due_diligence if d.kind == FINDING]
+        return max(found, key=lambda d: d.date) if found else None
 
     def with_screening(self, screening: Screening | None) -> Site:
         return dataclasses.replace(self, screening=screening)

@@ -16,9 +16,10 @@ from sqlalchemy import Engine
 
 from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import NotFound
+from batpass.core.sitefacts import Finding, SiteFacts
 from batpass.sites._cahra import EU_LIST, CahraDataset, parse_cahra
 from batpass.sites._sql import SqlSiteStore
-from batpass.sites.model import DueDiligenceEvidence, Site
+from batpass.sites.model import DueDiligenceEvidence, Site, SiteType
 from batpass.store import UnitOfWork
 
 __all__ = ["SiteService"]
@@ -94,6 +95,25 @@ class SiteService:
         mined share as its high-risk share."""
         with UnitOfWork(self._engine, write=False) as uow:
             return SqlSiteStore(uow).flagged_ids()
+
+    def site_facts(self, *, today: dt.date | None = None) -> SiteFacts:
+        """What the ledger needs of the register (docs/sites.md "Site facts"): the sites it knows
+        (recyclers aside: recovered material is no mined origin), those certified on ``today``,
+        those flagged and, for flagged sites, the operator's finding naming the data set."""
+        day = today or self._clock.now().date()
+        sites = [s for s in self.list() if s.site_type is not SiteType.RECYCLER]
+        flagged = {s.site_id: s for s in sites if s.screening is not None and s.screening.flagged}
+        findings = {}
+        for sid, s in flagged.items():
+            f = s.finding()
+            if f is not None and s.screening is not None:
+                findings[sid] = Finding(dataset=s.screening.dataset, reference=f.reference, date=f.date.isoformat())
+        return SiteFacts(
+            known=frozenset(s.site_id for s in sites),
+            certified=frozenset(s.site_id for s in sites if s.certified_on(day)),
+            flagged=frozenset(flagged),
+            findings=findings,
+        )
 
     def overview(self, *, today: dt.date | None = None) -> dict[str, Any]:
         """Counts of the register (``summary.json``'s ``story.sites``): registered, certified on

@@ -20,13 +20,13 @@ from typing import Any
 
 from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput
-from batpass.core.summary import UpstreamSummary, decode_summary
+from batpass.core.summary import SiteFinding, UpstreamSummary, decode_summary
 from batpass.trust._jose import peek, verify_compact
 from batpass.trust._resolver import DidResolver, check_key_time
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import CredentialType, RejectReason, iso, parse_time
 
-__all__ = ["SUMMARY_TYP", "Claim", "certify_claim", "verify_upstream_summary"]
+__all__ = ["FINDING_RULE", "SUMMARY_TYP", "Claim", "certify_claim", "verify_upstream_summary"]
 
 SUMMARY_TYP = "application/vnd.batpass.upstream-summary+jws"
 Claim = tuple[str, Mapping[str, Any], tuple[str, ...]]  # (credential type, subject, disclosable paths)
@@ -61,6 +61,31 @@ def verify_upstream_summary(jws: str, resolver: DidResolver) -> UpstreamSummary:
     except ValueError as exc:
         raise CredentialRejected("computedAt is not RFC 3339", reason=RejectReason.MALFORMED) from exc
     return summary
+
+
+#: the rule a "no high-risk origin" claim over a flagged site waits on (docs/sites.md "Findings")
+FINDING_RULE = (
+    "a site a CAHRA list flags needs enhanced due diligence (Reg. (EU) 2023/1542 Art. 48-50): "
+    "'no origin from high-risk sites' waits for the operator's finding on every flagged share"
+)
+
+
+def _findings_covering(findings: Sequence[SiteFinding], high_risk: float, *, element: str) -> list[dict[str, Any]]:
+    """The findings that let a "no high-risk origin" claim stand over a ``high_risk`` share of
+    the mined mass from flagged sites: none needed at 0; otherwise they must cover the whole
+    flagged share (a CAHRA flag is a screening signal, the operator's finding the verdict), or
+    the claim is declined naming the rule and the share still without a finding."""
+    if high_risk <= 0.0:
+        return []
+    covered = sum(float(f.share) for f in findings)
+    if covered + 1e-9 < high_risk:
+        raise InvalidInput(
+            f"{element}: {high_risk:.4f} of the mined origin is from sites flagged 'enhanced due diligence"
+            f" required', {high_risk - covered:.4f} of it without the operator's recorded finding",
+            field="element",
+            rule=FINDING_RULE,
+        )
+    return [{"dataset": f.dataset, "reference": f.reference, "date": f.date, "share": f.share} for f in findings]
 
 
 def certify_claim(
@@ -133,12 +158,7 @@ def certify_claim(
         if el.high_risk_share is None or not el.mined_by_country:
             raise InvalidInput(f"{element}: origin unknown", field="element", rule="an origin claim needs known origin")
         hr = float(el.high_risk_share)
-        if hr > 0.0:
-            raise InvalidInput(
-                f"{element}: {hr:.4f} of the origin is from high-risk sites",
-                field="element",
-                rule="'no origin from high-risk sites' needs highRiskShare = 0",
-            )
+        findings = _findings_covering(el.sites.findings, hr, element=str(element))
         subject = {
             **common,
             "element": element,
@@ -147,6 +167,8 @@ def certify_claim(
             "noHighRiskOrigin": True,
             "minesReached": summary.mines_reached,
         }
+        if findings:  # flagged sites, each with the operator's finding: the credential names them
+            subject["dueDiligenceFindings"] = findings
         if ev:
             subject["supplyEvidence"] = ev
         return CredentialType.ORIGIN.value, subject, ("originByCountry", "minesReached", "supplyEvidence[]")

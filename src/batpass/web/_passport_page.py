@@ -118,7 +118,7 @@ _SECTIONS: tuple[tuple[str, str, Any], ...] = (
     ),
     ("origin", N_("Origin of the mined raw materials (share by country)"), {"material_origin"}),
     ("recycled", N_("Recycled content"), {"recycled_content"}),
-    ("due-diligence", N_("Due diligence"), {"due_diligence_report"}),
+    ("due-diligence", N_("Due diligence"), {"due_diligence_report", "mined_site_status"}),
     ("performance", N_("Performance and durability"), None),  # the other public numbers
     (
         "documents",
@@ -205,6 +205,8 @@ def format_value(key: str, value: Any) -> PageRow:
         return PageRow(key, _("Carbon footprint per kWh of lifetime energy"), sig(float(value["value"])), CO2E_PER_KWH)
     if key == "material_origin" and isinstance(value, Mapping):
         return PageRow(key, label, "", items=tuple(origin_line(m, v) for m, v in value.items()))
+    if key == "mined_site_status" and isinstance(value, Mapping):
+        return PageRow(key, label, "", items=tuple(site_line(m, v) for m, v in value.items()))
     if (
         key == "labels"
         and isinstance(value, list)
@@ -272,6 +274,22 @@ def recycled_line(metal: str, v: Any) -> str:
             "unknown": _pct(unknown),
         }
     return _("%(metal)s: pre-consumer %(pre)s, post-consumer %(post)s (%(basis)s)") % values
+
+
+def site_line(metal: str, v: Any) -> str:
+    """One raw material's mined part by site status (docs/sites.md "Site facts"); names no site."""
+    if not isinstance(v, Mapping):
+        return f"{material(metal)}: {v}"
+    _ = gettext_for()
+    return _(
+        "%(metal)s: certified sites %(certified)s, flagged for enhanced due diligence %(flagged)s,"
+        " unknown sites %(unknown)s"
+    ) % {
+        "metal": material(metal),
+        "certified": _pct(v.get("certified")),
+        "flagged": _pct(v.get("flagged")),
+        "unknown": _pct(v.get("unknown")),
+    }
 
 
 def origin_line(metal: str, shares: Any) -> str:

@@ -38,6 +38,9 @@ _ZERO = {
     "r": {},
     "s": {},
     "hx": 0.0,
+    "cx": 0.0,
+    "ox": 0.0,
+    "fd": {},
     "pre": 0.0,
     "post": 0.0,
     "cm": {},
@@ -292,7 +295,8 @@ def reference_mix_profile(
         r: dict[str, float] = {}  # recycled input by recycler country (summary 2.0)
         s: dict[str, float] = {}
         cm: dict[str, float] = {}
-        hx = pre = post = u = apre = apost = 0.0
+        fd: dict[str, float] = {}  # site findings folded from supplier summaries
+        hx = cx = ox = pre = post = u = apre = apost = 0.0
         for (plot, kg), prof in zip(parents, parent_profiles, strict=True):
             pf = plot.composition.get(el, 0.0)
             if pf <= 0:
@@ -307,6 +311,9 @@ def reference_mix_profile(
             _ref_acc(s, ep["s"], w)
             _ref_acc(cm, ep["cm"], w)
             hx += ep["hx"] * w
+            cx += ep.get("cx", 0.0) * w
+            ox += ep.get("ox", 0.0) * w
+            _ref_acc(fd, ep.get("fd", {}), w)
             pre += ep["pre"] * w
             post += ep["post"] * w
             u += ep["u"] * w
@@ -315,7 +322,7 @@ def reference_mix_profile(
             apre += ep["apre"] * wa
             apost += ep["apost"] * wa
         if W <= 0:
-            e[key] = dict(_ZERO, cm={lot.custody.value: 1.0}, c={}, r={}, s={})
+            e[key] = dict(_ZERO, cm={lot.custody.value: 1.0}, c={}, r={}, s={}, fd={})
             continue
         inv = 1.0 / W
         ep2 = {
@@ -323,6 +330,9 @@ def reference_mix_profile(
             "r": {k: v * inv for k, v in r.items()},
             "s": {k: v * inv for k, v in s.items()},
             "hx": hx * inv,
+            "cx": cx * inv,
+            "ox": ox * inv,
+            "fd": {k: v * inv for k, v in fd.items()},
             "pre": pre * inv,
             "post": post * inv,
             "cm": _ref_downgrade({k: v * inv for k, v in cm.items()}, lot.custody),

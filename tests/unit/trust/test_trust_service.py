@@ -15,6 +15,7 @@ from joserfc import jws
 from trust_http import ADMIN, ROLE_TYPES, load_lists, make_app, role_subject
 from trust_world import CX_BASE, POLICY, World
 
+from batpass.core.summary import SUMMARY_BASIS
 from batpass.trust import (
     CredentialRejected,
     TrustedIssuer,
@@ -362,3 +363,76 @@ def test_certified_carbon_footprint_over_http(service: TrustService, world: Worl
     assert v["verified"] is True
     assert v["subject"]["framework"] == "catena-x-pcf" and v["subject"]["summaryIssuer"] == world.holder.did
     assert v["subject"]["footprint"] == {"total": 41.2, "unit": "kgCO2e/kg"}
+
+
+def _summary_2(w: World, *, flagged: float, findings: list[dict[str, Any]]) -> str:
+    """A 2.0 summary whose cobalt is ``flagged`` from sites a CAHRA list flags, with the
+    operator's ``findings`` on them (docs/sites.md "Findings")."""
+    sites: dict[str, Any] = {"certified": 1.0 - flagged, "flagged": flagged, "unknown": 0.0}
+    if findings:
+        sites["findings"] = findings
+    summary = {
+        "summaryVersion": "2.0",
+        "basis": dict(SUMMARY_BASIS),
+        "subject": {"kind": "lot", "id": "urn:uuid:lot-78", "material": "cobalt_hydroxide"},
+        "issuer": w.holder.did,
+        "computedAt": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "elements": {
+            "Co": {
+                "minedByCountry": {"CD": 1.0},
+                "recycledByCountry": {},
+                "unknownShare": 0.0,
+                "highRiskShare": flagged,
+                "recycled": {"preConsumer": 0.0, "postConsumer": 0.0},
+                "custodyModels": {"segregated": 1.0},
+                "sites": sites,
+            }
+        },
+        "minesReached": 2,
+        "tombstones": [],
+        "credentials": [],
+        "foldedSupplierSummaries": 0,
+    }
+    key = w.holder.keys[0]
+    return jws.serialize_compact(
+        {"alg": "Ed25519", "typ": "application/vnd.batpass.upstream-summary+jws", "kid": w.holder.key_id(key)},
+        json.dumps(summary).encode(),
+        key.jwk,
+        algorithms=["Ed25519"],
+    )
+
+
+def test_no_high_risk_origin_waits_for_the_operators_finding_over_http(service: TrustService, world: World) -> None:
+    """A flagged site is a screening signal: the certifier declines "no high-risk origin" (400
+    naming the rule) until the operator's finding covers the flagged share; then it issues the
+    credential naming the finding, which a verifier reads back."""
+    load_lists(service, world)
+    client = TestClient(make_app(service))
+    si = {"Authorization": "Bearer " + issue_self_issued_token(world.holder, audience=service.identity.did, bpn=None)}
+    base = {"claim": "no-high-risk-origin", "element": "Co", "holderJwk": world.holder.keys[0].public_jwk()}
+    finding = {"dataset": "eu-indicative-cahra-list@2026-06-30", "reference": "doc:edd-7", "date": "2026-11-30"}
+    without = client.post(
+        "/v1/credentials/certify", json={**base, "summary": _summary_2(world, flagged=0.25, findings=[])}, headers=si
+    )
+    assert without.status_code == 400 and "finding" in without.json()["rule"]
+    part = [{**finding, "share": 0.1}]  # covers 0.1 of the 0.25 flagged
+    r = client.post(
+        "/v1/credentials/certify", json={**base, "summary": _summary_2(world, flagged=0.25, findings=part)}, headers=si
+    )
+    assert r.status_code == 400 and "0.1500 of it without" in r.json()["detail"]
+    whole = [{**finding, "share": 0.25}]
+    r = client.post(
+        "/v1/credentials/certify", json={**base, "summary": _summary_2(world, flagged=0.25, findings=whole)}, headers=si
+    )
+    assert r.status_code == 201, r.text
+    v = client.post("/v1/credentials/verify", json={"credential": r.json()["credential"]}).json()
+    assert v["verified"] is True and v["subject"]["dueDiligenceFindings"] == whole
+    # nothing flagged: no finding needed, none named
+    clean = client.post(
+        "/v1/credentials/certify", json={**base, "summary": _summary_2(world, flagged=0.0, findings=[])}, headers=si
+    )
+    assert (
+        clean.status_code == 201
+        and "dueDiligenceFindings"
+        not in client.post("/v1/credentials/verify", json={"credential": clean.json()["credential"]}).json()["subject"]
+    )

@@ -314,6 +314,12 @@ def _trace_summary(story: Story, battery: str, result: dict[str, Any], node_of: 
         "high_risk_share": {el: els[el].high_risk_share for el in shown},
         "recycled_by_country": {el: dict(els[el].recycled_by_country or {}) for el in shown},
         "unknown_share": {el: els[el].unknown_share for el in shown},
+        # shares of the mined part from sites registers know as certified, flag, or do not know
+        "sites": {
+            el: {"certified": s.certified, "flagged": s.flagged, "unknown": s.unknown}
+            for el in shown
+            for s in (els[el].sites,)
+        },
     }
 
 
