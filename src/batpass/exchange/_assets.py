@@ -42,7 +42,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -377,9 +377,24 @@ class ConnectorClient:
     and fields (:meth:`_mapped`), never by message.
     """
 
-    def __init__(self, channels: ConsumerChannels, resolve_did: Callable[[str], Any]) -> None:
+    def __init__(
+        self,
+        channels: ConsumerChannels,
+        resolve_did: Callable[[str], Any],
+        *,
+        did_of_bpnl: Callable[[str], Awaitable[str]] | None = None,
+    ) -> None:
         self.channels = channels
         self._resolve_did = resolve_did
+        self._did_of_bpnl = did_of_bpnl
+
+    async def provider_did(self, provider: str) -> str:
+        """The provider's DID: ``provider`` itself, or the DID the operator's BPN directory
+        names for a BPNL (BPN → DID → its DID document's DSP endpoint, as Tractus-X resolves
+        a counter-party)."""
+        if self._did_of_bpnl is not None and _BPNL.match(provider):
+            return await self._did_of_bpnl(provider)
+        return provider
 
     async def _dsp(self, provider: str) -> str:
         doc = await self._resolve_did(provider)
@@ -434,7 +449,9 @@ class ConnectorClient:
         return UpstreamUnavailable(f"{provider}: {exc}", rule=exc.rule or "DSP")
 
     async def fetch(self, provider: str, asset_id: str, query: Mapping[str, str], *, dsp_url: str | None = None) -> Any:
-        """The content of ``asset_id`` at ``provider`` for ``query``; a refused pull is a 404."""
+        """The content of ``asset_id`` at ``provider`` (a DID, or a BPNL the operator's
+        directory resolves) for ``query``; a refused pull is a 404."""
+        provider = await self.provider_did(provider)
         try:
             return await self.channels.pull(provider, asset_id, self._endpoint(provider, dsp_url), query=dict(query))
         except NotEntitled as exc:

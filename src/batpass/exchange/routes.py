@@ -19,11 +19,11 @@ from batpass.exchange._assets import (
     ConnectorClient,
     _battery,
     _check_readers,
-    battery_twin,
     product_twin,
     register_twin,
 )
 from batpass.exchange._credit import _DOUBLE, CreditClaims
+from batpass.exchange._industry_core import BomReleases, industry_core_twin
 from batpass.exchange._pcf_async import PcfExchange
 from batpass.footprint import FootprintFilter, PactService
 from batpass.http import AdminKey, Ctx, Items, MassKg, RequestModel, Token, problem_body
@@ -43,7 +43,8 @@ _READERS = "the partners (BPNLs) that may see the twin; closed to everyone else"
 
 
 class BatteryTwinIn(RequestModel):
-    """The twin of one of this node's batteries, with its battery-pass submodel descriptor."""
+    """The twin of one of this node's batteries, with its battery-pass and Industry Core
+    (SerialPart, SingleLevelUsageAsBuilt, SingleLevelBomAsBuilt) submodel descriptors."""
 
     battery: Token = Field(description="the battery: a GS1 Digital Link URI or 01{gtin14}21{serial}")
     readers: Items[Token] = Field(description=_READERS)
@@ -87,17 +88,39 @@ class PcfAnswerIn(RequestModel):
 
 @_connector.post("/v1/connector/twins/batteries", status_code=201)
 def register_battery_twin(ctx: Ctx, _: AdminKey, body: BatteryTwinIn) -> dict[str, Any]:
-    """Register (or replace) the twin of one of this node's batteries with its battery-pass
-    submodel descriptor. Body: ``{battery, readers: [BPNL...]}``."""
+    """Register (or replace) the twin of one of this node's batteries with its battery-pass and
+    Industry Core submodel descriptors. Body: ``{battery, readers: [BPNL...]}``. The bill of
+    material (SingleLevelBomAsBuilt) is served only to partners it is released to
+    (``PUT /v1/connector/industry-core/bom-releases/{bpnl}``)."""
     battery = _battery(body.battery)
     passport = ctx.service(PassportService).find_by_battery(battery)
     if passport is None:
         raise NotFound(f"battery: no passport of {battery} on this node", field="battery", rule="twins of passports")
     dsp = ctx.base_url.rstrip("/") + "/api/dsp/2025-1"
-    twin = battery_twin(
+    twin = industry_core_twin(
         battery, model_id=passport.model_id, base_url=ctx.base_url, dsp_url=dsp, readers=_check_readers(body.readers)
     )
     return register_twin(ctx.service(TwinRegistry), twin)
+
+
+@_connector.get("/v1/connector/industry-core/bom-releases")
+def list_bom_releases(ctx: Ctx, _: AdminKey) -> list[dict[str, Any]]:
+    """The partners (BPNLs) this node released its SingleLevelBomAsBuilt to (default: none)."""
+    return ctx.service(BomReleases).list()
+
+
+@_connector.put("/v1/connector/industry-core/bom-releases/{bpnl}")
+def release_bom(bpnl: str, ctx: Ctx, _: AdminKey) -> dict[str, Any]:
+    """Release the bill of material (one tier of suppliers: their BPNLs and lots) of this
+    node's batteries to the partner ``bpnl``; idempotent. Suppliers stay undisclosed to
+    everyone else."""
+    return ctx.service(BomReleases).release(bpnl)
+
+
+@_connector.delete("/v1/connector/industry-core/bom-releases/{bpnl}", status_code=204)
+def revoke_bom(bpnl: str, ctx: Ctx, _: AdminKey) -> None:
+    """Take a release of the bill of material back (404 when there was none)."""
+    ctx.service(BomReleases).revoke(bpnl)
 
 
 @_connector.post("/v1/connector/twins/products", status_code=201)
