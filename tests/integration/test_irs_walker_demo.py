@@ -7,10 +7,16 @@ submodels, each validated against the schema vendored in ``tests/specs``.
 The depth the releases allow on the demo is **1**: the car maker released its
 SingleLevelBomAsBuilt to the recycler, so the walker reads the battery's one tier of suppliers —
 the cell maker's lots, by BPNL and global asset id — but the cell maker is a hub operator on
-Ouranos whose Catena-X connector is the bridge, which serves no digital twin registry, so no
-twin one level down can be opened and the walk stops there, saying so. With the release taken
+Ouranos whose Catena-X connector is the bridge, and the bridge's twin registry holds no twin of
+the cell maker's lots (the hub exports none), so no twin one level down can be opened and the
+walk stops there, saying so. With the release taken
 back the depth is **0**: the battery's SerialPart and SingleLevelUsageAsBuilt are read, its bill
 of material is refused (404), and no supplier is named.
+
+Upstream, where both sides are batpass nodes on Catena-X, the walk crosses nodes: from the Chinese
+refiner's dispatched lot (its twin found by ``batchId``) to the mines' lots it was made of, each
+twin opened on the mines' node, at depth **1** — the depth of the supply chain there: the mines'
+lots name no suppliers (their bills of material, released too, are empty).
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ READER, CAR, OPERATOR = "eu-recycler", "eu-carmaker", "eu-certifier"
 CELL_MAKER_BPNL = "BPNL0000JPCELL01"
 
 
-def _walk(demo_run: DemoRun, tmp_path: Path) -> dict[str, Any]:
+def _walk(demo_run: DemoRun, tmp_path: Path, part: dict[str, str] | None = None) -> dict[str, Any]:
     nodes = {n["name"]: n for n in demo_run.summary["nodes"]}
     core = demo_run.summary["story"]["industry_core"]
     reader = nodes[READER]
@@ -59,7 +65,7 @@ def _walk(demo_run: DemoRun, tmp_path: Path) -> dict[str, Any]:
         "bdrs": core["bpn_directory"],
         "token": token,
         "management": {"url": reader["management_url"], "key": reader["admin_key"]},
-        "part": {"type": "partInstanceId", "key": core["partInstanceId"]},
+        "part": part or {"type": "partInstanceId", "key": core["partInstanceId"]},
         "schemas": {k: str(SPECS / v) for k, v in SCHEMAS.items()},
         "max_depth": 5,
     }
@@ -92,10 +98,10 @@ def test_the_walker_reaches_the_depth_the_releases_allow(demo_run: DemoRun, tmp_
     assert result["depth"] == 1
     assert result["relationships"] and {r["businessPartner"] for r in result["relationships"]} == {CELL_MAKER_BPNL}
     assert all(r["level"] == 1 and r["parent"] == core["globalAssetId"] for r in result["relationships"])
-    # and no further: the cell maker's connector (the bridge) serves no twin registry
+    # and no further: the cell maker's connector (the bridge) holds no twin of its lots
     assert result["levels"][1]["twins"] == []
-    assert {s["reason"] for s in result["stops"]} == {
-        f"the connector of {CELL_MAKER_BPNL} offers no digital twin registry to this walker"
+    assert result["stops"] and {(s["level"], s["bpn"], s["reason"]) for s in result["stops"]} == {
+        ("1", CELL_MAKER_BPNL, "no twin visible")
     }
 
 
@@ -113,3 +119,20 @@ def test_without_the_release_the_walk_stops_at_the_battery(demo_run: DemoRun, tm
     [root] = result["levels"][0]["twins"]
     assert len(root["aspects"]) == 2 and not any("bom" in a for a in root["aspects"])
     assert [s["reason"] for s in result["stops"]] == ["no BOM: HTTP 404"]
+
+
+def test_upstream_the_walker_crosses_from_the_refiner_to_the_mines(demo_run: DemoRun, tmp_path: Path) -> None:
+    upstream = demo_run.summary["story"]["industry_core"]["upstream_lot"]
+    result = _walk(demo_run, tmp_path, {"type": "batchId", "key": upstream["lot"]})
+    assert result["bpns"] == ["BPNL00000003REFN"]
+    [refined] = result["levels"][0]["twins"]
+    usage, bom = (next(k for k in SCHEMAS if name in k) for name in ("usage_as_built", "bom_as_built"))
+    assert refined["aspects"] == sorted([bom, usage])  # a batch: no SerialPart
+    assert result["depth"] == 1 and {r["businessPartner"] for r in result["relationships"]} == {"BPNL00000003MINE"}
+    mines = result["levels"][1]["twins"]
+    # every mine lot the refiner's bill of material names was opened on the mines' node
+    assert len(mines) == len(result["relationships"]) == upstream["supplier_lots"] > 0
+    assert {t["globalAssetId"] for t in mines} == {r["globalAssetId"] for r in result["relationships"]}
+    assert all(t["bpn"] == "BPNL00000003MINE" and t["aspects"] == sorted([bom, usage]) for t in mines)
+    assert result["stops"] == []  # nothing refused: the chain ends at the mines
+    assert result["aspects_validated"] == 2 + 2 * len(mines)

@@ -54,7 +54,7 @@ DISCOVERY_FINDER_PATH = "/api/v1.0/administration/connectors/discovery"
 BPN_DISCOVERY_PATH = "/api/v1.0/administration/connectors/bpnDiscovery"
 EDC_DISCOVERY_PATH = "/api/administration/connectors/discovery"
 #: the identifier types this operator's own BPN discovery answers for (Industry Core: CX-0053)
-BUILT_IN_TYPES = ("manufacturerPartId", "partInstanceId", "batteryId")
+BUILT_IN_TYPES = ("manufacturerPartId", "partInstanceId", "batchId", "batteryId")
 _BPNL = re.compile(r"^BPNL[0-9A-Z]{12}$")
 _DID = re.compile(r"^did:[a-z0-9]+:\S{1,500}$")
 _NS = uuid.UUID("0b5e0d8e-43c5-4a4c-9d5e-8a3f1c2b7d90")  # built-in finder entries (uuid5 namespace)

@@ -46,6 +46,7 @@ from batpass.exchange._industry_core import (
     industry_core_twin,
     install_industry_core_offers,
     lot_asset_id,
+    lot_twin,
     validate_aspect,
 )
 from batpass.exchange._pcf_async import OUTBOX_KIND, PcfExchange, exchanges_table
@@ -107,6 +108,7 @@ __all__ = [
     "install_passport_offer",
     "install_pcf_offer",
     "lot_asset_id",
+    "lot_twin",
     "opened_by",
     "product_twin",
     "register_twin",

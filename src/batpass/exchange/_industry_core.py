@@ -89,6 +89,7 @@ __all__ = [
     "industry_core_twin",
     "install_industry_core_offers",
     "lot_asset_id",
+    "lot_twin",
     "validate_aspect",
 ]
 
@@ -240,6 +241,33 @@ def industry_core_twin(
     return twin
 
 
+def lot_twin(
+    lot: str, *, owner: str, material: str, base_url: str, dsp_url: str, readers: Iterable[str]
+) -> dict[str, Any]:
+    """The shell descriptor of one of this node's lots (a batch: ``digitalTwinType``
+    ``PartInstance``, ``batchId`` the lot id, ``manufacturerPartId`` the material, visible to
+    ``readers`` only) with its SingleLevelUsageAsBuilt and SingleLevelBomAsBuilt submodels; its
+    ``globalAssetId`` is :func:`lot_asset_id`, the id its customers' bills of material name."""
+    who = {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": r} for r in readers]}
+    href = f"{base_url.rstrip('/')}/api/public?lot={quote(lot, safe='')}"
+    return {
+        "id": _twin_id("lot", lot),
+        "idShort": "lot",
+        "globalAssetId": lot_asset_id(owner, lot),
+        "assetKind": "Instance",
+        "specificAssetIds": [
+            {"name": "manufacturerPartId", "value": material, "externalSubjectId": who},
+            {"name": "batchId", "value": lot, "externalSubjectId": who},
+            {"name": "digitalTwinType", "value": "PartInstance", "externalSubjectId": who},
+        ],
+        "submodelDescriptors": [
+            _submodel(f"lot-{asset_id}", lot, semantic_id, asset_id, dsp_url, href)
+            for asset_id, (semantic_id, _, _) in _ASPECTS.items()
+            if asset_id != SERIAL_PART_ASSET
+        ],
+    }
+
+
 # -- provider side ----------------------------------------------------------------------------
 
 
@@ -293,9 +321,13 @@ class IndustryCore:
         agreement_id: str,
         query: Mapping[str, str],
     ) -> Any:
+        if "lot" in query and "battery" not in query:
+            return await self._lot_content(key, consumer_bpnl, query["lot"])
         raw = query.get("battery", "")
         if not raw or len(raw) > 512:
-            raise InvalidInput("the pull needs ?battery=ID", field="battery", rule="Industry Core asset query")
+            raise InvalidInput(
+                "the pull needs ?battery=ID or ?lot=ID", field="battery", rule="Industry Core asset query"
+            )
         battery = _battery(raw)
         hidden = NotFound(f"no {key} of {battery} for you", field="battery", rule="Industry Core: twins naming you")
         if not _entitled(self.registry, _twin_id("battery", str(battery)), consumer_bpnl):
@@ -303,6 +335,24 @@ class IndustryCore:
         if key == BOM_AS_BUILT_ASSET and not self.releases.released(consumer_bpnl):
             raise NotFound(f"no {key} of {battery} for you", field="battery", rule=_RULE_BOM)
         return await self.aspect(key, battery)
+
+    async def _lot_content(self, key: str, consumer_bpnl: str | None, lot: str) -> dict[str, Any]:
+        if not lot or len(lot) > 128:
+            raise InvalidInput("the pull needs ?lot=ID (at most 128)", field="lot", rule="Industry Core asset query")
+        hidden = NotFound(f"no {key} of lot {lot} for you", field="lot", rule="Industry Core: twins naming you")
+        if key == SERIAL_PART_ASSET or not _entitled(self.registry, _twin_id("lot", lot), consumer_bpnl):
+            raise hidden  # a lot is a batch, not a serialised part
+        if key == BOM_AS_BUILT_ASSET and not self.releases.released(consumer_bpnl):
+            raise NotFound(f"no {key} of lot {lot} for you", field="lot", rule=_RULE_BOM)
+        gid = lot_asset_id(self.owner, lot)
+        created = _stamp(self.ledger.lot(self.owner, lot).produced_at)
+        doc: dict[str, Any]
+        if key == USAGE_AS_BUILT_ASSET:
+            doc = {"globalAssetId": gid, "parentItems": [], "customers": await self._customers(lot)}
+        else:
+            doc = {"globalAssetId": gid, "childItems": await self._children(lot, created)}
+        validate_aspect(key, doc)
+        return doc
 
     async def aspect(self, asset_id: str, battery: BatteryId) -> dict[str, Any]:
         """The aspect ``asset_id`` of ``battery`` (no entitlement check), validated."""
@@ -358,36 +408,47 @@ class IndustryCore:
             },
         }
 
-    async def _usage(self, gid: str, passport: Passport) -> dict[str, Any]:
-        link = passport.digital_link
-        try:
-            lot = self.ledger.resolve_subject(self.owner, link)
-        except NotFound:
-            return {"globalAssetId": gid, "parentItems": [], "customers": []}
-        customers = []
-        for c in self.ledger.customers_of(self.owner, [str(lot.id)]):
+    async def _customers(self, lot: str) -> list[str]:
+        """The BPNLs of the owners ``lot`` was shipped to."""
+        customers: list[str] = []
+        for c in self.ledger.customers_of(self.owner, [lot]):
             bpnl = await self.bpnl_of(c.customer)
             if bpnl and bpnl not in customers:
                 customers.append(bpnl)
-        return {"globalAssetId": gid, "parentItems": [], "customers": customers}
+        return customers
+
+    async def _usage(self, gid: str, passport: Passport) -> dict[str, Any]:
+        try:
+            lot = self.ledger.resolve_subject(self.owner, passport.digital_link)
+        except NotFound:
+            return {"globalAssetId": gid, "parentItems": [], "customers": []}
+        return {"globalAssetId": gid, "parentItems": [], "customers": await self._customers(str(lot.id))}
 
     async def _bom(self, gid: str, passport: Passport) -> dict[str, Any]:
-        """The direct suppliers' lots: the battery's local trace ends at the lots received from
-        another owner (its boundaries); each receipt names the supplier and the supplier's
-        dispatched lot, and the mass is what the receipt lot gave on the way to the battery."""
         try:
-            trace = self.ledger.trace(self.owner, passport.digital_link, direction="up")
+            self.ledger.resolve_subject(self.owner, passport.digital_link)
         except NotFound:
             return {"globalAssetId": gid, "childItems": []}
+        return {
+            "globalAssetId": gid,
+            "childItems": await self._children(passport.digital_link, self._created(passport)),
+        }
+
+    async def _children(self, subject: str, created: str) -> list[dict[str, Any]]:
+        """The direct suppliers' lots of ``subject`` (a battery or lot): its local trace ends at
+        the lots received from other owners (its boundaries); each receipt names the supplier
+        and the supplier's dispatched lot, and the mass is what the receipt lot gave on the way."""
+        trace = self.ledger.trace(self.owner, subject, direction="up")
         given: dict[str, float] = {}
         for e in trace["edges"]:
             given[str(e["parent"])] = given.get(str(e["parent"]), 0.0) + float(e["input_kg"] or 0.0)
-        received = self.ledger.suppliers_of(self.owner, [str(b["lot"]) for b in trace.get("boundaries", [])])
+        boundary = [str(b["lot"]) for b in trace.get("boundaries", [])]
         kg: dict[tuple[str, str], float] = {}
-        for r in received:
+        for r in self.ledger.suppliers_of(self.owner, boundary):
             k = (r.supplier, str(r.supplier_lot))
-            kg[k] = kg.get(k, 0.0) + given.get(str(r.lot), 0.0)
-        created = self._created(passport)
+            # the subject itself received (no edge below it): the received lot's whole mass
+            mass = given.get(str(r.lot)) or float(self.ledger.lot(self.owner, str(r.lot)).mass_kg)
+            kg[k] = kg.get(k, 0.0) + mass
         children: list[dict[str, Any]] = []
         for (supplier, lot), mass in sorted(kg.items()):
             bpnl = await self.bpnl_of(supplier)
@@ -407,7 +468,7 @@ class IndustryCore:
                     "lastModifiedOn": created,
                 }
             )
-        return {"globalAssetId": gid, "childItems": children}
+        return children
 
 
 def _decoded(encoded: str) -> str:

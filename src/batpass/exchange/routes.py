@@ -23,11 +23,11 @@ from batpass.exchange._assets import (
     register_twin,
 )
 from batpass.exchange._credit import _DOUBLE, CreditClaims
-from batpass.exchange._industry_core import BomReleases, industry_core_twin
+from batpass.exchange._industry_core import BomReleases, industry_core_twin, lot_twin
 from batpass.exchange._pcf_async import PcfExchange
 from batpass.footprint import FootprintFilter, PactService
 from batpass.http import AdminKey, Ctx, Items, MassKg, RequestModel, Token, problem_body
-from batpass.ledger import DoubleClaim
+from batpass.ledger import DoubleClaim, LedgerService
 from batpass.passport import PassportService
 
 __all__ = ["router"]
@@ -47,6 +47,13 @@ class BatteryTwinIn(RequestModel):
     (SerialPart, SingleLevelUsageAsBuilt, SingleLevelBomAsBuilt) submodel descriptors."""
 
     battery: Token = Field(description="the battery: a GS1 Digital Link URI or 01{gtin14}21{serial}")
+    readers: Items[Token] = Field(description=_READERS)
+
+
+class LotTwinIn(RequestModel):
+    """The twin of one of this node's lots (a batch) with its Industry Core usage and bill of material."""
+
+    lot: Token = Field(description="the lot id in this node's ledger")
     readers: Items[Token] = Field(description=_READERS)
 
 
@@ -99,6 +106,25 @@ def register_battery_twin(ctx: Ctx, _: AdminKey, body: BatteryTwinIn) -> dict[st
     dsp = ctx.base_url.rstrip("/") + "/api/dsp/2025-1"
     twin = industry_core_twin(
         battery, model_id=passport.model_id, base_url=ctx.base_url, dsp_url=dsp, readers=_check_readers(body.readers)
+    )
+    return register_twin(ctx.service(TwinRegistry), twin)
+
+
+@_connector.post("/v1/connector/twins/lots", status_code=201)
+def register_lot_twin(ctx: Ctx, _: AdminKey, body: LotTwinIn) -> dict[str, Any]:
+    """Register (or replace) the twin of one of this node's lots (typically one it dispatched),
+    with its SingleLevelUsageAsBuilt and SingleLevelBomAsBuilt submodel descriptors; its global
+    asset id is the one its customers' bills of material name. Body: ``{lot, readers: [BPNL...]}``."""
+    owner = ctx.did
+    lot = ctx.service(LedgerService).lot(owner, body.lot)
+    dsp = ctx.base_url.rstrip("/") + "/api/dsp/2025-1"
+    twin = lot_twin(
+        str(lot.id),
+        owner=owner,
+        material=lot.material,
+        base_url=ctx.base_url,
+        dsp_url=dsp,
+        readers=_check_readers(body.readers),
     )
     return register_twin(ctx.service(TwinRegistry), twin)
 

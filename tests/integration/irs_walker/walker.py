@@ -168,9 +168,9 @@ class Walker:
             return f"no connector of {bpn} in the discovery services"
         dsp, participant = conn
         for ds in self.catalog(dsp, participant):
-            kind = ds.get("dct:type")
-            kind = kind.get("@id") if isinstance(kind, dict) else kind
-            if isinstance(kind, str) and kind.endswith("DigitalTwinRegistry"):
+            # dct:type, compacted or not, as an IRI string or {"@id": IRI}
+            kinds = [v.get("@id") if isinstance(v, dict) else v for k, v in ds.items() if k.endswith("type")]
+            if any(isinstance(k, str) and k.endswith("DigitalTwinRegistry") for k in kinds):
                 return dsp, participant, self.edr(dsp, participant, ds)
         return f"the connector of {bpn} offers no digital twin registry to this walker"
 

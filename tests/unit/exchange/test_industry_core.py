@@ -32,6 +32,7 @@ from batpass.exchange import (
     RegistryProxy,
     industry_core_twin,
     lot_asset_id,
+    lot_twin,
     register_twin,
 )
 from batpass.exchange import (
@@ -226,3 +227,42 @@ async def test_the_twin_lists_every_aspect_and_the_registry_asset_shows_what_the
         await get(f"shell-descriptors/{aas}", OTHER_BPNL)
     with pytest.raises(NotFound):
         await get("shell-descriptors", RECYCLER_BPNL)
+
+
+async def test_a_lot_twin_names_its_suppliers_lots_under_the_same_release(setup: Setup) -> None:
+    boundary = [b["lot"] for b in setup.ledger.trace(CAR, setup.link)["boundaries"]]
+    [received] = setup.ledger.suppliers_of(CAR, boundary[:1])
+    lot = setup.ledger.lot(CAR, str(received.lot))
+    twin = lot_twin(
+        str(lot.id),
+        owner=CAR,
+        material=lot.material,
+        base_url=BASE,
+        dsp_url=BASE + "/api/dsp/2025-1",
+        readers=[RECYCLER_BPNL],
+    )
+    register_twin(setup.registry, twin)
+    assert twin["globalAssetId"] == lot_asset_id(CAR, str(lot.id))
+    query = {"lot": str(lot.id)}
+
+    async def pull(asset: str, bpnl: str) -> Any:
+        return await setup.core.query_content(
+            asset, consumer_did="did:web:x.example", consumer_bpnl=bpnl, agreement_id="a1", query=query
+        )
+
+    usage = await pull(USAGE_AS_BUILT_ASSET, RECYCLER_BPNL)
+    _valid(USAGE_AS_BUILT_ASSET, usage)
+    with pytest.raises(NotFound):  # a batch is no serialised part
+        await pull(SERIAL_PART_ASSET, RECYCLER_BPNL)
+    with pytest.raises(NotFound):
+        await pull(BOM_AS_BUILT_ASSET, RECYCLER_BPNL)
+    setup.releases.release(RECYCLER_BPNL)
+    bom = await pull(BOM_AS_BUILT_ASSET, RECYCLER_BPNL)
+    _valid(BOM_AS_BUILT_ASSET, bom)
+    # the received lot itself: the cell maker's dispatched lot, with the mass received
+    assert [(c["globalAssetId"], c["businessPartner"]) for c in bom["childItems"]] == [
+        (lot_asset_id(CELLS, str(received.supplier_lot)), CELLS_BPNL)
+    ]
+    assert bom["childItems"][0]["quantity"]["value"] == pytest.approx(lot.mass_kg)
+    with pytest.raises(NotFound):
+        await pull(USAGE_AS_BUILT_ASSET, OTHER_BPNL)

@@ -12,9 +12,13 @@
 3. The car maker releases its bill of material to the recycler (``PUT
    /v1/connector/industry-core/bom-releases/{bpnl}``): one tier of suppliers, the cell maker's
    lots; nobody else sees them.
+4. Upstream on Catena-X, the Chinese refiner registers the twin of one lot it dispatched
+   (``POST /v1/connector/twins/lots``) and its ``batchId`` in the BPN discovery, the mines the
+   twins of the lots that went into it; both release their bills of material to the recycler, so
+   a walker can cross from the refiner's node to the mines' (the mines' lots have no suppliers).
 
 Writes ``story.industry_core`` (README "What the demo shows"): the battery, its twin and global
-asset id, the BPNL it was released to, and the operator's discovery finder.
+asset id, the BPNL it was released to, the operator's discovery finder, and the refiner's lot.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ __all__ = ["OPERATOR", "READER", "run"]
 OPERATOR = "eu-certifier"
 CAR = "eu-carmaker"
 READER = "eu-recycler"
+REFINER, MINES = "cx-refining", "cx-mines"
 _FINDER = "/api/v1.0/administration/connectors/discovery"
 _BPN_DISCOVERY = "/api/v1.0/administration/connectors/bpnDiscovery/batch"
 
@@ -64,19 +69,10 @@ def _battery(story: Story) -> str:
     raise InvariantViolation("no battery with a live passport for the Industry Core twin", rule="demo.industrycore")
 
 
-def run(story: Story) -> None:
-    if OPERATOR not in story.nodes or "discovery" not in story.node(OPERATOR).node.config.profiles:
-        return  # a smaller federation (deploy/compose.yaml) runs no discovery services
-    members = _directory(story)
-    car, reader, operator = story.node(CAR), story.node(READER), story.node(OPERATOR)
-    reader_bpnl = str(reader.node.config.bpnl)
-    battery = _battery(story)
-    twin: dict[str, Any] = story.call(
-        "POST", CAR, "/v1/connector/twins/batteries", json={"battery": battery, "readers": [reader_bpnl]}, expect=(201,)
-    ).json()
-    ids = {s["name"]: s["value"] for s in twin["specificAssetIds"]}
-    token = issue_self_issued_token(car.node.identity, audience=operator.did, bpn=car.node.config.bpnl)
-    pairs = [{"type": k, "key": ids[k]} for k in ("partInstanceId", "manufacturerPartId")]
+def _discoverable(story: Story, name: str, pairs: list[dict[str, str]]) -> None:
+    """Register identifiers in the operator's BPN discovery with ``name``'s own DCP token."""
+    node, operator = story.node(name), story.node(OPERATOR)
+    token = issue_self_issued_token(node.node.identity, audience=operator.did, bpn=node.node.config.bpnl)
     story.call(
         "POST",
         OPERATOR,
@@ -86,7 +82,54 @@ def run(story: Story) -> None:
         headers={"Authorization": f"Bearer {token}"},
         expect=(201,),
     )
+
+
+def _upstream(story: Story, reader_bpnl: str) -> dict[str, Any] | None:
+    """The refiner's first dispatched lot and the mines' lots it was made of, as twins."""
+    if REFINER not in story.nodes or MINES not in story.nodes or story.scenario is None:
+        return None
+    refiner, mines = story.node(REFINER).did, story.node(MINES).did
+    events = story.scenario.events
+    made_by = {o["lot"]: e for e in events if e["owner"] == refiner for o in e.get("outputs", [])}
+    shipped = next((e for e in events if e["owner"] == refiner and e["kind"] == "shipment" and e.get("inputs")), None)
+    if shipped is None:
+        return None
+    lot = str(shipped["outputs"][0]["lot"])
+    supplier_lots: list[str] = []
+    todo, seen = [i["lot"] for i in shipped["inputs"]], set()
+    while todo:  # the refiner's own graph down to its receipts from the mines
+        cur = todo.pop()
+        ev = made_by.get(cur)
+        if ev is None or cur in seen:
+            continue
+        seen.add(cur)
+        receipt = ev.get("receipt") or {}
+        if ev["kind"] == "receipt" and receipt.get("from_owner") == mines:
+            supplier_lots.append(str(receipt["from_lot"]))
+        todo.extend(i["lot"] for i in ev.get("inputs", []))
+    for name, lots in ((REFINER, [lot]), (MINES, sorted(set(supplier_lots)))):
+        for one in lots:
+            body = {"lot": one, "readers": [reader_bpnl]}
+            story.call("POST", name, "/v1/connector/twins/lots", json=body, expect=(201,))
+        story.call("PUT", name, f"/v1/connector/industry-core/bom-releases/{quote(reader_bpnl)}", expect=(200,))
+    _discoverable(story, REFINER, [{"type": "batchId", "key": lot}])
+    return {"node": REFINER, "lot": lot, "supplier_lots": len(set(supplier_lots))}
+
+
+def run(story: Story) -> None:
+    if OPERATOR not in story.nodes or "discovery" not in story.node(OPERATOR).node.config.profiles:
+        return  # a smaller federation (deploy/compose.yaml) runs no discovery services
+    members = _directory(story)
+    reader, operator = story.node(READER), story.node(OPERATOR)
+    reader_bpnl = str(reader.node.config.bpnl)
+    battery = _battery(story)
+    twin: dict[str, Any] = story.call(
+        "POST", CAR, "/v1/connector/twins/batteries", json={"battery": battery, "readers": [reader_bpnl]}, expect=(201,)
+    ).json()
+    ids = {s["name"]: s["value"] for s in twin["specificAssetIds"]}
+    _discoverable(story, CAR, [{"type": k, "key": ids[k]} for k in ("partInstanceId", "manufacturerPartId")])
     story.call("PUT", CAR, f"/v1/connector/industry-core/bom-releases/{quote(reader_bpnl)}", expect=(200,))
+    upstream = _upstream(story, reader_bpnl)
     story.story["industry_core"] = {
         "battery": battery,
         "twin": twin["id"],
@@ -98,6 +141,7 @@ def run(story: Story) -> None:
         "discovery_finder": operator.base_url + _FINDER,
         "bpn_directory": operator.base_url + "/api/directory/bpn-directory",
         "directory_entries": members,
+        "upstream_lot": upstream,
     }
     t = Table(title="Industry Core twin and discovery (Tractus-X tools can traverse)")
     for col in ("battery", "submodels", "readable by", "bill of material released to", "directory entries"):
