@@ -49,6 +49,7 @@ class Walker:
         self.schemas = {k: json.loads(Path(v).read_text(encoding="utf-8")) for k, v in cfg["schemas"].items()}
         self.edrs: dict[tuple[str, str], dict[str, Any]] = {}
         self.catalogs: dict[str, list[dict[str, Any]]] = {}
+        self.connectors: dict[str, tuple[str, str] | None] = {}
         self.calls: list[str] = []
 
     # -- discovery ------------------------------------------------------------------------------
@@ -77,7 +78,13 @@ class Walker:
 
     def connector(self, bpn: str) -> tuple[str, str] | None:
         """(DSP endpoint, participant id) of ``bpn``'s connector: EDC discovery for the endpoint,
-        the BDRS for the DID, the DID document for the participant the endpoint speaks for."""
+        the BDRS for the DID, the DID document for the participant the endpoint speaks for
+        (asked once per BPNL, as IRS caches its discovery answers)."""
+        if bpn not in self.connectors:
+            self.connectors[bpn] = self._connector(bpn)
+        return self.connectors[bpn]
+
+    def _connector(self, bpn: str) -> tuple[str, str] | None:
         found = self._post(self.finder("bpn"), [bpn], self.bearer)
         endpoints = found[0]["connectorEndpoint"] if found else []
         did = self.did_of(bpn)

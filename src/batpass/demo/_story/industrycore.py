@@ -50,7 +50,7 @@ def _directory(story: Story) -> int:
         for r in story.nodes.values()
         if "catena-x" in r.node.config.profiles and r.node.config.bpnl
     }
-    for short, op in story.shared["ouranos.operators"].items():
+    for short, op in story.shared.get("ouranos.operators", {}).items():
         entries[OPERATOR_BPNLS[short]] = str(op["did"])
     for bpn, did in sorted(entries.items()):
         story.call("POST", OPERATOR, "/api/management/bpn-directory", json={"bpn": bpn, "did": did}, expect=(204,))
@@ -119,6 +119,8 @@ def _upstream(story: Story, reader_bpnl: str) -> dict[str, Any] | None:
 def run(story: Story) -> None:
     if OPERATOR not in story.nodes or "discovery" not in story.node(OPERATOR).node.config.profiles:
         return  # a smaller federation (deploy/compose.yaml) runs no discovery services
+    if CAR not in story.nodes or READER not in story.nodes or "passport.ids" not in story.shared:
+        return  # no passports (a story run without the passport step): nothing to make traversable
     members = _directory(story)
     reader, operator = story.node(READER), story.node(OPERATOR)
     reader_bpnl = str(reader.node.config.bpnl)
