@@ -129,7 +129,7 @@ class Walker:
         if key not in self.edrs:
             offer = dataset["hasPolicy"][0]
             body = {
-                "@context": {"@vocab": EDC},
+                "@context": ["https://w3id.org/catenax/2025/9/policy/odrl.jsonld", {"@vocab": EDC}],
                 "@type": "ContractRequest",
                 "counterPartyAddress": dsp,
                 "counterPartyId": participant,
