@@ -468,6 +468,7 @@ class ConnectorClient:
         ``provider`` for ``asset_id``, its token valid for at least ``fresh_for_s`` more seconds
         (refreshed, or the transfer negotiated again if the provider ended it): for a request
         sent later by the outbox rather than at once."""
+        provider = await self.provider_did(provider)
         try:
             return await self.channels.address(
                 provider, asset_id, self._endpoint(provider, dsp_url), fresh_for_s=fresh_for_s
@@ -491,6 +492,7 @@ class ConnectorClient:
         Tractus-X ``HttpData`` proxy pattern); answers the status and the JSON (or text) the
         provider's source gave. A transfer that ended there (401 after a refresh) is negotiated
         once more."""
+        provider = await self.provider_did(provider)
         try:
             resp = await self.channels.request(
                 provider, asset_id, self._endpoint(provider, dsp_url), method, path=path, query=query, body=body

@@ -36,7 +36,10 @@ _connector = APIRouter(tags=["connector"])
 _ledger = APIRouter(tags=["ledger"])
 
 
-_PROVIDER = "the partner's DID (its connector is found through its DID document)"
+_PROVIDER = (
+    "the partner's DID (its connector is found through its DID document), or its BPNL (resolved to the DID"
+    " through the operator's BPN-DID directory)"
+)
 _DSP = "the partner's Dataspace Protocol endpoint (default: the one its DID document names)"
 _URL = r"^https?://[^\s]+$"
 _READERS = "the partners (BPNLs) that may see the twin; closed to everyone else"
@@ -165,7 +168,7 @@ def register_product_twin(ctx: Ctx, _: AdminKey, body: ProductTwinIn) -> dict[st
 @_connector.post("/v1/connector/passports/requests")
 async def request_battery_pass(ctx: Ctx, _: AdminKey, body: BatteryPassRequestIn) -> dict[str, Any]:
     """Fetch a partner's Catena-X battery pass through the connector (usage purpose
-    ``cx.circular.dpp:1``). Body: ``{provider: DID, battery, dspEndpoint?}``."""
+    ``cx.circular.dpp:1``). Body: ``{provider: DID or BPNL, battery, dspEndpoint?}``."""
     provider, battery = body.provider, body.battery
     doc = await ctx.service(ConnectorClient).fetch(
         provider, BATTERY_PASS_ASSET, {"battery": battery}, dsp_url=body.dsp_endpoint
