@@ -99,3 +99,35 @@ def list_offers(node: NodeOpt) -> None:
     """Print the node's offers as JSON lines."""
     for offer, asset in _provider(node).offers():
         typer.echo(json.dumps({"offer": offer, "asset": asset}))
+
+
+@app.command("release-bom")
+def release_bom(
+    bpnl: Annotated[str, typer.Argument(help="the partner's BPNL")],
+    node: NodeOpt,
+    revoke: Annotated[bool, typer.Option("--revoke", help="take the release back")] = False,
+) -> None:
+    """Release this node's Industry Core bill of material (SingleLevelBomAsBuilt: one tier of
+    suppliers) to a partner, or take the release back; suppliers stay undisclosed to everyone else."""
+    from batpass.exchange import BomReleases
+    from batpass.node.local import open_node
+
+    try:
+        releases = BomReleases(open_node(node).engine)
+        if revoke:
+            releases.revoke(bpnl)
+            typer.echo(f"bill of material no longer released to {bpnl}")
+        else:
+            typer.echo(json.dumps(releases.release(bpnl)))
+    except BatpassError as err:
+        _fail(err)
+
+
+@app.command("list-bom-releases")
+def list_bom_releases(node: NodeOpt) -> None:
+    """Print the partners the bill of material is released to, as JSON lines."""
+    from batpass.exchange import BomReleases
+    from batpass.node.local import open_node
+
+    for r in BomReleases(open_node(node).engine).list():
+        typer.echo(json.dumps(r))

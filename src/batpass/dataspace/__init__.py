@@ -13,6 +13,7 @@ facade (:class:`EdcManagement`, built from the provider and the consumer) is mou
 
 from pathlib import Path
 
+from batpass.dataspace._discovery import DiscoveryService
 from batpass.dataspace._dtr import OWNER, PUBLIC_READABLE, Reader, TwinRegistry
 from batpass.dataspace._management import EdcManagement
 from batpass.dataspace._notify import InProcessNotifier, PgNotifier
@@ -94,6 +95,7 @@ __all__ = [
     "DataPlaneReply",
     "DataspaceSettings",
     "Decision",
+    "DiscoveryService",
     "DspConsumer",
     "DspProvider",
     "EdcManagement",

@@ -32,7 +32,7 @@ import httpx
 
 from batpass.dataspace._catalogs import locate
 from batpass.dataspace._consumer import DspConsumer
-from batpass.dataspace._discovery import ServiceEndpoint, VersionDiscovery
+from batpass.dataspace._versions import ServiceEndpoint, VersionDiscovery
 from batpass.dataspace._states import NEGOTIATION, TRANSFER
 from batpass.dataspace.errors import (
     ChannelError,
@@ -48,7 +48,7 @@ from batpass.dataspace.model import DataAddress, NegotiationState, TransferState
 __all__ = ["Channel", "ConsumerChannels", "Endpoint"]
 
 #: the provider's DSP base URL, its DID document's ``DataService`` endpoint (the version metadata
-#: endpoint, read through :class:`~batpass.dataspace._discovery.VersionDiscovery`), or how to find
+#: endpoint, read through :class:`~batpass.dataspace._versions.VersionDiscovery`), or how to find
 #: either (called only when a journey starts)
 Endpoint = str | ServiceEndpoint | Callable[[], Awaitable[str | ServiceEndpoint]]
 

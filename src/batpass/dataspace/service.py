@@ -11,7 +11,7 @@ The public use-case module of the package; the work lives in private modules:
   transfer → pull, written once: it awaits the callbacks through a
   :class:`~batpass.dataspace.ports.ProcessNotifier`, keeps one agreement and one started transfer
   per provider and asset, and raises the typed errors of ``errors`` (never a message to parse).
-- :class:`VersionDiscovery` (``_discovery``): a partner's DSP base from the version metadata its
+- :class:`VersionDiscovery` (``_versions``): a partner's DSP base from the version metadata its
   DID document's ``DataService`` entry (a :class:`ServiceEndpoint`) names; refuses a partner with
   no common version.
 - :class:`ConsumerCallbacks` (``_callbacks``) and :class:`ProviderOffers` (``_offers``): a
@@ -33,7 +33,7 @@ from batpass.dataspace._callbacks import ConsumerCallbacks
 from batpass.dataspace._channel import Channel, ConsumerChannels, Endpoint
 from batpass.dataspace._common import DSP_PATH, PULL_FORMAT, DataspaceSettings
 from batpass.dataspace._consumer import DspConsumer
-from batpass.dataspace._discovery import ServiceEndpoint, VersionDiscovery
+from batpass.dataspace._versions import ServiceEndpoint, VersionDiscovery
 from batpass.dataspace._offers import ProviderOffers
 from batpass.dataspace._provider import DspProvider
 from batpass.dataspace.model import Participant

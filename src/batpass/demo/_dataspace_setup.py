@@ -101,7 +101,8 @@ def catenax_memberships(
     """Sign the trust list at ``operator`` and give every member (the operator too, if listed) the
     trust list and a MembershipCredential for its BPNL; the ``framework_holders`` (default: every
     member) also get a DataExchangeGovernanceCredential, so they can agree to offers whose usage
-    policy requires ``FrameworkAgreement eq DataExchangeGovernance:1.0``."""
+    policy requires ``FrameworkAgreement eq DataExchangeGovernance:1.0``. An operator with the
+    ``discovery`` profile also writes each member's BPNL → DID in its BPN-DID directory."""
     holders = {n.did for n in (members if framework_holders is None else framework_holders)}
     now = utc_now()
     trust_list = {
@@ -148,6 +149,17 @@ def catenax_memberships(
                 headers=node.admin_headers(),
             )
             _check(r, f"wallet of {node.name}")
+            if "discovery" in operator.node.config.profiles and node.node.config.bpnl:
+                # the operator's BPN-DID directory names every member it onboards
+                mapping = {"bpn": node.node.config.bpnl, "did": node.did}
+                r = c.post(
+                    operator.base_url + "/api/management/bpn-directory", json=mapping, headers=operator.admin_headers()
+                )
+                if r.status_code not in (204, 409):
+                    raise UpstreamUnavailable(
+                        f"directory entry of {node.name}: HTTP {r.status_code} {r.text[:300]}",
+                        rule="catena-x onboarding",
+                    )
             if node.did not in holders:
                 continue
             subject = framework_subject(node.did, node.node.config.bpnl)

@@ -52,10 +52,11 @@ DEMO_NODES: tuple[NodeSpec, ...] = (
         corporate_number="7011001029649",
         config_extra={"ecosystem": "ouranos"},
     ),
-    # also the federation's GS1 Digital Link resolver: the car maker's QR codes point at it
+    # also the federation's GS1 Digital Link resolver: the car maker's QR codes point at it; and, as
+    # the Catena-X operator, its BPN-DID directory and discovery services
     NodeSpec(
         "eu-certifier",
-        ("catena-x", "resolver"),
+        ("catena-x", "resolver", "discovery"),
         legal_name="EuroCert Batterien GmbH",
         country="DE",
         bpnl="BPNL00000003CERT",
@@ -92,6 +93,12 @@ def configure_nodes(runs: list[RunningNode]) -> None:
     operators = {"catena-x": by["eu-certifier"].did, "ouranos": by["jp-certifier"].did}
     for r in runs:
         r.node.config.extra["trust_operators"] = operators
+    operator = by.get("eu-certifier")
+    if operator is not None and "discovery" in operator.node.config.profiles:
+        # partners by BPNL through the Catena-X operator's BPN-DID directory (docs/dataspace.md)
+        for r in runs:
+            if "catena-x" in r.node.config.profiles:
+                r.node.config.extra["bdrs"] = {"url": operator.base_url, "did": operator.did}
     if "eu-recycler" in by:  # the car maker's passport backup node (else its own node keeps the copies)
         by["eu-carmaker"].node.config.extra["passport_backup_url"] = by["eu-recycler"].base_url
     # prevention per node (docs/outflows.md "Warn or block"): the car maker's node refuses a
@@ -216,6 +223,7 @@ STEPS: tuple[str, ...] = (
     "trust",
     "footprint",
     "passport",
+    "industrycore",
     "compliance",
     "leaks",
 )

@@ -42,7 +42,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -378,9 +378,24 @@ class ConnectorClient:
     and fields (:meth:`_mapped`), never by message.
     """
 
-    def __init__(self, channels: ConsumerChannels, resolve_did: Callable[[str], Any]) -> None:
+    def __init__(
+        self,
+        channels: ConsumerChannels,
+        resolve_did: Callable[[str], Any],
+        *,
+        did_of_bpnl: Callable[[str], Awaitable[str]] | None = None,
+    ) -> None:
         self.channels = channels
         self._resolve_did = resolve_did
+        self._did_of_bpnl = did_of_bpnl
+
+    async def provider_did(self, provider: str) -> str:
+        """The provider's DID: ``provider`` itself, or the DID the operator's BPN directory
+        names for a BPNL (BPN → DID → its DID document's DSP endpoint, as Tractus-X resolves
+        a counter-party)."""
+        if self._did_of_bpnl is not None and _BPNL.match(provider):
+            return await self._did_of_bpnl(provider)
+        return provider
 
     async def _dsp(self, provider: str) -> ServiceEndpoint:
         """The provider's ``DataService`` entry: its version metadata endpoint, where the
@@ -437,7 +452,9 @@ class ConnectorClient:
         return UpstreamUnavailable(f"{provider}: {exc}", rule=exc.rule or "DSP")
 
     async def fetch(self, provider: str, asset_id: str, query: Mapping[str, str], *, dsp_url: str | None = None) -> Any:
-        """The content of ``asset_id`` at ``provider`` for ``query``; a refused pull is a 404."""
+        """The content of ``asset_id`` at ``provider`` (a DID, or a BPNL the operator's
+        directory resolves) for ``query``; a refused pull is a 404."""
+        provider = await self.provider_did(provider)
         try:
             return await self.channels.pull(provider, asset_id, self._endpoint(provider, dsp_url), query=dict(query))
         except NotEntitled as exc:
@@ -454,6 +471,7 @@ class ConnectorClient:
         ``provider`` for ``asset_id``, its token valid for at least ``fresh_for_s`` more seconds
         (refreshed, or the transfer negotiated again if the provider ended it): for a request
         sent later by the outbox rather than at once."""
+        provider = await self.provider_did(provider)
         try:
             return await self.channels.address(
                 provider, asset_id, self._endpoint(provider, dsp_url), fresh_for_s=fresh_for_s
@@ -477,6 +495,7 @@ class ConnectorClient:
         Tractus-X ``HttpData`` proxy pattern); answers the status and the JSON (or text) the
         provider's source gave. A transfer that ended there (401 after a refresh) is negotiated
         once more."""
+        provider = await self.provider_did(provider)
         try:
             resp = await self.channels.request(
                 provider, asset_id, self._endpoint(provider, dsp_url), method, path=path, query=query, body=body

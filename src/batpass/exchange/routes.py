@@ -19,16 +19,16 @@ from batpass.exchange._assets import (
     ConnectorClient,
     _battery,
     _check_readers,
-    battery_twin,
     product_twin,
     register_twin,
 )
 from batpass.exchange._credit import _DOUBLE, CreditClaims
+from batpass.exchange._industry_core import BomReleases, industry_core_twin, lot_twin
 from batpass.exchange._pcf_async import PcfExchange
 from batpass.exchange._sites import SITES_ASSET
 from batpass.footprint import FootprintFilter, PactService
 from batpass.http import AdminKey, Ctx, Items, MassKg, RequestModel, Token, problem_body
-from batpass.ledger import DoubleClaim
+from batpass.ledger import DoubleClaim, LedgerService
 from batpass.passport import PassportService
 
 __all__ = ["router"]
@@ -37,16 +37,27 @@ _connector = APIRouter(tags=["connector"])
 _ledger = APIRouter(tags=["ledger"])
 
 
-_PROVIDER = "the partner's DID (its connector is found through its DID document)"
+_PROVIDER = (
+    "the partner's DID (its connector is found through its DID document), or its BPNL (resolved to the DID"
+    " through the operator's BPN-DID directory)"
+)
 _DSP = "the partner's Dataspace Protocol endpoint (default: the one its DID document names)"
 _URL = r"^https?://[^\s]+$"
 _READERS = "the partners (BPNLs) that may see the twin; closed to everyone else"
 
 
 class BatteryTwinIn(RequestModel):
-    """The twin of one of this node's batteries, with its battery-pass submodel descriptor."""
+    """The twin of one of this node's batteries, with its battery-pass and Industry Core
+    (SerialPart, SingleLevelUsageAsBuilt, SingleLevelBomAsBuilt) submodel descriptors."""
 
     battery: Token = Field(description="the battery: a GS1 Digital Link URI or 01{gtin14}21{serial}")
+    readers: Items[Token] = Field(description=_READERS)
+
+
+class LotTwinIn(RequestModel):
+    """The twin of one of this node's lots (a batch) with its Industry Core usage and bill of material."""
+
+    lot: Token = Field(description="the lot id in this node's ledger")
     readers: Items[Token] = Field(description=_READERS)
 
 
@@ -96,17 +107,58 @@ class PcfAnswerIn(RequestModel):
 
 @_connector.post("/v1/connector/twins/batteries", status_code=201)
 def register_battery_twin(ctx: Ctx, _: AdminKey, body: BatteryTwinIn) -> dict[str, Any]:
-    """Register (or replace) the twin of one of this node's batteries with its battery-pass
-    submodel descriptor. Body: ``{battery, readers: [BPNL...]}``."""
+    """Register (or replace) the twin of one of this node's batteries with its battery-pass and
+    Industry Core submodel descriptors. Body: ``{battery, readers: [BPNL...]}``. The bill of
+    material (SingleLevelBomAsBuilt) is served only to partners it is released to
+    (``PUT /v1/connector/industry-core/bom-releases/{bpnl}``)."""
     battery = _battery(body.battery)
     passport = ctx.service(PassportService).find_by_battery(battery)
     if passport is None:
         raise NotFound(f"battery: no passport of {battery} on this node", field="battery", rule="twins of passports")
     dsp = ctx.base_url.rstrip("/") + "/api/dsp/2025-1"
-    twin = battery_twin(
+    twin = industry_core_twin(
         battery, model_id=passport.model_id, base_url=ctx.base_url, dsp_url=dsp, readers=_check_readers(body.readers)
     )
     return register_twin(ctx.service(TwinRegistry), twin)
+
+
+@_connector.post("/v1/connector/twins/lots", status_code=201)
+def register_lot_twin(ctx: Ctx, _: AdminKey, body: LotTwinIn) -> dict[str, Any]:
+    """Register (or replace) the twin of one of this node's lots (typically one it dispatched),
+    with its SingleLevelUsageAsBuilt and SingleLevelBomAsBuilt submodel descriptors; its global
+    asset id is the one its customers' bills of material name. Body: ``{lot, readers: [BPNL...]}``."""
+    owner = ctx.did
+    lot = ctx.service(LedgerService).lot(owner, body.lot)
+    dsp = ctx.base_url.rstrip("/") + "/api/dsp/2025-1"
+    twin = lot_twin(
+        str(lot.id),
+        owner=owner,
+        material=lot.material,
+        base_url=ctx.base_url,
+        dsp_url=dsp,
+        readers=_check_readers(body.readers),
+    )
+    return register_twin(ctx.service(TwinRegistry), twin)
+
+
+@_connector.get("/v1/connector/industry-core/bom-releases")
+def list_bom_releases(ctx: Ctx, _: AdminKey) -> list[dict[str, Any]]:
+    """The partners (BPNLs) this node released its SingleLevelBomAsBuilt to (default: none)."""
+    return ctx.service(BomReleases).list()
+
+
+@_connector.put("/v1/connector/industry-core/bom-releases/{bpnl}")
+def release_bom(bpnl: str, ctx: Ctx, _: AdminKey) -> dict[str, Any]:
+    """Release the bill of material (one tier of suppliers: their BPNLs and lots) of this
+    node's batteries to the partner ``bpnl``; idempotent. Suppliers stay undisclosed to
+    everyone else."""
+    return ctx.service(BomReleases).release(bpnl)
+
+
+@_connector.delete("/v1/connector/industry-core/bom-releases/{bpnl}", status_code=204)
+def revoke_bom(bpnl: str, ctx: Ctx, _: AdminKey) -> None:
+    """Take a release of the bill of material back (404 when there was none)."""
+    ctx.service(BomReleases).revoke(bpnl)
 
 
 @_connector.post("/v1/connector/twins/products", status_code=201)
@@ -125,7 +177,7 @@ def register_product_twin(ctx: Ctx, _: AdminKey, body: ProductTwinIn) -> dict[st
 @_connector.post("/v1/connector/passports/requests")
 async def request_battery_pass(ctx: Ctx, _: AdminKey, body: BatteryPassRequestIn) -> dict[str, Any]:
     """Fetch a partner's Catena-X battery pass through the connector (usage purpose
-    ``cx.circular.dpp:1``). Body: ``{provider: DID, battery, dspEndpoint?}``."""
+    ``cx.circular.dpp:1``). Body: ``{provider: DID or BPNL, battery, dspEndpoint?}``."""
     provider, battery = body.provider, body.battery
     doc = await ctx.service(ConnectorClient).fetch(
         provider, BATTERY_PASS_ASSET, {"battery": battery}, dsp_url=body.dsp_endpoint

@@ -113,6 +113,19 @@ ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
             }
         },
     },
+    "DiscoveryError": {
+        "title": "DiscoveryError",
+        "description": "Tractus-X discovery finder / BPN discovery ErrorResponse.",
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["details"],
+                "properties": {"message": _STRING, "path": _NULLABLE_STRING, "details": {"type": "object"}},
+            }
+        },
+    },
     "OuranosError": {
         "title": "OuranosError",
         "description": "The Ouranos data transaction API's error body.",

@@ -14,8 +14,9 @@ from batpass.core.errors import ConfigurationError, InvalidInput
 __all__ = ["PROFILES", "NodeConfig", "NodePaths", "validate_name", "validate_profiles"]
 
 #: node profiles (docs/architecture.md "The node"); ``bridge`` implies ``catena-x``; ``resolver``
-#: answers the Digital Links of batteries operated elsewhere (docs/resolver.md)
-PROFILES: tuple[str, ...] = ("catena-x", "ouranos", "bridge", "resolver")
+#: answers the Digital Links of batteries operated elsewhere (docs/resolver.md); ``discovery`` (implies
+#: ``catena-x``) serves the federation operator's BPN-DID directory and discovery services (docs/dataspace.md)
+PROFILES: tuple[str, ...] = ("catena-x", "ouranos", "bridge", "resolver", "discovery")
 CONFIG_VERSION = 1
 
 
@@ -36,7 +37,7 @@ def validate_profiles(profiles: list[str] | tuple[str, ...]) -> tuple[str, ...]:
             raise InvalidInput(f"unknown profile '{p}'", field="profile", rule=f"one of {', '.join(PROFILES)}")
         if p not in out:
             out.append(p)
-    if "bridge" in out and "catena-x" not in out:
+    if ("bridge" in out or "discovery" in out) and "catena-x" not in out:
         out.insert(0, "catena-x")
     return tuple(out)
 

@@ -45,6 +45,7 @@ from batpass.core.settings import Settings
 from batpass.dataspace import (
     ConsumerChannels,
     DataspaceSettings,
+    DiscoveryService,
     DspConsumer,
     DspProvider,
     EdcManagement,
@@ -52,19 +53,26 @@ from batpass.dataspace import (
     PgNotifier,
     ProcessNotifier,
     TwinRegistry,
+    discovery_routes,
     management_routes,
 )
 from batpass.dataspace import routes as dataspace_routes
 from batpass.exchange import (
     PCF_ASSET,
     BatteryPassSource,
+    BomReleases,
     ConnectorClient,
     CreditAccounts,
     CreditClaims,
+    IndustryCore,
+    PartnerBpnls,
     PassportFetcher,
     PcfExchange,
+    RegistryProxy,
     SiteRegisterSource,
+    dsp_endpoints_of,
     install_credit_offer,
+    install_industry_core_offers,
     install_passport_offer,
     install_pcf_offer,
     install_sites_offer,
@@ -168,6 +176,8 @@ ERROR_DOCS: dict[str, ErrorDoc] = {
     "/auth/": _OURANOS_ERROR,
     "/api/v1/authInfo": _OURANOS_ERROR,
     "/api/v1/datatransport": _OURANOS_ERROR,
+    "/api/v1.0/administration/": ErrorDoc("DiscoveryError"),  # Tractus-X discovery services
+    "/api/administration/connectors/discovery": ErrorDoc("DiscoveryError"),
 }
 
 log = logging.getLogger("batpass.node")
@@ -191,6 +201,8 @@ def _routers(profiles: tuple[str, ...]) -> list[tuple[Any, dict[str, ErrorShape]
         mods.append(bridge_routes)
     if "catena-x" in profiles:
         mods.extend([dataspace_routes, management_routes, footprint_routes, federation_routes, exchange_routes])
+    if "discovery" in profiles:
+        mods.append(discovery_routes)
     out: list[tuple[Any, dict[str, ErrorShape]]] = [(m.router, dict(getattr(m, "ERROR_SHAPES", {}))) for m in mods]
     if "ouranos" in profiles:
         out.append((bridge_routes.hub_router, {}))
@@ -228,6 +240,13 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         ctx.services[ConsumerChannels] = ConsumerChannels(consumer)
         ctx.services[TwinRegistry] = TwinRegistry(ctx.engine, verifier=verifier)
         ctx.services[EdcManagement] = EdcManagement(ctx.services[DspProvider], ctx.services[DspConsumer])
+        if "discovery" in cfg.profiles:  # the federation operator's directory and discovery services
+            ctx.services[DiscoveryService] = DiscoveryService(
+                ctx.engine,
+                base_url=node.base_url,
+                verifier=verifier,
+                dsp_endpoints=dsp_endpoints_of(trust.resolver.resolve),
+            )
     hub = node.ouranos_hub()
     if hub is not None:
         ctx.services[OuranosHub] = hub
@@ -296,7 +315,17 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         # the Catena-X battery pass (cx.circular.dpp:1) and PCF exchange over the connector
         provider, registry = ctx.services[DspProvider], ctx.services[TwinRegistry]
         channels = ctx.services[ConsumerChannels]
-        connector = ctx.services[ConnectorClient] = ConnectorClient(channels, trust.resolver.resolve)
+        # partners by BPNL: the participant register, then the operator's BPN-DID directory (config extra "bdrs")
+        bpnls = ctx.services[PartnerBpnls] = PartnerBpnls(
+            ctx.services[ParticipantService],
+            node.identity,
+            own_bpnl=cfg.bpnl,
+            client=ctx.client,
+            bdrs=cfg.extra.get("bdrs"),
+        )
+        connector = ctx.services[ConnectorClient] = ConnectorClient(
+            channels, trust.resolver.resolve, did_of_bpnl=bpnls.did_of
+        )
         # the PCF exchange asset: the synchronous pull and the CX-0136 asynchronous request/response
         pcf = PcfExchange(ctx.services[PactService], registry, engine=ctx.engine, connector=connector)
         ctx.services[PcfExchange] = pcf
@@ -306,6 +335,12 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         ctx.services[CreditClaims] = CreditClaims(connector)
         if PassportService in ctx.services:
             install_passport_offer(provider, BatteryPassSource(ctx.services[PassportService], registry))
+            # Industry Core (SerialPart, usage and bill of material) and the registry as assets
+            releases = ctx.services[BomReleases] = BomReleases(ctx.engine)
+            core = IndustryCore(
+                ctx.services[PassportService], ledger, registry, releases, owner=node.did, bpnl_of=bpnls.bpnl_of
+            )
+            install_industry_core_offers(provider, core, RegistryProxy(registry))
         # the site register under a usage policy: full records to the partners a site names
         install_sites_offer(provider, SiteRegisterSource(ctx.services[SiteService]))
     ctx.services[RoleVerifier] = trust

@@ -1,30 +1,30 @@
-"""Version discovery (DSP 2025-1 "Exposure of Versions"): the consumer reads the partner's
-``/.well-known/dspace-version`` to find its DSP base for 2025-1 over HTTPS, keeps it per partner,
-and refuses a partner with no common version; the channel's journey starts there when it is given
-the DID document's ``DataService`` endpoint."""
+"""The operator's BPN-DID directory and discovery services (both stores): the directory is
+written by the operator and read whole or for the partners asked; the discovery finder names the
+operator's own BPN and EDC discovery and whatever it added; a member registers identifiers under
+the BPNL of its verified membership only and removes only its own; the EDC discovery answers a
+BPNL's DSP endpoints through the directory; a caller without a membership naming a BPNL is refused.
+Bodies are checked against the vendored Tractus-X OpenAPI schemas."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-import httpx
+import jsonschema  # type: ignore[import-untyped]
 import pytest
-from _dsp_harness import PROVIDER_DID
+import yaml
+from sqlalchemy import Engine
 
-from batpass.core.errors import UpstreamUnavailable
-from batpass.dataspace import (
-    ConsumerChannels,
-    NoCommonVersion,
-    PartnerUnreachable,
-    ServiceEndpoint,
-    Stage,
-    VersionDiscovery,
-)
+from batpass.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from batpass.dataspace import MIGRATIONS_DIR, DiscoveryService, Participant
 
 pytestmark = pytest.mark.anyio
 
-P = "did:web:partner.example"
+SPECS = Path(__file__).resolve().parents[2] / "specs/tractusx"  # vendored (tests/specs/PROVENANCE.md)
+OPERATOR = "https://operator.example:8443"
+CAR = ("BPNL00000003CAR1", "did:web:car.example")
+REC = ("BPNL00000003REC1", "did:web:recycler.example")
 
 
 @pytest.fixture
@@ -32,125 +32,94 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def serving(document: Any, *, status: int = 200, seen: list[str] | None = None) -> httpx.AsyncClient:
-    """A client whose every GET answers ``document`` (the URLs asked go to ``seen``)."""
+class Tokens:
+    """Verified participants by bearer token (what DCP verification gives the services)."""
 
-    def handle(request: httpx.Request) -> httpx.Response:
-        if seen is not None:
-            seen.append(str(request.url))
-        if isinstance(document, bytes):
-            return httpx.Response(status, content=document)
-        return httpx.Response(status, json=document)
-
-    return httpx.AsyncClient(transport=httpx.MockTransport(handle))
-
-
-def versions(*entries: dict[str, Any]) -> dict[str, Any]:
-    return {"protocolVersions": list(entries)}
+    async def verify(self, authorization: str | None) -> Participant:
+        who = {
+            "Bearer car": Participant(did=CAR[1], bpnl=CAR[0], memberships=frozenset({"MembershipCredential"})),
+            "Bearer rec": Participant(did=REC[1], bpnl=REC[0], memberships=frozenset({"MembershipCredential"})),
+            "Bearer outsider": Participant(did="did:web:x.example", bpnl=None),
+        }
+        return who[authorization or ""]
 
 
-V2025 = {"version": "2025-1", "path": "/connector/dsp/2025-1", "binding": "HTTPS", "serviceId": P + "#dsp"}
+async def _endpoints(did: str) -> list[str]:
+    return {CAR[1]: ["https://car.example:8443/api/dsp/2025-1"]}.get(did, [])
 
 
-async def test_the_base_is_the_root_and_the_path_of_the_2025_1_https_entry() -> None:
-    seen: list[str] = []
-    doc = versions(
-        {"version": "2024-1", "path": "/connector/dsp/2024-1", "binding": "HTTPS"},
-        V2025,
+@pytest.fixture
+def svc(make_store: Callable[[Sequence[Path]], Engine]) -> DiscoveryService:
+    return DiscoveryService(
+        make_store([MIGRATIONS_DIR]), base_url=OPERATOR, verifier=Tokens(), dsp_endpoints=_endpoints
     )
-    discovery = VersionDiscovery(serving(doc, seen=seen))
-    base = await discovery.dsp_base(P, "https://partner.example/root/.well-known/dspace-version")
-    assert base == "https://partner.example/root/connector/dsp/2025-1"
-    assert seen == ["https://partner.example/root/.well-known/dspace-version"]
-    # kept per partner: asked once
-    assert await discovery.dsp_base(P, "https://partner.example/root/.well-known/dspace-version") == base
-    assert len(seen) == 1
-    # forgotten (a failed journey): asked again
-    discovery.forget(P)
-    await discovery.dsp_base(P, "https://partner.example/root/.well-known/dspace-version")
-    assert len(seen) == 2
 
 
-async def test_an_endpoint_that_is_the_dsp_base_is_looked_up_at_its_origin() -> None:
-    """A DID document written before the binding (its DataService names the DSP base)."""
-    seen: list[str] = []
-    discovery = VersionDiscovery(serving(versions(V2025), seen=seen))
-    base = await discovery.dsp_base(P, "https://partner.example:8443/api/dsp/2025-1")
-    assert seen == ["https://partner.example:8443/.well-known/dspace-version"]
-    assert base == "https://partner.example:8443/connector/dsp/2025-1"
+def _schema(name: str, component: str) -> dict[str, Any]:
+    doc = yaml.safe_load((SPECS / name).read_text(encoding="utf-8"))
+    return {**doc["components"]["schemas"][component], "components": doc["components"]}
 
 
-async def test_no_common_version_is_refused_typed() -> None:
-    doc = versions({"version": "2024-1", "path": "/dsp/2024-1", "binding": "HTTPS"})
-    discovery = VersionDiscovery(serving(doc))
-    with pytest.raises(NoCommonVersion) as refused:
-        await discovery.dsp_base(P, "https://partner.example/.well-known/dspace-version")
-    err = refused.value
-    assert isinstance(err, UpstreamUnavailable)
-    assert err.stage is Stage.CATALOG and err.partner == P and err.reason == "2024-1/HTTPS"
-    assert "Exposure of Versions" in (err.rule or "")
+def _check(name: str, component: str, body: Any) -> None:
+    jsonschema.validate(body, _schema(name, component))  # "#/components/..." refs resolve in the copy
 
 
-@pytest.mark.parametrize(
-    ("document", "status"),
-    [
-        (b"<html>not json</html>", 200),
-        ({"versions": []}, 200),  # fails protocol-version-schema
-        (versions(), 200),  # minItems 1
-        (versions({**V2025, "path": "relative/path"}), 200),
-        (versions({**V2025, "path": "/a/../../etc"}), 200),
-        ({"error": "nope"}, 404),
-    ],
-)
-async def test_a_version_document_that_is_not_one_is_a_connector_not_working(document: Any, status: int) -> None:
-    discovery = VersionDiscovery(serving(document, status=status))
-    with pytest.raises(PartnerUnreachable) as failed:
-        await discovery.dsp_base(P, "https://partner.example/.well-known/dspace-version")
-    assert failed.value.stage is Stage.CATALOG and failed.value.partner == P
-    assert not isinstance(failed.value, NoCommonVersion)
+async def test_the_directory_is_written_by_the_operator_and_read_per_partner(svc: DiscoveryService) -> None:
+    svc.put_mapping({"bpn": CAR[0], "did": CAR[1]}, create=True)
+    svc.register(*REC)
+    svc.register(REC[0], REC[1])  # idempotent
+    with pytest.raises(Conflict):
+        svc.put_mapping({"bpn": CAR[0], "did": CAR[1]}, create=True)
+    with pytest.raises(NotFound):
+        svc.put_mapping({"bpn": "BPNL00000003NONE", "did": "did:web:n.example"}, create=False)
+    with pytest.raises(InvalidInput) as bad:
+        svc.put_mapping({"bpn": "car", "did": CAR[1]}, create=True)
+    assert bad.value.field == "bpn"
+    assert svc.directory() == {CAR[0]: CAR[1], REC[0]: REC[1]}
+    assert svc.directory(bpns=[CAR[0]]) == {CAR[0]: CAR[1]}  # only the partner asked about
+    assert svc.directory(dids=[REC[1]]) == {REC[0]: REC[1]}
+    svc.delete_mapping(CAR[0])
+    assert svc.directory() == {REC[0]: REC[1]}
 
 
-async def test_an_unreachable_version_endpoint() -> None:
-    def down(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
-
-    discovery = VersionDiscovery(httpx.AsyncClient(transport=httpx.MockTransport(down)))
-    with pytest.raises(PartnerUnreachable) as failed:
-        await discovery.dsp_base(P, "https://partner.example/.well-known/dspace-version")
-    assert failed.value.partner_status is None
+async def test_members_only_and_bpnl_from_the_membership(svc: DiscoveryService) -> None:
+    assert (await svc.member("Bearer car")).bpnl == CAR[0]
+    with pytest.raises(Forbidden, match="no membership"):
+        await svc.member("Bearer outsider")
 
 
-async def pumping(net: Any, work: Any) -> Any:
-    task = asyncio.ensure_future(work)
-    while not task.done():
-        await net.pump()
-        await asyncio.sleep(0.01)
-    return task.result()
+async def test_finder_bpn_discovery_and_edc_discovery(svc: DiscoveryService) -> None:
+    found = svc.search_endpoints({"types": ["manufacturerPartId", "bpn"]})
+    _check("sldt-discovery-finder/discovery-finder-openapi.yaml", "DiscoveryEndpointCollection", found)
+    by_type = {e["type"]: e["endpointAddress"] for e in found["endpoints"]}
+    assert by_type == {
+        "manufacturerPartId": OPERATOR + "/api/v1.0/administration/connectors/bpnDiscovery",
+        "bpn": OPERATOR + "/api/administration/connectors/discovery",
+    }
+    added = svc.add_endpoint(
+        {"type": "oen", "description": "OEN", "endpointAddress": "https://oen.example", "timeToLive": 60}
+    )
+    assert [e["resourceId"] for e in svc.search_endpoints({"types": ["oen"]})["endpoints"]] == [added["resourceId"]]
+    svc.delete_endpoint(added["resourceId"])
+    assert svc.search_endpoints({"types": ["oen"]})["endpoints"] == []
 
-
-async def test_a_journey_from_the_did_service_endpoint(network: Any) -> None:
-    """The channel discovers the provider's DSP base from the node's own version document."""
-    net, _provider, consumer, _ = network
-    channels = ConsumerChannels(consumer.consumer, recheck_s=0.05)
-    endpoint = ServiceEndpoint("https://provider.test/.well-known/dspace-version")
-    data = await pumping(net, channels.pull(PROVIDER_DID, "asset-1", endpoint))
-    assert data["value"] == 42
-    assert channels.cached(PROVIDER_DID, "asset-1").dsp_url == "https://provider.test/api/dsp/2025-1"  # type: ignore[union-attr]
-    # an endpoint found later (a DID document resolved when the journey starts) works the same
-    channels.forget(PROVIDER_DID, "asset-1")
-
-    async def later() -> ServiceEndpoint:
-        return endpoint
-
-    assert (await pumping(net, channels.pull(PROVIDER_DID, "asset-1", later)))["value"] == 42
-
-
-async def test_the_catalog_advertises_the_service_id_of_the_version_document(network: Any) -> None:
-    net, _provider, consumer, _ = network
-    async with net.client() as c:
-        versions_doc = (await c.get("https://provider.test/.well-known/dspace-version")).json()
-    service_id = versions_doc["protocolVersions"][0]["serviceId"]
-    assert service_id == PROVIDER_DID + "#dsp"
-    catalog = await consumer.consumer.catalog("https://provider.test/api/dsp/2025-1", PROVIDER_DID)
-    assert [s["@id"] for s in catalog["service"]] == [service_id]
-    assert {d["accessService"] for ds in catalog["dataset"] for d in ds["distribution"]} == {service_id}
+    car, rec = await svc.member("Bearer car"), await svc.member("Bearer rec")
+    [entry] = svc.add_identifiers(car, [{"type": "manufacturerPartId", "key": "RA-EV-60"}])
+    _check("sldt-bpn-discovery/bpn-discovery-service-openapi.yaml", "Bpn", entry)
+    assert entry["value"] == CAR[0]  # the membership's BPNL, whatever the body says
+    result = svc.search_identifiers({"searchFilter": [{"type": "manufacturerPartId", "keys": ["RA-EV-60", "x"]}]})
+    _check("sldt-bpn-discovery/bpn-discovery-service-openapi.yaml", "BpnCollection", result)
+    assert [b["value"] for b in result["bpns"]] == [CAR[0]]
+    with pytest.raises(Forbidden):  # another member's entry
+        svc.delete_identifier(rec, entry["resourceId"])
+    svc.register(*CAR)
+    assert await svc.connectors([CAR[0], REC[0]]) == [
+        {"bpn": CAR[0], "connectorEndpoint": ["https://car.example:8443/api/dsp/2025-1"]},
+        {"bpn": REC[0], "connectorEndpoint": []},
+    ]
+    with pytest.raises(InvalidInput):
+        await svc.connectors(["nope"])
+    svc.delete_identifier(car, entry["resourceId"])
+    assert svc.search_identifiers({"searchFilter": [{"type": "manufacturerPartId", "keys": ["RA-EV-60"]}]}) == {
+        "bpns": []
+    }

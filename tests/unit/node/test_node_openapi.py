@@ -18,7 +18,12 @@ from batpass.http import ERROR_SCHEMAS
 from batpass.node import create_app, init_node
 from batpass.node.app import ERROR_DOCS, _routers
 
-KINDS = {"catena-x": ["catena-x"], "ouranos": ["ouranos"], "bridge": ["catena-x", "bridge"]}
+KINDS = {
+    "catena-x": ["catena-x"],
+    "ouranos": ["ouranos"],
+    "bridge": ["catena-x", "bridge"],
+    "discovery": ["catena-x", "discovery"],
+}
 
 
 def _document(tmp_path: Path, profiles: list[str]) -> tuple[dict[str, Any], TestClient, str]:
