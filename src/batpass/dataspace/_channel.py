@@ -32,8 +32,8 @@ import httpx
 
 from batpass.dataspace._catalogs import locate
 from batpass.dataspace._consumer import DspConsumer
-from batpass.dataspace._versions import ServiceEndpoint, VersionDiscovery
 from batpass.dataspace._states import NEGOTIATION, TRANSFER
+from batpass.dataspace._versions import ServiceEndpoint, VersionDiscovery
 from batpass.dataspace.errors import (
     ChannelError,
     ChannelTimeout,

@@ -33,9 +33,9 @@ from batpass.dataspace._callbacks import ConsumerCallbacks
 from batpass.dataspace._channel import Channel, ConsumerChannels, Endpoint
 from batpass.dataspace._common import DSP_PATH, PULL_FORMAT, DataspaceSettings
 from batpass.dataspace._consumer import DspConsumer
-from batpass.dataspace._versions import ServiceEndpoint, VersionDiscovery
 from batpass.dataspace._offers import ProviderOffers
 from batpass.dataspace._provider import DspProvider
+from batpass.dataspace._versions import ServiceEndpoint, VersionDiscovery
 from batpass.dataspace.model import Participant
 
 __all__ = [
