@@ -5,6 +5,8 @@ services (``batpass.accounts``, ``batpass.passport``, ``batpass.ledger``)."""
 
 from fastapi import FastAPI
 
+from batpass.web.console._compliance import router as compliance_router
+from batpass.web.console._footprint import router as footprint_router
 from batpass.web.console._passport import router as passport_router
 from batpass.web.console._remote import router as remote_router
 from batpass.web.console._session import BASE, COOKIE
@@ -18,3 +20,5 @@ def mount_console(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(passport_router)  # a passport's page and its lifecycle actions
     app.include_router(remote_router)  # /console/open: passports on other nodes
+    app.include_router(footprint_router)  # /console/footprint
+    app.include_router(compliance_router)  # /console/compliance
