@@ -162,3 +162,13 @@ def test_a_hub_user_sees_only_their_operators_passports(browser: TestClient, nod
     sign_in(browser, "vera")
     assert browser.get(f"/console/passports/{theirs}").status_code == 200
     assert "2 passports found" not in browser.get("/console/passports").text
+
+
+def test_the_views_speak_japanese(browser: TestClient, node: ConsoleNode) -> None:
+    sign_in(browser, "vera")
+    pid = _pid(node, ORIGINAL.serial)
+    ja = {"Accept-Language": "ja"}
+    footprint = browser.get(f"/console/footprint?passport={pid}", headers=ja).text
+    assert "のパスポートでの申告" in footprint and "PACT v3 形式" in footprint and "この電池" in footprint
+    compliance = browser.get(f"/console/compliance?passport={pid}&at=2027-03-01", headers=ja).text
+    assert "判定結果" in compliance and "欧州連合" in compliance
