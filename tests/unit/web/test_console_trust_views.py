@@ -6,64 +6,25 @@ hub, each operator's releases to Catena-X — a user scoped to one operator sees
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from console_testkit import MIGRATIONS, PASSWORD, ConsoleNode, make_console
+from console_testkit import ConsoleNode
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from test_console_routes import _form_token, sign_in
+from views_testkit import PARTNER_BPNL, VIEW_MIGRATIONS, make_views_console
 from web_testkit import RECYCLER
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "trust"))
-from trust_http import load_lists, role_subject
-from trust_world import CX_BASE, make_world
-
-from batpass.footprint import MIGRATIONS_DIR as FOOTPRINT_MIGRATIONS
-from batpass.footprint import PactService
-from batpass.ouranos import MIGRATIONS_DIR as OURANOS_MIGRATIONS
-from batpass.ouranos import OuranosHub, Principal
-from batpass.trust import MIGRATIONS_DIR as TRUST_MIGRATIONS
-from batpass.trust import TrustService, did_document
+from batpass.trust import TrustService
 
 MakeStore = Callable[[Sequence[Path]], Engine]
-PARTNER_BPNL = "BPNL00000003AYRE"
 
 
 @pytest.fixture
 def node(make_store: MakeStore, tmp_path: Path) -> ConsoleNode:
-    engine = make_store((*MIGRATIONS, FOOTPRINT_MIGRATIONS, TRUST_MIGRATIONS, OURANOS_MIGRATIONS))
-    n = make_console(engine, lots=10)
-    world = make_world()
-    trust = TrustService(
-        engine,
-        world.cx,
-        base_url=CX_BASE,
-        ecosystem="catena-x",
-        operators={"catena-x": world.cx.did, "ouranos": world.jp.did},
-    )
-    trust.resolver.pin(did_document(world.jp))
-    load_lists(trust, world)
-    trust.issue("AccessRoleCredential", role_subject(world))
-    trust.issue("AccessRoleCredential", {**role_subject(world, "legitimate_interest"), "id": RECYCLER})
-    pact = PactService(engine, base_url="https://id.nordcell.example")
-    pact.register_peer(
-        "https://partner.example:8443/pact", client_id="cid-7", client_secret="never shown", name="Partner AG"
-    )
-    hub = OuranosHub(engine, world.cx, hub_home=tmp_path / "ouranos", base_url="https://hub.example:9443")
-    ops = [
-        hub.onboard_operator(open_operator_id=oid, operator_name=name, operator_address="Tokyo")
-        for oid, name in (("1111111111111", "Cell KK"), ("2222222222222", "Cathode KK"))
-    ]
-    hub.releases.put_bridge_release(Principal(ops[0].operator_id, "a"), PARTNER_BPNL, ["cfp"])
-    hub.releases.put_bridge_release(Principal(ops[1].operator_id, "b"), PARTNER_BPNL, ["upstream-summary"])
-    services = n.app.state.ctx.services
-    services[TrustService], services[PactService], services[OuranosHub] = trust, pact, hub
-    n.accounts.add_user("kei", "viewer", PASSWORD, operator=ops[0].did)
-    n.accounts.add_user("rita", "admin", PASSWORD, operator=RECYCLER)
-    return n
+    return make_views_console(make_store(VIEW_MIGRATIONS), tmp_path / "ouranos")
 
 
 @pytest.fixture

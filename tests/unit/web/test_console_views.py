@@ -9,77 +9,24 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from console_testkit import MIGRATIONS, PASSWORD, ConsoleNode, make_console
+from console_testkit import ConsoleNode
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from passport_testkit import ADMIN_KEY
 from sqlalchemy import Engine
 from test_console_routes import sign_in
-from web_testkit import ORIGINAL, RECYCLER, REPURPOSED, WASTE, make_lives
+from views_testkit import PACK, VIEW_MIGRATIONS, make_views_console
+from web_testkit import ORIGINAL, REPURPOSED, WASTE
 
-from batpass.compliance.routes import router as compliance_api
-from batpass.footprint import MIGRATIONS_DIR as FOOTPRINT_MIGRATIONS
-from batpass.footprint import PactService
 from batpass.passport import PassportFilter, find_passport_ids
 from batpass.web._page_blocks import sig
 
 MakeStore = Callable[[Sequence[Path]], Engine]
-STAGES_EXTENSION = "urn:batpass:pact-extension:annex-ii-stages:1.0.0"
-#: the pack's footprint as its maker serves it (PACT v3 with the Annex II stage extension)
-PACK = {
-    "id": "0193a6f0-0000-7000-8000-00000000pack".replace("pack", "0001"),
-    "specVersion": "3.0.0",
-    "created": "2026-05-01T10:00:00Z",
-    "status": "Active",
-    "companyName": "NordCell Batteries GmbH",
-    "companyIds": ["urn:bpn:id:BPNL00000003AYRE"],
-    "productDescription": "EV pack",
-    "productIds": [f"urn:gtin:{ORIGINAL.gtin}"],
-    "productNameCompany": "NordCell EV pack",
-    "pcf": {
-        "declaredUnitOfMeasurement": "piece",
-        "declaredUnitAmount": "1",
-        "productMassPerDeclaredUnit": "420",
-        "referencePeriodStart": "2025-04-01T00:00:00Z",
-        "referencePeriodEnd": "2026-03-31T23:59:59Z",
-        "pcfExcludingBiogenicUptake": "6294",
-        "pcfIncludingBiogenicUptake": "6294",
-        "fossilGhgEmissions": "6294",
-        "fossilCarbonContent": "0",
-        "ipccCharacterizationFactors": ["AR6"],
-        "crossSectoralStandards": ["ISO14067"],
-        "exemptedEmissionsPercent": "0",
-        "primaryDataShare": "41.5",
-    },
-    "extensions": [
-        {
-            "specVersion": "2.0.0",
-            "dataSchema": STAGES_EXTENSION,
-            "data": {
-                "stages": {
-                    "raw_material_and_preprocessing": "4600",
-                    "main_production": "1694",
-                    "distribution": None,
-                    "end_of_life": None,
-                },
-                "perKwhLifetimeEnergy": {"kgCo2ePerKwh": "0.0548573", "lifetimeKwh": "114735", "formula": "E = C × N"},
-            },
-        }
-    ],
-}
 
 
 @pytest.fixture
-def node(make_store: MakeStore) -> ConsoleNode:
-    n = make_console(make_store((*MIGRATIONS, FOOTPRINT_MIGRATIONS)), lots=10)
-    make_lives(n.passports)
-    pact = PactService(n.passports.engine, base_url="https://id.nordcell.example")
-    pact.store_document(PACK)
-    n.app.state.ctx.services[PactService] = pact
-    n.app.include_router(compliance_api)
-    # a user of the hub's other operator: the recycler, which operates the repurposed battery
-    n.accounts.add_user("rita", "viewer", PASSWORD, operator=RECYCLER)
-    return n
+def node(make_store: MakeStore, tmp_path: Path) -> ConsoleNode:
+    return make_views_console(make_store(VIEW_MIGRATIONS), tmp_path / "ouranos")
 
 
 @pytest.fixture
