@@ -89,6 +89,9 @@ def test_the_compliance_view_shows_the_compliance_api_findings(browser: TestClie
 
 def test_a_hub_user_sees_only_their_operators_passports(browser: TestClient, node: ConsoleNode) -> None:
     mine, theirs = _pid(node, REPURPOSED.serial), _pid(node, ORIGINAL.serial)
+    sign_in(browser, "vera")
+    assert browser.get(f"/console/passports/{theirs}").status_code == 200  # written to the audit log
+    browser.cookies.clear()
     sign_in(browser, "rita")
     listed = browser.get("/console/passports")
     # the passports the recycler answers for: the repurposed battery, and the one it took as waste
@@ -103,7 +106,11 @@ def test_a_hub_user_sees_only_their_operators_passports(browser: TestClient, nod
         r = browser.get(url)
         assert r.status_code == 404 and "No passport with this identifier is held on this node." in r.text, url
     assert ORIGINAL.serial not in browser.get("/console/footprint").text
-    assert re.search(r'id="count-passports">2<', browser.get("/console/").text)
+    dashboard = browser.get("/console/").text
+    assert re.search(r'id="count-passports">2<', dashboard)
+    activity = re.search(r'<table id="activity".*?</table>', dashboard, re.S)
+    assert activity is not None and "rita" in activity.group(0)
+    assert "vera" not in activity.group(0) and theirs not in activity.group(0)  # the node's people's reads
     # the node's own people see every passport
     browser.cookies.clear()
     sign_in(browser, "vera")

@@ -166,10 +166,15 @@ def dashboard(request: Request, ctx: Ctx) -> Response:
     lots = ledger.count_lots(who.session.user.operator) if ledger is not None else 0
     alerts = alerts_for(ctx, who.session.user.operator)
     statuses = [(_(STATUS_NAMES.get(s, N_("ended") if s == "ended" else s)), n) for s, n in sorted(by_status.items())]
+    accounts = ctx.service(AccountService)
+    scope = scope_of(who)
+    # a hub user reads the activity of their operator's people only (another's names its passports)
+    colleagues = {u.name for u in accounts.users() if u.operator == scope} if scope else None
     activity = [
         (when(e.at), e.user or "—", e.action, e.target, e.outcome)
-        for e in ctx.service(AccountService).audit_log(limit=10)
-    ]
+        for e in accounts.audit_log(limit=10 if colleagues is None else 200)
+        if colleagues is None or e.user in colleagues
+    ][:10]
     return console_page(
         "console/dashboard.html",
         **common(who, "dashboard"),
