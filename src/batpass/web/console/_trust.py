@@ -95,7 +95,11 @@ def _rules(trust: TrustService) -> tuple[str, list[dict[str, str]]]:
 def _page(who: SignedIn, ctx: Ctx, *, status: int = 200, error: str = "", done: str = "") -> HTMLResponse:
     _ = gettext_for()
     trust = ctx.services.get(TrustService)
-    lists, ecosystem, rules, held, issued = [], "", [], [], []  # type: ignore[var-annotated]
+    lists: list[dict[str, Any]] = []
+    rules: list[dict[str, str]] = []
+    held: list[dict[str, Any]] = []
+    issued: list[dict[str, Any]] = []
+    ecosystem = ""
     if trust is not None:
         lists = _lists(trust)
         ecosystem, rules = _rules(trust)
