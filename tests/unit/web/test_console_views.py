@@ -65,7 +65,8 @@ def test_the_footprint_view_shows_the_figures_the_api_gives(browser: TestClient,
     assert doc is not None
     assert "PACT v3" in doc.group(1) and "this battery" in doc.group(1) and "41.5 %" in doc.group(1)
     assert re.search(r'class="per-unit">6 294<', doc.group(1))
-    assert "0.0549" in doc.group(1) and "114 735" in doc.group(1)
+    assert "0.0549" in doc.group(1) and "114 735" in doc.group(1) and "kg CO₂e per 1 piece" in doc.group(1)
+    assert "stage split not provided" not in doc.group(1)  # the extension gives the Annex II split
 
 
 def test_the_compliance_view_shows_the_compliance_api_findings(browser: TestClient, node: ConsoleNode) -> None:

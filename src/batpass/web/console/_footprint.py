@@ -98,7 +98,8 @@ def _document(doc: Mapping[str, Any], gtin_urn: str) -> Document | None:
         if value is None and raw.get(s.value) is not None:
             value = Decimal(str(raw[s.value]))
         stages.append((_(STAGE_NAMES[s.value]), _d(value) if value is not None else _("not provided")))
-    if fp.stages.unsplit is not None:
+    split = any(fp.stages.get(s) is not None or raw.get(s.value) is not None for s in Stage)
+    if fp.stages.unsplit is not None and not split:  # cradle to gate without a split (PACT, Catena-X)
         stages.append((_("Cradle to gate, stage split not provided"), _d(fp.stages.unsplit)))
     per_kwh: list[tuple[str, str]] = []
     stated = ext.get("perKwhLifetimeEnergy")
@@ -118,7 +119,7 @@ def _document(doc: Mapping[str, Any], gtin_urn: str) -> Document | None:
         role=_("this battery") if gtin_urn in h.product_ids else _("a component or input"),
         source=_(SOURCE_NAMES.get(fp.source, fp.source)),
         period=period,
-        unit=f"{_d(fp.declared_unit_amount)} {fp.declared_unit.value}",
+        unit=f"{fp.declared_unit_amount.normalize():f} {fp.declared_unit.value}",
         per_unit=_d(fp.per_unit),
         stages=tuple(stages),
         primary_share="" if fp.primary_data_share is None else f"{fp.primary_data_share * 100:.1f} %",
