@@ -15,12 +15,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from batpass.accounts import AccountService, Role
 from batpass.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from batpass.node.local import LocalNode
 
 __all__ = ["PASSWORD_ENV", "app"]
 
@@ -32,14 +35,39 @@ NodeOpt = Annotated[str, typer.Option("--node", help="node name (folder under $B
 
 
 @contextmanager
-def _accounts(node_name: str) -> Iterator[AccountService]:
+def _accounts(node_name: str, *, operator: str | None = None) -> Iterator[tuple[AccountService, str | None]]:
+    """The node's accounts, and ``operator`` as the DID of the hub's hosted operator it names
+    (its hub id, its open id or its DID); refused on a node that hosts no operators."""
     from batpass.node.local import open_node
 
     node = open_node(node_name)
     try:
-        yield AccountService(node.engine)
+        did = None
+        if operator is not None:
+            if "ouranos" not in node.config.profiles:
+                raise InvalidInput(
+                    f"operator: {node_name} is not a hub; --operator scopes a user to one operator a hub hosts",
+                    field="operator",
+                    rule="--operator only on a node with the ouranos profile",
+                )
+            did = _hosted_operator(node, operator.strip())
+        yield AccountService(node.engine), did
     finally:
         node.close()
+
+
+def _hosted_operator(node: LocalNode, wanted: str) -> str:
+    from batpass.ouranos import OuranosHub
+
+    hub = OuranosHub(node.engine, node.identity, hub_home=node.home / "ouranos", base_url=node.base_url)
+    for op in hub.operators():
+        if wanted in (op.operator_id, op.open_operator_id, op.did):
+            return op.did
+    raise InvalidInput(
+        f"operator: {wanted!r} is not an operator {node.name} hosts (batpass ouranos operators --node {node.name})",
+        field="operator",
+        rule="a hosted operator's id, open operator id or DID",
+    )
 
 
 def _password(path: Path | None) -> str:
@@ -80,21 +108,21 @@ def add(
     """Add a console user; prints the user (never the password)."""
     parsed = Role.parse(role)  # refused before a password is asked for
     password = _password(password_file)
-    with _accounts(node) as svc:
-        user = svc.add_user(name, parsed, password, operator=operator)
+    with _accounts(node, operator=operator) as (svc, scope):
+        user = svc.add_user(name, parsed, password, operator=scope)
     typer.echo(json.dumps(user.to_json()))
 
 
 @app.command("list")
 def list_users(node: NodeOpt) -> None:
     """Every console user of the node, as JSON."""
-    with _accounts(node) as svc:
+    with _accounts(node) as (svc, _scope):
         typer.echo(json.dumps([u.to_json() for u in svc.users()], indent=2))
 
 
 @app.command("remove")
 def remove(name: Annotated[str, typer.Argument(help="the user's name")], node: NodeOpt) -> None:
     """Remove a console user and end their sessions (the audit log keeps their entries)."""
-    with _accounts(node) as svc:
+    with _accounts(node) as (svc, _scope):
         svc.remove_user(name)
     typer.echo(json.dumps({"removed": name}))

@@ -9,7 +9,8 @@ already there is kept, so the node containers restart as the same nodes. ``batpa
 waits until every node answers over HTTPS, runs the story's ``ouranos``, ``federation`` (trust
 lists, memberships, the crosswalk and the operators' releases) and ``ledger`` steps, builds the
 passports of five batteries and reads one anonymously, and writes ``compose/summary.json``
-(``complete: true`` once everything ran; the keys of the demo's ``summary.json``).
+(``complete: true`` once everything ran; the keys of the demo's ``summary.json``, with one console
+user per node in ``nodes[].console: {url, user, password}`` as the demo adds them).
 
 Without the demo's mine, refinery and recycler nodes, the companies they record for are recorded
 in the hub refiner's partition (:data:`HOSTS`): the car maker's federated trace still crosses the
@@ -31,6 +32,7 @@ import httpx
 
 from batpass.core.errors import Conflict, InvariantViolation
 from batpass.core.settings import Settings
+from batpass.demo._console import add_console_users
 from batpass.demo._run import DEMO_NODES, configure_nodes, empty_summary, node_entry, tell_story, write_summary
 from batpass.demo._story import Story
 from batpass.demo._story import ledger as ledger_step
@@ -39,7 +41,7 @@ from batpass.demo.harness import RunningNode, federation, federation_ca, wait_he
 from batpass.node.local import open_node
 from batpass.trust import client_ssl_context
 
-__all__ = ["COMPOSE_NODES", "HOSTS", "init_federation", "seed_federation"]
+__all__ = ["COMPOSE_NODES", "HOSTS", "init_federation", "seed_entries", "seed_federation"]
 
 NAMES = ("jp-hub", "jp-certifier", "eu-certifier", "eu-carmaker", "bridge")
 COMPOSE_NODES = tuple(s for s in DEMO_NODES if s.name in NAMES)
@@ -88,6 +90,14 @@ def init_federation(home: Path, *, db_url: str | None = None, schema_prefix: str
     return state
 
 
+def seed_entries(runs: list[RunningNode], entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The summary's ``nodes``: each node's entry of ``nodes.json`` with the console user the seed
+    adds to it (``console: {url, user, password}``, docs/console.md), as the demo writes them."""
+    out = [dict(e) for e in entries]
+    add_console_users(runs, out)
+    return out
+
+
 def seed_federation(home: Path, *, timeout: float = 120.0) -> dict[str, Any]:
     """Tell the story to the running nodes; returns the summary (also in ``compose/summary.json``)."""
     folder = _folder(home)
@@ -98,7 +108,7 @@ def seed_federation(home: Path, *, timeout: float = 120.0) -> dict[str, Any]:
     for r in runs:
         wait_healthy(r, timeout=timeout)
     summary = empty_summary()
-    summary["nodes"] = entries
+    summary["nodes"] = seed_entries(runs, entries)
     story = tell_story(folder, runs, summary, steps=STEPS, shared={"ledger.hosts": HOSTS, "ledger.lots": LOTS})
     with httpx.Client(verify=client_ssl_context(folder / "ca.pem"), timeout=httpx.Timeout(60.0)) as client:
         story = Story(

@@ -1,6 +1,7 @@
 """The demo's console users: one per node (role admin, so every console page and action can be
 tried), its password drawn at random for each run and written only to ``summary.json``
-(``nodes[].console: {url, user, password}``)."""
+(``nodes[].console: {url, user, password}``). The compose federation's seed adds them the same way;
+a seed run again replaces the user, so the password in the summary is always the one that works."""
 
 from __future__ import annotations
 
@@ -21,5 +22,8 @@ def add_console_users(runs: Sequence[RunningNode], entries: list[dict[str, Any]]
     by_name = {e["name"]: e for e in entries}
     for r in runs:
         password = secrets.token_urlsafe(18)  # 24 characters, fresh each run
-        AccountService(r.node.engine).add_user(CONSOLE_USER, Role.ADMIN, password)
+        accounts = AccountService(r.node.engine)
+        if any(u.name == CONSOLE_USER for u in accounts.users()):
+            accounts.remove_user(CONSOLE_USER)  # a seed run again: its old sessions end too
+        accounts.add_user(CONSOLE_USER, Role.ADMIN, password)
         by_name[r.name]["console"] = {"url": f"{r.base_url}/console/", "user": CONSOLE_USER, "password": password}

@@ -26,13 +26,19 @@ class PassportFilter:
     category: str = ""
     changed_from: dt.date | None = None
     changed_to: dt.date | None = None
+    #: on a hub, one hosted operator's passports only (its DID; "" for every passport)
+    operator: str = ""
 
 
-def count_passports(engine: Engine) -> dict[str, int]:
-    """How many passports this node holds, by status (``ended`` counted apart)."""
+def count_passports(engine: Engine, *, operator: str = "") -> dict[str, int]:
+    """How many passports this node holds (of ``operator`` when given), by status (``ended``
+    counted apart)."""
     t = _sql.passports
+    q = select(t.c.status, t.c.ended, func.count()).group_by(t.c.status, t.c.ended)
+    if operator:
+        q = q.where(t.c.operator == operator)
     with UnitOfWork(engine, write=False) as uow:
-        rows = uow.conn.execute(select(t.c.status, t.c.ended, func.count()).group_by(t.c.status, t.c.ended)).all()
+        rows = uow.conn.execute(q).all()
     out: dict[str, int] = {}
     for status, ended, n in rows:
         key = "ended" if ended else str(status)
@@ -55,6 +61,8 @@ def find_passport_ids(
                 t.c.model_id.like(like, escape="\\"),
             )
         )
+    if wanted.operator:
+        conds.append(t.c.operator == wanted.operator)
     if wanted.model:
         conds.append(t.c.model_id == wanted.model)
     if wanted.status:
@@ -78,8 +86,12 @@ def find_passport_ids(
         return [uuid.UUID(i) for i in ids], total
 
 
-def passport_models(engine: Engine) -> list[str]:
-    """The model ids this node's passports carry (the list's model filter)."""
+def passport_models(engine: Engine, *, operator: str = "") -> list[str]:
+    """The model ids this node's passports (of ``operator`` when given) carry (the list's model
+    filter)."""
     t = _sql.passports
+    q = select(t.c.model_id).distinct().order_by(t.c.model_id)
+    if operator:
+        q = q.where(t.c.operator == operator)
     with UnitOfWork(engine, write=False) as uow:
-        return [str(m) for m in uow.conn.execute(select(t.c.model_id).distinct().order_by(t.c.model_id)).scalars()]
+        return [str(m) for m in uow.conn.execute(q).scalars()]

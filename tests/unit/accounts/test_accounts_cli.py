@@ -14,6 +14,7 @@ import pytest
 from batpass.accounts import AccountService
 from batpass.core.settings import Settings
 from batpass.node.local import init_node, open_node
+from batpass.ouranos import OuranosHub
 
 SECRET = "a long demo passphrase"
 
@@ -45,12 +46,12 @@ def test_add_list_sign_in_and_remove(home: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["role"] == "operator" and SECRET not in r.stdout + r.stderr
     env = {"BATPASS_USER_PASSWORD": SECRET}
-    r = _batpass(home, "user", "add", "ben", "--node", "carmaker", "--role", "admin", "--operator", "op-7", env=env)
+    r = _batpass(home, "user", "add", "ben", "--node", "carmaker", "--role", "admin", env=env)
     assert r.returncode == 0, r.stderr
     r = _batpass(home, "user", "list", "--node", "carmaker")
     assert [(u["name"], u["role"], u["operator"]) for u in json.loads(r.stdout)] == [
         ("aiko", "operator", None),
-        ("ben", "admin", "op-7"),
+        ("ben", "admin", None),
     ]
     node = open_node("carmaker", settings=Settings(home=home))
     try:
@@ -77,6 +78,39 @@ def test_bad_input_is_one_line_exit_2_and_nothing_stored(
     r = _batpass(home, "user", "add", "aiko", "--node", "carmaker", *args, env=env)
     assert r.returncode == 2
     assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert json.loads(_batpass(home, "user", "list", "--node", "carmaker").stdout) == []
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> tuple[Path, str]:
+    """A hub hosting one operator; returns the home and the operator's DID."""
+    local, _ = init_node("hub", profiles=["ouranos"], settings=Settings(home=tmp_path))
+    try:
+        op = OuranosHub(
+            local.engine, local.identity, hub_home=local.home / "ouranos", base_url=local.base_url
+        ).onboard_operator(open_operator_id="1234567890123", operator_name="Cell KK", operator_address="Tokyo")
+    finally:
+        local.close()
+    return tmp_path, op.did
+
+
+def test_on_a_hub_a_user_is_scoped_to_a_hosted_operator_named_by_its_open_id(hub: tuple[Path, str]) -> None:
+    home, did = hub
+    env = {"BATPASS_USER_PASSWORD": SECRET}
+    r = _batpass(
+        home, "user", "add", "ken", "--node", "hub", "--role", "viewer", "--operator", "1234567890123", env=env
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["operator"] == did  # kept as the operator's DID: its ledger and passports
+    r = _batpass(home, "user", "add", "eve", "--node", "hub", "--role", "viewer", "--operator", "op-7", env=env)
+    assert r.returncode == 2 and "not an operator hub hosts" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert [u["name"] for u in json.loads(_batpass(home, "user", "list", "--node", "hub").stdout)] == ["ken"]
+
+
+def test_operator_scope_is_refused_on_a_node_that_is_not_a_hub(home: Path) -> None:
+    env = {"BATPASS_USER_PASSWORD": SECRET}
+    r = _batpass(home, "user", "add", "ben", "--node", "carmaker", "--role", "admin", "--operator", "op-7", env=env)
+    assert r.returncode == 2 and "is not a hub" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert json.loads(_batpass(home, "user", "list", "--node", "carmaker").stdout) == []
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +22,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from batpass.accounts import AccountService, Role
-from batpass.core.errors import BatpassError, InvalidInput, NotFound
+from batpass.core.errors import BatpassError, InvalidInput
 from batpass.core.ids import BatteryId, Gtin, Serial
 from batpass.http import Ctx
 from batpass.passport import ALL_TIERS, FIELDS_BY_KEY, Category, Passport, PassportService, Status
 from batpass.web._i18n import N_, gettext_for
 from batpass.web._passport_page import build_page
+from batpass.web.console._scope import scoped_passport
 from batpass.web.console._session import (
     BASE,
     ConsoleRefusal,
@@ -90,20 +90,8 @@ class FormError:
 
 
 def _passport(who: SignedIn, ctx: Ctx, passport_id: str) -> tuple[PassportService, Passport]:
-    _ = gettext_for()
-    svc = ctx.services.get(PassportService)
-    try:
-        pid = uuid.UUID(passport_id)
-        if svc is None:
-            raise NotFound("passports are off on this node")
-        return svc, svc.get(pid)
-    except (ValueError, NotFound):
-        raise refuse(
-            404,
-            N_("Passport not found"),
-            _("No passport with this identifier is held on this node."),
-            who,
-        ) from None
+    """The passport, if held here and in the user's scope (a hub user's operator), else the 404 page."""
+    return scoped_passport(who, ctx, passport_id)
 
 
 def _actions_for(svc: PassportService, p: Passport) -> list[str]:

@@ -28,6 +28,7 @@ from batpass.passport import (
 from batpass.web._i18n import N_, gettext_for
 from batpass.web._pages import STATUS_NAMES
 from batpass.web.console._alerts import KINDS, RULE_NAMES, STATE_NAMES, alerts_for
+from batpass.web.console._scope import scope_of
 from batpass.web.console._session import (
     BASE,
     COOKIE,
@@ -160,15 +161,20 @@ def dashboard(request: Request, ctx: Ctx) -> Response:
         return refusal.response
     _ = gettext_for()
     passports = ctx.services.get(PassportService)
-    by_status = count_passports(ctx.engine) if passports is not None else {}
+    by_status = count_passports(ctx.engine, operator=scope_of(who)) if passports is not None else {}
     ledger = ctx.services.get(LedgerService)
     lots = ledger.count_lots(who.session.user.operator) if ledger is not None else 0
     alerts = alerts_for(ctx, who.session.user.operator)
     statuses = [(_(STATUS_NAMES.get(s, N_("ended") if s == "ended" else s)), n) for s, n in sorted(by_status.items())]
+    accounts = ctx.service(AccountService)
+    scope = scope_of(who)
+    # a hub user reads the activity of their operator's people only (another's names its passports)
+    colleagues = {u.name for u in accounts.users() if u.operator == scope} if scope else None
     activity = [
         (when(e.at), e.user or "—", e.action, e.target, e.outcome)
-        for e in ctx.service(AccountService).audit_log(limit=10)
-    ]
+        for e in accounts.audit_log(limit=10 if colleagues is None else 200)
+        if colleagues is None or e.user in colleagues
+    ][:10]
     return console_page(
         "console/dashboard.html",
         **common(who, "dashboard"),
@@ -211,9 +217,10 @@ def passports(request: Request, ctx: Ctx) -> Response:
             category=q.get("category", "") if q.get("category", "") in {c.value for c in Category} else "",
             changed_from=_date(q.get("from", ""), "from"),
             changed_to=_date(q.get("to", ""), "to"),
+            operator=scope_of(who),
         )
     except ValueError:
-        wanted, error = PassportFilter(), _("A date is written as YYYY-MM-DD.")
+        wanted, error = PassportFilter(operator=scope_of(who)), _("A date is written as YYYY-MM-DD.")
     try:
         page_no = max(1, min(int(q.get("page", "1")), 10_000))
     except ValueError:
@@ -245,7 +252,7 @@ def passports(request: Request, ctx: Ctx) -> Response:
         pages=max(1, -(-total // PAGE_SIZE)),
         wanted=wanted,
         error=error,
-        models=passport_models(ctx.engine) if svc is not None else [],
+        models=passport_models(ctx.engine, operator=scope_of(who)) if svc is not None else [],
         statuses=[(s.value, _(STATUS_NAMES[s.value])) for s in Status],
         categories=[(c.value, _(CATEGORY_NAMES.get(c.value, c.value))) for c in Category],
         query=[(k, v) for k, v in q.items() if k != "page"],
