@@ -152,15 +152,20 @@ def _list_filter(request: Request) -> tuple[FootprintFilter, int, int | None]:
         raw = q.get(name)
         return None if raw is None else _parse_time(raw, name)
 
+    def values(name: str) -> tuple[str, ...]:
+        # an empty value (``classification=``) constrains nothing: the official tool's TC22/TC23
+        # send one for a footprint without that property and expect every footprint back
+        return tuple(v for v in q.getlist(name) if v)
+
     flt = FootprintFilter(
-        product_ids=tuple(q.getlist("productId")),
-        company_ids=tuple(q.getlist("companyId")),
-        geographies=tuple(q.getlist("geography")),
-        classifications=tuple(q.getlist("classification")),
+        product_ids=values("productId"),
+        company_ids=values("companyId"),
+        geographies=values("geography"),
+        classifications=values("classification"),
         valid_on=when("validOn"),
         valid_after=when("validAfter"),
         valid_before=when("validBefore"),
-        statuses=tuple(q.getlist("status")),
+        statuses=values("status"),
     )
     return flt, number("offset") or 0, number("limit")
 

@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -737,9 +738,29 @@ def _validated_event(event: Any) -> dict[str, Any]:
     if event["type"] == REQUEST_REJECTED and not isinstance(data.get("error"), dict):
         raise InvalidInput("data.error is required", field="data.error", rule="RequestRejectedEvent.data.error")
     if event["type"] == PUBLISHED:
-        pf_ids = data.get("pfIds")
-        if pf_ids is not None and not (isinstance(pf_ids, list) and all(isinstance(p, str) for p in pf_ids)):
-            raise InvalidInput(
-                "data.pfIds must be an array of strings", field="data.pfIds", rule="PublishedEvent.data.pfIds"
-            )
+        _check_pf_ids(data.get("pfIds"))
     return dict(event)
+
+
+def _check_pf_ids(pf_ids: Any) -> None:
+    """PublishedEvent ``data.pfIds``: ProductFootprint ids, which are UUIDs (PACT v3
+    ``ProductFootprint.id`` format uuid); a product id there (``urn:gtin:…``) is a malformed event
+    (the official tool's TC40)."""
+    if pf_ids is None:
+        return
+    if not (isinstance(pf_ids, list) and all(isinstance(p, str) for p in pf_ids)):
+        raise InvalidInput(
+            "data.pfIds must be an array of strings", field="data.pfIds", rule="PublishedEvent.data.pfIds"
+        )
+    for value in pf_ids:
+        try:
+            canonical = str(uuid.UUID(value)) == value.lower()
+        except ValueError:
+            canonical = False
+        if not canonical:
+            raise InvalidInput(
+                f"data.pfIds {value!r} is not a ProductFootprint id (a UUID)",
+                field="data.pfIds",
+                rule="PublishedEvent.data.pfIds: ProductFootprint.id format uuid",
+                value=value,
+            )
