@@ -23,8 +23,9 @@ from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 from starlette.responses import Response as StarletteResponse
 
-from batpass.core.errors import BatpassError, InvalidInput
-from batpass.footprint._pact import read_pact
+from batpass.core.errors import BatpassError, InvalidInput, NotFound
+from batpass.footprint._pact_v2 import EXTENSION_NAME, EXTENSION_SCHEMA, EXTENSION_VERSION
+from batpass.footprint._pact_v2_api import PactV2Api
 from batpass.footprint.errors import OAuthError, TokenExpired
 from batpass.footprint.service import FootprintFilter, PactService, _parse_time
 from batpass.http import AdminKey, Ctx, Document, Items, OpenRequestModel, RequestModel, Token, loads_json
@@ -74,8 +75,17 @@ def _oauth_error(err: BatpassError) -> StarletteResponse:
     return JSONResponse({"error": error, "error_description": err.message}, status_code=status, headers=headers)
 
 
+def _pact_v2_error(err: BatpassError) -> StarletteResponse:
+    """PACT v2 ``Error``: as v3, but an unknown footprint is ``NoSuchFootprint`` (Technical
+    Specifications v2 error codes; the official tool's v2 TC8 expects it)."""
+    if err.status == 404:
+        return JSONResponse({"code": "NoSuchFootprint", "message": err.message}, status_code=404)
+    return _pact_error(err)
+
+
 ERROR_SHAPES: dict[str, Callable[[BatpassError], StarletteResponse]] = {
     "/pact/": _pact_error,
+    "/pact/2/": _pact_v2_error,
     "/pact/auth/": _oauth_error,
 }
 
@@ -212,6 +222,71 @@ async def events(request: Request, ctx: Ctx, client_id: PactClient) -> Starlette
     return StarletteResponse(status_code=200)
 
 
+# ---- PACT v2.3, beside v3, from the same store -------------------------------------------------
+
+
+def _v2(ctx: Ctx) -> PactV2Api:
+    return PactV2Api(_pact(ctx))
+
+
+@router.get("/pact/2/footprints", tags=["pact"])
+def list_footprints_v2(request: Request, ctx: Ctx, _client_id: PactClient) -> JSONResponse:
+    """PACT v2.3 Action ListFootprints (``limit``, ``Link`` with ``next``, ``$filter`` in the OData
+    subset of the v2 Technical Specifications). Footprints given as v3 are converted, each
+    converted value stated in the document (extension ``batpass-pact-conversion``)."""
+    q = request.query_params
+    unknown = sorted(set(q.keys()) - {"limit", "offset", "$filter"})
+    if unknown:
+        raise InvalidInput(
+            f"query parameter {unknown[0]!r} is not a PACT v2 ListFootprints parameter",
+            field=unknown[0],
+            rule="PACT v2 ListFootprints parameters: limit, $filter",
+        )
+    offset, limit = _uint(q.get("offset"), "offset") or 0, _uint(q.get("limit"), "limit")
+    page = _v2(ctx).list_footprints(offset=offset, limit=limit, odata=q.get("$filter") or None)
+    headers: dict[str, str] = {}
+    if page.limit > 0 and offset + page.limit < page.total:
+        headers["Link"] = f'<{_link(request, offset + page.limit, page.limit)}>; rel="next"'
+    return JSONResponse({"data": page.documents}, headers=headers)
+
+
+def _uint(raw: str | None, name: str) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise InvalidInput(f"{name} {raw!r} is not a non-negative integer", field=name, rule="uint", value=raw)
+    return int(raw)
+
+
+@router.get("/pact/2/footprints/{footprint_id}", tags=["pact"])
+def get_footprint_v2(footprint_id: str, ctx: Ctx, _client_id: PactClient) -> JSONResponse:
+    """PACT v2.3 Action GetFootprint (404 ``NoSuchFootprint`` for an unknown id, or one v2 cannot
+    express)."""
+    return JSONResponse({"data": _v2(ctx).get_footprint(footprint_id)})
+
+
+@router.post("/pact/2/events", tags=["pact"])
+async def events_v2(request: Request, ctx: Ctx, client_id: PactClient) -> StarletteResponse:
+    """PACT v2.3 Action Events: a ``ProductFootprintRequest.Created.v1`` is answered at
+    ``<source>/2/events``; the other v2 events are recorded."""
+    raw = await request.body()
+    try:
+        event = loads_json(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput("the event is not JSON", field="body", rule="application/cloudevents+json") from exc
+    _v2(ctx).receive_event(event, client_id=client_id)
+    return StarletteResponse(status_code=200)
+
+
+@router.get(f"/pact/extensions/{EXTENSION_NAME}/{{version}}/schema.json", tags=["pact"])
+def conversion_extension_schema(version: str) -> JSONResponse:
+    """The JSON Schema of the Data Model Extension that states every value converted between PACT
+    v2.3 and v3 (its ``dataSchema``; public, as the Data Model Extensions specification asks)."""
+    if version != EXTENSION_VERSION:
+        raise NotFound(f"no {EXTENSION_NAME} version {version!r}", rule=f"served: {EXTENSION_VERSION}")
+    return JSONResponse(EXTENSION_SCHEMA, media_type="application/schema+json")
+
+
 # ---- admin (batpass's own API, RFC 9457 problems) ---------------------------------------------
 
 
@@ -265,11 +340,10 @@ def create_client(ctx: Ctx, _admin: AdminKey, body: ClientIn) -> dict[str, str]:
 def store_footprint(ctx: Ctx, _admin: AdminKey, body: FootprintIn) -> dict[str, Any]:
     """Serve a footprint given as a PACT v3 document, or as PACT v2 (converted to v3 through the
     normalised model)."""
-    svc = _pact(ctx)
     doc = body.wire()
     if (body.spec_version or "").startswith("3."):
-        return svc.store_document(doc)
-    return svc.store_footprint(read_pact(doc))
+        return _pact(ctx).store_document(doc)
+    return _v2(ctx).store_v2_document(doc)
 
 
 @router.get("/v1/footprints/pact/events", tags=["footprints"])

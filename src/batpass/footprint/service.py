@@ -189,22 +189,22 @@ class FootprintPage:
     limit: int
 
 
-def events_endpoint(source: str) -> str:
+def events_endpoint(source: str, *, version: int = 3) -> str:
     """The requester's Action Events URL from a CloudEvent ``source``: the URL itself when it
-    already names ``/3/events``, else ``<source>/3/events``; scheme-relative ``//host/…`` is HTTPS.
-    PACT v3 requires HTTPS, so anything else cannot be answered."""
+    already names ``/3/events`` (``/2/events`` for ``version`` 2), else ``<source>/3/events``;
+    scheme-relative ``//host/…`` is HTTPS. PACT requires HTTPS, so anything else cannot be answered."""
     url = "https:" + source if source.startswith("//") else source
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.netloc:
         raise InvalidInput(
             f"event source {source!r} is not an HTTPS URL the answer can be POSTed to",
             field="source",
-            rule="PACT v3: the answer event is POSTed to the requester's /3/events over HTTPS",
+            rule=f"PACT: the answer event is POSTed to the requester's /{version}/events over HTTPS",
             value=source,
         )
-    path = parts.path.rstrip("/")
-    if not path.endswith("/3/events"):
-        path += "/3/events"
+    path, events = parts.path.rstrip("/"), f"/{version}/events"
+    if not path.endswith(events):
+        path += events
     return f"https://{parts.netloc}{path}"
 
 
@@ -288,9 +288,11 @@ class PactService:
         """Serve ``footprint`` as a PACT v3 ProductFootprint (replacing one with the same id)."""
         return self.store_document(write_pact_v3(footprint))
 
-    def store_document(self, document: Mapping[str, Any]) -> dict[str, Any]:
-        """Serve a PACT v3 ProductFootprint document as given, after reading it as v3 (so a v2
-        document or a broken one is refused with the field and rule, nothing stored)."""
+    def store_document(
+        self, document: Mapping[str, Any], *, v2_document: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Serve a PACT v3 document as given once read as v3 (a v2 or broken one is refused with field
+        and rule, nothing stored); the v2.3 API serves ``v2_document``, the v2 it came from, if any."""
         doc = dict(document)
         read_pact(doc, expect=3)
         valid_from, valid_to = _validity(doc)
@@ -303,6 +305,7 @@ class PactService:
                 "valid_from": valid_from,
                 "valid_to": valid_to,
                 "document": doc,
+                "v2_document": None if v2_document is None else dict(v2_document),
                 "stored_at": now,
             }
             if exists:
