@@ -328,3 +328,24 @@ def test_a_v3_event_type_on_the_v2_endpoint_is_400(host: Host) -> None:
     event["type"] = "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3"
     r = host.client.post("/pact/2/events", json=event, headers={**host.auth, **CE})
     assert r.status_code == 400 and "not a PACT v2 event" in r.json()["message"]
+
+
+def test_a_v2_footprint_without_the_optional_biogenic_figure_is_a_valid_v3_one(host: Host) -> None:
+    """v2.3 leaves ``pCfIncludingBiogenic`` optional, v3 requires ``pcfIncludingBiogenicUptake``
+    (the official tool's TC4 caught the gap): without biogenic carbon it is the same figure,
+    stated; with biogenic carbon it cannot be derived and the footprint is refused."""
+    doc = copy.deepcopy(V2)
+    doc["id"] = "7c0e8f1a-3b2d-4c5e-9f60-1a2b3c4d5e05"
+    del doc["pcf"]["pCfIncludingBiogenic"]
+    r = host.client.post("/v1/footprints/pact/footprints", json=doc, headers={"X-Api-Key": ADMIN_KEY})
+    assert r.status_code == 201, r.text
+    served = host.get(f"/3/footprints/{doc['id']}").json()["data"]
+    V3_SCHEMA.validate(served)
+    assert served["pcf"]["pcfIncludingBiogenicUptake"] == served["pcf"]["pcfExcludingBiogenicUptake"] == "4200"
+    assert "biogenicCarbonContent is 0" in _conversion(_extension(served), "pcf.pcfIncludingBiogenicUptake")["rule"]
+    doc["id"] = "7c0e8f1a-3b2d-4c5e-9f60-1a2b3c4d5e06"
+    doc["pcf"]["biogenicCarbonContent"] = "0.3"
+    r = host.client.post("/v1/footprints/pact/footprints", json=doc, headers={"X-Api-Key": ADMIN_KEY})
+    assert r.status_code == 400 and r.json()["field"] == "pcf.pCfIncludingBiogenic", r.text
+    assert "pCfIncludingBiogenic" in r.text
+    assert host.get(f"/3/footprints/{doc['id']}").status_code == 404

@@ -261,6 +261,23 @@ def v2_to_v3(doc: Mapping[str, Any], *, base_url: str) -> dict[str, Any]:
         value = _fmt(_dec(given, f"pcf.{v2_name}") * amount)
         pcf[v3_name] = value
         rec.converted(f"pcf.{v3_name}", given, value, rule, source=f"pcf.{v2_name}")
+    if "pcfIncludingBiogenicUptake" not in pcf:
+        # optional in v2, required in v3: without biogenic carbon the two are the same figure
+        if _dec(pcf2.get("biogenicCarbonContent", "0"), "pcf.biogenicCarbonContent") != 0:
+            raise InvalidInput(
+                "pCfIncludingBiogenic is missing and the product holds biogenic carbon, so the PACT v3 "
+                "pcfIncludingBiogenicUptake cannot be derived",
+                field="pcf.pCfIncludingBiogenic",
+                rule="PACT v3 CarbonFootprint.pcfIncludingBiogenicUptake required",
+            )
+        pcf["pcfIncludingBiogenicUptake"] = pcf["pcfExcludingBiogenicUptake"]
+        rec.converted(
+            "pcf.pcfIncludingBiogenicUptake",
+            None,
+            pcf["pcfIncludingBiogenicUptake"],
+            "not given in PACT v2 (optional there), required in PACT v3: biogenicCarbonContent is 0, so the "
+            "footprint including biogenic uptake equals pcfExcludingBiogenicUptake",
+        )
     if "productMassPerDeclaredUnit" not in pcf:
         # v3 requires it; v2.3 leaves it optional. 0 is what v2.3 asks for when mass is not relevant
         pcf["productMassPerDeclaredUnit"] = "0"
