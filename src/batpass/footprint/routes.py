@@ -1,4 +1,5 @@
-"""The PACT v3 API of a node under ``/pact`` and its admin routes under ``/v1/footprints``.
+"""The PACT v3 API of a node under ``/pact``, PACT v2.3 beside it, and the admin routes under
+``/v1/footprints``.
 
 ``/pact/auth/token`` (OAuth2 client credentials, RFC 6749 section 4.4: HTTP Basic or the
 ``client_id``/``client_secret`` form fields), ``GET /pact/3/footprints`` (filters and ``Link``
@@ -7,6 +8,11 @@ pagination), ``GET /pact/3/footprints/{id}``, ``POST /pact/3/events`` (CloudEven
 the OAuth2 shape (``{error, error_description}``), through :data:`ERROR_SHAPES`. The admin routes
 under ``/v1/footprints/pact/`` also keep partners' credentials (``peers``) and send requests to
 them (``requests``).
+
+PACT v2.3 (``/pact/2/footprints``, ``/pact/2/footprints/{id}``, ``/pact/2/events``) is served from
+the same store with the same tokens (:mod:`._pact_v2_api`); a 404 there is v2's
+``NoSuchFootprint``. ``/pact/extensions/batpass-pact-conversion/1.0.0/schema.json`` is the public
+schema of the extension that states every value converted between the versions.
 """
 
 from __future__ import annotations
@@ -338,8 +344,8 @@ def create_client(ctx: Ctx, _admin: AdminKey, body: ClientIn) -> dict[str, str]:
 
 @router.post("/v1/footprints/pact/footprints", status_code=201, tags=["footprints"])
 def store_footprint(ctx: Ctx, _admin: AdminKey, body: FootprintIn) -> dict[str, Any]:
-    """Serve a footprint given as a PACT v3 document, or as PACT v2 (converted to v3 through the
-    normalised model)."""
+    """Serve a footprint given as a PACT v3 document, or as PACT v2 (kept as given for the v2.3 API
+    and converted to v3 for the v3 API, every converted value stated in the v3 document)."""
     doc = body.wire()
     if (body.spec_version or "").startswith("3."):
         return _pact(ctx).store_document(doc)
