@@ -236,12 +236,29 @@ def test_15_published_event_accepted(host: Host) -> None:
         "id": "123e4567-e89b-12d3-a456-426614174000",
         "source": "https://webhook.example.com",
         "time": "2023-05-19T11:30:00Z",
-        "data": {"pfIds": ["urn:gtin:4712345060507"]},
+        "data": {"pfIds": ["3a6c14a7-4deb-498a-b5ea-16ce2535b576"]},
     }
     r = host.client.post(f"{API}/3/events", json=event, headers={**host.auth, **CE})
     assert r.status_code == 200 and r.content == b""
     assert [e["id"] for e in host.service.events_received()] == [event["id"]]
     assert _outbox(host) == []
+
+
+def test_40_published_event_with_non_uuid_pf_ids_is_400(host: Host) -> None:
+    """TC40 of the official tool: ``pfIds`` are ProductFootprint ids (UUIDs), so a product id
+    such as a GTIN URN there is a malformed event: 400 BadRequest, nothing recorded."""
+    event = {
+        "type": "org.wbcsd.pact.ProductFootprint.PublishedEvent.3",
+        "specversion": "1.0",
+        "id": "9f0b7c2e-5a43-4b7e-8f63-1f6c2d0a9e11",
+        "source": "https://webhook.example.com",
+        "time": "2023-05-19T11:30:00Z",
+        "data": {"pfIds": ["urn:gtin:4712345060507"]},
+    }
+    r = host.client.post(f"{API}/3/events", json=event, headers={**host.auth, **CE})
+    assert r.status_code == 400 and r.json()["code"] == "BadRequest"
+    assert "data.pfIds" in r.json()["message"] and "urn:gtin:4712345060507" in r.json()["message"]
+    assert host.service.events_received() == []
 
 
 def test_16_events_with_invalid_token(host: Host) -> None:
@@ -306,7 +323,19 @@ def test_20_39_filters(host: Host, case: str, params: dict[str, Any], expected: 
     assert sorted(host.ids("/3/footprints", **params)) == sorted(expected), case
 
 
-def test_40_v2_filter_syntax_is_400(host: Host) -> None:
+@pytest.mark.parametrize("name", ["productId", "companyId", "geography", "classification"])
+def test_23_an_empty_filter_value_does_not_filter(host: Host, name: str) -> None:
+    """TC22/TC23 of the official tool send ``classification=`` (or ``geography=``) when the first
+    footprint has none: an empty criterion constrains nothing, so every footprint is listed."""
+    r = host.client.get(f"{API}/3/footprints?{name}=", headers=host.auth)
+    assert r.status_code == 200, r.text
+    assert sorted(d["id"] for d in r.json()["data"]) == sorted(d["id"] for d in DOCS)
+    # an empty value beside a real one: the real one still filters
+    r = host.client.get(f"{API}/3/footprints?{name}=&productId=urn:gtin:1234567890123", headers=host.auth)
+    assert [d["id"] for d in r.json()["data"]] == [FP1["id"]]
+
+
+def test_v2_filter_syntax_is_400_on_v3(host: Host) -> None:
     r = host.client.get(
         f"{API}/3/footprints", params={"$filter": "created ge '2023-01-15T10:15:30Z'"}, headers=host.auth
     )

@@ -23,6 +23,9 @@ pact_footprints = Table(
     Column("valid_from", UTCDateTime, nullable=False),  # validity period (PACT v3 "validity period")
     Column("valid_to", UTCDateTime, nullable=False),
     Column("document", JSON, nullable=False),  # the PACT v3 ProductFootprint
+    # the PACT v2 ProductFootprint when it was given as v2 (the v2.3 API serves it as given;
+    # footprint_0003); NULL when it was given as v3
+    Column("v2_document", JSON, nullable=True),
     Column("stored_at", UTCDateTime, nullable=False),
 )
 

@@ -1,4 +1,5 @@
-"""The PACT v3 API of a node under ``/pact`` and its admin routes under ``/v1/footprints``.
+"""The PACT v3 API of a node under ``/pact``, PACT v2.3 beside it, and the admin routes under
+``/v1/footprints``.
 
 ``/pact/auth/token`` (OAuth2 client credentials, RFC 6749 section 4.4: HTTP Basic or the
 ``client_id``/``client_secret`` form fields), ``GET /pact/3/footprints`` (filters and ``Link``
@@ -7,6 +8,11 @@ pagination), ``GET /pact/3/footprints/{id}``, ``POST /pact/3/events`` (CloudEven
 the OAuth2 shape (``{error, error_description}``), through :data:`ERROR_SHAPES`. The admin routes
 under ``/v1/footprints/pact/`` also keep partners' credentials (``peers``) and send requests to
 them (``requests``).
+
+PACT v2.3 (``/pact/2/footprints``, ``/pact/2/footprints/{id}``, ``/pact/2/events``) is served from
+the same store with the same tokens (:mod:`._pact_v2_api`); a 404 there is v2's
+``NoSuchFootprint``. ``/pact/extensions/batpass-pact-conversion/1.0.0/schema.json`` is the public
+schema of the extension that states every value converted between the versions.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 from starlette.responses import Response as StarletteResponse
 
-from batpass.core.errors import BatpassError, InvalidInput
-from batpass.footprint._pact import read_pact
+from batpass.core.errors import BatpassError, InvalidInput, NotFound
+from batpass.footprint._pact_v2 import EXTENSION_NAME, EXTENSION_SCHEMA, EXTENSION_VERSION
+from batpass.footprint._pact_v2_api import PactV2Api
 from batpass.footprint.errors import OAuthError, TokenExpired
 from batpass.footprint.service import FootprintFilter, PactService, _parse_time
 from batpass.http import AdminKey, Ctx, Document, Items, OpenRequestModel, RequestModel, Token, loads_json
@@ -74,8 +81,17 @@ def _oauth_error(err: BatpassError) -> StarletteResponse:
     return JSONResponse({"error": error, "error_description": err.message}, status_code=status, headers=headers)
 
 
+def _pact_v2_error(err: BatpassError) -> StarletteResponse:
+    """PACT v2 ``Error``: as v3, but an unknown footprint is ``NoSuchFootprint`` (Technical
+    Specifications v2 error codes; the official tool's v2 TC8 expects it)."""
+    if err.status == 404:
+        return JSONResponse({"code": "NoSuchFootprint", "message": err.message}, status_code=404)
+    return _pact_error(err)
+
+
 ERROR_SHAPES: dict[str, Callable[[BatpassError], StarletteResponse]] = {
     "/pact/": _pact_error,
+    "/pact/2/": _pact_v2_error,
     "/pact/auth/": _oauth_error,
 }
 
@@ -152,15 +168,20 @@ def _list_filter(request: Request) -> tuple[FootprintFilter, int, int | None]:
         raw = q.get(name)
         return None if raw is None else _parse_time(raw, name)
 
+    def values(name: str) -> tuple[str, ...]:
+        # an empty value (``classification=``) constrains nothing: the official tool's TC22/TC23
+        # send one for a footprint without that property and expect every footprint back
+        return tuple(v for v in q.getlist(name) if v)
+
     flt = FootprintFilter(
-        product_ids=tuple(q.getlist("productId")),
-        company_ids=tuple(q.getlist("companyId")),
-        geographies=tuple(q.getlist("geography")),
-        classifications=tuple(q.getlist("classification")),
+        product_ids=values("productId"),
+        company_ids=values("companyId"),
+        geographies=values("geography"),
+        classifications=values("classification"),
         valid_on=when("validOn"),
         valid_after=when("validAfter"),
         valid_before=when("validBefore"),
-        statuses=tuple(q.getlist("status")),
+        statuses=values("status"),
     )
     return flt, number("offset") or 0, number("limit")
 
@@ -205,6 +226,71 @@ async def events(request: Request, ctx: Ctx, client_id: PactClient) -> Starlette
         raise InvalidInput("the event is not JSON", field="body", rule="application/cloudevents+json") from exc
     _pact(ctx).receive_event(event, client_id=client_id)
     return StarletteResponse(status_code=200)
+
+
+# ---- PACT v2.3, beside v3, from the same store -------------------------------------------------
+
+
+def _v2(ctx: Ctx) -> PactV2Api:
+    return PactV2Api(_pact(ctx))
+
+
+@router.get("/pact/2/footprints", tags=["pact"])
+def list_footprints_v2(request: Request, ctx: Ctx, _client_id: PactClient) -> JSONResponse:
+    """PACT v2.3 Action ListFootprints (``limit``, ``Link`` with ``next``, ``$filter`` in the OData
+    subset of the v2 Technical Specifications). Footprints given as v3 are converted, each
+    converted value stated in the document (extension ``batpass-pact-conversion``)."""
+    q = request.query_params
+    unknown = sorted(set(q.keys()) - {"limit", "offset", "$filter"})
+    if unknown:
+        raise InvalidInput(
+            f"query parameter {unknown[0]!r} is not a PACT v2 ListFootprints parameter",
+            field=unknown[0],
+            rule="PACT v2 ListFootprints parameters: limit, $filter",
+        )
+    offset, limit = _uint(q.get("offset"), "offset") or 0, _uint(q.get("limit"), "limit")
+    page = _v2(ctx).list_footprints(offset=offset, limit=limit, odata=q.get("$filter") or None)
+    headers: dict[str, str] = {}
+    if page.limit > 0 and offset + page.limit < page.total:
+        headers["Link"] = f'<{_link(request, offset + page.limit, page.limit)}>; rel="next"'
+    return JSONResponse({"data": page.documents}, headers=headers)
+
+
+def _uint(raw: str | None, name: str) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise InvalidInput(f"{name} {raw!r} is not a non-negative integer", field=name, rule="uint", value=raw)
+    return int(raw)
+
+
+@router.get("/pact/2/footprints/{footprint_id}", tags=["pact"])
+def get_footprint_v2(footprint_id: str, ctx: Ctx, _client_id: PactClient) -> JSONResponse:
+    """PACT v2.3 Action GetFootprint (404 ``NoSuchFootprint`` for an unknown id, or one v2 cannot
+    express)."""
+    return JSONResponse({"data": _v2(ctx).get_footprint(footprint_id)})
+
+
+@router.post("/pact/2/events", tags=["pact"])
+async def events_v2(request: Request, ctx: Ctx, client_id: PactClient) -> StarletteResponse:
+    """PACT v2.3 Action Events: a ``ProductFootprintRequest.Created.v1`` is answered at
+    ``<source>/2/events``; the other v2 events are recorded."""
+    raw = await request.body()
+    try:
+        event = loads_json(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput("the event is not JSON", field="body", rule="application/cloudevents+json") from exc
+    _v2(ctx).receive_event(event, client_id=client_id)
+    return StarletteResponse(status_code=200)
+
+
+@router.get(f"/pact/extensions/{EXTENSION_NAME}/{{version}}/schema.json", tags=["pact"])
+def conversion_extension_schema(version: str) -> JSONResponse:
+    """The JSON Schema of the Data Model Extension that states every value converted between PACT
+    v2.3 and v3 (its ``dataSchema``; public, as the Data Model Extensions specification asks)."""
+    if version != EXTENSION_VERSION:
+        raise NotFound(f"no {EXTENSION_NAME} version {version!r}", rule=f"served: {EXTENSION_VERSION}")
+    return JSONResponse(EXTENSION_SCHEMA, media_type="application/schema+json")
 
 
 # ---- admin (batpass's own API, RFC 9457 problems) ---------------------------------------------
@@ -258,13 +344,12 @@ def create_client(ctx: Ctx, _admin: AdminKey, body: ClientIn) -> dict[str, str]:
 
 @router.post("/v1/footprints/pact/footprints", status_code=201, tags=["footprints"])
 def store_footprint(ctx: Ctx, _admin: AdminKey, body: FootprintIn) -> dict[str, Any]:
-    """Serve a footprint given as a PACT v3 document, or as PACT v2 (converted to v3 through the
-    normalised model)."""
-    svc = _pact(ctx)
+    """Serve a footprint given as a PACT v3 document, or as PACT v2 (kept as given for the v2.3 API
+    and converted to v3 for the v3 API, every converted value stated in the v3 document)."""
     doc = body.wire()
     if (body.spec_version or "").startswith("3."):
-        return svc.store_document(doc)
-    return svc.store_footprint(read_pact(doc))
+        return _pact(ctx).store_document(doc)
+    return _v2(ctx).store_v2_document(doc)
 
 
 @router.get("/v1/footprints/pact/events", tags=["footprints"])

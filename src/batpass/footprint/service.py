@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -188,22 +189,22 @@ class FootprintPage:
     limit: int
 
 
-def events_endpoint(source: str) -> str:
+def events_endpoint(source: str, *, version: int = 3) -> str:
     """The requester's Action Events URL from a CloudEvent ``source``: the URL itself when it
-    already names ``/3/events``, else ``<source>/3/events``; scheme-relative ``//host/…`` is HTTPS.
-    PACT v3 requires HTTPS, so anything else cannot be answered."""
+    already names ``/3/events`` (``/2/events`` for ``version`` 2), else ``<source>/3/events``;
+    scheme-relative ``//host/…`` is HTTPS. PACT requires HTTPS, so anything else cannot be answered."""
     url = "https:" + source if source.startswith("//") else source
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.netloc:
         raise InvalidInput(
             f"event source {source!r} is not an HTTPS URL the answer can be POSTed to",
             field="source",
-            rule="PACT v3: the answer event is POSTed to the requester's /3/events over HTTPS",
+            rule=f"PACT: the answer event is POSTed to the requester's /{version}/events over HTTPS",
             value=source,
         )
-    path = parts.path.rstrip("/")
-    if not path.endswith("/3/events"):
-        path += "/3/events"
+    path, events = parts.path.rstrip("/"), f"/{version}/events"
+    if not path.endswith(events):
+        path += events
     return f"https://{parts.netloc}{path}"
 
 
@@ -287,9 +288,11 @@ class PactService:
         """Serve ``footprint`` as a PACT v3 ProductFootprint (replacing one with the same id)."""
         return self.store_document(write_pact_v3(footprint))
 
-    def store_document(self, document: Mapping[str, Any]) -> dict[str, Any]:
-        """Serve a PACT v3 ProductFootprint document as given, after reading it as v3 (so a v2
-        document or a broken one is refused with the field and rule, nothing stored)."""
+    def store_document(
+        self, document: Mapping[str, Any], *, v2_document: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Serve a PACT v3 document as given once read as v3 (a v2 or broken one is refused with field
+        and rule, nothing stored); the v2.3 API serves ``v2_document``, the v2 it came from, if any."""
         doc = dict(document)
         read_pact(doc, expect=3)
         valid_from, valid_to = _validity(doc)
@@ -302,6 +305,7 @@ class PactService:
                 "valid_from": valid_from,
                 "valid_to": valid_to,
                 "document": doc,
+                "v2_document": None if v2_document is None else dict(v2_document),
                 "stored_at": now,
             }
             if exists:
@@ -737,9 +741,29 @@ def _validated_event(event: Any) -> dict[str, Any]:
     if event["type"] == REQUEST_REJECTED and not isinstance(data.get("error"), dict):
         raise InvalidInput("data.error is required", field="data.error", rule="RequestRejectedEvent.data.error")
     if event["type"] == PUBLISHED:
-        pf_ids = data.get("pfIds")
-        if pf_ids is not None and not (isinstance(pf_ids, list) and all(isinstance(p, str) for p in pf_ids)):
-            raise InvalidInput(
-                "data.pfIds must be an array of strings", field="data.pfIds", rule="PublishedEvent.data.pfIds"
-            )
+        _check_pf_ids(data.get("pfIds"))
     return dict(event)
+
+
+def _check_pf_ids(pf_ids: Any) -> None:
+    """PublishedEvent ``data.pfIds``: ProductFootprint ids, which are UUIDs (PACT v3
+    ``ProductFootprint.id`` format uuid); a product id there (``urn:gtin:…``) is a malformed event
+    (the official tool's TC40)."""
+    if pf_ids is None:
+        return
+    if not (isinstance(pf_ids, list) and all(isinstance(p, str) for p in pf_ids)):
+        raise InvalidInput(
+            "data.pfIds must be an array of strings", field="data.pfIds", rule="PublishedEvent.data.pfIds"
+        )
+    for value in pf_ids:
+        try:
+            canonical = str(uuid.UUID(value)) == value.lower()
+        except ValueError:
+            canonical = False
+        if not canonical:
+            raise InvalidInput(
+                f"data.pfIds {value!r} is not a ProductFootprint id (a UUID)",
+                field="data.pfIds",
+                rule="PublishedEvent.data.pfIds: ProductFootprint.id format uuid",
+                value=value,
+            )

@@ -96,6 +96,8 @@ CRASHES = [
           lambda b: isinstance(b, list) and b[0]["message"] and b[0]["type"]),
     Crash("pact", "catena-x", (PactService, "authenticate", False), "GET", "/pact/3/footprints",
           {"headers": {"Authorization": "Bearer x"}}, lambda b: b["code"] == "InternalError" and b["message"]),
+    Crash("pact-v2", "catena-x", (PactService, "authenticate", False), "GET", "/pact/2/footprints",
+          {"headers": {"Authorization": "Bearer x"}}, lambda b: b["code"] == "InternalError" and b["message"]),
     Crash("pact-token", "catena-x", (PactService, "issue_token", False), "POST", "/pact/auth/token",
           {"data": {"grant_type": "client_credentials", "client_id": "a", "client_secret": "b"}}, _oauth),
     Crash("hub-login", "ouranos", (Accounts, "login", False), "POST", "/auth/login",
