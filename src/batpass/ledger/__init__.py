@@ -26,6 +26,9 @@ from batpass.core.summary import (
     encode_summary,
 )
 from batpass.ledger._materials import CATALOGUE, ELEMENTS, MATERIALS, Catalogue, Element, Material
+from batpass.ledger._reconcile import Outcome as ReconciliationOutcome
+from batpass.ledger._reconcile import Reconciliation, ReconciliationSettings
+from batpass.ledger._reconcile import parse_settings as parse_reconciliation
 from batpass.ledger._shipment_rules import RULES as SHIPMENT_RULES
 from batpass.ledger._shipment_rules import OutflowPolicy, ShipmentRules, parse_policy
 from batpass.ledger._summary import sign_summary, verify_summary
@@ -83,6 +86,9 @@ __all__ = [
     "Material",
     "OutflowPolicy",
     "ReceivedSummary",
+    "Reconciliation",
+    "ReconciliationOutcome",
+    "ReconciliationSettings",
     "RecordResult",
     "Recycled",
     "RecycledOrigin",
@@ -103,6 +109,7 @@ __all__ = [
     "encode_summary",
     "parse_event",
     "parse_policy",
+    "parse_reconciliation",
     "sign_summary",
     "verify_summary",
 ]

@@ -97,7 +97,7 @@ from batpass.http import (
     install_openapi,
     require_json,
 )
-from batpass.ledger import LedgerService, SummaryPushers
+from batpass.ledger import LedgerService, Reconciliation, SummaryPushers
 from batpass.ledger import routes as ledger_routes
 from batpass.node._adapters import (
     DcpParticipantAdapter,
@@ -237,6 +237,10 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         signer_keys=DidSignerKeys(trust),
     )
     ctx.services[LedgerService] = ledger
+    # shipments reconciled with their receivers' nodes (config "reconciliation", docs/outflows.md)
+    ctx.services[Reconciliation] = Reconciliation(
+        ledger, settings=node.reconciliation_settings, signer_keys=DidSignerKeys(trust)
+    )
     hub_link, bridge_link = cfg.extra.get("bridge"), cfg.extra.get("hub")
     if hub is not None and isinstance(hub_link, dict) and hub_link.get("url"):
         # the hub's operators trace through the bridge (Europe → Japan) and answer it (Japan → Europe)

@@ -24,7 +24,15 @@ from batpass.core.errors import ConfigurationError, Conflict, InvalidInput, NotF
 from batpass.core.findings import Finding
 from batpass.core.ids import Bpnl, CorporateNumber, Did
 from batpass.core.settings import Settings, load_settings
-from batpass.ledger import FootprintSource, LedgerService, OutflowPolicy, SignerKeyResolver, parse_policy
+from batpass.ledger import (
+    FootprintSource,
+    LedgerService,
+    OutflowPolicy,
+    ReconciliationSettings,
+    SignerKeyResolver,
+    parse_policy,
+    parse_reconciliation,
+)
 from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths, validate_name, validate_profiles
 from batpass.ouranos import BridgeLink, OuranosHub
@@ -154,6 +162,12 @@ class LocalNode:
             signer_keys=signer_keys,
             outflow_policy=self.outflow_policy,
         )
+
+    @property
+    def reconciliation_settings(self) -> ReconciliationSettings:
+        """The node's reconciliation (config ``reconciliation``: ``window_days``, ``authority``;
+        docs/outflows.md "Reconciliation across nodes"); a bad value is a configuration error."""
+        return parse_reconciliation(self.config.extra.get("reconciliation"))
 
     @property
     def outflow_policy(self) -> OutflowPolicy:
