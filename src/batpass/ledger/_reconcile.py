@@ -28,12 +28,13 @@ HTTP or the federation.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -41,7 +42,7 @@ from urllib.parse import unquote
 
 from sqlalchemy import Connection, and_, func, select, update
 
-from batpass.core.errors import ConfigurationError, Forbidden, InvalidInput, NotFound, Unauthorized
+from batpass.core.errors import BatpassError, ConfigurationError, Forbidden, InvalidInput, NotFound, Unauthorized
 from batpass.ledger import _sql as t
 from batpass.ledger.ports import SignerKeyResolver
 from batpass.ledger.service import LedgerService
@@ -185,11 +186,13 @@ class Reconciliation:
         *,
         settings: ReconciliationSettings = ReconciliationSettings(),
         signer_keys: SignerKeyResolver | None = None,
+        prefetch: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         self.ledger = ledger
         self.engine = ledger.engine
         self.settings = settings
         self._signer_keys = signer_keys
+        self._prefetch = prefetch
 
     # ------------------------------------------------------------------ use cases
     def run(self, owner: str | None = None) -> dict[str, int]:
@@ -248,6 +251,21 @@ class Reconciliation:
             }
             for row in rows
         ]
+
+    async def prefetch(self, token: str) -> None:
+        """Resolve a message's sender's DID document on the event loop before :meth:`receive`
+        runs in a worker thread: a burst of messages between two nodes would otherwise fill both
+        nodes' threads with handlers each waiting for the other's DID document, served by a
+        thread of that other node. A failure here is left to :meth:`receive` to report."""
+        if self._prefetch is None:
+            return
+        try:
+            kid = peek(token)[0].get("kid")
+        except CredentialRejected:
+            return
+        if isinstance(kid, str) and "#" in kid and self.ledger.resolve_key(kid) is None:
+            with contextlib.suppress(BatpassError, CredentialRejected):
+                await self._prefetch(kid.split("#", 1)[0])
 
     def receive(self, token: str) -> dict[str, Any]:
         """Apply one signed message from another node (notice, verdict or report); a replay

@@ -309,8 +309,9 @@ class MessageIn(RequestModel):
 async def reconciliation_message(ctx: Ctx, body: MessageIn) -> dict[str, Any]:
     """A notice, verdict or report from another node, authenticated by its signature (the
     sender's key through its DID document); a replay changes nothing."""
-    # resolving the sender's DID document may fetch it over HTTPS: off the event loop
-    return await run_in_threadpool(ctx.service(Reconciliation).receive, body.jws)
+    svc = ctx.service(Reconciliation)
+    await svc.prefetch(body.jws)  # the sender's DID document, fetched on the event loop
+    return await run_in_threadpool(svc.receive, body.jws)
 
 
 class AuthorisationIn(RequestModel):

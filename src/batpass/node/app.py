@@ -239,7 +239,10 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
     ctx.services[LedgerService] = ledger
     # shipments reconciled with their receivers' nodes (config "reconciliation", docs/outflows.md)
     ctx.services[Reconciliation] = Reconciliation(
-        ledger, settings=node.reconciliation_settings, signer_keys=DidSignerKeys(trust)
+        ledger,
+        settings=node.reconciliation_settings,
+        signer_keys=DidSignerKeys(trust),
+        prefetch=trust.resolver.resolve,
     )
     hub_link, bridge_link = cfg.extra.get("bridge"), cfg.extra.get("hub")
     if hub is not None and isinstance(hub_link, dict) and hub_link.get("url"):

@@ -13,6 +13,7 @@ carries them over HTTPS between served nodes).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -374,3 +375,26 @@ def test_a_bad_reconciliation_config_is_refused_naming_it(raw: dict[str, Any], f
         parse_reconciliation(raw)
     assert err.value.rule == field
     assert parse_reconciliation({"window_days": 7, "authority": AUTHORITY}) == ReconciliationSettings(7, AUTHORITY)
+
+
+def test_a_senders_did_is_resolved_before_the_message_is_handled(
+    net: Net, make_store: Callable[[Sequence[Path]], Engine]
+) -> None:
+    """``prefetch`` (the node wires its did:web resolver) fetches the sender's DID document on the
+    event loop, so the handler's worker thread never waits for a partner's thread to serve it."""
+    sl, sr, rl, _ = _pair(net, make_store)
+    asked: list[str] = []
+
+    async def fetch(did: str) -> None:
+        asked.append(did)
+
+    recon = Reconciliation(rl, prefetch=fetch)
+    sl.record(_shipment())
+    sr.run()
+    with sr.engine.begin() as conn:
+        jws = conn.execute(select(outbox_table.c.body)).scalar_one()["jws"]
+    asyncio.run(recon.prefetch(jws))
+    asyncio.run(recon.prefetch("not-a-jws"))  # left to receive() to refuse
+    assert asked == [SHIPPER]
+    asyncio.run(Reconciliation(sl, prefetch=fetch).prefetch(jws))  # its own key: nothing to fetch
+    assert asked == [SHIPPER]
