@@ -187,12 +187,16 @@ class Reconciliation:
         settings: ReconciliationSettings = ReconciliationSettings(),
         signer_keys: SignerKeyResolver | None = None,
         prefetch: Callable[[str], Awaitable[object]] | None = None,
+        reachable: Callable[[str], bool] | None = None,
     ) -> None:
         self.ledger = ledger
         self.engine = ledger.engine
         self.settings = settings
         self._signer_keys = signer_keys
         self._prefetch = prefetch
+        #: whether a DID resolves (to a node of the federation): no message goes to one that does
+        #: not, so the outbox never retries a party outside the federation until it gives up
+        self._reachable = reachable
 
     # ------------------------------------------------------------------ use cases
     def run(self, owner: str | None = None) -> dict[str, int]:
@@ -498,8 +502,8 @@ class Reconciliation:
             self._apply(uow, msg)
             return
         url = node_url(to)
-        if url is None:
-            return  # an owner outside did:web has no node to tell; its side stays as judged here
+        if url is None or (self._reachable is not None and not self._reachable(to)):
+            return  # no node of the federation to tell; this side stays as judged here
         enqueue(
             uow,
             kind=OUTBOX_KIND,

@@ -109,6 +109,7 @@ from batpass.node._adapters import (
     SelfIssuedCaller,
     SelfIssuedTokenIssuer,
     federation_fetches,
+    resolves,
 )
 from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths
@@ -243,6 +244,7 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         settings=node.reconciliation_settings,
         signer_keys=DidSignerKeys(trust),
         prefetch=trust.resolver.resolve,
+        reachable=lambda did: resolves(trust, did),
     )
     hub_link, bridge_link = cfg.extra.get("bridge"), cfg.extra.get("hub")
     if hub is not None and isinstance(hub_link, dict) and hub_link.get("url"):

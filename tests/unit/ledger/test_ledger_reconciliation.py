@@ -398,3 +398,18 @@ def test_a_senders_did_is_resolved_before_the_message_is_handled(
     assert asked == [SHIPPER]
     asyncio.run(Reconciliation(sl, prefetch=fetch).prefetch(jws))  # its own key: nothing to fetch
     assert asked == [SHIPPER]
+
+
+def test_a_receiver_outside_the_federation_is_not_told_and_judged_by_the_shipper_alone(
+    net: Net, make_store: Callable[[Sequence[Path]], Engine]
+) -> None:
+    """A receiver whose DID does not resolve gets no notice (nothing for the outbox to retry until
+    it gives up); past the window the shipper alone finds the shipment missing."""
+    sl, _ = net.node(make_store, SHIPPER)
+    recon = Reconciliation(sl, reachable=lambda did: did != RECEIVER)
+    sl.record([*_shipment(), _clock(SHIPPER, SHIPPED_AT + dt.timedelta(days=31))])
+    recon.run()  # recorded, and at once past its window with nobody to wait for
+    with sl.engine.begin() as conn:
+        assert conn.execute(select(outbox_table)).all() == []
+    assert _outcome(recon, SHIPPER, "shipper") == "missing" and recon.run() == {}
+    assert [a["rule"] for a in recon.alerts()] == ["reconciliation.missing"]
