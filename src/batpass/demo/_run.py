@@ -202,6 +202,7 @@ STEPS: tuple[str, ...] = (
     "trades",
     "sites",
     "ledger",
+    "reconciliation",
     "trust",
     "footprint",
     "passport",
