@@ -197,6 +197,7 @@ class Reconciliation:
         #: whether a DID resolves (to a node of the federation): no message goes to one that does
         #: not, so the outbox never retries a party outside the federation until it gives up
         self._reachable = reachable
+        self._reached: dict[str, bool] = {}
 
     # ------------------------------------------------------------------ use cases
     def run(self, owner: str | None = None) -> dict[str, int]:
@@ -204,12 +205,12 @@ class Reconciliation:
         on the receipts recorded since, ``missing`` where a window has passed. Returns how many
         rows changed per outcome."""
         changed: dict[str, int] = {}
-        with UnitOfWork(self.engine) as uow:
-            for o in [owner] if owner else self.ledger.owners():
-                self._keeps_or_raise(o)
+        for o in [owner] if owner else self.ledger.owners():
+            self._keeps_or_raise(o)
+            with UnitOfWork(self.engine) as uow:  # one owner at a time: short write transactions
                 self._shipper_pass(uow, o, changed)
                 self._receiver_pass(uow, o, changed)
-            uow.commit()
+                uow.commit()
         return changed
 
     def outcomes(self, owner: str) -> dict[str, Any]:
@@ -502,7 +503,7 @@ class Reconciliation:
             self._apply(uow, msg)
             return
         url = node_url(to)
-        if url is None or (self._reachable is not None and not self._reachable(to)):
+        if url is None or not self._reaches(to):
             return  # no node of the federation to tell; this side stays as judged here
         enqueue(
             uow,
@@ -511,6 +512,13 @@ class Reconciliation:
             body={"jws": self._sign(msg)},
             idempotency_key=_outbox_key(sender, key),
         )
+
+    def _reaches(self, did: str) -> bool:
+        if self._reachable is None:
+            return True
+        if did not in self._reached:  # asked once per party and process (resolving may fetch)
+            self._reached[did] = self._reachable(did)
+        return self._reached[did]
 
     def _sign(self, msg: Mapping[str, Any]) -> str:
         identity = self.ledger.identity_for(str(msg["iss"]))

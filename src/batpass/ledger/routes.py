@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import Field
@@ -311,7 +313,15 @@ async def reconciliation_message(ctx: Ctx, body: MessageIn) -> dict[str, Any]:
     sender's key through its DID document); a replay changes nothing."""
     svc = ctx.service(Reconciliation)
     await svc.prefetch(body.jws)  # the sender's DID document, fetched on the event loop
-    return await run_in_threadpool(svc.receive, body.jws)
+    # a burst of messages waits here, on the event loop, not in threads holding database
+    # connections (the node's database takes one writer at a time)
+    gate = _GATES.setdefault(id(svc), anyio.CapacityLimiter(2))
+    result: dict[str, Any] = await anyio.to_thread.run_sync(svc.receive, body.jws, limiter=gate)
+    return result
+
+
+#: per reconciliation service, how many messages are applied at once
+_GATES: dict[int, anyio.CapacityLimiter] = {}
 
 
 class AuthorisationIn(RequestModel):
