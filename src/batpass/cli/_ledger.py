@@ -344,6 +344,33 @@ def outflows(
     typer.echo(json.dumps(alerts))
 
 
+@app.command()
+def reconcile(
+    node: NodeOpt,
+    owner: Annotated[str | None, typer.Option(help="one owner partition (default: this node's)")] = None,
+) -> None:
+    """Reconcile shipments to other owners with their receipts there: write the notices and
+    verdicts due (the serving node's outbox sends them), judge what is missing, and print each
+    shipment's outcome as JSON on stdout (docs/outflows.md "Reconciliation across nodes")."""
+    from batpass.ledger import Reconciliation
+    from batpass.node.local import open_node
+
+    with _one_line_errors():
+        local = open_node(node)
+        svc = Reconciliation(local.ledger_service(), settings=local.reconciliation_settings)
+        changed = svc.run(owner)
+        result = {"changed": changed, **svc.outcomes(owner or local.did)}
+    for role, counts in result["counts"].items():
+        line = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+        _err.print(f"{escape(role)}: {escape(line) or 'none'}", soft_wrap=True)
+    for s in result["shipments"]:
+        if s["alert"]:
+            _err.print(
+                f"[yellow]![/] {escape(s['alert'])}: shipment {escape(s['shipment'])} ({s['role']})", soft_wrap=True
+            )
+    typer.echo(json.dumps(result))
+
+
 @app.command("recycling-efficiency")
 def recycling_efficiency(
     node: NodeOpt,

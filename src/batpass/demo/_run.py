@@ -220,6 +220,7 @@ STEPS: tuple[str, ...] = (
     "trades",
     "sites",
     "ledger",
+    "reconciliation",
     "trust",
     "footprint",
     "passport",

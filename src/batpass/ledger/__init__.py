@@ -36,6 +36,9 @@ from batpass.ledger._materials import (
     extend_catalogue,
     load_extension,
 )
+from batpass.ledger._reconcile import Outcome as ReconciliationOutcome
+from batpass.ledger._reconcile import Reconciliation, ReconciliationSettings
+from batpass.ledger._reconcile import parse_settings as parse_reconciliation
 from batpass.ledger._shipment_rules import RULES as SHIPMENT_RULES
 from batpass.ledger._shipment_rules import OutflowPolicy, ShipmentRules, parse_policy
 from batpass.ledger._summary import sign_summary, verify_summary
@@ -94,6 +97,9 @@ __all__ = [
     "Material",
     "OutflowPolicy",
     "ReceivedSummary",
+    "Reconciliation",
+    "ReconciliationOutcome",
+    "ReconciliationSettings",
     "RecordResult",
     "Recycled",
     "RecycledOrigin",
@@ -116,6 +122,7 @@ __all__ = [
     "load_extension",
     "parse_event",
     "parse_policy",
+    "parse_reconciliation",
     "sign_summary",
     "verify_summary",
 ]

@@ -52,6 +52,7 @@ __all__ = [
     "heads",
     "lots",
     "received_summaries",
+    "reconciliation",
 ]
 
 OWNER = 200  # a DID
@@ -189,6 +190,30 @@ alerts = Table(
     Column("evidence", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("owner", "id", name="pk_ledger_alerts"),
+)
+
+#: shipments reconciled across nodes (ledger._reconcile, docs/outflows.md "Reconciliation"): one
+#: row per shipment and side — the shipper's, the receiver's, an authority's per reporting side
+reconciliation = Table(
+    "ledger_reconciliation",
+    metadata,
+    Column("owner", String(OWNER), nullable=False),  # whose view: shipper, receiver or authority
+    Column("role", String(16), nullable=False),  # shipper | receiver | authority
+    Column("shipper", String(OWNER), nullable=False),
+    Column("shipment", String(128), nullable=False),  # the shipper's shipment event id
+    Column("reported_by", String(OWNER), nullable=False),  # the side that told (owner on its own rows)
+    Column("lot", String(128), nullable=False),  # the shipper's dispatched lot (the receipt names it)
+    Column("to_owner", String(OWNER), nullable=False),
+    Column("to_site", String(128), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("shipped_at", UTCDateTime, nullable=False),
+    Column("shipped_kg", Float, nullable=True),  # the shipper's quantity (never sent back by a receiver)
+    Column("window_days", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),  # pending | ok | short | diverted | missing
+    Column("judged_at", UTCDateTime, nullable=True),  # the ledger time the outcome was judged at
+    Column("alert_id", String(36), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("owner", "role", "shipper", "shipment", "reported_by", name="pk_ledger_reconciliation"),
 )
 
 credits = Table(

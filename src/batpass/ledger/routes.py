@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import Field
@@ -33,13 +35,14 @@ from batpass.http import (
     loads_json,
     problem_body,
 )
+from batpass.ledger._reconcile import Reconciliation
 from batpass.ledger.errors import DoubleClaim
 from batpass.ledger.model import Lot
 from batpass.ledger.ports import SummaryPushers
 from batpass.ledger.service import LedgerService
 from batpass.trust import TrustService
 
-__all__ = ["AuthorisationIn", "ClaimIn", "lot_json", "parse_event_stream", "router"]
+__all__ = ["AuthorisationIn", "ClaimIn", "MessageIn", "lot_json", "parse_event_stream", "router"]
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
@@ -269,6 +272,57 @@ def recycling_efficiency(
     ledger and compared with Annex XII's dated targets: a simplified estimate, never a pass
     (docs/recycling.md)."""
     return ctx.service(LedgerService).recycling_efficiency(_owner(ctx, recycler), start, end)
+
+
+@router.get("/reconciliation")
+def reconciliation(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> dict[str, Any]:
+    """Each shipment to another owner (or from one, or reported to this node as the authority)
+    with its outcome: ``pending`` (not yet due), ``ok``, ``short``, ``diverted`` or ``missing``,
+    judged at the owner's latest ledger event (docs/outflows.md "Reconciliation across nodes")."""
+    return ctx.service(Reconciliation).outcomes(_owner(ctx, owner))
+
+
+@router.post("/reconciliation")
+def reconcile(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> dict[str, Any]:
+    """Reconcile now: notices of new shipments to their receivers' nodes, verdicts on receipts
+    recorded since, ``missing`` where a window has passed; answers what changed and the outcomes."""
+    svc = ctx.service(Reconciliation)
+    changed = svc.run(owner)
+    return {"changed": changed, **svc.outcomes(_owner(ctx, owner))}
+
+
+class MessageIn(RequestModel):
+    """A signed reconciliation message from another node (a compact JWS by the sending owner)."""
+
+    jws: str = Field(
+        min_length=1, max_length=16384, description="compact JWS, typ application/vnd.batpass.reconciliation+jws"
+    )
+
+
+@router.post(
+    "/reconciliation/messages",
+    responses={
+        401: {"description": "the sender's key does not resolve or does not verify the message", "content": _PROBLEM},
+        403: {
+            "description": "the message is not from a side of the shipment to this node's owner",
+            "content": _PROBLEM,
+        },
+    },
+)
+async def reconciliation_message(ctx: Ctx, body: MessageIn) -> dict[str, Any]:
+    """A notice, verdict or report from another node, authenticated by its signature (the
+    sender's key through its DID document); a replay changes nothing."""
+    svc = ctx.service(Reconciliation)
+    await svc.prefetch(body.jws)  # the sender's DID document, fetched on the event loop
+    # a burst of messages waits here, on the event loop, not in threads holding database
+    # connections (the node's database takes one writer at a time)
+    gate = _GATES.setdefault(id(svc), anyio.CapacityLimiter(2))
+    result: dict[str, Any] = await anyio.to_thread.run_sync(svc.receive, body.jws, limiter=gate)
+    return result
+
+
+#: per reconciliation service, how many messages are applied at once
+_GATES: dict[int, anyio.CapacityLimiter] = {}
 
 
 class AuthorisationIn(RequestModel):

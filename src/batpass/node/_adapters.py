@@ -24,7 +24,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from batpass.core.errors import NotFound
+from batpass.core.errors import BatpassError, NotFound
 from batpass.core.ids import BatteryId
 from batpass.dataspace import Participant, PresentedCredential
 from batpass.footprint import FootprintFilter, PactService
@@ -50,6 +50,7 @@ __all__ = [
     "SelfIssuedCaller",
     "SelfIssuedTokenIssuer",
     "federation_fetches",
+    "resolves",
 ]
 
 log = logging.getLogger("batpass.node")
@@ -190,6 +191,17 @@ class DidSignerKeys:
         except (NotFound, CredentialRejected) as exc:
             log.info("no key %s: %s", kid, exc)
             return None
+
+
+def resolves(trust: TrustService, did: str) -> bool:
+    """Whether ``did`` resolves through trust's did:web resolver (the federation's hosts, HTTPS with
+    its CA; cached): who a node may send a message to (docs/outflows.md "Reconciliation")."""
+    try:
+        trust.resolver.resolve_sync(did)
+    except (BatpassError, CredentialRejected) as exc:
+        log.info("%s does not resolve: %s", did, exc)
+        return False
+    return True
 
 
 class MemberPushers:

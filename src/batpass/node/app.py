@@ -107,7 +107,7 @@ from batpass.http import (
     install_openapi,
     require_json,
 )
-from batpass.ledger import LedgerService, SummaryPushers
+from batpass.ledger import LedgerService, Reconciliation, SummaryPushers
 from batpass.ledger import routes as ledger_routes
 from batpass.node._adapters import (
     DcpParticipantAdapter,
@@ -119,6 +119,7 @@ from batpass.node._adapters import (
     SelfIssuedCaller,
     SelfIssuedTokenIssuer,
     federation_fetches,
+    resolves,
 )
 from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths
@@ -258,6 +259,14 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         signer_keys=DidSignerKeys(trust),
     )
     ctx.services[LedgerService] = ledger
+    # shipments reconciled with their receivers' nodes (config "reconciliation", docs/outflows.md)
+    ctx.services[Reconciliation] = Reconciliation(
+        ledger,
+        settings=node.reconciliation_settings,
+        signer_keys=DidSignerKeys(trust),
+        prefetch=trust.resolver.resolve,
+        reachable=lambda did: resolves(trust, did),
+    )
     hub_link, bridge_link = cfg.extra.get("bridge"), cfg.extra.get("hub")
     if hub is not None and isinstance(hub_link, dict) and hub_link.get("url"):
         # the hub's operators trace through the bridge (Europe → Japan) and answer it (Japan → Europe)

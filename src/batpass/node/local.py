@@ -30,9 +30,11 @@ from batpass.ledger import (
     FootprintSource,
     LedgerService,
     OutflowPolicy,
+    ReconciliationSettings,
     SignerKeyResolver,
     load_extension,
     parse_policy,
+    parse_reconciliation,
 )
 from batpass.node._composition import migration_dirs
 from batpass.node._config import NodeConfig, NodePaths, validate_name, validate_profiles
@@ -176,6 +178,12 @@ class LocalNode:
             return load_extension(self.home / str(ext))
         except InvalidInput as exc:
             raise ConfigurationError(f"config.json materials: {exc.message}", rule=exc.rule) from exc
+
+    @property
+    def reconciliation_settings(self) -> ReconciliationSettings:
+        """The node's reconciliation (config ``reconciliation``: ``window_days``, ``authority``;
+        docs/outflows.md "Reconciliation across nodes"); a bad value is a configuration error."""
+        return parse_reconciliation(self.config.extra.get("reconciliation"))
 
     @property
     def outflow_policy(self) -> OutflowPolicy:

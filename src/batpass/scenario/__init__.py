@@ -193,6 +193,11 @@ WASTE_EXPORT_AT = "2026-11-23T09:00:00Z"
 #: the buyer's site and country (Nigeria: not an OECD member)
 WASTE_EXPORT_TO = {"id": "BATT-BROKER-NG-1", "country": "NG"}
 
+#: the Katanga mine's next extraction: weeks after the shipment its customer never acknowledged,
+#: it moves the mine's ledger past the reconciliation window (docs/outflows.md "Reconciliation
+#: across nodes")
+NEXT_EXTRACTION_AT = "2026-03-02T09:00:00Z"
+
 #: scale of the fixed demo (about 200 batteries)
 DEMO_LOTS = 1900
 _BATTERIES_PER_ROUND = 10
@@ -221,6 +226,9 @@ class Scenario:
     #: buyer after 2026-11-09 (docs/outflows.md "Warn or block")
     refused_attempt: list[dict[str, Any]] = field(default_factory=list)
     refused_shipment: str | None = None
+    #: a shipment to another owner that no receipt acknowledges (multi-owner scenarios only):
+    #: reconciliation finds it missing at both ends (docs/outflows.md)
+    unacknowledged_shipment: str | None = None
 
     def owners(self) -> list[str]:
         return sorted({e["owner"] for e in self.events})
@@ -651,6 +659,8 @@ def generate(
                     dst = "tokai-cathode" if o["material"] == "lithium_carbonate" else "kansai-precursor"
                     lot = g.ship((o["lot"], o["quantity"]["value"]), "rotterdam-recycling", dst, o["material"])
                     recycled.append((lot[0], lot[1], o["material"]))
+    if rnd_no and g.owner is None:
+        _unacknowledged_shipment(g)
     if rnd_no:
         _waste_export_attempt(g, batt_lots[2:4])
     for n, ((holder, mat), dests) in enumerate(sorted(g.auth.items()), start=1):
@@ -666,6 +676,32 @@ def generate(
             }
         )
     return g.sc
+
+
+def _unacknowledged_shipment(g: _Gen) -> None:
+    """:attr:`Scenario.unacknowledged_shipment`: the Katanga mine ships a lot of cobalt hydroxide
+    to the Zhejiang refiner and no receipt ever acknowledges it; the mine's next extraction, on
+    :data:`NEXT_EXTRACTION_AT`, puts the shipment past the 30-day window on the mine's ledger.
+    Nothing else uses either lot, so every other figure of the scenario stays as it was."""
+    mine, refiner = g.co("katanga-cobalt"), g.co("zhejiang-cobalt")
+    lot = g.mine(mine.code, "cobalt_hydroxide", 2500.0)
+    g.auth.setdefault((g.own(mine), "cobalt_hydroxide"), set()).add(refiner.country)
+    o = g.out("cobalt_hydroxide", lot[1])
+    e = g.event(
+        "shipment",
+        mine,
+        inputs=[lot],
+        outputs=[o],
+        shipment={
+            "to_site": {"id": refiner.site, "country": refiner.country},
+            "destination_country": refiner.country,
+            "document": f"BL-{o['lot'][:8]}",
+            "to_owner": g.own(refiner),
+        },
+    )
+    g.sc.unacknowledged_shipment = e["id"]
+    nxt = g.out("cobalt_hydroxide", 1000.0, custody="identity_preserved")
+    g.event("extraction", mine, outputs=[nxt], at=NEXT_EXTRACTION_AT)
 
 
 def _waste_export_attempt(g: _Gen, batteries: Sequence[tuple[str, float]]) -> None:

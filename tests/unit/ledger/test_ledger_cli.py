@@ -202,3 +202,57 @@ def test_hold_authorisation_refuses_an_issuer_no_list_names_as_an_authority(node
     assert r.exit_code == 2 and "ledger.authorisation.authority" in err and "authorises nothing" in err, r.output
     r = runner.invoke(app, ["authorisations", "--node", name])
     assert r.exit_code == 0 and json.loads(r.stdout) == []
+
+
+def test_reconcile_reports_each_shipment_and_writes_its_notice(node: tuple[str, str, Path], tmp_path: Path) -> None:
+    """``batpass ledger reconcile``: a shipment to another owner is pending until its receiver's
+    verdict, and its notice waits in the outbox for the receiver's node (its did:web host)."""
+    name, did, db = node
+    events = [
+        {
+            "id": "e1",
+            "kind": "extraction",
+            "owner": did,
+            "at": "2026-01-02T00:00:00Z",
+            "site": {"id": "P1", "country": "JP"},
+            "outputs": [{"lot": "L1", "material": "lithium_carbonate", "quantity": {"value": 10, "unit": "kg"}}],
+        },
+        {
+            "id": "e2",
+            "kind": "shipment",
+            "owner": did,
+            "at": "2026-01-03T00:00:00Z",
+            "site": {"id": "P1", "country": "JP"},
+            "inputs": [{"lot": "L1", "quantity": {"value": 10, "unit": "kg"}}],
+            "outputs": [{"lot": "L1-D", "material": "lithium_carbonate", "quantity": {"value": 10, "unit": "kg"}}],
+            "shipment": {
+                "to_site": {"id": "W1", "country": "JP"},
+                "destination_country": "JP",
+                "document": "BL-1",
+                "to_owner": "did:web:buyer.example%3A8443",
+            },
+        },
+    ]
+    file = tmp_path / "ship.jsonl"
+    file.write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert runner.invoke(app, ["record", str(file), "--node", name]).exit_code == 0
+    r = runner.invoke(app, ["reconcile", "--node", name])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["changed"] == {"pending": 1} and out["counts"]["shipper"]["pending"] == 1
+    (row,) = out["shipments"]
+    assert row["shipment"] == "e2" and row["lot"] == "L1-D" and row["due"].startswith("2026-02-02")
+    with sqlite3.connect(db) as conn:
+        (dest,) = conn.execute("SELECT destination FROM outbox WHERE kind = 'ledger.reconciliation'").fetchone()
+    assert dest == "https://buyer.example:8443/v1/ledger/reconciliation/messages"
+    assert json.loads(runner.invoke(app, ["reconcile", "--node", name]).stdout)["changed"] == {}
+
+
+def test_reconcile_refuses_a_bad_window_in_one_line(node: tuple[str, str, Path], tmp_path: Path) -> None:
+    name, _did, _db = node
+    cfg = tmp_path / name / "config.json"
+    data = json.loads(cfg.read_text())
+    data["extra"]["reconciliation"] = {"window_days": 0}
+    cfg.write_text(json.dumps(data))
+    r = runner.invoke(app, ["reconcile", "--node", name])
+    assert r.exit_code == 2 and "reconciliation.window_days" in r.stderr and len(r.stderr.strip().splitlines()) == 1

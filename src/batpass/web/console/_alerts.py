@@ -1,10 +1,11 @@
 """The alerts the node already records, gathered for the console: outflows of strategic materials
-(``LedgerService.outflows``) and double claims of recycled content (``LedgerService.double_claims``),
-each with its evidence and where it stands (``AccountService.alert_states``: open, acknowledged,
+(``LedgerService.outflows``), double claims of recycled content (``LedgerService.double_claims``)
+and shipments not acknowledged by their receivers (``Reconciliation.alerts``, in the same shape
+as the outflows), each with its evidence and where it stands (``AccountService.alert_states``: open, acknowledged,
 resolved, with the note and who set it).
 
 An alert's key names its kind and its record: ``outflow:<owner>:<id>``,
-``double-claim:<owner>|<lot>|<element>``.
+``double-claim:<owner>|<lot>|<element>``, ``reconciliation:<owner>:<id>``.
 """
 
 from __future__ import annotations
@@ -15,17 +16,24 @@ from typing import Any
 
 from batpass.accounts import AccountService, AlertState
 from batpass.http import NodeContext
-from batpass.ledger import LedgerService
+from batpass.ledger import LedgerService, Reconciliation
 from batpass.web._i18n import N_
 
 __all__ = ["KINDS", "RULE_NAMES", "STATE_NAMES", "Alert", "alerts_for"]
 
-KINDS = {"outflow": N_("Outflow of a strategic material"), "double-claim": N_("Double claim of recycled content")}
+KINDS = {
+    "outflow": N_("Outflow of a strategic material"),
+    "double-claim": N_("Double claim of recycled content"),
+    "reconciliation": N_("Shipment not acknowledged by its receiver"),
+}
 RULE_NAMES = {
     "outflow.no-authorisation": N_("shipped abroad without an export authorisation"),
     "outflow.destination": N_("shipped to a country no authorisation names"),
     "outflow.cap": N_("beyond the quantity the authorisation allows"),
     "ledger.credit.double-claim": N_("recycled mass claimed more than once"),
+    "reconciliation.missing": N_("no receipt within the window"),
+    "reconciliation.short": N_("received less than shipped, beyond the tolerance of the mass"),
+    "reconciliation.diverted": N_("received by another owner or at another site"),
 }
 STATE_NAMES = {
     AlertState.OPEN: N_("open"),
@@ -83,6 +91,19 @@ def alerts_for(ctx: NodeContext, operator: str | None) -> list[Alert]:
                 owner=str(o["owner"]),
                 evidence=tuple((str(k), _text(v)) for k, v in o["evidence"].items()),
                 summary=_outflow_line(o["evidence"]),
+            )
+        )
+    recon = ctx.services.get(Reconciliation)
+    for o in recon.alerts(operator) if recon is not None else []:
+        ev = o["evidence"]
+        found.append(
+            Alert(
+                key=f"reconciliation:{o['owner']}:{o['id']}",
+                kind="reconciliation",
+                rule=str(o["rule"]),
+                owner=str(o["owner"]),
+                evidence=tuple((str(k), _text(v)) for k, v in ev.items()),
+                summary=f"{ev.get('document', '?')}, {ev.get('role', '?')}, {str(ev.get('shipped_at', ''))[:10]}",
             )
         )
     owners = [operator] if operator else ledger.owners() or [ledger.identity.did]

@@ -1,0 +1,145 @@
+"""Shipments reconciled across served nodes over HTTPS (docs/outflows.md "Reconciliation across
+nodes"): a shipper, its customer and an authority, each its own process with its own database.
+The shipper's notices, the customer's verdicts and both sides' reports travel signed through the
+nodes' outboxes; a short receipt and a missing one are alerted at both ends and reported to the
+authority the nodes' config names, and the shipper never learns the quantity received."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from batpass.demo.harness import NodeSpec, RunningNode, federation
+from batpass.trust import client_ssl_context
+
+pytestmark = pytest.mark.integration
+
+SHIPPED = "2026-01-03T08:00:00Z"
+
+
+def _event(eid: str, kind: str, owner: str, at: str, site: str, **extra: Any) -> dict[str, Any]:
+    return {"id": eid, "kind": kind, "owner": owner, "at": at, "site": {"id": site, "country": "DE"}, **extra}
+
+
+def _lot(lot: str, kg: float) -> dict[str, Any]:
+    return {"lot": lot, "material": "lithium_carbonate", "quantity": {"value": kg, "unit": "kg"}}
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningNode, RunningNode, RunningNode]]:
+    home = tmp_path_factory.mktemp("reconcile")
+    specs = [
+        NodeSpec("shipper", ("catena-x",), legal_name="Refiner GmbH", country="DE", bpnl="BPNL00000000S01F"),
+        NodeSpec("customer", ("catena-x",), legal_name="Cathode GmbH", country="DE", bpnl="BPNL00000000C01F"),
+        NodeSpec("authority", ("catena-x",), legal_name="Authority", country="DE", bpnl="BPNL00000000A01F"),
+    ]
+
+    def configure(runs: list[RunningNode]) -> None:
+        authority = runs[2].did  # a config value: the node the alerts are reported to
+        for r in runs[:2]:
+            r.node.config.extra["reconciliation"] = {"window_days": 30, "authority": authority}
+
+    with federation(home, specs, configure=configure) as (shipper, customer, authority):
+        yield shipper, customer, authority
+
+
+def _until(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def test_short_and_missing_receipts_are_alerted_at_both_ends_and_reported(
+    nodes: tuple[RunningNode, RunningNode, RunningNode],
+) -> None:
+    shipper, customer, authority = nodes
+    ship = {"to_site": {"id": "CAM-DE-1", "country": "DE"}, "destination_country": "DE", "to_owner": customer.did}
+    events = [
+        _event("x1", "extraction", shipper.did, "2026-01-02T08:00:00Z", "REF-DE-1", outputs=[_lot("LC", 1500.0)]),
+        _event(
+            "s1",
+            "shipment",
+            shipper.did,
+            SHIPPED,
+            "REF-DE-1",
+            inputs=[{"lot": "LC", "quantity": {"value": 1000.0, "unit": "kg"}}],
+            outputs=[_lot("LC-1", 1000.0)],
+            shipment={**ship, "document": "BL-1"},
+        ),
+        _event(
+            "s2",
+            "shipment",
+            shipper.did,
+            SHIPPED,
+            "REF-DE-1",
+            inputs=[{"lot": "LC", "quantity": {"value": 500.0, "unit": "kg"}}],
+            outputs=[_lot("LC-2", 500.0)],
+            shipment={**ship, "document": "BL-2"},
+        ),
+    ]
+    receipt = _event(
+        "r1",
+        "receipt",
+        customer.did,
+        "2026-01-05T08:00:00Z",
+        "CAM-DE-1",
+        outputs=[_lot("IN-1", 987.65)],
+        receipt={"from_owner": shipper.did, "from_lot": "LC-1", "document": "BL-1"},
+    )
+    later = _event("x2", "extraction", shipper.did, "2026-02-03T08:00:01Z", "REF-DE-1", outputs=[_lot("LC9", 1.0)])
+    with httpx.Client(verify=client_ssl_context(shipper.node.paths.ca_cert), timeout=60) as c:
+
+        def get(node: RunningNode) -> dict[str, Any]:
+            r = c.get(node.base_url + "/v1/ledger/reconciliation", headers=node.admin_headers())
+            assert r.status_code == 200, r.text
+            out: dict[str, Any] = r.json()
+            return out
+
+        def outcome(node: RunningNode, shipment: str) -> str | None:
+            return next((s["outcome"] for s in get(node)["shipments"] if s["shipment"] == shipment), None)
+
+        for node, evs in ((shipper, events), (customer, [receipt])):
+            r = c.post(node.base_url + "/v1/ledger/events", json=evs, headers=node.admin_headers())
+            assert r.status_code == 200, r.text
+        r = c.post(shipper.base_url + "/v1/ledger/reconciliation", headers=shipper.admin_headers())
+        assert r.status_code == 200 and r.json()["changed"] == {"pending": 2}, r.text
+        # the customer judges the receipt it holds (1.2 % short) and tells the shipper only that
+        _until("the short verdict", lambda: outcome(shipper, "s1") == "short")
+        assert outcome(customer, "s1") == "short" and outcome(customer, "s2") == "pending"
+        # 31 days on, on the shipper's ledger: the second shipment is missing, at both ends
+        r = c.post(shipper.base_url + "/v1/ledger/events", json=[later], headers=shipper.admin_headers())
+        assert r.status_code == 200, r.text
+        r = c.post(shipper.base_url + "/v1/ledger/reconciliation", headers=shipper.admin_headers())
+        assert r.status_code == 200 and r.json()["changed"] == {"missing": 1}, r.text
+        _until("the customer's missing", lambda: outcome(customer, "s2") == "missing")
+
+        for node in (shipper, customer):
+            alerts = {s["shipment"]: s["alert"] for s in get(node)["shipments"]}
+            assert alerts == {"s1": "reconciliation.short", "s2": "reconciliation.missing"}, node.name
+        seen_by_shipper = json.dumps(get(shipper))
+        assert "987.65" not in seen_by_shipper and "IN-1" not in seen_by_shipper
+
+        # the authority's view: each side's report, signed by it, no quantity
+        def reports() -> list[dict[str, Any]]:
+            return list(get(authority)["shipments"])
+
+        _until("four reports", lambda: len(reports()) == 4)
+        got = {(s["shipment"], s["reported_by"], s["outcome"]) for s in reports()}
+        assert got == {
+            ("s1", customer.did, "short"),
+            ("s1", shipper.did, "short"),
+            ("s2", customer.did, "missing"),
+            ("s2", shipper.did, "missing"),
+        }
+        assert "987.65" not in json.dumps(reports()) and "1000.0" not in json.dumps(reports())
+
+        # a message nobody signed is refused, and changes nothing
+        forged = c.post(customer.base_url + "/v1/ledger/reconciliation/messages", json={"jws": "e30.e30.AAAA"})
+        assert forged.status_code in (400, 401) and forged.headers["content-type"].startswith("application/problem")
