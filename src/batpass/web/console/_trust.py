@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from batpass.accounts import AccountService, Role
+from batpass.core.clock import utc_now
 from batpass.core.errors import BatpassError
 from batpass.http import Ctx
 from batpass.trust import TrustService
@@ -45,7 +46,7 @@ def _at(value: str | None) -> str:
 
 def _lists(trust: TrustService) -> list[dict[str, Any]]:
     _ = gettext_for()
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     out = []
     for tl in trust.trust_lists():
         valid = tl.next_update is None or tl.next_update >= now
