@@ -70,7 +70,11 @@ async def dspace_version(ctx: Ctx) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.get("/ns/dsp-catalog/v1")
+@router.get(
+    "/ns/dsp-catalog/v1",
+    response_class=JSONResponse,
+    responses={200: {"description": "the JSON-LD context", "content": {"application/ld+json": {}}}},
+)
 async def catalog_context() -> JSONResponse:
     """The JSON-LD context of batpass's catalog terms (``BATPASS_CATALOG_CONTEXT``), the bundled
     copy, at the path of its IRI: for a JSON-LD reader that loads contexts from the node."""
