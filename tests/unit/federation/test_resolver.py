@@ -54,7 +54,8 @@ OTHER = BatteryId("04012345000009", "SN-0301")  # no passport anywhere
 @dataclass
 class Network:
     """Routes the resolver's requests to the nodes' apps; ``mode[host]`` is how a node behaves:
-    ``up``, ``slow`` (answers after 3 s: past the 2 s deadline), ``down`` (connection refused) or
+    ``up``, ``slow`` (answers after 30 s: far past the 2 s deadline, so a failover that waited for it
+    cannot pass for one that did not on a loaded machine), ``down`` (connection refused) or
     ``fail`` (500)."""
 
     apps: dict[str, Any]
@@ -70,7 +71,7 @@ class Network:
         if mode == "fail":
             return httpx.Response(500, json={"title": "Internal error"})
         if mode == "slow":
-            await anyio.sleep(3.0)
+            await anyio.sleep(30.0)
         transport = httpx.ASGITransport(app=self.apps[host])
         return await transport.handle_async_request(request)
 
@@ -157,7 +158,8 @@ def test_a_slow_operator_fails_over_after_two_seconds(world: Any) -> None:
     assert r.json()["passportId"] == f"urn:uuid:{pid}"
     assert r.headers["batpass-served-from"].startswith("backup-copy")
     assert r.headers["content-location"] == BACKUP_URL + BAT.path
-    assert 2.0 <= elapsed < 2.9, elapsed
+    # waited the deadline, not the operator's answer (30 s); not a timing figure
+    assert 2.0 <= elapsed < 20.0, elapsed
 
 
 @pytest.mark.parametrize("mode", ["down", "fail"])
