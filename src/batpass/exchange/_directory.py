@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from batpass.core.errors import NotFound, UpstreamUnavailable
+from batpass.core.errors import BatpassError, NotFound, UpstreamUnavailable
 from batpass.participants import ParticipantService
 from batpass.trust import NodeIdentity, issue_self_issued_token
 
@@ -98,19 +98,34 @@ class PartnerBpnls:
         return did
 
 
-def dsp_endpoints_of(resolve_did: Callable[[str], Awaitable[Any]]) -> Callable[[str], Awaitable[list[str]]]:
-    """A DID's DSP endpoints: the ``DataService`` entries of its DID document (none if it does
-    not resolve) — what the operator's EDC discovery answers for a BPNL."""
+def dsp_endpoints_of(
+    resolve_did: Callable[[str], Awaitable[Any]],
+    dsp_base: Callable[[str, str], Awaitable[str]] | None = None,
+) -> Callable[[str], Awaitable[list[str]]]:
+    """A DID's DSP endpoints — what the operator's EDC discovery answers for a BPNL: the
+    ``DataService`` entries of its DID document (none if it does not resolve), each turned into
+    the DSP base its version metadata names by ``dsp_base(did, endpoint)`` (an entry names where
+    the versions are, DSP 2025-1; an EDC discovery answers the DSP URL a connector posts to). An
+    entry whose versions cannot be read is left out, as a connector that cannot be reached."""
 
     async def endpoints(did: str) -> list[str]:
         try:
             doc = await resolve_did(did)
         except (NotFound, UpstreamUnavailable):
             return []
-        return [
+        entries = [
             str(s["serviceEndpoint"])
             for s in doc.get("service", [])
             if s.get("type") == "DataService" and isinstance(s.get("serviceEndpoint"), str)
         ]
+        if dsp_base is None:
+            return entries
+        out: list[str] = []
+        for entry in entries:
+            try:
+                out.append(await dsp_base(did, entry))
+            except BatpassError:
+                continue
+        return out
 
     return endpoints

@@ -246,7 +246,9 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
                 ctx.engine,
                 base_url=node.base_url,
                 verifier=verifier,
-                dsp_endpoints=dsp_endpoints_of(trust.resolver.resolve),
+                dsp_endpoints=dsp_endpoints_of(
+                    trust.resolver.resolve, ctx.services[ConsumerChannels].discovery.dsp_base
+                ),
             )
     hub = node.ouranos_hub()
     if hub is not None:

@@ -57,7 +57,8 @@ class Walker:
     def _post(self, url: str, body: Any, headers: dict[str, str]) -> Any:
         self.calls.append(f"POST {url}")
         r = self.http.post(url, json=body, headers=headers)
-        r.raise_for_status()
+        if r.is_error:  # the answer says why: keep it in the failure
+            raise SystemExit(f"POST {url} -> {r.status_code}: {r.text[:2000]}")
         return r.json()
 
     def finder(self, kind: str) -> str:
