@@ -91,11 +91,15 @@ class Walker:
         did = self.did_of(bpn)
         if not endpoints or did is None:
             return None
+        # the EDC discovery answers the DSP base; the DID document's DataService entry (which names
+        # the connector's version metadata) says whose connector it is when another party runs it
         doc = self.resolve(did)
-        for s in doc.get("service", []):
-            if s.get("type") == "DataService" and s.get("serviceEndpoint") in endpoints:
-                return str(s["serviceEndpoint"]), str(s.get("participantId") or did)
-        return str(endpoints[0]), did
+        runs_it = [
+            str(s["participantId"])
+            for s in doc.get("service", [])
+            if s.get("type") == "DataService" and isinstance(s.get("participantId"), str)
+        ]
+        return str(endpoints[0]), runs_it[0] if runs_it else did
 
     def resolve(self, did: str) -> dict[str, Any]:
         """did:web → ``https://host[:port]/path/did.json`` (``/.well-known/did.json`` without a path)."""
