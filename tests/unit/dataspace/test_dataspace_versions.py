@@ -59,15 +59,15 @@ async def test_the_base_is_the_root_and_the_path_of_the_2025_1_https_entry() -> 
         V2025,
     )
     discovery = VersionDiscovery(serving(doc, seen=seen))
-    base = await discovery.dsp_base(P, "https://partner.example/root/.well-known/dspace-version")
-    assert base == "https://partner.example/root/connector/dsp/2025-1"
-    assert seen == ["https://partner.example/root/.well-known/dspace-version"]
+    base = await discovery.dsp_base(P, "https://partner.example/base/.well-known/dspace-version")
+    assert base == "https://partner.example/base/connector/dsp/2025-1"
+    assert seen == ["https://partner.example/base/.well-known/dspace-version"]
     # kept per partner: asked once
-    assert await discovery.dsp_base(P, "https://partner.example/root/.well-known/dspace-version") == base
+    assert await discovery.dsp_base(P, "https://partner.example/base/.well-known/dspace-version") == base
     assert len(seen) == 1
     # forgotten (a failed journey): asked again
     discovery.forget(P)
-    await discovery.dsp_base(P, "https://partner.example/root/.well-known/dspace-version")
+    await discovery.dsp_base(P, "https://partner.example/base/.well-known/dspace-version")
     assert len(seen) == 2
 
 
