@@ -35,8 +35,8 @@ from batpass.footprint.service import (
     FootprintPage,
     PactService,
     _check_pf_ids,
-    _iso,
     _parse_time,
+    answer_event,
     events_endpoint,
 )
 from batpass.store import UnitOfWork, enqueue, remember_delivery
@@ -168,23 +168,8 @@ class PactV2Api:
 
     def _answer(self, request: Mapping[str, Any], flt: FootprintFilter) -> dict[str, Any]:
         docs = self._rows(flt) if any(values for _, values in flt.criteria()) else []
-        data: dict[str, Any]
-        if docs:
-            kind, data = REQUEST_FULFILLED, {"requestEventId": request["id"], "pfs": docs}
-        else:
-            kind = REQUEST_REJECTED
-            data = {
-                "requestEventId": request["id"],
-                "error": {"code": "NotFound", "message": "The requested footprint could not be found."},
-            }
-        return {
-            "type": kind,
-            "specversion": "1.0",
-            "id": str(new_uuid7()),
-            "source": self.events_source,
-            "time": _iso(self.pact.clock.now()),
-            "data": data,
-        }
+        kinds = (REQUEST_FULFILLED, REQUEST_REJECTED)
+        return answer_event(request, docs, kinds, self.events_source, self.pact.clock.now())
 
 
 def _fragment_filter(fragment: Any) -> FootprintFilter:

@@ -107,6 +107,34 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+def answer_event(
+    request: Mapping[str, Any],
+    docs: list[dict[str, Any]],
+    kinds: tuple[str, str],
+    source: str,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The CloudEvent answering a footprint request (``kinds``: the PACT version's fulfilled and
+    rejected event types): the matching footprints, or NotFound when none matches."""
+    data: dict[str, Any]
+    if docs:
+        kind, data = kinds[0], {"requestEventId": request["id"], "pfs": docs}
+    else:
+        kind = kinds[1]
+        data = {
+            "requestEventId": request["id"],
+            "error": {"code": "NotFound", "message": "The requested footprint could not be found."},
+        }
+    return {
+        "type": kind,
+        "specversion": "1.0",
+        "id": str(new_uuid7()),
+        "source": source,
+        "time": _iso(now),
+        "data": data,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class ClientCredentials:
     """An OAuth2 client of this node's PACT API; the secret is shown once and stored hashed."""
@@ -468,24 +496,9 @@ class PactService:
         return answer_id
 
     def _answer(self, request: Mapping[str, Any], flt: FootprintFilter) -> dict[str, Any]:
-        docs = self._matching(flt)
-        data: dict[str, Any]
-        if docs:
-            kind, data = REQUEST_FULFILLED, {"requestEventId": request["id"], "pfs": docs}
-        else:
-            kind = REQUEST_REJECTED
-            data = {
-                "requestEventId": request["id"],
-                "error": {"code": "NotFound", "message": "The requested footprint could not be found."},
-            }
-        return {
-            "type": kind,
-            "specversion": "1.0",
-            "id": str(new_uuid7()),
-            "source": self.events_source,
-            "time": _iso(self.clock.now()),
-            "data": data,
-        }
+        return answer_event(
+            request, self._matching(flt), (REQUEST_FULFILLED, REQUEST_REJECTED), self.events_source, self.clock.now()
+        )
 
     def _matching(self, flt: FootprintFilter) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
