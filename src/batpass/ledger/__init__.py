@@ -25,6 +25,7 @@ from batpass.core.summary import (
     decode_summary,
     encode_summary,
 )
+from batpass.ledger._authorisations import AuthorisationCheck, recheck_with
 from batpass.ledger._materials import (
     CATALOGUE,
     CATALOGUES,
@@ -80,6 +81,7 @@ __all__ = [
     "SUMMARY_BASIS",
     "SUMMARY_VERSION",
     "ActiveMaterial",
+    "AuthorisationCheck",
     "Catalogue",
     "CustodyModel",
     "CustomerLot",
@@ -123,6 +125,7 @@ __all__ = [
     "parse_event",
     "parse_policy",
     "parse_reconciliation",
+    "recheck_with",
     "sign_summary",
     "verify_summary",
 ]

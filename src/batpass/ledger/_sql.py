@@ -177,6 +177,9 @@ authorisations = Table(
     Column("issuer", String(OWNER), nullable=True),
     Column("credential_id", String(OWNER), nullable=True),
     Column("credential", Text, nullable=True),
+    # a credential found revoked, expired or untrusted when re-checked: from when, and why (JSON)
+    Column("withdrawn_at", UTCDateTime, nullable=True),
+    Column("withdrawn", Text, nullable=True),
     PrimaryKeyConstraint("owner", "id", name="pk_ledger_authorisations"),
 )
 

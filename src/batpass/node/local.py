@@ -26,6 +26,7 @@ from batpass.core.ids import Bpnl, CorporateNumber, Did
 from batpass.core.settings import Settings, load_settings
 from batpass.ledger import (
     CATALOGUE,
+    AuthorisationCheck,
     Catalogue,
     FootprintSource,
     LedgerService,
@@ -139,10 +140,12 @@ class LocalNode:
         hub: OuranosHub | None = None,
         footprints: FootprintSource | None = None,
         signer_keys: SignerKeyResolver | None = None,
+        authorisation_check: AuthorisationCheck | None = None,
     ) -> LedgerService:
         """The ledger as this node runs it: its own partition, and on a hub every hosted
         operator's partition with the keys the hub holds for it; ``signer_keys`` resolves the
-        keys of partners pushing their signed summaries (the served node wires trust's resolver)."""
+        keys of partners pushing their signed summaries (the served node wires trust's resolver);
+        ``authorisation_check`` verifies held authorisation credentials again per shipment."""
         hub = hub if hub is not None else self.ouranos_hub()
         prefix = self.did + ":operators:"
 
@@ -165,6 +168,7 @@ class LocalNode:
             signer_keys=signer_keys,
             outflow_policy=self.outflow_policy,
             catalogue=self.catalogue,
+            authorisation_check=authorisation_check,
         )
 
     @property
