@@ -46,6 +46,7 @@ class SqlSiteStore:
         """Insert or replace a site; ``True`` when it is new."""
         record = site.to_json()
         record.pop("screening")
+        record.pop("cahraFinding", None)  # derived from the evidence and the screening
         values: dict[str, Any] = {
             "country": site.country,
             "region": site.region,
@@ -80,6 +81,12 @@ class SqlSiteStore:
         t = cahra_table
         self._conn.execute(delete(t).where(t.c.label == label))
         self._conn.execute(insert(t).values(label=label, document=document, loaded_at=at))
+
+    def latest_cahra_label(self) -> str | None:
+        """``name@version`` of the data set in use (loaded last), or None."""
+        t = cahra_table
+        row = self._conn.execute(select(t.c.label).order_by(t.c.loaded_at.desc(), t.c.label.desc()).limit(1)).first()
+        return None if row is None else str(row[0])
 
     def latest_cahra(self) -> Any | None:
         """The document of the data set loaded last (the one screenings use)."""

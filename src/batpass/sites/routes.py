@@ -28,6 +28,10 @@ class EvidenceIn(RequestModel):
     reference: Text = Field(default="", description="where the document is (URL or document id)")
     date: Text = Field(default="", description="ISO 8601 date")
     summary: Text | None = None
+    dataset: Text | None = Field(
+        default=None,
+        description="a finding's CAHRA data set (name@version); stamped with the one in use, refused if another",
+    )
 
 
 class LocationIn(OpenRequestModel):

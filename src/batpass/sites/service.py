@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from batpass.core.clock import Clock, SystemClock
-from batpass.core.errors import NotFound
+from batpass.core.errors import InvalidInput, NotFound
 from batpass.core.sitefacts import Finding, SiteFacts
 from batpass.sites._cahra import EU_LIST, CahraDataset, parse_cahra
 from batpass.sites._sql import SqlSiteStore
-from batpass.sites.model import DueDiligenceEvidence, Site, SiteType
+from batpass.sites.model import FINDING, DueDiligenceEvidence, Site, SiteType
 from batpass.store import UnitOfWork
 
 __all__ = ["SiteService"]
@@ -36,8 +36,13 @@ class SiteService:
         with UnitOfWork(self._engine) as uow:
             store = SqlSiteStore(uow)
             dataset = _dataset(store.latest_cahra())
+            before = store.get(site.site_id)
             screened = site.with_screening(
-                None if dataset is None else dataset.screen(country=site.country, region=site.region)
+                None
+                if dataset is None
+                else dataset.screen(country=site.country, region=site.region).after(
+                    None if before is None else before.screening
+                )
             )
             created = store.put(screened, at=self._clock.now())
             uow.commit()
@@ -55,12 +60,24 @@ class SiteService:
             return SqlSiteStore(uow).list()
 
     def add_evidence(self, site_id: str, evidence: DueDiligenceEvidence) -> Site:
-        """Record a due-diligence item (e.g. the operator's finding on a CAHRA flag) on a site."""
+        """Record a due-diligence item (e.g. the operator's finding on a CAHRA flag) on a site. A
+        finding is stamped with the CAHRA edition the site is screened with; one that names
+        another edition is refused (``dataset``)."""
         with UnitOfWork(self._engine) as uow:
             store = SqlSiteStore(uow)
             site = store.get(site_id)
             if site is None:
                 raise NotFound(f"no site {site_id} in this node's register", rule="sites are registered first")
+            if evidence.kind == FINDING:
+                in_use = None if site.screening is None else site.screening.dataset
+                if evidence.dataset is not None and evidence.dataset != in_use:
+                    raise InvalidInput(
+                        f"the finding names CAHRA data set {evidence.dataset}, but site {site_id} is screened with "
+                        f"{in_use or 'none'}",
+                        field="dataset",
+                        rule="a finding is made against the CAHRA edition in use",
+                    )
+                evidence = dataclasses.replace(evidence, dataset=in_use)
             updated = dataclasses.replace(site, due_diligence=(*site.due_diligence, evidence))
             store.put(updated, at=self._clock.now())
             uow.commit()
@@ -78,8 +95,10 @@ class SiteService:
             store = SqlSiteStore(uow)
             now = self._clock.now()
             store.put_cahra(dataset.label, stored, at=now)
-            for site in store.list():
-                screened = site.with_screening(dataset.screen(country=site.country, region=site.region))
+            for site in store.list():  # each screened again; a change of edition is named
+                screened = site.with_screening(
+                    dataset.screen(country=site.country, region=site.region).after(site.screening)
+                )
                 flagged += screened.screening is not None and screened.screening.flagged
                 store.put(screened, at=now)
             uow.commit()
@@ -99,20 +118,27 @@ class SiteService:
     def site_facts(self, *, today: dt.date | None = None) -> SiteFacts:
         """What the ledger needs of the register (docs/sites.md "Site facts"): the sites it knows
         (recyclers aside: recovered material is no mined origin), those certified on ``today``,
-        those flagged and, for flagged sites, the operator's finding naming the data set."""
+        those flagged and, for flagged sites, the operator's finding made against the CAHRA
+        edition in use (one made against an earlier edition covers nothing until the operator
+        records one again), and that edition."""
         day = today or self._clock.now().date()
-        sites = [s for s in self.list() if s.site_type is not SiteType.RECYCLER]
+        with UnitOfWork(self._engine, write=False) as uow:
+            store = SqlSiteStore(uow)
+            listed = store.list()
+            in_use = store.latest_cahra_label()
+        sites = [s for s in listed if s.site_type is not SiteType.RECYCLER]
         flagged = {s.site_id: s for s in sites if s.screening is not None and s.screening.flagged}
         findings = {}
         for sid, s in flagged.items():
             f = s.finding()
-            if f is not None and s.screening is not None:
+            if f is not None and s.screening is not None and s.finding_dataset(f) == s.screening.dataset:
                 findings[sid] = Finding(dataset=s.screening.dataset, reference=f.reference, date=f.date.isoformat())
         return SiteFacts(
             known=frozenset(s.site_id for s in sites),
             certified=frozenset(s.site_id for s in sites if s.certified_on(day)),
             flagged=frozenset(flagged),
             findings=findings,
+            dataset=in_use,
         )
 
     def overview(self, *, today: dt.date | None = None) -> dict[str, Any]:

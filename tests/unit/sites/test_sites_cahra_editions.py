@@ -20,6 +20,7 @@ from batpass.core.clock import FixedClock
 from batpass.core.errors import InvalidInput
 from batpass.ledger import MIGRATIONS_DIR as LEDGER_MIGRATIONS
 from batpass.ledger import LedgerService
+from batpass.passport._static import summary_values
 from batpass.sites import ENHANCED_DUE_DILIGENCE, FINDING, MIGRATIONS_DIR, DueDiligenceEvidence, Site, SiteService
 from batpass.trust import NodeIdentity, generate_keypair
 
@@ -90,7 +91,7 @@ def test_the_finding_records_the_edition_the_site_was_screened_with(
     # a finding claimed against another edition than the one in use is refused, naming the field
     with pytest.raises(InvalidInput) as info:
         _finding(svc, "doc:edd-2", dataset=NEW)
-    assert info.value.details["field"] == "dataset"
+    assert info.value.field == "dataset"
 
 
 def test_a_newer_edition_screens_again_and_shows_old_findings_as_such(
@@ -125,4 +126,7 @@ def test_an_old_finding_covers_nothing_under_a_new_edition_until_one_is_recorded
     _finding(svc, "doc:edd-2")
     (finding,) = ledger.summary(OWNER, "co-2").elements["Co"].sites.findings
     assert (finding.reference, finding.dataset) == ("doc:edd-2", NEW)
+    # the passport's due-diligence section names the edition with the finding's share
+    status = summary_values(ledger.summary(OWNER, "co-2"), None)["mined_site_status"]["cobalt"]
+    assert status["cahra_findings"] == [{"dataset": NEW, "date": "2026-11-30", "share": pytest.approx(1.0)}]
     assert svc.overview()["cahra_dataset"] == NEW
