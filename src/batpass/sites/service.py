@@ -25,10 +25,19 @@ from batpass.store import UnitOfWork
 __all__ = ["SiteService"]
 
 
+#: register views kept per service (each register version, per day asked)
+_VIEWS_MAX = 8
+
+
 class SiteService:
+    """The register's use cases. :meth:`site_facts` keeps the view it builds for the register's
+    version (one small query per call checks it; every write changes it), so the ledger's
+    summaries and traces read the register once per call, never a stale view."""
+
     def __init__(self, engine: Engine, *, clock: Clock = SystemClock()) -> None:
         self._engine = engine
         self._clock = clock
+        self._views: dict[tuple[str, dt.date], SiteFacts] = {}
 
     def register(self, site: Site) -> tuple[Site, bool]:
         """Store ``site`` (new or replacing the one with its id), screened with the CAHRA data set
@@ -124,8 +133,19 @@ class SiteService:
         day = today or self._clock.now().date()
         with UnitOfWork(self._engine, write=False) as uow:
             store = SqlSiteStore(uow)
-            listed = store.list()
-            in_use = store.latest_cahra_label()
+            version = store.version()  # read first: a view read after it is never older than it
+            hit = None if version is None else self._views.get((version, day))
+            if hit is not None:
+                return hit
+            facts = self._read_facts(store.list(), store.latest_cahra_label(), day)
+        if version is not None:
+            if len(self._views) >= _VIEWS_MAX:
+                self._views.clear()
+            self._views[(version, day)] = facts
+        return facts
+
+    @staticmethod
+    def _read_facts(listed: list[Site], in_use: str | None, day: dt.date) -> SiteFacts:
         sites = [s for s in listed if s.site_type is not SiteType.RECYCLER]
         flagged = {s.site_id: s for s in sites if s.screening is not None and s.screening.flagged}
         findings = {}
