@@ -24,6 +24,13 @@
 - ``ledger.receive_summary_ms``: median wall time of ``LedgerService.receive_summary`` for a
   sample of receipts (the supplier lot's summary, signed; every profile made from the receipt
   recomputed), with ``downstream_lots`` and the bare-SQL walk reaching the same lots as floor.
+- ``ledger.summary_register_cpu_ms`` and ``ledger.trace_register_cpu_ms``: median CPU time
+  (``time.process_time``) of ``LedgerService.summary`` / ``.trace`` of a sample of batteries on a
+  node whose site register holds ``sites`` sites (screened with the synthetic CAHRA sample),
+  reading the register's facts through ``SiteService.site_facts`` (kept per register version:
+  one small query per call); beside it, measured interleaved on the same batteries,
+  ``before_ms``: the register read and parsed whole at every call (what every summary did
+  before), and ``floor_ms``: facts fixed in memory (no register query at all).
 - ``<figure>.growth`` for both: the largest scale's value ÷ the 10⁴ value (``--full``, or
   ``--scales 10000,1000000``; ``--store sqlite`` runs one store).
 
@@ -122,6 +129,7 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
     from batpass.ledger import MIGRATIONS_DIR, LedgerService
     from batpass.scenario import flagged_sites
     from batpass.sites import CAHRA_SAMPLE, load_cahra
+    from batpass.sites import MIGRATIONS_DIR as SITES_MIGRATIONS
     from batpass.store import MIGRATIONS_DIR as STORE_MIGRATIONS
     from batpass.store import make_engine, upgrade
     from batpass.trust import NodeIdentity, generate_keypair
@@ -133,7 +141,7 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
         schema = f"bench_{uuid.uuid4().hex[:12]}"
         engine = make_engine(PG_URL, schema=schema)
     try:
-        upgrade(engine, [STORE_MIGRATIONS, MIGRATIONS_DIR])
+        upgrade(engine, [STORE_MIGRATIONS, MIGRATIONS_DIR, SITES_MIGRATIONS])
         path, meta = scenario_file(lots, folder)
         n_events = meta["events"]
         lots_generated = meta["lots"]
@@ -179,9 +187,11 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
             times.append((time.perf_counter() - t) * 1000)
             sizes.append(res["graph_lots"])
         log(f"[{store} {lots}] trace p50 {statistics.median(times):.2f} ms over {len(times)} batteries")
+        register = _register_reads(svc, engine, sample)
         recall = _recalls(svc, engine)
         received = _received_summaries(svc, engine, supplier)
         return {
+            **register,
             **recall,
             **received,
             "lots": lots_generated,
@@ -199,6 +209,68 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
                 conn.commit()
             admin.dispose()
+
+
+REGISTER_SITES = 200
+REGISTER_CALLS = 51
+
+
+def _register_reads(svc: Any, engine: Any, batteries: list[str]) -> dict[str, Any]:
+    """Summaries and traces with the site register's facts: kept per register version (after),
+    read whole at every call (before) and fixed in memory (floor), interleaved per battery."""
+    from batpass.ledger import LedgerService
+    from batpass.sites import CAHRA_SAMPLE, Site, SiteService
+
+    sites = SiteService(engine)
+    regions = ["CD-LU", "CD-HL", "CD-HK", "CD-KN"]
+    for i in range(REGISTER_SITES):
+        record = {
+            "siteId": f"BENCH-MINE-{i:04d}",
+            "name": f"Bench mine {i}",
+            "operator": f"Bench operator {i % 17}",
+            "siteType": "mine",
+            "country": "CD",
+            "region": regions[i % len(regions)],
+            "location": {"latitude": -10.0 + i / 1000, "longitude": 25.0 + i / 1000},
+            "minerals": ["cobalt", "copper"],
+            "certifications": [
+                {"scheme": "IRMA", "status": "certified", "level": "IRMA 50", "validUntil": "2030-01-01"}
+            ]
+            if i % 3 == 0
+            else [],
+            "dueDiligence": [{"kind": "risk assessment", "reference": f"doc:ra-{i}", "date": "2026-03-01"}],
+        }
+        sites.register(Site.from_json(record))
+    sites.load_cahra(json.loads(CAHRA_SAMPLE.read_text()))
+    fixed = sites.site_facts()
+
+    def ledger(source: Any) -> Any:
+        return LedgerService(engine, svc.identity, high_risk_sites=source, batch_size=svc.batch_size)
+
+    kinds = {
+        "after": ledger(sites.site_facts),
+        "before": ledger(lambda: SiteService(engine).site_facts()),  # a new service: nothing kept
+        "floor": ledger(lambda: fixed),
+    }
+    picked = batteries[:REGISTER_CALLS]
+    out: dict[str, Any] = {}
+    for call in ("summary", "trace"):
+        cpu: dict[str, list[float]] = {k: [] for k in kinds}
+        for n, bid in enumerate(picked):
+            order = list(kinds)
+            order = order[n % 3 :] + order[: n % 3]  # rotate which runs first
+            for k in order:
+                t = time.process_time()
+                getattr(kinds[k], call)(OWNER, bid)
+                cpu[k].append((time.process_time() - t) * 1000)
+        for k, v in cpu.items():
+            out[f"register_{call}_{k}_ms"] = statistics.median(v)
+        log(
+            f"register {call}: after {out[f'register_{call}_after_ms']:.3f} ms CPU, "
+            f"before {out[f'register_{call}_before_ms']:.3f}, floor {out[f'register_{call}_floor_ms']:.3f}"
+        )
+    out["register_calls"] = len(picked)
+    return out
 
 
 def _sample_lots(engine: Any, kind: str, n: int) -> list[str]:
@@ -375,6 +447,19 @@ def main(argv: list[str]) -> int:
                     graph_lots=last["graph_lots"],
                     traces=last["traces"],
                 )
+                for call in ("summary", "trace"):
+                    emit(
+                        f"ledger.{call}_register_cpu_ms",
+                        last[f"register_{call}_after_ms"],
+                        "ms CPU",
+                        lots=lots,
+                        store=store,
+                        sites=REGISTER_SITES,
+                        calls=last["register_calls"],
+                        before_ms=round(last[f"register_{call}_before_ms"], 3),
+                        floor_ms=round(last[f"register_{call}_floor_ms"], 3),
+                        interleaved=True,
+                    )
             _growth("ledger.recall_p50_ms", recall, store=store)
             _growth("ledger.receive_summary_ms", receive, store=store)
             # figures of the largest run of the store (SQLite's printed before PostgreSQL runs)

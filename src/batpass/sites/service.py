@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -145,7 +146,7 @@ class SiteService:
         return facts
 
     @staticmethod
-    def _read_facts(listed: list[Site], in_use: str | None, day: dt.date) -> SiteFacts:
+    def _read_facts(listed: Sequence[Site], in_use: str | None, day: dt.date) -> SiteFacts:
         sites = [s for s in listed if s.site_type is not SiteType.RECYCLER]
         flagged = {s.site_id: s for s in sites if s.screening is not None and s.screening.flagged}
         findings = {}
