@@ -38,7 +38,12 @@ def test_register_read_and_screen(node: tuple[TestClient, dict[str, str]]) -> No
 
     r = client.put("/v1/sites/cahra", json=sample(), headers=admin)
     assert r.status_code == 200, r.text
-    assert r.json() == {"dataset": "batpass-synthetic-cahra-sample@2026-06-30", "synthetic": True, "flagged": 1}
+    assert r.json() == {
+        "dataset": "batpass-synthetic-cahra-sample@2026-06-30",
+        "synthetic": True,
+        "flagged": 1,
+        "changes": {"newly_listed": ["MINE-CD-2"], "no_longer_listed": [], "findings_outdated": []},
+    }
     full = client.get("/v1/sites/MINE-CD-2", headers=admin).json()
     assert full["operator"] == "Kolwezi Artisanal Cooperative"
     assert full["screening"]["outcome"] == "enhanced due diligence required"
@@ -147,7 +152,14 @@ def test_findings_and_screenings_name_their_cahra_edition_over_http(node: tuple[
     newer = sample()
     newer["version"] = {"data_updated": "2026-12-31", "reports_updated": "2026-12-31"}
     newer["countries"][0]["reports"] = newer["countries"][0]["reports"][1:]  # Lualaba no longer listed
-    assert client.put("/v1/sites/cahra", json=newer, headers=admin).json()["flagged"] == 0
+    loaded = client.put("/v1/sites/cahra", json=newer, headers=admin).json()
+    assert loaded["flagged"] == 0
+    # what the operator must look at: the sites whose screening changed, the findings now outdated
+    assert loaded["changes"] == {
+        "newly_listed": [],
+        "no_longer_listed": ["MINE-CD-2"],
+        "findings_outdated": ["MINE-CD-2"],
+    }
     full = client.get("/v1/sites/MINE-CD-2", headers=admin).json()
     assert full["screening"]["dataset"] == "batpass-synthetic-cahra-sample@2026-12-31"
     assert (full["screening"]["previous"], full["screening"]["change"]) == (old, "no longer listed")
