@@ -97,22 +97,40 @@ class SiteService:
         """Check ``document`` (the published JSON form, refused with the reason otherwise), keep it
         as the data set in use and screen every site with it; the data set and how many sites it
         flags."""
+        dataset, flagged, _ = self.load_cahra_changes(document, name=name)
+        return dataset, flagged
+
+    def load_cahra_changes(
+        self, document: Any, *, name: str = EU_LIST
+    ) -> tuple[CahraDataset, int, dict[str, list[str]]]:
+        """:meth:`load_cahra`, and what the operator must look at (site ids): the sites it flags
+        that were not flagged before (``newly_listed``), those flagged before and no longer
+        (``no_longer_listed``), and those whose latest finding was made against another edition
+        (``findings_outdated``)."""
         dataset = parse_cahra(document, name=name)
         stored = dict(document)
         stored["name"] = dataset.name  # the name it was loaded under travels with it
         flagged = 0
+        changes: dict[str, list[str]] = {"newly_listed": [], "no_longer_listed": [], "findings_outdated": []}
         with UnitOfWork(self._engine) as uow:
             store = SqlSiteStore(uow)
             now = self._clock.now()
             store.put_cahra(dataset.label, stored, at=now)
             for site in store.list():  # each screened again; a change of edition is named
+                was = site.screening is not None and site.screening.flagged
                 screened = site.with_screening(
                     dataset.screen(country=site.country, region=site.region).after(site.screening)
                 )
-                flagged += screened.screening is not None and screened.screening.flagged
+                now_flagged = screened.screening is not None and screened.screening.flagged
+                flagged += now_flagged
+                if now_flagged != was:
+                    changes["newly_listed" if now_flagged else "no_longer_listed"].append(site.site_id)
+                state = screened.finding_json()
+                if state is not None and not state["current"]:
+                    changes["findings_outdated"].append(site.site_id)
                 store.put(screened, at=now)
             uow.commit()
-        return dataset, flagged
+        return dataset, flagged, changes
 
     def cahra(self) -> CahraDataset | None:
         """The CAHRA data set in use (the one loaded last), or ``None``."""
