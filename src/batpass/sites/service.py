@@ -8,6 +8,7 @@ node's operator (admin key) and to the partners whose DIDs the site lists in ``s
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
@@ -102,7 +103,7 @@ class SiteService:
 
     def load_cahra_changes(
         self, document: Any, *, name: str = EU_LIST
-    ) -> tuple[CahraDataset, int, dict[str, list[str]]]:
+    ) -> tuple[CahraDataset, int, dict[str, builtins.list[str]]]:
         """:meth:`load_cahra`, and what the operator must look at (site ids): the sites it flags
         that were not flagged before (``newly_listed``), those flagged before and no longer
         (``no_longer_listed``), and those whose latest finding was made against another edition
