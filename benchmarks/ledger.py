@@ -229,8 +229,6 @@ LEDGER_TABLES = (
     "ledger_credits",
     "ledger_alerts",
 )
-#: events per transaction of the plain-sqlite3 floor, as ingest's record calls
-FLOOR_ORDER = {"ledger_events": "seq", "ledger_batches": "batch_no", "ledger_lots": "seq", "ledger_profiles": "no"}
 
 
 def store_bytes(engine: Any, schema: str | None) -> int:
@@ -278,14 +276,25 @@ def plain_sqlite_cpu_s(engine: Any, target: Path) -> float:
         dst.execute(sql)
     events = src.execute("SELECT count(*) FROM ledger_events").fetchone()[0]
     parts = max(1, -(-events // CHUNK))
+    sizes = {table: -(-src.execute(f"SELECT count(*) FROM {table}").fetchone()[0] // parts) for table in present}
+    after = dict.fromkeys(present, 0)  # the last rowid read, per table (edges: rows read)
     cpu = 0.0
-    for k in range(parts):
+    for _k in range(parts):
         batch: list[tuple[str, list[Any]]] = []
         for table in present:
-            n = src.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            size = -(-n // parts)
-            order = FLOOR_ORDER.get(table, "rowid") if table != "ledger_edges" else "owner, child"
-            rows = src.execute(f"SELECT * FROM {table} ORDER BY {order} LIMIT ? OFFSET ?", (size, k * size)).fetchall()
+            if table == "ledger_edges":  # WITHOUT ROWID: in primary-key order
+                rows = src.execute(
+                    f"SELECT * FROM {table} ORDER BY owner, child, parent_owner, parent, event_id LIMIT ? OFFSET ?",
+                    (sizes[table], after[table]),
+                ).fetchall()
+                after[table] += len(rows)
+            else:  # in the order they were written
+                keyed = src.execute(
+                    f"SELECT rowid, * FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?", (after[table], sizes[table])
+                ).fetchall()
+                if keyed:
+                    after[table] = keyed[-1][0]
+                rows = [r[1:] for r in keyed]
             batch.append((table, rows))
         c = time.process_time()
         dst.execute("BEGIN")
