@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, select, update
+from sqlalchemy import Engine, and_, func, select
 
 from batpass.core.clock import Clock, FixedClock, SystemClock
 from batpass.core.errors import (
@@ -513,7 +513,9 @@ class LedgerService:
             if not rows:
                 rows = list(
                     uow.conn.execute(
-                        select(*t.LOT_COLUMNS).where(t.lots.c.owner == owner, t.lots.c.battery_id == subject)
+                        select(*t.LOT_COLUMNS)
+                        .select_from(t.LOTS_FROM)
+                        .where(t.lots.c.owner == owner, t.lots.c.battery_id == subject)
                     ).all()
                 )
         if not rows:
@@ -761,13 +763,11 @@ class LedgerService:
         pass over that downstream set (linear in its size, not in the ledger's)."""
         roots = [lot_from_row(r) for r in t.select_lots(conn, owner, lot_ids)]
         profiles = downstream_profiles(conn, roots, lambda lots: self._received(conn, owner, lots))
-        if profiles:
-            conn.execute(
-                update(t.lots)
-                .where(t.lots.c.owner == bindparam("k_owner"), t.lots.c.id == bindparam("k_id"))
-                .values(profile=bindparam("k_profile")),
-                [{"k_owner": k[0], "k_id": k[1], "k_profile": profile_json(p)} for k, p in profiles.items()],
-            )
+        by_owner: dict[str, dict[str, str]] = {}
+        for (o, lot), p in profiles.items():
+            by_owner.setdefault(o, {})[lot] = profile_json(p)
+        for o, bodies in by_owner.items():
+            t.set_lot_profiles(conn, o, bodies)
 
     # ------------------------------------------------------------------ outflows
     def authorise_export(self, owner: str, authorisation: Mapping[str, Any]) -> dict[str, Any]:
@@ -936,7 +936,9 @@ class LedgerService:
         "Chain of custody"). One definition: ``ledger._recycled``."""
         with UnitOfWork(self.engine, write=False) as uow:
             rows = uow.conn.execute(
-                select(*t.LOT_COLUMNS).where(t.lots.c.owner == owner, t.lots.c.battery.is_not(None))
+                select(*t.LOT_COLUMNS)
+                .select_from(t.LOTS_FROM)
+                .where(t.lots.c.owner == owner, t.lots.c.battery.is_not(None))
             ).all()
             claim_rows = uow.conn.execute(select(t.claims).where(t.claims.c.claimant == owner)).all()
         lots = (lot_from_row(r) for r in rows)
