@@ -192,8 +192,9 @@ def run_demo(
     timings: dict[str, float] = summary["story"]["timings_s"]
     t0 = time.perf_counter()
     console.print("starting the federation on loopback (HTTPS)…")
-    # the harness stops every node when this block ends: after --no-serve, or on Ctrl-C
-    with federation(home, DEMO_NODES, configure=configure_nodes) as runs:
+    # the harness stops every node when this block ends: after --no-serve, or on Ctrl-C; the
+    # nodes are forked from this process, which has imported the app once (demo.wall_s)
+    with federation(home, DEMO_NODES, configure=configure_nodes, fork=True) as runs:
         timings["start_nodes"] = round(time.perf_counter() - t0, 3)
         shutil.copyfile(federation_ca(home), out / "ca.pem")
         summary["nodes"] = [node_entry(r) for r in runs]
