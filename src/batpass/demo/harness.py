@@ -25,8 +25,10 @@ from batpass.core.errors import UpstreamUnavailable
 from batpass.core.settings import Settings
 from batpass.demo._fork import ForkedProcess, can_fork, fork_node
 from batpass.http import UNEXPECTED_LOGGER
+from batpass.node._composition import migration_dirs
 from batpass.node.local import LocalNode, ca_folder, init_node
 from batpass.node.serve import preload
+from batpass.store import make_engine, upgrade
 from batpass.trust import client_ssl_context
 
 # How long a starting node may take to answer /health. It is a deadline, not a wait: a healthy
@@ -187,21 +189,29 @@ def federation(
     to spawning where forking is unsafe or unavailable (``batpass.demo._fork.can_fork``)."""
     settings = Settings(home=home)
     runs: list[RunningNode] = []
-    for spec in specs:
-        node, key = init_node(
-            spec.name,
-            profiles=spec.profiles,
-            settings=settings,
-            legal_name=spec.legal_name,
-            country=spec.country,
-            bpnl=spec.bpnl,
-            corporate_number=spec.corporate_number,
-            insecure_http=spec.insecure_http,
-            db_url=spec.db_url,
-            db_schema=spec.db_schema,
-        )
-        node.close()
-        runs.append(RunningNode(spec, node, key, fork=fork))
+    # migrate once: each SQLite node copies the result (a PostgreSQL node migrates its schema)
+    template = schema_template(home / "_schema.db") if any(s.db_url is None for s in specs) else None
+    try:
+        for spec in specs:
+            node, key = init_node(
+                spec.name,
+                profiles=spec.profiles,
+                settings=settings,
+                legal_name=spec.legal_name,
+                country=spec.country,
+                bpnl=spec.bpnl,
+                corporate_number=spec.corporate_number,
+                insecure_http=spec.insecure_http,
+                db_url=spec.db_url,
+                db_schema=spec.db_schema,
+                schema_template=template,
+            )
+            node.close()
+            runs.append(RunningNode(spec, node, key, fork=fork))
+    finally:
+        if template is not None:
+            for suffix in ("", "-wal", "-shm"):
+                template.with_name(template.name + suffix).unlink(missing_ok=True)
     hosts = sorted(f"{r.node.config.host}:{r.node.config.port}" for r in runs)
     for r in runs:
         r.node.config.extra.update(r.spec.config_extra)
@@ -228,6 +238,19 @@ def federation(
             stop_node(r)
         if os.environ.get("BATPASS_FAIL_ON_UNEXPECTED") == "1":  # the test suite's rule (tests/conftest.py)
             _raise_on_unexpected(runs)
+
+
+def schema_template(path: Path) -> Path:
+    """A SQLite database at ``path`` migrated to every head of this code's migrations, as a new
+    node's database is: copied, it spares each node of a federation running the migrations (0.2–0.3
+    s of CPU each); the copy's own upgrade at start still checks it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        upgrade(engine, migration_dirs())
+    finally:
+        engine.dispose()
+    return path
 
 
 def _raise_on_unexpected(runs: Sequence[RunningNode]) -> None:
