@@ -125,7 +125,11 @@ def preload() -> None:
         entry = getattr(uvicorn.config, table, {}).get("auto")
         if isinstance(entry, str):
             names.append(entry.partition(":")[0])
-    for name in (*names, "uvloop", "httptools"):
+    # and what a node imports lazily as it starts: httpx's transport (httpcore, h11), anyio's
+    # asyncio back end and TLS streams, uvicorn's loop
+    lazy = ("uvloop", "httptools", "uvicorn.loops.uvloop", "uvicorn.loops.asyncio", "httpcore", "h11")
+    lazy += ("anyio._backends._asyncio", "anyio.streams.tls", "anyio.streams.stapled", "fastapi.telemetry._runtime")
+    for name in (*names, *lazy):
         try:
             importlib.import_module(name)
         except ImportError:  # an optional implementation (httptools, uvloop, websockets) absent
