@@ -30,16 +30,19 @@ def main() -> None:
     starts = [s for s in args.start.split(",") if s]
     walls: dict[str, list[float]] = {s: [] for s in starts}
     cpus: dict[str, list[float]] = {s: [] for s in starts}
-    summary: dict[str, Any] = {}
+    started: dict[str, list[float]] = {s: [] for s in starts}
+    summaries: dict[str, dict[str, Any]] = {}
     for i in range(args.runs):
         for start in starts:
-            wall, cpu, summary = _run_once(start)
+            wall, cpu, summaries[start] = _run_once(start)
             walls[start].append(wall)
             cpus[start].append(cpu)
+            started[start].append(float(summaries[start]["story"]["timings_s"]["start_nodes"]))
             print(f"run {i + 1} ({start}): {wall:.1f} s, {cpu:.1f} s CPU", file=sys.stderr)
-    batteries = summary.get("batteries", [])
-    steps = summary.get("story", {}).get("timings_s", {})
     for start in starts:
+        summary = summaries[start]  # the last run's: its batteries, nodes and steps
+        batteries = summary.get("batteries", [])
+        steps = summary.get("story", {}).get("timings_s", {})
         print(
             json.dumps(
                 {
@@ -52,6 +55,7 @@ def main() -> None:
                         "runs": args.runs,
                         "node_start": start,
                         "cpu_s": round(statistics.median(cpus[start]), 2),
+                        "start_nodes_s": round(statistics.median(started[start]), 2),
                         "walls_s": [round(w, 1) for w in walls[start]],
                         "steps_s": steps,
                     },
