@@ -127,7 +127,7 @@ def preload() -> None:
             names.append(entry.partition(":")[0])
     # and what a node imports lazily as it starts: httpx's transport (httpcore, h11), anyio's
     # asyncio back end and TLS streams, uvicorn's loop
-    lazy = ("uvloop", "httptools", "uvicorn.loops.uvloop", "uvicorn.loops.asyncio", "httpcore", "h11")
+    lazy: tuple[str, ...] = ("uvloop", "httptools", "uvicorn.loops.uvloop", "uvicorn.loops.asyncio", "httpcore", "h11")
     lazy += ("anyio._backends._asyncio", "anyio.streams.tls", "anyio.streams.stapled", "fastapi.telemetry._runtime")
     for name in (*names, *lazy):
         try:
