@@ -12,7 +12,9 @@ import os
 import secrets
 import shutil
 import socket
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -273,11 +275,14 @@ def init_node(
     insecure_http: bool = False,
     db_url: str | None = None,
     db_schema: str | None = None,
+    schema_template: Path | None = None,
 ) -> tuple[LocalNode, str]:
     """Create a node folder; returns the opened node and its admin key (shown once, stored hashed).
 
     Everything is validated before anything is written, and a failure half-way removes the
-    folder again, so a node is created whole or not at all.
+    folder again, so a node is created whole or not at all. ``schema_template``, a SQLite file
+    migrated by this code (and nothing else), becomes a SQLite node's database before the usual
+    upgrade, which then only checks it (the federation harness migrates once for all its nodes).
     """
     settings = settings or load_settings()
     validate_name(name)
@@ -335,6 +340,10 @@ def init_node(
         shutil.copyfile(ca.cert_path, paths.ca_cert)
         config.save(paths.config)
         node = LocalNode(config, paths, settings)
+        if schema_template is not None and node.db_url == f"sqlite:///{paths.database}":
+            os.close(os.open(paths.database, os.O_CREAT | os.O_WRONLY, 0o600))
+            with closing(sqlite3.connect(schema_template)) as src, closing(sqlite3.connect(paths.database)) as dst:
+                src.backup(dst)
         _ = node.identity
         ParticipantService(node.engine).register(participant, is_self=True)
     except BaseException:
