@@ -95,8 +95,6 @@ class AskBatch:
 
     def __post_init__(self) -> None:
         self._waiting = self.members
-        if self.members == 0:
-            self._waiting = 0
 
     def slot(self) -> Slot:
         return Slot(self)
@@ -125,8 +123,12 @@ class AskBatch:
             )
         except BaseException as exc:  # a bug, or cancelled: every parked computation hears it
             for p in parked:
-                if not p.future.done():
-                    p.future.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
+                if p.future.done():
+                    continue
+                if isinstance(exc, Exception):
+                    p.future.set_exception(exc)
+                else:
+                    p.future.cancel()
             raise
         got = {key: dict(zip(union[key], result, strict=True)) for key, result in zip(keys, results, strict=True)}
         for p in parked:
