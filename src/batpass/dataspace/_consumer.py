@@ -84,6 +84,10 @@ class DspConsumer:
         self.clock = clock
         # told of every change of this node's consumer processes (the channel awaits them)
         self.notifier: ProcessNotifier = notifier or InProcessNotifier()
+        # the data address each pull last used, by transfer (this worker's memory): a pull reads
+        # the store only when it has none or the provider refused it (another worker may have
+        # rotated the tokens: the stored address is tried before a refresh)
+        self._live: dict[str, tuple[DataAddress, str]] = {}
 
     async def _post(self, url: str, body: dict[str, Any], audience: str, stage: Stage) -> httpx.Response:
         try:
@@ -514,6 +518,7 @@ class DspConsumer:
 
     def on_transfer_message(self, participant: Participant, consumer_pid: str, body: Any, kind: str) -> dict[str, Any]:
         """Provider messages at the callback: start (with the data address), completion, suspension, termination."""
+        self._live.pop(consumer_pid, None)  # a pull reads the address this message leaves in the store
         message = TransferMessage(
             {
                 "start": "TransferStartMessage",
@@ -601,14 +606,24 @@ class DspConsumer:
         :class:`NotEntitled` (404), :class:`TransferEnded` (401 even after a refresh: the
         provider ended the transfer) or :class:`PullFailed`; no answer is
         :class:`PartnerUnreachable`."""
-        address, partner = self._started(pid, "DSP 2025-1: pull after TransferStartMessage")
+        rule = "DSP 2025-1: pull after TransferStartMessage"
+        kept = self._live.get(pid)
+        address, partner = kept if kept is not None else self._started(pid, rule)
         params = dict(query or {})
         resp = await self._get(address.endpoint, address.token, params, partner, timeout_s)
+        if resp.status_code == 401 and kept is not None:  # the stored address may be newer
+            address, partner = self._started(pid, rule)
+            if address.token != kept[0].token:
+                resp = await self._get(address.endpoint, address.token, params, partner, timeout_s)
         if resp.status_code == 401 and address.refresh_token and address.refresh_endpoint:
             address = await self._refresh(pid, address, partner)
             resp = await self._get(address.endpoint, address.token, params, partner, timeout_s)
         if resp.status_code != 200:
+            self._live.pop(pid, None)
             raise self._refusal(resp, "data plane", Stage.DATA_PLANE, partner)
+        if len(self._live) >= 4096:
+            self._live.clear()
+        self._live[pid] = (address, partner)
         try:
             return resp.json()
         except ValueError as exc:
@@ -710,13 +725,15 @@ class DspConsumer:
         with UnitOfWork(self.engine) as uow:
             uow.conn.execute(update(t.transfers).where(t.transfers.c.pid == pid).values(data_address=raw))
             uow.commit()
-        return DataAddress(
+        fresh = DataAddress(
             endpoint=address.endpoint,
             token=raw["token"],
             refresh_token=raw["refresh_token"],
             refresh_endpoint=address.refresh_endpoint,
             expires_at=expires,
         )
+        self._live[pid] = (fresh, partner)
+        return fresh
 
     def send_transfer_message(self, pid: str, kind: str, *, reason: str | None = None) -> str:
         """Complete, suspend, terminate or resume one of this consumer's transfers (by outbox)."""

@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
 from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import InvalidInput, NotFound, Unauthorized
@@ -67,6 +67,15 @@ __all__ = ["DspProvider"]
 
 #: access tokens a worker remembers as checked (each only until it expires)
 _GRANTS_MAX = 4096
+#: a remembered grant's check per data-plane request (built once: the statement is the same for
+#: every request, only its parameters differ): the token not revoked nor expired, its transfer
+#: STARTED, the agreement's asset read afresh
+_LIVE_GRANT = (
+    select(t.tokens.c.revoked, t.tokens.c.expires_at, t.transfers.c.state, t.assets)
+    .select_from(t.tokens.join(t.transfers, t.transfers.c.pid == t.tokens.c.transfer_pid))
+    .join(t.assets, t.assets.c.id == bindparam("asset_id"))
+    .where(t.tokens.c.token_sha256 == bindparam("sha"), t.tokens.c.kind == "access")
+)
 
 
 def _sha(token: str) -> str:
@@ -811,12 +820,7 @@ class DspProvider:
         if grant is not None and grant[0] > now:
             ag = grant[1]
             with UnitOfWork(self.engine, write=False) as uow:
-                live = uow.conn.execute(
-                    select(t.tokens.c.revoked, t.tokens.c.expires_at, t.transfers.c.state, t.assets)
-                    .select_from(t.tokens.join(t.transfers, t.transfers.c.pid == t.tokens.c.transfer_pid))
-                    .join(t.assets, t.assets.c.id == ag.asset_id)
-                    .where(t.tokens.c.token_sha256 == sha, t.tokens.c.kind == "access")
-                ).first()
+                live = uow.conn.execute(_LIVE_GRANT, {"sha": sha, "asset_id": ag.asset_id}).first()
             if live is not None and not live.revoked and live.expires_at > now and live.state == TransferState.STARTED:
                 return ag, live, self._source(live)
         self._grants.pop(sha, None)

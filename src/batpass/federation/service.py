@@ -79,6 +79,7 @@ import anyio.to_thread
 
 from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized
 from batpass.dataspace import ConsumerChannels
+from batpass.federation._batch import AskBatch, Slot, current_slot, use_slot
 from batpass.federation._deadline import (
     DEADLINE_FIELD,
     DEFAULT_DEADLINE_MS,
@@ -88,6 +89,7 @@ from batpass.federation._deadline import (
 )
 from batpass.federation._observe import FederationMetrics, note_tombstones, timed_question
 from batpass.federation._partners import LOT_FIELD, LOTS_FIELD, BatchPartnerPort, DspPartners, PartnerPort, Refused
+from batpass.federation._verified import VerifiedAnswers
 from batpass.federation._wire import (
     DOWN_KEY,
     RECALL_ASSET,
@@ -319,6 +321,8 @@ class FederatedTrace:
         self._branches: dict[tuple[str, str], _Branches] = {}
         self._up: OrderedDict[tuple[str, str], tuple[str, Upstream]] = OrderedDict()
         self._down: OrderedDict[tuple[str, str], tuple[str, Downstream]] = OrderedDict()
+        # partners' answers verified before (the same token and key): not verified again
+        self._verified = VerifiedAnswers()
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -351,25 +355,17 @@ class FederatedTrace:
         """Ask each partner once about all its lots among ``partners`` (one pull per partner per
         question, when the port can; else one per lot), within ``deadline``; ``check`` turns each
         lot's answer into a result or a tombstone reason. Results in the order of ``partners``."""
+        slot = current_slot()
+        if slot is not None:  # one lot of a list pull: its questions go out with its siblings'
+            return await self._ask_parked(slot, partners, deadline, role, asset, base, check)
         groups: dict[str, list[str]] = {}
         for did, lot in partners:
             groups.setdefault(did, []).append(lot)
         sem = asyncio.Semaphore(self._concurrency)
-        port = self.partners
 
         async def one(did: str, lots: list[str]) -> list[T | str]:
             async def ask(extra: dict[str, str]) -> list[T | str]:
-                query = {**base, **extra}
-                got: list[dict[str, Any] | Refused]
-                if isinstance(port, BatchPartnerPort):
-                    try:
-                        got = await port.pull_many(did, lots, asset, role, query)
-                    except Refused as r:
-                        got = [r] * len(lots)
-                else:
-                    got = list(
-                        await asyncio.gather(*(_settle(port.pull(did, lot, asset, role, query)) for lot in lots))
-                    )
+                got = await self._pull_group(did, lots, asset, role, {**base, **extra})
                 return [await check(did, lot, answer) for lot, answer in zip(lots, got, strict=True)]
 
             done = await _within(sem, deadline, role, ask)
@@ -383,6 +379,62 @@ class FederatedTrace:
         }
         return [by_branch[branch] for branch in partners]
 
+    async def _pull_group(
+        self, did: str, lots: Sequence[str], asset: str, role: str, query: dict[str, str]
+    ) -> list[dict[str, Any] | Refused]:
+        """Every one of ``lots`` from one partner: one pull when the port can, else one per lot."""
+        port = self.partners
+        if isinstance(port, BatchPartnerPort):
+            try:
+                return await port.pull_many(did, lots, asset, role, query)
+            except Refused as r:
+                return [r] * len(lots)
+        return list(await asyncio.gather(*(_settle(port.pull(did, lot, asset, role, query)) for lot in lots)))
+
+    async def _send_group(
+        self,
+        sem: asyncio.Semaphore,
+        did: str,
+        lots: Sequence[str],
+        asset: str,
+        role: str,
+        base: dict[str, str],
+        deadline: Deadline,
+    ) -> list[dict[str, Any] | Refused]:
+        """A list pull's coalesced group (:mod:`batpass.federation._batch`): within ``deadline``."""
+
+        async def ask(extra: dict[str, str]) -> list[dict[str, Any] | Refused]:
+            return await self._pull_group(did, lots, asset, role, {**base, **extra})
+
+        done = await _within(sem, deadline, role, ask)
+        return [Refused(done)] * len(lots) if isinstance(done, str) else done
+
+    async def _ask_parked(
+        self,
+        slot: Slot,
+        partners: Sequence[tuple[str, str]],
+        deadline: Deadline,
+        role: str,
+        asset: str,
+        base: dict[str, str],
+        check: Callable[[str, str, dict[str, Any] | Refused], Awaitable[T | str]],
+    ) -> list[T | str]:
+        """:meth:`_ask` for one lot of a list pull: its questions parked in its ``slot`` and sent
+        with the other lots' (one pull per partner for the whole list), awaited within this
+        lot's own budget; a lot with nobody to ask, or under 300 ms left, leaves the batch."""
+        budget = deadline.onward()
+        if not partners or budget is None:
+            slot.leave()
+            return [deadline_reason(role)] * len(partners)
+        parked = slot.park(partners, asset, role, base, deadline)
+        results: dict[tuple[str, str], T | str] = {}
+        with anyio.move_on_after(budget):
+            answers = await asyncio.shield(parked.future)
+            for key, lots in parked.groups.items():
+                for lot, answer in zip(lots, answers[key], strict=True):
+                    results[(key[0], lot)] = await check(key[0], lot, answer)
+        return [results.get(branch, deadline_reason(role)) for branch in partners]
+
     async def _check_up(
         self, reported: list[float], did: str, lot: str, answer: dict[str, Any] | Refused
     ) -> tuple[str, int, UpstreamSummary] | str:
@@ -394,7 +446,7 @@ class FederatedTrace:
             if not isinstance(answer.get("summary"), str):
                 return "supplier's answer is not an upstream summary"
             token = str(answer["summary"])
-            summary = verify_summary(token, self.ledger.resolve_key)
+            summary = self._verified.verify(token, self.ledger.resolve_key, verify_summary)
         except Refused as r:
             return r.reason
         except BatpassError:
@@ -417,7 +469,7 @@ class FederatedTrace:
             if not isinstance(answer.get("answer"), str):
                 return "customer's answer is not a recall answer"
             token = str(answer["answer"])
-            recall = verify_recall(token, self.ledger.resolve_key)
+            recall = self._verified.verify(token, self.ledger.resolve_key, verify_recall)
         except Refused as r:
             return r.reason
         except BatpassError:
@@ -516,6 +568,13 @@ class FederatedTrace:
         live = [ans if isinstance(ans, str) else ans[1] for ans in answers]
         return _digest([mark, br.mark, sorted((k, v.jws) for k, v in stored.items()), live])
 
+    def _fold_with_credentials(
+        self, br: _Branches, answers: list[tuple[str, int, UpstreamSummary] | str], requester: str
+    ) -> tuple[str, list[str]]:
+        key = self._fold(br, answers)
+        creds = list(self._credentials(requester)) if self._credentials else []
+        return _digest([key, creds]), creds
+
     def _sign_up(
         self, subject: str, tombstones: list[Tombstone], credentials: Sequence[str] = ()
     ) -> tuple[UpstreamSummary, str]:
@@ -536,10 +595,12 @@ class FederatedTrace:
         forgotten: a later question must not join it and inherit what it was still waiting for
         — a hung partner's failure, reported about a partner that runs again."""
         hit = self._inflight.get(key)
-        if hit is None:
+        if hit is None:  # the computation takes the asker's batch slot (if any) with it
             hit = _Inflight(asyncio.ensure_future(make()))
             self._inflight[key] = hit
             hit.future.add_done_callback(functools.partial(self._done, key, hit))
+        elif (slot := current_slot()) is not None:
+            slot.leave()  # another question's computation: its questions are not this batch's
         hit.waiters += 1
         try:
             return await asyncio.shield(hit.future)
@@ -577,10 +638,9 @@ class FederatedTrace:
         clock.lap("suppliers")
         note_tombstones(self.metrics, "up", answers, br.capped)
         clock.phases["slowest_supplier_own"] = max(reported, default=0.0)  # the rest: network and DSP
-        key = await anyio.to_thread.run_sync(self._fold, br, answers)
-        # the credentials this node attaches for this requester (e.g. a certified CFP it released)
-        creds = list(await anyio.to_thread.run_sync(self._credentials, requester)) if self._credentials else []
-        key = _digest([key, creds])
+        # folded, and the credentials this node attaches for this requester (e.g. a certified CFP
+        # it released), in one worker-thread hop
+        key, creds = await anyio.to_thread.run_sync(self._fold_with_credentials, br, answers, requester)
         clock.lap("fold")
         cached = self._up.get((subject, requester))
         if cached is not None and cached[0] == key:
@@ -739,11 +799,18 @@ class FederatedTrace:
         if lots is None:
             return await self._answer(key, lot_id, asker, salt, deadline)
 
+        # the lots' onward questions go out together: one pull per partner for the whole list
+        batch = AskBatch(functools.partial(self._send_group, asyncio.Semaphore(self._concurrency)), members=len(lots))
+
         async def item(lot: str) -> dict[str, Any]:
+            slot = batch.slot()
+            use_slot(slot)  # this task's context: the lot's computation parks its questions there
             try:
                 return {"lot": lot, **await self._answer(key, lot, asker, salt, deadline)}
             except NotFound:
                 return {"lot": lot, "refused": "not-found"}
+            finally:
+                slot.leave()
 
         return {"answers": list(await asyncio.gather(*(item(lot) for lot in lots)))}
 
@@ -757,7 +824,9 @@ class FederatedTrace:
             down = await self.downstream(lot_id, requester=asker, lots=tuple(mine), salt=salt, deadline=deadline)
             return {"answer": down.token, "tiers": down.tiers, "ms": down.timing.get("total")}
         hidden = NotFound(f"no lot {lot_id} shipped to you", field="lot", rule="upstream summary: lots shipped to you")
-        if await anyio.to_thread.run_sync(self._shipped_to, lot_id) != asker:
+        known = self._customers.get(lot_id)  # a shipment never changes: no database round trip
+        customer = known.customer if known is not None else await anyio.to_thread.run_sync(self._shipped_to, lot_id)
+        if customer != asker:
             raise hidden
         up = await self.upstream(lot_id, asker, deadline=deadline)
         return {"summary": up.token, "tiers": up.tiers, "ms": up.timing.get("total")}

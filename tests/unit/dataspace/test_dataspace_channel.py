@@ -351,3 +351,24 @@ async def test_a_transfer_another_worker_started_is_taken_up_and_an_ended_one_is
     assert (await pumping(net, second.pull(PROVIDER_DID, "asset-1", DSP)))["value"] == 42
     renewed = second.cached(PROVIDER_DID, "asset-1")
     assert renewed is not None and renewed.transfer_pid != opened.transfer_pid and negotiations(consumer) == 2
+
+
+async def test_a_pull_after_another_worker_rotated_the_tokens_takes_the_stored_address(network: Any) -> None:
+    """A worker keeps the data address its pulls use; when another worker of the node refreshed
+    the transfer's tokens (revoking the kept ones), the next pull is refused once, takes the
+    stored address and succeeds, rather than refreshing with a revoked refresh token."""
+    net, _provider, consumer, _ = network
+    first = ConsumerChannels(consumer.consumer, timeout_s=10)
+    assert (await pumping(net, first.pull(PROVIDER_DID, "asset-1", DSP)))["value"] == 42
+    channel = first.cached(PROVIDER_DID, "asset-1")
+    assert channel is not None
+    c = consumer.consumer
+    other = DspConsumer(
+        c.engine, settings=c.settings, verifier=c.verifier, token_issuer=c.token_issuer, client=c.client
+    )
+    before = c.data_address(channel.transfer_pid)
+    rotated = await other.refresh_data_address(channel.transfer_pid)
+    assert before is not None and rotated.token != before.token
+    assert (await first.pull(PROVIDER_DID, "asset-1", DSP))["value"] == 42
+    assert c.data_address(channel.transfer_pid) == rotated  # no refresh of its own was needed
+    assert (await first.pull(PROVIDER_DID, "asset-1", DSP))["value"] == 42

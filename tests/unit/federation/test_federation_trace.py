@@ -722,3 +722,47 @@ async def test_the_keeper_opens_a_channel_to_each_partner_the_ledger_names_and_r
     await keeper.step()
     assert sorted(d for d, _, _ in port.renewed) == sorted([*suppliers, FAR, PACK, RECYCLER])
     assert {s for _, _, s in port.renewed} == {120.0}
+
+
+async def test_a_list_pull_asks_each_supplier_once_for_all_its_lots(world: World) -> None:
+    """Two lots of one list pull made of the same supplier lots: each lot keeps its own signed
+    answer, but their onward questions go out together, one pull per supplier (its lots once),
+    rather than one pull per lot and supplier."""
+    world.trace.ledger.record([_ship_cells("to-pack-2", 5, PACK)])
+    batching = BatchingPartners()
+    world.trace.partners = batching
+    for did, lot in ((COBALT, "co-ship"), (LITHIUM, "li-ship")):
+        batching.answers[(did, lot, UPSTREAM_ASSET)] = world.summary_of(did, lot)
+    out = await world.trace.query_content(
+        "lot", consumer_did=PACK, consumer_bpnl=None, agreement_id="ag-1", query={"lots": '["to-pack","to-pack-2"]'}
+    )
+    asked = sorted((did, lots) for did, lots, _ in batching.batches)
+    assert asked == sorted((d, (lot,)) for d, lot in world.trace._up_branches("to-pack").partners)
+    subjects = [verify_summary(a["summary"], world.trace.ledger.resolve_key).subject.id for a in out["answers"]]
+    assert subjects == ["to-pack", "to-pack-2"]
+    # the suppliers that answer stand in both; the others are each lot's tombstones
+    for a in out["answers"]:
+        summary = verify_summary(a["summary"], world.trace.ledger.resolve_key)
+        assert set(summary.elements["Co"].mined_by_country or {}) == {"CD"}
+        assert len([t for t in summary.tombstones if t.reason == NO_ANSWER]) == 3
+
+
+async def test_a_list_pull_lot_that_joins_another_question_does_not_hold_back_the_others(world: World) -> None:
+    """A lot of a list pull whose answer another question is already computing waits for that
+    computation, but the list's other lots send their questions at once, not after it."""
+    world.trace.ledger.record([_ship_cells("to-pack-2", 5, PACK)])
+    batching = BatchingPartners(delays={COBALT: 1.0})
+    world.trace.partners = batching
+    for did, lot in ((COBALT, "co-ship"), (LITHIUM, "li-ship")):
+        batching.answers[(did, lot, UPSTREAM_ASSET)] = world.summary_of(did, lot)
+    ask = functools.partial(
+        world.trace.query_content, "lot", consumer_did=PACK, consumer_bpnl=None, agreement_id="ag-1"
+    )
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(functools.partial(ask, query={"lot": "to-pack"}))  # hangs on the cobalt refiner for 1 s
+        await anyio.sleep(0.2)
+        asked_before = len(batching.batches)
+        tg.start_soon(functools.partial(ask, query={"lots": '["to-pack","to-pack-2"]'}))
+        await anyio.sleep(0.3)
+        # to-pack-2's questions went out while to-pack's computation still waits on the refiner
+        assert len(batching.batches) == 2 * asked_before
