@@ -36,6 +36,7 @@ from batpass.core.errors import (
 from batpass.core.ids import new_uuid7
 from batpass.http import AdminKey, Ctx, guard
 from batpass.ouranos import _wire as w
+from batpass.ouranos._site_routes import router as _site_router
 from batpass.ouranos.errors import UnknownTarget
 from batpass.ouranos.model import (
     OPERATOR_IDS_MAX,
@@ -52,6 +53,8 @@ from batpass.ouranos.model import (
 from batpass.ouranos.service import BridgeRelease, OuranosHub, Principal
 
 router = APIRouter(tags=["ouranos"])
+#: operators' site registers under their release (extension, problem details)
+router.include_router(_site_router)
 
 _AUTH_PATHS = ("/auth/", "/api/v1/authInfo")
 _STATUS = [
