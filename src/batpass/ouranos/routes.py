@@ -723,7 +723,7 @@ def _releases_out(who: Principal, releases: list[BridgeRelease]) -> dict[str, An
 async def put_bridge_release(who: Operator, body: BridgeReleaseIn, ctx: Ctx) -> dict[str, Any]:
     """Extension: the calling operator's consent (``released``) or its withdrawal that the
     hub's bridge offers ``scopes`` of its data (``upstream-summary``, ``downstream-recall``,
-    ``cfp``, ``certificates``) to one Catena-X partner, named by BPNL. Operator credentials
+    ``cfp``, ``certificates``, ``sites``) to one Catena-X partner, named by BPNL. Operator credentials
     (``Authorization: Bearer`` and ``apiKey``) as on the published API."""
     hub = _hub(ctx)
     out = await run_in_threadpool(
