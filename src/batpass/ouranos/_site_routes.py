@@ -7,15 +7,15 @@ live in :class:`~batpass.ouranos._sites.OperatorSites`.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from batpass.core.errors import InvalidInput
-from batpass.http import Ctx
+from batpass.http import Ctx, guard
 from batpass.ouranos._context import Principal
 from batpass.ouranos._sites import SiteRelease, released_json
 from batpass.ouranos.service import OuranosHub
@@ -28,6 +28,15 @@ async def _who(request: Request, hub: OuranosHub) -> Principal:
     bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
     api_key = request.headers.get("apikey")
     return await run_in_threadpool(lambda: hub.accounts.authenticate(api_key=api_key, bearer=bearer))
+
+
+@guard
+async def _operator(request: Request, ctx: Ctx) -> Principal:
+    """The calling operator, authenticated before the body is read."""
+    return await _who(request, ctx.service(OuranosHub))
+
+
+Operator = Annotated[Principal, Depends(_operator)]
 
 
 def _releases_out(who: Principal, releases: list[SiteRelease]) -> dict[str, Any]:
@@ -69,11 +78,10 @@ class SiteReleaseIn(BaseModel):
 
 
 @router.put("/v1/ouranos/sites/releases")
-async def put_site_release(request: Request, body: SiteReleaseIn, ctx: Ctx) -> dict[str, Any]:
+async def put_site_release(who: Operator, body: SiteReleaseIn, ctx: Ctx) -> dict[str, Any]:
     """Extension: release the calling operator's site register to one hosted operator
     (``releasedFlag: true``) or withdraw the release (``false``); answers the releases now."""
     hub = ctx.service(OuranosHub)
-    who = await _who(request, hub)
     out = await run_in_threadpool(hub.sites.put_release, who, body.releasedToOperatorId, body.releasedFlag)
     return _releases_out(who, out)
 
