@@ -9,6 +9,7 @@ while the ledger's site facts and a CAHRA screening cover the operators' sites t
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -169,8 +170,6 @@ def test_across_the_bridge_only_under_the_sites_scope_released_to_that_bpnl(hub:
 
 
 def test_the_nodes_register_keeps_to_itself_but_the_ledger_knows_every_site(hub: OuranosHub) -> None:
-    import json
-
     a, b = seed_operator(hub, 0), seed_operator(hub, 1)
     hub.sites.put_site(Principal(a.operator_id, ""), REFINERY)
     hub.sites.put_site(Principal(a.operator_id, ""), MINE)
@@ -225,3 +224,78 @@ def _table_of(diff: Any) -> str | None:
             return str(table.name)  # a Column, an Index
     names = [p for p in op[1:] if isinstance(p, str)]
     return next((n for n in names if n in {"sites", "ouranos_site_release"}), None)  # (op, schema, table, ...)
+
+
+def test_an_operators_registered_mines_give_its_summaries_site_shares(
+    make_store: Callable[[Sequence[Path]], Engine], tmp_path: Path
+) -> None:
+    """The hub's ledger reads its site facts as the node wires it (``SiteService.site_facts``):
+    a partition's nickel mined at a mine its operator registered (certified) counts as certified,
+    no longer as unknown; the mine no register knows stays unknown. The summary names no site."""
+    import datetime as dt
+
+    from batpass.core.clock import FixedClock
+    from batpass.core.summary import encode_summary
+    from batpass.ledger import MIGRATIONS_DIR as LEDGER_MIGRATIONS
+    from batpass.ledger import LedgerService
+
+    engine = make_store([MIGRATIONS_DIR, SITES_MIGRATIONS, LEDGER_MIGRATIONS])
+    identity = load_or_create_identity(tmp_path / "node-keys", "did:web:hub.test%3A8443")
+    hub = OuranosHub(engine, identity, hub_home=tmp_path / "hub", base_url=BASE)
+    op = seed_operator(hub, 0)
+    did = hub.operator_did_document(op.operator_id)["id"]
+    clock = FixedClock(dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC))
+    ledger = LedgerService(
+        hub.engine,
+        hub.identity,
+        identities=lambda owner: hub.operator_identity(op.operator_id) if owner == did else None,
+        high_risk_sites=SiteService(hub.engine, clock=clock).site_facts,
+        clock=clock,
+    )
+
+    def extraction(site: str, lot: str, i: int) -> dict[str, Any]:
+        return {
+            "id": f"ev-{lot}",
+            "kind": "extraction",
+            "owner": did,
+            "at": f"2026-01-01T00:00:0{i}Z",
+            "site": {"id": site, "country": "PH"},
+            "outputs": [{"lot": lot, "material": "nickel_mhp", "quantity": {"value": 100, "unit": "kg"}}],
+        }
+
+    ledger.record(
+        [
+            extraction("MINE-PH-PLW-1", "ni-1", 1),
+            extraction("MINE-PH-XX-9", "ni-9", 2),
+            {
+                "id": "ev-blend",
+                "kind": "transformation",
+                "owner": did,
+                "at": "2026-01-01T00:00:05Z",
+                "site": {"id": "MINE-PH-PLW-1", "country": "PH"},
+                "inputs": [{"lot": lot, "quantity": {"value": 100, "unit": "kg"}} for lot in ("ni-1", "ni-9")],
+                "outputs": [{"lot": "ni-mix", "material": "nickel_mhp", "quantity": {"value": 200, "unit": "kg"}}],
+            },
+        ]
+    )
+    before = ledger.summary(did, "ni-mix").elements["Ni"].sites
+    assert (before.certified, before.flagged, before.unknown) == pytest.approx((0.0, 0.0, 1.0))
+    hub.sites.put_site(
+        Principal(op.operator_id, ""),
+        {
+            "siteId": "MINE-PH-PLW-1",
+            "name": "Palawan nickel mine",
+            "operator": "Palawan Nickel Corp",
+            "siteType": "mine",
+            "country": "PH",
+            "region": "PH-PLW",
+            "location": {"latitude": 8.54, "longitude": 117.42},
+            "minerals": ["nickel"],
+            "certifications": [{"scheme": "Nickel Mark", "status": "certified", "validUntil": "2029-12-31"}],
+        },
+    )
+    summary = ledger.summary(did, "ni-mix")
+    after = summary.elements["Ni"].sites
+    assert (after.certified, after.flagged, after.unknown) == pytest.approx((0.5, 0.0, 0.5))
+    wire = json.dumps(encode_summary(summary))
+    assert "MINE-PH-PLW-1" not in wire and "Palawan" not in wire
