@@ -463,6 +463,9 @@ class ConnectorClient:
             return NotFound(f"{provider} has no {asset_id} for this node", rule="entitled partners only")
         if isinstance(exc, ChannelTimeout):
             return UpstreamUnavailable("the provider's connector did not answer in time", rule="DSP")
+        if isinstance(exc, PullFailed) and not isinstance(exc, TransferEnded) and exc.partner_status == 403:
+            # the provider's source refused this consumer (e.g. data its owner did not release to it)
+            return Forbidden(f"{provider} refused {asset_id} to this node: {exc.reason}", rule="DSP data plane")
         if isinstance(exc, PullFailed) and not isinstance(exc, TransferEnded) and exc.partner_status == 400:
             return InvalidInput(
                 f"{provider} refused the request for {asset_id}: {exc.reason}", field="query", rule="DSP data plane"

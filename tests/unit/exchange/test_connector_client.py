@@ -57,6 +57,8 @@ def _err(kind: type[ChannelError], stage: Stage, status: int | None = None, reas
         (_err(PullFailed, Stage.DATA_PLANE, 502), UpstreamUnavailable, P),
         (_err(TransferEnded, Stage.DATA_PLANE, 401), UpstreamUnavailable, P),
         (_err(PullFailed, Stage.DATA_PLANE, 400, "takes no query"), InvalidInput, "takes no query"),
+        # the provider's source refused this consumer (a hub operator's register not released to it)
+        (_err(PullFailed, Stage.DATA_PLANE, 403, "not released to you"), Forbidden, "not released to you"),
     ],
 )
 def test_each_channel_error_maps_by_type(error: ChannelError, kind: type[BatpassError], said: str) -> None:
