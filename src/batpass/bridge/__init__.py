@@ -11,6 +11,7 @@ from pathlib import Path
 
 from batpass.bridge._link import BridgeAnswers, BridgeRelay, HubFederation, HubLink, HubPartners, RelayQuestion
 from batpass.bridge._proof import sign_entry, verify_entry
+from batpass.bridge._sites import HubSites
 from batpass.bridge._trades import (
     BridgeTrades,
     HubAnswer,
@@ -53,6 +54,7 @@ __all__ = [
     "HubFederation",
     "HubLink",
     "HubPartners",
+    "HubSites",
     "OperatorLink",
     "PartLink",
     "RelayQuestion",

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from batpass.bridge._link import BridgeRelay, HubFederation, HubLink, RelayQuestion
 from batpass.bridge._proof import sign_entry
+from batpass.bridge._sites import hub_sites_answer
 from batpass.bridge._trades import BridgeTrades, RepresentedProduct
 from batpass.bridge.errors import EntryMalformed
 from batpass.bridge.model import SLOTS, CrosswalkEntry, EntryKind, OperatorLink
@@ -134,6 +135,19 @@ FromBridge = Annotated[HubFederation, Depends(_from_bridge)]
 async def hub_answer(fed: FromBridge, body: _AnswerIn) -> JSONResponse:
     """The hub answers its bridge for a Catena-X consumer the bridge verified."""
     return JSONResponse(await fed.answer(body.asset, body.lot, body.consumer_did, body.consumer_bpnl, body.query))
+
+
+class _SitesIn(BaseModel):
+    operator_did: str = Field(min_length=1, max_length=512)
+    consumer_did: str = Field(min_length=1, max_length=512)
+    consumer_bpnl: str | None = Field(default=None, max_length=16)
+
+
+@hub_router.post("/v1/ouranos/bridge/sites")
+async def hub_sites(fed: FromBridge, body: _SitesIn) -> JSONResponse:
+    """The hub gives its bridge an operator's site register for a Catena-X consumer the bridge
+    verified, only under the operator's release of ``sites`` to the consumer's BPNL (else 403)."""
+    return JSONResponse(await hub_sites_answer(fed.hub, body.operator_did, body.consumer_bpnl))
 
 
 class _PactIn(BaseModel):

@@ -406,6 +406,24 @@ class ConnectorClient:
                 return ServiceEndpoint(str(svc["serviceEndpoint"]))
         raise NotFound(f"provider {provider} publishes no DataService", field="provider", rule="DSP discovery")
 
+    async def _participant(self, provider: str, dsp_url: str | None) -> str:
+        """Who operates the provider's connector: the ``participantId`` its ``DataService`` entry
+        names when another participant runs it for the DID's subject (a bridge serving a hub
+        operator), else the provider itself; the catalog request, negotiation and tokens are
+        addressed to it (as :class:`~batpass.federation.DspPartners` does). A DID that does not
+        resolve is left to the channel, which reports it as before."""
+        if dsp_url:
+            return provider
+        try:
+            doc = await self._resolve_did(provider)
+        except BatpassError:
+            return provider
+        for svc in doc.get("service", []):
+            if svc.get("type") == "DataService" and isinstance(svc.get("serviceEndpoint"), str):
+                operated_by = svc.get("participantId")
+                return operated_by if isinstance(operated_by, str) and operated_by else provider
+        return provider
+
     def _endpoint(self, provider: str, dsp_url: str | None) -> Endpoint:
         if dsp_url is None or dsp_url == "":
             return functools.partial(self._dsp, provider)
@@ -445,6 +463,9 @@ class ConnectorClient:
             return NotFound(f"{provider} has no {asset_id} for this node", rule="entitled partners only")
         if isinstance(exc, ChannelTimeout):
             return UpstreamUnavailable("the provider's connector did not answer in time", rule="DSP")
+        if isinstance(exc, PullFailed) and not isinstance(exc, TransferEnded) and exc.partner_status == 403:
+            # the provider's source refused this consumer (e.g. data its owner did not release to it)
+            return Forbidden(f"{provider} refused {asset_id} to this node: {exc.reason}", rule="DSP data plane")
         if isinstance(exc, PullFailed) and not isinstance(exc, TransferEnded) and exc.partner_status == 400:
             return InvalidInput(
                 f"{provider} refused the request for {asset_id}: {exc.reason}", field="query", rule="DSP data plane"
@@ -455,8 +476,9 @@ class ConnectorClient:
         """The content of ``asset_id`` at ``provider`` (a DID, or a BPNL the operator's
         directory resolves) for ``query``; a refused pull is a 404."""
         provider = await self.provider_did(provider)
+        connector = await self._participant(provider, dsp_url)
         try:
-            return await self.channels.pull(provider, asset_id, self._endpoint(provider, dsp_url), query=dict(query))
+            return await self.channels.pull(connector, asset_id, self._endpoint(provider, dsp_url), query=dict(query))
         except NotEntitled as exc:
             raise NotFound(
                 f"{provider} has no {asset_id} for {dict(query)} for this node", rule="entitled partners only"
@@ -472,9 +494,10 @@ class ConnectorClient:
         (refreshed, or the transfer negotiated again if the provider ended it): for a request
         sent later by the outbox rather than at once."""
         provider = await self.provider_did(provider)
+        connector = await self._participant(provider, dsp_url)
         try:
             return await self.channels.address(
-                provider, asset_id, self._endpoint(provider, dsp_url), fresh_for_s=fresh_for_s
+                connector, asset_id, self._endpoint(provider, dsp_url), fresh_for_s=fresh_for_s
             )
         except ChannelError as exc:
             raise self._mapped(exc, provider, asset_id) from exc
@@ -496,9 +519,10 @@ class ConnectorClient:
         provider's source gave. A transfer that ended there (401 after a refresh) is negotiated
         once more."""
         provider = await self.provider_did(provider)
+        connector = await self._participant(provider, dsp_url)
         try:
             resp = await self.channels.request(
-                provider, asset_id, self._endpoint(provider, dsp_url), method, path=path, query=query, body=body
+                connector, asset_id, self._endpoint(provider, dsp_url), method, path=path, query=query, body=body
             )
         except ChannelError as exc:
             raise self._mapped(exc, provider, asset_id) from exc

@@ -10,8 +10,12 @@ processing sites offered as a Catena-X asset under a usage policy, like any othe
   sharing policy. A site that names the consumer (the DID its DCP token proved at negotiation,
   or its BPNL) in ``sharedWith`` comes as its full record; every other site as its public
   summary only (no operator, coordinates, certifiers' credentials or evidence).
-- Consumer side (admin): ``POST /v1/connector/sites/requests`` ``{provider, site?}``: catalog →
-  negotiation under the offer's policy → pull, through :class:`ConnectorClient`.
+- Hub operators (a bridge node): with ``?operator=DID`` the pull answers that Ouranos operator's
+  register, which the bridge asks the hub for (:class:`OperatorRegisters`); the hub answers only
+  under the operator's release of the scope ``sites`` to the consumer's BPNL (the one the
+  connector verified), else the pull is refused (403) and no site crosses.
+- Consumer side (admin): ``POST /v1/connector/sites/requests`` ``{provider, site?, operator?}``:
+  catalog → negotiation under the offer's policy → pull, through :class:`ConnectorClient`.
 
 Composition-level: it joins the site register (content) with the connector (transport).
 """
@@ -19,13 +23,13 @@ Composition-level: it joins the site register (content) with the connector (tran
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from batpass.core.errors import InvalidInput, NotFound
 from batpass.dataspace import Asset, DspProvider, OfferDefinition
 from batpass.sites import Site, SiteService
 
-__all__ = ["SITES_ASSET", "SITES_PURPOSE", "SiteRegisterSource", "install_sites_offer"]
+__all__ = ["SITES_ASSET", "SITES_PURPOSE", "OperatorRegisters", "SiteRegisterSource", "install_sites_offer"]
 
 SITES_ASSET = "batpass-site-register"
 #: the CX-0152 usage purpose the offer names (material accounting and traceability)
@@ -62,11 +66,21 @@ def install_sites_offer(provider: DspProvider, source: SiteRegisterSource) -> No
     )
 
 
-class SiteRegisterSource:
-    """``QueryAssetSource`` of ``batpass-site-register``: sites as the consumer may see them."""
+class OperatorRegisters(Protocol):
+    """Registers this node serves for others under their release (a bridge: the hub operators')."""
 
-    def __init__(self, sites: SiteService) -> None:
+    async def sites(
+        self, operator_did: str, *, consumer_did: str, consumer_bpnl: str | None, site: str | None
+    ) -> Any: ...
+
+
+class SiteRegisterSource:
+    """``QueryAssetSource`` of ``batpass-site-register``: sites as the consumer may see them;
+    ``operators`` answers ``?operator=DID`` (none: this node serves no one else's register)."""
+
+    def __init__(self, sites: SiteService, *, operators: OperatorRegisters | None = None) -> None:
         self.sites = sites
+        self.operators = operators
 
     async def content(self, key: str, *, participant_bpnl: str | None, agreement_id: str) -> Any:
         raise InvalidInput("the site register is read by query", field="site", rule="site register asset query")
@@ -85,10 +99,19 @@ class SiteRegisterSource:
         agreement_id: str,
         query: Mapping[str, str],
     ) -> Any:
-        extra = sorted(set(query) - {"site"})
+        extra = sorted(set(query) - {"site", "operator"})
         if extra:
-            raise InvalidInput(f"unknown query parameter {extra[0]!r}", field=extra[0], rule="?site=ID or nothing")
+            raise InvalidInput(
+                f"unknown query parameter {extra[0]!r}", field=extra[0], rule="?site=ID, ?operator=DID or nothing"
+            )
         site_id = query.get("site")
+        operator = query.get("operator")
+        if operator is not None:
+            if self.operators is None:
+                raise NotFound(f"this node serves no register of {operator}", field="operator", rule="site register")
+            return await self.operators.sites(
+                operator, consumer_did=consumer_did, consumer_bpnl=consumer_bpnl, site=site_id
+            )
         if site_id is None:
             return {"sites": [self._view(s, consumer_did, consumer_bpnl) for s in self.sites.list()]}
         try:

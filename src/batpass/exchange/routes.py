@@ -81,6 +81,9 @@ class SitesRequestIn(RequestModel):
 
     provider: Token = Field(description=_PROVIDER)
     site: Token | None = Field(default=None, description="one site's id (all sites when absent)")
+    operator: Token | None = Field(
+        default=None, description="a hub operator's DID: its register, released to this node, through the bridge"
+    )
     dsp_endpoint: Token | None = Field(default=None, alias="dspEndpoint", pattern=_URL, description=_DSP)
 
 
@@ -189,8 +192,10 @@ async def request_battery_pass(ctx: Ctx, _: AdminKey, body: BatteryPassRequestIn
 async def request_sites(ctx: Ctx, _: AdminKey, body: SitesRequestIn) -> dict[str, Any]:
     """Read a partner's site register through the connector (usage purpose
     ``cx.circular.materialaccounting:1``): full records of the sites shared with this node, the
-    public summary of the others. Body: ``{provider: DID, site?, dspEndpoint?}``."""
-    query = {} if body.site is None else {"site": body.site}
+    public summary of the others; with ``operator`` a hub operator's register, under its release,
+    through the bridge (``provider``: the operator's DID). Body: ``{provider: DID, site?, operator?,
+    dspEndpoint?}``."""
+    query = {k: v for k, v in (("site", body.site), ("operator", body.operator)) if v is not None}
     doc = await ctx.service(ConnectorClient).fetch(body.provider, SITES_ASSET, query, dsp_url=body.dsp_endpoint)
     return {"provider": body.provider, "sites": doc}
 

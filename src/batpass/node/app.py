@@ -33,6 +33,7 @@ from batpass.bridge import (
     EntryKind,
     HubFederation,
     HubLink,
+    HubSites,
     TrustedAsserters,
     dqr_mapping_from_config,
 )
@@ -355,7 +356,9 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
             )
             install_industry_core_offers(provider, core, RegistryProxy(registry))
         # the site register under a usage policy: full records to the partners a site names
-        install_sites_offer(provider, SiteRegisterSource(ctx.services[SiteService]))
+        # on a bridge, also the hub operators' registers, under each operator's release (docs/bridge.md)
+        hub_sites = HubSites(ctx.services[HubLink]) if HubLink in ctx.services else None
+        install_sites_offer(provider, SiteRegisterSource(ctx.services[SiteService], operators=hub_sites))
     ctx.services[RoleVerifier] = trust
     ctx.services[PageRenderer] = pages = PassportPages(names=legal_names(ctx.services[ParticipantService]))
     if "resolver" in cfg.profiles:

@@ -10,6 +10,7 @@ the composition root.
 from pathlib import Path
 
 from batpass.ouranos._client import OuranosClient
+from batpass.ouranos._sites import OperatorSites, SiteRelease, released_json
 from batpass.ouranos.model import (
     AclItemGroup,
     AmountUnit,
@@ -40,11 +41,14 @@ __all__ = [
     "DqrType",
     "NotificationType",
     "Operator",
+    "OperatorSites",
     "OuranosClient",
     "OuranosHub",
     "Part",
     "Plant",
     "Principal",
+    "SiteRelease",
     "Trade",
     "TradeTreeStatus",
+    "released_json",
 ]

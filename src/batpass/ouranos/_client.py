@@ -184,6 +184,23 @@ class OuranosClient:
         out: JSON = self._send("PUT", "/v1/ouranos/bridge/releases", json=body).json()
         return out
 
+    def put_site(self, site: JSON) -> JSON:
+        """Extension: register (or replace) one of this operator's sites (``PUT /v1/ouranos/sites``)."""
+        out: JSON = self._send("PUT", "/v1/ouranos/sites", json=site).json()
+        return out
+
+    def release_sites(self, to_operator_id: str, *, released: bool = True) -> JSON:
+        """Extension: release this operator's site register to another hosted operator (or withdraw it)."""
+        body = {"releasedToOperatorId": to_operator_id, "releasedFlag": released}
+        out: JSON = self._send("PUT", "/v1/ouranos/sites/releases", json=body).json()
+        return out
+
+    def sites_of(self, owner_operator_id: str) -> JSON:
+        """Extension: another operator's site register, if it released it to this operator
+        (``GET /v1/ouranos/operators/{id}/sites``; without the release: ``Forbidden``)."""
+        out: JSON = self._send("GET", f"/v1/ouranos/operators/{owner_operator_id}/sites").json()
+        return out
+
     def request_cfp(
         self, *, buyer_operator_id: str, child_trace_id: str, supplier_operator_id: str, message: str, due: dt.date
     ) -> JSON:

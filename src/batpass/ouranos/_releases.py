@@ -22,7 +22,7 @@ from batpass.ouranos.model import AclItemGroup, CertificationRelease, CfpRelease
 from batpass.store import UnitOfWork
 
 #: what an operator may release to a Catena-X partner through its bridge
-BRIDGE_SCOPES = ("upstream-summary", "downstream-recall", "cfp", "certificates")
+BRIDGE_SCOPES = ("upstream-summary", "downstream-recall", "cfp", "certificates", "sites")
 
 
 @dataclass(frozen=True)

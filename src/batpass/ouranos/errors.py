@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from batpass.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
-__all__ = ["AccessDenied", "ApiKeyRejected", "InvalidToken", "NotYourData", "RequestClosed", "UnknownTarget"]
+__all__ = [
+    "AccessDenied",
+    "ApiKeyRejected",
+    "InvalidToken",
+    "NotReleased",
+    "NotYourData",
+    "RequestClosed",
+    "UnknownTarget",
+]
 
 
 class ApiKeyRejected(Forbidden):
@@ -41,3 +49,9 @@ class UnknownTarget(InvalidInput):
     """``dataTarget`` names nothing on this path."""
 
     kind = "ouranos-data-target"
+
+
+class NotReleased(Forbidden):
+    """The owner has not released this data to the caller (its release decides who reads)."""
+
+    kind = "ouranos-not-released"

@@ -36,6 +36,7 @@ from batpass.core.errors import (
 from batpass.core.ids import new_uuid7
 from batpass.http import AdminKey, Ctx, guard
 from batpass.ouranos import _wire as w
+from batpass.ouranos._site_routes import router as _site_router
 from batpass.ouranos.errors import UnknownTarget
 from batpass.ouranos.model import (
     OPERATOR_IDS_MAX,
@@ -52,6 +53,8 @@ from batpass.ouranos.model import (
 from batpass.ouranos.service import BridgeRelease, OuranosHub, Principal
 
 router = APIRouter(tags=["ouranos"])
+#: operators' site registers under their release (extension, problem details)
+router.include_router(_site_router)
 
 _AUTH_PATHS = ("/auth/", "/api/v1/authInfo")
 _STATUS = [
@@ -720,7 +723,7 @@ def _releases_out(who: Principal, releases: list[BridgeRelease]) -> dict[str, An
 async def put_bridge_release(who: Operator, body: BridgeReleaseIn, ctx: Ctx) -> dict[str, Any]:
     """Extension: the calling operator's consent (``released``) or its withdrawal that the
     hub's bridge offers ``scopes`` of its data (``upstream-summary``, ``downstream-recall``,
-    ``cfp``, ``certificates``) to one Catena-X partner, named by BPNL. Operator credentials
+    ``cfp``, ``certificates``, ``sites``) to one Catena-X partner, named by BPNL. Operator credentials
     (``Authorization: Bearer`` and ``apiKey``) as on the published API."""
     hub = _hub(ctx)
     out = await run_in_threadpool(

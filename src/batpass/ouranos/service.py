@@ -27,7 +27,8 @@ data target, one component per target or group of targets, each in its private m
   ``cfpCertificationFile``;
 - ``hub.releases`` (:class:`Releases`): ``cfpAcl``, ``cfpCertificationAcl``, releases to Catena-X
   partners through the bridge, upstream summaries;
-- ``hub.notifications`` (:class:`Notifications`): ``notifications``.
+- ``hub.notifications`` (:class:`Notifications`): ``notifications``;
+- ``hub.sites`` (:class:`OperatorSites`): operators' site registers and their releases.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from batpass.ouranos._operators import OperatorDirectory
 from batpass.ouranos._parts import Parts
 from batpass.ouranos._plants import Plants
 from batpass.ouranos._releases import BRIDGE_SCOPES, BridgeRelease, Releases
+from batpass.ouranos._sites import OperatorSites
 from batpass.ouranos._trades import Trades
 from batpass.ouranos.model import Operator, Plant
 from batpass.trust import NodeIdentity
@@ -107,6 +109,7 @@ class OuranosHub:
         self.certificates = Certificates(context)
         self.releases = Releases(context)
         self.notifications = Notifications(context)
+        self.sites = OperatorSites(context)
 
     @property
     def pact_dqr_mapping(self) -> OuranosDqrMapping | None:

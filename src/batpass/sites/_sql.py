@@ -2,6 +2,10 @@
 its latest screening), ``sites_cahra`` (the CAHRA data sets loaded, the newest in use) and
 ``sites_register`` (the register's version: a token each writing unit of work changes).
 
+A site's ``owner`` is ``NULL`` for the node's own register; on an Ouranos hub a hosted operator's
+sites carry its operator id (its register, read under its release). Site ids are unique on the
+node whoever owns them: the node's ledger knows a site by its id alone.
+
 Knows the model and the shared metadata; no HTTP.
 """
 
@@ -12,6 +16,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import JSON, Column, Integer, String, Table, delete, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from batpass.sites.model import Screening, Site
 from batpass.store import UnitOfWork, UTCDateTime, metadata
@@ -29,6 +34,8 @@ sites_table = Table(
     # "Y" where the latest screening asks for enhanced due diligence (the ledger's high-risk sites)
     Column("flagged", String(1), nullable=False, index=True),
     Column("updated_at", UTCDateTime, nullable=False),
+    # the hosted operator whose register holds the site (an Ouranos hub); NULL: the node's own
+    Column("owner", String(64), nullable=True, index=True),
 )
 
 cahra_table = Table(
@@ -68,8 +75,9 @@ class SqlSiteStore:
         if not self._conn.execute(update(t).where(t.c.id == 1).values(version=token)).rowcount:
             self._conn.execute(insert(t).values(id=1, version=token))
 
-    def put(self, site: Site, *, at: dt.datetime) -> bool:
-        """Insert or replace a site; ``True`` when it is new."""
+    def put(self, site: Site, *, at: dt.datetime, owner: str | None = None) -> bool:
+        """Insert or replace a site of ``owner``'s register (``None``: the node's); ``True`` when
+        it is new. The caller checks first that the id is not another owner's (:meth:`owner_of`)."""
         self._changing()
         record = site.to_json()
         record.pop("screening")
@@ -81,6 +89,7 @@ class SqlSiteStore:
             "screening": None if site.screening is None else site.screening.to_json(),
             "flagged": "Y" if site.screening is not None and site.screening.flagged else "N",
             "updated_at": at,
+            "owner": owner,
         }
         t = sites_table
         if self._conn.execute(select(t.c.site_id).where(t.c.site_id == site.site_id)).first() is None:
@@ -89,12 +98,27 @@ class SqlSiteStore:
         self._conn.execute(update(t).where(t.c.site_id == site.site_id).values(**values))
         return False
 
-    def get(self, site_id: str) -> Site | None:
-        row = self._conn.execute(select(sites_table).where(sites_table.c.site_id == site_id)).mappings().first()
+    def get(self, site_id: str, *, owner: str | None = None) -> Site | None:
+        """The site with that id in ``owner``'s register (``None``: the node's), else ``None``."""
+        t = sites_table
+        row = self._conn.execute(select(t).where(t.c.site_id == site_id, _owned(owner))).mappings().first()
         return None if row is None else _site(dict(row))
 
-    def list(self) -> list[Site]:
+    def owner_of(self, site_id: str) -> tuple[bool, str | None]:
+        """Whether a site has that id, and whose register holds it (``None``: the node's)."""
+        t = sites_table
+        row = self._conn.execute(select(t.c.owner).where(t.c.site_id == site_id)).first()
+        return (False, None) if row is None else (True, row[0])
+
+    def list_all(self) -> list[tuple[Site, str | None]]:
+        """Every site on the node with its owner: what the ledger and a CAHRA screening cover."""
         rows = self._conn.execute(select(sites_table).order_by(sites_table.c.site_id)).mappings()
+        return [(_site(dict(r)), r["owner"]) for r in rows]
+
+    def list(self, *, owner: str | None = None) -> list[Site]:
+        """The sites of ``owner``'s register (``None``: the node's own)."""
+        t = sites_table
+        rows = self._conn.execute(select(t).where(_owned(owner)).order_by(t.c.site_id)).mappings()
         return [_site(dict(r)) for r in rows]
 
     def delete(self, site_id: str) -> bool:
@@ -122,6 +146,11 @@ class SqlSiteStore:
         t = cahra_table
         row = self._conn.execute(select(t.c.document).order_by(t.c.loaded_at.desc(), t.c.label.desc()).limit(1)).first()
         return None if row is None else row[0]
+
+
+def _owned(owner: str | None) -> ColumnElement[bool]:
+    c = sites_table.c.owner
+    return c.is_(None) if owner is None else c == owner
 
 
 def _site(row: dict[str, Any]) -> Site:

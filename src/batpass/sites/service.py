@@ -4,6 +4,12 @@ with it, record due-diligence evidence, and read sites under the sharing policy.
 Sharing (docs/sites.md "Who sees what"): the public summary of a site (:meth:`Site.public_json`)
 to anyone; the full record (operator, coordinates, certifiers' credentials, evidence) to the
 node's operator (admin key) and to the partners whose DIDs the site lists in ``sharedWith``.
+
+Owners: the node's own register (``owner=None``) and, on an Ouranos hub, one register per hosted
+operator (``owner`` = its operator id), read only under that operator's release
+(``batpass.ouranos``). Every use case takes the register it acts on; a site id is unique on the
+node whoever owns it (the ledger knows a site by its id), so an id held by another register is
+refused. The ledger's site facts and a CAHRA screening cover every register on the node.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from batpass.core.clock import Clock, SystemClock
-from batpass.core.errors import InvalidInput, NotFound
+from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.sitefacts import Finding, SiteFacts
 from batpass.sites._cahra import EU_LIST, CahraDataset, parse_cahra
 from batpass.sites._sql import SqlSiteStore
@@ -41,11 +47,19 @@ class SiteService:
         self._clock = clock
         self._views: dict[tuple[str, dt.date], SiteFacts] = {}
 
-    def register(self, site: Site) -> tuple[Site, bool]:
-        """Store ``site`` (new or replacing the one with its id), screened with the CAHRA data set
-        in use; ``True`` when it is new."""
+    def register(self, site: Site, *, owner: str | None = None) -> tuple[Site, bool]:
+        """Store ``site`` in ``owner``'s register (``None``: the node's), new or replacing the one
+        with its id, screened with the CAHRA data set in use; ``True`` when it is new. An id
+        another register holds is refused (nothing stored)."""
         with UnitOfWork(self._engine) as uow:
             store = SqlSiteStore(uow)
+            exists, holder = store.owner_of(site.site_id)
+            if exists and holder != owner:
+                raise Conflict(
+                    f"siteId {site.site_id} is held by another register on this node",
+                    field="siteId",
+                    rule="a site id is unique on its node",
+                )
             dataset = _dataset(store.latest_cahra())
             before = store.get(site.site_id)
             screened = site.with_screening(
@@ -55,30 +69,31 @@ class SiteService:
                     None if before is None else before.screening
                 )
             )
-            created = store.put(screened, at=self._clock.now())
+            created = store.put(screened, at=self._clock.now(), owner=owner)
             uow.commit()
         return screened, created
 
-    def get(self, site_id: str) -> Site:
+    def get(self, site_id: str, *, owner: str | None = None) -> Site:
         with UnitOfWork(self._engine, write=False) as uow:
-            site = SqlSiteStore(uow).get(site_id)
+            site = SqlSiteStore(uow).get(site_id, owner=owner)
         if site is None:
-            raise NotFound(f"no site {site_id} in this node's register", rule="sites are registered first")
+            raise NotFound(f"no site {site_id} in this register", rule="sites are registered first")
         return site
 
-    def list(self) -> list[Site]:
+    def list(self, *, owner: str | None = None) -> list[Site]:
+        """The sites of ``owner``'s register (``None``: the node's own)."""
         with UnitOfWork(self._engine, write=False) as uow:
-            return SqlSiteStore(uow).list()
+            return SqlSiteStore(uow).list(owner=owner)
 
-    def add_evidence(self, site_id: str, evidence: DueDiligenceEvidence) -> Site:
+    def add_evidence(self, site_id: str, evidence: DueDiligenceEvidence, *, owner: str | None = None) -> Site:
         """Record a due-diligence item (e.g. the operator's finding on a CAHRA flag) on a site. A
         finding is stamped with the CAHRA edition the site is screened with; one that names
         another edition is refused (``dataset``)."""
         with UnitOfWork(self._engine) as uow:
             store = SqlSiteStore(uow)
-            site = store.get(site_id)
+            site = store.get(site_id, owner=owner)
             if site is None:
-                raise NotFound(f"no site {site_id} in this node's register", rule="sites are registered first")
+                raise NotFound(f"no site {site_id} in this register", rule="sites are registered first")
             if evidence.kind == FINDING:
                 in_use = None if site.screening is None else site.screening.dataset
                 if evidence.dataset is not None and evidence.dataset != in_use:
@@ -90,7 +105,7 @@ class SiteService:
                     )
                 evidence = dataclasses.replace(evidence, dataset=in_use)
             updated = dataclasses.replace(site, due_diligence=(*site.due_diligence, evidence))
-            store.put(updated, at=self._clock.now())
+            store.put(updated, at=self._clock.now(), owner=owner)
             uow.commit()
         return updated
 
@@ -117,7 +132,7 @@ class SiteService:
             store = SqlSiteStore(uow)
             now = self._clock.now()
             store.put_cahra(dataset.label, stored, at=now)
-            for site in store.list():  # each screened again; a change of edition is named
+            for site, owner in store.list_all():  # every register on the node, each screened again
                 was = site.screening is not None and site.screening.flagged
                 screened = site.with_screening(
                     dataset.screen(country=site.country, region=site.region).after(site.screening)
@@ -129,7 +144,7 @@ class SiteService:
                 state = screened.finding_json()
                 if state is not None and not state["current"]:
                     changes["findings_outdated"].append(site.site_id)
-                store.put(screened, at=now)
+                store.put(screened, at=now, owner=owner)
             uow.commit()
         return dataset, flagged, changes
 
@@ -149,7 +164,8 @@ class SiteService:
         (recyclers aside: recovered material is no mined origin), those certified on ``today``,
         those flagged and, for flagged sites, the operator's finding made against the CAHRA
         edition in use (one made against an earlier edition covers nothing until the operator
-        records one again), and that edition."""
+        records one again), and that edition. On a hub the hosted operators' registers count too:
+        their partitions' lots carry their site ids."""
         day = today or self._clock.now().date()
         with UnitOfWork(self._engine, write=False) as uow:
             store = SqlSiteStore(uow)
@@ -157,7 +173,7 @@ class SiteService:
             hit = None if version is None else self._views.get((version, day))
             if hit is not None:
                 return hit
-            facts = self._read_facts(store.list(), store.latest_cahra_label(), day)
+            facts = self._read_facts([s for s, _ in store.list_all()], store.latest_cahra_label(), day)
         if version is not None:
             if len(self._views) >= _VIEWS_MAX:
                 self._views.clear()

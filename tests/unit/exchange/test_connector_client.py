@@ -57,6 +57,8 @@ def _err(kind: type[ChannelError], stage: Stage, status: int | None = None, reas
         (_err(PullFailed, Stage.DATA_PLANE, 502), UpstreamUnavailable, P),
         (_err(TransferEnded, Stage.DATA_PLANE, 401), UpstreamUnavailable, P),
         (_err(PullFailed, Stage.DATA_PLANE, 400, "takes no query"), InvalidInput, "takes no query"),
+        # the provider's source refused this consumer (a hub operator's register not released to it)
+        (_err(PullFailed, Stage.DATA_PLANE, 403, "not released to you"), Forbidden, "not released to you"),
     ],
 )
 def test_each_channel_error_maps_by_type(error: ChannelError, kind: type[BatpassError], said: str) -> None:
@@ -69,6 +71,7 @@ class FakeChannels:
     def __init__(self, outcome: Any) -> None:
         self.outcome = outcome
         self.endpoints: list[Any] = []
+        self.partners: list[str] = []
 
     async def _answer(self, endpoint: Any) -> Any:
         self.endpoints.append(endpoint)
@@ -77,9 +80,15 @@ class FakeChannels:
         return self.outcome
 
     async def pull(self, partner: str, asset: str, endpoint: Any, *, query: Any = None) -> Any:
+        self.partners.append(partner)
         return await self._answer(endpoint)
 
     async def request(self, partner: str, asset: str, endpoint: Any, method: str, **_: Any) -> Any:
+        self.partners.append(partner)
+        return await self._answer(endpoint)
+
+    async def address(self, partner: str, asset: str, endpoint: Any, *, fresh_for_s: float = 0) -> Any:
+        self.partners.append(partner)
         return await self._answer(endpoint)
 
 
@@ -133,3 +142,33 @@ async def test_a_given_dsp_endpoint_httpx_cannot_send_to_is_invalid_input(given:
     with pytest.raises(InvalidInput) as refused:
         await client.fetch(P, "catenax-pcf", {"productId": "p-1"}, dsp_url=given)
     assert refused.value.field == "dspEndpoint" and channels.endpoints == []
+
+
+BRIDGE = "did:web:bridge.example"
+
+
+async def _bridged(did: str) -> dict[str, Any]:
+    """A hub operator's DID document: its DataService is the bridge's connector (participantId)."""
+    entry = {"type": "DataService", "serviceEndpoint": "https://bridge.example/dsp", "participantId": BRIDGE}
+    return {"id": did, "service": [entry]}
+
+
+async def test_a_connector_operated_by_another_participant_is_addressed_to_it() -> None:
+    """Found by the demo (a hub operator's released site register through the bridge): the
+    catalog request went to the operator's DID as the participant, and the bridge refused the
+    token addressed to the operator (401). The channel is keyed by the participant that runs the
+    connector, as the federated trace's partners are; a DataService without one is the DID's own."""
+    channels = FakeChannels({"sites": []})
+    client = ConnectorClient(channels, _bridged)  # type: ignore[arg-type]
+    await client.fetch(P, "batpass-site-register", {"operator": P})
+    await client.address(P, "batpass-site-register")
+    channels.outcome = httpx.Response(200, json={"sites": []})
+    await client.send(P, "batpass-site-register", "GET")
+    assert channels.partners == [BRIDGE, BRIDGE, BRIDGE]
+    own = FakeChannels({"sites": []})
+    await ConnectorClient(own, _no_did).fetch(P, "batpass-site-register", {})  # type: ignore[arg-type]
+    given = FakeChannels({"sites": []})
+    await ConnectorClient(given, _bridged).fetch(  # type: ignore[arg-type]
+        P, "batpass-site-register", {}, dsp_url="https://given.example/dsp"
+    )
+    assert own.partners == [P] and given.partners == [P]  # a given endpoint: the provider itself

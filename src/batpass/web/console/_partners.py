@@ -41,6 +41,7 @@ SCOPE_NAMES = {
     "downstream-recall": N_("downstream recall"),
     "cfp": N_("carbon footprint (CFP)"),
     "certificates": N_("certificates"),
+    "sites": N_("site register"),
 }
 
 
