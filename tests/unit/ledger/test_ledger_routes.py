@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -284,12 +285,7 @@ def test_decoded_bodies_replay_as_the_reference_writes_them(api: tuple[TestClien
     for raw in lines:
         ev = _parse_event_strict(copy.deepcopy(raw), "event", svc.catalogue)
         assert ev.body is None
-        reference.append(
-            Event(
-                *(getattr(ev, f) for f in Event.__dataclass_fields__ if f != "body"),
-                body=canonical_json(event_to_json(ev)),
-            )
-        )  # type: ignore[misc]
+        reference.append(dataclasses.replace(ev, body=canonical_json(event_to_json(ev))))
     res = svc.record(reference)
     assert (res.recorded, res.replayed) == (0, len(lines))
     assert svc.verify(OWNER).ok
