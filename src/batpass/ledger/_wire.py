@@ -31,7 +31,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from batpass.core.countries import ISO3166_ALPHA2
-from batpass.ledger._materials import CATALOGUE, Catalogue, Element
+from batpass.ledger._materials import CATALOGUE, MATERIALS, Catalogue, Element
 from batpass.ledger.model import (
     BatteryInfo,
     CustodyModel,
@@ -74,7 +74,15 @@ Identifier = Annotated[
     ),
 ]
 Did = Annotated[str, Meta(min_length=5, pattern="^did:[a-z0-9]+:[A-Za-z0-9._:%\\-]+$", description="a DID")]
-Country = Annotated[str, Meta(min_length=2, max_length=2, description="ISO 3166-1 alpha-2 code")]
+Country = Annotated[
+    str,
+    Meta(
+        min_length=2,
+        max_length=2,
+        description="ISO 3166-1 alpha-2 code",
+        extra_json_schema={"enum": sorted(ISO3166_ALPHA2)},  # checked against the same set in Python
+    ),
+]
 Text = Annotated[str, Meta(min_length=1, max_length=512)]
 Status = Literal["original", "re-used", "repurposed", "remanufactured", "waste"]
 
@@ -110,7 +118,15 @@ class BatteryWire(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 class OutputWire(_Strict):
     lot: Identifier
-    material: Annotated[str, Meta(min_length=1, max_length=64, description="a material of the node's catalogue")]
+    material: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=64,
+            description="a material of the node's catalogue (the shipped one listed; a node may extend it)",
+            extra_json_schema={"enum": list(MATERIALS)},
+        ),
+    ]
     quantity: QuantityWire
     mass_per_piece_kg: Positive | None = None
     custody: CustodyModel | None = None
@@ -143,7 +159,10 @@ class EventWire(_Strict):
     id: Identifier
     kind: EventKind
     owner: Did
-    at: Annotated[str, Meta(description="RFC 3339 timestamp with a zone")]
+    at: Annotated[
+        str,
+        Meta(description="RFC 3339 timestamp with a zone", extra_json_schema={"format": "date-time"}),
+    ]
     site: SiteWire
     inputs: list[InputWire] | None = None
     outputs: list[OutputWire] | None = None
