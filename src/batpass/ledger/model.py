@@ -244,6 +244,8 @@ class Event:
     reason: str | None = None
     #: the material catalogue the event is checked with (its digest is stored beside it)
     catalogue: Catalogue = CATALOGUE
+    #: its canonical body (:func:`event_body`) when the decoder wrote it (batpass.ledger._wire)
+    body: str | None = field(default=None, compare=False, repr=False)
 
     def yield_for(self, el: Element) -> float:
         if isinstance(self.yield_, float):
@@ -515,212 +517,21 @@ def _fractions(v: Any, path: str, *, sums_to_one: bool = True) -> dict[Element, 
 def parse_event(raw: Any, *, path: str = "event", catalogue: Catalogue = CATALOGUE) -> Event:
     """Parse one event from its JSON form (docs/ledger-events.md), strictly.
 
-    Bulk ingest parses hundreds of thousands of events, so a fast pass runs first: the same
-    checks with the same helpers, minus the field paths (built only for error messages) and with
-    table look-ups for enums and sites. When it finds anything wrong, the strict pass below runs
-    again on the event and raises the error with its full field path. Materials are checked
-    against ``catalogue`` (the node's effective one; a replay passes the one the event was
-    checked with)."""
+    Bulk ingest parses hundreds of thousands of events, so a fast pass runs first: msgspec's
+    strict structs and the checks they cannot express (``batpass.ledger._wire``), which also
+    write the event's canonical body. When it finds anything wrong, the strict pass below runs
+    again on the event and raises the error with its full field path and rule. Materials are
+    checked against ``catalogue`` (the node's effective one; a replay passes the one the event
+    was checked with)."""
     try:
-        return _parse_event_fast(raw, catalogue)
+        return _wire.event_from_object(raw, catalogue)
     except Exception:  # the strict pass below raises the precise error
         pass
     return _parse_event_strict(raw, path, catalogue)
 
 
-_UNITS: dict[str, Unit] = {u.value: u for u in Unit}
-_KINDS: dict[str, EventKind] = {k.value: k for k in EventKind}
-_CUSTODY: dict[str, CustodyModel] = {c.value: c for c in CustodyModel}
-_RECYCLED: dict[str, RecycledOrigin] = {r.value: r for r in RecycledOrigin}
-_SITE_KEYS = frozenset({"id", "country"})
-_QTY_KEYS = frozenset({"value", "unit"})
-_INPUT_KEYS = frozenset({"lot", "quantity"})
-_BATTERY_KEYS = frozenset({"id", "model", "chemistry", "capacity_kwh", "category"})
-_SHIPMENT_KEYS = frozenset({"to_site", "destination_country", "document", "to_owner"})
-_RECEIPT_KEYS = frozenset({"from_owner", "from_lot", "document"})
-_STATUS_KEYS = frozenset({"lot", "value"})
-_SITES: dict[tuple[str, str], Site] = {}
-_OWNERS: set[str] = set()
-_F = "event"  # the fast pass never reports: one constant path
-
-
 class _Reject(Exception):
-    """The fast pass found something the strict pass must report."""
-
-
-_id_ok = _ID_RE.fullmatch
-_new_str = str.__new__
-_INF = math.inf
-
-
-def _fast_site(v: Any) -> Site:
-    if type(v) is not dict or not v.keys() <= _SITE_KEYS:
-        raise _Reject
-    key = (v["id"], v["country"])
-    site = _SITES.get(key)
-    if site is None:
-        site = Site(_str(key[0], _F, max_len=128), _country(key[1], _F))
-        if len(_SITES) < 100_000:
-            _SITES[key] = site
-    return site
-
-
-def _fast_owner(v: Any) -> str:
-    if v in _OWNERS:
-        return v  # type: ignore[no-any-return]
-    out = _owner(v, _F)
-    if len(_OWNERS) < 10_000:
-        _OWNERS.add(out)
-    return out
-
-
-def _fast_lot(v: Any) -> LotId:
-    if type(v) is not str or _id_ok(v) is None:
-        raise _Reject
-    return _new_str(LotId, v)
-
-
-def _fast_quantity(v: Any) -> Quantity:
-    if type(v) is not dict or not v.keys() <= _QTY_KEYS:
-        raise _Reject
-    x = v["value"]
-    return Quantity(x if type(x) is float and 0.0 < x < _INF else _num(x, _F), _UNITS[v["unit"]])
-
-
-def _fast_list(v: Any) -> list[Any]:
-    if not v:
-        return []
-    if type(v) is not list:
-        raise _Reject
-    return v
-
-
-def _parse_event_fast(raw: Any, catalogue: Catalogue = CATALOGUE) -> Event:
-    """The strict pass's checks on the common shapes, with table look-ups and no field paths;
-    raises (anything) where the strict pass must look at the event."""
-    if type(raw) is not dict or not raw.keys() <= _EVENT_KEYS:
-        raise _Reject
-    d = raw
-    eid = d["id"]
-    if type(eid) is not str or _id_ok(eid) is None:
-        raise _Reject
-    eid = _new_str(EventId, eid)
-    kind = _KINDS[d["kind"]]
-    owner = d["owner"]
-    if owner not in _OWNERS:
-        owner = _fast_owner(owner)
-    at_raw = d["at"]
-    at = _dt.datetime.fromisoformat(at_raw) if type(at_raw) is str else None
-    if at is None or at.tzinfo is None:
-        raise _Reject
-    site = _fast_site(d["site"])
-    inputs: list[InputRef] = []
-    for o in _fast_list(d.get("inputs")):
-        if type(o) is not dict or not o.keys() <= _INPUT_KEYS:
-            raise _Reject
-        inputs.append(InputRef(_fast_lot(o["lot"]), _fast_quantity(o["quantity"])))
-    outputs: list[OutputSpec] = []
-    for o in _fast_list(d.get("outputs")):
-        if type(o) is not dict or not o.keys() <= _OUTPUT_KEYS:
-            raise _Reject
-        mat = o["material"]
-        if mat not in catalogue.materials:
-            raise _Reject
-        battery = None
-        b = o.get("battery")
-        if b is not None:
-            if type(b) is not dict or not b.keys() <= _BATTERY_KEYS:
-                raise _Reject
-            battery = BatteryInfo(
-                _str(b["id"], _F),
-                _str(b["model"], _F, max_len=128),
-                _str(b["chemistry"], _F, max_len=32),
-                _num(b["capacity_kwh"], _F),
-                _str(b.get("category", "ev"), _F, max_len=32),
-            )
-        mpp = o.get("mass_per_piece_kg")
-        cust = o.get("custody")
-        rec = o.get("recycled")
-        assay = o.get("assay")
-        outputs.append(
-            OutputSpec(
-                _fast_lot(o["lot"]),
-                mat,
-                _fast_quantity(o["quantity"]),
-                _num(mpp, _F) if mpp is not None else None,
-                _CUSTODY[cust] if cust is not None else None,
-                _RECYCLED[rec] if rec is not None else None,
-                _fractions(assay, _F) if assay is not None else None,
-                battery,
-            )
-        )
-    yield_: float | dict[Element, float] = 1.0
-    if "yield" in d:
-        y_raw = d["yield"]
-        if isinstance(y_raw, dict):
-            yield_ = _fractions(y_raw, _F, sums_to_one=False) if y_raw else 1.0
-            if isinstance(yield_, dict) and any(v <= 0 for v in yield_.values()):
-                raise _Reject
-        else:
-            yield_ = _num(y_raw, _F)
-            if yield_ > 1.0:
-                raise _Reject
-    shipment = None
-    sh = d.get("shipment")
-    if sh is not None:
-        if type(sh) is not dict or not sh.keys() <= _SHIPMENT_KEYS:
-            raise _Reject
-        to_owner = sh.get("to_owner")
-        shipment = Shipment(
-            _fast_site(sh["to_site"]),
-            _country(sh["destination_country"], _F),
-            _str(sh["document"], _F),
-            _fast_owner(to_owner) if to_owner is not None else None,
-        )
-    receipt = None
-    r = d.get("receipt")
-    if r is not None:
-        if type(r) is not dict or not r.keys() <= _RECEIPT_KEYS:
-            raise _Reject
-        receipt = Receipt(_fast_owner(r["from_owner"]), _fast_lot(r["from_lot"]), _str(r["document"], _F))
-    status_lot = status = None
-    st = d.get("status")
-    if st is not None:
-        if type(st) is not dict or not st.keys() <= _STATUS_KEYS:
-            raise _Reject
-        status_lot = _fast_lot(st["lot"])
-        status = st["value"]
-        if status not in PASSPORT_STATUSES:
-            raise _Reject
-    corrects = d.get("corrects")
-    if corrects is not None:
-        corrects = EventId(corrects)
-    void = d.get("void", False)
-    if void is not False and void is not True:
-        raise _Reject
-    reason = d.get("reason")
-    if reason is not None:
-        reason = _str(reason, _F, max_len=2000)
-    ev = Event(
-        eid,
-        kind,
-        owner,
-        at,
-        site,
-        tuple(inputs),
-        tuple(outputs),
-        yield_,
-        shipment,
-        receipt,
-        status_lot,
-        status,
-        corrects,
-        void,
-        reason,
-        catalogue,
-    )
-    _check_shape(ev, _F)
-    return ev
+    """The hand-written body writer met a value the reference encoder must write."""
 
 
 def _parse_event_strict(raw: Any, path: str, catalogue: Catalogue = CATALOGUE) -> Event:
@@ -1429,7 +1240,10 @@ def event_body(ev: Event) -> str:
     """``canonical_json(event_to_json(ev))``, the text that is stored and hashed, written
     directly (bulk ingest writes one per event; building the dict and sorting its keys cost
     more than the rest of the encoding). Values of unexpected types go to that reference, so
-    the two always agree (a property test checks it)."""
+    the two always agree (a property test checks it). An event the decoder built carries the
+    body msgspec wrote (batpass.ledger._wire), the same bytes."""
+    if ev.body is not None:
+        return ev.body
     try:
         return _event_body(ev)
     except Exception:  # the reference writes it, or raises its own error
@@ -1488,3 +1302,7 @@ def check_batch_events(events: Sequence[Event]) -> None:
                 rule="ledger.event.unique",
             )
         seen.add(ev.id)
+
+
+# the fast pass of parse_event, which builds on this module's types (imported last: it imports them)
+from batpass.ledger import _wire  # noqa: E402

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -36,6 +35,7 @@ from batpass.http import (
     problem_body,
 )
 from batpass.ledger._reconcile import Reconciliation
+from batpass.ledger._wire import decode_event_stream, openapi_request_body
 from batpass.ledger.errors import DoubleClaim
 from batpass.ledger.model import Lot
 from batpass.ledger.ports import SummaryPushers
@@ -112,39 +112,17 @@ def lot_json(lot: Lot) -> dict[str, Any]:
     }
 
 
-def _inline(node: Any, defs: dict[str, Any]) -> Any:
-    """A JSON Schema with its local ``#/$defs/...`` references replaced by their definitions
-    (the event schema's are not recursive), so it stands alone inside the OpenAPI document."""
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
-        return {k: _inline(v, defs) for k, v in node.items() if k not in ("$defs", "$schema", "$id")}
-    if isinstance(node, list):
-        return [_inline(v, defs) for v in node]
-    return node
-
-
-def _event_body() -> dict[str, Any]:
-    """The OpenAPI request body of ``POST /v1/ledger/events``: the event schema
-    (``ledger-event.schema.json``, docs/ledger-events.md), as a JSON array or one per line."""
-    schema = json.loads((Path(__file__).resolve().parent / "_data" / "ledger-event.schema.json").read_text("utf-8"))
-    event = _inline(schema, schema.get("$defs", {}))
-    return {
-        "required": True,
-        "description": "custody events (docs/ledger-events.md): a JSON array, or JSON Lines (one event per line)",
-        "content": {
-            "application/json": {"schema": {"type": "array", "items": event}},
-            "application/jsonl": {"schema": event},
-        },
-    }
-
-
-@router.post("/events", openapi_extra={"requestBody": _event_body()})
+@router.post("/events", openapi_extra={"requestBody": openapi_request_body()})
 async def record_events(request: Request, ctx: Ctx, _: AdminKey) -> dict[str, Any]:
     """Record events (JSON array or JSON Lines), all or nothing; answers the RecordResult."""
-    events = parse_event_stream(await request.body())
-    res = await run_in_threadpool(ctx.service(LedgerService).record, events)
+    raw = await request.body()
+    svc = ctx.service(LedgerService)
+    # decoded from the bytes by msgspec's strict structs; a body they refuse goes the strict way
+    # (parsed as JSON, each event by the strict parser), whose refusal names the field and rule
+    events: list[Any] | None = decode_event_stream(raw, svc.catalogue)
+    if events is None:
+        events = parse_event_stream(raw)
+    res = await run_in_threadpool(svc.record, events)
     return dataclasses.asdict(res)
 
 

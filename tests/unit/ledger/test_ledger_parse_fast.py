@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from batpass.core.errors import InvalidInput
-from batpass.ledger import model
+from batpass.ledger import _wire, model
 from batpass.scenario import generate
 
 
@@ -18,7 +18,7 @@ def test_fast_pass_equals_strict_pass_on_the_scenario() -> None:
     kinds = {e["kind"] for e in sc.events}
     assert {"extraction", "transformation", "shipment", "assembly", "recovery"} <= kinds
     for raw in sc.events:
-        assert model._parse_event_fast(raw) == model._parse_event_strict(raw, "event")
+        assert _wire.event_from_object(raw) == model._parse_event_strict(raw, "event")
 
 
 @pytest.mark.parametrize(
