@@ -13,6 +13,10 @@ however often it arrives. Failures back off exponentially with jitter; a 4xx ans
 408/425/429 is final (the message is marked ``dead``) unless the message was enqueued with
 ``retry_refused`` (a passport's backup copy), as is running out of attempts. The cause — the
 transport error, or the status with the receiver's problem detail — is kept in ``last_error``.
+
+A kind may have its own ``sender`` (``senders``): a message of that kind is handed to it instead
+of being posted to its destination — a message that travels through a connector's data plane,
+whose address and token are only known when it leaves (the same claim, lease and back-off).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import datetime as dt
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -59,6 +63,7 @@ class OutboxDispatcher:
         client: httpx.AsyncClient,
         *,
         sign_headers: Callable[[dict[str, Any]], dict[str, str]] | None = None,
+        senders: Mapping[str, Callable[[dict[str, Any]], Awaitable[httpx.Response]]] | None = None,
         batch: int = 50,
         clock: Clock = SystemClock(),
     ) -> None:
@@ -66,6 +71,7 @@ class OutboxDispatcher:
         self._clock = clock
         self._client = client
         self._sign_headers = sign_headers
+        self._senders = dict(senders or {})
         self._batch = batch
         self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -161,16 +167,11 @@ class OutboxDispatcher:
         body: Any = None
         error: str | None = None
         try:
-            if self._sign_headers is not None:
-                # may fetch a partner's token: off the event loop, and a failure is a failed attempt
-                headers.update(await anyio.to_thread.run_sync(self._sign_headers, row))
-            if row["body"] is None:
-                resp = await self._client.request(row["method"], row["destination"], headers=headers)
+            sender = self._senders.get(row["kind"])
+            if sender is not None:  # its own way out (a connector's data plane)
+                resp = await sender(row)
             else:
-                headers.setdefault("Content-Type", "application/json")
-                resp = await self._client.request(
-                    row["method"], row["destination"], headers=headers, content=json.dumps(row["body"]).encode()
-                )
+                resp = await self._post(row, headers)
             status = resp.status_code
             try:
                 body = resp.json()
@@ -179,6 +180,17 @@ class OutboxDispatcher:
         except (httpx.HTTPError, BatpassError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         await anyio.to_thread.run_sync(self._record, row, status, body, error)
+
+    async def _post(self, row: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        if self._sign_headers is not None:
+            # may fetch a partner's token: off the event loop, and a failure is a failed attempt
+            headers.update(await anyio.to_thread.run_sync(self._sign_headers, row))
+        if row["body"] is None:
+            return await self._client.request(row["method"], row["destination"], headers=headers)
+        headers.setdefault("Content-Type", "application/json")
+        return await self._client.request(
+            row["method"], row["destination"], headers=headers, content=json.dumps(row["body"]).encode()
+        )
 
     def _record(self, row: dict[str, Any], status: int | None, body: Any, error: str | None) -> None:
         t = outbox_table
