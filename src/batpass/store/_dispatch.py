@@ -16,7 +16,10 @@ transport error, or the status with the receiver's problem detail — is kept in
 
 A kind may have its own ``sender`` (``senders``): a message of that kind is handed to it instead
 of being posted to its destination — a message that travels through a connector's data plane,
-whose address and token are only known when it leaves (the same claim, lease and back-off).
+whose address and token are only known when it leaves (the same claim, lease and back-off). Such
+a send runs beside the dispatcher's loop, not in its batch: opening a connector's channel waits
+for protocol messages this same outbox sends (a contract negotiation's), which a batch waiting
+for that send would hold back.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ class OutboxDispatcher:
         self._client = client
         self._sign_headers = sign_headers
         self._senders = dict(senders or {})
+        self._inflight: dict[str, asyncio.Task[None]] = {}
         self._batch = batch
         self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -89,6 +93,8 @@ class OutboxDispatcher:
         self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
+        for task in list(self._inflight.values()):
+            task.cancel()
         self._stopping = True
         set_wakeup(None)
         if self._event is not None:
@@ -125,7 +131,13 @@ class OutboxDispatcher:
         """Send every due message once; returns how long to wait before the next due one."""
         claimed = await anyio.to_thread.run_sync(self._claim_due)
         if claimed:
-            await asyncio.gather(*(self._send(row) for row in claimed))
+            direct = []
+            for row in claimed:
+                if row["kind"] not in self._senders:
+                    direct.append(row)
+                elif row["id"] not in self._inflight:  # its own sender, beside this loop
+                    self._inflight[row["id"]] = asyncio.create_task(self._send_beside(row))
+            await asyncio.gather(*(self._send(row) for row in direct))
             return 0.0 if len(claimed) >= self._batch else await anyio.to_thread.run_sync(self._next_due_in)
         return await anyio.to_thread.run_sync(self._next_due_in)
 
@@ -180,6 +192,19 @@ class OutboxDispatcher:
         except (httpx.HTTPError, BatpassError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         await anyio.to_thread.run_sync(self._record, row, status, body, error)
+
+    async def _send_beside(self, row: dict[str, Any]) -> None:
+        try:
+            await self._send(row)
+        except Exception:  # recorded as nothing: the row falls due again when its lease runs out
+            log.exception("outbox send of %s failed", row["kind"])
+        finally:
+            self._inflight.pop(row["id"], None)
+
+    async def drain(self) -> None:
+        """Wait for the sends running beside the loop (a test's or a stop's)."""
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight.values()), return_exceptions=True)
 
     async def _post(self, row: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
         if self._sign_headers is not None:
