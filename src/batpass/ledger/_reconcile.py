@@ -7,7 +7,9 @@ event, so a replayed or simulated ledger (the demo's scenario) is judged on its 
 
 The sides, each on its own node, talk in signed messages (compact JWS, ``typ``
 :data:`MESSAGE_TYP`, by the sending owner's key, verified through its DID document) written to
-the outbox in the transaction that decides them:
+the outbox in the transaction that decides them, and carried over the receiver's connector or
+the hub's bridge (``batpass.exchange`` reconciliation inbox, ``batpass.bridge`` relay: the outbox
+destination only names the addressee's node):
 
 - the shipper's node sends a **notice** of each shipment to another owner (shipment, its lot,
   site, date, document, the shipped mass and the window) to the receiver's node;

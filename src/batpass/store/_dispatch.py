@@ -50,6 +50,8 @@ log = logging.getLogger("batpass.outbox")
 LEASE = dt.timedelta(seconds=30)
 IDLE_WAIT_S = 2.0
 RETRYABLE_4XX = {408, 425, 429}
+#: sends by a kind's own sender running at once (each may hold a partner's connection)
+BESIDE = 8
 
 
 def backoff_seconds(
@@ -76,6 +78,7 @@ class OutboxDispatcher:
         self._sign_headers = sign_headers
         self._senders = dict(senders or {})
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._beside = asyncio.Semaphore(BESIDE)
         self._batch = batch
         self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -195,7 +198,8 @@ class OutboxDispatcher:
 
     async def _send_beside(self, row: dict[str, Any]) -> None:
         try:
-            await self._send(row)
+            async with self._beside:
+                await self._send(row)
         except Exception:  # recorded as nothing: the row falls due again when its lease runs out
             log.exception("outbox send of %s failed", row["kind"])
         finally:

@@ -90,6 +90,7 @@ class Node:
         """Send every message due (what the node's dispatcher does once its transaction commits)."""
         with self.ledger.engine.begin() as conn:  # due now, whatever the back-off said
             conn.execute(update(outbox_table).values(next_attempt_at=utc_now()))
+
         async def run() -> None:
             await self.dispatcher.dispatch_due()
             await self.dispatcher.drain()  # the connector's sends run beside the dispatcher's loop
