@@ -18,14 +18,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from ledger_testkit import ev, identity, out
 from sqlalchemy import Engine, select, update
 
 from batpass.core.clock import utc_now
-from batpass.dataspace import NotOffered, Stage
+from batpass.core.errors import ConfigurationError, Forbidden
+from batpass.dataspace import DataPlaneReply, NotOffered, Stage
 from batpass.exchange import RECONCILIATION_ASSET, ReconciliationCourier, ReconciliationInbox
 from batpass.exchange._reconcile_inbox import inbox_policies
-from batpass.ledger import MIGRATIONS_DIR, RECONCILIATION_OUTBOX_KIND, LedgerService, Reconciliation
+from batpass.ledger import (
+    MIGRATIONS_DIR,
+    RECONCILIATION_OUTBOX_KIND,
+    LedgerService,
+    Reconciliation,
+    parse_reconciliation,
+)
 from batpass.store import OutboxDispatcher, outbox_table
 from batpass.trust import NodeIdentity
 
@@ -66,6 +74,7 @@ class DataPlanes:
 class Node:
     def __init__(self, make_store: Callable[[Sequence[Path]], Engine], did: str, keys: dict[str, NodeIdentity]) -> None:
         keys[did] = identity(did)
+        self.keys = keys
         self.ledger = LedgerService(make_store([MIGRATIONS_DIR]), keys[did], batch_size=8)
 
         def partner_key(kid: str, *, fresh: bool = False) -> Mapping[str, Any] | None:
@@ -235,3 +244,38 @@ def test_the_inbox_policy_admits_members_or_only_the_named_partners() -> None:
     bpn = {"leftOperand": "BusinessPartnerNumber", "operator": "isAnyOf", "rightOperand": ["BPNL00000000S01F"]}
     assert bpn in access["permission"][0]["constraint"][0]["and"]
     assert bpn in usage["permission"][0]["constraint"][0]["and"]
+
+
+def test_the_partners_config_takes_bpnls_only() -> None:
+    got = parse_reconciliation({"partners": ["BPNL00000000S01F", "BPNL00000000S01F", "BPNL00000003AUTH"]})
+    assert got.partners == ("BPNL00000000S01F", "BPNL00000003AUTH")
+    assert parse_reconciliation(None).partners == ()
+    for bad in (["did:web:x.example"], "BPNL00000000S01F", ["BPNL0000"], [7]):
+        with pytest.raises(ConfigurationError) as err:
+            parse_reconciliation({"partners": bad})
+        assert err.value.rule == "reconciliation.partners"
+
+
+def test_a_bridge_inbox_hands_a_hub_operators_message_to_its_hub(
+    make_store: Callable[[Sequence[Path]], Engine],
+) -> None:
+    shipper, receiver = _nodes(make_store)
+    relayed: list[str] = []
+
+    async def to_hub(jws: str) -> DataPlaneReply:
+        relayed.append(jws)
+        return DataPlaneReply(200, {"relayed": True})
+
+    # the receiver's connector is a bridge's: it keeps no ledger for the addressee
+    bridge = ReconciliationInbox(Node(make_store, "did:web:bridge.example", shipper.keys).recon, relay=to_hub)
+    shipper.planes.inboxes[RECEIVER] = bridge
+    shipped, _ = _events(1000.0)
+    shipper.ledger.record(shipped)
+    shipper.recon.run()
+    shipper.dispatch()
+    assert relayed == [shipper.outbox()[0].body["jws"]] and shipper.outbox()[0].status == "sent"
+    # without a relay, a message for an owner the node does not keep is refused there
+    bridge.relay = None
+    with pytest.raises(Forbidden):
+        asyncio.run(bridge.take(relayed[0]))
+    assert receiver.recon.outcomes(RECEIVER)["shipments"] == []
