@@ -24,6 +24,21 @@
 - ``ledger.receive_summary_ms``: median wall time of ``LedgerService.receive_summary`` for a
   sample of receipts (the supplier lot's summary, signed; every profile made from the receipt
   recomputed), with ``downstream_lots`` and the bare-SQL walk reaching the same lots as floor.
+- ``ledger.summary_register_cpu_ms`` and ``ledger.trace_register_cpu_ms``: median CPU time
+  (``time.process_time``) of ``LedgerService.summary`` / ``.trace`` of a sample of batteries on a
+  node whose site register holds ``sites`` sites (screened with the synthetic CAHRA sample),
+  reading the register's facts through ``SiteService.site_facts`` (kept per register version:
+  one small query per call); beside it, measured interleaved on the same batteries,
+  ``before_ms``: the register read and parsed whole at every call (what every summary did
+  before), and ``floor_ms``: facts fixed in memory (no register query at all).
+- ``ledger.store_bytes_per_event``: the store's bytes per recorded event right after ingest, at
+  each scale: SQLite, the database file after ``VACUUM``; PostgreSQL, ``pg_total_relation_size``
+  of the ledger tables (rows, indexes, TOAST) after ``VACUUM``.
+- ``ledger.ingest_cpu_ratio`` (SQLite): ingest's events per CPU second (``process_time`` of the
+  record calls) ÷ the floor, plain ``sqlite3`` in this process writing the same rows (read back
+  from the store first) into an empty database with the same ledger schema, ``executemany`` and
+  one transaction per 10,000 events' share; both rates are printed.
+- ``ledger.ingest_pg_growth`` (``--full``): PostgreSQL's ingest events/s at 10⁶ lots ÷ at 10⁴.
 - ``<figure>.growth`` for both: the largest scale's value ÷ the 10⁴ value (``--full``, or
   ``--scales 10000,1000000``; ``--store sqlite`` runs one store).
 
@@ -122,6 +137,7 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
     from batpass.ledger import MIGRATIONS_DIR, LedgerService
     from batpass.scenario import flagged_sites
     from batpass.sites import CAHRA_SAMPLE, load_cahra
+    from batpass.sites import MIGRATIONS_DIR as SITES_MIGRATIONS
     from batpass.store import MIGRATIONS_DIR as STORE_MIGRATIONS
     from batpass.store import make_engine, upgrade
     from batpass.trust import NodeIdentity, generate_keypair
@@ -133,7 +149,7 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
         schema = f"bench_{uuid.uuid4().hex[:12]}"
         engine = make_engine(PG_URL, schema=schema)
     try:
-        upgrade(engine, [STORE_MIGRATIONS, MIGRATIONS_DIR])
+        upgrade(engine, [STORE_MIGRATIONS, MIGRATIONS_DIR, SITES_MIGRATIONS])
         path, meta = scenario_file(lots, folder)
         n_events = meta["events"]
         lots_generated = meta["lots"]
@@ -157,15 +173,21 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
         rates: list[float] = []
         done = 0
         busy_s = 0.0
+        cpu_s = 0.0
         for part in event_chunks(path, CHUNK):
             t = time.perf_counter()
+            c = time.process_time()
             svc.record(part)
+            cpu_s += time.process_time() - c
             dt = time.perf_counter() - t
             busy_s += dt
             rates.append(len(part) / dt)
             done += len(part)
             log(f"[{store} {lots}] recorded {done}/{n_events}")
-        log(f"[{store} {lots}] ingest {done / busy_s:,.0f} events/s overall (record calls only)")
+        log(f"[{store} {lots}] ingest {done / busy_s:,.0f} events/s overall, {done / cpu_s:,.0f} per CPU second")
+        size = store_bytes(engine, schema)
+        log(f"[{store} {lots}] store {size / n_events:,.0f} bytes per event ({size / 1e6:,.1f} MB)")
+        floor_cpu_s = plain_sqlite_cpu_s(engine, Path(folder) / f"floor-{lots}.db") if store == "sqlite" else None
         battery_ids: list[str] = meta["battery_ids"]
         del meta
         rnd = random.Random(1)
@@ -179,14 +201,19 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
             times.append((time.perf_counter() - t) * 1000)
             sizes.append(res["graph_lots"])
         log(f"[{store} {lots}] trace p50 {statistics.median(times):.2f} ms over {len(times)} batteries")
+        register = _register_reads(svc, engine, sample)
         recall = _recalls(svc, engine)
         received = _received_summaries(svc, engine, supplier)
         return {
+            **register,
             **recall,
             **received,
             "lots": lots_generated,
             "events": n_events,
             "ingest_per_s": statistics.median(rates),
+            "ingest_cpu_per_s": done / cpu_s,
+            "floor_cpu_per_s": done / floor_cpu_s if floor_cpu_s else None,
+            "store_bytes": size,
             "trace_p50_ms": statistics.median(times),
             "graph_lots": int(statistics.median(sizes)),
             "traces": len(times),
@@ -199,6 +226,158 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
                 conn.commit()
             admin.dispose()
+
+
+REGISTER_SITES = 200
+REGISTER_CALLS = 51
+
+
+def _register_reads(svc: Any, engine: Any, batteries: list[str]) -> dict[str, Any]:
+    """Summaries and traces with the site register's facts: kept per register version (after),
+    read whole at every call (before) and fixed in memory (floor), interleaved per battery."""
+    from batpass.ledger import LedgerService
+    from batpass.sites import CAHRA_SAMPLE, Site, SiteService
+
+    sites = SiteService(engine)
+    regions = ["CD-LU", "CD-HL", "CD-HK", "CD-KN"]
+    for i in range(REGISTER_SITES):
+        record = {
+            "siteId": f"BENCH-MINE-{i:04d}",
+            "name": f"Bench mine {i}",
+            "operator": f"Bench operator {i % 17}",
+            "siteType": "mine",
+            "country": "CD",
+            "region": regions[i % len(regions)],
+            "location": {"latitude": -10.0 + i / 1000, "longitude": 25.0 + i / 1000},
+            "minerals": ["cobalt", "copper"],
+            "certifications": [
+                {"scheme": "IRMA", "status": "certified", "level": "IRMA 50", "validUntil": "2030-01-01"}
+            ]
+            if i % 3 == 0
+            else [],
+            "dueDiligence": [{"kind": "risk assessment", "reference": f"doc:ra-{i}", "date": "2026-03-01"}],
+        }
+        sites.register(Site.from_json(record))
+    sites.load_cahra(json.loads(CAHRA_SAMPLE.read_text()))
+    fixed = sites.site_facts()
+
+    def ledger(source: Any) -> Any:
+        return LedgerService(engine, svc.identity, high_risk_sites=source, batch_size=svc.batch_size)
+
+    kinds = {
+        "after": ledger(sites.site_facts),
+        "before": ledger(lambda: SiteService(engine).site_facts()),  # a new service: nothing kept
+        "floor": ledger(lambda: fixed),
+    }
+    picked = batteries[:REGISTER_CALLS]
+    out: dict[str, Any] = {}
+    for call in ("summary", "trace"):
+        cpu: dict[str, list[float]] = {k: [] for k in kinds}
+        for n, bid in enumerate(picked):
+            order = list(kinds)
+            order = order[n % 3 :] + order[: n % 3]  # rotate which runs first
+            for k in order:
+                t = time.process_time()
+                getattr(kinds[k], call)(OWNER, bid)
+                cpu[k].append((time.process_time() - t) * 1000)
+        for k, v in cpu.items():
+            out[f"register_{call}_{k}_ms"] = statistics.median(v)
+        log(
+            f"register {call}: after {out[f'register_{call}_after_ms']:.3f} ms CPU, "
+            f"before {out[f'register_{call}_before_ms']:.3f}, floor {out[f'register_{call}_floor_ms']:.3f}"
+        )
+    out["register_calls"] = len(picked)
+    return out
+
+
+#: the ledger's tables holding what ingest writes (PostgreSQL: their size with indexes and TOAST)
+LEDGER_TABLES = (
+    "ledger_events",
+    "ledger_batches",
+    "ledger_heads",
+    "ledger_lots",
+    "ledger_profiles",
+    "ledger_edges",
+    "ledger_credits",
+    "ledger_alerts",
+)
+
+
+def store_bytes(engine: Any, schema: str | None) -> int:
+    """The store's size after ingest: SQLite, the database file after ``VACUUM``; PostgreSQL, the
+    ledger tables' ``pg_total_relation_size`` (rows, indexes, TOAST) after ``VACUUM``."""
+    if engine.dialect.name == "sqlite":
+        import sqlite3
+
+        engine.dispose()  # no pooled connection left open beside the VACUUM
+        db = sqlite3.connect(engine.url.database, isolation_level=None)
+        db.execute("VACUUM")
+        size = db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
+        db.close()
+        return int(size)
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        total = 0
+        for table in LEDGER_TABLES:
+            if conn.execute(text("SELECT to_regclass(:t)"), {"t": f'"{schema}".{table}'}).scalar() is None:
+                continue
+            conn.exec_driver_sql(f'VACUUM "{schema}".{table}')
+            total += int(conn.execute(text("SELECT pg_total_relation_size(:t)"), {"t": f'"{schema}".{table}'}).scalar())
+        return total
+
+
+def plain_sqlite_cpu_s(engine: Any, target: Path) -> float:
+    """The floor of ``ledger.ingest_cpu_ratio``: CPU seconds of plain ``sqlite3`` in this process
+    writing the rows ingest wrote (read back from the store beforehand, not timed) into an empty
+    database with the store's own ledger schema (tables and indexes), with ``executemany``, one
+    transaction per ``CHUNK`` events' share of the rows, as ingest's record calls commit."""
+    import sqlite3
+
+    src = sqlite3.connect(engine.url.database)
+    target.unlink(missing_ok=True)
+    dst = sqlite3.connect(target, isolation_level=None)
+    dst.execute("PRAGMA journal_mode=WAL")
+    dst.execute("PRAGMA synchronous=NORMAL")
+    present = [t for t in LEDGER_TABLES if src.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (t,)).fetchone()]
+    for (sql,) in src.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name IN ({}) AND sql IS NOT NULL ORDER BY type DESC".format(
+            ",".join("?" * len(present))
+        ),
+        present,
+    ):
+        dst.execute(sql)
+    events = src.execute("SELECT count(*) FROM ledger_events").fetchone()[0]
+    parts = max(1, -(-events // CHUNK))
+    sizes = {table: -(-src.execute(f"SELECT count(*) FROM {table}").fetchone()[0] // parts) for table in present}
+    after = dict.fromkeys(present, 0)  # the last rowid read, per table (edges: rows read)
+    cpu = 0.0
+    for _k in range(parts):
+        batch: list[tuple[str, list[Any]]] = []
+        for table in present:
+            if table == "ledger_edges":  # WITHOUT ROWID: in primary-key order
+                rows = src.execute(
+                    f"SELECT * FROM {table} ORDER BY owner, child, parent_owner, parent, event_id LIMIT ? OFFSET ?",
+                    (sizes[table], after[table]),
+                ).fetchall()
+                after[table] += len(rows)
+            else:  # in the order they were written
+                keyed = src.execute(
+                    f"SELECT rowid, * FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?", (after[table], sizes[table])
+                ).fetchall()
+                if keyed:
+                    after[table] = keyed[-1][0]
+                rows = [r[1:] for r in keyed]
+            batch.append((table, rows))
+        c = time.process_time()
+        dst.execute("BEGIN")
+        for table, rows in batch:
+            if rows:
+                dst.executemany(f"INSERT INTO {table} VALUES ({','.join('?' * len(rows[0]))})", rows)
+        dst.execute("COMMIT")
+        cpu += time.process_time() - c
+    src.close()
+    dst.close()
+    return cpu
 
 
 def _sample_lots(engine: Any, kind: str, n: int) -> list[str]:
@@ -341,9 +520,33 @@ def main(argv: list[str]) -> int:
             last: dict[str, Any] = {}
             recall: dict[int, float] = {}
             receive: dict[int, float] = {}
+            ingest: dict[int, float] = {}
             for lots in scales:
                 last = run(store, lots, Path(tmp))
                 recall[lots], receive[lots] = last["recall_p50_ms"], last["receive_ms"]
+                ingest[lots] = last["ingest_per_s"]
+                emit(
+                    "ledger.store_bytes_per_event",
+                    last["store_bytes"] / last["events"],
+                    "bytes",
+                    lots=lots,
+                    store=store,
+                    events=last["events"],
+                    store_mb=round(last["store_bytes"] / 1e6, 1),
+                    measured="file size after VACUUM"
+                    if store == "sqlite"
+                    else "pg_total_relation_size of the ledger tables",
+                )
+                if last["floor_cpu_per_s"]:
+                    emit(
+                        "ledger.ingest_cpu_ratio",
+                        last["ingest_cpu_per_s"] / last["floor_cpu_per_s"],
+                        "ratio",
+                        lots=lots,
+                        store=store,
+                        ingest_cpu_events_per_s=round(last["ingest_cpu_per_s"]),
+                        floor_plain_sqlite3_events_per_s=round(last["floor_cpu_per_s"]),
+                    )
                 emit(
                     "ledger.recall_p50_ms",
                     last["recall_p50_ms"],
@@ -375,8 +578,30 @@ def main(argv: list[str]) -> int:
                     graph_lots=last["graph_lots"],
                     traces=last["traces"],
                 )
+                for call in ("summary", "trace"):
+                    emit(
+                        f"ledger.{call}_register_cpu_ms",
+                        last[f"register_{call}_after_ms"],
+                        "ms CPU",
+                        lots=lots,
+                        store=store,
+                        sites=REGISTER_SITES,
+                        calls=last["register_calls"],
+                        before_ms=round(last[f"register_{call}_before_ms"], 3),
+                        floor_ms=round(last[f"register_{call}_floor_ms"], 3),
+                        interleaved=True,
+                    )
             _growth("ledger.recall_p50_ms", recall, store=store)
             _growth("ledger.receive_summary_ms", receive, store=store)
+            if store == "postgresql" and max(ingest) >= 1_000_000 and ingest.get(10_000):
+                emit(
+                    "ledger.ingest_pg_growth",
+                    ingest[max(ingest)] / ingest[10_000],
+                    "ratio",
+                    lots=max(ingest),
+                    base_lots=10_000,
+                    events_per_s={str(k): round(v) for k, v in sorted(ingest.items())},
+                )
             # figures of the largest run of the store (SQLite's printed before PostgreSQL runs)
             emit(
                 "ledger.ingest_events_per_s",
@@ -387,6 +612,7 @@ def main(argv: list[str]) -> int:
                 events=last["events"],
                 batch_size=1000,
                 chunk=CHUNK,
+                cpu_events_per_s=round(last["ingest_cpu_per_s"]),
             )
             if store == "sqlite":
                 peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux

@@ -58,6 +58,7 @@ TABLES = {
     "ledger_batches": "signed batch roots",
     "ledger_heads": "the chain head",
     "ledger_lots": "derived from events",
+    "ledger_profiles": "derived from events (stored once per owner and text, addressed by digest)",
     "ledger_edges": "derived from events",
     "ledger_credits": "derived from events",
     "ledger_alerts": "derived from events and authorisations",
@@ -302,18 +303,24 @@ def _new_value(value: Any, rng: random.Random) -> Any:
 
 
 def _mutate(db: Path, table: str, rng: random.Random) -> str | None:
-    """One random change to ``table``; a description, or None when the table is empty."""
+    """One random change to ``table``; a description, or None when the table is empty. Rows are
+    named by their primary key (``ledger_edges`` is a ``WITHOUT ROWID`` table)."""
     with sqlite3.connect(db) as conn:
-        rows = conn.execute(f'SELECT rowid, * FROM "{table}"').fetchall()
+        info = sorted((r for r in conn.execute(f'PRAGMA table_info("{table}")') if r[5] > 0), key=lambda r: r[5])
+        pk = [r[1] for r in info]
+        cur = conn.execute(f'SELECT * FROM "{table}"')
+        cols = [d[0] for d in cur.description]
+        rows = cur.fetchall()
         if not rows:
             return None
-        cols = [d[0] for d in conn.execute(f'SELECT * FROM "{table}" LIMIT 1').description]
-        row = rng.choice(rows)
-        rowid, values = row[0], row[1:]
+        values = rng.choice(rows)
+        key = tuple(values[cols.index(c)] for c in pk)
+        where = " AND ".join(f'"{c}" IS ?' for c in pk)
+        shown = "/".join(str(k)[:40] for k in key)
         kind = rng.choices(["value", "byte", "delete"], weights=[6, 3, 1])[0]
         if kind == "delete":
-            conn.execute(f'DELETE FROM "{table}" WHERE rowid = ?', (rowid,))
-            return f"{table} rowid {rowid}: deleted"
+            conn.execute(f'DELETE FROM "{table}" WHERE {where}', key)
+            return f"{table} {shown}: deleted"
         for _ in range(20):
             i = rng.randrange(len(cols))
             old = values[i]
@@ -323,10 +330,10 @@ def _mutate(db: Path, table: str, rng: random.Random) -> str | None:
             if new == old:
                 continue
             try:
-                conn.execute(f'UPDATE "{table}" SET "{cols[i]}" = ? WHERE rowid = ?', (new, rowid))
+                conn.execute(f'UPDATE "{table}" SET "{cols[i]}" = ? WHERE {where}', (new, *key))
             except sqlite3.IntegrityError:
                 continue
-            return f"{table} rowid {rowid} {cols[i]}: {str(old)[:40]!r} -> {str(new)[:40]!r}"
+            return f"{table} {shown} {cols[i]}: {str(old)[:40]!r} -> {str(new)[:40]!r}"
     return None
 
 

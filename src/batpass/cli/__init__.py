@@ -7,9 +7,7 @@ standard error, so standard output stays clean for data.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -19,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from batpass.core.errors import BatpassError
-from batpass.core.logs import configure_logging, logging_config
+from batpass.core.logs import configure_logging
 from batpass.core.settings import load_settings
 
 app = typer.Typer(
@@ -140,54 +138,21 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve a node over HTTPS (certificate from the federation CA)."""
-    import uvicorn
-
-    from batpass.node.local import open_node, port_in_use
-    from batpass.store import is_sqlite
-    from batpass.trust import check_private_file
+    from batpass.node.serve import prepare, run
 
     # a container names its node in the environment (deploy/README.md): refuse before serving
     settings = load_settings(**({"node": node} if node else {}))
-    if not settings.node:
-        fail("BATPASS_NODE is not set: name the node to serve with --node NAME or the variable BATPASS_NODE")
-    node = settings.node
-    local = open_node(node, settings=settings)
-    if workers > 1 and is_sqlite(local.engine):
-        local.close()
-        fail(f"--workers {workers} needs a PostgreSQL database: a SQLite node serves with one worker (docs/workers.md)")
-    plain = insecure_http or local.config.insecure_http
-    if plain:
-        if settings.production:
-            fail("plain HTTP is refused in production mode (BATPASS_ENV=production)")
-        warnings.warn("serving plain HTTP: development only; nodes must speak HTTPS", stacklevel=1)
+    plan = prepare(settings, host=host, workers=workers, insecure_http=insecure_http)  # refusals: exit 2
+    if plan.plain:
         err_console.print("[bold yellow]warning:[/] serving plain HTTP (--insecure-http): development only")
-    if port_in_use(local.config.port, host):
-        fail(f"port {local.config.port} is in use: another process listens there (is node {node} already running?)")
-    ssl_kwargs: dict[str, str] = {}
-    if not plain:
-        check_private_file(local.paths.key)  # a TLS key others may read refuses start-up
-        ssl_kwargs = {"ssl_certfile": str(local.paths.cert), "ssl_keyfile": str(local.paths.key)}
-    base_url, did, profiles = local.base_url, local.did, ", ".join(local.config.profiles)
-    local.close()
     err_console.print(
-        f"batpass node [bold]{escape(node)}[/] serving {escape(base_url)} (bound to {escape(host)}, "
-        f"{workers} worker{'s' if workers != 1 else ''})\n  DID       {escape(did)}\n  profiles  {escape(profiles)}",
+        f"batpass node [bold]{escape(plan.node)}[/] serving {escape(plan.base_url)} (bound to {escape(host)}, "
+        f"{workers} worker{'s' if workers != 1 else ''})\n  DID       {escape(plan.did)}\n"
+        f"  profiles  {escape(plan.profiles)}",
         highlight=False,
         soft_wrap=True,
     )
-    os.environ["BATPASS_NODE"] = node
-    uvicorn.run(
-        "batpass.node.app:app_from_env",
-        factory=True,
-        host=host,
-        port=local.config.port,
-        workers=workers,
-        log_config=logging_config(settings.log_level, fmt=settings.log_format, access=settings.access_log),
-        access_log=False,  # batpass's own access line (with the duration) replaces uvicorn's
-        # partners' idle keep-alive connections must not hold a stopping node for long
-        timeout_graceful_shutdown=2,
-        **ssl_kwargs,  # type: ignore[arg-type]
-    )
+    run(plan, settings)
 
 
 @ca_app.command("init")

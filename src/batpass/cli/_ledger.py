@@ -72,9 +72,21 @@ def _one_line_errors() -> Iterator[None]:
 
 
 def _service(name: str) -> LedgerService:
+    from batpass.ledger import recheck_with
     from batpass.node.local import open_node
 
-    return open_node(name).ledger_service()
+    trust: list[Any] = []
+
+    def check(token: str) -> object:
+        """A held authorisation credential verified again per shipment, through the node's trust
+        lists and the status lists it fetches (the trust service is opened on first use)."""
+        if not trust:
+            from batpass.cli._trust import _service as trust_service
+
+            trust.append(trust_service(name))
+        return recheck_with(trust[0].verifier.verify)(token)
+
+    return open_node(name).ledger_service(authorisation_check=check)
 
 
 def _federated(

@@ -94,5 +94,5 @@ def cahra(
 ) -> None:
     """Load a CAHRA data set and screen every site with it (another form is refused with the
     reason). A flag asks for enhanced due diligence; it is a screening signal, not a verdict."""
-    dataset, flagged = _service(node).load_cahra(_read_json(file, "file"), name=name)
-    _out({"dataset": dataset.label, "synthetic": dataset.synthetic, "flagged": flagged})
+    dataset, flagged, changes = _service(node).load_cahra_changes(_read_json(file, "file"), name=name)
+    _out({"dataset": dataset.label, "synthetic": dataset.synthetic, "flagged": flagged, "changes": changes})

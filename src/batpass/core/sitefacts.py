@@ -30,12 +30,14 @@ class Finding:
 class SiteFacts:
     """A register's facts, by site id. ``known`` holds every site the register has (of the kinds
     lots are mined at); ``certified`` and ``flagged`` are subsets of it; ``findings`` is keyed by
-    flagged site id."""
+    flagged site id (each made against ``dataset``, the edition in use)."""
 
     known: frozenset[str] = frozenset()
     certified: frozenset[str] = frozenset()
     flagged: frozenset[str] = frozenset()
     findings: Mapping[str, Finding] = field(default_factory=lambda: MappingProxyType({}))
+    #: the CAHRA data set (``name@version``) the register screens with now, or None
+    dataset: str | None = None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.flagged)

@@ -308,6 +308,7 @@ class FederatedTrace:
             secrets=ledger.secrets,
             clock=ledger.clock,
             outflow_policy=ledger.outflow_policy,
+            authorisation_check=ledger.authorisation_check,
         )
         self._concurrency = concurrency
         self.metrics = metrics

@@ -25,6 +25,7 @@ from batpass.core.summary import (
     decode_summary,
     encode_summary,
 )
+from batpass.ledger._authorisations import AuthorisationCheck, recheck_with
 from batpass.ledger._materials import (
     CATALOGUE,
     CATALOGUES,
@@ -82,6 +83,7 @@ __all__ = [
     "SUMMARY_BASIS",
     "SUMMARY_VERSION",
     "ActiveMaterial",
+    "AuthorisationCheck",
     "Catalogue",
     "CustodyModel",
     "CustomerLot",
@@ -125,6 +127,7 @@ __all__ = [
     "parse_event",
     "parse_policy",
     "parse_reconciliation",
+    "recheck_with",
     "sign_summary",
     "verify_summary",
 ]

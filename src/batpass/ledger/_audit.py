@@ -31,7 +31,7 @@ from batpass.store import make_engine, metadata
 __all__ = ["DERIVED_TABLES", "compare_derived", "replay", "replay_engine", "seed_replay", "summary_payload"]
 
 #: the tables whose rows follow from the event log (and the received summaries, authorisations)
-DERIVED_TABLES = (t.lots, t.edges, t.credits, t.alerts, t.authorisations)
+DERIVED_TABLES = (t.lots, t.profiles, t.edges, t.credits, t.alerts, t.authorisations)
 #: relative tolerance of recomputed masses and shares (the same sums in another order)
 _REL = 1e-9
 _ABS = 1e-9
@@ -59,6 +59,7 @@ def replay_engine() -> Engine:
             t.heads,
             t.batches,
             t.lots,
+            t.profiles,
             t.edges,
             t.received_summaries,
             t.authorisations,
@@ -202,13 +203,33 @@ def _diff(
     return out
 
 
+def _lot_rows(conn: Connection, owner: str) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The lots of ``owner`` with the text of their profile in place of its number (numbers
+    depend on when a profile was first stored; the text is what the event log derives)."""
+    cols = [c for c in t.lots.c if c.name != "profile_no"]
+    q = select(*cols, t.profiles.c.body.label("profile")).select_from(t.with_profiles(t.lots))
+    return {(r["id"],): dict(r) for r in conn.execute(q.where(t.lots.c.owner == owner)).mappings()}
+
+
+def _profile_findings(conn: Connection, owner: str) -> list[Finding]:
+    """A stored profile whose text is not the one its address (digest) names: lots compared by
+    text find a changed profile they use; this finds one no lot uses yet, or a changed digest."""
+    out: list[Finding] = []
+    q = select(t.profiles.c.no, t.profiles.c.digest, t.profiles.c.body).where(t.profiles.c.owner == owner)
+    for no, digest, body in conn.execute(q.order_by(t.profiles.c.no)).all():
+        if t.profile_digest(body) != digest:
+            out.append(
+                Finding("ledger_profiles", f"{owner}/{no}", "ledger.derived.profiles", "text differs from its digest")
+            )
+    return out
+
+
 def compare_derived(stored: Connection, derived: Connection, owner: str) -> list[Finding]:
     """Findings for every derived row of ``owner`` that differs between the stored and the
     replayed store (timestamps of writing and random alert ids aside)."""
     out: list[Finding] = []
-    out += _diff(
-        "ledger_lots", owner, _rows(stored, t.lots, owner, ("id",), ()), _rows(derived, t.lots, owner, ("id",), ())
-    )
+    out += _diff("ledger_lots", owner, _lot_rows(stored, owner), _lot_rows(derived, owner))
+    out += _profile_findings(stored, owner)
     edge_key = ("child", "parent_owner", "parent", "event_id")
     out += _diff(
         "ledger_edges", owner, _rows(stored, t.edges, owner, edge_key, ()), _rows(derived, t.edges, owner, edge_key, ())

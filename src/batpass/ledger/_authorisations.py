@@ -10,8 +10,17 @@ is what makes an issuer an authority. A credential from any other issuer authori
 is refused naming the rule (:data:`AUTHORITY_RULE`); so is one issued to another shipper.
 
 Both kinds are stored in one table and checked by the outflow watch the same way; the stored
-record, the alerts and the API say which kind each is (``kind``, ``self_declared``). Knows no
-HTTP framework.
+record, the alerts and the API say which kind each is (``kind``, ``self_declared``).
+
+A held credential is verified again whenever a recording call checks a shipment against the
+shipper's authorisations (:func:`held_authorisations`, with the node's verifier: status lists
+cached within their lifetime, never longer). One found revoked, expired or no longer from an
+issuer trusted as an authority is *withdrawn* from that call's time on, stored with the reason
+(so the self-audit's replay judges each shipment as it was judged) and authorises nothing from
+then on: its shipments raise ``outflow.authorisation-withdrawn`` (refused in ``block`` mode). A
+check that cannot be made now (its status list or its issuer's DID document unreachable)
+withdraws nothing and records nothing: the call is refused, to be retried. Knows no HTTP
+framework.
 """
 
 from __future__ import annotations
@@ -25,10 +34,10 @@ from sqlalchemy import Engine, select
 
 from batpass.core.clock import Clock
 from batpass.core.countries import ISO3166_ALPHA2
-from batpass.core.errors import Conflict, InvalidInput
+from batpass.core.errors import Conflict, InvalidInput, UpstreamUnavailable
 from batpass.ledger import _sql as t
 from batpass.ledger._materials import CATALOGUE, MATERIALS
-from batpass.ledger._outflow import CREDENTIAL, REGIONS, SELF_DECLARED
+from batpass.ledger._outflow import CREDENTIAL, REGIONS, SELF_DECLARED, Authorisation, parse_authorisation
 from batpass.ledger._shipment_rules import RULES
 from batpass.store import UnitOfWork
 from batpass.trust import CredentialRejected, CredentialType, RejectReason, Verification
@@ -36,9 +45,12 @@ from batpass.trust import CredentialRejected, CredentialType, RejectReason, Veri
 __all__ = [
     "AUTHORITY_RULE",
     "CREDENTIAL_TYPE",
+    "AuthorisationCheck",
     "Verify",
     "authorisation_records",
+    "held_authorisations",
     "hold_authorisation_credential",
+    "recheck_with",
     "scope_of",
     "store_authorisation",
 ]
@@ -53,6 +65,17 @@ _NOT_AN_AUTHORITY = frozenset(
 _SUBJECT = "credential.credentialSubject"
 
 Verify = Callable[..., Awaitable[Verification]]
+#: verifies a held credential again, now (synchronously, from the verifier's caches within their
+#: lifetime); raises :class:`CredentialRejected` when it fails
+AuthorisationCheck = Callable[[str], object]
+#: failures that say nothing of the credential: it cannot be checked now (retry)
+_CANNOT_CHECK = frozenset(
+    {
+        RejectReason.STATUS_UNAVAILABLE.value,
+        RejectReason.DID_RESOLUTION.value,
+        RejectReason.HOST_NOT_ALLOWED.value,
+    }
+)
 
 
 def store_authorisation(
@@ -133,9 +156,65 @@ def authorisation_records(engine: Engine, owner: str) -> list[dict[str, Any]]:
             "self_declared": r.kind == SELF_DECLARED,
             "issuer": r.issuer,
             "credential_id": r.credential_id,
+            "withdrawn": None if r.withdrawn is None else {"at": r.withdrawn_at.isoformat(), **json.loads(r.withdrawn)},
         }
         for r in rows
     ]
+
+
+def recheck_with(verify: Callable[..., Verification]) -> AuthorisationCheck:
+    """The :data:`AuthorisationCheck` of a synchronous verifier (trust's ``Verifier.verify``):
+    the credential verified now, as an ``ExportAuthorisationCredential``."""
+    return lambda token: verify(token, require_type=CREDENTIAL_TYPE)
+
+
+def held_authorisations(
+    conn: Any, owner: str, now: _dt.datetime, check: AuthorisationCheck | None
+) -> list[Authorisation]:
+    """``owner``'s authorisations as a recording call at ``now`` checks its shipments against
+    them (inside the call's transaction ``conn``). A credential withdrawn at or before ``now``
+    stays withdrawn; any other is verified again with ``check`` (none: a ledger without the
+    node's verifier — a replay, a tool — keeps what was stored). A failed check withdraws it from
+    ``now`` on, written in the call's transaction; a check that cannot be made raises
+    :class:`UpstreamUnavailable` naming the authorisation (nothing is written)."""
+    rows = conn.execute(select(t.authorisations).where(t.authorisations.c.owner == owner)).all()
+    out: list[Authorisation] = []
+    for r in rows:
+        a = parse_authorisation(r)
+        if r.withdrawn_at is not None and r.withdrawn_at > now:
+            a.withdrawn = None  # withdrawn by a later call: not yet, as this (replayed) call sees it
+        elif a.withdrawn is None and r.kind == CREDENTIAL and r.credential and check is not None:
+            reason = _recheck(check, r.credential, r.id)
+            if reason is not None:
+                a.withdrawn = {"at": now.isoformat(), **reason}
+                conn.execute(
+                    t.authorisations.update()
+                    .where(t.authorisations.c.owner == owner, t.authorisations.c.id == r.id)
+                    .values(withdrawn_at=now, withdrawn=json.dumps(reason, sort_keys=True))
+                )
+        elif a.withdrawn is not None:
+            a.withdrawn = {"at": r.withdrawn_at.isoformat(), **a.withdrawn}
+        out.append(a)
+    return out
+
+
+def _recheck(check: AuthorisationCheck, token: str, auth_id: str) -> dict[str, str] | None:
+    """Why the held credential ``token`` authorises nothing now (``reason``, ``rule``,
+    ``detail``), or ``None`` when it verifies."""
+    try:
+        check(token)
+    except CredentialRejected as exc:
+        if exc.reason in _CANNOT_CHECK:
+            raise UpstreamUnavailable(
+                f"authorisation {auth_id} cannot be re-checked now ({exc.message}); nothing was recorded: retry",
+                field="authorisation",
+                rule=f"{AUTHORITY_RULE}.recheck (credential.{exc.reason})",
+            ) from exc
+        rule = AUTHORITY_RULE if exc.reason in _NOT_AN_AUTHORITY else f"credential.{exc.reason}"
+        if exc.rule:
+            rule = f"{rule} ({exc.rule})"
+        return {"reason": str(exc.reason), "rule": rule, "detail": exc.message}
+    return None
 
 
 def _strings(value: Any, field: str) -> list[str]:

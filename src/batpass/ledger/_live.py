@@ -1,5 +1,9 @@
 """High-risk site ids as a live set (pure): read from their source at each use (the node's site
-register, whose :class:`~batpass.core.sitefacts.SiteFacts` iterate as the flagged ids)."""
+register, whose :class:`~batpass.core.sitefacts.SiteFacts` iterate as the flagged ids). The
+register keeps its view per register version (``SiteService.site_facts``), so a use costs one
+small query while the register is unchanged and is never stale after a write; the ledger reads
+its source once per summary or trace (``LedgerService`` takes the ``read`` of a live set it is
+given), never per element."""
 
 from __future__ import annotations
 

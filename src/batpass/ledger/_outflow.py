@@ -62,6 +62,9 @@ class Authorisation:
     waste_classes: frozenset[str] = frozenset()
     kind: str = SELF_DECLARED
     issuer: str | None = None
+    #: why a held credential authorises nothing any more (re-checked: revoked, expired, its
+    #: issuer no longer an authority) — ``{at, reason, rule, detail}`` — or ``None``
+    withdrawn: Mapping[str, Any] | None = None
 
     def covers_destination(self, country: str) -> bool:
         return any(d == country or country in REGIONS.get(d, frozenset()) for d in self.destinations)
@@ -75,6 +78,8 @@ class Authorisation:
         out: dict[str, Any] = {"id": self.id, "kind": self.kind, "self_declared": self.kind == SELF_DECLARED}
         if self.issuer is not None:
             out["issuer"] = self.issuer
+        if self.withdrawn is not None:
+            out["withdrawn"] = dict(self.withdrawn)
         return out
 
 
@@ -91,6 +96,7 @@ def parse_authorisation(r: Any) -> Authorisation:
         waste_classes=frozenset(json.loads(r.waste_classes)) if r.waste_classes else frozenset(),
         kind=r.kind,
         issuer=r.issuer,
+        withdrawn=json.loads(r.withdrawn) if r.withdrawn else None,
     )
 
 
@@ -188,7 +194,7 @@ def check_shipment(
         if req.requires == "prohibited":  # no authorisation can cover it
             out.append({"rule": "outflow.prohibited", "evidence": _evidence(ev, lot, kg, req, rules)})
             continue
-        valid = [
+        scoped = [
             a
             for a in auths
             if a.holder == ev.owner
@@ -196,7 +202,14 @@ def check_shipment(
             and a.valid_from <= ev.at <= a.valid_to
             and a.covers_waste_class(req.waste_class)
         ]
+        valid = [a for a in scoped if a.withdrawn is None]
         covering = [a for a in valid if a.covers_destination(dest)]
+        gone = [a for a in scoped if a.withdrawn is not None and a.covers_destination(dest)]
+        if gone and not covering:  # it would have covered it, but authorises nothing any more
+            evidence = _evidence(ev, lot, kg, req, rules)
+            evidence["authorisations"] = [a.shown() for a in gone]
+            out.append({"rule": "outflow.authorisation-withdrawn", "evidence": evidence})
+            continue
         if req.requires == "classification" and not covering:
             out.append({"rule": "outflow.needs-classification", "evidence": _evidence(ev, lot, kg, req, rules)})
             continue

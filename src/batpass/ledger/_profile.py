@@ -419,9 +419,12 @@ def element_shares(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> Ele
 def element_view(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> dict[str, Any]:
     """The shares of one element as the local trace reports them: the summary's figures
     (:func:`element_shares`, in their 2.0 wire form, so one definition each) and the origin by
-    mine or recovery site, which only the local trace shows."""
-    shares = element_shares(ep, high_risk_sites)
-    wire = encode_summary_element(shares)
+    mine or recovery site and the CAHRA edition the register screens with, which only the local
+    trace shows."""
+    facts = site_facts(high_risk_sites)
+    wire = encode_summary_element(element_shares(ep, facts))
+    if isinstance(facts, SiteFacts) and isinstance(wire.get("sites"), dict):
+        wire["sites"]["cahraDataset"] = facts.dataset  # the edition the flagged share was screened with
     wire["originBySite"] = _norm(ep["s"])
     return wire
 

@@ -47,15 +47,16 @@ class _View:
         self.lots: dict[str, Lot] = {}
         self.missing: set[str] = set()
         self.flows: dict[str, tuple[list[tuple[LotId, float]], list[LotId]]] = {}
-        #: stored profile JSON per lot (preloaded rows, then lots of this batch): a lot whose
-        #: profile is its single parent's (a move) reuses the text instead of encoding it again
-        self.pjson: dict[str, str] = {}
+        #: each lot's profile: the stored number (preloaded rows) or, for lots of this batch, the
+        #: number or the text to store; a lot whose profile is its single parent's (a move)
+        #: takes the parent's reference instead of encoding the profile again
+        self.pref: dict[str, int | str] = {}
 
     def preload(self, ids: Iterable[str]) -> None:
         want = [i for i in ids if i not in self.lots and i not in self.missing]
         for r in t.select_lots(self.conn, self.owner, want):
             self.lots[r.id] = lot_from_row(r)
-            self.pjson[r.id] = r.profile
+            self.pref[r.id] = r.profile_no
         self.missing.update(i for i in want if i not in self.lots)
 
     def lot(self, owner: str, lot_id: LotId) -> Lot | None:
@@ -70,11 +71,7 @@ class _View:
             return None
         if event_id in self.flows:
             return self.flows[event_id]
-        rows = self.conn.execute(
-            select(t.edges.c.child, t.edges.c.parent, t.edges.c.input_kg).where(
-                t.edges.c.owner == owner, t.edges.c.event_id == event_id
-            )
-        ).all()
+        rows = [(c, p, kg) for c, p, _e, kg in t.event_edges(self.conn, owner, [str(event_id)])]
         exists = self.conn.execute(
             select(t.events.c.seq).where(t.events.c.owner == owner, t.events.c.id == event_id)
         ).first()
@@ -297,7 +294,7 @@ class OwnerRecording:
     def _new_lot(self, ev: Event, lot: Lot, parents: list[tuple[Lot, float]], at_db: Any) -> None:
         """A lot the event produced: its upstream profile (and the profile's stored text, shared
         with its parent's on a move, written once per call for a mix), and its credits."""
-        pjson, owner = self.view.pjson, self.owner
+        pref, owner = self.view.pref, self.owner
         mixed = None
         key: tuple[Any, ...] = ()
         if is_profile_source(lot):
@@ -318,16 +315,16 @@ class OwnerRecording:
                 self.mixes[key] = mixed = (prof, None, parent_profiles)
             prof = mixed[0]
         lot.profile = prof
-        if len(parents) == 1 and prof is parents[0][0].profile and parents[0][0].id in pjson:
-            pjson[lot.id] = pjson[parents[0][0].id]
+        if len(parents) == 1 and prof is parents[0][0].profile and parents[0][0].id in pref:
+            pref[lot.id] = pref[parents[0][0].id]
         elif mixed is not None:  # a mixed profile: its text is written once per call
             text = mixed[1]
             if text is None:
                 text = profile_json(prof)
                 self.mixes[key] = (prof, text, mixed[2])
-            pjson[lot.id] = text
+            pref[lot.id] = text
         else:
-            pjson[lot.id] = profile_json(prof)
+            pref[lot.id] = profile_json(prof)
         self.view.lots[lot.id] = lot
         self.view.missing.discard(lot.id)
         self.new_lots.append((lot, at_db))
@@ -368,7 +365,15 @@ class OwnerRecording:
         conn, owner, lots = self.conn, self.owner, self.view.lots
         bind_bool = t.bind_processor(conn, t.lots, "held")
         true_db, false_db = bind_bool(True), bind_bool(False)
-        pjson = self.view.pjson
+        pref = self.view.pref
+        # the profile texts of this call, stored once each (those the owner has already get
+        # their numbers), in the order their lots were produced
+        texts = dict.fromkeys(r for r in (pref[lot.id] for lot, _ in self.new_lots) if isinstance(r, str))
+        numbers = t.intern_profiles(conn, owner, texts)
+        nos: dict[str, int] = {}
+        for lot, _ in self.new_lots:
+            r = pref[lot.id]
+            pref[lot.id] = nos[lot.id] = numbers[r] if isinstance(r, str) else r
         t.insert_values(conn, t.events, self.event_rows)
         t.insert_rows(conn, t.batches, batch_rows)
         t.insert_values(
@@ -376,7 +381,7 @@ class OwnerRecording:
             t.lots,
             [
                 lot_values(
-                    lot, at_db, pjson[lot.id], true_db if lot.held else false_db, true_db if lot.voided else false_db
+                    lot, at_db, nos[lot.id], true_db if lot.held else false_db, true_db if lot.voided else false_db
                 )
                 for lot, at_db in self.new_lots
             ],

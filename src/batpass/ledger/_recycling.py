@@ -48,15 +48,11 @@ _Flows = dict[str, tuple[dict[str, float], list[str]]]
 def _flows(conn: Any, owner: str, event_ids: Iterable[str]) -> _Flows:
     """Per event: its inputs (lot → kg taken) and its output lots, from the graph's edges."""
     out: _Flows = {}
-    for part in t.chunks(sorted(set(event_ids))):
-        q = select(t.edges.c.child, t.edges.c.parent, t.edges.c.event_id, t.edges.c.input_kg).where(
-            t.edges.c.owner == owner, t.edges.c.event_id.in_(part)
-        )
-        for child, parent, eid, kg in conn.execute(q).all():
-            ins, outs = out.setdefault(eid, ({}, []))
-            ins.setdefault(parent, kg)
-            if child not in outs:
-                outs.append(child)
+    for child, parent, eid, kg in t.event_edges(conn, owner, event_ids):
+        ins, outs = out.setdefault(eid, ({}, []))
+        ins.setdefault(parent, kg)
+        if child not in outs:
+            outs.append(child)
     return out
 
 

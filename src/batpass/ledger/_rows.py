@@ -85,11 +85,12 @@ def _battery_json(b: BatteryInfo | None) -> str | None:
     )
 
 
-def lot_values(lot: Lot, produced_at: Any, profile_json: str, held: Any, voided: Any) -> tuple[Any, ...]:
+def lot_values(lot: Lot, produced_at: Any, profile_no: int, held: Any, voided: Any) -> tuple[Any, ...]:
     """The row of ``lot`` as a tuple in the table's column order (``_sql.lots``), for bulk
     inserts; the caller gives the driver's values of the timestamp and the flags (computed once
-    per event or call, not per row). Enum members give their stored ``_value_`` (the ``value``
-    property costs two Python calls a read, and ingest reads several per lot)."""
+    per event or call, not per row) and the number of the lot's stored profile. Enum members
+    give their stored ``_value_`` (the ``value`` property costs two Python calls a read, and
+    ingest reads several per lot)."""
     b = lot.battery
     return (
         lot.owner,
@@ -114,5 +115,5 @@ def lot_values(lot: Lot, produced_at: Any, profile_json: str, held: Any, voided:
         _battery_json(b),
         held,
         voided,
-        profile_json,
+        profile_no,
     )

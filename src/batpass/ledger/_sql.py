@@ -8,6 +8,8 @@ definitions exactly.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
@@ -28,11 +30,14 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     any_,
     bindparam,
+    func,
     literal_column,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -51,6 +56,7 @@ __all__ = [
     "events",
     "heads",
     "lots",
+    "profiles",
     "received_summaries",
     "reconciliation",
 ]
@@ -125,10 +131,36 @@ lots = Table(
     Column("battery", Text, nullable=True),
     Column("held", Boolean, nullable=False),
     Column("voided", Boolean, nullable=False),
-    Column("profile", Text, nullable=False),
+    # the lot's upstream profile: a number of the owner's ``ledger_profiles`` (a shipment or a
+    # receipt of one lot inherits its parent's number)
+    Column("profile_no", BigInteger, nullable=False),
     PrimaryKeyConstraint("owner", "id", name="pk_ledger_lots"),
 )
-Index("ix_ledger_lots_battery", lots.c.owner, lots.c.battery_id)
+# partial: only battery lots carry an identifier to resolve (a few per cent of the lots)
+Index(
+    "ix_ledger_lots_battery",
+    lots.c.owner,
+    lots.c.battery_id,
+    sqlite_where=lots.c.battery_id.is_not(None),
+    postgresql_where=lots.c.battery_id.is_not(None),
+)
+
+#: the owners' precomputed upstream profiles, stored once each (content-addressed: ``digest`` is
+#: the SHA-256 of ``body``, the profile's exact JSON text); lots refer to them by ``no``. Per
+#: owner, like every ledger table: numbering is serialised by the owner's chain-head lock, the
+#: self-audit and partitioning by owner cover the table as they cover lots, and an owner's
+#: ledger can be copied or dropped without looking at another's. Profiles are the ledger's own
+#: derived data, never hashed into the chain or signed.
+profiles = Table(
+    "ledger_profiles",
+    metadata,
+    Column("owner", String(OWNER), nullable=False),
+    Column("no", BigInteger, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    PrimaryKeyConstraint("owner", "no", name="pk_ledger_profiles"),
+    UniqueConstraint("owner", "digest", name="uq_ledger_profiles_digest"),
+)
 
 edges = Table(
     "ledger_edges",
@@ -140,9 +172,12 @@ edges = Table(
     Column("event_id", String(128), nullable=False),
     Column("input_kg", Float, nullable=False),
     PrimaryKeyConstraint("owner", "child", "parent_owner", "parent", "event_id", name="pk_ledger_edges"),
+    # on SQLite the rows live in the primary key's B-tree (no rowid table beside an index of
+    # every column): upstream walks read it by (owner, child); the edges of an event are found
+    # through the event's output lots (:func:`event_edges`), so no (owner, event_id) index
+    sqlite_with_rowid=False,
 )
 Index("ix_ledger_edges_parent", edges.c.parent_owner, edges.c.parent)
-Index("ix_ledger_edges_event", edges.c.owner, edges.c.event_id)
 
 received_summaries = Table(
     "ledger_received_summaries",
@@ -177,6 +212,9 @@ authorisations = Table(
     Column("issuer", String(OWNER), nullable=True),
     Column("credential_id", String(OWNER), nullable=True),
     Column("credential", Text, nullable=True),
+    # a credential found revoked, expired or untrusted when re-checked: from when, and why (JSON)
+    Column("withdrawn_at", UTCDateTime, nullable=True),
+    Column("withdrawn", Text, nullable=True),
     PrimaryKeyConstraint("owner", "id", name="pk_ledger_authorisations"),
 )
 
@@ -275,9 +313,19 @@ LOT_COLUMNS = (
     lots.c.battery,
     lots.c.held,
     lots.c.voided,
-    lots.c.profile,
+    profiles.c.body.label("profile"),
     lots.c.seq,
+    lots.c.profile_no,
 )
+
+#: the lots joined with their profiles (the FROM of a select of :data:`LOT_COLUMNS`)
+LOTS_FROM = lots.join(profiles, and_(profiles.c.owner == lots.c.owner, profiles.c.no == lots.c.profile_no))
+
+
+def with_profiles(from_: Any) -> Any:
+    """``from_`` (a join that holds ``ledger_lots``) outer-joined with the lots' profiles."""
+    return from_.outerjoin(profiles, and_(profiles.c.owner == lots.c.owner, profiles.c.no == lots.c.profile_no))
+
 
 _CHUNK = 400
 
@@ -320,7 +368,9 @@ def select_lots(conn: Connection, owner: str, ids: Sequence[str]) -> list[Any]:
     if conn.dialect.name != "sqlite":
         rows: list[Any] = []
         for cond in ids_in(conn, lots.c.id, ids):
-            rows.extend(conn.execute(select(*LOT_COLUMNS).where(lots.c.owner == owner, cond)).all())
+            rows.extend(
+                conn.execute(select(*LOT_COLUMNS).select_from(LOTS_FROM).where(lots.c.owner == owner, cond)).all()
+            )
         return rows
     procs = _result_processors(conn)
     out: list[Any] = []
@@ -358,7 +408,11 @@ def select_event_bodies(conn: Connection, owner: str, ids: Sequence[str]) -> dic
     return out
 
 
-_LOTS_BY_ID = f"SELECT {', '.join(c.name for c in LOT_COLUMNS)} FROM ledger_lots WHERE owner = ? AND id IN ({{marks}})"
+_LOTS_BY_ID = (
+    f"SELECT {', '.join(('p.body' if c.name == 'profile' else f'l.{c.name}') for c in LOT_COLUMNS)} "
+    "FROM ledger_lots l JOIN ledger_profiles p ON p.owner = l.owner AND p.no = l.profile_no "
+    "WHERE l.owner = ? AND l.id IN ({marks})"
+)
 _EVENT_BODIES_BY_ID = "SELECT id, body FROM ledger_events WHERE owner = ? AND id IN ({marks})"
 
 
@@ -389,7 +443,11 @@ def _result_processors(conn: Connection) -> list[tuple[int, Callable[[Any], Any]
 def select_lots_keyed(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[Any]:
     rows: list[Any] = []
     for part in chunks(list(keys)):
-        rows.extend(conn.execute(select(*LOT_COLUMNS).where(tuple_(lots.c.owner, lots.c.id).in_(part))).all())
+        rows.extend(
+            conn.execute(
+                select(*LOT_COLUMNS).select_from(LOTS_FROM).where(tuple_(lots.c.owner, lots.c.id).in_(part))
+            ).all()
+        )
     return rows
 
 
@@ -523,3 +581,77 @@ def ids_in(conn: Connection, column: ColumnElement[Any], ids: Sequence[str]) -> 
         return
     for part in chunks(list(ids)):
         yield column.in_(part)
+
+
+# --------------------------------------------------------------------------------------------
+# profiles (content-addressed, per owner) and the edges of events
+# --------------------------------------------------------------------------------------------
+
+
+def profile_digest(body: str) -> str:
+    """The address of a profile's text: its SHA-256, hex."""
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def intern_profiles(conn: Connection, owner: str, bodies: Iterable[str]) -> dict[str, int]:
+    """``{text: number}`` of each profile text in ``owner``'s ``ledger_profiles``, storing those
+    not yet there under the next numbers (in the order given). The caller holds the owner's
+    chain-head lock (:func:`lock_head`), which serialises numbering."""
+    by_digest: dict[str, str] = {}
+    for body in bodies:
+        by_digest.setdefault(profile_digest(body), body)
+    if not by_digest:
+        return {}
+    known: dict[str, int] = {}
+    digests = list(by_digest)
+    if conn.dialect.name == "sqlite":
+        for part in chunks(digests):
+            q = f"SELECT digest, no FROM ledger_profiles WHERE owner = ? AND digest IN ({','.join('?' * len(part))})"
+            known.update(conn.exec_driver_sql(q, (owner, *part)).fetchall())
+    else:
+        for cond in ids_in(conn, profiles.c.digest, digests):
+            known.update(
+                conn.execute(select(profiles.c.digest, profiles.c.no).where(profiles.c.owner == owner, cond)).all()
+            )
+    new = [d for d in digests if d not in known]
+    if new:
+        top = conn.execute(select(func.max(profiles.c.no)).where(profiles.c.owner == owner)).scalar()
+        start = (top or 0) + 1
+        rows = [(owner, start + k, d, by_digest[d]) for k, d in enumerate(new)]
+        insert_values(conn, profiles, rows)
+        known.update((r[2], r[1]) for r in rows)
+    return {body: known[d] for d, body in by_digest.items()}
+
+
+def set_lot_profiles(conn: Connection, owner: str, bodies: Mapping[str, str]) -> None:
+    """Give the lots of ``owner`` in ``bodies`` (lot id → profile text) these profiles (under the
+    owner's chain-head lock, taken here if the transaction does not hold it yet)."""
+    if not bodies:
+        return
+    lock_head(conn, owner)
+    numbers = intern_profiles(conn, owner, bodies.values())
+    conn.execute(
+        update(lots)
+        .where(lots.c.owner == bindparam("k_owner"), lots.c.id == bindparam("k_id"))
+        .values(profile_no=bindparam("k_no")),
+        [{"k_owner": owner, "k_id": lot, "k_no": numbers[body]} for lot, body in bodies.items()],
+    )
+
+
+def event_edges(conn: Connection, owner: str, event_ids: Iterable[str]) -> list[tuple[str, str, str, float]]:
+    """(child, parent, event id, input kg) of the edges of ``owner``'s events ``event_ids``.
+
+    An edge's child is a lot its event produced, one of the event's outputs: the stored bodies
+    name them, and the edges are read by (owner, child) through the primary key, so the edges
+    need no index by event."""
+    wanted = set(event_ids)
+    children: set[str] = set()
+    for body in select_event_bodies(conn, owner, sorted(wanted)).values():
+        children.update(o["lot"] for o in json.loads(body).get("outputs") or ())
+    out: list[tuple[str, str, str, float]] = []
+    for cond in ids_in(conn, edges.c.child, sorted(children)):
+        q = select(edges.c.child, edges.c.parent, edges.c.event_id, edges.c.input_kg).where(
+            edges.c.owner == owner, cond
+        )
+        out.extend((c, p, e, kg) for c, p, e, kg in conn.execute(q).all() if e in wanted)
+    return out

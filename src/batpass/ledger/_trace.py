@@ -189,7 +189,9 @@ def upstream_query(owner: str, children: Sequence[str]) -> Select[Any]:
     e = t.edges
     return (
         select(*_edge_columns(), *t.LOT_COLUMNS)
-        .select_from(e.outerjoin(t.lots, and_(t.lots.c.owner == e.c.parent_owner, t.lots.c.id == e.c.parent)))
+        .select_from(
+            t.with_profiles(e.outerjoin(t.lots, and_(t.lots.c.owner == e.c.parent_owner, t.lots.c.id == e.c.parent)))
+        )
         .where(e.c.owner == owner, e.c.child.in_(list(children)))
     )
 
@@ -204,7 +206,7 @@ def downstream_query(owner: str, parents: Sequence[str], allowed: Iterable[str])
     e = t.edges
     return (
         select(*_edge_columns(), *t.LOT_COLUMNS)
-        .select_from(e.join(t.lots, and_(t.lots.c.owner == e.c.owner, t.lots.c.id == e.c.child)))
+        .select_from(t.with_profiles(e.join(t.lots, and_(t.lots.c.owner == e.c.owner, t.lots.c.id == e.c.child))))
         .where(
             e.c.parent_owner == owner,
             e.c.parent.in_(list(parents)),

@@ -21,7 +21,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, select
 
 from batpass.ledger import _sql as t
 from batpass.ledger._audit import _close, replay_engine
@@ -43,7 +43,8 @@ def is_old_form(profile: Any) -> bool:
 
 def _old_lots(conn: Connection, owner: str) -> set[str]:
     # every 2.0 element has an "r" key: only profiles without one anywhere are parsed
-    q = select(t.lots.c.id, t.lots.c.profile).where(t.lots.c.owner == owner, t.lots.c.profile.not_like('%"r":%'))
+    body = t.profiles.c.body
+    q = select(t.lots.c.id, body).select_from(t.LOTS_FROM).where(t.lots.c.owner == owner, body.not_like('%"r":%'))
     return {lot for lot, profile in conn.execute(q).all() if is_old_form(json.loads(profile))}
 
 
@@ -87,23 +88,23 @@ def upgrade_profiles(svc: LedgerService, owner: str | None = None) -> dict[str, 
                     continue
                 with engine.connect() as derived:
                     fresh = dict(
-                        derived.execute(select(t.lots.c.id, t.lots.c.profile).where(t.lots.c.owner == o)).all()
+                        derived.execute(
+                            select(t.lots.c.id, t.profiles.c.body).select_from(t.LOTS_FROM).where(t.lots.c.owner == o)
+                        ).all()
                     )
             finally:
                 engine.dispose()
-            stored = dict(conn.execute(select(t.lots.c.id, t.lots.c.profile).where(t.lots.c.owner == o)).all())
-            rows = [
-                {"k_owner": o, "k_id": lot, "k_profile": fresh[lot]}
+            stored = dict(
+                conn.execute(
+                    select(t.lots.c.id, t.profiles.c.body).select_from(t.LOTS_FROM).where(t.lots.c.owner == o)
+                ).all()
+            )
+            rows = {
+                lot: fresh[lot]
                 for lot in sorted(targets)
                 if lot in fresh and lot in stored and not _close(stored[lot], fresh[lot])
-            ]
-            if rows:
-                conn.execute(
-                    update(t.lots)
-                    .where(t.lots.c.owner == bindparam("k_owner"), t.lots.c.id == bindparam("k_id"))
-                    .values(profile=bindparam("k_profile")),
-                    rows,
-                )
+            }
+            t.set_lot_profiles(conn, o, rows)
             uow.commit()
             done[o] = len(rows)
             log.info("ledger: %d origin profiles of %s recomputed to summary 2.0", len(rows), o)

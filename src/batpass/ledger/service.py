@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, select, update
+from sqlalchemy import Engine, and_, func, select
 
 from batpass.core.clock import Clock, FixedClock, SystemClock
 from batpass.core.errors import (
@@ -33,14 +33,16 @@ from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary, decode
 from batpass.ledger import _sql as t
 from batpass.ledger._audit import compare_derived, replay, replay_engine, seed_replay, summary_payload
 from batpass.ledger._authorisations import (
+    AuthorisationCheck,
     Verify,
     authorisation_records,
+    held_authorisations,
     hold_authorisation_credential,
     store_authorisation,
 )
 from batpass.ledger._live import LiveSites, site_facts
 from batpass.ledger._materials import CATALOGUE, Catalogue, Element
-from batpass.ledger._outflow import Authorisation, parse_authorisation, validate_authorisation
+from batpass.ledger._outflow import validate_authorisation
 from batpass.ledger._record import OwnerRecording
 from batpass.ledger._recycled import group_key, recycled_content_groups
 from batpass.ledger._recycling import parse_period, recycling_efficiency
@@ -140,6 +142,8 @@ class LedgerService:
     reported as high-risk, or a function giving it (or the register's ``SiteFacts``) when asked.
     ``batch_size`` is how many events one signed Merkle root covers; ``outflow_policy`` warn or
     block (docs/outflows.md); ``catalogue`` the node's material catalogue (with its extension).
+    ``authorisation_check`` verifies a held authorisation credential again when a shipment is
+    checked against it (the node's verifier; none: what was verified when it was held stands).
 
     ``signer_keys`` resolves a partner's key through its DID document when a summary arrives
     (:meth:`receive_summary`; the node wires trust's did:web resolver), cached for
@@ -164,6 +168,7 @@ class LedgerService:
         monotonic: Callable[[], float] = time.monotonic,
         outflow_policy: OutflowPolicy = OutflowPolicy(),
         catalogue: Catalogue = CATALOGUE,
+        authorisation_check: AuthorisationCheck | None = None,
     ) -> None:
         if batch_size < 1:
             raise InvalidInput("batch_size must be >= 1", field="batch_size", rule="ledger.batch.size")
@@ -182,6 +187,7 @@ class LedgerService:
         self.batch_size = batch_size
         self.outflow_policy = outflow_policy  # beyond the shipment rules; warn or block
         self.catalogue = catalogue  # events are checked with it and stored with its digest
+        self.authorisation_check = authorisation_check
         self._footprints = footprints
         #: seals the suppliers' keys that verified a received summary (``ledger_verified_keys``)
         self.secrets = secrets
@@ -292,14 +298,15 @@ class LedgerService:
     def _record_owner(
         self, conn: Any, owner: str, identity: NodeIdentity, items: list[tuple[int, Event]]
     ) -> tuple[int, int, int, list[dict[str, Any]]]:
+        now = self.clock.now()
         return OwnerRecording(
             conn,
             owner,
             identity,
             batch_size=self.batch_size,
-            now=self.clock.now(),
+            now=now,
             received=lambda lots: self._received(conn, owner, lots),
-            authorisations=lambda: self._authorisations(conn, owner),
+            authorisations=lambda: held_authorisations(conn, owner, now, self.authorisation_check),
             policy=self.outflow_policy,
         ).run(items)
 
@@ -384,10 +391,6 @@ class LedgerService:
         except BatpassError:
             return None  # a changed sealed key verifies nothing
         return jwk
-
-    def _authorisations(self, conn: Any, owner: str) -> list[Authorisation]:
-        rows = conn.execute(select(t.authorisations).where(t.authorisations.c.owner == owner)).all()
-        return [parse_authorisation(r) for r in rows]
 
     # ------------------------------------------------------------------ verify
     def verify(self, owner: str | None = None, *, derived: bool = True) -> VerifyReport:
@@ -510,7 +513,9 @@ class LedgerService:
             if not rows:
                 rows = list(
                     uow.conn.execute(
-                        select(*t.LOT_COLUMNS).where(t.lots.c.owner == owner, t.lots.c.battery_id == subject)
+                        select(*t.LOT_COLUMNS)
+                        .select_from(t.LOTS_FROM)
+                        .where(t.lots.c.owner == owner, t.lots.c.battery_id == subject)
                     ).all()
                 )
         if not rows:
@@ -758,13 +763,11 @@ class LedgerService:
         pass over that downstream set (linear in its size, not in the ledger's)."""
         roots = [lot_from_row(r) for r in t.select_lots(conn, owner, lot_ids)]
         profiles = downstream_profiles(conn, roots, lambda lots: self._received(conn, owner, lots))
-        if profiles:
-            conn.execute(
-                update(t.lots)
-                .where(t.lots.c.owner == bindparam("k_owner"), t.lots.c.id == bindparam("k_id"))
-                .values(profile=bindparam("k_profile")),
-                [{"k_owner": k[0], "k_id": k[1], "k_profile": profile_json(p)} for k, p in profiles.items()],
-            )
+        by_owner: dict[str, dict[str, str]] = {}
+        for (o, lot), p in profiles.items():
+            by_owner.setdefault(o, {})[lot] = profile_json(p)
+        for o, bodies in by_owner.items():
+            t.set_lot_profiles(conn, o, bodies)
 
     # ------------------------------------------------------------------ outflows
     def authorise_export(self, owner: str, authorisation: Mapping[str, Any]) -> dict[str, Any]:
@@ -933,7 +936,9 @@ class LedgerService:
         "Chain of custody"). One definition: ``ledger._recycled``."""
         with UnitOfWork(self.engine, write=False) as uow:
             rows = uow.conn.execute(
-                select(*t.LOT_COLUMNS).where(t.lots.c.owner == owner, t.lots.c.battery.is_not(None))
+                select(*t.LOT_COLUMNS)
+                .select_from(t.LOTS_FROM)
+                .where(t.lots.c.owner == owner, t.lots.c.battery.is_not(None))
             ).all()
             claim_rows = uow.conn.execute(select(t.claims).where(t.claims.c.claimant == owner)).all()
         lots = (lot_from_row(r) for r in rows)

@@ -112,7 +112,13 @@ from batpass.http import (
     install_openapi,
     require_json,
 )
-from batpass.ledger import RECONCILIATION_OUTBOX_KIND, LedgerService, Reconciliation, SummaryPushers
+from batpass.ledger import (
+    RECONCILIATION_OUTBOX_KIND,
+    LedgerService,
+    Reconciliation,
+    SummaryPushers,
+    recheck_with,
+)
 from batpass.ledger import routes as ledger_routes
 from batpass.node._adapters import (
     DcpParticipantAdapter,
@@ -264,6 +270,8 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         footprints=PactFootprintSource(pact) if pact is not None else None,
         # a pushed summary's signer key, through its DID document
         signer_keys=DidSignerKeys(trust),
+        # a held authorisation credential is verified again for each shipment (docs/outflows.md)
+        authorisation_check=recheck_with(trust.verifier.verify),
     )
     ctx.services[LedgerService] = ledger
     # shipments reconciled with their receivers' nodes (config "reconciliation", docs/outflows.md)

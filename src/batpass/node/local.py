@@ -12,7 +12,9 @@ import os
 import secrets
 import shutil
 import socket
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +28,7 @@ from batpass.core.ids import Bpnl, CorporateNumber, Did
 from batpass.core.settings import Settings, load_settings
 from batpass.ledger import (
     CATALOGUE,
+    AuthorisationCheck,
     Catalogue,
     FootprintSource,
     LedgerService,
@@ -139,10 +142,12 @@ class LocalNode:
         hub: OuranosHub | None = None,
         footprints: FootprintSource | None = None,
         signer_keys: SignerKeyResolver | None = None,
+        authorisation_check: AuthorisationCheck | None = None,
     ) -> LedgerService:
         """The ledger as this node runs it: its own partition, and on a hub every hosted
         operator's partition with the keys the hub holds for it; ``signer_keys`` resolves the
-        keys of partners pushing their signed summaries (the served node wires trust's resolver)."""
+        keys of partners pushing their signed summaries (the served node wires trust's resolver);
+        ``authorisation_check`` verifies held authorisation credentials again per shipment."""
         hub = hub if hub is not None else self.ouranos_hub()
         prefix = self.did + ":operators:"
 
@@ -165,6 +170,7 @@ class LocalNode:
             signer_keys=signer_keys,
             outflow_policy=self.outflow_policy,
             catalogue=self.catalogue,
+            authorisation_check=authorisation_check,
         )
 
     @property
@@ -269,11 +275,14 @@ def init_node(
     insecure_http: bool = False,
     db_url: str | None = None,
     db_schema: str | None = None,
+    schema_template: Path | None = None,
 ) -> tuple[LocalNode, str]:
     """Create a node folder; returns the opened node and its admin key (shown once, stored hashed).
 
     Everything is validated before anything is written, and a failure half-way removes the
-    folder again, so a node is created whole or not at all.
+    folder again, so a node is created whole or not at all. ``schema_template``, a SQLite file
+    migrated by this code (and nothing else), becomes a SQLite node's database before the usual
+    upgrade, which then only checks it (the federation harness migrates once for all its nodes).
     """
     settings = settings or load_settings()
     validate_name(name)
@@ -331,6 +340,10 @@ def init_node(
         shutil.copyfile(ca.cert_path, paths.ca_cert)
         config.save(paths.config)
         node = LocalNode(config, paths, settings)
+        if schema_template is not None and node.db_url == f"sqlite:///{paths.database}":
+            os.close(os.open(paths.database, os.O_CREAT | os.O_WRONLY, 0o600))
+            with closing(sqlite3.connect(schema_template)) as src, closing(sqlite3.connect(paths.database)) as dst:
+                src.backup(dst)
         _ = node.identity
         ParticipantService(node.engine).register(participant, is_self=True)
     except BaseException:

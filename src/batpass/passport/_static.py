@@ -105,8 +105,9 @@ def summary_values(
     content and a footprint.
 
     ``material_origin`` <- each element's mined origin by country; ``mined_site_status`` <- the
-    shares of its mined part from certified, flagged or unknown sites; ``recycled_content`` <- the
-    Art. 8 figure of the battery's model and batch per plant (``art8``, the ledger's
+    shares of its mined part from certified, flagged or unknown sites (``cahra_findings``: the
+    CAHRA edition each operator's finding was made against, and its share); ``recycled_content``
+    <- the Art. 8 figure of the battery's model and batch per plant (``art8``, the ledger's
     ``recycled_content_of``; basis ``art8_model_batch_plant``), else the summary's per-battery
     recycled shares labelled ``battery_mass_balance``: per metal ``pre``, ``post`` (None where
     unknown, never 0), ``basis`` and ``unknown_mass_share``; ``carbon_footprint`` and
@@ -136,6 +137,10 @@ def summary_values(
                     "flagged": float(s.flagged),
                     "unknown": float(s.unknown),
                 }
+                if s.findings:  # the CAHRA edition each finding was made against, and its share
+                    sites[name]["cahra_findings"] = [
+                        {"dataset": f.dataset, "date": f.date, "share": float(f.share)} for f in s.findings
+                    ]
         if origin:
             out["material_origin"] = origin
         if sites:  # which share of each mined part comes from certified, flagged or unknown sites

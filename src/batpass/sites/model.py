@@ -33,7 +33,9 @@ from batpass.core.errors import InvalidInput
 __all__ = [
     "ENHANCED_DUE_DILIGENCE",
     "FINDING",
+    "NEWLY_LISTED",
     "NOT_LISTED",
+    "NO_LONGER_LISTED",
     "Certification",
     "CertificationStatus",
     "DueDiligenceEvidence",
@@ -49,6 +51,9 @@ __all__ = [
 ENHANCED_DUE_DILIGENCE = "enhanced due diligence required"
 #: the outcome of a site outside every listed region: indicative list, so no clearance
 NOT_LISTED = "not listed (the list is indicative and non-exhaustive)"
+#: how a site's screening changed with a newer CAHRA edition
+NEWLY_LISTED = "newly listed"
+NO_LONGER_LISTED = "no longer listed"
 #: the kind of due-diligence item that records the operator's finding on a flagged site: a
 #: certifier declines "no high-risk origin" over a flagged site until there is one
 FINDING = "CAHRA finding"
@@ -199,15 +204,26 @@ class Certification:
 @dataclass(frozen=True, slots=True)
 class DueDiligenceEvidence:
     """An item of the operator's due diligence (Art. 48–52): its kind (risk assessment, audit,
-    the operator's finding on a CAHRA flag, ...), a reference to the document and its date."""
+    the operator's finding on a CAHRA flag, ...), a reference to the document and its date. A
+    finding names the CAHRA data set (``name@version``) the site was screened with when it was
+    made (``dataset``; the register stamps it)."""
 
     kind: str
     reference: str
     date: dt.date
     summary: str | None = None
+    dataset: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "reference": self.reference, "date": self.date.isoformat(), "summary": self.summary}
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "reference": self.reference,
+            "date": self.date.isoformat(),
+            "summary": self.summary,
+        }
+        if self.dataset is not None:
+            out["dataset"] = self.dataset
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, path: str = "dueDiligence") -> DueDiligenceEvidence:
@@ -219,19 +235,35 @@ class DueDiligenceEvidence:
             reference=str(_text(data, "reference", f"{path}.reference")),
             date=day,
             summary=_text(data, "summary", f"{path}.summary", required=False),
+            dataset=_text(data, "dataset", f"{path}.dataset", required=False),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Screening:
     """A site's screening against one CAHRA data set: the outcome, the data set (``name@version``)
-    and, where listed, the region's flags."""
+    and, where listed, the region's flags. Screened again with another edition, it names the
+    edition before (``previous``) and, where the outcome changed, how (``change``: "newly
+    listed" or "no longer listed")."""
 
     dataset: str
     outcome: str
     region: str
     conflict_affected: bool = False
     high_risk: bool = False
+    previous: str | None = None
+    change: str | None = None
+
+    def after(self, before: Screening | None) -> Screening:
+        """This screening as it follows ``before`` (the site's screening until now)."""
+        if before is None:
+            return self
+        if before.dataset == self.dataset:  # the same edition again: its history stands
+            return dataclasses.replace(self, previous=before.previous, change=before.change)
+        change = None
+        if before.flagged != self.flagged:
+            change = NEWLY_LISTED if self.flagged else NO_LONGER_LISTED
+        return dataclasses.replace(self, previous=before.dataset, change=change)
 
     @property
     def flagged(self) -> bool:
@@ -244,6 +276,8 @@ class Screening:
             "region": self.region,
             "conflictAffected": self.conflict_affected,
             "highRisk": self.high_risk,
+            "previous": self.previous,
+            "change": self.change,
         }
 
     @classmethod
@@ -254,6 +288,8 @@ class Screening:
             region=str(data["region"]),
             conflict_affected=bool(data.get("conflictAffected")),
             high_risk=bool(data.get("highRisk")),
+            previous=str(data["previous"]) if data.get("previous") else None,
+            change=str(data["change"]) if data.get("change") else None,
         )
 
 
@@ -295,8 +331,23 @@ class Site:
     def finding(self) -> DueDiligenceEvidence | None:
         """The operator's latest finding on the site's CAHRA flag (an item of kind
         :data:`FINDING`), or None."""
-        found = [d for d in self.due_diligence if d.kind == FINDING]
-        return max(found, key=lambda d: d.date) if found else None
+        found = [d for d in reversed(self.due_diligence) if d.kind == FINDING]
+        return max(found, key=lambda d: d.date) if found else None  # of one date: the last recorded
+
+    def finding_dataset(self, finding: DueDiligenceEvidence) -> str | None:
+        """The CAHRA edition ``finding`` was made against (one recorded before editions were
+        stamped: the edition in use)."""
+        return finding.dataset or (None if self.screening is None else self.screening.dataset)
+
+    def finding_json(self) -> dict[str, Any] | None:
+        """The operator's latest finding with the edition it was made against and whether that is
+        the edition the site is screened with now (``current``); None without one."""
+        f = self.finding()
+        if f is None:
+            return None
+        dataset = self.finding_dataset(f)
+        current = self.screening is not None and dataset == self.screening.dataset
+        return {"reference": f.reference, "date": f.date.isoformat(), "dataset": dataset, "current": current}
 
     def with_screening(self, screening: Screening | None) -> Site:
         return dataclasses.replace(self, screening=screening)
@@ -331,6 +382,7 @@ class Site:
             "dueDiligence": [d.to_json() for d in self.due_diligence],
             "sharedWith": list(self.shared_with),
             "screening": None if self.screening is None else self.screening.to_json(),
+            "cahraFinding": self.finding_json(),
         }
 
     @classmethod

@@ -28,6 +28,10 @@ class EvidenceIn(RequestModel):
     reference: Text = Field(default="", description="where the document is (URL or document id)")
     date: Text = Field(default="", description="ISO 8601 date")
     summary: Text | None = None
+    dataset: Text | None = Field(
+        default=None,
+        description="a finding's CAHRA data set (name@version); stamped with the one in use, refused if another",
+    )
 
 
 class LocationIn(OpenRequestModel):
@@ -130,9 +134,10 @@ def add_evidence(site_id: str, ctx: Ctx, _: AdminKey, body: EvidenceIn) -> dict[
 @router.put("/cahra")
 def load_cahra(ctx: Ctx, _: AdminKey, body: CahraIn, name: str = "eu-indicative-cahra-list") -> dict[str, Any]:
     """Load a CAHRA data set (the published JSON form; any other form is refused with the
-    reason) and screen every site with it."""
-    dataset, flagged = _svc(ctx).load_cahra(body.wire(), name=name)
-    return {"dataset": dataset.label, "synthetic": dataset.synthetic, "flagged": flagged}
+    reason) and screen every site with it; ``changes`` names the sites newly or no longer
+    listed and those whose finding was made against another edition."""
+    dataset, flagged, changes = _svc(ctx).load_cahra_changes(body.wire(), name=name)
+    return {"dataset": dataset.label, "synthetic": dataset.synthetic, "flagged": flagged, "changes": changes}
 
 
 @router.get("/cahra/current")

@@ -6,7 +6,8 @@ The list is a bitstring of at least 131,072 bits (16 KiB, §6.1 herd privacy), G
 and multibase base64url-encoded (``u`` prefix, §4.1 ``encodedList``); index 0 is the first,
 most significant bit. The status-list credential is a ``vc+jwt`` whose issuer must be the
 issuer of the credentials it covers. Verifiers fetch it (allow-listed HTTPS), check its
-signature, and keep it for ``max_age_s`` (§4.1 ``ttl``-style freshness). A Token Status List
+signature, and keep it for the shortest of ``max_age_s``, its ``ttl`` (§4.1) and the time left
+to its ``validUntil`` — within its lifetime, never longer. A Token Status List
 is kept for the shortest of ``max_age_s``, its ``ttl`` and the time left to its ``exp``; its
 ``sub`` must be the URI it was fetched from and its signer the referenced token's issuer.
 """
@@ -169,11 +170,28 @@ class StatusListCache:
             str(vc["issuer"]),
             str(subj.get("statusPurpose")),
             decode_list(str(subj.get("encodedList", ""))),
-            self.max_age_s,
+            self._lifetime(vc),
         )
         if generation is None or generation == self._generation:
             self._lists[url] = entry
         return entry
+
+    def _lifetime(self, vc: Mapping[str, Any]) -> float:
+        """How long a status-list credential may be kept: the cache's maximum age, its ``ttl``
+        (milliseconds, §4.1) and the time left to its ``validUntil``, whichever ends first."""
+        out = self.max_age_s
+        ttl = vc.get("credentialSubject", {}).get("ttl")
+        if isinstance(ttl, int | float) and not isinstance(ttl, bool) and ttl >= 0:
+            out = min(out, ttl / 1000.0)
+        until = vc.get("validUntil")
+        if isinstance(until, str):
+            try:
+                end = dt.datetime.fromisoformat(until.replace("Z", "+00:00"))
+            except ValueError:
+                return out
+            if end.tzinfo is not None:
+                out = min(out, max(0.0, (end - self._wall_clock.now()).total_seconds()))
+        return out
 
     def _fresh(self, url: str, not_before: float | None = None) -> tuple[float, str, str, bytes, float] | None:
         hit = self._lists.get(url)

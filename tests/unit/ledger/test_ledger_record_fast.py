@@ -303,7 +303,7 @@ def test_lot_values_follow_the_table_columns() -> None:
         battery=BatteryInfo("urn:b", "M1", "NMC811", 60.0),
         seq=7,
     )
-    row = dict(zip([c.name for c in t.lots.columns], lot_values(lot, "AT", "{}", "H", "V"), strict=True))
+    row = dict(zip([c.name for c in t.lots.columns], lot_values(lot, "AT", 12, "H", "V"), strict=True))
     assert row == {
         "owner": OWNER,
         "id": "l-1",
@@ -329,7 +329,7 @@ def test_lot_values_follow_the_table_columns() -> None:
         ),
         "held": "H",
         "voided": "V",
-        "profile": "{}",
+        "profile_no": 12,
     }
 
 
@@ -375,7 +375,10 @@ def test_recorded_scenario_equals_a_replay_of_the_reference(ledger: LedgerServic
             view.lots[lot.id] = lot
     with ledger.engine.connect() as conn:
         stored = conn.execute(select(t.events.c.body).where(t.events.c.owner == OWNER).order_by(t.events.c.seq)).all()
-        rows = {r.id: r for r in conn.execute(select(*t.LOT_COLUMNS).where(t.lots.c.owner == OWNER)).all()}
+        rows = {
+            r.id: r
+            for r in conn.execute(select(*t.LOT_COLUMNS).select_from(t.LOTS_FROM).where(t.lots.c.owner == OWNER)).all()
+        }
     assert [r.body for r in stored] == bodies
     assert set(rows) == set(view.lots)
     for key, lot in view.lots.items():

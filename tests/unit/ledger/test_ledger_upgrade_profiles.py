@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 from ledger_testkit import OWNER, identity
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, select, text
 
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
+from batpass.ledger import _sql as t
 from batpass.scenario import flagged_sites, generate
 from batpass.sites import CAHRA_SAMPLE, load_cahra
 
@@ -35,22 +36,27 @@ def _old_form(profile: dict[str, Any]) -> dict[str, Any]:
 def old_store(make_store: Callable[[Sequence[Path]], Engine]) -> LedgerService:
     svc = LedgerService(make_store([MIGRATIONS_DIR]), identity(), high_risk_sites=HIGH_RISK_SITES, batch_size=50)
     svc.record(generate(lots=300, owner=OWNER, seed=5).events)
-    with svc.engine.begin() as conn:
-        rows = conn.execute(text("SELECT id, profile FROM ledger_lots")).all()
-        conn.execute(
-            text("UPDATE ledger_lots SET profile = :p WHERE id = :id"),
-            [{"id": r.id, "p": json.dumps(_old_form(json.loads(r.profile)))} for r in rows],
-        )
+    _to_old_form(svc.engine, OWNER)
     return svc
+
+
+def _profiles(conn: Connection) -> list[Any]:
+    """(lot id, profile text) of every lot."""
+    return list(conn.execute(select(t.lots.c.id, t.profiles.c.body.label("profile")).select_from(t.LOTS_FROM)).all())
+
+
+def _to_old_form(engine: Engine, owner: str) -> int:
+    """Every lot of ``owner`` given the old form of its profile (stored as a store written
+    before 2.0 holds it after migration ``ledger_0007``); the number of lots."""
+    with engine.begin() as conn:
+        rows = _profiles(conn)
+        t.set_lot_profiles(conn, owner, {r.id: json.dumps(_old_form(json.loads(r.profile))) for r in rows})
+    return len(rows)
 
 
 def _recycled_lots(svc: LedgerService) -> int:
     with svc.engine.connect() as conn:
-        return sum(
-            1
-            for (p,) in conn.execute(text("SELECT profile FROM ledger_lots"))
-            if any(ep.get("r") for ep in json.loads(p)["e"].values())
-        )
+        return sum(1 for (_lot, p) in _profiles(conn) if any(ep.get("r") for ep in json.loads(p)["e"].values()))
 
 
 def test_old_form_profiles_are_recomputed_once_and_the_self_audit_is_clean(old_store: LedgerService) -> None:
@@ -72,7 +78,8 @@ def test_the_upgrade_rewrites_no_profile_changed_after_2_0(old_store: LedgerServ
     old_store.upgrade_profiles()
     with old_store.engine.begin() as conn:
         lot = conn.execute(text("SELECT child FROM ledger_edges ORDER BY child LIMIT 1 OFFSET 7")).scalar_one()
-        conn.execute(text("UPDATE ledger_lots SET profile = replace(profile, '0.', '0.1') WHERE id = :id"), {"id": lot})
+        changed = {r.id: r.profile.replace("0.", "0.1") for r in _profiles(conn) if r.id == lot}
+        t.set_lot_profiles(conn, OWNER, changed)
     assert old_store.upgrade_profiles() == {}
     findings = old_store.self_audit()
     assert [(f.table, f.key) for f in findings] == [("ledger_lots", f"{OWNER}/{lot}")]
@@ -97,16 +104,11 @@ def test_the_command_upgrades_a_node_folder(tmp_path: Path, monkeypatch: pytest.
     local, _key = init_node("cells", profiles=["catena-x"], settings=Settings(home=tmp_path))
     svc = local.ledger_service()
     svc.record(generate(lots=150, owner=local.did, seed=3).events)
-    with svc.engine.begin() as conn:
-        rows = conn.execute(text("SELECT id, profile FROM ledger_lots")).all()
-        conn.execute(
-            text("UPDATE ledger_lots SET profile = :p WHERE id = :id"),
-            [{"id": r.id, "p": json.dumps(_old_form(json.loads(r.profile)))} for r in rows],
-        )
+    n = _to_old_form(svc.engine, local.did)
     local.close()
     first = CliRunner().invoke(app, ["upgrade-profiles", "--node", "cells"])
     assert first.exit_code == 0, first.output
-    assert json.loads(first.stdout) == {local.did: len(rows)}
+    assert json.loads(first.stdout) == {local.did: n}
     again = CliRunner().invoke(app, ["upgrade-profiles", "--node", "cells"])
     assert again.exit_code == 0 and json.loads(again.stdout) == {}
     missing = CliRunner().invoke(app, ["upgrade-profiles", "--node", "nowhere"])

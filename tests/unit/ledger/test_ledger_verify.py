@@ -108,9 +108,9 @@ def _one(conn: Connection, sql: str) -> Any:
             "ledger.derived.lots",
         ),
         ("ledger_lots", "UPDATE ledger_lots SET country = 'XX' WHERE id = :id", "ledger.derived.lots"),
-        (
+        (  # the lot pointed at another of the owner's stored profiles
             "ledger_lots",
-            "UPDATE ledger_lots SET profile = replace(profile, '0.', '0.1') WHERE id = :id",
+            "UPDATE ledger_lots SET profile_no = profile_no % (SELECT max(no) FROM ledger_profiles) + 1 WHERE id = :id",
             "ledger.derived.lots",
         ),
         ("ledger_lots", "DELETE FROM ledger_lots WHERE id = :id", "ledger.derived.lots"),
@@ -128,6 +128,39 @@ def test_a_changed_derived_row_is_found_with_table_key_and_rule(
     assert findings, "not detected"
     assert {(f.table, f.rule) for f in findings} == {(table, rule)}
     assert all(f.key.endswith(lot) or lot in f.key for f in findings)
+    assert not scenario_ledger.verify().ok
+
+
+_PROFILE_OF = "(SELECT profile_no FROM ledger_lots WHERE id = :id)"
+
+
+@pytest.mark.parametrize(
+    ("sql", "found"),
+    [
+        # the text of a stored profile changed: every lot using it, and the row against its digest
+        (
+            f"UPDATE ledger_profiles SET body = replace(body, '0.', '0.1') WHERE no = {_PROFILE_OF}",
+            {("ledger_lots", "ledger.derived.lots"), ("ledger_profiles", "ledger.derived.profiles")},
+        ),
+        # the digest changed (the text kept): the address no longer names the text
+        (
+            f"UPDATE ledger_profiles SET digest = replace(digest, substr(digest, 1, 1), 'x') WHERE no = {_PROFILE_OF}",
+            {("ledger_profiles", "ledger.derived.profiles")},
+        ),
+        # the row deleted: the lots using it have no profile
+        (f"DELETE FROM ledger_profiles WHERE no = {_PROFILE_OF}", {("ledger_lots", "ledger.derived.lots")}),
+    ],
+)
+def test_a_changed_stored_profile_is_found(scenario_ledger: LedgerService, sql: str, found: set[Any]) -> None:
+    """Profiles are stored once per owner and text (``ledger_profiles``): a change to one is found
+    by the self-audit, for the lot whose profile was changed among others."""
+    with scenario_ledger.engine.begin() as conn:
+        lot = _one(conn, "SELECT child FROM ledger_edges ORDER BY child LIMIT 1 OFFSET 7").child
+        assert conn.execute(text(sql), {"id": lot}).rowcount == 1
+    findings = scenario_ledger.self_audit()
+    assert {(f.table, f.rule) for f in findings} == found
+    if ("ledger_lots", "ledger.derived.lots") in found:
+        assert any(f.table == "ledger_lots" and f.key.endswith(lot) for f in findings)
     assert not scenario_ledger.verify().ok
 
 

@@ -39,6 +39,7 @@ def test_add_load_cahra_list_and_record_a_finding(home: Path) -> None:
     r = runner.invoke(app, ["cahra", str(CAHRA_SAMPLE), "--node", "mines"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["flagged"] == 1
+    assert json.loads(r.stdout)["changes"]["newly_listed"] == ["MINE-CD-2"]  # the sites to look at
 
     r = runner.invoke(app, ["list", "--node", "mines"])
     listed = json.loads(r.stdout)

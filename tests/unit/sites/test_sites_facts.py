@@ -80,6 +80,7 @@ def test_trace_and_summary_split_the_mined_mass_by_what_the_register_knows(
     _, ledger = world
     expected = {"certified": 0.5, "flagged": 0.25, "unknown": 0.25}
     traced = ledger.trace(OWNER, "co-mix")["elements"]["Co"]
+    assert traced["sites"].pop("cahraDataset") == "batpass-synthetic-cahra-sample@2026-06-30"
     assert traced["sites"] == pytest.approx(expected)
     assert traced["highRiskShare"] == pytest.approx(0.25) == traced["sites"]["flagged"]
     shares = ledger.summary(OWNER, "co-mix").elements["Co"].sites

@@ -38,7 +38,12 @@ def test_register_read_and_screen(node: tuple[TestClient, dict[str, str]]) -> No
 
     r = client.put("/v1/sites/cahra", json=sample(), headers=admin)
     assert r.status_code == 200, r.text
-    assert r.json() == {"dataset": "batpass-synthetic-cahra-sample@2026-06-30", "synthetic": True, "flagged": 1}
+    assert r.json() == {
+        "dataset": "batpass-synthetic-cahra-sample@2026-06-30",
+        "synthetic": True,
+        "flagged": 1,
+        "changes": {"newly_listed": ["MINE-CD-2"], "no_longer_listed": [], "findings_outdated": []},
+    }
     full = client.get("/v1/sites/MINE-CD-2", headers=admin).json()
     assert full["operator"] == "Kolwezi Artisanal Cooperative"
     assert full["screening"]["outcome"] == "enhanced due diligence required"
@@ -128,3 +133,36 @@ def test_a_partner_named_in_shared_with_reads_the_full_record(node: tuple[TestCl
     forged = NodeIdentity(partner.did, [generate_keypair("Ed25519", "key-ed25519-1")])
     token = issue_self_issued_token(forged, audience=ctx.did, bpn=None, ttl_s=300)
     assert client.get("/v1/sites/MINE-CD-1", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_findings_and_screenings_name_their_cahra_edition_over_http(node: tuple[TestClient, dict[str, str]]) -> None:
+    """A finding over the API is stamped with the edition in use (one naming another is a 400
+    problem naming ``dataset``); after a newer edition the site shows the change and the finding
+    as made against the old one."""
+    client, admin = node
+    client.put("/v1/sites", json=KOLWEZI, headers=admin)
+    client.put("/v1/sites/cahra", json=sample(), headers=admin)
+    old = "batpass-synthetic-cahra-sample@2026-06-30"
+    finding = {"kind": "CAHRA finding", "reference": "doc:edd-1", "date": "2026-11-30"}
+    r = client.post("/v1/sites/MINE-CD-2/due-diligence", json={**finding, "dataset": "other@2026-01-01"}, headers=admin)
+    assert r.status_code == 400 and r.json()["field"] == "dataset"
+    r = client.post("/v1/sites/MINE-CD-2/due-diligence", json=finding, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["dueDiligence"][-1]["dataset"] == old and r.json()["cahraFinding"]["current"] is True
+    newer = sample()
+    newer["version"] = {"data_updated": "2026-12-31", "reports_updated": "2026-12-31"}
+    newer["countries"][0]["reports"] = newer["countries"][0]["reports"][1:]  # Lualaba no longer listed
+    loaded = client.put("/v1/sites/cahra", json=newer, headers=admin).json()
+    assert loaded["flagged"] == 0
+    # what the operator must look at: the sites whose screening changed, the findings now outdated
+    assert loaded["changes"] == {
+        "newly_listed": [],
+        "no_longer_listed": ["MINE-CD-2"],
+        "findings_outdated": ["MINE-CD-2"],
+    }
+    full = client.get("/v1/sites/MINE-CD-2", headers=admin).json()
+    assert full["screening"]["dataset"] == "batpass-synthetic-cahra-sample@2026-12-31"
+    assert (full["screening"]["previous"], full["screening"]["change"]) == (old, "no longer listed")
+    assert full["cahraFinding"] == {"reference": "doc:edd-1", "date": "2026-11-30", "dataset": old, "current": False}
+    public = client.get("/v1/sites/MINE-CD-2").json()  # anyone: the screening and its change, no evidence
+    assert public["screening"]["change"] == "no longer listed" and "cahraFinding" not in public

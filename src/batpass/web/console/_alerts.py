@@ -30,6 +30,7 @@ RULE_NAMES = {
     "outflow.no-authorisation": N_("shipped abroad without an export authorisation"),
     "outflow.destination": N_("shipped to a country no authorisation names"),
     "outflow.cap": N_("beyond the quantity the authorisation allows"),
+    "outflow.authorisation-withdrawn": N_("under an authorisation revoked, expired or no longer from an authority"),
     "ledger.credit.double-claim": N_("recycled mass claimed more than once"),
     "reconciliation.missing": N_("no receipt within the window"),
     "reconciliation.short": N_("received less than shipped, beyond the tolerance of the mass"),
