@@ -47,7 +47,7 @@ from batpass.dataspace import (
 )
 from batpass.http import problem_body
 from batpass.ledger import Reconciliation
-from batpass.trust import CredentialRejected, peek
+from batpass.trust import BRIDGE_SERVICE, CredentialRejected, peek
 
 __all__ = [
     "RECONCILIATION_ASSET",
@@ -60,6 +60,8 @@ __all__ = [
 
 RECONCILIATION_ASSET = "batpass-reconciliation-inbox"
 _PATH = "messages"
+#: a hub operator's DID: ``did:web:<hub>:operators:<id>`` (the hub's DID before it)
+_OPERATORS = ":operators:"
 _MAX_JWS = 16384
 _RULE = 'reconciliation inbox (docs/outflows.md "Reconciliation across nodes")'
 _MEMBERSHIP = {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"}
@@ -127,6 +129,23 @@ def message_of(body: Any) -> str:
     return jws
 
 
+def _data_service(doc: Mapping[str, Any], did: str) -> tuple[ServiceEndpoint, str] | None:
+    for svc in doc.get("service", []):
+        if svc.get("type") == "DataService" and isinstance(svc.get("serviceEndpoint"), str):
+            operated_by = svc.get("participantId")
+            return ServiceEndpoint(str(svc["serviceEndpoint"])), (operated_by if isinstance(operated_by, str) else did)
+    return None
+
+
+def _bridge_of(hub_doc: Mapping[str, Any]) -> str | None:
+    """The bridge (its DID) a hub's DID document names for its operators, if any."""
+    for svc in hub_doc.get("service", []):
+        endpoint = svc.get("serviceEndpoint")
+        if svc.get("type") == BRIDGE_SERVICE and isinstance(endpoint, str) and endpoint.startswith("did:web:"):
+            return endpoint
+    return None
+
+
 class ReconciliationInbox:
     """The ``batpass-reconciliation-inbox`` source (``ProxyAssetSource``)."""
 
@@ -186,15 +205,19 @@ class ReconciliationCourier:
 
     async def connector_of(self, did: str) -> tuple[ServiceEndpoint, str]:
         """The ``DataService`` of ``did``'s DID document and the participant operating it (its
-        ``participantId``: a bridge for a hub operator; else ``did``)."""
-        doc = await self._resolve_did(did)
-        for svc in doc.get("service", []):
-            if svc.get("type") == "DataService" and isinstance(svc.get("serviceEndpoint"), str):
-                operated_by = svc.get("participantId")
-                return ServiceEndpoint(str(svc["serviceEndpoint"])), (
-                    operated_by if isinstance(operated_by, str) else did
-                )
-        raise NotFound(f"{did} publishes no DataService", field="aud", rule="DSP discovery (DID document)")
+        ``participantId``: a bridge for a hub operator; else ``did``). A hub operator whose
+        document names none (it has released nothing yet) is reached through the bridge its hub
+        names (the hub's ``OuranosBridgeService`` entry: the bridge's DID, whose own document
+        names its connector); the bridge's inbox hands the message to the hub."""
+        found = _data_service(await self._resolve_did(did), did)
+        hub, sep, _ = did.partition(_OPERATORS)
+        if found is None and sep and hub.startswith("did:web:"):
+            bridge = _bridge_of(await self._resolve_did(hub))
+            if bridge is not None:
+                found = _data_service(await self._resolve_did(bridge), bridge)
+        if found is None:
+            raise NotFound(f"{did} publishes no DataService", field="aud", rule="DSP discovery (DID document)")
+        return found
 
     async def deliver(self, jws: str) -> httpx.Response:
         """Post one signed message to its addressee's inbox; the receiver's answer as is, or a

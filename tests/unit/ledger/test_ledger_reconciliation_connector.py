@@ -23,7 +23,7 @@ from ledger_testkit import ev, identity, out
 from sqlalchemy import Engine, select, update
 
 from batpass.core.clock import utc_now
-from batpass.core.errors import ConfigurationError, Forbidden
+from batpass.core.errors import ConfigurationError, Forbidden, NotFound
 from batpass.dataspace import DataPlaneReply, NotOffered, Stage
 from batpass.exchange import RECONCILIATION_ASSET, ReconciliationCourier, ReconciliationInbox
 from batpass.exchange._reconcile_inbox import inbox_policies
@@ -35,7 +35,7 @@ from batpass.ledger import (
     parse_reconciliation,
 )
 from batpass.store import OutboxDispatcher, outbox_table
-from batpass.trust import NodeIdentity
+from batpass.trust import BRIDGE_SERVICE, NodeIdentity
 
 SHIPPER = "did:web:shipper.example"
 RECEIVER = "did:web:receiver.example"
@@ -279,3 +279,72 @@ def test_a_bridge_inbox_hands_a_hub_operators_message_to_its_hub(
     with pytest.raises(Forbidden):
         asyncio.run(bridge.take(relayed[0]))
     assert receiver.recon.outcomes(RECEIVER)["shipments"] == []
+
+
+def test_a_notice_to_a_hub_operator_without_a_release_goes_through_the_hubs_bridge(
+    make_store: Callable[[Sequence[Path]], Engine],
+) -> None:
+    hub, bridge_did = "did:web:hub.example", "did:web:bridge.example"
+    operator = f"{hub}:operators:op-1"
+    keys: dict[str, NodeIdentity] = {}
+    shipper, receiver = Node(make_store, SHIPPER, keys), Node(make_store, operator, keys)
+    docs: dict[str, dict[str, Any]] = {
+        operator: {"id": operator},  # released nothing: no DataService of its own
+        hub: {"id": hub, "service": [{"id": f"{hub}#bridge", "type": BRIDGE_SERVICE, "serviceEndpoint": bridge_did}]},
+        bridge_did: {"id": bridge_did, "service": [{"type": "DataService", "serviceEndpoint": "https://bridge/dsp"}]},
+    }
+
+    async def resolve(did: str) -> Mapping[str, Any]:
+        return docs[did]
+
+    shipper.courier = ReconciliationCourier(shipper.planes, resolve)  # type: ignore[arg-type]
+    shipper.dispatcher = OutboxDispatcher(
+        shipper.ledger.engine,
+        httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(599))),
+        senders={RECONCILIATION_OUTBOX_KIND: shipper.courier.send},
+    )
+    hub_inbox = ReconciliationInbox(receiver.recon)
+
+    async def to_hub(jws: str) -> DataPlaneReply:
+        return await hub_inbox.take(jws)
+
+    # the bridge's connector keeps no ledger for the operator: its inbox hands the message to the hub
+    shipper.planes.inboxes[bridge_did] = ReconciliationInbox(Node(make_store, bridge_did, keys).recon, relay=to_hub)
+    receiver.planes.inboxes[SHIPPER] = ReconciliationInbox(shipper.recon)  # the way back, as the bridge sends it
+    shipped, _ = _events(None)
+    shipped[1]["shipment"]["to_owner"] = operator
+    shipper.ledger.record(shipped)
+    receiver.ledger.record(
+        [
+            ev(
+                "receipt",
+                owner=operator,
+                site=SITE,
+                country="DE",
+                at="2026-01-12T08:00:00Z",
+                outputs=[out("R-1", "lithium_carbonate", 1000.0)],
+                receipt={"from_owner": SHIPPER, "from_lot": "L1-D", "document": "BL-1"},
+            )
+        ]
+    )
+    shipper.recon.run()
+    shipper.dispatch()
+    assert [r[0] for r in shipper.planes.requests] == [bridge_did]  # the bridge's connector, for the operator
+    assert shipper.outbox()[0].status == "sent"
+    assert receiver.outcome(operator, "receiver") == "ok"
+    receiver.dispatch()  # the operator's verdict comes back
+    assert shipper.outcome(SHIPPER, "shipper") == "ok"
+
+
+def test_a_hub_operator_whose_hub_names_no_bridge_is_not_reached(
+    make_store: Callable[[Sequence[Path]], Engine],
+) -> None:
+    operator = "did:web:hub.example:operators:op-1"
+    planes = DataPlanes(SHIPPER)
+
+    async def resolve(did: str) -> Mapping[str, Any]:
+        return {"id": did}  # neither the operator nor its hub names a connector
+
+    with pytest.raises(NotFound):
+        asyncio.run(ReconciliationCourier(planes, resolve).connector_of(operator))  # type: ignore[arg-type]
+    assert planes.requests == []
