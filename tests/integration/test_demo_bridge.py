@@ -107,6 +107,15 @@ def test_publication_without_release_is_refused_and_nothing_is_published(fed: Fe
     assert _pact_ids(fed) == before
 
 
+def test_the_hubs_did_document_names_its_bridge(fed: Fed) -> None:
+    # how a Catena-X node reaches a hub operator that released nothing (its reconciliation
+    # messages): the hub names the bridge's DID, whose own document names the connector
+    doc = fed.client.get(fed.url("jp-hub", "/.well-known/did.json")).json()
+    named = [s["serviceEndpoint"] for s in doc["service"] if s["type"] == "OuranosBridgeService"]
+    assert named == [fed.nodes["bridge"]["did"]]
+    assert "DataService" not in {s["type"] for s in doc["service"]}
+
+
 def test_operator_did_document_names_the_bridge_only_after_a_release(fed: Fed) -> None:
     ops = fed.nodes["jp-hub"]["ouranos"]["operators"]
     docs = {

@@ -1,8 +1,11 @@
 """Shipments reconciled across served nodes over HTTPS (docs/outflows.md "Reconciliation across
 nodes"): a shipper, its customer and an authority, each its own process with its own database.
 The shipper's notices, the customer's verdicts and both sides' reports travel signed through the
-nodes' outboxes; a short receipt and a missing one are alerted at both ends and reported to the
-authority the nodes' config names, and the shipper never learns the quantity received."""
+nodes' outboxes and their connectors (each node's ``batpass-reconciliation-inbox`` asset, under
+a policy admitting the partners its config names); a short receipt and a missing one are alerted
+at both ends and reported to the authority the nodes' config names, and the shipper never learns
+the quantity received. A fourth node, not among the customer's partners, gets no agreement and
+its notice changes nothing there; no node takes a message outside its connector."""
 
 from __future__ import annotations
 
@@ -13,8 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from batpass.dataspace._sql import negotiations
+from batpass.demo._dataspace_setup import catenax_memberships, operator_config
 from batpass.demo.harness import NodeSpec, RunningNode, federation
+from batpass.store import outbox_table
 from batpass.trust import client_ssl_context
 
 pytestmark = pytest.mark.integration
@@ -31,21 +38,37 @@ def _lot(lot: str, kg: float) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningNode, RunningNode, RunningNode]]:
+def nodes(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RunningNode, RunningNode, RunningNode, RunningNode]]:
     home = tmp_path_factory.mktemp("reconcile")
     specs = [
         NodeSpec("shipper", ("catena-x",), legal_name="Refiner GmbH", country="DE", bpnl="BPNL00000000S01F"),
         NodeSpec("customer", ("catena-x",), legal_name="Cathode GmbH", country="DE", bpnl="BPNL00000000C01F"),
         NodeSpec("authority", ("catena-x",), legal_name="Authority", country="DE", bpnl="BPNL00000000A01F"),
+        NodeSpec("stranger", ("catena-x",), legal_name="Stranger GmbH", country="DE", bpnl="BPNL00000000X01F"),
     ]
+    # each inbox admits the partners its node trades with, and the authority
+    partners = {
+        "shipper": ["BPNL00000000C01F", "BPNL00000000A01F"],
+        "customer": ["BPNL00000000S01F", "BPNL00000000A01F"],
+        "authority": ["BPNL00000000S01F", "BPNL00000000C01F"],
+        "stranger": ["BPNL00000000C01F"],
+    }
 
     def configure(runs: list[RunningNode]) -> None:
+        operator_config(2)(runs)  # the authority's node signs the Catena-X trust list here
         authority = runs[2].did  # a config value: the node the alerts are reported to
-        for r in runs[:2]:
-            r.node.config.extra["reconciliation"] = {"window_days": 30, "authority": authority}
+        for r in runs:
+            settings: dict[str, Any] = {"window_days": 30, "partners": partners[r.name]}
+            if r.name != "authority":
+                settings["authority"] = authority
+            r.node.config.extra["reconciliation"] = settings
 
-    with federation(home, specs, configure=configure) as (shipper, customer, authority):
-        yield shipper, customer, authority
+    with federation(home, specs, configure=configure) as (shipper, customer, authority, stranger):
+        # every node a member (the stranger too: what keeps it out is the customer's policy)
+        catenax_memberships(home, authority, [shipper, customer, authority, stranger])
+        yield shipper, customer, authority, stranger
 
 
 def _until(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -57,9 +80,9 @@ def _until(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
 
 
 def test_short_and_missing_receipts_are_alerted_at_both_ends_and_reported(
-    nodes: tuple[RunningNode, RunningNode, RunningNode],
+    nodes: tuple[RunningNode, RunningNode, RunningNode, RunningNode],
 ) -> None:
-    shipper, customer, authority = nodes
+    shipper, customer, authority, _ = nodes
     ship = {"to_site": {"id": "CAM-DE-1", "country": "DE"}, "destination_country": "DE", "to_owner": customer.did}
     events = [
         _event("x1", "extraction", shipper.did, "2026-01-02T08:00:00Z", "REF-DE-1", outputs=[_lot("LC", 1500.0)]),
@@ -140,6 +163,57 @@ def test_short_and_missing_receipts_are_alerted_at_both_ends_and_reported(
         }
         assert "987.65" not in json.dumps(reports()) and "1000.0" not in json.dumps(reports())
 
-        # a message nobody signed is refused, and changes nothing
+        # the messages went through the connectors: the shipper holds an agreement for the
+        # customer's and the authority's inboxes, and no node takes one outside its connector
+        assert _agreed(shipper) >= {customer.did, authority.did}
+        assert _agreed(customer) >= {shipper.did, authority.did}
         forged = c.post(customer.base_url + "/v1/ledger/reconciliation/messages", json={"jws": "e30.e30.AAAA"})
-        assert forged.status_code in (400, 401) and forged.headers["content-type"].startswith("application/problem")
+        assert forged.status_code in (404, 405)
+
+
+def _agreed(node: RunningNode) -> set[str]:
+    """The providers this node holds a finalized agreement with for their reconciliation inbox."""
+    n = negotiations
+    with node.node.engine.connect() as conn:
+        rows = conn.execute(select(n.c.counterparty_did, n.c.offer, n.c.state).where(n.c.role == "consumer")).all()
+    return {
+        r.counterparty_did
+        for r in rows
+        if r.state == "FINALIZED" and "batpass-reconciliation-inbox" in json.dumps(r.offer)
+    }
+
+
+def test_a_node_not_among_the_partners_gets_no_agreement_and_changes_nothing(
+    nodes: tuple[RunningNode, RunningNode, RunningNode, RunningNode],
+) -> None:
+    _, customer, _, stranger = nodes
+    ship = {"to_site": {"id": "CAM-DE-1", "country": "DE"}, "destination_country": "DE", "to_owner": customer.did}
+    events = [
+        _event("y1", "extraction", stranger.did, "2026-01-02T08:00:00Z", "X-DE-1", outputs=[_lot("XC", 100.0)]),
+        _event(
+            "y2",
+            "shipment",
+            stranger.did,
+            SHIPPED,
+            "X-DE-1",
+            inputs=[{"lot": "XC", "quantity": {"value": 100.0, "unit": "kg"}}],
+            outputs=[_lot("XC-1", 100.0)],
+            shipment={**ship, "document": "BL-X"},
+        ),
+    ]
+    with httpx.Client(verify=client_ssl_context(stranger.node.paths.ca_cert), timeout=60) as c:
+        r = c.post(stranger.base_url + "/v1/ledger/events", json=events, headers=stranger.admin_headers())
+        assert r.status_code == 200, r.text
+        r = c.post(stranger.base_url + "/v1/ledger/reconciliation", headers=stranger.admin_headers())
+        assert r.status_code == 200 and r.json()["changed"] == {"pending": 1}, r.text
+
+        def notice() -> Any:
+            with stranger.node.engine.connect() as conn:
+                return conn.execute(select(outbox_table).where(outbox_table.c.kind == "ledger.reconciliation")).first()
+
+        # the customer's connector offers its inbox to its partners only: given up, with the reason
+        _until("the refused notice", lambda: (row := notice()) is not None and row.status == "dead")
+        row = notice()
+        assert row.response_status == 403 and row.attempts == 1
+        r = c.get(customer.base_url + "/v1/ledger/reconciliation", headers=customer.admin_headers())
+        assert r.status_code == 200 and "y2" not in {s["shipment"] for s in r.json()["shipments"]}

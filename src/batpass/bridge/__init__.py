@@ -11,6 +11,7 @@ from pathlib import Path
 
 from batpass.bridge._link import BridgeAnswers, BridgeRelay, HubFederation, HubLink, HubPartners, RelayQuestion
 from batpass.bridge._proof import sign_entry, verify_entry
+from batpass.bridge._reconcile_relay import BridgeCourier, hub_relay
 from batpass.bridge._sites import HubSites
 from batpass.bridge._trades import (
     BridgeTrades,
@@ -43,6 +44,7 @@ __all__ = [
     "MIGRATIONS_DIR",
     "AssertionPolicy",
     "BridgeAnswers",
+    "BridgeCourier",
     "BridgeRelay",
     "BridgeTrades",
     "CrosswalkConflict",
@@ -67,6 +69,7 @@ __all__ = [
     "UntrustedAsserter",
     "convert_pcf",
     "dqr_mapping_from_config",
+    "hub_relay",
     "match_product",
     "ratings_to_ouranos",
     "sign_entry",

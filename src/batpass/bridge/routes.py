@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from batpass.bridge._link import BridgeRelay, HubFederation, HubLink, RelayQuestion
 from batpass.bridge._proof import sign_entry
+from batpass.bridge._reconcile_relay import bridge_reconciliation_router, hub_reconciliation_router
 from batpass.bridge._sites import hub_sites_answer
 from batpass.bridge._trades import BridgeTrades, RepresentedProduct
 from batpass.bridge.errors import EntryMalformed
@@ -354,3 +355,5 @@ async def list_trades(ctx: Ctx, _: AdminKey, bpnl: str | None = None) -> list[di
 router = APIRouter()
 router.include_router(_crosswalk)
 router.include_router(_bridge)
+router.include_router(bridge_reconciliation_router)
+hub_router.include_router(hub_reconciliation_router)

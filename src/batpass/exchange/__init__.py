@@ -51,6 +51,12 @@ from batpass.exchange._industry_core import (
     validate_aspect,
 )
 from batpass.exchange._pcf_async import OUTBOX_KIND, PcfExchange, exchanges_table
+from batpass.exchange._reconcile_inbox import (
+    RECONCILIATION_ASSET,
+    ReconciliationCourier,
+    ReconciliationInbox,
+    install_reconciliation_offer,
+)
 from batpass.exchange._remote import (
     HeldRole,
     OpenedTier,
@@ -80,6 +86,7 @@ __all__ = [
     "PCF_ASSET",
     "PCF_PURPOSE",
     "PCF_SEMANTIC_ID",
+    "RECONCILIATION_ASSET",
     "SERIAL_PART_ASSET",
     "SERIAL_PART_SEMANTIC_ID",
     "SITES_ASSET",
@@ -98,6 +105,8 @@ __all__ = [
     "PassportFetcher",
     "PcfExchange",
     "PcfSource",
+    "ReconciliationCourier",
+    "ReconciliationInbox",
     "RegistryProxy",
     "RemotePassport",
     "SiteRegisterSource",
@@ -112,6 +121,7 @@ __all__ = [
     "install_industry_core_offers",
     "install_passport_offer",
     "install_pcf_offer",
+    "install_reconciliation_offer",
     "install_sites_offer",
     "lot_asset_id",
     "lot_twin",

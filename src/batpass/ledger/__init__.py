@@ -37,6 +37,7 @@ from batpass.ledger._materials import (
     extend_catalogue,
     load_extension,
 )
+from batpass.ledger._reconcile import OUTBOX_KIND as RECONCILIATION_OUTBOX_KIND
 from batpass.ledger._reconcile import Outcome as ReconciliationOutcome
 from batpass.ledger._reconcile import Reconciliation, ReconciliationSettings
 from batpass.ledger._reconcile import parse_settings as parse_reconciliation
@@ -77,6 +78,7 @@ __all__ = [
     "MATERIALS",
     "MIGRATIONS_DIR",
     "READ_VERSIONS",
+    "RECONCILIATION_OUTBOX_KIND",
     "SHIPMENT_RULES",
     "SUMMARY_BASIS",
     "SUMMARY_VERSION",

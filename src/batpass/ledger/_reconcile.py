@@ -7,7 +7,9 @@ event, so a replayed or simulated ledger (the demo's scenario) is judged on its 
 
 The sides, each on its own node, talk in signed messages (compact JWS, ``typ``
 :data:`MESSAGE_TYP`, by the sending owner's key, verified through its DID document) written to
-the outbox in the transaction that decides them:
+the outbox in the transaction that decides them, and carried over the receiver's connector or
+the hub's bridge (``batpass.exchange`` reconciliation inbox, ``batpass.bridge`` relay: the outbox
+destination only names the addressee's node):
 
 - the shipper's node sends a **notice** of each shipment to another owner (shipment, its lot,
   site, date, document, the shipped mass and the window) to the receiver's node;
@@ -33,6 +35,7 @@ import datetime as _dt
 import hashlib
 import json
 import math
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +74,7 @@ MESSAGES_PATH = "/v1/ledger/reconciliation/messages"
 _RULE = 'ledger.reconciliation (docs/outflows.md "Reconciliation across nodes")'
 _ALERT_IDS = uuid.UUID("1b0e6c52-8d0a-4e9b-9a55-2f3c1e7d4b21")
 _MAX_WINDOW_DAYS = 3650
+_BPNL = re.compile(r"BPNL[0-9A-Z]{12}")
 
 
 class Outcome(StrEnum):
@@ -92,19 +96,23 @@ DECIDED = frozenset({Outcome.OK, Outcome.SHORT, Outcome.DIVERTED, Outcome.MISSIN
 
 @dataclass(frozen=True, slots=True)
 class ReconciliationSettings:
-    """Node config ``reconciliation``: ``window_days`` and the ``authority`` (a DID) to report to."""
+    """Node config ``reconciliation``: ``window_days``, the ``authority`` (a DID) to report to and
+    the ``partners`` (BPNLs) the node's reconciliation inbox admits."""
 
     window_days: int = DEFAULT_WINDOW_DAYS
     authority: str | None = None
+    #: the BPNLs whose connectors may post messages to this node's reconciliation inbox (its
+    #: trading partners, the authority, a bridge relaying for hub operators); empty: any member
+    partners: tuple[str, ...] = ()
 
 
 def parse_settings(raw: Any) -> ReconciliationSettings:
     """The node's ``reconciliation`` config; a bad value is a configuration error naming it."""
     if raw is None:
         return ReconciliationSettings()
-    if not isinstance(raw, Mapping) or set(raw) - {"window_days", "authority"}:
+    if not isinstance(raw, Mapping) or set(raw) - {"window_days", "authority", "partners"}:
         raise ConfigurationError(
-            "config.json: reconciliation takes window_days and authority only", rule="reconciliation"
+            "config.json: reconciliation takes window_days, authority and partners only", rule="reconciliation"
         )
     days = raw.get("window_days", DEFAULT_WINDOW_DAYS)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= _MAX_WINDOW_DAYS:
@@ -117,7 +125,13 @@ def parse_settings(raw: Any) -> ReconciliationSettings:
         raise ConfigurationError(
             "config.json: reconciliation.authority must be a did:web", rule="reconciliation.authority"
         )
-    return ReconciliationSettings(window_days=days, authority=authority)
+    partners = raw.get("partners", [])
+    if not isinstance(partners, list) or not all(isinstance(p, str) and _BPNL.fullmatch(p) for p in partners):
+        raise ConfigurationError(
+            "config.json: reconciliation.partners must be a list of BPNLs (BPNL + 12 characters A-Z 0-9)",
+            rule="reconciliation.partners",
+        )
+    return ReconciliationSettings(window_days=days, authority=authority, partners=tuple(dict.fromkeys(partners)))
 
 
 def node_url(did: str) -> str | None:
@@ -548,6 +562,10 @@ class Reconciliation:
         if msg.get("iss") != kid.split("#", 1)[0]:
             raise Unauthorized("the message's iss differs from the signing key's DID", field="iss", rule=_RULE)
         return _check_message(msg)
+
+    def keeps(self, owner: str) -> bool:
+        """Whether this node keeps ``owner``'s ledger (a message to it is applied here)."""
+        return self._keeps(owner)
 
     # ------------------------------------------------------------------ rows
     def _keeps(self, owner: str) -> bool:

@@ -14,8 +14,6 @@ import dataclasses
 import json
 from typing import Annotated, Any, Literal
 
-import anyio
-import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import Field
@@ -42,7 +40,7 @@ from batpass.ledger.ports import SummaryPushers
 from batpass.ledger.service import LedgerService
 from batpass.trust import TrustService
 
-__all__ = ["AuthorisationIn", "ClaimIn", "MessageIn", "lot_json", "parse_event_stream", "router"]
+__all__ = ["AuthorisationIn", "ClaimIn", "lot_json", "parse_event_stream", "router"]
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
@@ -267,40 +265,6 @@ def reconcile(ctx: Ctx, _: AdminKey, owner: OwnerQuery = None) -> dict[str, Any]
     svc = ctx.service(Reconciliation)
     changed = svc.run(owner)
     return {"changed": changed, **svc.outcomes(_owner(ctx, owner))}
-
-
-class MessageIn(RequestModel):
-    """A signed reconciliation message from another node (a compact JWS by the sending owner)."""
-
-    jws: str = Field(
-        min_length=1, max_length=16384, description="compact JWS, typ application/vnd.batpass.reconciliation+jws"
-    )
-
-
-@router.post(
-    "/reconciliation/messages",
-    responses={
-        401: {"description": "the sender's key does not resolve or does not verify the message", "content": _PROBLEM},
-        403: {
-            "description": "the message is not from a side of the shipment to this node's owner",
-            "content": _PROBLEM,
-        },
-    },
-)
-async def reconciliation_message(ctx: Ctx, body: MessageIn) -> dict[str, Any]:
-    """A notice, verdict or report from another node, authenticated by its signature (the
-    sender's key through its DID document); a replay changes nothing."""
-    svc = ctx.service(Reconciliation)
-    await svc.prefetch(body.jws)  # the sender's DID document, fetched on the event loop
-    # a burst of messages waits here, on the event loop, not in threads holding database
-    # connections (the node's database takes one writer at a time)
-    gate = _GATES.setdefault(id(svc), anyio.CapacityLimiter(2))
-    result: dict[str, Any] = await anyio.to_thread.run_sync(svc.receive, body.jws, limiter=gate)
-    return result
-
-
-#: per reconciliation service, how many messages are applied at once
-_GATES: dict[int, anyio.CapacityLimiter] = {}
 
 
 class AuthorisationIn(RequestModel):

@@ -27,6 +27,7 @@ from batpass import __version__
 from batpass.accounts import AccountService
 from batpass.bridge import (
     BridgeAnswers,
+    BridgeCourier,
     BridgeRelay,
     BridgeTrades,
     CrosswalkService,
@@ -36,6 +37,7 @@ from batpass.bridge import (
     HubSites,
     TrustedAsserters,
     dqr_mapping_from_config,
+    hub_relay,
 )
 from batpass.bridge import routes as bridge_routes
 from batpass.compliance import RemotePassports, load_ruleset
@@ -69,6 +71,8 @@ from batpass.exchange import (
     PartnerBpnls,
     PassportFetcher,
     PcfExchange,
+    ReconciliationCourier,
+    ReconciliationInbox,
     RegistryProxy,
     SiteRegisterSource,
     dsp_endpoints_of,
@@ -76,6 +80,7 @@ from batpass.exchange import (
     install_industry_core_offers,
     install_passport_offer,
     install_pcf_offer,
+    install_reconciliation_offer,
     install_sites_offer,
 )
 from batpass.exchange import routes as exchange_routes
@@ -108,7 +113,13 @@ from batpass.http import (
     install_openapi,
     require_json,
 )
-from batpass.ledger import LedgerService, Reconciliation, SummaryPushers, recheck_with
+from batpass.ledger import (
+    RECONCILIATION_OUTBOX_KIND,
+    LedgerService,
+    Reconciliation,
+    SummaryPushers,
+    recheck_with,
+)
 from batpass.ledger import routes as ledger_routes
 from batpass.node._adapters import (
     DcpParticipantAdapter,
@@ -265,14 +276,25 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
     )
     ctx.services[LedgerService] = ledger
     # shipments reconciled with their receivers' nodes (config "reconciliation", docs/outflows.md)
-    ctx.services[Reconciliation] = Reconciliation(
+    # their messages travel through the receivers' connectors, or across the hub's bridge
+    hub_link, bridge_link = cfg.extra.get("bridge"), cfg.extra.get("hub")
+    courier: ReconciliationCourier | BridgeCourier | None = None
+    if "catena-x" in cfg.profiles:
+        courier = ReconciliationCourier(ctx.services[ConsumerChannels], trust.resolver.resolve)
+    elif hub is not None and isinstance(hub_link, dict) and hub_link.get("url"):
+        courier = BridgeCourier(
+            identity=node.identity, client=ctx.client, bridge_url=str(hub_link["url"]), bridge_did=str(hub_link["did"])
+        )
+    ctx.services[Reconciliation] = reconciliation = Reconciliation(
         ledger,
         settings=node.reconciliation_settings,
         signer_keys=DidSignerKeys(trust),
         prefetch=trust.resolver.resolve,
-        reachable=lambda did: resolves(trust, did),
+        reachable=lambda did: courier is not None and resolves(trust, did),
     )
-    hub_link, bridge_link = cfg.extra.get("bridge"), cfg.extra.get("hub")
+    ctx.services[ReconciliationInbox] = ReconciliationInbox(reconciliation)
+    if courier is not None:
+        ctx.services[type(courier)] = courier
     if hub is not None and isinstance(hub_link, dict) and hub_link.get("url"):
         # the hub's operators trace through the bridge (Europe → Japan) and answer it (Japan → Europe)
         ctx.services[HubFederation] = HubFederation(
@@ -291,6 +313,7 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         )
         ctx.services[HubLink] = link
         install_upstream_offer(ctx.services[DspProvider], BridgeAnswers(link))
+        ctx.services[ReconciliationInbox].relay = hub_relay(link)  # messages for hub operators
     elif "catena-x" in cfg.profiles:
         # the recursive trace: answers customers for lots shipped to them, asking direct suppliers
         federated = FederatedTrace(
@@ -359,6 +382,8 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         # on a bridge, also the hub operators' registers, under each operator's release (docs/bridge.md)
         hub_sites = HubSites(ctx.services[HubLink]) if HubLink in ctx.services else None
         install_sites_offer(provider, SiteRegisterSource(ctx.services[SiteService], operators=hub_sites))
+        # reconciliation messages from the partners config "reconciliation.partners" names
+        install_reconciliation_offer(provider, ctx.services[ReconciliationInbox])
     ctx.services[RoleVerifier] = trust
     ctx.services[PageRenderer] = pages = PassportPages(names=legal_names(ctx.services[ParticipantService]))
     if "resolver" in cfg.profiles:
@@ -519,7 +544,13 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         audit = integrity.start() if settings.startup_audit else None
         pact = ctx.services.get(PactService)
         # PACT events carry a bearer token of the partner, fetched at send time (never stored)
-        dispatcher = OutboxDispatcher(engine, client, sign_headers=pact.outbox_headers if pact else None)
+        courier = ctx.services.get(ReconciliationCourier) or ctx.services.get(BridgeCourier)
+        dispatcher = OutboxDispatcher(
+            engine,
+            client,
+            sign_headers=pact.outbox_headers if pact else None,
+            senders={RECONCILIATION_OUTBOX_KIND: courier.send} if courier is not None else None,
+        )
         ctx.services[OutboxDispatcher] = dispatcher
         leader, listener = _background_jobs(ctx, dispatcher)
         await notifier.start()

@@ -222,8 +222,16 @@ class LocalNode:
             bpn=cfg.bpnl,
             # the other markets' recognition rules, applied when this node judges for them
             market_policies=cfg.extra.get("market_recognition", ()),
+            # a hub names its bridge in its DID document (its operators are reached through it)
+            bridge=self._bridge_did(),
             **clients,
         )
+
+    def _bridge_did(self) -> str | None:
+        link = self.config.extra.get("bridge")  # an Ouranos hub's {"did", "dsp_url"}
+        if "ouranos" not in self.config.profiles or not isinstance(link, dict) or not link.get("did"):
+            return None
+        return str(link["did"])
 
     def self_audits(self) -> dict[str, Callable[[], list[Finding]]]:
         """The self-audits of this node's store, by area, without serving it (``batpass verify``)."""

@@ -13,6 +13,13 @@ however often it arrives. Failures back off exponentially with jitter; a 4xx ans
 408/425/429 is final (the message is marked ``dead``) unless the message was enqueued with
 ``retry_refused`` (a passport's backup copy), as is running out of attempts. The cause — the
 transport error, or the status with the receiver's problem detail — is kept in ``last_error``.
+
+A kind may have its own ``sender`` (``senders``): a message of that kind is handed to it instead
+of being posted to its destination — a message that travels through a connector's data plane,
+whose address and token are only known when it leaves (the same claim, lease and back-off). Such
+a send runs beside the dispatcher's loop, not in its batch: opening a connector's channel waits
+for protocol messages this same outbox sends (a contract negotiation's), which a batch waiting
+for that send would hold back.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import datetime as dt
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -43,6 +50,8 @@ log = logging.getLogger("batpass.outbox")
 LEASE = dt.timedelta(seconds=30)
 IDLE_WAIT_S = 2.0
 RETRYABLE_4XX = {408, 425, 429}
+#: sends by a kind's own sender running at once (each may hold a partner's connection)
+BESIDE = 8
 
 
 def backoff_seconds(
@@ -59,6 +68,7 @@ class OutboxDispatcher:
         client: httpx.AsyncClient,
         *,
         sign_headers: Callable[[dict[str, Any]], dict[str, str]] | None = None,
+        senders: Mapping[str, Callable[[dict[str, Any]], Awaitable[httpx.Response]]] | None = None,
         batch: int = 50,
         clock: Clock = SystemClock(),
     ) -> None:
@@ -66,6 +76,9 @@ class OutboxDispatcher:
         self._clock = clock
         self._client = client
         self._sign_headers = sign_headers
+        self._senders = dict(senders or {})
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._beside = asyncio.Semaphore(BESIDE)
         self._batch = batch
         self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -83,6 +96,8 @@ class OutboxDispatcher:
         self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
+        for task in list(self._inflight.values()):
+            task.cancel()
         self._stopping = True
         set_wakeup(None)
         if self._event is not None:
@@ -119,7 +134,13 @@ class OutboxDispatcher:
         """Send every due message once; returns how long to wait before the next due one."""
         claimed = await anyio.to_thread.run_sync(self._claim_due)
         if claimed:
-            await asyncio.gather(*(self._send(row) for row in claimed))
+            direct = []
+            for row in claimed:
+                if row["kind"] not in self._senders:
+                    direct.append(row)
+                elif row["id"] not in self._inflight:  # its own sender, beside this loop
+                    self._inflight[row["id"]] = asyncio.create_task(self._send_beside(row))
+            await asyncio.gather(*(self._send(row) for row in direct))
             return 0.0 if len(claimed) >= self._batch else await anyio.to_thread.run_sync(self._next_due_in)
         return await anyio.to_thread.run_sync(self._next_due_in)
 
@@ -161,16 +182,11 @@ class OutboxDispatcher:
         body: Any = None
         error: str | None = None
         try:
-            if self._sign_headers is not None:
-                # may fetch a partner's token: off the event loop, and a failure is a failed attempt
-                headers.update(await anyio.to_thread.run_sync(self._sign_headers, row))
-            if row["body"] is None:
-                resp = await self._client.request(row["method"], row["destination"], headers=headers)
+            sender = self._senders.get(row["kind"])
+            if sender is not None:  # its own way out (a connector's data plane)
+                resp = await sender(row)
             else:
-                headers.setdefault("Content-Type", "application/json")
-                resp = await self._client.request(
-                    row["method"], row["destination"], headers=headers, content=json.dumps(row["body"]).encode()
-                )
+                resp = await self._post(row, headers)
             status = resp.status_code
             try:
                 body = resp.json()
@@ -179,6 +195,31 @@ class OutboxDispatcher:
         except (httpx.HTTPError, BatpassError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         await anyio.to_thread.run_sync(self._record, row, status, body, error)
+
+    async def _send_beside(self, row: dict[str, Any]) -> None:
+        try:
+            async with self._beside:
+                await self._send(row)
+        except Exception:  # recorded as nothing: the row falls due again when its lease runs out
+            log.exception("outbox send of %s failed", row["kind"])
+        finally:
+            self._inflight.pop(row["id"], None)
+
+    async def drain(self) -> None:
+        """Wait for the sends running beside the loop (a test's or a stop's)."""
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight.values()), return_exceptions=True)
+
+    async def _post(self, row: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        if self._sign_headers is not None:
+            # may fetch a partner's token: off the event loop, and a failure is a failed attempt
+            headers.update(await anyio.to_thread.run_sync(self._sign_headers, row))
+        if row["body"] is None:
+            return await self._client.request(row["method"], row["destination"], headers=headers)
+        headers.setdefault("Content-Type", "application/json")
+        return await self._client.request(
+            row["method"], row["destination"], headers=headers, content=json.dumps(row["body"]).encode()
+        )
 
     def _record(self, row: dict[str, Any], status: int | None, body: Any, error: str | None) -> None:
         t = outbox_table

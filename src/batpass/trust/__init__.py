@@ -12,7 +12,7 @@ from batpass.trust._dcp import (
     verify_role_presentation,
     verify_self_issued_token,
 )
-from batpass.trust._did import did_document, node_did, node_services, operator_did, subject_did_document
+from batpass.trust._did import BRIDGE_SERVICE, did_document, node_did, node_services, operator_did, subject_did_document
 from batpass.trust._jose import peek, sign_compact, verify_compact
 from batpass.trust._keys import (
     KeyPair,
@@ -64,6 +64,7 @@ from batpass.trust.service import IssuedCredential, TrustService
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
 
 __all__ = [
+    "BRIDGE_SERVICE",
     "MIGRATIONS_DIR",
     "ROLES",
     "Check",

@@ -9,7 +9,15 @@ from urllib.parse import urlsplit
 from batpass.core.ids import Did
 from batpass.trust._keys import NodeIdentity
 
-__all__ = ["OwnDocument", "did_document", "node_did", "node_services", "operator_did", "subject_did_document"]
+__all__ = [
+    "BRIDGE_SERVICE",
+    "OwnDocument",
+    "did_document",
+    "node_did",
+    "node_services",
+    "operator_did",
+    "subject_did_document",
+]
 
 #: DID service types (DSP/DCP conventions; CX-0049 names the credential service entry)
 SERVICE_TYPES = {
@@ -17,7 +25,11 @@ SERVICE_TYPES = {
     "ouranos": "OuranosDataTransactionService",
     "credential-service": "CredentialService",
     "status-lists": "BitstringStatusListService",
+    # an Ouranos hub's entry naming the bridge that serves its operators on Catena-X (its DID:
+    # the bridge's own document names the connector); an operator without a release has none
+    "bridge": "OuranosBridgeService",
 }
+BRIDGE_SERVICE = SERVICE_TYPES["bridge"]
 
 
 def did_document(identity: NodeIdentity, *, services: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
@@ -77,10 +89,13 @@ def operator_did(base_url: str, operator_id: str) -> str:
     return str(Did.web(host, port, "operators", operator_id))
 
 
-def node_services(base_url: str, profiles: Sequence[str] = ()) -> dict[str, tuple[str, str]]:
+def node_services(
+    base_url: str, profiles: Sequence[str] = (), *, bridge: str | None = None
+) -> dict[str, tuple[str, str]]:
     """Service entries of a node's DID documents: credential service and status lists always,
     the DSP connector (``#dsp``, its version metadata endpoint) for ``catena-x``/``bridge``, the
-    Ouranos API for ``ouranos``."""
+    Ouranos API for ``ouranos`` and, for a hub configured with one, its ``bridge`` (``#bridge``:
+    the bridge's DID, through which its operators are reached from Catena-X)."""
     base = base_url.rstrip("/")
     services = {
         "credential-service": (SERVICE_TYPES["credential-service"], f"{base}/dcp"),
@@ -93,14 +108,18 @@ def node_services(base_url: str, profiles: Sequence[str] = ()) -> dict[str, tupl
         services["dsp"] = (SERVICE_TYPES["connector"], f"{base}/.well-known/dspace-version")
     if "ouranos" in profiles:
         services["ouranos"] = (SERVICE_TYPES["ouranos"], f"{base}/api/v1")
+        if bridge:
+            services["bridge"] = (SERVICE_TYPES["bridge"], bridge)
     return services
 
 
-def subject_did_document(identity: NodeIdentity, *, base_url: str, profiles: Sequence[str] = ()) -> dict[str, Any]:
+def subject_did_document(
+    identity: NodeIdentity, *, base_url: str, profiles: Sequence[str] = (), bridge: str | None = None
+) -> dict[str, Any]:
     """The document a node serves for itself (``/.well-known/did.json``) or for a subject it
     holds keys for (``/operators/{operatorId}/did.json``): its Ed25519 and P-256 keys, retired
     keys kept, and the node's service entries."""
-    return did_document(identity, services=node_services(base_url, profiles))
+    return did_document(identity, services=node_services(base_url, profiles, bridge=bridge))
 
 
 class OwnDocument:
@@ -109,16 +128,21 @@ class OwnDocument:
     keys rotate``, another worker) — and the same object otherwise (one ``stat`` of the key index
     per look-up)."""
 
-    def __init__(self, identity: NodeIdentity, *, base_url: str, profiles: Sequence[str] = ()) -> None:
+    def __init__(
+        self, identity: NodeIdentity, *, base_url: str, profiles: Sequence[str] = (), bridge: str | None = None
+    ) -> None:
         self._identity = identity
         self._base_url = base_url
         self._profiles = tuple(profiles)
+        self._bridge = bridge
         self._doc: tuple[int, dict[str, Any]] | None = None
 
     def __call__(self) -> dict[str, Any]:
         self._identity.refresh()
         hit = self._doc
         if hit is None or hit[0] != self._identity.generation:
-            doc = subject_did_document(self._identity, base_url=self._base_url, profiles=self._profiles)
+            doc = subject_did_document(
+                self._identity, base_url=self._base_url, profiles=self._profiles, bridge=self._bridge
+            )
             hit = self._doc = (self._identity.generation, doc)
         return hit[1]

@@ -66,6 +66,7 @@ class TrustService:
         bpn: str | None = None,
         clock: Clock = SystemClock(),
         market_policies: Sequence[Mapping[str, Any]] = (),
+        bridge: str | None = None,
     ) -> None:
         self.engine = engine
         self.identity = identity
@@ -73,13 +74,17 @@ class TrustService:
         self.ecosystem = ecosystem
         self.operators = dict(operators or {})
         self.profiles = tuple(profiles)
+        #: a hub's bridge (its DID), named in the hub's DID document
+        self.bridge = bridge
         self.bpn = bpn
         self.client = client
         self.clock = clock
         self.fetcher = GuardedFetcher(allowed_hosts=allowed_hosts, client=client, sync_client=sync_client)
         self.resolver = DidResolver(self.fetcher, ttl_s=did_ttl_s)
         # the node's own document follows a key rotation made by another process (keys rotate)
-        self.resolver.pin_live(identity.did, OwnDocument(identity, base_url=self.base_url, profiles=self.profiles))
+        self.resolver.pin_live(
+            identity.did, OwnDocument(identity, base_url=self.base_url, profiles=self.profiles, bridge=bridge)
+        )
         # the node's own status lists are read from its store, not fetched: they come first
         self.status_lists = StatusLists(engine, identity, base_url=self.base_url, clock=clock)
         self.status = StatusListCache(
@@ -117,7 +122,7 @@ class TrustService:
     # --- DIDs -------------------------------------------------------------------------------
 
     def did_document(self) -> dict[str, Any]:
-        return subject_did_document(self.identity, base_url=self.base_url, profiles=self.profiles)
+        return subject_did_document(self.identity, base_url=self.base_url, profiles=self.profiles, bridge=self.bridge)
 
     # --- self-audit (recognition reads the whole signed store) ------------------------------
 

@@ -7,8 +7,8 @@ receiver's quantity never in anything the shipper gets.
 
 Two (or three) ledgers on two (or three) databases stand for the nodes; a message leaves its
 node's outbox and is handed to the receiving node's ``Reconciliation.receive`` as the node's
-``POST /v1/ledger/reconciliation/messages`` would (tests/integration/test_reconciliation_nodes.py
-carries them over HTTPS between served nodes).
+connector inbox would (test_ledger_reconciliation_connector.py; the integration test
+test_reconciliation_nodes.py carries them over HTTPS between served nodes).
 """
 
 from __future__ import annotations

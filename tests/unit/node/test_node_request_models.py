@@ -26,7 +26,6 @@ PUBLIC = {
     "/v1/passports/backup": "a signed passport version: the issuer's JWS signature is checked",
     "/v1/credentials/verify": "verification offered to partners (no data of this node is written)",
     "/v1/bridge/relay": "a hub operator's question: its delegation credential in the body is checked",
-    "/v1/ledger/reconciliation/messages": "a partner's reconciliation message: its JWS signature is checked",
 }
 
 

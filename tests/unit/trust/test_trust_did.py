@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from batpass.trust import (
+    BRIDGE_SERVICE,
     CredentialRejected,
     DidResolver,
     GuardedFetcher,
@@ -42,6 +43,18 @@ def test_subject_document_has_both_keys_and_services(tmp_path: Path) -> None:
     types = {s["type"] for s in doc["service"]}
     assert {"CredentialService", "BitstringStatusListService", "OuranosDataTransactionService"} <= types
     assert "DataService" not in types
+
+
+def test_a_hubs_document_names_its_bridge_and_no_connector_of_its_own(tmp_path: Path) -> None:
+    ident = load_or_create_identity(tmp_path / "k", "did:web:hub.test")
+    bridge = "did:web:bridge.test"
+    doc = subject_did_document(ident, base_url="https://hub.test", profiles=["ouranos"], bridge=bridge)
+    named = [s for s in doc["service"] if s["type"] == BRIDGE_SERVICE]
+    assert named == [{"id": "did:web:hub.test#bridge", "type": BRIDGE_SERVICE, "serviceEndpoint": bridge}]
+    assert "DataService" not in {s["type"] for s in doc["service"]}
+    # a node that is no hub names no bridge, whatever it is given
+    cx = subject_did_document(ident, base_url="https://hub.test", profiles=["catena-x"], bridge=bridge)
+    assert BRIDGE_SERVICE not in {s["type"] for s in cx["service"]}
 
 
 @pytest.mark.parametrize("alg", ["Ed25519", "ES256"])

@@ -2,7 +2,8 @@
 at that owner's node (docs/outflows.md "Reconciliation across nodes").
 
 Each node that recorded events reconciles (``POST /v1/ledger/reconciliation``): its notices go
-signed through its outbox to the receivers' nodes, which judge their receipts and send back only
+signed through its outbox and the receivers' connectors (their reconciliation inbox asset; the
+bridge's for the hub's operators) to the receivers' nodes, which judge their receipts and send back only
 ok, short or diverted. Once the verdicts are in, each node reconciles again: a shipment past its
 30-day window on the shipper's ledger clock with no verdict is missing — here the cobalt
 hydroxide the Katanga mine shipped to the Zhejiang refiner, which no receipt acknowledges

@@ -1,0 +1,246 @@
+"""Reconciliation messages over the connector (docs/outflows.md "Reconciliation across nodes",
+"Over the connector"), in the manner of Catena-X notifications: the receiver offers an inbox
+asset in its catalog under a usage policy; the sender negotiates a contract and posts each
+message through the data plane.
+
+- Receiver side: asset ``batpass-reconciliation-inbox`` (source :class:`ReconciliationInbox`).
+  Access and usage policy ``Membership eq active``, ``FrameworkAgreement eq
+  DataExchangeGovernance:1.0`` and, when the node's config names its trading partners
+  (``reconciliation.partners``: their BPNLs, the authority's, a bridge's that relays for hub
+  operators), ``BusinessPartnerNumber isAnyOf`` them: any other participant sees no offer and
+  gets no agreement, so it cannot post. A message is ``POST <data plane>/messages`` with
+  ``{"jws": <compact JWS>}``; its effect is decided by :meth:`Reconciliation.receive` (the
+  signature by the sending owner's key, through its DID document; a replay changes nothing).
+  A message for an owner this node does not keep goes to ``relay`` when one is given (a bridge
+  hands it to its hub), else it is refused (403). A bad signature is a 403 problem (not a 401:
+  that answer belongs to the data plane's token).
+- Sender side: :class:`ReconciliationCourier` is the outbox dispatcher's sender of kind
+  ``ledger.reconciliation``: the receiver's connector is the ``DataService`` of its DID document
+  (a hub operator's names the bridge as ``participantId``), one agreement and one started
+  transfer per connector are reused (:class:`~batpass.dataspace.ConsumerChannels`). A connector
+  that offers no inbox to this node, or refuses the negotiation under its policy, is a final
+  refusal (403: the message is given up, with the reason, not retried); no answer is retried.
+
+Composition-level: it joins the ledger's reconciliation (content) and the connector (transport).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import httpx
+
+from batpass.core.errors import BatpassError, Forbidden, InvalidInput, NotFound, Unauthorized
+from batpass.dataspace import (
+    Asset,
+    CatalogRefused,
+    ConsumerChannels,
+    DataPlaneReply,
+    DspProvider,
+    NegotiationRefused,
+    NotOffered,
+    OfferDefinition,
+    ServiceEndpoint,
+)
+from batpass.http import problem_body
+from batpass.ledger import Reconciliation
+from batpass.trust import BRIDGE_SERVICE, CredentialRejected, peek
+
+__all__ = [
+    "RECONCILIATION_ASSET",
+    "ReconciliationCourier",
+    "ReconciliationInbox",
+    "addressee",
+    "inbox_policies",
+    "install_reconciliation_offer",
+]
+
+RECONCILIATION_ASSET = "batpass-reconciliation-inbox"
+_PATH = "messages"
+#: a hub operator's DID: ``did:web:<hub>:operators:<id>`` (the hub's DID before it)
+_OPERATORS = ":operators:"
+_MAX_JWS = 16384
+_RULE = 'reconciliation inbox (docs/outflows.md "Reconciliation across nodes")'
+_MEMBERSHIP = {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"}
+_FRAMEWORK = {"leftOperand": "FrameworkAgreement", "operator": "eq", "rightOperand": "DataExchangeGovernance:1.0"}
+
+#: a message for an owner another node keeps, handed on (a bridge's relay to its hub)
+Relay = Callable[[str], Awaitable[DataPlaneReply]]
+
+
+def inbox_policies(partners: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The inbox's access and usage policies: members; and only ``partners`` (BPNLs) if named."""
+    constraints: list[dict[str, Any]] = [_MEMBERSHIP]
+    if partners:
+        constraints.append({"leftOperand": "BusinessPartnerNumber", "operator": "isAnyOf", "rightOperand": [*partners]})
+    access = {"permission": [{"action": "access", "constraint": [{"and": constraints}]}]}
+    usage = {"permission": [{"action": "use", "constraint": [{"and": [*constraints, _FRAMEWORK]}]}]}
+    return access, usage
+
+
+def install_reconciliation_offer(provider: DspProvider, source: ReconciliationInbox) -> None:
+    """Register the inbox's source, asset and offer (policies of :func:`inbox_policies` for the
+    node's ``reconciliation.partners``); idempotent, and a changed partner list replaces the offer."""
+    provider.register_source(RECONCILIATION_ASSET, source)
+    provider.register_asset(
+        Asset(
+            id=RECONCILIATION_ASSET,
+            source=RECONCILIATION_ASSET,
+            source_key=_PATH,
+            title="Reconciliation inbox",
+            properties={
+                "description": "signed shipment notices, verdicts and reports of the reconciliation across nodes"
+                " (POST messages {jws})"
+            },
+        )
+    )
+    access, usage = inbox_policies(source.reconciliation.settings.partners)
+    provider.register_offer(
+        OfferDefinition(
+            id=f"{RECONCILIATION_ASSET}:partners",
+            asset_id=RECONCILIATION_ASSET,
+            access_policy=access,
+            usage_policy=usage,
+        )
+    )
+
+
+def addressee(jws: str) -> str:
+    """The ``aud`` of a reconciliation message (read, not verified: the receiver verifies)."""
+    try:
+        aud = peek(jws)[1].get("aud")
+    except CredentialRejected as exc:
+        raise InvalidInput("the message is not a compact JWS", field="jws", rule="RFC 7515 §7.1") from exc
+    if not isinstance(aud, str) or not aud:
+        raise InvalidInput("the message names no addressee", field="aud", rule=_RULE)
+    return aud
+
+
+def message_of(body: Any) -> str:
+    """The JWS of a posted body ``{"jws": ...}``; anything else is refused."""
+    if not isinstance(body, dict) or set(body) != {"jws"}:
+        raise InvalidInput('the body is {"jws": <compact JWS>}', field="jws", rule=_RULE)
+    jws = body["jws"]
+    if not isinstance(jws, str) or not 0 < len(jws) <= _MAX_JWS:
+        raise InvalidInput(f"jws: a compact JWS of at most {_MAX_JWS} characters", field="jws", rule=_RULE)
+    return jws
+
+
+def _data_service(doc: Mapping[str, Any], did: str) -> tuple[ServiceEndpoint, str] | None:
+    for svc in doc.get("service", []):
+        if svc.get("type") == "DataService" and isinstance(svc.get("serviceEndpoint"), str):
+            operated_by = svc.get("participantId")
+            return ServiceEndpoint(str(svc["serviceEndpoint"])), (operated_by if isinstance(operated_by, str) else did)
+    return None
+
+
+def _bridge_of(hub_doc: Mapping[str, Any]) -> str | None:
+    """The bridge (its DID) a hub's DID document names for its operators, if any."""
+    for svc in hub_doc.get("service", []):
+        endpoint = svc.get("serviceEndpoint")
+        if svc.get("type") == BRIDGE_SERVICE and isinstance(endpoint, str) and endpoint.startswith("did:web:"):
+            return endpoint
+    return None
+
+
+class ReconciliationInbox:
+    """The ``batpass-reconciliation-inbox`` source (``ProxyAssetSource``)."""
+
+    def __init__(self, reconciliation: Reconciliation, *, relay: Relay | None = None) -> None:
+        self.reconciliation = reconciliation
+        self.relay = relay
+        # a burst of messages waits on the event loop, not in threads holding database
+        # connections (the node's database takes one writer at a time)
+        self._gate = anyio.CapacityLimiter(2)
+
+    async def content(self, key: str, *, participant_bpnl: str | None, agreement_id: str) -> Any:
+        raise InvalidInput("messages are POSTed to <data plane>/messages", field="method", rule=_RULE)
+
+    async def proxy(
+        self,
+        key: str,
+        *,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        body: Any,
+        consumer_did: str,
+        consumer_bpnl: str | None,
+        agreement_id: str,
+    ) -> DataPlaneReply:
+        if path.strip("/") != _PATH:
+            raise NotFound(f"no resource '{path}' on the reconciliation inbox", rule=_RULE + ": POST messages")
+        if method != "POST":
+            raise InvalidInput(f"{method} {path}: messages are POSTed", field="method", rule=_RULE)
+        if query:
+            raise InvalidInput("a message takes no query", field=sorted(query)[0], rule=_RULE)
+        jws = message_of(body)
+        return await self.take(jws)
+
+    async def take(self, jws: str) -> DataPlaneReply:
+        """Apply one message here, or hand it to the relay when another node keeps its addressee."""
+        rec = self.reconciliation
+        if self.relay is not None and not rec.keeps(addressee(jws)):
+            return await self.relay(jws)
+        await rec.prefetch(jws)  # the sender's DID document, fetched on the event loop
+        try:
+            result = await anyio.to_thread.run_sync(rec.receive, jws, limiter=self._gate)
+        except Unauthorized as exc:  # a bad signature: refused, and not as the data plane's 401
+            problem = problem_body(exc)
+            problem["status"] = 403
+            return DataPlaneReply(403, problem)
+        return DataPlaneReply(200, result)
+
+
+class ReconciliationCourier:
+    """Sends this node's reconciliation messages through the receivers' connectors (the outbox
+    dispatcher's sender for kind ``ledger.reconciliation``)."""
+
+    def __init__(self, channels: ConsumerChannels, resolve_did: Callable[[str], Awaitable[Mapping[str, Any]]]) -> None:
+        self.channels = channels
+        self._resolve_did = resolve_did
+
+    async def connector_of(self, did: str) -> tuple[ServiceEndpoint, str]:
+        """The ``DataService`` of ``did``'s DID document and the participant operating it (its
+        ``participantId``: a bridge for a hub operator; else ``did``). A hub operator whose
+        document names none (it has released nothing yet) is reached through the bridge its hub
+        names (the hub's ``OuranosBridgeService`` entry: the bridge's DID, whose own document
+        names its connector); the bridge's inbox hands the message to the hub."""
+        found = _data_service(await self._resolve_did(did), did)
+        hub, sep, _ = did.partition(_OPERATORS)
+        if found is None and sep and hub.startswith("did:web:"):
+            bridge = _bridge_of(await self._resolve_did(hub))
+            if bridge is not None:
+                found = _data_service(await self._resolve_did(bridge), bridge)
+        if found is None:
+            raise NotFound(f"{did} publishes no DataService", field="aud", rule="DSP discovery (DID document)")
+        return found
+
+    async def deliver(self, jws: str) -> httpx.Response:
+        """Post one signed message to its addressee's inbox; the receiver's answer as is, or a
+        403 of this node's own when the receiver's connector admits no agreement for it."""
+        to = addressee(jws)
+        endpoint, connector = await self.connector_of(to)
+        try:
+            return await self.channels.request(
+                connector, RECONCILIATION_ASSET, endpoint, "POST", path=_PATH, body={"jws": jws}
+            )
+        except (NotOffered, NegotiationRefused, CatalogRefused) as exc:
+            if isinstance(exc, CatalogRefused) and exc.partner_status not in (401, 403):
+                raise  # a catalog not answered: tried again later
+            refused = Forbidden(
+                f"{connector} admits no reconciliation messages from this node: {exc}",
+                rule=_RULE + ": the inbox's usage policy",
+            )
+            return httpx.Response(403, json=problem_body(refused))
+
+    async def send(self, row: dict[str, Any]) -> httpx.Response:
+        """The dispatcher's sender: the outbox row's body is ``{"jws": ...}``."""
+        try:
+            jws = message_of(row["body"])
+        except BatpassError as exc:
+            return httpx.Response(400, json=problem_body(exc))
+        return await self.deliver(jws)
