@@ -16,14 +16,23 @@ storage; the service gives it the rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import copy
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from batpass.ledger._materials import Element
 from batpass.ledger._rows import profile_of
 from batpass.ledger.model import Lot
 
-__all__ = ["ART8_BASIS", "ART8_ELEMENTS", "BATTERY_MASS_BALANCE", "group_key", "recycled_content_groups"]
+__all__ = [
+    "ART8_BASIS",
+    "ART8_ELEMENTS",
+    "BATTERY_MASS_BALANCE",
+    "GroupsMemo",
+    "group_key",
+    "recycled_content_groups",
+]
 
 #: the basis of the Art. 8 figure: battery model and batch per manufacturing plant
 ART8_BASIS = "art8_model_batch_plant"
@@ -117,3 +126,40 @@ def art8_figure(el: str, acc: Mapping[str, Any]) -> dict[str, Any]:
         "unknown_mass_share": unknown,
         "custody_models": {k: v / tot_cm for k, v in sorted(acc["cm"].items())},
     }
+
+
+class GroupsMemo:
+    """The last Art. 8 groups computed per (owner, filter), kept with the rows they came from.
+
+    The figure is a pure function of the owner's battery-lot rows and claim rows, so rows equal
+    to the last ones give the same groups without decoding the lots again: a passport build asks
+    for its battery's group once per battery, and a node building its whole fleet read and
+    decoded every battery lot of the group for each (quadratic in the batteries). The rows are
+    still read every time, so any change to a lot, its profile or a claim computes afresh. Each
+    answer is a copy (callers may change it); bounded, thread-safe."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._last: dict[tuple[Any, ...], tuple[Any, list[dict[str, Any]]]] = {}
+        self._lock = threading.Lock()
+
+    def groups(
+        self,
+        key: tuple[Any, ...],
+        rows: Sequence[Any],
+        claims: Sequence[Any],
+        compute: Callable[[], list[dict[str, Any]]],
+    ) -> list[dict[str, Any]]:
+        """The groups of ``rows`` and ``claims`` under ``key`` (owner and filter): the memo's
+        when the rows equal the last ones seen for ``key``, else ``compute()``."""
+        seen = ([tuple(r) for r in rows], [tuple(c) for c in claims])
+        with self._lock:
+            hit = self._last.get(key)
+        if hit is not None and hit[0] == seen:
+            return copy.deepcopy(hit[1])
+        out = compute()
+        with self._lock:
+            if len(self._last) >= self._size:
+                self._last.clear()
+            self._last[key] = (seen, copy.deepcopy(out))
+        return out

@@ -44,7 +44,7 @@ from batpass.ledger._live import LiveSites, site_facts
 from batpass.ledger._materials import CATALOGUE, Catalogue, Element
 from batpass.ledger._outflow import validate_authorisation
 from batpass.ledger._record import OwnerRecording
-from batpass.ledger._recycled import group_key, recycled_content_groups
+from batpass.ledger._recycled import GroupsMemo, group_key, recycled_content_groups
 from batpass.ledger._recycling import parse_period, recycling_efficiency
 from batpass.ledger._rows import lot_from_row, profile_json, profile_of
 from batpass.ledger._shipment_rules import OutflowPolicy
@@ -200,6 +200,7 @@ class LedgerService:
         self._monotonic = monotonic
         #: partners' keys resolved through their DID documents: kid -> (expires, jwk)
         self._signer_cache: dict[str, tuple[float, Mapping[str, Any]]] = {}
+        self._art8_memo = GroupsMemo()
 
     # ------------------------------------------------------------------ identities
     @property
@@ -941,8 +942,14 @@ class LedgerService:
                 .where(t.lots.c.owner == owner, t.lots.c.battery.is_not(None))
             ).all()
             claim_rows = uow.conn.execute(select(t.claims).where(t.claims.c.claimant == owner)).all()
-        lots = (lot_from_row(r) for r in rows)
-        return recycled_content_groups(lots, claim_rows, _claim_json, model=model, year=year, plant=plant)
+        return self._art8_memo.groups(
+            (owner, model, year, plant),
+            rows,
+            claim_rows,
+            lambda: recycled_content_groups(
+                (lot_from_row(r) for r in rows), claim_rows, _claim_json, model=model, year=year, plant=plant
+            ),
+        )
 
     def recycled_content_of(self, owner: str, battery: str) -> dict[str, Any] | None:
         """The Art. 8 figure of the group (model, batch, plant) ``battery`` belongs to: the one

@@ -90,3 +90,28 @@ def test_a_battery_of_cells_received_without_a_summary_has_unknown_recycled_cont
 
 def _pieces(n: int) -> dict[str, object]:
     return {"value": n, "unit": "piece"}
+
+
+def test_the_art8_groups_of_unchanged_rows_are_not_computed_again_but_a_changed_row_is() -> None:
+    """A fleet's passports ask for one group once per battery: equal rows give the last groups
+    (a copy), any changed lot or claim row computes them afresh (the figure follows the store)."""
+    from batpass.ledger._recycled import GroupsMemo
+
+    memo, calls = GroupsMemo(), []
+
+    def compute(n: float) -> Callable[[], list[dict[str, object]]]:
+        return lambda: calls.append(n) or [{"batteries": n, "elements": {}}]
+
+    rows, claims = [("lot-1", '{"e":{}}', 1.0)], [("claim-1", "accepted")]
+    first = memo.groups((OWNER, "RA", 2027, "plant"), rows, claims, compute(1))
+    first[0]["batteries"] = 99  # a caller changing its answer changes no later one
+    again = memo.groups((OWNER, "RA", 2027, "plant"), list(rows), list(claims), compute(2))
+    assert calls == [1] and again == [{"batteries": 1, "elements": {}}]
+    changed = memo.groups((OWNER, "RA", 2027, "plant"), [("lot-1", '{"e":{"Co":1}}', 1.0)], claims, compute(3))
+    claimed = memo.groups((OWNER, "RA", 2027, "plant"), rows, [("claim-1", "rejected")], compute(4))
+    other = memo.groups((OWNER, "RA", 2028, "plant"), rows, claims, compute(5))
+    assert calls == [1, 3, 4, 5] and [changed[0]["batteries"], claimed[0]["batteries"], other[0]["batteries"]] == [
+        3,
+        4,
+        5,
+    ]
