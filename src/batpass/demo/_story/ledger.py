@@ -36,6 +36,7 @@ Writes ``story.trace``, ``story.recycled_content``, ``story.outflows``, ``story.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -48,6 +49,7 @@ from rich.table import Table
 from batpass.core.errors import InvariantViolation
 from batpass.demo._story import authority
 from batpass.demo._story._context import Story
+from batpass.demo._story._fold import fold_summaries
 from batpass.ledger import decode_summary
 from batpass.scenario import DEMO_LOTS, Scenario, generate
 
@@ -134,10 +136,12 @@ def run(story: Story) -> None:
             for o in e["outputs"]
         }
     )
-    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        folded = list(pool.map(lambda lot: _federated(story, lot), receipts))
+    # every cell lot's summary folded before any figure is read: a trace cut by its deadline
+    # (a loaded machine) is asked again, and a summary that never comes stops the step
+    ask = functools.partial(_federated, story)
+    folded = fold_summaries(ask, receipts, parallel=PARALLEL)
     battery = _battery_with_recycled_content(sc.battery_ids)
-    result = _federated(story, battery)
+    (result,) = fold_summaries(ask, [battery], parallel=1)
     story.artefact(None, "ledger/federated-trace.json", result)
     trace = story.call("GET", CAR, "/v1/ledger/trace/" + quote(battery, safe="")).json()
     story.artefact(None, "ledger/trace.json", trace)
@@ -259,8 +263,12 @@ def _verify(story: Story, node: str, expected: int) -> dict[str, Any]:
     return verify
 
 
-def _federated(story: Story, subject: str) -> dict[str, Any]:
-    out: dict[str, Any] = story.call("GET", CAR, "/v1/trace/federated/" + quote(subject, safe="")).json()
+def _federated(story: Story, subject: str, deadline_ms: float | None = None) -> dict[str, Any]:
+    """The car maker's federated trace of ``subject`` (its suppliers' summaries fold into its
+    ledger), within ``deadline_ms`` (None: the route's default)."""
+    params = {} if deadline_ms is None else {"deadline_ms": deadline_ms}
+    path = "/v1/trace/federated/" + quote(subject, safe="")
+    out: dict[str, Any] = story.call("GET", CAR, path, params=params).json()
     return out
 
 
