@@ -43,7 +43,8 @@ def test_a_lot_whose_supplier_answered_late_is_asked_again_until_its_summary_is_
         }
     )
     slept: list[float] = []
-    got = fold_summaries(fed.ask, ["cell-1", "cell-2"], parallel=2, sleep=slept.append)
+    told: list[dict[str, list[str]]] = []
+    got = fold_summaries(fed.ask, ["cell-1", "cell-2"], parallel=2, sleep=slept.append, on_retry=told.append)
     # every answer the step goes on with has its direct supplier's summary, only the permanent gap
     assert [a["lot"] for a in got] == ["cell-1", "cell-2"]
     assert all(not a["unreachable_suppliers"] and a["tombstones"] == [OUTSIDE] for a in got)
@@ -52,6 +53,8 @@ def test_a_lot_whose_supplier_answered_late_is_asked_again_until_its_summary_is_
     assert len(again) == 2 and again[0][1] is None and again[1][1] is not None and again[1][1] > 10_000
     assert [lot for lot, _ in fed.asked].count("cell-1") == 1
     assert len(slept) == 1 and slept[0] > 0
+    # and the retry is told, with the lot and why: a late summary is seen, never silent
+    assert told == [{"cell-2": ["supplier deadline exceeded"]}]
 
 
 def test_a_deeper_branch_cut_by_its_deadline_is_asked_again_too() -> None:

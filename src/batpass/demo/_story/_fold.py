@@ -56,11 +56,13 @@ def fold_summaries(
     parallel: int,
     attempts: int = ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[dict[str, list[str]]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Ask the federated trace of every lot in ``lots`` (``parallel`` at once) until each answer
     has every summary it can have; the answers in the order of ``lots``. Raises
     :class:`InvariantViolation` (``demo.ledger.summaries``, ``missing``: lot → last reasons) when
-    some are still missing after ``attempts`` asks."""
+    some are still missing after ``attempts`` asks. ``on_retry`` is told, before each retry,
+    which lots are asked again and why (so a late summary is seen, never silent)."""
     answers: dict[str, dict[str, Any]] = {}
     pending = list(dict.fromkeys(lots))
     deadline_ms: float | None = None
@@ -68,6 +70,8 @@ def fold_summaries(
     retry_ms = RETRY_DEADLINE_MS
     for attempt in range(max(1, attempts)):
         if attempt:
+            if on_retry is not None:
+                on_retry({lot: gaps(answers[lot]) for lot in pending})
             sleep(backoff)
             backoff *= 2
             deadline_ms = retry_ms

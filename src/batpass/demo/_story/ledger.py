@@ -139,9 +139,10 @@ def run(story: Story) -> None:
     # every cell lot's summary folded before any figure is read: a trace cut by its deadline
     # (a loaded machine) is asked again, and a summary that never comes stops the step
     ask = functools.partial(_federated, story)
-    folded = fold_summaries(ask, receipts, parallel=PARALLEL)
+    told = functools.partial(_asked_again, story)
+    folded = fold_summaries(ask, receipts, parallel=PARALLEL, on_retry=told)
     battery = _battery_with_recycled_content(sc.battery_ids)
-    (result,) = fold_summaries(ask, [battery], parallel=1)
+    (result,) = fold_summaries(ask, [battery], parallel=1, on_retry=told)
     story.artefact(None, "ledger/federated-trace.json", result)
     trace = story.call("GET", CAR, "/v1/ledger/trace/" + quote(battery, safe="")).json()
     story.artefact(None, "ledger/trace.json", trace)
@@ -261,6 +262,14 @@ def _verify(story: Story, node: str, expected: int) -> dict[str, Any]:
             rule="demo.ledger.verify",
         )
     return verify
+
+
+def _asked_again(story: Story, missing: Mapping[str, Sequence[str]]) -> None:
+    """Say which lots' summaries the car maker asks for again, and why (late, never silent)."""
+    reasons = sorted({r for rs in missing.values() for r in rs})
+    story.console.print(
+        f"[yellow]asked again[/]: the upstream summaries of {len(missing)} lot(s) ({'; '.join(reasons)})"
+    )
 
 
 def _federated(story: Story, subject: str, deadline_ms: float | None = None) -> dict[str, Any]:
