@@ -1,13 +1,18 @@
 """The harness's forked start (``federation(..., fork=True)``, what the demo uses): each node is
 its own OS process — its own pid, port, home and log — answering its own ``/health``, refusing
 the other nodes' admin keys, and stopping leaves no process behind. A node that cannot start
-reports its exit code and log, as a spawned ``batpass serve`` does."""
+reports its exit code and log, as a spawned ``batpass serve`` does.
+
+A node is forked only from a process with one thread (``can_fork``); after other tests this
+process has more (thread pools, servers), so the forked checks run in a fresh interpreter."""
 
 from __future__ import annotations
 
 import os
 import socket
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -35,8 +40,31 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.skipif(not can_fork(), reason="this process cannot fork safely (threads or a running event loop)")
+def _in_a_fresh_interpreter(check: str, tmp_path: Path) -> None:
+    """Run ``check`` of this module in a new Python process (one thread: it may fork)."""
+    code = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+        f"import test_harness_forked_nodes as m; m.{check}(Path(sys.argv[2]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(Path(__file__).parent), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+
+
 def test_forked_nodes_are_separate_processes_each_answering_its_own_health(tmp_path: Path) -> None:
+    _in_a_fresh_interpreter("check_forked_nodes", tmp_path)
+
+
+def test_a_forked_node_that_cannot_serve_reports_its_exit_and_log(tmp_path: Path) -> None:
+    _in_a_fresh_interpreter("check_forked_node_exit", tmp_path)
+
+
+def check_forked_nodes(tmp_path: Path) -> None:
+    assert can_fork(), "a fresh interpreter can fork"
     with federation(tmp_path, SPECS, fork=True) as runs:
         pids = []
         for r in runs:
@@ -69,8 +97,8 @@ def test_forked_nodes_are_separate_processes_each_answering_its_own_health(tmp_p
         assert not _alive(pid), f"node {r.name} (pid {pid}) still running after the federation stopped"
 
 
-@pytest.mark.skipif(not can_fork(), reason="this process cannot fork safely (threads or a running event loop)")
-def test_a_forked_node_that_cannot_serve_reports_its_exit_and_log(tmp_path: Path) -> None:
+def check_forked_node_exit(tmp_path: Path) -> None:
+    assert can_fork(), "a fresh interpreter can fork"
     with federation(tmp_path, SPECS[:1], fork=True) as runs:
         (run,) = runs
         stop_node(run)
