@@ -299,41 +299,8 @@ class Reconciliation:
         return {"type": msg["type"], "shipment": msg["shipment"], "outcome": outcome}
 
     def receive_many(self, tokens: Sequence[str]) -> list[dict[str, Any] | BatpassError]:
-        """Apply messages that arrived together, in their order, in one transaction; each one's
-        answer as :meth:`receive` gives it, or the refusal it raised. When one is refused while
-        applied, each is applied again in its own transaction (the others' effects stand)."""
-        checked: list[dict[str, Any] | BatpassError] = []
-        for token in tokens:
-            try:
-                checked.append(self._verify(token))
-            except BatpassError as exc:
-                checked.append(exc)
-        msgs = [m for m in checked if not isinstance(m, BatpassError)]
-        outcomes: list[str] | None = None
-        if len(msgs) > 1:
-            try:
-                with UnitOfWork(self.engine) as uow:
-                    outcomes = [self._apply(uow, m) for m in msgs]
-                    uow.commit()
-            except BatpassError:
-                outcomes = None  # one was refused: each on its own below
-        done = iter(outcomes or ())
-        out: list[dict[str, Any] | BatpassError] = []
-        for m in checked:
-            if isinstance(m, BatpassError):
-                out.append(m)
-                continue
-            try:
-                if outcomes is not None:
-                    outcome = next(done)
-                else:
-                    with UnitOfWork(self.engine) as uow:
-                        outcome = self._apply(uow, m)
-                        uow.commit()
-                out.append({"type": m["type"], "shipment": m["shipment"], "outcome": outcome})
-            except BatpassError as exc:
-                out.append(exc)
-        return out
+        """Apply messages that arrived together (see :func:`_receive_many`)."""
+        return _receive_many(self, tokens)
 
     # ------------------------------------------------------------------ the shipper's side
     def _shipper_pass(self, uow: UnitOfWork, owner: str, changed: dict[str, int]) -> None:
@@ -617,6 +584,44 @@ class Reconciliation:
 
     def _keeps_or_raise(self, owner: str) -> None:
         self.ledger.identity_for(owner)  # Forbidden: this node keeps no ledger for that owner
+
+
+def _receive_many(rec: Reconciliation, tokens: Sequence[str]) -> list[dict[str, Any] | BatpassError]:
+    """Apply messages that arrived together, in their order, in one transaction; each one's
+    answer as :meth:`receive` gives it, or the refusal it raised. When one is refused while
+    applied, each is applied again in its own transaction (the others' effects stand)."""
+    checked: list[dict[str, Any] | BatpassError] = []
+    for token in tokens:
+        try:
+            checked.append(rec._verify(token))
+        except BatpassError as exc:
+            checked.append(exc)
+    msgs = [m for m in checked if not isinstance(m, BatpassError)]
+    outcomes: list[str] | None = None
+    if len(msgs) > 1:
+        try:
+            with UnitOfWork(rec.engine) as uow:
+                outcomes = [rec._apply(uow, m) for m in msgs]
+                uow.commit()
+        except BatpassError:
+            outcomes = None  # one was refused: each on its own below
+    done = iter(outcomes or ())
+    out: list[dict[str, Any] | BatpassError] = []
+    for m in checked:
+        if isinstance(m, BatpassError):
+            out.append(m)
+            continue
+        try:
+            if outcomes is not None:
+                outcome = next(done)
+            else:
+                with UnitOfWork(rec.engine) as uow:
+                    outcome = rec._apply(uow, m)
+                    uow.commit()
+            out.append({"type": m["type"], "shipment": m["shipment"], "outcome": outcome})
+        except BatpassError as exc:
+            out.append(exc)
+    return out
 
 
 def _row(
