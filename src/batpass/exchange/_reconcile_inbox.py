@@ -26,6 +26,7 @@ Composition-level: it joins the ledger's reconciliation (content) and the connec
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -63,6 +64,8 @@ _PATH = "messages"
 #: a hub operator's DID: ``did:web:<hub>:operators:<id>`` (the hub's DID before it)
 _OPERATORS = ":operators:"
 _MAX_JWS = 16384
+#: messages applied in one transaction at most
+_TOGETHER = 64
 _RULE = 'reconciliation inbox (docs/outflows.md "Reconciliation across nodes")'
 _MEMBERSHIP = {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"}
 _FRAMEWORK = {"leftOperand": "FrameworkAgreement", "operator": "eq", "rightOperand": "DataExchangeGovernance:1.0"}
@@ -153,8 +156,10 @@ class ReconciliationInbox:
         self.reconciliation = reconciliation
         self.relay = relay
         # a burst of messages waits on the event loop, not in threads holding database
-        # connections (the node's database takes one writer at a time)
-        self._gate = anyio.CapacityLimiter(2)
+        # connections (the node's database takes one writer at a time): one thread applies
+        # what arrived meanwhile, together (one transaction for up to _TOGETHER messages)
+        self._arrived: list[tuple[str, asyncio.Future[dict[str, Any] | BatpassError]]] = []
+        self._applying: asyncio.Task[None] | None = None
 
     async def content(self, key: str, *, participant_bpnl: str | None, agreement_id: str) -> Any:
         raise InvalidInput("messages are POSTed to <data plane>/messages", field="method", rule=_RULE)
@@ -186,13 +191,32 @@ class ReconciliationInbox:
         if self.relay is not None and not rec.keeps(addressee(jws)):
             return await self.relay(jws)
         await rec.prefetch(jws)  # the sender's DID document, fetched on the event loop
-        try:
-            result = await anyio.to_thread.run_sync(rec.receive, jws, limiter=self._gate)
-        except Unauthorized as exc:  # a bad signature: refused, and not as the data plane's 401
-            problem = problem_body(exc)
+        arrived: asyncio.Future[dict[str, Any] | BatpassError] = asyncio.get_running_loop().create_future()
+        self._arrived.append((jws, arrived))
+        if self._applying is None or self._applying.done():
+            self._applying = asyncio.create_task(self._apply_arrived(), name="reconciliation-inbox")
+        result = await arrived
+        if isinstance(result, Unauthorized):  # a bad signature: refused, and not as the data plane's 401
+            problem = problem_body(result)
             problem["status"] = 403
             return DataPlaneReply(403, problem)
+        if isinstance(result, BatpassError):
+            raise result
         return DataPlaneReply(200, result)
+
+    async def _apply_arrived(self) -> None:
+        while self._arrived:
+            batch, self._arrived = self._arrived[:_TOGETHER], self._arrived[_TOGETHER:]
+            try:
+                results = await anyio.to_thread.run_sync(self.reconciliation.receive_many, [j for j, _ in batch])
+            except Exception as exc:  # the store failed: every message of the batch with it
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (_, fut), res in zip(batch, results, strict=True):
+                if not fut.done():
+                    fut.set_result(res)
 
 
 class ReconciliationCourier:

@@ -43,10 +43,11 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, select, update
 
 from batpass.core.errors import BatpassError, ConfigurationError, Forbidden, InvalidInput, NotFound, Unauthorized
 from batpass.ledger import _sql as t
+from batpass.ledger._ledger_time import LedgerTime
 from batpass.ledger.ports import SignerKeyResolver
 from batpass.ledger.service import LedgerService
 from batpass.store import UnitOfWork, enqueue, outbox_table
@@ -212,6 +213,8 @@ class Reconciliation:
         #: not, so the outbox never retries a party outside the federation until it gives up
         self._reachable = reachable
         self._reached: dict[str, bool] = {}
+        #: each owner's ledger time (its latest event's), read again only when its chain grew
+        self._time = LedgerTime()
 
     # ------------------------------------------------------------------ use cases
     def run(self, owner: str | None = None) -> dict[str, int]:
@@ -236,7 +239,7 @@ class Reconciliation:
                 .where(t.reconciliation.c.owner == owner)
                 .order_by(t.reconciliation.c.shipped_at, t.reconciliation.c.shipment)
             ).all()
-            now = _now(uow.conn, owner)
+            now = self._time.now(uow.conn, owner)
         items = [_item(dict(r._mapping)) for r in rows]
         counts: dict[str, dict[str, int]] = {}
         for it in items:
@@ -295,6 +298,10 @@ class Reconciliation:
             uow.commit()
         return {"type": msg["type"], "shipment": msg["shipment"], "outcome": outcome}
 
+    def receive_many(self, tokens: Sequence[str]) -> list[dict[str, Any] | BatpassError]:
+        """Apply messages that arrived together (see :func:`_receive_many`)."""
+        return _receive_many(self, tokens)
+
     # ------------------------------------------------------------------ the shipper's side
     def _shipper_pass(self, uow: UnitOfWork, owner: str, changed: dict[str, int]) -> None:
         conn = uow.conn
@@ -305,7 +312,7 @@ class Reconciliation:
                 select(r.c.shipment).where(r.c.owner == owner, r.c.role == "shipper", r.c.reported_by == owner)
             )
         }
-        now = _now(conn, owner)
+        now = self._time.now(conn, owner)
         for row in conn.execute(
             select(t.events.c.id, t.events.c.at, t.events.c.body).where(
                 t.events.c.owner == owner, t.events.c.kind == "shipment"
@@ -385,7 +392,7 @@ class Reconciliation:
         """Judge one receiver row from this node's receipts; on a change, record it, tell the
         shipper (unless still pending) and raise the alert."""
         conn = uow.conn
-        now = _now(conn, m["owner"]) or m["shipped_at"]
+        now = self._time.now(conn, m["owner"]) or m["shipped_at"]
         e, lots = t.edges, t.lots
         found = conn.execute(
             select(e.c.owner, lots.c.site, lots.c.mass_kg, lots.c.produced_at)
@@ -436,7 +443,7 @@ class Reconciliation:
                 if row is None:
                     raise NotFound(f"no shipment {msg['shipment']} of {aud} to reconcile", field="shipment", rule=_RULE)
                 if row["outcome"] != outcome:
-                    now = _now(conn, aud) or row["shipped_at"]
+                    now = self._time.now(conn, aud) or row["shipped_at"]
                     self._decide(uow, aud, "shipper", row, outcome, now, tell=None)
                 return outcome.value
             if iss == msg["shipper"] and aud == msg["to_owner"] and outcome is Outcome.MISSING:
@@ -448,7 +455,7 @@ class Reconciliation:
                     assert row is not None
                 if row["outcome"] != Outcome.PENDING:  # a receiver that judged keeps its verdict
                     return str(row["outcome"])
-                now = _now(conn, aud) or row["shipped_at"]
+                now = self._time.now(conn, aud) or row["shipped_at"]
                 self._decide(uow, aud, "receiver", row, outcome, now, tell=None)
                 return outcome.value
             raise Forbidden("a verdict comes from one side of the shipment to the other", field="iss", rule=_RULE)
@@ -579,10 +586,42 @@ class Reconciliation:
         self.ledger.identity_for(owner)  # Forbidden: this node keeps no ledger for that owner
 
 
-def _now(conn: Connection, owner: str) -> _dt.datetime | None:
-    """The owner's ledger time: its latest recorded event's."""
-    at: _dt.datetime | None = conn.execute(select(func.max(t.events.c.at)).where(t.events.c.owner == owner)).scalar()
-    return at
+def _receive_many(rec: Reconciliation, tokens: Sequence[str]) -> list[dict[str, Any] | BatpassError]:
+    """Apply messages that arrived together, in their order, in one transaction; each one's
+    answer as :meth:`receive` gives it, or the refusal it raised. When one is refused while
+    applied, each is applied again in its own transaction (the others' effects stand)."""
+    checked: list[dict[str, Any] | BatpassError] = []
+    for token in tokens:
+        try:
+            checked.append(rec._verify(token))
+        except BatpassError as exc:
+            checked.append(exc)
+    msgs = [m for m in checked if not isinstance(m, BatpassError)]
+    outcomes: list[str] | None = None
+    if len(msgs) > 1:
+        try:
+            with UnitOfWork(rec.engine) as uow:
+                outcomes = [rec._apply(uow, m) for m in msgs]
+                uow.commit()
+        except BatpassError:
+            outcomes = None  # one was refused: each on its own below
+    done = iter(outcomes or ())
+    out: list[dict[str, Any] | BatpassError] = []
+    for m in checked:
+        if isinstance(m, BatpassError):
+            out.append(m)
+            continue
+        try:
+            if outcomes is not None:
+                outcome = next(done)
+            else:
+                with UnitOfWork(rec.engine) as uow:
+                    outcome = rec._apply(uow, m)
+                    uow.commit()
+            out.append({"type": m["type"], "shipment": m["shipment"], "outcome": outcome})
+        except BatpassError as exc:
+            out.append(exc)
+    return out
 
 
 def _row(

@@ -29,7 +29,7 @@ from batpass.core.errors import (
     Unauthorized,
 )
 from batpass.core.findings import Finding
-from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary, decode_summary, encode_summary
+from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary, decode_summary
 from batpass.ledger import _sql as t
 from batpass.ledger._audit import compare_derived, replay, replay_engine, seed_replay, summary_payload
 from batpass.ledger._authorisations import (
@@ -43,6 +43,7 @@ from batpass.ledger._authorisations import (
 from batpass.ledger._live import LiveSites, site_facts
 from batpass.ledger._materials import CATALOGUE, Catalogue, Element
 from batpass.ledger._outflow import validate_authorisation
+from batpass.ledger._received_writes import Received, ReceivedWrites, store_received
 from batpass.ledger._record import OwnerRecording
 from batpass.ledger._recycled import GroupsMemo, group_key, recycled_content_groups
 from batpass.ledger._recycling import parse_period, recycling_efficiency
@@ -71,7 +72,6 @@ from batpass.trust import NodeIdentity, SecretBox
 
 __all__ = ["LedgerService", "RecordResult", "VerifyProblem", "VerifyReport"]
 
-_DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 #: partners' keys kept at most (the cache starts over beyond: entries are cheap to resolve again)
 _SIGNER_CACHE_MAX = 4096
 
@@ -195,6 +195,8 @@ class LedgerService:
         self.clock: Clock = clock
         #: digests of summary tokens this process verified (a token is immutable)
         self._verified_tokens: set[str] = set()
+        #: received summaries of one owner arriving together are written in one transaction
+        self._received_writes = ReceivedWrites(self._write_received)
         self._signer_keys = signer_keys
         self._signer_key_ttl_s = signer_key_ttl_s
         self._monotonic = monotonic
@@ -727,37 +729,21 @@ class LedgerService:
         summary, jwk = self._verify_received(token)
         # verified here and now: its later uses in this process need not look the key up again
         self._verified_tokens.add(hashlib.sha256(token.encode()).hexdigest())
-        lot_id = summary.subject.id
-        now = self.clock.now()
-        kid = str(kid)
+        self._received_writes.submit(owner, Received(token, summary, jwk, str(kid), self.clock.now()))
+        return summary
+
+    def _write_received(self, owner: str, items: Sequence[Received]) -> None:
+        """Store received summaries of ``owner`` (in arrival order) and recompute, once, the
+        profiles of the lots received from their issuers and everything made from them."""
         with UnitOfWork(self.engine) as uow:
             conn = uow.conn
             # the recomputed profiles are derived state: serialise with the owner's writers
             t.lock_head(conn, owner)
-            if self.secrets is not None and jwk is not None:
-                # the key that verified it, sealed: the summary is checked again at every use
-                sealed = self.secrets.seal(json.dumps(dict(jwk), sort_keys=True), context=f"ledger_verified_keys/{kid}")
-                conn.execute(t.verified_keys.delete().where(t.verified_keys.c.kid == kid))
-                conn.execute(t.verified_keys.insert().values(kid=kid, sealed_jwk=sealed, verified_at=now))
-            conn.execute(
-                t.received_summaries.delete().where(
-                    t.received_summaries.c.owner == owner, t.received_summaries.c.lot == lot_id
-                )
-            )
-            conn.execute(
-                t.received_summaries.insert().values(
-                    owner=owner,
-                    lot=lot_id,
-                    issuer=str(summary.issuer),
-                    jws=token,
-                    summary=_DUMPS(encode_summary(summary)),
-                    received_at=now,
-                )
-            )
-            received = conn.execute(t.receipts_query(owner, str(summary.issuer), lot_id)).all()
-            self._recompute_downstream(conn, owner, sorted({child for (child,) in received}))
+            roots: set[str] = set()
+            for it in items:
+                roots |= store_received(conn, owner, it, self.secrets)
+            self._recompute_downstream(conn, owner, sorted(roots))
             uow.commit()
-        return summary
 
     def _recompute_downstream(self, conn: Any, owner: str, lot_ids: Sequence[str]) -> None:
         """Recompute the stored profiles of ``lot_ids`` and everything made from them, in one

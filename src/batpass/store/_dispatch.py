@@ -78,6 +78,9 @@ class OutboxDispatcher:
         self._sign_headers = sign_headers
         self._senders = dict(senders or {})
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        #: results of finished sends not yet written, and the task writing them
+        self._results: list[tuple[dict[str, Any], int | None, Any, str | None, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._beside = asyncio.Semaphore(BESIDE)
         self._batch = batch
         self._event: asyncio.Event | None = None
@@ -194,7 +197,7 @@ class OutboxDispatcher:
                 body = {"text": resp.text[:2000]}
         except (httpx.HTTPError, BatpassError) as exc:
             error = f"{type(exc).__name__}: {exc}"
-        await anyio.to_thread.run_sync(self._record, row, status, body, error)
+        await self._record_soon(row, status, body, error)
 
     async def _send_beside(self, row: dict[str, Any]) -> None:
         try:
@@ -221,7 +224,44 @@ class OutboxDispatcher:
             row["method"], row["destination"], headers=headers, content=json.dumps(row["body"]).encode()
         )
 
-    def _record(self, row: dict[str, Any], status: int | None, body: Any, error: str | None) -> None:
+    async def _record_soon(self, row: dict[str, Any], status: int | None, body: Any, error: str | None) -> None:
+        """Record one send's result, written with the results of the sends that finished meanwhile
+        in one write transaction (on SQLite each write transaction queues for the one database
+        lock, and a send that waits for it holds its slot among the :data:`BESIDE` sends)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._results.append((row, status, body, error, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="outbox-results")
+        await done
+
+    async def _flush(self) -> None:
+        while self._results:
+            batch, self._results = self._results, []
+            try:
+                await anyio.to_thread.run_sync(self._record_many, [r[:4] for r in batch])
+            except BaseException as exc:  # each waiting send sees the failure (nothing recorded)
+                for *_, done in batch:
+                    if not done.done():
+                        if isinstance(exc, Exception):
+                            done.set_exception(exc)
+                        else:
+                            done.cancel()
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    def _record_many(self, results: list[tuple[dict[str, Any], int | None, Any, str | None]]) -> None:
+        with UnitOfWork(self._engine) as uow:
+            for row, status, body, error in results:
+                self._record_in(uow, row, status, body, error)
+            uow.commit()
+
+    def _record_in(
+        self, uow: UnitOfWork, row: dict[str, Any], status: int | None, body: Any, error: str | None
+    ) -> None:
         t = outbox_table
         now = self._clock.now()
         attempts = int(row["attempts"]) + 1
@@ -240,9 +280,7 @@ class OutboxDispatcher:
                     next_attempt_at=now + dt.timedelta(seconds=backoff_seconds(attempts)),
                     last_error=error or _refusal(status, body),
                 )
-        with UnitOfWork(self._engine) as uow:
-            uow.conn.execute(update(t).where(t.c.id == row["id"]).values(**values))
-            uow.commit()
+        uow.conn.execute(update(t).where(t.c.id == row["id"]).values(**values))
 
 
 def _refusal(status: int | None, body: Any) -> str:

@@ -413,3 +413,36 @@ def test_a_receiver_outside_the_federation_is_not_told_and_judged_by_the_shipper
         assert conn.execute(select(outbox_table)).all() == []
     assert _outcome(recon, SHIPPER, "shipper") == "missing" and recon.run() == {}
     assert [a["rule"] for a in recon.alerts()] == ["reconciliation.missing"]
+
+
+def test_messages_arriving_together_are_applied_as_one_by_one(
+    net: Net, make_store: Callable[[Sequence[Path]], Engine]
+) -> None:
+    """The inbox applies a burst of messages in one transaction (``receive_many``): each gets
+    the answer it would alone; a refused one (bad signature, or refused while applied) changes
+    nothing and the others still count."""
+    sl, sr, rl, rr = _pair(net, make_store)
+    sl.record(_shipment("L1") + _shipment("L2", 500.0))
+    rl.record([_receipt(1000.0, lot="L1"), _receipt(100.0, lot="L2")])
+    sr.run()
+    with sr.engine.begin() as conn:
+        notices = [r["jws"] for r in conn.execute(select(outbox_table.c.body).order_by(outbox_table.c.id)).scalars()]
+        conn.execute(update(outbox_table).values(status="sent"))
+    assert len(notices) == 2
+    head, body, sig = notices[0].split(".")
+    forged = f"{head}.{body}.{sig[:-4]}AAAA"
+    misaddressed = _signed({**peek(notices[0])[1], "to_owner": OTHER, "aud": OTHER}, net.keys[SHIPPER])
+    got = rr.receive_many([notices[0], forged, notices[1], notices[1]])
+    assert [g if isinstance(g, dict) else type(g) for g in got] == [
+        {"type": "notice", "shipment": peek(notices[0])[1]["shipment"], "outcome": "ok"},
+        Unauthorized,
+        {"type": "notice", "shipment": peek(notices[1])[1]["shipment"], "outcome": "short"},
+        {"type": "notice", "shipment": peek(notices[1])[1]["shipment"], "outcome": "short"},  # a replay
+    ]
+    # one refused while applied: the others are applied each on its own
+    again = rr.receive_many([misaddressed, notices[0]])
+    assert isinstance(again[0], Forbidden) and again[1] == got[0]
+    assert sorted(s["outcome"] for s in rr.outcomes(RECEIVER)["shipments"]) == ["ok", "short"]
+    net.deliver()  # the verdicts, once each
+    assert sorted(s["outcome"] for s in sr.outcomes(SHIPPER)["shipments"]) == ["ok", "short"]
+    assert sorted(m["outcome"] for m in net.delivered if m["type"] == "verdict") == ["ok", "short"]

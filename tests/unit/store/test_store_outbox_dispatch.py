@@ -199,3 +199,51 @@ def test_a_message_written_during_a_request_carries_its_request_id(engine: Engin
         ("/v1/x", "req-outbox-1"),
         ("/v1/y", None),
     ]
+
+
+def test_sends_finishing_together_are_each_recorded_in_one_write(engine: Engine) -> None:
+    """A kind's own sender (a connector's data plane) runs beside the loop; sends that finish
+    together have their results written together — each row with its own outcome."""
+    from sqlalchemy import event
+
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def sender(row: dict[str, Any]) -> httpx.Response:
+        started.append(row["idempotency_key"])
+        await release.wait()
+        n = int(row["body"]["n"])
+        return httpx.Response(200, json={"n": n}) if n % 2 else httpx.Response(404, json={"detail": f"no {n}"})
+
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda conn: commits.append(1))
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(500))) as client:
+            d = OutboxDispatcher(engine, client, senders={"courier": sender})
+            await d.start()
+            try:
+                with UnitOfWork(engine) as uow:
+                    for n in range(6):
+                        enqueue(uow, kind="courier", destination="https://b.example/in", body={"n": n})
+                    uow.commit()
+                t0 = time.perf_counter()
+                while len(started) < 6 and time.perf_counter() - t0 < 10:
+                    await asyncio.sleep(0.01)
+                commits.clear()
+                release.set()
+                while d.sent + d.failed < 6 and time.perf_counter() - t0 < 20:
+                    await asyncio.sleep(0.01)
+                await d.drain()
+            finally:
+                await d.stop()
+
+    asyncio.run(main())
+    by_n = {r["body"]["n"]: r for r in _rows(engine)}
+    for n, row in by_n.items():
+        if n % 2:
+            assert row["status"] == "sent" and row["response_body"] == {"n": n}
+        else:
+            assert row["status"] == "dead" and row["last_error"] == f"HTTP 404: no {n}"
+        assert row["attempts"] == 1
+    assert len(by_n) == 6 and len(commits) < 6

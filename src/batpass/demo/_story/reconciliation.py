@@ -44,19 +44,30 @@ def run(story: Story) -> None:
     # verdict, but the one no receipt acknowledges
     unacknowledged = sc.unacknowledged_shipment if sc is not None else None
 
+    # a shipper's row only moves from pending to a verdict: an owner found with none pending is
+    # not read again while the others' verdicts come in (each read is a node's whole view)
+    asked = dict(node_of)
+
     def waiting() -> list[str]:
-        return [
-            s["shipment"]
-            for s in _rows(story, node_of, "shipper")
+        left = [
+            s
+            for s in _rows(story, asked, "shipper")
             if s["outcome"] == "pending" and s["to_owner"] in node_of and s["shipment"] != unacknowledged
         ]
+        keep = {s["shipper"] for s in left}
+        for did in [d for d in asked if d not in keep]:
+            del asked[did]
+        return [s["shipment"] for s in left]
 
     _until(waiting, "the receivers' verdicts")
     for name in nodes:  # past the window with no verdict: missing, told to the receiver
         story.call("POST", name, "/v1/ledger/reconciliation")
     if unacknowledged is not None:
+        # only the receiver's node is asked while its "missing" comes in
+        to = {s["to_owner"] for s in _rows(story, node_of, "shipper") if s["shipment"] == unacknowledged}
+        receiver = {d: n for d, n in node_of.items() if d in to} or node_of
         _until(
-            lambda: [] if _missing_at_receiver(story, node_of, unacknowledged) else [unacknowledged],
+            lambda: [] if _missing_at_receiver(story, receiver, unacknowledged) else [unacknowledged],
             "the receiver's missing",
         )
     shipped = _rows(story, node_of, "shipper")

@@ -1,0 +1,109 @@
+"""Received summaries written together (group commit), each owner's in one transaction at a time.
+
+Writing a supplier's summary recomputes the stored profiles of the lots received from it and of
+everything made from them. Summaries that arrive while another of the same owner's is being
+written (a car maker folding its cells' summaries from several federated traces at once) wait,
+and the next writer takes all of them: one transaction, one downstream recomputation from the
+union of their lots. The stored state after it is the one the same summaries written one after
+another leave (a later summary for the same lot replaces an earlier one, in arrival order; the
+profiles are recomputed from the stored summaries). Each caller returns once its summary is
+committed, or raises what the write raised.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from batpass.core.summary import UpstreamSummary, encode_summary
+from batpass.ledger import _sql as t
+from batpass.trust import SecretBox
+
+__all__ = ["Received", "ReceivedWrites", "store_received"]
+
+_DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One verified summary to store: its token, decoded content, the key that verified it."""
+
+    token: str
+    summary: UpstreamSummary
+    jwk: Mapping[str, Any] | None
+    kid: str
+    at: _dt.datetime
+
+
+@dataclass(slots=True)
+class _Waiting:
+    item: Received
+    done: bool = False
+    error: BaseException | None = field(default=None)
+
+
+class ReceivedWrites:
+    """``submit(owner, item)``: store ``item`` with whatever else of ``owner`` waits; ``write``
+    is one transaction storing a list of summaries of one owner."""
+
+    def __init__(self, write: Callable[[str, Sequence[Received]], None]) -> None:
+        self._write = write
+        self._cond = threading.Condition()
+        self._waiting: dict[str, list[_Waiting]] = {}
+        self._writing: set[str] = set()
+
+    def submit(self, owner: str, item: Received) -> None:
+        mine = _Waiting(item)
+        with self._cond:
+            self._waiting.setdefault(owner, []).append(mine)
+            while not mine.done and owner in self._writing:
+                self._cond.wait()
+            if mine.done:  # written by the writer before
+                if mine.error is not None:
+                    raise mine.error
+                return
+            self._writing.add(owner)
+            batch = self._waiting.pop(owner)
+        error: BaseException | None = None
+        try:
+            self._write(owner, [w.item for w in batch])
+        except BaseException as exc:  # every summary of the batch failed with it
+            error = exc
+        with self._cond:
+            for w in batch:
+                w.done, w.error = True, error
+            self._writing.discard(owner)
+            self._cond.notify_all()
+        if error is not None:
+            raise error
+
+
+def store_received(conn: Connection, owner: str, item: Received, secrets: SecretBox | None) -> set[str]:
+    """Store one received summary (replacing the lot's earlier one) and, sealed, the key that
+    verified it; returns ``owner``'s lots received from its issuer's lot (whose profiles follow)."""
+    summary, kid, now = item.summary, item.kid, item.at
+    lot_id = summary.subject.id
+    if secrets is not None and item.jwk is not None:
+        # the key that verified it, sealed: the summary is checked again at every use
+        sealed = secrets.seal(json.dumps(dict(item.jwk), sort_keys=True), context=f"ledger_verified_keys/{kid}")
+        conn.execute(t.verified_keys.delete().where(t.verified_keys.c.kid == kid))
+        conn.execute(t.verified_keys.insert().values(kid=kid, sealed_jwk=sealed, verified_at=now))
+    r = t.received_summaries
+    conn.execute(r.delete().where(r.c.owner == owner, r.c.lot == lot_id))
+    conn.execute(
+        r.insert().values(
+            owner=owner,
+            lot=lot_id,
+            issuer=str(summary.issuer),
+            jws=item.token,
+            summary=_DUMPS(encode_summary(summary)),
+            received_at=now,
+        )
+    )
+    return {child for (child,) in conn.execute(t.receipts_query(owner, str(summary.issuer), lot_id)).all()}
