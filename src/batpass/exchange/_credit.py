@@ -54,6 +54,7 @@ import anyio.to_thread
 from batpass.core.errors import Conflict, InvalidInput, NotFound, UpstreamUnavailable
 from batpass.dataspace import Asset, DataPlaneReply, DspProvider, OfferDefinition
 from batpass.exchange._assets import ConnectorClient
+from batpass.exchange._post_only import check_post_only
 from batpass.http import problem_body
 from batpass.ledger import DoubleClaim, LedgerService
 
@@ -159,12 +160,9 @@ class CreditAccounts:
         consumer_bpnl: str | None,
         agreement_id: str,
     ) -> DataPlaneReply:
-        if path.strip("/") != _PATH:
-            raise NotFound(f"no resource '{path}' on the credit asset", rule=_RULE + ": POST claims")
-        if method != "POST":
-            raise InvalidInput(f"{method} {path}: claims are POSTed", field="method", rule=_RULE)
-        if query:
-            raise InvalidInput("a claim takes no query", field=sorted(query)[0], rule=_RULE)
+        check_post_only(
+            asset="credit asset", resource=_PATH, noun="claim", path=path, method=method, query=query, rule=_RULE
+        )
         claim = _claim(body)
         # the ledger locks the account for the claim's transaction (one claim at a time, across
         # workers too)

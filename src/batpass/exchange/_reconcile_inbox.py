@@ -46,6 +46,7 @@ from batpass.dataspace import (
     OfferDefinition,
     ServiceEndpoint,
 )
+from batpass.exchange._post_only import check_post_only
 from batpass.http import problem_body
 from batpass.ledger import Reconciliation
 from batpass.trust import BRIDGE_SERVICE, CredentialRejected, peek
@@ -176,12 +177,15 @@ class ReconciliationInbox:
         consumer_bpnl: str | None,
         agreement_id: str,
     ) -> DataPlaneReply:
-        if path.strip("/") != _PATH:
-            raise NotFound(f"no resource '{path}' on the reconciliation inbox", rule=_RULE + ": POST messages")
-        if method != "POST":
-            raise InvalidInput(f"{method} {path}: messages are POSTed", field="method", rule=_RULE)
-        if query:
-            raise InvalidInput("a message takes no query", field=sorted(query)[0], rule=_RULE)
+        check_post_only(
+            asset="reconciliation inbox",
+            resource=_PATH,
+            noun="message",
+            path=path,
+            method=method,
+            query=query,
+            rule=_RULE,
+        )
         jws = message_of(body)
         return await self.take(jws)
 
