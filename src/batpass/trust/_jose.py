@@ -49,7 +49,7 @@ from batpass.trust._keys import KeyPair
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import RejectReason
 
-__all__ = ["ACCEPTED_ALGS", "b64d", "b64e", "peek", "sign_compact", "verify_compact", "verify_peeked"]
+__all__ = ["ACCEPTED_ALGS", "b64d", "b64e", "peek", "peek_header", "sign_compact", "verify_compact", "verify_peeked"]
 
 #: what batpass verifies; issuing uses Ed25519 (default) or ES256
 ACCEPTED_ALGS: frozenset[str] = frozenset({"Ed25519", "EdDSA", "ES256"})
@@ -123,19 +123,36 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
             reason=RejectReason.MALFORMED,
             rule="RFC 7515 §7.1",
         )
-    known = _HEADER_JSON.get(parts[0])
-    if known is not None:  # callers get their own copy
-        header = dict(known[0]) if known[1] else copy.deepcopy(known[0])
-    else:
-        header = _json_object(b64d(parts[0], what="JWS header"), "JWS header")
-        if len(parts[0]) <= _LIMITS.max_header_length:  # joserfc refuses longer headers anyway
-            if len(_HEADER_JSON) > _CACHE_LIMIT:
-                _HEADER_JSON.clear()
-            flat = not any(isinstance(v, (dict, list)) for v in header.values())
-            _HEADER_JSON[parts[0]] = (copy.deepcopy(header), flat)
+    header = _header(parts[0])
     payload = _json_object(b64d(parts[1], what="JWS payload"), "JWS payload")
     b64d(parts[2], what="JWS signature")
     return header, payload
+
+
+def peek_header(token: str) -> dict[str, Any]:
+    """The protected header of a compact JWS, *unverified*, without decoding its payload (to
+    pick the key a token names before verifying it)."""
+    if not isinstance(token, str) or not token.isascii() or token.count(".") != 2:
+        raise CredentialRejected(
+            "token is not a compact JWS (three '.'-separated parts)",
+            reason=RejectReason.MALFORMED,
+            rule="RFC 7515 §7.1",
+        )
+    return _header(token.split(".", 1)[0])
+
+
+def _header(segment: str) -> dict[str, Any]:
+    """A protected header segment decoded (kept per segment: an issuer's tokens share one)."""
+    known = _HEADER_JSON.get(segment)
+    if known is not None:  # callers get their own copy
+        return dict(known[0]) if known[1] else copy.deepcopy(known[0])
+    header = _json_object(b64d(segment, what="JWS header"), "JWS header")
+    if len(segment) <= _LIMITS.max_header_length:  # joserfc refuses longer headers anyway
+        if len(_HEADER_JSON) > _CACHE_LIMIT:
+            _HEADER_JSON.clear()
+        flat = not any(isinstance(v, (dict, list)) for v in header.values())
+        _HEADER_JSON[segment] = (copy.deepcopy(header), flat)
+    return header
 
 
 def check_alg(header: Mapping[str, Any], algs: Collection[str] = ACCEPTED_ALGS) -> str:
