@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from authority_testkit import (
     AUTHORITY,
@@ -28,15 +26,11 @@ from authority_testkit import (
     ship,
     trust_registry,
 )
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from ledger_testkit import identity
+from ledger_testkit import identity, ledger_api
 from sqlalchemy import Engine
 
 from batpass.core.errors import InvalidInput
-from batpass.http import NodeContext, install_error_handlers
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, OutflowPolicy, ShipmentBlocked
-from batpass.ledger.routes import router
 from batpass.trust import MIGRATIONS_DIR as TRUST_MIGRATIONS
 from batpass.trust import (
     DidResolver,
@@ -228,27 +222,9 @@ def test_over_http_an_untrusted_authorisation_is_a_problem_naming_field_and_rule
         ),
     )
     asyncio.run(trust.add_trust_list(sign_trust_list(listed, OPERATOR), ecosystem="catena-x"))
-    app = FastAPI()
-    app.include_router(router)
-    install_error_handlers(app, {})
-    sync_client, async_client = httpx.Client(), httpx.AsyncClient()
-    app.state.ctx = NodeContext(
-        name="recycler",
-        did=REC,
-        base_url="https://recycler.example",
-        resolver_base="https://recycler.example",
-        profiles=("catena-x",),
-        engine=engine,
-        admin_key_sha256=hashlib.sha256(KEY.encode()).hexdigest(),
-        production=False,
-        client=async_client,
-        sync_client=sync_client,
-        identity=svc.identity,
-        settings=None,
-        services={LedgerService: svc, TrustService: trust},
-    )
     path = "/v1/ledger/authorisations/credentials"
-    with TestClient(app) as client:
+    services = {TrustService: trust}
+    with ledger_api(svc, KEY, name="recycler", base_url="https://recycler.example", services=services) as client:
         r = client.post(path, json={"credential": _credential(CERTIFIER)}, headers=ADMIN)
         assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
         problem = r.json()
@@ -260,4 +236,3 @@ def test_over_http_an_untrusted_authorisation_is_a_problem_naming_field_and_rule
         listed_now = client.get("/v1/ledger/authorisations", headers=ADMIN).json()
         assert [(a["id"], a["kind"], a["self_declared"]) for a in listed_now] == [("EU-CONSENT-1", "credential", False)]
         assert client.post(path, json={"credential": _credential()}).status_code == 401  # the admin key is required
-    sync_client.close()
