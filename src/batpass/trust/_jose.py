@@ -36,6 +36,7 @@ import warnings
 from collections.abc import Collection, Mapping
 from typing import Any
 
+import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -82,16 +83,12 @@ def _urlsafe_decode(segment: str) -> bytes:
     return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_TO_STANDARD))
 
 
-def b64d(segment: str, *, what: str = "segment") -> bytes:
-    """Decode canonical base64url (no padding, no stray bits); anything else is malformed."""
+def _check_canonical(segment: str, what: str) -> None:
+    """Refuse ``segment`` unless it is canonical base64url (no padding, no stray bits)."""
     if not _SEGMENT.fullmatch(segment) or len(segment) % 4 == 1:
         raise CredentialRejected(
             f"{what} is not base64url", reason=RejectReason.MALFORMED, rule="RFC 7515 §2 base64url"
         )
-    try:
-        raw = _urlsafe_decode(segment)
-    except (binascii.Error, ValueError) as exc:
-        raise CredentialRejected(f"{what} is not base64url", reason=RejectReason.MALFORMED) from exc
     # canonical iff re-encoding gives the segment back, i.e. the last character's unused bits are 0
     if segment and _ALPHABET.index(segment[-1]) & _UNUSED_BITS[len(segment) % 4]:
         raise CredentialRejected(
@@ -99,14 +96,31 @@ def b64d(segment: str, *, what: str = "segment") -> bytes:
             reason=RejectReason.MALFORMED,
             rule="RFC 7515 §2: base64url without padding or unused bits",
         )
-    return raw
+
+
+def b64d(segment: str, *, what: str = "segment") -> bytes:
+    """Decode canonical base64url (no padding, no stray bits); anything else is malformed."""
+    _check_canonical(segment, what)
+    try:  # only the alphabet, never 1 mod 4 characters: the decoder cannot fail on it
+        return _urlsafe_decode(segment)
+    except (binascii.Error, ValueError) as exc:
+        raise CredentialRejected(f"{what} is not base64url", reason=RejectReason.MALFORMED) from exc
+
+
+#: msgspec's decoder (C) reads what ``json.loads`` reads, to the same values, or refuses it
+#: (NaN, infinite numbers, lone surrogates, which ``json`` admits): a refusal is decoded again by
+#: ``json``, so what a token decodes to, or whether it decodes at all, is ``json``'s answer
+_DECODE = msgspec.json.Decoder().decode
 
 
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CredentialRejected(f"{what} is not JSON", reason=RejectReason.MALFORMED) from exc
+        value = _DECODE(raw)
+    except msgspec.DecodeError:
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CredentialRejected(f"{what} is not JSON", reason=RejectReason.MALFORMED) from exc
     if not isinstance(value, dict):
         raise CredentialRejected(f"{what} is not a JSON object", reason=RejectReason.MALFORMED)
     return value
@@ -134,7 +148,7 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
             flat = not any(isinstance(v, (dict, list)) for v in header.values())
             _HEADER_JSON[parts[0]] = (copy.deepcopy(header), flat)
     payload = _json_object(b64d(parts[1], what="JWS payload"), "JWS payload")
-    b64d(parts[2], what="JWS signature")
+    _check_canonical(parts[2], "JWS signature")  # decoded where the signature is checked
     return header, payload
 
 

@@ -30,7 +30,7 @@ from batpass.core.ids import new_uuid7
 from batpass.trust._jose import peek, sign_compact, verify_peeked
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, check_key_time
-from batpass.trust._schema import NotCompilable, compile_schema
+from batpass.trust._schema import NotCompilable, compile_schema, native_check
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import BATPASS_CONTEXT, VC_V2_CONTEXT, CredentialType, RejectReason, iso, parse_time
 
@@ -137,7 +137,9 @@ def _validator(ctype: str) -> tuple[jsonschema.protocols.Validator, Callable[[An
     validator: jsonschema.protocols.Validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     checker = validator.format_checker
     try:
-        fast = compile_schema(schema, checker.conforms if checker is not None else lambda _v, _f: True)
+        known = frozenset(checker.checkers) if checker is not None else frozenset()
+        compiled = compile_schema(schema, checker.conforms if checker is not None else lambda _v, _f: True, known)
+        fast = native_check(schema, compiled, known)
     except NotCompilable:
         fast = validator.is_valid
     return validator, fast
