@@ -34,7 +34,7 @@ import json
 import re
 import warnings
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
@@ -63,8 +63,9 @@ _KeyId = tuple[str, str, str, str | None]
 _KEY_CACHE: dict[_KeyId, OKPKey | ECKey] = {}
 #: protected header segment -> the alg joserfc accepted it for (header checks passed)
 _HEADERS_OK: dict[str, str] = {}
-#: (alg, key) -> the cryptography public key joserfc verified a signature with for that alg
-_OP_KEYS: dict[tuple[str, _KeyId], Ed25519PublicKey | EllipticCurvePublicKey] = {}
+#: (alg, key) -> the cryptography public key joserfc verified a signature with for that alg, and
+#: whether it is an Ed25519 key (asked once: the key classes are ABCs, slow to test)
+_OP_KEYS: dict[tuple[str, _KeyId], tuple[Ed25519PublicKey | EllipticCurvePublicKey, bool]] = {}
 _LIMITS = jws.default_registry
 #: protected header segment -> its decoded JSON, and whether all its values are scalars (an
 #: issuer's tokens share one header)
@@ -296,7 +297,7 @@ def _remember(token: str, alg: str, key_id: _KeyId | None, key: OKPKey | ECKey) 
     if len(_OP_KEYS) > _CACHE_LIMIT:
         _OP_KEYS.clear()
     _HEADERS_OK[segment] = alg
-    _OP_KEYS[(alg, key_id)] = op
+    _OP_KEYS[(alg, key_id)] = (op, isinstance(op, Ed25519PublicKey))
 
 
 def _canonical(segment: str) -> bool:
@@ -313,9 +314,10 @@ def _verify_known(token: str, alg: str, key_id: _KeyId, *, decoded: bool) -> boo
     key for ``alg`` before; False (take the full path) otherwise, if a size limit is reached, or
     if a segment is one joserfc would not decode (``decoded``: :func:`peek` has just checked
     them on this token). Raises the refusal joserfc gives for a signature that does not verify."""
-    op = _OP_KEYS.get((alg, key_id))
-    if op is None:
+    known = _OP_KEYS.get((alg, key_id))
+    if known is None:
         return False
+    op, ed25519 = known
     if not isinstance(token, str) or not token.isascii():
         return False
     parts = token.split(".")
@@ -336,13 +338,13 @@ def _verify_known(token: str, alg: str, key_id: _KeyId, *, decoded: bool) -> boo
         return False
     signing_input = token[: len(parts[0]) + 1 + len(parts[1])].encode("ascii")
     try:
-        if isinstance(op, Ed25519PublicKey):
-            op.verify(sig, signing_input)
+        if ed25519:
+            cast(Ed25519PublicKey, op).verify(sig, signing_input)
         else:
             if len(sig) != 64:  # joserfc: r and s of 32 bytes each, else not verified
                 raise InvalidSignature
             der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
-            op.verify(der, signing_input, ECDSA(SHA256()))
+            cast(EllipticCurvePublicKey, op).verify(der, signing_input, ECDSA(SHA256()))
     except InvalidSignature as exc:
         raise CredentialRejected(
             "signature does not verify with the issuer's key", reason=RejectReason.SIGNATURE

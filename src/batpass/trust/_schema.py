@@ -363,7 +363,10 @@ def native_check(schema: Any, compiled: Check, formats: Collection[str]) -> Chec
     native_schema = _native_schema(schema, formats) if isinstance(schema, Mapping) else None
     if native_schema is None:
         return compiled
-    native = jsonschema_rs.validator_for(native_schema, validate_formats=False)
+    try:
+        native = jsonschema_rs.validator_for(native_schema, validate_formats=False)
+    except (ValueError, TypeError):  # a schema the native validator does not take
+        return compiled
 
     def check(v: Any) -> bool:
         try:

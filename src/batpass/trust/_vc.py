@@ -280,8 +280,9 @@ def verify_vc_jwt(
         raise CredentialRejected("credential has no issuer, or iss differs from issuer", reason=RejectReason.MALFORMED)
     vm = resolver.method(str(header.get("kid", "")), controller=issuer)
     header, vc = verify_peeked(token, vm.jwk, typ="vc+jwt", parsed=(header, unverified))
-    iat = vc.get("iat")
-    check_key_time(vm, dt.datetime.fromtimestamp(iat, dt.UTC) if isinstance(iat, int) else None)
+    if vm.expires is not None:  # a retired key: when was the credential signed
+        iat = vc.get("iat")
+        check_key_time(vm, dt.datetime.fromtimestamp(iat, dt.UTC) if isinstance(iat, int) else None)
     if "id" in vc and vc.get("jti", vc["id"]) != vc["id"]:
         raise CredentialRejected("jti differs from the credential id", reason=RejectReason.MALFORMED)
     if check_schema:
