@@ -7,11 +7,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from batpass.trust import CredentialRejected, TrustedIssuer, TrustList, TrustRegistry
-from batpass.trust._jose import peek
+from batpass.trust._jose import b64d, peek
 from batpass.trust.model import RecognitionPolicy, RejectReason
 
 AT = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
@@ -119,3 +122,27 @@ def test_a_payload_json_refuses_is_malformed(payload: bytes) -> None:
     with pytest.raises(CredentialRejected) as e:
         peek(token)
     assert e.value.reason == RejectReason.MALFORMED
+
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _reference_b64d(segment: str) -> tuple[str, object]:
+    """base64url as RFC 7515 §2 reads it: the alphabet, no padding, no unused bits set."""
+    if not _SEGMENT.fullmatch(segment) or len(segment) % 4 == 1:
+        return "refused", "RFC 7515 §2 base64url"
+    if segment and _CHARS.index(segment[-1]) & {0: 0, 2: 0x0F, 3: 0x03}[len(segment) % 4]:
+        return "refused", "RFC 7515 §2: base64url without padding or unused bits"
+    return "decoded", base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*_CHARS, "+", "/", "=", " ", "\n", ".", "é", "\x00"]), max_size=12))
+def test_segments_decode_as_rfc_7515_reads_them(segment: str) -> None:
+    try:
+        got: tuple[str, object] = ("decoded", b64d(segment, what="segment"))
+    except CredentialRejected as exc:
+        assert exc.reason == RejectReason.MALFORMED
+        got = ("refused", exc.rule)
+    assert got == _reference_b64d(segment)
