@@ -751,7 +751,9 @@ async def test_a_list_pull_lot_that_joins_another_question_does_not_hold_back_th
     """A lot of a list pull whose answer another question is already computing waits for that
     computation, but the list's other lots send their questions at once, not after it."""
     world.trace.ledger.record([_ship_cells("to-pack-2", 5, PACK)])
-    batching = BatchingPartners(delays={COBALT: 1.0})
+    # the cobalt refiner answers after far longer than the waits below: only questions sent while
+    # to-pack's computation still waits on it can be counted (no race with a loaded machine)
+    batching = BatchingPartners(delays={COBALT: 120.0})
     world.trace.partners = batching
     for did, lot in ((COBALT, "co-ship"), (LITHIUM, "li-ship")):
         batching.answers[(did, lot, UPSTREAM_ASSET)] = world.summary_of(did, lot)
@@ -759,10 +761,19 @@ async def test_a_list_pull_lot_that_joins_another_question_does_not_hold_back_th
         world.trace.query_content, "lot", consumer_did=PACK, consumer_bpnl=None, agreement_id="ag-1"
     )
     async with anyio.create_task_group() as tg:
-        tg.start_soon(functools.partial(ask, query={"lot": "to-pack"}))  # hangs on the cobalt refiner for 1 s
-        await anyio.sleep(0.2)
+        tg.start_soon(functools.partial(ask, query={"lot": "to-pack"}))  # hangs on the cobalt refiner
+        direct = {COBALT, LITHIUM, NICKEL, MANGANESE, GRAPHITE}
+        await _until(lambda: {b[0] for b in batching.batches} == direct)  # each direct supplier asked
         asked_before = len(batching.batches)
         tg.start_soon(functools.partial(ask, query={"lots": '["to-pack","to-pack-2"]'}))
-        await anyio.sleep(0.3)
-        # to-pack-2's questions went out while to-pack's computation still waits on the refiner
+        # to-pack-2's questions go out while to-pack's computation still waits on the refiner
+        await _until(lambda: len(batching.batches) >= 2 * asked_before)
         assert len(batching.batches) == 2 * asked_before
+        tg.cancel_scope.cancel()
+
+
+async def _until(done: Callable[[], bool], within_s: float = 30.0) -> None:
+    """Wait until ``done()``; fail after ``within_s`` (far below the refiner's delay)."""
+    with anyio.fail_after(within_s):
+        while not done():
+            await anyio.sleep(0.01)
