@@ -43,6 +43,7 @@ from batpass.ledger._authorisations import (
 from batpass.ledger._live import LiveSites, site_facts
 from batpass.ledger._materials import CATALOGUE, Catalogue, Element
 from batpass.ledger._outflow import validate_authorisation
+from batpass.ledger._reads import CheckedSummaries, read_mark, summary_rows
 from batpass.ledger._received_writes import Received, ReceivedWrites, store_received
 from batpass.ledger._record import OwnerRecording
 from batpass.ledger._recycled import GroupsMemo, group_key, recycled_content_groups
@@ -195,6 +196,8 @@ class LedgerService:
         self.clock: Clock = clock
         #: digests of summary tokens this process verified (a token is immutable)
         self._verified_tokens: set[str] = set()
+        #: received-summary rows that passed their check, by content (the trace's reads)
+        self._checked_rows = CheckedSummaries()
         #: received summaries of one owner arriving together are written in one transaction
         self._received_writes = ReceivedWrites(self._write_received)
         self._signer_keys = signer_keys
@@ -321,20 +324,19 @@ class LedgerService:
         """``owner``'s received summaries (of ``lots``, or all), each taken from its signed token;
         a stored row that does not match its token, or a token whose signature fails, is refused
         with IntegrityViolation."""
-        out: dict[str, ReceivedSummary] = {}
-        for row in self._summary_rows(conn, owner, lots):
-            problem = self._summary_problem(row)
-            if problem is not None:
-                raise IntegrityViolation(
-                    f"the received summary of lot {row.lot} fails its check: {problem}",
-                    table="ledger_received_summaries",
-                    key=f"{owner}/{row.lot}",
-                    rule="ledger.summary.signed",
-                )
-            out[row.lot] = ReceivedSummary(
-                issuer=row.issuer, jws=row.jws, summary=decode_summary(summary_payload(row.jws))
+        return {row.lot: self._checked_row(owner, row) for row in self._summary_rows(conn, owner, lots)}
+
+    def _checked_row(self, owner: str, row: Any) -> ReceivedSummary:
+        """One stored received summary, taken from its signed token; IntegrityViolation if it fails."""
+        problem = self._summary_problem(row)
+        if problem is not None:
+            raise IntegrityViolation(
+                f"the received summary of lot {row.lot} fails its check: {problem}",
+                table="ledger_received_summaries",
+                key=f"{owner}/{row.lot}",
+                rule="ledger.summary.signed",
             )
-        return out
+        return ReceivedSummary(issuer=row.issuer, jws=row.jws, summary=decode_summary(summary_payload(row.jws)))
 
     def _summary_rows(self, conn: Any, owner: str, lots: Sequence[str] | None) -> list[Any]:
         q = select(t.received_summaries).where(t.received_summaries.c.owner == owner)
@@ -557,15 +559,16 @@ class LedgerService:
         """The owner's change counter: the sequence number of its last recorded event (0 before
         any). It only grows; a cache of anything computed from the owner's events is exact as long
         as it is keyed by this value (received summaries: :meth:`received_summaries`)."""
-        with UnitOfWork(self.engine, write=False) as uow:
-            seq = uow.conn.execute(select(t.heads.c.seq).where(t.heads.c.owner == owner)).scalar()
-        return int(seq or 0)
+        return read_mark(self.engine, owner)  # a point read, cheap: every trace question reads it
 
     def received_summaries(self, owner: str, lots: Sequence[str]) -> dict[str, ReceivedSummary]:
         """The suppliers' summaries ``owner`` holds for the given supplier lots, by supplier lot
-        (lots without one are absent), each checked against its signed token."""
-        with UnitOfWork(self.engine, write=False) as uow:
-            return self._checked_summaries(uow.conn, owner, lots)
+        (lots without one are absent), each checked against its signed token (a row whose
+        content passed before is not checked again: ``ledger._reads.CheckedSummaries``)."""
+        return {
+            row.lot: self._checked_rows.checked(row, lambda r: self._checked_row(owner, r))
+            for row in summary_rows(self.engine, owner, lots)
+        }
 
     def receipts_of(self, owner: str, from_owner: str, from_lot: str) -> list[str]:
         """``owner``'s lots received as ``from_owner``'s lot ``from_lot`` (its receipts' lots)."""
