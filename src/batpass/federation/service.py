@@ -47,7 +47,9 @@ not import each other.
   result of each branch (tiers or tombstone reason). Partners are still asked at every trace (so
   a change anywhere upstream is seen); a node re-signs only when one of its inputs changed, and
   never serves an answer computed before its ledger changed. Synchronous SQL and signing run in
-  worker threads (``anyio.to_thread``) so concurrent pulls do not serialize on the event loop.
+  worker threads (``anyio.to_thread``) so concurrent pulls do not serialize on the event loop,
+  except the point reads of a question whose inputs did not change (the change counter, the
+  stored summaries of its boundary lots: ``ledger._reads``), which cost less than the hop.
 - ``GET /v1/trace/federated/{subject}?direction=up|down`` (admin key) runs it for the node's own
   lot or battery.
 
@@ -708,7 +710,7 @@ class FederatedTrace:
             if did not in suppliers:
                 suppliers.append(did)
         up = Upstream(summary, token, tiers + 1, suppliers, failed)
-        if br.mark == await anyio.to_thread.run_sync(self.ledger.change_mark, self.owner):
+        if br.mark == self.ledger.change_mark(self.owner):  # a point read: no thread hop
             self._up[(subject, requester)] = (key, up)  # only an answer no event overtook
             while len(self._up) > _CACHE_MAX:
                 self._up.popitem(last=False)
@@ -801,7 +803,7 @@ class FederatedTrace:
         token = await anyio.to_thread.run_sync(sign_recall, answer, self.identity)
         clock.lap("signed")
         down = Downstream(answer, token, tiers + 1, customers, failed)
-        if br.mark == await anyio.to_thread.run_sync(self.ledger.change_mark, self.owner):
+        if br.mark == self.ledger.change_mark(self.owner):  # a point read: no thread hop
             self._down[(subject, requester)] = (key, down)
             while len(self._down) > _CACHE_MAX:
                 self._down.popitem(last=False)
