@@ -43,7 +43,7 @@ from batpass.ledger._authorisations import (
 from batpass.ledger._live import LiveSites, site_facts
 from batpass.ledger._materials import CATALOGUE, Catalogue, Element
 from batpass.ledger._outflow import validate_authorisation
-from batpass.ledger._reads import CheckedSummaries, read_mark, summary_rows
+from batpass.ledger._reads import CheckedSummaries, SummaryRow, read_mark, summary_rows
 from batpass.ledger._received_writes import Received, ReceivedWrites, store_received
 from batpass.ledger._record import OwnerRecording
 from batpass.ledger._recycled import GroupsMemo, group_key, recycled_content_groups
@@ -323,8 +323,14 @@ class LedgerService:
     def _checked_summaries(self, conn: Any, owner: str, lots: Sequence[str] | None) -> dict[str, ReceivedSummary]:
         """``owner``'s received summaries (of ``lots``, or all), each taken from its signed token;
         a stored row that does not match its token, or a token whose signature fails, is refused
-        with IntegrityViolation."""
-        return {row.lot: self._checked_row(owner, row) for row in self._summary_rows(conn, owner, lots)}
+        with IntegrityViolation (a row whose whole content passed before is not checked again:
+        ``ledger._reads.CheckedSummaries``)."""
+        return {
+            row.lot: self._checked_rows.checked(
+                SummaryRow(row.lot, row.issuer, row.jws, row.summary), lambda r: self._checked_row(owner, r)
+            )
+            for row in self._summary_rows(conn, owner, lots)
+        }
 
     def _checked_row(self, owner: str, row: Any) -> ReceivedSummary:
         """One stored received summary, taken from its signed token; IntegrityViolation if it fails."""

@@ -84,3 +84,13 @@ def test_a_row_whose_issuer_was_changed_after_it_passed_is_refused(receiver: Led
         conn.execute(text("UPDATE ledger_received_summaries SET issuer = 'did:web:other.example'"))
     with pytest.raises(IntegrityViolation):
         receiver.received_summaries(OWNER, ["ore-shipped"])
+
+
+def test_a_summary_folding_a_row_changed_after_it_passed_is_refused(receiver: LedgerService) -> None:
+    """The kept checks serve every read of received summaries (the summary a node signs folds
+    them in): a row changed since is checked afresh there too."""
+    assert receiver.summary(OWNER, "ore-in").issuer == OWNER
+    with receiver.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_received_summaries SET jws = jws || 'x'"))
+    with pytest.raises(IntegrityViolation):
+        receiver.summary(OWNER, "ore-in")
