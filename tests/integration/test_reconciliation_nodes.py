@@ -37,6 +37,40 @@ def _lot(lot: str, kg: float) -> dict[str, Any]:
     return {"lot": lot, "material": "lithium_carbonate", "quantity": {"value": kg, "unit": "kg"}}
 
 
+def _shipment(
+    eid: str, owner: str, site: str, taken: tuple[str, float], lot: str, to: str, document: str
+) -> dict[str, Any]:
+    """``owner`` ships ``taken`` (lot, kg) from ``site`` as ``lot`` to the customer ``to``'s plant."""
+    return _event(
+        eid,
+        "shipment",
+        owner,
+        SHIPPED,
+        site,
+        inputs=[{"lot": taken[0], "quantity": {"value": taken[1], "unit": "kg"}}],
+        outputs=[_lot(lot, taken[1])],
+        shipment={
+            "to_site": {"id": "CAM-DE-1", "country": "DE"},
+            "destination_country": "DE",
+            "to_owner": to,
+            "document": document,
+        },
+    )
+
+
+def _record(c: httpx.Client, node: RunningNode, events: list[dict[str, Any]]) -> None:
+    r = c.post(node.base_url + "/v1/ledger/events", json=events, headers=node.admin_headers())
+    assert r.status_code == 200, r.text
+
+
+def _reconcile(c: httpx.Client, node: RunningNode) -> dict[str, int]:
+    """Run ``node``'s reconciliation pass; what it changed."""
+    r = c.post(node.base_url + "/v1/ledger/reconciliation", headers=node.admin_headers())
+    assert r.status_code == 200, r.text
+    changed: dict[str, int] = r.json()["changed"]
+    return changed
+
+
 @pytest.fixture(scope="module")
 def nodes(
     tmp_path_factory: pytest.TempPathFactory,
@@ -83,29 +117,10 @@ def test_short_and_missing_receipts_are_alerted_at_both_ends_and_reported(
     nodes: tuple[RunningNode, RunningNode, RunningNode, RunningNode],
 ) -> None:
     shipper, customer, authority, _ = nodes
-    ship = {"to_site": {"id": "CAM-DE-1", "country": "DE"}, "destination_country": "DE", "to_owner": customer.did}
     events = [
         _event("x1", "extraction", shipper.did, "2026-01-02T08:00:00Z", "REF-DE-1", outputs=[_lot("LC", 1500.0)]),
-        _event(
-            "s1",
-            "shipment",
-            shipper.did,
-            SHIPPED,
-            "REF-DE-1",
-            inputs=[{"lot": "LC", "quantity": {"value": 1000.0, "unit": "kg"}}],
-            outputs=[_lot("LC-1", 1000.0)],
-            shipment={**ship, "document": "BL-1"},
-        ),
-        _event(
-            "s2",
-            "shipment",
-            shipper.did,
-            SHIPPED,
-            "REF-DE-1",
-            inputs=[{"lot": "LC", "quantity": {"value": 500.0, "unit": "kg"}}],
-            outputs=[_lot("LC-2", 500.0)],
-            shipment={**ship, "document": "BL-2"},
-        ),
+        _shipment("s1", shipper.did, "REF-DE-1", ("LC", 1000.0), "LC-1", customer.did, "BL-1"),
+        _shipment("s2", shipper.did, "REF-DE-1", ("LC", 500.0), "LC-2", customer.did, "BL-2"),
     ]
     receipt = _event(
         "r1",
@@ -129,18 +144,14 @@ def test_short_and_missing_receipts_are_alerted_at_both_ends_and_reported(
             return next((s["outcome"] for s in get(node)["shipments"] if s["shipment"] == shipment), None)
 
         for node, evs in ((shipper, events), (customer, [receipt])):
-            r = c.post(node.base_url + "/v1/ledger/events", json=evs, headers=node.admin_headers())
-            assert r.status_code == 200, r.text
-        r = c.post(shipper.base_url + "/v1/ledger/reconciliation", headers=shipper.admin_headers())
-        assert r.status_code == 200 and r.json()["changed"] == {"pending": 2}, r.text
+            _record(c, node, evs)
+        assert _reconcile(c, shipper) == {"pending": 2}
         # the customer judges the receipt it holds (1.2 % short) and tells the shipper only that
         _until("the short verdict", lambda: outcome(shipper, "s1") == "short")
         assert outcome(customer, "s1") == "short" and outcome(customer, "s2") == "pending"
         # 31 days on, on the shipper's ledger: the second shipment is missing, at both ends
-        r = c.post(shipper.base_url + "/v1/ledger/events", json=[later], headers=shipper.admin_headers())
-        assert r.status_code == 200, r.text
-        r = c.post(shipper.base_url + "/v1/ledger/reconciliation", headers=shipper.admin_headers())
-        assert r.status_code == 200 and r.json()["changed"] == {"missing": 1}, r.text
+        _record(c, shipper, [later])
+        assert _reconcile(c, shipper) == {"missing": 1}
         _until("the customer's missing", lambda: outcome(customer, "s2") == "missing")
 
         for node in (shipper, customer):
@@ -187,25 +198,13 @@ def test_a_node_not_among_the_partners_gets_no_agreement_and_changes_nothing(
     nodes: tuple[RunningNode, RunningNode, RunningNode, RunningNode],
 ) -> None:
     _, customer, _, stranger = nodes
-    ship = {"to_site": {"id": "CAM-DE-1", "country": "DE"}, "destination_country": "DE", "to_owner": customer.did}
     events = [
         _event("y1", "extraction", stranger.did, "2026-01-02T08:00:00Z", "X-DE-1", outputs=[_lot("XC", 100.0)]),
-        _event(
-            "y2",
-            "shipment",
-            stranger.did,
-            SHIPPED,
-            "X-DE-1",
-            inputs=[{"lot": "XC", "quantity": {"value": 100.0, "unit": "kg"}}],
-            outputs=[_lot("XC-1", 100.0)],
-            shipment={**ship, "document": "BL-X"},
-        ),
+        _shipment("y2", stranger.did, "X-DE-1", ("XC", 100.0), "XC-1", customer.did, "BL-X"),
     ]
     with httpx.Client(verify=client_ssl_context(stranger.node.paths.ca_cert), timeout=60) as c:
-        r = c.post(stranger.base_url + "/v1/ledger/events", json=events, headers=stranger.admin_headers())
-        assert r.status_code == 200, r.text
-        r = c.post(stranger.base_url + "/v1/ledger/reconciliation", headers=stranger.admin_headers())
-        assert r.status_code == 200 and r.json()["changed"] == {"pending": 1}, r.text
+        _record(c, stranger, events)
+        assert _reconcile(c, stranger) == {"pending": 1}
 
         def notice() -> Any:
             with stranger.node.engine.connect() as conn:

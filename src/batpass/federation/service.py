@@ -91,7 +91,6 @@ from batpass.federation._deadline import (
 )
 from batpass.federation._observe import FederationMetrics, note_tombstones, timed_question
 from batpass.federation._partners import LOT_FIELD, LOTS_FIELD, BatchPartnerPort, DspPartners, PartnerPort, Refused
-from batpass.federation._verified import VerifiedAnswers
 from batpass.federation._wire import (
     DOWN_KEY,
     RECALL_ASSET,
@@ -111,7 +110,7 @@ from batpass.ledger import (
     sign_summary,
     verify_summary,
 )
-from batpass.trust import NodeIdentity, SelfIssued
+from batpass.trust import NodeIdentity, SelfIssued, VerifiedTokens
 
 __all__ = [
     "HOP_CAP_TOMBSTONE",
@@ -332,7 +331,7 @@ class FederatedTrace:
         self._up: OrderedDict[tuple[str, str], tuple[str, Upstream]] = OrderedDict()
         self._down: OrderedDict[tuple[str, str], tuple[str, Downstream]] = OrderedDict()
         # partners' answers verified before (the same token and key): not verified again
-        self._verified = VerifiedAnswers()
+        self._verified = VerifiedTokens(1024)
 
     # -- keys ----------------------------------------------------------------------------------
 

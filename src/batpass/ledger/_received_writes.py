@@ -7,11 +7,14 @@ and the next writer takes all of them: one transaction, one downstream recomputa
 union of their lots. The stored state after it is the one the same summaries written one after
 another leave (a later summary for the same lot replaces an earlier one, in arrival order; the
 profiles are recomputed from the stored summaries). Each caller returns once its summary is
-committed, or raises what the write raised.
+committed, or raises what its write raised: when the transaction of a group fails, each summary
+of it is written again in its own (as the reconciliation inbox applies messages that arrived
+together), so one the store refuses does not fail the others.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import threading
@@ -70,18 +73,35 @@ class ReceivedWrites:
                 return
             self._writing.add(owner)
             batch = self._waiting.pop(owner)
-        error: BaseException | None = None
+        errors: list[BaseException | None]
         try:
-            self._write(owner, [w.item for w in batch])
-        except BaseException as exc:  # every summary of the batch failed with it
-            error = exc
+            errors = list(self._write_all(owner, [w.item for w in batch]))
+        except BaseException as exc:  # not a write's failure (interrupted): every caller learns it
+            errors = [exc] * len(batch)
         with self._cond:
-            for w in batch:
+            for w, error in zip(batch, errors, strict=True):
                 w.done, w.error = True, error
             self._writing.discard(owner)
             self._cond.notify_all()
-        if error is not None:
-            raise error
+        if mine.error is not None:
+            raise mine.error
+
+    def _write_all(self, owner: str, items: Sequence[Received]) -> list[Exception | None]:
+        """Write ``items`` in one transaction; if it fails, each in its own, in arrival order (the
+        stored state is then the one they leave written one after another, without the refused
+        ones). Each item's error, or None."""
+        if len(items) > 1:
+            with contextlib.suppress(Exception):  # one was refused: each on its own below says which
+                self._write(owner, items)
+                return [None] * len(items)
+        errors: list[Exception | None] = []
+        for item in items:
+            try:
+                self._write(owner, [item])
+                errors.append(None)
+            except Exception as exc:
+                errors.append(exc)
+        return errors
 
 
 def store_received(conn: Connection, owner: str, item: Received, secrets: SecretBox | None) -> set[str]:

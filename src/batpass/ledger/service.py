@@ -8,7 +8,6 @@ Each use case is one unit of work (one transaction, committed once). Knows SQL o
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -43,7 +42,8 @@ from batpass.ledger._authorisations import (
 from batpass.ledger._live import LiveSites, site_facts
 from batpass.ledger._materials import CATALOGUE, Catalogue, Element
 from batpass.ledger._outflow import validate_authorisation
-from batpass.ledger._reads import CheckedSummaries, SummaryRow, read_mark, summary_rows
+from batpass.ledger._reads import read_mark
+from batpass.ledger._received_check import Keys, SummaryChecks
 from batpass.ledger._received_writes import Received, ReceivedWrites, store_received
 from batpass.ledger._record import OwnerRecording
 from batpass.ledger._recycled import GroupsMemo, group_key, recycled_content_groups
@@ -194,10 +194,8 @@ class LedgerService:
         self.secrets = secrets
         #: the time a record call, a summary's arrival or an authorisation is stamped with
         self.clock: Clock = clock
-        #: digests of summary tokens this process verified (a token is immutable)
-        self._verified_tokens: set[str] = set()
-        #: received-summary rows that passed their check, by content (the trace's reads)
-        self._checked_rows = CheckedSummaries()
+        #: stored received summaries checked before use (their verifications kept by token and key)
+        self._summary_checks = SummaryChecks(self.resolve_key, secrets)
         #: received summaries of one owner arriving together are written in one transaction
         self._received_writes = ReceivedWrites(self._write_received)
         self._signer_keys = signer_keys
@@ -323,26 +321,22 @@ class LedgerService:
     def _checked_summaries(self, conn: Any, owner: str, lots: Sequence[str] | None) -> dict[str, ReceivedSummary]:
         """``owner``'s received summaries (of ``lots``, or all), each taken from its signed token;
         a stored row that does not match its token, or a token whose signature fails, is refused
-        with IntegrityViolation (a row whose whole content passed before is not checked again:
-        ``ledger._reads.CheckedSummaries``)."""
-        return {
-            row.lot: self._checked_rows.checked(
-                SummaryRow(row.lot, row.issuer, row.jws, row.summary), lambda r: self._checked_row(owner, r)
+        with IntegrityViolation."""
+        out: dict[str, ReceivedSummary] = {}
+        keys: Keys = {}
+        for row in self._summary_rows(conn, owner, lots):
+            problem = self._summary_checks.problem(conn, row, keys)
+            if problem is not None:
+                raise IntegrityViolation(
+                    f"the received summary of lot {row.lot} fails its check: {problem}",
+                    table="ledger_received_summaries",
+                    key=f"{owner}/{row.lot}",
+                    rule="ledger.summary.signed",
+                )
+            out[row.lot] = ReceivedSummary(
+                issuer=row.issuer, jws=row.jws, summary=decode_summary(summary_payload(row.jws))
             )
-            for row in self._summary_rows(conn, owner, lots)
-        }
-
-    def _checked_row(self, owner: str, row: Any) -> ReceivedSummary:
-        """One stored received summary, taken from its signed token; IntegrityViolation if it fails."""
-        problem = self._summary_problem(row)
-        if problem is not None:
-            raise IntegrityViolation(
-                f"the received summary of lot {row.lot} fails its check: {problem}",
-                table="ledger_received_summaries",
-                key=f"{owner}/{row.lot}",
-                rule="ledger.summary.signed",
-            )
-        return ReceivedSummary(issuer=row.issuer, jws=row.jws, summary=decode_summary(summary_payload(row.jws)))
+        return out
 
     def _summary_rows(self, conn: Any, owner: str, lots: Sequence[str] | None) -> list[Any]:
         q = select(t.received_summaries).where(t.received_summaries.c.owner == owner)
@@ -352,56 +346,6 @@ class LedgerService:
         for part in t.chunks(list(lots)):
             rows.extend(conn.execute(q.where(t.received_summaries.c.lot.in_(part))).all())
         return rows
-
-    def _summary_problem(self, row: Any) -> str | None:
-        """Why a stored received summary cannot be used (None: it can): its stored copy, issuer or
-        lot differ from the signed token, or the token's signature fails with the key that
-        verified it when it arrived (sealed in ``ledger_verified_keys``) or a key this node holds."""
-        try:
-            payload = summary_payload(row.jws)
-        except (ValueError, IndexError) as exc:
-            return f"the stored token is not a compact JWS ({exc})"
-        try:
-            stored = json.loads(row.summary)
-        except ValueError:
-            stored = None
-        if stored != payload:
-            return "the stored copy differs from the signed token"
-        if payload.get("issuer") != row.issuer or (payload.get("subject") or {}).get("id") != row.lot:
-            return "issuer or lot differ from the signed token"
-        digest = hashlib.sha256(row.jws.encode()).hexdigest()
-        if digest in self._verified_tokens:
-            return None
-        try:
-            kid = str(summary_header(row.jws).get("kid"))
-        except BatpassError as exc:
-            return f"the stored token has no readable header ({exc.message})"
-        jwk = self._known_key(kid)
-        if jwk is None:
-            if self.secrets is None:
-                return None  # a ledger without sealed keys (tests, tools): the copy matched its token
-            return f"no verified key is kept for {kid} (the key row was removed, or the token replaced)"
-        try:
-            verify_summary(row.jws, lambda _kid: jwk)
-        except BatpassError as exc:
-            return f"the signature does not verify with {kid} ({exc.message})"
-        self._verified_tokens.add(digest)
-        return None
-
-    def _known_key(self, kid: str) -> Mapping[str, Any] | None:
-        """A key this node holds (its identities), or one that verified a summary on arrival."""
-        own = self.resolve_key(kid)
-        if own is not None or self.secrets is None:
-            return own
-        with self.engine.connect() as conn:
-            sealed = conn.execute(select(t.verified_keys.c.sealed_jwk).where(t.verified_keys.c.kid == kid)).scalar()
-        if sealed is None:
-            return None
-        try:
-            jwk: dict[str, Any] = json.loads(self.secrets.open(sealed, context=f"ledger_verified_keys/{kid}"))
-        except BatpassError:
-            return None  # a changed sealed key verifies nothing
-        return jwk
 
     # ------------------------------------------------------------------ verify
     def verify(self, owner: str | None = None, *, derived: bool = True) -> VerifyReport:
@@ -463,8 +407,9 @@ class LedgerService:
         store ``engine``; findings for summaries that do not verify, and whether it replayed."""
         out: list[Finding] = []
         good: dict[str, dict[str, Any]] = {}
+        keys: Keys = {}
         for row in self._summary_rows(conn, owner, None):
-            problem = self._summary_problem(row)
+            problem = self._summary_checks.problem(conn, row, keys)
             if problem is not None:
                 out.append(Finding("ledger_received_summaries", f"{owner}/{row.lot}", "ledger.summary.signed", problem))
                 continue
@@ -569,12 +514,9 @@ class LedgerService:
 
     def received_summaries(self, owner: str, lots: Sequence[str]) -> dict[str, ReceivedSummary]:
         """The suppliers' summaries ``owner`` holds for the given supplier lots, by supplier lot
-        (lots without one are absent), each checked against its signed token (a row whose
-        content passed before is not checked again: ``ledger._reads.CheckedSummaries``)."""
-        return {
-            row.lot: self._checked_rows.checked(row, lambda r: self._checked_row(owner, r))
-            for row in summary_rows(self.engine, owner, lots)
-        }
+        (lots without one are absent), each checked against its signed token."""
+        with UnitOfWork(self.engine, write=False) as uow:
+            return self._checked_summaries(uow.conn, owner, lots)
 
     def receipts_of(self, owner: str, from_owner: str, from_lot: str) -> list[str]:
         """``owner``'s lots received as ``from_owner``'s lot ``from_lot`` (its receipts' lots)."""
@@ -736,8 +678,8 @@ class LedgerService:
                     rule="ledger.summary.pusher: a pushed summary is signed by the DID of the pusher's token",
                 )
         summary, jwk = self._verify_received(token)
-        # verified here and now: its later uses in this process need not look the key up again
-        self._verified_tokens.add(hashlib.sha256(token.encode()).hexdigest())
+        # verified here and now with this key: its later uses need not verify it again
+        self._summary_checks.arrived(token, jwk)
         self._received_writes.submit(owner, Received(token, summary, jwk, str(kid), self.clock.now()))
         return summary
 

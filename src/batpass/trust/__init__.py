@@ -42,6 +42,7 @@ from batpass.trust._tls import (
 )
 from batpass.trust._trustlist import TrustRegistry, load_trust_list, sign_trust_list
 from batpass.trust._vc import build_credential, issue_vc_jwt, issue_vp_jwt, verify_vc_jwt, verify_vp_jwt
+from batpass.trust._verified import VerifiedTokens
 from batpass.trust._verify import Verifier
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import (
@@ -94,6 +95,7 @@ __all__ = [
     "Verification",
     "VerifiedParticipant",
     "VerifiedRoles",
+    "VerifiedTokens",
     "Verifier",
     "build_credential",
     "certify_claim",

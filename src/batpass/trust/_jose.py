@@ -34,8 +34,9 @@ import json
 import re
 import warnings
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, cast
 
+import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -49,7 +50,7 @@ from batpass.trust._keys import KeyPair
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import RejectReason
 
-__all__ = ["ACCEPTED_ALGS", "b64d", "b64e", "peek", "sign_compact", "verify_compact", "verify_peeked"]
+__all__ = ["ACCEPTED_ALGS", "b64d", "b64e", "peek", "peek_header", "sign_compact", "verify_compact", "verify_peeked"]
 
 #: what batpass verifies; issuing uses Ed25519 (default) or ES256
 ACCEPTED_ALGS: frozenset[str] = frozenset({"Ed25519", "EdDSA", "ES256"})
@@ -62,8 +63,9 @@ _KeyId = tuple[str, str, str, str | None]
 _KEY_CACHE: dict[_KeyId, OKPKey | ECKey] = {}
 #: protected header segment -> the alg joserfc accepted it for (header checks passed)
 _HEADERS_OK: dict[str, str] = {}
-#: (alg, key) -> the cryptography public key joserfc verified a signature with for that alg
-_OP_KEYS: dict[tuple[str, _KeyId], Ed25519PublicKey | EllipticCurvePublicKey] = {}
+#: (alg, key) -> the cryptography public key joserfc verified a signature with for that alg, and
+#: whether it is an Ed25519 key (asked once: the key classes are ABCs, slow to test)
+_OP_KEYS: dict[tuple[str, _KeyId], tuple[Ed25519PublicKey | EllipticCurvePublicKey, bool]] = {}
 _LIMITS = jws.default_registry
 #: protected header segment -> its decoded JSON, and whether all its values are scalars (an
 #: issuer's tokens share one header)
@@ -82,16 +84,37 @@ def _urlsafe_decode(segment: str) -> bytes:
     return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_TO_STANDARD))
 
 
-def b64d(segment: str, *, what: str = "segment") -> bytes:
-    """Decode canonical base64url (no padding, no stray bits); anything else is malformed."""
+def _check_canonical(segment: str, what: str) -> None:
+    """Refuse ``segment`` unless it is canonical base64url (no padding, no stray bits)."""
     if not _SEGMENT.fullmatch(segment) or len(segment) % 4 == 1:
         raise CredentialRejected(
             f"{what} is not base64url", reason=RejectReason.MALFORMED, rule="RFC 7515 §2 base64url"
         )
+    # canonical iff re-encoding gives the segment back, i.e. the last character's unused bits are 0
+    if segment and _ALPHABET.index(segment[-1]) & _UNUSED_BITS[len(segment) % 4]:
+        raise CredentialRejected(
+            f"{what} is not canonical base64url",
+            reason=RejectReason.MALFORMED,
+            rule="RFC 7515 §2: base64url without padding or unused bits",
+        )
+
+
+def b64d(segment: str, *, what: str = "segment") -> bytes:
+    """Decode canonical base64url (no padding, no stray bits); anything else is malformed.
+
+    One pass in C: with ``+``, ``/`` and ``=`` refused first, the strict standard decoder of the
+    translated segment admits exactly the base64url alphabet (what ``_SEGMENT`` admits)."""
+    if "+" in segment or "/" in segment or "=" in segment or len(segment) % 4 == 1:
+        raise CredentialRejected(
+            f"{what} is not base64url", reason=RejectReason.MALFORMED, rule="RFC 7515 §2 base64url"
+        )
     try:
-        raw = _urlsafe_decode(segment)
-    except (binascii.Error, ValueError) as exc:
-        raise CredentialRejected(f"{what} is not base64url", reason=RejectReason.MALFORMED) from exc
+        padded = (segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_TO_STANDARD)
+        raw = binascii.a2b_base64(padded, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:  # a character outside the alphabet (or not ASCII)
+        raise CredentialRejected(
+            f"{what} is not base64url", reason=RejectReason.MALFORMED, rule="RFC 7515 §2 base64url"
+        ) from exc
     # canonical iff re-encoding gives the segment back, i.e. the last character's unused bits are 0
     if segment and _ALPHABET.index(segment[-1]) & _UNUSED_BITS[len(segment) % 4]:
         raise CredentialRejected(
@@ -102,11 +125,20 @@ def b64d(segment: str, *, what: str = "segment") -> bytes:
     return raw
 
 
+#: msgspec's decoder (C) reads what ``json.loads`` reads, to the same values, or refuses it
+#: (NaN, infinite numbers, lone surrogates, which ``json`` admits): a refusal is decoded again by
+#: ``json``, so what a token decodes to, or whether it decodes at all, is ``json``'s answer
+_DECODE = msgspec.json.Decoder().decode
+
+
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CredentialRejected(f"{what} is not JSON", reason=RejectReason.MALFORMED) from exc
+        value = _DECODE(raw)
+    except msgspec.DecodeError:
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CredentialRejected(f"{what} is not JSON", reason=RejectReason.MALFORMED) from exc
     if not isinstance(value, dict):
         raise CredentialRejected(f"{what} is not a JSON object", reason=RejectReason.MALFORMED)
     return value
@@ -123,19 +155,36 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
             reason=RejectReason.MALFORMED,
             rule="RFC 7515 §7.1",
         )
-    known = _HEADER_JSON.get(parts[0])
-    if known is not None:  # callers get their own copy
-        header = dict(known[0]) if known[1] else copy.deepcopy(known[0])
-    else:
-        header = _json_object(b64d(parts[0], what="JWS header"), "JWS header")
-        if len(parts[0]) <= _LIMITS.max_header_length:  # joserfc refuses longer headers anyway
-            if len(_HEADER_JSON) > _CACHE_LIMIT:
-                _HEADER_JSON.clear()
-            flat = not any(isinstance(v, (dict, list)) for v in header.values())
-            _HEADER_JSON[parts[0]] = (copy.deepcopy(header), flat)
+    header = _header(parts[0])
     payload = _json_object(b64d(parts[1], what="JWS payload"), "JWS payload")
-    b64d(parts[2], what="JWS signature")
+    _check_canonical(parts[2], "JWS signature")  # decoded where the signature is checked
     return header, payload
+
+
+def peek_header(token: str) -> dict[str, Any]:
+    """The protected header of a compact JWS, *unverified*, without decoding its payload (to
+    pick the key a token names before verifying it)."""
+    if not isinstance(token, str) or not token.isascii() or token.count(".") != 2:
+        raise CredentialRejected(
+            "token is not a compact JWS (three '.'-separated parts)",
+            reason=RejectReason.MALFORMED,
+            rule="RFC 7515 §7.1",
+        )
+    return _header(token.split(".", 1)[0])
+
+
+def _header(segment: str) -> dict[str, Any]:
+    """A protected header segment decoded (kept per segment: an issuer's tokens share one)."""
+    known = _HEADER_JSON.get(segment)
+    if known is not None:  # callers get their own copy
+        return dict(known[0]) if known[1] else copy.deepcopy(known[0])
+    header = _json_object(b64d(segment, what="JWS header"), "JWS header")
+    if len(segment) <= _LIMITS.max_header_length:  # joserfc refuses longer headers anyway
+        if len(_HEADER_JSON) > _CACHE_LIMIT:
+            _HEADER_JSON.clear()
+        flat = not any(isinstance(v, (dict, list)) for v in header.values())
+        _HEADER_JSON[segment] = (copy.deepcopy(header), flat)
+    return header
 
 
 def check_alg(header: Mapping[str, Any], algs: Collection[str] = ACCEPTED_ALGS) -> str:
@@ -282,7 +331,7 @@ def _remember(token: str, alg: str, key_id: _KeyId | None, key: OKPKey | ECKey) 
     if len(_OP_KEYS) > _CACHE_LIMIT:
         _OP_KEYS.clear()
     _HEADERS_OK[segment] = alg
-    _OP_KEYS[(alg, key_id)] = op
+    _OP_KEYS[(alg, key_id)] = (op, isinstance(op, Ed25519PublicKey))
 
 
 def _canonical(segment: str) -> bool:
@@ -299,9 +348,10 @@ def _verify_known(token: str, alg: str, key_id: _KeyId, *, decoded: bool) -> boo
     key for ``alg`` before; False (take the full path) otherwise, if a size limit is reached, or
     if a segment is one joserfc would not decode (``decoded``: :func:`peek` has just checked
     them on this token). Raises the refusal joserfc gives for a signature that does not verify."""
-    op = _OP_KEYS.get((alg, key_id))
-    if op is None:
+    known = _OP_KEYS.get((alg, key_id))
+    if known is None:
         return False
+    op, ed25519 = known
     if not isinstance(token, str) or not token.isascii():
         return False
     parts = token.split(".")
@@ -322,13 +372,13 @@ def _verify_known(token: str, alg: str, key_id: _KeyId, *, decoded: bool) -> boo
         return False
     signing_input = token[: len(parts[0]) + 1 + len(parts[1])].encode("ascii")
     try:
-        if isinstance(op, Ed25519PublicKey):
-            op.verify(sig, signing_input)
+        if ed25519:
+            cast(Ed25519PublicKey, op).verify(sig, signing_input)
         else:
             if len(sig) != 64:  # joserfc: r and s of 32 bytes each, else not verified
                 raise InvalidSignature
             der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
-            op.verify(der, signing_input, ECDSA(SHA256()))
+            cast(EllipticCurvePublicKey, op).verify(der, signing_input, ECDSA(SHA256()))
     except InvalidSignature as exc:
         raise CredentialRejected(
             "signature does not verify with the issuer's key", reason=RejectReason.SIGNATURE

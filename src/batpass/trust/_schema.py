@@ -21,10 +21,12 @@ callers ask the reference validator for the error it reports, so messages stay t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-__all__ = ["NotCompilable", "compile_schema"]
+import jsonschema_rs
+
+__all__ = ["NotCompilable", "compile_schema", "native_check"]
 
 Check = Callable[[Any], bool]
 
@@ -62,12 +64,14 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def compile_schema(schema: Any, conforms: Callable[[Any, str], bool]) -> Check:
+def compile_schema(schema: Any, conforms: Callable[[Any, str], bool], formats: Collection[str] | None = None) -> Check:
     """Compile ``schema``; ``conforms(value, format)`` is the reference validator's format
-    checker (``validator.format_checker.conforms``)."""
+    checker (``validator.format_checker.conforms``). ``formats`` (the names that checker knows,
+    ``format_checker.checkers``) lets the compiled form skip a format the checker does not know,
+    which ``conforms`` admits whatever the value; without it every format asks ``conforms``."""
     if not isinstance(schema, Mapping):
         return _closure(schema, conforms)
-    gen = _Generator(conforms)
+    gen = _Generator(conforms, formats)
     body = gen.schema(schema, "v0", 1)
     source = "def check(v0):\n" + "".join(body) + "    return True\n"
     namespace: dict[str, Any] = dict(gen.constants)
@@ -84,8 +88,9 @@ class _Generator:
     """Source lines of one compiled schema; constants (values, patterns, closures) are bound by
     name, never written into the source."""
 
-    def __init__(self, conforms: Callable[[Any, str], bool]) -> None:
+    def __init__(self, conforms: Callable[[Any, str], bool], formats: Collection[str] | None) -> None:
         self.conforms = conforms
+        self.formats = None if formats is None else frozenset(formats)
         self.constants: dict[str, Any] = {"_conforms": conforms, "_MISSING": _MISSING}
         self.var = 0
 
@@ -123,8 +128,8 @@ class _Generator:
         if key == "required" and isinstance(arg, list) and all(isinstance(n, str) for n in arg):
             if not arg:
                 return []
-            names = " or ".join(f"{self.const(n)} not in {v}" for n in arg)
-            return [f"{pad}if isinstance({v}, dict) and ({names}):\n", fail]
+            # one set comparison against the keys: every name is a key
+            return [f"{pad}if isinstance({v}, dict) and not {v}.keys() >= {self.const(frozenset(arg))}:\n", fail]
         if key == "properties" and isinstance(arg, Mapping) and arg:
             lines = [f"{pad}if isinstance({v}, dict):\n"]
             for name, sub in arg.items():
@@ -168,9 +173,23 @@ class _Generator:
         if key == "pattern" and isinstance(arg, str):
             return [f"{pad}if isinstance({v}, str) and {self.const(re.compile(arg))}.search({v}) is None:\n", fail]
         if key == "format":
+            if self.formats is not None and str(arg) not in self.formats:
+                return []  # the checker does not know it: conforms admits every value
             return [f"{pad}if not _conforms({v}, {self.const(str(arg))}):\n", fail]
+        if key == "contains" and _string_const(arg) and "minContains" not in schema and "maxContains" not in schema:
+            # some element equals the string: only a string equals a string, so ``in`` says it
+            return [f"{pad}if isinstance({v}, list) and {self.const(arg['const'])} not in {v}:\n", fail]
         # any other keyword (or form): its closure, which also refuses what is not compilable
         return [f"{pad}if not {self.const(_keyword(key, arg, schema, self.conforms))}({v}):\n", fail]
+
+
+def _string_const(schema: Any) -> bool:
+    """``schema`` is ``{"const": <string>}`` (annotations aside) and nothing else."""
+    return (
+        isinstance(schema, Mapping)
+        and isinstance(schema.get("const"), str)
+        and all(k == "const" or k in _IGNORED for k in schema)
+    )
 
 
 class _Missing:
@@ -280,3 +299,79 @@ def _keyword(key: str, arg: Any, schema: Mapping[str, Any], conforms: Callable[[
         fmt = str(arg)
         return lambda v: conforms(v, fmt)
     raise NotCompilable(f"keyword {key!r}")
+
+
+#: patterns whose meaning is the same in Python's ``re`` and in the Rust engine: literals, ASCII
+#: ranges in classes, ``^``, groups, counted repetition, ``.`` and ``\.`` (no ``\d``/``\w``/``\s``,
+#: whose Unicode reach may differ), and ``$`` only last (see :func:`_native_pattern`)
+_PLAIN_PATTERN = re.compile(r"(?:[A-Za-z0-9^\[\]{}()+*?.,|:_/#@-]|\\\.)*\$?")
+
+
+def _native_pattern(pattern: str) -> str:
+    """``pattern`` for the Rust engine: Python's final ``$`` also matches before a final newline."""
+    return pattern[:-1] + "\\n?$" if pattern.endswith("$") else pattern
+
+
+def _native_schema(schema: Any, formats: Collection[str]) -> Any:
+    """``schema`` for the native validator, or None where its answer could differ from the
+    reference's: a keyword the compiler does not know, a format the reference's checker knows
+    (the native validator runs without formats, so it judges them as the reference judges the
+    formats its checker does not know: not at all), a pattern that is not plain."""
+    if isinstance(schema, bool):
+        return schema
+    if not isinstance(schema, Mapping):
+        return None
+    out: dict[str, Any] = {}
+    for key, arg in schema.items():
+        if key in _IGNORED or key in ("required", "enum", "const", "type") or key in _BOUNDS:
+            out[key] = arg
+        elif key == "format":
+            if str(arg) in formats:
+                return None
+            out[key] = arg
+        elif key == "pattern":
+            if not isinstance(arg, str) or _PLAIN_PATTERN.fullmatch(arg) is None:
+                return None
+            out[key] = _native_pattern(arg)
+        elif key == "properties" and isinstance(arg, Mapping):
+            subs = {name: _native_schema(sub, formats) for name, sub in arg.items()}
+            if any(sub is None for sub in subs.values()):
+                return None
+            out[key] = subs
+        elif key == "prefixItems" and isinstance(arg, list):
+            items = [_native_schema(sub, formats) for sub in arg]
+            if any(sub is None for sub in items):
+                return None
+            out[key] = items
+        elif key in ("items", "contains", "additionalProperties", "propertyNames"):
+            sub = _native_schema(arg, formats)
+            if sub is None:
+                return None
+            out[key] = sub
+        else:
+            return None
+    return out
+
+
+_BOUNDS = frozenset({"minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum"})
+
+
+def native_check(schema: Any, compiled: Check, formats: Collection[str]) -> Check:
+    """The valid / not-valid answer of ``jsonschema_rs`` (compiled once, in Rust) where it is
+    the reference's answer (:func:`_native_schema`), else ``compiled``; a value the native
+    validator cannot take is judged by ``compiled``."""
+    native_schema = _native_schema(schema, formats) if isinstance(schema, Mapping) else None
+    if native_schema is None:
+        return compiled
+    try:
+        native = jsonschema_rs.validator_for(native_schema, validate_formats=False)
+    except (ValueError, TypeError):  # a schema the native validator does not take
+        return compiled
+
+    def check(v: Any) -> bool:
+        try:
+            return bool(native.is_valid(v))
+        except (ValueError, TypeError, OverflowError):
+            return compiled(v)
+
+    return check

@@ -30,7 +30,7 @@ from batpass.trust._jose import peek, sign_compact, verify_compact
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, check_key_time
 from batpass.trust.errors import CredentialRejected
-from batpass.trust.model import Check, RecognitionPolicy, RejectReason, TrustList, parse_time
+from batpass.trust.model import Check, RecognitionPolicy, RejectReason, TrustedIssuer, TrustList, parse_time
 
 __all__ = [
     "PINNED_RULE",
@@ -320,6 +320,12 @@ class TrustRegistry:
         self.ecosystem = ecosystem
         self.policy = policy or RecognitionPolicy(ecosystem)
         self.lists: dict[str, TrustList] = {}
+        #: (issuer, types) -> what evaluate answered from this ecosystem's list alone: the list,
+        #: its entries for the issuer, whether each was in its period, the answer
+        self._memo: dict[
+            tuple[str, frozenset[str]],
+            tuple[TrustList, tuple[TrustedIssuer, ...], tuple[bool, ...], frozenset[str], tuple[Check, ...]],
+        ] = {}
 
     def add(self, trust_list: TrustList) -> None:
         held = self.lists.get(trust_list.ecosystem)
@@ -334,7 +340,27 @@ class TrustRegistry:
     def evaluate(
         self, issuer: str, types: frozenset[str], subject: Mapping[str, Any], at: dt.datetime
     ) -> tuple[frozenset[str], list[Check]]:
-        """Which local types the credential counts as, with the checks; raises if none."""
+        """Which local types the credential counts as, with the checks; raises if none.
+
+        While this ecosystem's list is the only one held, an answer is remembered per (issuer,
+        types) and given again only for that very list object (a new or replaced list is
+        another) and while each of the issuer's entries is in or out of its period as before."""
+        own = self.lists.get(self.ecosystem)
+        if own is None or len(self.lists) != 1:
+            return self._evaluate(issuer, types, subject, at)
+        hit = self._memo.get((issuer, types))
+        if hit is not None and hit[0] is own and tuple(e.in_period(at) for e in hit[1]) == hit[2]:
+            return hit[3], list(hit[4])
+        accepted, checks = self._evaluate(issuer, types, subject, at)
+        entries = own.entries_for(issuer)
+        if len(self._memo) > 4096:
+            self._memo.clear()
+        self._memo[(issuer, types)] = (own, entries, tuple(e.in_period(at) for e in entries), accepted, tuple(checks))
+        return accepted, checks
+
+    def _evaluate(
+        self, issuer: str, types: frozenset[str], subject: Mapping[str, Any], at: dt.datetime
+    ) -> tuple[frozenset[str], list[Check]]:
         checks: list[Check] = []
         accepted: set[str] = set()
         known_anywhere = False

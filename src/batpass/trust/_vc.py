@@ -30,7 +30,7 @@ from batpass.core.ids import new_uuid7
 from batpass.trust._jose import peek, sign_compact, verify_peeked
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, check_key_time
-from batpass.trust._schema import NotCompilable, compile_schema
+from batpass.trust._schema import NotCompilable, compile_schema, native_check
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import BATPASS_CONTEXT, VC_V2_CONTEXT, CredentialType, RejectReason, iso, parse_time
 
@@ -137,7 +137,9 @@ def _validator(ctype: str) -> tuple[jsonschema.protocols.Validator, Callable[[An
     validator: jsonschema.protocols.Validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     checker = validator.format_checker
     try:
-        fast = compile_schema(schema, checker.conforms if checker is not None else lambda _v, _f: True)
+        known = frozenset(checker.checkers) if checker is not None else frozenset()
+        compiled = compile_schema(schema, checker.conforms if checker is not None else lambda _v, _f: True, known)
+        fast = native_check(schema, compiled, known)
     except NotCompilable:
         fast = validator.is_valid
     return validator, fast
@@ -278,8 +280,9 @@ def verify_vc_jwt(
         raise CredentialRejected("credential has no issuer, or iss differs from issuer", reason=RejectReason.MALFORMED)
     vm = resolver.method(str(header.get("kid", "")), controller=issuer)
     header, vc = verify_peeked(token, vm.jwk, typ="vc+jwt", parsed=(header, unverified))
-    iat = vc.get("iat")
-    check_key_time(vm, dt.datetime.fromtimestamp(iat, dt.UTC) if isinstance(iat, int) else None)
+    if vm.expires is not None:  # a retired key: when was the credential signed
+        iat = vc.get("iat")
+        check_key_time(vm, dt.datetime.fromtimestamp(iat, dt.UTC) if isinstance(iat, int) else None)
     if "id" in vc and vc.get("jti", vc["id"]) != vc["id"]:
         raise CredentialRejected("jti differs from the credential id", reason=RejectReason.MALFORMED)
     if check_schema:

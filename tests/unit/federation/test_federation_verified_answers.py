@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from batpass.core.errors import Unauthorized
-from batpass.federation._verified import VerifiedAnswers
 from batpass.federation._wire import sign_recall, verify_recall
-from batpass.trust import NodeIdentity, generate_keypair
+from batpass.trust import NodeIdentity, VerifiedTokens, generate_keypair
 
 DID = "did:web:customer.example"
 
@@ -38,7 +37,7 @@ def test_the_same_token_and_key_verify_once_and_another_key_verifies_afresh() ->
         calls.append(tok)
         return verify_recall(tok, resolve)
 
-    cache = VerifiedAnswers()
+    cache = VerifiedTokens()
     first = cache.verify(token, keys.get, verify)
     first["batteries"].append("changed by the caller")
     again = cache.verify(token, keys.get, verify)

@@ -1,16 +1,24 @@
-"""Helpers for ledger tests: an event builder and a service on a migrated store."""
+"""Helpers for ledger tests: an event builder, a service on a migrated store, and the ledger's
+routes served in process for one service."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from batpass.http import NodeContext, install_error_handlers
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
+from batpass.ledger.routes import router
 from batpass.trust import NodeIdentity, generate_keypair
 
 OWNER = "did:web:cells.example"
@@ -85,3 +93,33 @@ def lithium_supplier(engine: Engine, did: str) -> LedgerService:
         ]
     )
     return svc
+
+
+@contextmanager
+def ledger_api(
+    svc: LedgerService, admin_key: str, *, name: str, base_url: str, services: Mapping[type, object] | None = None
+) -> Iterator[TestClient]:
+    """The ledger's routes (and the problem handlers) in process, on ``svc``'s engine and identity;
+    the admin key is ``admin_key``; ``services`` adds to the ledger service."""
+    app = FastAPI()
+    app.include_router(router)
+    install_error_handlers(app, {})
+    sync_client, async_client = httpx.Client(), httpx.AsyncClient()
+    app.state.ctx = NodeContext(
+        name=name,
+        did=svc.identity.did,
+        base_url=base_url,
+        resolver_base=base_url,
+        profiles=("catena-x",),
+        engine=svc.engine,
+        admin_key_sha256=hashlib.sha256(admin_key.encode()).hexdigest(),
+        production=False,
+        client=async_client,
+        sync_client=sync_client,
+        identity=svc.identity,
+        settings=None,
+        services={LedgerService: svc, **(services or {})},
+    )
+    with TestClient(app) as client:
+        yield client
+    sync_client.close()

@@ -12,10 +12,21 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
-from ledger_testkit import ev, identity, out
+from authority_testkit import (
+    AUTHORITY,
+    BASE,
+    CTYPE,
+    OPERATOR,
+    REC,
+    authorisation_subject,
+    authority,
+    black_mass,
+    ship,
+    trust_registry,
+)
+from ledger_testkit import identity
 from sqlalchemy import Engine
 
 from batpass.core.clock import FixedClock
@@ -23,39 +34,19 @@ from batpass.core.errors import UpstreamUnavailable
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, OutflowPolicy, ShipmentBlocked, recheck_with
 from batpass.trust import (
     DidResolver,
-    NodeIdentity,
-    RecognitionPolicy,
     StatusListCache,
-    TrustedIssuer,
-    TrustList,
     TrustRegistry,
     Verifier,
     build_credential,
     did_document,
-    generate_keypair,
     issue_vc_jwt,
-    load_trust_list,
-    operator_did,
-    sign_trust_list,
 )
 from batpass.trust._status import MIN_BITS, set_bit, status_entry, status_list_credential
 
-REC = "did:web:recycler.example"
-AFTER = "2026-11-16T09:00:00Z"  # black mass is hazardous waste (EU consent needed) from 2026-11-09
-BASE = "https://cx-operator.test:8443"
-CTYPE = "ExportAuthorisationCredential"
 LIST_URL = f"{BASE}/eu-authority/status/revocation-1"
 INDEX = 42
 LIST_TTL_S = 60  # the status list says: keep me at most a minute (its ``ttl``)
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
-
-
-def _identity(name: str) -> NodeIdentity:
-    return NodeIdentity(operator_did(BASE, name), [generate_keypair("Ed25519", "key-ed25519-1")])
-
-
-OPERATOR = _identity("operator")
-AUTHORITY = _identity("eu-authority")
 
 
 class Authority:
@@ -88,20 +79,7 @@ class Authority:
 
     def _registry(self, *, trusted: bool) -> TrustRegistry:
         types = frozenset({CTYPE}) if trusted else frozenset({"MembershipCredential"})
-        listed = TrustList(
-            "catena-x",
-            OPERATOR.did,
-            NOW - dt.timedelta(days=30),
-            None,
-            (TrustedIssuer(AUTHORITY.did, "EU market surveillance (test)", types),),
-        )
-        registry = TrustRegistry("catena-x", RecognitionPolicy.from_json({"ecosystem": "catena-x", "rules": []}))
-        registry.add(
-            load_trust_list(
-                sign_trust_list(listed, OPERATOR), self.resolver, operator=OPERATOR.did, ecosystem="catena-x"
-            )
-        )
-        return registry
+        return trust_registry(self.resolver, NOW - dt.timedelta(days=30), None, (authority(types),))
 
     def distrust(self) -> None:
         """The operator's new list names the authority for other types only."""
@@ -111,16 +89,7 @@ class Authority:
         set_bit(self.bits, INDEX)
 
     def credential(self, *, valid_until: dt.datetime | None = None) -> str:
-        subject = {
-            "id": REC,
-            "authorisationId": "EU-CONSENT-7",
-            "materials": ["black_mass"],
-            "wasteClasses": ["eu.hazardous.black-mass"],
-            "destinations": ["DE"],
-            "capKg": 1000.0,
-            "periodStart": "2026-11-01T00:00:00Z",
-            "periodEnd": "2027-10-31T23:59:59Z",
-        }
+        subject = authorisation_subject(authorisationId="EU-CONSENT-7", destinations=["DE"], capKg=1000.0)
         vc = build_credential(
             issuer=AUTHORITY.did,
             ctype=CTYPE,
@@ -147,29 +116,6 @@ def _hold(svc: LedgerService, authority: Authority, token: str) -> None:
     asyncio.run(svc.hold_authorisation(REC, token, authority.verifier.averify))
 
 
-def _black_mass(lot: str, kg: float = 500.0) -> dict[str, Any]:
-    return ev(
-        "extraction",
-        owner=REC,
-        site="REC-NL-1",
-        country="NL",
-        outputs=[out(lot, "black_mass", kg, assay={"Li": 0.04, "Ni": 0.2, "Co": 0.05})],
-    )
-
-
-def _ship(lot: str, kg: float, n: int) -> dict[str, Any]:
-    return ev(
-        "shipment",
-        owner=REC,
-        site="REC-NL-1",
-        country="NL",
-        at=AFTER,
-        inputs=[(lot, kg)],
-        outputs=[out(f"{lot}-DE-{n}", "black_mass", kg)],
-        shipment={"to_site": {"id": "S-DE", "country": "DE"}, "destination_country": "DE", "document": f"BL-DE-{n}"},
-    )
-
-
 @pytest.fixture
 def engine(make_store: Callable[[Sequence[Path]], Engine]) -> Engine:
     return make_store([MIGRATIONS_DIR])
@@ -184,15 +130,17 @@ def test_a_revoked_authorisation_alerts_in_warn_mode_once_its_list_ages_out(engi
     authority = Authority()
     svc = _ledger(engine, authority)
     _hold(svc, authority, authority.credential())
-    assert svc.record([_black_mass("bm"), _ship("bm", 10.0, 1)]).alerts == ()  # before revocation: authorised
+    assert (
+        svc.record([black_mass("bm", 500.0), ship("bm", 10.0, "DE", n=1)]).alerts == ()
+    )  # before revocation: authorised
     authority.revoke()
     # within the list's own lifetime (its ttl, 60 s) the copy the node holds still says valid
     authority.seconds += LIST_TTL_S - 1
-    assert svc.record([_ship("bm", 10.0, 2)]).alerts == ()
+    assert svc.record([ship("bm", 10.0, "DE", n=2)]).alerts == ()
     # never longer: past it the list is fetched again, and the authorisation is withdrawn
     authority.seconds += 2
     authority.wall.advance(dt.timedelta(minutes=5))
-    res = svc.record([_ship("bm", 10.0, 3)])
+    res = svc.record([ship("bm", 10.0, "DE", n=3)])
     [alert] = res.alerts
     assert alert["rule"] == "outflow.authorisation-withdrawn"
     [shown] = alert["evidence"]["authorisations"]
@@ -202,7 +150,7 @@ def test_a_revoked_authorisation_alerts_in_warn_mode_once_its_list_ages_out(engi
     # withdrawn from then on, even without asking again (the authority's list unreachable now)
     authority.reachable = False
     authority.seconds += 3600
-    [again] = svc.record([_ship("bm", 1.0, 4)]).alerts
+    [again] = svc.record([ship("bm", 1.0, "DE", n=4)]).alerts
     assert again["rule"] == "outflow.authorisation-withdrawn"
     [record] = svc.authorisations(REC)
     assert record["withdrawn"]["reason"] == "revoked" and record["withdrawn"]["rule"].startswith("credential.revoked")
@@ -214,11 +162,11 @@ def test_block_mode_refuses_a_shipment_under_a_revoked_authorisation(engine: Eng
     authority = Authority()
     svc = _ledger(engine, authority, "block")
     _hold(svc, authority, authority.credential())
-    assert svc.record([_black_mass("bm"), _ship("bm", 10.0, 1)]).alerts == ()
+    assert svc.record([black_mass("bm", 500.0), ship("bm", 10.0, "DE", n=1)]).alerts == ()
     authority.revoke()
     authority.seconds += LIST_TTL_S + 1
     with pytest.raises(ShipmentBlocked) as info:
-        svc.record([_ship("bm", 10.0, 2)])
+        svc.record([ship("bm", 10.0, "DE", n=2)])
     assert info.value.rule == "outflow.authorisation-withdrawn (eu.wsr.intra-eu)"
     assert info.value.details["alerts"][0]["evidence"]["authorisations"][0]["withdrawn"]["reason"] == "revoked"
     # nothing written: the lot keeps its mass, the authorisation its use, the chain its length
@@ -231,10 +179,10 @@ def test_an_expired_authorisation_authorises_nothing(engine: Engine) -> None:
     authority = Authority()
     svc = _ledger(engine, authority, "block")
     _hold(svc, authority, authority.credential(valid_until=NOW + dt.timedelta(days=1)))
-    assert svc.record([_black_mass("bm"), _ship("bm", 10.0, 1)]).alerts == ()
+    assert svc.record([black_mass("bm", 500.0), ship("bm", 10.0, "DE", n=1)]).alerts == ()
     authority.wall.advance(dt.timedelta(days=2))  # the credential's validUntil has passed
     with pytest.raises(ShipmentBlocked) as info:
-        svc.record([_ship("bm", 10.0, 2)])
+        svc.record([ship("bm", 10.0, "DE", n=2)])
     [gone] = info.value.details["alerts"][0]["evidence"]["authorisations"]
     assert gone["withdrawn"]["reason"] == "expired"
     assert _used(svc) == 10.0
@@ -244,10 +192,10 @@ def test_an_issuer_no_longer_trusted_as_an_authority_authorises_nothing(engine: 
     authority = Authority()
     svc = _ledger(engine, authority)
     _hold(svc, authority, authority.credential())
-    assert svc.record([_black_mass("bm"), _ship("bm", 10.0, 1)]).alerts == ()
+    assert svc.record([black_mass("bm", 500.0), ship("bm", 10.0, "DE", n=1)]).alerts == ()
     authority.distrust()  # the operator's new trust list names it for other types only
     authority.wall.advance(dt.timedelta(hours=1))
-    [alert] = svc.record([_ship("bm", 5.0, 2)]).alerts
+    [alert] = svc.record([ship("bm", 5.0, "DE", n=2)]).alerts
     assert alert["rule"] == "outflow.authorisation-withdrawn"
     [gone] = alert["evidence"]["authorisations"]
     assert gone["withdrawn"]["reason"] == "issuer-not-trusted-for-type"
@@ -259,15 +207,15 @@ def test_a_status_that_cannot_be_checked_records_nothing(engine: Engine) -> None
     authority = Authority()
     svc = _ledger(engine, authority)
     _hold(svc, authority, authority.credential())
-    assert svc.record([_black_mass("bm")]).alerts == ()
+    assert svc.record([black_mass("bm", 500.0)]).alerts == ()
     authority.reachable = False
     authority.seconds += LIST_TTL_S + 1  # the held copy has aged out, and the list cannot be fetched
     with pytest.raises(UpstreamUnavailable) as info:
-        svc.record([_ship("bm", 10.0, 1)])
+        svc.record([ship("bm", 10.0, "DE", n=1)])
     assert info.value.details["field"] == "authorisation"
     assert info.value.rule is not None and "status-unavailable" in info.value.rule
     assert svc.lot(REC, "bm").remaining_kg == pytest.approx(500.0)
     [record] = svc.authorisations(REC)
     assert record["withdrawn"] is None and record["used_kg"] == 0.0
     authority.reachable = True  # reachable again: it authorises, as before
-    assert svc.record([_ship("bm", 10.0, 2)]).alerts == ()
+    assert svc.record([ship("bm", 10.0, "DE", n=2)]).alerts == ()

@@ -9,58 +9,47 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from ledger_testkit import ev, identity, out
+from authority_testkit import (
+    AUTHORITY,
+    CTYPE,
+    OPERATOR,
+    REC,
+    authorisation_subject,
+    authority,
+    black_mass,
+    operator_identity,
+    ship,
+    trust_registry,
+)
+from ledger_testkit import identity, ledger_api
 from sqlalchemy import Engine
 
 from batpass.core.errors import InvalidInput
-from batpass.http import NodeContext, install_error_handlers
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, OutflowPolicy, ShipmentBlocked
-from batpass.ledger.routes import router
 from batpass.trust import MIGRATIONS_DIR as TRUST_MIGRATIONS
 from batpass.trust import (
     DidResolver,
     NodeIdentity,
-    RecognitionPolicy,
     StatusListCache,
     TrustedIssuer,
     TrustList,
-    TrustRegistry,
     TrustService,
     Verifier,
     build_credential,
     did_document,
-    generate_keypair,
     issue_vc_jwt,
-    load_trust_list,
-    operator_did,
     sign_trust_list,
 )
 
-REC = "did:web:recycler.example"
-AFTER = "2026-11-16T09:00:00Z"  # black mass is hazardous waste from 2026-11-09
-BASE = "https://cx-operator.test:8443"
-CTYPE = "ExportAuthorisationCredential"
 KEY = "test-admin-key"
 ADMIN = {"X-Api-Key": KEY}
-
-
-def _identity(name: str) -> NodeIdentity:
-    return NodeIdentity(operator_did(BASE, name), [generate_keypair("Ed25519", "key-ed25519-1")])
-
-
-OPERATOR = _identity("operator")
-AUTHORITY = _identity("eu-authority")  # on the list for ExportAuthorisationCredential
-CERTIFIER = _identity("certifier")  # on the list, but for other types only
-STRANGER = _identity("stranger")  # on no list
+CERTIFIER = operator_identity("certifier")  # on the list, but for other types only
+STRANGER = operator_identity("stranger")  # on no list
 
 
 def _verifier() -> Verifier:
@@ -68,37 +57,15 @@ def _verifier() -> Verifier:
     for i in (OPERATOR, AUTHORITY, CERTIFIER, STRANGER):
         resolver.pin(did_document(i))
     now = dt.datetime.now(dt.UTC)
-    listed = TrustList(
-        "catena-x",
-        OPERATOR.did,
-        now,
-        None,
-        (
-            TrustedIssuer(AUTHORITY.did, "EU market surveillance (test)", frozenset({CTYPE})),
-            TrustedIssuer(CERTIFIER.did, "Certifier", frozenset({"MembershipCredential", "AccessRoleCredential"})),
-        ),
-    )
-    registry = TrustRegistry("catena-x", RecognitionPolicy.from_json({"ecosystem": "catena-x", "rules": []}))
-    registry.add(
-        load_trust_list(sign_trust_list(listed, OPERATOR), resolver, operator=OPERATOR.did, ecosystem="catena-x")
-    )
-    return Verifier(resolver, registry, StatusListCache(resolver))
+    certifier = TrustedIssuer(CERTIFIER.did, "Certifier", frozenset({"MembershipCredential", "AccessRoleCredential"}))
+    return Verifier(resolver, trust_registry(resolver, now, None, (authority(), certifier)), StatusListCache(resolver))
 
 
 def _credential(issuer: NodeIdentity = AUTHORITY, *, valid_until: dt.datetime | None = None, **subject: Any) -> str:
     now = dt.datetime.now(dt.UTC)
-    body = {
-        "id": REC,
-        "authorisationId": "EU-CONSENT-1",
-        "materials": ["black_mass"],
-        "wasteClasses": ["eu.hazardous.black-mass"],
-        "destinations": ["DE", "BE"],
-        "capKg": 25.0,
-        "periodStart": "2026-11-01T00:00:00Z",
-        "periodEnd": "2027-10-31T23:59:59Z",
-        "instrument": "Regulation (EU) 2024/1157, prior written notification and consent",
-        **subject,
-    }
+    body = authorisation_subject(
+        **{"instrument": "Regulation (EU) 2024/1157, prior written notification and consent", **subject}
+    )
     vc = build_credential(
         issuer=issuer.did,
         ctype=CTYPE,
@@ -117,29 +84,6 @@ def _hold(svc: LedgerService, token: str, owner: str = REC) -> dict[str, Any]:
     return asyncio.run(svc.hold_authorisation(owner, token, _verifier().averify))
 
 
-def _black_mass(lot: str, kg: float = 100.0) -> dict[str, Any]:
-    return ev(
-        "extraction",
-        owner=REC,
-        site="REC-NL-1",
-        country="NL",
-        outputs=[out(lot, "black_mass", kg, assay={"Li": 0.04, "Ni": 0.2, "Co": 0.05})],
-    )
-
-
-def _ship(lot: str, kg: float, to: str, at: str = AFTER, *, n: int = 0) -> dict[str, Any]:
-    return ev(
-        "shipment",
-        owner=REC,
-        site="REC-NL-1",
-        country="NL",
-        at=at,
-        inputs=[(lot, kg)],
-        outputs=[out(f"{lot}-{to}-{n}", "black_mass", kg)],
-        shipment={"to_site": {"id": f"S-{to}", "country": to}, "destination_country": to, "document": f"BL-{to}-{n}"},
-    )
-
-
 @pytest.fixture
 def svc(make_store: Callable[[Sequence[Path]], Engine]) -> LedgerService:
     return _ledger(make_store([MIGRATIONS_DIR]))
@@ -150,7 +94,7 @@ def test_an_authority_credential_is_held_and_authorises_what_it_names(svc: Ledge
     assert held["id"] == "EU-CONSENT-1" and held["kind"] == "credential" and held["self_declared"] is False
     assert held["issuer"] == AUTHORITY.did and held["materials"] == ["black_mass"]
     assert [c["check"] for c in held["checks"]] == ["signature", "issuer-trust", "status", "expiry"]
-    res = svc.record([_black_mass("bm"), _ship("bm", 10.0, "DE")])
+    res = svc.record([black_mass("bm"), ship("bm", 10.0, "DE")])
     assert res.alerts == ()  # consent given: the intra-EU shipment of hazardous waste is authorised
     [record] = svc.authorisations(REC)
     assert (record["kind"], record["self_declared"], record["issuer"], record["used_kg"]) == (
@@ -160,7 +104,7 @@ def test_an_authority_credential_is_held_and_authorises_what_it_names(svc: Ledge
         10.0,
     )
     # a destination it does not name: the alert says which kind of authorisation was held
-    res = svc.record([_ship("bm", 5.0, "FR")])
+    res = svc.record([ship("bm", 5.0, "FR")])
     [alert] = res.alerts
     assert alert["rule"] == "outflow.destination"
     assert alert["evidence"]["authorisations"] == [
@@ -177,7 +121,7 @@ def test_an_issuer_not_trusted_as_an_authority_authorises_nothing(svc: LedgerSer
         assert info.value.rule is not None and info.value.rule.startswith("ledger.authorisation.authority")
         assert info.value.details["reason"] == reason and "authorises nothing" in info.value.message
     assert svc.authorisations(REC) == []
-    res = svc.record([_black_mass("bm"), _ship("bm", 10.0, "DE")])
+    res = svc.record([black_mass("bm"), ship("bm", 10.0, "DE")])
     assert [a["rule"] for a in res.alerts] == ["outflow.no-authorisation"]
 
 
@@ -199,11 +143,11 @@ def test_the_period_cap_and_waste_classes_bound_what_it_covers(svc: LedgerServic
     _hold(svc, _credential())
     res = svc.record(
         [
-            _black_mass("bm"),
-            _ship("bm", 10.0, "DE", n=1),
-            _ship("bm", 10.0, "BE", n=2),
-            _ship("bm", 10.0, "DE", n=3),  # 30 kg > the 25 kg cap
-            _ship("bm", 1.0, "DE", "2027-11-02T00:00:00Z", n=4),  # after the period
+            black_mass("bm"),
+            ship("bm", 10.0, "DE", n=1),
+            ship("bm", 10.0, "BE", n=2),
+            ship("bm", 10.0, "DE", n=3),  # 30 kg > the 25 kg cap
+            ship("bm", 1.0, "DE", "2027-11-02T00:00:00Z", n=4),  # after the period
         ]
     )
     assert [a["rule"] for a in res.alerts] == ["outflow.cap", "outflow.no-authorisation"]
@@ -211,7 +155,7 @@ def test_the_period_cap_and_waste_classes_bound_what_it_covers(svc: LedgerServic
     assert (cap["kind"], cap["cap_kg"], cap["used_kg"]) == ("credential", 25.0, 20.0)
     # a consent naming only Japan's black-mass class does not cover EU hazardous waste
     _hold(svc, _credential(authorisationId="JP-ONLY", wasteClasses=["jp.basel.black-mass"], destinations=["FR"]))
-    [alert] = svc.record([_ship("bm", 1.0, "FR", n=5)]).alerts
+    [alert] = svc.record([ship("bm", 1.0, "FR", n=5)]).alerts
     assert alert["rule"] == "outflow.destination"  # only EU-CONSENT-1 counts, and it does not name France
     assert [a["id"] for a in alert["evidence"]["authorisations"]] == ["EU-CONSENT-1"]
 
@@ -219,9 +163,9 @@ def test_the_period_cap_and_waste_classes_bound_what_it_covers(svc: LedgerServic
 def test_block_mode_honours_a_credential_authorisation(make_store: Callable[[Sequence[Path]], Engine]) -> None:
     svc = _ledger(make_store([MIGRATIONS_DIR]), OutflowPolicy(mode="block"))
     _hold(svc, _credential())
-    assert svc.record([_black_mass("bm"), _ship("bm", 10.0, "DE")]).alerts == ()
+    assert svc.record([black_mass("bm"), ship("bm", 10.0, "DE")]).alerts == ()
     with pytest.raises(ShipmentBlocked) as info:
-        svc.record([_ship("bm", 10.0, "FR")])
+        svc.record([ship("bm", 10.0, "FR")])
     assert info.value.rule == "outflow.destination (eu.wsr.intra-eu)"
     assert svc.authorisations(REC)[0]["used_kg"] == 10.0
     # the self-audit's replay (in warn mode) derives the same used mass from the held credential
@@ -243,7 +187,7 @@ def test_self_declared_authorisations_stay_and_say_so(svc: LedgerService) -> Non
     )
     assert (own["kind"], own["self_declared"]) == ("self_declared", True)
     _hold(svc, _credential())
-    res = svc.record([_black_mass("bm"), _ship("bm", 10.0, "NO"), _ship("bm", 10.0, "DE"), _ship("bm", 1.0, "FR")])
+    res = svc.record([black_mass("bm"), ship("bm", 10.0, "NO"), ship("bm", 10.0, "DE"), ship("bm", 1.0, "FR")])
     [alert] = res.alerts
     assert sorted((a["id"], a["kind"], a["self_declared"]) for a in alert["evidence"]["authorisations"]) == [
         ("EU-CONSENT-1", "credential", False),
@@ -278,27 +222,9 @@ def test_over_http_an_untrusted_authorisation_is_a_problem_naming_field_and_rule
         ),
     )
     asyncio.run(trust.add_trust_list(sign_trust_list(listed, OPERATOR), ecosystem="catena-x"))
-    app = FastAPI()
-    app.include_router(router)
-    install_error_handlers(app, {})
-    sync_client, async_client = httpx.Client(), httpx.AsyncClient()
-    app.state.ctx = NodeContext(
-        name="recycler",
-        did=REC,
-        base_url="https://recycler.example",
-        resolver_base="https://recycler.example",
-        profiles=("catena-x",),
-        engine=engine,
-        admin_key_sha256=hashlib.sha256(KEY.encode()).hexdigest(),
-        production=False,
-        client=async_client,
-        sync_client=sync_client,
-        identity=svc.identity,
-        settings=None,
-        services={LedgerService: svc, TrustService: trust},
-    )
     path = "/v1/ledger/authorisations/credentials"
-    with TestClient(app) as client:
+    services = {TrustService: trust}
+    with ledger_api(svc, KEY, name="recycler", base_url="https://recycler.example", services=services) as client:
         r = client.post(path, json={"credential": _credential(CERTIFIER)}, headers=ADMIN)
         assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
         problem = r.json()
@@ -310,4 +236,3 @@ def test_over_http_an_untrusted_authorisation_is_a_problem_naming_field_and_rule
         listed_now = client.get("/v1/ledger/authorisations", headers=ADMIN).json()
         assert [(a["id"], a["kind"], a["self_declared"]) for a in listed_now] == [("EU-CONSENT-1", "credential", False)]
         assert client.post(path, json={"credential": _credential()}).status_code == 401  # the admin key is required
-    sync_client.close()

@@ -4,22 +4,17 @@ with the rule (RFC 9457, 422, naming the field) and nothing of the call is writt
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from ledger_testkit import ev, identity, out
+from ledger_testkit import ev, identity, ledger_api, out
 from sqlalchemy import Engine, func, select
 
-from batpass.http import NodeContext, install_error_handlers
 from batpass.ledger import MIGRATIONS_DIR, Element, LedgerService, OutflowPolicy, ShipmentBlocked
 from batpass.ledger import _sql as t
-from batpass.ledger.routes import router
 
 REC = "did:web:recycler.example"
 KEY = "test-admin-key"
@@ -201,28 +196,8 @@ def test_block_does_not_refuse_a_shipment_awaiting_classification(
 def blocking_api(make_store: Callable[[Sequence[Path]], Engine]) -> Iterator[tuple[TestClient, Engine]]:
     engine = make_store([MIGRATIONS_DIR])
     svc = _ledger(engine, OutflowPolicy(mode="block"))
-    app = FastAPI()
-    app.include_router(router)
-    install_error_handlers(app, {})
-    sync_client, async_client = httpx.Client(), httpx.AsyncClient()
-    app.state.ctx = NodeContext(
-        name="recycler",
-        did=REC,
-        base_url="https://recycler.example",
-        resolver_base="https://recycler.example",
-        profiles=("catena-x",),
-        engine=engine,
-        admin_key_sha256=hashlib.sha256(KEY.encode()).hexdigest(),
-        production=False,
-        client=async_client,
-        sync_client=sync_client,
-        identity=svc.identity,
-        settings=None,
-        services={LedgerService: svc},
-    )
-    with TestClient(app) as client:
+    with ledger_api(svc, KEY, name="recycler", base_url="https://recycler.example") as client:
         yield client, engine
-    sync_client.close()
 
 
 def test_a_blocked_shipment_is_a_problem_naming_field_and_rule(blocking_api: tuple[TestClient, Engine]) -> None:

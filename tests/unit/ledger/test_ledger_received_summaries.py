@@ -101,3 +101,26 @@ def test_a_removed_or_changed_sealed_key_is_found(pair: tuple[LedgerService, Led
     with receiver.engine.begin() as conn:
         conn.execute(text("DELETE FROM ledger_verified_keys"))
     assert ("ledger_received_summaries", "ledger.summary.signed") in _findings(receiver)
+
+
+def test_a_summary_verified_in_this_process_is_judged_again_when_its_key_changes(
+    pair: tuple[LedgerService, LedgerService, Any],
+) -> None:
+    """What this process verified is kept by (token, key): once the key its kid resolves to is
+    another one, or none, the same process (not only a restarted one) refuses and finds it."""
+    _, receiver, info = pair
+    assert receiver.self_audit() == [] and receiver.secrets is not None  # verified and kept
+    kid = info["kid"]
+    other = identity(SUPPLIER).active("Ed25519").public_jwk()  # same DID and key id, another key
+    sealed = receiver.secrets.seal(json.dumps(dict(other), sort_keys=True), context=f"ledger_verified_keys/{kid}")
+    with receiver.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_verified_keys SET sealed_jwk = :s"), {"s": sealed})
+    found = {(f.table, f.rule) for f in receiver.self_audit()}
+    assert ("ledger_received_summaries", "ledger.summary.signed") in found
+    with pytest.raises(IntegrityViolation) as caught:
+        receiver.received_summaries(OWNER, ["ore-shipped"])
+    assert caught.value.table == "ledger_received_summaries"
+    with receiver.engine.begin() as conn:
+        conn.execute(text("DELETE FROM ledger_verified_keys"))
+    found = {(f.table, f.rule) for f in receiver.self_audit()}
+    assert ("ledger_received_summaries", "ledger.summary.signed") in found

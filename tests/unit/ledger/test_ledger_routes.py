@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from ledger_testkit import OWNER, ev, identity, out
+from ledger_testkit import OWNER, ev, identity, ledger_api, out
 from sqlalchemy import Engine
 
-from batpass.http import NodeContext, install_error_handlers
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, encode_summary, verify_summary
-from batpass.ledger.routes import router
 from batpass.scenario import flagged_sites, generate
 from batpass.sites import CAHRA_SAMPLE, load_cahra
 
@@ -42,30 +37,8 @@ def api(make_store: Callable[[Sequence[Path]], Engine]) -> Iterator[tuple[TestCl
         high_risk_sites=HIGH_RISK_SITES,
         batch_size=50,
     )
-    app = FastAPI()
-    app.include_router(router)
-    install_error_handlers(app, {})
-
-    sync_client = httpx.Client()
-    async_client = httpx.AsyncClient()
-    app.state.ctx = NodeContext(
-        name="cells",
-        did=OWNER,
-        base_url="https://cells.example",
-        resolver_base="https://cells.example",
-        profiles=("catena-x",),
-        engine=engine,
-        admin_key_sha256=hashlib.sha256(KEY.encode()).hexdigest(),
-        production=False,
-        client=async_client,
-        sync_client=sync_client,
-        identity=svc.identity,
-        settings=None,
-        services={LedgerService: svc},
-    )
-    with TestClient(app) as client:
+    with ledger_api(svc, KEY, name="cells", base_url="https://cells.example") as client:
         yield client, svc
-    sync_client.close()
 
 
 def _jsonl(events: Sequence[dict[str, Any]]) -> str:

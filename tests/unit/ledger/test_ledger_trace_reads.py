@@ -1,6 +1,6 @@
-"""The reads every federated-trace question makes (``ledger._reads``): the change counter and the
-stored received summaries, as point reads, with each summary row's check kept by the row's whole
-content — on both stores. A kept check never hides a change made to the row afterwards."""
+"""The reads every federated-trace question makes: the change counter as a point read
+(``ledger._reads``) and the stored received summaries, checked at every read — on both stores. A
+row read (and passed) before never hides a change made to it afterwards."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 
 from batpass.core.errors import IntegrityViolation
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
-from batpass.ledger._reads import read_mark, summary_rows
+from batpass.ledger._reads import read_mark
 from batpass.trust import SecretBox
 
 SUPPLIER = "did:web:refiner.example"
@@ -54,17 +54,6 @@ def test_the_change_mark_is_the_last_event_number_and_zero_before_any(receiver: 
     assert receiver.change_mark(OWNER) > seq
 
 
-def test_summary_rows_are_the_asked_lots_only(receiver: LedgerService) -> None:
-    rows = summary_rows(receiver.engine, OWNER, ["ore-shipped", "ore-shipped", "never-received"])
-    assert [(r.lot, r.issuer) for r in rows] == [("ore-shipped", SUPPLIER)]
-    assert rows[0].jws.count(".") == 2 and json.loads(rows[0].summary)["issuer"] == SUPPLIER
-    assert summary_rows(receiver.engine, OWNER, []) == []
-    assert summary_rows(receiver.engine, "did:web:nobody.example", ["ore-shipped"]) == []
-    # more lots than one statement takes (chunks of 400)
-    many = [f"lot-{i}" for i in range(900)] + ["ore-shipped"]
-    assert [r.lot for r in summary_rows(receiver.engine, OWNER, many)] == ["ore-shipped"]
-
-
 def test_a_row_changed_after_it_passed_is_refused_at_the_next_read(receiver: LedgerService) -> None:
     first = receiver.received_summaries(OWNER, ["ore-shipped"])
     assert first["ore-shipped"].summary.issuer == SUPPLIER
@@ -87,8 +76,8 @@ def test_a_row_whose_issuer_was_changed_after_it_passed_is_refused(receiver: Led
 
 
 def test_a_summary_folding_a_row_changed_after_it_passed_is_refused(receiver: LedgerService) -> None:
-    """The kept checks serve every read of received summaries (the summary a node signs folds
-    them in): a row changed since is checked afresh there too."""
+    """The summary a node signs folds its received summaries in: a row changed since an earlier
+    read is refused there too."""
     assert receiver.summary(OWNER, "ore-in").issuer == OWNER
     with receiver.engine.begin() as conn:
         conn.execute(text("UPDATE ledger_received_summaries SET jws = jws || 'x'"))

@@ -17,11 +17,12 @@ from batpass.trust import (
     CredentialRejected,
     NodeIdentity,
     StatusListCache,
+    VerifiedTokens,
     Verifier,
     did_document,
     generate_keypair,
 )
-from batpass.trust._jose import peek, verify_compact
+from batpass.trust._jose import peek, sign_compact, verify_compact
 from batpass.trust._status import MIN_BITS, set_bit, status_entry, status_list_credential
 from batpass.trust._vc import build_credential, issue_vc_jwt
 
@@ -215,3 +216,32 @@ def test_segments_peek_did_not_check_get_joserfcs_answer_after_a_cached_success(
         with pytest.raises(CredentialRejected) as e:
             verify_compact(f"{head}.{loose_payload}.{sig}", jwk, typ="vc+jwt", parsed=peek(good))
         assert e.value.reason == "malformed"
+
+
+def test_a_kept_verification_is_keyed_by_the_key_not_by_its_spelling_and_is_bounded() -> None:
+    """:class:`VerifiedTokens` keeps a success by (token digest, canonical JWK): the same key
+    spelt with its members in another order hits; another key, or a token it no longer holds
+    (least recently used out past the limit), is verified again."""
+    ident = NodeIdentity("did:web:a.example", [generate_keypair("Ed25519", "key-1")])
+    kp = ident.active()
+    tokens = [sign_compact({"kid": ident.key_id(kp), "typ": "t"}, f'{{"n":{n}}}'.encode(), kp) for n in range(3)]
+    jwk = dict(kp.public_jwk())
+    calls: list[str] = []
+
+    def verify(tok: str, resolve: Any) -> dict[str, Any]:
+        calls.append(tok)
+        return verify_compact(tok, resolve(peek(tok)[0]["kid"]), typ="t")[1]
+
+    memo = VerifiedTokens(limit=2)
+    memo.keep(tokens[0], jwk, {"n": 0})
+    reordered = dict(reversed(list(jwk.items())))
+    assert memo.verify(tokens[0], lambda _kid: reordered, verify) == {"n": 0} and calls == []
+    other = dict(generate_keypair("Ed25519", "key-1").public_jwk())
+    with pytest.raises(CredentialRejected):
+        memo.verify(tokens[0], lambda _kid: other, verify)
+    assert calls == [tokens[0]] and len(memo) == 1  # the failure is not kept
+    memo.verify(tokens[1], lambda _kid: jwk, verify)
+    memo.verify(tokens[2], lambda _kid: jwk, verify)  # tokens[0] is out (limit 2)
+    assert len(memo) == 2
+    memo.verify(tokens[0], lambda _kid: jwk, verify)
+    assert calls == [tokens[0], tokens[1], tokens[2], tokens[0]]

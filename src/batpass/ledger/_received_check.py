@@ -1,0 +1,96 @@
+"""A stored received summary checked before it is used (and in the self-audit): its stored copy,
+issuer and lot against its signed token, and the token's signature against the key its ``kid``
+resolves to now — a key this node holds, or the supplier's key that verified it on arrival, kept
+sealed in ``ledger_verified_keys`` (docs/integrity.md). A successful verification is kept by
+(token, that key) in trust's :class:`~batpass.trust.VerifiedTokens`: a token verified before is
+not verified again while its key stays the same, and is judged afresh once the key row is
+replaced or removed, in this process as in a restarted one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from batpass.core.errors import BatpassError
+from batpass.ledger import _sql as t
+from batpass.ledger._audit import summary_payload
+from batpass.ledger._summary import summary_header, verify_summary
+from batpass.trust import SecretBox, VerifiedTokens
+
+__all__ = ["SummaryChecks"]
+
+#: tokens whose verification is kept (least recently used out first; beyond, a use verifies again)
+VERIFIED_MAX = 8192
+Keys = dict[str, Mapping[str, Any] | None]
+
+
+def _verifies(token: str, resolve: Callable[[str], Mapping[str, Any] | None]) -> bool:
+    verify_summary(token, resolve)
+    return True
+
+
+class SummaryChecks:
+    """``problem(conn, row)``: why a stored received summary cannot be used (None: it can)."""
+
+    def __init__(self, resolve_key: Callable[[str], Mapping[str, Any] | None], secrets: SecretBox | None) -> None:
+        self._resolve_key = resolve_key
+        self._secrets = secrets
+        self.verified = VerifiedTokens(VERIFIED_MAX)
+
+    def arrived(self, token: str, jwk: Mapping[str, Any] | None) -> None:
+        """``token`` was verified with ``jwk`` on arrival: its uses need not verify it again
+        while the key its kid resolves to is ``jwk``."""
+        if jwk is not None:
+            self.verified.keep(token, jwk, True)
+
+    def problem(self, conn: Connection, row: Any, keys: Keys | None = None) -> str | None:
+        """Why ``row`` (of ``ledger_received_summaries``) cannot be used, or None. ``keys`` keeps
+        the keys looked up for one pass over many rows (a supplier signs many with one key)."""
+        try:
+            payload = summary_payload(row.jws)
+        except (ValueError, IndexError) as exc:
+            return f"the stored token is not a compact JWS ({exc})"
+        try:
+            stored = json.loads(row.summary)
+        except ValueError:
+            stored = None
+        if stored != payload:
+            return "the stored copy differs from the signed token"
+        if payload.get("issuer") != row.issuer or (payload.get("subject") or {}).get("id") != row.lot:
+            return "issuer or lot differ from the signed token"
+        try:
+            kid = str(summary_header(row.jws).get("kid"))
+        except BatpassError as exc:
+            return f"the stored token has no readable header ({exc.message})"
+        keys = {} if keys is None else keys
+        if kid not in keys:
+            keys[kid] = self.known_key(conn, kid)
+        jwk = keys[kid]
+        if jwk is None:
+            if self._secrets is None:
+                return None  # a ledger without sealed keys (tests, tools): the copy matched its token
+            return f"no verified key is kept for {kid} (the key row was removed, or the token replaced)"
+        try:
+            self.verified.verify(row.jws, lambda _kid: jwk, _verifies)
+        except BatpassError as exc:
+            return f"the signature does not verify with {kid} ({exc.message})"
+        return None
+
+    def known_key(self, conn: Connection, kid: str) -> Mapping[str, Any] | None:
+        """A key this node holds (its identities), or the one that verified a summary on arrival
+        (read in ``conn``'s transaction: a summary written in it is checked with its own key)."""
+        own = self._resolve_key(kid)
+        if own is not None or self._secrets is None:
+            return own
+        sealed = conn.execute(select(t.verified_keys.c.sealed_jwk).where(t.verified_keys.c.kid == kid)).scalar()
+        if sealed is None:
+            return None
+        try:
+            jwk: dict[str, Any] = json.loads(self._secrets.open(sealed, context=f"ledger_verified_keys/{kid}"))
+        except BatpassError:
+            return None  # a changed sealed key verifies nothing
+        return jwk
