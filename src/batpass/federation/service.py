@@ -47,7 +47,9 @@ not import each other.
   result of each branch (tiers or tombstone reason). Partners are still asked at every trace (so
   a change anywhere upstream is seen); a node re-signs only when one of its inputs changed, and
   never serves an answer computed before its ledger changed. Synchronous SQL and signing run in
-  worker threads (``anyio.to_thread``) so concurrent pulls do not serialize on the event loop.
+  worker threads (``anyio.to_thread``) so concurrent pulls do not serialize on the event loop,
+  except the point reads of a question whose inputs did not change (the change counter, the
+  stored summaries of its boundary lots: ``ledger._reads``), which cost less than the hop.
 - ``GET /v1/trace/federated/{subject}?direction=up|down`` (admin key) runs it for the node's own
   lot or battery.
 
@@ -243,6 +245,14 @@ class _Clock:
 def _content(summary: UpstreamSummary) -> str:
     """What a summary says, apart from when it was computed (its wire form, time left blank)."""
     return json.dumps(encode_summary(replace(summary, computed_at="")), sort_keys=True)
+
+
+def _differs(stored: Mapping[str, ReceivedSummary], did: str, lot: str, ans: tuple[str, int, UpstreamSummary]) -> bool:
+    """Whether a supplier's answer says something else than the summary stored for its lot (the
+    same signed token says the same; another token may say the same at another time)."""
+    token, _tiers, received = ans
+    have = stored.get(lot)
+    return have is None or have.issuer != did or (have.jws != token and _content(have.summary) != _content(received))
 
 
 def _digest(parts: Any) -> str:
@@ -543,6 +553,14 @@ class FederatedTrace:
         self._remember_branches(("down", key), found)
         return found
 
+    def _kept_branches(self, key: tuple[str, str], lots: tuple[str, ...] | None = None) -> _Branches | None:
+        """The branches kept for ``key`` if the ledger has not changed since (one point read, on
+        the event loop: cheaper than a worker-thread hop), else None."""
+        hit = self._branches.get(key)
+        if hit is None or (lots is not None and hit.lots != lots):
+            return None
+        return hit if hit.mark == self.ledger.change_mark(self.owner) else None
+
     def _remember_branches(self, key: tuple[str, str], found: _Branches) -> None:
         if len(self._branches) >= _CACHE_MAX:
             self._branches.clear()
@@ -554,15 +572,30 @@ class FederatedTrace:
         stored = self.ledger.received_summaries(self.owner, br.boundary)
         changed = False
         for (did, lot), ans in zip(br.partners, answers, strict=True):
-            if isinstance(ans, str):
-                continue
-            token, _tiers, received = ans
-            have: ReceivedSummary | None = stored.get(lot)
-            if have is None or have.issuer != did or _content(have.summary) != _content(received):
-                self.ledger.receive_summary(self.owner, token)
+            if not isinstance(ans, str) and _differs(stored, did, lot, ans):
+                self.ledger.receive_summary(self.owner, ans[0])
                 changed = True
         if changed:
             stored = self.ledger.received_summaries(self.owner, br.boundary)
+        return self._input_key(br, stored, answers)
+
+    def _unchanged(self, br: _Branches, answers: list[tuple[str, int, UpstreamSummary] | str]) -> str | None:
+        """:meth:`_fold`'s key when there is nothing to fold in (every supplier summary answered
+        is the stored one: the warm trace), else None. Point reads only (the stored summaries'
+        checks kept per row content, ``ledger._reads``): cheaper on the event loop than the
+        worker-thread hop :meth:`_fold` takes for its writes."""
+        stored = self.ledger.received_summaries(self.owner, br.boundary)
+        for (did, lot), ans in zip(br.partners, answers, strict=True):
+            if not isinstance(ans, str) and _differs(stored, did, lot, ans):
+                return None
+        return self._input_key(br, stored, answers)
+
+    def _input_key(
+        self,
+        br: _Branches,
+        stored: Mapping[str, ReceivedSummary],
+        answers: list[tuple[str, int, UpstreamSummary] | str],
+    ) -> str:
         mark = self.ledger.change_mark(self.owner)
         live = [ans if isinstance(ans, str) else ans[1] for ans in answers]
         return _digest([mark, br.mark, sorted((k, v.jws) for k, v in stored.items()), live])
@@ -628,7 +661,9 @@ class FederatedTrace:
         summaries in, and return this node's summary (signed) with its tombstones; the signed
         answer is reused while its inputs are unchanged (see the module docstring)."""
         clock = _Clock()
-        br = await anyio.to_thread.run_sync(self._up_branches, subject)
+        br = self._kept_branches(("up", subject))
+        if br is None:
+            br = await anyio.to_thread.run_sync(self._up_branches, subject)
         clock.lap("ledger")
         reported: list[float] = []
         answers = await self._ask(
@@ -638,8 +673,13 @@ class FederatedTrace:
         note_tombstones(self.metrics, "up", answers, br.capped)
         clock.phases["slowest_supplier_own"] = max(reported, default=0.0)  # the rest: network and DSP
         # folded, and the credentials this node attaches for this requester (e.g. a certified CFP
-        # it released), in one worker-thread hop
-        key, creds = await anyio.to_thread.run_sync(self._fold_with_credentials, br, answers, requester)
+        # it released), in one worker-thread hop; nothing to fold in and no credentials: no hop
+        quick = None if self._credentials else self._unchanged(br, answers)
+        creds: list[str] = []
+        if quick is not None:  # nothing to fold in: the key without a worker-thread hop
+            key = _digest([quick, creds])
+        else:
+            key, creds = await anyio.to_thread.run_sync(self._fold_with_credentials, br, answers, requester)
         clock.lap("fold")
         cached = self._up.get((subject, requester))
         if cached is not None and cached[0] == key:
@@ -669,7 +709,7 @@ class FederatedTrace:
             if did not in suppliers:
                 suppliers.append(did)
         up = Upstream(summary, token, tiers + 1, suppliers, failed)
-        if br.mark == await anyio.to_thread.run_sync(self.ledger.change_mark, self.owner):
+        if br.mark == self.ledger.change_mark(self.owner):  # a point read: no thread hop
             self._up[(subject, requester)] = (key, up)  # only an answer no event overtook
             while len(self._up) > _CACHE_MAX:
                 self._up.popitem(last=False)
@@ -713,7 +753,9 @@ class FederatedTrace:
         if not lots:
             root = await anyio.to_thread.run_sync(self.ledger.resolve_subject, self.owner, subject)
             lots = (str(root.id),)
-        br = await anyio.to_thread.run_sync(self._down_branches, subject, lots)
+        br = self._kept_branches(("down", subject), lots)
+        if br is None:
+            br = await anyio.to_thread.run_sync(self._down_branches, subject, lots)
         clock.lap("ledger")
         answers = await self._ask(br.partners, deadline, "customer", RECALL_ASSET, {"salt": salt}, self._check_down)
         clock.lap("customers")
@@ -760,7 +802,7 @@ class FederatedTrace:
         token = await anyio.to_thread.run_sync(sign_recall, answer, self.identity)
         clock.lap("signed")
         down = Downstream(answer, token, tiers + 1, customers, failed)
-        if br.mark == await anyio.to_thread.run_sync(self.ledger.change_mark, self.owner):
+        if br.mark == self.ledger.change_mark(self.owner):  # a point read: no thread hop
             self._down[(subject, requester)] = (key, down)
             while len(self._down) > _CACHE_MAX:
                 self._down.popitem(last=False)

@@ -42,6 +42,7 @@ from batpass.ledger._authorisations import (
 from batpass.ledger._live import LiveSites, site_facts
 from batpass.ledger._materials import CATALOGUE, Catalogue, Element
 from batpass.ledger._outflow import validate_authorisation
+from batpass.ledger._reads import read_mark
 from batpass.ledger._received_check import Keys, SummaryChecks
 from batpass.ledger._received_writes import Received, ReceivedWrites, store_received
 from batpass.ledger._record import OwnerRecording
@@ -509,9 +510,7 @@ class LedgerService:
         """The owner's change counter: the sequence number of its last recorded event (0 before
         any). It only grows; a cache of anything computed from the owner's events is exact as long
         as it is keyed by this value (received summaries: :meth:`received_summaries`)."""
-        with UnitOfWork(self.engine, write=False) as uow:
-            seq = uow.conn.execute(select(t.heads.c.seq).where(t.heads.c.owner == owner)).scalar()
-        return int(seq or 0)
+        return read_mark(self.engine, owner)  # a point read, cheap: every trace question reads it
 
     def received_summaries(self, owner: str, lots: Sequence[str]) -> dict[str, ReceivedSummary]:
         """The suppliers' summaries ``owner`` holds for the given supplier lots, by supplier lot

@@ -777,3 +777,38 @@ async def _until(done: Callable[[], bool], within_s: float = 30.0) -> None:
     with anyio.fail_after(within_s):
         while not done():
             await anyio.sleep(0.01)
+
+
+async def test_a_supplier_summary_is_folded_in_when_its_content_changes_not_when_only_re_signed(world: World) -> None:
+    """The fold compares what a supplier's summary says: a new token saying something else is
+    stored (and changes this node's answer), a token re-signed later saying the same is not."""
+    from dataclasses import replace
+
+    from batpass.core.summary import Tombstone
+
+    cobalt = world.suppliers[COBALT]
+    base = cobalt.summary(COBALT, "co-ship")
+    world.partners.refusals.update({LITHIUM: UNREACHABLE, NICKEL: UNREACHABLE, MANGANESE: UNREACHABLE})
+    world.partners.refusals[GRAPHITE] = UNREACHABLE
+
+    def answer(summary: Any) -> None:
+        token = sign_summary(summary, world.ids[COBALT])
+        world.partners.answers[(COBALT, "co-ship", UPSTREAM_ASSET)] = {"summary": token, "tiers": 2}
+
+    def stored_jws() -> str:
+        return world.trace.ledger.received_summaries(CELLS, ["co-ship"])["co-ship"].jws
+
+    answer(base)
+    first = await world.trace.trace("cells-1")
+    kept = stored_jws()
+    assert (await world.trace.trace("cells-1"))["timing"].get("cached") is not None  # warm: reused
+    # the same content signed again at another time: not folded in, the answer still reused
+    answer(replace(base, computed_at="2030-01-01T00:00:00Z"))
+    again = await world.trace.trace("cells-1")
+    assert stored_jws() == kept and again["timing"].get("cached") is not None
+    assert again["summary"] == first["summary"]
+    # something else said: folded in, and this node's answer changes with it
+    answer(replace(base, tombstones=(*base.tombstones, Tombstone(tier=1, reason="supplier unreachable"))))
+    changed = await world.trace.trace("cells-1")
+    assert stored_jws() != kept and "cached" not in changed["timing"]
+    assert len(changed["tombstones"]) > len(first["tombstones"])
