@@ -11,7 +11,7 @@ from pathlib import Path
 
 from batpass.bridge._link import BridgeAnswers, BridgeRelay, HubFederation, HubLink, HubPartners, RelayQuestion
 from batpass.bridge._proof import sign_entry, verify_entry
-from batpass.bridge._reconcile_relay import BridgeCourier, hub_relay
+from batpass.bridge._reconcile_relay import BridgeCourier, hub_relay, hub_relay_many
 from batpass.bridge._sites import HubSites
 from batpass.bridge._trades import (
     BridgeTrades,
@@ -70,6 +70,7 @@ __all__ = [
     "convert_pcf",
     "dqr_mapping_from_config",
     "hub_relay",
+    "hub_relay_many",
     "match_product",
     "ratings_to_ouranos",
     "sign_entry",

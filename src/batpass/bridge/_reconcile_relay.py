@@ -13,12 +13,18 @@ bridge, still signed by the sending owner's key end to end (the bridge never sig
   addressed to the bridge); the bridge accepts it only from its configured hub and sends it
   through its own connector to the addressee's inbox (:func:`bridge_reconciliation`), answering
   the addressee's status and answer, so the hub's outbox retries or gives up as for any message.
+
+Both legs take several messages in one request as the inbox does (docs/outflows.md, "Several
+messages in one request"): a JSON array of ``{"jws"}``, answered by an array with one ``{"status",
+"body"}`` per message — the bridge's inbox hands the hub operators' messages of a batch to the
+hub together (:func:`hub_relay_many`), and the hub's outbox hands the bridge the messages due
+together (:meth:`BridgeCourier.send_many`), which the bridge sends on together per connector.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 import httpx
@@ -27,13 +33,26 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from batpass.bridge._link import HubFederation, HubLink
-from batpass.core.errors import Forbidden, Unauthorized
+from batpass.core.errors import BatpassError, Forbidden, Unauthorized, UpstreamUnavailable
 from batpass.dataspace import DataPlaneReply
-from batpass.exchange import ReconciliationCourier, ReconciliationInbox
+from batpass.exchange import (
+    RECONCILIATION_MAX_BATCH,
+    ReconciliationCourier,
+    ReconciliationInbox,
+    reconciliation_answer,
+    reconciliation_answers,
+    reconciliation_chunks,
+)
 from batpass.http import Ctx, guard
 from batpass.trust import DidResolver, NodeIdentity, TrustService, issue_self_issued_token, verify_self_issued_token
 
-__all__ = ["BridgeCourier", "bridge_reconciliation_router", "hub_reconciliation_router", "hub_relay"]
+__all__ = [
+    "BridgeCourier",
+    "bridge_reconciliation_router",
+    "hub_reconciliation_router",
+    "hub_relay",
+    "hub_relay_many",
+]
 
 HUB_PATH = "/v1/ouranos/bridge/reconciliation"
 BRIDGE_PATH = "/v1/bridge/reconciliation"
@@ -45,6 +64,10 @@ hub_reconciliation_router = APIRouter(tags=["bridge"])
 
 class _MessageIn(BaseModel):
     jws: str = Field(min_length=1, max_length=16384)
+
+
+#: a batch: up to MAX_BATCH messages, each answered as alone
+_Batch = Annotated[list[_MessageIn], Field(min_length=1, max_length=RECONCILIATION_MAX_BATCH)]
 
 
 def _reply(resp: httpx.Response) -> DataPlaneReply:
@@ -64,6 +87,41 @@ def hub_relay(link: HubLink) -> Callable[[str], Awaitable[DataPlaneReply]]:
     return relay
 
 
+def hub_relay_many(link: HubLink) -> Callable[[Sequence[str]], Awaitable[list[DataPlaneReply]]]:
+    """The bridge inbox's relay of a batch: the hub operators' messages handed to the hub in one
+    request (one alone in the single form); the hub's answer for each, in order."""
+
+    async def relay_many(jwss: Sequence[str]) -> list[DataPlaneReply]:
+        if len(jwss) == 1:
+            return [_reply(await link.post(HUB_PATH, {"jws": jwss[0]}))]
+        resp = await _post_hub(link, [{"jws": j} for j in jwss])
+        found = _answers(resp, len(jwss))
+        if found is not None:
+            return [DataPlaneReply(status, body) for status, body in found]
+        # not one answer per message (a hub that takes no batches): one by one
+        return [_reply(await link.post(HUB_PATH, {"jws": j})) for j in jwss]
+
+    return relay_many
+
+
+async def _post_hub(link: HubLink, body: list[dict[str, str]]) -> httpx.Response:
+    token = issue_self_issued_token(link.identity, audience=link.hub_did, bpn=None)
+    try:
+        return await link.client.post(
+            link.hub_url + HUB_PATH, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=_TIMEOUT
+        )
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable("the Ouranos hub is unreachable", rule="bridge → hub") from exc
+
+
+def _answers(resp: httpx.Response, count: int) -> list[tuple[int, Any]] | None:
+    try:
+        content: Any = resp.json()
+    except ValueError:
+        return None
+    return reconciliation_answers(resp.status_code, content, count)
+
+
 class BridgeCourier:
     """The hub's sender of reconciliation messages (outbox kind ``ledger.reconciliation``): each
     goes to the hub's bridge, which sends it through its connector."""
@@ -79,6 +137,40 @@ class BridgeCourier:
         return await self.client.post(
             self.url, json=row["body"], headers={"Authorization": f"Bearer {token}"}, timeout=_TIMEOUT
         )
+
+    async def send_many(self, rows: Sequence[dict[str, Any]]) -> list[httpx.Response | httpx.HTTPError]:
+        """The messages due together, handed to the bridge in one request per
+        ``RECONCILIATION_MAX_BATCH`` (one alone in the single form); each message's answer as
+        the addressee gave it. A bridge that does not answer one per message gets them again one
+        by one."""
+        out: list[httpx.Response | httpx.HTTPError] = []
+        for part in reconciliation_chunks(rows, RECONCILIATION_MAX_BATCH):
+            out.extend(await self._send_part(part))
+        return out
+
+    async def _send_part(self, rows: Sequence[dict[str, Any]]) -> list[httpx.Response | httpx.HTTPError]:
+        try:
+            if len(rows) == 1:
+                return [await self.send(rows[0])]
+            token = issue_self_issued_token(self.identity, audience=self.bridge_did, bpn=None)
+            resp = await self.client.post(
+                self.url,
+                json=[r["body"] for r in rows],
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=_TIMEOUT,
+            )
+        except httpx.HTTPError as exc:
+            return [exc] * len(rows)
+        found = _answers(resp, len(rows))
+        if found is not None:
+            return [httpx.Response(status, json=body) for status, body in found]
+        out: list[httpx.Response | httpx.HTTPError] = []
+        for row in rows:
+            try:
+                out.append(await self.send(row))
+            except httpx.HTTPError as exc:
+                out.append(exc)
+        return out
 
 
 async def _caller(request: Request, audience: str, resolver: DidResolver) -> str:
@@ -109,19 +201,35 @@ async def _from_bridge(request: Request, ctx: Ctx) -> ReconciliationInbox:
 
 @bridge_reconciliation_router.post(BRIDGE_PATH)
 async def bridge_reconciliation(
-    courier: Annotated[ReconciliationCourier, Depends(_from_hub)], body: _MessageIn
+    courier: Annotated[ReconciliationCourier, Depends(_from_hub)], body: _MessageIn | _Batch
 ) -> JSONResponse:
     """Send a hub operator's signed message through this bridge's connector; the addressee's
-    answer (status and body) comes back as is."""
+    answer (status and body) comes back as is. A batch (a JSON array of messages) is sent on
+    together per connector and answered with one ``{"status", "body"}`` per message, in order."""
+    if isinstance(body, list):
+        sent = await courier.deliver_many([m.jws for m in body])
+        return JSONResponse([_answer_sent(s) for s in sent])
     reply = _reply(await courier.deliver(body.jws))
     return JSONResponse(reply.content, status_code=reply.status)
 
 
+def _answer_sent(sent: httpx.Response | BatpassError | httpx.HTTPError) -> dict[str, Any]:
+    if isinstance(sent, httpx.Response):
+        return reconciliation_answer(_reply(sent))
+    if isinstance(sent, BatpassError):
+        return reconciliation_answer(sent)
+    silent = UpstreamUnavailable("the addressee's connector did not answer", rule="bridge → connector")
+    return reconciliation_answer(silent)
+
+
 @hub_reconciliation_router.post(HUB_PATH)
 async def hub_reconciliation(
-    inbox: Annotated[ReconciliationInbox, Depends(_from_bridge)], body: _MessageIn
+    inbox: Annotated[ReconciliationInbox, Depends(_from_bridge)], body: _MessageIn | _Batch
 ) -> JSONResponse:
     """A message for one of this hub's operators, handed on by the bridge: verified (the sending
-    owner's signature) and applied here; a replay changes nothing."""
+    owner's signature) and applied here; a replay changes nothing. A batch is judged message by
+    message, one ``{"status", "body"}`` each, in order."""
+    if isinstance(body, list):
+        return JSONResponse(await inbox.take_many([m.jws for m in body]))
     reply = await inbox.take(body.jws)
     return JSONResponse(reply.content, status_code=reply.status)

@@ -450,12 +450,34 @@ def _redact(value: str | float, unit: str | None = None) -> str:
     return f"~{value:.2g} {unit}"
 
 
+def payloads_in(record: Mapping[str, Any]) -> int:
+    """How many payloads a recorded request or response carried: one, or each signed message of
+    a batch (a JSON array of ``{"jws"}`` bodies, or the array of ``{"status", "body"}`` answering
+    one: docs/outflows.md "Several messages in one request"), as each was counted when it came
+    alone — so ``payloads_scanned`` does not depend on how the messages were batched."""
+    body = record.get("body")
+    if not isinstance(body, str) or not body.startswith(_BATCH_STARTS) or record.get("body_encoding"):
+        return 1
+    try:
+        items = json.loads(body)
+    except ValueError:
+        return 1
+    if isinstance(items, list) and items and all(isinstance(i, dict) and set(i) in _BATCH_ITEMS for i in items):
+        return len(items)
+    return 1
+
+
+#: how a batch's body starts (json.dumps or a client's compact JSON) and its items' keys
+_BATCH_STARTS = ('[{"jws"', '[{"status"', '[{"body"')
+_BATCH_ITEMS = ({"jws"}, {"status", "body"})
+
+
 def scan_records(records: Iterable[Mapping[str, Any]], canaries: Canaries) -> dict[str, Any]:
     """Scan recorded payloads (the dicts of a payload log) for the canaries."""
     leaks: list[dict[str, Any]] = []
     scanned = 0
     for index, record in enumerate(records):
-        scanned += 1
+        scanned += payloads_in(record)
         found: dict[tuple[str, int], str] = {}
         lot_hits: dict[str, str] = {}
         for where, text, names, numbers in _record_texts(record):

@@ -51,12 +51,16 @@ from batpass.exchange._industry_core import (
     validate_aspect,
 )
 from batpass.exchange._pcf_async import OUTBOX_KIND, PcfExchange, exchanges_table
+from batpass.exchange._reconcile_inbox import MAX_BATCH as RECONCILIATION_MAX_BATCH
 from batpass.exchange._reconcile_inbox import (
     RECONCILIATION_ASSET,
     ReconciliationCourier,
     ReconciliationInbox,
     install_reconciliation_offer,
 )
+from batpass.exchange._reconcile_inbox import answer as reconciliation_answer
+from batpass.exchange._reconcile_inbox import answers_of as reconciliation_answers
+from batpass.exchange._reconcile_inbox import chunks as reconciliation_chunks
 from batpass.exchange._remote import (
     HeldRole,
     OpenedTier,
@@ -87,6 +91,7 @@ __all__ = [
     "PCF_PURPOSE",
     "PCF_SEMANTIC_ID",
     "RECONCILIATION_ASSET",
+    "RECONCILIATION_MAX_BATCH",
     "SERIAL_PART_ASSET",
     "SERIAL_PART_SEMANTIC_ID",
     "SITES_ASSET",
@@ -127,6 +132,9 @@ __all__ = [
     "lot_twin",
     "opened_by",
     "product_twin",
+    "reconciliation_answer",
+    "reconciliation_answers",
+    "reconciliation_chunks",
     "register_twin",
     "validate_aspect",
 ]

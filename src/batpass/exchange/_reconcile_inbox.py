@@ -13,13 +13,22 @@ message through the data plane.
   signature by the sending owner's key, through its DID document; a replay changes nothing).
   A message for an owner this node does not keep goes to ``relay`` when one is given (a bridge
   hands it to its hub), else it is refused (403). A bad signature is a 403 problem (not a 401:
-  that answer belongs to the data plane's token).
+  that answer belongs to the data plane's token). A sender may post several messages in one
+  request: a JSON array of up to :data:`MAX_BATCH` bodies ``{"jws": ...}``, each signed on its
+  own and judged exactly as if it had come alone; the answer (200) is an array with one
+  ``{"status", "body"}`` per message, in order — what that message alone would have been
+  answered (a bad signature's 403 problem beside the others' outcomes). Messages of a batch for
+  owners another node keeps go to that node together (``relay_many``).
 - Sender side: :class:`ReconciliationCourier` is the outbox dispatcher's sender of kind
   ``ledger.reconciliation``: the receiver's connector is the ``DataService`` of its DID document
   (a hub operator's names the bridge as ``participantId``), one agreement and one started
   transfer per connector are reused (:class:`~batpass.dataspace.ConsumerChannels`). A connector
   that offers no inbox to this node, or refuses the negotiation under its policy, is a final
   refusal (403: the message is given up, with the reason, not retried); no answer is retried.
+  :meth:`ReconciliationCourier.send_many` sends the messages due together to one connector in one
+  request (the batch form above; a lone message in the single form), and each message's answer
+  is recorded as its own; a receiver that does not answer a batch with one answer per message
+  gets the messages again one by one.
 
 Composition-level: it joins the ledger's reconciliation (content) and the connector (transport).
 """
@@ -52,6 +61,7 @@ from batpass.ledger import Reconciliation
 from batpass.trust import BRIDGE_SERVICE, CredentialRejected, peek
 
 __all__ = [
+    "MAX_BATCH",
     "RECONCILIATION_ASSET",
     "ReconciliationCourier",
     "ReconciliationInbox",
@@ -67,12 +77,18 @@ _OPERATORS = ":operators:"
 _MAX_JWS = 16384
 #: messages applied in one transaction at most
 _TOGETHER = 64
+#: messages in one posted batch at most
+MAX_BATCH = 64
 _RULE = 'reconciliation inbox (docs/outflows.md "Reconciliation across nodes")'
 _MEMBERSHIP = {"leftOperand": "Membership", "operator": "eq", "rightOperand": "active"}
 _FRAMEWORK = {"leftOperand": "FrameworkAgreement", "operator": "eq", "rightOperand": "DataExchangeGovernance:1.0"}
 
 #: a message for an owner another node keeps, handed on (a bridge's relay to its hub)
 Relay = Callable[[str], Awaitable[DataPlaneReply]]
+#: several such messages handed on together, an answer for each in order
+RelayMany = Callable[[Sequence[str]], Awaitable[list[DataPlaneReply]]]
+#: what a sender makes of one message: the receiver's answer, or why there was none
+Sent = httpx.Response | BatpassError | httpx.HTTPError
 
 
 def inbox_policies(partners: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -133,6 +149,46 @@ def message_of(body: Any) -> str:
     return jws
 
 
+def messages_of(body: Any) -> list[str | BatpassError]:
+    """The messages of a posted batch (a JSON array of 1 to :data:`MAX_BATCH` bodies ``{"jws"}``);
+    an item that is no message is that item's refusal, as it would be posted alone."""
+    if not isinstance(body, list) or not 0 < len(body) <= MAX_BATCH:
+        raise InvalidInput(
+            f'a batch is a JSON array of 1 to {MAX_BATCH} bodies {{"jws": <compact JWS>}}', field="messages", rule=_RULE
+        )
+    out: list[str | BatpassError] = []
+    for item in body:
+        try:
+            out.append(message_of(item))
+        except BatpassError as exc:
+            out.append(exc)
+    return out
+
+
+def answer(reply: DataPlaneReply | BatpassError) -> dict[str, Any]:
+    """One message's answer in a batch: the status and body it would have been answered alone."""
+    if isinstance(reply, BatpassError):
+        return {"status": reply.status, "body": problem_body(reply)}
+    return {"status": reply.status, "body": reply.content}
+
+
+def answers_of(status: int, content: Any, count: int) -> list[tuple[int, Any]] | None:
+    """The per-message answers of a batch's reply, or None when it is not one answer per message
+    (a receiver that does not take batches, or a refusal of the whole request)."""
+    if status != 200 or not isinstance(content, list) or len(content) != count:
+        return None
+    out: list[tuple[int, Any]] = []
+    for a in content:
+        if not isinstance(a, dict) or not isinstance(a.get("status"), int) or not 100 <= a["status"] <= 599:
+            return None
+        out.append((a["status"], a.get("body")))
+    return out
+
+
+def chunks(items: Sequence[Any], size: int = MAX_BATCH) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 def _data_service(doc: Mapping[str, Any], did: str) -> tuple[ServiceEndpoint, str] | None:
     for svc in doc.get("service", []):
         if svc.get("type") == "DataService" and isinstance(svc.get("serviceEndpoint"), str):
@@ -153,9 +209,12 @@ def _bridge_of(hub_doc: Mapping[str, Any]) -> str | None:
 class ReconciliationInbox:
     """The ``batpass-reconciliation-inbox`` source (``ProxyAssetSource``)."""
 
-    def __init__(self, reconciliation: Reconciliation, *, relay: Relay | None = None) -> None:
+    def __init__(
+        self, reconciliation: Reconciliation, *, relay: Relay | None = None, relay_many: RelayMany | None = None
+    ) -> None:
         self.reconciliation = reconciliation
         self.relay = relay
+        self.relay_many = relay_many
         # a burst of messages waits on the event loop, not in threads holding database
         # connections (the node's database takes one writer at a time): one thread applies
         # what arrived meanwhile, together (one transaction for up to _TOGETHER messages)
@@ -186,8 +245,48 @@ class ReconciliationInbox:
             query=query,
             rule=_RULE,
         )
+        if isinstance(body, list):
+            return DataPlaneReply(200, await self.take_many(messages_of(body)))
         jws = message_of(body)
         return await self.take(jws)
+
+    async def take_many(self, messages: Sequence[str | BatpassError]) -> list[dict[str, Any]]:
+        """A batch: each message judged as :meth:`take` judges it alone (they arrive together, so
+        they are applied together); those for owners another node keeps are handed on together
+        (``relay_many``). An answer per message, in order (:func:`answer`)."""
+        answers: list[dict[str, Any]] = [{} for _ in messages]
+        relayed: list[int] = []
+        kept: list[int] = []
+        for i, msg in enumerate(messages):
+            if isinstance(msg, BatpassError):
+                answers[i] = answer(msg)
+            elif self.relay is not None and self.relay_many is not None:
+                try:
+                    (kept if self.reconciliation.keeps(addressee(msg)) else relayed).append(i)
+                except BatpassError as exc:
+                    answers[i] = answer(exc)
+            else:
+                kept.append(i)
+
+        async def alone(i: int) -> None:
+            try:
+                answers[i] = answer(await self.take(str(messages[i])))
+            except BatpassError as exc:
+                answers[i] = answer(exc)
+
+        async def handed_on() -> None:
+            assert self.relay_many is not None
+            try:
+                replies: list[DataPlaneReply | BatpassError] = [
+                    *await self.relay_many([str(messages[i]) for i in relayed])
+                ]
+            except BatpassError as exc:
+                replies = [exc] * len(relayed)
+            for i, reply in zip(relayed, replies, strict=True):
+                answers[i] = answer(reply)
+
+        await asyncio.gather(*(alone(i) for i in kept), *([handed_on()] if relayed else []))
+        return answers
 
     async def take(self, jws: str) -> DataPlaneReply:
         """Apply one message here, or hand it to the relay when another node keeps its addressee."""
@@ -252,10 +351,60 @@ class ReconciliationCourier:
         403 of this node's own when the receiver's connector admits no agreement for it."""
         to = addressee(jws)
         endpoint, connector = await self.connector_of(to)
+        return await self._post(connector, endpoint, {"jws": jws})
+
+    async def deliver_many(self, messages: Sequence[str]) -> list[Sent]:
+        """Post signed messages to their addressees' inboxes: those for one connector in one
+        request (a batch; a lone message alone), each message's own answer in order, or why it
+        got none (its addressee not found, the connector not answering)."""
+        out: list[Sent | None] = [None] * len(messages)
+        groups: dict[tuple[str, ServiceEndpoint], list[int]] = {}
+        for i, jws in enumerate(messages):
+            try:
+                endpoint, connector = await self.connector_of(addressee(jws))
+            except BatpassError as exc:
+                out[i] = exc
+                continue
+            groups.setdefault((connector, endpoint), []).append(i)
+
+        async def group(connector: str, endpoint: ServiceEndpoint, idx: Sequence[int]) -> None:
+            jwss = [messages[i] for i in idx]
+            for i, sent in zip(idx, await self._post_batch(connector, endpoint, jwss), strict=True):
+                out[i] = sent
+
+        await asyncio.gather(*(group(c, e, part) for (c, e), idx in groups.items() for part in chunks(idx, MAX_BATCH)))
+        return [o if o is not None else NotFound("no answer", rule=_RULE) for o in out]
+
+    async def _post_batch(self, connector: str, endpoint: ServiceEndpoint, jwss: Sequence[str]) -> list[Sent]:
+        """One request for ``jwss`` (the single form for one); a reply that is not one answer per
+        message (a receiver that takes no batches) sends them again one by one."""
         try:
-            return await self.channels.request(
-                connector, RECONCILIATION_ASSET, endpoint, "POST", path=_PATH, body={"jws": jws}
-            )
+            if len(jwss) == 1:
+                return [await self._post(connector, endpoint, {"jws": jwss[0]})]
+            resp = await self._post(connector, endpoint, [{"jws": j} for j in jwss])
+        except (BatpassError, httpx.HTTPError) as exc:
+            return [exc] * len(jwss)
+        try:
+            content = resp.json()
+        except ValueError:
+            content = None
+        answers = answers_of(resp.status_code, content, len(jwss))
+        if answers is not None:
+            return [httpx.Response(status, json=body) for status, body in answers]
+        if resp.status_code == 403:  # the whole batch refused by the usage policy: as each would be
+            return [resp] * len(jwss)
+
+        async def alone(jws: str) -> Sent:
+            try:
+                return await self._post(connector, endpoint, {"jws": jws})
+            except (BatpassError, httpx.HTTPError) as exc:
+                return exc
+
+        return list(await asyncio.gather(*(alone(j) for j in jwss)))
+
+    async def _post(self, connector: str, endpoint: ServiceEndpoint, body: Any) -> httpx.Response:
+        try:
+            return await self.channels.request(connector, RECONCILIATION_ASSET, endpoint, "POST", path=_PATH, body=body)
         except (NotOffered, NegotiationRefused, CatalogRefused) as exc:
             if isinstance(exc, CatalogRefused) and exc.partner_status not in (401, 403):
                 raise  # a catalog not answered: tried again later
@@ -272,3 +421,18 @@ class ReconciliationCourier:
         except BatpassError as exc:
             return httpx.Response(400, json=problem_body(exc))
         return await self.deliver(jws)
+
+    async def send_many(self, rows: Sequence[dict[str, Any]]) -> list[Sent]:
+        """The dispatcher's sender of the messages due together (:meth:`deliver_many`)."""
+        out: list[Sent | None] = [None] * len(rows)
+        jwss: list[str] = []
+        idx: list[int] = []
+        for i, row in enumerate(rows):
+            try:
+                jwss.append(message_of(row["body"]))
+                idx.append(i)
+            except BatpassError as exc:
+                out[i] = httpx.Response(400, json=problem_body(exc))
+        for i, sent in zip(idx, await self.deliver_many(jwss), strict=True):
+            out[i] = sent
+        return [o for o in out if o is not None]

@@ -38,6 +38,7 @@ from batpass.bridge import (
     TrustedAsserters,
     dqr_mapping_from_config,
     hub_relay,
+    hub_relay_many,
 )
 from batpass.bridge import routes as bridge_routes
 from batpass.compliance import RemotePassports, load_ruleset
@@ -314,6 +315,7 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         ctx.services[HubLink] = link
         install_upstream_offer(ctx.services[DspProvider], BridgeAnswers(link))
         ctx.services[ReconciliationInbox].relay = hub_relay(link)  # messages for hub operators
+        ctx.services[ReconciliationInbox].relay_many = hub_relay_many(link)  # a batch's, together
     elif "catena-x" in cfg.profiles:
         # the recursive trace: answers customers for lots shipped to them, asking direct suppliers
         federated = FederatedTrace(
@@ -550,6 +552,8 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
             client,
             sign_headers=pact.outbox_headers if pact else None,
             senders={RECONCILIATION_OUTBOX_KIND: courier.send} if courier is not None else None,
+            # the messages due together go out together, one request per partner (a batch)
+            batch_senders={RECONCILIATION_OUTBOX_KIND: courier.send_many} if courier is not None else None,
         )
         ctx.services[OutboxDispatcher] = dispatcher
         leader, listener = _background_jobs(ctx, dispatcher)

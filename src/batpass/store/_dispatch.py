@@ -20,6 +20,11 @@ whose address and token are only known when it leaves (the same claim, lease and
 a send runs beside the dispatcher's loop, not in its batch: opening a connector's channel waits
 for protocol messages this same outbox sends (a contract negotiation's), which a batch waiting
 for that send would hold back.
+
+A kind may instead have a sender of several messages at once (``batch_senders``): the rows of
+that kind claimed together are handed to it in one call (it may post those for one partner in
+one request), beside the loop in one slot, and each row's result — an answer, or why there was
+none — is recorded as that row's alone would be (the same back-off, final refusals, attempts).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import datetime as dt
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -46,6 +51,9 @@ from batpass.store.uow import UnitOfWork
 __all__ = ["OutboxDispatcher", "backoff_seconds"]
 
 log = logging.getLogger("batpass.outbox")
+
+#: a kind's sender of several messages: each row's answer, or why it got none, in order
+BatchSender = Callable[[list[dict[str, Any]]], Awaitable[Sequence[httpx.Response | BaseException]]]
 
 LEASE = dt.timedelta(seconds=30)
 IDLE_WAIT_S = 2.0
@@ -69,6 +77,7 @@ class OutboxDispatcher:
         *,
         sign_headers: Callable[[dict[str, Any]], dict[str, str]] | None = None,
         senders: Mapping[str, Callable[[dict[str, Any]], Awaitable[httpx.Response]]] | None = None,
+        batch_senders: Mapping[str, BatchSender] | None = None,
         batch: int = 50,
         clock: Clock = SystemClock(),
     ) -> None:
@@ -77,6 +86,7 @@ class OutboxDispatcher:
         self._client = client
         self._sign_headers = sign_headers
         self._senders = dict(senders or {})
+        self._batch_senders = dict(batch_senders or {})
         self._inflight: dict[str, asyncio.Task[None]] = {}
         #: results of finished sends not yet written, and the task writing them
         self._results: list[tuple[dict[str, Any], int | None, Any, str | None, asyncio.Future[None]]] = []
@@ -138,11 +148,19 @@ class OutboxDispatcher:
         claimed = await anyio.to_thread.run_sync(self._claim_due)
         if claimed:
             direct = []
+            together: dict[str, list[dict[str, Any]]] = {}
             for row in claimed:
-                if row["kind"] not in self._senders:
+                if row["id"] in self._inflight:
+                    continue
+                if row["kind"] in self._batch_senders:  # sent with the others of its kind
+                    together.setdefault(row["kind"], []).append(row)
+                elif row["kind"] not in self._senders:
                     direct.append(row)
-                elif row["id"] not in self._inflight:  # its own sender, beside this loop
+                else:  # its own sender, beside this loop
                     self._inflight[row["id"]] = asyncio.create_task(self._send_beside(row))
+            for kind, rows in together.items():
+                task = asyncio.create_task(self._send_together(kind, rows))
+                self._inflight.update((row["id"], task) for row in rows)
             await asyncio.gather(*(self._send(row) for row in direct))
             return 0.0 if len(claimed) >= self._batch else await anyio.to_thread.run_sync(self._next_due_in)
         return await anyio.to_thread.run_sync(self._next_due_in)
@@ -207,6 +225,32 @@ class OutboxDispatcher:
             log.exception("outbox send of %s failed", row["kind"])
         finally:
             self._inflight.pop(row["id"], None)
+
+    async def _send_together(self, kind: str, rows: list[dict[str, Any]]) -> None:
+        try:
+            async with self._beside:
+                try:
+                    sent: list[httpx.Response | BaseException] = [*await self._batch_senders[kind](rows)]
+                except (httpx.HTTPError, BatpassError) as exc:
+                    sent = [exc] * len(rows)
+                if len(sent) != len(rows):
+                    raise RuntimeError(f"the {kind} sender answered {len(sent)} of {len(rows)} messages")
+                await asyncio.gather(*(self._record_sent(row, s) for row, s in zip(rows, sent, strict=True)))
+        except Exception:  # recorded as nothing: the rows fall due again when their lease runs out
+            log.exception("outbox send of %s failed", kind)
+        finally:
+            for row in rows:
+                self._inflight.pop(row["id"], None)
+
+    async def _record_sent(self, row: dict[str, Any], sent: httpx.Response | BaseException) -> None:
+        if not isinstance(sent, httpx.Response):
+            await self._record_soon(row, None, None, f"{type(sent).__name__}: {sent}")
+            return
+        try:
+            body = sent.json()
+        except ValueError:
+            body = {"text": sent.text[:2000]}
+        await self._record_soon(row, sent.status_code, body, None)
 
     async def drain(self) -> None:
         """Wait for the sends running beside the loop (a test's or a stop's)."""
