@@ -21,11 +21,8 @@ import threading
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-import httpx
-
 from batpass.core.errors import InvariantViolation
 from batpass.demo._story._context import Story
-from batpass.trust import client_ssl_context
 
 __all__ = ["Beside"]
 
@@ -44,15 +41,7 @@ class Beside:
         view_story = {k: v for k, v in summary["story"].items() if k != "timings_s"}
         view_story["timings_s"] = {}
         view_summary = dict(summary, story=view_story, artefacts={k: [] for k in summary["artefacts"]})
-        # its own client (connection pool): no connection is shared with the steps in front, and
-        # none it starts with sat idle since an earlier step (a keep-alive the node may close)
-        ca = story.out / "ca.pem"
-        self._client = (
-            httpx.Client(verify=client_ssl_context(ca), timeout=story.client.timeout) if ca.exists() else None
-        )
-        self.view = dataclasses.replace(
-            story, summary=view_summary, shared=dict(story.shared), client=self._client or story.client
-        )
+        self.view = dataclasses.replace(story, summary=view_summary, shared=dict(story.shared))
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, args=(run,), name=f"story-{name}", daemon=True)
         self._thread.start()
@@ -63,9 +52,6 @@ class Beside:
                 run(self.view)
         except BaseException as exc:  # handed to the story's thread at the join
             self._error = exc
-        finally:
-            if self._client is not None:
-                self._client.close()
 
     def join(self) -> None:
         """Wait for the step; raise what it raised; merge what it wrote into the story's summary."""
