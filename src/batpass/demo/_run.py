@@ -28,7 +28,6 @@ from rich.table import Table
 from batpass.demo._console import add_console_users
 from batpass.demo._fork import ForkedProcess
 from batpass.demo._story import Story
-from batpass.demo._story._beside import Beside
 from batpass.demo._story.leaks import payload_log_path
 from batpass.demo._story.trust import JP_POLICY, POLICY
 from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
@@ -234,13 +233,6 @@ STEPS: tuple[str, ...] = (
     "leaks",
 )
 
-#: steps that run beside the steps after them, each joined before the step named (or at the end
-#: when that step is not run): ``reconciliation`` waits on ~900 messages between the nodes while
-#: ``trust`` … ``compliance`` keep the car maker's node busy, and neither reads what the other
-#: writes; ``leaks`` scans every payload the car maker received, the verdicts included
-#: (:mod:`batpass.demo._story._beside`; ``summary.json`` as in a sequential run)
-BESIDE: Mapping[str, str] = {"reconciliation": "leaks"}
-
 
 def _steps() -> tuple[str, ...]:
     """The steps to run: all of them, or (for developing a step) ``BATPASS_DEMO_STEPS=a,b``."""
@@ -267,24 +259,13 @@ def tell_story(
         ) as progress:
             steps = _steps() if steps is None else tuple(steps)
             task = progress.add_task("story", total=len(steps))
-            beside: dict[str, Beside] = {}
-            for i, name in enumerate(steps):
-                for other in [b for b in beside if BESIDE[b] == name]:
-                    beside.pop(other).join()
-                    progress.advance(task)
+            for name in steps:
                 progress.update(task, description=f"story: {name}")
                 step = importlib.import_module(f"batpass.demo._story.{name}")
-                if name in BESIDE and i + 1 < len(steps):
-                    beside[name] = Beside(story, name, step.run)
-                    continue
                 with story.timed(name):
                     step.run(story)
                 write_summary(out, summary)
                 progress.advance(task)
-            for other in list(beside):
-                beside.pop(other).join()
-                progress.advance(task)
-            write_summary(out, summary)
     return story
 
 
