@@ -327,9 +327,17 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         )
         ctx.services[FederatedTrace] = federated
         install_upstream_offer(ctx.services[DspProvider], federated)
-        if isinstance(federated.partners, DspPartners) and cfg.extra.get("federation_prenegotiate", True):
-            # channels negotiated before the first question needs them (a background job)
-            ctx.services[ChannelKeeper] = ChannelKeeper(ledger=ledger, owner=node.did, partners=federated.partners)
+        ahead, on_contact = (
+            cfg.extra.get("federation_prenegotiate", True),
+            cfg.extra.get("federation_open_on_contact", True),
+        )
+        if isinstance(federated.partners, DspPartners) and (ahead or on_contact):
+            # channels negotiated before the first question needs them: a background job (unless
+            # "federation_prenegotiate" is false), and a tier's own when a partner contacts it
+            keeper = ChannelKeeper(ledger=ledger, owner=node.did, partners=federated.partners, ahead=bool(ahead))
+            ctx.services[ChannelKeeper] = keeper
+            if on_contact:
+                ctx.services[DspProvider].contacts.add(lambda who: keeper.contacted(who.did))
     # the node that keeps a signed copy of every version (config extra "passport_backup_url");
     # until a partner is named, the node keeps its own copies
     backup_url = cfg.extra.get("passport_backup_url", node.base_url)
