@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
@@ -112,6 +113,7 @@ from batpass.http import (
     install_error_handlers,
     install_openapi,
     require_json,
+    warm_routes,
 )
 from batpass.ledger import (
     RECONCILIATION_OUTBOX_KIND,
@@ -549,6 +551,8 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         integrity = ctx.services[Integrity] = _integrity(ctx)
         app.state.ctx = ctx
         app.state.integrity = integrity
+        # the routers' state FastAPI builds on first use, built now rather than on a partner's first request
+        threading.Thread(target=warm_routes, args=(app.router.routes,), name="route-warm-up", daemon=True).start()
         audit = integrity.start() if settings.startup_audit else None
         pact = ctx.services.get(PactService)
         # PACT events carry a bearer token of the partner, fetched at send time (never stored)
