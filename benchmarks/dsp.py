@@ -7,7 +7,10 @@ dsp.federated_trace_ms: the recursive federated trace of one pack battery across
 over HTTPS (mines → refining → precursor → cathode → cells → pack), timed at the client of the
 pack node's ``GET /v1/trace/federated/{battery}``. Cold: the first trace of a freshly started
 federation whose nodes do not negotiate ahead (config ``federation_prenegotiate: false``: no
-agreement, transfer or DID document cached anywhere); first: the first trace of a federation whose
+agreement, transfer or DID document cached anywhere, checked on every node before the trace; the
+trace itself is what contacts the nodes, and each node opens its own supplier channels when its
+customer first contacts it — docs/dataspace.md "Channels opened on first contact" — so lower tiers
+negotiate while the tiers above are still negotiating with them); first: the first trace of a federation whose
 nodes negotiated their channels ahead, once every node reports them ready
 (``GET /v1/federation/channels``); warm: later traces of other batteries (agreements and data-plane
 tokens reused; one pull per partner; every tier pulls its suppliers' summaries again, and a node
@@ -179,6 +182,14 @@ def _channels_ready(c: Any, chain: Any, timeout_s: float = 120.0) -> tuple[float
         time.sleep(0.05)
 
 
+def _nothing_open(c: Any, chain: Any) -> None:
+    """Cold means cold: no node has opened a channel (or been contacted) before the trace."""
+    for node in chain.nodes.values():
+        st = c.get(node.base_url + "/v1/federation/channels", headers=node.admin_headers()).json()
+        if st["ready"] or st.get("contacts"):
+            raise RuntimeError(f"{node.name} opened channels before the cold trace: {st}")
+
+
 def federated_trace() -> None:
     """Interleaved runs: a federation without pre-negotiation (its first trace is cold: nothing
     negotiated), then one with it (the first trace once every node reports its channels ready),
@@ -200,6 +211,8 @@ def federated_trace() -> None:
                     if prenegotiate:
                         ms, channels = _channels_ready(c, chain)
                         ready_ms.append(ms)
+                    else:
+                        _nothing_open(c, chain)
                     batteries = chain.scenario.battery_ids[: WARM_PER_RUN + 1]
                     for i, battery in enumerate(batteries):
                         ms, out = _trace_ms(c, pack, battery)

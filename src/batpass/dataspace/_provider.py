@@ -34,6 +34,7 @@ from batpass.core.ids import new_uuid7
 from batpass.dataspace import _dsp_messages as msgs
 from batpass.dataspace import _sql as t
 from batpass.dataspace._common import HTTP_ENDPOINT_TYPE, PULL_FORMAT, DataspaceSettings
+from batpass.dataspace._contact import ContactHooks
 from batpass.dataspace._odrl import EvaluationContext, evaluate, normalise_policy, project_access
 from batpass.dataspace._states import (
     NEGOTIATION,
@@ -119,6 +120,8 @@ class DspProvider:
         # access token (its SHA-256) → (its expiry, its agreement): checked in full once per token
         # and worker, then only for revocation and the transfer's state (see _authorise)
         self._grants: dict[str, tuple[dt.datetime, Any]] = {}
+        # told of each verified catalog or contract request (the routes call ``contacts.note``)
+        self.contacts = ContactHooks()
 
     # -- administration ---------------------------------------------------------------------
 

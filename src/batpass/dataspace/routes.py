@@ -98,6 +98,7 @@ async def catalog_request(
     provider = ctx.service(DspProvider)
     participant = await _participant(request, provider)
     msgs.check_incoming(await _json(request), "CatalogRequestMessage")
+    provider.contacts.note(participant)  # starts its hooks' work; never waits for it
     catalog, next_cursor = provider.catalog(participant, limit=limit, cursor=continuationToken)
     headers = {}
     if next_cursor:
@@ -119,6 +120,7 @@ async def dataset(dataset_id: str, request: Request, ctx: Ctx) -> JSONResponse:
 async def negotiation_request(request: Request, ctx: Ctx) -> JSONResponse:
     provider = ctx.service(DspProvider)
     participant = await _participant(request, provider)
+    provider.contacts.note(participant)  # starts its hooks' work; never waits for it
     body, status = provider.request_negotiation(participant, await _json(request))
     return _dsp(body, status)
 

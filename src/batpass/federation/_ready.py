@@ -15,6 +15,17 @@ the partner ended the transfer). A partner that cannot be reached or refuses is 
 later, each time after twice as long (``retry_s`` up to ``retry_max_s``); a question that comes
 first opens the channel itself, as before.
 
+**Opened on first contact** (:meth:`ChannelKeeper.contacted`): when a partner contacts this
+node's connector (a catalog or contract request, verified), the keeper opens at once the channels
+the question that partner is about to send will need next, one tier below: a customer asks for
+upstream summaries, so this node's own supplier channels; a supplier asks for recall answers, so
+its customer channels. A DID the ledger names as neither opens nothing. It works whether or not
+the keeper runs as a background job (``start``): a node that does not negotiate ahead
+(``federation_prenegotiate: false``) still opens a tier's channels while the tier above is
+negotiating with it, rather than after it asked. Each channel is opened once at a time (a contact
+while it is being opened, or a question through the connector's per-pair lock, waits for the same
+journey), a failed one waits for its retry time, and at most ``concurrency`` journeys run at once.
+
 A failure here never fails a question: the keeper only does early what the first question would
 otherwise do on its critical path.
 """
@@ -25,7 +36,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,8 +87,10 @@ class ChannelKeeper:
         retry_max_s: float = 600.0,
         concurrency: int = 4,
         page: int = 500,
+        ahead: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.ahead = ahead  # opens every channel its ledger names as a background job (else on contact only)
         self.ledger = ledger
         self.owner = owner
         self.partners = partners
@@ -93,6 +106,10 @@ class ChannelKeeper:
         self._renewed_at = clock()
         self.channels: dict[tuple[str, str], KeptChannel] = {}
         self._task: asyncio.Task[None] | None = None
+        self._reading = asyncio.Lock()  # one reader of the ledger's events at a time
+        self._opening: set[tuple[str, str]] = set()  # channels being opened now
+        self._contacts: set[asyncio.Task[None]] = set()  # contact work still running
+        self.contacts = 0  # contacts that opened channels (the operator's view)
 
     # -- the job ------------------------------------------------------------------------------
 
@@ -102,10 +119,14 @@ class ChannelKeeper:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
-        if self._task is None:
+        """Run the job (on the worker that leads); a keeper that does not open ahead
+        (``ahead=False``) only answers contacts."""
+        if self._task is None and self.ahead:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="federation-channels")
 
     async def stop(self) -> None:
+        for contact in list(self._contacts):
+            contact.cancel()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -124,10 +145,8 @@ class ChannelKeeper:
         """One round: read the events recorded since the last round, open every wanted channel
         not yet open whose retry time has come, and renew the open ones when due."""
         await self._read_events()
+        await self._open_due(self.channels.values())
         now = self._clock()
-        due = [c for c in self.channels.values() if not c.ready and c.retry_at <= now]
-        if due:
-            await asyncio.gather(*(self._open(c) for c in due))
         if now - self._renewed_at >= self.renew_every_s:
             self._renewed_at = now
             await asyncio.gather(*(self._renew(c) for c in self.channels.values() if c.ready))
@@ -139,22 +158,54 @@ class ChannelKeeper:
             "wanted": len(kept),
             "ready": sum(c.ready for c in kept),
             "events_read": self._read_to,
+            "ahead": self.ahead,
+            "contacts": self.contacts,
             "channels": [c.view() for c in kept],
         }
+
+    # -- first contact --------------------------------------------------------------------------
+
+    def contacted(self, did: str) -> None:
+        """``did`` (verified) contacted this node's connector: open, in the background, the
+        channels its question will need of this node next (see the module). Returns at once;
+        called on the event loop (the provider's routes)."""
+        task = asyncio.get_running_loop().create_task(self._on_contact(did), name="federation-contact")
+        self._contacts.add(task)
+        task.add_done_callback(self._contacts.discard)
+
+    async def settle_contacts(self) -> None:
+        """Wait for the contact work started so far (tests, and a clean stop)."""
+        while self._contacts:
+            await asyncio.gather(*list(self._contacts), return_exceptions=True)
+
+    async def _on_contact(self, did: str) -> None:
+        try:
+            await self._read_events()
+            roles = set()
+            if (did, RECALL_ASSET) in self.channels:  # one of its customers: asks for upstream summaries
+                roles.add("supplier")
+            if (did, UPSTREAM_ASSET) in self.channels:  # one of its suppliers: asks for recall answers
+                roles.add("customer")
+            if roles:
+                self.contacts += 1
+                await self._open_due(c for c in self.channels.values() if c.role in roles)
+        except Exception:  # the contact only saves time: its request has been answered regardless
+            log.warning("opening channels on a partner's contact failed", exc_info=True)
 
     # -- steps ----------------------------------------------------------------------------------
 
     async def _read_events(self) -> None:
-        mark = await anyio.to_thread.run_sync(self.ledger.change_mark, self.owner)
-        while self._read_to < mark:
-            rows = await anyio.to_thread.run_sync(self._page, self._read_to)
-            if not rows:
-                break
-            for row in rows:
-                self._note(row["event"])
-                self._read_to = int(row["seq"])
-            if len(rows) < self.page:
-                break
+        async with self._reading:
+            mark = await anyio.to_thread.run_sync(self.ledger.change_mark, self.owner)
+            while self._read_to < mark:
+                rows = await anyio.to_thread.run_sync(self._page, self._read_to)
+                if not rows:
+                    break
+                for row in rows:
+                    self._note(row["event"])
+                    self._read_to = int(row["seq"])
+                if len(rows) < self.page:
+                    break
 
     def _page(self, after: int) -> list[dict[str, Any]]:
         return self.ledger.events(self.owner, after_seq=after, limit=self.page)
@@ -171,7 +222,21 @@ class ChannelKeeper:
         if isinstance(did, str) and did and did != self.owner and (did, asset) not in self.channels:
             self.channels[(did, asset)] = KeptChannel(did, asset, role)
 
+    async def _open_due(self, kept: Iterable[KeptChannel]) -> None:
+        """Open each of ``kept`` not open, not being opened and whose retry time has come."""
+        now = self._clock()
+        due = [c for c in kept if not c.ready and c.retry_at <= now and (c.did, c.asset) not in self._opening]
+        self._opening.update((c.did, c.asset) for c in due)  # before any await: a concurrent caller skips them
+        if due:
+            await asyncio.gather(*(self._open(c) for c in due))
+
     async def _open(self, kept: KeptChannel) -> None:
+        try:
+            await self._open_now(kept)
+        finally:
+            self._opening.discard((kept.did, kept.asset))
+
+    async def _open_now(self, kept: KeptChannel) -> None:
         async with self._sem:
             try:
                 await self.partners.prepare(kept.did, kept.asset, kept.role)

@@ -54,8 +54,18 @@ async def federation_channels(ctx: Ctx, _: AdminKey) -> dict[str, Any]:
     ready before they are needed"): each partner its ledger names, the asset a question asks of it
     and whether the agreement and transfer are open (``ready``), not yet tried (``pending``) or
     failed (``failed``, with the reason category, tried again later). ``running`` is false on a
-    worker that does not run the node's background jobs, and on a node that keeps none."""
+    worker that does not run the node's background jobs, and on a node that keeps none; ``ahead``
+    says whether the node opens them ahead at all, ``contacts`` how many partners' first contacts
+    opened them (docs/dataspace.md "Channels opened on first contact")."""
     keeper = ctx.services.get(ChannelKeeper)
     if keeper is None:
-        return {"running": False, "wanted": 0, "ready": 0, "events_read": 0, "channels": []}
+        return {
+            "running": False,
+            "wanted": 0,
+            "ready": 0,
+            "events_read": 0,
+            "ahead": False,
+            "contacts": 0,
+            "channels": [],
+        }
     return {"running": keeper.running, **keeper.status()}

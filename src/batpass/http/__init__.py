@@ -51,6 +51,7 @@ from batpass.http._openapi import ERROR_SCHEMAS, PROBLEM, ErrorDoc, document_err
 from batpass.http._payload_log import PayloadLog, PayloadLogMiddleware
 from batpass.http._problems import problem_body, problem_response
 from batpass.http._request_id import REQUEST_ID_HEADER, RequestIdMiddleware, forward_request_id, request_id_of
+from batpass.http._warm import warm_routes
 
 __all__ = [
     "ADMIN_KEY_CHECKS",
@@ -99,4 +100,5 @@ __all__ = [
     "require_json",
     "route_template",
     "validation_to_invalid_input",
+    "warm_routes",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
@@ -113,6 +114,7 @@ from batpass.http import (
     install_error_handlers,
     install_openapi,
     require_json,
+    warm_routes,
 )
 from batpass.ledger import (
     RECONCILIATION_OUTBOX_KIND,
@@ -329,9 +331,17 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
         )
         ctx.services[FederatedTrace] = federated
         install_upstream_offer(ctx.services[DspProvider], federated)
-        if isinstance(federated.partners, DspPartners) and cfg.extra.get("federation_prenegotiate", True):
-            # channels negotiated before the first question needs them (a background job)
-            ctx.services[ChannelKeeper] = ChannelKeeper(ledger=ledger, owner=node.did, partners=federated.partners)
+        ahead, on_contact = (
+            cfg.extra.get("federation_prenegotiate", True),
+            cfg.extra.get("federation_open_on_contact", True),
+        )
+        if isinstance(federated.partners, DspPartners) and (ahead or on_contact):
+            # channels negotiated before the first question needs them: a background job (unless
+            # "federation_prenegotiate" is false), and a tier's own when a partner contacts it
+            keeper = ChannelKeeper(ledger=ledger, owner=node.did, partners=federated.partners, ahead=bool(ahead))
+            ctx.services[ChannelKeeper] = keeper
+            if on_contact:
+                ctx.services[DspProvider].contacts.add(lambda who: keeper.contacted(who.did))
     # the node that keeps a signed copy of every version (config extra "passport_backup_url");
     # until a partner is named, the node keeps its own copies
     backup_url = cfg.extra.get("passport_backup_url", node.base_url)
@@ -543,6 +553,8 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         integrity = ctx.services[Integrity] = _integrity(ctx)
         app.state.ctx = ctx
         app.state.integrity = integrity
+        # the routers' state FastAPI builds on first use, built now rather than on a partner's first request
+        threading.Thread(target=warm_routes, args=(app.router.routes,), name="route-warm-up", daemon=True).start()
         audit = integrity.start() if settings.startup_audit else None
         pact = ctx.services.get(PactService)
         # PACT events carry a bearer token of the partner, fetched at send time (never stored)

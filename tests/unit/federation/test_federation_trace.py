@@ -773,7 +773,7 @@ async def test_a_list_pull_lot_that_joins_another_question_does_not_hold_back_th
 
 
 async def _until(done: Callable[[], bool], within_s: float = 30.0) -> None:
-    """Wait until ``done()``; fail after ``within_s`` (far below the refiner's delay)."""
+    """Let the event loop run until ``done()``; fail after ``within_s`` (far below any held partner's delay)."""
     with anyio.fail_after(within_s):
         while not done():
             await anyio.sleep(0.01)
@@ -812,3 +812,97 @@ async def test_a_supplier_summary_is_folded_in_when_its_content_changes_not_when
     changed = await world.trace.trace("cells-1")
     assert stored_jws() != kept and "cached" not in changed["timing"]
     assert len(changed["tombstones"]) > len(first["tombstones"])
+
+
+# -- channels opened on first contact --------------------------------------------------------------
+
+
+@dataclass
+class GatedPartners(PreparingPartners):
+    """A partner port whose journeys wait until the test opens the gate (each call counted)."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def prepare(self, did: str, asset: str, role: str) -> None:
+        self.prepared.append((did, asset, role))
+        await self.gate.wait()
+        if did in self.refusals:
+            raise Refused(self.refusals[did])
+
+
+
+async def test_a_customers_contact_opens_each_supplier_channel_once_without_waiting(world: World) -> None:
+    """A node that does not open ahead opens its supplier channels when a customer contacts it:
+    the contact returns at once (the journeys still running), concurrent contacts open each
+    channel once, its customer channels stay closed, and a stranger opens nothing."""
+    now = [1000.0]
+    port = GatedPartners(refusals={NICKEL: UNREACHABLE})
+    keeper = ChannelKeeper(
+        ledger=world.trace.ledger,
+        owner=CELLS,
+        partners=port,  # type: ignore[arg-type]
+        ahead=False,
+        concurrency=4,
+        retry_s=5.0,
+        clock=lambda: now[0],
+    )
+    await keeper.start()
+    assert not keeper.running  # no background job: contacts only
+    keeper.contacted("did:web:stranger.example")
+    await keeper.settle_contacts()
+    assert port.prepared == [] and keeper.status()["contacts"] == 0
+    for _ in range(3):  # three questions' contacts while the journeys are under way
+        keeper.contacted(PACK)
+    await _until(lambda: len(port.prepared) == 4)
+    await asyncio.sleep(0.01)
+    # the contacts returned before any journey ended; at most four journeys at once
+    assert keeper.status()["ready"] == 0 and len(port.prepared) == 4
+    port.gate.set()
+    await keeper.settle_contacts()
+    suppliers = {COBALT, LITHIUM, NICKEL, MANGANESE, GRAPHITE}
+    assert sorted(port.prepared) == sorted((d, UPSTREAM_ASSET, "supplier") for d in suppliers)
+    status = keeper.status()
+    assert status["ahead"] is False and status["ready"] == 4 and status["contacts"] == 3
+    assert {(c["partner"], c["state"]) for c in status["channels"] if c["role"] == "customer"} == {
+        (PACK, "pending"),
+        (RECYCLER, "pending"),
+    }
+    # the failed supplier waits for its retry time, whoever contacts the node
+    keeper.contacted(RECYCLER)
+    await keeper.settle_contacts()
+    assert len(port.prepared) == 5
+    now[0] += 5.0
+    port.refusals.clear()
+    keeper.contacted(RECYCLER)
+    await keeper.settle_contacts()
+    assert port.prepared[-1] == (NICKEL, UPSTREAM_ASSET, "supplier") and keeper.status()["ready"] == 5
+    # a supplier's contact (a recall on its way down) opens the customer channels
+    keeper.contacted(COBALT)
+    await keeper.settle_contacts()
+    assert sorted(p for p in port.prepared if p[2] == "customer") == [
+        (PACK, RECALL_ASSET, "customer"),
+        (RECYCLER, RECALL_ASSET, "customer"),
+    ]
+    assert keeper.status()["ready"] == 7
+
+
+async def test_a_contact_while_the_job_opens_the_same_channel_does_not_open_it_twice(world: World) -> None:
+    """The background job and a contact share the channels being opened: one journey each."""
+    port = GatedPartners()
+    keeper = ChannelKeeper(
+        ledger=world.trace.ledger,
+        owner=CELLS,
+        partners=port,  # type: ignore[arg-type]
+        concurrency=8,
+    )
+    step = asyncio.create_task(keeper.step())
+    await _until(lambda: len(port.prepared) == 7)
+    keeper.contacted(PACK)
+    keeper.contacted(COBALT)
+    await _until(lambda: keeper.contacts == 2)  # both chose what to open while the journeys run
+    await asyncio.sleep(0.01)
+    port.gate.set()
+    await step
+    await keeper.settle_contacts()
+    assert len(port.prepared) == 7 and len(set(port.prepared)) == 7
+    assert keeper.status()["ready"] == 7

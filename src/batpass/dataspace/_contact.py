@@ -1,0 +1,44 @@
+"""Who is told when a participant first contacts this node's provider (:class:`ContactHooks`).
+
+The provider calls :meth:`ContactHooks.note` with the verified participant of each catalog
+request and contract request, before it answers. A hook is a plain function that only *starts*
+work of its own (it must return at once: the request that triggered it never waits for it), and
+a hook that raises is logged and ignored: the request is answered as if no hook were there. The
+dataspace package knows nothing of what a hook does (the federation opens its own channels to
+its suppliers when one of its customers asks for its catalog: docs/dataspace.md "Channels
+opened on first contact").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from batpass.dataspace.model import Participant
+
+__all__ = ["ContactHook", "ContactHooks"]
+
+log = logging.getLogger(__name__)
+
+#: told of a verified participant's catalog or contract request; must return at once
+ContactHook = Callable[[Participant], None]
+
+
+class ContactHooks:
+    """The hooks told of each verified contact with this node's provider."""
+
+    def __init__(self) -> None:
+        self._hooks: list[ContactHook] = []
+
+    def add(self, hook: ContactHook) -> None:
+        """Tell ``hook`` of every later contact (once per registration)."""
+        self._hooks.append(hook)
+
+    def note(self, participant: Participant) -> None:
+        """Tell every hook that ``participant`` (verified) contacted the provider; a hook that
+        fails is logged, never raised to the request."""
+        for hook in list(self._hooks):
+            try:
+                hook(participant)
+            except Exception:  # a hook only saves time later: the request goes on
+                log.warning("a contact hook failed", exc_info=True)
