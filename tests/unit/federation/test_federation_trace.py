@@ -830,7 +830,6 @@ class GatedPartners(PreparingPartners):
             raise Refused(self.refusals[did])
 
 
-
 async def test_a_customers_contact_opens_each_supplier_channel_once_without_waiting(world: World) -> None:
     """A node that does not open ahead opens its supplier channels when a customer contacts it:
     the contact returns at once (the journeys still running), concurrent contacts open each
