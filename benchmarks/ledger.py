@@ -297,6 +297,7 @@ LEDGER_TABLES = (
     "ledger_heads",
     "ledger_lots",
     "ledger_profiles",
+    "ledger_owners",
     "ledger_edges",
     "ledger_credits",
     "ledger_alerts",
@@ -356,7 +357,8 @@ def plain_sqlite_cpu_s(engine: Any, target: Path) -> float:
         for table in present:
             if table == "ledger_edges":  # WITHOUT ROWID: in primary-key order
                 rows = src.execute(
-                    f"SELECT * FROM {table} ORDER BY owner, child, parent_owner, parent, event_id LIMIT ? OFFSET ?",
+                    f"SELECT * FROM {table} ORDER BY owner_no, child, parent_owner_no, parent, event_id"
+                    " LIMIT ? OFFSET ?",
                     (sizes[table], after[table]),
                 ).fetchall()
                 after[table] += len(rows)
@@ -392,8 +394,9 @@ def _sample_lots(engine: Any, kind: str, n: int) -> list[str]:
 
 
 _DOWN = text(
-    "SELECT e.owner, e.child, l.kind = 'recovery' AND l.recycled IS NOT NULL FROM ledger_edges e"
-    " JOIN ledger_lots l ON l.owner = e.owner AND l.id = e.child WHERE e.parent_owner = :o AND e.parent IN :ids"
+    "SELECT o.owner, e.child, l.kind = 'recovery' AND l.recycled IS NOT NULL FROM ledger_edges e"
+    " JOIN ledger_owners o ON o.no = e.owner_no JOIN ledger_lots l ON l.owner = o.owner AND l.id = e.child"
+    " WHERE e.parent_owner_no = (SELECT no FROM ledger_owners WHERE owner = :o) AND e.parent IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 
 
@@ -462,9 +465,10 @@ def _received_summaries(svc: Any, engine: Any, supplier: Any) -> dict[str, Any]:
 
     with engine.connect() as conn:  # receipts whose supplier lot is outside the ledger
         rows = conn.execute(
-            select(t.edges.c.parent_owner, t.edges.c.parent, t.edges.c.child)
-            .outerjoin(t.lots, (t.lots.c.owner == t.edges.c.parent_owner) & (t.lots.c.id == t.edges.c.parent))
-            .where(t.edges.c.owner == OWNER, t.edges.c.parent_owner != OWNER, t.lots.c.id.is_(None))
+            select(t.edge_parent_owner, t.edges.c.parent, t.edges.c.child)
+            .select_from(t.EDGES_FROM)
+            .outerjoin(t.lots, (t.lots.c.owner == t.edge_parent_owner) & (t.lots.c.id == t.edges.c.parent))
+            .where(t.edge_owner == OWNER, t.edge_parent_owner != OWNER, t.lots.c.id.is_(None))
         ).all()
     children: dict[tuple[str, str], list[str]] = {}
     for parent_owner, parent, child in rows:

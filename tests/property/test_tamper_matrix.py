@@ -60,6 +60,7 @@ TABLES = {
     "ledger_lots": "derived from events",
     "ledger_profiles": "derived from events (stored once per owner and text, addressed by digest)",
     "ledger_edges": "derived from events",
+    "ledger_owners": "the numbers the edges name owners by",
     "ledger_credits": "derived from events",
     "ledger_alerts": "derived from events and authorisations",
     "ledger_authorisations": "used quantities derived from shipments",

@@ -31,7 +31,7 @@ from batpass.store import make_engine, metadata
 __all__ = ["DERIVED_TABLES", "compare_derived", "replay", "replay_engine", "seed_replay", "summary_payload"]
 
 #: the tables whose rows follow from the event log (and the received summaries, authorisations)
-DERIVED_TABLES = (t.lots, t.profiles, t.edges, t.credits, t.alerts, t.authorisations)
+DERIVED_TABLES = (t.lots, t.profiles, t.owners, t.edges, t.credits, t.alerts, t.authorisations)
 #: relative tolerance of recomputed masses and shares (the same sums in another order)
 _REL = 1e-9
 _ABS = 1e-9
@@ -60,6 +60,7 @@ def replay_engine() -> Engine:
             t.batches,
             t.lots,
             t.profiles,
+            t.owners,
             t.edges,
             t.received_summaries,
             t.authorisations,
@@ -211,6 +212,19 @@ def _lot_rows(conn: Connection, owner: str) -> dict[tuple[Any, ...], dict[str, A
     return {(r["id"],): dict(r) for r in conn.execute(q.where(t.lots.c.owner == owner)).mappings()}
 
 
+def _edge_rows(conn: Connection, owner: str) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The edges of ``owner`` with both owners as strings (``ledger_owners`` numbers are local to
+    a store: a changed, deleted or re-pointed owner row moves the edges it names out of the
+    comparison, and they are found missing)."""
+    e = t.edges
+    q = (
+        select(t.edge_owner, e.c.child, t.edge_parent_owner.label("parent_owner"), *list(e.c)[3:])
+        .select_from(t.EDGES_FROM)
+        .where(t.edge_owner == owner)
+    )
+    return {(r["child"], r["parent_owner"], r["parent"], r["event_id"]): dict(r) for r in conn.execute(q).mappings()}
+
+
 def _profile_findings(conn: Connection, owner: str) -> list[Finding]:
     """A stored profile whose text is not the one its address (digest) names: lots compared by
     text find a changed profile they use; this finds one no lot uses yet, or a changed digest."""
@@ -230,10 +244,7 @@ def compare_derived(stored: Connection, derived: Connection, owner: str) -> list
     out: list[Finding] = []
     out += _diff("ledger_lots", owner, _lot_rows(stored, owner), _lot_rows(derived, owner))
     out += _profile_findings(stored, owner)
-    edge_key = ("child", "parent_owner", "parent", "event_id")
-    out += _diff(
-        "ledger_edges", owner, _rows(stored, t.edges, owner, edge_key, ()), _rows(derived, t.edges, owner, edge_key, ())
-    )
+    out += _diff("ledger_edges", owner, _edge_rows(stored, owner), _edge_rows(derived, owner))
     for table, key in ((t.credits, ("lot", "element")), (t.authorisations, ("id",)), (t.alerts, ("id",))):
         out += _diff(table.name, owner, _rows(stored, table, owner, key, ()), _rows(derived, table, owner, key, ()))
     return out

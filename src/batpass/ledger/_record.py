@@ -386,7 +386,9 @@ class OwnerRecording:
                 for lot, at_db in self.new_lots
             ],
         )
-        t.insert_values(conn, t.edges, self.edge_rows)
+        if self.edge_rows:  # the owners as their numbers (``ledger_owners``)
+            nums = t.owner_numbers(conn, {r[0] for r in self.edge_rows} | {r[2] for r in self.edge_rows})
+            t.insert_values(conn, t.edges, [(nums[o], c, nums[po], *rest) for o, c, po, *rest in self.edge_rows])
         t.insert_values(conn, t.credits, self.credit_rows)
         t.insert_rows(conn, t.alerts, self.alert_rows)
         for a in self.auths:

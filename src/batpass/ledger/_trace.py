@@ -180,7 +180,7 @@ def changes_with_parents(lot: Lot) -> bool:
 
 def _edge_columns() -> tuple[Any, ...]:
     e = t.edges
-    return (e.c.owner, e.c.child, e.c.parent_owner, e.c.parent, e.c.event_id, e.c.input_kg)
+    return (t.edge_owner, e.c.child, t.edge_parent_owner.label("parent_owner"), e.c.parent, e.c.event_id, e.c.input_kg)
 
 
 def upstream_query(owner: str, children: Sequence[str]) -> Select[Any]:
@@ -190,28 +190,35 @@ def upstream_query(owner: str, children: Sequence[str]) -> Select[Any]:
     return (
         select(*_edge_columns(), *t.LOT_COLUMNS)
         .select_from(
-            t.with_profiles(e.outerjoin(t.lots, and_(t.lots.c.owner == e.c.parent_owner, t.lots.c.id == e.c.parent)))
+            t.with_profiles(
+                t.EDGES_FROM.outerjoin(t.lots, and_(t.lots.c.owner == t.edge_parent_owner, t.lots.c.id == e.c.parent))
+            )
         )
-        .where(e.c.owner == owner, e.c.child.in_(list(children)))
+        .where(e.c.owner_no == t.owner_no_of(owner), e.c.child.in_(list(children)))
     )
 
 
 def downstream_query(owner: str, parents: Sequence[str], allowed: Iterable[str]) -> Select[Any]:
     """The edges out of ``parents`` (lots of ``owner``) into the partitions in ``allowed``, each
-    joined with the child lot it reaches. The partition test is written ``owner || ''`` so that no
-    planner can answer it through an index led by ``owner`` (the primary key, or (owner,
-    event_id)): without statistics SQLite did, and read every edge of the partition per hop (310
-    ms at 10⁶ lots); the parent index (parent_owner, parent) is the one that stays flat
-    (:func:`batpass.ledger._sql.partition_term`)."""
+    joined with the child lot it reaches. The partition test is written ``owner_no + 0`` so that
+    no planner can answer it through an index led by the owner (the primary key): without
+    statistics SQLite did, and read every edge of the partition per hop (310 ms at 10⁶ lots);
+    the parent index (parent_owner_no, parent) is the one that stays flat
+    (:func:`batpass.ledger._sql.partition_term`). Rows come in the order of that index (parent,
+    then child), written out so that a recall's lists do not follow where PostgreSQL happens to
+    keep the rows (a migrated table holds them in another physical order)."""
     e = t.edges
     return (
         select(*_edge_columns(), *t.LOT_COLUMNS)
-        .select_from(t.with_profiles(e.join(t.lots, and_(t.lots.c.owner == e.c.owner, t.lots.c.id == e.c.child))))
-        .where(
-            e.c.parent_owner == owner,
-            e.c.parent.in_(list(parents)),
-            t.partition_term(e.c.owner).in_(sorted(allowed)),
+        .select_from(
+            t.with_profiles(t.EDGES_FROM.join(t.lots, and_(t.lots.c.owner == t.edge_owner, t.lots.c.id == e.c.child)))
         )
+        .where(
+            e.c.parent_owner_no == t.owner_no_of(owner),
+            e.c.parent.in_(list(parents)),
+            t.partition_term(e.c.owner_no).in_(t.owner_nos_of(allowed)),
+        )
+        .order_by(e.c.parent, t.edge_owner, e.c.child, e.c.event_id)
     )
 
 
@@ -237,11 +244,12 @@ def cte_reachable(
     if direction == "up":
         child = t.lots.alias("c")
         step = (
-            select(cast(e.c.parent_owner, Text), cast(e.c.parent, Text))
-            .join(cte, and_(e.c.owner == cte.c.o, e.c.child == cte.c.l))
-            .join(child, and_(child.c.owner == e.c.owner, child.c.id == e.c.child))
+            select(cast(t.edge_parent_owner, Text), cast(e.c.parent, Text))
+            .select_from(t.EDGES_FROM)
+            .join(cte, and_(cte.c.o == t.edge_owner, e.c.child == cte.c.l))
+            .join(child, and_(child.c.owner == t.edge_owner, child.c.id == e.c.child))
             .where(
-                e.c.parent_owner.in_(allowed),
+                t.edge_parent_owner.in_(allowed),
                 ~and_(
                     child.c.kind == EventKind.RECOVERY.value, child.c.recycled.in_(["pre_consumer", "post_consumer"])
                 ),
@@ -249,9 +257,10 @@ def cte_reachable(
         )
     else:
         step = (
-            select(cast(e.c.owner, Text), cast(e.c.child, Text))
-            .join(cte, and_(e.c.parent_owner == cte.c.o, e.c.parent == cte.c.l))
-            .where(e.c.owner.in_(allowed))
+            select(cast(t.edge_owner, Text), cast(e.c.child, Text))
+            .select_from(t.EDGES_FROM)
+            .join(cte, and_(cte.c.o == t.edge_parent_owner, e.c.parent == cte.c.l))
+            .where(t.edge_owner.in_(allowed))
         )
     cte = cte.union(step)
     rows = conn.execute(select(cte.c.o, cte.c.l)).all()

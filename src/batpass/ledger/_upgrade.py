@@ -55,7 +55,8 @@ def _made_from(conn: Connection, owner: str, lots: set[str]) -> set[str]:
     while frontier:
         children: set[str] = set()
         for cond in t.ids_in(conn, e.c.parent, sorted(frontier)):
-            q = select(e.c.child).where(e.c.owner == owner, e.c.parent_owner == owner, cond)
+            no = t.owner_no_of(owner)
+            q = select(e.c.child).where(e.c.owner_no == no, e.c.parent_owner_no == no, cond)
             children.update(c for (c,) in conn.execute(q).all())
         frontier = children - out
         out |= frontier

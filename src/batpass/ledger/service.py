@@ -533,8 +533,12 @@ class LedgerService:
         with UnitOfWork(self.engine, write=False) as uow:
             for part in t.chunks(want):
                 rows = uow.conn.execute(
-                    select(t.edges.c.child, t.edges.c.parent_owner, t.edges.c.parent).where(
-                        t.edges.c.owner == owner, t.edges.c.child.in_(part), t.edges.c.parent_owner != owner
+                    select(t.edges.c.child, t.edge_parent_owner, t.edges.c.parent)
+                    .select_from(t.EDGES_FROM)
+                    .where(
+                        t.edges.c.owner_no == t.owner_no_of(owner),
+                        t.edges.c.child.in_(part),
+                        t.edge_parent_owner != owner,
                     )
                 )
                 for child, supplier, supplier_lot in rows:

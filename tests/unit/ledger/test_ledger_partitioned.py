@@ -1,13 +1,14 @@
 """The ledger on PostgreSQL with its largest tables partitioned by owner (docs/scaling.md).
 
 ``ledger_events`` (one row per event), ``ledger_lots`` and ``ledger_edges`` are turned into
-declarative ``PARTITION BY HASH (owner)`` tables in the test's own schema, after the migrations
-ran, keeping every constraint and index under its name. Then the ledger's store contract tests
-(record, replay, conflict, trace, verify, received summaries, reads of changes) and its
-concurrency tests (concurrent shipments from one lot, concurrent claims) run here again, unchanged,
-on the partitioned schema: the code needs no change to run on it. Every primary key and unique
-constraint of these tables already starts with ``owner``, which PostgreSQL requires of a unique
-constraint on a partitioned table; the test fails naming the constraint if one ever does not.
+declarative ``PARTITION BY HASH (owner)`` tables (``owner_no`` for the edges) in the test's own
+schema, after the migrations ran, keeping every constraint and index under its name. Then the
+ledger's store contract tests (record, replay, conflict, trace, verify, received summaries, reads
+of changes) and its concurrency tests (concurrent shipments from one lot, concurrent claims) run
+here again, unchanged, on the partitioned schema: the code needs no change to run on it. Every
+primary key and unique constraint of these tables already starts with ``owner`` (or
+``owner_no``), which PostgreSQL requires of a unique constraint on a partitioned table; the test
+fails naming the constraint if one ever does not.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from batpass.store import make_engine, upgrade
 PG_URL = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PARTITIONED = ("ledger_events", "ledger_lots", "ledger_edges")
+#: the owner column of each partitioned table (the edges name their owner by number)
+OWNER_COLUMN = {"ledger_edges": "owner_no"}
 PARTITIONS = 4
 
 
@@ -64,7 +67,10 @@ def partition_by_owner(conn: Connection, table: str, *, partitions: int = PARTIT
     ).all()
     conn.execute(text(f"ALTER TABLE {table} RENAME TO {table}_unpartitioned"))
     conn.execute(
-        text(f"CREATE TABLE {table} (LIKE {table}_unpartitioned INCLUDING DEFAULTS) PARTITION BY HASH (owner)")
+        text(
+            f"CREATE TABLE {table} (LIKE {table}_unpartitioned INCLUDING DEFAULTS) "
+            f"PARTITION BY HASH ({OWNER_COLUMN.get(table, 'owner')})"
+        )
     )
     conn.execute(text(f"DROP TABLE {table}_unpartitioned"))  # frees the constraint and index names
     for name, definition in constraints:

@@ -1,10 +1,12 @@
-"""Migration ``ledger_0007`` (the slim store) on a store holding data, SQLite and PostgreSQL.
+"""Migrations ``ledger_0007`` (the slim store) and ``ledger_0008`` (owners as numbers in the
+edges) on a store holding data, SQLite and PostgreSQL.
 
-A store at ``ledger_0006`` gets a scenario's ledger (the rows a ledger at that revision holds:
-each lot's profile as its own text; copied from a ledger recorded by this code, so both hold
-the same content), then is migrated: every lot keeps its profile text (now stored once per owner
-and text), and every trace, summary, lot and verify answer equals the one of the ledger recorded
-directly on the current schema.
+A store at ``ledger_0006`` (or ``ledger_0007``) gets a scenario's ledger (the rows a ledger at
+that revision holds: each lot's profile as its own text, each edge's owners as strings; copied
+from a ledger recorded by this code, so both hold the same content), then is migrated: every lot
+keeps its profile text (now stored once per owner and text), every edge its owners, and every
+trace, summary, lot and verify answer equals the one of the ledger recorded directly on the
+current schema.
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ LOCATIONS = [STORE_MIGRATIONS, MIGRATIONS_DIR]
 CLOCK = FixedClock(dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
 
 
-@pytest.fixture
-def old_store(store_kind: str, tmp_path: Path) -> Iterator[Engine]:
-    """An empty store with the ledger at ``ledger_0006``."""
+@pytest.fixture(params=["ledger_0006"])
+def old_store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """An empty store with the ledger at ``request.param`` (``ledger_0006`` unless a test says)."""
     if store_kind == "sqlite":
         eng, schema = make_engine(f"sqlite:///{tmp_path / 'old.db'}"), None
     else:
@@ -48,7 +50,7 @@ def old_store(store_kind: str, tmp_path: Path) -> Iterator[Engine]:
     with eng.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "store@head")
-        command.upgrade(cfg, "ledger_0006")
+        command.upgrade(cfg, request.param)
     yield eng
     eng.dispose()
     if schema is not None:
@@ -60,21 +62,31 @@ def old_store(store_kind: str, tmp_path: Path) -> Iterator[Engine]:
 
 
 def _copy_to_old(new: Engine, old: Engine) -> None:
-    """Every ledger row of ``new`` into ``old`` as a store at ``ledger_0006`` holds it."""
+    """Every ledger row of ``new`` into ``old`` as a store at that older revision holds it."""
     reflected = MetaData()
     with old.connect() as conn:
-        reflected.reflect(conn, only=lambda name, _m: name.startswith("ledger_") and name != "ledger_profiles")
+        reflected.reflect(conn, only=lambda name, _m: name.startswith("ledger_") and name != "ledger_owners")
     with new.connect() as src, old.begin() as dst:
         for name, table in reflected.tables.items():
-            if name == "ledger_lots":
+            if name == "ledger_lots" and "profile" in table.c:
                 cols = [c for c in t.lots.c if c.name != "profile_no"]
                 q: Any = select(*cols, t.profiles.c.body.label("profile")).select_from(t.LOTS_FROM)
+            elif name == "ledger_edges":
+                q = _edge_strings()
             else:
                 q = select(t.metadata.tables[name])
             rows = [dict(r) for r in src.execute(q).mappings()]
             assert set(table.c.keys()) == (set(rows[0]) if rows else set(table.c.keys())), name
             if rows:
                 dst.execute(table.insert(), rows)
+
+
+def _edge_strings() -> Any:
+    """The edges with their owners as strings, as the store before ``ledger_0008`` held them."""
+    e = t.edges
+    return select(t.edge_owner, e.c.child, t.edge_parent_owner.label("parent_owner"), *list(e.c)[3:]).select_from(
+        t.EDGES_FROM
+    )
 
 
 def _answers(svc: LedgerService, batteries: Sequence[str], lots: Sequence[str]) -> dict[str, Any]:
@@ -126,3 +138,49 @@ def _indexes(conn: Any, table: str) -> list[Any]:
     from sqlalchemy import inspect
 
     return list(inspect(conn).get_indexes(table))
+
+
+@pytest.mark.parametrize("old_store", ["ledger_0007"], indirect=True)
+def test_ledger_0008_numbers_the_owners_of_a_store_with_data(
+    make_store: Callable[[Sequence[Path]], Engine], old_store: Engine
+) -> None:
+    """The first half of a scenario recorded, the store migrated, the second half recorded on
+    it: the answers equal those of a ledger that recorded it all on the current schema."""
+    sc = generate(lots=300, owner=OWNER, seed=6)
+    half = len(sc.events) // 2
+    me = identity()
+    direct = LedgerService(make_store([MIGRATIONS_DIR]), me, batch_size=50, clock=CLOCK)
+    direct.record(sc.events[:half])
+    with direct.engine.connect() as conn:
+        edges = sorted(tuple(r) for r in conn.execute(_edge_strings()).all())
+
+    _copy_to_old(direct.engine, old_store)
+    with old_store.connect() as conn:
+        before = sorted(tuple(r) for r in conn.execute(text("SELECT * FROM ledger_edges")).all())
+    assert before == edges and len(before) > 100
+    upgrade(old_store, LOCATIONS)
+
+    with old_store.connect() as conn:
+        after = sorted(tuple(r) for r in conn.execute(_edge_strings()).all())
+        numbered = dict(conn.execute(select(t.owners.c.owner, t.owners.c.no)).all())
+        columns = {c["name"] for c in _columns(conn, "ledger_edges")}
+        indexes = {i["name"]: i["column_names"] for i in _indexes(conn, "ledger_edges")}
+    assert after == before  # every edge keeps its owners
+    assert set(numbered) == {r[0] for r in before} | {r[2] for r in before}
+    assert columns == {"owner_no", "child", "parent_owner_no", "parent", "event_id", "input_kg"}
+    assert indexes["ix_ledger_edges_parent"] == ["parent_owner_no", "parent"]
+
+    migrated = LedgerService(old_store, me, batch_size=50, clock=CLOCK)
+    for svc in (direct, migrated):
+        svc.record(sc.events[half:])
+    with direct.engine.connect() as conn:
+        mined = [r[0] for r in conn.execute(select(t.lots.c.id).where(t.lots.c.kind == "extraction").limit(5))]
+    expected = _answers(direct, sc.batteries[:6], mined)
+    assert expected["verify"][0] and expected["audit"] == []
+    assert _answers(migrated, sc.batteries[:6], mined) == expected
+
+
+def _columns(conn: Any, table: str) -> list[Any]:
+    from sqlalchemy import inspect
+
+    return list(inspect(conn).get_columns(table))
