@@ -277,30 +277,54 @@ def cte_reachable(
 def profiles_from_graph(
     res: TraceResult, summaries: Mapping[str, UpstreamSummary] | None = None, *, fixed: Iterable[Key] = ()
 ) -> dict[Key, Profile]:
-    """Recompute every traced lot's profile from the graph alone (sources upwards), in the
-    order lots were produced. Must equal the profiles precomputed at recording. Lots in
-    ``fixed`` keep their stored profile."""
+    """Recompute every traced lot's profile from the graph alone (sources upwards), each lot after
+    its parents. Must equal the profiles precomputed at recording. Lots in ``fixed`` keep their
+    stored profile. Sequence numbers order one owner's chain only: across owners (a store holding
+    a supplier's partition too) a receipt can have a smaller number than the shipment it came
+    from, so a lot whose parents are not computed yet waits for them."""
     keep = frozenset(fixed)
     parents: dict[Key, list[tuple[Key, float]]] = {}
     for child, parent, _ev, kg in res.edges:
         parents.setdefault(child, []).append((parent, kg))
     boundary = {c: p for c, p in res.boundary}
     out: dict[Key, Profile] = {}
-    for key in sorted(res.lots, key=lambda k: res.lots[k].seq):
+
+    def mixes(key: Key) -> bool:
+        lot = res.lots[key]
+        if key in keep or is_profile_source(lot) or key in boundary:
+            return False
+        return key in parents
+
+    def one(key: Key) -> Profile:
         lot = res.lots[key]
         if key in keep:
-            out[key] = profile_of(lot)
-        elif is_profile_source(lot):
-            out[key] = source_profile(lot)
-        elif key in boundary or (lot.kind is EventKind.RECEIPT and key not in parents):
+            return profile_of(lot)
+        if is_profile_source(lot):
+            return source_profile(lot)
+        if key in boundary or (lot.kind is EventKind.RECEIPT and key not in parents):
             p = boundary.get(key)
             skey = f"{p[0]}|{p[1]}" if p else f"?|{key[1]}"
-            out[key] = summary_source_profile(lot, (summaries or {}).get(p[1]) if p else None, skey)
-        elif key in parents:
+            return summary_source_profile(lot, (summaries or {}).get(p[1]) if p else None, skey)
+        if key in parents:
+            # a parent still open here means a cycle in the stored graph: its stored profile is
+            # used, so the recomputation differs from the stored one and the audit says so
             ps = [(res.lots[pk], kg) for pk, kg in parents[key]]
-            out[key] = mix_profile(lot, ps, [out[pk] for pk, _ in parents[key]])
-        else:
-            out[key] = profile_of(lot)  # not expanded (hop limit): use its stored profile
+            return mix_profile(lot, ps, [out.get(pk) or profile_of(res.lots[pk]) for pk, _ in parents[key]])
+        return profile_of(lot)  # not expanded (hop limit): use its stored profile
+
+    expanded: set[Key] = set()  # lots whose parents were put on the stack above them
+    for start in sorted(res.lots, key=lambda k: res.lots[k].seq):
+        stack = [start]
+        while stack:
+            key = stack[-1]
+            if key in out:
+                stack.pop()
+            elif key not in expanded and mixes(key):
+                expanded.add(key)
+                stack.extend(pk for pk, _ in parents[key] if pk not in out and pk not in expanded)
+            else:
+                out[key] = one(key)
+                stack.pop()
     return out
 
 
