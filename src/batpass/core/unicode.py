@@ -51,4 +51,6 @@ def check_scalar_text(value: Any, *, field: str = "(body)") -> None:
 
 def _refusal(field: str, path: tuple[Any, ...]) -> InvalidInput:
     where = ".".join(str(p) for p in (field, *path) if p != "(body)") or field
-    return InvalidInput(f"{where}: the text is not valid Unicode (a lone surrogate)", field=where, rule=SCALAR_TEXT_RULE)
+    return InvalidInput(
+        f"{where}: the text is not valid Unicode (a lone surrogate)", field=where, rule=SCALAR_TEXT_RULE
+    )

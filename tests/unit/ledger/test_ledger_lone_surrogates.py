@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from ledger_testkit import OWNER, ev, identity, ledger_api, lithium_supplier, out
+from ledger_testkit import ev, identity, ledger_api, lithium_supplier, out
 from sqlalchemy import Engine, func, select
 
 from batpass.core.unicode import SCALAR_TEXT_RULE

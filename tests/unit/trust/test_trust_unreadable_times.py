@@ -68,4 +68,5 @@ def test_unreadable_validity_times_over_http(
     body = r.json()
     assert body["verified"] is False
     assert body["reason"] == "malformed"
+    assert body["field"] == field
     assert body["rule"]
