@@ -1,7 +1,8 @@
 """JSON bodies a route reads itself (an event batch, a standard API's message): parsed with the
 same limits the typed routes get — nesting at most :data:`~batpass.http.MAX_JSON_DEPTH` levels and
-finite numbers only (RFC 8259 §6 has no NaN or Infinity) — so a hostile body is a 400 naming the
-rule, never a ``RecursionError`` or a NaN stored and then unserialisable."""
+finite numbers only (RFC 8259 §6 has no NaN or Infinity), text that is valid Unicode (no lone
+surrogate escapes: :func:`~batpass.core.unicode.check_scalar_text`) — so a hostile body is a 400
+naming the rule, never a ``RecursionError`` or a NaN stored and then unserialisable."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from batpass.core.errors import InvalidInput
+from batpass.core.unicode import check_scalar_text
 from batpass.http._errors import MAX_JSON_DEPTH
 
 __all__ = ["check_json", "loads_json"]
@@ -24,8 +26,9 @@ def _too_deep(field: str) -> InvalidInput:
 
 
 def check_json(value: Any, *, field: str = "(body)", max_depth: int = MAX_JSON_DEPTH) -> None:
-    """Refuse a parsed JSON value nested deeper than ``max_depth`` or holding a non-finite number
-    (named by its path under ``field``). Iterative: no value can exhaust the stack."""
+    """Refuse a parsed JSON value nested deeper than ``max_depth``, holding a non-finite number or
+    a string that is not valid Unicode (named by its path under ``field``). Iterative: no value
+    can exhaust the stack."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     pop, push = stack.pop, stack.append
     while stack:
@@ -42,6 +45,7 @@ def check_json(value: Any, *, field: str = "(body)", max_depth: int = MAX_JSON_D
                     push((child, level + 1))
         elif kind is float and not math.isfinite(node):
             raise _non_finite(value, field)
+    check_scalar_text(value, field=field)
 
 
 def _non_finite(value: Any, field: str) -> InvalidInput:

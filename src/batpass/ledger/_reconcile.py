@@ -46,6 +46,7 @@ from urllib.parse import unquote
 from sqlalchemy import Connection, and_, select, update
 
 from batpass.core.errors import BatpassError, ConfigurationError, Forbidden, InvalidInput, NotFound, Unauthorized
+from batpass.core.unicode import check_scalar_text
 from batpass.ledger import _sql as t
 from batpass.ledger._ledger_time import LedgerTime
 from batpass.ledger.ports import SignerKeyResolver
@@ -573,6 +574,7 @@ class Reconciliation:
             raise Unauthorized("the message's signature does not verify", field="jws", rule="RFC 7515") from exc
         if msg.get("iss") != kid.split("#", 1)[0]:
             raise Unauthorized("the message's iss differs from the signing key's DID", field="iss", rule=_RULE)
+        check_scalar_text(msg)
         return _check_message(msg)
 
     def keeps(self, owner: str) -> bool:

@@ -42,6 +42,7 @@ from batpass.core.summary import (
     decode_summary,
     encode_summary,
 )
+from batpass.core.unicode import check_scalar_text
 from batpass.ledger._profile import Profile, element_shares
 from batpass.trust import CredentialRejected, NodeIdentity, peek, sign_compact, verify_compact
 
@@ -80,6 +81,7 @@ def validate_summary(summary: Mapping[str, Any]) -> None:
     ``summaryVersion``), that version's JSON Schema, and the sums (docs/contracts.md): in 2.0
     the mined and recycled series and the unknown share of each element sum to 1 within 1e-9;
     in 1.0 each origin distribution does."""
+    check_scalar_text(summary)
     version = check_version(summary)
     validator = _validator(version)
     try:

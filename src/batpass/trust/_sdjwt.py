@@ -242,7 +242,9 @@ def _time(payload: Mapping[str, Any], name: str) -> int | None:
     if v is None:
         return None
     if not isinstance(v, int) or isinstance(v, bool):
-        raise CredentialRejected(f"{name} is not a NumericDate", reason=RejectReason.MALFORMED, rule="RFC 7519 §2")
+        raise CredentialRejected(
+            f"{name} is not a NumericDate", reason=RejectReason.MALFORMED, rule="RFC 7519 §2", field=name
+        )
     return v
 
 

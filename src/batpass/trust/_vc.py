@@ -232,17 +232,47 @@ def issue_vc_jwt(
     return sign_compact(header, json.dumps(payload, separators=(",", ":")).encode(), key)
 
 
+#: the rule each validity member breaks when it cannot be read
+_TIME_RULES = {
+    "validFrom": "VC DM 2.0 §4.9: validFrom is an RFC 3339 date-time with a time zone",
+    "validUntil": "VC DM 2.0 §4.9: validUntil is an RFC 3339 date-time with a time zone",
+    "nbf": "RFC 7519 §4.1.5: nbf is a NumericDate",
+    "exp": "RFC 7519 §4.1.4: exp is a NumericDate",
+    "iat": "RFC 7519 §4.1.6: iat is a NumericDate",
+}
+
+
+def read_time(payload: Mapping[str, Any], name: str, *, what: str = "credential") -> dt.datetime | None:
+    """The validity member ``name`` of a credential's payload as an aware UTC datetime (None when
+    absent): ``validFrom``/``validUntil`` RFC 3339 text, ``nbf``/``exp``/``iat`` numbers of
+    seconds. One that cannot be read is refused as malformed, naming the member and its rule."""
+    if name not in payload:
+        return None
+    value = payload[name]
+    try:
+        if name in ("validFrom", "validUntil"):
+            if not isinstance(value, str):
+                raise TypeError(name)
+            return parse_time(value)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise TypeError(name)
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    except (ValueError, TypeError, OverflowError, OSError) as exc:
+        raise CredentialRejected(
+            f"{what}: {name} cannot be read as a time",
+            reason=RejectReason.MALFORMED,
+            rule=_TIME_RULES[name],
+            field=name,
+        ) from exc
+
+
 def check_times(
     payload: Mapping[str, Any], now: dt.datetime, *, what: str
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """validFrom/validUntil (VC DM 2.0 §4.9) and nbf/exp (RFC 7519 §4.1.4-5), within 60 s leeway."""
-    try:
-        vf = parse_time(payload["validFrom"]) if "validFrom" in payload else None
-        vu = parse_time(payload["validUntil"]) if "validUntil" in payload else None
-        nbf = dt.datetime.fromtimestamp(payload["nbf"], dt.UTC) if "nbf" in payload else None
-        exp = dt.datetime.fromtimestamp(payload["exp"], dt.UTC) if "exp" in payload else None
-    except (ValueError, TypeError, OverflowError, OSError) as exc:
-        raise CredentialRejected(f"{what} has an unreadable validity time", reason=RejectReason.MALFORMED) from exc
+    vf, vu = read_time(payload, "validFrom", what=what), read_time(payload, "validUntil", what=what)
+    nbf, exp = read_time(payload, "nbf", what=what), read_time(payload, "exp", what=what)
+    read_time(payload, "iat", what=what)
     if vf and nbf and abs((vf - nbf).total_seconds()) > 1:
         raise CredentialRejected(f"{what}: nbf and validFrom disagree", reason=RejectReason.MALFORMED)
     if vu and exp and abs((vu - exp).total_seconds()) > 1:

@@ -18,7 +18,7 @@ from batpass.trust._resolver import DidResolver
 from batpass.trust._sdjwt import check_sd_jwt_times, verify_sd_jwt
 from batpass.trust._status import StatusListCache
 from batpass.trust._trustlist import TrustRegistry
-from batpass.trust._vc import check_times, verify_vc_jwt
+from batpass.trust._vc import check_times, read_time, verify_vc_jwt
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import Check, RejectReason, Verification
 
@@ -94,7 +94,7 @@ class Verifier:
                 RejectReason.NOT_RECOGNISED: "recognition",
             }.get(RejectReason(exc.reason), "signature")
             chain = tuple(checks) + tuple(c for c in exc.checks if c not in checks) + (Check(name, False, str(exc)),)
-            raise CredentialRejected(str(exc), reason=exc.reason, rule=exc.rule, checks=chain) from exc
+            raise CredentialRejected(str(exc), reason=exc.reason, rule=exc.rule, checks=chain, **exc.details) from exc
 
     def _verify(
         self,
@@ -142,9 +142,7 @@ class Verifier:
             status = vc.get("credentialStatus") if isinstance(vc.get("credentialStatus"), dict) else None
             holder = subject.get("id") if isinstance(subject.get("id"), str) else None
             cid = vc.get("id")
-            valid_until = None
-            if isinstance(vc.get("validUntil"), str):
-                valid_until = dt.datetime.fromisoformat(vc["validUntil"].replace("Z", "+00:00"))
+            valid_until = read_time(vc, "validUntil")
             claims = vc
             checks.append(Check("signature", True, f"vc+jwt signed by {issuer} and valid against its schema"))
             if require_key_binding:

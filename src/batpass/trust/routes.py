@@ -194,6 +194,7 @@ async def verify(ctx: Ctx, req: VerifyRequest) -> dict[str, Any]:
             "reason": exc.reason,
             "detail": exc.message,
             "rule": exc.rule,
+            **({"field": exc.details["field"]} if "field" in exc.details else {}),
             "checks": [c.as_dict() for c in exc.checks],
         }
     return v.as_dict()
