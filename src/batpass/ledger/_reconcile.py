@@ -399,12 +399,8 @@ class Reconciliation:
             select(t.edge_owner, lots.c.site, lots.c.mass_kg, lots.c.produced_at)
             .select_from(t.EDGES_FROM)
             .join(lots, and_(lots.c.owner == t.edge_owner, lots.c.id == e.c.child))
-            .where(
-                e.c.parent_owner_no == t.owner_no_of(m["shipper"]),
-                e.c.parent == m["lot"],
-                t.edge_owner != m["shipper"],
-            )
-            .where(lots.c.kind == "receipt", lots.c.voided.is_(False))
+            .where(e.c.parent_owner_no == t.owner_no_of(m["shipper"]), e.c.parent == m["lot"])
+            .where(t.edge_owner != m["shipper"], lots.c.kind == "receipt", lots.c.voided.is_(False))
         ).all()
         keeps = [x for x in found if self._keeps(x.owner)]
         outcome = judge(

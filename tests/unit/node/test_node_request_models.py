@@ -50,8 +50,12 @@ def _resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _typed(schema: dict[str, Any], spec: dict[str, Any]) -> bool:
-    """An object schema with properties, or an array of them (an event batch)."""
+    """An object schema with properties, an array of them (an event batch), or a choice of
+    such schemas (one message or a batch of them)."""
     schema = _resolve(schema, spec)
+    choice = schema.get("anyOf") or schema.get("oneOf")
+    if choice:
+        return all(_typed(alt, spec) for alt in choice)
     if schema.get("type") == "array":
         return _typed(schema.get("items", {}), spec)
     return bool(schema.get("properties"))
