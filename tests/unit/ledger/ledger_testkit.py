@@ -95,6 +95,23 @@ def lithium_supplier(engine: Engine, did: str) -> LedgerService:
     return svc
 
 
+def receiver_of_lithium(engine: Engine, supplier: str) -> LedgerService:
+    """``OWNER``'s ledger in the same store as :func:`lithium_supplier`'s: it received the
+    supplier's ``ore-shipped`` as ``ore-in`` and made 9 kg of lithium carbonate (``li``) of it."""
+    receiver = LedgerService(engine, identity())
+    receiver.record(
+        [
+            ev(
+                "receipt",
+                outputs=[out("ore-in", "lithium_brine_concentrate", 50.0)],
+                receipt={"from_owner": supplier, "from_lot": "ore-shipped", "document": "BL-1"},
+            ),
+            ev("transformation", inputs=[("ore-in", 50.0)], outputs=[out("li", "lithium_carbonate", 9.0)]),
+        ]
+    )
+    return receiver
+
+
 @contextmanager
 def ledger_api(
     svc: LedgerService, admin_key: str, *, name: str, base_url: str, services: Mapping[type, object] | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ledger_testkit import OWNER, ev, identity, lithium_supplier, out
+from ledger_testkit import OWNER, lithium_supplier, receiver_of_lithium
 from sqlalchemy import Engine, select
 
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
@@ -28,17 +28,7 @@ def test_owners_are_numbered_on_first_use_and_never_renumbered(
     first = _numbers(supplier)
     assert list(first) == [SUPPLIER]  # its shipment's edge named it; nobody else yet
 
-    receiver = LedgerService(engine, identity())
-    receiver.record(
-        [
-            ev(
-                "receipt",
-                outputs=[out("ore-in", "lithium_brine_concentrate", 50.0)],
-                receipt={"from_owner": SUPPLIER, "from_lot": "ore-shipped", "document": "BL-1"},
-            ),
-            ev("transformation", inputs=[("ore-in", 50.0)], outputs=[out("li", "lithium_carbonate", 9.0)]),
-        ]
-    )
+    receiver = receiver_of_lithium(engine, SUPPLIER)
     numbers = _numbers(receiver)
     assert numbers[SUPPLIER] == first[SUPPLIER] and set(numbers) == {SUPPLIER, OWNER}
     assert numbers[OWNER] != numbers[SUPPLIER]

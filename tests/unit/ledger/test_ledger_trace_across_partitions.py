@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ledger_testkit import OWNER, ev, identity, lithium_supplier, out
+from ledger_testkit import OWNER, lithium_supplier, receiver_of_lithium
 from sqlalchemy import Engine
 
-from batpass.ledger import MIGRATIONS_DIR, LedgerService
+from batpass.ledger import MIGRATIONS_DIR
 
 SUPPLIER = "did:web:lithium.example"
 
@@ -21,17 +21,7 @@ def test_an_upstream_trace_across_two_owners_reaches_the_suppliers_mine(
 ) -> None:
     engine = make_store([MIGRATIONS_DIR])
     lithium_supplier(engine, SUPPLIER)  # its chain: the ore mined, then shipped (higher numbers)
-    receiver = LedgerService(engine, identity())
-    receiver.record(
-        [
-            ev(
-                "receipt",
-                outputs=[out("ore-in", "lithium_brine_concentrate", 50.0)],
-                receipt={"from_owner": SUPPLIER, "from_lot": "ore-shipped", "document": "BL-1"},
-            ),
-            ev("transformation", inputs=[("ore-in", 50.0)], outputs=[out("li", "lithium_carbonate", 9.0)]),
-        ]
-    )
+    receiver = receiver_of_lithium(engine, SUPPLIER)
     up = receiver.trace(OWNER, "li", owners=[OWNER, SUPPLIER])
     assert {(x["owner"], x["id"]) for x in up["lots"]} == {
         (OWNER, "li"),
