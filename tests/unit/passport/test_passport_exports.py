@@ -4,6 +4,7 @@ names), and round-trips."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -249,3 +250,30 @@ def test_catenax_inlined_validator_agrees_with_the_schema(static: StaticProductD
     for doc in broken:
         errors = found(_validator(), doc)
         assert errors and errors == found(reference, doc)
+
+
+def test_aas_json_is_basyxs_serialisation_of_the_environment_byte_for_byte(static: StaticProductData) -> None:
+    """The JSON export places each data point's element as kept by its value (a fleet shares
+    most of them) into the shell and submodel basyx encodes: the text is exactly basyx's
+    encoding of the whole environment, for every tier cut, with or without dynamic data, and
+    after the kept elements were made from other values of the same data points."""
+    from basyx.aas.adapter import json as aas_json
+
+    from batpass.passport._export_aas import to_aas
+
+    cuts: list[frozenset[Tier]] = [frozenset(Tier), frozenset({Tier.PUBLIC}), frozenset({Tier.DYNAMIC}), frozenset()]
+    for p in (
+        _passport(static),
+        _passport(static, dynamic=False),
+        _passport(static, battery_id=BatteryId("04012345000009", "SN-OTHER"), passport_id=uuid.uuid4()),
+    ):
+        for tiers in cuts:
+            assert to_aas_json(p, tiers=tiers) == aas_json.object_store_to_json(to_aas(p, tiers=tiers)), tiers
+    one = _passport(static)
+    soh = dict(one.values)
+    soh["state_of_health"] = parse_values({"state_of_health": {"value": 71.0, "unit": "%"}}, allow_dynamic=True)[
+        "state_of_health"
+    ]
+    changed = dataclasses.replace(one, values=soh)
+    text = to_aas_json(changed)
+    assert text == aas_json.object_store_to_json(to_aas(changed)) and text != to_aas_json(one)
