@@ -277,3 +277,32 @@ def test_aas_json_is_basyxs_serialisation_of_the_environment_byte_for_byte(stati
     changed = dataclasses.replace(one, values=soh)
     text = to_aas_json(changed)
     assert text == aas_json.object_store_to_json(to_aas(changed)) and text != to_aas_json(one)
+
+
+def test_catenax_validation_part_by_part_judges_as_the_schema(static: StaticProductData) -> None:
+    """A valid export is recognised part by part, each part remembered by its value: every export
+    the whole schema refuses is refused with the same first error, after its valid twin filled the
+    remembered parts (a tuple where the twin had a list, a number as text, a missing key)."""
+    import jsonschema
+
+    from batpass.passport._export_catenax import _schema, _valid_part, _validator
+
+    reference = jsonschema.Draft4Validator(_schema())
+    flat = _validator().schema
+    good = to_catenax(_passport(static), issued=dt.date(2027, 3, 1))
+    other = to_catenax(_passport(static, dynamic=False), issued=dt.date(2027, 3, 2))
+    assert _valid_part(good, flat, 0) and _valid_part(other, flat, 0)  # parts now remembered
+    assert _valid_part(json.loads(json.dumps(good)), flat, 0)
+    broken: list[dict[str, Any]] = [json.loads(json.dumps(good)) for _ in range(5)]
+    del broken[0]["metadata"]["passportIdentifier"]
+    broken[1]["performance"]["rated"]["capacity"]["value"] = "many"
+    broken[2]["materials"]["active"]["cobalt"]["recycled"] = -5
+    broken[3]["identification"]["identification"]["dataCarrier"] = []
+    broken[4]["sources"] = tuple(broken[4]["sources"])  # not an array to the schema
+    for doc in broken:
+        assert not reference.is_valid(doc)
+        assert not _valid_part(doc, flat, 0)
+        first = sorted(reference.iter_errors(doc), key=lambda e: list(e.absolute_path))[0]
+        with pytest.raises(InvalidInput) as got:
+            validate_catenax(doc)
+        assert got.value.field == (".".join(str(p) for p in first.absolute_path) or "(root)")
