@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from batpass.ledger._materials import Element
@@ -129,37 +129,36 @@ def art8_figure(el: str, acc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class GroupsMemo:
-    """The last Art. 8 groups computed per (owner, filter), kept with the rows they came from.
+    """The last Art. 8 groups computed per (owner, filter), kept with a stamp of the rows they
+    came from.
 
-    The figure is a pure function of the owner's battery-lot rows and claim rows, so rows equal
-    to the last ones give the same groups without decoding the lots again: a passport build asks
-    for its battery's group once per battery, and a node building its whole fleet read and
-    decoded every battery lot of the group for each (quadratic in the batteries). The rows are
-    still read every time, so any change to a lot, its profile or a claim computes afresh. Each
-    answer is a copy (callers may change it); bounded, thread-safe."""
+    The figure is a pure function of the owner's battery-lot rows (their profiles included) and
+    claim rows, so rows equal to the last ones give the same groups without decoding the lots
+    again: a passport build asks for its battery's group once per battery, and a node building
+    its whole fleet read and decoded every battery lot of the group for each (quadratic in the
+    batteries). The stamp is every column of those rows with each profile named by its digest
+    (the SHA-256 of its text) instead of its text, read afresh on every question: any change to
+    a lot, its profile (a received summary recomputes it) or a claim computes afresh, on any
+    process sharing the store. Each answer is a copy (callers may change it); bounded,
+    thread-safe."""
 
     def __init__(self, size: int = 32) -> None:
         self._size = size
         self._last: dict[tuple[Any, ...], tuple[Any, list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
 
-    def groups(
-        self,
-        key: tuple[Any, ...],
-        rows: Sequence[Any],
-        claims: Sequence[Any],
-        compute: Callable[[], list[dict[str, Any]]],
-    ) -> list[dict[str, Any]]:
-        """The groups of ``rows`` and ``claims`` under ``key`` (owner and filter): the memo's
-        when the rows equal the last ones seen for ``key``, else ``compute()``."""
-        seen = ([tuple(r) for r in rows], [tuple(c) for c in claims])
+    def cached(self, key: tuple[Any, ...], stamp: Any) -> list[dict[str, Any]] | None:
+        """A copy of the groups kept under ``key`` (owner and filter) if they were computed from
+        rows whose stamp equals ``stamp``, else None."""
         with self._lock:
             hit = self._last.get(key)
-        if hit is not None and hit[0] == seen:
+        if hit is not None and hit[0] == stamp:
             return copy.deepcopy(hit[1])
-        out = compute()
+        return None
+
+    def keep(self, key: tuple[Any, ...], stamp: Any, groups: list[dict[str, Any]]) -> None:
+        """Keep (a copy of) ``groups``, computed from rows whose stamp is ``stamp``."""
         with self._lock:
             if len(self._last) >= self._size:
                 self._last.clear()
-            self._last[key] = (seen, copy.deepcopy(out))
-        return out
+            self._last[key] = (stamp, copy.deepcopy(groups))

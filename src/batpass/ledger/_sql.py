@@ -414,7 +414,7 @@ def select_lots(conn: Connection, owner: str, ids: Sequence[str]) -> list[Any]:
                 conn.execute(select(*LOT_COLUMNS).select_from(LOTS_FROM).where(lots.c.owner == owner, cond)).all()
             )
         return rows
-    procs = _result_processors(conn)
+    procs = result_processors(conn)
     out: list[Any] = []
     for part in _sqlite_id_rows(conn, _LOTS_BY_ID, owner, ids):
         for tup in part:
@@ -468,7 +468,7 @@ def _sqlite_id_rows(conn: Connection, sql: str, owner: str, ids: Sequence[str]) 
 _RESULT_PROCS: dict[str, list[tuple[int, Callable[[Any], Any]]]] = {}
 
 
-def _result_processors(conn: Connection) -> list[tuple[int, Callable[[Any], Any]]]:
+def result_processors(conn: Connection) -> list[tuple[int, Callable[[Any], Any]]]:
     """(position, processor) of the lot columns whose type converts driver values (timestamps)."""
     dialect = conn.dialect
     procs = _RESULT_PROCS.get(dialect.name)

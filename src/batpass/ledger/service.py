@@ -30,6 +30,7 @@ from batpass.core.errors import (
 from batpass.core.findings import Finding
 from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary, decode_summary
 from batpass.ledger import _sql as t
+from batpass.ledger._art8_reads import Art8Groups
 from batpass.ledger._audit import compare_derived, replay, replay_engine, seed_replay, summary_payload
 from batpass.ledger._authorisations import (
     AuthorisationCheck,
@@ -46,7 +47,7 @@ from batpass.ledger._reads import read_mark
 from batpass.ledger._received_check import Keys, SummaryChecks
 from batpass.ledger._received_writes import Received, ReceivedWrites, store_received
 from batpass.ledger._record import OwnerRecording
-from batpass.ledger._recycled import GroupsMemo, group_key, recycled_content_groups
+from batpass.ledger._recycled import group_key
 from batpass.ledger._recycling import parse_period, recycling_efficiency
 from batpass.ledger._rows import lot_from_row, profile_json, profile_of
 from batpass.ledger._shipment_rules import OutflowPolicy
@@ -203,7 +204,8 @@ class LedgerService:
         self._monotonic = monotonic
         #: partners' keys resolved through their DID documents: kid -> (expires, jwk)
         self._signer_cache: dict[str, tuple[float, Mapping[str, Any]]] = {}
-        self._art8_memo = GroupsMemo()
+        #: the Art. 8 groups, computed again only when a lot, profile or claim row changed
+        self._art8 = Art8Groups(engine, _claim_json)
 
     # ------------------------------------------------------------------ identities
     @property
@@ -876,21 +878,7 @@ class LedgerService:
         nothing is known) and its chain-of-custody mix; credit claims per group with their
         custody model, book-and-claim flagged as not accepted (ISO 22095:2020; docs/rules.md
         "Chain of custody"). One definition: ``ledger._recycled``."""
-        with UnitOfWork(self.engine, write=False) as uow:
-            rows = uow.conn.execute(
-                select(*t.LOT_COLUMNS)
-                .select_from(t.LOTS_FROM)
-                .where(t.lots.c.owner == owner, t.lots.c.battery.is_not(None))
-            ).all()
-            claim_rows = uow.conn.execute(select(t.claims).where(t.claims.c.claimant == owner)).all()
-        return self._art8_memo.groups(
-            (owner, model, year, plant),
-            rows,
-            claim_rows,
-            lambda: recycled_content_groups(
-                (lot_from_row(r) for r in rows), claim_rows, _claim_json, model=model, year=year, plant=plant
-            ),
-        )
+        return self._art8.groups(owner, model=model, year=year, plant=plant)
 
     def recycled_content_of(self, owner: str, battery: str) -> dict[str, Any] | None:
         """The Art. 8 figure of the group (model, batch, plant) ``battery`` belongs to: the one

@@ -121,18 +121,29 @@ def _element(key: str, value: Any) -> model.SubmodelElement:
 
 def to_aas(passport: Passport, *, tiers: Iterable[Tier] = ALL_TIERS) -> model.DictIdentifiableStore[model.Identifiable]:
     """The AAS environment (shell + submodel) for the data points of ``tiers``."""
+    return _environment(passport, _tier_elements(passport, tiers, _element))
+
+
+def _tier_elements(passport: Passport, tiers: Iterable[Tier], make: Any) -> list[tuple[Tier, list[Any]]]:
+    """Per tier of ``tiers`` (in :class:`Tier` order), ``make(key, value)`` of its data points."""
     allowed = frozenset(tiers)
     values = passport.field_values()
-    groups: list[model.SubmodelElement] = []
-    for tier in Tier:
-        if tier not in allowed:
-            continue
-        elements = [_element(f.key, values[f.key]) for f in FIELDS if f.tier is tier and values.get(f.key) is not None]
-        groups.append(
-            model.SubmodelElementCollection(
-                _TIER_SHORT[tier], value=elements, description=_desc(f"Access tier: {tier.value} (Annex XIII)")
-            )
+    return [
+        (tier, [make(f.key, values[f.key]) for f in FIELDS if f.tier is tier and values.get(f.key) is not None])
+        for tier in Tier
+        if tier in allowed
+    ]
+
+
+def _environment(
+    passport: Passport, tiers: Iterable[tuple[Tier, list[model.SubmodelElement]]]
+) -> model.DictIdentifiableStore[model.Identifiable]:
+    groups: list[model.SubmodelElement] = [
+        model.SubmodelElementCollection(
+            _TIER_SHORT[tier], value=elements, description=_desc(f"Access tier: {tier.value} (Annex XIII)")
         )
+        for tier, elements in tiers
+    ]
     sm = model.Submodel(
         id_=f"{passport.urn}/submodel/battery-passport",
         id_short="BatteryPassport",
@@ -156,11 +167,39 @@ def to_aas(passport: Passport, *, tiers: Iterable[Tier] = ALL_TIERS) -> model.Di
     return model.DictIdentifiableStore([shell, sm])
 
 
+#: each data point's element as basyx serialises it (plain JSON values), by key and value: a
+#: fleet's passports share most of their data points (the model's), built and encoded once
+_ELEMENT_JSON: dict[tuple[str, str, str], Any] = {}
+_ELEMENT_JSON_MAX = 4096
+
+
+def _element_json(key: str, value: Any) -> Any:
+    """:func:`_element` as basyx's JSON encoder writes it, kept by the value's type and ``repr``
+    (the data point values are strings, numbers, dates, quantities and tuples or mappings of
+    those, whose ``repr`` tells every value apart)."""
+    memo = (key, type(value).__name__, repr(value))
+    got = _ELEMENT_JSON.get(memo)
+    if got is None:
+        got = json.loads(json.dumps(_element(key, value), cls=aas_json.AASToJsonEncoder))
+        if len(_ELEMENT_JSON) >= _ELEMENT_JSON_MAX:
+            _ELEMENT_JSON.clear()
+        _ELEMENT_JSON[memo] = got
+    return got
+
+
 def to_aas_json(passport: Passport, *, tiers: Iterable[Tier] = ALL_TIERS) -> str:
-    """The AAS environment as compact JSON (serialised in one pass: without indentation the
-    standard library's C encoder does the work, about half the time of an indented file)."""
-    text: str = aas_json.object_store_to_json(to_aas(passport, tiers=tiers))
-    return text
+    """The AAS environment as basyx serialises :func:`to_aas` (compact: without indentation the
+    standard library's C encoder does the work), byte for byte. The shell and the submodel with
+    its tier collections are built and encoded by basyx without their elements; each element's
+    JSON is the one kept for its data point and value (:func:`_element_json`), placed where
+    basyx places a collection's elements (its last member, ``value``, absent when empty)."""
+    per_tier = _tier_elements(passport, tiers, _element_json)
+    doc = json.loads(aas_json.object_store_to_json(_environment(passport, [(tier, []) for tier, _ in per_tier])))
+    (submodel,) = doc["submodels"]
+    for group, (_tier, elements) in zip(submodel.get("submodelElements", ()), per_tier, strict=True):
+        if elements:
+            group["value"] = elements
+    return json.dumps(doc)
 
 
 def read_element(key: str, el: model.SubmodelElement) -> Any:

@@ -637,8 +637,72 @@ def _validator() -> Any:
     return _schema_cache["v"]
 
 
+#: whether a part of an export is valid against a part of the schema, by the schema part's
+#: identity (parts of the inlined schema, held for the process) and the value (:func:`_frozen`)
+_VALID_PARTS: dict[tuple[int, Any], bool] = {}
+_VALID_PARTS_MAX = 8192
+#: how deep an export is judged part by part (below, a part is judged whole)
+_PART_DEPTH = 3
+_part_validators: dict[int, Any] = {}
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` as a hashable key that tells apart every value the schema may judge apart (an
+    object from an array, a tuple from a list, 1 from 1.0 and from True)."""
+    if isinstance(value, dict):
+        return ("o", tuple((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("a", tuple(_frozen(v) for v in value))
+    if isinstance(value, tuple):
+        return ("t", tuple(_frozen(v) for v in value))
+    return (type(value), value)
+
+
+def _part_validator(schema: Mapping[str, Any], *, shell: bool) -> Any:
+    """A validator of ``schema`` (``shell``: with each named property's schema made ``{}``, so
+    only the object's own keywords judge it: required, additional and pattern properties...)."""
+    key = id(schema) * 2 + shell
+    v = _part_validators.get(key)
+    if v is None:
+        sub = {**schema, "properties": {k: {} for k in schema["properties"]}} if shell else schema
+        v = _part_validators[key] = jsonschema.Draft4Validator(sub)
+    return v
+
+
+def _valid_part(value: Any, schema: Any, depth: int) -> bool:
+    """Whether ``value`` is valid against ``schema`` (a part of the inlined schema), judged per
+    named property down to :data:`_PART_DEPTH` and remembered per part: in draft 4 an object is
+    valid exactly when its schema's keywords other than ``properties`` accept it and each named
+    property's value is valid against its own schema, and a fleet's exports share most parts."""
+    if not isinstance(schema, dict):  # not a draft 4 schema part: the whole export is validated
+        return False
+    key = (id(schema), _frozen(value)) if depth else None
+    if key is not None:
+        hit = _VALID_PARTS.get(key)
+        if hit is not None:
+            return hit
+    props = schema.get("properties")
+    if depth < _PART_DEPTH and isinstance(value, dict) and isinstance(props, dict):
+        ok = bool(_part_validator(schema, shell=True).is_valid(value)) and all(
+            _valid_part(value[k], props[k], depth + 1) for k in props if k in value
+        )
+    else:
+        ok = bool(_part_validator(schema, shell=False).is_valid(value))
+    if key is not None:
+        if len(_VALID_PARTS) >= _VALID_PARTS_MAX:
+            _VALID_PARTS.clear()
+        _VALID_PARTS[key] = ok
+    return ok
+
+
 def validate_catenax(doc: Mapping[str, Any]) -> None:
-    """Validate against the bundled aspect schema; the first error names the JSON path."""
+    """Validate against the bundled aspect schema; the first error names the JSON path.
+
+    A valid export is recognised part by part (:func:`_valid_part`); one that is not is
+    validated whole, so its errors and their order are the schema's."""
+    flat = _validator().schema
+    if "components" not in flat and _valid_part(doc, flat, 0):
+        return
     errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]

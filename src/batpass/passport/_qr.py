@@ -9,6 +9,8 @@ resolving when the passport is replaced (second life) or ends (recycling).
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from functools import lru_cache
 
 import segno
@@ -45,6 +47,41 @@ def qr_svg(url: str, *, scale: int = 4, title: str | None = None) -> str:
 
 @lru_cache(maxsize=1024)
 def qr_png(url: str, *, scale: int = 8) -> bytes:
-    buf = io.BytesIO()
-    _make(url).save(buf, kind="png", scale=scale, border=4)
-    return buf.getvalue()
+    """A PNG image, byte for byte segno's (``save(kind="png", scale=scale, border=4)``: greyscale,
+    1 bit per pixel, each module row then ``scale - 1`` rows filtered "Up", deflate level 9),
+    written a row of modules at a time instead of segno's pixel at a time (a tenth of the CPU)."""
+    return png_of(_make(url).matrix, scale=scale, border=4)
+
+
+def png_of(matrix: tuple[bytearray, ...], *, scale: int, border: int) -> bytes:
+    """The PNG of a QR ``matrix`` (rows of 0 light / 1 dark modules) as segno writes it with its
+    default colours (dark black, light white; a white pixel is bit 1)."""
+    size = len(matrix)
+    width = (size + 2 * border) * scale
+    nbytes = (width + 7) // 8
+    pad = "0" * (nbytes * 8 - width)
+    light, dark, quiet = "1" * scale, "0" * scale, "1" * (border * scale)
+
+    def scanline(bits: str) -> bytes:
+        return b"\0" + int(bits + pad, 2).to_bytes(nbytes, "big")
+
+    edge = scanline("1" * width) * (border * scale)
+    same_as_above = (b"\2" + bytes(nbytes)) * (scale - 1)
+    idat = bytearray(edge)
+    for row in matrix:
+        idat += scanline(quiet + "".join(dark if v else light for v in row) + quiet)
+        idat += same_as_above
+    idat += edge
+
+    def chunk(name: bytes, data: bytes) -> bytes:
+        head = name + data
+        return struct.pack(">I", len(data)) + head + struct.pack(">I", zlib.crc32(head))
+
+    return b"".join(
+        (
+            b"\211PNG\r\n\032\n",
+            chunk(b"IHDR", struct.pack(">2I5B", width, width, 1, 0, 0, 0, 0)),
+            chunk(b"IDAT", zlib.compress(bytes(idat), 9)),
+            chunk(b"IEND", b""),
+        )
+    )

@@ -56,6 +56,17 @@ class StaticProductData:
     values: Mapping[str, Any]
 
 
+_VALIDATOR: Any = None
+
+
+def _validator() -> Any:
+    """The schema's validator, built once (building it resolved the schema again for each build)."""
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        _VALIDATOR = jsonschema.Draft202012Validator(_schema())
+    return _VALIDATOR
+
+
 def load_static_product_data(source: str | Path | Mapping[str, Any]) -> StaticProductData:
     """Parse static product data strictly: JSON Schema first, then each data point's rule."""
     if isinstance(source, Mapping):
@@ -66,8 +77,7 @@ def load_static_product_data(source: str | Path | Mapping[str, Any]) -> StaticPr
             raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise InvalidInput(f"static product data is not YAML: {exc}", rule="YAML 1.1") from exc
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator().iter_errors(raw), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
         path = ".".join(str(p) for p in err.absolute_path) or "(root)"

@@ -92,26 +92,20 @@ def _pieces(n: int) -> dict[str, object]:
     return {"value": n, "unit": "piece"}
 
 
-def test_the_art8_groups_of_unchanged_rows_are_not_computed_again_but_a_changed_row_is() -> None:
-    """A fleet's passports ask for one group once per battery: equal rows give the last groups
-    (a copy), any changed lot or claim row computes them afresh (the figure follows the store)."""
+def test_the_art8_groups_of_an_unchanged_stamp_are_kept_but_a_changed_stamp_is_not() -> None:
+    """A fleet's passports ask for one group once per battery: an equal stamp of the rows gives
+    the last groups (a copy), any changed lot or claim row (its stamp) none: computed afresh."""
     from batpass.ledger._recycled import GroupsMemo
 
-    memo, calls = GroupsMemo(), []
-
-    def compute(n: float) -> Callable[[], list[dict[str, object]]]:
-        return lambda: calls.append(n) or [{"batteries": n, "elements": {}}]
-
-    rows, claims = [("lot-1", '{"e":{}}', 1.0)], [("claim-1", "accepted")]
-    first = memo.groups((OWNER, "RA", 2027, "plant"), rows, claims, compute(1))
+    memo = GroupsMemo()
+    key = (OWNER, "RA", 2027, "plant")
+    stamp = ([("lot-1", "digest-a", 1.0)], [("claim-1", "accepted")])
+    assert memo.cached(key, stamp) is None
+    memo.keep(key, stamp, [{"batteries": 1, "elements": {}}])
+    first = memo.cached(key, ([("lot-1", "digest-a", 1.0)], [("claim-1", "accepted")]))
+    assert first == [{"batteries": 1, "elements": {}}]
     first[0]["batteries"] = 99  # a caller changing its answer changes no later one
-    again = memo.groups((OWNER, "RA", 2027, "plant"), list(rows), list(claims), compute(2))
-    assert calls == [1] and again == [{"batteries": 1, "elements": {}}]
-    changed = memo.groups((OWNER, "RA", 2027, "plant"), [("lot-1", '{"e":{"Co":1}}', 1.0)], claims, compute(3))
-    claimed = memo.groups((OWNER, "RA", 2027, "plant"), rows, [("claim-1", "rejected")], compute(4))
-    other = memo.groups((OWNER, "RA", 2028, "plant"), rows, claims, compute(5))
-    assert calls == [1, 3, 4, 5] and [changed[0]["batteries"], claimed[0]["batteries"], other[0]["batteries"]] == [
-        3,
-        4,
-        5,
-    ]
+    assert memo.cached(key, stamp) == [{"batteries": 1, "elements": {}}]
+    assert memo.cached(key, ([("lot-1", "digest-b", 1.0)], stamp[1])) is None  # a profile changed
+    assert memo.cached(key, (stamp[0], [("claim-1", "rejected")])) is None
+    assert memo.cached((OWNER, "RA", 2028, "plant"), stamp) is None

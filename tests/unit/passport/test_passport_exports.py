@@ -4,6 +4,7 @@ names), and round-trips."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -249,3 +250,59 @@ def test_catenax_inlined_validator_agrees_with_the_schema(static: StaticProductD
     for doc in broken:
         errors = found(_validator(), doc)
         assert errors and errors == found(reference, doc)
+
+
+def test_aas_json_is_basyxs_serialisation_of_the_environment_byte_for_byte(static: StaticProductData) -> None:
+    """The JSON export places each data point's element as kept by its value (a fleet shares
+    most of them) into the shell and submodel basyx encodes: the text is exactly basyx's
+    encoding of the whole environment, for every tier cut, with or without dynamic data, and
+    after the kept elements were made from other values of the same data points."""
+    from basyx.aas.adapter import json as aas_json
+
+    from batpass.passport._export_aas import to_aas
+
+    cuts: list[frozenset[Tier]] = [frozenset(Tier), frozenset({Tier.PUBLIC}), frozenset({Tier.DYNAMIC}), frozenset()]
+    for p in (
+        _passport(static),
+        _passport(static, dynamic=False),
+        _passport(static, battery_id=BatteryId("04012345000009", "SN-OTHER"), passport_id=uuid.uuid4()),
+    ):
+        for tiers in cuts:
+            assert to_aas_json(p, tiers=tiers) == aas_json.object_store_to_json(to_aas(p, tiers=tiers)), tiers
+    one = _passport(static)
+    soh = dict(one.values)
+    soh["state_of_health"] = parse_values({"state_of_health": {"value": 71.0, "unit": "%"}}, allow_dynamic=True)[
+        "state_of_health"
+    ]
+    changed = dataclasses.replace(one, values=soh)
+    text = to_aas_json(changed)
+    assert text == aas_json.object_store_to_json(to_aas(changed)) and text != to_aas_json(one)
+
+
+def test_catenax_validation_part_by_part_judges_as_the_schema(static: StaticProductData) -> None:
+    """A valid export is recognised part by part, each part remembered by its value: every export
+    the whole schema refuses is refused with the same first error, after its valid twin filled the
+    remembered parts (a tuple where the twin had a list, a number as text, a missing key)."""
+    import jsonschema
+
+    from batpass.passport._export_catenax import _schema, _valid_part, _validator
+
+    reference = jsonschema.Draft4Validator(_schema())
+    flat = _validator().schema
+    good = to_catenax(_passport(static), issued=dt.date(2027, 3, 1))
+    other = to_catenax(_passport(static, dynamic=False), issued=dt.date(2027, 3, 2))
+    assert _valid_part(good, flat, 0) and _valid_part(other, flat, 0)  # parts now remembered
+    assert _valid_part(json.loads(json.dumps(good)), flat, 0)
+    broken: list[dict[str, Any]] = [json.loads(json.dumps(good)) for _ in range(5)]
+    del broken[0]["metadata"]["passportIdentifier"]
+    broken[1]["performance"]["rated"]["capacity"]["value"] = "many"
+    broken[2]["materials"]["active"]["cobalt"]["recycled"] = -5
+    broken[3]["identification"]["identification"]["dataCarrier"] = []
+    broken[4]["sources"] = tuple(broken[4]["sources"])  # not an array to the schema
+    for doc in broken:
+        assert not reference.is_valid(doc)
+        assert not _valid_part(doc, flat, 0)
+        first = sorted(reference.iter_errors(doc), key=lambda e: list(e.absolute_path))[0]
+        with pytest.raises(InvalidInput) as got:
+            validate_catenax(doc)
+        assert got.value.field == (".".join(str(p) for p in first.absolute_path) or "(root)")
