@@ -25,6 +25,8 @@ from batpass.node import create_app, init_node
 PROFILES = {"catena-x": ["catena-x"], "ouranos": ["ouranos"], "bridge": ["catena-x", "bridge"]}
 WRITE = ("post", "put", "patch")
 LONE = "\ud800"
+#: write routes whose OpenAPI body is not a typed body (the route reads the bytes itself)
+RAW = {"/v1/passports:import": "a document in a format the query names (or files), read by its importer"}
 
 
 def _resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +110,7 @@ def test_a_lone_surrogate_in_any_write_body_is_a_400_naming_the_member_and_nothi
             for method in (m for m in ops if m in WRITE):
                 content = ops[method].get("requestBody", {}).get("content", {})
                 schema = next((c.get("schema", {}) for media, c in content.items() if "json" in media), None)
-                if schema is None:
+                if schema is None or path in RAW:
                     continue
                 for member, body in _spoiled(_example(schema, spec)):
                     r = client.request(
