@@ -40,7 +40,7 @@ from batpass.exchange import (
     ReconciliationCourier,
     ReconciliationInbox,
     reconciliation_answer,
-    reconciliation_answers,
+    reconciliation_batch_or_each,
     reconciliation_chunks,
 )
 from batpass.http import Ctx, guard
@@ -91,15 +91,16 @@ def hub_relay_many(link: HubLink) -> Callable[[Sequence[str]], Awaitable[list[Da
     """The bridge inbox's relay of a batch: the hub operators' messages handed to the hub in one
     request (one alone in the single form); the hub's answer for each, in order."""
 
+    relay = hub_relay(link)
+
     async def relay_many(jwss: Sequence[str]) -> list[DataPlaneReply]:
-        if len(jwss) == 1:
-            return [_reply(await link.post(HUB_PATH, {"jws": jwss[0]}))]
-        resp = await _post_hub(link, [{"jws": j} for j in jwss])
-        found = _answers(resp, len(jwss))
-        if found is not None:
-            return [DataPlaneReply(status, body) for status, body in found]
         # not one answer per message (a hub that takes no batches): one by one
-        return [_reply(await link.post(HUB_PATH, {"jws": j})) for j in jwss]
+        return await reconciliation_batch_or_each(
+            jwss,
+            alone=relay,
+            together=lambda part: _post_hub(link, [{"jws": j} for j in part]),
+            answer=DataPlaneReply,
+        )
 
     return relay_many
 
@@ -112,14 +113,6 @@ async def _post_hub(link: HubLink, body: list[dict[str, str]]) -> httpx.Response
         )
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable("the Ouranos hub is unreachable", rule="bridge → hub") from exc
-
-
-def _answers(resp: httpx.Response, count: int) -> list[tuple[int, Any]] | None:
-    try:
-        content: Any = resp.json()
-    except ValueError:
-        return None
-    return reconciliation_answers(resp.status_code, content, count)
 
 
 class BridgeCourier:
@@ -149,28 +142,30 @@ class BridgeCourier:
         return out
 
     async def _send_part(self, rows: Sequence[dict[str, Any]]) -> list[httpx.Response | httpx.HTTPError]:
-        try:
-            if len(rows) == 1:
-                return [await self.send(rows[0])]
+        async def alone(row: dict[str, Any]) -> httpx.Response | httpx.HTTPError:
+            try:
+                return await self.send(row)
+            except httpx.HTTPError as exc:
+                return exc
+
+        async def together(part: Sequence[dict[str, Any]]) -> httpx.Response:
             token = issue_self_issued_token(self.identity, audience=self.bridge_did, bpn=None)
-            resp = await self.client.post(
+            return await self.client.post(
                 self.url,
-                json=[r["body"] for r in rows],
+                json=[r["body"] for r in part],
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=_TIMEOUT,
             )
+
+        try:
+            return await reconciliation_batch_or_each(
+                rows,
+                alone=alone,
+                together=together,
+                answer=lambda status, body: httpx.Response(status, json=body),
+            )
         except httpx.HTTPError as exc:
             return [exc] * len(rows)
-        found = _answers(resp, len(rows))
-        if found is not None:
-            return [httpx.Response(status, json=body) for status, body in found]
-        out: list[httpx.Response | httpx.HTTPError] = []
-        for row in rows:
-            try:
-                out.append(await self.send(row))
-            except httpx.HTTPError as exc:
-                out.append(exc)
-        return out
 
 
 async def _caller(request: Request, audience: str, resolver: DidResolver) -> str:

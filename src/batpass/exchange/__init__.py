@@ -60,6 +60,7 @@ from batpass.exchange._reconcile_inbox import (
 )
 from batpass.exchange._reconcile_inbox import answer as reconciliation_answer
 from batpass.exchange._reconcile_inbox import answers_of as reconciliation_answers
+from batpass.exchange._reconcile_inbox import batch_or_each as reconciliation_batch_or_each
 from batpass.exchange._reconcile_inbox import chunks as reconciliation_chunks
 from batpass.exchange._remote import (
     HeldRole,
@@ -134,6 +135,7 @@ __all__ = [
     "product_twin",
     "reconciliation_answer",
     "reconciliation_answers",
+    "reconciliation_batch_or_each",
     "reconciliation_chunks",
     "register_twin",
     "validate_aspect",

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -187,6 +187,44 @@ def answers_of(status: int, content: Any, count: int) -> list[tuple[int, Any]] |
 
 def chunks(items: Sequence[Any], size: int = MAX_BATCH) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
+
+async def batch_or_each(
+    items: Sequence[_Item],
+    *,
+    alone: Callable[[_Item], Awaitable[_Result]],
+    together: Callable[[Sequence[_Item]], Awaitable[httpx.Response]],
+    answer: Callable[[int, Any], _Result],
+    whole: Callable[[httpx.Response], _Result | None] | None = None,
+    concurrent: bool = False,
+) -> list[_Result]:
+    """Send ``items`` in one request and answer each: every sender of several reconciliation
+    messages (a node's courier, the bridge's relay to its hub, the hub's courier to its bridge).
+    One item goes ``alone`` (the single form). A reply of one answer per item (:func:`answers_of`)
+    gives each its ``answer(status, body)``; a reply ``whole`` says stands for each (a refusal of
+    the whole request) is each one's; any other reply (a receiver that takes no batches) sends
+    them again ``alone``, one after another or, if ``concurrent``, together. What ``alone``
+    raises, and what ``together`` raises, reach the caller (who catches what it answers with)."""
+    if len(items) == 1:
+        return [await alone(items[0])]
+    resp = await together(items)
+    try:
+        content = resp.json()
+    except ValueError:
+        content = None
+    found = answers_of(resp.status_code, content, len(items))
+    if found is not None:
+        return [answer(status, body) for status, body in found]
+    stands = whole(resp) if whole is not None else None
+    if stands is not None:
+        return [stands] * len(items)
+    if concurrent:
+        return list(await asyncio.gather(*(alone(item) for item in items)))
+    return [await alone(item) for item in items]
 
 
 def _data_service(doc: Mapping[str, Any], did: str) -> tuple[ServiceEndpoint, str] | None:
@@ -377,22 +415,7 @@ class ReconciliationCourier:
 
     async def _post_batch(self, connector: str, endpoint: ServiceEndpoint, jwss: Sequence[str]) -> list[Sent]:
         """One request for ``jwss`` (the single form for one); a reply that is not one answer per
-        message (a receiver that takes no batches) sends them again one by one."""
-        try:
-            if len(jwss) == 1:
-                return [await self._post(connector, endpoint, {"jws": jwss[0]})]
-            resp = await self._post(connector, endpoint, [{"jws": j} for j in jwss])
-        except (BatpassError, httpx.HTTPError) as exc:
-            return [exc] * len(jwss)
-        try:
-            content = resp.json()
-        except ValueError:
-            content = None
-        answers = answers_of(resp.status_code, content, len(jwss))
-        if answers is not None:
-            return [httpx.Response(status, json=body) for status, body in answers]
-        if resp.status_code == 403:  # the whole batch refused by the usage policy: as each would be
-            return [resp] * len(jwss)
+        message (a receiver that takes no batches) sends them again one by one, together."""
 
         async def alone(jws: str) -> Sent:
             try:
@@ -400,7 +423,23 @@ class ReconciliationCourier:
             except (BatpassError, httpx.HTTPError) as exc:
                 return exc
 
-        return list(await asyncio.gather(*(alone(j) for j in jwss)))
+        async def together(part: Sequence[str]) -> httpx.Response:
+            return await self._post(connector, endpoint, [{"jws": j} for j in part])
+
+        def refused(resp: httpx.Response) -> Sent | None:
+            return resp if resp.status_code == 403 else None  # the usage policy: as each would be
+
+        try:
+            return await batch_or_each(
+                jwss,
+                alone=alone,
+                together=together,
+                answer=lambda status, body: httpx.Response(status, json=body),
+                whole=refused,
+                concurrent=True,
+            )
+        except (BatpassError, httpx.HTTPError) as exc:
+            return [exc] * len(jwss)
 
     async def _post(self, connector: str, endpoint: ServiceEndpoint, body: Any) -> httpx.Response:
         try:

@@ -5,7 +5,8 @@ it claims (longest prefix wins). Whatever else escapes a route is answered in th
 a wrong method is a 405 with ``Allow``.
 
 :func:`require_json` is the app-wide dependency that refuses a JSON route's body sent without a
-JSON media type (415) or nested deeper than :data:`MAX_JSON_DEPTH` (400) before any route sees it.
+JSON media type (415), nested deeper than :data:`MAX_JSON_DEPTH` or holding a lone surrogate
+escape (400) before any route sees it.
 Such refusals, and a body FastAPI cannot parse, come after the route's authentication
 (:func:`~batpass.http.authenticate_first`): a caller without credentials gets 401 first.
 """
@@ -23,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batpass.core.errors import BatpassError, InvalidInput, NotFound
+from batpass.core.unicode import check_scalar_text
 from batpass.http._context import authenticate_first
 from batpass.http._problems import problem_response
 
@@ -217,7 +219,10 @@ def _depth(value: Any) -> int:
 
 async def require_json(request: Request) -> None:
     """App-wide dependency: a route that takes a JSON body refuses one sent with another media
-    type (415) or nested deeper than :data:`MAX_JSON_DEPTH` (400), naming the rule."""
+    type (415), nested deeper than :data:`MAX_JSON_DEPTH` (400) or holding a lone surrogate
+    escape (400, naming the member: :func:`~batpass.core.unicode.check_scalar_text`), naming the
+    rule. The body model never sees such text, whatever it declares (a plain field, a standard
+    document inside the body, a member it ignores)."""
     route = request.scope.get("route")
     body_field = getattr(route, "body_field", None)
     if (
@@ -248,3 +253,8 @@ async def require_json(request: Request) -> None:
             field="(body)",
             rule=f"JSON nesting at most {MAX_JSON_DEPTH} levels",
         )
+    try:
+        check_scalar_text(parsed)
+    except InvalidInput:
+        await authenticate_first(request)
+        raise

@@ -20,6 +20,7 @@ from typing import Any
 
 from batpass.core.errors import InvalidInput
 from batpass.core.ids import BatteryId
+from batpass.core.unicode import check_scalar_text
 from batpass.passport._export_batterypass import MAPPING, MODULES, PERFORMANCE_1_2_0, validate_carbon_footprint
 from batpass.passport._import import ImportedPassport, Source, passport_uuid
 from batpass.passport.model import FIELDS_BY_KEY, Status, parse_category
@@ -51,9 +52,11 @@ def decode_document(raw: bytes, *, name: str) -> Any:
     """A JSON document in UTF-8 or UTF-16 with a BOM (the model's ``gen/`` files are UTF-16LE)."""
     enc = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:
-        return json.loads(raw.decode(enc))
+        doc = json.loads(raw.decode(enc))
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidInput(f"{name}: not a JSON document ({exc})", field=name, rule="RFC 8259 JSON") from exc
+    check_scalar_text(doc, field=name)  # a lone surrogate escape: no store can write it
+    return doc
 
 
 def module_of(filename: str) -> str:

@@ -3,6 +3,7 @@ routes served in process for one service."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -137,6 +138,9 @@ def ledger_api(
         settings=None,
         services={LedgerService: svc, **(services or {})},
     )
-    with TestClient(app) as client:
-        yield client
-    sync_client.close()
+    try:
+        with TestClient(app) as client:
+            yield client
+    finally:
+        sync_client.close()
+        asyncio.run(async_client.aclose())

@@ -8,6 +8,7 @@ fresh resolution (a rotated key), and the key that verified it is sealed as befo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -129,9 +130,12 @@ def setup(make_store: Callable[[Sequence[Path]], Engine], clock: Clock) -> Itera
         settings=None,
         services={LedgerService: receiver, SummaryPushers: FakePushers()},
     )
-    with TestClient(app) as client:
-        yield Setup(client, receiver, supplier, keys)
-    sync_client.close()
+    try:
+        with TestClient(app) as client:
+            yield Setup(client, receiver, supplier, keys)
+    finally:
+        sync_client.close()
+        asyncio.run(async_client.aclose())
 
 
 def _push(s: Setup, headers: dict[str, str], token: str | None = None) -> httpx.Response:

@@ -48,7 +48,7 @@ def pair(make_store: Callable[[Sequence[Path]], Engine]) -> tuple[LedgerService,
     keys[kid] = sup_key.public_jwk()
     receiver.receive_summary(OWNER, supplier.signed_summary(SUPPLIER, "ore-shipped"))
     keys.clear()  # from now on, no network: only the sealed key
-    return supplier, receiver, {"kid": kid}
+    return supplier, receiver, {"kid": kid, "keys": keys}
 
 
 def test_a_received_summary_is_checked_with_its_sealed_key(pair: tuple[LedgerService, LedgerService, Any]) -> None:
@@ -124,3 +124,36 @@ def test_a_summary_verified_in_this_process_is_judged_again_when_its_key_changes
         conn.execute(text("DELETE FROM ledger_verified_keys"))
     found = {(f.table, f.rule) for f in receiver.self_audit()}
     assert ("ledger_received_summaries", "ledger.summary.signed") in found
+
+
+def test_a_kid_whose_key_is_replaced_by_a_later_arrival_judges_the_earlier_summary_afresh(
+    pair: tuple[LedgerService, LedgerService, Any],
+) -> None:
+    """``ledger_verified_keys`` holds one key per kid: when a later summary arrives under the same
+    kid verified by another key (a supplier re-initialised with the same DID and key id), the row
+    holds that key and an earlier summary is not passed on its own arrival's verification — in
+    this process, where it was verified, as in a restarted one."""
+    supplier, receiver, info = pair
+    assert receiver.received_summaries(OWNER, ["ore-shipped"])  # verified on arrival, kept
+    receiver.record(
+        [
+            ev(
+                "receipt",
+                outputs=[out("ore-in-2", "lithium_brine_concentrate", 50.0)],
+                receipt={"from_owner": SUPPLIER, "from_lot": "ore-2", "document": "BL-2"},
+            )
+        ]
+    )
+    wire = encode_summary(supplier.summary(SUPPLIER, "ore-shipped"))
+    wire["subject"]["id"] = "ore-2"
+    renewed = identity(SUPPLIER)  # same DID and key id, another key
+    renewed_key = renewed.active("Ed25519")
+    assert renewed.key_id(renewed_key) == info["kid"]
+    info["keys"][info["kid"]] = renewed_key.public_jwk()  # what DID resolution gives now
+    receiver.receive_summary(OWNER, sign_summary(decode_summary(wire), renewed))
+    info["keys"].clear()
+    assert receiver.received_summaries(OWNER, ["ore-2"])  # the later one verifies with the row's key
+    with pytest.raises(IntegrityViolation) as caught:
+        receiver.received_summaries(OWNER, ["ore-shipped"])
+    assert caught.value.table == "ledger_received_summaries"
+    assert ("ledger_received_summaries", "ledger.summary.signed") in _findings(receiver)

@@ -94,6 +94,7 @@ BAD_BODIES = {
     "malformed JSON": (b'{"bad', "application/json"),
     "nested 40 deep": (_deep(40), "application/json"),
     "non-finite": (b'{"cap_kg": NaN, "values": {"x": Infinity}}', "application/json"),
+    "lone surrogate": (b'{"id": "a\\ud800", "values": {"x": "\\udc00"}}', "application/json"),
     "not JSON": (b"{}", "text/plain"),
 }
 BAD_CREDENTIALS = {
