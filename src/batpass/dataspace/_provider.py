@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import InvalidInput, NotFound, Unauthorized
@@ -35,6 +35,7 @@ from batpass.dataspace import _dsp_messages as msgs
 from batpass.dataspace import _sql as t
 from batpass.dataspace._common import HTTP_ENDPOINT_TYPE, PULL_FORMAT, DataspaceSettings
 from batpass.dataspace._contact import ContactHooks
+from batpass.dataspace._grants import live_grant
 from batpass.dataspace._odrl import EvaluationContext, evaluate, normalise_policy, project_access
 from batpass.dataspace._states import (
     NEGOTIATION,
@@ -68,15 +69,6 @@ __all__ = ["DspProvider"]
 
 #: access tokens a worker remembers as checked (each only until it expires)
 _GRANTS_MAX = 4096
-#: a remembered grant's check per data-plane request (built once: the statement is the same for
-#: every request, only its parameters differ): the token not revoked nor expired, its transfer
-#: STARTED, the agreement's asset read afresh
-_LIVE_GRANT = (
-    select(t.tokens.c.revoked, t.tokens.c.expires_at, t.transfers.c.state, t.assets)
-    .select_from(t.tokens.join(t.transfers, t.transfers.c.pid == t.tokens.c.transfer_pid))
-    .join(t.assets, t.assets.c.id == bindparam("asset_id"))
-    .where(t.tokens.c.token_sha256 == bindparam("sha"), t.tokens.c.kind == "access")
-)
 
 
 def _sha(token: str) -> str:
@@ -822,8 +814,7 @@ class DspProvider:
         grant = self._grants.get(sha)
         if grant is not None and grant[0] > now:
             ag = grant[1]
-            with UnitOfWork(self.engine, write=False) as uow:
-                live = uow.conn.execute(_LIVE_GRANT, {"sha": sha, "asset_id": ag.asset_id}).first()
+            live = live_grant(self.engine, sha, ag.asset_id)  # a point read: every pull of every tier
             if live is not None and not live.revoked and live.expires_at > now and live.state == TransferState.STARTED:
                 return ag, live, self._source(live)
         self._grants.pop(sha, None)

@@ -4,7 +4,9 @@ resolves to now — a key this node holds, or the supplier's key that verified i
 sealed in ``ledger_verified_keys`` (docs/integrity.md). A successful verification is kept by
 (token, that key) in trust's :class:`~batpass.trust.VerifiedTokens`: a token verified before is
 not verified again while its key stays the same, and is judged afresh once the key row is
-replaced or removed, in this process as in a restarted one.
+replaced or removed, in this process as in a restarted one. A sealed key is opened once per
+(kid, sealed value) in this process: the row is read at every use, and a replaced row (another
+sealed value) is opened afresh, never answered from what the old one held.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from batpass.core.errors import BatpassError
 from batpass.ledger import _sql as t
@@ -25,7 +27,19 @@ __all__ = ["SummaryChecks"]
 
 #: tokens whose verification is kept (least recently used out first; beyond, a use verifies again)
 VERIFIED_MAX = 8192
+#: sealed keys kept opened, by (kid, sealed value); beyond, the kept ones are dropped
+UNSEALED_MAX = 1024
 Keys = dict[str, Mapping[str, Any] | None]
+#: the sealed key stored for a kid (``ledger_verified_keys.sealed_jwk``), or None
+SealedRead = Callable[[str], str | None]
+
+
+def sealed_in(conn: Connection) -> SealedRead:
+    """Sealed keys read in ``conn``'s transaction."""
+    return lambda kid: conn.execute(_SEALED, {"kid": kid}).scalar()
+
+
+_SEALED = select(t.verified_keys.c.sealed_jwk).where(t.verified_keys.c.kid == bindparam("kid"))
 
 
 def _verifies(token: str, resolve: Callable[[str], Mapping[str, Any] | None]) -> bool:
@@ -40,6 +54,7 @@ class SummaryChecks:
         self._resolve_key = resolve_key
         self._secrets = secrets
         self.verified = VerifiedTokens(VERIFIED_MAX)
+        self._unsealed: dict[tuple[str, str], dict[str, Any]] = {}
 
     def arrived(self, token: str, jwk: Mapping[str, Any] | None) -> None:
         """``token`` was verified with ``jwk`` on arrival: its uses need not verify it again
@@ -47,9 +62,10 @@ class SummaryChecks:
         if jwk is not None:
             self.verified.keep(token, jwk, True)
 
-    def problem(self, conn: Connection, row: Any, keys: Keys | None = None) -> str | None:
-        """Why ``row`` (of ``ledger_received_summaries``) cannot be used, or None. ``keys`` keeps
-        the keys looked up for one pass over many rows (a supplier signs many with one key)."""
+    def problem(self, conn: Connection | SealedRead, row: Any, keys: Keys | None = None) -> str | None:
+        """Why ``row`` (of ``ledger_received_summaries``) cannot be used, or None. ``conn`` (or a
+        reader of sealed keys of the same snapshot) gives the kept keys; ``keys`` keeps the keys
+        looked up for one pass over many rows (a supplier signs many with one key)."""
         try:
             payload = summary_payload(row.jws)
         except (ValueError, IndexError) as exc:
@@ -80,17 +96,24 @@ class SummaryChecks:
             return f"the signature does not verify with {kid} ({exc.message})"
         return None
 
-    def known_key(self, conn: Connection, kid: str) -> Mapping[str, Any] | None:
+    def known_key(self, conn: Connection | SealedRead, kid: str) -> Mapping[str, Any] | None:
         """A key this node holds (its identities), or the one that verified a summary on arrival
-        (read in ``conn``'s transaction: a summary written in it is checked with its own key)."""
+        (read in ``conn``'s transaction: a summary written in it is checked with its own key).
+        The row is read at every call; only its opening is kept, by (kid, sealed value)."""
         own = self._resolve_key(kid)
         if own is not None or self._secrets is None:
             return own
-        sealed = conn.execute(select(t.verified_keys.c.sealed_jwk).where(t.verified_keys.c.kid == kid)).scalar()
+        sealed = (sealed_in(conn) if isinstance(conn, Connection) else conn)(kid)
         if sealed is None:
             return None
+        kept = self._unsealed.get((kid, sealed))
+        if kept is not None:
+            return kept
         try:
             jwk: dict[str, Any] = json.loads(self._secrets.open(sealed, context=f"ledger_verified_keys/{kid}"))
         except BatpassError:
             return None  # a changed sealed key verifies nothing
+        if len(self._unsealed) >= UNSEALED_MAX:
+            self._unsealed.clear()
+        self._unsealed[(kid, sealed)] = jwk
         return jwk

@@ -43,7 +43,7 @@ from batpass.ledger._authorisations import (
 from batpass.ledger._live import LiveSites, site_facts
 from batpass.ledger._materials import CATALOGUE, Catalogue, Element
 from batpass.ledger._outflow import validate_authorisation
-from batpass.ledger._reads import read_mark
+from batpass.ledger._reads import read_mark, summary_reads
 from batpass.ledger._received_check import Keys, SummaryChecks
 from batpass.ledger._received_writes import Received, ReceivedWrites, store_received
 from batpass.ledger._record import OwnerRecording
@@ -324,10 +324,15 @@ class LedgerService:
         """``owner``'s received summaries (of ``lots``, or all), each taken from its signed token;
         a stored row that does not match its token, or a token whose signature fails, is refused
         with IntegrityViolation."""
+        return self._checked_rows(owner, self._summary_rows(conn, owner, lots), conn)
+
+    def _checked_rows(self, owner: str, rows: Iterable[Any], keys_in: Any) -> dict[str, ReceivedSummary]:
+        """``rows`` (stored received summaries) checked, their kept keys read through ``keys_in``
+        (the connection they were read in, or a reader of sealed keys of the same snapshot)."""
         out: dict[str, ReceivedSummary] = {}
         keys: Keys = {}
-        for row in self._summary_rows(conn, owner, lots):
-            problem = self._summary_checks.problem(conn, row, keys)
+        for row in rows:
+            problem = self._summary_checks.problem(keys_in, row, keys)
             if problem is not None:
                 raise IntegrityViolation(
                     f"the received summary of lot {row.lot} fails its check: {problem}",
@@ -517,8 +522,8 @@ class LedgerService:
     def received_summaries(self, owner: str, lots: Sequence[str]) -> dict[str, ReceivedSummary]:
         """The suppliers' summaries ``owner`` holds for the given supplier lots, by supplier lot
         (lots without one are absent), each checked against its signed token."""
-        with UnitOfWork(self.engine, write=False) as uow:
-            return self._checked_summaries(uow.conn, owner, lots)
+        with summary_reads(self.engine, owner, lots) as (rows, sealed):  # point reads: every trace tier
+            return self._checked_rows(owner, rows, sealed)
 
     def receipts_of(self, owner: str, from_owner: str, from_lot: str) -> list[str]:
         """``owner``'s lots received as ``from_owner``'s lot ``from_lot`` (its receipts' lots)."""

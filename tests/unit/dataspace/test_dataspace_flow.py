@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import func, select, update
 from batpass.core.errors import BatpassError
 from batpass.dataspace import _sql as t
 from batpass.dataspace._dsp_messages import DSP_CONTEXT
+from batpass.dataspace.errors import ExpiredToken
 
 pytestmark = pytest.mark.anyio
 
@@ -157,6 +159,35 @@ async def test_well_known_version(network: Any) -> None:
     async with net.client() as c:
         r = await c.get("https://provider.test/.well-known/dspace-version")
     assert r.json()["protocolVersions"][0]["path"] == "/api/dsp/2025-1"
+
+
+async def test_a_remembered_token_is_judged_by_its_stored_row_at_every_request(network: Any) -> None:
+    """The per-request check of a remembered token reads its row as it is now: revoked or
+    expired in the store (the remembered expiry still ahead) is refused at once, and a token
+    whose row is live again is served again."""
+    net, provider, consumer, _ = network
+    _pid, agreement_id = await negotiate(net, consumer)
+    tpid = await consumer.consumer.transfer(agreement_id)
+    await net.pump()
+    address = consumer.consumer.data_address(tpid)
+    assert address is not None
+    dp = provider.provider
+    bearer = f"Bearer {address.token}"
+    row = t.tokens.c.token_sha256 == hashlib.sha256(address.token.encode()).hexdigest()
+    with provider.engine.begin() as conn:
+        expires_at = conn.execute(select(t.tokens.c.expires_at).where(row)).scalar_one()
+    assert (await dp.pull(bearer))["value"] == 42  # checked in full, remembered
+    assert (await dp.pull(bearer))["value"] == 42  # remembered, checked again in the store
+    for stored in ({"expires_at": dp.clock.now() - dt.timedelta(seconds=1)}, {"revoked": True}):
+        with provider.engine.begin() as conn:
+            conn.execute(update(t.tokens).where(row).values(**stored))
+        with pytest.raises(ExpiredToken) as refused:
+            await dp.pull(bearer)
+        assert refused.value.rule == "data plane tokens are short-lived"
+        with provider.engine.begin() as conn:  # live again: checked in full, remembered again
+            conn.execute(update(t.tokens).where(row).values(expires_at=expires_at, revoked=False))
+        assert (await dp.pull(bearer))["value"] == 42
+        assert (await dp.pull(bearer))["value"] == 42
 
 
 async def test_a_remembered_token_is_refused_once_revoked_and_once_its_transfer_ended(network: Any) -> None:

@@ -157,3 +157,30 @@ def test_a_kid_whose_key_is_replaced_by_a_later_arrival_judges_the_earlier_summa
         receiver.received_summaries(OWNER, ["ore-shipped"])
     assert caught.value.table == "ledger_received_summaries"
     assert ("ledger_received_summaries", "ledger.summary.signed") in _findings(receiver)
+
+
+def test_a_kept_opened_key_is_not_used_once_its_row_changes(pair: tuple[LedgerService, LedgerService, Any]) -> None:
+    """A sealed key is opened once and kept by (kid, sealed value); each use reads the row again,
+    so a replaced key (same kid, another key), an altered or a removed row is refused at the
+    next use in this process, and the original row is accepted again."""
+    _, receiver, info = pair
+    assert receiver.secrets is not None
+    kid = info["kid"]
+    assert receiver.received_summaries(OWNER, ["ore-shipped"])  # the key opened and kept
+    with receiver.engine.begin() as conn:
+        original = conn.execute(text("SELECT sealed_jwk FROM ledger_verified_keys")).scalar_one()
+    other = identity(SUPPLIER).active("Ed25519").public_jwk()  # same DID and key id, another key
+    replaced = receiver.secrets.seal(json.dumps(dict(other), sort_keys=True), context=f"ledger_verified_keys/{kid}")
+    for changed in (replaced, original[:-4] + "AAAA"):
+        with receiver.engine.begin() as conn:
+            conn.execute(text("UPDATE ledger_verified_keys SET sealed_jwk = :s"), {"s": changed})
+        with pytest.raises(IntegrityViolation) as caught:
+            receiver.received_summaries(OWNER, ["ore-shipped"])
+        assert caught.value.table == "ledger_received_summaries" and caught.value.rule == "ledger.summary.signed"
+        with receiver.engine.begin() as conn:
+            conn.execute(text("UPDATE ledger_verified_keys SET sealed_jwk = :s"), {"s": original})
+        assert receiver.received_summaries(OWNER, ["ore-shipped"])["ore-shipped"].summary.issuer == SUPPLIER
+    with receiver.engine.begin() as conn:
+        conn.execute(text("DELETE FROM ledger_verified_keys"))
+    with pytest.raises(IntegrityViolation):
+        receiver.received_summaries(OWNER, ["ore-shipped"])
