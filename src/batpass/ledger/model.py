@@ -38,6 +38,7 @@ from typing import Any, Protocol, Self, TypeVar
 from batpass.core.countries import ISO3166_ALPHA2
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.summary import UpstreamSummary
+from batpass.ledger._fastinit import positional_constructor
 from batpass.ledger._materials import CATALOGUE, ELEMENTS, MATERIALS, Catalogue, Element, Material, material
 from batpass.ledger.errors import LotOverdrawn, MassBalanceViolation, UnitMismatch
 
@@ -300,6 +301,9 @@ class Edge:
     parent: LotId
     event_id: EventId
     input_kg: float
+
+
+_new_edge = positional_constructor(Edge)  # per edge of bulk ingest (ledger._fastinit)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -981,7 +985,11 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
             and p0 is not None
             and p0[1] == derived_mass
             and not any(fixed_el.values())
-            and all(ev.yield_for(el) == 1.0 for el in p0[0].composition)
+            and (
+                (y == 1.0 or not p0[0].composition)
+                if isinstance(y, float)
+                else all(y.get(el, 1.0) == 1.0 for el in p0[0].composition)
+            )
         ):
             # a whole-quantity move of one lot: the composition is the lot's own, exactly (the
             # division below would agree only to rounding, and the profile could not be shared)
@@ -1057,9 +1065,9 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
         new_lots.append(lot)
         eff.parents[lot.id] = parents
         for p, kg in parents:
-            edges.append(Edge(lot.id, owner, p.id, eid, kg))
+            edges.append(_new_edge(lot.id, owner, p.id, eid, kg))
         if cross_receipt and ev.receipt is not None:
-            edges.append(Edge(lot.id, ev.receipt.from_owner, ev.receipt.from_lot, eid, mass))
+            edges.append(_new_edge(lot.id, ev.receipt.from_owner, ev.receipt.from_lot, eid, mass))
     eff.debits = taken
     return eff
 
