@@ -230,6 +230,22 @@ def _safe(x: float) -> bool:
     return x == 0.0 or _SAFE_LOW <= x < _SAFE_HIGH
 
 
+def _isoformat(text: str, at: _dt.datetime) -> str:
+    """``at.isoformat()`` of a time ``fromisoformat`` read from ``text``: taken from the text
+    itself when it is the usual ``YYYY-MM-DDTHH:MM:SSZ`` (which isoformat writes with ``+00:00``)."""
+    if (
+        len(text) == 20
+        and text[19] == "Z"
+        and text[10] == "T"
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[13] == ":"
+        and text[16] == ":"
+    ):
+        return text[:19] + "+00:00"
+    return at.isoformat()
+
+
 def event_from_wire(w: EventWire, catalogue: Catalogue = CATALOGUE, *, body: bool = True) -> Event:
     """The :class:`Event` of a decoded struct, with the checks msgspec cannot express; raises
     (anything) where the strict pass must look at the event. With ``body``, the struct is
@@ -288,7 +304,7 @@ def event_from_wire(w: EventWire, catalogue: Catalogue = CATALOGUE, *, body: boo
     text = None
     if body and safe:
         # normalised to what event_to_json writes, then encoded
-        w.at = at.isoformat()
+        w.at = _isoformat(w.at, at)
         if not w.inputs:
             w.inputs = None
         if not w.outputs:

@@ -690,8 +690,42 @@ _NEEDS_INPUTS = {
 _NEEDS_OUTPUTS = _NEEDS_INPUTS | {EventKind.EXTRACTION, EventKind.RECEIPT}
 
 
+#: per kind, the parts an event must carry (inputs, outputs, shipment, receipt, status,
+#: corrects) and must not carry otherwise: an event matching it passes the checks of the parts
+_PARTS = {
+    k: (
+        k in _NEEDS_INPUTS,
+        k in _NEEDS_OUTPUTS,
+        k is EventKind.SHIPMENT,
+        k is EventKind.RECEIPT,
+        k is EventKind.STATUS_CHANGE,
+        k is EventKind.CORRECTION,
+    )
+    for k in EventKind
+}
+
+
 def _check_shape(ev: Event, path: str) -> None:
     """Which parts each kind of event must (and must not) carry."""
+    k = ev.kind
+    if (
+        _PARTS[k]
+        != (
+            bool(ev.inputs),
+            bool(ev.outputs),
+            ev.shipment is not None,
+            ev.receipt is not None,
+            ev.status is not None,
+            ev.corrects is not None,
+        )
+        or (k is EventKind.CORRECTION and not ev.reason)
+        or ((k is EventKind.SHIPMENT or k is EventKind.RECEIPT) and len(ev.outputs) != 1)
+    ):
+        _check_parts(ev, path)  # raises, naming the first part out of place
+    _check_outputs(ev, path)
+
+
+def _check_parts(ev: Event, path: str) -> None:
     k = ev.kind
     if k in _NEEDS_INPUTS and not ev.inputs:
         raise InvalidInput(
@@ -747,6 +781,10 @@ def _check_shape(ev: Event, path: str) -> None:
         raise InvalidInput(
             f"{path}: a receipt has exactly one output lot", field=f"{path}.outputs", rule="ledger.receipt.outputs"
         )
+
+
+def _check_outputs(ev: Event, path: str) -> None:
+    k = ev.kind
     seen: set[str] = set()
     own_receipt = k is EventKind.RECEIPT and ev.receipt is not None and ev.receipt.from_owner == ev.owner
     for i, o in enumerate(ev.outputs):

@@ -18,9 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
+from batpass.core.errors import InvalidInput
 from batpass.ledger import _sql as t
 from batpass.ledger._chain import event_hash
 from batpass.ledger._fastinit import positional_constructor
+from batpass.ledger._wire import _isoformat
 from batpass.ledger.model import (
     BatteryInfo,
     Edge,
@@ -36,6 +38,7 @@ from batpass.ledger.model import (
     Shipment,
     Site,
     Unit,
+    parse_event,
 )
 
 _AT = _dt.datetime(2026, 3, 1, 12, 30, tzinfo=_dt.UTC)
@@ -138,3 +141,49 @@ def test_event_hash_is_the_documented_digest(owner: str, seq: int, body: str) ->
     h.update(f"{owner}\n{seq}\n{prev}\n".encode())
     h.update(body.encode())
     assert event_hash(owner, seq, prev, body) == h.hexdigest()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.from_regex(r"\A\d{4}-\d\d-\d\d[T ]\d\d:?\d\d:?\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)\Z")
+    | st.datetimes(timezones=st.just(_dt.UTC)).map(lambda d: d.replace(microsecond=0).isoformat()[:19] + "Z")
+)
+def test_event_time_text_is_what_isoformat_writes(text: str) -> None:
+    try:
+        at = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        return
+    assert _isoformat(text, at) == at.isoformat()
+
+
+def test_shape_check_names_the_first_part_out_of_place_as_before() -> None:
+    """An event carrying parts its kind must not (or lacking those it must) is refused by the
+    strict parser's rule for the first such part, whichever parts are out of place."""
+    base = {
+        "id": "ev-1",
+        "kind": "shipment",
+        "owner": "did:web:o.example",
+        "at": "2026-01-05T00:07:00Z",
+        "site": {"id": "s-1", "country": "DE"},
+        "inputs": [{"lot": "l-1", "quantity": {"value": 1, "unit": "kg"}}],
+        "outputs": [{"lot": "l-2", "material": "lithium_carbonate", "quantity": {"value": 1, "unit": "kg"}}],
+        "shipment": {"to_site": {"id": "s-2", "country": "PL"}, "destination_country": "PL", "document": "d"},
+    }
+    cases = {
+        "ledger.shipment.inputs": {"inputs": []},
+        "ledger.shipment.outputs": {"outputs": []},
+        "ledger.shipment.document": {"shipment": None},
+        "ledger.receipt.document": {"receipt": {"from_owner": "did:web:x.example", "from_lot": "x", "document": "d"}},
+        "ledger.status_change.status": {"status": {"lot": "l-1", "value": "waste"}},
+        "ledger.append-only": {"corrects": "ev-0"},
+    }
+    for rule, change in cases.items():
+        raw = {k: v for k, v in {**base, **change}.items() if v is not None}
+        with pytest.raises(InvalidInput) as caught:
+            parse_event(raw)
+        assert caught.value.rule == rule, (rule, change)
+    two = {**base, "outputs": base["outputs"] * 2}  # a shipment's one output lot
+    with pytest.raises(InvalidInput) as caught:
+        parse_event(two)
+    assert caught.value.rule == "ledger.shipment.outputs"
+    assert parse_event(base).kind is EventKind.SHIPMENT
