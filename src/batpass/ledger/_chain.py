@@ -26,11 +26,12 @@ GENESIS = "0" * 64
 BATCH_TYP = "application/vnd.batpass.ledger-batch+jws"
 
 
+_sha256 = hashlib.sha256
+
+
 def event_hash(owner: str, seq: int, prev_hash: str, body: str) -> str:
-    h = hashlib.sha256()
-    h.update(f"{owner}\n{seq}\n{prev_hash}\n".encode())
-    h.update(body.encode())
-    return h.hexdigest()
+    # one string, encoded and hashed at once: the same bytes as the header and the body apart
+    return _sha256(f"{owner}\n{seq}\n{prev_hash}\n{body}".encode()).hexdigest()
 
 
 def merkle_root(leaves: Sequence[str]) -> str:

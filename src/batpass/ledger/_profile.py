@@ -218,6 +218,8 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
             return p0
     if len(parents) != len(parent_profiles):
         raise ValueError("mix_profile: one profile per parent")
+    if p_lot is not None:
+        return _mix_one(lot, p_lot, parents[0][1], parent_profiles[0])
     active = lot.is_active_material
     custody = lot.custody
     e: dict[str, Any] = {}
@@ -296,6 +298,56 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
             "apost": apost_s,
         }
     return {"e": e, "mines": sorted(mines), "xm": xm}
+
+
+def _mix_one(lot: Lot, plot: Lot, kg: float, prof: Profile) -> Profile:
+    """:func:`mix_profile` of a lot made from one parent (most transformations and assemblies),
+    with the same arithmetic: each sum over the one parent is ``0.0 + v × w`` (so a -0.0 share
+    becomes 0.0 as there), then scaled by ``1 / W``; the dicts keep the parent's key order."""
+    active = lot.is_active_material
+    custody = lot.custody
+    pe = prof["e"]
+    pcomp = plot.composition
+    e: dict[str, Any] = {}
+    for el, f in lot.composition.items():
+        if f <= 0:
+            continue
+        key = el.value
+        pf = pcomp.get(el, 0.0)
+        ep = pe.get(key) if pf > 0 else None
+        w = kg * pf
+        W = 0.0 + w
+        if ep is None or W <= 0:
+            e[key] = dict(_ZERO, cm={custody.value: 1.0}, c={}, r={}, s={}, fd={})
+            continue
+        inv = 1.0 / W
+        pre_s = (0.0 + ep["pre"] * w) * inv
+        post_s = (0.0 + ep["post"] * w) * inv
+        wa = w * ep["a"]
+        Wa = 0.0 + wa
+        if active:
+            a, apre_s, apost_s = 1.0, pre_s, post_s
+        else:
+            a = Wa * inv
+            apre_s = (0.0 + ep["apre"] * wa) / Wa if Wa > 0 else 0.0
+            apost_s = (0.0 + ep["apost"] * wa) / Wa if Wa > 0 else 0.0
+        e[key] = {
+            "c": {k: (0.0 + v * w) * inv for k, v in ep["c"].items()},
+            "r": {k: (0.0 + v * w) * inv for k, v in ep.get("r", _NONE).items()},
+            "s": {k: (0.0 + v * w) * inv for k, v in ep["s"].items()},
+            "hx": (0.0 + ep["hx"] * w) * inv,
+            "cx": (0.0 + ep.get("cx", 0.0) * w) * inv,
+            "ox": (0.0 + ep.get("ox", 0.0) * w) * inv,
+            "fd": {k: (0.0 + v * w) * inv for k, v in ep.get("fd", _NONE).items()},
+            "pre": pre_s,
+            "post": post_s,
+            "cm": _downgrade({k: (0.0 + v * w) * inv for k, v in ep["cm"].items()}, custody),
+            "u": (0.0 + ep["u"] * w) * inv,
+            "a": a,
+            "apre": apre_s,
+            "apost": apost_s,
+        }
+    return {"e": e, "mines": sorted(set(prof["mines"])), "xm": dict(prof["xm"])}
 
 
 def _norm(d: Mapping[str, float]) -> dict[str, float]:

@@ -31,6 +31,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from batpass.core.countries import ISO3166_ALPHA2
+from batpass.ledger._fastinit import positional_constructor
 from batpass.ledger._materials import CATALOGUE, MATERIALS, Catalogue, Element
 from batpass.ledger.model import (
     BatteryInfo,
@@ -185,6 +186,14 @@ class _Refused(Exception):
 
 
 _new_str = str.__new__
+# the frozen dataclasses of an event, built without their frozen __init__ (ledger._fastinit)
+_new_event = positional_constructor(Event)
+_new_output = positional_constructor(OutputSpec)
+_new_input = positional_constructor(InputRef)
+_new_quantity = positional_constructor(Quantity)
+_new_battery = positional_constructor(BatteryInfo)
+_new_shipment = positional_constructor(Shipment)
+_new_receipt = positional_constructor(Receipt)
 _COUNTRIES = frozenset(ISO3166_ALPHA2)
 _SITES: dict[tuple[str, str], Site] = {}
 _SAFE_LOW = 1e-4  # floats msgspec writes as ``repr`` does: 0 and [1e-4, 1e16)
@@ -221,6 +230,22 @@ def _safe(x: float) -> bool:
     return x == 0.0 or _SAFE_LOW <= x < _SAFE_HIGH
 
 
+def _isoformat(text: str, at: _dt.datetime) -> str:
+    """``at.isoformat()`` of a time ``fromisoformat`` read from ``text``: taken from the text
+    itself when it is the usual ``YYYY-MM-DDTHH:MM:SSZ`` (which isoformat writes with ``+00:00``)."""
+    if (
+        len(text) == 20
+        and text[19] == "Z"
+        and text[10] == "T"
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[13] == ":"
+        and text[16] == ":"
+    ):
+        return text[:19] + "+00:00"
+    return at.isoformat()
+
+
 def event_from_wire(w: EventWire, catalogue: Catalogue = CATALOGUE, *, body: bool = True) -> Event:
     """The :class:`Event` of a decoded struct, with the checks msgspec cannot express; raises
     (anything) where the strict pass must look at the event. With ``body``, the struct is
@@ -232,14 +257,14 @@ def event_from_wire(w: EventWire, catalogue: Catalogue = CATALOGUE, *, body: boo
     inputs: list[InputRef] = []
     for i in w.inputs or ():
         q = i.quantity
-        inputs.append(InputRef(_lot(i.lot), Quantity(q.value, q.unit)))
+        inputs.append(_new_input(_lot(i.lot), _new_quantity(q.value, q.unit)))
         safe = safe and _safe(q.value)
     outputs: list[OutputSpec] = []
     for o in w.outputs or ():
         if o.material not in catalogue.materials:
             raise _Refused
         b = o.battery
-        battery = None if b is None else BatteryInfo(b.id, b.model, b.chemistry, b.capacity_kwh, b.category)
+        battery = None if b is None else _new_battery(b.id, b.model, b.chemistry, b.capacity_kwh, b.category)
         q = o.quantity
         assay = o.assay
         if assay is not None:
@@ -249,7 +274,9 @@ def event_from_wire(w: EventWire, catalogue: Catalogue = CATALOGUE, *, body: boo
         mpp = o.mass_per_piece_kg
         safe = safe and _safe(q.value) and (mpp is None or _safe(mpp)) and (b is None or _safe(b.capacity_kwh))
         outputs.append(
-            OutputSpec(_lot(o.lot), o.material, Quantity(q.value, q.unit), mpp, o.custody, o.recycled, assay, battery)
+            _new_output(
+                _lot(o.lot), o.material, _new_quantity(q.value, q.unit), mpp, o.custody, o.recycled, assay, battery
+            )
         )
     y = w.yield_
     if y is UNSET or (type(y) is dict and not y):  # absent, or {}: 1 (left out of the body, as 1 is)
@@ -263,11 +290,11 @@ def event_from_wire(w: EventWire, catalogue: Catalogue = CATALOGUE, *, body: boo
     if sh is not None:
         if sh.destination_country not in _COUNTRIES:
             raise _Refused
-        shipment = Shipment(
+        shipment = _new_shipment(
             _site(sh.to_site), sh.destination_country, sh.document, None if sh.to_owner is None else _did(sh.to_owner)
         )
     r = w.receipt
-    receipt = None if r is None else Receipt(_did(r.from_owner), _lot(r.from_lot), r.document)
+    receipt = None if r is None else _new_receipt(_did(r.from_owner), _lot(r.from_lot), r.document)
     st = w.status
     corrects = None if w.corrects is None else _new_str(EventId, _lot(w.corrects))
     void = w.void is True
@@ -277,7 +304,7 @@ def event_from_wire(w: EventWire, catalogue: Catalogue = CATALOGUE, *, body: boo
     text = None
     if body and safe:
         # normalised to what event_to_json writes, then encoded
-        w.at = at.isoformat()
+        w.at = _isoformat(w.at, at)
         if not w.inputs:
             w.inputs = None
         if not w.outputs:
@@ -286,7 +313,7 @@ def event_from_wire(w: EventWire, catalogue: Catalogue = CATALOGUE, *, body: boo
         if y == 1.0:
             w.yield_ = UNSET
         text = _ENCODER.encode(w).decode()
-    ev = Event(
+    ev = _new_event(
         eid,
         w.kind,
         owner,

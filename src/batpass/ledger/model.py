@@ -38,6 +38,7 @@ from typing import Any, Protocol, Self, TypeVar
 from batpass.core.countries import ISO3166_ALPHA2
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.summary import UpstreamSummary
+from batpass.ledger._fastinit import positional_constructor
 from batpass.ledger._materials import CATALOGUE, ELEMENTS, MATERIALS, Catalogue, Element, Material, material
 from batpass.ledger.errors import LotOverdrawn, MassBalanceViolation, UnitMismatch
 
@@ -300,6 +301,9 @@ class Edge:
     parent: LotId
     event_id: EventId
     input_kg: float
+
+
+_new_edge = positional_constructor(Edge)  # per edge of bulk ingest (ledger._fastinit)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -686,8 +690,42 @@ _NEEDS_INPUTS = {
 _NEEDS_OUTPUTS = _NEEDS_INPUTS | {EventKind.EXTRACTION, EventKind.RECEIPT}
 
 
+#: per kind, the parts an event must carry (inputs, outputs, shipment, receipt, status,
+#: corrects) and must not carry otherwise: an event matching it passes the checks of the parts
+_PARTS = {
+    k: (
+        k in _NEEDS_INPUTS,
+        k in _NEEDS_OUTPUTS,
+        k is EventKind.SHIPMENT,
+        k is EventKind.RECEIPT,
+        k is EventKind.STATUS_CHANGE,
+        k is EventKind.CORRECTION,
+    )
+    for k in EventKind
+}
+
+
 def _check_shape(ev: Event, path: str) -> None:
     """Which parts each kind of event must (and must not) carry."""
+    k = ev.kind
+    if (
+        _PARTS[k]
+        != (
+            bool(ev.inputs),
+            bool(ev.outputs),
+            ev.shipment is not None,
+            ev.receipt is not None,
+            ev.status is not None,
+            ev.corrects is not None,
+        )
+        or (k is EventKind.CORRECTION and not ev.reason)
+        or ((k is EventKind.SHIPMENT or k is EventKind.RECEIPT) and len(ev.outputs) != 1)
+    ):
+        _check_parts(ev, path)  # raises, naming the first part out of place
+    _check_outputs(ev, path)
+
+
+def _check_parts(ev: Event, path: str) -> None:
     k = ev.kind
     if k in _NEEDS_INPUTS and not ev.inputs:
         raise InvalidInput(
@@ -743,6 +781,10 @@ def _check_shape(ev: Event, path: str) -> None:
         raise InvalidInput(
             f"{path}: a receipt has exactly one output lot", field=f"{path}.outputs", rule="ledger.receipt.outputs"
         )
+
+
+def _check_outputs(ev: Event, path: str) -> None:
+    k = ev.kind
     seen: set[str] = set()
     own_receipt = k is EventKind.RECEIPT and ev.receipt is not None and ev.receipt.from_owner == ev.owner
     for i, o in enumerate(ev.outputs):
@@ -981,7 +1023,11 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
             and p0 is not None
             and p0[1] == derived_mass
             and not any(fixed_el.values())
-            and all(ev.yield_for(el) == 1.0 for el in p0[0].composition)
+            and (
+                (y == 1.0 or not p0[0].composition)
+                if isinstance(y, float)
+                else all(y.get(el, 1.0) == 1.0 for el in p0[0].composition)
+            )
         ):
             # a whole-quantity move of one lot: the composition is the lot's own, exactly (the
             # division below would agree only to rounding, and the profile could not be shared)
@@ -1057,9 +1103,9 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
         new_lots.append(lot)
         eff.parents[lot.id] = parents
         for p, kg in parents:
-            edges.append(Edge(lot.id, owner, p.id, eid, kg))
+            edges.append(_new_edge(lot.id, owner, p.id, eid, kg))
         if cross_receipt and ev.receipt is not None:
-            edges.append(Edge(lot.id, ev.receipt.from_owner, ev.receipt.from_lot, eid, mass))
+            edges.append(_new_edge(lot.id, ev.receipt.from_owner, ev.receipt.from_lot, eid, mass))
     eff.debits = taken
     return eff
 
