@@ -14,6 +14,7 @@ import httpx
 from trust_http import make_app
 from trust_world import World
 
+from batpass.core.clock import FixedClock
 from batpass.dataspace import EvaluationContext, Participant, evaluate
 from batpass.node._adapters import DcpParticipantAdapter
 from batpass.trust import (
@@ -226,5 +227,63 @@ def test_a_verified_presentation_is_reused_briefly_and_the_token_is_always_check
             now[0] += verifier.presentation_ttl_s + 1  # past the TTL: asked again
             await verifier.verify(bearer())
             assert len(queries) == 2
+
+    asyncio.run(run())
+
+
+def test_a_kept_presentation_is_not_used_past_a_credential_s_expiry(
+    service: TrustService, world: World, trust_store: Any
+) -> None:
+    """The presentation is reused for the TTL only while every credential in it is valid: a
+    membership that expires within the TTL is not accepted from the cache after its validUntil
+    (the caller is asked again, and its expired membership refused)."""
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    cx_list = TrustList(
+        "catena-x",
+        world.cx.did,
+        world.now,
+        None,
+        (TrustedIssuer(world.cx.did, "CX", frozenset({"MembershipCredential"})),),
+    )
+    asyncio.run(service.add_trust_list(sign_trust_list(cx_list, world.cx), ecosystem="catena-x"))
+    short = build_credential(
+        issuer=world.cx.did,
+        ctype="MembershipCredential",
+        subject={"id": service.identity.did, "memberOf": "catena-x", "holderIdentifier": BPNL},
+        valid_from=start - dt.timedelta(days=1),
+        valid_until=start + dt.timedelta(seconds=30),
+    )
+    service.hold(issue_vc_jwt(world.cx, short))
+    app = make_app(service)
+    clock = FixedClock(start)
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+            provider = TrustService(
+                trust_store,
+                world.jp,
+                base_url="https://jp-cert.test:9443",
+                ecosystem="catena-x",
+                operators={"catena-x": world.cx.did},
+                allowed_hosts=["cx-cert.test:8443"],
+                client=client,
+                clock=clock,
+            )
+            provider.resolver.pin(service.did_document())
+            provider.registry.lists = service.registry.lists
+            verifier = provider.participant_verifier()
+            verifier._clock = lambda: 1000.0  # the TTL never runs out in this test
+
+            def bearer() -> str:
+                return "Bearer " + issue_self_issued_token(service.identity, audience=world.jp.did, bpn=BPNL)
+
+            assert (await verifier.verify(bearer())).memberships == {"catena-x"}
+            clock.set(start + dt.timedelta(seconds=31))
+            try:
+                await verifier.verify(bearer())
+            except CredentialRejected as exc:
+                assert exc.reason == "role"
+            else:
+                raise AssertionError("a membership past its validUntil was accepted from the cache")
 
     asyncio.run(run())
