@@ -25,7 +25,7 @@ from batpass.core.ids import new_uuid7
 from batpass.trust._jose import peek, sign_compact, verify_compact
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, check_key_time
-from batpass.trust._vc import issue_vp_jwt, verify_vp_jwt
+from batpass.trust._vc import LEEWAY, issue_vp_jwt, verify_vp_jwt
 from batpass.trust._verify import Verifier, vct_type
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import (
@@ -258,6 +258,13 @@ def _claimed_types(token: str) -> frozenset[str]:
     return frozenset(t for t in types if isinstance(t, str)) if isinstance(types, list) else frozenset()
 
 
+def _all_valid(participant: VerifiedParticipant, now: dt.datetime) -> bool:
+    """Every credential the participant was admitted with would still verify as to its expiry
+    (``validUntil`` plus the verifier's leeway), so a kept presentation admits only what asking
+    again would."""
+    return all(v.valid_until is None or now - LEEWAY <= v.valid_until for v in participant.credentials)
+
+
 class DcpParticipantVerifier:
     """Contract §5: who is calling? Verifies the caller's self-issued token, asks its credential
     service (from its DID document) for its membership and framework-agreement credentials
@@ -270,9 +277,10 @@ class DcpParticipantVerifier:
     say why it does not hold.
 
     The caller's token is verified on every message; its verified presentation is reused for
-    ``presentation_ttl_s`` (default 60 s, 0 turns reuse off), so the several messages of one
-    negotiation and transfer cost one presentation query. Revocation is seen within that time
-    plus the status-list cache's (the list itself is cached for up to 300 s)."""
+    ``presentation_ttl_s`` (default 60 s, 0 turns reuse off) and never past the ``validUntil`` of
+    a credential in it (the caller is asked again), so the several messages of one negotiation
+    and transfer cost one presentation query. Revocation is seen within that time plus the
+    status-list cache's (the list itself is cached for up to 300 s)."""
 
     def __init__(
         self,
@@ -307,7 +315,7 @@ class DcpParticipantVerifier:
             token, audience=self.identity.did, resolver=self.verifier.resolver, now=self.verifier.clock.now()
         )
         hit = self._verified.get(si.did)
-        if hit is not None and hit[0] > self._clock():
+        if hit is not None and hit[0] > self._clock() and _all_valid(hit[1], self.verifier.clock.now()):
             return hit[1]
         participant = await self._query(si)
         if self.presentation_ttl_s > 0:
