@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 import httpx
-from trust_http import make_app
+from trust_http import CountingTransport, make_app, provider_of
 from trust_world import CX_BASE, World
 
 from batpass.core.clock import FixedClock
@@ -85,17 +85,7 @@ def participant(service: TrustService, world: World, trust_store: Any) -> Partic
 
     async def run() -> Participant:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
-            provider = TrustService(
-                trust_store,
-                world.jp,
-                base_url="https://jp-cert.test:9443",
-                ecosystem="catena-x",
-                operators={"catena-x": world.cx.did},
-                allowed_hosts=["cx-cert.test:8443"],
-                client=client,
-            )
-            provider.resolver.pin(service.did_document())
-            provider.registry.lists = service.registry.lists
+            provider = provider_of(service, world, trust_store, client)
             token = issue_self_issued_token(service.identity, audience=world.jp.did, bpn=BPNL)
             return await DcpParticipantAdapter(provider).verify(f"Bearer {token}")
 
@@ -185,29 +175,13 @@ def test_a_verified_presentation_is_reused_briefly_and_the_token_is_always_check
     """The several DSP messages of one negotiation cost one presentation query: the caller's
     token is verified on every message, its presentation reused for the verifier's TTL."""
     member(service, world)
-    app = make_app(service)
-    queries: list[str] = []
+    transport = CountingTransport(make_app(service))
+    queries = transport.queries
     now = [1000.0]
 
-    class Counting(httpx.ASGITransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            if request.url.path.endswith("/presentations/query"):
-                queries.append(str(request.url))
-            return await super().handle_async_request(request)
-
     async def run() -> None:
-        async with httpx.AsyncClient(transport=Counting(app=app)) as client:
-            provider = TrustService(
-                trust_store,
-                world.jp,
-                base_url="https://jp-cert.test:9443",
-                ecosystem="catena-x",
-                operators={"catena-x": world.cx.did},
-                allowed_hosts=["cx-cert.test:8443"],
-                client=client,
-            )
-            provider.resolver.pin(service.did_document())
-            provider.registry.lists = service.registry.lists
+        async with httpx.AsyncClient(transport=transport) as client:
+            provider = provider_of(service, world, trust_store, client)
             verifier = provider.participant_verifier()
             assert provider.participant_verifier() is verifier  # one per node
             verifier._clock = lambda: now[0]
@@ -268,18 +242,7 @@ def test_a_kept_presentation_is_not_used_past_a_credential_s_expiry(world: World
 
     async def run() -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
-            provider = TrustService(
-                trust_store,
-                world.jp,
-                base_url="https://jp-cert.test:9443",
-                ecosystem="catena-x",
-                operators={"catena-x": world.cx.did},
-                allowed_hosts=["cx-cert.test:8443"],
-                client=client,
-                clock=clock,
-            )
-            provider.resolver.pin(service.did_document())
-            provider.registry.lists = service.registry.lists
+            provider = provider_of(service, world, trust_store, client, clock=clock)
             verifier = provider.participant_verifier()
             verifier._clock = lambda: 1000.0  # the TTL never runs out in this test
 
@@ -298,5 +261,58 @@ def test_a_kept_presentation_is_not_used_past_a_credential_s_expiry(world: World
                 assert exc.reason == "expired"
             else:
                 raise AssertionError("a membership past its validUntil was accepted from the cache")
+
+    asyncio.run(run())
+
+
+def test_a_presentation_asked_ahead_serves_the_first_message(
+    service: TrustService, world: World, trust_store: Any
+) -> None:
+    """A consumer opening a channel asks the provider for its presentation ahead (prefetch): the
+    provider's first message then costs no query of its own, a second prefetch while the first
+    is under way asks nothing more."""
+    member(service, world)
+    transport = CountingTransport(make_app(service))
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=transport) as client:
+            verifier = provider_of(service, world, trust_store, client).participant_verifier()
+            verifier.prefetch(service.identity.did)
+            verifier.prefetch(service.identity.did)  # under way: not asked twice
+            token = issue_self_issued_token(service.identity, audience=world.jp.did, bpn=BPNL)
+            first = await verifier.verify(f"Bearer {token}")
+            assert first.memberships == {"catena-x"} and len(transport.queries) == 1
+            verifier.prefetch(service.identity.did)  # kept: nothing asked
+            await asyncio.sleep(0)
+            assert len(transport.queries) == 1
+
+    asyncio.run(run())
+
+
+def test_a_failed_prefetch_leaves_the_message_to_ask_again(
+    service: TrustService, world: World, trust_store: Any
+) -> None:
+    """A prefetch that fails (here: the caller's credential service is down) keeps nothing; the
+    caller's message is verified by asking again."""
+    member(service, world)
+    transport = CountingTransport(make_app(service))
+    down = [True]
+
+    class Flaky(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if down[0]:
+                raise httpx.ConnectError("down", request=request)
+            return await transport.handle_async_request(request)
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=Flaky()) as client:
+            verifier = provider_of(service, world, trust_store, client).participant_verifier()
+            verifier.prefetch(service.identity.did)
+            while verifier._prefetching:
+                await asyncio.sleep(0.01)
+            down[0] = False
+            token = issue_self_issued_token(service.identity, audience=world.jp.did, bpn=BPNL)
+            assert (await verifier.verify(f"Bearer {token}")).memberships == {"catena-x"}
+            assert len(transport.queries) == 1
 
     asyncio.run(run())
