@@ -44,6 +44,7 @@ from batpass.dataspace.errors import (
     TransferRefused,
 )
 from batpass.dataspace.model import DataAddress, NegotiationState, TransferState
+from batpass.dataspace.ports import PresentationPrefetch
 
 __all__ = ["Channel", "ConsumerChannels", "Endpoint"]
 
@@ -126,6 +127,10 @@ class ConsumerChannels:
                 negotiation_pid, agreement_id, transfer_pid, dsp = stored
                 channel = Channel(partner, asset, dsp, negotiation_pid, agreement_id, transfer_pid)
             else:
+                if isinstance(self.consumer.verifier, PresentationPrefetch):
+                    # the provider's callbacks need its presentation: asked while the versions,
+                    # the catalog and the request go out, not when its agreement arrives
+                    self.consumer.verifier.prefetch(partner)
                 try:
                     channel = await self._journey(partner, asset, await self.dsp_base(partner, endpoint))
                 except ChannelError:

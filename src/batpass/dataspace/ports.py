@@ -36,6 +36,7 @@ from batpass.store import UnitOfWork
 __all__ = [
     "AssetSource",
     "ParticipantVerifier",
+    "PresentationPrefetch",
     "ProcessNotifier",
     "ProcessWatch",
     "ProxyAssetSource",
@@ -49,6 +50,17 @@ class ParticipantVerifier(Protocol):
     async def verify(self, authorization: str | None) -> Participant:
         """The verified participant; raise ``Unauthorized`` for a missing, bad or expired token."""
         ...
+
+
+@runtime_checkable
+class PresentationPrefetch(Protocol):
+    """A :class:`ParticipantVerifier` that can ask a participant for its credentials before its
+    first message arrives: a consumer opening a channel calls :meth:`prefetch` with the
+    provider's DID, whose callbacks (agreement, events, transfer start) then find its verified
+    presentation kept. Optional; the answer is the one :meth:`ParticipantVerifier.verify` would
+    keep, never more."""
+
+    def prefetch(self, did: str) -> None: ...
 
 
 @runtime_checkable

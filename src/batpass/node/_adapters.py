@@ -60,6 +60,10 @@ class DcpParticipantAdapter:
     def __init__(self, trust: TrustService) -> None:
         self._trust = trust
 
+    def prefetch(self, did: str) -> None:
+        """Ask ``did``'s credential service ahead of its first message (dataspace ``PresentationPrefetch``)."""
+        self._trust.participant_verifier().prefetch(did)
+
     async def verify(self, authorization: str | None) -> Participant:
         verified = await self._trust.participant_verifier().verify(authorization)
         types: set[str] = set()

@@ -12,8 +12,10 @@ Presentation query (DCP 1.0 §5.4): ``PresentationQueryMessage`` with ``scope`` 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
@@ -25,7 +27,7 @@ from batpass.core.ids import new_uuid7
 from batpass.trust._jose import peek, sign_compact, verify_compact
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, check_key_time
-from batpass.trust._vc import issue_vp_jwt, verify_vp_jwt
+from batpass.trust._vc import LEEWAY, issue_vp_jwt, verify_vp_jwt
 from batpass.trust._verify import Verifier, vct_type
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import (
@@ -37,6 +39,8 @@ from batpass.trust.model import (
     VerifiedParticipant,
     VerifiedRoles,
 )
+
+_log = logging.getLogger("batpass.trust")
 
 __all__ = [
     "DCP_CONTEXT",
@@ -258,6 +262,13 @@ def _claimed_types(token: str) -> frozenset[str]:
     return frozenset(t for t in types if isinstance(t, str)) if isinstance(types, list) else frozenset()
 
 
+def _all_valid(participant: VerifiedParticipant, now: dt.datetime) -> bool:
+    """Every credential the participant was admitted with would still verify as to its expiry
+    (``validUntil`` plus the verifier's leeway), so a kept presentation admits only what asking
+    again would."""
+    return all(v.valid_until is None or now - LEEWAY <= v.valid_until for v in participant.credentials)
+
+
 class DcpParticipantVerifier:
     """Contract §5: who is calling? Verifies the caller's self-issued token, asks its credential
     service (from its DID document) for its membership and framework-agreement credentials
@@ -270,9 +281,10 @@ class DcpParticipantVerifier:
     say why it does not hold.
 
     The caller's token is verified on every message; its verified presentation is reused for
-    ``presentation_ttl_s`` (default 60 s, 0 turns reuse off), so the several messages of one
-    negotiation and transfer cost one presentation query. Revocation is seen within that time
-    plus the status-list cache's (the list itself is cached for up to 300 s)."""
+    ``presentation_ttl_s`` (default 60 s, 0 turns reuse off) and never past the ``validUntil`` of
+    a credential in it (the caller is asked again), so the several messages of one negotiation
+    and transfer cost one presentation query. Revocation is seen within that time plus the
+    status-list cache's (the list itself is cached for up to 300 s)."""
 
     def __init__(
         self,
@@ -289,6 +301,7 @@ class DcpParticipantVerifier:
         self.presentation_ttl_s = presentation_ttl_s
         self._clock = clock
         self._verified: dict[str, tuple[float, VerifiedParticipant]] = {}
+        self._prefetching: dict[str, asyncio.Task[None]] = {}
         self.verifier = verifier
         self.client = client
         self.bpn = bpn
@@ -306,28 +319,64 @@ class DcpParticipantVerifier:
         si = verify_self_issued_token(
             token, audience=self.identity.did, resolver=self.verifier.resolver, now=self.verifier.clock.now()
         )
-        hit = self._verified.get(si.did)
-        if hit is not None and hit[0] > self._clock():
+        kept = self._kept(si.did)
+        pending = self._prefetching.get(si.did)
+        if kept is None and pending is not None:  # asked already (prefetch): its answer, once in
+            await asyncio.wait({pending})
+            kept = self._kept(si.did)
+        if kept is not None:
+            return kept
+        participant = await self._query(si.did, si.bpn)
+        self._keep(si.did, participant)
+        return participant
+
+    def _kept(self, did: str) -> VerifiedParticipant | None:
+        hit = self._verified.get(did)
+        if hit is not None and hit[0] > self._clock() and _all_valid(hit[1], self.verifier.clock.now()):
             return hit[1]
-        participant = await self._query(si)
+        return None
+
+    def _keep(self, did: str, participant: VerifiedParticipant) -> None:
         if self.presentation_ttl_s > 0:
             if len(self._verified) > 4096:
                 self._verified.clear()
-            self._verified[si.did] = (self._clock() + self.presentation_ttl_s, participant)
-        return participant
+            self._verified[did] = (self._clock() + self.presentation_ttl_s, participant)
 
-    async def _query(self, si: SelfIssued) -> VerifiedParticipant:
-        """Ask the caller's credential service for its presentation and verify it."""
-        doc = await self.verifier.resolver.resolve(si.did)
+    def prefetch(self, did: str) -> None:
+        """Start asking ``did``'s credential service now (in the background), because ``did``
+        will call this node soon: a consumer opening a channel to provider ``did`` hears from it
+        (agreement, events, transfer start) within the negotiation. The answer is verified as
+        any is and kept as :meth:`verify` keeps one, only when the credentials themselves name
+        the BPNL (so no claim of a later token could change it); a failure is dropped, the
+        caller's own message is then verified by asking again, which says why."""
+        if self.presentation_ttl_s <= 0 or did in self._prefetching or self._kept(did) is not None:
+            return
+        task = asyncio.get_running_loop().create_task(self._prefetch(did))
+        self._prefetching[did] = task
+        task.add_done_callback(lambda _done: self._prefetching.pop(did, None))
+
+    async def _prefetch(self, did: str) -> None:
+        try:
+            participant = await self._query(did, None)
+        except Exception as exc:  # a guess ahead of time: the real message asks again
+            _log.debug("presentation prefetch from %s dropped: %s", did, exc)
+            return
+        if participant.bpnl is not None:
+            self._keep(did, participant)
+
+    async def _query(self, did: str, token_bpn: str | None) -> VerifiedParticipant:
+        """Ask the caller's credential service for its presentation and verify it (``token_bpn``:
+        the BPN its token claims, used only where no credential names one)."""
+        doc = await self.verifier.resolver.resolve(did)
         endpoint = next(
             (s.get("serviceEndpoint") for s in doc.get("service", []) if s.get("type") == "CredentialService"),
             None,
         )
         if not isinstance(endpoint, str):
-            raise CredentialRejected(f"{si.did} publishes no CredentialService", reason=RejectReason.DID_RESOLUTION)
+            raise CredentialRejected(f"{did} publishes no CredentialService", reason=RejectReason.DID_RESOLUTION)
         url = endpoint.rstrip("/") + "/presentations/query"
         self.verifier.resolver.fetcher.check_url(url)
-        ask = issue_self_issued_token(self.identity, audience=si.did, bpn=self.bpn, now=self.verifier.clock.now())
+        ask = issue_self_issued_token(self.identity, audience=did, bpn=self.bpn, now=self.verifier.clock.now())
         try:
             resp = await self.client.post(
                 url,
@@ -351,7 +400,7 @@ class DcpParticipantVerifier:
             holder, nonce, creds = verify_vp_jwt(
                 vp, self.verifier.resolver, audience=self.identity.did, now=self.verifier.clock.now()
             )
-            if holder != si.did or nonce != peek(ask)[1]["jti"]:
+            if holder != did or nonce != peek(ask)[1]["jti"]:
                 raise CredentialRejected(
                     "presentation is not the caller's answer to this query", reason=RejectReason.HOLDER
                 )
@@ -361,7 +410,7 @@ class DcpParticipantVerifier:
                 if CredentialType.MEMBERSHIP.value in claimed or not optional:
                     # the membership (or a credential nobody asked for) must verify as a membership
                     v = await self.verifier.averify(c, require_type=CredentialType.MEMBERSHIP.value)
-                    if v.holder != si.did:
+                    if v.holder != did:
                         raise CredentialRejected(
                             "membership credential belongs to another holder", reason=RejectReason.HOLDER
                         )
@@ -373,12 +422,12 @@ class DcpParticipantVerifier:
                 except CredentialRejected as exc:
                     refused[optional[0]] = f"{exc.reason}: {exc}"
                     continue
-                if v.holder != si.did:
+                if v.holder != did:
                     raise CredentialRejected(f"{optional[0]} belongs to another holder", reason=RejectReason.HOLDER)
                 frameworks.append(v)
         if not memberships:
-            raise CredentialRejected(f"{si.did} presented no trusted membership", reason=RejectReason.ROLE)
-        bpnl = si.bpn
+            raise CredentialRejected(f"{did} presented no trusted membership", reason=RejectReason.ROLE)
+        bpnl = token_bpn
         for v in verified:
             hid = v.subject.get("holderIdentifier")
             if isinstance(hid, str) and hid.startswith("BPNL"):
@@ -392,7 +441,7 @@ class DcpParticipantVerifier:
             verified.append(v)
         held = {t for v in verified for t in v.types}
         return VerifiedParticipant(
-            did=si.did,
+            did=did,
             bpnl=bpnl,
             memberships=frozenset(memberships),
             credentials=tuple(verified),

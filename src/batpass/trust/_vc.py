@@ -27,10 +27,10 @@ from pyld import jsonld
 from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput
 from batpass.core.ids import new_uuid7
+from batpass.core.schema_compile import NotCompilable, compile_schema, native_check
 from batpass.trust._jose import peek, sign_compact, verify_peeked
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, check_key_time
-from batpass.trust._schema import NotCompilable, compile_schema, native_check
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import BATPASS_CONTEXT, VC_V2_CONTEXT, CredentialType, RejectReason, iso, parse_time
 

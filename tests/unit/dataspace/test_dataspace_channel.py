@@ -116,6 +116,32 @@ async def test_one_journey_then_reuse(network: Any) -> None:
     assert negotiations(consumer) == 1
 
 
+class Prefetching:
+    """The node's verifier, recording what it is asked to prefetch (dataspace PresentationPrefetch)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.asked: list[str] = []
+
+    async def verify(self, authorization: str | None) -> Any:
+        return await self.inner.verify(authorization)
+
+    def prefetch(self, did: str) -> None:
+        self.asked.append(did)
+
+
+async def test_a_new_journey_asks_for_the_provider_s_presentation_ahead(network: Any) -> None:
+    """Opening a channel starts the provider's presentation query before the journey (its
+    callbacks need it); a kept channel asks nothing."""
+    net, _provider, consumer, _ = network
+    verifier = Prefetching(consumer.consumer.verifier)
+    consumer.consumer.verifier = verifier
+    channels = ConsumerChannels(consumer.consumer, timeout_s=10, recheck_s=30)
+    assert (await pumping(net, channels.pull(PROVIDER_DID, "asset-1", DSP)))["value"] == 42
+    assert (await channels.pull(PROVIDER_DID, "asset-1", DSP))["value"] == 42
+    assert verifier.asked == [PROVIDER_DID]
+
+
 async def test_a_pull_may_wait_longer_than_the_client_timeout(network: Any) -> None:
     """A source that takes its time (a federated question with a long deadline): the pull itself
     waits ``timeout_s``; every other request keeps the client's timeout."""

@@ -11,9 +11,10 @@ import datetime as dt
 from typing import Any
 
 import httpx
-from trust_http import make_app
-from trust_world import World
+from trust_http import CountingTransport, make_app, provider_of
+from trust_world import CX_BASE, World
 
+from batpass.core.clock import FixedClock
 from batpass.dataspace import EvaluationContext, Participant, evaluate
 from batpass.node._adapters import DcpParticipantAdapter
 from batpass.trust import (
@@ -22,10 +23,12 @@ from batpass.trust import (
     TrustList,
     TrustService,
     build_credential,
+    did_document,
     issue_self_issued_token,
     issue_vc_jwt,
     sign_trust_list,
 )
+from batpass.trust._vc import LEEWAY
 
 BPNL = "BPNL00000000000C"
 FRAMEWORK = "DataExchangeGovernanceCredential"
@@ -82,17 +85,7 @@ def participant(service: TrustService, world: World, trust_store: Any) -> Partic
 
     async def run() -> Participant:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
-            provider = TrustService(
-                trust_store,
-                world.jp,
-                base_url="https://jp-cert.test:9443",
-                ecosystem="catena-x",
-                operators={"catena-x": world.cx.did},
-                allowed_hosts=["cx-cert.test:8443"],
-                client=client,
-            )
-            provider.resolver.pin(service.did_document())
-            provider.registry.lists = service.registry.lists
+            provider = provider_of(service, world, trust_store, client)
             token = issue_self_issued_token(service.identity, audience=world.jp.did, bpn=BPNL)
             return await DcpParticipantAdapter(provider).verify(f"Bearer {token}")
 
@@ -182,29 +175,13 @@ def test_a_verified_presentation_is_reused_briefly_and_the_token_is_always_check
     """The several DSP messages of one negotiation cost one presentation query: the caller's
     token is verified on every message, its presentation reused for the verifier's TTL."""
     member(service, world)
-    app = make_app(service)
-    queries: list[str] = []
+    transport = CountingTransport(make_app(service))
+    queries = transport.queries
     now = [1000.0]
 
-    class Counting(httpx.ASGITransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            if request.url.path.endswith("/presentations/query"):
-                queries.append(str(request.url))
-            return await super().handle_async_request(request)
-
     async def run() -> None:
-        async with httpx.AsyncClient(transport=Counting(app=app)) as client:
-            provider = TrustService(
-                trust_store,
-                world.jp,
-                base_url="https://jp-cert.test:9443",
-                ecosystem="catena-x",
-                operators={"catena-x": world.cx.did},
-                allowed_hosts=["cx-cert.test:8443"],
-                client=client,
-            )
-            provider.resolver.pin(service.did_document())
-            provider.registry.lists = service.registry.lists
+        async with httpx.AsyncClient(transport=transport) as client:
+            provider = provider_of(service, world, trust_store, client)
             verifier = provider.participant_verifier()
             assert provider.participant_verifier() is verifier  # one per node
             verifier._clock = lambda: now[0]
@@ -226,5 +203,116 @@ def test_a_verified_presentation_is_reused_briefly_and_the_token_is_always_check
             now[0] += verifier.presentation_ttl_s + 1  # past the TTL: asked again
             await verifier.verify(bearer())
             assert len(queries) == 2
+
+    asyncio.run(run())
+
+
+def test_a_kept_presentation_is_not_used_past_a_credential_s_expiry(world: World, trust_store: Any) -> None:
+    """The presentation is reused for the TTL only while every credential in it is valid: a
+    membership that expires within the TTL is not accepted from the cache after its validUntil
+    (plus the verifier's leeway): the caller is asked again, and its expired membership refused."""
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    clock = FixedClock(start)  # the caller's and the provider's: tokens are issued and checked alike
+    service = TrustService(
+        trust_store,
+        world.cx,
+        base_url=CX_BASE,
+        ecosystem="catena-x",
+        operators={"catena-x": world.cx.did, "ouranos": world.jp.did},
+        clock=clock,
+    )
+    service.resolver.pin(did_document(world.jp))
+    cx_list = TrustList(
+        "catena-x",
+        world.cx.did,
+        world.now,
+        None,
+        (TrustedIssuer(world.cx.did, "CX", frozenset({"MembershipCredential"})),),
+    )
+    asyncio.run(service.add_trust_list(sign_trust_list(cx_list, world.cx), ecosystem="catena-x"))
+    short = build_credential(
+        issuer=world.cx.did,
+        ctype="MembershipCredential",
+        subject={"id": service.identity.did, "memberOf": "catena-x", "holderIdentifier": BPNL},
+        valid_from=start - dt.timedelta(days=1),
+        valid_until=start + dt.timedelta(seconds=30),
+    )
+    service.hold(issue_vc_jwt(world.cx, short))
+    app = make_app(service)
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+            provider = provider_of(service, world, trust_store, client, clock=clock)
+            verifier = provider.participant_verifier()
+            verifier._clock = lambda: 1000.0  # the TTL never runs out in this test
+
+            def bearer() -> str:
+                return "Bearer " + issue_self_issued_token(
+                    service.identity, audience=world.jp.did, bpn=BPNL, now=clock.now()
+                )
+
+            assert (await verifier.verify(bearer())).memberships == {"catena-x"}
+            clock.set(start + dt.timedelta(seconds=30) + LEEWAY)  # as a fresh query: still admitted
+            assert (await verifier.verify(bearer())).memberships == {"catena-x"}
+            clock.set(start + dt.timedelta(seconds=31) + LEEWAY)
+            try:
+                await verifier.verify(bearer())
+            except CredentialRejected as exc:
+                assert exc.reason == "expired"
+            else:
+                raise AssertionError("a membership past its validUntil was accepted from the cache")
+
+    asyncio.run(run())
+
+
+def test_a_presentation_asked_ahead_serves_the_first_message(
+    service: TrustService, world: World, trust_store: Any
+) -> None:
+    """A consumer opening a channel asks the provider for its presentation ahead (prefetch): the
+    provider's first message then costs no query of its own, a second prefetch while the first
+    is under way asks nothing more."""
+    member(service, world)
+    transport = CountingTransport(make_app(service))
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=transport) as client:
+            verifier = provider_of(service, world, trust_store, client).participant_verifier()
+            verifier.prefetch(service.identity.did)
+            verifier.prefetch(service.identity.did)  # under way: not asked twice
+            token = issue_self_issued_token(service.identity, audience=world.jp.did, bpn=BPNL)
+            first = await verifier.verify(f"Bearer {token}")
+            assert first.memberships == {"catena-x"} and len(transport.queries) == 1
+            verifier.prefetch(service.identity.did)  # kept: nothing asked
+            await asyncio.sleep(0)
+            assert len(transport.queries) == 1
+
+    asyncio.run(run())
+
+
+def test_a_failed_prefetch_leaves_the_message_to_ask_again(
+    service: TrustService, world: World, trust_store: Any
+) -> None:
+    """A prefetch that fails (here: the caller's credential service is down) keeps nothing; the
+    caller's message is verified by asking again."""
+    member(service, world)
+    transport = CountingTransport(make_app(service))
+    down = [True]
+
+    class Flaky(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if down[0]:
+                raise httpx.ConnectError("down", request=request)
+            return await transport.handle_async_request(request)
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=Flaky()) as client:
+            verifier = provider_of(service, world, trust_store, client).participant_verifier()
+            verifier.prefetch(service.identity.did)
+            while verifier._prefetching:
+                await asyncio.sleep(0.01)
+            down[0] = False
+            token = issue_self_issued_token(service.identity, audience=world.jp.did, bpn=BPNL)
+            assert (await verifier.verify(f"Bearer {token}")).memberships == {"catena-x"}
+            assert len(transport.queries) == 1
 
     asyncio.run(run())

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from batpass.core.schema_compile import NotCompilable, compile_schema, native_check
 from batpass.trust import build_credential
-from batpass.trust._schema import NotCompilable, compile_schema, native_check
 from batpass.trust._vc import _validator
 from batpass.trust.model import CredentialType
+from json_mutation_testkit import mutated
 
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
 HOLDER = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
@@ -119,17 +120,6 @@ json_values = st.recursive(
 )
 
 
-def _paths(value: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [here]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out.extend(_paths(v, (*here, k)))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out.extend(_paths(v, (*here, i)))
-    return out
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     ctype=st.sampled_from(TYPES),
@@ -140,19 +130,7 @@ def _paths(value: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 )
 def test_mutations_are_judged_alike(ctype: str, pick: int, action: str, value: Any, name: str) -> None:
     reference, fast = _validator(ctype)
-    vc = copy.deepcopy(credential(ctype))
-    paths = _paths(vc)
-    path = paths[pick % len(paths)]
-    if path:
-        parent: Any = vc
-        for p in path[:-1]:
-            parent = parent[p]
-        if action == "delete":
-            del parent[path[-1]]
-        elif action == "add" and isinstance(parent[path[-1]], dict):
-            parent[path[-1]][name] = value
-        else:
-            parent[path[-1]] = value
+    vc = mutated(credential(ctype), pick, action, value, name)
     assert fast(vc) == reference.is_valid(vc)
 
 

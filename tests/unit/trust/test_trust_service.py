@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from joserfc import jws
-from trust_http import ADMIN, ROLE_TYPES, load_lists, make_app, role_subject
+from trust_http import ADMIN, ROLE_TYPES, load_lists, make_app, provider_of, role_subject
 from trust_world import CX_BASE, POLICY, World
 
 from batpass.core.summary import SUMMARY_BASIS
@@ -303,17 +303,7 @@ def test_self_issued_token_and_dcp_query(service: TrustService, world: World, tr
     async def run() -> None:
         transport = httpx.ASGITransport(app=app)
         client = httpx.AsyncClient(transport=transport)
-        prov = TrustService(
-            trust_store,
-            provider,
-            base_url="https://jp-cert.test:9443",
-            ecosystem="catena-x",
-            operators={"catena-x": world.cx.did},
-            allowed_hosts=["cx-cert.test:8443"],
-            client=client,
-        )
-        prov.resolver.pin(service.did_document())
-        prov.registry.lists = service.registry.lists
+        prov = provider_of(service, world, trust_store, client)  # world.jp
         token = issue_self_issued_token(service.identity, audience=provider.did, bpn="BPNL00000000000C")
         participant = await prov.participant_verifier().verify(f"Bearer {token}")
         assert participant.did == service.identity.did and participant.memberships == {"catena-x"}

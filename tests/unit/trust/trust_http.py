@@ -66,3 +66,35 @@ def load_lists(svc: TrustService, w: World) -> None:
 
 def role_subject(w: World, role: str = "market_surveillance_authority") -> dict[str, Any]:
     return {"id": w.holder.did, "role": role, "organisation": "Bundesamt X"}
+
+
+class CountingTransport(httpx.ASGITransport):
+    """The caller's node in process, counting the presentation queries that reach it."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app=app)
+        self.queries: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/presentations/query"):
+            self.queries.append(str(request.url))
+        return await super().handle_async_request(request)
+
+
+def provider_of(
+    service: TrustService, world: World, trust_store: Any, client: httpx.AsyncClient, *, clock: Any = None
+) -> TrustService:
+    """The JP operator's node as the provider ``service``'s node calls (over ``client``)."""
+    provider = TrustService(
+        trust_store,
+        world.jp,
+        base_url="https://jp-cert.test:9443",
+        ecosystem="catena-x",
+        operators={"catena-x": world.cx.did},
+        allowed_hosts=["cx-cert.test:8443"],
+        client=client,
+        **({} if clock is None else {"clock": clock}),
+    )
+    provider.resolver.pin(service.did_document())
+    provider.registry.lists = service.registry.lists
+    return provider

@@ -1,5 +1,6 @@
-"""JSON Schema 2020-12 validators compiled once into Python functions, for the keyword subset the
-bundled credential schemas use — the verifier's hot path (docs/benchmarks.md ``trust.verify_per_s``).
+"""JSON Schema validators compiled once, for the keyword subsets batpass's bundled schemas use: the
+credential verifier's hot path (docs/benchmarks.md ``trust.verify_per_s``) and the DSP messages of
+every channel step (``dsp.federated_trace_ms``). Shared here, below both layers that use it.
 
 :func:`compile_schema` generates one function per schema whose body tests the common keywords
 inline (``type``, ``const``/``enum`` of strings, ``required``, ``properties``, ``prefixItems``,
@@ -16,6 +17,11 @@ leaves, and ``format`` asks the *same* format checker the reference validator ho
 with any other keyword is not compiled (:class:`NotCompilable`): the caller then uses the
 reference validator alone. The compiled form only answers valid / not valid; on "not valid"
 callers ask the reference validator for the error it reports, so messages stay the same.
+
+:func:`native_check` answers through ``jsonschema_rs`` where that answer is the reference's (a
+conservative keyword subset, see :func:`_native_schema`); :func:`inline_refs` makes a schema
+that references others (``$ref``, as the DSP 2025-1 schemas do) one self-contained schema for it,
+its references all local (``#/$defs/...``), so neither validator ever looks a schema up.
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
+from urllib.parse import urldefrag, urljoin
 
 import jsonschema_rs
 
-__all__ = ["NotCompilable", "compile_schema", "native_check"]
+__all__ = ["NotCompilable", "compile_schema", "inline_refs", "native_check"]
 
 Check = Callable[[Any], bool]
 
@@ -304,7 +311,7 @@ def _keyword(key: str, arg: Any, schema: Mapping[str, Any], conforms: Callable[[
 #: patterns whose meaning is the same in Python's ``re`` and in the Rust engine: literals, ASCII
 #: ranges in classes, ``^``, groups, counted repetition, ``.`` and ``\.`` (no ``\d``/``\w``/``\s``,
 #: whose Unicode reach may differ), and ``$`` only last (see :func:`_native_pattern`)
-_PLAIN_PATTERN = re.compile(r"(?:[A-Za-z0-9^\[\]{}()+*?.,|:_/#@-]|\\\.)*\$?")
+_PLAIN_PATTERN = re.compile(r"(?:[A-Za-z0-9^\[\]{}()+*?.,|:_/#@-]|\\[.+*?()|-])*\$?")
 
 
 def _native_pattern(pattern: str) -> str:
@@ -343,17 +350,43 @@ def _native_schema(schema: Any, formats: Collection[str]) -> Any:
             if any(sub is None for sub in items):
                 return None
             out[key] = items
-        elif key in ("items", "contains", "additionalProperties", "propertyNames"):
+        elif key in ("items", "contains", "additionalProperties", "propertyNames", "not"):
             sub = _native_schema(arg, formats)
             if sub is None:
                 return None
             out[key] = sub
+        elif key == "$ref" and isinstance(arg, str) and arg.startswith("#/$defs/"):
+            out[key] = arg  # as :func:`inline_refs` writes them: to a sub-schema checked below
+        elif key == "$defs" and isinstance(arg, Mapping):
+            subs = {name: _native_schema(sub, formats) for name, sub in arg.items()}
+            if any(sub is None for sub in subs.values()):
+                return None
+            out[key] = subs
+        elif key in ("allOf", "anyOf", "oneOf") and isinstance(arg, list) and arg:
+            branches = [_native_schema(sub, formats) for sub in arg]
+            if any(sub is None for sub in branches):
+                return None
+            out[key] = branches
         else:
             return None
     return out
 
 
-_BOUNDS = frozenset({"minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum"})
+#: keywords whose meaning is the same in both validators (``uniqueItems`` included: both tell
+#: ``true`` from ``1`` and take ``1`` and ``1.0`` as equal, as JSON Schema says)
+_BOUNDS = frozenset(
+    {
+        "minItems",
+        "maxItems",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "uniqueItems",
+        "minContains",
+        "maxContains",
+    }
+)
 
 
 def native_check(schema: Any, compiled: Check, formats: Collection[str]) -> Check:
@@ -375,3 +408,77 @@ def native_check(schema: Any, compiled: Check, formats: Collection[str]) -> Chec
             return compiled(v)
 
     return check
+
+
+#: where sub-schemas are found (what :func:`inline_refs` walks); any other keyword's value is data
+_SUBSCHEMA_MAPS = frozenset({"properties", "patternProperties", "dependentSchemas"})
+_SUBSCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_SUBSCHEMA_ONE = frozenset(
+    {"items", "additionalItems", "contains", "additionalProperties", "propertyNames", "not", "if", "then", "else"}
+)
+_NO_INLINE = frozenset({"$recursiveRef", "$recursiveAnchor", "$dynamicRef", "$dynamicAnchor", "$anchor"})
+
+
+def inline_refs(schema: Any, base: str, document: Callable[[str], Any]) -> Any:
+    """``schema`` (found at URI ``base``) made to stand alone: every schema a ``$ref`` names (in
+    this document or another) is copied once into the result's ``$defs`` and the reference
+    rewritten to it (``#/$defs/sN``), so a recursive schema stays finite. ``document(uri)``
+    returns the schema document a URI (without fragment) names; a fragment is a JSON pointer
+    into it. Nested ``$id``, ``$schema`` and ``definitions``/``$defs`` are dropped (every
+    reference into them is rewritten already). Raises :class:`NotCompilable` for an anchor or a
+    dynamic reference: the caller then keeps the reference validator."""
+    names: dict[str, str] = {}
+    defs: dict[str, Any] = {}
+
+    def visit(node: Any, base: str, top: bool) -> Any:
+        if isinstance(node, list):
+            return [visit(sub, base, False) for sub in node]
+        if not isinstance(node, Mapping):
+            return node
+        if _NO_INLINE & node.keys():
+            raise NotCompilable(f"keyword {sorted(_NO_INLINE & node.keys())[0]!r}")
+        if isinstance(node.get("$id"), str):
+            base = urljoin(base, node["$id"])
+        out: dict[str, Any] = {}
+        for key, arg in node.items():
+            if key in ("definitions", "$defs") or (not top and key in ("$id", "$schema")):
+                continue
+            if key == "$ref":
+                if not isinstance(arg, str):
+                    raise NotCompilable(f"$ref {arg!r}")
+                uri = urljoin(base, arg)
+                if uri not in names:
+                    names[uri] = name = f"s{len(names)}"
+                    doc_uri, fragment = urldefrag(uri)
+                    defs[name] = visit(_pointer(document(doc_uri), fragment), doc_uri, False)
+                out[key] = "#/$defs/" + names[uri]
+            elif key in _SUBSCHEMA_MAPS and isinstance(arg, Mapping):
+                out[key] = {name: visit(sub, base, False) for name, sub in arg.items()}
+            elif key in _SUBSCHEMA_LISTS or key in _SUBSCHEMA_ONE:
+                out[key] = visit(arg, base, False)
+            else:
+                out[key] = arg  # data (const, enum, required, ...) or an annotation
+        return out
+
+    root = visit(schema, base, True)
+    if defs:
+        if not isinstance(root, dict):
+            raise NotCompilable("a boolean schema with references")
+        root["$defs"] = defs
+    return root
+
+
+def _pointer(doc: Any, fragment: str) -> Any:
+    """The part of ``doc`` the JSON pointer ``fragment`` names (RFC 6901)."""
+    if not fragment:
+        return doc
+    if not fragment.startswith("/"):
+        raise NotCompilable(f"anchor #{fragment}")
+    node = doc
+    for part in fragment[1:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        try:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        except (KeyError, IndexError, ValueError, TypeError) as exc:
+            raise NotCompilable(f"unresolvable $ref #{fragment}") from exc
+    return node
