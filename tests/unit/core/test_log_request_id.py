@@ -62,15 +62,17 @@ def lines() -> Iterator[io.StringIO]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
-    root = logging.getLogger("batpass")
-    level = root.level
+    root, access = logging.getLogger("batpass"), logging.getLogger(ACCESS_LOGGER)
+    levels = root.level, access.level
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    access.setLevel(logging.NOTSET)  # a node configured earlier in this process may have silenced it
     try:
         yield stream
     finally:
         root.removeHandler(handler)
-        root.setLevel(level)
+        root.setLevel(levels[0])
+        access.setLevel(levels[1])
 
 
 def _docs(stream: io.StringIO) -> list[dict[str, object]]:
