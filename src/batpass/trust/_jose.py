@@ -50,7 +50,17 @@ from batpass.trust._keys import KeyPair
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import RejectReason
 
-__all__ = ["ACCEPTED_ALGS", "b64d", "b64e", "peek", "peek_header", "sign_compact", "verify_compact", "verify_peeked"]
+__all__ = [
+    "ACCEPTED_ALGS",
+    "b64d",
+    "b64e",
+    "peek",
+    "peek_header",
+    "peek_signed",
+    "sign_compact",
+    "verify_compact",
+    "verify_peeked",
+]
 
 #: what batpass verifies; issuing uses Ed25519 (default) or ES256
 ACCEPTED_ALGS: frozenset[str] = frozenset({"Ed25519", "EdDSA", "ES256"})
@@ -146,6 +156,28 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
 
 def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and payload of a compact JWS, *unverified* (to find issuer, key id, status)."""
+    parts = _parts(token)
+    header = _header(parts[0])
+    payload = _json_object(b64d(parts[1], what="JWS payload"), "JWS payload")
+    _check_canonical(parts[2], "JWS signature")  # decoded where the signature is checked
+    return header, payload
+
+
+#: a peeked token's three segments and its signature decoded (:func:`peek_signed`)
+Signed = tuple[list[str], bytes]
+
+
+def peek_signed(token: str) -> tuple[dict[str, Any], dict[str, Any], Signed]:
+    """:func:`peek`, with the segments and the decoded signature for :func:`verify_peeked`, so
+    a verifier splits the token and decodes its signature once (the same refusals: the
+    signature is refused by :func:`b64d` exactly where :func:`peek` refuses it)."""
+    parts = _parts(token)
+    header = _header(parts[0])
+    payload = _json_object(b64d(parts[1], what="JWS payload"), "JWS payload")
+    return header, payload, (parts, b64d(parts[2], what="JWS signature"))
+
+
+def _parts(token: str) -> list[str]:
     if not isinstance(token, str) or not token.isascii():
         raise CredentialRejected("token is not an ASCII string", reason=RejectReason.MALFORMED)
     parts = token.split(".")
@@ -155,10 +187,7 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
             reason=RejectReason.MALFORMED,
             rule="RFC 7515 §7.1",
         )
-    header = _header(parts[0])
-    payload = _json_object(b64d(parts[1], what="JWS payload"), "JWS payload")
-    _check_canonical(parts[2], "JWS signature")  # decoded where the signature is checked
-    return header, payload
+    return parts
 
 
 def peek_header(token: str) -> dict[str, Any]:
@@ -280,9 +309,11 @@ def verify_peeked(
     parsed: tuple[dict[str, Any], dict[str, Any]],
     algs: Collection[str] = ACCEPTED_ALGS,
     peeked: bool = True,
+    signed: Signed | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """:func:`verify_compact` of a ``token`` the caller has just :func:`peek`-ed itself
-    (``parsed``), so its segments are known to be canonical (trust's own verifiers)."""
+    (``parsed``), so its segments are known to be canonical (trust's own verifiers);
+    ``signed``: what :func:`peek_signed` gave with ``parsed`` for this very token."""
     header, payload = parsed
     alg = check_alg(header, algs)
     if typ is not None and header.get("typ") != typ:
@@ -292,7 +323,7 @@ def verify_peeked(
             rule="explicit typing (RFC 8725 §3.11)",
         )
     key_id, key = _import(jwk, alg)
-    if key_id is not None and _verify_known(token, alg, key_id, decoded=peeked):
+    if key_id is not None and _verify_known(token, alg, key_id, decoded=peeked, signed=signed):
         return header, payload
     try:
         if alg == "EdDSA":
@@ -343,19 +374,25 @@ def _canonical(segment: str) -> bool:
     )
 
 
-def _verify_known(token: str, alg: str, key_id: _KeyId, *, decoded: bool) -> bool:
+def _verify_known(token: str, alg: str, key_id: _KeyId, *, decoded: bool, signed: Signed | None = None) -> bool:
     """Check ``token``'s signature directly if joserfc has accepted its header segment and this
     key for ``alg`` before; False (take the full path) otherwise, if a size limit is reached, or
     if a segment is one joserfc would not decode (``decoded``: :func:`peek` has just checked
-    them on this token). Raises the refusal joserfc gives for a signature that does not verify."""
+    them on this token; ``signed``: :func:`peek_signed` has, and split it and decoded its
+    signature). Raises the refusal joserfc gives for a signature that does not verify."""
     known = _OP_KEYS.get((alg, key_id))
     if known is None:
         return False
     op, ed25519 = known
-    if not isinstance(token, str) or not token.isascii():
-        return False
-    parts = token.split(".")
-    if len(parts) != 3 or _HEADERS_OK.get(parts[0]) != alg:
+    if signed is not None:
+        parts, sig = signed
+    else:
+        if not isinstance(token, str) or not token.isascii():
+            return False
+        parts = token.split(".")
+        if len(parts) != 3:
+            return False
+    if _HEADERS_OK.get(parts[0]) != alg:
         return False
     lim = _LIMITS
     if (
@@ -364,12 +401,13 @@ def _verify_known(token: str, alg: str, key_id: _KeyId, *, decoded: bool) -> boo
         or len(parts[2]) > lim.max_signature_length
     ):
         return False
-    if not decoded and not (_canonical(parts[1]) and _canonical(parts[2])):
-        return False
-    try:  # canonical, so decoded as joserfc decodes it
-        sig = _urlsafe_decode(parts[2])
-    except (binascii.Error, ValueError):
-        return False
+    if signed is None:
+        if not decoded and not (_canonical(parts[1]) and _canonical(parts[2])):
+            return False
+        try:  # canonical, so decoded as joserfc decodes it
+            sig = _urlsafe_decode(parts[2])
+        except (binascii.Error, ValueError):
+            return False
     signing_input = token[: len(parts[0]) + 1 + len(parts[1])].encode("ascii")
     try:
         if ed25519:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from batpass.core.clock import utc_now
 from batpass.core.errors import InvalidInput
 from batpass.core.ids import new_uuid7
 from batpass.core.schema_compile import NotCompilable, compile_schema, native_check
-from batpass.trust._jose import peek, sign_compact, verify_peeked
+from batpass.trust._jose import peek, peek_signed, sign_compact, verify_peeked
 from batpass.trust._keys import NodeIdentity
 from batpass.trust._resolver import DidResolver, check_key_time
 from batpass.trust.errors import CredentialRejected
@@ -131,8 +132,7 @@ def expand_strict(doc: Mapping[str, Any]) -> list[Any]:
 def _validator(ctype: str) -> tuple[jsonschema.protocols.Validator, Callable[[Any], bool]]:
     """The reference validator of a type's schema and its compiled fast path (compiled once;
     the reference answers alone if the schema uses a keyword the compiler does not know)."""
-    path = _DATA / "schemas" / f"{ctype}.schema.json"
-    schema = json.loads(path.read_text(encoding="utf-8"))
+    schema = _schema(ctype)
     cls = jsonschema.validators.validator_for(schema)
     validator: jsonschema.protocols.Validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     checker = validator.format_checker
@@ -143,6 +143,42 @@ def _validator(ctype: str) -> tuple[jsonschema.protocols.Validator, Callable[[An
     except NotCompilable:
         fast = validator.is_valid
     return validator, fast
+
+
+@functools.cache
+def _schema(ctype: str) -> Any:
+    return json.loads((_DATA / "schemas" / f"{ctype}.schema.json").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _claims_blind(ctype: str) -> bool:
+    """Whether the type's schema answers the same with or without the JWT claim members."""
+    return _blind_to(_schema(ctype), frozenset(JWT_CLAIMS))
+
+
+#: top-level keywords with which an object's members other than those named by ``properties``
+#: and ``required`` have no effect on validity (annotations, the instance type, those two)
+_BLIND_KEYWORDS = frozenset({"$schema", "$id", "title", "description", "$comment", "examples", "default"}) | {
+    "type",
+    "required",
+    "properties",
+}
+
+
+def _blind_to(schema: Any, names: frozenset[str]) -> bool:
+    """Whether ``schema`` gives every object the same answer with or without its members
+    ``names``: its top level only types the instance, requires members and constrains named
+    members, none of them one of ``names``; ``additionalProperties``, ``propertyNames``,
+    ``patternProperties``, member counts and every other keyword could see them."""
+    if not isinstance(schema, dict) or not set(schema) <= _BLIND_KEYWORDS or schema.get("type") != "object":
+        return False
+    properties, required = schema.get("properties", {}), schema.get("required", [])
+    return (
+        isinstance(properties, dict)
+        and isinstance(required, list)
+        and not names & set(properties)
+        and not names & {r for r in required if isinstance(r, str)}
+    )
 
 
 #: the credential types with a bundled schema (the status-list credential has none)
@@ -162,16 +198,20 @@ def validate_credential(vc: Mapping[str, Any], *, expand: bool = True) -> None:
     if not isinstance(types, list) or "VerifiableCredential" not in types:
         raise InvalidInput("type must be a list containing VerifiableCredential", field="type", rule="VC DM 2.0 §4.5")
     ctype = schema_type(types)
-    body = {k: v for k, v in vc.items() if k not in JWT_CLAIMS}
+    body: Mapping[str, Any] | None = None
     if ctype is not None:
         validator, fast = _validator(ctype)
-        # the compiled check answers valid / not valid; the reference names the error
-        err = None if fast(body) else jsonschema.exceptions.best_match(validator.iter_errors(body))
-        if err is not None:
-            path = ".".join(str(p) for p in err.absolute_path) or "credential"
-            raise InvalidInput(f"{path}: {err.message}", field=path, rule=f"{ctype}.schema.json ({err.validator})")
+        # the schema judges the credential without the JWT claims; a schema blind to them judges
+        # the payload as it is, without a copy (the same answer), the reference names any error
+        if not (_claims_blind(ctype) and isinstance(vc, dict) and fast(vc)):
+            body = {k: v for k, v in vc.items() if k not in JWT_CLAIMS}
+            # the compiled check answers valid / not valid; the reference names the error
+            err = None if fast(body) else jsonschema.exceptions.best_match(validator.iter_errors(body))
+            if err is not None:
+                path = ".".join(str(p) for p in err.absolute_path) or "credential"
+                raise InvalidInput(f"{path}: {err.message}", field=path, rule=f"{ctype}.schema.json ({err.validator})")
     if expand:
-        check_terms(body)
+        check_terms(body if body is not None else {k: v for k, v in vc.items() if k not in JWT_CLAIMS})
 
 
 def build_credential(
@@ -242,10 +282,44 @@ _TIME_RULES = {
 }
 
 
+#: the common RFC 3339 form: UTC, whole seconds or a fraction of up to six digits, ASCII digits
+#: only (``2026-11-25T12:00:00Z``, ``2026-11-25T12:00:00.123456Z``: what :func:`iso` writes)
+_UTC_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z").fullmatch
+#: seconds since the epoch that ``fromtimestamp`` reads whatever the platform (1970 to 3000)
+_SECONDS_READ = range(0, 32_503_680_000)
+_ABSENT: Any = object()
+
+
 def read_time(payload: Mapping[str, Any], name: str, *, what: str = "credential") -> dt.datetime | None:
     """The validity member ``name`` of a credential's payload as an aware UTC datetime (None when
     absent): ``validFrom``/``validUntil`` RFC 3339 text, ``nbf``/``exp``/``iat`` numbers of
-    seconds. One that cannot be read is refused as malformed, naming the member and its rule."""
+    seconds. One that cannot be read is refused as malformed, naming the member and its rule.
+
+    The common forms take a fast path giving what :func:`read_time_reference` gives: text of the
+    form ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` is read by ``fromisoformat`` alone (since Python 3.11 it reads
+    the trailing ``Z`` as the ``+00:00`` the reference puts there, and the time is in UTC already),
+    an integer from 1970 to 3000 by ``fromtimestamp``; anything else, and a fast-form text that
+    is no date, is the reference's to read or refuse."""
+    value = payload.get(name, _ABSENT)
+    if value is _ABSENT:
+        return None
+    if value.__class__ is str:
+        if name in _TEXT_TIMES and _UTC_SECONDS(value) is not None:
+            try:
+                return dt.datetime.fromisoformat(value)
+            except ValueError:
+                pass
+    elif value.__class__ is int and value in _SECONDS_READ and name in _NUMBER_TIMES:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    return read_time_reference(payload, name, what=what)
+
+
+_TEXT_TIMES = frozenset({"validFrom", "validUntil"})
+_NUMBER_TIMES = frozenset({"nbf", "exp", "iat"})
+
+
+def read_time_reference(payload: Mapping[str, Any], name: str, *, what: str = "credential") -> dt.datetime | None:
+    """:func:`read_time` without its fast path: the definition of what each member reads as."""
     if name not in payload:
         return None
     value = payload[name]
@@ -266,13 +340,30 @@ def read_time(payload: Mapping[str, Any], name: str, *, what: str = "credential"
         ) from exc
 
 
+def iso_read(t: dt.datetime, text: Any) -> str:
+    """``t.isoformat()`` of a time :func:`read_time` read from ``text``, without formatting it
+    again where the text already is what ``isoformat`` writes for it: the fast form with whole
+    seconds or six digits of a fraction (not all zero), its ``Z`` written ``+00:00``."""
+    if text.__class__ is str and t.tzinfo is dt.UTC and _UTC_SECONDS(text) is not None:
+        if len(text) == 20 and t.microsecond == 0:
+            return f"{text[:19]}+00:00"
+        if len(text) == 27 and t.microsecond != 0:
+            return f"{text[:26]}+00:00"
+    return t.isoformat()
+
+
 def check_times(
-    payload: Mapping[str, Any], now: dt.datetime, *, what: str
+    payload: Mapping[str, Any], now: dt.datetime, *, what: str, valid_until: dt.datetime | None = _ABSENT
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """validFrom/validUntil (VC DM 2.0 §4.9) and nbf/exp (RFC 7519 §4.1.4-5), within 60 s leeway."""
-    vf, vu = read_time(payload, "validFrom", what=what), read_time(payload, "validUntil", what=what)
+    """validFrom/validUntil (VC DM 2.0 §4.9) and nbf/exp (RFC 7519 §4.1.4-5), within 60 s leeway.
+    ``valid_until``: what :func:`read_time` has just read of this payload's ``validUntil`` (it is
+    not read again)."""
+    vf = read_time(payload, "validFrom", what=what)
+    vu = read_time(payload, "validUntil", what=what) if valid_until is _ABSENT else valid_until
     nbf, exp = read_time(payload, "nbf", what=what), read_time(payload, "exp", what=what)
-    read_time(payload, "iat", what=what)
+    iat = payload.get("iat", _ABSENT)
+    if not (iat is _ABSENT or (iat.__class__ is int and iat in _SECONDS_READ)):  # else readable
+        read_time(payload, "iat", what=what)
     if vf and nbf and abs((vf - nbf).total_seconds()) > 1:
         raise CredentialRejected(f"{what}: nbf and validFrom disagree", reason=RejectReason.MALFORMED)
     if vu and exp and abs((vu - exp).total_seconds()) > 1:
@@ -302,14 +393,14 @@ def verify_vc_jwt(
     Returns (header, credential). Trust, recognition and status are the verifier's next steps.
     """
     now = now or utc_now()
-    header, unverified = peek(token)
+    header, unverified, signed = peek_signed(token)
     issuer = unverified.get("issuer")
     if isinstance(issuer, dict):
         issuer = issuer.get("id")
     if not isinstance(issuer, str) or unverified.get("iss", issuer) != issuer:
         raise CredentialRejected("credential has no issuer, or iss differs from issuer", reason=RejectReason.MALFORMED)
     vm = resolver.method(str(header.get("kid", "")), controller=issuer)
-    header, vc = verify_peeked(token, vm.jwk, typ="vc+jwt", parsed=(header, unverified))
+    header, vc = verify_peeked(token, vm.jwk, typ="vc+jwt", parsed=(header, unverified), signed=signed)
     if vm.expires is not None:  # a retired key: when was the credential signed
         iat = vc.get("iat")
         check_key_time(vm, dt.datetime.fromtimestamp(iat, dt.UTC) if isinstance(iat, int) else None)

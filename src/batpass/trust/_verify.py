@@ -18,7 +18,7 @@ from batpass.trust._resolver import DidResolver
 from batpass.trust._sdjwt import check_sd_jwt_times, verify_sd_jwt
 from batpass.trust._status import StatusListCache
 from batpass.trust._trustlist import TrustRegistry
-from batpass.trust._vc import check_times, read_time, verify_vc_jwt
+from batpass.trust._vc import check_times, iso_read, read_time, verify_vc_jwt
 from batpass.trust.errors import CredentialRejected
 from batpass.trust.model import Check, RejectReason, Verification
 
@@ -49,6 +49,8 @@ class Verifier:
         self.registry = registry
         self.status = status
         self.clock = clock
+        #: issuer -> the signature check of its vc+jwt credentials (a frozen value, shared)
+        self._signed: dict[str, Check] = {}
 
     @staticmethod
     def is_sd_jwt(token: str) -> bool:
@@ -128,6 +130,7 @@ class Verifier:
             cid = claims.get("jti") if isinstance(claims.get("jti"), str) else None
             exp = claims.get("exp")
             valid_until = dt.datetime.fromtimestamp(exp, dt.UTC) if isinstance(exp, int) else None
+            until = valid_until.isoformat() if valid_until else "no end"
             checks.append(Check("signature", True, f"SD-JWT VC signed by {issuer}; {len(subject)} claim(s) disclosed"))
             if sd.key_bound:
                 checks.append(Check("key-binding", True, f"key binding for audience {sd.audience}"))
@@ -143,8 +146,9 @@ class Verifier:
             holder = subject.get("id") if isinstance(subject.get("id"), str) else None
             cid = vc.get("id")
             valid_until = read_time(vc, "validUntil")
+            until = iso_read(valid_until, vc.get("validUntil")) if valid_until else "no end"
             claims = vc
-            checks.append(Check("signature", True, f"vc+jwt signed by {issuer} and valid against its schema"))
+            checks.append(self._signed_check(issuer))
             if require_key_binding:
                 raise CredentialRejected("a bare vc+jwt carries no key binding", reason=RejectReason.KEY_BINDING)
 
@@ -165,10 +169,10 @@ class Verifier:
         else:
             checks.append(Check("status", True, "no status entry (not revocable)"))
         if fmt == "vc+jwt":
-            check_times(claims, now, what="credential")
+            check_times(claims, now, what="credential", valid_until=valid_until)
         else:
             check_sd_jwt_times(claims, int(now.timestamp()))
-        checks.append(Check("expiry", True, f"valid now; until {valid_until.isoformat() if valid_until else 'no end'}"))
+        checks.append(Check("expiry", True, f"valid now; until {until}"))
         return Verification(
             format=fmt,
             issuer=issuer,
@@ -180,6 +184,16 @@ class Verifier:
             valid_until=valid_until,
             credential_id=cid if isinstance(cid, str) else None,
         )
+
+    def _signed_check(self, issuer: str) -> Check:
+        check = self._signed.get(issuer)
+        if check is None:
+            if len(self._signed) >= 1024:
+                self._signed.clear()
+            check = self._signed[issuer] = Check(
+                "signature", True, f"vc+jwt signed by {issuer} and valid against its schema"
+            )
+        return check
 
     async def prefetch(self, token: str, *, status_not_before: float | None = None) -> None:
         """Fill the caches a token needs (issuer DID, status list); errors surface in verify."""
