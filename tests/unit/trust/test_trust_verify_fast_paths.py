@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batpass.trust import CredentialRejected, TrustedIssuer, TrustList, TrustRegistry
-from batpass.trust._jose import b64d, peek
+from batpass.trust._jose import b64d, peek, peek_signed
 from batpass.trust.model import RecognitionPolicy, RejectReason
 
 AT = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
@@ -116,12 +116,31 @@ def test_a_payload_decodes_to_what_json_reads(payload: bytes) -> None:
     assert [type(v) for v in decoded.values()] == [type(v) for v in expected.values()]
 
 
-@pytest.mark.parametrize("payload", [b'{"a":"\x01"}', b"\xef\xbb\xbf{}", b'{"a":"\xff"}', b"[1]", b"{"])
+#: nested deeper than either JSON reader recurses (each raised RecursionError, a 500)
+DEEP = b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+DEEP_OBJECTS = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"a":"\x01"}', b"\xef\xbb\xbf{}", b'{"a":"\xff"}', b"[1]", b"{", DEEP, DEEP_OBJECTS],
+    ids=["control", "bom", "not-utf8", "array", "truncated", "deep-arrays", "deep-objects"],
+)
 def test_a_payload_json_refuses_is_malformed(payload: bytes) -> None:
     token = f"{HEADER}.{_segment(payload)}.{_segment(bytes(64))}"
-    with pytest.raises(CredentialRejected) as e:
-        peek(token)
-    assert e.value.reason == RejectReason.MALFORMED
+    for read in (peek, peek_signed):
+        with pytest.raises(CredentialRejected) as e:
+            read(token)
+        assert e.value.reason == RejectReason.MALFORMED
+
+
+@pytest.mark.parametrize("header", [DEEP, DEEP_OBJECTS], ids=["deep-arrays", "deep-objects"])
+def test_a_header_nested_too_deep_is_malformed(header: bytes) -> None:
+    token = f"{_segment(header)}.{_segment(b'{}')}.{_segment(bytes(64))}"
+    for read in (peek, peek_signed):
+        with pytest.raises(CredentialRejected) as e:
+            read(token)
+        assert e.value.reason == RejectReason.MALFORMED
 
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
