@@ -149,9 +149,19 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
             value = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise CredentialRejected(f"{what} is not JSON", reason=RejectReason.MALFORMED) from exc
+        except RecursionError:
+            raise _too_deep(what) from None
+    except RecursionError:  # both readers recurse per level: nested deeper than either reads
+        raise _too_deep(what) from None
     if not isinstance(value, dict):
         raise CredentialRejected(f"{what} is not a JSON object", reason=RejectReason.MALFORMED)
     return value
+
+
+def _too_deep(what: str) -> CredentialRejected:
+    return CredentialRejected(
+        f"{what} is nested too deeply to read", reason=RejectReason.MALFORMED, rule="RFC 8259 §9: nesting limit"
+    )
 
 
 def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
