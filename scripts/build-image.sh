@@ -44,13 +44,26 @@ tag=batpass:wh-$( { find "$WHEELHOUSE" -name '*.whl' -print0 | LC_ALL=C sort -z 
   sha256sum Dockerfile .dockerignore | sed 's| .*/| |'; echo "$base_id"; } | sha256sum | cut -c1-16)
 if ! docker image inspect "$tag" >/dev/null 2>&1; then
   echo "building $tag from $BASE_IMAGE" >&2
-  # the classic builder: Debian's docker.io ships no buildx; the build reaches no network
-  DOCKER_BUILDKIT=0 docker build --quiet --network none --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-    -t "$tag" . >build/image.log 2>&1 || { cat build/image.log >&2; exit 1; }
+  # the classic builder: Debian's docker.io ships no buildx; the build reaches no network. Its
+  # multi-stage builds sometimes lose an intermediate layer on a machine's first build ("No such
+  # image: sha256:..." after COPY --from; moby/moby#33974 and #37340): a second run finds the
+  # layers the first one made, so a failed build is run once more before it counts
+  classic_build() {
+    local try
+    for try in 1 2; do
+      if DOCKER_BUILDKIT=0 docker build --quiet --network none --build-arg "BASE_IMAGE=$BASE_IMAGE" "$@" . \
+        >build/image.log 2>&1; then
+        return 0
+      fi
+      [ "$try" = 1 ] && { echo "docker build failed once; building again:" >&2; tail -3 build/image.log >&2; }
+    done
+    cat build/image.log >&2
+    exit 1
+  }
+  classic_build -t "$tag"
   # the install stage stays tagged (its layers are the next build's cache: the dependencies'
   # layer); the stages it replaced are removed
-  DOCKER_BUILDKIT=0 docker build --quiet --network none --build-arg "BASE_IMAGE=$BASE_IMAGE" --target install \
-    -t batpass-build:install . >build/image.log 2>&1 || { cat build/image.log >&2; exit 1; }
+  classic_build --target install -t batpass-build:install
   docker image prune --force --filter label=org.batpass.stage=install >/dev/null
   # earlier content tags of this image are superseded by this one
   docker tag "$tag" "$IMAGE"
