@@ -12,6 +12,8 @@ OUT ?= demo-out
 NODE ?=
 BENCH ?=
 PYTEST_ARGS ?=
+# the suite runs on this many worker processes (pytest-xdist; 0 runs it in this process)
+TEST_WORKERS ?= 2
 
 .PHONY: help venv demo test fuzz bench serve lint services system-deps messages image
 
@@ -52,7 +54,7 @@ demo: $(STAMP)
 	$(PY) -m batpass demo --out $(OUT)
 
 test: $(STAMP) services system-deps lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # the suite's schemathesis run (tests/conformance/test_node_openapi_fuzz.py) with a long budget:
 # every coverage-phase case, FUZZ_EXAMPLES hypothesis cases per operation, FUZZ_SECONDS per node

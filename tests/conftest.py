@@ -33,6 +33,29 @@ _pg_state: dict[str, str | None] = {}
 os.environ.setdefault("BATPASS_FAIL_ON_UNEXPECTED", "1")
 
 
+#: test directories whose files share one expensive thing set up once per process (the demo
+#: federation, the node image, the npm tools): kept on one worker when the suite runs on several
+_SHARED_GROUPS = {"deploy", "crossimpl"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``-n N --dist loadgroup`` (``make test``), each file runs whole on one worker (its
+    module fixtures, a federation of nodes say, are built once) and the files that share a
+    session fixture run on the same worker: the demo story's files, the deploy tests, the
+    independent implementations. Without xdist the marks change nothing."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        path = Path(str(item.fspath))
+        if "demo_run" in getattr(item, "fixturenames", ()):
+            group = "demo"
+        elif path.parent.name in _SHARED_GROUPS:
+            group = path.parent.name
+        else:
+            group = str(path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 class _Unexpected(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
