@@ -54,7 +54,7 @@ demo: $(STAMP)
 	$(PY) -m batpass demo --out $(OUT)
 
 test: $(STAMP) services system-deps lint
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # the suite's schemathesis run (tests/conformance/test_node_openapi_fuzz.py) with a long budget:
 # every coverage-phase case, FUZZ_EXAMPLES hypothesis cases per operation, FUZZ_SECONDS per node

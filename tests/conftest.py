@@ -33,27 +33,41 @@ _pg_state: dict[str, str | None] = {}
 os.environ.setdefault("BATPASS_FAIL_ON_UNEXPECTED", "1")
 
 
-#: test directories whose files share one expensive thing set up once per process (the demo
-#: federation, the node image, the npm tools): kept on one worker when the suite runs on several
-_SHARED_GROUPS = {"deploy", "crossimpl"}
+#: test directories whose files share one thing set up once per process (the node image, the
+#: independent implementations' tools): their files run on one worker when the suite runs on several
+_SHARED_DIRS = {"tests/deploy", "tests/crossimpl"}
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With ``-n N --dist loadgroup`` (``make test``), each file runs whole on one worker (its
-    module fixtures, a federation of nodes say, are built once) and the files that share a
-    session fixture run on the same worker: the demo story's files, the deploy tests, the
-    independent implementations. Without xdist the marks change nothing."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        path = Path(str(item.fspath))
-        if "demo_run" in getattr(item, "fixturenames", ()):
-            group = "demo"
-        elif path.parent.name in _SHARED_GROUPS:
-            group = path.parent.name
-        else:
-            group = str(path)
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``-n N --dist loadfile`` (``make test``), each file runs whole on one worker (its
+    module fixtures, a federation of nodes say, are built once), and the files that share a
+    session fixture run on the same worker: the demo story's files (``demo_run``), the deploy
+    tests (one image build), the independent implementations. (xdist's ``loadgroup`` marks do
+    not group under pytest 9, whose test ids no longer follow xdist's renaming.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    root = config.rootpath
+    groups: dict[str, str] = {}
+
+    def group_of(path: str) -> str:
+        if path not in groups:
+            parent = path.rsplit("/", 1)[0]
+            source = root / path
+            if parent in _SHARED_DIRS:
+                groups[path] = parent
+            elif source.suffix == ".py" and "demo_run" in source.read_text(encoding="utf-8"):
+                groups[path] = "the demo story"
+            else:
+                groups[path] = path
+        return groups[path]
+
+    class SharedFixtureScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid.split("::", 1)[0])
+
+    return SharedFixtureScheduling(config, log)
 
 
 class _Unexpected(logging.Handler):
