@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 
@@ -120,7 +121,8 @@ class SummaryChecks:
             if kid not in keys:
                 keys[kid] = self.known_key(conn, kid)
             if _canonical(keys[kid]) == canon:
-                self._passed.move_to_end(content)
+                with suppress(KeyError):  # dropped meanwhile by another thread's use
+                    self._passed.move_to_end(content)
                 return copy_summary(summary)
         problem = self.problem(conn, row, keys)
         if problem is not None:
@@ -128,8 +130,9 @@ class SummaryChecks:
         summary = decode_summary(summary_payload(row.jws))
         kid = str(summary_header(row.jws).get("kid"))  # problem() read it, and looked its key up
         self._passed[content] = (kid, _canonical(keys[kid]), summary)
-        while len(self._passed) > PASSED_MAX:
-            self._passed.popitem(last=False)
+        with suppress(KeyError):  # another thread's use may empty it first
+            while len(self._passed) > PASSED_MAX:
+                self._passed.popitem(last=False)
         return copy_summary(summary)
 
     def known_key(self, conn: Connection | SealedRead, kid: str) -> Mapping[str, Any] | None:

@@ -162,3 +162,13 @@ def test_a_remembered_summary_is_each_callers_own(receiver: Receiver) -> None:
     again = receiver.read()
     assert again == pristine
     assert again[LOT].summary is not pristine[LOT].summary
+
+
+def test_no_more_rows_are_remembered_than_the_bound(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[object] = []
+    real = received_check.decode_summary
+    monkeypatch.setattr(received_check, "decode_summary", lambda obj: decoded.append(obj) or real(obj))
+    monkeypatch.setattr(received_check, "PASSED_MAX", 0)
+    receiver.ledger._summary_checks._passed.clear()  # what arrival's recomputation remembered
+    first = receiver.read()
+    assert receiver.read() == first and len(decoded) == 2  # nothing kept: decoded again
