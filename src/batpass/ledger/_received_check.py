@@ -7,17 +7,27 @@ not verified again while its key stays the same, and is judged afresh once the k
 replaced or removed, in this process as in a restarted one. A sealed key is opened once per
 (kid, sealed value) in this process: the row is read at every use, and a replaced row (another
 sealed value) is opened afresh, never answered from what the old one held.
+
+A row that passed is remembered with its decoded summary (:meth:`SummaryChecks.passed`), keyed by
+the row's exact stored content — every column the check reads (lot, issuer, token, stored copy) —
+and the canonical JWK its kid resolves to at the time of the use: a row with any column changed,
+or whose key was replaced or removed, misses and is judged again. A row that fails is never
+remembered. Each use gets its own copy of the decoded summary. The self-audit does not use it.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
 from batpass.core.errors import BatpassError
+from batpass.core.summary import ElementShares, UpstreamSummary, decode_summary
 from batpass.ledger import _sql as t
 from batpass.ledger._audit import summary_payload
 from batpass.ledger._summary import summary_header, verify_summary
@@ -29,6 +39,8 @@ __all__ = ["SummaryChecks"]
 VERIFIED_MAX = 8192
 #: sealed keys kept opened, by (kid, sealed value); beyond, the kept ones are dropped
 UNSEALED_MAX = 1024
+#: rows remembered with their decoded summary (least recently used out first)
+PASSED_MAX = 2048
 Keys = dict[str, Mapping[str, Any] | None]
 #: the sealed key stored for a kid (``ledger_verified_keys.sealed_jwk``), or None
 SealedRead = Callable[[str], str | None]
@@ -55,6 +67,8 @@ class SummaryChecks:
         self._secrets = secrets
         self.verified = VerifiedTokens(VERIFIED_MAX)
         self._unsealed: dict[tuple[str, str], dict[str, Any]] = {}
+        #: (lot, issuer, jws, summary) -> (kid, canonical JWK or None, decoded summary)
+        self._passed: OrderedDict[tuple[str, str, str, str], tuple[str, str | None, UpstreamSummary]] = OrderedDict()
 
     def arrived(self, token: str, jwk: Mapping[str, Any] | None) -> None:
         """``token`` was verified with ``jwk`` on arrival: its uses need not verify it again
@@ -96,6 +110,31 @@ class SummaryChecks:
             return f"the signature does not verify with {kid} ({exc.message})"
         return None
 
+    def passed(self, conn: Connection | SealedRead, row: Any, keys: Keys | None = None) -> UpstreamSummary | str:
+        """The summary ``row`` carries if it passes :meth:`problem` (a copy of the one remembered
+        when the same row content passed with the key its kid resolves to now), else why not."""
+        content = (row.lot, row.issuer, row.jws, row.summary)
+        keys = {} if keys is None else keys
+        kept = self._passed.get(content)
+        if kept is not None:
+            kid, canon, summary = kept
+            if kid not in keys:
+                keys[kid] = self.known_key(conn, kid)
+            if _canonical(keys[kid]) == canon:
+                with suppress(KeyError):  # dropped meanwhile by another thread's use
+                    self._passed.move_to_end(content)
+                return copy_summary(summary)
+        problem = self.problem(conn, row, keys)
+        if problem is not None:
+            return problem
+        summary = decode_summary(summary_payload(row.jws))
+        kid = str(summary_header(row.jws).get("kid"))  # problem() read it, and looked its key up
+        self._passed[content] = (kid, _canonical(keys[kid]), summary)
+        with suppress(KeyError):  # another thread's use may empty it first
+            while len(self._passed) > PASSED_MAX:
+                self._passed.popitem(last=False)
+        return copy_summary(summary)
+
     def known_key(self, conn: Connection | SealedRead, kid: str) -> Mapping[str, Any] | None:
         """A key this node holds (its identities), or the one that verified a summary on arrival
         (read in ``conn``'s transaction: a summary written in it is checked with its own key).
@@ -117,3 +156,34 @@ class SummaryChecks:
             self._unsealed.clear()
         self._unsealed[(kid, sealed)] = jwk
         return jwk
+
+
+def _canonical(jwk: Mapping[str, Any] | None) -> str | None:
+    return None if jwk is None else json.dumps(dict(jwk), sort_keys=True, separators=(",", ":"))
+
+
+def copy_summary(summary: UpstreamSummary) -> UpstreamSummary:
+    """``summary`` with its own copies of every mutable member (the mappings and the footprint):
+    a caller changing what it was given changes nothing another one is given."""
+    return replace(
+        summary,
+        elements={sym: _copy_element(el) for sym, el in summary.elements.items()},
+        footprint=None if summary.footprint is None else _copy_json(summary.footprint),
+    )
+
+
+def _copy_element(el: ElementShares) -> ElementShares:
+    return replace(
+        el,
+        mined_by_country=None if el.mined_by_country is None else dict(el.mined_by_country),
+        custody_models=dict(el.custody_models),
+        recycled_by_country=None if el.recycled_by_country is None else dict(el.recycled_by_country),
+    )
+
+
+def _copy_json(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(v) for v in value]
+    return value

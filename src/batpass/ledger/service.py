@@ -28,7 +28,7 @@ from batpass.core.errors import (
     Unauthorized,
 )
 from batpass.core.findings import Finding
-from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary, decode_summary
+from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary
 from batpass.ledger import _sql as t
 from batpass.ledger._art8_reads import Art8Groups
 from batpass.ledger._audit import compare_derived, replay, replay_engine, seed_replay, summary_payload
@@ -332,17 +332,15 @@ class LedgerService:
         out: dict[str, ReceivedSummary] = {}
         keys: Keys = {}
         for row in rows:
-            problem = self._summary_checks.problem(keys_in, row, keys)
-            if problem is not None:
+            summary = self._summary_checks.passed(keys_in, row, keys)
+            if isinstance(summary, str):
                 raise IntegrityViolation(
-                    f"the received summary of lot {row.lot} fails its check: {problem}",
+                    f"the received summary of lot {row.lot} fails its check: {summary}",
                     table="ledger_received_summaries",
                     key=f"{owner}/{row.lot}",
                     rule="ledger.summary.signed",
                 )
-            out[row.lot] = ReceivedSummary(
-                issuer=row.issuer, jws=row.jws, summary=decode_summary(summary_payload(row.jws))
-            )
+            out[row.lot] = ReceivedSummary(issuer=row.issuer, jws=row.jws, summary=summary)
         return out
 
     def _summary_rows(self, conn: Any, owner: str, lots: Sequence[str] | None) -> list[Any]:
