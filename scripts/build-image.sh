@@ -15,6 +15,12 @@ BASE_IMAGE=${BASE_IMAGE:-batpass-base:bookworm}
 PY=${PY:-.venv/bin/python}
 WHEELHOUSE=build/wheelhouse
 
+# one build at a time per checkout: two at once would share build/ (setuptools' build directory,
+# the wheelhouse) and the engine's intermediate images, which each build prunes
+mkdir -p build
+exec 9>build/.image.lock
+flock 9
+
 bash scripts/ensure-docker.sh
 BASE_IMAGE=$BASE_IMAGE bash scripts/build-base-image.sh
 
