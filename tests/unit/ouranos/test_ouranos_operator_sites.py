@@ -20,6 +20,7 @@ from ouranos_testkit import BASE, Api
 from sqlalchemy import Engine
 
 from batpass.core.errors import Conflict, InvalidInput, NotFound
+from batpass.core.unicode import SCALAR_TEXT_RULE
 from batpass.ouranos import MIGRATIONS_DIR, OuranosHub, Principal
 from batpass.ouranos._harness import build_app, seed_operator
 from batpass.ouranos.errors import NotReleased
@@ -299,3 +300,47 @@ def test_an_operators_registered_mines_give_its_summaries_site_shares(
     assert (after.certified, after.flagged, after.unknown) == pytest.approx((0.5, 0.0, 0.5))
     wire = json.dumps(encode_summary(summary))
     assert "MINE-PH-PLW-1" not in wire and "Palawan" not in wire
+
+
+def _put_raw(api: Api, path: str, body: Any) -> Any:
+    """``body`` as JSON with its escapes kept (``\\ud800`` stays an escape on the wire)."""
+    return api.client.put(path, content=json.dumps(body), headers={**api.headers, "Content-Type": "application/json"})
+
+
+def _scalar_text_refusal(r: Any, field: str) -> None:
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert (r.json()["field"], r.json()["rule"]) == (field, SCALAR_TEXT_RULE)
+
+
+def test_a_site_with_a_lone_surrogate_is_refused_naming_the_member_and_nothing_is_stored(
+    apis: list[Api], hub: OuranosHub
+) -> None:
+    """``PUT /v1/ouranos/sites`` reads its body itself. Before: with ``json.loads`` and no check,
+    so the text reached the site rules and the problem encoder (a 500)."""
+    owner = apis[0]
+    for field, site in (
+        ("siteId", {**REFINERY, "siteId": "REF-JP-1\ud800"}),
+        ("name", {**REFINERY, "name": "Niihama\ud800"}),
+        ("minerals.1", {**REFINERY, "minerals": ["nickel", "cobalt\ud800"]}),
+        ("note", {**REFINERY, "note": "\ud800"}),
+    ):
+        _scalar_text_refusal(_put_raw(owner, "/v1/ouranos/sites", site), field)
+    assert owner.get("/v1/ouranos/sites").json()["sites"] == []
+    assert owner.put("/v1/ouranos/sites", REFINERY).status_code == 201  # the same site without it
+
+
+def test_a_release_with_a_lone_surrogate_is_refused_naming_the_member_and_nothing_is_stored(
+    apis: list[Api],
+) -> None:
+    """``PUT /v1/ouranos/sites/releases`` on the hub's own app (the harness the hub's tests,
+    conformance runs and benchmarks use). Before: only the node's app-wide dependency refused
+    it; on the hub's app a declared member was refused under pydantic's own rule
+    (``string_unicode``) and an undeclared member's text was taken."""
+    owner, reader = apis[0], apis[1]
+    for field, body in (
+        ("releasedToOperatorId", {"releasedToOperatorId": reader.op.operator_id + "\ud800", "releasedFlag": True}),
+        ("note", {"releasedToOperatorId": reader.op.operator_id, "releasedFlag": True, "note": "\ud800"}),
+    ):
+        _scalar_text_refusal(_put_raw(owner, "/v1/ouranos/sites/releases", body), field)
+    assert owner.get("/v1/ouranos/sites/releases").json()["releases"] == []
