@@ -126,13 +126,15 @@ def test_a_summary_verified_in_this_process_is_judged_again_when_its_key_changes
     assert ("ledger_received_summaries", "ledger.summary.signed") in found
 
 
-def test_a_kid_whose_key_is_replaced_by_a_later_arrival_judges_the_earlier_summary_afresh(
+def test_a_kid_whose_key_changes_keeps_the_earlier_summaries_usable_and_an_unknown_key_refused(
     pair: tuple[LedgerService, LedgerService, Any],
 ) -> None:
-    """``ledger_verified_keys`` holds one key per kid: when a later summary arrives under the same
-    kid verified by another key (a supplier re-initialised with the same DID and key id), the row
-    holds that key and an earlier summary is not passed on its own arrival's verification — in
-    this process, where it was verified, as in a restarted one."""
+    """``ledger_verified_keys`` keeps each key that verified a summary, by kid and key digest:
+    when a later summary arrives under the same kid verified by another key (a supplier that
+    renewed its key and kept its key id), the earlier summary still verifies with the key that
+    verified it on arrival — in this process as in a restarted one — while a token signed by a
+    key that verified nothing here (same kid, a third key) is still refused. Before (one key per
+    kid, replaced on arrival): the earlier summary was refused at its next use."""
     supplier, receiver, info = pair
     assert receiver.received_summaries(OWNER, ["ore-shipped"])  # verified on arrival, kept
     receiver.record(
@@ -152,11 +154,28 @@ def test_a_kid_whose_key_is_replaced_by_a_later_arrival_judges_the_earlier_summa
     info["keys"][info["kid"]] = renewed_key.public_jwk()  # what DID resolution gives now
     receiver.receive_summary(OWNER, sign_summary(decode_summary(wire), renewed))
     info["keys"].clear()
-    assert receiver.received_summaries(OWNER, ["ore-2"])  # the later one verifies with the row's key
+    assert receiver.received_summaries(OWNER, ["ore-2"])  # the later one verifies with its key
+    assert receiver.received_summaries(OWNER, ["ore-shipped"])["ore-shipped"].summary.issuer == SUPPLIER
+    assert _findings(receiver) == set()
+    with receiver.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ledger_verified_keys")).scalar_one() == 2
+    forged = encode_summary(supplier.summary(SUPPLIER, "ore-shipped"))
+    forged["elements"]["Li"]["minedByCountry"] = {"AU": 1.0}
+    token = sign_summary(decode_summary(forged), identity(SUPPLIER))  # same kid, a key unknown here
+    with receiver.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE ledger_received_summaries SET jws = :j, summary = :s WHERE lot = 'ore-shipped'"),
+            {"j": token, "s": json.dumps(forged, sort_keys=True, separators=(",", ":"))},
+        )
     with pytest.raises(IntegrityViolation) as caught:
         receiver.received_summaries(OWNER, ["ore-shipped"])
-    assert caught.value.table == "ledger_received_summaries"
-    assert ("ledger_received_summaries", "ledger.summary.signed") in _findings(receiver)
+    assert (caught.value.table, caught.value.rule, caught.value.status) == (
+        "ledger_received_summaries",
+        "ledger.summary.signed",
+        503,
+    )
+    assert receiver.received_summaries(OWNER, ["ore-2"])  # the renewed key's summary is untouched
+    assert _findings(receiver) == {("ledger_received_summaries", "ledger.summary.signed")}
 
 
 def test_a_kept_opened_key_is_not_used_once_its_row_changes(pair: tuple[LedgerService, LedgerService, Any]) -> None:
