@@ -8,9 +8,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, cast
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from batpass.http import NodeContext, install_error_handlers
+from batpass.http import NodeContext, install_error_handlers, require_json
 from batpass.ouranos.routes import ERROR_SHAPES, router
 from batpass.ouranos.service import OuranosHub
 
@@ -18,7 +18,7 @@ ADMIN_KEY = "hub-admin-key-for-tests"
 
 
 def build_app(hub: OuranosHub, *, base_url: str) -> FastAPI:
-    app = FastAPI()
+    app = FastAPI(dependencies=[Depends(require_json)])  # as the node's app: JSON bodies checked first
     app.include_router(router)
     ctx = NodeContext(
         name="hub",

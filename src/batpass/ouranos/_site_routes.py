@@ -6,7 +6,6 @@ live in :class:`~batpass.ouranos._sites.OperatorSites`.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -15,7 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from batpass.core.errors import InvalidInput
-from batpass.http import Ctx, guard
+from batpass.http import Ctx, guard, loads_json
 from batpass.ouranos._context import Principal
 from batpass.ouranos._sites import SiteRelease, released_json
 from batpass.ouranos.service import OuranosHub
@@ -56,7 +55,7 @@ async def put_operator_site(request: Request, ctx: Ctx) -> JSONResponse:
     hub = ctx.service(OuranosHub)
     who = await _who(request, hub)
     try:
-        body = json.loads(await request.body())
+        body = loads_json(await request.body())  # RFC 8259 limits: no lone surrogate, nesting, finite numbers
     except ValueError as exc:
         raise InvalidInput("the body is not JSON", field="body", rule="one site as a JSON object") from exc
     site, created = await run_in_threadpool(hub.sites.put_site, who, body)

@@ -18,6 +18,7 @@ from typing import Any
 
 from batpass.core.errors import InvalidInput
 from batpass.core.ids import BatteryId
+from batpass.core.unicode import check_scalar_text
 from batpass.passport._export_catenax import (
     DOCUMENT_SLOTS,
     MAPPING,
@@ -57,6 +58,8 @@ def _record(src: Source, path: str, doc: Any) -> dict[str, Any]:
         except ValueError:
             parsed = None
         if isinstance(parsed, dict):
+            # JSON inside the text: its escapes may spell a lone surrogate no store can write
+            check_scalar_text(parsed, field=f"{src.where(path)}.content")
             return parsed
     return {k: doc[k] for k in ("header", "contentType", "type", "category", "content") if k in doc}
 

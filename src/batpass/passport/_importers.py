@@ -13,7 +13,9 @@ another exception (a foreign library's error is re-raised as ours). Formats:
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import zipfile
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,6 +26,7 @@ from basyx.aas.adapter import json as aas_json
 
 from batpass.core.errors import InvalidInput
 from batpass.core.ids import BatteryId
+from batpass.core.unicode import check_scalar_text
 from batpass.passport._export_aas import UNIT_QUALIFIER, read_element, short_to_key
 from batpass.passport._export_batterypass import MODULES
 from batpass.passport._import import FORMATS, ImportedPassport, Source, passport_uuid
@@ -33,6 +36,8 @@ from batpass.passport.model import FIELDS_BY_KEY, Category, Status, value_to_jso
 
 __all__ = ["FORMATS", "ImportedPassport", "read_import"]
 
+#: a package's JSON part larger than this is left to basyx unchecked here (the body limit bounds it)
+_MAX_PART = 64 * 1024 * 1024
 _AAS_RULE = "AAS V3.1 environment as batpass exports it (submodel BatteryPassport)"
 #: data points the AAS export carries that batpass sets itself (read for the battery, not as input)
 _DERIVED = frozenset(k for k, f in FIELDS_BY_KEY.items() if f.derived)
@@ -91,8 +96,29 @@ def read_import(fmt: str, files: Sequence[tuple[str, bytes]]) -> ImportedPasspor
         raise InvalidInput("file: the document nests too deeply", field="file", rule="passport import") from exc
 
 
+def _scalar_text(text: str | bytes, field: str) -> None:
+    """Refuse JSON text whose escapes spell a lone surrogate (RFC 8259 §8.2), naming the member
+    under ``field``, before basyx reads it: basyx keeps such text (no store can write it) or fails
+    on it under its own rule. Text that is not JSON is left to basyx, which names its rule."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return
+    check_scalar_text(doc, field=field)
+
+
+def _aasx_json_parts(raw: bytes, name: str) -> None:
+    """An ``.aasx`` package may carry its environment as JSON parts: each is checked as above,
+    named ``<file>/<part>`` (an XML part cannot hold a lone surrogate: XML 1.0 §2.2)."""
+    with contextlib.suppress(zipfile.BadZipFile, OSError, ValueError), zipfile.ZipFile(io.BytesIO(raw)) as package:
+        for part in package.infolist():
+            if part.filename.lower().endswith(".json") and part.file_size <= _MAX_PART:
+                _scalar_text(package.read(part), f"{name}/{part.filename.lstrip('/')}")
+
+
 def _environment(raw: bytes, name: str) -> model.DictIdentifiableStore[model.Identifiable]:
     if raw[:4] == b"PK\x03\x04":  # an .aasx package (OPC, a zip)
+        _aasx_json_parts(raw, name)
         store: model.DictIdentifiableStore[model.Identifiable] = model.DictIdentifiableStore()
         try:
             with aasx.AASXReader(io.BytesIO(raw), failsafe=False) as reader:
@@ -102,6 +128,8 @@ def _environment(raw: bytes, name: str) -> model.DictIdentifiableStore[model.Ide
                 f"{name}: not an AASX package of an AAS V3 environment ({exc})", field=name, rule=_AAS_RULE
             ) from exc
         return store
+    with contextlib.suppress(UnicodeDecodeError):
+        _scalar_text(raw.decode("utf-8-sig"), name)
     try:
         text = raw.decode("utf-8-sig")
         env: model.DictIdentifiableStore[model.Identifiable] = aas_json.read_aas_json_file(
