@@ -203,10 +203,12 @@ async def test_a_remembered_token_is_refused_once_revoked_and_once_its_transfer_
     assert (await dp.pull(f"Bearer {old.token}"))["value"] == 42  # checked in full, remembered
     assert (await dp.pull(f"Bearer {old.token}"))["value"] == 42  # remembered
     new = await consumer.consumer.refresh_data_address(tpid)
-    with pytest.raises(BatpassError, match="expired or was revoked"):
+    with pytest.raises(ExpiredToken) as revoked:
         await dp.pull(f"Bearer {old.token}")
+    assert (revoked.value.status, revoked.value.rule) == (401, "data plane tokens are short-lived")
     assert (await dp.pull(f"Bearer {new.token}"))["value"] == 42
     with provider.engine.begin() as conn:  # the transfer ends (as a termination would leave it)
         conn.execute(update(t.transfers).where(t.transfers.c.agreement_id == agreement_id).values(state="TERMINATED"))
-    with pytest.raises(BatpassError, match="TERMINATED, not STARTED"):
+    with pytest.raises(ExpiredToken) as ended:
         await dp.pull(f"Bearer {new.token}")
+    assert (ended.value.status, ended.value.rule) == (401, "DSP transfer state")
