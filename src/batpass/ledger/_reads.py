@@ -32,7 +32,7 @@ _MARK_SQLITE = "SELECT seq FROM ledger_heads WHERE owner = ?"
 _MARK = select(t.heads.c.seq).where(t.heads.c.owner == bindparam("owner"))
 
 _SUMMARIES_SQLITE = "SELECT lot, issuer, jws, summary FROM ledger_received_summaries WHERE owner = ? AND lot IN ({})"
-_SEALED_SQLITE = "SELECT sealed_jwk FROM ledger_verified_keys WHERE kid = ?"
+_SEALED_SQLITE = "SELECT key_sha256, sealed_jwk FROM ledger_verified_keys WHERE kid = ? ORDER BY verified_at DESC"
 _s = t.received_summaries.c
 _SUMMARIES = select(_s.lot, _s.issuer, _s.jws, _s.summary).where(
     _s.owner == bindparam("owner"), _s.lot.in_(bindparam("lots", expanding=True))
@@ -70,7 +70,7 @@ def read_mark(engine: Engine, owner: str) -> int:
 @contextmanager
 def summary_reads(engine: Engine, owner: str, lots: Sequence[str]) -> Iterator[tuple[list[Any], SealedRead]]:
     """``owner``'s stored received summaries of ``lots`` (those it holds) and a reader of the
-    sealed keys that verified them (``ledger_verified_keys`` by kid), both of one snapshot for
+    sealed keys that verified them (``ledger_verified_keys``: each kid's keys), both of one snapshot for
     the ``with`` block."""
     if engine.dialect.name != "sqlite":
         with UnitOfWork(engine, write=False) as uow:
@@ -89,10 +89,9 @@ def summary_reads(engine: Engine, owner: str, lots: Sequence[str]) -> Iterator[t
                 cur.execute(_SUMMARIES_SQLITE.format(",".join("?" * len(part))), (owner, *part))
                 rows.extend(SummaryRow(*r) for r in cur.fetchall())
 
-            def sealed(kid: str) -> str | None:
+            def sealed(kid: str) -> tuple[tuple[str, str], ...]:
                 cur.execute(_SEALED_SQLITE, (kid,))
-                found = cur.fetchone()
-                return None if found is None else str(found[0])
+                return tuple((str(d), str(s)) for d, s in cur.fetchall())
 
             yield rows, sealed
         finally:

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
+from batpass.core.errors import BatpassError
 from batpass.core.summary import UpstreamSummary, encode_summary
 from batpass.ledger import _sql as t
 from batpass.trust import SecretBox
@@ -104,16 +106,39 @@ class ReceivedWrites:
         return errors
 
 
+def _digest_kept_rows(conn: Connection, kid: str, secrets: SecretBox) -> None:
+    """Give ``kid``'s rows kept before ``ledger_0009`` (digest '') their key's digest (a row of
+    the same key already there makes it redundant); a row that does not open is left as it is
+    (it verifies nothing, and the self-audit reports what it was kept for)."""
+    k = t.verified_keys
+    for sealed in conn.execute(select(k.c.sealed_jwk).where(k.c.kid == kid, k.c.key_sha256 == "")).scalars():
+        try:
+            canonical = secrets.open(sealed, context=f"ledger_verified_keys/{kid}")
+        except BatpassError:
+            continue
+        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        legacy = (k.c.kid == kid) & (k.c.key_sha256 == "") & (k.c.sealed_jwk == sealed)
+        if conn.execute(select(k.c.kid).where(k.c.kid == kid, k.c.key_sha256 == digest)).first() is None:
+            conn.execute(k.update().where(legacy).values(key_sha256=digest))
+        else:
+            conn.execute(k.delete().where(legacy))
+
+
 def store_received(conn: Connection, owner: str, item: Received, secrets: SecretBox | None) -> set[str]:
     """Store one received summary (replacing the lot's earlier one) and, sealed, the key that
     verified it; returns ``owner``'s lots received from its issuer's lot (whose profiles follow)."""
     summary, kid, now = item.summary, item.kid, item.at
     lot_id = summary.subject.id
     if secrets is not None and item.jwk is not None:
-        # the key that verified it, sealed: the summary is checked again at every use
-        sealed = secrets.seal(json.dumps(dict(item.jwk), sort_keys=True), context=f"ledger_verified_keys/{kid}")
-        conn.execute(t.verified_keys.delete().where(t.verified_keys.c.kid == kid))
-        conn.execute(t.verified_keys.insert().values(kid=kid, sealed_jwk=sealed, verified_at=now))
+        # the key that verified it, sealed: the summary is checked again at every use. Kept by kid
+        # and key digest: the kid's other keys stay, so its earlier summaries still verify
+        canonical = json.dumps(dict(item.jwk), sort_keys=True)
+        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        sealed = secrets.seal(canonical, context=f"ledger_verified_keys/{kid}")
+        k = t.verified_keys
+        _digest_kept_rows(conn, kid, secrets)
+        conn.execute(k.delete().where(k.c.kid == kid, k.c.key_sha256 == digest))
+        conn.execute(k.insert().values(kid=kid, key_sha256=digest, sealed_jwk=sealed, verified_at=now))
     r = t.received_summaries
     conn.execute(r.delete().where(r.c.owner == owner, r.c.lot == lot_id))
     conn.execute(

@@ -326,9 +326,12 @@ verified_keys = Table(
     "ledger_verified_keys",
     metadata,
     Column("kid", String(512), nullable=False),
+    # SHA-256 (hex) of the sealed canonical JWK: each key a kid named keeps its row; '' for a row
+    # kept before ledger_0009 (its digest is set when its kid next arrives: _received_writes)
+    Column("key_sha256", String(64), nullable=False),
     Column("sealed_jwk", Text, nullable=False),  # SecretBox-sealed, bound to the kid
     Column("verified_at", UTCDateTime, nullable=False),
-    PrimaryKeyConstraint("kid", name="pk_ledger_verified_keys"),
+    PrimaryKeyConstraint("kid", "key_sha256", name="pk_ledger_verified_keys"),
 )
 
 LOT_COLUMNS = (
