@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import Engine
 
 from batpass.core.errors import InvalidInput
+from batpass.core.unicode import SCALAR_TEXT_RULE
 from batpass.federation import (
     RECALL_ASSET,
     TOMBSTONE_CATEGORIES,
@@ -905,3 +906,15 @@ async def test_a_contact_while_the_job_opens_the_same_channel_does_not_open_it_t
     await keeper.settle_contacts()
     assert len(port.prepared) == 7 and len(set(port.prepared)) == 7
     assert keeper.status()["ready"] == 7
+
+
+async def test_a_list_pull_naming_a_lot_with_a_lone_surrogate_is_refused_naming_it(world: World) -> None:
+    """``?lots=`` is JSON read by the provider itself (``parse_lots``), whose escapes may spell a
+    lone surrogate no store can take as a parameter: refused as the other readers refuse it
+    (RFC 8259 §8.2), naming the member, before any query."""
+    ask = functools.partial(
+        world.trace.query_content, "lot", consumer_did=PACK, consumer_bpnl=None, agreement_id="ag-1"
+    )
+    with pytest.raises(InvalidInput) as ei:
+        await ask(query={"lots": '["to-pack", "to-\\ud800"]'})
+    assert (ei.value.field, ei.value.rule, ei.value.status) == ("lots.1", SCALAR_TEXT_RULE, 400)
