@@ -80,6 +80,7 @@ import anyio
 import anyio.to_thread
 
 from batpass.core.errors import BatpassError, InvalidInput, NotFound, Unauthorized
+from batpass.core.unicode import check_scalar_text
 from batpass.dataspace import ConsumerChannels
 from batpass.federation._batch import AskBatch, Slot, current_slot, use_slot
 from batpass.federation._deadline import (
@@ -220,6 +221,7 @@ def parse_lots(raw: str) -> list[str]:
         or not all(isinstance(x, str) and 1 <= len(x) <= 128 for x in lots)
     ):
         raise InvalidInput("lots must be a JSON array of lot ids", field="lots", rule=rule)
+    check_scalar_text(lots, field="lots")  # an escaped lone surrogate: no store takes it as a parameter
     return list(dict.fromkeys(lots))
 
 
