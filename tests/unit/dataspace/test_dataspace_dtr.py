@@ -9,6 +9,10 @@ from typing import Any
 import pytest
 from _dsp_harness import ADMIN_KEY, CONSUMER_DID, OTHER_DID, PROVIDER_DID, token
 
+from batpass.core.errors import InvalidInput
+from batpass.core.unicode import SCALAR_TEXT_RULE
+from batpass.dataspace import TwinRegistry
+
 pytestmark = pytest.mark.anyio
 
 B = "https://provider.test/api/v3"
@@ -136,3 +140,19 @@ async def test_public_readable_only_for_allowed_names(network: Any) -> None:
     async with net.client() as c:
         r = await c.post(B + "/shell-descriptors", json=bad, headers={"X-Api-Key": ADMIN_KEY})
     assert r.status_code == 400
+
+
+async def test_an_asset_id_query_with_a_lone_surrogate_is_refused_naming_it(network: Any) -> None:
+    """``assetIds`` is JSON the registry reads itself (``parse_asset_ids_query``), whose escapes
+    may spell a lone surrogate no store can take as a parameter: refused (400, RFC 8259 §8.2,
+    naming the member) before any query. Before: it reached the lookup's query."""
+    spoilt = json.dumps({"name": "partInstanceId", "value": "SN-\ud800"})  # the escape kept
+    with pytest.raises(InvalidInput) as ei:
+        TwinRegistry.parse_asset_ids_query([b64(spoilt)])
+    assert (ei.value.field, ei.value.rule, ei.value.status) == ("assetIds[0].value", SCALAR_TEXT_RULE, 400)
+    net, *_ = network
+    async with net.client() as c:
+        r = await c.get(B + "/lookup/shells", params={"assetIds": b64(spoilt)}, headers={"X-Api-Key": ADMIN_KEY})
+        assert r.status_code == 400, r.text
+        r = await c.get(B + "/lookup/shells", params={"assetIds": spoilt}, headers={"X-Api-Key": ADMIN_KEY})
+        assert r.status_code == 400, r.text
