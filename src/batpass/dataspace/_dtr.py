@@ -25,6 +25,7 @@ from sqlalchemy import BindParameter, Engine, Integer, Select, and_, bindparam, 
 
 from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import Conflict, InvalidInput, NotFound
+from batpass.core.unicode import check_scalar_text
 from batpass.dataspace import _sql as t
 from batpass.dataspace.ports import ParticipantVerifier
 from batpass.store import UnitOfWork
@@ -403,5 +404,6 @@ class TwinRegistry:
                 raise InvalidInput(
                     "assetIds value is not an object", field=f"assetIds[{i}]", rule="AAS SpecificAssetId"
                 )
+            check_scalar_text(item, field=f"assetIds[{i}]")  # no store takes a lone surrogate as a parameter
             out.append(item)
         return out
