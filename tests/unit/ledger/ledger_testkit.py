@@ -1,4 +1,5 @@
-"""Helpers for ledger tests: an event builder, a service on a migrated store, and the ledger's
+"""Helpers for ledger tests: an event builder, a service on a migrated store, a supplier and
+the ledgers that receive from it (one with sealed keys, as a node keeps them), and the ledger's
 routes served in process for one service."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import Engine
 from batpass.http import NodeContext, install_error_handlers
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
 from batpass.ledger.routes import router
-from batpass.trust import NodeIdentity, generate_keypair
+from batpass.trust import NodeIdentity, SecretBox, generate_keypair
 
 OWNER = "did:web:cells.example"
 _counter = itertools.count(1)
@@ -96,20 +97,48 @@ def lithium_supplier(engine: Engine, did: str) -> LedgerService:
     return svc
 
 
+def lithium_receipt(
+    supplier: str, from_lot: str = "ore-shipped", lot: str = "ore-in", *, document: str = "BL-1"
+) -> dict[str, Any]:
+    """``OWNER``'s receipt of 50 kg of the supplier's brine concentrate ``from_lot`` as ``lot``."""
+    return ev(
+        "receipt",
+        outputs=[out(lot, "lithium_brine_concentrate", 50.0)],
+        receipt={"from_owner": supplier, "from_lot": from_lot, "document": document},
+    )
+
+
 def receiver_of_lithium(engine: Engine, supplier: str) -> LedgerService:
     """``OWNER``'s ledger in the same store as :func:`lithium_supplier`'s: it received the
     supplier's ``ore-shipped`` as ``ore-in`` and made 9 kg of lithium carbonate (``li``) of it."""
     receiver = LedgerService(engine, identity())
     receiver.record(
         [
-            ev(
-                "receipt",
-                outputs=[out("ore-in", "lithium_brine_concentrate", 50.0)],
-                receipt={"from_owner": supplier, "from_lot": "ore-shipped", "document": "BL-1"},
-            ),
+            lithium_receipt(supplier),
             ev("transformation", inputs=[("ore-in", 50.0)], outputs=[out("li", "lithium_carbonate", 9.0)]),
         ]
     )
+    return receiver
+
+
+def sealed_receiver(engine: Engine, supplier: LedgerService, keys: dict[str, Any]) -> LedgerService:
+    """``OWNER``'s ledger with sealed keys (a secrets key, as a node has) that received
+    :func:`lithium_supplier`'s ``ore-shipped`` as ``ore-in`` and then its signed summary, verified
+    with the supplier's key published in ``keys`` — what DID resolution gives, beside ``OWNER``'s
+    own keys (clear it, and later uses have only the sealed key)."""
+    own = identity()
+    own_key = own.active("Ed25519")
+    own_keys = {own.key_id(own_key): own_key.public_jwk()}
+    receiver = LedgerService(
+        engine,
+        own,
+        public_jwk_resolver=lambda kid: own_keys.get(kid) or keys.get(kid),
+        secrets=SecretBox.generate(),
+    )
+    receiver.record([lithium_receipt(str(supplier.identity.did))])
+    sup_key = supplier.identity.active("Ed25519")
+    keys[supplier.identity.key_id(sup_key)] = sup_key.public_jwk()
+    receiver.receive_summary(OWNER, supplier.signed_summary(str(supplier.identity.did), "ore-shipped"))
     return receiver
 
 

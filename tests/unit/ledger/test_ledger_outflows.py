@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from authority_testkit import REC, black_mass
 from fastapi.testclient import TestClient
 from ledger_testkit import ev, identity, ledger_api, out
 from sqlalchemy import Engine, func, select
@@ -16,7 +17,6 @@ from sqlalchemy import Engine, func, select
 from batpass.ledger import MIGRATIONS_DIR, Element, LedgerService, OutflowPolicy, ShipmentBlocked
 from batpass.ledger import _sql as t
 
-REC = "did:web:recycler.example"
 KEY = "test-admin-key"
 ADMIN = {"X-Api-Key": KEY}
 AFTER = "2026-11-16T09:00:00Z"  # black mass is hazardous waste from 2026-11-09
@@ -28,16 +28,6 @@ IDENTITY = identity(REC)
 
 def _ledger(engine: Engine, policy: OutflowPolicy = OutflowPolicy()) -> LedgerService:
     return LedgerService(engine, IDENTITY, batch_size=4, outflow_policy=policy)
-
-
-def _black_mass(lot: str, kg: float = 100.0) -> dict[str, Any]:
-    return ev(
-        "extraction",
-        owner=REC,
-        site="REC-NL-1",
-        country="NL",
-        outputs=[out(lot, "black_mass", kg, assay={"Li": 0.04, "Ni": 0.2, "Co": 0.05})],
-    )
 
 
 def _ship(lot: str, kg: float, to: str, at: str, *, new: str | None = None) -> dict[str, Any]:
@@ -83,7 +73,7 @@ def test_inside_the_eu_black_mass_is_checked_once_it_is_hazardous_waste(
     make_store: Callable[[Sequence[Path]], Engine],
 ) -> None:
     svc = _ledger(make_store([MIGRATIONS_DIR]))
-    res = svc.record([_black_mass("bm"), _ship("bm", 10.0, "DE", BEFORE), _ship("bm", 10.0, "BE", AFTER)])
+    res = svc.record([black_mass("bm"), _ship("bm", 10.0, "DE", BEFORE), _ship("bm", 10.0, "BE", AFTER)])
     assert [a["rule"] for a in res.alerts] == ["outflow.no-authorisation"]
     evidence = res.alerts[0]["evidence"]
     assert evidence["destination_country"] == "BE"
@@ -103,7 +93,7 @@ def test_covered_shipments_do_not_alert_and_others_name_what_they_broke(
     _authorise(svc, ["EU", "JP"])
     res = svc.record(
         [
-            _black_mass("bm"),
+            black_mass("bm"),
             _ship("bm", 10.0, "DE", AFTER),  # covered
             _ship("bm", 10.0, "KR", AFTER),  # OECD, needs consent the authorisation does not give
             _ship("bm", 10.0, "IN", AFTER),  # non-OECD: no authorisation can cover it
@@ -149,10 +139,10 @@ def test_block_refuses_the_shipment_and_leaves_the_store_intact(
     engine = make_store([MIGRATIONS_DIR])
     svc = _ledger(engine, OutflowPolicy(mode="block"))
     _authorise(svc, ["EU"])
-    svc.record([_black_mass("bm"), _ship("bm", 10.0, "DE", AFTER)])  # covered: recorded
+    svc.record([black_mass("bm"), _ship("bm", 10.0, "DE", AFTER)])  # covered: recorded
     before = _counts(engine)
     assert before["used"] == [("CONSENT-1", 10.0)]
-    batch = [_black_mass("bm2"), _ship("bm2", 5.0, "DE", AFTER), _ship("bm2", 10.0, "IN", AFTER)]
+    batch = [black_mass("bm2"), _ship("bm2", 5.0, "DE", AFTER), _ship("bm2", 10.0, "IN", AFTER)]
     with pytest.raises(ShipmentBlocked) as exc:
         svc.record(batch)
     err = exc.value
@@ -203,7 +193,7 @@ def blocking_api(make_store: Callable[[Sequence[Path]], Engine]) -> Iterator[tup
 def test_a_blocked_shipment_is_a_problem_naming_field_and_rule(blocking_api: tuple[TestClient, Engine]) -> None:
     client, engine = blocking_api
     before = _counts(engine)
-    r = client.post("/v1/ledger/events", json=[_black_mass("bm"), _ship("bm", 10.0, "KR", AFTER)], headers=ADMIN)
+    r = client.post("/v1/ledger/events", json=[black_mass("bm"), _ship("bm", 10.0, "KR", AFTER)], headers=ADMIN)
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
     body = r.json()
     assert body["field"] == "events[1].inputs[0]"

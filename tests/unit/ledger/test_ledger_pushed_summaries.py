@@ -8,8 +8,6 @@ fresh resolution (a rotated key), and the key that verified it is sealed as befo
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -17,16 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from ledger_testkit import OWNER, ev, identity, lithium_supplier, out
+from ledger_testkit import OWNER, identity, ledger_api, lithium_receipt, lithium_supplier
 from sqlalchemy import Engine, select
 
 from batpass.core.errors import Unauthorized
-from batpass.http import NodeContext, install_error_handlers
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, SummaryPushers, encode_summary
 from batpass.ledger._summary import SUMMARY_TYP
-from batpass.ledger.routes import router
 from batpass.trust import NodeIdentity, SecretBox, generate_keypair, sign_compact
 
 KEY = "test-admin-key"
@@ -102,40 +97,10 @@ def setup(make_store: Callable[[Sequence[Path]], Engine], clock: Clock) -> Itera
         monotonic=clock,
         secrets=SecretBox.generate(),
     )
-    receiver.record(
-        [
-            ev(
-                "receipt",
-                outputs=[out("ore-in", "lithium_brine_concentrate", 50.0)],
-                receipt={"from_owner": SUPPLIER, "from_lot": "ore-shipped", "document": "BL-1"},
-            )
-        ]
-    )
-    app = FastAPI()
-    app.include_router(router)
-    install_error_handlers(app, {})
-    sync_client, async_client = httpx.Client(), httpx.AsyncClient()
-    app.state.ctx = NodeContext(
-        name="cells",
-        did=OWNER,
-        base_url="https://cells.example",
-        resolver_base="https://cells.example",
-        profiles=("catena-x",),
-        engine=receiver.engine,
-        admin_key_sha256=hashlib.sha256(KEY.encode()).hexdigest(),
-        production=False,
-        client=async_client,
-        sync_client=sync_client,
-        identity=receiver.identity,
-        settings=None,
-        services={LedgerService: receiver, SummaryPushers: FakePushers()},
-    )
-    try:
-        with TestClient(app) as client:
-            yield Setup(client, receiver, supplier, keys)
-    finally:
-        sync_client.close()
-        asyncio.run(async_client.aclose())
+    receiver.record([lithium_receipt(SUPPLIER)])
+    services = {SummaryPushers: FakePushers()}
+    with ledger_api(receiver, KEY, name="cells", base_url="https://cells.example", services=services) as client:
+        yield Setup(client, receiver, supplier, keys)
 
 
 def _push(s: Setup, headers: dict[str, str], token: str | None = None) -> httpx.Response:

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_testkit import OWNER, ev, identity, lithium_supplier, out
+from alembic import command
+from ledger_testkit import OWNER, identity, lithium_receipt, lithium_supplier, sealed_receiver
 from sqlalchemy import Engine, text
 
 from batpass.core.errors import IntegrityViolation
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, decode_summary, encode_summary, sign_summary
-from batpass.trust import SecretBox
+from batpass.store import MIGRATIONS_DIR as STORE_MIGRATIONS
+from batpass.store.migrations import alembic_config
 
 SUPPLIER = "did:web:refiner.example"
 
@@ -23,32 +25,25 @@ SUPPLIER = "did:web:refiner.example"
 @pytest.fixture
 def pair(make_store: Callable[[Sequence[Path]], Engine]) -> tuple[LedgerService, LedgerService, dict[str, Any]]:
     supplier = lithium_supplier(make_store([MIGRATIONS_DIR]), SUPPLIER)
-    own = identity()
-    own_key = own.active("Ed25519")
-    own_keys = {own.key_id(own_key): own_key.public_jwk()}
     keys: dict[str, Any] = {}  # what DID resolution gave when the summary arrived
-
-    def resolve(kid: str) -> Any:
-        return own_keys.get(kid) or keys.get(kid)
-
-    receiver = LedgerService(
-        make_store([MIGRATIONS_DIR]), own, public_jwk_resolver=resolve, secrets=SecretBox.generate()
-    )
-    receiver.record(
-        [
-            ev(
-                "receipt",
-                outputs=[out("ore-in", "lithium_brine_concentrate", 50.0)],
-                receipt={"from_owner": SUPPLIER, "from_lot": "ore-shipped", "document": "BL-1"},
-            )
-        ]
-    )
-    sup_key = supplier.identity.active("Ed25519")
-    kid = supplier.identity.key_id(sup_key)
-    keys[kid] = sup_key.public_jwk()
-    receiver.receive_summary(OWNER, supplier.signed_summary(SUPPLIER, "ore-shipped"))
+    receiver = sealed_receiver(make_store([MIGRATIONS_DIR]), supplier, keys)
+    kid = supplier.identity.key_id(supplier.identity.active("Ed25519"))
     keys.clear()  # from now on, no network: only the sealed key
     return supplier, receiver, {"kid": kid, "keys": keys}
+
+
+def _renewed_arrival(supplier: LedgerService, receiver: LedgerService, info: dict[str, Any]) -> None:
+    """The supplier, its key renewed under the same DID and key id, ships lot ``ore-2`` too: the
+    receiver records its receipt and receives its summary, resolving the kid to the new key."""
+    receiver.record([lithium_receipt(SUPPLIER, "ore-2", "ore-in-2", document="BL-2")])
+    wire = encode_summary(supplier.summary(SUPPLIER, "ore-shipped"))
+    wire["subject"]["id"] = "ore-2"
+    renewed = identity(SUPPLIER)  # same DID and key id, another key
+    renewed_key = renewed.active("Ed25519")
+    assert renewed.key_id(renewed_key) == info["kid"]
+    info["keys"][info["kid"]] = renewed_key.public_jwk()  # what DID resolution gives now
+    receiver.receive_summary(OWNER, sign_summary(decode_summary(wire), renewed))
+    info["keys"].clear()
 
 
 def test_a_received_summary_is_checked_with_its_sealed_key(pair: tuple[LedgerService, LedgerService, Any]) -> None:
@@ -137,23 +132,7 @@ def test_a_kid_whose_key_changes_keeps_the_earlier_summaries_usable_and_an_unkno
     kid, replaced on arrival): the earlier summary was refused at its next use."""
     supplier, receiver, info = pair
     assert receiver.received_summaries(OWNER, ["ore-shipped"])  # verified on arrival, kept
-    receiver.record(
-        [
-            ev(
-                "receipt",
-                outputs=[out("ore-in-2", "lithium_brine_concentrate", 50.0)],
-                receipt={"from_owner": SUPPLIER, "from_lot": "ore-2", "document": "BL-2"},
-            )
-        ]
-    )
-    wire = encode_summary(supplier.summary(SUPPLIER, "ore-shipped"))
-    wire["subject"]["id"] = "ore-2"
-    renewed = identity(SUPPLIER)  # same DID and key id, another key
-    renewed_key = renewed.active("Ed25519")
-    assert renewed.key_id(renewed_key) == info["kid"]
-    info["keys"][info["kid"]] = renewed_key.public_jwk()  # what DID resolution gives now
-    receiver.receive_summary(OWNER, sign_summary(decode_summary(wire), renewed))
-    info["keys"].clear()
+    _renewed_arrival(supplier, receiver, info)
     assert receiver.received_summaries(OWNER, ["ore-2"])  # the later one verifies with its key
     assert receiver.received_summaries(OWNER, ["ore-shipped"])["ore-shipped"].summary.issuer == SUPPLIER
     assert _findings(receiver) == set()
@@ -175,7 +154,7 @@ def test_a_kid_whose_key_changes_keeps_the_earlier_summaries_usable_and_an_unkno
         503,
     )
     assert receiver.received_summaries(OWNER, ["ore-2"])  # the renewed key's summary is untouched
-    assert _findings(receiver) == {("ledger_received_summaries", "ledger.summary.signed")}
+    assert ("ledger_received_summaries", "ledger.summary.signed") in _findings(receiver)
 
 
 def test_a_kept_opened_key_is_not_used_once_its_row_changes(pair: tuple[LedgerService, LedgerService, Any]) -> None:
@@ -203,3 +182,42 @@ def test_a_kept_opened_key_is_not_used_once_its_row_changes(pair: tuple[LedgerSe
         conn.execute(text("DELETE FROM ledger_verified_keys"))
     with pytest.raises(IntegrityViolation):
         receiver.received_summaries(OWNER, ["ore-shipped"])
+
+
+def _migrate(engine: Engine, verb: str, revision: str) -> None:
+    cfg = alembic_config([STORE_MIGRATIONS, MIGRATIONS_DIR])
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, verb)(cfg, revision)
+
+
+def test_ledger_0009_keeps_the_keys_of_a_store_with_data_and_a_renewed_key_keeps_the_earlier_summaries(
+    pair: tuple[LedgerService, LedgerService, Any],
+) -> None:
+    """A store taken back to ``ledger_0008`` (one key per kid, the summary it verified stored),
+    then migrated: the kept key is copied without its digest (a migration cannot open it), the
+    summary is used and audited as before, and when the kid arrives again with a renewed key the
+    kept row gets its digest and both keys are kept — the earlier summary still usable."""
+    supplier, receiver, info = pair
+    engine = receiver.engine
+    with engine.connect() as conn:
+        sealed = conn.execute(text("SELECT sealed_jwk FROM ledger_verified_keys")).scalar_one()
+    _migrate(engine, "downgrade", "ledger_0008")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT kid, sealed_jwk FROM ledger_verified_keys")).all() == [(info["kid"], sealed)]
+    _migrate(engine, "upgrade", "heads")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT kid, key_sha256, sealed_jwk FROM ledger_verified_keys")).all()
+    assert [tuple(r) for r in rows] == [(info["kid"], "", sealed)]
+    restarted = LedgerService(
+        engine, receiver.identity, public_jwk_resolver=receiver.resolve_key, secrets=receiver.secrets
+    )
+    assert restarted.received_summaries(OWNER, ["ore-shipped"])["ore-shipped"].summary.issuer == SUPPLIER
+    assert _findings(restarted) == set()
+
+    _renewed_arrival(supplier, restarted, info)
+    with engine.connect() as conn:
+        digests = {r[0] for r in conn.execute(text("SELECT key_sha256 FROM ledger_verified_keys")).all()}
+    assert len(digests) == 2 and "" not in digests
+    assert restarted.received_summaries(OWNER, ["ore-shipped", "ore-2"]).keys() == {"ore-shipped", "ore-2"}
+    assert _findings(restarted) == set()

@@ -7,16 +7,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
-from ledger_testkit import OWNER, ev, identity, lithium_supplier, out
+from ledger_testkit import OWNER, ev, lithium_supplier, out, sealed_receiver
 from sqlalchemy import Engine, text
 
 from batpass.core.errors import IntegrityViolation
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
 from batpass.ledger._reads import read_mark
-from batpass.trust import SecretBox
 
 SUPPLIER = "did:web:refiner.example"
 
@@ -24,24 +22,7 @@ SUPPLIER = "did:web:refiner.example"
 @pytest.fixture
 def receiver(make_store: Callable[[Sequence[Path]], Engine]) -> LedgerService:
     supplier = lithium_supplier(make_store([MIGRATIONS_DIR]), SUPPLIER)
-    keys: dict[str, Any] = {}
-    own = identity()
-    ledger = LedgerService(
-        make_store([MIGRATIONS_DIR]), own, public_jwk_resolver=lambda kid: keys.get(kid), secrets=SecretBox.generate()
-    )
-    ledger.record(
-        [
-            ev(
-                "receipt",
-                outputs=[out("ore-in", "lithium_brine_concentrate", 50.0)],
-                receipt={"from_owner": SUPPLIER, "from_lot": "ore-shipped", "document": "BL-1"},
-            )
-        ]
-    )
-    sup_key = supplier.identity.active("Ed25519")
-    keys[supplier.identity.key_id(sup_key)] = sup_key.public_jwk()
-    ledger.receive_summary(OWNER, supplier.signed_summary(SUPPLIER, "ore-shipped"))
-    return ledger
+    return sealed_receiver(make_store([MIGRATIONS_DIR]), supplier, {})
 
 
 def test_the_change_mark_is_the_last_event_number_and_zero_before_any(receiver: LedgerService) -> None:
