@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 import httpx
-from trust_http import CountingTransport, make_app, provider_of
+from trust_http import CountingTransport, load_list, make_app, provider_of
 from trust_world import CX_BASE, World
 
 from batpass.core.clock import FixedClock
@@ -222,14 +222,7 @@ def test_a_kept_presentation_is_not_used_past_a_credential_s_expiry(world: World
         clock=clock,
     )
     service.resolver.pin(did_document(world.jp))
-    cx_list = TrustList(
-        "catena-x",
-        world.cx.did,
-        world.now,
-        None,
-        (TrustedIssuer(world.cx.did, "CX", frozenset({"MembershipCredential"})),),
-    )
-    asyncio.run(service.add_trust_list(sign_trust_list(cx_list, world.cx), ecosystem="catena-x"))
+    load_list(service, "catena-x", world.cx, "CX", {"MembershipCredential"}, world.now)
     short = build_credential(
         issuer=world.cx.did,
         ctype="MembershipCredential",

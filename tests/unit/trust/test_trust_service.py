@@ -21,7 +21,6 @@ from batpass.trust import (
     TrustedIssuer,
     TrustList,
     TrustService,
-    did_document,
     issue_self_issued_token,
     issue_vp_jwt,
     present_sd_jwt,
@@ -81,19 +80,8 @@ def test_status_cache_max_age_at_a_remote_verifier(service: TrustService, world:
             return await inner.handle_async_request(request)
 
         client = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url=CX_BASE)
-        remote = TrustService(
-            trust_store,
-            world.jp,
-            base_url="https://jp-cert.test:9443",
-            ecosystem="catena-x",
-            operators={"catena-x": world.cx.did},
-            allowed_hosts=["cx-cert.test:8443"],
-            client=client,
-            status_max_age_s=60,
-        )
+        remote = provider_of(service, world, trust_store, client, status_max_age_s=60)
         remote.status._clock = lambda: clock[0]
-        remote.resolver.pin(did_document(world.cx))
-        remote.registry.lists = service.registry.lists
         v = await remote.verify(issued.token)
         assert v.checks[-2].name == "status" and len(fetches) == 1
         service.revoke(issued.id)

@@ -4,7 +4,9 @@ for one TrustService, the admin key it takes, and the two ecosystems' lists load
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -12,7 +14,7 @@ from fastapi import FastAPI
 from trust_world import CX_BASE, POLICY, World
 
 from batpass.http import NodeContext, install_error_handlers
-from batpass.trust import TrustedIssuer, TrustList, TrustService, sign_trust_list
+from batpass.trust import NodeIdentity, TrustedIssuer, TrustList, TrustService, sign_trust_list
 from batpass.trust.routes import ERROR_SHAPES, router
 
 ADMIN = "test-admin-key"
@@ -50,17 +52,18 @@ def make_app(svc: TrustService) -> FastAPI:
     return app
 
 
+def load_list(
+    svc: TrustService, ecosystem: str, operator: NodeIdentity, name: str, types: Iterable[str], now: dt.datetime
+) -> None:
+    """An ``ecosystem`` trust list signed by ``operator``, naming itself as issuer ``name`` of
+    ``types``, loaded into ``svc``."""
+    listed = TrustList(ecosystem, operator.did, now, None, (TrustedIssuer(operator.did, name, frozenset(types)),))
+    asyncio.run(svc.add_trust_list(sign_trust_list(listed, operator), ecosystem=ecosystem))
+
+
 def load_lists(svc: TrustService, w: World) -> None:
-    cx_list = TrustList("catena-x", w.cx.did, w.now, None, (TrustedIssuer(w.cx.did, "CX certifier", ROLE_TYPES),))
-    jp_list = TrustList(
-        "ouranos",
-        w.jp.did,
-        w.now,
-        None,
-        (TrustedIssuer(w.jp.did, "JP certifier", frozenset({"CertifiedCarbonFootprintCredential"})),),
-    )
-    asyncio.run(svc.add_trust_list(sign_trust_list(cx_list, w.cx), ecosystem="catena-x"))
-    asyncio.run(svc.add_trust_list(sign_trust_list(jp_list, w.jp), ecosystem="ouranos"))
+    load_list(svc, "catena-x", w.cx, "CX certifier", ROLE_TYPES, w.now)
+    load_list(svc, "ouranos", w.jp, "JP certifier", {"CertifiedCarbonFootprintCredential"}, w.now)
     svc.set_policy(POLICY)
 
 
@@ -82,9 +85,16 @@ class CountingTransport(httpx.ASGITransport):
 
 
 def provider_of(
-    service: TrustService, world: World, trust_store: Any, client: httpx.AsyncClient, *, clock: Any = None
+    service: TrustService,
+    world: World,
+    trust_store: Any,
+    client: httpx.AsyncClient,
+    *,
+    clock: Any = None,
+    **options: Any,
 ) -> TrustService:
-    """The JP operator's node as the provider ``service``'s node calls (over ``client``)."""
+    """The JP operator's node as the provider ``service``'s node calls (over ``client``), with
+    ``service``'s DID document pinned and its trust lists; ``options`` go to its TrustService."""
     provider = TrustService(
         trust_store,
         world.jp,
@@ -94,6 +104,7 @@ def provider_of(
         allowed_hosts=["cx-cert.test:8443"],
         client=client,
         **({} if clock is None else {"clock": clock}),
+        **options,
     )
     provider.resolver.pin(service.did_document())
     provider.registry.lists = service.registry.lists
