@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from batpass.http import NodeContext, install_error_handlers
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
@@ -173,3 +174,12 @@ def ledger_api(
     finally:
         sync_client.close()
         asyncio.run(async_client.aclose())
+
+
+def change_stored_summary(engine: Engine) -> None:
+    """Change the stored copy of the one received summary (its lithium mined in AU only), as
+    someone with write access to the database would: the token no longer matches it."""
+    with engine.begin() as conn:
+        stored = json.loads(conn.execute(text("SELECT summary FROM ledger_received_summaries")).scalar_one())
+        stored["elements"]["Li"]["minedByCountry"] = {"AU": 1.0}
+        conn.execute(text("UPDATE ledger_received_summaries SET summary = :s"), {"s": json.dumps(stored)})

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from ledger_testkit import OWNER, identity, lithium_receipt, lithium_supplier, sealed_receiver
+from ledger_testkit import OWNER, change_stored_summary, identity, lithium_receipt, lithium_supplier, sealed_receiver
 from sqlalchemy import Engine, text
 
 from batpass.core.errors import IntegrityViolation
@@ -63,10 +63,7 @@ def _findings(receiver: LedgerService) -> set[tuple[str, str]]:
 
 def test_a_changed_stored_copy_is_refused_at_use_and_found(pair: tuple[LedgerService, LedgerService, Any]) -> None:
     _, receiver, _ = pair
-    with receiver.engine.begin() as conn:
-        stored = json.loads(conn.execute(text("SELECT summary FROM ledger_received_summaries")).scalar_one())
-        stored["elements"]["Li"]["minedByCountry"] = {"AU": 1.0}
-        conn.execute(text("UPDATE ledger_received_summaries SET summary = :s"), {"s": json.dumps(stored)})
+    change_stored_summary(receiver.engine)
     with pytest.raises(IntegrityViolation) as caught:
         receiver.received_summaries(OWNER, ["ore-shipped"])
     assert caught.value.table == "ledger_received_summaries" and caught.value.status == 503

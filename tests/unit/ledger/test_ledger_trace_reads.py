@@ -4,12 +4,11 @@ row read (and passed) before never hides a change made to it afterwards."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from ledger_testkit import OWNER, ev, lithium_supplier, out, sealed_receiver
+from ledger_testkit import OWNER, change_stored_summary, ev, lithium_supplier, out, sealed_receiver
 from sqlalchemy import Engine, text
 
 from batpass.core.errors import IntegrityViolation
@@ -39,10 +38,7 @@ def test_a_row_changed_after_it_passed_is_refused_at_the_next_read(receiver: Led
     first = receiver.received_summaries(OWNER, ["ore-shipped"])
     assert first["ore-shipped"].summary.issuer == SUPPLIER
     assert receiver.received_summaries(OWNER, ["ore-shipped"]) == first  # the kept check
-    with receiver.engine.begin() as conn:
-        stored = json.loads(conn.execute(text("SELECT summary FROM ledger_received_summaries")).scalar_one())
-        stored["elements"]["Li"]["minedByCountry"] = {"AU": 1.0}
-        conn.execute(text("UPDATE ledger_received_summaries SET summary = :s"), {"s": json.dumps(stored)})
+    change_stored_summary(receiver.engine)
     with pytest.raises(IntegrityViolation) as caught:
         receiver.received_summaries(OWNER, ["ore-shipped"])
     assert caught.value.table == "ledger_received_summaries" and caught.value.rule == "ledger.summary.signed"
