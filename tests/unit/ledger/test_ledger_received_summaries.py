@@ -218,3 +218,13 @@ def test_ledger_0009_keeps_the_keys_of_a_store_with_data_and_a_renewed_key_keeps
     assert len(digests) == 2 and "" not in digests
     assert restarted.received_summaries(OWNER, ["ore-shipped", "ore-2"]).keys() == {"ore-shipped", "ore-2"}
     assert _findings(restarted) == set()
+    with engine.connect() as conn:  # taken back: one key per kid, the one that verified last
+        latest = conn.execute(
+            text("SELECT sealed_jwk FROM ledger_verified_keys ORDER BY verified_at DESC, key_sha256 DESC")
+        ).first()
+    _migrate(engine, "downgrade", "ledger_0008")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT kid, sealed_jwk FROM ledger_verified_keys")).all() == [
+            (info["kid"], latest[0])
+        ]
+    _migrate(engine, "upgrade", "heads")

@@ -43,24 +43,29 @@ def _set_aside() -> None:
         op.drop_constraint("pk_ledger_verified_keys", "ledger_verified_keys_old", type_="primary")
 
 
-def upgrade() -> None:
+def _rebuild(*, by_digest: bool, copy: str) -> None:
+    """The table rebuilt in the shape ``by_digest`` names, its rows brought over by ``copy`` (an
+    ``INSERT ... SELECT`` from ``ledger_verified_keys_old``)."""
     _set_aside()
-    _keys_table(by_digest=True)
-    op.execute(
-        "INSERT INTO ledger_verified_keys (kid, key_sha256, sealed_jwk, verified_at) "
-        "SELECT kid, '', sealed_jwk, verified_at FROM ledger_verified_keys_old"
-    )
+    _keys_table(by_digest=by_digest)
+    op.execute(copy)
     op.drop_table("ledger_verified_keys_old")
+
+
+def upgrade() -> None:
+    _rebuild(
+        by_digest=True,
+        copy="INSERT INTO ledger_verified_keys (kid, key_sha256, sealed_jwk, verified_at) "
+        "SELECT kid, '', sealed_jwk, verified_at FROM ledger_verified_keys_old",
+    )
 
 
 def downgrade() -> None:
     """Back to one key per kid: the one that verified last."""
-    _set_aside()
-    _keys_table(by_digest=False)
-    op.execute(
-        "INSERT INTO ledger_verified_keys (kid, sealed_jwk, verified_at) "
+    _rebuild(
+        by_digest=False,
+        copy="INSERT INTO ledger_verified_keys (kid, sealed_jwk, verified_at) "
         "SELECT o.kid, o.sealed_jwk, o.verified_at FROM ledger_verified_keys_old o "
         "WHERE NOT EXISTS (SELECT 1 FROM ledger_verified_keys_old n WHERE n.kid = o.kid AND "
-        "(n.verified_at > o.verified_at OR (n.verified_at = o.verified_at AND n.key_sha256 > o.key_sha256)))"
+        "(n.verified_at > o.verified_at OR (n.verified_at = o.verified_at AND n.key_sha256 > o.key_sha256)))",
     )
-    op.drop_table("ledger_verified_keys_old")
