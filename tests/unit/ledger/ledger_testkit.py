@@ -98,15 +98,24 @@ def lithium_supplier(engine: Engine, did: str) -> LedgerService:
     return svc
 
 
+def receipt(
+    from_owner: str, from_lot: str, lot: str, material: str, kg: float, *, document: str, **where: Any
+) -> dict[str, Any]:
+    """A receipt of ``kg`` of ``material`` shipped by ``from_owner`` as ``from_lot``, taken in
+    as ``lot`` (``where``: the receiver's owner, site, country, time, as :func:`ev` takes them)."""
+    return ev(
+        "receipt",
+        outputs=[out(lot, material, kg)],
+        receipt={"from_owner": from_owner, "from_lot": from_lot, "document": document},
+        **where,
+    )
+
+
 def lithium_receipt(
     supplier: str, from_lot: str = "ore-shipped", lot: str = "ore-in", *, document: str = "BL-1"
 ) -> dict[str, Any]:
     """``OWNER``'s receipt of 50 kg of the supplier's brine concentrate ``from_lot`` as ``lot``."""
-    return ev(
-        "receipt",
-        outputs=[out(lot, "lithium_brine_concentrate", 50.0)],
-        receipt={"from_owner": supplier, "from_lot": from_lot, "document": document},
-    )
+    return receipt(supplier, from_lot, lot, "lithium_brine_concentrate", 50.0, document=document)
 
 
 def receiver_of_lithium(engine: Engine, supplier: str) -> LedgerService:

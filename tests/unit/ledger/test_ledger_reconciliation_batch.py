@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from ledger_testkit import ev, out
+from ledger_testkit import ev, out, receipt
 from sqlalchemy import Engine, update
 from test_ledger_reconciliation_connector import RECEIVER, SHIPPER, SITE, DataPlanes, Node
 
@@ -78,14 +78,17 @@ def _events(received: Sequence[float | None]) -> tuple[list[dict[str, Any]], lis
         )
         if kg is not None:
             receipts.append(
-                ev(
-                    "receipt",
+                receipt(
+                    SHIPPER,
+                    f"L{i}-D",
+                    f"R-{i}",
+                    "lithium_carbonate",
+                    kg,
+                    document=f"BL-{i}",
                     owner=RECEIVER,
                     site=SITE,
                     country="DE",
                     at="2026-01-12T08:00:00Z",
-                    outputs=[out(f"R-{i}", "lithium_carbonate", kg)],
-                    receipt={"from_owner": SHIPPER, "from_lot": f"L{i}-D", "document": f"BL-{i}"},
                 )
             )
     return shipped, receipts

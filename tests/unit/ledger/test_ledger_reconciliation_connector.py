@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from ledger_testkit import ev, identity, out
+from ledger_testkit import ev, identity, out, receipt
 from sqlalchemy import Engine, select, update
 
 from batpass.core.clock import utc_now
@@ -145,14 +145,17 @@ def _events(received: float | None) -> tuple[list[dict[str, Any]], list[dict[str
     receipts = []
     if received is not None:
         receipts.append(
-            ev(
-                "receipt",
+            receipt(
+                SHIPPER,
+                "L1-D",
+                "R-1",
+                "lithium_carbonate",
+                received,
+                document="BL-1",
                 owner=RECEIVER,
                 site=SITE,
                 country="DE",
                 at="2026-01-12T08:00:00Z",
-                outputs=[out("R-1", "lithium_carbonate", received)],
-                receipt={"from_owner": SHIPPER, "from_lot": "L1-D", "document": "BL-1"},
             )
         )
     return shipped, receipts
