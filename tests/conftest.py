@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,8 +22,8 @@ from sqlalchemy import Engine, text
 
 from batpass.http import UNEXPECTED_LOGGER
 from batpass.store import MIGRATIONS_DIR, make_engine, upgrade
+from store_testkit import PG_URL, drop_schema, scratch_engine
 
-PG_URL = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 _pg_state: dict[str, str | None] = {}
@@ -129,12 +128,7 @@ def make_store(store_kind: str, tmp_path: Path) -> Iterator[Callable[[Sequence[P
     engines: list[tuple[Engine, str | None]] = []
 
     def factory(locations: Sequence[Path] = ()) -> Engine:
-        if store_kind == "sqlite":
-            eng = make_engine(f"sqlite:///{tmp_path / f'store-{len(engines)}.db'}")
-            schema = None
-        else:
-            schema = f"t_{uuid.uuid4().hex[:16]}"
-            eng = make_engine(PG_URL, schema=schema)
+        eng, schema = scratch_engine(store_kind, tmp_path / f"store-{len(engines)}.db")
         upgrade(eng, [MIGRATIONS_DIR, *locations])
         engines.append((eng, schema))
         return eng
@@ -143,11 +137,7 @@ def make_store(store_kind: str, tmp_path: Path) -> Iterator[Callable[[Sequence[P
     for eng, schema in engines:
         eng.dispose()
         if schema is not None:
-            admin = make_engine(PG_URL)
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-                conn.commit()
-            admin.dispose()
+            drop_schema(schema)
 
 
 @pytest.fixture

@@ -35,8 +35,8 @@ from test_ledger_verify import *  # noqa: F403
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
 from batpass.store import MIGRATIONS_DIR as STORE_MIGRATIONS
 from batpass.store import make_engine, upgrade
+from store_testkit import PG_URL, drop_schema
 
-PG_URL = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PARTITIONED = ("ledger_events", "ledger_lots", "ledger_edges")
 #: the owner column of each partitioned table (the edges name their owner by number)
@@ -120,10 +120,7 @@ def make_store(store_kind: str) -> Iterator[Callable[[Sequence[Path]], Engine]]:
     yield factory
     for eng, schema in schemas:
         eng.dispose()
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+        drop_schema(schema)
 
 
 def test_the_largest_tables_are_partitioned_and_rows_land_in_partitions(

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,10 +27,10 @@ from batpass.ledger import MIGRATIONS_DIR, LedgerService
 from batpass.ledger import _sql as t
 from batpass.scenario import generate
 from batpass.store import MIGRATIONS_DIR as STORE_MIGRATIONS
-from batpass.store import make_engine, upgrade
+from batpass.store import upgrade
 from batpass.store.migrations import alembic_config
+from store_testkit import drop_schema, scratch_engine
 
-PG_URL = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 LOCATIONS = [STORE_MIGRATIONS, MIGRATIONS_DIR]
 #: summaries carry the time they were computed at
 CLOCK = FixedClock(dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
@@ -41,11 +39,7 @@ CLOCK = FixedClock(dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
 @pytest.fixture(params=["ledger_0006"])
 def old_store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
     """An empty store with the ledger at ``request.param`` (``ledger_0006`` unless a test says)."""
-    if store_kind == "sqlite":
-        eng, schema = make_engine(f"sqlite:///{tmp_path / 'old.db'}"), None
-    else:
-        schema = f"t_{uuid.uuid4().hex[:16]}"
-        eng = make_engine(PG_URL, schema=schema)
+    eng, schema = scratch_engine(store_kind, tmp_path / "old.db")
     cfg = alembic_config(LOCATIONS)
     with eng.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -54,11 +48,7 @@ def old_store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -
     yield eng
     eng.dispose()
     if schema is not None:
-        admin = make_engine(PG_URL)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            conn.commit()
-        admin.dispose()
+        drop_schema(schema)
 
 
 def _copy_to_old(new: Engine, old: Engine) -> None:

@@ -1,0 +1,31 @@
+"""The stores tests run on: a scratch database of either kind (a SQLite file, or a schema of its
+own in the PostgreSQL test database) and the removal of such a schema afterwards."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from batpass.store import make_engine
+
+PG_URL = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def scratch_engine(store_kind: str, sqlite_file: Path, *, prefix: str = "t") -> tuple[Engine, str | None]:
+    """An empty store: ``sqlite_file`` on SQLite, else a new schema (its name second, for
+    :func:`drop_schema`)."""
+    if store_kind == "sqlite":
+        return make_engine(f"sqlite:///{sqlite_file}"), None
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    return make_engine(PG_URL, schema=schema), schema
+
+
+def drop_schema(schema: str) -> None:
+    """Remove a schema :func:`scratch_engine` made, with everything in it."""
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
