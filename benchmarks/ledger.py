@@ -183,7 +183,7 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
             busy_s += dt
             rates.append(len(part) / dt)
             done += len(part)
-            log(f"[{store} {lots}] recorded {done}/{n_events}")
+            log(f"[{store} {lots}] recorded {done}/{n_events} ({len(part) / dt:,.0f} events/s this chunk)")
         log(f"[{store} {lots}] ingest {done / busy_s:,.0f} events/s overall, {done / cpu_s:,.0f} per CPU second")
         size = store_bytes(engine, schema)
         log(f"[{store} {lots}] store {size / n_events:,.0f} bytes per event ({size / 1e6:,.1f} MB)")
