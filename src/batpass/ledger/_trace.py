@@ -207,7 +207,9 @@ _UPSTREAM = (
 _DOWNSTREAM = (
     select(*_edge_columns(), *t.LOT_COLUMNS)
     .select_from(
-        t.with_profiles(t.EDGES_FROM.join(t.lots, and_(t.lots.c.owner == t.edge_owner, t.lots.c.id == t.edges.c.child)))
+        t.with_profiles(
+            t.EDGES_FROM_BY_PARENT.join(t.lots, and_(t.lots.c.owner == t.edge_owner, t.lots.c.id == t.edges.c.child))
+        )
     )
     .where(
         t.edges.c.parent_owner_no == _owner_no_param("owner"),
