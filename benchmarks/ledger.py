@@ -395,16 +395,19 @@ def _sample_lots(engine: Any, kind: str, n: int) -> list[str]:
 
 _DOWN = text(
     "SELECT o.owner, e.child, l.kind = 'recovery' AND l.recycled IS NOT NULL FROM ledger_edges e"
-    " JOIN ledger_owners o ON o.no = e.owner_no JOIN ledger_lots l ON l.owner = o.owner AND l.id = e.child"
+    " JOIN ledger_owners o ON o.no = e.owner_no + 0 JOIN ledger_lots l ON l.owner = o.owner AND l.id = e.child"
     " WHERE e.parent_owner_no = (SELECT no FROM ledger_owners WHERE owner = :o) AND e.parent IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 
 
 def _floor_ms(engine: Any, lots: list[str], max_hops: int = 2**31 - 1, stop_at_recovered: bool = False) -> float:
     """The floor of a downstream walk from ``lots``: the same breadth-first search as bare SQL
-    (one indexed query per hop and 400 lots, joined with the lots only for their kind, ids kept
-    in a set) with no profiles and no JSON; ``stop_at_recovered`` stops where the recomputation
-    of a received summary stops."""
+    (one query per hop and 400 lots through the parent index, joined with the lots only for
+    their kind, ids kept in a set) with no profiles and no JSON; ``stop_at_recovered`` stops
+    where the recomputation of a received summary stops. The owner is joined on ``owner_no + 0``
+    as in the ledger's own query: joined on the bare number, PostgreSQL after the size's
+    ``VACUUM`` read every edge of the partition through the primary key (the floor measured
+    2.6 s per recall at 10⁶ lots against the ledger's 374 ms)."""
     with engine.connect() as conn:
         t = time.perf_counter()
         seen = set(lots)
