@@ -205,6 +205,14 @@ edge_parent_owner: Column[str] = _parent_owners.c.owner
 EDGES_FROM = edges.join(_child_owners, _child_owners.c.no == edges.c.owner_no).join(
     _parent_owners, _parent_owners.c.no == edges.c.parent_owner_no
 )
+#: :data:`EDGES_FROM` for a query that must go through the parent index (a downstream hop): the
+#: child's owner joined on ``owner_no + 0``. Joined on the bare number, PostgreSQL — once it knows
+#: the table sizes (``VACUUM``) but has no column statistics — drove from the owners into the
+#: primary key (owner_no, child, …) and filtered every edge of the partition per hop (459,000
+#: rows at 10⁶ lots); the expression joins the same rows and no planner can take an index for it
+EDGES_FROM_BY_PARENT = edges.join(_child_owners, _child_owners.c.no == edges.c.owner_no + literal_column("0")).join(
+    _parent_owners, _parent_owners.c.no == edges.c.parent_owner_no
+)
 
 
 def owner_no_of(owner: str) -> Any:
