@@ -72,6 +72,7 @@ from batpass.dataspace.service import (
     ProviderOffers,
     ServiceEndpoint,
     VersionDiscovery,
+    prepare_message_checks,
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "_migrations"
@@ -136,5 +137,6 @@ __all__ = [
     "TwinRegistry",
     "VersionDiscovery",
     "evaluate",
+    "prepare_message_checks",
     "usage_purposes",
 ]

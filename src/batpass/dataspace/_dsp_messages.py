@@ -38,6 +38,7 @@ __all__ = [
     "catalog_key",
     "check_incoming",
     "document_loader",
+    "prepare_message_checks",
     "schema_errors",
     "validated",
 ]
@@ -145,6 +146,16 @@ def _is_valid(schema_id: str) -> Callable[[Any], bool]:
         return reference.is_valid  # type: ignore[no-any-return]
     # the reference validator here checks no format (it has no format checker)
     return native_check(inlined, reference.is_valid, ())
+
+
+def prepare_message_checks() -> int:
+    """Compile every DSP message's check (and load the bundled contexts) now, as a node's start-up
+    does, instead of on the first message of each type, which is on a new channel's critical
+    path (docs/benchmarks.md, the cold trace). Returns the number of checks ready; what it builds
+    is what the first message would build, cached the same way."""
+    for url in KNOWN_CONTEXTS:
+        bundled_context(url)
+    return sum(1 for schema_id in SCHEMA_FOR_TYPE.values() if _is_valid(schema_id) is not None)
 
 
 def schema_errors(document: Mapping[str, Any], kind: str | None = None) -> list[str]:

@@ -33,6 +33,7 @@ from batpass.dataspace._callbacks import ConsumerCallbacks
 from batpass.dataspace._channel import Channel, ConsumerChannels, Endpoint
 from batpass.dataspace._common import DSP_PATH, PULL_FORMAT, DataspaceSettings
 from batpass.dataspace._consumer import DspConsumer
+from batpass.dataspace._dsp_messages import prepare_message_checks
 from batpass.dataspace._offers import ProviderOffers
 from batpass.dataspace._provider import DspProvider
 from batpass.dataspace._versions import ServiceEndpoint, VersionDiscovery
@@ -52,6 +53,7 @@ __all__ = [
     "ProviderOffers",
     "ServiceEndpoint",
     "VersionDiscovery",
+    "prepare_message_checks",
 ]
 
 

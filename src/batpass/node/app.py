@@ -60,6 +60,7 @@ from batpass.dataspace import (
     TwinRegistry,
     discovery_routes,
     management_routes,
+    prepare_message_checks,
 )
 from batpass.dataspace import routes as dataspace_routes
 from batpass.exchange import (
@@ -555,6 +556,8 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         app.state.integrity = integrity
         # the routers' state FastAPI builds on first use, built now rather than on a partner's first request
         threading.Thread(target=warm_routes, args=(app.router.routes,), name="route-warm-up", daemon=True).start()
+        if DspProvider in ctx.services:  # and the DSP message checks, not on a partner's first message
+            threading.Thread(target=prepare_message_checks, name="dsp-checks-warm-up", daemon=True).start()
         audit = integrity.start() if settings.startup_audit else None
         pact = ctx.services.get(PactService)
         # PACT events carry a bearer token of the partner, fetched at send time (never stored)

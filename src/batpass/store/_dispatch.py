@@ -14,6 +14,17 @@ however often it arrives. Failures back off exponentially with jitter; a 4xx ans
 ``retry_refused`` (a passport's backup copy), as is running out of attempts. The cause — the
 transport error, or the status with the receiver's problem detail — is kept in ``last_error``.
 
+Claiming never waits for a send: each destination (a receiving node: scheme, host and port) has
+its own lane, a task that sends that destination's claimed messages one at a time in the order
+they were claimed (oldest due first), while other destinations' lanes and the next claim go on.
+So a callback written while another send waits on a slow receiver (one querying the sender's
+credentials on its first message, say) leaves at once for any other node, and a node's messages
+to one receiver arrive in the order they fell due (a failed one is retried when its back-off
+ends, after the ones behind it). At most :data:`HELD` claimed messages wait in lanes; claims
+resume as they are recorded. Stopping lets the lanes finish for :data:`STOP_GRACE_S`, then cancels
+them: what they held unsent is due again when its lease runs out, as after a crash between claim
+and send.
+
 A kind may have its own ``sender`` (``senders``): a message of that kind is handed to it instead
 of being posted to its destination — a message that travels through a connector's data plane,
 whose address and token are only known when it leaves (the same claim, lease and back-off). Such
@@ -30,6 +41,7 @@ none — is recorded as that row's alone would be (the same back-off, final refu
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import json
@@ -37,6 +49,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -60,6 +73,10 @@ IDLE_WAIT_S = 2.0
 RETRYABLE_4XX = {408, 425, 429}
 #: sends by a kind's own sender running at once (each may hold a partner's connection)
 BESIDE = 8
+#: claimed messages waiting in the destinations' lanes at most; claims pause beyond it
+HELD = 200
+#: how long a stop waits for the loop, then for the lanes' sends under way
+STOP_GRACE_S = 5.0
 
 
 def backoff_seconds(
@@ -88,6 +105,10 @@ class OutboxDispatcher:
         self._senders = dict(senders or {})
         self._batch_senders = dict(batch_senders or {})
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        #: each destination's claimed messages not yet sent, in claim order, and the task sending them
+        self._queues: dict[str, collections.deque[dict[str, Any]]] = {}
+        self._lanes: dict[str, asyncio.Task[None]] = {}
+        self._paused = False  # claims paused at HELD held messages, until one is released
         #: results of finished sends not yet written, and the task writing them
         self._results: list[tuple[dict[str, Any], int | None, Any, str | None, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -109,7 +130,8 @@ class OutboxDispatcher:
         self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
-        for task in list(self._inflight.values()):
+        lanes = set(self._lanes.values())
+        for task in set(self._inflight.values()) - lanes:
             task.cancel()
         self._stopping = True
         set_wakeup(None)
@@ -117,9 +139,17 @@ class OutboxDispatcher:
             self._event.set()
         if self._task is not None:
             try:
-                await asyncio.wait_for(self._task, timeout=5)
+                await asyncio.wait_for(self._task, timeout=STOP_GRACE_S)
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
+        # the lanes finish (and record) the sends they hold within the grace; the rest is cancelled,
+        # unrecorded, and due again when its lease runs out
+        if lanes:
+            _, late = await asyncio.wait(lanes, timeout=STOP_GRACE_S)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
 
     def wake(self) -> None:
         """Thread-safe: called by the unit of work right after a commit that enqueued messages."""
@@ -133,7 +163,7 @@ class OutboxDispatcher:
         assert self._event is not None
         while not self._stopping:
             try:
-                wait = await self.dispatch_due()
+                wait = await self._dispatch()
             except Exception:  # the loop must survive a database hiccup; it retries on the timer
                 log.exception("outbox dispatch failed")
                 wait = IDLE_WAIT_S
@@ -144,10 +174,21 @@ class OutboxDispatcher:
             self._event.clear()
 
     async def dispatch_due(self) -> float:
-        """Send every due message once; returns how long to wait before the next due one."""
-        claimed = await anyio.to_thread.run_sync(self._claim_due)
+        """Send every due message once and wait for those sends; returns how long to wait before
+        the next due one (the loop itself claims again without waiting for the sends)."""
+        wait = await self._dispatch()
+        await self.drain()
+        return wait
+
+    async def _dispatch(self) -> float:
+        """Claim the due messages and start their sends; returns how long to wait before the next
+        claim (none when the claim was full: more may be due)."""
+        limit = min(self._batch, HELD - len(self._inflight))
+        if limit <= 0:  # the lanes hold enough: a released message wakes the loop
+            self._paused = True
+            return IDLE_WAIT_S
+        claimed = await anyio.to_thread.run_sync(self._claim_due, limit)
         if claimed:
-            direct = []
             together: dict[str, list[dict[str, Any]]] = {}
             for row in claimed:
                 if row["id"] in self._inflight:
@@ -155,26 +196,57 @@ class OutboxDispatcher:
                 if row["kind"] in self._batch_senders:  # sent with the others of its kind
                     together.setdefault(row["kind"], []).append(row)
                 elif row["kind"] not in self._senders:
-                    direct.append(row)
+                    self._queue(row)
                 else:  # its own sender, beside this loop
                     self._inflight[row["id"]] = asyncio.create_task(self._send_beside(row))
             for kind, rows in together.items():
                 task = asyncio.create_task(self._send_together(kind, rows))
                 self._inflight.update((row["id"], task) for row in rows)
-            await asyncio.gather(*(self._send(row) for row in direct))
-            return 0.0 if len(claimed) >= self._batch else await anyio.to_thread.run_sync(self._next_due_in)
+            if len(claimed) >= limit:
+                return 0.0
         return await anyio.to_thread.run_sync(self._next_due_in)
 
-    def _claim_due(self) -> list[dict[str, Any]]:
-        """Take the due messages: in one write transaction, lock them (skipping those another
-        dispatcher holds) and move them a lease ahead, so nobody else takes them meanwhile."""
+    def _queue(self, row: dict[str, Any]) -> None:
+        """Put ``row`` at the end of its destination's lane, starting the lane if it is idle."""
+        dest = _destination(row["destination"])
+        self._queues.setdefault(dest, collections.deque()).append(row)
+        lane = self._lanes.get(dest)
+        if lane is None or lane.done():
+            lane = self._lanes[dest] = asyncio.create_task(self._send_lane(dest), name=f"outbox-lane {dest}")
+        self._inflight[row["id"]] = lane
+
+    async def _send_lane(self, dest: str) -> None:
+        """Send ``dest``'s messages one after another until its lane is empty."""
+        queue = self._queues[dest]
+        try:
+            while queue:
+                row = queue[0]
+                try:
+                    await self._send(row)
+                except Exception:  # recorded as nothing: the row falls due again when its lease runs out
+                    log.exception("outbox send of %s failed", row["kind"])
+                finally:
+                    queue.popleft()
+                    self._release(row)
+        finally:
+            for row in queue:  # cancelled (a stop): left to their leases
+                self._release(row)
+            queue.clear()
+            if self._lanes.get(dest) is asyncio.current_task():
+                del self._lanes[dest]
+                del self._queues[dest]
+
+    def _claim_due(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Take the due messages (at most ``limit``, else the batch): in one write transaction,
+        lock them (skipping those another dispatcher holds) and move them a lease ahead, so nobody
+        else takes them meanwhile. Oldest due first, the order each destination's lane sends in."""
         now = self._clock.now()
         t = outbox_table
         due = (
             select(t)
             .where(and_(t.c.status == "pending", t.c.next_attempt_at <= now))
-            .order_by(t.c.next_attempt_at)
-            .limit(self._batch)
+            .order_by(t.c.next_attempt_at, t.c.created_at, t.c.id)
+            .limit(limit or self._batch)
         )
         with UnitOfWork(self._engine) as uow:
             rows = [dict(r) for r in claim(uow, due)]
@@ -224,7 +296,7 @@ class OutboxDispatcher:
         except Exception:  # recorded as nothing: the row falls due again when its lease runs out
             log.exception("outbox send of %s failed", row["kind"])
         finally:
-            self._inflight.pop(row["id"], None)
+            self._release(row)
 
     async def _send_together(self, kind: str, rows: list[dict[str, Any]]) -> None:
         try:
@@ -240,7 +312,14 @@ class OutboxDispatcher:
             log.exception("outbox send of %s failed", kind)
         finally:
             for row in rows:
-                self._inflight.pop(row["id"], None)
+                self._release(row)
+
+    def _release(self, row: dict[str, Any]) -> None:
+        """``row``'s send is over (recorded, or left to its lease); a paused loop claims again."""
+        self._inflight.pop(row["id"], None)
+        if self._paused and self._event is not None:
+            self._paused = False
+            self._event.set()
 
     async def _record_sent(self, row: dict[str, Any], sent: httpx.Response | BaseException) -> None:
         if not isinstance(sent, httpx.Response):
@@ -253,7 +332,7 @@ class OutboxDispatcher:
         await self._record_soon(row, sent.status_code, body, None)
 
     async def drain(self) -> None:
-        """Wait for the sends running beside the loop (a test's or a stop's)."""
+        """Wait for the sends under way (the lanes' and those beside the loop): a test's or a stop's."""
         while self._inflight:
             await asyncio.gather(*list(self._inflight.values()), return_exceptions=True)
 
@@ -325,6 +404,12 @@ class OutboxDispatcher:
                     last_error=error or _refusal(status, body),
                 )
         uow.conn.execute(update(t).where(t.c.id == row["id"]).values(**values))
+
+
+def _destination(url: str) -> str:
+    """The receiving node of a message: its URL's scheme, host and port (one lane each)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _refusal(status: int | None, body: Any) -> str:

@@ -136,3 +136,16 @@ def test_inlined_references_are_local_and_finite() -> None:
     ) == {"$ref": "#/$defs/s0", "required": ["a"], "$defs": {"s0": {"type": "object"}}}
     with pytest.raises(NotCompilable):  # an anchor, not a pointer
         inline_refs({"$ref": "https://x.test/a#node"}, "https://x.test/b", docs.__getitem__)
+
+
+def test_start_up_prepares_every_message_check() -> None:
+    """A node's start-up compiles each DSP message type's check (what the first message of that
+    type would otherwise compile on a channel's critical path), once and cached."""
+    m._is_valid.cache_clear()
+    assert m.prepare_message_checks() == len(m.SCHEMA_FOR_TYPE)
+    assert m._is_valid.cache_info().currsize == len(set(m.SCHEMA_FOR_TYPE.values()))
+    before = m._is_valid.cache_info()
+    for kind, doc in SAMPLES:  # the messages then find their check ready
+        m.schema_errors(doc, kind)
+    after = m._is_valid.cache_info()
+    assert after.misses == before.misses and after.currsize == before.currsize
