@@ -26,8 +26,8 @@ from sqlalchemy import text
 from batpass import _compiled
 from batpass.cli import app
 from batpass.store import make_engine
-from conftest import PG_URL
 
+PG_URL = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PROBE = Path(__file__).with_name("compiled_paths_probe.py")
 BUILT_PURE = os.environ.get("BATPASS_BUILD_PURE") == "1"
 
