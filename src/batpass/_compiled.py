@@ -74,13 +74,14 @@ class _ExtensionOrSource(importlib.abc.Loader):
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    def __init__(self, pure: bool) -> None:
+    def __init__(self, pure: bool, names: Sequence[str] = COMPILED) -> None:
         self.pure = pure
+        self.names = frozenset(names)
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in COMPILED or not path:
+        if fullname not in self.names or not path:
             return None
         stem = fullname.rpartition(".")[2]
         folder = Path(path[0])
@@ -97,14 +98,14 @@ class _Finder(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, extension, loader=loader)
 
 
-def install(environ: Any = os.environ) -> None:
-    """Put the finder first on ``sys.meta_path`` (once)."""
-    if not any(isinstance(f, _Finder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _Finder(environ.get(PURE_ENV) == "1"))
+def install(environ: Any = os.environ, names: Sequence[str] = COMPILED) -> None:
+    """Put the finder of ``names`` first on ``sys.meta_path`` (once per set of names)."""
+    if not any(isinstance(f, _Finder) and f.names == frozenset(names) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder(environ.get(PURE_ENV) == "1", names))
 
 
-def status() -> dict[str, str]:
+def status(names: Sequence[str] = COMPILED) -> dict[str, str]:
     """Each compiled module's path: ``compiled``, or ``pure (why)``; imports them if need be."""
-    for name in COMPILED:
+    for name in names:
         importlib.import_module(name)
-    return {name: _LOADED.get(name, "pure (imported before the finder)") for name in COMPILED}
+    return {name: _LOADED.get(name, "pure (imported before the finder)") for name in names}

@@ -124,3 +124,23 @@ def test_compiled_and_pure_paths_record_the_same_ledger(store_kind: str, tmp_pat
     assert compiled["tables"].keys() == pure["tables"].keys()
     for table, rows in compiled["tables"].items():
         assert rows == pure["tables"][table], table
+
+
+def test_a_compiled_module_that_does_not_load_falls_back_to_its_source(tmp_path: Path) -> None:
+    # a module "built" for another Python or C library: its extension file is there but fails to load
+    pkg = tmp_path / "fallbackprobe"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "mod.py").write_text("ANSWER = 42\n", encoding="utf-8")
+    (pkg / f"mod{importlib.machinery.EXTENSION_SUFFIXES[0]}").write_bytes(b"not a shared object")
+    code = (
+        "import json, sys; from batpass import _compiled; names = ['fallbackprobe.mod'];"
+        "_compiled.install(names=names); s = _compiled.status(names);"
+        "m = sys.modules['fallbackprobe.mod']; print(json.dumps([s, m.ANSWER, m.__file__]))"
+    )
+    env = {**_env(pure=False), "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=60)
+    status, answer, file = json.loads(done.stdout)
+    assert status["fallbackprobe.mod"].startswith("pure (the compiled module did not load")
+    assert answer == 42
+    assert file == str(pkg / "mod.py")
