@@ -26,7 +26,9 @@ BASE_IMAGE=$BASE_IMAGE bash scripts/build-base-image.sh
 
 digest_files() { LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16; }
 deps=$(printf '%s\0' pyproject.toml requirements/constraints.txt | digest_files)
-own=$(find src pyproject.toml README.md -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | digest_files)
+# (the compiled modules and their C files that `make venv` leaves in src/ are build products)
+own=$(find src pyproject.toml setup.py README.md -type f ! -name '*.pyc' ! -name '*.so' ! -name '*.c' \
+  ! -path '*/__pycache__/*' -print0 | digest_files)
 # the dependencies' wheels in deps/, batpass's own in own/: the image installs them in two layers,
 # so a change to batpass alone reuses the dependencies' layer
 pip_wheel() {

@@ -4,6 +4,7 @@ a node created on the host serves from its volume over HTTPS as a non-root user.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -49,6 +50,15 @@ def test_a_missing_or_malformed_setting_is_named_before_serving(image: str, env:
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and named in errors[0], out.stderr
     assert "serving" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_image_runs_the_compiled_ingest_path(image: str) -> None:
+    # the wheelhouse is built on the host for its Python; the image's Python (Debian's 3.11) loads it
+    out = _run(image, "compiled")
+    assert out.returncode == 0, out.stderr
+    assert set(json.loads(out.stdout).values()) == {"compiled"}, out.stdout
+    pure = _run(image, "compiled", env={"BATPASS_PURE": "1"})
+    assert set(json.loads(pure.stdout).values()) == {"pure (BATPASS_PURE=1)"}, pure.stdout
 
 
 def test_a_node_without_its_folder_in_the_volume_is_refused(image: str) -> None:

@@ -199,6 +199,15 @@ def info(node: NodeOpt) -> None:
         )
 
 
+@app.command("compiled")
+def compiled() -> None:
+    """Say which ledger modules run compiled (Cython) and which as pure Python (BATPASS_PURE=1 runs
+    them all as pure Python; a module that was not built or does not load runs from its .py)."""
+    from batpass import _compiled
+
+    out_console.print_json(json.dumps(_compiled.status()))
+
+
 @app.command("verify")
 def verify(node: NodeOpt) -> None:
     """Audit a node's store: ledger (hash chain, batch signatures, every derived row recomputed
