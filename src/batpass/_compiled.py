@@ -8,7 +8,10 @@ module when it is there; this finder keeps the ``.py`` beside it as the fallback
 - ``BATPASS_PURE=1`` in the environment when batpass is first imported runs them all from their
   ``.py`` files (read here, at import, because the choice must be made before the modules are);
 - a compiled module that does not load (built for another Python or C library) is imported from
-  its ``.py`` instead, and :func:`status` says why.
+  its ``.py`` instead, and :func:`status` says why;
+- a compiled module older than its ``.py`` (the source edited after ``make venv`` built it) would
+  run the old code: the ``.py`` is imported instead until the module is built again. A wheel's
+  files are all written within moments of each other, hence :data:`STALE_AFTER_S`.
 
 Both paths give identical results (tests/unit/test_compiled_paths.py records a whole scenario
 each way and compares every row). Knows nothing of what the modules do.
@@ -41,6 +44,8 @@ COMPILED = (
     "batpass.ledger.model",
 )
 PURE_ENV = "BATPASS_PURE"
+#: a ``.py`` written this long after its compiled module has changed since the build
+STALE_AFTER_S = 2.0
 
 #: per compiled module: "compiled", or why it runs from its .py
 _LOADED: dict[str, str] = {}
@@ -93,6 +98,9 @@ class _Finder(importlib.abc.MetaPathFinder):
         )
         if self.pure or extension is None:
             _LOADED[fullname] = f"pure ({PURE_ENV}=1)" if self.pure else "pure (not compiled)"
+            return importlib.util.spec_from_file_location(fullname, source)
+        if source.stat().st_mtime > extension.stat().st_mtime + STALE_AFTER_S:
+            _LOADED[fullname] = "pure (the .py changed after the build: make venv builds it again)"
             return importlib.util.spec_from_file_location(fullname, source)
         loader = _ExtensionOrSource(fullname, str(extension), str(source))
         return importlib.util.spec_from_file_location(fullname, extension, loader=loader)

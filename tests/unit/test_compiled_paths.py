@@ -126,21 +126,42 @@ def test_compiled_and_pure_paths_record_the_same_ledger(store_kind: str, tmp_pat
         assert rows == pure["tables"][table], table
 
 
-def test_a_compiled_module_that_does_not_load_falls_back_to_its_source(tmp_path: Path) -> None:
-    # a module "built" for another Python or C library: its extension file is there but fails to load
+def _probe_package(tmp_path: Path) -> tuple[Path, Path]:
+    """A package ``fallbackprobe`` whose module ``mod`` has an extension file beside its .py."""
     pkg = tmp_path / "fallbackprobe"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("", encoding="utf-8")
     (pkg / "mod.py").write_text("ANSWER = 42\n", encoding="utf-8")
-    (pkg / f"mod{importlib.machinery.EXTENSION_SUFFIXES[0]}").write_bytes(b"not a shared object")
+    extension = pkg / f"mod{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+    extension.write_bytes(b"not a shared object")
+    return pkg, extension
+
+
+def _load_probe(tmp_path: Path) -> tuple[str, int, str]:
     code = (
         "import json, sys; from batpass import _compiled; names = ['fallbackprobe.mod'];"
         "_compiled.install(names=names); s = _compiled.status(names);"
-        "m = sys.modules['fallbackprobe.mod']; print(json.dumps([s, m.ANSWER, m.__file__]))"
+        "m = sys.modules['fallbackprobe.mod']; print(json.dumps([s['fallbackprobe.mod'], m.ANSWER, m.__file__]))"
     )
     env = {**_env(pure=False), "PYTHONPATH": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=60)
     status, answer, file = json.loads(done.stdout)
-    assert status["fallbackprobe.mod"].startswith("pure (the compiled module did not load")
-    assert answer == 42
-    assert file == str(pkg / "mod.py")
+    return status, answer, file
+
+
+def test_a_compiled_module_that_does_not_load_falls_back_to_its_source(tmp_path: Path) -> None:
+    # a module "built" for another Python or C library: its extension file is there but fails to load
+    pkg, _ = _probe_package(tmp_path)
+    status, answer, file = _load_probe(tmp_path)
+    assert status.startswith("pure (the compiled module did not load")
+    assert (answer, file) == (42, str(pkg / "mod.py"))
+
+
+def test_a_source_edited_after_its_build_runs_from_the_source(tmp_path: Path) -> None:
+    # the .py changed after make venv built it: the compiled module would run the old code
+    pkg, extension = _probe_package(tmp_path)
+    built = extension.stat().st_mtime
+    os.utime(pkg / "mod.py", (built + 60, built + 60))
+    status, answer, file = _load_probe(tmp_path)
+    assert status.startswith("pure (the .py changed after the build")
+    assert (answer, file) == (42, str(pkg / "mod.py"))
