@@ -298,6 +298,7 @@ LEDGER_TABLES = (
     "ledger_lots",
     "ledger_profiles",
     "ledger_owners",
+    "ledger_catalogues",
     "ledger_edges",
     "ledger_credits",
     "ledger_alerts",
