@@ -156,6 +156,10 @@ lots = Table(
     # receipt of one lot inherits its parent's number)
     Column("profile_no", BigInteger, nullable=False),
     PrimaryKeyConstraint("owner", "id", name="pk_ledger_lots"),
+    # on SQLite the rows live in the primary key's B-tree (``ledger_0009``): every read and
+    # update of a lot is by (owner, id), and a rowid table kept a second B-tree of those keys
+    # (about 70 bytes per event)
+    sqlite_with_rowid=False,
 )
 # partial: only battery lots carry an identifier to resolve (a few per cent of the lots)
 Index(

@@ -238,6 +238,7 @@ def test_ledger_0009_slims_the_events_of_a_store_with_data_and_back(
     _copy_to_old(direct.engine, old_store)
     with old_store.connect() as conn:
         before = [tuple(r) for r in conn.execute(text(_OLD_EVENTS)).all()]
+        lots_before = _lot_rows(conn)
     assert len(before) > 100 and all(len(r[6]) == 64 for r in before) and {r[8] for r in before} == {CATALOGUE.digest}
     upgrade(old_store, LOCATIONS)
 
@@ -247,6 +248,7 @@ def test_ledger_0009_slims_the_events_of_a_store_with_data_and_back(
         stored = conn.execute(select(t.events.c.hash)).scalars().all()
     assert set(columns) == {"owner_no", "seq", "id", "kind", "at", "body", "hash", "batch_no", "catalogue_no"}
     assert catalogues == [CATALOGUE.digest] and {len(h) for h in stored} == {32}
+    _check_lots_table(old_store, lots_before, rowid=False)
     migrated = LedgerService(old_store, me, batch_size=50, clock=CLOCK)
     assert _answers(migrated, sc.batteries[:6], mined) == half_answers
 
@@ -256,6 +258,7 @@ def test_ledger_0009_slims_the_events_of_a_store_with_data_and_back(
         command.downgrade(cfg, "ledger_0008")
     with old_store.connect() as conn:
         assert [tuple(r) for r in conn.execute(text(_OLD_EVENTS)).all()] == before
+    _check_lots_table(old_store, lots_before, rowid=True)
     upgrade(old_store, LOCATIONS)
 
     for svc in (direct, migrated):
@@ -263,6 +266,23 @@ def test_ledger_0009_slims_the_events_of_a_store_with_data_and_back(
     expected = _answers(direct, sc.batteries[:6], mined)
     assert expected["verify"][0] and expected["audit"] == []
     assert _answers(migrated, sc.batteries[:6], mined) == expected
+
+
+def _lot_rows(conn: Any) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in conn.execute(text("SELECT * FROM ledger_lots ORDER BY owner, id")).all()]
+
+
+def _check_lots_table(engine: Engine, rows: list[tuple[Any, ...]], *, rowid: bool) -> None:
+    """``ledger_lots`` holds ``rows``, keeps its partial battery index and, on SQLite, is a rowid
+    table or not as ``rowid`` says."""
+    with engine.connect() as conn:
+        assert _lot_rows(conn) == rows
+        indexes = {i["name"]: i["column_names"] for i in _indexes(conn, "ledger_lots")}
+        assert indexes["ix_ledger_lots_battery"] == ["owner", "battery_id"]
+        if engine.dialect.name == "sqlite":
+            sql = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'ledger_lots'")).all())
+            assert sql["ledger_lots"].rstrip().endswith("WITHOUT ROWID") is not rowid
+            assert sql["ix_ledger_lots_battery"].rstrip().endswith("WHERE battery_id IS NOT NULL")
 
 
 @pytest.mark.parametrize("old_store", ["ledger_0008"], indirect=True)

@@ -1,7 +1,8 @@
 """ledger: the event log's small columns — ``ledger_events`` keyed by (owner_no, seq), its owner
 a number of ``ledger_owners``, its hash the 32 bytes of the SHA-256 digest instead of 64 hex
 characters, its catalogue a number of a new ``ledger_catalogues`` table instead of the digest's
-71 characters on every event
+71 characters on every event; on SQLite, ``ledger_lots`` without a rowid (its rows in the primary
+key's B-tree, where a rowid table kept a second B-tree of the (owner, id) keys)
 
 Every owner with events is numbered (after those the edges already named, in the order of the
 strings), every catalogue digest likewise, and the events are copied with the numbers and the
@@ -72,6 +73,25 @@ def _set_aside_events() -> None:
         op.drop_constraint("pk_ledger_events", "ledger_events_old", type_="primary")
 
 
+def _rebuild_lots_sqlite(*, rowid: bool) -> None:
+    """SQLite's ``ledger_lots`` rebuilt with or without a rowid: same columns, constraints,
+    indexes (the partial battery index) and rows."""
+    bind = op.get_bind()
+    table = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'ledger_lots'")
+    create = re.sub(r"\s*WITHOUT ROWID\s*$", "", str(table.scalar_one()).rstrip())
+    indexes = bind.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger_lots' AND sql IS NOT NULL"
+    ).all()
+    for name, _sql in indexes:
+        op.drop_index(name, table_name="ledger_lots")
+    op.rename_table("ledger_lots", "ledger_lots_old")
+    op.execute(create if rowid else f"{create} WITHOUT ROWID")
+    op.execute("INSERT INTO ledger_lots SELECT * FROM ledger_lots_old")
+    op.drop_table("ledger_lots_old")
+    for _name, sql in indexes:
+        op.execute(sql)
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     op.create_table(
@@ -105,6 +125,8 @@ def upgrade() -> None:
         "JOIN ledger_owners o ON o.owner = e.owner LEFT JOIN ledger_catalogues c ON c.digest = e.catalogue"
     )
     op.drop_table("ledger_events_old")
+    if bind.dialect.name == "sqlite":
+        _rebuild_lots_sqlite(rowid=False)
 
 
 def downgrade() -> None:
@@ -123,3 +145,5 @@ def downgrade() -> None:
     )
     op.drop_table("ledger_events_old")
     op.drop_table("ledger_catalogues")
+    if bind.dialect.name == "sqlite":
+        _rebuild_lots_sqlite(rowid=True)
