@@ -56,6 +56,7 @@ def replay_engine() -> Engine:
         engine,
         tables=[
             t.events,
+            t.catalogues,
             t.heads,
             t.batches,
             t.lots,
@@ -98,13 +99,19 @@ def seed_replay(
     ]
     events = list(
         source.execute(
-            select(t.events.c.seq, t.events.c.body, t.batches.c.signed_at, t.events.c.catalogue)
+            select(
+                t.events.c.seq,
+                t.events.c.body,
+                t.batches.c.signed_at,
+                t.event_catalogue.label("catalogue"),
+                t.events.c.catalogue_no,
+            )
             .select_from(
-                t.events.outerjoin(
-                    t.batches, (t.batches.c.owner == t.events.c.owner) & (t.batches.c.batch_no == t.events.c.batch_no)
+                t.EVENTS_FROM.outerjoin(
+                    t.batches, (t.batches.c.owner == owner) & (t.batches.c.batch_no == t.events.c.batch_no)
                 )
             )
-            .where(t.events.c.owner == owner)
+            .where(t.events_of(owner))
             .order_by(t.events.c.seq)
         ).all()
     )
@@ -142,7 +149,9 @@ def replay(
 def _parse(row: Any) -> Any:
     """A stored event, parsed again with the catalogue it was checked with (NULL: recorded before
     the catalogue was versioned, checked with this one); one this code does not ship refuses."""
-    if row.catalogue is not None and row.catalogue not in CATALOGUES:
+    if (row.catalogue is None and row.catalogue_no is not None) or (
+        row.catalogue is not None and row.catalogue not in CATALOGUES
+    ):  # a number ``ledger_catalogues`` does not name, or a catalogue this code does not ship
         raise InvalidInput(
             f"event {row.seq} was checked with material catalogue {row.catalogue}, which this code does not ship",
             field="ledger_events.catalogue",

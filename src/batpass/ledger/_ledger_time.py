@@ -61,13 +61,13 @@ def _extends(conn: Connection, owner: str, seen: _Seen) -> bool:
     if seen.seq == 0:  # the genesis head: no event was remembered
         return True
     got = conn.execute(
-        select(t.events.c.hash).where(t.events.c.owner == owner, t.events.c.seq == seen.seq)
+        select(t.events.c.hash).where(t.events_of(owner), t.events.c.seq == seen.seq)
     ).scalar_one_or_none()
-    return got == seen.hash
+    return bool(t.hash_hex(got) == seen.hash)
 
 
 def _latest(conn: Connection, owner: str, *, after: int | None) -> _dt.datetime | None:
-    q = select(func.max(t.events.c.at)).where(t.events.c.owner == owner)
+    q = select(func.max(t.events.c.at)).where(t.events_of(owner))
     if after is not None:
         q = q.where(t.events.c.seq > after)
     at: _dt.datetime | None = conn.execute(q).scalar()

@@ -316,7 +316,7 @@ class Reconciliation:
         now = self._time.now(conn, owner)
         for row in conn.execute(
             select(t.events.c.id, t.events.c.at, t.events.c.body).where(
-                t.events.c.owner == owner, t.events.c.kind == "shipment"
+                t.events_of(owner), t.events.c.kind == "shipment"
             )
         ):
             if row.id in known:

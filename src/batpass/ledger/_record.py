@@ -72,9 +72,7 @@ class _View:
         if event_id in self.flows:
             return self.flows[event_id]
         rows = [(c, p, kg) for c, p, _e, kg in t.event_edges(self.conn, owner, [str(event_id)])]
-        exists = self.conn.execute(
-            select(t.events.c.seq).where(t.events.c.owner == owner, t.events.c.id == event_id)
-        ).first()
+        exists = self.conn.execute(select(t.events.c.seq).where(t.events_of(owner), t.events.c.id == event_id)).first()
         if exists is None:
             return None
         inputs: dict[str, float] = {}
@@ -148,6 +146,8 @@ class OwnerRecording:
         self.credit_rows: list[tuple[Any, ...]] = []
         self.alert_rows: list[dict[str, Any]] = []
         self.hashes: list[str] = []
+        self.owner_no = 0  # the owner's and the catalogues' numbers, taken in :meth:`run`
+        self.catalogue_nos: dict[str, int] = {}
         # profiles mixed in this call, by what they are computed from (batteries of one round are
         # assembled alike from the same lots): (profile, its text once written, the parent
         # profiles, kept so that the ids in the key stay theirs)
@@ -160,6 +160,9 @@ class OwnerRecording:
         if not fresh:
             return 0, len(items), 0, []
         self._load(fresh)
+        # the owner and the catalogues as the numbers the event rows hold (``ledger_0010``)
+        self.owner_no = t.owner_numbers(self.conn, [self.owner])[self.owner]
+        self.catalogue_nos = t.catalogue_numbers(self.conn, {ev.catalogue.digest for _, ev in fresh})
         self.seq, self.prev_hash, batch_no, prev_root = head.seq, head.hash, head.batch_no, head.root
         self.first_batch = batch_no
         for n, (i, ev) in enumerate(fresh):
@@ -262,13 +265,23 @@ class OwnerRecording:
                         "created_at": self.now,
                     }
                 )
-        self.prev_hash = event_hash(owner, seq, self.prev_hash, body)
-        self.hashes.append(self.prev_hash)
+        self.prev_hash = digest = event_hash(owner, seq, self.prev_hash, body)
+        self.hashes.append(digest)
         # one signed Merkle root per batch_size events, in order: event n is in batch n // size
         # (the kind's stored _value_: the enum's value property costs two Python calls)
         batch = self.first_batch + n // self.batch_size + 1
         self.event_rows.append(
-            (owner, seq, eid, ev.kind._value_, at_db, body, self.prev_hash, batch, ev.catalogue.digest)
+            (
+                self.owner_no,
+                seq,
+                eid,
+                ev.kind._value_,
+                at_db,
+                body,
+                bytes.fromhex(digest),  # stored as its 32 bytes
+                batch,
+                self.catalogue_nos[ev.catalogue.digest],
+            )
         )
 
     def _refuse(self, i: int, ev: Event, found: Sequence[Mapping[str, Any]]) -> None:
@@ -344,7 +357,8 @@ class OwnerRecording:
             first, last = events[start], events[min(start + size, len(events)) - 1]
             assert first[7] == last[7] == batch_no
             root = merkle_root(self.hashes[start : start + size])
-            payload = batch_payload(self.owner, batch_no, first[1], last[1], root, prev_root, last[6])
+            head = self.hashes[min(start + size, len(events)) - 1]
+            payload = batch_payload(self.owner, batch_no, first[1], last[1], root, prev_root, head)
             kid, token = sign_batch(payload, self.identity)
             rows.append(
                 {

@@ -88,9 +88,7 @@ def _chemistry(el_in: Mapping[Element, float]) -> str:
 
 def recycling_efficiency(conn: Any, owner: str, start: _dt.datetime | None, end: _dt.datetime | None) -> dict[str, Any]:
     """Efficiency and recovery of ``owner``'s recovery events with ``start <= at < end``."""
-    q = select(t.events.c.id, t.events.c.at).where(
-        t.events.c.owner == owner, t.events.c.kind == EventKind.RECOVERY.value
-    )
+    q = select(t.events.c.id, t.events.c.at).where(t.events_of(owner), t.events.c.kind == EventKind.RECOVERY.value)
     if start is not None:
         q = q.where(t.events.c.at >= start)
     if end is not None:

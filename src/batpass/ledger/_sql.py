@@ -25,6 +25,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     Select,
     String,
@@ -51,6 +52,7 @@ __all__ = [
     "alerts",
     "authorisations",
     "batches",
+    "catalogues",
     "claims",
     "credits",
     "edges",
@@ -65,22 +67,39 @@ __all__ = [
 
 OWNER = 200  # a DID
 
+#: the event log. The owner, the hash and the catalogue are stored in their small forms (migration
+#: ``ledger_0010``): the owner as its number (``ledger_owners``), the hash as its 32 bytes, the
+#: catalogue as its number (``ledger_catalogues``); every read turns them back into the strings
+#: they stand for (the hash chain, the batch roots and every answer are those of the strings).
 events = Table(
     "ledger_events",
     metadata,
-    Column("owner", String(OWNER), nullable=False),
+    Column("owner_no", Integer, nullable=False),  # ``ledger_owners``
     Column("seq", BigInteger, nullable=False),
     Column("id", String(128), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Column("body", Text, nullable=False),
-    Column("hash", String(64), nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),  # the SHA-256 digest (hex in every answer)
     Column("batch_no", Integer, nullable=False),
-    # the digest of the material catalogue the event was checked with (NULL: recorded before
-    # the catalogue was versioned); beside the hashed body, so existing chains stay valid
-    Column("catalogue", String(80), nullable=True),
-    PrimaryKeyConstraint("owner", "seq", name="pk_ledger_events"),
-    UniqueConstraint("owner", "id", name="uq_ledger_events_owner"),
+    # the material catalogue the event was checked with, as its number in ``ledger_catalogues``
+    # (NULL: recorded before the catalogue was versioned); beside the hashed body, so existing
+    # chains stay valid
+    Column("catalogue_no", Integer, nullable=True),
+    PrimaryKeyConstraint("owner_no", "seq", name="pk_ledger_events"),
+    UniqueConstraint("owner_no", "id", name="uq_ledger_events_owner"),
+)
+
+#: the material catalogues events were checked with, each a small number (created on first use
+#: by :func:`catalogue_numbers`, never renumbered): one digest of 71 characters was stored on
+#: every event. Numbers are local to one database, like the owners'.
+catalogues = Table(
+    "ledger_catalogues",
+    metadata,
+    Column("no", Integer, nullable=False, autoincrement=True),
+    Column("digest", String(80), nullable=False),
+    PrimaryKeyConstraint("no", name="pk_ledger_catalogues"),
+    UniqueConstraint("digest", name="uq_ledger_catalogues_digest"),
 )
 
 heads = Table(
@@ -137,6 +156,10 @@ lots = Table(
     # receipt of one lot inherits its parent's number)
     Column("profile_no", BigInteger, nullable=False),
     PrimaryKeyConstraint("owner", "id", name="pk_ledger_lots"),
+    # on SQLite the rows live in the primary key's B-tree (``ledger_0010``): every read and
+    # update of a lot is by (owner, id), and a rowid table kept a second B-tree of those keys
+    # (about 70 bytes per event)
+    sqlite_with_rowid=False,
 )
 # partial: only battery lots carry an identifier to resolve (a few per cent of the lots)
 Index(
@@ -219,6 +242,23 @@ def owner_no_of(owner: str) -> Any:
     """The number of ``owner`` as a scalar subquery (NULL, so matching nothing, for an owner no
     edge names yet): ``edges.c.owner_no == owner_no_of(owner)``."""
     return select(owners.c.no).where(owners.c.owner == owner).scalar_subquery()
+
+
+def events_of(owner: str) -> ColumnElement[bool]:
+    """The condition selecting ``owner``'s events (by its number; none for an owner never named)."""
+    cond: ColumnElement[bool] = events.c.owner_no == owner_no_of(owner)
+    return cond
+
+
+#: the events with their catalogue's digest: join :data:`EVENTS_FROM`, select :data:`event_catalogue`
+EVENTS_FROM = events.outerjoin(catalogues, catalogues.c.no == events.c.catalogue_no)
+event_catalogue: Column[str] = catalogues.c.digest
+
+
+def hash_hex(value: Any) -> Any:
+    """A stored event hash as the hex text the chain, the batch roots and every answer use (the
+    column holds the 32 bytes); a value of another type, which no write stores, as it is."""
+    return value.hex() if isinstance(value, bytes | memoryview) else value
 
 
 def owner_nos_of(names: Iterable[str]) -> Any:
@@ -455,7 +495,7 @@ def select_event_bodies(conn: Connection, owner: str, ids: Sequence[str]) -> dic
     out: dict[str, str] = {}
     if conn.dialect.name != "sqlite":
         for cond in ids_in(conn, events.c.id, ids):
-            out.update(conn.execute(select(events.c.id, events.c.body).where(events.c.owner == owner, cond)).all())
+            out.update(conn.execute(select(events.c.id, events.c.body).where(events_of(owner), cond)).all())
         return out
     for part in _sqlite_id_rows(conn, _EVENT_BODIES_BY_ID, owner, ids):
         out.update(part)
@@ -467,7 +507,10 @@ _LOTS_BY_ID = (
     "FROM ledger_lots l JOIN ledger_profiles p ON p.owner = l.owner AND p.no = l.profile_no "
     "WHERE l.owner = ? AND l.id IN ({marks})"
 )
-_EVENT_BODIES_BY_ID = "SELECT id, body FROM ledger_events WHERE owner = ? AND id IN ({marks})"
+_EVENT_BODIES_BY_ID = (
+    "SELECT id, body FROM ledger_events "
+    "WHERE owner_no = (SELECT no FROM ledger_owners WHERE owner = ?) AND id IN ({marks})"
+)
 
 
 def _sqlite_id_rows(conn: Connection, sql: str, owner: str, ids: Sequence[str]) -> Iterable[Sequence[Any]]:
@@ -739,20 +782,30 @@ def owner_numbers(conn: Connection, names: Iterable[str]) -> dict[str, int]:
     """``{owner: number}`` of ``names`` in ``ledger_owners``, numbering those not there yet
     (``INSERT … ON CONFLICT DO NOTHING``: two writers naming a new owner at once get one number;
     on PostgreSQL the second waits for the first to commit)."""
+    return _numbers(conn, owners, "owner", names)
+
+
+def catalogue_numbers(conn: Connection, digests: Iterable[str]) -> dict[str, int]:
+    """``{digest: number}`` of material catalogue ``digests`` in ``ledger_catalogues``, numbering
+    those not there yet (as :func:`owner_numbers` does)."""
+    return _numbers(conn, catalogues, "digest", digests)
+
+
+def _numbers(conn: Connection, table: Table, column: str, names: Iterable[str]) -> dict[str, int]:
+    """``{name: number}`` of ``names`` in ``table`` (``no``, ``column``), numbering new ones."""
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    known: dict[str, int] = dict(
-        conn.execute(select(owners.c.owner, owners.c.no).where(owners.c.owner.in_(wanted))).all()
-    )
+    col, no = table.c[column], table.c.no
+    known: dict[str, int] = dict(conn.execute(select(col, no).where(col.in_(wanted))).all())
     new = [o for o in wanted if o not in known]
     if new:
-        values = [{"owner": o} for o in new]
+        values = [{column: o} for o in new]
         if conn.dialect.name == "postgresql":
-            conn.execute(pg_insert(owners).values(values).on_conflict_do_nothing(index_elements=["owner"]))
+            conn.execute(pg_insert(table).values(values).on_conflict_do_nothing(index_elements=[column]))
         else:
-            conn.execute(sqlite_insert(owners).values(values).on_conflict_do_nothing(index_elements=["owner"]))
-        known.update(conn.execute(select(owners.c.owner, owners.c.no).where(owners.c.owner.in_(new))).all())
+            conn.execute(sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=[column]))
+        known.update(conn.execute(select(col, no).where(col.in_(new))).all())
     return known
 
 

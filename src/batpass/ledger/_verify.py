@@ -55,8 +55,16 @@ def verify_chain(
     head = conn.execute(select(t.heads).where(t.heads.c.owner == owner)).first()
     batch_list = conn.execute(select(t.batches).where(t.batches.c.owner == owner).order_by(t.batches.c.batch_no)).all()
     rows = conn.execute(
-        select(t.events.c.seq, t.events.c.body, t.events.c.hash, t.events.c.batch_no, t.events.c.catalogue)
-        .where(t.events.c.owner == owner)
+        select(
+            t.events.c.seq,
+            t.events.c.body,
+            t.events.c.hash,
+            t.events.c.batch_no,
+            t.event_catalogue,
+            t.events.c.catalogue_no,
+        )
+        .select_from(t.EVENTS_FROM)
+        .where(t.events_of(owner))
         .order_by(t.events.c.seq)
     )
     prev = GENESIS
@@ -64,9 +72,16 @@ def verify_chain(
     by_batch: dict[int, list[str]] = {}
     n = 0
     last_seq = 0
-    for seq, body, h, bno, catalogue in rows:
+    for seq, body, stored, bno, catalogue, catalogue_no in rows:
         n += 1
-        if catalogue is not None and catalogue not in CATALOGUES:
+        h = t.hash_hex(stored)
+        if catalogue_no is not None and catalogue is None:  # a number ``ledger_catalogues`` lacks
+            problem(
+                "ledger.catalogue.unknown",
+                f"event {seq}: checked with material catalogue number {catalogue_no}, which this store does not name",
+                seq,
+            )
+        elif catalogue is not None and catalogue not in CATALOGUES:
             problem(
                 "ledger.catalogue.unknown",
                 f"event {seq}: checked with material catalogue {catalogue}, which this code does not ship"

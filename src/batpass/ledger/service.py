@@ -366,7 +366,11 @@ class LedgerService:
             else:
                 q = (
                     select(t.heads.c.owner)
-                    .union(select(t.events.c.owner), select(t.lots.c.owner), select(t.received_summaries.c.owner))
+                    .union(
+                        select(t.owners.c.owner).where(t.owners.c.no.in_(select(t.events.c.owner_no).distinct())),
+                        select(t.lots.c.owner),
+                        select(t.received_summaries.c.owner),
+                    )
                     .order_by("owner")
                 )
                 owners = [r[0] for r in conn.execute(q).all()]
@@ -491,7 +495,7 @@ class LedgerService:
         with UnitOfWork(self.engine, write=False) as uow:
             q = select(func.count()).select_from(t.events)
             if owner:
-                q = q.where(t.events.c.owner == owner)
+                q = q.where(t.events_of(owner))
             return int(uow.conn.execute(q).scalar_one())
 
     def count_lots(self, owner: str | None = None) -> int:
@@ -505,11 +509,11 @@ class LedgerService:
         with UnitOfWork(self.engine, write=False) as uow:
             rows = uow.conn.execute(
                 select(t.events.c.seq, t.events.c.body, t.events.c.hash)
-                .where(t.events.c.owner == owner, t.events.c.seq > after_seq)
+                .where(t.events_of(owner), t.events.c.seq > after_seq)
                 .order_by(t.events.c.seq)
                 .limit(limit)
             ).all()
-        return [{"seq": r.seq, "hash": r.hash, "event": json.loads(r.body)} for r in rows]
+        return [{"seq": r.seq, "hash": t.hash_hex(r.hash), "event": json.loads(r.body)} for r in rows]
 
     def change_mark(self, owner: str) -> int:
         """The owner's change counter: the sequence number of its last recorded event (0 before
@@ -560,11 +564,7 @@ class LedgerService:
             for part in t.chunks(want):
                 rows = uow.conn.execute(
                     select(t.lots.c.id, t.events.c.body)
-                    .select_from(
-                        t.lots.join(
-                            t.events, and_(t.events.c.owner == t.lots.c.owner, t.events.c.id == t.lots.c.event_id)
-                        )
-                    )
+                    .select_from(t.lots.join(t.events, and_(t.events_of(owner), t.events.c.id == t.lots.c.event_id)))
                     .where(
                         t.lots.c.owner == owner,
                         t.lots.c.id.in_(part),

@@ -45,7 +45,14 @@ def _extended() -> Any:
 
 def _digests(engine: Engine) -> list[str | None]:
     with engine.connect() as conn:
-        return list(conn.execute(text("SELECT catalogue FROM ledger_events ORDER BY seq")).scalars())
+        return list(
+            conn.execute(
+                text(
+                    "SELECT c.digest FROM ledger_events e "
+                    "LEFT JOIN ledger_catalogues c ON c.no = e.catalogue_no ORDER BY e.seq"
+                )
+            ).scalars()
+        )
 
 
 def test_the_extension_adds_materials_under_its_own_label_and_digest() -> None:

@@ -97,7 +97,14 @@ def test_the_catalogue_is_identified_by_the_digest_of_its_canonical_json() -> No
 
 def _catalogues(ledger: LedgerService) -> list[str | None]:
     with ledger.engine.connect() as conn:
-        return list(conn.execute(text("SELECT catalogue FROM ledger_events ORDER BY seq")).scalars())
+        return list(
+            conn.execute(
+                text(
+                    "SELECT c.digest FROM ledger_events e "
+                    "LEFT JOIN ledger_catalogues c ON c.no = e.catalogue_no ORDER BY e.seq"
+                )
+            ).scalars()
+        )
 
 
 def _record_two(ledger: LedgerService) -> None:
@@ -115,7 +122,7 @@ def test_each_event_records_the_catalogue_digest(ledger: LedgerService) -> None:
 def test_events_recorded_before_the_catalogue_was_versioned_still_verify_and_replay(ledger: LedgerService) -> None:
     _record_two(ledger)
     with ledger.engine.begin() as conn:
-        conn.execute(text("UPDATE ledger_events SET catalogue = NULL"))
+        conn.execute(text("UPDATE ledger_events SET catalogue_no = NULL"))
     assert ledger.verify().ok and ledger.self_audit() == []
 
 
@@ -123,7 +130,9 @@ def test_an_event_checked_with_a_catalogue_this_code_does_not_ship_is_reported(l
     _record_two(ledger)
     other = "sha256:" + "0" * 64
     with ledger.engine.begin() as conn:
-        conn.execute(text("UPDATE ledger_events SET catalogue = :c WHERE seq = 2"), {"c": other})
+        conn.execute(text("INSERT INTO ledger_catalogues (digest) VALUES (:c)"), {"c": other})
+        no = conn.execute(text("SELECT no FROM ledger_catalogues WHERE digest = :c"), {"c": other}).scalar_one()
+        conn.execute(text("UPDATE ledger_events SET catalogue_no = :n WHERE seq = 2"), {"n": no})
     rep = ledger.verify()
     # the chain names the event; the replay of the log refuses it
     assert [(p.rule, p.seq) for p in rep.problems] == [("ledger.catalogue.unknown", 2), ("ledger.replay", None)]
@@ -131,3 +140,25 @@ def test_an_event_checked_with_a_catalogue_this_code_does_not_ship_is_reported(l
     findings = ledger.self_audit()
     assert [f.rule for f in findings] == ["ledger.catalogue.unknown", "ledger.replay"]
     assert all(other in f.detail for f in findings)
+
+
+@pytest.mark.parametrize("change", ["number", "deleted"])
+def test_an_event_whose_catalogue_number_the_store_does_not_name_is_reported(
+    ledger: LedgerService, change: str
+) -> None:
+    """Events name their catalogue by a number of ``ledger_catalogues``: a changed number, or the
+    catalogue's row deleted, leaves an event without the catalogue it was checked with. Verify
+    names each such event and the replay refuses the log, as for a catalogue not shipped."""
+    _record_two(ledger)
+    with ledger.engine.begin() as conn:
+        if change == "number":
+            conn.execute(text("UPDATE ledger_events SET catalogue_no = catalogue_no + 7 WHERE seq = 2"))
+        else:
+            conn.execute(text("DELETE FROM ledger_catalogues"))
+    named = [2] if change == "number" else [1, 2]
+    rep = ledger.verify()
+    assert [(p.rule, p.seq) for p in rep.problems] == [
+        *(("ledger.catalogue.unknown", n) for n in named),
+        ("ledger.replay", None),
+    ]
+    assert [f.rule for f in ledger.self_audit()] == [*(["ledger.catalogue.unknown"] * len(named)), "ledger.replay"]

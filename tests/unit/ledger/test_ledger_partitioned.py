@@ -1,8 +1,8 @@
 """The ledger on PostgreSQL with its largest tables partitioned by owner (docs/scaling.md).
 
 ``ledger_events`` (one row per event), ``ledger_lots`` and ``ledger_edges`` are turned into
-declarative ``PARTITION BY HASH (owner)`` tables (``owner_no`` for the edges) in the test's own
-schema, after the migrations ran, keeping every constraint and index under its name. Then the
+declarative ``PARTITION BY HASH (owner)`` tables (``owner_no`` for the events and edges) in the
+test's own schema, after the migrations ran, keeping every constraint and index under its name. Then the
 ledger's store contract tests (record, replay, conflict, trace, verify, received summaries, reads
 of changes) and its concurrency tests (concurrent shipments from one lot, concurrent claims) run
 here again, unchanged, on the partitioned schema: the code needs no change to run on it. Every
@@ -40,7 +40,7 @@ from store_testkit import PG_URL, drop_schema
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PARTITIONED = ("ledger_events", "ledger_lots", "ledger_edges")
 #: the owner column of each partitioned table (the edges name their owner by number)
-OWNER_COLUMN = {"ledger_edges": "owner_no"}
+OWNER_COLUMN = {"ledger_edges": "owner_no", "ledger_events": "owner_no"}
 PARTITIONS = 4
 
 
@@ -135,7 +135,13 @@ def test_the_largest_tables_are_partitioned_and_rows_land_in_partitions(
                 text("SELECT relname, relkind FROM pg_class WHERE relnamespace = current_schema()::regnamespace")
             ).all()
         )
-        where = conn.execute(text("SELECT tableoid::regclass::text FROM ledger_events WHERE owner = :o"), {"o": OWNER})
+        where = conn.execute(
+            text(
+                "SELECT e.tableoid::regclass::text FROM ledger_events e "
+                "JOIN ledger_owners o ON o.no = e.owner_no WHERE o.owner = :o"
+            ),
+            {"o": OWNER},
+        )
         held_in = set(where.scalars())
     assert {kinds[t] for t in PARTITIONED} == {"p"}  # partitioned tables
     assert all(kinds[f"{t}_p{r}"] == "r" for t in PARTITIONED for r in range(PARTITIONS))

@@ -374,7 +374,7 @@ def test_recorded_scenario_equals_a_replay_of_the_reference(ledger: LedgerServic
             lot.profile = _profile(ev, lot, eff, reference_mix_profile)
             view.lots[lot.id] = lot
     with ledger.engine.connect() as conn:
-        stored = conn.execute(select(t.events.c.body).where(t.events.c.owner == OWNER).order_by(t.events.c.seq)).all()
+        stored = conn.execute(select(t.events.c.body).where(t.events_of(OWNER)).order_by(t.events.c.seq)).all()
         rows = {
             r.id: r
             for r in conn.execute(select(*t.LOT_COLUMNS).select_from(t.LOTS_FROM).where(t.lots.c.owner == OWNER)).all()

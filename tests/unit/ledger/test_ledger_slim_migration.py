@@ -1,5 +1,6 @@
 """Migrations ``ledger_0007`` (the slim store) and ``ledger_0008`` (owners as numbers in the
-edges) on a store holding data, SQLite and PostgreSQL.
+edges), and ``ledger_0010`` (the events' owner, hash and catalogue in small forms), on a store
+holding data, SQLite and PostgreSQL.
 
 A store at ``ledger_0006`` (or ``ledger_0007``) gets a scenario's ledger (the rows a ledger at
 that revision holds: each lot's profile as its own text, each edge's owners as strings; copied
@@ -23,7 +24,7 @@ from ledger_testkit import OWNER, identity
 from sqlalchemy import Engine, MetaData, select, text
 
 from batpass.core.clock import FixedClock
-from batpass.ledger import MIGRATIONS_DIR, LedgerService
+from batpass.ledger import CATALOGUE, MIGRATIONS_DIR, LedgerService
 from batpass.ledger import _sql as t
 from batpass.scenario import generate
 from batpass.store import MIGRATIONS_DIR as STORE_MIGRATIONS
@@ -55,14 +56,25 @@ def _copy_to_old(new: Engine, old: Engine) -> None:
     """Every ledger row of ``new`` into ``old`` as a store at that older revision holds it."""
     reflected = MetaData()
     with old.connect() as conn:
-        reflected.reflect(conn, only=lambda name, _m: name.startswith("ledger_") and name != "ledger_owners")
+        reflected.reflect(conn, only=lambda name, _m: name.startswith("ledger_"))
+    numbered = "owner_no" in reflected.tables["ledger_edges"].c  # ledger_0008: edges name owners by number
     with new.connect() as src, old.begin() as dst:
         for name, table in reflected.tables.items():
             if name == "ledger_lots" and "profile" in table.c:
                 cols = [c for c in t.lots.c if c.name != "profile_no"]
                 q: Any = select(*cols, t.profiles.c.body.label("profile")).select_from(t.LOTS_FROM)
-            elif name == "ledger_edges":
+            elif name == "ledger_edges" and not numbered:
                 q = _edge_strings()
+            elif name == "ledger_owners":  # only the owners edges name had numbers
+                e = t.edges
+                q = select(t.owners).where(
+                    t.owners.c.no.in_(select(e.c.owner_no).union(select(e.c.parent_owner_no)).scalar_subquery())
+                )
+            elif name == "ledger_events":
+                rows = _event_strings(src)
+                assert set(table.c.keys()) == set(rows[0]), name
+                dst.execute(table.insert(), rows)
+                continue
             else:
                 q = select(t.metadata.tables[name])
             rows = [dict(r) for r in src.execute(q).mappings()]
@@ -79,6 +91,22 @@ def _edge_strings() -> Any:
     )
 
 
+def _event_strings(conn: Any) -> list[dict[str, Any]]:
+    """The events with their owner, hash and catalogue as strings, as the store before
+    ``ledger_0010`` held them."""
+    e = t.events
+    q = (
+        select(
+            t.owners.c.owner,
+            *[c for c in e.c if c.name not in {"owner_no", "catalogue_no"}],
+            t.event_catalogue.label("catalogue"),
+        )
+        .select_from(t.EVENTS_FROM.join(t.owners, t.owners.c.no == e.c.owner_no))
+        .order_by(t.owners.c.owner, e.c.seq)
+    )
+    return [{**r, "hash": t.hash_hex(r["hash"])} for r in conn.execute(q).mappings()]
+
+
 def _answers(svc: LedgerService, batteries: Sequence[str], lots: Sequence[str]) -> dict[str, Any]:
     rep = svc.verify()
     return {
@@ -87,6 +115,7 @@ def _answers(svc: LedgerService, batteries: Sequence[str], lots: Sequence[str]) 
         "summaries": [svc.summary(OWNER, b) for b in batteries],
         "lots": [svc.lot(OWNER, lot) for lot in lots],
         "verify": (rep.ok, rep.events, rep.batches, rep.problems),
+        "events": svc.events(OWNER, limit=100_000),
         "audit": svc.self_audit(),
     }
 
@@ -174,3 +203,94 @@ def _columns(conn: Any, table: str) -> list[Any]:
     from sqlalchemy import inspect
 
     return list(inspect(conn).get_columns(table))
+
+
+_OLD_EVENTS = "SELECT owner, seq, id, kind, at, body, hash, batch_no, catalogue FROM ledger_events ORDER BY owner, seq"
+
+
+@pytest.mark.parametrize("old_store", ["ledger_0009"], indirect=True)
+def test_ledger_0010_slims_the_events_of_a_store_with_data_and_back(
+    make_store: Callable[[Sequence[Path]], Engine], old_store: Engine
+) -> None:
+    """Events with their owner, hash and catalogue as strings (``ledger_0009``) migrated to
+    numbers and bytes: the same events, chain and answers; the second half of the scenario
+    recorded on the migrated store gives what the direct ledger gives; the downgrade gives back
+    the rows as they were."""
+    sc = generate(lots=300, owner=OWNER, seed=7)
+    half = len(sc.events) // 2
+    me = identity()
+    direct = LedgerService(make_store([MIGRATIONS_DIR]), me, batch_size=50, clock=CLOCK)
+    direct.record(sc.events[:half])
+    with direct.engine.connect() as conn:
+        mined = [r[0] for r in conn.execute(select(t.lots.c.id).where(t.lots.c.kind == "extraction").limit(5))]
+    half_answers = _answers(direct, sc.batteries[:6], mined)
+    assert half_answers["verify"][0] and half_answers["audit"] == []
+
+    _copy_to_old(direct.engine, old_store)
+    with old_store.connect() as conn:
+        before = [tuple(r) for r in conn.execute(text(_OLD_EVENTS)).all()]
+        lots_before = _lot_rows(conn)
+    assert len(before) > 100 and all(len(r[6]) == 64 for r in before) and {r[8] for r in before} == {CATALOGUE.digest}
+    upgrade(old_store, LOCATIONS)
+
+    with old_store.connect() as conn:
+        columns = {c["name"]: c["type"] for c in _columns(conn, "ledger_events")}
+        catalogues = conn.execute(select(t.catalogues.c.digest)).scalars().all()
+        stored = conn.execute(select(t.events.c.hash)).scalars().all()
+    assert set(columns) == {"owner_no", "seq", "id", "kind", "at", "body", "hash", "batch_no", "catalogue_no"}
+    assert catalogues == [CATALOGUE.digest] and {len(h) for h in stored} == {32}
+    _check_lots_table(old_store, lots_before, rowid=False)
+    migrated = LedgerService(old_store, me, batch_size=50, clock=CLOCK)
+    assert _answers(migrated, sc.batteries[:6], mined) == half_answers
+
+    cfg = alembic_config(LOCATIONS)
+    with old_store.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "ledger_0009")
+    with old_store.connect() as conn:
+        assert [tuple(r) for r in conn.execute(text(_OLD_EVENTS)).all()] == before
+    _check_lots_table(old_store, lots_before, rowid=True)
+    upgrade(old_store, LOCATIONS)
+
+    for svc in (direct, migrated):
+        svc.record(sc.events[half:])
+    expected = _answers(direct, sc.batteries[:6], mined)
+    assert expected["verify"][0] and expected["audit"] == []
+    assert _answers(migrated, sc.batteries[:6], mined) == expected
+
+
+def _lot_rows(conn: Any) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in conn.execute(text("SELECT * FROM ledger_lots ORDER BY owner, id")).all()]
+
+
+def _check_lots_table(engine: Engine, rows: list[tuple[Any, ...]], *, rowid: bool) -> None:
+    """``ledger_lots`` holds ``rows``, keeps its partial battery index and, on SQLite, is a rowid
+    table or not as ``rowid`` says."""
+    with engine.connect() as conn:
+        assert _lot_rows(conn) == rows
+        indexes = {i["name"]: i["column_names"] for i in _indexes(conn, "ledger_lots")}
+        assert indexes["ix_ledger_lots_battery"] == ["owner", "battery_id"]
+        if engine.dialect.name == "sqlite":
+            sql = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'ledger_lots'")).all())
+            assert sql["ledger_lots"].rstrip().endswith("WITHOUT ROWID") is not rowid
+            assert sql["ix_ledger_lots_battery"].rstrip().endswith("WHERE battery_id IS NOT NULL")
+
+
+@pytest.mark.parametrize("old_store", ["ledger_0009"], indirect=True)
+def test_ledger_0010_keeps_a_changed_hash_detected(
+    make_store: Callable[[Sequence[Path]], Engine], old_store: Engine
+) -> None:
+    """A stored hash changed before the migration (upper-case hex, or not hex at all) is not
+    turned into the right bytes: after it, verify still names those events."""
+    direct = LedgerService(make_store([MIGRATIONS_DIR]), identity(), batch_size=50, clock=CLOCK)
+    direct.record(generate(lots=60, owner=OWNER, seed=8).events)
+    _copy_to_old(direct.engine, old_store)
+    with old_store.begin() as conn:
+        conn.execute(text("UPDATE ledger_events SET hash = upper(hash) WHERE seq = 3"))
+        conn.execute(text("UPDATE ledger_events SET hash = 'zz' || substr(hash, 3) WHERE seq = 9"))
+    upgrade(old_store, LOCATIONS)
+    rep = LedgerService(old_store, identity(), batch_size=50, clock=CLOCK).verify(derived=False)
+    assert {(p.rule, p.seq) for p in rep.problems if p.rule == "ledger.chain.hash"} >= {
+        ("ledger.chain.hash", 3),
+        ("ledger.chain.hash", 9),
+    }

@@ -24,7 +24,7 @@ def _event(n: int, at: str) -> dict[str, object]:
 def _now(memo: LedgerTime, engine: Engine) -> dt.datetime | None:
     with engine.connect() as conn:
         got = memo.now(conn, OWNER)
-        direct = conn.execute(select(func.max(t.events.c.at)).where(t.events.c.owner == OWNER)).scalar()
+        direct = conn.execute(select(func.max(t.events.c.at)).where(t.events_of(OWNER))).scalar()
     assert got == direct  # what reading every event says
     return got
 
