@@ -97,8 +97,8 @@ def _schema_errors(raw: Any) -> list[Any]:
         return []
     errors = sorted(_validator().iter_errors(raw), key=lambda e: list(e.absolute_path))
     if not errors and key is not None:
-        if len(_VALID) >= _VALID_MAX:
-            _VALID.pop(next(iter(_VALID)))
+        if len(_VALID) >= _VALID_MAX:  # a node serves a few models: start afresh (one step, thread-safe)
+            _VALID.clear()
         _VALID[key] = None
     return errors
 

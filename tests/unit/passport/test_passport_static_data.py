@@ -57,3 +57,13 @@ def test_values_equal_in_python_but_not_in_json_are_told_apart() -> None:
         load_static_product_data(doc)
     assert exc.value.field == "values.expected_lifetime_cycles"
     assert exc.value.rule is not None and exc.value.rule.startswith("static-product-data.schema.json")
+
+
+def test_what_is_remembered_is_bounded() -> None:
+    from batpass.passport import _static
+
+    doc = _example()
+    for n in range(_static._VALID_MAX + 5):
+        doc["model_id"] = f"model-{n}"
+        load_static_product_data(doc)
+    assert 0 < len(_static._VALID) <= _static._VALID_MAX
