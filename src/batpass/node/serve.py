@@ -134,3 +134,8 @@ def preload() -> None:
             importlib.import_module(name)
         except ImportError:  # an optional implementation (httptools, uvloop, websockets) absent
             continue
+    # and the bundled rulesets, which every node parses as it starts (YAML, about 35 ms): read
+    # once here, a forked node finds them parsed (they are read-only values)
+    from batpass.compliance import available_rulesets
+
+    available_rulesets()

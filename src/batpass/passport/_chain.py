@@ -6,18 +6,22 @@ too, so old versions stay verifiable after a rotation — or an issuer's DID doc
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from batpass.core.errors import BatpassError, IntegrityViolation, InvalidInput, Unauthorized
 from batpass.passport import _sql
+from batpass.passport.model import Passport
 from batpass.passport.ports import PublicKeyResolver
 from batpass.trust import CredentialRejected, NodeIdentity, peek, verify_compact
 
-__all__ = ["JWS_TYP", "VersionChain", "broken", "digest", "verify_version_jws"]
+__all__ = ["JWS_TYP", "StoredVersion", "VersionChain", "broken", "digest", "stored_versions", "verify_version_jws"]
 
 #: the JWS type of a passport version
 JWS_TYP = "application/vnd.batpass.passport+jws"
@@ -36,6 +40,35 @@ def broken(passport_id: Any, table: str, what: str, version: int | None = None) 
     )
 
 
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    passport_id: uuid.UUID
+    version: int
+    jws: str
+    digest: str
+    prev_digest: str | None
+    actor: str
+    change: str
+    created_at: dt.datetime
+
+
+def stored_versions(rows: Sequence[Any]) -> list[StoredVersion]:
+    """The version rows :meth:`VersionChain.rows` checked, as values."""
+    return [
+        StoredVersion(
+            passport_id=uuid.UUID(r.passport_id),
+            version=r.version,
+            jws=r.jws,
+            digest=r.digest,
+            prev_digest=r.prev_digest,
+            actor=r.actor,
+            change=r.change,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
+
+
 class VersionChain:
     """Checks passport version chains for one node (``identity``'s keys, else ``key_resolver``)."""
 
@@ -44,10 +77,24 @@ class VersionChain:
         self.key_resolver = key_resolver
         #: payloads of version tokens this process verified, by digest (a token is immutable)
         self._verified: dict[str, dict[str, Any]] = {}
+        #: the passport each verified payload records, by the token's digest
+        self._passports: dict[str, Passport] = {}
 
     def payload(self, version_digest: str) -> dict[str, Any]:
         """The verified payload of a version :meth:`rows` checked."""
         return self._verified[version_digest]
+
+    def passport(self, version_digest: str) -> Passport:
+        """The passport a version :meth:`rows` checked records (its verified payload's record;
+        a frozen value, made once per token, as the token is immutable)."""
+        passport = self._passports.get(version_digest)
+        if passport is None:
+            if len(self._passports) > 50_000:
+                self._passports.clear()
+            passport = self._passports[version_digest] = Passport.from_record(
+                self._verified[version_digest]["passport"]
+            )
+        return passport
 
     def rows(self, conn: Connection, passport_id: str) -> list[Any]:
         """Every version row of a passport, each checked: its digest is its token's, its token

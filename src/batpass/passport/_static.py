@@ -67,6 +67,42 @@ def _validator() -> Any:
     return _VALIDATOR
 
 
+#: documents the schema accepted, by their content (:func:`_content_key`): a fleet's passports
+#: are built from one model's data again and again, and the schema's answer is the same for the
+#: same content; a changed document has another key and is validated again
+_VALID: dict[Any, None] = {}
+_VALID_MAX = 64
+
+
+def _content_key(value: Any) -> Any:
+    """``value`` as a hashable key that tells apart every two values the schema may judge apart:
+    an object from an array, 1 from 1.0 and from True, a key 1 from a key "1", a date from its
+    text (YAML reads dates)."""
+    if isinstance(value, dict):
+        return ("o", tuple(((type(k), k), _content_key(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return (type(value), tuple(_content_key(v) for v in value))
+    return (type(value), value)
+
+
+def _schema_errors(raw: Any) -> list[Any]:
+    """The schema's errors for ``raw``, in path order; a document it accepted before is not
+    validated again (an unhashable value, a set say, is validated each time)."""
+    try:
+        key = _content_key(raw)
+        hash(key)
+    except TypeError:
+        key = None
+    if key is not None and key in _VALID:
+        return []
+    errors = sorted(_validator().iter_errors(raw), key=lambda e: list(e.absolute_path))
+    if not errors and key is not None:
+        if len(_VALID) >= _VALID_MAX:  # a node serves a few models: start afresh (one step, thread-safe)
+            _VALID.clear()
+        _VALID[key] = None
+    return errors
+
+
 def load_static_product_data(source: str | Path | Mapping[str, Any]) -> StaticProductData:
     """Parse static product data strictly: JSON Schema first, then each data point's rule."""
     if isinstance(source, Mapping):
@@ -77,7 +113,7 @@ def load_static_product_data(source: str | Path | Mapping[str, Any]) -> StaticPr
             raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise InvalidInput(f"static product data is not YAML: {exc}", rule="YAML 1.1") from exc
-    errors = sorted(_validator().iter_errors(raw), key=lambda e: list(e.absolute_path))
+    errors = _schema_errors(raw)
     if errors:
         err = errors[0]
         path = ".".join(str(p) for p in err.absolute_path) or "(root)"

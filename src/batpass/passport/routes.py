@@ -745,7 +745,9 @@ async def export(
     """``catenax`` (battery_pass 6.1.0), ``aas`` (AAS V3.1 JSON), ``batterypass`` (modules 1.2.0,
     Performance 1.2.1 or, with ``version=1.2.0``, 1.2.0)."""
     svc = _svc(ctx)
-    p = svc.get(_pid(passport_id))
+    # the Catena-X export dates itself by its first and last versions: read with the passport,
+    # from the one chain its check reads
+    p, versions = svc.with_versions(_pid(passport_id)) if fmt == "catenax" else (svc.get(_pid(passport_id)), [])
     roles, tiers = await _reader(ctx, request)
     if version is not None and fmt != "batterypass":
         raise InvalidInput(
@@ -755,7 +757,6 @@ async def export(
         )
     svc.audit(p, roles=roles, tiers=tiers, channel=f"export:{fmt}")
     if fmt == "catenax":
-        versions = svc.versions(p.passport_id)
         issued, modified = versions[0].created_at.date(), versions[-1].created_at.date()
         return JSONResponse(to_catenax(p, issued=issued, modified=modified, tiers=tiers))
     if fmt == "aas":

@@ -22,7 +22,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, bindparam, func, insert, select, update
@@ -33,7 +33,7 @@ from batpass.core.ids import BatteryId, new_uuid7
 from batpass.ledger import UpstreamSummary
 from batpass.passport import _sql
 from batpass.passport._backups import BACKUP_KIND, BackupCopies, HeldCopy
-from batpass.passport._chain import JWS_TYP, VersionChain, broken, verify_version_jws
+from batpass.passport._chain import JWS_TYP, StoredVersion, VersionChain, broken, stored_versions, verify_version_jws
 from batpass.passport._chain import digest as token_digest
 from batpass.passport._import import ImportedPassport
 from batpass.passport._static import StaticProductData, load_static_product_data, summary_values
@@ -85,18 +85,6 @@ __all__ = [
 ]
 
 MANDATE_SCOPES = frozenset({"static", "dynamic", "lifecycle"})
-
-
-@dataclass(frozen=True, slots=True)
-class StoredVersion:
-    passport_id: uuid.UUID
-    version: int
-    jws: str
-    digest: str
-    prev_digest: str | None
-    actor: str
-    change: str
-    created_at: dt.datetime
 
 
 def _canonical(obj: Any) -> bytes:
@@ -651,22 +639,13 @@ class PassportService:
 
     def versions(self, passport_id: uuid.UUID) -> list[StoredVersion]:
         """Every signed version, the chain checked (:meth:`_signed`)."""
+        return self.with_versions(passport_id)[1]
+
+    def with_versions(self, passport_id: uuid.UUID) -> tuple[Passport, list[StoredVersion]]:
+        """The passport and every signed version, from one read of its chain, checked."""
         with UnitOfWork(self.engine, write=False) as uow:
-            self._require(uow.conn, passport_id)
-            rows = self.chain.rows(uow.conn, str(passport_id))
-        return [
-            StoredVersion(
-                passport_id=uuid.UUID(r.passport_id),
-                version=r.version,
-                jws=r.jws,
-                digest=r.digest,
-                prev_digest=r.prev_digest,
-                actor=r.actor,
-                change=r.change,
-                created_at=r.created_at,
-            )
-            for r in rows
-        ]
+            passport, rows = self._checked(uow.conn, passport_id)
+        return passport, stored_versions(rows)
 
     def history(self, passport_id: uuid.UUID, *, tiers: Iterable[Tier] = (Tier.PUBLIC,)) -> list[dict[str, Any]]:
         """Every version with what changed, cut to ``tiers`` (a hidden field's change is not shown)."""
@@ -699,9 +678,7 @@ class PassportService:
     def verify_chain(self, passport_id: uuid.UUID) -> int:
         """Check every version's signature and the hash chain, and the served row against the
         newest version; returns the number of versions (an IntegrityViolation names a break)."""
-        with UnitOfWork(self.engine, write=False) as uow:
-            self._require(uow.conn, passport_id)
-            return len(self.chain.rows(uow.conn, str(passport_id)))
+        return len(self.versions(passport_id))
 
     # --- backup copies (this node as another node's backup) -----------------------------------
 
@@ -725,11 +702,15 @@ class PassportService:
     # --- internals ----------------------------------------------------------------------------
 
     def _require(self, conn: Connection, passport_id: uuid.UUID) -> Passport:
+        return self._checked(conn, passport_id)[0]
+
+    def _checked(self, conn: Connection, passport_id: uuid.UUID) -> tuple[Passport, list[Any]]:
+        """The passport (:meth:`_signed`) and its version rows as checked."""
         q = select(_sql.passports).where(_sql.passports.c.passport_id == str(passport_id))
         row = conn.execute(_for_write(conn, q)).first()
         if row is None:
             raise PassportNotFound(f"passport {passport_id} not found", rule="passport identifier")
-        return self._signed(conn, row)
+        return self._signed_chain(conn, row)
 
     def _load_by_battery(self, conn: Connection, battery: BatteryId) -> Passport | None:
         q = select(_sql.passports).where(
@@ -746,6 +727,9 @@ class PassportService:
     # --- what is served is what was signed -----------------------------------------------------
 
     def _signed(self, conn: Connection, row: Any) -> Passport:
+        return self._signed_chain(conn, row)[0]
+
+    def _signed_chain(self, conn: Connection, row: Any) -> tuple[Passport, list[Any]]:
         """The passport of a ``passport_passports`` row, taken from its newest signed version
         after checking the whole chain (every version's digest, signature and link) and that the
         row — its record and the columns it is looked up by — is that version. Anything else is
@@ -764,11 +748,9 @@ class PassportService:
             row, chain = fresh, self.chain.rows(conn, fresh.passport_id)
         if not chain or chain[-1].version != row.version:
             raise broken(row.passport_id, "passport_versions", f"no signed version {row.version}", row.version)
-        newest = self.chain.payload(chain[-1].digest)
-        record = newest["passport"]
-        if row.record != record:
+        if row.record != self.chain.payload(chain[-1].digest)["passport"]:
             raise broken(row.passport_id, "passport_passports", "the stored record differs from the signed one")
-        passport = Passport.from_record(record)
+        passport = self.chain.passport(chain[-1].digest)
         columns = (row.gtin, row.serial, row.category, row.model_id, row.status, bool(row.ended), row.operator)
         signed = (
             str(passport.battery_id.gtin),
@@ -781,7 +763,7 @@ class PassportService:
         )
         if columns != signed:
             raise broken(row.passport_id, "passport_passports", "a looked-up column differs from the signed one")
-        return passport
+        return passport, chain
 
     def passport_id_of(self, reference: str) -> uuid.UUID | None:
         """The passport id a ``urn:uuid:`` id or a battery identifier names, looked up without

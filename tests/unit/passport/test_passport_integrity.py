@@ -24,6 +24,9 @@ BAT = BatteryId("04012345000009", "SN-0042")
 def _two_versions(service: PassportService, static: StaticProductData) -> Any:
     p = service.build(static, BAT, item=ITEM, summary=decode_summary(make_summary(BAT)))
     service.update(p.passport_id, {"renewable_content": {"value": 4.0, "unit": "%"}}, actor=OPERATOR)
+    # read before any change below: what a read remembers (each token's verified payload and the
+    # passport it records) must not hide a change made after it
+    assert service.with_versions(p.passport_id)[0] == service.get(p.passport_id)
     return p.passport_id
 
 
@@ -34,7 +37,13 @@ def _sql(service: PassportService, sql: str, **params: Any) -> int:
 
 def _refused(service: PassportService, pid: Any, table: str) -> None:
     """Every read and the next write refuse the passport, naming it and the broken table."""
-    for read in (lambda: service.get(pid), lambda: service.find_by_battery(BAT), lambda: service.history(pid)):
+    reads = (
+        lambda: service.get(pid),
+        lambda: service.find_by_battery(BAT),
+        lambda: service.history(pid),
+        lambda: service.with_versions(pid),
+    )
+    for read in reads:
         with pytest.raises(IntegrityViolation) as caught:
             read()
         assert caught.value.table == table and str(pid) in caught.value.message and caught.value.status == 503
@@ -46,6 +55,9 @@ def _refused(service: PassportService, pid: Any, table: str) -> None:
 
 def test_a_clean_chain_verifies(service: PassportService, static: StaticProductData) -> None:
     pid = _two_versions(service, static)
+    passport, versions = service.with_versions(pid)
+    assert passport == service.get(pid) and passport.version == 2
+    assert versions == service.versions(pid) and [v.version for v in versions] == [1, 2]
     assert service.verify(pid) == {"passportId": f"urn:uuid:{pid}", "ok": True, "versions": 2, "findings": []}
     assert service.self_audit() == []
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 import segno
 
 from batpass.passport._qr import ERROR_CORRECTION, qr_png, qr_svg
@@ -55,3 +58,46 @@ def test_the_png_is_byte_for_byte_segnos_so_it_reads_as_the_same_link() -> None:
     buf = io.BytesIO()
     segno.make_qr(URL, error="h", boost_error=False).save(buf, kind="png", scale=8, border=4)
     assert qr_png.__wrapped__(URL) == buf.getvalue()
+
+
+def _random_text(rnd: random.Random, length: int) -> str:
+    return "".join(rnd.choice(string.ascii_letters + string.digits + "/-._~") for _ in range(length))
+
+
+def test_the_symbol_is_segnos_with_the_mask_segno_selects() -> None:
+    """The mask is chosen by our row-wise scoring, the symbol made by segno: the same mask and
+    modules as segno.make_qr, over many links and symbol versions (every mask chosen)."""
+    from batpass.passport._qr import _make
+
+    rnd = random.Random(20261207)
+    texts = [_random_text(rnd, n) for n in (0, 1, 3, 7, 10, 20, 40, 63, 64, 80, 120, 200, 400, 800, 1200) * 4]
+    texts += [f"https://localhost:{40000 + 97 * i}/01/04012345000016/21/RA{i:07d}" for i in range(60)]
+    versions, masks = set(), set()
+    for text in texts:
+        _make.cache_clear()
+        theirs = segno.make_qr(text, error="h", boost_error=False)
+        ours = _make(text)
+        assert (ours.version, ours.mask, ours.matrix) == (theirs.version, theirs.mask, theirs.matrix), text
+        versions.add(theirs.version)
+        masks.add(theirs.mask)
+    assert masks == set(range(8)) and len(versions) >= 8
+
+
+def test_the_penalty_scores_are_segnos() -> None:
+    """N1–N4 as segno's ``mask_scores`` counts them, on random matrices of several sizes and
+    densities, with finder-like patterns planted at and near the lines' edges (where N3 counts
+    them with fewer than four light modules beside)."""
+    from segno import encoder
+
+    from batpass.passport._qr import penalties
+
+    rnd = random.Random(7)
+    for n in range(300):
+        size = rnd.choice([21, 25, 45, 57, 101])
+        density = rnd.choice([0.05, 0.3, 0.5, 0.7, 0.95])
+        rows = [bytearray(1 if rnd.random() < density else 0 for _ in range(size)) for _ in range(size)]
+        if n % 3 == 0:
+            for r in rnd.sample(range(size), 5):
+                at = rnd.choice([0, 1, 2, 3, size - 7, size - 8, size - 10, size // 2])
+                rows[r][at : at + 7] = bytes((1, 0, 1, 1, 1, 0, 1))
+        assert penalties([bytes(r) for r in rows]) == encoder.mask_scores(tuple(rows), size, size)
