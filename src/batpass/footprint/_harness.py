@@ -7,17 +7,17 @@ from __future__ import annotations
 import hashlib
 from typing import Any, cast
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from batpass.footprint.routes import ERROR_SHAPES, router
 from batpass.footprint.service import PactService
-from batpass.http import NodeContext, install_error_handlers
+from batpass.http import NodeContext, install_error_handlers, require_json
 
 ADMIN_KEY = "pact-admin-key-for-tests"
 
 
 def build_app(service: PactService, *, base_url: str) -> FastAPI:
-    app = FastAPI()
+    app = FastAPI(dependencies=[Depends(require_json)])  # as the node's app: JSON bodies checked first
     app.include_router(router)
     ctx = NodeContext(
         name="pact",
