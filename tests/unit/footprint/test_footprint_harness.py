@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from footprint_testkit import FOOTPRINT
 from sqlalchemy import Engine, Table, func, select
 
 from batpass.core.unicode import SCALAR_TEXT_RULE
@@ -23,32 +24,6 @@ from batpass.footprint._sql import pact_clients, pact_footprints, pact_peers
 BASE_URL = "https://pact.example:8443"
 ADMIN = {"X-Api-Key": ADMIN_KEY, "Content-Type": "application/json"}
 LONE = "\ud800"
-
-FOOTPRINT = {
-    "id": "b1f8c0d2-7c4e-4e67-9a9c-2e4c12345678",
-    "specVersion": "3.0.0",
-    "created": "2023-01-15T10:15:30Z",
-    "status": "Active",
-    "companyName": "Acme Corp",
-    "companyIds": ["urn:uuid:abc12345-6789-4def-0123-456789abcdef"],
-    "productDescription": "Renewable Diesel",
-    "productIds": ["urn:gtin:1234567890123"],
-    "productNameCompany": "Renewable Diesel",
-    "pcf": {
-        "declaredUnitOfMeasurement": "liter",
-        "declaredUnitAmount": "1",
-        "productMassPerDeclaredUnit": "25",
-        "referencePeriodStart": "2024-02-28T00:00:00+00:00",
-        "referencePeriodEnd": "2024-09-30T00:00:00+00:00",
-        "pcfExcludingBiogenicUptake": "77.0",
-        "pcfIncludingBiogenicUptake": "77.0",
-        "fossilGhgEmissions": "77.0",
-        "fossilCarbonContent": "11.72",
-        "ipccCharacterizationFactors": ["AR6"],
-        "crossSectoralStandards": ["ISO14067"],
-        "exemptedEmissionsPercent": "0",
-    },
-}
 
 
 @pytest.fixture
@@ -74,7 +49,7 @@ def _rows(engine: Engine, table: Table) -> int:
         ("/v1/footprints/pact/footprints", {**FOOTPRINT, "comment": LONE}, "comment", pact_footprints),
         (
             "/v1/footprints/pact/footprints",
-            {**FOOTPRINT, "pcf": {**FOOTPRINT["pcf"], "note": "x" + LONE}},  # type: ignore[dict-item]
+            {**FOOTPRINT, "pcf": {**FOOTPRINT["pcf"], "note": "x" + LONE}},
             "pcf.note",
             pact_footprints,
         ),

@@ -13,6 +13,7 @@ from typing import Any, cast
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from footprint_testkit import FOOTPRINT as FP
 from sqlalchemy import Engine, delete, func, select
 
 from batpass.core.errors import InvalidInput, NotFound, UpstreamUnavailable
@@ -23,32 +24,6 @@ from batpass.store import OutboxDispatcher, outbox_table
 
 A_URL = "https://a.example:8443"
 B_URL = "https://b.example:9443"
-
-FP = {
-    "id": "b1f8c0d2-7c4e-4e67-9a9c-2e4c12345678",
-    "specVersion": "3.0.0",
-    "created": "2023-01-15T10:15:30Z",
-    "status": "Active",
-    "companyName": "Acme Corp",
-    "companyIds": ["urn:uuid:abc12345-6789-4def-0123-456789abcdef"],
-    "productDescription": "Renewable Diesel",
-    "productIds": ["urn:gtin:1234567890123"],
-    "productNameCompany": "Renewable Diesel",
-    "pcf": {
-        "declaredUnitOfMeasurement": "liter",
-        "declaredUnitAmount": "1",
-        "productMassPerDeclaredUnit": "25",
-        "referencePeriodStart": "2024-02-28T00:00:00+00:00",
-        "referencePeriodEnd": "2024-09-30T00:00:00+00:00",
-        "pcfExcludingBiogenicUptake": "77.0",
-        "pcfIncludingBiogenicUptake": "77.0",
-        "fossilGhgEmissions": "77.0",
-        "fossilCarbonContent": "11.72",
-        "ipccCharacterizationFactors": ["AR6"],
-        "crossSectoralStandards": ["ISO14067"],
-        "exemptedEmissionsPercent": "0",
-    },
-}
 
 
 class Clock:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from footprint_testkit import FOOTPRINT as FP1
 from sqlalchemy import Engine, select
 
 from batpass.core.errors import InvalidInput
@@ -14,31 +15,6 @@ from batpass.footprint import MIGRATIONS_DIR, PactService
 from batpass.footprint.service import events_endpoint
 from batpass.store import outbox_table
 
-FP1 = {
-    "id": "b1f8c0d2-7c4e-4e67-9a9c-2e4c12345678",
-    "specVersion": "3.0.0",
-    "created": "2023-01-15T10:15:30Z",
-    "status": "Active",
-    "companyName": "Acme Corp",
-    "companyIds": ["urn:uuid:abc12345-6789-4def-0123-456789abcdef"],
-    "productDescription": "Renewable Diesel",
-    "productIds": ["urn:gtin:1234567890123"],
-    "productNameCompany": "Renewable Diesel",
-    "pcf": {
-        "declaredUnitOfMeasurement": "liter",
-        "declaredUnitAmount": "1",
-        "productMassPerDeclaredUnit": "25",
-        "referencePeriodStart": "2024-02-28T00:00:00+00:00",
-        "referencePeriodEnd": "2024-09-30T00:00:00+00:00",
-        "pcfExcludingBiogenicUptake": "77.0",
-        "pcfIncludingBiogenicUptake": "77.0",
-        "fossilGhgEmissions": "77.0",
-        "fossilCarbonContent": "11.72",
-        "ipccCharacterizationFactors": ["AR6"],
-        "crossSectoralStandards": ["ISO14067"],
-        "exemptedEmissionsPercent": "0",
-    },
-}
 REQUEST_CREATED = {
     "specversion": "1.0",
     "id": "test-run-id-12345",
