@@ -192,3 +192,17 @@ def change_stored_summary(engine: Engine) -> None:
         stored = json.loads(conn.execute(text("SELECT summary FROM ledger_received_summaries")).scalar_one())
         stored["elements"]["Li"]["minedByCountry"] = {"AU": 1.0}
         conn.execute(text("UPDATE ledger_received_summaries SET summary = :s"), {"s": json.dumps(stored)})
+
+
+def event_catalogue_digests(engine: Engine) -> list[str | None]:
+    """The catalogue digest each stored event names, in event order (None: a number
+    ``ledger_catalogues`` does not hold)."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT c.digest FROM ledger_events e "
+                    "LEFT JOIN ledger_catalogues c ON c.no = e.catalogue_no ORDER BY e.seq"
+                )
+            ).scalars()
+        )

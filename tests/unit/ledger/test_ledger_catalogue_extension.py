@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_testkit import OWNER, ev, identity, out
-from sqlalchemy import Engine, text
+from ledger_testkit import OWNER, ev, event_catalogue_digests, identity, out
+from sqlalchemy import Engine
 
 from batpass.core.errors import InvalidInput
 from batpass.ledger import CATALOGUE, CATALOGUES, MIGRATIONS_DIR, Element, LedgerService, extend_catalogue
@@ -43,18 +43,6 @@ def _extended() -> Any:
     return extend_catalogue(CATALOGUE, EXTENSION)
 
 
-def _digests(engine: Engine) -> list[str | None]:
-    with engine.connect() as conn:
-        return list(
-            conn.execute(
-                text(
-                    "SELECT c.digest FROM ledger_events e "
-                    "LEFT JOIN ledger_catalogues c ON c.no = e.catalogue_no ORDER BY e.seq"
-                )
-            ).scalars()
-        )
-
-
 def test_the_extension_adds_materials_under_its_own_label_and_digest() -> None:
     cat = _extended()
     assert cat.label == "batpass-materials+node-example@2026.12+1"
@@ -72,14 +60,14 @@ def test_a_node_records_its_own_material_and_replays_with_the_right_catalogue(en
     node = LedgerService(engine, identity(), catalogue=cat)
     node.record([ev("extraction", site="M1", country="CL", outputs=[out("nca-1", "cam_nca", 10.0)])])
     node.record([ev("extraction", site="M2", country="FR", outputs=[out("lmo-1", "cam_lmo", 5.0)])])
-    assert _digests(engine) == [cat.digest, cat.digest]
+    assert event_catalogue_digests(engine) == [cat.digest, cat.digest]
     lot = node.lot(OWNER, "lmo-1")
     assert lot.is_active_material and lot.composition[Element.MN] == pytest.approx(109.876 / 180.812, rel=1e-9)
     # a ledger whose current catalogue is the shipped one, over the same store (side by side)
     plain = LedgerService(engine, node.identity)
     assert plain.verify().ok and plain.self_audit() == []
     plain.record([ev("extraction", site="M3", country="CL", outputs=[out("nca-2", "cam_nca", 3.0)])])
-    assert _digests(engine) == [cat.digest, cat.digest, CATALOGUE.digest]
+    assert event_catalogue_digests(engine) == [cat.digest, cat.digest, CATALOGUE.digest]
     assert node.verify().ok and node.self_audit() == []
 
 
@@ -94,7 +82,7 @@ def test_an_unknown_material_names_the_catalogue_it_was_checked_against(engine: 
     with pytest.raises(InvalidInput) as refused:
         node.record([ev("extraction", site="M2", outputs=[out("x", "unobtainium", 1.0)])])
     assert f"catalogue {cat.label} ({cat.digest})" in refused.value.message
-    assert _digests(engine) == []
+    assert event_catalogue_digests(engine) == []
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import json
 
 import pytest
 import rfc8785
-from ledger_testkit import ev, out
+from ledger_testkit import ev, event_catalogue_digests, out
 from sqlalchemy import text
 
 from batpass.core.errors import InvalidInput
@@ -95,18 +95,6 @@ def test_the_catalogue_is_identified_by_the_digest_of_its_canonical_json() -> No
 # --- each event records the catalogue it was checked with
 
 
-def _catalogues(ledger: LedgerService) -> list[str | None]:
-    with ledger.engine.connect() as conn:
-        return list(
-            conn.execute(
-                text(
-                    "SELECT c.digest FROM ledger_events e "
-                    "LEFT JOIN ledger_catalogues c ON c.no = e.catalogue_no ORDER BY e.seq"
-                )
-            ).scalars()
-        )
-
-
 def _record_two(ledger: LedgerService) -> None:
     ledger.record(
         [ev("extraction", site=f"M{i}", country="CL", outputs=[out(f"b{i}", "cam_nca", 10.0 + i)]) for i in range(2)]
@@ -115,7 +103,7 @@ def _record_two(ledger: LedgerService) -> None:
 
 def test_each_event_records_the_catalogue_digest(ledger: LedgerService) -> None:
     _record_two(ledger)
-    assert _catalogues(ledger) == [CATALOGUE.digest, CATALOGUE.digest]
+    assert event_catalogue_digests(ledger.engine) == [CATALOGUE.digest, CATALOGUE.digest]
     assert ledger.verify().ok and ledger.self_audit() == []
 
 
