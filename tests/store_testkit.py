@@ -14,12 +14,18 @@ from batpass.store import make_engine
 PG_URL = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+def scratch_schema(prefix: str = "t") -> str:
+    """A new schema name in the PostgreSQL test database (the schema itself is made by the first
+    migration, or by a node started on it; remove it with :func:`drop_schema`)."""
+    return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
 def scratch_engine(store_kind: str, sqlite_file: Path, *, prefix: str = "t") -> tuple[Engine, str | None]:
     """An empty store: ``sqlite_file`` on SQLite, else a new schema (its name second, for
     :func:`drop_schema`)."""
     if store_kind == "sqlite":
         return make_engine(f"sqlite:///{sqlite_file}"), None
-    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    schema = scratch_schema(prefix)
     return make_engine(PG_URL, schema=schema), schema
 
 

@@ -8,27 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
-from batpass.store import make_engine
+from store_testkit import PG_URL, drop_schema, scratch_schema
 
 pytestmark = pytest.mark.integration
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WRITERS = 20
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "postgresql-2-workers"])
 def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[RunningNode, ssl.SSLContext]]:
-    schema = f"t_{uuid.uuid4().hex[:16]}" if request.param.startswith("postgresql") else None
+    schema = scratch_schema() if request.param.startswith("postgresql") else None
     spec = NodeSpec(
         "miner",
         ("catena-x",),
@@ -45,10 +42,7 @@ def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Runni
             yield runs[0], ssl.create_default_context(cafile=str(federation_ca(tmp_path)))
     finally:
         if schema is not None:
-            admin = make_engine(PG_URL)
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            admin.dispose()
+            drop_schema(schema)
 
 
 def _event(owner: str, kind: str, n: int, **fields: Any) -> dict[str, Any]:

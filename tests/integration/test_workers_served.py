@@ -13,7 +13,6 @@ import re
 import signal
 import ssl
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,15 +20,14 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from sqlalchemy import text
 
 from batpass.core.ids import BatteryId
 from batpass.demo.harness import NodeSpec, RunningNode, federation, federation_ca
 from batpass.store import UnitOfWork, enqueue, make_engine
+from store_testkit import PG_URL, drop_schema, scratch_schema
 
 pytestmark = pytest.mark.integration
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "src/batpass/passport/_data/demo-ev-model.yaml"
 ITEM = {
@@ -43,7 +41,7 @@ LEADS = re.compile(r"worker pid (\d+) now runs the background jobs")
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[RunningNode, str]]:
-    schema = f"t_{uuid.uuid4().hex[:16]}"
+    schema = scratch_schema()
     spec = NodeSpec(
         "maker",
         ("catena-x",),
@@ -58,10 +56,7 @@ def served(tmp_path: Path) -> Iterator[tuple[RunningNode, str]]:
         with federation(tmp_path, [spec]) as runs:
             yield runs[0], schema
     finally:
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+        drop_schema(schema)
 
 
 def _leaders(run: RunningNode) -> list[int]:

@@ -16,18 +16,15 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from batpass import _compiled
 from batpass.cli import app
-from batpass.store import make_engine
+from store_testkit import PG_URL, drop_schema, scratch_schema
 
-PG_URL = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PROBE = Path(__file__).with_name("compiled_paths_probe.py")
 BUILT_PURE = os.environ.get("BATPASS_BUILD_PURE") == "1"
 
@@ -85,7 +82,7 @@ def _record(store_kind: str, folder: Path, *, pure: bool) -> dict[str, Any]:
     if store_kind == "sqlite":
         args = [f"sqlite:///{folder / ('pure.db' if pure else 'compiled.db')}"]
     else:
-        args = [PG_URL, f"t_{uuid.uuid4().hex[:16]}"]
+        args = [PG_URL, scratch_schema()]
     try:
         done = subprocess.run(
             [sys.executable, str(PROBE), *args],
@@ -97,11 +94,7 @@ def _record(store_kind: str, folder: Path, *, pure: bool) -> dict[str, Any]:
         )
     finally:
         if store_kind == "postgresql":
-            admin = make_engine(PG_URL)
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{args[1]}" CASCADE'))
-                conn.commit()
-            admin.dispose()
+            drop_schema(args[1])
     out: dict[str, Any] = json.loads(done.stdout)
     return out
 

@@ -149,9 +149,14 @@ def replay(
 def _parse(row: Any) -> Any:
     """A stored event, parsed again with the catalogue it was checked with (NULL: recorded before
     the catalogue was versioned, checked with this one); one this code does not ship refuses."""
-    if (row.catalogue is None and row.catalogue_no is not None) or (
-        row.catalogue is not None and row.catalogue not in CATALOGUES
-    ):  # a number ``ledger_catalogues`` does not name, or a catalogue this code does not ship
+    if row.catalogue is None and row.catalogue_no is not None:  # a number ``ledger_catalogues`` lacks
+        raise InvalidInput(
+            f"event {row.seq} was checked with material catalogue number {row.catalogue_no},"
+            " which names no row of ledger_catalogues",
+            field="ledger_events.catalogue",
+            rule="ledger.catalogue.unknown",
+        )
+    if row.catalogue is not None and row.catalogue not in CATALOGUES:
         raise InvalidInput(
             f"event {row.seq} was checked with material catalogue {row.catalogue}, which this code does not ship",
             field="ledger_events.catalogue",

@@ -43,7 +43,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, select, update
 
 from batpass.core.errors import BatpassError, ConfigurationError, Forbidden, InvalidInput, NotFound, Unauthorized
 from batpass.core.unicode import check_scalar_text
@@ -394,14 +394,7 @@ class Reconciliation:
         shipper (unless still pending) and raise the alert."""
         conn = uow.conn
         now = self._time.now(conn, m["owner"]) or m["shipped_at"]
-        e, lots = t.edges, t.lots
-        found = conn.execute(
-            select(t.edge_owner, lots.c.site, lots.c.mass_kg, lots.c.produced_at)
-            .select_from(t.EDGES_FROM)
-            .join(lots, and_(lots.c.owner == t.edge_owner, lots.c.id == e.c.child))
-            .where(e.c.parent_owner_no == t.owner_no_of(m["shipper"]), e.c.parent == m["lot"])
-            .where(t.edge_owner != m["shipper"], lots.c.kind == "receipt", lots.c.voided.is_(False))
-        ).all()
+        found = conn.execute(t.shipment_receipts_query(m["shipper"], m["lot"])).all()
         keeps = [x for x in found if self._keeps(x.owner)]
         outcome = judge(
             shipped_kg=float(m["shipped_kg"] or 0.0),

@@ -443,6 +443,21 @@ def receipts_query(owner: str, supplier: str, supplier_lot: str) -> Select[Any]:
     )
 
 
+def shipment_receipts_query(shipper: str, shipment_lot: str) -> Select[Any]:
+    """The receipts other owners recorded of ``shipper``'s lot ``shipment_lot`` (the
+    reconciliation's look-up): each receipt's owner, site, mass and date, voided ones left out.
+    Through the parent index (:data:`EDGES_FROM_BY_PARENT`): joined on the bare number,
+    PostgreSQL after ``VACUUM`` drove from the owners into the primary key (owner_no, child, …)
+    with only the owner number as its prefix, reading every edge of each other owner's partition."""
+    return (
+        select(edge_owner, lots.c.site, lots.c.mass_kg, lots.c.produced_at)
+        .select_from(EDGES_FROM_BY_PARENT)
+        .join(lots, and_(lots.c.owner == edge_owner, lots.c.id == edges.c.child))
+        .where(edges.c.parent_owner_no == owner_no_of(shipper), edges.c.parent == shipment_lot)
+        .where(edge_owner != shipper, lots.c.kind == "receipt", lots.c.voided.is_(False))
+    )
+
+
 def chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]

@@ -5,10 +5,8 @@ unknown format version and a target that holds a node are refused with nothing w
 from __future__ import annotations
 
 import importlib.util
-import os
 import stat
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,27 +26,19 @@ from batpass.node._integrity import Integrity
 from batpass.passport import PassportRules, PassportService, load_static_product_data
 from batpass.scenario import generate
 from batpass.store import make_engine
+from store_testkit import PG_URL, drop_schema, scratch_schema
 
-PG_URL = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASS = "correct horse battery staple"
 FAST = KdfParams(n=2**10)  # the format's cheapest scrypt: the tests' backups open in milliseconds
 
 
-def _drop_schema(schema: str) -> None:
-    admin = make_engine(PG_URL)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.commit()
-    admin.dispose()
-
-
 @pytest.fixture
 def settings(store_kind: str, tmp_path: Path) -> Iterator[Settings]:
-    schema = f"t_{uuid.uuid4().hex[:16]}"
+    schema = scratch_schema()
     pg = store_kind == "postgresql"
     yield Settings(home=tmp_path / "home", db_url=PG_URL if pg else None, db_schema=schema if pg else None)
     if pg:
-        _drop_schema(schema)
+        drop_schema(schema)
 
 
 def _events(owner: str, lots: int = 10) -> list[object]:
@@ -118,7 +108,7 @@ def test_a_round_trip_gives_the_same_node_and_it_verifies(
     if store_kind == "postgresql":  # the database is lost: the schema restores where it was
         node.close()
         assert settings.db_schema is not None
-        _drop_schema(settings.db_schema)
+        drop_schema(settings.db_schema)
         admin = make_engine(PG_URL)  # a DBA created it again, empty (the other tests restore with none)
         with admin.connect() as conn:
             conn.execute(text(f'CREATE SCHEMA "{settings.db_schema}"'))
@@ -194,7 +184,7 @@ def test_an_altered_or_truncated_file_writes_nothing(
     out.write_bytes(bytes(data))
     if store_kind == "postgresql":
         assert settings.db_schema is not None
-        _drop_schema(settings.db_schema)
+        drop_schema(settings.db_schema)
     elsewhere = settings.model_copy(update={"home": tmp_path / "new-home"})
     with pytest.raises(InvalidInput, match=r"damaged|passphrase|altered|truncated") as exc:
         restore_node(out, "maker", PASS, settings=elsewhere)
@@ -268,7 +258,7 @@ def test_a_backup_taken_while_the_node_writes_is_consistent(
     for i, out in enumerate(outs):
         if store_kind == "postgresql":
             assert settings.db_schema is not None
-            _drop_schema(settings.db_schema)
+            drop_schema(settings.db_schema)
         elsewhere = settings.model_copy(update={"home": tmp_path / f"restored-{i}"})
         restore_node(out, "maker", PASS, settings=elsewhere)
         again = open_node("maker", settings=elsewhere)
@@ -292,7 +282,7 @@ def test_a_node_restores_under_another_name(
     if store_kind == "postgresql":
         node.close()
         assert settings.db_schema is not None
-        _drop_schema(settings.db_schema)
+        drop_schema(settings.db_schema)
     restore_node(out, "maker-copy", PASS, settings=settings.model_copy(update={"home": tmp_path / "copies"}))
     copy = open_node("maker-copy", settings=settings.model_copy(update={"home": tmp_path / "copies"}))
     try:

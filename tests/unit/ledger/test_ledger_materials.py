@@ -12,7 +12,7 @@ import json
 
 import pytest
 import rfc8785
-from ledger_testkit import ev, event_catalogue_digests, out
+from ledger_testkit import OWNER, ev, event_catalogue_digests, out
 from sqlalchemy import text
 
 from batpass.core.errors import InvalidInput
@@ -140,13 +140,19 @@ def test_an_event_whose_catalogue_number_the_store_does_not_name_is_reported(
     _record_two(ledger)
     with ledger.engine.begin() as conn:
         if change == "number":
-            conn.execute(text("UPDATE ledger_events SET catalogue_no = catalogue_no + 7 WHERE seq = 2"))
+            conn.execute(text("UPDATE ledger_events SET catalogue_no = catalogue_no + 7000 WHERE seq = 2"))
         else:
             conn.execute(text("DELETE FROM ledger_catalogues"))
+        numbers = conn.execute(text("SELECT catalogue_no FROM ledger_events ORDER BY seq")).scalars().all()
     named = [2] if change == "number" else [1, 2]
     rep = ledger.verify()
     assert [(p.rule, p.seq) for p in rep.problems] == [
         *(("ledger.catalogue.unknown", n) for n in named),
         ("ledger.replay", None),
     ]
-    assert [f.rule for f in ledger.self_audit()] == [*(["ledger.catalogue.unknown"] * len(named)), "ledger.replay"]
+    findings = ledger.self_audit()
+    assert [f.rule for f in findings] == [*(["ledger.catalogue.unknown"] * len(named)), "ledger.replay"]
+    assert [(f.table, f.key) for f in findings][-1] == ("ledger_events", OWNER)
+    if change == "number":  # the replay names the number no row of ledger_catalogues has (a 7000s one)
+        assert numbers[1] > 7000
+        assert str(numbers[1]) in rep.problems[-1].message and str(numbers[1]) in findings[-1].detail

@@ -77,7 +77,8 @@ def test_the_downstream_queries_read_the_parent_index_on_both_stores(
     partition's owner number into the primary key (owner_no, child, …) and filtering every edge
     of the partition (4,604 rows read for 11 lots at 10⁴ lots, 459,000 at 10⁶); with the parent
     index it reads the frontier's edges only. The plan must go through the parent index on both
-    stores, as ingested, after ``VACUUM`` and after ``ANALYZE``."""
+    stores, as ingested, after ``VACUUM`` and after ``ANALYZE`` — for the downstream hop, the
+    receipts of a received summary and the reconciliation's receipts of a shipment."""
     engine = make_store([MIGRATIONS_DIR])
     svc = LedgerService(engine, identity(OWNER), high_risk_sites=HIGH_RISK_SITES, batch_size=1000)
     svc.record(generate(lots=4000, owner=OWNER, seed=3).events)
@@ -102,6 +103,7 @@ def test_the_downstream_queries_read_the_parent_index_on_both_stores(
     assert len(parents) == 11
     queries = [downstream_query(OWNER, parents[:n], [OWNER]) for n in (1, 2, 5, 11)]
     queries.append(t.receipts_query(OWNER, "did:web:supplier.example", parents[0]))  # receive_summary's
+    queries.append(t.shipment_receipts_query(OWNER, parents[0]))  # the reconciliation's
     for q in queries:
         plan = _edges_plan(engine, q)
         assert "ix_ledger_edges_parent" in plan and "pk_ledger_edges" not in plan, plan

@@ -1,20 +1,17 @@
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from batpass.core.errors import ALL_ERRORS, BatpassError, InvalidInput
 from batpass.core.settings import Settings
 from batpass.dataspace import ConsumerChannels, DspConsumer, InProcessNotifier, PgNotifier
 from batpass.http import problem_body
 from batpass.node import create_app, init_node
-from batpass.store import make_engine
+from store_testkit import PG_URL, drop_schema, scratch_schema
 
 
 def test_health_and_did_document(node_client: tuple[TestClient, str]) -> None:
@@ -140,11 +137,10 @@ def test_routers_follow_the_profiles(settings: Settings) -> None:
 def test_the_connector_hears_its_callbacks_through_the_stores_notifier(store_kind: str, tmp_path: Path) -> None:
     """On SQLite the consumer's callbacks are heard in-process; on PostgreSQL (several workers may
     share it) through LISTEN/NOTIFY, listening while the app runs."""
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    pg = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    schema = scratch_schema()
     settings = Settings(
         home=tmp_path / "home",
-        db_url=pg if store_kind == "postgresql" else None,
+        db_url=PG_URL if store_kind == "postgresql" else None,
         db_schema=schema if store_kind == "postgresql" else None,
     )
     node, _ = init_node("cx", profiles=["catena-x"], settings=settings, bpnl="BPNL00000003AYRE")
@@ -162,8 +158,4 @@ def test_the_connector_hears_its_callbacks_through_the_stores_notifier(store_kin
             assert not notifier.listening  # stopped with the app
     finally:
         if store_kind == "postgresql":
-            admin = make_engine(pg)
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-                conn.commit()
-            admin.dispose()
+            drop_schema(schema)
