@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from batpass.ledger._chain import GENESIS
 from batpass.store import UTCDateTime, metadata
@@ -238,9 +238,10 @@ EDGES_FROM_BY_PARENT = edges.join(_child_owners, _child_owners.c.no == edges.c.o
 )
 
 
-def owner_no_of(owner: str) -> Any:
+def owner_no_of(owner: str | BindParameter[str]) -> Any:
     """The number of ``owner`` as a scalar subquery (NULL, so matching nothing, for an owner no
-    edge names yet): ``edges.c.owner_no == owner_no_of(owner)``."""
+    edge names yet): ``edges.c.owner_no == owner_no_of(owner)``; ``owner`` may be a bind
+    parameter, for a statement built once and run with each owner."""
     return select(owners.c.no).where(owners.c.owner == owner).scalar_subquery()
 
 

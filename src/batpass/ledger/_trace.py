@@ -185,12 +185,6 @@ def _edge_columns() -> tuple[Any, ...]:
     return (t.edge_owner, e.c.child, t.edge_parent_owner.label("parent_owner"), e.c.parent, e.c.event_id, e.c.input_kg)
 
 
-def _owner_no_param(name: str) -> Any:
-    """The number of the owner given as bind parameter ``name`` (a scalar subquery, as
-    :func:`batpass.ledger._sql.owner_no_of`)."""
-    return select(t.owners.c.no).where(t.owners.c.owner == bindparam(name)).scalar_subquery()
-
-
 #: the statements of a hop, built once: constructing them per hop (joins, subqueries, IN lists)
 #: cost about as much as running them — a recall walks 64 hops, and building its statement at
 #: every hop was half of its time on SQLite (212 → 76 ms at 10⁴ lots with the statement built once)
@@ -201,7 +195,9 @@ _UPSTREAM = (
             t.EDGES_FROM.outerjoin(t.lots, and_(t.lots.c.owner == t.edge_parent_owner, t.lots.c.id == t.edges.c.parent))
         )
     )
-    .where(t.edges.c.owner_no == _owner_no_param("owner"), t.edges.c.child.in_(bindparam("lots", expanding=True)))
+    .where(
+        t.edges.c.owner_no == t.owner_no_of(bindparam("owner")), t.edges.c.child.in_(bindparam("lots", expanding=True))
+    )
 )
 
 _DOWNSTREAM = (
@@ -212,7 +208,7 @@ _DOWNSTREAM = (
         )
     )
     .where(
-        t.edges.c.parent_owner_no == _owner_no_param("owner"),
+        t.edges.c.parent_owner_no == t.owner_no_of(bindparam("owner")),
         t.edges.c.parent.in_(bindparam("lots", expanding=True)),
         t.partition_term(t.edges.c.owner_no).in_(
             select(t.owners.c.no).where(t.owners.c.owner.in_(bindparam("allowed", expanding=True)))
