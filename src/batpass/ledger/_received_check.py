@@ -21,7 +21,6 @@ remembered. Each use gets its own copy of the decoded summary. The self-audit do
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -177,7 +176,7 @@ class SummaryChecks:
         except BatpassError:
             jwk = None  # a changed sealed key verifies nothing
         else:
-            matches = digest in ("", hashlib.sha256(canonical.encode("utf-8")).hexdigest())
+            matches = digest in ("", t.key_sha256(canonical))
             jwk = json.loads(canonical) if matches else None
         if len(self._unsealed) >= UNSEALED_MAX:
             self._unsealed.clear()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -116,7 +115,7 @@ def _digest_kept_rows(conn: Connection, kid: str, secrets: SecretBox) -> None:
             canonical = secrets.open(sealed, context=f"ledger_verified_keys/{kid}")
         except BatpassError:
             continue
-        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        digest = t.key_sha256(canonical)
         legacy = (k.c.kid == kid) & (k.c.key_sha256 == "") & (k.c.sealed_jwk == sealed)
         if conn.execute(select(k.c.kid).where(k.c.kid == kid, k.c.key_sha256 == digest)).first() is None:
             conn.execute(k.update().where(legacy).values(key_sha256=digest))
@@ -133,7 +132,7 @@ def store_received(conn: Connection, owner: str, item: Received, secrets: Secret
         # the key that verified it, sealed: the summary is checked again at every use. Kept by kid
         # and key digest: the kid's other keys stay, so its earlier summaries still verify
         canonical = json.dumps(dict(item.jwk), sort_keys=True)
-        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        digest = t.key_sha256(canonical)
         sealed = secrets.seal(canonical, context=f"ledger_verified_keys/{kid}")
         k = t.verified_keys
         _digest_kept_rows(conn, kid, secrets)

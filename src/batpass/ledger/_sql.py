@@ -383,6 +383,13 @@ verified_keys = Table(
     PrimaryKeyConstraint("kid", "key_sha256", name="pk_ledger_verified_keys"),
 )
 
+
+def key_sha256(canonical_jwk: str) -> str:
+    """``ledger_verified_keys.key_sha256`` of a key: SHA-256 (hex) of its canonical JWK text (the
+    text that is sealed), so a row's opened key can be checked against the digest it is kept by."""
+    return hashlib.sha256(canonical_jwk.encode("utf-8")).hexdigest()
+
+
 LOT_COLUMNS = (
     lots.c.owner,
     lots.c.id,
