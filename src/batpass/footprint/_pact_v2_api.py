@@ -25,6 +25,7 @@ from sqlalchemy import insert, select
 
 from batpass.core.errors import InvalidInput, NotFound
 from batpass.core.ids import new_uuid7
+from batpass.core.unicode import check_scalar_text
 from batpass.footprint._pact import read_pact
 from batpass.footprint._pact_client import CLOUDEVENTS_JSON
 from batpass.footprint._pact_v2 import v2_to_v3, v3_to_v2
@@ -76,6 +77,7 @@ class PactV2Api:
         """Serve a PACT v2 ProductFootprint: kept as given for this API, converted to v3 (every
         converted value stated in the v3 document) for the v3 API. Returns the v3 document."""
         doc = dict(document)
+        check_scalar_text(doc)  # before conversion: the v3 document's members name other places
         read_pact(doc, expect=2)
         v3 = v2_to_v3(doc, base_url=self.pact.base_url)
         return self.pact.store_document(v3, v2_document=doc)

@@ -37,6 +37,7 @@ from sqlalchemy import ColumnElement, Engine, and_, delete, func, insert, select
 from batpass.core.clock import Clock, SystemClock
 from batpass.core.errors import ConfigurationError, InvalidInput, NotFound, Unauthorized, UpstreamUnavailable
 from batpass.core.ids import new_uuid7
+from batpass.core.unicode import check_scalar_text
 from batpass.footprint._pact import read_pact, write_pact_v3
 from batpass.footprint._pact_client import (
     CLOUDEVENTS_JSON,
@@ -320,8 +321,13 @@ class PactService:
         self, document: Mapping[str, Any], *, v2_document: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         """Serve a PACT v3 document as given once read as v3 (a v2 or broken one is refused with field
-        and rule, nothing stored); the v2.3 API serves ``v2_document``, the v2 it came from, if any."""
+        and rule, nothing stored); the v2.3 API serves ``v2_document``, the v2 it came from, if any.
+        Text no store holds (a lone surrogate, NUL) is refused naming the member: a document may
+        come from a partner (the bridge's hub), not only through the node's JSON body checks."""
         doc = dict(document)
+        check_scalar_text(doc)
+        if v2_document is not None:
+            check_scalar_text(v2_document)
         read_pact(doc, expect=3)
         valid_from, valid_to = _validity(doc)
         fid = str(doc["id"])

@@ -3,7 +3,8 @@
 route with a JSON body refuses such a body with a 400 problem naming the member that holds it and
 the rule (:data:`~batpass.core.unicode.SCALAR_TEXT_RULE`), before the route runs, and stores
 nothing — whether the member is a typed field, a standard document inside the body or a member
-the body model does not declare."""
+the body model does not declare. NUL (``"\\u0000"``), which PostgreSQL text cannot hold, likewise
+under :data:`~batpass.core.unicode.NUL_TEXT_RULE`."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, func, select
 
 from batpass.core.settings import Settings
-from batpass.core.unicode import SCALAR_TEXT_RULE
+from batpass.core.unicode import NUL_TEXT_RULE, SCALAR_TEXT_RULE
 from batpass.node import create_app, init_node
 
 PROFILES = {"catena-x": ["catena-x"], "ouranos": ["ouranos"], "bridge": ["catena-x", "bridge"]}
 WRITE = ("post", "put", "patch")
 LONE = "\ud800"
+#: text no store holds, and the rule its refusal names (NUL: PostgreSQL text cannot hold it)
+HOSTILE = {"lone-surrogate": (LONE, SCALAR_TEXT_RULE), "nul": ("\x00", NUL_TEXT_RULE)}
 #: write routes whose OpenAPI body is not a typed body (the route reads the bytes itself)
 RAW = {"/v1/passports:import": "a document in a format the query names (or files), read by its importer"}
 
@@ -61,19 +64,19 @@ def _text_members(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any,
         yield path
 
 
-def _spoiled(body: Any) -> Iterator[tuple[str, Any]]:
-    """(the member's dotted name, the body with a lone surrogate in it): the first and the last
-    text member, and a member the model does not declare."""
+def _spoiled(body: Any, bad: str) -> Iterator[tuple[str, Any]]:
+    """(the member's dotted name, the body with ``bad`` in it): the first and the last text
+    member, and a member the model does not declare."""
     members = list(_text_members(body))
     for path in dict.fromkeys((members[:1] + members[-1:]) if members else []):
         spoilt = copy.deepcopy(body)
         node = spoilt
         for step in path[:-1]:
             node = node[step]
-        node[path[-1]] = "word" + LONE
+        node[path[-1]] = "word" + bad
         yield ".".join(map(str, path)), spoilt
     if isinstance(body, dict):
-        yield "undeclaredNote", {**body, "undeclaredNote": "note" + LONE}
+        yield "undeclaredNote", {**body, "undeclaredNote": "note" + bad}
 
 
 def _counts(app: FastAPI) -> dict[str, int]:
@@ -87,14 +90,17 @@ def _counts(app: FastAPI) -> dict[str, int]:
         }
 
 
+@pytest.mark.parametrize("hostile", sorted(HOSTILE))
 @pytest.mark.parametrize("kind", sorted(PROFILES))
 def test_a_lone_surrogate_in_any_write_body_is_a_400_naming_the_member_and_nothing_is_stored(
-    tmp_path_factory: pytest.TempPathFactory, kind: str
+    tmp_path_factory: pytest.TempPathFactory, kind: str, hostile: str
 ) -> None:
     """Before: typed fields were refused with pydantic's ``string_unicode``, a standard document
     (a passport's ``static`` or ``summary``) as ``finite_number``; a plain-model field reached the
     database (``POST /v1/ouranos/admin/api-keys``, ``.../plants``: 500) and an undeclared member
-    of an open body was accepted (``POST /v1/credentials/issue``: 201)."""
+    of an open body was accepted (``POST /v1/credentials/issue``: 201). NUL was taken by every
+    route (stored on SQLite; on PostgreSQL a driver error, a 500)."""
+    bad, rule = HOSTILE[hostile]
     settings = Settings(home=tmp_path_factory.mktemp("lone") / "home", startup_audit=False)
     extra: dict[str, Any] = {"bpnl": "BPNL00000003AYRE"} if "catena-x" in PROFILES[kind] else {}
     node, key = init_node(kind, profiles=PROFILES[kind], settings=settings, legal_name=f"Node {kind}", **extra)
@@ -112,7 +118,7 @@ def test_a_lone_surrogate_in_any_write_body_is_a_400_naming_the_member_and_nothi
                 schema = next((c.get("schema", {}) for media, c in content.items() if "json" in media), None)
                 if schema is None or path in RAW:
                     continue
-                for member, body in _spoiled(_example(schema, spec)):
+                for member, body in _spoiled(_example(schema, spec), bad):
                     r = client.request(
                         method.upper(),
                         url,
@@ -127,7 +133,7 @@ def test_a_lone_surrogate_in_any_write_body_is_a_400_naming_the_member_and_nothi
                         r.status_code == 400
                         and r.headers["content-type"].startswith("application/problem+json")
                         and answer.get("field") == member
-                        and answer.get("rule") == SCALAR_TEXT_RULE
+                        and answer.get("rule") == rule
                     ):
                         shown = {k: answer.get(k) for k in ("field", "rule")} if isinstance(answer, dict) else answer
                         wrong.append(f"{method.upper()} {path} [{member}]: {r.status_code} {shown}")
