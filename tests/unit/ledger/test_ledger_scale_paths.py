@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,19 +54,60 @@ def test_the_downstream_query_reads_the_parent_index(tmp_path: Path) -> None:
         parents = [r[0] for r in conn.exec_driver_sql("SELECT DISTINCT parent FROM ledger_edges LIMIT 5")]
         queries = [downstream_query(OWNER, parents[:n], [OWNER]) for n in (1, 2, 5)]
         queries.append(t.receipts_query(OWNER, "did:web:supplier.example", parents[0]))  # receive_summary's
-        for q in queries:
-            sql = str(q.compile(engine, compile_kwargs={"literal_binds": True}))
-            plan = " ".join(str(r[3]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
-            assert "ix_ledger_edges_parent" in plan, plan
+    for q in queries:
+        assert _through_parent_index(_edges_plan(engine, q)), q
     engine.dispose()
 
 
-def _edges_plan(engine: Engine, query: Any) -> str:
+def _edges_plan(engine: Engine, query: Any) -> list[str]:
+    """The lines of ``query``'s plan (SQLite's ``EXPLAIN QUERY PLAN`` details, PostgreSQL's
+    ``EXPLAIN`` lines)."""
     sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
-            return " ".join(str(r[3]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
-        return " ".join(str(r[0]) for r in conn.exec_driver_sql("EXPLAIN " + sql))
+            return [str(r[3]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+        return [str(r[0]).strip() for r in conn.exec_driver_sql("EXPLAIN " + sql)]
+
+
+#: a read of the edges that goes straight to a frontier's edges: a search (not a scan) of the
+#: parent index keyed by the parent (SQLite), an index scan of it (PostgreSQL)
+_PARENT_SEARCH = re.compile(
+    r"SEARCH ledger_edges USING (COVERING )?INDEX ix_ledger_edges_parent \(parent_owner_no=\? AND parent=\?"
+    r"|Index (Only )?Scan using ix_ledger_edges_parent on ledger_edges"
+    r"|Bitmap Index Scan on ix_ledger_edges_parent|Bitmap Heap Scan on ledger_edges"
+)
+
+
+def _edge_reads(plan: Sequence[str]) -> list[str]:
+    """The plan's steps that read the edge table or one of its indexes."""
+    step = re.compile(r"\b(SCAN|SEARCH)\b|Scan\b")
+    return [line for line in plan if step.search(line) and re.search(r"ledger_edges\b|_ledger_edges_", line)]
+
+
+def _through_parent_index(plan: Sequence[str]) -> bool:
+    """Whether every read of the edges in ``plan`` searches the parent index (and there is one).
+    The guard this file keeps: before, it asked only that the index's name appear in the plan and
+    the primary key's (as PostgreSQL names it) not — a full scan through the parent index passed
+    it, and a SQLite search of the primary key, which SQLite calls ``PRIMARY KEY``, could not fail it."""
+    reads = _edge_reads(plan)
+    return bool(reads) and all(_PARENT_SEARCH.search(line) for line in reads)
+
+
+def _unindexable(parents: Sequence[str]) -> list[Any]:
+    """Statements asking for the same edges in a way no index answers (the parent and its owner
+    wrapped in expressions), and one asking for every edge of the owner: the guard must refuse
+    each of their plans, whatever the statistics."""
+    from sqlalchemy import literal_column
+
+    e = t.edges
+    by_expression = [
+        select(e.c.child).where(
+            e.c.parent_owner_no + literal_column("0") == t.owner_no_of(OWNER),
+            e.c.parent.concat("").in_(parents[:n]),
+        )
+        for n in (1, 11)
+    ]
+    return [*by_expression, select(e.c.child, e.c.parent).where(e.c.owner_no == t.owner_no_of(OWNER))]
 
 
 @pytest.mark.parametrize("statistics", ["as ingested", "vacuumed", "analyzed"])
@@ -106,7 +148,12 @@ def test_the_downstream_queries_read_the_parent_index_on_both_stores(
     queries.append(t.shipment_receipts_query(OWNER, parents[0]))  # the reconciliation's
     for q in queries:
         plan = _edges_plan(engine, q)
-        assert "ix_ledger_edges_parent" in plan and "pk_ledger_edges" not in plan, plan
+        assert _through_parent_index(plan), plan
+    # the guard itself, on the same store and statistics: statements the parent index cannot
+    # answer must fail it (before, a full scan through that index passed on SQLite)
+    for q in _unindexable(parents):
+        plan = _edges_plan(engine, q)
+        assert _edge_reads(plan) and not _through_parent_index(plan), plan
     engine.dispose()
 
 
