@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from batpass.http import UNEXPECTED_LOGGER
-from batpass.store import MIGRATIONS_DIR, make_engine, upgrade
-from store_testkit import PG_URL, drop_schema, scratch_engine
+from batpass.store import make_engine
+from store_testkit import PG_URL, scratch_stores
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -125,19 +125,8 @@ def make_store(store_kind: str, tmp_path: Path) -> Iterator[Callable[[Sequence[P
 
     The store's own branch (outbox, inbox) is always included.
     """
-    engines: list[tuple[Engine, str | None]] = []
-
-    def factory(locations: Sequence[Path] = ()) -> Engine:
-        eng, schema = scratch_engine(store_kind, tmp_path / f"store-{len(engines)}.db")
-        upgrade(eng, [MIGRATIONS_DIR, *locations])
-        engines.append((eng, schema))
-        return eng
-
-    yield factory
-    for eng, schema in engines:
-        eng.dispose()
-        if schema is not None:
-            drop_schema(schema)
+    with scratch_stores(store_kind, tmp_path) as factory:
+        yield factory
 
 
 @pytest.fixture

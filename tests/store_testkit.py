@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from batpass.store import make_engine
+from batpass.store import MIGRATIONS_DIR, make_engine, upgrade
 
 PG_URL = os.environ.get("BATPASS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -35,3 +37,25 @@ def drop_schema(schema: str) -> None:
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     admin.dispose()
+
+
+@contextmanager
+def scratch_stores(store_kind: str, folder: Path, *, prefix: str = "t") -> Iterator[Callable[[Sequence[Path]], Engine]]:
+    """Factory of migrated stores (``make([migration dirs])``, the store's own branch always
+    included): SQLite files in ``folder``, or PostgreSQL schemas, each disposed of and dropped on
+    exit (the suite's ``make_store``)."""
+    engines: list[tuple[Engine, str | None]] = []
+
+    def make(locations: Sequence[Path] = ()) -> Engine:
+        eng, schema = scratch_engine(store_kind, folder / f"store-{len(engines)}.db", prefix=prefix)
+        engines.append((eng, schema))  # before migrating: the schema exists already, and a failed migration keeps it
+        upgrade(eng, [MIGRATIONS_DIR, *locations])
+        return eng
+
+    try:
+        yield make
+    finally:
+        for eng, schema in engines:
+            eng.dispose()
+            if schema is not None:
+                drop_schema(schema)

@@ -109,12 +109,12 @@ def make_store(store_kind: str) -> Iterator[Callable[[Sequence[Path]], Engine]]:
     def factory(locations: Sequence[Path] = ()) -> Engine:
         schema = f"p_{uuid.uuid4().hex[:16]}"
         eng = make_engine(PG_URL, schema=schema)
+        schemas.append((eng, schema))  # the schema exists now: dropped even if what follows fails
         upgrade(eng, [STORE_MIGRATIONS, *locations])
         if MIGRATIONS_DIR in locations:
             with eng.begin() as conn:
                 for table in PARTITIONED:
                     partition_by_owner(conn, table)
-        schemas.append((eng, schema))
         return eng
 
     yield factory

@@ -41,15 +41,17 @@ CLOCK = FixedClock(dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
 def old_store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
     """An empty store with the ledger at ``request.param`` (``ledger_0006`` unless a test says)."""
     eng, schema = scratch_engine(store_kind, tmp_path / "old.db")
-    cfg = alembic_config(LOCATIONS)
-    with eng.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "store@head")
-        command.upgrade(cfg, request.param)
-    yield eng
-    eng.dispose()
-    if schema is not None:
-        drop_schema(schema)
+    try:  # the schema exists now: dropped however the migration or the test ends
+        cfg = alembic_config(LOCATIONS)
+        with eng.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "store@head")
+            command.upgrade(cfg, request.param)
+        yield eng
+    finally:
+        eng.dispose()
+        if schema is not None:
+            drop_schema(schema)
 
 
 def _copy_to_old(new: Engine, old: Engine) -> None:

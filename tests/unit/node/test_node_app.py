@@ -143,9 +143,9 @@ def test_the_connector_hears_its_callbacks_through_the_stores_notifier(store_kin
         db_url=PG_URL if store_kind == "postgresql" else None,
         db_schema=schema if store_kind == "postgresql" else None,
     )
-    node, _ = init_node("cx", profiles=["catena-x"], settings=settings, bpnl="BPNL00000003AYRE")
-    node.close()
-    try:
+    try:  # init_node makes the schema: dropped however the rest ends
+        node, _ = init_node("cx", profiles=["catena-x"], settings=settings, bpnl="BPNL00000003AYRE")
+        node.close()
         with TestClient(create_app(settings, node_name="cx"), base_url=node.base_url) as client:
             services = client.app.state.ctx.services  # type: ignore[attr-defined]
             notifier = services[DspConsumer].notifier
