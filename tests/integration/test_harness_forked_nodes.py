@@ -63,6 +63,30 @@ def test_a_forked_node_that_cannot_serve_reports_its_exit_and_log(tmp_path: Path
     _in_a_fresh_interpreter("check_forked_node_exit", tmp_path)
 
 
+def test_a_forked_node_stopped_by_sigterm_shuts_down_as_on_sigint(tmp_path: Path) -> None:
+    """Before: uvicorn shut the app down on SIGTERM, then raised the signal again under the
+    default action the child had set (``SIG_DFL``), killing it there: its own ``finally``
+    (flushing its output, exiting with its code) never ran and it ended by the signal (-15),
+    where SIGINT ends it with 0."""
+    _in_a_fresh_interpreter("check_forked_node_sigterm", tmp_path)
+
+
+def check_forked_node_sigterm(tmp_path: Path) -> None:
+    import signal
+
+    assert can_fork(), "a fresh interpreter can fork"
+    with federation(tmp_path, SPECS[:1], fork=True) as runs:
+        (run,) = runs
+        assert isinstance(run.process, ForkedProcess)
+        db = run.node.home / "node.db"
+        assert db.with_name("node.db-wal").exists(), "a serving node holds its store open"
+        run.process.send_signal(signal.SIGTERM)
+        assert run.process.wait(timeout=30) == 0, "ended by the signal, not by its own exit"
+        # the store closed (SQLite removes the write-ahead log with its last connection)
+        assert not db.with_name("node.db-wal").exists() and not db.with_name("node.db-shm").exists()
+        assert "Traceback" not in run.log_path.read_text()  # type: ignore[union-attr]
+
+
 def check_forked_nodes(tmp_path: Path) -> None:
     assert can_fork(), "a fresh interpreter can fork"
     with federation(tmp_path, SPECS, fork=True) as runs:

@@ -127,7 +127,9 @@ def _fresh_warnings() -> None:
 def _child(name: str, *, env: Mapping[str, str], log_fd: int, insecure_http: bool, host: str) -> int:
     """The forked node: the ``batpass serve`` process's environment, output and signals, then
     the same checks and server; the exit code ``batpass serve`` would return."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until uvicorn installs its own
+    # SIGTERM stops the node as SIGINT does: uvicorn shuts the app down on either, then raises
+    # the signal again; under SIG_DFL that killed the child before its own finally (flush, exit)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
