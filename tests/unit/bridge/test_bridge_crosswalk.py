@@ -16,7 +16,7 @@ import httpx
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 import rfc8785
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,7 +43,7 @@ from batpass.bridge import (
 from batpass.bridge.routes import router
 from batpass.core.errors import BatpassError, NotFound
 from batpass.core.ids import Bpnl, Bpns, CorporateNumber, Did, OuranosPlantId
-from batpass.http import NodeContext, install_error_handlers
+from batpass.http import NodeContext, install_error_handlers, require_json
 from batpass.trust import NodeIdentity, generate_keypair
 
 HUB = Did("did:web:hub.example")
@@ -324,7 +324,7 @@ def test_shipped_schema_accepts_every_kind_and_is_used() -> None:
 
 @pytest.fixture
 def client(svc: CrosswalkService, engine: Engine) -> Iterator[TestClient]:
-    app = FastAPI()
+    app = FastAPI(dependencies=[Depends(require_json)])  # as the node's app: JSON bodies checked first
     app.include_router(router)
     install_error_handlers(app, {})
     sync_client, async_client = httpx.Client(), httpx.AsyncClient()

@@ -195,13 +195,13 @@ def test_recycler_route_answers_findings_and_names_unknown_ones(recycler_ledger:
     import hashlib
     from typing import cast
 
-    from fastapi import FastAPI
+    from fastapi import Depends, FastAPI
     from fastapi.testclient import TestClient
 
     from batpass.compliance.routes import router
-    from batpass.http import NodeContext, install_error_handlers
+    from batpass.http import NodeContext, install_error_handlers, require_json
 
-    app = FastAPI()
+    app = FastAPI(dependencies=[Depends(require_json)])  # as the node's app: JSON bodies checked first
     app.include_router(router)
     ctx = NodeContext(
         name="r",

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import anyio
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -38,7 +38,7 @@ from batpass.compliance.routes import router
 from batpass.core.clock import FixedClock
 from batpass.core.errors import InvalidInput
 from batpass.core.ids import BatteryId
-from batpass.http import NodeContext, install_error_handlers
+from batpass.http import NodeContext, install_error_handlers, require_json
 from batpass.ledger import decode_summary
 from batpass.passport import MIGRATIONS_DIR, PassportRules, PassportService, load_static_product_data
 from batpass.trust import NodeIdentity, generate_keypair
@@ -97,7 +97,7 @@ def built(passports: PassportService) -> str:
 
 @pytest.fixture
 def client(passports: PassportService) -> TestClient:
-    app = FastAPI()
+    app = FastAPI(dependencies=[Depends(require_json)])  # as the node's app: JSON bodies checked first
     app.include_router(router)
     ctx = NodeContext(
         name="n",

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from batpass.compliance.routes import router
-from batpass.http import NodeContext, install_error_handlers
+from batpass.http import NodeContext, install_error_handlers, require_json
 
 KEY = "compliance-admin-key"
 ADMIN = {"X-Api-Key": KEY}
@@ -49,7 +49,7 @@ BATTERY: dict[str, Any] = {
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    app = FastAPI()
+    app = FastAPI(dependencies=[Depends(require_json)])  # as the node's app: JSON bodies checked first
     app.include_router(router)
     app.state.ctx = NodeContext(
         name="n",

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine, select, update
 
@@ -31,7 +31,7 @@ from batpass.dataspace import (
     TwinRegistry,
     routes,
 )
-from batpass.http import NodeContext, problem_response
+from batpass.http import NodeContext, problem_response, require_json
 from batpass.store import outbox_table
 
 ADMIN_KEY = "admin-key-for-tests-0123456789"
@@ -182,7 +182,7 @@ def build_node(
     provider = DspProvider(engine, settings=settings, verifier=verifier, token_issuer=issuer, sources={"json": source})
     consumer = DspConsumer(engine, settings=settings, verifier=verifier, token_issuer=issuer, client=client)
     registry = TwinRegistry(engine, verifier=verifier)
-    app = FastAPI()
+    app = FastAPI(dependencies=[Depends(require_json)])  # as the node's app: JSON bodies checked first
     app.include_router(routes.router)
     ctx = NodeContext(
         name=name,

@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from batpass.http import NodeContext, install_error_handlers
+from batpass.http import NodeContext, install_error_handlers, require_json
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
 from batpass.ledger.routes import router
 from batpass.trust import NodeIdentity, SecretBox, generate_keypair
@@ -158,7 +158,7 @@ def ledger_api(
 ) -> Iterator[TestClient]:
     """The ledger's routes (and the problem handlers) in process, on ``svc``'s engine and identity;
     the admin key is ``admin_key``; ``services`` adds to the ledger service."""
-    app = FastAPI()
+    app = FastAPI(dependencies=[Depends(require_json)])  # as the node's app: JSON bodies checked first
     app.include_router(router)
     install_error_handlers(app, {})
     sync_client, async_client = httpx.Client(), httpx.AsyncClient()

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from ledger_testkit import OWNER, ev, identity, ledger_api, out
 from sqlalchemy import Engine
 
+from batpass.core.unicode import SCALAR_TEXT_RULE
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, encode_summary, verify_summary
 from batpass.scenario import flagged_sites, generate
 from batpass.sites import CAHRA_SAMPLE, load_cahra
@@ -262,3 +263,17 @@ def test_decoded_bodies_replay_as_the_reference_writes_them(api: tuple[TestClien
     res = svc.record(reference)
     assert (res.recorded, res.replayed) == (0, len(lines))
     assert svc.verify(OWNER).ok
+
+
+def test_the_harness_checks_json_bodies_as_the_node_does(api: tuple[TestClient, LedgerService]) -> None:
+    """``ledger_api`` stands for the node, so it installs the node's app-wide ``require_json``: a
+    JSON route's body in another media type is a 415 naming the header, and a lone surrogate in a
+    member the model does not declare a 400 naming the member and the rule (before: both were
+    answered under pydantic's rules, the first as a 400 ``model_attributes_type``)."""
+    client, _ = api
+    headers = {"X-Api-Key": KEY}
+    r = client.post("/v1/ledger/authorisations", content=b"{}", headers={**headers, "Content-Type": "text/plain"})
+    assert r.status_code == 415 and r.json()["field"] == "content-type", r.text
+    body = json.dumps({"holder": "did:web:x.example", "note": "\ud800"})
+    r = client.post("/v1/ledger/authorisations", content=body, headers={**headers, "Content-Type": "application/json"})
+    assert r.status_code == 400 and (r.json()["field"], r.json()["rule"]) == ("note", SCALAR_TEXT_RULE), r.text

@@ -86,14 +86,14 @@ class TokenRoles:
 def make_app(service: PassportService) -> Any:
     import hashlib
 
-    from fastapi import FastAPI
+    from fastapi import Depends, FastAPI
 
-    from batpass.http import NodeContext, install_error_handlers
+    from batpass.http import NodeContext, install_error_handlers, require_json
     from batpass.passport import PageRenderer, RoleVerifier
     from batpass.passport.routes import ERROR_SHAPES, router
     from batpass.web import PassportPages
 
-    app = FastAPI()
+    app = FastAPI(dependencies=[Depends(require_json)])  # as the node's app: JSON bodies checked first
     ctx = NodeContext(
         name="nordcell",
         did=OPERATOR,

@@ -10,10 +10,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from trust_world import CX_BASE, POLICY, World
 
-from batpass.http import NodeContext, install_error_handlers
+from batpass.http import NodeContext, install_error_handlers, require_json
 from batpass.trust import NodeIdentity, TrustedIssuer, TrustList, TrustService, sign_trust_list
 from batpass.trust.routes import ERROR_SHAPES, router
 
@@ -30,7 +30,7 @@ ROLE_TYPES = frozenset(
 
 
 def make_app(svc: TrustService) -> FastAPI:
-    app = FastAPI()
+    app = FastAPI(dependencies=[Depends(require_json)])  # as the node's app: JSON bodies checked first
     app.include_router(router)
     app.state.ctx = NodeContext(
         name="cx",
