@@ -36,6 +36,7 @@ from batpass.web.console._session import (
     check_csrf,
     console_page,
     need_role,
+    read_form,
     refuse,
     signed_in,
 )
@@ -288,7 +289,7 @@ async def passport_action(passport_id: str, action: str, request: Request, ctx: 
         who = signed_in(request, ctx)
         if action not in ACTIONS:  # before anything is logged: the log names known actions only
             raise refuse(404, N_("No such action"), _("There is no such action."), who)
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        form = await read_form(request, who)
         name = f"passport.{action}"
         check_csrf(who, form.get("csrf"), ctx, action=name, target=passport_id)
         need_role(who, Role.OPERATOR, ctx, action=name, target=passport_id)

@@ -23,7 +23,16 @@ from batpass.trust import TrustService
 from batpass.web._i18n import N_, gettext_for
 from batpass.web._pages import STATUS_NAMES
 from batpass.web._passport_page import page_sections
-from batpass.web.console._session import BASE, ROLE_NAMES, ConsoleRefusal, SignedIn, check_csrf, console_page, signed_in
+from batpass.web.console._session import (
+    BASE,
+    ROLE_NAMES,
+    ConsoleRefusal,
+    SignedIn,
+    check_csrf,
+    console_page,
+    read_form,
+    signed_in,
+)
 
 __all__ = ["router"]
 
@@ -86,7 +95,7 @@ async def open_remote(request: Request, ctx: Ctx) -> Response:
     _ = gettext_for()
     try:
         who = signed_in(request, ctx)
-        form = await request.form()
+        form = await read_form(request, who)
         url = str(form.get("url") or "").strip()[:MAX_URL]
         check_csrf(who, str(form.get("csrf") or ""), ctx, action="passport.open-remote", target=url)
     except ConsoleRefusal as refusal:

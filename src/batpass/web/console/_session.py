@@ -9,6 +9,8 @@
 - A page asked for without a live session (none, expired, idle too long) redirects to the
   sign-in page, saying why, and back to the page after signing in.
 - A user without the role a page or action needs gets a 403 page naming the role; nothing changes.
+- A form field holding text no store can hold (NUL, which PostgreSQL text refuses) gets a 400 page
+  naming the field before anything reads the form further; nothing changes, the audit log included.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
 from batpass.accounts import AccountService, Role, Session
+from batpass.core.errors import InvalidInput
+from batpass.core.unicode import check_scalar_text
 from batpass.http import NodeContext
 from batpass.web._i18n import N_, gettext_for
 from batpass.web._landing import CONTENT_SECURITY_POLICY
@@ -38,6 +42,7 @@ __all__ = [
     "SignedIn",
     "console_page",
     "login_redirect",
+    "read_form",
     "safe_next",
     "session_cookie",
 ]
@@ -151,6 +156,24 @@ def need_role(who: SignedIn, role: Role, ctx: NodeContext, *, action: str, targe
         "mine": _(ROLE_NAMES[who.role]),
     }
     raise refuse(403, N_("Not allowed with your role"), text, who)
+
+
+async def read_form(request: Request, who: SignedIn | None = None) -> dict[str, str]:
+    """The posted form's text fields; a field holding text no store can hold is refused with a
+    400 page naming it (before the CSRF check, which would write the field's text to the audit
+    log). The same rule as the JSON routes' (``batpass.core.unicode``)."""
+    fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    try:
+        check_scalar_text(fields, field="form")
+    except InvalidInput as exc:
+        _ = gettext_for()
+        name = (exc.field or "form").removeprefix("form.")
+        text = _("The field “%(field)s” holds a character that cannot be stored (%(rule)s). Nothing was changed.") % {
+            "field": name,
+            "rule": exc.rule or "",
+        }
+        raise refuse(400, N_("The form could not be accepted"), text, who) from None
+    return fields
 
 
 def check_csrf(who: SignedIn, presented: str | None, ctx: NodeContext, *, action: str, target: str) -> None:

@@ -31,6 +31,7 @@ from batpass.web.console._session import (
     check_csrf,
     console_page,
     need_role,
+    read_form,
     signed_in,
 )
 from batpass.web.console._views import common, when
@@ -150,7 +151,7 @@ async def revoke(request: Request, ctx: Ctx) -> Response:
     _ = gettext_for()
     try:
         who = signed_in(request, ctx)
-        form = await request.form()
+        form = await read_form(request, who)
         cid = str(form.get("credential") or "")
         check_csrf(who, str(form.get("csrf") or ""), ctx, action="credential.revoke", target=cid)
         need_role(who, Role.ADMIN, ctx, action="credential.revoke", target=cid)

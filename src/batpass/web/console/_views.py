@@ -40,6 +40,7 @@ from batpass.web.console._session import (
     console_page,
     login_token,
     need_role,
+    read_form,
     safe_next,
     session_cookie,
     signed_in,
@@ -115,7 +116,10 @@ async def login(request: Request, ctx: Ctx) -> Response:
     """Sign in: a session cookie and on to the page asked for; or the form again with the reason
     (nothing else changes)."""
     _ = gettext_for()
-    form = await request.form()
+    try:
+        form = await read_form(request)
+    except ConsoleRefusal as refusal:
+        return refusal.response
     name, password = str(form.get("name") or ""), str(form.get("password") or "")
     cookie = request.cookies.get(LOGIN_COOKIE)
     if not cookie or cookie != str(form.get("csrf") or ""):
@@ -140,7 +144,7 @@ async def login(request: Request, ctx: Ctx) -> Response:
 async def logout(request: Request, ctx: Ctx) -> Response:
     try:
         who = signed_in(request, ctx)
-        form = await request.form()
+        form = await read_form(request, who)
         check_csrf(who, str(form.get("csrf") or ""), ctx, action="sign-out", target=who.session.user.name)
     except ConsoleRefusal as refusal:
         return refusal.response
@@ -316,7 +320,7 @@ async def set_alert_state(request: Request, ctx: Ctx) -> Response:
     _ = gettext_for()
     try:
         who = signed_in(request, ctx)
-        form = await request.form()
+        form = await read_form(request, who)
         key, note = str(form.get("alert") or ""), str(form.get("note") or "").strip()
         check_csrf(who, str(form.get("csrf") or ""), ctx, action="alert.state", target=key)
         need_role(who, Role.OPERATOR, ctx, action="alert.state", target=key)
