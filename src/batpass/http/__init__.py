@@ -31,6 +31,7 @@ from batpass.http._errors import (
     UnsupportedMediaType,
     install_error_handlers,
     require_json,
+    require_storable_params,
     validation_to_invalid_input,
 )
 from batpass.http._json import check_json, loads_json
@@ -98,6 +99,7 @@ __all__ = [
     "request_id_of",
     "require_admin",
     "require_json",
+    "require_storable_params",
     "route_template",
     "validation_to_invalid_input",
     "warm_routes",

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batpass.core.errors import BatpassError, InvalidInput, NotFound
-from batpass.core.unicode import check_scalar_text
+from batpass.core.unicode import NUL_TEXT_RULE, check_scalar_text
 from batpass.http._context import authenticate_first
 from batpass.http._problems import problem_response
 
@@ -37,6 +37,7 @@ __all__ = [
     "UnsupportedMediaType",
     "install_error_handlers",
     "require_json",
+    "require_storable_params",
     "validation_to_invalid_input",
 ]
 
@@ -215,6 +216,22 @@ def _depth(value: Any) -> int:
             deepest = max(deepest, level)
             stack.extend((v, level + 1) for v in node)
     return deepest
+
+
+async def require_storable_params(request: Request) -> None:
+    """App-wide dependency: a path or query parameter holding NUL (``%00``), which PostgreSQL
+    text cannot hold, is refused (400, naming the parameter and
+    :data:`~batpass.core.unicode.NUL_TEXT_RULE`) before the route looks it up; passed on, the
+    driver refused it with a 500. (A URL cannot carry a lone surrogate: it is decoded as UTF-8,
+    an invalid sequence as U+FFFD.) The common case is two searches of the URL's text."""
+    in_path = "\x00" in request.scope.get("path", "")
+    if not in_path and b"%00" not in request.scope.get("query_string", b""):
+        return
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if "\x00" in f"{name}{value}":
+            await authenticate_first(request)
+            shown = name.replace("\x00", "\\u0000")
+            raise InvalidInput(f"{shown}: the text holds NUL (U+0000)", field=shown, rule=NUL_TEXT_RULE)
 
 
 async def require_json(request: Request) -> None:

@@ -115,6 +115,7 @@ from batpass.http import (
     install_error_handlers,
     install_openapi,
     require_json,
+    require_storable_params,
     warm_routes,
 )
 from batpass.ledger import (
@@ -600,7 +601,7 @@ def create_app(settings: Settings, *, node_name: str | None = None) -> FastAPI:
         lifespan=lifespan,
         # a JSON route's body in another media type (415) or nested too deep (400) is refused
         # before the route sees it (bodies over their limit: BodyLimit below)
-        dependencies=[Depends(require_json)],
+        dependencies=[Depends(require_storable_params), Depends(require_json)],
         docs_url=None,  # served from vendored assets below (offline, no CDN)
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
