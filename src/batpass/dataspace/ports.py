@@ -26,7 +26,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,6 +35,7 @@ from batpass.store import UnitOfWork
 
 __all__ = [
     "AssetSource",
+    "IdentifyingVerifier",
     "ParticipantVerifier",
     "PresentationPrefetch",
     "ProcessNotifier",
@@ -61,6 +62,17 @@ class PresentationPrefetch(Protocol):
     keep, never more."""
 
     def prefetch(self, did: str) -> None: ...
+
+
+@runtime_checkable
+class IdentifyingVerifier(Protocol):
+    """A :class:`ParticipantVerifier` that can tell who the caller is before the rest of its
+    check is done: :meth:`verify_identified` calls ``identified`` with the caller's DID once its
+    token is verified (signature, audience, time) and before its credentials are asked for, then
+    answers what :meth:`ParticipantVerifier.verify` would (and raises what it would). Optional;
+    ``identified`` must return at once and never raise."""
+
+    async def verify_identified(self, authorization: str | None, identified: Callable[[str], None]) -> Participant: ...
 
 
 @runtime_checkable

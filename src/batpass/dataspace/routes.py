@@ -24,6 +24,7 @@ from batpass.dataspace import _dsp_messages as msgs
 from batpass.dataspace._callbacks import ConsumerCallbacks
 from batpass.dataspace._dtr import OWNER, Reader, TwinRegistry, decode_id
 from batpass.dataspace._states import InvalidTransition
+from batpass.dataspace.ports import IdentifyingVerifier
 from batpass.dataspace.service import DSP_PATH, DspConsumer, DspProvider
 from batpass.http import Ctx, loads_json
 
@@ -41,6 +42,19 @@ async def _json(request: Request) -> Any:
 
 async def _participant(request: Request, provider: DspProvider) -> Any:
     return await provider.verifier.verify(request.headers.get("authorization"))
+
+
+async def _contact(request: Request, provider: DspProvider) -> Any:
+    """The verified participant of a catalog or contract request. The provider's contact hooks
+    hear the caller's DID as soon as its token is verified, while its credentials are still being
+    asked for (docs/dataspace.md "Channels opened on first contact"); a verifier that cannot
+    tell that apart has them told once the participant is verified. Hooks only start work."""
+    authorization = request.headers.get("authorization")
+    if isinstance(provider.verifier, IdentifyingVerifier):
+        return await provider.verifier.verify_identified(authorization, provider.contacts.note)
+    participant = await provider.verifier.verify(authorization)
+    provider.contacts.note(participant.did)
+    return participant
 
 
 def _dsp(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -96,9 +110,8 @@ async def catalog_request(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
     provider = ctx.service(DspProvider)
-    participant = await _participant(request, provider)
+    participant = await _contact(request, provider)  # its hooks' work started; never waited for
     msgs.check_incoming(await _json(request), "CatalogRequestMessage")
-    provider.contacts.note(participant)  # starts its hooks' work; never waits for it
     catalog, next_cursor = provider.catalog(participant, limit=limit, cursor=continuationToken)
     headers = {}
     if next_cursor:
@@ -119,8 +132,7 @@ async def dataset(dataset_id: str, request: Request, ctx: Ctx) -> JSONResponse:
 @router.post(DSP_PATH + "/negotiations/request")
 async def negotiation_request(request: Request, ctx: Ctx) -> JSONResponse:
     provider = ctx.service(DspProvider)
-    participant = await _participant(request, provider)
-    provider.contacts.note(participant)  # starts its hooks' work; never waits for it
+    participant = await _contact(request, provider)  # its hooks' work started; never waited for
     body, status = provider.request_negotiation(participant, await _json(request))
     return _dsp(body, status)
 

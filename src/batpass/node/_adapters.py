@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from batpass.core.errors import BatpassError, NotFound
@@ -65,7 +65,13 @@ class DcpParticipantAdapter:
         self._trust.participant_verifier().prefetch(did)
 
     async def verify(self, authorization: str | None) -> Participant:
-        verified = await self._trust.participant_verifier().verify(authorization)
+        return await self.verify_identified(authorization, None)
+
+    async def verify_identified(
+        self, authorization: str | None, identified: Callable[[str], None] | None
+    ) -> Participant:
+        """dataspace ``IdentifyingVerifier``: ``identified`` hears the DID once the token verifies."""
+        verified = await self._trust.participant_verifier().verify(authorization, identified=identified)
         types: set[str] = set()
         bpnl: str | None = None
         # the membership names the BPNL; framework credentials were checked to name the same one

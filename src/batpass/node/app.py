@@ -343,7 +343,7 @@ def _register_services(ctx: NodeContext, node: LocalNode, notifier: ProcessNotif
             keeper = ChannelKeeper(ledger=ledger, owner=node.did, partners=federated.partners, ahead=bool(ahead))
             ctx.services[ChannelKeeper] = keeper
             if on_contact:
-                ctx.services[DspProvider].contacts.add(lambda who: keeper.contacted(who.did))
+                ctx.services[DspProvider].contacts.add(keeper.contacted)
     # the node that keeps a signed copy of every version (config extra "passport_backup_url");
     # until a partner is named, the node keeps its own copies
     backup_url = cfg.extra.get("passport_backup_url", node.base_url)

@@ -307,7 +307,13 @@ class DcpParticipantVerifier:
         self.bpn = bpn
         self.framework_types = frozenset(framework_types) - {CredentialType.MEMBERSHIP.value}
 
-    async def verify(self, authorization: str | None) -> VerifiedParticipant:
+    async def verify(
+        self, authorization: str | None, *, identified: Callable[[str], None] | None = None
+    ) -> VerifiedParticipant:
+        """The caller, verified: its self-issued token on every message, its presentation asked
+        for (or the one kept). ``identified`` is called with the caller's DID once the token is
+        verified, before the presentation is asked for or awaited (the provider's first-contact
+        hooks, which only start work of their own); it must return at once and never raise."""
         if not authorization or not authorization.startswith("Bearer "):
             raise CredentialRejected(
                 "Authorization: Bearer <self-issued token> required", reason=RejectReason.MALFORMED
@@ -319,6 +325,8 @@ class DcpParticipantVerifier:
         si = verify_self_issued_token(
             token, audience=self.identity.did, resolver=self.verifier.resolver, now=self.verifier.clock.now()
         )
+        if identified is not None:
+            identified(si.did)
         kept = self._kept(si.did)
         pending = self._prefetching.get(si.did)
         if kept is None and pending is not None:  # asked already (prefetch): its answer, once in

@@ -13,6 +13,7 @@ resolver.resolve(did)`` first (``prefetch``), so the hot path never does I/O.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import functools
@@ -117,6 +118,10 @@ class DidResolver:
         #: when a document was last fetched again for a key it lacked (failed fetches too)
         self._refetched: dict[str, float] = {}
         self._methods: dict[str, tuple[Mapping[str, Any], VerificationMethod]] = {}
+        #: the fetch under way per DID (and the loop it runs on): concurrent resolutions of a DID
+        #: not cached (a caller's catalog request and its answer to this node's presentation
+        #: query arrive together) await one fetch rather than each opening a connection of its own
+        self._fetching: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Task[dict[str, Any]]]] = {}
 
     def pin(self, document: Mapping[str, Any]) -> None:
         """Hold a document without expiry (the node's own, its hosted subjects', test fixtures)."""
@@ -196,13 +201,34 @@ class DidResolver:
         (:attr:`refetch_after_s`)."""
         doc = self.cached(did)
         if doc is None:
-            return self._store(did, await self.fetcher.get(self._url(did)))
+            return await self._fetch_once(did)
         if self._stale_for(did, kid if isinstance(kid, str) else None, doc):
             try:
                 return self._store(did, await self.fetcher.get(self._url(did)))
             except CredentialRejected:  # unreachable now: the cached copy answers (the key stays unknown)
                 return doc
         return doc
+
+    async def _fetch_once(self, did: str) -> dict[str, Any]:
+        """Fetch and store ``did``'s document, sharing a fetch already under way on this loop:
+        every waiter gets its document or its refusal (the same checks, made once). The fetch is
+        a task of its own, so a waiter cancelled (its request gone) does not cancel the others'."""
+        loop = asyncio.get_running_loop()
+        under_way = self._fetching.get(did)
+        if under_way is None or under_way[0] is not loop:
+            fetch = loop.create_task(self._fetch(did))
+            self._fetching[did] = under_way = (loop, fetch)
+            fetch.add_done_callback(lambda done: self._fetched(did, done))
+        return await asyncio.shield(under_way[1])
+
+    async def _fetch(self, did: str) -> dict[str, Any]:
+        return self._store(did, await self.fetcher.get(self._url(did)))
+
+    def _fetched(self, did: str, done: asyncio.Future[dict[str, Any]]) -> None:
+        if self._fetching.get(did, (None, None))[1] is done:
+            del self._fetching[did]
+        if not done.cancelled():
+            done.exception()  # retrieved: a refusal nobody waited for any more is not logged
 
     def resolve_sync(self, did: str) -> dict[str, Any]:
         doc = self.cached(did)

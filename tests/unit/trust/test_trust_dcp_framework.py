@@ -309,3 +309,36 @@ def test_a_failed_prefetch_leaves_the_message_to_ask_again(
             assert len(transport.queries) == 1
 
     asyncio.run(run())
+
+
+def test_the_caller_is_identified_once_its_token_verifies_before_its_presentation_is_asked_for(
+    service: TrustService, world: World, trust_store: Any
+) -> None:
+    """``identified`` (the provider's first-contact hooks) hears the caller's DID once its token
+    verifies and before the presentation query goes out; the answer is still the fully verified
+    participant, and a token that fails (another audience) identifies nobody."""
+    member(service, world)
+    transport = CountingTransport(make_app(service))
+    heard: list[tuple[str, int]] = []
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=transport) as client:
+            verifier = provider_of(service, world, trust_store, client).participant_verifier()
+
+            def identified(did: str) -> None:
+                heard.append((did, len(transport.queries)))
+
+            other = issue_self_issued_token(service.identity, audience=world.other.did, bpn=BPNL)
+            try:
+                await verifier.verify(f"Bearer {other}", identified=identified)
+            except CredentialRejected as exc:
+                assert exc.reason == "audience"
+            else:
+                raise AssertionError("a token for another audience was accepted")
+            assert heard == [] and transport.queries == []
+            token = issue_self_issued_token(service.identity, audience=world.jp.did, bpn=BPNL)
+            verified = await verifier.verify(f"Bearer {token}", identified=identified)
+            assert heard == [(service.identity.did, 0)]  # told before the query was sent
+            assert verified.memberships == {"catena-x"} and len(transport.queries) == 1
+
+    asyncio.run(run())
