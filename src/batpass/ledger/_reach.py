@@ -1,0 +1,132 @@
+"""A downstream search in one statement (PostgreSQL): the edges a frontier search would read,
+fetched at once, then walked hop by hop in memory.
+
+The per-hop search (:func:`batpass.ledger._trace.frontier_search`) runs one query per hop: a
+recall walks 64 hops, so on PostgreSQL it is 64 round trips and plannings (401 ms at 10⁶ lots,
+the bare-SQL walk alone 173 ms). Here one statement does it: a recursive CTE finds the lots
+within ``max_hops - 1`` hops of the roots (the lots a search of ``max_hops`` hops can expand:
+BFS levels, each lot with the depths at which a walk reaches it, cycle-safe since a level is
+one more than the last and stops at the cap), and the same statement returns every edge out of
+those lots, joined with the child lot and its profile exactly as the per-hop query joins them,
+in the per-hop query's order. The search then replays the per-hop walk over those rows
+(:class:`Prefetched`): the same frontiers, the same chunks of 400 lots, the same rows in the
+same order, so the graph, its order, ``hops`` and ``capped`` are the per-hop search's own.
+
+The CTE may reach more than the search enters (it does not join the lots, so an edge into a lot
+this store does not hold is followed too): extra rows are never asked for. What it must not do is
+reach less — every lot the walk expands is within ``max_hops - 1`` hops through edges into the
+searched partitions, and the CTE follows all of those. It is used without ``through`` only (a
+refused lot would stop the walk, which the CTE cannot know; with it the set reached unrestricted
+can be far larger) and up to :data:`CTE_MAX_HOPS` hops (the CTE keeps one row per lot and depth:
+a cycle of k lots gives ``max_hops / k`` rows per lot, bounded by the cap).
+
+Columns come from :mod:`batpass.ledger._sql` (edges, owners, lots, profiles) through the helpers
+the per-hop statements use, so a change of the storage reaches both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Integer, and_, bindparam, literal, select
+
+from batpass.ledger import _sql as t
+from batpass.ledger._trace import _edge_columns
+
+__all__ = ["AUTO_DIALECTS", "CTE_MAX_HOPS", "Prefetched", "prefetch_downstream", "reach_statement"]
+
+Key = tuple[str, str]  # (owner, lot id)
+
+#: the largest hop cap the one-statement search is used for (a recall's cap is 64)
+CTE_MAX_HOPS = 64
+
+#: where the one-statement search is used by default (``path="auto"``): PostgreSQL, where each
+#: hop is a round trip and a planning. SQLite runs in-process; there the per-hop search is the
+#: faster (measured: docs/benchmarks.md "A recall in one statement")
+AUTO_DIALECTS = frozenset({"postgresql"})
+
+
+def _allowed_nos() -> Any:
+    return select(t.owners.c.no).where(t.owners.c.owner.in_(bindparam("allowed", expanding=True)))
+
+
+def reach_statement() -> Any:
+    """The statement: the lots within ``max_hops - 1`` hops (recursive CTE), then every edge out
+    of them into the allowed partitions joined with its child lot, as the per-hop query reads
+    them and in its order. Parameters: ``owner`` and ``roots`` (the roots' owner and ids),
+    ``allowed`` (the partitions searched), ``last`` (``max_hops - 1``: the deepest level expanded)."""
+    e = t.edges
+    seed = select(
+        t.owner_no_of(bindparam("owner")).label("o"),
+        t.lots.c.id.label("l"),
+        literal(0, Integer).label("d"),
+    ).where(t.lots.c.owner == bindparam("owner"), t.lots.c.id.in_(bindparam("roots", expanding=True)))
+    reach = seed.cte("ledger_reach", recursive=True)
+    step = (
+        select(e.c.owner_no, e.c.child, reach.c.d + 1)
+        .select_from(e.join(reach, and_(e.c.parent_owner_no == reach.c.o, e.c.parent == reach.c.l)))
+        .where(reach.c.d < bindparam("last"), t.partition_term(e.c.owner_no).in_(_allowed_nos()))
+    )
+    reach = reach.union(step)
+    parents = select(reach.c.o, reach.c.l).distinct().subquery("ledger_reached")
+    return (
+        select(*_edge_columns(), *t.LOT_COLUMNS)
+        .select_from(
+            t.with_profiles(
+                t.EDGES_FROM_BY_PARENT.join(
+                    parents, and_(t.edges.c.parent_owner_no == parents.c.o, t.edges.c.parent == parents.c.l)
+                ).join(t.lots, and_(t.lots.c.owner == t.edge_owner, t.lots.c.id == t.edges.c.child))
+            )
+        )
+        .where(t.partition_term(t.edges.c.owner_no).in_(_allowed_nos()))
+        .order_by(t.edges.c.parent_owner_no, t.edges.c.parent, t.edge_owner, t.edges.c.child, t.edges.c.event_id)
+    )
+
+
+_REACH = reach_statement()
+
+
+class Prefetched:
+    """The rows of a downstream search fetched at once, answered per hop: :meth:`rows` gives,
+    for a chunk of one owner's frontier lots, the rows the per-hop query would return for it
+    (the rows of those parents, in the statement's order — the per-hop query's order, since
+    within one parent owner both order by parent, child owner, child, event)."""
+
+    def __init__(self, rows: Iterable[Sequence[Any]], queries: int) -> None:
+        self.queries = queries
+        self._by_parent: dict[Key, list[tuple[int, Sequence[Any]]]] = {}
+        for i, r in enumerate(rows):
+            self._by_parent.setdefault((r[2], r[3]), []).append((i, r))
+
+    def rows(self, owner: str, parents: Sequence[str]) -> list[Sequence[Any]]:
+        found = [x for p in parents for x in self._by_parent.get((owner, p), ())]
+        found.sort(key=lambda x: x[0])
+        return [r for _, r in found]
+
+
+def prefetch_downstream(
+    conn: Connection, roots: Sequence[Key], allowed: Iterable[str], max_hops: int, path: str = "auto"
+) -> Prefetched | None:
+    """The rows of a downstream search from ``roots`` (one owner's lots) into the partitions in
+    ``allowed`` to ``max_hops`` hops, in one statement; None where the per-hop search is used:
+    ``path="hop"``, or with ``"auto"`` a store not in :data:`AUTO_DIALECTS`, and whatever the
+    path, roots of several owners or a cap over :data:`CTE_MAX_HOPS` or under 1."""
+    if not _applies(conn, roots, max_hops, path):
+        return None
+    rows = conn.execute(
+        _REACH,
+        {
+            "owner": roots[0][0],
+            "roots": sorted({k[1] for k in roots}),
+            "allowed": sorted(set(allowed)),
+            "last": max_hops - 1,
+        },
+    ).all()
+    return Prefetched(rows, 1)
+
+
+def _applies(conn: Connection, roots: Sequence[Key], max_hops: int, path: str) -> bool:
+    if path == "hop" or not roots or not 1 <= max_hops <= CTE_MAX_HOPS or len({k[0] for k in roots}) != 1:
+        return False
+    return path == "cte" or conn.dialect.name in AUTO_DIALECTS
