@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Integer, and_, bindparam, literal, select
+from sqlalchemy import Connection, Integer, and_, bindparam, literal, select, true
 
 from batpass.ledger import _sql as t
 from batpass.ledger._trace import _edge_columns
@@ -51,11 +51,17 @@ def _allowed_nos() -> Any:
     return select(t.owners.c.no).where(t.owners.c.owner.in_(bindparam("allowed", expanding=True)))
 
 
-def reach_statement() -> Any:
+def reach_statement(lateral: bool) -> Any:
     """The statement: the lots within ``max_hops - 1`` hops (recursive CTE), then every edge out
     of them into the allowed partitions joined with its child lot, as the per-hop query reads
     them and in its order. Parameters: ``owner`` and ``roots`` (the roots' owner and ids),
-    ``allowed`` (the partitions searched), ``last`` (``max_hops - 1``: the deepest level expanded)."""
+    ``allowed`` (the partitions searched), ``last`` (``max_hops - 1``: the deepest level expanded).
+
+    ``lateral`` (PostgreSQL): the edges of each reached lot are read in a ``LATERAL`` subquery,
+    so the only plan is a loop over the reached lots, each through the parent index. Joined
+    plainly, PostgreSQL hashed the whole edges table for the recursive step (a sequential scan
+    per level) as soon as it had statistics, or before: its estimate of the CTE's rows is a
+    guess. SQLite has no ``LATERAL``, and always loops, through the index."""
     e = t.edges
     seed = select(
         t.owner_no_of(bindparam("owner")).label("o"),
@@ -63,28 +69,40 @@ def reach_statement() -> Any:
         literal(0, Integer).label("d"),
     ).where(t.lots.c.owner == bindparam("owner"), t.lots.c.id.in_(bindparam("roots", expanding=True)))
     reach = seed.cte("ledger_reach", recursive=True)
-    step = (
-        select(e.c.owner_no, e.c.child, reach.c.d + 1)
-        .select_from(e.join(reach, and_(e.c.parent_owner_no == reach.c.o, e.c.parent == reach.c.l)))
-        .where(reach.c.d < bindparam("last"), t.partition_term(e.c.owner_no).in_(_allowed_nos()))
-    )
-    reach = reach.union(step)
+    out_of = and_(e.c.parent_owner_no == reach.c.o, e.c.parent == reach.c.l)
+    into = t.partition_term(e.c.owner_no).in_(_allowed_nos())
+    if lateral:
+        nxt = select(e.c.owner_no.label("o"), e.c.child.label("l")).where(out_of, into).lateral("ledger_step")
+        step = select(nxt.c.o, nxt.c.l, reach.c.d + 1).select_from(reach.join(nxt, true()))
+    else:
+        step = select(e.c.owner_no, e.c.child, reach.c.d + 1).select_from(e.join(reach, out_of)).where(into)
+    reach = reach.union(step.where(reach.c.d < bindparam("last")))
     parents = select(reach.c.o, reach.c.l).distinct().subquery("ledger_reached")
+    edges_of = and_(t.edges.c.parent_owner_no == parents.c.o, t.edges.c.parent == parents.c.l)
+    from_ = t.EDGES_FROM_BY_PARENT.join(t.lots, and_(t.lots.c.owner == t.edge_owner, t.lots.c.id == t.edges.c.child))
+    if lateral:
+        hop = (
+            select(*_edge_columns(), *t.LOT_COLUMNS, t.edges.c.parent_owner_no)
+            .select_from(t.with_profiles(from_))
+            .where(edges_of, into)
+            .lateral("ledger_hop")
+        )
+        cols = list(
+            hop.c
+        )  # edge columns (child owner, child, parent owner, parent, event, kg), lot columns, parent_owner_no
+        return (
+            select(*cols).select_from(parents.join(hop, true())).order_by(cols[-1], cols[3], cols[0], cols[1], cols[4])
+        )
     return (
         select(*_edge_columns(), *t.LOT_COLUMNS)
-        .select_from(
-            t.with_profiles(
-                t.EDGES_FROM_BY_PARENT.join(
-                    parents, and_(t.edges.c.parent_owner_no == parents.c.o, t.edges.c.parent == parents.c.l)
-                ).join(t.lots, and_(t.lots.c.owner == t.edge_owner, t.lots.c.id == t.edges.c.child))
-            )
-        )
-        .where(t.partition_term(t.edges.c.owner_no).in_(_allowed_nos()))
+        .select_from(t.with_profiles(from_.join(parents, edges_of)))
+        .where(into)
         .order_by(t.edges.c.parent_owner_no, t.edges.c.parent, t.edge_owner, t.edges.c.child, t.edges.c.event_id)
     )
 
 
-_REACH = reach_statement()
+#: the statement built once per form (bind parameters), by whether the store has ``LATERAL``
+_REACH = {lateral: reach_statement(lateral) for lateral in (False, True)}
 
 
 class Prefetched:
@@ -115,7 +133,7 @@ def prefetch_downstream(
     if not _applies(conn, roots, max_hops, path):
         return None
     rows = conn.execute(
-        _REACH,
+        _REACH[conn.dialect.name == "postgresql"],
         {
             "owner": roots[0][0],
             "roots": sorted({k[1] for k in roots}),

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
 from batpass.ledger import _sql as t
+from batpass.ledger._reach import reach_statement
 from batpass.ledger._rows import lot_from_row, profile_json, profile_of
 from batpass.ledger._trace import downstream_profiles, downstream_query, frontier_search, profiles_from_graph
 from batpass.ledger.model import EventKind, Lot
@@ -107,6 +108,12 @@ def test_the_downstream_queries_read_the_parent_index_on_both_stores(
     for q in queries:
         plan = _edges_plan(engine, q)
         assert "ix_ledger_edges_parent" in plan and "pk_ledger_edges" not in plan, plan
+    # a recall in one statement (ledger._reach): its recursive step and its edges, both by parent
+    reach = reach_statement(engine.dialect.name == "postgresql").params(
+        owner=OWNER, roots=parents[:5], allowed=[OWNER], last=63
+    )
+    plan = _edges_plan(engine, reach)
+    assert plan.count("ix_ledger_edges_parent") >= 2 and "pk_ledger_edges" not in plan, plan
     engine.dispose()
 
 
