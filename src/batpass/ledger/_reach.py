@@ -3,8 +3,8 @@ once, then walked hop by hop in memory.
 
 The per-hop search (:func:`batpass.ledger._trace.frontier_search`) runs one query per hop: a
 recall walks 64 hops, so on PostgreSQL it is 64 round trips and plannings (401 ms at 10⁶ lots,
-the bare-SQL walk alone 173 ms), and on SQLite 64 statements run from Python. Here one statement does it: a recursive CTE finds the lots
-within ``max_hops - 1`` hops of the roots (the lots a search of ``max_hops`` hops can expand:
+the bare-SQL walk alone 173 ms), and on SQLite 64 statements run from Python. Here one
+statement does it: a recursive CTE finds the lots within ``max_hops - 1`` hops of the roots (the lots a search of ``max_hops`` hops can expand:
 BFS levels, each lot with the depths at which a walk reaches it, cycle-safe since a level is
 one more than the last and stops at the cap), and the same statement returns every edge out of
 those lots, joined with the child lot and its profile exactly as the per-hop query joins them,
