@@ -3,14 +3,15 @@ once, then walked hop by hop in memory.
 
 The per-hop search (:func:`batpass.ledger._trace.frontier_search`) runs one query per hop: a
 recall walks 64 hops, so on PostgreSQL it is 64 round trips and plannings (401 ms at 10⁶ lots,
-the bare-SQL walk alone 173 ms), and on SQLite 64 statements run from Python. Here one
-statement does it: a recursive CTE finds the lots within ``max_hops - 1`` hops of the roots (the lots a search of ``max_hops`` hops can expand:
-BFS levels, each lot with the depths at which a walk reaches it, cycle-safe since a level is
-one more than the last and stops at the cap), and the same statement returns every edge out of
-those lots, joined with the child lot and its profile exactly as the per-hop query joins them,
-in the per-hop query's order. The search then replays the per-hop walk over those rows
-(:class:`Prefetched`): the same frontiers, the same chunks of 400 lots, the same rows in the
-same order, so the graph, its order, ``hops`` and ``capped`` are the per-hop search's own.
+the bare-SQL walk alone 173 ms), and on SQLite 64 statements run from Python. Here one statement
+does it: a recursive CTE finds the lots within ``max_hops - 1`` hops of the roots (the lots a
+search of ``max_hops`` hops can expand: BFS levels, each lot with the depths at which a walk
+reaches it, cycle-safe since a level is one more than the last and stops at the cap), and the
+same statement returns every edge out of those lots, joined with the child lot and its profile
+exactly as the per-hop query joins them, in the per-hop query's order. The search then replays
+the per-hop walk over those rows (:class:`Prefetched`): the same frontiers, the same chunks of
+400 lots, the same rows in the same order, so the graph, its order, ``hops`` and ``capped`` are
+the per-hop search's own.
 
 The CTE may reach more than the search enters (it does not join the lots, so an edge into a lot
 this store does not hold is followed too): extra rows are never asked for. What it must not do is
