@@ -108,12 +108,16 @@ def test_one_statement_search_equals_the_per_hop_search(make_store: Callable[[Se
         roots=st.lists(st.integers(0, 9), min_size=1, max_size=3),
         searched=st.sets(st.integers(0, 2), max_size=3),
         max_hops=st.sampled_from([1, 2, 3, 5, 64]),
+        with_own=st.booleans(),
     )
-    def run(sizes: list[int], seed: int, n_edges: int, roots: list[int], searched: set[int], max_hops: int) -> None:
+    def run(
+        sizes: list[int], seed: int, n_edges: int, roots: list[int], searched: set[int], max_hops: int, with_own: bool
+    ) -> None:
         owners = _graph(svc, eng, sizes, _edges(seed, sizes, n_edges))
         first = owners[0]
         ids = sorted({f"L{r % sizes[0]}" for r in roots})
-        allowed = [first, *(owners[k % len(owners)] for k in searched)] if searched else None
+        # the roots' own partition searched or not (its lots are then only the roots)
+        allowed = [*([first] if with_own else []), *(owners[k % len(owners)] for k in searched)] if searched else None
         with eng.connect() as conn:
             lots = [lot_from_row(r) for r in t.select_lots(conn, first, ids)]
             args: dict[str, Any] = {
