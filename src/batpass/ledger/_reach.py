@@ -143,11 +143,10 @@ def prefetch_downstream(
         return Prefetched(conn.execute(_REACH[False], params).all(), 1)
     # no JIT for this statement: the planner's guess of the CTE's rows puts its cost over
     # jit_above_cost at 10⁶ lots, and compiling took 65 ms of an 82 ms statement (19 ms without it)
+    # (set back after; if the statement fails, the transaction is aborted and the setting with it)
     prev = conn.execute(_JIT_OFF).scalar_one()
-    try:
-        rows = conn.execute(_REACH[True], params).all()
-    finally:
-        conn.execute(_JIT_BACK, {"prev": prev})
+    rows = conn.execute(_REACH[True], params).all()
+    conn.execute(_JIT_BACK, {"prev": prev})
     return Prefetched(rows, 1)
 
 
