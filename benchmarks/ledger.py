@@ -183,6 +183,10 @@ def run(store: str, lots: int, folder: Path, *, keep: bool = False) -> dict[str,
         )
         if reuse:
             log(f"[{store} {lots}] reusing the store ingested by an earlier --keep run ({marker})")
+            from batpass.ledger import _sql as t
+
+            with engine.begin() as conn:  # signed by that run's supplier keys: not this run's
+                conn.execute(t.received_summaries.delete().where(t.received_summaries.c.owner == OWNER))
             return {**_measure(svc, engine, store, lots, meta, supplier, register=False), "ingest_per_s": None}
         for a in meta["authorisations"]:
             svc.authorise_export(OWNER, a)
