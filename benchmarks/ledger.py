@@ -42,6 +42,13 @@
 - ``<figure>.growth`` for both: the largest scale's value ÷ the 10⁴ value (``--full``, or
   ``--scales 10000,1000000``; ``--store sqlite`` runs one store).
 
+``--keep DIR`` keeps what a run builds for the next: the scenarios and SQLite stores in ``DIR``,
+the PostgreSQL stores in schemas ``bench_keep_<lots>`` (not dropped). A run that finds a store
+ingested by an earlier one (its marker ``DIR/<store>-<lots>.ingested``) skips ingest and the
+site-register reads and measures traces, recalls and received summaries on it (a 10⁶ PostgreSQL
+store takes about 15 minutes to build); the ingest and size figures are printed only by the run
+that ingested. Drop the schemas by hand (``DROP SCHEMA bench_keep_1000000 CASCADE``) when done.
+
 The scenario is ``batpass.scenario.generate(owner=...)`` (one partition: a single node's view).
 Only JSON lines on stdout; progress on stderr.
 """
@@ -133,7 +140,7 @@ def event_chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
         yield part
 
 
-def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
+def run(store: str, lots: int, folder: Path, *, keep: bool = False) -> dict[str, Any]:
     from batpass.ledger import MIGRATIONS_DIR, LedgerService
     from batpass.scenario import flagged_sites
     from batpass.sites import CAHRA_SAMPLE, load_cahra
@@ -143,16 +150,22 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
     from batpass.trust import NodeIdentity, generate_keypair
 
     schema = None
+    marker = folder / f"{store}-{lots}.ingested"
+    reuse = keep and marker.exists()  # a store an earlier ``--keep`` run ingested
     if store == "sqlite":
-        engine = make_engine(f"sqlite:///{folder / f'ledger-{lots}.db'}")
+        db = folder / f"ledger-{lots}.db"
+        if not reuse:
+            db.unlink(missing_ok=True)
+        engine = make_engine(f"sqlite:///{db}")
     else:
-        schema = f"bench_{uuid.uuid4().hex[:12]}"
+        schema = f"bench_keep_{lots}" if keep else f"bench_{uuid.uuid4().hex[:12]}"
+        if keep and not reuse:
+            _drop_schema(schema)
         engine = make_engine(PG_URL, schema=schema)
     try:
         upgrade(engine, [STORE_MIGRATIONS, MIGRATIONS_DIR, SITES_MIGRATIONS])
         path, meta = scenario_file(lots, folder)
         n_events = meta["events"]
-        lots_generated = meta["lots"]
         log(f"[{store} {lots}] scenario: {n_events} events, {meta['lots']} lots")
         suppliers: dict[str, NodeIdentity] = {}
 
@@ -168,6 +181,13 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
             high_risk_sites=flagged_sites(load_cahra(CAHRA_SAMPLE)),
             batch_size=1000,
         )
+        if reuse:
+            log(f"[{store} {lots}] reusing the store ingested by an earlier --keep run ({marker})")
+            from batpass.ledger import _sql as t
+
+            with engine.begin() as conn:  # signed by that run's supplier keys: not this run's
+                conn.execute(t.received_summaries.delete().where(t.received_summaries.c.owner == OWNER))
+            return {**_measure(svc, engine, store, lots, meta, supplier, register=False), "ingest_per_s": None}
         for a in meta["authorisations"]:
             svc.authorise_export(OWNER, a)
         rates: list[float] = []
@@ -191,45 +211,62 @@ def run(store: str, lots: int, folder: Path) -> dict[str, Any]:
         size = store_bytes(engine, schema)
         log(f"[{store} {lots}] store {size / n_events:,.0f} bytes per event ({size / 1e6:,.1f} MB)")
         floor_cpu_s = plain_sqlite_cpu_s(engine, Path(folder) / f"floor-{lots}.db") if store == "sqlite" else None
-        battery_ids: list[str] = meta["battery_ids"]
-        del meta
-        rnd = random.Random(1)
-        sample = rnd.sample(battery_ids, min(TRACES, len(battery_ids)))
-        svc.trace(OWNER, sample[0])  # warm caches and statement compilation
-        times: list[float] = []
-        sizes: list[int] = []
-        for bid in sample:
-            t = time.perf_counter()
-            res = svc.trace(OWNER, bid)
-            times.append((time.perf_counter() - t) * 1000)
-            sizes.append(res["graph_lots"])
-        log(f"[{store} {lots}] trace p50 {statistics.median(times):.2f} ms over {len(times)} batteries")
-        register = _register_reads(svc, engine, sample)
-        recall = _recalls(svc, engine)
-        received = _received_summaries(svc, engine, supplier)
+        if keep:
+            marker.write_text(f"{n_events} events\n", encoding="utf-8")
         return {
-            **register,
-            **recall,
-            **received,
-            "lots": lots_generated,
-            "events": n_events,
+            **_measure(svc, engine, store, lots, meta, supplier, register=True),
             "ingest_per_s": statistics.median(rates),
             "ingest_cpu_per_s": done / cpu_s,
             "server_cpu_us_per_event": server.seconds * 1e6 / done if server.seconds is not None else None,
             "floor_cpu_per_s": done / floor_cpu_s if floor_cpu_s else None,
             "store_bytes": size,
-            "trace_p50_ms": statistics.median(times),
-            "graph_lots": int(statistics.median(sizes)),
-            "traces": len(times),
         }
     finally:
         engine.dispose()
-        if schema is not None:
-            admin = make_engine(PG_URL)
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-                conn.commit()
-            admin.dispose()
+        if schema is not None and not keep:
+            _drop_schema(schema)
+
+
+def _drop_schema(schema: str) -> None:
+    from batpass.store import make_engine
+
+    admin = make_engine(PG_URL)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.commit()
+    admin.dispose()
+
+
+def _measure(
+    svc: Any, engine: Any, store: str, lots: int, meta: dict[str, Any], supplier: Any, *, register: bool
+) -> dict[str, Any]:
+    """The read figures of an ingested store: upstream traces, the site-register reads (they
+    register sites: not on a reused store), recalls and received summaries."""
+    battery_ids: list[str] = meta["battery_ids"]
+    rnd = random.Random(1)
+    sample = rnd.sample(battery_ids, min(TRACES, len(battery_ids)))
+    svc.trace(OWNER, sample[0])  # warm caches and statement compilation
+    times: list[float] = []
+    sizes: list[int] = []
+    for bid in sample:
+        t = time.perf_counter()
+        res = svc.trace(OWNER, bid)
+        times.append((time.perf_counter() - t) * 1000)
+        sizes.append(res["graph_lots"])
+    log(f"[{store} {lots}] trace p50 {statistics.median(times):.2f} ms over {len(times)} batteries")
+    registers = _register_reads(svc, engine, sample) if register else {}
+    recall = _recalls(svc, engine)
+    received = _received_summaries(svc, engine, supplier)
+    return {
+        **registers,
+        **recall,
+        **received,
+        "lots": meta["lots"],
+        "events": meta["events"],
+        "trace_p50_ms": statistics.median(times),
+        "graph_lots": int(statistics.median(sizes)),
+        "traces": len(times),
+    }
 
 
 class ServerCpu:
@@ -568,6 +605,30 @@ def _growth(figure: str, by_scale: dict[int, float], **params: Any) -> None:
         emit(f"{figure}.growth", by_scale[big] / by_scale[10_000], "ratio", lots=big, base_lots=10_000, **params)
 
 
+def _ingest_figures(store: str, lots: int, last: dict[str, Any]) -> None:
+    """The figures of a run that ingested the store: its size per event and (SQLite) the CPU ratio."""
+    emit(
+        "ledger.store_bytes_per_event",
+        last["store_bytes"] / last["events"],
+        "bytes",
+        lots=lots,
+        store=store,
+        events=last["events"],
+        store_mb=round(last["store_bytes"] / 1e6, 1),
+        measured="file size after VACUUM" if store == "sqlite" else "pg_total_relation_size of the ledger tables",
+    )
+    if last["floor_cpu_per_s"]:
+        emit(
+            "ledger.ingest_cpu_ratio",
+            last["ingest_cpu_per_s"] / last["floor_cpu_per_s"],
+            "ratio",
+            lots=lots,
+            store=store,
+            ingest_cpu_events_per_s=round(last["ingest_cpu_per_s"]),
+            floor_plain_sqlite3_events_per_s=round(last["floor_cpu_per_s"]),
+        )
+
+
 def main(argv: list[str]) -> int:
     full = "--full" in argv or os.environ.get("BATPASS_BENCH_FULL") == "1"
     scales = [10_000, 100_000, 1_000_000] if full else [10_000]
@@ -579,7 +640,11 @@ def main(argv: list[str]) -> int:
     stores = ["sqlite"] + ([] if pg_problem else ["postgresql"])
     if "--store" in argv:
         stores = [argv[argv.index("--store") + 1]]
-    with tempfile.TemporaryDirectory(prefix="batpass-bench-ledger-") as tmp:
+    keep = argv[argv.index("--keep") + 1] if "--keep" in argv else None
+    if keep is not None:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="batpass-bench-ledger-") as scratch:
+        tmp = keep or scratch
         for store in stores:
             last: dict[str, Any] = {}
             recall: dict[int, float] = {}
@@ -587,32 +652,12 @@ def main(argv: list[str]) -> int:
             ingest: dict[int, float] = {}
             cpu_us: dict[int, tuple[float, float | None]] = {}  # client, server µs per event
             for lots in scales:
-                last = run(store, lots, Path(tmp))
+                last = run(store, lots, Path(tmp), keep=keep is not None)
                 recall[lots], receive[lots] = last["recall_p50_ms"], last["receive_ms"]
-                ingest[lots] = last["ingest_per_s"]
-                cpu_us[lots] = (1e6 / last["ingest_cpu_per_s"], last["server_cpu_us_per_event"])
-                emit(
-                    "ledger.store_bytes_per_event",
-                    last["store_bytes"] / last["events"],
-                    "bytes",
-                    lots=lots,
-                    store=store,
-                    events=last["events"],
-                    store_mb=round(last["store_bytes"] / 1e6, 1),
-                    measured="file size after VACUUM"
-                    if store == "sqlite"
-                    else "pg_total_relation_size of the ledger tables",
-                )
-                if last["floor_cpu_per_s"]:
-                    emit(
-                        "ledger.ingest_cpu_ratio",
-                        last["ingest_cpu_per_s"] / last["floor_cpu_per_s"],
-                        "ratio",
-                        lots=lots,
-                        store=store,
-                        ingest_cpu_events_per_s=round(last["ingest_cpu_per_s"]),
-                        floor_plain_sqlite3_events_per_s=round(last["floor_cpu_per_s"]),
-                    )
+                if last["ingest_per_s"] is not None:  # ingested by this run
+                    ingest[lots] = last["ingest_per_s"]
+                    cpu_us[lots] = (1e6 / last["ingest_cpu_per_s"], last["server_cpu_us_per_event"])
+                    _ingest_figures(store, lots, last)
                 emit(
                     "ledger.recall_p50_ms",
                     last["recall_p50_ms"],
@@ -644,7 +689,7 @@ def main(argv: list[str]) -> int:
                     graph_lots=last["graph_lots"],
                     traces=last["traces"],
                 )
-                for call in ("summary", "trace"):
+                for call in ("summary", "trace") if "register_calls" in last else ():
                     emit(
                         f"ledger.{call}_register_cpu_ms",
                         last[f"register_{call}_after_ms"],
@@ -659,7 +704,7 @@ def main(argv: list[str]) -> int:
                     )
             _growth("ledger.recall_p50_ms", recall, store=store)
             _growth("ledger.receive_summary_ms", receive, store=store)
-            if store == "postgresql" and max(ingest) >= 1_000_000 and ingest.get(10_000):
+            if store == "postgresql" and ingest and max(ingest) >= 1_000_000 and ingest.get(10_000):
                 emit(
                     "ledger.ingest_pg_growth",
                     ingest[max(ingest)] / ingest[10_000],
@@ -675,6 +720,8 @@ def main(argv: list[str]) -> int:
                     },
                 )
             # figures of the largest run of the store (SQLite's printed before PostgreSQL runs)
+            if last["ingest_per_s"] is None:  # a reused store: nothing ingested by this run
+                continue
             emit(
                 "ledger.ingest_events_per_s",
                 last["ingest_per_s"],

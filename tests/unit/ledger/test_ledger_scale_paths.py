@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
 from batpass.ledger import _sql as t
+from batpass.ledger._reach import reach_statement
 from batpass.ledger._rows import lot_from_row, profile_json, profile_of
 from batpass.ledger._trace import downstream_profiles, downstream_query, frontier_search, profiles_from_graph
 from batpass.ledger.model import EventKind, Lot
@@ -154,6 +155,12 @@ def test_the_downstream_queries_read_the_parent_index_on_both_stores(
     for q in _unindexable(parents):
         plan = _edges_plan(engine, q)
         assert _edge_reads(plan) and not _through_parent_index(plan), plan
+    # a recall in one statement (ledger._reach): its recursive step and its edges, both by parent
+    reach = reach_statement(engine.dialect.name == "postgresql").params(
+        owner=OWNER, roots=parents[:5], allowed=[OWNER], last=63
+    )
+    plan = _edges_plan(engine, reach)
+    assert len(_edge_reads(plan)) >= 2 and _through_parent_index(plan), plan
     engine.dispose()
 
 
