@@ -8,8 +8,10 @@ Nodes talk to each other only over HTTPS, never through Python objects.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,7 +38,7 @@ from batpass.trust import client_ssl_context
 # migrations, key loading) was seen to need more than 60 s for the hub.
 START_TIMEOUT_S = 180.0
 
-__all__ = ["NodeSpec", "RunningNode", "federation", "start_node", "stop_node"]
+__all__ = ["NodeSpec", "RunningNode", "distinct_ports", "federation", "start_node", "stop_node"]
 
 
 @dataclass(frozen=True)
@@ -191,10 +193,12 @@ def federation(
     runs: list[RunningNode] = []
     # migrate once: each SQLite node copies the result (a PostgreSQL node migrates its schema)
     template = schema_template(home / "_schema.db") if any(s.db_url is None for s in specs) else None
+    ports = distinct_ports(len(specs))
     try:
-        for spec in specs:
+        for spec, port in zip(specs, ports, strict=True):
             node, key = init_node(
                 spec.name,
+                port=port,
                 profiles=spec.profiles,
                 settings=settings,
                 legal_name=spec.legal_name,
@@ -238,6 +242,18 @@ def federation(
             stop_node(r)
         if os.environ.get("BATPASS_FAIL_ON_UNEXPECTED") == "1":  # the test suite's rule (tests/conftest.py)
             _raise_on_unexpected(runs)
+
+
+def distinct_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` free ports, all different: each is held while the next is asked for (the
+    kernel may answer a port it just handed out and got back, as two ``free_port`` calls did)."""
+    with contextlib.ExitStack() as held:
+        ports: list[int] = []
+        for _ in range(count):
+            s = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            s.bind((host, 0))
+            ports.append(int(s.getsockname()[1]))
+    return ports
 
 
 def schema_template(path: Path) -> Path:

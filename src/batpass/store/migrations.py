@@ -46,9 +46,12 @@ def current_revisions(engine: Engine) -> set[str]:
 
 
 def check_schema_version(engine: Engine, locations: Sequence[Path]) -> None:
-    script = ScriptDirectory.from_config(alembic_config(locations))
-    known = {rev.revision for rev in script.walk_revisions()}
-    unknown = current_revisions(engine) - known
+    _check_known(current_revisions(engine), locations)
+
+
+def _check_known(current: set[str], locations: Sequence[Path]) -> None:
+    _, ancestry = _lineage(tuple(locations))
+    unknown = current - ancestry.keys()  # every revision of the scripts is a key of ancestry
     if unknown:
         raise SchemaVersionError(
             f"the database is at schema revision(s) {', '.join(sorted(unknown))}, which this "
@@ -80,8 +83,14 @@ def pending_heads(conn: Connection, locations: Sequence[Path]) -> set[str]:
 
 
 def upgrade(engine: Engine, locations: Sequence[Path]) -> None:
-    """Bring the database to the head of every branch (idempotent)."""
-    check_schema_version(engine, locations)
+    """Bring the database to the head of every branch (idempotent). A database already at
+    every head is only checked: alembic, which reads every migration script again, is not run
+    (each node of a federation opens a database the harness migrated, twice)."""
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        _check_known(current, locations)
+        if not pending_heads(conn, locations):
+            return
     cfg = alembic_config(locations)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":

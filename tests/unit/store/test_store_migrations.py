@@ -9,7 +9,7 @@ from sqlalchemy import Engine, insert, select, text
 from batpass.core.errors import SchemaVersionError
 from batpass.node._composition import migration_dirs
 from batpass.participants._sql import participants_table
-from batpass.store import MIGRATIONS_DIR, current_revisions, upgrade
+from batpass.store import MIGRATIONS_DIR, current_revisions, migrations, upgrade
 
 
 def test_upgrade_keeps_existing_data(engine: Engine) -> None:
@@ -47,3 +47,21 @@ def test_newer_schema_is_refused_and_untouched(engine: Engine, tmp_path: Path) -
     with pytest.raises(SchemaVersionError, match="newer version"):
         upgrade(engine, [MIGRATIONS_DIR])
     assert current_revisions(engine) == {"store_9999"}
+
+
+def test_a_database_at_every_head_is_checked_without_running_alembic(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a current database (every node of a federation, twice) reads no migration script
+    again: alembic's upgrade is not called; a database behind a head is still migrated by it."""
+    upgrade(engine, migration_dirs())
+    before = current_revisions(engine)
+    called: list[str] = []
+    monkeypatch.setattr(migrations.command, "upgrade", lambda cfg, target: called.append(target))
+    upgrade(engine, migration_dirs())
+    assert called == []
+    assert current_revisions(engine) == before
+    with engine.begin() as conn:  # one branch set back: its head is pending again
+        conn.execute(text("UPDATE alembic_version SET version_num = 'store_0001' WHERE version_num LIKE 'store_%'"))
+    upgrade(engine, migration_dirs())
+    assert called == ["heads"]
