@@ -351,6 +351,74 @@ class Effect:
     credits: dict[LotId, float] = field(default_factory=dict)  # returned by a voiding correction
 
 
+# Bulk ingest builds an Effect per event and a Lot per output. A dataclass's ``__init__`` is
+# generated Python, interpreted even when this module is compiled (ledger._compiled), and a Lot
+# is built by keyword: these two set the same fields, in field order, from compiled code. The
+# instances are the dataclasses' own (equal, hashed and printed alike); ``Lot(...)`` and
+# ``Effect()`` stay the way to build them anywhere else.
+_object_new = object.__new__
+
+
+def _make_effect() -> Effect:
+    """``Effect()``."""
+    eff: Effect = _object_new(Effect)
+    eff.new_lots = []
+    eff.debits = {}
+    eff.edges = []
+    eff.parents = {}
+    eff.status = {}
+    eff.released = []
+    eff.voided = []
+    eff.credits = {}
+    return eff
+
+
+def _make_lot(
+    owner: str,
+    id: LotId,  # noqa: A002 - the field's name
+    material: str,
+    unit: Unit,
+    quantity: float,
+    mass_kg: float,
+    mass_per_piece_kg: float | None,
+    site: str,
+    country: str,
+    custody: CustodyModel,
+    recycled: RecycledOrigin | None,
+    composition: dict[Element, float],
+    produced_at: _dt.datetime,
+    event_id: EventId,
+    kind: EventKind,
+    status: str | None,
+    battery: BatteryInfo | None,
+) -> Lot:
+    """``Lot(...)`` of a new lot: ``remaining_kg`` its mass, the later fields their defaults."""
+    lot: Lot = _object_new(Lot)
+    lot.owner = owner
+    lot.id = id
+    lot.material = material
+    lot.unit = unit
+    lot.quantity = quantity
+    lot.mass_kg = mass_kg
+    lot.remaining_kg = mass_kg
+    lot.mass_per_piece_kg = mass_per_piece_kg
+    lot.site = site
+    lot.country = country
+    lot.custody = custody
+    lot.recycled = recycled
+    lot.composition = composition
+    lot.produced_at = produced_at
+    lot.event_id = event_id
+    lot.kind = kind
+    lot.status = status
+    lot.battery = battery
+    lot.held = True
+    lot.voided = False
+    lot.profile = None
+    lot.seq = 0
+    return lot
+
+
 class LedgerView(Protocol):
     """What :func:`apply_event` reads: the owner's lots (as already changed by earlier events of
     the same batch) and the effect of an earlier event (for corrections)."""
@@ -898,7 +966,7 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
     the element tables hold only the elements present, and custody strength is a table look-up;
     every sum is taken in the same order as the plain formulas in the comments, so the floats
     (and the rejections) are those of the reference (tests/unit/ledger, "reference" testkit)."""
-    eff = Effect()
+    eff = _make_effect()
     owner = ev.owner
     kind = ev.kind
     if kind is EventKind.CORRECTION:
@@ -1076,25 +1144,25 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
     edges = eff.edges
     eid = ev.id
     for o, mass, comp_map in outs:
-        lot = Lot(
-            owner=owner,
-            id=o.lot,
-            material=o.material,
-            unit=o.quantity.unit,
-            quantity=o.quantity.value,
-            mass_kg=mass,
-            remaining_kg=mass,
-            mass_per_piece_kg=o.mass_per_piece_kg,
-            site=site.id,
-            country=site.country,
-            custody=o.custody or default_custody,
-            recycled=o.recycled if o.recycled is not None else recycled_in,
-            composition=dict(comp_map) if comp_map is not None else derived_comp,
-            produced_at=ev.at,
-            event_id=eid,
-            kind=kind,
-            status="original" if o.battery is not None else None,
-            battery=o.battery,
+        q = o.quantity
+        lot = _make_lot(
+            owner,
+            o.lot,
+            o.material,
+            q.unit,
+            q.value,
+            mass,
+            o.mass_per_piece_kg,
+            site.id,
+            site.country,
+            o.custody or default_custody,
+            o.recycled if o.recycled is not None else recycled_in,
+            dict(comp_map) if comp_map is not None else derived_comp,
+            ev.at,
+            eid,
+            kind,
+            "original" if o.battery is not None else None,
+            o.battery,
         )
         if released:
             lot.held = False
