@@ -32,13 +32,14 @@ from typing import Any
 __all__ = ["COMPILED", "PURE_ENV", "install", "status"]
 
 #: the modules Cython compiles (setup.py reads this list): decoding, ``apply_event``, profile
-#: mixing, the per-event record loop, the hash chain and the shipment checks, where bulk ingest
-#: spends its Python
+#: mixing, the per-event record loop, the rows it writes, the hash chain and the shipment
+#: checks, where bulk ingest spends its Python
 COMPILED = (
     "batpass.ledger._chain",
     "batpass.ledger._outflow",
     "batpass.ledger._profile",
     "batpass.ledger._record",
+    "batpass.ledger._rows",
     "batpass.ledger._shipment_rules",
     "batpass.ledger._wire",
     "batpass.ledger.model",

@@ -30,7 +30,7 @@ weighs ``kg × f`` in the element-e profile of every output of that event.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from batpass.core.sitefacts import SiteFacts, site_facts
 from batpass.core.summary import (
@@ -51,6 +51,13 @@ Profile = dict[str, Any]  # {"e": {element: {...}}, "mines": [site ids], "xm": {
 
 _NONE: dict[str, float] = {}
 _ORDER = {m.value: m.strength for m in CustodyModel}
+# members as module constants (a member read off its class costs a Python-level call,
+# EnumType.__getattr__) and enum values as their stored ``_value_`` (the ``value`` property is
+# another): the profile builders run for every new lot
+_EXTRACTION: Final = EventKind.EXTRACTION
+_RECOVERY: Final = EventKind.RECOVERY
+_PRE_CONSUMER: Final = RecycledOrigin.PRE_CONSUMER
+_POST_CONSUMER: Final = RecycledOrigin.POST_CONSUMER
 _ZERO = {
     "c": {},
     "r": {},
@@ -70,9 +77,9 @@ _ZERO = {
 
 
 def _recycled_flags(r: RecycledOrigin | None) -> tuple[float, float]:
-    if r is RecycledOrigin.PRE_CONSUMER:
+    if r is _PRE_CONSUMER:
         return 1.0, 0.0
-    if r is RecycledOrigin.POST_CONSUMER:
+    if r is _POST_CONSUMER:
         return 0.0, 1.0
     return 0.0, 0.0
 
@@ -80,7 +87,7 @@ def _recycled_flags(r: RecycledOrigin | None) -> tuple[float, float]:
 def is_profile_source(lot: Lot) -> bool:
     """Lots whose profile does not come from parents: mined lots, recovered (recycled) lots and
     receipts from another owner's partition."""
-    return lot.kind is EventKind.EXTRACTION or (lot.kind is EventKind.RECOVERY and lot.recycled is not None)
+    return lot.kind is _EXTRACTION or (lot.kind is _RECOVERY and lot.recycled is not None)
 
 
 def source_profile(lot: Lot) -> Profile:
@@ -91,7 +98,7 @@ def source_profile(lot: Lot) -> Profile:
     for el, f in lot.composition.items():
         if f <= 0:
             continue
-        e[el.value] = {
+        e[el._value_] = {
             "c": {} if recycled else {lot.country: 1.0},
             "r": {lot.country: 1.0} if recycled else {},
             "s": {lot.site: 1.0},
@@ -101,13 +108,13 @@ def source_profile(lot: Lot) -> Profile:
             "fd": {},
             "pre": pre,
             "post": post,
-            "cm": {lot.custody.value: 1.0},
+            "cm": {lot.custody._value_: 1.0},
             "u": 0.0,
             "a": 1.0 if active else 0.0,
             "apre": pre if active else 0.0,
             "apost": post if active else 0.0,
         }
-    mines = [lot.site] if lot.kind is EventKind.EXTRACTION else []
+    mines = [lot.site] if lot.kind is _EXTRACTION else []
     return {"e": e, "mines": mines, "xm": {}}
 
 
@@ -126,13 +133,13 @@ def summary_source_profile(lot: Lot, summary: UpstreamSummary | None, key: str) 
     for el, f in lot.composition.items():
         if f <= 0:
             continue
-        s = elements.get(el.value)
+        s = elements.get(el._value_)
         if s is None:
-            ep = dict(_ZERO, pre=pre0, post=post0, cm={lot.custody.value: 1.0}, c={}, r={}, s={}, fd={})
+            ep = dict(_ZERO, pre=pre0, post=post0, cm={lot.custody._value_: 1.0}, c={}, r={}, s={}, fd={})
         else:
             pre = float(s.recycled.pre_consumer or 0.0) if lot.recycled is None else pre0
             post = float(s.recycled.post_consumer or 0.0) if lot.recycled is None else post0
-            cm = _downgrade(dict(s.custody_models or {lot.custody.value: 1.0}), lot.custody)
+            cm = _downgrade(dict(s.custody_models or {lot.custody._value_: 1.0}), lot.custody)
             mined = {k: float(v) for k, v in (s.mined_by_country or {}).items()}
             rec = {k: float(v) for k, v in (s.recycled_by_country or {}).items()}
             if summary is not None and summary.version == "1.0":
@@ -163,7 +170,7 @@ def summary_source_profile(lot: Lot, summary: UpstreamSummary | None, key: str) 
                 ep["apost"] = float(am.post_consumer or 0.0)
         if active:
             ep["a"], ep["apre"], ep["apost"] = 1.0, ep["pre"], ep["post"]
-        e[el.value] = ep
+        e[el._value_] = ep
     xm = {key: int(summary.mines_reached)} if summary is not None else {key: -1}
     return {"e": e, "mines": [], "xm": xm}
 
@@ -195,7 +202,7 @@ def _downgrade(cm: dict[str, float], model: CustodyModel) -> dict[str, float]:
         return cm  # nothing stronger than the step's own model: unchanged
     out: dict[str, float] = {}
     for k, v in cm.items():
-        kk = k if _ORDER[k] >= limit else model.value
+        kk = k if _ORDER[k] >= limit else model._value_
         out[kk] = out.get(kk, 0.0) + v
     return out
 
@@ -231,7 +238,7 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
     for el, f in lot.composition.items():
         if f <= 0:
             continue
-        key = el.value
+        key = el._value_
         W = 0.0
         Wa = 0.0
         c: dict[str, float] = {}
@@ -270,7 +277,7 @@ def mix_profile(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles:
             apre += ep["apre"] * wa
             apost += ep["apost"] * wa
         if W <= 0:
-            e[key] = dict(_ZERO, cm={custody.value: 1.0}, c={}, r={}, s={}, fd={})
+            e[key] = dict(_ZERO, cm={custody._value_: 1.0}, c={}, r={}, s={}, fd={})
             continue
         inv = 1.0 / W
         pre_s = pre * inv
@@ -312,13 +319,13 @@ def _mix_one(lot: Lot, plot: Lot, kg: float, prof: Profile) -> Profile:
     for el, f in lot.composition.items():
         if f <= 0:
             continue
-        key = el.value
+        key = el._value_
         pf = pcomp.get(el, 0.0)
         ep = pe.get(key) if pf > 0 else None
         w = kg * pf
         W = 0.0 + w
         if ep is None or W <= 0:
-            e[key] = dict(_ZERO, cm={custody.value: 1.0}, c={}, r={}, s={}, fd={})
+            e[key] = dict(_ZERO, cm={custody._value_: 1.0}, c={}, r={}, s={}, fd={})
             continue
         inv = 1.0 / W
         pre_s = (0.0 + ep["pre"] * w) * inv
@@ -482,4 +489,4 @@ def element_view(ep: Mapping[str, Any], high_risk_sites: Iterable[str]) -> dict[
 
 
 def elements_of(profile: Profile) -> list[Element]:
-    return [el for el in ELEMENTS if el.value in profile["e"]]
+    return [el for el in ELEMENTS if el._value_ in profile["e"]]

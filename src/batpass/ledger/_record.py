@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import select, update
 
@@ -36,6 +36,11 @@ _DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=Fa
 _ALERT_IDS = uuid.UUID("3f7b1f1e-2b7e-5c1a-9d3e-6a1f0c2d4e5b")
 _RECYCLED = (RecycledOrigin.PRE_CONSUMER, RecycledOrigin.POST_CONSUMER)
 _CREDITED = (Element.LI, Element.CO, Element.NI, Element.PB)
+# event kinds as module constants: a member read off its class costs a Python-level call
+# (EnumType.__getattr__), and the record loop compares kinds several times per event
+_SHIPMENT: Final = EventKind.SHIPMENT
+_RECEIPT: Final = EventKind.RECEIPT
+_RECOVERY: Final = EventKind.RECOVERY
 
 
 class _View:
@@ -209,7 +214,7 @@ class OwnerRecording:
                     from_lots.append(ev.receipt.from_lot)
         self.view.preload(need)
         self.summaries = self._received(from_lots)
-        if any(ev.kind is EventKind.SHIPMENT for _, ev in fresh):
+        if any(ev.kind is _SHIPMENT for _, ev in fresh):
             self.auths = self._authorisations()
 
     def _apply(self, n: int, i: int, ev: Event, body: str) -> None:
@@ -249,7 +254,7 @@ class OwnerRecording:
             self._new_lot(ev, lot, eff.parents.get(lot.id, []), at_db)
         for e in eff.edges:
             self.edge_rows.append((owner, str(e.child), e.parent_owner, str(e.parent), str(e.event_id), e.input_kg))
-        if ev.kind is EventKind.SHIPMENT and ev.shipment is not None:
+        if ev.kind is _SHIPMENT and ev.shipment is not None:
             found = check_shipment(ev, [lots[x.lot] for x in ev.inputs], self.auths, self.policy)
             if self.policy.blocks and found:
                 self._refuse(i, ev, found)
@@ -312,11 +317,11 @@ class OwnerRecording:
         key: tuple[Any, ...] = ()
         if is_profile_source(lot):
             prof: Profile = source_profile(lot)
-        elif ev.kind is EventKind.RECEIPT and ev.receipt is not None and ev.receipt.from_owner != owner:
+        elif ev.kind is _RECEIPT and ev.receipt is not None and ev.receipt.from_owner != owner:
             prof = summary_source_profile(
                 lot, self.summaries.get(ev.receipt.from_lot), f"{ev.receipt.from_owner}|{ev.receipt.from_lot}"
             )
-        elif ev.kind is EventKind.SHIPMENT or ev.kind is EventKind.RECEIPT:
+        elif ev.kind is _SHIPMENT or ev.kind is _RECEIPT:
             # a move: mostly the parent's own profile (and text), nothing to remember
             prof = mix_profile(lot, parents, [profile_of(p) for p, _ in parents])
         else:
@@ -342,11 +347,11 @@ class OwnerRecording:
         self.view.missing.discard(lot.id)
         self.new_lots.append((lot, at_db))
         self.new_ids.add(lot.id)
-        if ev.kind is EventKind.RECOVERY and lot.recycled in _RECYCLED:
+        if ev.kind is _RECOVERY and lot.recycled in _RECYCLED:
             for el in _CREDITED:
                 kg_el = lot.element_kg(el)
                 if kg_el > 0:
-                    self.credit_rows.append((owner, str(lot.id), el.value, lot.recycled.value, kg_el, self._now_db))
+                    self.credit_rows.append((owner, str(lot.id), el._value_, lot.recycled._value_, kg_el, self._now_db))
 
     def _batches(self, batch_no: int, prev_root: str) -> tuple[list[dict[str, Any]], int, str]:
         """One signed Merkle root per ``batch_size`` events, chained to the previous root."""

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from json.encoder import encode_basestring
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Final, Protocol, Self, TypeVar
 
 from batpass.core.countries import ISO3166_ALPHA2
 from batpass.core.errors import Conflict, InvalidInput, NotFound
@@ -162,6 +162,22 @@ class Unit(StrEnum):
 
 
 _TO_KG = {Unit.KG: 1.0, Unit.T: 1000.0, Unit.G: 0.001}
+
+# The enum members the checks compare with, as module constants (the same objects): a member
+# read off its class goes through ``EnumType.__getattr__``, a Python-level call about ten times
+# a global's read, and bulk ingest compares kinds and units a few dozen times per event.
+_EXTRACTION: Final = EventKind.EXTRACTION
+_TRANSFORMATION: Final = EventKind.TRANSFORMATION
+_SHIPMENT: Final = EventKind.SHIPMENT
+_RECEIPT: Final = EventKind.RECEIPT
+_ASSEMBLY: Final = EventKind.ASSEMBLY
+_STATUS_CHANGE: Final = EventKind.STATUS_CHANGE
+_COLLECTION: Final = EventKind.COLLECTION
+_RECYCLING: Final = EventKind.RECYCLING
+_RECOVERY: Final = EventKind.RECOVERY
+_CORRECTION: Final = EventKind.CORRECTION
+_PIECE: Final = Unit.PIECE
+_IDENTITY_PRESERVED: Final = CustodyModel.IDENTITY_PRESERVED
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +365,74 @@ class Effect:
     released: list[LotId] = field(default_factory=list)  # shipped to another owner
     voided: list[LotId] = field(default_factory=list)
     credits: dict[LotId, float] = field(default_factory=dict)  # returned by a voiding correction
+
+
+# Bulk ingest builds an Effect per event and a Lot per output. A dataclass's ``__init__`` is
+# generated Python, interpreted even when this module is compiled (ledger._compiled), and a Lot
+# is built by keyword: these two set the same fields, in field order, from compiled code. The
+# instances are the dataclasses' own (equal, hashed and printed alike); ``Lot(...)`` and
+# ``Effect()`` stay the way to build them anywhere else.
+_object_new = object.__new__
+
+
+def _make_effect() -> Effect:
+    """``Effect()``."""
+    eff: Effect = _object_new(Effect)
+    eff.new_lots = []
+    eff.debits = {}
+    eff.edges = []
+    eff.parents = {}
+    eff.status = {}
+    eff.released = []
+    eff.voided = []
+    eff.credits = {}
+    return eff
+
+
+def _make_lot(
+    owner: str,
+    id: LotId,
+    material: str,
+    unit: Unit,
+    quantity: float,
+    mass_kg: float,
+    mass_per_piece_kg: float | None,
+    site: str,
+    country: str,
+    custody: CustodyModel,
+    recycled: RecycledOrigin | None,
+    composition: dict[Element, float],
+    produced_at: _dt.datetime,
+    event_id: EventId,
+    kind: EventKind,
+    status: str | None,
+    battery: BatteryInfo | None,
+) -> Lot:
+    """``Lot(...)`` of a new lot: ``remaining_kg`` its mass, the later fields their defaults."""
+    lot: Lot = _object_new(Lot)
+    lot.owner = owner
+    lot.id = id
+    lot.material = material
+    lot.unit = unit
+    lot.quantity = quantity
+    lot.mass_kg = mass_kg
+    lot.remaining_kg = mass_kg
+    lot.mass_per_piece_kg = mass_per_piece_kg
+    lot.site = site
+    lot.country = country
+    lot.custody = custody
+    lot.recycled = recycled
+    lot.composition = composition
+    lot.produced_at = produced_at
+    lot.event_id = event_id
+    lot.kind = kind
+    lot.status = status
+    lot.battery = battery
+    lot.held = True
+    lot.voided = False
+    lot.profile = None
+    lot.seq = 0
+    return lot
 
 
 class LedgerView(Protocol):
@@ -680,14 +764,14 @@ def _parse_event_strict(raw: Any, path: str, catalogue: Catalogue = CATALOGUE) -
 
 
 _NEEDS_INPUTS = {
-    EventKind.TRANSFORMATION,
-    EventKind.SHIPMENT,
-    EventKind.ASSEMBLY,
-    EventKind.COLLECTION,
-    EventKind.RECYCLING,
-    EventKind.RECOVERY,
+    _TRANSFORMATION,
+    _SHIPMENT,
+    _ASSEMBLY,
+    _COLLECTION,
+    _RECYCLING,
+    _RECOVERY,
 }
-_NEEDS_OUTPUTS = _NEEDS_INPUTS | {EventKind.EXTRACTION, EventKind.RECEIPT}
+_NEEDS_OUTPUTS = _NEEDS_INPUTS | {_EXTRACTION, _RECEIPT}
 
 
 #: per kind, the parts an event must carry (inputs, outputs, shipment, receipt, status,
@@ -696,10 +780,10 @@ _PARTS = {
     k: (
         k in _NEEDS_INPUTS,
         k in _NEEDS_OUTPUTS,
-        k is EventKind.SHIPMENT,
-        k is EventKind.RECEIPT,
-        k is EventKind.STATUS_CHANGE,
-        k is EventKind.CORRECTION,
+        k is _SHIPMENT,
+        k is _RECEIPT,
+        k is _STATUS_CHANGE,
+        k is _CORRECTION,
     )
     for k in EventKind
 }
@@ -718,8 +802,8 @@ def _check_shape(ev: Event, path: str) -> None:
             ev.status is not None,
             ev.corrects is not None,
         )
-        or (k is EventKind.CORRECTION and not ev.reason)
-        or ((k is EventKind.SHIPMENT or k is EventKind.RECEIPT) and len(ev.outputs) != 1)
+        or (k is _CORRECTION and not ev.reason)
+        or ((k is _SHIPMENT or k is _RECEIPT) and len(ev.outputs) != 1)
     ):
         _check_parts(ev, path)  # raises, naming the first part out of place
     _check_outputs(ev, path)
@@ -743,41 +827,41 @@ def _check_parts(ev: Event, path: str) -> None:
         raise InvalidInput(
             f"{path}: a {k.value} event has no outputs", field=f"{path}.outputs", rule=f"ledger.{k.value}.outputs"
         )
-    if (k is EventKind.SHIPMENT) != (ev.shipment is not None):
+    if (k is _SHIPMENT) != (ev.shipment is not None):
         raise InvalidInput(
             f"{path}.shipment is required on shipment events and only there",
             field=f"{path}.shipment",
             rule="ledger.shipment.document",
         )
-    if (k is EventKind.RECEIPT) != (ev.receipt is not None):
+    if (k is _RECEIPT) != (ev.receipt is not None):
         raise InvalidInput(
             f"{path}.receipt is required on receipt events and only there",
             field=f"{path}.receipt",
             rule="ledger.receipt.document",
         )
-    if (k is EventKind.STATUS_CHANGE) != (ev.status is not None):
+    if (k is _STATUS_CHANGE) != (ev.status is not None):
         raise InvalidInput(
             f"{path}.status is required on status_change events and only there",
             field=f"{path}.status",
             rule="ledger.status_change.status",
         )
-    if (k is EventKind.CORRECTION) != (ev.corrects is not None):
+    if (k is _CORRECTION) != (ev.corrects is not None):
         raise InvalidInput(
             f"{path}.corrects names the corrected event, on correction events only",
             field=f"{path}.corrects",
             rule="ledger.append-only",
         )
-    if k is EventKind.CORRECTION and not ev.reason:
+    if k is _CORRECTION and not ev.reason:
         raise InvalidInput(
             f"{path}.reason is required on a correction", field=f"{path}.reason", rule="ledger.append-only"
         )
-    if k is EventKind.SHIPMENT and len(ev.outputs) != 1:
+    if k is _SHIPMENT and len(ev.outputs) != 1:
         raise InvalidInput(
             f"{path}: a shipment has exactly one output lot (the lot at its destination)",
             field=f"{path}.outputs",
             rule="ledger.shipment.outputs",
         )
-    if k is EventKind.RECEIPT and len(ev.outputs) != 1:
+    if k is _RECEIPT and len(ev.outputs) != 1:
         raise InvalidInput(
             f"{path}: a receipt has exactly one output lot", field=f"{path}.outputs", rule="ledger.receipt.outputs"
         )
@@ -786,21 +870,21 @@ def _check_parts(ev: Event, path: str) -> None:
 def _check_outputs(ev: Event, path: str) -> None:
     k = ev.kind
     seen: set[str] = set()
-    own_receipt = k is EventKind.RECEIPT and ev.receipt is not None and ev.receipt.from_owner == ev.owner
+    own_receipt = k is _RECEIPT and ev.receipt is not None and ev.receipt.from_owner == ev.owner
     for i, o in enumerate(ev.outputs):
         # field paths are built only when a check fails: bulk ingest runs this on every event
         if o.lot in seen:
             p = f"{path}.outputs[{i}]"
             raise InvalidInput(f"{p}.lot {o.lot} appears twice", field=f"{p}.lot", rule="ledger.lot.unique")
         seen.add(o.lot)
-        if o.recycled is not None and k is not EventKind.RECOVERY and k is not EventKind.RECEIPT:
+        if o.recycled is not None and k is not _RECOVERY and k is not _RECEIPT:
             p = f"{path}.outputs[{i}]"
             raise InvalidInput(
                 f"{p}.recycled is declared only on recovery (or receipt) outputs",
                 field=f"{p}.recycled",
                 rule="Art. 8 recycled origin",
             )
-        if k is EventKind.RECOVERY and o.recycled is None:
+        if k is _RECOVERY and o.recycled is None:
             p = f"{path}.outputs[{i}]"
             raise InvalidInput(
                 f"{p}.recycled (pre_consumer, post_consumer or run_around) is required on recovered material",
@@ -809,12 +893,7 @@ def _check_outputs(ev: Event, path: str) -> None:
             )
         mat = ev.catalogue.materials[o.material]
         _check_output_unit(mat, o, path, i)
-        if (
-            mat.fractions is None
-            and o.assay is None
-            and (k is EventKind.EXTRACTION or k is EventKind.RECEIPT)
-            and not own_receipt
-        ):
+        if mat.fractions is None and o.assay is None and (k is _EXTRACTION or k is _RECEIPT) and not own_receipt:
             p = f"{path}.outputs[{i}]"
             raise InvalidInput(
                 f"{p}.assay is required: {o.material} has no fixed composition and this "
@@ -832,7 +911,7 @@ def _check_outputs(ev: Event, path: str) -> None:
 def _check_output_unit(mat: Material, o: OutputSpec, path: str, i: int) -> None:
     unit = o.quantity.unit
     if mat.form == "piece":
-        if unit is not Unit.PIECE or o.mass_per_piece_kg is None:
+        if unit is not _PIECE or o.mass_per_piece_kg is None:
             p = f"{path}.outputs[{i}]"
             raise UnitMismatch(
                 f"{p}: {mat.code} is counted in pieces with a declared mass per piece "
@@ -849,7 +928,7 @@ def _check_output_unit(mat: Material, o: OutputSpec, path: str, i: int) -> None:
                 rule="ledger.unit.declared-mass",
                 value=o.quantity.value,
             )
-    elif unit is Unit.PIECE:
+    elif unit is _PIECE:
         p = f"{path}.outputs[{i}]"
         raise UnitMismatch(
             f"{p}: {mat.code} is a bulk material measured in kg, t or g, got {o.quantity}",
@@ -870,7 +949,7 @@ def _fmt(kg: float) -> str:
 
 def _input_kg(lot: Lot, q: Quantity, field: str) -> float:
     """Convert a quantity taken from ``lot`` to kg, only through declared masses."""
-    if q.unit is Unit.PIECE:
+    if q.unit is _PIECE:
         if lot.mass_per_piece_kg is None:
             raise UnitMismatch(
                 f"lot {lot.id} is {lot.material} measured in {lot.unit.value}; a quantity in pieces converts to mass "
@@ -898,15 +977,15 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
     the element tables hold only the elements present, and custody strength is a table look-up;
     every sum is taken in the same order as the plain formulas in the comments, so the floats
     (and the rejections) are those of the reference (tests/unit/ledger, "reference" testkit)."""
-    eff = Effect()
+    eff = _make_effect()
     owner = ev.owner
     kind = ev.kind
-    if kind is EventKind.CORRECTION:
+    if kind is _CORRECTION:
         return _apply_correction(ev, view, eff)
-    if kind is EventKind.STATUS_CHANGE:
+    if kind is _STATUS_CHANGE:
         assert ev.status_lot is not None and ev.status is not None
         lot = _held_lot(view, owner, ev.status_lot, "event.status.lot")
-        if lot.unit is not Unit.PIECE:
+        if lot.unit is not _PIECE:
             raise InvalidInput(
                 f"lot {lot.id} is {lot.material}; a status applies to batteries (pieces)",
                 field="event.status.lot",
@@ -925,7 +1004,7 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
             _held_lot(view, owner, inp.lot, f"event.inputs[{i}].lot")  # raises, naming the field
         lot = lot_or_none  # type: ignore[assignment]
         q = inp.quantity
-        kg = q.value * _TO_KG[q.unit] if q.unit is not Unit.PIECE else _input_kg(lot, q, f"event.inputs[{i}].quantity")
+        kg = q.value * _TO_KG[q.unit] if q.unit is not _PIECE else _input_kg(lot, q, f"event.inputs[{i}].quantity")
         taken[lot.id] = taken.get(lot.id, 0.0) + kg
         held[lot.id] = lot
         parents.append((lot, kg))
@@ -974,7 +1053,7 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
             weakest_in = lot.custody
 
     # outputs: fixed, assayed, or derived from the inputs (a move keeps the input's composition)
-    inherits = kind is EventKind.SHIPMENT or (ev.receipt is not None and not cross_receipt)
+    inherits = kind is _SHIPMENT or (ev.receipt is not None and not cross_receipt)
     outs: list[tuple[OutputSpec, float, Mapping[Element, float] | None]] = []
     fixed_el: dict[Element, float] = {}
     derived_mass = 0.0
@@ -993,14 +1072,14 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
         else:
             for el, f in comp.items():
                 fixed_el[el] = fixed_el.get(el, 0.0) + mass * f
-    is_source = kind is EventKind.EXTRACTION or cross_receipt
+    is_source = kind is _EXTRACTION or cross_receipt
     # available[el] = in_el[el] × the event's yield of el
     y = ev.yield_
     if isinstance(y, float):
         available = {el: m * y for el, m in in_el.items()}
     else:
         available = {el: m * y.get(el, 1.0) for el, m in in_el.items()}
-    if kind is EventKind.SHIPMENT:
+    if kind is _SHIPMENT:
         src_mat = {lot.material for lot, _ in parents}
         if len(src_mat) != 1 or ev.outputs[0].material not in src_mat:
             raise InvalidInput(
@@ -1069,32 +1148,32 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
     site = ev.shipment.to_site if ev.shipment is not None else ev.site
     released = ev.shipment is not None and ev.shipment.to_owner not in (None, owner)
     recycled_in: RecycledOrigin | None = None
-    if kind is EventKind.SHIPMENT:
+    if kind is _SHIPMENT:
         recycled_in = parents[0][0].recycled if len({p.recycled for p, _ in parents}) == 1 else None
-    default_custody = weakest_in if weakest_in is not None else CustodyModel.IDENTITY_PRESERVED
+    default_custody = weakest_in if weakest_in is not None else _IDENTITY_PRESERVED
     new_lots = eff.new_lots
     edges = eff.edges
     eid = ev.id
     for o, mass, comp_map in outs:
-        lot = Lot(
-            owner=owner,
-            id=o.lot,
-            material=o.material,
-            unit=o.quantity.unit,
-            quantity=o.quantity.value,
-            mass_kg=mass,
-            remaining_kg=mass,
-            mass_per_piece_kg=o.mass_per_piece_kg,
-            site=site.id,
-            country=site.country,
-            custody=o.custody or default_custody,
-            recycled=o.recycled if o.recycled is not None else recycled_in,
-            composition=dict(comp_map) if comp_map is not None else derived_comp,
-            produced_at=ev.at,
-            event_id=eid,
-            kind=kind,
-            status="original" if o.battery is not None else None,
-            battery=o.battery,
+        q = o.quantity
+        lot = _make_lot(
+            owner,
+            o.lot,
+            o.material,
+            q.unit,
+            q.value,
+            mass,
+            o.mass_per_piece_kg,
+            site.id,
+            site.country,
+            o.custody or default_custody,
+            o.recycled if o.recycled is not None else recycled_in,
+            dict(comp_map) if comp_map is not None else derived_comp,
+            ev.at,
+            eid,
+            kind,
+            "original" if o.battery is not None else None,
+            o.battery,
         )
         if released:
             lot.held = False
@@ -1122,7 +1201,7 @@ def _in_order(elements: Mapping[Element, Any]) -> list[Element]:
 
 
 def _output_kg(o: OutputSpec) -> float:
-    if o.quantity.unit is Unit.PIECE:
+    if o.quantity.unit is _PIECE:
         assert o.mass_per_piece_kg is not None
         return o.quantity.value * o.mass_per_piece_kg
     return o.quantity.value * _TO_KG[o.quantity.unit]

@@ -2,6 +2,8 @@
 
 - ``positional_constructor``: the frozen dataclasses an event is decoded into, built without
   their frozen ``__init__``, are the same instances (equal, hashed alike, still frozen);
+- ``model._make_lot`` and ``model._make_effect``, which ``apply_event`` builds its lots and
+  effects with, set every field ``Lot(...)`` and ``Effect()`` set, to the same values;
 - ``bind_processor`` of a timestamp column on SQLite writes the text the column type's own
   processing writes, for any aware datetime, and refuses a naive one alike;
 - ``event_hash`` is the documented ``sha256(owner "\\n" seq "\\n" prev_hash "\\n" body)``.
@@ -22,10 +24,13 @@ from batpass.core.errors import InvalidInput
 from batpass.ledger import _sql as t
 from batpass.ledger._chain import event_hash
 from batpass.ledger._fastinit import positional_constructor
+from batpass.ledger._materials import Element
 from batpass.ledger._wire import _isoformat
 from batpass.ledger.model import (
     BatteryInfo,
+    CustodyModel,
     Edge,
+    Effect,
     Event,
     EventId,
     EventKind,
@@ -35,9 +40,12 @@ from batpass.ledger.model import (
     OutputSpec,
     Quantity,
     Receipt,
+    RecycledOrigin,
     Shipment,
     Site,
     Unit,
+    _make_effect,
+    _make_lot,
     parse_event,
 )
 
@@ -95,7 +103,61 @@ def test_positional_constructor_builds_the_same_frozen_instance(cls: type, args:
 
 def test_positional_constructor_refuses_classes_it_cannot_stand_for() -> None:
     with pytest.raises(TypeError):
-        positional_constructor(Lot)  # not frozen: its own __init__ is as fast
+        positional_constructor(Lot)  # not frozen: model._make_lot builds it instead
+
+
+def test_the_lot_and_effect_builders_set_what_the_dataclasses_set() -> None:
+    battery = BatteryInfo("urn:b", "m", "NMC811", 75.0, "ev")
+    args = (
+        "did:web:o.example",
+        LotId("l-1"),
+        "battery",
+        Unit.PIECE,
+        2.0,
+        900.0,
+        450.0,
+        "plant-1",
+        "DE",
+        CustodyModel.SEGREGATED,
+        RecycledOrigin.POST_CONSUMER,
+        {Element.LI: 0.02},
+        _AT,
+        EventId("e-1"),
+        EventKind.ASSEMBLY,
+        "original",
+        battery,
+    )
+    made = _make_lot(*args)
+    names = [f.name for f in dataclasses.fields(Lot)]
+    plain = Lot(
+        owner="did:web:o.example",
+        id=LotId("l-1"),
+        material="battery",
+        unit=Unit.PIECE,
+        quantity=2.0,
+        mass_kg=900.0,
+        remaining_kg=900.0,
+        mass_per_piece_kg=450.0,
+        site="plant-1",
+        country="DE",
+        custody=CustodyModel.SEGREGATED,
+        recycled=RecycledOrigin.POST_CONSUMER,
+        composition={Element.LI: 0.02},
+        produced_at=_AT,
+        event_id=EventId("e-1"),
+        kind=EventKind.ASSEMBLY,
+        status="original",
+        battery=battery,
+    )
+    assert type(made) is Lot
+    assert made == plain
+    # every field is set (a field added to Lot and not to _make_lot fails here, unset)
+    assert [getattr(made, n) for n in names] == [getattr(plain, n) for n in names]
+    assert repr(made) == repr(plain)
+    effect = _make_effect()
+    assert type(effect) is Effect
+    assert effect == Effect()
+    assert vars(effect) == vars(Effect())
 
 
 def _column_processors() -> tuple[object, object]:
