@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from node_kinds_testkit import PROFILES, node_app
 from sqlalchemy import MetaData, func, select
 
 from batpass.core.settings import Settings
 from batpass.core.unicode import NUL_TEXT_RULE, SCALAR_TEXT_RULE
-from batpass.node import create_app, init_node
 
-PROFILES = {"catena-x": ["catena-x"], "ouranos": ["ouranos"], "bridge": ["catena-x", "bridge"]}
 WRITE = ("post", "put", "patch")
 LONE = "\ud800"
 #: text no store holds, and the rule its refusal names (NUL: PostgreSQL text cannot hold it)
@@ -102,13 +101,10 @@ def test_a_lone_surrogate_in_any_write_body_is_a_400_naming_the_member_and_nothi
     route (stored on SQLite; on PostgreSQL a driver error, a 500)."""
     bad, rule = HOSTILE[hostile]
     settings = Settings(home=tmp_path_factory.mktemp("lone") / "home", startup_audit=False)
-    extra: dict[str, Any] = {"bpnl": "BPNL00000003AYRE"} if "catena-x" in PROFILES[kind] else {}
-    node, key = init_node(kind, profiles=PROFILES[kind], settings=settings, legal_name=f"Node {kind}", **extra)
-    node.close()
-    app = create_app(settings, node_name=kind)
+    app, base_url, key = node_app(kind, settings)
     wrong: list[str] = []
     refused = 0
-    with TestClient(app, base_url=node.base_url, raise_server_exceptions=False) as client:
+    with TestClient(app, base_url=base_url, raise_server_exceptions=False) as client:
         before = _counts(app)
         spec = app.openapi()
         for path, ops in spec["paths"].items():

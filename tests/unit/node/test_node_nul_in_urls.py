@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from node_kinds_testkit import PROFILES, node_app
 
 from batpass.core.settings import Settings
 from batpass.core.unicode import NUL_TEXT_RULE
-from batpass.node import create_app, init_node
 from store_testkit import PG_URL, drop_schema, scratch_schema
 
-PROFILES = {"catena-x": ["catena-x"], "ouranos": ["ouranos"], "bridge": ["catena-x", "bridge"]}
 METHODS = ("get", "delete", "post", "put", "patch")
 
 
@@ -41,14 +40,11 @@ def _requests(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
 def test_nul_in_a_path_or_query_is_never_a_500_on_postgresql(tmp_path: Path, kind: str) -> None:
     schema = scratch_schema("nul")
     settings = Settings(home=tmp_path / "home", db_url=PG_URL, db_schema=schema, startup_audit=False)
-    extra: dict[str, Any] = {"bpnl": "BPNL00000003AYRE"} if "catena-x" in PROFILES[kind] else {}
     try:
-        node, key = init_node(kind, profiles=PROFILES[kind], settings=settings, legal_name=f"Node {kind}", **extra)
-        node.close()
-        app = create_app(settings, node_name=kind)
+        app, base_url, key = node_app(kind, settings)
         failed: list[str] = []
         named = 0
-        with TestClient(app, base_url=node.base_url, raise_server_exceptions=False) as client:
+        with TestClient(app, base_url=base_url, raise_server_exceptions=False) as client:
             todo = _requests(app.openapi())
             for method, url, query in todo:
                 r = client.request(

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from node_kinds_testkit import PROFILES, node_app
 
 from batpass.core.settings import Settings
 from batpass.node import create_app, init_node
 
-PROFILES = {"catena-x": ["catena-x"], "ouranos": ["ouranos"], "bridge": ["catena-x", "bridge"]}
 WRITE = ("post", "put", "patch", "delete")
 
 #: write routes without credentials by design, and what stands for them
@@ -33,13 +33,7 @@ PUBLIC = {
 def apps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[FastAPI, str, str]]:
     home = tmp_path_factory.mktemp("typed") / "home"
     settings = Settings(home=home, startup_audit=False)
-    out = {}
-    for name, profiles in PROFILES.items():
-        extra: dict[str, Any] = {"bpnl": "BPNL00000003AYRE"} if "catena-x" in profiles else {}
-        node, key = init_node(name, profiles=profiles, settings=settings, legal_name=f"Node {name}", **extra)
-        node.close()
-        out[name] = (create_app(settings, node_name=name), node.base_url, key)
-    return out
+    return {name: node_app(name, settings) for name in PROFILES}
 
 
 def _resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
