@@ -2,8 +2,8 @@
 
 A profile (``ledger_profiles.body``) is JSON of a few kB whose key names and structure repeat in
 every row; deflate alone finds little to reuse inside one profile, and a preset dictionary of
-the common fragments (``zdict``) gives it that context: 1,349 characters on average became 253
-bytes (18.7 %) on a generated scenario at 10⁴ lots (no dictionary: 31 %).
+the common fragments (``zdict``) gives it that context: 1,349 characters on average became 317
+bytes (23.5 %, level 1) on a generated scenario at 10⁴ lots (no dictionary: 34 %).
 
 A stored body is one byte naming the dictionary version that compressed it, then the zlib
 stream (its Adler-32 checksum included: a changed body almost always fails to decompress, and
@@ -38,9 +38,10 @@ def _load(version: int) -> bytes:
 ZDICTS: dict[int, bytes] = {1: _load(1)}
 #: the version new bodies are written with
 CURRENT = 1
-#: zlib level: 1, 6 and 9 measured 23.5 %, 18.7 % and 18.8 % of the text at 10⁴ lots; the
-#: compression CPU is per distinct profile only (docs/benchmarks.md)
-LEVEL = 6
+#: zlib level: 1, 6 and 9 gave 23.5 %, 18.8 % and 18.8 % of the text at 10⁴ lots in 32, 43 and
+#: 45 µs a profile (2.9 %, 4.0 % and 4.2 % of ingest CPU there): the fast level, since ingest
+#: CPU is the scarcer figure (docs/benchmarks.md)
+LEVEL = 1
 
 
 def pack(text: str, version: int = CURRENT) -> bytes:
