@@ -19,12 +19,13 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, LargeBinary, select, type_coerce
 
 from batpass.core.errors import InvalidInput
 from batpass.core.findings import Finding
 from batpass.ledger import _sql as t
 from batpass.ledger._materials import CATALOGUE, CATALOGUES
+from batpass.ledger._zprofile import unpack_or_none
 from batpass.ledger.model import parse_event
 from batpass.store import make_engine, metadata
 
@@ -218,12 +219,23 @@ def _diff(
     return out
 
 
+#: a profile's stored body as the bytes it is (the audit decodes it itself: one that does not
+#: decompress is a finding, not a refusal of the whole audit)
+_RAW_BODY = type_coerce(t.profiles.c.body, LargeBinary)
+
+
 def _lot_rows(conn: Connection, owner: str) -> dict[tuple[Any, ...], dict[str, Any]]:
     """The lots of ``owner`` with the text of their profile in place of its number (numbers
-    depend on when a profile was first stored; the text is what the event log derives)."""
+    depend on when a profile was first stored; the text is what the event log derives; a body
+    that does not decompress reads as no text, so the lot differs from the log)."""
     cols = [c for c in t.lots.c if c.name != "profile_no"]
-    q = select(*cols, t.profiles.c.body.label("profile")).select_from(t.with_profiles(t.lots))
-    return {(r["id"],): dict(r) for r in conn.execute(q.where(t.lots.c.owner == owner)).mappings()}
+    q = select(*cols, _RAW_BODY.label("profile")).select_from(t.with_profiles(t.lots))
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in conn.execute(q.where(t.lots.c.owner == owner)).mappings():
+        row = dict(r)
+        row["profile"] = None if row["profile"] is None else unpack_or_none(row["profile"])
+        out[(r["id"],)] = row
+    return out
 
 
 def _edge_rows(conn: Connection, owner: str) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -240,15 +252,20 @@ def _edge_rows(conn: Connection, owner: str) -> dict[tuple[Any, ...], dict[str, 
 
 
 def _profile_findings(conn: Connection, owner: str) -> list[Finding]:
-    """A stored profile whose text is not the one its address (digest) names: lots compared by
-    text find a changed profile they use; this finds one no lot uses yet, or a changed digest."""
+    """A stored profile whose text is not the one its address (digest) names, or whose body
+    does not decompress: lots compared by text find a changed profile they use; this finds one
+    no lot uses yet, a changed digest, a body no dictionary of this code reads."""
     out: list[Finding] = []
-    q = select(t.profiles.c.no, t.profiles.c.digest, t.profiles.c.body).where(t.profiles.c.owner == owner)
+    q = select(t.profiles.c.no, t.profiles.c.digest, _RAW_BODY).where(t.profiles.c.owner == owner)
     for no, digest, body in conn.execute(q.order_by(t.profiles.c.no)).all():
-        if t.profile_digest(body) != digest:
-            out.append(
-                Finding("ledger_profiles", f"{owner}/{no}", "ledger.derived.profiles", "text differs from its digest")
-            )
+        text = unpack_or_none(body)
+        if text is None:
+            detail = "body does not decompress"
+        elif t.profile_digest(text) != digest:
+            detail = "text differs from its digest"
+        else:
+            continue
+        out.append(Finding("ledger_profiles", f"{owner}/{no}", "ledger.derived.profiles", detail))
     return out
 
 

@@ -46,6 +46,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from batpass.ledger._chain import GENESIS
+from batpass.ledger._zprofile import ProfileText, pack
 from batpass.store import UTCDateTime, metadata
 
 __all__ = [
@@ -171,7 +172,9 @@ Index(
 )
 
 #: the owners' precomputed upstream profiles, stored once each (content-addressed: ``digest`` is
-#: the SHA-256 of ``body``, the profile's exact JSON text); lots refer to them by ``no``. Per
+#: the 32 bytes of the SHA-256 of the profile's exact JSON text; ``body`` is that text compressed
+#: with a versioned preset dictionary, ``_zprofile``, migration ``ledger_0011``: Core reads give
+#: the text back); lots refer to them by ``no``. Per
 #: owner, like every ledger table: numbering is serialised by the owner's chain-head lock, the
 #: self-audit and partitioning by owner cover the table as they cover lots, and an owner's
 #: ledger can be copied or dropped without looking at another's. Profiles are the ledger's own
@@ -181,8 +184,8 @@ profiles = Table(
     metadata,
     Column("owner", String(OWNER), nullable=False),
     Column("no", BigInteger, nullable=False),
-    Column("digest", String(64), nullable=False),
-    Column("body", Text, nullable=False),
+    Column("digest", LargeBinary(32), nullable=False),
+    Column("body", ProfileText, nullable=False),
     PrimaryKeyConstraint("owner", "no", name="pk_ledger_profiles"),
     UniqueConstraint("owner", "digest", name="uq_ledger_profiles_digest"),
 )
@@ -751,36 +754,36 @@ def ids_in(conn: Connection, column: ColumnElement[Any], ids: Sequence[str]) -> 
 # --------------------------------------------------------------------------------------------
 
 
-def profile_digest(body: str) -> str:
-    """The address of a profile's text: its SHA-256, hex."""
-    return hashlib.sha256(body.encode()).hexdigest()
+def profile_digest(body: str) -> bytes:
+    """The address of a profile's text: its SHA-256 (the 32 bytes)."""
+    return hashlib.sha256(body.encode()).digest()
 
 
 def intern_profiles(conn: Connection, owner: str, bodies: Iterable[str]) -> dict[str, int]:
     """``{text: number}`` of each profile text in ``owner``'s ``ledger_profiles``, storing those
     not yet there under the next numbers (in the order given). The caller holds the owner's
-    chain-head lock (:func:`lock_head`), which serialises numbering."""
-    by_digest: dict[str, str] = {}
+    chain-head lock (:func:`lock_head`), which serialises numbering. Only the new texts are
+    compressed (``_zprofile.pack``)."""
+    by_digest: dict[bytes, str] = {}
     for body in bodies:
         by_digest.setdefault(profile_digest(body), body)
     if not by_digest:
         return {}
-    known: dict[str, int] = {}
+    known: dict[bytes, int] = {}
     digests = list(by_digest)
     if conn.dialect.name == "sqlite":
         for part in chunks(digests):
             q = f"SELECT digest, no FROM ledger_profiles WHERE owner = ? AND digest IN ({','.join('?' * len(part))})"
             known.update(conn.exec_driver_sql(q, (owner, *part)).fetchall())
     else:
-        for cond in ids_in(conn, profiles.c.digest, digests):
-            known.update(
-                conn.execute(select(profiles.c.digest, profiles.c.no).where(profiles.c.owner == owner, cond)).all()
-            )
+        for part in chunks(digests):
+            by = select(profiles.c.digest, profiles.c.no).where(profiles.c.owner == owner, profiles.c.digest.in_(part))
+            known.update((bytes(d), no) for d, no in conn.execute(by).all())
     new = [d for d in digests if d not in known]
     if new:
         top = conn.execute(select(func.max(profiles.c.no)).where(profiles.c.owner == owner)).scalar()
         start = (top or 0) + 1
-        rows = [(owner, start + k, d, by_digest[d]) for k, d in enumerate(new)]
+        rows = [(owner, start + k, d, pack(by_digest[d])) for k, d in enumerate(new)]
         insert_values(conn, profiles, rows)
         known.update((r[2], r[1]) for r in rows)
     return {body: known[d] for d, body in by_digest.items()}

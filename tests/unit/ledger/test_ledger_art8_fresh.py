@@ -128,7 +128,7 @@ def test_a_profile_text_rewritten_under_its_number_changes_the_next_answer(
         conn.execute(
             update(t.profiles)
             .where(t.profiles.c.owner == OWNER, t.profiles.c.no == no)
-            .values(body=text, digest=hashlib.sha256(text.encode()).hexdigest())
+            .values(body=text, digest=hashlib.sha256(text.encode()).digest())
         )
     after = own.recycled_content_of(OWNER, BATTERY)
     assert after is not None and after["elements"]["Co"]["unknown_mass_share"] == 1.0

@@ -67,5 +67,5 @@ def test_each_profile_text_is_stored_once_under_its_digest(ledger: LedgerService
     with ledger.engine.connect() as conn:
         rows = conn.execute(select(t.profiles.c.owner, t.profiles.c.no, t.profiles.c.digest, t.profiles.c.body)).all()
     assert [(r.owner, r.no) for r in rows] == [(OWNER, lots["a"].profile_no)]
-    assert rows[0].digest == hashlib.sha256(rows[0].body.encode()).hexdigest()
+    assert rows[0].digest == hashlib.sha256(rows[0].body.encode()).digest()  # the 32 bytes
     assert ledger.verify().ok and ledger.self_audit() == []

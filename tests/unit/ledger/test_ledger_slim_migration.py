@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from alembic import command
 from ledger_testkit import OWNER, identity
-from sqlalchemy import Engine, MetaData, select, text
+from sqlalchemy import Engine, LargeBinary, MetaData, select, text
 
 from batpass.core.clock import FixedClock
 from batpass.ledger import CATALOGUE, MIGRATIONS_DIR, LedgerService
@@ -72,9 +72,13 @@ def _copy_to_old(new: Engine, old: Engine) -> None:
                 q = select(t.owners).where(
                     t.owners.c.no.in_(select(e.c.owner_no).union(select(e.c.parent_owner_no)).scalar_subquery())
                 )
-            elif name == "ledger_events":
+            elif name == "ledger_events" and "owner" in table.c:  # before ledger_0010
                 rows = _event_strings(src)
                 assert set(table.c.keys()) == set(rows[0]), name
+                dst.execute(table.insert(), rows)
+                continue
+            elif name == "ledger_profiles" and not isinstance(table.c.digest.type, LargeBinary):
+                rows = _profile_strings(src)  # before ledger_0011: hex digests, plain texts
                 dst.execute(table.insert(), rows)
                 continue
             else:
@@ -107,6 +111,14 @@ def _event_strings(conn: Any) -> list[dict[str, Any]]:
         .order_by(t.owners.c.owner, e.c.seq)
     )
     return [{**r, "hash": t.hash_hex(r["hash"])} for r in conn.execute(q).mappings()]
+
+
+def _profile_strings(conn: Any) -> list[dict[str, Any]]:
+    """The profiles with their digest as hex and their text as it is, as the store before
+    ``ledger_0011`` held them."""
+    p = t.profiles
+    q = select(p.c.owner, p.c.no, p.c.digest, p.c.body).order_by(p.c.owner, p.c.no)
+    return [{**r, "digest": bytes(r["digest"]).hex()} for r in conn.execute(q).mappings()]
 
 
 def _answers(svc: LedgerService, batteries: Sequence[str], lots: Sequence[str]) -> dict[str, Any]:
@@ -148,7 +160,7 @@ def test_ledger_0007_converts_a_store_with_data(
         indexes = {i["name"] for i in _indexes(conn, "ledger_edges")}
     assert after == before  # every lot keeps its profile's text
     assert len(stored) == len(set(before.values())) < len(before)  # each text once
-    assert all(hashlib.sha256(b.encode()).hexdigest() == d for d, b in stored)
+    assert all(hashlib.sha256(b.encode()).digest() == d for d, b in stored)
     assert "ix_ledger_edges_event" not in indexes and "ix_ledger_edges_parent" in indexes
 
     migrated = LedgerService(old_store, me, batch_size=50, clock=CLOCK)
@@ -296,3 +308,75 @@ def test_ledger_0010_keeps_a_changed_hash_detected(
         ("ledger.chain.hash", 3),
         ("ledger.chain.hash", 9),
     }
+
+
+_OLD_PROFILES = "SELECT owner, no, digest, body FROM ledger_profiles ORDER BY owner, no"
+
+
+@pytest.mark.parametrize("old_store", ["ledger_0010"], indirect=True)
+def test_ledger_0011_compresses_the_profiles_of_a_store_with_data_and_back(
+    make_store: Callable[[Sequence[Path]], Engine], old_store: Engine
+) -> None:
+    """Profiles as hex digests and plain texts (``ledger_0010``) migrated to 32-byte digests and
+    bodies compressed with dictionary 1: every profile reads back as the exact text, every
+    answer is the direct ledger's; the downgrade gives back the rows as they were; the second
+    half of the scenario recorded on the migrated store gives what the direct ledger gives."""
+    sc = generate(lots=300, owner=OWNER, seed=9)
+    half = len(sc.events) // 2
+    me = identity()
+    direct = LedgerService(make_store([MIGRATIONS_DIR]), me, batch_size=50, clock=CLOCK)
+    direct.record(sc.events[:half])
+    with direct.engine.connect() as conn:
+        mined = [r[0] for r in conn.execute(select(t.lots.c.id).where(t.lots.c.kind == "extraction").limit(5))]
+    half_answers = _answers(direct, sc.batteries[:6], mined)
+    assert half_answers["verify"][0] and half_answers["audit"] == []
+
+    _copy_to_old(direct.engine, old_store)
+    with old_store.connect() as conn:
+        before = [tuple(r) for r in conn.execute(text(_OLD_PROFILES)).all()]
+    assert len(before) > 20 and all(len(r[2]) == 64 and r[3].startswith("{") for r in before)
+    upgrade(old_store, LOCATIONS)
+
+    with old_store.connect() as conn:
+        columns = {c["name"]: c["type"] for c in _columns(conn, "ledger_profiles")}
+        raw = [tuple(r) for r in conn.execute(text(_OLD_PROFILES)).all()]
+        read = [tuple(r) for r in conn.execute(select(t.profiles).order_by(t.profiles.c.owner, t.profiles.c.no)).all()]
+    assert isinstance(columns["digest"], LargeBinary) and isinstance(columns["body"], LargeBinary)
+    assert [(o, n, bytes(d).hex(), b) for o, n, d, b in read] == before  # the exact texts
+    assert all(len(d) == 32 and bytes(b)[0] == 1 for _o, _n, d, b in raw)  # dictionary 1
+    assert sum(len(b) for *_, b in raw) < 0.4 * sum(len(b) for *_, b in before)
+    migrated = LedgerService(old_store, me, batch_size=50, clock=CLOCK)
+    assert _answers(migrated, sc.batteries[:6], mined) == half_answers
+
+    cfg = alembic_config(LOCATIONS)
+    with old_store.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "ledger_0010")
+    with old_store.connect() as conn:
+        assert [tuple(r) for r in conn.execute(text(_OLD_PROFILES)).all()] == before
+    upgrade(old_store, LOCATIONS)
+
+    for svc in (direct, migrated):
+        svc.record(sc.events[half:])
+    expected = _answers(direct, sc.batteries[:6], mined)
+    assert expected["verify"][0] and expected["audit"] == []
+    assert _answers(migrated, sc.batteries[:6], mined) == expected
+
+
+@pytest.mark.parametrize("old_store", ["ledger_0010"], indirect=True)
+def test_ledger_0011_keeps_a_changed_profile_detected(
+    make_store: Callable[[Sequence[Path]], Engine], old_store: Engine
+) -> None:
+    """A profile changed before the migration (its digest upper-case or not hex, its text
+    changed) is not turned into a matching row: after it, the self-audit still names each."""
+    direct = LedgerService(make_store([MIGRATIONS_DIR]), identity(), batch_size=50, clock=CLOCK)
+    direct.record(generate(lots=60, owner=OWNER, seed=8).events)
+    _copy_to_old(direct.engine, old_store)
+    with old_store.begin() as conn:
+        conn.execute(text("UPDATE ledger_profiles SET digest = upper(digest) WHERE no = 1"))
+        conn.execute(text("UPDATE ledger_profiles SET digest = 'zz' || substr(digest, 3) WHERE no = 2"))
+        conn.execute(text("UPDATE ledger_profiles SET body = replace(body, '1.0', '0.5') WHERE no = 3"))
+    upgrade(old_store, LOCATIONS)
+    findings = LedgerService(old_store, identity(), batch_size=50, clock=CLOCK).self_audit()
+    named = {f.key for f in findings if (f.table, f.rule) == ("ledger_profiles", "ledger.derived.profiles")}
+    assert named == {f"{OWNER}/1", f"{OWNER}/2", f"{OWNER}/3"}

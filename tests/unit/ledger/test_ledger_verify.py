@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from ledger_testkit import OWNER, ev, identity, out
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, LargeBinary, delete, select, text, type_coerce, update
 
+from batpass.core.errors import IntegrityViolation
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
+from batpass.ledger import _sql as t
+from batpass.ledger._zprofile import ZDICTS, pack, unpack
 from batpass.scenario import flagged_sites, generate
 from batpass.sites import CAHRA_SAMPLE, load_cahra
 
@@ -135,36 +138,69 @@ def test_a_changed_derived_row_is_found_with_table_key_and_rule(
 
 
 _PROFILE_OF = "(SELECT profile_no FROM ledger_lots WHERE id = :id)"
+_LOTS_AND_PROFILES = {("ledger_lots", "ledger.derived.lots"), ("ledger_profiles", "ledger.derived.profiles")}
+
+
+def _flip_a_byte(body: bytes) -> bytes:
+    """A byte in the middle of the compressed stream changed (Adler-32 or the stream fails)."""
+    i = len(body) // 2
+    return body[:i] + bytes((body[i] ^ 0x5A,)) + body[i + 1 :]
 
 
 @pytest.mark.parametrize(
-    ("sql", "found"),
+    ("change", "found"),
     [
-        # the text of a stored profile changed: every lot using it, and the row against its digest
-        (
-            f"UPDATE ledger_profiles SET body = replace(body, '0.', '0.1') WHERE no = {_PROFILE_OF}",
-            {("ledger_lots", "ledger.derived.lots"), ("ledger_profiles", "ledger.derived.profiles")},
-        ),
+        # the text of a stored profile changed (compressed again, the digest kept): every lot
+        # using it, and the row against its digest
+        ("text", _LOTS_AND_PROFILES),
+        # a changed byte of the compressed body: it does not decompress
+        ("byte", _LOTS_AND_PROFILES),
+        # the body cut short
+        ("cut", _LOTS_AND_PROFILES),
+        # the body's dictionary version changed to one this code does not ship
+        ("version", _LOTS_AND_PROFILES),
         # the digest changed (the text kept): the address no longer names the text
-        (
-            f"UPDATE ledger_profiles SET digest = replace(digest, substr(digest, 1, 1), 'x') WHERE no = {_PROFILE_OF}",
-            {("ledger_profiles", "ledger.derived.profiles")},
-        ),
+        ("digest", {("ledger_profiles", "ledger.derived.profiles")}),
         # the row deleted: the lots using it have no profile
-        (f"DELETE FROM ledger_profiles WHERE no = {_PROFILE_OF}", {("ledger_lots", "ledger.derived.lots")}),
+        ("delete", {("ledger_lots", "ledger.derived.lots")}),
     ],
 )
-def test_a_changed_stored_profile_is_found(scenario_ledger: LedgerService, sql: str, found: set[Any]) -> None:
-    """Profiles are stored once per owner and text (``ledger_profiles``): a change to one is found
-    by the self-audit, for the lot whose profile was changed among others."""
+def test_a_changed_stored_profile_is_found(scenario_ledger: LedgerService, change: str, found: set[Any]) -> None:
+    """Profiles are stored once per owner and text (``ledger_profiles``, the text compressed): a
+    change to one is found by the self-audit, for the lot whose profile was changed among
+    others; a body that does not decompress is a finding, and reading the lot is refused with
+    IntegrityViolation naming the table (never a decompression error)."""
+    p = t.profiles
+    raw = type_coerce(p.c.body, LargeBinary)
     with scenario_ledger.engine.begin() as conn:
         lot = _one(conn, "SELECT child FROM ledger_edges ORDER BY child LIMIT 1 OFFSET 7").child
-        assert conn.execute(text(sql), {"id": lot}).rowcount == 1
+        no = conn.execute(text(f"SELECT {_PROFILE_OF}"), {"id": lot}).scalar_one()
+        where = (p.c.owner == OWNER) & (p.c.no == no)
+        body = bytes(conn.execute(select(raw).where(where)).scalar_one())
+        assert unpack(body).startswith("{")
+        if change == "delete":
+            n = conn.execute(delete(p).where(where)).rowcount
+        elif change == "digest":
+            digest = bytes(conn.execute(select(p.c.digest).where(where)).scalar_one())
+            n = conn.execute(update(p).where(where).values(digest=bytes((digest[0] ^ 1,)) + digest[1:])).rowcount
+        else:
+            changed = {
+                "text": pack(unpack(body).replace("0.", "0.1")),
+                "byte": _flip_a_byte(body),
+                "cut": body[: len(body) // 2],
+                "version": bytes((max(ZDICTS) + 1,)) + body[1:],
+            }[change]
+            n = conn.execute(update(p).where(where).values({p.c.body: type_coerce(changed, LargeBinary)})).rowcount
+        assert n == 1
     findings = scenario_ledger.self_audit()
     assert {(f.table, f.rule) for f in findings} == found
     if ("ledger_lots", "ledger.derived.lots") in found:
         assert any(f.table == "ledger_lots" and f.key.endswith(lot) for f in findings)
     assert not scenario_ledger.verify().ok
+    if change in ("byte", "cut", "version"):
+        with pytest.raises(IntegrityViolation) as refused:
+            scenario_ledger.lot(OWNER, lot)
+        assert (refused.value.table, refused.value.rule) == ("ledger_profiles", "ledger.derived.profiles")
 
 
 def test_a_changed_credit_is_found(scenario_ledger: LedgerService) -> None:
