@@ -43,7 +43,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from batpass.ledger._chain import GENESIS
 from batpass.store import UTCDateTime, metadata
@@ -57,6 +59,7 @@ __all__ = [
     "credits",
     "edges",
     "events",
+    "foreign_lots",
     "heads",
     "lots",
     "owners",
@@ -155,6 +158,11 @@ lots = Table(
     # the lot's upstream profile: a number of the owner's ``ledger_profiles`` (a shipment or a
     # receipt of one lot inherits its parent's number)
     Column("profile_no", BigInteger, nullable=False),
+    # the lot's number within its owner's lots (``ledger_0011``): what the edges name it by.
+    # Given in order as lots are created (:func:`lot_numbers`); a lot another owner's receipt
+    # named before this store held it keeps the number that receipt gave it (negative:
+    # ``ledger_foreign_lots``)
+    Column("lot_no", BigInteger, nullable=False),
     PrimaryKeyConstraint("owner", "id", name="pk_ledger_lots"),
     # on SQLite the rows live in the primary key's B-tree (``ledger_0010``): every read and
     # update of a lot is by (owner, id), and a rowid table kept a second B-tree of those keys
@@ -169,6 +177,8 @@ Index(
     sqlite_where=lots.c.battery_id.is_not(None),
     postgresql_where=lots.c.battery_id.is_not(None),
 )
+# the edges name lots by number: every read of an edge finds its lots through this index
+Index("ix_ledger_lots_no", lots.c.owner, lots.c.lot_no, unique=True)
 
 #: the owners' precomputed upstream profiles, stored once each (content-addressed: ``digest`` is
 #: the SHA-256 of ``body``, the profile's exact JSON text); lots refer to them by ``no``. Per
@@ -197,45 +207,169 @@ owners = Table(
     metadata,
     Column("no", Integer, nullable=False, autoincrement=True),
     Column("owner", String(OWNER), nullable=False),
+    # the last lot number given to the owner's lots, and the last (negative) number given to a
+    # lot of the owner that another owner's receipt named while this store did not hold it
+    # (``ledger_foreign_lots``); both are raised by ``UPDATE`` under the writer's locks, in
+    # owner number order (:func:`lot_numbers`)
+    Column("last_lot_no", BigInteger, nullable=False, server_default="0"),
+    Column("last_foreign_no", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("no", name="pk_ledger_owners"),
     UniqueConstraint("owner", name="uq_ledger_owners_owner"),
 )
 
+#: lots another owner's receipt named that this store did not hold when it was recorded (a
+#: supplier's dispatched lot, received by reference): their numbers for the edges, negative so
+#: that they never meet a number of ``ledger_lots.lot_no`` given in order. If the store later
+#: holds that lot (a supplier's ledger recorded here after its customer's), the lot takes this
+#: number as its ``lot_no``, so an edge's parent is found the same way either way.
+foreign_lots = Table(
+    "ledger_foreign_lots",
+    metadata,
+    Column("owner_no", Integer, nullable=False),  # the lot's owner (``ledger_owners``)
+    Column("no", BigInteger, nullable=False),
+    Column("id", String(128), nullable=False),
+    PrimaryKeyConstraint("owner_no", "no", name="pk_ledger_foreign_lots"),
+    UniqueConstraint("owner_no", "id", name="uq_ledger_foreign_lots_id"),
+)
+
+#: the lot graph, on numbers (``ledger_0011``): each lot as its owner's number and its
+#: ``lot_no`` (or a ``ledger_foreign_lots`` number), the event as its seq in the child owner's
+#: chain (the event that produced the child lot). The strings were 36-character ids stored
+#: twice (row and parent index): 291 bytes an event on SQLite. Every read turns the numbers
+#: back into strings (:data:`EDGES_FROM`).
 edges = Table(
     "ledger_edges",
     metadata,
     Column("owner_no", Integer, nullable=False),  # the child's owner (``ledger_owners``)
-    Column("child", String(128), nullable=False),
+    Column("child_no", BigInteger, nullable=False),
     Column("parent_owner_no", Integer, nullable=False),
-    Column("parent", String(128), nullable=False),
-    Column("event_id", String(128), nullable=False),
+    Column("parent_no", BigInteger, nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
     Column("input_kg", Float, nullable=False),
-    PrimaryKeyConstraint("owner_no", "child", "parent_owner_no", "parent", "event_id", name="pk_ledger_edges"),
+    PrimaryKeyConstraint("owner_no", "child_no", "parent_owner_no", "parent_no", "event_seq", name="pk_ledger_edges"),
     # on SQLite the rows live in the primary key's B-tree (no rowid table beside an index of
     # every column): upstream walks read it by (owner, child); the edges of an event are found
-    # through the event's output lots (:func:`event_edges`), so no (owner, event_id) index
+    # through the event's output lots (:func:`event_edges`), so no (owner, event) index
     sqlite_with_rowid=False,
 )
-Index("ix_ledger_edges_parent", edges.c.parent_owner_no, edges.c.parent)
+Index("ix_ledger_edges_parent", edges.c.parent_owner_no, edges.c.parent_no)
 
-#: the owners of an edge's child and parent as strings: join :data:`EDGES_FROM` and select
-#: :data:`edge_owner` / :data:`edge_parent_owner` (filter with :func:`owner_no_of` instead: a
-#: condition on the number reaches the edges' own indexes whatever the planner picks)
+#: the owners of an edge's child and parent as strings, its lots as ids: join
+#: :data:`EDGES_FROM` and select :data:`edge_owner`, :data:`edge_child`,
+#: :data:`edge_parent_owner`, :data:`edge_parent`, :data:`edge_event` (filter with
+#: :func:`owner_no_of` instead: a condition on the number reaches the edges' own indexes
+#: whatever the planner picks)
 _child_owners = owners.alias("edge_owner")
 _parent_owners = owners.alias("edge_parent_owner")
+_child_lots = lots.alias("edge_child")
+_parent_lots = lots.alias("edge_parent")
+_parent_foreign = foreign_lots.alias("edge_parent_foreign")
 edge_owner: Column[str] = _child_owners.c.owner
 edge_parent_owner: Column[str] = _parent_owners.c.owner
-EDGES_FROM = edges.join(_child_owners, _child_owners.c.no == edges.c.owner_no).join(
-    _parent_owners, _parent_owners.c.no == edges.c.parent_owner_no
-)
-#: :data:`EDGES_FROM` for a query that must go through the parent index (a downstream hop): the
-#: child's owner joined on ``owner_no + 0``. Joined on the bare number, PostgreSQL — once it knows
-#: the table sizes (``VACUUM``) but has no column statistics — drove from the owners into the
-#: primary key (owner_no, child, …) and filtered every edge of the partition per hop (459,000
-#: rows at 10⁶ lots); the expression joins the same rows and no planner can take an index for it
-EDGES_FROM_BY_PARENT = edges.join(_child_owners, _child_owners.c.no == edges.c.owner_no + literal_column("0")).join(
-    _parent_owners, _parent_owners.c.no == edges.c.parent_owner_no
-)
+edge_child: Column[str] = _child_lots.c.id
+#: the child lot's owner column (a condition on it beside :data:`edge_child` reaches the lots' key)
+edge_child_owner: Column[str] = _child_lots.c.owner
+#: the child lot's event is the edge's (a lot is produced by one event, whose seq is the lot's)
+edge_event: Column[str] = _child_lots.c.event_id
+edge_parent: Any = func.coalesce(_parent_lots.c.id, _parent_foreign.c.id)
+#: the parent's id where the store holds the parent lot (NULL for a lot received by reference)
+edge_parent_held: Column[str] = _parent_lots.c.id
+
+
+def _owners_of(from_: Any, by_parent: bool = False) -> Any:
+    child_no = edges.c.owner_no + literal_column("0") if by_parent else edges.c.owner_no
+    return from_.join(_child_owners, _child_owners.c.no == child_no).join(
+        _parent_owners, _parent_owners.c.no == edges.c.parent_owner_no
+    )
+
+
+def parent_lot_of(from_: Any, lot: Any) -> Any:
+    """``from_`` (holding the edges and their owners) outer-joined with the edge's parent as
+    ``lot`` (an alias of ``ledger_lots``, or the table) and as a foreign lot: the parent's id is
+    :func:`parent_id` of ``lot``."""
+    return from_.outerjoin(lot, and_(lot.c.owner == edge_parent_owner, lot.c.lot_no == edges.c.parent_no)).outerjoin(
+        _parent_foreign,
+        and_(
+            edges.c.parent_no < 0,
+            _parent_foreign.c.owner_no == edges.c.parent_owner_no,
+            _parent_foreign.c.no == edges.c.parent_no,
+        ),
+    )
+
+
+def parent_id(lot: Any) -> Any:
+    """The id of an edge's parent joined as ``lot`` by :func:`parent_lot_of`."""
+    return func.coalesce(lot.c.id, _parent_foreign.c.id)
+
+
+def child_lot_of(from_: Any, lot: Any) -> Any:
+    """``from_`` joined with the edge's child as ``lot`` (an alias of ``ledger_lots``, or the
+    table): the child's id is ``lot.c.id``, the edge's event ``lot.c.event_id``."""
+    return from_.join(lot, and_(lot.c.owner == edge_owner, lot.c.lot_no == edges.c.child_no))
+
+
+#: the edges with their owners, child and parent as strings (:data:`edge_owner` … :data:`edge_parent`)
+EDGES_FROM = parent_lot_of(child_lot_of(_owners_of(edges), _child_lots), _parent_lots)
+#: the owners of an edge only, for a query that joins its lots itself; ``BY_PARENT``: the child's
+#: owner joined on ``owner_no + 0``, for a query that must go through the parent index (a
+#: downstream hop). Joined on the bare number, PostgreSQL — once it knows the table sizes
+#: (``VACUUM``) but has no column statistics — drove from the owners into the primary key
+#: (owner_no, child, …) and filtered every edge of the partition per hop (459,000 rows at 10⁶
+#: lots); the expression joins the same rows and no planner can take an index for it
+EDGE_OWNERS_FROM = _owners_of(edges)
+EDGE_OWNERS_FROM_BY_PARENT = _owners_of(edges, by_parent=True)
+
+
+def lot_nos_of(owner: Any, ids: Any) -> Any:
+    """The numbers of ``owner``'s lots ``ids`` (a list or an expanding bind parameter), as a
+    subquery for ``IN``: a lot this store holds."""
+    return select(lots.c.lot_no).where(lots.c.owner == owner, lots.c.id.in_(ids))
+
+
+class NumberIn(ColumnElement[bool]):
+    """``column IN (numbers)`` for a subquery of numbers, computed first whatever the planner
+    estimates: on PostgreSQL ``column = ANY(ARRAY(subquery))`` (the array is an init plan, and
+    the column's index is searched with it). Written as ``IN (subquery)``, PostgreSQL with
+    statistics turned it into a semi-join driven from the edges (every edge of the partition
+    read per hop); SQLite evaluates ``IN (subquery)`` first and searches the index with it."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy's own attribute, a list by its type)
+        ("column", InternalTraversal.dp_clauseelement),
+        ("numbers", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], numbers: Select[Any]) -> None:
+        self.column = column
+        self.numbers = numbers
+
+    def self_group(self, against: Any = None) -> Any:
+        # a condition as it is (not compared with 1, as a boolean column is where booleans are
+        # stored as integers)
+        return self
+
+
+@compiles(NumberIn)
+def _number_in(element: NumberIn, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} IN ({compiler.process(element.numbers, **kw)})"
+
+
+@compiles(NumberIn, "postgresql")
+def _number_in_pg(element: NumberIn, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} = ANY(ARRAY({compiler.process(element.numbers, **kw)}))"
+
+
+def parent_no_of(owner: str, lot: str) -> Any:
+    """The number the edges give ``owner``'s lot ``lot`` (its ``lot_no``, or its foreign number),
+    as a scalar subquery (NULL: no edge names it)."""
+    held = select(lots.c.lot_no).where(lots.c.owner == owner, lots.c.id == lot).scalar_subquery()
+    foreign = (
+        select(foreign_lots.c.no)
+        .where(foreign_lots.c.owner_no == owner_no_of(owner), foreign_lots.c.id == lot)
+        .scalar_subquery()
+    )
+    return func.coalesce(held, foreign)
 
 
 def owner_no_of(owner: str | BindParameter[str]) -> Any:
@@ -414,6 +548,7 @@ LOT_COLUMNS = (
     profiles.c.body.label("profile"),
     lots.c.seq,
     lots.c.profile_no,
+    lots.c.lot_no,
 )
 
 #: the lots joined with their profiles (the FROM of a select of :data:`LOT_COLUMNS`)
@@ -441,27 +576,30 @@ def receipts_query(owner: str, supplier: str, supplier_lot: str) -> Select[Any]:
     """``owner``'s lots received as ``supplier``'s lot ``supplier_lot`` (through the parent
     index, whatever the size of the partition)."""
     return (
-        select(edges.c.child)
+        select(edge_child)
+        .select_from(child_lot_of(EDGE_OWNERS_FROM_BY_PARENT, _child_lots))
         .where(
             partition_term(edges.c.owner_no) == owner_no_of(owner),
             edges.c.parent_owner_no == owner_no_of(supplier),
-            edges.c.parent == supplier_lot,
+            edges.c.parent_no == parent_no_of(supplier, supplier_lot),
         )
-        .order_by(edges.c.child)
+        .order_by(edge_child)
     )
 
 
 def shipment_receipts_query(shipper: str, shipment_lot: str) -> Select[Any]:
     """The receipts other owners recorded of ``shipper``'s lot ``shipment_lot`` (the
     reconciliation's look-up): each receipt's owner, site, mass and date, voided ones left out.
-    Through the parent index (:data:`EDGES_FROM_BY_PARENT`): joined on the bare number,
+    Through the parent index (:data:`EDGE_OWNERS_FROM_BY_PARENT`): joined on the bare number,
     PostgreSQL after ``VACUUM`` drove from the owners into the primary key (owner_no, child, …)
     with only the owner number as its prefix, reading every edge of each other owner's partition."""
     return (
         select(edge_owner, lots.c.site, lots.c.mass_kg, lots.c.produced_at)
-        .select_from(EDGES_FROM_BY_PARENT)
-        .join(lots, and_(lots.c.owner == edge_owner, lots.c.id == edges.c.child))
-        .where(edges.c.parent_owner_no == owner_no_of(shipper), edges.c.parent == shipment_lot)
+        .select_from(child_lot_of(EDGE_OWNERS_FROM_BY_PARENT, lots))
+        .where(
+            edges.c.parent_owner_no == owner_no_of(shipper),
+            edges.c.parent_no == parent_no_of(shipper, shipment_lot),
+        )
         .where(edge_owner != shipper, lots.c.kind == "receipt", lots.c.voided.is_(False))
     )
 
@@ -843,9 +981,91 @@ def event_edges(conn: Connection, owner: str, event_ids: Iterable[str]) -> list[
     for body in select_event_bodies(conn, owner, sorted(wanted)).values():
         children.update(o["lot"] for o in json.loads(body).get("outputs") or ())
     out: list[tuple[str, str, str, float]] = []
-    for cond in ids_in(conn, edges.c.child, sorted(children)):
-        q = select(edges.c.child, edges.c.parent, edges.c.event_id, edges.c.input_kg).where(
-            edges.c.owner_no == owner_no_of(owner), cond
+    for cond in ids_in(conn, edge_child, sorted(children)):
+        q = (
+            select(edge_child, edge_parent, edge_event, edges.c.input_kg)
+            .select_from(EDGES_FROM)
+            .where(edges.c.owner_no == owner_no_of(owner), edge_child_owner == owner, cond)
         )
         out.extend((c, p, e, kg) for c, p, e, kg in conn.execute(q).all() if e in wanted)
+    return out
+
+
+def lot_numbers(conn: Connection, owner_no: int, count: int) -> tuple[int, bool]:
+    """Reserve ``count`` lot numbers for the owner numbered ``owner_no``: the first of them, and
+    whether any lot of the owner has a foreign number (``ledger_foreign_lots``). The caller
+    holds the owner's chain-head lock; the ``UPDATE`` of the owner's row also makes a PostgreSQL
+    writer that started before another writer changed the row (a foreign number given by a
+    customer's receipt: :func:`parent_numbers`) fail as a lost race and retry, rather than give
+    a lot a number while that lot's foreign row is out of its sight."""
+    top, low = conn.execute(
+        update(owners)
+        .where(owners.c.no == owner_no)
+        .values(last_lot_no=owners.c.last_lot_no + count)
+        .returning(owners.c.last_lot_no, owners.c.last_foreign_no)
+    ).one()
+    return int(top) - count + 1, bool(low)
+
+
+def foreign_numbers(conn: Connection, owner_no: int, ids: Sequence[str]) -> dict[str, int]:
+    """``{id: number}`` of the lots ``ids`` of the owner numbered ``owner_no`` in
+    ``ledger_foreign_lots`` (a lot a customer's receipt named before this store held it)."""
+    out: dict[str, int] = {}
+    if not ids:
+        return out
+    for cond in ids_in(conn, foreign_lots.c.id, list(ids)):
+        q = select(foreign_lots.c.id, foreign_lots.c.no).where(foreign_lots.c.owner_no == owner_no, cond)
+        out.update((str(i), int(n)) for i, n in conn.execute(q).all())
+    return out
+
+
+def parent_numbers(conn: Connection, parents: Iterable[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """``{(owner number, lot id): number}`` of lots of other owners that edges name as parents:
+    the lot's ``lot_no`` where this store holds it, else its ``ledger_foreign_lots`` number,
+    given now (negative, from the owner's ``last_foreign_no``) for a lot named the first time.
+
+    A lot not found is looked for again once the owner's row is locked (``FOR UPDATE``): the
+    owner's writer updates that row before it creates lots and holds it until it commits, so a
+    lot it was creating meanwhile is seen then, and a foreign number is given only to a lot no
+    writer holds. Read before the lock, the lot was missed and given a second number (found on
+    PostgreSQL: a receipt and the shipment it names, recorded at once). The caller takes the
+    owners' rows in number order (two writers naming each other's lots wait, never deadlock)."""
+    by_owner: dict[int, set[str]] = {}
+    for o, lot in parents:
+        by_owner.setdefault(o, set()).add(lot)
+    out: dict[tuple[int, str], int] = {}
+    for o in sorted(by_owner):
+        rest = sorted(by_owner[o])
+        for locked in (False, True):
+            if locked:
+                conn.execute(select(owners.c.no).where(owners.c.no == o).with_for_update()).all()
+            rest = [x for x in rest if (o, x) not in out]
+            out.update(((o, lot), no) for lot, no in _held_numbers(conn, o, rest).items())
+            rest = [x for x in rest if (o, x) not in out]
+            out.update(((o, lot), no) for lot, no in foreign_numbers(conn, o, rest).items())
+            rest = [x for x in rest if (o, x) not in out]
+            if not rest:
+                break
+        if rest:
+            low = conn.execute(
+                update(owners)
+                .where(owners.c.no == o)
+                .values(last_foreign_no=owners.c.last_foreign_no - len(rest))
+                .returning(owners.c.last_foreign_no)
+            ).scalar_one()
+            rows = [(o, int(low) + k, x) for k, x in enumerate(reversed(rest))]
+            insert_values(conn, foreign_lots, rows)
+            out.update(((o, x), no) for o, no, x in rows)
+    return out
+
+
+def _held_numbers(conn: Connection, owner_no: int, ids: Sequence[str]) -> dict[str, int]:
+    """``{id: lot_no}`` of the lots ``ids`` this store holds of the owner numbered ``owner_no``."""
+    out: dict[str, int] = {}
+    if not ids:
+        return out
+    name = select(owners.c.owner).where(owners.c.no == owner_no).scalar_subquery()
+    for cond in ids_in(conn, lots.c.id, list(ids)):
+        q = select(lots.c.id, lots.c.lot_no).where(lots.c.owner == name, cond)
+        out.update((str(i), int(n)) for i, n in conn.execute(q).all())
     return out
