@@ -20,6 +20,7 @@ from batpass.core.errors import BatpassError, Conflict
 from batpass.core.summary import UpstreamSummary
 from batpass.ledger import _sql as t
 from batpass.ledger._chain import batch_payload, event_hash, merkle_root, sign_batch
+from batpass.ledger._lotnumbers import foreign_numbers, lot_numbers, parent_numbers
 from batpass.ledger._materials import Element
 from batpass.ledger._outflow import Authorisation, check_shipment
 from batpass.ledger._profile import Profile, is_profile_source, mix_profile, source_profile, summary_source_profile
@@ -399,11 +400,11 @@ class OwnerRecording:
         out: dict[str, int] = {}
         for o in sorted(wanted.keys() | {self.owner_no}):
             if o != self.owner_no:
-                self.parent_nos.update(t.parent_numbers(conn, [(o, x) for x in wanted[o]]))
+                self.parent_nos.update(parent_numbers(conn, [(o, x) for x in wanted[o]]))
                 continue
             new = [str(lot.id) for lot, _ in self.new_lots]
-            first, foreign = t.lot_numbers(conn, o, len(new))
-            given = t.foreign_numbers(conn, o, new) if foreign else {}
+            first, foreign = lot_numbers(conn, o, len(new))
+            given = foreign_numbers(conn, o, new) if foreign else {}
             for k, lot_id in enumerate(new):
                 out[lot_id] = given.get(lot_id, first + k)
         self.view.nos.update(out)
