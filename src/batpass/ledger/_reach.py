@@ -85,17 +85,26 @@ def reach_statement(lateral: bool) -> Any:
         parent, and_(parent.c.owner == t.edge_parent_owner, parent.c.lot_no == t.edges.c.parent_no)
     ).join(t.lots, and_(t.lots.c.owner == t.edge_owner, t.lots.c.lot_no == t.edges.c.child_no))
     if lateral:
+        # each reached parent's id looked up once, beside the hop (not once per edge inside it)
+        po = t.owners.alias("reach_parent_owner")
+        named = parents.join(po, po.c.no == parents.c.o).join(
+            parent, and_(parent.c.owner == po.c.owner, parent.c.lot_no == parents.c.n)
+        )
+        child_from = t.EDGE_OWNERS_FROM_BY_PARENT.join(
+            t.lots, and_(t.lots.c.owner == t.edge_owner, t.lots.c.lot_no == t.edges.c.child_no)
+        )
+        edge = _edge_columns(t.lots, parent)
         hop = (
-            select(*_edge_columns(t.lots, parent), *t.LOT_COLUMNS, t.edges.c.parent_owner_no)
-            .select_from(t.with_profiles(from_))
+            select(*edge[:3], *edge[4:], *t.LOT_COLUMNS)
+            .select_from(t.with_profiles(child_from))
             .where(edges_of, into)
             .lateral("ledger_hop")
         )
-        cols = list(
-            hop.c
-        )  # edge columns (child owner, child, parent owner, parent, event, kg), lot columns, parent_owner_no
+        cols = list(hop.c)  # edge columns but the parent (child owner, child, parent owner, event, kg), lot columns
         return (
-            select(*cols).select_from(parents.join(hop, true())).order_by(cols[-1], cols[3], cols[0], cols[1], cols[4])
+            select(*cols[:3], parent.c.id.label("parent"), *cols[3:])
+            .select_from(named.join(hop, true()))
+            .order_by(parents.c.o, parent.c.id, cols[0], cols[1], cols[3])
         )
     return (
         select(*_edge_columns(t.lots, parent), *t.LOT_COLUMNS)
