@@ -981,11 +981,11 @@ def event_edges(conn: Connection, owner: str, event_ids: Iterable[str]) -> list[
     for body in select_event_bodies(conn, owner, sorted(wanted)).values():
         children.update(o["lot"] for o in json.loads(body).get("outputs") or ())
     out: list[tuple[str, str, str, float]] = []
-    for cond in ids_in(conn, edge_child, sorted(children)):
+    for part in chunks(sorted(children)):
         q = (
             select(edge_child, edge_parent, edge_event, edges.c.input_kg)
             .select_from(EDGES_FROM)
-            .where(edges.c.owner_no == owner_no_of(owner), edge_child_owner == owner, cond)
+            .where(edges.c.owner_no == owner_no_of(owner), NumberIn(edges.c.child_no, lot_nos_of(owner, part)))
         )
         out.extend((c, p, e, kg) for c, p, e, kg in conn.execute(q).all() if e in wanted)
     return out

@@ -222,8 +222,10 @@ _UPSTREAM = (
     .select_from(t.with_profiles(t.parent_lot_of(t.child_lot_of(t.EDGE_OWNERS_FROM, _CHILD), t.lots)))
     .where(
         t.edges.c.owner_no == t.owner_no_of(bindparam("owner")),
-        _CHILD.c.owner == bindparam("owner"),
-        _CHILD.c.id.in_(bindparam("lots", expanding=True)),
+        # the children's numbers first: given the ids beside ``owner_no = ?``, SQLite without
+        # statistics read the partition's edges through the primary key's prefix (63 ms a
+        # ``receive_summary`` at 10⁴ lots, against 1 ms)
+        t.NumberIn(t.edges.c.child_no, t.lot_nos_of(bindparam("owner"), bindparam("lots", expanding=True))),
     )
 )
 

@@ -546,8 +546,7 @@ class LedgerService:
                     .select_from(t.EDGES_FROM)
                     .where(
                         t.edges.c.owner_no == t.owner_no_of(owner),
-                        t.edge_child_owner == owner,
-                        t.edge_child.in_(part),
+                        t.NumberIn(t.edges.c.child_no, t.lot_nos_of(owner, part)),
                         t.edge_parent_owner != owner,
                     )
                 )
