@@ -387,6 +387,7 @@ LEDGER_TABLES = (
     "ledger_profiles",
     "ledger_owners",
     "ledger_catalogues",
+    "ledger_foreign_lots",
     "ledger_edges",
     "ledger_credits",
     "ledger_alerts",
@@ -446,7 +447,7 @@ def plain_sqlite_cpu_s(engine: Any, target: Path) -> float:
         for table in present:
             if table == "ledger_edges":  # WITHOUT ROWID: in primary-key order
                 rows = src.execute(
-                    f"SELECT * FROM {table} ORDER BY owner_no, child, parent_owner_no, parent, event_id"
+                    f"SELECT * FROM {table} ORDER BY owner_no, child_no, parent_owner_no, parent_no, event_seq"
                     " LIMIT ? OFFSET ?",
                     (sizes[table], after[table]),
                 ).fetchall()
@@ -488,9 +489,10 @@ def _sample_lots(engine: Any, kind: str, n: int) -> list[str]:
 
 
 _DOWN = text(
-    "SELECT o.owner, e.child, l.kind = 'recovery' AND l.recycled IS NOT NULL FROM ledger_edges e"
-    " JOIN ledger_owners o ON o.no = e.owner_no + 0 JOIN ledger_lots l ON l.owner = o.owner AND l.id = e.child"
-    " WHERE e.parent_owner_no = (SELECT no FROM ledger_owners WHERE owner = :o) AND e.parent IN :ids"
+    "SELECT o.owner, l.id, l.kind = 'recovery' AND l.recycled IS NOT NULL FROM ledger_edges e"
+    " JOIN ledger_owners o ON o.no = e.owner_no + 0 JOIN ledger_lots l ON l.owner = o.owner AND l.lot_no = e.child_no"
+    " WHERE e.parent_owner_no = (SELECT no FROM ledger_owners WHERE owner = :o)"
+    " AND e.parent_no IN (SELECT lot_no FROM ledger_lots WHERE owner = :o AND id IN :ids)"
 ).bindparams(bindparam("ids", expanding=True))
 
 
@@ -562,10 +564,9 @@ def _received_summaries(svc: Any, engine: Any, supplier: Any) -> dict[str, Any]:
 
     with engine.connect() as conn:  # receipts whose supplier lot is outside the ledger
         rows = conn.execute(
-            select(t.edge_parent_owner, t.edges.c.parent, t.edges.c.child)
+            select(t.edge_parent_owner, t.edge_parent, t.edge_child)
             .select_from(t.EDGES_FROM)
-            .outerjoin(t.lots, (t.lots.c.owner == t.edge_parent_owner) & (t.lots.c.id == t.edges.c.parent))
-            .where(t.edge_owner == OWNER, t.edge_parent_owner != OWNER, t.lots.c.id.is_(None))
+            .where(t.edge_owner == OWNER, t.edge_parent_owner != OWNER, t.edge_parent_held.is_(None))
         ).all()
     children: dict[tuple[str, str], list[str]] = {}
     for parent_owner, parent, child in rows:

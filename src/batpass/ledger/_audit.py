@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, LargeBinary, select, type_coerce
+from sqlalchemy import Connection, Engine, LargeBinary, and_, select, type_coerce
 
 from batpass.core.errors import InvalidInput
 from batpass.core.findings import Finding
@@ -32,7 +32,7 @@ from batpass.store import make_engine, metadata
 __all__ = ["DERIVED_TABLES", "compare_derived", "replay", "replay_engine", "seed_replay", "summary_payload"]
 
 #: the tables whose rows follow from the event log (and the received summaries, authorisations)
-DERIVED_TABLES = (t.lots, t.profiles, t.owners, t.edges, t.credits, t.alerts, t.authorisations)
+DERIVED_TABLES = (t.lots, t.profiles, t.owners, t.foreign_lots, t.edges, t.credits, t.alerts, t.authorisations)
 #: relative tolerance of recomputed masses and shares (the same sums in another order)
 _REL = 1e-9
 _ABS = 1e-9
@@ -63,6 +63,7 @@ def replay_engine() -> Engine:
             t.lots,
             t.profiles,
             t.owners,
+            t.foreign_lots,
             t.edges,
             t.received_summaries,
             t.authorisations,
@@ -228,7 +229,7 @@ def _lot_rows(conn: Connection, owner: str) -> dict[tuple[Any, ...], dict[str, A
     """The lots of ``owner`` with the text of their profile in place of its number (numbers
     depend on when a profile was first stored; the text is what the event log derives; a body
     that does not decompress reads as no text, so the lot differs from the log)."""
-    cols = [c for c in t.lots.c if c.name != "profile_no"]
+    cols = [c for c in t.lots.c if c.name not in ("profile_no", "lot_no")]
     q = select(*cols, _RAW_BODY.label("profile")).select_from(t.with_profiles(t.lots))
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in conn.execute(q.where(t.lots.c.owner == owner)).mappings():
@@ -243,9 +244,17 @@ def _edge_rows(conn: Connection, owner: str) -> dict[tuple[Any, ...], dict[str, 
     a store: a changed, deleted or re-pointed owner row moves the edges it names out of the
     comparison, and they are found missing)."""
     e = t.edges
+    ev = t.events.alias("edge_events")
     q = (
-        select(t.edge_owner, e.c.child, t.edge_parent_owner.label("parent_owner"), *list(e.c)[3:])
-        .select_from(t.EDGES_FROM)
+        select(
+            t.edge_owner,
+            t.edge_child.label("child"),
+            t.edge_parent_owner.label("parent_owner"),
+            t.edge_parent.label("parent"),
+            ev.c.id.label("event_id"),
+            e.c.input_kg,
+        )
+        .select_from(t.EDGES_FROM.outerjoin(ev, and_(ev.c.owner_no == e.c.owner_no, ev.c.seq == e.c.event_seq)))
         .where(t.edge_owner == owner)
     )
     return {(r["child"], r["parent_owner"], r["parent"], r["event_id"]): dict(r) for r in conn.execute(q).mappings()}

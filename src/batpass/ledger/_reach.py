@@ -66,39 +66,51 @@ def reach_statement(lateral: bool) -> Any:
     e = t.edges
     seed = select(
         t.owner_no_of(bindparam("owner")).label("o"),
-        t.lots.c.id.label("l"),
+        t.lots.c.lot_no.label("n"),
         literal(0, Integer).label("d"),
     ).where(t.lots.c.owner == bindparam("owner"), t.lots.c.id.in_(bindparam("roots", expanding=True)))
     reach = seed.cte("ledger_reach", recursive=True)
-    out_of = and_(e.c.parent_owner_no == reach.c.o, e.c.parent == reach.c.l)
+    out_of = and_(e.c.parent_owner_no == reach.c.o, e.c.parent_no == reach.c.n)
     into = t.partition_term(e.c.owner_no).in_(_allowed_nos())
     if lateral:
-        nxt = select(e.c.owner_no.label("o"), e.c.child.label("l")).where(out_of, into).lateral("ledger_step")
-        step = select(nxt.c.o, nxt.c.l, reach.c.d + 1).select_from(reach.join(nxt, true()))
+        nxt = select(e.c.owner_no.label("o"), e.c.child_no.label("n")).where(out_of, into).lateral("ledger_step")
+        step = select(nxt.c.o, nxt.c.n, reach.c.d + 1).select_from(reach.join(nxt, true()))
     else:
-        step = select(e.c.owner_no, e.c.child, reach.c.d + 1).select_from(e.join(reach, out_of)).where(into)
+        step = select(e.c.owner_no, e.c.child_no, reach.c.d + 1).select_from(e.join(reach, out_of)).where(into)
     reach = reach.union(step.where(reach.c.d < bindparam("last")))
-    parents = select(reach.c.o, reach.c.l).distinct().subquery("ledger_reached")
-    edges_of = and_(t.edges.c.parent_owner_no == parents.c.o, t.edges.c.parent == parents.c.l)
-    from_ = t.EDGES_FROM_BY_PARENT.join(t.lots, and_(t.lots.c.owner == t.edge_owner, t.lots.c.id == t.edges.c.child))
+    parents = select(reach.c.o, reach.c.n).distinct().subquery("ledger_reached")
+    edges_of = and_(t.edges.c.parent_owner_no == parents.c.o, t.edges.c.parent_no == parents.c.n)
+    parent = t.lots.alias("reach_parent")
+    from_ = t.EDGE_OWNERS_FROM_BY_PARENT.join(
+        parent, and_(parent.c.owner == t.edge_parent_owner, parent.c.lot_no == t.edges.c.parent_no)
+    ).join(t.lots, and_(t.lots.c.owner == t.edge_owner, t.lots.c.lot_no == t.edges.c.child_no))
     if lateral:
+        # each reached parent's id looked up once, beside the hop (not once per edge inside it)
+        po = t.owners.alias("reach_parent_owner")
+        named = parents.join(po, po.c.no == parents.c.o).join(
+            parent, and_(parent.c.owner == po.c.owner, parent.c.lot_no == parents.c.n)
+        )
+        child_from = t.EDGE_OWNERS_FROM_BY_PARENT.join(
+            t.lots, and_(t.lots.c.owner == t.edge_owner, t.lots.c.lot_no == t.edges.c.child_no)
+        )
+        edge = _edge_columns(t.lots, parent)
         hop = (
-            select(*_edge_columns(), *t.LOT_COLUMNS, t.edges.c.parent_owner_no)
-            .select_from(t.with_profiles(from_))
+            select(*edge[:3], *edge[4:], *t.LOT_COLUMNS)
+            .select_from(t.with_profiles(child_from))
             .where(edges_of, into)
             .lateral("ledger_hop")
         )
-        cols = list(
-            hop.c
-        )  # edge columns (child owner, child, parent owner, parent, event, kg), lot columns, parent_owner_no
+        cols = list(hop.c)  # edge columns but the parent (child owner, child, parent owner, event, kg), lot columns
         return (
-            select(*cols).select_from(parents.join(hop, true())).order_by(cols[-1], cols[3], cols[0], cols[1], cols[4])
+            select(*cols[:3], parent.c.id.label("parent"), *cols[3:])
+            .select_from(named.join(hop, true()))
+            .order_by(parents.c.o, parent.c.id, cols[0], cols[1], cols[3])
         )
     return (
-        select(*_edge_columns(), *t.LOT_COLUMNS)
+        select(*_edge_columns(t.lots, parent), *t.LOT_COLUMNS)
         .select_from(t.with_profiles(from_.join(parents, edges_of)))
         .where(into)
-        .order_by(parents.c.o, parents.c.l, t.edge_owner, t.edges.c.child, t.edges.c.event_id)
+        .order_by(parents.c.o, parent.c.id, t.edge_owner, t.lots.c.id, t.lots.c.event_id)
     )
 
 

@@ -20,6 +20,7 @@ from batpass.core.errors import BatpassError, Conflict
 from batpass.core.summary import UpstreamSummary
 from batpass.ledger import _sql as t
 from batpass.ledger._chain import batch_payload, event_hash, merkle_root, sign_batch
+from batpass.ledger._lotnumbers import foreign_numbers, lot_numbers, parent_numbers
 from batpass.ledger._materials import Element
 from batpass.ledger._outflow import Authorisation, check_shipment
 from batpass.ledger._profile import Profile, is_profile_source, mix_profile, source_profile, summary_source_profile
@@ -56,12 +57,15 @@ class _View:
         #: number or the text to store; a lot whose profile is its single parent's (a move)
         #: takes the parent's reference instead of encoding the profile again
         self.pref: dict[str, int | str] = {}
+        #: the stored lots' numbers (``lot_no``: what the edges name them by)
+        self.nos: dict[str, int] = {}
 
     def preload(self, ids: Iterable[str]) -> None:
         want = [i for i in ids if i not in self.lots and i not in self.missing]
         for r in t.select_lots(self.conn, self.owner, want):
             self.lots[r.id] = lot_from_row(r)
             self.pref[r.id] = r.profile_no
+            self.nos[r.id] = r.lot_no
         self.missing.update(i for i in want if i not in self.lots)
 
     def lot(self, owner: str, lot_id: LotId) -> Lot | None:
@@ -253,7 +257,7 @@ class OwnerRecording:
             lot.seq = seq
             self._new_lot(ev, lot, eff.parents.get(lot.id, []), at_db)
         for e in eff.edges:
-            self.edge_rows.append((owner, str(e.child), e.parent_owner, str(e.parent), str(e.event_id), e.input_kg))
+            self.edge_rows.append((str(e.child), e.parent_owner, str(e.parent), seq, e.input_kg))
         if ev.kind is _SHIPMENT and ev.shipment is not None:
             found = check_shipment(ev, [lots[x.lot] for x in ev.inputs], self.auths, self.policy)
             if self.policy.blocks and found:
@@ -380,6 +384,47 @@ class OwnerRecording:
             prev_root = root
         return rows, batch_no, prev_root
 
+    def _lot_numbers(self) -> dict[str, int]:
+        """The numbers of this call's new lots, and of the other owners' lots its edges name
+        (``{(owner number, id): number}`` in :attr:`parent_nos`), the owners' rows updated in
+        number order (:func:`batpass.ledger._sql.parent_numbers`)."""
+        conn, owner = self.conn, self.owner
+        others = {po for _c, po, *_ in self.edge_rows if po != owner}
+        nums = t.owner_numbers(conn, {owner} | others)
+        wanted: dict[int, list[str]] = {}
+        for _c, po, p, *_ in self.edge_rows:
+            if po != owner:
+                wanted.setdefault(nums[po], []).append(p)
+        self.owner_nums = nums
+        self.parent_nos: dict[tuple[int, str], int] = {}
+        out: dict[str, int] = {}
+        for o in sorted(wanted.keys() | {self.owner_no}):
+            if o != self.owner_no:
+                self.parent_nos.update(parent_numbers(conn, [(o, x) for x in wanted[o]]))
+                continue
+            new = [str(lot.id) for lot, _ in self.new_lots]
+            first, foreign = lot_numbers(conn, o, len(new))
+            given = foreign_numbers(conn, o, new) if foreign else {}
+            for k, lot_id in enumerate(new):
+                out[lot_id] = given.get(lot_id, first + k)
+        self.view.nos.update(out)
+        return out
+
+    def _write_edges(self, new_nos: Mapping[str, int]) -> None:
+        """The edges of this call on numbers: lots as their ``lot_no`` (or foreign number),
+        owners as theirs, the event as its seq."""
+        if not self.edge_rows:
+            return
+        owner, own_no, nos, nums, pnos = self.owner, self.owner_no, self.view.nos, self.owner_nums, self.parent_nos
+        rows = []
+        for c, po, p, seq, kg in self.edge_rows:
+            if po == owner:
+                rows.append((own_no, new_nos[c], own_no, nos[p], seq, kg))
+            else:
+                pno = nums[po]
+                rows.append((own_no, new_nos[c], pno, pnos[(pno, p)], seq, kg))
+        t.insert_values(self.conn, t.edges, rows)
+
     def _write(self, batch_rows: list[dict[str, Any]], batch_no: int, prev_root: str) -> None:
         conn, owner, lots = self.conn, self.owner, self.view.lots
         bind_bool = t.bind_processor(conn, t.lots, "held")
@@ -395,19 +440,23 @@ class OwnerRecording:
             pref[lot.id] = nos[lot.id] = numbers[r] if isinstance(r, str) else r
         t.insert_values(conn, t.events, self.event_rows)
         t.insert_rows(conn, t.batches, batch_rows)
+        lots_no = self._lot_numbers()
         t.insert_values(
             conn,
             t.lots,
             [
                 lot_values(
-                    lot, at_db, nos[lot.id], true_db if lot.held else false_db, true_db if lot.voided else false_db
+                    lot,
+                    at_db,
+                    nos[lot.id],
+                    true_db if lot.held else false_db,
+                    true_db if lot.voided else false_db,
+                    lots_no[lot.id],
                 )
                 for lot, at_db in self.new_lots
             ],
         )
-        if self.edge_rows:  # the owners as their numbers (``ledger_owners``)
-            nums = t.owner_numbers(conn, {r[0] for r in self.edge_rows} | {r[2] for r in self.edge_rows})
-            t.insert_values(conn, t.edges, [(nums[o], c, nums[po], *rest) for o, c, po, *rest in self.edge_rows])
+        self._write_edges(lots_no)
         t.insert_values(conn, t.credits, self.credit_rows)
         t.insert_rows(conn, t.alerts, self.alert_rows)
         for a in self.auths:

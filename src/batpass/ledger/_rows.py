@@ -85,7 +85,7 @@ def _battery_json(b: BatteryInfo | None) -> str | None:
     )
 
 
-def lot_values(lot: Lot, produced_at: Any, profile_no: int, held: Any, voided: Any) -> tuple[Any, ...]:
+def lot_values(lot: Lot, produced_at: Any, profile_no: int, held: Any, voided: Any, lot_no: int) -> tuple[Any, ...]:
     """The row of ``lot`` as a tuple in the table's column order (``_sql.lots``), for bulk
     inserts; the caller gives the driver's values of the timestamp and the flags (computed once
     per event or call, not per row) and the number of the lot's stored profile. Enum members
@@ -116,4 +116,5 @@ def lot_values(lot: Lot, produced_at: Any, profile_no: int, held: Any, voided: A
         held,
         voided,
         profile_no,
+        lot_no,
     )

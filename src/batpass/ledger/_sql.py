@@ -43,7 +43,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from batpass.ledger._chain import GENESIS
 from batpass.ledger._zprofile import ProfileText, pack
@@ -58,6 +60,7 @@ __all__ = [
     "credits",
     "edges",
     "events",
+    "foreign_lots",
     "heads",
     "lots",
     "owners",
@@ -156,6 +159,11 @@ lots = Table(
     # the lot's upstream profile: a number of the owner's ``ledger_profiles`` (a shipment or a
     # receipt of one lot inherits its parent's number)
     Column("profile_no", BigInteger, nullable=False),
+    # the lot's number within its owner's lots (``ledger_0012``): what the edges name it by.
+    # Given in order as lots are created (:func:`lot_numbers`); a lot another owner's receipt
+    # named before this store held it keeps the number that receipt gave it (negative:
+    # ``ledger_foreign_lots``)
+    Column("lot_no", BigInteger, nullable=False),
     PrimaryKeyConstraint("owner", "id", name="pk_ledger_lots"),
     # on SQLite the rows live in the primary key's B-tree (``ledger_0010``): every read and
     # update of a lot is by (owner, id), and a rowid table kept a second B-tree of those keys
@@ -170,6 +178,8 @@ Index(
     sqlite_where=lots.c.battery_id.is_not(None),
     postgresql_where=lots.c.battery_id.is_not(None),
 )
+# the edges name lots by number: every read of an edge finds its lots through this index
+Index("ix_ledger_lots_no", lots.c.owner, lots.c.lot_no, unique=True)
 
 #: the owners' precomputed upstream profiles, stored once each (content-addressed: ``digest`` is
 #: the 32 bytes of the SHA-256 of the profile's exact JSON text; ``body`` is that text compressed
@@ -200,45 +210,169 @@ owners = Table(
     metadata,
     Column("no", Integer, nullable=False, autoincrement=True),
     Column("owner", String(OWNER), nullable=False),
+    # the last lot number given to the owner's lots, and the last (negative) number given to a
+    # lot of the owner that another owner's receipt named while this store did not hold it
+    # (``ledger_foreign_lots``); both are raised by ``UPDATE`` under the writer's locks, in
+    # owner number order (:func:`lot_numbers`)
+    Column("last_lot_no", BigInteger, nullable=False, server_default="0"),
+    Column("last_foreign_no", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("no", name="pk_ledger_owners"),
     UniqueConstraint("owner", name="uq_ledger_owners_owner"),
 )
 
+#: lots another owner's receipt named that this store did not hold when it was recorded (a
+#: supplier's dispatched lot, received by reference): their numbers for the edges, negative so
+#: that they never meet a number of ``ledger_lots.lot_no`` given in order. If the store later
+#: holds that lot (a supplier's ledger recorded here after its customer's), the lot takes this
+#: number as its ``lot_no``, so an edge's parent is found the same way either way.
+foreign_lots = Table(
+    "ledger_foreign_lots",
+    metadata,
+    Column("owner_no", Integer, nullable=False),  # the lot's owner (``ledger_owners``)
+    Column("no", BigInteger, nullable=False),
+    Column("id", String(128), nullable=False),
+    PrimaryKeyConstraint("owner_no", "no", name="pk_ledger_foreign_lots"),
+    UniqueConstraint("owner_no", "id", name="uq_ledger_foreign_lots_id"),
+)
+
+#: the lot graph, on numbers (``ledger_0012``): each lot as its owner's number and its
+#: ``lot_no`` (or a ``ledger_foreign_lots`` number), the event as its seq in the child owner's
+#: chain (the event that produced the child lot). The strings were 36-character ids stored
+#: twice (row and parent index): 291 bytes an event on SQLite. Every read turns the numbers
+#: back into strings (:data:`EDGES_FROM`).
 edges = Table(
     "ledger_edges",
     metadata,
     Column("owner_no", Integer, nullable=False),  # the child's owner (``ledger_owners``)
-    Column("child", String(128), nullable=False),
+    Column("child_no", BigInteger, nullable=False),
     Column("parent_owner_no", Integer, nullable=False),
-    Column("parent", String(128), nullable=False),
-    Column("event_id", String(128), nullable=False),
+    Column("parent_no", BigInteger, nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
     Column("input_kg", Float, nullable=False),
-    PrimaryKeyConstraint("owner_no", "child", "parent_owner_no", "parent", "event_id", name="pk_ledger_edges"),
+    PrimaryKeyConstraint("owner_no", "child_no", "parent_owner_no", "parent_no", "event_seq", name="pk_ledger_edges"),
     # on SQLite the rows live in the primary key's B-tree (no rowid table beside an index of
     # every column): upstream walks read it by (owner, child); the edges of an event are found
-    # through the event's output lots (:func:`event_edges`), so no (owner, event_id) index
+    # through the event's output lots (:func:`event_edges`), so no (owner, event) index
     sqlite_with_rowid=False,
 )
-Index("ix_ledger_edges_parent", edges.c.parent_owner_no, edges.c.parent)
+Index("ix_ledger_edges_parent", edges.c.parent_owner_no, edges.c.parent_no)
 
-#: the owners of an edge's child and parent as strings: join :data:`EDGES_FROM` and select
-#: :data:`edge_owner` / :data:`edge_parent_owner` (filter with :func:`owner_no_of` instead: a
-#: condition on the number reaches the edges' own indexes whatever the planner picks)
+#: the owners of an edge's child and parent as strings, its lots as ids: join
+#: :data:`EDGES_FROM` and select :data:`edge_owner`, :data:`edge_child`,
+#: :data:`edge_parent_owner`, :data:`edge_parent`, :data:`edge_event` (filter with
+#: :func:`owner_no_of` instead: a condition on the number reaches the edges' own indexes
+#: whatever the planner picks)
 _child_owners = owners.alias("edge_owner")
 _parent_owners = owners.alias("edge_parent_owner")
+_child_lots = lots.alias("edge_child")
+_parent_lots = lots.alias("edge_parent")
+_parent_foreign = foreign_lots.alias("edge_parent_foreign")
 edge_owner: Column[str] = _child_owners.c.owner
 edge_parent_owner: Column[str] = _parent_owners.c.owner
-EDGES_FROM = edges.join(_child_owners, _child_owners.c.no == edges.c.owner_no).join(
-    _parent_owners, _parent_owners.c.no == edges.c.parent_owner_no
-)
-#: :data:`EDGES_FROM` for a query that must go through the parent index (a downstream hop): the
-#: child's owner joined on ``owner_no + 0``. Joined on the bare number, PostgreSQL — once it knows
-#: the table sizes (``VACUUM``) but has no column statistics — drove from the owners into the
-#: primary key (owner_no, child, …) and filtered every edge of the partition per hop (459,000
-#: rows at 10⁶ lots); the expression joins the same rows and no planner can take an index for it
-EDGES_FROM_BY_PARENT = edges.join(_child_owners, _child_owners.c.no == edges.c.owner_no + literal_column("0")).join(
-    _parent_owners, _parent_owners.c.no == edges.c.parent_owner_no
-)
+edge_child: Column[str] = _child_lots.c.id
+#: the child lot's owner column (a condition on it beside :data:`edge_child` reaches the lots' key)
+edge_child_owner: Column[str] = _child_lots.c.owner
+#: the child lot's event is the edge's (a lot is produced by one event, whose seq is the lot's)
+edge_event: Column[str] = _child_lots.c.event_id
+edge_parent: Any = func.coalesce(_parent_lots.c.id, _parent_foreign.c.id)
+#: the parent's id where the store holds the parent lot (NULL for a lot received by reference)
+edge_parent_held: Column[str] = _parent_lots.c.id
+
+
+def _owners_of(from_: Any, by_parent: bool = False) -> Any:
+    child_no = edges.c.owner_no + literal_column("0") if by_parent else edges.c.owner_no
+    return from_.join(_child_owners, _child_owners.c.no == child_no).join(
+        _parent_owners, _parent_owners.c.no == edges.c.parent_owner_no
+    )
+
+
+def parent_lot_of(from_: Any, lot: Any) -> Any:
+    """``from_`` (holding the edges and their owners) outer-joined with the edge's parent as
+    ``lot`` (an alias of ``ledger_lots``, or the table) and as a foreign lot: the parent's id is
+    :func:`parent_id` of ``lot``."""
+    return from_.outerjoin(lot, and_(lot.c.owner == edge_parent_owner, lot.c.lot_no == edges.c.parent_no)).outerjoin(
+        _parent_foreign,
+        and_(
+            edges.c.parent_no < 0,
+            _parent_foreign.c.owner_no == edges.c.parent_owner_no,
+            _parent_foreign.c.no == edges.c.parent_no,
+        ),
+    )
+
+
+def parent_id(lot: Any) -> Any:
+    """The id of an edge's parent joined as ``lot`` by :func:`parent_lot_of`."""
+    return func.coalesce(lot.c.id, _parent_foreign.c.id)
+
+
+def child_lot_of(from_: Any, lot: Any) -> Any:
+    """``from_`` joined with the edge's child as ``lot`` (an alias of ``ledger_lots``, or the
+    table): the child's id is ``lot.c.id``, the edge's event ``lot.c.event_id``."""
+    return from_.join(lot, and_(lot.c.owner == edge_owner, lot.c.lot_no == edges.c.child_no))
+
+
+#: the edges with their owners, child and parent as strings (:data:`edge_owner` … :data:`edge_parent`)
+EDGES_FROM = parent_lot_of(child_lot_of(_owners_of(edges), _child_lots), _parent_lots)
+#: the owners of an edge only, for a query that joins its lots itself; ``BY_PARENT``: the child's
+#: owner joined on ``owner_no + 0``, for a query that must go through the parent index (a
+#: downstream hop). Joined on the bare number, PostgreSQL — once it knows the table sizes
+#: (``VACUUM``) but has no column statistics — drove from the owners into the primary key
+#: (owner_no, child, …) and filtered every edge of the partition per hop (459,000 rows at 10⁶
+#: lots); the expression joins the same rows and no planner can take an index for it
+EDGE_OWNERS_FROM = _owners_of(edges)
+EDGE_OWNERS_FROM_BY_PARENT = _owners_of(edges, by_parent=True)
+
+
+def lot_nos_of(owner: Any, ids: Any) -> Any:
+    """The numbers of ``owner``'s lots ``ids`` (a list or an expanding bind parameter), as a
+    subquery for ``IN``: a lot this store holds."""
+    return select(lots.c.lot_no).where(lots.c.owner == owner, lots.c.id.in_(ids))
+
+
+class NumberIn(ColumnElement[bool]):
+    """``column IN (numbers)`` for a subquery of numbers, computed first whatever the planner
+    estimates: on PostgreSQL ``column = ANY(ARRAY(subquery))`` (the array is an init plan, and
+    the column's index is searched with it). Written as ``IN (subquery)``, PostgreSQL with
+    statistics turned it into a semi-join driven from the edges (every edge of the partition
+    read per hop); SQLite evaluates ``IN (subquery)`` first and searches the index with it."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy's own attribute, a list by its type)
+        ("column", InternalTraversal.dp_clauseelement),
+        ("numbers", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], numbers: Select[Any]) -> None:
+        self.column = column
+        self.numbers = numbers
+
+    def self_group(self, against: Any = None) -> Any:
+        # a condition as it is (not compared with 1, as a boolean column is where booleans are
+        # stored as integers)
+        return self
+
+
+@compiles(NumberIn)
+def _number_in(element: NumberIn, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} IN ({compiler.process(element.numbers, **kw)})"
+
+
+@compiles(NumberIn, "postgresql")
+def _number_in_pg(element: NumberIn, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} = ANY(ARRAY({compiler.process(element.numbers, **kw)}))"
+
+
+def parent_no_of(owner: str, lot: str) -> Any:
+    """The number the edges give ``owner``'s lot ``lot`` (its ``lot_no``, or its foreign number),
+    as a scalar subquery (NULL: no edge names it)."""
+    held = select(lots.c.lot_no).where(lots.c.owner == owner, lots.c.id == lot).scalar_subquery()
+    foreign = (
+        select(foreign_lots.c.no)
+        .where(foreign_lots.c.owner_no == owner_no_of(owner), foreign_lots.c.id == lot)
+        .scalar_subquery()
+    )
+    return func.coalesce(held, foreign)
 
 
 def owner_no_of(owner: str | BindParameter[str]) -> Any:
@@ -417,6 +551,7 @@ LOT_COLUMNS = (
     profiles.c.body.label("profile"),
     lots.c.seq,
     lots.c.profile_no,
+    lots.c.lot_no,
 )
 
 #: the lots joined with their profiles (the FROM of a select of :data:`LOT_COLUMNS`)
@@ -444,27 +579,30 @@ def receipts_query(owner: str, supplier: str, supplier_lot: str) -> Select[Any]:
     """``owner``'s lots received as ``supplier``'s lot ``supplier_lot`` (through the parent
     index, whatever the size of the partition)."""
     return (
-        select(edges.c.child)
+        select(edge_child)
+        .select_from(child_lot_of(EDGE_OWNERS_FROM_BY_PARENT, _child_lots))
         .where(
             partition_term(edges.c.owner_no) == owner_no_of(owner),
             edges.c.parent_owner_no == owner_no_of(supplier),
-            edges.c.parent == supplier_lot,
+            edges.c.parent_no == parent_no_of(supplier, supplier_lot),
         )
-        .order_by(edges.c.child)
+        .order_by(edge_child)
     )
 
 
 def shipment_receipts_query(shipper: str, shipment_lot: str) -> Select[Any]:
     """The receipts other owners recorded of ``shipper``'s lot ``shipment_lot`` (the
     reconciliation's look-up): each receipt's owner, site, mass and date, voided ones left out.
-    Through the parent index (:data:`EDGES_FROM_BY_PARENT`): joined on the bare number,
+    Through the parent index (:data:`EDGE_OWNERS_FROM_BY_PARENT`): joined on the bare number,
     PostgreSQL after ``VACUUM`` drove from the owners into the primary key (owner_no, child, …)
     with only the owner number as its prefix, reading every edge of each other owner's partition."""
     return (
         select(edge_owner, lots.c.site, lots.c.mass_kg, lots.c.produced_at)
-        .select_from(EDGES_FROM_BY_PARENT)
-        .join(lots, and_(lots.c.owner == edge_owner, lots.c.id == edges.c.child))
-        .where(edges.c.parent_owner_no == owner_no_of(shipper), edges.c.parent == shipment_lot)
+        .select_from(child_lot_of(EDGE_OWNERS_FROM_BY_PARENT, lots))
+        .where(
+            edges.c.parent_owner_no == owner_no_of(shipper),
+            edges.c.parent_no == parent_no_of(shipper, shipment_lot),
+        )
         .where(edge_owner != shipper, lots.c.kind == "receipt", lots.c.voided.is_(False))
     )
 
@@ -846,9 +984,11 @@ def event_edges(conn: Connection, owner: str, event_ids: Iterable[str]) -> list[
     for body in select_event_bodies(conn, owner, sorted(wanted)).values():
         children.update(o["lot"] for o in json.loads(body).get("outputs") or ())
     out: list[tuple[str, str, str, float]] = []
-    for cond in ids_in(conn, edges.c.child, sorted(children)):
-        q = select(edges.c.child, edges.c.parent, edges.c.event_id, edges.c.input_kg).where(
-            edges.c.owner_no == owner_no_of(owner), cond
+    for part in chunks(sorted(children)):
+        q = (
+            select(edge_child, edge_parent, edge_event, edges.c.input_kg)
+            .select_from(EDGES_FROM)
+            .where(edges.c.owner_no == owner_no_of(owner), NumberIn(edges.c.child_no, lot_nos_of(owner, part)))
         )
         out.extend((c, p, e, kg) for c, p, e, kg in conn.execute(q).all() if e in wanted)
     return out

@@ -67,9 +67,14 @@ def _made_from(conn: Connection, owner: str, lots: set[str]) -> set[str]:
     e = t.edges
     while frontier:
         children: set[str] = set()
-        for cond in t.ids_in(conn, e.c.parent, sorted(frontier)):
+        for cond in t.ids_in(conn, t.lots.c.id, sorted(frontier)):
             no = t.owner_no_of(owner)
-            q = select(e.c.child).where(e.c.owner_no == no, e.c.parent_owner_no == no, cond)
+            nos = select(t.lots.c.lot_no).where(t.lots.c.owner == owner, cond)
+            q = (
+                select(t.edge_child)
+                .select_from(t.EDGES_FROM)
+                .where(e.c.owner_no == no, e.c.parent_owner_no == no, e.c.parent_no.in_(nos))
+            )
             children.update(c for (c,) in conn.execute(q).all())
         frontier = children - out
         out |= frontier

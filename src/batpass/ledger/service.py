@@ -542,11 +542,11 @@ class LedgerService:
         with UnitOfWork(self.engine, write=False) as uow:
             for part in t.chunks(want):
                 rows = uow.conn.execute(
-                    select(t.edges.c.child, t.edge_parent_owner, t.edges.c.parent)
+                    select(t.edge_child, t.edge_parent_owner, t.edge_parent)
                     .select_from(t.EDGES_FROM)
                     .where(
                         t.edges.c.owner_no == t.owner_no_of(owner),
-                        t.edges.c.child.in_(part),
+                        t.NumberIn(t.edges.c.child_no, t.lot_nos_of(owner, part)),
                         t.edge_parent_owner != owner,
                     )
                 )

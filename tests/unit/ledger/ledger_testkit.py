@@ -25,6 +25,11 @@ from batpass.ledger.routes import router
 from batpass.trust import NodeIdentity, SecretBox, generate_keypair
 
 OWNER = "did:web:cells.example"
+#: the child lot of the 8th edge (in the order of the child lots' ids): a lot made from others
+CHILD_8TH = (
+    "SELECT l.id AS child FROM ledger_edges e JOIN ledger_lots l ON l.lot_no = e.child_no "
+    "AND l.owner = (SELECT owner FROM ledger_owners WHERE no = e.owner_no) ORDER BY l.id LIMIT 1 OFFSET 7"
+)
 _counter = itertools.count(1)
 
 

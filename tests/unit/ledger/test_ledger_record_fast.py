@@ -303,7 +303,7 @@ def test_lot_values_follow_the_table_columns() -> None:
         battery=BatteryInfo("urn:b", "M1", "NMC811", 60.0),
         seq=7,
     )
-    row = dict(zip([c.name for c in t.lots.columns], lot_values(lot, "AT", 12, "H", "V"), strict=True))
+    row = dict(zip([c.name for c in t.lots.columns], lot_values(lot, "AT", 12, "H", "V", 5), strict=True))
     assert row == {
         "owner": OWNER,
         "id": "l-1",
@@ -330,6 +330,7 @@ def test_lot_values_follow_the_table_columns() -> None:
         "held": "H",
         "voided": "V",
         "profile_no": 12,
+        "lot_no": 5,
     }
 
 

@@ -1,6 +1,7 @@
 """Migrations ``ledger_0007`` (the slim store) and ``ledger_0008`` (owners as numbers in the
-edges), and ``ledger_0010`` (the events' owner, hash and catalogue in small forms), on a store
-holding data, SQLite and PostgreSQL.
+edges), ``ledger_0010`` (the events' owner, hash and catalogue in small forms), ``ledger_0011`` (profiles compressed)
+and ``ledger_0012`` (lots and events as numbers in the edges), on a store holding data, SQLite
+and PostgreSQL.
 
 A store at ``ledger_0006`` (or ``ledger_0007``) gets a scenario's ledger (the rows a ledger at
 that revision holds: each lot's profile as its own text, each edge's owners as strings; copied
@@ -63,15 +64,21 @@ def _copy_to_old(new: Engine, old: Engine) -> None:
     with new.connect() as src, old.begin() as dst:
         for name, table in reflected.tables.items():
             if name == "ledger_lots" and "profile" in table.c:
-                cols = [c for c in t.lots.c if c.name != "profile_no"]
+                cols = [c for c in t.lots.c if c.name not in ("profile_no", "lot_no")]
                 q: Any = select(*cols, t.profiles.c.body.label("profile")).select_from(t.LOTS_FROM)
+            elif name == "ledger_lots":  # before ledger_0012: no lot numbers
+                q = select(*[c for c in t.lots.c if c.name in table.c])
             elif name == "ledger_edges" and not numbered:
                 q = _edge_strings()
-            elif name == "ledger_owners":  # only the owners edges name had numbers
+            elif name == "ledger_edges":  # before ledger_0012: owners as numbers, lots as strings
+                q = _edge_lot_strings()
+            elif name == "ledger_owners" and not numbered:  # only the owners edges name had numbers
                 e = t.edges
-                q = select(t.owners).where(
+                q = select(t.owners.c.no, t.owners.c.owner).where(
                     t.owners.c.no.in_(select(e.c.owner_no).union(select(e.c.parent_owner_no)).scalar_subquery())
                 )
+            elif name == "ledger_owners":
+                q = select(*[c for c in t.owners.c if c.name in table.c])
             elif name == "ledger_events" and "owner" in table.c:  # before ledger_0010
                 rows = _event_strings(src)
                 assert set(table.c.keys()) == set(rows[0]), name
@@ -91,10 +98,27 @@ def _copy_to_old(new: Engine, old: Engine) -> None:
 
 def _edge_strings() -> Any:
     """The edges with their owners as strings, as the store before ``ledger_0008`` held them."""
+    return select(
+        t.edge_owner,
+        t.edge_child.label("child"),
+        t.edge_parent_owner.label("parent_owner"),
+        t.edge_parent.label("parent"),
+        t.edge_event.label("event_id"),
+        t.edges.c.input_kg,
+    ).select_from(t.EDGES_FROM)
+
+
+def _edge_lot_strings() -> Any:
+    """The edges with their lots and event as strings, as the store before ``ledger_0012`` held them."""
     e = t.edges
-    return select(t.edge_owner, e.c.child, t.edge_parent_owner.label("parent_owner"), *list(e.c)[3:]).select_from(
-        t.EDGES_FROM
-    )
+    return select(
+        e.c.owner_no,
+        t.edge_child.label("child"),
+        e.c.parent_owner_no,
+        t.edge_parent.label("parent"),
+        t.edge_event.label("event_id"),
+        e.c.input_kg,
+    ).select_from(t.EDGES_FROM)
 
 
 def _event_strings(conn: Any) -> list[dict[str, Any]]:
@@ -200,8 +224,9 @@ def test_ledger_0008_numbers_the_owners_of_a_store_with_data(
         indexes = {i["name"]: i["column_names"] for i in _indexes(conn, "ledger_edges")}
     assert after == before  # every edge keeps its owners
     assert set(numbered) == {r[0] for r in before} | {r[2] for r in before}
-    assert columns == {"owner_no", "child", "parent_owner_no", "parent", "event_id", "input_kg"}
-    assert indexes["ix_ledger_edges_parent"] == ["parent_owner_no", "parent"]
+    # (the store is at the head now: lots and events as numbers too, ``ledger_0011``)
+    assert columns == {c.name for c in t.edges.c}
+    assert indexes["ix_ledger_edges_parent"] == ["parent_owner_no", "parent_no"]
 
     migrated = LedgerService(old_store, me, batch_size=50, clock=CLOCK)
     for svc in (direct, migrated):
@@ -274,7 +299,10 @@ def test_ledger_0010_slims_the_events_of_a_store_with_data_and_back(
 
 
 def _lot_rows(conn: Any) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in conn.execute(text("SELECT * FROM ledger_lots ORDER BY owner, id")).all()]
+    """The lots' rows, without their numbers (``ledger_0011``): what a store before it held."""
+    res = conn.execute(text("SELECT * FROM ledger_lots ORDER BY owner, id"))
+    keep = [i for i, k in enumerate(res.keys()) if k != "lot_no"]
+    return [tuple(r[i] for i in keep) for r in res.all()]
 
 
 def _check_lots_table(engine: Engine, rows: list[tuple[Any, ...]], *, rowid: bool) -> None:
@@ -380,3 +408,67 @@ def test_ledger_0011_keeps_a_changed_profile_detected(
     findings = LedgerService(old_store, identity(), batch_size=50, clock=CLOCK).self_audit()
     named = {f.key for f in findings if (f.table, f.rule) == ("ledger_profiles", "ledger.derived.profiles")}
     assert named == {f"{OWNER}/1", f"{OWNER}/2", f"{OWNER}/3"}
+
+
+_OLD_EDGES = (
+    "SELECT o.owner, e.child, p.owner, e.parent, e.event_id, e.input_kg FROM ledger_edges e "
+    "JOIN ledger_owners o ON o.no = e.owner_no JOIN ledger_owners p ON p.no = e.parent_owner_no"
+)
+
+
+@pytest.mark.parametrize("old_store", ["ledger_0011"], indirect=True)
+def test_ledger_0012_numbers_the_lots_of_the_edges_and_back(
+    make_store: Callable[[Sequence[Path]], Engine], old_store: Engine
+) -> None:
+    """Edges naming lots and events as strings (``ledger_0011``), a supplier's lot the store does
+    not hold among their parents (``ledger_0011``), migrated to numbers: the same edges as strings, the same
+    answers; the downgrade gives back the edges as they were; the second half of the scenario
+    recorded on the migrated store gives what the direct ledger gives, chain and audit intact."""
+    sc = generate(lots=300, owner=OWNER, seed=8)
+    half = len(sc.events) // 2
+    me = identity()
+    direct = LedgerService(make_store([MIGRATIONS_DIR]), me, batch_size=50, clock=CLOCK)
+    direct.record(sc.events[:half])
+    with direct.engine.connect() as conn:
+        mined = [r[0] for r in conn.execute(select(t.lots.c.id).where(t.lots.c.kind == "extraction").limit(5))]
+        foreign = conn.execute(select(t.foreign_lots.c.id)).scalars().all()
+    half_answers = _answers(direct, sc.batteries[:6], mined)
+    assert half_answers["verify"][0] and half_answers["audit"] == []
+
+    _copy_to_old(direct.engine, old_store)
+    with old_store.connect() as conn:
+        before = sorted(tuple(r) for r in conn.execute(text(_OLD_EDGES)).all())
+        lots_before = _lot_rows(conn)
+    assert len(before) > 100
+    assert {r[3] for r in before if r[2] != OWNER} >= set(foreign)  # parents the store does not hold
+    upgrade(old_store, LOCATIONS)
+
+    with old_store.connect() as conn:
+        after = sorted(tuple(r) for r in conn.execute(_edge_strings()).all())
+        columns = {c["name"] for c in _columns(conn, "ledger_edges")}
+        indexes = {i["name"]: i["column_names"] for i in _indexes(conn, "ledger_edges")}
+        numbers = conn.execute(select(t.lots.c.owner, t.lots.c.lot_no)).all()
+        tops = dict(conn.execute(select(t.owners.c.owner, t.owners.c.last_lot_no)).all())
+        migrated_foreign = conn.execute(select(t.foreign_lots.c.id, t.foreign_lots.c.no)).all()
+    assert after == before  # every edge keeps its lots, owners and event
+    assert columns == {"owner_no", "child_no", "parent_owner_no", "parent_no", "event_seq", "input_kg"}
+    assert indexes["ix_ledger_edges_parent"] == ["parent_owner_no", "parent_no"]
+    assert len(set(numbers)) == len(numbers) and tops[OWNER] == len(numbers)
+    assert sorted(lot for lot, _ in migrated_foreign) == sorted(foreign) and all(no < 0 for _, no in migrated_foreign)
+    migrated = LedgerService(old_store, me, batch_size=50, clock=CLOCK)
+    assert _answers(migrated, sc.batteries[:6], mined) == half_answers
+
+    cfg = alembic_config(LOCATIONS)
+    with old_store.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "ledger_0011")
+    with old_store.connect() as conn:
+        assert sorted(tuple(r) for r in conn.execute(text(_OLD_EDGES)).all()) == before
+        assert _lot_rows(conn) == lots_before
+    upgrade(old_store, LOCATIONS)
+
+    for svc in (direct, migrated):
+        svc.record(sc.events[half:])
+    expected = _answers(direct, sc.batteries[:6], mined)
+    assert expected["verify"][0] and expected["audit"] == []
+    assert _answers(migrated, sc.batteries[:6], mined) == expected

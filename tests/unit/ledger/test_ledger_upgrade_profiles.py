@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_testkit import OWNER, identity
+from ledger_testkit import CHILD_8TH, OWNER, identity
 from sqlalchemy import Connection, Engine, select, text
 
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
@@ -77,7 +77,7 @@ def test_old_form_profiles_are_recomputed_once_and_the_self_audit_is_clean(old_s
 def test_the_upgrade_rewrites_no_profile_changed_after_2_0(old_store: LedgerService) -> None:
     old_store.upgrade_profiles()
     with old_store.engine.begin() as conn:
-        lot = conn.execute(text("SELECT child FROM ledger_edges ORDER BY child LIMIT 1 OFFSET 7")).scalar_one()
+        lot = conn.execute(text(CHILD_8TH)).scalar_one()
         changed = {r.id: r.profile.replace("0.", "0.1") for r in _profiles(conn) if r.id == lot}
         t.set_lot_profiles(conn, OWNER, changed)
     assert old_store.upgrade_profiles() == {}

@@ -1,0 +1,153 @@
+"""Lots as numbers in the edges (``ledger_lots.lot_no``, ``ledger_foreign_lots``): concurrent
+writers of one owner never give two lots one number; a supplier's lot named by a receipt before
+the store holds it gets a foreign number, which the lot keeps when the supplier records it in the
+same store (a hub), so the edge finds it either way; a receipt and the supplier's shipment
+recorded at once agree on the number. Every store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ledger_testkit import OWNER, ev, identity, lithium_receipt, out
+from sqlalchemy import Engine, select
+
+from batpass.ledger import MIGRATIONS_DIR, LedgerService
+from batpass.ledger import _sql as t
+
+SUPPLIER = "did:web:lithium.example"
+WORKERS = 12
+ROUNDS = 12
+
+
+def _lot_numbers(engine: Engine, owner: str) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(t.lots.c.id, t.lots.c.lot_no).where(t.lots.c.owner == owner)).all())
+
+
+def _run_at_once(*jobs: Callable[[], Any]) -> list[BaseException]:
+    start = threading.Barrier(len(jobs))
+    errors: list[BaseException] = []
+
+    def run(job: Callable[[], Any]) -> None:
+        try:
+            start.wait()
+            job()
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return errors
+
+
+def test_concurrent_writers_of_one_owner_never_share_a_lot_number(
+    make_store: Callable[[Sequence[Path]], Engine],
+) -> None:
+    engine = make_store([MIGRATIONS_DIR])
+    svc = LedgerService(engine, identity())
+    svc.record([ev("extraction", outputs=[out("ORE-0", "spodumene_concentrate", 5.0)])])
+
+    def mine(n: int) -> Callable[[], Any]:
+        events = [ev("extraction", outputs=[out(f"ORE-{n}-{k}", "spodumene_concentrate", 1.0)]) for k in range(3)]
+        return lambda: svc.record(events)
+
+    errors = _run_at_once(*(mine(n) for n in range(1, WORKERS + 1)))
+    assert not errors, errors
+    numbers = _lot_numbers(engine, OWNER)
+    assert len(numbers) == 1 + 3 * WORKERS
+    assert sorted(numbers.values()) == list(range(1, len(numbers) + 1))
+    assert svc.verify(OWNER).ok and svc.self_audit() == []
+
+
+def _supplier_events() -> list[dict[str, Any]]:
+    return [
+        ev(
+            "extraction",
+            owner=SUPPLIER,
+            site="M1",
+            country="CL",
+            outputs=[out("ore", "lithium_brine_concentrate", 50.0)],
+        ),
+        ev(
+            "shipment",
+            owner=SUPPLIER,
+            inputs=[("ore", 50.0)],
+            outputs=[out("ore-shipped", "lithium_brine_concentrate", 50.0)],
+            shipment={
+                "to_site": {"id": "S1", "country": "JP"},
+                "destination_country": "JP",
+                "document": "BL-1",
+                "to_owner": OWNER,
+            },
+        ),
+    ]
+
+
+def _receiver_events() -> list[dict[str, Any]]:
+    return [
+        lithium_receipt(SUPPLIER),
+        ev("transformation", inputs=[("ore-in", 50.0)], outputs=[out("li", "lithium_carbonate", 9.0)]),
+    ]
+
+
+def _recalled(svc: LedgerService) -> set[tuple[str, str]]:
+    recall = svc.trace(SUPPLIER, "ore", direction="down", owners=[SUPPLIER, OWNER])
+    return {(x["owner"], x["id"]) for x in recall["lots"]}
+
+
+def test_a_lot_received_before_the_store_holds_it_keeps_its_foreign_number(
+    make_store: Callable[[Sequence[Path]], Engine],
+) -> None:
+    engine = make_store([MIGRATIONS_DIR])
+    receiver = LedgerService(engine, identity())
+    receiver.record(_receiver_events())
+    with engine.connect() as conn:
+        foreign = conn.execute(select(t.foreign_lots.c.id, t.foreign_lots.c.no)).all()
+    assert [(lot, no < 0) for lot, no in foreign] == [("ore-shipped", True)]
+    (found,) = receiver.suppliers_of(OWNER, ["ore-in", "li"])
+    assert (found.lot, found.supplier, found.supplier_lot) == ("ore-in", SUPPLIER, "ore-shipped")
+    assert receiver.receipts_of(OWNER, SUPPLIER, "ore-shipped") == ["ore-in"]
+
+    supplier = LedgerService(engine, identity(SUPPLIER))
+    supplier.record(_supplier_events())
+    numbers = _lot_numbers(engine, SUPPLIER)
+    assert numbers["ore-shipped"] == foreign[0][1] and numbers["ore"] == 1
+    assert _recalled(supplier) >= {(SUPPLIER, "ore-shipped"), (OWNER, "ore-in"), (OWNER, "li")}
+    assert receiver.self_audit(OWNER) == [] and supplier.self_audit(SUPPLIER) == []
+
+
+def test_a_receipt_and_the_shipment_it_names_recorded_at_once_agree(
+    make_store: Callable[[Sequence[Path]], Engine],
+) -> None:
+    """The receipt and the supplier's shipment race: whichever commits first, the edge's parent
+    is the supplier's lot (a downstream recall from the supplier's ore reaches the receiver's)."""
+    for _round in range(ROUNDS):
+        engine = make_store([MIGRATIONS_DIR])
+        receiver = LedgerService(engine, identity())
+        supplier = LedgerService(engine, identity(SUPPLIER))
+        # both owners numbered first, so that neither writer's first use of a number is the race
+        receiver.record([ev("extraction", outputs=[out("other", "spodumene_concentrate", 1.0)])])
+        supplier.record(
+            [
+                ev(
+                    "extraction",
+                    owner=SUPPLIER,
+                    site="M9",
+                    country="CL",
+                    outputs=[out("x", "spodumene_concentrate", 1.0)],
+                )
+            ]
+        )
+        sup, rec = _supplier_events(), _receiver_events()
+        errors = _run_at_once(partial(supplier.record, sup), partial(receiver.record, rec))
+        assert not errors, errors
+        assert _recalled(supplier) >= {(SUPPLIER, "ore-shipped"), (OWNER, "ore-in"), (OWNER, "li")}
+        numbers = _lot_numbers(engine, SUPPLIER)
+        assert len(set(numbers.values())) == len(numbers)
