@@ -223,7 +223,22 @@ class StatusListCache:
         token = self._local(url) if self._local else None
         if token is None:
             token = (await self.fetcher.get(url)).decode("ascii", errors="replace").strip()
+        await self._resolve_signer(token)
         self._accept(url, token, generation)
+
+    async def _resolve_signer(self, token: str) -> None:
+        """Resolve the DID whose key the fetched list names (its ``kid``) on the event loop,
+        sharing a resolution already under way (the credential's issuer, resolved beside this
+        fetch), so that :meth:`_accept` checks the list's signature against a kept document
+        rather than fetching one synchronously. Only the look-up moves: the signature, its
+        signer and the list's issuer are checked in :meth:`_accept` as before."""
+        try:
+            header, _ = peek(token)
+        except CredentialRejected:
+            return  # not a token: _accept refuses it
+        kid = header.get("kid")
+        if isinstance(kid, str) and "#" in kid:
+            await self.resolver.resolve(kid.split("#", 1)[0], kid=kid)
 
     def check(self, entry: Mapping[str, Any], *, issuer: str, not_before: float | None = None) -> str:
         """Raise ``revoked`` (or ``status-unavailable``) unless the credential's bit is clear.
