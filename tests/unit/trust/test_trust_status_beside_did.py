@@ -3,7 +3,8 @@ not kept yet (``Verifier.prefetch``), and the list's own signature check waits f
 document on the event loop (one shared fetch) instead of resolving it synchronously. Nothing is
 checked less: a revoked credential is refused as revoked, a list signed by another key is refused,
 and a credential with a clear bit verifies — all with no synchronous client to fall back on, so a
-synchronous fetch would show as ``status-unavailable``."""
+synchronous fetch would show as ``status-unavailable``. Concurrent checks of one list share one
+fetch of it, unless they need a copy fetched later than it started or an invalidation came since."""
 
 from __future__ import annotations
 
@@ -122,3 +123,49 @@ def test_a_list_signed_by_a_key_the_issuer_does_not_publish_is_refused(world: Wo
     with pytest.raises(CredentialRejected) as e:
         asyncio.run(averify(world, partner, 5))
     assert e.value.reason == "status-unavailable"
+
+
+def test_concurrent_checks_share_one_fetch_of_a_list_and_a_later_bound_fetches_again(world: World) -> None:
+    partner = Partner(world, world.cx)
+    partner.gate.set()
+    set_bit(partner.bits, 6)
+
+    async def run() -> None:
+        verifier, client = verifier_of(world, partner)
+        try:
+            clear, revoked = credential(world, 5), credential(world, 6)
+            outcomes = await asyncio.gather(
+                verifier.averify(clear), verifier.averify(clear), verifier.averify(revoked), return_exceptions=True
+            )
+            assert [getattr(o, "reason", "verified") for o in outcomes] == ["verified", "verified", "revoked"]
+            assert partner.events.count("list asked") == 1 and partner.events.count("did asked") == 1
+            # a check that must know the status as of now does not take the copy fetched earlier
+            await asyncio.sleep(0.01)
+            assert (await verifier.averify(clear, status_max_age_s=0.001)).issuer == world.cx.did
+            assert partner.events.count("list asked") == 2
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_a_fetch_under_way_across_an_invalidation_is_not_joined(world: World) -> None:
+    partner = Partner(world, world.cx)
+    partner.gate.set()
+
+    async def run() -> None:
+        verifier, client = verifier_of(world, partner)
+        try:
+            first = asyncio.create_task(verifier.status.prefetch(LIST_URL))
+            await asyncio.sleep(0)  # under way
+            set_bit(partner.bits, 5)  # revoked at the issuer meanwhile; this node hears of it
+            verifier.status.invalidate(LIST_URL)
+            with pytest.raises(CredentialRejected) as e:
+                await verifier.averify(credential(world, 5))
+            assert e.value.reason == "revoked"
+            await first
+            assert partner.events.count("list asked") == 2
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
