@@ -14,6 +14,7 @@ is kept for the shortest of ``max_age_s``, its ``ttl`` and the time left to its 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gzip
 import time
@@ -134,6 +135,11 @@ class StatusListCache:
         # url → (at, issuer, purpose, bits, fresh for s); a Token Status List's purpose is "tsl:<bits>"
         self._lists: dict[str, tuple[float, str, str, bytes, float]] = {}
         self._generation = 0  # counts invalidations (a fetch that spans one is not cached)
+        #: the network fetch under way per URL: (its loop, when it started by :meth:`now`, the
+        #: generation it started in, its task). Concurrent prefetches of one list (a node checking
+        #: several partners' presentations, whose credentials one operator issued) join it when it
+        #: started at or after their ``not_before`` and no invalidation came since
+        self._fetching: dict[str, tuple[asyncio.AbstractEventLoop, float, int, asyncio.Task[None]]] = {}
 
     def now(self) -> float:
         """The cache's clock (monotonic seconds)."""
@@ -221,9 +227,46 @@ class StatusListCache:
             return
         generation = self._generation
         token = self._local(url) if self._local else None
-        if token is None:
-            token = (await self.fetcher.get(url)).decode("ascii", errors="replace").strip()
+        if token is not None:
+            self._accept(url, token, generation)
+            return
+        loop = asyncio.get_running_loop()
+        under_way = self._fetching.get(url)
+        if (
+            under_way is None
+            or under_way[0] is not loop
+            or under_way[2] != generation
+            or (not_before is not None and under_way[1] < not_before)
+        ):
+            task = loop.create_task(self._fetch(url, generation))
+            under_way = self._fetching[url] = (loop, self._clock(), generation, task)
+            task.add_done_callback(lambda done: self._fetched(url, done))
+        await asyncio.shield(under_way[3])  # a waiter gone (its request ended) leaves the others' fetch
+
+    async def _fetch(self, url: str, generation: int) -> None:
+        token = (await self.fetcher.get(url)).decode("ascii", errors="replace").strip()
+        await self._resolve_signer(token)
         self._accept(url, token, generation)
+
+    def _fetched(self, url: str, done: asyncio.Task[None]) -> None:
+        if self._fetching.get(url, (None, None, None, None))[3] is done:
+            del self._fetching[url]
+        if not done.cancelled():
+            done.exception()  # retrieved: a refusal nobody waited for any more is not logged
+
+    async def _resolve_signer(self, token: str) -> None:
+        """Resolve the DID whose key the fetched list names (its ``kid``) on the event loop,
+        sharing a resolution already under way (the credential's issuer, resolved beside this
+        fetch), so that :meth:`_accept` checks the list's signature against a kept document
+        rather than fetching one synchronously. Only the look-up moves: the signature, its
+        signer and the list's issuer are checked in :meth:`_accept` as before."""
+        try:
+            header, _ = peek(token)
+        except CredentialRejected:
+            return  # not a token: _accept refuses it
+        kid = header.get("kid")
+        if isinstance(kid, str) and "#" in kid:
+            await self.resolver.resolve(kid.split("#", 1)[0], kid=kid)
 
     def check(self, entry: Mapping[str, Any], *, issuer: str, not_before: float | None = None) -> str:
         """Raise ``revoked`` (or ``status-unavailable``) unless the credential's bit is clear.

@@ -8,6 +8,8 @@ come from caches; :meth:`Verifier.averify` fills them first (async, allow-listed
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
@@ -204,19 +206,28 @@ class Verifier:
         issuer = payload.get("iss") or payload.get("issuer")
         if isinstance(issuer, dict):
             issuer = issuer.get("id")
-        try:
-            if isinstance(issuer, str):  # a key the cached document lacks fetches it again (rotation)
-                await self.resolver.resolve(issuer, kid=header.get("kid"))
-            status = payload.get("credentialStatus") or payload.get("status")
-            url = None
-            if isinstance(status, dict) and isinstance(status.get("statusListCredential"), str):
-                url = status["statusListCredential"]
-            elif isinstance(status, dict) and isinstance(status.get("status_list"), dict):
-                url = status["status_list"].get("uri")  # a Token Status List reference
-            if isinstance(url, str):
-                await self.status.prefetch(url, status_not_before)
-        except CredentialRejected:
+        status = payload.get("credentialStatus") or payload.get("status")
+        url = None
+        if isinstance(status, dict) and isinstance(status.get("statusListCredential"), str):
+            url = status["statusListCredential"]
+        elif isinstance(status, dict) and isinstance(status.get("status_list"), dict):
+            url = status["status_list"].get("uri")  # a Token Status List reference
+        kid = header.get("kid")
+        if not isinstance(issuer, str) or not isinstance(url, str) or self.resolver.cached(issuer) is not None:
+            with contextlib.suppress(CredentialRejected):  # nothing to wait for side by side
+                if isinstance(issuer, str):  # a key the cached document lacks fetches it again
+                    await self.resolver.resolve(issuer, kid=kid)
+                if isinstance(url, str):
+                    await self.status.prefetch(url, status_not_before)
             return
+        # the issuer's DID not kept: it and the status list are fetched side by side (the list's
+        # check awaits the issuer's document, sharing this resolution, before verifying the list)
+        outcomes = await asyncio.gather(
+            self.resolver.resolve(issuer, kid=kid), self.status.prefetch(url, status_not_before), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, CredentialRejected):
+                raise outcome  # a refusal surfaces in verify; anything else is not one
 
     async def averify(self, token: str, *, status_max_age_s: float | None = None, **kw: Any) -> Verification:
         """Prefetch (async) what ``token`` needs, then verify. With ``status_max_age_s`` the
