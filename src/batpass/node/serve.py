@@ -104,7 +104,7 @@ def run(plan: ServePlan, settings: Settings) -> None:
         "log_config": logging_config(settings.log_level, fmt=settings.log_format, access=settings.access_log),
         "access_log": False,  # batpass's own access line (with the duration) replaces uvicorn's
         # partners' idle keep-alive connections must not hold a stopping node for long (one
-        # worker: closed at once, batpass.node._stopping; this bounds what is in flight)
+        # worker: closed at once, batpass.http.serving; this bounds what is in flight)
         "timeout_graceful_shutdown": 2,
         **ssl_kwargs,
     }
@@ -113,7 +113,7 @@ def run(plan: ServePlan, settings: Settings) -> None:
         return
     from uvicorn.config import STARTUP_FAILURE
 
-    from batpass.node._stopping import NodeServer
+    from batpass.http.serving import NodeServer
 
     server = NodeServer(uvicorn.Config(APP_FACTORY, **options))
     with contextlib.suppress(KeyboardInterrupt):  # SIGINT, raised again after the stop (as uvicorn.run)
@@ -143,7 +143,7 @@ def preload() -> None:
     # and what a node imports lazily as it starts: httpx's transport (httpcore, h11), anyio's
     # asyncio back end and TLS streams, uvicorn's loop
     lazy: tuple[str, ...] = ("uvloop", "httptools", "uvicorn.loops.uvloop", "uvicorn.loops.asyncio", "httpcore", "h11")
-    lazy += ("batpass.node._stopping",)
+    lazy += ("batpass.http.serving",)
     lazy += ("anyio._backends._asyncio", "anyio.streams.tls", "anyio.streams.stapled", "fastapi.telemetry._runtime")
     for name in (*names, *lazy):
         try:

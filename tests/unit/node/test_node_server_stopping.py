@@ -1,4 +1,4 @@
-"""A stopping one-worker node (``batpass.node._stopping.NodeServer``, what ``batpass serve`` runs):
+"""A stopping one-worker node (``batpass.http.serving.NodeServer``, what ``batpass serve`` runs):
 a request in flight when the stop comes is still answered in full, and a partner's idle
 keep-alive TLS connection (a pooled client that reads nothing between requests, so it never
 answers the server's ``close_notify``) does not hold the stop for uvicorn's graceful timeout."""
@@ -16,7 +16,7 @@ import httpx
 import trustme
 import uvicorn
 
-from batpass.node._stopping import NodeServer
+from batpass.http.serving import NodeServer
 
 BODY = b"x" * 200_000  # several TLS records: written while the server stops
 

@@ -1,4 +1,6 @@
-"""uvicorn's server for a one-worker node process, stopped cleanly and promptly.
+"""uvicorn's server for a one-worker node process, stopped cleanly and promptly (imported by
+:func:`batpass.node.serve.run` only: not from ``batpass.http``'s package, which would import uvicorn
+with every router).
 
 - **SIGTERM is a clean stop.** uvicorn raises a signal it stopped on again once the server is
   down, so that the process ends as the signal would have ended it: ``batpass serve`` exited -15
