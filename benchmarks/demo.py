@@ -1,7 +1,9 @@
 """demo.wall_s: the whole demo (`batpass demo --no-serve`) from start to exit, the virtual
 environment already set up (docs/benchmarks.md). Medians of --runs runs (default 3); the demo's own
 output goes to standard error. ``params.cpu_s`` is the CPU time (user + system) of the demo and
-every node it started, which a loaded machine does not inflate as it does the wall time.
+every node it started, which a loaded machine does not inflate as it does the wall time;
+``params.stop_s`` the wall time from the complete ``summary.json`` (written just before the demo
+stops its nodes) to the demo's exit: stopping the nodes.
 
 ``--start fork,spawn`` interleaves runs of the demo with its nodes forked from the demo process
 (the default) and spawned as ``batpass serve`` processes (``BATPASS_NODE_START=spawn``, the way
@@ -31,10 +33,12 @@ def main() -> None:
     walls: dict[str, list[float]] = {s: [] for s in starts}
     cpus: dict[str, list[float]] = {s: [] for s in starts}
     started: dict[str, list[float]] = {s: [] for s in starts}
+    stops: dict[str, list[float]] = {s: [] for s in starts}
     summaries: dict[str, dict[str, Any]] = {}
     for i in range(args.runs):
         for start in starts:
-            wall, cpu, summaries[start] = _run_once(start)
+            wall, cpu, stop, summaries[start] = _run_once(start)
+            stops[start].append(stop)
             walls[start].append(wall)
             cpus[start].append(cpu)
             started[start].append(float(summaries[start]["story"]["timings_s"]["start_nodes"]))
@@ -56,6 +60,7 @@ def main() -> None:
                         "node_start": start,
                         "cpu_s": round(statistics.median(cpus[start]), 2),
                         "start_nodes_s": round(statistics.median(started[start]), 2),
+                        "stop_s": round(statistics.median(stops[start]), 2),
                         "walls_s": [round(w, 1) for w in walls[start]],
                         "steps_s": steps,
                     },
@@ -64,8 +69,9 @@ def main() -> None:
         )
 
 
-def _run_once(start: str) -> tuple[float, float, dict[str, Any]]:
-    """One demo run: its wall time, its CPU time (the demo and the nodes it reaped) and summary."""
+def _run_once(start: str) -> tuple[float, float, float, dict[str, Any]]:
+    """One demo run: its wall time, its CPU time (the demo and the nodes it reaped), the time it
+    took to stop its nodes (from the last write of ``summary.json`` to its exit) and summary."""
     with tempfile.TemporaryDirectory(prefix="batpass-bench-demo-") as tmp:
         out = Path(tmp) / "out"
         env = dict(os.environ, BATPASS_HOME=str(Path(tmp) / "home"), BATPASS_NODE_START=start)
@@ -79,11 +85,13 @@ def _run_once(start: str) -> tuple[float, float, dict[str, Any]]:
             stderr=sys.stderr,
         )
         wall = time.perf_counter() - t0
+        exited = time.time()
         cpu = _children_cpu() - c0  # the demo has reaped its nodes: their CPU counts
         if p.returncode != 0:
             sys.exit(f"demo run ({start}) failed with exit code {p.returncode}")
+        stop = exited - (out / "summary.json").stat().st_mtime
         summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
-        return wall, cpu, summary
+        return wall, cpu, stop, summary
 
 
 def _children_cpu() -> float:

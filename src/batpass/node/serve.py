@@ -8,9 +8,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from batpass.core.errors import ConfigurationError
 from batpass.core.logs import logging_config
@@ -93,18 +96,30 @@ def run(plan: ServePlan, settings: Settings) -> None:
     ssl_kwargs: dict[str, str] = {}
     if plan.ssl_certfile and plan.ssl_keyfile:
         ssl_kwargs = {"ssl_certfile": plan.ssl_certfile, "ssl_keyfile": plan.ssl_keyfile}
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=plan.host,
-        port=plan.port,
-        workers=plan.workers,
-        log_config=logging_config(settings.log_level, fmt=settings.log_format, access=settings.access_log),
-        access_log=False,  # batpass's own access line (with the duration) replaces uvicorn's
-        # partners' idle keep-alive connections must not hold a stopping node for long
-        timeout_graceful_shutdown=2,
-        **ssl_kwargs,  # type: ignore[arg-type]
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": plan.host,
+        "port": plan.port,
+        "workers": plan.workers,
+        "log_config": logging_config(settings.log_level, fmt=settings.log_format, access=settings.access_log),
+        "access_log": False,  # batpass's own access line (with the duration) replaces uvicorn's
+        # partners' idle keep-alive connections must not hold a stopping node for long (one
+        # worker: closed at once, batpass.http.serving; this bounds what is in flight)
+        "timeout_graceful_shutdown": 2,
+        **ssl_kwargs,
+    }
+    if plan.workers > 1:  # uvicorn's supervisor and its worker processes
+        uvicorn.run(APP_FACTORY, **options)
+        return
+    from uvicorn.config import STARTUP_FAILURE
+
+    from batpass.http.serving import NodeServer
+
+    server = NodeServer(uvicorn.Config(APP_FACTORY, **options))
+    with contextlib.suppress(KeyboardInterrupt):  # SIGINT, raised again after the stop (as uvicorn.run)
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
 def preload() -> None:
@@ -128,6 +143,7 @@ def preload() -> None:
     # and what a node imports lazily as it starts: httpx's transport (httpcore, h11), anyio's
     # asyncio back end and TLS streams, uvicorn's loop
     lazy: tuple[str, ...] = ("uvloop", "httptools", "uvicorn.loops.uvloop", "uvicorn.loops.asyncio", "httpcore", "h11")
+    lazy += ("batpass.http.serving",)
     lazy += ("anyio._backends._asyncio", "anyio.streams.tls", "anyio.streams.stapled", "fastapi.telemetry._runtime")
     for name in (*names, *lazy):
         try:
