@@ -224,7 +224,7 @@ def test_ledger_0008_numbers_the_owners_of_a_store_with_data(
         indexes = {i["name"]: i["column_names"] for i in _indexes(conn, "ledger_edges")}
     assert after == before  # every edge keeps its owners
     assert set(numbered) == {r[0] for r in before} | {r[2] for r in before}
-    # (the store is at the head now: lots and events as numbers too, ``ledger_0011``)
+    # (the store is at the head now: lots and events as numbers too, ``ledger_0012``)
     assert columns == {c.name for c in t.edges.c}
     assert indexes["ix_ledger_edges_parent"] == ["parent_owner_no", "parent_no"]
 
@@ -299,7 +299,7 @@ def test_ledger_0010_slims_the_events_of_a_store_with_data_and_back(
 
 
 def _lot_rows(conn: Any) -> list[tuple[Any, ...]]:
-    """The lots' rows, without their numbers (``ledger_0011``): what a store before it held."""
+    """The lots' rows, without their numbers (``ledger_0012``): what a store before it held."""
     res = conn.execute(text("SELECT * FROM ledger_lots ORDER BY owner, id"))
     keep = [i for i, k in enumerate(res.keys()) if k != "lot_no"]
     return [tuple(r[i] for i in keep) for r in res.all()]
@@ -421,7 +421,7 @@ def test_ledger_0012_numbers_the_lots_of_the_edges_and_back(
     make_store: Callable[[Sequence[Path]], Engine], old_store: Engine
 ) -> None:
     """Edges naming lots and events as strings (``ledger_0011``), a supplier's lot the store does
-    not hold among their parents (``ledger_0011``), migrated to numbers: the same edges as strings, the same
+    not hold among their parents, migrated to numbers: the same edges as strings, the same
     answers; the downgrade gives back the edges as they were; the second half of the scenario
     recorded on the migrated store gives what the direct ledger gives, chain and audit intact."""
     sc = generate(lots=300, owner=OWNER, seed=8)
