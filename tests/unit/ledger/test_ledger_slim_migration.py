@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from alembic import command
 from ledger_testkit import OWNER, identity
-from sqlalchemy import Engine, LargeBinary, MetaData, select, text
+from sqlalchemy import Engine, LargeBinary, MetaData, select, text, type_coerce
 
 from batpass.core.clock import FixedClock
 from batpass.ledger import CATALOGUE, MIGRATIONS_DIR, LedgerService
@@ -88,6 +88,9 @@ def _copy_to_old(new: Engine, old: Engine) -> None:
                 rows = _profile_strings(src)  # before ledger_0011: hex digests, plain texts
                 dst.execute(table.insert(), rows)
                 continue
+            elif name == "ledger_profiles":  # the stored (compressed) bodies as they are
+                p = t.profiles.c
+                q = select(p.owner, p.no, p.digest, type_coerce(p.body, LargeBinary).label("body"))
             else:
                 q = select(t.metadata.tables[name])
             rows = [dict(r) for r in src.execute(q).mappings()]
