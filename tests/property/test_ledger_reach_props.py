@@ -14,10 +14,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
 from batpass.ledger import _sql as t
+from batpass.ledger._lotnumbers import parent_numbers
 from batpass.ledger._rows import lot_from_row
 from batpass.ledger._trace import TraceResult, frontier_search
 from batpass.trust import NodeIdentity, generate_keypair
@@ -63,25 +64,35 @@ def _graph(
     svc: LedgerService, eng: Engine, sizes: Sequence[int], edges: Sequence[tuple[int, int, int, int]]
 ) -> list[str]:
     """Owners holding ``sizes`` lots each (recorded), and ``edges`` written as rows (a recorded
-    ledger has no cycles; the search must not depend on that)."""
+    ledger has no cycles; the search must not depend on that). Edges name lots by number: a
+    parent the store does not hold gets its ``ledger_foreign_lots`` number; an edge whose child
+    the store does not hold is left out (an edge is written by the event that made its child, so
+    a stored edge's child is always a stored lot)."""
     tag = next(_n)
     owners = [f"did:web:o{tag}-{k}.example" for k in range(len(sizes))]
     svc.record([_extraction(o, n) for o, n in zip(owners, sizes, strict=True)])
     seen: set[tuple[int, int, int, int]] = set()
     with eng.begin() as conn:
         nos = t.owner_numbers(conn, owners)
+        held = {
+            (nos[o], i): n
+            for o in owners
+            for i, n in conn.execute(select(t.lots.c.id, t.lots.c.lot_no).where(t.lots.c.owner == o)).all()
+        }
+        kept = [e for e in edges if (nos[owners[e[0]]], f"L{e[1]}") in held]
+        parents = parent_numbers(conn, {(nos[owners[po]], f"L{pl}") for _co, _cl, po, pl in kept})
         rows = []
-        for k, (co, cl, po, pl) in enumerate(edges):
+        for k, (co, cl, po, pl) in enumerate(kept):
             if (co, cl, po, pl) in seen:
                 continue
             seen.add((co, cl, po, pl))
             rows.append(
                 {
                     "owner_no": nos[owners[co]],
-                    "child": f"L{cl}",
+                    "child_no": held[(nos[owners[co]], f"L{cl}")],
                     "parent_owner_no": nos[owners[po]],
-                    "parent": f"L{pl}",
-                    "event_id": f"ev{k % 3}",
+                    "parent_no": parents[(nos[owners[po]], f"L{pl}")],
+                    "event_seq": k,
                     "input_kg": 1.0 + k,
                 }
             )
