@@ -73,33 +73,37 @@ def ledger(make_store: Callable[[Sequence[Path]], Engine]) -> LedgerService:
     return LedgerService(eng, identity(), high_risk_sites=["MINE-CD-2"], batch_size=4)
 
 
+def lithium_supplier_events(did: str) -> list[dict[str, Any]]:
+    """The events of :func:`lithium_supplier`: ``did`` mines 50 kg of brine concentrate (lot
+    ``ore``) and ships it all to ``OWNER`` as lot ``ore-shipped``."""
+    return [
+        ev(
+            "extraction",
+            owner=did,
+            site="M1",
+            country="CL",
+            outputs=[out("ore", "lithium_brine_concentrate", 50.0)],
+        ),
+        ev(
+            "shipment",
+            owner=did,
+            inputs=[("ore", 50.0)],
+            outputs=[out("ore-shipped", "lithium_brine_concentrate", 50.0)],
+            shipment={
+                "to_site": {"id": "S1", "country": "JP"},
+                "destination_country": "JP",
+                "document": "BL-1",
+                "to_owner": OWNER,
+            },
+        ),
+    ]
+
+
 def lithium_supplier(engine: Engine, did: str) -> LedgerService:
     """A supplier's ledger that mined 50 kg of brine concentrate (lot ``ore``) and shipped it all
     to ``OWNER`` as lot ``ore-shipped``."""
     svc = LedgerService(engine, identity(did))
-    svc.record(
-        [
-            ev(
-                "extraction",
-                owner=did,
-                site="M1",
-                country="CL",
-                outputs=[out("ore", "lithium_brine_concentrate", 50.0)],
-            ),
-            ev(
-                "shipment",
-                owner=did,
-                inputs=[("ore", 50.0)],
-                outputs=[out("ore-shipped", "lithium_brine_concentrate", 50.0)],
-                shipment={
-                    "to_site": {"id": "S1", "country": "JP"},
-                    "destination_country": "JP",
-                    "document": "BL-1",
-                    "to_owner": OWNER,
-                },
-            ),
-        ]
-    )
+    svc.record(lithium_supplier_events(did))
     return svc
 
 

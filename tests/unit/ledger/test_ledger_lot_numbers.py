@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ledger_testkit import OWNER, ev, identity, lithium_receipt, out
+from ledger_testkit import OWNER, ev, identity, lithium_receipt, lithium_supplier_events, out
 from sqlalchemy import Engine, select
 
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
@@ -67,27 +67,7 @@ def test_concurrent_writers_of_one_owner_never_share_a_lot_number(
 
 
 def _supplier_events() -> list[dict[str, Any]]:
-    return [
-        ev(
-            "extraction",
-            owner=SUPPLIER,
-            site="M1",
-            country="CL",
-            outputs=[out("ore", "lithium_brine_concentrate", 50.0)],
-        ),
-        ev(
-            "shipment",
-            owner=SUPPLIER,
-            inputs=[("ore", 50.0)],
-            outputs=[out("ore-shipped", "lithium_brine_concentrate", 50.0)],
-            shipment={
-                "to_site": {"id": "S1", "country": "JP"},
-                "destination_country": "JP",
-                "document": "BL-1",
-                "to_owner": OWNER,
-            },
-        ),
-    ]
+    return lithium_supplier_events(SUPPLIER)
 
 
 def _receiver_events() -> list[dict[str, Any]]:
