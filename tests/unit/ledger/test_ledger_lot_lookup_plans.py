@@ -89,8 +89,9 @@ def test_a_battery_is_found_through_its_index_on_both_stores(
 ) -> None:
     engine = make_store([MIGRATIONS_DIR])
     if engine.dialect.name == "postgresql" and statistics == "as ingested":
-        # a table PostgreSQL never vacuumed is sized from its pages: a test store's few pages are
-        # read whole by design (at 10⁶ lots, as ingested, the same statements search their keys)
+        # PostgreSQL sizes a table it never vacuumed by its pages: a test store's are few, and
+        # reading an owner's lots whole is then its cheapest plan (autovacuum, on by default,
+        # gives a grown store its sizes: the states below)
         pytest.skip("PostgreSQL plans by the table's size: a test store's tables are a few pages")
     svc = LedgerService(engine, identity(OWNER), batch_size=1000)
     sc = generate(lots=2000, owner=OWNER, seed=5)
