@@ -134,6 +134,10 @@ def _identity_resolver(identities: Iterable[NodeIdentity]) -> Callable[[str], Ma
     return resolve
 
 
+#: the lots as searched by battery identifier (``ix_ledger_lots_battery``)
+_BATTERIES = t.lots.alias("battery_lot")
+
+
 class LedgerService:
     """The material ledger of one node.
 
@@ -476,11 +480,16 @@ class LedgerService:
         with UnitOfWork(self.engine, write=False) as uow:
             rows: list[Any] = t.select_lots(uow.conn, owner, [subject]) if len(subject) <= 128 else []
             if not rows:
+                # the battery's lot ids from its index, then the lots by key: asked in one
+                # condition, SQLite (lots keyed (owner, id) WITHOUT ROWID) read every lot of the owner
+                by_battery = select(_BATTERIES.c.id).where(
+                    _BATTERIES.c.owner == owner, _BATTERIES.c.battery_id == subject
+                )
                 rows = list(
                     uow.conn.execute(
                         select(*t.LOT_COLUMNS)
                         .select_from(t.LOTS_FROM)
-                        .where(t.lots.c.owner == owner, t.lots.c.battery_id == subject)
+                        .where(t.lots.c.owner == owner, t.lots.c.id.in_(by_battery))
                     ).all()
                 )
         if not rows:

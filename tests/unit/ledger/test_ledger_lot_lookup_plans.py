@@ -119,7 +119,10 @@ def test_the_guard_refuses_a_read_by_owner_alone(make_store: Callable[[Sequence[
     if engine.dialect.name == "sqlite":
         statement, parameters = "SELECT * FROM ledger_lots WHERE owner = ? AND material = ?", (OWNER, "x")
     else:
-        statement, parameters = "SELECT * FROM ledger_lots WHERE owner = %(o)s AND material = %(m)s", {"o": OWNER, "m": "x"}
+        statement, parameters = (
+            "SELECT * FROM ledger_lots WHERE owner = %(o)s AND material = %(m)s",
+            {"o": OWNER, "m": "x"},
+        )
     plan = _plan(engine, statement, parameters)
     assert _owner_only_reads(plan), plan
     engine.dispose()
