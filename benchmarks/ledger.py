@@ -488,12 +488,22 @@ def _sample_lots(engine: Any, kind: str, n: int) -> list[str]:
     return random.Random(2).sample(ids, min(n, len(ids)))
 
 
-_DOWN = text(
+_DOWN_SQL = (
     "SELECT o.owner, l.id, l.kind = 'recovery' AND l.recycled IS NOT NULL FROM ledger_edges e"
     " JOIN ledger_owners o ON o.no = e.owner_no + 0 JOIN ledger_lots l ON l.owner = o.owner AND l.lot_no = e.child_no"
     " WHERE e.parent_owner_no = (SELECT no FROM ledger_owners WHERE owner = :o)"
-    " AND e.parent_no IN (SELECT lot_no FROM ledger_lots WHERE owner = :o AND id IN :ids)"
-).bindparams(bindparam("ids", expanding=True))
+    " AND e.parent_no {numbers}"
+)
+_NUMBERS = "(SELECT lot_no FROM ledger_lots WHERE owner = :o AND id IN :ids)"
+#: by dialect: on PostgreSQL the frontier's numbers as an array computed first (as the ledger's
+#: ``NumberIn``): written ``IN (subquery)``, the generic plan psycopg's prepared statement gets
+#: after five runs read every edge of the owner per hop (6 s a hop at 10⁶ lots)
+_DOWN = {
+    "sqlite": text(_DOWN_SQL.format(numbers="IN " + _NUMBERS)).bindparams(bindparam("ids", expanding=True)),
+    "postgresql": text(_DOWN_SQL.format(numbers="= ANY(ARRAY" + _NUMBERS + ")")).bindparams(
+        bindparam("ids", expanding=True)
+    ),
+}
 
 
 def _floor_ms(engine: Any, lots: list[str], max_hops: int = 2**31 - 1, stop_at_recovered: bool = False) -> float:
@@ -513,7 +523,9 @@ def _floor_ms(engine: Any, lots: list[str], max_hops: int = 2**31 - 1, stop_at_r
             hops += 1
             found: list[str] = []
             for i in range(0, len(frontier), 400):
-                for owner, child, recovered in conn.execute(_DOWN, {"o": OWNER, "ids": frontier[i : i + 400]}):
+                for owner, child, recovered in conn.execute(
+                    _DOWN[engine.dialect.name], {"o": OWNER, "ids": frontier[i : i + 400]}
+                ):
                     if stop_at_recovered and recovered:
                         continue
                     if owner == OWNER and child not in seen:
