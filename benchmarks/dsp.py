@@ -18,14 +18,17 @@ re-signs its answer only when one of its inputs changed: the per-(lot, requester
 ``batpass.federation.service``). dsp.prenegotiate_ms: from the scenario recorded to every node's
 channels ready. Medians over ``FED_RUNS`` runs, each a cold federation then a pre-negotiated one
 (interleaved); each figure carries its floor, measured in the same runs (``floor_request_ms``: one
-keep-alive HTTPS request to the pack node; ``floor_chain_ms``: that once per node on the path). The
-downstream recall trace from a mine lot (not a docs/benchmarks.md figure) is timed on stderr only.
+keep-alive HTTPS request to the pack node; ``floor_chain_ms``: that once per node on the path).
+``FED_RUNS`` in the environment sets the number of runs (default 3; e.g. ``FED_RUNS=1`` for one
+run per side of an interleaved A/B comparison). The downstream recall trace from a mine lot (not a
+docs/benchmarks.md figure) is timed on stderr only.
 Progress on stderr, figures on stdout.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -43,7 +46,7 @@ from batpass.store import MIGRATIONS_DIR as STORE_MIGRATIONS
 from batpass.store import make_engine, upgrade
 
 OFFERS = 10_000
-FED_RUNS = 3
+FED_RUNS = int(os.environ.get("FED_RUNS", "3"))  # runs of the federated trace (see the docstring)
 WARM_PER_RUN = 8
 PAGE = 100
 ME = "BPNL000000000CNS"

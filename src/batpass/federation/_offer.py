@@ -65,8 +65,10 @@ def _warm(provider: DspProvider, source: FederatedTrace) -> None:
     """Run, once at start, in-process and without any partner, the code a first trace would
     otherwise load lazily (the floors in docs/benchmarks.md: the first request after start costs
     100-140 ms over a chain): this node's own catalog as its consumer sees it (JSON-LD and
-    schema validators), a recall answer signed and verified (joserfc Ed25519) and the ledger's
-    change counter (its first connection). No agreement, transfer or DID document is cached."""
+    schema validators), a recall answer signed and verified (joserfc Ed25519), the ledger's
+    change counter (its first connection) and the reads of a question's branches (suppliers,
+    customers, receipts, stored summaries: their statements compiled). No agreement, transfer or
+    DID document is cached."""
     try:
         me = Participant(source.owner, provider.settings.bpnl, frozenset({"MembershipCredential"}))
         provider.catalog(me, limit=1)
@@ -87,5 +89,8 @@ def _warm(provider: DspProvider, source: FederatedTrace) -> None:
         source.ledger.change_mark(source.owner)
         source.ledger.received_summaries(source.owner, ["warm-up"])
         source.ledger.receipts_of(source.owner, source.owner, "warm-up")
+        # the statements a question's branches read (compiled on first use: a few ms of CPU each)
+        source.ledger.suppliers_of(source.owner, ["warm-up"])
+        source.ledger.customers_of(source.owner, ["warm-up"])
     except Exception:  # a warm-up failure only leaves the first trace slower
         log.warning("federated trace warm-up failed", exc_info=True)

@@ -511,18 +511,18 @@ class FederatedTrace:
         hit = self._branches.get(("up", subject))
         if hit is not None and hit.mark == mark:
             return hit
-        trace = self.ledger.trace(self.owner, subject)
+        # the local search alone: its lots' shares are the signed summary's (_sign_up), and the
+        # boundary lots' stored summaries are read and checked by _unchanged or _fold
+        root, received_lots, capped = self.ledger.upstream_boundary(self.owner, subject)
         partners: list[tuple[str, str]] = []
         boundary: list[str] = []
-        for received in self.ledger.suppliers_of(self.owner, [str(b["lot"]) for b in trace["boundaries"]]):
+        for received in self.ledger.suppliers_of(self.owner, received_lots):
             key = (received.supplier, str(received.supplier_lot))
             if key[1] not in boundary:
                 boundary.append(key[1])
             if key[0] != self.owner and key not in partners:
                 partners.append(key)
-        found = _Branches(
-            mark, (str(trace["root"]["lot"]),), tuple(partners), tuple(boundary), capped=trace["hop_cap_reached"]
-        )
+        found = _Branches(mark, (root,), tuple(partners), tuple(boundary), capped=capped)
         self._remember_branches(("up", subject), found)
         return found
 

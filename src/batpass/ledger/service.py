@@ -638,6 +638,18 @@ class LedgerService:
             out["batteries"] = sorted(lot.battery.id for lot in res.lots.values() if lot.battery is not None)
         return out
 
+    def upstream_boundary(self, owner: str, subject: str) -> tuple[str, list[str], bool]:
+        """What :meth:`trace` upstream says of where ``owner``'s graph of ``subject`` ends: the
+        root lot's id, the boundary lots (``owner``'s lots received from another owner, in the
+        trace's order of ``boundaries``) and ``hop_cap_reached`` — the same search, without the
+        graph's JSON, its profiles and shares, or the stored summaries it would fold in (the
+        federated trace asks its suppliers about these lots and reads and checks their stored
+        summaries itself)."""
+        root = self.resolve_subject(owner, subject)
+        with UnitOfWork(self.engine, write=False) as uow:
+            res = frontier_search(uow.conn, root, direction="up")
+        return str(root.id), [c[1] for c, _p in res.boundary], res.capped
+
     # ------------------------------------------------------------------ summaries
     def summary(
         self, owner: str, subject: str, *, credentials: Sequence[str] = (), footprint: Mapping[str, Any] | None = None
