@@ -19,7 +19,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, LargeBinary, and_, func, select, type_coerce
+from sqlalchemy import Connection, Engine, LargeBinary, and_, func, select, true, type_coerce
+from sqlalchemy.sql.elements import ColumnElement
 
 from batpass.core.errors import InvalidInput
 from batpass.core.findings import Finding
@@ -310,58 +311,53 @@ def numbering_findings(conn: Connection, owner: str | None = None) -> list[tuple
     zero read as a held lot's), a foreign number not negative, a foreign row and a held lot of the
     owner with one number and two ids or one id and two numbers (a receipt naming one gets the
     other's number), a held lot with a negative number no foreign row gave. Rules
-    ``ledger.numbers.counter`` and ``ledger.numbers.foreign``."""
-    o = t.owners
-    q = select(o.c.no, o.c.owner, o.c.last_lot_no, o.c.last_foreign_no)
+    ``ledger.numbers.counter`` and ``ledger.numbers.foreign``. A few statements whatever the
+    number of owners, each reading the owners' rows and, through indexes, the numbers it checks."""
+    o, lots, fl = t.owners, t.lots, t.foreign_lots
+    chosen: ColumnElement[bool] = true()
     if owner is not None:
         own = t.owner_no_of(owner)
         parents = select(t.edges.c.parent_owner_no).where(t.edges.c.owner_no == own).distinct()
-        q = q.where(o.c.no.in_(parents) | (o.c.no == own))
+        chosen = o.c.no.in_(parents) | (o.c.no == own)
     out: list[tuple[str, Finding]] = []
-    for no, name, last_lot, last_foreign in conn.execute(q.order_by(o.c.no)).all():
-        out.extend((name, f) for f in _counter_findings(conn, no, name, last_lot, last_foreign))
-        out.extend((name, f) for f in _foreign_findings(conn, no, name))
-    return out
+    # each aggregate its own subquery: one step into an index each (max and min of one column
+    # in one statement read every lot of the owner on SQLite)
+    top = select(func.max(lots.c.lot_no)).where(lots.c.owner == o.c.owner).scalar_subquery()
+    low = select(func.min(lots.c.lot_no)).where(lots.c.owner == o.c.owner).scalar_subquery()
+    low_foreign = select(func.min(fl.c.no)).where(fl.c.owner_no == o.c.no).scalar_subquery()
+    q = select(o.c.owner, o.c.last_lot_no, o.c.last_foreign_no, top, low, low_foreign).where(chosen)
+    for name, last_lot, last_foreign, top_no, low_no, low_foreign_no in conn.execute(q.order_by(o.c.no)).all():
+        lowest = min((n for n in (low_no, low_foreign_no) if n is not None and n < 0), default=0)
+        if last_lot < 0 or (top_no is not None and top_no > last_lot):
+            detail = f"last_lot_no {last_lot} is behind the lot numbers given (up to {max(top_no or 0, 0)})"
+            out.append((name, Finding("ledger_owners", name, "ledger.numbers.counter", detail)))
+        if last_foreign > 0 or lowest < last_foreign:
+            detail = f"last_foreign_no {last_foreign} is behind the foreign numbers given (down to {lowest})"
+            out.append((name, Finding("ledger_owners", name, "ledger.numbers.counter", detail)))
 
+    def foreign(name: str, table: str, key: Any, detail: str) -> None:
+        out.append((name, Finding(table, f"{name}/{key}", "ledger.numbers.foreign", detail)))
 
-def _counter_findings(conn: Connection, no: int, owner: str, last_lot: int, last_foreign: int) -> list[Finding]:
-    """The owner's counters against the numbers given: ``last_lot_no`` at least zero and the
-    highest lot number, ``last_foreign_no`` at most zero and the lowest negative number (of a
-    foreign row, or of a held lot that kept one). A gap is harmless: numbers need not be dense."""
-    lots, fl = t.lots, t.foreign_lots
-    top, low = conn.execute(select(func.max(lots.c.lot_no), func.min(lots.c.lot_no)).where(lots.c.owner == owner)).one()
-    low_foreign = conn.execute(select(func.min(fl.c.no)).where(fl.c.owner_no == no)).scalar()
-    lowest = min((n for n in (low, low_foreign) if n is not None and n < 0), default=0)
-    out: list[Finding] = []
-    if last_lot < 0 or (top is not None and top > last_lot):
-        detail = f"last_lot_no {last_lot} is behind the lot numbers given (up to {max(top or 0, 0)})"
-        out.append(Finding("ledger_owners", owner, "ledger.numbers.counter", detail))
-    if last_foreign > 0 or lowest < last_foreign:
-        detail = f"last_foreign_no {last_foreign} is behind the foreign numbers given (down to {lowest})"
-        out.append(Finding("ledger_owners", owner, "ledger.numbers.counter", detail))
-    return out
-
-
-def _foreign_findings(conn: Connection, owner_no: int, owner: str) -> list[Finding]:
-    """The owner's foreign numbers that are not negative, or that a held lot of the owner
-    contradicts (the same number with another id, the same id with another number), and its held
-    lots with a negative number no foreign row of theirs gave."""
-    lots, fl = t.lots, t.foreign_lots
-    out: list[Finding] = []
-
-    def finding(table: str, key: Any, detail: str) -> None:
-        out.append(Finding(table, f"{owner}/{key}", "ledger.numbers.foreign", detail))
-
-    for no, lot in conn.execute(select(fl.c.no, fl.c.id).where(fl.c.owner_no == owner_no, fl.c.no >= 0)).all():
-        finding("ledger_foreign_lots", no, f"foreign number {no} of lot {lot} is not negative")
-    same_no = and_(lots.c.owner == owner, lots.c.lot_no == fl.c.no)
-    same_id = and_(lots.c.owner == owner, lots.c.id == fl.c.id)
-    for join, differs in ((same_no, lots.c.id != fl.c.id), (same_id, lots.c.lot_no != fl.c.no)):
-        q = select(fl.c.no, fl.c.id, lots.c.lot_no, lots.c.id.label("held")).select_from(fl.join(lots, join))
-        for no, lot, held_no, held in conn.execute(q.where(fl.c.owner_no == owner_no, differs)).all():
-            finding("ledger_foreign_lots", no, f"foreign lot {lot} ({no}) and held lot {held} ({held_no}) disagree")
-    given = select(fl.c.no).where(fl.c.owner_no == owner_no, fl.c.no == lots.c.lot_no, fl.c.id == lots.c.id)
-    q = select(lots.c.id, lots.c.lot_no).where(lots.c.owner == owner, lots.c.lot_no < 0, ~given.exists())
-    for lot, no in conn.execute(q).all():
-        finding("ledger_lots", lot, f"lot number {no} is negative and no foreign row gave it")
+    rows = fl.join(o, o.c.no == fl.c.owner_no)
+    for name, no, lot in conn.execute(
+        select(o.c.owner, fl.c.no, fl.c.id).select_from(rows).where(chosen, fl.c.no >= 0)
+    ).all():
+        foreign(name, "ledger_foreign_lots", no, f"foreign number {no} of lot {lot} is not negative")
+    # a foreign row and a held lot of its owner: the same number with another id, or the same id
+    # with another number
+    for on, differs in (
+        (lots.c.lot_no == fl.c.no, lots.c.id != fl.c.id),
+        (lots.c.id == fl.c.id, lots.c.lot_no != fl.c.no),
+    ):
+        pairs = select(o.c.owner, fl.c.no, fl.c.id, lots.c.lot_no, lots.c.id).select_from(
+            rows.join(lots, and_(lots.c.owner == o.c.owner, on))
+        )
+        for name, no, lot, held_no, held in conn.execute(pairs.where(chosen, differs)).all():
+            foreign(
+                name, "ledger_foreign_lots", no, f"foreign lot {lot} ({no}) and held lot {held} ({held_no}) disagree"
+            )
+    given = select(fl.c.no).where(fl.c.owner_no == o.c.no, fl.c.no == lots.c.lot_no, fl.c.id == lots.c.id)
+    negative = select(o.c.owner, lots.c.id, lots.c.lot_no).select_from(o.join(lots, lots.c.owner == o.c.owner))
+    for name, lot, no in conn.execute(negative.where(chosen, lots.c.lot_no < 0, ~given.exists())).all():
+        foreign(name, "ledger_lots", lot, f"lot number {no} is negative and no foreign row gave it")
     return out
