@@ -154,6 +154,11 @@ NUMBERING_CHANGES = {
         f"UPDATE ledger_owners SET last_foreign_no = 1 WHERE owner = '{OWNER}'",
         ("ledger_owners", OWNER, "ledger.numbers.counter"),
     ),
+    # the held lot's number is now given by no foreign row, and the row's would read as a held lot's
+    "foreign number made positive": (
+        "UPDATE ledger_foreign_lots SET no = 5",
+        ("ledger_foreign_lots", SUPPLIER, "ledger.numbers.foreign"),
+    ),
     # the held lot keeps its number; a receipt naming the other id would get it as its parent
     "foreign row renamed": (
         "UPDATE ledger_foreign_lots SET id = 'ore-other'",
