@@ -19,7 +19,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, LargeBinary, and_, select, type_coerce
+from sqlalchemy import Connection, Engine, LargeBinary, and_, func, select, true, type_coerce
+from sqlalchemy.sql.elements import ColumnElement
 
 from batpass.core.errors import InvalidInput
 from batpass.core.findings import Finding
@@ -29,7 +30,15 @@ from batpass.ledger._zprofile import unpack_or_none
 from batpass.ledger.model import parse_event
 from batpass.store import make_engine, metadata
 
-__all__ = ["DERIVED_TABLES", "compare_derived", "replay", "replay_engine", "seed_replay", "summary_payload"]
+__all__ = [
+    "DERIVED_TABLES",
+    "compare_derived",
+    "numbering_findings",
+    "replay",
+    "replay_engine",
+    "seed_replay",
+    "summary_payload",
+]
 
 #: the tables whose rows follow from the event log (and the received summaries, authorisations)
 DERIVED_TABLES = (t.lots, t.profiles, t.owners, t.foreign_lots, t.edges, t.credits, t.alerts, t.authorisations)
@@ -287,4 +296,68 @@ def compare_derived(stored: Connection, derived: Connection, owner: str) -> list
     out += _diff("ledger_edges", owner, _edge_rows(stored, owner), _edge_rows(derived, owner))
     for table, key in ((t.credits, ("lot", "element")), (t.authorisations, ("id",)), (t.alerts, ("id",))):
         out += _diff(table.name, owner, _rows(stored, table, owner, key, ()), _rows(derived, table, owner, key, ()))
+    return out
+
+
+# --- numbering ----------------------------------------------------------------------------------
+
+
+def numbering_findings(conn: Connection, owner: str | None = None) -> list[tuple[str, Finding]]:
+    """``(owner, finding)`` for each number a later write would give twice or read as another
+    lot's, of ``owner`` and of the owners its edges name as parents (``None``: of every owner).
+    The replay cannot see these (numbers are local to the store) and no answer shows them until
+    that write: a counter of ``ledger_owners`` behind a number already given (the next lot, or
+    the next lot a receipt names, refused as a lost race on every retry; a foreign number above
+    zero read as a held lot's), a foreign number not negative, a foreign row and a held lot of the
+    owner with one number and two ids or one id and two numbers (a receipt naming one gets the
+    other's number), a held lot with a negative number no foreign row gave. Rules
+    ``ledger.numbers.counter`` and ``ledger.numbers.foreign``. A few statements whatever the
+    number of owners, each reading the owners' rows and, through indexes, the numbers it checks."""
+    o, lots, fl = t.owners, t.lots, t.foreign_lots
+    chosen: ColumnElement[bool] = true()
+    if owner is not None:
+        own = t.owner_no_of(owner)
+        parents = select(t.edges.c.parent_owner_no).where(t.edges.c.owner_no == own).distinct()
+        chosen = o.c.no.in_(parents) | (o.c.no == own)
+    out: list[tuple[str, Finding]] = []
+    # each aggregate its own subquery: one step into an index each (max and min of one column
+    # in one statement read every lot of the owner on SQLite)
+    top = select(func.max(lots.c.lot_no)).where(lots.c.owner == o.c.owner).scalar_subquery()
+    low = select(func.min(lots.c.lot_no)).where(lots.c.owner == o.c.owner).scalar_subquery()
+    low_foreign = select(func.min(fl.c.no)).where(fl.c.owner_no == o.c.no).scalar_subquery()
+    q = select(o.c.owner, o.c.last_lot_no, o.c.last_foreign_no, top, low, low_foreign).where(chosen)
+    for name, last_lot, last_foreign, top_no, low_no, low_foreign_no in conn.execute(q.order_by(o.c.no)).all():
+        lowest = min((n for n in (low_no, low_foreign_no) if n is not None and n < 0), default=0)
+        if last_lot < 0 or (top_no is not None and top_no > last_lot):
+            detail = f"last_lot_no {last_lot} is behind the lot numbers given (up to {max(top_no or 0, 0)})"
+            out.append((name, Finding("ledger_owners", name, "ledger.numbers.counter", detail)))
+        if last_foreign > 0 or lowest < last_foreign:
+            detail = f"last_foreign_no {last_foreign} is behind the foreign numbers given (down to {lowest})"
+            out.append((name, Finding("ledger_owners", name, "ledger.numbers.counter", detail)))
+
+    def foreign(name: str, table: str, key: Any, detail: str) -> None:
+        out.append((name, Finding(table, f"{name}/{key}", "ledger.numbers.foreign", detail)))
+
+    rows = fl.join(o, o.c.no == fl.c.owner_no)
+    for name, no, lot in conn.execute(
+        select(o.c.owner, fl.c.no, fl.c.id).select_from(rows).where(chosen, fl.c.no >= 0)
+    ).all():
+        foreign(name, "ledger_foreign_lots", no, f"foreign number {no} of lot {lot} is not negative")
+    # a foreign row and a held lot of its owner: the same number with another id, or the same id
+    # with another number
+    for on, differs in (
+        (lots.c.lot_no == fl.c.no, lots.c.id != fl.c.id),
+        (lots.c.id == fl.c.id, lots.c.lot_no != fl.c.no),
+    ):
+        pairs = select(o.c.owner, fl.c.no, fl.c.id, lots.c.lot_no, lots.c.id).select_from(
+            rows.join(lots, and_(lots.c.owner == o.c.owner, on))
+        )
+        for name, no, lot, held_no, held in conn.execute(pairs.where(chosen, differs)).all():
+            foreign(
+                name, "ledger_foreign_lots", no, f"foreign lot {lot} ({no}) and held lot {held} ({held_no}) disagree"
+            )
+    given = select(fl.c.no).where(fl.c.owner_no == o.c.no, fl.c.no == lots.c.lot_no, fl.c.id == lots.c.id)
+    negative = select(o.c.owner, lots.c.id, lots.c.lot_no).select_from(o.join(lots, lots.c.owner == o.c.owner))
+    for name, lot, no in conn.execute(negative.where(chosen, lots.c.lot_no < 0, ~given.exists())).all():
+        foreign(name, "ledger_lots", lot, f"lot number {no} is negative and no foreign row gave it")
     return out

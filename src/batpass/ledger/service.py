@@ -31,7 +31,14 @@ from batpass.core.findings import Finding
 from batpass.core.summary import SubjectKind, Tombstone, UpstreamSummary
 from batpass.ledger import _sql as t
 from batpass.ledger._art8_reads import Art8Groups
-from batpass.ledger._audit import compare_derived, replay, replay_engine, seed_replay, summary_payload
+from batpass.ledger._audit import (
+    compare_derived,
+    numbering_findings,
+    replay,
+    replay_engine,
+    seed_replay,
+    summary_payload,
+)
 from batpass.ledger._authorisations import (
     AuthorisationCheck,
     Verify,
@@ -361,7 +368,8 @@ class LedgerService:
         """Check every owner's hash chain, batch Merkle roots and batch signatures (against the key
         in the owner's DID document) — edited, deleted and reordered events — and, with
         ``derived``, every received summary against its signed token and every row derived from
-        the event log, recomputed by replaying it (changed lots, balances, edges, credits)."""
+        the event log, recomputed by replaying it (changed lots, balances, edges, credits), and the
+        lot numbers later writes give (``_audit.numbering_findings``)."""
         rep = VerifyReport()
         with UnitOfWork(self.engine, write=False) as uow:
             conn = uow.conn
@@ -386,6 +394,11 @@ class LedgerService:
                         VerifyProblem(o, f.rule, f.detail, table=f.table, key=f.key)
                         for f in self._derived_findings(conn, o)
                     )
+            if derived:  # of every owner, or of the owner and the owners its edges name
+                rep.problems.extend(
+                    VerifyProblem(o, f.rule, f.detail, table=f.table, key=f.key)
+                    for o, f in numbering_findings(conn, owner or None)
+                )
         return rep
 
     def self_audit(self, owner: str | None = None) -> list[Finding]:

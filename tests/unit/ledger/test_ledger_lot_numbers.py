@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ledger_testkit import OWNER, ev, identity, lithium_receipt, lithium_supplier_events, out
 from sqlalchemy import Engine, select
 
@@ -131,3 +132,56 @@ def test_a_receipt_and_the_shipment_it_names_recorded_at_once_agree(
         assert _recalled(supplier) >= {(SUPPLIER, "ore-shipped"), (OWNER, "ore-in"), (OWNER, "li")}
         numbers = _lot_numbers(engine, SUPPLIER)
         assert len(set(numbers.values())) == len(numbers)
+
+
+#: changes to the numbering that no served answer shows today but that make a later write give a
+#: number already taken (refused as a lost race on every retry) or name the wrong lot: each must
+#: be named by the self-audit, with the table and rule (found by the tamper matrix's review of
+#: ``ledger_foreign_lots`` and the owners' counters)
+NUMBERING_CHANGES = {
+    # the next lot of the receiver would take the number of its last lot
+    "last lot number lowered": (
+        f"UPDATE ledger_owners SET last_lot_no = last_lot_no - 1 WHERE owner = '{OWNER}'",
+        ("ledger_owners", OWNER, "ledger.numbers.counter"),
+    ),
+    # the next supplier lot a receipt names would take the number of one named before
+    "last foreign number raised": (
+        f"UPDATE ledger_owners SET last_foreign_no = last_foreign_no + 1 WHERE owner = '{SUPPLIER}'",
+        ("ledger_owners", SUPPLIER, "ledger.numbers.counter"),
+    ),
+    # foreign numbers would be positive: the numbers of lots given in order
+    "foreign counter above zero": (
+        f"UPDATE ledger_owners SET last_foreign_no = 1 WHERE owner = '{OWNER}'",
+        ("ledger_owners", OWNER, "ledger.numbers.counter"),
+    ),
+    # the held lot's number is now given by no foreign row, and the row's would read as a held lot's
+    "foreign number made positive": (
+        "UPDATE ledger_foreign_lots SET no = 5",
+        ("ledger_foreign_lots", SUPPLIER, "ledger.numbers.foreign"),
+    ),
+    # the held lot keeps its number; a receipt naming the other id would get it as its parent
+    "foreign row renamed": (
+        "UPDATE ledger_foreign_lots SET id = 'ore-other'",
+        ("ledger_foreign_lots", None, "ledger.numbers.foreign"),
+    ),
+}
+
+
+@pytest.mark.parametrize("change", list(NUMBERING_CHANGES))
+def test_the_self_audit_names_a_numbering_that_would_collide(
+    make_store: Callable[[Sequence[Path]], Engine], change: str
+) -> None:
+    """A hub store (the receiver's receipt recorded before the supplier's shipment: the lot keeps
+    its foreign number) with one change to its numbering: the audit names it."""
+    engine = make_store([MIGRATIONS_DIR])
+    receiver = LedgerService(engine, identity())
+    receiver.record(_receiver_events())
+    supplier = LedgerService(engine, identity(SUPPLIER))
+    supplier.record(_supplier_events())
+    assert receiver.self_audit(OWNER) == [] and supplier.self_audit(SUPPLIER) == []
+    sql, (table, owner, rule) = NUMBERING_CHANGES[change]
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql(sql).rowcount == 1
+    findings = receiver.self_audit(OWNER) + supplier.self_audit(SUPPLIER)
+    named = [(f.table, f.rule) for f in findings if owner is None or f.key.startswith(owner)]
+    assert (table, rule) in named, findings

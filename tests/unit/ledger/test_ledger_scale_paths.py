@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_testkit import identity
+from ledger_testkit import identity, receipt
 from sqlalchemy import Engine, select
 
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
@@ -25,6 +25,7 @@ from batpass.scenario import COMPANIES, flagged_sites, generate
 from batpass.sites import CAHRA_SAMPLE, load_cahra
 
 OWNER = "did:web:node.example"
+SUPPLIER = "did:web:supplier.example"
 
 #: the scenario's mines the synthetic CAHRA sample flags (the artisanal cobalt site)
 HIGH_RISK_SITES = flagged_sites(load_cahra(CAHRA_SAMPLE))
@@ -131,6 +132,10 @@ def test_the_downstream_queries_read_the_parent_index_on_both_stores(
     engine = make_store([MIGRATIONS_DIR])
     svc = LedgerService(engine, identity(OWNER), high_risk_sites=HIGH_RISK_SITES, batch_size=1000)
     svc.record(generate(lots=4000, owner=OWNER, seed=3).events)
+    # a supplier's lot this store does not hold, received: the edges name it by a foreign number
+    svc.record(
+        [receipt(SUPPLIER, "ore-shipped", "ore-in", "lithium_brine_concentrate", 50.0, document="BL-1", owner=OWNER)]
+    )
     if statistics != "as ingested":
         command = "ANALYZE" if statistics == "analyzed" else "VACUUM"
         if engine.dialect.name == "sqlite":
@@ -143,7 +148,7 @@ def test_the_downstream_queries_read_the_parent_index_on_both_stores(
         else:
             with engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                for table in ("ledger_edges", "ledger_lots", "ledger_owners", "ledger_profiles"):
+                for table in ("ledger_edges", "ledger_lots", "ledger_owners", "ledger_foreign_lots", "ledger_profiles"):
                     conn.exec_driver_sql(f"{command} {table}")
     with engine.connect() as conn:
         parents = _parents(conn, 11)
@@ -151,6 +156,12 @@ def test_the_downstream_queries_read_the_parent_index_on_both_stores(
     queries = [downstream_query(OWNER, parents[:n], [OWNER]) for n in (1, 2, 5, 11)]
     queries.append(t.receipts_query(OWNER, "did:web:supplier.example", parents[0]))  # receive_summary's
     queries.append(t.shipment_receipts_query(OWNER, parents[0]))  # the reconciliation's
+    # the same two for the supplier's lot held by its foreign number (the receiver's node judging
+    # the supplier's shipment: one look-up a message)
+    queries.append(t.receipts_query(OWNER, SUPPLIER, "ore-shipped"))
+    queries.append(t.shipment_receipts_query(SUPPLIER, "ore-shipped"))
+    with engine.connect() as conn:
+        assert [r[0] for r in conn.execute(queries[-1])] == [OWNER]  # the look-up finds the receipt
     for q in queries:
         plan = _edges_plan(engine, q)
         assert _through_parent_index(plan), "\n".join(plan)

@@ -1,6 +1,6 @@
 """Migrations ``ledger_0007`` (the slim store) and ``ledger_0008`` (owners as numbers in the
-edges), ``ledger_0010`` (the events' owner, hash and catalogue in small forms), ``ledger_0011`` (profiles compressed)
-and ``ledger_0012`` (lots and events as numbers in the edges), on a store holding data, SQLite
+edges), ``ledger_0010`` (the events' owner, hash and catalogue in small forms), ``ledger_0011`` (profiles
+compressed) and ``ledger_0012`` (lots and events as numbers in the edges), on a store holding data, SQLite
 and PostgreSQL.
 
 A store at ``ledger_0006`` (or ``ledger_0007``) gets a scenario's ledger (the rows a ledger at
@@ -8,12 +8,12 @@ that revision holds: each lot's profile as its own text, each edge's owners as s
 from a ledger recorded by this code, so both hold the same content), then is migrated: every lot
 keeps its profile text (now stored once per owner and text), every edge its owners, and every
 trace, summary, lot and verify answer equals the one of the ledger recorded directly on the
-current schema.
+current schema. The rows copied, the answers compared and the course of a test that migrates
+and back are in ``ledger_migration_testkit``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -21,21 +21,24 @@ from typing import Any
 
 import pytest
 from alembic import command
+from ledger_migration_testkit import (
+    CLOCK,
+    LOCATIONS,
+    MigrationRoundTrip,
+    answers,
+    changed_then_migrated,
+    copy_to_old,
+    edge_strings,
+)
 from ledger_testkit import OWNER, identity
-from sqlalchemy import Engine, LargeBinary, MetaData, select, text, type_coerce
+from sqlalchemy import Engine, LargeBinary, select, text
 
-from batpass.core.clock import FixedClock
 from batpass.ledger import CATALOGUE, MIGRATIONS_DIR, LedgerService
 from batpass.ledger import _sql as t
 from batpass.scenario import generate
-from batpass.store import MIGRATIONS_DIR as STORE_MIGRATIONS
 from batpass.store import upgrade
 from batpass.store.migrations import alembic_config
 from store_testkit import drop_schema, scratch_engine
-
-LOCATIONS = [STORE_MIGRATIONS, MIGRATIONS_DIR]
-#: summaries carry the time they were computed at
-CLOCK = FixedClock(dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
 
 
 @pytest.fixture(params=["ledger_0006"])
@@ -55,112 +58,6 @@ def old_store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -
             drop_schema(schema)
 
 
-def _copy_to_old(new: Engine, old: Engine) -> None:
-    """Every ledger row of ``new`` into ``old`` as a store at that older revision holds it."""
-    reflected = MetaData()
-    with old.connect() as conn:
-        reflected.reflect(conn, only=lambda name, _m: name.startswith("ledger_"))
-    numbered = "owner_no" in reflected.tables["ledger_edges"].c  # ledger_0008: edges name owners by number
-    with new.connect() as src, old.begin() as dst:
-        for name, table in reflected.tables.items():
-            if name == "ledger_lots" and "profile" in table.c:
-                cols = [c for c in t.lots.c if c.name not in ("profile_no", "lot_no")]
-                q: Any = select(*cols, t.profiles.c.body.label("profile")).select_from(t.LOTS_FROM)
-            elif name == "ledger_lots":  # before ledger_0012: no lot numbers
-                q = select(*[c for c in t.lots.c if c.name in table.c])
-            elif name == "ledger_edges" and not numbered:
-                q = _edge_strings()
-            elif name == "ledger_edges":  # before ledger_0012: owners as numbers, lots as strings
-                q = _edge_lot_strings()
-            elif name == "ledger_owners" and not numbered:  # only the owners edges name had numbers
-                e = t.edges
-                q = select(t.owners.c.no, t.owners.c.owner).where(
-                    t.owners.c.no.in_(select(e.c.owner_no).union(select(e.c.parent_owner_no)).scalar_subquery())
-                )
-            elif name == "ledger_owners":
-                q = select(*[c for c in t.owners.c if c.name in table.c])
-            elif name == "ledger_events" and "owner" in table.c:  # before ledger_0010
-                rows = _event_strings(src)
-                assert set(table.c.keys()) == set(rows[0]), name
-                dst.execute(table.insert(), rows)
-                continue
-            elif name == "ledger_profiles" and not isinstance(table.c.digest.type, LargeBinary):
-                rows = _profile_strings(src)  # before ledger_0011: hex digests, plain texts
-                dst.execute(table.insert(), rows)
-                continue
-            elif name == "ledger_profiles":  # the stored (compressed) bodies as they are
-                p = t.profiles.c
-                q = select(p.owner, p.no, p.digest, type_coerce(p.body, LargeBinary).label("body"))
-            else:
-                q = select(t.metadata.tables[name])
-            rows = [dict(r) for r in src.execute(q).mappings()]
-            assert set(table.c.keys()) == (set(rows[0]) if rows else set(table.c.keys())), name
-            if rows:
-                dst.execute(table.insert(), rows)
-
-
-def _edge_strings() -> Any:
-    """The edges with their owners as strings, as the store before ``ledger_0008`` held them."""
-    return select(
-        t.edge_owner,
-        t.edge_child.label("child"),
-        t.edge_parent_owner.label("parent_owner"),
-        t.edge_parent.label("parent"),
-        t.edge_event.label("event_id"),
-        t.edges.c.input_kg,
-    ).select_from(t.EDGES_FROM)
-
-
-def _edge_lot_strings() -> Any:
-    """The edges with their lots and event as strings, as the store before ``ledger_0012`` held them."""
-    e = t.edges
-    return select(
-        e.c.owner_no,
-        t.edge_child.label("child"),
-        e.c.parent_owner_no,
-        t.edge_parent.label("parent"),
-        t.edge_event.label("event_id"),
-        e.c.input_kg,
-    ).select_from(t.EDGES_FROM)
-
-
-def _event_strings(conn: Any) -> list[dict[str, Any]]:
-    """The events with their owner, hash and catalogue as strings, as the store before
-    ``ledger_0010`` held them."""
-    e = t.events
-    q = (
-        select(
-            t.owners.c.owner,
-            *[c for c in e.c if c.name not in {"owner_no", "catalogue_no"}],
-            t.event_catalogue.label("catalogue"),
-        )
-        .select_from(t.EVENTS_FROM.join(t.owners, t.owners.c.no == e.c.owner_no))
-        .order_by(t.owners.c.owner, e.c.seq)
-    )
-    return [{**r, "hash": t.hash_hex(r["hash"])} for r in conn.execute(q).mappings()]
-
-
-def _profile_strings(conn: Any) -> list[dict[str, Any]]:
-    """The profiles with their digest as hex and their text as it is, as the store before
-    ``ledger_0011`` held them."""
-    p = t.profiles
-    q = select(p.c.owner, p.c.no, p.c.digest, p.c.body).order_by(p.c.owner, p.c.no)
-    return [{**r, "digest": bytes(r["digest"]).hex()} for r in conn.execute(q).mappings()]
-
-
-def _answers(svc: LedgerService, batteries: Sequence[str], lots: Sequence[str]) -> dict[str, Any]:
-    rep = svc.verify()
-    return {
-        "traces": [svc.trace(OWNER, b) for b in batteries],
-        "recalls": [svc.trace(OWNER, lot, direction="down") for lot in lots],
-        "summaries": [svc.summary(OWNER, b) for b in batteries],
-        "lots": [svc.lot(OWNER, lot) for lot in lots],
-        "verify": (rep.ok, rep.events, rep.batches, rep.problems),
-        "events": svc.events(OWNER, limit=100_000),
-        "audit": svc.self_audit(),
-    }
-
-
 def test_ledger_0007_converts_a_store_with_data(
     make_store: Callable[[Sequence[Path]], Engine], old_store: Engine
 ) -> None:
@@ -171,10 +68,10 @@ def test_ledger_0007_converts_a_store_with_data(
     with direct.engine.connect() as conn:
         mined = [r[0] for r in conn.execute(select(t.lots.c.id).where(t.lots.c.kind == "extraction").limit(5))]
     batteries = sc.batteries[:6]
-    expected = _answers(direct, batteries, mined)
+    expected = answers(direct, batteries, mined)
     assert expected["verify"][0] and expected["audit"] == []
 
-    _copy_to_old(direct.engine, old_store)
+    copy_to_old(direct.engine, old_store)
     with old_store.connect() as conn:
         before = dict(conn.execute(text("SELECT id, profile FROM ledger_lots")).all())
         events = conn.execute(text("SELECT count(*) FROM ledger_events")).scalar_one()
@@ -191,7 +88,7 @@ def test_ledger_0007_converts_a_store_with_data(
     assert "ix_ledger_edges_event" not in indexes and "ix_ledger_edges_parent" in indexes
 
     migrated = LedgerService(old_store, me, batch_size=50, clock=CLOCK)
-    assert _answers(migrated, batteries, mined) == expected
+    assert answers(migrated, batteries, mined) == expected
 
 
 def _indexes(conn: Any, table: str) -> list[Any]:
@@ -212,16 +109,16 @@ def test_ledger_0008_numbers_the_owners_of_a_store_with_data(
     direct = LedgerService(make_store([MIGRATIONS_DIR]), me, batch_size=50, clock=CLOCK)
     direct.record(sc.events[:half])
     with direct.engine.connect() as conn:
-        edges = sorted(tuple(r) for r in conn.execute(_edge_strings()).all())
+        edges = sorted(tuple(r) for r in conn.execute(edge_strings()).all())
 
-    _copy_to_old(direct.engine, old_store)
+    copy_to_old(direct.engine, old_store)
     with old_store.connect() as conn:
         before = sorted(tuple(r) for r in conn.execute(text("SELECT * FROM ledger_edges")).all())
     assert before == edges and len(before) > 100
     upgrade(old_store, LOCATIONS)
 
     with old_store.connect() as conn:
-        after = sorted(tuple(r) for r in conn.execute(_edge_strings()).all())
+        after = sorted(tuple(r) for r in conn.execute(edge_strings()).all())
         numbered = dict(conn.execute(select(t.owners.c.owner, t.owners.c.no)).all())
         columns = {c["name"] for c in _columns(conn, "ledger_edges")}
         indexes = {i["name"]: i["column_names"] for i in _indexes(conn, "ledger_edges")}
@@ -236,9 +133,9 @@ def test_ledger_0008_numbers_the_owners_of_a_store_with_data(
         svc.record(sc.events[half:])
     with direct.engine.connect() as conn:
         mined = [r[0] for r in conn.execute(select(t.lots.c.id).where(t.lots.c.kind == "extraction").limit(5))]
-    expected = _answers(direct, sc.batteries[:6], mined)
+    expected = answers(direct, sc.batteries[:6], mined)
     assert expected["verify"][0] and expected["audit"] == []
-    assert _answers(migrated, sc.batteries[:6], mined) == expected
+    assert answers(migrated, sc.batteries[:6], mined) == expected
 
 
 def _columns(conn: Any, table: str) -> list[Any]:
@@ -258,22 +155,12 @@ def test_ledger_0010_slims_the_events_of_a_store_with_data_and_back(
     numbers and bytes: the same events, chain and answers; the second half of the scenario
     recorded on the migrated store gives what the direct ledger gives; the downgrade gives back
     the rows as they were."""
-    sc = generate(lots=300, owner=OWNER, seed=7)
-    half = len(sc.events) // 2
-    me = identity()
-    direct = LedgerService(make_store([MIGRATIONS_DIR]), me, batch_size=50, clock=CLOCK)
-    direct.record(sc.events[:half])
-    with direct.engine.connect() as conn:
-        mined = [r[0] for r in conn.execute(select(t.lots.c.id).where(t.lots.c.kind == "extraction").limit(5))]
-    half_answers = _answers(direct, sc.batteries[:6], mined)
-    assert half_answers["verify"][0] and half_answers["audit"] == []
-
-    _copy_to_old(direct.engine, old_store)
+    run = MigrationRoundTrip(make_store, old_store, seed=7)
     with old_store.connect() as conn:
         before = [tuple(r) for r in conn.execute(text(_OLD_EVENTS)).all()]
         lots_before = _lot_rows(conn)
     assert len(before) > 100 and all(len(r[6]) == 64 for r in before) and {r[8] for r in before} == {CATALOGUE.digest}
-    upgrade(old_store, LOCATIONS)
+    run.migrate()
 
     with old_store.connect() as conn:
         columns = {c["name"]: c["type"] for c in _columns(conn, "ledger_events")}
@@ -282,23 +169,13 @@ def test_ledger_0010_slims_the_events_of_a_store_with_data_and_back(
     assert set(columns) == {"owner_no", "seq", "id", "kind", "at", "body", "hash", "batch_no", "catalogue_no"}
     assert catalogues == [CATALOGUE.digest] and {len(h) for h in stored} == {32}
     _check_lots_table(old_store, lots_before, rowid=False)
-    migrated = LedgerService(old_store, me, batch_size=50, clock=CLOCK)
-    assert _answers(migrated, sc.batteries[:6], mined) == half_answers
+    run.answers_match_the_first_half()
 
-    cfg = alembic_config(LOCATIONS)
-    with old_store.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "ledger_0009")
+    run.downgrade("ledger_0009")
     with old_store.connect() as conn:
         assert [tuple(r) for r in conn.execute(text(_OLD_EVENTS)).all()] == before
     _check_lots_table(old_store, lots_before, rowid=True)
-    upgrade(old_store, LOCATIONS)
-
-    for svc in (direct, migrated):
-        svc.record(sc.events[half:])
-    expected = _answers(direct, sc.batteries[:6], mined)
-    assert expected["verify"][0] and expected["audit"] == []
-    assert _answers(migrated, sc.batteries[:6], mined) == expected
+    run.finish()
 
 
 def _lot_rows(conn: Any) -> list[tuple[Any, ...]]:
@@ -327,14 +204,13 @@ def test_ledger_0010_keeps_a_changed_hash_detected(
 ) -> None:
     """A stored hash changed before the migration (upper-case hex, or not hex at all) is not
     turned into the right bytes: after it, verify still names those events."""
-    direct = LedgerService(make_store([MIGRATIONS_DIR]), identity(), batch_size=50, clock=CLOCK)
-    direct.record(generate(lots=60, owner=OWNER, seed=8).events)
-    _copy_to_old(direct.engine, old_store)
-    with old_store.begin() as conn:
-        conn.execute(text("UPDATE ledger_events SET hash = upper(hash) WHERE seq = 3"))
-        conn.execute(text("UPDATE ledger_events SET hash = 'zz' || substr(hash, 3) WHERE seq = 9"))
-    upgrade(old_store, LOCATIONS)
-    rep = LedgerService(old_store, identity(), batch_size=50, clock=CLOCK).verify(derived=False)
+    migrated = changed_then_migrated(
+        make_store,
+        old_store,
+        "UPDATE ledger_events SET hash = upper(hash) WHERE seq = 3",
+        "UPDATE ledger_events SET hash = 'zz' || substr(hash, 3) WHERE seq = 9",
+    )
+    rep = migrated.verify(derived=False)
     assert {(p.rule, p.seq) for p in rep.problems if p.rule == "ledger.chain.hash"} >= {
         ("ledger.chain.hash", 3),
         ("ledger.chain.hash", 9),
@@ -352,21 +228,11 @@ def test_ledger_0011_compresses_the_profiles_of_a_store_with_data_and_back(
     bodies compressed with dictionary 1: every profile reads back as the exact text, every
     answer is the direct ledger's; the downgrade gives back the rows as they were; the second
     half of the scenario recorded on the migrated store gives what the direct ledger gives."""
-    sc = generate(lots=300, owner=OWNER, seed=9)
-    half = len(sc.events) // 2
-    me = identity()
-    direct = LedgerService(make_store([MIGRATIONS_DIR]), me, batch_size=50, clock=CLOCK)
-    direct.record(sc.events[:half])
-    with direct.engine.connect() as conn:
-        mined = [r[0] for r in conn.execute(select(t.lots.c.id).where(t.lots.c.kind == "extraction").limit(5))]
-    half_answers = _answers(direct, sc.batteries[:6], mined)
-    assert half_answers["verify"][0] and half_answers["audit"] == []
-
-    _copy_to_old(direct.engine, old_store)
+    run = MigrationRoundTrip(make_store, old_store, seed=9)
     with old_store.connect() as conn:
         before = [tuple(r) for r in conn.execute(text(_OLD_PROFILES)).all()]
     assert len(before) > 20 and all(len(r[2]) == 64 and r[3].startswith("{") for r in before)
-    upgrade(old_store, LOCATIONS)
+    run.migrate()
 
     with old_store.connect() as conn:
         columns = {c["name"]: c["type"] for c in _columns(conn, "ledger_profiles")}
@@ -376,22 +242,12 @@ def test_ledger_0011_compresses_the_profiles_of_a_store_with_data_and_back(
     assert [(o, n, bytes(d).hex(), b) for o, n, d, b in read] == before  # the exact texts
     assert all(len(d) == 32 and bytes(b)[0] == 1 for _o, _n, d, b in raw)  # dictionary 1
     assert sum(len(b) for *_, b in raw) < 0.4 * sum(len(b) for *_, b in before)
-    migrated = LedgerService(old_store, me, batch_size=50, clock=CLOCK)
-    assert _answers(migrated, sc.batteries[:6], mined) == half_answers
+    run.answers_match_the_first_half()
 
-    cfg = alembic_config(LOCATIONS)
-    with old_store.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "ledger_0010")
+    run.downgrade("ledger_0010")
     with old_store.connect() as conn:
         assert [tuple(r) for r in conn.execute(text(_OLD_PROFILES)).all()] == before
-    upgrade(old_store, LOCATIONS)
-
-    for svc in (direct, migrated):
-        svc.record(sc.events[half:])
-    expected = _answers(direct, sc.batteries[:6], mined)
-    assert expected["verify"][0] and expected["audit"] == []
-    assert _answers(migrated, sc.batteries[:6], mined) == expected
+    run.finish()
 
 
 @pytest.mark.parametrize("old_store", ["ledger_0010"], indirect=True)
@@ -400,15 +256,14 @@ def test_ledger_0011_keeps_a_changed_profile_detected(
 ) -> None:
     """A profile changed before the migration (its digest upper-case or not hex, its text
     changed) is not turned into a matching row: after it, the self-audit still names each."""
-    direct = LedgerService(make_store([MIGRATIONS_DIR]), identity(), batch_size=50, clock=CLOCK)
-    direct.record(generate(lots=60, owner=OWNER, seed=8).events)
-    _copy_to_old(direct.engine, old_store)
-    with old_store.begin() as conn:
-        conn.execute(text("UPDATE ledger_profiles SET digest = upper(digest) WHERE no = 1"))
-        conn.execute(text("UPDATE ledger_profiles SET digest = 'zz' || substr(digest, 3) WHERE no = 2"))
-        conn.execute(text("UPDATE ledger_profiles SET body = replace(body, '1.0', '0.5') WHERE no = 3"))
-    upgrade(old_store, LOCATIONS)
-    findings = LedgerService(old_store, identity(), batch_size=50, clock=CLOCK).self_audit()
+    migrated = changed_then_migrated(
+        make_store,
+        old_store,
+        "UPDATE ledger_profiles SET digest = upper(digest) WHERE no = 1",
+        "UPDATE ledger_profiles SET digest = 'zz' || substr(digest, 3) WHERE no = 2",
+        "UPDATE ledger_profiles SET body = replace(body, '1.0', '0.5') WHERE no = 3",
+    )
+    findings = migrated.self_audit()
     named = {f.key for f in findings if (f.table, f.rule) == ("ledger_profiles", "ledger.derived.profiles")}
     assert named == {f"{OWNER}/1", f"{OWNER}/2", f"{OWNER}/3"}
 
@@ -427,27 +282,18 @@ def test_ledger_0012_numbers_the_lots_of_the_edges_and_back(
     not hold among their parents, migrated to numbers: the same edges as strings, the same
     answers; the downgrade gives back the edges as they were; the second half of the scenario
     recorded on the migrated store gives what the direct ledger gives, chain and audit intact."""
-    sc = generate(lots=300, owner=OWNER, seed=8)
-    half = len(sc.events) // 2
-    me = identity()
-    direct = LedgerService(make_store([MIGRATIONS_DIR]), me, batch_size=50, clock=CLOCK)
-    direct.record(sc.events[:half])
-    with direct.engine.connect() as conn:
-        mined = [r[0] for r in conn.execute(select(t.lots.c.id).where(t.lots.c.kind == "extraction").limit(5))]
+    run = MigrationRoundTrip(make_store, old_store, seed=8)
+    with run.direct.engine.connect() as conn:
         foreign = conn.execute(select(t.foreign_lots.c.id)).scalars().all()
-    half_answers = _answers(direct, sc.batteries[:6], mined)
-    assert half_answers["verify"][0] and half_answers["audit"] == []
-
-    _copy_to_old(direct.engine, old_store)
     with old_store.connect() as conn:
         before = sorted(tuple(r) for r in conn.execute(text(_OLD_EDGES)).all())
         lots_before = _lot_rows(conn)
     assert len(before) > 100
     assert {r[3] for r in before if r[2] != OWNER} >= set(foreign)  # parents the store does not hold
-    upgrade(old_store, LOCATIONS)
+    run.migrate()
 
     with old_store.connect() as conn:
-        after = sorted(tuple(r) for r in conn.execute(_edge_strings()).all())
+        after = sorted(tuple(r) for r in conn.execute(edge_strings()).all())
         columns = {c["name"] for c in _columns(conn, "ledger_edges")}
         indexes = {i["name"]: i["column_names"] for i in _indexes(conn, "ledger_edges")}
         numbers = conn.execute(select(t.lots.c.owner, t.lots.c.lot_no)).all()
@@ -458,20 +304,10 @@ def test_ledger_0012_numbers_the_lots_of_the_edges_and_back(
     assert indexes["ix_ledger_edges_parent"] == ["parent_owner_no", "parent_no"]
     assert len(set(numbers)) == len(numbers) and tops[OWNER] == len(numbers)
     assert sorted(lot for lot, _ in migrated_foreign) == sorted(foreign) and all(no < 0 for _, no in migrated_foreign)
-    migrated = LedgerService(old_store, me, batch_size=50, clock=CLOCK)
-    assert _answers(migrated, sc.batteries[:6], mined) == half_answers
+    run.answers_match_the_first_half()
 
-    cfg = alembic_config(LOCATIONS)
-    with old_store.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "ledger_0011")
+    run.downgrade("ledger_0011")
     with old_store.connect() as conn:
         assert sorted(tuple(r) for r in conn.execute(text(_OLD_EDGES)).all()) == before
         assert _lot_rows(conn) == lots_before
-    upgrade(old_store, LOCATIONS)
-
-    for svc in (direct, migrated):
-        svc.record(sc.events[half:])
-    expected = _answers(direct, sc.batteries[:6], mined)
-    assert expected["verify"][0] and expected["audit"] == []
-    assert _answers(migrated, sc.batteries[:6], mined) == expected
+    run.finish()
