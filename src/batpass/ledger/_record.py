@@ -143,6 +143,7 @@ class OwnerRecording:
         # event (timestamps) or once per call (booleans, the clock): bulk ingest writes ~3 rows
         # per event and the generic per-row bind processing cost as much as the checks
         self._bind_at = t.bind_processor(conn, t.events, "at")
+        self._bind_body = t.bind_processor(conn, t.events, "body")  # compressed on PostgreSQL
         self._now_db = t.bind_processor(conn, t.credits, "created_at")(now)
         self.view = _View(conn, owner)
         self.summaries: Mapping[str, UpstreamSummary] = {}
@@ -286,7 +287,7 @@ class OwnerRecording:
                 eid,
                 ev.kind._value_,
                 at_db,
-                body,
+                self._bind_body(body),
                 bytes.fromhex(digest),  # stored as its 32 bytes
                 batch,
                 self.catalogue_nos[ev.catalogue.digest],

@@ -48,7 +48,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from batpass.ledger._chain import GENESIS
-from batpass.ledger._zprofile import ProfileText, pack
+from batpass.ledger._zprofile import EventText, ProfileText, pack
 from batpass.store import UTCDateTime, metadata
 
 __all__ = [
@@ -83,7 +83,9 @@ events = Table(
     Column("id", String(128), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("at", UTCDateTime, nullable=False),
-    Column("body", Text, nullable=False),
+    # the exact JSON text the hash covers; on PostgreSQL stored compressed (``EventText``,
+    # ``ledger_0013``), Core reads give the text
+    Column("body", EventText, nullable=False),
     Column("hash", LargeBinary(32), nullable=False),  # the SHA-256 digest (hex in every answer)
     Column("batch_no", Integer, nullable=False),
     # the material catalogue the event was checked with, as its number in ``ledger_catalogues``

@@ -8,11 +8,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, LargeBinary, select, type_coerce
 
 from batpass.ledger import _sql as t
 from batpass.ledger._chain import GENESIS, event_hash, merkle_root, verify_batch
 from batpass.ledger._materials import CATALOGUE, CATALOGUES
+from batpass.ledger._zprofile import EVENT_ZDICTS, unpack_or_none
 
 __all__ = ["VerifyProblem", "VerifyReport", "verify_chain"]
 
@@ -54,10 +55,13 @@ def verify_chain(
 
     head = conn.execute(select(t.heads).where(t.heads.c.owner == owner)).first()
     batch_list = conn.execute(select(t.batches).where(t.batches.c.owner == owner).order_by(t.batches.c.batch_no)).all()
+    # PostgreSQL stores the body compressed (``ledger_0013``): read as the bytes it is and decoded
+    # here, so a body that does not decompress is an edited event, not an error
+    packed = conn.dialect.name == "postgresql"
     rows = conn.execute(
         select(
             t.events.c.seq,
-            t.events.c.body,
+            type_coerce(t.events.c.body, LargeBinary) if packed else t.events.c.body,
             t.events.c.hash,
             t.events.c.batch_no,
             t.event_catalogue,
@@ -90,7 +94,8 @@ def verify_chain(
             )
         if seq != expected_seq:
             problem("ledger.chain.gap", f"event sequence jumps from {expected_seq - 1} to {seq}: rows deleted", seq)
-        recomputed = event_hash(owner, seq, prev, body)
+        text = unpack_or_none(body, EVENT_ZDICTS) if packed else body
+        recomputed = event_hash(owner, seq, prev, text) if text is not None else None
         if recomputed != h:
             problem(
                 "ledger.chain.hash",

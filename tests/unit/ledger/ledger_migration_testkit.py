@@ -42,7 +42,7 @@ def copy_to_old(new: Engine, old: Engine) -> None:
                 q = select(*[c for c in t.lots.c if c.name in table.c])
             elif name == "ledger_edges" and not numbered:
                 q = edge_strings()
-            elif name == "ledger_edges":  # before ledger_0012: owners as numbers, lots as strings
+            elif name == "ledger_edges" and "child" in table.c:  # before ledger_0012: lots as strings
                 q = edge_lot_strings()
             elif name == "ledger_owners" and not numbered:  # only the owners edges name had numbers
                 e = t.edges

@@ -1,7 +1,7 @@
 """Migrations ``ledger_0007`` (the slim store) and ``ledger_0008`` (owners as numbers in the
 edges), ``ledger_0010`` (the events' owner, hash and catalogue in small forms), ``ledger_0011`` (profiles
-compressed) and ``ledger_0012`` (lots and events as numbers in the edges), on a store holding data, SQLite
-and PostgreSQL.
+compressed), ``ledger_0012`` (lots and events as numbers in the edges) and ``ledger_0013`` (event
+bodies compressed on PostgreSQL), on a store holding data, SQLite and PostgreSQL.
 
 A store at ``ledger_0006`` (or ``ledger_0007``) gets a scenario's ledger (the rows a ledger at
 that revision holds: each lot's profile as its own text, each edge's owners as strings; copied
@@ -311,3 +311,91 @@ def test_ledger_0012_numbers_the_lots_of_the_edges_and_back(
         assert sorted(tuple(r) for r in conn.execute(text(_OLD_EDGES)).all()) == before
         assert _lot_rows(conn) == lots_before
     run.finish()
+
+
+_RAW_EVENTS = (
+    "SELECT owner_no, seq, id, kind, at, body, hash, batch_no, catalogue_no FROM ledger_events ORDER BY owner_no, seq"
+)
+
+
+@pytest.mark.parametrize("old_store", ["ledger_0012"], indirect=True)
+def test_ledger_0013_compresses_the_event_bodies_of_a_store_with_data_and_back(
+    make_store: Callable[[Sequence[Path]], Engine], old_store: Engine
+) -> None:
+    """Event bodies as text (``ledger_0012``) migrated to bodies compressed with event dictionary
+    1 on PostgreSQL (SQLite keeps the text): every body reads back as the exact text, every
+    answer (chain, batches, audit included) is the direct ledger's; the downgrade gives back the
+    rows as they were; the second half of the scenario recorded on the migrated store gives what
+    the direct ledger gives."""
+    sc = generate(lots=300, owner=OWNER, seed=11)
+    half = len(sc.events) // 2
+    me = identity()
+    direct = LedgerService(make_store([MIGRATIONS_DIR]), me, batch_size=50, clock=CLOCK)
+    direct.record(sc.events[:half])
+    with direct.engine.connect() as conn:
+        mined = [r[0] for r in conn.execute(select(t.lots.c.id).where(t.lots.c.kind == "extraction").limit(5))]
+    half_answers = answers(direct, sc.batteries[:6], mined)
+    assert half_answers["verify"][0] and half_answers["audit"] == []
+
+    copy_to_old(direct.engine, old_store)
+    with old_store.connect() as conn:
+        before = [tuple(r) for r in conn.execute(text(_RAW_EVENTS)).all()]
+    assert len(before) > 100 and all(r[5].startswith("{") for r in before)
+    upgrade(old_store, LOCATIONS)
+
+    packed = old_store.dialect.name == "postgresql"
+    with old_store.connect() as conn:
+        columns = {c["name"]: c["type"] for c in _columns(conn, "ledger_events")}
+        raw = [tuple(r) for r in conn.execute(text(_RAW_EVENTS)).all()]
+        read = [tuple(r) for r in conn.execute(select(t.events).order_by(t.events.c.owner_no, t.events.c.seq)).all()]
+        keys = {i["name"]: i["column_names"] for i in _indexes(conn, "ledger_events")}
+    assert [(r[0], r[1], r[5]) for r in read] == [(r[0], r[1], r[5]) for r in before]  # the exact texts
+    assert isinstance(columns["body"], LargeBinary) is packed
+    assert [r[:5] + r[6:] for r in raw] == [r[:5] + r[6:] for r in before]
+    if packed:
+        assert all(bytes(r[5])[0] == 1 for r in raw)  # event dictionary 1
+        assert sum(len(r[5]) for r in raw) < 0.5 * sum(len(r[5]) for r in before)
+    else:
+        assert raw == before
+    assert keys.get("uq_ledger_events_owner", ["owner_no", "id"]) == ["owner_no", "id"]
+    migrated = LedgerService(old_store, me, batch_size=50, clock=CLOCK)
+    assert answers(migrated, sc.batteries[:6], mined) == half_answers
+
+    cfg = alembic_config(LOCATIONS)
+    with old_store.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "ledger_0012")
+    with old_store.connect() as conn:
+        assert [tuple(r) for r in conn.execute(text(_RAW_EVENTS)).all()] == before
+    upgrade(old_store, LOCATIONS)
+
+    for svc in (direct, migrated):
+        svc.record(sc.events[half:])
+    expected = answers(direct, sc.batteries[:6], mined)
+    assert expected["verify"][0] and expected["audit"] == []
+    assert answers(migrated, sc.batteries[:6], mined) == expected
+
+
+@pytest.mark.parametrize("old_store", ["ledger_0012"], indirect=True)
+def test_ledger_0013_keeps_a_changed_event_detected(
+    make_store: Callable[[Sequence[Path]], Engine], old_store: Engine
+) -> None:
+    """An event body changed before the migration is compressed as it is: after it (and after
+    the downgrade) verify still names that event."""
+    direct = LedgerService(make_store([MIGRATIONS_DIR]), identity(), batch_size=50, clock=CLOCK)
+    direct.record(generate(lots=60, owner=OWNER, seed=8).events)
+    copy_to_old(direct.engine, old_store)
+    with old_store.begin() as conn:
+        assert conn.execute(
+            text("UPDATE ledger_events SET body = replace(body, '\"kg\"', '\"t\"') WHERE seq = 5")
+        ).rowcount
+    cfg = alembic_config(LOCATIONS)
+    for step in ("up", "down"):
+        if step == "up":
+            upgrade(old_store, LOCATIONS)
+        else:
+            with old_store.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, "ledger_0012")
+        rep = LedgerService(old_store, identity(), batch_size=50, clock=CLOCK).verify(derived=False)
+        assert ("ledger.chain.hash", 5) in {(p.rule, p.seq) for p in rep.problems}, step

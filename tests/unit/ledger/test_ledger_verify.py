@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, LargeBinary, delete, select, text, ty
 from batpass.core.errors import IntegrityViolation
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
 from batpass.ledger import _sql as t
-from batpass.ledger._zprofile import ZDICTS, pack, unpack
+from batpass.ledger._zprofile import ZDICTS, pack, pack_event, unpack, unpack_event
 from batpass.scenario import flagged_sites, generate
 from batpass.sites import CAHRA_SAMPLE, load_cahra
 
@@ -41,8 +41,10 @@ def test_clean_ledger_verifies(ledger: LedgerService) -> None:
 def test_tampering_is_detected(ledger: LedgerService, tamper: str) -> None:
     _fill(ledger)
     with ledger.engine.begin() as conn:
-        if tamper == "edit":
-            conn.execute(text("UPDATE ledger_events SET body = replace(body, '105.0', '999.0') WHERE seq = 6"))
+        if tamper == "edit":  # the text, through the column's type (stored compressed on PostgreSQL)
+            body = conn.execute(select(t.events.c.body).where(t.events.c.seq == 6)).scalar_one()
+            assert "105.0" in body
+            conn.execute(update(t.events).where(t.events.c.seq == 6).values(body=body.replace("105.0", "999.0")))
         elif tamper == "delete":
             conn.execute(text("DELETE FROM ledger_events WHERE seq = 3"))
         elif tamper == "delete_tail":
@@ -70,6 +72,31 @@ def test_a_stored_event_hash_that_is_not_a_hash_is_a_finding(ledger: LedgerServi
     rep = ledger.verify()
     rules = {p.rule for p in rep.problems}
     assert {"ledger.chain.hash", "ledger.batch.root"} <= rules, rep.problems
+
+
+@pytest.mark.parametrize("change", ["byte", "cut", "version", "recompressed"])
+def test_a_stored_event_body_that_does_not_read_back_is_a_finding(ledger: LedgerService, change: str) -> None:
+    """PostgreSQL stores an event's body compressed (``ledger_0013``): a changed byte, a cut
+    stream or an unknown dictionary version is an edited event for verify and a finding of the
+    self-audit (never a zlib error), and a changed text compressed again breaks the chain."""
+    if ledger.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite stores the event's text")
+    _fill(ledger)
+    raw = type_coerce(t.events.c.body, LargeBinary)
+    with ledger.engine.begin() as conn:
+        stored = bytes(conn.execute(select(raw).where(t.events.c.seq == 4)).scalar_one())
+        assert '"CL"' in unpack_event(stored)
+        changed = {
+            "byte": stored[:-6] + bytes([stored[-6] ^ 0x40]) + stored[-5:],
+            "cut": stored[: len(stored) // 2],
+            "version": bytes([200]) + stored[1:],
+            "recompressed": pack_event(unpack_event(stored).replace('"CL"', '"AR"')),
+        }[change]
+        conn.execute(update(t.events).where(t.events.c.seq == 4).values(body=type_coerce(changed, LargeBinary)))
+    rep = ledger.verify()
+    assert "ledger.chain.hash" in {p.rule for p in rep.problems}, rep.problems
+    findings = ledger.self_audit()
+    assert ("ledger_events", "ledger.chain.hash") in {(f.table, f.rule) for f in findings}
 
 
 def test_forged_signature_is_detected(ledger: LedgerService) -> None:
