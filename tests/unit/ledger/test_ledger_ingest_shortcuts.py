@@ -10,6 +10,8 @@
   effects with, set every field ``Lot(...)`` and ``Effect()`` set, to the same values;
 - ``bind_processor`` of a timestamp column on SQLite writes the text the column type's own
   processing writes, for any aware datetime, and refuses a naive one alike;
+- a battery's stored text is what ``json.dumps`` writes (``_rows._battery_json`` writes the
+  usual one by hand);
 - ``event_hash`` is the documented ``sha256(owner "\\n" seq "\\n" prev_hash "\\n" body)``.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
+import json
 import pickle
 from collections.abc import Callable
 
@@ -27,8 +30,8 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
 from batpass.core.errors import InvalidInput
+from batpass.ledger import _rows, _wire
 from batpass.ledger import _sql as t
-from batpass.ledger import _wire
 from batpass.ledger import model as _model
 from batpass.ledger._chain import event_hash
 from batpass.ledger._fastinit import positional_constructor, twin
@@ -293,3 +296,27 @@ def test_shape_check_names_the_first_part_out_of_place_as_before() -> None:
         parse_event(two)
     assert caught.value.rule == "ledger.shipment.outputs"
     assert parse_event(base).kind is EventKind.SHIPMENT
+
+
+_texts = st.text(max_size=30) | st.sampled_from(
+    ["ev", "NMC811", "urn:epc:id:sgtin:0614141.107346.2017", 'é\u2028"\\\x00']
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _texts,
+    _texts,
+    _texts,
+    st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**20), 10**20),
+    _texts,
+)
+def test_a_battery_is_stored_as_json_dumps_writes_it(
+    bid: str, model: str, chemistry: str, capacity: float, category: str
+) -> None:
+    b = BatteryInfo(bid, model, chemistry, capacity, category)
+    plain = json.dumps(
+        {"id": b.id, "model": b.model, "chemistry": b.chemistry, "capacity_kwh": b.capacity_kwh, "category": b.category}
+    )
+    assert _rows._battery_json(b) == plain
+    assert _rows._battery_json(None) is None
