@@ -20,7 +20,7 @@ from typing import Any
 
 from batpass.trust import CredentialRejected, NodeIdentity, peek, sign_compact, verify_compact
 
-__all__ = ["BATCH_TYP", "GENESIS", "event_hash", "merkle_root", "sign_batch", "verify_batch"]
+__all__ = ["BATCH_TYP", "GENESIS", "event_hash", "merkle_root", "merkle_root_of_digests", "sign_batch", "verify_batch"]
 
 GENESIS = "0" * 64
 BATCH_TYP = "application/vnd.batpass.ledger-batch+jws"
@@ -36,13 +36,19 @@ def event_hash(owner: str, seq: int, prev_hash: str, body: str) -> str:
 
 def merkle_root(leaves: Sequence[str]) -> str:
     """RFC 6962 Merkle tree hash over hex leaf values."""
+    return merkle_root_of_digests([bytes.fromhex(x) for x in leaves])
+
+
+def merkle_root_of_digests(leaves: Sequence[bytes]) -> str:
+    """:func:`merkle_root` over the leaf values as bytes (the record loop holds each event's
+    hash as the 32 bytes it stores)."""
     if not leaves:
-        return hashlib.sha256(b"").hexdigest()
-    level = [hashlib.sha256(b"\x00" + bytes.fromhex(x)).digest() for x in leaves]
+        return _sha256(b"").hexdigest()
+    level = [_sha256(b"\x00" + x).digest() for x in leaves]
     while len(level) > 1:
         nxt = []
         for i in range(0, len(level) - 1, 2):
-            nxt.append(hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest())
+            nxt.append(_sha256(b"\x01" + level[i] + level[i + 1]).digest())
         if len(level) % 2:
             nxt.append(level[-1])
         level = nxt

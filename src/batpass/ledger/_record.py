@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from batpass.core.errors import BatpassError, Conflict
 from batpass.core.summary import UpstreamSummary
 from batpass.ledger import _sql as t
-from batpass.ledger._chain import batch_payload, event_hash, merkle_root, sign_batch
+from batpass.ledger._chain import batch_payload, event_hash, merkle_root_of_digests, sign_batch
 from batpass.ledger._lotnumbers import foreign_numbers, lot_numbers, parent_numbers
 from batpass.ledger._materials import Element
 from batpass.ledger._outflow import Authorisation, check_shipment
@@ -66,7 +66,7 @@ class _View:
             self.lots[r.id] = lot_from_row(r)
             self.pref[r.id] = r.profile_no
             self.nos[r.id] = r.lot_no
-        self.missing.update(i for i in want if i not in self.lots)
+        self.missing.update([i for i in want if i not in self.lots])
 
     def lot(self, owner: str, lot_id: LotId) -> Lot | None:
         if owner != self.owner:
@@ -108,8 +108,10 @@ def _mix_key(lot: Lot, parents: Sequence[tuple[Lot, float]], parent_profiles: Se
         lot.custody,
         tuple(lot.composition.items()),
         tuple(
-            (id(prof), kg, p.material, p.custody, tuple(p.composition.items()))
-            for (p, kg), prof in zip(parents, parent_profiles, strict=True)
+            [
+                (id(prof), kg, p.material, p.custody, tuple(p.composition.items()))
+                for (p, kg), prof in zip(parents, parent_profiles, strict=True)
+            ]
         ),
     )
 
@@ -155,7 +157,7 @@ class OwnerRecording:
         self.edge_rows: list[tuple[Any, ...]] = []
         self.credit_rows: list[tuple[Any, ...]] = []
         self.alert_rows: list[dict[str, Any]] = []
-        self.hashes: list[str] = []
+        self.hashes: list[bytes] = []  # each event's hash as the 32 bytes stored
         self.owner_no = 0  # the owner's and the catalogues' numbers, taken in :meth:`run`
         self.catalogue_nos: dict[str, int] = {}
         # profiles mixed in this call, by what they are computed from (batteries of one round are
@@ -207,9 +209,12 @@ class OwnerRecording:
         owners, and the export authorisations when a shipment is among them."""
         need: set[str] = set()
         from_lots: list[str] = []
+        add = need.add
         for _, ev in fresh:
-            need.update(i.lot for i in ev.inputs)
-            need.update(o.lot for o in ev.outputs)
+            for inp in ev.inputs:
+                add(inp.lot)
+            for out in ev.outputs:
+                add(out.lot)
             if ev.status_lot:
                 need.add(ev.status_lot)
             if ev.receipt is not None:
@@ -276,7 +281,8 @@ class OwnerRecording:
                     }
                 )
         self.prev_hash = digest = event_hash(owner, seq, self.prev_hash, body)
-        self.hashes.append(digest)
+        raw = bytes.fromhex(digest)
+        self.hashes.append(raw)
         # one signed Merkle root per batch_size events, in order: event n is in batch n // size
         # (the kind's stored _value_: the enum's value property costs two Python calls)
         batch = self.first_batch + n // self.batch_size + 1
@@ -288,7 +294,7 @@ class OwnerRecording:
                 ev.kind._value_,
                 at_db,
                 self._bind_body(body),
-                bytes.fromhex(digest),  # stored as its 32 bytes
+                raw,  # stored as its 32 bytes
                 batch,
                 self.catalogue_nos[ev.catalogue.digest],
             )
@@ -366,8 +372,8 @@ class OwnerRecording:
             batch_no += 1
             first, last = events[start], events[min(start + size, len(events)) - 1]
             assert first[7] == last[7] == batch_no
-            root = merkle_root(self.hashes[start : start + size])
-            head = self.hashes[min(start + size, len(events)) - 1]
+            root = merkle_root_of_digests(self.hashes[start : start + size])
+            head = self.hashes[min(start + size, len(events)) - 1].hex()
             payload = batch_payload(self.owner, batch_no, first[1], last[1], root, prev_root, head)
             kid, token = sign_batch(payload, self.identity)
             rows.append(
@@ -433,7 +439,7 @@ class OwnerRecording:
         pref = self.view.pref
         # the profile texts of this call, stored once each (those the owner has already get
         # their numbers), in the order their lots were produced
-        texts = dict.fromkeys(r for r in (pref[lot.id] for lot, _ in self.new_lots) if isinstance(r, str))
+        texts = dict.fromkeys([r for r in [pref[lot.id] for lot, _ in self.new_lots] if isinstance(r, str)])
         numbers = t.intern_profiles(conn, owner, texts)
         nos: dict[str, int] = {}
         for lot, _ in self.new_lots:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii
+from math import isfinite as _isfinite
 from typing import Any
 
 import orjson
@@ -77,9 +79,38 @@ def composition_json(comp: dict[Element, float]) -> str:
     return text
 
 
+_js = encode_basestring_ascii  # what json.dumps writes for a str (ensure_ascii, its default)
+_frepr = float.__repr__  # and for a finite float
+
+
 def _battery_json(b: BatteryInfo | None) -> str | None:
+    """The stored text of a battery: what ``json.dumps`` writes for its fields, in order. Written
+    by hand where every text is a ``str`` and the capacity a finite ``float`` (always, from the
+    decoder): ``json.dumps`` builds an encoder per call, in interpreted code, for each battery lot."""
     if b is None:
         return None
+    cap = b.capacity_kwh
+    if (
+        type(b.id) is str
+        and type(b.model) is str
+        and type(b.chemistry) is str
+        and type(b.category) is str
+        and type(cap) is float
+        and _isfinite(cap)
+    ):
+        return (
+            '{"id": '
+            + _js(b.id)
+            + ', "model": '
+            + _js(b.model)
+            + ', "chemistry": '
+            + _js(b.chemistry)
+            + ', "capacity_kwh": '
+            + _frepr(cap)
+            + ', "category": '
+            + _js(b.category)
+            + "}"
+        )
     return json.dumps(
         {"id": b.id, "model": b.model, "chemistry": b.chemistry, "capacity_kwh": b.capacity_kwh, "category": b.category}
     )

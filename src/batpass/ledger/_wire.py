@@ -31,7 +31,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from batpass.core.countries import ISO3166_ALPHA2
-from batpass.ledger._fastinit import positional_constructor
+from batpass.ledger._fastinit import positional_constructor, twin
 from batpass.ledger._materials import CATALOGUE, MATERIALS, Catalogue, Element
 from batpass.ledger.model import (
     BatteryInfo,
@@ -179,6 +179,8 @@ class EventWire(_Strict):
 _ARRAY = msgspec.json.Decoder(list[EventWire])
 _LINE = msgspec.json.Decoder(EventWire)
 _ENCODER = msgspec.json.Encoder(order="sorted")
+#: strict (``strict=True`` is its default: passing it builds a keyword dict per event)
+_convert = msgspec.convert
 
 
 class _Refused(Exception):
@@ -186,11 +188,14 @@ class _Refused(Exception):
 
 
 _new_str = str.__new__
-# the frozen dataclasses of an event, built without their frozen __init__ (ledger._fastinit)
-_new_event = positional_constructor(Event)
-_new_output = positional_constructor(OutputSpec)
-_new_input = positional_constructor(InputRef)
-_new_quantity = positional_constructor(Quantity)
+# the frozen dataclasses of an event, built without their frozen __init__ (ledger._fastinit):
+# those of every event here, as twins given their class (in code this module's compiled form
+# runs), the rarer ones by positional constructors
+_object_new = object.__new__
+_EventTwin = twin(Event)
+_OutputTwin = twin(OutputSpec)
+_InputTwin = twin(InputRef)
+_QuantityTwin = twin(Quantity)
 _new_battery = positional_constructor(BatteryInfo)
 _new_shipment = positional_constructor(Shipment)
 _new_receipt = positional_constructor(Receipt)
@@ -198,6 +203,90 @@ _COUNTRIES = frozenset(ISO3166_ALPHA2)
 _SITES: dict[tuple[str, str], Site] = {}
 _SAFE_LOW = 1e-4  # floats msgspec writes as ``repr`` does: 0 and [1e-4, 1e16)
 _SAFE_HIGH = 1e16
+
+
+def _new_quantity(value: float, unit: Unit) -> Quantity:
+    """``Quantity(value, unit)``."""
+    q: Any = _object_new(_QuantityTwin)
+    q.value = value
+    q.unit = unit
+    q.__class__ = Quantity
+    return q  # type: ignore[no-any-return]
+
+
+def _new_input(lot: LotId, quantity: Quantity) -> InputRef:
+    """``InputRef(lot, quantity)``."""
+    i: Any = _object_new(_InputTwin)
+    i.lot = lot
+    i.quantity = quantity
+    i.__class__ = InputRef
+    return i  # type: ignore[no-any-return]
+
+
+def _new_output(
+    lot: LotId,
+    material: str,
+    quantity: Quantity,
+    mass_per_piece_kg: float | None,
+    custody: CustodyModel | None,
+    recycled: RecycledOrigin | None,
+    assay: dict[Element, float] | None,
+    battery: BatteryInfo | None,
+) -> OutputSpec:
+    """``OutputSpec(...)`` of every field, in field order."""
+    o: Any = _object_new(_OutputTwin)
+    o.lot = lot
+    o.material = material
+    o.quantity = quantity
+    o.mass_per_piece_kg = mass_per_piece_kg
+    o.custody = custody
+    o.recycled = recycled
+    o.assay = assay
+    o.battery = battery
+    o.__class__ = OutputSpec
+    return o  # type: ignore[no-any-return]
+
+
+def _new_event(
+    id: EventId,
+    kind: EventKind,
+    owner: str,
+    at: _dt.datetime,
+    site: Site,
+    inputs: tuple[InputRef, ...],
+    outputs: tuple[OutputSpec, ...],
+    yield_: float | dict[Element, float],
+    shipment: Shipment | None,
+    receipt: Receipt | None,
+    status_lot: LotId | None,
+    status: str | None,
+    corrects: EventId | None,
+    void: bool,
+    reason: str | None,
+    catalogue: Catalogue,
+    body: str | None,
+) -> Event:
+    """``Event(...)`` of every field, in field order."""
+    ev: Any = _object_new(_EventTwin)
+    ev.id = id
+    ev.kind = kind
+    ev.owner = owner
+    ev.at = at
+    ev.site = site
+    ev.inputs = inputs
+    ev.outputs = outputs
+    ev.yield_ = yield_
+    ev.shipment = shipment
+    ev.receipt = receipt
+    ev.status_lot = status_lot
+    ev.status = status
+    ev.corrects = corrects
+    ev.void = void
+    ev.reason = reason
+    ev.catalogue = catalogue
+    ev.body = body
+    ev.__class__ = Event
+    return ev  # type: ignore[no-any-return]
 
 
 def _site(w: SiteWire) -> Site:
@@ -339,7 +428,7 @@ def event_from_wire(w: EventWire, catalogue: Catalogue = CATALOGUE, *, body: boo
 def event_from_object(raw: Any, catalogue: Catalogue = CATALOGUE) -> Event:
     """The fast pass over an already parsed JSON value (a dict); raises (anything) where the
     strict pass must look at it."""
-    return event_from_wire(msgspec.convert(raw, EventWire, strict=True), catalogue)
+    return event_from_wire(_convert(raw, EventWire), catalogue)
 
 
 def decode_event_stream(raw: bytes, catalogue: Catalogue = CATALOGUE) -> list[Event] | None:

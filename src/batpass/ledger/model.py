@@ -38,7 +38,7 @@ from typing import Any, Final, Protocol, Self, TypeVar
 from batpass.core.countries import ISO3166_ALPHA2
 from batpass.core.errors import Conflict, InvalidInput, NotFound
 from batpass.core.summary import UpstreamSummary
-from batpass.ledger._fastinit import positional_constructor
+from batpass.ledger._fastinit import twin
 from batpass.ledger._materials import CATALOGUE, ELEMENTS, MATERIALS, Catalogue, Element, Material, material
 from batpass.ledger.errors import LotOverdrawn, MassBalanceViolation, UnitMismatch
 
@@ -319,7 +319,19 @@ class Edge:
     input_kg: float
 
 
-_new_edge = positional_constructor(Edge)  # per edge of bulk ingest (ledger._fastinit)
+_EdgeTwin = twin(Edge)  # an edge per parent of bulk ingest, built as its twin (ledger._fastinit)
+
+
+def _new_edge(child: LotId, parent_owner: str, parent: LotId, event_id: EventId, input_kg: float) -> Edge:
+    """``Edge(child, parent_owner, parent, event_id, input_kg)``."""
+    e: Any = _object_new(_EdgeTwin)
+    e.child = child
+    e.parent_owner = parent_owner
+    e.parent = parent
+    e.event_id = event_id
+    e.input_kg = input_kg
+    e.__class__ = Edge
+    return e  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

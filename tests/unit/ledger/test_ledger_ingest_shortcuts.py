@@ -2,10 +2,16 @@
 
 - ``positional_constructor``: the frozen dataclasses an event is decoded into, built without
   their frozen ``__init__``, are the same instances (equal, hashed alike, still frozen);
+- the builders the decoder and ``apply_event`` use for every event (``_wire._new_event``,
+  ``_new_output``, ``_new_input``, ``_new_quantity``, ``model._new_edge``: an instance of a
+  ``twin`` given the dataclass as its class) give the dataclass's own instances too, printed and
+  pickled alike;
 - ``model._make_lot`` and ``model._make_effect``, which ``apply_event`` builds its lots and
   effects with, set every field ``Lot(...)`` and ``Effect()`` set, to the same values;
 - ``bind_processor`` of a timestamp column on SQLite writes the text the column type's own
   processing writes, for any aware datetime, and refuses a naive one alike;
+- a battery's stored text is what ``json.dumps`` writes (``_rows._battery_json`` writes the
+  usual one by hand);
 - ``event_hash`` is the documented ``sha256(owner "\\n" seq "\\n" prev_hash "\\n" body)``.
 """
 
@@ -14,6 +20,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
+import json
+import pickle
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -21,9 +30,11 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
 from batpass.core.errors import InvalidInput
+from batpass.ledger import _rows, _wire
 from batpass.ledger import _sql as t
+from batpass.ledger import model as _model
 from batpass.ledger._chain import event_hash
-from batpass.ledger._fastinit import positional_constructor
+from batpass.ledger._fastinit import positional_constructor, twin
 from batpass.ledger._materials import Element
 from batpass.ledger._wire import _isoformat
 from batpass.ledger.model import (
@@ -104,6 +115,42 @@ def test_positional_constructor_builds_the_same_frozen_instance(cls: type, args:
 def test_positional_constructor_refuses_classes_it_cannot_stand_for() -> None:
     with pytest.raises(TypeError):
         positional_constructor(Lot)  # not frozen: model._make_lot builds it instead
+
+
+_BUILDERS: dict[type, Callable[..., object]] = {
+    Quantity: _wire._new_quantity,
+    InputRef: _wire._new_input,
+    OutputSpec: _wire._new_output,
+    Event: _wire._new_event,
+    Edge: _model._new_edge,
+}
+
+
+@pytest.mark.parametrize(
+    ("cls", "args"), [s for s in _samples() if s[0] in _BUILDERS], ids=lambda v: getattr(v, "__name__", "")
+)
+def test_the_twin_builders_build_the_dataclass_own_instance(cls: type, args: tuple[object, ...]) -> None:
+    made = _BUILDERS[cls](*args)
+    plain = cls(*args)
+    assert type(made) is cls
+    assert made == plain and plain == made
+    assert repr(made) == repr(plain)
+    if cls is not Event:  # an event holds its catalogue, which is not hashable
+        assert hash(made) == hash(plain)
+        assert pickle.loads(pickle.dumps(made)) == plain
+    # every field is set, to the value given (a field added to the class and not to its
+    # builder fails here: the builder's signature no longer takes every field)
+    assert [getattr(made, f.name) for f in dataclasses.fields(cls)] == list(args)
+    assert not hasattr(made, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.__setattr__(dataclasses.fields(cls)[0].name, None)
+
+
+def test_twin_refuses_classes_it_cannot_stand_for() -> None:
+    with pytest.raises(TypeError):
+        twin(Lot)  # not frozen: model._make_lot builds it instead
+    with pytest.raises(TypeError):
+        twin(Effect)
 
 
 def test_the_lot_and_effect_builders_set_what_the_dataclasses_set() -> None:
@@ -249,3 +296,27 @@ def test_shape_check_names_the_first_part_out_of_place_as_before() -> None:
         parse_event(two)
     assert caught.value.rule == "ledger.shipment.outputs"
     assert parse_event(base).kind is EventKind.SHIPMENT
+
+
+_texts = st.text(max_size=30) | st.sampled_from(
+    ["ev", "NMC811", "urn:epc:id:sgtin:0614141.107346.2017", 'é\u2028"\\\x00']
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _texts,
+    _texts,
+    _texts,
+    st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**20), 10**20),
+    _texts,
+)
+def test_a_battery_is_stored_as_json_dumps_writes_it(
+    bid: str, model: str, chemistry: str, capacity: float, category: str
+) -> None:
+    b = BatteryInfo(bid, model, chemistry, capacity, category)
+    plain = json.dumps(
+        {"id": b.id, "model": b.model, "chemistry": b.chemistry, "capacity_kwh": b.capacity_kwh, "category": b.category}
+    )
+    assert _rows._battery_json(b) == plain
+    assert _rows._battery_json(None) is None
