@@ -123,11 +123,9 @@ def run(story: Story) -> None:
     by_node: dict[str, list[dict[str, Any]]] = {}
     for e in sc.events:
         by_node.setdefault(node_of[e["owner"]], []).append(e)
-    # each node records its events, then verifies its chain, beside the others
     with ThreadPoolExecutor(max_workers=len(by_node)) as pool:
-        done = dict(zip(by_node, pool.map(lambda n: _record_and_verify(story, n, by_node[n]), by_node), strict=True))
-    recorded = {name: n for name, (n, _) in done.items()}
-    verified = {name: v for name, (_, v) in done.items()}
+        recorded = dict(zip(by_node, pool.map(lambda n: _record(story, n, by_node[n]), by_node), strict=True))
+    verified = {name: _verify(story, name, len(by_node[name])) for name in by_node}
     story.story["prevention"] = _prevention(story, sc, sorted(by_node), len(by_node.get(CAR, [])))
 
     receipts = sorted(
@@ -254,11 +252,6 @@ def _record(story: Story, node: str, events: Sequence[dict[str, Any]]) -> int:
     if done != len(events):
         raise InvariantViolation(f"{node} acknowledged {done} of {len(events)} events", rule="demo.ledger.recorded")
     return done
-
-
-def _record_and_verify(story: Story, node: str, events: Sequence[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
-    recorded = _record(story, node, events)
-    return recorded, _verify(story, node, len(events))
 
 
 def _verify(story: Story, node: str, expected: int) -> dict[str, Any]:
