@@ -28,8 +28,9 @@ field and the rule, and the stored passport stays as it was.
 
 from __future__ import annotations
 
+import base64
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -732,15 +733,50 @@ def audit_log(passport_id: str, ctx: Ctx, _admin: AdminKey) -> dict[str, Any]:
     return {"entries": _svc(ctx).audit_entries(_pid(passport_id))}
 
 
+#: the export formats (``GET /v1/passports/{id}/export/{fmt}``) and the QR codes, in the order the
+#: bundle (``GET /v1/passports/{id}/exports``) answers them by default
+EXPORT_FORMATS = ("catenax", "batterypass", "aas")
+BUNDLE_FORMATS = (*EXPORT_FORMATS, "qr.svg", "qr.png")
+
+
+def _export_body(
+    fmt: str, p: Passport, versions: list[Any], tiers: frozenset[Tier], version: str | None
+) -> tuple[bytes, str]:
+    """One export's body and media type, exactly as its own route serves it."""
+    if fmt == "catenax":
+        issued, modified = versions[0].created_at.date(), versions[-1].created_at.date()
+        return _json(to_catenax(p, issued=issued, modified=modified, tiers=tiers)), "application/json"
+    if fmt == "aas":
+        return to_aas_json(p, tiers=tiers).encode("utf-8"), "application/json"
+    if fmt == "batterypass":
+        return _json(to_batterypass(p, tiers=tiers, version=version or LATEST_BATTERYPASS)), "application/json"
+    if fmt == "qr.svg":
+        return qr_svg(p.digital_link).encode("utf-8"), "image/svg+xml"
+    return qr_png(p.digital_link), "image/png"
+
+
+def _json(content: Any) -> bytes:
+    """A JSON body as :class:`JSONResponse` renders it."""
+    return bytes(JSONResponse(content).body)
+
+
+def _check_version(version: str | None, formats: Iterable[str]) -> None:
+    if version is not None and "batterypass" not in formats:
+        raise InvalidInput(
+            f"version: only the batterypass format has versions to choose ({', '.join(formats)} has one)",
+            field="version",
+            rule="passport exports",
+        )
+
+
+_BATTERYPASS_VERSION = Annotated[
+    str | None, Query(max_length=16, description="batterypass: 1.2.1 (default, the newest) or 1.2.0")
+]
+
+
 @router.get("/v1/passports/{passport_id}/export/{fmt}", response_model=None)
 async def export(
-    passport_id: str,
-    fmt: str,
-    request: Request,
-    ctx: Ctx,
-    version: Annotated[
-        str | None, Query(max_length=16, description="batterypass: 1.2.1 (default, the newest) or 1.2.0")
-    ] = None,
+    passport_id: str, fmt: str, request: Request, ctx: Ctx, version: _BATTERYPASS_VERSION = None
 ) -> Response:
     """``catenax`` (battery_pass 6.1.0), ``aas`` (AAS V3.1 JSON), ``batterypass`` (modules 1.2.0,
     Performance 1.2.1 or, with ``version=1.2.0``, 1.2.0)."""
@@ -749,21 +785,80 @@ async def export(
     # from the one chain its check reads
     p, versions = svc.with_versions(_pid(passport_id)) if fmt == "catenax" else (svc.get(_pid(passport_id)), [])
     roles, tiers = await _reader(ctx, request)
-    if version is not None and fmt != "batterypass":
+    _check_version(version, (fmt,))
+    svc.audit(p, roles=roles, tiers=tiers, channel=f"export:{fmt}")
+    if fmt not in EXPORT_FORMATS:
+        raise NotFound(f"format: '{fmt}' is not one of catenax, aas, batterypass", rule="passport exports")
+    body, media_type = _export_body(fmt, p, versions, tiers, version)
+    return Response(body, media_type=media_type)
+
+
+_BUNDLE_SCHEMA = {
+    "type": "object",
+    "required": ["passportId", "exports"],
+    "properties": {
+        "passportId": {"type": "string"},
+        "exports": {
+            "type": "object",
+            "description": "by format: the body its own route serves, byte for byte (text as UTF-8, PNG as base64)",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["mediaType", "encoding", "body"],
+                "properties": {
+                    "mediaType": {"type": "string"},
+                    "encoding": {"type": "string", "enum": ["utf-8", "base64"]},
+                    "body": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+@router.get(
+    "/v1/passports/{passport_id}/exports",
+    response_model=None,
+    responses={
+        200: {"description": "the exports of one passport", "content": {"application/json": {"schema": _BUNDLE_SCHEMA}}}
+    },
+)
+async def export_bundle(
+    passport_id: str,
+    request: Request,
+    ctx: Ctx,
+    formats: Annotated[
+        str | None,
+        Query(max_length=200, description="comma-separated, of " + ", ".join(BUNDLE_FORMATS) + " (default: all)"),
+    ] = None,
+    version: _BATTERYPASS_VERSION = None,
+) -> Response:
+    """Several exports of one passport in one answer, from one checked read of its chain: each the
+    body its own route (``export/{fmt}``, ``qr.svg``, ``qr.png``) serves, byte for byte, and each
+    export beyond the public tier written to the audit log as its own route writes it."""
+    listed = ",".join(BUNDLE_FORMATS) if formats is None else formats
+    wanted = list(dict.fromkeys(f.strip() for f in listed.split(",") if f.strip()))
+    unknown = [f for f in wanted if f not in BUNDLE_FORMATS]
+    if unknown or not wanted:
         raise InvalidInput(
-            f"version: only the batterypass format has versions to choose ({fmt} has one)",
-            field="version",
+            f"formats: {', '.join(unknown) or 'none'} is not a list of {', '.join(BUNDLE_FORMATS)}",
+            field="formats",
             rule="passport exports",
         )
-    svc.audit(p, roles=roles, tiers=tiers, channel=f"export:{fmt}")
-    if fmt == "catenax":
-        issued, modified = versions[0].created_at.date(), versions[-1].created_at.date()
-        return JSONResponse(to_catenax(p, issued=issued, modified=modified, tiers=tiers))
-    if fmt == "aas":
-        return Response(to_aas_json(p, tiers=tiers), media_type="application/json")
-    if fmt == "batterypass":
-        return JSONResponse(to_batterypass(p, tiers=tiers, version=version or LATEST_BATTERYPASS))
-    raise NotFound(f"format: '{fmt}' is not one of catenax, aas, batterypass", rule="passport exports")
+    _check_version(version, wanted)
+    svc = _svc(ctx)
+    p, versions = svc.with_versions(_pid(passport_id))
+    roles, tiers = await _reader(ctx, request)
+    svc.audit(p, roles=roles, tiers=tiers, channel=[f"export:{f}" for f in wanted if f in EXPORT_FORMATS])
+    out: dict[str, dict[str, str]] = {}
+    for fmt in wanted:
+        body, media_type = _export_body(fmt, p, versions, tiers, version)
+        text = media_type != "image/png"
+        out[fmt] = {
+            "mediaType": media_type,
+            "encoding": "utf-8" if text else "base64",
+            "body": body.decode("utf-8") if text else base64.b64encode(body).decode("ascii"),
+        }
+    return JSONResponse({"passportId": p.urn, "exports": out})
 
 
 @router.get(

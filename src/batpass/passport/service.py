@@ -610,21 +610,25 @@ class PassportService:
         self.audit(passport, roles=role_set, tiers=tier_set, channel=channel)
         return visible_view(passport, tier_set)
 
-    def audit(self, passport: Passport, *, roles: Iterable[str], tiers: Iterable[Tier], channel: str) -> None:
-        """Record a read of restricted tiers (no-op for a public-only read)."""
+    def audit(
+        self, passport: Passport, *, roles: Iterable[str], tiers: Iterable[Tier], channel: str | Sequence[str]
+    ) -> None:
+        """Record a read of restricted tiers (no-op for a public-only read): a row per channel
+        (several reads answered together, one transaction)."""
         tier_set = frozenset(tiers)
-        if not tier_set - {Tier.PUBLIC}:
+        channels = [channel] if isinstance(channel, str) else list(channel)
+        if not tier_set - {Tier.PUBLIC} or not channels:
             return
+        row = {
+            "passport_id": str(passport.passport_id),
+            "tiers": sorted(t.value for t in tier_set),
+            "roles": sorted(roles),
+            "read_at": self.clock.now(),
+        }
+        ids = sorted(str(new_uuid7()) for _ in channels)  # the log's order (by id) is the channels' order
         with UnitOfWork(self.engine) as uow:
             uow.conn.execute(
-                insert(_sql.audit).values(
-                    id=str(new_uuid7()),
-                    passport_id=str(passport.passport_id),
-                    tiers=sorted(t.value for t in tier_set),
-                    roles=sorted(roles),
-                    channel=channel,
-                    read_at=self.clock.now(),
-                )
+                insert(_sql.audit), [dict(row, id=i, channel=c) for i, c in zip(ids, channels, strict=True)]
             )
             uow.commit()
 

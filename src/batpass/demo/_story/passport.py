@@ -46,8 +46,10 @@ over HTTPS through its public API (``/v1/passports...``, admin key = acting as t
    ``GET`` on the resolver URL with ``Accept: application/json``.
 4. **Exports** of every passport (admin reads, the full view for entitled partners and
    authorities): Catena-X ``battery_pass`` 6.1.0, Battery Pass 1.2.0 modules, AAS V3.1 JSON, QR
-   code SVG and PNG, written under ``passports/<serial>/`` (artefact kinds ``catenax_battery_pass``,
-   ``batterypass``, ``aas``, ``qr_svg``, ``qr_png``).
+   code SVG and PNG, the five of a passport in one request (``GET /v1/passports/{id}/exports``:
+   each the body of its own route, byte for byte, audited as those are), written under
+   ``passports/<serial>/`` (artefact kinds ``catenax_battery_pass``, ``batterypass``, ``aas``,
+   ``qr_svg``, ``qr_png``).
 5. **Backup**: ``eu-recycler`` (the car maker's backup node) holds a signed copy of the recycled
    passport's last version (``GET /v1/passports/backups/{id}`` on eu-recycler); the step checks
    the copy's digest against the car maker's own version and its Ed25519 signature against the
@@ -62,6 +64,7 @@ through ``story.shared``. Requests run on the story's keep-alive client, four at
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -87,13 +90,14 @@ NODE = "eu-carmaker"
 BACKUP = "eu-recycler"
 MODEL = Path(__file__).resolve().parents[2] / "passport" / "_data" / "demo-ev-model.yaml"
 WORKERS = 4
-#: exports written per battery: artefact kind -> (API path suffix, file name)
+#: exports written per battery: artefact kind -> (format in ``GET /v1/passports/{id}/exports``, file
+#: name); each format is also its own route (``export/{catenax,batterypass,aas}``, ``qr.svg``, ``qr.png``)
 EXPORTS: Mapping[str, tuple[str, str]] = {
-    "catenax_battery_pass": ("/export/catenax", "catenax_battery_pass.json"),
-    "batterypass": ("/export/batterypass", "batterypass.json"),
-    "aas": ("/export/aas", "aas.json"),
-    "qr_svg": ("/qr.svg", "qr.svg"),
-    "qr_png": ("/qr.png", "qr.png"),
+    "catenax_battery_pass": ("catenax", "catenax_battery_pass.json"),
+    "batterypass": ("batterypass", "batterypass.json"),
+    "aas": ("aas", "aas.json"),
+    "qr_svg": ("qr.svg", "qr.svg"),
+    "qr_png": ("qr.png", "qr.png"),
 }
 #: dynamic data of the battery given a second life (Annex VII: state of health before repurposing)
 SECOND_LIFE_DYNAMIC = {
@@ -207,12 +211,11 @@ def run(story: Story) -> None:
         )
     t_life = time.perf_counter() - t0 - t_build
 
-    # exports of every passport, fetched four at a time, written in battery order
+    # exports of every passport, each passport's five in one request (the bundle: each the body its
+    # own route serves, from one checked read of the passport), four at a time, written in battery order
     def fetch(uri: str) -> tuple[str, dict[str, bytes]]:
-        out: dict[str, bytes] = {}
-        for kind, (suffix, _name) in EXPORTS.items():
-            out[kind] = story.call("GET", NODE, f"/v1/passports/{ids[uri]}{suffix}").content
-        return uri, out
+        got = story.call("GET", NODE, f"/v1/passports/{ids[uri]}/exports").json()["exports"]
+        return uri, {kind: _body(got[fmt]) for kind, (fmt, _name) in EXPORTS.items()}
 
     order = [*batteries, new_uri]
     for uri, files in _parallel(fetch, order):
@@ -464,6 +467,13 @@ def _listed(story: Story) -> dict[str, str]:
 
 
 # --- plumbing and output ----------------------------------------------------------------------
+
+
+def _body(export: Mapping[str, str]) -> bytes:
+    """The bytes of one export of the bundle (text as UTF-8, a PNG as base64)."""
+    if export["encoding"] == "base64":
+        return base64.b64decode(export["body"], validate=True)
+    return export["body"].encode("utf-8")
 
 
 def _parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:

@@ -70,8 +70,8 @@ def run(story: Story) -> None:
             lambda: [] if _missing_at_receiver(story, receiver, unacknowledged) else [unacknowledged],
             "the receiver's missing",
         )
-    shipped = _rows(story, node_of, "shipper")
-    both = shipped + _rows(story, node_of, "receiver")
+    both = _rows(story, node_of, "shipper", "receiver")  # one read of every owner's view for both roles
+    shipped = [s for s in both if s["role"] == "shipper"]
     by = {o: sum(1 for s in shipped if s["outcome"] == o) for o in ("ok", "short", "diverted", "missing")}
     story.story["reconciliation"] = {
         "shipments": len(shipped),
@@ -90,12 +90,12 @@ def run(story: Story) -> None:
     )
 
 
-def _rows(story: Story, node_of: Mapping[str, str], role: str) -> list[dict[str, Any]]:
-    """Every owner's reconciliation rows of one role, read from its node."""
+def _rows(story: Story, node_of: Mapping[str, str], *roles: str) -> list[dict[str, Any]]:
+    """Every owner's reconciliation rows of these roles, read from its node."""
     out: list[dict[str, Any]] = []
     for did, name in sorted(node_of.items()):
         view = story.call("GET", name, "/v1/ledger/reconciliation", params={"owner": did}).json()
-        out.extend(s for s in view["shipments"] if s["role"] == role)
+        out.extend(s for s in view["shipments"] if s["role"] in roles)
     return out
 
 
