@@ -8,7 +8,7 @@ bytes (23.5 %, level 1) on a generated scenario at 10⁴ lots (no dictionary: 34
 A stored body is one byte naming the dictionary version that compressed it, then the zlib
 stream (its Adler-32 checksum included: a changed body almost always fails to decompress, and
 one that does decompress differs from its digest). Dictionaries are vendored files
-(``_data/profile-zdict-N.bin``, built by ``scripts/build-profile-zdict.py``) and never change:
+(``_data/profile-zdict-N.bin``, built by ``scripts/build-zdict.py profile``) and never change:
 a later dictionary is a new version, and rows compressed with an older one keep reading with
 theirs. Reading gives back the exact text that was written.
 
@@ -17,7 +17,7 @@ owner does not hold yet); decompression per read, about a fifth of the cost of p
 
 Event bodies (``ledger_events.body``, the exact JSON text the hash chain covers) are stored the
 same way on PostgreSQL (:class:`EventText`, migration ``ledger_0013``), with a dictionary of their
-own (``_data/event-zdict-N.bin``, ``scripts/build-event-zdict.py``): 516 characters on average
+own (``_data/event-zdict-N.bin``, ``scripts/build-zdict.py event``): 516 characters on average
 became 190 bytes at 10⁴ lots. PostgreSQL compresses a value only in rows over ~2 kB (TOAST), and
 an event row is ~660 bytes; SQLite keeps the text (its store is under its target without it, and
 its ingest CPU is the scarcer figure there).

@@ -215,3 +215,24 @@ def event_catalogue_digests(engine: Engine) -> list[str | None]:
                 )
             ).scalars()
         )
+
+
+def set_statistics(engine: Engine, state: str) -> None:
+    """Leave the planner of ``engine``'s store in ``state``: "as ingested" (nothing run),
+    "vacuumed" (``VACUUM``: PostgreSQL learns the table sizes) or "analyzed" (``ANALYZE``: column
+    statistics too) — the states the plan tests check a statement in."""
+    if state == "as ingested":
+        return
+    command = "ANALYZE" if state == "analyzed" else "VACUUM"
+    if engine.dialect.name == "sqlite":
+        import sqlite3
+
+        engine.dispose()
+        db = sqlite3.connect(str(engine.url.database), isolation_level=None)  # VACUUM: no transaction
+        db.execute(command)
+        db.close()
+        return
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ("ledger_edges", "ledger_lots", "ledger_owners", "ledger_foreign_lots", "ledger_profiles"):
+            conn.exec_driver_sql(f"{command} {table}")

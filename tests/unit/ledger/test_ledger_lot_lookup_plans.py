@@ -8,14 +8,13 @@ after ``ANALYZE``."""
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_testkit import identity
+from ledger_testkit import identity, set_statistics
 from sqlalchemy import Engine, event
 
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
@@ -67,22 +66,6 @@ def _owner_only_reads(plan: Sequence[str]) -> list[str]:
     return out
 
 
-def _statistics(engine: Engine, state: str) -> None:
-    if state == "as ingested":
-        return
-    command = "ANALYZE" if state == "analyzed" else "VACUUM"
-    if engine.dialect.name == "sqlite":
-        engine.dispose()
-        db = sqlite3.connect(str(engine.url.database), isolation_level=None)  # VACUUM: no transaction
-        db.execute(command)
-        db.close()
-        return
-    with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in ("ledger_edges", "ledger_lots", "ledger_owners", "ledger_profiles"):
-            conn.exec_driver_sql(f"{command} {table}")
-
-
 @pytest.mark.parametrize("statistics", ["as ingested", "vacuumed", "analyzed"])
 def test_a_battery_is_found_through_its_index_on_both_stores(
     make_store: Callable[[Sequence[Path]], Engine], statistics: str
@@ -96,7 +79,7 @@ def test_a_battery_is_found_through_its_index_on_both_stores(
     svc = LedgerService(engine, identity(OWNER), batch_size=1000)
     sc = generate(lots=2000, owner=OWNER, seed=5)
     svc.record(sc.events)
-    _statistics(engine, statistics)
+    set_statistics(engine, statistics)
     battery = sc.battery_ids[3]
     with _statements(engine) as seen:
         root = svc.resolve_subject(OWNER, battery)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_testkit import identity, receipt
+from ledger_testkit import identity, receipt, set_statistics
 from sqlalchemy import Engine, select
 
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
@@ -136,20 +136,7 @@ def test_the_downstream_queries_read_the_parent_index_on_both_stores(
     svc.record(
         [receipt(SUPPLIER, "ore-shipped", "ore-in", "lithium_brine_concentrate", 50.0, document="BL-1", owner=OWNER)]
     )
-    if statistics != "as ingested":
-        command = "ANALYZE" if statistics == "analyzed" else "VACUUM"
-        if engine.dialect.name == "sqlite":
-            import sqlite3
-
-            engine.dispose()
-            db = sqlite3.connect(str(engine.url.database), isolation_level=None)  # VACUUM: no transaction
-            db.execute(command)
-            db.close()
-        else:
-            with engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                for table in ("ledger_edges", "ledger_lots", "ledger_owners", "ledger_foreign_lots", "ledger_profiles"):
-                    conn.exec_driver_sql(f"{command} {table}")
+    set_statistics(engine, statistics)
     with engine.connect() as conn:
         parents = _parents(conn, 11)
     assert len(parents) == 11
