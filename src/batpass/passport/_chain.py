@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 
 from batpass.core.errors import BatpassError, IntegrityViolation, InvalidInput, Unauthorized
 from batpass.passport import _sql
@@ -21,7 +21,16 @@ from batpass.passport.model import Passport
 from batpass.passport.ports import PublicKeyResolver
 from batpass.trust import CredentialRejected, NodeIdentity, peek, verify_compact
 
-__all__ = ["JWS_TYP", "StoredVersion", "VersionChain", "broken", "digest", "stored_versions", "verify_version_jws"]
+__all__ = [
+    "JWS_TYP",
+    "StoredVersion",
+    "VersionChain",
+    "broken",
+    "digest",
+    "passport_row",
+    "stored_versions",
+    "verify_version_jws",
+]
 
 #: the JWS type of a passport version
 JWS_TYP = "application/vnd.batpass.passport+jws"
@@ -38,6 +47,19 @@ def broken(passport_id: Any, table: str, what: str, version: int | None = None) 
         key=f"{passport_id}" + (f"/v{version}" if version is not None else ""),
         rule="passport.signed (what is served is what was signed)",
     )
+
+
+def passport_row(conn: Connection, query: Select[Any]) -> Any:
+    """The first ``passport_passports`` row ``query`` selects. SQLite keeps any value in any
+    column: one that does not read as its column's type (the store raises an
+    :class:`IntegrityViolation` naming no row) is that passport's break, named like the others."""
+    try:
+        return conn.execute(query).first()
+    except IntegrityViolation as exc:
+        if exc.table is not None:
+            raise
+        pid = conn.execute(query.with_only_columns(_sql.passports.c.passport_id)).scalar()
+        raise broken(pid, "passport_passports", exc.message) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +122,14 @@ class VersionChain:
         """Every version row of a passport, each checked: its digest is its token's, its token
         verifies (once per process: a token is immutable), its payload names this passport, this
         version and the previous digest, and its columns are the payload's."""
-        rows = conn.execute(
-            select(_sql.versions).where(_sql.versions.c.passport_id == passport_id).order_by(_sql.versions.c.version)
-        ).all()
+        try:
+            rows = conn.execute(
+                select(_sql.versions)
+                .where(_sql.versions.c.passport_id == passport_id)
+                .order_by(_sql.versions.c.version)
+            ).all()
+        except IntegrityViolation as exc:  # a stored value that is not of its column's type
+            raise broken(passport_id, "passport_versions", exc.message) from exc
         prev: str | None = None
         for n, v in enumerate(rows, start=1):
             where = f"version {v.version}"

@@ -31,7 +31,7 @@ from batpass.core.errors import Conflict, IntegrityViolation, InvalidInput, NotF
 from batpass.core.findings import Finding
 from batpass.core.ids import BatteryId, new_uuid7
 from batpass.ledger import UpstreamSummary
-from batpass.passport import _sql
+from batpass.passport import _chain, _sql
 from batpass.passport._backups import BACKUP_KIND, BackupCopies, HeldCopy
 from batpass.passport._chain import JWS_TYP, StoredVersion, VersionChain, broken, stored_versions, verify_version_jws
 from batpass.passport._chain import digest as token_digest
@@ -711,7 +711,7 @@ class PassportService:
     def _checked(self, conn: Connection, passport_id: uuid.UUID) -> tuple[Passport, list[Any]]:
         """The passport (:meth:`_signed`) and its version rows as checked."""
         q = select(_sql.passports).where(_sql.passports.c.passport_id == str(passport_id))
-        row = conn.execute(_for_write(conn, q)).first()
+        row = _chain.passport_row(conn, _for_write(conn, q))
         if row is None:
             raise PassportNotFound(f"passport {passport_id} not found", rule="passport identifier")
         return self._signed_chain(conn, row)
@@ -720,7 +720,7 @@ class PassportService:
         q = select(_sql.passports).where(
             _sql.passports.c.gtin == str(battery.gtin), _sql.passports.c.serial == str(battery.serial)
         )
-        row = conn.execute(_for_write(conn, q)).first()
+        row = _chain.passport_row(conn, _for_write(conn, q))
         if row is None:
             return None
         passport = self._signed(conn, row)
@@ -739,6 +739,8 @@ class PassportService:
         row — its record and the columns it is looked up by — is that version. Anything else is
         an :class:`IntegrityViolation` naming the passport and the break; never served, never
         signed over."""
+        if type(row.version) is not int:  # SQLite keeps any value in any column
+            raise broken(row.passport_id, "passport_passports", f"its version {str(row.version)[:40]!r} is no number")
         chain = self.chain.rows(conn, row.passport_id)
         for _ in range(3):
             if not chain or chain[-1].version <= row.version:
@@ -746,7 +748,9 @@ class PassportService:
             # PostgreSQL reads each statement at its own snapshot: a writer committed the next
             # version between the row and its chain. Read both again (a writer holds the row
             # locked, so this happens to readers only, and a real break stays a break)
-            fresh = conn.execute(select(_sql.passports).where(_sql.passports.c.passport_id == row.passport_id)).first()
+            fresh = _chain.passport_row(
+                conn, select(_sql.passports).where(_sql.passports.c.passport_id == row.passport_id)
+            )
             if fresh is None:
                 break
             row, chain = fresh, self.chain.rows(conn, fresh.passport_id)
@@ -790,14 +794,17 @@ class PassportService:
         """Check one passport: its whole signed chain and that its served row is the newest
         version. Answers ``{passportId, ok, versions, findings}``."""
         with UnitOfWork(self.engine, write=False) as uow:
-            row = uow.conn.execute(
-                select(_sql.passports).where(_sql.passports.c.passport_id == str(passport_id))
-            ).first()
-            if row is None:
-                raise PassportNotFound(f"passport {passport_id} not found", rule="passport identifier")
-            findings = self._row_findings(uow.conn, row)
+            q = select(_sql.passports).where(_sql.passports.c.passport_id == str(passport_id))
+            try:
+                row = _chain.passport_row(uow.conn, q)
+            except IntegrityViolation as exc:  # a value of its row does not read: that is the finding
+                findings = [Finding(str(exc.table), str(exc.key), str(exc.rule), exc.message)]
+            else:
+                if row is None:
+                    raise PassportNotFound(f"passport {passport_id} not found", rule="passport identifier")
+                findings = self._row_findings(uow.conn, row)
             n = uow.conn.execute(
-                select(func.count()).select_from(_sql.versions).where(_sql.versions.c.passport_id == row.passport_id)
+                select(func.count()).select_from(_sql.versions).where(_sql.versions.c.passport_id == str(passport_id))
             ).scalar_one()
         return {
             "passportId": f"urn:uuid:{passport_id}",
@@ -823,8 +830,15 @@ class PassportService:
         with UnitOfWork(self.engine, write=False) as uow:
             conn = uow.conn
             known: set[str] = set()
-            for row in conn.execute(select(_sql.passports).order_by(_sql.passports.c.passport_id)).all():
-                known.add(row.passport_id)
+            for pid in conn.execute(
+                select(_sql.passports.c.passport_id).order_by(_sql.passports.c.passport_id)
+            ).scalars():
+                known.add(pid)
+                try:  # one row at a time: a value one row cannot read as does not stop the audit
+                    row = _chain.passport_row(conn, select(_sql.passports).where(_sql.passports.c.passport_id == pid))
+                except IntegrityViolation as exc:
+                    out.append(Finding(str(exc.table), str(exc.key), str(exc.rule), exc.message))
+                    continue
                 out.extend(self._row_findings(conn, row))
             for (pid,) in conn.execute(select(_sql.versions.c.passport_id).distinct()).all():
                 if pid not in known:

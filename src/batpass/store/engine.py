@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from batpass.core.errors import ConfigurationError, InvalidInput
+from batpass.store.metadata import read_stored_json
 
 __all__ = ["is_sqlite", "make_engine", "normalise_url"]
 
@@ -41,6 +42,7 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if backend == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["json_deserializer"] = read_stored_json  # JSON columns hold text: any text can be there
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")

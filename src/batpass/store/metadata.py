@@ -7,11 +7,19 @@ own private ``_sql.py`` and ships its own Alembic migration branch (see :mod:`.m
 from __future__ import annotations
 
 import datetime as _dt
+import json
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 
-__all__ = ["UUID_LEN", "UTCDateTime", "metadata"]
+from batpass.core.errors import IntegrityViolation
+
+__all__ = ["UNREADABLE_RULE", "UUID_LEN", "UTCDateTime", "metadata", "read_stored_json", "unreadable"]
+
+#: the rule an unreadable stored value breaks (SQLite stores any value in any column)
+UNREADABLE_RULE = "store.value (a stored value reads as its column's type)"
 
 #: naming convention so migrations name constraints the same way on SQLite and PostgreSQL
 metadata = MetaData(
@@ -47,6 +55,36 @@ class UTCDateTime(TypeDecorator[_dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=_dt.UTC)
         return value.astimezone(_dt.UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        """A stored text that is no timestamp (SQLite keeps whatever was written) is damage: an
+        :class:`IntegrityViolation`, which the caller names and refuses, never a ``ValueError``
+        escaping as a server error."""
+        parse = super().result_processor(dialect, coltype)
+        if parse is None:
+            return None
+
+        def read(value: Any) -> Any:
+            try:
+                return parse(value)
+            except (ValueError, TypeError) as exc:
+                raise unreadable("timestamp", value) from exc
+
+        return read
+
+
+def unreadable(kind: str, value: Any) -> IntegrityViolation:
+    """The error for a stored value that does not read as its column's type; the table and key
+    are the reader's to add (it knows which row it read)."""
+    return IntegrityViolation(f"a stored {kind} does not read as one: {str(value)[:60]!r}", rule=UNREADABLE_RULE)
+
+
+def read_stored_json(text: str | bytes) -> Any:
+    """SQLite's JSON columns hold text: text that does not decode is damage (see :class:`UTCDateTime`)."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise unreadable("JSON value", text) from exc
 
 
 def uuid_column_type() -> String:

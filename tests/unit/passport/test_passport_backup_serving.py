@@ -13,7 +13,8 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from passport_testkit import ADMIN_KEY, EXAMPLE, ITEM, IdentityKeys, make_app, make_service, make_summary
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, text, update
+from sqlalchemy.exc import DBAPIError
 
 from batpass.core.clock import FixedClock
 from batpass.core.ids import BatteryId
@@ -136,3 +137,24 @@ def test_no_copy_held_is_a_404(held: Any) -> None:
     client, _, _ = held
     r = client.get(BatteryId("04012345000009", "SN-0999").path, headers={"Accept": "application/json"})
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize(("column", "value"), [("received_at", "2026-12-07 20:02:M8.4"), ("signer_jwk", "x!{")])
+def test_a_copy_with_a_value_that_does_not_read_is_refused(held: Any, column: str, value: str) -> None:
+    """SQLite keeps any value in any column: a held copy's timestamp or key that does not read as
+    its type is refused like a changed one (503, a problem), never a server error. PostgreSQL's
+    column types refuse the value."""
+    client, backup, pid = held
+    where = "passport_id = :pid AND version = 2"
+    if backup.engine.dialect.name != "sqlite":
+        with pytest.raises(DBAPIError), backup.engine.begin() as conn:
+            conn.execute(
+                text(f"UPDATE passport_backups SET {column} = :v WHERE {where}"), {"v": value, "pid": str(pid)}
+            )
+        return
+    with backup.engine.begin() as conn:
+        conn.execute(text(f"UPDATE passport_backups SET {column} = :v WHERE {where}"), {"v": value, "pid": str(pid)})
+    for url in (BAT.path, f"/v1/passports/backups/{pid}"):
+        r = client.get(url, headers={"Accept": "application/json", "X-Api-Key": ADMIN_KEY})
+        assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json"), url
+        assert r.json()["type"].endswith("/integrity"), url
