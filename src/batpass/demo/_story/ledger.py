@@ -125,8 +125,10 @@ def run(story: Story) -> None:
         by_node.setdefault(node_of[e["owner"]], []).append(e)
     with ThreadPoolExecutor(max_workers=len(by_node)) as pool:
         recorded = dict(zip(by_node, pool.map(lambda n: _record(story, n, by_node[n]), by_node), strict=True))
+    # the car maker's refused shipment before the chains are verified: the one verification of
+    # each node then also shows that nothing of the refused call was written
+    story.story["prevention"] = _prevention(story, sc, sorted(by_node))
     verified = {name: _verify(story, name, len(by_node[name])) for name in by_node}
-    story.story["prevention"] = _prevention(story, sc, sorted(by_node), len(by_node.get(CAR, [])))
 
     receipts = sorted(
         {
@@ -191,11 +193,12 @@ def _mode(story: Story, node: str) -> str:
     return str(cfg.get("mode", "warn"))
 
 
-def _prevention(story: Story, sc: Scenario, nodes: Sequence[str], recorded: int) -> dict[str, Any]:
+def _prevention(story: Story, sc: Scenario, nodes: Sequence[str]) -> dict[str, Any]:
     """``story.prevention``: each recording node's outflow mode, and the shipments refused. The
     car maker's node blocks: its attempt to ship two end-of-life packs (hazardous waste from
     2026-11-09) to a buyer outside the OECD is refused with the rule, and nothing of the call is
-    written (its chain still holds the scenario's events only, the waste lot does not exist)."""
+    written (the waste lot does not exist; the verification of every node's chain, which
+    :func:`run` asks after this, finds the scenario's events only)."""
     modes = {name: _mode(story, name) for name in nodes}
     blocked: list[dict[str, Any]] = []
     if modes.get(CAR) == "block" and sc.refused_attempt:
@@ -206,7 +209,6 @@ def _prevention(story: Story, sc: Scenario, nodes: Sequence[str], recorded: int)
             raise InvariantViolation(
                 f"the car maker's waste export was refused for another reason: {problem}", rule="demo.ledger.blocked"
             )
-        _verify(story, CAR, recorded)
         waste_lot = sc.refused_attempt[-1]["inputs"][0]["lot"]
         story.call("GET", CAR, "/v1/ledger/lots/" + quote(waste_lot, safe=""), expect=(404,))
         blocked.append(
