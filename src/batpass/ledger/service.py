@@ -500,7 +500,9 @@ class LedgerService:
             rows: list[Any] = t.select_lots(uow.conn, owner, [subject]) if len(subject) <= 128 else []
             if not rows:
                 # the battery's lot ids from its index, then the lots by key: asked in one
-                # condition, SQLite (lots keyed (owner, id) WITHOUT ROWID) read every lot of the owner
+                # condition, SQLite (lots keyed (owner, id) WITHOUT ROWID) read every lot of the owner.
+                # Several lots carrying the battery: the lowest id, on both stores (PostgreSQL
+                # returned them in its plan's order, after VACUUM the order they were written)
                 by_battery = select(_BATTERIES.c.id).where(
                     _BATTERIES.c.owner == owner, _BATTERIES.c.battery_id == subject
                 )
@@ -509,6 +511,7 @@ class LedgerService:
                         select(*t.LOT_COLUMNS)
                         .select_from(t.LOTS_FROM)
                         .where(t.lots.c.owner == owner, t.lots.c.id.in_(by_battery))
+                        .order_by(t.lots.c.id)
                     ).all()
                 )
         if not rows:
