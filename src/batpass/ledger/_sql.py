@@ -845,16 +845,12 @@ def insert_values(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]
         conn.exec_driver_sql(f"INSERT INTO {plan.table_sql} ({cols}) VALUES ({marks})", rows)
         return
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    statement = f"COPY {plan.table_sql} ({cols}) FROM STDIN"
-    driver_error = conn.dialect.loaded_dbapi.Error
+    statement, driver_error = f"COPY {plan.table_sql} ({cols}) FROM STDIN", conn.dialect.loaded_dbapi.Error
     try:
         with cur.copy(statement) as copy:
             for tup in rows:
                 copy.write_row(tup)
-    except driver_error as exc:
-        # as SQLAlchemy raises a statement's driver error (IntegrityError for a unique key, ...),
-        # so the unit of work answers it as it answers theirs (a key a concurrent writer took
-        # first: 409), never as a bare driver error
+    except driver_error as exc:  # as SQLAlchemy raises a statement's: the unit of work's 409, not a bare error
         raise DBAPIError.instance(statement, None, exc, driver_error) from exc
     finally:
         cur.close()
