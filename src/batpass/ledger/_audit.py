@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, LargeBinary, and_, func, select, true, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
-from batpass.core.errors import InvalidInput
+from batpass.core.errors import IntegrityViolation, InvalidInput
 from batpass.core.findings import Finding
 from batpass.ledger import _sql as t
 from batpass.ledger._materials import CATALOGUE, CATALOGUES
@@ -33,6 +33,7 @@ from batpass.store import make_engine, metadata
 __all__ = [
     "DERIVED_TABLES",
     "compare_derived",
+    "numbering_damage",
     "numbering_findings",
     "replay",
     "replay_engine",
@@ -361,3 +362,26 @@ def numbering_findings(conn: Connection, owner: str | None = None) -> list[tuple
     for name, lot, no in conn.execute(negative.where(chosen, lots.c.lot_no < 0, ~given.exists())).all():
         foreign(name, "ledger_lots", lot, f"lot number {no} is negative and no foreign row gave it")
     return out
+
+
+def numbering_damage(engine: Engine, owners: Iterable[str]) -> IntegrityViolation | None:
+    """Why a write for ``owners`` that collided on a unique key could never succeed, or None.
+
+    A counter of ``ledger_owners`` lowered below the numbers given (or a foreign row out of
+    step) makes every write that numbers a lot collide with a stored one: the driver reports it
+    as a key a concurrent writer took first, but nobody else is writing and a retry meets the
+    same rows. Read after the write rolled back, only then (the write path pays nothing): the
+    first :func:`numbering_findings` of ``owners``, as the refusal stored data failing its check
+    gets (503, table, key, rule). None where the numbering is sound: the collision was a real
+    race, and stays the loser's 409."""
+    with engine.connect() as conn:
+        for owner in owners:
+            for _, f in numbering_findings(conn, owner):
+                return IntegrityViolation(
+                    f"the ledger of {owner} cannot number its next lot: {f.detail} ({f.table} {f.key}); "
+                    "nothing was written, and writes that number lots are refused until the store is repaired",
+                    table=f.table,
+                    key=f.key,
+                    rule=f.rule,
+                )
+    return None

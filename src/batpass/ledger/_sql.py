@@ -43,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -844,10 +845,13 @@ def insert_values(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]
         conn.exec_driver_sql(f"INSERT INTO {plan.table_sql} ({cols}) VALUES ({marks})", rows)
         return
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    statement, driver_error = f"COPY {plan.table_sql} ({cols}) FROM STDIN", conn.dialect.loaded_dbapi.Error
     try:
-        with cur.copy(f"COPY {plan.table_sql} ({cols}) FROM STDIN") as copy:
+        with cur.copy(statement) as copy:
             for tup in rows:
                 copy.write_row(tup)
+    except driver_error as exc:  # as SQLAlchemy raises a statement's: the unit of work's 409, not a bare error
+        raise DBAPIError.instance(statement, None, exc, driver_error) from exc
     finally:
         cur.close()
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.exc import DBAPIError
 
 from batpass.core.clock import Clock, FixedClock, SystemClock
 from batpass.core.errors import (
@@ -33,6 +34,7 @@ from batpass.ledger import _sql as t
 from batpass.ledger._art8_reads import Art8Groups
 from batpass.ledger._audit import (
     compare_derived,
+    numbering_damage,
     numbering_findings,
     replay,
     replay_engine,
@@ -301,15 +303,21 @@ class LedgerService:
             by_owner.setdefault(ev.owner, []).append((i, ev))
         recorded = replayed = n_batches = 0
         alerts: list[dict[str, Any]] = []
-        with UnitOfWork(self.engine) as uow:
-            for owner, items in by_owner.items():
-                identity = self.identity_for(owner)
-                r, p, b, a = self._record_owner(uow.conn, owner, identity, items)
-                recorded += r
-                replayed += p
-                n_batches += b
-                alerts.extend(a)
-            uow.commit()
+        try:
+            with UnitOfWork(self.engine) as uow:
+                for owner, items in by_owner.items():
+                    identity = self.identity_for(owner)
+                    r, p, b, a = self._record_owner(uow.conn, owner, identity, items)
+                    recorded += r
+                    replayed += p
+                    n_batches += b
+                    alerts.extend(a)
+                uow.commit()
+        except Conflict as exc:  # from the store: a lost race, or numbers a damaged store gives twice
+            damage = numbering_damage(self.engine, by_owner) if isinstance(exc.__cause__, DBAPIError) else None
+            if damage is not None:
+                raise damage from exc
+            raise
         return RecordResult(recorded, replayed, n_batches, tuple(str(e.id) for e in parsed), tuple(alerts))
 
     def _record_owner(
@@ -500,7 +508,9 @@ class LedgerService:
             rows: list[Any] = t.select_lots(uow.conn, owner, [subject]) if len(subject) <= 128 else []
             if not rows:
                 # the battery's lot ids from its index, then the lots by key: asked in one
-                # condition, SQLite (lots keyed (owner, id) WITHOUT ROWID) read every lot of the owner
+                # condition, SQLite (lots keyed (owner, id) WITHOUT ROWID) read every lot of the owner.
+                # Several lots carrying the battery: the lowest id, on both stores (PostgreSQL
+                # returned them in its plan's order, after VACUUM the order they were written)
                 by_battery = select(_BATTERIES.c.id).where(
                     _BATTERIES.c.owner == owner, _BATTERIES.c.battery_id == subject
                 )
@@ -509,6 +519,7 @@ class LedgerService:
                         select(*t.LOT_COLUMNS)
                         .select_from(t.LOTS_FROM)
                         .where(t.lots.c.owner == owner, t.lots.c.id.in_(by_battery))
+                        .order_by(t.lots.c.id)
                     ).all()
                 )
         if not rows:

@@ -5,6 +5,7 @@ repeated failures, and an audit log that records who did what."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -148,3 +149,19 @@ def test_the_node_hashes_with_argon2id_at_the_documented_cost(make_store: MakeSt
         stored = conn.execute(select(_sql.users.c.password_hash)).scalar_one()
     assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # docs/console.md: 64 MiB, 3 passes, 4 lanes
     assert svc.sign_in("aiko", PASSWORD)[1].user.name == "aiko"
+
+
+def test_audit_entries_written_within_one_millisecond_are_listed_newest_first(
+    svc: AccountService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries sharing their timestamp (the service's clock) and the millisecond their time-ordered
+    ids are taken in (the process clock, held still here) are listed newest first as written, on
+    both stores: the rest of an id was random, so such entries were listed shuffled."""
+    frozen = time.time_ns()
+    monkeypatch.setattr(time, "time_ns", lambda: frozen)
+    for n in range(12):
+        svc.record("otto", "passport.open", f"urn:uuid:{n}", "ok", note=f"n{n}")
+    monkeypatch.undo()
+    log = svc.audit_log(limit=50)
+    assert [e.note for e in log] == [f"n{n}" for n in reversed(range(12))]
+    assert len({e.at for e in log}) == 1

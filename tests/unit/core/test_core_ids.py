@@ -87,3 +87,19 @@ def test_uuid7_is_time_ordered() -> None:
     assert all(u.version == 7 for u in ids)
     assert [u.int >> 80 for u in ids] == sorted(u.int >> 80 for u in ids)
     assert len(set(ids)) == len(ids)
+
+
+def test_uuid7_given_within_one_millisecond_sort_in_the_order_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time held still (one millisecond), and then stepped back: every id still sorts after the
+    one before it (as text too: the audit logs order by the stored string), a version-7 RFC 9562
+    UUID, never repeated."""
+    import time
+    import uuid
+
+    now = time.time_ns()
+    monkeypatch.setattr(time, "time_ns", lambda: now)
+    ids = [new_uuid7() for _ in range(2000)]
+    monkeypatch.setattr(time, "time_ns", lambda: now - 5_000_000_000)
+    ids += [new_uuid7() for _ in range(50)]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in ids)
+    assert [str(u) for u in ids] == sorted(str(u) for u in ids) and len(set(ids)) == len(ids)

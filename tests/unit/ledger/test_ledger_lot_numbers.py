@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from ledger_testkit import OWNER, ev, identity, lithium_receipt, lithium_supplier_events, out
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 
+from batpass.core.errors import Conflict, IntegrityViolation
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
 from batpass.ledger import _sql as t
 
@@ -185,3 +186,78 @@ def test_the_self_audit_names_a_numbering_that_would_collide(
     findings = receiver.self_audit(OWNER) + supplier.self_audit(SUPPLIER)
     named = [(f.table, f.rule) for f in findings if owner is None or f.key.startswith(owner)]
     assert (table, rule) in named, findings
+
+
+def test_a_write_on_a_lowered_lot_counter_is_refused_as_damage_and_nothing_is_written(
+    make_store: Callable[[Sequence[Path]], Engine],
+) -> None:
+    """Nobody else is writing: the store is damaged. The write is refused as stored data failing
+    its check (503, the table, the owner, the rule), never as a lost race a retry would win, and
+    the ledger is left as it was."""
+    engine = make_store([MIGRATIONS_DIR])
+    svc = LedgerService(engine, identity())
+    svc.record([ev("extraction", outputs=[out(f"ORE-{k}", "spodumene_concentrate", 1.0)]) for k in range(3)])
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE ledger_owners SET last_lot_no = last_lot_no - 1 WHERE owner = '{OWNER}'")
+    before = _lot_numbers(engine, OWNER)
+    for _attempt in range(2):  # and again: a retry meets the same damage
+        with pytest.raises(IntegrityViolation) as refused:
+            svc.record([ev("extraction", outputs=[out("ORE-new", "spodumene_concentrate", 1.0)])])
+        exc = refused.value
+        assert (exc.status, exc.table, exc.key, exc.rule) == (503, "ledger_owners", OWNER, "ledger.numbers.counter")
+    assert _lot_numbers(engine, OWNER) == before and svc.count_events(OWNER) == 3
+    # the chain is whole; what verify names is the counter alone
+    report = svc.verify(OWNER)
+    assert [(p.table, p.rule) for p in report.problems] == [("ledger_owners", "ledger.numbers.counter")]
+
+
+#: the second owner of the writers below
+OTHER = "did:web:other.example"
+
+
+def test_a_writer_that_loses_a_real_race_still_gets_its_409(make_store: Callable[[Sequence[Path]], Engine]) -> None:
+    """Two writers each recording for two owners, in the opposite order: on PostgreSQL each holds
+    its first owner's chain head when it asks for the other's (held at that point on purpose), a
+    deadlock the server breaks by refusing one — a lost race, 409 (retry), not damage. SQLite's
+    write transactions take the database lock up front: both are serialised and both succeed."""
+    engine = make_store([MIGRATIONS_DIR])
+    others = {OTHER: identity(OTHER)}
+    svc = LedgerService(engine, identity(), identities=others.get)
+    svc.record(
+        [
+            ev("extraction", outputs=[out("A-0", "spodumene_concentrate", 1.0)]),
+            ev("extraction", owner=OTHER, outputs=[out("B-0", "spodumene_concentrate", 1.0)]),
+        ]
+    )
+
+    def events(first: str, n: int) -> list[dict[str, Any]]:
+        a = ev("extraction", outputs=[out(f"A-{n}", "spodumene_concentrate", 1.0)])
+        b = ev("extraction", owner=OTHER, outputs=[out(f"B-{n}", "spodumene_concentrate", 1.0)])
+        return [a, b] if first == OWNER else [b, a]
+
+    both_hold_one = threading.Barrier(2)
+    heads_locked: dict[int, int] = {}
+
+    def hold(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "ledger_heads" in statement and "FOR UPDATE" in statement:
+            me = threading.get_ident()
+            heads_locked[me] = heads_locked.get(me, 0) + 1
+            if heads_locked[me] == 1:
+                both_hold_one.wait(timeout=30)
+
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:
+        event.listen(engine, "after_cursor_execute", hold)
+    try:
+        errors = _run_at_once(partial(svc.record, events(OWNER, 1)), partial(svc.record, events(OTHER, 2)))
+    finally:
+        if postgres:
+            event.remove(engine, "after_cursor_execute", hold)
+    if postgres:
+        assert len(errors) == 1 and type(errors[0]) is Conflict, errors
+        assert errors[0].status == 409
+        assert svc.count_events() == 4  # the winner's two events, nothing of the loser's
+    else:
+        assert errors == []
+        assert svc.count_events() == 6
+    assert svc.self_audit() == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import Any
 
 import pytest
@@ -312,3 +313,20 @@ def test_an_offset_past_any_row_is_invalid_input_not_a_database_overflow(service
         service.list_passports(offset=offset)
     assert refused.value.field == "offset"
     assert service.list_passports(offset=2**63 - 1) == []
+
+
+def test_audit_entries_written_within_one_millisecond_are_listed_in_the_order_written(
+    service: PassportService, static: StaticProductData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries sharing their timestamp (the service's clock) and the millisecond their time-ordered
+    ids are taken in (the process clock, held still here) come back in the order they were
+    written, on both stores: the rest of an id was random, so such entries were listed shuffled."""
+    p = _build(service, static)
+    frozen = time.time_ns()
+    monkeypatch.setattr(time, "time_ns", lambda: frozen)
+    for n in range(12):
+        service.audit(p, roles=["market_surveillance_authority"], tiers=[Tier.AUTHORITIES], channel=f"read-{n}")
+    monkeypatch.undo()
+    entries = service.audit_entries(p.passport_id)
+    assert [e["channel"] for e in entries] == [f"read-{n}" for n in range(12)]
+    assert len({e["readAt"] for e in entries}) == 1
