@@ -330,8 +330,11 @@ _uuid7_lock = threading.Lock()
 
 
 def _uuid7_after_fork() -> None:
-    global _uuid7_lock
+    global _uuid7_lock, _uuid7_last
     _uuid7_lock = threading.Lock()  # a fork while another thread held it leaves it held
+    # a child starts afresh: stepping from its parent's last id, two processes would share
+    # that id's random bits and differ only by their random steps within a millisecond
+    _uuid7_last = (0, 0)
 
 
 os.register_at_fork(after_in_child=_uuid7_after_fork)
