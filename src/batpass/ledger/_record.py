@@ -397,12 +397,17 @@ class OwnerRecording:
         (``{(owner number, id): number}`` in :attr:`parent_nos`), the owners' rows updated in
         number order (:func:`batpass.ledger._sql.parent_numbers`)."""
         conn, owner = self.conn, self.owner
-        others = {po for _c, po, *_ in self.edge_rows if po != owner}
+        # the rows' fields by index: a starred target (``_c, po, *_``) builds a list per row,
+        # and ingest writes about one edge per lot
+        edges = self.edge_rows
+        others = {r[1] for r in edges if r[1] != owner}
         nums = t.owner_numbers(conn, {owner} | others)
         wanted: dict[int, list[str]] = {}
-        for _c, po, p, *_ in self.edge_rows:
-            if po != owner:
-                wanted.setdefault(nums[po], []).append(p)
+        if others:
+            for r in edges:
+                po = r[1]
+                if po != owner:
+                    wanted.setdefault(nums[po], []).append(r[2])
         self.owner_nums = nums
         self.parent_nos: dict[tuple[int, str], int] = {}
         out: dict[str, int] = {}
