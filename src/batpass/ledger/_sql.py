@@ -950,10 +950,11 @@ def intern_profiles(conn: Connection, owner: str, bodies: Iterable[str]) -> dict
         return {}
     known: dict[bytes, int] = {}
     digests = list(by_digest)
+    blob = blob_value(conn)  # the digests and bodies as the driver takes them at once
     if conn.dialect.name == "sqlite":
         for part in chunks(digests):
             q = f"SELECT digest, no FROM ledger_profiles WHERE owner = ? AND digest IN ({','.join('?' * len(part))})"
-            known.update(conn.exec_driver_sql(q, (owner, *part)).fetchall())
+            known.update(conn.exec_driver_sql(q, (owner, *map(blob, part))).fetchall())
     else:
         for part in chunks(digests):
             by = select(profiles.c.digest, profiles.c.no).where(profiles.c.owner == owner, profiles.c.digest.in_(part))
@@ -962,9 +963,9 @@ def intern_profiles(conn: Connection, owner: str, bodies: Iterable[str]) -> dict
     if new:
         top = conn.execute(select(func.max(profiles.c.no)).where(profiles.c.owner == owner)).scalar()
         start = (top or 0) + 1
-        rows = [(owner, start + k, d, pack(by_digest[d])) for k, d in enumerate(new)]
+        rows = [(owner, start + k, blob(d), blob(pack(by_digest[d]))) for k, d in enumerate(new)]
         insert_values(conn, profiles, rows)
-        known.update((r[2], r[1]) for r in rows)
+        known.update((d, start + k) for k, d in enumerate(new))
     return {body: known[d] for d, body in by_digest.items()}
 
 
