@@ -147,6 +147,7 @@ class OwnerRecording:
         self._bind_at = t.bind_processor(conn, t.events, "at")
         self._bind_body = t.bind_processor(conn, t.events, "body")  # compressed on PostgreSQL
         self._now_db = t.bind_processor(conn, t.credits, "created_at")(now)
+        self._blob = t.blob_value(conn)  # the hash's 32 bytes as the driver takes them at once
         self.view = _View(conn, owner)
         self.summaries: Mapping[str, UpstreamSummary] = {}
         self.auths: list[Authorisation] = []
@@ -294,7 +295,7 @@ class OwnerRecording:
                 ev.kind._value_,
                 at_db,
                 self._bind_body(body),
-                raw,  # stored as its 32 bytes
+                self._blob(raw),  # stored as its 32 bytes
                 batch,
                 self.catalogue_nos[ev.catalogue.digest],
             )
@@ -396,12 +397,17 @@ class OwnerRecording:
         (``{(owner number, id): number}`` in :attr:`parent_nos`), the owners' rows updated in
         number order (:func:`batpass.ledger._sql.parent_numbers`)."""
         conn, owner = self.conn, self.owner
-        others = {po for _c, po, *_ in self.edge_rows if po != owner}
+        # the rows' fields by index: a starred target (``_c, po, *_``) builds a list per row,
+        # and ingest writes about one edge per lot
+        edges = self.edge_rows
+        others = {r[1] for r in edges if r[1] != owner}
         nums = t.owner_numbers(conn, {owner} | others)
         wanted: dict[int, list[str]] = {}
-        for _c, po, p, *_ in self.edge_rows:
-            if po != owner:
-                wanted.setdefault(nums[po], []).append(p)
+        if others:
+            for r in edges:
+                po = r[1]
+                if po != owner:
+                    wanted.setdefault(nums[po], []).append(r[2])
         self.owner_nums = nums
         self.parent_nos: dict[tuple[int, str], int] = {}
         out: dict[str, int] = {}
@@ -436,6 +442,7 @@ class OwnerRecording:
         conn, owner, lots = self.conn, self.owner, self.view.lots
         bind_bool = t.bind_processor(conn, t.lots, "held")
         true_db, false_db = bind_bool(True), bind_bool(False)
+        null = t.null_value(conn)
         pref = self.view.pref
         # the profile texts of this call, stored once each (those the owner has already get
         # their numbers), in the order their lots were produced
@@ -459,6 +466,7 @@ class OwnerRecording:
                     true_db if lot.held else false_db,
                     true_db if lot.voided else false_db,
                     lots_no[lot.id],
+                    null,
                 )
                 for lot, at_db in self.new_lots
             ],

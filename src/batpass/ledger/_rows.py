@@ -116,13 +116,17 @@ def _battery_json(b: BatteryInfo | None) -> str | None:
     )
 
 
-def lot_values(lot: Lot, produced_at: Any, profile_no: int, held: Any, voided: Any, lot_no: int) -> tuple[Any, ...]:
+def lot_values(
+    lot: Lot, produced_at: Any, profile_no: int, held: Any, voided: Any, lot_no: int, null: Any = None
+) -> tuple[Any, ...]:
     """The row of ``lot`` as a tuple in the table's column order (``_sql.lots``), for bulk
     inserts; the caller gives the driver's values of the timestamp and the flags (computed once
-    per event or call, not per row) and the number of the lot's stored profile. Enum members
-    give their stored ``_value_`` (the ``value`` property costs two Python calls a read, and
-    ingest reads several per lot)."""
+    per event or call, not per row), the number of the lot's stored profile, and what stands for
+    a NULL (``_sql.null_value``). Enum members give their stored ``_value_`` (the ``value``
+    property costs two Python calls a read, and ingest reads several per lot)."""
     b = lot.battery
+    mpp = lot.mass_per_piece_kg
+    status = lot.status
     return (
         lot.owner,
         str(lot.id),
@@ -131,19 +135,19 @@ def lot_values(lot: Lot, produced_at: Any, profile_no: int, held: Any, voided: A
         lot.quantity,
         lot.mass_kg,
         lot.remaining_kg,
-        lot.mass_per_piece_kg,
+        null if mpp is None else mpp,
         lot.site,
         lot.country,
         lot.custody._value_,
-        lot.recycled._value_ if lot.recycled else None,
+        lot.recycled._value_ if lot.recycled else null,
         composition_json(lot.composition),
         produced_at,
         str(lot.event_id),
         lot.seq,
         lot.kind._value_,
-        lot.status,
-        b.id if b else None,
-        _battery_json(b),
+        null if status is None else status,
+        b.id if b else null,
+        null if b is None else _battery_json(b),
         held,
         voided,
         profile_no,

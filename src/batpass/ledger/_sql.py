@@ -682,7 +682,9 @@ _EVENT_BODIES_BY_ID = (
 
 def _sqlite_id_rows(conn: Connection, sql: str, owner: str, ids: Sequence[str]) -> Iterable[Sequence[Any]]:
     """Rows of ``sql`` (``owner = ? AND id IN ({marks})``) for ``ids``, 400 ids a statement."""
-    for part in chunks(list(ids)):
+    # as exact str: the driver sends any other type (a LotId too) through its adapter protocol
+    # (see :func:`null_value`)
+    for part in chunks(list(map(str, ids))):
         text_ = sql.replace("{marks}", ",".join("?" * len(part)))
         yield conn.exec_driver_sql(text_, (owner, *part)).fetchall()
 
@@ -833,6 +835,43 @@ def _datetime_text(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return bind
 
 
+_NAN = float("nan")
+_SQLITE_NULL: list[Any] = []
+
+
+def null_value(conn: Connection) -> Any:
+    """What the record path puts in its row tuples for a NULL (:func:`insert_values`).
+
+    ``None`` everywhere but SQLite, where it is a NaN: ``sqlite3`` binds an exact ``int``,
+    ``float``, ``str`` or ``bytearray`` directly, but sends every other value, ``None``
+    included, through its adapter protocol, whose look-up of ``__adapt__`` on its protocol type
+    raises and clears an ``AttributeError`` (~0.3 µs a value; a new lot has up to five NULL
+    columns), while SQLite stores a bound NaN as NULL (``sqlite3VdbeMemSetDouble``). Taken only
+    after this SQLite library is seen to do so (a NaN bound in an in-memory database reads back
+    NULL), else ``None``."""
+    if conn.dialect.name != "sqlite":
+        return None
+    if not _SQLITE_NULL:
+        import sqlite3
+
+        probe = sqlite3.connect(":memory:")
+        try:
+            probe.execute("CREATE TABLE t (r REAL, s TEXT)")
+            probe.execute("INSERT INTO t VALUES (?, ?)", (_NAN, _NAN))
+            is_null = probe.execute("SELECT typeof(r), typeof(s) FROM t").fetchone() == ("null", "null")
+        finally:
+            probe.close()
+        _SQLITE_NULL.append(_NAN if is_null else None)
+    return _SQLITE_NULL[0]
+
+
+def blob_value(conn: Connection) -> Callable[[bytes], Any]:
+    """What the record path puts in its row tuples for a BLOB: on SQLite the bytes as a
+    ``bytearray``, which ``sqlite3`` binds as the same BLOB without its adapter protocol (see
+    :func:`null_value`; ``bytes`` is not among the types it binds directly); elsewhere the bytes."""
+    return bytearray if conn.dialect.name == "sqlite" else _identity
+
+
 def insert_values(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
     """INSERT ``rows``, tuples in the table's column order holding the driver's values (see
     :func:`bind_processor`), in bulk inside the connection's transaction."""
@@ -915,10 +954,11 @@ def intern_profiles(conn: Connection, owner: str, bodies: Iterable[str]) -> dict
         return {}
     known: dict[bytes, int] = {}
     digests = list(by_digest)
+    blob = blob_value(conn)  # the digests and bodies as the driver takes them at once
     if conn.dialect.name == "sqlite":
         for part in chunks(digests):
             q = f"SELECT digest, no FROM ledger_profiles WHERE owner = ? AND digest IN ({','.join('?' * len(part))})"
-            known.update(conn.exec_driver_sql(q, (owner, *part)).fetchall())
+            known.update(conn.exec_driver_sql(q, (owner, *map(blob, part))).fetchall())
     else:
         for part in chunks(digests):
             by = select(profiles.c.digest, profiles.c.no).where(profiles.c.owner == owner, profiles.c.digest.in_(part))
@@ -927,9 +967,9 @@ def intern_profiles(conn: Connection, owner: str, bodies: Iterable[str]) -> dict
     if new:
         top = conn.execute(select(func.max(profiles.c.no)).where(profiles.c.owner == owner)).scalar()
         start = (top or 0) + 1
-        rows = [(owner, start + k, d, pack(by_digest[d])) for k, d in enumerate(new)]
+        rows = [(owner, start + k, blob(d), blob(pack(by_digest[d]))) for k, d in enumerate(new)]
         insert_values(conn, profiles, rows)
-        known.update((r[2], r[1]) for r in rows)
+        known.update((d, start + k) for k, d in enumerate(new))
     return {body: known[d] for d, body in by_digest.items()}
 
 

@@ -334,6 +334,41 @@ def test_lot_values_follow_the_table_columns() -> None:
     }
 
 
+def test_absent_values_are_stored_as_null_and_hashes_as_their_bytes(ledger: LedgerService) -> None:
+    """The record path's rows stand NULL in by ``_sql.null_value`` (a NaN on SQLite) and give a
+    hash as ``_sql.blob_value`` makes it (a bytearray on SQLite): what is stored is NULL where a
+    lot has no such value, the value where it has one, and each event's hash as its 32 bytes."""
+    sc = generate(lots=60, seed=5, owner=OWNER)
+    for a in sc.authorisations:
+        ledger.authorise_export(OWNER, a)
+    events = list(sc.events)
+    ledger.record(events)
+    want = {}
+    for raw in events:
+        for o in raw.get("outputs") or ():
+            battery = o.get("battery")
+            want[o["lot"]] = (o.get("mass_per_piece_kg"), battery["id"] if battery else None)
+    with ledger.engine.connect() as conn:
+        lots = conn.execute(
+            select(
+                t.lots.c.id, t.lots.c.mass_per_piece_kg, t.lots.c.recycled, t.lots.c.battery_id, t.lots.c.battery
+            ).where(t.lots.c.owner == OWNER)
+        ).all()
+        never_set = conn.execute(
+            select(t.lots.c.status).where(t.lots.c.owner == OWNER, t.lots.c.status.is_(None))
+        ).all()
+        hashes = conn.execute(select(t.events.c.hash).where(t.events_of(OWNER)).order_by(t.events.c.seq)).scalars()
+        stored_hashes = [bytes(h) for h in hashes]
+    assert {r.id: (r.mass_per_piece_kg, r.battery_id) for r in lots} == want
+    assert {r.recycled for r in lots} >= {None, "pre_consumer"}  # a recycled lot's origin, or NULL
+    assert {r.battery is None for r in lots} == {True, False}
+    assert all((r.battery is None) == (r.battery_id is None) for r in lots)
+    assert {v[0] is None for v in want.values()} == {True, False}  # both kinds were written
+    assert never_set  # lots no status event named: NULL
+    assert [len(h) for h in stored_hashes] == [32] * len(events)
+    assert ledger.verify(OWNER).ok  # the chain over those bytes
+
+
 def test_the_collector_is_paused_and_restored() -> None:
     assert gc.isenabled()
     with _gc_paused():
