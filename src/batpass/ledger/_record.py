@@ -20,6 +20,7 @@ from batpass.core.errors import BatpassError, Conflict
 from batpass.core.summary import UpstreamSummary
 from batpass.ledger import _sql as t
 from batpass.ledger._chain import batch_payload, event_hash, merkle_root_of_digests, sign_batch
+from batpass.ledger._driver_values import bind_processor, blob_value, null_value
 from batpass.ledger._lotnumbers import foreign_numbers, lot_numbers, parent_numbers
 from batpass.ledger._materials import Element
 from batpass.ledger._outflow import Authorisation, check_shipment
@@ -144,10 +145,10 @@ class OwnerRecording:
         # rows are built as tuples in column order, with the driver's values computed once per
         # event (timestamps) or once per call (booleans, the clock): bulk ingest writes ~3 rows
         # per event and the generic per-row bind processing cost as much as the checks
-        self._bind_at = t.bind_processor(conn, t.events, "at")
-        self._bind_body = t.bind_processor(conn, t.events, "body")  # compressed on PostgreSQL
-        self._now_db = t.bind_processor(conn, t.credits, "created_at")(now)
-        self._blob = t.blob_value(conn)  # the hash's 32 bytes as the driver takes them at once
+        self._bind_at = bind_processor(conn, t.events, "at")
+        self._bind_body = bind_processor(conn, t.events, "body")  # compressed on PostgreSQL
+        self._now_db = bind_processor(conn, t.credits, "created_at")(now)
+        self._blob = blob_value(conn)  # the hash's 32 bytes as the driver takes them at once
         self.view = _View(conn, owner)
         self.summaries: Mapping[str, UpstreamSummary] = {}
         self.auths: list[Authorisation] = []
@@ -440,9 +441,9 @@ class OwnerRecording:
 
     def _write(self, batch_rows: list[dict[str, Any]], batch_no: int, prev_root: str) -> None:
         conn, owner, lots = self.conn, self.owner, self.view.lots
-        bind_bool = t.bind_processor(conn, t.lots, "held")
+        bind_bool = bind_processor(conn, t.lots, "held")
         true_db, false_db = bind_bool(True), bind_bool(False)
-        null = t.null_value(conn)
+        null = null_value(conn)
         pref = self.view.pref
         # the profile texts of this call, stored once each (those the owner has already get
         # their numbers), in the order their lots were produced

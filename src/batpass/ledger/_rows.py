@@ -122,7 +122,7 @@ def lot_values(
     """The row of ``lot`` as a tuple in the table's column order (``_sql.lots``), for bulk
     inserts; the caller gives the driver's values of the timestamp and the flags (computed once
     per event or call, not per row), the number of the lot's stored profile, and what stands for
-    a NULL (``_sql.null_value``). Enum members give their stored ``_value_`` (the ``value``
+    a NULL (``_driver_values.null_value``). Enum members give their stored ``_value_`` (the ``value``
     property costs two Python calls a read, and ingest reads several per lot)."""
     b = lot.battery
     mpp = lot.mass_per_piece_kg
