@@ -34,6 +34,7 @@ from batpass.ledger import _rows, _wire
 from batpass.ledger import _sql as t
 from batpass.ledger import model as _model
 from batpass.ledger._chain import event_hash
+from batpass.ledger._driver_values import bind_processor
 from batpass.ledger._fastinit import positional_constructor, twin
 from batpass.ledger._materials import Element
 from batpass.ledger._wire import _isoformat
@@ -212,7 +213,7 @@ def _column_processors() -> tuple[object, object]:
     with engine.connect() as conn:
         dialect = conn.dialect
         own = t.events.c.at.type.dialect_impl(dialect).bind_processor(dialect)
-        used = t.bind_processor(conn, t.events, "at")
+        used = bind_processor(conn, t.events, "at")
     engine.dispose()
     return own, used
 

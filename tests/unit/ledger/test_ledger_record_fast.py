@@ -335,8 +335,8 @@ def test_lot_values_follow_the_table_columns() -> None:
 
 
 def test_absent_values_are_stored_as_null_and_hashes_as_their_bytes(ledger: LedgerService) -> None:
-    """The record path's rows stand NULL in by ``_sql.null_value`` (a NaN on SQLite) and give a
-    hash as ``_sql.blob_value`` makes it (a bytearray on SQLite): what is stored is NULL where a
+    """The record path's rows stand NULL in by ``_driver_values.null_value`` (a NaN on SQLite) and give a
+    hash as ``_driver_values.blob_value`` makes it (a bytearray on SQLite): what is stored is NULL where a
     lot has no such value, the value where it has one, and each event's hash as its 32 bytes."""
     sc = generate(lots=60, seed=5, owner=OWNER)
     for a in sc.authorisations:
