@@ -47,7 +47,7 @@ SUPPLIER = "did:web:katanga.example"
 OTHER_OPERATOR = "did:web:other-operator.example"
 SEED = 16
 #: random changes per table (at least 20, and at least 300 in all)
-PER_TABLE = 24
+PER_TABLE = 20
 ITEM = {
     "manufacturing_place": "Wolfsburg, DE",
     "manufacturing_date": "2027-02-20",
