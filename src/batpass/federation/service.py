@@ -572,12 +572,13 @@ class FederatedTrace:
         """Fold supplier summaries whose content differs from the stored ones; return the input
         key: change mark, stored summaries of the boundary lots, live branch results."""
         stored = self.ledger.received_summaries(self.owner, br.boundary)
-        changed = False
-        for (did, lot), ans in zip(br.partners, answers, strict=True):
-            if not isinstance(ans, str) and _differs(stored, did, lot, ans):
-                self.ledger.receive_summary(self.owner, ans[0])
-                changed = True
-        if changed:
+        fresh = [
+            ans[0]
+            for (did, lot), ans in zip(br.partners, answers, strict=True)
+            if not isinstance(ans, str) and _differs(stored, did, lot, ans)
+        ]
+        if fresh:  # one transaction and one recomputation for all of them (a first trace: every one)
+            self.ledger.receive_summaries(self.owner, fresh)
             stored = self.ledger.received_summaries(self.owner, br.boundary)
         return self._input_key(br, stored, answers)
 

@@ -63,14 +63,21 @@ class ReceivedWrites:
         self._writing: set[str] = set()
 
     def submit(self, owner: str, item: Received) -> None:
-        mine = _Waiting(item)
+        self.submit_many(owner, [item])
+
+    def submit_many(self, owner: str, items: Sequence[Received]) -> None:
+        """Store ``items`` (in order) in the same write, with whatever else of ``owner`` waits;
+        once all are written, raise the first of their writes' errors, if any."""
+        mine = [_Waiting(item) for item in items]
+        if not mine:
+            return
         with self._cond:
-            self._waiting.setdefault(owner, []).append(mine)
-            while not mine.done and owner in self._writing:
+            # appended together and popped together by one writer: all done, or none
+            self._waiting.setdefault(owner, []).extend(mine)
+            while not mine[0].done and owner in self._writing:
                 self._cond.wait()
-            if mine.done:  # written by the writer before
-                if mine.error is not None:
-                    raise mine.error
+            if mine[0].done:  # written by the writer before
+                _raise_first(mine)
                 return
             self._writing.add(owner)
             batch = self._waiting.pop(owner)
@@ -84,8 +91,7 @@ class ReceivedWrites:
                 w.done, w.error = True, error
             self._writing.discard(owner)
             self._cond.notify_all()
-        if mine.error is not None:
-            raise mine.error
+        _raise_first(mine)
 
     def _write_all(self, owner: str, items: Sequence[Received]) -> list[Exception | None]:
         """Write ``items`` in one transaction; if it fails, each in its own, in arrival order (the
@@ -103,6 +109,12 @@ class ReceivedWrites:
             except Exception as exc:
                 errors.append(exc)
         return errors
+
+
+def _raise_first(written: Sequence[_Waiting]) -> None:
+    for w in written:
+        if w.error is not None:
+            raise w.error
 
 
 def _digest_kept_rows(conn: Connection, kid: str, secrets: SecretBox) -> None:

@@ -737,11 +737,23 @@ class LedgerService:
                     field="kid",
                     rule="ledger.summary.pusher: a pushed summary is signed by the DID of the pusher's token",
                 )
+        item = self._arrived(token)
+        self._received_writes.submit(owner, item)
+        return item.summary
+
+    def receive_summaries(self, owner: str, tokens: Sequence[str]) -> list[UpstreamSummary]:
+        """:meth:`receive_summary` of several summaries at once (this node's operator's): each
+        verified, then all stored in one transaction with one recomputation of the lots that
+        follow from them, as receiving them one after another in this order leaves the store."""
+        items = [self._arrived(token) for token in tokens]
+        self._received_writes.submit_many(owner, items)
+        return [item.summary for item in items]
+
+    def _arrived(self, token: str) -> Received:
         summary, jwk = self._verify_received(token)
         # verified here and now with this key: its later uses need not verify it again
         self._summary_checks.arrived(token, jwk)
-        self._received_writes.submit(owner, Received(token, summary, jwk, str(kid), self.clock.now()))
-        return summary
+        return Received(token, summary, jwk, str(summary_header(token).get("kid")), self.clock.now())
 
     def _write_received(self, owner: str, items: Sequence[Received]) -> None:
         """Store received summaries of ``owner`` (in arrival order) and recompute, once, the
