@@ -27,6 +27,7 @@ from batpass.federation._wire import DOWN_KEY, UP_KEY
 from batpass.ledger import MIGRATIONS_DIR, LedgerService
 from batpass.scenario import Scenario, generate
 from batpass.trust import NodeIdentity, generate_keypair
+from did_testkit import did_documents
 
 pytestmark = pytest.mark.anyio
 
@@ -101,15 +102,7 @@ def chain(make_store: Callable[[Sequence[Path]], Engine]) -> Chain:
     owners = {code: _did(role) for role, codes in SUPPLY_CHAIN_NODES.items() for code in codes}
     scenario = generate(lots=10, seed=7, owners=owners, resolver="https://pack.example")
     ids = {_did(r): NodeIdentity(_did(r), [generate_keypair("Ed25519", "key-ed25519-1")]) for r in SUPPLY_CHAIN_NODES}
-    docs = {
-        did: {
-            "id": did,
-            "verificationMethod": [
-                {"id": i.key_id(i.active()), "type": "JsonWebKey2020", "publicKeyJwk": dict(i.active().public_jwk())}
-            ],
-        }
-        for did, i in ids.items()
-    }
+    docs = did_documents(ids)
 
     async def resolve(did: str) -> dict[str, Any]:
         raise BatpassError(f"{did} is outside the dataspace")

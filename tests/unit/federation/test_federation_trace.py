@@ -34,6 +34,7 @@ from batpass.federation import (
 from batpass.federation.service import HOP_CAP_TOMBSTONE, sign_recall
 from batpass.ledger import MIGRATIONS_DIR, LedgerService, encode_summary, sign_summary, verify_summary
 from batpass.trust import NodeIdentity, generate_keypair
+from did_testkit import did_documents
 
 pytestmark = pytest.mark.anyio
 
@@ -218,15 +219,7 @@ def world(make_store: Callable[[Sequence[Path]], Engine]) -> World:
             _ship_cells("to-recycler", 10, RECYCLER),
         ]
     )
-    docs = {
-        did: {
-            "id": did,
-            "verificationMethod": [
-                {"id": i.key_id(i.active()), "type": "JsonWebKey2020", "publicKeyJwk": dict(i.active().public_jwk())}
-            ],
-        }
-        for did, i in ids.items()
-    }
+    docs = did_documents(ids)
 
     async def resolve(did: str) -> dict[str, Any]:
         raise AssertionError(f"{did}: every partner's DID document is known here")

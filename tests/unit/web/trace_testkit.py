@@ -37,6 +37,7 @@ from batpass.ledger import LedgerService
 from batpass.store import MIGRATIONS_DIR as STORE_MIGRATIONS
 from batpass.store import upgrade
 from batpass.trust import NodeIdentity
+from did_testkit import did_documents
 
 __all__ = [
     "BATTERY",
@@ -196,15 +197,7 @@ def make_trace_console(engine: Engine, partners_engine: Engine, *, lots: int = 1
     upgrade(partners_engine, [STORE_MIGRATIONS, LEDGER_MIGRATIONS])
     node = make_console(engine, lots=lots)
     ids: dict[str, NodeIdentity] = {d: identity(d) for d in (OWNER, COBALT, LITHIUM, FAR)}
-    docs = {
-        did: {
-            "id": did,
-            "verificationMethod": [
-                {"id": i.key_id(i.active()), "type": "JsonWebKey2020", "publicKeyJwk": dict(i.active().public_jwk())}
-            ],
-        }
-        for did, i in ids.items()
-    }
+    docs = did_documents(ids)
 
     async def resolve(did: str) -> dict[str, Any]:
         raise NotFound(f"{did} does not resolve here")
