@@ -62,7 +62,8 @@ test: $(STAMP) services system-deps lint
 
 # the suite's schemathesis run (tests/conformance/test_node_openapi_fuzz.py) with a long budget:
 # every coverage-phase case, FUZZ_EXAMPLES hypothesis cases per operation, FUZZ_SECONDS per node
-# kind and key state; the totals (and every failure's curl) go to $(FUZZ_REPORT)
+# kind and key state; the totals (and every failure's curl) go to $(FUZZ_REPORT). Then the tamper
+# matrix's column sweep: a value of no column type in every column of its store, no server error
 FUZZ_EXAMPLES ?= 200
 FUZZ_SECONDS ?= 600
 FUZZ_REPORT ?= test-artifacts/fuzz.jsonl
@@ -71,6 +72,8 @@ fuzz: $(STAMP)
 	BATPASS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) BATPASS_FUZZ_SECONDS=$(FUZZ_SECONDS) BATPASS_FUZZ_COVERAGE=1000000 \
 	  BATPASS_FUZZ_REPORT=$(abspath $(FUZZ_REPORT)) \
 	  $(PY) -m pytest -p no:cacheprovider -o timeout=0 -s -q tests/conformance/test_node_openapi_fuzz.py $(PYTEST_ARGS)
+	BATPASS_COLUMN_SWEEP=1 $(PY) -m pytest -p no:cacheprovider -o timeout=0 -s -q \
+	  tests/property/test_tamper_matrix.py::test_a_value_of_another_type_in_any_column_is_never_a_server_error
 
 bench: $(STAMP) services
 	if [ -n "$(BENCH)" ]; then \

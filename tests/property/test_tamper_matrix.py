@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 import random
 import shutil
 import sqlite3
@@ -434,3 +435,58 @@ def test_the_tamper_matrix_misses_nothing(store: Store, clean: dict[str, str], g
     assert missed == [], "\n".join(missed)
     # every change was applied (none found its table empty) and judged detected or without effect
     assert all(counts[(t, "detected")] + counts[(t, "no effect")] == PER_TABLE for t in tables), summary
+
+
+# --- a value of another type in every column (make fuzz) ------------------------------------
+
+#: set (make fuzz sets it) to run the column sweep, about 2 minutes on two cores
+SWEEP_ENV = "BATPASS_COLUMN_SWEEP"
+#: no timestamp, no JSON, no number: a value no typed column reads
+OTHER_TYPE = "x!{"
+
+
+def _columns(db: Path, table: str) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+
+
+def _sweep_one(store: Store, table: str, column: str, work: Path) -> tuple[str, str, str]:
+    """``column`` of the first row of ``table`` (by its key) set to :data:`OTHER_TYPE` on a copy
+    of the store, then the audit and the whole crawl: (table, column, outcome)."""
+    home = work / f"sweep-{table}-{column}"
+    shutil.copytree(store.home, home)
+    try:
+        with sqlite3.connect(home / store.name / "node.db") as conn:
+            info = sorted((r for r in conn.execute(f'PRAGMA table_info("{table}")') if r[5] > 0), key=lambda r: r[5])
+            pk = [r[1] for r in info]
+            key = conn.execute(f'SELECT {", ".join(pk)} FROM "{table}" ORDER BY {", ".join(pk)} LIMIT 1').fetchone()
+            if key is None:
+                return table, column, "empty"
+            where = " AND ".join(f'"{c}" IS ?' for c in pk)
+            try:
+                conn.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE {where}', (OTHER_TYPE, *key))
+            except sqlite3.IntegrityError:
+                return table, column, "refused by the schema"
+        try:
+            _run(store, home)
+        except AssertionError as exc:  # a server error, in the audit or the crawl
+            return table, column, f"server error: {exc}"[:300]
+        return table, column, "answered"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.skipif(not os.environ.get(SWEEP_ENV), reason=f"about 2 min on two cores: make fuzz sets {SWEEP_ENV}")
+def test_a_value_of_another_type_in_any_column_is_never_a_server_error(store: Store, tmp_path: Path) -> None:
+    """SQLite keeps any value in any column: every column of every table the matrix changes,
+    given a value of no column type, must leave the audit and every GET of the crawl answering
+    without a server error (a refusal as an integrity break, a finding, or the same bytes)."""
+    jobs = [(table, column) for table in TABLES for column in _columns(store.db, table)]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+        results = list(pool.map(_sweep_one, *zip(*[(store, t, c, tmp_path) for t, c in jobs], strict=True)))
+    outcomes = Counter(outcome if not outcome.startswith("server error") else "server error" for *_, outcome in results)
+    print(json.dumps({"column_sweep": dict(outcomes), "columns": len(jobs)}))
+    errors = [f"{t}.{c}: {outcome}" for t, c, outcome in results if outcome.startswith("server error")]
+    assert errors == [], "\n".join(errors)
+    assert outcomes["answered"] >= len(jobs) // 2  # the sweep reached the crawl for most columns
