@@ -737,7 +737,7 @@ class LedgerService:
                     field="kid",
                     rule="ledger.summary.pusher: a pushed summary is signed by the DID of the pusher's token",
                 )
-        item = self._arrived(token)
+        item = self._arrived(token, kid)
         self._received_writes.submit(owner, item)
         return item.summary
 
@@ -745,15 +745,16 @@ class LedgerService:
         """:meth:`receive_summary` of several summaries at once (this node's operator's): each
         verified, then all stored in one transaction with one recomputation of the lots that
         follow from them, as receiving them one after another in this order leaves the store."""
-        items = [self._arrived(token) for token in tokens]
+        items = [self._arrived(token, summary_header(token).get("kid")) for token in tokens]
         self._received_writes.submit_many(owner, items)
         return [item.summary for item in items]
 
-    def _arrived(self, token: str) -> Received:
+    def _arrived(self, token: str, kid: object) -> Received:
+        """``token`` verified, as it is stored; ``kid`` is its header's, read by the caller."""
         summary, jwk = self._verify_received(token)
         # verified here and now with this key: its later uses need not verify it again
         self._summary_checks.arrived(token, jwk)
-        return Received(token, summary, jwk, str(summary_header(token).get("kid")), self.clock.now())
+        return Received(token, summary, jwk, str(kid), self.clock.now())
 
     def _write_received(self, owner: str, items: Sequence[Received]) -> None:
         """Store received summaries of ``owner`` (in arrival order) and recompute, once, the

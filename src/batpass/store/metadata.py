@@ -16,10 +16,10 @@ from sqlalchemy.engine import Dialect
 
 from batpass.core.errors import IntegrityViolation
 
-__all__ = ["UNREADABLE_RULE", "UUID_LEN", "UTCDateTime", "metadata", "read_stored_json", "unreadable"]
+__all__ = ["UUID_LEN", "UTCDateTime", "metadata", "read_stored_json"]
 
 #: the rule an unreadable stored value breaks (SQLite stores any value in any column)
-UNREADABLE_RULE = "store.value (a stored value reads as its column's type)"
+_UNREADABLE_RULE = "store.value (a stored value reads as its column's type)"
 
 #: naming convention so migrations name constraints the same way on SQLite and PostgreSQL
 metadata = MetaData(
@@ -68,15 +68,15 @@ class UTCDateTime(TypeDecorator[_dt.datetime]):
             try:
                 return parse(value)
             except (ValueError, TypeError) as exc:
-                raise unreadable("timestamp", value) from exc
+                raise _unreadable("timestamp", value) from exc
 
         return read
 
 
-def unreadable(kind: str, value: Any) -> IntegrityViolation:
+def _unreadable(kind: str, value: Any) -> IntegrityViolation:
     """The error for a stored value that does not read as its column's type; the table and key
     are the reader's to add (it knows which row it read)."""
-    return IntegrityViolation(f"a stored {kind} does not read as one: {str(value)[:60]!r}", rule=UNREADABLE_RULE)
+    return IntegrityViolation(f"a stored {kind} does not read as one: {str(value)[:60]!r}", rule=_UNREADABLE_RULE)
 
 
 def read_stored_json(text: str | bytes) -> Any:
@@ -84,7 +84,7 @@ def read_stored_json(text: str | bytes) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise unreadable("JSON value", text) from exc
+        raise _unreadable("JSON value", text) from exc
 
 
 def uuid_column_type() -> String:
