@@ -28,10 +28,11 @@ help:
 	echo "make image  - the node image batpass:local (Debian base and wheelhouse built here; deploy/README.md)"
 
 # the modules Cython compiles (src/batpass/_compiled.py) are built in place by the editable
-# install, so a change to one of them installs again (or the compiled module would be stale)
+# install, so a change to one of them or to the C declarations beside them (.pxd) installs again
+# (or the compiled module would be stale)
 COMPILED_SRC := $(shell $(PYTHON) -c "import ast,pathlib;t=ast.parse(pathlib.Path('src/batpass/_compiled.py').read_text());print(*[f'src/{m.replace(chr(46),chr(47))}.py' for n in t.body if isinstance(n,ast.Assign) and n.targets[0].id=='COMPILED' for m in ast.literal_eval(n.value)])")
 
-$(STAMP): pyproject.toml requirements/constraints.txt setup.py src/batpass/_compiled.py $(COMPILED_SRC)
+$(STAMP): pyproject.toml requirements/constraints.txt setup.py src/batpass/_compiled.py $(COMPILED_SRC) $(wildcard src/batpass/*/*.pxd)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip >$(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log >&2; exit 1; }
 	$(PY) -m pip install -q --disable-pip-version-check -c requirements/constraints.txt -e '.[dev]' >$(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log >&2; exit 1; }

@@ -40,7 +40,8 @@ def _extensions() -> list[Extension]:
     return cythonize(
         extensions,
         # the .py files are plain Python: their annotations are for mypy, never C types (a
-        # ``float`` argument must stay a Python object, as in the interpreter)
+        # ``float`` argument must stay a Python object, as in the interpreter); C types come only
+        # from the .pxd files beside them (src/batpass/_compiled.py)
         compiler_directives={"language_level": 3, "annotation_typing": False, "binding": True},
         quiet=True,
     )

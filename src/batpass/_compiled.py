@@ -9,9 +9,15 @@ module when it is there; this finder keeps the ``.py`` beside it as the fallback
   ``.py`` files (read here, at import, because the choice must be made before the modules are);
 - a compiled module that does not load (built for another Python or C library) is imported from
   its ``.py`` instead, and :func:`status` says why;
-- a compiled module older than its ``.py`` (the source edited after ``make venv`` built it) would
-  run the old code: the ``.py`` is imported instead until the module is built again. A wheel's
-  files are all written within moments of each other, hence :data:`STALE_AFTER_S`.
+- a compiled module older than its ``.py`` or the ``.pxd`` beside it (the source edited after
+  ``make venv`` built it) would run the old code: the ``.py`` is imported instead until the module
+  is built again. A wheel's files are all written within moments of each other, hence
+  :data:`STALE_AFTER_S`.
+
+A ``.pxd`` beside a module (Cython's "augmenting" declarations, read only by the compiler) makes
+classes of it extension types with typed fields (``model.Lot``, ``model.Effect``) and types the
+locals of the functions that handle them most, so that the compiled code reads and writes their
+fields as C struct members; the ``.py`` stays the whole definition for the interpreter.
 
 Both paths give identical results (tests/unit/test_compiled_paths.py records a whole scenario
 each way and compares every row). Knows nothing of what the modules do.
@@ -100,8 +106,11 @@ class _Finder(importlib.abc.MetaPathFinder):
         if self.pure or extension is None:
             _LOADED[fullname] = f"pure ({PURE_ENV}=1)" if self.pure else "pure (not compiled)"
             return importlib.util.spec_from_file_location(fullname, source)
-        if source.stat().st_mtime > extension.stat().st_mtime + STALE_AFTER_S:
-            _LOADED[fullname] = "pure (the .py changed after the build: make venv builds it again)"
+        # the C types of a module's names are declared in the .pxd beside it, when there is one
+        declared = folder / f"{stem}.pxd"
+        edited = max(source.stat().st_mtime, declared.stat().st_mtime if declared.is_file() else 0.0)
+        if edited > extension.stat().st_mtime + STALE_AFTER_S:
+            _LOADED[fullname] = "pure (the .py or its .pxd changed after the build: make venv builds it again)"
             return importlib.util.spec_from_file_location(fullname, source)
         loader = _ExtensionOrSource(fullname, str(extension), str(source))
         return importlib.util.spec_from_file_location(fullname, extension, loader=loader)

@@ -58,6 +58,9 @@ def test_every_listed_module_is_built_current_and_loaded_compiled() -> None:
         extension = next(p for p in built if p.is_file())
         # a source changed after its build would run stale: make venv builds it again
         assert extension.stat().st_mtime >= source.stat().st_mtime, f"{extension} is older than {source}"
+        declared = source.with_suffix(".pxd")
+        if declared.is_file():
+            assert extension.stat().st_mtime >= declared.stat().st_mtime, f"{extension} is older than {declared}"
 
 
 def test_pure_forces_every_listed_module_to_its_source() -> None:
@@ -156,5 +159,16 @@ def test_a_source_edited_after_its_build_runs_from_the_source(tmp_path: Path) ->
     built = extension.stat().st_mtime
     os.utime(pkg / "mod.py", (built + 60, built + 60))
     status, answer, file = _load_probe(tmp_path)
-    assert status.startswith("pure (the .py changed after the build")
+    assert status.startswith("pure (the .py or its .pxd changed after the build")
+    assert (answer, file) == (42, str(pkg / "mod.py"))
+
+
+def test_a_pxd_edited_after_its_build_runs_from_the_source(tmp_path: Path) -> None:
+    # the C declarations changed after make venv built the module: it would run with the old ones
+    pkg, extension = _probe_package(tmp_path)
+    built = extension.stat().st_mtime
+    (pkg / "mod.pxd").write_text("cpdef int answer()\n", encoding="utf-8")
+    os.utime(pkg / "mod.pxd", (built + 60, built + 60))
+    status, answer, file = _load_probe(tmp_path)
+    assert status.startswith("pure (the .py or its .pxd changed after the build")
     assert (answer, file) == (42, str(pkg / "mod.py"))

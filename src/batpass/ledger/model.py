@@ -270,10 +270,15 @@ class Event:
         return self.yield_.get(el, 1.0)
 
 
-@dataclass(slots=True)
+@dataclass
 class Lot:
     """A lot as the ledger holds it. ``remaining_kg`` is what it can still give out;
-    ``composition`` is kg of each tracked element per kg of lot."""
+    ``composition`` is kg of each tracked element per kg of lot.
+
+    Compiled (batpass._compiled), an extension type whose fields are typed in ``model.pxd``
+    (the masses C doubles, the flags C ints, ``composition`` a dict), read and written by the
+    ingest modules as struct members; no ``slots=True`` here, which the compiled dataclass takes
+    from its declarations instead."""
 
     owner: str
     id: LotId
@@ -379,17 +384,17 @@ class Effect:
     credits: dict[LotId, float] = field(default_factory=dict)  # returned by a voiding correction
 
 
-# Bulk ingest builds an Effect per event and a Lot per output. A dataclass's ``__init__`` is
-# generated Python, interpreted even when this module is compiled (ledger._compiled), and a Lot
-# is built by keyword: these two set the same fields, in field order, from compiled code. The
-# instances are the dataclasses' own (equal, hashed and printed alike); ``Lot(...)`` and
-# ``Effect()`` stay the way to build them anywhere else.
+# Bulk ingest builds an Effect per event and a Lot per output, by keyword through ``__init__``
+# otherwise (interpreted Python for a plain dataclass): these two allocate the instance without
+# it (``cls.__new__``; compiled, both are extension types, model.pxd) and set the same fields, in
+# field order. The instances are the dataclasses' own (equal, hashed and printed alike);
+# ``Lot(...)`` and ``Effect()`` stay the way to build them anywhere else.
 _object_new = object.__new__
 
 
 def _make_effect() -> Effect:
     """``Effect()``."""
-    eff: Effect = _object_new(Effect)
+    eff: Effect = Effect.__new__(Effect)
     eff.new_lots = []
     eff.debits = {}
     eff.edges = []
@@ -421,7 +426,7 @@ def _make_lot(
     battery: BatteryInfo | None,
 ) -> Lot:
     """``Lot(...)`` of a new lot: ``remaining_kg`` its mass, the later fields their defaults."""
-    lot: Lot = _object_new(Lot)
+    lot: Lot = Lot.__new__(Lot)
     lot.owner = owner
     lot.id = id
     lot.material = material
@@ -1117,7 +1122,7 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
             and (
                 (y == 1.0 or not p0[0].composition)
                 if isinstance(y, float)
-                else all(y.get(el, 1.0) == 1.0 for el in p0[0].composition)
+                else _yields_one(y, p0[0].composition)
             )
         ):
             # a whole-quantity move of one lot: the composition is the lot's own, exactly (the
@@ -1202,6 +1207,14 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
 
 
 _ELEMENT_INDEX: dict[Element, int] = {el: i for i, el in enumerate(ELEMENTS)}
+
+
+def _yields_one(y: Mapping[Element, float], composition: Mapping[Element, float]) -> bool:
+    """Whether the yield of every element of ``composition`` is 1."""
+    for el in composition:
+        if y.get(el, 1.0) != 1.0:
+            return False
+    return True
 
 
 def _in_order(elements: Mapping[Element, Any]) -> list[Element]:
