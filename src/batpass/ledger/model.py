@@ -1119,11 +1119,7 @@ def apply_event(ev: Event, view: LedgerView) -> Effect:
             and p0 is not None
             and p0[1] == derived_mass
             and not any(fixed_el.values())
-            and (
-                (y == 1.0 or not p0[0].composition)
-                if isinstance(y, float)
-                else _yields_one(y, p0[0].composition)
-            )
+            and ((y == 1.0 or not p0[0].composition) if isinstance(y, float) else _yields_one(y, p0[0].composition))
         ):
             # a whole-quantity move of one lot: the composition is the lot's own, exactly (the
             # division below would agree only to rounding, and the profile could not be shared)
@@ -1210,11 +1206,9 @@ _ELEMENT_INDEX: dict[Element, int] = {el: i for i, el in enumerate(ELEMENTS)}
 
 
 def _yields_one(y: Mapping[Element, float], composition: Mapping[Element, float]) -> bool:
-    """Whether the yield of every element of ``composition`` is 1."""
-    for el in composition:
-        if y.get(el, 1.0) != 1.0:
-            return False
-    return True
+    """Whether the yield of every element of ``composition`` is 1 (a function of its own: compiled,
+    :func:`apply_event` is a ``cpdef`` function, which cannot hold a generator)."""
+    return all(y.get(el, 1.0) == 1.0 for el in composition)
 
 
 def _in_order(elements: Mapping[Element, Any]) -> list[Element]:
