@@ -1,13 +1,15 @@
 import cython
 
+# the fields a stored row fills stay Python objects (a value of the wrong type in a changed row
+# reaches the checks that report it, as in the interpreter, instead of failing to convert here)
 cdef class Lot:
     cdef public object owner
     cdef public object id
     cdef public object material
     cdef public object unit
-    cdef public double quantity
-    cdef public double mass_kg
-    cdef public double remaining_kg
+    cdef public object quantity
+    cdef public object mass_kg
+    cdef public object remaining_kg
     cdef public object mass_per_piece_kg
     cdef public object site
     cdef public object country
@@ -22,7 +24,7 @@ cdef class Lot:
     cdef public bint held
     cdef public bint voided
     cdef public object profile
-    cdef public Py_ssize_t seq
+    cdef public object seq
 
 cdef class Effect:
     cdef public list new_lots
@@ -40,5 +42,5 @@ cpdef Effect _make_effect()
 cpdef Effect apply_event(ev, view)
 
 @cython.locals(lot=Lot)
-cpdef Lot _make_lot(owner, id, material, unit, double quantity, double mass_kg, mass_per_piece_kg, site, country,
+cpdef Lot _make_lot(owner, id, material, unit, quantity, mass_kg, mass_per_piece_kg, site, country,
                     custody, recycled, dict composition, produced_at, event_id, kind, status, battery)

@@ -275,8 +275,9 @@ class Lot:
     """A lot as the ledger holds it. ``remaining_kg`` is what it can still give out;
     ``composition`` is kg of each tracked element per kg of lot.
 
-    Compiled (batpass._compiled), an extension type whose fields are typed in ``model.pxd``
-    (the masses C doubles, the flags C ints, ``composition`` a dict), read and written by the
+    Compiled (batpass._compiled), an extension type whose fields are declared in ``model.pxd``
+    (the flags C ints, ``composition`` a dict, the rest Python objects, so that a changed row's
+    value of the wrong type still reaches the checks that report it), read and written by the
     ingest modules as struct members; no ``slots=True`` here, which the compiled dataclass takes
     from its declarations instead."""
 
