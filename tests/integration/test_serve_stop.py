@@ -24,6 +24,9 @@ def test_a_served_node_stopped_by_sigterm_exits_0_promptly_with_an_idle_keep_ali
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BATPASS_NODE_START", "spawn")  # ``batpass serve`` itself, not a fork
+    # a graceful timeout far beyond any stop's own time, however loaded the machine: a node held
+    # by the idle connection would take all of it
+    monkeypatch.setenv("BATPASS_GRACEFUL_SHUTDOWN_S", "60")
     with federation(tmp_path, [SPEC]) as runs:
         (run,) = runs
         assert run.process is not None
@@ -32,8 +35,8 @@ def test_a_served_node_stopped_by_sigterm_exits_0_promptly_with_an_idle_keep_ali
             assert client.get(run.base_url + "/health").status_code == 200  # the connection stays pooled
             t0 = time.monotonic()
             run.process.send_signal(signal.SIGTERM)
-            code = run.process.wait(timeout=30)
+            code = run.process.wait(timeout=90)
             took = time.monotonic() - t0
         assert code == 0, "a clean stop on SIGTERM exits 0, not by the signal"
-        # uvicorn's graceful timeout is 2 s; an idle connection is closed at once, not waited for
-        assert took < 1.5, f"stopping took {took:.2f} s with an idle keep-alive connection open"
+        # an idle connection is closed at once, not waited for until the graceful timeout (60 s)
+        assert took < 20, f"stopping took {took:.2f} s with an idle keep-alive connection open"

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     #: the largest request body a route takes unless it says otherwise (ledger event batches and
     #: imports allow more), in bytes; a larger one is refused with 413 before it is parsed
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: how long ``batpass serve`` waits on SIGTERM for requests still in flight, in seconds (idle
+    #: keep-alive connections are closed at once and never waited for)
+    graceful_shutdown_s: float = Field(default=2.0, gt=0, le=300)
     #: serve ``/docs``, ``/redoc`` and ``/openapi.json`` (default: yes, except in production mode)
     api_docs: bool | None = None
     #: ``/metrics`` (Prometheus text format, admin key) is served; also on this local-only port

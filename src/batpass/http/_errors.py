@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -129,9 +130,19 @@ def install_error_handlers(app: FastAPI, shapes: Mapping[str, ErrorShape]) -> Ca
             response.headers[name] = value
         return response
 
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, exc: Exception) -> Response:
+        """The client closed its connection while its request was read (a partner past its own
+        deadline): nobody is left to answer and the node did nothing wrong, so nothing is logged
+        as an error; 499 (the client closed the request, as proxies record it) goes nowhere."""
+        log.info("the client closed the connection during %s %s", request.method, request.url.path)
+        return Response(status_code=499)
+
     @app.exception_handler(Exception)
     async def _unexpected_error(request: Request, exc: Exception) -> Response:
         """The last resort: a bug answered in the route's own error shape, never plain text."""
+        if isinstance(exc, ClientDisconnect):  # raised outside the routes (a middleware reading the body)
+            return await _client_gone(request, exc)
         _unexpected.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
         err = BatpassError(
             f"the node could not answer {request.method} {request.url.path} ({type(exc).__name__}); it is logged",

@@ -105,7 +105,7 @@ def run(plan: ServePlan, settings: Settings) -> None:
         "access_log": False,  # batpass's own access line (with the duration) replaces uvicorn's
         # partners' idle keep-alive connections must not hold a stopping node for long (one
         # worker: closed at once, batpass.http.serving; this bounds what is in flight)
-        "timeout_graceful_shutdown": 2,
+        "timeout_graceful_shutdown": settings.graceful_shutdown_s,
         **ssl_kwargs,
     }
     if plan.workers > 1:  # uvicorn's supervisor and its worker processes

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import ClientDisconnect
 
 from batpass.bridge import CrosswalkService
 from batpass.core.settings import Settings
@@ -163,6 +164,39 @@ def test_a_crashing_route_answers_500_in_its_apis_shape(
     assert crash.shape(r.json()), r.text
     logged = [rec for rec in caplog.records if rec.name == UNEXPECTED_LOGGER]
     assert logged and logged[0].exc_info is not None and SECRET in str(logged[0].exc_info[1])
+
+
+def _gone(*args: Any, **kwargs: Any) -> Any:
+    raise ClientDisconnect
+
+
+async def _agone(*args: Any, **kwargs: Any) -> Any:
+    raise ClientDisconnect
+
+
+@pytest.mark.parametrize("crash", CRASHES[:3], ids=[c.name for c in CRASHES[:3]])
+def test_a_client_gone_while_its_request_is_read_is_no_unexpected_error(
+    crash: Crash,
+    clients: dict[str, tuple[TestClient, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # a partner past its own deadline closes the connection while the node reads its request:
+    # nobody is left to answer, and it is no fault of the node's (no unexpected error is logged)
+    client, key = clients[crash.kind]
+    cls, name, is_async = crash.target
+    target = client.app.state.ctx.services.get(cls, cls)  # type: ignore[attr-defined]
+    *parts, name = name.split(".")
+    for part in parts:
+        target = getattr(target, part)
+    monkeypatch.setattr(target, name, _agone if is_async else _gone)
+    request = dict(crash.request)
+    if "headers" in request:
+        request["headers"] = {k: (key if v == "admin" else v) for k, v in request["headers"].items()}
+    with caplog.at_level(logging.INFO):
+        r = client.request(crash.method, crash.path, **request)
+    assert r.status_code == 499, (r.status_code, r.text)
+    assert not [rec for rec in caplog.records if rec.name == UNEXPECTED_LOGGER]
 
 
 def test_every_api_is_crashed_once() -> None:
