@@ -137,6 +137,28 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tupl
             client.__exit__(None, None, None)
 
 
+def _patched(
+    crash: Crash,
+    clients: dict[str, tuple[TestClient, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    sync: Callable[..., Any],
+    asynchronous: Callable[..., Any],
+) -> tuple[TestClient, dict[str, Any]]:
+    """The crash's node client with the crash's method replaced, and its request's arguments."""
+    client, key = clients[crash.kind]
+    cls, name, is_async = crash.target
+    # the node's own service object where it is one (some bind their methods at start), else the class
+    target = client.app.state.ctx.services.get(cls, cls)  # type: ignore[attr-defined]
+    *parts, name = name.split(".")  # "holder.query_caller": a component of the service
+    for part in parts:
+        target = getattr(target, part)
+    monkeypatch.setattr(target, name, asynchronous if is_async else sync)
+    request = dict(crash.request)
+    if "headers" in request:
+        request["headers"] = {k: (key if v == "admin" else v) for k, v in request["headers"].items()}
+    return client, request
+
+
 @pytest.mark.allow_unexpected
 @pytest.mark.parametrize("crash", CRASHES, ids=[c.name for c in CRASHES])
 def test_a_crashing_route_answers_500_in_its_apis_shape(
@@ -145,17 +167,7 @@ def test_a_crashing_route_answers_500_in_its_apis_shape(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client, key = clients[crash.kind]
-    cls, name, is_async = crash.target
-    # the node's own service object where it is one (some bind their methods at start), else the class
-    target = client.app.state.ctx.services.get(cls, cls)  # type: ignore[attr-defined]
-    *parts, name = name.split(".")  # "holder.query_caller": a component of the service
-    for part in parts:
-        target = getattr(target, part)
-    monkeypatch.setattr(target, name, _aboom if is_async else _boom)
-    request = dict(crash.request)
-    if "headers" in request:
-        request["headers"] = {k: (key if v == "admin" else v) for k, v in request["headers"].items()}
+    client, request = _patched(crash, clients, monkeypatch, _boom, _aboom)
     with caplog.at_level(logging.ERROR, logger=UNEXPECTED_LOGGER):
         r = client.request(crash.method, crash.path, **request)
     assert r.status_code == 500, (r.status_code, r.text)
@@ -183,16 +195,7 @@ def test_a_client_gone_while_its_request_is_read_is_no_unexpected_error(
 ) -> None:
     # a partner past its own deadline closes the connection while the node reads its request:
     # nobody is left to answer, and it is no fault of the node's (no unexpected error is logged)
-    client, key = clients[crash.kind]
-    cls, name, is_async = crash.target
-    target = client.app.state.ctx.services.get(cls, cls)  # type: ignore[attr-defined]
-    *parts, name = name.split(".")
-    for part in parts:
-        target = getattr(target, part)
-    monkeypatch.setattr(target, name, _agone if is_async else _gone)
-    request = dict(crash.request)
-    if "headers" in request:
-        request["headers"] = {k: (key if v == "admin" else v) for k, v in request["headers"].items()}
+    client, request = _patched(crash, clients, monkeypatch, _gone, _agone)
     with caplog.at_level(logging.INFO):
         r = client.request(crash.method, crash.path, **request)
     assert r.status_code == 499, (r.status_code, r.text)
