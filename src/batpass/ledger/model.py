@@ -325,6 +325,7 @@ class Edge:
     input_kg: float
 
 
+_object_new = object.__new__
 _EdgeTwin = twin(Edge)  # an edge per parent of bulk ingest, built as its twin (ledger._fastinit)
 
 
@@ -390,7 +391,6 @@ class Effect:
 # it (``cls.__new__``; compiled, both are extension types, model.pxd) and set the same fields, in
 # field order. The instances are the dataclasses' own (equal, hashed and printed alike);
 # ``Lot(...)`` and ``Effect()`` stay the way to build them anywhere else.
-_object_new = object.__new__
 
 
 def _make_effect() -> Effect:
